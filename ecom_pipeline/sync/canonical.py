@@ -1,0 +1,167 @@
+"""The canonical model: what every platform's transform produces and the resolver merges into the hub.
+
+Each platform's ``transform`` module is the only place that knows that platform's field names; everything after
+it (resolve, export, checks) speaks these dataclasses. Money is ``Decimal`` and times are aware UTC ``datetime``
+here, by construction: ``__post_init__`` refuses floats and naive times so a transform bug fails loudly at the
+boundary instead of rounding a price or shifting an order by an hour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+
+class CanonicalError(ValueError):
+    """A value that cannot be represented in the canonical model (e.g. a float price, a naive time)."""
+
+
+def _check_money(owner: str, name: str, value: Any) -> None:
+    if value is not None and not isinstance(value, Decimal):
+        raise CanonicalError(f"{owner}.{name} must be Decimal or None, got {type(value).__name__} {value!r}")
+
+
+def _check_time(owner: str, name: str, value: Any) -> None:
+    if value is None:
+        return
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise CanonicalError(f"{owner}.{name} must be a timezone-aware datetime, got {value!r}")
+
+
+def _validate(obj: Any, money: tuple[str, ...], times: tuple[str, ...]) -> None:
+    owner = type(obj).__name__
+    for name in money:
+        _check_money(owner, name, getattr(obj, name))
+    for name in times:
+        _check_time(owner, name, getattr(obj, name))
+
+
+@dataclass(frozen=True)
+class CanonicalVariant:
+    """One sellable item. SKU is the cross-shop key; a simple product has exactly one variant."""
+
+    external_id: str
+    sku: str | None
+    title: str | None
+    price: Decimal | None
+    compare_at_price: Decimal | None = None
+    currency: str | None = None
+    options: dict[str, str] = field(default_factory=dict)
+    weight: str | None = None
+    position: int | None = None
+    # Stock as the shop reports it. ``None`` quantity with ``managed=False`` means "not tracked".
+    stock_quantity: int | None = None
+    stock_managed: bool = False
+    stock_status: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        _validate(self, ("price", "compare_at_price"), ("created_at", "updated_at"))
+
+
+@dataclass(frozen=True)
+class CanonicalProduct:
+    """A product with its variants, as one shop sees it."""
+
+    external_id: str
+    title: str
+    status: str  # active | draft | archived
+    variants: tuple[CanonicalVariant, ...]
+    description: str | None = None
+    product_type: str | None = None
+    handle: str | None = None
+    tags: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        _validate(self, (), ("created_at", "updated_at"))
+
+
+@dataclass(frozen=True)
+class CanonicalInventory:
+    """Stock of one item at one location of one shop."""
+
+    variant_external_id: str
+    sku: str | None
+    location: str
+    available: int | None
+    managed: bool
+    stock_status: str | None = None
+    updated_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        _validate(self, (), ("updated_at",))
+
+
+@dataclass(frozen=True)
+class CanonicalCustomer:
+    """A customer; email (lower-cased) is the cross-shop key."""
+
+    external_id: str
+    email: str | None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    company: str | None = None
+    city: str | None = None
+    country: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        _validate(self, (), ("created_at", "updated_at"))
+
+
+@dataclass(frozen=True)
+class CanonicalOrderLine:
+    """One order line; ``variant_external_id`` and ``sku`` are how the resolver finds the hub variant."""
+
+    external_id: str
+    variant_external_id: str | None
+    sku: str | None
+    title: str | None
+    quantity: int
+    unit_price: Decimal | None
+    subtotal: Decimal | None
+    total: Decimal | None
+    tax: Decimal | None
+
+    def __post_init__(self) -> None:
+        _validate(self, ("unit_price", "subtotal", "total", "tax"), ())
+
+
+@dataclass(frozen=True)
+class CanonicalOrder:
+    """An order with its lines, in the shop currency."""
+
+    external_id: str
+    order_number: str | None
+    status: str
+    financial_status: str | None
+    fulfillment_status: str | None
+    currency: str
+    subtotal: Decimal | None
+    discount_total: Decimal | None
+    shipping_total: Decimal | None
+    tax_total: Decimal | None
+    total: Decimal
+    refunded_total: Decimal | None
+    lines: tuple[CanonicalOrderLine, ...]
+    customer_external_id: str | None = None
+    email: str | None = None
+    placed_at: datetime | None = None
+    paid_at: datetime | None = None
+    completed_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        _validate(
+            self,
+            ("subtotal", "discount_total", "shipping_total", "tax_total", "total", "refunded_total"),
+            ("placed_at", "paid_at", "completed_at", "updated_at"),
+        )

@@ -1,0 +1,67 @@
+"""Engines for the warehouse: one function so every caller gets the same SQLite safety settings.
+
+The embedded default is a single SQLite file shared by the Dagster run workers, the webhook receiver and the
+CLI, all in different processes. WAL lets readers proceed during a write, and a busy timeout makes a writer wait
+for the lock instead of failing with "database is locked". PostgreSQL needs neither.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+ENV_WAREHOUSE_URL = "ECOM_WAREHOUSE_URL"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def default_home() -> Path:
+    """The folder that holds the embedded default (SQLite warehouse, Dagster home, secret key)."""
+    return Path(os.environ.get("ECOM_PIPELINE_HOME", Path.cwd() / ".dagster_home")).resolve()
+
+
+def default_warehouse_url() -> str:
+    """The warehouse URL from ``ECOM_WAREHOUSE_URL``, else the embedded SQLite file under the home folder."""
+    url = os.environ.get(ENV_WAREHOUSE_URL)
+    if url:
+        return url
+    return f"sqlite:///{default_home() / 'warehouse.db'}"
+
+
+def normalize_url(url: str) -> str:
+    """Pin PostgreSQL URLs to psycopg2, the driver we ship (plain postgresql:// may pick psycopg 3)."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg2")
+    return parsed.render_as_string(hide_password=False)
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    """A new engine for ``url`` with the settings the warehouse relies on."""
+    url = normalize_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+@cache
+def shared_engine(url: str) -> Engine:
+    """One engine per URL per process, so resources and CLI commands reuse a connection pool."""
+    return make_engine(url)

@@ -1,0 +1,332 @@
+"""The warehouse's tables: the hub (what analysts read) and the bookkeeping that makes sync safe.
+
+This module is the single source of truth for table shapes; Alembic migrations under ``migrations/`` are written
+to match it, and a test checks that a migrated database equals this metadata. Table and column names are a
+contract with analysts (docs/tables.md documents every one): rename nothing without a migration and a note.
+
+Every row carries ``tenant_id`` so one warehouse serves many merchants and every query can filter by tenant.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from ecom_pipeline.warehouse.types import Money, UTCDateTime
+
+# Constraint names are deterministic so migrations can refer to them on every backend.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+# SQLite only auto-increments INTEGER PRIMARY KEY, not BIGINT: keep big ids on PostgreSQL, rowids on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _tenant() -> Column[str]:
+    return Column("tenant_id", String(64), nullable=False, index=True)
+
+
+# --- bookkeeping -----------------------------------------------------------------------------------------------
+
+integrations = Table(
+    "integrations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("platform", String(32), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("base_url", String(500), nullable=False),
+    Column("credentials_encrypted", Text, nullable=False, doc="Fernet token of the credentials JSON"),
+    Column("settings", JsonType, nullable=False, default=dict),
+    Column("status", String(20), nullable=False, default="active", doc="active | disconnected | error"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("disconnected_at", UTCDateTime),
+    Column("last_sync_at", UTCDateTime),
+    Column("last_success_at", UTCDateTime),
+    Column("last_error", Text),
+    Column("last_error_at", UTCDateTime),
+    Column("counts", JsonType, nullable=False, default=dict, doc="rows in the hub per entity from this shop"),
+    UniqueConstraint("tenant_id", "platform", "base_url"),
+)
+
+entity_links = Table(
+    "entity_links",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("integration_id", Integer, ForeignKey("integrations.id"), nullable=False),
+    Column("entity", String(32), nullable=False, doc="product | variant | order | customer"),
+    Column("external_id", String(128), nullable=False),
+    Column("external_parent_id", String(128)),
+    Column("hub_id", BigId, nullable=False),
+    Column("sku", String(255)),
+    Column("base_snapshot", JsonType, doc="canonical fields both sides last agreed on"),
+    Column("base_hash", String(64)),
+    Column("external_updated_at", UTCDateTime),
+    Column("last_synced_at", UTCDateTime, nullable=False),
+    Column("deleted_at", UTCDateTime, doc="set when the shop no longer has the record"),
+    UniqueConstraint("integration_id", "entity", "external_id"),
+    Index("ix_entity_links_hub", "entity", "hub_id"),
+)
+
+sync_cursors = Table(
+    "sync_cursors",
+    metadata,
+    Column("integration_id", Integer, ForeignKey("integrations.id"), primary_key=True),
+    Column("entity", String(32), primary_key=True),
+    _tenant(),
+    Column("cursor", JsonType, nullable=False, doc='{"modified": ISO-8601 UTC, "id": last id at that instant}'),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+sync_runs = Table(
+    "sync_runs",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("integration_id", Integer, ForeignKey("integrations.id")),
+    Column("platform", String(32)),
+    Column("entity", String(32), nullable=False),
+    Column("direction", String(8), nullable=False, doc="pull | push"),
+    Column("stage", String(16), nullable=False, doc="extract | resolve | export | webhook"),
+    Column("full_refresh", Boolean, nullable=False, default=False),
+    Column("status", String(16), nullable=False, doc="running | success | failed"),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Column("duration_s", Float),
+    Column("rows_fetched", Integer, nullable=False, default=0),
+    Column("created", Integer, nullable=False, default=0),
+    Column("updated", Integer, nullable=False, default=0),
+    Column("unchanged", Integer, nullable=False, default=0),
+    Column("deleted", Integer, nullable=False, default=0),
+    Column("failed", Integer, nullable=False, default=0),
+    Column("api_calls", Integer, nullable=False, default=0),
+    Column("retries", Integer, nullable=False, default=0),
+    Column("throttle_wait_s", Float, nullable=False, default=0.0),
+    Column("cursor_before", JsonType),
+    Column("cursor_after", JsonType),
+    Column("error", Text),
+    Column("dagster_run_id", String(64), index=True),
+)
+
+staging_records = Table(
+    "staging_records",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("integration_id", Integer, ForeignKey("integrations.id"), nullable=False),
+    Column("platform", String(32), nullable=False),
+    Column("entity", String(32), nullable=False),
+    Column("external_id", String(128), nullable=False),
+    Column("op", String(8), nullable=False, default="upsert", doc="upsert | delete"),
+    Column("payload", JsonType, doc="the shop's raw record (with children, e.g. variations)"),
+    Column("payload_hash", String(64)),
+    Column("source_updated_at", UTCDateTime),
+    Column("fetched_at", UTCDateTime, nullable=False),
+    Column("dagster_run_id", String(64)),
+    Column("applied_at", UTCDateTime),
+    Index("ix_staging_pending", "integration_id", "entity", "applied_at"),
+)
+
+webhook_inbox = Table(
+    "webhook_inbox",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("integration_id", Integer, ForeignKey("integrations.id"), nullable=False),
+    Column("platform", String(32), nullable=False),
+    Column("delivery_key", String(128), nullable=False, unique=True),
+    Column("topic", String(64), nullable=False),
+    Column("headers", JsonType, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("status", String(16), nullable=False, default="pending", doc="pending | applied | dead"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime),
+    Column("processed_at", UTCDateTime),
+    Column("error", Text),
+    Index("ix_webhook_inbox_pending", "status", "next_attempt_at"),
+)
+
+sync_conflicts = Table(
+    "sync_conflicts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("integration_id", Integer, ForeignKey("integrations.id"), nullable=False),
+    Column("entity", String(32), nullable=False),
+    Column("hub_id", BigId, nullable=False),
+    Column("field", String(64), nullable=False),
+    Column("base_value", JsonType),
+    Column("hub_value", JsonType),
+    Column("shop_value", JsonType),
+    Column("policy", String(32), nullable=False),
+    Column("resolution", String(32), nullable=False, doc="hub | shop | held"),
+    Column("decided_at", UTCDateTime, nullable=False),
+    Column("dagster_run_id", String(64)),
+)
+
+rejected_records = Table(
+    "rejected_records",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("integration_id", Integer, ForeignKey("integrations.id")),
+    Column("platform", String(32)),
+    Column("entity", String(32), nullable=False),
+    Column("external_id", String(128)),
+    Column("stage", String(16), nullable=False, doc="extract | transform | resolve | webhook | export"),
+    Column("reason", Text, nullable=False),
+    Column("payload", JsonType),
+    Column("staging_id", BigId, doc="staging_records.id the record came from, to retry it"),
+    Column("dagster_run_id", String(64)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("resolved_at", UTCDateTime, doc="set when a later attempt applied the record"),
+)
+
+# --- the hub ---------------------------------------------------------------------------------------------------
+
+hub_products = Table(
+    "hub_products",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("title", Text, nullable=False),
+    Column("description", Text),
+    Column("status", String(20), nullable=False, doc="active | draft | archived"),
+    Column("product_type", String(32), doc="simple | variable | ..."),
+    Column("handle", String(255)),
+    Column("tags", JsonType),
+    Column("categories", JsonType),
+    Column("source_created_at", UTCDateTime),
+    Column("source_updated_at", UTCDateTime),
+    Column("synced_at", UTCDateTime, nullable=False),
+    Column("deleted_at", UTCDateTime),
+)
+
+hub_variants = Table(
+    "hub_variants",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("product_id", BigId, ForeignKey("hub_products.id"), nullable=False, index=True),
+    Column("sku", String(255), doc="cross-shop key; NULL when the shop has none"),
+    Column("title", Text),
+    Column("price", Money),
+    Column("compare_at_price", Money),
+    Column("currency", String(3)),
+    Column("options", JsonType, doc='{"Size": "M", "Colour": "Black"}'),
+    Column("weight", String(32)),
+    Column("position", Integer),
+    Column("source_created_at", UTCDateTime),
+    Column("source_updated_at", UTCDateTime),
+    Column("synced_at", UTCDateTime, nullable=False),
+    Column("deleted_at", UTCDateTime),
+    UniqueConstraint("tenant_id", "sku"),
+)
+
+hub_inventory = Table(
+    "hub_inventory",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("variant_id", BigId, ForeignKey("hub_variants.id"), nullable=False),
+    Column("sku", String(255)),
+    Column("location", String(128), nullable=False, doc="<platform>:<integration id>:<shop location>"),
+    Column("integration_id", Integer, ForeignKey("integrations.id")),
+    Column("available", Integer, doc="NULL when the shop does not track stock for this item"),
+    Column("managed", Boolean, nullable=False, default=True),
+    Column("stock_status", String(20), doc="instock | outofstock | onbackorder"),
+    Column("source_updated_at", UTCDateTime),
+    Column("synced_at", UTCDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "variant_id", "location"),
+)
+
+hub_customers = Table(
+    "hub_customers",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("email", String(320), doc="lower-cased; the cross-shop key for customers"),
+    Column("first_name", String(200)),
+    Column("last_name", String(200)),
+    Column("phone", String(64)),
+    Column("company", String(200)),
+    Column("city", String(200)),
+    Column("country", String(2)),
+    Column("source_created_at", UTCDateTime),
+    Column("source_updated_at", UTCDateTime),
+    Column("synced_at", UTCDateTime, nullable=False),
+    Column("deleted_at", UTCDateTime),
+    Index("ix_hub_customers_email", "tenant_id", "email"),
+)
+
+hub_orders = Table(
+    "hub_orders",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("integration_id", Integer, ForeignKey("integrations.id"), nullable=False),
+    Column("order_number", String(64)),
+    Column("status", String(32), nullable=False, doc="the shop's own status, e.g. processing"),
+    Column("financial_status", String(32), doc="pending | paid | partially_refunded | refunded | voided"),
+    Column("fulfillment_status", String(32), doc="unfulfilled | fulfilled | cancelled"),
+    Column("currency", String(3), nullable=False),
+    Column("subtotal", Money),
+    Column("discount_total", Money),
+    Column("shipping_total", Money),
+    Column("tax_total", Money),
+    Column("total", Money, nullable=False),
+    Column("refunded_total", Money),
+    Column("customer_id", BigId, ForeignKey("hub_customers.id")),
+    Column("email", String(320)),
+    Column("placed_at", UTCDateTime),
+    Column("paid_at", UTCDateTime),
+    Column("completed_at", UTCDateTime),
+    Column("source_updated_at", UTCDateTime),
+    Column("synced_at", UTCDateTime, nullable=False),
+    Column("deleted_at", UTCDateTime),
+    Index("ix_hub_orders_placed", "tenant_id", "placed_at"),
+)
+
+hub_order_lines = Table(
+    "hub_order_lines",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("order_id", BigId, ForeignKey("hub_orders.id"), nullable=False, index=True),
+    Column("external_line_id", String(128)),
+    Column("variant_id", BigId, ForeignKey("hub_variants.id"), doc="NULL when no known variant matches"),
+    Column("sku", String(255)),
+    Column("title", Text),
+    Column("quantity", Integer, nullable=False),
+    Column("unit_price", Money),
+    Column("subtotal", Money),
+    Column("total", Money),
+    Column("tax", Money),
+    UniqueConstraint("order_id", "external_line_id"),
+)
+
+HUB_TABLES = (hub_products, hub_variants, hub_inventory, hub_customers, hub_orders, hub_order_lines)
