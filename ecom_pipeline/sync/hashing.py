@@ -1,0 +1,58 @@
+"""Stable JSON and hashes for payloads and canonical snapshots.
+
+A no-change sync must write nothing, which needs a cheap, exact "did this record change?" test. Hashing a
+canonical JSON form (sorted keys, no whitespace, Decimal as its exact string, times as ISO-8601 UTC) gives the
+same digest for the same content whatever dict order or process produced it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+
+def to_jsonable(value: Any) -> Any:
+    """``value`` as plain JSON types: Decimal -> exact string, datetime -> ISO UTC, dataclass/tuple -> dict/list.
+
+    Decimals become strings (never floats) so a snapshot stored as JSON keeps every digit of a price.
+    """
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [to_jsonable(v) for v in value]
+        return sorted(items, key=repr) if isinstance(value, set | frozenset) else items
+    return str(value)
+
+
+def canonical_json(value: Any) -> str:
+    """The one serialization that hashes are computed over."""
+    return json.dumps(to_jsonable(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def stable_hash(value: Any) -> str:
+    """SHA-256 hex digest (64 chars, fits ``base_hash``/``payload_hash``) of ``canonical_json(value)``."""
+    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+
+
+def payload_hash(payload: Any) -> str | None:
+    """Hash of a raw shop payload, None for a delete (no payload)."""
+    return None if payload is None else stable_hash(payload)
