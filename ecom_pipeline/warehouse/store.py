@@ -1,0 +1,695 @@
+"""The few warehouse operations everything else is built on: integrations, cursors, staging, runs, links.
+
+Every function takes an open SQLAlchemy ``Connection`` and never commits: the caller owns the transaction, so an
+extract page (staged rows + cursor) or an apply batch (hub writes + links + staging marked applied) commits as
+one unit or not at all. Operations that touch many rows take lists and issue one statement per page (an
+``IN`` query, an executemany), because the sync must keep up with the shop's API, not with database round trips.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, Table, and_, bindparam, delete, func, insert, select, true, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from ecom_pipeline.sync.hashing import payload_hash
+from ecom_pipeline.warehouse.credentials import CredentialCipher
+from ecom_pipeline.warehouse.schema import (
+    entity_links,
+    integrations,
+    rejected_records,
+    staging_records,
+    sync_cursors,
+    sync_runs,
+)
+from ecom_pipeline.warehouse.types import utcnow
+
+# Well under SQLite's and psycopg2's bound-parameter limits, and large enough that a page is one statement.
+IN_CHUNK = 900
+
+SYNC_COUNT_FIELDS = (
+    "rows_fetched",
+    "created",
+    "updated",
+    "unchanged",
+    "deleted",
+    "failed",
+    "api_calls",
+    "retries",
+    "throttle_wait_s",
+)
+
+
+class IntegrationNotFound(LookupError):
+    """No integration has the requested id."""
+
+
+def chunked(values: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[Any]]:
+    """``values`` in slices of ``size`` (IN lists must stay under the drivers' parameter limits)."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def dialect_insert(conn: Connection, table: Table) -> Any:
+    """The dialect's own INSERT construct, which offers ``on_conflict_do_update`` (SQLite and PostgreSQL)."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    if conn.dialect.name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"upserts are implemented for sqlite and postgresql, not {conn.dialect.name}")
+
+
+# --- integrations ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class IntegrationRecord:
+    """One connected shop, without its credentials (those are loaded explicitly with ``load_credentials``)."""
+
+    id: int
+    tenant_id: str
+    platform: str
+    name: str
+    base_url: str
+    settings: dict[str, Any]
+    status: str
+    created_at: datetime
+    last_sync_at: datetime | None
+    last_success_at: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+    counts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        """Whether the shop is still connected (an ``error`` status is still synced: errors are often transient)."""
+        return self.status != "disconnected"
+
+
+_INTEGRATION_COLUMNS = (
+    integrations.c.id,
+    integrations.c.tenant_id,
+    integrations.c.platform,
+    integrations.c.name,
+    integrations.c.base_url,
+    integrations.c.settings,
+    integrations.c.status,
+    integrations.c.created_at,
+    integrations.c.last_sync_at,
+    integrations.c.last_success_at,
+    integrations.c.last_error,
+    integrations.c.last_error_at,
+    integrations.c.counts,
+)
+
+
+def _integration_from_row(row: Row[Any]) -> IntegrationRecord:
+    data = row._asdict()
+    data["settings"] = dict(data["settings"] or {})
+    data["counts"] = dict(data["counts"] or {})
+    return IntegrationRecord(**data)
+
+
+def create_integration(
+    conn: Connection,
+    *,
+    tenant_id: str,
+    platform: str,
+    name: str,
+    base_url: str,
+    credentials: dict[str, Any],
+    settings: dict[str, Any],
+    cipher: CredentialCipher,
+) -> int:
+    """Connect a shop and return its integration id.
+
+    Connecting the same tenant + platform + base URL again reuses the row (new credentials, name and settings,
+    status back to active) so the links and sync history built before a disconnect stay attached: reconnecting
+    a shop must not re-create every product in the hub.
+    """
+    now = utcnow()
+    token = cipher.encrypt(credentials)
+    base_url = base_url.rstrip("/")
+    existing = conn.execute(
+        select(integrations.c.id).where(
+            integrations.c.tenant_id == tenant_id,
+            integrations.c.platform == platform,
+            integrations.c.base_url == base_url,
+        )
+    ).scalar_one_or_none()
+    if existing is not None:
+        conn.execute(
+            update(integrations)
+            .where(integrations.c.id == existing)
+            .values(
+                name=name,
+                credentials_encrypted=token,
+                settings=dict(settings),
+                status="active",
+                disconnected_at=None,
+                updated_at=now,
+            )
+        )
+        return int(existing)
+    return int(
+        conn.execute(
+            insert(integrations)
+            .values(
+                tenant_id=tenant_id,
+                platform=platform,
+                name=name,
+                base_url=base_url,
+                credentials_encrypted=token,
+                settings=dict(settings),
+                status="active",
+                created_at=now,
+                updated_at=now,
+                counts={},
+            )
+            .returning(integrations.c.id)
+        ).scalar_one()
+    )
+
+
+def get_integration(conn: Connection, integration_id: int) -> IntegrationRecord:
+    """The integration ``integration_id``; raises ``IntegrationNotFound`` naming the id when there is none."""
+    row = conn.execute(select(*_INTEGRATION_COLUMNS).where(integrations.c.id == integration_id)).one_or_none()
+    if row is None:
+        raise IntegrationNotFound(
+            f"integration {integration_id} does not exist (list connected shops with `ecom-pipeline status`)"
+        )
+    return _integration_from_row(row)
+
+
+def list_integrations(
+    conn: Connection,
+    *,
+    tenant_id: str | None = None,
+    platform: str | None = None,
+    include_disconnected: bool = False,
+) -> list[IntegrationRecord]:
+    """Integrations ordered by tenant then id; disconnected shops only when asked for (status pages)."""
+    query = select(*_INTEGRATION_COLUMNS).order_by(integrations.c.tenant_id, integrations.c.id)
+    if tenant_id is not None:
+        query = query.where(integrations.c.tenant_id == tenant_id)
+    if platform is not None:
+        query = query.where(integrations.c.platform == platform)
+    if not include_disconnected:
+        query = query.where(integrations.c.status != "disconnected")
+    return [_integration_from_row(row) for row in conn.execute(query)]
+
+
+def load_credentials(conn: Connection, integration_id: int, cipher: CredentialCipher) -> dict[str, Any]:
+    """The decrypted credentials of one integration (string values wrapped in ``Secret``)."""
+    token = conn.execute(
+        select(integrations.c.credentials_encrypted).where(integrations.c.id == integration_id)
+    ).scalar_one_or_none()
+    if token is None:
+        raise IntegrationNotFound(f"integration {integration_id} does not exist")
+    return cipher.decrypt(token)
+
+
+def disconnect_integration(conn: Connection, integration_id: int) -> None:
+    """Stop syncing a shop but keep its row, links, staging and history (a reconnect picks them up again)."""
+    now = utcnow()
+    result = conn.execute(
+        update(integrations)
+        .where(integrations.c.id == integration_id)
+        .values(status="disconnected", disconnected_at=now, updated_at=now)
+    )
+    if result.rowcount == 0:
+        raise IntegrationNotFound(f"integration {integration_id} does not exist")
+
+
+def active_tenants(conn: Connection) -> list[str]:
+    """Sorted ids of tenants with at least one connected shop: the partitions the sensors keep in sync."""
+    query = (
+        select(integrations.c.tenant_id)
+        .where(integrations.c.status != "disconnected")
+        .distinct()
+        .order_by(integrations.c.tenant_id)
+    )
+    return [str(t) for t in conn.execute(query).scalars()]
+
+
+def mark_sync_result(
+    conn: Connection,
+    integration_id: int,
+    *,
+    ok: bool,
+    error: str | None,
+    counts: dict[str, Any] | None,
+) -> None:
+    """Record the outcome of a sync on the integration row (what ``status`` shows users).
+
+    A failure sets status ``error`` (still synced next time); a success clears it back to ``active``. A
+    disconnected integration keeps its status. ``counts`` are merged into the stored per-entity counts.
+    """
+    now = utcnow()
+    row = conn.execute(
+        select(integrations.c.status, integrations.c.counts).where(integrations.c.id == integration_id)
+    ).one_or_none()
+    if row is None:
+        raise IntegrationNotFound(f"integration {integration_id} does not exist")
+    values: dict[str, Any] = {"last_sync_at": now, "updated_at": now}
+    if ok:
+        values["last_success_at"] = now
+        if row.status == "error":
+            values["status"] = "active"
+    else:
+        values["last_error"] = error or "unknown error"
+        values["last_error_at"] = now
+        if row.status == "active":
+            values["status"] = "error"
+    if counts:
+        merged = dict(row.counts or {})
+        merged.update(counts)
+        values["counts"] = merged
+    conn.execute(update(integrations).where(integrations.c.id == integration_id).values(**values))
+
+
+# --- cursors -----------------------------------------------------------------------------------------------------
+
+
+def get_cursor(conn: Connection, integration_id: int, entity: str) -> dict[str, Any] | None:
+    """The stored incremental cursor of one entity of one shop, None before the first sync."""
+    value = conn.execute(
+        select(sync_cursors.c.cursor).where(
+            sync_cursors.c.integration_id == integration_id, sync_cursors.c.entity == entity
+        )
+    ).scalar_one_or_none()
+    return dict(value) if value is not None else None
+
+
+def set_cursor(conn: Connection, *, integration_id: int, tenant_id: str, entity: str, cursor: dict[str, Any]) -> None:
+    """Insert or replace a cursor in one statement (no read-then-write race between two workers)."""
+    now = utcnow()
+    stmt = dialect_insert(conn, sync_cursors).values(
+        integration_id=integration_id, entity=entity, tenant_id=tenant_id, cursor=dict(cursor), updated_at=now
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[sync_cursors.c.integration_id, sync_cursors.c.entity],
+        set_={"cursor": stmt.excluded.cursor, "updated_at": stmt.excluded.updated_at},
+    )
+    conn.execute(stmt)
+
+
+# --- staging -----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class StagedRecord:
+    """One raw shop record waiting to be transformed and resolved (``payload`` None for a delete)."""
+
+    tenant_id: str
+    integration_id: int
+    platform: str
+    entity: str
+    external_id: str
+    payload: dict[str, Any] | None
+    op: str = "upsert"
+    source_updated_at: datetime | None = None
+
+
+def stage_records(conn: Connection, records: Sequence[StagedRecord], *, run_id: str | None) -> int:
+    """Append raw records to staging in one executemany; returns how many were staged."""
+    if not records:
+        return 0
+    now = utcnow()
+    rows = [
+        {
+            "tenant_id": r.tenant_id,
+            "integration_id": r.integration_id,
+            "platform": r.platform,
+            "entity": r.entity,
+            "external_id": str(r.external_id),
+            "op": r.op,
+            "payload": r.payload,
+            "payload_hash": payload_hash(r.payload),
+            "source_updated_at": r.source_updated_at,
+            "fetched_at": now,
+            "dagster_run_id": run_id,
+            "applied_at": None,
+        }
+        for r in records
+    ]
+    conn.execute(insert(staging_records), rows)
+    return len(rows)
+
+
+def pending_staging(
+    conn: Connection,
+    *,
+    tenant_id: str,
+    entity: str,
+    integration_ids: list[int] | None = None,
+    after_id: int = 0,
+    limit: int = 1000,
+) -> list[Row[Any]]:
+    """Unapplied staging rows after ``after_id``, oldest first (keyset paging: stable while rows are applied)."""
+    query = (
+        select(staging_records)
+        .where(
+            staging_records.c.tenant_id == tenant_id,
+            staging_records.c.entity == entity,
+            staging_records.c.applied_at.is_(None),
+            staging_records.c.id > after_id,
+        )
+        .order_by(staging_records.c.id)
+        .limit(limit)
+    )
+    if integration_ids is not None:
+        query = query.where(staging_records.c.integration_id.in_(list(integration_ids)))
+    return list(conn.execute(query))
+
+
+def mark_applied(conn: Connection, staging_ids: Iterable[int], *, now: datetime | None = None) -> int:
+    """Mark staging rows applied (in the same transaction as their hub writes, so a crash re-applies them)."""
+    ids = sorted(set(staging_ids))
+    now = now or utcnow()
+    total = 0
+    for part in chunked(ids):
+        total += conn.execute(
+            update(staging_records).where(staging_records.c.id.in_(part)).values(applied_at=now)
+        ).rowcount
+    return total
+
+
+def purge_applied_staging(conn: Connection, older_than: datetime) -> int:
+    """Delete staging rows applied before ``older_than``; pending rows and recent history are kept."""
+    result = conn.execute(
+        delete(staging_records).where(
+            staging_records.c.applied_at.is_not(None), staging_records.c.applied_at < older_than
+        )
+    )
+    return int(result.rowcount or 0)
+
+
+# --- sync runs ---------------------------------------------------------------------------------------------------
+
+
+def start_sync_run(
+    conn: Connection,
+    *,
+    tenant_id: str,
+    integration_id: int | None,
+    platform: str | None,
+    entity: str,
+    direction: str,
+    stage: str,
+    full_refresh: bool,
+    run_id: str | None,
+    cursor_before: dict[str, Any] | None,
+) -> int:
+    """Open a ``sync_runs`` row in status ``running`` and return its id."""
+    return int(
+        conn.execute(
+            insert(sync_runs)
+            .values(
+                tenant_id=tenant_id,
+                integration_id=integration_id,
+                platform=platform,
+                entity=entity,
+                direction=direction,
+                stage=stage,
+                full_refresh=full_refresh,
+                status="running",
+                started_at=utcnow(),
+                dagster_run_id=run_id,
+                cursor_before=cursor_before,
+            )
+            .returning(sync_runs.c.id)
+        ).scalar_one()
+    )
+
+
+def finish_sync_run(
+    conn: Connection,
+    sync_run_id: int,
+    *,
+    status: str,
+    counts: Mapping[str, Any],
+    cursor_after: dict[str, Any] | None,
+    error: str | None,
+) -> None:
+    """Close a ``sync_runs`` row: status, counters (unknown keys ignored), cursor after, duration."""
+    started = conn.execute(select(sync_runs.c.started_at).where(sync_runs.c.id == sync_run_id)).scalar_one_or_none()
+    if started is None:
+        raise LookupError(f"sync run {sync_run_id} does not exist")
+    now = utcnow()
+    values: dict[str, Any] = {
+        "status": status,
+        "finished_at": now,
+        "duration_s": max((now - started).total_seconds(), 0.0),
+        "cursor_after": cursor_after,
+        "error": error,
+    }
+    for name in SYNC_COUNT_FIELDS:
+        if name in counts and counts[name] is not None:
+            values[name] = float(counts[name]) if name == "throttle_wait_s" else int(counts[name])
+    conn.execute(update(sync_runs).where(sync_runs.c.id == sync_run_id).values(**values))
+
+
+# --- rejections --------------------------------------------------------------------------------------------------
+
+
+def reject_record(
+    conn: Connection,
+    *,
+    tenant_id: str,
+    integration_id: int | None,
+    platform: str | None,
+    entity: str,
+    external_id: str | None,
+    stage: str,
+    reason: str,
+    payload: Any,
+    staging_id: int | None,
+    run_id: str | None,
+) -> None:
+    """Record something that could not be applied, with why: nothing is ever dropped silently."""
+    reject_records(
+        conn,
+        [
+            {
+                "tenant_id": tenant_id,
+                "integration_id": integration_id,
+                "platform": platform,
+                "entity": entity,
+                "external_id": external_id,
+                "stage": stage,
+                "reason": reason,
+                "payload": payload,
+                "staging_id": staging_id,
+                "dagster_run_id": run_id,
+            }
+        ],
+    )
+
+
+def reject_records(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Bulk form of ``reject_record`` (keys are ``rejected_records`` column names)."""
+    if not rows:
+        return 0
+    now = utcnow()
+    conn.execute(insert(rejected_records), [{**row, "created_at": now, "resolved_at": None} for row in rows])
+    return len(rows)
+
+
+def resolve_rejections(conn: Connection, integration_id: int, entity: str, external_id: str) -> int:
+    """Close the open rejections of a record that has now been applied."""
+    return resolve_rejections_many(conn, integration_id, entity, [external_id])
+
+
+def resolve_rejections_many(conn: Connection, integration_id: int, entity: str, external_ids: Iterable[str]) -> int:
+    """``resolve_rejections`` for many records in one statement per chunk."""
+    ids = sorted(set(external_ids))
+    now = utcnow()
+    total = 0
+    for part in chunked(ids):
+        total += conn.execute(
+            update(rejected_records)
+            .where(
+                rejected_records.c.integration_id == integration_id,
+                rejected_records.c.entity == entity,
+                rejected_records.c.external_id.in_(part),
+                rejected_records.c.resolved_at.is_(None),
+            )
+            .values(resolved_at=now)
+        ).rowcount
+    return total
+
+
+# --- entity links ------------------------------------------------------------------------------------------------
+
+
+def get_links(conn: Connection, integration_id: int, entity: str, external_ids: Iterable[str]) -> dict[str, Row[Any]]:
+    """The links (deleted ones included) of a page of records, by external id, in one query per chunk."""
+    ids = sorted({str(i) for i in external_ids})
+    found: dict[str, Row[Any]] = {}
+    for part in chunked(ids):
+        query = select(entity_links).where(
+            entity_links.c.integration_id == integration_id,
+            entity_links.c.entity == entity,
+            entity_links.c.external_id.in_(part),
+        )
+        for row in conn.execute(query):
+            found[row.external_id] = row
+    return found
+
+
+def get_links_by_parent(
+    conn: Connection, integration_id: int, entity: str, parent_ids: Iterable[str]
+) -> dict[str, list[Row[Any]]]:
+    """Child links (e.g. variants) grouped by ``external_parent_id``, for finding children a shop removed."""
+    ids = sorted({str(i) for i in parent_ids})
+    found: dict[str, list[Row[Any]]] = {}
+    for part in chunked(ids):
+        query = select(entity_links).where(
+            entity_links.c.integration_id == integration_id,
+            entity_links.c.entity == entity,
+            entity_links.c.external_parent_id.in_(part),
+        )
+        for row in conn.execute(query):
+            found.setdefault(row.external_parent_id, []).append(row)
+    return found
+
+
+def upsert_link(
+    conn: Connection,
+    *,
+    tenant_id: str,
+    integration_id: int,
+    entity: str,
+    external_id: str,
+    hub_id: int,
+    now: datetime,
+    sku: str | None = None,
+    external_parent_id: str | None = None,
+    base_snapshot: Any = None,
+    base_hash: str | None = None,
+    external_updated_at: datetime | None = None,
+) -> None:
+    """Insert or update one link (clears ``deleted_at``: the record exists in the shop again)."""
+    upsert_links(
+        conn,
+        [
+            {
+                "tenant_id": tenant_id,
+                "integration_id": integration_id,
+                "entity": entity,
+                "external_id": str(external_id),
+                "external_parent_id": external_parent_id,
+                "hub_id": hub_id,
+                "sku": sku,
+                "base_snapshot": base_snapshot,
+                "base_hash": base_hash,
+                "external_updated_at": external_updated_at,
+                "last_synced_at": now,
+                "deleted_at": None,
+            }
+        ],
+    )
+
+
+_LINK_UPDATE_COLUMNS = (
+    "tenant_id",
+    "external_parent_id",
+    "hub_id",
+    "sku",
+    "base_snapshot",
+    "base_hash",
+    "external_updated_at",
+    "last_synced_at",
+    "deleted_at",
+)
+
+
+def upsert_links(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Insert or update many links in one executemany (keys: every ``entity_links`` column but ``id``)."""
+    if not rows:
+        return 0
+    stmt = dialect_insert(conn, entity_links)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[entity_links.c.integration_id, entity_links.c.entity, entity_links.c.external_id],
+        set_={name: getattr(stmt.excluded, name) for name in _LINK_UPDATE_COLUMNS},
+    )
+    conn.execute(stmt, [dict(row) for row in rows])
+    return len(rows)
+
+
+def active_external_ids(conn: Connection, integration_id: int, entity: str) -> set[str]:
+    """External ids the hub believes the shop still has (links without ``deleted_at``): full-refresh tombstones."""
+    query = select(entity_links.c.external_id).where(
+        entity_links.c.integration_id == integration_id,
+        entity_links.c.entity == entity,
+        entity_links.c.deleted_at.is_(None),
+    )
+    return {str(v) for v in conn.execute(query).scalars()}
+
+
+def mark_links_deleted(
+    conn: Connection, integration_id: int, entity: str, external_ids: Iterable[str], now: datetime
+) -> int:
+    """Set ``deleted_at`` on live links; returns how many were live (already-deleted ones are not counted)."""
+    ids = sorted({str(i) for i in external_ids})
+    total = 0
+    for part in chunked(ids):
+        total += conn.execute(
+            update(entity_links)
+            .where(
+                entity_links.c.integration_id == integration_id,
+                entity_links.c.entity == entity,
+                entity_links.c.external_id.in_(part),
+                entity_links.c.deleted_at.is_(None),
+            )
+            .values(deleted_at=now, last_synced_at=now)
+        ).rowcount
+    return total
+
+
+def hub_ids_still_linked(
+    conn: Connection, entity: str, hub_ids: Iterable[int], *, excluding_integration: int
+) -> set[int]:
+    """Hub ids that another shop still has a live link to (so a delete in one shop must not delete them)."""
+    ids = sorted(set(hub_ids))
+    found: set[int] = set()
+    for part in chunked(ids):
+        query = select(entity_links.c.hub_id).where(
+            entity_links.c.entity == entity,
+            entity_links.c.hub_id.in_(part),
+            entity_links.c.deleted_at.is_(None),
+            entity_links.c.integration_id != excluding_integration,
+        )
+        found.update(int(v) for v in conn.execute(query).scalars())
+    return found
+
+
+def executemany_update(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
+    """UPDATE ``table`` SET <keys> WHERE id = ``row["id"]`` for many rows with one executemany per key set.
+
+    Rows are grouped by their key set so each group is a single statement; the id travels as ``_id`` because
+    a bound parameter may not share its name with a column in the SET clause.
+    """
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        keys = tuple(sorted(k for k in row if k != "id"))
+        params = {k: row[k] for k in keys}
+        params["_id"] = row["id"]
+        groups.setdefault(keys, []).append(params)
+    total = 0
+    for params in groups.values():
+        # With executemany, SQLAlchemy builds the SET clause from the parameter keys (all but ``_id``).
+        conn.execute(update(table).where(table.c.id == bindparam("_id")), params)
+        total += len(params)
+    return total
+
+
+def count_rows(conn: Connection, table: Table, *conditions: Any) -> int:
+    """``SELECT count(*)`` helper for status pages and tests."""
+    return int(conn.execute(select(func.count()).select_from(table).where(and_(true(), *conditions))).scalar_one())
