@@ -1,0 +1,453 @@
+"""Shared HTTP layer for every shop client: retries, Retry-After, pacing, request budget, error mapping, stats.
+
+Why our own small retry loop rather than urllib3's ``Retry`` or tenacity: we need (1) every attempt to be
+re-prepared so per-request auth (OAuth 1.0a nonce + timestamp) is fresh, (2) Retry-After honoured and the time
+spent waiting for the shop accounted separately from error backoff (``stats.throttle_wait_s`` is run metadata),
+(3) the body read inside the loop so a cut (chunked) body is retried like a 502, and (4) an injectable ``sleep``
+and ``clock`` so tests never wait.
+
+The session never raises a requests exception: everything becomes a
+:class:`~ecom_pipeline.platforms.errors.ShopApiError` whose text is free of credentials.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import requests
+from requests.structures import CaseInsensitiveDict
+
+from ecom_pipeline.platforms.errors import (
+    RequestBudgetExceeded,
+    ShopApiError,
+    ShopAuthError,
+    ShopBadRequestError,
+    ShopNotFoundError,
+    ShopRateLimitedError,
+    ShopResponseError,
+    ShopServerError,
+    ShopUnreachableError,
+    redact_text,
+    sanitize_url,
+)
+
+logger = logging.getLogger(__name__)
+
+RETRY_STATUSES: frozenset[int] = frozenset({429, 500, 502, 503, 504})
+# Retry-After is only a promise on these; on a 500 it would be unusual and we fall back to backoff.
+RETRY_AFTER_STATUSES: frozenset[int] = frozenset({429, 503})
+EXCERPT_CHARS = 200
+
+
+def _package_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("ecom_pipeline")
+    except Exception:  # not installed (e.g. running from a source tree): the UA is informative only
+        return "0+unknown"
+
+
+USER_AGENT = f"ecom-pipeline/{_package_version()}"
+
+
+@dataclass
+class HttpStats:
+    """Counters for run metadata. ``api_calls`` counts every HTTP attempt, retries included (that is what the
+    shop's rate limit and our budget see)."""
+
+    api_calls: int = 0
+    retries: int = 0
+    throttle_wait_s: float = 0.0  # slept because the shop asked (429 / Retry-After) or because of our pacing
+    backoff_wait_s: float = 0.0  # slept backing off after 5xx / network errors
+    bytes_received: int = 0
+
+    def as_metadata(self) -> dict[str, float | int]:
+        """Plain dict for Dagster ``MaterializeResult`` metadata / ``sync_runs``."""
+        data = asdict(self)
+        data["throttle_wait_s"] = round(self.throttle_wait_s, 3)
+        data["backoff_wait_s"] = round(self.backoff_wait_s, 3)
+        return data
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    """A fully read, successful response. ``data`` is the parsed JSON body (None for an empty body)."""
+
+    status: int
+    headers: CaseInsensitiveDict[str]
+    data: Any
+    text: str
+    url: str  # sanitized
+    elapsed_s: float = 0.0
+    links: dict[str, str] = field(default_factory=dict)  # rel -> sanitized URL, from the Link header
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """What a platform's error body says, extracted by the platform (code/message/hint are platform wording)."""
+
+    code: str | None = None
+    message: str | None = None
+    hint: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+ErrorParser = Callable[[int, Any, str], ErrorInfo]
+
+
+def default_error_parser(status: int, body: Any, text: str) -> ErrorInfo:
+    """Understands the common ``{"code": ..., "message": ...}`` and ``{"errors": ...}`` shapes."""
+    if isinstance(body, dict):
+        code = body.get("code")
+        message = body.get("message")
+        if message is None and "errors" in body:
+            message = json.dumps(body["errors"])[:EXCERPT_CHARS]
+        return ErrorInfo(code=str(code) if code is not None else None, message=message)
+    return ErrorInfo(message=_excerpt(text) if text else None)
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP-date (RFC 9110 §10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+def parse_link_header(value: str | None) -> dict[str, str]:
+    """``<url>; rel="next", <url>; rel="prev"`` -> {"next": url, "prev": url}. WooCommerce joins rels in one line."""
+    links: dict[str, str] = {}
+    if not value:
+        return links
+    for part in value.split(","):
+        section = part.strip()
+        if not section.startswith("<") or ">" not in section:
+            continue
+        url, _, params = section[1:].partition(">")
+        for param in params.split(";"):
+            name, _, rel = param.strip().partition("=")
+            if name.strip().lower() == "rel":
+                for one in rel.strip().strip('"').split():
+                    links[one] = url
+    return links
+
+
+def _excerpt(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat[:EXCERPT_CHARS] + ("…" if len(flat) > EXCERPT_CHARS else "")
+
+
+class _Retryable(Exception):
+    """Internal: one attempt failed in a way worth retrying; carries the error to raise if we give up."""
+
+    def __init__(self, error: ShopApiError, retry_after: float | None = None, throttled: bool = False) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retry_after = retry_after
+        self.throttled = throttled
+
+
+class HttpSession:
+    """A requests.Session with the retry, pacing and budget policy every shop client shares.
+
+    ``base_url`` is the API root; ``request`` accepts a path relative to it or an absolute URL. ``auth`` is any
+    requests ``AuthBase``; it is applied at each attempt, so signatures with nonces are never replayed.
+    ``secrets`` are literal strings scrubbed from every error text (the client passes its key and secret).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        platform: str,
+        auth: requests.auth.AuthBase | None = None,
+        verify: bool | str = True,
+        timeout: float | tuple[float, float] = (10.0, 30.0),
+        max_retries: int = 5,
+        backoff_base_s: float = 0.5,
+        max_backoff_s: float = 30.0,
+        max_retry_after_s: float = 300.0,
+        request_budget: int | None = None,
+        max_requests_per_second: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        rng: Callable[[], float] = random.random,
+        error_parser: ErrorParser = default_error_parser,
+        secrets: tuple[str, ...] = (),
+        user_agent: str = USER_AGENT,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.platform = platform
+        self.verify = verify
+        self.timeout = timeout if isinstance(timeout, tuple) else (min(float(timeout), 10.0), float(timeout))
+        self.max_retries = max_retries
+        self.backoff_base_s = backoff_base_s
+        self.max_backoff_s = max_backoff_s
+        self.max_retry_after_s = max_retry_after_s
+        self.request_budget = request_budget
+        self.max_requests_per_second = max_requests_per_second
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng
+        self._error_parser = error_parser
+        self._secrets = tuple(s for s in secrets if s)
+        self._last_request_at: float | None = None
+        self.stats = HttpStats()
+        self._session = session or requests.Session()
+        self._session.auth = auth
+        self._session.headers["User-Agent"] = user_agent
+        self._session.headers["Accept"] = "application/json"
+
+    def __repr__(self) -> str:  # never show auth
+        return f"HttpSession(platform={self.platform!r}, base_url={sanitize_url(self.base_url)!r})"
+
+    def close(self) -> None:
+        self._session.close()
+
+    def url_for(self, path_or_url: str) -> str:
+        if path_or_url.startswith(("http://", "https://")):
+            return path_or_url
+        return f"{self.base_url}/{path_or_url.lstrip('/')}"
+
+    # -- the retry loop -------------------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        expect_json: bool = True,
+    ) -> ApiResponse:
+        """Send one logical request, retrying transient failures; return the parsed response or raise.
+
+        Retried: 429/500/502/503/504, connection errors, timeouts, truncated bodies and truncated JSON. Not
+        retried: other 4xx (the same request would fail the same way) and TLS verification failures.
+        Writes (POST/PUT/DELETE) are retried too: the caller is responsible for idempotency (look up before
+        create), as the export design requires anyway.
+        """
+        method = method.upper()
+        url = self.url_for(path_or_url)
+        safe_url = self._safe_url(url, params)
+        attempt = 0
+        while True:
+            self._spend_budget(method, safe_url)
+            self._pace()
+            try:
+                return self._attempt(method, url, safe_url, params, json_body, headers, expect_json)
+            except _Retryable as failure:
+                if attempt >= self.max_retries:
+                    raise failure.error from None
+                wait = self._wait_before_retry(attempt, failure)
+                if wait is None:  # Retry-After beyond what we accept to wait
+                    raise failure.error from None
+                attempt += 1
+                self.stats.retries += 1
+                logger.warning(
+                    "%s %s failed (%s); retry %d/%d in %.2fs",
+                    method,
+                    safe_url,
+                    failure.error.code or failure.error.status or type(failure.error).__name__,
+                    attempt,
+                    self.max_retries,
+                    wait,
+                )
+                self._sleep(wait)
+                if failure.throttled:
+                    self.stats.throttle_wait_s += wait
+                else:
+                    self.stats.backoff_wait_s += wait
+
+    def _wait_before_retry(self, attempt: int, failure: _Retryable) -> float | None:
+        if failure.retry_after is not None:
+            if failure.retry_after > self.max_retry_after_s:
+                return None
+            return failure.retry_after
+        # Full jitter (AWS architecture blog): spreads the retries of many workers hitting one shop.
+        cap = min(self.max_backoff_s, self.backoff_base_s * (2**attempt))
+        return self._rng() * cap
+
+    def _spend_budget(self, method: str, safe_url: str) -> None:
+        if self.request_budget is not None and self.stats.api_calls >= self.request_budget:
+            raise RequestBudgetExceeded(
+                f"the budget of {self.request_budget} requests for this run is spent",
+                platform=self.platform,
+                method=method,
+                url=safe_url,
+            )
+        self.stats.api_calls += 1
+
+    def _pace(self) -> None:
+        if not self.max_requests_per_second:
+            return
+        interval = 1.0 / self.max_requests_per_second
+        now = self._clock()
+        if self._last_request_at is not None:
+            wait = self._last_request_at + interval - now
+            if wait > 0:
+                self._sleep(wait)
+                self.stats.throttle_wait_s += wait
+                now += wait
+        self._last_request_at = now
+
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        safe_url: str,
+        params: Mapping[str, Any] | None,
+        json_body: Any,
+        headers: Mapping[str, str] | None,
+        expect_json: bool,
+    ) -> ApiResponse:
+        ctx: dict[str, Any] = {"platform": self.platform, "method": method, "url": safe_url}
+        started = self._clock()
+        try:
+            response = self._session.request(
+                method,
+                url,
+                params=dict(params) if params else None,
+                json=json_body,
+                headers=dict(headers) if headers else None,
+                timeout=self.timeout,
+                verify=self.verify,
+            )
+        except requests.exceptions.SSLError as exc:
+            raise ShopUnreachableError(
+                f"TLS certificate verification failed ({self._scrub(exc)})",
+                hint=(
+                    "The shop's certificate is not trusted by this machine. Pass the CA bundle that signed it with "
+                    "--ca-bundle (verify=<path>), or, for a local test shop only, --insecure (verify=False)."
+                ),
+                **ctx,
+            ) from None
+        except requests.exceptions.ChunkedEncodingError as exc:
+            raise _Retryable(
+                ShopResponseError(f"the response body was cut off ({self._scrub(exc)})", **ctx),
+            ) from None
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+            kind = "timed out" if isinstance(exc, requests.exceptions.Timeout) else "connection failed"
+            raise _Retryable(ShopUnreachableError(f"{kind}: {self._scrub(exc)}", **ctx)) from None
+        except requests.exceptions.InvalidURL as exc:
+            raise ShopUnreachableError(
+                f"invalid URL: {self._scrub(exc)}", hint="Check the shop URL (scheme, host, port).", **ctx
+            ) from None
+        except requests.exceptions.RequestException as exc:
+            raise _Retryable(ShopUnreachableError(f"request failed: {self._scrub(exc)}", **ctx)) from None
+
+        self.stats.bytes_received += len(response.content)
+        text = response.text
+        status = response.status_code
+        elapsed = self._clock() - started
+        body, json_ok = _parse_json(text)
+
+        if status >= 400:
+            raise self._status_error(status, response.headers, body if json_ok else None, text, ctx)
+
+        if not expect_json:
+            return ApiResponse(status, response.headers, None, text, safe_url, elapsed, self._links(response))
+        if not text.strip():
+            if status == 204:
+                return ApiResponse(status, response.headers, None, text, safe_url, elapsed, self._links(response))
+            raise _Retryable(ShopResponseError("the shop answered with an empty body where JSON was expected", **ctx))
+        if not json_ok:
+            stripped = text.lstrip()
+            if stripped[:1] in ("{", "["):
+                # Starts like JSON but does not parse: most likely cut off by a proxy or a dying PHP worker.
+                raise _Retryable(
+                    ShopResponseError(f"truncated or malformed JSON body: {self._scrub(_excerpt(text))}", **ctx)
+                )
+            raise ShopResponseError(
+                f"expected JSON but got {response.headers.get('Content-Type', 'no content type')}: "
+                f"{self._scrub(_excerpt(text))}",
+                status=status,
+                **ctx,
+            )
+        return ApiResponse(status, response.headers, body, text, safe_url, elapsed, self._links(response))
+
+    def _status_error(
+        self, status: int, headers: Mapping[str, str], body: Any, text: str, ctx: dict[str, Any]
+    ) -> Exception:
+        info = self._error_parser(status, body, text)
+        message = info.message or (f"HTTP {status}" if body is not None else _excerpt(text) or f"HTTP {status}")
+        if body is None and text.strip():
+            message = f"non-JSON error body: {_excerpt(text)}"
+        message = self._scrub(message)
+        kwargs: dict[str, Any] = {"status": status, "code": info.code, "details": info.details, **ctx}
+        if info.hint:
+            kwargs["hint"] = info.hint
+        if status in RETRY_STATUSES:
+            retry_after = (
+                parse_retry_after(headers.get("Retry-After"), self._clock()) if status in RETRY_AFTER_STATUSES else None
+            )
+            if status == 429:
+                error: ShopApiError = ShopRateLimitedError(message, **kwargs)
+                if retry_after is not None and retry_after > self.max_retry_after_s:
+                    error.hint = (
+                        f"The shop asked us to wait {retry_after:.0f}s (more than the {self.max_retry_after_s:.0f}s "
+                        f"we accept). {error.hint}"
+                    )
+                return _Retryable(error, retry_after=retry_after, throttled=True)
+            return _Retryable(ShopServerError(message, **kwargs), retry_after=retry_after, throttled=False)
+        if status in (401, 403):
+            return ShopAuthError(message, **kwargs)
+        if status in (404, 410):
+            return ShopNotFoundError(message, **kwargs)
+        if 400 <= status < 500:
+            return ShopBadRequestError(message, **kwargs)
+        return ShopServerError(message, **kwargs)
+
+    # -- helpers --------------------------------------------------------------------------------------------
+
+    def _links(self, response: requests.Response) -> dict[str, str]:
+        return {rel: sanitize_url(u) or u for rel, u in parse_link_header(response.headers.get("Link")).items()}
+
+    def _safe_url(self, url: str, params: Mapping[str, Any] | None) -> str:
+        prepared = (requests.Request("GET", url, params=dict(params)).prepare().url or url) if params else url
+        return sanitize_url(prepared) or prepared
+
+    def _scrub(self, value: object) -> str:
+        return redact_text(str(value), self._secrets)
+
+
+def _parse_json(text: str) -> tuple[Any, bool]:
+    if not text.strip():
+        return None, False
+    try:
+        return json.loads(text), True
+    except ValueError:
+        return None, False
+
+
+__all__ = [
+    "USER_AGENT",
+    "ApiResponse",
+    "ErrorInfo",
+    "ErrorParser",
+    "HttpSession",
+    "HttpStats",
+    "default_error_parser",
+    "parse_link_header",
+    "parse_retry_after",
+]

@@ -1,0 +1,374 @@
+"""WooCommerce REST API (wc/v3) client: credentials check, paging, incremental listing, single reads.
+
+It returns raw WooCommerce payloads (dicts) on purpose: extract assets stage them verbatim and the transform is
+the only code that interprets fields. Everything about transport (retries, Retry-After, budget, error mapping)
+lives in :class:`~ecom_pipeline.platforms.http.HttpSession`; this module adds WooCommerce's auth rules, its error
+body shape, its pagination headers and its ``modified_after`` semantics.
+
+Incremental listing and page-number instability
+-----------------------------------------------
+WooCommerce only pages by page number. While a scan runs, records can change. With ``orderby=modified&order=asc``
+a record modified mid-scan moves to the end of the ordering, so it is seen again later (a duplicate, deduplicated
+downstream by (id, date_modified)) rather than missed. But moving it also shifts every later record one slot
+towards the start, so the record that was first on the next page would slide onto a page already read and be
+skipped. ``iter_modified`` therefore pages by *keyset* on the modification time: after each full page it restarts
+at page 1 with ``modified_after`` = (last modification second seen - 1 s), because the filter is strictly-after with
+one-second resolution. The window always starts at a time already reached, so a shift cannot hide a record.
+Records of the boundary second come back twice; the iterator drops the ones it already yielded. When a whole page
+shares one modification second (a bulk update), the keyset cannot advance, and only then do we fall back to page
+numbers inside that window.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ecom_pipeline.platforms.errors import ShopApiError, ShopAuthError, ShopResponseError
+from ecom_pipeline.platforms.http import ApiResponse, ErrorInfo, HttpSession, HttpStats
+from ecom_pipeline.platforms.woocommerce.auth import auth_for
+
+PLATFORM = "woocommerce"
+MAX_PER_PAGE = 100
+# Collections whose list endpoint has no modified_after / orderby=modified (WC_REST_Customers_Controller).
+NO_MODIFIED_FILTER: frozenset[str] = frozenset({"customers"})
+_WC_DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list endpoint. ``total``/``total_pages`` come from X-WP-Total(Pages) when sent."""
+
+    items: list[dict[str, Any]]
+    page: int
+    total: int | None
+    total_pages: int | None
+    next_url: str | None  # sanitized (no oauth_* params): for logs and run metadata, not to be requested
+
+
+def format_wc_datetime(dt: datetime) -> str:
+    """UTC, second resolution, no offset: the form ``modified_after`` expects with ``dates_are_gmt=true``.
+
+    Naive datetimes are refused: guessing their zone is exactly the one-hour shift this project forbids.
+    Sub-second parts are truncated, which is safe because the store compares at one-second resolution.
+    """
+    if dt.tzinfo is None:
+        raise ValueError(f"format_wc_datetime needs a timezone-aware datetime, got naive {dt!r}")
+    return dt.astimezone(UTC).strftime(_WC_DATETIME_FORMAT)
+
+
+def parse_wc_gmt(value: str | None) -> datetime | None:
+    """``2026-11-22T00:09:21`` (a ``*_gmt`` field) -> aware UTC datetime."""
+    if not value:
+        return None
+    return datetime.strptime(value[:19], _WC_DATETIME_FORMAT).replace(tzinfo=UTC)
+
+
+def _int_header(headers: Mapping[str, str], name: str) -> int | None:
+    value = headers.get(name)
+    if value is None:
+        return None
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None
+
+
+def wc_error_parser(status: int, body: Any, text: str) -> ErrorInfo:
+    """Turn WooCommerce/WordPress ``{"code","message","data":{...}}`` into code, message and a useful hint."""
+    if not isinstance(body, dict) or "code" not in body:
+        return ErrorInfo(message=None)
+    code = str(body.get("code"))
+    message = str(body.get("message") or "").strip()
+    data = body.get("data") if isinstance(body.get("data"), dict) else {}
+    details: dict[str, Any] = {}
+    params = data.get("params")
+    if isinstance(params, dict) and params:
+        # "Invalid parameter(s): per_page" alone hides the reason; the per-param messages carry it.
+        reasons = "; ".join(f"{name}: {reason}" for name, reason in params.items())
+        message = f"{message.rstrip('.')} ({reasons})"
+        details["params"] = params
+    for key in ("resource_id", "unique_sku"):
+        if key in data:
+            details[key] = data[key]
+    hint: str | None = None
+    if code == "woocommerce_rest_cannot_view" or code.startswith("woocommerce_rest_cannot_"):
+        hint = (
+            "The consumer key is unknown to the store, was revoked, or lacks Read permission (WooCommerce treats an "
+            "unknown key as an anonymous request). Create a key with Read (or Read/Write) access under WooCommerce > "
+            "Settings > Advanced > REST API and reconnect. Over plain HTTP, WooCommerce ignores HTTP Basic auth and "
+            "needs OAuth 1.0a, which this client uses; if you see this over HTTP, the key itself is the problem."
+        )
+    elif code == "woocommerce_rest_authentication_error":
+        hint = (
+            "Wrong consumer secret or bad OAuth signature. Check the consumer secret; over plain HTTP also check that "
+            "the shop URL matches the store's Site Address exactly (scheme, host, port, path) since it is signed, "
+            "and that this machine's clock is right (timestamps older than 15 minutes are refused)."
+        )
+    elif code == "rest_no_route":
+        hint = (
+            "The route does not exist: check that WooCommerce is active, the API version (wc/v3) and that the shop URL "
+            "is the WordPress site root."
+        )
+    elif code.endswith("_invalid_id"):
+        hint = "The record does not exist (it may have been deleted permanently)."
+    elif code == "product_invalid_sku":
+        hint = "The SKU is already used by another product (see details.resource_id); link to it instead of creating."
+    return ErrorInfo(code=code, message=message or None, hint=hint, details=details)
+
+
+class WooCommerceClient:
+    """Read access to one WooCommerce store's wc/v3 API (plus thin write helpers for export)."""
+
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        base_url: str,
+        consumer_key: str,
+        consumer_secret: str,
+        *,
+        verify: bool | str = True,
+        timeout: float = 30.0,
+        api_version: str = "wc/v3",
+        max_retries: int = 5,
+        request_budget: int | None = None,
+        per_page: int = 100,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        max_requests_per_second: float | None = None,
+        max_backoff_s: float = 30.0,
+    ) -> None:
+        if not 1 <= per_page <= MAX_PER_PAGE:
+            raise ValueError(
+                f"per_page must be between 1 and {MAX_PER_PAGE} (WooCommerce refuses more), got {per_page}"
+            )
+        self.site_url = base_url.rstrip("/")
+        self.api_root = f"{self.site_url}/wp-json/{api_version.strip('/')}"
+        self.per_page = per_page
+        self.http = HttpSession(
+            self.api_root,
+            platform=PLATFORM,
+            auth=auth_for(self.site_url, consumer_key, consumer_secret),
+            verify=verify,
+            timeout=timeout,
+            max_retries=max_retries,
+            max_backoff_s=max_backoff_s,
+            request_budget=request_budget,
+            max_requests_per_second=max_requests_per_second,
+            sleep=sleep,
+            clock=clock,
+            error_parser=wc_error_parser,
+            secrets=(consumer_key, consumer_secret),
+        )
+
+    def __repr__(self) -> str:
+        return f"WooCommerceClient(site_url={self.site_url!r})"
+
+    def __enter__(self) -> WooCommerceClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.http.close()
+
+    @property
+    def stats(self) -> HttpStats:
+        return self.http.stats
+
+    # -- single calls -----------------------------------------------------------------------------------------
+
+    def request(
+        self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json_body: Any = None
+    ) -> ApiResponse:
+        """Any call relative to the API root (``products/12``), with retries and error mapping."""
+        return self.http.request(method, path, params=params, json_body=json_body)
+
+    def get(self, resource_path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET one resource (``orders/33``); 404 raises ShopNotFoundError."""
+        return self.request("GET", resource_path, params=params).data
+
+    def post(self, resource_path: str, body: Any) -> Any:
+        return self.request("POST", resource_path, json_body=body).data
+
+    def put(self, resource_path: str, body: Any) -> Any:
+        return self.request("PUT", resource_path, json_body=body).data
+
+    def delete(self, resource_path: str, *, force: bool = False) -> Any:
+        return self.request("DELETE", resource_path, params={"force": "true"} if force else None).data
+
+    def check_credentials(self) -> dict[str, Any]:
+        """One cheap authenticated call; returns shop facts. Raises ShopAuthError with an actionable message.
+
+        ``products?per_page=1`` needs read permission on products and its X-WP-Total gives the catalogue size for
+        free, which is what ``connect`` shows the user.
+        """
+        try:
+            response = self.request("GET", "products", params={"per_page": 1})
+        except ShopAuthError as err:
+            if err.code == "woocommerce_rest_cannot_view":
+                err.message = (
+                    f"{err.message.rstrip('.')}: the consumer key is unknown to the store or lacks read permission"
+                )
+            elif err.code == "woocommerce_rest_authentication_error":
+                err.message = f"{err.message.rstrip('.')}: wrong consumer secret or bad signature"
+            raise
+        if not isinstance(response.data, list):
+            raise ShopResponseError(
+                f"expected a JSON list of products, got {type(response.data).__name__}",
+                platform=PLATFORM,
+                method="GET",
+                url=response.url,
+                status=response.status,
+            )
+        return {
+            "platform": PLATFORM,
+            "site_url": self.site_url,
+            "api_root": self.api_root,
+            "auth": "basic" if self.site_url.lower().startswith("https://") else "oauth1",
+            "total_products": _int_header(response.headers, "X-WP-Total"),
+        }
+
+    # -- lists -------------------------------------------------------------------------------------------------
+
+    def iter_pages(self, resource: str, params: Mapping[str, Any] | None = None) -> Iterator[Page]:
+        """Stream the pages of a list endpoint by ``page=`` number.
+
+        Stops after the page X-WP-TotalPages names, or on a short or empty page, whichever comes first (a short
+        page ends the list even if records were added meanwhile: the next incremental run picks them up).
+        Only one page is held at a time.
+        """
+        query = dict(params or {})
+        per_page = int(query.setdefault("per_page", self.per_page))
+        page = int(query.pop("page", 1))
+        while True:
+            response = self.request("GET", resource, params={**query, "page": page})
+            items = response.data
+            if not isinstance(items, list):
+                raise ShopResponseError(
+                    f"expected a JSON list from a list endpoint, got {type(items).__name__}",
+                    platform=PLATFORM,
+                    method="GET",
+                    url=response.url,
+                    status=response.status,
+                )
+            total_pages = _int_header(response.headers, "X-WP-TotalPages")
+            yield Page(
+                items=items,
+                page=page,
+                total=_int_header(response.headers, "X-WP-Total"),
+                total_pages=total_pages,
+                next_url=response.links.get("next"),
+            )
+            if len(items) < per_page or (total_pages is not None and page >= total_pages):
+                return
+            page += 1
+
+    def iter_modified(
+        self,
+        resource: str,
+        since: datetime | None,
+        extra_params: Mapping[str, Any] | None = None,
+    ) -> Iterator[Page]:
+        """Records modified strictly after ``since`` (UTC, one-second resolution), oldest first; all when None.
+
+        ``since=None`` is a full scan by ``orderby=id&order=asc`` (ids never move, new records append at the end).
+        Otherwise keyset paging on ``date_modified_gmt`` (see the module docstring for why). The caller applies
+        any lookback and its own (modified, id) tie-break; duplicates across pages are possible only for records
+        modified during the scan and are deduplicated downstream.
+
+        Collections without a modified filter (customers) are scanned in full by id and filtered here with the
+        same strictly-after rule, so callers see one behaviour.
+        """
+        extra = {k: v for k, v in (extra_params or {}).items() if k not in ("page",)}
+        base_resource = resource.strip("/").split("/")[0]
+        if since is None or base_resource in NO_MODIFIED_FILTER:
+            pages = self.iter_pages(resource, {"orderby": "id", "order": "asc", **extra})
+            if since is None:
+                yield from pages
+                return
+            floor = since.astimezone(UTC).replace(microsecond=0)
+            for page in pages:
+                kept = [item for item in page.items if _modified(item) is None or _modified(item) > floor]
+                yield Page(kept, page.page, page.total, page.total_pages, page.next_url)
+            return
+        yield from self._iter_keyset(resource, since, extra)
+
+    def _iter_keyset(self, resource: str, since: datetime, extra: Mapping[str, Any]) -> Iterator[Page]:
+        per_page = int(extra.get("per_page", self.per_page))
+        window = since.astimezone(UTC).replace(microsecond=0)
+        page_no = 1  # page number inside the current window (only >1 while stuck in one second)
+        sequence = 0  # pages yielded so far, reported as Page.page
+        boundary_second: datetime | None = None
+        seen_in_boundary: set[tuple[Any, str | None]] = set()
+        while True:
+            params = {
+                **extra,
+                "per_page": per_page,
+                "modified_after": format_wc_datetime(window),
+                "dates_are_gmt": "true",
+                "orderby": "modified",
+                "order": "asc",
+            }
+            page = next(self.iter_pages(resource, {**params, "page": page_no}))
+            fresh: list[dict[str, Any]] = []
+            for item in page.items:
+                key = (item.get("id"), item.get("date_modified_gmt"))
+                if key in seen_in_boundary:
+                    continue
+                fresh.append(item)
+            sequence += 1
+            yield Page(fresh, sequence, page.total, page.total_pages, page.next_url)
+            if len(page.items) < per_page or (page.total_pages is not None and page_no >= page.total_pages):
+                return
+            last = _modified(page.items[-1])
+            if last is None:
+                raise ShopResponseError(
+                    f"{resource} item {page.items[-1].get('id')} has no date_modified_gmt; cannot page by modification",
+                    platform=PLATFORM,
+                )
+            if last == boundary_second:
+                seen_in_boundary.update((i.get("id"), i.get("date_modified_gmt")) for i in page.items)
+            else:
+                boundary_second = last
+                seen_in_boundary = {
+                    (i.get("id"), i.get("date_modified_gmt")) for i in page.items if _modified(i) == last
+                }
+            if last - timedelta(seconds=1) <= window:
+                # The whole page sits in the window's first second (a bulk update): the keyset cannot advance
+                # without skipping records of that second, so page by number inside this window.
+                page_no += 1
+            else:
+                window = last - timedelta(seconds=1)
+                page_no = 1
+
+    def list_variations(self, product_id: int | str, params: Mapping[str, Any] | None = None) -> Iterator[dict]:
+        """Every variation of a variable product, streamed (``products/{id}/variations``)."""
+        for page in self.iter_pages(
+            f"products/{product_id}/variations", {"orderby": "id", "order": "asc", **(params or {})}
+        ):
+            yield from page.items
+
+
+def _modified(item: Mapping[str, Any]) -> datetime | None:
+    try:
+        return parse_wc_gmt(item.get("date_modified_gmt"))
+    except (TypeError, ValueError):
+        return None
+
+
+__all__ = [
+    "MAX_PER_PAGE",
+    "PLATFORM",
+    "Page",
+    "ShopApiError",
+    "WooCommerceClient",
+    "format_wc_datetime",
+    "parse_wc_gmt",
+    "wc_error_parser",
+]
