@@ -1,0 +1,46 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test` create the virtualenv, install
+# the project and its pinned dependencies, and create what they need (SQLite files, throwaway test databases).
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export ECOM_PIPELINE_HOME ?= $(DAGSTER_HOME)
+
+.PHONY: install demo dev test lint validate bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(VENV)/bin/ecom-pipeline demo
+
+# The Dagster UI on the demo's instance, with the emulated shops running so Materialize works.
+dev: install
+	@mkdir -p $(DAGSTER_HOME); [ -f $(DAGSTER_HOME)/dagster.yaml ] || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	@$(VENV)/bin/ecom-pipeline sandbox --shops acme-woo,globex-woo \
+	    --credentials-file $(DAGSTER_HOME)/sandbox-shops.json > $(DAGSTER_HOME)/sandbox.log 2>&1 & \
+	  sandbox=$$!; trap "kill $$sandbox 2>/dev/null" EXIT INT TERM; \
+	  echo "emulated shops: pid $$sandbox (log $(DAGSTER_HOME)/sandbox.log)"; \
+	  $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+validate: install
+	$(VENV)/bin/dagster definitions validate -w workspace.yaml
+
+test: install lint validate
+	$(VENV)/bin/pytest
+
+bench: install
+	$(PY) -m benchmarks.run
+
+clean:
+	rm -rf .dagster_home .pytest_cache .ruff_cache

@@ -1,0 +1,212 @@
+"""Hub assets ``hub/<entity>``: transform staged payloads into canonical records and resolve them into the hub.
+
+One hub asset per entity serves every platform: it depends on each platform's extract asset for that entity and
+applies whatever is pending in staging for the tenant. Checks ride on the assets (so they run per tenant
+partition, in the same run): a blocking check stops bad product data from flowing on to orders, and warnings
+flag order lines that reference no known variant and records that were rejected.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+from sqlalchemy import and_, func, select
+
+from ecom_pipeline.partitions import tenants_partitions
+from ecom_pipeline.platforms.registry import platforms
+from ecom_pipeline.resources import WarehouseResource
+from ecom_pipeline.sync.apply import apply_staged
+from ecom_pipeline.warehouse import store
+from ecom_pipeline.warehouse.schema import (
+    hub_order_lines,
+    hub_orders,
+    hub_products,
+    hub_variants,
+    rejected_records,
+)
+
+# hub asset name -> (staging entity, extract asset name, hub assets it runs after)
+HUB_ENTITIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "products": ("product", "products", ()),
+    "inventory": ("inventory", "inventory", ("products",)),
+    "customers": ("customer", "customers", ()),
+    "orders": ("order", "orders", ("products", "customers")),
+}
+
+CHECK_REJECTIONS = "no_new_rejections"
+CHECK_PRICES = "variant_prices_valid"
+CHECK_LINES = "order_lines_reference_known_variants"
+
+
+def _rejection_check(conn: Any, key: dg.AssetKey, tenant: str, entity: str, run_id: str) -> dg.AssetCheckResult:
+    rows = conn.execute(
+        select(rejected_records.c.external_id, rejected_records.c.reason)
+        .where(
+            rejected_records.c.tenant_id == tenant,
+            rejected_records.c.entity == entity,
+            rejected_records.c.dagster_run_id == run_id,
+        )
+        .limit(20)
+    ).all()
+    total = conn.execute(
+        select(func.count()).where(
+            rejected_records.c.tenant_id == tenant,
+            rejected_records.c.entity == entity,
+            rejected_records.c.resolved_at.is_(None),
+        )
+    ).scalar_one()
+    return dg.AssetCheckResult(
+        asset_key=key,
+        check_name=CHECK_REJECTIONS,
+        passed=not rows,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "rejected_this_run_sample": dg.MetadataValue.json(
+                [{"id": r.external_id, "reason": r.reason} for r in rows]
+            ),
+            "unresolved_rejections": int(total),
+            "where": "SELECT * FROM rejected_records WHERE resolved_at IS NULL",
+        },
+        description="Records this run could not apply are kept in rejected_records with the reason.",
+    )
+
+
+def _prices_check(conn: Any, key: dg.AssetKey, tenant: str) -> dg.AssetCheckResult:
+    bad = conn.execute(
+        select(hub_variants.c.id, hub_variants.c.sku, hub_variants.c.price)
+        .where(hub_variants.c.tenant_id == tenant, hub_variants.c.deleted_at.is_(None))
+        .where(hub_variants.c.price.is_not(None))
+    ).all()
+    negative = [r for r in bad if r.price is not None and r.price < 0]
+    orphans = conn.execute(
+        select(func.count())
+        .select_from(hub_variants.outerjoin(hub_products, hub_products.c.id == hub_variants.c.product_id))
+        .where(hub_variants.c.tenant_id == tenant, hub_products.c.id.is_(None))
+    ).scalar_one()
+    return dg.AssetCheckResult(
+        asset_key=key,
+        check_name=CHECK_PRICES,
+        passed=not negative and not orphans,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "negative_prices": len(negative),
+            "sample": dg.MetadataValue.json([{"sku": r.sku, "price": str(r.price)} for r in negative[:20]]),
+            "variants_without_product": int(orphans),
+        },
+        description="No variant may have a negative price or lose its product; orders do not run on bad catalogue.",
+    )
+
+
+def _lines_check(conn: Any, key: dg.AssetKey, tenant: str) -> dg.AssetCheckResult:
+    rows = conn.execute(
+        select(hub_orders.c.order_number, hub_order_lines.c.sku, hub_order_lines.c.title)
+        .select_from(hub_order_lines.join(hub_orders, hub_orders.c.id == hub_order_lines.c.order_id))
+        .where(
+            and_(
+                hub_order_lines.c.tenant_id == tenant,
+                hub_order_lines.c.variant_id.is_(None),
+                hub_orders.c.deleted_at.is_(None),
+            )
+        )
+        .limit(20)
+    ).all()
+    total = conn.execute(
+        select(func.count()).where(hub_order_lines.c.tenant_id == tenant, hub_order_lines.c.variant_id.is_(None))
+    ).scalar_one()
+    return dg.AssetCheckResult(
+        asset_key=key,
+        check_name=CHECK_LINES,
+        passed=total == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "lines_without_variant": int(total),
+            "sample": dg.MetadataValue.json([{"order": r.order_number, "sku": r.sku, "title": r.title} for r in rows]),
+        },
+        description="Order lines whose product is unknown to the hub (deleted in the shop, or not synced yet).",
+    )
+
+
+def build_hub_asset(name: str) -> dg.AssetsDefinition:
+    """The hub asset for one entity, fed by every platform's extract asset of that entity."""
+    entity, extract_name, after = HUB_ENTITIES[name]
+    key = dg.AssetKey(["hub", name])
+    specs = platforms()
+    deps = [dg.AssetKey([p, extract_name]) for p, spec in specs.items() if extract_name in spec.extract_entities]
+    deps += [dg.AssetKey(["hub", a]) for a in after]
+    checks = [dg.AssetCheckSpec(CHECK_REJECTIONS, asset=key)]
+    if name == "products":
+        checks.append(dg.AssetCheckSpec(CHECK_PRICES, asset=key, blocking=True))
+    if name == "orders":
+        checks.append(dg.AssetCheckSpec(CHECK_LINES, asset=key))
+
+    @dg.asset(
+        key=key,
+        deps=deps,
+        partitions_def=tenants_partitions,
+        group_name="hub",
+        kinds={"sql", "python"},
+        check_specs=checks,
+        description=f"Canonical hub_{name} of each tenant, merged from every connected shop.",
+        tags={"ecom/stage": "resolve"},
+    )
+    def _hub(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        tenant = context.partition_key
+        engine = warehouse.engine()
+        transforms = {p: spec.transforms[entity] for p, spec in specs.items() if entity in spec.transforms}
+        report = apply_staged(engine, tenant_id=tenant, entity=entity, transforms=transforms, run_id=context.run_id)
+        with engine.begin() as conn:
+            for integration_id, counts in report.per_integration.items():
+                sync_run_id = store.start_sync_run(
+                    conn,
+                    tenant_id=tenant,
+                    integration_id=integration_id,
+                    platform=counts.get("platform"),
+                    entity=entity,
+                    direction="pull",
+                    stage="resolve",
+                    full_refresh=False,
+                    run_id=context.run_id,
+                    cursor_before=None,
+                )
+                store.finish_sync_run(
+                    conn,
+                    sync_run_id,
+                    status="success",
+                    counts={k: v for k, v in counts.items() if k != "platform"},
+                    cursor_after=None,
+                    error=None,
+                )
+                store.mark_sync_result(conn, integration_id, ok=True, error=None, counts=None)
+        context.log.info(
+            f"hub/{name} for {tenant}: read {report.rows_read} staged rows; created {report.created}, "
+            f"updated {report.updated}, unchanged {report.unchanged}, deleted {report.deleted}, "
+            f"rejected {report.rejected} in {report.duration_s:.2f}s"
+        )
+        with engine.connect() as conn:
+            results = [_rejection_check(conn, key, tenant, entity, context.run_id)]
+            if name == "products":
+                results.append(_prices_check(conn, key, tenant))
+            if name == "orders":
+                results.append(_lines_check(conn, key, tenant))
+        return dg.MaterializeResult(
+            metadata={
+                "tenant": tenant,
+                "dagster/row_count": report.created + report.updated,
+                "rows_read": report.rows_read,
+                "created": report.created,
+                "updated": report.updated,
+                "unchanged": report.unchanged,
+                "deleted": report.deleted,
+                "rejected": report.rejected,
+                "rejection_samples": dg.MetadataValue.json(list(report.rejection_samples)),
+                "duration_s": round(report.duration_s, 3),
+            },
+            check_results=results,
+        )
+
+    return _hub
+
+
+def hub_assets() -> list[dg.AssetsDefinition]:
+    return [build_hub_asset(name) for name in HUB_ENTITIES]

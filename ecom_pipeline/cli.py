@@ -1,0 +1,375 @@
+"""``ecom-pipeline``: the operations the Dagster UI offers, for scripts and terminals.
+
+Every command says what it did and, when something is wrong, what to do about it; exit code 0 is success, 1 a
+failure the user can fix (credentials, an unreachable shop), 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from ecom_pipeline.warehouse.engine import default_home, default_warehouse_url, shared_engine
+
+
+def _print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
+    print("  ".join("-" * w for w in widths))
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+
+
+def _engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from ecom_pipeline.warehouse.migrate import upgrade
+
+    url = args.warehouse_url or default_warehouse_url()
+    upgrade(url)
+    return shared_engine(url)
+
+
+def _cipher(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from ecom_pipeline.warehouse.credentials import CredentialCipher
+
+    return CredentialCipher.from_env(default_home())
+
+
+def _fmt_time(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "-"
+
+
+# --- connect / disconnect ----------------------------------------------------------------------------------------
+
+
+def cmd_connect(args: argparse.Namespace) -> int:
+    from ecom_pipeline.platforms.errors import ShopApiError
+    from ecom_pipeline.platforms.woocommerce.client import WooCommerceClient
+    from ecom_pipeline.warehouse import store
+
+    if args.platform != "woocommerce":
+        print(f"error: connecting {args.platform} is not supported yet (supported: woocommerce)", file=sys.stderr)
+        return 2
+    if args.ca_bundle and args.insecure:
+        print("error: --ca-bundle and --insecure exclude each other", file=sys.stderr)
+        return 2
+    if args.ca_bundle and not Path(args.ca_bundle).is_file():
+        print(f"error: CA bundle {args.ca_bundle} does not exist", file=sys.stderr)
+        return 2
+    secret = args.consumer_secret or os.environ.get("ECOM_CONSUMER_SECRET")
+    if not secret:
+        if not sys.stdin.isatty():
+            print("error: give --consumer-secret, or ECOM_CONSUMER_SECRET in the environment", file=sys.stderr)
+            return 2
+        secret = getpass.getpass("WooCommerce consumer secret: ")
+    url = args.url.rstrip("/")
+    verify: bool | str = args.ca_bundle or (not args.insecure)
+    client = WooCommerceClient(url, args.consumer_key, secret, verify=verify, timeout=args.timeout, max_retries=2)
+    print(f"Checking the credentials against {url} ...")
+    try:
+        facts = client.check_credentials()
+    except ShopApiError as exc:
+        print(f"error: could not connect tenant {args.tenant} to {url}:\n  {exc}", file=sys.stderr)
+        return 1
+    settings: dict[str, Any] = {"api_version": args.api_version}
+    if args.ca_bundle:
+        settings["ca_bundle"] = str(Path(args.ca_bundle).resolve())
+    if args.insecure:
+        settings["insecure"] = True
+    engine = _engine(args)
+    cipher = _cipher(args)
+    with engine.begin() as conn:
+        integration_id = store.create_integration(
+            conn,
+            tenant_id=args.tenant,
+            platform="woocommerce",
+            name=args.name or url.split("://", 1)[-1],
+            base_url=url,
+            credentials={"consumer_key": args.consumer_key, "consumer_secret": secret},
+            settings=settings,
+            cipher=cipher,
+        )
+    auth = "HTTP Basic over HTTPS" if url.startswith("https://") else "OAuth 1.0a signatures (plain HTTP)"
+    print(f"Connected WooCommerce shop {url} to tenant {args.tenant} as integration #{integration_id} ({auth}).")
+    if facts:
+        print("Shop: " + ", ".join(f"{k} {v}" for k, v in facts.items()))
+    print(f"Credentials are encrypted at rest; {cipher.key_source}")
+    if args.insecure:
+        print("warning: TLS certificate verification is OFF for this shop (--insecure).")
+    print(f"Next: ecom-pipeline sync --tenant {args.tenant}")
+    return 0
+
+
+def cmd_disconnect(args: argparse.Namespace) -> int:
+    from ecom_pipeline.warehouse import store
+
+    engine = _engine(args)
+    with engine.begin() as conn:
+        try:
+            integration = store.get_integration(conn, args.integration)
+        except Exception as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        store.disconnect_integration(conn, args.integration)
+    print(
+        f"Disconnected integration #{integration.id} ({integration.platform} {integration.base_url}) of tenant "
+        f"{integration.tenant_id}. Its history, links and hub rows are kept; connecting the same shop again "
+        "reactivates it."
+    )
+    return 0
+
+
+# --- tenants / status ------------------------------------------------------------------------------------------
+
+
+def cmd_tenants(args: argparse.Namespace) -> int:
+    from ecom_pipeline.warehouse import store
+
+    engine = _engine(args)
+    with engine.connect() as conn:
+        integrations = store.list_integrations(conn, include_disconnected=True)
+    by_tenant: dict[str, list[Any]] = {}
+    for i in integrations:
+        by_tenant.setdefault(i.tenant_id, []).append(i)
+    if not by_tenant:
+        print("No tenants yet. Connect a shop: ecom-pipeline connect woocommerce --tenant T --url U ...")
+        return 0
+    rows = []
+    for tenant, items in sorted(by_tenant.items()):
+        active = [i for i in items if i.status != "disconnected"]
+        rows.append(
+            [
+                tenant,
+                len(active),
+                len(items) - len(active),
+                ", ".join(sorted({i.platform for i in active})) or "-",
+                _fmt_time(max((i.last_success_at for i in items if i.last_success_at), default=None)),
+            ]
+        )
+    _print_table(["tenant", "shops", "disconnected", "platforms", "last success"], rows)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from ecom_pipeline.warehouse import store
+    from ecom_pipeline.warehouse.schema import rejected_records, sync_runs
+
+    engine = _engine(args)
+    with engine.connect() as conn:
+        integrations = store.list_integrations(conn, tenant_id=args.tenant, include_disconnected=True)
+        if not integrations:
+            print("No integrations" + (f" for tenant {args.tenant}" if args.tenant else "") + ".")
+            return 0
+        rows = []
+        for i in integrations:
+            rows.append(
+                [
+                    i.id,
+                    i.tenant_id,
+                    i.platform,
+                    i.base_url,
+                    i.status,
+                    _fmt_time(i.last_sync_at),
+                    _fmt_time(i.last_success_at),
+                    (i.last_error or "")[:80],
+                ]
+            )
+        _print_table(["id", "tenant", "platform", "url", "status", "last sync", "last success", "last error"], rows)
+        print()
+        latest = (
+            select(
+                sync_runs.c.integration_id, sync_runs.c.entity, sync_runs.c.stage, func.max(sync_runs.c.id).label("id")
+            )
+            .where(sync_runs.c.integration_id.in_([i.id for i in integrations]))
+            .group_by(sync_runs.c.integration_id, sync_runs.c.entity, sync_runs.c.stage)
+            .subquery()
+        )
+        runs = conn.execute(
+            select(sync_runs).join(latest, latest.c.id == sync_runs.c.id).order_by(sync_runs.c.integration_id)
+        ).all()
+        if runs:
+            print("Latest sync per shop, entity and stage:")
+            _print_table(
+                ["shop", "entity", "stage", "status", "fetched", "created", "updated", "unchanged", "deleted",
+                 "failed", "calls", "retries", "seconds", "finished", "error"],
+                [
+                    [r.integration_id, r.entity, r.stage, r.status, r.rows_fetched, r.created, r.updated,
+                     r.unchanged, r.deleted, r.failed, r.api_calls, r.retries,
+                     f"{r.duration_s:.2f}" if r.duration_s is not None else "-", _fmt_time(r.finished_at),
+                     (r.error or "")[:60]]
+                    for r in runs
+                ],
+            )  # fmt: skip
+        rejected = conn.execute(
+            select(rejected_records.c.integration_id, rejected_records.c.entity, func.count())
+            .where(
+                rejected_records.c.resolved_at.is_(None),
+                rejected_records.c.integration_id.in_([i.id for i in integrations]),
+            )
+            .group_by(rejected_records.c.integration_id, rejected_records.c.entity)
+        ).all()
+        if rejected:
+            print()
+            print("Records not applied (see rejected_records for each reason and payload):")
+            _print_table(["shop", "entity", "rejected"], [list(r) for r in rejected])
+    return 0
+
+
+# --- sync / demo / sandbox / migrate ---------------------------------------------------------------------------
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from ecom_pipeline.runner import get_instance, run_sync
+    from ecom_pipeline.warehouse import store
+
+    engine = _engine(args)
+    with engine.connect() as conn:
+        tenants = [args.tenant] if args.tenant else store.active_tenants(conn)
+    if not tenants:
+        print("No tenants to sync. Connect a shop first: ecom-pipeline connect woocommerce --help")
+        return 1
+    instance = get_instance()
+    failed = 0
+    for tenant in tenants:
+        outcome = run_sync(tenant, instance=instance, full_refresh=args.full_refresh)
+        print(f"tenant {tenant}: run {outcome.run_id} {'succeeded' if outcome.success else 'FAILED'}")
+        for key, meta in sorted(outcome.materializations.items()):
+            if key.startswith("hub/"):
+                print(
+                    f"  {key:<22} created {meta.get('created', 0):>6}  updated {meta.get('updated', 0):>6}  "
+                    f"unchanged {meta.get('unchanged', 0):>6}  deleted {meta.get('deleted', 0):>4}  "
+                    f"rejected {meta.get('rejected', 0):>4}"
+                )
+            else:
+                print(
+                    f"  {key:<22} fetched {meta.get('rows_fetched', 0):>6}  staged {meta.get('staged', 0):>6}  "
+                    f"api calls {meta.get('api_calls', 0):>5}  retries {meta.get('retries', 0):>3}"
+                )
+        if not outcome.success:
+            failed += 1
+            print(f"  error: {outcome.failure}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ecom_pipeline.demo import run_demo
+
+    return run_demo(products=args.products, orders=args.orders, keep_running=args.keep_running)
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from ecom_pipeline.sandbox.server import ShopSpec, serve_forever
+
+    shops = [
+        ShopSpec(name=name, seed=index + 1, products=args.products, orders=args.orders, customers=args.customers)
+        for index, name in enumerate(args.shops.split(","))
+    ]
+    serve_forever(
+        shops,
+        host=args.host,
+        http_port=args.http_port,
+        https_port=args.https_port,
+        cert_dir=Path(args.cert_dir),
+        credentials_file=Path(args.credentials_file) if args.credentials_file else None,
+    )
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from ecom_pipeline.warehouse.migrate import current
+
+    url = args.warehouse_url or default_warehouse_url()
+    _engine(args)
+    print(f"Warehouse at revision {current(url)}.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ecom-pipeline",
+        description="Keep merchants' shops in sync with one hub warehouse, both ways (runs on Dagster).",
+    )
+    parser.add_argument(
+        "--warehouse-url",
+        default=None,
+        help="SQLAlchemy URL of the warehouse (default: $ECOM_WAREHOUSE_URL, else the embedded SQLite file).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="Run the whole pipeline against emulated shops and print what it synced.")
+    p.add_argument("--products", type=int, default=60, help="Products per demo shop (default 60).")
+    p.add_argument("--orders", type=int, default=150, help="Orders per demo shop (default 150).")
+    p.add_argument("--keep-running", action="store_true", help="Leave the emulated shops running afterwards.")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("connect", help="Connect a shop to a tenant, after checking its credentials.")
+    p.add_argument("platform", choices=["woocommerce"], help="The shop's platform.")
+    p.add_argument("--tenant", required=True, help="Tenant (merchant) id, e.g. acme.")
+    p.add_argument("--url", required=True, help="The shop's site URL, e.g. https://shop.example.com.")
+    p.add_argument("--consumer-key", required=True, help="WooCommerce REST API consumer key (ck_...).")
+    p.add_argument(
+        "--consumer-secret",
+        default=None,
+        help="Consumer secret (cs_...). Better: set ECOM_CONSUMER_SECRET, or omit it to be prompted.",
+    )
+    p.add_argument("--name", default=None, help="A label for the shop (default: its host).")
+    p.add_argument("--ca-bundle", default=None, help="PEM file of the CA that signed the shop's TLS certificate.")
+    p.add_argument("--insecure", action="store_true", help="Do not verify the shop's TLS certificate.")
+    p.add_argument("--api-version", default="wc/v3", help="REST API namespace (default wc/v3).")
+    p.add_argument("--timeout", type=float, default=20.0, help="Seconds to wait for the shop (default 20).")
+    p.set_defaults(func=cmd_connect)
+
+    p = sub.add_parser("disconnect", help="Stop syncing a shop (its history and hub rows are kept).")
+    p.add_argument("--integration", type=int, required=True, help="Integration id (see `ecom-pipeline status`).")
+    p.set_defaults(func=cmd_disconnect)
+
+    p = sub.add_parser("tenants", help="List tenants and their shops.")
+    p.set_defaults(func=cmd_tenants)
+
+    p = sub.add_parser("status", help="Shops, their last sync, errors, and records that could not be applied.")
+    p.add_argument("--tenant", default=None, help="Only this tenant.")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("sync", help="Run the sync job through Dagster for one tenant (or all).")
+    p.add_argument("--tenant", default=None, help="Tenant to sync (default: every tenant with an active shop).")
+    p.add_argument(
+        "--full-refresh", action="store_true", help="Re-read everything; ids gone from the shop become tombstones."
+    )
+    p.set_defaults(func=cmd_sync)
+
+    p = sub.add_parser("sandbox", help="Serve emulated shops on 127.0.0.1 (WooCommerce REST v3).")
+    p.add_argument("--shops", default="demo-shop", help="Comma-separated shop names (default demo-shop).")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--http-port", type=int, default=8710, help="Plain HTTP port (OAuth 1.0a auth).")
+    p.add_argument("--https-port", type=int, default=8711, help="HTTPS port (HTTP Basic auth).")
+    p.add_argument("--products", type=int, default=60)
+    p.add_argument("--orders", type=int, default=150)
+    p.add_argument("--customers", type=int, default=40)
+    p.add_argument("--cert-dir", default=str(default_home() / "sandbox-certs"), help="Where the TLS CA and cert go.")
+    p.add_argument("--credentials-file", default=None, help="Write each shop's URLs and API keys here as JSON.")
+    p.set_defaults(func=cmd_sandbox)
+
+    p = sub.add_parser("migrate", help="Create or upgrade the warehouse tables (every command does it too).")
+    p.set_defaults(func=cmd_migrate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

@@ -1,0 +1,170 @@
+"""``ecom-pipeline demo``: emulated shops, two tenants, real syncs through Dagster, and a summary.
+
+Everything runs on the embedded default (SQLite warehouse and Dagster storage under ``.dagster_home``), so the
+runs, their metadata and the synced tables are there to explore afterwards with ``make dev``. The emulated shops
+run as a separate process, as a real shop would be, on fixed ports so the UI's Materialize works on the same
+connections later.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from ecom_pipeline.runner import ensure_dagster_home, get_instance, run_sync
+from ecom_pipeline.warehouse.engine import default_home, default_warehouse_url, shared_engine
+
+DEMO_TENANTS = {
+    # tenant -> (sandbox shop, transport): one shop over HTTPS (Basic auth, our CA), one over HTTP (OAuth 1.0a).
+    "acme": ("acme-woo", "https"),
+    "globex": ("globex-woo", "http"),
+}
+HTTP_PORT = int(os.environ.get("ECOM_SANDBOX_HTTP_PORT", "8710"))
+HTTPS_PORT = int(os.environ.get("ECOM_SANDBOX_HTTPS_PORT", "8711"))
+
+
+def start_sandbox(home: Path, *, products: int, orders: int) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
+    """Start the emulated shops in their own process and wait until they are serving."""
+    creds_file = home / "sandbox-shops.json"
+    creds_file.unlink(missing_ok=True)
+    log = open(home / "sandbox.log", "wb")  # noqa: SIM115 - the child keeps writing after we return
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "ecom_pipeline.cli", "sandbox",
+            "--shops", ",".join(shop for shop, _ in DEMO_TENANTS.values()),
+            "--http-port", str(HTTP_PORT), "--https-port", str(HTTPS_PORT),
+            "--products", str(products), "--orders", str(orders),
+            "--cert-dir", str(home / "sandbox-certs"), "--credentials-file", str(creds_file),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(
+                f"the emulated shops exited (code {proc.returncode}); see {home / 'sandbox.log'}. "
+                f"Is port {HTTP_PORT} or {HTTPS_PORT} taken? Set ECOM_SANDBOX_HTTP_PORT / ECOM_SANDBOX_HTTPS_PORT."
+            )
+        if creds_file.exists():
+            try:
+                return proc, json.loads(creds_file.read_text())
+            except json.JSONDecodeError:
+                pass  # half-written; try again
+        time.sleep(0.2)
+    proc.terminate()
+    raise RuntimeError(f"the emulated shops did not start within 120 s; see {home / 'sandbox.log'}")
+
+
+def _shop_info(info: dict[str, Any], shop: str) -> dict[str, Any]:
+    shops = info.get("shops", info)
+    return shops[shop]
+
+
+def _hub_counts(tenant: str) -> dict[str, int]:
+    from ecom_pipeline.warehouse.schema import (
+        hub_customers,
+        hub_inventory,
+        hub_order_lines,
+        hub_orders,
+        hub_products,
+        hub_variants,
+    )
+
+    engine = shared_engine(default_warehouse_url())
+    counts = {}
+    with engine.connect() as conn:
+        for table in (hub_products, hub_variants, hub_inventory, hub_orders, hub_order_lines, hub_customers):
+            counts[table.name] = conn.execute(
+                select(func.count()).select_from(table).where(table.c.tenant_id == tenant)
+            ).scalar_one()
+    return counts
+
+
+def run_demo(*, products: int = 60, orders: int = 150, keep_running: bool = False) -> int:
+    """Run the demo end to end; returns the process exit code."""
+    from ecom_pipeline.cli import main as cli_main
+
+    home = default_home()
+    home.mkdir(parents=True, exist_ok=True)
+    ensure_dagster_home()
+    print(f"ecom_pipeline demo: embedded default under {home}")
+    print(f"  warehouse: {default_warehouse_url()}")
+    print("Starting emulated WooCommerce shops (ecom-pipeline sandbox) ...")
+    proc, info = start_sandbox(home, products=products, orders=orders)
+    try:
+        for tenant, (shop, transport) in DEMO_TENANTS.items():
+            shop_info = _shop_info(info, shop)
+            url = shop_info["https_url"] if transport == "https" else shop_info["http_url"]
+            argv = ["connect", "woocommerce", "--tenant", tenant, "--url", url, "--name", shop,
+                    "--consumer-key", shop_info["consumer_key"]]  # fmt: skip
+            if transport == "https":
+                argv += ["--ca-bundle", info.get("ca_bundle") or shop_info["ca_bundle"]]
+            os.environ["ECOM_CONSUMER_SECRET"] = shop_info["consumer_secret"]
+            try:
+                if cli_main(argv) != 0:
+                    return 1
+            finally:
+                os.environ.pop("ECOM_CONSUMER_SECRET", None)
+            print()
+        instance = get_instance()
+        summary = []
+        for tenant in DEMO_TENANTS:
+            print(f"Syncing tenant {tenant} through Dagster (job sync_job, partition {tenant}) ...")
+            started = time.monotonic()
+            outcome = run_sync(tenant, instance=instance)
+            elapsed = time.monotonic() - started
+            if not outcome.success:
+                print(f"  the run failed: {outcome.failure}", file=sys.stderr)
+                return 1
+            summary.append((tenant, outcome, elapsed))
+        print()
+        print("What was synced (per tenant and entity):")
+        header = f"  {'tenant':<8} {'asset':<24} {'fetched':>8} {'created':>8} {'updated':>8} {'unchanged':>9} "
+        header += f"{'rejected':>8} {'API calls':>9} {'seconds':>8}"
+        print(header)
+        for tenant, outcome, _elapsed in summary:
+            for key, meta in sorted(outcome.materializations.items()):
+                fetched = meta.get("rows_fetched", meta.get("rows_read", 0))
+                print(
+                    f"  {tenant:<8} {key:<24} {fetched:>8} {meta.get('created', meta.get('staged', 0)):>8} "
+                    f"{meta.get('updated', 0):>8} {meta.get('unchanged', 0):>9} {meta.get('rejected', 0):>8} "
+                    f"{meta.get('api_calls', 0):>9} {float(meta.get('duration_s', 0.0)):>8.2f}"
+                )
+        print()
+        print("Rows in the hub:")
+        for tenant, _outcome, elapsed in summary:
+            counts = _hub_counts(tenant)
+            print(f"  {tenant}: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + f"  (run {elapsed:.1f}s)")
+        print()
+        print("Second pass (incremental, nothing changed in the shops):")
+        for tenant in DEMO_TENANTS:
+            outcome = run_sync(tenant, instance=instance)
+            calls = sum(int(m.get("api_calls", 0)) for m in outcome.materializations.values())
+            written = sum(
+                int(m.get("created", 0)) + int(m.get("updated", 0)) for m in outcome.materializations.values()
+            )
+            print(f"  {tenant}: {calls} API calls, {written} hub rows written (run {outcome.run_id[:8]})")
+        print()
+        print("Where to look next:")
+        print("  make dev                         the Dagster UI on this instance, http://127.0.0.1:3000")
+        print("  .venv/bin/ecom-pipeline status   shops, last syncs, errors, rejected records")
+        print(f"  sqlite3 {home / 'warehouse.db'} 'select sku, price from hub_variants limit 5'")
+        print("  docs/tables.md                   what every table and column means")
+        return 0
+    finally:
+        if keep_running:
+            print(f"The emulated shops keep running (pid {proc.pid}); stop them with: kill {proc.pid}")
+        else:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()

@@ -1,0 +1,65 @@
+"""The platform registry: what the Dagster surface and the CLI need to know about each platform.
+
+Adding a platform means adding its folder under ``platforms/`` and one ``PlatformSpec`` here; assets, hub
+steps and CLI commands are generated from this list, so nothing else needs editing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ecom_pipeline.sync.extract import ExtractContext, ExtractReport
+
+
+@dataclass(frozen=True)
+class PlatformSpec:
+    """One platform: its extract entities, its transforms and how to check a connection."""
+
+    name: str
+    title: str
+    # asset name -> staging entity, in dependency order (inventory reads what products staged).
+    extract_entities: Mapping[str, str]
+    # staging entity -> callable(payload) -> canonical record(s)
+    transforms: Mapping[str, Callable[[dict[str, Any]], Any]]
+    extract: Callable[[ExtractContext, str], ExtractReport]
+    # asset name -> asset names of this platform it must run after
+    extract_deps: Mapping[str, tuple[str, ...]]
+
+
+def _woocommerce() -> PlatformSpec:
+    from ecom_pipeline.platforms.woocommerce import extract as wc_extract
+    from ecom_pipeline.platforms.woocommerce import transform as wc
+
+    def extract(ctx: ExtractContext, entity: str) -> ExtractReport:
+        if entity == "inventory":
+            return wc_extract.extract_inventory(ctx)
+        return wc_extract.extract_entity(ctx, entity)
+
+    return PlatformSpec(
+        name="woocommerce",
+        title="WooCommerce",
+        extract_entities={"products": "product", "inventory": "inventory", "orders": "order", "customers": "customer"},
+        transforms={
+            "product": wc.product_to_canonical,
+            "inventory": wc.inventory_from_product,
+            "order": wc.order_to_canonical,
+            "customer": wc.customer_to_canonical,
+        },
+        extract=extract,
+        extract_deps={"inventory": ("products",)},
+    )
+
+
+def platforms() -> dict[str, PlatformSpec]:
+    """Every registered platform by name."""
+    specs = [_woocommerce()]
+    return {spec.name: spec for spec in specs}
+
+
+def get_platform(name: str) -> PlatformSpec:
+    known = platforms()
+    if name not in known:
+        raise KeyError(f"unknown platform {name!r}; known platforms: {', '.join(sorted(known))}")
+    return known[name]

@@ -1,0 +1,52 @@
+"""Sensors: keep the tenants partitions in step with the ``integrations`` table.
+
+New tenants are added as soon as they have an active shop. A tenant whose shops are all disconnected is removed
+only when none of its runs is queued or in flight: deleting a partition under a running run would orphan it.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
+
+from ecom_pipeline.partitions import TENANTS_PARTITION_NAME
+from ecom_pipeline.resources import WarehouseResource
+from ecom_pipeline.warehouse import store
+
+
+def tenants_in_flight(instance: dg.DagsterInstance, tenants: list[str]) -> set[str]:
+    """The tenants among ``tenants`` that have a queued or running run."""
+    busy: set[str] = set()
+    for tenant in tenants:
+        runs = instance.get_runs(
+            filters=dg.RunsFilter(statuses=list(IN_PROGRESS_RUN_STATUSES), tags={"dagster/partition": tenant}),
+            limit=1,
+        )
+        if runs:
+            busy.add(tenant)
+    return busy
+
+
+@dg.sensor(
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Adds a tenants partition for every tenant with an active shop; removes gone tenants when idle.",
+)
+def tenant_partitions_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SensorResult:
+    with warehouse.engine().connect() as conn:
+        wanted = set(store.active_tenants(conn))
+    current = set(context.instance.get_dynamic_partitions(TENANTS_PARTITION_NAME))
+    to_add = sorted(wanted - current)
+    gone = sorted(current - wanted)
+    busy = tenants_in_flight(context.instance, gone) if gone else set()
+    to_remove = [t for t in gone if t not in busy]
+    requests: list[dg.AddDynamicPartitionsRequest | dg.DeleteDynamicPartitionsRequest] = []
+    if to_add:
+        requests.append(dg.AddDynamicPartitionsRequest(TENANTS_PARTITION_NAME, to_add))
+    if to_remove:
+        requests.append(dg.DeleteDynamicPartitionsRequest(TENANTS_PARTITION_NAME, to_remove))
+    if busy:
+        context.log.info(f"keeping tenants with runs in flight until they finish: {', '.join(sorted(busy))}")
+    if not requests:
+        return dg.SensorResult(skip_reason=f"{len(current)} tenant partition(s) already match the integrations")
+    return dg.SensorResult(dynamic_partitions_requests=requests)
