@@ -5,8 +5,6 @@ lists them at tick time and asks for one run per tenant; the run key is per tick
 does not start the same tenant twice.
 """
 
-from __future__ import annotations
-
 import dagster as dg
 
 from ecom_pipeline.jobs import sync_job
@@ -19,7 +17,7 @@ from ecom_pipeline.partitions import TENANTS_PARTITION_NAME
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Every 30 minutes: incremental sync (changes since each cursor, with a lookback) of every tenant.",
 )
-def incremental_sync_schedule(context: dg.ScheduleEvaluationContext) -> dg.ScheduleEvaluationFunctionReturn:
+def incremental_sync_schedule(context: dg.ScheduleEvaluationContext) -> dg.SkipReason | list[dg.RunRequest]:
     tenants = context.instance.get_dynamic_partitions(TENANTS_PARTITION_NAME)
     if not tenants:
         return dg.SkipReason("no tenants yet: connect a shop with `ecom-pipeline connect`")

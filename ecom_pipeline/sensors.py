@@ -4,8 +4,6 @@ New tenants are added as soon as they have an active shop. A tenant whose shops 
 only when none of its runs is queued or in flight: deleting a partition under a running run would orphan it.
 """
 
-from __future__ import annotations
-
 import dagster as dg
 from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 

@@ -6,8 +6,6 @@ retries, throttle wait) and where the cursor moved. One shop failing does not st
 asset then fails with every shop's error, after recording each in ``sync_runs`` and ``integrations``.
 """
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any

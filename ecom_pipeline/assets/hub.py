@@ -6,8 +6,6 @@ partition, in the same run): a blocking check stops bad product data from flowin
 flag order lines that reference no known variant and records that were rejected.
 """
 
-from __future__ import annotations
-
 from typing import Any
 
 import dagster as dg
@@ -161,7 +159,7 @@ def build_hub_asset(name: str) -> dg.AssetsDefinition:
                     conn,
                     tenant_id=tenant,
                     integration_id=integration_id,
-                    platform=counts.get("platform"),
+                    platform=store.get_integration(conn, integration_id).platform,
                     entity=entity,
                     direction="pull",
                     stage="resolve",
@@ -173,7 +171,13 @@ def build_hub_asset(name: str) -> dg.AssetsDefinition:
                     conn,
                     sync_run_id,
                     status="success",
-                    counts={k: v for k, v in counts.items() if k != "platform"},
+                    counts={
+                        "created": counts.get("created", 0),
+                        "updated": counts.get("updated", 0),
+                        "unchanged": counts.get("unchanged", 0),
+                        "deleted": counts.get("deleted", 0),
+                        "failed": counts.get("rejected", 0),
+                    },
                     cursor_after=None,
                     error=None,
                 )
@@ -199,7 +203,7 @@ def build_hub_asset(name: str) -> dg.AssetsDefinition:
                 "unchanged": report.unchanged,
                 "deleted": report.deleted,
                 "rejected": report.rejected,
-                "rejection_samples": dg.MetadataValue.json(list(report.rejection_samples)),
+                "rejection_samples": dg.MetadataValue.json(list(report.rejection_reasons)),
                 "duration_s": round(report.duration_s, 3),
             },
             check_results=results,
