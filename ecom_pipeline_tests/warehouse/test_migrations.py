@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, insert, select
+from sqlalchemy import insert, inspect, select
 
 from ecom_pipeline.warehouse import migrate
 from ecom_pipeline.warehouse.engine import make_engine
@@ -49,9 +49,9 @@ def test_upgrade_twice_is_a_no_op_so_every_entry_point_can_call_it(
     now = utcnow()
     with engine.begin() as conn:
         pid = conn.execute(
-            insert(hub_products).values(tenant_id="t", title="Kept", status="active", synced_at=now).returning(
-                hub_products.c.id
-            )
+            insert(hub_products)
+            .values(tenant_id="t", title="Kept", status="active", synced_at=now)
+            .returning(hub_products.c.id)
         ).scalar_one()
     migrate.upgrade(url)
     migrate.upgrade(url)
@@ -119,7 +119,11 @@ def test_money_round_trips_exactly_and_naive_times_are_refused(fixture: str, req
         ).scalar_one()
         conn.execute(
             insert(hub_variants).values(
-                tenant_id="t", product_id=pid, sku="S", price=Decimal("0.10"), compare_at_price=Decimal("19.99"),
+                tenant_id="t",
+                product_id=pid,
+                sku="S",
+                price=Decimal("0.10"),
+                compare_at_price=Decimal("19.99"),
                 synced_at=now,
             )
         )
@@ -133,9 +137,7 @@ def test_money_round_trips_exactly_and_naive_times_are_refused(fixture: str, req
     assert synced.tzinfo is not None and synced == now.replace(microsecond=synced.microsecond)
     with pytest.raises(Exception, match="naive datetime"), engine.begin() as conn:
         conn.execute(
-            insert(hub_products).values(
-                tenant_id="t", title="P", status="active", synced_at=now.replace(tzinfo=None)
-            )
+            insert(hub_products).values(tenant_id="t", title="P", status="active", synced_at=now.replace(tzinfo=None))
         )
     with pytest.raises(Exception, match="float"), engine.begin() as conn:
         conn.execute(insert(hub_variants).values(tenant_id="t", product_id=pid, price=0.1, synced_at=now))

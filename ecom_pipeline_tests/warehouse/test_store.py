@@ -1,0 +1,222 @@
+"""Store operations on a real warehouse: integrations lifecycle, cursors, staging, runs, rejections."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, Engine, select
+
+from ecom_pipeline.warehouse import store
+from ecom_pipeline.warehouse.credentials import CredentialCipher
+from ecom_pipeline.warehouse.engine import make_engine
+from ecom_pipeline.warehouse.schema import entity_links, rejected_records, staging_records, sync_runs
+from ecom_pipeline.warehouse.types import utcnow
+
+
+@pytest.fixture
+def engine(warehouse_url: str) -> Iterator[Engine]:
+    eng = make_engine(warehouse_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def cipher() -> CredentialCipher:
+    return CredentialCipher(CredentialCipher.generate_key())
+
+
+def _connect(
+    conn: Connection, cipher: CredentialCipher, *, tenant: str = "acme", url: str = "https://shop.example", **kw: Any
+) -> int:
+    return store.create_integration(
+        conn,
+        tenant_id=tenant,
+        platform=kw.get("platform", "woocommerce"),
+        name=kw.get("name", "Shop"),
+        base_url=url,
+        credentials=kw.get("credentials", {"key": "k1"}),
+        settings=kw.get("settings", {"currency": "EUR"}),
+        cipher=cipher,
+    )
+
+
+def test_reconnecting_a_disconnected_shop_reuses_its_row_and_history(engine: Engine, cipher: CredentialCipher) -> None:
+    """Reconnect must not orphan links (which would re-create the whole catalogue in the hub)."""
+    with engine.begin() as conn:
+        iid = _connect(conn, cipher)
+        store.upsert_link(
+            conn, tenant_id="acme", integration_id=iid, entity="product", external_id="1", hub_id=1, now=utcnow()
+        )
+        store.disconnect_integration(conn, iid)
+        record = store.get_integration(conn, iid)
+        assert record.status == "disconnected" and not record.active
+        assert store.list_integrations(conn, tenant_id="acme") == []
+        assert [r.id for r in store.list_integrations(conn, tenant_id="acme", include_disconnected=True)] == [iid]
+        assert store.active_tenants(conn) == []
+        again = _connect(conn, cipher, credentials={"key": "k2"}, url="https://shop.example/")
+        assert again == iid
+        assert store.get_integration(conn, iid).status == "active"
+        assert store.load_credentials(conn, iid, cipher)["key"].reveal() == "k2"
+        assert store.active_external_ids(conn, iid, "product") == {"1"}
+        assert store.active_tenants(conn) == ["acme"]
+
+
+def test_unknown_integration_raises_a_clear_error(engine: Engine) -> None:
+    """A stale id from a CLI flag must say which id is missing, not fail with a NoneType error."""
+    with engine.connect() as conn, pytest.raises(store.IntegrationNotFound, match="integration 999"):
+        store.get_integration(conn, 999)
+
+
+def test_active_tenants_sorted_and_sync_result_recorded(engine: Engine, cipher: CredentialCipher) -> None:
+    """Sensors partition by active tenant; status pages read the last sync/error from the integration row."""
+    with engine.begin() as conn:
+        b = _connect(conn, cipher, tenant="bravo")
+        _connect(conn, cipher, tenant="alpha")
+        _connect(conn, cipher, tenant="alpha", url="https://second.example")
+        assert store.active_tenants(conn) == ["alpha", "bravo"]
+        store.mark_sync_result(conn, b, ok=False, error="HTTP 401", counts=None)
+        rec = store.get_integration(conn, b)
+        assert rec.status == "error" and rec.last_error == "HTTP 401" and rec.last_error_at is not None
+        assert store.active_tenants(conn) == ["alpha", "bravo"]  # an erroring shop is still synced
+        store.mark_sync_result(conn, b, ok=True, error=None, counts={"product": 3})
+        rec = store.get_integration(conn, b)
+        assert rec.status == "active" and rec.last_success_at is not None and rec.counts == {"product": 3}
+
+
+def test_cursor_upsert_replaces_instead_of_duplicating(engine: Engine, cipher: CredentialCipher) -> None:
+    """A second set_cursor must update (a duplicate key error would fail every incremental sync after the first)."""
+    with engine.begin() as conn:
+        iid = _connect(conn, cipher)
+        assert store.get_cursor(conn, iid, "product") is None
+        store.set_cursor(conn, integration_id=iid, tenant_id="acme", entity="product", cursor={"id": 1})
+        store.set_cursor(conn, integration_id=iid, tenant_id="acme", entity="product", cursor={"id": 2})
+        assert store.get_cursor(conn, iid, "product") == {"id": 2}
+        assert store.get_cursor(conn, iid, "order") is None
+
+
+def test_staging_pending_applied_and_purge(engine: Engine, cipher: CredentialCipher) -> None:
+    """Pending rows page by id, applied rows leave the queue, and purge keeps anything not yet applied."""
+    with engine.begin() as conn:
+        iid = _connect(conn, cipher)
+        records = [
+            store.StagedRecord("acme", iid, "woocommerce", "product", str(i), {"id": i, "name": f"P{i}"})
+            for i in range(5)
+        ]
+        assert store.stage_records(conn, records, run_id="run-1") == 5
+        first = store.pending_staging(conn, tenant_id="acme", entity="product", limit=3)
+        assert [r.external_id for r in first] == ["0", "1", "2"]
+        assert first[0].payload_hash and len(first[0].payload_hash) == 64
+        rest = store.pending_staging(conn, tenant_id="acme", entity="product", after_id=first[-1].id)
+        assert [r.external_id for r in rest] == ["3", "4"]
+        store.mark_applied(conn, [r.id for r in first])
+        assert len(store.pending_staging(conn, tenant_id="acme", entity="product")) == 2
+        assert store.pending_staging(conn, tenant_id="acme", entity="product", integration_ids=[iid + 1]) == []
+        assert store.purge_applied_staging(conn, utcnow() + timedelta(seconds=1)) == 3
+        assert store.count_rows(conn, staging_records) == 2
+
+
+def test_sync_run_lifecycle_records_counts_and_duration(engine: Engine, cipher: CredentialCipher) -> None:
+    """Analysts read sync_runs to see what ran and what changed; counts must land in their columns."""
+    with engine.begin() as conn:
+        iid = _connect(conn, cipher)
+        run = store.start_sync_run(
+            conn,
+            tenant_id="acme",
+            integration_id=iid,
+            platform="woocommerce",
+            entity="product",
+            direction="pull",
+            stage="extract",
+            full_refresh=False,
+            run_id="dg-1",
+            cursor_before=None,
+        )
+        store.finish_sync_run(
+            conn,
+            run,
+            status="success",
+            counts={
+                "rows_fetched": 10,
+                "created": 4,
+                "updated": 1,
+                "unchanged": 5,
+                "api_calls": 2,
+                "throttle_wait_s": 0.5,
+                "bogus": 1,
+            },
+            cursor_after={"id": 10},
+            error=None,
+        )
+        row = conn.execute(select(sync_runs).where(sync_runs.c.id == run)).one()
+        assert (row.status, row.rows_fetched, row.created, row.unchanged, row.api_calls) == ("success", 10, 4, 5, 2)
+        assert row.throttle_wait_s == 0.5 and row.duration_s is not None and row.duration_s >= 0
+        assert row.cursor_after == {"id": 10} and row.dagster_run_id == "dg-1"
+
+
+def test_rejections_are_resolved_when_the_record_later_applies(engine: Engine, cipher: CredentialCipher) -> None:
+    """An open rejection for a record that has since applied would page someone for nothing."""
+    with engine.begin() as conn:
+        iid = _connect(conn, cipher)
+        store.reject_record(
+            conn,
+            tenant_id="acme",
+            integration_id=iid,
+            platform="woocommerce",
+            entity="product",
+            external_id="7",
+            stage="transform",
+            reason="bad price",
+            payload={"price": "x"},
+            staging_id=None,
+            run_id=None,
+        )
+        assert store.resolve_rejections(conn, iid, "product", "7") == 1
+        row = conn.execute(select(rejected_records)).one()
+        assert row.resolved_at is not None and row.reason == "bad price"
+
+
+def test_upsert_links_batch_updates_existing_and_clears_deleted(engine: Engine, cipher: CredentialCipher) -> None:
+    """Link upserts run as one executemany per page; a reappearing record must come back to life."""
+    now = utcnow()
+    with engine.begin() as conn:
+        iid = _connect(conn, cipher)
+        store.upsert_link(
+            conn,
+            tenant_id="acme",
+            integration_id=iid,
+            entity="product",
+            external_id="1",
+            hub_id=10,
+            now=now,
+            base_hash="a",
+        )
+        store.mark_links_deleted(conn, iid, "product", ["1"], now)
+        assert store.active_external_ids(conn, iid, "product") == set()
+        store.upsert_link(
+            conn,
+            tenant_id="acme",
+            integration_id=iid,
+            entity="product",
+            external_id="1",
+            hub_id=10,
+            now=now,
+            base_hash="b",
+        )
+        links = store.get_links(conn, iid, "product", ["1", "2"])
+        assert set(links) == {"1"} and links["1"].base_hash == "b" and links["1"].deleted_at is None
+        assert store.count_rows(conn, entity_links) == 1
+
+
+def test_embedded_sqlite_store_works_too(sqlite_warehouse_url: str, cipher: CredentialCipher, tmp_path: Path) -> None:
+    """The embedded default (SQLite) must support the same upserts as PostgreSQL."""
+    engine = make_engine(sqlite_warehouse_url)
+    with engine.begin() as conn:
+        iid = _connect(conn, cipher)
+        store.set_cursor(conn, integration_id=iid, tenant_id="acme", entity="order", cursor={"a": 1})
+        store.set_cursor(conn, integration_id=iid, tenant_id="acme", entity="order", cursor={"a": 2})
+        assert store.get_cursor(conn, iid, "order") == {"a": 2}
+    engine.dispose()
