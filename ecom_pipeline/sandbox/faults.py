@@ -1,0 +1,158 @@
+"""Fault switches and request statistics shared by every emulator.
+
+Real shops throttle, fail, stall and hang up mid-body; the pipeline's retry, back-off and validation code is
+only trustworthy if tests can make those things happen on demand. Switches are per shop, settable in-process
+(``shop.faults.rate_limit_burst = 3``) or over HTTP (``POST /__sandbox/<shop>/faults`` with the JSON form of
+:meth:`FaultSwitches.as_dict`).
+
+Counted switches (``rate_limit_burst``, ``server_errors``, ``cut_responses``) apply to the next N API requests
+and count down; the others stay until changed. :meth:`FaultSwitches.reset` turns everything off.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+# The 5xx statuses cycled through by ``server_errors`` when ``server_error_statuses`` is not set.
+DEFAULT_SERVER_ERROR_STATUSES: tuple[int, ...] = (500, 502, 503)
+
+
+@dataclass
+class FaultSwitches:
+    """Per-shop fault injection settings.
+
+    - ``rate_limit_burst``: the next N API requests get 429 with ``Retry-After: <retry_after_s>`` and a JSON body
+      ``{"code": "woocommerce_rest_too_many_requests", "message": ..., "data": {"status": 429}}``.
+    - ``retry_after_s``: the ``Retry-After`` value (seconds) sent with those 429s.
+    - ``server_errors``: the next N API requests get a 5xx, cycling through ``server_error_statuses``: 500 is a
+      WordPress JSON ``internal_server_error`` body, 502 an nginx HTML "Bad Gateway" page (garbage for a JSON
+      parser), 503 a JSON ``service_unavailable`` body with ``Retry-After``.
+    - ``slow_ms``: delay every API response by this many milliseconds.
+    - ``cut_after_bytes`` / ``cut_responses``: the next ``cut_responses`` API responses send their headers and the
+      first ``cut_after_bytes`` body bytes, then the connection is dropped (clients see a broken chunked body).
+    - ``malformed_product_ids``: these products (and variations) are served with broken fields (``price`` "abc",
+      ``id`` missing, ``stock_quantity`` "lots") to exercise payload validation.
+    """
+
+    rate_limit_burst: int = 0
+    retry_after_s: int = 2
+    server_errors: int = 0
+    server_error_statuses: list[int] = field(default_factory=lambda: list(DEFAULT_SERVER_ERROR_STATUSES))
+    slow_ms: int = 0
+    cut_after_bytes: int = 0
+    cut_responses: int = 0
+    malformed_product_ids: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._server_error_index = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form, as accepted by ``POST /__sandbox/<shop>/faults``."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def update(self, changes: dict[str, Any]) -> None:
+        """Apply a partial JSON update; unknown names raise ``KeyError`` so typos do not pass silently.
+
+        ``cut_after_bytes`` without ``cut_responses`` means "cut the next response".
+        """
+        known = {f.name for f in fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise KeyError(f"unknown fault switch(es): {', '.join(sorted(unknown))}")
+        with self._lock:
+            for name, value in changes.items():
+                if name in ("malformed_product_ids", "server_error_statuses"):
+                    setattr(self, name, [int(v) for v in value])
+                else:
+                    setattr(self, name, int(value))
+            if changes.get("cut_after_bytes") and "cut_responses" not in changes and self.cut_responses == 0:
+                self.cut_responses = 1
+
+    def reset(self) -> None:
+        """Turn every fault off."""
+        self.update(
+            {
+                "rate_limit_burst": 0,
+                "server_errors": 0,
+                "slow_ms": 0,
+                "cut_after_bytes": 0,
+                "cut_responses": 0,
+                "malformed_product_ids": [],
+                "server_error_statuses": list(DEFAULT_SERVER_ERROR_STATUSES),
+            }
+        )
+
+    def take_rate_limit(self) -> bool:
+        """Consume one unit of ``rate_limit_burst``; True when this request must be throttled."""
+        with self._lock:
+            if self.rate_limit_burst > 0:
+                self.rate_limit_burst -= 1
+                return True
+            return False
+
+    def take_server_error(self) -> int | None:
+        """Consume one unit of ``server_errors``; the status to answer with, or None."""
+        with self._lock:
+            if self.server_errors > 0:
+                self.server_errors -= 1
+                statuses = self.server_error_statuses or list(DEFAULT_SERVER_ERROR_STATUSES)
+                status = statuses[self._server_error_index % len(statuses)]
+                self._server_error_index += 1
+                return status
+            return None
+
+    def take_cut(self) -> int | None:
+        """Consume one cut response; the number of body bytes to send before hanging up, or None."""
+        with self._lock:
+            if self.cut_responses > 0:
+                self.cut_responses -= 1
+                return max(0, self.cut_after_bytes)
+            return None
+
+
+class RequestStats:
+    """Request counts by path and status, so tests can assert how many calls the pipeline made."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_path: dict[str, Counter[str]] = defaultdict(Counter)
+        self.total = 0
+
+    def record(self, method: str, path: str, status: int) -> None:
+        with self._lock:
+            self._by_path[f"{method} {path}"][str(status)] += 1
+            self.total += 1
+
+    def as_dict(self) -> dict[str, Any]:
+        """``{"total": N, "by_path": {"GET /wp-json/wc/v3/products": {"200": 3, "429": 1}}, "by_status": {...}}``."""
+        with self._lock:
+            by_status: Counter[str] = Counter()
+            for counts in self._by_path.values():
+                by_status.update(counts)
+            return {
+                "total": self.total,
+                "by_path": {k: dict(v) for k, v in sorted(self._by_path.items())},
+                "by_status": dict(sorted(by_status.items())),
+            }
+
+    def count(self, method: str | None = None, path_prefix: str = "", status: int | None = None) -> int:
+        """Number of recorded requests matching the given method / path prefix / status."""
+        with self._lock:
+            n = 0
+            for key, counts in self._by_path.items():
+                m, _, p = key.partition(" ")
+                if method and m != method:
+                    continue
+                if not p.startswith(path_prefix):
+                    continue
+                n += counts[str(status)] if status is not None else sum(counts.values())
+            return n
+
+    def reset(self) -> None:
+        with self._lock:
+            self._by_path.clear()
+            self.total = 0

@@ -1,0 +1,879 @@
+"""The wc/v3 REST surface of one emulated shop (an ASGI callable mounted under ``/<shop>``).
+
+Order of checks follows WordPress: authentication errors first (before routing), then route matching
+(``rest_no_route``), parameter validation (400 ``rest_invalid_param`` listing every bad parameter), permission
+(anonymous → 401), then the handler (404 ``woocommerce_rest_*_invalid_id``). Headers and their order follow the
+recordings; bodies are sent chunked without Content-Length and encoded like PHP's ``json_encode`` (``\\/`` and
+``\\uXXXX`` escapes).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl, quote
+
+from ecom_pipeline.sandbox.faults import FaultSwitches
+from ecom_pipeline.sandbox.woocommerce.auth import WooAuthenticator
+from ecom_pipeline.sandbox.woocommerce.records import (
+    render_customer,
+    render_order,
+    render_product,
+    render_variation,
+)
+from ecom_pipeline.sandbox.woocommerce.store import StoreError, WooStore
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+API_PREFIX = "/wp-json/wc/v3"
+COLLECTION_ALLOW = "GET, POST"
+ITEM_ALLOW = "GET, POST, PUT, PATCH, DELETE"
+PRODUCT_ORDERBY = [
+    "date",
+    "id",
+    "include",
+    "title",
+    "slug",
+    "modified",
+    "popularity",
+    "rating",
+    "post__in",
+    "price",
+    "sales",
+    "menu_order",
+    "random",
+    "popularity",
+    "rating",
+    "menu_order",
+    "price",
+    "popularity",
+    "rating",
+]
+ORDER_ORDERBY = ["date", "id", "include", "title", "slug", "modified"]
+CUSTOMER_ORDERBY = ["id", "include", "name", "registered_date"]
+PRODUCT_STATUS = ["any", "future", "trash", "draft", "pending", "private", "publish"]
+ORDER_STATUS = [
+    "any",
+    "trash",
+    "auto-draft",
+    "pending",
+    "processing",
+    "on-hold",
+    "completed",
+    "cancelled",
+    "refunded",
+    "failed",
+    "checkout-draft",
+]
+DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|z|[+-]\d{2}(:?\d{2})?)?$")
+BATCH_LIMIT = 100
+
+
+def php_json(value: Any) -> bytes:
+    """JSON as WordPress sends it: compact, ASCII with \\uXXXX escapes, slashes escaped."""
+    return json.dumps(value, ensure_ascii=True, separators=(",", ":")).replace("/", "\\/").encode()
+
+
+def wp_list(items: list[str]) -> str:
+    """WordPress's human list: "a, b, and c" (two items: "a and b")."""
+    if len(items) == 1:
+        return items[0]
+    if len(items) == 2:
+        return f"{items[0]} and {items[1]}"
+    return ", ".join(items[:-1]) + f", and {items[-1]}"
+
+
+@dataclass
+class Reply:
+    """A response before encoding: status, JSON body and extra headers (in wire order)."""
+
+    status: int
+    body: Any
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    allow: str | None = None
+
+
+class ParamErrors:
+    """Collects per-parameter validation errors into one 400 ``rest_invalid_param``."""
+
+    def __init__(self) -> None:
+        self.params: dict[str, str] = {}
+        self.details: dict[str, Any] = {}
+
+    def add(self, name: str, code: str, message: str, data: Any = None) -> None:
+        self.params[name] = message
+        self.details[name] = {"code": code, "message": message, "data": data}
+
+    def raise_if_any(self) -> None:
+        if self.params:
+            raise StoreError(
+                400,
+                "rest_invalid_param",
+                f"Invalid parameter(s): {', '.join(self.params)}",
+                params=self.params,
+                details=self.details,
+            )
+
+
+def parse_wp_date(value: str, gmt: bool, tz: Any) -> int | None:
+    """Epoch seconds for a ``modified_after``-style value; None when WordPress would say "Invalid date."."""
+    m = DATE_RE.match(value)
+    if not m:
+        return None
+    try:
+        naive = datetime(*(int(m.group(i)) for i in range(1, 7)))
+    except ValueError:
+        return None
+    offset = m.group(8)
+    if offset:
+        stamp = datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00").replace(" ", "T"))
+        return int(stamp.timestamp())
+    return int(naive.replace(tzinfo=UTC if gmt else tz).timestamp())
+
+
+class Validator:
+    """Validates query parameters against the wc/v3 schema subset we emulate."""
+
+    def __init__(self, query: dict[str, str]) -> None:
+        self.query = query
+        self.errors = ParamErrors()
+
+    def integer(self, name: str, default: int, minimum: int | None = None, maximum: int | None = None) -> int:
+        raw = self.query.get(name)
+        if raw is None or raw == "":
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            self.errors.add(name, "rest_invalid_type", f"{name} is not of type integer.", {"param": name})
+            return default
+        if minimum is not None and maximum is not None and not minimum <= value <= maximum:
+            self.errors.add(
+                name, "rest_out_of_bounds", f"{name} must be between {minimum} (inclusive) and {maximum} (inclusive)"
+            )
+            return default
+        if minimum is not None and value < minimum:
+            self.errors.add(name, "rest_out_of_bounds", f"{name} must be greater than or equal to {minimum}")
+            return default
+        return value
+
+    def enum(self, name: str, allowed: list[str], default: str) -> str:
+        raw = self.query.get(name)
+        if raw is None:
+            return default
+        if raw not in allowed:
+            self.errors.add(name, "rest_not_in_enum", f"{name} is not one of {wp_list(allowed)}.")
+            return default
+        return raw
+
+    def enum_list(self, name: str, allowed: list[str], default: list[str]) -> list[str]:
+        raw = self.query.get(name)
+        if raw is None:
+            return default
+        values = [v.strip() for v in raw.split(",") if v.strip()] if raw else []
+        for i, value in enumerate(values):
+            if value not in allowed:
+                self.errors.add(name, "rest_not_in_enum", f"{name}[{i}] is not one of {wp_list(allowed)}.")
+                return default
+        return values
+
+    def boolean(self, name: str, default: bool = False) -> bool:
+        raw = self.query.get(name)
+        if raw is None:
+            return default
+        low = raw.lower()
+        if low in ("true", "1"):
+            return True
+        if low in ("false", "0", ""):
+            return False
+        self.errors.add(name, "rest_invalid_type", f"{name} is not of type boolean.", {"param": name})
+        return default
+
+    def int_list(self, name: str) -> list[int] | None:
+        raw = self.query.get(name)
+        if raw is None or raw == "":
+            return None
+        out = []
+        for i, part in enumerate(raw.split(",")):
+            try:
+                out.append(int(part))
+            except ValueError:
+                self.errors.add(
+                    name, "rest_invalid_type", f"{name}[{i}] is not of type integer.", {"param": f"{name}[{i}]"}
+                )
+                return None
+        return out
+
+    def date(self, name: str, gmt: bool, tz: Any) -> int | None:
+        raw = self.query.get(name)
+        if raw is None:
+            return None
+        value = parse_wp_date(raw, gmt, tz)
+        if value is None:
+            self.errors.add(name, "rest_invalid_date", "Invalid date.")
+        return value
+
+
+class WooShopApi:
+    """Serves one shop's ``/wp-json/wc/v3`` API from a :class:`WooStore`."""
+
+    def __init__(self, store: WooStore, authenticator: WooAuthenticator, faults: FaultSwitches) -> None:
+        self.store = store
+        self.auth = authenticator
+        self.faults = faults
+        self.routes: list[tuple[re.Pattern[str], str, dict[str, Callable[..., Reply]]]] = []
+        self._route(r"/products", COLLECTION_ALLOW, GET=self.list_products, POST=self.create_product)
+        self._route(
+            r"/products/batch",
+            "POST, PUT, PATCH",
+            POST=self.batch_products,
+            PUT=self.batch_products,
+            PATCH=self.batch_products,
+        )
+        self._route(
+            r"/products/(?P<pid>\d+)",
+            ITEM_ALLOW,
+            GET=self.get_product,
+            POST=self.update_product,
+            PUT=self.update_product,
+            PATCH=self.update_product,
+            DELETE=self.delete_product,
+        )
+        self._route(
+            r"/products/(?P<pid>\d+)/variations", COLLECTION_ALLOW, GET=self.list_variations, POST=self.create_variation
+        )
+        self._route(
+            r"/products/(?P<pid>\d+)/variations/batch",
+            "POST, PUT, PATCH",
+            POST=self.batch_variations,
+            PUT=self.batch_variations,
+            PATCH=self.batch_variations,
+        )
+        self._route(
+            r"/products/(?P<pid>\d+)/variations/(?P<vid>\d+)",
+            ITEM_ALLOW,
+            GET=self.get_variation,
+            POST=self.update_variation,
+            PUT=self.update_variation,
+            PATCH=self.update_variation,
+            DELETE=self.delete_variation,
+        )
+        self._route(r"/orders", COLLECTION_ALLOW, GET=self.list_orders, POST=self.create_order)
+        self._route(
+            r"/orders/(?P<oid>\d+)",
+            ITEM_ALLOW,
+            GET=self.get_order,
+            POST=self.update_order,
+            PUT=self.update_order,
+            PATCH=self.update_order,
+            DELETE=self.delete_order,
+        )
+        self._route(r"/customers", COLLECTION_ALLOW, GET=self.list_customers, POST=self.create_customer)
+        self._route(
+            r"/customers/(?P<cid>\d+)",
+            ITEM_ALLOW,
+            GET=self.get_customer,
+            POST=self.update_customer,
+            PUT=self.update_customer,
+            PATCH=self.update_customer,
+        )
+
+    def _route(self, pattern: str, allow: str, **handlers: Callable[..., Reply]) -> None:
+        self.routes.append((re.compile(f"^{pattern}/?$"), allow, handlers))
+
+    # ------------------------------------------------------------------ ASGI entry
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, *, site: str, subpath: str) -> int:
+        """Answer one request; ``site`` is the shop's site URL as the client addressed it. Returns the status."""
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        reply, authenticated = self.dispatch(scope, body, site, subpath)
+        return await self.send_reply(send, reply, site, authenticated)
+
+    def dispatch(self, scope: Scope, body: bytes, site: str, subpath: str) -> tuple[Reply, bool]:
+        method = scope["method"].upper()
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        raw_query = scope.get("query_string", b"").decode("latin-1")
+        https = scope.get("scheme") == "https"
+        result = self.auth.authenticate(
+            https=https,
+            method=method,
+            base_uri=f"{site}{subpath}",
+            raw_query=raw_query,
+            authorization=headers.get("authorization"),
+            now=self.store.now(),
+        )
+        if result.error is not None:
+            return Reply(result.error.status, result.error.body()), False
+        authenticated = result.authenticated
+        query_pairs = parse_qsl(raw_query, keep_blank_values=True)
+        query = dict(query_pairs)
+        if subpath.rstrip("/") in ("/wp-json", API_PREFIX):
+            return Reply(200, {"namespace": "wc/v3", "routes": {}}), authenticated
+        if not subpath.startswith(API_PREFIX + "/"):
+            return self._no_route(), authenticated
+        route = subpath[len(API_PREFIX) :]
+        for pattern, allow, handlers in self.routes:
+            m = pattern.match(route)
+            if not m:
+                continue
+            handler = handlers.get("POST" if method == "HEAD" else method) if method != "HEAD" else handlers.get("GET")
+            if handler is None:
+                return self._no_route(), authenticated
+            try:
+                data = self._body(body, headers.get("content-type", ""))
+                reply = handler(
+                    query=query,
+                    query_pairs=query_pairs,
+                    data=data,
+                    site=site,
+                    authenticated=authenticated,
+                    method=method,
+                    **{k: int(v) for k, v in m.groupdict().items()},
+                )
+            except StoreError as exc:
+                reply = Reply(exc.status, exc.body())
+            reply.allow = allow if authenticated else None
+            return reply, authenticated
+        return self._no_route(), authenticated
+
+    @staticmethod
+    def _no_route() -> Reply:
+        return Reply(
+            404,
+            {
+                "code": "rest_no_route",
+                "message": "No route was found matching the URL and request method.",
+                "data": {"status": 404},
+            },
+        )
+
+    @staticmethod
+    def _body(body: bytes, content_type: str) -> dict[str, Any]:
+        if not body:
+            return {}
+        if "json" in content_type or body.lstrip()[:1] in (b"{", b"["):
+            try:
+                parsed = json.loads(body)
+            except ValueError as exc:
+                raise StoreError(
+                    400,
+                    "rest_invalid_json",
+                    "Invalid JSON body passed.",
+                    json_error_code=4,
+                    json_error_message="Syntax error",
+                ) from exc
+            return parsed if isinstance(parsed, dict) else {"_list": parsed}
+        return dict(parse_qsl(body.decode("utf-8", "replace")))
+
+    async def send_reply(self, send: Send, reply: Reply, site: str, authenticated: bool) -> int:
+        headers: list[tuple[str, str]] = [
+            ("Content-Type", "application/json; charset=UTF-8"),
+            ("X-Robots-Tag", "noindex"),
+        ]
+        paginated = any(name == "Link" for name, _ in reply.headers)
+        if not paginated:
+            headers.append(("Link", f'<{site}/wp-json/>; rel="https://api.w.org/"'))
+        headers += [
+            ("X-Content-Type-Options", "nosniff"),
+            ("Access-Control-Expose-Headers", "X-WP-Total, X-WP-TotalPages, Link"),
+            (
+                "Access-Control-Allow-Headers",
+                "Authorization, X-WP-Nonce, Content-Disposition, Content-MD5, Content-Type",
+            ),
+        ]
+        headers += reply.headers
+        if authenticated:
+            if reply.allow:
+                headers.append(("Allow", reply.allow))
+            headers += [
+                ("Expires", "Wed, 11 Jan 1984 05:00:00 GMT"),
+                ("Cache-Control", "no-cache, must-revalidate, max-age=0, no-store, private"),
+            ]
+        else:
+            headers.append(("Vary", "Origin"))
+        await send(
+            {
+                "type": "http.response.start",
+                "status": reply.status,
+                "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
+            }
+        )
+        await send({"type": "http.response.body", "body": php_json(reply.body), "more_body": False})
+        return reply.status
+
+    # ------------------------------------------------------------------ helpers
+
+    def _require(self, authenticated: bool, action: str) -> None:
+        if authenticated:
+            return
+        messages = {
+            "list": ("woocommerce_rest_cannot_view", "Sorry, you cannot list resources."),
+            "view": ("woocommerce_rest_cannot_view", "Sorry, you cannot view this resource."),
+            "create": ("woocommerce_rest_cannot_create", "Sorry, you are not allowed to create resources."),
+            "edit": ("woocommerce_rest_cannot_edit", "Sorry, you are not allowed to edit this resource."),
+            "delete": ("woocommerce_rest_cannot_delete", "Sorry, you are not allowed to delete this resource."),
+            "batch": ("woocommerce_rest_cannot_batch", "Sorry, you are not allowed to batch manipulate this resource."),
+        }
+        code, message = messages[action]
+        raise StoreError(401, code, message)
+
+    def _fields(self, query: dict[str, str], obj: dict[str, Any]) -> dict[str, Any]:
+        raw = query.get("_fields")
+        if not raw:
+            return obj
+        wanted = {f.strip().split(".")[0] for f in raw.split(",") if f.strip()}
+        return {k: v for k, v in obj.items() if k in wanted}
+
+    def _malform(self, obj: dict[str, Any], pid: int) -> dict[str, Any]:
+        if pid in self.faults.malformed_product_ids:
+            obj = dict(obj)
+            obj["price"] = "abc"
+            obj["regular_price"] = "abc"
+            obj.pop("name", None)
+            if obj.get("manage_stock"):
+                obj["stock_quantity"] = "lots"
+        return obj
+
+    def _product_json(self, p: Any, site: str) -> dict[str, Any]:
+        return self._malform(render_product(p, self.store.variations_of(p), self.store.tz, site), p.id)
+
+    def _variation_json(self, v: Any, site: str) -> dict[str, Any]:
+        parent = self.store.products.get(v.parent_id)
+        return self._malform(render_variation(v, parent, self.store.tz, site), v.id)
+
+    def _list_reply(
+        self,
+        items: list[dict[str, Any]],
+        total: int,
+        page: int,
+        per_page: int,
+        site: str,
+        route: str,
+        query_pairs: list[tuple[str, str]],
+        extra_params: list[tuple[str, str]] | None = None,
+    ) -> Reply:
+        pages = math.ceil(total / per_page) if total else 0
+        headers = [("X-WP-Total", str(total)), ("X-WP-TotalPages", str(pages))]
+        links = []
+        base_pairs = list(query_pairs) + list(extra_params or [])
+
+        def link(target: int) -> str:
+            pairs = [(k, str(target) if k == "page" else v) for k, v in base_pairs]
+            if not any(k == "page" for k, _ in pairs):
+                pairs.append(("page", str(target)))
+            qs = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in pairs)
+            return f"{site}{API_PREFIX}{route}?{qs}"
+
+        if page > 1:
+            links.append(f'<{link(min(page - 1, max(pages, 1)))}>; rel="prev"')
+        if pages > page:
+            links.append(f'<{link(page + 1)}>; rel="next"')
+        if links:
+            headers.append(("Link", ", ".join(links)))
+        return Reply(200, items, headers)
+
+    def _paging(
+        self, v: Validator, orderby_enum: list[str], default_orderby: str, default_order: str
+    ) -> tuple[int, int, str, str]:
+        page = v.integer("page", 1, minimum=1)
+        per_page = v.integer("per_page", 10, minimum=1, maximum=100)
+        order = v.enum("order", ["asc", "desc"], default_order)
+        orderby = v.enum("orderby", orderby_enum, default_orderby)
+        return page, per_page, order, orderby
+
+    def _dates(self, v: Validator) -> tuple[int | None, int | None, int | None, int | None]:
+        gmt = v.boolean("dates_are_gmt")
+        tz = self.store.tz
+        return (
+            v.date("modified_after", gmt, tz),
+            v.date("modified_before", gmt, tz),
+            v.date("after", gmt, tz),
+            v.date("before", gmt, tz),
+        )
+
+    # ------------------------------------------------------------------ products
+
+    def list_products(
+        self, *, query: dict[str, str], query_pairs: list[tuple[str, str]], site: str, authenticated: bool, **_: Any
+    ) -> Reply:
+        v = Validator(query)
+        page, per_page, order, orderby = self._paging(v, PRODUCT_ORDERBY, "date", "desc")
+        status = v.enum("status", PRODUCT_STATUS, "any")
+        m_after, m_before, after, before = self._dates(v)
+        include = v.int_list("include")
+        exclude = v.int_list("exclude")
+        v.enum("type", ["simple", "grouped", "external", "variable"], "") if "type" in query else None
+        v.errors.raise_if_any()
+        self._require(authenticated, "list")
+        skus = {s.strip() for s in query["sku"].split(",")} if query.get("sku") else None
+        ptype = query.get("type")
+        search = query.get("search", "").lower()
+        stock_status = query.get("stock_status")
+        category = query.get("category")
+        checks: list[Callable[[Any], bool]] = []
+        if status == "any":
+            checks.append(lambda p: p.status != "trash")
+        else:
+            checks.append(lambda p: p.status == status)
+        if skus is not None:
+            checks.append(lambda p: p.sku in skus)
+        if ptype:
+            checks.append(lambda p: p.type == ptype)
+        if search:
+            checks.append(lambda p: search in p.name.lower())
+        if exclude:
+            ex = set(exclude)
+            checks.append(lambda p: p.id not in ex)
+        if after is not None:
+            checks.append(lambda p: p.created > after)
+        if before is not None:
+            checks.append(lambda p: p.created < before)
+        if category:
+            cats = {int(c) for c in category.split(",") if c.isdigit()}
+            checks.append(lambda p: any(c["id"] in cats for c in p.categories))
+        if stock_status:
+            checks.append(
+                lambda p: (
+                    render_product(p, self.store.variations_of(p), self.store.tz, site)["stock_status"] == stock_status
+                )
+            )
+        result = self.store.query(
+            "products",
+            orderby=orderby,
+            order=order,
+            page=page,
+            per_page=per_page,
+            predicate=_all(checks),
+            modified_after=m_after,
+            modified_before=m_before,
+            include=include,
+        )
+        with self.store.lock:
+            items = [self._fields(query, self._product_json(p, site)) for p in result.items]
+        return self._list_reply(items, result.total, page, per_page, site, "/products", query_pairs)
+
+    def get_product(self, *, pid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any) -> Reply:
+        self._require(authenticated, "view")
+        with self.store.lock:
+            p = self.store.products.get(pid)
+            if p is None:
+                # WooCommerce serves variations through /products/{id} too.
+                var = self.store.variations.get(pid)
+                if var is None:
+                    raise StoreError(404, "woocommerce_rest_product_invalid_id", "Invalid ID.")
+                return Reply(200, self._fields(query, self._variation_json(var, site)))
+            return Reply(200, self._fields(query, self._product_json(p, site)))
+
+    def create_product(self, *, data: dict[str, Any], site: str, authenticated: bool, **_: Any) -> Reply:
+        self._require(authenticated, "create")
+        self._check_stock_type(data)
+        with self.store.lock:
+            p = self.store.create_product(data)
+            return Reply(201, self._product_json(p, site), [("Location", f"{site}{API_PREFIX}/products/{p.id}")])
+
+    @staticmethod
+    def _check_stock_type(data: dict[str, Any]) -> None:
+        value = data.get("stock_quantity")
+        bad_type = isinstance(value, bool) or not isinstance(value, int)
+        if value is not None and bad_type and not (isinstance(value, str) and value.lstrip("-").isdigit()):
+            errs = ParamErrors()
+            errs.add(
+                "stock_quantity",
+                "rest_invalid_type",
+                "stock_quantity is not of type integer.",
+                {"param": "stock_quantity"},
+            )
+            errs.raise_if_any()
+
+    def update_product(self, *, pid: int, data: dict[str, Any], site: str, authenticated: bool, **_: Any) -> Reply:
+        self._check_stock_type(data)
+        self._require(authenticated, "edit")
+        with self.store.lock:
+            if pid not in self.store.products and pid in self.store.variations:
+                var = self.store.variations[pid]
+                return Reply(200, self._variation_json(self.store.update_variation(var.parent_id, pid, data), site))
+            if pid not in self.store.products:
+                raise StoreError(400, "woocommerce_rest_product_invalid_id", "Invalid ID.")
+            return Reply(200, self._product_json(self.store.update_product(pid, data), site))
+
+    def delete_product(self, *, pid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any) -> Reply:
+        v = Validator(query)
+        force = v.boolean("force")
+        v.errors.raise_if_any()
+        self._require(authenticated, "delete")
+        with self.store.lock:
+            if pid not in self.store.products:
+                raise StoreError(404, "woocommerce_rest_product_invalid_id", "Invalid ID.")
+            before = self.store.delete_product(pid, force=force)
+            return Reply(200, render_product(before, [], self.store.tz, site))
+
+    def batch_products(self, *, data: dict[str, Any], site: str, authenticated: bool, **_: Any) -> Reply:
+        self._require(authenticated, "batch")
+        return self._batch(
+            data,
+            create=lambda d: self._product_json(self.store.create_product(d), site),
+            update=lambda d: self._product_json(self.store.update_product(int(d["id"]), d), site),
+            delete=lambda i: render_product(self.store.delete_product(i, force=True), [], self.store.tz, site),
+        )
+
+    def _batch(
+        self,
+        data: dict[str, Any],
+        create: Callable[[dict[str, Any]], Any],
+        update: Callable[[dict[str, Any]], Any],
+        delete: Callable[[int], Any],
+    ) -> Reply:
+        total = sum(len(data.get(k) or []) for k in ("create", "update", "delete"))
+        if total > BATCH_LIMIT:
+            raise StoreError(
+                413,
+                "woocommerce_rest_request_entity_too_large",
+                f"Unable to accept more than {BATCH_LIMIT} items for this request.",
+            )
+        out: dict[str, list[Any]] = {}
+        with self.store.lock:
+            for action, fn in (("create", create), ("update", update), ("delete", delete)):
+                if action not in data:
+                    continue
+                results = []
+                for item in data.get(action) or []:
+                    try:
+                        if action == "create":
+                            self._check_stock_type(item)
+                        results.append(fn(int(item) if action == "delete" else item))
+                    except StoreError as exc:
+                        item_id = int(item) if action == "delete" else int(item.get("id") or 0)
+                        results.append(
+                            {
+                                "id": item_id,
+                                "error": {
+                                    "code": exc.code,
+                                    "message": exc.message,
+                                    "data": {"status": exc.status, **exc.data},
+                                },
+                            }
+                        )
+                out[action] = results
+        return Reply(200, out)
+
+    # ------------------------------------------------------------------ variations
+
+    def list_variations(
+        self,
+        *,
+        pid: int,
+        query: dict[str, str],
+        query_pairs: list[tuple[str, str]],
+        site: str,
+        authenticated: bool,
+        **_: Any,
+    ) -> Reply:
+        v = Validator(query)
+        page, per_page, order, orderby = self._paging(v, PRODUCT_ORDERBY, "date", "desc")
+        m_after, m_before, _after, _before = self._dates(v)
+        include = v.int_list("include")
+        v.errors.raise_if_any()
+        self._require(authenticated, "list")
+        skus = {s.strip() for s in query["sku"].split(",")} if query.get("sku") else None
+        result = self.store.query(
+            "variations",
+            orderby=orderby,
+            order=order,
+            page=page,
+            per_page=per_page,
+            predicate=(lambda r: r.sku in skus) if skus else None,
+            modified_after=m_after,
+            modified_before=m_before,
+            include=include,
+            parent_id=pid,
+        )
+        with self.store.lock:
+            items = [self._fields(query, self._variation_json(x, site)) for x in result.items]
+        return self._list_reply(items, result.total, page, per_page, site, f"/products/{pid}/variations", query_pairs)
+
+    def get_variation(
+        self, *, pid: int, vid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any
+    ) -> Reply:
+        self._require(authenticated, "view")
+        with self.store.lock:
+            return Reply(200, self._fields(query, self._variation_json(self.store.get_variation(pid, vid), site)))
+
+    def create_variation(self, *, pid: int, data: dict[str, Any], site: str, authenticated: bool, **_: Any) -> Reply:
+        self._check_stock_type(data)
+        self._require(authenticated, "create")
+        with self.store.lock:
+            var = self.store.create_variation(pid, data)
+            return Reply(201, self._variation_json(var, site))
+
+    def update_variation(
+        self, *, pid: int, vid: int, data: dict[str, Any], site: str, authenticated: bool, **_: Any
+    ) -> Reply:
+        self._check_stock_type(data)
+        self._require(authenticated, "edit")
+        with self.store.lock:
+            return Reply(200, self._variation_json(self.store.update_variation(pid, vid, data), site))
+
+    def delete_variation(self, *, pid: int, vid: int, site: str, authenticated: bool, **_: Any) -> Reply:
+        self._require(authenticated, "delete")
+        with self.store.lock:
+            parent = self.store.get_product(pid)
+            before = render_variation(self.store.get_variation(pid, vid), parent, self.store.tz, site)
+            self.store.delete_variation(pid, vid)
+            return Reply(200, before)
+
+    def batch_variations(self, *, pid: int, data: dict[str, Any], site: str, authenticated: bool, **_: Any) -> Reply:
+        self._require(authenticated, "batch")
+        self.store.get_product(pid)
+        return self._batch(
+            data,
+            create=lambda d: self._variation_json(self.store.create_variation(pid, d), site),
+            update=lambda d: self._variation_json(self.store.update_variation(pid, int(d["id"]), d), site),
+            delete=lambda i: self._delete_variation_json(pid, i, site),
+        )
+
+    def _delete_variation_json(self, pid: int, vid: int, site: str) -> dict[str, Any]:
+        before = self._variation_json(self.store.get_variation(pid, vid), site)
+        self.store.delete_variation(pid, vid)
+        return before
+
+    # ------------------------------------------------------------------ orders
+
+    def list_orders(
+        self, *, query: dict[str, str], query_pairs: list[tuple[str, str]], site: str, authenticated: bool, **_: Any
+    ) -> Reply:
+        v = Validator(query)
+        page, per_page, order, orderby = self._paging(v, ORDER_ORDERBY, "date", "desc")
+        statuses = v.enum_list("status", ORDER_STATUS, ["any"])
+        m_after, m_before, after, before = self._dates(v)
+        include = v.int_list("include")
+        customer = v.integer("customer", 0) if "customer" in query else None
+        v.errors.raise_if_any()
+        self._require(authenticated, "list")
+        checks: list[Callable[[Any], bool]] = []
+        if "any" in statuses or not statuses:
+            checks.append(lambda o: o.status != "trash")
+        else:
+            wanted = set(statuses)
+            checks.append(lambda o: o.status in wanted)
+        if customer is not None:
+            checks.append(lambda o: o.customer_id == customer)
+        if after is not None:
+            checks.append(lambda o: o.created > after)
+        if before is not None:
+            checks.append(lambda o: o.created < before)
+        result = self.store.query(
+            "orders",
+            orderby=orderby,
+            order=order,
+            page=page,
+            per_page=per_page,
+            predicate=_all(checks),
+            modified_after=m_after,
+            modified_before=m_before,
+            include=include,
+        )
+        with self.store.lock:
+            items = [self._fields(query, render_order(o, self.store.tz, site)) for o in result.items]
+        # The orders controller echoes its normalised defaults in Link URLs (recorded: status%5B0%5D=any&dp=2...).
+        pairs = [(k, val) for k, val in query_pairs if k not in ("status", "dp", "context")]
+        extra = [(f"status[{i}]", s) for i, s in enumerate(statuses)]
+        extra += [("dp", query.get("dp", "2")), ("context", query.get("context", "view"))]
+        return self._list_reply(items, result.total, page, per_page, site, "/orders", pairs, extra)
+
+    def get_order(self, *, oid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any) -> Reply:
+        self._require(authenticated, "view")
+        with self.store.lock:
+            return Reply(200, self._fields(query, render_order(self.store.get_order(oid), self.store.tz, site)))
+
+    def create_order(self, *, data: dict[str, Any], site: str, authenticated: bool, **_: Any) -> Reply:
+        self._require(authenticated, "create")
+        if data.get("status") and data["status"] not in ORDER_STATUS[2:]:
+            errs = ParamErrors()
+            errs.add("status", "rest_not_in_enum", f"status is not one of {wp_list(ORDER_STATUS[2:])}.")
+            errs.raise_if_any()
+        with self.store.lock:
+            return Reply(201, render_order(self.store.add_order(data), self.store.tz, site))
+
+    def update_order(self, *, oid: int, data: dict[str, Any], site: str, authenticated: bool, **_: Any) -> Reply:
+        if data.get("status") and data["status"] not in ORDER_STATUS[2:]:
+            errs = ParamErrors()
+            errs.add("status", "rest_not_in_enum", f"status is not one of {wp_list(ORDER_STATUS[2:])}.")
+            errs.raise_if_any()
+        self._require(authenticated, "edit")
+        with self.store.lock:
+            return Reply(200, render_order(self.store.update_order(oid, data), self.store.tz, site))
+
+    def delete_order(self, *, oid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any) -> Reply:
+        v = Validator(query)
+        force = v.boolean("force")
+        v.errors.raise_if_any()
+        self._require(authenticated, "delete")
+        with self.store.lock:
+            return Reply(200, render_order(self.store.delete_order(oid, force=force), self.store.tz, site))
+
+    # ------------------------------------------------------------------ customers
+
+    def list_customers(
+        self, *, query: dict[str, str], query_pairs: list[tuple[str, str]], site: str, authenticated: bool, **_: Any
+    ) -> Reply:
+        v = Validator(query)
+        page, per_page, order, orderby = self._paging(v, CUSTOMER_ORDERBY, "name", "asc")
+        include = v.int_list("include")
+        email = query.get("email")
+        if email is not None and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
+            v.errors.add("email", "rest_invalid_email", "Invalid email address.")
+        v.errors.raise_if_any()
+        self._require(authenticated, "list")
+        checks: list[Callable[[Any], bool]] = []
+        if email:
+            checks.append(lambda c: c.email.lower() == email.lower())
+        search = query.get("search", "").lower()
+        if search:
+            checks.append(lambda c: search in f"{c.email} {c.first_name} {c.last_name} {c.username}".lower())
+        result = self.store.query(
+            "customers",
+            orderby=orderby,
+            order=order,
+            page=page,
+            per_page=per_page,
+            predicate=_all(checks),
+            include=include,
+        )
+        with self.store.lock:
+            items = [self._fields(query, render_customer(c, self.store.tz, site)) for c in result.items]
+        return self._list_reply(items, result.total, page, per_page, site, "/customers", query_pairs)
+
+    def get_customer(self, *, cid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any) -> Reply:
+        self._require(authenticated, "view")
+        with self.store.lock:
+            return Reply(200, self._fields(query, render_customer(self.store.get_customer(cid), self.store.tz, site)))
+
+    def create_customer(self, *, data: dict[str, Any], site: str, authenticated: bool, **_: Any) -> Reply:
+        self._require(authenticated, "create")
+        with self.store.lock:
+            return Reply(201, render_customer(self.store.create_customer(data), self.store.tz, site))
+
+    def update_customer(self, *, cid: int, data: dict[str, Any], site: str, authenticated: bool, **_: Any) -> Reply:
+        self._require(authenticated, "edit")
+        with self.store.lock:
+            return Reply(200, render_customer(self.store.update_customer(cid, data), self.store.tz, site))
+
+
+def _all(checks: list[Callable[[Any], bool]]) -> Callable[[Any], bool] | None:
+    if not checks:
+        return None
+    if len(checks) == 1:
+        return checks[0]
+    return lambda r: all(check(r) for check in checks)
