@@ -24,8 +24,8 @@ SECRET_QUERY_PARAMS: frozenset[str] = frozenset(
 _SECRET_PREFIXES: tuple[str, ...] = ("oauth_",)
 
 _SECRET_PARAM_RE = re.compile(
-    r"(?P<name>(?:oauth_[a-z_]+|consumer_key|consumer_secret|access_token|api_key|apikey|ws_key|password))"
-    r"=(?P<value>[^&\s\"'<>#]*)",
+    r"(?P<sep>[?&]?)(?P<name>(?:oauth_[a-z_]+|consumer_key|consumer_secret|access_token|api_key|apikey|ws_key|password))"
+    r"=(?P<value>[^&\s\"'<>#)]*)",
     re.IGNORECASE,
 )
 # WooCommerce consumer keys/secrets have a recognisable shape; scrub them even outside a query string.
@@ -61,10 +61,13 @@ def redact_text(text: str, secrets: tuple[str, ...] | list[str] = ()) -> str:
     ``secrets`` are literal values (the consumer key and secret of the client) removed wherever they appear,
     which also covers URL-encoded forms that the regexes cannot recognise.
     """
+    # Query parameters carrying credentials are dropped whole (as sanitize_url does), keeping "?" for the rest.
+    text = _SECRET_PARAM_RE.sub(lambda m: "?" if m.group("sep") == "?" else "", text)
+    text = re.sub(r"\?&", "?", text)
+    text = re.sub(r"\?(?=[\s\"')]|$)", "", text)
     for secret in secrets:
         if secret:
             text = text.replace(secret, "<redacted>")
-    text = _SECRET_PARAM_RE.sub(lambda m: f"{m.group('name')}=<redacted>", text)
     text = _WC_CREDENTIAL_RE.sub("<redacted>", text)
     return _USERINFO_RE.sub(lambda m: m.group("scheme"), text)
 
