@@ -26,7 +26,7 @@ from ecom_pipeline.sandbox.woocommerce.records import (
     render_product,
     render_variation,
 )
-from ecom_pipeline.sandbox.woocommerce.store import StoreError, WooStore
+from ecom_pipeline.sandbox.woocommerce.store import StoreError, WooStore, slugify
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -449,6 +449,16 @@ class WooShopApi:
     def _product_json(self, p: Any, site: str) -> dict[str, Any]:
         return self._malform(render_product(p, self.store.variations_of(p), self.store.tz, site), p.id)
 
+    def _product_edit_json(self, p: Any, site: str, rendered: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Write responses use context=edit, which adds permalink_template and generated_slug (as recorded)."""
+        out = rendered if rendered is not None else self._product_json(p, site)
+        links = out.pop("_links", None)
+        out["permalink_template"] = f"{site}/product/%pagename%/"
+        out["generated_slug"] = slugify(p.name)
+        if links is not None:
+            out["_links"] = links
+        return out
+
     def _variation_json(self, v: Any, site: str) -> dict[str, Any]:
         parent = self.store.products.get(v.parent_id)
         return self._malform(render_variation(v, parent, self.store.tz, site), v.id)
@@ -581,7 +591,7 @@ class WooShopApi:
         self._check_stock_type(data)
         with self.store.lock:
             p = self.store.create_product(data)
-            return Reply(201, self._product_json(p, site), [("Location", f"{site}{API_PREFIX}/products/{p.id}")])
+            return Reply(201, self._product_edit_json(p, site), [("Location", f"{site}{API_PREFIX}/products/{p.id}")])
 
     @staticmethod
     def _check_stock_type(data: dict[str, Any]) -> None:
@@ -606,7 +616,7 @@ class WooShopApi:
                 return Reply(200, self._variation_json(self.store.update_variation(var.parent_id, pid, data), site))
             if pid not in self.store.products:
                 raise StoreError(400, "woocommerce_rest_product_invalid_id", "Invalid ID.")
-            return Reply(200, self._product_json(self.store.update_product(pid, data), site))
+            return Reply(200, self._product_edit_json(self.store.update_product(pid, data), site))
 
     def delete_product(self, *, pid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any) -> Reply:
         v = Validator(query)
@@ -617,14 +627,14 @@ class WooShopApi:
             if pid not in self.store.products:
                 raise StoreError(404, "woocommerce_rest_product_invalid_id", "Invalid ID.")
             before = self.store.delete_product(pid, force=force)
-            return Reply(200, render_product(before, [], self.store.tz, site))
+            return Reply(200, self._product_edit_json(before, site, render_product(before, [], self.store.tz, site)))
 
     def batch_products(self, *, data: dict[str, Any], site: str, authenticated: bool, **_: Any) -> Reply:
         self._require(authenticated, "batch")
         return self._batch(
             data,
-            create=lambda d: self._product_json(self.store.create_product(d), site),
-            update=lambda d: self._product_json(self.store.update_product(int(d["id"]), d), site),
+            create=lambda d: self._product_edit_json(self.store.create_product(d), site),
+            update=lambda d: self._product_edit_json(self.store.update_product(int(d["id"]), d), site),
             delete=lambda i: render_product(self.store.delete_product(i, force=True), [], self.store.tz, site),
         )
 

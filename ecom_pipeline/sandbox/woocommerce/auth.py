@@ -32,6 +32,13 @@ def credentials_for(name: str, seed: int) -> tuple[str, str]:
     return f"ck_{ck}", f"cs_{cs}"
 
 
+def hmac_signature(method_name: str, base_string: str, consumer_secret: str) -> str:
+    """base64(HMAC(key=secret + "&", base string)): WooCommerce's key has no token secret and no escaping."""
+    digest = hashlib.sha256 if method_name == "HMAC-SHA256" else hashlib.sha1
+    mac = hmac.new(f"{consumer_secret}&".encode(), base_string.encode(), digest).digest()
+    return base64.b64encode(mac).decode()
+
+
 def auth_error(message: str) -> StoreError:
     return StoreError(401, "woocommerce_rest_authentication_error", message)
 
@@ -123,10 +130,7 @@ class WooAuthenticator:
         pairs = [(k, v) for k, v in params.items() if k != "oauth_signature"]
         normalized = oauth_signature.normalize_parameters(pairs)
         base_string = oauth_signature.signature_base_string(method.upper(), base_uri, normalized)
-        if method_name == "HMAC-SHA256":
-            expected = oauth_signature.sign_hmac_sha256(base_string, self.consumer_secret, "")
-        else:
-            expected = oauth_signature.sign_hmac_sha1(base_string, self.consumer_secret, "")
+        expected = hmac_signature(method_name, base_string, self.consumer_secret)
         if not hmac.compare_digest(expected, provided):
             return AuthResult(False, auth_error("Invalid signature - provided signature does not match."))
         try:
@@ -167,6 +171,5 @@ def sign_oauth_query(
     )
     normalized = oauth_signature.normalize_parameters(list(signed.items()))
     base_string = oauth_signature.signature_base_string(method.upper(), url, normalized)
-    sign = oauth_signature.sign_hmac_sha256 if signature_method == "HMAC-SHA256" else oauth_signature.sign_hmac_sha1
-    signed["oauth_signature"] = sign(base_string, consumer_secret, "")
+    signed["oauth_signature"] = hmac_signature(signature_method, base_string, consumer_secret)
     return signed
