@@ -90,9 +90,7 @@ def run_sync(
     )
     materializations: dict[str, dict[str, Any]] = {}
     for event in result.get_asset_materialization_events():
-        mat = event.asset_materialization
-        if mat is None:
-            continue
+        mat = event.step_materialization_data.materialization
         materializations[mat.asset_key.to_user_string()] = {k: v.value for k, v in mat.metadata.items()}
     failure = None
     if not result.success:

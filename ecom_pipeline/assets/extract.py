@@ -14,14 +14,17 @@ import dagster as dg
 from pydantic import Field
 
 from ecom_pipeline.partitions import tenants_partitions
-from ecom_pipeline.platforms.errors import ShopAuthError, ShopBadRequestError, ShopNotFoundError
+from ecom_pipeline.platforms.errors import ShopApiError
 from ecom_pipeline.platforms.registry import PlatformSpec, platforms
 from ecom_pipeline.resources import CredentialStoreResource, ShopClientSettings, WarehouseResource
 from ecom_pipeline.sync.extract import ExtractContext, ExtractReport
 from ecom_pipeline.warehouse import store
 
-# Errors a retry cannot fix: the user has to act (credentials, URL, a bad request our side).
-PERMANENT_ERRORS: tuple[type[Exception], ...] = (ShopAuthError, ShopBadRequestError, ShopNotFoundError)
+# Shop errors are not retried by Dagster: the HTTP layer already retried transient ones (429, 5xx, timeouts) with
+# backoff, and retrying again at the asset level would multiply the waits against a shop that is struggling.
+# The next scheduled run resumes from the cursor. Dagster's RetryPolicy is kept for everything else (a worker
+# crash, a warehouse hiccup).
+NOT_RETRIED_BY_DAGSTER: tuple[type[Exception], ...] = (ShopApiError,)
 
 
 class ExtractConfig(dg.Config):
@@ -132,7 +135,7 @@ def build_extract_asset(spec: PlatformSpec, asset_name: str, entity: str) -> dg.
                     direction="pull",
                     stage="extract",
                     full_refresh=config.full_refresh,
-                    run_id=context.run_id,
+                    run_id=context.run.run_id,
                     cursor_before=cursor_before,
                 )
             try:
@@ -142,7 +145,7 @@ def build_extract_asset(spec: PlatformSpec, asset_name: str, entity: str) -> dg.
                     engine=engine,
                     integration=integration,
                     credentials=creds,
-                    run_id=context.run_id,
+                    run_id=context.run.run_id,
                     full_refresh=config.full_refresh,
                     lookback=timedelta(seconds=config.lookback_seconds),
                     timeout_s=shop_clients.timeout_s,
@@ -155,7 +158,7 @@ def build_extract_asset(spec: PlatformSpec, asset_name: str, entity: str) -> dg.
             except Exception as exc:
                 message = f"{type(exc).__name__}: {exc}"
                 errors[label] = message
-                retryable = retryable and not isinstance(exc, PERMANENT_ERRORS)
+                retryable = retryable and not isinstance(exc, NOT_RETRIED_BY_DAGSTER)
                 context.log.error(f"{spec.title} {asset_name} of {label} failed: {message}")
                 with engine.begin() as conn:
                     store.finish_sync_run(

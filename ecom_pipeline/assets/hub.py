@@ -152,7 +152,7 @@ def build_hub_asset(name: str) -> dg.AssetsDefinition:
         tenant = context.partition_key
         engine = warehouse.engine()
         transforms = {p: spec.transforms[entity] for p, spec in specs.items() if entity in spec.transforms}
-        report = apply_staged(engine, tenant_id=tenant, entity=entity, transforms=transforms, run_id=context.run_id)
+        report = apply_staged(engine, tenant_id=tenant, entity=entity, transforms=transforms, run_id=context.run.run_id)
         with engine.begin() as conn:
             for integration_id, counts in report.per_integration.items():
                 sync_run_id = store.start_sync_run(
@@ -164,7 +164,7 @@ def build_hub_asset(name: str) -> dg.AssetsDefinition:
                     direction="pull",
                     stage="resolve",
                     full_refresh=False,
-                    run_id=context.run_id,
+                    run_id=context.run.run_id,
                     cursor_before=None,
                 )
                 store.finish_sync_run(
@@ -188,7 +188,7 @@ def build_hub_asset(name: str) -> dg.AssetsDefinition:
             f"rejected {report.rejected} in {report.duration_s:.2f}s"
         )
         with engine.connect() as conn:
-            results = [_rejection_check(conn, key, tenant, entity, context.run_id)]
+            results = [_rejection_check(conn, key, tenant, entity, context.run.run_id)]
             if name == "products":
                 results.append(_prices_check(conn, key, tenant))
             if name == "orders":

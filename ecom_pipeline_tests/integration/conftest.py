@@ -1,0 +1,70 @@
+"""Fixtures for end-to-end tests: emulated shops over real HTTP, a migrated warehouse and a real Dagster instance."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+from cryptography.fernet import Fernet
+
+from ecom_pipeline.cli import main as cli_main
+from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
+
+SHOP = "test-shop"
+
+
+@dataclass
+class Env:
+    """One test's world: the warehouse URL, the Dagster instance and the emulated shops."""
+
+    warehouse_url: str
+    instance: dg.DagsterInstance
+    sandbox: SandboxServer
+    home: Path
+
+    def connect(self, tenant: str, shop: str = SHOP, *, https: bool = False, **overrides: Any) -> int:
+        """Run ``ecom-pipeline connect`` for a sandbox shop; returns the exit code."""
+        info = self.sandbox.shop(shop)
+        url = overrides.get("url") or (info.https_url if https else info.http_url)
+        argv = ["--warehouse-url", self.warehouse_url, "connect", "woocommerce", "--tenant", tenant, "--url", url]
+        argv += ["--consumer-key", overrides.get("consumer_key", info.consumer_key)]
+        argv += ["--consumer-secret", overrides.get("consumer_secret", info.consumer_secret)]
+        argv += ["--name", shop, "--timeout", "5"]
+        if https and not overrides.get("no_ca"):
+            argv += ["--ca-bundle", str(self.sandbox.ca_bundle)]
+        return cli_main(argv)
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[SandboxServer]:
+    specs = [
+        ShopSpec(name=SHOP, seed=7, products=30, variable_share=0.4, orders=60, customers=20),
+        ShopSpec(name="other-shop", seed=8, products=12, variable_share=0.3, orders=20, customers=8),
+    ]
+    with SandboxServer(shops=specs, host="127.0.0.1", http_port=0, https_port=0, cert_dir=tmp_path / "certs") as sb:
+        yield sb
+
+
+@pytest.fixture
+def env(
+    warehouse_url: str,
+    dagster_home: Path,
+    sandbox: SandboxServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Env]:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("ECOM_WAREHOUSE_URL", warehouse_url)
+    monkeypatch.setenv("ECOM_PIPELINE_HOME", str(home))
+    monkeypatch.setenv("ECOM_SECRET_KEY", Fernet.generate_key().decode())
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    instance = dg.DagsterInstance.from_config(str(dagster_home))
+    try:
+        yield Env(warehouse_url=warehouse_url, instance=instance, sandbox=sandbox, home=home)
+    finally:
+        instance.dispose()

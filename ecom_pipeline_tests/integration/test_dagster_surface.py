@@ -1,0 +1,98 @@
+"""The Dagster surface on a real instance: definitions load, the partitions sensor and the schedule behave."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+from cryptography.fernet import Fernet
+
+from ecom_pipeline.definitions import defs
+from ecom_pipeline.partitions import TENANTS_PARTITION_NAME
+from ecom_pipeline.resources import WarehouseResource
+from ecom_pipeline.schedules import incremental_sync_schedule
+from ecom_pipeline.sensors import tenant_partitions_sensor
+from ecom_pipeline.warehouse import store
+from ecom_pipeline.warehouse.credentials import CredentialCipher
+from ecom_pipeline.warehouse.engine import shared_engine
+
+
+def _add_integration(url: str, tenant: str, base_url: str) -> int:
+    cipher = CredentialCipher(Fernet.generate_key().decode())
+    with shared_engine(url).begin() as conn:
+        return store.create_integration(
+            conn,
+            tenant_id=tenant,
+            platform="woocommerce",
+            name=base_url,
+            base_url=base_url,
+            credentials={"consumer_key": "ck_x", "consumer_secret": "cs_x"},
+            settings={},
+            cipher=cipher,
+        )
+
+
+def test_assets_are_partitioned_by_tenant_with_the_keys_users_rely_on() -> None:
+    """Prevents renaming the asset keys that UI users, backfills and docs refer to."""
+    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert keys >= {
+        "woocommerce/products",
+        "woocommerce/orders",
+        "woocommerce/inventory",
+        "woocommerce/customers",
+        "hub/products",
+        "hub/orders",
+        "hub/inventory",
+        "hub/customers",
+    }
+    for key in keys:
+        spec = defs.resolve_assets_def(dg.AssetKey.from_user_string(key))
+        assert spec.partitions_def is not None and spec.partitions_def.name == TENANTS_PARTITION_NAME
+
+
+def test_sensor_adds_new_tenants_and_removes_gone_ones_only_when_idle(warehouse_url: str, dagster_home: Path) -> None:
+    """Prevents tenants from never getting partitions, and partitions from vanishing under a running sync."""
+    instance = dg.DagsterInstance.from_config(str(dagster_home))
+    try:
+        first = _add_integration(warehouse_url, "acme", "http://127.0.0.1:1/a")
+        _add_integration(warehouse_url, "globex", "http://127.0.0.1:1/b")
+        resources = {"warehouse": WarehouseResource(url=warehouse_url)}
+        result = tenant_partitions_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+        assert isinstance(result, dg.SensorResult)
+        adds = [r for r in result.dynamic_partitions_requests or [] if isinstance(r, dg.AddDynamicPartitionsRequest)]
+        assert sorted(adds[0].partition_keys) == ["acme", "globex"]
+        instance.add_dynamic_partitions(TENANTS_PARTITION_NAME, ["acme", "globex"])
+
+        with shared_engine(warehouse_url).begin() as conn:
+            store.disconnect_integration(conn, first)
+        # A run of acme is in flight: acme must stay.
+        run = instance.create_run_for_job(
+            job_def=defs.resolve_job_def("sync_job"),
+            run_config=None,
+            tags={"dagster/partition": "acme"},
+            status=dg.DagsterRunStatus.STARTED,
+        )
+        result = tenant_partitions_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+        assert not result.dynamic_partitions_requests
+        instance.report_run_canceled(run)
+        result = tenant_partitions_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+        deletes = [
+            r for r in result.dynamic_partitions_requests or [] if isinstance(r, dg.DeleteDynamicPartitionsRequest)
+        ]
+        assert [list(d.partition_keys) for d in deletes] == [["acme"]]
+    finally:
+        instance.dispose()
+
+
+def test_schedule_requests_one_run_per_tenant_with_a_per_tick_run_key(dagster_home: Path) -> None:
+    """Prevents the schedule from syncing nobody (dynamic partitions) or a tenant twice in one tick."""
+    instance = dg.DagsterInstance.from_config(str(dagster_home))
+    try:
+        context = dg.build_schedule_context(instance=instance)
+        assert isinstance(incremental_sync_schedule(context), dg.SkipReason)
+        instance.add_dynamic_partitions(TENANTS_PARTITION_NAME, ["acme", "globex"])
+        requests = incremental_sync_schedule(dg.build_schedule_context(instance=instance))
+        assert [r.partition_key for r in requests] == ["acme", "globex"]
+        assert len({r.run_key for r in requests}) == 2
+    finally:
+        instance.dispose()
