@@ -547,8 +547,7 @@ def resolve_inventory(
         else:
             updates.append({"id": int(row.id), **values})
             counts.updated += 1
-    if inserts:
-        conn.execute(insert(hub_inventory), inserts)
+    store.bulk_insert(conn, hub_inventory, inserts)
     store.executemany_update(conn, hub_inventory, updates)
     return counts
 
@@ -810,8 +809,7 @@ def resolve_orders(
                     {"tenant_id": tenant_id, "order_id": hub_id, "external_line_id": line.external_id, **values}
                 )
         line_deletes.extend(line_id for ext, line_id in current.items() if ext not in seen)
-    if line_inserts:
-        conn.execute(insert(hub_order_lines), line_inserts)
+    store.bulk_insert(conn, hub_order_lines, line_inserts)
     store.executemany_update(conn, hub_order_lines, line_updates)
     for part in store.chunked(sorted(line_deletes)):
         conn.execute(hub_order_lines.delete().where(hub_order_lines.c.id.in_(part)))

@@ -55,6 +55,30 @@ def chunked(values: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[An
         yield values[start : start + size]
 
 
+def insert_values_chunks(rows: Sequence[Mapping[str, Any]], max_params: int = 20_000) -> Iterator[list[dict[str, Any]]]:
+    """Rows in chunks for multi-row ``INSERT ... VALUES (...), (...)`` statements.
+
+    psycopg2's ``executemany`` is one round trip per row; a multi-row VALUES is one per chunk on both backends.
+    Every row gets the union of keys (missing ones as None) because a multi-row VALUES needs one column list.
+    Chunks stay under SQLite's 32,766 bound-parameter limit.
+    """
+    if not rows:
+        return
+    keys: dict[str, None] = {}
+    for row in rows:
+        keys.update(dict.fromkeys(row))
+    per_chunk = max(1, min(1000, max_params // max(len(keys), 1)))
+    for start in range(0, len(rows), per_chunk):
+        yield [{k: row.get(k) for k in keys} for row in rows[start : start + per_chunk]]
+
+
+def bulk_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Insert many rows with multi-row VALUES statements (see ``insert_values_chunks``)."""
+    for chunk in insert_values_chunks(rows):
+        conn.execute(insert(table).values(chunk))
+    return len(rows)
+
+
 def dialect_insert(conn: Connection, table: Table) -> Any:
     """The dialect's own INSERT construct, which offers ``on_conflict_do_update`` (SQLite and PostgreSQL)."""
     if conn.dialect.name == "postgresql":
@@ -338,8 +362,7 @@ def stage_records(conn: Connection, records: Sequence[StagedRecord], *, run_id: 
         }
         for r in records
     ]
-    conn.execute(insert(staging_records), rows)
-    return len(rows)
+    return bulk_insert(conn, staging_records, rows)
 
 
 def pending_staging(
@@ -497,8 +520,7 @@ def reject_records(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
     if not rows:
         return 0
     now = utcnow()
-    conn.execute(insert(rejected_records), [{**row, "created_at": now, "resolved_at": None} for row in rows])
-    return len(rows)
+    return bulk_insert(conn, rejected_records, [{**row, "created_at": now, "resolved_at": None} for row in rows])
 
 
 def resolve_rejections(conn: Connection, integration_id: int, entity: str, external_id: str) -> int:
@@ -614,13 +636,16 @@ def upsert_links(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
     """Insert or update many links in one executemany (keys: every ``entity_links`` column but ``id``)."""
     if not rows:
         return 0
-    stmt = dialect_insert(conn, entity_links)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[entity_links.c.integration_id, entity_links.c.entity, entity_links.c.external_id],
-        set_={name: getattr(stmt.excluded, name) for name in _LINK_UPDATE_COLUMNS},
-    )
-    conn.execute(stmt, [dict(row) for row in rows])
-    return len(rows)
+    # Duplicate keys in one multi-row upsert would fail on PostgreSQL ("cannot affect row a second time").
+    unique = list({(row["integration_id"], row["entity"], str(row["external_id"])): row for row in rows}.values())
+    for chunk in insert_values_chunks(unique):
+        stmt = dialect_insert(conn, entity_links).values(chunk)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[entity_links.c.integration_id, entity_links.c.entity, entity_links.c.external_id],
+            set_={name: getattr(stmt.excluded, name) for name in _LINK_UPDATE_COLUMNS},
+        )
+        conn.execute(stmt)
+    return len(unique)
 
 
 def active_external_ids(conn: Connection, integration_id: int, entity: str) -> set[str]:
