@@ -238,7 +238,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     instance = get_instance()
     failed = 0
     for tenant in tenants:
-        outcome = run_sync(tenant, instance=instance, full_refresh=args.full_refresh)
+        outcome = run_sync(tenant, instance=instance, full_refresh=args.full_refresh, log_level=args.log_level)
         print(f"tenant {tenant}: run {outcome.run_id} {'succeeded' if outcome.success else 'FAILED'}")
         for key, meta in sorted(outcome.materializations.items()):
             if key.startswith("hub/"):
@@ -342,6 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--full-refresh", action="store_true", help="Re-read everything; ids gone from the shop become tombstones."
     )
+    p.add_argument("--log-level", default="WARNING", help="Dagster console log level for the run (default WARNING).")
     p.set_defaults(func=cmd_sync)
 
     p = sub.add_parser("sandbox", help="Serve emulated shops on 127.0.0.1 (WooCommerce REST v3).")
@@ -372,4 +373,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

@@ -119,24 +119,37 @@ def run_demo(*, products: int = 60, orders: int = 150, keep_running: bool = Fals
         for tenant in DEMO_TENANTS:
             print(f"Syncing tenant {tenant} through Dagster (job sync_job, partition {tenant}) ...")
             started = time.monotonic()
-            outcome = run_sync(tenant, instance=instance)
+            outcome = run_sync(tenant, instance=instance, log_level="WARNING")
             elapsed = time.monotonic() - started
             if not outcome.success:
                 print(f"  the run failed: {outcome.failure}", file=sys.stderr)
                 return 1
             summary.append((tenant, outcome, elapsed))
         print()
-        print("What was synced (per tenant and entity):")
-        header = f"  {'tenant':<8} {'asset':<24} {'fetched':>8} {'created':>8} {'updated':>8} {'unchanged':>9} "
-        header += f"{'rejected':>8} {'API calls':>9} {'seconds':>8}"
-        print(header)
+        print("Read from the shops (extract assets):")
+        print(f"  {'tenant':<8} {'asset':<24} {'fetched':>8} {'staged':>7} {'unchanged':>9} {'API calls':>9} "
+              f"{'retries':>7} {'seconds':>8}")  # fmt: skip
         for tenant, outcome, _elapsed in summary:
             for key, meta in sorted(outcome.materializations.items()):
-                fetched = meta.get("rows_fetched", meta.get("rows_read", 0))
+                if key.startswith("hub/"):
+                    continue
                 print(
-                    f"  {tenant:<8} {key:<24} {fetched:>8} {meta.get('created', meta.get('staged', 0)):>8} "
-                    f"{meta.get('updated', 0):>8} {meta.get('unchanged', 0):>9} {meta.get('rejected', 0):>8} "
-                    f"{meta.get('api_calls', 0):>9} {float(meta.get('duration_s', 0.0)):>8.2f}"
+                    f"  {tenant:<8} {key:<24} {meta.get('rows_fetched', 0):>8} {meta.get('staged', 0):>7} "
+                    f"{meta.get('unchanged', 0):>9} {meta.get('api_calls', 0):>9} {meta.get('retries', 0):>7} "
+                    f"{float(meta.get('duration_s', 0.0)):>8.2f}"
+                )
+        print()
+        print("Applied to the hub (hub assets):")
+        print(f"  {'tenant':<8} {'asset':<24} {'read':>8} {'created':>7} {'updated':>7} {'unchanged':>9} "
+              f"{'rejected':>8} {'seconds':>8}")  # fmt: skip
+        for tenant, outcome, _elapsed in summary:
+            for key, meta in sorted(outcome.materializations.items()):
+                if not key.startswith("hub/"):
+                    continue
+                print(
+                    f"  {tenant:<8} {key:<24} {meta.get('rows_read', 0):>8} {meta.get('created', 0):>7} "
+                    f"{meta.get('updated', 0):>7} {meta.get('unchanged', 0):>9} {meta.get('rejected', 0):>8} "
+                    f"{float(meta.get('duration_s', 0.0)):>8.2f}"
                 )
         print()
         print("Rows in the hub:")
@@ -146,7 +159,7 @@ def run_demo(*, products: int = 60, orders: int = 150, keep_running: bool = Fals
         print()
         print("Second pass (incremental, nothing changed in the shops):")
         for tenant in DEMO_TENANTS:
-            outcome = run_sync(tenant, instance=instance)
+            outcome = run_sync(tenant, instance=instance, log_level="WARNING")
             calls = sum(int(m.get("api_calls", 0)) for m in outcome.materializations.values())
             written = sum(
                 int(m.get("created", 0)) + int(m.get("updated", 0)) for m in outcome.materializations.values()

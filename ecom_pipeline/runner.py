@@ -50,8 +50,10 @@ class SyncOutcome:
     materializations: dict[str, dict[str, Any]]
 
 
-def sync_run_config(defs: dg.Definitions, *, full_refresh: bool, lookback_seconds: int | None = None) -> dict[str, Any]:
-    """Run config that sets the extract assets' options (full refresh, lookback)."""
+def sync_run_config(
+    defs: dg.Definitions, *, full_refresh: bool, lookback_seconds: int | None = None, log_level: str | None = None
+) -> dict[str, Any]:
+    """Run config that sets the extract assets' options (full refresh, lookback) and the console log level."""
     job = defs.resolve_job_def(SYNC_JOB_NAME)
     ops: dict[str, Any] = {}
     for node in job.graph.node_defs:
@@ -61,7 +63,10 @@ def sync_run_config(defs: dg.Definitions, *, full_refresh: bool, lookback_second
         if lookback_seconds is not None:
             config["lookback_seconds"] = lookback_seconds
         ops[node.name] = {"config": config}
-    return {"ops": ops}
+    run_config: dict[str, Any] = {"ops": ops}
+    if log_level:
+        run_config["loggers"] = {"console": {"config": {"log_level": log_level}}}
+    return run_config
 
 
 def run_sync(
@@ -71,6 +76,7 @@ def run_sync(
     full_refresh: bool = False,
     lookback_seconds: int | None = None,
     defs: dg.Definitions | None = None,
+    log_level: str | None = None,
 ) -> SyncOutcome:
     """Run ``sync_job`` for one tenant partition and collect each asset's materialization metadata."""
     if defs is None:
@@ -84,7 +90,9 @@ def run_sync(
     result = job.execute_in_process(
         instance=instance,
         partition_key=tenant,
-        run_config=sync_run_config(defs, full_refresh=full_refresh, lookback_seconds=lookback_seconds),
+        run_config=sync_run_config(
+            defs, full_refresh=full_refresh, lookback_seconds=lookback_seconds, log_level=log_level
+        ),
         raise_on_error=False,
         tags={"ecom/launched_by": "cli"},
     )

@@ -79,12 +79,12 @@ def _metadata(tenant: str, reports: Sequence[tuple[str, ExtractReport]], errors:
         "retries": total.retries,
         "throttle_wait_s": round(total.throttle_wait_s, 3),
         "dagster/row_count": total.staged,
+        "duration_s": round(sum(r.duration_s for _, r in reports), 3),
         "per_shop": dg.MetadataValue.json(per_shop),
     }
     if len(reports) == 1:
         meta["cursor_before"] = dg.MetadataValue.json(reports[0][1].cursor_before or {})
         meta["cursor_after"] = dg.MetadataValue.json(reports[0][1].cursor_after or {})
-        meta["duration_s"] = round(reports[0][1].duration_s, 3)
     if errors:
         meta["errors"] = dg.MetadataValue.md("\n".join(f"- **{k}**: {v}" for k, v in errors.items()))
     return meta
