@@ -360,6 +360,8 @@ class SandboxServer:
             "date_header": True,
             "access_log": False,
             "timeout_keep_alive": 30,
+            # Idle keep-alive clients must not hold shutdown hostage.
+            "timeout_graceful_shutdown": 1,
         }
         self._servers = [
             uvicorn.Server(uvicorn.Config(self.app, **common)),
@@ -401,6 +403,7 @@ class SandboxServer:
     def stop(self) -> None:
         for server in self._servers:
             server.should_exit = True
+            server.force_exit = True
         if self._thread is not None:
             self._thread.join(10)
         for sock in (self._http_sock, self._https_sock):
