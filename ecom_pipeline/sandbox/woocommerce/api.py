@@ -328,7 +328,7 @@ class WooShopApi:
             m = pattern.match(route)
             if not m:
                 continue
-            handler = handlers.get("POST" if method == "HEAD" else method) if method != "HEAD" else handlers.get("GET")
+            handler = handlers.get("GET" if method == "HEAD" else method)
             if handler is None:
                 return self._no_route(), authenticated
             try:
