@@ -50,6 +50,8 @@ def test_seeded_records_have_realistic_shapes() -> None:
     )
     refunded = [o for o in rendered if o["status"] == "refunded"]
     assert all(o["refunds"] and o["refunds"][0]["total"].startswith("-") for o in refunded)
+    stocked = list(store.products.values()) + list(store.variations.values())
+    assert all(r.stock_quantity is None or r.stock_quantity >= 0 for r in stocked), "seeded oversell"
     one = rendered[0]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", one["date_created"])
     assert one["date_created"] != one["date_created_gmt"]  # Europe/Paris is never UTC+0

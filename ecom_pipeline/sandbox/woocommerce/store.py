@@ -514,6 +514,10 @@ class WooStore:
                     continue
                 target = self.variations[rng.choice(product.variation_ids)]
             lines.append((target, rng.randint(1, 3)))
+        if status in PAID_STATUSES:
+            # A checkout cannot oversell when backorders are off: seeded stock never goes negative.
+            lines = [(target, min(qty, self._available(target))) for target, qty in lines]
+            lines = [(target, qty) for target, qty in lines if qty > 0]
         if not lines:
             return
         payment = rng.choice(_PAYMENT)
@@ -565,6 +569,14 @@ class WooStore:
         order.modified = max(t, later) if status not in ("pending", "processing") else t
         if customer_id and status in PAID_STATUSES:
             self.customers[customer_id].is_paying_customer = True
+
+    def _available(self, target: Product | Variation) -> int:
+        """Units a checkout could sell: unlimited (large) when stock is not managed."""
+        if isinstance(target, Variation) and target.manage_stock == "parent":
+            target = self.products[target.parent_id]
+        if target.manage_stock is True:
+            return max(0, target.stock_quantity or 0)
+        return 1_000_000
 
     def _shipping_line(self, total: str) -> dict[str, Any]:
         return {
