@@ -55,27 +55,10 @@ def chunked(values: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[An
         yield values[start : start + size]
 
 
-def insert_values_chunks(rows: Sequence[Mapping[str, Any]], max_params: int = 20_000) -> Iterator[list[dict[str, Any]]]:
-    """Rows in chunks for multi-row ``INSERT ... VALUES (...), (...)`` statements.
-
-    psycopg2's ``executemany`` is one round trip per row; a multi-row VALUES is one per chunk on both backends.
-    Every row gets the union of keys (missing ones as None) because a multi-row VALUES needs one column list.
-    Chunks stay under SQLite's 32,766 bound-parameter limit.
-    """
-    if not rows:
-        return
-    keys: dict[str, None] = {}
-    for row in rows:
-        keys.update(dict.fromkeys(row))
-    per_chunk = max(1, min(1000, max_params // max(len(keys), 1)))
-    for start in range(0, len(rows), per_chunk):
-        yield [{k: row.get(k) for k in keys} for row in rows[start : start + per_chunk]]
-
-
 def bulk_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
-    """Insert many rows with multi-row VALUES statements (see ``insert_values_chunks``)."""
-    for chunk in insert_values_chunks(rows):
-        conn.execute(insert(table).values(chunk))
+    """Insert many rows in one executemany (SQLAlchemy batches it into multi-row INSERTs: insertmanyvalues)."""
+    if rows:
+        conn.execute(insert(table), [dict(row) for row in rows])
     return len(rows)
 
 
@@ -638,13 +621,33 @@ def upsert_links(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
         return 0
     # Duplicate keys in one multi-row upsert would fail on PostgreSQL ("cannot affect row a second time").
     unique = list({(row["integration_id"], row["entity"], str(row["external_id"])): row for row in rows}.values())
-    for chunk in insert_values_chunks(unique):
-        stmt = dialect_insert(conn, entity_links).values(chunk)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[entity_links.c.integration_id, entity_links.c.entity, entity_links.c.external_id],
-            set_={name: getattr(stmt.excluded, name) for name in _LINK_UPDATE_COLUMNS},
-        )
-        conn.execute(stmt)
+    # ON CONFLICT executemany falls back to one round trip per row on psycopg2 (it is not eligible for
+    # insertmanyvalues), which made links the slowest part of a sync. So: find which keys exist (one IN query per
+    # integration+entity), bulk-insert the new ones, update the existing ones by id. Links of one shop are written
+    # by one worker at a time (per-shop pools), so the check-then-insert has no competing writer; if one ever did,
+    # the unique constraint fails the batch, which is then retried, rather than duplicating a link.
+    groups: dict[tuple[int, str], list[dict[str, Any]]] = {}
+    for row in unique:
+        groups.setdefault((int(row["integration_id"]), str(row["entity"])), []).append(dict(row))
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for (integration_id, entity), group in groups.items():
+        existing: dict[str, int] = {}
+        for part in chunked(sorted({str(r["external_id"]) for r in group})):
+            query = select(entity_links.c.id, entity_links.c.external_id).where(
+                entity_links.c.integration_id == integration_id,
+                entity_links.c.entity == entity,
+                entity_links.c.external_id.in_(part),
+            )
+            existing.update({str(ext): int(link_id) for link_id, ext in conn.execute(query)})
+        for row in group:
+            link_id = existing.get(str(row["external_id"]))
+            if link_id is None:
+                inserts.append(row)
+            else:
+                updates.append({"id": link_id, **{k: row[k] for k in _LINK_UPDATE_COLUMNS if k in row}})
+    bulk_insert(conn, entity_links, inserts)
+    executemany_update(conn, entity_links, updates)
     return len(unique)
 
 
