@@ -516,8 +516,12 @@ class WooStore:
             lines.append((target, rng.randint(1, 3)))
         if status in PAID_STATUSES:
             # A checkout cannot oversell when backorders are off: seeded stock never goes negative.
-            lines = [(target, min(qty, self._available(target))) for target, qty in lines]
-            lines = [(target, qty) for target, qty in lines if qty > 0]
+            sellable_lines = [(target, min(qty, self._available(target))) for target, qty in lines]
+            sellable_lines = [(target, qty) for target, qty in sellable_lines if qty > 0]
+            if sellable_lines:
+                lines = sellable_lines
+            else:  # everything picked is sold out: the customer never paid
+                status = "pending"
         if not lines:
             return
         payment = rng.choice(_PAYMENT)
