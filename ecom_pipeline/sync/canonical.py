@@ -93,6 +93,9 @@ class CanonicalInventory:
     managed: bool
     stock_status: str | None = None
     updated_at: datetime | None = None
+    # Rows with the same stock_pool draw on one shared quantity (e.g. WooCommerce variations whose stock is managed
+    # by the parent product): count the pool once, not once per row.
+    stock_pool: str | None = None
 
     def __post_init__(self) -> None:
         _validate(self, (), ("updated_at",))

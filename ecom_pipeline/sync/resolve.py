@@ -522,6 +522,7 @@ def resolve_inventory(
             "available": item.available,
             "managed": item.managed,
             "stock_status": item.stock_status,
+            "stock_pool": item.stock_pool,
             "sku": sku,
             "source_updated_at": item.updated_at,
             "synced_at": now,
@@ -542,7 +543,12 @@ def resolve_inventory(
             item.updated_at is not None
             and row.source_updated_at is not None
             and item.updated_at < row.source_updated_at
-        ) or (row.available, row.managed, row.stock_status) == (item.available, item.managed, item.stock_status):
+        ) or (row.available, row.managed, row.stock_status, row.stock_pool) == (
+            item.available,
+            item.managed,
+            item.stock_status,
+            item.stock_pool,
+        ):
             counts.unchanged += 1
         else:
             updates.append({"id": int(row.id), **values})

@@ -46,6 +46,11 @@ class Secret(str):
         return str.__str__(self)
 
 
+def reveal(value: str) -> str:
+    """The plain value of a credential, whether it is a :class:`Secret` or already a plain string."""
+    return value.reveal() if isinstance(value, Secret) else value
+
+
 def _parse_keys(raw: str, source: str) -> list[Fernet]:
     keys = [part.strip() for part in raw.split(",") if part.strip()]
     if not keys:

@@ -58,7 +58,9 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    # psycopg2 runs executemany() as one round trip per row; batch mode sends updates in pages instead
+    # (inserts already use SQLAlchemy's insertmanyvalues).
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, executemany_mode="values_plus_batch")
 
 
 @cache

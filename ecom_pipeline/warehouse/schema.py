@@ -259,6 +259,7 @@ hub_inventory = Table(
     Column("available", Integer, doc="NULL when the shop does not track stock for this item"),
     Column("managed", Boolean, nullable=False, default=True),
     Column("stock_status", String(20), doc="instock | outofstock | onbackorder"),
+    Column("stock_pool", String(128), doc="rows with the same value share one quantity: count it once"),
     Column("source_updated_at", UTCDateTime),
     Column("synced_at", UTCDateTime, nullable=False),
     UniqueConstraint("tenant_id", "variant_id", "location"),

@@ -31,6 +31,7 @@ from ecom_pipeline.sync.extract import (
     stage_tombstones,
 )
 from ecom_pipeline.warehouse import store
+from ecom_pipeline.warehouse.credentials import reveal
 from ecom_pipeline.warehouse.schema import staging_records
 from ecom_pipeline.warehouse.store import StagedRecord
 
@@ -65,8 +66,8 @@ def make_client(ctx: ExtractContext) -> WooCommerceClient:
         verify = False
     return WooCommerceClient(
         ctx.integration.base_url,
-        ctx.credentials["consumer_key"],
-        ctx.credentials["consumer_secret"],
+        reveal(ctx.credentials["consumer_key"]),
+        reveal(ctx.credentials["consumer_secret"]),
         verify=verify,
         timeout=ctx.timeout_s,
         api_version=settings.get("api_version", "wc/v3"),

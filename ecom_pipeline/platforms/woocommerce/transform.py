@@ -9,12 +9,12 @@ Rules that come from the recorded store (``fixtures/recorded/woocommerce-10.0.2`
 - ``manage_stock`` is True/False on products and True/False/"parent" on variations. "parent" means the variation
   has no stock of its own: ``stock_quantity`` mirrors the parent's shared pool.
 
-Stock shared with the parent (our choice, see ``inventory_from_product``): the *variant* reports what the shop shows
-(quantity of the pool, ``stock_managed=True``) so the catalogue view is faithful, but the *inventory* has exactly one
-row per stock pool: the pool is keyed by the parent product id (and parent SKU), and parent-managed variations get
-no inventory row of their own. Summing or merging inventory rows therefore never counts the pool once per
-variation, and a sale of one variation is one delta on one pool. ``stock_owner_ids`` tells export which id to write
-a variant's stock to.
+Stock shared with the parent (see ``inventory_from_product``): every variant reports what the shop shows (the
+pool's quantity, ``stock_managed=True``), and each parent-managed variation's inventory row carries
+``stock_pool="product:<parent id>"``, the same value on every row drawing on that pool. The hub's inventory is keyed
+by variant (the parent of a variable product is not a sellable variant), so the pool cannot be one row of its own;
+the shared ``stock_pool`` is what tells analysts and the stock ledger to count it once. ``stock_owner_ids`` tells
+export which id to write a variant's stock to.
 
 Every malformed input raises :class:`TransformError` naming the record and field; callers reject that record only.
 """
@@ -346,12 +346,12 @@ def product_to_canonical(record: Mapping[str, Any], *, currency: str | None = No
 
 
 def inventory_from_product(record: Mapping[str, Any]) -> list[CanonicalInventory]:
-    """One inventory row per stock pool at location "default".
+    """One inventory row per sellable item at location "default".
 
     - simple product: the product's own row;
     - variation with its own stock (or untracked): its own row;
-    - variations with ``manage_stock == "parent"``: ONE row for the shared pool, keyed by the parent product id
-      and SKU; the variations themselves get no row, so the pool is never counted once per variation.
+    - variations with ``manage_stock == "parent"``: one row each, all showing the parent's quantity and all
+      carrying ``stock_pool="product:<parent id>"`` so the shared pool is counted once, not once per variation.
     """
     product, variations = _split_record(record)
     product_id = _external_id("product", product)
@@ -368,47 +368,24 @@ def inventory_from_product(record: Mapping[str, Any]) -> list[CanonicalInventory
                 updated_at=_gmt("product", product_id, product, "date_modified_gmt"),
             )
         ]
+    pool_quantity = _int("product", product_id, "stock_quantity", product.get("stock_quantity"))
     rows: list[CanonicalInventory] = []
-    pool_needed = False
     for variation in _sorted_variations(variations):
         variation_id = _external_id("variation", variation)
         quantity, managed, by_parent = _stock("variation", variation_id, variation)
-        if by_parent:
-            pool_needed = True
-            continue
+        if by_parent and pool_quantity is not None:
+            quantity = pool_quantity  # the parent is the truth; a variation's mirror may lag behind it
         rows.append(
             CanonicalInventory(
                 variant_external_id=variation_id,
                 sku=_text(variation.get("sku")),
                 location=DEFAULT_LOCATION,
                 available=quantity,
-                managed=managed,
+                managed=True if by_parent else managed,
                 stock_status=_text(variation.get("stock_status")),
                 updated_at=_gmt("variation", variation_id, variation, "date_modified_gmt"),
+                stock_pool=f"product:{product_id}" if by_parent else None,
             )
-        )
-    if pool_needed:
-        quantity = _int("product", product_id, "stock_quantity", product.get("stock_quantity"))
-        if quantity is None:  # parent missing from the payload: every parent-managed variation mirrors it
-            quantity = next(
-                (
-                    _int("variation", str(v.get("id")), "stock_quantity", v.get("stock_quantity"))
-                    for v in variations
-                    if v.get("manage_stock") == "parent"
-                ),
-                None,
-            )
-        rows.insert(
-            0,
-            CanonicalInventory(
-                variant_external_id=product_id,
-                sku=_text(product.get("sku")),
-                location=DEFAULT_LOCATION,
-                available=quantity,
-                managed=True,
-                stock_status=_text(product.get("stock_status")),
-                updated_at=_gmt("product", product_id, product, "date_modified_gmt"),
-            ),
         )
     return rows
 

@@ -272,17 +272,18 @@ def _beanie() -> dict[str, Any]:
 
 
 def test_parent_managed_stock_is_one_pool_not_one_per_variation() -> None:
-    """Three variations report the parent's 28: inventory must hold 28 once, keyed by the parent."""
+    """Three variations report the parent's 28: each row shows it, all share one stock_pool, so it counts once."""
     record = _beanie()
     product = product_to_canonical(record)
     assert len(product.variants) == 3
     assert all(v.stock_managed and v.stock_quantity == 28 for v in product.variants)
     inventory = inventory_from_product(record)
-    assert len(inventory) == 1
-    (pool,) = inventory
-    assert (pool.variant_external_id, pool.sku, pool.available, pool.managed) == ("28", "BEANIE-WOOL", 28, True)
-    assert pool.location == "default"
-    assert sum(row.available or 0 for row in inventory) == 28
+    assert sorted(row.variant_external_id for row in inventory) == ["29", "30", "31"]
+    assert {(row.available, row.managed, row.stock_pool, row.location) for row in inventory} == {
+        (28, True, "product:28", "default")
+    }
+    pools = {row.stock_pool: row.available for row in inventory}
+    assert sum(v or 0 for v in pools.values()) == 28
     assert stock_owner_ids(record) == {"29": "28", "30": "28", "31": "28"}
 
 

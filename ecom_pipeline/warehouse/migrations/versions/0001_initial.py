@@ -320,6 +320,7 @@ def upgrade() -> None:
         sa.Column("available", sa.Integer(), nullable=True),
         sa.Column("managed", sa.Boolean(), nullable=False),
         sa.Column("stock_status", sa.String(length=20), nullable=True),
+        sa.Column("stock_pool", sa.String(length=128), nullable=True),
         sa.Column("source_updated_at", UTCDateTime(), nullable=True),
         sa.Column("synced_at", UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
