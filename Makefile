@@ -34,6 +34,7 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 
 validate: install
+	@mkdir -p $(DAGSTER_HOME); [ -f $(DAGSTER_HOME)/dagster.yaml ] || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster definitions validate -w workspace.yaml
 
 test: install lint validate
