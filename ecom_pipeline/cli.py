@@ -267,10 +267,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from ecom_pipeline.sandbox.server import ShopSpec, serve_forever
 
-    shops = [
-        ShopSpec(name=name, seed=index + 1, products=args.products, orders=args.orders, customers=args.customers)
-        for index, name in enumerate(args.shops.split(","))
-    ]
+    shops = []
+    for index, entry in enumerate(s.strip() for s in args.shops.split(",") if s.strip()):
+        name, _, platform = entry.partition(":")
+        shops.append(
+            ShopSpec(
+                name=name,
+                seed=index + 1,
+                products=args.products,
+                orders=args.orders,
+                customers=args.customers,
+                platform=platform or "woocommerce",
+            )
+        )
     serve_forever(
         shops,
         host=args.host,
@@ -345,8 +354,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-level", default="WARNING", help="Dagster console log level for the run (default WARNING).")
     p.set_defaults(func=cmd_sync)
 
-    p = sub.add_parser("sandbox", help="Serve emulated shops on 127.0.0.1 (WooCommerce REST v3).")
-    p.add_argument("--shops", default="demo-shop", help="Comma-separated shop names (default demo-shop).")
+    p = sub.add_parser("sandbox", help="Serve emulated shops on 127.0.0.1, over HTTP and HTTPS.")
+    p.add_argument(
+        "--shops",
+        default="demo-shop",
+        help="Comma-separated shops as NAME or NAME:PLATFORM (platform default woocommerce), e.g. a:woocommerce,b:shopify.",
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--http-port", type=int, default=8710, help="Plain HTTP port (OAuth 1.0a auth).")
     p.add_argument("--https-port", type=int, default=8711, help="HTTPS port (HTTP Basic auth).")

@@ -1,8 +1,9 @@
 """Run emulated shops on 127.0.0.1 over plain HTTP and HTTPS at once.
 
-Each shop lives under its own path prefix (``http://127.0.0.1:PORT/<shop>`` is its site URL, the API is under
-``/wp-json/wc/v3``). Both listeners serve the same shops: WooCommerce's auth rules differ by scheme (Basic over
-TLS, OAuth 1.0a over plain HTTP), so clients need both. Admin endpoints under ``/__sandbox/<shop>/`` (no auth)
+Each shop lives under its own path prefix (``http://127.0.0.1:PORT/<shop>`` is its site URL; a WooCommerce API
+is under ``/wp-json/wc/v3``), whatever its platform: emulators plug in through ``sandbox/registry.py``. Both
+listeners serve the same shops: WooCommerce's auth rules differ by scheme (Basic over TLS, OAuth 1.0a over plain
+HTTP), so clients need both. Admin endpoints under ``/__sandbox/<shop>/`` (no auth)
 set faults, read request stats and mutate data.
 
 Deviation from the recorded store, on purpose: absolute URLs (``_links``, ``Link``, permalinks) use the scheme,
@@ -18,7 +19,6 @@ import json
 import signal
 import socket
 import threading
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -27,11 +27,12 @@ from typing import Any
 import uvicorn
 
 from ecom_pipeline.sandbox.clock import SandboxClock
-from ecom_pipeline.sandbox.faults import FaultSwitches, RequestStats
+from ecom_pipeline.sandbox.registry import build_emulated_shop
+from ecom_pipeline.sandbox.shop import Receive, Scope, Send, ShopHandle, ShopSpec
 from ecom_pipeline.sandbox.tls import ensure_certificates
-from ecom_pipeline.sandbox.woocommerce.api import Receive, Scope, Send, WooShopApi, php_json
-from ecom_pipeline.sandbox.woocommerce.auth import WooAuthenticator, credentials_for
-from ecom_pipeline.sandbox.woocommerce.store import WooStore
+from ecom_pipeline.sandbox.woocommerce.api import php_json
+
+__all__ = ["SandboxServer", "ShopHandle", "ShopSpec", "build_shop", "serve_forever"]
 
 NGINX_502 = (
     "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n"
@@ -39,76 +40,9 @@ NGINX_502 = (
 )
 
 
-@dataclass(frozen=True)
-class ShopSpec:
-    """What to emulate: one WooCommerce shop, its seeded catalogue size and store timezone."""
-
-    name: str
-    seed: int = 1
-    products: int = 50
-    variable_share: float = 0.3
-    orders: int = 120
-    customers: int = 40
-    timezone: str = "Europe/Paris"
-    platform: str = "woocommerce"
-    anchor: datetime | None = None
-
-
-@dataclass
-class ShopHandle:
-    """A running shop: URLs, credentials, data and fault switches."""
-
-    spec: ShopSpec
-    store: WooStore
-    faults: FaultSwitches
-    stats: RequestStats
-    consumer_key: str
-    consumer_secret: str
-    api: WooShopApi
-    http_url: str = ""
-    https_url: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-    def describe(self, ca_bundle: str) -> dict[str, Any]:
-        """The JSON entry written to the credentials file."""
-        return {
-            "platform": self.spec.platform,
-            "name": self.name,
-            "http_url": self.http_url,
-            "https_url": self.https_url,
-            "api_path": "/wp-json/wc/v3",
-            "consumer_key": self.consumer_key,
-            "consumer_secret": self.consumer_secret,
-            "ca_bundle": ca_bundle,
-            "timezone": self.spec.timezone,
-        }
-
-
 def build_shop(spec: ShopSpec, clock: SandboxClock) -> ShopHandle:
-    """Generate a shop's data and wire its API (no network)."""
-    if spec.platform != "woocommerce":
-        raise ValueError(f"no emulator for platform {spec.platform!r}")
-    store = WooStore(
-        spec.name,
-        seed=spec.seed,
-        products=spec.products,
-        variable_share=spec.variable_share,
-        orders=spec.orders,
-        customers=spec.customers,
-        timezone=spec.timezone,
-        clock=clock,
-        anchor=spec.anchor,
-    )
-    ck, cs = credentials_for(spec.name, spec.seed)
-    faults = FaultSwitches()
-    api = WooShopApi(store, WooAuthenticator(ck, cs), faults)
-    return ShopHandle(
-        spec=spec, store=store, faults=faults, stats=RequestStats(), consumer_key=ck, consumer_secret=cs, api=api
-    )
+    """Generate a shop's data and wire its API (no network), with the platform's emulator."""
+    return build_emulated_shop(spec, clock)
 
 
 class SandboxApp:
@@ -154,6 +88,10 @@ class SandboxApp:
             await asyncio.sleep(faults.slow_ms / 1000)
         if faults.take_rate_limit():
             wait = max(1, faults.retry_after_s)
+            platform_throttle = getattr(shop.api, "rate_limited", None)
+            if platform_throttle is not None:  # the platform's own 429 (body and headers)
+                await platform_throttle(send, wait)
+                return 429
             body = {
                 "code": "woocommerce_rest_too_many_requests",
                 "message": f"Too many requests. Please wait {wait} seconds before trying again.",

@@ -1,0 +1,37 @@
+"""Builds one emulated WooCommerce 10.0.2 shop: seeded data, REST v3 API, auth, fault switches."""
+
+from __future__ import annotations
+
+from ecom_pipeline.sandbox.clock import SandboxClock
+from ecom_pipeline.sandbox.faults import FaultSwitches, RequestStats
+from ecom_pipeline.sandbox.shop import ShopHandle, ShopSpec
+from ecom_pipeline.sandbox.woocommerce.api import WooShopApi
+from ecom_pipeline.sandbox.woocommerce.auth import WooAuthenticator, credentials_for
+from ecom_pipeline.sandbox.woocommerce.store import WooStore
+
+
+def build_shop(spec: ShopSpec, clock: SandboxClock) -> ShopHandle:
+    """Generate the shop's data and wire its API (no network)."""
+    store = WooStore(
+        spec.name,
+        seed=spec.seed,
+        products=spec.products,
+        variable_share=spec.variable_share,
+        orders=spec.orders,
+        customers=spec.customers,
+        timezone=spec.timezone,
+        clock=clock,
+        anchor=spec.anchor,
+    )
+    ck, cs = credentials_for(spec.name, spec.seed)
+    faults = FaultSwitches()
+    api = WooShopApi(store, WooAuthenticator(ck, cs), faults)
+    return ShopHandle(
+        spec=spec,
+        store=store,
+        faults=faults,
+        stats=RequestStats(),
+        api=api,
+        credentials={"consumer_key": ck, "consumer_secret": cs},
+        api_path="/wp-json/wc/v3",
+    )
