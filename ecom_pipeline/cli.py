@@ -358,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--shops",
         default="demo-shop",
-        help="Comma-separated shops as NAME or NAME:PLATFORM (platform default woocommerce), e.g. a:woocommerce,b:shopify.",
+        help="Comma-separated NAME or NAME:PLATFORM (default platform woocommerce), e.g. a,b:shopify.",
     )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--http-port", type=int, default=8710, help="Plain HTTP port (OAuth 1.0a auth).")
