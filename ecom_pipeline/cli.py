@@ -7,8 +7,6 @@ failure the user can fix (credentials, an unreachable shop), 2 a usage error.
 from __future__ import annotations
 
 import argparse
-import getpass
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -50,59 +48,43 @@ def _fmt_time(value: Any) -> str:
 
 
 def cmd_connect(args: argparse.Namespace) -> int:
+    from ecom_pipeline.platforms.connect import ConnectUsageError
     from ecom_pipeline.platforms.errors import ShopApiError
-    from ecom_pipeline.platforms.woocommerce.client import WooCommerceClient
+    from ecom_pipeline.platforms.registry import get_platform
     from ecom_pipeline.warehouse import store
 
-    if args.platform != "woocommerce":
-        print(f"error: connecting {args.platform} is not supported yet (supported: woocommerce)", file=sys.stderr)
-        return 2
-    if args.ca_bundle and args.insecure:
-        print("error: --ca-bundle and --insecure exclude each other", file=sys.stderr)
-        return 2
-    if args.ca_bundle and not Path(args.ca_bundle).is_file():
-        print(f"error: CA bundle {args.ca_bundle} does not exist", file=sys.stderr)
-        return 2
-    secret = args.consumer_secret or os.environ.get("ECOM_CONSUMER_SECRET")
-    if not secret:
-        if not sys.stdin.isatty():
-            print("error: give --consumer-secret, or ECOM_CONSUMER_SECRET in the environment", file=sys.stderr)
-            return 2
-        secret = getpass.getpass("WooCommerce consumer secret: ")
-    url = args.url.rstrip("/")
-    verify: bool | str = args.ca_bundle or (not args.insecure)
-    client = WooCommerceClient(url, args.consumer_key, secret, verify=verify, timeout=args.timeout, max_retries=2)
-    print(f"Checking the credentials against {url} ...")
+    spec = get_platform(args.platform)
+    print(f"Checking the credentials against {args.url.rstrip('/')} ...")
     try:
-        facts = client.check_credentials()
+        result = spec.connect(args)
+    except ConnectUsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except ShopApiError as exc:
-        print(f"error: could not connect tenant {args.tenant} to {url}:\n  {exc}", file=sys.stderr)
+        print(f"error: could not connect tenant {args.tenant} to {args.url}:\n  {exc}", file=sys.stderr)
         return 1
-    settings: dict[str, Any] = {"api_version": args.api_version}
-    if args.ca_bundle:
-        settings["ca_bundle"] = str(Path(args.ca_bundle).resolve())
-    if args.insecure:
-        settings["insecure"] = True
     engine = _engine(args)
     cipher = _cipher(args)
     with engine.begin() as conn:
         integration_id = store.create_integration(
             conn,
             tenant_id=args.tenant,
-            platform="woocommerce",
-            name=args.name or url.split("://", 1)[-1],
-            base_url=url,
-            credentials={"consumer_key": args.consumer_key, "consumer_secret": secret},
-            settings=settings,
+            platform=spec.name,
+            name=result.name,
+            base_url=result.base_url,
+            credentials=result.credentials,
+            settings=result.settings,
             cipher=cipher,
         )
-    auth = "HTTP Basic over HTTPS" if url.startswith("https://") else "OAuth 1.0a signatures (plain HTTP)"
-    print(f"Connected WooCommerce shop {url} to tenant {args.tenant} as integration #{integration_id} ({auth}).")
-    if facts:
-        print("Shop: " + ", ".join(f"{k} {v}" for k, v in facts.items()))
+    how = f" ({result.auth_description})" if result.auth_description else ""
+    print(
+        f"Connected {spec.title} shop {result.base_url} to tenant {args.tenant} as integration #{integration_id}{how}."
+    )
+    if result.facts:
+        print("Shop: " + ", ".join(f"{k} {v}" for k, v in result.facts.items()))
     print(f"Credentials are encrypted at rest; {cipher.key_source}")
-    if args.insecure:
-        print("warning: TLS certificate verification is OFF for this shop (--insecure).")
+    for note in result.notes:
+        print(f"warning: {note}")
     print(f"Next: ecom-pipeline sync --tenant {args.tenant}")
     return 0
 
@@ -301,6 +283,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ecom_pipeline.platforms.connect import add_common_arguments
+    from ecom_pipeline.platforms.registry import platforms
+
     parser = argparse.ArgumentParser(
         prog="ecom-pipeline",
         description="Keep merchants' shops in sync with one hub warehouse, both ways (runs on Dagster).",
@@ -319,21 +304,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("connect", help="Connect a shop to a tenant, after checking its credentials.")
-    p.add_argument("platform", choices=["woocommerce"], help="The shop's platform.")
-    p.add_argument("--tenant", required=True, help="Tenant (merchant) id, e.g. acme.")
-    p.add_argument("--url", required=True, help="The shop's site URL, e.g. https://shop.example.com.")
-    p.add_argument("--consumer-key", required=True, help="WooCommerce REST API consumer key (ck_...).")
-    p.add_argument(
-        "--consumer-secret",
-        default=None,
-        help="Consumer secret (cs_...). Better: set ECOM_CONSUMER_SECRET, or omit it to be prompted.",
-    )
-    p.add_argument("--name", default=None, help="A label for the shop (default: its host).")
-    p.add_argument("--ca-bundle", default=None, help="PEM file of the CA that signed the shop's TLS certificate.")
-    p.add_argument("--insecure", action="store_true", help="Do not verify the shop's TLS certificate.")
-    p.add_argument("--api-version", default="wc/v3", help="REST API namespace (default wc/v3).")
-    p.add_argument("--timeout", type=float, default=20.0, help="Seconds to wait for the shop (default 20).")
-    p.set_defaults(func=cmd_connect)
+    by_platform = p.add_subparsers(dest="platform", required=True, metavar="PLATFORM")
+    for spec in platforms().values():
+        pp = by_platform.add_parser(spec.name, help=f"Connect a {spec.title} shop.")
+        add_common_arguments(pp)
+        spec.add_connect_arguments(pp)
+        pp.set_defaults(func=cmd_connect)
 
     p = sub.add_parser("disconnect", help="Stop syncing a shop (its history and hub rows are kept).")
     p.add_argument("--integration", type=int, required=True, help="Integration id (see `ecom-pipeline status`).")

@@ -6,10 +6,13 @@ steps and CLI commands are generated from this list, so nothing else needs editi
 
 from __future__ import annotations
 
+import argparse
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ecom_pipeline.platforms.connect import ConnectResult
 from ecom_pipeline.sync.extract import ExtractContext, ExtractReport
 
 
@@ -26,9 +29,13 @@ class PlatformSpec:
     extract: Callable[[ExtractContext, str], ExtractReport]
     # asset name -> asset names of this platform it must run after
     extract_deps: Mapping[str, tuple[str, ...]]
+    # CLI/UI connect: platform-specific arguments, and the check that returns what to store.
+    add_connect_arguments: Callable[[argparse.ArgumentParser], None]
+    connect: Callable[[argparse.Namespace], ConnectResult]
 
 
 def _woocommerce() -> PlatformSpec:
+    from ecom_pipeline.platforms.woocommerce import connect as wc_connect
     from ecom_pipeline.platforms.woocommerce import extract as wc_extract
     from ecom_pipeline.platforms.woocommerce import transform as wc
 
@@ -49,12 +56,29 @@ def _woocommerce() -> PlatformSpec:
         },
         extract=extract,
         extract_deps={"inventory": ("products",)},
+        add_connect_arguments=wc_connect.add_connect_arguments,
+        connect=wc_connect.connect,
     )
+
+
+# Platforms whose package provides ``platform_spec() -> PlatformSpec`` (module path), in display order.
+PLATFORM_MODULES: tuple[str, ...] = (
+    "ecom_pipeline.platforms.shopify.spec",
+    "ecom_pipeline.platforms.prestashop.spec",
+)
 
 
 def platforms() -> dict[str, PlatformSpec]:
     """Every registered platform by name."""
     specs = [_woocommerce()]
+    for module_name in PLATFORM_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                continue  # that platform is not part of this build yet
+            raise
+        specs.append(module.platform_spec())
     return {spec.name: spec for spec in specs}
 
 

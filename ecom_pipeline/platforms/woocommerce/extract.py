@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ecom_pipeline.platforms.connect import verify_from_settings
 from ecom_pipeline.platforms.woocommerce.client import WooCommerceClient
 from ecom_pipeline.platforms.woocommerce.transform import source_updated_at
 from ecom_pipeline.sync.extract import (
@@ -59,11 +60,7 @@ RESOURCES: dict[str, tuple[str, str, bool]] = {
 def make_client(ctx: ExtractContext) -> WooCommerceClient:
     """A client for the integration, with TLS settings from the integration and limits from the run."""
     settings = ctx.integration.settings or {}
-    verify: bool | str = True
-    if settings.get("ca_bundle"):
-        verify = str(settings["ca_bundle"])
-    elif settings.get("insecure"):
-        verify = False
+    verify = verify_from_settings(settings)
     return WooCommerceClient(
         ctx.integration.base_url,
         reveal(ctx.credentials["consumer_key"]),
