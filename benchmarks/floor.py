@@ -1,0 +1,88 @@
+"""The floor: download exactly the pages a full sync reads, with plain ``requests``, and do nothing else.
+
+Same auth as the pipeline (``auth_for``: OAuth 1.0a over plain HTTP), same ``per_page=100`` and ordering
+(``orderby=id&order=asc``): the product pages, one variations call per variable product, the order pages and the
+customer pages, one keep-alive session, one process. JSON is decoded (the product pages must be, to know which
+products are variable); the time spent decoding is reported apart.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import requests
+
+from ecom_pipeline.platforms.woocommerce.auth import auth_for
+
+
+@dataclass
+class FloorResult:
+    wall_s: float = 0.0
+    json_s: float = 0.0
+    calls: int = 0
+    bytes: int = 0
+    products: int = 0
+    variable_products: int = 0
+    variations: int = 0
+    orders: int = 0
+    order_lines: int = 0
+    customers: int = 0
+    calls_by_entity: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def expected_variants(self) -> int:
+        """hub_variants rows a correct sync creates: each variation, plus one per non-variable product."""
+        return self.variations + (self.products - self.variable_products)
+
+    @property
+    def rows(self) -> int:
+        return self.products + self.variations + self.orders + self.customers
+
+
+def download(site_url: str, consumer_key: str, consumer_secret: str, per_page: int = 100) -> FloorResult:
+    api = site_url.rstrip("/") + "/wp-json/wc/v3"
+    res = FloorResult()
+    session = requests.Session()
+    session.auth = auth_for(site_url, consumer_key, consumer_secret)
+
+    def get(path: str, params: dict, entity: str) -> list:
+        r = session.get(f"{api}/{path}", params=params, timeout=60)
+        r.raise_for_status()
+        res.calls += 1
+        res.calls_by_entity[entity] = res.calls_by_entity.get(entity, 0) + 1
+        res.bytes += len(r.content)
+        t = time.perf_counter()
+        items = r.json()
+        res.json_s += time.perf_counter() - t
+        return items
+
+    def pages(path: str, entity: str):
+        page = 1
+        while True:
+            items = get(path, {"per_page": per_page, "orderby": "id", "order": "asc", "page": page}, entity)
+            yield items
+            if len(items) < per_page:
+                return
+            page += 1
+
+    t0 = time.perf_counter()
+    for items in pages("products", "product"):
+        res.products += len(items)
+        for item in items:
+            if item.get("type") == "variable":
+                res.variable_products += 1
+                variations = get(
+                    f"products/{item['id']}/variations",
+                    {"per_page": per_page, "orderby": "id", "order": "asc", "page": 1},
+                    "variation",
+                )
+                res.variations += len(variations)
+    for items in pages("orders", "order"):
+        res.orders += len(items)
+        res.order_lines += sum(len(o.get("line_items") or []) for o in items)
+    for items in pages("customers", "customer"):
+        res.customers += len(items)
+    res.wall_s = time.perf_counter() - t0
+    session.close()
+    return res
