@@ -57,6 +57,8 @@ class CanonicalVariant:
     stock_status: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # The platform's GraphQL global id beside the numeric ``external_id`` (Shopify: gid://shopify/ProductVariant/1).
+    external_gid: str | None = None
 
     def __post_init__(self) -> None:
         _validate(self, ("price", "compare_at_price"), ("created_at", "updated_at"))
@@ -77,6 +79,7 @@ class CanonicalProduct:
     categories: tuple[str, ...] = ()
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    external_gid: str | None = None  # GraphQL global id where the platform has one (Shopify)
 
     def __post_init__(self) -> None:
         _validate(self, (), ("created_at", "updated_at"))
@@ -115,6 +118,7 @@ class CanonicalCustomer:
     country: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    external_gid: str | None = None  # GraphQL global id where the platform has one (Shopify)
 
     def __post_init__(self) -> None:
         _validate(self, (), ("created_at", "updated_at"))
@@ -161,10 +165,23 @@ class CanonicalOrder:
     paid_at: datetime | None = None
     completed_at: datetime | None = None
     updated_at: datetime | None = None
+    external_gid: str | None = None  # GraphQL global id where the platform has one (Shopify)
+    # What the buyer saw when it differs from the shop currency (Shopify presentmentMoney); ``currency``/``total``
+    # stay in the shop currency so sums over orders never mix currencies.
+    presentment_currency: str | None = None
+    presentment_total: Decimal | None = None
 
     def __post_init__(self) -> None:
         _validate(
             self,
-            ("subtotal", "discount_total", "shipping_total", "tax_total", "total", "refunded_total"),
+            (
+                "subtotal",
+                "discount_total",
+                "shipping_total",
+                "tax_total",
+                "total",
+                "refunded_total",
+                "presentment_total",
+            ),
             ("placed_at", "paid_at", "completed_at", "updated_at"),
         )

@@ -104,16 +104,30 @@ def _is_older(incoming: datetime | None, link: Row[Any] | None) -> bool:
     )
 
 
+# Optional canonical fields added after snapshots were first stored: left out of a snapshot while unset, so records
+# of platforms that never fill them keep their base hash (no mass "updated" after an upgrade).
+_OPTIONAL_SNAPSHOT_FIELDS = ("external_gid", "presentment_currency", "presentment_total")
+
+
+def snapshot_of(record: Any) -> dict[str, Any]:
+    """``to_jsonable(record)`` without the optional late fields that are unset (see ``_OPTIONAL_SNAPSHOT_FIELDS``)."""
+    data = to_jsonable(record)
+    for name in _OPTIONAL_SNAPSHOT_FIELDS:
+        if name in data and data[name] is None:
+            del data[name]
+    return data
+
+
 def product_snapshot(product: CanonicalProduct) -> dict[str, Any]:
     """The product's own canonical fields (variants have their own links and snapshots)."""
-    data = to_jsonable(product)
+    data = snapshot_of(product)
     data.pop("variants", None)
     return data
 
 
 def variant_snapshot(variant: CanonicalVariant) -> dict[str, Any]:
     """The variant's canonical fields without stock (see ``_VARIANT_STOCK_FIELDS``)."""
-    data = to_jsonable(variant)
+    data = snapshot_of(variant)
     for name in _VARIANT_STOCK_FIELDS:
         data.pop(name, None)
     data["sku"] = _norm_sku(variant.sku)
@@ -185,7 +199,10 @@ def _link_row(
     updated_at: datetime | None,
     sku: str | None = None,
     parent: str | None = None,
+    gid: str | None = None,
 ) -> dict[str, Any]:
+    # ``external_gid`` is set on every row (None when the platform has no global id) so one executemany has
+    # uniform keys; a gid never changes for a given external id, so writing it when the link is created suffices.
     return {
         "tenant_id": tenant_id,
         "integration_id": integration_id,
@@ -199,6 +216,7 @@ def _link_row(
         "external_updated_at": updated_at,
         "last_synced_at": now,
         "deleted_at": None,
+        "external_gid": gid,
     }
 
 
@@ -376,6 +394,7 @@ def resolve_products(
                     snapshot=plan.snapshot,
                     base_hash=plan.hash,
                     updated_at=p.updated_at,
+                    gid=p.external_gid,
                 )
             )
         for v, vsnap, vhash, _vlink, hub_variant in plan.variant_work:
@@ -393,6 +412,7 @@ def resolve_products(
                     updated_at=v.updated_at or p.updated_at,
                     sku=_norm_sku(v.sku),
                     parent=p.external_id,
+                    gid=v.external_gid,
                 )
             )
         if id(plan) in created_products:
@@ -615,7 +635,7 @@ def resolve_customers(
         if _is_older(c.updated_at, link):
             counts.unchanged += 1
             continue
-        snapshot = to_jsonable(c)
+        snapshot = snapshot_of(c)
         digest = stable_hash(snapshot)
         if link is not None and link.deleted_at is None and link.base_hash == digest:
             counts.unchanged += 1
@@ -646,6 +666,7 @@ def resolve_customers(
                 snapshot=snapshot,
                 base_hash=digest,
                 updated_at=c.updated_at,
+                gid=c.external_gid,
             )
         )
         counts.updated += 1
@@ -664,6 +685,7 @@ def resolve_customers(
                 snapshot=snapshot,
                 base_hash=digest,
                 updated_at=c.updated_at,
+                gid=c.external_gid,
             )
         )
     store.executemany_update(conn, hub_customers, updates)
@@ -687,6 +709,8 @@ def _order_values(o: CanonicalOrder, customer_id: int | None, now: datetime) -> 
         "tax_total": o.tax_total,
         "total": o.total,
         "refunded_total": o.refunded_total,
+        "presentment_currency": o.presentment_currency,
+        "presentment_total": o.presentment_total,
         "customer_id": customer_id,
         "email": _norm_email(o.email),
         "placed_at": o.placed_at,
@@ -721,7 +745,7 @@ def resolve_orders(
         if _is_older(o.updated_at, link):
             counts.unchanged += 1
             continue
-        snapshot = to_jsonable(o)
+        snapshot = snapshot_of(o)
         digest = stable_hash(snapshot)
         if link is not None and link.deleted_at is None and link.base_hash == digest:
             counts.unchanged += 1
@@ -833,6 +857,7 @@ def resolve_orders(
                 snapshot=s,
                 base_hash=d,
                 updated_at=o.updated_at,
+                gid=o.external_gid,
             )
             for o, s, d, hub_id in order_hub
         ],
