@@ -1,0 +1,268 @@
+"""The webhook receiver: verify, store once in ``webhook_inbox``, answer. Nothing else happens in a request.
+
+Routes::
+
+    POST /webhooks/woocommerce/{integration_id}   X-WC-Webhook-Signature (base64 HMAC-SHA256 of the raw body)
+    POST /webhooks/shopify/{integration_id}       X-Shopify-Hmac-Sha256 (same scheme, the app's client secret)
+    POST /webhooks/generic/{integration_id}       X-Ecom-Signature: sha256=<hex of HMAC(ts + "." + body)>,
+                                                  X-Ecom-Timestamp (Unix s, at most 5 min skew)
+    GET  /webhooks/health
+
+Answers: 200/201 only once the row is committed (a 2xx is a promise the event is durable: shops stop retrying on
+it); 200 for a duplicate (already stored) and for WooCommerce's unsigned creation ping (not stored); 401 for a
+missing or wrong signature (nothing stored); 404 for an unknown or disconnected integration or a platform that does
+not match it; 413 for a body over the limit, checked on Content-Length before reading and counted while reading
+(a chunked body has no Content-Length); 503 when the warehouse cannot be written (so the shop retries).
+
+Applying the events is a separate, retried step (``webhooks.apply`` from a Dagster sensor): parsing, API
+re-reads and hub writes do not belong in a request that the shop times out after a few seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from ecom_pipeline.warehouse import store
+from ecom_pipeline.warehouse.credentials import CredentialCipher, CredentialError, reveal
+from ecom_pipeline.warehouse.engine import default_home, make_engine
+from ecom_pipeline.warehouse.types import utcnow
+from ecom_pipeline.webhooks import inbox
+from ecom_pipeline.webhooks.signatures import verify_base64_hmac, verify_generic
+
+log = logging.getLogger("ecom_pipeline.webhooks")
+
+DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024  # WooCommerce products with long HTML stay far below; abuse does not
+INTEGRATION_CACHE_TTL_S = 30.0
+NEGATIVE_CACHE_TTL_S = 5.0
+# Where each platform keeps the key its deliveries are signed with, in order of preference.
+SECRET_KEYS: dict[str, tuple[str, ...]] = {
+    "woocommerce": ("webhook_secret",),
+    "shopify": ("webhook_secret", "client_secret", "api_secret_key", "api_secret"),
+    "generic": ("webhook_secret",),
+}
+SUPPORTED = ("woocommerce", "shopify", "generic")
+
+
+@dataclass(frozen=True)
+class IntegrationInfo:
+    """What the receiver needs about one integration (the secret is the decrypted signing key, or None)."""
+
+    id: int
+    tenant_id: str
+    platform: str
+    active: bool
+    secret: str | None
+
+
+class IntegrationCache:
+    """Integration lookups cached for a few seconds: decrypting credentials for every delivery would cost more
+    than storing it. A rotated secret or a disconnect takes effect within the TTL; unknown ids are cached briefly
+    too, so a flood of bogus ids cannot turn into a flood of queries."""
+
+    def __init__(self, engine: Engine, cipher: CredentialCipher, ttl_s: float = INTEGRATION_CACHE_TTL_S) -> None:
+        self.engine = engine
+        self.cipher = cipher
+        self.ttl_s = ttl_s
+        self._entries: dict[int, tuple[float, IntegrationInfo | None]] = {}
+        self._lock = threading.Lock()
+
+    def invalidate(self, integration_id: int | None = None) -> None:
+        with self._lock:
+            if integration_id is None:
+                self._entries.clear()
+            else:
+                self._entries.pop(integration_id, None)
+
+    def get(self, integration_id: int) -> IntegrationInfo | None:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._entries.get(integration_id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        info = self._load(integration_id)
+        ttl = self.ttl_s if info is not None else min(self.ttl_s, NEGATIVE_CACHE_TTL_S)
+        with self._lock:
+            self._entries[integration_id] = (now + ttl, info)
+        return info
+
+    def _load(self, integration_id: int) -> IntegrationInfo | None:
+        with self.engine.connect() as conn:
+            try:
+                record = store.get_integration(conn, integration_id)
+                credentials = store.load_credentials(conn, integration_id, self.cipher)
+            except store.IntegrationNotFound:
+                return None
+            except CredentialError:
+                log.error(
+                    "integration %s: stored credentials cannot be decrypted; refusing its webhooks", integration_id
+                )
+                credentials = {}
+        secret = None
+        for key in SECRET_KEYS.get(record.platform, ("webhook_secret",)):
+            if credentials.get(key):
+                secret = reveal(credentials[key])
+                break
+        return IntegrationInfo(record.id, record.tenant_id, record.platform, record.active, secret)
+
+
+class BodyTooLarge(Exception):
+    """The body exceeded the limit while it was being read."""
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refusing more than ``limit`` bytes without buffering them (chunked bodies included)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"ok": False, "code": code, "message": message}, status_code=status)
+
+
+def create_app(
+    warehouse_url: str | None = None,
+    *,
+    engine: Engine | None = None,
+    cipher: CredentialCipher | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    cache_ttl_s: float = INTEGRATION_CACHE_TTL_S,
+    clock: Callable[[], float] = time.time,
+) -> Starlette:
+    """The receiver ASGI app for one warehouse.
+
+    ``cipher`` decrypts the integrations' stored secrets (default: ``ECOM_SECRET_KEY`` or the embedded key file).
+    ``engine`` may be given instead of ``warehouse_url`` (tests, benchmarks); engines come from ``make_engine`` so
+    SQLite gets WAL and a busy timeout, since the receiver shares the file with run workers.
+    """
+    if engine is None:
+        if warehouse_url is None:
+            raise ValueError("create_app needs warehouse_url or engine")
+        engine = make_engine(warehouse_url)
+    cipher = cipher or CredentialCipher.from_env(default_home())
+    integrations = IntegrationCache(engine, cipher, ttl_s=cache_ttl_s)
+
+    def store_delivery(info: IntegrationInfo, delivery: inbox.Delivery, body: bytes) -> bool:
+        with engine.begin() as conn:  # committed before we answer: a 2xx means durable
+            return inbox.insert_delivery(
+                conn,
+                tenant_id=info.tenant_id,
+                integration_id=info.id,
+                platform=info.platform,
+                delivery=delivery,
+                body=body,
+                received_at=utcnow(),
+            )
+
+    async def receive(request: Request) -> JSONResponse:
+        platform = request.path_params["platform"]
+        if platform not in SUPPORTED:
+            return _error(404, "unknown_platform", f"no webhook receiver for platform {platform!r}")
+        try:
+            integration_id = int(request.path_params["integration_id"])
+        except ValueError:
+            return _error(404, "unknown_integration", "integration ids are integers")
+        length = request.headers.get("content-length")
+        if length is not None:
+            try:
+                if int(length) > max_body_bytes:
+                    return _error(413, "body_too_large", f"bodies over {max_body_bytes} bytes are refused")
+            except ValueError:
+                return _error(400, "bad_content_length", "Content-Length is not a number")
+        info = await run_in_threadpool(integrations.get, integration_id)
+        if info is None or not info.active or (platform != "generic" and info.platform != platform):
+            return _error(404, "unknown_integration", f"no active {platform} integration {integration_id}")
+        try:
+            body = await read_body(request, max_body_bytes)
+        except BodyTooLarge:
+            return _error(413, "body_too_large", f"bodies over {max_body_bytes} bytes are refused")
+        except ClientDisconnect:
+            return _error(400, "client_disconnected", "the body was cut off")
+        headers = {k.lower(): v for k, v in request.headers.items()}
+
+        if platform == "woocommerce":
+            if inbox.is_woocommerce_ping(headers, body):
+                return JSONResponse({"ok": True, "ping": True})
+            if not verify_base64_hmac(info.secret, body, headers.get("x-wc-webhook-signature")):
+                return _error(401, "bad_signature", "X-WC-Webhook-Signature is missing or does not match")
+            delivery = inbox.woocommerce_delivery(info.id, headers, body)
+        elif platform == "shopify":
+            if not verify_base64_hmac(info.secret, body, headers.get("x-shopify-hmac-sha256")):
+                return _error(401, "bad_signature", "X-Shopify-Hmac-Sha256 is missing or does not match")
+            delivery = inbox.shopify_delivery(info.id, headers, body)
+        else:
+            reason = verify_generic(
+                info.secret, body, headers.get("x-ecom-signature"), headers.get("x-ecom-timestamp"), now=clock()
+            )
+            if reason is not None:
+                return _error(401, "bad_signature", reason)
+            delivery = inbox.generic_delivery(info.id, headers, body)
+
+        try:
+            stored = await run_in_threadpool(store_delivery, info, delivery, body)
+        except SQLAlchemyError as exc:
+            # Not stored, so not acknowledged: the shop retries (Shopify, generic senders; WooCommerce counts a
+            # failure). Say nothing about the database to the caller.
+            log.error("webhook %s for integration %s not stored: %s", delivery.topic, info.id, exc)
+            return _error(503, "unavailable", "the delivery could not be stored; retry later")
+        return JSONResponse({"ok": True, "duplicate": not stored}, status_code=200)
+
+    async def health(_: Request) -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    app = Starlette(
+        routes=[
+            Route("/webhooks/health", health, methods=["GET"]),
+            Route("/webhooks/{platform}/{integration_id}", receive, methods=["POST"]),
+        ]
+    )
+    app.state.integrations = integrations
+    app.state.engine = engine
+    return app
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8787,
+    warehouse_url: str | None = None,
+    *,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    workers: int = 1,
+    log_level: str = "warning",
+    **uvicorn_options: Any,
+) -> None:
+    """Run the receiver with uvicorn until interrupted (``ecom-pipeline serve-webhooks``)."""
+    import uvicorn
+
+    from ecom_pipeline.warehouse.engine import default_warehouse_url
+
+    url = warehouse_url or default_warehouse_url()
+    app = create_app(url, max_body_bytes=max_body_bytes)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        server_header=False,
+        workers=workers if workers > 1 else None,
+        **uvicorn_options,
+    )

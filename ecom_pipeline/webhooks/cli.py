@@ -1,0 +1,34 @@
+"""``ecom-pipeline serve-webhooks``: argument set-up and the command, for cli.py to wire in."""
+
+from __future__ import annotations
+
+import argparse
+
+from ecom_pipeline.webhooks.app import DEFAULT_MAX_BODY_BYTES
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``serve-webhooks`` (the warehouse URL comes from the global ``--warehouse-url``)."""
+    parser.add_argument("--host", default="127.0.0.1", help="Interface to listen on (default 127.0.0.1).")
+    parser.add_argument("--port", type=int, default=8787, help="Port to listen on (default 8787).")
+    parser.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=DEFAULT_MAX_BODY_BYTES,
+        help=f"Refuse bodies larger than this with 413 (default {DEFAULT_MAX_BODY_BYTES}).",
+    )
+    parser.add_argument("--log-level", default="warning", help="uvicorn log level (default warning).")
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Serve until interrupted; returns the exit code. Deliveries are stored, applied later by the sensor."""
+    from ecom_pipeline.webhooks.app import serve
+
+    url = getattr(args, "warehouse_url", None)
+    print(
+        f"receiving webhooks on http://{args.host}:{args.port}/webhooks/<platform>/<integration id> "
+        "(platform: woocommerce, shopify, generic)",
+        flush=True,
+    )
+    serve(args.host, args.port, url, max_body_bytes=args.max_body_bytes, log_level=args.log_level)
+    return 0
