@@ -1,0 +1,522 @@
+"""PrestaShop Webservice client (1.7 and 8.x): key auth, JSON reads, offset paging, date filters, XML writes.
+
+It returns raw webservice payloads (dicts) on purpose: the extract stages them verbatim and the transform is the
+only code that interprets fields. Transport (retries, budget, pacing, credential scrubbing) is the shared
+:class:`~ecom_pipeline.platforms.http.HttpSession`; this module adds what the recorded 8.2.1 store showed
+(fixtures/recorded/prestashop-8.2.1):
+
+- Auth is HTTP Basic with the key as user name and an empty password, over HTTP or HTTPS.
+- JSON is asked with ``output_format=JSON``; ``display=full`` returns every field plus associations (ids of
+  combinations, stock_availables, order_rows...). Lists are ``{"<plural>": [...]}``; PHP's JSON writer returns
+  ``[]`` for an empty list, which we accept too.
+- Paging is ``limit=offset,count`` with no total and no next link: a page shorter than ``count`` ends the list.
+- Dates filter as shop-local wall time: ``filter[date_upd]=[from,to]&date=1`` (inclusive). Sorting
+  ``sort=[date_upd_ASC,id_ASC]`` gives a total order; the recorded store shows ``date_upd`` ties are otherwise
+  returned in an unstable order.
+- Writes are XML only (``put_xml`` / ``post_xml``), parsed with defusedxml. PUT replaces the whole document, so
+  the usual pattern is GET the XML, change it, drop read-only fields, PUT it back (see ``READ_ONLY_FIELDS``).
+- Errors: ``{"errors":[{"code","message"}]}``; PHP 8 appends warnings (code 3) that turn a 400 into a 500. The
+  session below turns such a 500 back into a 400 so it is not retried five times and is reported as the bad
+  request it is; errors become the subclasses of :mod:`ecom_pipeline.platforms.prestashop.errors`.
+
+Incremental listing and offset instability
+------------------------------------------
+Offset paging over ``date_upd`` shifts when a record is modified mid-scan (it moves to the end, and every later
+record slides one slot towards the start, so one would be skipped). :meth:`PrestaShopClient.iter_modified`
+therefore pages by *keyset*: after a full page it restarts at offset 0 with the window starting at the last
+``date_upd`` seen (the range is inclusive), dropping the records of that boundary second it already yielded. Only
+when a whole page shares one second does it fall back to offsets inside that second.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from xml.etree.ElementTree import Element, ElementTree, tostring
+
+import defusedxml.ElementTree as SafeET
+import requests
+from requests.auth import HTTPBasicAuth
+
+from ecom_pipeline.platforms.errors import ShopApiError, ShopAuthError, ShopResponseError
+from ecom_pipeline.platforms.http import ApiResponse, ErrorInfo, HttpSession, HttpStats
+from ecom_pipeline.platforms.prestashop.dates import format_local, local_filter_floor, shop_zone, utc_to_local
+from ecom_pipeline.platforms.prestashop.errors import PHP_WARNING_CODE, PrestaShopPermissionError, specialize
+
+PLATFORM = "prestashop"
+DEFAULT_PAGE_SIZE = 100
+# Narrow lists (ids, stock quantities) are a few bytes a row: bigger pages cost the shop little.
+NARROW_PAGE_SIZE = 1000
+# Fields the webservice returns but refuses (or silently mishandles) on PUT: drop them from a GET-modify-PUT.
+READ_ONLY_FIELDS: dict[str, tuple[str, ...]] = {
+    "products": ("manufacturer_name", "quantity", "position_in_category"),
+    "combinations": (),
+    "stock_availables": (),
+}
+# Resources a sync reads: connect reports the missing ones.
+READ_RESOURCES: tuple[str, ...] = (
+    "products",
+    "combinations",
+    "stock_availables",
+    "orders",
+    "order_states",
+    "customers",
+    "currencies",
+)
+OPTIONAL_RESOURCES: tuple[str, ...] = ("configurations", "product_options", "product_option_values", "languages")
+XLINK = "http://www.w3.org/1999/xlink"
+
+
+class _XmlBody(str):
+    """An XML document to send as the request body (the shared session only knows JSON bodies)."""
+
+
+class PrestaShopBasicAuth(HTTPBasicAuth):
+    """The key as Basic user name, empty password; a repr that never prints the key."""
+
+    def __init__(self, api_key: str) -> None:
+        super().__init__(api_key, "")
+
+    def __repr__(self) -> str:
+        return "PrestaShopBasicAuth(<redacted>)"
+
+
+class _PrestaShopSession(requests.Session):
+    """A requests session that sends ``_XmlBody`` as text/xml and un-does PHP 8's 400-to-500 promotion.
+
+    Why here: ``HttpSession`` decides retries from the status. A 500 whose body is a webservice error with a real
+    code (not only PHP warnings, code 3) is deterministic, so it becomes a 400 (the original status is kept in
+    ``X-Ecom-Original-Status``) and is neither retried nor reported as a server outage.
+    """
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        body = kwargs.get("json")
+        if isinstance(body, _XmlBody):
+            kwargs["json"] = None
+            kwargs["data"] = body.encode("utf-8")
+            headers = dict(kwargs.get("headers") or {})
+            headers.setdefault("Content-Type", "text/xml; charset=utf-8")
+            kwargs["headers"] = headers
+        response = super().request(method, url, *args, **kwargs)
+        if response.status_code == 500:
+            codes = [code for code, _ in _errors_of(response.text)]
+            if any(code != PHP_WARNING_CODE for code in codes):
+                response.headers["X-Ecom-Original-Status"] = "500"
+                response.status_code = 400
+        return response
+
+
+def _errors_of(text: str) -> list[tuple[str, str]]:
+    """(code, message) pairs of a JSON or XML webservice error body; [] when it is neither."""
+    stripped = text.strip()
+    if not stripped:
+        return []
+    if stripped.startswith("{"):
+        try:
+            body = json.loads(stripped)
+        except ValueError:
+            return []
+        errors = body.get("errors") if isinstance(body, dict) else None
+        if not isinstance(errors, list):
+            return []
+        return [
+            (str(e.get("code")), str(e.get("message") or "")) for e in errors if isinstance(e, dict) and "code" in e
+        ]
+    if stripped.startswith("<"):
+        try:
+            root = SafeET.fromstring(stripped)
+        except Exception:  # defusedxml raises several types; any failure means "not an error document"
+            return []
+        return [((e.findtext("code") or "").strip(), (e.findtext("message") or "").strip()) for e in root.iter("error")]
+    return []
+
+
+def ps_error_parser(status: int, body: Any, text: str) -> ErrorInfo:
+    """The first real error (PHP warnings, code 3, are counted, not shown) as code + message."""
+    errors = _errors_of(text)
+    if not errors:
+        return ErrorInfo()
+    real = [e for e in errors if e[0] != PHP_WARNING_CODE] or errors
+    code, message = real[0]
+    others = [m for c, m in real[1:]]
+    if others:
+        message = f"{message.rstrip('.')}; {'; '.join(others)}"
+    warnings = len(errors) - len([e for e in errors if e[0] != PHP_WARNING_CODE])
+    if warnings and real[0][0] != PHP_WARNING_CODE:
+        message = f"{message} (+{warnings} PHP warnings from the shop)"
+    return ErrorInfo(code=code, message=message, details={"codes": [c for c, _ in errors]})
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list: ``offset`` is where it started; a page shorter than ``count`` was the last."""
+
+    items: list[dict[str, Any]]
+    offset: int
+    count: int
+    number: int
+
+
+def _list_items(resource: str, data: Any, url: str, status: int) -> list[dict[str, Any]]:
+    if data == [] or data == {}:
+        return []  # PHP's JSON writer renders an empty result as []
+    items = data.get(resource) if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise ShopResponseError(
+            f"expected {{{resource!r}: [...]}} from a list, got {type(data).__name__}",
+            platform=PLATFORM,
+            method="GET",
+            url=url,
+            status=status,
+            hint="A module or proxy may be altering webservice answers; check /api/ in a browser with the key.",
+        )
+    return items
+
+
+def _bracket(values: list[str] | tuple[str, ...]) -> str:
+    return "[" + ",".join(values) + "]"
+
+
+class PrestaShopClient:
+    """Read access to one PrestaShop shop's webservice, plus XML document writes for export."""
+
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        verify: bool | str = True,
+        timeout: float = 30.0,
+        max_retries: int = 5,
+        request_budget: int | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        shop_id: int | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        max_requests_per_second: float | None = None,
+        max_backoff_s: float = 30.0,
+    ) -> None:
+        if page_size < 1:
+            raise ValueError(f"page_size must be at least 1, got {page_size}")
+        if not api_key:
+            raise ValueError("a PrestaShop webservice key is required")
+        base = base_url.rstrip("/")
+        if base.endswith("/api"):
+            base = base[: -len("/api")]
+        self.site_url = base
+        self.api_root = f"{base}/api"
+        self.page_size = page_size
+        self.shop_id = shop_id
+        self.http = HttpSession(
+            self.api_root,
+            platform=PLATFORM,
+            auth=PrestaShopBasicAuth(api_key),
+            verify=verify,
+            timeout=timeout,
+            max_retries=max_retries,
+            max_backoff_s=max_backoff_s,
+            request_budget=request_budget,
+            max_requests_per_second=max_requests_per_second,
+            sleep=sleep,
+            clock=clock,
+            error_parser=ps_error_parser,
+            secrets=(api_key,),
+            session=_PrestaShopSession(),
+        )
+
+    def __repr__(self) -> str:
+        return f"PrestaShopClient(site_url={self.site_url!r})"
+
+    def __enter__(self) -> PrestaShopClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.http.close()
+
+    @property
+    def stats(self) -> HttpStats:
+        return self.http.stats
+
+    # -- raw calls ----------------------------------------------------------------------------------------------
+
+    def _params(self, params: Mapping[str, Any] | None, *, json_output: bool = True) -> dict[str, Any]:
+        query: dict[str, Any] = {}
+        if json_output:
+            query["output_format"] = "JSON"
+        query.update(params or {})
+        if self.shop_id is not None:
+            query.setdefault("id_shop", self.shop_id)  # multishop: read/write in this shop's context
+        return query
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        xml_body: str | None = None,
+        json_output: bool = True,
+    ) -> ApiResponse:
+        """One call relative to ``/api/`` with PrestaShop's error forms mapped to their subclasses."""
+        try:
+            return self.http.request(
+                method,
+                path,
+                params=self._params(params, json_output=json_output),
+                json_body=_XmlBody(xml_body) if xml_body is not None else None,
+                expect_json=json_output and method.upper() not in ("DELETE", "HEAD"),
+            )
+        except ShopApiError as err:
+            raise specialize(err) from None
+
+    def get(self, resource: str, resource_id: int | str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """One record as JSON (the inner object). Falsy top-level fields are omitted by PrestaShop here."""
+        response = self.request("GET", f"{resource}/{resource_id}", params=params)
+        data = response.data
+        if isinstance(data, dict) and len(data) == 1:
+            inner = next(iter(data.values()))
+            if isinstance(inner, dict):
+                return inner
+        raise ShopResponseError(
+            f"expected {{<resource>: {{...}}}} for {resource}/{resource_id}, got {str(data)[:80]!r}",
+            platform=PLATFORM,
+            method="GET",
+            url=response.url,
+            status=response.status,
+        )
+
+    def list(self, resource: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """One list call (no paging of its own)."""
+        response = self.request("GET", resource, params=params)
+        return _list_items(resource, response.data, response.url, response.status)
+
+    # -- lists ----------------------------------------------------------------------------------------------------
+
+    def iter_pages(
+        self, resource: str, params: Mapping[str, Any] | None = None, *, page_size: int | None = None
+    ) -> Iterator[Page]:
+        """Pages of ``limit=offset,count`` until a short (or empty) page: the webservice sends no total."""
+        count = page_size or self.page_size
+        query = {k: v for k, v in (params or {}).items() if k != "limit"}
+        offset = 0
+        number = 0
+        while True:
+            items = self.list(resource, {**query, "limit": f"{offset},{count}"})
+            number += 1
+            yield Page(items=items, offset=offset, count=count, number=number)
+            if len(items) < count:
+                return
+            offset += count
+
+    def iter_all(
+        self, resource: str, *, display: str = "full", params: Mapping[str, Any] | None = None
+    ) -> Iterator[Page]:
+        """Every record by ascending id (ids never move; new records append at the end)."""
+        return self.iter_pages(resource, {"display": display, "sort": "[id_ASC]", **(params or {})})
+
+    def list_ids(self, resource: str, *, page_size: int = NARROW_PAGE_SIZE) -> list[int]:
+        """Every id of a resource (``display=[id]``): the cheap listing that detects deletions."""
+        ids: list[int] = []
+        for page in self.iter_pages(resource, {"display": "[id]", "sort": "[id_ASC]"}, page_size=page_size):
+            for item in page.items:
+                value = item.get("id")
+                if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+                    ids.append(int(value))
+        return ids
+
+    def iter_modified(
+        self,
+        resource: str,
+        since: datetime,
+        timezone: str,
+        *,
+        display: str = "full",
+        params: Mapping[str, Any] | None = None,
+        page_size: int | None = None,
+        now: datetime | None = None,
+    ) -> Iterator[Page]:
+        """Records with ``date_upd`` at or after ``since`` (aware), oldest first, keyset-paged (module docstring).
+
+        The filter is built in shop-local time with :func:`local_filter_floor`, so an autumn clock change right
+        after the cursor cannot hide a record. The upper bound is one day past now (shop-local), which tolerates a
+        shop clock running ahead.
+        """
+        zone = shop_zone(timezone)
+        count = page_size or self.page_size
+        floor = format_local(local_filter_floor(since, zone))
+        upper = format_local(utc_to_local((now or datetime.now(UTC)) + timedelta(days=1), zone))
+        extra = {k: v for k, v in (params or {}).items() if k not in ("limit", "sort", "date")}
+        offset = 0
+        number = 0
+        seen_at_boundary: set[tuple[Any, Any]] = set()
+        boundary: str | None = None
+        while True:
+            query = {
+                **extra,
+                "display": display,
+                "filter[date_upd]": f"[{floor},{upper}]",
+                "date": "1",
+                "sort": "[date_upd_ASC,id_ASC]",
+                "limit": f"{offset},{count}",
+            }
+            items = self.list(resource, query)
+            number += 1
+            fresh = [i for i in items if (i.get("id"), i.get("date_upd")) not in seen_at_boundary]
+            yield Page(items=fresh, offset=offset, count=count, number=number)
+            if len(items) < count:
+                return
+            last = items[-1].get("date_upd")
+            if not isinstance(last, str) or not last:
+                raise ShopResponseError(
+                    f"{resource} item {items[-1].get('id')} has no date_upd; cannot page by modification",
+                    platform=PLATFORM,
+                )
+            if last == boundary:
+                seen_at_boundary.update((i.get("id"), i.get("date_upd")) for i in items)
+            else:
+                boundary = last
+                seen_at_boundary = {(i.get("id"), i.get("date_upd")) for i in items if i.get("date_upd") == last}
+            if last <= floor:
+                offset += count  # a whole page inside one second: the keyset cannot advance, page by offset
+            else:
+                floor = last
+                offset = 0
+
+    def list_by_parent(
+        self, resource: str, field: str, parent_ids: list[int], *, display: str = "full"
+    ) -> list[dict[str, Any]]:
+        """Children of many parents in one paged scan: ``filter[field]=[1|2|3]`` (the webservice's OR)."""
+        if not parent_ids:
+            return []
+        found: list[dict[str, Any]] = []
+        # Bound the URL length: about 120 ids per query keeps it well under common 8 KB request-line limits.
+        for start in range(0, len(parent_ids), 120):
+            chunk = parent_ids[start : start + 120]
+            params = {"display": display, f"filter[{field}]": "[" + "|".join(str(i) for i in chunk) + "]"}
+            for page in self.iter_pages(resource, {**params, "sort": "[id_ASC]"}, page_size=NARROW_PAGE_SIZE):
+                found.extend(page.items)
+        return found
+
+    # -- shop facts ---------------------------------------------------------------------------------------------
+
+    def resource_permissions(self) -> dict[str, dict[str, bool]]:
+        """resource -> {"get": bool, "put": ...} from the XML index (the JSON index is broken: PrestaShop#34794)."""
+        response = self.request("GET", "", json_output=False)
+        try:
+            root = SafeET.fromstring(response.text.encode("utf-8"))
+        except Exception as exc:  # any XML error (defusedxml wraps several types)
+            raise ShopResponseError(
+                f"the resource index is not XML: {exc}", platform=PLATFORM, method="GET", url=response.url
+            ) from None
+        api = root.find("api")
+        if api is None:
+            raise ShopResponseError("the resource index has no <api> element", platform=PLATFORM, url=response.url)
+        return {
+            child.tag: {op: child.get(op) == "true" for op in ("get", "put", "post", "patch", "delete", "head")}
+            for child in api
+        }
+
+    def configuration(self, name: str) -> str | None:
+        """A ``configurations`` value (PS_TIMEZONE, PS_LANG_DEFAULT...); None when absent or not readable."""
+        try:
+            items = self.list("configurations", {"display": "[name,value]", "filter[name]": f"[{name}]"})
+        except PrestaShopPermissionError:
+            return None
+        for item in items:
+            if item.get("name") == name:
+                value = item.get("value")
+                return str(value) if value not in (None, "") else None
+        return None
+
+    def check_credentials(self) -> dict[str, Any]:
+        """One cheap authenticated call (one product id); raises a PrestaShop auth error with what to do."""
+        response = self.request("GET", "products", params={"display": "[id]", "limit": "0,1"})
+        _list_items("products", response.data, response.url, response.status)
+        version = response.headers.get("PSWS-Version")
+        return {"platform": PLATFORM, "site_url": self.site_url, "api_root": self.api_root, "psws_version": version}
+
+    # -- XML documents (writes) ---------------------------------------------------------------------------------
+
+    def get_xml(self, resource: str, resource_id: int | str) -> ElementTree:
+        """The record as the XML document the webservice accepts back (``<prestashop><product>...``)."""
+        response = self.request("GET", f"{resource}/{resource_id}", json_output=False)
+        return _parse_xml(response)
+
+    def put_xml(self, resource: str, resource_id: int | str, tree: ElementTree | Element) -> ElementTree:
+        """PUT a whole document (PUT replaces every field: send what GET returned, changed). Returns the result.
+
+        Read-only fields of ``resource`` are removed first: PrestaShop refuses or mis-stores them on PUT.
+        """
+        root = tree.getroot() if isinstance(tree, ElementTree) else tree
+        for record in root:
+            for name in READ_ONLY_FIELDS.get(resource, ()):
+                node = record.find(name)
+                if node is not None:
+                    record.remove(node)
+        body = tostring(root, encoding="unicode")
+        response = self.request("PUT", f"{resource}/{resource_id}", xml_body=body, json_output=False)
+        return _parse_xml(response)
+
+    def post_xml(self, resource: str, tree: ElementTree | Element) -> ElementTree:
+        """POST a new record (201 with the created record as XML)."""
+        root = tree.getroot() if isinstance(tree, ElementTree) else tree
+        response = self.request("POST", resource, xml_body=tostring(root, encoding="unicode"), json_output=False)
+        return _parse_xml(response)
+
+    def delete(self, resource: str, resource_id: int | str) -> None:
+        """DELETE (200 with an empty body)."""
+        self.request("DELETE", f"{resource}/{resource_id}", json_output=False)
+
+
+def _parse_xml(response: ApiResponse) -> ElementTree:
+    try:
+        return ElementTree(SafeET.fromstring(response.text.encode("utf-8")))
+    except Exception as exc:  # ParseError or a defusedxml refusal (entities): both mean "not a usable document"
+        raise ShopResponseError(
+            f"expected an XML document, got {type(exc).__name__}: {exc}",
+            platform=PLATFORM,
+            method="GET",
+            url=response.url,
+            status=response.status,
+        ) from None
+
+
+def set_xml_field(tree: ElementTree | Element, field: str, value: str, *, language_id: int | None = None) -> None:
+    """Set ``<field>`` of the document's record (or its ``<language id=...>`` child for multilingual fields)."""
+    root = tree.getroot() if isinstance(tree, ElementTree) else tree
+    record = next(iter(root))
+    node = record.find(field)
+    if node is None:
+        raise KeyError(f"<{record.tag}> has no <{field}>")
+    languages = node.findall("language")
+    if languages:
+        targets = [n for n in languages if language_id is None or n.get("id") == str(language_id)]
+        for target in targets:
+            target.text = value
+        return
+    node.text = value
+
+
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "NARROW_PAGE_SIZE",
+    "OPTIONAL_RESOURCES",
+    "PLATFORM",
+    "READ_ONLY_FIELDS",
+    "READ_RESOURCES",
+    "Page",
+    "PrestaShopBasicAuth",
+    "PrestaShopClient",
+    "ShopAuthError",
+    "ps_error_parser",
+    "set_xml_field",
+]
