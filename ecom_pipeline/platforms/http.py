@@ -213,6 +213,11 @@ class HttpSession:
         self._last_request_at: float | None = None
         self.stats = HttpStats()
         self._session = session or requests.Session()
+        if session is None:
+            # requests re-reads proxy settings from os.environ on every request (~1 ms each, 5% of a sync);
+            # resolve them once for this shop's URL instead. Proxies from the environment still apply.
+            self._session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
+            self._session.trust_env = False
         self._session.auth = auth
         self._session.headers["User-Agent"] = user_agent
         self._session.headers["Accept"] = "application/json"

@@ -55,7 +55,7 @@ def _woocommerce() -> PlatformSpec:
             "customer": wc.customer_to_canonical,
         },
         extract=extract,
-        extract_deps={"inventory": ("products",)},
+        extract_deps={"inventory": ("products",), "customers": ("orders",)},
         add_connect_arguments=wc_connect.add_connect_arguments,
         connect=wc_connect.connect,
     )

@@ -71,5 +71,15 @@ def stable_hash(value: Any) -> str:
 
 
 def payload_hash(payload: Any) -> str | None:
-    """Hash of a raw shop payload, None for a delete (no payload)."""
-    return None if payload is None else stable_hash(payload)
+    """Hash of a raw shop payload, None for a delete (no payload).
+
+    Raw payloads come straight from ``json.loads`` (plain types only), so they are serialized directly; walking
+    them through ``to_jsonable`` first cost about a tenth of a full sync. Anything else falls back to it.
+    """
+    if payload is None:
+        return None
+    try:
+        text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    except TypeError:
+        return stable_hash(payload)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

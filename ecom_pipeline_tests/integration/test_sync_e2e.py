@@ -128,7 +128,8 @@ def test_no_change_sync_makes_one_list_call_per_entity_and_writes_nothing(env: E
         for name in ("products", "orders", "customers")
     }
     assert all(n <= 1 for n in calls.values()), calls
-    assert shop.stats.count(path_prefix=f"/{SHOP}/wp-json/wc/v3/products/") == 0, "variations were re-read"
+    assert shop.stats.count(path_prefix="/wp-json/wc/v3/products") == 1, "products listed more than once"
+    assert shop.stats.count(path_prefix="/wp-json/wc/v3/products/") == 0, "variations were re-read"
     for name in ("products", "orders", "customers", "inventory"):
         meta = outcome.materializations[f"hub/{name}"]
         assert meta["created"] == 0 and meta["updated"] == 0, (name, meta)
@@ -304,3 +305,31 @@ def test_two_shops_of_one_tenant_with_shared_skus_share_hub_variants(env: Env) -
             select(func.count()).where(entity_links.c.entity == "variant", entity_links.c.sku == shared_sku)
         ).scalar_one()
     assert n == 1 and links == 2
+
+
+def test_incremental_customers_pick_up_new_and_ordering_customers_with_one_list_call(env: Env) -> None:
+    """Prevents customers (no modification filter in WooCommerce) from costing a full listing on every sync,
+    and prevents a new customer, or one whose details changed with a purchase, from being missed."""
+    assert env.connect(TENANT) == 0
+    assert run_sync(TENANT, instance=env.instance).success
+    store = env.sandbox.shop(SHOP).store
+    new = store.create_customer({"email": "new.buyer@example.com", "first_name": "New", "last_name": "Buyer"})
+    buyer = next(iter(store.customers.values()))
+    store.update_customer(buyer.id, {"last_name": "Renamed"})
+    product = next(p for p in store.products.values() if p.type == "simple" and p.status == "publish")
+    store.add_order({"customer_id": buyer.id, "line_items": [{"product_id": product.id, "quantity": 1}]})
+    outcome = run_sync(TENANT, instance=env.instance)
+    assert outcome.success, outcome.failure
+    with shared_engine(env.warehouse_url).connect() as conn:
+        emails = set(conn.execute(select(hub_customers.c.email)).scalars())
+        renamed = conn.execute(
+            select(hub_customers.c.last_name).where(hub_customers.c.email == buyer.email.lower())
+        ).scalar_one()
+    assert new.email in emails
+    assert renamed == "Renamed"
+    shop = env.sandbox.shop(SHOP)
+    shop.stats.reset()
+    outcome = run_sync(TENANT, instance=env.instance)
+    assert outcome.success, outcome.failure
+    assert outcome.materializations["woocommerce/customers"]["api_calls"] == 1
+    assert shop.stats.count(path_prefix="/wp-json/wc/v3/customers") == 1

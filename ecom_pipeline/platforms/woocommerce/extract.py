@@ -1,8 +1,9 @@
 """WooCommerce extraction: pages of products (with variations), orders and customers into staging.
 
 Products and orders are read incrementally with ``modified_after`` (GMT) ordered by modification time, from the
-stored cursor minus a lookback; customers have no modification filter in the REST API, so every sync lists them
-and only changed ones are staged. Stock lives on products and variations in WooCommerce, so the inventory
+stored cursor minus a lookback; customers have no modification filter in the REST API, so their incremental read
+is assembled from new ids and the customers of changed orders, with a periodic complete scan (see
+``extract_customers``). Stock lives on products and variations in WooCommerce, so the inventory
 extract costs no API call: it reads the stock fields of the product payloads staged before it.
 
 A record the hub already holds in the same version (same ``date_modified_gmt`` as its link) is not staged, and a
@@ -12,14 +13,16 @@ entity and writes nothing.
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ecom_pipeline.platforms.connect import verify_from_settings
+from ecom_pipeline.platforms.errors import RequestBudgetExceeded, sanitize_url
 from ecom_pipeline.platforms.woocommerce.client import WooCommerceClient
 from ecom_pipeline.platforms.woocommerce.transform import source_updated_at
 from ecom_pipeline.sync.extract import (
@@ -48,6 +51,11 @@ STOCK_FIELDS = (
     "stock_status",
     "date_modified_gmt",
 )
+
+# Concurrent variation requests per shop (settings["concurrency"]).
+DEFAULT_CONCURRENCY = 4
+# Hours between complete customer scans (settings["customers_full_scan_hours"]).
+DEFAULT_CUSTOMER_SCAN_HOURS = 24.0
 
 # entity -> (REST resource, link entity, supports modified_after)
 RESOURCES: dict[str, tuple[str, str, bool]] = {
@@ -88,81 +96,264 @@ def _external_id(payload: dict[str, Any]) -> str | None:
     return None if value in (None, "") else str(value)
 
 
+class VariationFetcher:
+    """Fetches the variations of several variable products at once, one client per worker thread.
+
+    Variations are one call per variable product (97% of a full sync's calls), so fetching them one after the
+    other makes the sync as slow as the sum of the shop's latencies. A few concurrent requests (``concurrency``
+    setting, default 4) keep a PHP shop comfortable while hiding most of that latency. Each thread has its own
+    client (requests sessions are not meant to be shared across threads); their stats are summed at the end.
+    """
+
+    def __init__(self, ctx: ExtractContext, concurrency: int) -> None:
+        self._ctx = ctx
+        self._concurrency = max(1, concurrency)
+        self._local = threading.local()
+        self._clients: list[WooCommerceClient] = []
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=self._concurrency, thread_name_prefix="wc-variations")
+
+    def _client(self) -> WooCommerceClient:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = make_client(self._ctx)
+            self._local.client = client
+            with self._lock:
+                self._clients.append(client)
+        return client
+
+    def _fetch(self, product_id: int) -> list[dict[str, Any]]:
+        return list(self._client().list_variations(product_id))
+
+    def fetch(self, product_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+        """Variations of each product; raises the first error (after the client's own retries)."""
+        if not product_ids:
+            return {}
+        if len(product_ids) == 1 or self._concurrency == 1:
+            return {pid: self._fetch(pid) for pid in product_ids}
+        return dict(zip(product_ids, self._pool.map(self._fetch, product_ids), strict=True))
+
+    def add_stats(self, report: ExtractReport) -> None:
+        for client in self._clients:
+            report.api_calls += client.stats.api_calls
+            report.retries += client.stats.retries
+            report.throttle_wait_s += client.stats.throttle_wait_s
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        for client in self._clients:
+            client.close()
+
+
+def _staged(ctx: ExtractContext, entity: str, external_id: str, payload: Any, updated: datetime | None) -> StagedRecord:
+    integration = ctx.integration
+    return StagedRecord(
+        tenant_id=integration.tenant_id,
+        integration_id=integration.id,
+        platform=integration.platform,
+        entity=entity,
+        external_id=external_id,
+        payload=payload,
+        source_updated_at=updated,
+    )
+
+
+def _records_for_page(
+    ctx: ExtractContext,
+    entity: str,
+    link_entity: str,
+    items: list[dict[str, Any]],
+    report: ExtractReport,
+    seen: set[str],
+    fetcher: VariationFetcher | None,
+) -> tuple[list[StagedRecord], CursorKey | None]:
+    """The staging records of one page (unchanged ones skipped) and the page's newest (modified, id)."""
+    ids = [i for i in (_external_id(item) for item in items) if i is not None]
+    with ctx.engine.connect() as conn:
+        links = store.get_links(conn, ctx.integration.id, link_entity, ids)
+    newest: CursorKey | None = None
+    chosen: list[tuple[str, dict[str, Any], datetime | None]] = []
+    for index, item in enumerate(items):
+        external_id = _external_id(item)
+        updated = _record_time(item)
+        if external_id is None:
+            # Kept (staged under a placeholder id) so the transform rejects it with its payload visible.
+            external_id = f"missing-id-{report.rows_fetched}-{index}"
+        else:
+            seen.add(external_id)
+        if updated is not None and external_id.isdigit():
+            key = CursorKey(updated, int(external_id))
+            newest = key if newest is None or key > newest else newest
+        if not ctx.full_refresh and is_unchanged(links.get(external_id), updated):
+            report.unchanged += 1
+            continue
+        chosen.append((external_id, item, updated))
+    variations: dict[int, list[dict[str, Any]]] = {}
+    if entity == "product" and fetcher is not None:
+        variable = [int(i) for i, item, _ in chosen if item.get("type") == "variable" and i.isdigit()]
+        variations = fetcher.fetch(variable)
+    records = []
+    for external_id, item, updated in chosen:
+        payload: Any = item
+        if entity == "product":
+            found = variations.get(int(external_id), []) if external_id.isdigit() else []
+            payload = {"product": item, "variations": found}
+        records.append(_staged(ctx, entity, external_id, payload, updated))
+    return records, newest
+
+
 def extract_entity(ctx: ExtractContext, entity: str, client: WooCommerceClient | None = None) -> ExtractReport:
     """Stage changed products, orders or customers of one WooCommerce integration."""
-    resource, link_entity, incremental = RESOURCES[entity]
+    if entity == "customer":
+        return extract_customers(ctx, client)
+    resource, link_entity, _ = RESOURCES[entity]
     client = client or make_client(ctx)
     report = ExtractReport(entity=entity)
     with ctx.engine.connect() as conn:
         report.cursor_before = store.get_cursor(conn, ctx.integration.id, entity)
     cursor = CursorKey.from_json(report.cursor_before)
-    since = since_for(cursor, ctx.lookback, ctx.full_refresh) if incremental else None
+    since = since_for(cursor, ctx.lookback, ctx.full_refresh)
     full_scan = since is None
-    pages: Iterator[Any] = (
-        client.iter_modified(resource, since, {})
-        if incremental
-        else client.iter_pages(resource, {"orderby": "id", "order": "asc"})
-    )
     seen: set[str] = set()
     newest = cursor
-    integration = ctx.integration
-    for page in pages:
-        report.pages += 1
-        items = page.items
-        report.rows_fetched += len(items)
-        ids = [i for i in (_external_id(item) for item in items) if i is not None]
-        with ctx.engine.connect() as conn:
-            links = store.get_links(conn, integration.id, link_entity, ids)
-        records: list[StagedRecord] = []
-        for item in items:
-            external_id = _external_id(item)
-            updated = _record_time(item)
-            if external_id is None:
-                # Kept (staged under a placeholder id) so the transform rejects it with its payload visible.
-                external_id = f"missing-id-{report.rows_fetched}-{len(records)}"
-            else:
-                seen.add(external_id)
-            if updated is not None and external_id.isdigit():
-                key = CursorKey(updated, int(external_id))
-                newest = key if newest is None or key > newest else newest
-            if not ctx.full_refresh and is_unchanged(links.get(external_id), updated):
-                report.unchanged += 1
-                continue
-            payload: dict[str, Any]
-            if entity == "product":
-                variations: list[dict[str, Any]] = []
-                if item.get("type") == "variable" and external_id.isdigit():
-                    variations = list(client.list_variations(int(external_id)))
-                payload = {"product": item, "variations": variations}
-            else:
-                payload = item
-            records.append(
-                StagedRecord(
-                    tenant_id=integration.tenant_id,
-                    integration_id=integration.id,
-                    platform=integration.platform,
-                    entity=entity,
-                    external_id=external_id,
-                    payload=payload,
-                    source_updated_at=updated,
-                )
-            )
-        report.staged += len(records)
-        # A modified-ascending scan may advance the cursor page by page; an id-ordered full scan only at the end.
-        stage_page(ctx, entity=entity, records=records, cursor=newest, advance_cursor=not full_scan or not incremental)
-        ctx.log.debug(f"{integration.name} {resource}: page {report.pages}, {report.rows_fetched} read")
+    concurrency = int((ctx.integration.settings or {}).get("concurrency", DEFAULT_CONCURRENCY))
+    fetcher = VariationFetcher(ctx, concurrency) if entity == "product" else None
+    try:
+        for page in client.iter_modified(resource, since, {}):
+            report.pages += 1
+            report.rows_fetched += len(page.items)
+            records, page_newest = _records_for_page(ctx, entity, link_entity, page.items, report, seen, fetcher)
+            if page_newest is not None and (newest is None or page_newest > newest):
+                newest = page_newest
+            report.staged += len(records)
+            # A modified-ascending scan advances the cursor page by page; an id-ordered full scan only at the end.
+            stage_page(ctx, entity=entity, records=records, cursor=newest, advance_cursor=not full_scan)
+            ctx.log.debug(f"{ctx.integration.name} {resource}: page {report.pages}, {report.rows_fetched} read")
+            _check_budget(ctx, client, fetcher)
+    finally:
+        if fetcher is not None:
+            fetcher.add_stats(report)
+            fetcher.close()
     report.complete_scan = True
     if full_scan:
-        if incremental and newest is not None:
+        if newest is not None:
             stage_page(ctx, entity=entity, records=[], cursor=newest, advance_cursor=True)
         report.tombstoned = stage_tombstones(ctx, entity=entity, link_entity=link_entity, seen=seen)
     report.cursor_after = newest.to_json() if newest else report.cursor_before
-    stats = client.stats
-    report.api_calls = stats.api_calls
-    report.retries = stats.retries
-    report.throttle_wait_s = stats.throttle_wait_s
+    _add_client_stats(report, client)
     report.duration_s = time.monotonic() - report.started
     return report
+
+
+def _add_client_stats(report: ExtractReport, client: WooCommerceClient) -> None:
+    report.api_calls += client.stats.api_calls
+    report.retries += client.stats.retries
+    report.throttle_wait_s += client.stats.throttle_wait_s
+
+
+def _check_budget(ctx: ExtractContext, client: WooCommerceClient, fetcher: VariationFetcher | None) -> None:
+    """Enforce the run's request budget across the page client and the variation workers (page granularity)."""
+    if ctx.request_budget is None:
+        return
+    spent = ExtractReport(entity="")
+    _add_client_stats(spent, client)
+    if fetcher is not None:
+        fetcher.add_stats(spent)
+    if spent.api_calls > ctx.request_budget:
+        raise RequestBudgetExceeded(
+            f"the budget of {ctx.request_budget} requests for this run is spent ({spent.api_calls} made)",
+            platform="woocommerce",
+            url=sanitize_url(ctx.integration.base_url),
+        )
+
+
+def extract_customers(ctx: ExtractContext, client: WooCommerceClient | None = None) -> ExtractReport:
+    """Stage new and changed customers without listing every customer on every sync.
+
+    WooCommerce's customers endpoint has no modification filter, so an incremental read is assembled from what
+    does change cheaply: new customers (ids above the highest one seen, newest first: usually one call), and the
+    customers of orders staged since the last run (fetched by ``include=``; a purchase is what changes most
+    customer records). A complete scan (which also turns customers gone from the shop into tombstones) runs on the
+    first sync, on a full refresh, and every ``customers_full_scan_hours`` (setting, default 24) to catch profile
+    edits made without an order; webhooks (customer.updated) make those fresh in between.
+    """
+    client = client or make_client(ctx)
+    integration = ctx.integration
+    report = ExtractReport(entity="customer")
+    with ctx.engine.connect() as conn:
+        report.cursor_before = store.get_cursor(conn, integration.id, "customer")
+    state = dict(report.cursor_before or {})
+    max_id = int(state.get("max_id", 0))
+    orders_after = int(state.get("orders_staging_id", 0))
+    hours = float((integration.settings or {}).get("customers_full_scan_hours", DEFAULT_CUSTOMER_SCAN_HOURS))
+    last_full = state.get("full_scan_at")
+    now = datetime.now(UTC)
+    due = last_full is None or now - datetime.fromisoformat(last_full) >= timedelta(hours=hours)
+    seen: set[str] = set()
+    with ctx.engine.connect() as conn:
+        newest_order_staging = conn.execute(
+            select(func.max(staging_records.c.id)).where(
+                staging_records.c.integration_id == integration.id, staging_records.c.entity == "order"
+            )
+        ).scalar_one()
+    newest_order_staging = int(newest_order_staging or orders_after)
+
+    def stage(items: list[dict[str, Any]]) -> None:
+        nonlocal max_id
+        report.pages += 1
+        report.rows_fetched += len(items)
+        records, _ = _records_for_page(ctx, "customer", "customer", items, report, seen, None)
+        report.staged += len(records)
+        max_id = max([max_id, *(int(i) for i in (_external_id(x) for x in items) if i and i.isdigit())])
+        stage_page(ctx, entity="customer", records=records, cursor=None, advance_cursor=False)
+
+    full_scan = ctx.full_refresh or due or max_id == 0
+    if full_scan:
+        for page in client.iter_pages("customers", {"orderby": "id", "order": "asc"}):
+            stage(page.items)
+        report.tombstoned = stage_tombstones(ctx, entity="customer", link_entity="customer", seen=seen)
+        state["full_scan_at"] = now.isoformat()
+    else:
+        known_max = max_id
+        for page in client.iter_pages("customers", {"orderby": "id", "order": "desc"}):
+            fresh = [x for x in page.items if int(_external_id(x) or 0) > known_max]
+            if fresh:
+                stage(fresh)
+            if len(fresh) < len(page.items):
+                break  # reached customers we already know
+        wanted = sorted(_order_customer_ids(ctx, orders_after, newest_order_staging) - seen, key=int)
+        for start in range(0, len(wanted), 100):
+            chunk = wanted[start : start + 100]
+            params = {"include": ",".join(chunk), "per_page": len(chunk), "orderby": "id", "order": "asc"}
+            for page in client.iter_pages("customers", params):
+                stage(page.items)
+    state.update({"max_id": max_id, "orders_staging_id": newest_order_staging})
+    with ctx.engine.begin() as conn:
+        store.set_cursor(
+            conn, integration_id=integration.id, tenant_id=integration.tenant_id, entity="customer", cursor=state
+        )
+    report.complete_scan = True
+    report.cursor_after = state
+    _add_client_stats(report, client)
+    report.duration_s = time.monotonic() - report.started
+    return report
+
+
+def _order_customer_ids(ctx: ExtractContext, after_id: int, up_to_id: int) -> set[str]:
+    """Registered customers (id > 0) of the orders staged in (after_id, up_to_id]."""
+    if up_to_id <= after_id:
+        return set()
+    with ctx.engine.connect() as conn:
+        payloads = conn.execute(
+            select(staging_records.c.payload).where(
+                staging_records.c.integration_id == ctx.integration.id,
+                staging_records.c.entity == "order",
+                staging_records.c.id > after_id,
+                staging_records.c.id <= up_to_id,
+            )
+        ).scalars()
+        ids = {str(p.get("customer_id")) for p in payloads if isinstance(p, dict) and p.get("customer_id")}
+    return {i for i in ids if i.isdigit() and i != "0"}
 
 
 def extract_inventory(ctx: ExtractContext) -> ExtractReport:
