@@ -1,0 +1,473 @@
+"""PrestaShop webservice payloads -> canonical records. The ONLY module that knows PrestaShop field names.
+
+Staged payloads carry the raw webservice objects plus a ``context`` the extract adds, because a PrestaShop record
+cannot be read on its own: its dates are shop-local (``context.timezone``, an IANA name), its multilingual fields
+need the shop's default language (``context.language_id``), an order's status and currency are ids
+(``context.state``, ``context.currency``) and a combination's attribute values are ids (``context.option_values``).
+
+- product: ``{"product": {...display=full...}, "combinations": [...], "context": {...}}``
+- inventory: ``{"id_product": "1", "rows": [stock_available, ...], "context": {"observed_at": iso UTC}}``
+- order: ``{"order": {...}, "context": {"timezone", "currency", "state": order_state}}``
+- customer: ``{"customer": {...}, "context": {"timezone"}}``
+
+Rules from the recorded 8.2.1 store (fixtures/recorded/prestashop-8.2.1):
+
+- Every scalar is a string ("23.900000", "1", "", "0000-00-00"); ``id`` is a number. Single-resource JSON omits
+  falsy top-level fields (``"0"``, ``""``, null), so a missing field reads as its falsy value, never as an error.
+- Multilingual fields are plain strings in a one-language shop and ``[{"id": "1", "value": "..."}]`` otherwise:
+  we take ``context.language_id`` (else the first language) and keep every language in the staged payload.
+- Variant ids: ``"<id_product>-<id_product_attribute>"`` ("1-0" for a product without combinations, "1-5" for
+  combination 5). That is the key stock_availables and order_rows use, and it cannot collide between products and
+  combinations, whose ids are separate sequences.
+- Price: PrestaShop stores prices **tax excluded**; a variant's price is product ``price`` + combination ``price``
+  (the impact, may be negative), as Decimal. Taxes depend on the buyer's address and are not applied here.
+- SKU = ``reference`` (the combination's own, else none). A reference shared by several combinations of one
+  product (the demo shop copies "demo_1" on all 8 of product 1) is not a SKU: it would merge distinct items in the
+  hub, so those variants get ``sku=None`` and are matched by link only.
+- Dates are shop-local, converted with :mod:`~ecom_pipeline.platforms.prestashop.dates` (DST rules there); zero
+  dates ("0000-00-00 00:00:00") are None.
+- Order status: ``status`` is the order_state's name. Financial status: state 7 (PS_OS_REFUND) "refunded", states
+  6 (PS_OS_CANCELED) and 8 (PS_OS_ERROR) "voided", otherwise "paid" when the state's ``paid`` flag is set, else
+  "pending". Fulfillment: "cancelled" for 6, "fulfilled" when the state's ``shipped`` flag is set, else
+  "unfulfilled". The ids are PrestaShop's installation defaults; the flags carry the rest, so renamed or added
+  states map correctly.
+- Order money: ``total`` = total_paid_tax_incl, ``subtotal`` = total_products (tax excl.), ``shipping_total`` =
+  total_shipping_tax_excl, ``discount_total`` = total_discounts_tax_excl, ``tax_total`` = total_paid_tax_incl -
+  total_paid_tax_excl. Lines: unit price tax excl. (``unit_price_tax_excl``), ``total`` = unit x quantity,
+  ``tax`` = (unit_price_tax_incl - unit_price_tax_excl) x quantity.
+- ``paid_at`` is ``invoice_date`` (PrestaShop issues the invoice when the order reaches a paid state) and
+  ``completed_at`` is ``delivery_date``, when set.
+
+Every malformed input raises :class:`TransformError` naming the record and field; callers reject that record only.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ecom_pipeline.platforms.errors import TransformError
+from ecom_pipeline.platforms.prestashop.dates import local_to_utc, shop_zone
+from ecom_pipeline.sync.canonical import (
+    CanonicalCustomer,
+    CanonicalInventory,
+    CanonicalOrder,
+    CanonicalOrderLine,
+    CanonicalProduct,
+    CanonicalVariant,
+)
+
+DEFAULT_LOCATION = "default"  # stock_availables of one shop (multishop: the connected id_shop)
+STATE_CANCELED = "6"
+STATE_REFUNDED = "7"
+STATE_PAYMENT_ERROR = "8"
+
+
+# -- field readers ----------------------------------------------------------------------------------------------
+
+
+def _id(entity: str, payload: Any, field: str = "id") -> str:
+    if not isinstance(payload, Mapping):
+        raise TransformError(entity, None, field, f"expected a JSON object, found {type(payload).__name__}")
+    value = payload.get(field)
+    if isinstance(value, bool):
+        raise TransformError(entity, None, field, f"expected an integer id, found {value!r}")
+    if isinstance(value, int) and value > 0:
+        return str(value)
+    if isinstance(value, str) and value.strip().isdigit() and int(value) > 0:
+        return str(int(value))
+    raise TransformError(entity, None, field, f"missing or invalid id, found {value!r}")
+
+
+def _int(entity: str, rid: str | None, field: str, value: Any, default: int | None = 0) -> int | None:
+    """PrestaShop integers arrive as strings; missing/"" is the falsy default (single-resource JSON drops it)."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        raise TransformError(entity, rid, field, f"expected an integer, found {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    raise TransformError(entity, rid, field, f"expected an integer, found {value!r}")
+
+
+def _money(entity: str, rid: str | None, field: str, value: Any, default: Decimal | None = None) -> Decimal | None:
+    """Decimal from "23.900000"; a missing value is ``default`` (0 when single-resource JSON dropped a "0")."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool | float):
+        raise TransformError(entity, rid, field, f"expected a decimal string, found {value!r}")
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise TransformError(entity, rid, field, f"expected a decimal amount, found {value!r}") from None
+    if not amount.is_finite():
+        raise TransformError(entity, rid, field, f"expected a finite amount, found {value!r}")
+    return amount
+
+
+def _flag(value: Any) -> bool:
+    return str(value).strip() == "1" if value is not None else False
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _lang(entity: str, rid: str, field: str, value: Any, language_id: int | None) -> str | None:
+    """A multilingual field: plain string (one language) or ``[{"id","value"}]`` (several)."""
+    if value is None or isinstance(value, str):
+        return _text(value)
+    if isinstance(value, list):
+        entries = [v for v in value if isinstance(v, Mapping)]
+        if len(entries) != len(value):
+            raise TransformError(entity, rid, field, f"expected language entries, found {value!r}")
+        chosen = next((e for e in entries if str(e.get("id")) == str(language_id)), None)
+        if chosen is None and entries:
+            chosen = entries[0]
+        return _text(chosen.get("value")) if chosen else None
+    raise TransformError(entity, rid, field, f"expected a string or a list of languages, found {value!r}")
+
+
+def _zone(entity: str, rid: str | None, context: Mapping[str, Any]) -> ZoneInfo:
+    try:
+        return shop_zone(context.get("timezone"))
+    except ValueError as exc:
+        raise TransformError(entity, rid, "context.timezone", str(exc)) from None
+
+
+def _date(entity: str, rid: str, record: Mapping[str, Any], field: str, zone: ZoneInfo) -> datetime | None:
+    value = record.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TransformError(entity, rid, field, f"expected 'YYYY-MM-DD HH:MM:SS', found {value!r}")
+    try:
+        return local_to_utc(value, zone)
+    except ValueError:
+        raise TransformError(
+            entity, rid, field, f"expected 'YYYY-MM-DD HH:MM:SS' (shop-local), found {value!r}"
+        ) from None
+
+
+def _parts(entity: str, record: Any, key: str) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+    """(the webservice object, the context) of a staged record; a bare object has an empty context."""
+    if not isinstance(record, Mapping):
+        raise TransformError(entity, None, key, f"expected a JSON object, found {type(record).__name__}")
+    obj = record.get(key, record)
+    if not isinstance(obj, Mapping):
+        raise TransformError(entity, None, key, f"expected a JSON object, found {type(obj).__name__}")
+    context = record.get("context") or {}
+    if not isinstance(context, Mapping):
+        raise TransformError(entity, None, "context", f"expected an object, found {context!r}")
+    return obj, context
+
+
+def _associations(entity: str, rid: str, record: Mapping[str, Any], name: str) -> list[Mapping[str, Any]]:
+    associations = record.get("associations") or {}
+    if not isinstance(associations, Mapping):
+        raise TransformError(entity, rid, "associations", f"expected an object, found {associations!r}")
+    items = associations.get(name) or []
+    if not isinstance(items, list) or not all(isinstance(i, Mapping) for i in items):
+        raise TransformError(entity, rid, f"associations.{name}", f"expected a list of objects, found {items!r}")
+    return items
+
+
+def variant_id(product_id: int | str, attribute_id: int | str) -> str:
+    """The canonical variant id of (id_product, id_product_attribute): "1-0", "1-5"."""
+    return f"{int(product_id)}-{int(attribute_id)}"
+
+
+# -- products ---------------------------------------------------------------------------------------------------
+
+
+def product_to_canonical(record: Mapping[str, Any]) -> CanonicalProduct:
+    """A staged ``{"product", "combinations", "context"}`` -> CanonicalProduct (see the module docstring)."""
+    product, context = _parts("product", record, "product")
+    pid = _id("product", product)
+    zone = _zone("product", pid, context)
+    language_id = _int("product", pid, "context.language_id", context.get("language_id"), default=None)
+    currency = _text(context.get("currency"))
+    combinations = record.get("combinations") or [] if isinstance(record, Mapping) else []
+    if not isinstance(combinations, list) or not all(isinstance(c, Mapping) for c in combinations):
+        raise TransformError("product", pid, "combinations", f"expected a list of objects, found {combinations!r}")
+    declared = _associations("product", pid, product, "combinations")
+    if declared and not combinations:
+        # Without them we would invent a "<id>-0" variant that the shop does not sell.
+        raise TransformError(
+            "product", pid, "combinations", f"the product has {len(declared)} combinations but none were staged"
+        )
+    name = _lang("product", pid, "name", product.get("name"), language_id)
+    if name is None:
+        raise TransformError("product", pid, "name", f"a product needs a name, found {product.get('name')!r}")
+    base_price = _money("product", pid, "price", product.get("price"), Decimal("0"))
+    assert base_price is not None
+    reference = _text(product.get("reference"))
+    updated = _date("product", pid, product, "date_upd", zone)
+    created = _date("product", pid, product, "date_add", zone)
+    weight = _money("product", pid, "weight", product.get("weight"), Decimal("0"))
+    variants: list[CanonicalVariant]
+    if combinations:
+        option_values = context.get("option_values") or {}
+        refs = Counter(_text(c.get("reference")) for c in combinations)
+        variants = []
+        ordered = sorted(combinations, key=lambda c: int(_id("combination", c)))
+        for position, combination in enumerate(ordered):
+            cid = _id("combination", combination)
+            field = f"combinations[{cid}]"
+            if str(_int("product", pid, f"{field}.id_product", combination.get("id_product"))) != pid:
+                raise TransformError("product", pid, f"{field}.id_product", "combination of another product")
+            impact = _money("product", pid, f"{field}.price", combination.get("price"), Decimal("0"))
+            assert impact is not None
+            options: dict[str, str] = {}
+            for value in _associations("product", pid, combination, "product_option_values"):
+                known = option_values.get(str(value.get("id"))) if isinstance(option_values, Mapping) else None
+                if isinstance(known, Mapping) and known.get("group") and known.get("name"):
+                    options[str(known["group"])] = str(known["name"])
+            sku = _text(combination.get("reference"))
+            if sku is not None and refs[sku] > 1:
+                sku = None  # shared by several combinations: not an item key (module docstring)
+            weight_impact = _money("product", pid, f"{field}.weight", combination.get("weight"), Decimal("0"))
+            total_weight = (weight or Decimal("0")) + (weight_impact or Decimal("0"))
+            variants.append(
+                CanonicalVariant(
+                    external_id=variant_id(pid, cid),
+                    sku=sku,
+                    title=f"{name} - {', '.join(options.values())}" if options else name,
+                    price=base_price + impact,
+                    currency=currency,
+                    options=options,
+                    weight=str(total_weight.normalize()) if total_weight else None,
+                    position=position,
+                    stock_managed=True,
+                    created_at=created,
+                    updated_at=updated,
+                )
+            )
+    else:
+        variants = [
+            CanonicalVariant(
+                external_id=variant_id(pid, 0),
+                sku=reference,
+                title=name,
+                price=base_price,
+                currency=currency,
+                weight=str(weight.normalize()) if weight else None,
+                position=0,
+                stock_managed=True,
+                created_at=created,
+                updated_at=updated,
+            )
+        ]
+    categories = tuple(
+        str(c.get("id")) for c in _associations("product", pid, product, "categories") if c.get("id") is not None
+    )
+    return CanonicalProduct(
+        external_id=pid,
+        title=name,
+        status="active" if _flag(product.get("active")) else "draft",
+        variants=tuple(variants),
+        description=_lang("product", pid, "description", product.get("description"), language_id),
+        product_type=_text(product.get("product_type")) or _text(product.get("type")),
+        handle=_lang("product", pid, "link_rewrite", product.get("link_rewrite"), language_id),
+        categories=categories,
+        created_at=created,
+        updated_at=updated,
+    )
+
+
+# -- stock ------------------------------------------------------------------------------------------------------
+
+
+def inventory_to_canonical(record: Mapping[str, Any]) -> list[CanonicalInventory]:
+    """A product's stock_availables -> one row per sellable item.
+
+    The product-level row (``id_product_attribute`` 0) is the item itself for a product without combinations; for
+    a product with combinations it is the SUM of the combination rows, so it is dropped (counting it would
+    double the stock). ``updated_at`` is when the extract read the rows: stock_availables carry no date.
+    """
+    if not isinstance(record, Mapping):
+        raise TransformError("inventory", None, "rows", f"expected a JSON object, found {type(record).__name__}")
+    pid = _id("inventory", record, "id_product")
+    rows = record.get("rows")
+    if not isinstance(rows, list) or not all(isinstance(r, Mapping) for r in rows):
+        raise TransformError("inventory", pid, "rows", f"expected a list of stock_availables, found {rows!r}")
+    context = record.get("context") or {}
+    observed: datetime | None = None
+    if isinstance(context, Mapping) and context.get("observed_at"):
+        try:
+            observed = datetime.fromisoformat(str(context["observed_at"]))
+        except ValueError:
+            raise TransformError(
+                "inventory", pid, "context.observed_at", f"bad time {context['observed_at']!r}"
+            ) from None
+        if observed.tzinfo is None:
+            raise TransformError("inventory", pid, "context.observed_at", "time without offset")
+    parsed: list[tuple[int, int]] = []
+    for index, row in enumerate(rows):
+        field = f"rows[{index}]"
+        if str(_int("inventory", pid, f"{field}.id_product", row.get("id_product"), default=None)) != pid:
+            raise TransformError("inventory", pid, f"{field}.id_product", f"row of another product: {row!r}")
+        attribute = _int("inventory", pid, f"{field}.id_product_attribute", row.get("id_product_attribute"))
+        quantity = _int("inventory", pid, f"{field}.quantity", row.get("quantity"))
+        assert attribute is not None and quantity is not None
+        if attribute < 0:
+            raise TransformError("inventory", pid, f"{field}.id_product_attribute", f"negative id {attribute}")
+        parsed.append((attribute, quantity))
+    has_combinations = any(attribute > 0 for attribute, _ in parsed)
+    return [
+        CanonicalInventory(
+            variant_external_id=variant_id(pid, attribute),
+            sku=None,
+            location=DEFAULT_LOCATION,
+            available=quantity,
+            managed=True,
+            stock_status="instock" if quantity > 0 else "outofstock",
+            updated_at=observed,
+        )
+        for attribute, quantity in parsed
+        if attribute > 0 or not has_combinations
+    ]
+
+
+# -- orders -----------------------------------------------------------------------------------------------------
+
+
+def _order_line(oid: str, row: Mapping[str, Any], index: int) -> CanonicalOrderLine:
+    lid = _text(row.get("id"))
+    if lid is None or not lid.isdigit():
+        raise TransformError("order", oid, f"order_rows[{index}].id", f"missing line id, found {row.get('id')!r}")
+    field = f"order_rows[{lid}]"
+    quantity = _int("order", oid, f"{field}.product_quantity", row.get("product_quantity"), default=None)
+    if quantity is None or quantity < 0:
+        raise TransformError("order", oid, f"{field}.product_quantity", f"expected a quantity, found {quantity!r}")
+    product_id = _int("order", oid, f"{field}.product_id", row.get("product_id"))
+    attribute_id = _int("order", oid, f"{field}.product_attribute_id", row.get("product_attribute_id"))
+    assert product_id is not None and attribute_id is not None
+    unit_excl = _money("order", oid, f"{field}.unit_price_tax_excl", row.get("unit_price_tax_excl"))
+    unit_incl = _money("order", oid, f"{field}.unit_price_tax_incl", row.get("unit_price_tax_incl"))
+    if unit_excl is None:
+        unit_excl = _money("order", oid, f"{field}.product_price", row.get("product_price"))
+    total = unit_excl * quantity if unit_excl is not None else None
+    tax = (unit_incl - unit_excl) * quantity if unit_incl is not None and unit_excl is not None else None
+    return CanonicalOrderLine(
+        external_id=lid,
+        # product_id 0: the product was deleted since; the reference (kept on the row) is then the only key.
+        variant_external_id=variant_id(product_id, attribute_id) if product_id else None,
+        sku=_text(row.get("product_reference")),
+        title=_text(row.get("product_name")),
+        quantity=quantity,
+        unit_price=unit_excl,
+        subtotal=total,
+        total=total,
+        tax=tax,
+    )
+
+
+def _statuses(state_id: str, state: Mapping[str, Any]) -> tuple[str, str]:
+    if state_id == STATE_REFUNDED:
+        financial = "refunded"
+    elif state_id in (STATE_CANCELED, STATE_PAYMENT_ERROR):
+        financial = "voided"
+    else:
+        financial = "paid" if _flag(state.get("paid")) else "pending"
+    if state_id == STATE_CANCELED:
+        fulfillment = "cancelled"
+    else:
+        fulfillment = "fulfilled" if _flag(state.get("shipped")) else "unfulfilled"
+    return financial, fulfillment
+
+
+def order_to_canonical(record: Mapping[str, Any]) -> CanonicalOrder:
+    """A staged ``{"order", "context"}`` -> CanonicalOrder (money rules in the module docstring)."""
+    order, context = _parts("order", record, "order")
+    oid = _id("order", order)
+    zone = _zone("order", oid, context)
+    state_id = str(_int("order", oid, "current_state", order.get("current_state")))
+    state = context.get("state") or {}
+    if not isinstance(state, Mapping):
+        raise TransformError("order", oid, "context.state", f"expected an order_state object, found {state!r}")
+    if state and str(state.get("id")) != state_id:
+        raise TransformError("order", oid, "context.state", f"state {state.get('id')} is not current_state {state_id}")
+    currency = _text(context.get("currency"))
+    if currency is None:
+        raise TransformError("order", oid, "context.currency", f"unknown currency id {order.get('id_currency')!r}")
+    rows = _associations("order", oid, order, "order_rows")
+    lines = tuple(_order_line(oid, row, index) for index, row in enumerate(rows))
+    total = _money("order", oid, "total_paid_tax_incl", order.get("total_paid_tax_incl"), Decimal("0"))
+    total_excl = _money("order", oid, "total_paid_tax_excl", order.get("total_paid_tax_excl"), Decimal("0"))
+    assert total is not None and total_excl is not None
+    financial, fulfillment = _statuses(state_id, state)
+    customer = _int("order", oid, "id_customer", order.get("id_customer"))
+    return CanonicalOrder(
+        external_id=oid,
+        order_number=_text(order.get("reference")),
+        status=_text(state.get("name")) or f"state {state_id}",
+        financial_status=financial,
+        fulfillment_status=fulfillment,
+        currency=currency,
+        subtotal=_money("order", oid, "total_products", order.get("total_products"), Decimal("0")),
+        discount_total=_money(
+            "order", oid, "total_discounts_tax_excl", order.get("total_discounts_tax_excl"), Decimal("0")
+        ),
+        shipping_total=_money(
+            "order", oid, "total_shipping_tax_excl", order.get("total_shipping_tax_excl"), Decimal("0")
+        ),
+        tax_total=total - total_excl,
+        total=total,
+        refunded_total=total if financial == "refunded" else Decimal("0"),
+        lines=lines,
+        customer_external_id=str(customer) if customer else None,
+        email=None,  # orders carry id_customer only; the customer record has the email
+        placed_at=_date("order", oid, order, "date_add", zone),
+        paid_at=_date("order", oid, order, "invoice_date", zone),
+        completed_at=_date("order", oid, order, "delivery_date", zone),
+        updated_at=_date("order", oid, order, "date_upd", zone),
+    )
+
+
+# -- customers --------------------------------------------------------------------------------------------------
+
+
+def customer_to_canonical(record: Mapping[str, Any]) -> CanonicalCustomer:
+    """A staged ``{"customer", "context"}`` -> CanonicalCustomer. The password hash is never read."""
+    customer, context = _parts("customer", record, "customer")
+    cid = _id("customer", customer)
+    zone = _zone("customer", cid, context)
+    email = _text(customer.get("email"))
+    return CanonicalCustomer(
+        external_id=cid,
+        email=email.lower() if email else None,
+        first_name=_text(customer.get("firstname")),
+        last_name=_text(customer.get("lastname")),
+        company=_text(customer.get("company")),
+        created_at=_date("customer", cid, customer, "date_add", zone),
+        updated_at=_date("customer", cid, customer, "date_upd", zone),
+    )
+
+
+def source_updated_at(record: Mapping[str, Any], timezone: str) -> datetime | None:
+    """``date_upd`` of a raw product/order/customer in UTC (the extract's cursor and unchanged check)."""
+    zone = shop_zone(timezone)
+    rid = str(record.get("id")) if record.get("id") else None
+    return _date("record", rid or "?", record, "date_upd", zone)
+
+
+__all__ = [
+    "DEFAULT_LOCATION",
+    "TransformError",
+    "customer_to_canonical",
+    "inventory_to_canonical",
+    "order_to_canonical",
+    "product_to_canonical",
+    "source_updated_at",
+    "variant_id",
+]
