@@ -1,0 +1,348 @@
+"""WooCommerce webhooks: the topics we subscribe to, registering them, and turning a delivery into staging.
+
+Deliveries -> staging (used by ``ecom_pipeline.webhooks.apply``)
+-----------------------------------------------------------------
+A delivery is turned into the SAME staged records the pull writes, so one transform and one resolve serve both
+paths. WooCommerce renders the payload when the delivery is sent (not when the change happened), so a payload
+is the shop's state at send time; an older one never overwrites newer hub state because resolve skips a record
+whose ``date_modified_gmt`` is older than the one its link holds.
+
+- simple/grouped/external product: the body is the full record, staged as ``{"product": body, "variations": []}``
+  with no API call.
+- variable product: the body lists variation ids, not variations. Its variations are read through the API, and
+  so is the product itself, so both halves of the record are from the same instant (mixing a send-time product
+  with read-time variations could stamp newer variations with an older time, and resolve would then skip them).
+- variation (``type: "variation"``, which ``product.created``/``product.updated`` also fire for): the parent and
+  its variations are re-read and the parent is staged, exactly like the pull stages it.
+- order / customer: the body is the record.
+- ``*.deleted``: the body is ``{"id": N}``: a delete (tombstone) is staged.
+- error body (``{"code", "message", "data"}``: the store could not render the resource when it sent) or a body
+  the transform refuses: that one resource is re-read; a 404 on re-read means it is gone and becomes a tombstone.
+- products also stage their stock rows (entity ``inventory``), as ``woocommerce/inventory`` would, so a sale on
+  the shop reaches ``hub_inventory`` in seconds.
+
+Registration
+------------
+:func:`ensure_webhooks` is idempotent: it lists ``GET /webhooks`` and matches on topic + delivery URL, creates
+what is missing, re-activates webhooks the store disabled (WooCommerce sets ``disabled`` after 5 consecutive
+failed deliveries, and never re-enables them itself), removes duplicates, and leaves ``paused`` ones alone (a
+person paused them). WooCommerce never returns a webhook's secret, so we cannot tell whether an existing webhook
+signs with our secret: when the caller has a new secret (``replace_existing=True``), matching webhooks are deleted
+and recreated with it rather than trusted.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, update
+
+from ecom_pipeline.platforms.connect import verify_from_settings
+from ecom_pipeline.platforms.errors import ShopNotFoundError
+from ecom_pipeline.platforms.woocommerce.client import WooCommerceClient
+from ecom_pipeline.platforms.woocommerce.extract import STOCK_FIELDS
+from ecom_pipeline.platforms.woocommerce.transform import (
+    customer_to_canonical,
+    order_to_canonical,
+    product_to_canonical,
+    source_updated_at,
+)
+from ecom_pipeline.warehouse import store
+from ecom_pipeline.warehouse.credentials import CredentialCipher, reveal
+from ecom_pipeline.warehouse.schema import integrations
+from ecom_pipeline.warehouse.store import IntegrationRecord, StagedRecord
+from ecom_pipeline.warehouse.types import utcnow
+
+TOPICS: tuple[str, ...] = (
+    "product.created",
+    "product.updated",
+    "product.deleted",
+    "order.created",
+    "order.updated",
+    "order.deleted",
+    "customer.created",
+    "customer.updated",
+    "customer.deleted",
+)
+# WooCommerce resource -> (staging entity, REST collection)
+RESOURCES: dict[str, tuple[str, str]] = {
+    "product": ("product", "products"),
+    "order": ("order", "orders"),
+    "customer": ("customer", "customers"),
+}
+_VALIDATORS: dict[str, Callable[[Any], Any]] = {
+    "product": product_to_canonical,
+    "order": order_to_canonical,
+    "customer": customer_to_canonical,
+}
+
+
+class PermanentEventError(Exception):
+    """The delivery can never be applied as it is (retrying will not help): it goes straight to dead letters."""
+
+
+# --- deliveries -> staging ---------------------------------------------------------------------------------------
+
+
+def _is_error_body(body: Any) -> bool:
+    """WooCommerce could not render the resource when it sent (``{"code", "message", "data"}``), or no object."""
+    return not isinstance(body, dict) or "id" not in body
+
+
+def _valid(entity: str, record: Mapping[str, Any]) -> str | None:
+    """None when the transform accepts ``record``, else why not."""
+    try:
+        _VALIDATORS[entity](record)
+    except ValueError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _inventory_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    product = record.get("product") or {}
+    return {
+        "product": {k: product.get(k) for k in STOCK_FIELDS},
+        "variations": [{k: v.get(k) for k in STOCK_FIELDS} for v in record.get("variations") or []],
+    }
+
+
+def _read_product(client: WooCommerceClient, product_id: str) -> dict[str, Any]:
+    """The full staged form of one product read now: the product and (for a variable one) its variations."""
+    product = client.get(f"products/{product_id}")
+    if not isinstance(product, dict):
+        raise ValueError(f"products/{product_id} did not return an object")
+    if product.get("type") == "variation" and product.get("parent_id"):
+        return _read_product(client, str(product["parent_id"]))
+    variations = list(client.list_variations(int(product["id"]))) if product.get("type") == "variable" else []
+    return {"product": product, "variations": variations}
+
+
+def staged_from_delivery(
+    *,
+    integration: IntegrationRecord,
+    topic: str,
+    body_text: str,
+    resource_id: str | None,
+    client: Callable[[], WooCommerceClient],
+) -> list[StagedRecord]:
+    """The staged records one WooCommerce delivery stands for ([] for topics we do not sync).
+
+    ``client`` is called only when the delivery needs a re-read, so simple products, orders and customers cost
+    no API call. Raises :class:`PermanentEventError` for deliveries that no retry can fix; any other exception
+    (the shop is down, a 429) is worth retrying later.
+    """
+    resource, _, event = topic.partition(".")
+    if resource not in RESOURCES:
+        return []  # coupons, actions, ...: not synced (the hub has no table for them)
+    entity, collection = RESOURCES[resource]
+    try:
+        body: Any = json.loads(body_text)
+    except ValueError:
+        body = None
+    body_id = body.get("id") if isinstance(body, dict) else None
+    external_id = str(body_id) if body_id not in (None, "", 0) else resource_id
+
+    def staged(ent: str, ext_id: str, payload: dict[str, Any] | None, op: str = "upsert") -> StagedRecord:
+        updated: datetime | None = None
+        if payload is not None:
+            try:
+                updated = source_updated_at(payload)
+            except ValueError:
+                updated = None
+        return StagedRecord(
+            tenant_id=integration.tenant_id,
+            integration_id=integration.id,
+            platform=integration.platform,
+            entity=ent,
+            external_id=ext_id,
+            payload=payload,
+            op=op,
+            source_updated_at=updated,
+        )
+
+    if event == "deleted":
+        if not external_id:
+            raise PermanentEventError(f"{topic} delivery without an id: {body_text[:200]!r}")
+        return [staged(entity, external_id, None, op="delete")]
+    if not external_id:
+        raise PermanentEventError(
+            f"{topic} delivery is an error body without a resource id, so it cannot be re-read "
+            f"(the next incremental sync reconciles it): {body_text[:300]!r}"
+        )
+
+    reread = _is_error_body(body)
+    record: dict[str, Any] | None = None
+    if entity == "product":
+        if not reread and body.get("type") not in ("variable", "variation"):
+            record = {"product": body, "variations": []}
+            if _valid("product", record) is not None:
+                reread = True
+        if record is None or reread:
+            try:
+                record = _read_product(client(), external_id)
+            except ShopNotFoundError:
+                parent = body.get("parent_id") if isinstance(body, dict) else None
+                if parent:  # a variation that is gone: its parent may still exist
+                    try:
+                        record = _read_product(client(), str(parent))
+                    except ShopNotFoundError:
+                        return [staged("product", str(parent), None, op="delete")]
+                else:
+                    return [staged("product", external_id, None, op="delete")]
+        problem = _valid("product", record)
+        if problem is not None:
+            raise ValueError(f"product {record['product'].get('id')} re-read from the shop is still invalid: {problem}")
+        product_id = str(record["product"]["id"])
+        return [staged("product", product_id, record), staged("inventory", product_id, _inventory_record(record))]
+
+    if not reread and _valid(entity, body) is None:
+        return [staged(entity, external_id, body)]
+    try:
+        fresh = client().get(f"{collection}/{external_id}")
+    except ShopNotFoundError:
+        return [staged(entity, external_id, None, op="delete")]
+    problem = _valid(entity, fresh)
+    if problem is not None:
+        raise ValueError(f"{entity} {external_id} re-read from the shop is still invalid: {problem}")
+    return [staged(entity, external_id, fresh)]
+
+
+def client_for(integration: IntegrationRecord, credentials: Mapping[str, Any], *, timeout: float = 20.0) -> Any:
+    """A client for re-reads during webhook apply (few retries: the event itself is retried with backoff)."""
+    settings = integration.settings or {}
+    return WooCommerceClient(
+        integration.base_url,
+        reveal(credentials["consumer_key"]),
+        reveal(credentials["consumer_secret"]),
+        verify=verify_from_settings(settings),
+        timeout=timeout,
+        api_version=settings.get("api_version", "wc/v3"),
+        max_retries=2,
+    )
+
+
+# --- registration ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RegistrationReport:
+    """What :func:`ensure_webhooks` did, per topic (webhook ids in the shop)."""
+
+    delivery_url: str
+    created: dict[str, int] = field(default_factory=dict)
+    reenabled: dict[str, int] = field(default_factory=dict)
+    recreated: dict[str, int] = field(default_factory=dict)
+    unchanged: dict[str, int] = field(default_factory=dict)
+    paused: dict[str, int] = field(default_factory=dict)
+    removed_duplicates: list[int] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.reenabled or self.recreated or self.removed_duplicates)
+
+    def summary(self) -> str:
+        parts = [
+            f"{len(v)} {name}"
+            for name, v in (
+                ("created", self.created),
+                ("re-enabled", self.reenabled),
+                ("recreated with a new secret", self.recreated),
+                ("already active", self.unchanged),
+                ("paused by someone in the shop (left paused)", self.paused),
+                ("duplicates removed", self.removed_duplicates),
+            )
+            if v
+        ]
+        return f"webhooks to {self.delivery_url}: " + ", ".join(parts)
+
+
+def list_webhooks(client: WooCommerceClient) -> list[dict[str, Any]]:
+    return [hook for page in client.iter_pages("webhooks", {"per_page": 100}) for hook in page.items]
+
+
+def ensure_webhooks(
+    client: WooCommerceClient,
+    delivery_url: str,
+    secret: str,
+    *,
+    topics: Iterable[str] = TOPICS,
+    replace_existing: bool = False,
+    name_prefix: str = "ecom_pipeline",
+) -> RegistrationReport:
+    """Make the shop deliver every topic in ``topics`` to ``delivery_url``, signed with ``secret``; idempotent."""
+    report = RegistrationReport(delivery_url=delivery_url)
+    existing = list_webhooks(client)
+    for topic in topics:
+        matches = sorted(
+            (h for h in existing if h.get("topic") == topic and h.get("delivery_url") == delivery_url),
+            key=lambda h: int(h["id"]),
+        )
+        for extra in matches[1:]:
+            client.delete(f"webhooks/{extra['id']}", force=True)
+            report.removed_duplicates.append(int(extra["id"]))
+        hook = matches[0] if matches else None
+        body = {"name": f"{name_prefix} {topic}", "topic": topic, "delivery_url": delivery_url, "secret": secret}
+        if hook is not None and replace_existing:
+            client.delete(f"webhooks/{hook['id']}", force=True)
+            report.recreated[topic] = int(client.post("webhooks", {**body, "status": "active"})["id"])
+        elif hook is None:
+            report.created[topic] = int(client.post("webhooks", {**body, "status": "active"})["id"])
+        elif hook.get("status") == "disabled":
+            client.put(f"webhooks/{hook['id']}", {"status": "active"})
+            report.reenabled[topic] = int(hook["id"])
+        elif hook.get("status") == "paused":
+            report.paused[topic] = int(hook["id"])
+        else:
+            report.unchanged[topic] = int(hook["id"])
+    return report
+
+
+def delivery_url_for(base_url: str, integration_id: int) -> str:
+    """``<receiver base>/webhooks/woocommerce/<integration id>``: the route the receiver serves."""
+    return f"{base_url.rstrip('/')}/webhooks/woocommerce/{integration_id}"
+
+
+def connect_webhooks(
+    engine: Engine,
+    integration_id: int,
+    receiver_base_url: str,
+    cipher: CredentialCipher,
+    *,
+    client: WooCommerceClient | None = None,
+    timeout: float = 20.0,
+) -> RegistrationReport:
+    """Give the integration a webhook secret (once) and register its webhooks (``connect --webhook-url``).
+
+    The secret is stored in the encrypted credentials (``webhook_secret``) BEFORE the webhooks are created, so the
+    first deliveries already verify. Running it again reuses the stored secret and changes nothing in the shop; a
+    new secret (first run) recreates any webhook that already pointed at our URL, since its secret is unknown.
+    """
+    with engine.begin() as conn:
+        integration = store.get_integration(conn, integration_id)
+        credentials = store.load_credentials(conn, integration_id, cipher)
+        secret = reveal(credentials["webhook_secret"]) if credentials.get("webhook_secret") else None
+        new_secret = secret is None
+        if secret is None:
+            secret = secrets.token_urlsafe(32)
+            plain = {k: reveal(v) if isinstance(v, str) else v for k, v in credentials.items()}
+            plain["webhook_secret"] = secret
+            settings = dict(integration.settings or {})
+            settings["webhook_url"] = delivery_url_for(receiver_base_url, integration_id)
+            conn.execute(
+                update(integrations)
+                .where(integrations.c.id == integration_id)
+                .values(credentials_encrypted=cipher.encrypt(plain), settings=settings, updated_at=utcnow())
+            )
+    delivery_url = delivery_url_for(receiver_base_url, integration_id)
+    own_client = client is None
+    client = client or client_for(integration, credentials, timeout=timeout)
+    try:
+        return ensure_webhooks(client, delivery_url, secret, replace_existing=new_secret)
+    finally:
+        if own_client:
+            client.close()

@@ -1,0 +1,270 @@
+"""Apply the webhook inbox: pending deliveries -> staging (the pull's own format) -> the pull's own apply.
+
+Each platform says what a delivery stands for (``platforms/<platform>/webhooks.py``:
+``staged_from_delivery``); this module does the bookkeeping around it:
+
+1. take the tenant's pending deliveries that are due (``next_attempt_at`` empty or past), oldest first;
+2. turn each into staged records; the ones that fail are retried later with exponential backoff
+   (30 s x 2^attempts, capped at an hour) and after ``max_attempts`` become ``dead`` with their error, while
+   the rest of the batch goes on;
+3. in ONE transaction: write the staged records and mark their inbox rows ``applied`` (status, processed_at).
+   A crash before the commit leaves the deliveries pending; after it, the events are in staging, whose apply is
+   itself crash-safe. Two runs racing on the same rows at worst stage a record twice, which apply deduplicates;
+4. run :func:`ecom_pipeline.sync.apply.apply_staged` for the touched entities (products, inventory, customers,
+   orders, in that order, so orders find their variants and customers), restricted to the touched integrations.
+
+Older payloads never overwrite newer hub state: resolve compares the payload's modification time with the one
+the entity link holds (``tests: out-of-order deliveries``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, Row, or_, select, update
+
+from ecom_pipeline.sync.apply import ApplyReport, apply_staged
+from ecom_pipeline.warehouse import store
+from ecom_pipeline.warehouse.credentials import CredentialCipher
+from ecom_pipeline.warehouse.schema import webhook_inbox
+from ecom_pipeline.warehouse.store import IntegrationRecord, StagedRecord
+from ecom_pipeline.warehouse.types import utcnow
+
+MAX_ATTEMPTS = 8
+BASE_BACKOFF_S = 30.0
+MAX_BACKOFF_S = 3600.0
+MAX_ERRORS = 10
+# Entities in the order apply_staged must run them (orders reference variants and customers).
+APPLY_ORDER = ("product", "inventory", "customer", "order")
+
+# (integration, topic, body text, resource id, client factory) -> staged records
+Planner = Callable[..., list[StagedRecord]]
+ClientFactory = Callable[[IntegrationRecord, dict[str, Any]], Any]
+
+
+class UnsupportedPlatform(LookupError):
+    """No ``platforms/<platform>/webhooks.py`` with ``staged_from_delivery``: the event waits (and retries)."""
+
+
+def backoff(attempts: int, *, base_s: float = BASE_BACKOFF_S, cap_s: float = MAX_BACKOFF_S) -> timedelta:
+    """Delay before attempt ``attempts + 1``: 30 s, 60 s, 120 s, ... capped (a shop down for an hour is common)."""
+    return timedelta(seconds=min(cap_s, base_s * (2 ** max(attempts - 1, 0))))
+
+
+@dataclass
+class InboxReport:
+    """What one apply did: inbox outcomes, and the hub apply of each touched entity."""
+
+    tenant_id: str
+    read: int = 0
+    applied: int = 0
+    retried: int = 0
+    dead: int = 0
+    ignored: int = 0
+    by_topic: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    dead_letters: list[dict[str, Any]] = field(default_factory=list)
+    entities: dict[str, ApplyReport] = field(default_factory=dict)
+
+    def as_metadata(self) -> dict[str, Any]:
+        """Plain values for ``MaterializeResult(metadata=...)``."""
+        return {
+            "dagster/row_count": self.applied,
+            "read": self.read,
+            "applied": self.applied,
+            "retried": self.retried,
+            "dead": self.dead,
+            "ignored_topics": self.ignored,
+            "by_topic": dict(sorted(self.by_topic.items())),
+            "errors": list(self.errors),
+            "dead_letters": list(self.dead_letters),
+            "entities": {name: rep.as_metadata() for name, rep in self.entities.items()},
+        }
+
+
+def planner_for(platform: str) -> Planner:
+    """The platform's ``staged_from_delivery`` (imported lazily: one platform's code never breaks another's)."""
+    try:
+        module = importlib.import_module(f"ecom_pipeline.platforms.{platform}.webhooks")
+    except ModuleNotFoundError as exc:
+        raise UnsupportedPlatform(f"no webhook support for platform {platform!r}") from exc
+    planner = getattr(module, "staged_from_delivery", None)
+    if planner is None:
+        raise UnsupportedPlatform(f"ecom_pipeline.platforms.{platform}.webhooks has no staged_from_delivery")
+    return planner
+
+
+def default_client_factory(integration: IntegrationRecord, credentials: dict[str, Any]) -> Any:
+    """The platform's ``client_for(integration, credentials)`` from its webhooks module."""
+    module = importlib.import_module(f"ecom_pipeline.platforms.{integration.platform}.webhooks")
+    return module.client_for(integration, credentials)
+
+
+def pending_due(engine: Engine, *, tenant_id: str, now: datetime, limit: int) -> list[Row[Any]]:
+    """The tenant's pending deliveries whose next attempt is due, oldest first."""
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                select(webhook_inbox)
+                .where(
+                    webhook_inbox.c.tenant_id == tenant_id,
+                    webhook_inbox.c.status == "pending",
+                    or_(webhook_inbox.c.next_attempt_at.is_(None), webhook_inbox.c.next_attempt_at <= now),
+                )
+                .order_by(webhook_inbox.c.id)
+                .limit(limit)
+            )
+        )
+
+
+def _is_permanent(exc: BaseException) -> bool:
+    return type(exc).__name__ == "PermanentEventError"
+
+
+def apply_inbox(
+    engine: Engine,
+    *,
+    tenant_id: str,
+    run_id: str | None,
+    limit: int = 500,
+    now: datetime | None = None,
+    cipher: CredentialCipher | None = None,
+    client_factory: ClientFactory | None = None,
+    max_attempts: int = MAX_ATTEMPTS,
+    base_backoff_s: float = BASE_BACKOFF_S,
+    max_backoff_s: float = MAX_BACKOFF_S,
+    transforms: dict[str, dict[str, Callable[[dict[str, Any]], Any]]] | None = None,
+) -> InboxReport:
+    """Apply up to ``limit`` due deliveries of ``tenant_id`` to the hub (see the module docstring).
+
+    ``cipher`` decrypts credentials for re-reads (default: ``ECOM_SECRET_KEY`` or the embedded key file);
+    ``client_factory(integration, credentials)`` builds the API client (tests inject clients; default: the
+    platform's own). ``transforms`` maps platform -> entity -> transform (default: the platform registry).
+    """
+    now = now or utcnow()
+    report = InboxReport(tenant_id=tenant_id)
+    rows = pending_due(engine, tenant_id=tenant_id, now=now, limit=limit)
+    report.read = len(rows)
+    if not rows:
+        return report
+    client_factory = client_factory or default_client_factory
+    integrations: dict[int, IntegrationRecord | None] = {}
+    clients: dict[int, Any] = {}
+
+    def integration_of(integration_id: int) -> IntegrationRecord | None:
+        if integration_id not in integrations:
+            with engine.connect() as conn:
+                try:
+                    integrations[integration_id] = store.get_integration(conn, integration_id)
+                except store.IntegrationNotFound:
+                    integrations[integration_id] = None
+        return integrations[integration_id]
+
+    def client_of(integration: IntegrationRecord) -> Callable[[], Any]:
+        def get() -> Any:
+            if integration.id not in clients:
+                nonlocal cipher
+                if cipher is None:
+                    from ecom_pipeline.warehouse.engine import default_home
+
+                    cipher = CredentialCipher.from_env(default_home())
+                with engine.connect() as conn:
+                    credentials = store.load_credentials(conn, integration.id, cipher)
+                clients[integration.id] = client_factory(integration, credentials)
+            return clients[integration.id]
+
+        return get
+
+    staged: list[StagedRecord] = []
+    applied_ids: list[int] = []
+    failures: list[tuple[Row[Any], str, bool]] = []
+    topics: Counter[str] = Counter()
+    try:
+        for row in rows:
+            topics[str(row.topic)] += 1
+            integration = integration_of(int(row.integration_id))
+            if integration is None:
+                failures.append((row, f"integration {row.integration_id} no longer exists", True))
+                continue
+            try:
+                planner = planner_for(integration.platform)
+                records = planner(
+                    integration=integration,
+                    topic=str(row.topic),
+                    body_text=str(row.body),
+                    resource_id=row.resource_id,
+                    client=client_of(integration),
+                )
+            except Exception as exc:  # one event must not stop the batch; its error is kept on its row
+                failures.append((row, f"{type(exc).__name__}: {exc}"[:2000], _is_permanent(exc)))
+                continue
+            if not records:
+                report.ignored += 1
+            staged.extend(records)
+            applied_ids.append(int(row.id))
+    finally:
+        for client in clients.values():
+            close = getattr(client, "close", None)
+            if close is not None:
+                close()
+
+    with engine.begin() as conn:
+        store.stage_records(conn, staged, run_id=run_id)
+        for part in store.chunked(applied_ids):
+            conn.execute(
+                update(webhook_inbox)
+                .where(webhook_inbox.c.id.in_(part), webhook_inbox.c.status == "pending")
+                .values(status="applied", processed_at=now, attempts=webhook_inbox.c.attempts + 1, error=None)
+            )
+        for row, error, permanent in failures:
+            attempts = int(row.attempts) + 1
+            dead = permanent or attempts >= max_attempts
+            values: dict[str, Any] = {"attempts": attempts, "error": error}
+            if dead:
+                values.update(status="dead", processed_at=now, next_attempt_at=None)
+                report.dead += 1
+                report.dead_letters.append({"inbox_id": int(row.id), "topic": row.topic, "error": error[:300]})
+            else:
+                values["next_attempt_at"] = now + backoff(attempts, base_s=base_backoff_s, cap_s=max_backoff_s)
+                report.retried += 1
+            if len(report.errors) < MAX_ERRORS:
+                report.errors.append(f"inbox {row.id} ({row.topic}, attempt {attempts}): {error[:300]}")
+            conn.execute(
+                update(webhook_inbox)
+                .where(webhook_inbox.c.id == int(row.id), webhook_inbox.c.status == "pending")
+                .values(**values)
+            )
+    report.applied = len(applied_ids)
+    report.by_topic = dict(topics)
+
+    touched: dict[str, set[int]] = {}
+    for record in staged:
+        touched.setdefault(record.entity, set()).add(record.integration_id)
+    for entity in APPLY_ORDER:
+        if entity not in touched:
+            continue
+        report.entities[entity] = apply_staged(
+            engine,
+            tenant_id=tenant_id,
+            entity=entity,
+            transforms=_transforms_for(entity, transforms),
+            run_id=run_id,
+            integration_ids=sorted(touched[entity]),
+        )
+    return report
+
+
+def _transforms_for(
+    entity: str, overrides: dict[str, dict[str, Callable[[dict[str, Any]], Any]]] | None
+) -> dict[str, Callable[[dict[str, Any]], Any]]:
+    """platform -> transform of ``entity``, from the registry (the pull's own transforms)."""
+    if overrides is not None:
+        return {platform: by_entity[entity] for platform, by_entity in overrides.items() if entity in by_entity}
+    from ecom_pipeline.platforms.registry import platforms
+
+    return {name: spec.transforms[entity] for name, spec in platforms().items() if entity in spec.transforms}

@@ -1,0 +1,260 @@
+"""The Dagster surface of webhooks: the ``webhooks/inbox_applied`` asset, its job, and the inbox sensor.
+
+The sensor turns "the inbox has due deliveries for tenant T" into one run of ``apply_webhooks_job`` for the T
+partition. Its cursor is ``{"id": highest inbox id seen, "due": latest retry due-time seen}``:
+
+- a new delivery (id above the cursor) asks for a run keyed ``<tenant>:<max id>``;
+- a retry has no new id, so it would never get a run from an id cursor alone; when its ``next_attempt_at``
+  falls due (later than the due-time in the cursor) it asks for a run keyed ``<tenant>:<max id>:due:<epoch>``;
+- ids are allocated before commit, so on PostgreSQL a delivery can commit with an id below one the sensor
+  already saw. Pending due deliveries older than ``STALE_AFTER`` (or left by a run that failed) therefore ask
+  for a run too, at most once per ``STALE_AFTER`` per tenant and only when no apply run of that tenant is
+  queued or running.
+"""
+
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import dagster as dg
+from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
+from sqlalchemy import func, or_, select
+from sqlalchemy.engine import Connection
+
+from ecom_pipeline.partitions import tenants_partitions
+from ecom_pipeline.resources import CredentialStoreResource, WarehouseResource
+from ecom_pipeline.warehouse.schema import webhook_inbox
+from ecom_pipeline.warehouse.types import utcnow
+from ecom_pipeline.webhooks.apply import apply_inbox
+
+APPLY_WEBHOOKS_JOB_NAME = "apply_webhooks_job"
+INBOX_ASSET_KEY = dg.AssetKey(["webhooks", "inbox_applied"])
+STALE_AFTER = timedelta(seconds=60)
+
+
+class ApplyWebhooksConfig(dg.Config):
+    """Run options of ``webhooks/inbox_applied``."""
+
+    limit: int = 500
+    max_attempts: int = 8
+
+
+@dg.asset(
+    key=INBOX_ASSET_KEY,
+    group_name="webhooks",
+    partitions_def=tenants_partitions,
+    kinds={"python", "sql"},
+    description=(
+        "Applies the tenant's due webhook deliveries (webhook_inbox) to the hub through the pull's transform and "
+        "resolve; failing events are retried with backoff, then dead-lettered with their error."
+    ),
+)
+def inbox_applied(
+    context: dg.AssetExecutionContext,
+    config: ApplyWebhooksConfig,
+    warehouse: WarehouseResource,
+    credentials: CredentialStoreResource,
+) -> dg.MaterializeResult:
+    report = apply_inbox(
+        warehouse.engine(),
+        tenant_id=context.partition_key,
+        run_id=context.run_id,
+        limit=config.limit,
+        cipher=credentials.cipher(),
+        max_attempts=config.max_attempts,
+    )
+    if report.dead:
+        context.log.warning(f"{report.dead} webhook event(s) dead-lettered: {report.dead_letters}")
+    meta = report.as_metadata()
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": report.applied,
+            "read": report.read,
+            "applied": report.applied,
+            "retried": report.retried,
+            "dead": report.dead,
+            "ignored_topics": report.ignored,
+            "by_topic": dg.MetadataValue.json(meta["by_topic"]),
+            "errors": dg.MetadataValue.json(meta["errors"]),
+            "dead_letters": dg.MetadataValue.json(meta["dead_letters"]),
+            "entities": dg.MetadataValue.json(meta["entities"]),
+        }
+    )
+
+
+apply_webhooks_job = dg.define_asset_job(
+    APPLY_WEBHOOKS_JOB_NAME,
+    selection=dg.AssetSelection.assets(INBOX_ASSET_KEY),
+    description="Apply one tenant's pending webhook deliveries to the hub (launched by webhook_inbox_sensor).",
+    tags={"ecom/kind": "webhooks"},
+)
+
+
+def _cursor(raw: str | None) -> tuple[int, datetime | None]:
+    if not raw:
+        return 0, None
+    try:
+        data = json.loads(raw)
+        due = datetime.fromisoformat(data["due"]) if data.get("due") else None
+        return int(data.get("id") or 0), due
+    except (ValueError, TypeError, KeyError):
+        return 0, None
+
+
+def pending_by_tenant(conn: Connection, now: datetime) -> list[Any]:
+    """Per tenant with due pending deliveries: max id, latest due retry time, oldest receive time, count."""
+    query = (
+        select(
+            webhook_inbox.c.tenant_id,
+            func.max(webhook_inbox.c.id).label("max_id"),
+            func.max(webhook_inbox.c.next_attempt_at).label("max_due"),
+            func.min(webhook_inbox.c.received_at).label("oldest"),
+            func.count().label("pending"),
+        )
+        .where(
+            webhook_inbox.c.status == "pending",
+            or_(webhook_inbox.c.next_attempt_at.is_(None), webhook_inbox.c.next_attempt_at <= now),
+        )
+        .group_by(webhook_inbox.c.tenant_id)
+        .order_by(webhook_inbox.c.tenant_id)
+    )
+    return list(conn.execute(query))
+
+
+def _aware(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _apply_run_in_flight(instance: dg.DagsterInstance, tenant: str) -> bool:
+    runs = instance.get_runs(
+        filters=dg.RunsFilter(
+            job_name=APPLY_WEBHOOKS_JOB_NAME,
+            statuses=list(IN_PROGRESS_RUN_STATUSES),
+            tags={"dagster/partition": tenant},
+        ),
+        limit=1,
+    )
+    return bool(runs)
+
+
+@dg.sensor(
+    job=apply_webhooks_job,
+    minimum_interval_seconds=5,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Launches apply_webhooks_job for each tenant with due webhook deliveries (new or retries).",
+)
+def webhook_inbox_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SensorResult:
+    now = utcnow()
+    last_id, last_due = _cursor(context.cursor)
+    with warehouse.engine().connect() as conn:
+        groups = pending_by_tenant(conn, now)
+    known = set(context.instance.get_dynamic_partitions(tenants_partitions.name))
+    requests: list[dg.RunRequest] = []
+    new_partitions: list[str] = []
+    max_id, max_due = last_id, last_due
+    for group in groups:
+        tenant = str(group.tenant_id)
+        group_max = int(group.max_id)
+        due = _aware(group.max_due)
+        oldest = _aware(group.oldest)
+        if group_max > last_id:
+            run_key = f"{tenant}:{group_max}"
+        elif due is not None and (last_due is None or due > last_due):
+            run_key = f"{tenant}:{group_max}:due:{int(due.timestamp())}"
+        elif oldest is not None and now - oldest > STALE_AFTER and not _apply_run_in_flight(context.instance, tenant):
+            bucket = int(now.timestamp() // STALE_AFTER.total_seconds())
+            run_key = f"{tenant}:{group_max}:stale:{bucket}"
+        else:
+            continue
+        if tenant not in known:
+            new_partitions.append(tenant)
+        requests.append(
+            dg.RunRequest(
+                partition_key=tenant,
+                run_key=run_key,
+                tags={"ecom/webhook_pending": str(int(group.pending))},
+            )
+        )
+        max_id = max(max_id, group_max)
+        if due is not None and (max_due is None or due > max_due):
+            max_due = due
+    cursor = json.dumps({"id": max_id, "due": max_due.isoformat() if max_due else None})
+    dynamic = [dg.AddDynamicPartitionsRequest(tenants_partitions.name, new_partitions)] if new_partitions else []
+    if not requests:
+        return dg.SensorResult(skip_reason="no due webhook deliveries", cursor=cursor)
+    return dg.SensorResult(run_requests=requests, dynamic_partitions_requests=dynamic, cursor=cursor)
+
+
+# --- reconciliation metric -----------------------------------------------------------------------------------------
+
+# Which inbox topics describe which staging entity, per platform (topic prefix match).
+TOPIC_ENTITIES: dict[str, dict[str, tuple[str, ...]]] = {
+    "woocommerce": {"product": ("product.",), "order": ("order.",), "customer": ("customer.",)},
+    "shopify": {
+        "product": ("products/",),
+        "order": ("orders/",),
+        "customer": ("customers/",),
+        "inventory": ("inventory_levels/", "inventory_items/"),
+    },
+}
+
+
+def count_missed_by_webhooks(
+    conn: Connection,
+    *,
+    integration_id: int,
+    platform: str,
+    entity: str,
+    records: Iterable[tuple[str, datetime | None]],
+) -> int:
+    """How many of the records an incremental sync staged no webhook had already delivered.
+
+    ``records`` are (external id, shop modification time) pairs from one extract. A record counts as delivered
+    when an applied or pending inbox row of the same integration, about the same resource, on a topic of this
+    entity, carries that modification time or a newer one (``triggered_at``: WooCommerce's payload
+    ``date_modified_gmt``, Shopify's X-Shopify-Triggered-At). Store the result in ``sync_runs.missed_by_webhooks``:
+    a steady non-zero value means deliveries are being lost (a disabled webhook, a receiver that was down).
+    Variations are delivered under their own id while the pull stages their parent, so a variation-only change
+    may count as missed: the figure is an upper bound.
+    """
+    wanted = {str(ext): when for ext, when in records}
+    if not wanted:
+        return 0
+    prefixes = TOPIC_ENTITIES.get(platform, {}).get(entity, (f"{entity}.", f"{entity}s/"))
+    newest: dict[str, datetime | None] = {}
+    delivered: set[str] = set()
+    ids = sorted(wanted)
+    for start in range(0, len(ids), 900):
+        part = ids[start : start + 900]
+        rows = conn.execute(
+            select(webhook_inbox.c.resource_id, webhook_inbox.c.topic, webhook_inbox.c.triggered_at).where(
+                webhook_inbox.c.integration_id == integration_id,
+                webhook_inbox.c.resource_id.in_(part),
+                webhook_inbox.c.status.in_(("applied", "pending")),
+            )
+        )
+        for row in rows:
+            if not str(row.topic).startswith(prefixes):
+                continue
+            rid = str(row.resource_id)
+            delivered.add(rid)
+            when = _aware(row.triggered_at)
+            if when is not None and (newest.get(rid) is None or when > newest[rid]):  # type: ignore[operator]
+                newest[rid] = when
+    missed = 0
+    for ext, when in wanted.items():
+        seen = newest.get(ext)
+        stale = when is not None and (seen is None or seen < _aware(when))  # type: ignore[operator]
+        if ext not in delivered or stale:
+            missed += 1
+    return missed
+
+
+WEBHOOK_DEFINITIONS: dict[str, list[Any]] = {
+    "assets": [inbox_applied],
+    "jobs": [apply_webhooks_job],
+    "sensors": [webhook_inbox_sensor],
+}
