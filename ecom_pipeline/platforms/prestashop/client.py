@@ -317,16 +317,48 @@ class PrestaShopClient:
                 return
             offset += count
 
+    def iter_by_id(
+        self,
+        resource: str,
+        *,
+        display: str = "full",
+        params: Mapping[str, Any] | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[Page]:
+        """Every record by ascending id, keyset-paged with ``filter[id]=>[last id]``.
+
+        Why not offsets: a record deleted mid-scan would shift every later one a slot back and one would be
+        skipped; a keyset on the id cannot skip. A page shorter than the count ends the scan.
+        """
+        count = page_size or self.page_size
+        extra = {k: v for k, v in (params or {}).items() if k not in ("limit", "sort", "filter[id]")}
+        last = 0
+        number = 0
+        while True:
+            query = {**extra, "display": display, "filter[id]": f">[{last}]", "sort": "[id_ASC]", "limit": count}
+            items = self.list(resource, query)
+            number += 1
+            yield Page(items=items, offset=0, count=count, number=number)
+            if len(items) < count:
+                return
+            ids = [int(i["id"]) for i in items if str(i.get("id", "")).isdigit()]
+            if not ids or max(ids) <= last:
+                raise ShopResponseError(
+                    f"{resource}: a full page did not advance past id {last}; the id filter is not honoured",
+                    platform=PLATFORM,
+                )
+            last = max(ids)
+
     def iter_all(
         self, resource: str, *, display: str = "full", params: Mapping[str, Any] | None = None
     ) -> Iterator[Page]:
-        """Every record by ascending id (ids never move; new records append at the end)."""
-        return self.iter_pages(resource, {"display": display, "sort": "[id_ASC]", **(params or {})})
+        """Every record by ascending id (see :meth:`iter_by_id`)."""
+        return self.iter_by_id(resource, display=display, params=params)
 
     def list_ids(self, resource: str, *, page_size: int = NARROW_PAGE_SIZE) -> list[int]:
         """Every id of a resource (``display=[id]``): the cheap listing that detects deletions."""
         ids: list[int] = []
-        for page in self.iter_pages(resource, {"display": "[id]", "sort": "[id_ASC]"}, page_size=page_size):
+        for page in self.iter_by_id(resource, display="[id]", page_size=page_size):
             for item in page.items:
                 value = item.get("id")
                 if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
@@ -401,8 +433,8 @@ class PrestaShopClient:
         # Bound the URL length: about 120 ids per query keeps it well under common 8 KB request-line limits.
         for start in range(0, len(parent_ids), 120):
             chunk = parent_ids[start : start + 120]
-            params = {"display": display, f"filter[{field}]": "[" + "|".join(str(i) for i in chunk) + "]"}
-            for page in self.iter_pages(resource, {**params, "sort": "[id_ASC]"}, page_size=NARROW_PAGE_SIZE):
+            params = {f"filter[{field}]": "[" + "|".join(str(i) for i in chunk) + "]"}
+            for page in self.iter_by_id(resource, display=display, params=params, page_size=NARROW_PAGE_SIZE):
                 found.extend(page.items)
         return found
 

@@ -284,6 +284,34 @@ def product_to_canonical(record: Mapping[str, Any]) -> CanonicalProduct:
     )
 
 
+def option_value_index(
+    values: list[Mapping[str, Any]], groups: list[Mapping[str, Any]], language_id: int | None
+) -> dict[str, dict[str, str]]:
+    """product_option_values + product_options -> {value id: {"group": "Size", "name": "S"}} for the context."""
+    group_names = {
+        str(g.get("id")): _lang("product_option", str(g.get("id")), "name", g.get("name"), language_id) for g in groups
+    }
+    index: dict[str, dict[str, str]] = {}
+    for value in values:
+        vid = str(value.get("id"))
+        name = _lang("product_option_value", vid, "name", value.get("name"), language_id)
+        group = group_names.get(str(value.get("id_attribute_group")))
+        if name and group:
+            index[vid] = {"group": group, "name": name}
+    return index
+
+
+def combination_option_ids(combination: Mapping[str, Any]) -> list[str]:
+    """The product_option_values ids of a combination (to copy only those into the context)."""
+    cid = str(combination.get("id"))
+    return [str(v.get("id")) for v in _associations("combination", cid, combination, "product_option_values")]
+
+
+def has_combinations(product: Mapping[str, Any]) -> bool:
+    """Whether the product lists combinations (then its variants must be fetched with it)."""
+    return bool(_associations("product", str(product.get("id")), product, "combinations"))
+
+
 # -- stock ------------------------------------------------------------------------------------------------------
 
 
@@ -464,8 +492,11 @@ def source_updated_at(record: Mapping[str, Any], timezone: str) -> datetime | No
 __all__ = [
     "DEFAULT_LOCATION",
     "TransformError",
+    "combination_option_ids",
     "customer_to_canonical",
+    "has_combinations",
     "inventory_to_canonical",
+    "option_value_index",
     "order_to_canonical",
     "product_to_canonical",
     "source_updated_at",

@@ -1,0 +1,27 @@
+"""PrestaShop's entry in the platform registry (``ecom_pipeline.platforms.registry`` imports ``platform_spec``)."""
+
+from __future__ import annotations
+
+from ecom_pipeline.platforms.prestashop import connect as ps_connect
+from ecom_pipeline.platforms.prestashop import extract as ps_extract
+from ecom_pipeline.platforms.prestashop import transform as ps
+from ecom_pipeline.platforms.registry import PlatformSpec
+
+
+def platform_spec() -> PlatformSpec:
+    """Products, inventory (after products: stock rows need the variant links), orders and customers."""
+    return PlatformSpec(
+        name="prestashop",
+        title="PrestaShop",
+        extract_entities={"products": "product", "inventory": "inventory", "orders": "order", "customers": "customer"},
+        transforms={
+            "product": ps.product_to_canonical,
+            "inventory": ps.inventory_to_canonical,
+            "order": ps.order_to_canonical,
+            "customer": ps.customer_to_canonical,
+        },
+        extract=ps_extract.extract,
+        extract_deps={"inventory": ("products",)},
+        add_connect_arguments=ps_connect.add_connect_arguments,
+        connect=ps_connect.connect,
+    )
