@@ -1,0 +1,530 @@
+"""The PrestaShop 8.2.1 webservice of one emulated shop (an ASGI-like callable mounted under ``/<shop>``).
+
+Order of checks follows the recordings: credentials (none: nginx-ish ``401 Unauthorized`` text; unknown key:
+codes 20+21 with ``PSWS-Version: 0``), then the resource (unknown: 400 code 27 with a "Did you mean"; not allowed
+for the key: 401 code 26), then parameters (bad ``display``: code 35, bad ``sort``: code 37, both as HTTP 500 because
+PHP 8 warnings are appended), then the id (404 with an empty body and no Content-Type).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import parse_qsl
+
+from defusedxml import ElementTree as SafeET
+
+from ecom_pipeline.sandbox.faults import FaultSwitches
+from ecom_pipeline.sandbox.prestashop.render import (
+    Renderer,
+    json_errors,
+    ps_json,
+    xml_document,
+    xml_errors,
+)
+from ecom_pipeline.sandbox.prestashop.resources import (
+    ALL_RESOURCES,
+    KEY_RESOURCES,
+    RESOURCES,
+    Resource,
+)
+from ecom_pipeline.sandbox.prestashop.schemas import SCHEMAS
+from ecom_pipeline.sandbox.prestashop.store import PrestaStore, Row, StoreError
+from ecom_pipeline.sandbox.shop import Receive, Scope, Send
+
+API_PREFIX = "/api"
+REALM = (
+    'Basic realm="Welcome to PrestaShop Webservice, please enter the authentication key as the login. '
+    'No password required."'
+)
+PHP_WARNINGS: list[tuple[int, str]] = [
+    (
+        3,
+        "[PHP Warning #2] Trying to access array offset on value of type bool "
+        f"(/var/www/prestashop/classes/webservice/WebserviceRequest.php, line {line})",
+    )
+    for line in (1333, 1334, 1335, 1336)
+]
+SORT_MESSAGE = (
+    'The "sort" value has to be formed as this example: "field_ASC" or \'[field_1_DESC,field_2_ASC,field_3_ASC,...]\' '
+    '("field" has to be an available field)'
+)
+FILTER_RE = re.compile(r"^filter\[(\w+)\]$")
+NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+@dataclass
+class Reply:
+    """A response before encoding. ``body`` None means an empty body without Content-Type."""
+
+    status: int
+    body: bytes | None = None
+    content_type: str | None = None
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    ps_headers: bool = True
+    version: str = "8.2.1"
+    cookie: bool = False
+
+
+@dataclass
+class Request:
+    """What a handler needs from one HTTP request."""
+
+    method: str
+    resource: str
+    rid: str | None
+    query: dict[str, str]
+    json: bool
+    api: str
+    body: bytes
+
+
+def levenshtein(a: str, b: str) -> int:
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def _bracketed(value: str) -> str | None:
+    value = value.strip()
+    if value.startswith("[") and value.endswith("]"):
+        return value[1:-1]
+    return None
+
+
+class PrestaShopApi:
+    """Answers ``/api/...`` requests for one store; returns the HTTP status (for request stats)."""
+
+    def __init__(self, store: PrestaStore, api_key: str, faults: FaultSwitches, empty_json_list: str = "array"):
+        self.store = store
+        self.api_key = api_key
+        self.faults = faults
+        self.empty_json_list = empty_json_list
+        self.cookie_name = "PrestaShop-" + hashlib.md5(store.name.encode()).hexdigest()
+
+    # ------------------------------------------------------------------ ASGI entry
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, *, site: str, subpath: str) -> int:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        reply = self.dispatch(scope, body, site, subpath)
+        return await self.send_reply(send, reply, head=scope["method"].upper() == "HEAD")
+
+    async def rate_limited(self, send: Send, wait: int) -> None:
+        """PrestaShop has no rate limiting of its own; hosts put one in front: a bare 429 with Retry-After."""
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 429,
+                "headers": [(b"content-type", b"text/html; charset=utf-8"), (b"retry-after", str(wait).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": b"429 Too Many Requests"})
+
+    async def send_reply(self, send: Send, reply: Reply, head: bool = False) -> int:
+        headers: list[tuple[str, str]] = []
+        if reply.content_type:
+            headers.append(("Content-Type", reply.content_type))
+        headers += reply.headers
+        if reply.ps_headers:
+            headers += [
+                ("Access-Time", str(self.store.now())),
+                ("X-Powered-By", "PrestaShop Webservice"),
+                ("PSWS-Version", reply.version),
+                ("Execution-Time", "0" if reply.version == "0" else "0.005"),
+            ]
+            if reply.body and 200 <= reply.status < 300:
+                headers.append(("Content-Sha1", hashlib.sha1(reply.body).hexdigest()))
+        if reply.cookie:
+            headers.append(
+                ("Set-Cookie", f"{self.cookie_name}=sandbox; Max-Age=1728000; path=/; HttpOnly; SameSite=Lax")
+            )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": reply.status,
+                "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
+            }
+        )
+        await send({"type": "http.response.body", "body": b"" if head else (reply.body or b"")})
+        return reply.status
+
+    # ------------------------------------------------------------------ dispatch
+
+    def dispatch(self, scope: Scope, body: bytes, site: str, subpath: str) -> Reply:
+        method = scope["method"].upper()
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
+        fmt = query.get("output_format") or headers.get("output-format") or "XML"
+        as_json = fmt.upper() == "JSON"
+        if subpath != API_PREFIX and not subpath.startswith(API_PREFIX + "/"):
+            return Reply(404, b"", "text/html; charset=utf-8", ps_headers=False)
+        key = self._key(headers.get("authorization"), query)
+        if not key:
+            return Reply(
+                401,
+                b"401 Unauthorized",
+                "text/html; charset=utf-8",
+                [("WWW-Authenticate", REALM)],
+                ps_headers=False,
+                cookie=True,
+            )
+        if key != self.api_key:
+            errors = [(20, "Authentification key is not active"), (21, "No permission for this authentication key")]
+            reply = self._errors(401, errors, as_json)
+            reply.headers.insert(0, ("WWW-Authenticate", REALM))
+            reply.version = "0"
+            return reply
+        parts = [p for p in subpath[len(API_PREFIX) :].split("/") if p]
+        if not parts:
+            if as_json:  # PrestaShop#34794: TypeError in WebserviceOutputJSON under PHP 8
+                return Reply(500, b"", "text/html; charset=utf-8", ps_headers=False, cookie=True)
+            return self._xml(200, self._index_xml(site + API_PREFIX))
+        resource = parts[0]
+        rid = parts[1] if len(parts) > 1 else None
+        if resource not in ALL_RESOURCES:
+            best = min(ALL_RESOURCES, key=lambda r: levenshtein(resource, r))
+            full = ", ".join(f'"{r}"' for r in ALL_RESOURCES)
+            message = (
+                f'Resource of type "{resource}" does not exists. Did you mean: "{best}"? The full list is: {full}'
+            )
+            return self._errors(400, [(27, message)], as_json)
+        if resource not in KEY_RESOURCES:
+            message = f'Resource of type "{resource}" is not allowed with this authentication key'
+            return self._errors(401, [(26, message)], as_json)
+        req = Request(method, resource, rid, query, as_json, site + API_PREFIX, body)
+        res = RESOURCES.get(resource)
+        try:
+            if res is None:  # allowed for the key but not emulated: behaves as an empty table
+                if rid is not None:
+                    return Reply(404)
+                return self._list_reply(req, Resource(resource, resource.rstrip("s"), ("id",)), [], None)
+            if method in ("GET", "HEAD"):
+                return self.read(req, res)
+            if method == "DELETE":
+                return self.delete(req, res)
+            if method in ("POST", "PUT", "PATCH"):
+                return self.write(req, res)
+            return self._errors(405, [(2, f"Method {method} is not valid")], as_json)
+        except StoreError as exc:
+            if not exc.errors:
+                return Reply(exc.status)
+            return self._errors(exc.status, exc.errors, as_json)
+
+    @staticmethod
+    def _key(authorization: str | None, query: dict[str, str]) -> str:
+        if authorization and authorization.lower().startswith("basic "):
+            try:
+                decoded = base64.b64decode(authorization[6:].strip()).decode("utf-8", "replace")
+            except ValueError:
+                return ""
+            return decoded.partition(":")[0]
+        return query.get("ws_key", "")
+
+    # ------------------------------------------------------------------ replies
+
+    def _errors(self, status: int, errors: list[tuple[int, str]], as_json: bool) -> Reply:
+        if as_json:
+            return Reply(status, json_errors(errors), "application/json", cookie=True)
+        return Reply(status, xml_errors(errors), "text/xml;charset=utf-8", cookie=True)
+
+    @staticmethod
+    def _xml(status: int, inner: str) -> Reply:
+        return Reply(status, xml_document(inner), "text/xml;charset=utf-8")
+
+    @staticmethod
+    def _json(status: int, value: Any) -> Reply:
+        return Reply(status, ps_json(value), "application/json")
+
+    @staticmethod
+    def _index_xml(api: str) -> str:
+        perms = 'get="true" put="true" post="true" patch="true" delete="true" head="true"'
+        out = ['<api shopName="Sandbox PS">\n']
+        for name, description in KEY_RESOURCES.items():
+            out.append(f'<{name} xlink:href="{api}/{name}" {perms}>\n')
+            out.append(f'<description xlink:href="{api}/{name}" {perms}>\n{description}</description>\n')
+            if name != "images":
+                out.append(f'<schema xlink:href="{api}/{name}?schema=blank" type="blank"/>\n')
+                out.append(f'<schema xlink:href="{api}/{name}?schema=synopsis" type="synopsis"/>\n')
+            out.append(f"</{name}>\n")
+        out.append("</api>\n")
+        return "".join(out)
+
+    def _renderer(self) -> Renderer:
+        return Renderer(self.store, set(self.faults.malformed_product_ids))
+
+    # ------------------------------------------------------------------ reads
+
+    def read(self, req: Request, res: Resource) -> Reply:
+        schema = req.query.get("schema")
+        if schema in ("blank", "synopsis"):
+            return self._schema(req, res, schema)
+        fields = self._display(req, res)
+        if req.rid is not None:
+            if not req.rid.isdigit():
+                return Reply(404)
+            with self.store.lock:
+                row = self.store.tables[res.plural].get(int(req.rid))
+                if row is None:
+                    return Reply(404)
+                if fields is not None:  # display on a single id answers in list shape (recorded)
+                    return self._list_reply(req, res, [row], fields)
+                renderer = self._renderer()
+                if req.json:
+                    return self._json(200, {res.singular: renderer.json_object(res, row, None, single=True)})
+                return self._xml(200, renderer.xml_object(res, row, None, req.api))
+        with self.store.lock:
+            rows = list(self.store.tables[res.plural].values())
+            rows = self._filter(req, res, rows)
+            rows = self._sort(req, res, rows)
+            rows = self._limit(req, rows)
+            return self._list_reply(req, res, rows, fields)
+
+    def _list_reply(self, req: Request, res: Resource, rows: list[Row], fields: tuple[str, ...] | None) -> Reply:
+        display = req.query.get("display")
+        renderer = self._renderer()
+        if req.json:
+            if not rows and self.empty_json_list == "array":
+                return self._json(200, [])
+            if display is None:
+                items = [{"id": int(r["id"])} for r in rows]
+            else:
+                items = [renderer.json_object(res, r, fields, single=False) for r in rows]
+            return self._json(200, {res.plural: items})
+        if display is None:
+            inner = "".join(renderer.xml_id_ref(res, r, req.api) for r in rows)
+        else:
+            inner = "".join(renderer.xml_object(res, r, fields, req.api) for r in rows)
+        return self._xml(200, f"<{res.plural}>\n{inner}</{res.plural}>\n")
+
+    def _display(self, req: Request, res: Resource) -> tuple[str, ...] | None:
+        """``display=full`` -> None (all fields + associations); ``[a,b]`` -> those fields in definition order."""
+        display = req.query.get("display")
+        if display is None or display == "full":
+            return None
+        inner = _bracketed(display)
+        names = [n.strip() for n in (inner if inner is not None else display).split(",") if n.strip()]
+        for name in names:
+            if name not in res.fields:
+                message = (
+                    f'Unable to display this field "{name}". However, these are available: {", ".join(res.fields)}'
+                )
+                raise StoreError(500, 35, message, PHP_WARNINGS)
+        return tuple(f for f in res.fields if f in names)
+
+    def _schema(self, req: Request, res: Resource, kind: str) -> Reply:
+        recorded = SCHEMAS.get((res.plural, kind))
+        if req.json:
+            # Every scalar is empty and dropped by the JSON writer; only the associations skeleton survives.
+            skeleton = {a.name: [dict.fromkeys(a.fields)] for a in res.associations}
+            return self._json(200, {res.singular: {"associations": skeleton}} if skeleton else {res.singular: []})
+        if recorded is not None:
+            return Reply(200, recorded.replace("{API}", req.api).encode(), "text/xml;charset=utf-8")
+        lines = [f"<{res.singular}>\n"]
+        for name in res.fields:
+            if kind == "synopsis" and name == "id":
+                continue
+            if name in res.multilang:
+                lines.append(f'\t<{name}><language id="1"><![CDATA[]]></language></{name}>\n')
+            else:
+                lines.append(f"\t<{name}><![CDATA[]]></{name}>\n")
+        lines.append(f"</{res.singular}>\n")
+        return self._xml(200, "".join(lines))
+
+    def _filter(self, req: Request, res: Resource, rows: list[Row]) -> list[Row]:
+        renderer = Renderer(self.store)
+        for key, raw in req.query.items():
+            m = FILTER_RE.match(key)
+            if not m:
+                continue
+            name = m.group(1)
+            if name not in res.fields:
+                raise StoreError(400, 32, f'The field "{name}" is not available for filtering. Use one of: '
+                                 f"{', '.join(res.fields)}")  # fmt: skip
+            if name in res.dates and req.query.get("date") != "1":
+                raise StoreError(
+                    400, 33, f'The field "{name}" is a date: filtering or sorting by dates requires "date=1"'
+                )
+            test = self._predicate(raw)
+            rows = [r for r in rows if test(str(renderer.value(res, r, name) if name != "id" else r["id"]))]
+        return rows
+
+    @staticmethod
+    def _predicate(raw: str) -> Callable[[str], bool]:
+        """PrestaShop filter syntax: ``[v]``, ``[a|b]``, ``[a,b]`` (interval), ``>[v]``, ``<[v]``, ``[v]%``..."""
+        value = raw.strip()
+        op = ""
+        if value[:1] in (">", "<") and value[1:2] == "[":
+            op, value = value[0], value[1:]
+        prefix_like = value.startswith("%[")
+        suffix_like = value.endswith("]%")
+        if prefix_like:
+            value = value[1:]
+        if suffix_like:
+            value = value[:-1]
+        inner = _bracketed(value)
+        if inner is None:  # no brackets: SQL LIKE with the raw value
+            pattern = re.compile("^" + ".*".join(re.escape(p) for p in value.split("%")) + "$", re.IGNORECASE)
+            return lambda v: bool(pattern.match(v))
+        if prefix_like or suffix_like:
+            needle = inner.lower()
+            if prefix_like and suffix_like:
+                return lambda v: needle in v.lower()
+            if prefix_like:
+                return lambda v: v.lower().endswith(needle)
+            return lambda v: v.lower().startswith(needle)
+
+        def cmp(v: str, other: str) -> int:
+            if NUMBER_RE.match(v) and NUMBER_RE.match(other):
+                try:
+                    a, b = Decimal(v), Decimal(other)
+                    return (a > b) - (a < b)
+                except InvalidOperation:
+                    pass
+            a2, b2 = v.lower(), other.lower()
+            return (a2 > b2) - (a2 < b2)
+
+        if op == ">":
+            return lambda v: cmp(v, inner) > 0
+        if op == "<":
+            return lambda v: cmp(v, inner) < 0
+        if "," in inner and "|" not in inner:
+            low, _, high = inner.partition(",")
+            return lambda v: cmp(v, low) >= 0 and cmp(v, high) <= 0
+        options = inner.split("|")
+        return lambda v: any(cmp(v, o) == 0 for o in options)
+
+    def _sort(self, req: Request, res: Resource, rows: list[Row]) -> list[Row]:
+        raw = req.query.get("sort")
+        if raw is None:
+            if res.plural == "order_states":
+                return rows  # recorded: listed in table order, not by id
+            return sorted(rows, key=lambda r: int(r["id"]))
+        inner = _bracketed(raw)
+        specs = [s.strip() for s in (inner if inner is not None else raw).split(",") if s.strip()]
+        keys: list[tuple[str, bool]] = []
+        for spec in specs:
+            name, _, direction = spec.rpartition("_")
+            if direction not in ("ASC", "DESC") or name not in res.fields:
+                raise StoreError(500, 37, SORT_MESSAGE, PHP_WARNINGS)
+            if name in res.dates and req.query.get("date") != "1":
+                raise StoreError(
+                    400, 33, f'The field "{name}" is a date: filtering or sorting by dates requires "date=1"'
+                )
+            keys.append((name, direction == "DESC"))
+        renderer = Renderer(self.store)
+        out = sorted(rows, key=lambda r: int(r["id"]))  # ties keep id order (the real shop's tie order varies)
+        for name, desc in reversed(keys):
+
+            def key(r: Row, name: str = name) -> Any:
+                v = r["id"] if name == "id" else renderer.value(res, r, name)
+                s = "" if v is None else str(v)
+                return (0, Decimal(s), "") if NUMBER_RE.match(s) else (1, Decimal(0), s.lower())
+
+            out.sort(key=key, reverse=desc)
+        return out
+
+    @staticmethod
+    def _limit(req: Request, rows: list[Row]) -> list[Row]:
+        raw = req.query.get("limit")
+        if raw is None:
+            return rows
+        parts = raw.split(",")
+        try:
+            nums = [int(p) for p in parts]
+        except ValueError:
+            nums = []
+        if len(nums) not in (1, 2) or any(n < 0 for n in nums):
+            raise StoreError(500, 43, 'The "limit" value has to be formed as this example: "5,25" or "10"', PHP_WARNINGS)
+        offset, count = (0, nums[0]) if len(nums) == 1 else (nums[0], nums[1])
+        return rows[offset : offset + count]
+
+    # ------------------------------------------------------------------ writes
+
+    def delete(self, req: Request, res: Resource) -> Reply:
+        if req.rid is None or not req.rid.isdigit() or not res.writable:
+            return Reply(404) if req.rid is not None else self._errors(400, [(66, "You have to set an id")], req.json)
+        self.store.delete(res.plural, int(req.rid))
+        return Reply(200)
+
+    def write(self, req: Request, res: Resource) -> Reply:
+        if not res.writable:
+            return self._errors(405, [(2, f"Method {req.method} is not valid")], req.json)
+        values, assoc, sent = self._parse_xml(req, res)
+        for name in sorted(sent & res.read_only):
+            raise StoreError(400, 93, f'parameter "{name}" not writable. Please remove this attribute of this XML')
+        if req.method == "POST":
+            if req.rid is not None:
+                return self._errors(400, [(66, "id is forbidden when adding a new resource")], req.json)
+            values.pop("id", None)
+            row = self.store.create(res.plural, values, assoc)
+            status = 201
+        else:
+            if req.rid is None or not req.rid.isdigit():
+                return self._errors(400, [(90, "Id is required when modifying a resource")], req.json)
+            if "id" not in values:
+                return self._errors(400, [(90, "Id is required when modifying a resource")], req.json)
+            values.pop("id", None)
+            if int(req.rid) not in self.store.tables[res.plural]:
+                return Reply(404)
+            row = self.store.replace(res.plural, int(req.rid), values, assoc, full=req.method == "PUT")
+            status = 200
+        renderer = self._renderer()
+        echo = sent if req.method in ("POST", "PUT") else None
+        if req.json:
+            return self._json(status, {res.singular: renderer.json_object(res, row, None, single=True)})
+        return self._xml(status, renderer.xml_object(res, row, None, req.api, echo=echo))
+
+    def _parse_xml(self, req: Request, res: Resource) -> tuple[Row, dict[str, list[dict[str, str]]], set[str]]:
+        """Parse a write body (XML only, parsed with defusedxml); JSON or garbage gives PrestaShop's error 127."""
+        text = req.body.decode("utf-8", "replace")
+        try:
+            root = SafeET.fromstring(req.body)
+        except Exception as exc:  # noqa: BLE001 - any parse failure (incl. entity attacks) is the same error
+            message = (
+                "XML error : String could not be parsed as XML\n"
+                f"XML length : {len(text)}\nOriginal XML : {text}"
+            )
+            raise StoreError(500, 127, message) from exc
+        node = root.find(res.singular) if root.tag == "prestashop" else None
+        if node is None:
+            raise StoreError(400, 127, f"XML error : the <{res.singular}> node is missing")
+        values: Row = {}
+        sent: set[str] = set()
+        assoc: dict[str, list[dict[str, str]]] = {}
+        for child in node:
+            name = child.tag
+            if name == "associations":
+                for group in child:
+                    assoc[group.tag] = [
+                        {sub.tag: (sub.text or "").strip() for sub in item} for item in group
+                    ]
+                continue
+            if name not in res.fields:
+                continue
+            if name in res.multilang:
+                lang = child.find("language")
+                value = (lang.text if lang is not None else child.text) or ""
+            else:
+                value = (child.text or "").strip()
+            sent.add(name)
+            if name in res.numeric:
+                values[name] = int(value) if value.strip().isdigit() else 0
+            elif name in res.dates and value in ("", "0000-00-00 00:00:00"):
+                values[name] = None
+            else:
+                values[name] = value
+        return values, assoc, sent

@@ -1,0 +1,170 @@
+"""Rendering rows the way PrestaShop 8.2.1's webservice prints them, in JSON and in XML.
+
+JSON (recorded): ``json_encode`` with escaped slashes and unescaped Unicode; ``id`` (and a product's
+``id_default_combination``) are numbers, everything else strings or null; a single resource drops top-level fields
+whose value is falsy in PHP (``""``, ``"0"``, null) and empty associations; lists keep every field.
+XML (recorded): every value in CDATA, references carry ``xlink:href``, multilingual fields are ``<language>`` nodes,
+empty associations print as self-closing nodes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ecom_pipeline.sandbox.prestashop.resources import Resource
+from ecom_pipeline.sandbox.prestashop.store import ZERO_DATE, PrestaStore, Row
+
+XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n<prestashop xmlns:xlink="http://www.w3.org/1999/xlink">\n'
+XML_TAIL = "</prestashop>\n"
+
+
+def ps_json(value: Any) -> bytes:
+    """PrestaShop's JSON encoding (compact, ``\\/`` escaped, UTF-8 kept as is); checked against Content-Sha1."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("/", "\\/").encode()
+
+
+def cdata(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
+def _falsy(value: Any) -> bool:
+    return value is None or value == "" or value == "0" or value == 0
+
+
+class Renderer:
+    """Turns stored rows into webservice values for one store (dates to shop-local strings, faults applied)."""
+
+    def __init__(self, store: PrestaStore, malformed: set[int] | None = None) -> None:
+        self.store = store
+        self.malformed = malformed or set()
+
+    # ------------------------------------------------------------------ values
+
+    def value(self, res: Resource, row: Row, name: str) -> Any:
+        """The printed value of one field (JSON typing applied)."""
+        raw = row.get(name)
+        if name in res.dates:
+            out: Any = self.store.date_value(raw)
+        elif name in res.date_only:
+            out = raw or ZERO_DATE
+        elif name in res.numeric:
+            out = int(raw or 0)
+        else:
+            out = raw
+        if self.malformed and self._is_malformed(res, row):
+            if name == "price":
+                out = "abc"
+            elif name == "date_upd":
+                out = "not-a-date"
+        return out
+
+    def _is_malformed(self, res: Resource, row: Row) -> bool:
+        if res.plural == "products":
+            return int(row["id"]) in self.malformed
+        if res.plural in ("combinations", "stock_availables"):
+            return int(row.get("id_product") or 0) in self.malformed
+        return False
+
+    # ------------------------------------------------------------------ JSON
+
+    def json_object(self, res: Resource, row: Row, fields: tuple[str, ...] | None, single: bool) -> dict[str, Any]:
+        """One resource as JSON; ``fields`` None means every field plus associations."""
+        names = fields if fields is not None else res.fields
+        out: dict[str, Any] = {}
+        for name in names:
+            value = self.value(res, row, name)
+            if single and name != "id" and _falsy(value):
+                continue
+            out[name] = value
+        if self.malformed and self._is_malformed(res, row) and res.plural == "products":
+            out.pop("reference", None)  # a required key missing, like a broken plugin would cause
+        if fields is None and res.associations:
+            assoc = {k: v for k, v in self.store.associations(res.plural, row).items() if v}
+            if assoc:
+                out["associations"] = assoc
+        return out
+
+    # ------------------------------------------------------------------ XML
+
+    def xml_object(
+        self,
+        res: Resource,
+        row: Row,
+        fields: tuple[str, ...] | None,
+        api: str,
+        echo: set[str] | None = None,
+    ) -> str:
+        """One resource as its XML node. ``echo``: the fields a write request sent (others print empty)."""
+        names = fields if fields is not None else res.fields
+        lines = [f"<{res.singular}>\n"]
+        rid = int(row["id"])
+        for name in names:
+            value = self.value(res, row, name)
+            if echo is not None and name not in echo and name not in res.server_set:
+                value = ""
+            text = "" if value is None else str(value)
+            if name in res.multilang:
+                href = f' xlink:href="{api}/languages/1"' if echo is None or name in echo else ""
+                lines.append(f'\t<{name}><language id="1"{href}>{cdata(text)}</language></{name}>\n')
+                continue
+            attrs = ""
+            target = res.refs.get(name)
+            if target and text not in ("", "0"):
+                attrs += f' xlink:href="{api}/{target.format(id=rid)}/{text}"'
+            if name in res.not_filterable:
+                attrs += ' notFilterable="true"'
+            lines.append(f"\t<{name}{attrs}>{cdata(text)}</{name}>\n")
+        if fields is None and res.associations:
+            lines.append(self.xml_associations(res, row, api))
+        lines.append(f"</{res.singular}>\n")
+        return "".join(lines)
+
+    def xml_associations(self, res: Resource, row: Row, api: str) -> str:
+        assoc = self.store.associations(res.plural, row)
+        rid = int(row["id"])
+        out = ["<associations>\n"]
+        for a in res.associations:
+            items = assoc.get(a.name, [])
+            head = f'<{a.name} nodeType="{a.node_type}" ' + ('virtualEntity="true"' if a.virtual else f'api="{a.api}"')
+            if not items:
+                out.append(f"{head}/>\n")
+                continue
+            out.append(f"{head}>\n")
+            for item in items:
+                if a.virtual:
+                    out.append(f"\t<{a.node_type}>\n")
+                else:
+                    path = f"images/products/{rid}" if a.name == "images" and res.plural == "products" else a.api
+                    out.append(f'\t<{a.node_type} xlink:href="{api}/{path}/{item.get("id", "")}">\n')
+                for sub in a.fields:
+                    text = str(item.get(sub, ""))
+                    target = a.refs.get(sub)
+                    attrs = f' xlink:href="{api}/{target}/{text}"' if target and text not in ("", "0") else ""
+                    out.append(f"\t<{sub}{attrs}>{cdata(text)}</{sub}>\n")
+                out.append(f"\t</{a.node_type}>\n")
+            out.append(f"</{a.name}>\n")
+        out.append("</associations>\n")
+        return "".join(out)
+
+    def xml_id_ref(self, res: Resource, row: Row, api: str) -> str:
+        """A list entry without ``display``: ``<product id="1" xlink:href=".../products/1"/>``."""
+        rid = int(row["id"])
+        return f'<{res.singular} id="{rid}" xlink:href="{api}/{res.plural}/{rid}"/>\n'
+
+
+def xml_document(inner: str) -> bytes:
+    return (XML_HEAD + inner + XML_TAIL).encode()
+
+
+def xml_errors(errors: list[tuple[int, str]]) -> bytes:
+    parts = ["<errors>\n"]
+    for code, message in errors:
+        parts.append(f"<error>\n<code>{cdata(code)}</code>\n<message>{cdata(message)}</message>\n</error>\n")
+    parts.append("</errors>\n")
+    return xml_document("".join(parts))
+
+
+def json_errors(errors: list[tuple[int, str]]) -> bytes:
+    return ps_json({"errors": [{"code": code, "message": message} for code, message in errors]})

@@ -1,0 +1,302 @@
+"""What each emulated webservice resource looks like: field order, JSON types, references, associations.
+
+Field lists are copied from the recorded PrestaShop 8.2.1 answers (``display=full`` lists), in the order the shop
+prints them: the webservice prints fields (and the "available fields" of error 35) in its definition order, not
+in the order the client asked for, so clients must never rely on key order, and the emulator must not either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+PRODUCT_FIELDS: tuple[str, ...] = (
+    "id", "id_manufacturer", "id_supplier", "id_category_default", "new", "cache_default_attribute",
+    "id_default_image", "id_default_combination", "id_tax_rules_group", "position_in_category", "manufacturer_name",
+    "quantity", "type", "id_shop_default", "reference", "supplier_reference", "location", "width", "height", "depth",
+    "weight", "quantity_discount", "ean13", "isbn", "upc", "mpn", "cache_is_pack", "cache_has_attachments",
+    "is_virtual", "state", "additional_delivery_times", "delivery_in_stock", "delivery_out_stock", "product_type",
+    "on_sale", "online_only", "ecotax", "minimal_quantity", "low_stock_threshold", "low_stock_alert", "price",
+    "wholesale_price", "unity", "unit_price", "unit_price_ratio", "additional_shipping_cost", "customizable",
+    "text_fields", "uploadable_files", "active", "redirect_type", "id_type_redirected", "available_for_order",
+    "available_date", "show_condition", "condition", "show_price", "indexed", "visibility",
+    "advanced_stock_management", "date_add", "date_upd", "pack_stock_type", "meta_description", "meta_keywords",
+    "meta_title", "link_rewrite", "name", "description", "description_short", "available_now", "available_later",
+)  # fmt: skip
+
+COMBINATION_FIELDS: tuple[str, ...] = (
+    "id", "id_product", "ean13", "isbn", "upc", "mpn", "reference", "supplier_reference", "wholesale_price", "price",
+    "ecotax", "weight", "unit_price_impact", "minimal_quantity", "low_stock_threshold", "low_stock_alert",
+    "default_on", "available_date", "available_now", "available_later",
+)  # fmt: skip
+
+STOCK_FIELDS: tuple[str, ...] = (
+    "id", "id_product", "id_product_attribute", "id_shop", "id_shop_group", "quantity", "depends_on_stock",
+    "out_of_stock", "location",
+)  # fmt: skip
+
+ORDER_FIELDS: tuple[str, ...] = (
+    "id", "id_address_delivery", "id_address_invoice", "id_cart", "id_currency", "id_lang", "id_customer",
+    "id_carrier", "current_state", "module", "invoice_number", "invoice_date", "delivery_number", "delivery_date",
+    "valid", "date_add", "date_upd", "shipping_number", "note", "id_shop_group", "id_shop", "secure_key", "payment",
+    "recyclable", "gift", "gift_message", "mobile_theme", "total_discounts", "total_discounts_tax_incl",
+    "total_discounts_tax_excl", "total_paid", "total_paid_tax_incl", "total_paid_tax_excl", "total_paid_real",
+    "total_products", "total_products_wt", "total_shipping", "total_shipping_tax_incl", "total_shipping_tax_excl",
+    "carrier_tax_rate", "total_wrapping", "total_wrapping_tax_incl", "total_wrapping_tax_excl", "round_mode",
+    "round_type", "conversion_rate", "reference",
+)  # fmt: skip
+
+ORDER_ROW_FIELDS: tuple[str, ...] = (
+    "id", "product_id", "product_attribute_id", "product_quantity", "product_name", "product_reference",
+    "product_ean13", "product_isbn", "product_upc", "product_price", "id_customization", "unit_price_tax_incl",
+    "unit_price_tax_excl",
+)  # fmt: skip
+
+CUSTOMER_FIELDS: tuple[str, ...] = (
+    "id", "id_default_group", "id_lang", "newsletter_date_add", "ip_registration_newsletter", "last_passwd_gen",
+    "secure_key", "deleted", "passwd", "lastname", "firstname", "email", "id_gender", "birthday", "newsletter",
+    "optin", "website", "company", "siret", "ape", "outstanding_allow_amount", "show_public_prices", "id_risk",
+    "max_payment_days", "active", "note", "is_guest", "id_shop", "id_shop_group", "date_add", "date_upd",
+    "reset_password_token", "reset_password_validity",
+)  # fmt: skip
+
+ORDER_HISTORY_FIELDS: tuple[str, ...] = ("id", "id_employee", "id_order_state", "id_order", "date_add")
+
+# Not recorded in full (only id, name, paid, shipped, delivery); the rest follows OrderState::$definition.
+ORDER_STATE_FIELDS: tuple[str, ...] = (
+    "id", "unremovable", "delivery", "hidden", "send_email", "module_name", "invoice", "color", "logable", "shipped",
+    "paid", "pdf_delivery", "pdf_invoice", "deleted", "name", "template",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Association:
+    """One association node: ``<categories nodeType="category" api="categories">`` and its sub-fields."""
+
+    name: str
+    node_type: str
+    api: str
+    fields: tuple[str, ...] = ("id",)
+    # XML references of sub-fields (sub-field -> resource); the node itself links to ``api``/<id>.
+    refs: dict[str, str] = field(default_factory=dict)
+    # Order rows are "virtual entities" without their own URL.
+    virtual: bool = False
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A webservice resource as the emulator serves it."""
+
+    plural: str
+    singular: str
+    fields: tuple[str, ...]
+    # Fields printed as JSON numbers (everything else is a string or null).
+    numeric: frozenset[str] = frozenset({"id"})
+    # Multilingual fields (<language id="1"> in XML, plain strings in this one-language shop's JSON).
+    multilang: frozenset[str] = frozenset()
+    # Date fields: stored as epoch seconds, printed in shop-local time; ``date_only`` ones as YYYY-MM-DD.
+    dates: frozenset[str] = frozenset()
+    date_only: frozenset[str] = frozenset()
+    # XML xlink:href targets of reference fields (field -> resource path), printed when the value is not 0/empty.
+    refs: dict[str, str] = field(default_factory=dict)
+    not_filterable: frozenset[str] = frozenset()
+    associations: tuple[Association, ...] = ()
+    # Fields a client may not write (error 93 when sent).
+    read_only: frozenset[str] = frozenset()
+    writable: bool = True
+    # Fields the shop fills itself: a POST/PUT answer echoes the object PrestaShop built from the request, so
+    # fields the client did not send print empty, except these (recorded: products/customers create and PUT).
+    server_set: frozenset[str] = frozenset({"id", "date_add", "date_upd"})
+
+
+PRODUCTS = Resource(
+    "products",
+    "product",
+    PRODUCT_FIELDS,
+    numeric=frozenset({"id", "id_default_combination"}),
+    multilang=frozenset(
+        {
+            "delivery_in_stock", "delivery_out_stock", "meta_description", "meta_keywords", "meta_title",
+            "link_rewrite", "name", "description", "description_short", "available_now", "available_later",
+        }
+    ),  # fmt: skip
+    dates=frozenset({"date_add", "date_upd"}),
+    date_only=frozenset({"available_date"}),
+    refs={
+        "id_manufacturer": "manufacturers",
+        "id_supplier": "suppliers",
+        "id_category_default": "categories",
+        "id_default_image": "images/products/{id}",
+        "id_default_combination": "combinations",
+        "id_tax_rules_group": "tax_rule_groups",
+    },
+    server_set=frozenset(
+        {"id", "date_add", "date_upd", "id_default_combination", "position_in_category", "id_shop_default", "condition"}
+    ),
+    not_filterable=frozenset(
+        {"id_default_image", "id_default_combination", "position_in_category", "manufacturer_name", "quantity", "type"}
+    ),
+    associations=(
+        Association("categories", "category", "categories"),
+        Association("images", "image", "images"),
+        Association("combinations", "combination", "combinations"),
+        Association("product_option_values", "product_option_value", "product_option_values"),
+        Association(
+            "product_features",
+            "product_feature",
+            "product_features",
+            ("id", "id_feature_value"),
+            {"id_feature_value": "product_feature_values"},
+        ),
+        Association("tags", "tag", "tags"),
+        Association("stock_availables", "stock_available", "stock_availables", ("id", "id_product_attribute")),
+        Association("attachments", "attachment", "attachments"),
+        Association("accessories", "product", "products"),
+        Association("product_bundle", "product", "products"),
+    ),
+    # Sending these in a write gives error 93 (which is why clients strip them before a GET-modify-PUT).
+    read_only=frozenset({"manufacturer_name", "quantity"}),
+)
+
+COMBINATIONS = Resource(
+    "combinations",
+    "combination",
+    COMBINATION_FIELDS,
+    multilang=frozenset({"available_now", "available_later"}),
+    date_only=frozenset({"available_date"}),
+    refs={"id_product": "products"},
+    associations=(
+        Association("product_option_values", "product_option_value", "product_option_values"),
+        Association("images", "image", "images"),
+    ),
+)
+
+STOCK_AVAILABLES = Resource(
+    "stock_availables",
+    "stock_available",
+    STOCK_FIELDS,
+    refs={"id_product": "products", "id_product_attribute": "combinations", "id_shop": "shops"},
+)
+
+ORDERS = Resource(
+    "orders",
+    "order",
+    ORDER_FIELDS,
+    dates=frozenset({"date_add", "date_upd", "invoice_date", "delivery_date"}),
+    refs={
+        "id_address_delivery": "addresses",
+        "id_address_invoice": "addresses",
+        "id_cart": "carts",
+        "id_currency": "currencies",
+        "id_lang": "languages",
+        "id_customer": "customers",
+        "id_carrier": "carriers",
+        "current_state": "order_states",
+        "id_shop_group": "shop_groups",
+        "id_shop": "shops",
+    },
+    associations=(
+        Association(
+            "order_rows",
+            "order_row",
+            "order_rows",
+            ORDER_ROW_FIELDS,
+            {"product_id": "products", "product_attribute_id": "combinations"},
+            virtual=True,
+        ),
+    ),
+)
+
+CUSTOMERS = Resource(
+    "customers",
+    "customer",
+    CUSTOMER_FIELDS,
+    dates=frozenset(
+        {"newsletter_date_add", "last_passwd_gen", "date_add", "date_upd", "reset_password_validity"}
+    ),
+    date_only=frozenset({"birthday"}),
+    refs={"id_default_group": "groups", "id_lang": "languages"},
+    server_set=frozenset(
+        {"id", "date_add", "date_upd", "last_passwd_gen", "secure_key", "passwd", "id_shop", "id_shop_group"}
+    ),
+    associations=(Association("groups", "group", "groups"),),
+)
+
+ORDER_HISTORIES = Resource(
+    "order_histories",
+    "order_history",
+    ORDER_HISTORY_FIELDS,
+    dates=frozenset({"date_add"}),
+    refs={"id_employee": "employees", "id_order_state": "order_states", "id_order": "orders"},
+)
+
+ORDER_STATES = Resource(
+    "order_states",
+    "order_state",
+    ORDER_STATE_FIELDS,
+    multilang=frozenset({"name", "template"}),
+    writable=False,
+)
+
+RESOURCES: dict[str, Resource] = {
+    r.plural: r for r in (PRODUCTS, COMBINATIONS, STOCK_AVAILABLES, ORDERS, CUSTOMERS, ORDER_HISTORIES, ORDER_STATES)
+}
+
+# Every resource PrestaShop 8.2.1 knows (error 27 lists them all), as recorded.
+ALL_RESOURCES: tuple[str, ...] = (
+    "addresses", "attachments", "carriers", "cart_rules", "carts", "categories", "combinations", "configurations",
+    "contacts", "content_management_system", "countries", "currencies", "customer_messages", "customer_threads",
+    "customers", "customizations", "deliveries", "employees", "groups", "guests", "image_types", "images",
+    "languages", "manufacturers", "messages", "order_carriers", "order_cart_rules", "order_details",
+    "order_histories", "order_invoices", "order_payments", "order_slip", "order_states", "orders", "price_ranges",
+    "product_customization_fields", "product_feature_values", "product_features", "product_option_values",
+    "product_options", "product_suppliers", "products", "search", "shop_groups", "shop_urls", "shops",
+    "specific_price_rules", "specific_prices", "states", "stock_availables", "stock_movement_reasons",
+    "stock_movements", "stocks", "stores", "suppliers", "supply_order_details", "supply_order_histories",
+    "supply_order_receipt_histories", "supply_order_states", "supply_orders", "tags", "tax_rule_groups", "tax_rules",
+    "taxes", "translated_configurations", "warehouse_product_locations", "warehouses", "weight_ranges", "zones",
+)  # fmt: skip
+
+# The resources the recorded key may use (its /api/ index), with their descriptions; "images" has no schema links.
+KEY_RESOURCES: dict[str, str] = {
+    "addresses": "The Customer, Brand and Customer addresses",
+    "carts": "Customer's carts",
+    "categories": "The product categories",
+    "combinations": "The product combinations",
+    "configurations": "Shop configuration",
+    "countries": "The countries",
+    "currencies": "The currencies",
+    "customers": "The e-shop's customers",
+    "images": "The images",
+    "languages": "Shop languages",
+    "manufacturers": "The product brands",
+    "order_details": "Details of an order",
+    "order_histories": "The Order histories",
+    "order_states": "The Order statuses",
+    "orders": "The Customers orders",
+    "product_option_values": "The product options value",
+    "product_options": "The product options",
+    "products": "The products",
+    "shops": "Shops from multi-shop feature",
+    "stock_availables": "Available quantities",
+    "suppliers": "The product suppliers",
+    "tax_rule_groups": "Tax rule groups",
+    "taxes": "The tax rate",
+}
+
+# Recorded order_states (ids, flags, names) in the order the shop listed them (not sorted by id).
+ORDER_STATES_SEED: tuple[tuple[int, str, str, str, str, str], ...] = (
+    # id, name, paid, shipped, delivery, color
+    (2, "Payment accepted", "1", "0", "0", "#3498D8"),
+    (3, "Processing in progress", "1", "0", "1", "#3498D8"),
+    (4, "Shipped", "1", "1", "1", "#01B887"),
+    (5, "Delivered", "1", "1", "1", "#01B887"),
+    (6, "Canceled", "0", "0", "0", "#2C3E50"),
+    (7, "Refunded", "0", "0", "0", "#ED2B3C"),
+    (8, "Payment error", "0", "0", "0", "#ED2B3C"),
+    (9, "On backorder (paid)", "1", "0", "0", "#3498D8"),
+    (11, "Remote payment accepted", "1", "0", "0", "#3498D8"),
+    (12, "On backorder (not paid)", "0", "0", "0", "#34209E"),
+    (13, "Awaiting Cash On Delivery validation", "0", "0", "0", "#34209E"),
+    (1, "Awaiting check payment", "0", "0", "0", "#34209E"),
+    (10, "Awaiting bank wire payment", "0", "0", "0", "#34209E"),
+)

@@ -1,0 +1,52 @@
+"""Builds one emulated PrestaShop 8.2.1 shop: seeded tables, the webservice, its API key and fault switches.
+
+``ShopSpec.options`` keys read here:
+
+- ``empty_json_list``: ``"array"`` (default: an empty JSON list answers ``[]``, as PrestaShop does, see
+  PrestaShop#10172 / #22760) or ``"object"`` (``{"products": []}``, for clients that want the other shape).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from ecom_pipeline.sandbox.clock import SandboxClock
+from ecom_pipeline.sandbox.faults import FaultSwitches, RequestStats
+from ecom_pipeline.sandbox.prestashop.api import PrestaShopApi
+from ecom_pipeline.sandbox.prestashop.store import PrestaStore
+from ecom_pipeline.sandbox.shop import ShopHandle, ShopSpec
+
+KEY_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def api_key_for(name: str, seed: int) -> str:
+    """A webservice key like the back office generates (32 uppercase alphanumerics), deterministic per shop."""
+    digest = hashlib.sha256(f"prestashop-key:{name}:{seed}".encode()).digest()
+    return "".join(KEY_ALPHABET[b % len(KEY_ALPHABET)] for b in digest[:32])
+
+
+def build_shop(spec: ShopSpec, clock: SandboxClock) -> ShopHandle:
+    """Generate the shop's data and wire its webservice (no network)."""
+    store = PrestaStore(
+        spec.name,
+        seed=spec.seed,
+        products=spec.products,
+        variable_share=spec.variable_share,
+        orders=spec.orders,
+        customers=spec.customers,
+        timezone=spec.timezone,
+        clock=clock,
+        anchor=spec.anchor,
+    )
+    key = api_key_for(spec.name, spec.seed)
+    faults = FaultSwitches()
+    api = PrestaShopApi(store, key, faults, empty_json_list=str(spec.options.get("empty_json_list", "array")))
+    return ShopHandle(
+        spec=spec,
+        store=store,
+        faults=faults,
+        stats=RequestStats(),
+        api=api,
+        credentials={"api_key": key},
+        api_path="/api",
+    )
