@@ -27,6 +27,7 @@ from ecom_pipeline.sandbox.woocommerce.records import (
     render_variation,
 )
 from ecom_pipeline.sandbox.woocommerce.store import StoreError, WooStore, slugify
+from ecom_pipeline.sandbox.woocommerce.webhooks import WooWebhooks
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -224,10 +225,17 @@ class Validator:
 class WooShopApi:
     """Serves one shop's ``/wp-json/wc/v3`` API from a :class:`WooStore`."""
 
-    def __init__(self, store: WooStore, authenticator: WooAuthenticator, faults: FaultSwitches) -> None:
+    def __init__(
+        self,
+        store: WooStore,
+        authenticator: WooAuthenticator,
+        faults: FaultSwitches,
+        webhooks: WooWebhooks | None = None,
+    ) -> None:
         self.store = store
         self.auth = authenticator
         self.faults = faults
+        self.webhooks = webhooks or WooWebhooks(store)
         self.routes: list[tuple[re.Pattern[str], str, dict[str, Callable[..., Reply]]]] = []
         self._route(r"/products", COLLECTION_ALLOW, GET=self.list_products, POST=self.create_product)
         self._route(
@@ -276,6 +284,16 @@ class WooShopApi:
             DELETE=self.delete_order,
         )
         self._route(r"/customers", COLLECTION_ALLOW, GET=self.list_customers, POST=self.create_customer)
+        self._route(r"/webhooks", COLLECTION_ALLOW, GET=self.list_webhooks, POST=self.create_webhook)
+        self._route(
+            r"/webhooks/(?P<wid>\d+)",
+            ITEM_ALLOW,
+            GET=self.get_webhook,
+            POST=self.update_webhook,
+            PUT=self.update_webhook,
+            PATCH=self.update_webhook,
+            DELETE=self.delete_webhook,
+        )
         self._route(
             r"/customers/(?P<cid>\d+)",
             ITEM_ALLOW,
@@ -879,6 +897,54 @@ class WooShopApi:
         self._require(authenticated, "edit")
         with self.store.lock:
             return Reply(200, render_customer(self.store.update_customer(cid, data), self.store.tz, site))
+
+    # ------------------------------------------------------------------ webhooks
+
+    def list_webhooks(
+        self, *, query: dict[str, str], query_pairs: list[tuple[str, str]], site: str, authenticated: bool, **_: Any
+    ) -> Reply:
+        v = Validator(query)
+        page = v.integer("page", 1, minimum=1)
+        per_page = v.integer("per_page", 10, minimum=1, maximum=100)
+        status = v.enum("status", ["all", "active", "paused", "disabled"], "all")
+        v.errors.raise_if_any()
+        self._require(authenticated, "list")
+        with self.store.lock:
+            hooks = sorted(self.webhooks.hooks.values(), key=lambda h: h.id, reverse=query.get("order") != "asc")
+            if status != "all":
+                hooks = [h for h in hooks if h.status == status]
+            total = len(hooks)
+            items = [
+                self._fields(query, self.webhooks.render(h, site))
+                for h in hooks[(page - 1) * per_page : page * per_page]
+            ]
+        return self._list_reply(items, total, page, per_page, site, "/webhooks", query_pairs)
+
+    def get_webhook(self, *, wid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any) -> Reply:
+        self._require(authenticated, "view")
+        with self.store.lock:
+            return Reply(200, self._fields(query, self.webhooks.render(self.webhooks.get(wid), site)))
+
+    def create_webhook(self, *, data: dict[str, Any], site: str, authenticated: bool, **_: Any) -> Reply:
+        self._require(authenticated, "create")
+        hook = self.webhooks.create(data, site)  # sends the synchronous ping (outside the store lock)
+        with self.store.lock:
+            return Reply(
+                201, self.webhooks.render(hook, site), [("Location", f"{site}{API_PREFIX}/webhooks/{hook.id}")]
+            )
+
+    def update_webhook(self, *, wid: int, data: dict[str, Any], site: str, authenticated: bool, **_: Any) -> Reply:
+        self._require(authenticated, "edit")
+        with self.store.lock:
+            return Reply(200, self.webhooks.render(self.webhooks.update(wid, data), site))
+
+    def delete_webhook(self, *, wid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any) -> Reply:
+        v = Validator(query)
+        force = v.boolean("force")
+        v.errors.raise_if_any()
+        self._require(authenticated, "delete")
+        with self.store.lock:
+            return Reply(200, self.webhooks.render(self.webhooks.delete(wid, force), site))
 
 
 def _all(checks: list[Callable[[Any], bool]]) -> Callable[[Any], bool] | None:

@@ -8,10 +8,16 @@ from ecom_pipeline.sandbox.shop import ShopHandle, ShopSpec
 from ecom_pipeline.sandbox.woocommerce.api import WooShopApi
 from ecom_pipeline.sandbox.woocommerce.auth import WooAuthenticator, credentials_for
 from ecom_pipeline.sandbox.woocommerce.store import WooStore
+from ecom_pipeline.sandbox.woocommerce.webhooks import WooWebhooks
 
 
 def build_shop(spec: ShopSpec, clock: SandboxClock) -> ShopHandle:
-    """Generate the shop's data and wire its API (no network)."""
+    """Generate the shop's data and wire its API (no network).
+
+    ``spec.options``: ``webhook_delay_s`` (seconds between a change and its delivery; default 0, a real store
+    takes seconds) and ``webhook_max_failures`` (consecutive failed deliveries before a webhook is disabled, 5).
+    The webhook registry is ``handle.extra["webhooks"]`` (tests flush it and read its delivery log).
+    """
     store = WooStore(
         spec.name,
         seed=spec.seed,
@@ -25,7 +31,12 @@ def build_shop(spec: ShopSpec, clock: SandboxClock) -> ShopHandle:
     )
     ck, cs = credentials_for(spec.name, spec.seed)
     faults = FaultSwitches()
-    api = WooShopApi(store, WooAuthenticator(ck, cs), faults)
+    webhooks = WooWebhooks(
+        store,
+        delay_s=float(spec.options.get("webhook_delay_s", 0.0)),
+        max_failures=int(spec.options.get("webhook_max_failures", 5)),
+    )
+    api = WooShopApi(store, WooAuthenticator(ck, cs), faults, webhooks)
     return ShopHandle(
         spec=spec,
         store=store,
@@ -34,4 +45,5 @@ def build_shop(spec: ShopSpec, clock: SandboxClock) -> ShopHandle:
         api=api,
         credentials={"consumer_key": ck, "consumer_secret": cs},
         api_path="/wp-json/wc/v3",
+        extra={"webhooks": webhooks},
     )

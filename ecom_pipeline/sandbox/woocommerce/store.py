@@ -240,6 +240,9 @@ class WooStore:
         self._versions = {"products": 0, "variations": 0, "orders": 0, "customers": 0}
         self._sorted: dict[tuple[str, str], tuple[int, list[Any], list[Any]]] = {}
         self._rng = random.Random(f"woocommerce:{name}:{seed}")
+        # Change listeners (webhooks): called as listener(kind, event, id) with kind product | variation | order |
+        # customer. Registered after seeding, so generating the history fires nothing.
+        self.listeners: list[Any] = []
         self._generate(products, variable_share, orders, customers)
 
     # ------------------------------------------------------------------ ids and time
@@ -262,6 +265,11 @@ class WooStore:
 
     def _touch(self, kind: str) -> None:
         self._versions[kind] += 1
+
+    def _emit(self, kind: str, event: str, record_id: int) -> None:
+        """Tell listeners (the webhook sender) that a record changed; they render it later, at send time."""
+        for listener in self.listeners:
+            listener(kind, event, record_id)
 
     # ------------------------------------------------------------------ generation
 
@@ -643,6 +651,8 @@ class WooStore:
 
     def _bump(self, holder: Product | Variation, ts: int) -> None:
         holder.modified = max(holder.modified, ts)
+        # WooCommerce fires product.updated for the item whose stock an order moved (recorded).
+        self._emit("variation" if isinstance(holder, Variation) else "product", "updated", holder.id)
         if isinstance(holder, Variation):
             parent = self.products.get(holder.parent_id)
             if parent is not None:
@@ -856,6 +866,7 @@ class WooStore:
             self._apply_product_fields(p, {k: v for k, v in data.items() if k not in ("attributes", "sku")})
             p.modified = ts
             self._touch("products")
+            self._emit("product", "created", p.id)
             return p
 
     def _product_attribute(self, a: dict[str, Any], position: int) -> dict[str, Any]:
@@ -942,6 +953,7 @@ class WooStore:
             self._apply_product_fields(p, data)
             p.modified = max(p.modified, self.now())
             self._touch("products")
+            self._emit("product", "updated", p.id)
             return p
 
     def delete_product(self, pid: int, force: bool = False) -> Product:
@@ -965,6 +977,7 @@ class WooStore:
                 p.slug = f"{p.slug}__trashed" if p.slug else ""
                 p.status = "trash"
                 p.modified = max(p.modified, self.now())
+                self._emit("product", "deleted", pid)  # product.deleted listens to the trash action only
             self._touch("products")
             return before
 
@@ -999,6 +1012,7 @@ class WooStore:
             parent.variation_ids.append(v.id)
             self._touch("variations")
             self._touch("products")
+            self._emit("variation", "created", v.id)  # product.created fires for variations too (recorded)
             return v
 
     def update_variation(self, parent_id: int, vid: int, data: dict[str, Any]) -> Variation:
@@ -1008,7 +1022,7 @@ class WooStore:
             self._apply_product_fields(v, data)
             ts = self.now()
             v.modified = max(v.modified, ts)
-            self._bump(v, ts)
+            self._bump(v, ts)  # emits product.updated for the variation
             return v
 
     def delete_variation(self, parent_id: int, vid: int) -> Variation:
@@ -1040,6 +1054,7 @@ class WooStore:
                 ids = live[: count if count is not None else 1]
             for pid in ids:
                 self.get_product(pid).modified = max(self.products[pid].modified, ts)
+                self._emit("product", "updated", pid)
             self._touch("products")
             return ids
 
@@ -1089,6 +1104,7 @@ class WooStore:
                 order.paid = ts
             self._set_order_status(order, status, ts)
             self._touch("orders")
+            self._emit("order", "created", order.id)
             return order
 
     def _set_order_status(self, order: Order, status: str, ts: int) -> None:
@@ -1122,6 +1138,7 @@ class WooStore:
                 o.paid = ts
             o.modified = max(o.modified, ts)
             self._touch("orders")
+            self._emit("order", "updated", o.id)
             return o
 
     def refund_order(
@@ -1137,6 +1154,7 @@ class WooStore:
             if already + value >= o.total():
                 o.status = "refunded"
             self._touch("orders")
+            self._emit("order", "updated", o.id)  # order.updated listens to woocommerce_order_refunded
             return refund
 
     def delete_order(self, oid: int, force: bool = False) -> Order:
@@ -1150,6 +1168,7 @@ class WooStore:
                 o.status = "trash"
                 o.modified = max(o.modified, self.now())
             self._touch("orders")
+            self._emit("order", "deleted", oid)
             return before
 
     # ------------------------------------------------------------------ customer writes
@@ -1166,6 +1185,7 @@ class WooStore:
                     getattr(c, key).update({k: v for k, v in data[key].items() if k in getattr(c, key)})
             c.modified = max(c.modified, self.now())
             self._touch("customers")
+            self._emit("customer", "updated", c.id)
             return c
 
     def create_customer(self, data: dict[str, Any]) -> Customer:
@@ -1194,6 +1214,7 @@ class WooStore:
             )
             self.customers[cid] = c
             self._touch("customers")
+            self._emit("customer", "created", cid)
             return c
 
 
