@@ -273,6 +273,13 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve_webhooks(args: argparse.Namespace) -> int:
+    from ecom_pipeline.webhooks.cli import run_serve
+
+    _engine(args)  # migrate first: the receiver writes to webhook_inbox
+    return run_serve(args)
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from ecom_pipeline.warehouse.migrate import current
 
@@ -345,6 +352,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cert-dir", default=str(default_home() / "sandbox-certs"), help="Where the TLS CA and cert go.")
     p.add_argument("--credentials-file", default=None, help="Write each shop's URLs and API keys here as JSON.")
     p.set_defaults(func=cmd_sandbox)
+
+    p = sub.add_parser(
+        "serve-webhooks", help="Receive shops' webhooks into webhook_inbox (a sensor applies them within seconds)."
+    )
+    from ecom_pipeline.webhooks.cli import add_serve_arguments
+
+    add_serve_arguments(p)
+    p.set_defaults(func=cmd_serve_webhooks)
 
     p = sub.add_parser("migrate", help="Create or upgrade the warehouse tables (every command does it too).")
     p.set_defaults(func=cmd_migrate)
