@@ -1,0 +1,515 @@
+"""Shopify GraphQL Admin API client: cost-governed queries, cursor pagination, nested pages and bulk operations.
+
+It returns raw GraphQL nodes (dicts) on purpose: extract stages them verbatim and the transform is the only code
+that interprets fields. Transport (retries on 5xx/network errors, Retry-After, budget, error mapping) is the shared
+:class:`~ecom_pipeline.platforms.http.HttpSession`; this module adds what is Shopify's own:
+
+- the endpoint ``<shop>/admin/api/<version>/graphql.json`` with the version pinned (default 2025-10, settings
+  ``api_version``) and the ``X-Shopify-Access-Token`` header from a token provider (renewed once on a 401);
+- GraphQL-level failures (HTTP 200 with ``errors``) mapped to ``ShopApiError`` subclasses, THROTTLED retried after
+  the wait the cost data implies, and the :class:`~.governor.CostGovernor` pacing every query so steady state sees
+  no THROTTLED at all;
+- cursor pagination (``pageInfo { hasNextPage endCursor }``), including nested connections (variants of a product,
+  lines of an order) that overflow their first page;
+- bulk operations: start ``bulkOperationRunQuery`` (an already running one is waited for or cancelled, setting
+  ``bulk_in_progress``), poll ``currentBulkOperation`` with backoff, stream the JSONL result line by line and
+  rebuild each parent with its children from ``__parentId``. FAILED / EXPIRED / CANCELED raise
+  :class:`ShopifyBulkOperationError`; the extractor then falls back to paginated queries (setting
+  ``bulk_fallback``, default ``paginate``) so a full sync still completes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from ecom_pipeline.platforms.errors import ShopAuthError, ShopResponseError
+from ecom_pipeline.platforms.http import HttpSession, HttpStats
+from ecom_pipeline.platforms.shopify import queries as q
+from ecom_pipeline.platforms.shopify.auth import ShopifyTokenAuth, StaticToken, TokenProvider
+from ecom_pipeline.platforms.shopify.errors import (
+    PLATFORM,
+    ShopifyBulkInProgressError,
+    ShopifyBulkOperationError,
+    ShopifyThrottledError,
+    error_codes,
+    graphql_error,
+    shopify_error_parser,
+    user_errors_error,
+)
+from ecom_pipeline.platforms.shopify.governor import CostGovernor
+
+DEFAULT_API_VERSION = "2025-10"
+BULK_DONE = frozenset({"COMPLETED", "FAILED", "EXPIRED", "CANCELED"})
+BULK_ACTIVE = frozenset({"CREATED", "RUNNING", "CANCELING"})
+
+
+@dataclass
+class ShopifyStats:
+    """Run metadata: HTTP counters plus what the cost bucket cost us."""
+
+    api_calls: int = 0
+    retries: int = 0
+    throttle_wait_s: float = 0.0
+    throttled: int = 0
+    governor_waits: int = 0
+    bytes_received: int = 0
+    bulk_operations: int = 0
+
+    def as_metadata(self) -> dict[str, Any]:
+        return {
+            "api_calls": self.api_calls,
+            "retries": self.retries,
+            "throttle_wait_s": round(self.throttle_wait_s, 3),
+            "throttled": self.throttled,
+            "governor_waits": self.governor_waits,
+            "bulk_operations": self.bulk_operations,
+        }
+
+
+@dataclass(frozen=True)
+class Connection:
+    """One page of a connection: its nodes and whether (and from where) to continue."""
+
+    nodes: list[dict[str, Any]]
+    has_next_page: bool
+    end_cursor: str | None
+
+
+def gid_type(gid: Any) -> str | None:
+    """``gid://shopify/ProductVariant/1`` -> ``ProductVariant``."""
+    if not isinstance(gid, str) or not gid.startswith("gid://"):
+        return None
+    parts = gid.split("/")
+    return parts[3] if len(parts) > 4 else None
+
+
+def gid_tail(gid: Any) -> str | None:
+    """``gid://shopify/LineItem/466157049`` -> ``466157049`` (query string of composite gids dropped)."""
+    if not isinstance(gid, str) or not gid.startswith("gid://"):
+        return None
+    return gid.rsplit("/", 1)[-1].split("?", 1)[0] or None
+
+
+def updated_at_filter(since_iso: str) -> str:
+    """The search syntax for "modified at or after": ``updated_at:>='2025-01-01T00:00:00Z'``."""
+    return f"updated_at:>='{since_iso}'"
+
+
+def _connection(data: Any, path: Sequence[str]) -> Connection:
+    node = data
+    for name in path:
+        if not isinstance(node, Mapping):
+            raise ShopResponseError(f"expected an object at {'.'.join(path)}", platform=PLATFORM)
+        node = node.get(name)
+    if node is None:
+        # e.g. product(id:) of a product deleted meanwhile: nothing more to read
+        return Connection([], False, None)
+    if not isinstance(node, Mapping) or not isinstance(node.get("nodes", []), list):
+        raise ShopResponseError(f"expected a connection at {'.'.join(path)}", platform=PLATFORM)
+    info = node.get("pageInfo") or {}
+    return Connection(list(node.get("nodes") or []), bool(info.get("hasNextPage")), info.get("endCursor"))
+
+
+def assemble_bulk(lines: Iterable[Mapping[str, Any]], child_connections: Mapping[str, str]) -> Iterator[dict]:
+    """Rebuild parents with their children from bulk JSONL lines (``__parentId``), one top-level record at a time.
+
+    Shopify writes each node on its own line, children after their parent; a child goes into its parent's
+    connection (``child_connections`` maps the child's gid type to the field, e.g. ProductVariant -> variants) as
+    ``{"nodes": [...]}`` so paginated and bulk records look alike to the transform. Only the current top-level
+    record is held in memory. A child whose parent is not part of the current record is refused rather than
+    dropped (it would silently lose a variant).
+    """
+    current: dict[str, Any] | None = None
+    index: dict[str, dict[str, Any]] = {}
+    for number, raw in enumerate(lines, start=1):
+        line = dict(raw)
+        parent = line.pop("__parentId", None)
+        if parent is None:
+            if current is not None:
+                yield current
+            current = line
+            index = {str(line.get("id")): line}
+            continue
+        owner = index.get(str(parent))
+        if owner is None:
+            raise ShopifyBulkOperationError(
+                f"bulk result line {number} ({line.get('id')}) names parent {parent}, which is not the record being "
+                "assembled; the JSONL is out of order or truncated",
+                platform=PLATFORM,
+            )
+        kind = gid_type(line.get("id")) or "children"
+        field = child_connections.get(kind, kind)
+        bucket = owner.get(field)
+        if not isinstance(bucket, dict) or not isinstance(bucket.get("nodes"), list):
+            bucket = {"nodes": []}
+            owner[field] = bucket
+        bucket["nodes"].append(line)
+        if line.get("id") is not None:
+            index[str(line["id"])] = line
+    if current is not None:
+        yield current
+
+
+class ShopifyClient:
+    """Read access to one shop's GraphQL Admin API (and the few mutations bulk operations need)."""
+
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        shop_url: str,
+        token: str | TokenProvider,
+        *,
+        api_version: str = DEFAULT_API_VERSION,
+        verify: bool | str = True,
+        timeout: float = 30.0,
+        max_retries: int = 5,
+        request_budget: int | None = None,
+        max_throttle_retries: int = 10,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        bulk_poll_initial_s: float = 1.0,
+        bulk_poll_max_s: float = 30.0,
+        bulk_timeout_s: float = 6 * 3600.0,
+        max_backoff_s: float = 30.0,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.shop_url = shop_url.rstrip("/")
+        self.api_version = api_version
+        self.endpoint = f"admin/api/{api_version}/graphql.json"
+        self.provider: TokenProvider = StaticToken(token) if isinstance(token, str) else token
+        self.verify = verify
+        self.timeout = timeout
+        self.max_throttle_retries = max_throttle_retries
+        self.bulk_poll_initial_s = bulk_poll_initial_s
+        self.bulk_poll_max_s = bulk_poll_max_s
+        self.bulk_timeout_s = bulk_timeout_s
+        self._sleep = sleep
+        self._clock = clock
+        secrets = tuple(getattr(self.provider, "secrets", ())) or (
+            (self.provider.access_token,) if isinstance(self.provider, StaticToken) else ()
+        )
+        self.http = HttpSession(
+            self.shop_url,
+            platform=PLATFORM,
+            auth=ShopifyTokenAuth(self.provider),
+            verify=verify,
+            timeout=timeout,
+            max_retries=max_retries,
+            max_backoff_s=max_backoff_s,
+            request_budget=request_budget,
+            sleep=sleep,
+            error_parser=shopify_error_parser,
+            secrets=secrets,
+            session=session,
+        )
+        self.governor = CostGovernor(sleep=sleep, clock=clock)
+        self._bulk_operations = 0
+        self._download_bytes = 0
+        self._download_calls = 0
+
+    def __repr__(self) -> str:
+        return f"ShopifyClient(shop_url={self.shop_url!r}, api_version={self.api_version!r})"
+
+    def __enter__(self) -> ShopifyClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.http.close()
+
+    @property
+    def stats(self) -> ShopifyStats:
+        http: HttpStats = self.http.stats
+        return ShopifyStats(
+            api_calls=http.api_calls + self._download_calls,
+            retries=http.retries,
+            throttle_wait_s=http.throttle_wait_s + self.governor.wait_s,
+            throttled=self.governor.throttled,
+            governor_waits=self.governor.waits,
+            bytes_received=http.bytes_received + self._download_bytes,
+            bulk_operations=self._bulk_operations,
+        )
+
+    # -- one query ------------------------------------------------------------------------------------------------
+
+    def execute(
+        self,
+        query: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        key: str | None = None,
+        estimate: float | None = None,
+    ) -> dict[str, Any]:
+        """Run one GraphQL document and return its ``data``; raise a ``ShopApiError`` subclass on any error.
+
+        ``key`` names the query shape for the governor (defaults to the document's first line); ``estimate`` is
+        the expected cost before the shop has told us (e.g. from page sizes).
+        """
+        key = key or query.strip().split("{", 1)[0].strip() or query[:40]
+        renewed = False
+        throttles = 0
+        while True:
+            self.governor.before(key, estimate)
+            try:
+                response = self.http.request(
+                    "POST", self.endpoint, json_body={"query": query, "variables": dict(variables or {})}
+                )
+            except ShopAuthError as err:
+                # A client-credentials token may have expired mid-sync (24 h lifetime): renew once and retry.
+                if err.status == 401 and not renewed and self.provider.can_renew():
+                    self.provider.renew()
+                    renewed = True
+                    continue
+                raise
+            body = response.data
+            if not isinstance(body, Mapping):
+                raise ShopResponseError(
+                    f"expected a JSON object from the GraphQL endpoint, got {type(body).__name__}",
+                    platform=PLATFORM,
+                    method="POST",
+                    url=response.url,
+                    status=response.status,
+                )
+            extensions = body.get("extensions") if isinstance(body.get("extensions"), Mapping) else {}
+            cost = extensions.get("cost") if isinstance(extensions, Mapping) else None
+            self.governor.observe(key, cost)
+            errors = body.get("errors")
+            if errors:
+                errors = errors if isinstance(errors, list) else [{"message": str(errors)}]
+                if "THROTTLED" in error_codes(errors):
+                    throttles += 1
+                    wait = self.governor.throttled_wait(cost)
+                    if throttles > self.max_throttle_retries:
+                        raise ShopifyThrottledError(
+                            f"still THROTTLED after {self.max_throttle_retries} waits",
+                            platform=PLATFORM,
+                            method="POST",
+                            url=response.url,
+                            code="THROTTLED",
+                        )
+                    self.governor.record_wait(wait)
+                    continue
+                # Partial data with errors is refused too: syncing less than asked must never pass silently.
+                raise graphql_error(errors, url=response.url, operation=key)
+            data = body.get("data")
+            if not isinstance(data, Mapping):
+                raise ShopResponseError("GraphQL response without data", platform=PLATFORM, url=response.url)
+            return dict(data)
+
+    # -- pagination -----------------------------------------------------------------------------------------------
+
+    def paginate(
+        self,
+        query: str,
+        path: Sequence[str],
+        variables: Mapping[str, Any] | None = None,
+        *,
+        after: str | None = None,
+        key: str | None = None,
+    ) -> Iterator[Connection]:
+        """Every page of the connection at ``path`` (e.g. ``("products",)``), following ``endCursor``."""
+        cursor = after
+        while True:
+            data = self.execute(query, {**(variables or {}), "after": cursor}, key=key)
+            page = _connection(data, path)
+            yield page
+            if not page.has_next_page or not page.end_cursor:
+                return
+            cursor = page.end_cursor
+
+    def complete_connection(
+        self,
+        owner: dict[str, Any],
+        field: str,
+        query: str,
+        path: Sequence[str],
+        *,
+        page_size: int = 100,
+    ) -> int:
+        """Fetch the rest of a nested connection (variants of a product, lines of an order) into ``owner[field]``.
+
+        Returns the number of extra calls. Afterwards ``owner[field]`` holds every node and ``hasNextPage`` is
+        false, so the staged payload is complete (a product may have up to 2,048 variants).
+        """
+        connection = owner.get(field)
+        if not isinstance(connection, dict):
+            return 0
+        info = connection.get("pageInfo") or {}
+        if not info.get("hasNextPage"):
+            return 0
+        nodes = list(connection.get("nodes") or [])
+        calls = 0
+        for page in self.paginate(query, path, {"id": owner["id"], "first": page_size}, after=info.get("endCursor")):
+            calls += 1
+            nodes.extend(page.nodes)
+        owner[field] = {"pageInfo": {"hasNextPage": False, "endCursor": None}, "nodes": nodes}
+        return calls
+
+    # -- shop facts -------------------------------------------------------------------------------------------------
+
+    def shop_and_scopes(self) -> dict[str, Any]:
+        """``{"name", "currency", "plan", "scopes": [...]}`` in one 2-point query."""
+        data = self.execute(q.SHOP_QUERY, key="ShopAndScopes")
+        shop = data.get("shop") or {}
+        installation = data.get("appInstallation") or {}
+        scopes = sorted(str(s.get("handle")) for s in installation.get("accessScopes") or [] if isinstance(s, Mapping))
+        return {
+            "name": shop.get("name"),
+            "currency": shop.get("currencyCode"),
+            "plan": (shop.get("plan") or {}).get("displayName"),
+            "scopes": scopes,
+        }
+
+    def count(self, entity: str) -> int | None:
+        """How many products/orders/customers the shop has, or None when the API will not say."""
+        document = q.COUNT_QUERIES.get(entity)
+        if document is None:
+            return None
+        data = self.execute(document)
+        for value in data.values():
+            if isinstance(value, Mapping) and isinstance(value.get("count"), int):
+                return int(value["count"])
+        return None
+
+    # -- bulk operations --------------------------------------------------------------------------------------------
+
+    def run_bulk_query(
+        self,
+        document: str,
+        *,
+        child_connections: Mapping[str, str] = q.BULK_CHILD_CONNECTIONS,
+        on_in_progress: str = "wait",
+    ) -> Iterator[dict[str, Any]]:
+        """Run a bulk query to completion and stream its records, children reassembled under their parents.
+
+        ``on_in_progress``: ``"wait"`` for a bulk query of this app that is already running, or ``"cancel"`` it.
+        """
+        operation_id = self.start_bulk_query(document, on_in_progress=on_in_progress)
+        final = self.wait_for_bulk(operation_id)
+        url = final.get("url")
+        if not url:
+            return  # COMPLETED with no objects: Shopify gives no file
+        yield from assemble_bulk(self.iter_jsonl(str(url)), child_connections)
+
+    def start_bulk_query(self, document: str, *, on_in_progress: str = "wait") -> str:
+        """Start a bulk query; returns its id. One bulk query per app and shop may run at a time."""
+        for _attempt in range(3):
+            data = self.execute(q.BULK_RUN_MUTATION, {"query": document}, key="RunBulkQuery")
+            result = data.get("bulkOperationRunQuery") or {}
+            user_errors = result.get("userErrors") or []
+            if not user_errors:
+                operation = result.get("bulkOperation") or {}
+                if not operation.get("id"):
+                    raise ShopifyBulkOperationError("bulkOperationRunQuery returned no operation", platform=PLATFORM)
+                self._bulk_operations += 1
+                return str(operation["id"])
+            in_progress = any(
+                (e.get("code") == "OPERATION_IN_PROGRESS" or "in progress" in str(e.get("message", "")).lower())
+                for e in user_errors
+                if isinstance(e, Mapping)
+            )
+            if not in_progress:
+                raise user_errors_error(user_errors, url=self.http.url_for(self.endpoint), operation="RunBulkQuery")
+            current = self.current_bulk_operation() or {}
+            if on_in_progress == "cancel" and current.get("id") and current.get("status") in BULK_ACTIVE:
+                self.execute(q.BULK_CANCEL_MUTATION, {"id": current["id"]}, key="CancelBulk")
+            elif on_in_progress not in ("wait", "cancel"):
+                raise ShopifyBulkInProgressError(
+                    "another bulk query of this app is running on the shop", platform=PLATFORM
+                )
+            if current.get("id"):
+                self.wait_for_bulk(str(current["id"]), accept_any_end=True)
+        raise ShopifyBulkInProgressError("another bulk query of this app kept running on the shop", platform=PLATFORM)
+
+    def current_bulk_operation(self) -> dict[str, Any] | None:
+        data = self.execute(q.BULK_CURRENT_QUERY, key="CurrentBulkOperation")
+        current = data.get("currentBulkOperation")
+        return dict(current) if isinstance(current, Mapping) else None
+
+    def wait_for_bulk(self, operation_id: str, *, accept_any_end: bool = False) -> dict[str, Any]:
+        """Poll ``currentBulkOperation`` with backoff until ``operation_id`` ends; raise unless COMPLETED.
+
+        Backoff (initial x 1.5 up to ``bulk_poll_max_s``) keeps long operations at a poll every 30 s: each poll
+        costs a point and a call against the budget.
+        """
+        delay = self.bulk_poll_initial_s
+        waited = 0.0
+        while True:
+            current = self.current_bulk_operation()
+            if current is None or str(current.get("id")) != operation_id:
+                if accept_any_end:
+                    return current or {}
+                raise ShopifyBulkOperationError(
+                    f"bulk operation {operation_id} is no longer the shop's current one (another was started)",
+                    platform=PLATFORM,
+                )
+            status = str(current.get("status"))
+            if status in BULK_DONE:
+                if status == "COMPLETED" or accept_any_end:
+                    return current
+                raise ShopifyBulkOperationError(
+                    f"bulk operation {operation_id} ended {status} (errorCode {current.get('errorCode')}, "
+                    f"{current.get('objectCount')} objects)",
+                    platform=PLATFORM,
+                    code=str(current.get("errorCode") or status),
+                    details={"status": status, "partialDataUrl": bool(current.get("partialDataUrl"))},
+                )
+            if waited >= self.bulk_timeout_s:
+                raise ShopifyBulkOperationError(
+                    f"bulk operation {operation_id} still {status} after {waited:.0f}s", platform=PLATFORM
+                )
+            self._sleep(delay)
+            waited += delay
+            delay = min(self.bulk_poll_max_s, delay * 1.5)
+
+    def iter_jsonl(self, url: str) -> Iterator[dict[str, Any]]:
+        """Stream a bulk result file line by line (never the whole file in memory).
+
+        The URL is a pre-signed storage link: it gets no access token (it must not leak to the storage host).
+        """
+        self._download_calls += 1
+        try:
+            with requests.get(url, stream=True, verify=self.verify, timeout=self.http.timeout) as response:
+                if response.status_code >= 400:
+                    raise ShopifyBulkOperationError(
+                        f"downloading the bulk result failed with HTTP {response.status_code}",
+                        platform=PLATFORM,
+                        method="GET",
+                        url=url,
+                        status=response.status_code,
+                    )
+                for number, raw in enumerate(response.iter_lines(), start=1):
+                    self._download_bytes += len(raw) + 1
+                    if not raw.strip():
+                        continue
+                    try:
+                        yield json.loads(raw)
+                    except ValueError:
+                        raise ShopifyBulkOperationError(
+                            f"bulk result line {number} is not JSON (file cut off?)", platform=PLATFORM, url=url
+                        ) from None
+        except requests.RequestException as exc:
+            raise ShopifyBulkOperationError(
+                f"downloading the bulk result failed: {type(exc).__name__}", platform=PLATFORM, url=url
+            ) from None
+
+
+__all__ = [
+    "DEFAULT_API_VERSION",
+    "Connection",
+    "ShopifyClient",
+    "ShopifyStats",
+    "assemble_bulk",
+    "gid_tail",
+    "gid_type",
+    "updated_at_filter",
+]
