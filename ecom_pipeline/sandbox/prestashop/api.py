@@ -196,11 +196,13 @@ class PrestaShopApi:
         resource = parts[0]
         rid = parts[1] if len(parts) > 1 else None
         if resource not in ALL_RESOURCES:
-            best = min(ALL_RESOURCES, key=lambda r: levenshtein(resource, r))
+            best, shortest = "", -1
+            for candidate in ALL_RESOURCES:  # PHP loop with "<=": among ties the last resource wins (recorded)
+                distance = levenshtein(resource, candidate)
+                if shortest < 0 or distance <= shortest:
+                    best, shortest = candidate, distance
             full = ", ".join(f'"{r}"' for r in ALL_RESOURCES)
-            message = (
-                f'Resource of type "{resource}" does not exists. Did you mean: "{best}"? The full list is: {full}'
-            )
+            message = f'Resource of type "{resource}" does not exists. Did you mean: "{best}"? The full list is: {full}'
             return self._errors(400, [(27, message)], as_json)
         if resource not in KEY_RESOURCES:
             message = f'Resource of type "{resource}" is not allowed with this authentication key'
@@ -448,7 +450,8 @@ class PrestaShopApi:
         except ValueError:
             nums = []
         if len(nums) not in (1, 2) or any(n < 0 for n in nums):
-            raise StoreError(500, 43, 'The "limit" value has to be formed as this example: "5,25" or "10"', PHP_WARNINGS)
+            message = 'The "limit" value has to be formed as this example: "5,25" or "10"'
+            raise StoreError(500, 43, message, PHP_WARNINGS)
         offset, count = (0, nums[0]) if len(nums) == 1 else (nums[0], nums[1])
         return rows[offset : offset + count]
 
@@ -493,11 +496,8 @@ class PrestaShopApi:
         text = req.body.decode("utf-8", "replace")
         try:
             root = SafeET.fromstring(req.body)
-        except Exception as exc:  # noqa: BLE001 - any parse failure (incl. entity attacks) is the same error
-            message = (
-                "XML error : String could not be parsed as XML\n"
-                f"XML length : {len(text)}\nOriginal XML : {text}"
-            )
+        except Exception as exc:  # any parse failure (incl. refused entities) is the same error
+            message = f"XML error : String could not be parsed as XML\nXML length : {len(text)}\nOriginal XML : {text}"
             raise StoreError(500, 127, message) from exc
         node = root.find(res.singular) if root.tag == "prestashop" else None
         if node is None:
@@ -509,9 +509,7 @@ class PrestaShopApi:
             name = child.tag
             if name == "associations":
                 for group in child:
-                    assoc[group.tag] = [
-                        {sub.tag: (sub.text or "").strip() for sub in item} for item in group
-                    ]
+                    assoc[group.tag] = [{sub.tag: (sub.text or "").strip() for sub in item} for item in group]
                 continue
             if name not in res.fields:
                 continue

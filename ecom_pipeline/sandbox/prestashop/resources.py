@@ -23,6 +23,11 @@ PRODUCT_FIELDS: tuple[str, ...] = (
     "meta_title", "link_rewrite", "name", "description", "description_short", "available_now", "available_later",
 )  # fmt: skip
 
+PRODUCT_MULTILANG: tuple[str, ...] = (
+    "delivery_in_stock", "delivery_out_stock", "meta_description", "meta_keywords", "meta_title", "link_rewrite",
+    "name", "description", "description_short", "available_now", "available_later",
+)  # fmt: skip
+
 COMBINATION_FIELDS: tuple[str, ...] = (
     "id", "id_product", "ean13", "isbn", "upc", "mpn", "reference", "supplier_reference", "wholesale_price", "price",
     "ecotax", "weight", "unit_price_impact", "minimal_quantity", "low_stock_threshold", "low_stock_alert",
@@ -113,12 +118,7 @@ PRODUCTS = Resource(
     "product",
     PRODUCT_FIELDS,
     numeric=frozenset({"id", "id_default_combination"}),
-    multilang=frozenset(
-        {
-            "delivery_in_stock", "delivery_out_stock", "meta_description", "meta_keywords", "meta_title",
-            "link_rewrite", "name", "description", "description_short", "available_now", "available_later",
-        }
-    ),  # fmt: skip
+    multilang=frozenset(PRODUCT_MULTILANG),
     dates=frozenset({"date_add", "date_upd"}),
     date_only=frozenset({"available_date"}),
     refs={
@@ -210,9 +210,7 @@ CUSTOMERS = Resource(
     "customers",
     "customer",
     CUSTOMER_FIELDS,
-    dates=frozenset(
-        {"newsletter_date_add", "last_passwd_gen", "date_add", "date_upd", "reset_password_validity"}
-    ),
+    dates=frozenset({"newsletter_date_add", "last_passwd_gen", "date_add", "date_upd", "reset_password_validity"}),
     date_only=frozenset({"birthday"}),
     refs={"id_default_group": "groups", "id_lang": "languages"},
     server_set=frozenset(
@@ -237,9 +235,21 @@ ORDER_STATES = Resource(
     writable=False,
 )
 
+# Only the few shop settings a client needs (PS_TIMEZONE above all: every date is in it).
+CONFIGURATIONS = Resource(
+    "configurations",
+    "configuration",
+    ("id", "value", "name", "id_shop_group", "id_shop", "date_add", "date_upd"),
+    dates=frozenset({"date_add", "date_upd"}),
+    writable=False,
+)
+
 RESOURCES: dict[str, Resource] = {
-    r.plural: r for r in (PRODUCTS, COMBINATIONS, STOCK_AVAILABLES, ORDERS, CUSTOMERS, ORDER_HISTORIES, ORDER_STATES)
-}
+    r.plural: r
+    for r in (
+        PRODUCTS, COMBINATIONS, STOCK_AVAILABLES, ORDERS, CUSTOMERS, ORDER_HISTORIES, ORDER_STATES, CONFIGURATIONS
+    )
+}  # fmt: skip
 
 # Every resource PrestaShop 8.2.1 knows (error 27 lists them all), as recorded.
 ALL_RESOURCES: tuple[str, ...] = (

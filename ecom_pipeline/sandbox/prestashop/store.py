@@ -13,6 +13,7 @@ Stock semantics (see the package docstring): a stock change touches only ``stock
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import random
 import re
@@ -166,6 +167,7 @@ class PrestaStore:
         self._local = lru_cache(maxsize=65536)(self._format_local)
         self._rng = random.Random(f"prestashop:{seed}")
         self._seed_order_states()
+        self._seed_configuration()
         self._generate(products, variable_share, orders, customers)
 
     # ------------------------------------------------------------------ time
@@ -217,6 +219,26 @@ class PrestaStore:
             )
             self.tables["order_states"][sid] = row
         self.next_ids["order_states"] = 14
+
+    def _seed_configuration(self) -> None:
+        settings = {
+            "PS_TIMEZONE": self.timezone,
+            "PS_LANG_DEFAULT": "1",
+            "PS_CURRENCY_DEFAULT": "1",
+            "PS_SHOP_NAME": self.name,
+            "PS_STOCK_MANAGEMENT": "1",
+        }
+        for name, value in settings.items():
+            cid = self._new_id("configurations")
+            self.tables["configurations"][cid] = {
+                "id": cid,
+                "value": value,
+                "name": name,
+                "id_shop_group": None,
+                "id_shop": None,
+                "date_add": self.anchor - 90 * 86400,
+                "date_upd": self.anchor - 90 * 86400,
+            }
 
     def _generate(self, n_products: int, variable_share: float, n_orders: int, n_customers: int) -> None:
         rng = self._rng
@@ -549,10 +571,8 @@ class PrestaStore:
         for key, value in values.items():
             default = template.get(key)
             if isinstance(default, str) and _DECIMAL6.match(default) and isinstance(value, str) and value.strip():
-                try:
+                with contextlib.suppress(ArithmeticError):
                     out[key] = money(value.strip())
-                except ArithmeticError:
-                    pass
         return out
 
     def create(self, resource: str, values: Row, assoc: dict[str, list[dict[str, str]]]) -> Row:
