@@ -53,7 +53,7 @@ DEFAULT_PAGE_SIZE = 100
 NARROW_PAGE_SIZE = 1000
 # Fields the webservice returns but refuses (or silently mishandles) on PUT: drop them from a GET-modify-PUT.
 READ_ONLY_FIELDS: dict[str, tuple[str, ...]] = {
-    "products": ("manufacturer_name", "quantity", "position_in_category"),
+    "products": ("manufacturer_name", "quantity"),
     "combinations": (),
     "stock_availables": (),
 }
