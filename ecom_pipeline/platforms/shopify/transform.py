@@ -72,7 +72,8 @@ def _list(entity: str, record_id: str | None, field: str, value: Any) -> list[An
     return value
 
 
-def _numeric_id(value: Any) -> str | None:
+def numeric_id(value: Any) -> str | None:
+    """A positive numeric id as a string from an int, a digit string or a gid (``gid://shopify/Product/1``)."""
     if isinstance(value, bool) or value is None or value == "":
         return None
     if isinstance(value, int):
@@ -91,7 +92,7 @@ def record_id(entity: str, payload: Any) -> str:
         value = payload.get(field)
         if value is None:
             continue
-        numeric = _numeric_id(value)
+        numeric = numeric_id(value)
         if numeric is None:
             raise TransformError(entity, None, field, f"expected a numeric id or gid, found {value!r}")
         return numeric
@@ -248,7 +249,11 @@ def _variant_rest(
         value = _text(node.get(f"option{position}"))
         if value:
             options[name] = value
-    tracked = node.get("inventory_management") == "shopify"
+    # 2025-07+ webhook bodies dropped ``inventory_management``; a quantity is then the sign of tracked stock.
+    if "inventory_management" in node:
+        tracked = node.get("inventory_management") == "shopify"
+    else:
+        tracked = node.get("inventory_quantity") is not None
     return CanonicalVariant(
         external_id=vid,
         sku=_text(node.get("sku")),
@@ -350,7 +355,7 @@ def inventory_item_ids(record: Mapping[str, Any]) -> dict[str, str]:
         item_id = (
             record_id("inventory_item", item)
             if isinstance(item, Mapping)
-            else _numeric_id(node.get("inventory_item_id"))
+            else numeric_id(node.get("inventory_item_id"))
         )
         if item_id:
             found[record_id("variant", node)] = item_id
@@ -383,7 +388,7 @@ def inventory_to_canonical(record: Mapping[str, Any]) -> list[CanonicalInventory
     variant = _obj("inventory", item_id, "level.item.variant", item.get("variant"))
     if not variant:
         return []
-    location_id = _numeric_id(location.get("legacyResourceId") or location.get("id"))
+    location_id = numeric_id(location.get("legacyResourceId") or location.get("id"))
     if location_id is None:
         raise TransformError("inventory", item_id, "location.id", f"missing location id, found {dict(location)!r}")
     return [
@@ -408,8 +413,8 @@ def inventory_level_from_rest(
     """
     if not isinstance(level, Mapping):
         raise TransformError("inventory", None, "level", f"expected an object, found {level!r}")
-    item_id = _numeric_id(level.get("inventory_item_id"))
-    location_id = _numeric_id(level.get("location_id"))
+    item_id = numeric_id(level.get("inventory_item_id"))
+    location_id = numeric_id(level.get("location_id"))
     if location_id is None:
         raise TransformError("inventory", item_id, "location_id", f"missing, found {level.get('location_id')!r}")
     return CanonicalInventory(
@@ -441,7 +446,7 @@ def _fulfillment(value: Any) -> str:
 def _line_graphql(order_id: str, node: Any, index: int) -> CanonicalOrderLine:
     if not isinstance(node, Mapping):
         raise TransformError("order", order_id, f"lineItems[{index}]", f"expected an object, found {node!r}")
-    line_id = _numeric_id(node.get("id"))
+    line_id = numeric_id(node.get("id"))
     if line_id is None:
         raise TransformError("order", order_id, f"lineItems[{index}].id", f"missing line id, found {node.get('id')!r}")
     field = f"lineItems[{line_id}]"
@@ -475,7 +480,7 @@ def _line_graphql(order_id: str, node: Any, index: int) -> CanonicalOrderLine:
 def _line_rest(order_id: str, node: Any, index: int) -> CanonicalOrderLine:
     if not isinstance(node, Mapping):
         raise TransformError("order", order_id, f"line_items[{index}]", f"expected an object, found {node!r}")
-    line_id = _numeric_id(node.get("id"))
+    line_id = numeric_id(node.get("id"))
     if line_id is None:
         raise TransformError("order", order_id, f"line_items[{index}].id", f"missing line id, found {node.get('id')!r}")
     field = f"line_items[{line_id}]"
@@ -506,7 +511,7 @@ def _line_rest(order_id: str, node: Any, index: int) -> CanonicalOrderLine:
             else _money("order", order_id, f"{field}.tax_lines[{i}].price", tax_line.get("price"))
         )
         tax += amount or _ZERO
-    variant_id = _numeric_id(node.get("variant_id"))
+    variant_id = numeric_id(node.get("variant_id"))
     subtotal = unit * quantity if unit is not None else None
     return CanonicalOrderLine(
         external_id=line_id,
@@ -697,7 +702,7 @@ def source_updated_at(payload: Mapping[str, Any]) -> datetime | None:
     if not isinstance(payload, Mapping):
         raise TransformError("payload", None, "updatedAt", f"expected an object, found {payload!r}")
     field = "updatedAt" if "updatedAt" in payload else "updated_at"
-    return _time("record", _numeric_id(payload.get("legacyResourceId") or payload.get("id")), field, payload.get(field))
+    return _time("record", numeric_id(payload.get("legacyResourceId") or payload.get("id")), field, payload.get(field))
 
 
 __all__ = [
@@ -707,6 +712,7 @@ __all__ = [
     "inventory_item_ids",
     "inventory_level_from_rest",
     "inventory_to_canonical",
+    "numeric_id",
     "order_from_rest",
     "order_to_canonical",
     "product_from_rest",

@@ -1,0 +1,133 @@
+"""Connecting a Shopify shop: an Admin API token (or a client id/secret), checked against the shop before storing.
+
+The check is one 2-point query (``shop`` + ``appInstallation.accessScopes``): it proves the token, learns the shop
+currency and plan, and lists the scopes the sync needs but the app was not granted, as notes the user sees at once
+(a missing ``read_all_orders`` means only the last 60 days of orders can be read; we say so rather than sync less
+silently).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+import time
+from typing import Any
+
+from ecom_pipeline.platforms.connect import ConnectResult, ConnectUsageError, default_name, tls_settings
+from ecom_pipeline.platforms.shopify import queries as q
+from ecom_pipeline.platforms.shopify.auth import ClientCredentialsToken, StaticToken, TokenProvider
+from ecom_pipeline.platforms.shopify.client import DEFAULT_API_VERSION, ShopifyClient
+
+ENV_ACCESS_TOKEN = "ECOM_SHOPIFY_ACCESS_TOKEN"
+ENV_CLIENT_SECRET = "ECOM_SHOPIFY_CLIENT_SECRET"
+
+
+def add_connect_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--access-token",
+        default=None,
+        help=f"Admin API access token (shpat_...). Better: set {ENV_ACCESS_TOKEN}, or omit it to be prompted.",
+    )
+    parser.add_argument(
+        "--client-id", default=None, help="Client id of a custom app using the client-credentials grant."
+    )
+    parser.add_argument(
+        "--client-secret", default=None, help=f"Its client secret (or {ENV_CLIENT_SECRET}); tokens renew every 24 h."
+    )
+    parser.add_argument(
+        "--api-version", default=DEFAULT_API_VERSION, help=f"Admin API version (default {DEFAULT_API_VERSION})."
+    )
+    parser.add_argument(
+        "--bulk-threshold",
+        type=int,
+        default=2000,
+        help="Full syncs of shops with more records than this use bulk operations (default 2000).",
+    )
+
+
+def missing_scope_notes(scopes: list[str]) -> tuple[str, ...]:
+    """What the granted scopes do not allow, one note per missing capability (empty when everything is granted)."""
+    granted = set(scopes)
+    # read_X is implied by write_X
+    granted |= {s.replace("write_", "read_", 1) for s in scopes if s.startswith("write_")}
+    notes: list[str] = []
+    for entity, needed in q.SCOPES_REQUIRED.items():
+        absent = [s for s in needed if s not in granted]
+        if absent:
+            notes.append(
+                f"Missing scope(s) {', '.join(absent)}: {entity} cannot be synced. Add them to the app's access "
+                "scopes, re-install or re-authorize the app, then reconnect."
+            )
+    if q.ALL_ORDERS_SCOPE not in granted:
+        notes.append(
+            "Missing scope read_all_orders: Shopify only returns orders of the last 60 days, so older orders will not "
+            "be synced. Request read_all_orders for the app and reconnect to sync the full order history."
+        )
+    return tuple(notes)
+
+
+def _secret(value: str | None, env: str, prompt: str, what: str) -> str:
+    secret = value or os.environ.get(env)
+    if secret:
+        return secret
+    if not sys.stdin.isatty():
+        raise ConnectUsageError(f"give {what}, or {env} in the environment")
+    return getpass.getpass(prompt)
+
+
+def connect(args: argparse.Namespace) -> ConnectResult:
+    """Check the credentials with one query and return what to store (credentials, settings, notes)."""
+    url = args.url.rstrip("/")
+    if "://" not in url:
+        url = f"https://{url}"
+    verify, settings = tls_settings(args)
+    settings["api_version"] = args.api_version
+    settings["bulk_threshold"] = getattr(args, "bulk_threshold", 2000)
+    credentials: dict[str, Any]
+    provider: TokenProvider
+    if args.client_id:
+        secret = _secret(args.client_secret, ENV_CLIENT_SECRET, "Shopify client secret: ", "--client-secret")
+        renewed: dict[str, Any] = {}
+        provider = ClientCredentialsToken(
+            url, args.client_id, secret, verify=verify, timeout=args.timeout, on_renew=renewed.update, clock=time.time
+        )
+        auth = "client credentials (24 h tokens renewed automatically)"
+    else:
+        if args.client_secret:
+            raise ConnectUsageError("--client-secret needs --client-id")
+        token = _secret(args.access_token, ENV_ACCESS_TOKEN, "Shopify Admin API access token: ", "--access-token")
+        provider = StaticToken(token)
+        auth = "Admin API access token"
+    client = ShopifyClient(
+        url, provider, api_version=args.api_version, verify=verify, timeout=args.timeout, max_retries=2
+    )
+    with client:
+        facts = client.shop_and_scopes()
+    if args.client_id:
+        credentials = {"client_id": args.client_id, "client_secret": secret, **renewed}
+    else:
+        credentials = {"access_token": token}
+    settings["currency"] = facts.get("currency")
+    settings["scopes"] = facts.get("scopes")
+    notes = list(missing_scope_notes(facts.get("scopes") or []))
+    if args.insecure:
+        notes.append("TLS certificate verification is OFF for this shop (--insecure).")
+    return ConnectResult(
+        base_url=url,
+        name=args.name or facts.get("name") or default_name(url),
+        credentials=credentials,
+        settings=settings,
+        facts={
+            "shop": facts.get("name"),
+            "currency": facts.get("currency"),
+            "plan": facts.get("plan"),
+            "scopes": facts.get("scopes"),
+        },
+        notes=tuple(notes),
+        auth_description=auth,
+    )
+
+
+__all__ = ["ENV_ACCESS_TOKEN", "ENV_CLIENT_SECRET", "add_connect_arguments", "connect", "missing_scope_notes"]

@@ -1,0 +1,388 @@
+"""Shopify extraction: products (with every variant and inventory item id), orders, customers and stock levels.
+
+Products, orders and customers are read incrementally with ``query: "updated_at:>='<cursor - lookback>'"`` and
+``sortKey: UPDATED_AT`` (ascending), so the cursor ((updated_at, id), :class:`CursorKey`) advances page by page in the
+same transaction as the staged records. A record the hub already holds in the same version (same ``updatedAt`` as
+its link) is not staged. Nested connections that overflow their first page (products with more variants than the
+page asks for, up to 2,048; orders with many lines) are completed with follow-up queries before staging, so a
+staged payload is always whole.
+
+Full scans (first sync or ``full_refresh``) of a shop with more records than ``settings["bulk_threshold"]``
+(default 2,000) use a **bulk operation** instead (settings ``bulk``: ``auto`` | ``always`` | ``never``); a failed or
+expired one falls back to paginated queries unless ``bulk_fallback`` is ``fail``. After a complete full scan,
+records the hub links but the shop no longer lists are tombstoned.
+
+Inventory (our design, cheapest faithful read): stock lives on inventory *levels* (item x location), so we list
+each active location's ``inventoryLevels`` filtered by ``updated_at`` since the inventory cursor; an unchanged
+level costs nothing, and a full read costs about 4 points per level (100 levels per 402-point page). Reading levels
+through the products query instead would multiply the product page cost by the number of locations and re-read
+every level of a product whenever any field of it changes. One staged row per (variant, location).
+
+Orders without the ``read_all_orders`` scope: Shopify only returns the last 60 days. That is stated in the report's
+``warnings`` (run metadata) and, because older orders are merely invisible, a full scan then tombstones nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ecom_pipeline.platforms.connect import verify_from_settings
+from ecom_pipeline.platforms.errors import ShopApiError
+from ecom_pipeline.platforms.shopify import queries as q
+from ecom_pipeline.platforms.shopify.auth import ClientCredentialsToken, StaticToken, TokenProvider
+from ecom_pipeline.platforms.shopify.client import DEFAULT_API_VERSION, ShopifyClient, updated_at_filter
+from ecom_pipeline.platforms.shopify.errors import ShopifyBulkOperationError
+from ecom_pipeline.platforms.shopify.transform import numeric_id, source_updated_at
+from ecom_pipeline.sync.extract import (
+    CursorKey,
+    ExtractContext,
+    ExtractReport,
+    is_unchanged,
+    since_for,
+    stage_page,
+    stage_tombstones,
+)
+from ecom_pipeline.warehouse import store
+from ecom_pipeline.warehouse.credentials import reveal
+from ecom_pipeline.warehouse.store import StagedRecord
+
+DEFAULT_BULK_THRESHOLD = 2000
+SIXTY_DAY_WARNING = (
+    "the app lacks the read_all_orders scope: Shopify only returns orders of the last 60 days, so older orders are "
+    "not synced (and not tombstoned). Grant read_all_orders (it needs Shopify's approval for public apps) and "
+    "reconnect to sync them."
+)
+
+
+@dataclass
+class PageSizes:
+    """Page sizes chosen so every query's requested cost stays under Shopify's 1,000-point limit (see queries.py)."""
+
+    products: int = 20
+    variants: int = 20
+    orders: int = 10
+    lines: int = 5
+    customers: int = 100
+    levels: int = 100
+    nested: int = 100
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> PageSizes:
+        sizes = cls()
+        for name in ("products", "variants", "orders", "lines", "customers", "levels"):
+            value = settings.get(f"{name}_page_size")
+            if isinstance(value, int) and 1 <= value <= 250:
+                setattr(sizes, name, value)
+        return sizes
+
+
+@dataclass
+class ShopifyExtractReport(ExtractReport):
+    """ExtractReport plus what is Shopify's own: THROTTLED answers, the mode used, and warnings for the run."""
+
+    throttled: int = 0
+    mode: str = "paginated"  # paginated | bulk | bulk->paginated (fallback)
+    warnings: list[str] = field(default_factory=list)
+    bulk_operations: int = 0
+
+    def counts(self) -> dict[str, Any]:
+        return super().counts()
+
+    def metadata(self) -> dict[str, Any]:
+        """Extra run metadata (what ExtractReport.counts does not carry)."""
+        return {"throttled": self.throttled, "mode": self.mode, "warnings": list(self.warnings)}
+
+
+def token_provider(ctx: ExtractContext, *, verify: bool | str) -> TokenProvider:
+    """The stored credentials as a token provider (client credentials renew themselves and report the new token)."""
+    credentials = ctx.credentials
+    if credentials.get("client_id") and credentials.get("client_secret"):
+
+        def persist(renewed: dict[str, Any]) -> None:
+            # The integration's stored token is updated by the caller's hook when it offers one.
+            credentials["access_token"] = renewed["access_token"]
+            credentials["expires_at"] = renewed["expires_at"]
+            hook = getattr(ctx, "on_credentials_renewed", None)
+            if callable(hook):
+                hook(renewed)
+            ctx.log.info(f"{ctx.integration.name}: Shopify access token renewed (client credentials)")
+
+        token = credentials.get("access_token")
+        expires = credentials.get("expires_at")
+        return ClientCredentialsToken(
+            ctx.integration.base_url,
+            reveal(credentials["client_id"]),
+            reveal(credentials["client_secret"]),
+            access_token=reveal(token) if token else None,
+            expires_at=float(expires) if isinstance(expires, int | float) else None,
+            on_renew=persist,
+            verify=verify,
+            timeout=ctx.timeout_s,
+        )
+    return StaticToken(reveal(credentials["access_token"]))
+
+
+def make_client(ctx: ExtractContext, *, sleep: Callable[[float], None] = time.sleep) -> ShopifyClient:
+    """A client for the integration, with TLS settings and API version from the integration, limits from the run."""
+    settings = ctx.integration.settings or {}
+    verify = verify_from_settings(settings)
+    return ShopifyClient(
+        ctx.integration.base_url,
+        token_provider(ctx, verify=verify),
+        api_version=settings.get("api_version", DEFAULT_API_VERSION),
+        verify=verify,
+        timeout=ctx.timeout_s,
+        max_retries=ctx.max_retries,
+        request_budget=ctx.request_budget,
+        sleep=sleep,
+    )
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _record_time(payload: dict[str, Any]) -> datetime | None:
+    try:
+        return source_updated_at(payload)
+    except ValueError:
+        return None  # the transform rejects it with the field named; the extract stages it anyway
+
+
+# entity -> (paginated query, connection path, link entity, page-size attribute)
+ENTITIES: dict[str, tuple[str, tuple[str, ...], str, str]] = {
+    "product": (q.PRODUCTS_QUERY, ("products",), "product", "products"),
+    "order": (q.ORDERS_QUERY, ("orders",), "order", "orders"),
+    "customer": (q.CUSTOMERS_QUERY, ("customers",), "customer", "customers"),
+}
+
+
+def _use_bulk(client: ShopifyClient, entity: str, settings: dict[str, Any], full_scan: bool) -> bool:
+    mode = settings.get("bulk", "auto")
+    if not full_scan or mode == "never":
+        return False
+    if mode == "always":
+        return True
+    threshold = int(settings.get("bulk_threshold", DEFAULT_BULK_THRESHOLD))
+    try:
+        count = client.count(entity)
+    except ShopApiError:
+        return False  # counting is an optimisation; paginated always works
+    return count is not None and count > threshold
+
+
+def _complete(client: ShopifyClient, entity: str, node: dict[str, Any], sizes: PageSizes) -> None:
+    if entity == "product":
+        client.complete_connection(
+            node, "variants", q.PRODUCT_VARIANTS_QUERY, ("product", "variants"), page_size=sizes.nested
+        )
+    elif entity == "order":
+        client.complete_connection(
+            node, "lineItems", q.ORDER_LINES_QUERY, ("order", "lineItems"), page_size=sizes.nested
+        )
+
+
+def extract_entity(ctx: ExtractContext, entity: str, client: ShopifyClient | None = None) -> ShopifyExtractReport:
+    """Stage changed products, orders or customers of one Shopify integration (or inventory levels)."""
+    if entity == "inventory":
+        return extract_inventory(ctx, client)
+    query, path, link_entity, size_name = ENTITIES[entity]
+    settings = ctx.integration.settings or {}
+    sizes = PageSizes.from_settings(settings)
+    client = client or make_client(ctx)
+    report = ShopifyExtractReport(entity=entity)
+    integration = ctx.integration
+    with ctx.engine.connect() as conn:
+        report.cursor_before = store.get_cursor(conn, integration.id, entity)
+    cursor = CursorKey.from_json(report.cursor_before)
+    since = since_for(cursor, ctx.lookback, ctx.full_refresh)
+    full_scan = since is None
+
+    shop = client.shop_and_scopes()
+    currency = shop.get("currency") or settings.get("currency")
+    tombstones_allowed = True
+    missing = [s for s in q.SCOPES_REQUIRED[entity] if s not in shop["scopes"]]
+    if missing:
+        report.warnings.append(f"missing access scopes {', '.join(missing)}: Shopify will refuse this read")
+    if entity == "order" and q.ALL_ORDERS_SCOPE not in shop["scopes"]:
+        report.warnings.append(SIXTY_DAY_WARNING)
+        tombstones_allowed = False
+    for warning in report.warnings:
+        ctx.log.warning(f"{integration.name} {entity}s: {warning}")
+
+    seen: set[str] = set()
+    state = {"newest": cursor}
+
+    def stage(nodes: list[dict[str, Any]], *, advance: bool) -> None:
+        report.pages += 1
+        report.rows_fetched += len(nodes)
+        ids = [i for i in (numeric_id(n.get("legacyResourceId") or n.get("id")) for n in nodes) if i]
+        with ctx.engine.connect() as conn:
+            links = store.get_links(conn, integration.id, link_entity, ids)
+        records: list[StagedRecord] = []
+        for node in nodes:
+            external_id = numeric_id(node.get("legacyResourceId") or node.get("id"))
+            updated = _record_time(node)
+            if external_id is None:
+                external_id = f"missing-id-{report.rows_fetched}-{len(records)}"
+            else:
+                seen.add(external_id)
+                if updated is not None:
+                    key = CursorKey(updated, int(external_id))
+                    newest = state["newest"]
+                    state["newest"] = key if newest is None or key > newest else newest
+            if not ctx.full_refresh and is_unchanged(links.get(external_id), updated):
+                report.unchanged += 1
+                continue
+            _complete(client, entity, node, sizes)  # only changed records pay for their nested pages
+            payload: dict[str, Any] = {"product": node, "currency": currency} if entity == "product" else node
+            records.append(
+                StagedRecord(
+                    tenant_id=integration.tenant_id,
+                    integration_id=integration.id,
+                    platform=integration.platform,
+                    entity=entity,
+                    external_id=external_id,
+                    payload=payload,
+                    source_updated_at=updated,
+                )
+            )
+        report.staged += len(records)
+        stage_page(ctx, entity=entity, records=records, cursor=state["newest"], advance_cursor=advance)
+
+    def paginated() -> None:
+        variables: dict[str, Any] = {"first": getattr(sizes, size_name)}
+        if entity == "product":
+            variables["variantsFirst"] = sizes.variants
+        if entity == "order":
+            variables["linesFirst"] = sizes.lines
+        if since is not None:
+            variables["query"] = updated_at_filter(_iso(since))
+        for page in client.paginate(query, path, variables, key=query.split("(", 1)[0]):
+            # updated_at ascending: each page's cursor covers everything before it (incremental scans only; an
+            # interrupted full scan restarts in full so its tombstones stay correct).
+            stage(page.nodes, advance=not full_scan)
+
+    if _use_bulk(client, entity, settings, full_scan):
+        report.mode = "bulk"
+        try:
+            batch: list[dict[str, Any]] = []
+            for record in client.run_bulk_query(
+                q.BULK_DOCUMENTS[entity], on_in_progress=str(settings.get("bulk_in_progress", "wait"))
+            ):
+                batch.append(record)
+                if len(batch) >= 250:
+                    stage(batch, advance=False)
+                    batch = []
+            if batch:
+                stage(batch, advance=False)
+        except ShopifyBulkOperationError as err:
+            if settings.get("bulk_fallback", "paginate") == "fail":
+                raise
+            report.mode = "bulk->paginated"
+            report.warnings.append(f"bulk operation failed ({err.message}); fell back to paginated queries")
+            ctx.log.warning(f"{integration.name} {entity}s: {report.warnings[-1]}")
+            paginated()
+    else:
+        paginated()
+
+    report.complete_scan = True
+    newest = state["newest"]
+    if full_scan:
+        if newest is not None:
+            stage_page(ctx, entity=entity, records=[], cursor=newest, advance_cursor=True)
+        if tombstones_allowed:
+            report.tombstoned = stage_tombstones(ctx, entity=entity, link_entity=link_entity, seen=seen)
+    report.cursor_after = newest.to_json() if newest else report.cursor_before
+    _finish(report, client)
+    return report
+
+
+def _finish(report: ShopifyExtractReport, client: ShopifyClient) -> None:
+    stats = client.stats
+    report.api_calls = stats.api_calls
+    report.retries = stats.retries
+    report.throttle_wait_s = stats.throttle_wait_s
+    report.throttled = stats.throttled
+    report.bulk_operations = stats.bulk_operations
+    report.duration_s = time.monotonic() - report.started
+
+
+def _locations(client: ShopifyClient) -> Iterator[dict[str, Any]]:
+    for page in client.paginate(q.LOCATIONS_QUERY, ("locations",), {"first": 50}, key="Locations"):
+        for node in page.nodes:
+            if node.get("isActive", True):
+                yield node
+
+
+def extract_inventory(ctx: ExtractContext, client: ShopifyClient | None = None) -> ShopifyExtractReport:
+    """Stage inventory levels changed since the cursor, one row per (variant, location), every active location.
+
+    The cursor is the newest level ``updatedAt`` seen; it is committed only after every location was read, because
+    locations are read one after another from the same ``since``.
+    """
+    settings = ctx.integration.settings or {}
+    sizes = PageSizes.from_settings(settings)
+    client = client or make_client(ctx)
+    report = ShopifyExtractReport(entity="inventory")
+    integration = ctx.integration
+    with ctx.engine.connect() as conn:
+        report.cursor_before = store.get_cursor(conn, integration.id, "inventory")
+    cursor = CursorKey.from_json(report.cursor_before)
+    since = since_for(cursor, ctx.lookback, ctx.full_refresh)
+    newest = cursor
+    for location in _locations(client):
+        location_ref = {k: location.get(k) for k in ("id", "legacyResourceId", "name")}
+        variables: dict[str, Any] = {"id": location["id"], "first": sizes.levels}
+        if since is not None:
+            variables["query"] = updated_at_filter(_iso(since))
+        for page in client.paginate(q.LOCATION_LEVELS_QUERY, ("location", "inventoryLevels"), variables):
+            report.pages += 1
+            report.rows_fetched += len(page.nodes)
+            records: list[StagedRecord] = []
+            for level in page.nodes:
+                item = level.get("item") or {}
+                variant = item.get("variant") or {}
+                variant_id = numeric_id(variant.get("legacyResourceId") or variant.get("id"))
+                if variant_id is None:
+                    continue  # an inventory item without a variant (deleted): nothing in the hub to update
+                updated = _record_time(level)
+                if updated is not None:
+                    key = CursorKey(updated, int(variant_id))
+                    newest = key if newest is None or key > newest else newest
+                location_id = numeric_id(location.get("legacyResourceId") or location.get("id"))
+                records.append(
+                    StagedRecord(
+                        tenant_id=integration.tenant_id,
+                        integration_id=integration.id,
+                        platform=integration.platform,
+                        entity="inventory",
+                        external_id=f"{variant_id}@{location_id}",
+                        payload={"level": level, "location": location_ref},
+                        source_updated_at=updated,
+                    )
+                )
+            report.staged += len(records)
+            stage_page(ctx, entity="inventory", records=records, cursor=None, advance_cursor=False)
+    if newest is not None:
+        stage_page(ctx, entity="inventory", records=[], cursor=newest, advance_cursor=True)
+    report.complete_scan = True
+    report.cursor_after = newest.to_json() if newest else report.cursor_before
+    _finish(report, client)
+    return report
+
+
+__all__ = [
+    "DEFAULT_BULK_THRESHOLD",
+    "SIXTY_DAY_WARNING",
+    "PageSizes",
+    "ShopifyExtractReport",
+    "extract_entity",
+    "extract_inventory",
+    "make_client",
+    "token_provider",
+]
