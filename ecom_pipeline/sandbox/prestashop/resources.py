@@ -151,7 +151,7 @@ PRODUCTS = Resource(
         Association("stock_availables", "stock_available", "stock_availables", ("id", "id_product_attribute")),
         Association("attachments", "attachment", "attachments"),
         Association("accessories", "product", "products"),
-        Association("product_bundle", "product", "products"),
+        Association("product_bundle", "product", "products", ("id", "id_product_attribute", "quantity")),
     ),
     # Sending these in a write gives error 93 (which is why clients strip them before a GET-modify-PUT).
     read_only=frozenset({"manufacturer_name", "quantity"}),
