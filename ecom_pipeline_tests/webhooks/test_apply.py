@@ -1,0 +1,176 @@
+"""Applying the inbox: out-of-order deliveries, tombstones, retries with backoff and dead letters.
+
+Deliveries go through the real receiver over HTTP (signed like WooCommerce signs them) into a real warehouse, and
+are applied with the pull's own transform and resolve.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import requests
+from sqlalchemy import select
+
+from ecom_pipeline.platforms.woocommerce.client import WooCommerceClient
+from ecom_pipeline.sandbox.woocommerce.webhooks import php_json, signature
+from ecom_pipeline.warehouse.schema import hub_orders, hub_products, hub_variants, webhook_inbox
+from ecom_pipeline.warehouse.types import utcnow
+from ecom_pipeline.webhooks.apply import apply_inbox
+from ecom_pipeline_tests.webhooks.conftest import RECORDED, TENANT, WC_SECRET, Receiver
+
+
+def _recorded_body(name: str) -> dict[str, Any]:
+    return json.loads(json.loads((RECORDED / f"{name}.json").read_text())["request"]["body_raw"])
+
+
+def deliver(receiver: Receiver, topic: str, body: dict[str, Any], webhook_id: int = 2) -> None:
+    """POST one delivery the way WooCommerce sends it (PHP-style JSON, base64 HMAC of the raw bytes)."""
+    raw = php_json(body)
+    resource, _, event = topic.partition(".")
+    headers = {
+        "Content-Type": "application/json",
+        "X-WC-Webhook-Topic": topic,
+        "X-WC-Webhook-Resource": resource,
+        "X-WC-Webhook-Event": event,
+        "X-WC-Webhook-ID": str(webhook_id),
+        "X-WC-Webhook-Signature": signature(WC_SECRET, raw),
+    }
+    response = requests.post(receiver.endpoint("woocommerce", receiver.wc_integration), data=raw, headers=headers)
+    assert response.status_code == 200, response.text
+
+
+def no_client(*_: Any) -> Any:
+    raise AssertionError("this delivery must apply without an API call")
+
+
+def _price(receiver: Receiver, sku: str) -> Decimal | None:
+    with receiver.engine.connect() as conn:
+        return conn.execute(select(hub_variants.c.price).where(hub_variants.c.sku == sku)).scalar_one_or_none()
+
+
+def test_an_older_payload_arriving_late_never_overwrites_newer_hub_state(receiver: Receiver) -> None:
+    """Prevents a delayed WooCommerce delivery from rolling a price back (deliveries are not ordered)."""
+    base = _recorded_body("webhook-delivery-product-created-simple")
+    newer = copy.deepcopy(base) | {
+        "price": "12.50",
+        "regular_price": "12.50",
+        "date_modified_gmt": "2026-11-22T00:10:00",
+    }
+    older = copy.deepcopy(base) | {
+        "price": "11.00",
+        "regular_price": "11.00",
+        "date_modified_gmt": "2026-11-22T00:09:00",
+    }
+    deliver(receiver, "product.updated", newer)
+    report = apply_inbox(receiver.engine, tenant_id=TENANT, run_id="r1", client_factory=no_client)
+    assert report.applied == 1 and report.entities["product"].created == 1
+    assert _price(receiver, "MUG-CLASSIC") == Decimal("12.50")
+
+    deliver(receiver, "product.updated", older)
+    report = apply_inbox(receiver.engine, tenant_id=TENANT, run_id="r2", client_factory=no_client)
+    assert report.applied == 1
+    assert _price(receiver, "MUG-CLASSIC") == Decimal("12.50")
+
+    # Both versions in one batch: the newest wins whatever the arrival order.
+    newest = copy.deepcopy(base) | {
+        "price": "13.00",
+        "regular_price": "13.00",
+        "date_modified_gmt": "2026-11-22T00:11:00",
+    }
+    deliver(receiver, "product.updated", newest)
+    deliver(receiver, "product.updated", copy.deepcopy(older) | {"price": "10.00"})
+    apply_inbox(receiver.engine, tenant_id=TENANT, run_id="r3", client_factory=no_client)
+    assert _price(receiver, "MUG-CLASSIC") == Decimal("13.00")
+
+
+def test_a_deleted_topic_tombstones_the_product_and_its_variants(receiver: Receiver) -> None:
+    """Prevents deleted (trashed) products from staying live in the hub until the next full refresh."""
+    deliver(receiver, "product.created", _recorded_body("webhook-delivery-product-created-simple"), webhook_id=1)
+    apply_inbox(receiver.engine, tenant_id=TENANT, run_id="r1", client_factory=no_client)
+    deliver(receiver, "product.deleted", {"id": 11}, webhook_id=3)
+    report = apply_inbox(receiver.engine, tenant_id=TENANT, run_id="r2", client_factory=no_client)
+    assert report.by_topic == {"product.deleted": 1} and report.entities["product"].deleted == 1
+    with receiver.engine.connect() as conn:
+        assert conn.execute(select(hub_products.c.deleted_at)).scalar_one() is not None
+        assert conn.execute(select(hub_variants.c.deleted_at)).scalar_one() is not None
+
+
+def test_orders_and_stock_apply_from_the_payload_without_api_calls(receiver: Receiver) -> None:
+    """Prevents the webhook path from costing API calls for records the delivery already carries in full."""
+    deliver(receiver, "order.created", _recorded_body("webhook-delivery-order-created-processing"), webhook_id=4)
+    deliver(receiver, "product.created", _recorded_body("webhook-delivery-product-created-simple"), webhook_id=1)
+    report = apply_inbox(receiver.engine, tenant_id=TENANT, run_id="r1", client_factory=no_client)
+    assert report.applied == 2 and report.dead == report.retried == 0
+    assert set(report.entities) == {"product", "inventory", "order"}
+    with receiver.engine.connect() as conn:
+        total = conn.execute(select(hub_orders.c.total)).scalar_one()
+    assert total == Decimal(_recorded_body("webhook-delivery-order-created-processing")["total"])
+
+
+def test_failing_event_backs_off_then_dead_letters_while_the_rest_applies(receiver: Receiver) -> None:
+    """Prevents one event that cannot be applied (shop unreachable for a re-read) from blocking the inbox forever
+    or from being retried in a hot loop; it ends in dead letters with its error, and the other events apply."""
+
+    def unreachable(integration: Any, credentials: Any) -> WooCommerceClient:
+        return WooCommerceClient("http://127.0.0.1:1", "ck_x", "cs_x", max_retries=0, timeout=2)
+
+    deliver(receiver, "product.created", _recorded_body("webhook-delivery-product-created-variable"), webhook_id=1)
+    deliver(receiver, "product.created", _recorded_body("webhook-delivery-product-created-simple"), webhook_id=1)
+    t0 = utcnow()
+    first = apply_inbox(
+        receiver.engine,
+        tenant_id=TENANT,
+        run_id="r1",
+        now=t0,
+        client_factory=unreachable,
+        cipher=receiver.cipher,
+        max_attempts=3,
+    )
+    assert (first.applied, first.retried, first.dead) == (1, 1, 0)
+    assert _price(receiver, "MUG-CLASSIC") == Decimal("9.90")
+    with receiver.engine.connect() as conn:
+        row = conn.execute(select(webhook_inbox).where(webhook_inbox.c.status == "pending")).one()
+    assert row.attempts == 1 and row.next_attempt_at == t0 + timedelta(seconds=30) and "Unreachable" in row.error
+
+    early = apply_inbox(receiver.engine, tenant_id=TENANT, run_id="r2", now=t0 + timedelta(seconds=10))
+    assert early.read == 0, "a retry must wait for its backoff"
+
+    second = apply_inbox(
+        receiver.engine,
+        tenant_id=TENANT,
+        run_id="r3",
+        now=t0 + timedelta(seconds=31),
+        client_factory=unreachable,
+        cipher=receiver.cipher,
+        max_attempts=3,
+    )
+    assert second.retried == 1
+    with receiver.engine.connect() as conn:
+        row = conn.execute(select(webhook_inbox).where(webhook_inbox.c.id == row.id)).one()
+    assert row.attempts == 2 and row.next_attempt_at == t0 + timedelta(seconds=31 + 60)
+
+    third = apply_inbox(
+        receiver.engine,
+        tenant_id=TENANT,
+        run_id="r4",
+        now=t0 + timedelta(seconds=92),
+        client_factory=unreachable,
+        cipher=receiver.cipher,
+        max_attempts=3,
+    )
+    assert third.dead == 1 and third.dead_letters[0]["topic"] == "product.created"
+    with receiver.engine.connect() as conn:
+        statuses = dict(conn.execute(select(webhook_inbox.c.resource_id, webhook_inbox.c.status)).all())
+    assert statuses == {"22": "dead", "11": "applied"}
+
+
+def test_error_body_without_an_id_is_dead_lettered_at_once(receiver: Receiver) -> None:
+    """Prevents retrying eight times an event that names no resource (WooCommerce could not render it)."""
+    error = {"code": "woocommerce_rest_product_invalid_id", "message": "Invalid ID.", "data": {"status": 404}}
+    deliver(receiver, "product.updated", error)
+    report = apply_inbox(receiver.engine, tenant_id=TENANT, run_id="r1", client_factory=no_client)
+    assert report.dead == 1 and "without a resource id" in report.dead_letters[0]["error"]
