@@ -454,7 +454,9 @@ def _line_graphql(order_id: str, node: Any, index: int) -> CanonicalOrderLine:
     if quantity is None or quantity < 0:
         raise TransformError("order", order_id, f"{field}.quantity", f"expected a quantity, found {quantity!r}")
     unit = _bag("order", order_id, f"{field}.originalUnitPriceSet", node.get("originalUnitPriceSet"))
-    tax = _ZERO
+    # Line taxes are read only when the query asked for them (the pinned query does not: the order's totalTaxSet
+    # has the tax); None then, not zero, so "unknown" is not mistaken for "untaxed".
+    tax: Decimal | None = None if "taxLines" not in node else _ZERO
     for i, tax_line in enumerate(_list("order", order_id, f"{field}.taxLines", node.get("taxLines"))):
         amount = _bag(
             "order",
@@ -462,7 +464,7 @@ def _line_graphql(order_id: str, node: Any, index: int) -> CanonicalOrderLine:
             f"{field}.taxLines[{i}].priceSet",
             _obj("order", order_id, field, tax_line).get("priceSet"),
         )
-        tax += amount or _ZERO
+        tax = (tax or _ZERO) + (amount or _ZERO)
     variant = _obj("order", order_id, f"{field}.variant", node.get("variant"))
     return CanonicalOrderLine(
         external_id=line_id,
@@ -522,7 +524,9 @@ def _line_rest(order_id: str, node: Any, index: int) -> CanonicalOrderLine:
         unit_price=unit,
         subtotal=subtotal,
         total=subtotal - discounts if subtotal is not None else None,
-        tax=tax,
+        # Validated above but not kept: the GraphQL path does not read line taxes, and both shapes must give the
+        # same record or a webhook and the next poll would flip the order back and forth.
+        tax=None,
     )
 
 
