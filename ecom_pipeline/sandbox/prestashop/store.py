@@ -37,7 +37,10 @@ from ecom_pipeline.sandbox.prestashop.resources import (
 )
 
 Row = dict[str, Any]
-_DECIMAL6 = re.compile(r"^\d+\.\d{6}$")
+_DECIMAL_FIELD = re.compile(
+    r"^(price|wholesale_price|weight|width|height|depth|ecotax|unit_price|unit_price_ratio|additional_shipping_cost"
+    r"|unit_price_impact|outstanding_allow_amount|total_\w+)$"
+)
 ZERO_DATETIME = "0000-00-00 00:00:00"
 ZERO_DATE = "0000-00-00"
 
@@ -561,16 +564,9 @@ class PrestaStore:
     @staticmethod
     def _normalize(resource: str, values: Row) -> Row:
         """Decimal columns are stored as decimal(20,6): "0.3" is read back as "0.300000"."""
-        template = {
-            "products": PRODUCT_TEMPLATE,
-            "combinations": COMBINATION_TEMPLATE,
-            "orders": ORDER_TEMPLATE,
-            "customers": CUSTOMER_TEMPLATE,
-        }.get(resource, {})
         out = dict(values)
         for key, value in values.items():
-            default = template.get(key)
-            if isinstance(default, str) and _DECIMAL6.match(default) and isinstance(value, str) and value.strip():
+            if _DECIMAL_FIELD.search(key) and isinstance(value, str) and value.strip():
                 with contextlib.suppress(ArithmeticError):
                     out[key] = money(value.strip())
         return out
