@@ -17,7 +17,7 @@ from typing import Any
 from ecom_pipeline.platforms.connect import ConnectResult, ConnectUsageError, default_name, tls_settings
 from ecom_pipeline.platforms.prestashop.client import OPTIONAL_RESOURCES, READ_RESOURCES, PrestaShopClient
 from ecom_pipeline.platforms.prestashop.dates import shop_zone
-from ecom_pipeline.platforms.prestashop.errors import PrestaShopPermissionError
+from ecom_pipeline.platforms.prestashop.errors import PrestaShopNotFoundError, PrestaShopPermissionError
 
 API_KEY_ENV = "ECOM_PRESTASHOP_API_KEY"
 
@@ -104,8 +104,8 @@ def connect(args: argparse.Namespace) -> ConnectResult:
                 currency_id = _config_int(client, "PS_CURRENCY_DEFAULT")
                 if currency_id:
                     currency = str(client.get("currencies", currency_id).get("iso_code") or "") or None
-            except PrestaShopPermissionError:
-                pass
+            except (PrestaShopPermissionError, PrestaShopNotFoundError):
+                notes.append("The default currency could not be read; orders still carry their own currency.")
     timezone = args.timezone or discovered_zone
     if not timezone:
         raise ConnectUsageError(

@@ -155,3 +155,32 @@ def test_xml_round_trip_against_the_emulator_keeps_other_fields(world: World) ->
     assert after["price"] == "99.500000"
     assert after.get("reference") == before.get("reference")
     assert after.get("name") == before.get("name")
+
+
+def _connect_args(url: str, key: str, **kw: Any) -> Any:
+    import argparse
+
+    from ecom_pipeline.platforms.connect import add_common_arguments
+    from ecom_pipeline.platforms.prestashop.connect import add_connect_arguments
+
+    parser = argparse.ArgumentParser()
+    add_common_arguments(parser)
+    add_connect_arguments(parser)
+    argv = ["--tenant", TENANT, "--url", url, "--api-key", key, "--timeout", "5"]
+    for name, value in kw.items():
+        argv += [f"--{name.replace('_', '-')}", str(value)]
+    return parser.parse_args(argv)
+
+
+def test_connect_discovers_the_shop_time_zone_and_stores_the_poll_interval(sandbox: SandboxServer) -> None:
+    """Prevents a connection without a time zone (every date an hour off) and a bad key being stored."""
+    from ecom_pipeline.platforms.prestashop.connect import connect
+    from ecom_pipeline.platforms.prestashop.errors import PrestaShopAuthError
+
+    shop = sandbox.shop("ps-shop")
+    result = connect(_connect_args(shop.http_url, shop.credentials["api_key"], poll_interval=900))
+    assert result.settings["timezone"] == "Europe/Paris"
+    assert result.settings["poll_interval_s"] == 900
+    assert result.credentials == {"api_key": shop.credentials["api_key"]}
+    with pytest.raises(PrestaShopAuthError):
+        connect(_connect_args(shop.http_url, "BADKEYBADKEYBADKEYBADKEYBADKEY12"))
