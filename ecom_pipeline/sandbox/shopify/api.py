@@ -1,0 +1,523 @@
+"""The HTTP surface of one emulated Shopify shop (mounted by the sandbox server under ``/<shop>``).
+
+Routes (``subpath`` is relative to the shop's site URL):
+
+- ``POST /admin/api/<version>/graphql.json``: GraphQL Admin API (header ``X-Shopify-Access-Token``).
+  Supported versions: :data:`SUPPORTED_VERSIONS`; an older, well-formed version falls forward to the oldest
+  supported one (Shopify's behaviour, visible in the ``X-Shopify-API-Version`` response header); anything
+  else is 404 ``{"errors":"Not Found"}``.
+- ``GET /admin/oauth/authorize`` and ``POST /admin/oauth/access_token``: see ``oauth.py``.
+- ``GET /__bulk/<token>/<file>.jsonl``: bulk operation results (a stand-in for Shopify's signed GCS URLs; no
+  access token needed).
+- Sandbox controls (no auth): ``POST /admin/__sandbox/bulk {"next": "FAILED"|"TIMEOUT"|"EXPIRED"}``,
+  ``POST /admin/__sandbox/bucket {"available": 0}`` (drain the cost bucket), ``GET /admin/__sandbox/webhooks``
+  (deliveries with their attempt statuses).
+- Any other ``/admin/api/...`` path (the REST Admin API) is 404 ``{"errors":"Not Found"}``: not emulated.
+
+Each GraphQL request: parse and validate (errors answered as 200 with ``errors``, like Shopify), compute the
+requested cost, refuse over 1,000 points (``MAX_COST_EXCEEDED``) or more than the bucket holds
+(``THROTTLED``), execute in a worker thread under the store lock, refund requested minus actual cost, and return
+``extensions.cost``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from typing import Any
+from urllib.parse import parse_qsl
+
+from graphql import (
+    ExecutionResult,
+    FragmentDefinitionNode,
+    GraphQLError,
+    GraphQLResolveInfo,
+    OperationDefinitionNode,
+    execute,
+    parse,
+    validate,
+)
+from graphql.error import GraphQLSyntaxError
+
+from ecom_pipeline.sandbox.faults import FaultSwitches
+from ecom_pipeline.sandbox.shop import Receive, Scope, Send
+from ecom_pipeline.sandbox.shopify.bulk import BulkOperations
+from ecom_pipeline.sandbox.shopify.cost import DOCS, MAX_QUERY_COST, PLANS, CostCalculator, LeakyBucket
+from ecom_pipeline.sandbox.shopify.graph import RESOLVERS, Context, field_resolver, make_schema, user_error
+from ecom_pipeline.sandbox.shopify.oauth import OAuthServer
+from ecom_pipeline.sandbox.shopify.store import ShopifyStore, StoreError, gid, parse_gid
+from ecom_pipeline.sandbox.shopify.webhooks import WebhookHub
+
+SUPPORTED_VERSIONS = ("2025-01", "2025-04", "2025-07", "2025-10", "2026-01", "unstable")
+DEFAULT_VERSION = "2025-10"
+INVALID_TOKEN = {"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}
+NOT_FOUND = {"errors": "Not Found"}
+RATE_LIMITED = {
+    "errors": "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."
+}
+GRAPHQL_RE = re.compile(r"^/admin/api/([^/]+)/graphql\.json$")
+VERSION_RE = re.compile(r"^\d{4}-(01|04|07|10)$")
+
+SCHEMA = make_schema()
+
+
+def resolve_version(requested: str) -> str | None:
+    """The version that serves a request for ``requested`` (None: 404)."""
+    if requested in SUPPORTED_VERSIONS:
+        return requested
+    if VERSION_RE.match(requested) and requested < SUPPORTED_VERSIONS[0]:
+        return SUPPORTED_VERSIONS[0]
+    return None
+
+
+class ShopifyApi:
+    """The ASGI-like entry point of one shop; also holds the bucket, bulk operations and webhooks."""
+
+    def __init__(
+        self,
+        store: ShopifyStore,
+        oauth: OAuthServer,
+        faults: FaultSwitches,
+        *,
+        plan: str = "standard",
+        objects_per_s: float = 2000.0,
+        bulk_fault: str | None = None,
+    ) -> None:
+        if plan not in PLANS:
+            raise ValueError(f"unknown Shopify plan {plan!r}; known: {', '.join(PLANS)}")
+        self.store = store
+        self.oauth = oauth
+        self.faults = faults
+        rate, size, self.plan_name = PLANS[plan]
+        self.bucket = LeakyBucket(size, rate, store.clock)
+        self.bulk = BulkOperations(SCHEMA, store.clock, objects_per_s, bulk_fault)
+        self.webhooks = WebhookHub(store.domain, oauth.client_secret, DEFAULT_VERSION, store.clock)
+        self.webhooks.tickers.append(self.bulk.tick)
+        self.bulk.on_finish.append(lambda payload: self.webhooks.on_event("bulk_operations/finish", payload))
+        store.listeners.append(self.webhooks.on_event)
+
+    # ------------------------------------------------------------------------------------------- HTTP
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, *, site: str, subpath: str) -> int:
+        method = scope["method"]
+        body = await _read_body(receive)
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
+        match = GRAPHQL_RE.match(subpath)
+        if match:
+            if method != "POST":
+                return await _json(send, 404, NOT_FOUND)
+            return await self.graphql(scope, send, body, match.group(1), site)
+        if subpath == "/admin/oauth/authorize" and method == "GET":
+            status, where = self.oauth.authorize(query)
+            if status == 302:
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 302,
+                        "headers": [(b"location", where.encode()), (b"content-length", b"0")],
+                    }
+                )
+                await send({"type": "http.response.body", "body": b""})
+                return 302
+            return await _json(send, status, {"errors": where})
+        if subpath == "/admin/oauth/access_token" and method == "POST":
+            form = _form(scope, body) or query
+            status, payload = self.oauth.access_token(form)
+            return await _json(send, status, payload)
+        if subpath.startswith("/__bulk/") and method == "GET":
+            parts = subpath.split("/")
+            if len(parts) != 4:
+                return await _json(send, 404, NOT_FOUND)
+            status, data, ctype = self.bulk.download(parts[2], parts[3])
+            await send(
+                {"type": "http.response.start", "status": status, "headers": [(b"content-type", ctype.encode())]}
+            )
+            await send({"type": "http.response.body", "body": data})
+            return status
+        if subpath.startswith("/admin/__sandbox/"):
+            return await self.sandbox_admin(send, method, subpath.rsplit("/", 1)[-1], body)
+        return await _json(send, 404, NOT_FOUND)
+
+    async def rate_limited(self, send: Send, wait: int) -> None:
+        """The 429 Shopify sends when an app exceeds the request rate (REST-style body, ``Retry-After: 2.0``)."""
+        await _json(send, 429, RATE_LIMITED, [("Retry-After", f"{float(wait)}")])
+
+    async def sandbox_admin(self, send: Send, method: str, action: str, body: bytes) -> int:
+        data = json.loads(body) if body.strip() else {}
+        if action == "bulk" and method == "POST":
+            nxt = data.get("next")
+            if nxt not in (None, "FAILED", "TIMEOUT", "EXPIRED"):
+                return await _json(send, 400, {"error": f"unknown bulk fault {nxt!r}"})
+            self.bulk.fail_next = nxt
+            return await _json(send, 200, {"next": nxt})
+        if action == "bucket" and method == "POST":
+            if "available" in data:
+                self.bucket.drain(float(data["available"]))
+            return await _json(send, 200, self.bucket.status())
+        if action == "webhooks" and method == "GET":
+            deliveries = [
+                {
+                    "webhook_id": d.webhook_id,
+                    "topic": d.topic,
+                    "uri": d.uri,
+                    "state": d.state,
+                    "attempts": d.attempts,
+                    "statuses": d.statuses,
+                }
+                for d in self.webhooks.deliveries
+            ]
+            return await _json(send, 200, {"deliveries": deliveries})
+        return await _json(send, 404, {"error": f"unknown sandbox action {action!r}"})
+
+    # ------------------------------------------------------------------------------------------- GraphQL
+    async def graphql(self, scope: Scope, send: Send, body: bytes, version: str, site: str) -> int:
+        served = resolve_version(version)
+        if served is None:
+            return await _json(send, 404, NOT_FOUND)
+        headers = [("X-Shopify-API-Version", served), ("X-Request-Id", str(uuid.uuid4()))]
+        token = _header(scope, b"x-shopify-access-token")
+        scopes = self.oauth.token_scopes(token)
+        if scopes is None:
+            return await _json(send, 401, INVALID_TOKEN, headers)
+        content_type = (_header(scope, b"content-type") or "").split(";")[0].strip()
+        try:
+            if content_type == "application/graphql":
+                payload: dict[str, Any] = {"query": body.decode()}
+            else:
+                payload = json.loads(body or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            return await _json(send, 400, {"errors": "Bad Request"}, headers)
+        if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+            return await _json(send, 400, {"errors": {"query": "Required parameter missing or invalid"}}, headers)
+        variables = payload.get("variables") or {}
+        status, result = await asyncio.to_thread(
+            self.run_query, payload["query"], variables, payload.get("operationName"), set(scopes), site
+        )
+        return await _json(send, status, result, headers)
+
+    def run_query(
+        self, source: str, variables: dict[str, Any], operation_name: str | None, scopes: set[str], site: str
+    ) -> tuple[int, dict[str, Any]]:
+        """Validate, price, throttle and execute one GraphQL request; (HTTP status, JSON body)."""
+        try:
+            document = parse(source)
+        except GraphQLSyntaxError as exc:
+            return 200, {"errors": [_format(exc)]}
+        errors = validate(SCHEMA, document)
+        if errors:
+            return 200, {"errors": [_format(e) for e in errors]}
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        operation = next((o for o in operations if operation_name in (None, o.name and o.name.value)), None)
+        if operation is None:
+            return 200, {"errors": [{"message": "An operation name is required"}]}
+        fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        calc = CostCalculator(SCHEMA, operation, fragments, variables)
+        requested = calc.requested()
+        if requested > MAX_QUERY_COST:
+            message = (
+                f"Query cost is {requested}, which exceeds the single query max cost limit ({MAX_QUERY_COST}).\n\n"
+                "See https://shopify.dev/concepts/about-apis/rate-limits for more information on how the\n"
+                "cost of a query is calculated.\n\n"
+                "To query larger amounts of data with fewer limits, bulk operations should be used instead.\n"
+                "See https://shopify.dev/tutorials/perform-bulk-operations-with-admin-api for usage details.\n"
+            )
+            return 200, {
+                "errors": [
+                    {
+                        "message": message,
+                        "extensions": {"code": "MAX_COST_EXCEEDED", "cost": requested, "maxCost": MAX_QUERY_COST},
+                    }
+                ],
+            }
+        if not self.bucket.take(requested):
+            return 200, {
+                "errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED", "documentation": DOCS}}],
+                "extensions": {"cost": self._cost(requested, None)},
+            }
+        ctx = Context(self.store, scopes, self, site)
+        with self.store.lock:
+            result = execute(
+                SCHEMA,
+                document,
+                root_value=None,
+                context_value=ctx,
+                variable_values=variables,
+                operation_name=operation_name,
+                field_resolver=field_resolver,
+            )
+        assert isinstance(result, ExecutionResult)
+        actual = calc.actual(result.data)
+        self.bucket.refund(requested - actual)
+        body: dict[str, Any] = {}
+        if result.errors:
+            body["errors"] = [_format(e) for e in result.errors]
+        body["data"] = result.data
+        extensions: dict[str, Any] = {"cost": self._cost(requested, actual)}
+        if ctx.search:
+            extensions["search"] = ctx.search
+        body["extensions"] = extensions
+        return 200, body
+
+    def _cost(self, requested: int, actual: int | None) -> dict[str, Any]:
+        return {"requestedQueryCost": requested, "actualQueryCost": actual, "throttleStatus": self.bucket.status()}
+
+    def execute_bulk(self, source: str, scopes: set[str], site: str) -> dict[str, Any]:
+        """Run a bulk query without pagination limits or cost (in the bulk operation's thread)."""
+        ctx = Context(self.store, scopes, self, site, bulk=True)
+        with self.store.lock:
+            result = execute(SCHEMA, parse(source), context_value=ctx, field_resolver=field_resolver)
+        assert isinstance(result, ExecutionResult)
+        return {"data": result.data, "errors": [_format(e) for e in result.errors or []]}
+
+
+# ------------------------------------------------------------------------------------------- mutations
+def _services(info: GraphQLResolveInfo) -> ShopifyApi:
+    return info.context.services  # type: ignore[no-any-return]
+
+
+def _bulk_run(_: Any, info: GraphQLResolveInfo, query: str, groupObjects: bool = False) -> dict[str, Any]:
+    api = _services(info)
+    ctx: Context = info.context
+    op, errors = api.bulk.run(query, ctx.site, lambda q: api.execute_bulk(q, ctx.scopes, ctx.site))
+    return {"bulkOperation": op, "userErrors": errors}
+
+
+def _bulk_cancel(_: Any, info: GraphQLResolveInfo, id: str) -> dict[str, Any]:
+    op, errors = _services(info).bulk.cancel(id)
+    return {"bulkOperation": op, "userErrors": errors}
+
+
+def _webhook_create(_: Any, info: GraphQLResolveInfo, topic: str, webhookSubscription: dict[str, Any]) -> Any:
+    spec = webhookSubscription
+    try:
+        sub = _services(info).webhooks.create(
+            topic,
+            spec.get("uri") or spec.get("callbackUrl"),
+            spec.get("format") or "JSON",
+            spec.get("includeFields"),
+            spec.get("filter"),
+        )
+    except StoreError as exc:
+        return {"webhookSubscription": None, "userErrors": [user_error(exc)]}
+    return {"webhookSubscription": sub, "userErrors": []}
+
+
+def _webhook_delete(_: Any, info: GraphQLResolveInfo, id: str) -> Any:
+    try:
+        sid = _services(info).webhooks.delete(id)
+    except StoreError as exc:
+        return {"deletedWebhookSubscriptionId": None, "userErrors": [user_error(exc)]}
+    return {"deletedWebhookSubscriptionId": gid("WebhookSubscription", sid), "userErrors": []}
+
+
+def _require_write(info: GraphQLResolveInfo, scope: str) -> None:
+    ctx: Context = info.context
+    if scope not in ctx.scopes:
+        ctx.require(scope, info)
+
+
+def _product_update(_: Any, info: GraphQLResolveInfo, product: dict[str, Any]) -> Any:
+    _require_write(info, "write_products")
+    store: ShopifyStore = info.context.store
+    names = {
+        "title": "title",
+        "handle": "handle",
+        "descriptionHtml": "description_html",
+        "vendor": "vendor",
+        "productType": "product_type",
+        "status": "status",
+        "tags": "tags",
+    }
+    try:
+        record = store.update_product(product["id"], **{names[k]: v for k, v in product.items() if k in names})
+    except (StoreError, ValueError) as exc:
+        err = exc if isinstance(exc, StoreError) else StoreError(str(exc), "INVALID", ["id"])
+        return {"product": None, "userErrors": [{"field": err.field, "message": err.message}]}
+    return {"product": record, "userErrors": []}
+
+
+def _variants_bulk_update(
+    _: Any, info: GraphQLResolveInfo, productId: str, variants: list[dict[str, Any]], allowPartialUpdates: bool = False
+) -> Any:
+    _require_write(info, "write_products")
+    store: ShopifyStore = info.context.store
+    try:
+        product = store.product(productId)
+    except (StoreError, ValueError):
+        return {
+            "product": None,
+            "productVariants": None,
+            "userErrors": [
+                {"field": ["productId"], "message": "Product does not exist", "code": "PRODUCT_DOES_NOT_EXIST"}
+            ],
+        }
+    errors = []
+    for i, spec in enumerate(variants):
+        if not spec.get("id"):
+            errors.append(
+                {
+                    "field": ["variants", str(i), "id"],
+                    "message": "Product variant id is missing",
+                    "code": "PRODUCT_VARIANT_ID_MISSING",
+                }
+            )
+            continue
+        try:
+            vid = parse_gid(spec["id"], "ProductVariant")
+        except ValueError:
+            vid = -1
+        if vid not in product.variant_ids:
+            errors.append(
+                {
+                    "field": ["variants", str(i), "id"],
+                    "message": "Product variant does not exist",
+                    "code": "PRODUCT_VARIANT_DOES_NOT_EXIST",
+                }
+            )
+        elif spec.get("price") is not None and float(spec["price"]) < 0:
+            errors.append(
+                {
+                    "field": ["variants", str(i), "price"],
+                    "message": "Price must be greater than or equal to 0",
+                    "code": "GREATER_THAN_OR_EQUAL_TO",
+                }
+            )
+    if errors and not allowPartialUpdates:
+        return {"product": product, "productVariants": None, "userErrors": errors}
+    updated = []
+    for spec in variants:
+        try:
+            vid = parse_gid(spec.get("id") or "", "ProductVariant")
+        except ValueError:
+            continue
+        if vid not in product.variant_ids:
+            continue
+        changes: dict[str, Any] = {}
+        for src, dst in (
+            ("price", "price"),
+            ("compareAtPrice", "compare_at_price"),
+            ("barcode", "barcode"),
+            ("taxable", "taxable"),
+            ("inventoryPolicy", "inventory_policy"),
+        ):
+            if src in spec:
+                changes[dst] = spec[src]
+        if spec.get("inventoryItem") and "sku" in spec["inventoryItem"]:
+            changes["sku"] = spec["inventoryItem"]["sku"]
+        updated.append(store.update_variant(vid, **changes))
+    return {"product": product, "productVariants": updated, "userErrors": errors}
+
+
+def _inventory_set(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> Any:
+    _require_write(info, "write_inventory")
+    store: ShopifyStore = info.context.store
+    if input["name"] not in ("available", "on_hand"):
+        return {
+            "inventoryAdjustmentGroup": None,
+            "userErrors": [
+                {
+                    "field": ["input", "name"],
+                    "message": "The quantity name must be either 'available' or 'on_hand'.",
+                    "code": "INVALID_NAME",
+                }
+            ],
+        }
+    changes = []
+    for i, q in enumerate(input["quantities"]):
+        compare = None if input.get("ignoreCompareQuantity") else q.get("compareQuantity")
+        if compare is None and not input.get("ignoreCompareQuantity"):
+            return {
+                "inventoryAdjustmentGroup": None,
+                "userErrors": [
+                    {
+                        "field": ["input", "quantities", str(i), "compareQuantity"],
+                        "message": "The compareQuantity argument must be given to each quantity or ignored using "
+                        "ignoreCompareQuantity.",
+                        "code": "COMPARE_QUANTITY_REQUIRED",
+                    }
+                ],
+            }
+        try:
+            change = store.set_inventory(q["inventoryItemId"], q["locationId"], q["quantity"], compare)
+        except (StoreError, ValueError) as exc:
+            err = exc if isinstance(exc, StoreError) else StoreError(str(exc), "INVALID_INVENTORY_ITEM", None)
+            field = ["input", "quantities", str(i)] + (err.field[-1:] if err.field else [])
+            return {
+                "inventoryAdjustmentGroup": None,
+                "userErrors": [{"field": field, "message": err.message, "code": err.code}],
+            }
+        changes.append(
+            {
+                "name": input["name"],
+                "delta": change.delta,
+                "quantityAfterChange": None,
+                "item": store.inventory_items[change.id],
+                "location": store.locations[parse_gid(q["locationId"], "Location")],
+            }
+        )
+    group = {
+        "id": f"gid://shopify/InventoryAdjustmentGroup/{store.now()}",
+        "createdAt": store.now(),
+        "reason": input["reason"],
+        "referenceDocumentUri": input.get("referenceDocumentUri"),
+        "changes": changes,
+    }
+    return {"inventoryAdjustmentGroup": group, "userErrors": []}
+
+
+RESOLVERS.update(
+    {
+        ("Mutation", "bulkOperationRunQuery"): _bulk_run,
+        ("Mutation", "bulkOperationCancel"): _bulk_cancel,
+        ("Mutation", "webhookSubscriptionCreate"): _webhook_create,
+        ("Mutation", "webhookSubscriptionDelete"): _webhook_delete,
+        ("Mutation", "productUpdate"): _product_update,
+        ("Mutation", "productVariantsBulkUpdate"): _variants_bulk_update,
+        ("Mutation", "inventorySetQuantities"): _inventory_set,
+    }
+)
+
+
+# ------------------------------------------------------------------------------------------- helpers
+def _format(error: GraphQLError) -> dict[str, Any]:
+    out = error.formatted
+    if not out.get("extensions"):
+        out.pop("extensions", None)
+    return dict(out)
+
+
+async def _read_body(receive: Receive) -> bytes:
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _form(scope: Scope, body: bytes) -> dict[str, str]:
+    content_type = (_header(scope, b"content-type") or "").split(";")[0].strip()
+    if content_type == "application/json":
+        try:
+            data = json.loads(body or b"{}")
+        except ValueError:
+            return {}
+        return {k: str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+
+
+async def _json(send: Send, status: int, body: Any, headers: list[tuple[str, str]] | None = None) -> int:
+    raw = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    out = [(b"content-type", b"application/json; charset=utf-8"), (b"content-length", str(len(raw)).encode())]
+    out += [(k.encode(), v.encode()) for k, v in headers or []]
+    await send({"type": "http.response.start", "status": status, "headers": out})
+    await send({"type": "http.response.body", "body": raw})
+    return status

@@ -1,0 +1,372 @@
+"""Bulk query operations: one at a time per shop, CREATED -> RUNNING -> COMPLETED over clock time, JSONL results.
+
+The query runs without pagination limits in a background thread as soon as the operation is created (a
+snapshot; Shopify reads while running). Its status is derived from the sandbox clock: RUNNING after
+``START_DELAY_S``, COMPLETED after ``objectCount / objects_per_s`` more seconds (and once the snapshot is
+ready), so tests drive it with ``clock.advance``. Results are JSONL with nested connections flattened into
+their own lines carrying ``__parentId``, in the order Shopify writes them (a parent, then its children).
+
+Faults (``ShopSpec.options["bulk_fault"]``, ``api.bulk.fail_next = ...`` or
+``POST <site>/admin/__sandbox/bulk {"next": ...}``), applied to the next operation only:
+
+- ``"FAILED"``: ends FAILED with ``errorCode: INTERNAL_SERVER_ERROR``, no ``url``, a ``partialDataUrl`` with
+  the first half of the lines;
+- ``"TIMEOUT"``: ends FAILED with ``errorCode: TIMEOUT``;
+- ``"EXPIRED"``: completes with a ``url`` that answers 403 (an expired signed URL); the operation then reports
+  EXPIRED. Any operation also turns EXPIRED 7 days (clock) after completion, like Shopify.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    get_named_type,
+    parse,
+    validate,
+)
+from graphql.error import GraphQLSyntaxError
+
+from ecom_pipeline.sandbox.clock import SandboxClock
+from ecom_pipeline.sandbox.shopify.store import gid, parse_gid
+
+START_DELAY_S = 1.0
+RESULT_TTL_S = 7 * 86_400
+MAX_CONNECTIONS = 5
+MAX_DEPTH = 2
+
+
+@dataclass
+class BulkOperation:
+    KIND = "BulkOperation"
+    id: int
+    query: str
+    created_at: float
+    site: str
+    fault: str | None
+    token: str
+    type: str = "QUERY"
+    lines: list[bytes] = field(default_factory=list)
+    root_count: int = 0
+    ready: threading.Event = field(default_factory=threading.Event)
+    canceled_at: float | None = None
+    url_fetched_expired: bool = False
+    crashed: str | None = None
+
+
+class BulkOperations:
+    """The bulk operations of one shop."""
+
+    def __init__(self, schema: GraphQLSchema, clock: SandboxClock, objects_per_s: float, fault: str | None) -> None:
+        self.schema = schema
+        self.clock = clock
+        self.objects_per_s = max(1.0, objects_per_s)
+        self.fail_next = fault
+        self.ops: dict[int, BulkOperation] = {}
+        self._next_id = 4_100_000_000
+        self._lock = threading.Lock()
+        self.on_finish: list[Callable[[dict[str, Any]], None]] = []
+        self._finished: set[int] = set()
+
+    # --------------------------------------------------------------------------------------- status
+    def _times(self, op: BulkOperation) -> tuple[float, float]:
+        run_at = op.created_at + START_DELAY_S
+        return run_at, run_at + max(1.0, len(op.lines) / self.objects_per_s)
+
+    def status(self, op: BulkOperation) -> tuple[str, float | None]:
+        """(status, completedAt epoch) at the current clock time."""
+        now = self.clock.time()
+        run_at, done_at = self._times(op)
+        if op.canceled_at is not None:
+            return "CANCELED", op.canceled_at
+        if now < run_at:
+            return "CREATED", None
+        if not op.ready.is_set() or now < done_at:
+            return "RUNNING", None
+        if op.crashed or op.fault in ("FAILED", "TIMEOUT"):
+            return "FAILED", done_at
+        if op.url_fetched_expired or now >= done_at + RESULT_TTL_S:
+            return "EXPIRED", done_at
+        return "COMPLETED", done_at
+
+    def render(self, op: BulkOperation | None) -> dict[str, Any] | None:
+        """The GraphQL ``BulkOperation`` object."""
+        if op is None:
+            return None
+        status, completed = self.status(op)
+        done = status in ("COMPLETED", "FAILED", "EXPIRED", "CANCELED")
+        error = None
+        if status == "FAILED":
+            error = "TIMEOUT" if op.fault == "TIMEOUT" else "INTERNAL_SERVER_ERROR"
+        url = partial = None
+        size = None
+        if status == "COMPLETED" and op.lines:
+            url = f"{op.site}/__bulk/{op.token}/bulk-{op.id}.jsonl?X-Goog-Algorithm=GOOG4-RSA-SHA256" + (
+                f"&X-Goog-Expires=604800&X-Goog-Signature={op.token}"
+            )
+            size = sum(len(line) for line in op.lines)
+        if status == "FAILED" and op.lines and op.fault == "FAILED":
+            partial = f"{op.site}/__bulk/{op.token}/partial-{op.id}.jsonl?X-Goog-Signature={op.token}"
+        return {
+            "id": gid("BulkOperation", op.id),
+            "status": status,
+            "errorCode": error,
+            "objectCount": len(op.lines) if done else len(op.lines) // 2 if status == "RUNNING" else 0,
+            "rootObjectCount": op.root_count if done else 0,
+            "fileSize": size,
+            "url": url,
+            "partialDataUrl": partial,
+            "createdAt": int(op.created_at),
+            "completedAt": int(completed) if completed is not None else None,
+            "query": op.query,
+            "type": op.type,
+        }
+
+    def current(self) -> dict[str, Any] | None:
+        with self._lock:
+            op = self.ops[max(self.ops)] if self.ops else None
+        return self.render(op)
+
+    def get(self, ident: str) -> dict[str, Any] | None:
+        try:
+            return self.render(self.ops.get(parse_gid(ident, "BulkOperation")))
+        except ValueError:
+            return None
+
+    def tick(self) -> None:
+        """Fire ``bulk_operations/finish`` for operations that finished since the last tick."""
+        for op in list(self.ops.values()):
+            if op.id in self._finished:
+                continue
+            status, _completed = self.status(op)
+            if status in ("COMPLETED", "FAILED", "CANCELED", "EXPIRED"):
+                self._finished.add(op.id)
+                rendered = self.render(op) or {}
+                payload = {
+                    "admin_graphql_api_id": gid("BulkOperation", op.id),
+                    "completed_at": rendered.get("completedAt"),
+                    "created_at": rendered.get("createdAt"),
+                    "error_code": (rendered.get("errorCode") or "").lower() or None,
+                    "status": status.lower(),
+                    "type": "query",
+                }
+                for listener in self.on_finish:
+                    listener(payload)
+
+    # --------------------------------------------------------------------------------------- run
+    def run(
+        self, query: str, site: str, execute: Callable[[str], dict[str, Any]]
+    ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        """Start an operation; returns (BulkOperation, userErrors) as ``bulkOperationRunQuery`` does."""
+        problem = self.check_query(query)
+        if problem:
+            return None, [{"field": ["query"], "message": problem, "code": "INVALID"}]
+        with self._lock:
+            for op in self.ops.values():
+                if self.status(op)[0] in ("CREATED", "RUNNING"):
+                    message = (
+                        "A bulk query operation for this app and shop is already in progress: "
+                        f"{gid('BulkOperation', op.id)}."
+                    )
+                    return None, [{"field": None, "message": message, "code": "OPERATION_IN_PROGRESS"}]
+            self._next_id += 1
+            token = hashlib.sha256(f"{self._next_id}:{query}".encode()).hexdigest()[:40]
+            op = BulkOperation(self._next_id, query, self.clock.time(), site, self.fail_next, token)
+            self.fail_next = None
+            self.ops[op.id] = op
+        threading.Thread(target=self._execute, args=(op, execute), name=f"bulk-{op.id}", daemon=True).start()
+        return self.render(op), []
+
+    def cancel(self, ident: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        op = self.ops.get(parse_gid(ident, "BulkOperation"))
+        if op is None:
+            return None, [{"field": ["id"], "message": "Bulk operation does not exist"}]
+        status, _ = self.status(op)
+        if status not in ("CREATED", "RUNNING"):
+            return self.render(op), [
+                {"field": None, "message": f"A bulk operation cannot be canceled when it is {status.lower()}"}
+            ]
+        op.canceled_at = self.clock.time()
+        return self.render(op), []
+
+    def _execute(self, op: BulkOperation, execute: Callable[[str], dict[str, Any]]) -> None:
+        try:
+            result = execute(op.query)
+            if result.get("errors"):
+                op.crashed = json.dumps(result["errors"])
+            op.lines, op.root_count = self.flatten(op.query, result.get("data") or {})
+        except Exception as exc:
+            op.crashed = repr(exc)
+        finally:
+            op.ready.set()
+
+    def download(self, token: str, name: str) -> tuple[int, bytes, str]:
+        """(status, body, content type) for ``GET <site>/__bulk/<token>/<name>``."""
+        op = next((o for o in self.ops.values() if o.token == token), None)
+        expected = {f"bulk-{op.id}.jsonl", f"partial-{op.id}.jsonl"} if op else set()
+        if op is None or name not in expected:
+            return 404, _gcs_error("NoSuchKey", "The specified key does not exist."), "application/xml"
+        status, _ = self.status(op)
+        if op.fault == "EXPIRED" or status == "EXPIRED":
+            op.url_fetched_expired = True
+            return 403, _gcs_error("AccessDenied", "Access denied.", "Request has expired"), "application/xml"
+        lines = op.lines if name.startswith("bulk-") else op.lines[: len(op.lines) // 2]
+        return 200, b"".join(lines), "application/jsonl"
+
+    # --------------------------------------------------------------------------------------- query shape
+    def check_query(self, query: str) -> str | None:
+        """Shopify's bulk query rules: valid, one top-level connection, <= 5 connections, depth <= 2, ids."""
+        try:
+            document = parse(query)
+        except GraphQLSyntaxError as exc:
+            return f"Invalid bulk query: {exc.message}"
+        errors = validate(self.schema, document)
+        if errors:
+            return f"Invalid bulk query: {errors[0].message}"
+        ops = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        if len(ops) != 1 or ops[0].operation.value != "query":
+            return "Invalid bulk query: a bulk query must contain exactly one query operation."
+        connections: list[int] = []
+        problem = self._walk(self.schema.query_type, ops[0].selection_set, 0, connections, has_id=True)
+        if problem:
+            return problem
+        if not connections:
+            return "Bulk queries must contain at least one connection."
+        if len(connections) > MAX_CONNECTIONS:
+            return f"Bulk queries cannot contain more than {MAX_CONNECTIONS} connections."
+        if max(connections) > MAX_DEPTH:
+            return f"Bulk queries cannot contain connections with a nesting depth greater than {MAX_DEPTH}."
+        return None
+
+    def _walk(self, owner: Any, selection_set: Any, depth: int, connections: list[int], has_id: bool) -> str | None:
+        if selection_set is None:
+            return None
+        for sel in selection_set.selections:
+            if not isinstance(sel, FieldNode):
+                continue
+            fdef = owner.fields.get(sel.name.value) if hasattr(owner, "fields") else None
+            if fdef is None:
+                continue
+            named = get_named_type(fdef.type)
+            if not isinstance(named, GraphQLObjectType | GraphQLInterfaceType):
+                continue
+            if named.name.endswith("Connection"):
+                if depth > 0 and not has_id:
+                    return (
+                        "The parent 'node' field for a nested connection must select the 'id' field. "
+                        f"Connection field: '{sel.name.value}'"
+                    )
+                connections.append(depth + 1)
+                node_type = get_named_type(named.fields["nodes"].type)
+                for node_sel in _node_selections(sel):
+                    child_has_id = any(isinstance(s, FieldNode) and s.name.value == "id" for s in node_sel.selections)
+                    problem = self._walk(node_type, node_sel, depth + 1, connections, child_has_id)
+                    if problem:
+                        return problem
+            else:
+                problem = self._walk(named, sel.selection_set, depth, connections, has_id)
+                if problem:
+                    return problem
+        return None
+
+    def flatten(self, query: str, data: dict[str, Any]) -> tuple[list[bytes], int]:
+        """JSONL lines (connections split out with ``__parentId``) and the number of root objects."""
+        document = parse(query)
+        op = next(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
+        lines: list[bytes] = []
+        roots = 0
+        for sel in op.selection_set.selections:
+            if not isinstance(sel, FieldNode):
+                continue
+            key = sel.alias.value if sel.alias else sel.name.value
+            fdef = self.schema.query_type.fields[sel.name.value]
+            named = get_named_type(fdef.type)
+            value = data.get(key)
+            if named.name.endswith("Connection") and isinstance(value, dict):
+                node_type = get_named_type(named.fields["nodes"].type)
+                for item, node_sel in _items(sel, value):
+                    roots += 1
+                    self._emit(item, node_type, node_sel, None, lines)
+            elif value is not None:
+                lines.append(_jsonl({key: value}))
+        return lines, roots
+
+    def _emit(
+        self, item: dict[str, Any], node_type: Any, node_sel: Any, parent: str | None, lines: list[bytes]
+    ) -> None:
+        children: list[tuple[dict[str, Any], Any, Any]] = []
+        record = self._strip(item, node_type, node_sel, children)
+        if parent is not None:
+            record["__parentId"] = parent
+        lines.append(_jsonl(record))
+        for child, child_type, child_sel in children:
+            self._emit(child, child_type, child_sel, item.get("id"), lines)
+
+    def _strip(
+        self, item: dict[str, Any], owner: Any, selection_set: Any, children: list[tuple[dict[str, Any], Any, Any]]
+    ) -> dict[str, Any]:
+        out = dict(item)
+        for sel in selection_set.selections if selection_set else []:
+            if not isinstance(sel, FieldNode) or not hasattr(owner, "fields") or sel.name.value not in owner.fields:
+                continue
+            key = sel.alias.value if sel.alias else sel.name.value
+            named = get_named_type(owner.fields[sel.name.value].type)
+            value = out.get(key)
+            if named.name.endswith("Connection"):
+                out.pop(key, None)
+                if isinstance(value, dict):
+                    child_type = get_named_type(named.fields["nodes"].type)
+                    for child, child_sel in _items(sel, value):
+                        children.append((child, child_type, child_sel))
+            elif isinstance(named, GraphQLObjectType | GraphQLInterfaceType) and isinstance(value, dict):
+                out[key] = self._strip(value, named, sel.selection_set, children)
+        return out
+
+
+def _node_selections(conn: FieldNode) -> list[Any]:
+    found = []
+    for sub in conn.selection_set.selections if conn.selection_set else []:
+        if isinstance(sub, FieldNode) and sub.name.value == "nodes":
+            found.append(sub.selection_set)
+        elif isinstance(sub, FieldNode) and sub.name.value == "edges":
+            for edge_sub in sub.selection_set.selections if sub.selection_set else []:
+                if isinstance(edge_sub, FieldNode) and edge_sub.name.value == "node":
+                    found.append(edge_sub.selection_set)
+    return found
+
+
+def _items(conn: FieldNode, value: dict[str, Any]) -> list[tuple[dict[str, Any], Any]]:
+    """(node, its selection set) for every node of a connection result, from ``edges`` or ``nodes``."""
+    for sub in conn.selection_set.selections if conn.selection_set else []:
+        if not isinstance(sub, FieldNode):
+            continue
+        key = sub.alias.value if sub.alias else sub.name.value
+        if sub.name.value == "nodes":
+            return [(n, sub.selection_set) for n in value.get(key) or [] if n is not None]
+        if sub.name.value == "edges":
+            for edge_sub in sub.selection_set.selections if sub.selection_set else []:
+                if isinstance(edge_sub, FieldNode) and edge_sub.name.value == "node":
+                    node_key = edge_sub.alias.value if edge_sub.alias else "node"
+                    return [(e[node_key], edge_sub.selection_set) for e in value.get(key) or [] if e.get(node_key)]
+    return []
+
+
+def _jsonl(record: dict[str, Any]) -> bytes:
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+
+
+def _gcs_error(code: str, message: str, details: str | None = None) -> bytes:
+    body = f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{code}</Code><Message>{message}</Message>"
+    if details:
+        body += f"<Details>{details}</Details>"
+    return (body + "</Error>").encode()

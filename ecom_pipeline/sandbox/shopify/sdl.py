@@ -1,0 +1,275 @@
+"""The subset of Shopify's GraphQL Admin API (2025-10) schema the emulator serves.
+
+Names, nullability and argument defaults follow shopify.dev's reference so that a query written against the
+real API validates here unchanged (and a query using a field we do not emulate fails validation loudly rather
+than returning silently wrong data).
+"""
+
+SDL = """
+scalar DateTime
+scalar Decimal
+scalar Money
+scalar URL
+scalar UnsignedInt64
+scalar HTML
+scalar JSON
+
+enum CurrencyCode { USD EUR GBP CAD AUD JPY CHF SEK PLN DKK NOK }
+enum ProductStatus { ACTIVE ARCHIVED DRAFT }
+enum ProductSortKeys { CREATED_AT ID INVENTORY_TOTAL PRODUCT_TYPE PUBLISHED_AT RELEVANCE TITLE UPDATED_AT VENDOR }
+enum ProductVariantSortKeys { FULL_TITLE ID INVENTORY_QUANTITY NAME POSITION RELEVANCE SKU TITLE }
+enum OrderSortKeys { CREATED_AT CUSTOMER_NAME ID ORDER_NUMBER PROCESSED_AT RELEVANCE TOTAL_PRICE UPDATED_AT }
+enum CustomerSortKeys { CREATED_AT ID NAME RELEVANCE UPDATED_AT }
+enum LocationSortKeys { ID NAME RELEVANCE }
+enum WebhookSubscriptionSortKeys { CREATED_AT ID RELEVANCE }
+enum OrderDisplayFinancialStatus { AUTHORIZED EXPIRED PAID PARTIALLY_PAID PARTIALLY_REFUNDED PENDING REFUNDED VOIDED }
+enum OrderDisplayFulfillmentStatus {
+  FULFILLED IN_PROGRESS ON_HOLD OPEN PARTIALLY_FULFILLED PENDING_FULFILLMENT REQUEST_DECLINED RESTOCKED SCHEDULED
+  UNFULFILLED
+}
+enum OrderCancelReason { CUSTOMER DECLINED FRAUD INVENTORY OTHER STAFF }
+enum CustomerState { DECLINED DISABLED ENABLED INVITED }
+enum ProductVariantInventoryPolicy { CONTINUE DENY }
+enum RefundLineItemRestockType { CANCEL LEGACY_RESTOCK NO_RESTOCK RETURN }
+enum BulkOperationStatus { CANCELED CANCELING COMPLETED CREATED EXPIRED FAILED RUNNING }
+enum BulkOperationErrorCode { ACCESS_DENIED INTERNAL_FILE_SERVER_ERROR INTERNAL_SERVER_ERROR TIMEOUT }
+enum BulkOperationType { MUTATION QUERY }
+enum BulkOperationUserErrorCode { INVALID LIMIT_REACHED OPERATION_IN_PROGRESS }
+enum WebhookSubscriptionFormat { JSON XML }
+enum WebhookSubscriptionTopic {
+  APP_UNINSTALLED BULK_OPERATIONS_FINISH CUSTOMERS_CREATE CUSTOMERS_DELETE CUSTOMERS_UPDATE INVENTORY_ITEMS_CREATE
+  INVENTORY_ITEMS_DELETE INVENTORY_ITEMS_UPDATE INVENTORY_LEVELS_CONNECT INVENTORY_LEVELS_DISCONNECT
+  INVENTORY_LEVELS_UPDATE ORDERS_CANCELLED ORDERS_CREATE ORDERS_DELETE ORDERS_EDITED ORDERS_FULFILLED ORDERS_PAID
+  ORDERS_UPDATED PRODUCTS_CREATE PRODUCTS_DELETE PRODUCTS_UPDATE REFUNDS_CREATE
+}
+enum CountPrecision { AT_LEAST EXACT }
+enum InventorySetQuantitiesUserErrorCode {
+  COMPARE_QUANTITY_REQUIRED COMPARE_QUANTITY_STALE INVALID_INVENTORY_ITEM INVALID_LOCATION INVALID_NAME
+  INVALID_QUANTITY_NEGATIVE INVALID_REASON ITEM_NOT_STOCKED_AT_LOCATION
+}
+enum ProductVariantsBulkUpdateUserErrorCode { GREATER_THAN_OR_EQUAL_TO INVALID_INPUT PRODUCT_DOES_NOT_EXIST
+  PRODUCT_VARIANT_DOES_NOT_EXIST PRODUCT_VARIANT_ID_MISSING }
+
+interface Node { id: ID! }
+
+type PageInfo { hasNextPage: Boolean! hasPreviousPage: Boolean! startCursor: String endCursor: String }
+type Count { count: Int! precision: CountPrecision! }
+type MoneyV2 { amount: Decimal! currencyCode: CurrencyCode! }
+type MoneyBag { shopMoney: MoneyV2! presentmentMoney: MoneyV2! }
+type UserError { field: [String!] message: String! }
+
+type ShopPlan { displayName: String! partnerDevelopment: Boolean! shopifyPlus: Boolean! }
+type Domain { host: String! url: URL! }
+type Shop implements Node {
+  id: ID! name: String! email: String! myshopifyDomain: String! currencyCode: CurrencyCode! ianaTimezone: String!
+  plan: ShopPlan! primaryDomain: Domain! enabledPresentmentCurrencies: [CurrencyCode!]!
+}
+type AccessScope { handle: String! description: String! }
+type AppInstallation implements Node { id: ID! accessScopes: [AccessScope!]! }
+
+type MailingAddress implements Node {
+  id: ID! address1: String address2: String city: String company: String country: String countryCodeV2: String
+  firstName: String lastName: String name: String phone: String province: String provinceCode: String zip: String
+}
+type LocationAddress { address1: String city: String countryCode: String zip: String }
+type Location implements Node {
+  id: ID! legacyResourceId: UnsignedInt64! name: String! isActive: Boolean! fulfillsOnlineOrders: Boolean!
+  address: LocationAddress! createdAt: DateTime! updatedAt: DateTime!
+  inventoryLevels(first: Int, after: String, last: Int, before: String, reverse: Boolean = false, query: String):
+    InventoryLevelConnection!
+}
+type LocationEdge { cursor: String! node: Location! }
+type LocationConnection { edges: [LocationEdge!]! nodes: [Location!]! pageInfo: PageInfo! }
+
+type ProductOptionValue { id: ID! name: String! hasVariants: Boolean! }
+type ProductOption implements Node {
+  id: ID! name: String! position: Int! values: [String!]! optionValues: [ProductOptionValue!]!
+}
+type SelectedOption { name: String! value: String! }
+
+type Product implements Node {
+  id: ID! legacyResourceId: UnsignedInt64! title: String! handle: String! vendor: String! productType: String!
+  status: ProductStatus! tags: [String!]! descriptionHtml: HTML! description: String! createdAt: DateTime!
+  updatedAt: DateTime! publishedAt: DateTime totalInventory: Int! hasOnlyDefaultVariant: Boolean!
+  tracksInventory: Boolean! options(first: Int): [ProductOption!]! variantsCount: Count
+  variants(first: Int, after: String, last: Int, before: String, reverse: Boolean = false,
+           sortKey: ProductVariantSortKeys = POSITION): ProductVariantConnection!
+}
+type ProductEdge { cursor: String! node: Product! }
+type ProductConnection { edges: [ProductEdge!]! nodes: [Product!]! pageInfo: PageInfo! }
+
+type ProductVariant implements Node {
+  id: ID! legacyResourceId: UnsignedInt64! title: String! displayName: String! sku: String barcode: String
+  price: Money! compareAtPrice: Money position: Int! inventoryQuantity: Int
+  inventoryPolicy: ProductVariantInventoryPolicy!
+  taxable: Boolean! createdAt: DateTime! updatedAt: DateTime! product: Product! selectedOptions: [SelectedOption!]!
+  inventoryItem: InventoryItem!
+}
+type ProductVariantEdge { cursor: String! node: ProductVariant! }
+type ProductVariantConnection { edges: [ProductVariantEdge!]! nodes: [ProductVariant!]! pageInfo: PageInfo! }
+
+type InventoryItem implements Node {
+  id: ID! legacyResourceId: UnsignedInt64! sku: String tracked: Boolean! requiresShipping: Boolean!
+  createdAt: DateTime! updatedAt: DateTime! unitCost: MoneyV2 variant: ProductVariant!
+  inventoryLevel(locationId: ID!): InventoryLevel
+  inventoryLevels(first: Int, after: String, last: Int, before: String, reverse: Boolean = false, query: String):
+    InventoryLevelConnection!
+}
+type InventoryItemEdge { cursor: String! node: InventoryItem! }
+type InventoryItemConnection { edges: [InventoryItemEdge!]! nodes: [InventoryItem!]! pageInfo: PageInfo! }
+type InventoryQuantity { id: ID! name: String! quantity: Int! updatedAt: DateTime }
+type InventoryLevel implements Node {
+  id: ID! createdAt: DateTime! updatedAt: DateTime! location: Location! item: InventoryItem!
+  quantities(names: [String!]!): [InventoryQuantity!]!
+}
+type InventoryLevelEdge { cursor: String! node: InventoryLevel! }
+type InventoryLevelConnection { edges: [InventoryLevelEdge!]! nodes: [InventoryLevel!]! pageInfo: PageInfo! }
+
+type CustomerEmailAddress { emailAddress: String! }
+type Customer implements Node {
+  id: ID! legacyResourceId: UnsignedInt64! email: String defaultEmailAddress: CustomerEmailAddress
+  firstName: String lastName: String displayName: String! phone: String state: CustomerState! tags: [String!]!
+  note: String verifiedEmail: Boolean! taxExempt: Boolean! numberOfOrders: UnsignedInt64! amountSpent: MoneyV2!
+  defaultAddress: MailingAddress addresses(first: Int): [MailingAddress!]! createdAt: DateTime! updatedAt: DateTime!
+}
+type CustomerEdge { cursor: String! node: Customer! }
+type CustomerConnection { edges: [CustomerEdge!]! nodes: [Customer!]! pageInfo: PageInfo! }
+
+type LineItem implements Node {
+  id: ID! title: String! name: String! variantTitle: String sku: String quantity: Int! currentQuantity: Int!
+  refundableQuantity: Int! taxable: Boolean! variant: ProductVariant product: Product
+  originalUnitPriceSet: MoneyBag! discountedUnitPriceSet: MoneyBag! originalTotalSet: MoneyBag!
+  discountedTotalSet: MoneyBag! totalDiscountSet: MoneyBag!
+}
+type LineItemEdge { cursor: String! node: LineItem! }
+type LineItemConnection { edges: [LineItemEdge!]! nodes: [LineItem!]! pageInfo: PageInfo! }
+
+type RefundLineItem { id: ID! lineItem: LineItem! quantity: Int! restockType: RefundLineItemRestockType!
+  subtotalSet: MoneyBag! priceSet: MoneyBag! }
+type RefundLineItemEdge { cursor: String! node: RefundLineItem! }
+type RefundLineItemConnection { edges: [RefundLineItemEdge!]! nodes: [RefundLineItem!]! pageInfo: PageInfo! }
+type Refund implements Node {
+  id: ID! legacyResourceId: UnsignedInt64! createdAt: DateTime updatedAt: DateTime! note: String
+  totalRefundedSet: MoneyBag! order: Order!
+  refundLineItems(first: Int, after: String, last: Int, before: String, reverse: Boolean = false):
+    RefundLineItemConnection!
+}
+
+type Order implements Node {
+  id: ID! legacyResourceId: UnsignedInt64! name: String! email: String phone: String createdAt: DateTime!
+  updatedAt: DateTime! processedAt: DateTime! cancelledAt: DateTime cancelReason: OrderCancelReason
+  closedAt: DateTime test: Boolean! tags: [String!]! note: String currencyCode: CurrencyCode!
+  presentmentCurrencyCode: CurrencyCode! displayFinancialStatus: OrderDisplayFinancialStatus
+  displayFulfillmentStatus: OrderDisplayFulfillmentStatus! customer: Customer
+  totalPriceSet: MoneyBag! subtotalPriceSet: MoneyBag totalTaxSet: MoneyBag totalShippingPriceSet: MoneyBag!
+  totalDiscountsSet: MoneyBag totalRefundedSet: MoneyBag! currentTotalPriceSet: MoneyBag!
+  currentSubtotalPriceSet: MoneyBag! shippingAddress: MailingAddress billingAddress: MailingAddress
+  lineItems(first: Int, after: String, last: Int, before: String, reverse: Boolean = false): LineItemConnection!
+  refunds(first: Int): [Refund!]!
+}
+type OrderEdge { cursor: String! node: Order! }
+type OrderConnection { edges: [OrderEdge!]! nodes: [Order!]! pageInfo: PageInfo! }
+
+type BulkOperation implements Node {
+  id: ID! status: BulkOperationStatus! errorCode: BulkOperationErrorCode objectCount: UnsignedInt64!
+  rootObjectCount: UnsignedInt64! fileSize: UnsignedInt64 url: URL partialDataUrl: URL createdAt: DateTime!
+  completedAt: DateTime query: String! type: BulkOperationType!
+}
+type BulkOperationUserError { code: BulkOperationUserErrorCode field: [String!] message: String! }
+type BulkOperationRunQueryPayload { bulkOperation: BulkOperation userErrors: [BulkOperationUserError!]! }
+type BulkOperationCancelPayload { bulkOperation: BulkOperation userErrors: [UserError!]! }
+
+type WebhookHttpEndpoint { callbackUrl: URL! }
+type WebhookSubscription implements Node {
+  id: ID! legacyResourceId: UnsignedInt64! topic: WebhookSubscriptionTopic! format: WebhookSubscriptionFormat!
+  uri: String! callbackUrl: URL! endpoint: WebhookHttpEndpoint! includeFields: [String!]! filter: String
+  createdAt: DateTime! updatedAt: DateTime!
+}
+type WebhookSubscriptionEdge { cursor: String! node: WebhookSubscription! }
+type WebhookSubscriptionConnection {
+  edges: [WebhookSubscriptionEdge!]! nodes: [WebhookSubscription!]! pageInfo: PageInfo!
+}
+input WebhookSubscriptionInput {
+  uri: String callbackUrl: URL format: WebhookSubscriptionFormat includeFields: [String!] filter: String
+  metafieldNamespaces: [String!]
+}
+type WebhookSubscriptionCreatePayload { webhookSubscription: WebhookSubscription userErrors: [UserError!]! }
+type WebhookSubscriptionDeletePayload { deletedWebhookSubscriptionId: ID userErrors: [UserError!]! }
+
+input ProductUpdateInput {
+  id: ID! title: String handle: String descriptionHtml: String vendor: String productType: String
+  status: ProductStatus tags: [String!]
+}
+type ProductUpdatePayload { product: Product userErrors: [UserError!]! }
+input InventoryItemInput { sku: String tracked: Boolean }
+input ProductVariantsBulkInput {
+  id: ID price: Money compareAtPrice: Money barcode: String taxable: Boolean
+  inventoryPolicy: ProductVariantInventoryPolicy inventoryItem: InventoryItemInput
+}
+type ProductVariantsBulkUpdateUserError {
+  code: ProductVariantsBulkUpdateUserErrorCode field: [String!] message: String!
+}
+type ProductVariantsBulkUpdatePayload {
+  product: Product productVariants: [ProductVariant!] userErrors: [ProductVariantsBulkUpdateUserError!]!
+}
+input InventoryQuantityInput { inventoryItemId: ID! locationId: ID! quantity: Int! compareQuantity: Int }
+input InventorySetQuantitiesInput {
+  name: String! reason: String! referenceDocumentUri: String ignoreCompareQuantity: Boolean = false
+  quantities: [InventoryQuantityInput!]!
+}
+type InventoryChange { name: String! delta: Int! quantityAfterChange: Int item: InventoryItem location: Location }
+type InventoryAdjustmentGroup { id: ID! createdAt: DateTime! reason: String! referenceDocumentUri: String
+  changes: [InventoryChange!]! }
+type InventorySetQuantitiesUserError { code: InventorySetQuantitiesUserErrorCode field: [String!] message: String! }
+type InventorySetQuantitiesPayload {
+  inventoryAdjustmentGroup: InventoryAdjustmentGroup userErrors: [InventorySetQuantitiesUserError!]!
+}
+
+type QueryRoot {
+  shop: Shop!
+  appInstallation: AppInstallation!
+  products(first: Int, after: String, last: Int, before: String, reverse: Boolean = false,
+           sortKey: ProductSortKeys = ID, query: String): ProductConnection!
+  product(id: ID!): Product
+  productsCount(query: String, limit: Int = 10000): Count
+  productVariants(first: Int, after: String, last: Int, before: String, reverse: Boolean = false,
+                  sortKey: ProductVariantSortKeys = ID, query: String): ProductVariantConnection!
+  productVariant(id: ID!): ProductVariant
+  orders(first: Int, after: String, last: Int, before: String, reverse: Boolean = false,
+         sortKey: OrderSortKeys = PROCESSED_AT, query: String): OrderConnection!
+  order(id: ID!): Order
+  ordersCount(query: String, limit: Int = 10000): Count
+  customers(first: Int, after: String, last: Int, before: String, reverse: Boolean = false,
+            sortKey: CustomerSortKeys = ID, query: String): CustomerConnection!
+  customer(id: ID!): Customer
+  locations(first: Int, after: String, last: Int, before: String, reverse: Boolean = false,
+            sortKey: LocationSortKeys = NAME, query: String, includeInactive: Boolean = false): LocationConnection!
+  location(id: ID): Location
+  inventoryItems(first: Int, after: String, last: Int, before: String, reverse: Boolean = false,
+                 query: String): InventoryItemConnection!
+  inventoryItem(id: ID!): InventoryItem
+  inventoryLevel(id: ID!): InventoryLevel
+  currentBulkOperation(type: BulkOperationType = QUERY): BulkOperation
+  bulkOperation(id: ID!): BulkOperation
+  webhookSubscriptions(first: Int, after: String, last: Int, before: String, reverse: Boolean = false,
+                       sortKey: WebhookSubscriptionSortKeys = CREATED_AT, topics: [WebhookSubscriptionTopic!],
+                       callbackUrl: URL, uri: String): WebhookSubscriptionConnection!
+  webhookSubscription(id: ID!): WebhookSubscription
+  node(id: ID!): Node
+}
+
+type Mutation {
+  bulkOperationRunQuery(query: String!, groupObjects: Boolean = false): BulkOperationRunQueryPayload
+  bulkOperationCancel(id: ID!): BulkOperationCancelPayload
+  webhookSubscriptionCreate(topic: WebhookSubscriptionTopic!, webhookSubscription: WebhookSubscriptionInput!):
+    WebhookSubscriptionCreatePayload
+  webhookSubscriptionDelete(id: ID!): WebhookSubscriptionDeletePayload
+  productUpdate(product: ProductUpdateInput!): ProductUpdatePayload
+  productVariantsBulkUpdate(productId: ID!, variants: [ProductVariantsBulkInput!]!,
+                            allowPartialUpdates: Boolean = false):
+    ProductVariantsBulkUpdatePayload
+  inventorySetQuantities(input: InventorySetQuantitiesInput!): InventorySetQuantitiesPayload
+}
+
+schema { query: QueryRoot mutation: Mutation }
+"""

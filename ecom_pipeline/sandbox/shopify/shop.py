@@ -1,0 +1,68 @@
+"""Builds one emulated Shopify shop: seeded data, GraphQL Admin API, OAuth, webhooks, cost bucket, faults.
+
+``ShopSpec.options`` keys read here (all optional):
+
+- ``plan``: ``standard`` (100 pts/s, bucket 2,000; default), ``advanced`` (200/4,000), ``plus`` (1,000/20,000),
+  ``enterprise`` (2,000/40,000).
+- ``scopes``: granted access scopes (list or comma string) of the shop's token and of client-credentials
+  tokens; default :data:`~.oauth.DEFAULT_SCOPES` (full read set incl. ``read_all_orders``).
+- ``currency``: shop currency (default ``USD``); ``locations``: number of locations (default 3).
+- ``max_variants``: variants of a multi-variant product are 2..N (default 12);
+  ``big_product_variants``: give the first product this many variants (up to 2,048).
+- ``bulk_objects_per_s``: bulk operation speed in objects per clock second (default 2,000);
+  ``bulk_fault``: ``FAILED`` | ``TIMEOUT`` | ``EXPIRED`` for the first bulk operation.
+"""
+
+from __future__ import annotations
+
+from ecom_pipeline.sandbox.clock import SandboxClock
+from ecom_pipeline.sandbox.faults import FaultSwitches, RequestStats
+from ecom_pipeline.sandbox.shop import ShopHandle, ShopSpec
+from ecom_pipeline.sandbox.shopify.api import DEFAULT_VERSION, ShopifyApi
+from ecom_pipeline.sandbox.shopify.oauth import DEFAULT_SCOPES, OAuthServer
+from ecom_pipeline.sandbox.shopify.store import ShopifyStore
+
+API_PATH = f"/admin/api/{DEFAULT_VERSION}/graphql.json"
+
+
+def build_shop(spec: ShopSpec, clock: SandboxClock) -> ShopHandle:
+    """Generate the shop's data and wire its API (no network)."""
+    opts = spec.options
+    scopes = opts.get("scopes", DEFAULT_SCOPES)
+    if isinstance(scopes, str):
+        scopes = [s.strip() for s in scopes.split(",") if s.strip()]
+    store = ShopifyStore(
+        spec.name,
+        seed=spec.seed,
+        products=spec.products,
+        variable_share=spec.variable_share,
+        orders=spec.orders,
+        customers=spec.customers,
+        clock=clock,
+        anchor=spec.anchor,
+        currency=opts.get("currency", "USD"),
+        locations=int(opts.get("locations", 3)),
+        max_variants=int(opts.get("max_variants", 12)),
+        big_product_variants=int(opts.get("big_product_variants", 0)),
+        timezone=spec.timezone,
+    )
+    oauth = OAuthServer(spec.name, spec.seed, tuple(scopes), clock)
+    faults = FaultSwitches()
+    api = ShopifyApi(
+        store,
+        oauth,
+        faults,
+        plan=opts.get("plan", "standard"),
+        objects_per_s=float(opts.get("bulk_objects_per_s", 2000.0)),
+        bulk_fault=opts.get("bulk_fault"),
+    )
+    return ShopHandle(
+        spec=spec,
+        store=store,
+        faults=faults,
+        stats=RequestStats(),
+        api=api,
+        credentials=dict(oauth.credentials),
+        api_path=API_PATH,
+        extra={"oauth": oauth, "bulk": api.bulk, "webhooks": api.webhooks, "bucket": api.bucket},
+    )

@@ -1,0 +1,1087 @@
+"""The data of one emulated Shopify shop: seeded catalogue, stock, customers, orders, and mutations for tests.
+
+Everything is deterministic from ``(name, seed)`` so two runs of a test see the same ids, SKUs and prices.
+Timestamps are whole seconds (Shopify's GraphQL ``DateTime`` has one-second resolution) read from the injected
+:class:`~ecom_pipeline.sandbox.clock.SandboxClock`, so tests control "now" without sleeping. Every mutation bumps
+``updated_at`` of what it touches and notifies listeners (the webhook dispatcher) with the REST-shaped payload
+Shopify would deliver for that topic.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, ClassVar
+
+from ecom_pipeline.sandbox.clock import SandboxClock
+
+CENT = Decimal("0.01")
+DAY = 86_400
+SIZES = ["XXS", "XS", "S", "M", "L", "XL", "XXL", "3XL", "4XL", "5XL", "28", "30", "32", "34", "36", "38"]
+COLORS = [
+    "Black",
+    "White",
+    "Red",
+    "Blue",
+    "Green",
+    "Yellow",
+    "Grey",
+    "Navy",
+    "Pink",
+    "Purple",
+    "Orange",
+    "Brown",
+    "Beige",
+    "Olive",
+    "Teal",
+    "Maroon",
+]
+MATERIALS = ["Cotton", "Linen", "Wool", "Silk", "Denim", "Leather", "Polyester", "Hemp"]
+NOUNS = ["Shirt", "Mug", "Hoodie", "Cap", "Poster", "Tote", "Sneaker", "Lamp", "Notebook", "Scarf", "Teapot", "Sock"]
+ADJECTIVES = ["Classic", "Organic", "Vintage", "Urban", "Cosy", "Bold", "Minimal", "Retro", "Alpine", "Coastal"]
+VENDORS = ["Acme", "Northwind", "Globex", "Initech", "Umbrella"]
+FIRST_NAMES = ["Ada", "Bob", "Chloé", "Dmitri", "Eve", "Farah", "Gus", "Hana", "Ines", "Jules", "Kofi", "Lena"]
+LAST_NAMES = ["Lovelace", "Biller", "Martin", "Ivanov", "Nakamura", "Okafor", "Dubois", "Schmidt", "García", "Rossi"]
+CITIES = [
+    ("Ottawa", "ON", "CA", "K2P 2L8"),
+    ("Paris", "", "FR", "75002"),
+    ("Berlin", "", "DE", "10115"),
+    ("New York", "NY", "US", "10001"),
+    ("London", "", "GB", "EC1A 1BB"),
+]
+# Presentment currencies and their rate against the shop currency (fixed so totals are reproducible).
+PRESENTMENT_RATES = {"EUR": Decimal("0.92"), "GBP": Decimal("0.79"), "CAD": Decimal("1.36"), "JPY": Decimal("151")}
+
+
+def gid(kind: str, ident: int) -> str:
+    """Shopify's global id form, e.g. ``gid://shopify/Product/123``."""
+    return f"gid://shopify/{kind}/{ident}"
+
+
+def parse_gid(value: str | int, kind: str | None = None) -> int:
+    """The numeric id of a gid (or a bare number); ``ValueError`` if it is not one (of ``kind``)."""
+    if isinstance(value, int):
+        return value
+    text = str(value)
+    if text.isdigit():
+        return int(text)
+    prefix = "gid://shopify/"
+    if not text.startswith(prefix):
+        raise ValueError(f"Invalid global id '{text}'")
+    got_kind, _, rest = text[len(prefix) :].partition("/")
+    if kind is not None and got_kind != kind:
+        raise ValueError(f"Invalid global id '{text}'")
+    number = rest.split("?", 1)[0]
+    if not number.isdigit():
+        raise ValueError(f"Invalid global id '{text}'")
+    return int(number)
+
+
+def iso(ts: int | float | None) -> str | None:
+    """GraphQL ``DateTime``: UTC, second resolution, ``Z`` suffix."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def money(value: Decimal | float | int | str) -> Decimal:
+    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+class StoreError(Exception):
+    """A rejected store mutation (unknown id, stale compare quantity...); ``code`` is Shopify's user error code."""
+
+    def __init__(self, message: str, code: str = "INVALID", field: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.field = field
+
+
+@dataclass(slots=True)
+class Location:
+    KIND: ClassVar[str] = "Location"
+    id: int
+    name: str
+    address1: str
+    city: str
+    country_code: str
+    zip: str
+    is_active: bool
+    created_at: int
+    updated_at: int
+
+
+@dataclass(slots=True)
+class ProductOption:
+    KIND: ClassVar[str] = "ProductOption"
+    id: int
+    name: str
+    position: int
+    values: list[str]
+
+
+@dataclass(slots=True)
+class Product:
+    KIND: ClassVar[str] = "Product"
+    id: int
+    title: str
+    handle: str
+    vendor: str
+    product_type: str
+    status: str
+    tags: list[str]
+    description_html: str
+    options: list[ProductOption]
+    created_at: int
+    updated_at: int
+    published_at: int | None
+    variant_ids: list[int] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Variant:
+    KIND: ClassVar[str] = "ProductVariant"
+    id: int
+    product_id: int
+    title: str
+    sku: str
+    barcode: str | None
+    price: Decimal
+    compare_at_price: Decimal | None
+    position: int
+    option_values: list[str]
+    inventory_item_id: int
+    taxable: bool
+    inventory_policy: str
+    created_at: int
+    updated_at: int
+
+
+@dataclass(slots=True)
+class InventoryItem:
+    KIND: ClassVar[str] = "InventoryItem"
+    id: int
+    variant_id: int
+    tracked: bool
+    requires_shipping: bool
+    unit_cost: Decimal | None
+    created_at: int
+    updated_at: int
+
+
+@dataclass(slots=True)
+class InventoryLevel:
+    KIND: ClassVar[str] = "InventoryLevel"
+    item_id: int
+    location_id: int
+    available: int
+    committed: int
+    created_at: int
+    updated_at: int
+
+    @property
+    def gid(self) -> str:
+        return f"gid://shopify/InventoryLevel/{self.location_id}?inventory_item_id={self.item_id}"
+
+    @property
+    def id(self) -> int:
+        """A numeric key for cursor tie-breaks (levels have no numeric id of their own)."""
+        return self.item_id * 1_000_000_000 + self.location_id
+
+
+@dataclass(slots=True)
+class Customer:
+    KIND: ClassVar[str] = "Customer"
+    id: int
+    email: str | None
+    first_name: str
+    last_name: str
+    phone: str | None
+    state: str
+    tags: list[str]
+    note: str | None
+    verified_email: bool
+    tax_exempt: bool
+    address: dict[str, Any] | None
+    created_at: int
+    updated_at: int
+
+
+@dataclass(slots=True)
+class LineItem:
+    KIND: ClassVar[str] = "LineItem"
+    id: int
+    variant_id: int | None
+    product_id: int | None
+    title: str
+    variant_title: str | None
+    sku: str | None
+    quantity: int
+    unit_price: Decimal  # shop currency, before discounts
+    discount: Decimal  # total discount on the line, shop currency
+    taxable: bool
+    order_id: int = 0
+
+
+@dataclass(slots=True)
+class RefundLineItem:
+    KIND: ClassVar[str] = "RefundLineItem"
+    id: int
+    line_item_id: int
+    quantity: int
+    subtotal: Decimal
+    restock_type: str
+    order_id: int = 0
+
+
+@dataclass(slots=True)
+class Refund:
+    KIND: ClassVar[str] = "Refund"
+    id: int
+    order_id: int
+    note: str | None
+    lines: list[RefundLineItem]
+    shipping: Decimal
+    created_at: int
+    updated_at: int
+
+    @property
+    def total(self) -> Decimal:
+        return sum((rl.subtotal for rl in self.lines), Decimal("0.00")) + self.shipping
+
+
+@dataclass(slots=True)
+class Order:
+    KIND: ClassVar[str] = "Order"
+    id: int
+    number: int
+    email: str | None
+    customer_id: int | None
+    currency: str
+    presentment_currency: str
+    rate: Decimal  # presentment amount = shop amount x rate
+    line_items: list[LineItem]
+    shipping: Decimal
+    tax_rate: Decimal
+    financial_status: str
+    fulfillment_status: str
+    refunds: list[Refund]
+    tags: list[str]
+    note: str | None
+    created_at: int
+    updated_at: int
+    processed_at: int
+    cancelled_at: int | None = None
+    cancel_reason: str | None = None
+    closed_at: int | None = None
+    test: bool = False
+
+    @property
+    def name(self) -> str:
+        return f"#{self.number}"
+
+    @property
+    def status(self) -> str:
+        """Compatibility with the sandbox admin endpoint, which reports ``order.status``."""
+        return self.financial_status.lower()
+
+    @property
+    def subtotal(self) -> Decimal:
+        return sum((li.unit_price * li.quantity - li.discount for li in self.line_items), Decimal("0.00"))
+
+    @property
+    def discounts(self) -> Decimal:
+        return sum((li.discount for li in self.line_items), Decimal("0.00"))
+
+    @property
+    def tax(self) -> Decimal:
+        return money(self.subtotal * self.tax_rate)
+
+    @property
+    def total(self) -> Decimal:
+        return self.subtotal + self.tax + self.shipping
+
+    @property
+    def refunded(self) -> Decimal:
+        return sum((r.total for r in self.refunds), Decimal("0.00"))
+
+    def present(self, amount: Decimal) -> Decimal:
+        """The amount in the presentment currency (rounded like Shopify, to cents)."""
+        return money(amount * self.rate)
+
+
+@dataclass(slots=True)
+class StockChange:
+    """What :meth:`ShopifyStore.set_inventory` returns (also serves the sandbox ``/stock`` admin endpoint)."""
+
+    id: int
+    stock_quantity: int
+    delta: int
+
+
+Listener = Callable[[str, dict[str, Any]], None]
+
+
+class ShopifyStore:
+    """In-memory shop data with Shopify's shapes and the mutations tests need.
+
+    Reads and writes take :attr:`lock` so the GraphQL executor never sees half a mutation.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        seed: int = 1,
+        products: int = 50,
+        variable_share: float = 0.3,
+        orders: int = 120,
+        customers: int = 40,
+        clock: SandboxClock,
+        anchor: datetime | None = None,
+        currency: str = "USD",
+        locations: int = 3,
+        max_variants: int = 12,
+        big_product_variants: int = 0,
+        timezone: str = "UTC",
+    ) -> None:
+        self.name = name
+        self.domain = f"{name}.myshopify.com"
+        self.seed = seed
+        self.clock = clock
+        self.currency = currency
+        self.timezone = timezone
+        self.lock = threading.RLock()
+        self.listeners: list[Listener] = []
+        self.locations: dict[int, Location] = {}
+        self.products: dict[int, Product] = {}
+        self.variants: dict[int, Variant] = {}
+        self.inventory_items: dict[int, InventoryItem] = {}
+        self.levels: dict[int, dict[int, InventoryLevel]] = {}  # item id -> location id -> level
+        self.customers: dict[int, Customer] = {}
+        self.orders: dict[int, Order] = {}
+        self.deleted_products: dict[int, int] = {}  # id -> deleted at
+        self._rng = random.Random(f"{name}:{seed}")
+        base = 1_000_000 + (seed % 1000) * 10_000
+        self._next = {
+            "Location": 60_000_000 + base,
+            "ProductOption": 9_000_000_000_000 + base,
+            "Product": 8_000_000_000_000 + base,
+            "ProductVariant": 44_000_000_000_000 + base,
+            "InventoryItem": 46_000_000_000_000 + base,
+            "Customer": 7_000_000_000_000 + base,
+            "Order": 5_000_000_000_000 + base,
+            "LineItem": 13_000_000_000_000 + base,
+            "Refund": 900_000_000_000 + base,
+            "RefundLineItem": 500_000_000_000 + base,
+        }
+        self._order_number = 1000
+        now = int((anchor or clock.now()).timestamp())
+        self._seed_data(now, products, variable_share, orders, customers, locations, max_variants, big_product_variants)
+
+    # ----------------------------------------------------------------------------------------------- seeding
+    def _id(self, kind: str) -> int:
+        self._next[kind] += 1
+        return self._next[kind]
+
+    def now(self) -> int:
+        return self.clock.seconds()
+
+    def _seed_data(
+        self,
+        now: int,
+        n_products: int,
+        variable_share: float,
+        n_orders: int,
+        n_customers: int,
+        n_locations: int,
+        max_variants: int,
+        big_product_variants: int,
+    ) -> None:
+        rng = self._rng
+        start = now - 2 * 365 * DAY
+        for i in range(max(1, n_locations)):
+            city, _prov, country, zip_code = CITIES[i % len(CITIES)]
+            lid = self._id("Location")
+            self.locations[lid] = Location(
+                lid,
+                f"{city} warehouse" if i else "Main warehouse",
+                f"{i + 1} Dock Road",
+                city,
+                country,
+                zip_code,
+                True,
+                start,
+                start,
+            )
+        location_ids = list(self.locations)
+        for i in range(n_products):
+            created = start + rng.randrange(0, 600 * DAY)
+            updated = min(now - 60, created + rng.randrange(0, 120 * DAY))
+            if i == 0 and big_product_variants:
+                n_var = min(2048, big_product_variants)
+            elif rng.random() < variable_share:
+                n_var = rng.randint(2, max(2, max_variants))
+            else:
+                n_var = 1
+            title = f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} {i + 1}"
+            self._make_product(title, n_var, created, updated, location_ids, rng)
+        for i in range(n_customers):
+            created = start + rng.randrange(0, 700 * DAY)
+            first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+            city, prov, country, zip_code = rng.choice(CITIES)
+            cid = self._id("Customer")
+            self.customers[cid] = Customer(
+                cid,
+                f"{first.lower()}.{last.lower()}.{i + 1}@example.com",
+                first,
+                last,
+                f"+1613555{i % 10000:04d}" if rng.random() < 0.7 else None,
+                "ENABLED",
+                [],
+                None,
+                True,
+                False,
+                {
+                    "id": cid + 1,
+                    "first_name": first,
+                    "last_name": last,
+                    "address1": f"{i + 1} Main Street",
+                    "address2": None,
+                    "city": city,
+                    "province": prov or None,
+                    "province_code": prov or None,
+                    "country": country,
+                    "country_code": country,
+                    "zip": zip_code,
+                    "phone": None,
+                    "company": None,
+                },
+                created,
+                min(now - 60, created + rng.randrange(0, 30 * DAY)),
+            )
+        variant_ids = list(self.variants)
+        customer_ids = list(self.customers)
+        for _ in range(n_orders):
+            created = now - rng.randrange(3600, 365 * DAY)
+            lines = (
+                [(rng.choice(variant_ids), rng.randint(1, 3)) for _ in range(rng.randint(1, 4))] if variant_ids else []
+            )
+            presentment = self.currency
+            if rng.random() < 0.2:
+                presentment = rng.choice([c for c in PRESENTMENT_RATES if c != self.currency])
+            order = self._make_order(lines, rng.choice(customer_ids) if customer_ids else None, presentment, created)
+            roll = rng.random()
+            if roll < 0.08:
+                order.financial_status, order.fulfillment_status = "PENDING", "UNFULFILLED"
+            elif roll < 0.15:
+                order.financial_status = "AUTHORIZED"
+            elif roll < 0.22 and order.line_items:
+                li = order.line_items[0]
+                self._add_refund(order, [(li.id, li.quantity)], created + rng.randrange(60, 5 * DAY), note="Damaged")
+            order.updated_at = max([order.updated_at] + [r.created_at for r in order.refunds])
+
+    def _make_product(
+        self, title: str, n_var: int, created: int, updated: int, location_ids: list[int], rng: random.Random
+    ) -> Product:
+        pid = self._id("Product")
+        if n_var == 1:
+            axes: list[tuple[str, list[str]]] = [("Title", ["Default Title"])]
+        elif n_var <= len(SIZES):
+            axes = [("Size", SIZES[:n_var])]
+        elif n_var <= len(SIZES) * len(COLORS):
+            axes = [("Size", SIZES), ("Color", COLORS[: -(-n_var // len(SIZES))])]
+        else:
+            axes = [("Size", SIZES), ("Color", COLORS), ("Material", MATERIALS[: -(-n_var // 256)])]
+        combos = list(itertools.islice(itertools.product(*(values for _, values in axes)), n_var))
+        used = [sorted({c[k] for c in combos}, key=axes[k][1].index) for k in range(len(axes))]
+        options = [ProductOption(self._id("ProductOption"), name, k + 1, used[k]) for k, (name, _) in enumerate(axes)]
+        handle = title.lower().replace(" ", "-")
+        product = Product(
+            pid,
+            title,
+            handle,
+            rng.choice(VENDORS),
+            title.split()[1],
+            "ACTIVE",
+            sorted(rng.sample(["new", "sale", "eco", "gift", "bestseller"], 2)),
+            f"<p>{title}, made with care.</p>",
+            options,
+            created,
+            updated,
+            created,
+        )
+        if rng.random() < 0.04:
+            product.status = rng.choice(["DRAFT", "ARCHIVED"])
+            product.published_at = None
+        self.products[pid] = product
+        base_price = money(rng.choice([9, 12, 15, 19, 24, 29, 39, 49, 79]) + rng.choice([0, 0.5, 0.95, 0.99]))
+        for pos, combo in enumerate(combos, start=1):
+            compare = money(base_price * Decimal("1.25")) if rng.random() < 0.2 else None
+            self._make_variant(product, list(combo), base_price, compare, pos, created, updated, location_ids, rng)
+        return product
+
+    def _make_variant(
+        self,
+        product: Product,
+        combo: list[str],
+        price: Decimal,
+        compare: Decimal | None,
+        position: int,
+        created: int,
+        updated: int,
+        location_ids: list[int],
+        rng: random.Random,
+    ) -> Variant:
+        vid = self._id("ProductVariant")
+        iid = self._id("InventoryItem")
+        title = " / ".join(combo)
+        sku = f"SKU-{product.id % 1_000_000:06d}-{position:04d}"
+        variant = Variant(
+            vid,
+            product.id,
+            title,
+            sku,
+            f"0{vid % 10**12:012d}" if rng.random() < 0.5 else None,
+            price,
+            compare,
+            position,
+            combo,
+            iid,
+            True,
+            "DENY",
+            created,
+            updated,
+        )
+        self.variants[vid] = variant
+        product.variant_ids.append(vid)
+        self.inventory_items[iid] = InventoryItem(iid, vid, True, True, money(price * Decimal("0.4")), created, updated)
+        stocked = location_ids[: rng.randint(1, min(3, len(location_ids)))]
+        self.levels[iid] = {lid: InventoryLevel(iid, lid, rng.randint(0, 60), 0, created, updated) for lid in stocked}
+        return variant
+
+    def _make_order(
+        self, lines: list[tuple[int, int]], customer_id: int | None, presentment: str, created: int
+    ) -> Order:
+        oid = self._id("Order")
+        self._order_number += 1
+        items = []
+        for variant_id, qty in lines:
+            v = self.variants[variant_id]
+            p = self.products.get(v.product_id)
+            discount = money(v.price * qty * Decimal("0.10")) if self._rng.random() < 0.15 else Decimal("0.00")
+            items.append(
+                LineItem(
+                    self._id("LineItem"),
+                    v.id,
+                    v.product_id,
+                    p.title if p else v.title,
+                    None if v.title == "Default Title" else v.title,
+                    v.sku,
+                    qty,
+                    v.price,
+                    discount,
+                    True,
+                    oid,
+                )
+            )
+        customer = self.customers.get(customer_id) if customer_id else None
+        rate = Decimal("1") if presentment == self.currency else PRESENTMENT_RATES.get(presentment, Decimal("1"))
+        order = Order(
+            oid,
+            self._order_number,
+            customer.email if customer else None,
+            customer_id,
+            self.currency,
+            presentment,
+            rate,
+            items,
+            money(self._rng.choice([0, 0, 4.99, 9.99])),
+            Decimal("0.08"),
+            "PAID",
+            "FULFILLED" if self._rng.random() < 0.6 else "UNFULFILLED",
+            [],
+            [],
+            None,
+            created,
+            created,
+            created,
+        )
+        self.orders[oid] = order
+        return order
+
+    def _add_refund(self, order: Order, lines: list[tuple[int, int]], when: int, note: str | None = None) -> Refund:
+        by_id = {li.id: li for li in order.line_items}
+        rlines = []
+        for line_id, qty in lines:
+            li = by_id.get(line_id)
+            if li is None:
+                raise StoreError(f"Line item {line_id} not found", "NOT_FOUND", ["refundLineItems"])
+            unit = (li.unit_price * li.quantity - li.discount) / li.quantity
+            rlines.append(
+                RefundLineItem(self._id("RefundLineItem"), li.id, qty, money(unit * qty), "NO_RESTOCK", order.id)
+            )
+        refund = Refund(self._id("Refund"), order.id, note, rlines, Decimal("0.00"), when, when)
+        order.refunds.append(refund)
+        order.financial_status = "REFUNDED" if order.refunded >= order.subtotal else "PARTIALLY_REFUNDED"
+        order.updated_at = max(order.updated_at, when)
+        return refund
+
+    # ----------------------------------------------------------------------------------------------- helpers
+    def _emit(self, topic: str, payload: dict[str, Any]) -> None:
+        for listener in list(self.listeners):
+            listener(topic, payload)
+
+    def product(self, ident: int | str) -> Product:
+        pid = parse_gid(ident, "Product")
+        if pid not in self.products:
+            raise StoreError(f"Product does not exist: {ident}", "NOT_FOUND", ["id"])
+        return self.products[pid]
+
+    def variant(self, ident: int | str) -> Variant:
+        vid = parse_gid(ident, "ProductVariant")
+        if vid not in self.variants:
+            raise StoreError(f"Product variant does not exist: {ident}", "NOT_FOUND", ["id"])
+        return self.variants[vid]
+
+    def variant_by_sku(self, sku: str) -> Variant | None:
+        return next((v for v in self.variants.values() if v.sku == sku), None)
+
+    def inventory_quantity(self, variant: Variant) -> int:
+        return sum(level.available for level in self.levels.get(variant.inventory_item_id, {}).values())
+
+    # ----------------------------------------------------------------------------------------------- mutations
+    def update_product(self, ident: int | str, **changes: Any) -> Product:
+        """Change product fields (title, vendor, product_type, status, tags, description_html, handle)."""
+        with self.lock:
+            product = self.product(ident)
+            for key, value in changes.items():
+                if key not in ("title", "vendor", "product_type", "status", "tags", "description_html", "handle"):
+                    raise StoreError(f"Unknown product field {key}", "INVALID", [key])
+                if value is not None:
+                    setattr(product, key, value)
+            product.updated_at = self.now()
+            payload = self.rest_product(product)
+        self._emit("products/update", payload)
+        return product
+
+    def touch_products(self, count: int = 1, ids: list[int] | None = None) -> list[int]:
+        """Bump ``updated_at`` of the given products (or of the ``count`` least recently updated)."""
+        with self.lock:
+            if ids is None:
+                chosen = sorted(self.products.values(), key=lambda p: (p.updated_at, p.id))[: int(count)]
+                ids = [p.id for p in chosen]
+        for pid in ids:
+            self.update_product(pid)
+        return list(ids)
+
+    def update_variant(self, ident: int | str, **changes: Any) -> Variant:
+        """Change variant fields (price, compare_at_price, sku, barcode, inventory_policy, taxable)."""
+        with self.lock:
+            variant = self.variant(ident)
+            for key, value in changes.items():
+                if key in ("price", "compare_at_price"):
+                    value = money(value) if value is not None else None
+                    if value is not None and value < 0:
+                        raise StoreError(
+                            "Price must be greater than or equal to 0",
+                            "GREATER_THAN_OR_EQUAL_TO",
+                            ["variants", "0", "price"],
+                        )
+                elif key not in ("sku", "barcode", "inventory_policy", "taxable"):
+                    raise StoreError(f"Unknown variant field {key}", "INVALID", [key])
+                setattr(variant, key, value)
+            now = self.now()
+            variant.updated_at = now
+            product = self.products[variant.product_id]
+            product.updated_at = now
+            payload = self.rest_product(product)
+        self._emit("products/update", payload)
+        return variant
+
+    def update_variant_price(
+        self, ident: int | str, price: Decimal | str | float, compare_at_price: Decimal | str | None = None
+    ) -> Variant:
+        """Set a variant's price (and compare-at price); bumps the variant's and its product's ``updated_at``."""
+        return self.update_variant(ident, price=price, compare_at_price=compare_at_price)
+
+    def set_inventory(
+        self,
+        inventory_item: int | str,
+        location: int | str | None,
+        quantity: int,
+        compare_quantity: int | None = None,
+    ) -> StockChange:
+        """Set ``available`` at a location (compare-and-swap when ``compare_quantity`` is given).
+
+        ``inventory_item`` may also be a variant id, for convenience; ``location`` None means the first location
+        that stocks the item.
+        """
+        with self.lock:
+            item_id = self._item_id(inventory_item)
+            levels = self.levels.setdefault(item_id, {})
+            if location is None:
+                loc_id = next(iter(levels), next(iter(self.locations)))
+            else:
+                loc_id = parse_gid(location, "Location")
+                if loc_id not in self.locations:
+                    raise StoreError(
+                        "The specified location could not be found.",
+                        "INVALID_LOCATION",
+                        ["input", "quantities", "0", "locationId"],
+                    )
+            now = self.now()
+            level = levels.get(loc_id)
+            if level is None:
+                level = levels[loc_id] = InventoryLevel(item_id, loc_id, 0, 0, now, now)
+            if compare_quantity is not None and compare_quantity != level.available:
+                raise StoreError(
+                    "The compareQuantity argument no longer matches the persisted quantity.",
+                    "COMPARE_QUANTITY_STALE",
+                    ["input", "quantities", "0", "compareQuantity"],
+                )
+            delta = int(quantity) - level.available
+            level.available = int(quantity)
+            level.updated_at = now
+            self.inventory_items[item_id].updated_at = now
+            payload = {
+                "inventory_item_id": item_id,
+                "location_id": loc_id,
+                "available": level.available,
+                "updated_at": self.rest_time(now),
+                "admin_graphql_api_id": level.gid,
+            }
+        self._emit("inventory_levels/update", payload)
+        return StockChange(item_id, level.available, delta)
+
+    def set_stock(self, ident: int, quantity: int) -> StockChange:
+        """The sandbox admin ``/stock`` endpoint: ``ident`` is a variant or inventory item id."""
+        return self.set_inventory(ident, None, quantity)
+
+    def _item_id(self, ident: int | str) -> int:
+        text = str(ident)
+        if "ProductVariant" in text or (isinstance(ident, int) and ident in self.variants):
+            return self.variant(ident).inventory_item_id
+        item_id = parse_gid(ident, "InventoryItem" if text.startswith("gid://") else None)
+        if item_id not in self.inventory_items:
+            raise StoreError(
+                "The specified inventory item could not be found.",
+                "INVALID_INVENTORY_ITEM",
+                ["input", "quantities", "0", "inventoryItemId"],
+            )
+        return item_id
+
+    def add_product(self, title: str, variants: list[dict[str, Any]] | None = None, **fields: Any) -> Product:
+        """Create a product; ``variants`` items may set ``sku``, ``price``, ``option`` (one option value)."""
+        variants = variants or [{}]
+        with self.lock:
+            now = self.now()
+            product = self._make_product(title, len(variants), now, now, list(self.locations), self._rng)
+            for spec, vid in zip(variants, product.variant_ids, strict=True):
+                v = self.variants[vid]
+                if "sku" in spec:
+                    v.sku = spec["sku"]
+                if "price" in spec:
+                    v.price = money(spec["price"])
+            for key, value in fields.items():
+                setattr(product, key, value)
+            payload = self.rest_product(product)
+        self._emit("products/create", payload)
+        return product
+
+    def delete_product(self, ident: int | str) -> None:
+        """Delete a product with its variants, inventory items and levels (webhook ``products/delete``)."""
+        with self.lock:
+            product = self.product(ident)
+            for vid in product.variant_ids:
+                variant = self.variants.pop(vid)
+                self.inventory_items.pop(variant.inventory_item_id, None)
+                self.levels.pop(variant.inventory_item_id, None)
+            del self.products[product.id]
+            self.deleted_products[product.id] = self.now()
+        self._emit("products/delete", {"id": product.id})
+
+    def add_order(self, data: dict[str, Any] | None = None, **kwargs: Any) -> Order:
+        """Create an order and take its quantities from stock (webhook ``orders/create``).
+
+        ``data``: ``{"line_items": [{"variant_id" | "sku": ..., "quantity": N}], "customer_id": id,
+        "presentment_currency": "EUR", "created_at": epoch seconds}``; with no line items, one random variant.
+        """
+        data = {**(data or {}), **kwargs}
+        with self.lock:
+            lines: list[tuple[int, int]] = []
+            for raw in data.get("line_items") or []:
+                variant: Variant | None
+                if raw.get("sku"):
+                    variant = self.variant_by_sku(raw["sku"])
+                elif raw.get("variant_id"):
+                    variant = self.variant(raw["variant_id"])
+                elif raw.get("product_id"):
+                    variant = self.variants[self.product(raw["product_id"]).variant_ids[0]]
+                else:
+                    variant = None
+                if variant is None:
+                    raise StoreError("must have at least one line item", "INVALID", ["line_items"])
+                lines.append((variant.id, int(raw.get("quantity", 1))))
+            if not lines and data.get("line_items") is None and self.variants:
+                lines = [(next(iter(self.variants)), 1)]
+            if not lines:
+                raise StoreError("must have at least one line item", "INVALID", ["line_items"])
+            customer_id = parse_gid(data["customer_id"], "Customer") if data.get("customer_id") else None
+            created = int(data.get("created_at") or self.now())
+            order = self._make_order(lines, customer_id, data.get("presentment_currency") or self.currency, created)
+            order.fulfillment_status = "UNFULFILLED"
+            for variant_id, qty in lines:
+                levels = self.levels.get(self.variants[variant_id].inventory_item_id, {})
+                if levels:
+                    level = next(iter(levels.values()))
+                    level.available -= qty
+                    level.updated_at = created
+            payload = self.rest_order(order)
+        self._emit("orders/create", payload)
+        return order
+
+    def refund_order(
+        self, ident: int | str, lines: list[tuple[int, int]] | None = None, note: str | None = None
+    ) -> Refund:
+        """Refund line items (``[(line_item_id, quantity)]``, default: everything); ``refunds/create``."""
+        with self.lock:
+            order = self.order(ident)
+            lines = lines or [(li.id, li.quantity) for li in order.line_items]
+            refund = self._add_refund(order, lines, self.now(), note)
+            refund_payload = self.rest_refund(order, refund)
+            order_payload = self.rest_order(order)
+        self._emit("refunds/create", refund_payload)
+        self._emit("orders/updated", order_payload)
+        return refund
+
+    def order(self, ident: int | str) -> Order:
+        oid = parse_gid(ident, "Order")
+        if oid not in self.orders:
+            raise StoreError(f"Order does not exist: {ident}", "NOT_FOUND", ["id"])
+        return self.orders[oid]
+
+    def update_order(self, ident: int | str, **changes: Any) -> Order:
+        """Change order fields (note, tags, email, fulfillment_status, financial_status); ``orders/updated``."""
+        with self.lock:
+            order = self.order(ident)
+            for key, value in changes.items():
+                if key not in ("note", "tags", "email", "fulfillment_status", "financial_status"):
+                    raise StoreError(f"Unknown order field {key}", "INVALID", [key])
+                setattr(order, key, value)
+            order.updated_at = self.now()
+            payload = self.rest_order(order)
+        self._emit("orders/updated", payload)
+        return order
+
+    def update_customer(self, ident: int | str, **changes: Any) -> Customer:
+        """Change customer fields (email, first_name, last_name, phone, note, tags); ``customers/update``."""
+        with self.lock:
+            cid = parse_gid(ident, "Customer")
+            if cid not in self.customers:
+                raise StoreError(f"Customer does not exist: {ident}", "NOT_FOUND", ["id"])
+            customer = self.customers[cid]
+            for key, value in changes.items():
+                if key not in ("email", "first_name", "last_name", "phone", "note", "tags", "state"):
+                    raise StoreError(f"Unknown customer field {key}", "INVALID", [key])
+                setattr(customer, key, value)
+            customer.updated_at = self.now()
+            payload = self.rest_customer(customer)
+        self._emit("customers/update", payload)
+        return customer
+
+    # ----------------------------------------------------------------------------------------------- REST shapes
+    def rest_time(self, ts: int | None) -> str | None:
+        """REST/webhook timestamps carry the shop's offset (``2021-12-31T19:00:00-05:00``)."""
+        if ts is None:
+            return None
+        from zoneinfo import ZoneInfo
+
+        return datetime.fromtimestamp(ts, ZoneInfo(self.timezone)).isoformat()
+
+    def rest_product(self, p: Product) -> dict[str, Any]:
+        """The ``products/*`` webhook body (REST 2025-07 product shape)."""
+        variants = [self.variants[vid] for vid in p.variant_ids]
+        return {
+            "admin_graphql_api_id": gid("Product", p.id),
+            "body_html": p.description_html,
+            "created_at": self.rest_time(p.created_at),
+            "handle": p.handle,
+            "id": p.id,
+            "product_type": p.product_type,
+            "published_at": self.rest_time(p.published_at),
+            "template_suffix": None,
+            "title": p.title,
+            "updated_at": self.rest_time(p.updated_at),
+            "vendor": p.vendor,
+            "status": p.status.lower(),
+            "published_scope": "web",
+            "tags": ", ".join(p.tags),
+            "variants": [
+                {
+                    "admin_graphql_api_id": gid("ProductVariant", v.id),
+                    "barcode": v.barcode,
+                    "compare_at_price": str(v.compare_at_price) if v.compare_at_price is not None else None,
+                    "created_at": self.rest_time(v.created_at),
+                    "id": v.id,
+                    "inventory_policy": v.inventory_policy.lower(),
+                    "position": v.position,
+                    "price": str(v.price),
+                    "product_id": p.id,
+                    "sku": v.sku,
+                    "taxable": v.taxable,
+                    "title": v.title,
+                    "updated_at": self.rest_time(v.updated_at),
+                    "option1": v.option_values[0] if len(v.option_values) > 0 else None,
+                    "option2": v.option_values[1] if len(v.option_values) > 1 else None,
+                    "option3": v.option_values[2] if len(v.option_values) > 2 else None,
+                    "image_id": None,
+                    "inventory_item_id": v.inventory_item_id,
+                    "inventory_quantity": self.inventory_quantity(v),
+                    "old_inventory_quantity": self.inventory_quantity(v),
+                }
+                for v in variants
+            ],
+            "options": [
+                {"id": o.id, "product_id": p.id, "name": o.name, "position": o.position, "values": o.values}
+                for o in p.options
+            ],
+            "images": [],
+            "image": None,
+            "media": [],
+            "variant_gids": [
+                {"admin_graphql_api_id": gid("ProductVariant", v.id), "updated_at": iso(v.updated_at)}
+                for v in sorted(variants, key=lambda v: v.updated_at, reverse=True)
+            ],
+            "has_variants_that_requires_components": False,
+            "category": None,
+        }
+
+    def _rest_money_set(self, order: Order, amount: Decimal) -> dict[str, Any]:
+        return {
+            "shop_money": {"amount": str(money(amount)), "currency_code": order.currency},
+            "presentment_money": {"amount": str(order.present(amount)), "currency_code": order.presentment_currency},
+        }
+
+    def rest_customer(self, c: Customer) -> dict[str, Any]:
+        """The ``customers/*`` webhook body."""
+        address = None
+        if c.address:
+            address = {
+                **c.address,
+                "customer_id": c.id,
+                "name": f"{c.first_name} {c.last_name}",
+                "country_name": c.address["country"],
+                "default": True,
+            }
+        return {
+            "id": c.id,
+            "email": c.email,
+            "created_at": self.rest_time(c.created_at),
+            "updated_at": self.rest_time(c.updated_at),
+            "first_name": c.first_name,
+            "last_name": c.last_name,
+            "state": c.state.lower(),
+            "note": c.note,
+            "verified_email": c.verified_email,
+            "multipass_identifier": None,
+            "tax_exempt": c.tax_exempt,
+            "currency": self.currency,
+            "phone": c.phone,
+            "addresses": [address] if address else [],
+            "tax_exemptions": [],
+            "admin_graphql_api_id": gid("Customer", c.id),
+            "default_address": address,
+        }
+
+    def rest_order(self, o: Order) -> dict[str, Any]:
+        """The ``orders/*`` webhook body (the fields the pipeline reads, in the REST 2025-07 shape)."""
+        customer = self.customers.get(o.customer_id) if o.customer_id else None
+        return {
+            "id": o.id,
+            "admin_graphql_api_id": gid("Order", o.id),
+            "cancel_reason": o.cancel_reason,
+            "cancelled_at": self.rest_time(o.cancelled_at),
+            "closed_at": self.rest_time(o.closed_at),
+            "created_at": self.rest_time(o.created_at),
+            "currency": o.currency,
+            "current_subtotal_price": str(o.subtotal),
+            "current_total_price": str(o.total - o.refunded),
+            "email": o.email,
+            "financial_status": o.financial_status.lower(),
+            "fulfillment_status": "fulfilled" if o.fulfillment_status == "FULFILLED" else None,
+            "name": o.name,
+            "note": o.note,
+            "number": o.number - 1000,
+            "order_number": o.number,
+            "presentment_currency": o.presentment_currency,
+            "processed_at": self.rest_time(o.processed_at),
+            "subtotal_price": str(o.subtotal),
+            "subtotal_price_set": self._rest_money_set(o, o.subtotal),
+            "tags": ", ".join(o.tags),
+            "test": o.test,
+            "total_discounts": str(o.discounts),
+            "total_discounts_set": self._rest_money_set(o, o.discounts),
+            "total_price": str(o.total),
+            "total_price_set": self._rest_money_set(o, o.total),
+            "total_shipping_price_set": self._rest_money_set(o, o.shipping),
+            "total_tax": str(o.tax),
+            "total_tax_set": self._rest_money_set(o, o.tax),
+            "updated_at": self.rest_time(o.updated_at),
+            "customer": self.rest_customer(customer) if customer else None,
+            "line_items": [
+                {
+                    "id": li.id,
+                    "admin_graphql_api_id": gid("LineItem", li.id),
+                    "name": f"{li.title} - {li.variant_title}" if li.variant_title else li.title,
+                    "price": str(li.unit_price),
+                    "price_set": self._rest_money_set(o, li.unit_price),
+                    "product_id": li.product_id,
+                    "quantity": li.quantity,
+                    "current_quantity": li.quantity - self._refunded_qty(o, li.id),
+                    "sku": li.sku,
+                    "taxable": li.taxable,
+                    "title": li.title,
+                    "total_discount": str(li.discount),
+                    "total_discount_set": self._rest_money_set(o, li.discount),
+                    "variant_id": li.variant_id,
+                    "variant_title": li.variant_title,
+                }
+                for li in o.line_items
+            ],
+            "refunds": [self.rest_refund(o, r) for r in o.refunds],
+        }
+
+    def _refunded_qty(self, order: Order, line_id: int) -> int:
+        return sum(rl.quantity for r in order.refunds for rl in r.lines if rl.line_item_id == line_id)
+
+    def rest_refund(self, o: Order, r: Refund) -> dict[str, Any]:
+        """The ``refunds/create`` webhook body."""
+        return {
+            "id": r.id,
+            "admin_graphql_api_id": gid("Refund", r.id),
+            "created_at": self.rest_time(r.created_at),
+            "note": r.note,
+            "order_id": o.id,
+            "processed_at": self.rest_time(r.created_at),
+            "restock": False,
+            "refund_line_items": [
+                {
+                    "id": rl.id,
+                    "line_item_id": rl.line_item_id,
+                    "quantity": rl.quantity,
+                    "restock_type": rl.restock_type.lower(),
+                    "subtotal": float(rl.subtotal),
+                    "subtotal_set": self._rest_money_set(o, rl.subtotal),
+                }
+                for rl in r.lines
+            ],
+            "transactions": [],
+            "order_adjustments": [],
+        }
