@@ -1,0 +1,295 @@
+"""ShopifyClient against a stub GraphQL server: pagination, cost pacing, THROTTLED, errors, bulk operations."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from ecom_pipeline.platforms.errors import ShopAuthError
+from ecom_pipeline.platforms.shopify import queries as q
+from ecom_pipeline.platforms.shopify.client import ShopifyClient, assemble_bulk
+from ecom_pipeline.platforms.shopify.errors import (
+    ShopifyAccessDeniedError,
+    ShopifyBulkOperationError,
+    ShopifyGraphQLError,
+    ShopifyThrottledError,
+)
+from ecom_pipeline_tests.platforms.shopify.conftest import connection, product_node, variant_node
+from ecom_pipeline_tests.platforms.shopify.stub_server import (
+    FIXTURES,
+    FakeClock,
+    GraphQLStub,
+    StubServer,
+    graphql_requests,
+)
+
+
+def _pages(pages: dict[str | None, dict[str, Any]], root: str = "products"):
+    def handler(variables: dict[str, Any], _headers: dict[str, str]) -> dict[str, Any]:
+        return {root: pages[variables.get("after")]}
+
+    return handler
+
+
+def test_paginate_follows_end_cursor_until_has_next_page_is_false(stub: GraphQLStub, client: ShopifyClient) -> None:
+    """Prevents stopping after the first page (or looping forever) when following pageInfo cursors."""
+    stub.on(
+        "products(",
+        _pages(
+            {
+                None: connection([product_node(1, [])], True, "c1"),
+                "c1": connection([product_node(2, [])], True, "c2"),
+                "c2": connection([product_node(3, [])], False, "c3"),
+            }
+        ),
+    )
+    pages = list(client.paginate(q.PRODUCTS_QUERY, ("products",), {"first": 1, "variantsFirst": 1}))
+    assert [n["legacyResourceId"] for p in pages for n in p.nodes] == ["1", "2", "3"]
+    sent = [r["body"]["variables"]["after"] for r in graphql_requests(stub, "products(")]
+    assert sent == [None, "c1", "c2"]
+    assert client.stats.api_calls == 3
+
+
+def test_nested_variants_are_paginated_when_a_product_has_more_than_one_page(
+    stub: GraphQLStub, client: ShopifyClient
+) -> None:
+    """Prevents losing variants beyond the first nested page (products may have up to 2,048 variants)."""
+    product = product_node(7, [variant_node(1, "A", position=1)], has_next=True, end_cursor="v1")
+    stub.on(
+        "product(id",
+        lambda v, _h: {
+            "product": {
+                "variants": connection([variant_node(2, "B", position=2)], True, "v2")
+                if v["after"] == "v1"
+                else connection([variant_node(3, "C", position=3)])
+            }
+        },
+    )
+    calls = client.complete_connection(product, "variants", q.PRODUCT_VARIANTS_QUERY, ("product", "variants"))
+    assert calls == 2
+    assert [n["sku"] for n in product["variants"]["nodes"]] == ["A", "B", "C"]
+    assert product["variants"]["pageInfo"]["hasNextPage"] is False
+    assert graphql_requests(stub, "product(id")[0]["body"]["variables"]["id"] == "gid://shopify/Product/7"
+
+
+def test_governor_paces_queries_so_a_bucket_enforcing_server_never_throttles(
+    stub: GraphQLStub, client: ShopifyClient, clock: FakeClock
+) -> None:
+    """Prevents THROTTLED storms at steady state: the governor must sleep before a query that would not fit."""
+    stub.on("shop {", {"shop": {"name": "x"}}, requested=450, actual=400)
+    start = clock.time()
+    for _ in range(30):
+        client.execute("query Shop { shop { name } }")
+    assert stub.throttled == 0
+    assert client.stats.throttled == 0
+    # 30 x 400 points at 100/s with a 2,000-point bucket: at least (12,000 - 2,000 + 50) / 100 s of waiting ...
+    elapsed = clock.time() - start
+    assert elapsed >= (30 * 400 - 2000) / 100
+    # ... and not much more than the floor the budget implies (within 1.2x).
+    assert elapsed <= 1.2 * (30 * 400 - 2000 + 450) / 100
+    assert client.stats.throttle_wait_s == pytest.approx(elapsed)
+
+
+def test_governor_learns_the_plan_restore_rate_from_the_shop(stub: GraphQLStub, clock: FakeClock) -> None:
+    """Prevents pacing a Plus shop (1,000 points/s) at the Standard plan's 100/s, i.e. 10x slower than allowed."""
+    stub.maximum, stub.restore = 10_000.0, 1000.0
+    stub.on("shop {", {"shop": {"name": "x"}}, requested=900, actual=900)
+    with StubServer(stub) as server, ShopifyClient(server.url, "shpat_good", sleep=clock.sleep, clock=clock.time) as c:
+        start = clock.time()
+        for _ in range(40):
+            c.execute("query Shop { shop { name } }")
+        assert c.governor.restore_rate == 1000.0
+        assert stub.throttled == 0
+        assert clock.time() - start <= 1.2 * (40 * 900 - 10_000 + 900) / 1000
+
+
+def test_throttled_answer_waits_what_the_cost_data_implies_and_retries(
+    stub: GraphQLStub, client: ShopifyClient, clock: FakeClock
+) -> None:
+    """Prevents failing (or hammering) on THROTTLED: wait (requested - available) / restoreRate, then retry."""
+    stub.on("shop {", {"shop": {"name": "x"}}, requested=752)
+    stub.available, stub.last = 110.0, clock.time()  # the documented throttled state: 110 of 2,000 available
+    client.governor.costs["query Shop"] = 0.0  # the governor has not learnt this query yet
+    data = client.execute("query Shop { shop { name } }")
+    assert data == {"shop": {"name": "x"}}
+    assert stub.throttled == 1
+    assert client.stats.throttled == 1
+    assert clock.slept[0] == pytest.approx((752 - 110) / 100, abs=0.02)
+
+
+def test_throttled_forever_raises_a_rate_limit_error_with_a_hint(stub: GraphQLStub, clock: FakeClock) -> None:
+    """Prevents an endless loop when another app keeps the bucket empty."""
+    sample = json.loads((FIXTURES / "graphql_cost_and_throttle_synthetic.json").read_text())["throttled_response"]
+    stub.on("shop {", lambda _v, _h: (200, json.loads(json.dumps(sample))))
+    with (
+        StubServer(stub) as server,
+        ShopifyClient(server.url, "shpat_good", sleep=clock.sleep, clock=clock.time, max_throttle_retries=3) as c,
+    ):
+        with pytest.raises(ShopifyThrottledError) as info:
+            c.execute("query Shop { shop { name } }")
+    assert "THROTTLED" in str(info.value)
+    assert c.stats.throttled == 4
+
+
+def test_401_becomes_an_auth_error_that_says_how_to_reconnect(server: StubServer, clock: FakeClock) -> None:
+    """Prevents an opaque failure (or retries) when the token was revoked: the user must know what to do."""
+    with ShopifyClient(server.url, "shpat_revoked", sleep=clock.sleep, clock=clock.time) as c:
+        with pytest.raises(ShopAuthError) as info:
+            c.execute("query Shop { shop { name } }")
+    text = str(info.value)
+    assert info.value.status == 401
+    assert "Invalid API key or access token" in text
+    assert "ecom-pipeline connect shopify" in text
+    assert "shpat_revoked" not in text
+
+
+def test_graphql_errors_map_to_access_denied_or_query_errors(stub: GraphQLStub, client: ShopifyClient) -> None:
+    """Prevents HTTP-200 GraphQL errors passing as data (or as a generic failure without the missing scope)."""
+    stub.on(
+        "orders(",
+        {"errors": [{"message": "Access denied for orders field.", "extensions": {"code": "ACCESS_DENIED"}}]},
+    )
+    stub.on("bogus", {"errors": [{"message": "Field 'bogus' doesn't exist on type 'QueryRoot'"}]})
+    with pytest.raises(ShopifyAccessDeniedError, match="read_orders"):
+        client.execute("query { orders(first: 1) { nodes { id } } }")
+    with pytest.raises(ShopifyGraphQLError, match="bogus"):
+        client.execute("query { bogus }")
+
+
+def test_5xx_is_retried_by_the_shared_layer(stub: GraphQLStub, client: ShopifyClient) -> None:
+    """Prevents a transient Shopify 502 from failing a sync."""
+    answers = iter([(502, {"errors": "Bad gateway"}), {"shop": {"name": "x"}}])
+    stub.on("shop {", lambda _v, _h: next(answers))
+    assert client.execute("query Shop { shop { name } }") == {"shop": {"name": "x"}}
+    assert client.stats.retries == 1
+
+
+# -- bulk operations ------------------------------------------------------------------------------------------------
+
+
+def test_bulk_jsonl_sample_is_reassembled_from_parent_ids() -> None:
+    """Prevents variants being lost or attached to the wrong product when rebuilding bulk JSONL (__parentId)."""
+    lines = [
+        json.loads(line) for line in (FIXTURES / "graphql_bulk_operation_result_example.jsonl").read_text().splitlines()
+    ]
+    records = list(assemble_bulk(lines, q.BULK_CHILD_CONNECTIONS))
+    assert [r["id"] for r in records] == ["gid://shopify/Product/1921569226808", "gid://shopify/Product/1921569259576"]
+    assert [v["title"] for v in records[0]["variants"]["nodes"]] == ["52", "70"]
+    assert "__parentId" not in records[0]["variants"]["nodes"][0]
+    assert "variants" not in records[1]
+
+
+def test_bulk_child_without_its_parent_is_refused() -> None:
+    """Prevents silently dropping a child whose parent is not the record being assembled (out-of-order file)."""
+    lines = [
+        {"id": "gid://shopify/Product/1"},
+        {"id": "gid://shopify/Product/2"},
+        {"id": "gid://shopify/ProductVariant/9", "__parentId": "gid://shopify/Product/1"},
+    ]
+    with pytest.raises(ShopifyBulkOperationError, match="Product/1"):
+        list(assemble_bulk(lines, q.BULK_CHILD_CONNECTIONS))
+
+
+def _bulk_stub(stub: GraphQLStub, server: StubServer, statuses: list[str], *, error_code: str | None = None) -> None:
+    polls = iter(statuses)
+    stub.on(
+        "bulkOperationRunQuery",
+        {
+            "bulkOperationRunQuery": {
+                "bulkOperation": {"id": "gid://shopify/BulkOperation/1", "status": "CREATED"},
+                "userErrors": [],
+            }
+        },
+    )
+
+    def current(_v: dict[str, Any], _h: dict[str, str]) -> dict[str, Any]:
+        status = next(polls)
+        return {
+            "currentBulkOperation": {
+                "id": "gid://shopify/BulkOperation/1",
+                "status": status,
+                "errorCode": error_code if status == "FAILED" else None,
+                "objectCount": "4",
+                "url": server.file_url("result.jsonl") if status == "COMPLETED" else None,
+                "partialDataUrl": None,
+            }
+        }
+
+    stub.on("currentBulkOperation", current, requested=1)
+    stub.files["result.jsonl"] = (FIXTURES / "graphql_bulk_operation_result_example.jsonl").read_bytes()
+
+
+def test_bulk_query_polls_with_backoff_then_streams_the_result(
+    stub: GraphQLStub, server: StubServer, client: ShopifyClient, clock: FakeClock
+) -> None:
+    """Prevents hammering currentBulkOperation, and reading the file before the operation completed."""
+    _bulk_stub(stub, server, ["RUNNING", "RUNNING", "RUNNING", "COMPLETED"])
+    records = list(client.run_bulk_query(q.BULK_PRODUCTS))
+    assert len(records) == 2 and len(records[0]["variants"]["nodes"]) == 2
+    assert clock.slept[:3] == [1.0, 1.5, 2.25]  # backoff between polls
+    download = [r for r in stub.requests if r["path"].endswith("result.jsonl")][0]
+    assert "x-shopify-access-token" not in download["headers"]  # the token never goes to the storage URL
+    assert client.stats.bulk_operations == 1
+
+
+def test_failed_bulk_operation_raises_with_its_error_code(
+    stub: GraphQLStub, server: StubServer, client: ShopifyClient
+) -> None:
+    """Prevents a FAILED bulk operation being read as an empty shop (which would tombstone everything)."""
+    _bulk_stub(stub, server, ["RUNNING", "FAILED"], error_code="INTERNAL_SERVER_ERROR")
+    with pytest.raises(ShopifyBulkOperationError) as info:
+        list(client.run_bulk_query(q.BULK_PRODUCTS))
+    assert info.value.code == "INTERNAL_SERVER_ERROR"
+    assert "FAILED" in str(info.value)
+
+
+def test_bulk_already_in_progress_is_cancelled_when_asked(stub: GraphQLStub, client: ShopifyClient) -> None:
+    """Prevents a sync failing forever because an earlier, abandoned bulk query still runs."""
+    starts = iter(
+        [
+            {
+                "bulkOperationRunQuery": {
+                    "bulkOperation": None,
+                    "userErrors": [
+                        {
+                            "field": None,
+                            "message": "A bulk query operation for this app and shop is already in progress: "
+                            "gid://shopify/BulkOperation/0.",
+                            "code": "OPERATION_IN_PROGRESS",
+                        }
+                    ],
+                }
+            },
+            {
+                "bulkOperationRunQuery": {
+                    "bulkOperation": {"id": "gid://shopify/BulkOperation/2", "status": "CREATED"},
+                    "userErrors": [],
+                }
+            },
+        ]
+    )
+    stub.on("bulkOperationRunQuery", lambda _v, _h: next(starts))
+    stub.on(
+        "bulkOperationCancel",
+        {"bulkOperationCancel": {"bulkOperation": {"id": "x", "status": "CANCELING"}, "userErrors": []}},
+    )
+    old = iter(["RUNNING", "CANCELED"])
+    stub.on(
+        "currentBulkOperation",
+        lambda _v, _h: {
+            "currentBulkOperation": {
+                "id": "gid://shopify/BulkOperation/0",
+                "status": next(old),
+                "errorCode": None,
+                "objectCount": "0",
+                "url": None,
+                "partialDataUrl": None,
+            }
+        },
+        requested=1,
+    )
+    assert client.start_bulk_query(q.BULK_PRODUCTS, on_in_progress="cancel") == "gid://shopify/BulkOperation/2"
+    cancels = graphql_requests(stub, "bulkOperationCancel")
+    assert cancels[0]["body"]["variables"] == {"id": "gid://shopify/BulkOperation/0"}
