@@ -9,11 +9,13 @@ last committed page (minus the lookback), so nothing is lost and re-read records
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
@@ -168,3 +170,46 @@ def is_unchanged(link: Any, source_updated_at: datetime | None) -> bool:
 
 
 ProgressCallback = Callable[[ExtractReport], None]
+
+T = TypeVar("T")
+_DONE = object()
+
+
+def prefetch(source: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """Iterate ``source`` in a background thread, up to ``depth`` items ahead.
+
+    Downloading a page is waiting on the network and staging it is work on our side; overlapping the two is what
+    keeps a sync close to the time the pages take to download. Errors of the source are raised in the consumer at
+    the point they happened; stopping early (an exception in the consumer) stops the producer too.
+    """
+    buffer: queue.Queue[Any] = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in source:
+                while not stop.is_set():
+                    try:
+                        buffer.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            buffer.put(_DONE)
+        except BaseException as exc:  # handed to the consumer
+            buffer.put(exc)
+
+    thread = threading.Thread(target=produce, name="ecom-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = buffer.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=30)

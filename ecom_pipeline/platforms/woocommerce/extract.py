@@ -30,6 +30,7 @@ from ecom_pipeline.sync.extract import (
     ExtractContext,
     ExtractReport,
     is_unchanged,
+    prefetch,
     since_for,
     stage_page,
     stage_tombstones,
@@ -219,7 +220,7 @@ def extract_entity(ctx: ExtractContext, entity: str, client: WooCommerceClient |
     concurrency = int((ctx.integration.settings or {}).get("concurrency", DEFAULT_CONCURRENCY))
     fetcher = VariationFetcher(ctx, concurrency) if entity == "product" else None
     try:
-        for page in client.iter_modified(resource, since, {}):
+        for page in prefetch(client.iter_modified(resource, since, {})):
             report.pages += 1
             report.rows_fetched += len(page.items)
             records, page_newest = _records_for_page(ctx, entity, link_entity, page.items, report, seen, fetcher)
