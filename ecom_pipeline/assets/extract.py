@@ -64,6 +64,8 @@ def _metadata(tenant: str, reports: Sequence[tuple[str, ExtractReport]], errors:
             "cursor_before": r.cursor_before,
             "cursor_after": r.cursor_after,
             "duration_s": round(r.duration_s, 3),
+            # Platforms that poll on their own schedule (PrestaShop's poll_interval_s) say when they skipped.
+            **({"skipped": getattr(r, "skip_reason", None) or True} if getattr(r, "skipped", False) else {}),
         }
         for name, r in reports
     ]
@@ -81,6 +83,7 @@ def _metadata(tenant: str, reports: Sequence[tuple[str, ExtractReport]], errors:
         "dagster/row_count": total.staged,
         "duration_s": round(sum(r.duration_s for _, r in reports), 3),
         "per_shop": dg.MetadataValue.json(per_shop),
+        "shops_skipped": sum(1 for _, r in reports if getattr(r, "skipped", False)),
     }
     if len(reports) == 1:
         meta["cursor_before"] = dg.MetadataValue.json(reports[0][1].cursor_before or {})
