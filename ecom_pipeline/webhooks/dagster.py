@@ -59,7 +59,7 @@ def inbox_applied(
     report = apply_inbox(
         warehouse.engine(),
         tenant_id=context.partition_key,
-        run_id=context.run_id,
+        run_id=context.run.run_id,
         limit=config.limit,
         cipher=credentials.cipher(),
         max_attempts=config.max_attempts,

@@ -174,3 +174,32 @@ def test_error_body_without_an_id_is_dead_lettered_at_once(receiver: Receiver) -
     deliver(receiver, "product.updated", error)
     report = apply_inbox(receiver.engine, tenant_id=TENANT, run_id="r1", client_factory=no_client)
     assert report.dead == 1 and "without a resource id" in report.dead_letters[0]["error"]
+
+
+def test_sensor_requests_a_run_when_a_retry_falls_due_even_with_no_new_delivery(receiver: Receiver) -> None:
+    """Prevents retries from being stranded: an id cursor alone never sees a row again once it passed its id."""
+    import dagster as dg
+    from sqlalchemy import update
+
+    from ecom_pipeline.resources import WarehouseResource
+    from ecom_pipeline.webhooks.dagster import webhook_inbox_sensor
+
+    deliver(receiver, "product.created", _recorded_body("webhook-delivery-product-created-simple"), webhook_id=1)
+    resources = {"warehouse": WarehouseResource(url=receiver.engine.url.render_as_string(hide_password=False))}
+    with dg.DagsterInstance.ephemeral() as instance:
+        first = webhook_inbox_sensor(dg.build_sensor_context(instance=instance, cursor=None, resources=resources))
+        assert [r.run_key.split(":")[0] for r in first.run_requests] == [TENANT]
+        # The run fails the event: it is retried in 30 s.
+        with receiver.engine.begin() as conn:
+            conn.execute(update(webhook_inbox).values(attempts=1, next_attempt_at=utcnow() + timedelta(seconds=30)))
+        waiting = webhook_inbox_sensor(
+            dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=resources)
+        )
+        assert not waiting.run_requests, "not due yet"
+        with receiver.engine.begin() as conn:
+            conn.execute(update(webhook_inbox).values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+        due = webhook_inbox_sensor(
+            dg.build_sensor_context(instance=instance, cursor=waiting.cursor, resources=resources)
+        )
+        assert len(due.run_requests) == 1 and ":due:" in due.run_requests[0].run_key
+        assert due.run_requests[0].run_key != first.run_requests[0].run_key
