@@ -244,10 +244,22 @@ CONFIGURATIONS = Resource(
     writable=False,
 )
 
+# The shop's currencies: orders carry only id_currency, so a client needs this list to know what an order is in.
+# Fields as PrestaShop 8 exposes them (not in the recordings, which never listed currencies).
+CURRENCIES = Resource(
+    "currencies",
+    "currency",
+    ("id", "names", "name", "symbol", "iso_code", "numeric_iso_code", "precision", "conversion_rate", "deleted",
+     "active", "unofficial", "modified", "pattern"),
+    multilang=frozenset({"names", "symbol", "pattern"}),
+    writable=False,
+)  # fmt: skip
+
 RESOURCES: dict[str, Resource] = {
     r.plural: r
     for r in (
-        PRODUCTS, COMBINATIONS, STOCK_AVAILABLES, ORDERS, CUSTOMERS, ORDER_HISTORIES, ORDER_STATES, CONFIGURATIONS
+        PRODUCTS, COMBINATIONS, STOCK_AVAILABLES, ORDERS, CUSTOMERS, ORDER_HISTORIES, ORDER_STATES, CONFIGURATIONS,
+        CURRENCIES,
     )
 }  # fmt: skip
 

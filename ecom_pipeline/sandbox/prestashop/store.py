@@ -171,6 +171,7 @@ class PrestaStore:
         self._rng = random.Random(f"prestashop:{seed}")
         self._seed_order_states()
         self._seed_configuration()
+        self._seed_currencies()
         self._generate(products, variable_share, orders, customers)
 
     # ------------------------------------------------------------------ time
@@ -222,6 +223,25 @@ class PrestaStore:
             )
             self.tables["order_states"][sid] = row
         self.next_ids["order_states"] = 14
+
+    def _seed_currencies(self) -> None:
+        """One currency, EUR (id 1): the default of a French-locale PrestaShop, named by PS_CURRENCY_DEFAULT."""
+        self.tables["currencies"][1] = {
+            "id": 1,
+            "names": "Euro",
+            "name": "Euro",
+            "symbol": "€",
+            "iso_code": "EUR",
+            "numeric_iso_code": "978",
+            "precision": "2",
+            "conversion_rate": "1.000000",
+            "deleted": "0",
+            "active": "1",
+            "unofficial": "0",
+            "modified": "0",
+            "pattern": "",
+        }
+        self.next_ids["currencies"] = 2
 
     def _seed_configuration(self) -> None:
         settings = {
