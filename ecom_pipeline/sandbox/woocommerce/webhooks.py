@@ -81,6 +81,16 @@ def signature(secret: str, body: bytes) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
+def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int | None:
+    """POST with exactly ``headers``, in their order (requests' session defaults would reorder and add some)."""
+    with requests.Session() as session:
+        session.headers.clear()
+        try:
+            return session.post(url, data=body, headers=headers, timeout=timeout).status_code
+        except requests.RequestException:
+            return None
+
+
 def delivery_id(webhook_id: int, unix_second: int) -> str:
     """Like ``wp_hash($webhook_id . time())``: the same for every delivery of one webhook within one second."""
     return hmac.new(SECRET_SALT.encode(), f"{webhook_id}{unix_second}".encode(), hashlib.md5).hexdigest()
@@ -150,7 +160,6 @@ class WooWebhooks:
         self._sending = 0
         self._thread: threading.Thread | None = None
         self._stop = False
-        self._session = requests.Session()
         store.listeners.append(self.on_change)
 
     # -------------------------------------------------------------- subscriptions (the REST handlers call these)
@@ -262,13 +271,7 @@ class WooWebhooks:
             "Connection": "close",
             "Content-Type": "application/x-www-form-urlencoded",
         }
-        try:
-            response = requests.post(
-                hook.delivery_url, data=f"webhook_id={hook.id}", headers=headers, timeout=self.timeout_s
-            )
-            return response.status_code
-        except requests.RequestException:
-            return None
+        return _post(hook.delivery_url, f"webhook_id={hook.id}".encode(), headers, self.timeout_s)
 
     # -------------------------------------------------------------- events -> queue
 
@@ -359,11 +362,7 @@ class WooWebhooks:
             "X-WC-Webhook-Delivery-ID": delivery,
             "Connection": "close",
         }
-        status: int | None
-        try:
-            status = requests.post(url, data=body, headers=headers, timeout=self.timeout_s).status_code
-        except requests.RequestException:
-            status = None
+        status = _post(url, body, headers, self.timeout_s)
         with self.store.lock:
             self.log.append(DeliveryLog(hook.id, topic, item.resource_id, status, delivery, body, time.time()))
             hook.deliveries += 1
