@@ -1,0 +1,83 @@
+"""End to end for PrestaShop: connect through the CLI, sync through Dagster, against the emulated webservice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import func, select
+
+from ecom_pipeline.cli import main as cli_main
+from ecom_pipeline.runner import run_sync
+from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
+from ecom_pipeline.warehouse.engine import shared_engine
+from ecom_pipeline.warehouse.schema import (
+    hub_customers,
+    hub_inventory,
+    hub_orders,
+    hub_products,
+    rejected_records,
+)
+
+SHOP = "presta"
+TENANT = "initech"
+
+
+@pytest.fixture
+def presta(
+    warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[SandboxServer, dg.DagsterInstance]]:
+    monkeypatch.setenv("ECOM_WAREHOUSE_URL", warehouse_url)
+    monkeypatch.setenv("ECOM_PIPELINE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ECOM_SECRET_KEY", Fernet.generate_key().decode())
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    spec = ShopSpec(name=SHOP, seed=3, products=25, variable_share=0.5, orders=40, customers=12, platform="prestashop")
+    with SandboxServer(shops=[spec], cert_dir=tmp_path / "certs") as sb:
+        instance = dg.DagsterInstance.from_config(str(dagster_home))
+        try:
+            shop = sb.shop(SHOP)
+            monkeypatch.setenv("ECOM_PRESTASHOP_API_KEY", shop.credentials["api_key"])
+            argv = ["--warehouse-url", warehouse_url, "connect", "prestashop", "--tenant", TENANT]
+            assert cli_main([*argv, "--url", shop.http_url, "--timeout", "5"]) == 0
+            yield sb, instance
+        finally:
+            instance.dispose()
+
+
+def _count(url: str, table, *where) -> int:  # type: ignore[no-untyped-def]
+    with shared_engine(url).connect() as conn:
+        return conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
+
+
+def test_prestashop_tenant_syncs_products_stock_orders_and_customers_without_rejections(
+    presta: tuple[SandboxServer, dg.DagsterInstance], warehouse_url: str
+) -> None:
+    """Prevents a PrestaShop shop from connecting fine and then syncing nothing (or rejecting every order)."""
+    sandbox, instance = presta
+    store = sandbox.shop(SHOP).store
+    outcome = run_sync(TENANT, instance=instance)
+    assert outcome.success, outcome.failure
+    assert _count(warehouse_url, rejected_records) == 0
+    assert _count(warehouse_url, hub_products) == len(store.tables["products"])
+    assert _count(warehouse_url, hub_orders) == len(store.tables["orders"])
+    assert _count(warehouse_url, hub_customers) == len(store.tables["customers"])
+    assert _count(warehouse_url, hub_inventory) > 0
+
+    # A stock change moves no date in PrestaShop: the next incremental sync must still see it.
+    pid = next(iter(store.tables["products"]))
+    combos = store.combinations_of.get(pid) or []
+    store.set_stock(pid, 4242, combos[0] if combos else 0)
+    outcome = run_sync(TENANT, instance=instance)
+    assert outcome.success, outcome.failure
+    with shared_engine(warehouse_url).connect() as conn:
+        quantities = conn.execute(select(hub_inventory.c.available)).scalars().all()
+    assert 4242 in quantities
+
+    # A product deleted in the shop becomes a tombstone, not a silent leftover.
+    store.delete_product(pid)
+    outcome = run_sync(TENANT, instance=instance)
+    assert outcome.success, outcome.failure
+    assert _count(warehouse_url, hub_products, hub_products.c.deleted_at.is_not(None)) == 1
