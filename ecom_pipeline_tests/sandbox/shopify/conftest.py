@@ -35,8 +35,14 @@ class ShopifyClient:
     def post(self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any) -> requests.Response:
         headers = {"X-Shopify-Access-Token": self.token, **kwargs.pop("headers", {})}
         url = kwargs.pop("url", self.url)
-        return self.session.post(url, json={"query": query, "variables": variables or {}}, headers=headers,
-                                 verify=self.sb.ca_bundle, timeout=30, **kwargs)  # fmt: skip
+        return self.session.post(
+            url,
+            json={"query": query, "variables": variables or {}},
+            headers=headers,
+            verify=self.sb.ca_bundle,
+            timeout=30,
+            **kwargs,
+        )
 
     def gql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         """The JSON body of a successful call (asserts HTTP 200 and no errors)."""
@@ -57,11 +63,28 @@ def clock() -> SandboxClock:
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory, clock: SandboxClock) -> Iterator[SandboxServer]:
     specs = [
-        ShopSpec(name="shop-a", seed=3, products=60, variable_share=0.5, orders=80, customers=20, platform="shopify",
-                 anchor=START, options={"big_product_variants": 300}),
-        ShopSpec(name="shop-b", seed=4, products=10, orders=60, customers=5, platform="shopify", anchor=START,
-                 options={"plan": "plus", "scopes": "read_products,read_orders,read_customers,write_products"}),
-    ]  # fmt: skip
+        ShopSpec(
+            name="shop-a",
+            seed=3,
+            products=60,
+            variable_share=0.5,
+            orders=80,
+            customers=20,
+            platform="shopify",
+            anchor=START,
+            options={"big_product_variants": 300},
+        ),
+        ShopSpec(
+            name="shop-b",
+            seed=4,
+            products=10,
+            orders=60,
+            customers=5,
+            platform="shopify",
+            anchor=START,
+            options={"plan": "plus", "scopes": "read_products,read_orders,read_customers,write_products"},
+        ),
+    ]
     with SandboxServer(shops=specs, cert_dir=tmp_path_factory.mktemp("certs"), clock=clock) as sb:
         yield sb
 

@@ -25,7 +25,8 @@ from ecom_pipeline_tests.sandbox.shopify.conftest import SAMPLES, ShopifyClient
 
 RUN_BULK = """mutation($q: String!) { bulkOperationRunQuery(query: $q) {
   bulkOperation { id status } userErrors { field message code } } }"""
-CURRENT = "{ currentBulkOperation { id status errorCode objectCount rootObjectCount fileSize url partialDataUrl createdAt completedAt } }"
+CURRENT = """{ currentBulkOperation {
+  id status errorCode objectCount rootObjectCount fileSize url partialDataUrl createdAt completedAt } }"""
 BULK_QUERY = "{ products { edges { node { id title variants { edges { node { id sku price } } } } } } }"
 
 
@@ -79,8 +80,9 @@ def test_bulk_lifecycle_and_jsonl_with_parent_ids(client: ShopifyClient, shop: S
 def test_bulk_failed_and_expired_faults(client: ShopifyClient, shop: ShopHandle, clock: SandboxClock) -> None:
     """The extractor must fall back on FAILED (INTERNAL_SERVER_ERROR) and on a result URL that has expired."""
     _wait_done(client, clock)
-    resp = requests.post(shop.https_url + "/admin/__sandbox/bulk", json={"next": "FAILED"},
-                         verify=client.sb.ca_bundle, timeout=10)  # fmt: skip
+    resp = requests.post(
+        shop.https_url + "/admin/__sandbox/bulk", json={"next": "FAILED"}, verify=client.sb.ca_bundle, timeout=10
+    )
     assert resp.status_code == 200
     client.gql(RUN_BULK, {"q": BULK_QUERY})
     op = _wait_done(client, clock)
@@ -118,9 +120,18 @@ def test_oauth_hmac_matches_shopify_test_vectors() -> None:
 def test_authorize_redirect_is_signed_and_code_exchanges_once(sandbox: SandboxServer, shop: ShopHandle) -> None:
     """The connect flow: callback params verify with the client secret; a code is single use."""
     creds = shop.credentials
-    resp = requests.get(shop.https_url + "/admin/oauth/authorize", params={
-        "client_id": creds["client_id"], "scope": "read_products,read_orders", "state": "nonce-1",
-        "redirect_uri": "https://app.example/callback"}, allow_redirects=False, verify=sandbox.ca_bundle, timeout=10)  # fmt: skip
+    resp = requests.get(
+        shop.https_url + "/admin/oauth/authorize",
+        params={
+            "client_id": creds["client_id"],
+            "scope": "read_products,read_orders",
+            "state": "nonce-1",
+            "redirect_uri": "https://app.example/callback",
+        },
+        allow_redirects=False,
+        verify=sandbox.ca_bundle,
+        timeout=10,
+    )
     assert resp.status_code == 302
     location = urlsplit(resp.headers["Location"])
     params = dict(parse_qsl(location.query))
@@ -148,9 +159,16 @@ def test_client_credentials_token_expires_after_24h(
 ) -> None:
     """Prevents caching a client-credentials token forever: after 24 h of clock time it is a 401."""
     creds = shop.credentials
-    resp = requests.post(shop.https_url + "/admin/oauth/access_token", data={
-        "grant_type": "client_credentials", "client_id": creds["client_id"], "client_secret": creds["client_secret"]},
-        verify=sandbox.ca_bundle, timeout=10)  # fmt: skip
+    resp = requests.post(
+        shop.https_url + "/admin/oauth/access_token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": creds["client_id"],
+            "client_secret": creds["client_secret"],
+        },
+        verify=sandbox.ca_bundle,
+        timeout=10,
+    )
     body = resp.json()
     assert resp.status_code == 200 and body["expires_in"] == 86399 and "read_all_orders" in body["scope"]
     client = ShopifyClient(sandbox, shop, token=body["access_token"])
@@ -159,9 +177,12 @@ def test_client_credentials_token_expires_after_24h(
     resp = client.post("{ shop { name } }")
     assert resp.status_code == 401
     assert resp.json() == {"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}
-    bad = requests.post(shop.https_url + "/admin/oauth/access_token", data={
-        "grant_type": "client_credentials", "client_id": creds["client_id"], "client_secret": "nope"},
-        verify=sandbox.ca_bundle, timeout=10)  # fmt: skip
+    bad = requests.post(
+        shop.https_url + "/admin/oauth/access_token",
+        data={"grant_type": "client_credentials", "client_id": creds["client_id"], "client_secret": "nope"},
+        verify=sandbox.ca_bundle,
+        timeout=10,
+    )
     assert bad.status_code == 400 and bad.json()["error"] == "invalid_client"
 
 
@@ -172,8 +193,11 @@ def test_without_read_all_orders_only_last_60_days(sandbox: SandboxServer, clock
     ids: set[int] = set()
     after = None
     while True:
-        conn = client.gql("query($a: String) { orders(first: 50, after: $a) { nodes { legacyResourceId } "
-                          "pageInfo { hasNextPage endCursor } } }", {"a": after})["data"]["orders"]  # fmt: skip
+        conn = client.gql(
+            "query($a: String) { orders(first: 50, after: $a) { nodes { legacyResourceId } "
+            "pageInfo { hasNextPage endCursor } } }",
+            {"a": after},
+        )["data"]["orders"]
         ids |= {int(n["legacyResourceId"]) for n in conn["nodes"]}
         if not conn["pageInfo"]["hasNextPage"]:
             break
@@ -193,7 +217,7 @@ class _Receiver:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 outer.received.append((dict(self.headers.items()), body))
                 self.send_response(outer.statuses.pop(0) if outer.statuses else 200)
@@ -249,8 +273,9 @@ def test_webhook_delivery_is_signed_like_shopify(client: ShopifyClient, shop: Sh
     payload = json.loads(body)
     sample = json.loads((SAMPLES / "webhook_products_update.json").read_text())
     assert set(sample) <= set(payload) and payload["title"] == "Renamed Mug" and payload["id"] == product.id
-    deleted = client.gql('mutation($id: ID!) { webhookSubscriptionDelete(id: $id) { deletedWebhookSubscriptionId } }',
-                         {"id": sub["id"]})  # fmt: skip
+    deleted = client.gql(
+        "mutation($id: ID!) { webhookSubscriptionDelete(id: $id) { deletedWebhookSubscriptionId } }", {"id": sub["id"]}
+    )
     assert deleted["data"]["webhookSubscriptionDelete"]["deletedWebhookSubscriptionId"] == sub["id"]
 
 

@@ -41,8 +41,9 @@ def _all_products(client: ShopifyClient, q: str | None = None, sort: str = "ID")
 def test_missing_or_wrong_token_is_shopifys_401_body(client: ShopifyClient) -> None:
     """The extractor tells bad credentials from outages by this exact 401 body (error_examples.json)."""
     for headers in ({}, {"X-Shopify-Access-Token": "shpat_wrong"}):
-        resp = requests.post(client.url, json={"query": "{ shop { name } }"}, headers=headers,
-                             verify=client.sb.ca_bundle, timeout=10)  # fmt: skip
+        resp = requests.post(
+            client.url, json={"query": "{ shop { name } }"}, headers=headers, verify=client.sb.ca_bundle, timeout=10
+        )
         assert resp.status_code == 401
         assert resp.json() == _error_body(401)
 
@@ -99,8 +100,10 @@ def test_updates_bump_updated_at_and_show_up_in_incremental_query(
     shop.store.update_variant_price(variant.id, "12.50")
     got = _all_products(client, f"updated_at:>='{watermark}'")
     assert [int(p["legacyResourceId"]) for p in got] == [variant.product_id]
-    body = client.gql("query($id: ID!) { productVariant(id: $id) { price updatedAt } }",
-                      {"id": f"gid://shopify/ProductVariant/{variant.id}"})  # fmt: skip
+    body = client.gql(
+        "query($id: ID!) { productVariant(id: $id) { price updatedAt } }",
+        {"id": f"gid://shopify/ProductVariant/{variant.id}"},
+    )
     assert body["data"]["productVariant"] == {"price": "12.50", "updatedAt": watermark}
 
 
@@ -109,7 +112,8 @@ def test_nested_variants_page_past_250_for_a_2048_style_product(client: ShopifyC
     big = max(shop.store.products.values(), key=lambda p: len(p.variant_ids))
     assert len(big.variant_ids) == 300
     query = """query($id: ID!, $after: String) { product(id: $id) { variantsCount { count }
-      variants(first: 250, after: $after) { nodes { id selectedOptions { name value } } pageInfo { hasNextPage endCursor } } } }"""
+      variants(first: 250, after: $after) {
+        nodes { id selectedOptions { name value } } pageInfo { hasNextPage endCursor } } } }"""
     seen, after = [], None
     while True:
         body = client.gql(query, {"id": f"gid://shopify/Product/{big.id}", "after": after})
@@ -125,13 +129,15 @@ def test_nested_variants_page_past_250_for_a_2048_style_product(client: ShopifyC
 def test_order_money_bags_and_presentment_currency(client: ShopifyClient, shop: ShopHandle) -> None:
     """Prevents mixing currencies: shopMoney is in the shop currency, presentmentMoney in the buyer's."""
     order = next(o for o in shop.store.orders.values() if o.presentment_currency != o.currency)
-    body = client.gql("""query($id: ID!) { order(id: $id) { currencyCode presentmentCurrencyCode
+    body = client.gql(
+        """query($id: ID!) { order(id: $id) { currencyCode presentmentCurrencyCode
         totalPriceSet { shopMoney { amount currencyCode } presentmentMoney { amount currencyCode } }
         subtotalPriceSet { shopMoney { amount } } totalTaxSet { shopMoney { amount } }
         totalShippingPriceSet { shopMoney { amount } } totalDiscountsSet { shopMoney { amount } }
         totalRefundedSet { shopMoney { amount } }
         lineItems(first: 10) { nodes { sku quantity originalUnitPriceSet { shopMoney { amount } } } } } }""",
-                      {"id": f"gid://shopify/Order/{order.id}"})["data"]["order"]  # fmt: skip
+        {"id": f"gid://shopify/Order/{order.id}"},
+    )["data"]["order"]
     assert body["currencyCode"] == "USD" and body["presentmentCurrencyCode"] == order.presentment_currency
     total = body["totalPriceSet"]
     assert total["presentmentMoney"]["currencyCode"] == order.presentment_currency
@@ -234,9 +240,20 @@ def test_inventory_set_quantities_compare_and_swap(client: ShopifyClient, shop: 
         inventoryAdjustmentGroup { changes { name delta } } userErrors { code field message } } }"""
 
     def push(compare: int) -> dict[str, object]:
-        variables = {"input": {"name": "available", "reason": "correction", "quantities": [
-            {"inventoryItemId": f"gid://shopify/InventoryItem/{item.id}",
-             "locationId": f"gid://shopify/Location/{level.location_id}", "quantity": 5, "compareQuantity": compare}]}}  # fmt: skip
+        variables = {
+            "input": {
+                "name": "available",
+                "reason": "correction",
+                "quantities": [
+                    {
+                        "inventoryItemId": f"gid://shopify/InventoryItem/{item.id}",
+                        "locationId": f"gid://shopify/Location/{level.location_id}",
+                        "quantity": 5,
+                        "compareQuantity": compare,
+                    }
+                ],
+            }
+        }
         return client.post(mutation, variables).json()
 
     oauth = shop.extra["oauth"]
