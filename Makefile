@@ -23,7 +23,7 @@ demo: install
 # The Dagster UI on the demo's instance, with the emulated shops running so Materialize works.
 dev: install
 	@mkdir -p $(DAGSTER_HOME); [ -f $(DAGSTER_HOME)/dagster.yaml ] || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
-	@$(VENV)/bin/ecom-pipeline sandbox --shops acme-woo,globex-woo \
+	@$(VENV)/bin/ecom-pipeline sandbox --demo \
 	    --credentials-file $(DAGSTER_HOME)/sandbox-shops.json > $(DAGSTER_HOME)/sandbox.log 2>&1 & \
 	  sandbox=$$!; trap "kill $$sandbox 2>/dev/null" EXIT INT TERM; \
 	  echo "emulated shops: pid $$sandbox (log $(DAGSTER_HOME)/sandbox.log)"; \

@@ -249,8 +249,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from ecom_pipeline.sandbox.server import ShopSpec, serve_forever
 
+    entries = [s.strip() for s in args.shops.split(",") if s.strip()]
+    if args.demo:
+        from ecom_pipeline.demo import available_shops
+
+        entries = [f"{shop}:{platform}" for _, shop, platform, _ in available_shops()]
     shops = []
-    for index, entry in enumerate(s.strip() for s in args.shops.split(",") if s.strip()):
+    for index, entry in enumerate(entries):
         name, _, platform = entry.partition(":")
         shops.append(
             ShopSpec(
@@ -343,6 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="demo-shop",
         help="Comma-separated NAME or NAME:PLATFORM (default platform woocommerce), e.g. a,b:shopify.",
     )
+    p.add_argument("--demo", action="store_true", help="Serve the demo's shops (what `make demo` connects).")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--http-port", type=int, default=8710, help="Plain HTTP port (OAuth 1.0a auth).")
     p.add_argument("--https-port", type=int, default=8711, help="HTTPS port (HTTP Basic auth).")

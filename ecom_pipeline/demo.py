@@ -40,7 +40,7 @@ def start_sandbox(home: Path, *, products: int, orders: int) -> tuple[subprocess
     proc = subprocess.Popen(
         [
             sys.executable, "-m", "ecom_pipeline.cli", "sandbox",
-            "--shops", ",".join(f"{shop}:{platform}" for _, shop, platform, _ in available_shops()),
+            "--demo",
             "--http-port", str(HTTP_PORT), "--https-port", str(HTTPS_PORT),
             "--products", str(products), "--orders", str(orders),
             "--cert-dir", str(home / "sandbox-certs"), "--credentials-file", str(creds_file),
