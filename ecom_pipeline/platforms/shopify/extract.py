@@ -62,7 +62,7 @@ SIXTY_DAY_WARNING = (
 class PageSizes:
     """Page sizes chosen so every query's requested cost stays under Shopify's 1,000-point limit (see queries.py)."""
 
-    products: int = 20
+    products: int = 15
     variants: int = 20
     orders: int = 10
     lines: int = 5

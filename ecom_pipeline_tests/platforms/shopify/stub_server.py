@@ -156,7 +156,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server API)
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
         headers = {k.lower(): v for k, v in self.headers.items()}
@@ -171,7 +171,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.stub.requests.append({"path": self.path, "body": body, "headers": headers})
         self._send(*self.stub.graphql(body, headers))
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         headers = {k.lower(): v for k, v in self.headers.items()}
         self.stub.requests.append({"path": self.path, "headers": headers})
         name = self.path.rsplit("/", 1)[-1]

@@ -126,18 +126,20 @@ def test_throttled_forever_raises_a_rate_limit_error_with_a_hint(stub: GraphQLSt
     with (
         StubServer(stub) as server,
         ShopifyClient(server.url, "shpat_good", sleep=clock.sleep, clock=clock.time, max_throttle_retries=3) as c,
+        pytest.raises(ShopifyThrottledError) as info,
     ):
-        with pytest.raises(ShopifyThrottledError) as info:
-            c.execute("query Shop { shop { name } }")
+        c.execute("query Shop { shop { name } }")
     assert "THROTTLED" in str(info.value)
     assert c.stats.throttled == 4
 
 
 def test_401_becomes_an_auth_error_that_says_how_to_reconnect(server: StubServer, clock: FakeClock) -> None:
     """Prevents an opaque failure (or retries) when the token was revoked: the user must know what to do."""
-    with ShopifyClient(server.url, "shpat_revoked", sleep=clock.sleep, clock=clock.time) as c:
-        with pytest.raises(ShopAuthError) as info:
-            c.execute("query Shop { shop { name } }")
+    with (
+        ShopifyClient(server.url, "shpat_revoked", sleep=clock.sleep, clock=clock.time) as c,
+        pytest.raises(ShopAuthError) as info,
+    ):
+        c.execute("query Shop { shop { name } }")
     text = str(info.value)
     assert info.value.status == 401
     assert "Invalid API key or access token" in text
@@ -229,7 +231,7 @@ def test_bulk_query_polls_with_backoff_then_streams_the_result(
     records = list(client.run_bulk_query(q.BULK_PRODUCTS))
     assert len(records) == 2 and len(records[0]["variants"]["nodes"]) == 2
     assert clock.slept[:3] == [1.0, 1.5, 2.25]  # backoff between polls
-    download = [r for r in stub.requests if r["path"].endswith("result.jsonl")][0]
+    download = next(r for r in stub.requests if r["path"].endswith("result.jsonl"))
     assert "x-shopify-access-token" not in download["headers"]  # the token never goes to the storage URL
     assert client.stats.bulk_operations == 1
 
