@@ -20,13 +20,17 @@ install: $(VENV)/.installed
 demo: install
 	$(VENV)/bin/ecom-pipeline demo
 
-# The Dagster UI on the demo's instance, with the emulated shops running so Materialize works.
+# The Dagster UI on the demo's instance, with the emulated shops and the webhook receiver running, so Materialize
+# works and a change made in a shop arrives by webhook (the daemon runs the inbox sensor).
 dev: install
 	@mkdir -p $(DAGSTER_HOME); [ -f $(DAGSTER_HOME)/dagster.yaml ] || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	@$(VENV)/bin/ecom-pipeline sandbox --demo \
 	    --credentials-file $(DAGSTER_HOME)/sandbox-shops.json > $(DAGSTER_HOME)/sandbox.log 2>&1 & \
-	  sandbox=$$!; trap "kill $$sandbox 2>/dev/null" EXIT INT TERM; \
+	  sandbox=$$!; \
+	  $(VENV)/bin/ecom-pipeline serve-webhooks --port 8712 > $(DAGSTER_HOME)/webhooks.log 2>&1 & \
+	  receiver=$$!; trap "kill $$sandbox $$receiver 2>/dev/null" EXIT INT TERM; \
 	  echo "emulated shops: pid $$sandbox (log $(DAGSTER_HOME)/sandbox.log)"; \
+	  echo "webhook receiver: pid $$receiver on 127.0.0.1:8712 (log $(DAGSTER_HOME)/webhooks.log)"; \
 	  $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 lint: install

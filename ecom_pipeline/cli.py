@@ -76,6 +76,10 @@ def cmd_connect(args: argparse.Namespace) -> int:
             settings=result.settings,
             cipher=cipher,
         )
+    if args.webhook_url:
+        code = _connect_webhooks(spec.name, engine, integration_id, args.webhook_url, cipher, args.timeout)
+        if code:
+            return code
     how = f" ({result.auth_description})" if result.auth_description else ""
     print(
         f"Connected {spec.title} shop {result.base_url} to tenant {args.tenant} as integration #{integration_id}{how}."
@@ -86,6 +90,34 @@ def cmd_connect(args: argparse.Namespace) -> int:
     for note in result.notes:
         print(f"warning: {note}")
     print(f"Next: ecom-pipeline sync --tenant {args.tenant}")
+    return 0
+
+
+def _connect_webhooks(platform: str, engine: Any, integration_id: int, url: str, cipher: Any, timeout: float) -> int:
+    """Register the shop's webhooks to our receiver at ``url``; exit code (0 when done)."""
+    import importlib
+
+    from ecom_pipeline.platforms.errors import ShopApiError
+
+    try:
+        module = importlib.import_module(f"ecom_pipeline.platforms.{platform}.webhooks")
+        register = module.connect_webhooks
+    except (ModuleNotFoundError, AttributeError):
+        print(
+            f"error: {platform} shops send no webhooks we can register; they are kept fresh by polling "
+            "(the schedule). Connect again without --webhook-url.",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        report = register(engine, integration_id, url.rstrip("/"), cipher, timeout=timeout)
+    except ShopApiError as exc:
+        print(f"error: the shop is connected (#{integration_id}) but its webhooks could not be registered:\n  {exc}",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    summary = report.summary() if hasattr(report, "summary") else str(report)
+    print(f"Webhooks: {summary}")
+    print(f"Run the receiver where {url} reaches it: ecom-pipeline serve-webhooks")
     return 0
 
 

@@ -28,6 +28,9 @@ DEMO_SHOPS: tuple[tuple[str, str, str, str], ...] = (
     ("globex", "globex-woo", "woocommerce", "http"),
     ("initech", "initech-presta", "prestashop", "http"),
 )
+# The shop whose webhooks the demo registers, to show a change arriving by webhook.
+WEBHOOK_DEMO_SHOP = "globex-woo"
+WEBHOOK_PORT = int(os.environ.get("ECOM_WEBHOOK_PORT", "8712"))
 HTTP_PORT = int(os.environ.get("ECOM_SANDBOX_HTTP_PORT", "8710"))
 HTTPS_PORT = int(os.environ.get("ECOM_SANDBOX_HTTPS_PORT", "8711"))
 
@@ -86,6 +89,78 @@ def available_shops() -> list[tuple[str, str, str, str]]:
     return [entry for entry in DEMO_SHOPS if entry[2] in known]
 
 
+def start_receiver(home: Path) -> subprocess.Popen[bytes]:
+    """Start ``ecom-pipeline serve-webhooks`` in its own process, as in production."""
+    log = open(home / "webhooks.log", "wb")  # noqa: SIM115 - the child keeps writing after we return
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ecom_pipeline.cli", "serve-webhooks", "--port", str(WEBHOOK_PORT)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    import requests
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the webhook receiver exited (code {proc.returncode}); see {home / 'webhooks.log'}")
+        try:
+            requests.get(f"http://127.0.0.1:{WEBHOOK_PORT}/", timeout=1)
+            return proc
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    proc.terminate()
+    raise RuntimeError(f"the webhook receiver did not start within 60 s; see {home / 'webhooks.log'}")
+
+
+def webhook_demo(info: dict[str, Any], instance: Any) -> None:
+    """Change a price in a shop through its API and follow the webhook into the hub."""
+    from ecom_pipeline.definitions import defs
+    from ecom_pipeline.platforms.woocommerce.client import WooCommerceClient
+    from ecom_pipeline.warehouse.schema import hub_variants, webhook_inbox
+
+    tenant = next((t for t, shop, *_ in available_shops() if shop == WEBHOOK_DEMO_SHOP), None)
+    if tenant is None:
+        return
+    shop = _shop_info(info, WEBHOOK_DEMO_SHOP)
+    engine = shared_engine(default_warehouse_url())
+    with engine.connect() as conn:
+        before = conn.execute(select(func.coalesce(func.max(webhook_inbox.c.id), 0))).scalar_one()
+    client = WooCommerceClient(shop["http_url"], shop["consumer_key"], shop["consumer_secret"])
+    product = next(p for p in client.get("products", {"type": "simple", "per_page": 5}) if p.get("sku"))
+    new_price = f"{float(product.get('regular_price') or 10) + 1.11:.2f}"
+    print(f"A change arriving by webhook (tenant {tenant}):")
+    print(f"  PUT /products/{product['id']} regular_price {product.get('regular_price')} -> {new_price} in the shop")
+    changed_at = time.monotonic()
+    client.put(f"products/{product['id']}", {"regular_price": new_price, "sale_price": ""})
+    row = None
+    while time.monotonic() - changed_at < 30 and row is None:
+        with engine.connect() as conn:
+            row = conn.execute(
+                select(webhook_inbox.c.topic, webhook_inbox.c.received_at).where(webhook_inbox.c.id > before).limit(1)
+            ).first()
+        time.sleep(0.05)
+    if row is None:
+        print("  no delivery reached the receiver within 30 s (see .dagster_home/webhooks.log)", file=sys.stderr)
+        return
+    print(f"  {row.topic} delivered, signed and stored in webhook_inbox after {time.monotonic() - changed_at:.2f}s")
+    job = defs.resolve_job_def("apply_webhooks_job")
+    result = job.execute_in_process(
+        instance=instance,
+        partition_key=tenant,
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+    )
+    with engine.connect() as conn:
+        price = conn.execute(
+            select(hub_variants.c.price).where(hub_variants.c.tenant_id == tenant, hub_variants.c.sku == product["sku"])
+        ).scalar_one_or_none()
+    print(
+        f"  applied by apply_webhooks_job (run {result.run_id[:8]}, what the webhook_inbox_sensor starts when the "
+        f"daemon runs): hub price of {product['sku']} is now {price}"
+    )
+    print(f"  from the change in the shop to the hub row: {time.monotonic() - changed_at:.2f}s")
+
+
 def _shop_info(info: dict[str, Any], shop: str) -> dict[str, Any]:
     shops = info.get("shops", info)
     return shops[shop]
@@ -122,6 +197,7 @@ def run_demo(*, products: int = 60, orders: int = 150, keep_running: bool = Fals
     print(f"  warehouse: {default_warehouse_url()}")
     print("Starting emulated WooCommerce shops (ecom-pipeline sandbox) ...")
     proc, info = start_sandbox(home, products=products, orders=orders)
+    receiver = start_receiver(home)
     try:
         for tenant, shop, platform, transport in available_shops():
             shop_info = _shop_info(info, shop)
@@ -129,6 +205,8 @@ def run_demo(*, products: int = 60, orders: int = 150, keep_running: bool = Fals
             argv = ["connect", platform, "--tenant", tenant, "--url", url, "--name", shop]
             if transport == "https":
                 argv += ["--ca-bundle", info.get("ca_bundle") or shop_info["ca_bundle"]]
+            if shop == WEBHOOK_DEMO_SHOP:
+                argv += ["--webhook-url", f"http://127.0.0.1:{WEBHOOK_PORT}"]
             env = CONNECT_SECRETS[platform](shop_info)
             argv += CONNECT_ARGS[platform](shop_info)
             os.environ.update(env)
@@ -192,6 +270,8 @@ def run_demo(*, products: int = 60, orders: int = 150, keep_running: bool = Fals
             )
             print(f"  {tenant}: {calls} API calls, {written} hub rows written (run {outcome.run_id[:8]})")
         print()
+        webhook_demo(info, instance)
+        print()
         print("Where to look next:")
         print("  make dev                         the Dagster UI on this instance, http://127.0.0.1:3000")
         print("  .venv/bin/ecom-pipeline status   shops, last syncs, errors, rejected records")
@@ -199,6 +279,7 @@ def run_demo(*, products: int = 60, orders: int = 150, keep_running: bool = Fals
         print("  docs/tables.md                   what every table and column means")
         return 0
     finally:
+        receiver.terminate()
         if keep_running:
             print(f"The emulated shops keep running (pid {proc.pid}); stop them with: kill {proc.pid}")
         else:

@@ -12,6 +12,7 @@ from typing import Any
 
 import dagster as dg
 from pydantic import Field
+from sqlalchemy import select
 
 from ecom_pipeline.partitions import tenants_partitions
 from ecom_pipeline.platforms.errors import ShopApiError
@@ -19,6 +20,8 @@ from ecom_pipeline.platforms.registry import PlatformSpec, platforms
 from ecom_pipeline.resources import CredentialStoreResource, ShopClientSettings, WarehouseResource
 from ecom_pipeline.sync.extract import ExtractContext, ExtractReport
 from ecom_pipeline.warehouse import store
+from ecom_pipeline.warehouse.schema import staging_records
+from ecom_pipeline.webhooks.dagster import count_missed_by_webhooks
 
 # Shop errors are not retried by Dagster: the HTTP layer already retried transient ones (429, 5xx, timeouts) with
 # backoff, and retrying again at the asset level would multiply the waits against a shop that is struggling.
@@ -64,6 +67,7 @@ def _metadata(tenant: str, reports: Sequence[tuple[str, ExtractReport]], errors:
             "cursor_before": r.cursor_before,
             "cursor_after": r.cursor_after,
             "duration_s": round(r.duration_s, 3),
+            **({"missed_by_webhooks": r.missed_by_webhooks} if hasattr(r, "missed_by_webhooks") else {}),
             # Platforms that poll on their own schedule (PrestaShop's poll_interval_s) say when they skipped.
             **({"skipped": getattr(r, "skip_reason", None) or True} if getattr(r, "skipped", False) else {}),
         }
@@ -84,13 +88,53 @@ def _metadata(tenant: str, reports: Sequence[tuple[str, ExtractReport]], errors:
         "duration_s": round(sum(r.duration_s for _, r in reports), 3),
         "per_shop": dg.MetadataValue.json(per_shop),
         "shops_skipped": sum(1 for _, r in reports if getattr(r, "skipped", False)),
+        "missed_by_webhooks": sum(int(getattr(r, "missed_by_webhooks", 0) or 0) for _, r in reports),
     }
+    # Platform reports may carry more (Shopify: throttled responses, bulk or paginated mode, warnings such as the
+    # 60-day order limit without read_all_orders); surface them rather than leave them in the logs.
+    extras: dict[str, Any] = {}
+    for name, r in reports:
+        more = getattr(r, "metadata", None)
+        if callable(more):
+            extras[name] = more()
+    if extras:
+        meta["platform_details"] = dg.MetadataValue.json(extras)
+        warnings = [f"{name}: {w}" for name, m in extras.items() for w in (m.get("warnings") or [])]
+        if warnings:
+            meta["warnings"] = dg.MetadataValue.md("\n".join(f"- {w}" for w in warnings))
     if len(reports) == 1:
         meta["cursor_before"] = dg.MetadataValue.json(reports[0][1].cursor_before or {})
         meta["cursor_after"] = dg.MetadataValue.json(reports[0][1].cursor_after or {})
     if errors:
         meta["errors"] = dg.MetadataValue.md("\n".join(f"- **{k}**: {v}" for k, v in errors.items()))
     return meta
+
+
+def _missed_by_webhooks(
+    conn: Any, integration: store.IntegrationRecord, entity: str, run_id: str, full_refresh: bool
+) -> int | None:
+    """Changes this incremental extract staged that no webhook had delivered; None when it does not apply.
+
+    Only meaningful for shops with webhooks registered (``settings["webhook_url"]``) and for incremental reads:
+    a steady non-zero figure means deliveries are being lost (a disabled webhook, a receiver that was down).
+    """
+    if full_refresh or not (integration.settings or {}).get("webhook_url") or entity == "inventory":
+        return None
+    rows = conn.execute(
+        select(staging_records.c.external_id, staging_records.c.source_updated_at).where(
+            staging_records.c.dagster_run_id == run_id,
+            staging_records.c.integration_id == integration.id,
+            staging_records.c.entity == entity,
+            staging_records.c.op == "upsert",
+        )
+    ).all()
+    return count_missed_by_webhooks(
+        conn,
+        integration_id=integration.id,
+        platform=integration.platform,
+        entity=entity,
+        records=[(r.external_id, r.source_updated_at) for r in rows],
+    )
 
 
 def build_extract_asset(spec: PlatformSpec, asset_name: str, entity: str) -> dg.AssetsDefinition:
@@ -169,12 +213,17 @@ def build_extract_asset(spec: PlatformSpec, asset_name: str, entity: str) -> dg.
                     )
                     store.mark_sync_result(conn, integration.id, ok=False, error=message, counts=None)
                 continue
+            counts = report.counts()
             with engine.begin() as conn:
+                missed = _missed_by_webhooks(conn, integration, entity, context.run.run_id, config.full_refresh)
+                if missed is not None:
+                    counts["missed_by_webhooks"] = missed
+                    setattr(report, "missed_by_webhooks", missed)  # noqa: B010 - read back for the metadata
                 store.finish_sync_run(
                     conn,
                     sync_run_id,
                     status="success",
-                    counts=report.counts(),
+                    counts=counts,
                     cursor_after=report.cursor_after,
                     error=None,
                 )

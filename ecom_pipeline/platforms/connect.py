@@ -39,6 +39,12 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ca-bundle", default=None, help="PEM file of the CA that signed the shop's TLS certificate.")
     parser.add_argument("--insecure", action="store_true", help="Do not verify the shop's TLS certificate.")
     parser.add_argument("--timeout", type=float, default=20.0, help="Seconds to wait for the shop (default 20).")
+    parser.add_argument(
+        "--webhook-url",
+        default=None,
+        help="Public base URL of `ecom-pipeline serve-webhooks` (e.g. https://hooks.example.com): registers the "
+        "shop's webhooks there, each signed with a secret generated for this shop.",
+    )
 
 
 def tls_settings(args: argparse.Namespace) -> tuple[bool | str, dict[str, Any]]:

@@ -42,6 +42,7 @@ SYNC_COUNT_FIELDS = (
     "api_calls",
     "retries",
     "throttle_wait_s",
+    "missed_by_webhooks",
 )
 
 
