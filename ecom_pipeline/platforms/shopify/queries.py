@@ -155,3 +155,38 @@ SCOPES_REQUIRED = {
     "customer": ("read_customers",),
 }
 ALL_ORDERS_SCOPE = "read_all_orders"
+
+# -- single records (webhook re-reads) and webhook subscriptions ----------------------------------------------------
+
+PRODUCT_BY_ID_QUERY = f"""query ProductById($id: ID!, $variantsFirst: Int!) {{
+  product(id: $id) {{ {PRODUCT_FIELDS}
+    variants(first: $variantsFirst) {{ {PAGE_INFO} nodes {{ {VARIANT_FIELDS} }} }}
+  }}
+}}"""
+
+ORDER_BY_ID_QUERY = f"""query OrderById($id: ID!, $linesFirst: Int!) {{
+  order(id: $id) {{ {ORDER_FIELDS}
+    lineItems(first: $linesFirst) {{ {PAGE_INFO} nodes {{ {LINE_ITEM_FIELDS} }} }}
+  }}
+}}"""
+
+CUSTOMER_BY_ID_QUERY = f"""query CustomerById($id: ID!) {{
+  customer(id: $id) {{ {CUSTOMER_FIELDS} }}
+}}"""
+
+# 2 points: which variant an inventory item belongs to (inventory_levels/update names the item only).
+INVENTORY_ITEM_QUERY = """query InventoryItemVariant($id: ID!) {
+  inventoryItem(id: $id) { id legacyResourceId sku tracked variant { id legacyResourceId } }
+}"""
+
+WEBHOOK_SUBSCRIPTIONS_QUERY = f"""query WebhookSubscriptions($first: Int!, $after: String) {{
+  webhookSubscriptions(first: $first, after: $after) {{ {PAGE_INFO} nodes {{ id topic uri format }} }}
+}}"""
+
+WEBHOOK_CREATE_MUTATION = """mutation WebhookSubscriptionCreate($topic: WebhookSubscriptionTopic!,
+    $webhookSubscription: WebhookSubscriptionInput!) {
+  webhookSubscriptionCreate(topic: $topic, webhookSubscription: $webhookSubscription) {
+    webhookSubscription { id topic uri }
+    userErrors { field message }
+  }
+}"""
