@@ -282,10 +282,12 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     from ecom_pipeline.sandbox.server import ShopSpec, serve_forever
 
     entries = [s.strip() for s in args.shops.split(",") if s.strip()]
+    options: dict[str, dict[str, Any]] = {}
     if args.demo:
-        from ecom_pipeline.demo import available_shops
+        from ecom_pipeline.demo import DEMO_SHOP_OPTIONS, available_shops
 
         entries = [f"{shop}:{platform}" for _, shop, platform, _ in available_shops()]
+        options = DEMO_SHOP_OPTIONS
     shops = []
     for index, entry in enumerate(entries):
         name, _, platform = entry.partition(":")
@@ -297,6 +299,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
                 orders=args.orders,
                 customers=args.customers,
                 platform=platform or "woocommerce",
+                options=dict(options.get(name, {})),
             )
         )
     serve_forever(

@@ -21,13 +21,19 @@ from sqlalchemy import func, select
 from ecom_pipeline.runner import ensure_dagster_home, get_instance, run_sync
 from ecom_pipeline.warehouse.engine import default_home, default_warehouse_url, shared_engine
 
-# (tenant, sandbox shop, platform, transport). acme sells on two platforms at once; each platform's connection
-# rule is exercised: WooCommerce over HTTPS (Basic auth, our CA) and over HTTP (OAuth 1.0a), PrestaShop's key.
+# (tenant, sandbox shop, platform, transport). acme sells on WooCommerce and Shopify at once; each platform's
+# connection rule is exercised: WooCommerce over HTTPS (Basic auth, our CA) and over HTTP (OAuth 1.0a), Shopify's
+# Admin API access token, PrestaShop's webservice key.
 DEMO_SHOPS: tuple[tuple[str, str, str, str], ...] = (
     ("acme", "acme-woo", "woocommerce", "https"),
+    ("acme", "acme-shopify", "shopify", "http"),
     ("globex", "globex-woo", "woocommerce", "http"),
     ("initech", "initech-presta", "prestashop", "http"),
 )
+# Emulator options per demo shop: the Shopify shop is on the Plus plan (1,000 query points/s instead of 100), so the
+# demo shows the pipeline rather than the standard plan's pacing (which the benchmarks measure).
+DEMO_SHOP_OPTIONS: dict[str, dict[str, Any]] = {"acme-shopify": {"plan": "plus"}}
+
 # The shop whose webhooks the demo registers, to show a change arriving by webhook.
 WEBHOOK_DEMO_SHOP = "globex-woo"
 WEBHOOK_PORT = int(os.environ.get("ECOM_WEBHOOK_PORT", "8712"))
