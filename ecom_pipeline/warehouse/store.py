@@ -606,6 +606,7 @@ def upsert_link(
 _LINK_UPDATE_COLUMNS = (
     "tenant_id",
     "external_parent_id",
+    "external_gid",
     "hub_id",
     "sku",
     "base_snapshot",
