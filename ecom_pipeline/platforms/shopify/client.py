@@ -36,13 +36,14 @@ from ecom_pipeline.platforms.shopify.errors import (
     PLATFORM,
     ShopifyBulkInProgressError,
     ShopifyBulkOperationError,
+    ShopifyGraphQLError,
     ShopifyThrottledError,
     error_codes,
     graphql_error,
     shopify_error_parser,
     user_errors_error,
 )
-from ecom_pipeline.platforms.shopify.governor import CostGovernor
+from ecom_pipeline.platforms.shopify.governor import MAX_SINGLE_QUERY_COST, CostGovernor
 
 DEFAULT_API_VERSION = "2025-10"
 BULK_DONE = frozenset({"COMPLETED", "FAILED", "EXPIRED", "CANCELED"})
@@ -99,6 +100,27 @@ def gid_tail(gid: Any) -> str | None:
 def updated_at_filter(since_iso: str) -> str:
     """The search syntax for "modified at or after": ``updated_at:>='2025-01-01T00:00:00Z'``."""
     return f"updated_at:>='{since_iso}'"
+
+
+def requested_cost(err: Exception) -> float | None:
+    """The requested cost Shopify names in a MAX_COST_EXCEEDED error (``extensions.cost``), if it does."""
+    for error in (getattr(err, "details", None) or {}).get("errors") or []:
+        extensions = error.get("extensions") if isinstance(error, Mapping) else None
+        cost = extensions.get("cost") if isinstance(extensions, Mapping) else None
+        if isinstance(cost, int | float) and not isinstance(cost, bool) and cost > 0:
+            return float(cost)
+    return None
+
+
+def fitted_page_size(size: int, requested: float | None, limit: float = MAX_SINGLE_QUERY_COST) -> int:
+    """The largest page under ``limit`` points, from the cost of a ``size`` page: cost is about ``c + size x k``.
+
+    Scaling by ``(limit - 2) / requested`` stays under the limit whatever the fixed part ``c`` (2 for the top
+    connection); without a cost in the error, halve.
+    """
+    if requested is None or requested <= 0:
+        return max(1, size // 2)
+    return max(1, min(size - 1, int(size * (limit - 2) / requested)))
 
 
 def _connection(data: Any, path: Sequence[str]) -> Connection:
@@ -211,6 +233,8 @@ class ShopifyClient:
         )
         self.governor = CostGovernor(sleep=sleep, clock=clock)
         self._bulk_operations = 0
+        # query key -> page size that fitted under MAX_SINGLE_QUERY_COST (see paginate(fit=...))
+        self.page_sizes: dict[str, int] = {}
         self._download_bytes = 0
         self._download_calls = 0
 
@@ -315,11 +339,30 @@ class ShopifyClient:
         *,
         after: str | None = None,
         key: str | None = None,
+        fit: str | None = None,
     ) -> Iterator[Connection]:
-        """Every page of the connection at ``path`` (e.g. ``("products",)``), following ``endCursor``."""
+        """Every page of the connection at ``path`` (e.g. ``("products",)``), following ``endCursor``.
+
+        ``fit`` names the page-size variable (``"first"``) to shrink when Shopify refuses the query for asking
+        more than 1,000 points (``MAX_COST_EXCEEDED``): callers ask for the largest page they would like and get the
+        largest that fits, at the cost of one refused (uncharged) call per query shape. The fitted size is kept in
+        :attr:`page_sizes` under ``key`` so later pages and later calls with the same key start from it.
+        """
         cursor = after
+        current = dict(variables or {})
+        fit_key = key or query.strip().split("{", 1)[0].strip()
+        if fit and fit_key in self.page_sizes and isinstance(current.get(fit), int):
+            current[fit] = min(int(current[fit]), self.page_sizes[fit_key])
         while True:
-            data = self.execute(query, {**(variables or {}), "after": cursor}, key=key)
+            try:
+                data = self.execute(query, {**current, "after": cursor}, key=key)
+            except ShopifyGraphQLError as err:
+                size = current.get(fit) if fit else None
+                if err.code != "MAX_COST_EXCEEDED" or not isinstance(size, int) or size <= 1:
+                    raise
+                current[fit] = fitted_page_size(size, requested_cost(err))
+                self.page_sizes[fit_key] = current[fit]
+                continue
             page = _connection(data, path)
             yield page
             if not page.has_next_page or not page.end_cursor:
@@ -509,7 +552,9 @@ __all__ = [
     "ShopifyClient",
     "ShopifyStats",
     "assemble_bulk",
+    "fitted_page_size",
     "gid_tail",
     "gid_type",
+    "requested_cost",
     "updated_at_filter",
 ]

@@ -35,6 +35,7 @@ from ecom_pipeline.platforms.errors import ShopApiError
 from ecom_pipeline.platforms.shopify import queries as q
 from ecom_pipeline.platforms.shopify.auth import ClientCredentialsToken, StaticToken, TokenProvider
 from ecom_pipeline.platforms.shopify.client import DEFAULT_API_VERSION, ShopifyClient, updated_at_filter
+from ecom_pipeline.platforms.shopify.credentials import persist_renewed_token
 from ecom_pipeline.platforms.shopify.errors import ShopifyBulkOperationError
 from ecom_pipeline.platforms.shopify.transform import numeric_id, source_updated_at
 from ecom_pipeline.sync.extract import (
@@ -47,7 +48,8 @@ from ecom_pipeline.sync.extract import (
     stage_tombstones,
 )
 from ecom_pipeline.warehouse import store
-from ecom_pipeline.warehouse.credentials import reveal
+from ecom_pipeline.warehouse.credentials import CredentialCipher, reveal
+from ecom_pipeline.warehouse.engine import default_home
 from ecom_pipeline.warehouse.store import StagedRecord
 
 DEFAULT_BULK_THRESHOLD = 2000
@@ -60,14 +62,20 @@ SIXTY_DAY_WARNING = (
 
 @dataclass
 class PageSizes:
-    """Page sizes chosen so every query's requested cost stays under Shopify's 1,000-point limit (see queries.py)."""
+    """The pages we would like; the client shrinks the top-level one to the largest that fits under 1,000 points.
 
-    products: int = 15
+    Top-level sizes start at Shopify's maximum (250): a refused first query (``MAX_COST_EXCEEDED``, not charged)
+    names its cost, and the client scales the page to fit (products with 20 variants: 15 a page; customers: 250), so
+    shops with small nested pages (``variants_page_size``) get bigger pages without any setting. Nested sizes stay
+    fixed: they decide how many records need follow-up queries.
+    """
+
+    products: int = 250
     variants: int = 20
-    orders: int = 10
+    orders: int = 250
     lines: int = 5
-    customers: int = 100
-    levels: int = 100
+    customers: int = 250
+    levels: int = 250
     nested: int = 100
 
     @classmethod
@@ -97,18 +105,34 @@ class ShopifyExtractReport(ExtractReport):
         return {"throttled": self.throttled, "mode": self.mode, "warnings": list(self.warnings)}
 
 
+def _store_renewed(ctx: ExtractContext, renewed: dict[str, Any]) -> None:
+    """Write a renewed token to the warehouse; a failure is logged, never fatal (the run has the token in memory)."""
+    engine = getattr(ctx, "engine", None)
+    integration = getattr(ctx, "integration", None)
+    if engine is None or integration is None:
+        return
+    try:
+        cipher = CredentialCipher.from_env(default_home())
+        persist_renewed_token(engine, integration.id, cipher)(renewed)
+    except Exception as exc:  # a missing key or a locked database must not fail the sync that renewed
+        ctx.log.warning(f"{integration.name}: renewed Shopify token not stored ({type(exc).__name__}: {exc})")
+
+
 def token_provider(ctx: ExtractContext, *, verify: bool | str) -> TokenProvider:
     """The stored credentials as a token provider (client credentials renew themselves and report the new token)."""
     credentials = ctx.credentials
     if credentials.get("client_id") and credentials.get("client_secret"):
 
         def persist(renewed: dict[str, Any]) -> None:
-            # The integration's stored token is updated by the caller's hook when it offers one.
+            # Kept in memory for this run, and stored in the integration's encrypted credentials so the next run
+            # (and webhook re-reads) start from the fresh token instead of renewing again.
             credentials["access_token"] = renewed["access_token"]
             credentials["expires_at"] = renewed["expires_at"]
             hook = getattr(ctx, "on_credentials_renewed", None)
             if callable(hook):
                 hook(renewed)
+            else:
+                _store_renewed(ctx, renewed)
             ctx.log.info(f"{ctx.integration.name}: Shopify access token renewed (client credentials)")
 
         token = credentials.get("access_token")
@@ -262,7 +286,9 @@ def extract_entity(ctx: ExtractContext, entity: str, client: ShopifyClient | Non
             variables["linesFirst"] = sizes.lines
         if since is not None:
             variables["query"] = updated_at_filter(_iso(since))
-        for page in client.paginate(query, path, variables, key=query.split("(", 1)[0]):
+        for page in client.paginate(
+            query, path, variables, key=query.split("(", 1)[0].removeprefix("query ").strip(), fit="first"
+        ):
             # updated_at ascending: each page's cursor covers everything before it (incremental scans only; an
             # interrupted full scan restarts in full so its tombstones stay correct).
             stage(page.nodes, advance=not full_scan)
@@ -340,7 +366,9 @@ def extract_inventory(ctx: ExtractContext, client: ShopifyClient | None = None) 
         variables: dict[str, Any] = {"id": location["id"], "first": sizes.levels}
         if since is not None:
             variables["query"] = updated_at_filter(_iso(since))
-        for page in client.paginate(q.LOCATION_LEVELS_QUERY, ("location", "inventoryLevels"), variables):
+        for page in client.paginate(
+            q.LOCATION_LEVELS_QUERY, ("location", "inventoryLevels"), variables, key="LocationLevels", fit="first"
+        ):
             report.pages += 1
             report.rows_fetched += len(page.nodes)
             records: list[StagedRecord] = []
