@@ -40,6 +40,11 @@ def add_connect_arguments(parser: argparse.ArgumentParser) -> None:
         "--api-version", default=DEFAULT_API_VERSION, help=f"Admin API version (default {DEFAULT_API_VERSION})."
     )
     parser.add_argument(
+        "--webhook-secret",
+        default=None,
+        help="The app's client secret, which signs webhook deliveries (needed with --access-token and --webhook-url).",
+    )
+    parser.add_argument(
         "--bulk-threshold",
         type=int,
         default=2000,
@@ -109,6 +114,8 @@ def connect(args: argparse.Namespace) -> ConnectResult:
         credentials = {"client_id": args.client_id, "client_secret": secret, **renewed}
     else:
         credentials = {"access_token": token}
+    if getattr(args, "webhook_secret", None):
+        credentials["webhook_secret"] = args.webhook_secret
     settings["currency"] = facts.get("currency")
     settings["scopes"] = facts.get("scopes")
     notes = list(missing_scope_notes(facts.get("scopes") or []))
