@@ -419,6 +419,11 @@ def render(data: dict[str, Any]) -> str:
     out.append("")
     if data.get("quick"):
         out.append("**`--quick` run: small sizes, to check the script works; not the reference figures.**\n")
+    if "floor" not in data:
+        out.append("WooCommerce sections (1-3) not run this time (`--sections`).\n")
+        out.extend(data.get("extra_sections", []))
+        out.append(f"Whole benchmark took {fmt_s(data['elapsed_s'])}.\n")
+        return "\n".join(out)
     big: Size = data["big_size"]
     floor: FloorResult = data["floor"]
     out.append("## 1. Full sync\n")
@@ -557,8 +562,42 @@ def render(data: dict[str, Any]) -> str:
         for name, nc, ct in prof["summary"]["top_cum_ours"][:20]:
             out.append(f"| `{name}` | {nc:,} | {fmt_s(ct)} |")
         out.append("")
+    out.extend(data.get("extra_sections", []))
     out.append(f"Whole benchmark took {fmt_s(data['elapsed_s'])}.\n")
     return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------------------------- other sections
+
+# Modules exposing ``run(quick: bool) -> str`` (a markdown section), run after the WooCommerce benchmark.
+SECTIONS = ("woocommerce", "prestashop", "webhooks", "shopify")
+SECTION_MODULES = {
+    "prestashop": "benchmarks.prestashop_bench",
+    "webhooks": "benchmarks.webhooks_bench",
+    "shopify": "benchmarks.shopify_bench",
+}
+
+
+def run_section(name: str, quick: bool) -> str:
+    """One section's markdown; a missing module or a failure becomes a note instead of stopping the others."""
+    import importlib
+    import importlib.util
+    import traceback
+
+    module_name = SECTION_MODULES[name]
+    if importlib.util.find_spec(module_name) is None:
+        log(f"{name}: {module_name} does not exist, skipped")
+        return f"## {name.capitalize()}\n\nSkipped: `{module_name}` does not exist yet.\n"
+    log(f"{name}: running {module_name}")
+    t0 = time.perf_counter()
+    try:
+        section = importlib.import_module(module_name).run(quick)
+    except Exception as exc:
+        log(f"{name}: failed: {exc!r}")
+        tb = traceback.format_exc()[-1500:]
+        return f"## {name.capitalize()}\n\n**Failed** after {fmt_s(time.perf_counter() - t0)}:\n\n```\n{tb}\n```\n"
+    log(f"{name}: done in {time.perf_counter() - t0:.0f} s")
+    return section.rstrip() + "\n"
 
 
 # ---------------------------------------------------------------------------------------------- main
@@ -572,7 +611,16 @@ def main() -> int:
     ap.add_argument("--backends", default="sqlite,postgresql")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, profiles)")
     ap.add_argument("--output", default=str(DOC))
+    ap.add_argument(
+        "--sections",
+        default=",".join(SECTIONS),
+        help=f"comma-separated subset of {','.join(SECTIONS)} (default: all)",
+    )
     args = ap.parse_args()
+    sections = [s for s in args.sections.split(",") if s]
+    unknown = sorted(set(sections) - set(SECTIONS))
+    if unknown:
+        ap.error(f"unknown sections: {', '.join(unknown)}")
     started = time.perf_counter()
     big, small, mid = (QUICK_BIG, QUICK_SMALL, QUICK_MID) if args.quick else (BIG, SMALL, MID)
     backends = [b for b in args.backends.split(",") if b]
@@ -590,92 +638,95 @@ def main() -> int:
         "checks": {},
     }
     log(f"workdir {workdir}")
-    created: list[Backend] = []
-    shops: list[Shop] = []
-    try:
-        # ---- big shop: floor, full sync, no-change sync per backend
-        log(f"starting emulator: {big}")
-        shop = Shop(big, workdir)
-        shops.append(shop)
-        floor_best: FloorResult | None = None
-        for attempt in range(2):  # the first pass also warms the emulator's sorted-list caches
-            f = download(shop.url, shop.consumer_key, shop.consumer_secret)
-            log(f"floor pass {attempt + 1}: {f.wall_s:.1f} s, {f.calls} calls, {f.rows} rows")
-            if floor_best is None or f.wall_s < floor_best.wall_s:
-                floor_best = f
-        assert floor_best is not None
-        data["floor"] = floor_best
-        for kind in backends:
-            be = Backend(kind, "big", workdir, secret_key)
-            created.append(be)
-            log(f"{kind}: full sync")
-            r = run_child(be, shop, connect=True, out=workdir / f"{kind}-big-full.json")
-            data["full"][kind] = r
-            data["checks"][kind] = hub_matches(floor_best, r["after"])
-            log(
-                f"{kind}: full sync {r['wall_s']:.1f} s (ratio {r['wall_s'] / floor_best.wall_s:.2f}x), "
-                f"peak {mb(r['peak_rss_kb'])}, calls {r['shop_calls']}, checks {data['checks'][kind]}"
-            )
-            log(f"{kind}: no-change sync")
-            r2 = run_child(be, shop, connect=False, out=workdir / f"{kind}-big-incr.json")
-            data["incremental"][kind] = r2
-            log(f"{kind}: no-change sync {r2['wall_s']:.1f} s, calls {r2['shop_calls']}")
-            be.drop()
-        shop.stop()
-
-        # ---- small shop: peak memory vs size
-        log(f"starting emulator: {small}")
-        sshop = Shop(small, workdir)
-        shops.append(sshop)
-        data["small_floor"] = download(sshop.url, sshop.consumer_key, sshop.consumer_secret)
-        for kind in backends:
-            be = Backend(kind, "small", workdir, secret_key)
-            created.append(be)
-            log(f"{kind}: small full sync")
-            r = run_child(be, sshop, connect=True, out=workdir / f"{kind}-small-full.json")
-            data["small"][kind] = r
-            log(f"{kind}: small full sync {r['wall_s']:.1f} s, peak {mb(r['peak_rss_kb'])}")
-            be.drop()
-        sshop.stop()
-
-        # ---- profile when an aim is missed (or asked for)
-        missed = [kind for kind in backends if data["full"][kind]["wall_s"] / floor_best.wall_s > RATIO_AIM] + [
-            kind
-            for kind in backends
-            if data["full"][kind]["peak_rss_kb"] / data["small"][kind]["peak_rss_kb"] > MEMORY_AIM
-        ]
-        if (missed or args.profile) and not args.no_profile:
-            kind = "postgresql" if "postgresql" in backends else backends[0]
-            log(f"aims missed by {sorted(set(missed))}: profiling a {mid.label} full sync on {kind}")
-            mshop = Shop(mid, workdir)
-            shops.append(mshop)
-            be = Backend(kind, "mid", workdir, secret_key)
-            created.append(be)
-            prof_path = workdir / f"{kind}-mid.prof"
-            r = run_child(be, mshop, connect=True, out=workdir / f"{kind}-mid-full.json", profile=prof_path)
-            data["profile"] = {
-                "backend": kind,
-                "size": f"{mid.products:,} products / {mid.orders:,} orders / {mid.customers:,} customers",
-                "wall_s": r["wall_s"],
-                "summary": profile_summary(prof_path),
-                "path": str(prof_path),
-            }
-            be.drop()
-            mshop.stop()
-            if True:  # kept for a closer look: .venv/bin/python -m pstats benchmarks/.last-profile.prof
-                keep_prof = ROOT / "benchmarks" / ".last-profile.prof"
-                shutil.copyfile(prof_path, keep_prof)
-                log(f"profile kept at {keep_prof}")
-    finally:
-        for s in shops:
-            s.stop()
-        for be in created:
-            try:
+    if "woocommerce" in sections:
+        created: list[Backend] = []
+        shops: list[Shop] = []
+        try:
+            # ---- big shop: floor, full sync, no-change sync per backend
+            log(f"starting emulator: {big}")
+            shop = Shop(big, workdir)
+            shops.append(shop)
+            floor_best: FloorResult | None = None
+            for attempt in range(2):  # the first pass also warms the emulator's sorted-list caches
+                f = download(shop.url, shop.consumer_key, shop.consumer_secret)
+                log(f"floor pass {attempt + 1}: {f.wall_s:.1f} s, {f.calls} calls, {f.rows} rows")
+                if floor_best is None or f.wall_s < floor_best.wall_s:
+                    floor_best = f
+            assert floor_best is not None
+            data["floor"] = floor_best
+            for kind in backends:
+                be = Backend(kind, "big", workdir, secret_key)
+                created.append(be)
+                log(f"{kind}: full sync")
+                r = run_child(be, shop, connect=True, out=workdir / f"{kind}-big-full.json")
+                data["full"][kind] = r
+                data["checks"][kind] = hub_matches(floor_best, r["after"])
+                log(
+                    f"{kind}: full sync {r['wall_s']:.1f} s (ratio {r['wall_s'] / floor_best.wall_s:.2f}x), "
+                    f"peak {mb(r['peak_rss_kb'])}, calls {r['shop_calls']}, checks {data['checks'][kind]}"
+                )
+                log(f"{kind}: no-change sync")
+                r2 = run_child(be, shop, connect=False, out=workdir / f"{kind}-big-incr.json")
+                data["incremental"][kind] = r2
+                log(f"{kind}: no-change sync {r2['wall_s']:.1f} s, calls {r2['shop_calls']}")
                 be.drop()
-            except Exception as exc:
-                log(f"could not drop {be.pg_name}: {exc}")
-        if not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
+            shop.stop()
+
+            # ---- small shop: peak memory vs size
+            log(f"starting emulator: {small}")
+            sshop = Shop(small, workdir)
+            shops.append(sshop)
+            data["small_floor"] = download(sshop.url, sshop.consumer_key, sshop.consumer_secret)
+            for kind in backends:
+                be = Backend(kind, "small", workdir, secret_key)
+                created.append(be)
+                log(f"{kind}: small full sync")
+                r = run_child(be, sshop, connect=True, out=workdir / f"{kind}-small-full.json")
+                data["small"][kind] = r
+                log(f"{kind}: small full sync {r['wall_s']:.1f} s, peak {mb(r['peak_rss_kb'])}")
+                be.drop()
+            sshop.stop()
+
+            # ---- profile when an aim is missed (or asked for)
+            missed = [kind for kind in backends if data["full"][kind]["wall_s"] / floor_best.wall_s > RATIO_AIM] + [
+                kind
+                for kind in backends
+                if data["full"][kind]["peak_rss_kb"] / data["small"][kind]["peak_rss_kb"] > MEMORY_AIM
+            ]
+            if (missed or args.profile) and not args.no_profile:
+                kind = "postgresql" if "postgresql" in backends else backends[0]
+                log(f"aims missed by {sorted(set(missed))}: profiling a {mid.label} full sync on {kind}")
+                mshop = Shop(mid, workdir)
+                shops.append(mshop)
+                be = Backend(kind, "mid", workdir, secret_key)
+                created.append(be)
+                prof_path = workdir / f"{kind}-mid.prof"
+                r = run_child(be, mshop, connect=True, out=workdir / f"{kind}-mid-full.json", profile=prof_path)
+                data["profile"] = {
+                    "backend": kind,
+                    "size": f"{mid.products:,} products / {mid.orders:,} orders / {mid.customers:,} customers",
+                    "wall_s": r["wall_s"],
+                    "summary": profile_summary(prof_path),
+                    "path": str(prof_path),
+                }
+                be.drop()
+                mshop.stop()
+                if True:  # kept for a closer look: .venv/bin/python -m pstats benchmarks/.last-profile.prof
+                    keep_prof = ROOT / "benchmarks" / ".last-profile.prof"
+                    shutil.copyfile(prof_path, keep_prof)
+                    log(f"profile kept at {keep_prof}")
+        finally:
+            for s in shops:
+                s.stop()
+            for be in created:
+                try:
+                    be.drop()
+                except Exception as exc:
+                    log(f"could not drop {be.pg_name}: {exc}")
+            if not args.keep:
+                shutil.rmtree(workdir, ignore_errors=True)
+    extra = [run_section(name, args.quick) for name in sections if name != "woocommerce"]
+    data["extra_sections"] = extra
     data["elapsed_s"] = time.perf_counter() - started
     Path(args.output).write_text(render(data))
     log(f"wrote {args.output} in {data['elapsed_s']:.0f} s")
