@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,3 +69,36 @@ def env(
         yield Env(warehouse_url=warehouse_url, instance=instance, sandbox=sandbox, home=home)
     finally:
         instance.dispose()
+
+
+@contextlib.contextmanager
+def one_shop_tenant(
+    spec: ShopSpec,
+    *,
+    tenant: str,
+    secret_env: dict[str, str],
+    warehouse_url: str,
+    dagster_home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[tuple[SandboxServer, dg.DagsterInstance]]:
+    """An emulated shop connected to ``tenant`` through ``ecom-pipeline connect``, and a Dagster instance.
+
+    ``secret_env`` maps the environment variable the platform's connect reads to the shop credential it holds
+    (e.g. ``{"ECOM_PRESTASHOP_API_KEY": "api_key"}``): secrets go through the environment, never argv.
+    """
+    monkeypatch.setenv("ECOM_WAREHOUSE_URL", warehouse_url)
+    monkeypatch.setenv("ECOM_PIPELINE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ECOM_SECRET_KEY", Fernet.generate_key().decode())
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    with SandboxServer(shops=[spec], cert_dir=tmp_path / "certs") as sb:
+        instance = dg.DagsterInstance.from_config(str(dagster_home))
+        try:
+            shop = sb.shop(spec.name)
+            for env_name, credential in secret_env.items():
+                monkeypatch.setenv(env_name, shop.credentials[credential])
+            argv = ["--warehouse-url", warehouse_url, "connect", spec.platform, "--tenant", tenant]
+            assert cli_main([*argv, "--url", shop.http_url, "--timeout", "5"]) == 0
+            yield sb, instance
+        finally:
+            instance.dispose()

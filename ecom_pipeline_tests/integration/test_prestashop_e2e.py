@@ -7,10 +7,8 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
-from ecom_pipeline.cli import main as cli_main
 from ecom_pipeline.runner import run_sync
 from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
 from ecom_pipeline.warehouse.engine import shared_engine
@@ -21,6 +19,7 @@ from ecom_pipeline.warehouse.schema import (
     hub_products,
     rejected_records,
 )
+from ecom_pipeline_tests.integration.conftest import one_shop_tenant
 
 SHOP = "presta"
 TENANT = "initech"
@@ -30,21 +29,17 @@ TENANT = "initech"
 def presta(
     warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[SandboxServer, dg.DagsterInstance]]:
-    monkeypatch.setenv("ECOM_WAREHOUSE_URL", warehouse_url)
-    monkeypatch.setenv("ECOM_PIPELINE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("ECOM_SECRET_KEY", Fernet.generate_key().decode())
-    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
     spec = ShopSpec(name=SHOP, seed=3, products=25, variable_share=0.5, orders=40, customers=12, platform="prestashop")
-    with SandboxServer(shops=[spec], cert_dir=tmp_path / "certs") as sb:
-        instance = dg.DagsterInstance.from_config(str(dagster_home))
-        try:
-            shop = sb.shop(SHOP)
-            monkeypatch.setenv("ECOM_PRESTASHOP_API_KEY", shop.credentials["api_key"])
-            argv = ["--warehouse-url", warehouse_url, "connect", "prestashop", "--tenant", TENANT]
-            assert cli_main([*argv, "--url", shop.http_url, "--timeout", "5"]) == 0
-            yield sb, instance
-        finally:
-            instance.dispose()
+    with one_shop_tenant(
+        spec,
+        tenant=TENANT,
+        secret_env={"ECOM_PRESTASHOP_API_KEY": "api_key"},
+        warehouse_url=warehouse_url,
+        dagster_home=dagster_home,
+        tmp_path=tmp_path,
+        monkeypatch=monkeypatch,
+    ) as connected:
+        yield connected
 
 
 def _count(url: str, table, *where) -> int:  # type: ignore[no-untyped-def]
