@@ -402,6 +402,13 @@ How to read the figures:
 - **No-change incremental sync**: a second sync right after the full one, nothing changed in the shop. Expected:
   at most one list call per entity, no variations call, 0 hub rows created or updated, `max(synced_at)` and the
   staging row count unchanged.
+- **PrestaShop** (`benchmarks/prestashop_bench.py`): full and no-change sync of an emulated PrestaShop shop with
+  combinations; its floor replays the very requests the sync sent (recorded in the sync subprocess).
+- **Webhook receiver** (`benchmarks/webhooks_bench.py`): `ecom-pipeline serve-webhooks` under load from another
+  process (saturation, then paced at 1,000/s), and a zero-loss run with duplicates, bad signatures and a
+  `kill -9` of the receiver mid-load, checked in `webhook_inbox` and the hub after `apply_inbox`.
+- **Shopify** (`benchmarks/shopify_bench.py`, when present). Each of these sections comes from its module's
+  `run(quick)`; `--sections` picks a subset.
 """
 
 

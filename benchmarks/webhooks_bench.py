@@ -357,6 +357,8 @@ def serve_profiled(out: str, warehouse_url: str, port: int) -> None:
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, server_header=False)
     )
+    # uvicorn re-raises the SIGTERM it caught once it has shut down: a no-op handler lets the stats be written.
+    signal.signal(signal.SIGTERM, lambda *_: None)
     main_profile.enable()
     server.run()
     main_profile.disable()
