@@ -40,6 +40,7 @@ from ecom_pipeline.warehouse.credentials import CredentialCipher, CredentialErro
 from ecom_pipeline.warehouse.engine import default_home, make_engine
 from ecom_pipeline.warehouse.types import utcnow
 from ecom_pipeline.webhooks import inbox
+from ecom_pipeline.webhooks.oauth import ShopifyOAuthConfig, oauth_routes
 from ecom_pipeline.webhooks.signatures import verify_base64_hmac, verify_generic
 
 log = logging.getLogger("ecom_pipeline.webhooks")
@@ -146,8 +147,9 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     cache_ttl_s: float = INTEGRATION_CACHE_TTL_S,
     clock: Callable[[], float] = time.time,
+    shopify_oauth: ShopifyOAuthConfig | None = None,
 ) -> Starlette:
-    """The receiver ASGI app for one warehouse.
+    """The receiver ASGI app for one warehouse (and Shopify's OAuth install flow when it is configured).
 
     ``cipher`` decrypts the integrations' stored secrets (default: ``ECOM_SECRET_KEY`` or the embedded key file).
     ``engine`` may be given instead of ``warehouse_url`` (tests, benchmarks); engines come from ``make_engine`` so
@@ -228,12 +230,14 @@ def create_app(
     async def health(_: Request) -> JSONResponse:
         return JSONResponse({"ok": True})
 
-    app = Starlette(
-        routes=[
-            Route("/webhooks/health", health, methods=["GET"]),
-            Route("/webhooks/{platform}/{integration_id}", receive, methods=["POST"]),
-        ]
-    )
+    routes = [
+        Route("/webhooks/health", health, methods=["GET"]),
+        Route("/webhooks/{platform}/{integration_id}", receive, methods=["POST"]),
+    ]
+    shopify_oauth = shopify_oauth or ShopifyOAuthConfig.from_env()
+    if shopify_oauth is not None:
+        routes += oauth_routes(engine, cipher, shopify_oauth, clock=clock)
+    app = Starlette(routes=routes)
     app.state.integrations = integrations
     app.state.engine = engine
     return app
