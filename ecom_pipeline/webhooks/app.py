@@ -20,6 +20,7 @@ re-reads and hub writes do not belong in a request that the shop times out after
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -87,6 +88,14 @@ class IntegrationCache:
             else:
                 self._entries.pop(integration_id, None)
 
+    def peek(self, integration_id: int) -> IntegrationInfo | object | None:
+        """The cached answer when it is fresh, else ``MISS`` (lets the event loop skip a thread hop on hits)."""
+        with self._lock:
+            hit = self._entries.get(integration_id)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        return MISS
+
     def get(self, integration_id: int) -> IntegrationInfo | None:
         now = time.monotonic()
         with self._lock:
@@ -117,6 +126,63 @@ class IntegrationCache:
                 secret = reveal(credentials[key])
                 break
         return IntegrationInfo(record.id, record.tenant_id, record.platform, record.active, secret)
+
+
+MISS = object()
+
+
+@dataclass(frozen=True)
+class _Pending:
+    info: IntegrationInfo
+    delivery: inbox.Delivery
+    body: bytes
+
+
+class GroupCommitter:
+    """Stores deliveries in groups: one transaction for all the deliveries that arrived while the previous group
+    was being written.
+
+    Why: every delivery in its own transaction meant one commit (and, on SQLite, one turn of the single write
+    lock) per request, and two thread hops; the receiver topped out near 550 deliveries/s on 2 cores. Grouping
+    adds no waiting of its own (a group is whatever queued meanwhile), and each request is still answered only
+    after the transaction holding its row has committed, so a 2xx keeps meaning "stored durably". If a group
+    fails, every request in it gets the error (503: the sender retries) and nothing of it is half-stored.
+    """
+
+    def __init__(self, write: Callable[[list[_Pending]], list[bool]], max_group: int = 256) -> None:
+        self._write = write
+        self._max_group = max_group
+        self._queue: asyncio.Queue[tuple[_Pending, asyncio.Future[bool]]] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def submit(self, item: _Pending) -> bool:
+        """True when this delivery was stored now, False when it was already there (a duplicate)."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop or self._task is None or self._task.done():
+            self._loop = loop
+            self._queue = asyncio.Queue()
+            self._task = loop.create_task(self._run(self._queue))
+        assert self._queue is not None
+        future: asyncio.Future[bool] = loop.create_future()
+        await self._queue.put((item, future))
+        return await future
+
+    async def _run(self, queue: asyncio.Queue[tuple[_Pending, asyncio.Future[bool]]]) -> None:
+        while True:
+            group = [await queue.get()]
+            while len(group) < self._max_group and not queue.empty():
+                group.append(queue.get_nowait())
+            try:
+                results = await run_in_threadpool(self._write, [item for item, _ in group])
+            except Exception as exc:  # handed to every request of the group
+                for _, future in group:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), stored in zip(group, results, strict=True):
+                if not future.done():
+                    future.set_result(stored)
 
 
 class BodyTooLarge(Exception):
@@ -162,17 +228,23 @@ def create_app(
     cipher = cipher or CredentialCipher.from_env(default_home())
     integrations = IntegrationCache(engine, cipher, ttl_s=cache_ttl_s)
 
-    def store_delivery(info: IntegrationInfo, delivery: inbox.Delivery, body: bytes) -> bool:
-        with engine.begin() as conn:  # committed before we answer: a 2xx means durable
-            return inbox.insert_delivery(
-                conn,
-                tenant_id=info.tenant_id,
-                integration_id=info.id,
-                platform=info.platform,
-                delivery=delivery,
-                body=body,
-                received_at=utcnow(),
-            )
+    def store_group(items: list[_Pending]) -> list[bool]:
+        received_at = utcnow()
+        with engine.begin() as conn:  # committed before anyone of the group is answered: a 2xx means durable
+            return [
+                inbox.insert_delivery(
+                    conn,
+                    tenant_id=item.info.tenant_id,
+                    integration_id=item.info.id,
+                    platform=item.info.platform,
+                    delivery=item.delivery,
+                    body=item.body,
+                    received_at=received_at,
+                )
+                for item in items
+            ]
+
+    committer = GroupCommitter(store_group)
 
     async def receive(request: Request) -> JSONResponse:
         platform = request.path_params["platform"]
@@ -189,7 +261,10 @@ def create_app(
                     return _error(413, "body_too_large", f"bodies over {max_body_bytes} bytes are refused")
             except ValueError:
                 return _error(400, "bad_content_length", "Content-Length is not a number")
-        info = await run_in_threadpool(integrations.get, integration_id)
+        info = integrations.peek(integration_id)
+        if info is MISS:
+            info = await run_in_threadpool(integrations.get, integration_id)
+        assert info is None or isinstance(info, IntegrationInfo)
         if info is None or not info.active or (platform != "generic" and info.platform != platform):
             return _error(404, "unknown_integration", f"no active {platform} integration {integration_id}")
         try:
@@ -219,7 +294,7 @@ def create_app(
             delivery = inbox.generic_delivery(info.id, headers, body)
 
         try:
-            stored = await run_in_threadpool(store_delivery, info, delivery, body)
+            stored = await committer.submit(_Pending(info, delivery, body))
         except SQLAlchemyError as exc:
             # Not stored, so not acknowledged: the shop retries (Shopify, generic senders; WooCommerce counts a
             # failure). Say nothing about the database to the caller.
