@@ -231,18 +231,20 @@ def create_app(
     def store_group(items: list[_Pending]) -> list[bool]:
         received_at = utcnow()
         with engine.begin() as conn:  # committed before anyone of the group is answered: a 2xx means durable
-            return [
-                inbox.insert_delivery(
-                    conn,
-                    tenant_id=item.info.tenant_id,
-                    integration_id=item.info.id,
-                    platform=item.info.platform,
-                    delivery=item.delivery,
-                    body=item.body,
-                    received_at=received_at,
-                )
-                for item in items
-            ]
+            return inbox.insert_deliveries(
+                conn,
+                [
+                    {
+                        "tenant_id": item.info.tenant_id,
+                        "integration_id": item.info.id,
+                        "platform": item.info.platform,
+                        "delivery": item.delivery,
+                        "body": item.body,
+                        "received_at": received_at,
+                    }
+                    for item in items
+                ],
+            )
 
     committer = GroupCommitter(store_group)
 
