@@ -451,9 +451,17 @@ def _order_of_line(info: GraphQLResolveInfo, li: LineItem) -> Order:
     return _ctx(info).store.orders[li.order_id]
 
 
-def _line_bag(compute: Callable[[LineItem], Decimal]) -> Callable[..., Any]:
+def _line_bag(
+    compute: Callable[[LineItem], Decimal], presentment: Callable[[Order, LineItem], Decimal] | None = None
+) -> Callable[..., Any]:
+    """A line's MoneyBag; ``presentment`` computes the presentment side itself (else: the shop amount converted)."""
+
     def resolve(li: LineItem, info: GraphQLResolveInfo) -> dict[str, Any]:
-        return bag(_order_of_line(info, li), compute(li))
+        order = _order_of_line(info, li)
+        result = bag(order, compute(li))
+        if presentment is not None:
+            result["presentmentMoney"] = {"amount": presentment(order, li), "currencyCode": order.presentment_currency}
+        return result
 
     return resolve
 
@@ -606,8 +614,13 @@ RESOLVERS: dict[tuple[str, str], Callable[..., Any]] = {
     ("LineItem", "product"): lambda li, info: _ctx(info).store.products.get(li.product_id) if li.product_id else None,
     ("LineItem", "originalUnitPriceSet"): _line_bag(lambda li: li.unit_price),
     ("LineItem", "discountedUnitPriceSet"): _line_bag(lambda li: li.unit_price - li.discount / li.quantity),
-    ("LineItem", "originalTotalSet"): _line_bag(lambda li: li.unit_price * li.quantity),
-    ("LineItem", "discountedTotalSet"): _line_bag(lambda li: li.unit_price * li.quantity - li.discount),
+    # Line totals are priced per unit in the presentment currency, as Shopify does (and as the REST body adds up).
+    ("LineItem", "originalTotalSet"): _line_bag(
+        lambda li: li.unit_price * li.quantity, lambda o, li: o.line_original_presentment(li)
+    ),
+    ("LineItem", "discountedTotalSet"): _line_bag(
+        lambda li: li.unit_price * li.quantity - li.discount, lambda o, li: o.line_discounted_presentment(li)
+    ),
     ("LineItem", "totalDiscountSet"): _line_bag(lambda li: li.discount),
     ("Refund", "totalRefundedSet"): lambda r, info: bag(_refund_order(r, info), r.total),
     ("Refund", "order"): _refund_order,

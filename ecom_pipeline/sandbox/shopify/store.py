@@ -227,6 +227,7 @@ class LineItem:
     discount: Decimal  # total discount on the line, shop currency
     taxable: bool
     order_id: int = 0
+    location_id: int | None = None  # where the quantity was taken from stock (None: untracked / not taken)
 
 
 @dataclass(slots=True)
@@ -238,6 +239,21 @@ class RefundLineItem:
     subtotal: Decimal
     restock_type: str
     order_id: int = 0
+    location_id: int | None = None  # where a restocked quantity went back
+
+
+@dataclass(slots=True)
+class OrderTransaction:
+    """A payment transaction; refunds carry one ``kind: refund`` transaction for their amount."""
+
+    KIND: ClassVar[str] = "OrderTransaction"
+    id: int
+    order_id: int
+    kind: str
+    amount: Decimal  # shop currency
+    status: str
+    gateway: str
+    created_at: int
 
 
 @dataclass(slots=True)
@@ -250,10 +266,15 @@ class Refund:
     shipping: Decimal
     created_at: int
     updated_at: int
+    transactions: list[OrderTransaction] = field(default_factory=list)
 
     @property
     def total(self) -> Decimal:
         return sum((rl.subtotal for rl in self.lines), Decimal("0.00")) + self.shipping
+
+    @property
+    def restock(self) -> bool:
+        return any(rl.restock_type != "NO_RESTOCK" for rl in self.lines)
 
 
 @dataclass(slots=True)
@@ -314,6 +335,16 @@ class Order:
     def present(self, amount: Decimal) -> Decimal:
         """The amount in the presentment currency (rounded like Shopify, to cents)."""
         return money(amount * self.rate)
+
+    def line_original_presentment(self, li: LineItem) -> Decimal:
+        """A line's undiscounted total in the presentment currency: the presentment unit price times quantity
+        (Shopify prices lines in the customer's currency; converting the shop total instead could differ by a cent)."""
+        return self.present(li.unit_price) * li.quantity
+
+    def line_discounted_presentment(self, li: LineItem) -> Decimal:
+        """``discountedTotalSet.presentmentMoney``: presentment original total minus the presentment discount, so
+        the REST ``price_set`` x quantity minus the ``discount_allocations`` gives the same amount."""
+        return self.line_original_presentment(li) - self.present(li.discount)
 
 
 @dataclass(slots=True)
@@ -380,6 +411,7 @@ class ShopifyStore:
             "LineItem": 13_000_000_000_000 + base,
             "Refund": 900_000_000_000 + base,
             "RefundLineItem": 500_000_000_000 + base,
+            "OrderTransaction": 6_000_000_000_000 + base,
         }
         self._order_number = 1000
         now = int((anchor or clock.now()).timestamp())
@@ -484,7 +516,8 @@ class ShopifyStore:
                 order.financial_status = "AUTHORIZED"
             elif roll < 0.22 and order.line_items:
                 li = order.line_items[0]
-                self._add_refund(order, [(li.id, li.quantity)], created + rng.randrange(60, 5 * DAY), note="Damaged")
+                when = created + rng.randrange(60, 5 * DAY)
+                self._add_refund(order, [(li.id, li.quantity)], when, note="Damaged")
             order.updated_at = max([order.updated_at] + [r.created_at for r in order.refunds])
 
     def _make_product(
@@ -616,22 +649,63 @@ class ShopifyStore:
         self.orders[oid] = order
         return order
 
-    def _add_refund(self, order: Order, lines: list[tuple[int, int]], when: int, note: str | None = None) -> Refund:
+    def _add_refund(
+        self,
+        order: Order,
+        lines: list[tuple[int, int]],
+        when: int,
+        note: str | None = None,
+        restock: bool = False,
+    ) -> tuple[Refund, list[InventoryLevel]]:
+        """Record a refund of ``lines`` (with its ``refund`` transaction); ``restock`` puts the quantities back
+        where the order took them from. Returns the refund and the inventory levels it changed."""
         by_id = {li.id: li for li in order.line_items}
         rlines = []
+        touched: dict[tuple[int, int], InventoryLevel] = {}
         for line_id, qty in lines:
             li = by_id.get(line_id)
             if li is None:
                 raise StoreError(f"Line item {line_id} not found", "NOT_FOUND", ["refundLineItems"])
             unit = (li.unit_price * li.quantity - li.discount) / li.quantity
+            restock_type, location_id = "NO_RESTOCK", None
+            if restock:
+                # Shopify: "cancel" for a quantity never shipped, "return" for one coming back.
+                restock_type = "RETURN" if order.fulfillment_status == "FULFILLED" else "CANCEL"
+                level = self._restock_level(li)
+                if level is not None:
+                    level.available += qty
+                    level.updated_at = when
+                    location_id = level.location_id
+                    touched[(level.item_id, level.location_id)] = level
             rlines.append(
-                RefundLineItem(self._id("RefundLineItem"), li.id, qty, money(unit * qty), "NO_RESTOCK", order.id)
+                RefundLineItem(
+                    self._id("RefundLineItem"),
+                    li.id,
+                    qty,
+                    money(unit * qty),
+                    restock_type,
+                    order.id,
+                    location_id,
+                )
             )
         refund = Refund(self._id("Refund"), order.id, note, rlines, Decimal("0.00"), when, when)
+        refund.transactions.append(
+            OrderTransaction(self._id("OrderTransaction"), order.id, "refund", refund.total, "success", "bogus", when)
+        )
         order.refunds.append(refund)
         order.financial_status = "REFUNDED" if order.refunded >= order.subtotal else "PARTIALLY_REFUNDED"
         order.updated_at = max(order.updated_at, when)
-        return refund
+        return refund, list(touched.values())
+
+    def _restock_level(self, li: LineItem) -> InventoryLevel | None:
+        """The level a refunded quantity goes back to: where the order took it, else the item's first level."""
+        variant = self.variants.get(li.variant_id) if li.variant_id else None
+        if variant is None:
+            return None
+        levels = self.levels.get(variant.inventory_item_id) or {}
+        if li.location_id in levels:
+            return levels[li.location_id]
+        return next(iter(levels.values()), None)
 
     # ----------------------------------------------------------------------------------------------- helpers
     def _emit(self, topic: str, payload: dict[str, Any]) -> None:
@@ -750,13 +824,7 @@ class ShopifyStore:
             level.available = int(quantity)
             level.updated_at = now
             self.inventory_items[item_id].updated_at = now
-            payload = {
-                "inventory_item_id": item_id,
-                "location_id": loc_id,
-                "available": level.available,
-                "updated_at": self.rest_time(now),
-                "admin_graphql_api_id": level.gid,
-            }
+            payload = self.rest_inventory_level(level)
         self._emit("inventory_levels/update", payload)
         return StockChange(item_id, level.available, delta)
 
@@ -837,28 +905,46 @@ class ShopifyStore:
             created = int(data.get("created_at") or self.now())
             order = self._make_order(lines, customer_id, data.get("presentment_currency") or self.currency, created)
             order.fulfillment_status = "UNFULFILLED"
-            for variant_id, qty in lines:
-                levels = self.levels.get(self.variants[variant_id].inventory_item_id, {})
+            touched: dict[tuple[int, int], InventoryLevel] = {}
+            for li in order.line_items:
+                levels = self.levels.get(self.variants[li.variant_id].inventory_item_id, {}) if li.variant_id else {}
                 if levels:
                     level = next(iter(levels.values()))
-                    level.available -= qty
+                    level.available -= li.quantity
                     level.updated_at = created
+                    li.location_id = level.location_id
+                    touched[(level.item_id, level.location_id)] = level
             payload = self.rest_order(order)
+            level_payloads = [self.rest_inventory_level(level) for level in touched.values()]
         self._emit("orders/create", payload)
+        for level_payload in level_payloads:
+            self._emit("inventory_levels/update", level_payload)
         return order
 
     def refund_order(
-        self, ident: int | str, lines: list[tuple[int, int]] | None = None, note: str | None = None
+        self,
+        ident: int | str,
+        lines: list[tuple[int, int]] | None = None,
+        note: str | None = None,
+        *,
+        restock: bool = False,
     ) -> Refund:
-        """Refund line items (``[(line_item_id, quantity)]``, default: everything); ``refunds/create``."""
+        """Refund line items (``[(line_item_id, quantity)]``, default: everything); ``refunds/create``.
+
+        ``restock=True`` returns the quantities to stock (restock type ``return`` for a fulfilled order, ``cancel``
+        otherwise) and, like Shopify, sends ``inventory_levels/update`` for every level that changed.
+        """
         with self.lock:
             order = self.order(ident)
             lines = lines or [(li.id, li.quantity) for li in order.line_items]
-            refund = self._add_refund(order, lines, self.now(), note)
+            refund, touched = self._add_refund(order, lines, self.now(), note, restock=restock)
             refund_payload = self.rest_refund(order, refund)
             order_payload = self.rest_order(order)
+            level_payloads = [self.rest_inventory_level(level) for level in touched]
         self._emit("refunds/create", refund_payload)
         self._emit("orders/updated", order_payload)
+        for level_payload in level_payloads:
+            self._emit("inventory_levels/update", level_payload)
         return refund
 
     def order(self, ident: int | str) -> Order:
@@ -1000,9 +1086,93 @@ class ShopifyStore:
             "default_address": address,
         }
 
+    def _presentment_set(self, o: Order, shop: Decimal, presentment: Decimal) -> dict[str, Any]:
+        return {
+            "shop_money": {"amount": str(money(shop)), "currency_code": o.currency},
+            "presentment_money": {"amount": str(money(presentment)), "currency_code": o.presentment_currency},
+        }
+
+    # The only discount the emulator gives: 10 % off a line (see _make_order), as one manual discount application.
+    TEN_PERCENT_OFF: ClassVar[dict[str, Any]] = {
+        "target_type": "line_item",
+        "type": "manual",
+        "value": "10.0",
+        "value_type": "percentage",
+        "allocation_method": "across",
+        "target_selection": "explicit",
+        "title": "10% off",
+        "description": "10% off",
+    }
+
+    def _discount_applications(self, o: Order) -> tuple[list[dict[str, Any]], dict[int, int]]:
+        """Order ``discount_applications`` and, per discounted line id, the index its allocation points to.
+
+        Lines discounted by exactly 10 % share one application; any other line discount (set by a test) gets its
+        own fixed-amount application, so every allocation names a real application.
+        """
+        discounted = [li for li in o.line_items if li.discount > 0]
+        ten_off = [li for li in discounted if li.discount == money(li.unit_price * li.quantity * Decimal("0.10"))]
+        applications: list[dict[str, Any]] = [dict(self.TEN_PERCENT_OFF)] if ten_off else []
+        index_of: dict[int, int] = {li.id: 0 for li in ten_off}
+        for li in discounted:
+            if li.id not in index_of:
+                index_of[li.id] = len(applications)
+                applications.append(
+                    {
+                        "target_type": "line_item",
+                        "type": "manual",
+                        "value": str(li.discount),
+                        "value_type": "fixed_amount",
+                        "allocation_method": "one",
+                        "target_selection": "explicit",
+                        "title": "Discount",
+                        "description": "Discount",
+                    }
+                )
+        return applications, index_of
+
+    def rest_line_item(self, o: Order, li: LineItem, application_index: int | None = None) -> dict[str, Any]:
+        """One ``line_items[]`` entry: ``price`` x ``quantity`` minus the ``discount_allocations`` is the line's
+        GraphQL ``discountedTotalSet`` (in shop and in presentment money)."""
+        allocations = []
+        if li.discount > 0:
+            allocations.append(
+                {
+                    "amount": str(li.discount),
+                    "amount_set": self._presentment_set(o, li.discount, o.present(li.discount)),
+                    "discount_application_index": application_index if application_index is not None else 0,
+                }
+            )
+        return {
+            "id": li.id,
+            "admin_graphql_api_id": gid("LineItem", li.id),
+            "name": f"{li.title} - {li.variant_title}" if li.variant_title else li.title,
+            "price": str(li.unit_price),
+            "price_set": self._rest_money_set(o, li.unit_price),
+            "product_id": li.product_id,
+            "quantity": li.quantity,
+            "current_quantity": li.quantity - self._refunded_qty(o, li.id),
+            "sku": li.sku,
+            "taxable": li.taxable,
+            "title": li.title,
+            "total_discount": str(li.discount),
+            "total_discount_set": self._presentment_set(o, li.discount, o.present(li.discount)),
+            "discount_allocations": allocations,
+            "variant_id": li.variant_id,
+            "variant_title": li.variant_title,
+        }
+
     def rest_order(self, o: Order) -> dict[str, Any]:
-        """The ``orders/*`` webhook body (the fields the pipeline reads, in the REST 2025-07 shape)."""
+        """The ``orders/*`` webhook body (the fields the pipeline reads, in the REST 2025-07 shape).
+
+        Money agrees with the GraphQL side: ``current_total_price`` is ``currentTotalPriceSet`` (total minus what was
+        refunded), ``current_subtotal_price`` is ``currentSubtotalPriceSet``, and the ``refunds[].transactions``
+        add up to ``totalRefundedSet`` (REST orders have no refunded total of their own).
+        """
         customer = self.customers.get(o.customer_id) if o.customer_id else None
+        applications, index_of = self._discount_applications(o)
+        line_items_price = sum((li.unit_price * li.quantity for li in o.line_items), Decimal("0.00"))
+        current_subtotal = max(Decimal("0.00"), o.subtotal - o.refunded)
         return {
             "id": o.id,
             "admin_graphql_api_id": gid("Order", o.id),
@@ -1011,8 +1181,12 @@ class ShopifyStore:
             "closed_at": self.rest_time(o.closed_at),
             "created_at": self.rest_time(o.created_at),
             "currency": o.currency,
-            "current_subtotal_price": str(o.subtotal),
+            "current_subtotal_price": str(current_subtotal),
+            "current_subtotal_price_set": self._rest_money_set(o, current_subtotal),
             "current_total_price": str(o.total - o.refunded),
+            "current_total_price_set": self._rest_money_set(o, o.total - o.refunded),
+            "discount_applications": applications,
+            "discount_codes": [],
             "email": o.email,
             "financial_status": o.financial_status.lower(),
             "fulfillment_status": "fulfilled" if o.fulfillment_status == "FULFILLED" else None,
@@ -1020,6 +1194,7 @@ class ShopifyStore:
             "note": o.note,
             "number": o.number - 1000,
             "order_number": o.number,
+            "payment_gateway_names": ["bogus"],
             "presentment_currency": o.presentment_currency,
             "processed_at": self.rest_time(o.processed_at),
             "subtotal_price": str(o.subtotal),
@@ -1028,6 +1203,8 @@ class ShopifyStore:
             "test": o.test,
             "total_discounts": str(o.discounts),
             "total_discounts_set": self._rest_money_set(o, o.discounts),
+            "total_line_items_price": str(line_items_price),
+            "total_line_items_price_set": self._rest_money_set(o, line_items_price),
             "total_price": str(o.total),
             "total_price_set": self._rest_money_set(o, o.total),
             "total_shipping_price_set": self._rest_money_set(o, o.shipping),
@@ -1035,34 +1212,44 @@ class ShopifyStore:
             "total_tax_set": self._rest_money_set(o, o.tax),
             "updated_at": self.rest_time(o.updated_at),
             "customer": self.rest_customer(customer) if customer else None,
-            "line_items": [
-                {
-                    "id": li.id,
-                    "admin_graphql_api_id": gid("LineItem", li.id),
-                    "name": f"{li.title} - {li.variant_title}" if li.variant_title else li.title,
-                    "price": str(li.unit_price),
-                    "price_set": self._rest_money_set(o, li.unit_price),
-                    "product_id": li.product_id,
-                    "quantity": li.quantity,
-                    "current_quantity": li.quantity - self._refunded_qty(o, li.id),
-                    "sku": li.sku,
-                    "taxable": li.taxable,
-                    "title": li.title,
-                    "total_discount": str(li.discount),
-                    "total_discount_set": self._rest_money_set(o, li.discount),
-                    "variant_id": li.variant_id,
-                    "variant_title": li.variant_title,
-                }
-                for li in o.line_items
-            ],
+            "line_items": [self.rest_line_item(o, li, index_of.get(li.id)) for li in o.line_items],
             "refunds": [self.rest_refund(o, r) for r in o.refunds],
         }
 
     def _refunded_qty(self, order: Order, line_id: int) -> int:
         return sum(rl.quantity for r in order.refunds for rl in r.lines if rl.line_item_id == line_id)
 
+    def rest_transaction(self, o: Order, t: OrderTransaction) -> dict[str, Any]:
+        """An order transaction (REST 2025-07). Like Shopify since multi-currency, ``amount`` and ``currency`` are
+        in the order's presentment currency (the same as the shop currency for most orders)."""
+        return {
+            "id": t.id,
+            "admin_graphql_api_id": gid("OrderTransaction", t.id),
+            "amount": str(o.present(t.amount)),
+            "authorization": None,
+            "created_at": self.rest_time(t.created_at),
+            "currency": o.presentment_currency,
+            "device_id": None,
+            "error_code": None,
+            "gateway": t.gateway,
+            "kind": t.kind,
+            "location_id": None,
+            "message": None,
+            "order_id": o.id,
+            "parent_id": None,
+            "payment_id": f"{o.name}.{t.id % 1000}",
+            "processed_at": self.rest_time(t.created_at),
+            "receipt": {},
+            "source_name": "web",
+            "status": t.status,
+            "test": o.test,
+            "user_id": None,
+        }
+
     def rest_refund(self, o: Order, r: Refund) -> dict[str, Any]:
-        """The ``refunds/create`` webhook body."""
+        """The ``refunds/create`` webhook body (and each entry of an order's ``refunds``)."""
+        by_id = {li.id: li for li in o.line_items}
+        _, index_of = self._discount_applications(o)
         return {
             "id": r.id,
             "admin_graphql_api_id": gid("Refund", r.id),
@@ -1070,18 +1257,35 @@ class ShopifyStore:
             "note": r.note,
             "order_id": o.id,
             "processed_at": self.rest_time(r.created_at),
-            "restock": False,
+            "restock": r.restock,
+            "user_id": None,
             "refund_line_items": [
                 {
                     "id": rl.id,
                     "line_item_id": rl.line_item_id,
+                    "location_id": rl.location_id,
                     "quantity": rl.quantity,
                     "restock_type": rl.restock_type.lower(),
                     "subtotal": float(rl.subtotal),
                     "subtotal_set": self._rest_money_set(o, rl.subtotal),
+                    "line_item": (
+                        self.rest_line_item(o, by_id[rl.line_item_id], index_of.get(rl.line_item_id))
+                        if rl.line_item_id in by_id
+                        else None
+                    ),
                 }
                 for rl in r.lines
             ],
-            "transactions": [],
+            "transactions": [self.rest_transaction(o, t) for t in r.transactions],
             "order_adjustments": [],
+        }
+
+    def rest_inventory_level(self, level: InventoryLevel) -> dict[str, Any]:
+        """The ``inventory_levels/update`` webhook body (also the REST inventory level shape)."""
+        return {
+            "inventory_item_id": level.item_id,
+            "location_id": level.location_id,
+            "available": level.available,
+            "updated_at": self.rest_time(level.updated_at),
+            "admin_graphql_api_id": level.gid,
         }
