@@ -227,6 +227,8 @@ def build_extract_asset(spec: PlatformSpec, asset_name: str, entity: str) -> dg.
                     cursor_after=report.cursor_after,
                     error=None,
                 )
+                # A success clears a previous error and moves last_success_at, even when nothing changed.
+                store.mark_sync_result(conn, integration.id, ok=True, error=None, counts=None)
             reports.append((label, report))
             context.log.info(
                 f"{spec.title} {asset_name} of {label}: fetched {report.rows_fetched}, staged {report.staged}, "

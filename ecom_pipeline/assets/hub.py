@@ -110,7 +110,13 @@ def _lines_check(conn: Any, key: dg.AssetKey, tenant: str) -> dg.AssetCheckResul
         .limit(20)
     ).all()
     total = conn.execute(
-        select(func.count()).where(hub_order_lines.c.tenant_id == tenant, hub_order_lines.c.variant_id.is_(None))
+        select(func.count())
+        .select_from(hub_order_lines.join(hub_orders, hub_orders.c.id == hub_order_lines.c.order_id))
+        .where(
+            hub_order_lines.c.tenant_id == tenant,
+            hub_order_lines.c.variant_id.is_(None),
+            hub_orders.c.deleted_at.is_(None),
+        )
     ).scalar_one()
     return dg.AssetCheckResult(
         asset_key=key,

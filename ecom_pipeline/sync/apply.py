@@ -104,6 +104,18 @@ def _time_key(row: Row[Any]) -> tuple[float, int]:
     return (updated.timestamp() if updated is not None else float("-inf"), int(row.id))
 
 
+def _supersedes(row: Row[Any], current: Row[Any]) -> bool:
+    """Whether ``row`` is a later state of the record than ``current``.
+
+    A delete carries no shop time, so it cannot be compared by time: between a delete and an upsert the one staged
+    later wins (an edit then a deletion in one batch must end deleted; a record re-created after a deletion, as
+    Shopify and WooCommerce allow by id only for restores, must end live). Otherwise the newer shop time wins.
+    """
+    if row.op == "delete" or current.op == "delete":
+        return int(row.id) > int(current.id)
+    return _time_key(row) > _time_key(current)
+
+
 def dedupe_newest(rows: Sequence[Row[Any]]) -> tuple[list[Row[Any]], list[Row[Any]]]:
     """(newest row per (integration, external id), superseded rows), newest by source time then staging id.
 
@@ -117,7 +129,7 @@ def dedupe_newest(rows: Sequence[Row[Any]]) -> tuple[list[Row[Any]], list[Row[An
         current = best.get(key)
         if current is None:
             best[key] = row
-        elif _time_key(row) > _time_key(current):
+        elif _supersedes(row, current):
             superseded.append(current)
             best[key] = row
         else:

@@ -107,6 +107,19 @@ def since_for(cursor: CursorKey | None, lookback: timedelta, full_refresh: bool)
     return cursor.modified - lookback
 
 
+def cursor_after_full_scan(newest: CursorKey | None, scan_started: datetime) -> CursorKey | None:
+    """The cursor a full scan may leave behind: never later than the moment the scan started.
+
+    A full scan reads in id order (or as a bulk export), so a record read early and changed later in the scan is
+    not read again; setting the cursor to the newest time seen would put that change behind the cursor for good.
+    Capping at the scan's start makes the next incremental read (which starts a lookback earlier still) see it.
+    """
+    if newest is None:
+        return None
+    cap = CursorKey(scan_started.astimezone(UTC), 0)
+    return newest if newest <= cap else cap
+
+
 def stage_page(
     ctx: ExtractContext,
     *,
@@ -129,16 +142,29 @@ def stage_page(
             )
 
 
-def stage_tombstones(ctx: ExtractContext, *, entity: str, link_entity: str, seen: Iterable[str]) -> int:
+def stage_tombstones(
+    ctx: ExtractContext,
+    *,
+    entity: str,
+    link_entity: str,
+    seen: Iterable[str],
+    still_present: Callable[[list[str]], set[str]] | None = None,
+) -> int:
     """After a complete scan, stage a delete for every linked id the shop no longer lists.
 
     Only ever called once the whole listing was read: a partial scan must never turn unseen records into
-    tombstones, which is why interrupted full refreshes delete nothing.
+    tombstones, which is why interrupted full refreshes delete nothing. ``still_present`` asks the shop about the
+    unseen ids directly: a listing paged by page number shifts when a record is deleted during the scan, and the
+    record that slid onto an already-read page was never seen although it is alive. Ids it returns are spared.
     """
     seen_set = set(seen)
-    with ctx.engine.begin() as conn:
+    with ctx.engine.connect() as conn:
         linked = store.active_external_ids(conn, ctx.integration.id, link_entity)
-        missing = sorted(linked - seen_set)
+    missing = sorted(linked - seen_set)
+    if missing and still_present is not None:
+        alive = still_present(missing)
+        missing = [external_id for external_id in missing if external_id not in alive]
+    with ctx.engine.begin() as conn:
         if missing:
             store.stage_records(
                 conn,
@@ -185,20 +211,28 @@ def prefetch(source: Iterator[T], depth: int = 2) -> Iterator[T]:
     buffer: queue.Queue[Any] = queue.Queue(maxsize=max(1, depth))
     stop = threading.Event()
 
+    def offer(item: Any) -> bool:
+        """Put unless the consumer has gone; never blocks for good (a full buffer nobody reads)."""
+        while not stop.is_set():
+            try:
+                buffer.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for item in source:
-                while not stop.is_set():
-                    try:
-                        buffer.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not offer(item):
                     return
-            buffer.put(_DONE)
+            offer(_DONE)
         except BaseException as exc:  # handed to the consumer
-            buffer.put(exc)
+            offer(exc)
+        finally:
+            close = getattr(source, "close", None)
+            if callable(close):
+                close()  # the page generator's own cleanup (its HTTP session) runs in this thread
 
     thread = threading.Thread(target=produce, name="ecom-prefetch", daemon=True)
     thread.start()

@@ -152,6 +152,23 @@ def test_duplicates_in_a_batch_keep_the_newest_and_deletes_tombstone(engine: Eng
         assert store.count_rows(conn, hub_products) == 2
 
 
+def test_an_edit_then_a_deletion_in_one_batch_ends_deleted(engine: Engine) -> None:
+    """Prevents a delete (which has no shop time) from losing to an earlier-staged edit of the same record."""
+    with engine.begin() as conn:
+        iid = connect(conn)
+    _stage(engine, iid, [_product(1), _product(2)])
+    apply_staged(engine, tenant_id="acme", entity="product", transforms={"woocommerce": transform}, run_id="r1")
+    _stage(engine, iid, [_product(1, name="edited", minute=9)])
+    _stage(engine, iid, [{"id": 1}], op="delete")
+    report = apply_staged(
+        engine, tenant_id="acme", entity="product", transforms={"woocommerce": transform}, run_id="r2"
+    )
+    assert report.deleted == 1
+    with engine.connect() as conn:
+        rows = conn.execute(select(hub_products.c.title, hub_products.c.deleted_at).order_by(hub_products.c.id)).all()
+    assert rows[0].deleted_at is not None and rows[1].deleted_at is None
+
+
 def test_unchanged_restaging_counts_unchanged_and_writes_nothing(engine: Engine) -> None:
     """Re-applying the same payloads (a full refresh) must count unchanged and leave hub rows untouched."""
     with engine.begin() as conn:

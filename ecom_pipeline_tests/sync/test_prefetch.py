@@ -47,3 +47,19 @@ def test_prefetch_stops_the_producer_when_the_consumer_fails() -> None:
     time.sleep(0.3)
     assert len(produced) < 20
     assert not any(t.name == "ecom-prefetch" and t.is_alive() for t in threading.enumerate())
+
+
+def test_prefetch_does_not_hang_when_the_consumer_fails_on_a_full_buffer() -> None:
+    """Prevents a failing sync from stalling 30 s and leaking a thread blocked on a buffer nobody reads."""
+
+    def source() -> Iterator[int]:
+        yield from range(5)  # ends (or fails) while the buffer is full
+
+    started = time.monotonic()
+    with pytest.raises(RuntimeError):
+        for _ in prefetch(source(), depth=1):
+            time.sleep(0.2)  # let the producer fill the buffer and reach its end
+            raise RuntimeError("staging failed")
+    assert time.monotonic() - started < 5
+    time.sleep(0.3)
+    assert not any(t.name == "ecom-prefetch" and t.is_alive() for t in threading.enumerate())

@@ -47,6 +47,7 @@ from ecom_pipeline.sync.extract import (
     CursorKey,
     ExtractContext,
     ExtractReport,
+    cursor_after_full_scan,
     is_unchanged,
     since_for,
     stage_page,
@@ -257,6 +258,8 @@ def extract_entity(
         seen = {str(i) for i in client.list_ids(resource)}
     report.complete_scan = True
     report.tombstoned = stage_tombstones(ctx, entity=entity, link_entity=entity, seen=seen)
+    if full_scan:
+        newest = cursor_after_full_scan(newest, now)
     final = {**(newest.to_json() if newest else {}), "polled_at": now.isoformat()}
     with ctx.engine.begin() as conn:
         store.set_cursor(

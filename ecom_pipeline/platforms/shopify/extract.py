@@ -42,6 +42,7 @@ from ecom_pipeline.sync.extract import (
     CursorKey,
     ExtractContext,
     ExtractReport,
+    cursor_after_full_scan,
     is_unchanged,
     since_for,
     stage_page,
@@ -225,6 +226,7 @@ def extract_entity(ctx: ExtractContext, entity: str, client: ShopifyClient | Non
     cursor = CursorKey.from_json(report.cursor_before)
     since = since_for(cursor, ctx.lookback, ctx.full_refresh)
     full_scan = since is None
+    scan_started = datetime.now(UTC)
 
     shop = client.shop_and_scopes()
     currency = shop.get("currency") or settings.get("currency")
@@ -319,6 +321,7 @@ def extract_entity(ctx: ExtractContext, entity: str, client: ShopifyClient | Non
     report.complete_scan = True
     newest = state["newest"]
     if full_scan:
+        newest = cursor_after_full_scan(newest, scan_started)
         if newest is not None:
             stage_page(ctx, entity=entity, records=[], cursor=newest, advance_cursor=True)
         if tombstones_allowed:

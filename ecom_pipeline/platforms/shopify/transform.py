@@ -577,7 +577,22 @@ def order_to_canonical(order: Mapping[str, Any]) -> CanonicalOrder:
 
 
 def _rest_refunded(order_id: str, order: Mapping[str, Any]) -> Decimal:
-    """Sum of successful refund transactions (REST orders carry refunds, not a refunded total)."""
+    """Sum of successful refund transactions (REST orders carry refunds, not a refunded total).
+
+    Transactions are in the currency the buyer paid in (Shopify's multi-currency rule), so when that differs
+    from the shop currency their sum is not a shop-currency amount: refuse (the webhook planner then re-reads the
+    order, whose GraphQL ``totalRefundedSet.shopMoney`` is exact) rather than store 151x too much for a yen buyer.
+    """
+    presentment = _text(order.get("presentment_currency"))
+    currency = _text(order.get("currency"))
+    if order.get("refunds") and presentment and currency and presentment != currency:
+        raise TransformError(
+            "order",
+            order_id,
+            "refunds[].transactions",
+            f"refund transactions are in the buyer's currency {presentment}, not the shop currency {currency}; "
+            "the order must be re-read for its refunded total",
+        )
     total = _ZERO
     for i, refund in enumerate(_list("order", order_id, "refunds", order.get("refunds"))):
         refund = _obj("order", order_id, f"refunds[{i}]", refund)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,6 +30,7 @@ from ecom_pipeline.sync.extract import (
     CursorKey,
     ExtractContext,
     ExtractReport,
+    cursor_after_full_scan,
     is_unchanged,
     prefetch,
     since_for,
@@ -207,9 +209,12 @@ def extract_entity(ctx: ExtractContext, entity: str, client: WooCommerceClient |
     """Stage changed products, orders or customers of one WooCommerce integration."""
     if entity == "customer":
         return extract_customers(ctx, client)
+    if client is None:
+        with make_client(ctx) as own:
+            return extract_entity(ctx, entity, own)
     resource, link_entity, _ = RESOURCES[entity]
-    client = client or make_client(ctx)
     report = ExtractReport(entity=entity)
+    scan_started = datetime.now(UTC)
     with ctx.engine.connect() as conn:
         report.cursor_before = store.get_cursor(conn, ctx.integration.id, entity)
     cursor = CursorKey.from_json(report.cursor_before)
@@ -237,13 +242,36 @@ def extract_entity(ctx: ExtractContext, entity: str, client: WooCommerceClient |
             fetcher.close()
     report.complete_scan = True
     if full_scan:
+        newest = cursor_after_full_scan(newest, scan_started)
         if newest is not None:
             stage_page(ctx, entity=entity, records=[], cursor=newest, advance_cursor=True)
-        report.tombstoned = stage_tombstones(ctx, entity=entity, link_entity=link_entity, seen=seen)
+        report.tombstoned = stage_tombstones(
+            ctx, entity=entity, link_entity=link_entity, seen=seen, still_present=_present_checker(client, resource)
+        )
     report.cursor_after = newest.to_json() if newest else report.cursor_before
     _add_client_stats(report, client)
     report.duration_s = time.monotonic() - report.started
     return report
+
+
+def _present_checker(client: WooCommerceClient, resource: str) -> Callable[[list[str]], set[str]]:
+    """Asks the shop which of some unseen ids still exist (``include=``, 100 per call).
+
+    A trashed product is not listed without ``status=trash`` and counts as gone, as WooCommerce's own
+    product.deleted webhook (fired on trash) says.
+    """
+
+    def present(ids: list[str]) -> set[str]:
+        alive: set[str] = set()
+        numeric = [i for i in ids if i.isdigit()]
+        for start in range(0, len(numeric), 100):
+            chunk = numeric[start : start + 100]
+            params = {"include": ",".join(chunk), "per_page": len(chunk), "orderby": "id", "order": "asc"}
+            for page in client.iter_pages(resource, params):
+                alive.update(str(item.get("id")) for item in page.items)
+        return alive
+
+    return present
 
 
 def _add_client_stats(report: ExtractReport, client: WooCommerceClient) -> None:
@@ -278,7 +306,9 @@ def extract_customers(ctx: ExtractContext, client: WooCommerceClient | None = No
     first sync, on a full refresh, and every ``customers_full_scan_hours`` (setting, default 24) to catch profile
     edits made without an order; webhooks (customer.updated) make those fresh in between.
     """
-    client = client or make_client(ctx)
+    if client is None:
+        with make_client(ctx) as own:
+            return extract_customers(ctx, own)
     integration = ctx.integration
     report = ExtractReport(entity="customer")
     with ctx.engine.connect() as conn:
@@ -312,7 +342,13 @@ def extract_customers(ctx: ExtractContext, client: WooCommerceClient | None = No
     if full_scan:
         for page in client.iter_pages("customers", {"orderby": "id", "order": "asc"}):
             stage(page.items)
-        report.tombstoned = stage_tombstones(ctx, entity="customer", link_entity="customer", seen=seen)
+        report.tombstoned = stage_tombstones(
+            ctx,
+            entity="customer",
+            link_entity="customer",
+            seen=seen,
+            still_present=_present_checker(client, "customers"),
+        )
         state["full_scan_at"] = now.isoformat()
     else:
         known_max = max_id
