@@ -101,11 +101,23 @@ def run_sync(
         mat = event.step_materialization_data.materialization
         materializations[mat.asset_key.to_user_string()] = {k: v.value for k, v in mat.metadata.items()}
     failure = None
+    failed_checks = [
+        f"{evaluation.asset_check_key.asset_key.to_user_string()}: {evaluation.description}"
+        for event in result.all_events
+        if event.event_type_value == "ASSET_CHECK_EVALUATION"
+        and (evaluation := event.event_specific_data) is not None
+        and not evaluation.passed  # type: ignore[union-attr]
+        and evaluation.severity == dg.AssetCheckSeverity.ERROR  # type: ignore[union-attr]
+    ]
+    if failed_checks:
+        # A shop that could not be read fails its platform's ERROR check rather than the run (the other shops
+        # still reach the hub); for scripts, that still means the sync did not fully succeed.
+        failure = "\n".join(failed_checks)
     if not result.success:
         messages = [
             str(e.event_specific_data.error.message).strip()  # type: ignore[union-attr]
             for e in result.all_events
             if e.is_step_failure and e.event_specific_data is not None
         ]
-        failure = "\n".join(messages) or "the run failed (see the Dagster UI for the logs)"
-    return SyncOutcome(tenant, result.run_id, result.success, failure, materializations)
+        failure = "\n".join([*messages, *failed_checks]) or "the run failed (see the Dagster UI for the logs)"
+    return SyncOutcome(tenant, result.run_id, result.success and not failed_checks, failure, materializations)

@@ -23,11 +23,15 @@ from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.schema import staging_records
 from ecom_pipeline.webhooks.dagster import count_missed_by_webhooks
 
-# Shop errors are not retried by Dagster: the HTTP layer already retried transient ones (429, 5xx, timeouts) with
-# backoff, and retrying again at the asset level would multiply the waits against a shop that is struggling.
-# The next scheduled run resumes from the cursor. Dagster's RetryPolicy is kept for everything else (a worker
-# crash, a warehouse hiccup).
+# Shop errors are not retried by Dagster and do not fail the asset: the HTTP layer already retried transient ones
+# (429, 5xx, timeouts) with backoff, retrying at the asset level would multiply the waits against a struggling shop,
+# and failing the asset would stop the tenant's healthy shops from reaching the hub. The next scheduled run resumes
+# from the cursor. Anything else (a worker crash, a warehouse error) fails the asset and Dagster's RetryPolicy
+# applies.
 NOT_RETRIED_BY_DAGSTER: tuple[type[Exception], ...] = (ShopApiError,)
+
+
+CHECK_ALL_SHOPS = "all_shops_extracted"
 
 
 class ExtractConfig(dg.Config):
@@ -151,6 +155,13 @@ def build_extract_asset(spec: PlatformSpec, asset_name: str, entity: str) -> dg.
         retry_policy=dg.RetryPolicy(max_retries=2, delay=15, backoff=dg.Backoff.EXPONENTIAL),
         description=f"Raw {spec.title} {asset_name} of each tenant's shops, staged in `staging_records`.",
         tags={"ecom/platform": spec.name, "ecom/stage": "extract"},
+        check_specs=[
+            dg.AssetCheckSpec(
+                CHECK_ALL_SHOPS,
+                asset=dg.AssetKey([spec.name, asset_name]),
+                description="Every shop of the tenant on this platform was read; a failing shop is named here.",
+            )
+        ],
     )
     def _extract(
         context: dg.AssetExecutionContext,
@@ -227,8 +238,11 @@ def build_extract_asset(spec: PlatformSpec, asset_name: str, entity: str) -> dg.
                     cursor_after=report.cursor_after,
                     error=None,
                 )
-                # A success clears a previous error and moves last_success_at, even when nothing changed.
-                store.mark_sync_result(conn, integration.id, ok=True, error=None, counts=None)
+                # A successful exchange with the shop clears a previous error and moves last_success_at, even when
+                # nothing changed. Steps that did not talk to the shop (WooCommerce inventory reads staged
+                # products) say nothing about its health.
+                if report.api_calls:
+                    store.mark_sync_result(conn, integration.id, ok=True, error=None, counts=None)
             reports.append((label, report))
             context.log.info(
                 f"{spec.title} {asset_name} of {label}: fetched {report.rows_fetched}, staged {report.staged}, "
@@ -236,14 +250,29 @@ def build_extract_asset(spec: PlatformSpec, asset_name: str, entity: str) -> dg.
                 f"{report.retries} retries, {report.throttle_wait_s:.1f}s throttled, {report.duration_s:.2f}s"
             )
         metadata = _metadata(tenant, reports, errors)
-        if errors:
-            raise dg.Failure(
-                description=f"{len(errors)} of {len(integrations)} {spec.title} shop(s) of tenant {tenant} failed "
-                f"to extract {asset_name}: " + "; ".join(f"{k}: {v}" for k, v in errors.items()),
-                metadata=metadata,
-                allow_retries=retryable,
-            )
-        return dg.MaterializeResult(metadata=metadata)
+        summary = (
+            f"{len(errors)} of {len(integrations)} {spec.title} shop(s) of tenant {tenant} failed to extract "
+            f"{asset_name}: " + "; ".join(f"{k}: {v}" for k, v in errors.items())
+        )
+        if errors and not retryable:
+            # Shop errors (credentials, throttling past our retries, a shop down) fail this shop only: the asset
+            # still materializes what the tenant's other shops gave, so the hub keeps applying them, and the
+            # failure shows as a failed ERROR check (and in sync_runs, integrations.last_error, `status`).
+            context.log.error(summary)
+        elif errors:
+            raise dg.Failure(description=summary, metadata=metadata, allow_retries=True)
+        return dg.MaterializeResult(
+            metadata=metadata,
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=CHECK_ALL_SHOPS,
+                    passed=not errors,
+                    severity=dg.AssetCheckSeverity.ERROR,
+                    description=summary if errors else f"every {spec.title} shop of {tenant} was read",
+                    metadata={"failed_shops": dg.MetadataValue.json(errors)},
+                )
+            ],
+        )
 
     return _extract
 

@@ -187,7 +187,6 @@ def build_hub_asset(name: str) -> dg.AssetsDefinition:
                     cursor_after=None,
                     error=None,
                 )
-                store.mark_sync_result(conn, integration_id, ok=True, error=None, counts=None)
         context.log.info(
             f"hub/{name} for {tenant}: read {report.rows_read} staged rows; created {report.created}, "
             f"updated {report.updated}, unchanged {report.unchanged}, deleted {report.deleted}, "

@@ -333,3 +333,17 @@ def test_incremental_customers_pick_up_new_and_ordering_customers_with_one_list_
     assert outcome.success, outcome.failure
     assert outcome.materializations["woocommerce/customers"]["api_calls"] == 1
     assert shop.stats.count(path_prefix="/wp-json/wc/v3/customers") == 1
+
+
+def test_a_failing_shop_does_not_keep_the_tenants_other_shop_out_of_the_hub(env: Env) -> None:
+    """Prevents one shop with an error (here a 429 storm) from skipping the hub step for every shop of the tenant."""
+    assert env.connect(TENANT) == 0
+    assert env.connect(TENANT, "other-shop") == 0
+    env.sandbox.shop("other-shop").faults.update({"rate_limit_burst": 1000, "retry_after_s": 0})
+    outcome = run_sync(TENANT, instance=env.instance)
+    assert not outcome.success
+    assert "other-shop" in (outcome.failure or "")
+    assert outcome.materializations["hub/products"]["created"] == _expected(env)["products"]
+    with shared_engine(env.warehouse_url).connect() as conn:
+        statuses = dict(conn.execute(select(integrations.c.name, integrations.c.status)).all())
+    assert statuses == {SHOP: "active", "other-shop": "error"}
