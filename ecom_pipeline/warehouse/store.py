@@ -8,6 +8,7 @@ one unit or not at all. Operations that touch many rows take lists and issue one
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -324,11 +325,38 @@ class StagedRecord:
     source_updated_at: datetime | None = None
 
 
+def without_nul(value: Any) -> Any:
+    """``value`` with every U+0000 in its strings replaced by U+FFFD.
+
+    PostgreSQL's JSONB (and TEXT) cannot hold U+0000; one product description carrying it would make the page's
+    staging transaction fail on every run, so the shop's sync would be stuck on that page for good. The character
+    has no meaning in shop data; U+FFFD keeps the fact that something was there.
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    return value
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def stage_records(conn: Connection, records: Sequence[StagedRecord], *, run_id: str | None) -> int:
     """Append raw records to staging in one executemany; returns how many were staged."""
     if not records:
         return 0
     now = utcnow()
+    records = [dataclasses.replace(r, payload=without_nul(r.payload)) if _has_nul(r.payload) else r for r in records]
     rows = [
         {
             "tenant_id": r.tenant_id,

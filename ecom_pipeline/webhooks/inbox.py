@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from ecom_pipeline.warehouse.schema import webhook_inbox
-from ecom_pipeline.warehouse.store import dialect_insert
+from ecom_pipeline.warehouse.store import dialect_insert, without_nul
 
 # Headers worth keeping with the body (audit, replay, re-verification); everything else is transport noise.
 KEPT_HEADER_PREFIXES = ("x-wc-webhook-", "x-shopify-", "x-ecom-")
@@ -195,6 +195,10 @@ def insert_delivery(
     return bool(conn.execute(stmt).rowcount)
 
 
+def _bounded(value: str | None, size: int) -> str | None:
+    return None if value is None else value.replace("\x00", "")[:size]
+
+
 def insert_deliveries(conn: Connection, rows: list[dict[str, Any]]) -> list[bool]:
     """Many deliveries in ONE statement (INSERT .. ON CONFLICT DO NOTHING RETURNING delivery_key).
 
@@ -211,12 +215,15 @@ def insert_deliveries(conn: Connection, rows: list[dict[str, Any]]) -> list[bool
             "platform": r["platform"],
             "delivery_key": r["delivery"].delivery_key,
             "topic": r["delivery"].topic[:64],
-            "headers": r["delivery"].headers,
-            "body": r["body"].decode("utf-8", "replace"),
+            "headers": without_nul(r["delivery"].headers),
+            # PostgreSQL text cannot hold U+0000 (see store.without_nul); the signature was checked on the raw bytes.
+            "body": r["body"].decode("utf-8", "replace").replace("\x00", "\ufffd"),
             "received_at": r["received_at"],
-            "event_id": r["delivery"].event_id,
-            "webhook_id": r["delivery"].webhook_id,
-            "resource_id": r["delivery"].resource_id,
+            # Ids from headers are the sender's: bounded to the column sizes so one odd delivery cannot fail the
+            # whole group it is stored with.
+            "event_id": _bounded(r["delivery"].event_id, 128),
+            "webhook_id": _bounded(r["delivery"].webhook_id, 64),
+            "resource_id": _bounded(r["delivery"].resource_id, 128),
             "triggered_at": r["delivery"].triggered_at,
             "status": "pending",
             "attempts": 0,

@@ -220,3 +220,42 @@ def test_embedded_sqlite_store_works_too(sqlite_warehouse_url: str, cipher: Cred
         store.set_cursor(conn, integration_id=iid, tenant_id="acme", entity="order", cursor={"a": 2})
         assert store.get_cursor(conn, iid, "order") == {"a": 2}
     engine.dispose()
+
+
+def test_a_nul_character_in_a_payload_does_not_block_staging(warehouse_url: str) -> None:
+    """Prevents one U+0000 in a shop payload from failing the staging transaction on PostgreSQL on every run."""
+    from cryptography.fernet import Fernet
+
+    from ecom_pipeline.warehouse.schema import staging_records as _staging
+
+    engine = make_engine(warehouse_url)
+    cipher = CredentialCipher(Fernet.generate_key().decode())
+    with engine.begin() as conn:
+        iid = store.create_integration(
+            conn,
+            tenant_id="acme",
+            platform="woocommerce",
+            name="n",
+            base_url="http://127.0.0.1:1/n",
+            credentials={},
+            settings={},
+            cipher=cipher,
+        )
+        store.stage_records(
+            conn,
+            [
+                store.StagedRecord(
+                    tenant_id="acme",
+                    integration_id=iid,
+                    platform="woocommerce",
+                    entity="product",
+                    external_id="1",
+                    payload={"product": {"id": 1, "description": "bad\x00byte"}, "variations": []},
+                )
+            ],
+            run_id="r",
+        )
+    with engine.connect() as conn:
+        payload = conn.execute(select(_staging.c.payload)).scalar_one()
+    assert payload["product"]["description"] == "bad\ufffdbyte"
+    engine.dispose()
