@@ -149,7 +149,7 @@ def _measure(sandbox: SandboxServer, engine: Any, integration: Any, token: str, 
 def run(quick: bool, time_scale: float | None = None) -> str:
     """Run the benchmark and return its markdown table (also what ``benchmarks.run`` includes)."""
     products, orders = (600, 1200) if quick else (10_000, 20_000)
-    scale = time_scale or (20.0 if quick else 50.0)
+    scale = time_scale or (20.0 if quick else 10.0)
     spec = ShopSpec(
         name="bench",
         platform="shopify",
