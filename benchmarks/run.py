@@ -577,10 +577,11 @@ def render(data: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------------- other sections
 
 # Modules exposing ``run(quick: bool) -> str`` (a markdown section), run after the WooCommerce benchmark.
-SECTIONS = ("woocommerce", "prestashop", "webhooks", "shopify")
+SECTIONS = ("woocommerce", "prestashop", "webhooks", "webhooks_e2e", "shopify")
 SECTION_MODULES = {
     "prestashop": "benchmarks.prestashop_bench",
     "webhooks": "benchmarks.webhooks_bench",
+    "webhooks_e2e": "benchmarks.webhooks_e2e",
     "shopify": "benchmarks.shopify_bench",
 }
 
