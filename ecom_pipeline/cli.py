@@ -173,7 +173,7 @@ def cmd_tenants(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from ecom_pipeline.warehouse import store
-    from ecom_pipeline.warehouse.schema import rejected_records, sync_runs
+    from ecom_pipeline.warehouse.schema import rejected_records, sync_runs, webhook_inbox
 
     engine = _engine(args)
     with engine.connect() as conn:
@@ -233,6 +233,37 @@ def cmd_status(args: argparse.Namespace) -> int:
             print()
             print("Records not applied (see rejected_records for each reason and payload):")
             _print_table(["shop", "entity", "rejected"], [list(r) for r in rejected])
+        ids = [i.id for i in integrations]
+        inbox = conn.execute(
+            select(webhook_inbox.c.integration_id, webhook_inbox.c.status, func.count())
+            .where(webhook_inbox.c.integration_id.in_(ids))
+            .group_by(webhook_inbox.c.integration_id, webhook_inbox.c.status)
+        ).all()
+        if inbox:
+            counts: dict[int, dict[str, int]] = {}
+            for integration_id, status, n in inbox:
+                counts.setdefault(integration_id, {})[status] = n
+            print()
+            print("Webhook deliveries (webhook_inbox):")
+            _print_table(
+                ["shop", "pending", "applied", "dead"],
+                [[k, v.get("pending", 0), v.get("applied", 0), v.get("dead", 0)] for k, v in sorted(counts.items())],
+            )
+            dead = conn.execute(
+                select(webhook_inbox.c.integration_id, webhook_inbox.c.topic, webhook_inbox.c.attempts,
+                       webhook_inbox.c.processed_at, webhook_inbox.c.error)
+                .where(webhook_inbox.c.integration_id.in_(ids), webhook_inbox.c.status == "dead")
+                .order_by(webhook_inbox.c.id.desc())
+                .limit(10)
+            ).all()  # fmt: skip
+            if dead:
+                print()
+                print("Dead-lettered deliveries (newest first; the scheduled sync still reconciles these records):")
+                _print_table(
+                    ["shop", "topic", "attempts", "given up", "error"],
+                    [[r.integration_id, r.topic, r.attempts, _fmt_time(r.processed_at), (r.error or "")[:90]]
+                     for r in dead],
+                )  # fmt: skip
     return 0
 
 
