@@ -407,6 +407,8 @@ How to read the figures:
 - **Webhook receiver** (`benchmarks/webhooks_bench.py`): `ecom-pipeline serve-webhooks` under load from another
   process (saturation, then paced at 1,000/s), and a zero-loss run with duplicates, bad signatures and a
   `kill -9` of the receiver mid-load, checked in `webhook_inbox` and the hub after `apply_inbox`.
+- **Webhook end-to-end** (`benchmarks/webhooks_e2e.py`): a change in an emulated shop until the hub row shows
+  it, with the receiver and `dagster-daemon` running (sensor, queued run launched as a subprocess); aim p95 < 30 s.
 - **Shopify** (`benchmarks/shopify_bench.py`, when present). Each of these sections comes from its module's
   `run(quick)`; `--sections` picks a subset.
 """

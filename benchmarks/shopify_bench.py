@@ -188,6 +188,7 @@ def run(quick: bool, time_scale: float | None = None) -> str:
                     rows.append(_measure(sandbox, engine, integration, token, entity, bulk))
         engine.dispose()
     header = (
+        "## Shopify: full sync at Standard-plan limits, paginated and bulk\n\n"
         f"Shopify full sync, Standard plan (100 points/s, bucket 2,000): {products:,} products "
         f"({variants:,} variants), {orders:,} orders; emulator clock x{scale:g}; times in emulated seconds "
         "(bulk: waiting on the emulated clock plus reading and staging in real time).\n\n"
