@@ -1,0 +1,58 @@
+"""Housekeeping: staging and the webhook inbox keep their rows for a while, not forever.
+
+Applied staging rows are the raw payloads behind the hub (for audit and replay of recent runs); applied inbox rows
+are deliveries already in the hub. Both grow with every sync and every webhook, so a daily job deletes the ones
+older than a retention period. Pending rows, dead letters and rejected records are never deleted here: they are
+work or evidence a person may still need.
+"""
+
+from datetime import timedelta
+
+import dagster as dg
+from pydantic import Field
+from sqlalchemy import delete
+
+from ecom_pipeline.resources import WarehouseResource
+from ecom_pipeline.warehouse import store
+from ecom_pipeline.warehouse.schema import webhook_inbox
+from ecom_pipeline.warehouse.types import utcnow
+
+
+class HousekeepingConfig(dg.Config):
+    """How long applied rows are kept."""
+
+    staging_days: int = Field(default=7, description="Days an applied staging row is kept.")
+    inbox_days: int = Field(default=30, description="Days an applied webhook delivery is kept.")
+
+
+@dg.op(description="Delete applied staging rows and applied webhook deliveries older than their retention.")
+def purge_applied_rows(
+    context: dg.OpExecutionContext, config: HousekeepingConfig, warehouse: WarehouseResource
+) -> dg.Output[None]:
+    now = utcnow()
+    with warehouse.engine().begin() as conn:
+        staging = store.purge_applied_staging(conn, now - timedelta(days=config.staging_days))
+        inbox = int(
+            conn.execute(
+                delete(webhook_inbox).where(
+                    webhook_inbox.c.status == "applied",
+                    webhook_inbox.c.processed_at < now - timedelta(days=config.inbox_days),
+                )
+            ).rowcount
+            or 0
+        )
+    context.log.info(f"purged {staging} staging rows and {inbox} webhook deliveries")
+    return dg.Output(None, metadata={"staging_rows_deleted": staging, "inbox_rows_deleted": inbox})
+
+
+@dg.job(description="Daily clean-up of applied staging rows and webhook deliveries past their retention.")
+def housekeeping_job() -> None:
+    purge_applied_rows()
+
+
+housekeeping_schedule = dg.ScheduleDefinition(
+    job=housekeeping_job,
+    cron_schedule="17 3 * * *",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Every day at 03:17: purge applied staging rows (7 days) and webhook deliveries (30 days).",
+)
