@@ -195,8 +195,6 @@ def is_unchanged(link: Any, source_updated_at: datetime | None) -> bool:
     return known is not None and known == source_updated_at
 
 
-ProgressCallback = Callable[[ExtractReport], None]
-
 T = TypeVar("T")
 _DONE = object()
 

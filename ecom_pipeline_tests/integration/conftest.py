@@ -11,11 +11,20 @@ from typing import Any
 import dagster as dg
 import pytest
 from cryptography.fernet import Fernet
+from sqlalchemy import Table
 
 from ecom_pipeline.cli import main as cli_main
 from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
+from ecom_pipeline.warehouse import store
+from ecom_pipeline.warehouse.engine import shared_engine
 
 SHOP = "test-shop"
+
+
+def count(warehouse_url: str, table: Table, *where: Any) -> int:
+    """Rows of ``table`` matching ``where`` in the test's warehouse (store.count_rows on a fresh connection)."""
+    with shared_engine(warehouse_url).connect() as conn:
+        return store.count_rows(conn, table, *where)
 
 
 @dataclass

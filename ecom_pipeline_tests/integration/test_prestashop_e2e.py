@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ecom_pipeline.runner import run_sync
 from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
@@ -19,7 +19,7 @@ from ecom_pipeline.warehouse.schema import (
     hub_products,
     rejected_records,
 )
-from ecom_pipeline_tests.integration.conftest import one_shop_tenant
+from ecom_pipeline_tests.integration.conftest import count, one_shop_tenant
 
 SHOP = "presta"
 TENANT = "initech"
@@ -42,11 +42,6 @@ def presta(
         yield connected
 
 
-def _count(url: str, table, *where) -> int:  # type: ignore[no-untyped-def]
-    with shared_engine(url).connect() as conn:
-        return conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
-
-
 def test_prestashop_tenant_syncs_products_stock_orders_and_customers_without_rejections(
     presta: tuple[SandboxServer, dg.DagsterInstance], warehouse_url: str
 ) -> None:
@@ -55,11 +50,11 @@ def test_prestashop_tenant_syncs_products_stock_orders_and_customers_without_rej
     store = sandbox.shop(SHOP).store
     outcome = run_sync(TENANT, instance=instance)
     assert outcome.success, outcome.failure
-    assert _count(warehouse_url, rejected_records) == 0
-    assert _count(warehouse_url, hub_products) == len(store.tables["products"])
-    assert _count(warehouse_url, hub_orders) == len(store.tables["orders"])
-    assert _count(warehouse_url, hub_customers) == len(store.tables["customers"])
-    assert _count(warehouse_url, hub_inventory) > 0
+    assert count(warehouse_url, rejected_records) == 0
+    assert count(warehouse_url, hub_products) == len(store.tables["products"])
+    assert count(warehouse_url, hub_orders) == len(store.tables["orders"])
+    assert count(warehouse_url, hub_customers) == len(store.tables["customers"])
+    assert count(warehouse_url, hub_inventory) > 0
 
     # A stock change moves no date in PrestaShop: the next incremental sync must still see it.
     pid = next(iter(store.tables["products"]))
@@ -75,4 +70,4 @@ def test_prestashop_tenant_syncs_products_stock_orders_and_customers_without_rej
     store.delete_product(pid)
     outcome = run_sync(TENANT, instance=instance)
     assert outcome.success, outcome.failure
-    assert _count(warehouse_url, hub_products, hub_products.c.deleted_at.is_not(None)) == 1
+    assert count(warehouse_url, hub_products, hub_products.c.deleted_at.is_not(None)) == 1

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ecom_pipeline.runner import run_sync
 from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
@@ -22,7 +22,7 @@ from ecom_pipeline.warehouse.schema import (
     hub_variants,
     rejected_records,
 )
-from ecom_pipeline_tests.integration.conftest import one_shop_tenant
+from ecom_pipeline_tests.integration.conftest import count, one_shop_tenant
 
 SHOP = "shopi"
 TENANT = "hooli"
@@ -47,11 +47,6 @@ def shopify(
         yield connected
 
 
-def _count(url: str, table, *where) -> int:  # type: ignore[no-untyped-def]
-    with shared_engine(url).connect() as conn:
-        return conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
-
-
 def test_shopify_tenant_syncs_everything_then_sees_a_price_change(
     shopify: tuple[SandboxServer, dg.DagsterInstance], warehouse_url: str
 ) -> None:
@@ -60,12 +55,12 @@ def test_shopify_tenant_syncs_everything_then_sees_a_price_change(
     store = sandbox.shop(SHOP).store
     outcome = run_sync(TENANT, instance=instance)
     assert outcome.success, outcome.failure
-    assert _count(warehouse_url, rejected_records) == 0
-    assert _count(warehouse_url, hub_products) == len(store.products)
-    assert _count(warehouse_url, hub_variants) == sum(len(p.variant_ids) for p in store.products.values())
-    assert _count(warehouse_url, hub_orders) == len(store.orders)
-    assert _count(warehouse_url, hub_order_lines) == sum(len(o.line_items) for o in store.orders.values())
-    assert _count(warehouse_url, hub_customers) == len(store.customers)
+    assert count(warehouse_url, rejected_records) == 0
+    assert count(warehouse_url, hub_products) == len(store.products)
+    assert count(warehouse_url, hub_variants) == sum(len(p.variant_ids) for p in store.products.values())
+    assert count(warehouse_url, hub_orders) == len(store.orders)
+    assert count(warehouse_url, hub_order_lines) == sum(len(o.line_items) for o in store.orders.values())
+    assert count(warehouse_url, hub_customers) == len(store.customers)
     with shared_engine(warehouse_url).connect() as conn:
         gids = conn.execute(select(entity_links.c.external_gid).where(entity_links.c.entity == "product")).scalars()
         assert all(g and g.startswith("gid://shopify/Product/") for g in gids)

@@ -31,14 +31,9 @@ from ecom_pipeline.warehouse.schema import (
     staging_records,
     sync_runs,
 )
-from ecom_pipeline_tests.integration.conftest import SHOP, Env
+from ecom_pipeline_tests.integration.conftest import SHOP, Env, count
 
 TENANT = "acme"
-
-
-def _count(env: Env, table, *where) -> int:  # type: ignore[no-untyped-def]
-    with shared_engine(env.warehouse_url).connect() as conn:
-        return conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
 
 
 def _expected(env: Env, shop: str = SHOP) -> dict[str, int]:
@@ -56,11 +51,11 @@ def _expected(env: Env, shop: str = SHOP) -> dict[str, int]:
 
 def _assert_hub_matches_shop(env: Env) -> None:
     expected = _expected(env)
-    assert _count(env, hub_products, hub_products.c.deleted_at.is_(None)) == expected["products"]
-    assert _count(env, hub_variants, hub_variants.c.deleted_at.is_(None)) == expected["variants"]
-    assert _count(env, hub_orders) == expected["orders"]
-    assert _count(env, hub_order_lines) == expected["lines"]
-    assert _count(env, hub_customers) == expected["customers"]
+    assert count(env.warehouse_url, hub_products, hub_products.c.deleted_at.is_(None)) == expected["products"]
+    assert count(env.warehouse_url, hub_variants, hub_variants.c.deleted_at.is_(None)) == expected["variants"]
+    assert count(env.warehouse_url, hub_orders) == expected["orders"]
+    assert count(env.warehouse_url, hub_order_lines) == expected["lines"]
+    assert count(env.warehouse_url, hub_customers) == expected["customers"]
 
 
 def test_first_sync_brings_every_product_variant_order_and_customer_into_the_hub(env: Env) -> None:
@@ -69,7 +64,7 @@ def test_first_sync_brings_every_product_variant_order_and_customer_into_the_hub
     outcome = run_sync(TENANT, instance=env.instance)
     assert outcome.success, outcome.failure
     _assert_hub_matches_shop(env)
-    assert _count(env, hub_inventory) == _expected(env)["variants"]
+    assert count(env.warehouse_url, hub_inventory) == _expected(env)["variants"]
 
     meta = outcome.materializations["woocommerce/products"]
     for key in ("rows_fetched", "staged", "unchanged", "api_calls", "retries", "throttle_wait_s", "cursor_after"):
@@ -160,7 +155,7 @@ def test_wrong_consumer_secret_is_refused_at_connect_with_a_clear_message(env: E
     err = capsys.readouterr().err
     assert "signature" in err.lower() or "secret" in err.lower(), err
     assert wrong not in err
-    assert _count(env, integrations) == 0
+    assert count(env.warehouse_url, integrations) == 0
 
 
 def test_unknown_consumer_key_over_https_is_refused_at_connect(env: Env, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -168,7 +163,7 @@ def test_unknown_consumer_key_over_https_is_refused_at_connect(env: Env, capsys)
     assert env.connect(TENANT, https=True, consumer_key="ck_" + "1" * 40) == 1
     err = capsys.readouterr().err
     assert "401" in err or "key" in err.lower(), err
-    assert _count(env, integrations) == 0
+    assert count(env.warehouse_url, integrations) == 0
 
 
 def test_https_shop_with_our_ca_bundle_syncs_and_without_it_says_how_to_fix_tls(env: Env, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -186,7 +181,7 @@ def test_unreachable_shop_is_refused_at_connect_with_a_clear_message(env: Env, c
     assert env.connect(TENANT, url="http://127.0.0.1:9/nowhere") == 1
     err = capsys.readouterr().err
     assert "127.0.0.1:9" in err
-    assert _count(env, integrations) == 0
+    assert count(env.warehouse_url, integrations) == 0
 
 
 def test_a_burst_of_429s_is_waited_out_and_nothing_is_lost(env: Env) -> None:
@@ -233,12 +228,12 @@ def test_a_malformed_product_is_kept_in_rejected_records_and_the_rest_applies(en
     with shared_engine(env.warehouse_url).connect() as conn:
         rejected = conn.execute(select(rejected_records).where(rejected_records.c.entity == "product")).all()
     assert rejected and rejected[0].payload is not None and rejected[0].reason
-    assert _count(env, hub_products) == _expected(env)["products"] - 1
+    assert count(env.warehouse_url, hub_products) == _expected(env)["products"] - 1
 
     env.sandbox.shop(SHOP).faults.reset()
     store.update_product(bad.id, {"name": bad.name + " (fixed)"})
     assert run_sync(TENANT, instance=env.instance).success
-    assert _count(env, hub_products) == _expected(env)["products"]
+    assert count(env.warehouse_url, hub_products) == _expected(env)["products"]
 
 
 def test_full_refresh_turns_products_gone_from_the_shop_into_tombstones(env: Env) -> None:
@@ -255,7 +250,7 @@ def test_full_refresh_turns_products_gone_from_the_shop_into_tombstones(env: Env
             select(hub_products.c.title, hub_products.c.deleted_at).where(hub_products.c.deleted_at.is_not(None))
         ).all()
     assert [d.title for d in deleted] == [gone.name]
-    assert _count(env, hub_products) == _expected(env)["products"] + 1  # the tombstone is kept
+    assert count(env.warehouse_url, hub_products) == _expected(env)["products"] + 1  # the tombstone is kept
 
 
 def test_a_sync_killed_mid_run_resumes_on_rerun_without_loss_or_duplicates(env: Env) -> None:
@@ -267,10 +262,10 @@ def test_a_sync_killed_mid_run_resumes_on_rerun_without_loss_or_duplicates(env: 
     proc = subprocess.Popen([sys.executable, "-c", script], env=dict(os.environ))
     try:
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and _count(env, staging_records) < 5:
+        while time.monotonic() < deadline and count(env.warehouse_url, staging_records) < 5:
             assert proc.poll() is None, "the sync finished before it could be interrupted"
             time.sleep(0.1)
-        assert _count(env, staging_records) >= 5
+        assert count(env.warehouse_url, staging_records) >= 5
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)

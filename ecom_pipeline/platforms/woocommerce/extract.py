@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 
 from ecom_pipeline.platforms.connect import verify_from_settings
 from ecom_pipeline.platforms.errors import RequestBudgetExceeded, sanitize_url
-from ecom_pipeline.platforms.woocommerce.client import WooCommerceClient
+from ecom_pipeline.platforms.woocommerce.client import Page, WooCommerceClient
 from ecom_pipeline.platforms.woocommerce.transform import source_updated_at
 from ecom_pipeline.sync.extract import (
     CursorKey,
@@ -60,11 +60,10 @@ DEFAULT_CONCURRENCY = 4
 # Hours between complete customer scans (settings["customers_full_scan_hours"]).
 DEFAULT_CUSTOMER_SCAN_HOURS = 24.0
 
-# entity -> (REST resource, link entity, supports modified_after)
-RESOURCES: dict[str, tuple[str, str, bool]] = {
-    "product": ("products", "product", True),
-    "order": ("orders", "order", True),
-    "customer": ("customers", "customer", False),
+# entity read with modified_after -> (REST resource, link entity); customers have their own read (extract_customers)
+RESOURCES: dict[str, tuple[str, str]] = {
+    "product": ("products", "product"),
+    "order": ("orders", "order"),
 }
 
 
@@ -212,7 +211,7 @@ def extract_entity(ctx: ExtractContext, entity: str, client: WooCommerceClient |
     if client is None:
         with make_client(ctx) as own:
             return extract_entity(ctx, entity, own)
-    resource, link_entity, _ = RESOURCES[entity]
+    resource, link_entity = RESOURCES[entity]
     report = ExtractReport(entity=entity)
     scan_started = datetime.now(UTC)
     with ctx.engine.connect() as conn:
@@ -262,16 +261,17 @@ def _present_checker(client: WooCommerceClient, resource: str) -> Callable[[list
     """
 
     def present(ids: list[str]) -> set[str]:
-        alive: set[str] = set()
-        numeric = [i for i in ids if i.isdigit()]
-        for start in range(0, len(numeric), 100):
-            chunk = numeric[start : start + 100]
-            params = {"include": ",".join(chunk), "per_page": len(chunk), "orderby": "id", "order": "asc"}
-            for page in client.iter_pages(resource, params):
-                alive.update(str(item.get("id")) for item in page.items)
-        return alive
+        return {str(item.get("id")) for page in _iter_included(client, resource, ids) for item in page.items}
 
     return present
+
+
+def _iter_included(client: WooCommerceClient, resource: str, ids: list[str]) -> Iterator[Page]:
+    """Pages of the records with these ids (``include=``, 100 ids per call; non-numeric ids are skipped)."""
+    numeric = [i for i in ids if i.isdigit()]
+    for chunk in store.chunked(numeric, 100):
+        params = {"include": ",".join(chunk), "per_page": len(chunk), "orderby": "id", "order": "asc"}
+        yield from client.iter_pages(resource, params)
 
 
 def _add_client_stats(report: ExtractReport, client: WooCommerceClient) -> None:
@@ -359,11 +359,8 @@ def extract_customers(ctx: ExtractContext, client: WooCommerceClient | None = No
             if len(fresh) < len(page.items):
                 break  # reached customers we already know
         wanted = sorted(_order_customer_ids(ctx, orders_after, newest_order_staging) - seen, key=int)
-        for start in range(0, len(wanted), 100):
-            chunk = wanted[start : start + 100]
-            params = {"include": ",".join(chunk), "per_page": len(chunk), "orderby": "id", "order": "asc"}
-            for page in client.iter_pages("customers", params):
-                stage(page.items)
+        for page in _iter_included(client, "customers", wanted):
+            stage(page.items)
     state.update({"max_id": max_id, "orders_staging_id": newest_order_staging})
     with ctx.engine.begin() as conn:
         store.set_cursor(
