@@ -19,7 +19,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import requests
 from requests.structures import CaseInsensitiveDict
@@ -456,3 +456,26 @@ __all__ = [
     "parse_link_header",
     "parse_retry_after",
 ]
+
+
+class ShopClient:
+    """What every platform client shares: its ``HttpSession`` in ``self.http``, closing, ``with``, and stats.
+
+    Platform clients subclass it and add their API; a client whose stats hold more than the HTTP layer's (Shopify's
+    cost governor) overrides ``stats``.
+    """
+
+    http: HttpSession
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.http.close()
+
+    @property
+    def stats(self) -> HttpStats:
+        return self.http.stats

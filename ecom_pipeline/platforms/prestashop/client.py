@@ -43,7 +43,7 @@ import requests
 from requests.auth import HTTPBasicAuth
 
 from ecom_pipeline.platforms.errors import ShopApiError, ShopAuthError, ShopResponseError
-from ecom_pipeline.platforms.http import ApiResponse, ErrorInfo, HttpSession, HttpStats
+from ecom_pipeline.platforms.http import ApiResponse, ErrorInfo, HttpSession, ShopClient
 from ecom_pipeline.platforms.prestashop.dates import format_local, local_filter_floor, shop_zone, utc_to_local
 from ecom_pipeline.platforms.prestashop.errors import PHP_WARNING_CODE, PrestaShopPermissionError, specialize
 
@@ -181,7 +181,7 @@ def _bracket(values: list[str] | tuple[str, ...]) -> str:
     return "[" + ",".join(values) + "]"
 
 
-class PrestaShopClient:
+class PrestaShopClient(ShopClient):
     """Read access to one PrestaShop shop's webservice, plus XML document writes for export."""
 
     platform = PLATFORM
@@ -232,19 +232,6 @@ class PrestaShopClient:
 
     def __repr__(self) -> str:
         return f"PrestaShopClient(site_url={self.site_url!r})"
-
-    def __enter__(self) -> PrestaShopClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self.http.close()
-
-    @property
-    def stats(self) -> HttpStats:
-        return self.http.stats
 
     # -- raw calls ----------------------------------------------------------------------------------------------
 

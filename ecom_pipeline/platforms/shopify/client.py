@@ -29,7 +29,7 @@ from typing import Any
 import requests
 
 from ecom_pipeline.platforms.errors import ShopAuthError, ShopResponseError
-from ecom_pipeline.platforms.http import HttpSession, HttpStats
+from ecom_pipeline.platforms.http import HttpSession, HttpStats, ShopClient
 from ecom_pipeline.platforms.shopify import queries as q
 from ecom_pipeline.platforms.shopify.auth import ShopifyTokenAuth, StaticToken, TokenProvider
 from ecom_pipeline.platforms.shopify.errors import (
@@ -178,7 +178,7 @@ def assemble_bulk(lines: Iterable[Mapping[str, Any]], child_connections: Mapping
         yield current
 
 
-class ShopifyClient:
+class ShopifyClient(ShopClient):
     """Read access to one shop's GraphQL Admin API (and the few mutations bulk operations need)."""
 
     platform = PLATFORM
@@ -240,15 +240,6 @@ class ShopifyClient:
 
     def __repr__(self) -> str:
         return f"ShopifyClient(shop_url={self.shop_url!r}, api_version={self.api_version!r})"
-
-    def __enter__(self) -> ShopifyClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self.http.close()
 
     @property
     def stats(self) -> ShopifyStats:

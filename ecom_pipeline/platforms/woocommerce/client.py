@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ecom_pipeline.platforms.errors import ShopApiError, ShopAuthError, ShopResponseError
-from ecom_pipeline.platforms.http import ApiResponse, ErrorInfo, HttpSession, HttpStats
+from ecom_pipeline.platforms.http import ApiResponse, ErrorInfo, HttpSession, ShopClient
 from ecom_pipeline.platforms.woocommerce.auth import auth_for
 
 PLATFORM = "woocommerce"
@@ -120,7 +120,7 @@ def wc_error_parser(status: int, body: Any, text: str) -> ErrorInfo:
     return ErrorInfo(code=code, message=message or None, hint=hint, details=details)
 
 
-class WooCommerceClient:
+class WooCommerceClient(ShopClient):
     """Read access to one WooCommerce store's wc/v3 API (plus thin write helpers for export)."""
 
     platform = PLATFORM
@@ -167,19 +167,6 @@ class WooCommerceClient:
 
     def __repr__(self) -> str:
         return f"WooCommerceClient(site_url={self.site_url!r})"
-
-    def __enter__(self) -> WooCommerceClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self.http.close()
-
-    @property
-    def stats(self) -> HttpStats:
-        return self.http.stats
 
     # -- single calls -----------------------------------------------------------------------------------------
 
