@@ -1,0 +1,44 @@
+"""Where a WooCommerce shop will deliver webhooks, and how its addresses are written at connect.
+
+WooCommerce delivers with WordPress's ``wp_safe_remote_request``, whose ``wp_http_validate_url`` accepts only
+ports 80, 443 and 8080 (the ``http_allowed_safe_ports`` filter), or the shop's own port on the shop's own host.
+A delivery to any other port fails before it leaves the shop, and after five failed deliveries in a row
+WooCommerce disables the webhook: registering such a URL looks fine at connect and silently stops working.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+DELIVERY_PORTS: tuple[int, ...] = (80, 443, 8080)
+
+
+def _port(url: str) -> int:
+    parts = urlsplit(url)
+    return parts.port or (443 if parts.scheme.lower() == "https" else 80)
+
+
+def delivery_problem(webhook_url: str, shop_url: str) -> str | None:
+    """Why the shop at ``shop_url`` will not deliver to ``webhook_url``; None when it will (as far as ports go)."""
+    port = _port(webhook_url)
+    if port in DELIVERY_PORTS:
+        return None
+    hook_host = (urlsplit(webhook_url).hostname or "").lower()
+    shop_host = (urlsplit(shop_url).hostname or "").lower()
+    if hook_host and hook_host == shop_host and port == _port(shop_url):
+        return None  # WordPress also allows its own host and port
+    from ecom_pipeline.platforms.connect import receiver_command
+
+    ports = ", ".join(str(p) for p in DELIVERY_PORTS)
+    parts = urlsplit(webhook_url)
+    host = parts.hostname or "HOST"
+    host = f"[{host}]" if ":" in host else host
+    if parts.scheme.lower() == "https":
+        suggested = f"https://{host}{parts.path}"
+    else:
+        suggested = f"http://{host}:8080{parts.path}"
+    return (
+        f"WooCommerce delivers webhooks only to ports {ports} (WordPress's safe-request rule), not to port {port}: "
+        "the shop would fail every delivery and disable the webhooks after five failures. Use e.g. "
+        f"--webhook-url {suggested} and run the receiver there: {receiver_command(suggested)}"
+    )
