@@ -33,10 +33,9 @@ def delivery_problem(webhook_url: str, shop_url: str) -> str | None:
     parts = urlsplit(webhook_url)
     host = parts.hostname or "HOST"
     host = f"[{host}]" if ":" in host else host
-    if parts.scheme.lower() == "https":
-        suggested = f"https://{host}{parts.path}"
-    else:
-        suggested = f"http://{host}:8080{parts.path}"
+    # https is served by a TLS proxy on 443; plain http goes to the receiver itself on 8080.
+    https = parts.scheme.lower() == "https"
+    suggested = f"https://{host}{parts.path}" if https else f"http://{host}:8080{parts.path}"
     return (
         f"WooCommerce delivers webhooks only to ports {ports} (WordPress's safe-request rule), not to port {port}: "
         "the shop would fail every delivery and disable the webhooks after five failures. Use e.g. "
