@@ -54,6 +54,8 @@ def cmd_connect(args: argparse.Namespace) -> int:
         ConnectUsageError,
         check_shop_url,
         check_webhook_url,
+        receiver_command,
+        suggested_webhook_url,
         webhook_delivery_problem,
     )
     from ecom_pipeline.platforms.errors import ShopApiError, ShopRedirectError
@@ -74,6 +76,12 @@ def cmd_connect(args: argparse.Namespace) -> int:
         return 2
     if problem and not args.force_webhook_port:
         print(f"error: {problem}.", file=sys.stderr)
+        suggested = suggested_webhook_url(spec.name, args.webhook_url)
+        if suggested:
+            print(
+                f"  Use e.g. --webhook-url {suggested} and run the receiver there: {receiver_command(suggested)}",
+                file=sys.stderr,
+            )
         print("  (--force-webhook-port registers it anyway, for a shop that allows more ports.)", file=sys.stderr)
         return 2
     if problem:

@@ -188,6 +188,12 @@ def webhook_delivery_problem(platform: str, webhook_url: str, shop_url: str) -> 
     return check(webhook_url, shop_url) if check else None
 
 
+def suggested_webhook_url(platform: str, webhook_url: str) -> str | None:
+    """A receiver URL the platform's shops deliver to, close to ``webhook_url`` (None when the platform has none)."""
+    suggest = getattr(connect_rules(platform), "suggested_webhook_url", None)
+    return suggest(webhook_url) if suggest else None
+
+
 def is_local_host(host: str | None) -> bool:
     """True for loopback names and addresses (a receiver there is only reachable from this machine)."""
     if not host:

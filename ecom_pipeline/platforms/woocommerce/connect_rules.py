@@ -27,17 +27,19 @@ def delivery_problem(webhook_url: str, shop_url: str) -> str | None:
     shop_host = (urlsplit(shop_url).hostname or "").lower()
     if hook_host and hook_host == shop_host and port == _port(shop_url):
         return None  # WordPress also allows its own host and port
-    from ecom_pipeline.platforms.connect import receiver_command
-
     ports = ", ".join(str(p) for p in DELIVERY_PORTS)
+    return (
+        f"WooCommerce delivers webhooks only to ports {ports} (WordPress's safe-request rule), not to port {port}: "
+        "the shop would fail every delivery and disable the webhooks after five failures"
+    )
+
+
+def suggested_webhook_url(webhook_url: str) -> str:
+    """The same receiver on a port the shop delivers to: 8080 for http (no root needed), 443 for https."""
     parts = urlsplit(webhook_url)
     host = parts.hostname or "HOST"
     host = f"[{host}]" if ":" in host else host
     # https is served by a TLS proxy on 443; plain http goes to the receiver itself on 8080.
-    https = parts.scheme.lower() == "https"
-    suggested = f"https://{host}{parts.path}" if https else f"http://{host}:8080{parts.path}"
-    return (
-        f"WooCommerce delivers webhooks only to ports {ports} (WordPress's safe-request rule), not to port {port}: "
-        "the shop would fail every delivery and disable the webhooks after five failures. Use e.g. "
-        f"--webhook-url {suggested} and run the receiver there: {receiver_command(suggested)}"
-    )
+    if parts.scheme.lower() == "https":
+        return f"https://{host}{parts.path}"
+    return f"http://{host}:8080{parts.path}"
