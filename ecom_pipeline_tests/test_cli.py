@@ -202,6 +202,22 @@ def test_connect_answers_a_bad_shop_url_with_one_line_not_a_traceback(
     assert _integration_rows(cli_env) == []
 
 
+@pytest.mark.parametrize("webhook_url", ["hooks.example.com", "javascript:alert(1)", "http://", "ftp://hooks.example"])
+def test_connect_answers_a_bad_webhook_url_with_one_line_before_contacting_the_shop(
+    webhook_url: str,
+    cli_env: str,
+    woo_shop: ShopHandle,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Prevents a malformed --webhook-url from being found out only after the shop was connected."""
+    monkeypatch.setenv("ECOM_CONSUMER_SECRET", woo_shop.consumer_secret)
+    assert cli_main(_connect_argv(woo_shop, "acme", f"--webhook-url={webhook_url}")) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"error: --webhook-url {webhook_url!r}")
+    assert _integration_rows(cli_env) == []
+
+
 def test_connect_names_a_redirect_instead_of_following_it(
     cli_env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -240,6 +256,10 @@ def test_sync_of_an_unknown_tenant_fails_and_says_so(
         assert not instance.has_dynamic_partition(TENANTS_PARTITION_NAME, "acme-typo")
     finally:
         instance.dispose()
+    assert cli_main(["disconnect", "--integration", "1"]) == 0
+    capsys.readouterr()
+    assert cli_main(["sync", "--tenant", "acme"]) == 1
+    assert "error: every shop of tenant acme is disconnected (#1)" in capsys.readouterr().err
 
 
 def test_sync_of_all_tenants_skips_an_old_invalid_tenant_row_and_rename_repairs_it(
