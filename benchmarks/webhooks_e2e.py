@@ -116,7 +116,8 @@ def measure(changes: int = 10, spacing_s: float = 3.0, timeout_s: float = 120.0)
         _wait_for(receiver_up, 60, "the webhook receiver")
         connect = subprocess.run(
             [PY, "-m", "ecom_pipeline.cli", "connect", "woocommerce", "--tenant", "e2e", "--url", info["http_url"],
-             "--consumer-key", info["consumer_key"], "--webhook-url", f"http://127.0.0.1:{hook_port}"],
+             "--consumer-key", info["consumer_key"], "--webhook-url", f"http://127.0.0.1:{hook_port}",
+             "--force-webhook-port"],
             env={**env, "ECOM_CONSUMER_SECRET": info["consumer_secret"]}, cwd=ROOT, capture_output=True, text=True,
             check=False,
         )  # fmt: skip

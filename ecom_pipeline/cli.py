@@ -7,6 +7,8 @@ failure the user can fix (credentials, an unreachable shop), 2 a usage error.
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,18 +50,57 @@ def _fmt_time(value: Any) -> str:
 
 
 def cmd_connect(args: argparse.Namespace) -> int:
-    from ecom_pipeline.platforms.connect import ConnectUsageError
-    from ecom_pipeline.platforms.errors import ShopApiError
+    from ecom_pipeline.platforms.connect import (
+        ConnectUsageError,
+        check_shop_url,
+        check_webhook_url,
+        receiver_command,
+        suggested_webhook_url,
+        webhook_delivery_problem,
+    )
+    from ecom_pipeline.platforms.errors import ShopApiError, ShopRedirectError
     from ecom_pipeline.platforms.registry import get_platform
     from ecom_pipeline.warehouse import store
 
     spec = get_platform(args.platform)
-    print(f"Checking the credentials against {args.url.rstrip('/')} ...")
+    # Everything that can be checked without the shop is checked first: a bad URL is a one-line usage error, and
+    # a webhook URL the shop would never deliver to is refused before anything is contacted or written.
+    try:
+        args.url = check_shop_url(args.url, platform=spec.name)
+        problem = None
+        if args.webhook_url:
+            args.webhook_url = check_webhook_url(args.webhook_url)
+            problem = webhook_delivery_problem(spec.name, args.webhook_url, args.url)
+    except ConnectUsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if problem and not args.force_webhook_port:
+        print(f"error: {problem}.", file=sys.stderr)
+        suggested = suggested_webhook_url(spec.name, args.webhook_url)
+        if suggested:
+            print(
+                f"  Use e.g. --webhook-url {suggested} and run the receiver there: {receiver_command(suggested)}",
+                file=sys.stderr,
+            )
+        print("  (--force-webhook-port registers it anyway, for a shop that allows more ports.)", file=sys.stderr)
+        return 2
+    if problem:
+        print(f"warning: {problem}; registering it anyway (--force-webhook-port).")
+    print(f"Checking the credentials against {args.url} ...")
     try:
         result = spec.connect(args)
     except ConnectUsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except ShopRedirectError as exc:
+        site = _redirected_site(args.url, exc)
+        print(
+            f"error: the shop redirects to {exc.location}; connect that URL: ecom-pipeline connect {spec.name} "
+            f"--tenant {args.tenant} --url {site} ... (redirects are not followed: they drop credentials and "
+            "turn writes into reads)",
+            file=sys.stderr,
+        )
+        return 1
     except ShopApiError as exc:
         print(f"error: could not connect tenant {args.tenant} to {args.url}:\n  {exc}", file=sys.stderr)
         return 1
@@ -93,10 +134,27 @@ def cmd_connect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _redirected_site(given_url: str, error: Any) -> str:
+    """The address to connect instead, from where a request under ``given_url`` was redirected.
+
+    The API path we asked for is stripped from the redirect target when it ends with it (http://shop/wp-json/...
+    -> https://shop/wp-json/... gives https://shop); otherwise the target itself is the best guess.
+    """
+    location = (error.location or "").split("?", 1)[0].split("#", 1)[0]
+    requested = (error.url or "").split("?", 1)[0]
+    given = given_url.rstrip("/")
+    if requested.startswith(given):
+        rest = requested[len(given) :]
+        if rest and location.endswith(rest) and len(location) > len(rest):
+            return location[: -len(rest)].rstrip("/")
+    return location.rstrip("/") or given
+
+
 def _connect_webhooks(platform: str, engine: Any, integration_id: int, url: str, cipher: Any, timeout: float) -> int:
     """Register the shop's webhooks to our receiver at ``url``; exit code (0 when done)."""
     import importlib
 
+    from ecom_pipeline.platforms.connect import receiver_command
     from ecom_pipeline.platforms.errors import ShopApiError
 
     try:
@@ -117,7 +175,7 @@ def _connect_webhooks(platform: str, engine: Any, integration_id: int, url: str,
         return 1
     summary = report.summary() if hasattr(report, "summary") else str(report)
     print(f"Webhooks: {summary}")
-    print(f"Run the receiver where {url} reaches it: ecom-pipeline serve-webhooks")
+    print(f"Run the receiver where {url} reaches it: {receiver_command(url)}")
     return 0
 
 
@@ -147,6 +205,8 @@ def cmd_tenants(args: argparse.Namespace) -> int:
     from ecom_pipeline.warehouse import store
 
     engine = _engine(args)
+    if args.rename:
+        return _rename_tenant(engine, *args.rename)
     with engine.connect() as conn:
         integrations = store.list_integrations(conn, include_disconnected=True)
     by_tenant: dict[str, list[Any]] = {}
@@ -171,11 +231,47 @@ def cmd_tenants(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_home(args: argparse.Namespace) -> None:
+    """Say which home and warehouse this command reads, so an empty answer cannot be mistaken for an empty hub."""
+    from sqlalchemy.engine import make_url
+
+    from ecom_pipeline.warehouse.engine import ENV_WAREHOUSE_URL, home_and_source
+
+    home, source = home_and_source()
+    url = args.warehouse_url or default_warehouse_url()
+    if args.warehouse_url:
+        url_source = "--warehouse-url"
+    else:
+        url_source = f"${ENV_WAREHOUSE_URL}" if os.environ.get(ENV_WAREHOUSE_URL) else "the home folder"
+    print(f"Home: {home} (from {source})")
+    print(f"Warehouse: {make_url(url).render_as_string(hide_password=True)} (from {url_source})")
+    print()
+
+
+def _rename_tenant(engine: Any, old: str, new: str) -> int:
+    from ecom_pipeline.tenants import InvalidTenantError
+    from ecom_pipeline.warehouse import store
+
+    try:
+        with engine.begin() as conn:
+            moved = store.rename_tenant(conn, old, new)
+    except InvalidTenantError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    rows = ", ".join(f"{table} {n}" for table, n in sorted(moved.items())) or "no rows"
+    print(f"Renamed tenant {old!r:.70} to {new} ({rows}). Next: ecom-pipeline sync --tenant {new}")
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from ecom_pipeline.warehouse import store
     from ecom_pipeline.warehouse.schema import rejected_records, sync_runs, webhook_inbox
 
     engine = _engine(args)
+    _print_home(args)
     with engine.connect() as conn:
         integrations = store.list_integrations(conn, tenant_id=args.tenant, include_disconnected=True)
         if not integrations:
@@ -275,13 +371,24 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from ecom_pipeline.warehouse import store
 
     engine = _engine(args)
+    skipped: list[Any] = []
     with engine.connect() as conn:
-        tenants = [args.tenant] if args.tenant else store.active_tenants(conn)
+        if args.tenant:
+            problem = _unknown_tenant_problem(conn, args.tenant)
+            if problem:
+                print(f"error: {problem}", file=sys.stderr)
+                return 1
+            tenants = [args.tenant]
+        else:
+            tenants = store.active_tenants(conn)
+            skipped = store.invalid_tenant_integrations(conn)
+    for integration in skipped:
+        print(_invalid_tenant_warning(integration), file=sys.stderr)
     if not tenants:
         print("No tenants to sync. Connect a shop first: ecom-pipeline connect woocommerce --help")
         return 1
     instance = get_instance()
-    failed = 0
+    failed = 1 if skipped else 0
     for tenant in tenants:
         outcome = run_sync(tenant, instance=instance, full_refresh=args.full_refresh, log_level=args.log_level)
         print(f"tenant {tenant}: run {outcome.run_id} {'succeeded' if outcome.success else 'FAILED'}")
@@ -301,6 +408,39 @@ def cmd_sync(args: argparse.Namespace) -> int:
             failed += 1
             print(f"  error: {outcome.failure}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _unknown_tenant_problem(conn: Any, tenant: str) -> str | None:
+    """Why ``tenant`` cannot be synced (no shop, or only disconnected ones), None when it can."""
+    from ecom_pipeline.warehouse import store
+    from ecom_pipeline.warehouse.engine import default_home
+
+    shops = store.list_integrations(conn, tenant_id=tenant, include_disconnected=True)
+    if not shops:
+        known = store.active_tenants(conn)
+        listed = f"tenants with a shop: {', '.join(known)}" if known else "no tenant has a shop yet"
+        return (
+            f"tenant {tenant} has no shop in this warehouse ({listed}; home {default_home()}). Check the name, or "
+            f"connect a shop first: ecom-pipeline connect <platform> --tenant {tenant} --url ..."
+        )
+    if all(not shop.active for shop in shops):
+        ids = ", ".join(f"#{shop.id}" for shop in shops)
+        return (
+            f"every shop of tenant {tenant} is disconnected ({ids}); connect one again with "
+            f"ecom-pipeline connect <platform> --tenant {tenant} --url ..."
+        )
+    return None
+
+
+def _invalid_tenant_warning(integration: Any) -> str:
+    from ecom_pipeline.tenants import suggest_tenant, tenant_problem
+
+    new = suggest_tenant(integration.tenant_id) or "<new-name>"
+    return (
+        f"warning: skipping tenant {integration.tenant_id!r:.70} (integration #{integration.id}, "
+        f"{integration.platform} {integration.base_url}): {tenant_problem(integration.tenant_id)}, so its runs "
+        f"cannot work. Rename it: ecom-pipeline tenants --rename {shlex.quote(integration.tenant_id)} {new}"
+    )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -363,6 +503,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from ecom_pipeline.platforms.connect import add_common_arguments
     from ecom_pipeline.platforms.registry import platforms
+    from ecom_pipeline.tenants import tenant_argument
 
     parser = argparse.ArgumentParser(
         prog="ecom-pipeline",
@@ -393,15 +534,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--integration", type=int, required=True, help="Integration id (see `ecom-pipeline status`).")
     p.set_defaults(func=cmd_disconnect)
 
-    p = sub.add_parser("tenants", help="List tenants and their shops.")
+    p = sub.add_parser("tenants", help="List tenants and their shops (or rename one).")
+    p.add_argument(
+        "--rename",
+        nargs=2,
+        metavar=("OLD", "NEW"),
+        default=None,
+        help="Move every row of tenant OLD to NEW (for names from before tenant names were checked).",
+    )
     p.set_defaults(func=cmd_tenants)
 
     p = sub.add_parser("status", help="Shops, their last sync, errors, and records that could not be applied.")
-    p.add_argument("--tenant", default=None, help="Only this tenant.")
+    p.add_argument("--tenant", default=None, type=tenant_argument, help="Only this tenant.")
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("sync", help="Run the sync job through Dagster for one tenant (or all).")
-    p.add_argument("--tenant", default=None, help="Tenant to sync (default: every tenant with an active shop).")
+    p.add_argument(
+        "--tenant",
+        default=None,
+        type=tenant_argument,
+        help="Tenant to sync (default: every tenant with an active shop).",
+    )
     p.add_argument(
         "--full-refresh", action="store_true", help="Re-read everything; ids gone from the shop become tombstones."
     )

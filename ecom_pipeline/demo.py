@@ -146,7 +146,9 @@ def webhook_demo(info: dict[str, Any], instance: Any) -> None:
             ).first()
         time.sleep(0.05)
     if row is None:
-        print("  no delivery reached the receiver within 30 s (see .dagster_home/webhooks.log)", file=sys.stderr)
+        print(
+            f"  no delivery reached the receiver within 30 s (see {default_home() / 'webhooks.log'})", file=sys.stderr
+        )
         return
     print(f"  {row.topic} delivered, signed and stored in webhook_inbox after {time.monotonic() - changed_at:.2f}s")
     job = defs.resolve_job_def("apply_webhooks_job")
@@ -212,7 +214,9 @@ def run_demo(*, products: int = 60, orders: int = 150, keep_running: bool = Fals
             if transport == "https":
                 argv += ["--ca-bundle", info.get("ca_bundle") or shop_info["ca_bundle"]]
             if shop == WEBHOOK_DEMO_SHOP:
-                argv += ["--webhook-url", f"http://127.0.0.1:{WEBHOOK_PORT}"]
+                # The emulated shop delivers to any port; a real WooCommerce only to 80, 443 and 8080, which
+                # connect enforces unless told otherwise.
+                argv += ["--webhook-url", f"http://127.0.0.1:{WEBHOOK_PORT}", "--force-webhook-port"]
             env = CONNECT_SECRETS[platform](shop_info)
             argv += CONNECT_ARGS[platform](shop_info)
             os.environ.update(env)

@@ -203,6 +203,26 @@ class ShopResponseError(ShopApiError):
     )
 
 
+class ShopRedirectError(ShopApiError):
+    """The shop answered 3xx: it lives at another address (http -> https, www, a moved folder).
+
+    Redirects are never followed: requests drops the Authorization header on another host, a POST becomes a GET
+    on 301/302, and OAuth 1.0a signatures cover the original URL, so a followed redirect surfaced as a misleading
+    "wrong credentials" or "not found". ``location`` is where the shop points (sanitized).
+    """
+
+    kind = "The shop redirects elsewhere"
+    default_hint = (
+        "Connect the shop with the URL it redirects to (ecom-pipeline connect <platform> --url <that address>); "
+        "redirects are not followed because they drop credentials and turn writes into reads."
+    )
+
+    @property
+    def location(self) -> str | None:
+        value = self.details.get("location")
+        return str(value) if value else None
+
+
 class RequestBudgetExceeded(ShopApiError):
     """The per-run request budget for this shop is spent; the run stops before making more calls."""
 
@@ -239,6 +259,7 @@ __all__ = [
     "ShopBadRequestError",
     "ShopNotFoundError",
     "ShopRateLimitedError",
+    "ShopRedirectError",
     "ShopResponseError",
     "ShopServerError",
     "ShopUnreachableError",

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Self
+from urllib.parse import urljoin
 
 import requests
 from requests.structures import CaseInsensitiveDict
@@ -31,6 +32,7 @@ from ecom_pipeline.platforms.errors import (
     ShopBadRequestError,
     ShopNotFoundError,
     ShopRateLimitedError,
+    ShopRedirectError,
     ShopResponseError,
     ShopServerError,
     ShopUnreachableError,
@@ -337,6 +339,8 @@ class HttpSession:
                 headers=dict(headers) if headers else None,
                 timeout=self.timeout,
                 verify=self.verify,
+                # A redirect is named, never followed (see ShopRedirectError for what following it broke).
+                allow_redirects=False,
             )
         except requests.exceptions.SSLError as exc:
             raise ShopUnreachableError(
@@ -369,6 +373,8 @@ class HttpSession:
 
         if status >= 400:
             raise self._status_error(status, response.headers, body if json_ok else None, text, ctx)
+        if 300 <= status < 400:
+            raise self._redirect_error(status, url, response.headers.get("Location"), ctx)
 
         if not expect_json:
             return ApiResponse(status, response.headers, None, text, safe_url, elapsed, self._links(response))
@@ -422,6 +428,12 @@ class HttpSession:
         if 400 <= status < 500:
             return ShopBadRequestError(message, **kwargs)
         return ShopServerError(message, **kwargs)
+
+    def _redirect_error(self, status: int, url: str, location: str | None, ctx: dict[str, Any]) -> ShopApiError:
+        if not location:
+            return ShopResponseError(f"HTTP {status} redirect without a Location header", status=status, **ctx)
+        target = sanitize_url(urljoin(url, location.strip())) or ""
+        return ShopRedirectError(f"the shop redirects to {target}", status=status, details={"location": target}, **ctx)
 
     # -- helpers --------------------------------------------------------------------------------------------
 

@@ -18,9 +18,43 @@ ENV_WAREHOUSE_URL = "ECOM_WAREHOUSE_URL"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
+# Where the home folder comes from, first match wins. DAGSTER_HOME counts because the embedded default keeps the
+# warehouse next to Dagster's storage: a daemon started with only DAGSTER_HOME must see the CLI's warehouse.
+HOME_ENV_VARS: tuple[str, ...] = ("ECOM_PIPELINE_HOME", "DAGSTER_HOME")
+USER_HOME_DIRNAME = ".ecom_pipeline"
+
+
+def _source_checkout() -> Path | None:
+    """The project checkout this package runs from (editable install or source tree), None for an installed copy."""
+    root = Path(__file__).resolve().parents[2]
+    if "site-packages" in root.parts or "dist-packages" in root.parts:
+        return None
+    try:
+        pyproject = (root / "pyproject.toml").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    return root if 'name = "ecom_pipeline"' in pyproject else None
+
+
+def home_and_source() -> tuple[Path, str]:
+    """The home folder and where that choice came from (``status`` prints both).
+
+    Never relative to the current folder: a command run from another folder used to create an empty warehouse
+    there and report "no integrations" as if the real one were empty.
+    """
+    for name in HOME_ENV_VARS:
+        value = os.environ.get(name)
+        if value:
+            return Path(value).expanduser().resolve(), f"${name}"
+    checkout = _source_checkout()
+    if checkout is not None:
+        return checkout / ".dagster_home", "the project checkout (ECOM_PIPELINE_HOME and DAGSTER_HOME unset)"
+    return Path.home() / USER_HOME_DIRNAME, f"~/{USER_HOME_DIRNAME} (ECOM_PIPELINE_HOME and DAGSTER_HOME unset)"
+
+
 def default_home() -> Path:
     """The folder that holds the embedded default (SQLite warehouse, Dagster home, secret key)."""
-    return Path(os.environ.get("ECOM_PIPELINE_HOME", Path.cwd() / ".dagster_home")).resolve()
+    return home_and_source()[0]
 
 
 def default_warehouse_url() -> str:

@@ -9,6 +9,7 @@ one unit or not at all. Operations that touch many rows take lists and issue one
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from ecom_pipeline.sync.hashing import payload_hash
+from ecom_pipeline.tenants import is_valid_tenant, validate_tenant
 from ecom_pipeline.warehouse.credentials import CredentialCipher
 from ecom_pipeline.warehouse.schema import (
     entity_links,
@@ -29,6 +31,8 @@ from ecom_pipeline.warehouse.schema import (
     sync_runs,
 )
 from ecom_pipeline.warehouse.types import utcnow
+
+logger = logging.getLogger(__name__)
 
 # Well under SQLite's and psycopg2's bound-parameter limits, and large enough that a page is one statement.
 IN_CHUNK = 900
@@ -139,8 +143,10 @@ def create_integration(
 
     Connecting the same tenant + platform + base URL again reuses the row (new credentials, name and settings,
     status back to active) so the links and sync history built before a disconnect stay attached: reconnecting
-    a shop must not re-create every product in the hub.
+    a shop must not re-create every product in the hub. The tenant name is checked here too (every way of
+    connecting ends here), so an invalid one raises ``InvalidTenantError`` before anything is written.
     """
+    validate_tenant(tenant_id)
     now = utcnow()
     token = cipher.encrypt(credentials)
     base_url = base_url.rstrip("/")
@@ -243,7 +249,46 @@ def active_tenants(conn: Connection) -> list[str]:
         .distinct()
         .order_by(integrations.c.tenant_id)
     )
-    return [str(t) for t in conn.execute(query).scalars()]
+    tenants = [str(t) for t in conn.execute(query).scalars()]
+    invalid = [t for t in tenants if not is_valid_tenant(t)]
+    if invalid:
+        # Rows written before tenant names were checked: a run for them fails (an empty name even makes Dagster
+        # see an unpartitioned run), so they are left out of schedules and all-tenant syncs, loudly.
+        logger.warning(
+            "skipping tenant(s) with an invalid name: %s; `ecom-pipeline sync` says how to fix them",
+            ", ".join(repr(t[:70]) for t in invalid),
+        )
+    return [t for t in tenants if is_valid_tenant(t)]
+
+
+def rename_tenant(conn: Connection, old: str, new: str) -> dict[str, int]:
+    """Move every row of tenant ``old`` to ``new`` (one transaction: the caller's); rows moved per table.
+
+    The way out for a tenant whose name predates the naming rule. Every table with a ``tenant_id`` column is
+    updated, including tables added later, so nothing is left behind under the old name. ``new`` must follow
+    the rule and be unused (merging two tenants would mix their hubs).
+    """
+    from ecom_pipeline.warehouse.schema import metadata
+
+    validate_tenant(new)
+    if old == new:
+        return {}
+    if conn.execute(select(integrations.c.id).where(integrations.c.tenant_id == new).limit(1)).first() is not None:
+        raise ValueError(f"tenant {new} already exists; choose a name no tenant uses")
+    if conn.execute(select(integrations.c.id).where(integrations.c.tenant_id == old).limit(1)).first() is None:
+        raise ValueError(f"tenant {old!r:.70} has no shop in this warehouse")
+    moved: dict[str, int] = {}
+    for table in metadata.sorted_tables:
+        if "tenant_id" in table.c:
+            result = conn.execute(update(table).where(table.c.tenant_id == old).values(tenant_id=new))
+            if result.rowcount:
+                moved[table.name] = int(result.rowcount)
+    return moved
+
+
+def invalid_tenant_integrations(conn: Connection) -> list[IntegrationRecord]:
+    """Connected shops whose tenant name breaks the rule (rows from before it was checked): not synced."""
+    return [i for i in list_integrations(conn) if not is_valid_tenant(i.tenant_id)]
 
 
 def mark_sync_result(

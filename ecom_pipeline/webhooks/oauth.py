@@ -47,6 +47,7 @@ from ecom_pipeline.platforms.shopify.auth import (
 )
 from ecom_pipeline.platforms.shopify.client import DEFAULT_API_VERSION, ShopifyClient
 from ecom_pipeline.platforms.shopify.connect import missing_scope_notes
+from ecom_pipeline.tenants import InvalidTenantError, validate_tenant
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import CredentialCipher
 
@@ -163,6 +164,10 @@ def oauth_routes(
         tenant = (request.query_params.get("tenant") or "").strip()
         if not tenant:
             return _page(400, "Missing tenant", ["Start the install with ?shop=<name>.myshopify.com&tenant=<id>."])
+        try:
+            validate_tenant(tenant)  # checked before Shopify is involved, as `ecom-pipeline connect` does
+        except InvalidTenantError as exc:
+            return _page(400, "Invalid tenant", [str(exc)])
         try:
             shop = validate_shop_domain(request.query_params.get("shop", ""), allow_sandbox=config.allow_sandbox)
         except OAuthCallbackError as exc:

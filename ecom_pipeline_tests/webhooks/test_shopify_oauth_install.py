@@ -115,3 +115,16 @@ def test_install_refuses_a_shop_that_is_not_a_shopify_domain(setup) -> None:  # 
         f"{receiver}/oauth/shopify/install", params={"shop": "evil.example.com", "tenant": "acme"}, timeout=10
     )
     assert response.status_code == 400 and "myshopify.com" in response.text
+
+
+def test_install_refuses_an_invalid_tenant_name_before_involving_shopify(setup) -> None:  # type: ignore[no-untyped-def]
+    """Prevents the OAuth install from creating a tenant `ecom-pipeline connect` refuses (here "../x")."""
+    receiver, sb, _cipher, url = setup
+    domain = sb.shop("oauth-shop").http_url.split("://", 1)[1]
+    response = requests.get(f"{receiver}/oauth/shopify/install", params={"shop": domain, "tenant": "../x"}, timeout=10)
+    assert response.status_code == 400
+    assert "Invalid tenant" in response.text and "invalid tenant name" in response.text
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(select(integrations.c.id)).all() == []
+    engine.dispose()
