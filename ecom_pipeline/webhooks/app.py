@@ -56,6 +56,26 @@ SECRET_KEYS: dict[str, tuple[str, ...]] = {
     "generic": ("webhook_secret",),
 }
 SUPPORTED = ("woocommerce", "shopify", "generic")
+# Platforms with a route of their own: their deliveries are signed and described their own way, so the generic
+# route must not accept them (it would skip the platform's checks).
+OWN_ROUTE = ("woocommerce", "shopify")
+# integrations.id is a 32-bit INTEGER; anything larger cannot name an integration (and used to overflow: a 500).
+MAX_INTEGRATION_ID = 2**31 - 1
+INTEGRATION_ID_RULE = (
+    f"integration ids are positive integers written in ASCII digits without leading zeros (1 to {MAX_INTEGRATION_ID})"
+)
+
+
+def parse_integration_id(text: str) -> int | None:
+    """The integration id a path segment names, or None when it is not the one canonical spelling of one.
+
+    ``int()`` accepts ``0001``, ``+1``, ``1_0``, surrounding spaces and any Unicode digit (``\u0661``), so one
+    integration had many URLs; only ``[1-9][0-9]*`` within the column's range is an id.
+    """
+    if not (0 < len(text) <= 10) or not text.isascii() or not text.isdigit() or text[0] == "0":
+        return None
+    value = int(text)
+    return value if value <= MAX_INTEGRATION_ID else None
 
 
 @dataclass(frozen=True)
@@ -252,10 +272,9 @@ def create_app(
         platform = request.path_params["platform"]
         if platform not in SUPPORTED:
             return _error(404, "unknown_platform", f"no webhook receiver for platform {platform!r}")
-        try:
-            integration_id = int(request.path_params["integration_id"])
-        except ValueError:
-            return _error(404, "unknown_integration", "integration ids are integers")
+        integration_id = parse_integration_id(request.path_params["integration_id"])
+        if integration_id is None:
+            return _error(404, "unknown_integration", INTEGRATION_ID_RULE)
         length = request.headers.get("content-length")
         if length is not None:
             try:
@@ -267,8 +286,16 @@ def create_app(
         if info is MISS:
             info = await run_in_threadpool(integrations.get, integration_id)
         assert info is None or isinstance(info, IntegrationInfo)
-        if info is None or not info.active or (platform != "generic" and info.platform != platform):
+        if info is None or not info.active:
             return _error(404, "unknown_integration", f"no active {platform} integration {integration_id}")
+        if info.platform != platform and (platform != "generic" or info.platform in OWN_ROUTE):
+            own = info.platform if info.platform in OWN_ROUTE else "generic"
+            return _error(
+                404,
+                "unknown_integration",
+                f"integration {integration_id} is a {info.platform} integration, not a {platform} one: its "
+                f"deliveries go to /webhooks/{own}/{integration_id}",
+            )
         try:
             body = await read_body(request, max_body_bytes)
         except BodyTooLarge:

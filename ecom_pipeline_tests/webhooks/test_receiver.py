@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from ecom_pipeline.warehouse.schema import webhook_inbox
 from ecom_pipeline.webhooks.signatures import generic_signature
-from ecom_pipeline_tests.webhooks.conftest import SAMPLES, Receiver, recorded_delivery
+from ecom_pipeline_tests.webhooks.conftest import SAMPLES, WC_SECRET, Receiver, recorded_delivery
 
 
 def _rows(receiver: Receiver) -> list:
@@ -143,3 +143,33 @@ def test_generic_endpoint_checks_signature_and_timestamp_skew(receiver: Receiver
     assert [(r.topic, r.resource_id, r.platform) for r in rows] == [("receipt.paid", "7", "etsy")]
     with receiver.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(webhook_inbox)).scalar_one() == 1
+
+
+def test_integration_ids_must_be_plain_ascii_digits_without_leading_zeros(receiver: Receiver) -> None:
+    """Prevents `0001`, an Arabic-Indic digit or `+1` from reaching integration 1 (one shop, many URLs), and a
+    huge id from ending in a database overflow and a 500."""
+    headers, body = recorded_delivery("webhook-delivery-product-created-simple")
+    assert receiver.wc_integration == 1
+    for raw in ("0001", "01", "%D9%A1", "+1", "1_0", "%201", "-1", "0", "99999999999999999999999", "2147483648"):
+        response = requests.post(f"{receiver.url}/webhooks/woocommerce/{raw}", data=body, headers=headers, timeout=5)
+        assert response.status_code == 404, (raw, response.status_code, response.text)
+        assert response.json()["code"] == "unknown_integration"
+        assert "positive integer" in response.json()["message"], raw
+    assert _rows(receiver) == []
+    assert _post(receiver, "webhook-delivery-product-created-simple").status_code == 200
+
+
+def test_generic_route_refuses_integrations_of_a_platform_with_its_own_route(receiver: Receiver) -> None:
+    """Prevents /webhooks/generic/<id> from accepting deliveries for a WooCommerce (or Shopify) integration, whose
+    signature scheme and unsigned headers then escape the platform's own checks."""
+    body = b'{"id": 11, "name": "Mug"}'
+    now = str(int(time.time()))
+    headers = {
+        "X-Ecom-Timestamp": now,
+        "X-Ecom-Signature": generic_signature(WC_SECRET, now, body),
+        "X-Ecom-Topic": "product.deleted",
+    }
+    response = requests.post(receiver.endpoint("generic", receiver.wc_integration), data=body, headers=headers)
+    assert response.status_code == 404, response.text
+    assert "/webhooks/woocommerce/" in response.json()["message"]
+    assert _rows(receiver) == []
