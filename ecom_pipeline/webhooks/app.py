@@ -10,9 +10,11 @@ Routes::
 
 Answers: 200/201 only once the row is committed (a 2xx is a promise the event is durable: shops stop retrying on
 it); 200 for a duplicate (already stored) and for WooCommerce's unsigned creation ping (not stored); 401 for a
-missing or wrong signature (nothing stored); 404 for an unknown or disconnected integration or a platform that does
-not match it; 413 for a body over the limit, checked on Content-Length before reading and counted while reading
-(a chunked body has no Content-Length); 503 when the warehouse cannot be written (so the shop retries).
+missing or wrong signature (nothing stored); 404 for an unknown or disconnected integration, an id that is not
+written as one (``[1-9][0-9]*``, within the column's range) or a platform that does not match it; 422 for a
+signed body whose unsigned topic header contradicts it (see ``inbox``); 413 for a body over the limit, checked on
+Content-Length before reading and counted while reading (a chunked body has no Content-Length); 503 when the
+warehouse cannot be written (so the shop retries).
 
 Applying the events is a separate, retried step (``webhooks.apply`` from a Dagster sensor): parsing, API
 re-reads and hub writes do not belong in a request that the shop times out after a few seconds.
@@ -304,23 +306,35 @@ def create_app(
             return _error(400, "client_disconnected", "the body was cut off")
         headers = {k.lower(): v for k, v in request.headers.items()}
 
-        if platform == "woocommerce":
-            if inbox.is_woocommerce_ping(headers, body):
-                return JSONResponse({"ok": True, "ping": True})
-            if not verify_base64_hmac(info.secret, body, headers.get("x-wc-webhook-signature")):
-                return _error(401, "bad_signature", "X-WC-Webhook-Signature is missing or does not match")
-            delivery = inbox.woocommerce_delivery(info.id, headers, body)
-        elif platform == "shopify":
-            if not verify_base64_hmac(info.secret, body, headers.get("x-shopify-hmac-sha256")):
-                return _error(401, "bad_signature", "X-Shopify-Hmac-Sha256 is missing or does not match")
-            delivery = inbox.shopify_delivery(info.id, headers, body)
-        else:
-            reason = verify_generic(
-                info.secret, body, headers.get("x-ecom-signature"), headers.get("x-ecom-timestamp"), now=clock()
+        try:
+            if platform == "woocommerce":
+                if inbox.is_woocommerce_ping(headers, body):
+                    return JSONResponse({"ok": True, "ping": True})
+                if not verify_base64_hmac(info.secret, body, headers.get("x-wc-webhook-signature")):
+                    return _error(401, "bad_signature", "X-WC-Webhook-Signature is missing or does not match")
+                delivery = inbox.woocommerce_delivery(info.id, headers, body)
+                sent_topic = headers.get("x-wc-webhook-topic", "")
+            elif platform == "shopify":
+                if not verify_base64_hmac(info.secret, body, headers.get("x-shopify-hmac-sha256")):
+                    return _error(401, "bad_signature", "X-Shopify-Hmac-Sha256 is missing or does not match")
+                delivery = inbox.shopify_delivery(info.id, headers, body)
+                sent_topic = headers.get("x-shopify-topic", "")
+            else:
+                reason = verify_generic(
+                    info.secret, body, headers.get("x-ecom-signature"), headers.get("x-ecom-timestamp"), now=clock()
+                )
+                if reason is not None:
+                    return _error(401, "bad_signature", reason)
+                delivery = inbox.generic_delivery(info.id, headers, body)
+                sent_topic = delivery.topic
+        except inbox.DeliveryRefused as refused:
+            # Validly signed, so a copy of a real delivery with altered headers: worth a line in the log.
+            log.warning("integration %s: delivery refused: %s", info.id, refused.message)
+            return _error(422, refused.code, refused.message)
+        if delivery.topic != sent_topic.strip()[:64]:
+            log.warning(
+                "integration %s: %r delivery carries a live record; stored as %r", info.id, sent_topic, delivery.topic
             )
-            if reason is not None:
-                return _error(401, "bad_signature", reason)
-            delivery = inbox.generic_delivery(info.id, headers, body)
 
         try:
             stored = await committer.submit(_Pending(info, delivery, body))

@@ -114,7 +114,7 @@ def test_oversized_bodies_are_refused_by_content_length_and_while_streaming(rece
 
 
 def test_shopify_sample_signature_verifies_and_keeps_event_id_and_trigger_time(receiver: Receiver) -> None:
-    """Prevents losing Shopify's delivery identity (webhook id key, event id, triggered-at)."""
+    """Prevents losing Shopify's delivery identity (a retry is a duplicate; event id and trigger time kept)."""
     sample = json.loads((SAMPLES / "shopify" / "webhook_delivery_headers_orders_create.json").read_text())
     body = (SAMPLES / sample["body_file"]).read_bytes()
     url = receiver.endpoint("shopify", receiver.shopify_integration)
@@ -123,9 +123,11 @@ def test_shopify_sample_signature_verifies_and_keeps_event_id_and_trigger_time(r
     bad = dict(sample["headers"], **{"X-Shopify-Hmac-Sha256": sample["headers"]["X-Shopify-Hmac-Sha256"][::-1]})
     assert requests.post(url, data=body, headers=bad).status_code == 401
     (row,) = _rows(receiver)
-    assert row.delivery_key.endswith(sample["headers"]["X-Shopify-Webhook-Id"])
+    assert row.delivery_key.startswith(f"shopify:{receiver.shopify_integration}:")
     assert row.event_id == sample["headers"]["X-Shopify-Event-Id"]
-    assert row.triggered_at.isoformat().startswith("2025-07-01T12:00:00")
+    assert row.webhook_id == sample["headers"]["X-Shopify-Webhook-Id"]
+    # The body's own (signed) updated_at, 2021-12-31T19:00:00-05:00; X-Shopify-Triggered-At is unsigned.
+    assert row.triggered_at.isoformat().startswith("2022-01-01T00:00:00")
 
 
 def test_generic_endpoint_checks_signature_and_timestamp_skew(receiver: Receiver) -> None:
@@ -173,3 +175,62 @@ def test_generic_route_refuses_integrations_of_a_platform_with_its_own_route(rec
     assert response.status_code == 404, response.text
     assert "/webhooks/woocommerce/" in response.json()["message"]
     assert _rows(receiver) == []
+
+
+def test_a_signed_update_resent_as_a_delete_or_with_new_ids_is_not_a_new_delivery(receiver: Receiver) -> None:
+    """Prevents unsigned headers from changing what is stored: a captured product.updated re-sent with
+    X-WC-Webhook-Topic: product.deleted (or a new X-WC-Webhook-ID / Delivery-ID) must not become a second
+    delivery, let alone a delete."""
+    assert _post(receiver, "webhook-delivery-product-updated-price").json() == {"ok": True, "duplicate": False}
+    forged = [
+        {"X-WC-Webhook-Topic": "product.deleted", "X-WC-Webhook-Event": "deleted"},
+        {"X-WC-Webhook-ID": "99", "X-WC-Webhook-Delivery-ID": "0" * 32},
+        {"X-WC-Webhook-Topic": "product.created", "X-WC-Webhook-ID": "1"},
+    ]
+    for headers in forged:
+        response = _post(receiver, "webhook-delivery-product-updated-price", **headers)
+        assert response.status_code == 200, response.text
+        assert response.json()["duplicate"] is True, headers
+    (row,) = _rows(receiver)
+    assert row.topic == "product.updated"
+
+
+def test_a_delete_topic_over_a_live_record_is_stored_as_the_update_it_is(receiver: Receiver) -> None:
+    """Prevents a live product's signed body, sent first under a delete topic, from being stored as a delete."""
+    response = _post(
+        receiver,
+        "webhook-delivery-product-updated-price",
+        **{"X-WC-Webhook-Topic": "product.deleted", "X-WC-Webhook-Event": "deleted"},
+    )
+    assert response.status_code == 200, response.text
+    (row,) = _rows(receiver)
+    assert row.topic == "product.updated" and row.resource_id == "11"
+    assert row.headers["x-wc-webhook-topic"] == "product.deleted", "what was sent stays on record"
+
+
+def test_a_topic_that_contradicts_the_signed_body_is_refused(receiver: Receiver) -> None:
+    """Prevents an order's signed body from being applied as a product (or a product's as a customer)."""
+    order = _post(receiver, "webhook-delivery-order-created-pending", **{"X-WC-Webhook-Topic": "product.updated"})
+    assert order.status_code == 422, order.text
+    assert order.json()["code"] == "topic_mismatch" and "order" in order.json()["message"]
+    product = _post(receiver, "webhook-delivery-product-created-simple", **{"X-WC-Webhook-Topic": "customer.deleted"})
+    assert product.status_code == 422
+    assert _rows(receiver) == []
+
+
+def test_shopify_unsigned_topic_and_webhook_id_cannot_forge_a_delete_or_a_new_delivery(receiver: Receiver) -> None:
+    """Prevents the same forgeries through Shopify's unsigned X-Shopify-Topic / X-Shopify-Webhook-Id."""
+    sample = json.loads((SAMPLES / "shopify" / "webhook_delivery_headers_products_update.json").read_text())
+    body = (SAMPLES / sample["body_file"]).read_bytes()
+    url = receiver.endpoint("shopify", receiver.shopify_integration)
+    first = requests.post(url, data=body, headers={**sample["headers"], "X-Shopify-Topic": "products/delete"})
+    assert first.status_code == 200 and first.json()["duplicate"] is False
+    again = requests.post(url, data=body, headers={**sample["headers"], "X-Shopify-Webhook-Id": "forged-new-id"})
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+    (row,) = _rows(receiver)
+    assert row.topic == "products/update"
+    orders = json.loads((SAMPLES / "shopify" / "webhook_delivery_headers_orders_create.json").read_text())
+    order_body = (SAMPLES / orders["body_file"]).read_bytes()
+    mismatch = requests.post(url, data=order_body, headers={**orders["headers"], "X-Shopify-Topic": "products/update"})
+    assert mismatch.status_code == 422 and mismatch.json()["code"] == "topic_mismatch"
+    assert len(_rows(receiver)) == 1
