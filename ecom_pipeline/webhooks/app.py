@@ -312,12 +312,12 @@ def create_app(
                     return JSONResponse({"ok": True, "ping": True})
                 if not verify_base64_hmac(info.secret, body, headers.get("x-wc-webhook-signature")):
                     return _error(401, "bad_signature", "X-WC-Webhook-Signature is missing or does not match")
-                delivery = inbox.woocommerce_delivery(info.id, headers, body)
+                delivery = inbox.woocommerce_delivery(info.id, headers, body, now=clock())
                 sent_topic = headers.get("x-wc-webhook-topic", "")
             elif platform == "shopify":
                 if not verify_base64_hmac(info.secret, body, headers.get("x-shopify-hmac-sha256")):
                     return _error(401, "bad_signature", "X-Shopify-Hmac-Sha256 is missing or does not match")
-                delivery = inbox.shopify_delivery(info.id, headers, body)
+                delivery = inbox.shopify_delivery(info.id, headers, body, now=clock())
                 sent_topic = headers.get("x-shopify-topic", "")
             else:
                 reason = verify_generic(

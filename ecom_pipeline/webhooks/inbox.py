@@ -26,6 +26,10 @@ stored once, two different deliveries are never merged, and no unsigned header c
   state of the same record: storing one of them loses nothing. ``X-WC-Webhook-Delivery-ID`` would not do anyway:
   it is a hash of the webhook id and the current Unix second, shared by every delivery of that second (see
   webhook-delivery-product-created-same-delivery-id.json), and ``X-Shopify-Webhook-Id`` is unsigned.
+- A body that carries no time of its own (the ``{"id": N}`` of a deletion, an error body) is the same bytes every
+  time that record is deleted, so its key adds the hour it arrived in: the same deletion re-sent within the hour
+  is one delivery, and a record trashed again after a restore is a new one. Deletions are confirmed with the shop
+  before they apply, so a replayed one costs one read at most once an hour.
 - Generic: sha256 of the signed timestamp and the body (both signed; a sender's retry with a new timestamp is
   stored again and applies idempotently).
 
@@ -38,6 +42,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -199,12 +204,25 @@ def _shows_live_record(body: dict[str, Any] | None, *time_fields: str) -> bool:
     return any(body.get(name) for name in time_fields)
 
 
-def woocommerce_key(integration_id: int, subject: str, body: bytes) -> str:
-    """The delivery key of a WooCommerce body (see the module doc): signed content only."""
-    return f"woocommerce:{integration_id}:{body_hash(subject, body)}"
+KEY_HOUR_S = 3600
 
 
-def woocommerce_delivery(integration_id: int, headers: dict[str, str], body: bytes) -> Delivery:
+def woocommerce_key(integration_id: int, subject: str, body: bytes, *, hour: int | None = None) -> str:
+    """The delivery key of a WooCommerce body (see the module doc): signed content, plus the arrival hour for a
+    body that carries no time of its own."""
+    parts = (subject, body) if hour is None else (subject, f"hour:{hour}", body)
+    return f"woocommerce:{integration_id}:{body_hash(*parts)}"
+
+
+def _hour_unless_timed(body: dict[str, Any] | None, now: float | None, *time_fields: str) -> int | None:
+    if body and any(body.get(name) for name in time_fields):
+        return None
+    return int((time.time() if now is None else now) // KEY_HOUR_S)
+
+
+def woocommerce_delivery(
+    integration_id: int, headers: dict[str, str], body: bytes, *, now: float | None = None
+) -> Delivery:
     """A verified WooCommerce delivery; its topic checked against the body (``triggered_at``: date_modified_gmt)."""
     header_topic = headers.get("x-wc-webhook-topic", "").strip()[:64] or "unknown"
     webhook_id = headers.get("x-wc-webhook-id", "").strip() or None
@@ -222,7 +240,9 @@ def woocommerce_delivery(integration_id: int, headers: dict[str, str], body: byt
         topic = f"{resource}.updated"  # the body is a live record: store it as what it is, not as a delete
     subject = kind or (resource if resource in WOOCOMMERCE_KINDS else "other")
     return Delivery(
-        delivery_key=woocommerce_key(integration_id, subject, body),
+        delivery_key=woocommerce_key(
+            integration_id, subject, body, hour=_hour_unless_timed(parsed, now, "date_modified_gmt", "date_modified")
+        ),
         topic=topic,
         resource_id=_resource_id(parsed),
         event_id=None,  # X-WC-Webhook-Delivery-ID is not unique (kept in headers for audit only)
@@ -233,7 +253,9 @@ def woocommerce_delivery(integration_id: int, headers: dict[str, str], body: byt
     )
 
 
-def shopify_delivery(integration_id: int, headers: dict[str, str], body: bytes) -> Delivery:
+def shopify_delivery(
+    integration_id: int, headers: dict[str, str], body: bytes, *, now: float | None = None
+) -> Delivery:
     """A verified Shopify delivery; its topic checked against the body's gid, keyed on the signed body."""
     header_topic = headers.get("x-shopify-topic", "").strip()[:64] or "unknown"
     webhook_id = headers.get("x-shopify-webhook-id", "").strip() or None
@@ -250,8 +272,10 @@ def shopify_delivery(integration_id: int, headers: dict[str, str], body: bytes) 
     if event == "delete" and resource in SHOPIFY_UPDATE_TOPIC and _shows_live_record(parsed, "updated_at"):
         topic = SHOPIFY_UPDATE_TOPIC[resource]
     subject = kind or (resource if resource in SHOPIFY_KINDS else "other")
+    hour = _hour_unless_timed(parsed, now, "updated_at")
+    parts = (subject, body) if hour is None else (subject, f"hour:{hour}", body)
     return Delivery(
-        delivery_key=f"shopify:{integration_id}:{body_hash(subject, body)}",
+        delivery_key=f"shopify:{integration_id}:{body_hash(*parts)}",
         topic=topic,
         resource_id=_resource_id(parsed),
         event_id=headers.get("x-shopify-event-id", "").strip() or None,
