@@ -34,6 +34,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -43,6 +44,7 @@ from ecom_pipeline.warehouse.credentials import CredentialCipher, CredentialErro
 from ecom_pipeline.warehouse.engine import default_home, make_engine
 from ecom_pipeline.warehouse.types import utcnow
 from ecom_pipeline.webhooks import inbox
+from ecom_pipeline.webhooks.limits import HeaderLimitMiddleware, ReceiverLimits, uvicorn_options
 from ecom_pipeline.webhooks.oauth import ShopifyOAuthConfig, oauth_routes
 from ecom_pipeline.webhooks.signatures import verify_base64_hmac, verify_generic
 
@@ -236,6 +238,7 @@ def create_app(
     cache_ttl_s: float = INTEGRATION_CACHE_TTL_S,
     clock: Callable[[], float] = time.time,
     shopify_oauth: ShopifyOAuthConfig | None = None,
+    limits: ReceiverLimits | None = None,
 ) -> Starlette:
     """The receiver ASGI app for one warehouse (and Shopify's OAuth install flow when it is configured).
 
@@ -355,7 +358,7 @@ def create_app(
     shopify_oauth = shopify_oauth or ShopifyOAuthConfig.from_env()
     if shopify_oauth is not None:
         routes += oauth_routes(engine, cipher, shopify_oauth, clock=clock)
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, middleware=[Middleware(HeaderLimitMiddleware, limits=limits or ReceiverLimits())])
     app.state.integrations = integrations
     app.state.engine = engine
     return app
@@ -369,15 +372,18 @@ def serve(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     workers: int = 1,
     log_level: str = "warning",
-    **uvicorn_options: Any,
+    limits: ReceiverLimits | None = None,
+    **extra_options: Any,
 ) -> None:
-    """Run the receiver with uvicorn until interrupted (``ecom-pipeline serve-webhooks``)."""
+    """Run the receiver with uvicorn until interrupted (``ecom-pipeline serve-webhooks``), with ``limits`` on
+    every connection (header size/count, head and body deadlines: see ``webhooks.limits``)."""
     import uvicorn
 
     from ecom_pipeline.warehouse.engine import default_warehouse_url
 
+    limits = limits or ReceiverLimits()
     url = warehouse_url or default_warehouse_url()
-    app = create_app(url, max_body_bytes=max_body_bytes)
+    app = create_app(url, max_body_bytes=max_body_bytes, limits=limits)
     uvicorn.run(
         app,
         host=host,
@@ -386,5 +392,5 @@ def serve(
         access_log=False,
         server_header=False,
         workers=workers if workers > 1 else None,
-        **uvicorn_options,
+        **{**uvicorn_options(limits), **extra_options},
     )
