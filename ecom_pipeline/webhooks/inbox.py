@@ -55,6 +55,15 @@ from ecom_pipeline.warehouse.store import dialect_insert, without_nul
 # Headers worth keeping with the body (audit, replay, re-verification); everything else is transport noise.
 KEPT_HEADER_PREFIXES = ("x-wc-webhook-", "x-shopify-", "x-ecom-")
 KEPT_HEADERS = ("content-type", "user-agent")
+KNOWN_HEADERS = (
+    *KEPT_HEADERS,
+    *(f"x-wc-webhook-{n}" for n in ("source", "topic", "resource", "event", "signature", "id", "delivery-id")),
+    *(
+        f"x-shopify-{n}"
+        for n in ("topic", "hmac-sha256", "shop-domain", "api-version", "webhook-id", "event-id", "triggered-at")
+    ),
+    *(f"x-ecom-{n}" for n in ("topic", "signature", "timestamp", "delivery-id", "resource-id", "triggered-at")),
+)
 # What one row's headers may hold: real deliveries send about ten short headers.
 MAX_KEPT_HEADERS = 24
 MAX_KEPT_HEADER_CHARS = 512
@@ -88,12 +97,18 @@ class Delivery:
 
 
 def kept_headers(headers: dict[str, str]) -> dict[str, str]:
-    """The headers stored with a delivery (lower-cased names), bounded in count and length per value."""
+    """The headers stored with a delivery (lower-cased names), bounded in count and length per value.
+
+    The ones the platforms document come first, so padding sent ahead of them cannot push them out.
+    """
     kept: dict[str, str] = {}
+    for name in KNOWN_HEADERS:
+        if name in headers:
+            kept[name] = headers[name][:MAX_KEPT_HEADER_CHARS]
     for name, value in headers.items():
         if len(kept) >= MAX_KEPT_HEADERS:
             break
-        if name in KEPT_HEADERS or name.startswith(KEPT_HEADER_PREFIXES):
+        if name not in kept and (name in KEPT_HEADERS or name.startswith(KEPT_HEADER_PREFIXES)):
             kept[name[:64]] = value[:MAX_KEPT_HEADER_CHARS]
     return kept
 

@@ -234,3 +234,18 @@ def test_shopify_unsigned_topic_and_webhook_id_cannot_forge_a_delete_or_a_new_de
     mismatch = requests.post(url, data=order_body, headers={**orders["headers"], "X-Shopify-Topic": "products/update"})
     assert mismatch.status_code == 422 and mismatch.json()["code"] == "topic_mismatch"
     assert len(_rows(receiver)) == 1
+
+
+def test_a_stored_row_keeps_a_bounded_set_of_headers(receiver: Receiver) -> None:
+    """Prevents a captured delivery re-sent with dozens of padded X-WC-Webhook-* headers from storing them all:
+    what one inbox row holds is bounded (the body by the body limit, the headers by count and length)."""
+    headers, body = recorded_delivery("webhook-delivery-product-updated-price")
+    padded = {f"X-WC-Webhook-Pad-{i}": "p" * 200 for i in range(40)} | headers  # padding sent first
+    padded["X-WC-Webhook-Source"] = "http://127.0.0.1:8080/" + "s" * 2000
+    url = receiver.endpoint("woocommerce", receiver.wc_integration)
+    response = requests.post(url, data=body, headers=padded, timeout=5)
+    assert response.status_code == 200, response.text
+    (row,) = _rows(receiver)
+    assert len(row.headers) <= 24 and all(len(v) <= 512 for v in row.headers.values())
+    assert len(json.dumps(row.headers)) < 16 * 1024
+    assert row.headers["x-wc-webhook-topic"] == "product.updated", "the headers that matter are kept first"
