@@ -12,7 +12,8 @@ Each platform says what a delivery stands for (``platforms/<platform>/webhooks.p
    A crash before the commit leaves the deliveries pending; after it, the events are in staging, whose apply is
    itself crash-safe. Two runs racing on the same rows at worst stage a record twice, which apply deduplicates;
 4. run :func:`ecom_pipeline.sync.apply.apply_staged` for the touched entities (products, inventory, customers,
-   orders, in that order, so orders find their variants and customers), restricted to the touched integrations.
+   orders, in that order, so orders find their variants and customers), one touched integration at a time, each
+   inside a ``sync_runs`` row of stage ``webhook`` (counts, duration, Dagster run id).
 
 Older payloads never overwrite newer hub state: resolve compares the payload's modification time with the one
 the entity link holds (``tests: out-of-order deliveries``).
@@ -278,17 +279,74 @@ def apply_inbox(
     for record in staged:
         touched.setdefault(record.entity, set()).add(record.integration_id)
     for entity in APPLY_ORDER:
-        if entity not in touched:
-            continue
-        report.entities[entity] = apply_staged(
+        for integration_id in sorted(touched.get(entity, ())):
+            applied = _apply_with_sync_run(
+                engine,
+                tenant_id=tenant_id,
+                entity=entity,
+                integration=integration_of(integration_id),
+                integration_id=integration_id,
+                transforms=_transforms_for(entity, transforms),
+                run_id=run_id,
+            )
+            if entity in report.entities:
+                report.entities[entity].merge(applied)
+            else:
+                report.entities[entity] = applied
+    return report
+
+
+def _apply_with_sync_run(
+    engine: Engine,
+    *,
+    tenant_id: str,
+    entity: str,
+    integration: IntegrationRecord | None,
+    integration_id: int,
+    transforms: dict[str, Callable[[dict[str, Any]], Any]],
+    run_id: str | None,
+) -> ApplyReport:
+    """Apply one integration's staged ``entity`` records inside a ``sync_runs`` row of stage ``webhook``.
+
+    The row is opened before the work (so its duration is the apply's) and closed with the counts, or with the
+    error when the apply fails (which is then raised: the run fails and the sensor asks again).
+    """
+    with engine.begin() as conn:
+        sync_run_id = store.start_sync_run(
+            conn,
+            tenant_id=tenant_id,
+            integration_id=integration_id,
+            platform=integration.platform if integration is not None else None,
+            entity=entity,
+            direction="pull",
+            stage="webhook",
+            full_refresh=False,
+            run_id=run_id,
+            cursor_before=None,
+        )
+    try:
+        applied = apply_staged(
             engine,
             tenant_id=tenant_id,
             entity=entity,
-            transforms=_transforms_for(entity, transforms),
+            transforms=transforms,
             run_id=run_id,
-            integration_ids=sorted(touched[entity]),
+            integration_ids=[integration_id],
         )
-    return report
+    except Exception as exc:
+        with engine.begin() as conn:
+            store.finish_sync_run(
+                conn,
+                sync_run_id,
+                status="failed",
+                counts={},
+                cursor_after=None,
+                error=f"{type(exc).__name__}: {exc}"[:2000],
+            )
+        raise
+    with engine.begin() as conn:
+        store.finish_sync_run(conn, sync_run_id, status="success", counts=applied.counts, cursor_after=None, error=None)
+    return applied
 
 
 def _transforms_for(

@@ -22,7 +22,14 @@ from ecom_pipeline.platforms.woocommerce.client import WooCommerceClient
 from ecom_pipeline.sandbox.server import SandboxServer
 from ecom_pipeline.sandbox.shop import ShopHandle, ShopSpec
 from ecom_pipeline.sandbox.woocommerce.webhooks import php_json, signature
-from ecom_pipeline.warehouse.schema import entity_links, hub_orders, hub_products, hub_variants, webhook_inbox
+from ecom_pipeline.warehouse.schema import (
+    entity_links,
+    hub_orders,
+    hub_products,
+    hub_variants,
+    sync_runs,
+    webhook_inbox,
+)
 from ecom_pipeline.warehouse.types import utcnow
 from ecom_pipeline.webhooks.apply import apply_inbox
 from ecom_pipeline_tests.webhooks.conftest import RECORDED, TENANT, WC_SECRET, Receiver, add_integration
@@ -164,6 +171,26 @@ def test_orders_and_stock_apply_from_the_payload_without_api_calls(receiver: Rec
     with receiver.engine.connect() as conn:
         total = conn.execute(select(hub_orders.c.total)).scalar_one()
     assert total == Decimal(_recorded_body("webhook-delivery-order-created-processing")["total"])
+
+
+def test_each_apply_run_records_a_webhook_stage_row_per_shop_and_entity(receiver: Receiver) -> None:
+    """Prevents the documented `webhook` stage from missing in sync_runs: analysts could not see what webhook
+    applies changed, how long they took, or which Dagster run did it."""
+    deliver(receiver, "order.created", _recorded_body("webhook-delivery-order-created-processing"), webhook_id=4)
+    deliver(receiver, "product.created", _recorded_body("webhook-delivery-product-created-simple"), webhook_id=1)
+    apply_inbox(receiver.engine, tenant_id=TENANT, run_id="run-42", client_factory=no_client)
+    with receiver.engine.connect() as conn:
+        rows = conn.execute(select(sync_runs).where(sync_runs.c.stage == "webhook").order_by(sync_runs.c.id)).all()
+    assert [r.entity for r in rows] == ["product", "inventory", "order"]
+    for row in rows:
+        assert (row.integration_id, row.platform, row.direction) == (receiver.wc_integration, "woocommerce", "pull")
+        assert row.status == "success" and row.dagster_run_id == "run-42" and row.tenant_id == TENANT
+        assert row.finished_at is not None and row.duration_s is not None and row.duration_s >= 0
+        assert row.rows_fetched == 1 and row.created == 1 and row.failed == 0, row
+    # Nothing pending: no apply, no row.
+    apply_inbox(receiver.engine, tenant_id=TENANT, run_id="run-43", client_factory=no_client)
+    with receiver.engine.connect() as conn:
+        assert conn.execute(select(sync_runs.c.id).where(sync_runs.c.dagster_run_id == "run-43")).all() == []
 
 
 def test_failing_event_backs_off_then_dead_letters_while_the_rest_applies(receiver: Receiver) -> None:
