@@ -148,9 +148,9 @@ def make_delivery(base: dict[str, Any], product_id: int, *, bad: bool = False, s
 
 
 def delivery_key(integration_id: int, d: dict[str, Any]) -> str:
-    from ecom_pipeline.webhooks.inbox import body_hash
+    from ecom_pipeline.webhooks.inbox import woocommerce_key
 
-    return f"woocommerce:{integration_id}:{body_hash('1', 'product.updated', d['body'].encode())}"
+    return woocommerce_key(integration_id, "product", d["body"].encode())
 
 
 # ---------------------------------------------------------------------------------------------- load process

@@ -83,6 +83,19 @@ class ApplyReport:
             "failed": self.rejected,
         }
 
+    def merge(self, other: ApplyReport) -> None:
+        """Add ``other`` (the same entity, other integrations or batches) into this report."""
+        for name in ("created", "updated", "unchanged", "deleted", "rejected", "rows_read", "batches"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.duration_s += other.duration_s
+        for integration_id, counts in other.per_integration.items():
+            bucket = self.per_integration.setdefault(integration_id, dict.fromkeys(counts, 0))
+            for name, value in counts.items():
+                bucket[name] = bucket.get(name, 0) + value
+        for reason in other.rejection_reasons:
+            if len(self.rejection_reasons) < MAX_REASONS:
+                self.rejection_reasons.append(reason)
+
     def as_metadata(self) -> dict[str, Any]:
         """Plain values for ``MaterializeResult(metadata=...)``."""
         return {

@@ -10,9 +10,11 @@ Routes::
 
 Answers: 200/201 only once the row is committed (a 2xx is a promise the event is durable: shops stop retrying on
 it); 200 for a duplicate (already stored) and for WooCommerce's unsigned creation ping (not stored); 401 for a
-missing or wrong signature (nothing stored); 404 for an unknown or disconnected integration or a platform that does
-not match it; 413 for a body over the limit, checked on Content-Length before reading and counted while reading
-(a chunked body has no Content-Length); 503 when the warehouse cannot be written (so the shop retries).
+missing or wrong signature (nothing stored); 404 for an unknown or disconnected integration, an id that is not
+written as one (``[1-9][0-9]*``, within the column's range) or a platform that does not match it; 422 for a
+signed body whose unsigned topic header contradicts it (see ``inbox``); 413 for a body over the limit, checked on
+Content-Length before reading and counted while reading (a chunked body has no Content-Length); 503 when the
+warehouse cannot be written (so the shop retries).
 
 Applying the events is a separate, retried step (``webhooks.apply`` from a Dagster sensor): parsing, API
 re-reads and hub writes do not belong in a request that the shop times out after a few seconds.
@@ -32,6 +34,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -41,6 +44,7 @@ from ecom_pipeline.warehouse.credentials import CredentialCipher, CredentialErro
 from ecom_pipeline.warehouse.engine import default_home, make_engine
 from ecom_pipeline.warehouse.types import utcnow
 from ecom_pipeline.webhooks import inbox
+from ecom_pipeline.webhooks.limits import HeaderLimitMiddleware, ReceiverLimits, uvicorn_options
 from ecom_pipeline.webhooks.oauth import ShopifyOAuthConfig, oauth_routes
 from ecom_pipeline.webhooks.signatures import verify_base64_hmac, verify_generic
 
@@ -56,6 +60,26 @@ SECRET_KEYS: dict[str, tuple[str, ...]] = {
     "generic": ("webhook_secret",),
 }
 SUPPORTED = ("woocommerce", "shopify", "generic")
+# Platforms with a route of their own: their deliveries are signed and described their own way, so the generic
+# route must not accept them (it would skip the platform's checks).
+OWN_ROUTE = ("woocommerce", "shopify")
+# integrations.id is a 32-bit INTEGER; anything larger cannot name an integration (and used to overflow: a 500).
+MAX_INTEGRATION_ID = 2**31 - 1
+INTEGRATION_ID_RULE = (
+    f"integration ids are positive integers written in ASCII digits without leading zeros (1 to {MAX_INTEGRATION_ID})"
+)
+
+
+def parse_integration_id(text: str) -> int | None:
+    """The integration id a path segment names, or None when it is not the one canonical spelling of one.
+
+    ``int()`` accepts ``0001``, ``+1``, ``1_0``, surrounding spaces and any Unicode digit (``\u0661``), so one
+    integration had many URLs; only ``[1-9][0-9]*`` within the column's range is an id.
+    """
+    if not (0 < len(text) <= 10) or not text.isascii() or not text.isdigit() or text[0] == "0":
+        return None
+    value = int(text)
+    return value if value <= MAX_INTEGRATION_ID else None
 
 
 @dataclass(frozen=True)
@@ -214,6 +238,7 @@ def create_app(
     cache_ttl_s: float = INTEGRATION_CACHE_TTL_S,
     clock: Callable[[], float] = time.time,
     shopify_oauth: ShopifyOAuthConfig | None = None,
+    limits: ReceiverLimits | None = None,
 ) -> Starlette:
     """The receiver ASGI app for one warehouse (and Shopify's OAuth install flow when it is configured).
 
@@ -252,10 +277,9 @@ def create_app(
         platform = request.path_params["platform"]
         if platform not in SUPPORTED:
             return _error(404, "unknown_platform", f"no webhook receiver for platform {platform!r}")
-        try:
-            integration_id = int(request.path_params["integration_id"])
-        except ValueError:
-            return _error(404, "unknown_integration", "integration ids are integers")
+        integration_id = parse_integration_id(request.path_params["integration_id"])
+        if integration_id is None:
+            return _error(404, "unknown_integration", INTEGRATION_ID_RULE)
         length = request.headers.get("content-length")
         if length is not None:
             try:
@@ -267,8 +291,16 @@ def create_app(
         if info is MISS:
             info = await run_in_threadpool(integrations.get, integration_id)
         assert info is None or isinstance(info, IntegrationInfo)
-        if info is None or not info.active or (platform != "generic" and info.platform != platform):
+        if info is None or not info.active:
             return _error(404, "unknown_integration", f"no active {platform} integration {integration_id}")
+        if info.platform != platform and (platform != "generic" or info.platform in OWN_ROUTE):
+            own = info.platform if info.platform in OWN_ROUTE else "generic"
+            return _error(
+                404,
+                "unknown_integration",
+                f"integration {integration_id} is a {info.platform} integration, not a {platform} one: its "
+                f"deliveries go to /webhooks/{own}/{integration_id}",
+            )
         try:
             body = await read_body(request, max_body_bytes)
         except BodyTooLarge:
@@ -277,23 +309,35 @@ def create_app(
             return _error(400, "client_disconnected", "the body was cut off")
         headers = {k.lower(): v for k, v in request.headers.items()}
 
-        if platform == "woocommerce":
-            if inbox.is_woocommerce_ping(headers, body):
-                return JSONResponse({"ok": True, "ping": True})
-            if not verify_base64_hmac(info.secret, body, headers.get("x-wc-webhook-signature")):
-                return _error(401, "bad_signature", "X-WC-Webhook-Signature is missing or does not match")
-            delivery = inbox.woocommerce_delivery(info.id, headers, body)
-        elif platform == "shopify":
-            if not verify_base64_hmac(info.secret, body, headers.get("x-shopify-hmac-sha256")):
-                return _error(401, "bad_signature", "X-Shopify-Hmac-Sha256 is missing or does not match")
-            delivery = inbox.shopify_delivery(info.id, headers, body)
-        else:
-            reason = verify_generic(
-                info.secret, body, headers.get("x-ecom-signature"), headers.get("x-ecom-timestamp"), now=clock()
+        try:
+            if platform == "woocommerce":
+                if inbox.is_woocommerce_ping(headers, body):
+                    return JSONResponse({"ok": True, "ping": True})
+                if not verify_base64_hmac(info.secret, body, headers.get("x-wc-webhook-signature")):
+                    return _error(401, "bad_signature", "X-WC-Webhook-Signature is missing or does not match")
+                delivery = inbox.woocommerce_delivery(info.id, headers, body, now=clock())
+                sent_topic = headers.get("x-wc-webhook-topic", "")
+            elif platform == "shopify":
+                if not verify_base64_hmac(info.secret, body, headers.get("x-shopify-hmac-sha256")):
+                    return _error(401, "bad_signature", "X-Shopify-Hmac-Sha256 is missing or does not match")
+                delivery = inbox.shopify_delivery(info.id, headers, body, now=clock())
+                sent_topic = headers.get("x-shopify-topic", "")
+            else:
+                reason = verify_generic(
+                    info.secret, body, headers.get("x-ecom-signature"), headers.get("x-ecom-timestamp"), now=clock()
+                )
+                if reason is not None:
+                    return _error(401, "bad_signature", reason)
+                delivery = inbox.generic_delivery(info.id, headers, body)
+                sent_topic = delivery.topic
+        except inbox.DeliveryRefused as refused:
+            # Validly signed, so a copy of a real delivery with altered headers: worth a line in the log.
+            log.warning("integration %s: delivery refused: %s", info.id, refused.message)
+            return _error(422, refused.code, refused.message)
+        if delivery.topic != sent_topic.strip()[:64]:
+            log.warning(
+                "integration %s: %r delivery carries a live record; stored as %r", info.id, sent_topic, delivery.topic
             )
-            if reason is not None:
-                return _error(401, "bad_signature", reason)
-            delivery = inbox.generic_delivery(info.id, headers, body)
 
         try:
             stored = await committer.submit(_Pending(info, delivery, body))
@@ -314,7 +358,7 @@ def create_app(
     shopify_oauth = shopify_oauth or ShopifyOAuthConfig.from_env()
     if shopify_oauth is not None:
         routes += oauth_routes(engine, cipher, shopify_oauth, clock=clock)
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, middleware=[Middleware(HeaderLimitMiddleware, limits=limits or ReceiverLimits())])
     app.state.integrations = integrations
     app.state.engine = engine
     return app
@@ -328,15 +372,18 @@ def serve(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     workers: int = 1,
     log_level: str = "warning",
-    **uvicorn_options: Any,
+    limits: ReceiverLimits | None = None,
+    **extra_options: Any,
 ) -> None:
-    """Run the receiver with uvicorn until interrupted (``ecom-pipeline serve-webhooks``)."""
+    """Run the receiver with uvicorn until interrupted (``ecom-pipeline serve-webhooks``), with ``limits`` on
+    every connection (header size/count, head and body deadlines: see ``webhooks.limits``)."""
     import uvicorn
 
     from ecom_pipeline.warehouse.engine import default_warehouse_url
 
+    limits = limits or ReceiverLimits()
     url = warehouse_url or default_warehouse_url()
-    app = create_app(url, max_body_bytes=max_body_bytes)
+    app = create_app(url, max_body_bytes=max_body_bytes, limits=limits)
     uvicorn.run(
         app,
         host=host,
@@ -345,5 +392,5 @@ def serve(
         access_log=False,
         server_header=False,
         workers=workers if workers > 1 else None,
-        **uvicorn_options,
+        **{**uvicorn_options(limits), **extra_options},
     )

@@ -4,14 +4,16 @@ Each platform says what a delivery stands for (``platforms/<platform>/webhooks.p
 ``staged_from_delivery``); this module does the bookkeeping around it:
 
 1. take the tenant's pending deliveries that are due (``next_attempt_at`` empty or past), oldest first;
-2. turn each into staged records; the ones that fail are retried later with exponential backoff
-   (30 s x 2^attempts, capped at an hour) and after ``max_attempts`` become ``dead`` with their error, while
-   the rest of the batch goes on;
+2. turn each into staged records, and confirm every deletion among them with the shop (``webhooks.confirm``: a
+   delete topic is an unsigned header; an unconfirmed deletion dead-letters the delivery); the ones that fail are
+   retried later with exponential backoff (30 s x 2^attempts, capped at an hour) and after ``max_attempts``
+   become ``dead`` with their error, while the rest of the batch goes on;
 3. in ONE transaction: write the staged records and mark their inbox rows ``applied`` (status, processed_at).
    A crash before the commit leaves the deliveries pending; after it, the events are in staging, whose apply is
    itself crash-safe. Two runs racing on the same rows at worst stage a record twice, which apply deduplicates;
 4. run :func:`ecom_pipeline.sync.apply.apply_staged` for the touched entities (products, inventory, customers,
-   orders, in that order, so orders find their variants and customers), restricted to the touched integrations.
+   orders, in that order, so orders find their variants and customers), one touched integration at a time, each
+   inside a ``sync_runs`` row of stage ``webhook`` (counts, duration, Dagster run id).
 
 Older payloads never overwrite newer hub state: resolve compares the payload's modification time with the one
 the entity link holds (``tests: out-of-order deliveries``).
@@ -34,6 +36,7 @@ from ecom_pipeline.warehouse.credentials import CredentialCipher
 from ecom_pipeline.warehouse.schema import webhook_inbox
 from ecom_pipeline.warehouse.store import IntegrationRecord, StagedRecord
 from ecom_pipeline.warehouse.types import utcnow
+from ecom_pipeline.webhooks.confirm import UnconfirmedDelete, confirmer_for
 
 MAX_ATTEMPTS = 8
 BASE_BACKOFF_S = 30.0
@@ -66,6 +69,7 @@ class InboxReport:
     retried: int = 0
     dead: int = 0
     ignored: int = 0
+    unconfirmed_deletes: int = 0
     by_topic: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
@@ -80,6 +84,7 @@ class InboxReport:
             "retried": self.retried,
             "dead": self.dead,
             "ignored_topics": self.ignored,
+            "unconfirmed_deletes": self.unconfirmed_deletes,
             "by_topic": dict(sorted(self.by_topic.items())),
             "errors": list(self.errors),
             "dead_letters": list(self.dead_letters),
@@ -124,6 +129,23 @@ def pending_due(engine: Engine, *, tenant_id: str, now: datetime, limit: int) ->
 
 def _is_permanent(exc: BaseException) -> bool:
     return type(exc).__name__ == "PermanentEventError"
+
+
+def _confirm_deletes(integration: IntegrationRecord, deletes: list[StagedRecord], client: Callable[[], Any]) -> None:
+    """Raise :class:`UnconfirmedDelete` unless the shop confirms every deletion (see ``webhooks.confirm``)."""
+    confirm = confirmer_for(integration.platform)
+    for record in deletes:
+        if confirm is None:
+            raise UnconfirmedDelete(
+                f"{integration.platform} offers no way to confirm a deletion; {record.entity} {record.external_id} "
+                "is left to the scheduled reconciliation"
+            )
+        shown = confirm(client(), record.entity, record.external_id)
+        if shown is not None:
+            raise UnconfirmedDelete(
+                f"the delivery asks to delete {record.entity} {record.external_id}, but {shown}; a deletion the "
+                "shop does not confirm is never applied (the delete topic is an unsigned header)"
+            )
 
 
 def apply_inbox(
@@ -203,6 +225,17 @@ def apply_inbox(
             except Exception as exc:  # one event must not stop the batch; its error is kept on its row
                 failures.append((row, f"{type(exc).__name__}: {exc}"[:2000], _is_permanent(exc)))
                 continue
+            deletes = [record for record in records if record.op == "delete"]
+            if deletes:
+                try:
+                    _confirm_deletes(integration, deletes, client_of(integration))
+                except UnconfirmedDelete as exc:
+                    failures.append((row, f"UnconfirmedDelete: {exc}"[:2000], True))
+                    report.unconfirmed_deletes += 1
+                    continue
+                except Exception as exc:  # the shop could not answer: the event waits and retries
+                    failures.append((row, f"{type(exc).__name__} while confirming a deletion: {exc}"[:2000], False))
+                    continue
             if not records:
                 report.ignored += 1
             staged.extend(records)
@@ -246,17 +279,74 @@ def apply_inbox(
     for record in staged:
         touched.setdefault(record.entity, set()).add(record.integration_id)
     for entity in APPLY_ORDER:
-        if entity not in touched:
-            continue
-        report.entities[entity] = apply_staged(
+        for integration_id in sorted(touched.get(entity, ())):
+            applied = _apply_with_sync_run(
+                engine,
+                tenant_id=tenant_id,
+                entity=entity,
+                integration=integration_of(integration_id),
+                integration_id=integration_id,
+                transforms=_transforms_for(entity, transforms),
+                run_id=run_id,
+            )
+            if entity in report.entities:
+                report.entities[entity].merge(applied)
+            else:
+                report.entities[entity] = applied
+    return report
+
+
+def _apply_with_sync_run(
+    engine: Engine,
+    *,
+    tenant_id: str,
+    entity: str,
+    integration: IntegrationRecord | None,
+    integration_id: int,
+    transforms: dict[str, Callable[[dict[str, Any]], Any]],
+    run_id: str | None,
+) -> ApplyReport:
+    """Apply one integration's staged ``entity`` records inside a ``sync_runs`` row of stage ``webhook``.
+
+    The row is opened before the work (so its duration is the apply's) and closed with the counts, or with the
+    error when the apply fails (which is then raised: the run fails and the sensor asks again).
+    """
+    with engine.begin() as conn:
+        sync_run_id = store.start_sync_run(
+            conn,
+            tenant_id=tenant_id,
+            integration_id=integration_id,
+            platform=integration.platform if integration is not None else None,
+            entity=entity,
+            direction="pull",
+            stage="webhook",
+            full_refresh=False,
+            run_id=run_id,
+            cursor_before=None,
+        )
+    try:
+        applied = apply_staged(
             engine,
             tenant_id=tenant_id,
             entity=entity,
-            transforms=_transforms_for(entity, transforms),
+            transforms=transforms,
             run_id=run_id,
-            integration_ids=sorted(touched[entity]),
+            integration_ids=[integration_id],
         )
-    return report
+    except Exception as exc:
+        with engine.begin() as conn:
+            store.finish_sync_run(
+                conn,
+                sync_run_id,
+                status="failed",
+                counts={},
+                cursor_after=None,
+                error=f"{type(exc).__name__}: {exc}"[:2000],
+            )
+        raise
+    with engine.begin() as conn:
+        store.finish_sync_run(conn, sync_run_id, status="success", counts=applied.counts, cursor_after=None, error=None)
+    return applied
 
 
 def _transforms_for(

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 
 from ecom_pipeline.webhooks.app import DEFAULT_MAX_BODY_BYTES
+from ecom_pipeline.webhooks.limits import ReceiverLimits
+
+_DEFAULTS = ReceiverLimits()
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,6 +19,30 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=DEFAULT_MAX_BODY_BYTES,
         help=f"Refuse bodies larger than this with 413 (default {DEFAULT_MAX_BODY_BYTES}).",
+    )
+    parser.add_argument(
+        "--max-header-bytes",
+        type=int,
+        default=_DEFAULTS.max_header_bytes,
+        help=f"Refuse request heads larger than this with 431 (default {_DEFAULTS.max_header_bytes}).",
+    )
+    parser.add_argument(
+        "--header-timeout",
+        type=float,
+        default=_DEFAULTS.header_timeout_s,
+        help=f"Seconds a request's headers may take to arrive (408 after; default {_DEFAULTS.header_timeout_s:g}).",
+    )
+    parser.add_argument(
+        "--body-timeout",
+        type=float,
+        default=_DEFAULTS.body_timeout_s,
+        help=f"Seconds a request's body may take to arrive (408 after; default {_DEFAULTS.body_timeout_s:g}).",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=_DEFAULTS.max_connections,
+        help=f"Open connections beyond this are closed at once (default {_DEFAULTS.max_connections}).",
     )
     parser.add_argument("--log-level", default="warning", help="uvicorn log level (default warning).")
 
@@ -30,5 +57,11 @@ def run_serve(args: argparse.Namespace) -> int:
         "(platform: woocommerce, shopify, generic)",
         flush=True,
     )
-    serve(args.host, args.port, url, max_body_bytes=args.max_body_bytes, log_level=args.log_level)
+    limits = ReceiverLimits(
+        max_header_bytes=args.max_header_bytes,
+        header_timeout_s=args.header_timeout,
+        body_timeout_s=args.body_timeout,
+        max_connections=args.max_connections,
+    )
+    serve(args.host, args.port, url, max_body_bytes=args.max_body_bytes, log_level=args.log_level, limits=limits)
     return 0

@@ -75,6 +75,7 @@ def inbox_applied(
             "retried": report.retried,
             "dead": report.dead,
             "ignored_topics": report.ignored,
+            "unconfirmed_deletes": report.unconfirmed_deletes,
             "by_topic": dg.MetadataValue.json(meta["by_topic"]),
             "errors": dg.MetadataValue.json(meta["errors"]),
             "dead_letters": dg.MetadataValue.json(meta["dead_letters"]),

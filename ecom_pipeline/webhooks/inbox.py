@@ -4,26 +4,45 @@ Parsing here is deliberately shallow: the receiver must answer in milliseconds a
 delivery because its body surprised us, so it only pulls out the identifiers it indexes (topic, resource id, event
 id, when it happened) and stores the raw body untouched. Interpreting the payload is the apply step's job.
 
-Delivery keys (``webhook_inbox.delivery_key``, unique) must identify one delivery, so a retried delivery is
-stored once and two different deliveries are never merged:
+What is signed, and what is a hint
+----------------------------------
+WooCommerce (``X-WC-Webhook-Signature``) and Shopify (``X-Shopify-Hmac-Sha256``) sign the raw body only. The topic,
+resource, event, webhook id, delivery id, event id and trigger time travel in headers nobody signed: anyone holding
+one captured delivery can re-send its body with other headers. So headers are hints, and what the receiver stores
+is decided by the signed body wherever the body can say it:
 
-- Shopify: ``X-Shopify-Webhook-Id`` is unique per delivery and stays the same on Shopify's retries.
-- WooCommerce: ``X-WC-Webhook-Delivery-ID`` is a hash of the webhook id and the current Unix second, so every
-  delivery of one webhook within one second shares it (see webhook-delivery-product-created-same-delivery-id.json:
-  products 11, 12 and 18 arrived with the same id). We key on sha256(webhook id + topic + raw body) instead.
-  WooCommerce builds the body when it sends, so two deliveries with the same body carry the same state of the
-  same resource: storing one of them loses nothing. (webhook id, resource id, date_modified) would be shorter,
-  but a stock change by an order is not guaranteed to move ``date_modified`` on every store version, and then a
-  real change would be dropped as a duplicate; the body hash cannot make that mistake.
-- Generic: ``X-Ecom-Delivery-Id`` when the sender gives one, else the body hash.
+- the body's own kind (WooCommerce ``_links.collection``/its fields, Shopify ``admin_graphql_api_id``) must agree
+  with the topic: a product topic carrying an order is refused (:class:`DeliveryRefused`, answered 422);
+- a delete topic whose body is a live record (it carries the record's modification time; WooCommerce and Shopify
+  send only ``{"id": N}`` for deletions) is stored as the update that body is, never as a delete;
+- delete topics are hints even then: the apply step confirms each deletion with the shop before tombstoning.
+
+Delivery keys (``webhook_inbox.delivery_key``, unique) must identify one delivery, so a retried delivery is
+stored once, two different deliveries are never merged, and no unsigned header can make a copy look new:
+
+- WooCommerce and Shopify: sha256 of what the body is about (its kind, or for an id-only body the topic's resource,
+  one of a few known names) and the raw body. The shop renders the body when it sends (WooCommerce) or when the
+  event happens (Shopify, whose retries resend the same bytes), so two deliveries with the same body carry the same
+  state of the same record: storing one of them loses nothing. ``X-WC-Webhook-Delivery-ID`` would not do anyway:
+  it is a hash of the webhook id and the current Unix second, shared by every delivery of that second (see
+  webhook-delivery-product-created-same-delivery-id.json), and ``X-Shopify-Webhook-Id`` is unsigned.
+- A body that carries no time of its own (the ``{"id": N}`` of a deletion, an error body) is the same bytes every
+  time that record is deleted, so its key adds the hour it arrived in: the same deletion re-sent within the hour
+  is one delivery, and a record trashed again after a restore is a new one. Deletions are confirmed with the shop
+  before they apply, so a replayed one costs one read at most once an hour.
+- Generic: sha256 of the signed timestamp and the body (both signed; a sender's retry with a new timestamp is
+  stored again and applies idempotently).
 
 Every key is prefixed with the platform and the integration id, so two shops can never collide.
+
+What one row may hold is bounded: the body by the receiver's body limit, the kept headers by count and length.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -36,6 +55,32 @@ from ecom_pipeline.warehouse.store import dialect_insert, without_nul
 # Headers worth keeping with the body (audit, replay, re-verification); everything else is transport noise.
 KEPT_HEADER_PREFIXES = ("x-wc-webhook-", "x-shopify-", "x-ecom-")
 KEPT_HEADERS = ("content-type", "user-agent")
+KNOWN_HEADERS = (
+    *KEPT_HEADERS,
+    *(f"x-wc-webhook-{n}" for n in ("source", "topic", "resource", "event", "signature", "id", "delivery-id")),
+    *(
+        f"x-shopify-{n}"
+        for n in ("topic", "hmac-sha256", "shop-domain", "api-version", "webhook-id", "event-id", "triggered-at")
+    ),
+    *(f"x-ecom-{n}" for n in ("topic", "signature", "timestamp", "delivery-id", "resource-id", "triggered-at")),
+)
+# What one row's headers may hold: real deliveries send about ten short headers.
+MAX_KEPT_HEADERS = 24
+MAX_KEPT_HEADER_CHARS = 512
+# Resources whose topics we check against the body (and which an id-only body may be keyed under).
+WOOCOMMERCE_KINDS = ("product", "order", "customer", "coupon")
+SHOPIFY_KINDS = ("products", "orders", "customers", "inventory_levels", "inventory_items", "refunds")
+# Shopify's update topic of each resource (a delete topic over a live body is stored as this).
+SHOPIFY_UPDATE_TOPIC = {"products": "products/update", "orders": "orders/updated", "customers": "customers/update"}
+
+
+class DeliveryRefused(ValueError):
+    """A signed delivery whose unsigned headers contradict its body: refused, nothing stored (answered 422)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
 @dataclass(frozen=True)
@@ -52,8 +97,20 @@ class Delivery:
 
 
 def kept_headers(headers: dict[str, str]) -> dict[str, str]:
-    """The headers stored with a delivery (lower-cased names)."""
-    return {k: v for k, v in headers.items() if k in KEPT_HEADERS or k.startswith(KEPT_HEADER_PREFIXES)}
+    """The headers stored with a delivery (lower-cased names), bounded in count and length per value.
+
+    The ones the platforms document come first, so padding sent ahead of them cannot push them out.
+    """
+    kept: dict[str, str] = {}
+    for name in KNOWN_HEADERS:
+        if name in headers:
+            kept[name] = headers[name][:MAX_KEPT_HEADER_CHARS]
+    for name, value in headers.items():
+        if len(kept) >= MAX_KEPT_HEADERS:
+            break
+        if name not in kept and (name in KEPT_HEADERS or name.startswith(KEPT_HEADER_PREFIXES)):
+            kept[name[:64]] = value[:MAX_KEPT_HEADER_CHARS]
+    return kept
 
 
 def _json_object(body: bytes) -> dict[str, Any] | None:
@@ -107,13 +164,100 @@ def is_woocommerce_ping(headers: dict[str, str], body: bytes) -> bool:
     return text.startswith("webhook_id=") and text[len("webhook_id=") :].isdigit()
 
 
-def woocommerce_delivery(integration_id: int, headers: dict[str, str], body: bytes) -> Delivery:
-    """A verified WooCommerce delivery (``triggered_at`` = the payload's date_modified_gmt, see module doc)."""
-    topic = headers.get("x-wc-webhook-topic", "").strip() or "unknown"
+def _collection(links: Any) -> str | None:
+    """The REST collection a WooCommerce body's ``_links`` point at (``.../wc/v3/products`` -> ``products``)."""
+    if not isinstance(links, dict):
+        return None
+    for rel in ("collection", "self"):
+        entries = links.get(rel)
+        if isinstance(entries, list) and entries and isinstance(entries[0], dict):
+            path = str(entries[0].get("href") or "").split("?", 1)[0].rstrip("/")
+            parts = path.split("/wc/", 1)[-1].split("/")
+            # wc/v3/products[/11] -> products; wc/v3/products/22/variations/23 -> products (a variation)
+            if len(parts) >= 2:
+                return parts[1]
+    return None
+
+
+def woocommerce_kind(body: dict[str, Any] | None) -> str | None:
+    """What a WooCommerce body is (``product``, ``order``, ``customer``, ``coupon``), None when it cannot tell.
+
+    From the signed body only: its ``_links`` (the wc/v3 collection it was rendered from), else fields only that
+    kind carries. An id-only delete body or an error body says nothing (None).
+    """
+    if not body:
+        return None
+    collection = _collection(body.get("_links"))
+    by_collection = {"products": "product", "orders": "order", "customers": "customer", "coupons": "coupon"}
+    if collection in by_collection:
+        return by_collection[collection]
+    if "line_items" in body and "order_key" in body:
+        return "order"
+    if "stock_status" in body and "type" in body:
+        return "product"
+    if "discount_type" in body and "code" in body:
+        return "coupon"
+    if "username" in body and "role" in body:
+        return "customer"
+    return None
+
+
+def shopify_kind(body: dict[str, Any] | None) -> str | None:
+    """What a Shopify body is, as a topic resource (``products``, ``inventory_levels``), from its signed gid."""
+    gid = (body or {}).get("admin_graphql_api_id")
+    if not isinstance(gid, str) or not gid.startswith("gid://shopify/"):
+        return None
+    name = gid[len("gid://shopify/") :].split("/", 1)[0]
+    snake = "".join(f"_{ch.lower()}" if ch.isupper() else ch for ch in name).lstrip("_")
+    return snake + "s" if snake else None
+
+
+def _shows_live_record(body: dict[str, Any] | None, *time_fields: str) -> bool:
+    """Whether a body renders a live record: deletion bodies carry the id only, never a modification time."""
+    if not body or body.get("status") == "trash":
+        return False
+    return any(body.get(name) for name in time_fields)
+
+
+KEY_HOUR_S = 3600
+
+
+def woocommerce_key(integration_id: int, subject: str, body: bytes, *, hour: int | None = None) -> str:
+    """The delivery key of a WooCommerce body (see the module doc): signed content, plus the arrival hour for a
+    body that carries no time of its own."""
+    parts = (subject, body) if hour is None else (subject, f"hour:{hour}", body)
+    return f"woocommerce:{integration_id}:{body_hash(*parts)}"
+
+
+def _hour_unless_timed(body: dict[str, Any] | None, now: float | None, *time_fields: str) -> int | None:
+    if body and any(body.get(name) for name in time_fields):
+        return None
+    return int((time.time() if now is None else now) // KEY_HOUR_S)
+
+
+def woocommerce_delivery(
+    integration_id: int, headers: dict[str, str], body: bytes, *, now: float | None = None
+) -> Delivery:
+    """A verified WooCommerce delivery; its topic checked against the body (``triggered_at``: date_modified_gmt)."""
+    header_topic = headers.get("x-wc-webhook-topic", "").strip()[:64] or "unknown"
     webhook_id = headers.get("x-wc-webhook-id", "").strip() or None
     parsed = _json_object(body)
+    resource, _, event = header_topic.partition(".")
+    kind = woocommerce_kind(parsed)
+    if kind is not None and resource in WOOCOMMERCE_KINDS and kind != resource:
+        raise DeliveryRefused(
+            "topic_mismatch",
+            f"X-WC-Webhook-Topic says {header_topic!r} but the signed body is a {kind}; the topic header is not "
+            "signed, so this delivery was altered after the shop sent it",
+        )
+    topic = header_topic
+    if event == "deleted" and _shows_live_record(parsed, "date_modified_gmt", "date_modified"):
+        topic = f"{resource}.updated"  # the body is a live record: store it as what it is, not as a delete
+    subject = kind or (resource if resource in WOOCOMMERCE_KINDS else "other")
     return Delivery(
-        delivery_key=f"woocommerce:{integration_id}:{body_hash(webhook_id or '', topic, body)}",
+        delivery_key=woocommerce_key(
+            integration_id, subject, body, hour=_hour_unless_timed(parsed, now, "date_modified_gmt", "date_modified")
+        ),
         topic=topic,
         resource_id=_resource_id(parsed),
         event_id=None,  # X-WC-Webhook-Delivery-ID is not unique (kept in headers for audit only)
@@ -124,31 +268,49 @@ def woocommerce_delivery(integration_id: int, headers: dict[str, str], body: byt
     )
 
 
-def shopify_delivery(integration_id: int, headers: dict[str, str], body: bytes) -> Delivery:
-    """A verified Shopify delivery, keyed on X-Shopify-Webhook-Id (stable across Shopify's retries)."""
-    topic = headers.get("x-shopify-topic", "").strip() or "unknown"
+def shopify_delivery(
+    integration_id: int, headers: dict[str, str], body: bytes, *, now: float | None = None
+) -> Delivery:
+    """A verified Shopify delivery; its topic checked against the body's gid, keyed on the signed body."""
+    header_topic = headers.get("x-shopify-topic", "").strip()[:64] or "unknown"
     webhook_id = headers.get("x-shopify-webhook-id", "").strip() or None
-    key = webhook_id or body_hash(topic, body)
+    parsed = _json_object(body)
+    resource, _, event = header_topic.partition("/")
+    kind = shopify_kind(parsed)
+    if kind is not None and resource in SHOPIFY_KINDS and kind != resource:
+        raise DeliveryRefused(
+            "topic_mismatch",
+            f"X-Shopify-Topic says {header_topic!r} but the signed body is {kind}; the topic header is not signed, "
+            "so this delivery was altered after the shop sent it",
+        )
+    topic = header_topic
+    if event == "delete" and resource in SHOPIFY_UPDATE_TOPIC and _shows_live_record(parsed, "updated_at"):
+        topic = SHOPIFY_UPDATE_TOPIC[resource]
+    subject = kind or (resource if resource in SHOPIFY_KINDS else "other")
+    hour = _hour_unless_timed(parsed, now, "updated_at")
+    parts = (subject, body) if hour is None else (subject, f"hour:{hour}", body)
     return Delivery(
-        delivery_key=f"shopify:{integration_id}:{key}"[:128],
+        delivery_key=f"shopify:{integration_id}:{body_hash(*parts)}",
         topic=topic,
-        resource_id=_resource_id(_json_object(body)),
+        resource_id=_resource_id(parsed),
         event_id=headers.get("x-shopify-event-id", "").strip() or None,
         webhook_id=webhook_id,
-        triggered_at=_parse_time(headers.get("x-shopify-triggered-at")),
+        # The body's own time is signed; X-Shopify-Triggered-At is a hint used only when the body has none.
+        triggered_at=_parse_time((parsed or {}).get("updated_at"))
+        or _parse_time(headers.get("x-shopify-triggered-at")),
         headers=kept_headers(headers),
     )
 
 
 def generic_delivery(integration_id: int, headers: dict[str, str], body: bytes) -> Delivery:
-    """A verified generic delivery: topic/resource/delivery id from X-Ecom-* headers, else from the body."""
-    topic = headers.get("x-ecom-topic", "").strip() or "generic"
+    """A verified generic delivery: keyed on the signed timestamp and body; X-Ecom-* headers are hints."""
+    topic = headers.get("x-ecom-topic", "").strip()[:64] or "generic"
     delivery_id = headers.get("x-ecom-delivery-id", "").strip()
     parsed = _json_object(body)
     return Delivery(
-        delivery_key=f"generic:{integration_id}:{delivery_id or body_hash(topic, body)}"[:128],
+        delivery_key=f"generic:{integration_id}:{body_hash('ts', headers.get('x-ecom-timestamp', '').strip(), body)}",
         topic=topic,
-        resource_id=headers.get("x-ecom-resource-id", "").strip() or _resource_id(parsed),
+        resource_id=_resource_id(parsed) or headers.get("x-ecom-resource-id", "").strip() or None,
         event_id=delivery_id or None,
         webhook_id=None,
         triggered_at=_parse_time(headers.get("x-ecom-triggered-at")),

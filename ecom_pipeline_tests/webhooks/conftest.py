@@ -20,6 +20,7 @@ from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import CredentialCipher
 from ecom_pipeline.warehouse.engine import make_engine
 from ecom_pipeline.webhooks.app import create_app
+from ecom_pipeline.webhooks.limits import ReceiverLimits, uvicorn_options
 
 RECORDED = Path("/work/shared/fixtures/recorded/woocommerce-10.0.2")
 if not RECORDED.exists():
@@ -38,15 +39,19 @@ def recorded_delivery(name: str) -> tuple[dict[str, str], bytes]:
 
 
 class ReceiverServer:
-    """The receiver app served by uvicorn from a background thread on a free port."""
+    """The receiver app served by uvicorn from a background thread on a free port, with the same connection
+    limits ``serve-webhooks`` sets (``webhooks.limits``)."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, limits: ReceiverLimits | None = None) -> None:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(256)
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
+        options = uvicorn_options(limits or ReceiverLimits())
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, **options)
+        )
         self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve(sockets=[self.sock])), daemon=True)
 
     def __enter__(self) -> ReceiverServer:

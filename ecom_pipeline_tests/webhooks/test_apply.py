@@ -8,26 +8,41 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from sqlalchemy import select
 
 from ecom_pipeline.platforms.woocommerce.client import WooCommerceClient
+from ecom_pipeline.sandbox.server import SandboxServer
+from ecom_pipeline.sandbox.shop import ShopHandle, ShopSpec
 from ecom_pipeline.sandbox.woocommerce.webhooks import php_json, signature
-from ecom_pipeline.warehouse.schema import hub_orders, hub_products, hub_variants, webhook_inbox
+from ecom_pipeline.warehouse.schema import (
+    entity_links,
+    hub_orders,
+    hub_products,
+    hub_variants,
+    sync_runs,
+    webhook_inbox,
+)
 from ecom_pipeline.warehouse.types import utcnow
 from ecom_pipeline.webhooks.apply import apply_inbox
-from ecom_pipeline_tests.webhooks.conftest import RECORDED, TENANT, WC_SECRET, Receiver
+from ecom_pipeline_tests.webhooks.conftest import RECORDED, TENANT, WC_SECRET, Receiver, add_integration
+from ecom_pipeline_tests.webhooks.test_shopify_webhooks import World
 
 
 def _recorded_body(name: str) -> dict[str, Any]:
     return json.loads(json.loads((RECORDED / f"{name}.json").read_text())["request"]["body_raw"])
 
 
-def deliver(receiver: Receiver, topic: str, body: dict[str, Any], webhook_id: int = 2) -> None:
+def deliver(
+    receiver: Receiver, topic: str, body: dict[str, Any], webhook_id: int = 2, integration_id: int | None = None
+) -> None:
     """POST one delivery the way WooCommerce sends it (PHP-style JSON, base64 HMAC of the raw bytes)."""
     raw = php_json(body)
     resource, _, event = topic.partition(".")
@@ -39,7 +54,8 @@ def deliver(receiver: Receiver, topic: str, body: dict[str, Any], webhook_id: in
         "X-WC-Webhook-ID": str(webhook_id),
         "X-WC-Webhook-Signature": signature(WC_SECRET, raw),
     }
-    response = requests.post(receiver.endpoint("woocommerce", receiver.wc_integration), data=raw, headers=headers)
+    url = receiver.endpoint("woocommerce", integration_id or receiver.wc_integration)
+    response = requests.post(url, data=raw, headers=headers)
     assert response.status_code == 200, response.text
 
 
@@ -87,16 +103,62 @@ def test_an_older_payload_arriving_late_never_overwrites_newer_hub_state(receive
     assert _price(receiver, "MUG-CLASSIC") == Decimal("13.00")
 
 
-def test_a_deleted_topic_tombstones_the_product_and_its_variants(receiver: Receiver) -> None:
-    """Prevents deleted (trashed) products from staying live in the hub until the next full refresh."""
-    deliver(receiver, "product.created", _recorded_body("webhook-delivery-product-created-simple"), webhook_id=1)
-    apply_inbox(receiver.engine, tenant_id=TENANT, run_id="r1", client_factory=no_client)
-    deliver(receiver, "product.deleted", {"id": 11}, webhook_id=3)
-    report = apply_inbox(receiver.engine, tenant_id=TENANT, run_id="r2", client_factory=no_client)
-    assert report.by_topic == {"product.deleted": 1} and report.entities["product"].deleted == 1
+@pytest.fixture
+def shop(receiver: Receiver, tmp_path: Path) -> Iterator[tuple[ShopHandle, int]]:
+    """An emulated WooCommerce store and an integration of the receiver's tenant connected to it."""
+    spec = ShopSpec(name="confirm", seed=5, products=6, variable_share=0.0, orders=0, customers=2)
+    with SandboxServer(shops=[spec], cert_dir=tmp_path / "certs") as sandbox:
+        handle = sandbox.shop("confirm")
+        integration_id = add_integration(
+            receiver.engine,
+            receiver.cipher,
+            platform="woocommerce",
+            base_url=handle.http_url,
+            credentials={
+                "consumer_key": handle.consumer_key,
+                "consumer_secret": handle.consumer_secret,
+                "webhook_secret": WC_SECRET,
+            },
+        )
+        yield handle, integration_id
+
+
+def _hub_product_deleted(receiver: Receiver, external_id: int) -> bool:
     with receiver.engine.connect() as conn:
-        assert conn.execute(select(hub_products.c.deleted_at)).scalar_one() is not None
-        assert conn.execute(select(hub_variants.c.deleted_at)).scalar_one() is not None
+        hub_id = conn.execute(
+            select(entity_links.c.hub_id).where(
+                entity_links.c.entity == "product", entity_links.c.external_id == str(external_id)
+            )
+        ).scalar_one()
+        product_deleted = conn.execute(select(hub_products.c.deleted_at).where(hub_products.c.id == hub_id)).scalar()
+        variants_live = conn.execute(
+            select(hub_variants.c.id).where(hub_variants.c.product_id == hub_id, hub_variants.c.deleted_at.is_(None))
+        ).all()
+        assert (product_deleted is None) == bool(variants_live), "variants follow their product"
+        return product_deleted is not None
+
+
+def test_a_delete_is_confirmed_with_the_shop_before_anything_is_tombstoned(
+    receiver: Receiver, shop: tuple[ShopHandle, int]
+) -> None:
+    """Prevents a delete topic (an unsigned header over a body that is just {"id": N}) from tombstoning a live
+    product: the shop is asked first; trashed (status trash) or gone (404) confirm it, a live product refuses it."""
+    handle, iid = shop
+    live, trashed, gone = [p.id for p in handle.store.products.values() if p.status == "publish"][:3]
+    with WooCommerceClient(handle.http_url, handle.consumer_key, handle.consumer_secret, max_retries=0) as client:
+        for product_id in (live, trashed, gone):
+            deliver(receiver, "product.updated", client.get(f"products/{product_id}"), integration_id=iid)
+        assert apply_inbox(receiver.engine, tenant_id=TENANT, run_id="r1", cipher=receiver.cipher).applied == 3
+        client.delete(f"products/{trashed}")
+        client.delete(f"products/{gone}", force=True)
+    for product_id in (live, trashed, gone):
+        deliver(receiver, "product.deleted", {"id": product_id}, webhook_id=3, integration_id=iid)
+    report = apply_inbox(receiver.engine, tenant_id=TENANT, run_id="r2", cipher=receiver.cipher)
+    assert report.applied == 2 and report.entities["product"].deleted == 2
+    assert report.dead == 1 and report.unconfirmed_deletes == 1
+    assert f"product {live}" in report.dead_letters[0]["error"] and "publish" in report.dead_letters[0]["error"]
+    assert not _hub_product_deleted(receiver, live), "a live product must stay live"
+    assert _hub_product_deleted(receiver, trashed) and _hub_product_deleted(receiver, gone)
 
 
 def test_orders_and_stock_apply_from_the_payload_without_api_calls(receiver: Receiver) -> None:
@@ -109,6 +171,26 @@ def test_orders_and_stock_apply_from_the_payload_without_api_calls(receiver: Rec
     with receiver.engine.connect() as conn:
         total = conn.execute(select(hub_orders.c.total)).scalar_one()
     assert total == Decimal(_recorded_body("webhook-delivery-order-created-processing")["total"])
+
+
+def test_each_apply_run_records_a_webhook_stage_row_per_shop_and_entity(receiver: Receiver) -> None:
+    """Prevents the documented `webhook` stage from missing in sync_runs: analysts could not see what webhook
+    applies changed, how long they took, or which Dagster run did it."""
+    deliver(receiver, "order.created", _recorded_body("webhook-delivery-order-created-processing"), webhook_id=4)
+    deliver(receiver, "product.created", _recorded_body("webhook-delivery-product-created-simple"), webhook_id=1)
+    apply_inbox(receiver.engine, tenant_id=TENANT, run_id="run-42", client_factory=no_client)
+    with receiver.engine.connect() as conn:
+        rows = conn.execute(select(sync_runs).where(sync_runs.c.stage == "webhook").order_by(sync_runs.c.id)).all()
+    assert [r.entity for r in rows] == ["product", "inventory", "order"]
+    for row in rows:
+        assert (row.integration_id, row.platform, row.direction) == (receiver.wc_integration, "woocommerce", "pull")
+        assert row.status == "success" and row.dagster_run_id == "run-42" and row.tenant_id == TENANT
+        assert row.finished_at is not None and row.duration_s is not None and row.duration_s >= 0
+        assert row.rows_fetched == 1 and row.created == 1 and row.failed == 0, row
+    # Nothing pending: no apply, no row.
+    apply_inbox(receiver.engine, tenant_id=TENANT, run_id="run-43", client_factory=no_client)
+    with receiver.engine.connect() as conn:
+        assert conn.execute(select(sync_runs.c.id).where(sync_runs.c.dagster_run_id == "run-43")).all() == []
 
 
 def test_failing_event_backs_off_then_dead_letters_while_the_rest_applies(receiver: Receiver) -> None:
@@ -203,3 +285,31 @@ def test_sensor_requests_a_run_when_a_retry_falls_due_even_with_no_new_delivery(
         )
         assert len(due.run_requests) == 1 and ":due:" in due.run_requests[0].run_key
         assert due.run_requests[0].run_key != first.run_requests[0].run_key
+
+
+@pytest.fixture
+def shopify_world(warehouse_url: str, receiver: Receiver, tmp_path: Path) -> Iterator[World]:
+    """A pulled Shopify integration on the emulator, delivering to the running receiver."""
+    spec = ShopSpec(name="shw", platform="shopify", seed=21, products=4, orders=0, customers=1)
+    with SandboxServer(shops=[spec], cert_dir=tmp_path / "shopify-certs") as sb:
+        world = World(receiver.engine, receiver.cipher, sb, receiver.url)
+        world.pull()
+        yield world
+
+
+def test_a_shopify_delete_of_a_live_product_is_refused_after_asking_the_shop(shopify_world: World) -> None:
+    """Prevents a products/delete (unsigned X-Shopify-Topic over an id-only body) from tombstoning a product the
+    shop still has; the same check lets a real deletion through (test_product_delete_is_a_tombstone)."""
+    world = shopify_world
+    product = next(iter(world.shop.store.products.values()))
+    assert world.post("products/delete", {"id": product.id}, "forged-delete").status_code == 200
+    report = apply_inbox(world.engine, tenant_id=TENANT, run_id="forged", cipher=world.cipher)
+    assert report.dead == 1 and report.unconfirmed_deletes == 1, report.errors
+    assert "the shop still has product" in report.dead_letters[0]["error"]
+    with world.engine.connect() as conn:
+        deleted = conn.execute(
+            select(entity_links.c.deleted_at).where(
+                entity_links.c.entity == "product", entity_links.c.external_id == str(product.id)
+            )
+        ).scalar_one()
+    assert deleted is None

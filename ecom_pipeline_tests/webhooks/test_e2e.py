@@ -23,7 +23,7 @@ from ecom_pipeline.runner import run_sync
 from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
 from ecom_pipeline.warehouse.credentials import CredentialCipher
 from ecom_pipeline.warehouse.engine import make_engine
-from ecom_pipeline.warehouse.schema import hub_inventory, hub_variants, webhook_inbox
+from ecom_pipeline.warehouse.schema import hub_inventory, hub_variants, sync_runs, webhook_inbox
 from ecom_pipeline.webhooks.app import create_app
 from ecom_pipeline.webhooks.dagster import APPLY_WEBHOOKS_JOB_NAME, WEBHOOK_DEFINITIONS, webhook_inbox_sensor
 from ecom_pipeline_tests.webhooks.conftest import ReceiverServer, add_integration
@@ -96,6 +96,13 @@ def test_shop_change_reaches_the_hub_through_webhook_sensor_and_job(
         assert run.success
         meta = run.get_asset_materialization_events()[0].step_materialization_data.materialization.metadata
         assert meta["applied"].value == 2 and meta["dead"].value == 0
+        with engine.connect() as conn:
+            stages = conn.execute(
+                select(sync_runs.c.entity, sync_runs.c.status).where(
+                    sync_runs.c.dagster_run_id == run.run_id, sync_runs.c.stage == "webhook"
+                )
+            ).all()
+        assert sorted(stages) == [("inventory", "success"), ("product", "success")], "the webhook stage is recorded"
 
         variation_sku = store.variations[variation_id].sku
         with engine.connect() as conn:

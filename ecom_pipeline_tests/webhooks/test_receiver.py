@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from ecom_pipeline.warehouse.schema import webhook_inbox
 from ecom_pipeline.webhooks.signatures import generic_signature
-from ecom_pipeline_tests.webhooks.conftest import SAMPLES, Receiver, recorded_delivery
+from ecom_pipeline_tests.webhooks.conftest import SAMPLES, WC_SECRET, Receiver, recorded_delivery
 
 
 def _rows(receiver: Receiver) -> list:
@@ -114,7 +114,7 @@ def test_oversized_bodies_are_refused_by_content_length_and_while_streaming(rece
 
 
 def test_shopify_sample_signature_verifies_and_keeps_event_id_and_trigger_time(receiver: Receiver) -> None:
-    """Prevents losing Shopify's delivery identity (webhook id key, event id, triggered-at)."""
+    """Prevents losing Shopify's delivery identity (a retry is a duplicate; event id and trigger time kept)."""
     sample = json.loads((SAMPLES / "shopify" / "webhook_delivery_headers_orders_create.json").read_text())
     body = (SAMPLES / sample["body_file"]).read_bytes()
     url = receiver.endpoint("shopify", receiver.shopify_integration)
@@ -123,9 +123,11 @@ def test_shopify_sample_signature_verifies_and_keeps_event_id_and_trigger_time(r
     bad = dict(sample["headers"], **{"X-Shopify-Hmac-Sha256": sample["headers"]["X-Shopify-Hmac-Sha256"][::-1]})
     assert requests.post(url, data=body, headers=bad).status_code == 401
     (row,) = _rows(receiver)
-    assert row.delivery_key.endswith(sample["headers"]["X-Shopify-Webhook-Id"])
+    assert row.delivery_key.startswith(f"shopify:{receiver.shopify_integration}:")
     assert row.event_id == sample["headers"]["X-Shopify-Event-Id"]
-    assert row.triggered_at.isoformat().startswith("2025-07-01T12:00:00")
+    assert row.webhook_id == sample["headers"]["X-Shopify-Webhook-Id"]
+    # The body's own (signed) updated_at, 2021-12-31T19:00:00-05:00; X-Shopify-Triggered-At is unsigned.
+    assert row.triggered_at.isoformat().startswith("2022-01-01T00:00:00")
 
 
 def test_generic_endpoint_checks_signature_and_timestamp_skew(receiver: Receiver) -> None:
@@ -143,3 +145,107 @@ def test_generic_endpoint_checks_signature_and_timestamp_skew(receiver: Receiver
     assert [(r.topic, r.resource_id, r.platform) for r in rows] == [("receipt.paid", "7", "etsy")]
     with receiver.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(webhook_inbox)).scalar_one() == 1
+
+
+def test_integration_ids_must_be_plain_ascii_digits_without_leading_zeros(receiver: Receiver) -> None:
+    """Prevents `0001`, an Arabic-Indic digit or `+1` from reaching integration 1 (one shop, many URLs), and a
+    huge id from ending in a database overflow and a 500."""
+    headers, body = recorded_delivery("webhook-delivery-product-created-simple")
+    assert receiver.wc_integration == 1
+    for raw in ("0001", "01", "%D9%A1", "+1", "1_0", "%201", "-1", "0", "99999999999999999999999", "2147483648"):
+        response = requests.post(f"{receiver.url}/webhooks/woocommerce/{raw}", data=body, headers=headers, timeout=5)
+        assert response.status_code == 404, (raw, response.status_code, response.text)
+        assert response.json()["code"] == "unknown_integration"
+        assert "positive integer" in response.json()["message"], raw
+    assert _rows(receiver) == []
+    assert _post(receiver, "webhook-delivery-product-created-simple").status_code == 200
+
+
+def test_generic_route_refuses_integrations_of_a_platform_with_its_own_route(receiver: Receiver) -> None:
+    """Prevents /webhooks/generic/<id> from accepting deliveries for a WooCommerce (or Shopify) integration, whose
+    signature scheme and unsigned headers then escape the platform's own checks."""
+    body = b'{"id": 11, "name": "Mug"}'
+    now = str(int(time.time()))
+    headers = {
+        "X-Ecom-Timestamp": now,
+        "X-Ecom-Signature": generic_signature(WC_SECRET, now, body),
+        "X-Ecom-Topic": "product.deleted",
+    }
+    response = requests.post(receiver.endpoint("generic", receiver.wc_integration), data=body, headers=headers)
+    assert response.status_code == 404, response.text
+    assert "/webhooks/woocommerce/" in response.json()["message"]
+    assert _rows(receiver) == []
+
+
+def test_a_signed_update_resent_as_a_delete_or_with_new_ids_is_not_a_new_delivery(receiver: Receiver) -> None:
+    """Prevents unsigned headers from changing what is stored: a captured product.updated re-sent with
+    X-WC-Webhook-Topic: product.deleted (or a new X-WC-Webhook-ID / Delivery-ID) must not become a second
+    delivery, let alone a delete."""
+    assert _post(receiver, "webhook-delivery-product-updated-price").json() == {"ok": True, "duplicate": False}
+    forged = [
+        {"X-WC-Webhook-Topic": "product.deleted", "X-WC-Webhook-Event": "deleted"},
+        {"X-WC-Webhook-ID": "99", "X-WC-Webhook-Delivery-ID": "0" * 32},
+        {"X-WC-Webhook-Topic": "product.created", "X-WC-Webhook-ID": "1"},
+    ]
+    for headers in forged:
+        response = _post(receiver, "webhook-delivery-product-updated-price", **headers)
+        assert response.status_code == 200, response.text
+        assert response.json()["duplicate"] is True, headers
+    (row,) = _rows(receiver)
+    assert row.topic == "product.updated"
+
+
+def test_a_delete_topic_over_a_live_record_is_stored_as_the_update_it_is(receiver: Receiver) -> None:
+    """Prevents a live product's signed body, sent first under a delete topic, from being stored as a delete."""
+    response = _post(
+        receiver,
+        "webhook-delivery-product-updated-price",
+        **{"X-WC-Webhook-Topic": "product.deleted", "X-WC-Webhook-Event": "deleted"},
+    )
+    assert response.status_code == 200, response.text
+    (row,) = _rows(receiver)
+    assert row.topic == "product.updated" and row.resource_id == "11"
+    assert row.headers["x-wc-webhook-topic"] == "product.deleted", "what was sent stays on record"
+
+
+def test_a_topic_that_contradicts_the_signed_body_is_refused(receiver: Receiver) -> None:
+    """Prevents an order's signed body from being applied as a product (or a product's as a customer)."""
+    order = _post(receiver, "webhook-delivery-order-created-pending", **{"X-WC-Webhook-Topic": "product.updated"})
+    assert order.status_code == 422, order.text
+    assert order.json()["code"] == "topic_mismatch" and "order" in order.json()["message"]
+    product = _post(receiver, "webhook-delivery-product-created-simple", **{"X-WC-Webhook-Topic": "customer.deleted"})
+    assert product.status_code == 422
+    assert _rows(receiver) == []
+
+
+def test_shopify_unsigned_topic_and_webhook_id_cannot_forge_a_delete_or_a_new_delivery(receiver: Receiver) -> None:
+    """Prevents the same forgeries through Shopify's unsigned X-Shopify-Topic / X-Shopify-Webhook-Id."""
+    sample = json.loads((SAMPLES / "shopify" / "webhook_delivery_headers_products_update.json").read_text())
+    body = (SAMPLES / sample["body_file"]).read_bytes()
+    url = receiver.endpoint("shopify", receiver.shopify_integration)
+    first = requests.post(url, data=body, headers={**sample["headers"], "X-Shopify-Topic": "products/delete"})
+    assert first.status_code == 200 and first.json()["duplicate"] is False
+    again = requests.post(url, data=body, headers={**sample["headers"], "X-Shopify-Webhook-Id": "forged-new-id"})
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+    (row,) = _rows(receiver)
+    assert row.topic == "products/update"
+    orders = json.loads((SAMPLES / "shopify" / "webhook_delivery_headers_orders_create.json").read_text())
+    order_body = (SAMPLES / orders["body_file"]).read_bytes()
+    mismatch = requests.post(url, data=order_body, headers={**orders["headers"], "X-Shopify-Topic": "products/update"})
+    assert mismatch.status_code == 422 and mismatch.json()["code"] == "topic_mismatch"
+    assert len(_rows(receiver)) == 1
+
+
+def test_a_stored_row_keeps_a_bounded_set_of_headers(receiver: Receiver) -> None:
+    """Prevents a captured delivery re-sent with dozens of padded X-WC-Webhook-* headers from storing them all:
+    what one inbox row holds is bounded (the body by the body limit, the headers by count and length)."""
+    headers, body = recorded_delivery("webhook-delivery-product-updated-price")
+    padded = {f"X-WC-Webhook-Pad-{i}": "p" * 200 for i in range(40)} | headers  # padding sent first
+    padded["X-WC-Webhook-Source"] = "http://127.0.0.1:8080/" + "s" * 2000
+    url = receiver.endpoint("woocommerce", receiver.wc_integration)
+    response = requests.post(url, data=body, headers=padded, timeout=5)
+    assert response.status_code == 200, response.text
+    (row,) = _rows(receiver)
+    assert len(row.headers) <= 24 and all(len(v) <= 512 for v in row.headers.values())
+    assert len(json.dumps(row.headers)) < 16 * 1024
+    assert row.headers["x-wc-webhook-topic"] == "product.updated", "the headers that matter are kept first"

@@ -15,7 +15,8 @@ whose ``date_modified_gmt`` is older than the one its link holds.
 - variation (``type: "variation"``, which ``product.created``/``product.updated`` also fire for): the parent and
   its variations are re-read and the parent is staged, exactly like the pull stages it.
 - order / customer: the body is the record.
-- ``*.deleted``: the body is ``{"id": N}``: a delete (tombstone) is staged.
+- ``*.deleted``: the body is ``{"id": N}``: a delete (tombstone) is staged, which ``webhooks.apply`` confirms with
+  the shop (:func:`confirm_deleted`) before it is applied: the topic header is not signed.
 - error body (``{"code", "message", "data"}``: the store could not render the resource when it sent) or a body
   the transform refuses: that one resource is re-read; a 404 on re-read means it is gone and becomes a tombstone.
 - products also stage their stock rows (entity ``inventory``), as ``woocommerce/inventory`` would, so a sale on
@@ -210,6 +211,29 @@ def staged_from_delivery(
     if problem is not None:
         raise ValueError(f"{entity} {external_id} re-read from the shop is still invalid: {problem}")
     return [staged(entity, external_id, fresh)]
+
+
+def confirm_deleted(client: WooCommerceClient, entity: str, external_id: str) -> str | None:
+    """None when the shop confirms ``entity external_id`` is gone (404, or in the trash), else what it shows.
+
+    ``webhooks.apply`` asks before tombstoning anything a delivery calls deleted: the topic header is not signed.
+    Only WooCommerce's own "no such id" (404 ``woocommerce_rest_*invalid_id``) confirms: a 404 ``rest_no_route``
+    or a web server's 404 page means the API is not where we look (a moved site, a broken rewrite), which says
+    nothing about the record; it is raised, so the delivery retries instead of tombstoning on a misconfiguration.
+    """
+    if entity not in {e for e, _ in RESOURCES.values()}:
+        return f"a {entity} deletion cannot be checked on WooCommerce"
+    collection = next(c for e, c in RESOURCES.values() if e == entity)
+    try:
+        record = client.get(f"{collection}/{external_id}")
+    except ShopNotFoundError as err:
+        if not (err.code or "").endswith("invalid_id"):
+            raise
+        return None
+    status = record.get("status") if isinstance(record, dict) else None
+    if status == "trash":
+        return None
+    return f"the shop still has {entity} {external_id}" + (f" (status {status})" if status else "")
 
 
 def client_for(integration: IntegrationRecord, credentials: Mapping[str, Any], *, timeout: float = 20.0) -> Any:
