@@ -525,3 +525,133 @@ def render_customer(c: Customer, tz: tzinfo, site: str) -> dict[str, Any]:
         if key in out:
             out[key] = value
     return out
+
+
+ORDER_STATUS_LABELS = {
+    "pending": "Pending payment",
+    "processing": "Processing",
+    "on-hold": "On hold",
+    "completed": "Completed",
+    "cancelled": "Cancelled",
+    "refunded": "Refunded",
+    "failed": "Failed",
+    "checkout-draft": "Draft",
+    "trash": "Trash",
+}
+
+
+@dataclass(slots=True)
+class Note:
+    """An order note (a ``wp_comments`` row of type ``order_note``); it never bumps the order's date_modified."""
+
+    id: int
+    order_id: int
+    created: int
+    note: str
+    customer_note: bool = False
+    author: str = "WooCommerce"
+
+
+@dataclass(slots=True)
+class RefundLine:
+    """A refunded line: negative quantity and total, pointing at the order line through ``_refunded_item_id``."""
+
+    id: int
+    name: str
+    product_id: int
+    variation_id: int
+    quantity: int
+    total: Decimal
+    sku: str
+    parent_name: str | None
+    refunded_item_id: int
+    meta_id: int
+
+
+@dataclass(slots=True)
+class Refund:
+    """A ``shop_order_refund``: ``amount`` positive; the order's ``refunds`` summary shows it negated."""
+
+    id: int
+    order_id: int
+    created: int
+    amount: Decimal
+    reason: str
+    refunded_by: int
+    refunded_payment: bool
+    lines: list[RefundLine] = field(default_factory=list)
+    meta_data: list[dict[str, Any]] = field(default_factory=list)
+
+
+def render_note(n: Note, tz: tzinfo, site: str) -> dict[str, Any]:
+    """The wc/v3 order note (orders-notes-create.json): its self link allows only GET and DELETE."""
+    api = f"{site}/wp-json/wc/v3/orders/{n.order_id}"
+    return {
+        "id": n.id,
+        "author": n.author,
+        "date_created": wp_date(n.created, tz),
+        "date_created_gmt": wp_date(n.created, UTC),
+        "note": n.note,
+        "customer_note": n.customer_note,
+        "_links": {
+            "self": [{"href": f"{api}/notes/{n.id}", "targetHints": {"allow": ["GET", "DELETE"]}}],
+            "collection": [{"href": f"{api}/notes"}],
+            "up": [{"href": api}],
+        },
+    }
+
+
+def render_refund_line(rl: RefundLine) -> dict[str, Any]:
+    """Same keys as an order line; ``price`` is total/quantity, so positive (orders-refunds-create-*.json)."""
+    total = money(rl.total)
+    price = rl.total / rl.quantity if rl.quantity else Decimal(0)
+    return {
+        "id": rl.id,
+        "name": rl.name,
+        "product_id": rl.product_id,
+        "variation_id": rl.variation_id,
+        "quantity": rl.quantity,
+        "tax_class": "",
+        "subtotal": total,
+        "subtotal_tax": "0.00",
+        "total": total,
+        "total_tax": "0.00",
+        "taxes": [],
+        "meta_data": [
+            {
+                "id": rl.meta_id,
+                "key": "_refunded_item_id",
+                "value": str(rl.refunded_item_id),
+                "display_key": "_refunded_item_id",
+                "display_value": str(rl.refunded_item_id),
+            }
+        ],
+        "sku": rl.sku,
+        "price": php_number(price),
+        "image": {"id": 0 if rl.variation_id else "", "src": ""},
+        "parent_name": rl.parent_name,
+    }
+
+
+def render_refund(r: Refund, tz: tzinfo, site: str) -> dict[str, Any]:
+    """The wc/v3 order refund (orders-refunds-list.json); links allow only GET and DELETE."""
+    api = f"{site}/wp-json/wc/v3/orders/{r.order_id}"
+    return {
+        "id": r.id,
+        "date_created": wp_date(r.created, tz),
+        "date_created_gmt": wp_date(r.created, UTC),
+        "amount": money(r.amount),
+        "reason": r.reason,
+        "refunded_by": r.refunded_by,
+        "refunded_payment": r.refunded_payment,
+        "meta_data": [dict(m) for m in r.meta_data],
+        "line_items": [render_refund_line(rl) for rl in r.lines],
+        "shipping_lines": [],
+        "tax_lines": [],
+        "fee_lines": [],
+        "_links": {
+            "self": [{"href": f"{api}/refunds/{r.id}", "targetHints": {"allow": ["GET", "DELETE"]}}],
+            "collection": [{"href": f"{api}/refunds"}],
+            "up": [{"href": api}],
+        },
+    }
