@@ -383,3 +383,15 @@ def test_api_index_lists_every_recorded_route_and_system_status_gives_the_curren
     anonymous = client.request("GET", "/system_status", auth="none")
     assert (anonymous.status_code, anonymous.json()["code"]) == (401, "woocommerce_rest_cannot_view")
     assert Decimal(status.json()["database"]["database_size"]["data"]) > 0
+
+
+def test_variation_write_answers_show_tax_class_parent_while_reads_show_empty(
+    client: WooClient, shop: ShopHandle
+) -> None:
+    """Recorded: create/update/batch answers (context=edit) carry the raw "parent"; GET/list (view) carry ""."""
+    parent = next(p for p in shop.store.products.values() if p.type == "variable" and not p.manage_stock)
+    created = client.request("POST", f"/products/{parent.id}/variations", json={"regular_price": "9.00"}).json()
+    assert created["tax_class"] == "parent"
+    updated = client.request("PUT", f"/products/{parent.id}/variations/{created['id']}", json={"sku": "TAXCLS-1"})
+    assert updated.json()["tax_class"] == "parent"
+    assert client.get(f"/products/{parent.id}/variations/{created['id']}").json()["tax_class"] == ""

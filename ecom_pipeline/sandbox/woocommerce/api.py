@@ -309,9 +309,13 @@ class WooShopApi(MoreRoutes):
             out["_links"] = links
         return out
 
-    def _variation_json(self, v: Any, site: str) -> dict[str, Any]:
+    def _variation_json(self, v: Any, site: str, edit: bool = False) -> dict[str, Any]:
+        """``edit``: write responses use context=edit, where a variation's raw tax class "parent" shows (recorded)."""
         parent = self.store.products.get(v.parent_id)
-        return self._malform(render_variation(v, parent, self.store.tz, site), v.id)
+        out = self._malform(render_variation(v, parent, self.store.tz, site), v.id)
+        if edit and out.get("tax_class") == "":
+            out["tax_class"] = "parent"
+        return out
 
     def _list_reply(
         self,
@@ -463,7 +467,9 @@ class WooShopApi(MoreRoutes):
         with self.store.lock:
             if pid not in self.store.products and pid in self.store.variations:
                 var = self.store.variations[pid]
-                return Reply(200, self._variation_json(self.store.update_variation(var.parent_id, pid, data), site))
+                return Reply(
+                    200, self._variation_json(self.store.update_variation(var.parent_id, pid, data), site, edit=True)
+                )
             if pid not in self.store.products:
                 raise StoreError(400, "woocommerce_rest_product_invalid_id", "Invalid ID.")
             return Reply(200, self._product_edit_json(self.store.update_product(pid, data), site))
@@ -588,7 +594,7 @@ class WooShopApi(MoreRoutes):
         self._require(authenticated, "create")
         with self.store.lock:
             var = self.store.create_variation(pid, data)
-            return Reply(201, self._variation_json(var, site))
+            return Reply(201, self._variation_json(var, site, edit=True))
 
     def update_variation(
         self, *, pid: int, vid: int, data: dict[str, Any], site: str, authenticated: bool, **_: Any
@@ -596,7 +602,7 @@ class WooShopApi(MoreRoutes):
         self._check_stock_type(data)
         self._require(authenticated, "edit")
         with self.store.lock:
-            return Reply(200, self._variation_json(self.store.update_variation(pid, vid, data), site))
+            return Reply(200, self._variation_json(self.store.update_variation(pid, vid, data), site, edit=True))
 
     def delete_variation(self, *, pid: int, vid: int, site: str, authenticated: bool, **_: Any) -> Reply:
         self._require(authenticated, "delete")
@@ -611,8 +617,8 @@ class WooShopApi(MoreRoutes):
         self.store.get_product(pid)
         return self._batch(
             data,
-            create=lambda d: self._variation_json(self.store.create_variation(pid, d), site),
-            update=lambda d: self._variation_json(self.store.update_variation(pid, int(d["id"]), d), site),
+            create=lambda d: self._variation_json(self.store.create_variation(pid, d), site, edit=True),
+            update=lambda d: self._variation_json(self.store.update_variation(pid, int(d["id"]), d), site, edit=True),
             delete=lambda i: self._delete_variation_json(pid, i, site),
         )
 
