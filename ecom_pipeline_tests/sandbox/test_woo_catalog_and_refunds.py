@@ -395,3 +395,26 @@ def test_variation_write_answers_show_tax_class_parent_while_reads_show_empty(
     updated = client.request("PUT", f"/products/{parent.id}/variations/{created['id']}", json={"sku": "TAXCLS-1"})
     assert updated.json()["tax_class"] == "parent"
     assert client.get(f"/products/{parent.id}/variations/{created['id']}").json()["tax_class"] == ""
+
+
+def test_orders_and_customers_have_batch_routes_and_customers_need_force_to_delete(client: WooClient) -> None:
+    """The two-way sync pushes orders/customers in batches; a customer delete without force is a 501."""
+    product = _product(client, "BATCH-ORDER")
+    resp = client.request(
+        "POST",
+        "/orders/batch",
+        json={
+            "create": [{"line_items": [{"product_id": product["id"], "quantity": 1}]}],
+            "update": [{"id": 999997, "status": "completed"}],
+        },
+    )
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["create"][0]["status"] == "pending"
+    assert body["update"][0]["error"]["code"] == "woocommerce_rest_shop_order_invalid_id"
+    customer = client.request("POST", "/customers", json={"email": "batch.delete@example.com"}).json()
+    kept = client.request("DELETE", f"/customers/{customer['id']}")
+    assert (kept.status_code, kept.json()["message"]) == (501, "Customers do not support trashing.")
+    gone = client.request("POST", "/customers/batch", json={"delete": [customer["id"]]}).json()
+    assert gone["delete"][0]["id"] == customer["id"]
+    assert client.get(f"/customers/{customer['id']}").status_code == 404

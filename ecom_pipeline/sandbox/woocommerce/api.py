@@ -27,6 +27,7 @@ from ecom_pipeline.sandbox.woocommerce.records import (
 )
 from ecom_pipeline.sandbox.woocommerce.rest import (
     API_PREFIX,
+    BATCH_ALLOW,
     BATCH_LIMIT,
     COLLECTION_ALLOW,
     CUSTOMER_ORDERBY,
@@ -128,6 +129,17 @@ class WooShopApi(MoreRoutes):
             POST=self.update_customer,
             PUT=self.update_customer,
             PATCH=self.update_customer,
+            DELETE=self.delete_customer,
+        )
+        self._route(
+            r"/orders/batch", BATCH_ALLOW, POST=self.batch_orders, PUT=self.batch_orders, PATCH=self.batch_orders
+        )
+        self._route(
+            r"/customers/batch",
+            BATCH_ALLOW,
+            POST=self.batch_customers,
+            PUT=self.batch_customers,
+            PATCH=self.batch_customers,
         )
         self.register_more_routes()
 
@@ -694,6 +706,30 @@ class WooShopApi(MoreRoutes):
         with self.store.lock:
             return Reply(200, render_order(self.store.update_order(oid, data), self.store.tz, site))
 
+    def batch_orders(self, *, data: dict[str, Any], site: str, authenticated: bool, **_: Any) -> Reply:
+        self._require(authenticated, "batch")
+
+        def check_status(d: dict[str, Any]) -> None:
+            if d.get("status") and d["status"] not in ORDER_STATUS[2:]:
+                errs = ParamErrors()
+                errs.add("status", "rest_not_in_enum", f"status is not one of {wp_list(ORDER_STATUS[2:])}.")
+                errs.raise_if_any()
+
+        def create(d: dict[str, Any]) -> dict[str, Any]:
+            check_status(d)
+            return render_order(self.store.add_order(d), self.store.tz, site)
+
+        def update(d: dict[str, Any]) -> dict[str, Any]:
+            check_status(d)
+            return render_order(self.store.update_order(int(d.get("id") or 0), d), self.store.tz, site)
+
+        return self._batch(
+            data,
+            create=create,
+            update=update,
+            delete=lambda i: render_order(self.store.delete_order(i, force=True), self.store.tz, site),
+        )
+
     def delete_order(self, *, oid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any) -> Reply:
         v = Validator(query)
         force = v.boolean("force")
@@ -743,6 +779,35 @@ class WooShopApi(MoreRoutes):
         self._require(authenticated, "create")
         with self.store.lock:
             return Reply(201, render_customer(self.store.create_customer(data), self.store.tz, site))
+
+    def delete_customer(self, *, cid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any) -> Reply:
+        """Customers are users: no trash, so ``force=true`` is required (501 otherwise)."""
+        v = Validator(query)
+        force = v.boolean("force")
+        v.errors.raise_if_any()
+        self._require(authenticated, "delete")
+        with self.store.lock:
+            customer = self.store.get_customer(cid)
+            if not force:
+                raise StoreError(501, "woocommerce_rest_trash_not_supported", "Customers do not support trashing.")
+            before = render_customer(customer, self.store.tz, site)
+            self.store.delete_customer(cid)
+            return Reply(200, before)
+
+    def batch_customers(self, *, data: dict[str, Any], site: str, authenticated: bool, **_: Any) -> Reply:
+        self._require(authenticated, "batch")
+
+        def delete(cid: int) -> dict[str, Any]:
+            before = render_customer(self.store.get_customer(cid), self.store.tz, site)
+            self.store.delete_customer(cid)
+            return before
+
+        return self._batch(
+            data,
+            create=lambda d: render_customer(self.store.create_customer(d), self.store.tz, site),
+            update=lambda d: render_customer(self.store.update_customer(int(d.get("id") or 0), d), self.store.tz, site),
+            delete=delete,
+        )
 
     def update_customer(self, *, cid: int, data: dict[str, Any], site: str, authenticated: bool, **_: Any) -> Reply:
         self._require(authenticated, "edit")

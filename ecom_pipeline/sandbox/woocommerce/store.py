@@ -1427,6 +1427,15 @@ class WooStore:
             self._emit("customer", "updated", c.id)
             return c
 
+    def delete_customer(self, cid: int) -> Customer:
+        """DELETE /customers/{id}?force=true: the user goes; their orders stay as they are."""
+        with self.lock:
+            c = self.get_customer(cid)
+            del self.customers[cid]
+            self._touch("customers")
+            self._emit("customer", "deleted", cid)
+            return c
+
     def create_customer(self, data: dict[str, Any]) -> Customer:
         with self.lock:
             email = str(data.get("email", ""))
