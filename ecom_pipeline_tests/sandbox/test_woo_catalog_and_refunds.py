@@ -418,3 +418,40 @@ def test_orders_and_customers_have_batch_routes_and_customers_need_force_to_dele
     gone = client.request("POST", "/customers/batch", json={"delete": [customer["id"]]}).json()
     assert gone["delete"][0]["id"] == customer["id"]
     assert client.get(f"/customers/{customer['id']}").status_code == 404
+
+
+def test_order_coupon_discounts_lines_and_counts_its_use_like_the_recorded_order(client: WooClient) -> None:
+    """Recorded order 35: a 10% coupon turns a 37.50 line into 33.75 (price 11.25), coupon_info meta, used_by ["4"]."""
+    client.request("POST", "/coupons", json={"code": "TENOFF", "discount_type": "percent", "amount": "10"})
+    product = client.request(
+        "POST", "/products", json={"name": "Tasse", "sku": "TASSE-COUPON", "regular_price": "12.50"}
+    )
+    customer = client.request("POST", "/customers", json={"email": "coupon.buyer@example.com"}).json()
+    resp = client.request(
+        "POST",
+        "/orders",
+        json={
+            "customer_id": customer["id"],
+            "line_items": [{"product_id": product.json()["id"], "quantity": 3}],
+            "coupon_lines": [{"code": "TenOff"}],
+        },
+    )
+    assert resp.status_code == 201, resp.text
+    order = resp.json()
+    (line,) = order["line_items"]
+    assert (line["subtotal"], line["total"], line["price"]) == ("37.50", "33.75", 11.25)
+    assert (order["discount_total"], order["total"]) == ("3.75", "33.75")
+    (cl,) = order["coupon_lines"]
+    assert (cl["code"], cl["discount"], cl["discount_tax"], cl["nominal_amount"]) == ("tenoff", "3.75", "0", 10)
+    coupon_id = client.get("/coupons", {"code": "tenoff"}).json()[0]["id"]
+    assert cl["meta_data"][0]["value"] == f'[{coupon_id},"tenoff","percent",10]'
+    coupon = client.get(f"/coupons/{coupon_id}").json()
+    assert (coupon["usage_count"], coupon["used_by"]) == (1, [str(customer["id"])])
+    unknown = client.request(
+        "POST",
+        "/orders",
+        json={"line_items": [{"product_id": product.json()["id"]}], "coupon_lines": [{"code": "nope"}]},
+    )
+    assert (unknown.status_code, unknown.json()["code"]) == (400, "woocommerce_rest_invalid_coupon")
+    client.request("PUT", f"/orders/{order['id']}", json={"status": "cancelled"})
+    assert client.get(f"/coupons/{coupon_id}").json()["usage_count"] == 0

@@ -9,6 +9,7 @@ starting at 2 (1 is the admin).
 from __future__ import annotations
 
 import bisect
+import json
 import random
 import re
 import string
@@ -1307,6 +1308,7 @@ class WooStore:
             customer_id = int(data.get("customer_id") or 0)
             if customer_id:
                 self.get_customer(customer_id)
+            coupons = self._order_coupons(data.get("coupon_lines"))
             order = Order(
                 id=self._post_id(),
                 status="pending",
@@ -1330,6 +1332,8 @@ class WooStore:
             )
             for m in data.get("meta_data") or []:
                 order.meta_data.append({"id": self._meta_id(), "key": m.get("key"), "value": m.get("value")})
+            for coupon in coupons:
+                self._apply_coupon(order, coupon)
             self.orders[order.id] = order
             status = data.get("status") or ("processing" if data.get("set_paid") else "pending")
             if data.get("set_paid"):
@@ -1339,6 +1343,84 @@ class WooStore:
             self._emit("order", "created", order.id)
             return order
 
+    def _order_coupons(self, lines: Any) -> list[Any]:
+        """The coupons an order write names in ``coupon_lines`` (checked before anything is written)."""
+        out = []
+        for line in lines if isinstance(lines, list) else []:
+            code = str((line or {}).get("code") or "").strip() if isinstance(line, dict) else ""
+            if not code:
+                raise StoreError(400, "woocommerce_rest_required_coupon_code", "Coupon code is required.")
+            coupon = self.catalog.coupon_by_code(code)
+            if coupon is None:
+                raise StoreError(
+                    400,
+                    "woocommerce_rest_invalid_coupon",
+                    f'Coupon "{code.lower()}" cannot be applied because it does not exist.',
+                )
+            out.append(coupon)
+        return out
+
+    def _apply_coupon(self, order: Order, coupon: Any) -> None:
+        """Discount the lines (percent of each line, fixed per unit, or a fixed cart amount spread by line value)
+        and record the coupon line and its usage, as WooCommerce shows them (orders-list-page2.json, order 35)."""
+        amount = Decimal(coupon.amount)
+        lines = [li for li in order.line_items if li.total > 0]
+        discounts: dict[int, Decimal] = {}
+        if coupon.discount_type == "percent":
+            for li in lines:
+                discounts[li.id] = min(li.total, (li.subtotal * amount / 100).quantize(Decimal("0.01")))
+        elif coupon.discount_type == "fixed_product":
+            for li in lines:
+                discounts[li.id] = min(li.total, amount * li.quantity)
+        else:  # fixed_cart: spread by line value, the rounding remainder on the last line
+            base = sum((li.total for li in lines), Decimal(0))
+            wanted = min(amount, base)
+            given = Decimal(0)
+            for i, li in enumerate(lines):
+                share = wanted - given if i == len(lines) - 1 else (wanted * li.total / base).quantize(Decimal("0.01"))
+                discounts[li.id] = min(li.total, share)
+                given += discounts[li.id]
+        for li in lines:
+            li.discount += discounts.get(li.id, Decimal(0))
+        nominal = int(amount) if amount == amount.to_integral_value() else float(amount)
+        info = json.dumps([coupon.id, coupon.code, coupon.discount_type, nominal], separators=(",", ":"))
+        order.coupon_lines.append(
+            {
+                "id": self._item_id(),
+                "code": coupon.code,
+                "discount": money(sum(discounts.values(), Decimal(0))),
+                "discount_tax": "0",
+                "meta_data": [
+                    {
+                        "id": self._meta_id(),
+                        "key": "coupon_info",
+                        "value": info,
+                        "display_key": "coupon_info",
+                        "display_value": info,
+                    }
+                ],
+                "discount_type": coupon.discount_type,
+                "nominal_amount": nominal,
+                "free_shipping": coupon.free_shipping,
+            }
+        )
+        coupon.usage_count += 1
+        coupon.used_by.append(str(order.customer_id) if order.customer_id else order.billing.get("email", ""))
+        self.touch_catalog()
+        self._emit("coupon", "updated", coupon.id)
+
+    def _release_coupons(self, order: Order) -> None:
+        """A cancelled order gives its coupon uses back (``wc_update_coupon_usage_counts``)."""
+        who = str(order.customer_id) if order.customer_id else order.billing.get("email", "")
+        for line in order.coupon_lines:
+            coupon = self.catalog.coupon_by_code(line["code"])
+            if coupon is None:
+                continue
+            coupon.usage_count = max(0, coupon.usage_count - 1)
+            if who in coupon.used_by:
+                coupon.used_by.remove(who)
+            self._emit("coupon", "updated", coupon.id)
+
     def _set_order_status(self, order: Order, status: str, ts: int) -> None:
         previous = order.status
         order.status = status
@@ -1346,6 +1428,8 @@ class WooStore:
             self._reduce_stock(order, ts)
         elif status in ("cancelled", "pending") and previous != status:
             self._restore_stock(order, ts)  # wc_maybe_increase_stock_levels listens to both
+        if status == "cancelled" and previous != status:
+            self._release_coupons(order)
         if previous != status:
             self.add_note(
                 order.id,
