@@ -455,3 +455,17 @@ def test_order_coupon_discounts_lines_and_counts_its_use_like_the_recorded_order
     assert (unknown.status_code, unknown.json()["code"]) == (400, "woocommerce_rest_invalid_coupon")
     client.request("PUT", f"/orders/{order['id']}", json={"status": "cancelled"})
     assert client.get(f"/coupons/{coupon_id}").json()["usage_count"] == 0
+
+
+def test_updating_an_unknown_id_is_400_while_reading_it_is_404(client: WooClient) -> None:
+    """WooCommerce's update handlers say 400 "Invalid ID." for an unknown id; reads say 404."""
+    for path, code in (
+        ("/orders/999996", "woocommerce_rest_shop_order_invalid_id"),
+        ("/coupons/999996", "woocommerce_rest_shop_coupon_invalid_id"),
+        ("/customers/999996", "woocommerce_rest_invalid_id"),
+    ):
+        put = client.request("PUT", path, json={"status": "completed"} if "orders" in path else {})
+        assert (put.status_code, put.json()["code"]) == (400, code), path
+        assert client.get(path).status_code == 404
+    batch = client.request("POST", "/products/batch", json={"update": [{"regular_price": "1.00"}]}).json()
+    assert batch["update"][0]["error"]["data"]["status"] == 400

@@ -40,6 +40,7 @@ from ecom_pipeline.sandbox.woocommerce.rest import (
     Reply,
     Validator,
     php_json,
+    update_of_unknown_is_400,
     wp_list,
 )
 from ecom_pipeline.sandbox.woocommerce.store import StoreError, WooStore, slugify
@@ -502,7 +503,9 @@ class WooShopApi(MoreRoutes):
         return self._batch(
             data,
             create=lambda d: self._product_edit_json(self.store.create_product(d), site),
-            update=lambda d: self._product_edit_json(self.store.update_product(int(d["id"]), d), site),
+            update=lambda d: self._product_edit_json(
+                update_of_unknown_is_400(lambda: self.store.update_product(int(d.get("id") or 0), d)), site
+            ),
             delete=lambda i: self._product_edit_json(
                 self.store.get_product(i),
                 site,
@@ -630,7 +633,9 @@ class WooShopApi(MoreRoutes):
         return self._batch(
             data,
             create=lambda d: self._variation_json(self.store.create_variation(pid, d), site, edit=True),
-            update=lambda d: self._variation_json(self.store.update_variation(pid, int(d["id"]), d), site, edit=True),
+            update=lambda d: self._variation_json(
+                self.store.update_variation(pid, int(d.get("id") or 0), d), site, edit=True
+            ),
             delete=lambda i: self._delete_variation_json(pid, i, site),
         )
 
@@ -704,7 +709,8 @@ class WooShopApi(MoreRoutes):
             errs.raise_if_any()
         self._require(authenticated, "edit")
         with self.store.lock:
-            return Reply(200, render_order(self.store.update_order(oid, data), self.store.tz, site))
+            order = update_of_unknown_is_400(lambda: self.store.update_order(oid, data))
+            return Reply(200, render_order(order, self.store.tz, site))
 
     def batch_orders(self, *, data: dict[str, Any], site: str, authenticated: bool, **_: Any) -> Reply:
         self._require(authenticated, "batch")
@@ -721,7 +727,8 @@ class WooShopApi(MoreRoutes):
 
         def update(d: dict[str, Any]) -> dict[str, Any]:
             check_status(d)
-            return render_order(self.store.update_order(int(d.get("id") or 0), d), self.store.tz, site)
+            order = update_of_unknown_is_400(lambda: self.store.update_order(int(d.get("id") or 0), d))
+            return render_order(order, self.store.tz, site)
 
         return self._batch(
             data,
@@ -805,14 +812,19 @@ class WooShopApi(MoreRoutes):
         return self._batch(
             data,
             create=lambda d: render_customer(self.store.create_customer(d), self.store.tz, site),
-            update=lambda d: render_customer(self.store.update_customer(int(d.get("id") or 0), d), self.store.tz, site),
+            update=lambda d: render_customer(
+                update_of_unknown_is_400(lambda: self.store.update_customer(int(d.get("id") or 0), d)),
+                self.store.tz,
+                site,
+            ),
             delete=delete,
         )
 
     def update_customer(self, *, cid: int, data: dict[str, Any], site: str, authenticated: bool, **_: Any) -> Reply:
         self._require(authenticated, "edit")
         with self.store.lock:
-            return Reply(200, render_customer(self.store.update_customer(cid, data), self.store.tz, site))
+            customer = update_of_unknown_is_400(lambda: self.store.update_customer(cid, data))
+            return Reply(200, render_customer(customer, self.store.tz, site))
 
     # ------------------------------------------------------------------ webhooks
 

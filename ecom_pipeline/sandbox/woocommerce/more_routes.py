@@ -28,6 +28,7 @@ from ecom_pipeline.sandbox.woocommerce.rest import (
     ParamErrors,
     Reply,
     Validator,
+    update_of_unknown_is_400,
     wp_list,
 )
 from ecom_pipeline.sandbox.woocommerce.store import StoreError
@@ -537,9 +538,9 @@ class MoreRoutes:
     def update_coupon(self, *, cid: int, data: dict[str, Any], site: str, authenticated: bool, **_: Any) -> Reply:
         self._check_coupon_params(data, creating=False)
         with self.store.lock:
-            self.catalog.get_coupon(cid)
+            coupon = update_of_unknown_is_400(lambda: self.catalog.get_coupon(cid))
             self._require(authenticated, "edit")
-            return Reply(200, self.catalog.render_coupon(self.catalog.update_coupon(cid, data), site))
+            return Reply(200, self.catalog.render_coupon(self.catalog.update_coupon(coupon.id, data), site))
 
     def delete_coupon(self, *, cid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any) -> Reply:
         force = self._force(query)
@@ -557,7 +558,8 @@ class MoreRoutes:
 
         def update(d: dict[str, Any]) -> dict[str, Any]:
             self._check_coupon_params(d, creating=False)
-            return self.catalog.render_coupon(self.catalog.update_coupon(int(d.get("id") or 0), d), site)
+            coupon = update_of_unknown_is_400(lambda: self.catalog.update_coupon(int(d.get("id") or 0), d))
+            return self.catalog.render_coupon(coupon, site)
 
         return self._batch(
             data,

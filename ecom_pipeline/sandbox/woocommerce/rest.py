@@ -202,3 +202,13 @@ class Validator:
         if value is None:
             self.errors.add(name, "rest_invalid_date", "Invalid date.")
         return value
+
+
+def update_of_unknown_is_400(fn: Any) -> Any:
+    """Run an update; WooCommerce's update handlers answer an unknown id with 400, not the 404 of a read."""
+    try:
+        return fn()
+    except StoreError as exc:
+        if exc.status == 404 and exc.code.endswith("invalid_id"):
+            raise StoreError(400, exc.code, exc.message) from exc
+        raise
