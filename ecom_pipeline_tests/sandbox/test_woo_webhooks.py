@@ -142,3 +142,13 @@ def test_order_stock_change_fires_product_updated_and_trash_fires_deleted_with_i
     assert hooks.flush(10)
     bodies = {dict(r["headers"])["X-WC-Webhook-Topic"]: r["body"] for r in capture.requests}
     assert bodies["product.deleted"] == f'{{"id":{item.id}}}'.encode()
+
+
+def test_coupon_created_delivers_the_coupon_not_an_error_body(client: WooClient, capture: Capture, hooks: Any) -> None:
+    """Prevents coupon.* deliveries from carrying a REST error instead of the coupon (coupons are a topic)."""
+    client.request("POST", "/webhooks", json={"topic": "coupon.created", "delivery_url": capture.url, "secret": SECRET})
+    capture.requests.clear()
+    coupon = client.request("POST", "/coupons", json={"code": "HOOKED5", "amount": "5"}).json()
+    assert hooks.flush(10)
+    (delivery,) = [json.loads(r["body"]) for r in capture.requests]
+    assert (delivery["id"], delivery["code"], delivery["amount"]) == (coupon["id"], "hooked5", "5.00")

@@ -13,18 +13,35 @@ import json
 import math
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
 from ecom_pipeline.sandbox.faults import FaultSwitches
 from ecom_pipeline.sandbox.woocommerce.auth import WooAuthenticator
+from ecom_pipeline.sandbox.woocommerce.more_routes import MoreRoutes
 from ecom_pipeline.sandbox.woocommerce.records import (
     render_customer,
     render_order,
     render_product,
     render_variation,
+)
+from ecom_pipeline.sandbox.woocommerce.rest import (
+    API_PREFIX,
+    BATCH_ALLOW,
+    BATCH_LIMIT,
+    COLLECTION_ALLOW,
+    CUSTOMER_ORDERBY,
+    ITEM_ALLOW,
+    ORDER_ORDERBY,
+    ORDER_STATUS,
+    PRODUCT_ORDERBY,
+    PRODUCT_STATUS,
+    ParamErrors,
+    Reply,
+    Validator,
+    php_json,
+    update_of_unknown_is_400,
+    wp_list,
 )
 from ecom_pipeline.sandbox.woocommerce.store import StoreError, WooStore, slugify
 from ecom_pipeline.sandbox.woocommerce.webhooks import WooWebhooks
@@ -33,196 +50,8 @@ Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
-API_PREFIX = "/wp-json/wc/v3"
-COLLECTION_ALLOW = "GET, POST"
-ITEM_ALLOW = "GET, POST, PUT, PATCH, DELETE"
-PRODUCT_ORDERBY = [
-    "date",
-    "id",
-    "include",
-    "title",
-    "slug",
-    "modified",
-    "popularity",
-    "rating",
-    "post__in",
-    "price",
-    "sales",
-    "menu_order",
-    "random",
-    "popularity",
-    "rating",
-    "menu_order",
-    "price",
-    "popularity",
-    "rating",
-]
-ORDER_ORDERBY = ["date", "id", "include", "title", "slug", "modified"]
-CUSTOMER_ORDERBY = ["id", "include", "name", "registered_date"]
-PRODUCT_STATUS = ["any", "future", "trash", "draft", "pending", "private", "publish"]
-ORDER_STATUS = [
-    "any",
-    "trash",
-    "auto-draft",
-    "pending",
-    "processing",
-    "on-hold",
-    "completed",
-    "cancelled",
-    "refunded",
-    "failed",
-    "checkout-draft",
-]
-DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|z|[+-]\d{2}(:?\d{2})?)?$")
-BATCH_LIMIT = 100
 
-
-def php_json(value: Any) -> bytes:
-    """JSON as WordPress sends it: compact, ASCII with \\uXXXX escapes, slashes escaped."""
-    return json.dumps(value, ensure_ascii=True, separators=(",", ":")).replace("/", "\\/").encode()
-
-
-def wp_list(items: list[str]) -> str:
-    """WordPress's human list: "a, b, and c" (two items: "a and b")."""
-    if len(items) == 1:
-        return items[0]
-    if len(items) == 2:
-        return f"{items[0]} and {items[1]}"
-    return ", ".join(items[:-1]) + f", and {items[-1]}"
-
-
-@dataclass
-class Reply:
-    """A response before encoding: status, JSON body and extra headers (in wire order)."""
-
-    status: int
-    body: Any
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    allow: str | None = None
-
-
-class ParamErrors:
-    """Collects per-parameter validation errors into one 400 ``rest_invalid_param``."""
-
-    def __init__(self) -> None:
-        self.params: dict[str, str] = {}
-        self.details: dict[str, Any] = {}
-
-    def add(self, name: str, code: str, message: str, data: Any = None) -> None:
-        self.params[name] = message
-        self.details[name] = {"code": code, "message": message, "data": data}
-
-    def raise_if_any(self) -> None:
-        if self.params:
-            raise StoreError(
-                400,
-                "rest_invalid_param",
-                f"Invalid parameter(s): {', '.join(self.params)}",
-                params=self.params,
-                details=self.details,
-            )
-
-
-def parse_wp_date(value: str, gmt: bool, tz: Any) -> int | None:
-    """Epoch seconds for a ``modified_after``-style value; None when WordPress would say "Invalid date."."""
-    m = DATE_RE.match(value)
-    if not m:
-        return None
-    try:
-        naive = datetime(*(int(m.group(i)) for i in range(1, 7)))
-    except ValueError:
-        return None
-    offset = m.group(8)
-    if offset:
-        stamp = datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00").replace(" ", "T"))
-        return int(stamp.timestamp())
-    return int(naive.replace(tzinfo=UTC if gmt else tz).timestamp())
-
-
-class Validator:
-    """Validates query parameters against the wc/v3 schema subset we emulate."""
-
-    def __init__(self, query: dict[str, str]) -> None:
-        self.query = query
-        self.errors = ParamErrors()
-
-    def integer(self, name: str, default: int, minimum: int | None = None, maximum: int | None = None) -> int:
-        raw = self.query.get(name)
-        if raw is None or raw == "":
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            self.errors.add(name, "rest_invalid_type", f"{name} is not of type integer.", {"param": name})
-            return default
-        if minimum is not None and maximum is not None and not minimum <= value <= maximum:
-            self.errors.add(
-                name, "rest_out_of_bounds", f"{name} must be between {minimum} (inclusive) and {maximum} (inclusive)"
-            )
-            return default
-        if minimum is not None and value < minimum:
-            self.errors.add(name, "rest_out_of_bounds", f"{name} must be greater than or equal to {minimum}")
-            return default
-        return value
-
-    def enum(self, name: str, allowed: list[str], default: str) -> str:
-        raw = self.query.get(name)
-        if raw is None:
-            return default
-        if raw not in allowed:
-            self.errors.add(name, "rest_not_in_enum", f"{name} is not one of {wp_list(allowed)}.")
-            return default
-        return raw
-
-    def enum_list(self, name: str, allowed: list[str], default: list[str]) -> list[str]:
-        raw = self.query.get(name)
-        if raw is None:
-            return default
-        values = [v.strip() for v in raw.split(",") if v.strip()] if raw else []
-        for i, value in enumerate(values):
-            if value not in allowed:
-                self.errors.add(name, "rest_not_in_enum", f"{name}[{i}] is not one of {wp_list(allowed)}.")
-                return default
-        return values
-
-    def boolean(self, name: str, default: bool = False) -> bool:
-        raw = self.query.get(name)
-        if raw is None:
-            return default
-        low = raw.lower()
-        if low in ("true", "1"):
-            return True
-        if low in ("false", "0", ""):
-            return False
-        self.errors.add(name, "rest_invalid_type", f"{name} is not of type boolean.", {"param": name})
-        return default
-
-    def int_list(self, name: str) -> list[int] | None:
-        raw = self.query.get(name)
-        if raw is None or raw == "":
-            return None
-        out = []
-        for i, part in enumerate(raw.split(",")):
-            try:
-                out.append(int(part))
-            except ValueError:
-                self.errors.add(
-                    name, "rest_invalid_type", f"{name}[{i}] is not of type integer.", {"param": f"{name}[{i}]"}
-                )
-                return None
-        return out
-
-    def date(self, name: str, gmt: bool, tz: Any) -> int | None:
-        raw = self.query.get(name)
-        if raw is None:
-            return None
-        value = parse_wp_date(raw, gmt, tz)
-        if value is None:
-            self.errors.add(name, "rest_invalid_date", "Invalid date.")
-        return value
-
-
-class WooShopApi:
+class WooShopApi(MoreRoutes):
     """Serves one shop's ``/wp-json/wc/v3`` API from a :class:`WooStore`."""
 
     def __init__(
@@ -301,7 +130,19 @@ class WooShopApi:
             POST=self.update_customer,
             PUT=self.update_customer,
             PATCH=self.update_customer,
+            DELETE=self.delete_customer,
         )
+        self._route(
+            r"/orders/batch", BATCH_ALLOW, POST=self.batch_orders, PUT=self.batch_orders, PATCH=self.batch_orders
+        )
+        self._route(
+            r"/customers/batch",
+            BATCH_ALLOW,
+            POST=self.batch_customers,
+            PUT=self.batch_customers,
+            PATCH=self.batch_customers,
+        )
+        self.register_more_routes()
 
     def _route(self, pattern: str, allow: str, **handlers: Callable[..., Reply]) -> None:
         self.routes.append((re.compile(f"^{pattern}/?$"), allow, handlers))
@@ -338,7 +179,11 @@ class WooShopApi:
         query_pairs = parse_qsl(raw_query, keep_blank_values=True)
         query = dict(query_pairs)
         if subpath.rstrip("/") in ("/wp-json", API_PREFIX):
-            return Reply(200, {"namespace": "wc/v3", "routes": {}}), authenticated
+            if method not in ("GET", "HEAD"):
+                return self._no_route(), authenticated
+            reply = self.api_index(site, root=subpath.rstrip("/") == "/wp-json")
+            reply.allow = "GET" if authenticated else None
+            return reply, authenticated
         if not subpath.startswith(API_PREFIX + "/"):
             return self._no_route(), authenticated
         route = subpath[len(API_PREFIX) :]
@@ -477,9 +322,13 @@ class WooShopApi:
             out["_links"] = links
         return out
 
-    def _variation_json(self, v: Any, site: str) -> dict[str, Any]:
+    def _variation_json(self, v: Any, site: str, edit: bool = False) -> dict[str, Any]:
+        """``edit``: write responses use context=edit, where a variation's raw tax class "parent" shows (recorded)."""
         parent = self.store.products.get(v.parent_id)
-        return self._malform(render_variation(v, parent, self.store.tz, site), v.id)
+        out = self._malform(render_variation(v, parent, self.store.tz, site), v.id)
+        if edit and out.get("tax_class") == "":
+            out["tax_class"] = "parent"
+        return out
 
     def _list_reply(
         self,
@@ -631,7 +480,9 @@ class WooShopApi:
         with self.store.lock:
             if pid not in self.store.products and pid in self.store.variations:
                 var = self.store.variations[pid]
-                return Reply(200, self._variation_json(self.store.update_variation(var.parent_id, pid, data), site))
+                return Reply(
+                    200, self._variation_json(self.store.update_variation(var.parent_id, pid, data), site, edit=True)
+                )
             if pid not in self.store.products:
                 raise StoreError(400, "woocommerce_rest_product_invalid_id", "Invalid ID.")
             return Reply(200, self._product_edit_json(self.store.update_product(pid, data), site))
@@ -652,8 +503,14 @@ class WooShopApi:
         return self._batch(
             data,
             create=lambda d: self._product_edit_json(self.store.create_product(d), site),
-            update=lambda d: self._product_edit_json(self.store.update_product(int(d["id"]), d), site),
-            delete=lambda i: render_product(self.store.delete_product(i, force=True), [], self.store.tz, site),
+            update=lambda d: self._product_edit_json(
+                update_of_unknown_is_400(lambda: self.store.update_product(int(d.get("id") or 0), d)), site
+            ),
+            delete=lambda i: self._product_edit_json(
+                self.store.get_product(i),
+                site,
+                render_product(self.store.delete_product(i, force=True), [], self.store.tz, site),
+            ),
         )
 
     def _batch(
@@ -663,7 +520,14 @@ class WooShopApi:
         update: Callable[[dict[str, Any]], Any],
         delete: Callable[[int], Any],
     ) -> Reply:
-        total = sum(len(data.get(k) or []) for k in ("create", "update", "delete"))
+        """``WC_REST_Controller::batch_items``: at most 100 items in all, then create, update, delete in order.
+
+        Empty or missing operations are left out of the answer (a body with none gives ``[]``); a delete of id 0
+        is skipped; each item that fails carries its error (``id`` 0 for creates, the id as sent for updates)
+        instead of failing the batch. Deletes are forced.
+        """
+        ops = {k: data.get(k) for k in ("create", "update", "delete") if isinstance(data.get(k), list) and data.get(k)}
+        total = sum(len(v) for v in ops.values())
         if total > BATCH_LIMIT:
             raise StoreError(
                 413,
@@ -673,28 +537,30 @@ class WooShopApi:
         out: dict[str, list[Any]] = {}
         with self.store.lock:
             for action, fn in (("create", create), ("update", update), ("delete", delete)):
-                if action not in data:
+                if action not in ops:
                     continue
                 results = []
-                for item in data.get(action) or []:
+                for item in ops[action]:
+                    if action == "delete":
+                        try:
+                            item_id: Any = int(item)
+                        except (TypeError, ValueError):
+                            item_id = 0
+                        if item_id == 0:
+                            continue
+                    else:
+                        item = item if isinstance(item, dict) else {}
+                        item_id = 0 if action == "create" else item.get("id")
                     try:
                         if action == "create":
                             self._check_stock_type(item)
-                        results.append(fn(int(item) if action == "delete" else item))
+                        results.append(fn(item_id if action == "delete" else item))
                     except StoreError as exc:
-                        item_id = int(item) if action == "delete" else int(item.get("id") or 0)
-                        results.append(
-                            {
-                                "id": item_id,
-                                "error": {
-                                    "code": exc.code,
-                                    "message": exc.message,
-                                    "data": {"status": exc.status, **exc.data},
-                                },
-                            }
-                        )
-                out[action] = results
-        return Reply(200, out)
+                        body = exc.body()
+                        results.append({"id": item_id, "error": {k: body[k] for k in ("code", "message", "data")}})
+                if results:
+                    out[action] = results
+        return Reply(200, out if out else [])
 
     # ------------------------------------------------------------------ variations
 
@@ -743,7 +609,7 @@ class WooShopApi:
         self._require(authenticated, "create")
         with self.store.lock:
             var = self.store.create_variation(pid, data)
-            return Reply(201, self._variation_json(var, site))
+            return Reply(201, self._variation_json(var, site, edit=True))
 
     def update_variation(
         self, *, pid: int, vid: int, data: dict[str, Any], site: str, authenticated: bool, **_: Any
@@ -751,7 +617,7 @@ class WooShopApi:
         self._check_stock_type(data)
         self._require(authenticated, "edit")
         with self.store.lock:
-            return Reply(200, self._variation_json(self.store.update_variation(pid, vid, data), site))
+            return Reply(200, self._variation_json(self.store.update_variation(pid, vid, data), site, edit=True))
 
     def delete_variation(self, *, pid: int, vid: int, site: str, authenticated: bool, **_: Any) -> Reply:
         self._require(authenticated, "delete")
@@ -766,8 +632,10 @@ class WooShopApi:
         self.store.get_product(pid)
         return self._batch(
             data,
-            create=lambda d: self._variation_json(self.store.create_variation(pid, d), site),
-            update=lambda d: self._variation_json(self.store.update_variation(pid, int(d["id"]), d), site),
+            create=lambda d: self._variation_json(self.store.create_variation(pid, d), site, edit=True),
+            update=lambda d: self._variation_json(
+                self.store.update_variation(pid, int(d.get("id") or 0), d), site, edit=True
+            ),
             delete=lambda i: self._delete_variation_json(pid, i, site),
         )
 
@@ -841,7 +709,33 @@ class WooShopApi:
             errs.raise_if_any()
         self._require(authenticated, "edit")
         with self.store.lock:
-            return Reply(200, render_order(self.store.update_order(oid, data), self.store.tz, site))
+            order = update_of_unknown_is_400(lambda: self.store.update_order(oid, data))
+            return Reply(200, render_order(order, self.store.tz, site))
+
+    def batch_orders(self, *, data: dict[str, Any], site: str, authenticated: bool, **_: Any) -> Reply:
+        self._require(authenticated, "batch")
+
+        def check_status(d: dict[str, Any]) -> None:
+            if d.get("status") and d["status"] not in ORDER_STATUS[2:]:
+                errs = ParamErrors()
+                errs.add("status", "rest_not_in_enum", f"status is not one of {wp_list(ORDER_STATUS[2:])}.")
+                errs.raise_if_any()
+
+        def create(d: dict[str, Any]) -> dict[str, Any]:
+            check_status(d)
+            return render_order(self.store.add_order(d), self.store.tz, site)
+
+        def update(d: dict[str, Any]) -> dict[str, Any]:
+            check_status(d)
+            order = update_of_unknown_is_400(lambda: self.store.update_order(int(d.get("id") or 0), d))
+            return render_order(order, self.store.tz, site)
+
+        return self._batch(
+            data,
+            create=create,
+            update=update,
+            delete=lambda i: render_order(self.store.delete_order(i, force=True), self.store.tz, site),
+        )
 
     def delete_order(self, *, oid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any) -> Reply:
         v = Validator(query)
@@ -893,10 +787,44 @@ class WooShopApi:
         with self.store.lock:
             return Reply(201, render_customer(self.store.create_customer(data), self.store.tz, site))
 
+    def delete_customer(self, *, cid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any) -> Reply:
+        """Customers are users: no trash, so ``force=true`` is required (501 otherwise)."""
+        v = Validator(query)
+        force = v.boolean("force")
+        v.errors.raise_if_any()
+        self._require(authenticated, "delete")
+        with self.store.lock:
+            customer = self.store.get_customer(cid)
+            if not force:
+                raise StoreError(501, "woocommerce_rest_trash_not_supported", "Customers do not support trashing.")
+            before = render_customer(customer, self.store.tz, site)
+            self.store.delete_customer(cid)
+            return Reply(200, before)
+
+    def batch_customers(self, *, data: dict[str, Any], site: str, authenticated: bool, **_: Any) -> Reply:
+        self._require(authenticated, "batch")
+
+        def delete(cid: int) -> dict[str, Any]:
+            before = render_customer(self.store.get_customer(cid), self.store.tz, site)
+            self.store.delete_customer(cid)
+            return before
+
+        return self._batch(
+            data,
+            create=lambda d: render_customer(self.store.create_customer(d), self.store.tz, site),
+            update=lambda d: render_customer(
+                update_of_unknown_is_400(lambda: self.store.update_customer(int(d.get("id") or 0), d)),
+                self.store.tz,
+                site,
+            ),
+            delete=delete,
+        )
+
     def update_customer(self, *, cid: int, data: dict[str, Any], site: str, authenticated: bool, **_: Any) -> Reply:
         self._require(authenticated, "edit")
         with self.store.lock:
-            return Reply(200, render_customer(self.store.update_customer(cid, data), self.store.tz, site))
+            customer = update_of_unknown_is_400(lambda: self.store.update_customer(cid, data))
+            return Reply(200, render_customer(customer, self.store.tz, site))
 
     # ------------------------------------------------------------------ webhooks
 

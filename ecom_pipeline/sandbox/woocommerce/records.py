@@ -136,7 +136,11 @@ class Variation:
 
 @dataclass(slots=True)
 class LineItem:
-    """An order line; ``price`` is the unit price (rendered as a JSON number)."""
+    """An order line; ``price`` is the unit price before coupons, ``discount`` what coupons took off the line.
+
+    Rendered like WooCommerce: ``subtotal`` before and ``total`` after the discount, and the JSON-number
+    ``price`` is total/quantity (orders-list-page2.json: a 10% coupon turns 37.50 into 33.75, price 11.25).
+    """
 
     id: int
     name: str
@@ -147,10 +151,15 @@ class LineItem:
     sku: str
     parent_name: str | None
     meta_data: list[dict[str, Any]] = field(default_factory=list)
+    discount: Decimal = Decimal(0)
+
+    @property
+    def subtotal(self) -> Decimal:
+        return (self.price * self.quantity).quantize(CENT)
 
     @property
     def total(self) -> Decimal:
-        return (self.price * self.quantity).quantize(CENT)
+        return self.subtotal - self.discount
 
 
 @dataclass(slots=True)
@@ -175,6 +184,7 @@ class Order:
     fee_lines: list[dict[str, Any]] = field(default_factory=list)
     refunds: list[dict[str, Any]] = field(default_factory=list)
     meta_data: list[dict[str, Any]] = field(default_factory=list)
+    coupon_lines: list[dict[str, Any]] = field(default_factory=list)
     customer_note: str = ""
     created_via: str = "checkout"
     stock_reduced: bool = False
@@ -414,6 +424,7 @@ def render_variation(v: Variation, parent: Product | None, tz: tzinfo, site: str
 
 def render_line_item(li: LineItem) -> dict[str, Any]:
     total = money(li.total)
+    unit = li.total / li.quantity if li.quantity else li.price
     return {
         "id": li.id,
         "name": li.name,
@@ -421,14 +432,14 @@ def render_line_item(li: LineItem) -> dict[str, Any]:
         "variation_id": li.variation_id,
         "quantity": li.quantity,
         "tax_class": "",
-        "subtotal": total,
+        "subtotal": money(li.subtotal),
         "subtotal_tax": "0.00",
         "total": total,
         "total_tax": "0.00",
         "taxes": [],
         "meta_data": [dict(m) for m in li.meta_data],
         "sku": li.sku,
-        "price": php_number(li.price),
+        "price": php_number(unit),
         # Recorded quirk: simple-product lines carry {"id": ""}, variation lines {"id": 0}.
         "image": {"id": 0 if li.variation_id else "", "src": ""},
         "parent_name": li.parent_name,
@@ -453,7 +464,7 @@ def render_order(o: Order, tz: tzinfo, site: str) -> dict[str, Any]:
         "prices_include_tax": False,
         "date_created": wp_date(o.created, tz),
         "date_modified": wp_date(o.modified, tz),
-        "discount_total": "0.00",
+        "discount_total": money(sum((li.discount for li in o.line_items), Decimal(0))),
         "discount_tax": "0.00",
         "shipping_total": money(ship_total),
         "shipping_tax": "0.00",
@@ -480,7 +491,7 @@ def render_order(o: Order, tz: tzinfo, site: str) -> dict[str, Any]:
         "tax_lines": [],
         "shipping_lines": [dict(s) for s in o.shipping_lines],
         "fee_lines": [dict(f) for f in o.fee_lines],
-        "coupon_lines": [],
+        "coupon_lines": [dict(c) for c in o.coupon_lines],
         "refunds": [dict(r) for r in o.refunds],
         "payment_url": f"{site}/checkout/order-pay/{o.id}/?pay_for_order=true&key={o.order_key}",
         "is_editable": o.status in ("pending", "on-hold", "auto-draft"),
@@ -525,3 +536,133 @@ def render_customer(c: Customer, tz: tzinfo, site: str) -> dict[str, Any]:
         if key in out:
             out[key] = value
     return out
+
+
+ORDER_STATUS_LABELS = {
+    "pending": "Pending payment",
+    "processing": "Processing",
+    "on-hold": "On hold",
+    "completed": "Completed",
+    "cancelled": "Cancelled",
+    "refunded": "Refunded",
+    "failed": "Failed",
+    "checkout-draft": "Draft",
+    "trash": "Trash",
+}
+
+
+@dataclass(slots=True)
+class Note:
+    """An order note (a ``wp_comments`` row of type ``order_note``); it never bumps the order's date_modified."""
+
+    id: int
+    order_id: int
+    created: int
+    note: str
+    customer_note: bool = False
+    author: str = "WooCommerce"
+
+
+@dataclass(slots=True)
+class RefundLine:
+    """A refunded line: negative quantity and total, pointing at the order line through ``_refunded_item_id``."""
+
+    id: int
+    name: str
+    product_id: int
+    variation_id: int
+    quantity: int
+    total: Decimal
+    sku: str
+    parent_name: str | None
+    refunded_item_id: int
+    meta_id: int
+
+
+@dataclass(slots=True)
+class Refund:
+    """A ``shop_order_refund``: ``amount`` positive; the order's ``refunds`` summary shows it negated."""
+
+    id: int
+    order_id: int
+    created: int
+    amount: Decimal
+    reason: str
+    refunded_by: int
+    refunded_payment: bool
+    lines: list[RefundLine] = field(default_factory=list)
+    meta_data: list[dict[str, Any]] = field(default_factory=list)
+
+
+def render_note(n: Note, tz: tzinfo, site: str) -> dict[str, Any]:
+    """The wc/v3 order note (orders-notes-create.json): its self link allows only GET and DELETE."""
+    api = f"{site}/wp-json/wc/v3/orders/{n.order_id}"
+    return {
+        "id": n.id,
+        "author": n.author,
+        "date_created": wp_date(n.created, tz),
+        "date_created_gmt": wp_date(n.created, UTC),
+        "note": n.note,
+        "customer_note": n.customer_note,
+        "_links": {
+            "self": [{"href": f"{api}/notes/{n.id}", "targetHints": {"allow": ["GET", "DELETE"]}}],
+            "collection": [{"href": f"{api}/notes"}],
+            "up": [{"href": api}],
+        },
+    }
+
+
+def render_refund_line(rl: RefundLine) -> dict[str, Any]:
+    """Same keys as an order line; ``price`` is total/quantity, so positive (orders-refunds-create-*.json)."""
+    total = money(rl.total)
+    price = rl.total / rl.quantity if rl.quantity else Decimal(0)
+    return {
+        "id": rl.id,
+        "name": rl.name,
+        "product_id": rl.product_id,
+        "variation_id": rl.variation_id,
+        "quantity": rl.quantity,
+        "tax_class": "",
+        "subtotal": total,
+        "subtotal_tax": "0.00",
+        "total": total,
+        "total_tax": "0.00",
+        "taxes": [],
+        "meta_data": [
+            {
+                "id": rl.meta_id,
+                "key": "_refunded_item_id",
+                "value": str(rl.refunded_item_id),
+                "display_key": "_refunded_item_id",
+                "display_value": str(rl.refunded_item_id),
+            }
+        ],
+        "sku": rl.sku,
+        "price": php_number(price),
+        "image": {"id": 0 if rl.variation_id else "", "src": ""},
+        "parent_name": rl.parent_name,
+    }
+
+
+def render_refund(r: Refund, tz: tzinfo, site: str) -> dict[str, Any]:
+    """The wc/v3 order refund (orders-refunds-list.json); links allow only GET and DELETE."""
+    api = f"{site}/wp-json/wc/v3/orders/{r.order_id}"
+    return {
+        "id": r.id,
+        "date_created": wp_date(r.created, tz),
+        "date_created_gmt": wp_date(r.created, UTC),
+        "amount": money(r.amount),
+        "reason": r.reason,
+        "refunded_by": r.refunded_by,
+        "refunded_payment": r.refunded_payment,
+        "meta_data": [dict(m) for m in r.meta_data],
+        "line_items": [render_refund_line(rl) for rl in r.lines],
+        "shipping_lines": [],
+        "tax_lines": [],
+        "fee_lines": [],
+        "_links": {
+            "self": [{"href": f"{api}/refunds/{r.id}", "targetHints": {"allow": ["GET", "DELETE"]}}],
+            "collection": [{"href": f"{api}/refunds"}],
+            "up": [{"href": api}],
+        },
+    }

@@ -9,6 +9,7 @@ starting at 2 (1 is the admin).
 from __future__ import annotations
 
 import bisect
+import json
 import random
 import re
 import string
@@ -23,12 +24,16 @@ from zoneinfo import ZoneInfo
 
 from ecom_pipeline.sandbox.clock import SandboxClock
 from ecom_pipeline.sandbox.woocommerce.records import (
+    ORDER_STATUS_LABELS,
     PAID_STATUSES,
     STOCK_REDUCING_STATUSES,
     Customer,
     LineItem,
+    Note,
     Order,
     Product,
+    Refund,
+    RefundLine,
     Variation,
     money,
 )
@@ -157,8 +162,22 @@ class StoreError(Exception):
         self.code = code
         self.message = message
         self.data = data
+        self.bare_data: int | None = None
+
+    @classmethod
+    def bare(cls, code: str, message: str, data: int) -> StoreError:
+        """A ``WP_Error`` built with a bare number as its data (``new WP_Error(code, msg, 404)``).
+
+        WooCommerce's refund controller does this. WordPress only takes the HTTP status from an array
+        ``data.status``, so the answer is a 500 whose body carries ``"data": 404`` -- odd, but what the shop sends.
+        """
+        err = cls(500, code, message)
+        err.bare_data = data
+        return err
 
     def body(self) -> dict[str, Any]:
+        if self.bare_data is not None:
+            return {"code": self.code, "message": self.message, "data": self.bare_data}
         return {"code": self.code, "message": self.message, "data": {"status": self.status, **self.data}}
 
 
@@ -237,12 +256,20 @@ class WooStore:
         self._next_user = 2
         self._next_item = 1
         self._next_meta = 1
-        self._versions = {"products": 0, "variations": 0, "orders": 0, "customers": 0}
+        self._versions = {"products": 0, "variations": 0, "orders": 0, "customers": 0, "catalog": 0}
         self._sorted: dict[tuple[str, str], tuple[int, list[Any], list[Any]]] = {}
         self._rng = random.Random(f"woocommerce:{name}:{seed}")
         # Change listeners (webhooks): called as listener(kind, event, id) with kind product | variation | order |
         # customer. Registered after seeding, so generating the history fires nothing.
         self.listeners: list[Any] = []
+        # Order notes (per order) and refunds (by refund id); comments have their own id sequence.
+        self.notes: dict[int, list[Note]] = {}
+        self.refunds: dict[int, Refund] = {}
+        self._next_comment = 0
+        from ecom_pipeline.sandbox.woocommerce.catalog import WooCatalog  # catalog imports this module
+
+        self.catalog = WooCatalog(self)
+        self.catalog.seed(CATEGORIES, {"Size": SIZE_TERMS, "Colour": COLOUR_TERMS})
         self._generate(products, variable_share, orders, customers)
 
     # ------------------------------------------------------------------ ids and time
@@ -262,6 +289,42 @@ class WooStore:
     def now(self) -> int:
         """Current emulated time in whole seconds (WordPress's resolution)."""
         return self.clock.seconds()
+
+    def next_post_id(self) -> int:
+        """A new id from the shared post sequence (products, variations, orders, refunds, coupons)."""
+        return self._post_id()
+
+    def emit(self, kind: str, event: str, record_id: int) -> None:
+        """Public form of :meth:`_emit` for the catalog (coupon topics)."""
+        self._emit(kind, event, record_id)
+
+    def touch_catalog(self) -> None:
+        self._touch("catalog")
+
+    # ------------------------------------------------------------------ order notes
+
+    def add_note(
+        self, oid: int, text: str, customer_note: bool = False, author: str = "WooCommerce", ts: int | None = None
+    ) -> Note:
+        """Add an order note; notes never bump the order's ``date_modified`` (recorded)."""
+        with self.lock:
+            self._next_comment += 1
+            note = Note(self._next_comment, oid, self.now() if ts is None else ts, text, customer_note, author)
+            self.notes.setdefault(oid, []).append(note)
+            return note
+
+    def order_notes(self, oid: int) -> list[Note]:
+        """Newest first; notes of the same second keep their creation order (as recorded: 18, 2, 3)."""
+        with self.lock:
+            return sorted(self.notes.get(oid, []), key=lambda n: (-n.created, n.id))
+
+    def delete_note(self, oid: int, note_id: int) -> Note:
+        with self.lock:
+            notes = self.notes.get(oid, [])
+            for i, note in enumerate(notes):
+                if note.id == note_id:
+                    return notes.pop(i)
+            raise StoreError(404, "woocommerce_rest_invalid_id", "Invalid resource ID.")
 
     def _touch(self, kind: str) -> None:
         self._versions[kind] += 1
@@ -576,8 +639,14 @@ class WooStore:
             self._add_refund(order, order.total(), "Refunded on request", max(t, later), restock=True)
         elif status in ("completed", "on-hold") and rng.random() < 0.05:
             li = order.line_items[0]
-            self._add_refund(order, li.price, "Item arrived damaged", max(t, later), restock=False)
+            self._add_refund(
+                order, li.price, "Item arrived damaged", max(t, later), restock=False, lines={li.id: (1, li.price)}
+            )
         order.status = status
+        if status != "pending":
+            self.add_note(
+                order.id, f"Order status changed from Pending payment to {ORDER_STATUS_LABELS[status]}.", ts=t
+            )
         order.modified = max(t, later) if status not in ("pending", "processing") else t
         if customer_id and status in PAID_STATUSES:
             self.customers[customer_id].is_paying_customer = True
@@ -664,6 +733,7 @@ class WooStore:
         """Paid orders take stock (``_reduced_stock`` line meta), as WooCommerce does on processing/on-hold."""
         if order.stock_reduced:
             return
+        changes = []
         for li in order.line_items:
             holder = self._stock_holder(li)
             product = self.products.get(li.product_id)
@@ -671,7 +741,9 @@ class WooStore:
                 product.total_sales += li.quantity
             if holder is None:
                 continue
-            holder.stock_quantity = (holder.stock_quantity or 0) - li.quantity
+            old = holder.stock_quantity or 0
+            holder.stock_quantity = old - li.quantity
+            changes.append(f'{li.name} ({li.sku})<span class="description"></span> {old}&rarr;{holder.stock_quantity}')
             li.meta_data.append(
                 {
                     "id": self._meta_id(),
@@ -683,38 +755,194 @@ class WooStore:
             )
             self._bump(holder, ts)
         order.stock_reduced = True
+        if changes:
+            self.add_note(order.id, "Stock levels reduced: " + ", ".join(changes), ts=ts)
+
+    @staticmethod
+    def _reduced(li: LineItem) -> int:
+        """Units this line still holds out of stock (its ``_reduced_stock`` meta; refunds restock part of it)."""
+        meta = next((m for m in li.meta_data if m["key"] == "_reduced_stock"), None)
+        return int(meta["value"]) if meta is not None else 0
+
+    def _set_line_meta(self, li: LineItem, key: str, value: int | None) -> None:
+        meta = next((m for m in li.meta_data if m["key"] == key), None)
+        if value is None:
+            if meta is not None:
+                li.meta_data.remove(meta)
+            return
+        if meta is None:
+            meta = {"id": self._meta_id(), "key": key, "value": "", "display_key": key, "display_value": ""}
+            li.meta_data.append(meta)
+        meta["value"] = meta["display_value"] = str(value)
 
     def _restore_stock(self, order: Order, ts: int) -> None:
+        """``wc_increase_stock_levels``: gives back what each line still holds and drops ``_reduced_stock``."""
         if not order.stock_reduced:
             return
         for li in order.line_items:
             holder = self._stock_holder(li)
-            if holder is None:
+            held = self._reduced(li)
+            self._set_line_meta(li, "_reduced_stock", None)
+            if holder is None or not held:
                 continue
-            holder.stock_quantity = (holder.stock_quantity or 0) + li.quantity
+            holder.stock_quantity = (holder.stock_quantity or 0) + held
             self._bump(holder, ts)
         order.stock_reduced = False
 
-    def _add_refund(self, order: Order, amount: Decimal, reason: str, ts: int, restock: bool) -> dict[str, Any]:
-        refund = {"id": self._post_id(), "reason": reason, "total": money(-Decimal(amount))}
-        order.refunds.insert(0, refund)
+    def _add_refund(
+        self,
+        order: Order,
+        amount: Decimal,
+        reason: str,
+        ts: int,
+        restock: bool,
+        lines: dict[int, tuple[int, Decimal]] | None = None,
+        refunded_payment: bool = False,
+    ) -> Refund:
+        """Record a refund of ``amount``; ``lines`` maps order line id -> (quantity, refund_total).
+
+        Without ``lines`` a full refund covers every line. ``restock`` puts the refunded quantities back
+        (``wc_restock_refunded_items``): only lines whose stock was reduced, tracked in ``_reduced_stock`` and
+        ``_restock_refunded_items`` line meta, with an order note per item.
+        """
+        if lines is None:
+            lines = {li.id: (li.quantity, li.total) for li in order.line_items}
+        refund = Refund(self._post_id(), order.id, ts, Decimal(amount), reason, 1, refunded_payment)
+        for li in order.line_items:
+            if li.id not in lines:
+                continue
+            qty, total = lines[li.id]
+            if not qty and not total:
+                continue
+            refund.lines.append(
+                RefundLine(
+                    self._item_id(),
+                    li.name,
+                    li.product_id,
+                    li.variation_id,
+                    -qty,
+                    -Decimal(total).quantize(Decimal("0.01")),
+                    li.sku,
+                    li.parent_name,
+                    li.id,
+                    self._meta_id(),
+                )
+            )
+        self.refunds[refund.id] = refund
+        order.refunds.insert(0, {"id": refund.id, "reason": reason, "total": money(-Decimal(amount))})
         if restock:
             for li in order.line_items:
+                qty = lines.get(li.id, (0, Decimal(0)))[0]
+                held = self._reduced(li)
                 holder = self._stock_holder(li)
-                if holder is not None:
-                    holder.stock_quantity = (holder.stock_quantity or 0) + li.quantity
-                    self._bump(holder, ts)
-                li.meta_data.append(
-                    {
-                        "id": self._meta_id(),
-                        "key": "_restock_refunded_items",
-                        "value": str(li.quantity),
-                        "display_key": "_restock_refunded_items",
-                        "display_value": str(li.quantity),
-                    }
+                if not qty or not held or holder is None:
+                    continue
+                old = holder.stock_quantity or 0
+                holder.stock_quantity = old + qty
+                self._bump(holder, ts)
+                self._set_line_meta(li, "_reduced_stock", held - qty)
+                already = next((int(m["value"]) for m in li.meta_data if m["key"] == "_restock_refunded_items"), 0)
+                self._set_line_meta(li, "_restock_refunded_items", already + qty)
+                self.add_note(
+                    order.id, f"Item #{holder.id} stock increased from {old} to {holder.stock_quantity}.", ts=ts
                 )
         order.modified = max(order.modified, ts)
         return refund
+
+    def refunded_total(self, order: Order) -> Decimal:
+        return -sum((Decimal(r["total"]) for r in order.refunds), Decimal(0))
+
+    def create_refund(self, oid: int, data: dict[str, Any]) -> Refund:
+        """POST /orders/{id}/refunds, with WooCommerce's checks and their odd error shapes.
+
+        Errors the refund controller builds with a bare number as data come back as HTTP 500 (see
+        :meth:`StoreError.bare`). ``api_refund`` (default true) asks the payment gateway: in this sandbox
+        ``stripe`` refunds, the offline gateways (bacs, cheque, cod, paypal) cannot, anything else does not exist.
+        """
+        with self.lock:
+            order = self.orders.get(oid)
+            if order is None:
+                raise StoreError.bare("woocommerce_rest_invalid_order_id", "Invalid order ID.", 404)
+            api_refund = data.get("api_refund") if isinstance(data.get("api_refund"), bool) else True
+            api_restock = data.get("api_restock") if isinstance(data.get("api_restock"), bool) else True
+            raw_lines = data.get("line_items") if isinstance(data.get("line_items"), list) else []
+            lines: dict[int, tuple[int, Decimal]] = {}
+            computable = bool(raw_lines)
+            computed = Decimal(0)
+            for item in raw_lines:
+                if not isinstance(item, dict) or item.get("id") is None:
+                    lines = {}  # WooCommerce leaves such a list as it is: no line matches it
+                    computable = False
+                    break
+                qty = _to_int(item.get("quantity", item.get("qty")))
+                total = _to_decimal(item.get("refund_total"))
+                if total is None:
+                    computable = False
+                lines[_to_int(item.get("id"))] = (qty, total or Decimal(0))
+                computed += total or Decimal(0)
+            amount_raw = data.get("amount")
+            if amount_raw is None:
+                amount = computed if computable else Decimal(0)
+            else:
+                amount = _to_decimal(amount_raw) or Decimal(0)
+            if amount < 0:
+                raise StoreError.bare(
+                    "woocommerce_rest_invalid_order_refund", "Refund amount must be greater than zero.", 400
+                )
+            remaining = order.total() - self.refunded_total(order)
+            if amount > remaining:
+                raise StoreError.bare("woocommerce_rest_cannot_create_order_refund", "Invalid refund amount.", 500)
+            if api_refund:
+                problem = _gateway_refund_problem(order.payment_method)
+                if problem is not None:
+                    self._post_id()  # the refund post was created, then deleted
+                    raise StoreError.bare("woocommerce_rest_cannot_create_order_refund", problem, 500)
+            ts = self.now()
+            refund = self._add_refund(
+                order,
+                amount,
+                str(data.get("reason") or ""),
+                ts,
+                restock=api_restock,
+                lines=lines,
+                refunded_payment=api_refund,
+            )
+            if isinstance(data.get("meta_data"), list):
+                for m in data["meta_data"]:
+                    if isinstance(m, dict) and m.get("key"):
+                        refund.meta_data.append({"id": self._meta_id(), "key": m["key"], "value": m.get("value")})
+            if remaining - amount <= 0 and order.status != "refunded":
+                self._set_order_status(order, "refunded", ts)
+            self._touch("orders")
+            self._emit("order", "updated", order.id)  # order.updated listens to woocommerce_order_refunded
+            return refund
+
+    def get_refund(self, oid: int, rid: int) -> Refund:
+        """GET /orders/{id}/refunds/{rid}: unknown refund 404; wrong order the controller's bare-data 500."""
+        with self.lock:
+            refund = self.refunds.get(rid)
+            if refund is None:
+                raise StoreError(404, "woocommerce_rest_shop_order_refund_invalid_id", "Invalid ID.")
+            if oid not in self.orders:
+                raise StoreError.bare("woocommerce_rest_invalid_order_id", "Invalid order ID.", 404)
+            if refund.order_id != oid:
+                raise StoreError.bare("woocommerce_rest_invalid_order_refund_id", "Invalid order refund ID.", 404)
+            return refund
+
+    def order_refunds(self, oid: int) -> list[Refund]:
+        """Refunds of an order, newest first (an unknown order simply has none)."""
+        with self.lock:
+            return sorted((r for r in self.refunds.values() if r.order_id == oid), key=lambda r: (-r.created, -r.id))
+
+    def delete_refund(self, oid: int, rid: int) -> Refund:
+        """DELETE a refund (force only): the summary goes, stock and order status stay as they are."""
+        with self.lock:
+            refund = self.get_refund(oid, rid)
+            del self.refunds[rid]
+            order = self.orders[oid]
+            order.refunds = [r for r in order.refunds if r["id"] != rid]
+            self._touch("orders")
+            return refund
 
     # ------------------------------------------------------------------ reads
 
@@ -870,9 +1098,15 @@ class WooStore:
             return p
 
     def _product_attribute(self, a: dict[str, Any], position: int) -> dict[str, Any]:
+        """A product's attribute entry: global ones (by id) take the taxonomy's name and create missing terms."""
         aid = int(a.get("id") or 0)
-        known = {1: ("Size", "pa_size"), 2: ("Colour", "pa_colour")}
-        name, slug = known.get(aid, (a.get("name", ""), a.get("name", "")))
+        attr = self.catalog.attributes.get(aid) if aid else None
+        if attr is not None:
+            name, slug = attr.name, attr.taxonomy
+            self.catalog.ensure_terms(attr, list(a.get("options") or []))
+        else:
+            aid = 0
+            name, slug = a.get("name", ""), a.get("name", "")
         return {
             "id": aid,
             "name": name,
@@ -929,11 +1163,7 @@ class WooStore:
                 if key in data:
                     setattr(p, key, data[key])
             if "categories" in data:
-                by_id = {c["id"]: c for c in CATEGORIES}
-                p.categories = [
-                    dict(by_id.get(c.get("id"), {"id": c.get("id"), "name": "", "slug": ""}))
-                    for c in data["categories"]
-                ]
+                p.categories = self.catalog.product_categories(list(data["categories"] or []))
             if "dimensions" in data:
                 p.dimensions = {**p.dimensions, **data["dimensions"]}
             if data.get("status") == "publish" and not p.slug:
@@ -990,9 +1220,12 @@ class WooStore:
             attrs = []
             for a in data.get("attributes") or []:
                 aid = int(a.get("id") or 0)
-                name = {1: "Size", 2: "Colour"}.get(aid, a.get("name", ""))
-                slug = {1: "pa_size", 2: "pa_colour"}.get(aid, slugify(a.get("name", "")))
-                attrs.append({"id": aid, "name": name, "slug": slug, "option": a.get("option", "")})
+                attr = self.catalog.attributes.get(aid) if aid else None
+                name = attr.name if attr is not None else a.get("name", "")
+                slug = attr.taxonomy if attr is not None else slugify(a.get("name", ""))
+                attrs.append(
+                    {"id": aid if attr is not None else 0, "name": name, "slug": slug, "option": a.get("option", "")}
+                )
             v = Variation(
                 id=self._post_id(),
                 parent_id=parent_id,
@@ -1075,6 +1308,7 @@ class WooStore:
             customer_id = int(data.get("customer_id") or 0)
             if customer_id:
                 self.get_customer(customer_id)
+            coupons = self._order_coupons(data.get("coupon_lines"))
             order = Order(
                 id=self._post_id(),
                 status="pending",
@@ -1098,6 +1332,8 @@ class WooStore:
             )
             for m in data.get("meta_data") or []:
                 order.meta_data.append({"id": self._meta_id(), "key": m.get("key"), "value": m.get("value")})
+            for coupon in coupons:
+                self._apply_coupon(order, coupon)
             self.orders[order.id] = order
             status = data.get("status") or ("processing" if data.get("set_paid") else "pending")
             if data.get("set_paid"):
@@ -1107,13 +1343,100 @@ class WooStore:
             self._emit("order", "created", order.id)
             return order
 
+    def _order_coupons(self, lines: Any) -> list[Any]:
+        """The coupons an order write names in ``coupon_lines`` (checked before anything is written)."""
+        out = []
+        for line in lines if isinstance(lines, list) else []:
+            code = str((line or {}).get("code") or "").strip() if isinstance(line, dict) else ""
+            if not code:
+                raise StoreError(400, "woocommerce_rest_required_coupon_code", "Coupon code is required.")
+            coupon = self.catalog.coupon_by_code(code)
+            if coupon is None:
+                raise StoreError(
+                    400,
+                    "woocommerce_rest_invalid_coupon",
+                    f'Coupon "{code.lower()}" cannot be applied because it does not exist.',
+                )
+            out.append(coupon)
+        return out
+
+    def _apply_coupon(self, order: Order, coupon: Any) -> None:
+        """Discount the lines (percent of each line, fixed per unit, or a fixed cart amount spread by line value)
+        and record the coupon line and its usage, as WooCommerce shows them (orders-list-page2.json, order 35)."""
+        amount = Decimal(coupon.amount)
+        lines = [li for li in order.line_items if li.total > 0]
+        discounts: dict[int, Decimal] = {}
+        if coupon.discount_type == "percent":
+            for li in lines:
+                discounts[li.id] = min(li.total, (li.subtotal * amount / 100).quantize(Decimal("0.01")))
+        elif coupon.discount_type == "fixed_product":
+            for li in lines:
+                discounts[li.id] = min(li.total, amount * li.quantity)
+        else:  # fixed_cart: spread by line value, the rounding remainder on the last line
+            base = sum((li.total for li in lines), Decimal(0))
+            wanted = min(amount, base)
+            given = Decimal(0)
+            for i, li in enumerate(lines):
+                share = wanted - given if i == len(lines) - 1 else (wanted * li.total / base).quantize(Decimal("0.01"))
+                discounts[li.id] = min(li.total, share)
+                given += discounts[li.id]
+        for li in lines:
+            li.discount += discounts.get(li.id, Decimal(0))
+        nominal = int(amount) if amount == amount.to_integral_value() else float(amount)
+        info = json.dumps([coupon.id, coupon.code, coupon.discount_type, nominal], separators=(",", ":"))
+        order.coupon_lines.append(
+            {
+                "id": self._item_id(),
+                "code": coupon.code,
+                "discount": money(sum(discounts.values(), Decimal(0))),
+                "discount_tax": "0",
+                "meta_data": [
+                    {
+                        "id": self._meta_id(),
+                        "key": "coupon_info",
+                        "value": info,
+                        "display_key": "coupon_info",
+                        "display_value": info,
+                    }
+                ],
+                "discount_type": coupon.discount_type,
+                "nominal_amount": nominal,
+                "free_shipping": coupon.free_shipping,
+            }
+        )
+        coupon.usage_count += 1
+        coupon.used_by.append(str(order.customer_id) if order.customer_id else order.billing.get("email", ""))
+        self.touch_catalog()
+        self._emit("coupon", "updated", coupon.id)
+
+    def _release_coupons(self, order: Order) -> None:
+        """A cancelled order gives its coupon uses back (``wc_update_coupon_usage_counts``)."""
+        who = str(order.customer_id) if order.customer_id else order.billing.get("email", "")
+        for line in order.coupon_lines:
+            coupon = self.catalog.coupon_by_code(line["code"])
+            if coupon is None:
+                continue
+            coupon.usage_count = max(0, coupon.usage_count - 1)
+            if who in coupon.used_by:
+                coupon.used_by.remove(who)
+            self._emit("coupon", "updated", coupon.id)
+
     def _set_order_status(self, order: Order, status: str, ts: int) -> None:
         previous = order.status
         order.status = status
         if status in STOCK_REDUCING_STATUSES:
             self._reduce_stock(order, ts)
-        elif status == "cancelled" and previous != "cancelled":
-            self._restore_stock(order, ts)
+        elif status in ("cancelled", "pending") and previous != status:
+            self._restore_stock(order, ts)  # wc_maybe_increase_stock_levels listens to both
+        if status == "cancelled" and previous != status:
+            self._release_coupons(order)
+        if previous != status:
+            self.add_note(
+                order.id,
+                f"Order status changed from {ORDER_STATUS_LABELS.get(previous, previous)} to "
+                f"{ORDER_STATUS_LABELS.get(status, status)}.",
+                ts=ts,
+            )
         if status in ("processing", "completed") and order.paid is None:
             order.paid = ts
         if status == "completed" and order.completed is None:
@@ -1144,18 +1467,18 @@ class WooStore:
     def refund_order(
         self, oid: int, amount: str | None = None, reason: str = "", restock: bool = True
     ) -> dict[str, Any]:
-        """Full (default) or partial refund; a full refund makes the order "refunded"."""
+        """Admin helper: full (default) or amount-only partial refund; a full refund makes the order "refunded"."""
         with self.lock:
             o = self.get_order(oid)
-            ts = self.now()
-            already = -sum((Decimal(r["total"]) for r in o.refunds), Decimal(0))
-            value = Decimal(amount) if amount is not None else o.total() - already
-            refund = self._add_refund(o, value, reason, ts, restock=restock)
-            if already + value >= o.total():
-                o.status = "refunded"
-            self._touch("orders")
-            self._emit("order", "updated", o.id)  # order.updated listens to woocommerce_order_refunded
-            return refund
+            value = Decimal(amount) if amount is not None else o.total() - self.refunded_total(o)
+            lines = None if amount is None else {}
+            full = {"amount": str(value), "reason": reason, "api_refund": False, "api_restock": restock}
+            if lines is None:
+                full["line_items"] = [
+                    {"id": li.id, "quantity": li.quantity, "refund_total": str(li.total)} for li in o.line_items
+                ]
+            refund = self.create_refund(oid, full)
+            return {"id": refund.id, "reason": refund.reason, "total": money(-refund.amount)}
 
     def delete_order(self, oid: int, force: bool = False) -> Order:
         """DELETE /orders/{id}: ``force`` deletes for good, otherwise the order goes to the trash."""
@@ -1186,6 +1509,15 @@ class WooStore:
             c.modified = max(c.modified, self.now())
             self._touch("customers")
             self._emit("customer", "updated", c.id)
+            return c
+
+    def delete_customer(self, cid: int) -> Customer:
+        """DELETE /customers/{id}?force=true: the user goes; their orders stay as they are."""
+        with self.lock:
+            c = self.get_customer(cid)
+            del self.customers[cid]
+            self._touch("customers")
+            self._emit("customer", "deleted", cid)
             return c
 
     def create_customer(self, data: dict[str, Any]) -> Customer:
@@ -1278,3 +1610,33 @@ _SORT_KEYS = {
     "orders": _ORDER_KEYS,
     "customers": _CUSTOMER_KEYS,
 }
+
+
+def _to_int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _to_decimal(value: Any) -> Decimal | None:
+    """A PHP-numeric value as Decimal; None when it is not numeric."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return Decimal(str(value).strip())
+    except ArithmeticError:
+        return None
+
+
+OFFLINE_GATEWAYS = frozenset({"bacs", "cheque", "cod", "paypal"})
+REFUNDING_GATEWAYS = frozenset({"stripe"})
+
+
+def _gateway_refund_problem(payment_method: str) -> str | None:
+    """``wc_refund_payment``'s refusal for this gateway, or None when it can refund automatically."""
+    if payment_method in REFUNDING_GATEWAYS:
+        return None
+    if payment_method in OFFLINE_GATEWAYS:
+        return "The payment gateway for this order does not support automatic refunds."
+    return "The payment gateway for this order does not exist."

@@ -276,7 +276,7 @@ class WooWebhooks:
     # -------------------------------------------------------------- events -> queue
 
     def on_change(self, kind: str, event: str, resource_id: int) -> None:
-        """Called by the store on every change (``kind``: product | variation | order | customer)."""
+        """Called by the store on every change (``kind``: product | variation | order | customer | coupon)."""
         resource = "product" if kind == "variation" else kind
         topic = f"{resource}.{event}"
         with self._cond:
@@ -336,6 +336,8 @@ class WooWebhooks:
                 return render_product(product, store.variations_of(product), store.tz, site)
             if kind == "order":
                 return render_order(store.get_order(resource_id), store.tz, site)
+            if kind == "coupon":
+                return store.catalog.render_coupon(store.catalog.get_coupon(resource_id), site)
             return render_customer(store.get_customer(resource_id), store.tz, site)
         except StoreError as exc:
             return exc.body()
