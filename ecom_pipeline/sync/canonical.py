@@ -45,8 +45,12 @@ class CanonicalVariant:
     external_id: str
     sku: str | None
     title: str | None
+    # The price a buyer sees (tax included where the platform can tell, reductions applied where it computes
+    # them); ``price_includes_tax`` says whether it includes tax (None: the platform cannot tell).
     price: Decimal | None
     compare_at_price: Decimal | None = None
+    price_tax_excl: Decimal | None = None
+    price_includes_tax: bool | None = None
     currency: str | None = None
     options: dict[str, str] = field(default_factory=dict)
     weight: str | None = None
@@ -61,7 +65,7 @@ class CanonicalVariant:
     external_gid: str | None = None
 
     def __post_init__(self) -> None:
-        _validate(self, ("price", "compare_at_price"), ("created_at", "updated_at"))
+        _validate(self, ("price", "compare_at_price", "price_tax_excl"), ("created_at", "updated_at"))
 
 
 @dataclass(frozen=True)
