@@ -96,6 +96,8 @@ class Renderer:
             out = raw or ZERO_DATE
         elif name in res.numeric:
             out = int(raw or 0)
+        elif name == "manufacturer_name" and res.plural == "products" and str(row.get("id_manufacturer") or "0") == "0":
+            out = False  # Manufacturer::getNameById() of id 0 is PHP false (recorded on the two-language store)
         else:
             out = raw
         if self.malformed and self._is_malformed(res, row):

@@ -500,6 +500,8 @@ class PrestaStore:
         )
         for field in RESOURCES["products"].multilang - {"name", "link_rewrite", "description", "description_short"}:
             row[field] = self.translated(row.get(field) or "")
+        if self.multilingual:  # like the recorded generated products (RP-...): no brand, no supplier
+            row.update(id_manufacturer="0", id_supplier="0", manufacturer_name="")
         self.tables["products"][pid] = row
         self.product_categories[pid] = ["2", row["id_category_default"]]
         self.product_images[pid] = [str(pid)]
