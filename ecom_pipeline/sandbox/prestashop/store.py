@@ -295,8 +295,8 @@ class PrestaStore:
                 "id": cid,
                 "value": value,
                 "name": name,
-                "id_shop_group": None,
-                "id_shop": None,
+                "id_shop_group": "",  # recorded "": a global value (NULL in the database)
+                "id_shop": "",
                 "date_add": self.anchor - 90 * 86400,
                 "date_upd": self.anchor - 90 * 86400,
             }
@@ -500,8 +500,8 @@ class PrestaStore:
         )
         for field in RESOURCES["products"].multilang - {"name", "link_rewrite", "description", "description_short"}:
             row[field] = self.translated(row.get(field) or "")
-        if self.multilingual:  # like the recorded generated products (RP-...): no brand, no supplier
-            row.update(id_manufacturer="0", id_supplier="0", manufacturer_name="")
+        if self.multilingual:  # like the recorded generated products (RP-...): no brand, no supplier, no threshold
+            row.update(id_manufacturer="0", id_supplier="0", manufacturer_name="", low_stock_threshold=None)
         self.tables["products"][pid] = row
         self.product_categories[pid] = ["2", row["id_category_default"]]
         self.product_images[pid] = [str(pid)]
@@ -530,6 +530,10 @@ class PrestaStore:
     ) -> Row:
         cid = self._new_id("combinations")
         row = dict(COMBINATION_TEMPLATE)
+        if self.multilingual:
+            row["low_stock_threshold"] = None  # NULL on the recorded generated combinations
+            for field in RESOURCES["combinations"].multilang:
+                row[field] = self.translated(row.get(field) or "")
         row.update(values)
         row["id"] = cid
         row["id_product"] = str(pid)
