@@ -5,22 +5,31 @@ cannot be read on its own: its dates are shop-local (``context.timezone``, an IA
 need the shop's default language (``context.language_id``), an order's status and currency are ids
 (``context.state``, ``context.currency``) and a combination's attribute values are ids (``context.option_values``).
 
-- product: ``{"product": {...display=full...}, "combinations": [...], "context": {...}}``
+- product: ``{"product": {...display=full...}, "combinations": [...], "context": {"timezone", "language_id",
+  "currency", "option_values", "categories": {id: name}, "prices": {variant id: {"final", "final_ht",
+  "final_no_reduction"}}}}``
 - inventory: ``{"id_product": "1", "rows": [stock_available, ...], "context": {"observed_at": iso UTC}}``
-- order: ``{"order": {...}, "context": {"timezone", "currency", "state": order_state}}``
-- customer: ``{"customer": {...}, "context": {"timezone"}}``
+- order: ``{"order": {...}, "context": {"timezone", "language_id", "currency", "state": order_state, "email"}}``
+- customer: ``{"customer": {...}, "context": {"timezone", "language_id", "address": {"phone", "phone_mobile",
+  "city", "company", "country_iso"}}}``
 
 Rules from the recorded 8.2.1 store (fixtures/recorded/prestashop-8.2.1):
 
 - Every scalar is a string ("23.900000", "1", "", "0000-00-00"); ``id`` is a number. Single-resource JSON omits
   falsy top-level fields (``"0"``, ``""``, null), so a missing field reads as its falsy value, never as an error.
-- Multilingual fields are plain strings in a one-language shop and ``[{"id": "1", "value": "..."}]`` otherwise:
-  we take ``context.language_id`` (else the first language) and keep every language in the staged payload.
+- Multilingual fields (names, descriptions, categories, order state names) are plain strings in a one-language shop
+  and ``[{"id": "1", "value": "..."}]`` otherwise (recorded: prestashop-8.2.1-multilang): we take
+  ``context.language_id`` (the integration's language, else the first) and keep every language in the staged
+  payload. A list or object where text belongs is refused, never stored as its Python text.
 - Variant ids: ``"<id_product>-<id_product_attribute>"`` ("1-0" for a product without combinations, "1-5" for
   combination 5). That is the key stock_availables and order_rows use, and it cannot collide between products and
   combinations, whose ids are separate sequences.
-- Price: PrestaShop stores prices **tax excluded**; a variant's price is product ``price`` + combination ``price``
-  (the impact, may be negative), as Decimal. Taxes depend on the buyer's address and are not applied here.
+- Price: PrestaShop stores prices **tax excluded** (product ``price`` + combination ``price``, the impact). The
+  extract asks the shop for its computed prices (``price[final][use_tax]=1`` and friends: tax of the default
+  country, specific prices, combination impact): ``price`` is ``final``, ``price_tax_excl`` is ``final_ht``,
+  ``compare_at_price`` is ``final_no_reduction`` when higher; without them the stored tax-excluded price is kept,
+  with ``price_includes_tax`` False. Categories are names from ``context.categories`` (ids only for payloads
+  staged before names were read).
 - SKU = ``reference`` (the combination's own, else none). A reference shared by several combinations of one
   product (the demo shop copies "demo_1" on all 8 of product 1) is not a SKU: it would merge distinct items in the
   hub, so those variants get ``sku=None`` and are matched by link only.
@@ -35,6 +44,8 @@ Rules from the recorded 8.2.1 store (fixtures/recorded/prestashop-8.2.1):
   total_shipping_tax_excl, ``discount_total`` = total_discounts_tax_excl, ``tax_total`` = total_paid_tax_incl -
   total_paid_tax_excl. Lines: unit price tax excl. (``unit_price_tax_excl``), ``total`` = unit x quantity,
   ``tax`` = (unit_price_tax_incl - unit_price_tax_excl) x quantity.
+- Order e-mail: ``context.email`` (the customer's, read in batches by the extract); a customer's phone, city and
+  country come from ``context.address`` (its most recent address; the country as ISO code).
 - ``paid_at`` is ``invoice_date`` (PrestaShop issues the invoice when the order reaches a paid state) and
   ``completed_at`` is ``delivery_date``, when set.
 
