@@ -299,7 +299,7 @@ hub_orders = Table(
     _tenant(),
     Column("integration_id", Integer, ForeignKey("integrations.id"), nullable=False),
     Column("order_number", String(64)),
-    Column("status", String(32), nullable=False, doc="the shop's own status, e.g. processing"),
+    Column("status", String(255), nullable=False, doc="the shop's own status, e.g. processing"),
     Column("financial_status", String(32), doc="pending | paid | partially_refunded | refunded | voided"),
     Column("fulfillment_status", String(32), doc="unfulfilled | fulfilled | cancelled"),
     Column("currency", String(3), nullable=False),

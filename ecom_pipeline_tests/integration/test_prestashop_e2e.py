@@ -127,6 +127,8 @@ def test_two_language_shop_values_are_read_in_the_integration_language(
     store = sandbox.shop(SHOP).store
     (integration,) = _rows(warehouse_url, integrations)
     assert (integration["settings"]["language_id"], integration["settings"]["language"]) == (2, "fr")
+    # A real default state whose name is longer than 32 characters ("Awaiting Cash On Delivery validation").
+    store.change_order_state(min(store.tables["orders"]), 13)
     outcome = run_sync(TENANT, instance=instance)
     assert outcome.success, outcome.failure
     assert count(warehouse_url, rejected_records) == 0
@@ -134,6 +136,7 @@ def test_two_language_shop_values_are_read_in_the_integration_language(
     state_names = {store.text(s["name"], 2) for s in store.tables["order_states"].values()}
     orders = _rows(warehouse_url, hub_orders)
     assert orders and all(o["status"] in state_names for o in orders), {o["status"] for o in orders}
+    assert "Awaiting Cash On Delivery validation" in {o["status"] for o in orders}
     emails = {c["email"] for c in store.tables["customers"].values()}
     assert all(o["email"] in emails for o in orders)
 
