@@ -439,8 +439,10 @@ class PrestaShopApi:
     def _sort(self, req: Request, res: Resource, rows: list[Row]) -> list[Row]:
         raw = req.query.get("sort")
         if raw is None:
-            if res.plural == "order_states":
-                return rows  # recorded: listed in table order, not by id
+            if res.plural in ("order_states", "categories"):
+                # Recorded: order states in table order (2..13, then 1, 10); categories level by level
+                # (1, 2, 3, 6, 9, 4, 5, 7, 8), which is the order they are seeded in. Not by id.
+                return rows
             return sorted(rows, key=lambda r: int(r["id"]))
         inner = _bracketed(raw)
         specs = [s.strip() for s in (inner if inner is not None else raw).split(",") if s.strip()]
@@ -514,6 +516,9 @@ class PrestaShopApi:
             status = 200
         renderer = self._renderer(req)
         echo = sent if req.method in ("POST", "PUT") else None
+        if req.method == "POST" and res.plural == "specific_prices":
+            # Recorded: the 201 echoes the values as sent (price "-1"), a later GET shows them as stored.
+            row = {**row, **{k: v for k, v in values.items() if k in sent}}
         if req.json:
             return self._json(status, {res.singular: renderer.json_object(res, row, None, single=True)})
         return self._xml(status, renderer.xml_object(res, row, None, req.api, echo=echo))

@@ -296,6 +296,9 @@ def test_two_language_languages_and_default_language_are_as_recorded(multi: PsCl
     states = multi.json("/order_states", display="full")["order_states"]
     assert [s["id"] for s in states] == [2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 1, 10]  # not in id order (recorded)
     assert states[2]["name"] == [{"id": "1", "value": "Shipped"}, {"id": "2", "value": "Shipped"}]
+    categories = multi.json("/categories", display="[id,name]")["categories"]
+    assert [c["id"] for c in categories] == [1, 2, 3, 6, 9, 4, 5, 7, 8]  # level by level, as recorded
+    assert categories[2]["name"] == [{"id": "1", "value": "Clothes"}, {"id": "2", "value": "Vêtements"}]
     english = multi.json("/products", display="full", language="1", limit="0,2")["products"]
     assert all(isinstance(p["name"], str) for p in english)
 
@@ -316,6 +319,7 @@ def test_two_language_writes_replay_in_sequence(multi: PsClient) -> None:
     body = _sub_ids(recorded["request"]["body"], {"id_product": str(combo_pid)})
     created = multi.request("POST", "/specific_prices", data=body.encode(), headers=xml)
     assert not compare_response(recorded, created), compare_response(recorded, created)
+    assert SafeET.fromstring(created.content).findtext("specific_price/price") == "-1"  # echoed as sent
     listed = multi.request(
         "GET", "/specific_prices", {"output_format": "JSON", "display": "full", "filter[id_product]": f"[{combo_pid}]"}
     )
