@@ -148,10 +148,9 @@ def test_two_language_shop_values_are_read_in_the_integration_language(
 
     variants = _rows(warehouse_url, hub_variants)
     assert variants and all(v["price_includes_tax"] is True for v in variants)
-    for variant in variants:
-        assert variant["price"] == (variant["price_tax_excl"] * Decimal("1.2")).quantize(Decimal("0.01")) or (
-            variant["compare_at_price"] is not None
-        ), variant
+    for variant in variants:  # 20 % VAT; both prices are rounded to cents by the shop, hence the cent of slack
+        if variant["compare_at_price"] is None:
+            assert abs(variant["price"] - variant["price_tax_excl"] * Decimal("1.2")) <= Decimal("0.01"), variant
     reduced = [v for v in variants if v["compare_at_price"] is not None]
     assert reduced and all(v["price"] < v["compare_at_price"] for v in reduced)  # the seeded 20 % reductions
 

@@ -71,6 +71,8 @@ PRICE_VARIANTS: tuple[tuple[str, str, str | None], ...] = (
     ("final_ht", "0", None),
     ("final_no_reduction", "1", "0"),
 )
+# Combinations priced per call (about 200 bytes of parameters each once percent-encoded).
+COMBINATIONS_PER_PRICE_CALL = 25
 PRICE_FIELDS = tuple(name for name, _, _ in PRICE_VARIANTS)
 PRICE_DISPLAY = "[id," + ",".join(PRICE_FIELDS) + "]"
 PRICE_PARAMS: dict[str, str] = {
@@ -199,13 +201,14 @@ class _Lookups:
             self._options = ps.option_value_index(values, groups, self.language_id)
         return self._options
 
-    def categories(self) -> dict[str, Any] | None:
-        """Category id -> name as the shop gives it (all languages); None when the key may not read categories."""
+    def categories(self) -> dict[str, Any]:
+        """Category id -> name as the shop gives it (all languages); empty when the key may not read categories
+        (the hub then has no category names rather than ids in their place)."""
         if self._categories is None:
             try:
                 items = self.client.list("categories", {"display": "[id,name]"})
             except PrestaShopPermissionError:
-                return None
+                items = []
             self._categories = {str(c.get("id")): c.get("name") for c in items}
         return self._categories
 
@@ -276,24 +279,25 @@ class _Lookups:
                 for item in self.client.list_by_ids("products", simple, display=PRICE_DISPLAY, params=params):
                     out[ps.variant_id(item["id"], 0)] = {k: str(item.get(k) or "") for k in PRICE_FIELDS}
             for pid, combos in products:
-                if not combos:
-                    continue
-                params = {}
-                names = ["id"]
-                for cid in combos:
-                    for name, use_tax, reduction in PRICE_VARIANTS:
-                        field = f"c{cid}_{name}"
-                        names.append(field)
-                        params[f"price[{field}][use_tax]"] = use_tax
-                        params[f"price[{field}][product_attribute]"] = str(cid)
-                        if reduction is not None:
-                            params[f"price[{field}][use_reduction]"] = reduction
-                items = self.client.get_listed("products", pid, {**params, "display": "[" + ",".join(names) + "]"})
-                for item in items:
-                    for cid in combos:
-                        out[ps.variant_id(pid, cid)] = {
-                            name: str(item.get(f"c{cid}_{name}") or "") for name, _, _ in PRICE_VARIANTS
-                        }
+                # Three computed fields per combination; chunks keep the request line short (8 KB limits).
+                for start in range(0, len(combos), COMBINATIONS_PER_PRICE_CALL):
+                    chunk = combos[start : start + COMBINATIONS_PER_PRICE_CALL]
+                    params: dict[str, str] = {}
+                    names = ["id"]
+                    for cid in chunk:
+                        for name, use_tax, reduction in PRICE_VARIANTS:
+                            field = f"c{cid}_{name}"
+                            names.append(field)
+                            params[f"price[{field}][use_tax]"] = use_tax
+                            params[f"price[{field}][product_attribute]"] = str(cid)
+                            if reduction is not None:
+                                params[f"price[{field}][use_reduction]"] = reduction
+                    display = "[" + ",".join(names) + "]"
+                    for item in self.client.get_listed("products", pid, {**params, "display": display}):
+                        for cid in chunk:
+                            out[ps.variant_id(pid, cid)] = {
+                                name: str(item.get(f"c{cid}_{name}") or "") for name, _, _ in PRICE_VARIANTS
+                            }
         except (PrestaShopBadParameterError, PrestaShopPermissionError):
             return {}
         return out
@@ -427,7 +431,7 @@ def _payloads(
     for combination in client.list_by_parent("combinations", "id_product", parents):
         by_product.setdefault(str(combination.get("id_product")), []).append(combination)
     options = lookups.options() if by_product else {}
-    categories = lookups.categories() if changed else None
+    categories = lookups.categories() if changed else {}
     priced = [
         (int(eid), sorted(int(c["id"]) for c in by_product.get(eid, []) if str(c.get("id", "")).isdigit()))
         for eid, _, _ in changed
@@ -449,8 +453,7 @@ def _payloads(
             "currency": currency,
             "option_values": {vid: options[vid] for vid in sorted(wanted) if vid in options},
         }
-        if categories is not None:
-            context["categories"] = {cid: categories[cid] for cid in _category_ids(item) if cid in categories}
+        context["categories"] = {cid: categories[cid] for cid in _category_ids(item) if cid in categories}
         product_prices = {vid: p for vid, p in prices.items() if vid.split("-", 1)[0] == external_id}
         if product_prices:
             context["prices"] = product_prices

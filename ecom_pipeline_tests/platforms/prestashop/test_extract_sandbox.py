@@ -23,6 +23,7 @@ from ecom_pipeline.sync.apply import apply_staged
 from ecom_pipeline.sync.extract import ExtractContext
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import CredentialCipher
+from ecom_pipeline.warehouse.schema import entity_links as store_links
 from ecom_pipeline.warehouse.schema import hub_customers, hub_inventory, hub_orders, hub_variants, staging_records
 
 TENANT = "acme"
@@ -225,3 +226,37 @@ def test_order_emails_and_customer_addresses_are_read_in_batches(world: World) -
     with world.engine.connect() as conn:
         rows = conn.execute(select(hub_customers.c.city, hub_customers.c.country, hub_customers.c.phone)).all()
     assert rows and all(city and len(country) == 2 and phone for city, country, phone in rows)
+
+
+def test_every_combination_gets_the_price_the_shop_computes_for_it(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prevents combinations priced like the default one, or a request line too long for many combinations."""
+    monkeypatch.setattr(ps_extract, "COMBINATIONS_PER_PRICE_CALL", 2)  # several calls per product
+    spec = platform_spec()
+    spec.extract(world.ctx(), "product")
+    applied = apply_staged(
+        world.engine,
+        tenant_id=TENANT,
+        entity="product",
+        transforms={"prestashop": spec.transforms["product"]},
+        run_id="t",
+    )
+    assert applied.rejected == 0
+    store = world.shop.store
+    expected = {}
+    for pid, combos in store.combinations_of.items():
+        for cid in combos or [0]:
+            expected[f"{pid}-{cid}"] = (
+                store.computed_price(pid, use_tax=True, product_attribute=cid or None),
+                store.computed_price(pid, use_tax=False, product_attribute=cid or None),
+            )
+    with world.engine.connect() as conn:
+        rows = conn.execute(
+            select(store_links.c.external_id, hub_variants.c.price, hub_variants.c.price_tax_excl)
+            .join(hub_variants, hub_variants.c.id == store_links.c.hub_id)
+            .where(store_links.c.entity == "variant")
+        ).all()
+    assert len(rows) == len(expected) > 25
+    assert {eid: (str(price), str(excl)) for eid, price, excl in rows} == expected
+    assert any(len(c) > 2 for c in store.combinations_of.values())
