@@ -32,7 +32,11 @@ DEMO_SHOPS: tuple[tuple[str, str, str, str], ...] = (
 )
 # Emulator options per demo shop: the Shopify shop is on the Plus plan (1,000 query points/s instead of 100), so the
 # demo shows the pipeline rather than the standard plan's pacing (which the benchmarks measure).
-DEMO_SHOP_OPTIONS: dict[str, dict[str, Any]] = {"acme-shopify": {"plan": "plus"}}
+# The PrestaShop shop has two languages (English default, French), like the recorded real two-language store.
+DEMO_SHOP_OPTIONS: dict[str, dict[str, Any]] = {
+    "acme-shopify": {"plan": "plus"},
+    "initech-presta": {"languages": ["en", "fr"]},
+}
 
 # The shop whose webhooks the demo registers, to show a change arriving by webhook.
 WEBHOOK_DEMO_SHOP = "globex-woo"

@@ -8,7 +8,7 @@ boundary instead of rounding a price or shifting an order by an hour.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -45,8 +45,12 @@ class CanonicalVariant:
     external_id: str
     sku: str | None
     title: str | None
+    # The price a buyer sees (tax included where the platform can tell, reductions applied where it computes
+    # them); ``price_includes_tax`` says whether it includes tax (None: the platform cannot tell).
     price: Decimal | None
     compare_at_price: Decimal | None = None
+    price_tax_excl: Decimal | None = None
+    price_includes_tax: bool | None = None
     currency: str | None = None
     options: dict[str, str] = field(default_factory=dict)
     weight: str | None = None
@@ -61,7 +65,7 @@ class CanonicalVariant:
     external_gid: str | None = None
 
     def __post_init__(self) -> None:
-        _validate(self, ("price", "compare_at_price"), ("created_at", "updated_at"))
+        _validate(self, ("price", "compare_at_price", "price_tax_excl"), ("created_at", "updated_at"))
 
 
 @dataclass(frozen=True)
@@ -185,3 +189,16 @@ class CanonicalOrder:
             ),
             ("placed_at", "paid_at", "completed_at", "updated_at"),
         )
+
+
+def with_tax_flag(variants: tuple[CanonicalVariant, ...], includes_tax: bool | None) -> tuple[CanonicalVariant, ...]:
+    """Variants whose ``price`` is the price as the merchant entered it, flagged with whether it includes tax.
+
+    For platforms that do not compute the tax themselves (WooCommerce, Shopify): when prices are entered without
+    tax, ``price_tax_excl`` is ``price``; when they include tax, the tax-excluded price depends on the buyer's
+    address and stays None; when it is unknown, both stay None.
+    """
+    return tuple(
+        replace(v, price_includes_tax=includes_tax, price_tax_excl=v.price if includes_tax is False else None)
+        for v in variants
+    )

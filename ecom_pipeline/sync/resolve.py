@@ -106,7 +106,13 @@ def _is_older(incoming: datetime | None, link: Row[Any] | None) -> bool:
 
 # Optional canonical fields added after snapshots were first stored: left out of a snapshot while unset, so records
 # of platforms that never fill them keep their base hash (no mass "updated" after an upgrade).
-_OPTIONAL_SNAPSHOT_FIELDS = ("external_gid", "presentment_currency", "presentment_total")
+_OPTIONAL_SNAPSHOT_FIELDS = (
+    "external_gid",
+    "presentment_currency",
+    "presentment_total",
+    "price_tax_excl",
+    "price_includes_tax",
+)
 
 
 def snapshot_of(record: Any) -> dict[str, Any]:
@@ -156,6 +162,8 @@ def _variant_values(v: CanonicalVariant, now: datetime) -> dict[str, Any]:
         "title": v.title,
         "price": v.price,
         "compare_at_price": v.compare_at_price,
+        "price_tax_excl": v.price_tax_excl,
+        "price_includes_tax": v.price_includes_tax,
         "currency": v.currency,
         "options": dict(v.options),
         "weight": v.weight,

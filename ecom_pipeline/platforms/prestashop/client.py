@@ -45,12 +45,20 @@ from requests.auth import HTTPBasicAuth
 from ecom_pipeline.platforms.errors import ShopApiError, ShopAuthError, ShopResponseError
 from ecom_pipeline.platforms.http import ApiResponse, ErrorInfo, HttpSession, ShopClient
 from ecom_pipeline.platforms.prestashop.dates import format_local, local_filter_floor, shop_zone, utc_to_local
-from ecom_pipeline.platforms.prestashop.errors import PHP_WARNING_CODE, PrestaShopPermissionError, specialize
+from ecom_pipeline.platforms.prestashop.errors import (
+    PHP_WARNING_CODE,
+    PrestaShopApiRewriteMissingError,
+    PrestaShopNotFoundError,
+    PrestaShopPermissionError,
+    specialize,
+)
 
 PLATFORM = "prestashop"
 DEFAULT_PAGE_SIZE = 100
 # Narrow lists (ids, stock quantities) are a few bytes a row: bigger pages cost the shop little.
 NARROW_PAGE_SIZE = 1000
+# Ids per ``filter[id]=[1|2|...]`` call: about 120 keeps the request line well under common 8 KB limits.
+ID_BATCH = 120
 # Fields the webservice returns but refuses (or silently mishandles) on PUT: drop them from a GET-modify-PUT.
 READ_ONLY_FIELDS: dict[str, tuple[str, ...]] = {
     "products": ("manufacturer_name", "quantity"),
@@ -67,7 +75,15 @@ READ_RESOURCES: tuple[str, ...] = (
     "customers",
     "currencies",
 )
-OPTIONAL_RESOURCES: tuple[str, ...] = ("configurations", "product_options", "product_option_values", "languages")
+OPTIONAL_RESOURCES: tuple[str, ...] = (
+    "configurations",
+    "product_options",
+    "product_option_values",
+    "languages",
+    "categories",
+    "addresses",
+    "countries",
+)
 XLINK = "http://www.w3.org/1999/xlink"
 
 
@@ -281,6 +297,13 @@ class PrestaShopClient(ShopClient):
             status=response.status,
         )
 
+    def get_listed(
+        self, resource: str, resource_id: int | str, params: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """One id with ``display=[...]``: PrestaShop answers in the LIST shape ``{"products": [{...}]}``."""
+        response = self.request("GET", f"{resource}/{resource_id}", params=params)
+        return _list_items(resource, response.data, response.url, response.status)
+
     def list(self, resource: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """One list call (no paging of its own)."""
         response = self.request("GET", resource, params=params)
@@ -418,11 +441,23 @@ class PrestaShopClient(ShopClient):
             return []
         found: list[dict[str, Any]] = []
         # Bound the URL length: about 120 ids per query keeps it well under common 8 KB request-line limits.
-        for start in range(0, len(parent_ids), 120):
-            chunk = parent_ids[start : start + 120]
+        for start in range(0, len(parent_ids), ID_BATCH):
+            chunk = parent_ids[start : start + ID_BATCH]
             params = {f"filter[{field}]": "[" + "|".join(str(i) for i in chunk) + "]"}
             for page in self.iter_by_id(resource, display=display, params=params, page_size=NARROW_PAGE_SIZE):
                 found.extend(page.items)
+        return found
+
+    def list_by_ids(
+        self, resource: str, ids: list[int], *, display: str = "full", params: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Records by id in batches: ``filter[id]=[1|2|3]``, at most 120 ids a call (one call, not one per id)."""
+        found: list[dict[str, Any]] = []
+        unique = sorted(set(ids))
+        for start in range(0, len(unique), ID_BATCH):
+            chunk = unique[start : start + ID_BATCH]
+            query = {**(params or {}), "display": display, "filter[id]": "[" + "|".join(str(i) for i in chunk) + "]"}
+            found.extend(self.list(resource, query))
         return found
 
     # -- shop facts ---------------------------------------------------------------------------------------------
@@ -457,8 +492,21 @@ class PrestaShopClient(ShopClient):
         return None
 
     def check_credentials(self) -> dict[str, Any]:
-        """One cheap authenticated call (one product id); raises a PrestaShop auth error with what to do."""
-        response = self.request("GET", "products", params={"display": "[id]", "limit": "0,1"})
+        """One cheap authenticated call (one product id); raises a PrestaShop auth error with what to do.
+
+        A list never answers 404 on a working webservice (an empty one is ``[]``): a 404 here means the web server
+        did not route ``/api/...`` to the webservice, i.e. the rewrite rule is missing, not a deleted record.
+        """
+        try:
+            response = self.request("GET", "products", params={"display": "[id]", "limit": "0,1"})
+        except PrestaShopNotFoundError as err:
+            raise PrestaShopApiRewriteMissingError(
+                f"{self.api_root}/products answered 404: the /api rewrite is missing",
+                platform=PLATFORM,
+                method="GET",
+                url=err.url,
+                status=404,
+            ) from None
         _list_items("products", response.data, response.url, response.status)
         version = response.headers.get("PSWS-Version")
         return {"platform": PLATFORM, "site_url": self.site_url, "api_root": self.api_root, "psws_version": version}
@@ -527,6 +575,7 @@ def set_xml_field(tree: ElementTree | Element, field: str, value: str, *, langua
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
+    "ID_BATCH",
     "NARROW_PAGE_SIZE",
     "OPTIONAL_RESOURCES",
     "PLATFORM",

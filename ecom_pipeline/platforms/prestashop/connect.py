@@ -35,7 +35,12 @@ def add_connect_arguments(parser: argparse.ArgumentParser) -> None:
         "configurations; required otherwise.",
     )
     parser.add_argument(
-        "--language-id", type=int, default=None, help="Language id for names (default: PS_LANG_DEFAULT)."
+        "--language",
+        "--language-id",
+        dest="language",
+        default=None,
+        help="Language of names, descriptions, categories and order statuses in the hub: an ISO code (fr) or a "
+        "language id (default: the shop's default language, PS_LANG_DEFAULT).",
     )
     parser.add_argument(
         "--shop-id", type=int, default=None, help="Multishop: the id_shop to sync (default: the default shop)."
@@ -60,6 +65,28 @@ def _api_key(args: argparse.Namespace) -> str:
 def _config_int(client: PrestaShopClient, name: str) -> int | None:
     value = client.configuration(name)
     return int(value) if value and value.isdigit() else None
+
+
+def choose_language(
+    languages: list[dict[str, Any]], default_id: int | None, wanted: str | None
+) -> tuple[int | None, str | None]:
+    """(language id, ISO code) to read multilingual fields in: ``wanted`` (ISO code or id) else the default.
+
+    Raises ConnectUsageError naming the shop's languages when ``wanted`` is not one of them.
+    """
+    by_id = {str(lang.get("id")): str(lang.get("iso_code") or "") for lang in languages if lang.get("id")}
+    if wanted:
+        key = wanted.strip().lower()
+        for lid, iso in by_id.items():
+            if key in (lid, iso.lower()):
+                return int(lid), iso or None
+        if not by_id and key.isdigit():
+            return int(key), None  # the key may not read languages: trust the id given
+        listed = ", ".join(f"{iso} (id {lid})" for lid, iso in sorted(by_id.items())) or "none readable"
+        raise ConnectUsageError(f"--language {wanted}: the shop has no such language; its languages: {listed}")
+    if default_id is None:
+        return None, None
+    return default_id, by_id.get(str(default_id)) or None
 
 
 def connect(args: argparse.Namespace) -> ConnectResult:
@@ -95,17 +122,23 @@ def connect(args: argparse.Namespace) -> ConnectResult:
                 "and variant option names stay empty. Tick GET for them to improve the sync."
             )
         discovered_zone: str | None = None
-        language_id = args.language_id
+        default_language: int | None = None
         currency: str | None = None
+        languages: list[dict[str, Any]] = []
+        if "languages" not in optional_missing:
+            languages = client.list("languages", {"display": "[id,iso_code,active]"})
         if "configurations" not in optional_missing:
+            default_language = _config_int(client, "PS_LANG_DEFAULT")
             try:
                 discovered_zone = client.configuration("PS_TIMEZONE")
-                language_id = language_id or _config_int(client, "PS_LANG_DEFAULT")
                 currency_id = _config_int(client, "PS_CURRENCY_DEFAULT")
                 if currency_id:
                     currency = str(client.get("currencies", currency_id).get("iso_code") or "") or None
             except (PrestaShopPermissionError, PrestaShopNotFoundError):
                 notes.append("The default currency could not be read; orders still carry their own currency.")
+    language_id, language = choose_language(languages, default_language, args.language)
+    if language_id is None and len(languages) > 1:
+        notes.append("The shop's default language could not be read; names are read in its first language.")
     timezone = args.timezone or discovered_zone
     if not timezone:
         raise ConnectUsageError(
@@ -117,6 +150,8 @@ def connect(args: argparse.Namespace) -> ConnectResult:
         {
             "timezone": timezone,
             "language_id": language_id,
+            "language": language,
+            "languages": {str(lang.get("id")): lang.get("iso_code") for lang in languages},
             "shop_id": args.shop_id,
             "poll_interval_s": args.poll_interval or 0,
             "currency": currency,
@@ -124,13 +159,15 @@ def connect(args: argparse.Namespace) -> ConnectResult:
     )
     if args.insecure:
         notes.append("TLS certificate verification is OFF for this shop (--insecure).")
-    facts.update({"timezone": timezone, "language_id": language_id, "currency": currency})
+    facts.update({"timezone": timezone, "language_id": language_id, "language": language, "currency": currency})
     return ConnectResult(
         base_url=url,
         name=args.name or default_name(url),
         credentials={"api_key": key},
         settings=settings,
-        facts={k: v for k, v in facts.items() if k in ("psws_version", "timezone", "language_id", "currency")},
+        facts={
+            k: v for k, v in facts.items() if k in ("psws_version", "timezone", "language_id", "language", "currency")
+        },
         notes=tuple(notes),
         auth_description="webservice key (HTTP Basic user, empty password)",
     )

@@ -80,6 +80,17 @@ class PrestaShopNotFoundError(ShopNotFoundError):
     )
 
 
+class PrestaShopApiRewriteMissingError(ShopNotFoundError):
+    """A LIST answered 404: the web server does not route ``/api/...`` to the webservice (no rewrite rule)."""
+
+    kind = "The PrestaShop webservice is not reachable at /api/"
+    default_hint = (
+        "The /api rewrite is missing: enable friendly URLs (Shop Parameters > Traffic & SEO > Friendly URL: yes) "
+        "so PrestaShop writes its .htaccess rule, or check .htaccess / the nginx rule that sends /api/ to "
+        "webservice/dispatcher.php. Check that the URL given is the shop root."
+    )
+
+
 class PrestaShopJsonIndexError(ShopServerError):
     """GET /api/?output_format=JSON answers 500 with an empty body (upstream PrestaShop#34794)."""
 
@@ -142,6 +153,7 @@ def specialize(err: ShopApiError) -> ShopApiError:
 
 __all__ = [
     "PHP_WARNING_CODE",
+    "PrestaShopApiRewriteMissingError",
     "PrestaShopAuthError",
     "PrestaShopBadParameterError",
     "PrestaShopJsonIndexError",

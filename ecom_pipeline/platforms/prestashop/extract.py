@@ -42,7 +42,7 @@ from typing import Any
 from ecom_pipeline.platforms.connect import verify_from_settings
 from ecom_pipeline.platforms.prestashop import transform as ps
 from ecom_pipeline.platforms.prestashop.client import NARROW_PAGE_SIZE, Page, PrestaShopClient
-from ecom_pipeline.platforms.prestashop.errors import PrestaShopPermissionError
+from ecom_pipeline.platforms.prestashop.errors import PrestaShopBadParameterError, PrestaShopPermissionError
 from ecom_pipeline.sync.extract import (
     CursorKey,
     ExtractContext,
@@ -64,6 +64,25 @@ RESOURCES: dict[str, tuple[str, str]] = {
     "customer": ("customers", "customer"),
 }
 STOCK_DISPLAY = "[id,id_product,id_product_attribute,quantity]"
+ADDRESS_DISPLAY = "[id,id_customer,id_country,company,city,phone,phone_mobile,deleted,date_upd]"
+# The computed prices asked for every product: (name, use_tax, use_reduction or None for the default).
+PRICE_VARIANTS: tuple[tuple[str, str, str | None], ...] = (
+    ("final", "1", None),
+    ("final_ht", "0", None),
+    ("final_no_reduction", "1", "0"),
+)
+# Combinations priced per call (about 200 bytes of parameters each once percent-encoded).
+COMBINATIONS_PER_PRICE_CALL = 25
+PRICE_FIELDS = tuple(name for name, _, _ in PRICE_VARIANTS)
+PRICE_DISPLAY = "[id," + ",".join(PRICE_FIELDS) + "]"
+PRICE_PARAMS: dict[str, str] = {
+    key: value
+    for name, use_tax, reduction in PRICE_VARIANTS
+    for key, value in (
+        (f"price[{name}][use_tax]", use_tax),
+        *(((f"price[{name}][use_reduction]", reduction),) if reduction is not None else ()),
+    )
+}
 DEFAULT_POLL_INTERVAL_S = 0
 
 
@@ -139,7 +158,9 @@ def _now() -> datetime:
 
 
 class _Lookups:
-    """Small reference lists read once per run, only when needed (order states, currencies, option values)."""
+    """Small reference lists read once per run, only when needed (order states, currencies, option values,
+    category names, country codes), and the batched look-ups a page needs (customers' e-mails, addresses, prices).
+    """
 
     def __init__(self, client: PrestaShopClient, settings: dict[str, Any]) -> None:
         self.client = client
@@ -147,6 +168,8 @@ class _Lookups:
         self._states: dict[str, dict[str, Any]] | None = None
         self._currencies: dict[str, str] | None = None
         self._options: dict[str, dict[str, str]] | None = None
+        self._categories: dict[str, Any] | None = None
+        self._countries: dict[str, str] = {}
 
     @property
     def language_id(self) -> int | None:
@@ -177,6 +200,107 @@ class _Lookups:
                 values, groups = [], []  # options are descriptive; the key may not read them
             self._options = ps.option_value_index(values, groups, self.language_id)
         return self._options
+
+    def categories(self) -> dict[str, Any]:
+        """Category id -> name as the shop gives it (all languages); empty when the key may not read categories
+        (the hub then has no category names rather than ids in their place)."""
+        if self._categories is None:
+            try:
+                items = self.client.list("categories", {"display": "[id,name]"})
+            except PrestaShopPermissionError:
+                items = []
+            self._categories = {str(c.get("id")): c.get("name") for c in items}
+        return self._categories
+
+    def emails(self, customer_ids: list[int]) -> dict[str, str]:
+        """id_customer -> e-mail, read in batches of ids (``filter[id]=[1|2|3]``), not one call per order."""
+        if not customer_ids:
+            return {}
+        items = self.client.list_by_ids("customers", customer_ids, display="[id,email]")
+        return {str(c.get("id")): str(c["email"]) for c in items if isinstance(c.get("email"), str) and c["email"]}
+
+    def addresses(self, customer_ids: list[int]) -> dict[str, dict[str, Any]]:
+        """id_customer -> the customer's most recently updated live address, with its country's ISO code.
+
+        Addresses and countries are read in batches (``filter[id_customer]=[1|2|...]``, ``filter[id]=[...]``).
+        A key that may not read them leaves phone, city and country empty.
+        """
+        if not customer_ids:
+            return {}
+        try:
+            rows = self.client.list_by_parent(
+                "addresses", "id_customer", sorted(set(customer_ids)), display=ADDRESS_DISPLAY
+            )
+        except PrestaShopPermissionError:
+            return {}
+        best: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            owner = str(row.get("id_customer") or "0")
+            if owner == "0" or str(row.get("deleted") or "0") == "1":
+                continue  # a supplier's or manufacturer's address, or a deleted one
+            current = best.get(owner)
+            key = (str(row.get("date_upd") or ""), int(row.get("id") or 0))
+            if current is None or key > (str(current.get("date_upd") or ""), int(current.get("id") or 0)):
+                best[owner] = row
+        wanted = sorted({int(r["id_country"]) for r in best.values() if str(r.get("id_country") or "").isdigit()})
+        missing = [c for c in wanted if str(c) not in self._countries and int(c) > 0]
+        if missing:
+            try:
+                for country in self.client.list_by_ids("countries", missing, display="[id,iso_code]"):
+                    self._countries[str(country.get("id"))] = str(country.get("iso_code") or "")
+            except PrestaShopPermissionError:
+                pass
+        return {
+            owner: {
+                "id": str(row.get("id")),
+                "phone": row.get("phone") or None,
+                "phone_mobile": row.get("phone_mobile") or None,
+                "city": row.get("city") or None,
+                "company": row.get("company") or None,
+                "country_iso": self._countries.get(str(row.get("id_country"))) or None,
+            }
+            for owner, row in best.items()
+        }
+
+    def prices(self, products: list[tuple[int, list[int]]]) -> dict[str, dict[str, str]]:
+        """Variant id -> the shop's computed prices (``final``, ``final_ht``, ``final_no_reduction``).
+
+        PrestaShop computes them on request (``price[NAME][use_tax]=0|1``, ``[use_reduction]=0``,
+        ``[product_attribute]=ID``): tax of the shop's default country, specific prices in force, combination
+        impact. Products without combinations are read in batches of ids; a product with combinations needs one
+        call of its own, because ``product_attribute`` applies to every product of a call. A shop that refuses the
+        parameters leaves the prices as stored (tax excluded, flagged so in the hub).
+        """
+        out: dict[str, dict[str, str]] = {}
+        simple = [pid for pid, combos in products if not combos]
+        try:
+            if simple:
+                params = {**PRICE_PARAMS}
+                for item in self.client.list_by_ids("products", simple, display=PRICE_DISPLAY, params=params):
+                    out[ps.variant_id(item["id"], 0)] = {k: str(item.get(k) or "") for k in PRICE_FIELDS}
+            for pid, combos in products:
+                # Three computed fields per combination; chunks keep the request line short (8 KB limits).
+                for start in range(0, len(combos), COMBINATIONS_PER_PRICE_CALL):
+                    chunk = combos[start : start + COMBINATIONS_PER_PRICE_CALL]
+                    params: dict[str, str] = {}
+                    names = ["id"]
+                    for cid in chunk:
+                        for name, use_tax, reduction in PRICE_VARIANTS:
+                            field = f"c{cid}_{name}"
+                            names.append(field)
+                            params[f"price[{field}][use_tax]"] = use_tax
+                            params[f"price[{field}][product_attribute]"] = str(cid)
+                            if reduction is not None:
+                                params[f"price[{field}][use_reduction]"] = reduction
+                    display = "[" + ",".join(names) + "]"
+                    for item in self.client.get_listed("products", pid, {**params, "display": display}):
+                        for cid in chunk:
+                            out[ps.variant_id(pid, cid)] = {
+                                name: str(item.get(f"c{cid}_{name}") or "") for name, _, _ in PRICE_VARIANTS
+                            }
+        except (PrestaShopBadParameterError, PrestaShopPermissionError):
+            return {}
+        return out
 
 
 def _external_id(item: dict[str, Any]) -> str | None:
@@ -278,15 +402,28 @@ def _payloads(
     timezone: str,
 ) -> list[dict[str, Any]]:
     """The staged payloads: the raw object plus the context its transform needs (module docstring of transform)."""
-    base = {"timezone": timezone}
+    base: dict[str, Any] = {"timezone": timezone, "language_id": lookups.language_id}
     if entity == "customer":
-        return [{key: item, "context": base} for _, item, _ in changed]
+        ids = [int(eid) for eid, _, _ in changed if eid.isdigit()]
+        addresses = lookups.addresses(ids)
+        return [
+            {key: item, "context": {**base, "address": addresses.get(eid)} if eid in addresses else base}
+            for eid, item, _ in changed
+        ]
     if entity == "order":
+        customer_ids = [
+            int(c) for _, item, _ in changed if (c := str(item.get("id_customer") or "")).isdigit() and int(c) > 0
+        ]
+        emails = lookups.emails(customer_ids)
         payloads = []
         for _, item, _ in changed:
             state = lookups.states().get(str(item.get("current_state")))
             currency = lookups.currencies().get(str(item.get("id_currency"))) or lookups.default_currency()
-            payloads.append({key: item, "context": {**base, "currency": currency, "state": state}})
+            context = {**base, "currency": currency, "state": state}
+            email = emails.get(str(item.get("id_customer")))
+            if email:
+                context["email"] = email
+            payloads.append({key: item, "context": context})
         return payloads
     # products: fetch the combinations of every changed product that has some, in one filtered scan.
     parents = [int(eid) for eid, item, _ in changed if eid.isdigit() and _safe_has_combinations(item)]
@@ -294,6 +431,13 @@ def _payloads(
     for combination in client.list_by_parent("combinations", "id_product", parents):
         by_product.setdefault(str(combination.get("id_product")), []).append(combination)
     options = lookups.options() if by_product else {}
+    categories = lookups.categories() if changed else {}
+    priced = [
+        (int(eid), sorted(int(c["id"]) for c in by_product.get(eid, []) if str(c.get("id", "")).isdigit()))
+        for eid, _, _ in changed
+        if eid.isdigit()
+    ]
+    prices = lookups.prices(priced) if priced else {}
     currency = lookups.default_currency()
     payloads = []
     for external_id, item, _ in changed:
@@ -304,14 +448,25 @@ def _payloads(
                 wanted.update(ps.combination_option_ids(combination))
             except ValueError:
                 continue  # malformed: the transform names it
-        context = {
+        context: dict[str, Any] = {
             **base,
-            "language_id": lookups.language_id,
             "currency": currency,
             "option_values": {vid: options[vid] for vid in sorted(wanted) if vid in options},
         }
+        context["categories"] = {cid: categories[cid] for cid in _category_ids(item) if cid in categories}
+        product_prices = {vid: p for vid, p in prices.items() if vid.split("-", 1)[0] == external_id}
+        if product_prices:
+            context["prices"] = product_prices
         payloads.append({key: item, "combinations": combinations, "context": context})
     return payloads
+
+
+def _category_ids(item: dict[str, Any]) -> list[str]:
+    associations = item.get("associations")
+    rows = associations.get("categories") if isinstance(associations, dict) else None
+    if not isinstance(rows, list):
+        return []
+    return [str(r.get("id")) for r in rows if isinstance(r, dict) and r.get("id") is not None]
 
 
 def _safe_has_combinations(item: dict[str, Any]) -> bool:
@@ -349,6 +504,17 @@ def extract_inventory(
         report.rows_fetched += len(page.items)
         for row in page.items:
             by_product.setdefault(str(row.get("id_product")), []).append(row)
+    # Deleting a product leaves ONE new product-level row behind for the deleted id (quantity 0; recorded:
+    # stock-availables-orphans-after-product-delete.json). It belongs to no product: staging it would be rejected
+    # on every full refresh ("sync products first"), so rows of ids the shop no longer lists are left out.
+    live = {str(i) for i in client.list_ids("products")} if by_product else set()
+    orphans = sorted((pid for pid in by_product if pid not in live), key=lambda p: (len(p), p))
+    for pid in orphans:
+        del by_product[pid]
+    if orphans:
+        ctx.log.info(
+            f"{integration.name} stock: {len(orphans)} row set(s) of deleted products left out: {orphans[:10]}"
+        )
     previous: dict[str, str] = {} if ctx.full_refresh else dict((report.cursor_before or {}).get("digests") or {})
     digests = {pid: stock_digest(rows) for pid, rows in by_product.items()}
     observed = now.isoformat()
@@ -374,7 +540,12 @@ def extract_inventory(
         store.set_cursor(
             conn, integration_id=integration.id, tenant_id=integration.tenant_id, entity="inventory", cursor=cursor
         )
-    report.cursor_after = {"polled_at": observed, "products": len(digests), "changed_products": len(records)}
+    report.cursor_after = {
+        "polled_at": observed,
+        "products": len(digests),
+        "changed_products": len(records),
+        "orphan_stock_products": len(orphans),
+    }
     report.complete_scan = True
     return _finish(report, client)
 

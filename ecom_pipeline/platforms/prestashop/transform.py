@@ -5,22 +5,31 @@ cannot be read on its own: its dates are shop-local (``context.timezone``, an IA
 need the shop's default language (``context.language_id``), an order's status and currency are ids
 (``context.state``, ``context.currency``) and a combination's attribute values are ids (``context.option_values``).
 
-- product: ``{"product": {...display=full...}, "combinations": [...], "context": {...}}``
+- product: ``{"product": {...display=full...}, "combinations": [...], "context": {"timezone", "language_id",
+  "currency", "option_values", "categories": {id: name}, "prices": {variant id: {"final", "final_ht",
+  "final_no_reduction"}}}}``
 - inventory: ``{"id_product": "1", "rows": [stock_available, ...], "context": {"observed_at": iso UTC}}``
-- order: ``{"order": {...}, "context": {"timezone", "currency", "state": order_state}}``
-- customer: ``{"customer": {...}, "context": {"timezone"}}``
+- order: ``{"order": {...}, "context": {"timezone", "language_id", "currency", "state": order_state, "email"}}``
+- customer: ``{"customer": {...}, "context": {"timezone", "language_id", "address": {"phone", "phone_mobile",
+  "city", "company", "country_iso"}}}``
 
 Rules from the recorded 8.2.1 store (fixtures/recorded/prestashop-8.2.1):
 
 - Every scalar is a string ("23.900000", "1", "", "0000-00-00"); ``id`` is a number. Single-resource JSON omits
   falsy top-level fields (``"0"``, ``""``, null), so a missing field reads as its falsy value, never as an error.
-- Multilingual fields are plain strings in a one-language shop and ``[{"id": "1", "value": "..."}]`` otherwise:
-  we take ``context.language_id`` (else the first language) and keep every language in the staged payload.
+- Multilingual fields (names, descriptions, categories, order state names) are plain strings in a one-language shop
+  and ``[{"id": "1", "value": "..."}]`` otherwise (recorded: prestashop-8.2.1-multilang): we take
+  ``context.language_id`` (the integration's language, else the first) and keep every language in the staged
+  payload. A list or object where text belongs is refused, never stored as its Python text.
 - Variant ids: ``"<id_product>-<id_product_attribute>"`` ("1-0" for a product without combinations, "1-5" for
   combination 5). That is the key stock_availables and order_rows use, and it cannot collide between products and
   combinations, whose ids are separate sequences.
-- Price: PrestaShop stores prices **tax excluded**; a variant's price is product ``price`` + combination ``price``
-  (the impact, may be negative), as Decimal. Taxes depend on the buyer's address and are not applied here.
+- Price: PrestaShop stores prices **tax excluded** (product ``price`` + combination ``price``, the impact). The
+  extract asks the shop for its computed prices (``price[final][use_tax]=1`` and friends: tax of the default
+  country, specific prices, combination impact): ``price`` is ``final``, ``price_tax_excl`` is ``final_ht``,
+  ``compare_at_price`` is ``final_no_reduction`` when higher; without them the stored tax-excluded price is kept,
+  with ``price_includes_tax`` False. Categories are names from ``context.categories`` (ids only for payloads
+  staged before names were read).
 - SKU = ``reference`` (the combination's own, else none). A reference shared by several combinations of one
   product (the demo shop copies "demo_1" on all 8 of product 1) is not a SKU: it would merge distinct items in the
   hub, so those variants get ``sku=None`` and are matched by link only.
@@ -35,6 +44,8 @@ Rules from the recorded 8.2.1 store (fixtures/recorded/prestashop-8.2.1):
   total_shipping_tax_excl, ``discount_total`` = total_discounts_tax_excl, ``tax_total`` = total_paid_tax_incl -
   total_paid_tax_excl. Lines: unit price tax excl. (``unit_price_tax_excl``), ``total`` = unit x quantity,
   ``tax`` = (unit_price_tax_incl - unit_price_tax_excl) x quantity.
+- Order e-mail: ``context.email`` (the customer's, read in batches by the extract); a customer's phone, city and
+  country come from ``context.address`` (its most recent address; the country as ISO code).
 - ``paid_at`` is ``invoice_date`` (PrestaShop issues the invoice when the order reaches a paid state) and
   ``completed_at`` is ``delivery_date``, when set.
 
@@ -116,25 +127,38 @@ def _flag(value: Any) -> bool:
 
 
 def _text(value: Any) -> str | None:
+    """A scalar as stripped text. A list or object is refused: its Python text (``[{'id': '1', ...}]``) must
+    never reach the hub (a multilingual field goes through :func:`_lang`)."""
     if value is None:
         return None
+    if isinstance(value, list | dict):
+        raise ValueError(f"expected text, found a {type(value).__name__}: {str(value)[:80]}")
     text = str(value).strip()
     return text or None
 
 
 def _lang(entity: str, rid: str, field: str, value: Any, language_id: int | None) -> str | None:
-    """A multilingual field: plain string (one language) or ``[{"id","value"}]`` (several)."""
-    if value is None or isinstance(value, str):
+    """A multilingual field: plain string (one language) or ``[{"id","value"}]`` (several).
+
+    The entry of ``language_id`` (the integration's language, the shop's ``PS_LANG_DEFAULT`` unless chosen at
+    connect) wins; without one, the first entry (PrestaShop lists languages in id order). An empty translation
+    reads as None, like an empty one-language field.
+    """
+    if value is None or isinstance(value, str | int):
         return _text(value)
     if isinstance(value, list):
         entries = [v for v in value if isinstance(v, Mapping)]
-        if len(entries) != len(value):
-            raise TransformError(entity, rid, field, f"expected language entries, found {value!r}")
+        if len(entries) != len(value) or any(isinstance(e.get("value"), list | dict) for e in entries):
+            raise TransformError(entity, rid, field, f"expected language entries, found {str(value)[:120]}")
         chosen = next((e for e in entries if str(e.get("id")) == str(language_id)), None)
         if chosen is None and entries:
             chosen = entries[0]
         return _text(chosen.get("value")) if chosen else None
-    raise TransformError(entity, rid, field, f"expected a string or a list of languages, found {value!r}")
+    raise TransformError(entity, rid, field, f"expected a string or a list of languages, found {str(value)[:120]}")
+
+
+def _language_id(entity: str, rid: str, context: Mapping[str, Any]) -> int | None:
+    return _int(entity, rid, "context.language_id", context.get("language_id"), default=None)
 
 
 def _zone(entity: str, rid: str | None, context: Mapping[str, Any]) -> ZoneInfo:
@@ -194,7 +218,7 @@ def product_to_canonical(record: Mapping[str, Any]) -> CanonicalProduct:
     product, context = _parts("product", record, "product")
     pid = _id("product", product)
     zone = _zone("product", pid, context)
-    language_id = _int("product", pid, "context.language_id", context.get("language_id"), default=None)
+    language_id = _language_id("product", pid, context)
     currency = _text(context.get("currency"))
     combinations = record.get("combinations") or [] if isinstance(record, Mapping) else []
     if not isinstance(combinations, list) or not all(isinstance(c, Mapping) for c in combinations):
@@ -214,6 +238,9 @@ def product_to_canonical(record: Mapping[str, Any]) -> CanonicalProduct:
     updated = _date("product", pid, product, "date_upd", zone)
     created = _date("product", pid, product, "date_add", zone)
     weight = _money("product", pid, "weight", product.get("weight"), Decimal("0"))
+    prices = context.get("prices")
+    if prices is not None and not isinstance(prices, Mapping):
+        raise TransformError("product", pid, "context.prices", f"expected an object, found {prices!r}")
     variants: list[CanonicalVariant]
     if combinations:
         option_values = context.get("option_values") or {}
@@ -237,12 +264,17 @@ def product_to_canonical(record: Mapping[str, Any]) -> CanonicalProduct:
                 sku = None  # shared by several combinations: not an item key (module docstring)
             weight_impact = _money("product", pid, f"{field}.weight", combination.get("weight"), Decimal("0"))
             total_weight = (weight or Decimal("0")) + (weight_impact or Decimal("0"))
+            vid = variant_id(pid, cid)
+            price, price_excl, compare_at, includes_tax = _variant_prices(pid, vid, base_price + impact, prices)
             variants.append(
                 CanonicalVariant(
-                    external_id=variant_id(pid, cid),
+                    external_id=vid,
                     sku=sku,
                     title=f"{name} - {', '.join(options.values())}" if options else name,
-                    price=base_price + impact,
+                    price=price,
+                    price_tax_excl=price_excl,
+                    price_includes_tax=includes_tax,
+                    compare_at_price=compare_at,
                     currency=currency,
                     options=options,
                     weight=str(total_weight.normalize()) if total_weight else None,
@@ -253,12 +285,17 @@ def product_to_canonical(record: Mapping[str, Any]) -> CanonicalProduct:
                 )
             )
     else:
+        vid = variant_id(pid, 0)
+        price, price_excl, compare_at, includes_tax = _variant_prices(pid, vid, base_price, prices)
         variants = [
             CanonicalVariant(
-                external_id=variant_id(pid, 0),
+                external_id=vid,
                 sku=reference,
                 title=name,
-                price=base_price,
+                price=price,
+                price_tax_excl=price_excl,
+                price_includes_tax=includes_tax,
+                compare_at_price=compare_at,
                 currency=currency,
                 weight=str(weight.normalize()) if weight else None,
                 position=0,
@@ -267,9 +304,7 @@ def product_to_canonical(record: Mapping[str, Any]) -> CanonicalProduct:
                 updated_at=updated,
             )
         ]
-    categories = tuple(
-        str(c.get("id")) for c in _associations("product", pid, product, "categories") if c.get("id") is not None
-    )
+    categories = _category_names(pid, product, context, language_id)
     return CanonicalProduct(
         external_id=pid,
         title=name,
@@ -282,6 +317,51 @@ def product_to_canonical(record: Mapping[str, Any]) -> CanonicalProduct:
         created_at=created,
         updated_at=updated,
     )
+
+
+def _variant_prices(
+    pid: str, vid: str, stored: Decimal, prices: Mapping[str, Any] | None
+) -> tuple[Decimal, Decimal, Decimal | None, bool]:
+    """(price, price_tax_excl, compare_at_price, price_includes_tax) of one variant.
+
+    With the shop's computed prices in the context (``price[final][use_tax]=1`` and friends, which apply the tax
+    rule of the shop's default country, the specific prices in force and the combination's impact): ``price`` is
+    ``final`` (tax included, reductions applied), ``price_tax_excl`` is ``final_ht`` and ``compare_at_price`` is
+    ``final_no_reduction`` when a reduction lowers the price. Without them (a key that may not compute prices, a
+    payload staged before they were read): the stored tax-excluded price, and ``price_includes_tax`` False.
+    """
+    entry = prices.get(vid) if prices else None
+    if not isinstance(entry, Mapping):
+        return stored, stored, None, False
+    field = f"context.prices[{vid}]"
+    final = _money("product", pid, f"{field}.final", entry.get("final"))
+    final_ht = _money("product", pid, f"{field}.final_ht", entry.get("final_ht"))
+    regular = _money("product", pid, f"{field}.final_no_reduction", entry.get("final_no_reduction"))
+    if final is None:
+        return stored, stored, None, False
+    compare_at = regular if regular is not None and regular > final else None
+    return final, final_ht if final_ht is not None else stored, compare_at, True
+
+
+def _category_names(
+    pid: str, product: Mapping[str, Any], context: Mapping[str, Any], language_id: int | None
+) -> tuple[str, ...]:
+    """The product's category names (``context.categories``: the shop's ``categories`` id -> name, as read).
+
+    The names are read in the integration's language. A payload staged before names were read keeps ids.
+    """
+    ids = [str(c.get("id")) for c in _associations("product", pid, product, "categories") if c.get("id") is not None]
+    names = context.get("categories")
+    if names is None:
+        return tuple(ids)
+    if not isinstance(names, Mapping):
+        raise TransformError("product", pid, "context.categories", f"expected an object, found {names!r}")
+    out: list[str] = []
+    for cid in ids:
+        name = _lang("product", pid, f"context.categories[{cid}]", names.get(cid), language_id)
+        if name and name not in out:
+            out.append(name)
+    return tuple(out)
 
 
 def option_value_index(
@@ -435,10 +515,14 @@ def order_to_canonical(record: Mapping[str, Any]) -> CanonicalOrder:
     assert total is not None and total_excl is not None
     financial, fulfillment = _statuses(state_id, state)
     customer = _int("order", oid, "id_customer", order.get("id_customer"))
+    status = _lang("order", oid, "context.state.name", state.get("name"), _language_id("order", oid, context))
+    email = context.get("email")
+    if email is not None and not isinstance(email, str):
+        raise TransformError("order", oid, "context.email", f"expected text, found {email!r}")
     return CanonicalOrder(
         external_id=oid,
         order_number=_text(order.get("reference")),
-        status=_text(state.get("name")) or f"state {state_id}",
+        status=status or f"state {state_id}",
         financial_status=financial,
         fulfillment_status=fulfillment,
         currency=currency,
@@ -454,7 +538,8 @@ def order_to_canonical(record: Mapping[str, Any]) -> CanonicalOrder:
         refunded_total=total if financial == "refunded" else Decimal("0"),
         lines=lines,
         customer_external_id=str(customer) if customer else None,
-        email=None,  # orders carry id_customer only; the customer record has the email
+        # Orders carry id_customer only: the extract reads the customers' e-mails in batches into the context.
+        email=email.strip().lower() if email and email.strip() else None,
         placed_at=_date("order", oid, order, "date_add", zone),
         paid_at=_date("order", oid, order, "invoice_date", zone),
         completed_at=_date("order", oid, order, "delivery_date", zone),
@@ -471,12 +556,21 @@ def customer_to_canonical(record: Mapping[str, Any]) -> CanonicalCustomer:
     cid = _id("customer", customer)
     zone = _zone("customer", cid, context)
     email = _text(customer.get("email"))
+    address = context.get("address") or {}
+    if not isinstance(address, Mapping):
+        raise TransformError("customer", cid, "context.address", f"expected an address object, found {address!r}")
+    country = _text(address.get("country_iso"))
+    if country is not None and (len(country) != 2 or not country.isalpha()):
+        raise TransformError("customer", cid, "context.address.country_iso", f"expected ISO 3166-1, found {country!r}")
     return CanonicalCustomer(
         external_id=cid,
         email=email.lower() if email else None,
         first_name=_text(customer.get("firstname")),
         last_name=_text(customer.get("lastname")),
-        company=_text(customer.get("company")),
+        phone=_text(address.get("phone")) or _text(address.get("phone_mobile")),
+        company=_text(customer.get("company")) or _text(address.get("company")),
+        city=_text(address.get("city")),
+        country=country.upper() if country else None,
         created_at=_date("customer", cid, customer, "date_add", zone),
         updated_at=_date("customer", cid, customer, "date_upd", zone),
     )

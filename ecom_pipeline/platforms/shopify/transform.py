@@ -42,6 +42,7 @@ from ecom_pipeline.sync.canonical import (
     CanonicalOrderLine,
     CanonicalProduct,
     CanonicalVariant,
+    with_tax_flag,
 )
 
 PRODUCT_STATUS = {"active": "active", "draft": "draft", "archived": "archived", "unlisted": "active"}
@@ -326,6 +327,9 @@ def product_to_canonical(record: Mapping[str, Any], *, currency: str | None = No
         )
     nodes = _list("product", product_id, "variants", variants_connection)
     variants = tuple(_variant_graphql(node, product_id, currency, i) for i, node in enumerate(nodes))
+    # Shopify prices are as entered; shop.taxesIncluded says whether they include tax (None when not staged).
+    taxes_included = record.get("taxes_included") if isinstance(record, Mapping) else None
+    variants = with_tax_flag(variants, taxes_included if isinstance(taxes_included, bool) else None)
     return _product(product, product_id, variants, graphql=True)
 
 

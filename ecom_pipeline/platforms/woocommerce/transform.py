@@ -35,6 +35,7 @@ from ecom_pipeline.sync.canonical import (
     CanonicalOrderLine,
     CanonicalProduct,
     CanonicalVariant,
+    with_tax_flag,
 )
 
 DEFAULT_LOCATION = "default"  # WooCommerce core has a single stock location
@@ -298,6 +299,16 @@ def _terms(entity: str, external_id: str, product: Mapping[str, Any], field: str
     return tuple(name for name in names if name)
 
 
+def _prices_include_tax(record: Mapping[str, Any], product: Mapping[str, Any]) -> bool | None:
+    """Whether the entered prices include tax: False for a product not taxed at all (``tax_status`` none), else
+    the store setting ``woocommerce_prices_include_tax`` when the extract staged it (``prices_include_tax``),
+    else None: the product API does not say."""
+    if product.get("tax_status") == "none":
+        return False
+    flag = record.get("prices_include_tax") if isinstance(record, Mapping) else None
+    return flag if isinstance(flag, bool) else None
+
+
 def product_to_canonical(record: Mapping[str, Any], *, currency: str | None = None) -> CanonicalProduct:
     """A staged ``{"product", "variations"}`` record -> CanonicalProduct.
 
@@ -334,7 +345,7 @@ def product_to_canonical(record: Mapping[str, Any], *, currency: str | None = No
         external_id=product_id,
         title=title,
         status=status,
-        variants=variants,
+        variants=with_tax_flag(variants, _prices_include_tax(record, product)),
         description=_text(product.get("description")),
         product_type=product_type,
         handle=handle,

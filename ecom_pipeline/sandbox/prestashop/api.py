@@ -55,6 +55,7 @@ SORT_MESSAGE = (
     '("field" has to be an available field)'
 )
 FILTER_RE = re.compile(r"^filter\[(\w+)\]$")
+PRICE_RE = re.compile(r"^price\[(\w+)\]\[(use_tax|use_reduction|product_attribute|only_reduction|quantity)\]$")
 NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?$")
 
 
@@ -104,11 +105,24 @@ def _bracketed(value: str) -> str | None:
 class PrestaShopApi:
     """Answers ``/api/...`` requests for one store; returns the HTTP status (for request stats)."""
 
-    def __init__(self, store: PrestaStore, api_key: str, faults: FaultSwitches, empty_json_list: str = "array"):
+    def __init__(
+        self,
+        store: PrestaStore,
+        api_key: str,
+        faults: FaultSwitches,
+        empty_json_list: str = "array",
+        *,
+        key_resources: dict[str, str] | None = None,
+        api_rewrite: bool = True,
+    ):
         self.store = store
         self.api_key = api_key
         self.faults = faults
         self.empty_json_list = empty_json_list
+        self.key_resources = key_resources if key_resources is not None else KEY_RESOURCES
+        # False: the web server has no rule sending /api/... to the webservice (friendly URLs off, .htaccess
+        # missing): every /api/ URL is the shop's HTML 404 page.
+        self.api_rewrite = api_rewrite
         self.cookie_name = "PrestaShop-" + hashlib.md5(store.name.encode()).hexdigest()
 
     # ------------------------------------------------------------------ ASGI entry
@@ -172,6 +186,9 @@ class PrestaShopApi:
         as_json = fmt.upper() == "JSON"
         if subpath != API_PREFIX and not subpath.startswith(API_PREFIX + "/"):
             return Reply(404, b"", "text/html; charset=utf-8", ps_headers=False)
+        if not self.api_rewrite:
+            page = b"<!doctype html><html><head><title>404 Not Found</title></head><body>Page not found</body></html>"
+            return Reply(404, page, "text/html; charset=utf-8", ps_headers=False)
         key = self._key(headers.get("authorization"), query)
         if not key:
             return Reply(
@@ -204,7 +221,7 @@ class PrestaShopApi:
             full = ", ".join(f'"{r}"' for r in ALL_RESOURCES)
             message = f'Resource of type "{resource}" does not exists. Did you mean: "{best}"? The full list is: {full}'
             return self._errors(400, [(27, message)], as_json)
-        if resource not in KEY_RESOURCES:
+        if resource not in self.key_resources:
             message = f'Resource of type "{resource}" is not allowed with this authentication key'
             return self._errors(401, [(26, message)], as_json)
         req = Request(method, resource, rid, query, as_json, site + API_PREFIX, body)
@@ -251,11 +268,10 @@ class PrestaShopApi:
     def _json(status: int, value: Any) -> Reply:
         return Reply(status, ps_json(value), "application/json")
 
-    @staticmethod
-    def _index_xml(api: str) -> str:
+    def _index_xml(self, api: str) -> str:
         perms = 'get="true" put="true" post="true" patch="true" delete="true" head="true"'
         out = ['<api shopName="Sandbox PS">\n']
-        for name, description in KEY_RESOURCES.items():
+        for name, description in self.key_resources.items():
             out.append(f'<{name} xlink:href="{api}/{name}" {perms}>\n')
             out.append(f'<description xlink:href="{api}/{name}" {perms}>\n{description}</description>\n')
             if name != "images":
@@ -265,8 +281,18 @@ class PrestaShopApi:
         out.append("</api>\n")
         return "".join(out)
 
-    def _renderer(self) -> Renderer:
-        return Renderer(self.store, set(self.faults.malformed_product_ids))
+    def _renderer(self, req: Request | None = None) -> Renderer:
+        language = None
+        prices: dict[str, dict[str, str]] = {}
+        if req is not None:
+            raw = req.query.get("language", "")
+            language = int(raw) if raw.isdigit() and int(raw) in self.store.language_ids else None
+            if req.resource == "products":
+                for key, value in req.query.items():
+                    m = PRICE_RE.match(key)
+                    if m:
+                        prices.setdefault(m.group(1), {})[m.group(2)] = value
+        return Renderer(self.store, set(self.faults.malformed_product_ids), language=language, prices=prices)
 
     # ------------------------------------------------------------------ reads
 
@@ -284,7 +310,7 @@ class PrestaShopApi:
                     return Reply(404)
                 if fields is not None:  # display on a single id answers in list shape (recorded)
                     return self._list_reply(req, res, [row], fields)
-                renderer = self._renderer()
+                renderer = self._renderer(req)
                 if req.json:
                     return self._json(200, {res.singular: renderer.json_object(res, row, None, single=True)})
                 return self._xml(200, renderer.xml_object(res, row, None, req.api))
@@ -297,7 +323,7 @@ class PrestaShopApi:
 
     def _list_reply(self, req: Request, res: Resource, rows: list[Row], fields: tuple[str, ...] | None) -> Reply:
         display = req.query.get("display")
-        renderer = self._renderer()
+        renderer = self._renderer(req)
         if req.json:
             if not rows and self.empty_json_list == "array":
                 return self._json(200, [])
@@ -319,13 +345,14 @@ class PrestaShopApi:
             return None
         inner = _bracketed(display)
         names = [n.strip() for n in (inner if inner is not None else display).split(",") if n.strip()]
+        computed = set(self._renderer(req).prices)
         for name in names:
-            if name not in res.fields:
+            if name not in res.fields and name not in computed:
                 message = (
                     f'Unable to display this field "{name}". However, these are available: {", ".join(res.fields)}'
                 )
                 raise StoreError(500, 35, message, PHP_WARNINGS)
-        return tuple(f for f in res.fields if f in names)
+        return tuple(f for f in res.fields if f in names) + tuple(n for n in names if n in computed)
 
     def _schema(self, req: Request, res: Resource, kind: str) -> Reply:
         recorded = SCHEMAS.get((res.plural, kind))
@@ -347,7 +374,7 @@ class PrestaShopApi:
         return self._xml(200, "".join(lines))
 
     def _filter(self, req: Request, res: Resource, rows: list[Row]) -> list[Row]:
-        renderer = Renderer(self.store)
+        renderer = self._renderer(req)
         for key, raw in req.query.items():
             m = FILTER_RE.match(key)
             if not m:
@@ -361,7 +388,7 @@ class PrestaShopApi:
                     400, 33, f'The field "{name}" is a date: filtering or sorting by dates requires "date=1"'
                 )
             test = self._predicate(raw)
-            rows = [r for r in rows if test(str(renderer.value(res, r, name) if name != "id" else r["id"]))]
+            rows = [r for r in rows if test(str(renderer.scalar(res, r, name) if name != "id" else r["id"]))]
         return rows
 
     @staticmethod
@@ -412,8 +439,10 @@ class PrestaShopApi:
     def _sort(self, req: Request, res: Resource, rows: list[Row]) -> list[Row]:
         raw = req.query.get("sort")
         if raw is None:
-            if res.plural == "order_states":
-                return rows  # recorded: listed in table order, not by id
+            if res.plural in ("order_states", "categories"):
+                # Recorded: order states in table order (2..13, then 1, 10); categories level by level
+                # (1, 2, 3, 6, 9, 4, 5, 7, 8), which is the order they are seeded in. Not by id.
+                return rows
             return sorted(rows, key=lambda r: int(r["id"]))
         inner = _bracketed(raw)
         specs = [s.strip() for s in (inner if inner is not None else raw).split(",") if s.strip()]
@@ -427,12 +456,12 @@ class PrestaShopApi:
                     400, 33, f'The field "{name}" is a date: filtering or sorting by dates requires "date=1"'
                 )
             keys.append((name, direction == "DESC"))
-        renderer = Renderer(self.store)
+        renderer = self._renderer(req)
         out = sorted(rows, key=lambda r: int(r["id"]))  # ties keep id order (the real shop's tie order varies)
         for name, desc in reversed(keys):
 
             def key(r: Row, name: str = name) -> Any:
-                v = r["id"] if name == "id" else renderer.value(res, r, name)
+                v = r["id"] if name == "id" else renderer.scalar(res, r, name)
                 s = "" if v is None else str(v)
                 return (0, Decimal(s), "") if NUMBER_RE.match(s) else (1, Decimal(0), s.lower())
 
@@ -485,8 +514,11 @@ class PrestaShopApi:
                 return Reply(404)
             row = self.store.replace(res.plural, int(req.rid), values, assoc, full=req.method == "PUT")
             status = 200
-        renderer = self._renderer()
+        renderer = self._renderer(req)
         echo = sent if req.method in ("POST", "PUT") else None
+        if req.method == "POST" and res.plural == "specific_prices":
+            # Recorded: the 201 echoes the values as sent (price "-1"), a later GET shows them as stored.
+            row = {**row, **{k: v for k, v in values.items() if k in sent}}
         if req.json:
             return self._json(status, {res.singular: renderer.json_object(res, row, None, single=True)})
         return self._xml(status, renderer.xml_object(res, row, None, req.api, echo=echo))
@@ -514,8 +546,16 @@ class PrestaShopApi:
             if name not in res.fields:
                 continue
             if name in res.multilang:
-                lang = child.find("language")
-                value = (lang.text if lang is not None else child.text) or ""
+                sent.add(name)
+                langs = child.findall("language")
+                if not langs:
+                    values[name] = (child.text or "").strip()
+                elif self.store.multilingual:
+                    # Every <language id="N"> as sent (recorded PUT: the other language is kept as sent).
+                    values[name] = {int(n.get("id") or 0): n.text or "" for n in langs if (n.get("id") or "").isdigit()}
+                else:
+                    values[name] = langs[0].text or ""
+                continue
             else:
                 value = (child.text or "").strip()
             sent.add(name)

@@ -36,21 +36,68 @@ def _falsy(value: Any) -> bool:
 class Renderer:
     """Turns stored rows into webservice values for one store (dates to shop-local strings, faults applied)."""
 
-    def __init__(self, store: PrestaStore, malformed: set[int] | None = None) -> None:
+    def __init__(
+        self,
+        store: PrestaStore,
+        malformed: set[int] | None = None,
+        *,
+        language: int | None = None,
+        prices: dict[str, dict[str, str]] | None = None,
+    ) -> None:
         self.store = store
         self.malformed = malformed or set()
+        # ``language=N``: every multilingual field is a plain string in language N (recorded).
+        self.language = language
+        # ``price[NAME][use_tax|use_reduction|product_attribute]``: computed product fields, by NAME (recorded).
+        self.prices = prices or {}
+
+    def multilang(self, raw: Any) -> Any:
+        """A multilingual value as printed: a string in a one-language shop or with ``language=N``, else
+        ``[{"id": "1", "value": ...}, ...]`` in language-id order (recorded on the two-language store)."""
+        if self.language is not None or not self.store.multilingual:
+            return self.store.text(raw, self.language)
+        return [{"id": str(lid), "value": self.store.text(raw, lid)} for lid in self.store.language_ids]
+
+    def price_value(self, res: Resource, row: Row, name: str) -> str:
+        spec = self.prices[name]
+        attribute = spec.get("product_attribute")
+        return self.store.computed_price(
+            int(row["id"]),
+            use_tax=spec.get("use_tax", "1") != "0",
+            use_reduction=spec.get("use_reduction", "1") != "0",
+            product_attribute=int(attribute) if attribute and attribute.isdigit() else None,
+        )
+
+    def scalar(self, res: Resource, row: Row, name: str) -> Any:
+        """The value a filter or sort compares (a multilingual field in the default language)."""
+        if name in res.multilang:
+            return self.store.text(row.get(name))
+        return self.value(res, row, name)
+
+    def field_names(self, res: Resource, fields: tuple[str, ...] | None) -> tuple[str, ...]:
+        """Fields printed: computed price fields come after the last multilingual field (recorded)."""
+        names = fields if fields is not None else res.fields
+        if fields is None and self.prices and res.plural == "products":
+            names = (*names, *self.prices)
+        return names
 
     # ------------------------------------------------------------------ values
 
     def value(self, res: Resource, row: Row, name: str) -> Any:
         """The printed value of one field (JSON typing applied)."""
+        if name in self.prices and res.plural == "products":
+            return self.price_value(res, row, name)
         raw = row.get(name)
+        if name in res.multilang:
+            return self.multilang(raw)
         if name in res.dates:
             out: Any = self.store.date_value(raw)
         elif name in res.date_only:
             out = raw or ZERO_DATE
         elif name in res.numeric:
             out = int(raw or 0)
+        elif name == "manufacturer_name" and res.plural == "products" and str(row.get("id_manufacturer") or "0") == "0":
+            out = False  # Manufacturer::getNameById() of id 0 is PHP false (recorded on the two-language store)
         else:
             out = raw
         if self.malformed and self._is_malformed(res, row):
@@ -71,7 +118,7 @@ class Renderer:
 
     def json_object(self, res: Resource, row: Row, fields: tuple[str, ...] | None, single: bool) -> dict[str, Any]:
         """One resource as JSON; ``fields`` None means every field plus associations."""
-        names = fields if fields is not None else res.fields
+        names = self.field_names(res, fields)
         out: dict[str, Any] = {}
         for name in names:
             value = self.value(res, row, name)
@@ -97,18 +144,27 @@ class Renderer:
         echo: set[str] | None = None,
     ) -> str:
         """One resource as its XML node. ``echo``: the fields a write request sent (others print empty)."""
-        names = fields if fields is not None else res.fields
+        names = self.field_names(res, fields)
         lines = [f"<{res.singular}>\n"]
         rid = int(row["id"])
         for name in names:
+            if name in res.multilang:
+                raw = row.get(name)
+                if echo is not None and name not in echo and name not in res.server_set:
+                    raw = ""
+                href = echo is None or name in echo
+                parts = "".join(
+                    f'<language id="{lid}"'
+                    + (f' xlink:href="{api}/languages/{lid}"' if href else "")
+                    + f">{cdata(self.store.text(raw, lid))}</language>"
+                    for lid in self.store.language_ids
+                )
+                lines.append(f"\t<{name}>{parts}</{name}>\n")
+                continue
             value = self.value(res, row, name)
             if echo is not None and name not in echo and name not in res.server_set:
                 value = ""
             text = "" if value is None else str(value)
-            if name in res.multilang:
-                href = f' xlink:href="{api}/languages/1"' if echo is None or name in echo else ""
-                lines.append(f'\t<{name}><language id="1"{href}>{cdata(text)}</language></{name}>\n')
-                continue
             attrs = ""
             target = res.refs.get(name)
             if target and text not in ("", "0"):

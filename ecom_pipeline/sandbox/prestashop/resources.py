@@ -322,3 +322,155 @@ ORDER_STATES_SEED: tuple[tuple[int, str, str, str, str, str], ...] = (
     (1, "Awaiting check payment", "0", "0", "0", "#34209E"),
     (10, "Awaiting bank wire payment", "0", "0", "0", "#34209E"),
 )
+
+
+# --- resources the two-language recordings show (prestashop-8.2.1-multilang) ------------------------------------
+
+LANGUAGES = Resource(
+    "languages",
+    "language",
+    ("id", "name", "iso_code", "locale", "language_code", "active", "is_rtl", "date_format_lite", "date_format_full"),
+    writable=False,
+)
+
+CATEGORIES = Resource(
+    "categories",
+    "category",
+    ("id", "id_parent", "level_depth", "nb_products_recursive", "active", "id_shop_default", "is_root_category",
+     "position", "date_add", "date_upd", "name", "link_rewrite", "description", "additional_description",
+     "meta_title", "meta_description", "meta_keywords"),
+    multilang=frozenset({"name", "link_rewrite", "description", "additional_description", "meta_title",
+                         "meta_description", "meta_keywords"}),
+    dates=frozenset({"date_add", "date_upd"}),
+    refs={"id_parent": "categories", "id_shop_default": "shops"},
+    not_filterable=frozenset({"nb_products_recursive"}),
+    associations=(Association("categories", "category", "categories"), Association("products", "product", "products")),
+    writable=False,
+)  # fmt: skip
+
+ADDRESSES = Resource(
+    "addresses",
+    "address",
+    ("id", "id_customer", "id_manufacturer", "id_supplier", "id_warehouse", "id_country", "id_state", "alias",
+     "company", "lastname", "firstname", "vat_number", "address1", "address2", "postcode", "city", "other", "phone",
+     "phone_mobile", "dni", "deleted", "date_add", "date_upd"),
+    dates=frozenset({"date_add", "date_upd"}),
+    refs={"id_customer": "customers", "id_manufacturer": "manufacturers", "id_supplier": "suppliers",
+          "id_warehouse": "warehouses", "id_country": "countries", "id_state": "states"},
+    writable=False,
+)  # fmt: skip
+
+COUNTRIES = Resource(
+    "countries",
+    "country",
+    ("id", "id_zone", "id_currency", "call_prefix", "iso_code", "active", "contains_states",
+     "need_identification_number", "need_zip_code", "zip_code_format", "display_tax_label", "name"),
+    multilang=frozenset({"name"}),
+    refs={"id_zone": "zones", "id_currency": "currencies"},
+    writable=False,
+)  # fmt: skip
+
+TAX_RULE_GROUPS = Resource(
+    "tax_rule_groups",
+    "tax_rule_group",
+    ("id", "name", "active", "deleted", "date_add", "date_upd"),
+    dates=frozenset({"date_add", "date_upd"}),
+    writable=False,
+)
+
+TAX_RULES = Resource(
+    "tax_rules",
+    "tax_rule",
+    ("id", "id_tax_rules_group", "id_state", "id_country", "zipcode_from", "zipcode_to", "id_tax", "behavior",
+     "description"),
+    refs={"id_tax_rules_group": "tax_rule_groups", "id_state": "states", "id_country": "countries",
+          "id_tax": "taxes"},
+    writable=False,
+)  # fmt: skip
+
+TAXES = Resource(
+    "taxes",
+    "tax",
+    ("id", "rate", "active", "deleted", "name"),
+    multilang=frozenset({"name"}),
+    writable=False,
+)
+
+SPECIFIC_PRICES = Resource(
+    "specific_prices",
+    "specific_price",
+    ("id", "id_shop_group", "id_shop", "id_cart", "id_product", "id_product_attribute", "id_currency", "id_country",
+     "id_group", "id_customer", "id_specific_price_rule", "price", "from_quantity", "reduction", "reduction_tax",
+     "reduction_type", "from", "to"),
+    refs={"id_product": "products"},
+    server_set=frozenset({"id"}),
+)  # fmt: skip
+
+ORDER_DETAIL_FIELDS: tuple[str, ...] = (
+    "id", "id_order", "product_id", "product_attribute_id", "product_quantity_reinjected", "group_reduction",
+    "discount_quantity_applied", "download_hash", "download_deadline", "id_order_invoice", "id_warehouse", "id_shop",
+    "id_customization", "product_name", "product_quantity", "product_quantity_in_stock", "product_quantity_return",
+    "product_quantity_refunded", "product_price", "reduction_percent", "reduction_amount",
+    "reduction_amount_tax_incl", "reduction_amount_tax_excl", "product_quantity_discount", "product_ean13",
+    "product_isbn", "product_upc", "product_mpn", "product_reference", "product_supplier_reference",
+    "product_weight", "tax_computation_method", "id_tax_rules_group", "ecotax", "ecotax_tax_rate", "download_nb",
+    "unit_price_tax_incl", "unit_price_tax_excl", "total_price_tax_incl", "total_price_tax_excl",
+    "total_shipping_price_tax_excl", "total_shipping_price_tax_incl", "purchase_supplier_price",
+    "original_product_price", "original_wholesale_price", "total_refunded_tax_excl", "total_refunded_tax_incl",
+)  # fmt: skip
+
+ORDER_DETAILS = Resource(
+    "order_details",
+    "order_detail",
+    ORDER_DETAIL_FIELDS,
+    refs={"id_order": "orders", "product_id": "products", "product_attribute_id": "combinations",
+          "id_tax_rules_group": "tax_rule_groups"},
+    associations=(Association("taxes", "tax", "taxes"),),
+    writable=False,
+)  # fmt: skip
+
+RESOURCES.update(
+    {
+        r.plural: r
+        for r in (LANGUAGES, CATEGORIES, ADDRESSES, COUNTRIES, TAX_RULE_GROUPS, TAX_RULES, TAXES, SPECIFIC_PRICES,
+                  ORDER_DETAILS)
+    }
+)  # fmt: skip
+# The key of the recorded two-language store may also use these (its recordings read and write them).
+MULTILANG_KEY_RESOURCES: dict[str, str] = dict(
+    sorted({**KEY_RESOURCES, "specific_prices": "Specific price management", "tax_rules": "Tax rules entity"}.items())
+)
+# Categories of the seeded catalogue (ids as in a PrestaShop demo install): id, parent, depth, English, French.
+CATEGORIES_SEED: tuple[tuple[int, int, int, str, str], ...] = (
+    (1, 0, 0, "Root", "Racine"),
+    (2, 1, 1, "Home", "Accueil"),
+    (3, 2, 2, "Clothes", "Vêtements"),
+    (6, 2, 2, "Accessories", "Accessoires"),
+    (9, 2, 2, "Art", "Art"),
+    (4, 3, 3, "Men", "Hommes"),
+    (5, 3, 3, "Women", "Femmes"),
+    (7, 6, 3, "Stationery", "Papeterie"),
+    (8, 6, 3, "Home Accessories", "Accessoires de maison"),
+)
+# Countries: PrestaShop's install ids, ISO code, call prefix, English name, French name.
+COUNTRIES_SEED: tuple[tuple[int, str, str, str, str], ...] = (
+    (1, "DE", "49", "Germany", "Allemagne"),
+    (3, "BE", "32", "Belgium", "Belgique"),
+    (6, "ES", "34", "Spain", "Espagne"),
+    (8, "FR", "33", "France", "France"),
+    (10, "IT", "39", "Italy", "Italie"),
+    (21, "US", "1", "United States", "États-Unis"),
+)
+# French VAT (rule groups 1-4 as on the recorded store): id, rate, group name.
+TAXES_SEED: tuple[tuple[int, str, str], ...] = (
+    (1, "20.000", "FR Taux standard (20%)"),
+    (2, "10.000", "FR Taux réduit (10%)"),
+    (3, "5.500", "FR Taux réduit (5.5%)"),
+    (4, "2.100", "FR Taux super réduit (2.1%)"),
+)
+LANGUAGES_SEED: dict[str, tuple[str, str, str, str, str]] = {
+    # iso: name, locale, language_code, date_format_lite, date_format_full
+    "en": ("English (English)", "en-US", "en-us", "m/d/Y", "m/d/Y H:i:s"),
+    "fr": ("Français (French)", "fr-FR", "fr", "d/m/Y", "d/m/Y H:i:s"),
+    "de": ("Deutsch (German)", "de-DE", "de", "d.m.Y", "d.m.Y H:i:s"),
+}

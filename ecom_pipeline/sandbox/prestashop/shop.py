@@ -4,6 +4,12 @@
 
 - ``empty_json_list``: ``"array"`` (default: an empty JSON list answers ``[]``, as PrestaShop does, see
   PrestaShop#10172 / #22760) or ``"object"`` (``{"products": []}``, for clients that want the other shape).
+- ``languages``: ISO codes of the shop's languages, the first being the default (``PS_LANG_DEFAULT`` 1); default
+  ``["en"]``. ``["en", "fr"]`` plays the recorded two-language store: multilingual fields are JSON arrays of
+  ``{"id", "value"}``, products have a French name (the English one plus " FR"), categories French names, and the
+  key may also use ``specific_prices`` and ``tax_rules``.
+- ``api_rewrite``: False plays a shop whose web server does not route ``/api/`` to the webservice (friendly URLs
+  off / .htaccess missing): every ``/api/`` URL answers the shop's HTML 404 page.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import hashlib
 from ecom_pipeline.sandbox.clock import SandboxClock
 from ecom_pipeline.sandbox.faults import FaultSwitches, RequestStats
 from ecom_pipeline.sandbox.prestashop.api import PrestaShopApi
+from ecom_pipeline.sandbox.prestashop.resources import KEY_RESOURCES, MULTILANG_KEY_RESOURCES
 from ecom_pipeline.sandbox.prestashop.store import PrestaStore
 from ecom_pipeline.sandbox.shop import ShopHandle, ShopSpec
 
@@ -37,10 +44,18 @@ def build_shop(spec: ShopSpec, clock: SandboxClock) -> ShopHandle:
         timezone=spec.timezone,
         clock=clock,
         anchor=spec.anchor,
+        languages=tuple(spec.options.get("languages") or ("en",)),
     )
     key = api_key_for(spec.name, spec.seed)
     faults = FaultSwitches()
-    api = PrestaShopApi(store, key, faults, empty_json_list=str(spec.options.get("empty_json_list", "array")))
+    api = PrestaShopApi(
+        store,
+        key,
+        faults,
+        empty_json_list=str(spec.options.get("empty_json_list", "array")),
+        key_resources=MULTILANG_KEY_RESOURCES if store.multilingual else KEY_RESOURCES,
+        api_rewrite=bool(spec.options.get("api_rewrite", True)),
+    )
     return ShopHandle(
         spec=spec,
         store=store,

@@ -27,13 +27,18 @@ from zoneinfo import ZoneInfo
 
 from ecom_pipeline.sandbox.clock import SandboxClock
 from ecom_pipeline.sandbox.prestashop.resources import (
+    CATEGORIES_SEED,
     COMBINATION_FIELDS,
+    COUNTRIES_SEED,
     CUSTOMER_FIELDS,
+    LANGUAGES_SEED,
+    ORDER_DETAIL_FIELDS,
     ORDER_FIELDS,
     ORDER_STATE_FIELDS,
     ORDER_STATES_SEED,
     PRODUCT_FIELDS,
     RESOURCES,
+    TAXES_SEED,
 )
 
 Row = dict[str, Any]
@@ -143,8 +148,16 @@ class PrestaStore:
         timezone: str = "Europe/Paris",
         clock: SandboxClock | None = None,
         anchor: datetime | None = None,
+        languages: tuple[str, ...] = ("en",),
     ) -> None:
         self.name = name
+        unknown = [iso for iso in languages if iso not in LANGUAGES_SEED]
+        if not languages or unknown:
+            raise ValueError(f"languages must be among {sorted(LANGUAGES_SEED)}, got {list(languages)}")
+        # Language ids 1..n in the order given; 1 is PS_LANG_DEFAULT. Multilingual values of a shop with several
+        # languages are stored as {language id: text}; a plain string means the same text in every language.
+        self.languages = tuple(languages)
+        self.language_ids = tuple(range(1, len(languages) + 1))
         self.seed = seed
         self.timezone = timezone
         self.tz = ZoneInfo(timezone)
@@ -166,12 +179,14 @@ class PrestaStore:
         self.stock_index: dict[tuple[int, int], int] = {}
         self.order_rows: dict[int, list[Row]] = {}
         self.customer_groups: dict[int, list[str]] = {}
+        self.detail_taxes: dict[int, list[str]] = {}
         self._next_order_row = 1
         self._local = lru_cache(maxsize=65536)(self._format_local)
         self._rng = random.Random(f"prestashop:{seed}")
         self._seed_order_states()
         self._seed_configuration()
         self._seed_currencies()
+        self._seed_reference_tables()
         self._generate(products, variable_share, orders, customers)
 
     # ------------------------------------------------------------------ time
@@ -195,6 +210,29 @@ class PrestaStore:
             return self._local(value)
         return str(value)
 
+    # ------------------------------------------------------------------ languages
+
+    @property
+    def multilingual(self) -> bool:
+        return len(self.language_ids) > 1
+
+    def translated(self, english: str, french: str | None = None) -> Any:
+        """A multilingual value: the plain text in a one-language shop, else {language id: text}.
+
+        The French text defaults to the English one (as for order states and most countries on the recorded store).
+        """
+        if not self.multilingual:
+            return english
+        by_iso = {"en": english, "fr": french if french is not None else english}
+        return {lid: by_iso.get(iso, english) for lid, iso in zip(self.language_ids, self.languages, strict=True)}
+
+    def text(self, raw: Any, language_id: int | None = None) -> Any:
+        """One language's text of a stored multilingual value (the default language when not given)."""
+        if isinstance(raw, dict):
+            lid = language_id or self.language_ids[0]
+            return raw.get(lid, raw.get(self.language_ids[0], ""))
+        return raw
+
     # ------------------------------------------------------------------ ids
 
     def _new_id(self, table: str) -> int:
@@ -209,13 +247,13 @@ class PrestaStore:
             row: Row = dict.fromkeys(ORDER_STATE_FIELDS, "0")
             row.update(
                 id=sid,
-                name=name,
+                name=self.translated(name),
                 paid=paid,
                 shipped=shipped,
                 delivery=delivery,
                 color=color,
                 module_name="",
-                template="",
+                template=self.translated(""),
                 logable=paid,
                 invoice=paid,
                 send_email="1" if shipped == "1" or paid == "1" else "0",
@@ -257,11 +295,158 @@ class PrestaStore:
                 "id": cid,
                 "value": value,
                 "name": name,
-                "id_shop_group": None,
-                "id_shop": None,
+                "id_shop_group": "",  # recorded "": a global value (NULL in the database)
+                "id_shop": "",
                 "date_add": self.anchor - 90 * 86400,
                 "date_upd": self.anchor - 90 * 86400,
             }
+
+    def _seed_reference_tables(self) -> None:
+        """Languages, categories, countries, taxes and two specific prices, as on the recorded stores."""
+        born = self.anchor - 90 * 86400
+        for lid, iso in zip(self.language_ids, self.languages, strict=True):
+            name, locale, code, lite, full = LANGUAGES_SEED[iso]
+            self.tables["languages"][lid] = {
+                "id": lid, "name": name, "iso_code": iso, "locale": locale, "language_code": code, "active": "1",
+                "is_rtl": "0", "date_format_lite": lite, "date_format_full": full,
+            }  # fmt: skip
+        position: dict[int, int] = {}
+        for cid, parent, depth, english, french in CATEGORIES_SEED:
+            position[parent] = position.get(parent, -1) + 1
+            slug = english.lower().replace(" ", "-")
+            self.tables["categories"][cid] = {
+                "id": cid, "id_parent": str(parent), "level_depth": str(depth), "nb_products_recursive": "0",
+                "active": "1", "id_shop_default": "1", "is_root_category": "1" if cid == 2 else "0",
+                "position": str(position[parent]), "date_add": born, "date_upd": born,
+                "name": self.translated(english, french),
+                "link_rewrite": self.translated(slug, french.lower().replace(" ", "-")),
+                "description": self.translated(
+                    f"<p>{english}</p>" if depth > 1 else "", f"<p>{french}</p>" if depth > 1 else ""
+                ),
+                "additional_description": self.translated(""), "meta_title": self.translated(""),
+                "meta_description": self.translated(""), "meta_keywords": self.translated(""),
+            }  # fmt: skip
+        self.next_ids["categories"] = 10
+        for cid, iso, prefix, english, french in COUNTRIES_SEED:
+            self.tables["countries"][cid] = {
+                "id": cid, "id_zone": "2" if iso == "US" else "1", "id_currency": "0", "call_prefix": prefix,
+                "iso_code": iso, "active": "1", "contains_states": "1" if iso == "US" else "0",
+                "need_identification_number": "0", "need_zip_code": "1",
+                "zip_code_format": "NNNNN", "display_tax_label": "1", "name": self.translated(english, french),
+            }  # fmt: skip
+        rule = 0
+        for tid, rate, group in TAXES_SEED:
+            label = f"TVA FR {rate.rstrip('0').rstrip('.')}%"
+            self.tables["taxes"][tid] = {
+                "id": tid, "rate": rate, "active": "1", "deleted": "0", "name": self.translated(label),
+            }  # fmt: skip
+            self.tables["tax_rule_groups"][tid] = {
+                "id": tid, "name": group, "active": "1", "deleted": "0", "date_add": born, "date_upd": born,
+            }  # fmt: skip
+            for country, *_ in COUNTRIES_SEED:
+                if country == 21:
+                    continue  # no French VAT rule for the United States
+                rule += 1
+                self.tables["tax_rules"][rule] = {
+                    "id": rule, "id_tax_rules_group": str(tid), "id_state": "0", "id_country": str(country),
+                    "zipcode_from": "0", "zipcode_to": "0", "id_tax": str(tid), "behavior": "0", "description": "",
+                }  # fmt: skip
+        for table, count in (("taxes", 5), ("tax_rule_groups", 5), ("tax_rules", rule + 1)):
+            self.next_ids[table] = count
+        self.next_ids["languages"] = len(self.language_ids) + 1
+
+    def _seed_addresses(self) -> None:
+        """Four supplier/manufacturer addresses (no customer), then one address per customer (id = customer + 4)."""
+        born = self.anchor - 90 * 86400
+        rng = random.Random(f"prestashop-addresses:{self.seed}")
+        template = {f: "" for f in RESOURCES["addresses"].fields}
+        for aid in (1, 2, 3, 4):
+            self.tables["addresses"][aid] = {
+                **template, "id": aid, "id_customer": "0", "id_manufacturer": "1" if aid % 2 else "0",
+                "id_supplier": "0" if aid % 2 else "1", "id_warehouse": "0", "id_country": "21", "id_state": "0",
+                "alias": "supplier" if aid % 2 == 0 else "manufacturer", "lastname": "supplier",
+                "firstname": "supplier",
+                "address1": "767 Fifth Ave", "postcode": "10153", "city": "New York", "phone": "(212) 336-1440",
+                "deleted": "0", "date_add": born, "date_upd": born,
+            }  # fmt: skip
+        for cid, customer in sorted(self.tables["customers"].items()):
+            aid = cid + 4
+            country = rng.choice((8, 8, 8, 8, 3, 1, 21))
+            city = {8: "Paris", 3: "Bruxelles", 1: "Berlin", 21: "Boston"}[country]
+            self.tables["addresses"][aid] = {
+                **template, "id": aid, "id_customer": str(cid), "id_manufacturer": "0", "id_supplier": "0",
+                "id_warehouse": "0", "id_country": str(country), "id_state": "0", "alias": "Home",
+                "lastname": customer["lastname"], "firstname": customer["firstname"],
+                "address1": f"{rng.randint(1, 99)} rue de la Paix", "postcode": f"{rng.randint(10000, 99999)}",
+                "city": city, "phone": f"01 23 45 67 {cid % 100:02d}", "deleted": "0",
+                "date_add": customer["date_add"], "date_upd": customer["date_add"],
+            }  # fmt: skip
+        self.next_ids["addresses"] = max(self.tables["addresses"]) + 1
+
+    def _seed_specific_prices(self) -> None:
+        """Two 20 % reductions on the first two products, unlimited in time (as the demo data has)."""
+        template = {f: "0" for f in RESOURCES["specific_prices"].fields}
+        for pid in sorted(self.tables["products"])[:2]:
+            sid = self._new_id("specific_prices")
+            self.tables["specific_prices"][sid] = {
+                **template, "id": sid, "id_product": str(pid), "price": "-1.000000", "from_quantity": "1",
+                "reduction": "0.200000", "reduction_tax": "1", "reduction_type": "percentage",
+                "from": ZERO_DATETIME, "to": ZERO_DATETIME,
+            }  # fmt: skip
+
+    # ------------------------------------------------------------------ computed prices
+
+    def tax_rate(self, product: Row) -> Decimal:
+        """The rate of the product's tax rule group for the shop's default country (France, id 8), in percent."""
+        group = str(product.get("id_tax_rules_group") or "0")
+        for rule in self.tables["tax_rules"].values():
+            if rule["id_tax_rules_group"] == group and rule["id_country"] == "8":
+                tax = self.tables["taxes"].get(int(rule["id_tax"]))
+                return Decimal(tax["rate"]) if tax else Decimal(0)
+        return Decimal(0)
+
+    def computed_price(
+        self, pid: int, *, use_tax: bool, use_reduction: bool = True, product_attribute: int | None = None
+    ) -> str:
+        """What ``price[NAME][...]`` adds to a product: Product::getPriceStatic, rounded to cents, 6 decimals.
+
+        The default combination's impact applies when no ``product_attribute`` is given; specific prices in force
+        now (shop-local from/to, "0000-00-00 00:00:00" = unlimited) apply unless ``use_reduction`` is 0.
+        """
+        product = self.tables["products"][pid]
+        attribute = (
+            product_attribute if product_attribute is not None else int(product.get("id_default_combination") or 0)
+        )
+        price = Decimal(product["price"])
+        combination = self.tables["combinations"].get(attribute) if attribute else None
+        if combination is not None and combination.get("id_product") == str(pid):
+            price += Decimal(combination["price"] or 0)
+        else:
+            attribute = 0
+        rate = self.tax_rate(product) if use_tax else Decimal(0)
+        factor = 1 + rate / 100
+        now = self.local(self.now())
+        specific = None
+        for row in self.tables["specific_prices"].values():
+            if row["id_product"] not in (str(pid), "0") or row["id_product_attribute"] not in ("0", str(attribute)):
+                continue
+            if row["from"] not in (ZERO_DATETIME, "") and row["from"] > now:
+                continue
+            if row["to"] not in (ZERO_DATETIME, "") and row["to"] < now:
+                continue
+            specific = row
+        if specific is not None and Decimal(specific["price"]) >= 0:
+            price = Decimal(specific["price"])
+        amount = price * factor
+        if use_reduction and specific is not None:
+            reduction = Decimal(specific["reduction"] or 0)
+            if specific["reduction_type"] == "percentage":
+                amount = amount * (1 - reduction)
+            elif specific["reduction_tax"] == "1":
+                amount = amount - (reduction if use_tax else reduction / (1 + self.tax_rate(product) / 100))
+            else:
+                amount = amount - reduction * factor
+        return money(max(amount, Decimal(0)).quantize(Decimal("0.01")))
 
     def _generate(self, n_products: int, variable_share: float, n_orders: int, n_customers: int) -> None:
         rng = self._rng
@@ -285,6 +470,8 @@ class PrestaStore:
                 break
             t += rng.randint(0, order_step * 2) if rng.random() > 0.1 else 0
             self._gen_order(min(t, self.anchor - 3600), pids, cids)
+        self._seed_addresses()
+        self._seed_specific_prices()
         for row in self.tables["products"].values():  # a share of the catalogue was edited later
             if rng.random() < 0.3:
                 row["date_upd"] = max(row["date_upd"], rng.randint(row["date_add"], self.anchor - 60))
@@ -306,11 +493,15 @@ class PrestaStore:
             wholesale_price=money(price * Decimal("0.4")),
             date_add=t,
             date_upd=t,
-            name=name,
-            link_rewrite=name.lower().replace(" ", "-"),
-            description=f"<p>{name}, made with care.</p>",
-            description_short=f"<p>{name}.</p>",
+            name=self.translated(name, f"{name} FR"),
+            link_rewrite=self.translated(name.lower().replace(" ", "-")),
+            description=self.translated(f"<p>{name}, made with care.</p>", f"<p>{name}, fait avec soin.</p>"),
+            description_short=self.translated(f"<p>{name}.</p>"),
         )
+        for field in RESOURCES["products"].multilang - {"name", "link_rewrite", "description", "description_short"}:
+            row[field] = self.translated(row.get(field) or "")
+        if self.multilingual:  # like the recorded generated products (RP-...): no brand, no supplier, no threshold
+            row.update(id_manufacturer="0", id_supplier="0", manufacturer_name="", low_stock_threshold=None)
         self.tables["products"][pid] = row
         self.product_categories[pid] = ["2", row["id_category_default"]]
         self.product_images[pid] = [str(pid)]
@@ -339,6 +530,10 @@ class PrestaStore:
     ) -> Row:
         cid = self._new_id("combinations")
         row = dict(COMBINATION_TEMPLATE)
+        if self.multilingual:
+            row["low_stock_threshold"] = None  # NULL on the recorded generated combinations
+            for field in RESOURCES["combinations"].multilang:
+                row[field] = self.translated(row.get(field) or "")
         row.update(values)
         row["id"] = cid
         row["id_product"] = str(pid)
@@ -425,22 +620,27 @@ class PrestaStore:
         oid = self._new_id("orders")
         rows: list[Row] = []
         total = Decimal(0)
+        total_incl = Decimal(0)
         for pid, ipa, qty in lines:
             product = self.tables["products"].get(pid)
             if product is None:
                 raise StoreError(400, 0, f"product {pid} does not exist")
             unit = Decimal(product["price"])
-            name = product["name"]
+            name = str(self.text(product["name"]))
             reference = product["reference"]
             if ipa:
                 combo = self.tables["combinations"][ipa]
                 unit += Decimal(combo["price"])
                 reference = combo["reference"] or reference
                 name = f"{name} - combination {ipa}"
+            rate = self.tax_rate(product)
+            unit_incl = (unit * (1 + rate / 100)).quantize(Decimal("0.000001"))
             total += unit * qty
+            total_incl += (unit_incl * qty).quantize(Decimal("0.01"))
+            line_id = self._next_order_row
             rows.append(
                 {
-                    "id": str(self._next_order_row),
+                    "id": str(line_id),
                     "product_id": str(pid),
                     "product_attribute_id": str(ipa),
                     "product_quantity": str(qty),
@@ -451,10 +651,33 @@ class PrestaStore:
                     "product_upc": "",
                     "product_price": money(unit),
                     "id_customization": "0",
-                    "unit_price_tax_incl": money(unit),
+                    "unit_price_tax_incl": money(unit_incl),
                     "unit_price_tax_excl": money(unit),
                 }
             )
+            detail = dict.fromkeys(ORDER_DETAIL_FIELDS, "0")
+            detail.update(
+                id=line_id, id_order=str(oid), product_id=str(pid), product_attribute_id=str(ipa),
+                group_reduction="0.00", download_hash="", download_deadline=ZERO_DATETIME, id_shop="1",
+                product_name=name, product_quantity=str(qty), product_quantity_in_stock=str(qty),
+                product_price=money(unit), reduction_percent="0.00", reduction_amount="0.000000",
+                reduction_amount_tax_incl="0.000000", reduction_amount_tax_excl="0.000000",
+                product_quantity_discount="0.000000", product_ean13="", product_isbn="", product_upc="",
+                product_mpn="", product_reference=reference, product_supplier_reference="",
+                product_weight=product.get("weight") or "0.000000",
+                id_tax_rules_group=str(product["id_tax_rules_group"]),
+                ecotax="0.000000", ecotax_tax_rate="0.000", unit_price_tax_incl=money(unit_incl),
+                unit_price_tax_excl=money(unit),
+                total_price_tax_incl=money((unit_incl * qty).quantize(Decimal("0.01"))),
+                total_price_tax_excl=money((unit * qty).quantize(Decimal("0.01"))),
+                total_shipping_price_tax_excl="0.000000", total_shipping_price_tax_incl="0.000000",
+                purchase_supplier_price=product.get("wholesale_price") or "0.000000",
+                original_product_price=money(unit),
+                original_wholesale_price=product.get("wholesale_price") or "0.000000",
+                total_refunded_tax_excl="0.000000", total_refunded_tax_incl="0.000000",
+            )  # fmt: skip
+            self.tables["order_details"][line_id] = detail
+            self.detail_taxes[line_id] = [str(product["id_tax_rules_group"])]
             self._next_order_row += 1
             if decrement:
                 self._adjust_stock(pid, ipa, -qty)
@@ -473,12 +696,12 @@ class PrestaStore:
             total_discounts="0.000000",
             total_discounts_tax_incl="0.000000",
             total_discounts_tax_excl="0.000000",
-            total_paid=money(total + shipping),
-            total_paid_tax_incl=money(total + shipping),
+            total_paid=money(total_incl + shipping),
+            total_paid_tax_incl=money(total_incl + shipping),
             total_paid_tax_excl=money(total + shipping),
             total_paid_real="0.000000",
             total_products=money(total),
-            total_products_wt=money(total),
+            total_products_wt=money(total_incl),
             total_shipping=money(shipping),
             total_shipping_tax_incl=money(shipping),
             total_shipping_tax_excl=money(shipping),
@@ -562,6 +785,12 @@ class PrestaStore:
             return {"order_rows": [dict(r) for r in self.order_rows.get(rid, [])]}
         if resource == "customers":
             return {"groups": [{"id": g} for g in self.customer_groups.get(rid, [])]}
+        if resource == "order_details":
+            return {"taxes": [{"id": t} for t in self.detail_taxes.get(rid, [])]}
+        if resource == "categories":
+            children = [str(c) for c, r in self.tables["categories"].items() if r["id_parent"] == str(rid)]
+            products = [str(p) for p, cats in sorted(self.product_categories.items()) if str(rid) in cats]
+            return {"categories": [{"id": c} for c in children], "products": [{"id": p} for p in products]}
         return {}
 
     def set_associations(self, resource: str, rid: int, assoc: dict[str, list[dict[str, str]]]) -> None:
@@ -634,6 +863,16 @@ class PrestaStore:
                 if pid not in self.tables["products"]:
                     raise StoreError(400, 0, "product does not exist")
                 row = self._new_combination(pid, {k: v for k, v in values.items() if k != "id"})
+            elif resource == "specific_prices":
+                pid = _int(values.get("id_product"))
+                if pid and pid not in self.tables["products"]:
+                    raise StoreError(400, 0, "product does not exist")
+                row = {f: "0" for f in RESOURCES["specific_prices"].fields}
+                row.update({k: v for k, v in values.items() if v is not None})
+                for field in ("from", "to"):
+                    row[field] = str(values.get(field) or ZERO_DATETIME)
+                row["id"] = self._new_id("specific_prices")
+                self.tables["specific_prices"][row["id"]] = row
             else:
                 raise StoreError(405, 0, f"Method POST is not allowed on {resource} in this emulator")
             self.set_associations(resource, row["id"], assoc)
@@ -768,6 +1007,7 @@ class PrestaStore:
         with self.lock:
             if self.tables["products"].pop(pid, None) is None:
                 raise StoreError(404)
+            had_combinations = bool(self.combinations_of.get(pid))
             for cid in self.combinations_of.pop(pid, []):
                 self.tables["combinations"].pop(cid, None)
                 self.stock_index.pop((pid, cid), None)
@@ -776,6 +1016,18 @@ class PrestaStore:
             stale = [sid for sid, r in self.tables["stock_availables"].items() if r["id_product"] == str(pid)]
             for sid in stale:
                 self.tables["stock_availables"].pop(sid, None)
+            if had_combinations:
+                # Recorded (stock-availables-orphans-after-product-delete.json): deleting a product with
+                # combinations leaves ONE new product-level row behind (new id, quantity 0, out_of_stock 0) for
+                # the deleted id. It belongs to no product, so it is not in stock_index.
+                sid = self._new_id("stock_availables")
+                self.tables["stock_availables"][sid] = {
+                    "id": sid, "id_product": str(pid), "id_product_attribute": "0", "id_shop": "1",
+                    "id_shop_group": "0", "quantity": "0", "depends_on_stock": "0", "out_of_stock": "0",
+                    "location": "",
+                }  # fmt: skip
+            for row in [r for r in self.tables["specific_prices"].values() if r["id_product"] == str(pid)]:
+                self.tables["specific_prices"].pop(int(row["id"]), None)
 
     def update_customer(self, cid: int, **fields: Any) -> Row:
         """Edit a customer (``date_upd`` moves to now)."""

@@ -23,7 +23,8 @@ from ecom_pipeline.sync.apply import apply_staged
 from ecom_pipeline.sync.extract import ExtractContext
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import CredentialCipher
-from ecom_pipeline.warehouse.schema import hub_inventory, hub_variants, staging_records
+from ecom_pipeline.warehouse.schema import entity_links as store_links
+from ecom_pipeline.warehouse.schema import hub_customers, hub_inventory, hub_orders, hub_variants, staging_records
 
 TENANT = "acme"
 
@@ -184,3 +185,78 @@ def test_connect_discovers_the_shop_time_zone_and_stores_the_poll_interval(sandb
     assert result.credentials == {"api_key": shop.credentials["api_key"]}
     with pytest.raises(PrestaShopAuthError):
         connect(_connect_args(shop.http_url, "BADKEYBADKEYBADKEYBADKEYBADKEY12"))
+
+
+def _calls(world: World, resource: str) -> int:
+    """GET calls the emulated shop answered for ``/api/<resource>`` (any id, any query)."""
+    by_path = world.shop.stats.as_dict()["by_path"]
+    return sum(
+        sum(counts.values())
+        for key, counts in by_path.items()
+        if key.startswith("GET ") and (key.endswith(f"/api/{resource}") or f"/api/{resource}/" in key)
+    )
+
+
+def test_order_emails_and_customer_addresses_are_read_in_batches(world: World) -> None:
+    """Prevents one customers call per order (and one addresses call per customer), and NULL order e-mails."""
+    spec = platform_spec()
+    world.shop.stats.reset()
+    report = spec.extract(world.ctx(), "order")
+    assert report.staged == len(world.shop.store.tables["orders"]) > 2
+    assert _calls(world, "customers") == 1  # filter[id]=[1|2|...] for every customer of the page
+    applied = apply_staged(
+        world.engine, tenant_id=TENANT, entity="order", transforms={"prestashop": spec.transforms["order"]}, run_id="t"
+    )
+    assert applied.rejected == 0
+    with world.engine.connect() as conn:
+        emails = conn.execute(select(hub_orders.c.email)).scalars().all()
+    assert emails and all(e and e.endswith("@example.com") for e in emails)
+
+    world.shop.stats.reset()
+    customers = spec.extract(world.ctx(), "customer")
+    assert customers.staged == len(world.shop.store.tables["customers"]) > 2
+    assert (_calls(world, "addresses"), _calls(world, "countries")) == (1, 1)
+    apply_staged(
+        world.engine,
+        tenant_id=TENANT,
+        entity="customer",
+        transforms={"prestashop": spec.transforms["customer"]},
+        run_id="t",
+    )
+    with world.engine.connect() as conn:
+        rows = conn.execute(select(hub_customers.c.city, hub_customers.c.country, hub_customers.c.phone)).all()
+    assert rows and all(city and len(country) == 2 and phone for city, country, phone in rows)
+
+
+def test_every_combination_gets_the_price_the_shop_computes_for_it(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prevents combinations priced like the default one, or a request line too long for many combinations."""
+    monkeypatch.setattr(ps_extract, "COMBINATIONS_PER_PRICE_CALL", 2)  # several calls per product
+    spec = platform_spec()
+    spec.extract(world.ctx(), "product")
+    applied = apply_staged(
+        world.engine,
+        tenant_id=TENANT,
+        entity="product",
+        transforms={"prestashop": spec.transforms["product"]},
+        run_id="t",
+    )
+    assert applied.rejected == 0
+    store = world.shop.store
+    expected = {}
+    for pid, combos in store.combinations_of.items():
+        for cid in combos or [0]:
+            expected[f"{pid}-{cid}"] = (
+                store.computed_price(pid, use_tax=True, product_attribute=cid or None),
+                store.computed_price(pid, use_tax=False, product_attribute=cid or None),
+            )
+    with world.engine.connect() as conn:
+        rows = conn.execute(
+            select(store_links.c.external_id, hub_variants.c.price, hub_variants.c.price_tax_excl)
+            .join(hub_variants, hub_variants.c.id == store_links.c.hub_id)
+            .where(store_links.c.entity == "variant")
+        ).all()
+    assert len(rows) == len(expected) > 25
+    assert {eid: (str(price), str(excl)) for eid, price, excl in rows} == expected
+    assert any(len(c) > 2 for c in store.combinations_of.values())

@@ -15,6 +15,7 @@ from ecom_pipeline.sandbox.server import SandboxServer, ShopHandle, ShopSpec
 RECORDED = Path("/work/shared/fixtures/recorded/prestashop-8.2.1")
 if not RECORDED.exists():  # the fixtures folder sits next to the repository checkout
     RECORDED = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "recorded" / "prestashop-8.2.1"
+MULTILANG = RECORDED.parent / "prestashop-8.2.1-multilang"
 ANCHOR = datetime(2026, 11, 22, tzinfo=UTC)
 
 
@@ -47,6 +48,16 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]
     specs = [
         ShopSpec(name="ps-read", platform="prestashop", seed=3, products=60, orders=25, customers=8, anchor=ANCHOR),
         ShopSpec(name="ps-write", platform="prestashop", seed=4, products=30, orders=10, customers=5, anchor=ANCHOR),
+        ShopSpec(
+            name="ps-multi",
+            platform="prestashop",
+            seed=5,
+            products=40,
+            orders=15,
+            customers=8,
+            anchor=ANCHOR,
+            options={"languages": ["en", "fr"]},
+        ),
     ]
     with SandboxServer(shops=specs, cert_dir=tmp_path_factory.mktemp("certs")) as sb:
         yield sb
@@ -60,3 +71,9 @@ def reader(sandbox: SandboxServer) -> PsClient:
 @pytest.fixture(scope="module")
 def writer(sandbox: SandboxServer) -> PsClient:
     return PsClient(sandbox.shop("ps-write"))
+
+
+@pytest.fixture(scope="module")
+def multi(sandbox: SandboxServer) -> PsClient:
+    """The two-language shop (English default, French), like the recorded prestashop-8.2.1-multilang store."""
+    return PsClient(sandbox.shop("ps-multi"))

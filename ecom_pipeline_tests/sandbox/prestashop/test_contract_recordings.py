@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from defusedxml import ElementTree as SafeET
 
 from ecom_pipeline.sandbox.prestashop.store import PrestaStore
 from ecom_pipeline.sandbox.server import SandboxServer
-from ecom_pipeline_tests.sandbox.prestashop.conftest import RECORDED, PsClient
+from ecom_pipeline_tests.sandbox.prestashop.conftest import MULTILANG, RECORDED, PsClient
 
 HOP_HEADERS = {"server", "date", "connection", "transfer-encoding", "content-length", "set-cookie"}
 # Association lists whose presence depends on the data (a product without images has no "images" key).
@@ -221,3 +222,142 @@ def test_write_recordings_replay_in_sequence(writer: PsClient) -> None:
     doomed = int(SafeET.fromstring(second.content).find("product/id").text)
     replay("products-delete", f"/products/{doomed}", {})
     assert writer.get(f"/products/{doomed}").status_code == 404
+
+
+# --- the two-language store (prestashop-8.2.1-multilang) -----------------------------------------------------------
+
+
+def load_multi(name: str) -> dict[str, Any]:
+    return json.loads((MULTILANG / f"{name}.json").read_text())
+
+
+def _bare_simple_product(store: PrestaStore) -> int:
+    """A product without combinations, images or features, like the recorded product 318."""
+    pid = max(pid for pid, c in store.combinations_of.items() if not c and pid in store.tables["products"])
+    store.product_images[pid] = []
+    store.product_features[pid] = []
+    store.product(pid).update(id_manufacturer="0", id_supplier="0", id_default_image="")
+    return pid
+
+
+def _multi_ids(store: PrestaStore) -> dict[str, str]:
+    combo_pid = _product_with_combinations(store)
+    combos = store.combinations_of[combo_pid]
+    simple = _bare_simple_product(store)
+    order = min(store.tables["orders"])
+    customer = int(store.tables["orders"][order]["id_customer"])
+    address = next(a for a, r in sorted(store.tables["addresses"].items()) if r["id_customer"] == str(customer))
+    return {
+        "/api/products/316": f"/api/products/{combo_pid}",
+        "/api/products/318": f"/api/products/{simple}",
+        "/api/products/307": "/api/products/999999",
+        "/api/orders/6": f"/api/orders/{order}",
+        "/api/orders/8": f"/api/orders/{order + 1}",
+        "/api/customers/23": f"/api/customers/{customer}",
+        "/api/addresses/27": f"/api/addresses/{address}",
+        "filter[id_product]=[316]": f"[{combo_pid}]",
+        "filter[id_product]=[41]": f"[{combo_pid}]",
+        "filter[id_product]=[307]": f"[{combo_pid}]",
+        "filter[id_order]=[6]": f"[{order}]",
+        "filter[id_customer]=[23]": f"[{customer}]",
+        "price[final_combination][product_attribute]=227": str(combos[-1]),
+    }
+
+
+# Recordings that only make sense in their sequence (replayed by the write test below).
+MULTI_SEQUENCE = {"stock-availables-orphans-after-product-delete", "errors-404-deleted-product"}
+MULTI_READS = sorted(
+    p.stem
+    for p in MULTILANG.glob("*.json")
+    if json.loads(p.read_text())["request"]["method"] in ("GET", "HEAD") and p.stem not in MULTI_SEQUENCE
+)
+
+
+@pytest.mark.parametrize("name", MULTI_READS)
+def test_two_language_read_recording_replays_with_the_same_shape(name: str, multi: PsClient) -> None:
+    """Every read of the real two-language store answers alike: {id, value} language arrays, language=N strings,
+    price[...] fields, order_details, customers, addresses, countries, categories, taxes, specific prices."""
+    recorded = load_multi(name)
+    ids = _multi_ids(multi.shop.store)
+    req = recorded["request"]
+    path = ids.get(req["url_path"], req["url_path"]).removeprefix("/api")
+    params = {key: ids.get(f"{key}={value}", value) for key, value in req["query"].items()}
+    response = multi.request(req["method"], path, params, headers={})
+    problems = compare_response(recorded, response)
+    assert not problems, "\n".join(problems)
+
+
+def test_two_language_languages_and_default_language_are_as_recorded(multi: PsClient) -> None:
+    """Prevents a client reading the default language from a shop that does not tell it."""
+    languages = multi.json("/languages", display="full")["languages"]
+    assert [(lang["id"], lang["iso_code"]) for lang in languages] == [(1, "en"), (2, "fr")]
+    config = multi.json("/configurations", display="full", **{"filter[name]": "[PS_LANG_DEFAULT]"})
+    assert [c["value"] for c in config["configurations"]] == ["1"]
+    states = multi.json("/order_states", display="full")["order_states"]
+    assert [s["id"] for s in states] == [2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 1, 10]  # not in id order (recorded)
+    assert states[2]["name"] == [{"id": "1", "value": "Shipped"}, {"id": "2", "value": "Shipped"}]
+    categories = multi.json("/categories", display="[id,name]")["categories"]
+    assert [c["id"] for c in categories] == [1, 2, 3, 6, 9, 4, 5, 7, 8]  # level by level, as recorded
+    assert categories[2]["name"] == [{"id": "1", "value": "Clothes"}, {"id": "2", "value": "Vêtements"}]
+    english = multi.json("/products", display="full", language="1", limit="0,2")["products"]
+    assert all(isinstance(p["name"], str) for p in english)
+
+
+FRENCH_NAME = "Bougie audacieuse \u2013 \u00e9dition d\u2019hiver"
+
+
+def test_two_language_writes_replay_in_sequence(multi: PsClient) -> None:
+    """Specific price POST then the computed prices, a PUT of the French name only, and a product delete that
+    leaves the recorded orphan stock row and answers 404 afterwards."""
+    store: PrestaStore = multi.shop.store
+    xml = {"Content-Type": "application/xml"}
+    reduced = {r["id_product"] for r in store.tables["specific_prices"].values()}
+    combo_pid = next(p for p, c in sorted(store.combinations_of.items()) if len(c) >= 2 and str(p) not in reduced)
+
+    before = multi.json(f"/products/{combo_pid}", **{"price[final][use_tax]": "1", "price[final_ht][use_tax]": "0"})
+    recorded = load_multi("specific-prices-create-xml")
+    body = _sub_ids(recorded["request"]["body"], {"id_product": str(combo_pid)})
+    created = multi.request("POST", "/specific_prices", data=body.encode(), headers=xml)
+    assert not compare_response(recorded, created), compare_response(recorded, created)
+    assert SafeET.fromstring(created.content).findtext("specific_price/price") == "-1"  # echoed as sent
+    listed = multi.request(
+        "GET", "/specific_prices", {"output_format": "JSON", "display": "full", "filter[id_product]": f"[{combo_pid}]"}
+    )
+    assert not compare_response(load_multi("specific-prices-filter-product-after-create"), listed)
+    assert listed.json()["specific_prices"][-1]["price"] == "-1.000000"  # stored, not echoed as sent
+    params = {
+        "display": "[id,price,final,final_no_reduction]",
+        "price[final][use_tax]": "1",
+        "price[final_no_reduction][use_tax]": "1",
+        "price[final_no_reduction][use_reduction]": "0",
+    }
+    (after,) = multi.json(f"/products/{combo_pid}", **params)["products"]
+    assert Decimal(after["final_no_reduction"]) == Decimal(before["product"]["final"])
+    assert Decimal(after["final"]) == (Decimal(before["product"]["final"]) * Decimal("0.9")).quantize(Decimal("0.01"))
+
+    simple = _bare_simple_product(store)
+    document = multi.get(f"/products/{simple}").text
+    root = SafeET.fromstring(document.encode())
+    product = root.find("product")
+    for name in ("manufacturer_name", "quantity"):
+        product.remove(product.find(name))
+    product.find("name/language[@id='2']").text = FRENCH_NAME
+    from xml.etree.ElementTree import tostring
+
+    put = multi.request("PUT", f"/products/{simple}", data=tostring(root, encoding="utf-8"), headers=xml)
+    assert not compare_response(load_multi("products-put-xml-fr-name-changed"), put)
+    name = multi.json(f"/products/{simple}")["product"]["name"]
+    english = store.text(store.product(simple)["name"], 1)
+    assert name == [{"id": "1", "value": english}, {"id": "2", "value": FRENCH_NAME}]
+
+    stock = {"output_format": "JSON", "display": "full", "filter[id_product]": f"[{combo_pid}]"}
+    rows_before = multi.request("GET", "/stock_availables", stock).json()["stock_availables"]
+    deleted = multi.request("DELETE", f"/products/{combo_pid}")
+    assert not compare_response(load_multi("products-delete-with-combinations"), deleted)
+    orphans = multi.request("GET", "/stock_availables", stock)
+    assert not compare_response(load_multi("stock-availables-orphans-after-product-delete"), orphans)
+    (orphan,) = orphans.json()["stock_availables"]
+    assert orphan["id"] > max(r["id"] for r in rows_before)
+    assert (orphan["id_product_attribute"], orphan["quantity"], orphan["out_of_stock"]) == ("0", "0", "0")
+    gone = multi.get(f"/products/{combo_pid}", {"output_format": "JSON"})
+    assert not compare_response(load_multi("errors-404-deleted-product"), gone)
