@@ -268,6 +268,7 @@ hub_inventory = Table(
     Column("stock_pool", String(128), doc="rows with the same value share one quantity: count it once"),
     Column("source_updated_at", UTCDateTime),
     Column("synced_at", UTCDateTime, nullable=False),
+    Column("deleted_at", UTCDateTime, doc="set when this shop no longer has the variant: its units are not stock"),
     UniqueConstraint("tenant_id", "variant_id", "location"),
 )
 

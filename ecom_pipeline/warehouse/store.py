@@ -22,6 +22,7 @@ from ecom_pipeline.sync.hashing import payload_hash
 from ecom_pipeline.warehouse.credentials import CredentialCipher
 from ecom_pipeline.warehouse.schema import (
     entity_links,
+    hub_inventory,
     integrations,
     rejected_records,
     staging_records,
@@ -707,6 +708,36 @@ def mark_links_deleted(
                 entity_links.c.deleted_at.is_(None),
             )
             .values(deleted_at=now, last_synced_at=now)
+        ).rowcount
+    return total
+
+
+def tombstone_inventory(conn: Connection, integration_id: int, variant_ids: Iterable[int], now: datetime) -> int:
+    """Set ``deleted_at`` on this shop's stock rows of variants it no longer links live (tombstoned variants).
+
+    A hub variant still linked live by this shop (two shop items sharing one SKU) keeps its row. Returns how many
+    live stock rows were tombstoned.
+    """
+    ids = sorted({int(v) for v in variant_ids})
+    total = 0
+    for part in chunked(ids):
+        alive = select(entity_links.c.hub_id).where(
+            entity_links.c.integration_id == integration_id,
+            entity_links.c.entity == "variant",
+            entity_links.c.hub_id.in_(part),
+            entity_links.c.deleted_at.is_(None),
+        )
+        gone = sorted(set(part) - {int(v) for v in conn.execute(alive).scalars()})
+        if not gone:
+            continue
+        total += conn.execute(
+            update(hub_inventory)
+            .where(
+                hub_inventory.c.integration_id == integration_id,
+                hub_inventory.c.variant_id.in_(gone),
+                hub_inventory.c.deleted_at.is_(None),
+            )
+            .values(deleted_at=now, synced_at=now)
         ).rowcount
     return total
 
