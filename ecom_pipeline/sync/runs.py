@@ -78,8 +78,13 @@ class ResolveRuns:
         return row
 
     def finish(self, per_integration: Mapping[int, Mapping[str, int]]) -> None:
-        """Close every row; a shop the apply met that was not pending at the start gets its row now."""
+        """Close every row; a shop the apply met that was not pending at the start gets its row now.
+
+        Rejections the apply made obsolete (their record since applied or deleted) are closed in the same
+        transaction, so ``rejected_records WHERE resolved_at IS NULL`` lists only what still needs a person.
+        """
         with self.engine.begin() as conn:
+            store.resolve_obsolete_rejections(conn, tenant_id=self.tenant_id, entity=self.entity)
             for integration_id in per_integration:
                 self.open(conn, integration_id)
             for integration_id, sync_run_id in self.open_rows.items():
