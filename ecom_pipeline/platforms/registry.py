@@ -66,6 +66,7 @@ def _woocommerce() -> PlatformSpec:
             resources={"product": "products", "order": "orders", "customer": "customers"},
             make_client=wc_extract.make_client,
             confirm_unlisted=True,
+            stock_keyed_by_product=True,
         ),
     )
 

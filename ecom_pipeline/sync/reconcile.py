@@ -55,6 +55,9 @@ class ReconcileSpec:
     resources: Mapping[str, str]
     make_client: Callable[[ExtractContext], Any]
     confirm_unlisted: bool = False
+    # The platform keys its staged stock rows by product id (WooCommerce, PrestaShop): a product listing then also
+    # closes the stock rejections of products the shop no longer has.
+    stock_keyed_by_product: bool = False
 
 
 @dataclass
@@ -183,6 +186,10 @@ def reconcile(ctx: ExtractContext, entity: str, spec: ReconcileSpec) -> Reconcil
             with ctx.engine.begin() as conn:
                 # A rejected record the shop no longer has will never apply: close its rejection.
                 report.rejections_closed = store.resolve_rejections_not_listed(conn, integration.id, entity, listed)
+                if entity == "product" and spec.stock_keyed_by_product:
+                    report.rejections_closed += store.resolve_rejections_not_listed(
+                        conn, integration.id, "inventory", listed
+                    )
         finally:
             stats = getattr(client, "stats", None)
             report.api_calls = int(getattr(stats, "api_calls", 0) or 0)

@@ -596,9 +596,13 @@ def resolve_rejections_not_listed(conn: Connection, integration_id: int, entity:
             rejected_records.c.resolved_at.is_(None),
         )
     ).all()
-    return _close_rejections(
-        conn, [int(r.id) for r in rows if r.external_id is not None and r.external_id not in present]
-    )
+    # "missing-id-..." is the placeholder the extracts stage a record without an id under: no listing names it.
+    gone = [
+        int(r.id)
+        for r in rows
+        if r.external_id is not None and not r.external_id.startswith("missing-id-") and r.external_id not in present
+    ]
+    return _close_rejections(conn, gone)
 
 
 def resolve_obsolete_rejections(conn: Connection, *, tenant_id: str, entity: str) -> int:

@@ -28,6 +28,7 @@ from ecom_pipeline.warehouse.schema import (
     hub_orders,
     hub_products,
     integrations,
+    rejected_records,
     staging_records,
     sync_runs,
 )
@@ -255,3 +256,23 @@ def test_a_shopify_product_deleted_without_a_delivered_webhook_leaves_the_hub(
     rows = {r.entity: r for r in _reconcile_rows(warehouse_url) if r.dagster_run_id == outcome.run_id}
     assert set(rows) == {"product", "customer"}  # orders: see ShopifyClient.list_ids
     assert rows["product"].deleted == 1 and rows["customer"].deleted == 0
+
+
+def test_the_rejection_of_a_record_the_shop_deleted_is_closed_by_the_reconciliation(env: Env) -> None:
+    """Prevents a rejected record that was deleted in the shop from staying open in rejected_records for good."""
+    assert _connect(env, "--reconcile-hours", "0") == 0
+    shop = env.sandbox.shop(SHOP)
+    variable = next(p for p in shop.store.products.values() if p.type == "variable" and p.status == "publish")
+    shop.faults.update({"malformed_product_ids": [variable.variation_ids[0]]})
+    assert run_sync(TENANT, instance=env.instance).success
+    open_rejections = rejected_records.c.resolved_at.is_(None)
+    with shared_engine(env.warehouse_url).connect() as conn:
+        rejected = conn.execute(select(rejected_records.c.external_id).where(open_rejections)).scalars().all()
+    assert str(variable.id) in rejected
+    shop.faults.reset()
+    shop.store.delete_product(variable.id, force=True)  # never linked: no tombstone will name it
+
+    assert run_sync(TENANT, instance=env.instance).success
+    with shared_engine(env.warehouse_url).connect() as conn:
+        still_open = conn.execute(select(rejected_records.c.external_id).where(open_rejections)).scalars().all()
+    assert str(variable.id) not in still_open

@@ -29,5 +29,6 @@ def platform_spec() -> PlatformSpec:
         reconcile=ReconcileSpec(
             resources={"product": "products", "order": "orders", "customer": "customers"},
             make_client=ps_extract.make_client,
+            stock_keyed_by_product=True,
         ),
     )
