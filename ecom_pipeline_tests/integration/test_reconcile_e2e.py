@@ -276,3 +276,54 @@ def test_the_rejection_of_a_record_the_shop_deleted_is_closed_by_the_reconciliat
     with shared_engine(env.warehouse_url).connect() as conn:
         still_open = conn.execute(select(rejected_records.c.external_id).where(open_rejections)).scalars().all()
     assert str(variable.id) not in still_open
+
+
+@pytest.fixture
+def presta(
+    warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[SandboxServer, dg.DagsterInstance]]:
+    spec = ShopSpec(
+        name="presta", seed=3, products=10, variable_share=0.5, orders=8, customers=5, platform="prestashop"
+    )
+    with one_shop_tenant(
+        spec,
+        tenant="initech",
+        secret_env={"ECOM_PRESTASHOP_API_KEY": "api_key"},
+        warehouse_url=warehouse_url,
+        dagster_home=dagster_home,
+        tmp_path=tmp_path,
+        monkeypatch=monkeypatch,
+    ) as connected:
+        yield connected
+
+
+def test_a_prestashop_deletion_is_archived_with_its_stock_and_reconciled_once(
+    presta: tuple[SandboxServer, dg.DagsterInstance], warehouse_url: str
+) -> None:
+    """Prevents PrestaShop deletions staying 'active' with live stock, or being staged twice (extract and listing)."""
+    sandbox, instance = presta
+    with shared_engine(warehouse_url).begin() as conn:
+        settings = dict(conn.execute(select(integrations.c.settings)).scalar_one())
+        conn.execute(update(integrations).values(settings={**settings, reconcile.SETTING: 0}))
+    assert run_sync("initech", instance=instance).success
+    shop = sandbox.shop("presta").store
+    pid = next(iter(shop.tables["products"]))
+    shop.delete_product(pid)
+    outcome = run_sync("initech", instance=instance)
+    assert outcome.success, outcome.failure
+    with shared_engine(warehouse_url).connect() as conn:
+        hub_id = conn.execute(
+            select(entity_links.c.hub_id).where(
+                entity_links.c.entity == "product", entity_links.c.external_id == str(pid)
+            )
+        ).scalar_one()
+        product = conn.execute(
+            select(hub_products.c.status, hub_products.c.deleted_at).where(hub_products.c.id == hub_id)
+        ).one()
+        deletes = conn.execute(
+            select(staging_records.c.id).where(staging_records.c.op == "delete", staging_records.c.entity == "product")
+        ).all()
+    assert product.status == "archived" and product.deleted_at is not None
+    assert len(deletes) == 1  # the extract's listing staged it; the reconciliation did not stage it again
+    rows = {r.entity: r for r in _reconcile_rows(warehouse_url) if r.dagster_run_id == outcome.run_id}
+    assert set(rows) == {"product", "order", "customer"} and all(r.status == "success" for r in rows.values())
