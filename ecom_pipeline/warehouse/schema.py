@@ -111,7 +111,7 @@ sync_runs = Table(
     Column("platform", String(32)),
     Column("entity", String(32), nullable=False),
     Column("direction", String(8), nullable=False, doc="pull | push"),
-    Column("stage", String(16), nullable=False, doc="extract | resolve | export | webhook"),
+    Column("stage", String(16), nullable=False, doc="extract | resolve | reconcile | export | webhook"),
     Column("full_refresh", Boolean, nullable=False, default=False),
     Column("status", String(16), nullable=False, doc="running | success | failed"),
     Column("started_at", UTCDateTime, nullable=False),
