@@ -63,6 +63,10 @@ def cmd_connect(args: argparse.Namespace) -> int:
     from ecom_pipeline.warehouse import store
 
     spec = get_platform(args.platform)
+    reconcile_hours = getattr(args, "reconcile_hours", None)
+    if reconcile_hours is not None and not reconcile_hours >= 0:  # also refuses nan
+        print(f"error: --reconcile-hours must be 0 or more hours, got {reconcile_hours}", file=sys.stderr)
+        return 2
     # Everything that can be checked without the shop is checked first: a bad URL is a one-line usage error, and
     # a webhook URL the shop would never deliver to is refused before anything is contacted or written.
     try:
@@ -104,6 +108,10 @@ def cmd_connect(args: argparse.Namespace) -> int:
     except ShopApiError as exc:
         print(f"error: could not connect tenant {args.tenant} to {args.url}:\n  {exc}", file=sys.stderr)
         return 1
+    if reconcile_hours is not None:
+        from ecom_pipeline.sync.reconcile import SETTING
+
+        result.settings[SETTING] = reconcile_hours
     engine = _engine(args)
     cipher = _cipher(args)
     with engine.begin() as conn:
@@ -317,6 +325,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                     for r in runs
                 ],
             )  # fmt: skip
+        _print_reconciliation(conn, integrations)
         rejected = conn.execute(
             select(rejected_records.c.integration_id, rejected_records.c.entity, func.count())
             .where(
@@ -361,6 +370,50 @@ def cmd_status(args: argparse.Namespace) -> int:
                      for r in dead],
                 )  # fmt: skip
     return 0
+
+
+def _print_reconciliation(conn: Any, integrations: Sequence[Any]) -> None:
+    """When each shop's entities were last checked for deletes no webhook announced (id reconciliation)."""
+    from ecom_pipeline.platforms.registry import platforms
+    from ecom_pipeline.sync.reconcile import STAGE, interval
+    from ecom_pipeline.warehouse.schema import sync_runs
+
+    specs = platforms()
+    wanted = [
+        (i, entity)
+        for i in integrations
+        if i.status != "disconnected" and (spec := specs.get(i.platform)) is not None and spec.reconcile
+        for entity in spec.reconcile.resources
+    ]
+    if not wanted:
+        return
+    latest = (
+        select(sync_runs.c.integration_id, sync_runs.c.entity, sync_runs.c.status, func.max(sync_runs.c.id).label("id"))
+        .where(sync_runs.c.stage == STAGE, sync_runs.c.integration_id.in_([i.id for i, _ in wanted]))
+        .group_by(sync_runs.c.integration_id, sync_runs.c.entity, sync_runs.c.status)
+        .subquery()
+    )
+    rows = conn.execute(select(sync_runs).join(latest, latest.c.id == sync_runs.c.id)).all()
+    success = {(r.integration_id, r.entity): r for r in rows if r.status == "success"}
+    failed = {(r.integration_id, r.entity): r for r in rows if r.status == "failed"}
+    table = []
+    for i, entity in wanted:
+        ok, bad = success.get((i.id, entity)), failed.get((i.id, entity))
+        every = interval(i.settings)
+        table.append(
+            [
+                i.id,
+                entity,
+                _fmt_time(ok.finished_at) if ok else "never",
+                ok.rows_fetched if ok else "-",
+                ok.deleted if ok else "-",
+                f"{every.total_seconds() / 3600:g}h",
+                (bad.error or "")[:70] if bad and (ok is None or bad.id > ok.id) else "",
+            ]
+        )
+    print()
+    print("Id reconciliation (deletes no webhook announces; `sync_runs` stage reconcile):")
+    _print_table(["shop", "entity", "last done", "ids listed", "deleted", "every", "last failure"], table)
 
 
 # --- sync / demo / sandbox / migrate ---------------------------------------------------------------------------
@@ -527,6 +580,13 @@ def build_parser() -> argparse.ArgumentParser:
     for spec in platforms().values():
         pp = by_platform.add_parser(spec.name, help=f"Connect a {spec.title} shop.")
         add_common_arguments(pp)
+        pp.add_argument(
+            "--reconcile-hours",
+            type=float,
+            default=None,
+            help="Hours between id listings that find records deleted in the shop without a webhook (default 24; "
+            "0: every sync).",
+        )
         spec.add_connect_arguments(pp)
         pp.set_defaults(func=cmd_connect)
 

@@ -19,6 +19,7 @@ from ecom_pipeline.platforms.errors import ShopApiError
 from ecom_pipeline.platforms.registry import PlatformSpec, platforms
 from ecom_pipeline.resources import CredentialStoreResource, ShopClientSettings, WarehouseResource
 from ecom_pipeline.sync.extract import ExtractContext, ExtractReport
+from ecom_pipeline.sync.reconcile import reconcile_if_due
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.schema import staging_records
 from ecom_pipeline.webhooks.dagster import count_missed_by_webhooks
@@ -244,6 +245,10 @@ def build_extract_asset(spec: PlatformSpec, asset_name: str, entity: str) -> dg.
                 if report.api_calls:
                     store.mark_sync_result(conn, integration.id, ok=True, error=None, counts=None)
             reports.append((label, report))
+            # Deletes nobody announces: an id-only listing when the shop's interval is due (sync/reconcile.py).
+            reconciled = reconcile_if_due(ctx, entity, spec.reconcile)
+            if reconciled is not None:
+                (context.log.info if reconciled.ok else context.log.warning)(reconciled.summary(label))
             context.log.info(
                 f"{spec.title} {asset_name} of {label}: fetched {report.rows_fetched}, staged {report.staged}, "
                 f"unchanged {report.unchanged}, tombstoned {report.tombstoned}, {report.api_calls} API calls, "

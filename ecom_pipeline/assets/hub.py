@@ -15,7 +15,7 @@ from ecom_pipeline.partitions import tenants_partitions
 from ecom_pipeline.platforms.registry import platforms
 from ecom_pipeline.resources import WarehouseResource
 from ecom_pipeline.sync.apply import apply_staged
-from ecom_pipeline.warehouse import store
+from ecom_pipeline.sync.runs import resolve_runs
 from ecom_pipeline.warehouse.schema import (
     hub_order_lines,
     hub_orders,
@@ -158,35 +158,12 @@ def build_hub_asset(name: str) -> dg.AssetsDefinition:
         tenant = context.partition_key
         engine = warehouse.engine()
         transforms = {p: spec.transforms[entity] for p, spec in specs.items() if entity in spec.transforms}
-        report = apply_staged(engine, tenant_id=tenant, entity=entity, transforms=transforms, run_id=context.run.run_id)
-        with engine.begin() as conn:
-            for integration_id, counts in report.per_integration.items():
-                sync_run_id = store.start_sync_run(
-                    conn,
-                    tenant_id=tenant,
-                    integration_id=integration_id,
-                    platform=store.get_integration(conn, integration_id).platform,
-                    entity=entity,
-                    direction="pull",
-                    stage="resolve",
-                    full_refresh=False,
-                    run_id=context.run.run_id,
-                    cursor_before=None,
-                )
-                store.finish_sync_run(
-                    conn,
-                    sync_run_id,
-                    status="success",
-                    counts={
-                        "created": counts.get("created", 0),
-                        "updated": counts.get("updated", 0),
-                        "unchanged": counts.get("unchanged", 0),
-                        "deleted": counts.get("deleted", 0),
-                        "failed": counts.get("rejected", 0),
-                    },
-                    cursor_after=None,
-                    error=None,
-                )
+        # The resolve rows are opened before the work so they carry its real duration, rows and full-refresh flag.
+        with resolve_runs(engine, tenant_id=tenant, entity=entity, run_id=context.run.run_id) as runs:
+            report = apply_staged(
+                engine, tenant_id=tenant, entity=entity, transforms=transforms, run_id=context.run.run_id
+            )
+            runs.finish(report.per_integration)
         context.log.info(
             f"hub/{name} for {tenant}: read {report.rows_read} staged rows; created {report.created}, "
             f"updated {report.updated}, unchanged {report.unchanged}, deleted {report.deleted}, "

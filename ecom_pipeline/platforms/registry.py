@@ -14,6 +14,7 @@ from typing import Any
 
 from ecom_pipeline.platforms.connect import ConnectResult
 from ecom_pipeline.sync.extract import ExtractContext, ExtractReport
+from ecom_pipeline.sync.reconcile import ReconcileSpec
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class PlatformSpec:
     # CLI/UI connect: platform-specific arguments, and the check that returns what to store.
     add_connect_arguments: Callable[[argparse.ArgumentParser], None]
     connect: Callable[[argparse.Namespace], ConnectResult]
+    # Id-only listings that find deletes nobody announces (sync/reconcile.py); None: not reconciled.
+    reconcile: ReconcileSpec | None = None
 
 
 def _woocommerce() -> PlatformSpec:
@@ -58,6 +61,13 @@ def _woocommerce() -> PlatformSpec:
         extract_deps={"inventory": ("products",), "customers": ("orders",)},
         add_connect_arguments=wc_connect.add_connect_arguments,
         connect=wc_connect.connect,
+        # No webhook announces a permanent delete: list ids (page numbers, so unlisted ids are asked for again).
+        reconcile=ReconcileSpec(
+            resources={"product": "products", "order": "orders", "customer": "customers"},
+            make_client=wc_extract.make_client,
+            confirm_unlisted=True,
+            stock_keyed_by_product=True,
+        ),
     )
 
 

@@ -160,6 +160,9 @@ def stage_tombstones(
     seen_set = set(seen)
     with ctx.engine.connect() as conn:
         linked = store.active_external_ids(conn, ctx.integration.id, link_entity)
+        # A delete already staged and not yet applied (the extract's own scan, then an id reconciliation in the
+        # same run; or a webhook) is not staged again, so each deletion is counted once.
+        linked -= store.pending_deletes(conn, ctx.integration.id, entity)
     missing = sorted(linked - seen_set)
     if missing and still_present is not None:
         alive = still_present(missing)

@@ -434,14 +434,25 @@ def resolve_products(
 def _tombstone_links(
     conn: Connection, integration_id: int, entity: str, rows: Sequence[Row[Any]], now: datetime
 ) -> int:
-    """Mark links deleted and their hub rows deleted unless another shop still links to them."""
+    """Mark links deleted and their hub rows deleted unless another shop still links to them.
+
+    A tombstoned product is also ``archived`` (what the shop's trash means, and what docs/tables.md promises): an
+    analyst filtering on ``status = 'active'`` must not count it. A variant this shop no longer has takes this
+    shop's stock rows with it (``hub_inventory.deleted_at``), even when another shop keeps the variant alive:
+    units of a deleted item are not stock.
+    """
     table = {"product": hub_products, "variant": hub_variants, "customer": hub_customers, "order": hub_orders}[entity]
     store.mark_links_deleted(conn, integration_id, entity, [r.external_id for r in rows], now)
     hub_ids = {int(r.hub_id) for r in rows}
     shared = store.hub_ids_still_linked(conn, entity, hub_ids, excluding_integration=integration_id)
     to_delete = sorted(hub_ids - shared)
+    values: dict[str, Any] = {"deleted_at": now}
+    if entity == "product":
+        values["status"] = "archived"
     for part in store.chunked(to_delete):
-        conn.execute(update(table).where(table.c.id.in_(part), table.c.deleted_at.is_(None)).values(deleted_at=now))
+        conn.execute(update(table).where(table.c.id.in_(part), table.c.deleted_at.is_(None)).values(**values))
+    if entity == "variant":
+        store.tombstone_inventory(conn, integration_id, hub_ids, now)
     return len(rows)
 
 
@@ -511,6 +522,12 @@ def resolve_inventory(
     for item in items:
         link = links.get(item.variant_external_id)
         sku = _norm_sku(item.sku)
+        if link is not None and link.deleted_at is not None:
+            # The shop deleted this item (its stock row was tombstoned with it): a reading staged before the
+            # deletion, or an orphan row the shop left behind, is not stock. A restored product revives the link
+            # first (products resolve before inventory), so its stock applies again.
+            counts.unchanged += 1
+            continue
         if link is not None:
             variant_id = int(link.hub_id)
             sku = sku or link.sku
@@ -554,6 +571,7 @@ def resolve_inventory(
             "sku": sku,
             "source_updated_at": item.updated_at,
             "synced_at": now,
+            "deleted_at": None,
         }
         row = existing.get((variant_id, location))
         if row is None:
@@ -571,11 +589,10 @@ def resolve_inventory(
             item.updated_at is not None
             and row.source_updated_at is not None
             and item.updated_at < row.source_updated_at
-        ) or (row.available, row.managed, row.stock_status, row.stock_pool) == (
-            item.available,
-            item.managed,
-            item.stock_status,
-            item.stock_pool,
+        ) or (
+            row.deleted_at is None  # a tombstoned row read again (its item restored) must come back to life
+            and (row.available, row.managed, row.stock_status, row.stock_pool)
+            == (item.available, item.managed, item.stock_status, item.stock_pool)
         ):
             counts.unchanged += 1
         else:
@@ -741,7 +758,8 @@ def resolve_orders(
     """Upsert orders and replace their lines (keyed by external line id); unknown variants leave variant_id NULL.
 
     A line whose variant cannot be found is still stored (revenue must add up); an asset check reports such
-    lines so the catalogue gap is visible instead of the order being dropped.
+    lines so the catalogue gap is visible instead of the order being dropped. A line keeps the SKU and variant it
+    was sold as: a later read that reports neither (the product was deleted since) never sets them back to NULL.
     """
     counts = ResolveCounts()
     if not orders:
@@ -813,13 +831,17 @@ def resolve_orders(
     counts.updated += len(changed)
 
     # Lines: existing lines of changed orders in one query, then insert / update / delete by external line id.
-    existing_lines: dict[int, dict[str | None, int]] = {}
+    existing_lines: dict[int, dict[str | None, Row[Any]]] = {}
     for part in store.chunked(sorted(int(link.hub_id) for *_, link in changed)):
-        query = select(hub_order_lines.c.id, hub_order_lines.c.order_id, hub_order_lines.c.external_line_id).where(
-            hub_order_lines.c.order_id.in_(part)
-        )
+        query = select(
+            hub_order_lines.c.id,
+            hub_order_lines.c.order_id,
+            hub_order_lines.c.external_line_id,
+            hub_order_lines.c.variant_id,
+            hub_order_lines.c.sku,
+        ).where(hub_order_lines.c.order_id.in_(part))
         for row in conn.execute(query):
-            existing_lines.setdefault(int(row.order_id), {})[row.external_line_id] = int(row.id)
+            existing_lines.setdefault(int(row.order_id), {})[row.external_line_id] = row
     line_inserts: list[dict[str, Any]] = []
     line_updates: list[dict[str, Any]] = []
     line_deletes: list[int] = []
@@ -840,13 +862,20 @@ def resolve_orders(
                 "total": line.total,
                 "tax": line.tax,
             }
-            if line.external_id in current:
-                line_updates.append({"id": current[line.external_id], **values})
+            known = current.get(line.external_id)
+            if known is not None:
+                # History is not rewritten: a shop that deleted the product reports the old line without it
+                # (WooCommerce: product_id 0, sku null), which must not erase the SKU and variant it was sold as.
+                if values["variant_id"] is None:
+                    values["variant_id"] = known.variant_id
+                if values["sku"] is None:
+                    values["sku"] = known.sku
+                line_updates.append({"id": int(known.id), **values})
             else:
                 line_inserts.append(
                     {"tenant_id": tenant_id, "order_id": hub_id, "external_line_id": line.external_id, **values}
                 )
-        line_deletes.extend(line_id for ext, line_id in current.items() if ext not in seen)
+        line_deletes.extend(int(row.id) for ext, row in current.items() if ext not in seen)
     store.bulk_insert(conn, hub_order_lines, line_inserts)
     store.executemany_update(conn, hub_order_lines, line_updates)
     for part in store.chunked(sorted(line_deletes)):

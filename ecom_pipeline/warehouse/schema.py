@@ -111,7 +111,7 @@ sync_runs = Table(
     Column("platform", String(32)),
     Column("entity", String(32), nullable=False),
     Column("direction", String(8), nullable=False, doc="pull | push"),
-    Column("stage", String(16), nullable=False, doc="extract | resolve | export | webhook"),
+    Column("stage", String(16), nullable=False, doc="extract | resolve | reconcile | export | webhook"),
     Column("full_refresh", Boolean, nullable=False, default=False),
     Column("status", String(16), nullable=False, doc="running | success | failed"),
     Column("started_at", UTCDateTime, nullable=False),
@@ -270,6 +270,7 @@ hub_inventory = Table(
     Column("stock_pool", String(128), doc="rows with the same value share one quantity: count it once"),
     Column("source_updated_at", UTCDateTime),
     Column("synced_at", UTCDateTime, nullable=False),
+    Column("deleted_at", UTCDateTime, doc="set when this shop no longer has the variant: its units are not stock"),
     UniqueConstraint("tenant_id", "variant_id", "location"),
 )
 

@@ -24,6 +24,7 @@ from ecom_pipeline.tenants import is_valid_tenant, validate_tenant
 from ecom_pipeline.warehouse.credentials import CredentialCipher
 from ecom_pipeline.warehouse.schema import (
     entity_links,
+    hub_inventory,
     integrations,
     rejected_records,
     staging_records,
@@ -448,6 +449,17 @@ def pending_staging(
     return list(conn.execute(query))
 
 
+def pending_deletes(conn: Connection, integration_id: int, entity: str) -> set[str]:
+    """External ids with a delete staged but not applied yet (so a second tombstone is not staged for them)."""
+    query = select(staging_records.c.external_id).where(
+        staging_records.c.integration_id == integration_id,
+        staging_records.c.entity == entity,
+        staging_records.c.op == "delete",
+        staging_records.c.applied_at.is_(None),
+    )
+    return {str(v) for v in conn.execute(query).scalars()}
+
+
 def mark_applied(conn: Connection, staging_ids: Iterable[int], *, now: datetime | None = None) -> int:
     """Mark staging rows applied (in the same transaction as their hub writes, so a crash re-applies them)."""
     ids = sorted(set(staging_ids))
@@ -604,6 +616,88 @@ def resolve_rejections_many(conn: Connection, integration_id: int, entity: str, 
     return total
 
 
+def _close_rejections(conn: Connection, ids: Iterable[int]) -> int:
+    now = utcnow()
+    total = 0
+    for part in chunked(sorted(set(ids))):
+        total += conn.execute(
+            update(rejected_records)
+            .where(rejected_records.c.id.in_(part), rejected_records.c.resolved_at.is_(None))
+            .values(resolved_at=now)
+        ).rowcount
+    return total
+
+
+def resolve_rejections_not_listed(conn: Connection, integration_id: int, entity: str, listed: Iterable[str]) -> int:
+    """Close open rejections of records a complete id listing of the shop no longer has (deleted: never to apply).
+
+    Only called with a whole listing (id reconciliation), so an id missing from it is really gone.
+    """
+    present = {str(i) for i in listed}
+    rows = conn.execute(
+        select(rejected_records.c.id, rejected_records.c.external_id).where(
+            rejected_records.c.integration_id == integration_id,
+            rejected_records.c.entity == entity,
+            rejected_records.c.resolved_at.is_(None),
+        )
+    ).all()
+    # "missing-id-..." is the placeholder the extracts stage a record without an id under: no listing names it.
+    gone = [
+        int(r.id)
+        for r in rows
+        if r.external_id is not None and not r.external_id.startswith("missing-id-") and r.external_id not in present
+    ]
+    return _close_rejections(conn, gone)
+
+
+def resolve_obsolete_rejections(conn: Connection, *, tenant_id: str, entity: str) -> int:
+    """Close open rejections that no longer apply because their record was since applied or deleted.
+
+    - product, order, customer: the record's link was written (a later version applied, or it was tombstoned)
+      after the rejection was recorded; a newer state of the record supersedes the rejected one.
+    - inventory (stock rows are keyed by their product or ``<variant>@<location>``): the product or variant link
+      of that shop is tombstoned, so the stock row is of a deleted item and will never apply.
+    The rejection stays open while the hub still lacks the record: that is the one a person must look at.
+    """
+    open_rows = conn.execute(
+        select(
+            rejected_records.c.id,
+            rejected_records.c.integration_id,
+            rejected_records.c.external_id,
+            rejected_records.c.created_at,
+        ).where(
+            rejected_records.c.tenant_id == tenant_id,
+            rejected_records.c.entity == entity,
+            rejected_records.c.resolved_at.is_(None),
+            rejected_records.c.integration_id.is_not(None),
+            rejected_records.c.external_id.is_not(None),
+        )
+    ).all()
+    if not open_rows:
+        return 0
+    closing: list[int] = []
+    by_integration: dict[int, list[Row[Any]]] = {}
+    for row in open_rows:
+        by_integration.setdefault(int(row.integration_id), []).append(row)
+    for integration_id, rows in by_integration.items():
+        if entity == "inventory":
+            keys = {str(r.external_id).split("@", 1)[0] for r in rows}
+            gone = {
+                ext
+                for link_entity in ("product", "variant")
+                for ext, link in get_links(conn, integration_id, link_entity, keys).items()
+                if link.deleted_at is not None
+            }
+            closing += [int(r.id) for r in rows if str(r.external_id).split("@", 1)[0] in gone]
+        else:
+            links = get_links(conn, integration_id, entity, [str(r.external_id) for r in rows])
+            for r in rows:
+                link = links.get(str(r.external_id))
+                if link is not None and link.last_synced_at is not None and link.last_synced_at >= r.created_at:
+                    closing.append(int(r.id))
+    return _close_rejections(conn, closing)
+
+
 # --- entity links ------------------------------------------------------------------------------------------------
 
 
@@ -752,6 +846,36 @@ def mark_links_deleted(
                 entity_links.c.deleted_at.is_(None),
             )
             .values(deleted_at=now, last_synced_at=now)
+        ).rowcount
+    return total
+
+
+def tombstone_inventory(conn: Connection, integration_id: int, variant_ids: Iterable[int], now: datetime) -> int:
+    """Set ``deleted_at`` on this shop's stock rows of variants it no longer links live (tombstoned variants).
+
+    A hub variant still linked live by this shop (two shop items sharing one SKU) keeps its row. Returns how many
+    live stock rows were tombstoned.
+    """
+    ids = sorted({int(v) for v in variant_ids})
+    total = 0
+    for part in chunked(ids):
+        alive = select(entity_links.c.hub_id).where(
+            entity_links.c.integration_id == integration_id,
+            entity_links.c.entity == "variant",
+            entity_links.c.hub_id.in_(part),
+            entity_links.c.deleted_at.is_(None),
+        )
+        gone = sorted(set(part) - {int(v) for v in conn.execute(alive).scalars()})
+        if not gone:
+            continue
+        total += conn.execute(
+            update(hub_inventory)
+            .where(
+                hub_inventory.c.integration_id == integration_id,
+                hub_inventory.c.variant_id.in_(gone),
+                hub_inventory.c.deleted_at.is_(None),
+            )
+            .values(deleted_at=now, synced_at=now)
         ).rowcount
     return total
 

@@ -6,6 +6,7 @@ from ecom_pipeline.platforms.prestashop import connect as ps_connect
 from ecom_pipeline.platforms.prestashop import extract as ps_extract
 from ecom_pipeline.platforms.prestashop import transform as ps
 from ecom_pipeline.platforms.registry import PlatformSpec
+from ecom_pipeline.sync.reconcile import ReconcileSpec
 
 
 def platform_spec() -> PlatformSpec:
@@ -24,4 +25,10 @@ def platform_spec() -> PlatformSpec:
         extract_deps={"inventory": ("products",)},
         add_connect_arguments=ps_connect.add_connect_arguments,
         connect=ps_connect.connect,
+        # The webservice's display=[id] listing (keyset by id), the one the extract uses.
+        reconcile=ReconcileSpec(
+            resources={"product": "products", "order": "orders", "customer": "customers"},
+            make_client=ps_extract.make_client,
+            stock_keyed_by_product=True,
+        ),
     )

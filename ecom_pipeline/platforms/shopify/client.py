@@ -536,6 +536,38 @@ class ShopifyClient(ShopClient):
                 f"downloading the bulk result failed: {type(exc).__name__}", platform=PLATFORM, url=url
             ) from None
 
+    # -- id listings (deletion reconciliation) -------------------------------------------------------------------
+
+    # Only the id of each node: about 1 point per record, 250 records a call (fitted down if Shopify says more).
+    ID_QUERIES: Mapping[str, tuple[str, str]] = {
+        "products": (
+            "query ProductIds($first: Int!, $after: String) { products(first: $first, after: $after, sortKey: ID) "
+            "{ pageInfo { hasNextPage endCursor } nodes { id } } }",
+            "ProductIds",
+        ),
+        "customers": (
+            "query CustomerIds($first: Int!, $after: String) { customers(first: $first, after: $after, sortKey: ID) "
+            "{ pageInfo { hasNextPage endCursor } nodes { id } } }",
+            "CustomerIds",
+        ),
+    }
+
+    def list_ids(self, resource: str, *, page_size: int = 250) -> Iterator[str]:
+        """Every numeric id of ``products`` or ``customers`` (cursor pagination: stable while records change).
+
+        Orders are not listed: Shopify deletes an order only on request (``orderDelete``, announced by the
+        ``orders/delete`` webhook), and without ``read_all_orders`` a listing stops at 60 days, so an id listing
+        of orders would be partial by construction.
+        """
+        if resource not in self.ID_QUERIES:
+            raise ValueError(f"no id listing for Shopify {resource!r}; expected one of {sorted(self.ID_QUERIES)}")
+        document, key = self.ID_QUERIES[resource]
+        for page in self.paginate(document, (resource,), {"first": page_size}, key=key, fit="first"):
+            for node in page.nodes:
+                tail = gid_tail(node.get("id"))
+                if tail:
+                    yield tail
+
 
 __all__ = [
     "DEFAULT_API_VERSION",

@@ -7,6 +7,7 @@ from ecom_pipeline.platforms.shopify import connect as shopify_connect
 from ecom_pipeline.platforms.shopify import extract as shopify_extract
 from ecom_pipeline.platforms.shopify import transform as shopify
 from ecom_pipeline.sync.extract import ExtractContext, ExtractReport
+from ecom_pipeline.sync.reconcile import ReconcileSpec
 
 
 def _extract(ctx: ExtractContext, entity: str) -> ExtractReport:
@@ -30,4 +31,9 @@ def platform_spec() -> PlatformSpec:
         extract_deps={"inventory": ("products",)},
         add_connect_arguments=shopify_connect.add_connect_arguments,
         connect=shopify_connect.connect,
+        # Orders are not reconciled: deleted only on request (orders/delete webhook) and, without read_all_orders,
+        # listable for 60 days only (a partial listing by construction). See ShopifyClient.list_ids.
+        reconcile=ReconcileSpec(
+            resources={"product": "products", "customer": "customers"}, make_client=shopify_extract.make_client
+        ),
     )

@@ -1202,6 +1202,13 @@ class WooStore:
                     if v is not None:
                         self.sku_index.pop(v.sku, None)
                 self._touch("variations")
+                # As a real store reports old orders afterwards (issue 8): the line names no product (product_id
+                # 0) and no SKU (wc/v3 reads the SKU from the product, null when it is gone); the order's
+                # date_modified does not move, so only a full read sees it.
+                for o in self.orders.values():
+                    for li in o.line_items:
+                        if li.product_id == pid:
+                            li.product_id, li.variation_id, li.sku = 0, 0, None  # type: ignore[assignment]
             elif p.status != "trash":
                 p.pre_trash_slug = p.slug
                 p.slug = f"{p.slug}__trashed" if p.slug else ""
