@@ -423,7 +423,7 @@ def _shop(_: Any, info: GraphQLResolveInfo) -> dict[str, Any]:
     }
 
 
-def _app_installation(_: Any, info: GraphQLResolveInfo) -> dict[str, Any]:
+def _app_installation(_: Any, info: GraphQLResolveInfo, id: str | None = None) -> dict[str, Any]:
     scopes = sorted(_ctx(info).scopes)
     return {"id": "gid://shopify/AppInstallation/1", "accessScopes": [{"handle": s, "description": s} for s in scopes]}
 
@@ -499,7 +499,7 @@ def _line_bag(
 ) -> Callable[..., Any]:
     """A line's MoneyBag; ``presentment`` computes the presentment side itself (else: the shop amount converted)."""
 
-    def resolve(li: LineItem, info: GraphQLResolveInfo) -> dict[str, Any]:
+    def resolve(li: LineItem, info: GraphQLResolveInfo, **_args: Any) -> dict[str, Any]:
         order = _order_of_line(info, li)
         result = bag(order, compute(li))
         if presentment is not None:

@@ -46,7 +46,7 @@ enum CustomerState { DECLINED DISABLED ENABLED INVITED }
 enum ProductVariantInventoryPolicy { CONTINUE DENY }
 enum RefundLineItemRestockType { CANCEL LEGACY_RESTOCK NO_RESTOCK RETURN }
 enum BulkOperationStatus { CANCELED CANCELING COMPLETED CREATED EXPIRED FAILED RUNNING }
-enum BulkOperationErrorCode { ACCESS_DENIED INTERNAL_FILE_SERVER_ERROR INTERNAL_SERVER_ERROR TIMEOUT }
+enum BulkOperationErrorCode { ACCESS_DENIED INTERNAL_SERVER_ERROR TIMEOUT }
 enum BulkOperationType { MUTATION QUERY }
 enum BulkOperationUserErrorCode { INVALID LIMIT_REACHED OPERATION_IN_PROGRESS }
 enum WebhookSubscriptionFormat { JSON XML }
@@ -87,7 +87,8 @@ type LocationAddress { address1: String city: String countryCode: String zip: St
 type Location implements Node {
   id: ID! legacyResourceId: UnsignedInt64! name: String! isActive: Boolean! fulfillsOnlineOrders: Boolean!
   address: LocationAddress! createdAt: DateTime! updatedAt: DateTime!
-  inventoryLevels(first: Int, after: String, last: Int, before: String, reverse: Boolean = false, query: String):
+  inventoryLevels(first: Int, after: String, last: Int, before: String, reverse: Boolean = false,
+    query: String@@LEVELS_INCLUDE_INACTIVE@@):
     InventoryLevelConnection!
 }
 type LocationEdge { cursor: String! node: Location! }
@@ -157,7 +158,7 @@ type LineItem implements Node {
   id: ID! title: String! name: String! variantTitle: String sku: String quantity: Int! currentQuantity: Int!
   refundableQuantity: Int! taxable: Boolean! variant: ProductVariant product: Product
   originalUnitPriceSet: MoneyBag! discountedUnitPriceSet: MoneyBag! originalTotalSet: MoneyBag!
-  discountedTotalSet: MoneyBag! totalDiscountSet: MoneyBag!
+  discountedTotalSet(withCodeDiscounts: Boolean = false): MoneyBag! totalDiscountSet: MoneyBag!
 }
 type LineItemEdge { cursor: String! node: LineItem! }
 type LineItemConnection { edges: [LineItemEdge!]! nodes: [LineItem!]! pageInfo: PageInfo! }
@@ -248,7 +249,7 @@ type InventorySetQuantitiesPayload {
 
 type QueryRoot {
   shop: Shop!
-  appInstallation: AppInstallation!
+  appInstallation(id: ID): AppInstallation
   products(first: Int, after: String, last: Int, before: String, reverse: Boolean = false,
            sortKey: ProductSortKeys = ID, query: String): ProductConnection!
   product(id: ID!): Product
@@ -265,7 +266,8 @@ type QueryRoot {
   customer(id: ID!): Customer
   customersCount(limit: Int = 10000, query: String): Count
   locations(first: Int, after: String, last: Int, before: String, reverse: Boolean = false,
-            sortKey: LocationSortKeys = NAME, query: String, includeInactive: Boolean = false): LocationConnection!
+            sortKey: LocationSortKeys = NAME, query: String, includeInactive: Boolean = false,
+            includeLegacy: Boolean = false): LocationConnection!
   location(id: ID): Location
   inventoryItems(first: Int, after: String, last: Int, before: String, reverse: Boolean = false,
                  query: String): InventoryItemConnection!
@@ -329,6 +331,7 @@ def sdl_for(version: str) -> str:
         "@@BULK_BY_ID@@": "bulkOperation(id: ID!): BulkOperation" if since_2026_01 else "",
         "@@WEBHOOK_URI_ARGUMENT@@": "uri: String" if uri else "callbackUrl: URL",
         "@@GROUP_OBJECTS@@": group_objects,
+        "@@LEVELS_INCLUDE_INACTIVE@@": ", includeInactive: Boolean = false" if has_feature(version, "2026-04") else "",
     }
     text = _SDL
     for marker, value in replacements.items():
