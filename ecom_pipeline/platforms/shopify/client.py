@@ -380,8 +380,13 @@ class ShopifyClient(ShopClient):
                 size = current.get(fit) if fit else None
                 if err.code != "MAX_COST_EXCEEDED" or not isinstance(size, int) or size <= 1:
                     raise
-                current[fit] = fitted_page_size(size, requested_cost(err))
+                requested = requested_cost(err)
+                current[fit] = fitted_page_size(size, requested)
                 self.page_sizes[fit_key] = current[fit]
+                if requested is not None:
+                    # The refused answer carries no bucket reading: tell the governor what the refitted page will
+                    # ask for, so it waits for room instead of meeting THROTTLED.
+                    self.governor.costs[fit_key] = min(MAX_SINGLE_QUERY_COST, requested * current[fit] / size)
                 continue
             page = _connection(data, path)
             yield page
