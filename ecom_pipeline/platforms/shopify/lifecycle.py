@@ -30,6 +30,7 @@ from ecom_pipeline.platforms.shopify.versions import (
     is_retired,
     parse_version,
     supported_versions,
+    version_status,
 )
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import CredentialCipher
@@ -88,6 +89,17 @@ def version_check(
             "shops": dg.MetadataValue.json({name: status.as_metadata() for name, status in statuses}),
         },
     )
+
+
+def version_check_from_reports(reports: Sequence[tuple[str, Any]]) -> dg.AssetCheckResult:
+    """The check from this run's extract reports (each carries ``api_version``: pinned, served, state)."""
+    statuses = []
+    for label, report in reports:
+        facts = getattr(report, "api_version", None) or {}
+        pinned = facts.get("api_version_pinned")
+        if pinned:
+            statuses.append((label, version_status(str(pinned), facts.get("api_version_served"))))
+    return version_check(statuses)
 
 
 def integration_statuses(engine: Engine, integration_ids: Sequence[int], today: date | None = None) -> list:
@@ -188,4 +200,5 @@ __all__ = [
     "record_served_version",
     "upgrade_integration",
     "version_check",
+    "version_check_from_reports",
 ]
