@@ -52,6 +52,7 @@ from ecom_pipeline.platforms.shopify.governor import MAX_SINGLE_QUERY_COST, Cost
 from ecom_pipeline.platforms.shopify.versions import DEFAULT_API_VERSION, has_feature
 
 VERSION_HEADER = "X-Shopify-Api-Version"
+GOVERNOR_SAFETY_POINTS = 10.0
 BULK_DONE = frozenset({"COMPLETED", "FAILED", "EXPIRED", "CANCELED"})
 BULK_ACTIVE = frozenset({"CREATED", "RUNNING", "CANCELING"})
 
@@ -257,7 +258,9 @@ class ShopifyClient(ShopClient):
             secrets=secrets,
             session=session,
         )
-        self.governor = CostGovernor(sleep=sleep, clock=clock)
+        # A few points of margin: the bucket reading is taken when Shopify answered, and the restore it predicts
+        # since then runs a little ahead of the shop's (network latency), which matters for pages fitted to ~1,000.
+        self.governor = CostGovernor(sleep=sleep, clock=clock, safety=GOVERNOR_SAFETY_POINTS)
         self._bulk_operations = 0
         # query key -> page size that fitted under MAX_SINGLE_QUERY_COST (see paginate(fit=...))
         self.page_sizes: dict[str, int] = {}
