@@ -486,7 +486,8 @@ class ShopifyClient(ShopClient):
         """Whether the served version has ``bulkOperation(id:)`` (2026-01+); asks the shop once if still unknown."""
         if self.served_version is None:
             self.shop_and_scopes()
-        return has_feature(self.served_version, "bulk_operation_by_id")
+        # No header at all (a proxy that strips it): the pinned version is the best guess.
+        return has_feature(self.served_version or self.api_version, "bulk_operation_by_id")
 
     def start_bulk_query(self, document: str, *, on_in_progress: str = "wait") -> str:
         """Start a bulk query with ``groupObjects: true``; returns its id.
