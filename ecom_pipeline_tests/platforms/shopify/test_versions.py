@@ -177,3 +177,28 @@ def test_upgrade_command_checks_the_new_version_then_pins_it(
     assert cli_main(argv) == 0
     with engine.connect() as conn:
         assert (store.get_integration(conn, integration_id).settings or {})["api_version"] == DEFAULT_API_VERSION
+
+
+def test_bulk_threshold_at_or_above_10000_triggers_bulk(sqlite_warehouse_url: str, tmp_path: Path) -> None:
+    """Prevents counts capped at Shopify's default ``limit`` (10,000) from keeping a large shop on pagination
+    forever when ``bulk_threshold`` is 10,000 or more (the client counts with ``limit: null``)."""
+    spec = ShopSpec(
+        name="big",
+        platform="shopify",
+        seed=9,
+        products=1,
+        orders=0,
+        customers=10_050,
+        options={"bulk_objects_per_s": 1_000_000},
+    )
+    with SandboxServer(shops=[spec], cert_dir=tmp_path / "certs") as server:
+        cipher = CredentialCipher(CredentialCipher.generate_key())
+        settings = {"api_version": "2026-04", "bulk_threshold": 10_000}
+        integration_id = _integration(sqlite_warehouse_url, server, "big", settings, cipher)
+        engine = create_engine(sqlite_warehouse_url)
+        with engine.connect() as conn:
+            integration = store.get_integration(conn, integration_id)
+            credentials = store.load_credentials(conn, integration_id, cipher)
+        ctx = ExtractContext(engine=engine, integration=integration, credentials=credentials, run_id="t")
+        report = extract_entity(ctx, "customer")
+    assert report.mode == "bulk" and report.staged == 10_050
