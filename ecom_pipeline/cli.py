@@ -271,6 +271,46 @@ def _rename_tenant(engine: Any, old: str, new: str) -> int:
         return 1
     rows = ", ".join(f"{table} {n}" for table, n in sorted(moved.items())) or "no rows"
     print(f"Renamed tenant {old!r:.70} to {new} ({rows}). Next: ecom-pipeline sync --tenant {new}")
+
+
+def _print_shopify_versions(shops: Sequence[Any]) -> None:
+    """Pinned and served Admin API version of each Shopify shop, and what to do when it retires or fell forward."""
+    if not shops:
+        return
+    from ecom_pipeline.platforms.shopify.versions import integration_version_status, pinned_version, served_facts
+
+    rows, notes = [], []
+    for i in shops:
+        state = integration_version_status(i.settings)
+        facts = served_facts(i.settings)
+        rows.append(
+            [i.id, pinned_version(i.settings), facts.get("served_version") or "-", facts.get("served_at") or "-",
+             state.retires_on or "-", state.state]
+        )  # fmt: skip
+        if state.message():
+            notes.append(f"#{i.id}: {state.message().replace('<id>', str(i.id))}")
+    print("Shopify API versions:")
+    _print_table(["shop", "pinned", "served", "served at", "retires", "state"], rows)
+    for note in notes:
+        print(f"  ! {note}")
+    print()
+
+
+def cmd_shopify_upgrade(args: argparse.Namespace) -> int:
+    from ecom_pipeline.platforms.errors import ShopApiError
+    from ecom_pipeline.platforms.shopify.lifecycle import UpgradeError, upgrade_integration
+
+    try:
+        result = upgrade_integration(_engine(args), args.integration, _cipher(args), version=args.version)
+    except (UpgradeError, ShopApiError) as exc:
+        print(f"Not upgraded: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"Integration #{result.integration_id}: Shopify API version {result.previous or '-'} -> {result.version} "
+        f"(credentials and scopes checked on {result.served or result.version})."
+    )
+    for note in result.notes:
+        print(f"  note: {note}")
     return 0
 
 
@@ -301,6 +341,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             )
         _print_table(["id", "tenant", "platform", "url", "status", "last sync", "last success", "last error"], rows)
         print()
+        _print_shopify_versions([i for i in integrations if i.platform == "shopify"])
         latest = (
             select(
                 sync_runs.c.integration_id, sync_runs.c.entity, sync_runs.c.stage, func.max(sync_runs.c.id).label("id")
@@ -607,6 +648,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="Shops, their last sync, errors, and records that could not be applied.")
     p.add_argument("--tenant", default=None, type=tenant_argument, help="Only this tenant.")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser(
+        "shopify-upgrade",
+        help="Move a Shopify shop to another Admin API version, after checking its credentials and scopes on it.",
+    )
+    p.add_argument("--integration", type=int, required=True, help="Integration id (see `ecom-pipeline status`).")
+    p.add_argument("--version", default=None, help="YYYY-MM (default: the project default if supported, else newest).")
+    p.set_defaults(func=cmd_shopify_upgrade)
 
     p = sub.add_parser("sync", help="Run the sync job through Dagster for one tenant (or all).")
     p.add_argument(

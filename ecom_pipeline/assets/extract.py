@@ -17,6 +17,7 @@ from sqlalchemy import select
 from ecom_pipeline.partitions import tenants_partitions
 from ecom_pipeline.platforms.errors import ShopApiError
 from ecom_pipeline.platforms.registry import PlatformSpec, platforms
+from ecom_pipeline.platforms.shopify.lifecycle import CHECK_API_VERSION, version_check_from_reports
 from ecom_pipeline.resources import CredentialStoreResource, ShopClientSettings, WarehouseResource
 from ecom_pipeline.sync.extract import ExtractContext, ExtractReport
 from ecom_pipeline.sync.reconcile import reconcile_if_due
@@ -161,7 +162,19 @@ def build_extract_asset(spec: PlatformSpec, asset_name: str, entity: str) -> dg.
                 CHECK_ALL_SHOPS,
                 asset=dg.AssetKey([spec.name, asset_name]),
                 description="Every shop of the tenant on this platform was read; a failing shop is named here.",
-            )
+            ),
+            *(
+                [
+                    dg.AssetCheckSpec(
+                        CHECK_API_VERSION,
+                        asset=dg.AssetKey([spec.name, asset_name]),
+                        description="Every Shopify shop is on an API version neither retiring within 90 days nor "
+                        "falling forward (retired).",
+                    )
+                ]
+                if spec.name == "shopify"
+                else []
+            ),
         ],
     )
     def _extract(
@@ -275,7 +288,8 @@ def build_extract_asset(spec: PlatformSpec, asset_name: str, entity: str) -> dg.
                     severity=dg.AssetCheckSeverity.ERROR,
                     description=summary if errors else f"every {spec.title} shop of {tenant} was read",
                     metadata={"failed_shops": dg.MetadataValue.json(errors)},
-                )
+                ),
+                *([version_check_from_reports(reports)] if spec.name == "shopify" else []),
             ],
         )
 

@@ -4,16 +4,20 @@ It returns raw GraphQL nodes (dicts) on purpose: extract stages them verbatim an
 that interprets fields. Transport (retries on 5xx/network errors, Retry-After, budget, error mapping) is the shared
 :class:`~ecom_pipeline.platforms.http.HttpSession`; this module adds what is Shopify's own:
 
-- the endpoint ``<shop>/admin/api/<version>/graphql.json`` with the version pinned (default 2025-10, settings
-  ``api_version``) and the ``X-Shopify-Access-Token`` header from a token provider (renewed once on a 401);
+- the endpoint ``<shop>/admin/api/<version>/graphql.json`` with the version pinned per integration (default
+  :data:`~.versions.DEFAULT_API_VERSION`, settings ``api_version``) and the ``X-Shopify-Access-Token`` header from
+  a token provider (renewed once on a 401); every response's ``X-Shopify-Api-Version`` is read into
+  :attr:`ShopifyClient.served_version` (a retired version falls forward to the oldest supported one), and
+  version-dependent behaviour follows the served version (:func:`~.versions.has_feature`);
 - GraphQL-level failures (HTTP 200 with ``errors``) mapped to ``ShopApiError`` subclasses, THROTTLED retried after
   the wait the cost data implies, and the :class:`~.governor.CostGovernor` pacing every query so steady state sees
   no THROTTLED at all;
 - cursor pagination (``pageInfo { hasNextPage endCursor }``), including nested connections (variants of a product,
   lines of an order) that overflow their first page;
-- bulk operations: start ``bulkOperationRunQuery`` (an already running one is waited for or cancelled, setting
-  ``bulk_in_progress``), poll ``currentBulkOperation`` with backoff, stream the JSONL result line by line and
-  rebuild each parent with its children from ``__parentId``. FAILED / EXPIRED / CANCELED raise
+- bulk operations: start ``bulkOperationRunQuery`` with ``groupObjects: true`` (when the shop is at its limit of
+  concurrent operations, wait and start again), poll **our** operation with ``bulkOperation(id:)`` with backoff
+  (several extracts may run bulk at once on 2026-01+), spool the JSONL result to a temporary file and rebuild each
+  parent with its children from ``__parentId`` whatever the line order. FAILED / EXPIRED / CANCELED raise
   :class:`ShopifyBulkOperationError`; the extractor then falls back to paginated queries (setting
   ``bulk_fallback``, default ``paginate``) so a full sync still completes.
 """
@@ -21,6 +25,7 @@ that interprets fields. Transport (retries on 5xx/network errors, Retry-After, b
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,8 +49,10 @@ from ecom_pipeline.platforms.shopify.errors import (
     user_errors_error,
 )
 from ecom_pipeline.platforms.shopify.governor import MAX_SINGLE_QUERY_COST, CostGovernor
+from ecom_pipeline.platforms.shopify.versions import DEFAULT_API_VERSION, has_feature
 
-DEFAULT_API_VERSION = "2025-10"
+VERSION_HEADER = "X-Shopify-Api-Version"
+GOVERNOR_SAFETY_POINTS = 10.0
 BULK_DONE = frozenset({"COMPLETED", "FAILED", "EXPIRED", "CANCELED"})
 BULK_ACTIVE = frozenset({"CREATED", "RUNNING", "CANCELING"})
 
@@ -139,43 +146,61 @@ def _connection(data: Any, path: Sequence[str]) -> Connection:
 
 
 def assemble_bulk(lines: Iterable[Mapping[str, Any]], child_connections: Mapping[str, str]) -> Iterator[dict]:
-    """Rebuild parents with their children from bulk JSONL lines (``__parentId``), one top-level record at a time.
+    """Rebuild parents with their children from bulk JSONL lines (``__parentId``), whatever order the lines are in.
 
-    Shopify writes each node on its own line, children after their parent; a child goes into its parent's
-    connection (``child_connections`` maps the child's gid type to the field, e.g. ProductVariant -> variants) as
-    ``{"nodes": [...]}`` so paginated and bulk records look alike to the transform. Only the current top-level
-    record is held in memory. A child whose parent is not part of the current record is refused rather than
-    dropped (it would silently lose a variant).
+    Each node is on its own line; a child goes into its parent's connection (``child_connections`` maps the
+    child's gid type to the field, e.g. ProductVariant -> variants) as ``{"nodes": [...]}`` so paginated and bulk
+    records look alike to the transform. Children follow their parent only when the operation grouped objects
+    (``groupObjects``, false by default from 2026-01), so nothing here relies on the order: the lines are spooled
+    to a temporary file and indexed by offset (memory holds offsets, not records), then each top-level record is
+    read back with its children, in file order. A child whose parent is not in the file is refused before
+    anything is yielded (a truncated file would otherwise silently lose variants).
     """
-    current: dict[str, Any] | None = None
-    index: dict[str, dict[str, Any]] = {}
-    for number, raw in enumerate(lines, start=1):
-        line = dict(raw)
-        parent = line.pop("__parentId", None)
-        if parent is None:
-            if current is not None:
-                yield current
-            current = line
-            index = {str(line.get("id")): line}
-            continue
-        owner = index.get(str(parent))
-        if owner is None:
+    with tempfile.TemporaryFile("w+b") as spool:
+        roots: list[int] = []
+        children: dict[str, list[int]] = {}
+        known: set[str] = set()
+        for raw in lines:
+            line = dict(raw)
+            offset = spool.tell()
+            spool.write(json.dumps(line, separators=(",", ":")).encode() + b"\n")
+            if line.get("id") is not None:
+                known.add(str(line["id"]))
+            parent = line.get("__parentId")
+            if parent is None:
+                roots.append(offset)
+            else:
+                children.setdefault(str(parent), []).append(offset)
+        orphans = sorted(set(children) - known)
+        if orphans:
+            count = sum(len(children[p]) for p in orphans)
             raise ShopifyBulkOperationError(
-                f"bulk result line {number} ({line.get('id')}) names parent {parent}, which is not the record being "
-                "assembled; the JSONL is out of order or truncated",
+                f"{count} bulk result line(s) name parent(s) not in the file (first: {orphans[0]}); the JSONL is "
+                "truncated",
                 platform=PLATFORM,
             )
-        kind = gid_type(line.get("id")) or "children"
-        field = child_connections.get(kind, kind)
-        bucket = owner.get(field)
-        if not isinstance(bucket, dict) or not isinstance(bucket.get("nodes"), list):
-            bucket = {"nodes": []}
-            owner[field] = bucket
-        bucket["nodes"].append(line)
-        if line.get("id") is not None:
-            index[str(line["id"])] = line
-    if current is not None:
-        yield current
+
+        def read(offset: int) -> dict[str, Any]:
+            spool.seek(offset)
+            return dict(json.loads(spool.readline()))
+
+        def attach(record: dict[str, Any]) -> None:
+            for offset in children.pop(str(record.get("id")), []):
+                child = read(offset)
+                child.pop("__parentId", None)
+                attach(child)
+                kind = gid_type(child.get("id")) or "children"
+                field = child_connections.get(kind, kind)
+                bucket = record.get(field)
+                if not isinstance(bucket, dict) or not isinstance(bucket.get("nodes"), list):
+                    bucket = {"nodes": []}
+                    record[field] = bucket
+                bucket["nodes"].append(child)
+
+        for offset in roots:
+            record = read(offset)
+            attach(record)
+            yield record
 
 
 class ShopifyClient(ShopClient):
@@ -204,6 +229,8 @@ class ShopifyClient(ShopClient):
     ) -> None:
         self.shop_url = shop_url.rstrip("/")
         self.api_version = api_version
+        # The version Shopify actually answered with (``X-Shopify-Api-Version``), None before the first response.
+        self.served_version: str | None = None
         self.endpoint = f"admin/api/{api_version}/graphql.json"
         self.provider: TokenProvider = StaticToken(token) if isinstance(token, str) else token
         self.verify = verify
@@ -231,7 +258,9 @@ class ShopifyClient(ShopClient):
             secrets=secrets,
             session=session,
         )
-        self.governor = CostGovernor(sleep=sleep, clock=clock)
+        # A few points of margin: the bucket reading is taken when Shopify answered, and the restore it predicts
+        # since then runs a little ahead of the shop's (network latency), which matters for pages fitted to ~1,000.
+        self.governor = CostGovernor(sleep=sleep, clock=clock, safety=GOVERNOR_SAFETY_POINTS)
         self._bulk_operations = 0
         # query key -> page size that fitted under MAX_SINGLE_QUERY_COST (see paginate(fit=...))
         self.page_sizes: dict[str, int] = {}
@@ -285,6 +314,9 @@ class ShopifyClient(ShopClient):
                     renewed = True
                     continue
                 raise
+            served = response.headers.get(VERSION_HEADER) if response.headers is not None else None
+            if served:
+                self.served_version = str(served)
             body = response.data
             if not isinstance(body, Mapping):
                 raise ShopResponseError(
@@ -331,6 +363,7 @@ class ShopifyClient(ShopClient):
         after: str | None = None,
         key: str | None = None,
         fit: str | None = None,
+        estimate: float | None = None,
     ) -> Iterator[Connection]:
         """Every page of the connection at ``path`` (e.g. ``("products",)``), following ``endCursor``.
 
@@ -346,13 +379,18 @@ class ShopifyClient(ShopClient):
             current[fit] = min(int(current[fit]), self.page_sizes[fit_key])
         while True:
             try:
-                data = self.execute(query, {**current, "after": cursor}, key=key)
+                data = self.execute(query, {**current, "after": cursor}, key=key, estimate=estimate)
             except ShopifyGraphQLError as err:
                 size = current.get(fit) if fit else None
                 if err.code != "MAX_COST_EXCEEDED" or not isinstance(size, int) or size <= 1:
                     raise
-                current[fit] = fitted_page_size(size, requested_cost(err))
+                requested = requested_cost(err)
+                current[fit] = fitted_page_size(size, requested)
                 self.page_sizes[fit_key] = current[fit]
+                if requested is not None:
+                    # The refused answer carries no bucket reading: tell the governor what the refitted page will
+                    # ask for, so it waits for room instead of meeting THROTTLED.
+                    self.governor.costs[fit_key] = min(MAX_SINGLE_QUERY_COST, requested * current[fit] / size)
                 continue
             page = _connection(data, path)
             yield page
@@ -382,7 +420,15 @@ class ShopifyClient(ShopClient):
             return 0
         nodes = list(connection.get("nodes") or [])
         calls = 0
-        for page in self.paginate(query, path, {"id": owner["id"], "first": page_size}, after=info.get("endCursor")):
+        # Until the shop has priced this shape, assume the worst (a full 1,000 points): the governor then waits for
+        # room instead of meeting THROTTLED on the first follow-up page of a run.
+        for page in self.paginate(
+            query,
+            path,
+            {"id": owner["id"], "first": page_size},
+            after=info.get("endCursor"),
+            estimate=MAX_SINGLE_QUERY_COST,
+        ):
             calls += 1
             nodes.extend(page.nodes)
         owner[field] = {"pageInfo": {"hasNextPage": False, "endCursor": None}, "nodes": nodes}
@@ -399,12 +445,13 @@ class ShopifyClient(ShopClient):
         return {
             "name": shop.get("name"),
             "currency": shop.get("currencyCode"),
-            "plan": (shop.get("plan") or {}).get("displayName"),
+            "plan": (shop.get("plan") or {}).get("publicDisplayName"),
             "scopes": scopes,
         }
 
     def count(self, entity: str) -> int | None:
-        """How many products/orders/customers the shop has, or None when the API will not say."""
+        """How many products/orders/customers the shop has (uncapped: ``limit: null``), or None when the API will not
+        say."""
         document = q.COUNT_QUERIES.get(entity)
         if document is None:
             return None
@@ -425,7 +472,8 @@ class ShopifyClient(ShopClient):
     ) -> Iterator[dict[str, Any]]:
         """Run a bulk query to completion and stream its records, children reassembled under their parents.
 
-        ``on_in_progress``: ``"wait"`` for a bulk query of this app that is already running, or ``"cancel"`` it.
+        ``on_in_progress``: when the shop already runs as many bulk queries of this app as it allows (one before
+        2026-01, five since), ``"wait"`` and start again, or ``"fail"`` at once.
         """
         operation_id = self.start_bulk_query(document, on_in_progress=on_in_progress)
         final = self.wait_for_bulk(operation_id)
@@ -434,10 +482,29 @@ class ShopifyClient(ShopClient):
             return  # COMPLETED with no objects: Shopify gives no file
         yield from assemble_bulk(self.iter_jsonl(str(url)), child_connections)
 
+    def supports_bulk_by_id(self) -> bool:
+        """Whether the served version has ``bulkOperation(id:)`` (2026-01+); asks the shop once if still unknown."""
+        if self.served_version is None:
+            self.shop_and_scopes()
+        # No header at all (a proxy that strips it): the pinned version is the best guess.
+        return has_feature(self.served_version or self.api_version, "bulk_operation_by_id")
+
     def start_bulk_query(self, document: str, *, on_in_progress: str = "wait") -> str:
-        """Start a bulk query; returns its id. One bulk query per app and shop may run at a time."""
-        for _attempt in range(3):
-            data = self.execute(q.BULK_RUN_MUTATION, {"query": document}, key="RunBulkQuery")
+        """Start a bulk query with ``groupObjects: true``; returns its id.
+
+        At the shop's limit of concurrent operations (``OPERATION_IN_PROGRESS`` / ``LIMIT_REACHED``) it waits with
+        the poll backoff and tries again, up to the bulk timeout: the operations running are not ours to cancel
+        (another extract of this app, on another entity, may own them).
+        """
+        mutation = (
+            q.BULK_RUN_MUTATION
+            if self.served_version is None or has_feature(self.served_version, "group_objects_argument")
+            else q.BULK_RUN_MUTATION_WITHOUT_GROUPING_ARGUMENT
+        )
+        delay = self.bulk_poll_initial_s
+        waited = 0.0
+        while True:
+            data = self.execute(mutation, {"query": document}, key="RunBulkQuery")
             result = data.get("bulkOperationRunQuery") or {}
             user_errors = result.get("userErrors") or []
             if not user_errors:
@@ -446,31 +513,33 @@ class ShopifyClient(ShopClient):
                     raise ShopifyBulkOperationError("bulkOperationRunQuery returned no operation", platform=PLATFORM)
                 self._bulk_operations += 1
                 return str(operation["id"])
-            in_progress = any(
-                (e.get("code") == "OPERATION_IN_PROGRESS" or "in progress" in str(e.get("message", "")).lower())
+            busy = any(
+                (
+                    e.get("code") in ("OPERATION_IN_PROGRESS", "LIMIT_REACHED")
+                    or "in progress" in str(e.get("message", "")).lower()
+                )
                 for e in user_errors
                 if isinstance(e, Mapping)
             )
-            if not in_progress:
+            if not busy:
                 raise user_errors_error(user_errors, url=self.http.url_for(self.endpoint), operation="RunBulkQuery")
-            current = self.current_bulk_operation() or {}
-            if on_in_progress == "cancel" and current.get("id") and current.get("status") in BULK_ACTIVE:
-                self.execute(q.BULK_CANCEL_MUTATION, {"id": current["id"]}, key="CancelBulk")
-            elif on_in_progress not in ("wait", "cancel"):
+            if on_in_progress != "wait" or waited >= self.bulk_timeout_s:
                 raise ShopifyBulkInProgressError(
-                    "another bulk query of this app is running on the shop", platform=PLATFORM
+                    f"the shop already runs as many bulk queries of this app as it allows (waited {waited:.0f}s)",
+                    platform=PLATFORM,
                 )
-            if current.get("id"):
-                self.wait_for_bulk(str(current["id"]), accept_any_end=True)
-        raise ShopifyBulkInProgressError("another bulk query of this app kept running on the shop", platform=PLATFORM)
+            self._sleep(delay)
+            waited += delay
+            delay = min(self.bulk_poll_max_s, delay * 1.5)
 
-    def current_bulk_operation(self) -> dict[str, Any] | None:
-        data = self.execute(q.BULK_CURRENT_QUERY, key="CurrentBulkOperation")
-        current = data.get("currentBulkOperation")
-        return dict(current) if isinstance(current, Mapping) else None
+    def bulk_operation(self, operation_id: str) -> dict[str, Any] | None:
+        """Our operation, by id (``bulkOperation(id:)``), or None if the shop does not know it."""
+        data = self.execute(q.BULK_OPERATION_QUERY, {"id": operation_id}, key="BulkOperation")
+        found = data.get("bulkOperation")
+        return dict(found) if isinstance(found, Mapping) else None
 
-    def wait_for_bulk(self, operation_id: str, *, accept_any_end: bool = False) -> dict[str, Any]:
-        """Poll ``currentBulkOperation`` with backoff until ``operation_id`` ends; raise unless COMPLETED.
+    def wait_for_bulk(self, operation_id: str) -> dict[str, Any]:
+        """Poll ``bulkOperation(id:)`` with backoff until ``operation_id`` ends; raise unless COMPLETED.
 
         Backoff (initial x 1.5 up to ``bulk_poll_max_s``) keeps long operations at a poll every 30 s: each poll
         costs a point and a call against the budget.
@@ -478,17 +547,14 @@ class ShopifyClient(ShopClient):
         delay = self.bulk_poll_initial_s
         waited = 0.0
         while True:
-            current = self.current_bulk_operation()
-            if current is None or str(current.get("id")) != operation_id:
-                if accept_any_end:
-                    return current or {}
+            current = self.bulk_operation(operation_id)
+            if current is None:
                 raise ShopifyBulkOperationError(
-                    f"bulk operation {operation_id} is no longer the shop's current one (another was started)",
-                    platform=PLATFORM,
+                    f"bulk operation {operation_id} is unknown to the shop", platform=PLATFORM
                 )
             status = str(current.get("status"))
             if status in BULK_DONE:
-                if status == "COMPLETED" or accept_any_end:
+                if status == "COMPLETED":
                     return current
                 raise ShopifyBulkOperationError(
                     f"bulk operation {operation_id} ended {status} (errorCode {current.get('errorCode')}, "
@@ -571,6 +637,7 @@ class ShopifyClient(ShopClient):
 
 __all__ = [
     "DEFAULT_API_VERSION",
+    "VERSION_HEADER",
     "Connection",
     "ShopifyClient",
     "ShopifyStats",

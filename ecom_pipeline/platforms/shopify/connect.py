@@ -18,7 +18,8 @@ from typing import Any
 from ecom_pipeline.platforms.connect import ConnectResult, ConnectUsageError, default_name, tls_settings
 from ecom_pipeline.platforms.shopify import queries as q
 from ecom_pipeline.platforms.shopify.auth import ClientCredentialsToken, StaticToken, TokenProvider
-from ecom_pipeline.platforms.shopify.client import DEFAULT_API_VERSION, ShopifyClient
+from ecom_pipeline.platforms.shopify.client import ShopifyClient
+from ecom_pipeline.platforms.shopify.versions import DEFAULT_API_VERSION, version_status
 
 ENV_ACCESS_TOKEN = "ECOM_SHOPIFY_ACCESS_TOKEN"
 ENV_CLIENT_SECRET = "ECOM_SHOPIFY_CLIENT_SECRET"
@@ -37,7 +38,9 @@ def add_connect_arguments(parser: argparse.ArgumentParser) -> None:
         "--client-secret", default=None, help=f"Its client secret (or {ENV_CLIENT_SECRET}); tokens renew every 24 h."
     )
     parser.add_argument(
-        "--api-version", default=DEFAULT_API_VERSION, help=f"Admin API version (default {DEFAULT_API_VERSION})."
+        "--api-version",
+        default=DEFAULT_API_VERSION,
+        help=f"Admin API version to pin (default {DEFAULT_API_VERSION}); later: `ecom-pipeline shopify-upgrade`.",
     )
     parser.add_argument(
         "--webhook-secret",
@@ -65,12 +68,26 @@ def missing_scope_notes(scopes: list[str]) -> tuple[str, ...]:
                 f"Missing scope(s) {', '.join(absent)}: {entity} cannot be synced. Add them to the app's access "
                 "scopes, re-install or re-authorize the app, then reconnect."
             )
+    if "read_orders" in granted:
+        for link, scope in q.ORDER_LINK_SCOPES.items():
+            if scope not in granted:
+                notes.append(
+                    f"Missing scope {scope}: Shopify requires it wherever a {link} appears, so "
+                    f"{q.ORDER_LINK_LOSS[link]}. Add it to the app's access scopes and reconnect."
+                )
     if q.ALL_ORDERS_SCOPE not in granted:
         notes.append(
             "Missing scope read_all_orders: Shopify only returns orders of the last 60 days, so older orders will not "
             "be synced. Request read_all_orders for the app and reconnect to sync the full order history."
         )
     return tuple(notes)
+
+
+PROTECTED_DATA_NOTE = (
+    "Public (App Store) apps also need Shopify's approval for protected customer data: without level 2 access, "
+    "customer names, emails, phones and addresses (on customers and on orders) come back empty or refused. "
+    "Custom apps of the shop itself are not affected."
+)
 
 
 def _secret(value: str | None, env: str, prompt: str, what: str) -> str:
@@ -118,7 +135,17 @@ def connect(args: argparse.Namespace) -> ConnectResult:
         credentials["webhook_secret"] = args.webhook_secret
     settings["currency"] = facts.get("currency")
     settings["scopes"] = facts.get("scopes")
+    served = client.served_version
+    if served:
+        settings["shopify"] = {
+            "served_version": served,
+            "served_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
     notes = list(missing_scope_notes(facts.get("scopes") or []))
+    message = version_status(args.api_version, served).message()
+    if message:
+        notes.append(message)
+    notes.append(PROTECTED_DATA_NOTE)
     if args.insecure:
         notes.append("TLS certificate verification is OFF for this shop (--insecure).")
     return ConnectResult(
@@ -137,4 +164,11 @@ def connect(args: argparse.Namespace) -> ConnectResult:
     )
 
 
-__all__ = ["ENV_ACCESS_TOKEN", "ENV_CLIENT_SECRET", "add_connect_arguments", "connect", "missing_scope_notes"]
+__all__ = [
+    "ENV_ACCESS_TOKEN",
+    "ENV_CLIENT_SECRET",
+    "PROTECTED_DATA_NOTE",
+    "add_connect_arguments",
+    "connect",
+    "missing_scope_notes",
+]

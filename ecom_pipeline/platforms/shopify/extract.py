@@ -34,10 +34,12 @@ from ecom_pipeline.platforms.connect import verify_from_settings
 from ecom_pipeline.platforms.errors import ShopApiError
 from ecom_pipeline.platforms.shopify import queries as q
 from ecom_pipeline.platforms.shopify.auth import ClientCredentialsToken, StaticToken, TokenProvider
-from ecom_pipeline.platforms.shopify.client import DEFAULT_API_VERSION, ShopifyClient, updated_at_filter
+from ecom_pipeline.platforms.shopify.client import ShopifyClient, updated_at_filter
 from ecom_pipeline.platforms.shopify.credentials import persist_renewed_token
 from ecom_pipeline.platforms.shopify.errors import ShopifyBulkOperationError
+from ecom_pipeline.platforms.shopify.lifecycle import record_served_version
 from ecom_pipeline.platforms.shopify.transform import numeric_id, source_updated_at
+from ecom_pipeline.platforms.shopify.versions import pinned_version, version_status
 from ecom_pipeline.sync.extract import (
     CursorKey,
     ExtractContext,
@@ -97,13 +99,20 @@ class ShopifyExtractReport(ExtractReport):
     mode: str = "paginated"  # paginated | bulk | bulk->paginated (fallback)
     warnings: list[str] = field(default_factory=list)
     bulk_operations: int = 0
+    # pinned / served version and its lifecycle state (versions.VersionStatus.as_metadata)
+    api_version: dict[str, Any] = field(default_factory=dict)
 
     def counts(self) -> dict[str, Any]:
         return super().counts()
 
     def metadata(self) -> dict[str, Any]:
         """Extra run metadata (what ExtractReport.counts does not carry)."""
-        return {"throttled": self.throttled, "mode": self.mode, "warnings": list(self.warnings)}
+        return {
+            "throttled": self.throttled,
+            "mode": self.mode,
+            "warnings": list(self.warnings),
+            **self.api_version,
+        }
 
 
 def _store_renewed(ctx: ExtractContext, renewed: dict[str, Any]) -> None:
@@ -158,7 +167,7 @@ def make_client(ctx: ExtractContext, *, sleep: Callable[[float], None] = time.sl
     return ShopifyClient(
         ctx.integration.base_url,
         token_provider(ctx, verify=verify),
-        api_version=settings.get("api_version", DEFAULT_API_VERSION),
+        api_version=pinned_version(settings),
         verify=verify,
         timeout=ctx.timeout_s,
         max_retries=ctx.max_retries,
@@ -200,15 +209,51 @@ def _use_bulk(client: ShopifyClient, entity: str, settings: dict[str, Any], full
     return count is not None and count > threshold
 
 
-def _complete(client: ShopifyClient, entity: str, node: dict[str, Any], sizes: PageSizes) -> None:
+def first_variant(item: dict[str, Any]) -> dict[str, Any]:
+    """The variant of an inventory item: ``variants(first: 1)`` (2026-01+), or a staged ``variant``."""
+    variants = item.get("variants")
+    nodes = variants.get("nodes") if isinstance(variants, dict) else None
+    if isinstance(nodes, list) and nodes and isinstance(nodes[0], dict):
+        return nodes[0]
+    variant = item.get("variant")
+    return variant if isinstance(variant, dict) else {}
+
+
+def version_warnings(report: ShopifyExtractReport, client: ShopifyClient, ctx: ExtractContext) -> None:
+    """Record the version served and warn (run metadata) when the pinned one retires within 90 days or fell
+    forward; the served version is stored in the integration's settings for ``status`` and the asset check."""
+    status = version_status(client.api_version, client.served_version)
+    report.api_version = status.as_metadata()
+    message = status.message()
+    if message:
+        report.warnings.append(message.replace("<id>", str(ctx.integration.id)))
+    engine = getattr(ctx, "engine", None)
+    if engine is not None and client.served_version:
+        try:
+            record_served_version(engine, ctx.integration.id, client.served_version)
+        except Exception as exc:  # bookkeeping only: never fail the read that learned it
+            ctx.log.warning(f"{ctx.integration.name}: served API version not recorded ({type(exc).__name__})")
+
+
+def order_link_warnings(options: dict[str, bool]) -> list[str]:
+    """What the orders read leaves out because a nested link's scope is missing."""
+    return [
+        f"missing access scope {q.ORDER_LINK_SCOPES[link]}: {q.ORDER_LINK_LOSS[link]}. Grant it and reconnect."
+        for link, allowed in options.items()
+        if not allowed
+    ]
+
+
+def _complete(
+    client: ShopifyClient, entity: str, node: dict[str, Any], sizes: PageSizes, options: dict[str, bool] | None = None
+) -> None:
     if entity == "product":
         client.complete_connection(
             node, "variants", q.PRODUCT_VARIANTS_QUERY, ("product", "variants"), page_size=sizes.nested
         )
     elif entity == "order":
-        client.complete_connection(
-            node, "lineItems", q.ORDER_LINES_QUERY, ("order", "lineItems"), page_size=sizes.nested
-        )
+        lines_query = q.order_lines_query(variant=(options or {}).get("variant", True))
+        client.complete_connection(node, "lineItems", lines_query, ("order", "lineItems"), page_size=sizes.nested)
 
 
 def extract_entity(ctx: ExtractContext, entity: str, client: ShopifyClient | None = None) -> ShopifyExtractReport:
@@ -231,12 +276,17 @@ def extract_entity(ctx: ExtractContext, entity: str, client: ShopifyClient | Non
     shop = client.shop_and_scopes()
     currency = shop.get("currency") or settings.get("currency")
     tombstones_allowed = True
+    version_warnings(report, client, ctx)
     missing = [s for s in q.SCOPES_REQUIRED[entity] if s not in shop["scopes"]]
     if missing:
         report.warnings.append(f"missing access scopes {', '.join(missing)}: Shopify will refuse this read")
-    if entity == "order" and q.ALL_ORDERS_SCOPE not in shop["scopes"]:
-        report.warnings.append(SIXTY_DAY_WARNING)
-        tombstones_allowed = False
+    options = q.order_options(shop["scopes"]) if entity == "order" else {}
+    if entity == "order":
+        query = q.orders_query(**options)
+        report.warnings.extend(order_link_warnings(options))
+        if q.ALL_ORDERS_SCOPE not in shop["scopes"]:
+            report.warnings.append(SIXTY_DAY_WARNING)
+            tombstones_allowed = False
     for warning in report.warnings:
         ctx.log.warning(f"{integration.name} {entity}s: {warning}")
 
@@ -264,7 +314,7 @@ def extract_entity(ctx: ExtractContext, entity: str, client: ShopifyClient | Non
             if not ctx.full_refresh and is_unchanged(links.get(external_id), updated):
                 report.unchanged += 1
                 continue
-            _complete(client, entity, node, sizes)  # only changed records pay for their nested pages
+            _complete(client, entity, node, sizes, options)  # only changed records pay for their nested pages
             payload: dict[str, Any] = {"product": node, "currency": currency} if entity == "product" else node
             records.append(
                 StagedRecord(
@@ -295,12 +345,20 @@ def extract_entity(ctx: ExtractContext, entity: str, client: ShopifyClient | Non
             # interrupted full scan restarts in full so its tombstones stay correct).
             stage(page.nodes, advance=not full_scan)
 
-    if _use_bulk(client, entity, settings, full_scan):
+    use_bulk = _use_bulk(client, entity, settings, full_scan)
+    if use_bulk and not client.supports_bulk_by_id():
+        use_bulk = False
+        report.warnings.append(
+            f"bulk operations skipped: the served API version {client.served_version} has no bulkOperation(id:); "
+            "paginated queries used instead"
+        )
+    if use_bulk:
         report.mode = "bulk"
+        bulk_document = q.bulk_orders(**options) if entity == "order" else q.BULK_DOCUMENTS[entity]
         try:
             batch: list[dict[str, Any]] = []
             for record in client.run_bulk_query(
-                q.BULK_DOCUMENTS[entity], on_in_progress=str(settings.get("bulk_in_progress", "wait"))
+                bulk_document, on_in_progress=str(settings.get("bulk_in_progress", "wait"))
             ):
                 batch.append(record)
                 if len(batch) >= 250:
@@ -359,6 +417,13 @@ def extract_inventory(ctx: ExtractContext, client: ShopifyClient | None = None) 
     client = client or make_client(ctx)
     report = ShopifyExtractReport(entity="inventory")
     integration = ctx.integration
+    shop = client.shop_and_scopes()
+    version_warnings(report, client, ctx)
+    missing = [s for s in q.SCOPES_REQUIRED["inventory"] if s not in shop["scopes"]]
+    if missing:
+        report.warnings.append(f"missing access scopes {', '.join(missing)}: Shopify will refuse this read")
+    for warning in report.warnings:
+        ctx.log.warning(f"{integration.name} inventory: {warning}")
     with ctx.engine.connect() as conn:
         report.cursor_before = store.get_cursor(conn, integration.id, "inventory")
     cursor = CursorKey.from_json(report.cursor_before)
@@ -377,7 +442,7 @@ def extract_inventory(ctx: ExtractContext, client: ShopifyClient | None = None) 
             records: list[StagedRecord] = []
             for level in page.nodes:
                 item = level.get("item") or {}
-                variant = item.get("variant") or {}
+                variant = first_variant(item)
                 variant_id = numeric_id(variant.get("legacyResourceId") or variant.get("id"))
                 if variant_id is None:
                     continue  # an inventory item without a variant (deleted): nothing in the hub to update

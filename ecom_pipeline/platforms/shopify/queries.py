@@ -45,14 +45,20 @@ PRODUCT_VARIANTS_QUERY = f"""query ProductVariants($id: ID!, $first: Int!, $afte
   }}
 }}"""
 
-LINE_ITEM_FIELDS = f"""id sku name quantity
-variant {{ id legacyResourceId }}
+
+def line_item_fields(*, variant: bool = True) -> str:
+    """Line fields; ``variant`` needs ``read_products`` (ProductVariant requires it wherever it appears)."""
+    link = "\nvariant { id legacyResourceId }" if variant else ""
+    return f"""id sku name quantity{link}
 originalUnitPriceSet {{ {MONEY_BAG} }}
 discountedTotalSet {{ {MONEY_BAG} }}"""
 
-ORDER_FIELDS = f"""id legacyResourceId name createdAt updatedAt processedAt cancelledAt closedAt
-displayFinancialStatus displayFulfillmentStatus currencyCode presentmentCurrencyCode email
-customer {{ id legacyResourceId }}
+
+def order_fields(*, customer: bool = True) -> str:
+    """Order fields; ``customer`` needs ``read_customers`` (Customer requires it wherever it appears)."""
+    link = "\ncustomer { id legacyResourceId }" if customer else ""
+    return f"""id legacyResourceId name createdAt updatedAt processedAt cancelledAt closedAt
+displayFinancialStatus displayFulfillmentStatus currencyCode presentmentCurrencyCode email{link}
 subtotalPriceSet {{ {MONEY_BAG} }}
 totalDiscountsSet {{ {MONEY_BAG} }}
 totalShippingPriceSet {{ {MONEY_BAG} }}
@@ -60,22 +66,67 @@ totalTaxSet {{ {MONEY_BAG} }}
 totalPriceSet {{ {MONEY_BAG} }}
 totalRefundedSet {{ {MONEY_BAG} }}"""
 
-ORDERS_QUERY = f"""query Orders($first: Int!, $after: String, $query: String, $linesFirst: Int!) {{
+
+def orders_query(*, customer: bool = True, variant: bool = True) -> str:
+    return f"""query Orders($first: Int!, $after: String, $query: String, $linesFirst: Int!) {{
   orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {{
     {PAGE_INFO}
-    nodes {{ {ORDER_FIELDS}
-      lineItems(first: $linesFirst) {{ {PAGE_INFO} nodes {{ {LINE_ITEM_FIELDS} }} }}
+    nodes {{ {order_fields(customer=customer)}
+      lineItems(first: $linesFirst) {{ {PAGE_INFO} nodes {{ {line_item_fields(variant=variant)} }} }}
     }}
   }}
 }}"""
 
-ORDER_LINES_QUERY = f"""query OrderLines($id: ID!, $first: Int!, $after: String) {{
+
+def order_lines_query(*, variant: bool = True) -> str:
+    return f"""query OrderLines($id: ID!, $first: Int!, $after: String) {{
   order(id: $id) {{
-    lineItems(first: $first, after: $after) {{ {PAGE_INFO} nodes {{ {LINE_ITEM_FIELDS} }} }}
+    lineItems(first: $first, after: $after) {{ {PAGE_INFO} nodes {{ {line_item_fields(variant=variant)} }} }}
   }}
 }}"""
 
-CUSTOMER_FIELDS = """id legacyResourceId email firstName lastName phone createdAt updatedAt
+
+def order_by_id_query(*, customer: bool = True, variant: bool = True) -> str:
+    return f"""query OrderById($id: ID!, $linesFirst: Int!) {{
+  order(id: $id) {{ {order_fields(customer=customer)}
+    lineItems(first: $linesFirst) {{ {PAGE_INFO} nodes {{ {line_item_fields(variant=variant)} }} }}
+  }}
+}}"""
+
+
+def bulk_orders(*, customer: bool = True, variant: bool = True) -> str:
+    return f"""{{
+  orders {{ edges {{ node {{ {order_fields(customer=customer)}
+    lineItems {{ edges {{ node {{ {line_item_fields(variant=variant)} }} }} }}
+  }} }} }}
+}}"""
+
+
+# Nested links of an order and the scope each needs: without it Shopify answers ACCESS_DENIED for the whole page
+# (and the client refuses partial data), so the order documents leave the link out and the run says what is lost.
+ORDER_LINK_SCOPES = {"customer": "read_customers", "variant": "read_products"}
+ORDER_LINK_LOSS = {
+    "customer": "orders are synced without their customer (hub_orders.customer_external_id stays empty)",
+    "variant": "order lines are synced without their variant (lines match the hub by SKU only)",
+}
+
+
+def order_options(scopes: list[str] | set[str] | tuple[str, ...] | None) -> dict[str, bool]:
+    """Which nested order links the granted ``scopes`` allow (None: unknown, ask for everything)."""
+    if scopes is None:
+        return dict.fromkeys(ORDER_LINK_SCOPES, True)
+    granted = set(scopes) | {s.replace("write_", "read_", 1) for s in scopes if s.startswith("write_")}
+    return {link: scope in granted for link, scope in ORDER_LINK_SCOPES.items()}
+
+
+LINE_ITEM_FIELDS = line_item_fields()
+ORDER_FIELDS = order_fields()
+ORDERS_QUERY = orders_query()
+ORDER_LINES_QUERY = order_lines_query()
+
+CUSTOMER_FIELDS = """id legacyResourceId firstName lastName createdAt updatedAt
+defaultEmailAddress { emailAddress }
+defaultPhoneNumber { phoneNumber }
 defaultAddress { company city countryCodeV2 }"""
 
 CUSTOMERS_QUERY = f"""query Customers($first: Int!, $after: String, $query: String) {{
@@ -91,7 +142,7 @@ LOCATIONS_QUERY = f"""query Locations($first: Int!, $after: String) {{
 
 LEVEL_FIELDS = """id updatedAt
 quantities(names: ["available"]) { name quantity }
-item { id legacyResourceId sku tracked variant { id legacyResourceId } }"""
+item { id legacyResourceId sku tracked variants(first: 1) { nodes { id legacyResourceId } } }"""
 
 LOCATION_LEVELS_QUERY = f"""query LocationLevels($id: ID!, $first: Int!, $after: String, $query: String) {{
   location(id: $id) {{
@@ -100,25 +151,38 @@ LOCATION_LEVELS_QUERY = f"""query LocationLevels($id: ID!, $first: Int!, $after:
 }}"""
 
 SHOP_QUERY = """query ShopAndScopes {
-  shop { name currencyCode plan { displayName } }
+  shop { name currencyCode plan { publicDisplayName } }
   appInstallation { accessScopes { handle } }
 }"""
 
 COUNT_QUERIES = {
-    "product": "query ProductsCount { productsCount { count } }",
-    "order": "query OrdersCount { ordersCount { count } }",
-    "customer": "query CustomersCount { customersCount { count } }",
+    # limit: null: the default limit (10,000) would cap the count, and a bulk_threshold at or above it never trigger.
+    "product": "query ProductsCount { productsCount(limit: null) { count precision } }",
+    "order": "query OrdersCount { ordersCount(limit: null) { count precision } }",
+    "customer": "query CustomersCount { customersCount(limit: null) { count precision } }",
 }
 
+# groupObjects: true, always: from 2026-01 it defaults to false (children no longer follow their parent in the
+# JSONL). The assembler does not rely on the order anyway; grouping keeps the file in the order people expect.
 BULK_RUN_MUTATION = """mutation RunBulkQuery($query: String!) {
+  bulkOperationRunQuery(query: $query, groupObjects: true) {
+    bulkOperation { id status }
+    userErrors { field message code }
+  }
+}"""
+
+# Versions before 2025-10 (all retired) have no groupObjects argument and always group.
+BULK_RUN_MUTATION_WITHOUT_GROUPING_ARGUMENT = """mutation RunBulkQuery($query: String!) {
   bulkOperationRunQuery(query: $query) {
     bulkOperation { id status }
     userErrors { field message code }
   }
 }"""
 
-BULK_CURRENT_QUERY = """query CurrentBulkOperation {
-  currentBulkOperation { id status errorCode objectCount url partialDataUrl }
+# bulkOperation(id:) (2026-01+): several operations of this app may run at once, so we poll ours by id rather
+# than ``currentBulkOperation`` (deprecated), which names only the newest one.
+BULK_OPERATION_QUERY = """query BulkOperation($id: ID!) {
+  bulkOperation(id: $id) { id status errorCode objectCount url partialDataUrl }
 }"""
 
 BULK_CANCEL_MUTATION = """mutation CancelBulk($id: ID!) {
@@ -133,11 +197,7 @@ BULK_PRODUCTS = f"""{{
   }} }} }}
 }}"""
 
-BULK_ORDERS = f"""{{
-  orders {{ edges {{ node {{ {ORDER_FIELDS}
-    lineItems {{ edges {{ node {{ {LINE_ITEM_FIELDS} }} }} }}
-  }} }} }}
-}}"""
+BULK_ORDERS = bulk_orders()
 
 BULK_CUSTOMERS = f"""{{
   customers {{ edges {{ node {{ {CUSTOMER_FIELDS} }} }} }}
@@ -150,7 +210,8 @@ BULK_CHILD_CONNECTIONS = {"ProductVariant": "variants", "LineItem": "lineItems",
 
 SCOPES_REQUIRED = {
     "product": ("read_products",),
-    "inventory": ("read_inventory", "read_locations"),
+    # levels name their variant through InventoryItem.variants: ProductVariant requires read_products.
+    "inventory": ("read_inventory", "read_locations", "read_products"),
     "order": ("read_orders",),
     "customer": ("read_customers",),
 }
@@ -164,19 +225,16 @@ PRODUCT_BY_ID_QUERY = f"""query ProductById($id: ID!, $variantsFirst: Int!) {{
   }}
 }}"""
 
-ORDER_BY_ID_QUERY = f"""query OrderById($id: ID!, $linesFirst: Int!) {{
-  order(id: $id) {{ {ORDER_FIELDS}
-    lineItems(first: $linesFirst) {{ {PAGE_INFO} nodes {{ {LINE_ITEM_FIELDS} }} }}
-  }}
-}}"""
+ORDER_BY_ID_QUERY = order_by_id_query()
 
 CUSTOMER_BY_ID_QUERY = f"""query CustomerById($id: ID!) {{
   customer(id: $id) {{ {CUSTOMER_FIELDS} }}
 }}"""
 
-# 2 points: which variant an inventory item belongs to (inventory_levels/update names the item only).
+# Which variant an inventory item belongs to (inventory_levels/update names the item only). InventoryItem.variant
+# is deprecated from 2026-01: ``variants`` (the first one is the item's variant).
 INVENTORY_ITEM_QUERY = """query InventoryItemVariant($id: ID!) {
-  inventoryItem(id: $id) { id legacyResourceId sku tracked variant { id legacyResourceId } }
+  inventoryItem(id: $id) { id legacyResourceId sku tracked variants(first: 1) { nodes { id legacyResourceId } } }
 }"""
 
 WEBHOOK_SUBSCRIPTIONS_QUERY = f"""query WebhookSubscriptions($first: Int!, $after: String) {{

@@ -389,7 +389,11 @@ def inventory_to_canonical(record: Mapping[str, Any]) -> list[CanonicalInventory
     location = _obj("inventory", None, "location", record.get("location"))
     item = _obj("inventory", None, "level.item", level.get("item"))
     item_id = record_id("inventory", item) if item else None
-    variant = _obj("inventory", item_id, "level.item.variant", item.get("variant"))
+    # ``variants(first: 1)`` since 2026-01 (InventoryItem.variant is deprecated); webhook re-reads stage ``variant``.
+    variants = item.get("variants")
+    nodes = variants.get("nodes") if isinstance(variants, Mapping) else None
+    first = nodes[0] if isinstance(nodes, list) and nodes else None
+    variant = _obj("inventory", item_id, "level.item.variant", item.get("variant") if first is None else first)
     if not variant:
         return []
     location_id = numeric_id(location.get("legacyResourceId") or location.get("id"))
@@ -684,7 +688,7 @@ def customer_to_canonical(customer: Mapping[str, Any]) -> CanonicalCustomer:
         email=_email(email),
         first_name=_text(customer.get("firstName")),
         last_name=_text(customer.get("lastName")),
-        phone=_text(customer.get("phone")),
+        phone=_text(_phone(customer)),
         company=_text(address.get("company")),
         city=_text(address.get("city")),
         country=_text(address.get("countryCodeV2")),
@@ -692,6 +696,14 @@ def customer_to_canonical(customer: Mapping[str, Any]) -> CanonicalCustomer:
         updated_at=_time("customer", customer_id, "updatedAt", customer.get("updatedAt")),
         external_gid=_gid(customer),
     )
+
+
+def _phone(customer: Mapping[str, Any]) -> Any:
+    """``defaultPhoneNumber.phoneNumber`` (Customer.phone is deprecated), else the older ``phone``."""
+    number = customer.get("defaultPhoneNumber")
+    if isinstance(number, Mapping) and number.get("phoneNumber") is not None:
+        return number.get("phoneNumber")
+    return customer.get("phone")
 
 
 def customer_from_rest(customer: Mapping[str, Any]) -> CanonicalCustomer:

@@ -45,9 +45,10 @@ from sqlalchemy import Engine, update
 from ecom_pipeline.platforms.connect import verify_from_settings
 from ecom_pipeline.platforms.errors import ShopApiError
 from ecom_pipeline.platforms.shopify import queries as q
-from ecom_pipeline.platforms.shopify.client import DEFAULT_API_VERSION, ShopifyClient
+from ecom_pipeline.platforms.shopify.client import ShopifyClient
 from ecom_pipeline.platforms.shopify.credentials import plain_credentials, provider_for
 from ecom_pipeline.platforms.shopify.errors import PLATFORM, user_errors_error
+from ecom_pipeline.platforms.shopify.extract import first_variant
 from ecom_pipeline.platforms.shopify.transform import (
     TransformError,
     customer_to_canonical,
@@ -56,6 +57,7 @@ from ecom_pipeline.platforms.shopify.transform import (
     product_to_canonical,
     source_updated_at,
 )
+from ecom_pipeline.platforms.shopify.versions import pinned_version
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import CredentialCipher, reveal
 from ecom_pipeline.warehouse.schema import integrations
@@ -159,14 +161,17 @@ def _read_product(client: ShopifyClient, product_id: str) -> dict[str, Any] | No
     return node
 
 
-def _read_order(client: ShopifyClient, order_id: str) -> dict[str, Any] | None:
+def _read_order(client: ShopifyClient, order_id: str, scopes: list[str] | None = None) -> dict[str, Any] | None:
+    """Re-read an order, leaving out the links the granted ``scopes`` do not cover (as the pull does)."""
+    options = q.order_options(scopes)
     data = client.execute(
-        q.ORDER_BY_ID_QUERY, {"id": gid("Order", order_id), "linesFirst": REREAD_LINES}, key="OrderById"
+        q.order_by_id_query(**options), {"id": gid("Order", order_id), "linesFirst": REREAD_LINES}, key="OrderById"
     )
     node = data.get("order")
     if not isinstance(node, dict):
         return None
-    client.complete_connection(node, "lineItems", q.ORDER_LINES_QUERY, ("order", "lineItems"))
+    lines_query = q.order_lines_query(variant=options["variant"])
+    client.complete_connection(node, "lineItems", lines_query, ("order", "lineItems"))
     return node
 
 
@@ -193,7 +198,7 @@ def _level_record(client: ShopifyClient, body: Mapping[str, Any]) -> tuple[str, 
     item = data.get("inventoryItem")
     if not isinstance(item, Mapping):
         return None  # the item was deleted with its variant: nothing in the hub to update
-    variant = item.get("variant") if isinstance(item.get("variant"), Mapping) else None
+    variant = first_variant(dict(item)) or None
     variant_id = numeric_id((variant or {}).get("legacyResourceId") or (variant or {}).get("id"))
     if variant_id is None:
         return None
@@ -264,7 +269,7 @@ def staged_from_delivery(
         order_id = numeric_id(body.get("order_id"))
         if order_id is None:
             raise PermanentEventError(f"refunds/create without order_id: {body_text[:200]!r}")
-        node = _read_order(client(), order_id)
+        node = _read_order(client(), order_id, (integration.settings or {}).get("scopes"))
         return [staged("order", order_id, node) if node is not None else staged("order", order_id, None, "delete")]
 
     if resource not in RESOURCES:
@@ -289,7 +294,10 @@ def staged_from_delivery(
     if reread is None:
         return [staged(entity, external_id, wrap(body))]
 
-    node = _READERS[entity](client(), external_id)
+    if entity == "order":
+        node = _read_order(client(), external_id, (integration.settings or {}).get("scopes"))
+    else:
+        node = _READERS[entity](client(), external_id)
     if node is None:
         return [staged(entity, external_id, None, op="delete")]
     problem = _valid(entity, wrap(node))
@@ -307,7 +315,7 @@ def client_for(
     return ShopifyClient(
         integration.base_url,
         provider_for(integration.base_url, credentials, verify=verify, timeout=timeout),
-        api_version=settings.get("api_version", DEFAULT_API_VERSION),
+        api_version=pinned_version(settings),
         verify=verify,
         timeout=timeout,
         max_retries=2,

@@ -2,10 +2,10 @@
 
 Routes (``subpath`` is relative to the shop's site URL):
 
-- ``POST /admin/api/<version>/graphql.json``: GraphQL Admin API (header ``X-Shopify-Access-Token``).
-  Supported versions: :data:`SUPPORTED_VERSIONS`; an older, well-formed version falls forward to the oldest
-  supported one (Shopify's behaviour, visible in the ``X-Shopify-API-Version`` response header); anything
-  else is 404 ``{"errors":"Not Found"}``.
+- ``POST /admin/api/<version>/graphql.json``: GraphQL Admin API (header ``X-Shopify-Access-Token``), answered
+  with the schema and defaults of the version served (``versions.served_version``: a retired version falls
+  forward to the oldest supported one, said in the ``X-Shopify-API-Version`` response header); anything else is
+  404 ``{"errors":"Not Found"}``.
 - ``GET /admin/oauth/authorize`` and ``POST /admin/oauth/access_token``: see ``oauth.py``.
 - ``GET /__bulk/<token>/<file>.jsonl``: bulk operation results (a stand-in for Shopify's signed GCS URLs; no
   access token needed).
@@ -48,28 +48,18 @@ from ecom_pipeline.sandbox.shopify.cost import DOCS, MAX_QUERY_COST, PLANS, Cost
 from ecom_pipeline.sandbox.shopify.graph import RESOLVERS, Context, field_resolver, make_schema, user_error
 from ecom_pipeline.sandbox.shopify.oauth import OAuthServer
 from ecom_pipeline.sandbox.shopify.store import ShopifyStore, StoreError, gid, parse_gid
+from ecom_pipeline.sandbox.shopify.versions import calendar_date, served_version
 from ecom_pipeline.sandbox.shopify.webhooks import WebhookHub
 
-SUPPORTED_VERSIONS = ("2025-01", "2025-04", "2025-07", "2025-10", "2026-01", "unstable")
-DEFAULT_VERSION = "2025-10"
+DEFAULT_VERSION = "2026-04"
 INVALID_TOKEN = {"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}
 NOT_FOUND = {"errors": "Not Found"}
 RATE_LIMITED = {
     "errors": "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."
 }
 GRAPHQL_RE = re.compile(r"^/admin/api/([^/]+)/graphql\.json$")
-VERSION_RE = re.compile(r"^\d{4}-(01|04|07|10)$")
 
-SCHEMA = make_schema()
-
-
-def resolve_version(requested: str) -> str | None:
-    """The version that serves a request for ``requested`` (None: 404)."""
-    if requested in SUPPORTED_VERSIONS:
-        return requested
-    if VERSION_RE.match(requested) and requested < SUPPORTED_VERSIONS[0]:
-        return SUPPORTED_VERSIONS[0]
-    return None
+SCHEMA = make_schema()  # every feature (unstable): webhook signatures and tools that need no particular version
 
 
 class ShopifyApi:
@@ -84,6 +74,7 @@ class ShopifyApi:
         plan: str = "standard",
         objects_per_s: float = 2000.0,
         bulk_fault: str | None = None,
+        api_date: str | None = None,
     ) -> None:
         if plan not in PLANS:
             raise ValueError(f"unknown Shopify plan {plan!r}; known: {', '.join(PLANS)}")
@@ -92,6 +83,7 @@ class ShopifyApi:
         self.faults = faults
         rate, size, self.plan_name = PLANS[plan]
         self.bucket = LeakyBucket(size, rate, store.clock)
+        self.api_date = api_date
         self.bulk = BulkOperations(SCHEMA, store.clock, objects_per_s, bulk_fault)
         self.webhooks = WebhookHub(store.domain, oauth.client_secret, DEFAULT_VERSION, store.clock)
         self.webhooks.tickers.append(self.bulk.tick)
@@ -171,8 +163,12 @@ class ShopifyApi:
         return await _json(send, 404, {"error": f"unknown sandbox action {action!r}"})
 
     # ------------------------------------------------------------------------------------------- GraphQL
+    def resolve_version(self, requested: str) -> str | None:
+        """The version that serves a request for ``requested`` today (None: 404)."""
+        return served_version(requested, calendar_date(self.api_date))
+
     async def graphql(self, scope: Scope, send: Send, body: bytes, version: str, site: str) -> int:
-        served = resolve_version(version)
+        served = self.resolve_version(version)
         if served is None:
             return await _json(send, 404, NOT_FOUND)
         headers = [("X-Shopify-API-Version", served), ("X-Request-Id", str(uuid.uuid4()))]
@@ -192,19 +188,26 @@ class ShopifyApi:
             return await _json(send, 400, {"errors": {"query": "Required parameter missing or invalid"}}, headers)
         variables = payload.get("variables") or {}
         status, result = await asyncio.to_thread(
-            self.run_query, payload["query"], variables, payload.get("operationName"), set(scopes), site
+            self.run_query, payload["query"], variables, payload.get("operationName"), set(scopes), site, served
         )
         return await _json(send, status, result, headers)
 
     def run_query(
-        self, source: str, variables: dict[str, Any], operation_name: str | None, scopes: set[str], site: str
+        self,
+        source: str,
+        variables: dict[str, Any],
+        operation_name: str | None,
+        scopes: set[str],
+        site: str,
+        version: str = "unstable",
     ) -> tuple[int, dict[str, Any]]:
-        """Validate, price, throttle and execute one GraphQL request; (HTTP status, JSON body)."""
+        """Validate, price, throttle and execute one GraphQL request against ``version``'s schema."""
+        schema = make_schema(version)
         try:
             document = parse(source)
         except GraphQLSyntaxError as exc:
             return 200, {"errors": [_format(exc)]}
-        errors = validate(SCHEMA, document)
+        errors = validate(schema, document)
         if errors:
             return 200, {"errors": [_format(e) for e in errors]}
         operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
@@ -212,7 +215,7 @@ class ShopifyApi:
         if operation is None:
             return 200, {"errors": [{"message": "An operation name is required"}]}
         fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-        calc = CostCalculator(SCHEMA, operation, fragments, variables)
+        calc = CostCalculator(schema, operation, fragments, variables)
         requested = calc.requested()
         if requested > MAX_QUERY_COST:
             message = (
@@ -235,10 +238,10 @@ class ShopifyApi:
                 "errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED", "documentation": DOCS}}],
                 "extensions": {"cost": self._cost(requested, None)},
             }
-        ctx = Context(self.store, scopes, self, site)
+        ctx = Context(self.store, scopes, self, site, version=version)
         with self.store.lock:
             result = execute(
-                SCHEMA,
+                schema,
                 document,
                 root_value=None,
                 context_value=ctx,
@@ -262,11 +265,11 @@ class ShopifyApi:
     def _cost(self, requested: int, actual: int | None) -> dict[str, Any]:
         return {"requestedQueryCost": requested, "actualQueryCost": actual, "throttleStatus": self.bucket.status()}
 
-    def execute_bulk(self, source: str, scopes: set[str], site: str) -> dict[str, Any]:
+    def execute_bulk(self, source: str, scopes: set[str], site: str, version: str = "unstable") -> dict[str, Any]:
         """Run a bulk query without pagination limits or cost (in the bulk operation's thread)."""
-        ctx = Context(self.store, scopes, self, site, bulk=True)
+        ctx = Context(self.store, scopes, self, site, bulk=True, version=version)
         with self.store.lock:
-            result = execute(SCHEMA, parse(source), context_value=ctx, field_resolver=field_resolver)
+            result = execute(make_schema(version), parse(source), context_value=ctx, field_resolver=field_resolver)
         assert isinstance(result, ExecutionResult)
         return {"data": result.data, "errors": [_format(e) for e in result.errors or []]}
 
@@ -276,10 +279,18 @@ def _services(info: GraphQLResolveInfo) -> ShopifyApi:
     return info.context.services  # type: ignore[no-any-return]
 
 
-def _bulk_run(_: Any, info: GraphQLResolveInfo, query: str, groupObjects: bool = False) -> dict[str, Any]:
+def _bulk_run(_: Any, info: GraphQLResolveInfo, query: str, groupObjects: bool = True) -> dict[str, Any]:
+    """``groupObjects`` arrives with the served version's default (true before 2026-01, false since; versions
+    without the argument always group)."""
     api = _services(info)
     ctx: Context = info.context
-    op, errors = api.bulk.run(query, ctx.site, lambda q: api.execute_bulk(q, ctx.scopes, ctx.site))
+    op, errors = api.bulk.run(
+        query,
+        ctx.site,
+        lambda q: api.execute_bulk(q, ctx.scopes, ctx.site, ctx.version),
+        version=ctx.version,
+        group=groupObjects,
+    )
     return {"bulkOperation": op, "userErrors": errors}
 
 

@@ -1,10 +1,15 @@
-"""Bulk query operations: one at a time per shop, CREATED -> RUNNING -> COMPLETED over clock time, JSONL results.
+"""Bulk query operations: CREATED -> RUNNING -> COMPLETED over clock time, JSONL results.
+
+How many may run at once depends on the API version served when starting one: one bulk query per app and shop
+before 2026-01 (``OPERATION_IN_PROGRESS``), up to five from 2026-01 (``LIMIT_REACHED`` beyond).
 
 The query runs without pagination limits in a background thread as soon as the operation is created (a
 snapshot; Shopify reads while running). Its status is derived from the sandbox clock: RUNNING after
 ``START_DELAY_S``, COMPLETED after ``objectCount / objects_per_s`` more seconds (and once the snapshot is
 ready), so tests drive it with ``clock.advance``. Results are JSONL with nested connections flattened into
-their own lines carrying ``__parentId``, in the order Shopify writes them (a parent, then its children).
+their own lines carrying ``__parentId``. With ``groupObjects`` (the default before 2026-01) each parent is followed
+by its children; without it (the 2026-01 default) the lines are not grouped: here every top-level object first,
+then the children, so a reader that relies on the grouping fails as it would on a real shop.
 
 Faults (``ShopSpec.options["bulk_fault"]``, ``api.bulk.fail_next = ...`` or
 ``POST <site>/admin/__sandbox/bulk {"next": ...}``), applied to the next operation only:
@@ -38,12 +43,15 @@ from graphql import (
 from graphql.error import GraphQLSyntaxError
 
 from ecom_pipeline.sandbox.clock import SandboxClock
+from ecom_pipeline.sandbox.shopify.graph import make_schema
 from ecom_pipeline.sandbox.shopify.store import gid, parse_gid
+from ecom_pipeline.sandbox.shopify.versions import has_feature
 
 START_DELAY_S = 1.0
 RESULT_TTL_S = 7 * 86_400
 MAX_CONNECTIONS = 5
 MAX_DEPTH = 2
+MAX_CONCURRENT = 5  # bulk query operations per app and shop, from 2026-01 (one before)
 
 
 @dataclass
@@ -62,6 +70,8 @@ class BulkOperation:
     canceled_at: float | None = None
     url_fetched_expired: bool = False
     crashed: str | None = None
+    version: str = "unstable"
+    group: bool = True
 
 
 class BulkOperations:
@@ -165,23 +175,38 @@ class BulkOperations:
 
     # --------------------------------------------------------------------------------------- run
     def run(
-        self, query: str, site: str, execute: Callable[[str], dict[str, Any]]
+        self,
+        query: str,
+        site: str,
+        execute: Callable[[str], dict[str, Any]],
+        *,
+        version: str = "unstable",
+        group: bool = True,
     ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
         """Start an operation; returns (BulkOperation, userErrors) as ``bulkOperationRunQuery`` does."""
-        problem = self.check_query(query)
+        problem = self.check_query(query, make_schema(version))
         if problem:
             return None, [{"field": ["query"], "message": problem, "code": "INVALID"}]
         with self._lock:
-            for op in self.ops.values():
-                if self.status(op)[0] in ("CREATED", "RUNNING"):
+            active = [op for op in self.ops.values() if self.status(op)[0] in ("CREATED", "RUNNING")]
+            if has_feature(version, "2026-01"):
+                if len(active) >= MAX_CONCURRENT:
                     message = (
-                        "A bulk query operation for this app and shop is already in progress: "
-                        f"{gid('BulkOperation', op.id)}."
+                        f"A maximum of {MAX_CONCURRENT} bulk query operations can run at the same time per app "
+                        "and shop."
                     )
-                    return None, [{"field": None, "message": message, "code": "OPERATION_IN_PROGRESS"}]
+                    return None, [{"field": None, "message": message, "code": "LIMIT_REACHED"}]
+            elif active:
+                message = (
+                    "A bulk query operation for this app and shop is already in progress: "
+                    f"{gid('BulkOperation', active[0].id)}."
+                )
+                return None, [{"field": None, "message": message, "code": "OPERATION_IN_PROGRESS"}]
             self._next_id += 1
             token = hashlib.sha256(f"{self._next_id}:{query}".encode()).hexdigest()[:40]
-            op = BulkOperation(self._next_id, query, self.clock.time(), site, self.fail_next, token)
+            op = BulkOperation(
+                self._next_id, query, self.clock.time(), site, self.fail_next, token, version=version, group=group
+            )
             self.fail_next = None
             self.ops[op.id] = op
         threading.Thread(target=self._execute, args=(op, execute), name=f"bulk-{op.id}", daemon=True).start()
@@ -204,7 +229,9 @@ class BulkOperations:
             result = execute(op.query)
             if result.get("errors"):
                 op.crashed = json.dumps(result["errors"])
-            op.lines, op.root_count = self.flatten(op.query, result.get("data") or {})
+            op.lines, op.root_count = self.flatten(
+                op.query, result.get("data") or {}, group=op.group, schema=make_schema(op.version)
+            )
         except Exception as exc:
             op.crashed = repr(exc)
         finally:
@@ -224,20 +251,21 @@ class BulkOperations:
         return 200, b"".join(lines), "application/jsonl"
 
     # --------------------------------------------------------------------------------------- query shape
-    def check_query(self, query: str) -> str | None:
+    def check_query(self, query: str, schema: GraphQLSchema | None = None) -> str | None:
         """Shopify's bulk query rules: valid, one top-level connection, <= 5 connections, depth <= 2, ids."""
+        schema = schema or self.schema
         try:
             document = parse(query)
         except GraphQLSyntaxError as exc:
             return f"Invalid bulk query: {exc.message}"
-        errors = validate(self.schema, document)
+        errors = validate(schema, document)
         if errors:
             return f"Invalid bulk query: {errors[0].message}"
         ops = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
         if len(ops) != 1 or ops[0].operation.value != "query":
             return "Invalid bulk query: a bulk query must contain exactly one query operation."
         connections: list[int] = []
-        problem = self._walk(self.schema.query_type, ops[0].selection_set, 0, connections, has_id=True)
+        problem = self._walk(schema.query_type, ops[0].selection_set, 0, connections, has_id=True)
         if problem:
             return problem
         if not connections:
@@ -279,38 +307,50 @@ class BulkOperations:
                     return problem
         return None
 
-    def flatten(self, query: str, data: dict[str, Any]) -> tuple[list[bytes], int]:
-        """JSONL lines (connections split out with ``__parentId``) and the number of root objects."""
+    def flatten(
+        self, query: str, data: dict[str, Any], *, group: bool = True, schema: GraphQLSchema | None = None
+    ) -> tuple[list[bytes], int]:
+        """JSONL lines (connections split out with ``__parentId``) and the number of root objects; grouped
+        (parent then its children) or, with ``group=False``, every level after the one above it."""
+        schema = schema or self.schema
         document = parse(query)
         op = next(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
-        lines: list[bytes] = []
+        leveled: list[tuple[int, bytes]] = []
         roots = 0
         for sel in op.selection_set.selections:
             if not isinstance(sel, FieldNode):
                 continue
             key = sel.alias.value if sel.alias else sel.name.value
-            fdef = self.schema.query_type.fields[sel.name.value]
+            fdef = schema.query_type.fields[sel.name.value]
             named = get_named_type(fdef.type)
             value = data.get(key)
             if named.name.endswith("Connection") and isinstance(value, dict):
                 node_type = get_named_type(named.fields["nodes"].type)
                 for item, node_sel in _items(sel, value):
                     roots += 1
-                    self._emit(item, node_type, node_sel, None, lines)
+                    self._emit(item, node_type, node_sel, None, leveled, 0)
             elif value is not None:
-                lines.append(_jsonl({key: value}))
-        return lines, roots
+                leveled.append((0, _jsonl({key: value})))
+        if not group:
+            leveled.sort(key=lambda entry: entry[0])  # stable: each level in order, after the level above
+        return [line for _level, line in leveled], roots
 
     def _emit(
-        self, item: dict[str, Any], node_type: Any, node_sel: Any, parent: str | None, lines: list[bytes]
+        self,
+        item: dict[str, Any],
+        node_type: Any,
+        node_sel: Any,
+        parent: str | None,
+        lines: list[tuple[int, bytes]],
+        level: int,
     ) -> None:
         children: list[tuple[dict[str, Any], Any, Any]] = []
         record = self._strip(item, node_type, node_sel, children)
         if parent is not None:
             record["__parentId"] = parent
-        lines.append(_jsonl(record))
+        lines.append((level, _jsonl(record)))
         for child, child_type, child_sel in children:
-            self._emit(child, child_type, child_sel, item.get("id"), lines)
+            self._emit(child, child_type, child_sel, item.get("id"), lines, level + 1)
 
     def _strip(
         self, item: dict[str, Any], owner: Any, selection_set: Any, children: list[tuple[dict[str, Any], Any, Any]]

@@ -1,8 +1,10 @@
 """Resolvers binding the SDL in ``sdl.py`` to a :class:`~.store.ShopifyStore`.
 
 Records are dataclasses whose snake_case attributes match the GraphQL camelCase fields, so most fields resolve
-by name; the table :data:`RESOLVERS` covers computed ones (money bags, connections, gids). Root fields check
-access scopes the way Shopify does: a missing scope nulls that field and adds an ``ACCESS_DENIED`` error.
+by name; the table :data:`RESOLVERS` covers computed ones (money bags, connections, gids). Access scopes are
+checked the way Shopify documents them: on root fields, and on objects wherever they appear (``Customer`` needs
+``read_customers`` also as ``Order.customer``; ``ProductVariant`` needs ``read_products`` also as
+``LineItem.variant``): a missing scope nulls that field and adds an ``ACCESS_DENIED`` error.
 """
 
 from __future__ import annotations
@@ -11,11 +13,20 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from graphql import GraphQLError, GraphQLResolveInfo, GraphQLScalarType, GraphQLSchema, build_schema
+from graphql import (
+    GraphQLError,
+    GraphQLResolveInfo,
+    GraphQLScalarType,
+    GraphQLSchema,
+    GraphQLUnionType,
+    build_schema,
+    get_named_type,
+)
 
-from ecom_pipeline.sandbox.shopify.sdl import SDL
+from ecom_pipeline.sandbox.shopify.sdl import sdl_for
 from ecom_pipeline.sandbox.shopify.search import Fields, build_filter, paginate
 from ecom_pipeline.sandbox.shopify.store import (
     DAY,
@@ -35,6 +46,13 @@ from ecom_pipeline.sandbox.shopify.store import (
 )
 
 SCOPE_DOCS = "https://shopify.dev/api/usage/access-scopes"
+# Objects whose reference page says "Requires <scope> access scope": enforced wherever the object appears.
+TYPE_SCOPES = {
+    "Customer": "read_customers",
+    "ProductVariant": "read_products",
+    "Product": "read_products",
+    "Order": "read_orders",
+}
 READ_ALL_ORDERS_WINDOW = 60 * DAY
 
 
@@ -48,6 +66,7 @@ class Context:
     site: str
     bulk: bool = False
     search: list[dict[str, Any]] = field(default_factory=list)
+    version: str = "unstable"  # the API version served
 
     def has(self, scope: str) -> bool:
         """``write_x`` implies ``read_x`` like on Shopify."""
@@ -79,8 +98,10 @@ def _datetime_scalar(value: Any) -> str:
     return iso(value) if isinstance(value, int | float) else str(value)
 
 
-def make_schema() -> GraphQLSchema:
-    schema = build_schema(SDL)
+@cache
+def make_schema(version: str = "unstable") -> GraphQLSchema:
+    """The executable schema of one served version (built once per version)."""
+    schema = build_schema(sdl_for(version))
     scalars: dict[str, Callable[[Any], Any]] = {
         "DateTime": _datetime_scalar,
         "Money": _money_scalar,
@@ -93,6 +114,9 @@ def make_schema() -> GraphQLSchema:
         scalar.serialize = serialize  # type: ignore[method-assign]
     node = schema.type_map["Node"]
     node.resolve_type = lambda obj, *_: getattr(obj, "KIND", None)  # type: ignore[attr-defined]
+    endpoint = schema.type_map["WebhookSubscriptionEndpoint"]
+    assert isinstance(endpoint, GraphQLUnionType)
+    endpoint.resolve_type = lambda obj, *_: "WebhookHttpEndpoint"  # the only kind the emulator delivers to
     return schema
 
 
@@ -107,7 +131,15 @@ def snake(name: str) -> str:
 
 
 def field_resolver(parent: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
-    """Table first, then dict keys, then gids and snake_case attributes."""
+    """Table first, then dict keys, then gids and snake_case attributes; then the scope of the object returned."""
+    value = _resolve(parent, info, **args)
+    scope = TYPE_SCOPES.get(get_named_type(info.return_type).name)
+    if scope is not None and value is not None and value != []:
+        _ctx(info).require(scope, info)
+    return value
+
+
+def _resolve(parent: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
     fn = RESOLVERS.get((info.parent_type.name, info.field_name))
     if fn is not None:
         return fn(parent, info, **args)
@@ -341,13 +373,19 @@ def _inventory_level(_: Any, info: GraphQLResolveInfo, id: str) -> InventoryLeve
 
 
 def _count(kind: str) -> Callable[..., Any]:
-    def resolve(_: Any, info: GraphQLResolveInfo, query: str | None = None, limit: int | None = 10000) -> Any:
+    def resolve(
+        _: Any, info: GraphQLResolveInfo, query: str | None = None, limit: int | None = 10000, **_ignored: Any
+    ) -> Any:
         ctx = _ctx(info)
         store = ctx.store
         if kind == "products":
             ctx.require("read_products", info)
             records: list[Any] = list(store.products.values())
             fields = PRODUCT_FIELDS
+        elif kind == "customers":
+            ctx.require("read_customers", info)
+            records = list(store.customers.values())
+            fields = CUSTOMER_FIELDS
         else:
             ctx.require("read_orders", info)
             records = [o for o in store.orders.values() if _order_visible(ctx, o)]
@@ -374,13 +412,18 @@ def _shop(_: Any, info: GraphQLResolveInfo) -> dict[str, Any]:
         "myshopifyDomain": store.domain,
         "currencyCode": store.currency,
         "ianaTimezone": store.timezone,
-        "plan": {"displayName": plan, "partnerDevelopment": False, "shopifyPlus": plan == "Shopify Plus"},
+        "plan": {
+            "displayName": plan,
+            "publicDisplayName": plan,
+            "partnerDevelopment": False,
+            "shopifyPlus": plan == "Shopify Plus",
+        },
         "primaryDomain": {"host": store.domain, "url": f"https://{store.domain}"},
         "enabledPresentmentCurrencies": sorted({store.currency, "EUR", "GBP", "CAD", "JPY"}),
     }
 
 
-def _app_installation(_: Any, info: GraphQLResolveInfo) -> dict[str, Any]:
+def _app_installation(_: Any, info: GraphQLResolveInfo, id: str | None = None) -> dict[str, Any]:
     scopes = sorted(_ctx(info).scopes)
     return {"id": "gid://shopify/AppInstallation/1", "accessScopes": [{"handle": s, "description": s} for s in scopes]}
 
@@ -456,7 +499,7 @@ def _line_bag(
 ) -> Callable[..., Any]:
     """A line's MoneyBag; ``presentment`` computes the presentment side itself (else: the shop amount converted)."""
 
-    def resolve(li: LineItem, info: GraphQLResolveInfo) -> dict[str, Any]:
+    def resolve(li: LineItem, info: GraphQLResolveInfo, **_args: Any) -> dict[str, Any]:
         order = _order_of_line(info, li)
         result = bag(order, compute(li))
         if presentment is not None:
@@ -519,6 +562,7 @@ RESOLVERS: dict[tuple[str, str], Callable[..., Any]] = {
     ("QueryRoot", "orders"): _orders,
     ("QueryRoot", "order"): _by_id("Order", "orders", "read_orders"),
     ("QueryRoot", "ordersCount"): _count("orders"),
+    ("QueryRoot", "customersCount"): _count("customers"),
     ("QueryRoot", "customers"): _customers,
     ("QueryRoot", "customer"): _by_id("Customer", "customers", "read_customers"),
     ("QueryRoot", "locations"): _locations,
@@ -561,6 +605,9 @@ RESOLVERS: dict[tuple[str, str], Callable[..., Any]] = {
     ],
     ("InventoryItem", "sku"): _item_sku,
     ("InventoryItem", "variant"): lambda i, info: _ctx(info).store.variants[i.variant_id],
+    ("InventoryItem", "variants"): lambda i, info, **args: _connection(
+        info, [_ctx(info).store.variants[i.variant_id]], {"ID": _t("id")}, **args
+    ),
     ("InventoryItem", "unitCost"): lambda i, info: (
         {"amount": i.unit_cost, "currencyCode": _ctx(info).store.currency} if i.unit_cost is not None else None
     ),
@@ -582,6 +629,7 @@ RESOLVERS: dict[tuple[str, str], Callable[..., Any]] = {
     ("Location", "inventoryLevels"): _levels_of_location,
     ("Customer", "displayName"): lambda c, info: f"{c.first_name} {c.last_name}",
     ("Customer", "defaultEmailAddress"): lambda c, info: {"emailAddress": c.email} if c.email else None,
+    ("Customer", "defaultPhoneNumber"): lambda c, info: {"phoneNumber": c.phone} if c.phone else None,
     ("Customer", "defaultAddress"): lambda c, info: _address(c),
     ("Customer", "addresses"): lambda c, info, first=None: [a for a in [_address(c)] if a],
     ("Customer", "numberOfOrders"): lambda c, info: len(_customer_orders(c, info)),

@@ -1,11 +1,23 @@
-"""The subset of Shopify's GraphQL Admin API (2025-10) schema the emulator serves.
+"""The subset of Shopify's GraphQL Admin API schema the emulator serves, per API version.
 
-Names, nullability and argument defaults follow shopify.dev's reference so that a query written against the
-real API validates here unchanged (and a query using a field we do not emulate fails validation loudly rather
-than returning silently wrong data).
+Names, nullability, kinds and argument defaults follow the real schema (introspected from real shops, 2026-01 and
+2026-04; ``test_emulator_matches_real_schema`` checks every type, field, argument and enum value the connector
+uses) so that a query written against the real API validates here unchanged, and a query using a field we do not
+emulate fails validation loudly rather than returning silently wrong data. What changed between versions is
+applied by :func:`sdl_for` (see :data:`~.versions.FEATURES`): ``webhookSubscriptions(uri:)`` and
+``WebhookSubscription.uri`` and ``ProductStatus.UNLISTED`` from 2025-10, ``bulkOperationRunQuery(groupObjects:)``
+from 2025-10 (default true) and default false from 2026-01, ``bulkOperation(id:)`` and the deprecations of
+``currentBulkOperation`` and ``InventoryItem.variant`` from 2026-01.
 """
 
-SDL = """
+from __future__ import annotations
+
+from functools import cache
+
+from ecom_pipeline.sandbox.shopify.enums import COUNTRY_CODES, CURRENCY_CODES, WEBHOOK_TOPICS, WEBHOOK_TOPICS_ADDED
+from ecom_pipeline.sandbox.shopify.versions import has_feature
+
+_SDL = """
 scalar DateTime
 scalar Decimal
 scalar Money
@@ -13,9 +25,11 @@ scalar URL
 scalar UnsignedInt64
 scalar HTML
 scalar JSON
+scalar ARN
 
-enum CurrencyCode { USD EUR GBP CAD AUD JPY CHF SEK PLN DKK NOK }
-enum ProductStatus { ACTIVE ARCHIVED DRAFT }
+enum CurrencyCode { @@CURRENCY_CODES@@ }
+enum CountryCode { @@COUNTRY_CODES@@ }
+enum ProductStatus { ACTIVE ARCHIVED DRAFT @@UNLISTED@@ }
 enum ProductSortKeys { CREATED_AT ID INVENTORY_TOTAL PRODUCT_TYPE PUBLISHED_AT RELEVANCE TITLE UPDATED_AT VENDOR }
 enum ProductVariantSortKeys { FULL_TITLE ID INVENTORY_QUANTITY NAME POSITION RELEVANCE SKU TITLE }
 enum OrderSortKeys { CREATED_AT CUSTOMER_NAME ID ORDER_NUMBER PROCESSED_AT RELEVANCE TOTAL_PRICE UPDATED_AT }
@@ -32,16 +46,11 @@ enum CustomerState { DECLINED DISABLED ENABLED INVITED }
 enum ProductVariantInventoryPolicy { CONTINUE DENY }
 enum RefundLineItemRestockType { CANCEL LEGACY_RESTOCK NO_RESTOCK RETURN }
 enum BulkOperationStatus { CANCELED CANCELING COMPLETED CREATED EXPIRED FAILED RUNNING }
-enum BulkOperationErrorCode { ACCESS_DENIED INTERNAL_FILE_SERVER_ERROR INTERNAL_SERVER_ERROR TIMEOUT }
+enum BulkOperationErrorCode { ACCESS_DENIED INTERNAL_SERVER_ERROR TIMEOUT }
 enum BulkOperationType { MUTATION QUERY }
 enum BulkOperationUserErrorCode { INVALID LIMIT_REACHED OPERATION_IN_PROGRESS }
 enum WebhookSubscriptionFormat { JSON XML }
-enum WebhookSubscriptionTopic {
-  APP_UNINSTALLED BULK_OPERATIONS_FINISH CUSTOMERS_CREATE CUSTOMERS_DELETE CUSTOMERS_UPDATE INVENTORY_ITEMS_CREATE
-  INVENTORY_ITEMS_DELETE INVENTORY_ITEMS_UPDATE INVENTORY_LEVELS_CONNECT INVENTORY_LEVELS_DISCONNECT
-  INVENTORY_LEVELS_UPDATE ORDERS_CANCELLED ORDERS_CREATE ORDERS_DELETE ORDERS_EDITED ORDERS_FULFILLED ORDERS_PAID
-  ORDERS_UPDATED PRODUCTS_CREATE PRODUCTS_DELETE PRODUCTS_UPDATE REFUNDS_CREATE
-}
+enum WebhookSubscriptionTopic { @@WEBHOOK_TOPICS@@ }
 enum CountPrecision { AT_LEAST EXACT }
 enum InventorySetQuantitiesUserErrorCode {
   COMPARE_QUANTITY_REQUIRED COMPARE_QUANTITY_STALE INVALID_INVENTORY_ITEM INVALID_LOCATION INVALID_NAME
@@ -58,7 +67,10 @@ type MoneyV2 { amount: Decimal! currencyCode: CurrencyCode! }
 type MoneyBag { shopMoney: MoneyV2! presentmentMoney: MoneyV2! }
 type UserError { field: [String!] message: String! }
 
-type ShopPlan { displayName: String! partnerDevelopment: Boolean! shopifyPlus: Boolean! }
+type ShopPlan {
+  displayName: String! @deprecated(reason: "Use `publicDisplayName` instead.") publicDisplayName: String!
+  partnerDevelopment: Boolean! shopifyPlus: Boolean!
+}
 type Domain { host: String! url: URL! }
 type Shop implements Node {
   id: ID! name: String! email: String! myshopifyDomain: String! currencyCode: CurrencyCode! ianaTimezone: String!
@@ -68,14 +80,15 @@ type AccessScope { handle: String! description: String! }
 type AppInstallation implements Node { id: ID! accessScopes: [AccessScope!]! }
 
 type MailingAddress implements Node {
-  id: ID! address1: String address2: String city: String company: String country: String countryCodeV2: String
+  id: ID! address1: String address2: String city: String company: String country: String countryCodeV2: CountryCode
   firstName: String lastName: String name: String phone: String province: String provinceCode: String zip: String
 }
 type LocationAddress { address1: String city: String countryCode: String zip: String }
 type Location implements Node {
   id: ID! legacyResourceId: UnsignedInt64! name: String! isActive: Boolean! fulfillsOnlineOrders: Boolean!
   address: LocationAddress! createdAt: DateTime! updatedAt: DateTime!
-  inventoryLevels(first: Int, after: String, last: Int, before: String, reverse: Boolean = false, query: String):
+  inventoryLevels(first: Int, after: String, last: Int, before: String, reverse: Boolean = false,
+    query: String@@LEVELS_INCLUDE_INACTIVE@@):
     InventoryLevelConnection!
 }
 type LocationEdge { cursor: String! node: Location! }
@@ -110,7 +123,8 @@ type ProductVariantConnection { edges: [ProductVariantEdge!]! nodes: [ProductVar
 
 type InventoryItem implements Node {
   id: ID! legacyResourceId: UnsignedInt64! sku: String tracked: Boolean! requiresShipping: Boolean!
-  createdAt: DateTime! updatedAt: DateTime! unitCost: MoneyV2 variant: ProductVariant!
+  createdAt: DateTime! updatedAt: DateTime! unitCost: MoneyV2 variant: ProductVariant! @@ITEM_VARIANT_DEPRECATED@@
+  variants(first: Int, after: String, last: Int, before: String): ProductVariantConnection
   inventoryLevel(locationId: ID!): InventoryLevel
   inventoryLevels(first: Int, after: String, last: Int, before: String, reverse: Boolean = false, query: String):
     InventoryLevelConnection!
@@ -126,9 +140,14 @@ type InventoryLevelEdge { cursor: String! node: InventoryLevel! }
 type InventoryLevelConnection { edges: [InventoryLevelEdge!]! nodes: [InventoryLevel!]! pageInfo: PageInfo! }
 
 type CustomerEmailAddress { emailAddress: String! }
+type CustomerPhoneNumber { phoneNumber: String! }
 type Customer implements Node {
-  id: ID! legacyResourceId: UnsignedInt64! email: String defaultEmailAddress: CustomerEmailAddress
-  firstName: String lastName: String displayName: String! phone: String state: CustomerState! tags: [String!]!
+  id: ID! legacyResourceId: UnsignedInt64!
+  email: String @deprecated(reason: "Use `defaultEmailAddress.emailAddress` instead.")
+  defaultEmailAddress: CustomerEmailAddress defaultPhoneNumber: CustomerPhoneNumber
+  firstName: String lastName: String displayName: String!
+  phone: String @deprecated(reason: "Use `defaultPhoneNumber.phoneNumber` instead.")
+  state: CustomerState! tags: [String!]!
   note: String verifiedEmail: Boolean! taxExempt: Boolean! numberOfOrders: UnsignedInt64! amountSpent: MoneyV2!
   defaultAddress: MailingAddress addresses(first: Int): [MailingAddress!]! createdAt: DateTime! updatedAt: DateTime!
 }
@@ -139,7 +158,7 @@ type LineItem implements Node {
   id: ID! title: String! name: String! variantTitle: String sku: String quantity: Int! currentQuantity: Int!
   refundableQuantity: Int! taxable: Boolean! variant: ProductVariant product: Product
   originalUnitPriceSet: MoneyBag! discountedUnitPriceSet: MoneyBag! originalTotalSet: MoneyBag!
-  discountedTotalSet: MoneyBag! totalDiscountSet: MoneyBag!
+  discountedTotalSet(withCodeDiscounts: Boolean = false): MoneyBag! totalDiscountSet: MoneyBag!
 }
 type LineItemEdge { cursor: String! node: LineItem! }
 type LineItemConnection { edges: [LineItemEdge!]! nodes: [LineItem!]! pageInfo: PageInfo! }
@@ -180,9 +199,12 @@ type BulkOperationRunQueryPayload { bulkOperation: BulkOperation userErrors: [Bu
 type BulkOperationCancelPayload { bulkOperation: BulkOperation userErrors: [UserError!]! }
 
 type WebhookHttpEndpoint { callbackUrl: URL! }
+type WebhookEventBridgeEndpoint { arn: ARN! }
+type WebhookPubSubEndpoint { pubSubProject: String! pubSubTopic: String! }
+union WebhookSubscriptionEndpoint = WebhookEventBridgeEndpoint | WebhookHttpEndpoint | WebhookPubSubEndpoint
 type WebhookSubscription implements Node {
   id: ID! legacyResourceId: UnsignedInt64! topic: WebhookSubscriptionTopic! format: WebhookSubscriptionFormat!
-  uri: String! callbackUrl: URL! endpoint: WebhookHttpEndpoint! includeFields: [String!]! filter: String
+  @@WEBHOOK_URI_FIELDS@@ includeFields: [String!]! filter: String
   createdAt: DateTime! updatedAt: DateTime!
 }
 type WebhookSubscriptionEdge { cursor: String! node: WebhookSubscription! }
@@ -227,39 +249,41 @@ type InventorySetQuantitiesPayload {
 
 type QueryRoot {
   shop: Shop!
-  appInstallation: AppInstallation!
+  appInstallation(id: ID): AppInstallation
   products(first: Int, after: String, last: Int, before: String, reverse: Boolean = false,
            sortKey: ProductSortKeys = ID, query: String): ProductConnection!
   product(id: ID!): Product
-  productsCount(query: String, limit: Int = 10000): Count
+  productsCount(limit: Int = 10000, query: String, savedSearchId: ID): Count
   productVariants(first: Int, after: String, last: Int, before: String, reverse: Boolean = false,
                   sortKey: ProductVariantSortKeys = ID, query: String): ProductVariantConnection!
   productVariant(id: ID!): ProductVariant
   orders(first: Int, after: String, last: Int, before: String, reverse: Boolean = false,
          sortKey: OrderSortKeys = PROCESSED_AT, query: String): OrderConnection!
   order(id: ID!): Order
-  ordersCount(query: String, limit: Int = 10000): Count
+  ordersCount(limit: Int = 10000, query: String, savedSearchId: ID): Count
   customers(first: Int, after: String, last: Int, before: String, reverse: Boolean = false,
             sortKey: CustomerSortKeys = ID, query: String): CustomerConnection!
   customer(id: ID!): Customer
+  customersCount(limit: Int = 10000, query: String): Count
   locations(first: Int, after: String, last: Int, before: String, reverse: Boolean = false,
-            sortKey: LocationSortKeys = NAME, query: String, includeInactive: Boolean = false): LocationConnection!
+            sortKey: LocationSortKeys = NAME, query: String, includeInactive: Boolean = false,
+            includeLegacy: Boolean = false): LocationConnection!
   location(id: ID): Location
   inventoryItems(first: Int, after: String, last: Int, before: String, reverse: Boolean = false,
                  query: String): InventoryItemConnection!
   inventoryItem(id: ID!): InventoryItem
   inventoryLevel(id: ID!): InventoryLevel
-  currentBulkOperation(type: BulkOperationType = QUERY): BulkOperation
-  bulkOperation(id: ID!): BulkOperation
+  currentBulkOperation(type: BulkOperationType = QUERY): BulkOperation @@CURRENT_BULK_DEPRECATED@@
+  @@BULK_BY_ID@@
   webhookSubscriptions(first: Int, after: String, last: Int, before: String, reverse: Boolean = false,
                        sortKey: WebhookSubscriptionSortKeys = CREATED_AT, topics: [WebhookSubscriptionTopic!],
-                       callbackUrl: URL, uri: String): WebhookSubscriptionConnection!
+                       @@WEBHOOK_URI_ARGUMENT@@): WebhookSubscriptionConnection!
   webhookSubscription(id: ID!): WebhookSubscription
   node(id: ID!): Node
 }
 
 type Mutation {
-  bulkOperationRunQuery(query: String!, groupObjects: Boolean = false): BulkOperationRunQueryPayload
+  bulkOperationRunQuery(query: String! @@GROUP_OBJECTS@@): BulkOperationRunQueryPayload
   bulkOperationCancel(id: ID!): BulkOperationCancelPayload
   webhookSubscriptionCreate(topic: WebhookSubscriptionTopic!, webhookSubscription: WebhookSubscriptionInput!):
     WebhookSubscriptionCreatePayload
@@ -273,3 +297,46 @@ type Mutation {
 
 schema { query: QueryRoot mutation: Mutation }
 """
+
+
+def _names(values: tuple[str, ...], version: str, added: dict[str, str] | None = None) -> str:
+    return " ".join(v for v in values if has_feature(version, (added or {}).get(v)))
+
+
+@cache
+def sdl_for(version: str) -> str:
+    """The SDL the emulator serves for ``version`` (a served version: stable ``YYYY-MM`` or ``unstable``)."""
+    uri = has_feature(version, "2025-10")
+    if not has_feature(version, "2025-10"):
+        group_objects = ""
+    elif not has_feature(version, "2026-01"):
+        group_objects = ", groupObjects: Boolean! = true"
+    else:
+        group_objects = ", groupObjects: Boolean! = false"
+    since_2026_01 = has_feature(version, "2026-01")
+    deprecated_uri = '@deprecated(reason: "Use `uri` instead.")' if uri else ""
+    replacements = {
+        "@@CURRENCY_CODES@@": " ".join(CURRENCY_CODES),
+        "@@COUNTRY_CODES@@": " ".join(COUNTRY_CODES),
+        "@@WEBHOOK_TOPICS@@": _names(WEBHOOK_TOPICS, version, WEBHOOK_TOPICS_ADDED),
+        "@@UNLISTED@@": "UNLISTED" if uri else "",
+        "@@ITEM_VARIANT_DEPRECATED@@": '@deprecated(reason: "Use `variants` instead.")' if since_2026_01 else "",
+        "@@WEBHOOK_URI_FIELDS@@": (
+            f"{'uri: String! ' if uri else ''}callbackUrl: URL! {deprecated_uri} "
+            f"endpoint: WebhookSubscriptionEndpoint! {deprecated_uri}"
+        ),
+        "@@CURRENT_BULK_DEPRECATED@@": (
+            '@deprecated(reason: "Use `bulkOperations` with status filter instead.")' if since_2026_01 else ""
+        ),
+        "@@BULK_BY_ID@@": "bulkOperation(id: ID!): BulkOperation" if since_2026_01 else "",
+        "@@WEBHOOK_URI_ARGUMENT@@": "uri: String" if uri else "callbackUrl: URL",
+        "@@GROUP_OBJECTS@@": group_objects,
+        "@@LEVELS_INCLUDE_INACTIVE@@": ", includeInactive: Boolean = false" if has_feature(version, "2026-04") else "",
+    }
+    text = _SDL
+    for marker, value in replacements.items():
+        text = text.replace(marker, value)
+    return text
+
+
+SDL = sdl_for("unstable")

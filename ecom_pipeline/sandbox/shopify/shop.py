@@ -11,6 +11,8 @@
   ``big_product_variants``: give the first product this many variants (up to 2,048).
 - ``bulk_objects_per_s``: bulk operation speed in objects per clock second (default 2,000);
   ``bulk_fault``: ``FAILED`` | ``TIMEOUT`` | ``EXPIRED`` for the first bulk operation.
+- ``api_date``: the day (``YYYY-MM-DD``) that decides which API versions are supported and which fall forward
+  (default: today, UTC); see ``versions.py``.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ def build_shop(spec: ShopSpec, clock: SandboxClock) -> ShopHandle:
         plan=opts.get("plan", "standard"),
         objects_per_s=float(opts.get("bulk_objects_per_s", 2000.0)),
         bulk_fault=opts.get("bulk_fault"),
+        api_date=opts.get("api_date"),
     )
     return ShopHandle(
         spec=spec,

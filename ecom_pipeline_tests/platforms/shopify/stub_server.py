@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 FIXTURES = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "platform-samples" / "shopify"
+if not FIXTURES.exists():  # a worktree checkout sits one level deeper than the fixtures' sibling
+    FIXTURES = Path("/work/shared/fixtures/platform-samples/shopify")
 UNAUTHORIZED = {"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}
 
 

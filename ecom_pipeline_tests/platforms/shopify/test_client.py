@@ -183,15 +183,35 @@ def test_bulk_jsonl_sample_is_reassembled_from_parent_ids() -> None:
     assert "variants" not in records[1]
 
 
-def test_bulk_child_without_its_parent_is_refused() -> None:
-    """Prevents silently dropping a child whose parent is not the record being assembled (out-of-order file)."""
+def test_bulk_lines_in_any_order_are_reassembled() -> None:
+    """Prevents losing variants when the JSONL is not parent-then-children (groupObjects false, the 2026-01
+    default): children before their parent, and parents interleaved, still end up under the right parent."""
     lines = [
+        {"id": "gid://shopify/ProductVariant/9", "__parentId": "gid://shopify/Product/1"},
+        {"id": "gid://shopify/Product/2"},
+        {"id": "gid://shopify/ProductVariant/7", "__parentId": "gid://shopify/Product/2"},
         {"id": "gid://shopify/Product/1"},
+        {"id": "gid://shopify/ProductVariant/8", "__parentId": "gid://shopify/Product/1"},
+    ]
+    records = {r["id"]: r for r in assemble_bulk(lines, q.BULK_CHILD_CONNECTIONS)}
+    assert [v["id"] for v in records["gid://shopify/Product/1"]["variants"]["nodes"]] == [
+        "gid://shopify/ProductVariant/9",
+        "gid://shopify/ProductVariant/8",
+    ]
+    assert [v["id"] for v in records["gid://shopify/Product/2"]["variants"]["nodes"]] == [
+        "gid://shopify/ProductVariant/7"
+    ]
+    assert list(records) == ["gid://shopify/Product/2", "gid://shopify/Product/1"]
+
+
+def test_bulk_child_whose_parent_is_not_in_the_file_is_refused() -> None:
+    """Prevents silently dropping a child whose parent is missing (a truncated file), before any record is used."""
+    lines = [
         {"id": "gid://shopify/Product/2"},
         {"id": "gid://shopify/ProductVariant/9", "__parentId": "gid://shopify/Product/1"},
     ]
     with pytest.raises(ShopifyBulkOperationError, match="Product/1"):
-        list(assemble_bulk(lines, q.BULK_CHILD_CONNECTIONS))
+        next(iter(assemble_bulk(lines, q.BULK_CHILD_CONNECTIONS)))
 
 
 def _bulk_stub(stub: GraphQLStub, server: StubServer, statuses: list[str], *, error_code: str | None = None) -> None:
@@ -206,10 +226,11 @@ def _bulk_stub(stub: GraphQLStub, server: StubServer, statuses: list[str], *, er
         },
     )
 
-    def current(_v: dict[str, Any], _h: dict[str, str]) -> dict[str, Any]:
+    def current(variables: dict[str, Any], _h: dict[str, str]) -> dict[str, Any]:
+        assert variables == {"id": "gid://shopify/BulkOperation/1"}  # ours, by id: others may run meanwhile
         status = next(polls)
         return {
-            "currentBulkOperation": {
+            "bulkOperation": {
                 "id": "gid://shopify/BulkOperation/1",
                 "status": status,
                 "errorCode": error_code if status == "FAILED" else None,
@@ -219,14 +240,15 @@ def _bulk_stub(stub: GraphQLStub, server: StubServer, statuses: list[str], *, er
             }
         }
 
-    stub.on("currentBulkOperation", current, requested=1)
+    stub.on("bulkOperation(", current, requested=1)
     stub.files["result.jsonl"] = (FIXTURES / "graphql_bulk_operation_result_example.jsonl").read_bytes()
 
 
 def test_bulk_query_polls_with_backoff_then_streams_the_result(
     stub: GraphQLStub, server: StubServer, client: ShopifyClient, clock: FakeClock
 ) -> None:
-    """Prevents hammering currentBulkOperation, and reading the file before the operation completed."""
+    """Prevents hammering the shop with polls, reading the file before the operation completed, and relying on
+    the version's groupObjects default (false from 2026-01)."""
     _bulk_stub(stub, server, ["RUNNING", "RUNNING", "RUNNING", "COMPLETED"])
     records = list(client.run_bulk_query(q.BULK_PRODUCTS))
     assert len(records) == 2 and len(records[0]["variants"]["nodes"]) == 2
@@ -234,6 +256,8 @@ def test_bulk_query_polls_with_backoff_then_streams_the_result(
     download = next(r for r in stub.requests if r["path"].endswith("result.jsonl"))
     assert "x-shopify-access-token" not in download["headers"]  # the token never goes to the storage URL
     assert client.stats.bulk_operations == 1
+    start = graphql_requests(stub, "bulkOperationRunQuery")[0]["body"]["query"]
+    assert "groupObjects: true" in start
 
 
 def test_failed_bulk_operation_raises_with_its_error_code(
@@ -247,51 +271,27 @@ def test_failed_bulk_operation_raises_with_its_error_code(
     assert "FAILED" in str(info.value)
 
 
-def test_bulk_already_in_progress_is_cancelled_when_asked(stub: GraphQLStub, client: ShopifyClient) -> None:
-    """Prevents a sync failing forever because an earlier, abandoned bulk query still runs."""
-    starts = iter(
-        [
-            {
-                "bulkOperationRunQuery": {
-                    "bulkOperation": None,
-                    "userErrors": [
-                        {
-                            "field": None,
-                            "message": "A bulk query operation for this app and shop is already in progress: "
-                            "gid://shopify/BulkOperation/0.",
-                            "code": "OPERATION_IN_PROGRESS",
-                        }
-                    ],
-                }
-            },
-            {
-                "bulkOperationRunQuery": {
-                    "bulkOperation": {"id": "gid://shopify/BulkOperation/2", "status": "CREATED"},
-                    "userErrors": [],
-                }
-            },
-        ]
-    )
+def test_bulk_at_the_concurrency_limit_waits_and_starts_again_without_cancelling_others(
+    stub: GraphQLStub, client: ShopifyClient, clock: FakeClock
+) -> None:
+    """Prevents a sync cancelling another extract's bulk operation (several may run at once from 2026-01), or
+    failing at once when the shop is at its limit."""
+    busy = {
+        "bulkOperationRunQuery": {
+            "bulkOperation": None,
+            "userErrors": [
+                {"field": None, "message": "Limit of 5 concurrent bulk operations reached.", "code": "LIMIT_REACHED"}
+            ],
+        }
+    }
+    started = {
+        "bulkOperationRunQuery": {
+            "bulkOperation": {"id": "gid://shopify/BulkOperation/2", "status": "CREATED"},
+            "userErrors": [],
+        }
+    }
+    starts = iter([busy, busy, started])
     stub.on("bulkOperationRunQuery", lambda _v, _h: next(starts))
-    stub.on(
-        "bulkOperationCancel",
-        {"bulkOperationCancel": {"bulkOperation": {"id": "x", "status": "CANCELING"}, "userErrors": []}},
-    )
-    old = iter(["RUNNING", "CANCELED"])
-    stub.on(
-        "currentBulkOperation",
-        lambda _v, _h: {
-            "currentBulkOperation": {
-                "id": "gid://shopify/BulkOperation/0",
-                "status": next(old),
-                "errorCode": None,
-                "objectCount": "0",
-                "url": None,
-                "partialDataUrl": None,
-            }
-        },
-        requested=1,
-    )
-    assert client.start_bulk_query(q.BULK_PRODUCTS, on_in_progress="cancel") == "gid://shopify/BulkOperation/2"
-    cancels = graphql_requests(stub, "bulkOperationCancel")
-    assert cancels[0]["body"]["variables"] == {"id": "gid://shopify/BulkOperation/0"}
+    assert client.start_bulk_query(q.BULK_PRODUCTS) == "gid://shopify/BulkOperation/2"
+    assert clock.slept[:2] == [1.0, 1.5]
+    assert not graphql_requests(stub, "bulkOperationCancel")

@@ -49,13 +49,25 @@ def test_missing_or_wrong_token_is_shopifys_401_body(client: ShopifyClient) -> N
 
 
 def test_api_versions_served_and_unknown_version_404(client: ShopifyClient, shop: ShopHandle) -> None:
-    """Prevents silently talking to a version we did not ask for: the served one is in X-Shopify-API-Version."""
-    resp = client.post("{ shop { name } }", url=shop.https_url + "/admin/api/2025-07/graphql.json")
-    assert resp.status_code == 200 and resp.headers["X-Shopify-API-Version"] == "2025-07"
-    resp = client.post("{ shop { name } }", url=shop.https_url + "/admin/api/2023-04/graphql.json")
-    assert resp.status_code == 200 and resp.headers["X-Shopify-API-Version"] == "2025-01"  # falls forward
-    resp = client.post("{ shop { name } }", url=shop.https_url + "/admin/api/2025-13/graphql.json")
-    assert resp.status_code == 404 and resp.json() == _error_body(404)
+    """Prevents silently talking to a version we did not ask for: the served one is in X-Shopify-API-Version, and a
+    retired one falls forward to the oldest supported version (2026-12-03: 2026-01)."""
+    shop.api.api_date = "2026-12-03"
+    try:
+        for asked, served in (
+            ("2026-04", "2026-04"),
+            ("2026-10", "2026-10"),
+            ("2025-10", "2026-01"),
+            ("2023-04", "2026-01"),
+            ("2027-01", "2027-01"),
+            ("unstable", "unstable"),
+        ):
+            resp = client.post("{ shop { name } }", url=shop.https_url + f"/admin/api/{asked}/graphql.json")
+            assert resp.status_code == 200 and resp.headers["X-Shopify-API-Version"] == served, asked
+        for bad in ("2025-13", "2027-04"):
+            resp = client.post("{ shop { name } }", url=shop.https_url + f"/admin/api/{bad}/graphql.json")
+            assert resp.status_code == 404 and resp.json() == _error_body(404)
+    finally:
+        shop.api.api_date = None  # fmt: skip
 
 
 def test_cursor_paging_visits_every_product_once(client: ShopifyClient, shop: ShopHandle) -> None:
