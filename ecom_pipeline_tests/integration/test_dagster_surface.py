@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
+import pytest
 from cryptography.fernet import Fernet
 
+from ecom_pipeline.cli import main as cli_main
 from ecom_pipeline.definitions import defs
 from ecom_pipeline.partitions import TENANTS_PARTITION_NAME
 from ecom_pipeline.resources import WarehouseResource
+from ecom_pipeline.sandbox.server import ShopSpec
 from ecom_pipeline.schedules import incremental_sync_schedule
 from ecom_pipeline.sensors import tenant_partitions_sensor
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import CredentialCipher
 from ecom_pipeline.warehouse.engine import shared_engine
+from ecom_pipeline_tests.integration.conftest import one_shop_tenant
 
 
 def _add_integration(url: str, tenant: str, base_url: str) -> int:
@@ -84,15 +89,55 @@ def test_sensor_adds_new_tenants_and_removes_gone_ones_only_when_idle(warehouse_
         instance.dispose()
 
 
-def test_schedule_requests_one_run_per_tenant_with_a_per_tick_run_key(dagster_home: Path) -> None:
+def test_schedule_requests_one_run_per_tenant_with_a_per_tick_run_key(warehouse_url: str, dagster_home: Path) -> None:
     """Prevents the schedule from syncing nobody (dynamic partitions) or a tenant twice in one tick."""
     instance = dg.DagsterInstance.from_config(str(dagster_home))
+    resources = {"warehouse": WarehouseResource(url=warehouse_url)}
     try:
-        context = dg.build_schedule_context(instance=instance)
+        context = dg.build_schedule_context(instance=instance, resources=resources)
         assert isinstance(incremental_sync_schedule(context), dg.SkipReason)
+        _add_integration(warehouse_url, "acme", "http://127.0.0.1:1/a")
+        _add_integration(warehouse_url, "globex", "http://127.0.0.1:1/b")
         instance.add_dynamic_partitions(TENANTS_PARTITION_NAME, ["acme", "globex"])
-        requests = incremental_sync_schedule(dg.build_schedule_context(instance=instance))
+        requests = incremental_sync_schedule(dg.build_schedule_context(instance=instance, resources=resources))
         assert [r.partition_key for r in requests] == ["acme", "globex"]
         assert len({r.run_key for r in requests}) == 2
     finally:
         instance.dispose()
+
+
+def test_a_prestashop_only_tenant_run_materializes_no_woocommerce_or_shopify_asset(
+    warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """Prevents a tenant's run from materializing other platforms' assets with zero rows (the UI then shows
+    "woocommerce/products, latest materialization: initech, 0 rows", the CLI prints all-zero lines, and the
+    daemon's run worker starts one process per useless step): the CLI and the schedule select its platforms only."""
+    spec = ShopSpec(name="presta", seed=3, products=6, orders=5, customers=3, platform="prestashop")
+    with one_shop_tenant(
+        spec,
+        tenant="initech",
+        secret_env={"ECOM_PRESTASHOP_API_KEY": "api_key"},
+        warehouse_url=warehouse_url,
+        dagster_home=dagster_home,
+        tmp_path=tmp_path,
+        monkeypatch=monkeypatch,
+    ) as (_sandbox, instance):
+        capsys.readouterr()
+        assert cli_main(["--warehouse-url", warehouse_url, "sync", "--tenant", "initech"]) == 0
+        printed = capsys.readouterr().out
+        assert "prestashop/products" in printed and "hub/products" in printed
+        assert "woocommerce/" not in printed and "shopify/" not in printed
+        for platform in ("woocommerce", "shopify"):
+            for entity in ("products", "inventory", "orders", "customers"):
+                key = dg.AssetKey([platform, entity])
+                assert instance.get_latest_materialization_event(key) is None, key.to_user_string()
+        assert instance.get_latest_materialization_event(dg.AssetKey(["prestashop", "products"])) is not None
+        assert instance.get_latest_materialization_event(dg.AssetKey(["hub", "orders"])) is not None
+
+        # The schedule asks the daemon for the same selection.
+        resources = {"warehouse": WarehouseResource(url=warehouse_url)}
+        requests = incremental_sync_schedule(dg.build_schedule_context(instance=instance, resources=resources))
+        assert isinstance(requests, list) and len(requests) == 1
+        selected = {key.to_user_string() for key in requests[0].asset_selection or []}
+        assert selected == {f"{group}/{entity}" for group in ("prestashop", "hub")
+                            for entity in ("products", "inventory", "orders", "customers")}  # fmt: skip
