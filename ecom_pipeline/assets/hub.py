@@ -168,7 +168,7 @@ def build_hub_asset(name: str) -> dg.AssetsDefinition:
             engine,
             tenant,
             purpose=f"hub/{name} run {context.run.run_id[:8]}",
-            on_wait=lambda holder: context.log.info(f"waiting for the lock of tenant {tenant}, held by {holder}"),
+            on_wait=lambda holder: context.log.warning(f"waiting for the lock of tenant {tenant}, held by {holder}"),
         ) as lock:
             report = apply_staged(
                 engine, tenant_id=tenant, entity=entity, transforms=transforms, run_id=context.run.run_id

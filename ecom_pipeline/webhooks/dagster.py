@@ -63,7 +63,7 @@ def inbox_applied(
         warehouse.engine(),
         tenant,
         purpose=f"webhooks run {context.run.run_id[:8]}",
-        on_wait=lambda holder: context.log.info(f"waiting for the lock of tenant {tenant}, held by {holder}"),
+        on_wait=lambda holder: context.log.warning(f"waiting for the lock of tenant {tenant}, held by {holder}"),
     ) as lock:
         report = apply_inbox(
             warehouse.engine(),

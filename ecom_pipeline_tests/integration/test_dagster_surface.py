@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import socket
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +17,10 @@ from ecom_pipeline.cli import main as cli_main
 from ecom_pipeline.definitions import defs
 from ecom_pipeline.partitions import TENANTS_PARTITION_NAME
 from ecom_pipeline.resources import WarehouseResource
+from ecom_pipeline.runner import TAG_HOST, TAG_PID, TAG_PID_STARTED, process_start_ticks
 from ecom_pipeline.sandbox.server import ShopSpec
 from ecom_pipeline.schedules import incremental_sync_schedule
-from ecom_pipeline.sensors import tenant_partitions_sensor
+from ecom_pipeline.sensors import dead_runs_sensor, tenant_partitions_sensor
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import CredentialCipher
 from ecom_pipeline.warehouse.engine import shared_engine
@@ -141,3 +146,40 @@ def test_a_prestashop_only_tenant_run_materializes_no_woocommerce_or_shopify_ass
         selected = {key.to_user_string() for key in requests[0].asset_selection or []}
         assert selected == {f"{group}/{entity}" for group in ("prestashop", "hub")
                             for entity in ("products", "inventory", "orders", "customers")}  # fmt: skip
+
+
+def test_dead_runs_sensor_fails_in_process_runs_whose_process_was_killed_and_frees_their_pool_slots(
+    dagster_home: Path,
+) -> None:
+    """Prevents a CLI sync killed with kill -9 from holding its pool slot until someone runs the CLI again: the
+    daemon's run monitoring cannot see in-process runs (no run worker), so this sensor does."""
+    instance = dg.DagsterInstance.from_config(str(dagster_home))
+    try:
+        victim = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+        started = process_start_ticks(victim.pid)
+        tags = {TAG_PID: str(victim.pid), TAG_HOST: socket.gethostname(), "dagster/partition": "acme"}
+        if started is not None:
+            tags[TAG_PID_STARTED] = started
+        job = defs.resolve_job_def("sync_job")
+        dead = instance.create_run_for_job(job_def=job, tags=tags, status=dg.DagsterRunStatus.STARTED)
+        alive = instance.create_run_for_job(
+            job_def=job, tags={**tags, TAG_PID: str(victim.pid)}, status=dg.DagsterRunStatus.STARTED
+        )
+        storage = instance.event_log_storage
+        storage.set_concurrency_slots("woocommerce_api", 2)
+        storage.claim_concurrency_slot("woocommerce_api", dead.run_id, "woocommerce__products")
+        assert storage.get_concurrency_info("woocommerce_api").active_slot_count == 1
+
+        # While the process lives, its runs are left alone.
+        dead_runs_sensor(dg.build_sensor_context(instance=instance))
+        assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.STARTED  # type: ignore[union-attr]
+
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=30)
+        result = dead_runs_sensor(dg.build_sensor_context(instance=instance))
+        assert isinstance(result, dg.SkipReason) and dead.run_id in str(result.skip_message)
+        for run in (dead, alive):
+            assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE  # type: ignore[union-attr]
+        assert storage.get_concurrency_info("woocommerce_api").active_slot_count == 0
+    finally:
+        instance.dispose()
