@@ -12,11 +12,13 @@ this host is gone and frees their slots, plus the slots still held by runs that 
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,8 @@ TAG_LAUNCHED_BY = "ecom/launched_by"
 TAG_PID = "ecom/pid"
 TAG_PID_STARTED = "ecom/pid_started"
 TAG_HOST = "ecom/host"
+ENDED_RUN_SLOT_GRACE_S = 30
+logger = logging.getLogger(__name__)
 # Runs that may still be executing: the statuses a dead in-process run can be left in.
 UNFINISHED = [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
 
@@ -117,7 +121,10 @@ def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
             pid = int(run.tags.get(TAG_PID, ""))
         except ValueError:
             continue
-        if pid == os.getpid() or not _process_gone(pid, run.tags.get(TAG_PID_STARTED)):
+        started = run.tags.get(TAG_PID_STARTED)
+        if pid == os.getpid() and started == process_start_ticks(pid):
+            continue  # a run of this very process (a sensor evaluated in process, a script's earlier run)
+        if pid != os.getpid() and not _process_gone(pid, started):
             continue
         current = instance.get_run_by_id(run.run_id)
         if current is None or current.is_finished:
@@ -125,17 +132,30 @@ def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
         instance.report_run_failed(
             current,
             f"The process that executed this run (pid {pid} on {host}) is gone: it was killed or crashed. "
-            "Marked failed, and its pool slots freed, by the next `ecom-pipeline sync`. Whatever it had committed "
-            "is kept; the next sync resumes from the stored cursors.",
+            "Marked failed, and its pool slots freed, by ecom_pipeline's dead-run check (before a CLI sync, and in "
+            "dead_runs_sensor). Whatever it had committed is kept; the next sync resumes from the stored cursors.",
         )
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         failed.append(run.run_id)
+        logger.warning(
+            "run %s (tenant %s) was left STARTED by a process that is gone (pid %s on %s): marked failed, and its "
+            "pool slots freed",
+            run.run_id,
+            run.tags.get("dagster/partition", "?"),
+            pid,
+            host,
+        )
     storage = instance.event_log_storage
     if storage.supports_global_concurrency_limits:
         holders = storage.get_concurrency_run_ids()
         if holders:
+            # The same grace as the daemon's free_slots_after_run_end_seconds: a run that just ended may still be
+            # releasing its own slots.
+            ended_before = datetime.now(UTC) - timedelta(seconds=ENDED_RUN_SLOT_GRACE_S)
             for record in instance.get_run_records(
-                filters=dg.RunsFilter(run_ids=list(holders), statuses=list(FINISHED_STATUSES))
+                filters=dg.RunsFilter(
+                    run_ids=list(holders), statuses=list(FINISHED_STATUSES), updated_before=ended_before
+                )
             ):
                 storage.free_concurrency_slots_for_run(record.dagster_run.run_id)
     return failed
