@@ -94,17 +94,22 @@ def test_sensor_adds_new_tenants_and_removes_gone_ones_only_when_idle(warehouse_
         instance.dispose()
 
 
+def _evaluate_schedule(instance: dg.DagsterInstance, warehouse_url: str) -> Any:
+    # As a context manager: the schedule context opens its own instance from the ref, which must be closed.
+    resources = {"warehouse": WarehouseResource(url=warehouse_url)}
+    with dg.build_schedule_context(instance=instance, resources=resources) as context:
+        return incremental_sync_schedule(context)
+
+
 def test_schedule_requests_one_run_per_tenant_with_a_per_tick_run_key(warehouse_url: str, dagster_home: Path) -> None:
     """Prevents the schedule from syncing nobody (dynamic partitions) or a tenant twice in one tick."""
     instance = dg.DagsterInstance.from_config(str(dagster_home))
-    resources = {"warehouse": WarehouseResource(url=warehouse_url)}
     try:
-        context = dg.build_schedule_context(instance=instance, resources=resources)
-        assert isinstance(incremental_sync_schedule(context), dg.SkipReason)
+        assert isinstance(_evaluate_schedule(instance, warehouse_url), dg.SkipReason)
         _add_integration(warehouse_url, "acme", "http://127.0.0.1:1/a")
         _add_integration(warehouse_url, "globex", "http://127.0.0.1:1/b")
         instance.add_dynamic_partitions(TENANTS_PARTITION_NAME, ["acme", "globex"])
-        requests = incremental_sync_schedule(dg.build_schedule_context(instance=instance, resources=resources))
+        requests = _evaluate_schedule(instance, warehouse_url)
         assert [r.partition_key for r in requests] == ["acme", "globex"]
         assert len({r.run_key for r in requests}) == 2
     finally:
@@ -140,8 +145,7 @@ def test_a_prestashop_only_tenant_run_materializes_no_woocommerce_or_shopify_ass
         assert instance.get_latest_materialization_event(dg.AssetKey(["hub", "orders"])) is not None
 
         # The schedule asks the daemon for the same selection.
-        resources = {"warehouse": WarehouseResource(url=warehouse_url)}
-        requests = incremental_sync_schedule(dg.build_schedule_context(instance=instance, resources=resources))
+        requests = _evaluate_schedule(instance, warehouse_url)
         assert isinstance(requests, list) and len(requests) == 1
         selected = {key.to_user_string() for key in requests[0].asset_selection or []}
         assert selected == {f"{group}/{entity}" for group in ("prestashop", "hub")
