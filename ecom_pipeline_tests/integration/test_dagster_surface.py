@@ -12,6 +12,7 @@ from typing import Any
 import dagster as dg
 import pytest
 from cryptography.fernet import Fernet
+from dagster._core.definitions.reconstruct import ReconstructableRepository
 
 from ecom_pipeline.cli import main as cli_main
 from ecom_pipeline.definitions import defs
@@ -150,6 +151,20 @@ def test_a_prestashop_only_tenant_run_materializes_no_woocommerce_or_shopify_ass
         selected = {key.to_user_string() for key in requests[0].asset_selection or []}
         assert selected == {f"{group}/{entity}" for group in ("prestashop", "hub")
                             for entity in ("products", "inventory", "orders", "customers")}  # fmt: skip
+
+        # ... and a run worker executes that request with the job's own executor (one process per step).
+        job = ReconstructableRepository.for_module("ecom_pipeline.definitions", "defs").get_reconstructable_job(
+            "sync_job"
+        )
+        with dg.execute_job(
+            job, instance, tags=requests[0].tags | {"dagster/partition": "initech"},
+            asset_selection=list(requests[0].asset_selection or []),
+        ) as result:  # fmt: skip
+            assert result.success
+            started = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
+        assert started == {key.replace("/", "__") for key in selected}
+        for platform in ("woocommerce", "shopify"):
+            assert instance.get_latest_materialization_event(dg.AssetKey([platform, "products"])) is None
 
 
 def test_dead_runs_sensor_fails_in_process_runs_whose_process_was_killed_and_frees_their_pool_slots(
