@@ -169,7 +169,7 @@ def ensure_pools(instance: dg.DagsterInstance, pools: Sequence[str]) -> None:
     winner's row is what we wanted) keeps concurrent first syncs from failing.
     """
     storage = instance.event_log_storage
-    if not storage.supports_global_concurrency_limits:
+    if not storage.supports_global_concurrency_limits or instance.global_op_concurrency_default_limit is None:
         return
     missing = set(pools) - storage.get_concurrency_keys()
     for pool in sorted(missing):

@@ -12,9 +12,11 @@ frees their slots.
 import dagster as dg
 from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
+from ecom_pipeline.assets.extract import pool_name
 from ecom_pipeline.partitions import TENANTS_PARTITION_NAME
+from ecom_pipeline.platforms.registry import platforms
 from ecom_pipeline.resources import WarehouseResource
-from ecom_pipeline.runner import reap_dead_runs
+from ecom_pipeline.runner import ensure_pools, reap_dead_runs
 from ecom_pipeline.warehouse import store
 
 
@@ -63,6 +65,8 @@ def tenant_partitions_sensor(context: dg.SensorEvaluationContext, warehouse: War
     "slots, so a killed sync costs one run and never blocks a platform's pool.",
 )
 def dead_runs_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+    # Also create the platforms' pool limits ahead of the first runs, which would otherwise race to create them.
+    ensure_pools(context.instance, [pool_name(p) for p in platforms()])
     failed = reap_dead_runs(context.instance)
     if failed:
         context.log.warning(f"failed {len(failed)} run(s) whose process is gone: {', '.join(failed)}")

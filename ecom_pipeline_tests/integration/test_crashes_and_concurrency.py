@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from ecom_pipeline.cli import main as cli_main
 from ecom_pipeline.runner import REPO_DAGSTER_YAML, run_sync
 from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
+from ecom_pipeline.sensors import dead_runs_sensor
 from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.schema import (
     entity_links,
@@ -201,3 +202,22 @@ def test_two_syncs_killed_with_sigkill_do_not_stall_the_platform_for_other_tenan
     for shop in ("a", "b"):
         sandbox.shop(shop).faults.reset()
     assert run_sync("t-a", instance=instance).success
+
+
+def test_pool_limits_exist_before_the_first_runs_so_concurrent_first_syncs_do_not_race(
+    repo_dagster_home: Path,
+) -> None:
+    """Prevents the first two runs on a fresh instance from both creating a pool's limit, one of them failing its
+    step with a unique violation (Dagster creates a pool's limit on first use): the daemon's sensor and the CLI
+    create them first."""
+    instance = dg.DagsterInstance.from_config(str(repo_dagster_home))
+    try:
+        assert (
+            not {"woocommerce_api", "shopify_api", "prestashop_api"} & instance.event_log_storage.get_concurrency_keys()
+        )
+        dead_runs_sensor(dg.build_sensor_context(instance=instance))
+        keys = instance.event_log_storage.get_concurrency_keys()
+        assert {"woocommerce_api", "shopify_api", "prestashop_api"} <= keys
+        assert instance.event_log_storage.get_concurrency_info("woocommerce_api").slot_count == 2
+    finally:
+        instance.dispose()
