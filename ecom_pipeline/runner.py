@@ -226,7 +226,6 @@ def run_sync(
     lookback_seconds: int | None = None,
     defs: dg.Definitions | None = None,
     log_level: str | None = None,
-    warehouse_url: str | None = None,
 ) -> SyncOutcome:
     """Run ``sync_job`` for one tenant partition and collect each asset's materialization metadata.
 
@@ -241,7 +240,8 @@ def run_sync(
     reap_dead_runs(instance)
     if not instance.has_dynamic_partition(TENANTS_PARTITION_NAME, tenant):
         instance.add_dynamic_partitions(TENANTS_PARTITION_NAME, [tenant])
-    with shared_engine(warehouse_url or _warehouse_url(defs)).connect() as conn:
+    # The tenant's platforms, read from the warehouse the run's own resource will write to.
+    with shared_engine(_warehouse_url(defs)).connect() as conn:
         selection = sync_asset_selection(tenant_platforms(conn, tenant))
     job = defs.resolve_job_def(SYNC_JOB_NAME)
     ensure_pools(
