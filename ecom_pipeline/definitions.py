@@ -9,14 +9,14 @@ from ecom_pipeline.housekeeping import housekeeping_job, housekeeping_schedule
 from ecom_pipeline.jobs import sync_job
 from ecom_pipeline.resources import CredentialStoreResource, ShopClientSettings, WarehouseResource
 from ecom_pipeline.schedules import incremental_sync_schedule
-from ecom_pipeline.sensors import tenant_partitions_sensor
+from ecom_pipeline.sensors import dead_runs_sensor, tenant_partitions_sensor
 from ecom_pipeline.webhooks.dagster import WEBHOOK_DEFINITIONS
 
 defs = dg.Definitions(
     assets=[*extract_assets(), *hub_assets(), *WEBHOOK_DEFINITIONS["assets"]],
     jobs=[sync_job, housekeeping_job, *WEBHOOK_DEFINITIONS["jobs"]],
     schedules=[incremental_sync_schedule, housekeeping_schedule],
-    sensors=[tenant_partitions_sensor, *WEBHOOK_DEFINITIONS["sensors"]],
+    sensors=[tenant_partitions_sensor, dead_runs_sensor, *WEBHOOK_DEFINITIONS["sensors"]],
     resources={
         "warehouse": WarehouseResource(),
         "credentials": CredentialStoreResource(),

@@ -2,21 +2,41 @@
 
 Runs go through ``DagsterInstance`` like runs launched from the UI, so they appear in the UI's run list with
 their metadata, partitions and checks; ``execute_in_process`` only saves the process launch.
+
+An in-process run has no run worker that Dagster's run monitoring could watch: if its process is killed, the run
+stays STARTED and keeps the pool slots its steps held (with a pool limit of 2, two ``kill -9`` stall every later
+sync of that platform, for every tenant). So each run records the process that executes it (``ecom/pid``,
+``ecom/pid_started``, ``ecom/host``), and before each sync :func:`reap_dead_runs` fails the runs whose process on
+this host is gone and frees their slots, plus the slots still held by runs that already ended.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from dagster._core.storage.dagster_run import FINISHED_STATUSES
 
-from ecom_pipeline.jobs import SYNC_JOB_NAME
+from ecom_pipeline.jobs import SYNC_JOB_NAME, sync_asset_selection, tenant_platforms
 from ecom_pipeline.partitions import TENANTS_PARTITION_NAME
-from ecom_pipeline.warehouse.engine import default_home
+from ecom_pipeline.warehouse.engine import default_home, default_warehouse_url, shared_engine
+
+TAG_LAUNCHED_BY = "ecom/launched_by"
+TAG_PID = "ecom/pid"
+TAG_PID_STARTED = "ecom/pid_started"
+TAG_HOST = "ecom/host"
+ENDED_RUN_SLOT_GRACE_S = 30
+logger = logging.getLogger(__name__)
+# Runs that may still be executing: the statuses a dead in-process run can be left in.
+UNFINISHED = [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
 
 REPO_DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
 FALLBACK_DAGSTER_YAML = "telemetry:\n  enabled: false\n"
@@ -50,14 +70,136 @@ class SyncOutcome:
     materializations: dict[str, dict[str, Any]]
 
 
+def process_start_ticks(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot, from /proc), to tell it from a later process that
+    reuses its pid; None where /proc is not available or the process does not exist."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: fields after the last ")" are fixed.
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return fields[19] if len(fields) > 19 else None
+
+
+def process_tags() -> dict[str, str]:
+    """Tags that identify the process executing an in-process run, for :func:`reap_dead_runs`."""
+    pid = os.getpid()
+    tags = {TAG_PID: str(pid), TAG_HOST: socket.gethostname()}
+    started = process_start_ticks(pid)
+    if started is not None:
+        tags[TAG_PID_STARTED] = started
+    return tags
+
+
+def _process_gone(pid: int, started: str | None) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass  # exists, owned by someone else
+    if started is not None:
+        now = process_start_ticks(pid)
+        return now is not None and now != started  # the pid was reused by another process
+    return False
+
+
+def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Fail the unfinished runs whose recorded process on this host is gone, and free their pool slots.
+
+    Also frees the slots still held by runs that already ended (the daemon's run monitoring does the same after
+    ``free_slots_after_run_end_seconds``, but the embedded default may have no daemon running). Returns the ids
+    of the runs it failed. Runs of other hosts, and runs without process tags, are left alone: their process
+    cannot be checked from here.
+    """
+    host = socket.gethostname()
+    failed: list[str] = []
+    runs = instance.get_runs(filters=dg.RunsFilter(statuses=UNFINISHED, tags={TAG_HOST: host}))
+    for run in runs:
+        try:
+            pid = int(run.tags.get(TAG_PID, ""))
+        except ValueError:
+            continue
+        started = run.tags.get(TAG_PID_STARTED)
+        if pid == os.getpid() and started == process_start_ticks(pid):
+            continue  # a run of this very process (a sensor evaluated in process, a script's earlier run)
+        if pid != os.getpid() and not _process_gone(pid, started):
+            continue
+        current = instance.get_run_by_id(run.run_id)
+        if current is None or current.is_finished:
+            continue
+        instance.report_run_failed(
+            current,
+            f"The process that executed this run (pid {pid} on {host}) is gone: it was killed or crashed. "
+            "Marked failed, and its pool slots freed, by ecom_pipeline's dead-run check (before a CLI sync, and in "
+            "dead_runs_sensor). Whatever it had committed is kept; the next sync resumes from the stored cursors.",
+        )
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        failed.append(run.run_id)
+        logger.warning(
+            "run %s (tenant %s) was left STARTED by a process that is gone (pid %s on %s): marked failed, and its "
+            "pool slots freed",
+            run.run_id,
+            run.tags.get("dagster/partition", "?"),
+            pid,
+            host,
+        )
+    storage = instance.event_log_storage
+    if storage.supports_global_concurrency_limits:
+        holders = storage.get_concurrency_run_ids()
+        if holders:
+            # The same grace as the daemon's free_slots_after_run_end_seconds: a run that just ended may still be
+            # releasing its own slots.
+            ended_before = datetime.now(UTC) - timedelta(seconds=ENDED_RUN_SLOT_GRACE_S)
+            for record in instance.get_run_records(
+                filters=dg.RunsFilter(
+                    run_ids=list(holders), statuses=list(FINISHED_STATUSES), updated_before=ended_before
+                )
+            ):
+                storage.free_concurrency_slots_for_run(record.dagster_run.run_id)
+    return failed
+
+
+def ensure_pools(instance: dg.DagsterInstance, pools: Sequence[str]) -> None:
+    """Create the pools' limits (from the instance's default) before steps claim slots.
+
+    Dagster creates a pool's limit on first use; two runs starting at once on a fresh PostgreSQL instance both
+    insert it and one fails its step with a unique violation. Creating them here first (a lost race is fine: the
+    winner's row is what we wanted) keeps concurrent first syncs from failing.
+    """
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits or instance.global_op_concurrency_default_limit is None:
+        return
+    missing = set(pools) - storage.get_concurrency_keys()
+    for pool in sorted(missing):
+        try:
+            storage.initialize_concurrency_limit_to_default(pool)
+        except Exception:
+            if pool not in storage.get_concurrency_keys():
+                raise
+
+
 def sync_run_config(
-    defs: dg.Definitions, *, full_refresh: bool, lookback_seconds: int | None = None, log_level: str | None = None
+    defs: dg.Definitions,
+    *,
+    full_refresh: bool,
+    lookback_seconds: int | None = None,
+    log_level: str | None = None,
+    asset_selection: Sequence[dg.AssetKey] | None = None,
 ) -> dict[str, Any]:
-    """Run config that sets the extract assets' options (full refresh, lookback) and the console log level."""
+    """Run config that sets the extract assets' options (full refresh, lookback) and the console log level.
+
+    With ``asset_selection``, only the selected extract assets get config (config for an op outside the run's
+    selection is an error).
+    """
     job = defs.resolve_job_def(SYNC_JOB_NAME)
+    selected = {"__".join(key.path) for key in asset_selection} if asset_selection is not None else None
     ops: dict[str, Any] = {}
     for node in job.graph.node_defs:
         if node.name.startswith("hub__"):
+            continue
+        if selected is not None and node.name not in selected:
             continue
         config: dict[str, Any] = {"full_refresh": full_refresh}
         if lookback_seconds is not None:
@@ -69,6 +211,13 @@ def sync_run_config(
     return run_config
 
 
+def _warehouse_url(defs: dg.Definitions) -> str:
+    """The URL of the warehouse resource the definitions run with (the default resolves it from the env)."""
+    resource = (defs.resources or {}).get("warehouse")
+    resolved = getattr(resource, "resolved_url", None)
+    return resolved() if callable(resolved) else default_warehouse_url()
+
+
 def run_sync(
     tenant: str,
     *,
@@ -78,23 +227,40 @@ def run_sync(
     defs: dg.Definitions | None = None,
     log_level: str | None = None,
 ) -> SyncOutcome:
-    """Run ``sync_job`` for one tenant partition and collect each asset's materialization metadata."""
+    """Run ``sync_job`` for one tenant partition and collect each asset's materialization metadata.
+
+    The run selects the extract assets of the tenant's platforms only (see ``sync_asset_selection``); runs of
+    this host whose process died are failed and their pool slots freed first (:func:`reap_dead_runs`).
+    """
     if defs is None:
         from ecom_pipeline.definitions import defs as default_defs
 
         defs = default_defs
     instance = instance or get_instance()
+    reap_dead_runs(instance)
     if not instance.has_dynamic_partition(TENANTS_PARTITION_NAME, tenant):
         instance.add_dynamic_partitions(TENANTS_PARTITION_NAME, [tenant])
+    # The tenant's platforms, read from the warehouse the run's own resource will write to.
+    with shared_engine(_warehouse_url(defs)).connect() as conn:
+        selection = sync_asset_selection(tenant_platforms(conn, tenant))
     job = defs.resolve_job_def(SYNC_JOB_NAME)
+    ensure_pools(
+        instance,
+        sorted({pool for key in selection if (pool := defs.resolve_assets_def(key).op.pool)}),
+    )
     result = job.execute_in_process(
         instance=instance,
         partition_key=tenant,
         run_config=sync_run_config(
-            defs, full_refresh=full_refresh, lookback_seconds=lookback_seconds, log_level=log_level
+            defs,
+            full_refresh=full_refresh,
+            lookback_seconds=lookback_seconds,
+            log_level=log_level,
+            asset_selection=selection,
         ),
         raise_on_error=False,
-        tags={"ecom/launched_by": "cli"},
+        asset_selection=selection,
+        tags={TAG_LAUNCHED_BY: "cli", **process_tags()},
     )
     materializations: dict[str, dict[str, Any]] = {}
     for event in result.get_asset_materialization_events():

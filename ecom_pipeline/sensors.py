@@ -1,14 +1,22 @@
-"""Sensors: keep the tenants partitions in step with the ``integrations`` table.
+"""Sensors: keep the tenants partitions in step with the ``integrations`` table, and clear dead runs.
 
 New tenants are added as soon as they have an active shop. A tenant whose shops are all disconnected is removed
 only when none of its runs is queued or in flight: deleting a partition under a running run would orphan it.
+
+``dead_runs_sensor`` does for the daemon what ``ecom-pipeline sync`` does before each run: a run executed in
+process (the CLI, scripts) that was killed stays STARTED holding its pool slots, and Dagster's run monitoring
+cannot see it (it has no run worker), so the sensor fails the runs whose recorded process on this host is gone and
+frees their slots.
 """
 
 import dagster as dg
 from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
+from ecom_pipeline.assets.extract import pool_name
 from ecom_pipeline.partitions import TENANTS_PARTITION_NAME
+from ecom_pipeline.platforms.registry import platforms
 from ecom_pipeline.resources import WarehouseResource
+from ecom_pipeline.runner import ensure_pools, reap_dead_runs
 from ecom_pipeline.warehouse import store
 
 
@@ -48,3 +56,19 @@ def tenant_partitions_sensor(context: dg.SensorEvaluationContext, warehouse: War
     if not requests:
         return dg.SensorResult(skip_reason=f"{len(current)} tenant partition(s) already match the integrations")
     return dg.SensorResult(dynamic_partitions_requests=requests)
+
+
+@dg.sensor(
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Fails runs executed in process (CLI) whose process on this host is gone, and frees their pool "
+    "slots, so a killed sync costs one run and never blocks a platform's pool.",
+)
+def dead_runs_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+    # Also create the platforms' pool limits ahead of the first runs, which would otherwise race to create them.
+    ensure_pools(context.instance, [pool_name(p) for p in platforms()])
+    failed = reap_dead_runs(context.instance)
+    if failed:
+        context.log.warning(f"failed {len(failed)} run(s) whose process is gone: {', '.join(failed)}")
+        return dg.SkipReason(f"failed {len(failed)} dead run(s) and freed their pool slots: {', '.join(failed)}")
+    return dg.SkipReason("no dead runs")

@@ -143,6 +143,11 @@ def _missed_by_webhooks(
     )
 
 
+def pool_name(platform: str) -> str:
+    """The concurrency pool shared by a platform's extract assets (limited in dagster.yaml)."""
+    return f"{platform}_api"
+
+
 def build_extract_asset(spec: PlatformSpec, asset_name: str, entity: str) -> dg.AssetsDefinition:
     """The extract asset for one platform entity."""
     deps = [dg.AssetKey([spec.name, d]) for d in spec.extract_deps.get(asset_name, ())]
@@ -153,7 +158,7 @@ def build_extract_asset(spec: PlatformSpec, asset_name: str, entity: str) -> dg.
         partitions_def=tenants_partitions,
         group_name=spec.name,
         kinds={spec.name, "python"},
-        pool=f"{spec.name}_api",
+        pool=pool_name(spec.name),
         retry_policy=dg.RetryPolicy(max_retries=2, delay=15, backoff=dg.Backoff.EXPONENTIAL),
         description=f"Raw {spec.title} {asset_name} of each tenant's shops, staged in `staging_records`.",
         tags={"ecom/platform": spec.name, "ecom/stage": "extract"},

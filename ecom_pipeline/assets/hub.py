@@ -4,6 +4,11 @@ One hub asset per entity serves every platform: it depends on each platform's ex
 applies whatever is pending in staging for the tenant. Checks ride on the assets (so they run per tenant
 partition, in the same run): a blocking check stops bad product data from flowing on to orders, and warnings
 flag order lines that reference no known variant and records that were rejected.
+
+The apply runs under the tenant's lock (``warehouse/locks.py``): a CLI sync, a daemon-launched run and a webhook
+apply of the same tenant never resolve the same staged rows at once, whoever launched them. The hub assets run
+whatever part of their upstream a run selected (a tenant's run selects only its platforms' extract assets) and
+apply everything the tenant has pending in staging.
 """
 
 from typing import Any
@@ -16,6 +21,7 @@ from ecom_pipeline.platforms.registry import platforms
 from ecom_pipeline.resources import WarehouseResource
 from ecom_pipeline.sync.apply import apply_staged
 from ecom_pipeline.sync.runs import resolve_runs
+from ecom_pipeline.warehouse.locks import tenant_lock
 from ecom_pipeline.warehouse.schema import (
     hub_order_lines,
     hub_orders,
@@ -158,8 +164,19 @@ def build_hub_asset(name: str) -> dg.AssetsDefinition:
         tenant = context.partition_key
         engine = warehouse.engine()
         transforms = {p: spec.transforms[entity] for p, spec in specs.items() if entity in spec.transforms}
-        # The resolve rows are opened before the work so they carry its real duration, rows and full-refresh flag.
-        with resolve_runs(engine, tenant_id=tenant, entity=entity, run_id=context.run.run_id) as runs:
+        # The resolve rows are opened once the lock is held, before the work, so they carry its real duration, rows
+        # and full-refresh flag (and not the wait for another run of the tenant).
+        with (
+            tenant_lock(
+                engine,
+                tenant,
+                purpose=f"hub/{name} run {context.run.run_id[:8]}",
+                on_wait=lambda holder: context.log.warning(
+                    f"waiting for the lock of tenant {tenant}, held by {holder}"
+                ),
+            ) as lock,
+            resolve_runs(engine, tenant_id=tenant, entity=entity, run_id=context.run.run_id) as runs,
+        ):
             report = apply_staged(
                 engine, tenant_id=tenant, entity=entity, transforms=transforms, run_id=context.run.run_id
             )
@@ -187,6 +204,7 @@ def build_hub_asset(name: str) -> dg.AssetsDefinition:
                 "rejected": report.rejected,
                 "rejection_samples": dg.MetadataValue.json(list(report.rejection_reasons)),
                 "duration_s": round(report.duration_s, 3),
+                "tenant_lock_wait_s": round(lock.waited_s, 3),
             },
             check_results=results,
         )

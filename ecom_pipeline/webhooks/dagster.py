@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 
 from ecom_pipeline.partitions import tenants_partitions
 from ecom_pipeline.resources import CredentialStoreResource, WarehouseResource
+from ecom_pipeline.warehouse.locks import tenant_lock
 from ecom_pipeline.warehouse.schema import webhook_inbox
 from ecom_pipeline.warehouse.types import utcnow
 from ecom_pipeline.webhooks.apply import apply_inbox
@@ -56,14 +57,22 @@ def inbox_applied(
     warehouse: WarehouseResource,
     credentials: CredentialStoreResource,
 ) -> dg.MaterializeResult:
-    report = apply_inbox(
+    tenant = context.partition_key
+    # The tenant's lock (warehouse/locks.py): never apply at the same time as a sync of the same tenant.
+    with tenant_lock(
         warehouse.engine(),
-        tenant_id=context.partition_key,
-        run_id=context.run.run_id,
-        limit=config.limit,
-        cipher=credentials.cipher(),
-        max_attempts=config.max_attempts,
-    )
+        tenant,
+        purpose=f"webhooks run {context.run.run_id[:8]}",
+        on_wait=lambda holder: context.log.warning(f"waiting for the lock of tenant {tenant}, held by {holder}"),
+    ) as lock:
+        report = apply_inbox(
+            warehouse.engine(),
+            tenant_id=tenant,
+            run_id=context.run.run_id,
+            limit=config.limit,
+            cipher=credentials.cipher(),
+            max_attempts=config.max_attempts,
+        )
     if report.dead:
         context.log.warning(f"{report.dead} webhook event(s) dead-lettered: {report.dead_letters}")
     meta = report.as_metadata()
@@ -80,6 +89,7 @@ def inbox_applied(
             "errors": dg.MetadataValue.json(meta["errors"]),
             "dead_letters": dg.MetadataValue.json(meta["dead_letters"]),
             "entities": dg.MetadataValue.json(meta["entities"]),
+            "tenant_lock_wait_s": round(lock.waited_s, 3),
         }
     )
 
