@@ -457,6 +457,8 @@ class PrestaStore:
         t = start
         for i in range(n_products):
             t += rng.randint(0, step * 2) if rng.random() > 0.1 else 0  # some products share a second
+            # The wide steps of a tiny catalogue can add up past the anchor: nothing is created in the future.
+            t = min(t, self.anchor - 3600)
             self._gen_product(i, t, rng.random() < variable_share)
         for i in range(n_customers):
             self._gen_customer(i, start + rng.randint(0, span - 3600))

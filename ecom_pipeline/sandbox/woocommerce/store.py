@@ -347,6 +347,8 @@ class WooStore:
         t = start
         for i in range(n_products):
             t += rng.randint(0, step * 2) if rng.random() > 0.1 else 0  # some products share a second
+            # The wide steps of a tiny catalogue can add up past the anchor: nothing is created in the future.
+            t = min(t, self.anchor - 3600)
             if rng.random() < variable_share:
                 self._gen_variable(i, t)
             else:
