@@ -5,16 +5,8 @@ from __future__ import annotations
 import hashlib
 from decimal import Decimal
 
-from ecom_pipeline.sandbox.prestashop.resources import (
-    ORDER_DETAIL_FIELDS,
-)
-from ecom_pipeline.sandbox.prestashop.rows import (
-    ORDER_TEMPLATE,
-    ZERO_DATETIME,
-    Row,
-    StoreError,
-    money,
-)
+from ecom_pipeline.sandbox.prestashop.resources import ORDER_DETAIL_FIELDS
+from ecom_pipeline.sandbox.prestashop.rows import ORDER_TEMPLATE, ZERO_DATETIME, Row, StoreError, money
 from ecom_pipeline.sandbox.prestashop.state import PrestaState
 
 

@@ -30,6 +30,7 @@ from ecom_pipeline.sandbox.prestashop.rows import (
     fake_bcrypt,
     money,
 )
+from ecom_pipeline.sandbox.seeding import Timeline
 
 if TYPE_CHECKING:
     from ecom_pipeline.sandbox.prestashop.store import PrestaStore
@@ -212,34 +213,22 @@ class PrestaSeeder:
             }  # fmt: skip
 
     def run(self, n_products: int, variable_share: float, n_orders: int, n_customers: int) -> None:
-        rng = self.rng
-        span = 90 * 86400
-        start = self.store.anchor - span
-        product_window = span * 2 // 3
-        step = max(1, product_window // max(1, n_products))
-        t = start
-        for i in range(n_products):
-            t += rng.randint(0, step * 2) if rng.random() > 0.1 else 0  # some products share a second
-            # The wide steps of a tiny catalogue can add up past the anchor: nothing is created in the future.
-            t = min(t, self.store.anchor - 3600)
-            self._gen_product(i, t, rng.random() < variable_share)
+        timeline = Timeline(self.rng, self.store.anchor)
+        for i, t in enumerate(timeline.product_times(n_products)):
+            self._gen_product(i, t, self.rng.random() < variable_share)
         for i in range(n_customers):
-            self._gen_customer(i, start + rng.randint(0, span - 3600))
-        order_start = start + product_window
-        order_step = max(1, (span - product_window - 7200) // max(1, n_orders))
-        t = order_start
+            self._gen_customer(i, timeline.signup_time())
         pids = list(self.store.tables["products"])
         cids = list(self.store.tables["customers"])
-        for _ in range(n_orders):
-            if not pids:
-                break
-            t += rng.randint(0, order_step * 2) if rng.random() > 0.1 else 0
-            self._gen_order(min(t, self.store.anchor - 3600), pids, cids)
+        if pids:  # an order needs a product to sell
+            for t in timeline.order_times(n_orders):
+                self._gen_order(t, pids, cids)
         self._seed_addresses()
         self._seed_specific_prices()
         for row in self.store.tables["products"].values():  # a share of the catalogue was edited later
-            if rng.random() < 0.3:
-                row["date_upd"] = max(row["date_upd"], rng.randint(row["date_add"], self.store.anchor - 60))
+            edited = timeline.edited_at(row["date_add"])
+            if edited is not None:
+                row["date_upd"] = max(row["date_upd"], edited)
 
     def _gen_product(self, i: int, t: int, with_combinations: bool) -> None:
         rng = self.rng

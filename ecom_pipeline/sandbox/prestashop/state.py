@@ -11,28 +11,22 @@ Everything is read and written under ``lock`` (an RLock), so tests can change a 
 from __future__ import annotations
 
 import random
-import threading
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from ecom_pipeline.sandbox.clock import SandboxClock
-from ecom_pipeline.sandbox.prestashop.resources import (
-    LANGUAGES_SEED,
-    RESOURCES,
-)
-from ecom_pipeline.sandbox.prestashop.rows import (
-    COMBINATION_TEMPLATE,
-    ZERO_DATETIME,
-    Row,
-    money,
-)
+from ecom_pipeline.sandbox.prestashop.resources import LANGUAGES_SEED, RESOURCES
+from ecom_pipeline.sandbox.prestashop.rows import COMBINATION_TEMPLATE, ZERO_DATETIME, Row, money
+from ecom_pipeline.sandbox.seeding import SeededStore
+
+Languages = tuple[str, ...]  # ISO codes, the default language first
+Clock = SandboxClock | None
 
 
-class PrestaState:
+class PrestaState(SeededStore):
     """The tables, id sequences, clock and languages of one shop, with its computed reads.
 
     The writes are mixins over this state (:mod:`.orders`, :mod:`.webservice`), the seeded data comes from
@@ -40,15 +34,9 @@ class PrestaState:
     """
 
     def __init__(
-        self,
-        name: str,
-        seed: int = 1,
-        timezone: str = "Europe/Paris",
-        clock: SandboxClock | None = None,
-        anchor: datetime | None = None,
-        languages: tuple[str, ...] = ("en",),
+        self, languages: Languages, name: str, seed: int, tz: str, clock: Clock, anchor: datetime | None
     ) -> None:
-        self.name = name
+        super().__init__(name, seed, tz, clock, anchor)
         unknown = [iso for iso in languages if iso not in LANGUAGES_SEED]
         if not languages or unknown:
             raise ValueError(f"languages must be among {sorted(LANGUAGES_SEED)}, got {list(languages)}")
@@ -56,15 +44,6 @@ class PrestaState:
         # languages are stored as {language id: text}; a plain string means the same text in every language.
         self.languages = tuple(languages)
         self.language_ids = tuple(range(1, len(languages) + 1))
-        self.seed = seed
-        self.timezone = timezone
-        self.tz = ZoneInfo(timezone)
-        self.clock = clock or SandboxClock()
-        if anchor is None:
-            now = self.clock.now()
-            anchor = datetime(now.year, now.month, now.day, tzinfo=UTC)
-        self.anchor = int(anchor.timestamp())
-        self.lock = threading.RLock()
         self.tables: dict[str, dict[int, Row]] = {name: {} for name in RESOURCES}
         self.next_ids: dict[str, int] = dict.fromkeys(RESOURCES, 1)
         # Associations that are not derived from other tables.
@@ -83,10 +62,6 @@ class PrestaState:
         self._rng = random.Random(f"prestashop:{seed}")
 
     # ------------------------------------------------------------------ time
-
-    def now(self) -> int:
-        """Current emulated time in whole seconds (MySQL DATETIME resolution)."""
-        return self.clock.seconds()
 
     def _format_local(self, ts: int) -> str:
         return datetime.fromtimestamp(ts, self.tz).strftime("%Y-%m-%d %H:%M:%S")

@@ -13,37 +13,13 @@ from datetime import datetime
 from typing import Any
 
 from ecom_pipeline.sandbox.clock import SandboxClock
-from ecom_pipeline.sandbox.prestashop.rows import (
-    COMBINATION_TEMPLATE,
-    CUSTOMER_TEMPLATE,
-    ORDER_TEMPLATE,
-    PRODUCT_TEMPLATE,
-    ZERO_DATE,
-    ZERO_DATETIME,
-    Row,
-    StoreError,
-    fake_bcrypt,
-    money,
-)
+from ecom_pipeline.sandbox.prestashop.rows import ZERO_DATE, Row, StoreError, money
 from ecom_pipeline.sandbox.prestashop.seed import PrestaSeeder
 from ecom_pipeline.sandbox.prestashop.webservice import PrestaWebservice
 from ecom_pipeline.sandbox.shop import ShopAdmin
 
-__all__ = [
-    "COMBINATION_TEMPLATE",
-    "CUSTOMER_TEMPLATE",
-    "ORDER_TEMPLATE",
-    "PRODUCT_TEMPLATE",
-    "ZERO_DATE",
-    "ZERO_DATETIME",
-    "OrderView",
-    "PrestaStore",
-    "Row",
-    "StockView",
-    "StoreError",
-    "fake_bcrypt",
-    "money",
-]
+# Row, StoreError, ZERO_DATE and money: the names older imports use (they live in .rows).
+__all__ = ["ZERO_DATE", "OrderView", "PrestaStore", "Row", "StockView", "StoreError", "money"]
 
 
 class PrestaStore(PrestaWebservice, ShopAdmin):
@@ -66,7 +42,7 @@ class PrestaStore(PrestaWebservice, ShopAdmin):
         anchor: datetime | None = None,
         languages: tuple[str, ...] = ("en",),
     ) -> None:
-        super().__init__(name, seed=seed, timezone=timezone, clock=clock, anchor=anchor, languages=languages)
+        super().__init__(languages, name, seed, timezone, clock, anchor)
         seeder = PrestaSeeder(self)
         seeder.reference_tables()
         seeder.run(products, variable_share, orders, customers)

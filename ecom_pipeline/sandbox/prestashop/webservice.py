@@ -6,9 +6,7 @@ import contextlib
 import hashlib
 
 from ecom_pipeline.sandbox.prestashop.orders import PrestaOrders
-from ecom_pipeline.sandbox.prestashop.resources import (
-    RESOURCES,
-)
+from ecom_pipeline.sandbox.prestashop.resources import RESOURCES
 from ecom_pipeline.sandbox.prestashop.rows import (
     COMBINATION_TEMPLATE,
     CUSTOMER_TEMPLATE,

@@ -5,10 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ecom_pipeline.sandbox.woocommerce.errors import StoreError
-from ecom_pipeline.sandbox.woocommerce.records import (
-    Customer,
-    customer_address,
-)
+from ecom_pipeline.sandbox.woocommerce.records import Customer, customer_address
 from ecom_pipeline.sandbox.woocommerce.state import WooState
 
 

@@ -5,12 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ecom_pipeline.sandbox.woocommerce.errors import StoreError
-from ecom_pipeline.sandbox.woocommerce.records import (
-    Product,
-    Variation,
-    money,
-    slugify,
-)
+from ecom_pipeline.sandbox.woocommerce.records import Product, Variation, money, slugify
 from ecom_pipeline.sandbox.woocommerce.state import copy_record
 from ecom_pipeline.sandbox.woocommerce.stock import WooStock
 

@@ -7,12 +7,7 @@ from typing import Any
 
 from ecom_pipeline.sandbox.woocommerce.errors import StoreError
 from ecom_pipeline.sandbox.woocommerce.orders import WooOrders
-from ecom_pipeline.sandbox.woocommerce.records import (
-    Order,
-    Refund,
-    RefundLine,
-    money,
-)
+from ecom_pipeline.sandbox.woocommerce.records import Order, Refund, RefundLine, money
 
 OFFLINE_GATEWAYS = frozenset({"bacs", "cheque", "cod", "paypal"})
 REFUNDING_GATEWAYS = frozenset({"stripe"})

@@ -12,6 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from ecom_pipeline.sandbox.seeding import Timeline
 from ecom_pipeline.sandbox.woocommerce.records import (
     ORDER_STATUS_LABELS,
     PAID_STATUSES,
@@ -152,43 +153,30 @@ class WooSeeder:
 
     def run(self, n_products: int, variable_share: float, n_orders: int, n_customers: int) -> None:
         """Products, then customers, then orders (taking stock, some refunded), then later edits: in that order."""
-        rng = self.rng
-        span = 90 * 86400
-        start = self.store.anchor - span
-        # Products over the first two thirds of the window, orders over the last third, so that ids grow with
-        # creation time like WordPress auto-increment ids do.
-        product_window = span * 2 // 3
-        step = max(1, product_window // max(1, n_products))
-        t = start
-        for i in range(n_products):
-            t += rng.randint(0, step * 2) if rng.random() > 0.1 else 0  # some products share a second
-            # The wide steps of a tiny catalogue can add up past the anchor: nothing is created in the future.
-            t = min(t, self.store.anchor - 3600)
-            if rng.random() < variable_share:
+        timeline = Timeline(self.rng, self.store.anchor)
+        for i, t in enumerate(timeline.product_times(n_products)):
+            if self.rng.random() < variable_share:
                 self._gen_variable(i, t)
             else:
                 self._gen_simple(i, t)
         for _ in range(n_customers):
-            self._gen_customer(start + rng.randint(0, span - 3600))
-        order_start = start + product_window
-        order_step = max(1, (span - product_window - 7200) // max(1, n_orders))
-        t = order_start
+            self._gen_customer(timeline.signup_time())
         sellable = [p for p in self.store.products.values() if p.status == "publish"]
         customer_ids = list(self.store.customers)
-        for _ in range(n_orders):
-            t += rng.randint(0, order_step * 2) if rng.random() > 0.1 else 0
+        for t in timeline.order_times(n_orders):
             if not sellable:
                 break
-            self._gen_order(min(t, self.store.anchor - 3600), sellable, customer_ids)
-        # A share of the catalogue was edited after creation.
+            self._gen_order(t, sellable, customer_ids)
         for p in self.store.products.values():
-            if rng.random() < 0.3:
-                p.modified = max(p.modified, rng.randint(p.created, self.store.anchor - 60))
+            edited = timeline.edited_at(p.created)
+            if edited is not None:
+                p.modified = max(p.modified, edited)
                 for vid in p.variation_ids:
                     self.store.variations[vid].modified = min(self.store.variations[vid].modified, p.modified)
         for c in self.store.customers.values():
-            if rng.random() < 0.3:
-                c.modified = max(c.modified, rng.randint(c.created, self.store.anchor - 60))
+            edited = timeline.edited_at(c.created)
+            if edited is not None:
+                c.modified = max(c.modified, edited)
 
     def _gen_name(self, i: int) -> str:
         rng = self.rng

@@ -10,27 +10,19 @@ from __future__ import annotations
 import copy
 import random
 import string
-import threading
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from ecom_pipeline.sandbox.clock import SandboxClock
+from ecom_pipeline.sandbox.seeding import SeededStore
 from ecom_pipeline.sandbox.woocommerce.errors import StoreError, invalid_id
-from ecom_pipeline.sandbox.woocommerce.records import (
-    Customer,
-    Note,
-    Order,
-    Product,
-    Refund,
-    Variation,
-)
+from ecom_pipeline.sandbox.woocommerce.records import Customer, Note, Order, Product, Refund, Variation
 
 if TYPE_CHECKING:
     from ecom_pipeline.sandbox.woocommerce.catalog import WooCatalog
 
 
-class WooState:
+class WooState(SeededStore):
     """The records, id sequences, clock and change listeners of one shop, and the plain reads.
 
     Every other part of the store (:mod:`.query`, :mod:`.stock`, :mod:`.orders`, :mod:`.refunds`,
@@ -40,22 +32,9 @@ class WooState:
     catalog: WooCatalog
 
     def __init__(
-        self,
-        name: str,
-        seed: int = 1,
-        timezone: str = "Europe/Paris",
-        clock: SandboxClock | None = None,
-        anchor: datetime | None = None,
+        self, name: str, seed: int, timezone: str, clock: SandboxClock | None, anchor: datetime | None
     ) -> None:
-        self.name = name
-        self.seed = seed
-        self.tz = ZoneInfo(timezone)
-        self.clock = clock or SandboxClock()
-        if anchor is None:
-            now = self.clock.now()
-            anchor = datetime(now.year, now.month, now.day, tzinfo=UTC)
-        self.anchor = int(anchor.timestamp())
-        self.lock = threading.RLock()
+        super().__init__(name, seed, timezone, clock, anchor)
         self.products: dict[int, Product] = {}
         self.variations: dict[int, Variation] = {}
         self.orders: dict[int, Order] = {}
@@ -89,10 +68,6 @@ class WooState:
     def _meta_id(self) -> int:
         self._next_meta += 1
         return self._next_meta
-
-    def now(self) -> int:
-        """Current emulated time in whole seconds (WordPress's resolution)."""
-        return self.clock.seconds()
 
     def next_post_id(self) -> int:
         """A new id from the shared post sequence (products, variations, orders, refunds, coupons)."""

@@ -9,13 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from ecom_pipeline.sandbox.woocommerce.records import (
-    LineItem,
-    Order,
-    Product,
-    Variation,
-    slugify,
-)
+from ecom_pipeline.sandbox.woocommerce.records import LineItem, Order, Product, Variation, slugify
 from ecom_pipeline.sandbox.woocommerce.state import WooState
 
 

@@ -16,21 +16,14 @@ from typing import Any
 from ecom_pipeline.sandbox.clock import SandboxClock
 from ecom_pipeline.sandbox.shop import ShopAdmin
 from ecom_pipeline.sandbox.woocommerce.customers import WooCustomers
-from ecom_pipeline.sandbox.woocommerce.errors import StoreError, invalid_id
+from ecom_pipeline.sandbox.woocommerce.errors import StoreError
 from ecom_pipeline.sandbox.woocommerce.products import WooProducts
-from ecom_pipeline.sandbox.woocommerce.query import ListResult, WooQueries
-from ecom_pipeline.sandbox.woocommerce.records import (
-    Product,
-    Variation,
-    customer_address,
-    money,
-    order_address,
-    slugify,
-)
+from ecom_pipeline.sandbox.woocommerce.query import WooQueries
+from ecom_pipeline.sandbox.woocommerce.records import Product, Variation, money
 from ecom_pipeline.sandbox.woocommerce.refunds import WooRefunds
 from ecom_pipeline.sandbox.woocommerce.seed import CATEGORIES, COLOUR_TERMS, SIZE_TERMS, WooSeeder
 
-__all__ = ["ListResult", "StoreError", "WooStore", "customer_address", "invalid_id", "order_address", "slugify"]
+__all__ = ["StoreError", "WooStore"]  # StoreError: the name older imports use (it lives in .errors)
 
 
 class WooStore(WooRefunds, WooProducts, WooCustomers, WooQueries, ShopAdmin):
