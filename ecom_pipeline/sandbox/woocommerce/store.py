@@ -15,6 +15,7 @@ from typing import Any
 
 from ecom_pipeline.sandbox.clock import SandboxClock
 from ecom_pipeline.sandbox.shop import ShopAdmin
+from ecom_pipeline.sandbox.woocommerce.catalog import WooCatalog
 from ecom_pipeline.sandbox.woocommerce.customers import WooCustomers
 from ecom_pipeline.sandbox.woocommerce.errors import StoreError
 from ecom_pipeline.sandbox.woocommerce.products import WooProducts
@@ -46,8 +47,6 @@ class WooStore(WooRefunds, WooProducts, WooCustomers, WooQueries, ShopAdmin):
         anchor: datetime | None = None,
     ) -> None:
         super().__init__(name, seed=seed, timezone=timezone, clock=clock, anchor=anchor)
-        from ecom_pipeline.sandbox.woocommerce.catalog import WooCatalog  # catalog imports this package
-
         self.catalog = WooCatalog(self)
         self.catalog.seed(CATEGORIES, {"Size": SIZE_TERMS, "Colour": COLOUR_TERMS})
         WooSeeder(self).run(products, variable_share, orders, customers)
