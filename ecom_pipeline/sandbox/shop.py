@@ -1,11 +1,12 @@
-"""What every emulated shop is, whatever its platform: its spec, and the handle tests and the server use."""
+"""What every emulated shop is, whatever its platform: its spec, its admin operations, and its running handle."""
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from ecom_pipeline.sandbox.faults import FaultSwitches, RequestStats
 
@@ -38,6 +39,59 @@ class ShopApi(Protocol):
     """The ASGI-like entry point of one emulated shop's API; returns the HTTP status it answered."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, *, site: str, subpath: str) -> int: ...
+
+
+class StockLevel(Protocol):
+    """What a stock change answers: the item whose stock was set and its quantity now."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def stock_quantity(self) -> int | None: ...
+
+
+class PlacedOrder(Protocol):
+    """What placing an order answers: its id and status (platform-specific: a slug, or a state id)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def status(self) -> Any: ...
+
+
+@runtime_checkable
+class ShopAdmin(Protocol):
+    """How tests, the demo, benchmarks and the server's ``/__sandbox/<shop>/...`` endpoints change a shop behind
+    its API's back, the same way on every platform.
+
+    These are the changes a shop owner makes in the back office (or a checkout makes) that a sync must then
+    notice: an edit that moves the modification date, a stock count, a new order, a deleted product. The WooCommerce
+    and PrestaShop stores inherit this class (a missing operation fails at construction); any other store
+    conforms by shape (``isinstance(store, ShopAdmin)``). Platform-only operations (a refund, an order state, a
+    combination's stock) stay on each store, with the platform's own arguments.
+    """
+
+    @abstractmethod
+    def now(self) -> int:
+        """The emulated time in whole seconds (the store's clock): what "now" means for every date it writes."""
+
+    @abstractmethod
+    def touch_products(self, count: int = 1, ids: list[int] | None = None) -> list[int]:
+        """Move the modification date of ``ids`` (or of the first ``count`` products) to now; return their ids."""
+
+    @abstractmethod
+    def set_stock(self, item_id: int, quantity: int, /) -> StockLevel:
+        """Set the absolute stock of a product (or variant) as the back office does."""
+
+    @abstractmethod
+    def add_order(self, data: dict[str, Any], /) -> PlacedOrder:
+        """Place an order described by the platform's own admin payload (stock moves as on the real shop)."""
+
+    @abstractmethod
+    def delete_product(self, product_id: int, /) -> object:
+        """Delete a product as the back office does (WooCommerce: to the trash; the others: for good)."""
 
 
 @dataclass

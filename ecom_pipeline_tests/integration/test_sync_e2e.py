@@ -92,7 +92,7 @@ def test_first_sync_brings_every_product_variant_order_and_customer_into_the_hub
 
 def test_order_totals_in_the_hub_equal_the_shop_totals_to_the_cent(env: Env) -> None:
     """Prevents float rounding or a wrong field mapping from changing what an order is worth."""
-    from ecom_pipeline.sandbox.woocommerce.records import render_order
+    from ecom_pipeline.sandbox.woocommerce.render import render_order
 
     assert env.connect(TENANT) == 0
     assert run_sync(TENANT, instance=env.instance).success

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ecom_pipeline.sandbox.woocommerce.records import render_order, render_product
+from ecom_pipeline.sandbox.woocommerce.render import render_order, render_product
 from ecom_pipeline.sandbox.woocommerce.store import WooStore
 
 ANCHOR = datetime(2026, 11, 1, tzinfo=UTC)

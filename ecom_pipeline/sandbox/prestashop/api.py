@@ -33,8 +33,9 @@ from ecom_pipeline.sandbox.prestashop.resources import (
     RESOURCES,
     Resource,
 )
+from ecom_pipeline.sandbox.prestashop.rows import Row, StoreError
 from ecom_pipeline.sandbox.prestashop.schemas import SCHEMAS
-from ecom_pipeline.sandbox.prestashop.store import PrestaStore, Row, StoreError
+from ecom_pipeline.sandbox.prestashop.store import PrestaStore
 from ecom_pipeline.sandbox.shop import Receive, Scope, Send
 
 API_PREFIX = "/api"

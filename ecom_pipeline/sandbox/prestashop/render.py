@@ -13,7 +13,8 @@ import json
 from typing import Any
 
 from ecom_pipeline.sandbox.prestashop.resources import Resource
-from ecom_pipeline.sandbox.prestashop.store import ZERO_DATE, PrestaStore, Row
+from ecom_pipeline.sandbox.prestashop.rows import ZERO_DATE, Row
+from ecom_pipeline.sandbox.prestashop.store import PrestaStore
 
 XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n<prestashop xmlns:xlink="http://www.w3.org/1999/xlink">\n'
 XML_TAIL = "</prestashop>\n"

@@ -18,8 +18,10 @@ from urllib.parse import parse_qsl, quote
 
 from ecom_pipeline.sandbox.faults import FaultSwitches
 from ecom_pipeline.sandbox.woocommerce.auth import WooAuthenticator
+from ecom_pipeline.sandbox.woocommerce.errors import StoreError
 from ecom_pipeline.sandbox.woocommerce.more_routes import MoreRoutes
-from ecom_pipeline.sandbox.woocommerce.records import (
+from ecom_pipeline.sandbox.woocommerce.records import slugify
+from ecom_pipeline.sandbox.woocommerce.render import (
     render_customer,
     render_order,
     render_product,
@@ -43,7 +45,7 @@ from ecom_pipeline.sandbox.woocommerce.rest import (
     update_of_unknown_is_400,
     wp_list,
 )
-from ecom_pipeline.sandbox.woocommerce.store import StoreError, WooStore, slugify
+from ecom_pipeline.sandbox.woocommerce.store import WooStore
 from ecom_pipeline.sandbox.woocommerce.webhooks import WooWebhooks
 
 Scope = dict[str, Any]

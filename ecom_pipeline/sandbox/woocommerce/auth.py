@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, unquote
 
 from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 
-from ecom_pipeline.sandbox.woocommerce.store import StoreError
+from ecom_pipeline.sandbox.woocommerce.errors import StoreError
 
 OAUTH_PARAMS = ("oauth_consumer_key", "oauth_timestamp", "oauth_nonce", "oauth_signature", "oauth_signature_method")
 NONCE_WINDOW_S = 15 * 60

@@ -25,8 +25,8 @@ from datetime import UTC
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
+from ecom_pipeline.sandbox.woocommerce.errors import StoreError
 from ecom_pipeline.sandbox.woocommerce.records import ITEM_ALLOW, money, wp_date
-from ecom_pipeline.sandbox.woocommerce.store import StoreError
 
 if TYPE_CHECKING:
     from ecom_pipeline.sandbox.woocommerce.store import WooStore

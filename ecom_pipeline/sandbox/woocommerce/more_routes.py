@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ecom_pipeline.sandbox.woocommerce.catalog import COUPON_TYPES, Attribute, Term, WooCatalog
-from ecom_pipeline.sandbox.woocommerce.records import WC_VERSION, WP_VERSION, render_note, render_refund
+from ecom_pipeline.sandbox.woocommerce.errors import StoreError
+from ecom_pipeline.sandbox.woocommerce.records import WC_VERSION, WP_VERSION
+from ecom_pipeline.sandbox.woocommerce.render import render_note, render_refund
 from ecom_pipeline.sandbox.woocommerce.rest import (
     API_PREFIX,
     BATCH_ALLOW,
@@ -31,7 +33,6 @@ from ecom_pipeline.sandbox.woocommerce.rest import (
     update_of_unknown_is_400,
     wp_list,
 )
-from ecom_pipeline.sandbox.woocommerce.store import StoreError
 
 if TYPE_CHECKING:
     from ecom_pipeline.sandbox.woocommerce.store import WooStore

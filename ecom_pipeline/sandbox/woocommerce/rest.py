@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ecom_pipeline.sandbox.woocommerce.store import StoreError
+from ecom_pipeline.sandbox.woocommerce.errors import StoreError
 
 API_PREFIX = "/wp-json/wc/v3"
 COLLECTION_ALLOW = "GET, POST"

@@ -35,9 +35,10 @@ from urllib.parse import urlparse
 
 import requests
 
-from ecom_pipeline.sandbox.woocommerce.records import render_customer, render_order, render_product, render_variation
+from ecom_pipeline.sandbox.woocommerce.errors import StoreError
 from ecom_pipeline.sandbox.woocommerce.records import wp_date as _wp_date
-from ecom_pipeline.sandbox.woocommerce.store import StoreError, WooStore
+from ecom_pipeline.sandbox.woocommerce.render import render_customer, render_order, render_product, render_variation
+from ecom_pipeline.sandbox.woocommerce.store import WooStore
 
 USER_AGENT = "WooCommerce/10.0.2 Hookshot (WordPress/6.8.8)"
 RESOURCES = ("product", "order", "customer", "coupon")

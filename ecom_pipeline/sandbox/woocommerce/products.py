@@ -1,0 +1,242 @@
+"""Product and variation writes of an emulated WooCommerce shop (POST/PUT/DELETE, SKU checks, trash)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ecom_pipeline.sandbox.woocommerce.errors import StoreError
+from ecom_pipeline.sandbox.woocommerce.records import Product, Variation, money, slugify
+from ecom_pipeline.sandbox.woocommerce.state import copy_record
+from ecom_pipeline.sandbox.woocommerce.stock import WooStock
+
+
+class WooProducts(WooStock):
+    """POST/PUT/DELETE /products and /products/{id}/variations, with WooCommerce's checks and side effects."""
+
+    def _check_sku(self, sku: str, own_id: int | None) -> None:
+        if not sku:
+            return
+        owner = self.sku_index.get(sku)
+        if owner is not None and owner != own_id:
+            raise StoreError(
+                400,
+                "product_invalid_sku",
+                "Invalid or duplicated SKU.",
+                resource_id=owner,
+                unique_sku=self._unique_sku(f"{sku}-1"),
+            )
+
+    def create_product(self, data: dict[str, Any]) -> Product:
+        """POST /products: simple or variable, ``status`` defaults to publish."""
+        with self.lock:
+            sku = str(data.get("sku") or "")
+            self._check_sku(sku, None)
+            ts = self.now()
+            pid = self._post_id()
+            status = data.get("status", "publish")
+            name = str(data.get("name", "Product"))
+            ptype = data.get("type", "simple")
+            p = Product(
+                id=pid,
+                name=name,
+                slug=slugify(name) if status == "publish" else "",
+                type=ptype,
+                status=status,
+                sku=sku,
+                regular_price="",
+                sale_price="",
+                created=ts,
+                modified=ts,
+                manage_stock=False,
+                stock_quantity=None,
+            )
+            if ptype == "variable":
+                p.attributes = [self._product_attribute(a, i) for i, a in enumerate(data.get("attributes") or [])]
+            self.products[pid] = p
+            if sku:
+                self.sku_index[sku] = pid
+            self._apply_product_fields(p, {k: v for k, v in data.items() if k not in ("attributes", "sku")})
+            p.modified = ts
+            self._touch("products")
+            self._emit("product", "created", p.id)
+            return p
+
+    def _product_attribute(self, a: dict[str, Any], position: int) -> dict[str, Any]:
+        """A product's attribute entry: global ones (by id) take the taxonomy's name and create missing terms."""
+        aid = int(a.get("id") or 0)
+        attr = self.catalog.attributes.get(aid) if aid else None
+        if attr is not None:
+            name, slug = attr.name, attr.taxonomy
+            self.catalog.ensure_terms(attr, list(a.get("options") or []))
+        else:
+            aid = 0
+            name, slug = a.get("name", ""), a.get("name", "")
+        return {
+            "id": aid,
+            "name": name,
+            "slug": slug,
+            "position": position,
+            "visible": a.get("visible", True),
+            "variation": a.get("variation", True),
+            "options": list(a.get("options") or []),
+        }
+
+    def _apply_product_fields(self, p: Product | Variation, data: dict[str, Any]) -> None:
+        if "stock_quantity" in data and data["stock_quantity"] is not None:
+            value = data["stock_quantity"]
+            if isinstance(value, bool) or not (
+                isinstance(value, int) or (isinstance(value, str) and value.lstrip("-").isdigit())
+            ):
+                raise StoreError(
+                    400,
+                    "rest_invalid_param",
+                    "Invalid parameter(s): stock_quantity",
+                    params={"stock_quantity": "stock_quantity is not of type integer."},
+                    details={
+                        "stock_quantity": {
+                            "code": "rest_invalid_type",
+                            "message": "stock_quantity is not of type integer.",
+                            "data": {"param": "stock_quantity"},
+                        }
+                    },
+                )
+        if "sku" in data:
+            sku = str(data["sku"] or "")
+            self._check_sku(sku, p.id)
+            if p.sku:
+                self.sku_index.pop(p.sku, None)
+            p.sku = sku
+            if sku:
+                self.sku_index[sku] = p.id
+        for key in ("regular_price", "sale_price"):
+            if key in data:
+                setattr(p, key, money(data[key]) if data[key] not in ("", None) else "")
+        if "manage_stock" in data:
+            p.manage_stock = data["manage_stock"] if data["manage_stock"] == "parent" else bool(data["manage_stock"])
+        if data.get("stock_quantity") is not None:
+            p.stock_quantity = int(data["stock_quantity"])
+            if isinstance(p, Variation) and p.manage_stock == "parent":
+                parent = self.products.get(p.parent_id)
+                if parent is not None:
+                    parent.stock_quantity = p.stock_quantity
+        for key in ("description", "weight", "status", "backorders"):
+            if key in data:
+                setattr(p, key, data[key])
+        if isinstance(p, Product):
+            for key in ("name", "short_description", "featured"):
+                if key in data:
+                    setattr(p, key, data[key])
+            if "categories" in data:
+                p.categories = self.catalog.product_categories(list(data["categories"] or []))
+            if "dimensions" in data:
+                p.dimensions = {**p.dimensions, **data["dimensions"]}
+            if data.get("status") == "publish" and not p.slug:
+                p.slug = slugify(p.name)
+        if "meta_data" in data:
+            for m in data["meta_data"]:
+                existing = next((x for x in p.meta_data if x["key"] == m.get("key")), None)
+                if existing:
+                    existing["value"] = m.get("value")
+                else:
+                    p.meta_data.append({"id": self._meta_id(), "key": m.get("key"), "value": m.get("value")})
+
+    def update_product(self, pid: int, data: dict[str, Any]) -> Product:
+        """PUT /products/{id}: partial update; bumps ``date_modified``."""
+        with self.lock:
+            p = self.get_product(pid)
+            self._apply_product_fields(p, data)
+            p.modified = max(p.modified, self.now())
+            self._touch("products")
+            self._emit("product", "updated", p.id)
+            return p
+
+    def delete_product(self, pid: int, force: bool = False) -> Product:
+        """DELETE /products/{id}: trash (slug ``__trashed``, new date_modified) or permanent delete.
+
+        Returns a snapshot of the product as it was before the operation, like the real response.
+        """
+        with self.lock:
+            p = self.get_product(pid)
+            before = copy_record(p)
+            if force:
+                del self.products[pid]
+                self.sku_index.pop(p.sku, None)
+                for vid in p.variation_ids:
+                    v = self.variations.pop(vid, None)
+                    if v is not None:
+                        self.sku_index.pop(v.sku, None)
+                self._touch("variations")
+                # As a real store reports old orders afterwards (issue 8): the line names no product (product_id
+                # 0) and no SKU (wc/v3 reads the SKU from the product, null when it is gone); the order's
+                # date_modified does not move, so only a full read sees it.
+                for o in self.orders.values():
+                    for li in o.line_items:
+                        if li.product_id == pid:
+                            li.product_id, li.variation_id, li.sku = 0, 0, None  # type: ignore[assignment]
+            elif p.status != "trash":
+                p.pre_trash_slug = p.slug
+                p.slug = f"{p.slug}__trashed" if p.slug else ""
+                p.status = "trash"
+                p.modified = max(p.modified, self.now())
+                self._emit("product", "deleted", pid)  # product.deleted listens to the trash action only
+            self._touch("products")
+            return before
+
+    def create_variation(self, parent_id: int, data: dict[str, Any]) -> Variation:
+        with self.lock:
+            parent = self.get_product(parent_id)
+            sku = str(data.get("sku") or "")
+            self._check_sku(sku, None)
+            ts = self.now()
+            attrs = []
+            for a in data.get("attributes") or []:
+                aid = int(a.get("id") or 0)
+                attr = self.catalog.attributes.get(aid) if aid else None
+                name = attr.name if attr is not None else a.get("name", "")
+                slug = attr.taxonomy if attr is not None else slugify(a.get("name", ""))
+                attrs.append(
+                    {"id": aid if attr is not None else 0, "name": name, "slug": slug, "option": a.get("option", "")}
+                )
+            v = Variation(
+                id=self._post_id(),
+                parent_id=parent_id,
+                sku=sku,
+                regular_price="",
+                sale_price="",
+                created=ts,
+                modified=ts,
+                manage_stock="parent" if parent.manage_stock else False,
+                stock_quantity=None,
+                attributes=attrs,
+            )
+            self.variations[v.id] = v
+            if sku:
+                self.sku_index[sku] = v.id
+            self._apply_product_fields(v, {k: val for k, val in data.items() if k not in ("attributes", "sku")})
+            parent.variation_ids.append(v.id)
+            self._touch("variations")
+            self._touch("products")
+            self._emit("variation", "created", v.id)  # product.created fires for variations too (recorded)
+            return v
+
+    def update_variation(self, parent_id: int, vid: int, data: dict[str, Any]) -> Variation:
+        """PUT /products/{parent}/variations/{id}; bumps the variation's and the parent's ``date_modified``."""
+        with self.lock:
+            v = self.get_variation(parent_id, vid)
+            self._apply_product_fields(v, data)
+            ts = self.now()
+            v.modified = max(v.modified, ts)
+            self._bump(v, ts)  # emits product.updated for the variation
+            return v
+
+    def delete_variation(self, parent_id: int, vid: int) -> Variation:
+        with self.lock:
+            v = self.get_variation(parent_id, vid)
+            del self.variations[vid]
+            self.sku_index.pop(v.sku, None)
+            parent = self.products[parent_id]
+            parent.variation_ids.remove(vid)
+            parent.modified = max(parent.modified, self.now())
+            self._touch("variations")
+            self._touch("products")
+            return v
