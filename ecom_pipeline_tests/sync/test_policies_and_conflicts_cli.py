@@ -234,3 +234,15 @@ def test_conflicts_resolve_records_the_decision_once(warehouse_url: str, capsys:
     assert rows[status].resolved_at is None
     assert cli_main(["--warehouse-url", warehouse_url, "conflicts", "list", "--held"]) == 0
     assert "No held conflicts." in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "command", [["catalog", "import"], ["catalog", "export"], ["integration", "set"], ["conflicts", "list"],
+                ["conflicts", "resolve"]]
+)  # fmt: skip
+def test_every_two_way_command_has_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """Prevents a documented two-way command from disappearing or lacking --help."""
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main([*command, "--help"])
+    assert exit_info.value.code == 0
+    assert f"usage: ecom-pipeline {' '.join(command)}" in capsys.readouterr().out
