@@ -234,19 +234,21 @@ def _reject(conn: Connection, validation: Validation, *, tenant_id: str, now: da
                 }
             )
     # Rows without a handle belong to no group but are rejected too: nothing is dropped silently.
-    grouped = {v.row for g in validation.groups for v in g.rows}
-    for row, reasons in sorted(by_row.items()):
-        if row not in grouped:
-            rows.append(
-                {
-                    "tenant_id": tenant_id,
-                    "entity": "variant",
-                    "stage": "import",
-                    "reason": "; ".join(reasons),
-                    "payload": {"file": source, "row": row},
-                    "created_at": now,
-                }
-            )
+    for row, raw in sorted(validation.ungrouped.items()):
+        sku = raw.get("sku")
+        rows.append(
+            {
+                "tenant_id": tenant_id,
+                "integration_id": None,
+                "platform": None,
+                "entity": "variant",
+                "external_id": (sku[:128] or None) if isinstance(sku, str) else None,
+                "stage": "import",
+                "reason": "; ".join(by_row.get(row, [])),
+                "payload": {"file": source, "row": row, "values": _json_cells(raw)},
+                "created_at": now,
+            }
+        )
     if rows:
         conn.execute(insert(rejected_records), rows)
 

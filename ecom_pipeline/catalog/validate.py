@@ -90,6 +90,7 @@ class Validation:
     groups: list[ProductGroup]
     errors: list[RowError]
     file_errors: bool  # a column problem: nothing can be imported, even with --partial
+    ungrouped: dict[int, dict[str, Any]] = field(default_factory=dict)  # rows without a handle, by row number
 
     @property
     def rejected_rows(self) -> set[int]:
@@ -239,6 +240,7 @@ def validate(header: Sequence[str], rows: Sequence[Mapping[str, Any]], hub: HubS
     if errors:
         return Validation(groups=[], errors=errors, file_errors=True)
     groups: dict[str, ProductGroup] = {}
+    ungrouped: dict[int, dict[str, Any]] = {}
     sku_rows: dict[str, int] = {}
     product_errors: list[tuple[str, RowError]] = []
     sources: dict[tuple[str, str], int] = {}  # (handle, column) -> row that gave the product value
@@ -254,9 +256,11 @@ def validate(header: Sequence[str], rows: Sequence[Mapping[str, Any]], hub: HubS
         handle, sku = cells["handle"], cells["sku"]
         if not handle.strip():
             errors.append(RowError(row, "handle", "is empty: every row names its product's handle"))
+            ungrouped[row] = dict(raw)
             continue
         if len(handle) > 255:
             errors.append(RowError(row, "handle", "is longer than 255 characters"))
+            ungrouped[row] = dict(raw)
             continue
         if not sku.strip():
             errors.append(RowError(row, "sku", "is empty: every variant needs a SKU (it is the key across shops)"))
@@ -311,7 +315,7 @@ def validate(header: Sequence[str], rows: Sequence[Mapping[str, Any]], hub: HubS
             if variant.row != error.row:
                 errors.append(RowError(variant.row, None, f"product {handle!r} has an error on row {error.row}"))
     errors.sort(key=lambda e: (e.row or 0, e.column or ""))
-    return Validation(groups=list(groups.values()), errors=errors, file_errors=False)
+    return Validation(groups=list(groups.values()), errors=errors, file_errors=False, ungrouped=ungrouped)
 
 
 def _match_product(group: ProductGroup, hub: HubState) -> RowError | None:

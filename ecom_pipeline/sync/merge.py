@@ -88,7 +88,7 @@ FIELDS: tuple[str, ...] = (
 )
 MONEY_FIELDS = frozenset({"price", "compare_at_price", "sale_price"})
 # Text where a shop's empty string and the hub's NULL mean the same thing (no description, no barcode).
-_TEXT_FIELDS = frozenset({"title", "description", "status", "sku", "barcode", "weight"})
+_TEXT_FIELDS = frozenset({"title", "description", "status", "sku", "barcode"})
 
 
 class MergeValueError(ValueError):
@@ -143,6 +143,13 @@ def normalize(field: str, value: Any) -> Any:
         if not amount.is_finite():
             raise MergeValueError(f"{field} is not a finite amount: {value!r}")
         return amount
+    if field == "weight":
+        # Weights are text in the hub, written differently by shops ("0.2", "0.20", "2E-1"): compare the number.
+        try:
+            number = Decimal(str(value).strip())
+        except InvalidOperation:
+            return value if value != "" else None
+        return format(number.normalize(), "f") if number.is_finite() else str(value)
     if field in _TEXT_FIELDS:
         return value if value != "" else None
     if field == "options":

@@ -121,16 +121,22 @@ def test_partial_writes_the_good_rows_and_rejects_the_bad_ones_with_stage_import
     warehouse_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Prevents --partial from dropping bad rows silently: each is in rejected_records with its reason."""
-    path = _csv(tmp_path / "c.csv", GOOD[2], "tee,T-Shirt,,active,,,,TEE-S,,1.234,,EUR,,,")
+    path = _csv(
+        tmp_path / "c.csv", GOOD[2], "tee,T-Shirt,,active,,,,TEE-S,,1.234,,EUR,,,", ",Cap,,active,,,,CAP-1,,5,,EUR,,,"
+    )
     assert _run(warehouse_url, "catalog", "import", str(path), "--tenant", "acme", "--partial") == 1
     out = capsys.readouterr().out
-    assert "1 rows rejected to rejected_records" in out
+    assert "2 rows rejected to rejected_records" in out
     assert set(_variants(warehouse_url)) == {"00123"}
     with shared_engine(warehouse_url).connect() as conn:
-        rejected = conn.execute(select(rejected_records)).all()
-    assert [(r.stage, r.external_id, r.tenant_id) for r in rejected] == [("import", "TEE-S", "acme")]
+        rejected = conn.execute(select(rejected_records).order_by(rejected_records.c.id)).all()
+    assert [(r.stage, r.external_id, r.tenant_id) for r in rejected] == [
+        ("import", "TEE-S", "acme"),
+        ("import", "CAP-1", "acme"),
+    ]
     assert "row 3, column price: '1.234' has more than 2 decimals" in rejected[0].reason
     assert rejected[0].payload["row"] == 3 and rejected[0].payload["values"]["price"] == "1.234"
+    assert "row 4, column handle: is empty" in rejected[1].reason and rejected[1].payload["values"]["title"] == "Cap"
 
 
 def test_dry_run_shows_the_changes_and_writes_nothing(

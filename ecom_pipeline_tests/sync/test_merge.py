@@ -169,6 +169,13 @@ def test_money_is_compared_as_decimal_not_as_text() -> None:
     assert d.outcome is Outcome.UNCHANGED
 
 
+def test_weights_written_differently_by_two_shops_are_the_same_weight() -> None:
+    """Prevents "0.2" in one shop and "0.20" in another from ping-ponging a weight between them."""
+    d = merge_field("weight", base="0.2", hub="0.20", shop="2E-1", policy="newest", direction="bidirectional")
+    assert d.outcome is Outcome.UNCHANGED
+    assert merge_field("weight", base="0.2", hub="0.2", shop="0.25", policy="hub", direction="pull").write_hub
+
+
 def test_a_float_price_is_refused_rather_than_compared() -> None:
     """Prevents 0.1 + 0.2 style float artefacts from being treated as a price change."""
     with pytest.raises(MergeValueError, match="price must be Decimal"):
