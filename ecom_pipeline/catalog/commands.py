@@ -10,10 +10,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from ecom_pipeline.catalog.columns import COLUMNS, ExportError
 from ecom_pipeline.catalog.files import CatalogFileError, read_table, write_table
 from ecom_pipeline.catalog.hub import ImportCounts, apply_import, export_rows, load_state
-from ecom_pipeline.catalog.validate import validate
+from ecom_pipeline.catalog.validate import cell_text, validate
 from ecom_pipeline.warehouse.types import utcnow
 
 MAX_ERRORS_SHOWN = 50
@@ -34,11 +36,37 @@ def run_import(engine: Any, path: Path, *, tenant_id: str, dry_run: bool, partia
     except CatalogFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    try:
+        return _import(engine, path, header, rows, tenant_id=tenant_id, dry_run=dry_run, partial=partial)
+    except IntegrityError as exc:
+        # A sync (or another import) wrote the same SKU between our read and our write: the transaction is rolled
+        # back whole, so nothing of this import is in the hub.
+        print(
+            f"error: the hub changed while {path.name} was imported ({type(exc.orig).__name__}); nothing was "
+            "written. Run the import again.",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _keys(rows: list[dict[str, Any]], column: str) -> list[str]:
+    """The column's values as the validation reads them (a Parquet integer SKU 123 is the SKU "123")."""
+    keys = []
+    for row in rows:
+        try:
+            keys.append(cell_text(row.get(column), column))
+        except ValueError:
+            continue
+    return keys
+
+
+def _import(
+    engine: Any, path: Path, header: list[str], rows: list[dict[str, Any]], *, tenant_id: str, dry_run: bool,
+    partial: bool,
+) -> int:  # fmt: skip
     # One transaction from the hub read to the last write: the checks hold for what is written.
     with engine.begin() as conn:
-        skus = [str(r.get("sku") or "") for r in rows if isinstance(r.get("sku"), str)]
-        handles = [str(r.get("handle") or "") for r in rows if isinstance(r.get("handle"), str)]
-        state = load_state(conn, tenant_id, skus, handles)
+        state = load_state(conn, tenant_id, _keys(rows, "sku"), _keys(rows, "handle"))
         validation = validate(header, rows, state)
         if validation.errors:
             shown = validation.errors[:MAX_ERRORS_SHOWN]

@@ -229,3 +229,18 @@ def test_export_edit_import_round_trips_exactly(
     again = tmp_path / f"again{suffix}"
     assert _run(warehouse_url, "catalog", "export", "--tenant", "acme", str(again)) == 0
     pd.testing.assert_frame_equal(_read_strings(again), _read_strings(edited), check_dtype=False)
+
+
+def test_an_integer_sku_column_in_parquet_matches_the_hub_sku(
+    sqlite_warehouse_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prevents a Parquet file whose SKU column is typed integer from missing the hub's SKU "123" and crashing on
+    the unique SKU constraint instead of updating that variant."""
+    path = _csv(tmp_path / "a.csv", "mug,Mug,,draft,,,,123,,8,,EUR,,,")
+    assert _run(sqlite_warehouse_url, "catalog", "import", str(path), "--tenant", "acme") == 0
+    table = pa.table({"handle": ["mug"], "title": ["Mug"], "status": ["draft"], "sku": [123], "price": ["9"]})
+    pq.write_table(table, tmp_path / "b.parquet")
+    capsys.readouterr()
+    assert _run(sqlite_warehouse_url, "catalog", "import", str(tmp_path / "b.parquet"), "--tenant", "acme") == 0
+    assert "variants: created 0, updated 1, unchanged 0" in capsys.readouterr().out
+    assert _variants(sqlite_warehouse_url)["123"].price == Decimal("9")
