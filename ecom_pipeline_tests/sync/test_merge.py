@@ -163,6 +163,22 @@ def test_merging_again_after_applying_a_decision_writes_nothing(
         assert again.outcome in (Outcome.UNCHANGED, Outcome.HUB_ONLY_KEPT, Outcome.SHOP_ONLY_IGNORED)
 
 
+def test_a_first_merge_without_base_treats_differences_as_conflicts_and_equal_values_as_agreement() -> None:
+    """Prevents a shop product first linked to an existing hub product (same SKU, no base yet) from silently
+    overwriting the hub's price, or from reporting a conflict where both already agree."""
+    decisions = merge_record(
+        base={},
+        hub={"price": Decimal("10.00"), "title": "Tee", "barcode": None},
+        shop={"price": "12.00", "title": "Tee", "barcode": "400"},
+        policies={"price": "manual", "title": "hub", "barcode": "hub"},
+        direction="bidirectional",
+    )
+    by_field = {d.field: d for d in decisions}
+    assert by_field["price"].outcome is Outcome.CONFLICT and not by_field["price"].write_hub
+    assert by_field["title"].outcome is Outcome.AGREEMENT
+    assert by_field["barcode"].outcome is Outcome.TAKE_SHOP and by_field["barcode"].hub_value_after == "400"
+
+
 def test_money_is_compared_as_decimal_not_as_text() -> None:
     """Prevents "12.50" in the hub and "12.5" in the shop from counting as a change that gets pushed everywhere."""
     d = merge_field("price", base="12.5", hub=Decimal("12.500000"), shop="12.50", policy="hub", direction="push")
