@@ -114,6 +114,7 @@ def cmd_connect(args: argparse.Namespace) -> int:
         result.settings[SETTING] = reconcile_hours
     engine = _engine(args)
     cipher = _cipher(args)
+    _sync_settings_at_connect(engine, args, spec.name, result.base_url, result.settings)
     with engine.begin() as conn:
         integration_id = store.create_integration(
             conn,
@@ -342,6 +343,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         _print_table(["id", "tenant", "platform", "url", "status", "last sync", "last success", "last error"], rows)
         print()
         _print_shopify_versions([i for i in integrations if i.platform == "shopify"])
+        _print_sync_settings(integrations)
         latest = (
             select(
                 sync_runs.c.integration_id, sync_runs.c.entity, sync_runs.c.stage, func.max(sync_runs.c.id).label("id")
@@ -594,6 +596,214 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- two-way sync: catalogue, integration settings, conflicts ---------------------------------------------------
+
+
+def _sync_settings_at_connect(engine: Any, args: argparse.Namespace, platform: str, base_url: str,
+                              settings: dict[str, Any]) -> None:  # fmt: skip
+    """Keep the sync settings of a shop connected again, and apply ``--direction`` (absent: ``pull``).
+
+    Reconnecting replaces the settings with what the shop reports; the merchant's direction, policies, listing
+    rules and price rule are ours, not the shop's, so they carry over.
+    """
+    from ecom_pipeline.sync.policies import SETTING_KEYS, updated_settings
+    from ecom_pipeline.warehouse import store
+
+    with engine.connect() as conn:
+        for i in store.list_integrations(conn, tenant_id=args.tenant, platform=platform, include_disconnected=True):
+            if i.base_url == base_url.rstrip("/"):
+                settings.update({k: v for k, v in i.settings.items() if k in SETTING_KEYS})
+    settings.update(updated_settings(settings, direction=getattr(args, "direction", None)))
+
+
+def _print_sync_settings(integrations: Sequence[Any]) -> None:
+    """Each shop's sync direction, the policies it changed from the defaults, its listing and price rules."""
+    from ecom_pipeline.sync.policies import SettingsError, SyncSettings
+
+    rows = []
+    for i in integrations:
+        try:
+            s = SyncSettings.from_settings(i.settings)
+        except SettingsError as exc:
+            rows.append([i.id, "?", f"invalid: {exc}"[:80], "", ""])
+            continue
+        rows.append(
+            [
+                i.id,
+                s.direction.value,
+                ", ".join(f"{k}={v}" for k, v in sorted(s.changed_policies().items())) or "defaults",
+                "; ".join([*(f"+{r}" for r in s.include), *(f"-{r}" for r in s.exclude)]) or "all products",
+                s.price_rule.text if s.price_rule else "-",
+            ]
+        )
+    print("Sync direction and policies (`ecom-pipeline integration set` changes them):")
+    _print_table(["shop", "direction", "field policies", "listing", "price rule"], rows)
+    print()
+
+
+def cmd_integration_set(args: argparse.Namespace) -> int:
+    from ecom_pipeline.sync.policies import SettingsError, SyncSettings, updated_settings
+    from ecom_pipeline.warehouse import store
+    from ecom_pipeline.warehouse.schema import integrations
+    from ecom_pipeline.warehouse.types import utcnow
+
+    engine = _engine(args)
+    with engine.begin() as conn:
+        try:
+            integration = store.get_integration(conn, args.integration)
+            settings = updated_settings(
+                integration.settings,
+                direction=args.direction,
+                policies=args.policy or (),
+                include=args.include or (),
+                exclude=args.exclude or (),
+                clear_rules=args.clear_rules,
+                price_rule=args.price_rule,
+            )
+            current = SyncSettings.from_settings(settings)
+        except SettingsError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except store.IntegrationNotFound as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        conn.execute(
+            integrations.update()
+            .where(integrations.c.id == integration.id)
+            .values(settings=settings, updated_at=utcnow())
+        )
+    policies = ", ".join(f"{k}={v}" for k, v in sorted(current.changed_policies().items())) or "defaults"
+    print(
+        f"Integration #{integration.id} ({integration.platform} {integration.base_url}): direction "
+        f"{current.direction.value}; policies {policies}; include {list(current.include) or 'all'}; exclude "
+        f"{list(current.exclude) or 'none'}; price rule {current.price_rule.text if current.price_rule else 'none'}."
+    )
+    return 0
+
+
+def cmd_catalog_import(args: argparse.Namespace) -> int:
+    from ecom_pipeline.catalog.commands import run_import
+
+    return run_import(_engine(args), Path(args.file), tenant_id=args.tenant, dry_run=args.dry_run,
+                      partial=args.partial)  # fmt: skip
+
+
+def cmd_catalog_export(args: argparse.Namespace) -> int:
+    from ecom_pipeline.catalog.commands import run_export
+
+    return run_export(_engine(args), Path(args.file), tenant_id=args.tenant)
+
+
+def cmd_conflicts_list(args: argparse.Namespace) -> int:
+    import json
+
+    from ecom_pipeline.sync.conflicts import list_conflicts
+
+    def show(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False)[:40]
+
+    with _engine(args).connect() as conn:
+        rows = list_conflicts(conn, tenant_id=args.tenant, held=args.held, limit=args.limit)
+    if not rows:
+        scope = f" for tenant {args.tenant}" if args.tenant else ""
+        print(f"No {'held ' if args.held else ''}conflicts{scope}.")
+        return 0
+    _print_table(
+        ["id", "tenant", "shop", "entity", "hub id", "field", "base", "hub", "shop value", "policy", "resolution",
+         "decided", "person's decision"],
+        [[r.id, r.tenant_id, r.integration_id, r.entity, r.hub_id, r.field, show(r.base_value), show(r.hub_value),
+          show(r.shop_value), r.policy, r.resolution, _fmt_time(r.decided_at),
+          f"{r.resolved_take} {show(r.resolved_value)} by {r.resolved_by}" if r.resolved_at else ""]
+         for r in rows],
+    )  # fmt: skip
+    held = [r.id for r in rows if r.resolution == "held" and r.resolved_at is None]
+    if held:
+        print(f"\n{len(held)} held: decide with ecom-pipeline conflicts resolve ID --take hub|shop|value V")
+    return 0
+
+
+def cmd_conflicts_resolve(args: argparse.Namespace) -> int:
+    import getpass
+
+    from ecom_pipeline.sync.conflicts import ConflictError, resolve_conflict
+    from ecom_pipeline.warehouse.types import utcnow
+
+    take, *rest = args.take
+    if len(rest) > 1 or (take != "value" and rest):
+        print("error: --take is hub, shop, or value V (one value)", file=sys.stderr)
+        return 2
+    by = args.by or os.environ.get("USER") or getpass.getuser()
+    try:
+        with _engine(args).begin() as conn:
+            decision = resolve_conflict(conn, args.id, take=take, value=rest[0] if rest else None, by=by, now=utcnow())
+    except ConflictError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"Conflict {decision.conflict_id} ({decision.field}): took {decision.take}, value {decision.value!r}. "
+        "Recorded; the sync that applies decisions writes it (see docs/two-way-sync.md)."
+    )
+    return 0
+
+
+def _add_two_way_commands(sub: Any) -> None:
+    """The catalogue, integration-settings and conflicts commands (issue 10)."""
+    from ecom_pipeline.sync.merge import FIELDS, Direction, Policy
+    from ecom_pipeline.sync.policies import RULE_KINDS
+    from ecom_pipeline.tenants import tenant_argument
+
+    p = sub.add_parser("catalog", help="Import or export the hub catalogue (CSV or Parquet, one row per variant).")
+    catalog = p.add_subparsers(dest="catalog_command", required=True, metavar="ACTION")
+    pp = catalog.add_parser("import", help="Create and edit hub products from a file; every row is checked first.")
+    pp.add_argument("file", help="A .csv or .parquet file (columns: see docs/two-way-sync.md).")
+    pp.add_argument("--tenant", required=True, type=tenant_argument)
+    pp.add_argument("--dry-run", action="store_true", help="Check and show what would change; write nothing.")
+    pp.add_argument(
+        "--partial",
+        action="store_true",
+        help="Write the valid rows; the others go to rejected_records (default: all or nothing).",
+    )
+    pp.set_defaults(func=cmd_catalog_import)
+    pp = catalog.add_parser("export", help="Write the tenant's hub catalogue to a file that import reads back.")
+    pp.add_argument("--tenant", required=True, type=tenant_argument)
+    pp.add_argument("file", help="A .csv or .parquet file to write.")
+    pp.set_defaults(func=cmd_catalog_export)
+
+    p = sub.add_parser("integration", help="Change a connected shop's sync direction, field policies and rules.")
+    actions = p.add_subparsers(dest="integration_command", required=True, metavar="ACTION")
+    pp = actions.add_parser("set", help="Set direction, per-field policies, listing rules and price rule.")
+    pp.add_argument("--integration", type=int, required=True, help="Integration id (see `ecom-pipeline status`).")
+    pp.add_argument("--direction", choices=[d.value for d in Direction], default=None)
+    pp.add_argument("--policy", action="append", metavar="FIELD=POLICY",
+                    help=f"Who wins a conflict on FIELD ({', '.join(FIELDS)}): "
+                         f"{' | '.join(p.value for p in Policy)}. Repeatable.")  # fmt: skip
+    pp.add_argument("--include", action="append", metavar="KIND:PATTERN",
+                    help=f"List only matching hub products in this shop; KIND is {', '.join(RULE_KINDS)}. "
+                         "Repeatable.")  # fmt: skip
+    pp.add_argument("--exclude", action="append", metavar="KIND:PATTERN", help="Never list matching products.")
+    pp.add_argument("--clear-rules", action="store_true", help="Remove the include and exclude rules first.")
+    pp.add_argument(
+        "--price-rule",
+        default=None,
+        metavar="RULE",
+        help="The shop's price from the hub's: +10%%, -5%%, or =12.50 (fixed); none removes it.",
+    )
+    pp.set_defaults(func=cmd_integration_set)
+
+    p = sub.add_parser("conflicts", help="List conflicts between hub and shops, and decide held ones.")
+    actions = p.add_subparsers(dest="conflicts_command", required=True, metavar="ACTION")
+    pp = actions.add_parser("list", help="Conflicts, newest first.")
+    pp.add_argument("--tenant", default=None, type=tenant_argument)
+    pp.add_argument("--held", action="store_true", help="Only held conflicts nobody has decided yet.")
+    pp.add_argument("--limit", type=int, default=100)
+    pp.set_defaults(func=cmd_conflicts_list)
+    pp = actions.add_parser("resolve", help="Decide a held conflict: take the hub's value, the shop's, or a value.")
+    pp.add_argument("id", type=int, help="Conflict id (see `conflicts list --held`).")
+    pp.add_argument("--take", nargs="+", required=True, metavar="hub|shop|value V")
+    pp.add_argument("--by", default=None, help="Who decides (default: $USER).")
+    pp.set_defaults(func=cmd_conflicts_resolve)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ecom_pipeline.platforms.connect import add_common_arguments
     from ecom_pipeline.platforms.registry import platforms
@@ -627,6 +837,12 @@ def build_parser() -> argparse.ArgumentParser:
             default=None,
             help="Hours between id listings that find records deleted in the shop without a webhook (default 24; "
             "0: every sync).",
+        )
+        pp.add_argument(
+            "--direction",
+            choices=["pull", "push", "bidirectional"],
+            default=None,
+            help="Which way catalogue changes flow (default pull; `integration set` changes it later).",
         )
         spec.add_connect_arguments(pp)
         pp.set_defaults(func=cmd_connect)
@@ -694,6 +910,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_serve_arguments(p)
     p.set_defaults(func=cmd_serve_webhooks)
+
+    _add_two_way_commands(sub)
 
     p = sub.add_parser("migrate", help="Create or upgrade the warehouse tables (every command does it too).")
     p.set_defaults(func=cmd_migrate)

@@ -192,6 +192,11 @@ sync_conflicts = Table(
     Column("resolution", String(32), nullable=False, doc="hub | shop | held"),
     Column("decided_at", UTCDateTime, nullable=False),
     Column("dagster_run_id", String(64)),
+    Column("resolved_at", UTCDateTime, doc="when a person decided a held conflict"),
+    Column("resolved_by", String(200), doc="who decided it"),
+    Column("resolved_take", String(8), doc="hub | shop | value"),
+    Column("resolved_value", JsonType, doc="the value to apply (money as decimal text)"),
+    Column("applied_at", UTCDateTime, doc="when a sync applied the person's decision"),
 )
 
 rejected_records = Table(

@@ -1,0 +1,68 @@
+"""The catalogue file's columns, one row per variant, and how values are written as text.
+
+The same columns go out on export and come back on import, so export -> edit -> import round-trips: money is
+written as exact decimal text (never a float), lists with ``;`` between items, options as ``Name=Value;...``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+
+# Product columns repeat on every row of a product (rows are grouped by ``handle``); on import a later row may
+# leave them empty, but may not contradict the first row that gives them.
+PRODUCT_COLUMNS = ("title", "description", "status", "product_type", "tags", "categories")
+VARIANT_COLUMNS = ("sku", "variant_title", "price", "compare_at_price", "currency", "weight", "options", "position")
+COLUMNS = ("handle", *PRODUCT_COLUMNS, *VARIANT_COLUMNS)
+REQUIRED_COLUMNS = ("handle", "title", "status", "sku", "price")
+MONEY_COLUMNS = ("price", "compare_at_price")
+STATUSES = ("active", "draft", "archived")
+LIST_SEPARATOR = ";"
+
+# Decimals a currency's amounts have (ISO 4217 minor units); every other currency, and no currency, has 2.
+_MINOR_UNITS = {
+    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND"), 0),
+    **dict.fromkeys(("VUV", "XAF", "XOF", "XPF"), 0),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+}
+
+
+def minor_units(currency: str | None) -> int:
+    """How many decimals an amount in ``currency`` may have (2 when unknown)."""
+    return _MINOR_UNITS.get((currency or "").upper(), 2)
+
+
+def format_money(amount: Decimal | None, currency: str | None) -> str:
+    """``amount`` as exact text with the currency's decimals ("12.50"), more only when the value has them.
+
+    PostgreSQL returns NUMERIC(20,6) as ``12.500000``; the file shows ``12.50``. A shop-computed price with more
+    decimals (PrestaShop's tax-included ``23.976``) is written whole, never rounded: rounding would change it.
+    """
+    if amount is None:
+        return ""
+    places = Decimal(1).scaleb(-minor_units(currency))
+    rounded = amount.quantize(places)
+    if rounded == amount:
+        return format(rounded, "f")
+    return format(amount.normalize(), "f")
+
+
+class ExportError(ValueError):
+    """The hub holds something the file format cannot carry exactly; the message names it."""
+
+
+def format_list(values: Iterable[str] | None, *, what: str) -> str:
+    items = [str(v) for v in (values or ())]
+    bad = [v for v in items if LIST_SEPARATOR in v]
+    if bad:
+        raise ExportError(f"{what} {bad[0]!r} contains {LIST_SEPARATOR!r}, which separates items in the file")
+    return LIST_SEPARATOR.join(items)
+
+
+def format_options(options: Mapping[str, str] | None, *, sku: str) -> str:
+    parts = []
+    for name, value in (options or {}).items():
+        if any(ch in str(name) for ch in "=;") or LIST_SEPARATOR in str(value):
+            raise ExportError(f"option {name!r}={value!r} of SKU {sku!r} contains '=' or ';', which the file uses")
+        parts.append(f"{name}={value}")
+    return LIST_SEPARATOR.join(parts)

@@ -1,0 +1,334 @@
+"""Reading the hub for a catalogue file, writing an import's changes, and the rows of an export.
+
+Variants are matched by SKU and products by handle within the tenant. Only what differs is written, so
+re-importing an unchanged export writes nothing and leaves ``synced_at`` (the hub's modification time for the
+``newest`` policy) where it was. Hub rows an import creates have no ``entity_links``: no shop has them yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
+
+from ecom_pipeline.catalog.columns import (
+    COLUMNS,
+    ExportError,
+    format_list,
+    format_money,
+    format_options,
+)
+from ecom_pipeline.catalog.validate import HubProduct, HubState, HubVariant, ProductGroup, Validation, VariantRow
+from ecom_pipeline.sync.merge import json_value
+from ecom_pipeline.warehouse.schema import hub_products, hub_variants, rejected_records
+from ecom_pipeline.warehouse.store import chunked
+
+_PRODUCT_FIELDS = ("title", "description", "status", "product_type", "tags", "categories")
+_VARIANT_FIELDS = ("title", "price", "compare_at_price", "currency", "weight", "options", "position")
+
+
+def _product(row: Any) -> HubProduct:
+    return HubProduct(
+        id=row.id,
+        handle=row.handle,
+        values={f: getattr(row, f) for f in _PRODUCT_FIELDS},
+        deleted=row.deleted_at is not None,
+    )
+
+
+def load_state(conn: Connection, tenant_id: str, skus: Sequence[str], handles: Sequence[str]) -> HubState:
+    """The hub variants with these SKUs, the products with these handles, and the products owning those variants."""
+    state = HubState()
+    for chunk in chunked(sorted({s for s in skus if s})):
+        for row in conn.execute(
+            select(hub_variants).where(hub_variants.c.tenant_id == tenant_id, hub_variants.c.sku.in_(chunk))
+        ):
+            state.variants[row.sku] = HubVariant(
+                id=row.id,
+                product_id=row.product_id,
+                sku=row.sku,
+                values={f: getattr(row, f) for f in (*_VARIANT_FIELDS, "price_includes_tax")},
+                deleted=row.deleted_at is not None,
+            )
+    product_ids = sorted({v.product_id for v in state.variants.values()})
+    for chunk in chunked(product_ids):
+        for row in conn.execute(select(hub_products).where(hub_products.c.id.in_(chunk))):
+            state.products[row.id] = _product(row)
+    for chunk in chunked(sorted(set(handles))):
+        for row in conn.execute(
+            select(hub_products).where(hub_products.c.tenant_id == tenant_id, hub_products.c.handle.in_(chunk))
+        ):
+            state.products[row.id] = _product(row)
+    for product in sorted(state.products.values(), key=lambda p: p.id):
+        if product.handle is not None:
+            state.products_by_handle.setdefault(product.handle, []).append(product.id)
+    return state
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as the hub means it: empty text is no text, an empty list or options no list; 12.50 == 12.500000."""
+    if isinstance(a, list | tuple) or isinstance(b, list | tuple):
+        return list(a or []) == list(b or [])
+    if isinstance(a, dict) or isinstance(b, dict):
+        return dict(a or {}) == dict(b or {})
+    return (None if a == "" else a) == (None if b == "" else b)
+
+
+@dataclass
+class ImportCounts:
+    products_created: int = 0
+    products_updated: int = 0
+    products_unchanged: int = 0
+    variants_created: int = 0
+    variants_updated: int = 0
+    variants_unchanged: int = 0
+    rows_rejected: int = 0
+    changes: list[str] = field(default_factory=list)  # "handle/sku: field old -> new", for --dry-run
+
+
+def _product_values(group: ProductGroup) -> dict[str, Any]:
+    values = {f: group.values.get(f) for f in _PRODUCT_FIELDS}
+    values["tags"] = values["tags"] or []
+    values["categories"] = values["categories"] or []
+    return values
+
+
+def _variant_changes(variant: VariantRow) -> dict[str, Any]:
+    assert variant.hub is not None
+    current = variant.hub.values
+    changes = {}
+    for name in _VARIANT_FIELDS:
+        new = variant.values.get(name)
+        if name == "position" and new is None:
+            continue  # an empty position keeps the hub's order
+        if not _same(current.get(name), new):
+            changes[name] = new
+    if "price" in changes:
+        # The tax-excluded twin is the shop's computation; after a hub edit it is known only for tax-free prices.
+        changes["price_tax_excl"] = changes["price"] if current.get("price_includes_tax") is False else None
+    return changes
+
+
+def apply_import(
+    conn: Connection | None,
+    validation: Validation,
+    *,
+    tenant_id: str,
+    now: datetime,
+    source: str,
+    partial: bool,
+) -> ImportCounts:
+    """Write the valid rows' changes (``conn`` None: count them only, the dry run) and reject the bad rows.
+
+    Without ``partial`` the caller never calls this when there is an error; with it, the bad rows go to
+    ``rejected_records`` (stage ``import``) in the same transaction as the good ones.
+    """
+    counts = ImportCounts()
+    rejected = validation.rejected_rows
+    for group in validation.groups:
+        rows = [v for v in group.rows if v.row not in rejected]
+        if not rows:
+            continue
+        product_id = _apply_product(conn, group, tenant_id=tenant_id, now=now, counts=counts)
+        for position, variant in enumerate(group.rows, start=1):
+            if variant.row in rejected:
+                continue
+            label = f"{group.handle}/{variant.values['sku']}"
+            if variant.hub is None:
+                counts.variants_created += 1
+                counts.changes.append(f"{label}: new variant")
+                if conn is not None:
+                    values = dict(variant.values)
+                    values["position"] = values["position"] if values["position"] is not None else position
+                    conn.execute(
+                        insert(hub_variants).values(
+                            tenant_id=tenant_id, product_id=product_id, synced_at=now, deleted_at=None, **values
+                        )
+                    )
+                continue
+            changes = _variant_changes(variant)
+            if variant.hub.deleted:
+                changes["deleted_at"] = None
+            if not changes:
+                counts.variants_unchanged += 1
+                continue
+            counts.variants_updated += 1
+            counts.changes.append(
+                f"{label}: "
+                + ", ".join(
+                    f"{k} {json_value(variant.hub.values.get(k))!r} -> {json_value(v)!r}"
+                    for k, v in changes.items()
+                    if k != "price_tax_excl"
+                )
+            )
+            if conn is not None:
+                conn.execute(
+                    update(hub_variants).where(hub_variants.c.id == variant.hub.id).values(synced_at=now, **changes)
+                )
+    if partial:
+        counts.rows_rejected = len(rejected)
+        if conn is not None and rejected:
+            _reject(conn, validation, tenant_id=tenant_id, now=now, source=source)
+    return counts
+
+
+def _apply_product(
+    conn: Connection | None, group: ProductGroup, *, tenant_id: str, now: datetime, counts: ImportCounts
+) -> int:
+    values = _product_values(group)
+    if group.hub is None:
+        counts.products_created += 1
+        counts.changes.append(f"{group.handle}: new product")
+        if conn is None:
+            return 0
+        return int(
+            conn.execute(
+                insert(hub_products)
+                .values(tenant_id=tenant_id, handle=group.handle, synced_at=now, deleted_at=None, **values)
+                .returning(hub_products.c.id)
+            ).scalar_one()
+        )
+    changes = {k: v for k, v in values.items() if not _same(group.hub.values.get(k), v)}
+    if group.hub.deleted:
+        changes["deleted_at"] = None
+    if changes:
+        counts.products_updated += 1
+        counts.changes.append(
+            f"{group.handle}: "
+            + ", ".join(f"{k} {json_value(group.hub.values.get(k))!r} -> {v!r}" for k, v in changes.items())
+        )
+        if conn is not None:
+            conn.execute(update(hub_products).where(hub_products.c.id == group.hub.id).values(synced_at=now, **changes))
+    else:
+        counts.products_unchanged += 1
+    return group.hub.id
+
+
+def _reject(conn: Connection, validation: Validation, *, tenant_id: str, now: datetime, source: str) -> None:
+    by_row: dict[int, list[str]] = {}
+    for error in validation.errors:
+        if error.row is not None:
+            by_row.setdefault(error.row, []).append(str(error))
+    rows = []
+    for group in validation.groups:
+        for variant in group.rows:
+            if variant.row not in by_row:
+                continue
+            sku = str(variant.raw.get("sku") or "")
+            rows.append(
+                {
+                    "tenant_id": tenant_id,
+                    "integration_id": None,
+                    "platform": None,
+                    "entity": "variant",
+                    "external_id": sku[:128] or None,
+                    "stage": "import",
+                    "reason": "; ".join(by_row[variant.row]),
+                    "payload": {"file": source, "row": variant.row, "values": _json_cells(variant.raw)},
+                    "created_at": now,
+                }
+            )
+    # Rows without a handle belong to no group but are rejected too: nothing is dropped silently.
+    for row, raw in sorted(validation.ungrouped.items()):
+        sku = raw.get("sku")
+        rows.append(
+            {
+                "tenant_id": tenant_id,
+                "integration_id": None,
+                "platform": None,
+                "entity": "variant",
+                "external_id": (sku[:128] or None) if isinstance(sku, str) else None,
+                "stage": "import",
+                "reason": "; ".join(by_row.get(row, [])),
+                "payload": {"file": source, "row": row, "values": _json_cells(raw)},
+                "created_at": now,
+            }
+        )
+    if rows:
+        conn.execute(insert(rejected_records), rows)
+
+
+def _json_cells(raw: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v if v is None or isinstance(v, str | int) else repr(v) if isinstance(v, float) else json_value(v))
+            for k, v in raw.items()}  # fmt: skip
+
+
+# --- export ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ExportResult:
+    rows: list[dict[str, str]]
+    products: int
+    skipped_products_without_handle: int
+    skipped_variants_without_sku: int
+
+
+def export_rows(conn: Connection, tenant_id: str) -> ExportResult:
+    """The tenant's live products and variants as file rows (the columns ``catalog import`` reads).
+
+    A product without a handle and a variant without a SKU cannot be matched on import, so they are left out
+    and counted; two live products with one handle would merge on import, so that is an error naming them.
+    """
+    products = conn.execute(
+        select(hub_products)
+        .where(hub_products.c.tenant_id == tenant_id, hub_products.c.deleted_at.is_(None))
+        .order_by(hub_products.c.handle, hub_products.c.id)
+    ).all()
+    variants: dict[int, list[Any]] = {}
+    for row in conn.execute(
+        select(hub_variants)
+        .where(hub_variants.c.tenant_id == tenant_id, hub_variants.c.deleted_at.is_(None))
+        .order_by(hub_variants.c.product_id, hub_variants.c.position, hub_variants.c.id)
+    ):
+        variants.setdefault(row.product_id, []).append(row)
+    rows: list[dict[str, str]] = []
+    seen: dict[str, int] = {}
+    no_handle = no_sku = exported = 0
+    for product in products:
+        if not product.handle:
+            no_handle += 1
+            continue
+        live = [v for v in variants.get(product.id, []) if v.sku]
+        no_sku += len(variants.get(product.id, [])) - len(live)
+        if not live:
+            continue
+        if product.handle in seen:
+            raise ExportError(
+                f"products #{seen[product.handle]} and #{product.id} have the same handle {product.handle!r}; an "
+                "import would merge them. Give one another handle (UPDATE hub_products SET handle = ... WHERE id = "
+                "...) and export again"
+            )
+        seen[product.handle] = product.id
+        exported += 1
+        for variant in live:
+            rows.append(
+                {
+                    "handle": product.handle,
+                    "title": product.title or "",
+                    "description": product.description or "",
+                    "status": product.status or "",
+                    "product_type": product.product_type or "",
+                    "tags": format_list(product.tags, what=f"tag of {product.handle!r}"),
+                    "categories": format_list(product.categories, what=f"category of {product.handle!r}"),
+                    "sku": variant.sku,
+                    "variant_title": variant.title or "",
+                    "price": format_money(variant.price, variant.currency),
+                    "compare_at_price": format_money(variant.compare_at_price, variant.currency),
+                    "currency": variant.currency or "",
+                    "weight": variant.weight or "",
+                    "options": format_options(variant.options, sku=variant.sku),
+                    "position": "" if variant.position is None else str(variant.position),
+                }
+            )
+    assert all(set(r) == set(COLUMNS) for r in rows)
+    return ExportResult(rows, exported, no_handle, no_sku)
+
+
+def source_name(path: Path) -> str:
+    return path.name

@@ -1,0 +1,355 @@
+"""Every row of a catalogue file checked against the file and the hub, before anything is written (pure).
+
+An error names the row (numbered as a spreadsheet shows the file: the header is row 1, the first product row is
+row 2), the column and the reason. Column errors (a missing required column, an unknown one) concern the whole
+file; product errors (contradicting product columns, a handle that matches several hub products) concern every
+row of that product; other errors concern one row. ``--partial`` writes what has no error; without it one error
+stops the whole import.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from ecom_pipeline.catalog.columns import (
+    COLUMNS,
+    LIST_SEPARATOR,
+    MONEY_COLUMNS,
+    PRODUCT_COLUMNS,
+    REQUIRED_COLUMNS,
+    STATUSES,
+    minor_units,
+)
+
+FIRST_ROW = 2  # the header is row 1
+_CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One problem: ``row`` None means the whole file (a column problem)."""
+
+    row: int | None
+    column: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = "file" if self.row is None else f"row {self.row}"
+        return f"{where}, column {self.column}: {self.reason}" if self.column else f"{where}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class HubVariant:
+    id: int
+    product_id: int
+    sku: str
+    values: Mapping[str, Any]  # hub column -> value (price, compare_at_price, currency, weight, options, ...)
+    deleted: bool
+
+
+@dataclass(frozen=True)
+class HubProduct:
+    id: int
+    handle: str | None
+    values: Mapping[str, Any]  # title, description, status, product_type, tags, categories
+    deleted: bool
+
+
+@dataclass
+class HubState:
+    """What the hub holds for the SKUs and handles of one file (one tenant)."""
+
+    variants: dict[str, HubVariant] = field(default_factory=dict)  # by SKU
+    products: dict[int, HubProduct] = field(default_factory=dict)  # by id
+    products_by_handle: dict[str, list[int]] = field(default_factory=dict)
+
+
+@dataclass
+class VariantRow:
+    row: int
+    raw: dict[str, Any]
+    values: dict[str, Any]  # sku, title, price, compare_at_price, currency, weight, options, position
+    hub: HubVariant | None = None
+
+
+@dataclass
+class ProductGroup:
+    handle: str
+    first_row: int
+    values: dict[str, Any]  # title, description, status, product_type, tags, categories
+    rows: list[VariantRow]
+    hub: HubProduct | None = None
+
+
+@dataclass
+class Validation:
+    groups: list[ProductGroup]
+    errors: list[RowError]
+    file_errors: bool  # a column problem: nothing can be imported, even with --partial
+    ungrouped: dict[int, dict[str, Any]] = field(default_factory=dict)  # rows without a handle, by row number
+
+    @property
+    def rejected_rows(self) -> set[int]:
+        return {e.row for e in self.errors if e.row is not None}
+
+
+def cell_text(value: Any, column: str) -> str:
+    """A cell as text; a float is refused (it may already have lost the exact value, e.g. 0.1 + 0.2)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        raise ValueError(f"is a boolean ({value}): write it as text")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, float):
+        raise ValueError(
+            f"is a floating-point number ({value!r}), which cannot hold amounts exactly: store the column as text "
+            "(e.g. '12.50') or as a decimal type"
+        )
+    raise ValueError(f"has an unsupported type {type(value).__name__}")
+
+
+def parse_money(text: str, *, currency: str | None, current: Decimal | None) -> Decimal | None:
+    """Exact decimal text, not negative, with at most the currency's decimals (unless it is the hub's value)."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"{text!r} is not a decimal amount (write e.g. 12.50)") from None
+    if not amount.is_finite() or "e" in text.lower():
+        raise ValueError(f"{text!r} is not a plain decimal amount (write e.g. 12.50)")
+    if amount < 0:
+        raise ValueError(f"{text!r} is negative")
+    places = minor_units(currency)
+    # An unchanged shop-computed value (PrestaShop's tax-included price has 3 or more decimals) round-trips.
+    if -amount.as_tuple().exponent > places and amount != current:  # type: ignore[operator]
+        raise ValueError(f"{text!r} has more than {places} decimals{f' for {currency}' if currency else ''}")
+    return amount
+
+
+def parse_options(text: str) -> dict[str, str]:
+    """``Name=Value;Name=Value`` as a dict, names unique and nothing empty."""
+    options: dict[str, str] = {}
+    if not text.strip():
+        return options
+    for part in text.split(LIST_SEPARATOR):
+        name, sep, value = part.partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not name or not value:
+            raise ValueError(f"{part!r} is not Name=Value (options are written Size=M;Colour=Black)")
+        if name in options:
+            raise ValueError(f"option {name!r} is given twice")
+        options[name] = value
+    return options
+
+
+def parse_weight(text: str, current: str | None) -> str | None:
+    text = text.strip()
+    if not text:
+        return None
+    if text == current:
+        return text
+    try:
+        weight = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"{text!r} is not a number (a weight is a decimal number in the shop's unit)") from None
+    if not weight.is_finite() or weight < 0:
+        raise ValueError(f"{text!r} is not a weight (a non-negative decimal number)")
+    if len(text) > 32:
+        raise ValueError("is longer than 32 characters")
+    return text
+
+
+def _parse_list(text: str) -> list[str]:
+    return [item.strip() for item in text.split(LIST_SEPARATOR) if item.strip()]
+
+
+def _check_columns(header: Sequence[str]) -> list[RowError]:
+    errors = [
+        RowError(None, name, f"required column is missing (columns: {', '.join(COLUMNS)})")
+        for name in REQUIRED_COLUMNS
+        if name not in header
+    ]
+    for name in header:
+        if name not in COLUMNS:
+            errors.append(RowError(None, name, f"unknown column (known columns: {', '.join(COLUMNS)})"))
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            errors.append(RowError(None, name, "column appears twice"))
+        seen.add(name)
+    return errors
+
+
+def _parse_product_cell(column: str, text: str) -> Any:
+    if column in ("tags", "categories"):
+        return _parse_list(text)
+    if column == "status":
+        if text not in STATUSES:
+            raise ValueError(f"{text!r} is not a status: use {', '.join(STATUSES)}")
+        return text
+    if column == "product_type" and len(text) > 32:
+        raise ValueError("is longer than 32 characters")
+    return text
+
+
+def _parse_variant(row: int, cells: Mapping[str, str], hub: HubVariant | None, errors: list[RowError]) -> dict:
+    current = hub.values if hub else {}
+    values: dict[str, Any] = {"sku": cells["sku"], "title": cells.get("variant_title", "") or None}
+    currency = cells.get("currency", "").strip() or None
+    if currency is not None and not _CURRENCY.fullmatch(currency):
+        errors.append(RowError(row, "currency", f"{currency!r} is not an ISO 4217 code such as EUR"))
+        currency = None
+    values["currency"] = currency
+    for column in MONEY_COLUMNS:
+        try:
+            values[column] = parse_money(cells.get(column, ""), currency=currency, current=current.get(column))
+        except ValueError as exc:
+            errors.append(RowError(row, column, str(exc)))
+    try:
+        values["weight"] = parse_weight(cells.get("weight", ""), current.get("weight"))
+    except ValueError as exc:
+        errors.append(RowError(row, "weight", str(exc)))
+    try:
+        values["options"] = parse_options(cells.get("options", ""))
+    except ValueError as exc:
+        errors.append(RowError(row, "options", str(exc)))
+    position = cells.get("position", "").strip()
+    values["position"] = None
+    if position:
+        if position.isdigit():
+            values["position"] = int(position)
+        else:
+            errors.append(RowError(row, "position", f"{position!r} is not a whole number of 0 or more"))
+    return values
+
+
+def validate(header: Sequence[str], rows: Sequence[Mapping[str, Any]], hub: HubState) -> Validation:
+    """Check ``rows`` (cells by column) against each other and the hub; the groups to write and every error."""
+    errors = _check_columns(header)
+    if errors:
+        return Validation(groups=[], errors=errors, file_errors=True)
+    groups: dict[str, ProductGroup] = {}
+    ungrouped: dict[int, dict[str, Any]] = {}
+    sku_rows: dict[str, int] = {}
+    product_errors: list[tuple[str, RowError]] = []
+    sources: dict[tuple[str, str], int] = {}  # (handle, column) -> row that gave the product value
+    for index, raw in enumerate(rows):
+        row = FIRST_ROW + index
+        cells: dict[str, str] = {}
+        for column in header:
+            try:
+                cells[column] = cell_text(raw.get(column), column)
+            except ValueError as exc:
+                errors.append(RowError(row, column, str(exc)))
+                cells[column] = ""
+        handle, sku = cells["handle"], cells["sku"]
+        if not handle.strip():
+            errors.append(RowError(row, "handle", "is empty: every row names its product's handle"))
+            ungrouped[row] = dict(raw)
+            continue
+        if len(handle) > 255:
+            errors.append(RowError(row, "handle", "is longer than 255 characters"))
+            ungrouped[row] = dict(raw)
+            continue
+        if not sku.strip():
+            errors.append(RowError(row, "sku", "is empty: every variant needs a SKU (it is the key across shops)"))
+        elif len(sku) > 255:
+            errors.append(RowError(row, "sku", "is longer than 255 characters"))
+        elif sku in sku_rows:
+            errors.append(RowError(row, "sku", f"{sku!r} is already on row {sku_rows[sku]}: SKUs are unique"))
+        else:
+            sku_rows[sku] = row
+        group = groups.setdefault(handle, ProductGroup(handle=handle, first_row=row, values={}, rows=[]))
+        for column in PRODUCT_COLUMNS:
+            text = cells.get(column, "")
+            if not text:
+                continue
+            try:
+                value = _parse_product_cell(column, text)
+            except ValueError as exc:
+                product_errors.append((handle, RowError(row, column, str(exc))))
+                continue
+            if column not in group.values:
+                group.values[column] = value
+                sources[(handle, column)] = row
+            elif group.values[column] != value:
+                first = sources[(handle, column)]
+                product_errors.append(
+                    (
+                        handle,
+                        RowError(
+                            row,
+                            column,
+                            f"differs from row {first} of the same handle {handle!r}: a product's columns are equal "
+                            "on all its rows (or left empty)",
+                        ),
+                    )
+                )
+        hub_variant = hub.variants.get(sku) if sku.strip() else None
+        values = _parse_variant(row, cells, hub_variant, errors)
+        group.rows.append(VariantRow(row=row, raw=dict(raw), values=values, hub=hub_variant))
+    for group in groups.values():
+        for column, what in (("title", "a title"), ("status", f"a status ({', '.join(STATUSES)})")):
+            if column not in group.values:
+                product_errors.append(
+                    (group.handle, RowError(group.first_row, column, f"product {group.handle!r} needs {what}"))
+                )
+        problem = _match_product(group, hub)
+        if problem:
+            product_errors.append((group.handle, problem))
+    # A product error rejects every row of that product: its variants have no valid product to belong to.
+    for handle, error in product_errors:
+        errors.append(error)
+        for variant in groups[handle].rows:
+            if variant.row != error.row:
+                errors.append(RowError(variant.row, None, f"product {handle!r} has an error on row {error.row}"))
+    errors.sort(key=lambda e: (e.row or 0, e.column or ""))
+    return Validation(groups=list(groups.values()), errors=errors, file_errors=False, ungrouped=ungrouped)
+
+
+def _match_product(group: ProductGroup, hub: HubState) -> RowError | None:
+    """Find the hub product of ``group`` (by its SKUs, else by handle); a RowError when that is not possible."""
+    owners = {v.hub.product_id for v in group.rows if v.hub is not None}
+    if len(owners) > 1:
+        ids = ", ".join(f"#{i}" for i in sorted(owners))
+        return RowError(
+            group.first_row,
+            "handle",
+            f"the SKUs of handle {group.handle!r} belong to several hub products ({ids}): import cannot merge "
+            "products; give them distinct handles",
+        )
+    if owners:
+        product = hub.products[owners.pop()]
+        if product.handle != group.handle:
+            variant = next(v for v in group.rows if v.hub is not None and v.hub.product_id == product.id)
+            return RowError(
+                variant.row,
+                "sku",
+                f"{variant.values['sku']!r} belongs to hub product #{product.id} with handle {product.handle!r}, "
+                f"not {group.handle!r}: import does not move a variant to another product (use its product's "
+                "handle, or a new SKU)",
+            )
+        group.hub = product
+        return None
+    candidates = [hub.products[i] for i in hub.products_by_handle.get(group.handle, [])]
+    live = [p for p in candidates if not p.deleted] or candidates
+    if len(live) > 1:
+        ids = ", ".join(f"#{p.id}" for p in live)
+        return RowError(
+            group.first_row,
+            "handle",
+            f"handle {group.handle!r} names several hub products ({ids}); give them distinct handles first",
+        )
+    group.hub = live[0] if live else None
+    return None

@@ -1,0 +1,207 @@
+"""Per-integration sync settings: direction, field policies, which products a shop lists, and its price rule.
+
+They live in ``integrations.settings`` (JSON) under the keys below, so no migration is needed and an integration
+connected before they existed reads as ``pull`` with the default policies: nothing changes for current users
+until they opt in. Parsing is strict and every error names the setting, the value and what is accepted, because
+these come from a terminal.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from ecom_pipeline.sync.merge import FIELDS, Direction, Policy
+
+DIRECTION_KEY = "sync_direction"
+POLICIES_KEY = "field_policies"
+INCLUDE_KEY = "listing_include"
+EXCLUDE_KEY = "listing_exclude"
+PRICE_RULE_KEY = "price_rule"
+SETTING_KEYS = (DIRECTION_KEY, POLICIES_KEY, INCLUDE_KEY, EXCLUDE_KEY, PRICE_RULE_KEY)
+
+# What an integration without a stored direction does: pull only, exactly what the project did before.
+DEFAULT_DIRECTION = Direction.PULL
+# The briefs' rule (last write wins) for content; the SKU is the cross-shop key, so two different SKU edits are
+# held for a person rather than letting a timestamp re-key a variant across every shop.
+DEFAULT_POLICIES: dict[str, Policy] = {name: Policy.NEWEST for name in FIELDS} | {"sku": Policy.MANUAL}
+# Listing rules: KIND:GLOB, matched case-insensitively against the product's handle, a variant's SKU, a tag, a
+# category or the product type.
+RULE_KINDS = ("handle", "sku", "tag", "category", "type")
+
+
+class SettingsError(ValueError):
+    """A sync setting that cannot be used; the message says which and what is accepted."""
+
+
+def parse_direction(value: str) -> Direction:
+    try:
+        return Direction(value)
+    except ValueError:
+        raise SettingsError(
+            f"unknown sync direction {value!r}: use one of {', '.join(d.value for d in Direction)}"
+        ) from None
+
+
+def parse_policy(text: str) -> tuple[str, Policy]:
+    """``field=policy`` (e.g. ``price=hub``) as a (field, Policy) pair."""
+    name, sep, value = text.partition("=")
+    name, value = name.strip(), value.strip()
+    if not sep or not name or not value:
+        raise SettingsError(f"policy {text!r} is not FIELD=POLICY (e.g. price=hub)")
+    if name not in FIELDS:
+        raise SettingsError(f"unknown field {name!r} in policy {text!r}: fields are {', '.join(FIELDS)}")
+    try:
+        return name, Policy(value)
+    except ValueError:
+        raise SettingsError(
+            f"unknown policy {value!r} for {name}: use one of {', '.join(p.value for p in Policy)}"
+        ) from None
+
+
+def parse_rule(text: str) -> str:
+    """A listing rule ``KIND:GLOB`` (e.g. ``tag:summer``, ``sku:TS-*``), checked and returned as stored."""
+    kind, sep, pattern = text.partition(":")
+    if not sep or kind not in RULE_KINDS or not pattern:
+        raise SettingsError(
+            f"listing rule {text!r} is not KIND:PATTERN with KIND one of {', '.join(RULE_KINDS)} (e.g. tag:summer, "
+            "sku:TS-*)"
+        )
+    return f"{kind}:{pattern}"
+
+
+@dataclass(frozen=True)
+class PriceRule:
+    """A shop's price rule: a percentage on the hub price (``+10%``, ``-5%``) or a fixed price (``=12.50``)."""
+
+    text: str
+    percent: Decimal | None = None
+    fixed: Decimal | None = None
+
+    def apply(self, price: Decimal | None) -> Decimal | None:
+        """The price to list in the shop for hub price ``price`` (rounded half up to cents; None stays None)."""
+        if self.fixed is not None:
+            return self.fixed
+        if price is None or self.percent is None:
+            return price
+        return (price * (Decimal(100) + self.percent) / Decimal(100)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+def parse_price_rule(text: str) -> PriceRule:
+    """``+10%``, ``-5%``, ``+2.5%`` or ``=12.50``; anything else is refused with the accepted forms."""
+    raw = text.strip()
+    usage = f"price rule {text!r} is not +N% / -N% (percentage on the hub price) or =AMOUNT (fixed price, e.g. =12.50)"
+    try:
+        if raw.startswith("=") and len(raw) > 1:
+            amount = Decimal(raw[1:])
+            if not amount.is_finite() or amount < 0 or amount.as_tuple().exponent < -2:  # type: ignore[operator]
+                raise SettingsError(f"{usage}: a fixed price is a non-negative amount with at most 2 decimals")
+            return PriceRule(text=raw, fixed=amount)
+        if raw[:1] in "+-" and raw.endswith("%") and len(raw) > 2:
+            percent = Decimal(raw[:-1])
+            if not percent.is_finite() or percent <= -100:
+                raise SettingsError(f"{usage}: a percentage must be above -100%")
+            return PriceRule(text=raw, percent=percent)
+    except InvalidOperation:
+        pass
+    raise SettingsError(usage)
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    """The sync settings of one integration, with defaults filled in."""
+
+    direction: Direction = DEFAULT_DIRECTION
+    policies: Mapping[str, Policy] = field(default_factory=lambda: dict(DEFAULT_POLICIES))
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    price_rule: PriceRule | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any] | None) -> SyncSettings:
+        """Read from ``integrations.settings``; absent keys take the defaults (``pull``: the behaviour before)."""
+        settings = settings or {}
+        direction = parse_direction(settings.get(DIRECTION_KEY) or DEFAULT_DIRECTION.value)
+        policies = dict(DEFAULT_POLICIES)
+        for name, value in (settings.get(POLICIES_KEY) or {}).items():
+            policies.update([parse_policy(f"{name}={value}")])
+        rule = settings.get(PRICE_RULE_KEY)
+        return cls(
+            direction=direction,
+            policies=policies,
+            include=tuple(settings.get(INCLUDE_KEY) or ()),
+            exclude=tuple(settings.get(EXCLUDE_KEY) or ()),
+            price_rule=parse_price_rule(rule) if rule else None,
+        )
+
+    def changed_policies(self) -> dict[str, str]:
+        """The policies that differ from the defaults (what ``status`` shows)."""
+        return {k: v.value for k, v in self.policies.items() if DEFAULT_POLICIES.get(k) is not v}
+
+
+def updated_settings(
+    settings: Mapping[str, Any],
+    *,
+    direction: str | None = None,
+    policies: Sequence[str] = (),
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    clear_rules: bool = False,
+    price_rule: str | None = None,
+) -> dict[str, Any]:
+    """A copy of ``settings`` with the given changes, every one validated before anything is changed.
+
+    ``price_rule`` ``none`` removes the rule; ``clear_rules`` empties both listing rule lists before adding.
+    """
+    result = dict(settings)
+    if direction is not None:
+        result[DIRECTION_KEY] = parse_direction(direction).value
+    if policies:
+        stored = dict(result.get(POLICIES_KEY) or {})
+        for text in policies:
+            name, policy = parse_policy(text)
+            stored[name] = policy.value
+        result[POLICIES_KEY] = stored
+    for key, rules in ((INCLUDE_KEY, include), (EXCLUDE_KEY, exclude)):
+        current = [] if clear_rules else list(result.get(key) or [])
+        for rule in map(parse_rule, rules):
+            if rule not in current:
+                current.append(rule)
+        if current:
+            result[key] = current
+        else:
+            result.pop(key, None)
+    if price_rule is not None:
+        if price_rule.strip().lower() == "none":
+            result.pop(PRICE_RULE_KEY, None)
+        else:
+            result[PRICE_RULE_KEY] = parse_price_rule(price_rule).text
+    return result
+
+
+def _matches(rule: str, product: Mapping[str, Any], skus: Iterable[str | None]) -> bool:
+    kind, _, pattern = rule.partition(":")
+    pattern = pattern.lower()
+    values: Iterable[Any]
+    if kind == "handle":
+        values = [product.get("handle")]
+    elif kind == "sku":
+        values = skus
+    elif kind == "tag":
+        values = product.get("tags") or ()
+    elif kind == "category":
+        values = product.get("categories") or ()
+    else:
+        values = [product.get("product_type")]
+    return any(v is not None and fnmatch.fnmatchcase(str(v).lower(), pattern) for v in values)
+
+
+def is_listed(settings: SyncSettings, product: Mapping[str, Any], skus: Iterable[str | None]) -> bool:
+    """Whether a hub product belongs in this shop: every product when no include rule is set, minus excludes."""
+    skus = list(skus)
+    if settings.include and not any(_matches(r, product, skus) for r in settings.include):
+        return False
+    return not any(_matches(r, product, skus) for r in settings.exclude)

@@ -1,0 +1,248 @@
+"""Per-shop sync direction and policies (`connect --direction`, `integration set`, `status`) and the conflicts
+commands (`conflicts list`, `conflicts resolve`), through the real CLI entry on a real warehouse."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import select
+
+from ecom_pipeline.cli import main as cli_main
+from ecom_pipeline.sandbox.server import SandboxServer, ShopHandle, ShopSpec
+from ecom_pipeline.sync.merge import conflict_rows, merge_record
+from ecom_pipeline.sync.policies import (
+    DEFAULT_POLICIES,
+    SettingsError,
+    SyncSettings,
+    is_listed,
+    parse_price_rule,
+    updated_settings,
+)
+from ecom_pipeline.warehouse import store
+from ecom_pipeline.warehouse.credentials import CredentialCipher
+from ecom_pipeline.warehouse.engine import shared_engine
+from ecom_pipeline.warehouse.schema import integrations, sync_conflicts
+
+
+def _integration(url: str, settings: dict | None = None, tenant: str = "acme") -> int:
+    with shared_engine(url).begin() as conn:
+        return store.create_integration(
+            conn, tenant_id=tenant, platform="woocommerce", name="s", base_url=f"http://127.0.0.1:1/{tenant}",
+            credentials={}, settings=settings or {"api_version": "wc/v3"},
+            cipher=CredentialCipher(Fernet.generate_key().decode()),
+        )  # fmt: skip
+
+
+def _settings(url: str, integration_id: int) -> dict:
+    with shared_engine(url).connect() as conn:
+        return dict(
+            conn.execute(select(integrations.c.settings).where(integrations.c.id == integration_id)).scalar_one()
+        )
+
+
+# --- pure settings ------------------------------------------------------------------------------------------------
+
+
+def test_an_integration_without_sync_settings_pulls_with_default_policies() -> None:
+    """Prevents existing integrations (connected before directions existed) from starting to push."""
+    s = SyncSettings.from_settings({"api_version": "wc/v3"})
+    assert s.direction.value == "pull" and dict(s.policies) == DEFAULT_POLICIES and s.price_rule is None
+    assert s.policies["price"].value == "newest" and s.policies["sku"].value == "manual"
+
+
+@pytest.mark.parametrize(
+    ("rule", "price", "expected"),
+    [("+10%", "19.99", "21.99"), ("-5%", "10.00", "9.50"), ("+2.5%", "0.10", "0.10"), ("=12.50", "99", "12.50")],
+)
+def test_price_rules_give_exact_cents(rule: str, price: str, expected: str) -> None:
+    """Prevents a percentage rule from producing fractions of a cent or float noise in a shop's price."""
+    assert parse_price_rule(rule).apply(Decimal(price)) == Decimal(expected)
+
+
+@pytest.mark.parametrize("text", ["10%", "+%", "=abc", "=1.234", "-100%", "*2"])
+def test_a_malformed_price_rule_is_refused_with_the_accepted_forms(text: str) -> None:
+    """Prevents a typo like `10%` (no sign) from being stored and breaking every later push."""
+    with pytest.raises(SettingsError, match=r"\+N% / -N%"):
+        parse_price_rule(text)
+
+
+def test_listing_rules_include_then_exclude() -> None:
+    """Prevents an exclude rule from being ignored when an include rule also matches."""
+    s = SyncSettings.from_settings(updated_settings({}, include=["tag:summer", "sku:TS-*"], exclude=["handle:old-*"]))
+    assert is_listed(s, {"handle": "tee", "tags": ["Summer"]}, ["X"])
+    assert is_listed(s, {"handle": "cap", "tags": []}, ["ts-1"])
+    assert not is_listed(s, {"handle": "mug", "tags": ["winter"]}, ["MUG"])
+    assert not is_listed(s, {"handle": "old-tee", "tags": ["summer"]}, ["X"])
+    assert is_listed(SyncSettings.from_settings({}), {"handle": "anything"}, [])
+
+
+# --- integration set / status / connect -------------------------------------------------------------------------
+
+
+def test_integration_set_stores_direction_policies_and_rules_and_status_shows_them(
+    warehouse_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prevents a shop's direction or policies from being set without status telling which are in force, and an
+    edit from wiping the shop's other settings."""
+    iid = _integration(warehouse_url)
+    other = _integration(warehouse_url, tenant="beta")
+    argv = ["--warehouse-url", warehouse_url]
+    assert cli_main([*argv, "status"]) == 0
+    out = capsys.readouterr().out
+    assert "Sync direction and policies" in out and f"{iid}     pull       defaults" in out
+    assert cli_main([
+        *argv, "integration", "set", "--integration", str(iid), "--direction", "bidirectional",
+        "--policy", "price=hub", "--policy", "title=manual", "--include", "tag:summer", "--exclude", "sku:OLD-*",
+        "--price-rule", "+10%",
+    ]) == 0  # fmt: skip
+    settings = _settings(warehouse_url, iid)
+    assert settings["api_version"] == "wc/v3"
+    assert settings["sync_direction"] == "bidirectional"
+    assert settings["field_policies"] == {"price": "hub", "title": "manual"}
+    assert (settings["listing_include"], settings["listing_exclude"], settings["price_rule"]) == (
+        ["tag:summer"], ["sku:OLD-*"], "+10%",
+    )  # fmt: skip
+    capsys.readouterr()
+    assert cli_main([*argv, "status"]) == 0
+    out = capsys.readouterr().out
+    assert "bidirectional  price=hub, title=manual  +tag:summer; -sku:OLD-*  +10%" in out
+    assert f"{other}     pull" in out
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--policy", "price=loudest"], "unknown policy 'loudest' for price"),
+        (["--policy", "colour=hub"], "unknown field 'colour'"),
+        (["--include", "brand:acme"], "listing rule 'brand:acme' is not KIND:PATTERN"),
+        (["--price-rule", "10%"], "price rule '10%' is not"),
+    ],
+)
+def test_integration_set_refuses_a_bad_setting_and_changes_nothing(
+    option: list[str], message: str, sqlite_warehouse_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prevents a typo from being stored (or half of a command applied) and failing later inside a sync."""
+    iid = _integration(sqlite_warehouse_url)
+    before = _settings(sqlite_warehouse_url, iid)
+    argv = ["--warehouse-url", sqlite_warehouse_url, "integration", "set", "--integration", str(iid)]
+    assert cli_main([*argv, "--direction", "push", *option]) == 2
+    assert message in capsys.readouterr().err
+    assert _settings(sqlite_warehouse_url, iid) == before
+
+
+@pytest.fixture
+def woo_shop(tmp_path: Path) -> Iterator[ShopHandle]:
+    spec = ShopSpec(name="dir-shop", seed=3, products=2, orders=1, customers=1)
+    with SandboxServer(shops=[spec], http_port=0, https_port=0, cert_dir=tmp_path / "certs") as sandbox:
+        yield sandbox.shop("dir-shop")
+
+
+def test_connect_direction_is_stored_and_survives_a_reconnect(
+    warehouse_url: str, woo_shop: ShopHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """Prevents `connect --direction` from being ignored, and reconnecting a shop (new credentials) from silently
+    resetting the merchant's direction and policies to pull."""
+    monkeypatch.setenv("ECOM_PIPELINE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ECOM_SECRET_KEY", Fernet.generate_key().decode())
+    monkeypatch.setenv("ECOM_CONSUMER_SECRET", woo_shop.consumer_secret)
+    connect = [
+        "--warehouse-url", warehouse_url, "connect", "woocommerce", "--tenant", "acme", "--url", woo_shop.http_url,
+        "--consumer-key", woo_shop.consumer_key, "--timeout", "5",
+    ]  # fmt: skip
+    assert cli_main([*connect, "--direction", "push"]) == 0
+    assert _settings(warehouse_url, 1)["sync_direction"] == "push"
+    assert cli_main(["--warehouse-url", warehouse_url, "integration", "set", "--integration", "1",
+                     "--policy", "price=shop"]) == 0  # fmt: skip
+    assert cli_main(connect) == 0
+    settings = _settings(warehouse_url, 1)
+    assert settings["sync_direction"] == "push" and settings["field_policies"] == {"price": "shop"}
+    assert cli_main([*connect, "--direction", "bidirectional"]) == 0
+    assert _settings(warehouse_url, 1)["sync_direction"] == "bidirectional"
+    with pytest.raises(SystemExit):
+        cli_main([*connect, "--direction", "sideways"])
+    assert "invalid choice: 'sideways'" in capsys.readouterr().err
+
+
+# --- conflicts list / resolve -----------------------------------------------------------------------------------
+
+
+def _conflicts(url: str) -> list[int]:
+    """Two conflicts of tenant acme (price held, status decided by policy) and one held of tenant beta."""
+    now = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+    ids = []
+    for tenant in ("acme", "beta"):
+        iid = _integration(url, tenant=tenant)
+        decisions = merge_record(
+            base={"price": "10.00", "status": "active"},
+            hub={"price": Decimal("11.50"), "status": "draft"},
+            shop={"price": "12.5", "status": "archived"},
+            policies={"price": "manual", "status": "shop"},
+            direction="bidirectional",
+        )
+        rows = conflict_rows(
+            decisions, tenant_id=tenant, integration_id=iid, entity="variant", hub_id=5, decided_at=now
+        )
+        if tenant == "beta":
+            rows = rows[:1]
+        with shared_engine(url).begin() as conn:
+            ids += [conn.execute(sync_conflicts.insert().values(**r).returning(sync_conflicts.c.id)).scalar_one()
+                    for r in rows]  # fmt: skip
+    return ids
+
+
+def test_conflicts_list_filters_by_tenant_and_held(warehouse_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Prevents a held conflict from being hidden among policy-decided ones, or another tenant's from showing."""
+    price, status, beta = _conflicts(warehouse_url)
+    argv = ["--warehouse-url", warehouse_url, "conflicts", "list"]
+    assert cli_main([*argv, "--tenant", "acme"]) == 0
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if " variant " in line]
+    assert [int(line.split()[0]) for line in lines] == [status, price]
+    assert '"11.50"' in out and '"12.5"' in out and "1 held: decide with" in out
+    assert cli_main([*argv, "--held"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if " variant " in line]
+    assert sorted(int(line.split()[0]) for line in lines) == [price, beta]
+
+
+def test_conflicts_resolve_records_the_decision_once(warehouse_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Prevents a held conflict's decision from being lost, overwritten by a second decision, made on a conflict
+    a policy already decided, or given as a value that is not an exact price."""
+    price, status, beta = _conflicts(warehouse_url)
+    argv = ["--warehouse-url", warehouse_url, "conflicts", "resolve"]
+    assert cli_main([*argv, str(price), "--take", "value", "12.499"]) == 1
+    assert "has more than 2 decimals" in capsys.readouterr().err
+    assert cli_main([*argv, str(price), "--take", "value", "12.40", "--by", "ana"]) == 0
+    assert "took value" in capsys.readouterr().out
+    assert cli_main([*argv, str(price), "--take", "hub"]) == 1
+    assert "already decided by ana" in capsys.readouterr().err
+    assert cli_main([*argv, str(status), "--take", "hub"]) == 1
+    assert "is not held" in capsys.readouterr().err
+    assert cli_main([*argv, str(beta), "--take", "shop"]) == 0
+    assert cli_main([*argv, "999", "--take", "shop"]) == 1
+    assert "conflict 999 does not exist" in capsys.readouterr().err
+    with shared_engine(warehouse_url).connect() as conn:
+        rows = {r.id: r for r in conn.execute(select(sync_conflicts))}
+    assert (rows[price].resolved_take, rows[price].resolved_value, rows[price].resolved_by) == ("value", "12.40", "ana")
+    assert rows[price].resolved_at is not None and rows[price].applied_at is None
+    assert (rows[beta].resolved_take, rows[beta].resolved_value) == ("shop", "12.5")
+    assert rows[status].resolved_at is None
+    assert cli_main(["--warehouse-url", warehouse_url, "conflicts", "list", "--held"]) == 0
+    assert "No held conflicts." in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "command", [["catalog", "import"], ["catalog", "export"], ["integration", "set"], ["conflicts", "list"],
+                ["conflicts", "resolve"]]
+)  # fmt: skip
+def test_every_two_way_command_has_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """Prevents a documented two-way command from disappearing or lacking --help."""
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main([*command, "--help"])
+    assert exit_info.value.code == 0
+    assert f"usage: ecom-pipeline {' '.join(command)}" in capsys.readouterr().out
