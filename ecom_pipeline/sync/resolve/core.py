@@ -162,12 +162,21 @@ def diff_records(
 # --- writes --------------------------------------------------------------------------------------------------------
 
 
-def insert_returning_ids(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> list[int]:
-    """Bulk insert returning ids in parameter order (one statement: SQLAlchemy's insertmanyvalues)."""
+def sync_stamp(source_updated_at: datetime | None, now: datetime) -> dict[str, Any]:
+    """The columns every hub row written from a shop record carries: the shop's time, ours, and live again."""
+    return {"source_updated_at": source_updated_at, "synced_at": now, "deleted_at": None}
+
+
+def insert_hub_rows(conn: Connection, table: Any, items: Sequence[Pending[Any]], rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (one per item) and give each item its new row's id as ``hub_id``.
+
+    One statement returning the ids in parameter order (SQLAlchemy's insertmanyvalues).
+    """
     if not rows:
-        return []
+        return
     result = conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
-    return [int(i) for i in result.scalars()]
+    for item, hub_id in zip(items, result.scalars(), strict=True):
+        item.hub_id = int(hub_id)
 
 
 @dataclass

@@ -16,8 +16,9 @@ from ecom_pipeline.sync.resolve.core import (
     Pending,
     ResolveCounts,
     diff_records,
-    insert_returning_ids,
+    insert_hub_rows,
     norm_email,
+    sync_stamp,
 )
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.schema import hub_customers
@@ -33,9 +34,7 @@ def _customer_values(c: CanonicalCustomer, now: datetime) -> dict[str, Any]:
         "city": c.city,
         "country": c.country,
         "source_created_at": c.created_at,
-        "source_updated_at": c.updated_at,
-        "synced_at": now,
-        "deleted_at": None,
+        **sync_stamp(c.updated_at, now),
     }
 
 
@@ -91,13 +90,11 @@ def _match_customers(
 
 def _write_hub_customers(conn: Connection, tenant_id: str, match: _CustomerMatch, now: datetime) -> None:
     """Insert the new hub customers (their ids go onto the records, repeats included), update the known ones."""
-    new_ids = insert_returning_ids(
-        conn, hub_customers, [{"tenant_id": tenant_id, **_customer_values(i.record, now)} for i in match.new]
+    insert_hub_rows(
+        conn, hub_customers, match.new, [{"tenant_id": tenant_id, **_customer_values(i.record, now)} for i in match.new]
     )
-    for item, hub_id in zip(match.new, new_ids, strict=True):
-        item.hub_id = hub_id
     for item, index in match.repeats:
-        item.hub_id = new_ids[index]
+        item.hub_id = match.new[index].hub_id
     store.executemany_update(
         conn, hub_customers, [{"id": i.hub_id, **_customer_values(i.record, now)} for i in match.known]
     )

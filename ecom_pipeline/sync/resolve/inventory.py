@@ -10,7 +10,7 @@ from sqlalchemy import Row, select
 from sqlalchemy.engine import Connection
 
 from ecom_pipeline.sync.canonical import CanonicalInventory
-from ecom_pipeline.sync.resolve.core import ResolveCounts, norm_sku, variants_by_sku
+from ecom_pipeline.sync.resolve.core import ResolveCounts, norm_sku, sync_stamp, variants_by_sku
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.schema import hub_inventory
 
@@ -29,7 +29,6 @@ def _time_key(value: datetime | None) -> float:
 
 def _match_items(
     conn: Connection,
-    *,
     tenant_id: str,
     integration_id: int,
     platform: str,
@@ -105,7 +104,6 @@ def _is_same_or_stale(item: CanonicalInventory, row: Row[Any]) -> bool:
 
 def _write_stock(
     conn: Connection,
-    *,
     tenant_id: str,
     integration_id: int,
     resolved: _Resolved,
@@ -122,9 +120,7 @@ def _write_stock(
             "stock_status": item.stock_status,
             "stock_pool": item.stock_pool,
             "sku": sku,
-            "source_updated_at": item.updated_at,
-            "synced_at": now,
-            "deleted_at": None,
+            **sync_stamp(item.updated_at, now),
         }
         row = existing.get((variant_id, location))
         if row is None:
@@ -164,19 +160,9 @@ def resolve_inventory(
     counts = ResolveCounts()
     if not items:
         return counts
-    resolved = _match_items(
-        conn, tenant_id=tenant_id, integration_id=integration_id, platform=platform, items=items, counts=counts
-    )
+    resolved = _match_items(conn, tenant_id, integration_id, platform, items, counts)
     if not resolved:
         return counts
     existing = _existing_stock(conn, tenant_id, integration_id, sorted({k[0] for k in resolved}))
-    _write_stock(
-        conn,
-        tenant_id=tenant_id,
-        integration_id=integration_id,
-        resolved=resolved,
-        existing=existing,
-        now=now,
-        counts=counts,
-    )
+    _write_stock(conn, tenant_id, integration_id, resolved, existing, now, counts)
     return counts

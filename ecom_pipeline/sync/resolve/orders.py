@@ -16,9 +16,10 @@ from ecom_pipeline.sync.resolve.core import (
     Pending,
     ResolveCounts,
     diff_records,
-    insert_returning_ids,
+    insert_hub_rows,
     norm_email,
     norm_sku,
+    sync_stamp,
     variants_by_sku,
 )
 from ecom_pipeline.warehouse import store
@@ -45,9 +46,7 @@ def _order_values(o: CanonicalOrder, customer_id: int | None, now: datetime) -> 
         "placed_at": o.placed_at,
         "paid_at": o.paid_at,
         "completed_at": o.completed_at,
-        "source_updated_at": o.updated_at,
-        "synced_at": now,
-        "deleted_at": None,
+        **sync_stamp(o.updated_at, now),
     }
 
 
@@ -105,9 +104,10 @@ def _write_hub_orders(
     """Insert new orders, update changed ones; returns (new, changed), each with its ``hub_id`` set."""
     new = [i for i in work if i.link is None]
     changed = [i for i in work if i.link is not None]
-    new_ids = insert_returning_ids(
+    insert_hub_rows(
         conn,
         hub_orders,
+        new,
         [
             {
                 "tenant_id": tenant_id,
@@ -117,8 +117,6 @@ def _write_hub_orders(
             for i in new
         ],
     )
-    for item, hub_id in zip(new, new_ids, strict=True):
-        item.hub_id = hub_id
     for item in changed:
         assert item.link is not None
         item.hub_id = int(item.link.hub_id)

@@ -22,11 +22,12 @@ from ecom_pipeline.sync.resolve.core import (
     LinkWriter,
     Pending,
     ResolveCounts,
-    insert_returning_ids,
+    insert_hub_rows,
     is_older,
     matches_link,
     norm_sku,
     snapshot_of,
+    sync_stamp,
     variants_by_sku,
 )
 from ecom_pipeline.sync.resolve.tombstones import tombstone_links
@@ -64,9 +65,7 @@ def _product_values(p: CanonicalProduct, now: datetime) -> dict[str, Any]:
         "tags": list(p.tags),
         "categories": list(p.categories),
         "source_created_at": p.created_at,
-        "source_updated_at": p.updated_at,
-        "synced_at": now,
-        "deleted_at": None,
+        **sync_stamp(p.updated_at, now),
     }
 
 
@@ -83,9 +82,7 @@ def _variant_values(v: CanonicalVariant, now: datetime) -> dict[str, Any]:
         "weight": v.weight,
         "position": v.position,
         "source_created_at": v.created_at,
-        "source_updated_at": v.updated_at,
-        "synced_at": now,
-        "deleted_at": None,
+        **sync_stamp(v.updated_at, now),
     }
 
 
@@ -189,13 +186,13 @@ def _write_hub_products(
                 break
         if item.hub_id is None:
             new_products.append(plan)
-    new_ids = insert_returning_ids(
+    insert_hub_rows(
         conn,
         hub_products,
+        [plan.product for plan in new_products],
         [{"tenant_id": tenant_id, **_product_values(plan.product.record, now)} for plan in new_products],
     )
-    for plan, hub_id in zip(new_products, new_ids, strict=True):
-        plan.product.hub_id = hub_id
+    for plan in new_products:
         plan.created = True
     store.executemany_update(
         conn,
@@ -237,9 +234,7 @@ def _write_hub_variants(
                 inserts.append((item, {"tenant_id": tenant_id, "product_id": plan.product.hub_id, **values}))
                 if sku:
                     first_with_sku[sku] = item
-    new_ids = insert_returning_ids(conn, hub_variants, [row for _, row in inserts])
-    for (item, _), hub_id in zip(inserts, new_ids, strict=True):
-        item.hub_id = hub_id
+    insert_hub_rows(conn, hub_variants, [item for item, _ in inserts], [row for _, row in inserts])
     for item, first in repeats:
         item.hub_id = first.hub_id
     store.executemany_update(conn, hub_variants, updates)
