@@ -307,7 +307,7 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
         "  transform (woocommerce/transform.py, canonical.py)",
         ("ecom_pipeline/platforms/woocommerce/transform.py", "ecom_pipeline/sync/canonical.py"),
     ),
-    ("  resolve (sync/resolve.py)", ("ecom_pipeline/sync/resolve.py",)),
+    ("  resolve (sync/resolve/)", ("ecom_pipeline/sync/resolve/",)),
     ("SQLAlchemy + DB drivers (warehouse and Dagster storage)", ("sqlalchemy/",)),
 ]
 ASSET_BODIES = ("ecom_pipeline/assets/extract.py:_extract", "ecom_pipeline/assets/hub.py:_hub")

@@ -1,0 +1,282 @@
+"""Products and their variants: a variant is the same hub variant on every shop that sells the same SKU.
+
+A page goes through named phases, each a fixed number of statements: load the links and SKU matches
+(``_load``), diff each product and its variants against their links (``_diff``), write the hub products
+(``_write_hub_products``) and variants (``_write_hub_variants``), tombstone the variants a shop removed, and
+write the links with their new base snapshots (``_write_links``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row
+from sqlalchemy.engine import Connection
+
+from ecom_pipeline.sync.canonical import CanonicalProduct, CanonicalVariant
+from ecom_pipeline.sync.hashing import stable_hash
+from ecom_pipeline.sync.resolve.core import (
+    LinkWriter,
+    Pending,
+    ResolveCounts,
+    insert_hub_rows,
+    is_older,
+    matches_link,
+    norm_sku,
+    snapshot_of,
+    sync_stamp,
+    variants_by_sku,
+)
+from ecom_pipeline.sync.resolve.tombstones import tombstone_links
+from ecom_pipeline.warehouse import store
+from ecom_pipeline.warehouse.schema import hub_products, hub_variants
+
+# Stock travels in product payloads on some platforms but lives in hub_inventory: keeping it out of the variant
+# snapshot means a stock change does not rewrite the variant row (inventory has its own resolve).
+_VARIANT_STOCK_FIELDS = frozenset({"stock_quantity", "stock_managed", "stock_status"})
+
+
+def product_snapshot(product: CanonicalProduct) -> dict[str, Any]:
+    """The product's own canonical fields (variants have their own links and snapshots)."""
+    data = snapshot_of(product)
+    data.pop("variants", None)
+    return data
+
+
+def variant_snapshot(variant: CanonicalVariant) -> dict[str, Any]:
+    """The variant's canonical fields without stock (see ``_VARIANT_STOCK_FIELDS``)."""
+    data = snapshot_of(variant)
+    for name in _VARIANT_STOCK_FIELDS:
+        data.pop(name, None)
+    data["sku"] = norm_sku(variant.sku)
+    return data
+
+
+def _product_values(p: CanonicalProduct, now: datetime) -> dict[str, Any]:
+    return {
+        "title": p.title,
+        "description": p.description,
+        "status": p.status,
+        "product_type": p.product_type,
+        "handle": p.handle,
+        "tags": list(p.tags),
+        "categories": list(p.categories),
+        "source_created_at": p.created_at,
+        **sync_stamp(p.updated_at, now),
+    }
+
+
+def _variant_values(v: CanonicalVariant, now: datetime) -> dict[str, Any]:
+    return {
+        "sku": norm_sku(v.sku),
+        "title": v.title,
+        "price": v.price,
+        "compare_at_price": v.compare_at_price,
+        "price_tax_excl": v.price_tax_excl,
+        "price_includes_tax": v.price_includes_tax,
+        "currency": v.currency,
+        "options": dict(v.options),
+        "weight": v.weight,
+        "position": v.position,
+        "source_created_at": v.created_at,
+        **sync_stamp(v.updated_at, now),
+    }
+
+
+@dataclass
+class _Lookups:
+    """What the page already has in the hub: this shop's links and the tenant's variants with the page's SKUs."""
+
+    product_links: dict[str, Row[Any]]
+    variant_links: dict[str, Row[Any]]
+    children: dict[str, list[Row[Any]]]  # this shop's variant links by product external id
+    by_sku: dict[str, Row[Any]]
+
+
+@dataclass
+class _ProductPlan:
+    """One product of the page that needs a write: itself (when changed), changed variants, removed variants."""
+
+    product: Pending[CanonicalProduct]
+    product_changed: bool
+    variants: list[Pending[CanonicalVariant]] = field(default_factory=list)
+    removed_variant_links: list[Row[Any]] = field(default_factory=list)
+    created: bool = False
+
+
+def _load(conn: Connection, tenant_id: str, integration_id: int, products: Sequence[CanonicalProduct]) -> _Lookups:
+    product_ids = [p.external_id for p in products]
+    product_links = store.get_links(conn, integration_id, "product", product_ids)
+    variant_links = store.get_links(
+        conn, integration_id, "variant", [v.external_id for p in products for v in p.variants]
+    )
+    children = store.get_links_by_parent(conn, integration_id, "variant", product_ids)
+    skus = {s for p in products for v in p.variants if (s := norm_sku(v.sku))}
+    return _Lookups(product_links, variant_links, children, variants_by_sku(conn, tenant_id, skus))
+
+
+def _sku_conflict(v: CanonicalVariant, vlink: Row[Any] | None, by_sku: dict[str, Row[Any]]) -> str | None:
+    """Why a linked variant cannot take its new SKU (another hub variant has it), or None."""
+    sku = norm_sku(v.sku)
+    owner = by_sku.get(sku) if sku else None
+    if vlink is not None and owner is not None and int(owner.id) != int(vlink.hub_id):
+        return (
+            f"variant {v.external_id} changed its SKU to {sku!r}, which another hub variant "
+            f"(id {owner.id}) already has: SKUs must be unique per tenant"
+        )
+    return None
+
+
+def _diff(products: Sequence[CanonicalProduct], lookups: _Lookups, counts: ResolveCounts) -> list[_ProductPlan]:
+    """The products that need a write; stale and unchanged ones are counted, SKU conflicts are failures."""
+    plans: list[_ProductPlan] = []
+    for p in products:
+        link = lookups.product_links.get(p.external_id)
+        if is_older(p.updated_at, link):
+            counts.unchanged += 1
+            continue
+        snapshot = product_snapshot(p)
+        digest = stable_hash(snapshot)
+        plan = _ProductPlan(Pending(p, snapshot, digest, link), product_changed=not matches_link(link, digest))
+        conflict: str | None = None
+        for v in p.variants:
+            vsnap = variant_snapshot(v)
+            vhash = stable_hash(vsnap)
+            vlink = lookups.variant_links.get(v.external_id)
+            if matches_link(vlink, vhash):
+                continue
+            conflict = _sku_conflict(v, vlink, lookups.by_sku)
+            if conflict is not None:
+                break
+            plan.variants.append(Pending(v, vsnap, vhash, vlink))
+        if conflict is not None:
+            # Checked before any write so a rejected product leaves the hub exactly as it was.
+            counts.fail(p.external_id, conflict)
+            continue
+        present = {v.external_id for v in p.variants}
+        plan.removed_variant_links = [
+            row
+            for row in lookups.children.get(p.external_id, [])
+            if row.deleted_at is None and row.external_id not in present
+        ]
+        if not plan.product_changed and not plan.variants and not plan.removed_variant_links:
+            counts.unchanged += 1
+            continue
+        plans.append(plan)
+    return plans
+
+
+def _write_hub_products(
+    conn: Connection, tenant_id: str, plans: list[_ProductPlan], lookups: _Lookups, now: datetime
+) -> None:
+    """Decide each plan's hub product (the link's, else that of a variant sharing a SKU, else a new one), write it."""
+    new_products: list[_ProductPlan] = []
+    for plan in plans:
+        item = plan.product
+        if item.link is not None:
+            item.hub_id = int(item.link.hub_id)
+            continue
+        for v in item.record.variants:
+            sku = norm_sku(v.sku)
+            if v.external_id not in lookups.variant_links and sku and sku in lookups.by_sku:
+                item.hub_id = int(lookups.by_sku[sku].product_id)
+                break
+        if item.hub_id is None:
+            new_products.append(plan)
+    insert_hub_rows(
+        conn,
+        hub_products,
+        [plan.product for plan in new_products],
+        [{"tenant_id": tenant_id, **_product_values(plan.product.record, now)} for plan in new_products],
+    )
+    for plan in new_products:
+        plan.created = True
+    store.executemany_update(
+        conn,
+        hub_products,
+        [
+            {"id": plan.product.hub_id, **_product_values(plan.product.record, now)}
+            for plan in plans
+            if plan.product_changed and not plan.created
+        ],
+    )
+
+
+def _write_hub_variants(
+    conn: Connection, tenant_id: str, plans: list[_ProductPlan], by_sku: dict[str, Row[Any]], now: datetime
+) -> None:
+    """Update linked variants, attach SKU matches, create the rest; every changed variant gets its ``hub_id``.
+
+    In page order, so a SKU repeated in the page attaches to the first variant created for it instead of
+    violating the tenant+SKU unique constraint. A hub variant matched by SKU keeps its product: it may be
+    linked to another shop's product.
+    """
+    inserts: list[tuple[Pending[CanonicalVariant], dict[str, Any]]] = []
+    updates: list[dict[str, Any]] = []
+    first_with_sku: dict[str, Pending[CanonicalVariant]] = {}
+    repeats: list[tuple[Pending[CanonicalVariant], Pending[CanonicalVariant]]] = []
+    for plan in plans:
+        for item in plan.variants:
+            sku = norm_sku(item.record.sku)
+            values = _variant_values(item.record, now)
+            if item.link is not None:
+                item.hub_id = int(item.link.hub_id)
+                updates.append({"id": item.hub_id, **values})
+            elif sku and sku in by_sku:
+                item.hub_id = int(by_sku[sku].id)
+                updates.append({"id": item.hub_id, **values})
+            elif sku and sku in first_with_sku:
+                repeats.append((item, first_with_sku[sku]))
+            else:
+                inserts.append((item, {"tenant_id": tenant_id, "product_id": plan.product.hub_id, **values}))
+                if sku:
+                    first_with_sku[sku] = item
+    insert_hub_rows(conn, hub_variants, [item for item, _ in inserts], [row for _, row in inserts])
+    for item, first in repeats:
+        item.hub_id = first.hub_id
+    store.executemany_update(conn, hub_variants, updates)
+
+
+def _write_links(writer: LinkWriter, plans: list[_ProductPlan], counts: ResolveCounts) -> None:
+    """Links with the new base snapshots: the product's when it changed, each changed variant's."""
+    for plan in plans:
+        p = plan.product.record
+        if plan.product_changed:
+            writer.add("product", plan.product)
+        for item in plan.variants:
+            v = item.record
+            writer.add(
+                "variant", item, updated_at=v.updated_at or p.updated_at, sku=norm_sku(v.sku), parent=p.external_id
+            )
+        if plan.created:
+            counts.created += 1
+        else:
+            counts.updated += 1
+    writer.write()
+
+
+def resolve_products(
+    conn: Connection,
+    *,
+    tenant_id: str,
+    integration_id: int,
+    products: Sequence[CanonicalProduct],
+    now: datetime,
+) -> ResolveCounts:
+    """Upsert a page of one shop's products and their variants into the hub (see the module docstring)."""
+    counts = ResolveCounts()
+    if not products:
+        return counts
+    lookups = _load(conn, tenant_id, integration_id, products)
+    plans = _diff(products, lookups, counts)
+    _write_hub_products(conn, tenant_id, plans, lookups, now)
+    _write_hub_variants(conn, tenant_id, plans, lookups.by_sku, now)
+    removed = [row for plan in plans for row in plan.removed_variant_links]
+    if removed:
+        # The shop removed these variants from their product (another shop may still sell them).
+        tombstone_links(conn, integration_id, "variant", removed, now)
+    _write_links(LinkWriter(conn, tenant_id, integration_id, now), plans, counts)
+    return counts
