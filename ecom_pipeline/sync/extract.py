@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
+from ecom_pipeline.platforms.http import HttpOptions
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.store import IntegrationRecord, StagedRecord
 
@@ -40,6 +41,16 @@ class ExtractContext:
     request_budget: int | None = None
     per_page: int = 100
     log: logging.Logger | Any = field(default_factory=lambda: logging.getLogger("ecom_pipeline.extract"))
+
+    def http_options(self) -> HttpOptions:
+        """How to reach the shop: its URL, TLS settings and API version, with this run's timeout, retries and
+        request budget (one object for the platform client instead of each value handed along)."""
+        return HttpOptions.for_integration(
+            self.integration,
+            timeout=self.timeout_s,
+            max_retries=self.max_retries,
+            request_budget=self.request_budget,
+        )
 
 
 @dataclass

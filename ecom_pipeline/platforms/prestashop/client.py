@@ -31,8 +31,7 @@ when a whole page shares one second does it fall back to offsets inside that sec
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -43,7 +42,7 @@ import requests
 from requests.auth import HTTPBasicAuth
 
 from ecom_pipeline.platforms.errors import ShopApiError, ShopAuthError, ShopResponseError
-from ecom_pipeline.platforms.http import ApiResponse, ErrorInfo, HttpSession, ShopClient
+from ecom_pipeline.platforms.http import ApiResponse, ErrorInfo, HttpOptions, HttpSession, ShopClient
 from ecom_pipeline.platforms.prestashop.dates import format_local, local_filter_floor, shop_zone, utc_to_local
 from ecom_pipeline.platforms.prestashop.errors import (
     PHP_WARNING_CODE,
@@ -204,25 +203,21 @@ class PrestaShopClient(ShopClient):
 
     def __init__(
         self,
-        base_url: str,
+        shop: HttpOptions | str,
         api_key: str,
         *,
-        verify: bool | str = True,
-        timeout: float = 30.0,
-        max_retries: int = 5,
-        request_budget: int | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
         shop_id: int | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-        max_requests_per_second: float | None = None,
-        max_backoff_s: float = 30.0,
+        **overrides: Any,
     ) -> None:
+        """``shop`` is the shop's :class:`HttpOptions` (or its URL, with ``overrides`` such as ``timeout=`` or
+        ``max_retries=``: any HttpOptions field). The webservice has no API version to choose."""
         if page_size < 1:
             raise ValueError(f"page_size must be at least 1, got {page_size}")
         if not api_key:
             raise ValueError("a PrestaShop webservice key is required")
-        base = base_url.rstrip("/")
+        options = HttpOptions.of(shop, **overrides)
+        base = options.base_url.rstrip("/")
         if base.endswith("/api"):
             base = base[: -len("/api")]
         self.site_url = base
@@ -233,14 +228,7 @@ class PrestaShopClient(ShopClient):
             self.api_root,
             platform=PLATFORM,
             auth=PrestaShopBasicAuth(api_key),
-            verify=verify,
-            timeout=timeout,
-            max_retries=max_retries,
-            max_backoff_s=max_backoff_s,
-            request_budget=request_budget,
-            max_requests_per_second=max_requests_per_second,
-            sleep=sleep,
-            clock=clock,
+            options=options,
             error_parser=ps_error_parser,
             secrets=(api_key,),
             session=_PrestaShopSession(),

@@ -39,7 +39,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ecom_pipeline.platforms.connect import verify_from_settings
 from ecom_pipeline.platforms.prestashop import transform as ps
 from ecom_pipeline.platforms.prestashop.client import NARROW_PAGE_SIZE, Page, PrestaShopClient
 from ecom_pipeline.platforms.prestashop.errors import PrestaShopBadParameterError, PrestaShopPermissionError
@@ -100,12 +99,8 @@ def make_client(ctx: ExtractContext) -> PrestaShopClient:
     settings = ctx.integration.settings or {}
     shop_id = settings.get("shop_id")
     return PrestaShopClient(
-        ctx.integration.base_url,
+        ctx.http_options(),
         reveal(ctx.credentials["api_key"]),
-        verify=verify_from_settings(settings),
-        timeout=ctx.timeout_s,
-        max_retries=ctx.max_retries,
-        request_budget=ctx.request_budget,
         page_size=int(settings.get("page_size") or ctx.per_page),
         shop_id=int(shop_id) if shop_id not in (None, "") else None,
     )

@@ -22,7 +22,6 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from ecom_pipeline.platforms.connect import verify_from_settings
 from ecom_pipeline.platforms.errors import RequestBudgetExceeded, sanitize_url
 from ecom_pipeline.platforms.woocommerce.client import Page, WooCommerceClient
 from ecom_pipeline.platforms.woocommerce.transform import source_updated_at
@@ -72,17 +71,11 @@ RESOURCES: dict[str, tuple[str, str]] = {
 
 def make_client(ctx: ExtractContext) -> WooCommerceClient:
     """A client for the integration, with TLS settings from the integration and limits from the run."""
-    settings = ctx.integration.settings or {}
-    verify = verify_from_settings(settings)
+    credentials = ctx.credentials
     return WooCommerceClient(
-        ctx.integration.base_url,
-        reveal(ctx.credentials["consumer_key"]),
-        reveal(ctx.credentials["consumer_secret"]),
-        verify=verify,
-        timeout=ctx.timeout_s,
-        api_version=settings.get("api_version", "wc/v3"),
-        max_retries=ctx.max_retries,
-        request_budget=ctx.request_budget,
+        ctx.http_options(),
+        reveal(credentials["consumer_key"]),
+        reveal(credentials["consumer_secret"]),
         per_page=ctx.per_page,
     )
 
