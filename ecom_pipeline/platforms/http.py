@@ -171,6 +171,13 @@ class ApiResponse:
     elapsed_s: float = 0.0
     links: dict[str, str] = field(default_factory=dict)  # rel -> sanitized URL, from the Link header
 
+    def unexpected(
+        self, platform: str, message: str, *, method: str = "GET", hint: str | None = None
+    ) -> ShopResponseError:
+        """The error for a successful answer whose body is not what the API documents, naming its URL and status
+        (every client checks the shape of what it reads; this is the one way to say it is wrong)."""
+        return ShopResponseError(message, platform=platform, method=method, url=self.url, status=self.status, hint=hint)
+
 
 @dataclass(frozen=True)
 class ErrorInfo:

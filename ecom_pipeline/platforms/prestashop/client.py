@@ -176,17 +176,15 @@ class Page:
     number: int
 
 
-def _list_items(resource: str, data: Any, url: str, status: int) -> list[dict[str, Any]]:
+def _list_items(resource: str, response: ApiResponse) -> list[dict[str, Any]]:
+    data = response.data
     if data == [] or data == {}:
         return []  # PHP's JSON writer renders an empty result as []
     items = data.get(resource) if isinstance(data, dict) else None
     if not isinstance(items, list):
-        raise ShopResponseError(
+        raise response.unexpected(
+            PLATFORM,
             f"expected {{{resource!r}: [...]}} from a list, got {type(data).__name__}",
-            platform=PLATFORM,
-            method="GET",
-            url=url,
-            status=status,
             hint="A module or proxy may be altering webservice answers; check /api/ in a browser with the key.",
         )
     return items
@@ -277,12 +275,8 @@ class PrestaShopClient(ShopClient):
             inner = next(iter(data.values()))
             if isinstance(inner, dict):
                 return inner
-        raise ShopResponseError(
-            f"expected {{<resource>: {{...}}}} for {resource}/{resource_id}, got {str(data)[:80]!r}",
-            platform=PLATFORM,
-            method="GET",
-            url=response.url,
-            status=response.status,
+        raise response.unexpected(
+            PLATFORM, f"expected {{<resource>: {{...}}}} for {resource}/{resource_id}, got {str(data)[:80]!r}"
         )
 
     def get_listed(
@@ -290,12 +284,12 @@ class PrestaShopClient(ShopClient):
     ) -> list[dict[str, Any]]:
         """One id with ``display=[...]``: PrestaShop answers in the LIST shape ``{"products": [{...}]}``."""
         response = self.request("GET", f"{resource}/{resource_id}", params=params)
-        return _list_items(resource, response.data, response.url, response.status)
+        return _list_items(resource, response)
 
     def list(self, resource: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """One list call (no paging of its own)."""
         response = self.request("GET", resource, params=params)
-        return _list_items(resource, response.data, response.url, response.status)
+        return _list_items(resource, response)
 
     # -- lists ----------------------------------------------------------------------------------------------------
 
@@ -495,7 +489,7 @@ class PrestaShopClient(ShopClient):
                 url=err.url,
                 status=404,
             ) from None
-        _list_items("products", response.data, response.url, response.status)
+        _list_items("products", response)
         version = response.headers.get("PSWS-Version")
         return {"platform": PLATFORM, "site_url": self.site_url, "api_root": self.api_root, "psws_version": version}
 
@@ -536,13 +530,7 @@ def _parse_xml(response: ApiResponse) -> ElementTree:
     try:
         return ElementTree(SafeET.fromstring(response.text.encode("utf-8")))
     except Exception as exc:  # ParseError or a defusedxml refusal (entities): both mean "not a usable document"
-        raise ShopResponseError(
-            f"expected an XML document, got {type(exc).__name__}: {exc}",
-            platform=PLATFORM,
-            method="GET",
-            url=response.url,
-            status=response.status,
-        ) from None
+        raise response.unexpected(PLATFORM, f"expected an XML document, got {type(exc).__name__}: {exc}") from None
 
 
 def set_xml_field(tree: ElementTree | Element, field: str, value: str, *, language_id: int | None = None) -> None:

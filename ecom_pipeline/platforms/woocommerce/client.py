@@ -194,13 +194,7 @@ class WooCommerceClient(ShopClient):
                 err.message = f"{err.message.rstrip('.')}: wrong consumer secret or bad signature"
             raise
         if not isinstance(response.data, list):
-            raise ShopResponseError(
-                f"expected a JSON list of products, got {type(response.data).__name__}",
-                platform=PLATFORM,
-                method="GET",
-                url=response.url,
-                status=response.status,
-            )
+            raise response.unexpected(PLATFORM, f"expected a JSON list of products, got {type(response.data).__name__}")
         return {
             "platform": PLATFORM,
             "site_url": self.site_url,
@@ -225,12 +219,8 @@ class WooCommerceClient(ShopClient):
             response = self.request("GET", resource, params={**query, "page": page})
             items = response.data
             if not isinstance(items, list):
-                raise ShopResponseError(
-                    f"expected a JSON list from a list endpoint, got {type(items).__name__}",
-                    platform=PLATFORM,
-                    method="GET",
-                    url=response.url,
-                    status=response.status,
+                raise response.unexpected(
+                    PLATFORM, f"expected a JSON list from a list endpoint, got {type(items).__name__}"
                 )
             total_pages = _int_header(response.headers, "X-WP-TotalPages")
             yield Page(
