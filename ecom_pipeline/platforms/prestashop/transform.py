@@ -188,6 +188,37 @@ def product_to_canonical(record: Mapping[str, Any]) -> CanonicalProduct:
     prices = context.get("prices")
     if prices is not None and not isinstance(prices, Mapping):
         f.fail("context.prices", f"expected an object, found {prices!r}")
+
+    def variant(
+        attribute_id: int | str,
+        stored: Decimal,
+        *,
+        sku: str | None,
+        title: str,
+        options: dict[str, str],
+        weight: Decimal | None,
+        position: int,
+    ) -> CanonicalVariant:
+        """One sellable item: the product itself (attribute 0) or one of its combinations."""
+        vid = variant_id(pid, attribute_id)
+        price, price_excl, compare_at, includes_tax = _variant_prices(f, vid, stored, prices)
+        return CanonicalVariant(
+            external_id=vid,
+            sku=sku,
+            title=title,
+            price=price,
+            price_tax_excl=price_excl,
+            price_includes_tax=includes_tax,
+            compare_at_price=compare_at,
+            currency=currency,
+            options=options,
+            weight=str(weight.normalize()) if weight else None,
+            position=position,
+            stock_managed=True,
+            created_at=created,
+            updated_at=updated,
+        )
+
     variants: list[CanonicalVariant]
     if combinations:
         option_values = context.get("option_values") or {}
@@ -211,46 +242,20 @@ def product_to_canonical(record: Mapping[str, Any]) -> CanonicalProduct:
                 sku = None  # shared by several combinations: not an item key (module docstring)
             weight_impact = f.money(f"{field}.weight", combination.get("weight"), default=Decimal("0"))
             total_weight = (weight or Decimal("0")) + (weight_impact or Decimal("0"))
-            vid = variant_id(pid, cid)
-            price, price_excl, compare_at, includes_tax = _variant_prices(f, vid, base_price + impact, prices)
+            title = f"{name} - {', '.join(options.values())}" if options else name
             variants.append(
-                CanonicalVariant(
-                    external_id=vid,
+                variant(
+                    cid,
+                    base_price + impact,
                     sku=sku,
-                    title=f"{name} - {', '.join(options.values())}" if options else name,
-                    price=price,
-                    price_tax_excl=price_excl,
-                    price_includes_tax=includes_tax,
-                    compare_at_price=compare_at,
-                    currency=currency,
+                    title=title,
                     options=options,
-                    weight=str(total_weight.normalize()) if total_weight else None,
+                    weight=total_weight,
                     position=position,
-                    stock_managed=True,
-                    created_at=created,
-                    updated_at=updated,
                 )
             )
     else:
-        vid = variant_id(pid, 0)
-        price, price_excl, compare_at, includes_tax = _variant_prices(f, vid, base_price, prices)
-        variants = [
-            CanonicalVariant(
-                external_id=vid,
-                sku=reference,
-                title=name,
-                price=price,
-                price_tax_excl=price_excl,
-                price_includes_tax=includes_tax,
-                compare_at_price=compare_at,
-                currency=currency,
-                weight=str(weight.normalize()) if weight else None,
-                position=0,
-                stock_managed=True,
-                created_at=created,
-                updated_at=updated,
-            )
-        ]
+        variants = [variant(0, base_price, sku=reference, title=name, options={}, weight=weight, position=0)]
     categories = _category_names(f, product, context, language_id)
     return CanonicalProduct(
         external_id=pid,

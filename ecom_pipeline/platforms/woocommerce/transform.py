@@ -145,26 +145,40 @@ def _options(f: Fields, variation: Mapping[str, Any]) -> dict[str, str]:
     return options
 
 
-def _simple_variant(product: Mapping[str, Any], product_id: str, currency: str | None) -> CanonicalVariant:
-    f = Fields("product", product_id)
-    price, compare_at = _prices(f, product)
-    quantity, managed, _ = _stock(f, product)
+def _variant(
+    f: Fields,
+    payload: Mapping[str, Any],
+    *,
+    currency: str | None,
+    options: dict[str, str],
+    weight: str | None,
+    position: int | None,
+) -> CanonicalVariant:
+    """The canonical variant of a simple product or a variation (the fields both carry under the same names)."""
+    price, compare_at = _prices(f, payload)
+    quantity, managed, _by_parent = _stock(f, payload)
     return CanonicalVariant(
-        external_id=product_id,
-        sku=f.text("sku", product.get("sku")),
-        title=_name(f, "name", product.get("name")),
+        external_id=str(f.record_id),
+        sku=f.text("sku", payload.get("sku")),
+        title=_name(f, "name", payload.get("name")),
         price=price,
         compare_at_price=compare_at,
         currency=currency,
-        options={},
-        weight=f.text("weight", product.get("weight")),
-        position=0,
+        options=options,
+        weight=weight,
+        position=position,
         stock_quantity=quantity,
         stock_managed=managed,
-        stock_status=f.text("stock_status", product.get("stock_status")),
-        created_at=_gmt(f, product, "date_created_gmt"),
-        updated_at=_gmt(f, product, "date_modified_gmt"),
+        stock_status=f.text("stock_status", payload.get("stock_status")),
+        created_at=_gmt(f, payload, "date_created_gmt"),
+        updated_at=_gmt(f, payload, "date_modified_gmt"),
     )
+
+
+def _simple_variant(product: Mapping[str, Any], product_id: str, currency: str | None) -> CanonicalVariant:
+    f = Fields("product", product_id)
+    weight = f.text("weight", product.get("weight"))
+    return _variant(f, product, currency=currency, options={}, weight=weight, position=0)
 
 
 def variant_from_variation(
@@ -179,29 +193,13 @@ def variant_from_variation(
     Weight "" on a variation means "inherit the parent's"; parent-managed stock is reported as the pool's
     quantity with ``stock_managed=True`` (see the module docstring for how inventory avoids double counting).
     """
-    variation_id = _external_id("variation", variation)
-    f = Fields("variation", variation_id)
-    price, compare_at = _prices(f, variation)
-    quantity, managed, _by_parent = _stock(f, variation)
+    f = Fields("variation", _external_id("variation", variation))
     weight = f.text("weight", variation.get("weight"))
     if weight is None and parent:
         weight = f.text("parent.weight", parent.get("weight"))
-    return CanonicalVariant(
-        external_id=variation_id,
-        sku=f.text("sku", variation.get("sku")),
-        title=_name(f, "name", variation.get("name")),
-        price=price,
-        compare_at_price=compare_at,
-        currency=currency,
-        options=_options(f, variation),
-        weight=weight,
-        position=position if position is not None else f.integer("menu_order", variation.get("menu_order")),
-        stock_quantity=quantity,
-        stock_managed=managed,
-        stock_status=f.text("stock_status", variation.get("stock_status")),
-        created_at=_gmt(f, variation, "date_created_gmt"),
-        updated_at=_gmt(f, variation, "date_modified_gmt"),
-    )
+    if position is None:
+        position = f.integer("menu_order", variation.get("menu_order"))
+    return _variant(f, variation, currency=currency, options=_options(f, variation), weight=weight, position=position)
 
 
 def _sorted_variations(variations: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
