@@ -131,6 +131,13 @@ def cursor_after_full_scan(newest: CursorKey | None, scan_started: datetime) -> 
     return newest if newest <= cap else cap
 
 
+def add_client_stats(report: ExtractReport, stats: Any) -> None:
+    """Add a client's HTTP counters (``HttpStats``: calls, retries, time waited for the shop) to the report."""
+    report.api_calls += stats.api_calls
+    report.retries += stats.retries
+    report.throttle_wait_s += stats.throttle_wait_s
+
+
 def staged_record(
     integration: IntegrationRecord,
     entity: str,

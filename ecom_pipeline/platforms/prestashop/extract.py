@@ -46,6 +46,7 @@ from ecom_pipeline.sync.extract import (
     CursorKey,
     ExtractContext,
     ExtractReport,
+    add_client_stats,
     changed_items,
     cursor_after_full_scan,
     later,
@@ -141,10 +142,7 @@ def _skipped(ctx: ExtractContext, report: PrestaShopExtractReport, reason: str) 
 
 
 def _finish(report: PrestaShopExtractReport, client: PrestaShopClient) -> PrestaShopExtractReport:
-    stats = client.stats
-    report.api_calls = stats.api_calls
-    report.retries = stats.retries
-    report.throttle_wait_s = stats.throttle_wait_s
+    add_client_stats(report, client.stats)
     report.duration_s = time.monotonic() - report.started
     return report
 

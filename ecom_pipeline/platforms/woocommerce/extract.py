@@ -29,6 +29,7 @@ from ecom_pipeline.sync.extract import (
     CursorKey,
     ExtractContext,
     ExtractReport,
+    add_client_stats,
     changed_items,
     cursor_after_full_scan,
     default_external_id,
@@ -128,9 +129,7 @@ class VariationFetcher:
 
     def add_stats(self, report: ExtractReport) -> None:
         for client in self._clients:
-            report.api_calls += client.stats.api_calls
-            report.retries += client.stats.retries
-            report.throttle_wait_s += client.stats.throttle_wait_s
+            add_client_stats(report, client.stats)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -210,7 +209,7 @@ def extract_entity(ctx: ExtractContext, entity: str, client: WooCommerceClient |
             ctx, entity=entity, link_entity=link_entity, seen=seen, still_present=_present_checker(client, resource)
         )
     report.cursor_after = newest.to_json() if newest else report.cursor_before
-    _add_client_stats(report, client)
+    add_client_stats(report, client.stats)
     report.duration_s = time.monotonic() - report.started
     return report
 
@@ -236,18 +235,12 @@ def _iter_included(client: WooCommerceClient, resource: str, ids: list[str]) -> 
         yield from client.iter_pages(resource, params)
 
 
-def _add_client_stats(report: ExtractReport, client: WooCommerceClient) -> None:
-    report.api_calls += client.stats.api_calls
-    report.retries += client.stats.retries
-    report.throttle_wait_s += client.stats.throttle_wait_s
-
-
 def _check_budget(ctx: ExtractContext, client: WooCommerceClient, fetcher: VariationFetcher | None) -> None:
     """Enforce the run's request budget across the page client and the variation workers (page granularity)."""
     if ctx.request_budget is None:
         return
     spent = ExtractReport(entity="")
-    _add_client_stats(spent, client)
+    add_client_stats(spent, client.stats)
     if fetcher is not None:
         fetcher.add_stats(spent)
     if spent.api_calls > ctx.request_budget:
@@ -328,7 +321,7 @@ def extract_customers(ctx: ExtractContext, client: WooCommerceClient | None = No
         )
     report.complete_scan = True
     report.cursor_after = state
-    _add_client_stats(report, client)
+    add_client_stats(report, client.stats)
     report.duration_s = time.monotonic() - report.started
     return report
 

@@ -53,6 +53,7 @@ from ecom_pipeline.platforms.woocommerce.transform import (
     product_to_canonical,
     source_updated_at,
 )
+from ecom_pipeline.sync.extract import staged_record
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import CredentialCipher, reveal
 from ecom_pipeline.warehouse.schema import integrations
@@ -155,16 +156,7 @@ def staged_from_delivery(
                 updated = source_updated_at(payload)
             except ValueError:
                 updated = None
-        return StagedRecord(
-            tenant_id=integration.tenant_id,
-            integration_id=integration.id,
-            platform=integration.platform,
-            entity=ent,
-            external_id=ext_id,
-            payload=payload,
-            op=op,
-            source_updated_at=updated,
-        )
+        return staged_record(integration, ent, ext_id, payload, op=op, source_updated_at=updated)
 
     if event == "deleted":
         if not external_id:
