@@ -12,6 +12,7 @@ The session never raises a requests exception: everything becomes a
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import json
 import logging
@@ -60,6 +61,85 @@ def _package_version() -> str:
 USER_AGENT = f"ecom-pipeline/{_package_version()}"
 
 
+@dataclass(frozen=True)
+class HttpOptions:
+    """How to reach one shop, in one object instead of a dozen arguments handed from caller to client to session.
+
+    ``base_url`` is the shop's address as connected (each client derives its API root from it) and ``api_version``
+    the API version to speak (None: the client's default). ``verify`` is requests' ``verify``: True, a CA bundle
+    path, or False for ``--insecure``. The rest is the retry, pacing and budget policy of :class:`HttpSession`;
+    ``sleep``, ``clock`` and ``rng`` are injectable so tests never wait. Build one with :meth:`for_integration`
+    (a stored shop), :meth:`from_connect_args` (``ecom-pipeline connect``) or :meth:`of` (a URL plus keywords).
+    """
+
+    base_url: str = ""
+    api_version: str | None = None
+    verify: bool | str = True
+    timeout: float | tuple[float, float] = 30.0
+    max_retries: int = 5
+    backoff_base_s: float = 0.5
+    max_backoff_s: float = 30.0
+    max_retry_after_s: float = 300.0
+    request_budget: int | None = None
+    max_requests_per_second: float | None = None
+    user_agent: str = USER_AGENT
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.time
+    rng: Callable[[], float] = random.random
+
+    def __post_init__(self) -> None:
+        if self.max_retries < 0:
+            raise ValueError(f"max_retries must be 0 or more, got {self.max_retries}")
+
+    @property
+    def insecure(self) -> bool:
+        """TLS certificates are not verified (``--insecure``: a local test shop only)."""
+        return self.verify is False
+
+    @property
+    def ca_bundle(self) -> str | None:
+        """The CA bundle that verifies the shop's certificate, when one was given."""
+        return self.verify if isinstance(self.verify, str) else None
+
+    def replace(self, **changes: Any) -> HttpOptions:
+        """A copy with ``changes`` (field names of this class; an unknown name is a TypeError)."""
+        return dataclasses.replace(self, **changes) if changes else self
+
+    @classmethod
+    def of(cls, shop: HttpOptions | str, **changes: Any) -> HttpOptions:
+        """``shop`` as options: a URL becomes ``HttpOptions(base_url=shop)``; ``changes`` are applied on top.
+
+        This is what keeps the older call form ``Client(url, key, timeout=5, max_retries=0)`` working.
+        """
+        options = shop if isinstance(shop, HttpOptions) else cls(base_url=shop)
+        return options.replace(**changes)
+
+    @classmethod
+    def for_integration(cls, integration: Any, **changes: Any) -> HttpOptions:
+        """Options for a stored integration: its URL, and its TLS settings and API version from its settings."""
+        from ecom_pipeline.platforms.connect import verify_from_settings
+
+        settings = integration.settings or {}
+        return cls(
+            base_url=integration.base_url,
+            api_version=settings.get("api_version") or None,
+            verify=verify_from_settings(settings),
+        ).replace(**changes)
+
+    @classmethod
+    def from_connect_args(cls, args: Any, **changes: Any) -> tuple[HttpOptions, dict[str, Any]]:
+        """Options for ``connect`` (``--url``, ``--ca-bundle``/``--insecure``, ``--timeout``, ``--api-version``)
+        and the settings to store with the integration (TLS choice and API version)."""
+        from ecom_pipeline.platforms.connect import tls_settings
+
+        verify, settings = tls_settings(args)
+        api_version = getattr(args, "api_version", None)
+        if api_version:
+            settings["api_version"] = api_version
+        options = cls(base_url=args.url.rstrip("/"), api_version=api_version, verify=verify, timeout=args.timeout)
+        return options.replace(**changes), settings
+
+
 @dataclass
 class HttpStats:
     """Counters for run metadata. ``api_calls`` counts every HTTP attempt, retries included (that is what the
@@ -90,6 +170,13 @@ class ApiResponse:
     url: str  # sanitized
     elapsed_s: float = 0.0
     links: dict[str, str] = field(default_factory=dict)  # rel -> sanitized URL, from the Link header
+
+    def unexpected(
+        self, platform: str, message: str, *, method: str = "GET", hint: str | None = None
+    ) -> ShopResponseError:
+        """The error for a successful answer whose body is not what the API documents, naming its URL and status
+        (every client checks the shape of what it reads; this is the one way to say it is wrong)."""
+        return ShopResponseError(message, platform=platform, method=method, url=self.url, status=self.status, hint=hint)
 
 
 @dataclass(frozen=True)
@@ -181,35 +268,31 @@ class HttpSession:
         *,
         platform: str,
         auth: requests.auth.AuthBase | None = None,
-        verify: bool | str = True,
-        timeout: float | tuple[float, float] = (10.0, 30.0),
-        max_retries: int = 5,
-        backoff_base_s: float = 0.5,
-        max_backoff_s: float = 30.0,
-        max_retry_after_s: float = 300.0,
-        request_budget: int | None = None,
-        max_requests_per_second: float | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-        rng: Callable[[], float] = random.random,
+        options: HttpOptions | None = None,
         error_parser: ErrorParser = default_error_parser,
         secrets: tuple[str, ...] = (),
-        user_agent: str = USER_AGENT,
         session: requests.Session | None = None,
+        **overrides: Any,
     ) -> None:
+        """``base_url`` is the API root (not ``options.base_url``, the shop's address). ``overrides`` are
+        :class:`HttpOptions` fields given one by one (``verify=``, ``timeout=``, ``max_retries=``...), the older
+        call form that clients not yet on ``options`` use; they apply on top of ``options``."""
+        options = (options or HttpOptions()).replace(**overrides)
+        self.options = options
         self.base_url = base_url.rstrip("/")
         self.platform = platform
-        self.verify = verify
+        self.verify = options.verify
+        timeout = options.timeout
         self.timeout = timeout if isinstance(timeout, tuple) else (min(float(timeout), 10.0), float(timeout))
-        self.max_retries = max_retries
-        self.backoff_base_s = backoff_base_s
-        self.max_backoff_s = max_backoff_s
-        self.max_retry_after_s = max_retry_after_s
-        self.request_budget = request_budget
-        self.max_requests_per_second = max_requests_per_second
-        self._sleep = sleep
-        self._clock = clock
-        self._rng = rng
+        self.max_retries = options.max_retries
+        self.backoff_base_s = options.backoff_base_s
+        self.max_backoff_s = options.max_backoff_s
+        self.max_retry_after_s = options.max_retry_after_s
+        self.request_budget = options.request_budget
+        self.max_requests_per_second = options.max_requests_per_second
+        self._sleep = options.sleep
+        self._clock = options.clock
+        self._rng = options.rng
         self._error_parser = error_parser
         self._secrets = tuple(s for s in secrets if s)
         self._last_request_at: float | None = None
@@ -221,7 +304,7 @@ class HttpSession:
             self._session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
             self._session.trust_env = False
         self._session.auth = auth
-        self._session.headers["User-Agent"] = user_agent
+        self._session.headers["User-Agent"] = options.user_agent
         self._session.headers["Accept"] = "application/json"
 
     def __repr__(self) -> str:  # never show auth
@@ -462,6 +545,7 @@ __all__ = [
     "ApiResponse",
     "ErrorInfo",
     "ErrorParser",
+    "HttpOptions",
     "HttpSession",
     "HttpStats",
     "default_error_parser",

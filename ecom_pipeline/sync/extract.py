@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
+from ecom_pipeline.platforms.http import HttpOptions
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.store import IntegrationRecord, StagedRecord
 
@@ -40,6 +41,16 @@ class ExtractContext:
     request_budget: int | None = None
     per_page: int = 100
     log: logging.Logger | Any = field(default_factory=lambda: logging.getLogger("ecom_pipeline.extract"))
+
+    def http_options(self) -> HttpOptions:
+        """How to reach the shop: its URL, TLS settings and API version, with this run's timeout, retries and
+        request budget (one object for the platform client instead of each value handed along)."""
+        return HttpOptions.for_integration(
+            self.integration,
+            timeout=self.timeout_s,
+            max_retries=self.max_retries,
+            request_budget=self.request_budget,
+        )
 
 
 @dataclass
@@ -120,6 +131,102 @@ def cursor_after_full_scan(newest: CursorKey | None, scan_started: datetime) -> 
     return newest if newest <= cap else cap
 
 
+def add_client_stats(report: ExtractReport, stats: Any) -> None:
+    """Add a client's HTTP counters (``HttpStats``: calls, retries, time waited for the shop) to the report."""
+    report.api_calls += stats.api_calls
+    report.retries += stats.retries
+    report.throttle_wait_s += stats.throttle_wait_s
+
+
+def staged_record(
+    integration: IntegrationRecord,
+    entity: str,
+    external_id: str,
+    payload: Any,
+    *,
+    source_updated_at: datetime | None = None,
+    op: str = "upsert",
+) -> StagedRecord:
+    """One staging row of ``integration``: tenant, integration id and platform are always copied from it, so a
+    record can never be staged under another shop's tenant (a delete has ``payload`` None and ``op="delete"``)."""
+    return StagedRecord(
+        tenant_id=integration.tenant_id,
+        integration_id=integration.id,
+        platform=integration.platform,
+        entity=entity,
+        external_id=external_id,
+        payload=payload,
+        op=op,
+        source_updated_at=source_updated_at,
+    )
+
+
+@dataclass(frozen=True)
+class PageItem:
+    """One record of a listed page that must be staged: its id, the raw payload and the shop's modification time."""
+
+    external_id: str
+    payload: Any
+    updated: datetime | None
+
+
+def default_external_id(item: Any) -> str | None:
+    """The ``id`` of a listed record as text, None when it has none."""
+    value = item.get("id") if isinstance(item, dict) else None
+    return None if value in (None, "") else str(value)
+
+
+def changed_items(
+    ctx: ExtractContext,
+    report: ExtractReport,
+    *,
+    link_entity: str,
+    items: Sequence[Any],
+    seen: set[str],
+    record_time: Callable[[Any], datetime | None],
+    external_id: Callable[[Any], str | None] = default_external_id,
+) -> tuple[list[PageItem], CursorKey | None]:
+    """The page loop every polling extract shares: count the page, note the ids seen (for tombstones), find the
+    page's newest (modified, id) for the cursor, and keep only the records the hub does not already hold in this
+    version (same modification time as their link; a full refresh keeps all).
+
+    A record without an id is kept under a placeholder id, so the transform rejects it with its payload visible
+    rather than the extract dropping it. ``record_time`` returns None for a record whose time it cannot read (the
+    transform names the field).
+    """
+    report.pages += 1
+    report.rows_fetched += len(items)
+    ids = [i for i in (external_id(item) for item in items) if i is not None]
+    with ctx.engine.connect() as conn:
+        links = store.get_links(conn, ctx.integration.id, link_entity, ids)
+    newest: CursorKey | None = None
+    changed: list[PageItem] = []
+    for index, item in enumerate(items):
+        item_id = external_id(item)
+        updated = record_time(item)
+        if item_id is None:
+            item_id = f"missing-id-{report.rows_fetched}-{index}"
+        else:
+            seen.add(item_id)
+        if updated is not None and item_id.isdigit():
+            key = CursorKey(updated, int(item_id))
+            newest = key if newest is None or key > newest else newest
+        if not ctx.full_refresh and is_unchanged(links.get(item_id), updated):
+            report.unchanged += 1
+            continue
+        changed.append(PageItem(item_id, item, updated))
+    return changed, newest
+
+
+def later(a: CursorKey | None, b: CursorKey | None) -> CursorKey | None:
+    """The later of two cursor positions (None is before everything)."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return max(a, b)
+
+
 def stage_page(
     ctx: ExtractContext,
     *,
@@ -171,18 +278,7 @@ def stage_tombstones(
         if missing:
             store.stage_records(
                 conn,
-                [
-                    StagedRecord(
-                        tenant_id=ctx.integration.tenant_id,
-                        integration_id=ctx.integration.id,
-                        platform=ctx.integration.platform,
-                        entity=entity,
-                        external_id=external_id,
-                        payload=None,
-                        op="delete",
-                    )
-                    for external_id in missing
-                ],
+                [staged_record(ctx.integration, entity, external_id, None, op="delete") for external_id in missing],
                 run_id=ctx.run_id,
             )
     return len(missing)

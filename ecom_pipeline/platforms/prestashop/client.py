@@ -31,8 +31,7 @@ when a whole page shares one second does it fall back to offsets inside that sec
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -43,7 +42,7 @@ import requests
 from requests.auth import HTTPBasicAuth
 
 from ecom_pipeline.platforms.errors import ShopApiError, ShopAuthError, ShopResponseError
-from ecom_pipeline.platforms.http import ApiResponse, ErrorInfo, HttpSession, ShopClient
+from ecom_pipeline.platforms.http import ApiResponse, ErrorInfo, HttpOptions, HttpSession, ShopClient
 from ecom_pipeline.platforms.prestashop.dates import format_local, local_filter_floor, shop_zone, utc_to_local
 from ecom_pipeline.platforms.prestashop.errors import (
     PHP_WARNING_CODE,
@@ -177,17 +176,15 @@ class Page:
     number: int
 
 
-def _list_items(resource: str, data: Any, url: str, status: int) -> list[dict[str, Any]]:
+def _list_items(resource: str, response: ApiResponse) -> list[dict[str, Any]]:
+    data = response.data
     if data == [] or data == {}:
         return []  # PHP's JSON writer renders an empty result as []
     items = data.get(resource) if isinstance(data, dict) else None
     if not isinstance(items, list):
-        raise ShopResponseError(
+        raise response.unexpected(
+            PLATFORM,
             f"expected {{{resource!r}: [...]}} from a list, got {type(data).__name__}",
-            platform=PLATFORM,
-            method="GET",
-            url=url,
-            status=status,
             hint="A module or proxy may be altering webservice answers; check /api/ in a browser with the key.",
         )
     return items
@@ -204,25 +201,21 @@ class PrestaShopClient(ShopClient):
 
     def __init__(
         self,
-        base_url: str,
+        shop: HttpOptions | str,
         api_key: str,
         *,
-        verify: bool | str = True,
-        timeout: float = 30.0,
-        max_retries: int = 5,
-        request_budget: int | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
         shop_id: int | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-        max_requests_per_second: float | None = None,
-        max_backoff_s: float = 30.0,
+        **overrides: Any,
     ) -> None:
+        """``shop`` is the shop's :class:`HttpOptions` (or its URL, with ``overrides`` such as ``timeout=`` or
+        ``max_retries=``: any HttpOptions field). The webservice has no API version to choose."""
         if page_size < 1:
             raise ValueError(f"page_size must be at least 1, got {page_size}")
         if not api_key:
             raise ValueError("a PrestaShop webservice key is required")
-        base = base_url.rstrip("/")
+        options = HttpOptions.of(shop, **overrides)
+        base = options.base_url.rstrip("/")
         if base.endswith("/api"):
             base = base[: -len("/api")]
         self.site_url = base
@@ -233,14 +226,7 @@ class PrestaShopClient(ShopClient):
             self.api_root,
             platform=PLATFORM,
             auth=PrestaShopBasicAuth(api_key),
-            verify=verify,
-            timeout=timeout,
-            max_retries=max_retries,
-            max_backoff_s=max_backoff_s,
-            request_budget=request_budget,
-            max_requests_per_second=max_requests_per_second,
-            sleep=sleep,
-            clock=clock,
+            options=options,
             error_parser=ps_error_parser,
             secrets=(api_key,),
             session=_PrestaShopSession(),
@@ -289,12 +275,8 @@ class PrestaShopClient(ShopClient):
             inner = next(iter(data.values()))
             if isinstance(inner, dict):
                 return inner
-        raise ShopResponseError(
-            f"expected {{<resource>: {{...}}}} for {resource}/{resource_id}, got {str(data)[:80]!r}",
-            platform=PLATFORM,
-            method="GET",
-            url=response.url,
-            status=response.status,
+        raise response.unexpected(
+            PLATFORM, f"expected {{<resource>: {{...}}}} for {resource}/{resource_id}, got {str(data)[:80]!r}"
         )
 
     def get_listed(
@@ -302,12 +284,12 @@ class PrestaShopClient(ShopClient):
     ) -> list[dict[str, Any]]:
         """One id with ``display=[...]``: PrestaShop answers in the LIST shape ``{"products": [{...}]}``."""
         response = self.request("GET", f"{resource}/{resource_id}", params=params)
-        return _list_items(resource, response.data, response.url, response.status)
+        return _list_items(resource, response)
 
     def list(self, resource: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """One list call (no paging of its own)."""
         response = self.request("GET", resource, params=params)
-        return _list_items(resource, response.data, response.url, response.status)
+        return _list_items(resource, response)
 
     # -- lists ----------------------------------------------------------------------------------------------------
 
@@ -507,7 +489,7 @@ class PrestaShopClient(ShopClient):
                 url=err.url,
                 status=404,
             ) from None
-        _list_items("products", response.data, response.url, response.status)
+        _list_items("products", response)
         version = response.headers.get("PSWS-Version")
         return {"platform": PLATFORM, "site_url": self.site_url, "api_root": self.api_root, "psws_version": version}
 
@@ -548,13 +530,7 @@ def _parse_xml(response: ApiResponse) -> ElementTree:
     try:
         return ElementTree(SafeET.fromstring(response.text.encode("utf-8")))
     except Exception as exc:  # ParseError or a defusedxml refusal (entities): both mean "not a usable document"
-        raise ShopResponseError(
-            f"expected an XML document, got {type(exc).__name__}: {exc}",
-            platform=PLATFORM,
-            method="GET",
-            url=response.url,
-            status=response.status,
-        ) from None
+        raise response.unexpected(PLATFORM, f"expected an XML document, got {type(exc).__name__}: {exc}") from None
 
 
 def set_xml_field(tree: ElementTree | Element, field: str, value: str, *, language_id: int | None = None) -> None:

@@ -14,7 +14,8 @@ import os
 import sys
 from typing import Any
 
-from ecom_pipeline.platforms.connect import ConnectResult, ConnectUsageError, default_name, tls_settings
+from ecom_pipeline.platforms.connect import ConnectResult, ConnectUsageError, default_name
+from ecom_pipeline.platforms.http import HttpOptions
 from ecom_pipeline.platforms.prestashop.client import OPTIONAL_RESOURCES, READ_RESOURCES, PrestaShopClient
 from ecom_pipeline.platforms.prestashop.dates import shop_zone
 from ecom_pipeline.platforms.prestashop.errors import PrestaShopNotFoundError, PrestaShopPermissionError
@@ -99,10 +100,10 @@ def connect(args: argparse.Namespace) -> ConnectResult:
             shop_zone(args.timezone)
         except ValueError as exc:
             raise ConnectUsageError(str(exc)) from None
-    url = args.url.rstrip("/")
-    verify, settings = tls_settings(args)
+    options, settings = HttpOptions.from_connect_args(args, max_retries=2)
+    url = options.base_url
     notes: list[str] = []
-    client = PrestaShopClient(url, key, verify=verify, timeout=args.timeout, max_retries=2, shop_id=args.shop_id)
+    client = PrestaShopClient(options, key, shop_id=args.shop_id)
     with client:
         facts: dict[str, Any] = client.check_credentials()
         permissions = client.resource_permissions()

@@ -39,7 +39,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ecom_pipeline.platforms.connect import verify_from_settings
 from ecom_pipeline.platforms.prestashop import transform as ps
 from ecom_pipeline.platforms.prestashop.client import NARROW_PAGE_SIZE, Page, PrestaShopClient
 from ecom_pipeline.platforms.prestashop.errors import PrestaShopBadParameterError, PrestaShopPermissionError
@@ -47,15 +46,17 @@ from ecom_pipeline.sync.extract import (
     CursorKey,
     ExtractContext,
     ExtractReport,
+    add_client_stats,
+    changed_items,
     cursor_after_full_scan,
-    is_unchanged,
+    later,
     since_for,
     stage_page,
     stage_tombstones,
+    staged_record,
 )
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import reveal
-from ecom_pipeline.warehouse.store import StagedRecord
 
 # entity -> (webservice resource, key of the object in the staged payload)
 RESOURCES: dict[str, tuple[str, str]] = {
@@ -99,12 +100,8 @@ def make_client(ctx: ExtractContext) -> PrestaShopClient:
     settings = ctx.integration.settings or {}
     shop_id = settings.get("shop_id")
     return PrestaShopClient(
-        ctx.integration.base_url,
+        ctx.http_options(),
         reveal(ctx.credentials["api_key"]),
-        verify=verify_from_settings(settings),
-        timeout=ctx.timeout_s,
-        max_retries=ctx.max_retries,
-        request_budget=ctx.request_budget,
         page_size=int(settings.get("page_size") or ctx.per_page),
         shop_id=int(shop_id) if shop_id not in (None, "") else None,
     )
@@ -145,10 +142,7 @@ def _skipped(ctx: ExtractContext, report: PrestaShopExtractReport, reason: str) 
 
 
 def _finish(report: PrestaShopExtractReport, client: PrestaShopClient) -> PrestaShopExtractReport:
-    stats = client.stats
-    report.api_calls = stats.api_calls
-    report.retries = stats.retries
-    report.throttle_wait_s = stats.throttle_wait_s
+    add_client_stats(report, client.stats)
     report.duration_s = time.monotonic() - report.started
     return report
 
@@ -303,11 +297,6 @@ class _Lookups:
         return out
 
 
-def _external_id(item: dict[str, Any]) -> str | None:
-    value = item.get("id")
-    return None if value in (None, "") else str(value)
-
-
 def _record_time(item: dict[str, Any], timezone: str) -> datetime | None:
     try:
         return ps.source_updated_at(item, timezone)
@@ -341,38 +330,20 @@ def extract_entity(
     seen: set[str] = set()
     newest = cursor
     for page in pages:
-        report.pages += 1
-        report.rows_fetched += len(page.items)
-        ids = [i for i in (_external_id(item) for item in page.items) if i is not None]
-        with ctx.engine.connect() as conn:
-            links = store.get_links(conn, integration.id, entity, ids)
-        changed: list[tuple[str, dict[str, Any], datetime | None]] = []
-        for index, item in enumerate(page.items):
-            external_id = _external_id(item)
-            updated = _record_time(item, timezone)
-            if external_id is None:
-                external_id = f"missing-id-{report.rows_fetched}-{index}"
-            else:
-                seen.add(external_id)
-            if updated is not None and external_id.isdigit():
-                position = CursorKey(updated, int(external_id))
-                newest = position if newest is None or position > newest else newest
-            if not ctx.full_refresh and is_unchanged(links.get(external_id), updated):
-                report.unchanged += 1
-                continue
-            changed.append((external_id, item, updated))
+        items, page_newest = changed_items(
+            ctx,
+            report,
+            link_entity=entity,
+            items=page.items,
+            seen=seen,
+            record_time=lambda item: _record_time(item, timezone),
+        )
+        newest = later(newest, page_newest)
+        changed = [(item.external_id, item.payload, item.updated) for item in items]
         payloads = _payloads(entity, key, changed, client, lookups, timezone)
         records = [
-            StagedRecord(
-                tenant_id=integration.tenant_id,
-                integration_id=integration.id,
-                platform=integration.platform,
-                entity=entity,
-                external_id=external_id,
-                payload=payload,
-                source_updated_at=updated,
-            )
-            for (external_id, _, updated), payload in zip(changed, payloads, strict=True)
+            staged_record(integration, entity, item.external_id, payload, source_updated_at=item.updated)
+            for item, payload in zip(items, payloads, strict=True)
         ]
         report.staged += len(records)
         # A date_upd-ascending scan advances the cursor page by page; an id-ordered full scan only at the end.
@@ -519,13 +490,11 @@ def extract_inventory(
     digests = {pid: stock_digest(rows) for pid, rows in by_product.items()}
     observed = now.isoformat()
     records = [
-        StagedRecord(
-            tenant_id=integration.tenant_id,
-            integration_id=integration.id,
-            platform=integration.platform,
-            entity="inventory",
-            external_id=pid,
-            payload={"id_product": pid, "rows": rows, "context": {"observed_at": observed}},
+        staged_record(
+            integration,
+            "inventory",
+            pid,
+            {"id_product": pid, "rows": rows, "context": {"observed_at": observed}},
             source_updated_at=now,
         )
         for pid, rows in sorted(by_product.items(), key=lambda kv: (len(kv[0]), kv[0]))

@@ -57,12 +57,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ecom_pipeline.platforms.errors import TransformError
 from ecom_pipeline.platforms.prestashop.dates import local_to_utc, shop_zone
+from ecom_pipeline.platforms.readers import Fields, record_id
 from ecom_pipeline.sync.canonical import (
     CanonicalCustomer,
     CanonicalInventory,
@@ -78,66 +79,14 @@ STATE_REFUNDED = "7"
 STATE_PAYMENT_ERROR = "8"
 
 
-# -- field readers ----------------------------------------------------------------------------------------------
+# -- field readers (the shared ones are in platforms/readers.py) -----------------------------------------------
 
 
 def _id(entity: str, payload: Any, field: str = "id") -> str:
-    if not isinstance(payload, Mapping):
-        raise TransformError(entity, None, field, f"expected a JSON object, found {type(payload).__name__}")
-    value = payload.get(field)
-    if isinstance(value, bool):
-        raise TransformError(entity, None, field, f"expected an integer id, found {value!r}")
-    if isinstance(value, int) and value > 0:
-        return str(value)
-    if isinstance(value, str) and value.strip().isdigit() and int(value) > 0:
-        return str(int(value))
-    raise TransformError(entity, None, field, f"missing or invalid id, found {value!r}")
+    return record_id(entity, payload, field)
 
 
-def _int(entity: str, rid: str | None, field: str, value: Any, default: int | None = 0) -> int | None:
-    """PrestaShop integers arrive as strings; missing/"" is the falsy default (single-resource JSON drops it)."""
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool):
-        raise TransformError(entity, rid, field, f"expected an integer, found {value!r}")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    raise TransformError(entity, rid, field, f"expected an integer, found {value!r}")
-
-
-def _money(entity: str, rid: str | None, field: str, value: Any, default: Decimal | None = None) -> Decimal | None:
-    """Decimal from "23.900000"; a missing value is ``default`` (0 when single-resource JSON dropped a "0")."""
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool | float):
-        raise TransformError(entity, rid, field, f"expected a decimal string, found {value!r}")
-    try:
-        amount = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise TransformError(entity, rid, field, f"expected a decimal amount, found {value!r}") from None
-    if not amount.is_finite():
-        raise TransformError(entity, rid, field, f"expected a finite amount, found {value!r}")
-    return amount
-
-
-def _flag(value: Any) -> bool:
-    return str(value).strip() == "1" if value is not None else False
-
-
-def _text(value: Any) -> str | None:
-    """A scalar as stripped text. A list or object is refused: its Python text (``[{'id': '1', ...}]``) must
-    never reach the hub (a multilingual field goes through :func:`_lang`)."""
-    if value is None:
-        return None
-    if isinstance(value, list | dict):
-        raise ValueError(f"expected text, found a {type(value).__name__}: {str(value)[:80]}")
-    text = str(value).strip()
-    return text or None
-
-
-def _lang(entity: str, rid: str, field: str, value: Any, language_id: int | None) -> str | None:
+def _lang(f: Fields, field: str, value: Any, language_id: int | None) -> str | None:
     """A multilingual field: plain string (one language) or ``[{"id","value"}]`` (several).
 
     The entry of ``language_id`` (the integration's language, the shop's ``PS_LANG_DEFAULT`` unless chosen at
@@ -145,41 +94,40 @@ def _lang(entity: str, rid: str, field: str, value: Any, language_id: int | None
     reads as None, like an empty one-language field.
     """
     if value is None or isinstance(value, str | int):
-        return _text(value)
+        return f.text(field, value)
     if isinstance(value, list):
         entries = [v for v in value if isinstance(v, Mapping)]
         if len(entries) != len(value) or any(isinstance(e.get("value"), list | dict) for e in entries):
-            raise TransformError(entity, rid, field, f"expected language entries, found {str(value)[:120]}")
+            f.fail(field, f"expected language entries, found {str(value)[:120]}")
         chosen = next((e for e in entries if str(e.get("id")) == str(language_id)), None)
         if chosen is None and entries:
             chosen = entries[0]
-        return _text(chosen.get("value")) if chosen else None
-    raise TransformError(entity, rid, field, f"expected a string or a list of languages, found {str(value)[:120]}")
+        return f.text(field, chosen.get("value")) if chosen else None
+    f.fail(field, f"expected a string or a list of languages, found {str(value)[:120]}")
 
 
-def _language_id(entity: str, rid: str, context: Mapping[str, Any]) -> int | None:
-    return _int(entity, rid, "context.language_id", context.get("language_id"), default=None)
+def _language_id(f: Fields, context: Mapping[str, Any]) -> int | None:
+    return f.integer("context.language_id", context.get("language_id"))
 
 
-def _zone(entity: str, rid: str | None, context: Mapping[str, Any]) -> ZoneInfo:
+def _zone(f: Fields, context: Mapping[str, Any]) -> ZoneInfo:
     try:
         return shop_zone(context.get("timezone"))
     except ValueError as exc:
-        raise TransformError(entity, rid, "context.timezone", str(exc)) from None
+        f.fail("context.timezone", str(exc))
 
 
-def _date(entity: str, rid: str, record: Mapping[str, Any], field: str, zone: ZoneInfo) -> datetime | None:
+def _date(f: Fields, record: Mapping[str, Any], field: str, zone: ZoneInfo) -> datetime | None:
+    """A shop-local ``YYYY-MM-DD HH:MM:SS`` as aware UTC (DST rules in prestashop/dates.py); zero dates are None."""
+    expected = "'YYYY-MM-DD HH:MM:SS' (shop-local)"
     value = record.get(field)
-    if value is None:
+    text = f.time_text(field, value, expected) if value != "" else ""
+    if text is None:
         return None
-    if not isinstance(value, str):
-        raise TransformError(entity, rid, field, f"expected 'YYYY-MM-DD HH:MM:SS', found {value!r}")
     try:
-        return local_to_utc(value, zone)
+        return local_to_utc(text, zone)
     except ValueError:
-        raise TransformError(
-            entity, rid, field, f"expected 'YYYY-MM-DD HH:MM:SS' (shop-local), found {value!r}"
-        ) from None
+        f.fail(field, f"expected {expected}, found {value!r}")
 
 
 def _parts(entity: str, record: Any, key: str) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
@@ -217,102 +165,106 @@ def product_to_canonical(record: Mapping[str, Any]) -> CanonicalProduct:
     """A staged ``{"product", "combinations", "context"}`` -> CanonicalProduct (see the module docstring)."""
     product, context = _parts("product", record, "product")
     pid = _id("product", product)
-    zone = _zone("product", pid, context)
-    language_id = _language_id("product", pid, context)
-    currency = _text(context.get("currency"))
+    f = Fields("product", pid)
+    zone = _zone(f, context)
+    language_id = _language_id(f, context)
+    currency = f.text("context.currency", context.get("currency"))
     combinations = record.get("combinations") or [] if isinstance(record, Mapping) else []
     if not isinstance(combinations, list) or not all(isinstance(c, Mapping) for c in combinations):
-        raise TransformError("product", pid, "combinations", f"expected a list of objects, found {combinations!r}")
+        f.fail("combinations", f"expected a list of objects, found {combinations!r}")
     declared = _associations("product", pid, product, "combinations")
     if declared and not combinations:
         # Without them we would invent a "<id>-0" variant that the shop does not sell.
-        raise TransformError(
-            "product", pid, "combinations", f"the product has {len(declared)} combinations but none were staged"
-        )
-    name = _lang("product", pid, "name", product.get("name"), language_id)
+        f.fail("combinations", f"the product has {len(declared)} combinations but none were staged")
+    name = _lang(f, "name", product.get("name"), language_id)
     if name is None:
-        raise TransformError("product", pid, "name", f"a product needs a name, found {product.get('name')!r}")
-    base_price = _money("product", pid, "price", product.get("price"), Decimal("0"))
+        f.fail("name", f"a product needs a name, found {product.get('name')!r}")
+    base_price = f.money("price", product.get("price"), default=Decimal("0"))
     assert base_price is not None
-    reference = _text(product.get("reference"))
-    updated = _date("product", pid, product, "date_upd", zone)
-    created = _date("product", pid, product, "date_add", zone)
-    weight = _money("product", pid, "weight", product.get("weight"), Decimal("0"))
+    reference = f.text("reference", product.get("reference"))
+    updated = _date(f, product, "date_upd", zone)
+    created = _date(f, product, "date_add", zone)
+    weight = f.money("weight", product.get("weight"), default=Decimal("0"))
     prices = context.get("prices")
     if prices is not None and not isinstance(prices, Mapping):
-        raise TransformError("product", pid, "context.prices", f"expected an object, found {prices!r}")
+        f.fail("context.prices", f"expected an object, found {prices!r}")
+
+    def variant(
+        attribute_id: int | str,
+        stored: Decimal,
+        *,
+        sku: str | None,
+        title: str,
+        options: dict[str, str],
+        weight: Decimal | None,
+        position: int,
+    ) -> CanonicalVariant:
+        """One sellable item: the product itself (attribute 0) or one of its combinations."""
+        vid = variant_id(pid, attribute_id)
+        price, price_excl, compare_at, includes_tax = _variant_prices(f, vid, stored, prices)
+        return CanonicalVariant(
+            external_id=vid,
+            sku=sku,
+            title=title,
+            price=price,
+            price_tax_excl=price_excl,
+            price_includes_tax=includes_tax,
+            compare_at_price=compare_at,
+            currency=currency,
+            options=options,
+            weight=str(weight.normalize()) if weight else None,
+            position=position,
+            stock_managed=True,
+            created_at=created,
+            updated_at=updated,
+        )
+
     variants: list[CanonicalVariant]
     if combinations:
         option_values = context.get("option_values") or {}
-        refs = Counter(_text(c.get("reference")) for c in combinations)
+        refs = Counter(f.text("combinations.reference", c.get("reference")) for c in combinations)
         variants = []
         ordered = sorted(combinations, key=lambda c: int(_id("combination", c)))
         for position, combination in enumerate(ordered):
             cid = _id("combination", combination)
             field = f"combinations[{cid}]"
-            if str(_int("product", pid, f"{field}.id_product", combination.get("id_product"))) != pid:
-                raise TransformError("product", pid, f"{field}.id_product", "combination of another product")
-            impact = _money("product", pid, f"{field}.price", combination.get("price"), Decimal("0"))
+            if str(f.integer(f"{field}.id_product", combination.get("id_product"), default=0)) != pid:
+                f.fail(f"{field}.id_product", "combination of another product")
+            impact = f.money(f"{field}.price", combination.get("price"), default=Decimal("0"))
             assert impact is not None
             options: dict[str, str] = {}
             for value in _associations("product", pid, combination, "product_option_values"):
                 known = option_values.get(str(value.get("id"))) if isinstance(option_values, Mapping) else None
                 if isinstance(known, Mapping) and known.get("group") and known.get("name"):
                     options[str(known["group"])] = str(known["name"])
-            sku = _text(combination.get("reference"))
+            sku = f.text(f"{field}.reference", combination.get("reference"))
             if sku is not None and refs[sku] > 1:
                 sku = None  # shared by several combinations: not an item key (module docstring)
-            weight_impact = _money("product", pid, f"{field}.weight", combination.get("weight"), Decimal("0"))
+            weight_impact = f.money(f"{field}.weight", combination.get("weight"), default=Decimal("0"))
             total_weight = (weight or Decimal("0")) + (weight_impact or Decimal("0"))
-            vid = variant_id(pid, cid)
-            price, price_excl, compare_at, includes_tax = _variant_prices(pid, vid, base_price + impact, prices)
+            title = f"{name} - {', '.join(options.values())}" if options else name
             variants.append(
-                CanonicalVariant(
-                    external_id=vid,
+                variant(
+                    cid,
+                    base_price + impact,
                     sku=sku,
-                    title=f"{name} - {', '.join(options.values())}" if options else name,
-                    price=price,
-                    price_tax_excl=price_excl,
-                    price_includes_tax=includes_tax,
-                    compare_at_price=compare_at,
-                    currency=currency,
+                    title=title,
                     options=options,
-                    weight=str(total_weight.normalize()) if total_weight else None,
+                    weight=total_weight,
                     position=position,
-                    stock_managed=True,
-                    created_at=created,
-                    updated_at=updated,
                 )
             )
     else:
-        vid = variant_id(pid, 0)
-        price, price_excl, compare_at, includes_tax = _variant_prices(pid, vid, base_price, prices)
-        variants = [
-            CanonicalVariant(
-                external_id=vid,
-                sku=reference,
-                title=name,
-                price=price,
-                price_tax_excl=price_excl,
-                price_includes_tax=includes_tax,
-                compare_at_price=compare_at,
-                currency=currency,
-                weight=str(weight.normalize()) if weight else None,
-                position=0,
-                stock_managed=True,
-                created_at=created,
-                updated_at=updated,
-            )
-        ]
-    categories = _category_names(pid, product, context, language_id)
+        variants = [variant(0, base_price, sku=reference, title=name, options={}, weight=weight, position=0)]
+    categories = _category_names(f, product, context, language_id)
     return CanonicalProduct(
         external_id=pid,
         title=name,
-        status="active" if _flag(product.get("active")) else "draft",
+        status="active" if f.flag("active", product.get("active")) else "draft",
         variants=tuple(variants),
-        description=_lang("product", pid, "description", product.get("description"), language_id),
-        product_type=_text(product.get("product_type")) or _text(product.get("type")),
-        handle=_lang("product", pid, "link_rewrite", product.get("link_rewrite"), language_id),
+        description=_lang(f, "description", product.get("description"), language_id),
+        product_type=f.text("product_type", product.get("product_type")) or f.text("type", product.get("type")),
+        handle=_lang(f, "link_rewrite", product.get("link_rewrite"), language_id),
         categories=categories,
         created_at=created,
         updated_at=updated,
@@ -320,7 +272,7 @@ def product_to_canonical(record: Mapping[str, Any]) -> CanonicalProduct:
 
 
 def _variant_prices(
-    pid: str, vid: str, stored: Decimal, prices: Mapping[str, Any] | None
+    f: Fields, vid: str, stored: Decimal, prices: Mapping[str, Any] | None
 ) -> tuple[Decimal, Decimal, Decimal | None, bool]:
     """(price, price_tax_excl, compare_at_price, price_includes_tax) of one variant.
 
@@ -334,9 +286,9 @@ def _variant_prices(
     if not isinstance(entry, Mapping):
         return stored, stored, None, False
     field = f"context.prices[{vid}]"
-    final = _money("product", pid, f"{field}.final", entry.get("final"))
-    final_ht = _money("product", pid, f"{field}.final_ht", entry.get("final_ht"))
-    regular = _money("product", pid, f"{field}.final_no_reduction", entry.get("final_no_reduction"))
+    final = f.money(f"{field}.final", entry.get("final"))
+    final_ht = f.money(f"{field}.final_ht", entry.get("final_ht"))
+    regular = f.money(f"{field}.final_no_reduction", entry.get("final_no_reduction"))
     if final is None:
         return stored, stored, None, False
     compare_at = regular if regular is not None and regular > final else None
@@ -344,21 +296,22 @@ def _variant_prices(
 
 
 def _category_names(
-    pid: str, product: Mapping[str, Any], context: Mapping[str, Any], language_id: int | None
+    f: Fields, product: Mapping[str, Any], context: Mapping[str, Any], language_id: int | None
 ) -> tuple[str, ...]:
     """The product's category names (``context.categories``: the shop's ``categories`` id -> name, as read).
 
     The names are read in the integration's language. A payload staged before names were read keeps ids.
     """
-    ids = [str(c.get("id")) for c in _associations("product", pid, product, "categories") if c.get("id") is not None]
+    associated = _associations("product", str(f.record_id), product, "categories")
+    ids = [str(c.get("id")) for c in associated if c.get("id") is not None]
     names = context.get("categories")
     if names is None:
         return tuple(ids)
     if not isinstance(names, Mapping):
-        raise TransformError("product", pid, "context.categories", f"expected an object, found {names!r}")
+        f.fail("context.categories", f"expected an object, found {names!r}")
     out: list[str] = []
     for cid in ids:
-        name = _lang("product", pid, f"context.categories[{cid}]", names.get(cid), language_id)
+        name = _lang(f, f"context.categories[{cid}]", names.get(cid), language_id)
         if name and name not in out:
             out.append(name)
     return tuple(out)
@@ -369,12 +322,13 @@ def option_value_index(
 ) -> dict[str, dict[str, str]]:
     """product_option_values + product_options -> {value id: {"group": "Size", "name": "S"}} for the context."""
     group_names = {
-        str(g.get("id")): _lang("product_option", str(g.get("id")), "name", g.get("name"), language_id) for g in groups
+        str(g.get("id")): _lang(Fields("product_option", str(g.get("id"))), "name", g.get("name"), language_id)
+        for g in groups
     }
     index: dict[str, dict[str, str]] = {}
     for value in values:
         vid = str(value.get("id"))
-        name = _lang("product_option_value", vid, "name", value.get("name"), language_id)
+        name = _lang(Fields("product_option_value", vid), "name", value.get("name"), language_id)
         group = group_names.get(str(value.get("id_attribute_group")))
         if name and group:
             index[vid] = {"group": group, "name": name}
@@ -403,32 +357,24 @@ def inventory_to_canonical(record: Mapping[str, Any]) -> list[CanonicalInventory
     double the stock). ``updated_at`` is when the extract read the rows: stock_availables carry no date.
     """
     if not isinstance(record, Mapping):
-        raise TransformError("inventory", None, "rows", f"expected a JSON object, found {type(record).__name__}")
+        Fields("inventory").fail("rows", f"expected a JSON object, found {type(record).__name__}")
     pid = _id("inventory", record, "id_product")
+    f = Fields("inventory", pid)
     rows = record.get("rows")
     if not isinstance(rows, list) or not all(isinstance(r, Mapping) for r in rows):
-        raise TransformError("inventory", pid, "rows", f"expected a list of stock_availables, found {rows!r}")
+        f.fail("rows", f"expected a list of stock_availables, found {rows!r}")
     context = record.get("context") or {}
-    observed: datetime | None = None
-    if isinstance(context, Mapping) and context.get("observed_at"):
-        try:
-            observed = datetime.fromisoformat(str(context["observed_at"]))
-        except ValueError:
-            raise TransformError(
-                "inventory", pid, "context.observed_at", f"bad time {context['observed_at']!r}"
-            ) from None
-        if observed.tzinfo is None:
-            raise TransformError("inventory", pid, "context.observed_at", "time without offset")
+    observed = f.utc_time("context.observed_at", context.get("observed_at")) if isinstance(context, Mapping) else None
     parsed: list[tuple[int, int]] = []
     for index, row in enumerate(rows):
         field = f"rows[{index}]"
-        if str(_int("inventory", pid, f"{field}.id_product", row.get("id_product"), default=None)) != pid:
-            raise TransformError("inventory", pid, f"{field}.id_product", f"row of another product: {row!r}")
-        attribute = _int("inventory", pid, f"{field}.id_product_attribute", row.get("id_product_attribute"))
-        quantity = _int("inventory", pid, f"{field}.quantity", row.get("quantity"))
+        if str(f.integer(f"{field}.id_product", row.get("id_product"), default=None)) != pid:
+            f.fail(f"{field}.id_product", f"row of another product: {row!r}")
+        attribute = f.integer(f"{field}.id_product_attribute", row.get("id_product_attribute"), default=0)
+        quantity = f.integer(f"{field}.quantity", row.get("quantity"), default=0)
         assert attribute is not None and quantity is not None
         if attribute < 0:
-            raise TransformError("inventory", pid, f"{field}.id_product_attribute", f"negative id {attribute}")
+            f.fail(f"{field}.id_product_attribute", f"negative id {attribute}")
         parsed.append((attribute, quantity))
     has_combinations = any(attribute > 0 for attribute, _ in parsed)
     return [
@@ -449,29 +395,29 @@ def inventory_to_canonical(record: Mapping[str, Any]) -> list[CanonicalInventory
 # -- orders -----------------------------------------------------------------------------------------------------
 
 
-def _order_line(oid: str, row: Mapping[str, Any], index: int) -> CanonicalOrderLine:
-    lid = _text(row.get("id"))
+def _order_line(f: Fields, row: Mapping[str, Any], index: int) -> CanonicalOrderLine:
+    lid = f.text(f"order_rows[{index}].id", row.get("id"))
     if lid is None or not lid.isdigit():
-        raise TransformError("order", oid, f"order_rows[{index}].id", f"missing line id, found {row.get('id')!r}")
+        f.fail(f"order_rows[{index}].id", f"missing line id, found {row.get('id')!r}")
     field = f"order_rows[{lid}]"
-    quantity = _int("order", oid, f"{field}.product_quantity", row.get("product_quantity"), default=None)
+    quantity = f.integer(f"{field}.product_quantity", row.get("product_quantity"), default=None)
     if quantity is None or quantity < 0:
-        raise TransformError("order", oid, f"{field}.product_quantity", f"expected a quantity, found {quantity!r}")
-    product_id = _int("order", oid, f"{field}.product_id", row.get("product_id"))
-    attribute_id = _int("order", oid, f"{field}.product_attribute_id", row.get("product_attribute_id"))
+        f.fail(f"{field}.product_quantity", f"expected a quantity, found {quantity!r}")
+    product_id = f.integer(f"{field}.product_id", row.get("product_id"), default=0)
+    attribute_id = f.integer(f"{field}.product_attribute_id", row.get("product_attribute_id"), default=0)
     assert product_id is not None and attribute_id is not None
-    unit_excl = _money("order", oid, f"{field}.unit_price_tax_excl", row.get("unit_price_tax_excl"))
-    unit_incl = _money("order", oid, f"{field}.unit_price_tax_incl", row.get("unit_price_tax_incl"))
+    unit_excl = f.money(f"{field}.unit_price_tax_excl", row.get("unit_price_tax_excl"))
+    unit_incl = f.money(f"{field}.unit_price_tax_incl", row.get("unit_price_tax_incl"))
     if unit_excl is None:
-        unit_excl = _money("order", oid, f"{field}.product_price", row.get("product_price"))
+        unit_excl = f.money(f"{field}.product_price", row.get("product_price"))
     total = unit_excl * quantity if unit_excl is not None else None
     tax = (unit_incl - unit_excl) * quantity if unit_incl is not None and unit_excl is not None else None
     return CanonicalOrderLine(
         external_id=lid,
         # product_id 0: the product was deleted since; the reference (kept on the row) is then the only key.
         variant_external_id=variant_id(product_id, attribute_id) if product_id else None,
-        sku=_text(row.get("product_reference")),
-        title=_text(row.get("product_name")),
+        sku=f.text(f"{field}.product_reference", row.get("product_reference")),
+        title=f.text(f"{field}.product_name", row.get("product_name")),
         quantity=quantity,
         unit_price=unit_excl,
         subtotal=total,
@@ -480,17 +426,17 @@ def _order_line(oid: str, row: Mapping[str, Any], index: int) -> CanonicalOrderL
     )
 
 
-def _statuses(state_id: str, state: Mapping[str, Any]) -> tuple[str, str]:
+def _statuses(f: Fields, state_id: str, state: Mapping[str, Any]) -> tuple[str, str]:
     if state_id == STATE_REFUNDED:
         financial = "refunded"
     elif state_id in (STATE_CANCELED, STATE_PAYMENT_ERROR):
         financial = "voided"
     else:
-        financial = "paid" if _flag(state.get("paid")) else "pending"
+        financial = "paid" if f.flag("context.state.paid", state.get("paid")) else "pending"
     if state_id == STATE_CANCELED:
         fulfillment = "cancelled"
     else:
-        fulfillment = "fulfilled" if _flag(state.get("shipped")) else "unfulfilled"
+        fulfillment = "fulfilled" if f.flag("context.state.shipped", state.get("shipped")) else "unfulfilled"
     return financial, fulfillment
 
 
@@ -498,41 +444,38 @@ def order_to_canonical(record: Mapping[str, Any]) -> CanonicalOrder:
     """A staged ``{"order", "context"}`` -> CanonicalOrder (money rules in the module docstring)."""
     order, context = _parts("order", record, "order")
     oid = _id("order", order)
-    zone = _zone("order", oid, context)
-    state_id = str(_int("order", oid, "current_state", order.get("current_state")))
+    f = Fields("order", oid)
+    zone = _zone(f, context)
+    state_id = str(f.integer("current_state", order.get("current_state"), default=0))
     state = context.get("state") or {}
     if not isinstance(state, Mapping):
-        raise TransformError("order", oid, "context.state", f"expected an order_state object, found {state!r}")
+        f.fail("context.state", f"expected an order_state object, found {state!r}")
     if state and str(state.get("id")) != state_id:
-        raise TransformError("order", oid, "context.state", f"state {state.get('id')} is not current_state {state_id}")
-    currency = _text(context.get("currency"))
+        f.fail("context.state", f"state {state.get('id')} is not current_state {state_id}")
+    currency = f.text("context.currency", context.get("currency"))
     if currency is None:
-        raise TransformError("order", oid, "context.currency", f"unknown currency id {order.get('id_currency')!r}")
+        f.fail("context.currency", f"unknown currency id {order.get('id_currency')!r}")
     rows = _associations("order", oid, order, "order_rows")
-    lines = tuple(_order_line(oid, row, index) for index, row in enumerate(rows))
-    total = _money("order", oid, "total_paid_tax_incl", order.get("total_paid_tax_incl"), Decimal("0"))
-    total_excl = _money("order", oid, "total_paid_tax_excl", order.get("total_paid_tax_excl"), Decimal("0"))
+    lines = tuple(_order_line(f, row, index) for index, row in enumerate(rows))
+    total = f.money("total_paid_tax_incl", order.get("total_paid_tax_incl"), default=Decimal("0"))
+    total_excl = f.money("total_paid_tax_excl", order.get("total_paid_tax_excl"), default=Decimal("0"))
     assert total is not None and total_excl is not None
-    financial, fulfillment = _statuses(state_id, state)
-    customer = _int("order", oid, "id_customer", order.get("id_customer"))
-    status = _lang("order", oid, "context.state.name", state.get("name"), _language_id("order", oid, context))
+    financial, fulfillment = _statuses(f, state_id, state)
+    customer = f.integer("id_customer", order.get("id_customer"), default=0)
+    status = _lang(f, "context.state.name", state.get("name"), _language_id(f, context))
     email = context.get("email")
     if email is not None and not isinstance(email, str):
-        raise TransformError("order", oid, "context.email", f"expected text, found {email!r}")
+        f.fail("context.email", f"expected text, found {email!r}")
     return CanonicalOrder(
         external_id=oid,
-        order_number=_text(order.get("reference")),
+        order_number=f.text("reference", order.get("reference")),
         status=status or f"state {state_id}",
         financial_status=financial,
         fulfillment_status=fulfillment,
         currency=currency,
-        subtotal=_money("order", oid, "total_products", order.get("total_products"), Decimal("0")),
-        discount_total=_money(
-            "order", oid, "total_discounts_tax_excl", order.get("total_discounts_tax_excl"), Decimal("0")
-        ),
-        shipping_total=_money(
-            "order", oid, "total_shipping_tax_excl", order.get("total_shipping_tax_excl"), Decimal("0")
-        ),
+        subtotal=f.money("total_products", order.get("total_products"), default=Decimal("0")),
+        discount_total=f.money("total_discounts_tax_excl", order.get("total_discounts_tax_excl"), default=Decimal("0")),
+        shipping_total=f.money("total_shipping_tax_excl", order.get("total_shipping_tax_excl"), default=Decimal("0")),
         tax_total=total - total_excl,
         total=total,
         refunded_total=total if financial == "refunded" else Decimal("0"),
@@ -540,10 +483,10 @@ def order_to_canonical(record: Mapping[str, Any]) -> CanonicalOrder:
         customer_external_id=str(customer) if customer else None,
         # Orders carry id_customer only: the extract reads the customers' e-mails in batches into the context.
         email=email.strip().lower() if email and email.strip() else None,
-        placed_at=_date("order", oid, order, "date_add", zone),
-        paid_at=_date("order", oid, order, "invoice_date", zone),
-        completed_at=_date("order", oid, order, "delivery_date", zone),
-        updated_at=_date("order", oid, order, "date_upd", zone),
+        placed_at=_date(f, order, "date_add", zone),
+        paid_at=_date(f, order, "invoice_date", zone),
+        completed_at=_date(f, order, "delivery_date", zone),
+        updated_at=_date(f, order, "date_upd", zone),
     )
 
 
@@ -554,25 +497,27 @@ def customer_to_canonical(record: Mapping[str, Any]) -> CanonicalCustomer:
     """A staged ``{"customer", "context"}`` -> CanonicalCustomer. The password hash is never read."""
     customer, context = _parts("customer", record, "customer")
     cid = _id("customer", customer)
-    zone = _zone("customer", cid, context)
-    email = _text(customer.get("email"))
+    f = Fields("customer", cid)
+    zone = _zone(f, context)
+    email = f.text("email", customer.get("email"))
     address = context.get("address") or {}
     if not isinstance(address, Mapping):
-        raise TransformError("customer", cid, "context.address", f"expected an address object, found {address!r}")
-    country = _text(address.get("country_iso"))
+        f.fail("context.address", f"expected an address object, found {address!r}")
+    country = f.text("context.address.country_iso", address.get("country_iso"))
     if country is not None and (len(country) != 2 or not country.isalpha()):
-        raise TransformError("customer", cid, "context.address.country_iso", f"expected ISO 3166-1, found {country!r}")
+        f.fail("context.address.country_iso", f"expected ISO 3166-1, found {country!r}")
     return CanonicalCustomer(
         external_id=cid,
         email=email.lower() if email else None,
-        first_name=_text(customer.get("firstname")),
-        last_name=_text(customer.get("lastname")),
-        phone=_text(address.get("phone")) or _text(address.get("phone_mobile")),
-        company=_text(customer.get("company")) or _text(address.get("company")),
-        city=_text(address.get("city")),
+        first_name=f.text("firstname", customer.get("firstname")),
+        last_name=f.text("lastname", customer.get("lastname")),
+        phone=f.text("context.address.phone", address.get("phone"))
+        or f.text("context.address.phone_mobile", address.get("phone_mobile")),
+        company=f.text("company", customer.get("company")) or f.text("context.address.company", address.get("company")),
+        city=f.text("context.address.city", address.get("city")),
         country=country.upper() if country else None,
-        created_at=_date("customer", cid, customer, "date_add", zone),
-        updated_at=_date("customer", cid, customer, "date_upd", zone),
+        created_at=_date(f, customer, "date_add", zone),
+        updated_at=_date(f, customer, "date_upd", zone),
     )
 
 
@@ -580,7 +525,7 @@ def source_updated_at(record: Mapping[str, Any], timezone: str) -> datetime | No
     """``date_upd`` of a raw product/order/customer in UTC (the extract's cursor and unchanged check)."""
     zone = shop_zone(timezone)
     rid = str(record.get("id")) if record.get("id") else None
-    return _date("record", rid or "?", record, "date_upd", zone)
+    return _date(Fields("record", rid or "?"), record, "date_upd", zone)
 
 
 __all__ = [

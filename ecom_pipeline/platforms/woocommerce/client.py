@@ -21,17 +21,17 @@ numbers inside that window.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ecom_pipeline.platforms.errors import ShopApiError, ShopAuthError, ShopResponseError
-from ecom_pipeline.platforms.http import ApiResponse, ErrorInfo, HttpSession, ShopClient
+from ecom_pipeline.platforms.http import ApiResponse, ErrorInfo, HttpOptions, HttpSession, ShopClient
 from ecom_pipeline.platforms.woocommerce.auth import auth_for
 
 PLATFORM = "woocommerce"
+DEFAULT_API_VERSION = "wc/v3"
 MAX_PER_PAGE = 100
 # Collections whose list endpoint has no modified_after / orderby=modified (WC_REST_Customers_Controller).
 NO_MODIFIED_FILTER: frozenset[str] = frozenset({"customers"})
@@ -127,40 +127,28 @@ class WooCommerceClient(ShopClient):
 
     def __init__(
         self,
-        base_url: str,
+        shop: HttpOptions | str,
         consumer_key: str,
         consumer_secret: str,
         *,
-        verify: bool | str = True,
-        timeout: float = 30.0,
-        api_version: str = "wc/v3",
-        max_retries: int = 5,
-        request_budget: int | None = None,
         per_page: int = 100,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-        max_requests_per_second: float | None = None,
-        max_backoff_s: float = 30.0,
+        **overrides: Any,
     ) -> None:
+        """``shop`` is the store's :class:`HttpOptions` (or its URL, with ``overrides`` such as ``timeout=`` or
+        ``max_retries=``: any HttpOptions field). ``options.api_version`` defaults to wc/v3."""
         if not 1 <= per_page <= MAX_PER_PAGE:
             raise ValueError(
                 f"per_page must be between 1 and {MAX_PER_PAGE} (WooCommerce refuses more), got {per_page}"
             )
-        self.site_url = base_url.rstrip("/")
-        self.api_root = f"{self.site_url}/wp-json/{api_version.strip('/')}"
+        options = HttpOptions.of(shop, **overrides)
+        self.site_url = options.base_url.rstrip("/")
+        self.api_root = f"{self.site_url}/wp-json/{(options.api_version or DEFAULT_API_VERSION).strip('/')}"
         self.per_page = per_page
         self.http = HttpSession(
             self.api_root,
             platform=PLATFORM,
             auth=auth_for(self.site_url, consumer_key, consumer_secret),
-            verify=verify,
-            timeout=timeout,
-            max_retries=max_retries,
-            max_backoff_s=max_backoff_s,
-            request_budget=request_budget,
-            max_requests_per_second=max_requests_per_second,
-            sleep=sleep,
-            clock=clock,
+            options=options,
             error_parser=wc_error_parser,
             secrets=(consumer_key, consumer_secret),
         )
@@ -206,13 +194,7 @@ class WooCommerceClient(ShopClient):
                 err.message = f"{err.message.rstrip('.')}: wrong consumer secret or bad signature"
             raise
         if not isinstance(response.data, list):
-            raise ShopResponseError(
-                f"expected a JSON list of products, got {type(response.data).__name__}",
-                platform=PLATFORM,
-                method="GET",
-                url=response.url,
-                status=response.status,
-            )
+            raise response.unexpected(PLATFORM, f"expected a JSON list of products, got {type(response.data).__name__}")
         return {
             "platform": PLATFORM,
             "site_url": self.site_url,
@@ -237,12 +219,8 @@ class WooCommerceClient(ShopClient):
             response = self.request("GET", resource, params={**query, "page": page})
             items = response.data
             if not isinstance(items, list):
-                raise ShopResponseError(
-                    f"expected a JSON list from a list endpoint, got {type(items).__name__}",
-                    platform=PLATFORM,
-                    method="GET",
-                    url=response.url,
-                    status=response.status,
+                raise response.unexpected(
+                    PLATFORM, f"expected a JSON list from a list endpoint, got {type(items).__name__}"
                 )
             total_pages = _int_header(response.headers, "X-WP-TotalPages")
             yield Page(

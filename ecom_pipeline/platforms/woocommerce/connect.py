@@ -7,7 +7,8 @@ import getpass
 import os
 import sys
 
-from ecom_pipeline.platforms.connect import ConnectResult, ConnectUsageError, default_name, tls_settings
+from ecom_pipeline.platforms.connect import ConnectResult, ConnectUsageError, default_name
+from ecom_pipeline.platforms.http import HttpOptions
 from ecom_pipeline.platforms.woocommerce.client import WooCommerceClient
 
 
@@ -28,12 +29,9 @@ def connect(args: argparse.Namespace) -> ConnectResult:
         if not sys.stdin.isatty():
             raise ConnectUsageError("give --consumer-secret, or ECOM_CONSUMER_SECRET in the environment")
         secret = getpass.getpass("WooCommerce consumer secret: ")
-    url = args.url.rstrip("/")
-    verify, settings = tls_settings(args)
-    settings["api_version"] = args.api_version
-    client = WooCommerceClient(
-        url, args.consumer_key, secret, verify=verify, timeout=args.timeout, max_retries=2, api_version=args.api_version
-    )
+    options, settings = HttpOptions.from_connect_args(args, max_retries=2)
+    url = options.base_url
+    client = WooCommerceClient(options, args.consumer_key, secret)
     with client:
         facts = client.check_credentials()
     notes: tuple[str, ...] = ()

@@ -22,7 +22,6 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from ecom_pipeline.platforms.connect import verify_from_settings
 from ecom_pipeline.platforms.errors import RequestBudgetExceeded, sanitize_url
 from ecom_pipeline.platforms.woocommerce.client import Page, WooCommerceClient
 from ecom_pipeline.platforms.woocommerce.transform import source_updated_at
@@ -30,12 +29,16 @@ from ecom_pipeline.sync.extract import (
     CursorKey,
     ExtractContext,
     ExtractReport,
+    add_client_stats,
+    changed_items,
     cursor_after_full_scan,
-    is_unchanged,
+    default_external_id,
+    later,
     prefetch,
     since_for,
     stage_page,
     stage_tombstones,
+    staged_record,
 )
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import reveal
@@ -69,17 +72,11 @@ RESOURCES: dict[str, tuple[str, str]] = {
 
 def make_client(ctx: ExtractContext) -> WooCommerceClient:
     """A client for the integration, with TLS settings from the integration and limits from the run."""
-    settings = ctx.integration.settings or {}
-    verify = verify_from_settings(settings)
+    credentials = ctx.credentials
     return WooCommerceClient(
-        ctx.integration.base_url,
-        reveal(ctx.credentials["consumer_key"]),
-        reveal(ctx.credentials["consumer_secret"]),
-        verify=verify,
-        timeout=ctx.timeout_s,
-        api_version=settings.get("api_version", "wc/v3"),
-        max_retries=ctx.max_retries,
-        request_budget=ctx.request_budget,
+        ctx.http_options(),
+        reveal(credentials["consumer_key"]),
+        reveal(credentials["consumer_secret"]),
         per_page=ctx.per_page,
     )
 
@@ -91,11 +88,6 @@ def _record_time(payload: dict[str, Any]) -> datetime | None:
         # A malformed date is the transform's to report (it rejects the record with the field named); the
         # extract stages the payload anyway so nothing is dropped.
         return None
-
-
-def _external_id(payload: dict[str, Any]) -> str | None:
-    value = payload.get("id")
-    return None if value in (None, "") else str(value)
 
 
 class VariationFetcher:
@@ -137,27 +129,12 @@ class VariationFetcher:
 
     def add_stats(self, report: ExtractReport) -> None:
         for client in self._clients:
-            report.api_calls += client.stats.api_calls
-            report.retries += client.stats.retries
-            report.throttle_wait_s += client.stats.throttle_wait_s
+            add_client_stats(report, client.stats)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
         for client in self._clients:
             client.close()
-
-
-def _staged(ctx: ExtractContext, entity: str, external_id: str, payload: Any, updated: datetime | None) -> StagedRecord:
-    integration = ctx.integration
-    return StagedRecord(
-        tenant_id=integration.tenant_id,
-        integration_id=integration.id,
-        platform=integration.platform,
-        entity=entity,
-        external_id=external_id,
-        payload=payload,
-        source_updated_at=updated,
-    )
 
 
 def _records_for_page(
@@ -170,37 +147,24 @@ def _records_for_page(
     fetcher: VariationFetcher | None,
 ) -> tuple[list[StagedRecord], CursorKey | None]:
     """The staging records of one page (unchanged ones skipped) and the page's newest (modified, id)."""
-    ids = [i for i in (_external_id(item) for item in items) if i is not None]
-    with ctx.engine.connect() as conn:
-        links = store.get_links(conn, ctx.integration.id, link_entity, ids)
-    newest: CursorKey | None = None
-    chosen: list[tuple[str, dict[str, Any], datetime | None]] = []
-    for index, item in enumerate(items):
-        external_id = _external_id(item)
-        updated = _record_time(item)
-        if external_id is None:
-            # Kept (staged under a placeholder id) so the transform rejects it with its payload visible.
-            external_id = f"missing-id-{report.rows_fetched}-{index}"
-        else:
-            seen.add(external_id)
-        if updated is not None and external_id.isdigit():
-            key = CursorKey(updated, int(external_id))
-            newest = key if newest is None or key > newest else newest
-        if not ctx.full_refresh and is_unchanged(links.get(external_id), updated):
-            report.unchanged += 1
-            continue
-        chosen.append((external_id, item, updated))
+    changed, newest = changed_items(
+        ctx, report, link_entity=link_entity, items=items, seen=seen, record_time=_record_time
+    )
     variations: dict[int, list[dict[str, Any]]] = {}
     if entity == "product" and fetcher is not None:
-        variable = [int(i) for i, item, _ in chosen if item.get("type") == "variable" and i.isdigit()]
+        variable = [
+            int(c.external_id) for c in changed if c.payload.get("type") == "variable" and c.external_id.isdigit()
+        ]
         variations = fetcher.fetch(variable)
     records = []
-    for external_id, item, updated in chosen:
-        payload: Any = item
+    for item in changed:
+        payload: Any = item.payload
         if entity == "product":
-            found = variations.get(int(external_id), []) if external_id.isdigit() else []
-            payload = {"product": item, "variations": found}
-        records.append(_staged(ctx, entity, external_id, payload, updated))
+            found = variations.get(int(item.external_id), []) if item.external_id.isdigit() else []
+            payload = {"product": item.payload, "variations": found}
+        records.append(
+            staged_record(ctx.integration, entity, item.external_id, payload, source_updated_at=item.updated)
+        )
     return records, newest
 
 
@@ -225,11 +189,8 @@ def extract_entity(ctx: ExtractContext, entity: str, client: WooCommerceClient |
     fetcher = VariationFetcher(ctx, concurrency) if entity == "product" else None
     try:
         for page in prefetch(client.iter_modified(resource, since, {})):
-            report.pages += 1
-            report.rows_fetched += len(page.items)
             records, page_newest = _records_for_page(ctx, entity, link_entity, page.items, report, seen, fetcher)
-            if page_newest is not None and (newest is None or page_newest > newest):
-                newest = page_newest
+            newest = later(newest, page_newest)
             report.staged += len(records)
             # A modified-ascending scan advances the cursor page by page; an id-ordered full scan only at the end.
             stage_page(ctx, entity=entity, records=records, cursor=newest, advance_cursor=not full_scan)
@@ -248,7 +209,7 @@ def extract_entity(ctx: ExtractContext, entity: str, client: WooCommerceClient |
             ctx, entity=entity, link_entity=link_entity, seen=seen, still_present=_present_checker(client, resource)
         )
     report.cursor_after = newest.to_json() if newest else report.cursor_before
-    _add_client_stats(report, client)
+    add_client_stats(report, client.stats)
     report.duration_s = time.monotonic() - report.started
     return report
 
@@ -274,18 +235,12 @@ def _iter_included(client: WooCommerceClient, resource: str, ids: list[str]) -> 
         yield from client.iter_pages(resource, params)
 
 
-def _add_client_stats(report: ExtractReport, client: WooCommerceClient) -> None:
-    report.api_calls += client.stats.api_calls
-    report.retries += client.stats.retries
-    report.throttle_wait_s += client.stats.throttle_wait_s
-
-
 def _check_budget(ctx: ExtractContext, client: WooCommerceClient, fetcher: VariationFetcher | None) -> None:
     """Enforce the run's request budget across the page client and the variation workers (page granularity)."""
     if ctx.request_budget is None:
         return
     spent = ExtractReport(entity="")
-    _add_client_stats(spent, client)
+    add_client_stats(spent, client.stats)
     if fetcher is not None:
         fetcher.add_stats(spent)
     if spent.api_calls > ctx.request_budget:
@@ -331,11 +286,9 @@ def extract_customers(ctx: ExtractContext, client: WooCommerceClient | None = No
 
     def stage(items: list[dict[str, Any]]) -> None:
         nonlocal max_id
-        report.pages += 1
-        report.rows_fetched += len(items)
         records, _ = _records_for_page(ctx, "customer", "customer", items, report, seen, None)
         report.staged += len(records)
-        max_id = max([max_id, *(int(i) for i in (_external_id(x) for x in items) if i and i.isdigit())])
+        max_id = max([max_id, *(int(i) for i in (default_external_id(x) for x in items) if i and i.isdigit())])
         stage_page(ctx, entity="customer", records=records, cursor=None, advance_cursor=False)
 
     full_scan = ctx.full_refresh or due or max_id == 0
@@ -353,7 +306,7 @@ def extract_customers(ctx: ExtractContext, client: WooCommerceClient | None = No
     else:
         known_max = max_id
         for page in client.iter_pages("customers", {"orderby": "id", "order": "desc"}):
-            fresh = [x for x in page.items if int(_external_id(x) or 0) > known_max]
+            fresh = [x for x in page.items if int(default_external_id(x) or 0) > known_max]
             if fresh:
                 stage(fresh)
             if len(fresh) < len(page.items):
@@ -368,7 +321,7 @@ def extract_customers(ctx: ExtractContext, client: WooCommerceClient | None = No
         )
     report.complete_scan = True
     report.cursor_after = state
-    _add_client_stats(report, client)
+    add_client_stats(report, client.stats)
     report.duration_s = time.monotonic() - report.started
     return report
 
@@ -426,15 +379,7 @@ def extract_inventory(ctx: ExtractContext) -> ExtractReport:
                 "variations": [{k: v.get(k) for k in STOCK_FIELDS} for v in payload.get("variations") or []],
             }
             records.append(
-                StagedRecord(
-                    tenant_id=integration.tenant_id,
-                    integration_id=integration.id,
-                    platform=integration.platform,
-                    entity="inventory",
-                    external_id=row.external_id,
-                    payload=stock,
-                    source_updated_at=_record_time(product),
-                )
+                staged_record(integration, "inventory", row.external_id, stock, source_updated_at=_record_time(product))
             )
         after_id = rows[-1].id
         report.rows_fetched += len(rows)

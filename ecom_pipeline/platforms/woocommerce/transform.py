@@ -4,7 +4,8 @@ Rules that come from the recorded store (``fixtures/recorded/woocommerce-10.0.2`
 
 - Money is a decimal string ("9.90", refunds "-26.00"), except ``line_items[].price`` which is a JSON number
   computed by PHP as a float; we derive the unit price from ``subtotal / quantity`` in Decimal and only fall back
-  to ``price`` (via ``Decimal(str(x))``, never ``Decimal(float)``) when the quantity is zero.
+  to ``price`` (read from the float's shortest text, never ``Decimal(float)``) when the quantity is zero. A float
+  in any other money field is refused, as on every platform (field readers: ``platforms/readers.py``).
 - ``date_*`` are store-local without offset; only the ``*_gmt`` twins are used (UTC, no offset either).
 - ``manage_stock`` is True/False on products and True/False/"parent" on variations. "parent" means the variation
   has no stock of its own: ``stock_quantity`` mirrors the parent's shared pool.
@@ -23,11 +24,12 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from ecom_pipeline.platforms.errors import TransformError
+from ecom_pipeline.platforms.readers import Fields, record_id
 from ecom_pipeline.sync.canonical import (
     CanonicalCustomer,
     CanonicalInventory,
@@ -64,102 +66,22 @@ _FOUR_PLACES = Decimal("0.0001")
 _TRASHED_SUFFIX = "__trashed"
 
 
-# -- field readers ----------------------------------------------------------------------------------------------
+# -- field readers (the shared ones are in platforms/readers.py) -----------------------------------------------
 
 
 def _external_id(entity: str, payload: Mapping[str, Any], field: str = "id") -> str:
-    if not isinstance(payload, Mapping):
-        raise TransformError(entity, None, field, f"expected a JSON object, found {type(payload).__name__}")
-    value = payload.get(field)
-    if isinstance(value, bool) or value is None or value == "" or value == 0:
-        raise TransformError(entity, None, field, f"missing or empty id, found {value!r}")
-    if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
-        return str(value).strip()
-    raise TransformError(entity, None, field, f"expected an integer id, found {value!r}")
+    return record_id(entity, payload, field)
 
 
-def _money(entity: str, external_id: str | None, field: str, value: Any) -> Decimal | None:
-    """Decimal from a WooCommerce money value; "" and None mean "no value"."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise TransformError(entity, external_id, field, f"expected a decimal amount, found {value!r}")
-    if isinstance(value, float):
-        value = str(value)  # repr of a float is its shortest round-trip text: 26.1 stays 26.1, not 26.10000000001
-    try:
-        amount = Decimal(str(value).strip()) if not isinstance(value, int) else Decimal(value)
-    except InvalidOperation:
-        raise TransformError(entity, external_id, field, f"expected a decimal amount, found {value!r}") from None
-    if not amount.is_finite():
-        raise TransformError(entity, external_id, field, f"expected a finite decimal amount, found {value!r}")
-    return amount
-
-
-def _required_money(entity: str, external_id: str, field: str, value: Any) -> Decimal:
-    amount = _money(entity, external_id, field, value)
-    if amount is None:
-        raise TransformError(entity, external_id, field, f"required amount is missing, found {value!r}")
-    return amount
-
-
-def _int(entity: str, external_id: str | None, field: str, value: Any, *, allow_negative: bool = True) -> int | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise TransformError(entity, external_id, field, f"expected an integer, found {value!r}")
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        value = int(value.strip())
-    if not isinstance(value, int):
-        raise TransformError(entity, external_id, field, f"expected an integer, found {value!r}")
-    if not allow_negative and value < 0:
-        raise TransformError(entity, external_id, field, f"expected a non-negative integer, found {value!r}")
-    return value
-
-
-def _gmt(entity: str, external_id: str | None, payload: Mapping[str, Any], field: str) -> datetime | None:
+def _gmt(f: Fields, payload: Mapping[str, Any], field: str) -> datetime | None:
     """A ``*_gmt`` field (``YYYY-MM-DDTHH:MM:SS``, UTC, no offset) as an aware UTC datetime."""
-    value = payload.get(field)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise TransformError(entity, external_id, field, f"expected a date-time string, found {value!r}")
-    text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1]
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise TransformError(
-            entity, external_id, field, f"expected a UTC date-time like 2026-11-22T00:09:21, found {value!r}"
-        ) from None
-    if parsed.tzinfo is not None:  # not what 10.0.2 sends, but an explicit offset is unambiguous
-        return parsed.astimezone(UTC)
-    return parsed.replace(tzinfo=UTC)
+    return f.utc_time(field, payload.get(field), naive_is_utc=True, expected="a UTC date-time like 2026-11-22T00:09:21")
 
 
-def _text(value: Any) -> str | None:
-    """Non-empty string or None; WooCommerce uses "" for "not set"."""
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def _name(value: Any) -> str | None:
+def _name(f: Fields, field: str, value: Any) -> str | None:
     """Names come back HTML-escaped when WordPress sanitised them ("Mugs &amp; Cups")."""
-    text = _text(value)
+    text = f.text(field, value)
     return html.unescape(text) if text else None
-
-
-def _email(value: Any) -> str | None:
-    text = _text(value)
-    return text.lower() if text else None
-
-
-def _bool(value: Any) -> bool:
-    return value is True or (isinstance(value, str) and value.lower() in ("true", "yes", "1"))
 
 
 # -- products ---------------------------------------------------------------------------------------------------
@@ -182,66 +104,81 @@ def _split_record(record: Mapping[str, Any]) -> tuple[Mapping[str, Any], list[Ma
     return product, variations
 
 
-def _prices(entity: str, external_id: str, payload: Mapping[str, Any]) -> tuple[Decimal | None, Decimal | None]:
+def _prices(f: Fields, payload: Mapping[str, Any]) -> tuple[Decimal | None, Decimal | None]:
     """(price, compare_at_price): ``price`` is the active price; the regular price is the compare-at when on sale."""
-    price = _money(entity, external_id, "price", payload.get("price"))
-    regular = _money(entity, external_id, "regular_price", payload.get("regular_price"))
-    _money(entity, external_id, "sale_price", payload.get("sale_price"))  # validate even if unused
+    price = f.money("price", payload.get("price"))
+    regular = f.money("regular_price", payload.get("regular_price"))
+    f.money("sale_price", payload.get("sale_price"))  # validate even if unused
     if price is None:
         price = regular
     compare_at = None
-    if _bool(payload.get("on_sale")) and regular is not None and price is not None and regular > price:
+    if f.flag("on_sale", payload.get("on_sale")) and regular is not None and price is not None and regular > price:
         compare_at = regular
     return price, compare_at
 
 
-def _stock(entity: str, external_id: str, payload: Mapping[str, Any]) -> tuple[int | None, bool, bool]:
+def _stock(f: Fields, payload: Mapping[str, Any]) -> tuple[int | None, bool, bool]:
     """(quantity, managed, managed_by_parent). Negative stock is legitimate (backorders), so not refused."""
     manage = payload.get("manage_stock")
-    quantity = _int(entity, external_id, "stock_quantity", payload.get("stock_quantity"))
+    quantity = f.integer("stock_quantity", payload.get("stock_quantity"))
     if manage == "parent":
         return quantity, True, True
     if manage is True:
         return quantity, True, False
     if manage in (False, None, ""):
         return None, False, False
-    raise TransformError(entity, external_id, "manage_stock", f'expected true, false or "parent", found {manage!r}')
+    f.fail("manage_stock", f'expected true, false or "parent", found {manage!r}')
 
 
-def _options(entity: str, external_id: str, variation: Mapping[str, Any]) -> dict[str, str]:
+def _options(f: Fields, variation: Mapping[str, Any]) -> dict[str, str]:
     options: dict[str, str] = {}
     attributes = variation.get("attributes") or []
     if not isinstance(attributes, list):
-        raise TransformError(entity, external_id, "attributes", f"expected a list, found {attributes!r}")
+        f.fail("attributes", f"expected a list, found {attributes!r}")
     for attribute in attributes:
         if not isinstance(attribute, Mapping):
-            raise TransformError(entity, external_id, "attributes", f"expected objects, found {attribute!r}")
-        name = _name(attribute.get("name"))
-        option = _text(attribute.get("option"))
+            f.fail("attributes", f"expected objects, found {attribute!r}")
+        name = _name(f, "attributes.name", attribute.get("name"))
+        option = f.text("attributes.option", attribute.get("option"))
         if name and option:  # option "" means "any value" for this attribute: not an option of the variant
             options[name] = option
     return options
 
 
-def _simple_variant(product: Mapping[str, Any], product_id: str, currency: str | None) -> CanonicalVariant:
-    price, compare_at = _prices("product", product_id, product)
-    quantity, managed, _ = _stock("product", product_id, product)
+def _variant(
+    f: Fields,
+    payload: Mapping[str, Any],
+    *,
+    currency: str | None,
+    options: dict[str, str],
+    weight: str | None,
+    position: int | None,
+) -> CanonicalVariant:
+    """The canonical variant of a simple product or a variation (the fields both carry under the same names)."""
+    price, compare_at = _prices(f, payload)
+    quantity, managed, _by_parent = _stock(f, payload)
     return CanonicalVariant(
-        external_id=product_id,
-        sku=_text(product.get("sku")),
-        title=_name(product.get("name")),
+        external_id=str(f.record_id),
+        sku=f.text("sku", payload.get("sku")),
+        title=_name(f, "name", payload.get("name")),
         price=price,
         compare_at_price=compare_at,
         currency=currency,
-        options={},
-        weight=_text(product.get("weight")),
-        position=0,
+        options=options,
+        weight=weight,
+        position=position,
         stock_quantity=quantity,
         stock_managed=managed,
-        stock_status=_text(product.get("stock_status")),
-        created_at=_gmt("product", product_id, product, "date_created_gmt"),
-        updated_at=_gmt("product", product_id, product, "date_modified_gmt"),
+        stock_status=f.text("stock_status", payload.get("stock_status")),
+        created_at=_gmt(f, payload, "date_created_gmt"),
+        updated_at=_gmt(f, payload, "date_modified_gmt"),
     )
+
+
+def _simple_variant(product: Mapping[str, Any], product_id: str, currency: str | None) -> CanonicalVariant:
+    f = Fields("product", product_id)
+    weight = f.text("weight", product.get("weight"))
+    return _variant(f, product, currency=currency, options={}, weight=weight, position=0)
 
 
 def variant_from_variation(
@@ -256,28 +193,13 @@ def variant_from_variation(
     Weight "" on a variation means "inherit the parent's"; parent-managed stock is reported as the pool's
     quantity with ``stock_managed=True`` (see the module docstring for how inventory avoids double counting).
     """
-    variation_id = _external_id("variation", variation)
-    price, compare_at = _prices("variation", variation_id, variation)
-    quantity, managed, _by_parent = _stock("variation", variation_id, variation)
-    weight = _text(variation.get("weight")) or (_text(parent.get("weight")) if parent else None)
-    return CanonicalVariant(
-        external_id=variation_id,
-        sku=_text(variation.get("sku")),
-        title=_name(variation.get("name")),
-        price=price,
-        compare_at_price=compare_at,
-        currency=currency,
-        options=_options("variation", variation_id, variation),
-        weight=weight,
-        position=position
-        if position is not None
-        else _int("variation", variation_id, "menu_order", variation.get("menu_order")),
-        stock_quantity=quantity,
-        stock_managed=managed,
-        stock_status=_text(variation.get("stock_status")),
-        created_at=_gmt("variation", variation_id, variation, "date_created_gmt"),
-        updated_at=_gmt("variation", variation_id, variation, "date_modified_gmt"),
-    )
+    f = Fields("variation", _external_id("variation", variation))
+    weight = f.text("weight", variation.get("weight"))
+    if weight is None and parent:
+        weight = f.text("parent.weight", parent.get("weight"))
+    if position is None:
+        position = f.integer("menu_order", variation.get("menu_order"))
+    return _variant(f, variation, currency=currency, options=_options(f, variation), weight=weight, position=position)
 
 
 def _sorted_variations(variations: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -291,11 +213,11 @@ def _sorted_variations(variations: list[Mapping[str, Any]]) -> list[Mapping[str,
     return sorted(variations, key=key)
 
 
-def _terms(entity: str, external_id: str, product: Mapping[str, Any], field: str) -> tuple[str, ...]:
+def _terms(f: Fields, product: Mapping[str, Any], field: str) -> tuple[str, ...]:
     terms = product.get(field) or []
     if not isinstance(terms, list):
-        raise TransformError(entity, external_id, field, f"expected a list, found {terms!r}")
-    names = [_name(term.get("name")) if isinstance(term, Mapping) else _name(term) for term in terms]
+        f.fail(field, f"expected a list, found {terms!r}")
+    names = [_name(f, field, term.get("name") if isinstance(term, Mapping) else term) for term in terms]
     return tuple(name for name in names if name)
 
 
@@ -318,15 +240,11 @@ def product_to_canonical(record: Mapping[str, Any], *, currency: str | None = No
     """
     product, variations = _split_record(record)
     product_id = _external_id("product", product)
-    product_type = _text(product.get("type"))
+    f = Fields("product", product_id)
+    product_type = f.text("type", product.get("type"))
     if product_type == "variation":
-        raise TransformError(
-            "product",
-            product_id,
-            "type",
-            "a variation is not a product: transform it with variant_from_variation(variation, parent)",
-        )
-    raw_status = _text(product.get("status"))
+        f.fail("type", "a variation is not a product: transform it with variant_from_variation(variation, parent)")
+    raw_status = f.text("status", product.get("status"))
     status = PRODUCT_STATUS.get(raw_status or "", "draft")  # unknown (plugin) statuses: not visible, so draft
     if product_type == "variable":
         variants = tuple(
@@ -335,10 +253,10 @@ def product_to_canonical(record: Mapping[str, Any], *, currency: str | None = No
         )
     else:
         variants = (_simple_variant(product, product_id, currency),)
-    title = _name(product.get("name"))
+    title = _name(f, "name", product.get("name"))
     if title is None:
-        raise TransformError("product", product_id, "name", f"a product needs a name, found {product.get('name')!r}")
-    handle = _text(product.get("slug"))
+        f.fail("name", f"a product needs a name, found {product.get('name')!r}")
+    handle = f.text("slug", product.get("slug"))
     if handle and handle.endswith(_TRASHED_SUFFIX):
         handle = handle[: -len(_TRASHED_SUFFIX)] or None
     return CanonicalProduct(
@@ -346,13 +264,13 @@ def product_to_canonical(record: Mapping[str, Any], *, currency: str | None = No
         title=title,
         status=status,
         variants=with_tax_flag(variants, _prices_include_tax(record, product)),
-        description=_text(product.get("description")),
+        description=f.text("description", product.get("description")),
         product_type=product_type,
         handle=handle,
-        tags=_terms("product", product_id, product, "tags"),
-        categories=_terms("product", product_id, product, "categories"),
-        created_at=_gmt("product", product_id, product, "date_created_gmt"),
-        updated_at=_gmt("product", product_id, product, "date_modified_gmt"),
+        tags=_terms(f, product, "tags"),
+        categories=_terms(f, product, "categories"),
+        created_at=_gmt(f, product, "date_created_gmt"),
+        updated_at=_gmt(f, product, "date_modified_gmt"),
     )
 
 
@@ -366,35 +284,37 @@ def inventory_from_product(record: Mapping[str, Any]) -> list[CanonicalInventory
     """
     product, variations = _split_record(record)
     product_id = _external_id("product", product)
-    if _text(product.get("type")) != "variable":
-        quantity, managed, _ = _stock("product", product_id, product)
+    f = Fields("product", product_id)
+    if f.text("type", product.get("type")) != "variable":
+        quantity, managed, _ = _stock(f, product)
         return [
             CanonicalInventory(
                 variant_external_id=product_id,
-                sku=_text(product.get("sku")),
+                sku=f.text("sku", product.get("sku")),
                 location=DEFAULT_LOCATION,
                 available=quantity,
                 managed=managed,
-                stock_status=_text(product.get("stock_status")),
-                updated_at=_gmt("product", product_id, product, "date_modified_gmt"),
+                stock_status=f.text("stock_status", product.get("stock_status")),
+                updated_at=_gmt(f, product, "date_modified_gmt"),
             )
         ]
-    pool_quantity = _int("product", product_id, "stock_quantity", product.get("stock_quantity"))
+    pool_quantity = f.integer("stock_quantity", product.get("stock_quantity"))
     rows: list[CanonicalInventory] = []
     for variation in _sorted_variations(variations):
         variation_id = _external_id("variation", variation)
-        quantity, managed, by_parent = _stock("variation", variation_id, variation)
+        v = Fields("variation", variation_id)
+        quantity, managed, by_parent = _stock(v, variation)
         if by_parent and pool_quantity is not None:
             quantity = pool_quantity  # the parent is the truth; a variation's mirror may lag behind it
         rows.append(
             CanonicalInventory(
                 variant_external_id=variation_id,
-                sku=_text(variation.get("sku")),
+                sku=v.text("sku", variation.get("sku")),
                 location=DEFAULT_LOCATION,
                 available=quantity,
                 managed=True if by_parent else managed,
-                stock_status=_text(variation.get("stock_status")),
-                updated_at=_gmt("variation", variation_id, variation, "date_modified_gmt"),
+                stock_status=v.text("stock_status", variation.get("stock_status")),
+                updated_at=_gmt(v, variation, "date_modified_gmt"),
                 stock_pool=f"product:{product_id}" if by_parent else None,
             )
         )
@@ -408,7 +328,7 @@ def stock_owner_ids(record: Mapping[str, Any]) -> dict[str, str]:
     """
     product, variations = _split_record(record)
     product_id = _external_id("product", product)
-    if _text(product.get("type")) != "variable":
+    if Fields("product", product_id).text("type", product.get("type")) != "variable":
         return {product_id: product_id}
     owners: dict[str, str] = {}
     for variation in variations:
@@ -420,52 +340,56 @@ def stock_owner_ids(record: Mapping[str, Any]) -> dict[str, str]:
 # -- orders -----------------------------------------------------------------------------------------------------
 
 
-def _unit_price(order_id: str, line_id: str, line: Mapping[str, Any], quantity: int) -> Decimal | None:
-    """subtotal / quantity in Decimal (pre-discount unit price); the float ``price`` only when quantity is 0."""
-    subtotal = _money("order", order_id, f"line_items[{line_id}].subtotal", line.get("subtotal"))
+def _unit_price(f: Fields, line_id: str, line: Mapping[str, Any], quantity: int) -> Decimal | None:
+    """subtotal / quantity in Decimal (pre-discount unit price); the float ``price`` only when quantity is 0.
+
+    ``price`` is the one money field WooCommerce sends as a JSON number (PHP float); it is read from the float's
+    shortest text, which is what PHP wrote (platforms/readers.py), never as ``Decimal(float)``.
+    """
+    subtotal = f.money(f"line_items[{line_id}].subtotal", line.get("subtotal"))
     if subtotal is not None and quantity > 0:
         unit = subtotal / quantity
         exact = unit.quantize(_TWO_PLACES, rounding=ROUND_HALF_EVEN)
         return exact if exact == unit else unit.quantize(_FOUR_PLACES, rounding=ROUND_HALF_EVEN)
-    return _money("order", order_id, f"line_items[{line_id}].price", line.get("price"))
+    return f.money_from_json_number(f"line_items[{line_id}].price", line.get("price"))
 
 
-def _order_line(order_id: str, line: Any, index: int) -> CanonicalOrderLine:
+def _order_line(f: Fields, line: Any, index: int) -> CanonicalOrderLine:
     if not isinstance(line, Mapping):
-        raise TransformError("order", order_id, f"line_items[{index}]", f"expected an object, found {line!r}")
+        f.fail(f"line_items[{index}]", f"expected an object, found {line!r}")
     line_id_value = line.get("id")
     if isinstance(line_id_value, bool) or not isinstance(line_id_value, int | str) or not str(line_id_value).strip():
-        raise TransformError("order", order_id, f"line_items[{index}].id", f"missing line id, found {line_id_value!r}")
+        f.fail(f"line_items[{index}].id", f"missing line id, found {line_id_value!r}")
     line_id = str(line_id_value)
-    quantity = _int("order", order_id, f"line_items[{line_id}].quantity", line.get("quantity"), allow_negative=False)
+    quantity = f.integer(f"line_items[{line_id}].quantity", line.get("quantity"), non_negative=True)
     if quantity is None:
-        raise TransformError("order", order_id, f"line_items[{line_id}].quantity", "quantity is missing")
-    variation_id = _int("order", order_id, f"line_items[{line_id}].variation_id", line.get("variation_id")) or 0
-    product_id = _int("order", order_id, f"line_items[{line_id}].product_id", line.get("product_id")) or 0
+        f.fail(f"line_items[{line_id}].quantity", "quantity is missing")
+    variation_id = f.integer(f"line_items[{line_id}].variation_id", line.get("variation_id")) or 0
+    product_id = f.integer(f"line_items[{line_id}].product_id", line.get("product_id")) or 0
     # product_id 0: the product was deleted since; the SKU (kept on the line) is then the only key.
     variant_id = str(variation_id) if variation_id else (str(product_id) if product_id else None)
     return CanonicalOrderLine(
         external_id=line_id,
         variant_external_id=variant_id,
-        sku=_text(line.get("sku")),
-        title=_name(line.get("name")),
+        sku=f.text(f"line_items[{line_id}].sku", line.get("sku")),
+        title=_name(f, f"line_items[{line_id}].name", line.get("name")),
         quantity=quantity,
-        unit_price=_unit_price(order_id, line_id, line, quantity),
-        subtotal=_money("order", order_id, f"line_items[{line_id}].subtotal", line.get("subtotal")),
-        total=_money("order", order_id, f"line_items[{line_id}].total", line.get("total")),
-        tax=_money("order", order_id, f"line_items[{line_id}].total_tax", line.get("total_tax")),
+        unit_price=_unit_price(f, line_id, line, quantity),
+        subtotal=f.money(f"line_items[{line_id}].subtotal", line.get("subtotal")),
+        total=f.money(f"line_items[{line_id}].total", line.get("total")),
+        tax=f.money(f"line_items[{line_id}].total_tax", line.get("total_tax")),
     )
 
 
-def _refunded_total(order_id: str, order: Mapping[str, Any]) -> Decimal:
+def _refunded_total(f: Fields, order: Mapping[str, Any]) -> Decimal:
     refunds = order.get("refunds") or []
     if not isinstance(refunds, list):
-        raise TransformError("order", order_id, "refunds", f"expected a list, found {refunds!r}")
+        f.fail("refunds", f"expected a list, found {refunds!r}")
     total = Decimal("0.00")
     for index, refund in enumerate(refunds):
         if not isinstance(refund, Mapping):
-            raise TransformError("order", order_id, f"refunds[{index}]", f"expected an object, found {refund!r}")
-        amount = _money("order", order_id, f"refunds[{index}].total", refund.get("total"))
+            f.fail(f"refunds[{index}]", f"expected an object, found {refund!r}")
+        amount = f.money(f"refunds[{index}].total", refund.get("total"))
         if amount is not None:
             total += -amount  # the order's refund summary carries negative totals ("-26.00")
     return total
@@ -482,41 +406,42 @@ def _financial_status(status: str, total: Decimal, refunded: Decimal) -> str | N
 def order_to_canonical(order: Mapping[str, Any]) -> CanonicalOrder:
     """A wc/v3 order -> CanonicalOrder (money in the order currency, times UTC from the ``_gmt`` fields)."""
     order_id = _external_id("order", order)
-    status = _text(order.get("status"))
+    f = Fields("order", order_id)
+    status = f.text("status", order.get("status"))
     if status is None:
-        raise TransformError("order", order_id, "status", f"missing status, found {order.get('status')!r}")
-    currency = _text(order.get("currency"))
+        f.fail("status", f"missing status, found {order.get('status')!r}")
+    currency = f.text("currency", order.get("currency"))
     if currency is None:
-        raise TransformError("order", order_id, "currency", f"missing currency, found {order.get('currency')!r}")
+        f.fail("currency", f"missing currency, found {order.get('currency')!r}")
     raw_lines = order.get("line_items") or []
     if not isinstance(raw_lines, list):
-        raise TransformError("order", order_id, "line_items", f"expected a list, found {raw_lines!r}")
-    lines = tuple(_order_line(order_id, line, index) for index, line in enumerate(raw_lines))
-    total = _required_money("order", order_id, "total", order.get("total"))
-    refunded = _refunded_total(order_id, order)
+        f.fail("line_items", f"expected a list, found {raw_lines!r}")
+    lines = tuple(_order_line(f, line, index) for index, line in enumerate(raw_lines))
+    total = f.required_money("total", order.get("total"))
+    refunded = _refunded_total(f, order)
     subtotals = [line.subtotal for line in lines if line.subtotal is not None]
-    customer_id = _int("order", order_id, "customer_id", order.get("customer_id"))
+    customer_id = f.integer("customer_id", order.get("customer_id"))
     billing = order.get("billing") if isinstance(order.get("billing"), Mapping) else {}
     return CanonicalOrder(
         external_id=order_id,
-        order_number=_text(order.get("number")),
+        order_number=f.text("number", order.get("number")),
         status=status,
         financial_status=_financial_status(status, total, refunded),
         fulfillment_status=ORDER_FULFILLMENT_STATUS.get(status, "unfulfilled"),
         currency=currency,
         subtotal=sum(subtotals, Decimal("0.00")) if subtotals else (Decimal("0.00") if not lines else None),
-        discount_total=_money("order", order_id, "discount_total", order.get("discount_total")),
-        shipping_total=_money("order", order_id, "shipping_total", order.get("shipping_total")),
-        tax_total=_money("order", order_id, "total_tax", order.get("total_tax")),
+        discount_total=f.money("discount_total", order.get("discount_total")),
+        shipping_total=f.money("shipping_total", order.get("shipping_total")),
+        tax_total=f.money("total_tax", order.get("total_tax")),
         total=total,
         refunded_total=refunded,
         lines=lines,
         customer_external_id=str(customer_id) if customer_id else None,  # 0 = guest checkout
-        email=_email(billing.get("email")),
-        placed_at=_gmt("order", order_id, order, "date_created_gmt"),
-        paid_at=_gmt("order", order_id, order, "date_paid_gmt"),
-        completed_at=_gmt("order", order_id, order, "date_completed_gmt"),
-        updated_at=_gmt("order", order_id, order, "date_modified_gmt"),
+        email=f.email("billing.email", billing.get("email")),
+        placed_at=_gmt(f, order, "date_created_gmt"),
+        paid_at=_gmt(f, order, "date_paid_gmt"),
+        completed_at=_gmt(f, order, "date_completed_gmt"),
+        updated_at=_gmt(f, order, "date_modified_gmt"),
     )
 
 
@@ -526,21 +451,32 @@ def order_to_canonical(order: Mapping[str, Any]) -> CanonicalOrder:
 def customer_to_canonical(customer: Mapping[str, Any]) -> CanonicalCustomer:
     """A wc/v3 customer -> CanonicalCustomer; billing fills what the account itself leaves empty."""
     customer_id = _external_id("customer", customer)
-    billing = customer.get("billing") if isinstance(customer.get("billing"), Mapping) else {}
-    shipping = customer.get("shipping") if isinstance(customer.get("shipping"), Mapping) else {}
-    email = _email(customer.get("email")) or _email(billing.get("email"))
+    f = Fields("customer", customer_id)
+    account = ("", customer)
+    billing = ("billing.", customer.get("billing") if isinstance(customer.get("billing"), Mapping) else {})
+    shipping = ("shipping.", customer.get("shipping") if isinstance(customer.get("shipping"), Mapping) else {})
+    email = _first_text(f, "email", account, billing)
     return CanonicalCustomer(
         external_id=customer_id,
-        email=email,
-        first_name=_text(customer.get("first_name")) or _text(billing.get("first_name")),
-        last_name=_text(customer.get("last_name")) or _text(billing.get("last_name")),
-        phone=_text(billing.get("phone")) or _text(shipping.get("phone")),
-        company=_text(billing.get("company")) or _text(shipping.get("company")),
-        city=_text(billing.get("city")) or _text(shipping.get("city")),
-        country=_text(billing.get("country")) or _text(shipping.get("country")),
-        created_at=_gmt("customer", customer_id, customer, "date_created_gmt"),
-        updated_at=_gmt("customer", customer_id, customer, "date_modified_gmt"),
+        email=email.lower() if email else None,
+        first_name=_first_text(f, "first_name", account, billing),
+        last_name=_first_text(f, "last_name", account, billing),
+        phone=_first_text(f, "phone", billing, shipping),
+        company=_first_text(f, "company", billing, shipping),
+        city=_first_text(f, "city", billing, shipping),
+        country=_first_text(f, "country", billing, shipping),
+        created_at=_gmt(f, customer, "date_created_gmt"),
+        updated_at=_gmt(f, customer, "date_modified_gmt"),
     )
+
+
+def _first_text(f: Fields, key: str, *sources: tuple[str, Mapping[str, Any]]) -> str | None:
+    """The first non-empty ``key`` among ``(field prefix, object)`` sources: the account, then its addresses."""
+    for prefix, source in sources:
+        text = f.text(f"{prefix}{key}", source.get(key))
+        if text:
+            return text
+    return None
 
 
 def source_updated_at(payload: Mapping[str, Any]) -> datetime | None:
@@ -554,7 +490,7 @@ def source_updated_at(payload: Mapping[str, Any]) -> datetime | None:
     if not isinstance(payload, Mapping):
         raise TransformError("payload", None, "date_modified_gmt", f"expected an object, found {payload!r}")
     raw_id = payload.get("id")
-    return _gmt("record", str(raw_id) if raw_id else None, payload, "date_modified_gmt")
+    return _gmt(Fields("record", str(raw_id) if raw_id else None), payload, "date_modified_gmt")
 
 
 __all__ = [

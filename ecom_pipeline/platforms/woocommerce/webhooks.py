@@ -43,8 +43,8 @@ from typing import Any
 
 from sqlalchemy import Engine, update
 
-from ecom_pipeline.platforms.connect import verify_from_settings
 from ecom_pipeline.platforms.errors import ShopNotFoundError
+from ecom_pipeline.platforms.http import HttpOptions
 from ecom_pipeline.platforms.woocommerce.client import WooCommerceClient
 from ecom_pipeline.platforms.woocommerce.extract import STOCK_FIELDS
 from ecom_pipeline.platforms.woocommerce.transform import (
@@ -53,6 +53,7 @@ from ecom_pipeline.platforms.woocommerce.transform import (
     product_to_canonical,
     source_updated_at,
 )
+from ecom_pipeline.sync.extract import staged_record
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import CredentialCipher, reveal
 from ecom_pipeline.warehouse.schema import integrations
@@ -155,16 +156,7 @@ def staged_from_delivery(
                 updated = source_updated_at(payload)
             except ValueError:
                 updated = None
-        return StagedRecord(
-            tenant_id=integration.tenant_id,
-            integration_id=integration.id,
-            platform=integration.platform,
-            entity=ent,
-            external_id=ext_id,
-            payload=payload,
-            op=op,
-            source_updated_at=updated,
-        )
+        return staged_record(integration, ent, ext_id, payload, op=op, source_updated_at=updated)
 
     if event == "deleted":
         if not external_id:
@@ -238,16 +230,8 @@ def confirm_deleted(client: WooCommerceClient, entity: str, external_id: str) ->
 
 def client_for(integration: IntegrationRecord, credentials: Mapping[str, Any], *, timeout: float = 20.0) -> Any:
     """A client for re-reads during webhook apply (few retries: the event itself is retried with backoff)."""
-    settings = integration.settings or {}
-    return WooCommerceClient(
-        integration.base_url,
-        reveal(credentials["consumer_key"]),
-        reveal(credentials["consumer_secret"]),
-        verify=verify_from_settings(settings),
-        timeout=timeout,
-        api_version=settings.get("api_version", "wc/v3"),
-        max_retries=2,
-    )
+    options = HttpOptions.for_integration(integration, timeout=timeout, max_retries=2)
+    return WooCommerceClient(options, reveal(credentials["consumer_key"]), reveal(credentials["consumer_secret"]))
 
 
 # --- registration ------------------------------------------------------------------------------------------------

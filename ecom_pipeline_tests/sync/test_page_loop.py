@@ -1,0 +1,97 @@
+"""The page loop the WooCommerce and PrestaShop extracts share (``sync.extract.changed_items``), and the one
+staging-row constructor.
+
+Failures prevented: a record the hub already holds in this version staged again on every sync, a record without
+an id dropped (instead of staged for the transform to reject with its payload visible), an id not noted as seen
+(it would become a tombstone), the cursor not moving to the page's newest (modified, id), and a staging row
+carrying another shop's tenant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from ecom_pipeline.sync.extract import CursorKey, ExtractContext, ExtractReport, changed_items, staged_record
+from ecom_pipeline.warehouse import store
+from ecom_pipeline.warehouse.engine import make_engine
+from ecom_pipeline_tests.sync.helpers import T0, connect
+
+
+@pytest.fixture(params=["warehouse_url", "sqlite_warehouse_url"])
+def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    eng = make_engine(request.getfixturevalue(request.param))
+    yield eng
+    eng.dispose()
+
+
+def _context(engine: Engine, *, full_refresh: bool = False) -> ExtractContext:
+    with engine.begin() as conn:
+        integration_id = connect(conn)
+        store.upsert_link(
+            conn,
+            tenant_id="acme",
+            integration_id=integration_id,
+            entity="product",
+            external_id="1",
+            hub_id=1,
+            now=T0,
+            external_updated_at=T0,
+        )
+        integration = store.get_integration(conn, integration_id)
+    return ExtractContext(
+        engine=engine, integration=integration, credentials={}, run_id=None, full_refresh=full_refresh
+    )
+
+
+ITEMS: list[dict[str, Any]] = [
+    {"id": 1, "modified": T0},  # the hub holds this version
+    {"id": "2", "modified": T0 + timedelta(minutes=1)},
+    {"name": "no id", "modified": T0 + timedelta(hours=1)},
+    {"id": 3, "modified": None},  # a time the transform will refuse
+]
+
+
+def test_the_page_loop_stages_what_changed_and_keeps_records_without_an_id(engine: Engine) -> None:
+    ctx = _context(engine)
+    report = ExtractReport(entity="product")
+    seen: set[str] = set()
+    changed, newest = changed_items(
+        ctx, report, link_entity="product", items=ITEMS, seen=seen, record_time=lambda item: item["modified"]
+    )
+    assert [(c.external_id, c.updated) for c in changed] == [
+        ("2", T0 + timedelta(minutes=1)),
+        ("missing-id-4-2", T0 + timedelta(hours=1)),
+        ("3", None),
+    ]
+    assert newest == CursorKey(T0 + timedelta(minutes=1), 2)  # a record without an id has no cursor position
+    assert seen == {"1", "2", "3"}
+    assert (report.pages, report.rows_fetched, report.unchanged) == (1, 4, 1)
+
+
+def test_a_full_refresh_stages_even_the_versions_the_hub_holds(engine: Engine) -> None:
+    ctx = _context(engine, full_refresh=True)
+    report = ExtractReport(entity="product")
+    changed, _ = changed_items(
+        ctx, report, link_entity="product", items=ITEMS[:1], seen=set(), record_time=lambda item: item["modified"]
+    )
+    assert [c.external_id for c in changed] == ["1"] and report.unchanged == 0
+
+
+def test_a_staging_row_takes_tenant_integration_and_platform_from_its_shop(engine: Engine) -> None:
+    integration = _context(engine).integration
+    row = staged_record(integration, "order", "7", {"id": 7}, source_updated_at=T0)
+    assert (row.tenant_id, row.integration_id, row.platform, row.entity, row.external_id, row.op) == (
+        "acme",
+        integration.id,
+        "woocommerce",
+        "order",
+        "7",
+        "upsert",
+    )
+    delete = staged_record(integration, "order", "7", None, op="delete")
+    assert delete.payload is None and delete.op == "delete" and delete.source_updated_at is None
