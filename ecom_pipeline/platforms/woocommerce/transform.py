@@ -153,6 +153,11 @@ def _name(value: Any) -> str | None:
     return html.unescape(text) if text else None
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """A nested object such as ``billing``, or empty when the shop sent null or a non-object."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def _email(value: Any) -> str | None:
     text = _text(value)
     return text.lower() if text else None
@@ -496,7 +501,7 @@ def order_to_canonical(order: Mapping[str, Any]) -> CanonicalOrder:
     refunded = _refunded_total(order_id, order)
     subtotals = [line.subtotal for line in lines if line.subtotal is not None]
     customer_id = _int("order", order_id, "customer_id", order.get("customer_id"))
-    billing = order.get("billing") if isinstance(order.get("billing"), Mapping) else {}
+    billing = _mapping(order.get("billing"))
     return CanonicalOrder(
         external_id=order_id,
         order_number=_text(order.get("number")),
@@ -526,8 +531,8 @@ def order_to_canonical(order: Mapping[str, Any]) -> CanonicalOrder:
 def customer_to_canonical(customer: Mapping[str, Any]) -> CanonicalCustomer:
     """A wc/v3 customer -> CanonicalCustomer; billing fills what the account itself leaves empty."""
     customer_id = _external_id("customer", customer)
-    billing = customer.get("billing") if isinstance(customer.get("billing"), Mapping) else {}
-    shipping = customer.get("shipping") if isinstance(customer.get("shipping"), Mapping) else {}
+    billing = _mapping(customer.get("billing"))
+    shipping = _mapping(customer.get("shipping"))
     email = _email(customer.get("email")) or _email(billing.get("email"))
     return CanonicalCustomer(
         external_id=customer_id,

@@ -655,7 +655,7 @@ class PrestaStore:
                     "unit_price_tax_excl": money(unit),
                 }
             )
-            detail = dict.fromkeys(ORDER_DETAIL_FIELDS, "0")
+            detail: dict[str, Any] = dict.fromkeys(ORDER_DETAIL_FIELDS, "0")
             detail.update(
                 id=line_id, id_order=str(oid), product_id=str(pid), product_attribute_id=str(ipa),
                 group_reduction="0.00", download_hash="", download_deadline=ZERO_DATETIME, id_shop="1",
@@ -981,7 +981,7 @@ class PrestaStore:
         ``{"lines": [[pid, ipa, qty], ...], "customer_id": n, "state": n}``.
         """
         data = data or {}
-        lines = lines or [tuple(x) for x in data.get("lines", [])]  # type: ignore[misc]
+        lines = lines or [tuple(x) for x in data.get("lines", [])]
         if not lines:
             raise ValueError("an order needs lines: [(product_id, id_product_attribute, quantity), ...]")
         with self.lock:

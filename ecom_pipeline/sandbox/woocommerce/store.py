@@ -863,9 +863,9 @@ class WooStore:
             order = self.orders.get(oid)
             if order is None:
                 raise StoreError.bare("woocommerce_rest_invalid_order_id", "Invalid order ID.", 404)
-            api_refund = data.get("api_refund") if isinstance(data.get("api_refund"), bool) else True
-            api_restock = data.get("api_restock") if isinstance(data.get("api_restock"), bool) else True
-            raw_lines = data.get("line_items") if isinstance(data.get("line_items"), list) else []
+            api_refund = flag if isinstance(flag := data.get("api_refund"), bool) else True
+            api_restock = flag if isinstance(flag := data.get("api_restock"), bool) else True
+            raw_lines = given if isinstance(given := data.get("line_items"), list) else []
             lines: dict[int, tuple[int, Decimal]] = {}
             computable = bool(raw_lines)
             computed = Decimal(0)
@@ -1013,7 +1013,12 @@ class WooStore:
                 rows = sorted(source, key=lambda r: (_SORT_KEYS[kind].get(orderby, _by_created)(r), r.id))
                 keys = [r.modified for r in rows]
             else:
-                source = {"products": self.products, "orders": self.orders, "customers": self.customers}[kind].values()
+                tables: dict[str, dict[int, Any]] = {
+                    "products": self.products,
+                    "orders": self.orders,
+                    "customers": self.customers,
+                }
+                source = tables[kind].values()
                 if include and orderby in ("include", "post__in"):
                     pos = {v: i for i, v in enumerate(include)}
                     rows = sorted((r for r in source if r.id in pos), key=lambda r: pos[r.id])
@@ -1478,7 +1483,7 @@ class WooStore:
         with self.lock:
             o = self.get_order(oid)
             value = Decimal(amount) if amount is not None else o.total() - self.refunded_total(o)
-            lines = None if amount is None else {}
+            lines: dict[int, tuple[int, Decimal]] | None = None if amount is None else {}
             full = {"amount": str(value), "reason": reason, "api_refund": False, "api_restock": restock}
             if lines is None:
                 full["line_items"] = [
