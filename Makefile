@@ -53,7 +53,10 @@ test-fast: install
 
 # Re-pin constraints.txt to what is installed now (run after changing dependencies and checking `make test`).
 constraints: install
-	$(VENV)/bin/pip freeze --exclude-editable | grep -v '^ecom[-_]pipeline' > constraints.txt
+	@{ echo "# Every package at the version CI tested, for \`pip install -c constraints.txt -e '.[dev]'\` (make install)."; \
+	   echo "# Produced by \`make constraints\` (pip freeze minus the project itself); refresh it when pyproject.toml changes."; \
+	   $(VENV)/bin/pip freeze --exclude-editable | grep -v '^ecom[-_]pipeline'; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
 
 bench: install
 	$(PY) -m benchmarks.run
