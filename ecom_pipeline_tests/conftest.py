@@ -19,6 +19,7 @@ import contextlib
 import os
 import shutil
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,9 +27,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, Engine, NullPool, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 PG_ADMIN_URL = os.environ.get("ECOM_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+DROP_ATTEMPTS = 15
 
 
 def _pg_available() -> str | None:
@@ -103,8 +106,11 @@ class PgDatabases:
         from ecom_pipeline.warehouse.engine import shared_engine
 
         shared_engine(url).dispose()
-        with self.admin.connect() as conn:
-            self._terminate(conn, str(make_url(url).database))
+        try:
+            with self.admin.connect() as conn:
+                self._terminate(conn, str(make_url(url).database))
+        except OperationalError:
+            pass  # the server is full right now: the session-end drop closes them anyway; not this test's failure
 
     @staticmethod
     def _terminate(conn: Connection, name: str) -> None:
@@ -116,9 +122,19 @@ class PgDatabases:
         )
 
     def drop_all(self) -> None:
-        with self.admin.connect() as conn:
-            for name in reversed(self.created):  # copies first, then the templates they came from
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        """Drop what this session created, waiting out a server that is momentarily at ``max_connections``
+        (other sessions on the same server) instead of leaving every database behind."""
+        for attempt in range(DROP_ATTEMPTS):
+            try:
+                with self.admin.connect() as conn:
+                    while self.created:  # copies first, then the templates they came from
+                        conn.execute(text(f'DROP DATABASE IF EXISTS "{self.created[-1]}" WITH (FORCE)'))
+                        self.created.pop()
+                break
+            except OperationalError:
+                if attempt == DROP_ATTEMPTS - 1:
+                    raise
+                time.sleep(2)
         self.admin.dispose()
 
 
