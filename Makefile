@@ -1,5 +1,7 @@
 # Two commands do all the set-up on a fresh machine: `make demo` and `make test` create the virtualenv, install
 # the project and its pinned dependencies, and create what they need (SQLite files, throwaway test databases).
+# constraints.txt pins every package to the version CI tested (`make constraints` refreshes it after a change to
+# the dependencies in pyproject.toml); a fresh machine installs exactly that set.
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -7,12 +9,12 @@ PYTHON ?= python3
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export ECOM_PIPELINE_HOME ?= $(DAGSTER_HOME)
 
-.PHONY: install demo dev test lint validate bench clean
+.PHONY: install demo dev test test-fast lint validate bench clean constraints
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[dev]'
+	$(VENV)/bin/pip install -q -c constraints.txt -e '.[dev]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -36,6 +38,7 @@ dev: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 validate: install
 	@mkdir -p $(DAGSTER_HOME); [ -f $(DAGSTER_HOME)/dagster.yaml ] || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
@@ -43,6 +46,17 @@ validate: install
 
 test: install lint validate
 	$(VENV)/bin/pytest
+
+# The inner loop: everything but the tests marked slow (a real Dagster instance, end-to-end runs, big builds).
+test-fast: install
+	$(VENV)/bin/pytest -m "not slow"
+
+# Re-pin constraints.txt to what is installed now (run after changing dependencies and checking `make test`).
+constraints: install
+	@{ echo "# Every package at the version CI tested, for \`pip install -c constraints.txt -e '.[dev]'\` (make install)."; \
+	   echo "# Produced by \`make constraints\` (pip freeze minus the project itself); refresh it when pyproject.toml changes."; \
+	   $(VENV)/bin/pip freeze --exclude-editable | grep -v '^ecom[-_]pipeline'; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
 
 bench: install
 	$(PY) -m benchmarks.run

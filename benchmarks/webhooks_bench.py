@@ -51,7 +51,9 @@ PG_ADMIN_URL = os.environ.get("ECOM_BENCH_PG_URL", "postgresql+psycopg2://postgr
 SECRET = "bench-webhook-secret-2026"
 RATE_AIM = 1000.0
 P99_AIM_MS = 50.0
-RECORDED = Path("/work/shared/fixtures/recorded/woocommerce-10.0.2/webhook-delivery-product-created-simple.json")
+# The shared fixtures sit beside the checkout (../shared); ECOM_FIXTURES names the fixtures folder elsewhere.
+FIXTURES = Path(os.environ.get("ECOM_FIXTURES") or Path(__file__).resolve().parents[2] / "shared" / "fixtures")
+RECORDED = FIXTURES / "recorded" / "woocommerce-10.0.2" / "webhook-delivery-product-created-simple.json"
 FALLBACK_PRODUCT: dict[str, Any] = {
     "id": 11,
     "name": "Classic Mug",

@@ -272,6 +272,7 @@ def _rename_tenant(engine: Any, old: str, new: str) -> int:
         return 1
     rows = ", ".join(f"{table} {n}" for table, n in sorted(moved.items())) or "no rows"
     print(f"Renamed tenant {old!r:.70} to {new} ({rows}). Next: ecom-pipeline sync --tenant {new}")
+    return 0
 
 
 def _print_shopify_versions(shops: Sequence[Any]) -> None:
@@ -289,7 +290,7 @@ def _print_shopify_versions(shops: Sequence[Any]) -> None:
              state.retires_on or "-", state.state]
         )  # fmt: skip
         if state.message():
-            notes.append(f"#{i.id}: {state.message().replace('<id>', str(i.id))}")
+            notes.append(f"#{i.id}: {(state.message() or '').replace('<id>', str(i.id))}")
     print("Shopify API versions:")
     _print_table(["shop", "pinned", "served", "served at", "retires", "state"], rows)
     for note in notes:

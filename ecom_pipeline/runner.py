@@ -271,9 +271,9 @@ def run_sync(
         f"{evaluation.asset_check_key.asset_key.to_user_string()}: {evaluation.description}"
         for event in result.all_events
         if event.event_type_value == "ASSET_CHECK_EVALUATION"
-        and (evaluation := event.event_specific_data) is not None
-        and not evaluation.passed  # type: ignore[union-attr]
-        and evaluation.severity == dg.AssetCheckSeverity.ERROR  # type: ignore[union-attr]
+        and isinstance(evaluation := event.event_specific_data, dg.AssetCheckEvaluation)
+        and not evaluation.passed
+        and evaluation.severity == dg.AssetCheckSeverity.ERROR
     ]
     if failed_checks:
         # A shop that could not be read fails its platform's ERROR check rather than the run (the other shops

@@ -1,23 +1,37 @@
-"""Test session set-up: a throwaway warehouse database (and Dagster storage) per session.
+"""Test session set-up: a throwaway warehouse database (and Dagster storage) per test, copied from a template.
 
 Under ``CI=true`` the warehouse and Dagster's storage are PostgreSQL, and a missing server is a failure, not a
 skip. Off CI, PostgreSQL is used when it answers on ``ECOM_TEST_PG_URL`` (default 127.0.0.1:5432, user postgres)
 and SQLite otherwise, and the session header says which. Only databases this session created are dropped.
+
+Every test still gets its own database, but migrating one from scratch (Alembic, every revision) and letting
+dagster-postgres create its tables cost seconds per test. So each session migrates one template database per
+kind, once, and every test gets a copy: ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL, a file copy on SQLite.
+A copy is byte-for-byte the migrated database, so a test sees exactly what ``upgrade()`` produces.
+
+Tests that run a real Dagster instance (they ask for ``dagster_home``) and everything under ``integration/``
+are marked ``slow``: ``make test-fast`` skips them for the inner loop, ``make test`` runs everything.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import sqlite3
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, Engine, NullPool, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 PG_ADMIN_URL = os.environ.get("ECOM_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+DROP_ATTEMPTS = 15
 
 
 def _pg_available() -> str | None:
@@ -52,25 +66,13 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [f"ecom_pipeline: CI=true but PostgreSQL is unavailable: {_PG_PROBLEM}"]
 
 
-def _create_pg_database(name: str) -> str:
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
+def _admin_engine() -> Engine:
+    """An AUTOCOMMIT engine on the admin database (CREATE/DROP DATABASE cannot run in a transaction)."""
+    return create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+
+
+def _pg_url(name: str) -> str:
     return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-
-
-def _drop_pg_database(name: str) -> None:
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(
-            text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n AND pid <> pg_backend_pid()"
-            ),
-            {"n": name},
-        )
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
 
 
 class PgDatabases:
@@ -79,16 +81,61 @@ class PgDatabases:
     def __init__(self) -> None:
         self.prefix = f"ecom_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
         self.created: list[str] = []
+        self.admin = _admin_engine()
 
-    def new(self, label: str) -> str:
+    def new(self, label: str, *, template: str | None = None) -> str:
+        """The URL of a new database ``<prefix>_<label>``, empty or a copy of ``template`` (a database name)."""
         name = f"{self.prefix}_{label}"
-        url = _create_pg_database(name)
+        sql = f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")
+        with self.admin.connect() as conn:
+            if template:
+                # A template must have no other session; ours are closed, but a backend may still be exiting.
+                self._terminate(conn, template)
+            conn.execute(text(sql))
         self.created.append(name)
-        return url
+        return _pg_url(name)
+
+    def release(self, url: str) -> None:
+        """Close every connection to a test's database once the test is done, keeping the database itself.
+
+        Test code caches engines per URL (``shared_engine``) and Dagster keeps its own pool, so without this each
+        finished test would hold a few server connections until the session ends, and a long session (or a few
+        sessions side by side) runs into PostgreSQL's ``max_connections``. Dropping the database here instead
+        would cost a forced checkpoint per test (seconds on a busy server); the session drops them all at the end.
+        """
+        from ecom_pipeline.warehouse.engine import shared_engine
+
+        shared_engine(url).dispose()
+        try:
+            with self.admin.connect() as conn:
+                self._terminate(conn, str(make_url(url).database))
+        except OperationalError:
+            pass  # the server is full right now: the session-end drop closes them anyway; not this test's failure
+
+    @staticmethod
+    def _terminate(conn: Connection, name: str) -> None:
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n AND pid <> pg_backend_pid()"
+            ),
+            {"n": name},
+        )
 
     def drop_all(self) -> None:
-        for name in self.created:
-            _drop_pg_database(name)
+        """Drop what this session created, waiting out a server that is momentarily at ``max_connections``
+        (other sessions on the same server) instead of leaving every database behind."""
+        for attempt in range(DROP_ATTEMPTS):
+            try:
+                with self.admin.connect() as conn:
+                    while self.created:  # copies first, then the templates they came from
+                        conn.execute(text(f'DROP DATABASE IF EXISTS "{self.created[-1]}" WITH (FORCE)'))
+                        self.created.pop()
+                break
+            except OperationalError:
+                if attempt == DROP_ATTEMPTS - 1:
+                    raise
+                time.sleep(2)
+        self.admin.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -108,48 +155,109 @@ def session_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("ecom")
 
 
-@pytest.fixture
-def warehouse_url(pg_databases: PgDatabases | None, tmp_path: Path) -> str:
-    """A fresh, empty, migrated warehouse for one test (PostgreSQL under CI, else maybe SQLite)."""
+def _copy_sqlite(template: Path, target: Path) -> str:
+    """Copy a migrated SQLite file (WAL already checkpointed into it) and return the copy's URL."""
+    shutil.copyfile(template, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture(scope="session")
+def sqlite_warehouse_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite warehouse migrated to head once per session, fully checkpointed so a file copy is complete."""
     from ecom_pipeline.warehouse.migrate import upgrade
 
-    if pg_databases is not None:
-        url = pg_databases.new(f"wh{uuid.uuid4().hex[:8]}")
-    else:
-        url = f"sqlite:///{tmp_path / 'warehouse.db'}"
+    path = tmp_path_factory.mktemp("templates") / "warehouse.db"
+    upgrade(f"sqlite:///{path}")
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_warehouse_template(pg_databases: PgDatabases | None) -> str | None:
+    """The name of a PostgreSQL warehouse migrated to head once per session (None off PostgreSQL)."""
+    from ecom_pipeline.warehouse.migrate import upgrade
+
+    if pg_databases is None:
+        return None
+    url = pg_databases.new("whtemplate")
     upgrade(url)
-    return url
+    return make_url(url).database
 
 
 @pytest.fixture
-def sqlite_warehouse_url(tmp_path: Path) -> str:
+def warehouse_url(pg_databases: PgDatabases | None, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated warehouse of its own for one test (PostgreSQL under CI, else maybe SQLite)."""
+    if pg_databases is None:
+        yield _copy_sqlite(request.getfixturevalue("sqlite_warehouse_template"), tmp_path / "warehouse.db")
+        return
+    template = request.getfixturevalue("pg_warehouse_template")
+    url = pg_databases.new(f"wh{uuid.uuid4().hex[:8]}", template=template)
+    yield url
+    pg_databases.release(url)
+
+
+@pytest.fixture
+def sqlite_warehouse_url(sqlite_warehouse_template: Path, tmp_path: Path) -> str:
     """A migrated SQLite warehouse whatever the backend: the embedded default must keep working too."""
-    from ecom_pipeline.warehouse.migrate import upgrade
+    return _copy_sqlite(sqlite_warehouse_template, tmp_path / "embedded.db")
 
-    url = f"sqlite:///{tmp_path / 'embedded.db'}"
-    upgrade(url)
-    return url
+
+def _pg_dagster_yaml(url: str) -> str:
+    parsed = make_url(url)
+    return (
+        "storage:\n"
+        "  postgres:\n"
+        "    postgres_db:\n"
+        "      scheme: postgresql+psycopg2\n"
+        f"      username: {parsed.username}\n"
+        f"      hostname: {parsed.host}\n"
+        f"      port: {parsed.port or 5432}\n"
+        f"      db_name: {parsed.database}\n"
+        + (f"      password: {parsed.password}\n" if parsed.password else "")
+        + "telemetry:\n  enabled: false\n"
+    )
+
+
+@pytest.fixture(scope="session")
+def pg_dagster_template(pg_databases: PgDatabases | None, tmp_path_factory: pytest.TempPathFactory) -> str | None:
+    """The name of a PostgreSQL database holding Dagster's storage tables, created once per session."""
+    import dagster as dg
+
+    if pg_databases is None:
+        return None
+    url = pg_databases.new("dgtemplate")
+    home = tmp_path_factory.mktemp("dagster_template")
+    (home / "dagster.yaml").write_text(_pg_dagster_yaml(url))
+    # Opening an instance creates and stamps the run, event log and schedule storage tables.
+    dg.DagsterInstance.from_config(str(home)).dispose()
+    return make_url(url).database
 
 
 @pytest.fixture
-def dagster_home(pg_databases: PgDatabases | None, tmp_path: Path) -> Path:
+def dagster_home(pg_databases: PgDatabases | None, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path]:
     """A DAGSTER_HOME whose dagster.yaml points at PostgreSQL storage under CI, else local SQLite storage."""
     home = tmp_path / "dagster_home"
     home.mkdir()
-    if pg_databases is not None:
-        url = make_url(pg_databases.new(f"dg{uuid.uuid4().hex[:8]}"))
-        (home / "dagster.yaml").write_text(
-            "storage:\n"
-            "  postgres:\n"
-            "    postgres_db:\n"
-            "      scheme: postgresql+psycopg2\n"
-            f"      username: {url.username}\n"
-            f"      hostname: {url.host}\n"
-            f"      port: {url.port or 5432}\n"
-            f"      db_name: {url.database}\n"
-            + (f"      password: {url.password}\n" if url.password else "")
-            + "telemetry:\n  enabled: false\n"
-        )
-    else:
+    if pg_databases is None:
         (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    return home
+        yield home
+        return
+    template = request.getfixturevalue("pg_dagster_template")
+    url = pg_databases.new(f"dg{uuid.uuid4().hex[:8]}", template=template)
+    (home / "dagster.yaml").write_text(_pg_dagster_yaml(url))
+    yield home
+    pg_databases.release(url)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark as ``slow`` every test that runs a Dagster instance (asks for ``dagster_home``) or is end-to-end."""
+    tests_root = Path(__file__).resolve().parent
+    for item in items:
+        uses_instance = "dagster_home" in getattr(item, "fixturenames", ())
+        try:
+            end_to_end = item.path.resolve().relative_to(tests_root).parts[0] == "integration"
+        except ValueError:
+            end_to_end = False
+        if uses_instance or end_to_end:
+            item.add_marker(pytest.mark.slow)

@@ -235,14 +235,14 @@ def _reject(conn: Connection, validation: Validation, *, tenant_id: str, now: da
             )
     # Rows without a handle belong to no group but are rejected too: nothing is dropped silently.
     for row, raw in sorted(validation.ungrouped.items()):
-        sku = raw.get("sku")
+        raw_sku = raw.get("sku")
         rows.append(
             {
                 "tenant_id": tenant_id,
                 "integration_id": None,
                 "platform": None,
                 "entity": "variant",
-                "external_id": (sku[:128] or None) if isinstance(sku, str) else None,
+                "external_id": (raw_sku[:128] or None) if isinstance(raw_sku, str) else None,
                 "stage": "import",
                 "reason": "; ".join(by_row.get(row, [])),
                 "payload": {"file": source, "row": row, "values": _json_cells(raw)},

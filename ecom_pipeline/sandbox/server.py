@@ -295,7 +295,7 @@ class SandboxServer:
         }
 
     def start(self) -> SandboxServer:
-        common = {
+        common: dict[str, Any] = {
             "log_level": "warning",
             "lifespan": "off",
             "server_header": False,

@@ -317,12 +317,12 @@ def _apply_batch(
             report._bump(integration_id, name, getattr(counts, name))
         failed_rows: set[int] = set()
         for key, reason in counts.failures:
-            row = source_of.get(key)
-            if row is None:
+            source = source_of.get(key)
+            if source is None:
                 continue
-            if int(row.id) not in failed_rows:
-                failed_rows.add(int(row.id))
-                reject(row, "resolve", reason)
+            if int(source.id) not in failed_rows:
+                failed_rows.add(int(source.id))
+                reject(source, "resolve", reason)
         resolved_rows = {int(row.id) for row in source_of.values()} - failed_rows
         applied_ids.extend(str(row.external_id) for row in group if int(row.id) in resolved_rows)
         store.resolve_rejections_many(conn, integration_id, entity, applied_ids)

@@ -32,7 +32,7 @@ def to_jsonable(value: Any) -> Any:
 
     Decimals become strings (never floats) so a snapshot stored as JSON keeps every digit of a price.
     """
-    kind = type(value)
+    kind: type = type(value)
     if kind in _PLAIN:
         return value
     if kind is dict:

@@ -122,7 +122,7 @@ _INTEGRATION_COLUMNS = (
 )
 
 
-def _integration_from_row(row: Row[Any]) -> IntegrationRecord:
+def _integration_from_row(row: Row[*tuple[Any, ...]]) -> IntegrationRecord:
     data = row._asdict()
     data["settings"] = dict(data["settings"] or {})
     data["counts"] = dict(data["counts"] or {})
@@ -676,7 +676,7 @@ def resolve_obsolete_rejections(conn: Connection, *, tenant_id: str, entity: str
     if not open_rows:
         return 0
     closing: list[int] = []
-    by_integration: dict[int, list[Row[Any]]] = {}
+    by_integration: dict[int, list[Row[*tuple[Any, ...]]]] = {}
     for row in open_rows:
         by_integration.setdefault(int(row.integration_id), []).append(row)
     for integration_id, rows in by_integration.items():
@@ -910,10 +910,10 @@ def executemany_update(conn: Connection, table: Table, rows: Sequence[Mapping[st
         params["_id"] = row["id"]
         groups.setdefault(keys, []).append(params)
     total = 0
-    for params in groups.values():
+    for group in groups.values():
         # With executemany, SQLAlchemy builds the SET clause from the parameter keys (all but ``_id``).
-        conn.execute(update(table).where(table.c.id == bindparam("_id")), params)
-        total += len(params)
+        conn.execute(update(table).where(table.c.id == bindparam("_id")), group)
+        total += len(group)
     return total
 
 

@@ -22,7 +22,7 @@ from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Connection
 
-from ecom_pipeline.partitions import tenants_partitions
+from ecom_pipeline.partitions import TENANTS_PARTITION_NAME, tenants_partitions
 from ecom_pipeline.resources import CredentialStoreResource, WarehouseResource
 from ecom_pipeline.warehouse.locks import tenant_lock
 from ecom_pipeline.warehouse.schema import webhook_inbox
@@ -162,7 +162,7 @@ def webhook_inbox_sensor(context: dg.SensorEvaluationContext, warehouse: Warehou
     last_id, last_due = _cursor(context.cursor)
     with warehouse.engine().connect() as conn:
         groups = pending_by_tenant(conn, now)
-    known = set(context.instance.get_dynamic_partitions(tenants_partitions.name))
+    known = set(context.instance.get_dynamic_partitions(TENANTS_PARTITION_NAME))
     requests: list[dg.RunRequest] = []
     new_partitions: list[str] = []
     max_id, max_due = last_id, last_due
@@ -193,7 +193,7 @@ def webhook_inbox_sensor(context: dg.SensorEvaluationContext, warehouse: Warehou
         if due is not None and (max_due is None or due > max_due):
             max_due = due
     cursor = json.dumps({"id": max_id, "due": max_due.isoformat() if max_due else None})
-    dynamic = [dg.AddDynamicPartitionsRequest(tenants_partitions.name, new_partitions)] if new_partitions else []
+    dynamic = [dg.AddDynamicPartitionsRequest(TENANTS_PARTITION_NAME, new_partitions)] if new_partitions else []
     if not requests:
         return dg.SensorResult(skip_reason="no due webhook deliveries", cursor=cursor)
     return dg.SensorResult(run_requests=requests, dynamic_partitions_requests=dynamic, cursor=cursor)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,10 +11,9 @@ import requests
 
 from ecom_pipeline.sandbox.server import SandboxServer, ShopHandle, ShopSpec
 from ecom_pipeline.sandbox.woocommerce.auth import sign_oauth_query
+from ecom_pipeline_tests.paths import fixtures_dir
 
-RECORDED = Path("/work/shared/fixtures/recorded/woocommerce-10.0.2")
-if not RECORDED.exists():  # the fixtures folder sits next to the repository checkout
-    RECORDED = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "recorded" / "woocommerce-10.0.2"
+RECORDED = fixtures_dir() / "recorded" / "woocommerce-10.0.2"
 API = "/wp-json/wc/v3"
 
 

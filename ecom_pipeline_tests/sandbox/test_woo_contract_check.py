@@ -18,11 +18,10 @@ from typing import Any
 import pytest
 
 from ecom_pipeline.sandbox.server import SandboxServer, ShopHandle, ShopSpec
+from ecom_pipeline_tests.paths import shared_dir
 from ecom_pipeline_tests.sandbox.conftest import RECORDED, WooClient
 
-CHECKER = Path("/work/shared/tools/contract_check/contract_check.py")
-if not CHECKER.exists():  # the shared folder sits next to the repository checkout
-    CHECKER = Path(__file__).resolve().parents[3] / "shared" / "tools" / "contract_check" / "contract_check.py"
+CHECKER = shared_dir() / "tools" / "contract_check" / "contract_check.py"
 
 
 @pytest.fixture(scope="module")

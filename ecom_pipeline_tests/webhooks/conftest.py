@@ -8,7 +8,6 @@ import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,10 +20,9 @@ from ecom_pipeline.warehouse.credentials import CredentialCipher
 from ecom_pipeline.warehouse.engine import make_engine
 from ecom_pipeline.webhooks.app import create_app
 from ecom_pipeline.webhooks.limits import ReceiverLimits, uvicorn_options
+from ecom_pipeline_tests.paths import fixtures_dir
 
-RECORDED = Path("/work/shared/fixtures/recorded/woocommerce-10.0.2")
-if not RECORDED.exists():
-    RECORDED = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "recorded" / "woocommerce-10.0.2"
+RECORDED = fixtures_dir() / "recorded" / "woocommerce-10.0.2"
 SAMPLES = RECORDED.parent.parent / "platform-samples"
 WC_SECRET = "wc-test-webhook-secret-2026"
 TENANT = "acme"

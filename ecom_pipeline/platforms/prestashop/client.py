@@ -30,6 +30,7 @@ when a whole page shares one second does it fall back to offsets inside that sec
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -347,7 +348,7 @@ class PrestaShopClient(ShopClient):
         """Every record by ascending id (see :meth:`iter_by_id`)."""
         return self.iter_by_id(resource, display=display, params=params)
 
-    def list_ids(self, resource: str, *, page_size: int = NARROW_PAGE_SIZE) -> list[int]:
+    def list_ids(self, resource: str, *, page_size: int = NARROW_PAGE_SIZE) -> builtins.list[int]:
         """Every id of a resource (``display=[id]``): the cheap listing that detects deletions."""
         ids: list[int] = []
         for page in self.iter_by_id(resource, display="[id]", page_size=page_size):
@@ -416,8 +417,8 @@ class PrestaShopClient(ShopClient):
                 offset = 0
 
     def list_by_parent(
-        self, resource: str, field: str, parent_ids: list[int], *, display: str = "full"
-    ) -> list[dict[str, Any]]:
+        self, resource: str, field: str, parent_ids: builtins.list[int], *, display: str = "full"
+    ) -> builtins.list[dict[str, Any]]:
         """Children of many parents in one paged scan: ``filter[field]=[1|2|3]`` (the webservice's OR)."""
         if not parent_ids:
             return []
@@ -431,8 +432,8 @@ class PrestaShopClient(ShopClient):
         return found
 
     def list_by_ids(
-        self, resource: str, ids: list[int], *, display: str = "full", params: Mapping[str, Any] | None = None
-    ) -> list[dict[str, Any]]:
+        self, resource: str, ids: builtins.list[int], *, display: str = "full", params: Mapping[str, Any] | None = None
+    ) -> builtins.list[dict[str, Any]]:
         """Records by id in batches: ``filter[id]=[1|2|3]``, at most 120 ids a call (one call, not one per id)."""
         found: list[dict[str, Any]] = []
         unique = sorted(set(ids))
@@ -505,7 +506,7 @@ class PrestaShopClient(ShopClient):
 
         Read-only fields of ``resource`` are removed first: PrestaShop refuses or mis-stores them on PUT.
         """
-        root = tree.getroot() if isinstance(tree, ElementTree) else tree
+        root = _root(tree)
         for record in root:
             for name in READ_ONLY_FIELDS.get(resource, ()):
                 node = record.find(name)
@@ -517,13 +518,21 @@ class PrestaShopClient(ShopClient):
 
     def post_xml(self, resource: str, tree: ElementTree | Element) -> ElementTree:
         """POST a new record (201 with the created record as XML)."""
-        root = tree.getroot() if isinstance(tree, ElementTree) else tree
+        root = _root(tree)
         response = self.request("POST", resource, xml_body=tostring(root, encoding="unicode"), json_output=False)
         return _parse_xml(response)
 
     def delete(self, resource: str, resource_id: int | str) -> None:
         """DELETE (200 with an empty body)."""
         self.request("DELETE", f"{resource}/{resource_id}", json_output=False)
+
+
+def _root(tree: ElementTree | Element) -> Element:
+    """The record-holding root element; an ElementTree built without one is a caller's bug, said plainly."""
+    root = tree.getroot() if isinstance(tree, ElementTree) else tree
+    if root is None:
+        raise ValueError("PrestaShop XML document has no root element")
+    return root
 
 
 def _parse_xml(response: ApiResponse) -> ElementTree:
@@ -535,7 +544,7 @@ def _parse_xml(response: ApiResponse) -> ElementTree:
 
 def set_xml_field(tree: ElementTree | Element, field: str, value: str, *, language_id: int | None = None) -> None:
     """Set ``<field>`` of the document's record (or its ``<language id=...>`` child for multilingual fields)."""
-    root = tree.getroot() if isinstance(tree, ElementTree) else tree
+    root = _root(tree)
     record = next(iter(root))
     node = record.find(field)
     if node is None:

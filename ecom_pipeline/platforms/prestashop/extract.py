@@ -269,14 +269,14 @@ class _Lookups:
         simple = [pid for pid, combos in products if not combos]
         try:
             if simple:
-                params = {**PRICE_PARAMS}
+                params: dict[str, str] = {**PRICE_PARAMS}
                 for item in self.client.list_by_ids("products", simple, display=PRICE_DISPLAY, params=params):
                     out[ps.variant_id(item["id"], 0)] = {k: str(item.get(k) or "") for k in PRICE_FIELDS}
             for pid, combos in products:
                 # Three computed fields per combination; chunks keep the request line short (8 KB limits).
                 for start in range(0, len(combos), COMBINATIONS_PER_PRICE_CALL):
                     chunk = combos[start : start + COMBINATIONS_PER_PRICE_CALL]
-                    params: dict[str, str] = {}
+                    params = {}
                     names = ["id"]
                     for cid in chunk:
                         for name, use_tax, reduction in PRICE_VARIANTS:
@@ -386,11 +386,11 @@ def _payloads(
             int(c) for _, item, _ in changed if (c := str(item.get("id_customer") or "")).isdigit() and int(c) > 0
         ]
         emails = lookups.emails(customer_ids)
-        payloads = []
+        payloads: list[dict[str, Any]] = []
         for _, item, _ in changed:
             state = lookups.states().get(str(item.get("current_state")))
             currency = lookups.currencies().get(str(item.get("id_currency"))) or lookups.default_currency()
-            context = {**base, "currency": currency, "state": state}
+            context: dict[str, Any] = {**base, "currency": currency, "state": state}
             email = emails.get(str(item.get("id_customer")))
             if email:
                 context["email"] = email
@@ -419,7 +419,7 @@ def _payloads(
                 wanted.update(ps.combination_option_ids(combination))
             except ValueError:
                 continue  # malformed: the transform names it
-        context: dict[str, Any] = {
+        context = {
             **base,
             "currency": currency,
             "option_values": {vid: options[vid] for vid in sorted(wanted) if vid in options},

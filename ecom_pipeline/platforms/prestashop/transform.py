@@ -55,7 +55,7 @@ Every malformed input raises :class:`TransformError` naming the record and field
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -318,7 +318,7 @@ def _category_names(
 
 
 def option_value_index(
-    values: list[Mapping[str, Any]], groups: list[Mapping[str, Any]], language_id: int | None
+    values: Sequence[Mapping[str, Any]], groups: Sequence[Mapping[str, Any]], language_id: int | None
 ) -> dict[str, dict[str, str]]:
     """product_option_values + product_options -> {value id: {"group": "Size", "name": "S"}} for the context."""
     group_names = {

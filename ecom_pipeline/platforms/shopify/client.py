@@ -271,7 +271,7 @@ class ShopifyClient(ShopClient):
         return f"ShopifyClient(shop_url={self.shop_url!r}, api_version={self.api_version!r})"
 
     @property
-    def stats(self) -> ShopifyStats:
+    def stats(self) -> ShopifyStats:  # type: ignore[override]  # cost-bucket counters, not backoff_wait_s
         http: HttpStats = self.http.stats
         return ShopifyStats(
             api_calls=http.api_calls + self._download_calls,
@@ -382,7 +382,7 @@ class ShopifyClient(ShopClient):
                 data = self.execute(query, {**current, "after": cursor}, key=key, estimate=estimate)
             except ShopifyGraphQLError as err:
                 size = current.get(fit) if fit else None
-                if err.code != "MAX_COST_EXCEEDED" or not isinstance(size, int) or size <= 1:
+                if fit is None or err.code != "MAX_COST_EXCEEDED" or not isinstance(size, int) or size <= 1:
                     raise
                 requested = requested_cost(err)
                 current[fit] = fitted_page_size(size, requested)

@@ -46,7 +46,7 @@ def persist_renewed_token(engine: Engine, integration_id: int, cipher: Credentia
     """A hook for :class:`ClientCredentialsToken` (``on_renew``) that stores each renewed token and its expiry."""
 
     def persist(renewed: dict[str, Any]) -> None:
-        changes = {k: renewed[k] for k in ("access_token", "expires_at", "scope") if k in renewed}
+        changes: dict[str, Any] = {k: renewed[k] for k in ("access_token", "expires_at", "scope") if k in renewed}
         if changes:
             update_credentials(engine, integration_id, cipher, changes)
 

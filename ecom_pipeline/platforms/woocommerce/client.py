@@ -83,7 +83,8 @@ def wc_error_parser(status: int, body: Any, text: str) -> ErrorInfo:
         return ErrorInfo(message=None)
     code = str(body.get("code"))
     message = str(body.get("message") or "").strip()
-    data = body.get("data") if isinstance(body.get("data"), dict) else {}
+    raw_data = body.get("data")
+    data: dict[str, Any] = raw_data if isinstance(raw_data, dict) else {}
     details: dict[str, Any] = {}
     params = data.get("params")
     if isinstance(params, dict) and params:
@@ -259,7 +260,7 @@ class WooCommerceClient(ShopClient):
                 return
             floor = since.astimezone(UTC).replace(microsecond=0)
             for page in pages:
-                kept = [item for item in page.items if _modified(item) is None or _modified(item) > floor]
+                kept = [item for item in page.items if (modified := _modified(item)) is None or modified > floor]
                 yield Page(kept, page.page, page.total, page.total_pages, page.next_url)
             return
         yield from self._iter_keyset(resource, since, extra)

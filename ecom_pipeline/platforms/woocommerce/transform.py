@@ -84,6 +84,11 @@ def _name(f: Fields, field: str, value: Any) -> str | None:
     return html.unescape(text) if text else None
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """A nested object such as ``billing``, or empty when the shop sent null or a non-object."""
+    return value if isinstance(value, Mapping) else {}
+
+
 # -- products ---------------------------------------------------------------------------------------------------
 
 
@@ -421,7 +426,8 @@ def order_to_canonical(order: Mapping[str, Any]) -> CanonicalOrder:
     refunded = _refunded_total(f, order)
     subtotals = [line.subtotal for line in lines if line.subtotal is not None]
     customer_id = f.integer("customer_id", order.get("customer_id"))
-    billing = order.get("billing") if isinstance(order.get("billing"), Mapping) else {}
+    raw_billing = order.get("billing")
+    billing: Mapping[str, Any] = raw_billing if isinstance(raw_billing, Mapping) else {}
     return CanonicalOrder(
         external_id=order_id,
         order_number=f.text("number", order.get("number")),
@@ -453,8 +459,8 @@ def customer_to_canonical(customer: Mapping[str, Any]) -> CanonicalCustomer:
     customer_id = _external_id("customer", customer)
     f = Fields("customer", customer_id)
     account = ("", customer)
-    billing = ("billing.", customer.get("billing") if isinstance(customer.get("billing"), Mapping) else {})
-    shipping = ("shipping.", customer.get("shipping") if isinstance(customer.get("shipping"), Mapping) else {})
+    billing = ("billing.", _mapping(customer.get("billing")))
+    shipping = ("shipping.", _mapping(customer.get("shipping")))
     email = _first_text(f, "email", account, billing)
     return CanonicalCustomer(
         external_id=customer_id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from decimal import Decimal
+from typing import Any
 
 from ecom_pipeline.sandbox.prestashop.resources import ORDER_DETAIL_FIELDS
 from ecom_pipeline.sandbox.prestashop.rows import ORDER_TEMPLATE, ZERO_DATETIME, Row, StoreError, money
@@ -54,7 +55,7 @@ class PrestaOrders(PrestaState):
                     "unit_price_tax_excl": money(unit),
                 }
             )
-            detail = dict.fromkeys(ORDER_DETAIL_FIELDS, "0")
+            detail: dict[str, Any] = dict.fromkeys(ORDER_DETAIL_FIELDS, "0")
             detail.update(
                 id=line_id, id_order=str(oid), product_id=str(pid), product_attribute_id=str(ipa),
                 group_reduction="0.00", download_hash="", download_deadline=ZERO_DATETIME, id_shop="1",

@@ -102,7 +102,7 @@ class PrestaStore(PrestaWebservice, ShopAdmin):
         ``{"lines": [[pid, ipa, qty], ...], "customer_id": n, "state": n}``.
         """
         data = data or {}
-        lines = lines or [tuple(x) for x in data.get("lines", [])]  # type: ignore[misc]
+        lines = lines or [tuple(x) for x in data.get("lines", [])]
         if not lines:
             raise ValueError("an order needs lines: [(product_id, id_product_attribute, quantity), ...]")
         with self.lock:

@@ -276,7 +276,7 @@ class ShopifyApi:
 
 # ------------------------------------------------------------------------------------------- mutations
 def _services(info: GraphQLResolveInfo) -> ShopifyApi:
-    return info.context.services  # type: ignore[no-any-return]
+    return info.context.services
 
 
 def _bulk_run(_: Any, info: GraphQLResolveInfo, query: str, groupObjects: bool = True) -> dict[str, Any]:

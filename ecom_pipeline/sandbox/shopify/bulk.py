@@ -321,7 +321,9 @@ class BulkOperations:
             if not isinstance(sel, FieldNode):
                 continue
             key = sel.alias.value if sel.alias else sel.name.value
-            fdef = schema.query_type.fields[sel.name.value]
+            query_type = schema.query_type
+            assert query_type is not None, "the Admin schema has a Query root"
+            fdef = query_type.fields[sel.name.value]
             named = get_named_type(fdef.type)
             value = data.get(key)
             if named.name.endswith("Connection") and isinstance(value, dict):

@@ -162,13 +162,13 @@ class CostCalculator:
                 total += 1 + self._cost(named, node.selection_set, value)
         return total
 
-    def _connection(self, conn_type: GraphQLObjectType, node: FieldNode, value: Any) -> int:
+    def _connection(self, conn_type: GraphQLObjectType | GraphQLInterfaceType, node: FieldNode, value: Any) -> int:
         node_type = get_named_type(conn_type.fields["nodes"].type)
         edge_type = get_named_type(conn_type.fields["edges"].type)
         best = 0
         for _owner, sub in self._fields(conn_type, node.selection_set):
             if sub.name.value == "nodes":
-                selections = [(sub.selection_set, None)]
+                selections: list[tuple[Any, str | None]] = [(sub.selection_set, None)]
                 key = sub.alias.value if sub.alias else "nodes"
             elif sub.name.value == "edges":
                 selections = [

@@ -95,7 +95,8 @@ def _money_scalar(value: Any) -> str:
 
 
 def _datetime_scalar(value: Any) -> str:
-    return iso(value) if isinstance(value, int | float) else str(value)
+    stamp = iso(value) if isinstance(value, int | float) else None
+    return stamp if stamp is not None else str(value)
 
 
 @cache
@@ -111,7 +112,7 @@ def make_schema(version: str = "unstable") -> GraphQLSchema:
     for name, serialize in scalars.items():
         scalar = schema.type_map[name]
         assert isinstance(scalar, GraphQLScalarType)
-        scalar.serialize = serialize  # type: ignore[method-assign]
+        scalar.serialize = serialize  # type: ignore[method-assign,assignment]
     node = schema.type_map["Node"]
     node.resolve_type = lambda obj, *_: getattr(obj, "KIND", None)  # type: ignore[attr-defined]
     endpoint = schema.type_map["WebhookSubscriptionEndpoint"]
@@ -154,7 +155,7 @@ def _resolve(parent: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
 
 
 def _ctx(info: GraphQLResolveInfo) -> Context:
-    return info.context  # type: ignore[no-any-return]
+    return info.context
 
 
 def bag(order: Order, amount: Decimal) -> dict[str, Any]:
@@ -680,7 +681,8 @@ RESOLVERS: dict[tuple[str, str], Callable[..., Any]] = {
         _ctx(info).store.orders[_owner_of_refund_line(info, rl)], rl.subtotal
     ),
     ("RefundLineItem", "priceSet"): lambda rl, info: bag(
-        _ctx(info).store.orders[_owner_of_refund_line(info, rl)], rl.subtotal / rl.quantity if rl.quantity else 0
+        _ctx(info).store.orders[_owner_of_refund_line(info, rl)],
+        rl.subtotal / rl.quantity if rl.quantity else Decimal(0),
     ),
     ("RefundLineItem", "id"): lambda rl, info: gid("RefundLineItem", rl.id),
 }

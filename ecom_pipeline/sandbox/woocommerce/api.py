@@ -528,7 +528,9 @@ class WooShopApi(MoreRoutes):
         is skipped; each item that fails carries its error (``id`` 0 for creates, the id as sent for updates)
         instead of failing the batch. Deletes are forced.
         """
-        ops = {k: data.get(k) for k in ("create", "update", "delete") if isinstance(data.get(k), list) and data.get(k)}
+        ops: dict[str, list[Any]] = {
+            k: v for k in ("create", "update", "delete") if isinstance(v := data.get(k), list) and v
+        }
         total = sum(len(v) for v in ops.values())
         if total > BATCH_LIMIT:
             raise StoreError(

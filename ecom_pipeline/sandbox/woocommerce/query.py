@@ -113,7 +113,12 @@ class WooQueries(WooState):
                 rows = sorted(source, key=lambda r: (_SORT_KEYS[kind].get(orderby, _by_created)(r), r.id))
                 keys = [r.modified for r in rows]
             else:
-                source = {"products": self.products, "orders": self.orders, "customers": self.customers}[kind].values()
+                tables: dict[str, dict[int, Any]] = {
+                    "products": self.products,
+                    "orders": self.orders,
+                    "customers": self.customers,
+                }
+                source = tables[kind].values()
                 if include and orderby in ("include", "post__in"):
                     pos = {v: i for i, v in enumerate(include)}
                     rows = sorted((r for r in source if r.id in pos), key=lambda r: pos[r.id])

@@ -116,9 +116,9 @@ class WooRefunds(WooOrders):
             order = self.orders.get(oid)
             if order is None:
                 raise StoreError.bare("woocommerce_rest_invalid_order_id", "Invalid order ID.", 404)
-            api_refund = data.get("api_refund") if isinstance(data.get("api_refund"), bool) else True
-            api_restock = data.get("api_restock") if isinstance(data.get("api_restock"), bool) else True
-            raw_lines = data.get("line_items") if isinstance(data.get("line_items"), list) else []
+            api_refund = data["api_refund"] if isinstance(data.get("api_refund"), bool) else True
+            api_restock = data["api_restock"] if isinstance(data.get("api_restock"), bool) else True
+            raw_lines: list[Any] = data["line_items"] if isinstance(data.get("line_items"), list) else []
             lines: dict[int, tuple[int, Decimal]] = {}
             computable = bool(raw_lines)
             computed = Decimal(0)

@@ -111,7 +111,8 @@ def parse_wp_date(value: str, gmt: bool, tz: Any) -> int | None:
     if not m:
         return None
     try:
-        naive = datetime(*(int(m.group(i)) for i in range(1, 7)))
+        year, month, day, hour, minute, second = (int(m.group(i)) for i in range(1, 7))
+        naive = datetime(year, month, day, hour, minute, second)
     except ValueError:
         return None
     offset = m.group(8)

@@ -81,7 +81,7 @@ class WooStore(WooRefunds, WooProducts, WooCustomers, WooQueries, ShopAdmin):
         with self.lock:
             o = self.get_order(oid)
             value = Decimal(amount) if amount is not None else o.total() - self.refunded_total(o)
-            lines = None if amount is None else {}
+            lines: dict[int, tuple[int, Decimal]] | None = None if amount is None else {}
             full = {"amount": str(value), "reason": reason, "api_refund": False, "api_restock": restock}
             if lines is None:
                 full["line_items"] = [

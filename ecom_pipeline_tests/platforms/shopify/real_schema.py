@@ -6,24 +6,14 @@ from __future__ import annotations
 import gzip
 import inspect
 import itertools
-import os
 from functools import cache
-from pathlib import Path
 
 from graphql import GraphQLSchema, build_schema
 
 from ecom_pipeline.platforms.shopify import queries as q
+from ecom_pipeline_tests.paths import fixtures_dir
 
-_CANDIDATES = [
-    Path(os.environ["ECOM_FIXTURES"]) if os.environ.get("ECOM_FIXTURES") else None,
-    Path("/work/shared/fixtures"),
-    Path(__file__).resolve().parents[4] / "shared" / "fixtures",
-    Path(__file__).resolve().parents[3] / "shared" / "fixtures",
-]
-SCHEMA_DIR = next(
-    (p / "platform-samples" / "shopify" / "admin-schema" for p in _CANDIDATES if p and p.exists()),
-    Path("/work/shared/fixtures/platform-samples/shopify/admin-schema"),
-)
+SCHEMA_DIR = fixtures_dir() / "platform-samples" / "shopify" / "admin-schema"
 REAL_VERSIONS = ("2026-01", "2026-04")
 
 

@@ -18,12 +18,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
-FIXTURES = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "platform-samples" / "shopify"
-if not FIXTURES.exists():  # a worktree checkout sits one level deeper than the fixtures' sibling
-    FIXTURES = Path("/work/shared/fixtures/platform-samples/shopify")
+from ecom_pipeline_tests.paths import fixtures_dir
+
+FIXTURES = fixtures_dir() / "platform-samples" / "shopify"
 UNAUTHORIZED = {"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}
 
 

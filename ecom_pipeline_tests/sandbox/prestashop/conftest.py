@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
 from ecom_pipeline.sandbox.server import SandboxServer, ShopHandle, ShopSpec
+from ecom_pipeline_tests.paths import fixtures_dir
 
-RECORDED = Path("/work/shared/fixtures/recorded/prestashop-8.2.1")
-if not RECORDED.exists():  # the fixtures folder sits next to the repository checkout
-    RECORDED = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "recorded" / "prestashop-8.2.1"
+RECORDED = fixtures_dir() / "recorded" / "prestashop-8.2.1"
 MULTILANG = RECORDED.parent / "prestashop-8.2.1-multilang"
 ANCHOR = datetime(2026, 11, 22, tzinfo=UTC)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,10 +11,9 @@ import requests
 
 from ecom_pipeline.sandbox.clock import SandboxClock
 from ecom_pipeline.sandbox.server import SandboxServer, ShopHandle, ShopSpec
+from ecom_pipeline_tests.paths import fixtures_dir
 
-SAMPLES = Path("/work/shared/fixtures/platform-samples/shopify")
-if not SAMPLES.exists():  # the fixtures folder sits next to the repository checkout
-    SAMPLES = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "platform-samples" / "shopify"
+SAMPLES = fixtures_dir() / "platform-samples" / "shopify"
 START = datetime(2025, 9, 1, 12, 0, 0, tzinfo=UTC)
 
 
