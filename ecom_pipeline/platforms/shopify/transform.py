@@ -144,6 +144,13 @@ def _is_graphql(payload: Mapping[str, Any]) -> bool:
     return "legacyResourceId" in payload or "updatedAt" in payload or "createdAt" in payload
 
 
+def _graphql_node(entity: str, payload: Any) -> bool:
+    """Whether ``payload`` is a GraphQL node (else a REST body); anything but a JSON object is refused."""
+    if not isinstance(payload, Mapping):
+        raise TransformError(entity, None, entity, f"expected a JSON object, found {type(payload).__name__}")
+    return _is_graphql(payload)
+
+
 # -- products -------------------------------------------------------------------------------------------------------
 
 
@@ -156,67 +163,65 @@ def _unwrap_product(record: Any) -> tuple[Mapping[str, Any], str | None]:
     return record, None
 
 
-def _variant_graphql(f: Fields, node: Any, currency: str | None, index: int) -> CanonicalVariant:
-    if not isinstance(node, Mapping):
-        f.fail(f"variants[{index}]", f"expected an object, found {node!r}")
-    vid = record_id("variant", node)
-    field = f"variants[{vid}]"
+def _variant_options(f: Fields, field: str, node: Mapping[str, Any], option_names: list[str] | None) -> dict[str, str]:
+    """GraphQL: the node's ``selectedOptions`` (``option_names`` None); REST: ``option1..3`` under the product's
+    option names, in position order."""
     options: dict[str, str] = {}
-    for option in _list(f, f"{field}.selectedOptions", node.get("selectedOptions")):
-        if isinstance(option, Mapping):
-            name = f.text(f"{field}.selectedOptions.name", option.get("name"))
-            value = f.text(f"{field}.selectedOptions.value", option.get("value"))
-            if name and value:
-                options[name] = value
-    item = _obj(f, f"{field}.inventoryItem", node.get("inventoryItem"))
-    tracked = bool(item.get("tracked")) if item else False
-    return CanonicalVariant(
-        external_id=vid,
-        sku=f.text(f"{field}.sku", node.get("sku")),
-        title=f.text(f"{field}.title", node.get("title")),
-        price=f.money(f"{field}.price", node.get("price")),
-        compare_at_price=f.money(f"{field}.compareAtPrice", node.get("compareAtPrice")),
-        currency=currency,
-        options=options,
-        weight=None,
-        position=f.integer(f"{field}.position", node.get("position")),
-        stock_quantity=f.integer(f"{field}.inventoryQuantity", node.get("inventoryQuantity")) if tracked else None,
-        stock_managed=tracked,
-        created_at=f.utc_time(f"{field}.createdAt", node.get("createdAt")),
-        updated_at=f.utc_time(f"{field}.updatedAt", node.get("updatedAt")),
-        external_gid=_gid(node),
-    )
-
-
-def _variant_rest(f: Fields, node: Any, option_names: list[str], currency: str | None, index: int) -> CanonicalVariant:
-    if not isinstance(node, Mapping):
-        f.fail(f"variants[{index}]", f"expected an object, found {node!r}")
-    vid = record_id("variant", node)
-    field = f"variants[{vid}]"
-    options: dict[str, str] = {}
+    if option_names is None:
+        for option in _list(f, f"{field}.selectedOptions", node.get("selectedOptions")):
+            if isinstance(option, Mapping):
+                name = f.text(f"{field}.selectedOptions.name", option.get("name"))
+                value = f.text(f"{field}.selectedOptions.value", option.get("value"))
+                if name and value:
+                    options[name] = value
+        return options
     for position, name in enumerate(option_names, start=1):
         value = f.text(f"{field}.option{position}", node.get(f"option{position}"))
         if value:
             options[name] = value
-    # 2025-07+ webhook bodies dropped ``inventory_management``; a quantity is then the sign of tracked stock.
+    return options
+
+
+def _variant_tracked(f: Fields, field: str, node: Mapping[str, Any], graphql: bool) -> bool:
+    """Whether Shopify tracks the variant's stock: the inventory item's ``tracked`` (GraphQL), or REST's
+    ``inventory_management``; 2025-07+ webhook bodies dropped that field, and a quantity is then the sign of it."""
+    if graphql:
+        item = _obj(f, f"{field}.inventoryItem", node.get("inventoryItem"))
+        return bool(item.get("tracked")) if item else False
     if "inventory_management" in node:
-        tracked = node.get("inventory_management") == "shopify"
-    else:
-        tracked = node.get("inventory_quantity") is not None
+        return node.get("inventory_management") == "shopify"
+    return node.get("inventory_quantity") is not None
+
+
+def _variant(
+    f: Fields, node: Any, index: int, currency: str | None, option_names: list[str] | None = None
+) -> CanonicalVariant:
+    """One variant of a GraphQL product (``option_names`` None) or of a REST product (its option names)."""
+    if not isinstance(node, Mapping):
+        f.fail(f"variants[{index}]", f"expected an object, found {node!r}")
+    vid = record_id("variant", node)
+    field = f"variants[{vid}]"
+    graphql = option_names is None
+    compare_at, quantity, created, updated = (
+        ("compareAtPrice", "inventoryQuantity", "createdAt", "updatedAt")
+        if graphql
+        else ("compare_at_price", "inventory_quantity", "created_at", "updated_at")
+    )
+    tracked = _variant_tracked(f, field, node, graphql)
     return CanonicalVariant(
         external_id=vid,
         sku=f.text(f"{field}.sku", node.get("sku")),
         title=f.text(f"{field}.title", node.get("title")),
         price=f.money(f"{field}.price", node.get("price")),
-        compare_at_price=f.money(f"{field}.compare_at_price", node.get("compare_at_price")),
+        compare_at_price=f.money(f"{field}.{compare_at}", node.get(compare_at)),
         currency=currency,
-        options=options,
+        options=_variant_options(f, field, node, option_names),
         weight=None,
         position=f.integer(f"{field}.position", node.get("position")),
-        stock_quantity=f.integer(f"{field}.inventory_quantity", node.get("inventory_quantity")) if tracked else None,
+        stock_quantity=f.integer(f"{field}.{quantity}", node.get(quantity)) if tracked else None,
         stock_managed=tracked,
-        created_at=f.utc_time(f"{field}.created_at", node.get("created_at")),
-        updated_at=f.utc_time(f"{field}.updated_at", node.get("updated_at")),
+        created_at=f.utc_time(f"{field}.{created}", node.get(created)),
+        updated_at=f.utc_time(f"{field}.{updated}", node.get(updated)),
         external_gid=_gid(node),
     )
 
@@ -261,7 +266,7 @@ def product_to_canonical(record: Mapping[str, Any], *, currency: str | None = No
     if isinstance(variants_connection, Mapping) and (variants_connection.get("pageInfo") or {}).get("hasNextPage"):
         f.fail("variants", "incomplete variants connection (hasNextPage): extract must page it")
     nodes = _list(f, "variants", variants_connection)
-    variants = tuple(_variant_graphql(f, node, currency, i) for i, node in enumerate(nodes))
+    variants = tuple(_variant(f, node, i, currency) for i, node in enumerate(nodes))
     # Shopify prices are as entered; shop.taxesIncluded says whether they include tax (None when not staged).
     taxes_included = record.get("taxes_included") if isinstance(record, Mapping) else None
     variants = with_tax_flag(variants, taxes_included if isinstance(taxes_included, bool) else None)
@@ -281,7 +286,7 @@ def product_from_rest(product: Mapping[str, Any], *, currency: str | None = None
         if name
     ]
     nodes = _list(f, "variants", product.get("variants"))
-    variants = tuple(_variant_rest(f, node, names, currency, i) for i, node in enumerate(nodes))
+    variants = tuple(_variant(f, node, i, currency, names) for i, node in enumerate(nodes))
     return _product(f, product, variants, graphql=False)
 
 
@@ -390,21 +395,23 @@ def _fulfillment(f: Fields, field: str, value: Any) -> str:
     return FULFILLMENT_ALIASES.get(text, text)
 
 
-def _quantity(f: Fields, field: str, value: Any) -> int:
-    quantity = f.integer(field, value)
-    if quantity is None or quantity < 0:
-        f.fail(field, f"expected a quantity, found {quantity!r}")
-    return quantity
-
-
-def _line_graphql(f: Fields, node: Any, index: int) -> CanonicalOrderLine:
+def _line(f: Fields, lines: str, node: Any, index: int) -> tuple[Mapping[str, Any], str, str, int]:
+    """An order line's object, id (REST ``id``, or the numeric tail of the GraphQL gid: lines have no legacy id),
+    field path (``lineItems[<id>]``) and quantity, in either shape (``lines`` names the list)."""
     if not isinstance(node, Mapping):
-        f.fail(f"lineItems[{index}]", f"expected an object, found {node!r}")
+        f.fail(f"{lines}[{index}]", f"expected an object, found {node!r}")
     line_id = numeric_id(node.get("id"))
     if line_id is None:
-        f.fail(f"lineItems[{index}].id", f"missing line id, found {node.get('id')!r}")
-    field = f"lineItems[{line_id}]"
-    quantity = _quantity(f, f"{field}.quantity", node.get("quantity"))
+        f.fail(f"{lines}[{index}].id", f"missing line id, found {node.get('id')!r}")
+    field = f"{lines}[{line_id}]"
+    quantity = f.integer(f"{field}.quantity", node.get("quantity"))
+    if quantity is None or quantity < 0:
+        f.fail(f"{field}.quantity", f"expected a quantity, found {quantity!r}")
+    return node, line_id, field, quantity
+
+
+def _line_graphql(f: Fields, line: Any, index: int) -> CanonicalOrderLine:
+    node, line_id, field, quantity = _line(f, "lineItems", line, index)
     unit = _bag(f, f"{field}.originalUnitPriceSet", node.get("originalUnitPriceSet"))
     # Line taxes are read only when the query asked for them (the pinned query does not: the order's totalTaxSet
     # has the tax); None then, not zero, so "unknown" is not mistaken for "untaxed".
@@ -433,14 +440,8 @@ def _set_or_money(f: Fields, owner: Mapping[str, Any], field: str, name: str) ->
     return f.money(f"{field}{name}", owner.get(name))
 
 
-def _line_rest(f: Fields, node: Any, index: int) -> CanonicalOrderLine:
-    if not isinstance(node, Mapping):
-        f.fail(f"line_items[{index}]", f"expected an object, found {node!r}")
-    line_id = numeric_id(node.get("id"))
-    if line_id is None:
-        f.fail(f"line_items[{index}].id", f"missing line id, found {node.get('id')!r}")
-    field = f"line_items[{line_id}]"
-    quantity = _quantity(f, f"{field}.quantity", node.get("quantity"))
+def _line_rest(f: Fields, line: Any, index: int) -> CanonicalOrderLine:
+    node, line_id, field, quantity = _line(f, "line_items", line, index)
     unit = _set_or_money(f, node, f"{field}.", "price")
     discounts = _ZERO
     for i, allocation in enumerate(_list(f, f"{field}.discount_allocations", node.get("discount_allocations"))):
@@ -468,9 +469,7 @@ def _line_rest(f: Fields, node: Any, index: int) -> CanonicalOrderLine:
 
 def order_to_canonical(order: Mapping[str, Any]) -> CanonicalOrder:
     """A GraphQL Order node (or a REST order) -> CanonicalOrder, in the shop currency with presentment kept apart."""
-    if not isinstance(order, Mapping):
-        raise TransformError("order", None, "order", f"expected a JSON object, found {type(order).__name__}")
-    if not _is_graphql(order):
+    if not _graphql_node("order", order):
         return order_from_rest(order)
     f = Fields("order", record_id("order", order))
     currency = f.text("currencyCode", order.get("currencyCode"))
@@ -576,9 +575,7 @@ def order_from_rest(order: Mapping[str, Any]) -> CanonicalOrder:
 
 def customer_to_canonical(customer: Mapping[str, Any]) -> CanonicalCustomer:
     """A GraphQL Customer node (or a REST customer) -> CanonicalCustomer."""
-    if not isinstance(customer, Mapping):
-        raise TransformError("customer", None, "customer", f"expected a JSON object, found {type(customer).__name__}")
-    if not _is_graphql(customer):
+    if not _graphql_node("customer", customer):
         return customer_from_rest(customer)
     f = Fields("customer", record_id("customer", customer))
     address = _obj(f, "defaultAddress", customer.get("defaultAddress"))
