@@ -9,7 +9,6 @@ URL and status.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -21,27 +20,10 @@ from ecom_pipeline.platforms.shopify.extract import make_client
 from ecom_pipeline.platforms.shopify.versions import DEFAULT_API_VERSION, LEGACY_DEFAULT_VERSION
 from ecom_pipeline.platforms.shopify.webhooks import client_for
 from ecom_pipeline.sync.extract import ExtractContext
-from ecom_pipeline.warehouse.store import IntegrationRecord
 from ecom_pipeline_tests.platforms.shopify.stub_server import FakeClock, GraphQLStub, StubServer
+from ecom_pipeline_tests.platforms.test_http_options import _integration
 
 SHOP_QUERY = "query Shop { shop { name } }"
-
-
-def _integration(settings: dict[str, Any]) -> IntegrationRecord:
-    return IntegrationRecord(
-        id=7,
-        tenant_id="acme",
-        platform="shopify",
-        name="shop",
-        base_url="https://acme.myshopify.com",
-        settings=settings,
-        status="active",
-        created_at=datetime(2026, 1, 1, tzinfo=UTC),
-        last_sync_at=None,
-        last_success_at=None,
-        last_error=None,
-        last_error_at=None,
-    )
 
 
 def test_client_built_from_http_options_speaks_their_version_and_spends_their_budget(
@@ -88,7 +70,7 @@ def test_clients_of_a_stored_shop_keep_its_pinned_version_and_tls(
 ) -> None:
     """Prevents an integration connected before versions were stored from jumping to today's default version (the
     options object alone would say "no version"), and the TLS choice or the run's limits being lost on the way."""
-    integration = _integration(settings)
+    integration = _integration(settings, platform="shopify")
     ctx = ExtractContext(
         engine=None,  # type: ignore[arg-type]  # building a client touches no database
         integration=integration,
