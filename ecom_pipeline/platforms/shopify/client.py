@@ -34,7 +34,7 @@ from typing import Any
 import requests
 
 from ecom_pipeline.platforms.errors import ShopAuthError, ShopResponseError
-from ecom_pipeline.platforms.http import HttpSession, HttpStats, ShopClient
+from ecom_pipeline.platforms.http import HttpOptions, HttpSession, HttpStats, ShopClient
 from ecom_pipeline.platforms.shopify import queries as q
 from ecom_pipeline.platforms.shopify.auth import ShopifyTokenAuth, StaticToken, TokenProvider
 from ecom_pipeline.platforms.shopify.errors import (
@@ -210,36 +210,40 @@ class ShopifyClient(ShopClient):
 
     def __init__(
         self,
-        shop_url: str,
+        shop: HttpOptions | str,
         token: str | TokenProvider,
         *,
-        api_version: str = DEFAULT_API_VERSION,
-        verify: bool | str = True,
-        timeout: float = 30.0,
-        max_retries: int = 5,
-        request_budget: int | None = None,
         max_throttle_retries: int = 10,
-        sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         bulk_poll_initial_s: float = 1.0,
         bulk_poll_max_s: float = 30.0,
         bulk_timeout_s: float = 6 * 3600.0,
-        max_backoff_s: float = 30.0,
         session: requests.Session | None = None,
+        **overrides: Any,
     ) -> None:
-        self.shop_url = shop_url.rstrip("/")
-        self.api_version = api_version
+        """``shop`` is the shop's :class:`HttpOptions` (or its URL, with ``overrides`` such as ``api_version=``,
+        ``timeout=``, ``max_retries=`` or ``sleep=``: any HttpOptions field); ``options.api_version`` defaults to
+        :data:`DEFAULT_API_VERSION`.
+
+        ``clock`` is the cost governor's own (monotonic: it measures how fast the bucket refills, which a wall
+        clock set back would get wrong) and stays apart from ``options.clock``, which the HTTP layer reads for
+        Retry-After dates. ``options.sleep`` serves both, and the bulk polls.
+        """
+        options = HttpOptions.of(shop, **overrides)
+        self.options = options
+        self.shop_url = options.base_url.rstrip("/")
+        self.api_version = options.api_version or DEFAULT_API_VERSION
         # The version Shopify actually answered with (``X-Shopify-Api-Version``), None before the first response.
         self.served_version: str | None = None
-        self.endpoint = f"admin/api/{api_version}/graphql.json"
+        self.endpoint = f"admin/api/{self.api_version}/graphql.json"
         self.provider: TokenProvider = StaticToken(token) if isinstance(token, str) else token
-        self.verify = verify
-        self.timeout = timeout
+        self.verify = options.verify
+        self.timeout = options.timeout
         self.max_throttle_retries = max_throttle_retries
         self.bulk_poll_initial_s = bulk_poll_initial_s
         self.bulk_poll_max_s = bulk_poll_max_s
         self.bulk_timeout_s = bulk_timeout_s
-        self._sleep = sleep
+        self._sleep = options.sleep
         self._clock = clock
         secrets = tuple(getattr(self.provider, "secrets", ())) or (
             (self.provider.access_token,) if isinstance(self.provider, StaticToken) else ()
@@ -248,19 +252,14 @@ class ShopifyClient(ShopClient):
             self.shop_url,
             platform=PLATFORM,
             auth=ShopifyTokenAuth(self.provider),
-            verify=verify,
-            timeout=timeout,
-            max_retries=max_retries,
-            max_backoff_s=max_backoff_s,
-            request_budget=request_budget,
-            sleep=sleep,
+            options=options,
             error_parser=shopify_error_parser,
             secrets=secrets,
             session=session,
         )
         # A few points of margin: the bucket reading is taken when Shopify answered, and the restore it predicts
         # since then runs a little ahead of the shop's (network latency), which matters for pages fitted to ~1,000.
-        self.governor = CostGovernor(sleep=sleep, clock=clock, safety=GOVERNOR_SAFETY_POINTS)
+        self.governor = CostGovernor(sleep=options.sleep, clock=clock, safety=GOVERNOR_SAFETY_POINTS)
         self._bulk_operations = 0
         # query key -> page size that fitted under MAX_SINGLE_QUERY_COST (see paginate(fit=...))
         self.page_sizes: dict[str, int] = {}
@@ -319,12 +318,10 @@ class ShopifyClient(ShopClient):
                 self.served_version = str(served)
             body = response.data
             if not isinstance(body, Mapping):
-                raise ShopResponseError(
+                raise response.unexpected(
+                    PLATFORM,
                     f"expected a JSON object from the GraphQL endpoint, got {type(body).__name__}",
-                    platform=PLATFORM,
                     method="POST",
-                    url=response.url,
-                    status=response.status,
                 )
             extensions = body.get("extensions") if isinstance(body.get("extensions"), Mapping) else {}
             cost = extensions.get("cost") if isinstance(extensions, Mapping) else None

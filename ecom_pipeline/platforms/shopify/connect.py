@@ -15,7 +15,8 @@ import sys
 import time
 from typing import Any
 
-from ecom_pipeline.platforms.connect import ConnectResult, ConnectUsageError, default_name, tls_settings
+from ecom_pipeline.platforms.connect import ConnectResult, ConnectUsageError, default_name
+from ecom_pipeline.platforms.http import HttpOptions
 from ecom_pipeline.platforms.shopify import queries as q
 from ecom_pipeline.platforms.shopify.auth import ClientCredentialsToken, StaticToken, TokenProvider
 from ecom_pipeline.platforms.shopify.client import ShopifyClient
@@ -101,11 +102,14 @@ def _secret(value: str | None, env: str, prompt: str, what: str) -> str:
 
 def connect(args: argparse.Namespace) -> ConnectResult:
     """Check the credentials with one query and return what to store (credentials, settings, notes)."""
-    url = args.url.rstrip("/")
+    options, settings = HttpOptions.from_connect_args(args, max_retries=2)
+    url = options.base_url
     if "://" not in url:
         url = f"https://{url}"
-    verify, settings = tls_settings(args)
-    settings["api_version"] = args.api_version
+    # The version is pinned at connect (stored in settings); `shopify-upgrade` moves it later.
+    api_version = options.api_version or DEFAULT_API_VERSION
+    options = options.replace(base_url=url, api_version=api_version)
+    settings["api_version"] = api_version
     settings["bulk_threshold"] = getattr(args, "bulk_threshold", 2000)
     credentials: dict[str, Any]
     provider: TokenProvider
@@ -113,7 +117,13 @@ def connect(args: argparse.Namespace) -> ConnectResult:
         secret = _secret(args.client_secret, ENV_CLIENT_SECRET, "Shopify client secret: ", "--client-secret")
         renewed: dict[str, Any] = {}
         provider = ClientCredentialsToken(
-            url, args.client_id, secret, verify=verify, timeout=args.timeout, on_renew=renewed.update, clock=time.time
+            url,
+            args.client_id,
+            secret,
+            verify=options.verify,
+            timeout=args.timeout,
+            on_renew=renewed.update,
+            clock=time.time,
         )
         auth = "client credentials (24 h tokens renewed automatically)"
     else:
@@ -122,9 +132,7 @@ def connect(args: argparse.Namespace) -> ConnectResult:
         token = _secret(args.access_token, ENV_ACCESS_TOKEN, "Shopify Admin API access token: ", "--access-token")
         provider = StaticToken(token)
         auth = "Admin API access token"
-    client = ShopifyClient(
-        url, provider, api_version=args.api_version, verify=verify, timeout=args.timeout, max_retries=2
-    )
+    client = ShopifyClient(options, provider)
     with client:
         facts = client.shop_and_scopes()
     if args.client_id:
@@ -142,7 +150,7 @@ def connect(args: argparse.Namespace) -> ConnectResult:
             "served_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
     notes = list(missing_scope_notes(facts.get("scopes") or []))
-    message = version_status(args.api_version, served).message()
+    message = version_status(api_version, served).message()
     if message:
         notes.append(message)
     notes.append(PROTECTED_DATA_NOTE)

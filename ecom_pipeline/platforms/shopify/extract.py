@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ecom_pipeline.platforms.connect import verify_from_settings
 from ecom_pipeline.platforms.errors import ShopApiError
 from ecom_pipeline.platforms.shopify import queries as q
 from ecom_pipeline.platforms.shopify.auth import ClientCredentialsToken, StaticToken, TokenProvider
@@ -44,11 +43,14 @@ from ecom_pipeline.sync.extract import (
     CursorKey,
     ExtractContext,
     ExtractReport,
+    add_client_stats,
+    changed_items,
     cursor_after_full_scan,
-    is_unchanged,
+    later,
     since_for,
     stage_page,
     stage_tombstones,
+    staged_record,
 )
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import CredentialCipher, reveal
@@ -161,23 +163,22 @@ def token_provider(ctx: ExtractContext, *, verify: bool | str) -> TokenProvider:
 
 
 def make_client(ctx: ExtractContext, *, sleep: Callable[[float], None] = time.sleep) -> ShopifyClient:
-    """A client for the integration, with TLS settings and API version from the integration, limits from the run."""
-    settings = ctx.integration.settings or {}
-    verify = verify_from_settings(settings)
-    return ShopifyClient(
-        ctx.integration.base_url,
-        token_provider(ctx, verify=verify),
-        api_version=pinned_version(settings),
-        verify=verify,
-        timeout=ctx.timeout_s,
-        max_retries=ctx.max_retries,
-        request_budget=ctx.request_budget,
-        sleep=sleep,
-    )
+    """A client for the integration, with TLS settings and API version from the integration, limits from the run.
+
+    The version is :func:`~.versions.pinned_version`: an integration stored before connect recorded one keeps the
+    version it was synced with, not whatever the client's default is today.
+    """
+    options = ctx.http_options().replace(sleep=sleep, api_version=pinned_version(ctx.integration.settings))
+    return ShopifyClient(options, token_provider(ctx, verify=options.verify))
 
 
 def _iso(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _node_id(node: dict[str, Any]) -> str | None:
+    """A listed node's numeric id (``legacyResourceId``, or the tail of its gid), None when it has none."""
+    return numeric_id(node.get("legacyResourceId") or node.get("id"))
 
 
 def _record_time(payload: dict[str, Any]) -> datetime | None:
@@ -294,38 +295,22 @@ def extract_entity(ctx: ExtractContext, entity: str, client: ShopifyClient | Non
     state = {"newest": cursor}
 
     def stage(nodes: list[dict[str, Any]], *, advance: bool) -> None:
-        report.pages += 1
-        report.rows_fetched += len(nodes)
-        ids = [i for i in (numeric_id(n.get("legacyResourceId") or n.get("id")) for n in nodes) if i]
-        with ctx.engine.connect() as conn:
-            links = store.get_links(conn, integration.id, link_entity, ids)
+        changed, page_newest = changed_items(
+            ctx,
+            report,
+            link_entity=link_entity,
+            items=nodes,
+            seen=seen,
+            record_time=_record_time,
+            external_id=_node_id,
+        )
+        state["newest"] = later(state["newest"], page_newest)
         records: list[StagedRecord] = []
-        for node in nodes:
-            external_id = numeric_id(node.get("legacyResourceId") or node.get("id"))
-            updated = _record_time(node)
-            if external_id is None:
-                external_id = f"missing-id-{report.rows_fetched}-{len(records)}"
-            else:
-                seen.add(external_id)
-                if updated is not None:
-                    key = CursorKey(updated, int(external_id))
-                    newest = state["newest"]
-                    state["newest"] = key if newest is None or key > newest else newest
-            if not ctx.full_refresh and is_unchanged(links.get(external_id), updated):
-                report.unchanged += 1
-                continue
-            _complete(client, entity, node, sizes, options)  # only changed records pay for their nested pages
-            payload: dict[str, Any] = {"product": node, "currency": currency} if entity == "product" else node
+        for item in changed:
+            _complete(client, entity, item.payload, sizes, options)  # only changed records pay for nested pages
+            payload = {"product": item.payload, "currency": currency} if entity == "product" else item.payload
             records.append(
-                StagedRecord(
-                    tenant_id=integration.tenant_id,
-                    integration_id=integration.id,
-                    platform=integration.platform,
-                    entity=entity,
-                    external_id=external_id,
-                    payload=payload,
-                    source_updated_at=updated,
-                )
+                staged_record(integration, entity, item.external_id, payload, source_updated_at=item.updated)
             )
         report.staged += len(records)
         stage_page(ctx, entity=entity, records=records, cursor=state["newest"], advance_cursor=advance)
@@ -391,9 +376,7 @@ def extract_entity(ctx: ExtractContext, entity: str, client: ShopifyClient | Non
 
 def _finish(report: ShopifyExtractReport, client: ShopifyClient) -> None:
     stats = client.stats
-    report.api_calls = stats.api_calls
-    report.retries = stats.retries
-    report.throttle_wait_s = stats.throttle_wait_s
+    add_client_stats(report, stats)
     report.throttled = stats.throttled
     report.bulk_operations = stats.bulk_operations
     report.duration_s = time.monotonic() - report.started
@@ -452,13 +435,11 @@ def extract_inventory(ctx: ExtractContext, client: ShopifyClient | None = None) 
                     newest = key if newest is None or key > newest else newest
                 location_id = numeric_id(location.get("legacyResourceId") or location.get("id"))
                 records.append(
-                    StagedRecord(
-                        tenant_id=integration.tenant_id,
-                        integration_id=integration.id,
-                        platform=integration.platform,
-                        entity="inventory",
-                        external_id=f"{variant_id}@{location_id}",
-                        payload={"level": level, "location": location_ref},
+                    staged_record(
+                        integration,
+                        "inventory",
+                        f"{variant_id}@{location_id}",
+                        {"level": level, "location": location_ref},
                         source_updated_at=updated,
                     )
                 )

@@ -19,7 +19,7 @@ from typing import Any
 import dagster as dg
 from sqlalchemy import Engine, select, update
 
-from ecom_pipeline.platforms.connect import verify_from_settings
+from ecom_pipeline.platforms.http import HttpOptions
 from ecom_pipeline.platforms.shopify.client import ShopifyClient
 from ecom_pipeline.platforms.shopify.connect import missing_scope_notes
 from ecom_pipeline.platforms.shopify.credentials import provider_for
@@ -161,14 +161,9 @@ def upgrade_integration(
             raise UpgradeError(f"integration #{integration_id} is a {integration.platform} shop, not Shopify")
         credentials = store.load_credentials(conn, integration_id, cipher)
     settings = integration.settings or {}
-    verify = verify_from_settings(settings)
+    options = HttpOptions.for_integration(integration, api_version=target, timeout=timeout, max_retries=2)
     client = ShopifyClient(
-        integration.base_url,
-        provider_for(integration.base_url, credentials, verify=verify, timeout=timeout),
-        api_version=target,
-        verify=verify,
-        timeout=timeout,
-        max_retries=2,
+        options, provider_for(integration.base_url, credentials, verify=options.verify, timeout=timeout)
     )
     with client:
         facts = client.shop_and_scopes()

@@ -12,7 +12,9 @@ Rules:
 
 - ``external_id`` is the numeric id as a string (``legacyResourceId`` / REST ``id``); ``external_gid`` keeps the
   global id. Order lines have no legacy id in GraphQL, so their id is the numeric tail of the gid (equal to REST).
-- Money is Decimal from the ``amount`` strings (never float). ``currency`` / ``total`` are the shop currency
+- Fields are read by the readers every platform shares (``platforms/readers.py``): money is Decimal from the
+  ``amount`` strings (a float is refused), integers are ints, whole floats or digit strings, text is refused when
+  a list or an object stands where it belongs. ``currency`` / ``total`` are the shop currency
   (``shopMoney``); what the buyer saw (``presentmentMoney``) goes to ``presentment_currency`` / ``presentment_total``.
 - Times carry an offset (REST: shop-local ``-05:00``; GraphQL: ``Z``) and become aware UTC; a time without offset
   is refused rather than guessed.
@@ -30,11 +32,12 @@ Every malformed input raises :class:`TransformError` naming the record and field
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from ecom_pipeline.platforms.errors import TransformError
+from ecom_pipeline.platforms.readers import Fields
 from ecom_pipeline.sync.canonical import (
     CanonicalCustomer,
     CanonicalInventory,
@@ -50,18 +53,18 @@ FULFILLMENT_ALIASES = {"partial": "partially_fulfilled", "null": "unfulfilled"}
 _ZERO = Decimal("0.00")
 
 
-# -- field readers --------------------------------------------------------------------------------------------------
+# -- field readers (the shared ones are in platforms/readers.py; these know Shopify's shapes) ------------------------
 
 
-def _obj(entity: str, record_id: str | None, field: str, value: Any) -> Mapping[str, Any]:
+def _obj(f: Fields, field: str, value: Any) -> Mapping[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise TransformError(entity, record_id, field, f"expected an object, found {value!r}")
+        f.fail(field, f"expected an object, found {value!r}")
     return value
 
 
-def _list(entity: str, record_id: str | None, field: str, value: Any) -> list[Any]:
+def _list(f: Fields, field: str, value: Any) -> list[Any]:
     if value is None:
         return []
     if isinstance(value, Mapping) and "nodes" in value:  # a GraphQL connection
@@ -69,7 +72,7 @@ def _list(entity: str, record_id: str | None, field: str, value: Any) -> list[An
     if isinstance(value, Mapping) and "edges" in value:
         value = [e.get("node") for e in value.get("edges") or [] if isinstance(e, Mapping)]
     if not isinstance(value, list):
-        raise TransformError(entity, record_id, field, f"expected a list, found {value!r}")
+        f.fail(field, f"expected a list, found {value!r}")
     return value
 
 
@@ -108,91 +111,44 @@ def _gid(payload: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _money(entity: str, record: str | None, field: str, value: Any) -> Decimal | None:
-    """Decimal from a Money string (or MoneyV2 ``{"amount"}``); None/"" mean no value. Floats are refused."""
-    if isinstance(value, Mapping):
-        value = value.get("amount")
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool | float):
-        raise TransformError(entity, record, field, f"expected a decimal amount string, found {value!r}")
-    try:
-        amount = Decimal(value) if isinstance(value, int) else Decimal(str(value).strip())
-    except InvalidOperation:
-        raise TransformError(entity, record, field, f"expected a decimal amount, found {value!r}") from None
-    if not amount.is_finite():
-        raise TransformError(entity, record, field, f"expected a finite amount, found {value!r}")
-    return amount
-
-
-def _bag(entity: str, record: str | None, field: str, bag: Any, side: str = "shop") -> Decimal | None:
-    """An amount from a MoneyBag (``shopMoney``/``presentmentMoney``) or a REST ``*_set`` (``shop_money``...)."""
+def _bag(f: Fields, field: str, bag: Any, side: str = "shop") -> Decimal | None:
+    """An amount from a MoneyBag (``shopMoney``/``presentmentMoney``, each a MoneyV2 ``{"amount", "currencyCode"}``)
+    or a REST ``*_set`` (``shop_money``...)."""
     if bag is None:
         return None
-    bag = _obj(entity, record, field, bag)
+    bag = _obj(f, field, bag)
     keys = ("shopMoney", "shop_money") if side == "shop" else ("presentmentMoney", "presentment_money")
     for key in keys:
         if key in bag:
-            return _money(entity, record, f"{field}.{key}.amount", bag.get(key))
-    raise TransformError(entity, record, field, f"expected a money bag with {keys[0]}, found {dict(bag)!r}")
+            money = bag.get(key)
+            return f.money(f"{field}.{key}.amount", money.get("amount") if isinstance(money, Mapping) else money)
+    f.fail(field, f"expected a money bag with {keys[0]}, found {dict(bag)!r}")
 
 
-def _int(entity: str, record: str | None, field: str, value: Any) -> int | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise TransformError(entity, record, field, f"expected an integer, found {value!r}")
-    try:
-        return int(value)
-    except ValueError:
-        raise TransformError(entity, record, field, f"expected an integer, found {value!r}") from None
-
-
-def _time(entity: str, record: str | None, field: str, value: Any) -> datetime | None:
-    """ISO 8601 with an offset (``Z`` or ``-05:00``) -> aware UTC; no offset is an error, not a guess."""
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise TransformError(entity, record, field, f"expected a date-time string, found {value!r}")
-    text = value.strip()
-    try:
-        parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
-    except ValueError:
-        raise TransformError(entity, record, field, f"expected an ISO 8601 date-time, found {value!r}") from None
-    if parsed.tzinfo is None:
-        raise TransformError(entity, record, field, f"date-time without offset is ambiguous: {value!r}")
-    return parsed.astimezone(UTC)
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def _email(value: Any) -> str | None:
-    text = _text(value)
+def _lower(f: Fields, field: str, value: Any) -> str | None:
+    text = f.text(field, value)
     return text.lower() if text else None
 
 
-def _lower(value: Any) -> str | None:
-    text = _text(value)
-    return text.lower() if text else None
-
-
-def _tags(entity: str, record: str, value: Any) -> tuple[str, ...]:
+def _tags(f: Fields, value: Any) -> tuple[str, ...]:
     """GraphQL gives a list, REST a comma-separated string: both become a tuple in the shop's order."""
     if value is None or value == "":
         return ()
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, list):
-        raise TransformError(entity, record, "tags", f"expected a list or a string, found {value!r}")
+        f.fail("tags", f"expected a list or a string, found {value!r}")
     return tuple(t for t in (str(i).strip() for i in items) if t)
 
 
 def _is_graphql(payload: Mapping[str, Any]) -> bool:
     return "legacyResourceId" in payload or "updatedAt" in payload or "createdAt" in payload
+
+
+def _graphql_node(entity: str, payload: Any) -> bool:
+    """Whether ``payload`` is a GraphQL node (else a REST body); anything but a JSON object is refused."""
+    if not isinstance(payload, Mapping):
+        raise TransformError(entity, None, entity, f"expected a JSON object, found {type(payload).__name__}")
+    return _is_graphql(payload)
 
 
 # -- products -------------------------------------------------------------------------------------------------------
@@ -203,109 +159,95 @@ def _unwrap_product(record: Any) -> tuple[Mapping[str, Any], str | None]:
     if not isinstance(record, Mapping):
         raise TransformError("product", None, "product", f"expected a JSON object, found {type(record).__name__}")
     if isinstance(record.get("product"), Mapping):
-        return record["product"], _text(record.get("currency"))
+        return record["product"], Fields("product").text("currency", record.get("currency"))
     return record, None
 
 
-def _variant_graphql(node: Any, product_id: str, currency: str | None, index: int) -> CanonicalVariant:
-    if not isinstance(node, Mapping):
-        raise TransformError("product", product_id, f"variants[{index}]", f"expected an object, found {node!r}")
-    vid = record_id("variant", node)
-    field = f"variants[{vid}]"
+def _variant_options(f: Fields, field: str, node: Mapping[str, Any], option_names: list[str] | None) -> dict[str, str]:
+    """GraphQL: the node's ``selectedOptions`` (``option_names`` None); REST: ``option1..3`` under the product's
+    option names, in position order."""
     options: dict[str, str] = {}
-    for option in _list("product", product_id, f"{field}.selectedOptions", node.get("selectedOptions")):
-        if isinstance(option, Mapping) and _text(option.get("name")) and _text(option.get("value")):
-            options[str(option["name"]).strip()] = str(option["value"]).strip()
-    item = _obj("product", product_id, f"{field}.inventoryItem", node.get("inventoryItem"))
-    tracked = bool(item.get("tracked")) if item else False
-    return CanonicalVariant(
-        external_id=vid,
-        sku=_text(node.get("sku")),
-        title=_text(node.get("title")),
-        price=_money("product", product_id, f"{field}.price", node.get("price")),
-        compare_at_price=_money("product", product_id, f"{field}.compareAtPrice", node.get("compareAtPrice")),
-        currency=currency,
-        options=options,
-        weight=None,
-        position=_int("product", product_id, f"{field}.position", node.get("position")),
-        stock_quantity=_int("product", product_id, f"{field}.inventoryQuantity", node.get("inventoryQuantity"))
-        if tracked
-        else None,
-        stock_managed=tracked,
-        created_at=_time("product", product_id, f"{field}.createdAt", node.get("createdAt")),
-        updated_at=_time("product", product_id, f"{field}.updatedAt", node.get("updatedAt")),
-        external_gid=_gid(node),
-    )
-
-
-def _variant_rest(
-    node: Any, product_id: str, option_names: list[str], currency: str | None, index: int
-) -> CanonicalVariant:
-    if not isinstance(node, Mapping):
-        raise TransformError("product", product_id, f"variants[{index}]", f"expected an object, found {node!r}")
-    vid = record_id("variant", node)
-    field = f"variants[{vid}]"
-    options: dict[str, str] = {}
+    if option_names is None:
+        for option in _list(f, f"{field}.selectedOptions", node.get("selectedOptions")):
+            if isinstance(option, Mapping):
+                name = f.text(f"{field}.selectedOptions.name", option.get("name"))
+                value = f.text(f"{field}.selectedOptions.value", option.get("value"))
+                if name and value:
+                    options[name] = value
+        return options
     for position, name in enumerate(option_names, start=1):
-        value = _text(node.get(f"option{position}"))
+        value = f.text(f"{field}.option{position}", node.get(f"option{position}"))
         if value:
             options[name] = value
-    # 2025-07+ webhook bodies dropped ``inventory_management``; a quantity is then the sign of tracked stock.
+    return options
+
+
+def _variant_tracked(f: Fields, field: str, node: Mapping[str, Any], graphql: bool) -> bool:
+    """Whether Shopify tracks the variant's stock: the inventory item's ``tracked`` (GraphQL), or REST's
+    ``inventory_management``; 2025-07+ webhook bodies dropped that field, and a quantity is then the sign of it."""
+    if graphql:
+        item = _obj(f, f"{field}.inventoryItem", node.get("inventoryItem"))
+        return bool(item.get("tracked")) if item else False
     if "inventory_management" in node:
-        tracked = node.get("inventory_management") == "shopify"
-    else:
-        tracked = node.get("inventory_quantity") is not None
+        return node.get("inventory_management") == "shopify"
+    return node.get("inventory_quantity") is not None
+
+
+def _variant(
+    f: Fields, node: Any, index: int, currency: str | None, option_names: list[str] | None = None
+) -> CanonicalVariant:
+    """One variant of a GraphQL product (``option_names`` None) or of a REST product (its option names)."""
+    if not isinstance(node, Mapping):
+        f.fail(f"variants[{index}]", f"expected an object, found {node!r}")
+    vid = record_id("variant", node)
+    field = f"variants[{vid}]"
+    graphql = option_names is None
+    compare_at, quantity, created, updated = (
+        ("compareAtPrice", "inventoryQuantity", "createdAt", "updatedAt")
+        if graphql
+        else ("compare_at_price", "inventory_quantity", "created_at", "updated_at")
+    )
+    tracked = _variant_tracked(f, field, node, graphql)
     return CanonicalVariant(
         external_id=vid,
-        sku=_text(node.get("sku")),
-        title=_text(node.get("title")),
-        price=_money("product", product_id, f"{field}.price", node.get("price")),
-        compare_at_price=_money("product", product_id, f"{field}.compare_at_price", node.get("compare_at_price")),
+        sku=f.text(f"{field}.sku", node.get("sku")),
+        title=f.text(f"{field}.title", node.get("title")),
+        price=f.money(f"{field}.price", node.get("price")),
+        compare_at_price=f.money(f"{field}.{compare_at}", node.get(compare_at)),
         currency=currency,
-        options=options,
+        options=_variant_options(f, field, node, option_names),
         weight=None,
-        position=_int("product", product_id, f"{field}.position", node.get("position")),
-        stock_quantity=_int("product", product_id, f"{field}.inventory_quantity", node.get("inventory_quantity"))
-        if tracked
-        else None,
+        position=f.integer(f"{field}.position", node.get("position")),
+        stock_quantity=f.integer(f"{field}.{quantity}", node.get(quantity)) if tracked else None,
         stock_managed=tracked,
-        created_at=_time("product", product_id, f"{field}.created_at", node.get("created_at")),
-        updated_at=_time("product", product_id, f"{field}.updated_at", node.get("updated_at")),
+        created_at=f.utc_time(f"{field}.{created}", node.get(created)),
+        updated_at=f.utc_time(f"{field}.{updated}", node.get(updated)),
         external_gid=_gid(node),
     )
 
 
 def _product(
-    product: Mapping[str, Any], product_id: str, variants: tuple[CanonicalVariant, ...], graphql: bool
+    f: Fields, product: Mapping[str, Any], variants: tuple[CanonicalVariant, ...], graphql: bool
 ) -> CanonicalProduct:
-    title = _text(product.get("title"))
+    product_id = str(f.record_id)
+    title = f.text("title", product.get("title"))
     if title is None:
-        raise TransformError("product", product_id, "title", f"a product needs a title, found {product.get('title')!r}")
-    status_field = "status"
-    raw_status = _lower(product.get(status_field))
+        f.fail("title", f"a product needs a title, found {product.get('title')!r}")
+    created, updated = ("createdAt", "updatedAt") if graphql else ("created_at", "updated_at")
+    description, product_type = ("descriptionHtml", "productType") if graphql else ("body_html", "product_type")
     return CanonicalProduct(
         external_id=product_id,
         title=title,
-        status=PRODUCT_STATUS.get(raw_status or "", "draft"),
+        status=PRODUCT_STATUS.get(_lower(f, "status", product.get("status")) or "", "draft"),
         variants=tuple(
             sorted(variants, key=lambda v: (v.position if v.position is not None else 0, int(v.external_id)))
         ),
-        description=_text(product.get("descriptionHtml" if graphql else "body_html")),
-        product_type=_text(product.get("productType" if graphql else "product_type")),
-        handle=_text(product.get("handle")),
-        tags=_tags("product", product_id, product.get("tags")),
-        created_at=_time(
-            "product",
-            product_id,
-            "createdAt" if graphql else "created_at",
-            product.get("createdAt" if graphql else "created_at"),
-        ),
-        updated_at=_time(
-            "product",
-            product_id,
-            "updatedAt" if graphql else "updated_at",
-            product.get("updatedAt" if graphql else "updated_at"),
-        ),
+        description=f.text(description, product.get(description)),
+        product_type=f.text(product_type, product.get(product_type)),
+        handle=f.text("handle", product.get("handle")),
+        tags=_tags(f, product.get("tags")),
+        created_at=f.utc_time(created, product.get(created)),
+        updated_at=f.utc_time(updated, product.get(updated)),
         external_gid=_gid(product),
     )
 
@@ -319,40 +261,41 @@ def product_to_canonical(record: Mapping[str, Any], *, currency: str | None = No
     currency = currency or staged_currency
     if not _is_graphql(product):
         return product_from_rest(product, currency=currency)
-    product_id = record_id("product", product)
+    f = Fields("product", record_id("product", product))
     variants_connection = product.get("variants")
     if isinstance(variants_connection, Mapping) and (variants_connection.get("pageInfo") or {}).get("hasNextPage"):
-        raise TransformError(
-            "product", product_id, "variants", "incomplete variants connection (hasNextPage): extract must page it"
-        )
-    nodes = _list("product", product_id, "variants", variants_connection)
-    variants = tuple(_variant_graphql(node, product_id, currency, i) for i, node in enumerate(nodes))
+        f.fail("variants", "incomplete variants connection (hasNextPage): extract must page it")
+    nodes = _list(f, "variants", variants_connection)
+    variants = tuple(_variant(f, node, i, currency) for i, node in enumerate(nodes))
     # Shopify prices are as entered; shop.taxesIncluded says whether they include tax (None when not staged).
     taxes_included = record.get("taxes_included") if isinstance(record, Mapping) else None
     variants = with_tax_flag(variants, taxes_included if isinstance(taxes_included, bool) else None)
-    return _product(product, product_id, variants, graphql=True)
+    return _product(f, product, variants, graphql=True)
 
 
 def product_from_rest(product: Mapping[str, Any], *, currency: str | None = None) -> CanonicalProduct:
     """A REST product (``products/update`` webhook body, REST samples) -> CanonicalProduct."""
-    product_id = record_id("product", product)
-    options = _list("product", product_id, "options", product.get("options"))
+    f = Fields("product", record_id("product", product))
+    options = _list(f, "options", product.get("options"))
     names = [
-        str(o.get("name")).strip()
-        for o in sorted((o for o in options if isinstance(o, Mapping)), key=lambda o: o.get("position") or 0)
-        if _text(o.get("name"))
+        name
+        for name in (
+            f.text("options.name", o.get("name"))
+            for o in sorted((o for o in options if isinstance(o, Mapping)), key=lambda o: o.get("position") or 0)
+        )
+        if name
     ]
-    nodes = _list("product", product_id, "variants", product.get("variants"))
-    variants = tuple(_variant_rest(node, product_id, names, currency, i) for i, node in enumerate(nodes))
-    return _product(product, product_id, variants, graphql=False)
+    nodes = _list(f, "variants", product.get("variants"))
+    variants = tuple(_variant(f, node, i, currency, names) for i, node in enumerate(nodes))
+    return _product(f, product, variants, graphql=False)
 
 
 def inventory_item_ids(record: Mapping[str, Any]) -> dict[str, str]:
     """variant external id -> inventory item legacy id (export writes stock to the item, not the variant)."""
     product, _ = _unwrap_product(record)
-    product_id = record_id("product", product)
+    f = Fields("product", record_id("product", product))
     found: dict[str, str] = {}
-    for node in _list("product", product_id, "variants", product.get("variants")):
+    for node in _list(f, "variants", product.get("variants")):
         if not isinstance(node, Mapping):
             continue
         item = node.get("inventoryItem")
@@ -369,10 +312,10 @@ def inventory_item_ids(record: Mapping[str, Any]) -> dict[str, str]:
 # -- inventory ------------------------------------------------------------------------------------------------------
 
 
-def _available(entity: str, record: str, quantities: Any) -> int | None:
-    for quantity in _list(entity, record, "quantities", quantities):
+def _available(f: Fields, quantities: Any) -> int | None:
+    for quantity in _list(f, "quantities", quantities):
         if isinstance(quantity, Mapping) and quantity.get("name") == "available":
-            return _int(entity, record, "quantities.available", quantity.get("quantity"))
+            return f.integer("quantities.available", quantity.get("quantity"))
     return None
 
 
@@ -386,27 +329,28 @@ def inventory_to_canonical(record: Mapping[str, Any]) -> list[CanonicalInventory
             "inventory", None, "level", f"expected {{'level': ..., 'location': ...}}, found {record!r}"
         )
     level = record["level"]
-    location = _obj("inventory", None, "location", record.get("location"))
-    item = _obj("inventory", None, "level.item", level.get("item"))
-    item_id = record_id("inventory", item) if item else None
+    unknown = Fields("inventory")
+    location = _obj(unknown, "location", record.get("location"))
+    item = _obj(unknown, "level.item", level.get("item"))
+    f = Fields("inventory", record_id("inventory", item) if item else None)
     # ``variants(first: 1)`` since 2026-01 (InventoryItem.variant is deprecated); webhook re-reads stage ``variant``.
     variants = item.get("variants")
     nodes = variants.get("nodes") if isinstance(variants, Mapping) else None
     first = nodes[0] if isinstance(nodes, list) and nodes else None
-    variant = _obj("inventory", item_id, "level.item.variant", item.get("variant") if first is None else first)
+    variant = _obj(f, "level.item.variant", item.get("variant") if first is None else first)
     if not variant:
         return []
     location_id = numeric_id(location.get("legacyResourceId") or location.get("id"))
     if location_id is None:
-        raise TransformError("inventory", item_id, "location.id", f"missing location id, found {dict(location)!r}")
+        f.fail("location.id", f"missing location id, found {dict(location)!r}")
     return [
         CanonicalInventory(
             variant_external_id=record_id("inventory", variant),
-            sku=_text(item.get("sku")),
+            sku=f.text("level.item.sku", item.get("sku")),
             location=location_id,
-            available=_available("inventory", item_id or "", level.get("quantities")),
+            available=_available(f, level.get("quantities")),
             managed=bool(item.get("tracked")),
-            updated_at=_time("inventory", item_id, "level.updatedAt", level.get("updatedAt")),
+            updated_at=f.utc_time("level.updatedAt", level.get("updatedAt")),
         )
     ]
 
@@ -421,17 +365,17 @@ def inventory_level_from_rest(
     """
     if not isinstance(level, Mapping):
         raise TransformError("inventory", None, "level", f"expected an object, found {level!r}")
-    item_id = numeric_id(level.get("inventory_item_id"))
+    f = Fields("inventory", numeric_id(level.get("inventory_item_id")))
     location_id = numeric_id(level.get("location_id"))
     if location_id is None:
-        raise TransformError("inventory", item_id, "location_id", f"missing, found {level.get('location_id')!r}")
+        f.fail("location_id", f"missing, found {level.get('location_id')!r}")
     return CanonicalInventory(
         variant_external_id=variant_external_id,
         sku=sku,
         location=location_id,
-        available=_int("inventory", item_id, "available", level.get("available")),
+        available=f.integer("available", level.get("available")),
         managed=tracked,
-        updated_at=_time("inventory", item_id, "updated_at", level.get("updated_at")),
+        updated_at=f.utc_time("updated_at", level.get("updated_at")),
     )
 
 
@@ -446,226 +390,183 @@ def _order_status(cancelled: Any, closed: Any) -> str:
     return "open"
 
 
-def _fulfillment(value: Any) -> str:
-    text = _lower(value) or "unfulfilled"
+def _fulfillment(f: Fields, field: str, value: Any) -> str:
+    text = _lower(f, field, value) or "unfulfilled"
     return FULFILLMENT_ALIASES.get(text, text)
 
 
-def _line_graphql(order_id: str, node: Any, index: int) -> CanonicalOrderLine:
+def _line(f: Fields, lines: str, node: Any, index: int) -> tuple[Mapping[str, Any], str, str, int]:
+    """An order line's object, id (REST ``id``, or the numeric tail of the GraphQL gid: lines have no legacy id),
+    field path (``lineItems[<id>]``) and quantity, in either shape (``lines`` names the list)."""
     if not isinstance(node, Mapping):
-        raise TransformError("order", order_id, f"lineItems[{index}]", f"expected an object, found {node!r}")
+        f.fail(f"{lines}[{index}]", f"expected an object, found {node!r}")
     line_id = numeric_id(node.get("id"))
     if line_id is None:
-        raise TransformError("order", order_id, f"lineItems[{index}].id", f"missing line id, found {node.get('id')!r}")
-    field = f"lineItems[{line_id}]"
-    quantity = _int("order", order_id, f"{field}.quantity", node.get("quantity"))
+        f.fail(f"{lines}[{index}].id", f"missing line id, found {node.get('id')!r}")
+    field = f"{lines}[{line_id}]"
+    quantity = f.integer(f"{field}.quantity", node.get("quantity"))
     if quantity is None or quantity < 0:
-        raise TransformError("order", order_id, f"{field}.quantity", f"expected a quantity, found {quantity!r}")
-    unit = _bag("order", order_id, f"{field}.originalUnitPriceSet", node.get("originalUnitPriceSet"))
+        f.fail(f"{field}.quantity", f"expected a quantity, found {quantity!r}")
+    return node, line_id, field, quantity
+
+
+def _line_graphql(f: Fields, line: Any, index: int) -> CanonicalOrderLine:
+    node, line_id, field, quantity = _line(f, "lineItems", line, index)
+    unit = _bag(f, f"{field}.originalUnitPriceSet", node.get("originalUnitPriceSet"))
     # Line taxes are read only when the query asked for them (the pinned query does not: the order's totalTaxSet
     # has the tax); None then, not zero, so "unknown" is not mistaken for "untaxed".
     tax: Decimal | None = None if "taxLines" not in node else _ZERO
-    for i, tax_line in enumerate(_list("order", order_id, f"{field}.taxLines", node.get("taxLines"))):
-        amount = _bag(
-            "order",
-            order_id,
-            f"{field}.taxLines[{i}].priceSet",
-            _obj("order", order_id, field, tax_line).get("priceSet"),
-        )
+    for i, tax_line in enumerate(_list(f, f"{field}.taxLines", node.get("taxLines"))):
+        amount = _bag(f, f"{field}.taxLines[{i}].priceSet", _obj(f, field, tax_line).get("priceSet"))
         tax = (tax or _ZERO) + (amount or _ZERO)
-    variant = _obj("order", order_id, f"{field}.variant", node.get("variant"))
+    variant = _obj(f, f"{field}.variant", node.get("variant"))
     return CanonicalOrderLine(
         external_id=line_id,
         variant_external_id=record_id("variant", variant) if variant else None,
-        sku=_text(node.get("sku")),
-        title=_text(node.get("name")),
+        sku=f.text(f"{field}.sku", node.get("sku")),
+        title=f.text(f"{field}.name", node.get("name")),
         quantity=quantity,
         unit_price=unit,
         subtotal=unit * quantity if unit is not None else None,
-        total=_bag("order", order_id, f"{field}.discountedTotalSet", node.get("discountedTotalSet")),
+        total=_bag(f, f"{field}.discountedTotalSet", node.get("discountedTotalSet")),
         tax=tax,
     )
 
 
-def _line_rest(order_id: str, node: Any, index: int) -> CanonicalOrderLine:
-    if not isinstance(node, Mapping):
-        raise TransformError("order", order_id, f"line_items[{index}]", f"expected an object, found {node!r}")
-    line_id = numeric_id(node.get("id"))
-    if line_id is None:
-        raise TransformError("order", order_id, f"line_items[{index}].id", f"missing line id, found {node.get('id')!r}")
-    field = f"line_items[{line_id}]"
-    quantity = _int("order", order_id, f"{field}.quantity", node.get("quantity"))
-    if quantity is None or quantity < 0:
-        raise TransformError("order", order_id, f"{field}.quantity", f"expected a quantity, found {quantity!r}")
-    if node.get("price_set") is not None:
-        unit = _bag("order", order_id, f"{field}.price_set", node.get("price_set"))
-    else:
-        unit = _money("order", order_id, f"{field}.price", node.get("price"))
+def _set_or_money(f: Fields, owner: Mapping[str, Any], field: str, name: str) -> Decimal | None:
+    """REST ``<name>_set`` (the shop-currency money bag) when present, else the plain ``<name>`` amount string."""
+    if owner.get(f"{name}_set") is not None:
+        return _bag(f, f"{field}{name}_set", owner.get(f"{name}_set"))
+    return f.money(f"{field}{name}", owner.get(name))
+
+
+def _line_rest(f: Fields, line: Any, index: int) -> CanonicalOrderLine:
+    node, line_id, field, quantity = _line(f, "line_items", line, index)
+    unit = _set_or_money(f, node, f"{field}.", "price")
     discounts = _ZERO
-    for i, allocation in enumerate(
-        _list("order", order_id, f"{field}.discount_allocations", node.get("discount_allocations"))
-    ):
-        allocation = _obj("order", order_id, f"{field}.discount_allocations[{i}]", allocation)
-        amount = (
-            _bag("order", order_id, f"{field}.discount_allocations[{i}].amount_set", allocation.get("amount_set"))
-            if allocation.get("amount_set") is not None
-            else _money("order", order_id, f"{field}.discount_allocations[{i}].amount", allocation.get("amount"))
-        )
-        discounts += amount or _ZERO
-    tax = _ZERO
-    for i, tax_line in enumerate(_list("order", order_id, f"{field}.tax_lines", node.get("tax_lines"))):
-        tax_line = _obj("order", order_id, f"{field}.tax_lines[{i}]", tax_line)
-        amount = (
-            _bag("order", order_id, f"{field}.tax_lines[{i}].price_set", tax_line.get("price_set"))
-            if tax_line.get("price_set") is not None
-            else _money("order", order_id, f"{field}.tax_lines[{i}].price", tax_line.get("price"))
-        )
-        tax += amount or _ZERO
+    for i, allocation in enumerate(_list(f, f"{field}.discount_allocations", node.get("discount_allocations"))):
+        path = f"{field}.discount_allocations[{i}]"
+        discounts += _set_or_money(f, _obj(f, path, allocation), f"{path}.", "amount") or _ZERO
+    for i, tax_line in enumerate(_list(f, f"{field}.tax_lines", node.get("tax_lines"))):
+        # Validated but not kept: the GraphQL path does not read line taxes, and both shapes must give the same
+        # record or a webhook and the next poll would flip the order back and forth.
+        path = f"{field}.tax_lines[{i}]"
+        _set_or_money(f, _obj(f, path, tax_line), f"{path}.", "price")
     variant_id = numeric_id(node.get("variant_id"))
     subtotal = unit * quantity if unit is not None else None
     return CanonicalOrderLine(
         external_id=line_id,
         variant_external_id=variant_id,
-        sku=_text(node.get("sku")),
-        title=_text(node.get("name")),
+        sku=f.text(f"{field}.sku", node.get("sku")),
+        title=f.text(f"{field}.name", node.get("name")),
         quantity=quantity,
         unit_price=unit,
         subtotal=subtotal,
         total=subtotal - discounts if subtotal is not None else None,
-        # Validated above but not kept: the GraphQL path does not read line taxes, and both shapes must give the
-        # same record or a webhook and the next poll would flip the order back and forth.
         tax=None,
     )
 
 
 def order_to_canonical(order: Mapping[str, Any]) -> CanonicalOrder:
     """A GraphQL Order node (or a REST order) -> CanonicalOrder, in the shop currency with presentment kept apart."""
-    if not isinstance(order, Mapping):
-        raise TransformError("order", None, "order", f"expected a JSON object, found {type(order).__name__}")
-    if not _is_graphql(order):
+    if not _graphql_node("order", order):
         return order_from_rest(order)
-    order_id = record_id("order", order)
-    currency = _text(order.get("currencyCode"))
+    f = Fields("order", record_id("order", order))
+    currency = f.text("currencyCode", order.get("currencyCode"))
     if currency is None:
-        raise TransformError("order", order_id, "currencyCode", f"missing, found {order.get('currencyCode')!r}")
+        f.fail("currencyCode", f"missing, found {order.get('currencyCode')!r}")
     lines_connection = order.get("lineItems")
     if isinstance(lines_connection, Mapping) and (lines_connection.get("pageInfo") or {}).get("hasNextPage"):
-        raise TransformError("order", order_id, "lineItems", "incomplete lineItems connection: extract must page it")
-    lines = tuple(
-        _line_graphql(order_id, node, i)
-        for i, node in enumerate(_list("order", order_id, "lineItems", lines_connection))
-    )
-    total = _bag("order", order_id, "totalPriceSet", order.get("totalPriceSet"))
+        f.fail("lineItems", "incomplete lineItems connection: extract must page it")
+    lines = tuple(_line_graphql(f, node, i) for i, node in enumerate(_list(f, "lineItems", lines_connection)))
+    total = _bag(f, "totalPriceSet", order.get("totalPriceSet"))
     if total is None:
-        raise TransformError("order", order_id, "totalPriceSet", "missing order total")
-    customer = _obj("order", order_id, "customer", order.get("customer"))
+        f.fail("totalPriceSet", "missing order total")
+    customer = _obj(f, "customer", order.get("customer"))
     return CanonicalOrder(
-        external_id=order_id,
-        order_number=_text(order.get("name")),
+        external_id=str(f.record_id),
+        order_number=f.text("name", order.get("name")),
         status=_order_status(order.get("cancelledAt"), order.get("closedAt")),
-        financial_status=_lower(order.get("displayFinancialStatus")),
-        fulfillment_status=_fulfillment(order.get("displayFulfillmentStatus")),
+        financial_status=_lower(f, "displayFinancialStatus", order.get("displayFinancialStatus")),
+        fulfillment_status=_fulfillment(f, "displayFulfillmentStatus", order.get("displayFulfillmentStatus")),
         currency=currency,
-        subtotal=_bag("order", order_id, "subtotalPriceSet", order.get("subtotalPriceSet")),
-        discount_total=_bag("order", order_id, "totalDiscountsSet", order.get("totalDiscountsSet")),
-        shipping_total=_bag("order", order_id, "totalShippingPriceSet", order.get("totalShippingPriceSet")),
-        tax_total=_bag("order", order_id, "totalTaxSet", order.get("totalTaxSet")),
+        subtotal=_bag(f, "subtotalPriceSet", order.get("subtotalPriceSet")),
+        discount_total=_bag(f, "totalDiscountsSet", order.get("totalDiscountsSet")),
+        shipping_total=_bag(f, "totalShippingPriceSet", order.get("totalShippingPriceSet")),
+        tax_total=_bag(f, "totalTaxSet", order.get("totalTaxSet")),
         total=total,
-        refunded_total=_bag("order", order_id, "totalRefundedSet", order.get("totalRefundedSet")) or _ZERO,
+        refunded_total=_bag(f, "totalRefundedSet", order.get("totalRefundedSet")) or _ZERO,
         lines=lines,
         customer_external_id=record_id("customer", customer) if customer else None,
-        email=_email(order.get("email")),
-        placed_at=_time("order", order_id, "createdAt", order.get("createdAt")),
-        completed_at=_time("order", order_id, "closedAt", order.get("closedAt")),
-        updated_at=_time("order", order_id, "updatedAt", order.get("updatedAt")),
+        email=f.email("email", order.get("email")),
+        placed_at=f.utc_time("createdAt", order.get("createdAt")),
+        completed_at=f.utc_time("closedAt", order.get("closedAt")),
+        updated_at=f.utc_time("updatedAt", order.get("updatedAt")),
         external_gid=_gid(order),
-        presentment_currency=_text(order.get("presentmentCurrencyCode")),
-        presentment_total=_bag("order", order_id, "totalPriceSet", order.get("totalPriceSet"), side="presentment"),
+        presentment_currency=f.text("presentmentCurrencyCode", order.get("presentmentCurrencyCode")),
+        presentment_total=_bag(f, "totalPriceSet", order.get("totalPriceSet"), side="presentment"),
     )
 
 
-def _rest_refunded(order_id: str, order: Mapping[str, Any]) -> Decimal:
+def _rest_refunded(f: Fields, order: Mapping[str, Any]) -> Decimal:
     """Sum of successful refund transactions (REST orders carry refunds, not a refunded total).
 
     Transactions are in the currency the buyer paid in (Shopify's multi-currency rule), so when that differs
     from the shop currency their sum is not a shop-currency amount: refuse (the webhook planner then re-reads the
     order, whose GraphQL ``totalRefundedSet.shopMoney`` is exact) rather than store 151x too much for a yen buyer.
     """
-    presentment = _text(order.get("presentment_currency"))
-    currency = _text(order.get("currency"))
+    presentment = f.text("presentment_currency", order.get("presentment_currency"))
+    currency = f.text("currency", order.get("currency"))
     if order.get("refunds") and presentment and currency and presentment != currency:
-        raise TransformError(
-            "order",
-            order_id,
+        f.fail(
             "refunds[].transactions",
             f"refund transactions are in the buyer's currency {presentment}, not the shop currency {currency}; "
             "the order must be re-read for its refunded total",
         )
     total = _ZERO
-    for i, refund in enumerate(_list("order", order_id, "refunds", order.get("refunds"))):
-        refund = _obj("order", order_id, f"refunds[{i}]", refund)
-        for j, transaction in enumerate(
-            _list("order", order_id, f"refunds[{i}].transactions", refund.get("transactions"))
-        ):
-            transaction = _obj("order", order_id, f"refunds[{i}].transactions[{j}]", transaction)
+    for i, refund in enumerate(_list(f, "refunds", order.get("refunds"))):
+        refund = _obj(f, f"refunds[{i}]", refund)
+        for j, transaction in enumerate(_list(f, f"refunds[{i}].transactions", refund.get("transactions"))):
+            transaction = _obj(f, f"refunds[{i}].transactions[{j}]", transaction)
             if transaction.get("kind") == "refund" and transaction.get("status") in ("success", None):
-                total += (
-                    _money("order", order_id, f"refunds[{i}].transactions[{j}].amount", transaction.get("amount"))
-                    or _ZERO
-                )
+                total += f.money(f"refunds[{i}].transactions[{j}].amount", transaction.get("amount")) or _ZERO
     return total
-
-
-def _rest_money(order_id: str, order: Mapping[str, Any], name: str) -> Decimal | None:
-    if order.get(f"{name}_set") is not None:
-        return _bag("order", order_id, f"{name}_set", order.get(f"{name}_set"))
-    return _money("order", order_id, name, order.get(name))
 
 
 def order_from_rest(order: Mapping[str, Any]) -> CanonicalOrder:
     """A REST order (``orders/*`` webhook body, REST samples) -> CanonicalOrder (same result as the GraphQL node)."""
-    order_id = record_id("order", order)
-    currency = _text(order.get("currency"))
+    f = Fields("order", record_id("order", order))
+    currency = f.text("currency", order.get("currency"))
     if currency is None:
-        raise TransformError("order", order_id, "currency", f"missing, found {order.get('currency')!r}")
-    lines = tuple(
-        _line_rest(order_id, node, i)
-        for i, node in enumerate(_list("order", order_id, "line_items", order.get("line_items")))
-    )
-    total = _rest_money(order_id, order, "total_price")
+        f.fail("currency", f"missing, found {order.get('currency')!r}")
+    lines = tuple(_line_rest(f, node, i) for i, node in enumerate(_list(f, "line_items", order.get("line_items"))))
+    total = _set_or_money(f, order, "", "total_price")
     if total is None:
-        raise TransformError("order", order_id, "total_price", "missing order total")
-    shipping = (
-        _bag("order", order_id, "total_shipping_price_set", order.get("total_shipping_price_set"))
-        if order.get("total_shipping_price_set") is not None
-        else None
-    )
-    customer = _obj("order", order_id, "customer", order.get("customer"))
+        f.fail("total_price", "missing order total")
+    customer = _obj(f, "customer", order.get("customer"))
     price_set = order.get("total_price_set")
     return CanonicalOrder(
-        external_id=order_id,
-        order_number=_text(order.get("name")),
+        external_id=str(f.record_id),
+        order_number=f.text("name", order.get("name")),
         status=_order_status(order.get("cancelled_at"), order.get("closed_at")),
-        financial_status=_lower(order.get("financial_status")),
-        fulfillment_status=_fulfillment(order.get("fulfillment_status")),
+        financial_status=_lower(f, "financial_status", order.get("financial_status")),
+        fulfillment_status=_fulfillment(f, "fulfillment_status", order.get("fulfillment_status")),
         currency=currency,
-        subtotal=_rest_money(order_id, order, "subtotal_price"),
-        discount_total=_rest_money(order_id, order, "total_discounts"),
-        shipping_total=shipping,
-        tax_total=_rest_money(order_id, order, "total_tax"),
+        subtotal=_set_or_money(f, order, "", "subtotal_price"),
+        discount_total=_set_or_money(f, order, "", "total_discounts"),
+        shipping_total=_bag(f, "total_shipping_price_set", order.get("total_shipping_price_set")),
+        tax_total=_set_or_money(f, order, "", "total_tax"),
         total=total,
-        refunded_total=_rest_refunded(order_id, order),
+        refunded_total=_rest_refunded(f, order),
         lines=lines,
         customer_external_id=record_id("customer", customer) if customer else None,
-        email=_email(order.get("email") or order.get("contact_email")),
-        placed_at=_time("order", order_id, "created_at", order.get("created_at")),
-        completed_at=_time("order", order_id, "closed_at", order.get("closed_at")),
-        updated_at=_time("order", order_id, "updated_at", order.get("updated_at")),
+        email=f.email("email", order.get("email") or order.get("contact_email")),
+        placed_at=f.utc_time("created_at", order.get("created_at")),
+        completed_at=f.utc_time("closed_at", order.get("closed_at")),
+        updated_at=f.utc_time("updated_at", order.get("updated_at")),
         external_gid=_gid(order),
-        presentment_currency=_text(order.get("presentment_currency")),
-        presentment_total=_bag("order", order_id, "total_price_set", price_set, side="presentment")
-        if price_set is not None
-        else None,
+        presentment_currency=f.text("presentment_currency", order.get("presentment_currency")),
+        presentment_total=_bag(f, "total_price_set", price_set, side="presentment") if price_set is not None else None,
     )
 
 
@@ -674,26 +575,24 @@ def order_from_rest(order: Mapping[str, Any]) -> CanonicalOrder:
 
 def customer_to_canonical(customer: Mapping[str, Any]) -> CanonicalCustomer:
     """A GraphQL Customer node (or a REST customer) -> CanonicalCustomer."""
-    if not isinstance(customer, Mapping):
-        raise TransformError("customer", None, "customer", f"expected a JSON object, found {type(customer).__name__}")
-    if not _is_graphql(customer):
+    if not _graphql_node("customer", customer):
         return customer_from_rest(customer)
-    customer_id = record_id("customer", customer)
-    address = _obj("customer", customer_id, "defaultAddress", customer.get("defaultAddress"))
+    f = Fields("customer", record_id("customer", customer))
+    address = _obj(f, "defaultAddress", customer.get("defaultAddress"))
     email = customer.get("email")
     if email is None and isinstance(customer.get("defaultEmailAddress"), Mapping):
         email = customer["defaultEmailAddress"].get("emailAddress")
     return CanonicalCustomer(
-        external_id=customer_id,
-        email=_email(email),
-        first_name=_text(customer.get("firstName")),
-        last_name=_text(customer.get("lastName")),
-        phone=_text(_phone(customer)),
-        company=_text(address.get("company")),
-        city=_text(address.get("city")),
-        country=_text(address.get("countryCodeV2")),
-        created_at=_time("customer", customer_id, "createdAt", customer.get("createdAt")),
-        updated_at=_time("customer", customer_id, "updatedAt", customer.get("updatedAt")),
+        external_id=str(f.record_id),
+        email=f.email("email", email),
+        first_name=f.text("firstName", customer.get("firstName")),
+        last_name=f.text("lastName", customer.get("lastName")),
+        phone=f.text("defaultPhoneNumber.phoneNumber", _phone(customer)),
+        company=f.text("defaultAddress.company", address.get("company")),
+        city=f.text("defaultAddress.city", address.get("city")),
+        country=f.text("defaultAddress.countryCodeV2", address.get("countryCodeV2")),
+        created_at=f.utc_time("createdAt", customer.get("createdAt")),
+        updated_at=f.utc_time("updatedAt", customer.get("updatedAt")),
         external_gid=_gid(customer),
     )
 
@@ -708,19 +607,19 @@ def _phone(customer: Mapping[str, Any]) -> Any:
 
 def customer_from_rest(customer: Mapping[str, Any]) -> CanonicalCustomer:
     """A REST customer (``customers/update`` webhook body, REST samples) -> CanonicalCustomer."""
-    customer_id = record_id("customer", customer)
-    address = _obj("customer", customer_id, "default_address", customer.get("default_address"))
+    f = Fields("customer", record_id("customer", customer))
+    address = _obj(f, "default_address", customer.get("default_address"))
     return CanonicalCustomer(
-        external_id=customer_id,
-        email=_email(customer.get("email")),
-        first_name=_text(customer.get("first_name")),
-        last_name=_text(customer.get("last_name")),
-        phone=_text(customer.get("phone")),
-        company=_text(address.get("company")),
-        city=_text(address.get("city")),
-        country=_text(address.get("country_code")),
-        created_at=_time("customer", customer_id, "created_at", customer.get("created_at")),
-        updated_at=_time("customer", customer_id, "updated_at", customer.get("updated_at")),
+        external_id=str(f.record_id),
+        email=f.email("email", customer.get("email")),
+        first_name=f.text("first_name", customer.get("first_name")),
+        last_name=f.text("last_name", customer.get("last_name")),
+        phone=f.text("phone", customer.get("phone")),
+        company=f.text("default_address.company", address.get("company")),
+        city=f.text("default_address.city", address.get("city")),
+        country=f.text("default_address.country_code", address.get("country_code")),
+        created_at=f.utc_time("created_at", customer.get("created_at")),
+        updated_at=f.utc_time("updated_at", customer.get("updated_at")),
         external_gid=_gid(customer),
     )
 
@@ -737,7 +636,8 @@ def source_updated_at(payload: Mapping[str, Any]) -> datetime | None:
     if not isinstance(payload, Mapping):
         raise TransformError("payload", None, "updatedAt", f"expected an object, found {payload!r}")
     field = "updatedAt" if "updatedAt" in payload else "updated_at"
-    return _time("record", numeric_id(payload.get("legacyResourceId") or payload.get("id")), field, payload.get(field))
+    f = Fields("record", numeric_id(payload.get("legacyResourceId") or payload.get("id")))
+    return f.utc_time(field, payload.get(field))
 
 
 __all__ = [

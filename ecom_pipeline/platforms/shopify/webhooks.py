@@ -42,8 +42,8 @@ from typing import Any
 
 from sqlalchemy import Engine, update
 
-from ecom_pipeline.platforms.connect import verify_from_settings
 from ecom_pipeline.platforms.errors import ShopApiError
+from ecom_pipeline.platforms.http import HttpOptions
 from ecom_pipeline.platforms.shopify import queries as q
 from ecom_pipeline.platforms.shopify.client import ShopifyClient
 from ecom_pipeline.platforms.shopify.credentials import plain_credentials, provider_for
@@ -58,6 +58,7 @@ from ecom_pipeline.platforms.shopify.transform import (
     source_updated_at,
 )
 from ecom_pipeline.platforms.shopify.versions import pinned_version
+from ecom_pipeline.sync.extract import staged_record
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import CredentialCipher, reveal
 from ecom_pipeline.warehouse.schema import integrations
@@ -248,16 +249,7 @@ def staged_from_delivery(
                 updated = source_updated_at(payload)
             except (TransformError, ValueError):
                 updated = None  # the transform rejects it with the field named at apply time
-        return StagedRecord(
-            tenant_id=integration.tenant_id,
-            integration_id=integration.id,
-            platform=integration.platform,
-            entity=entity,
-            external_id=external_id,
-            payload=payload,
-            op=op,
-            source_updated_at=updated,
-        )
+        return staged_record(integration, entity, external_id, payload, source_updated_at=updated, op=op)
 
     if topic == "inventory_levels/update":
         found = _level_record(client(), body)
@@ -310,15 +302,11 @@ def client_for(
     integration: IntegrationRecord, credentials: Mapping[str, Any], *, timeout: float = 20.0
 ) -> ShopifyClient:
     """A client for re-reads during webhook apply (few retries: the event itself is retried with backoff)."""
-    settings = integration.settings or {}
-    verify = verify_from_settings(settings)
+    options = HttpOptions.for_integration(
+        integration, api_version=pinned_version(integration.settings), timeout=timeout, max_retries=2
+    )
     return ShopifyClient(
-        integration.base_url,
-        provider_for(integration.base_url, credentials, verify=verify, timeout=timeout),
-        api_version=pinned_version(settings),
-        verify=verify,
-        timeout=timeout,
-        max_retries=2,
+        options, provider_for(integration.base_url, credentials, verify=options.verify, timeout=timeout)
     )
 
 

@@ -256,3 +256,89 @@ def test_rest_and_graphql_shapes_of_one_order_give_the_same_record() -> None:
     rest["presentment_currency"] = "EUR"
     rest["refunds"] = [{"transactions": [{"kind": "refund", "status": "success", "amount": "10.00"}]}]
     assert t.order_from_rest(rest).refunded_total == Decimal("10.00")
+
+
+# -- Shopify reads fields with the shared readers (platforms/readers.py), like WooCommerce and PrestaShop ------------
+
+
+def _rest_order() -> dict[str, Any]:
+    return load_sample("rest_2025-07_order.json")["order"]
+
+
+def _rest_order_with_line_price(value: Any) -> dict[str, Any]:
+    """The REST order sample whose first line has a plain ``price`` (no ``price_set``) of ``value``."""
+    order = _rest_order()
+    line = order["line_items"][0]
+    line.pop("price_set", None)
+    line["price"] = value
+    return order
+
+
+@pytest.mark.parametrize(
+    ("transform", "record", "field"),
+    [
+        (
+            t.product_to_canonical,
+            lambda: {"product": product_node(42, [variant_node(1, "A", price=19.99)])},  # type: ignore[arg-type]
+            "variants[1].price",
+        ),
+        (
+            t.order_from_rest,
+            lambda: {**_rest_order(), "total_price_set": None, "total_price": 598.94},
+            "total_price",
+        ),
+        (
+            t.order_from_rest,
+            lambda: _rest_order_with_line_price(199.0),
+            "line_items[466157049].price",
+        ),
+    ],
+)
+def test_a_float_amount_is_refused_by_the_shared_money_reader(transform: Any, record: Any, field: str) -> None:
+    """Prevents Shopify reading money by rules of its own: a JSON float is refused with the shared reader's reason
+    (a float cannot carry an exact amount), in the GraphQL and the REST shape alike, as on every platform."""
+    with pytest.raises(TransformError) as caught:
+        transform(record())
+    assert caught.value.field == field
+    assert "a float cannot carry an exact amount" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("transform", "record", "field"),
+    [
+        (t.order_to_canonical, lambda: graphql_order(name={"value": "#1001"}), "name"),
+        (t.order_to_canonical, lambda: graphql_order(email=["bob@example.com"]), "email"),
+        (
+            t.customer_to_canonical,
+            lambda: {**load_sample("rest_2025-07_customer.json")["customer"], "first_name": ["Bob"]},
+            "first_name",
+        ),
+        (
+            t.product_to_canonical,
+            lambda: {"product": product_node(42, [variant_node(1, {"sku": "A"})])},  # type: ignore[arg-type]
+            "variants[1].sku",
+        ),
+    ],
+)
+def test_a_list_or_object_where_text_belongs_is_refused_naming_the_field(
+    transform: Any, record: Any, field: str
+) -> None:
+    """Prevents the Python text of a list or an object (``{'value': '#1001'}``) landing in a hub column: Shopify
+    used to store ``str(value)``; now, as on WooCommerce and PrestaShop, the record is rejected naming the field."""
+    with pytest.raises(TransformError) as caught:
+        transform(record())
+    assert caught.value.field == field
+    assert "expected text" in str(caught.value)
+
+
+def test_integers_are_read_as_on_every_platform() -> None:
+    """Prevents integers parsed differently per platform: a whole float is an integer (2.0 is 2), and only an
+    optional minus and digits make an integer string (Python's ``int`` would take "+3" and "1_000")."""
+    node = product_node(42, [variant_node(1, "A", position=2.0)])  # type: ignore[arg-type]
+    assert t.product_to_canonical({"product": node}).variants[0].position == 2
+    for text in ("+3", "1_000"):
+        order = _rest_order()
+        order["line_items"][0]["quantity"] = text
+        with pytest.raises(TransformError) as caught:
+            t.order_from_rest(order)
+        assert caught.value.field == "line_items[466157049].quantity"
