@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from ecom_pipeline.platforms.errors import ShopApiError
 from ecom_pipeline.platforms.http import HttpOptions
 from ecom_pipeline.platforms.woocommerce.client import MAX_PER_PAGE, WooCommerceClient
 from ecom_pipeline.platforms.woocommerce.transform import product_to_canonical
@@ -305,8 +306,12 @@ class _Writer:
         if error is not None:
             owner = (error.get("data") or {}).get("resource_id") if isinstance(error.get("data"), Mapping) else None
             if error.get("code") in DUPLICATE_SKU_CODES and owner and c.kind == "simple":
-                retry_adopt.append((c, {"id": owner}))  # the SKU is the shop's already: link and update it
-                return
+                found = self._adoptable(owner, c.variants[0].sku)
+                if found is not None:
+                    retry_adopt.append((c, found))  # the SKU is the shop's product already: link and update it
+                    return
+                error = {**error, "message": f"{error.get('message')} (the SKU belongs to shop record {owner}, "
+                         "which is not a product: give one of them another SKU)"}  # fmt: skip
             self.out.reject("product", key, _reason(error), body)
             return
         if c.kind == "simple":
@@ -332,6 +337,17 @@ class _Writer:
         self.new_parents.add(ext)
         self.variation_creates.setdefault(ext, []).extend(c.variants)
         self.out.created += 1
+
+    def _adoptable(self, owner: Any, sku: str | None) -> dict[str, Any] | None:
+        """The shop product that owns ``sku`` (from a duplicate-SKU answer), or None when the owner is a variation
+        or another record: only a product with exactly that SKU is linked."""
+        try:
+            found = self.client.get(f"products/{int(owner)}")
+        except (ShopApiError, ValueError, TypeError):
+            return None
+        if isinstance(found, Mapping) and found.get("type") != "variation" and found.get("sku") == sku:
+            return dict(found)
+        return None
 
     def _after_adopt(
         self, c: ProductCreate, body: dict[str, Any], result: Any, error: Mapping[str, Any] | None
