@@ -21,7 +21,15 @@ from ecom_pipeline.cli import main as cli_main
 from ecom_pipeline.runner import run_sync
 from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
 from ecom_pipeline.warehouse.engine import shared_engine
-from ecom_pipeline.warehouse.schema import entity_links, hub_products, hub_variants, rejected_records, sync_runs
+from ecom_pipeline.warehouse.schema import (
+    entity_links,
+    hub_products,
+    hub_variants,
+    integrations,
+    rejected_records,
+    sync_runs,
+)
+from ecom_pipeline.warehouse.types import utcnow
 
 TENANT = "acme"
 SHOP = "push-shop"
@@ -80,15 +88,11 @@ class World:
 
     def export_runs(self) -> list[Any]:
         with shared_engine(self.url).connect() as conn:
-            return conn.execute(
-                select(sync_runs).where(sync_runs.c.stage == "export").order_by(sync_runs.c.id)
-            ).all()
+            return conn.execute(select(sync_runs).where(sync_runs.c.stage == "export").order_by(sync_runs.c.id)).all()
 
 
 @pytest.fixture
-def world(
-    warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[World]:
+def world(warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     monkeypatch.setenv("ECOM_WAREHOUSE_URL", warehouse_url)
     monkeypatch.setenv("ECOM_PIPELINE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("ECOM_SECRET_KEY", Fernet.generate_key().decode())
@@ -214,6 +218,39 @@ def test_a_push_killed_between_create_and_link_creates_no_duplicate_on_rerun(wor
     with shared_engine(world.url).connect() as conn:
         links = conn.execute(select(entity_links).where(entity_links.c.hub_id.in_([mug, mug_variant]))).all()
     assert {r.entity for r in links if r.sku in (None, "MUG-1")} >= {"product", "variant"}
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0
+
+
+def test_with_a_price_rule_the_pull_after_a_push_keeps_the_hub_price_and_a_hub_delete_is_a_shop_draft(
+    world: World,
+) -> None:
+    """Prevents the echo from turning a +10% shop price into the hub price (the hub would grow 10% per cycle),
+    and a hub delete from deleting the shop's product or being re-sent on every push."""
+    with shared_engine(world.url).connect() as conn:
+        integration_id = conn.execute(select(integrations.c.id)).scalar_one()
+    # The pull also brings the shop's own seeded products into the hub at the shop's prices; the rule would
+    # raise those by 10% once (the hub is the master), so this shop lists only our catalogue.
+    rules = ["--price-rule", "+10%", "--include", "sku:TEE-*", "--include", "sku:MUG-*"]
+    assert world.cli("integration", "set", "--integration", str(integration_id), *rules) == 0
+    world.import_csv(*CATALOGUE)
+    assert world.push() == 0
+    assert world.shop_by_sku()["MUG-1"][0].regular_price == "8.80"
+    assert run_sync(TENANT, instance=world.instance).success
+    with shared_engine(world.url).connect() as conn:
+        price = conn.execute(select(hub_variants.c.price).where(hub_variants.c.sku == "MUG-1")).scalar_one()
+    assert price == Decimal("8.00")
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0
+
+    with shared_engine(world.url).begin() as conn:
+        conn.execute(update(hub_products).where(hub_products.c.handle == "mug").values(deleted_at=utcnow()))
+    assert world.push() == 0
+    mug = world.shop_by_sku()["MUG-1"][0]
+    assert mug.status == "draft"
+    assert world.export_runs()[-1].updated == 1
     world.shop.stats.reset()
     assert world.push() == 0
     assert world.writes() == 0
