@@ -36,7 +36,7 @@ from sqlalchemy.engine import Connection
 from ecom_pipeline.sync.merge import Outcome, json_value, merge_field, normalize
 from ecom_pipeline.sync.policies import SyncSettings, is_listed
 from ecom_pipeline.warehouse import store
-from ecom_pipeline.warehouse.schema import entity_links, hub_products, hub_variants, sync_conflicts
+from ecom_pipeline.warehouse.schema import entity_links, hub_products, hub_variants, sync_conflicts, sync_runs
 from ecom_pipeline.warehouse.types import utcnow
 
 PRODUCT_FIELDS = ("title", "description", "status")
@@ -115,6 +115,9 @@ class ExportPlan:
     updates: list[FieldUpdate] = field(default_factory=list)
     deletes: list[FieldUpdate] = field(default_factory=list)
     unchanged: int = 0
+    # An earlier push to this shop never finished (its sync_runs row is still ``running``: the process died), so
+    # records it created may have no link: the writer also looks up what it cannot find by SKU (variable parents).
+    resume: bool = False
 
     @property
     def is_empty(self) -> bool:
@@ -393,6 +396,30 @@ def pushing_integrations(conn: Connection, tenant_id: str, integration_id: int |
     return [s for s in shops if SyncSettings.from_settings(s.settings).direction.pushes]
 
 
+def interrupted_push(conn: Connection, integration_id: int) -> bool:
+    """Whether a push to this shop was opened and never closed (killed between its calls and its links)."""
+    query = select(sync_runs.c.id).where(
+        sync_runs.c.integration_id == integration_id,
+        sync_runs.c.stage == "export",
+        sync_runs.c.status == "running",
+    )
+    return conn.execute(query.limit(1)).first() is not None
+
+
+def close_interrupted(conn: Connection, integration_id: int, current: int) -> None:
+    """Close earlier push rows a killed process left ``running``: this run has redone (and linked) their work."""
+    conn.execute(
+        sync_runs.update()
+        .where(
+            sync_runs.c.integration_id == integration_id,
+            sync_runs.c.stage == "export",
+            sync_runs.c.status == "running",
+            sync_runs.c.id != current,
+        )
+        .values(status="failed", error="interrupted: the process ended before the push finished; a later push redid it")
+    )
+
+
 def link_row(
     integration: Any,
     *,
@@ -445,6 +472,8 @@ def run_push(
     reports: list[PushReport] = []
     for shop, plan in plans:
         report = PushReport(int(shop.id), shop.platform, plan)
+        with engine.connect() as conn:
+            plan.resume = interrupted_push(conn, int(shop.id))
         reports.append(report)
         if dry_run:
             continue
@@ -496,6 +525,7 @@ def run_push(
                     for r in outcome.rejections
                 ],
             )
+            close_interrupted(conn, int(shop.id), report.sync_run_id)
             store.finish_sync_run(
                 conn,
                 report.sync_run_id,

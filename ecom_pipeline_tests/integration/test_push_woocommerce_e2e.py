@@ -254,3 +254,32 @@ def test_with_a_price_rule_the_pull_after_a_push_keeps_the_hub_price_and_a_hub_d
     world.shop.stats.reset()
     assert world.push() == 0
     assert world.writes() == 0
+
+
+def test_a_push_killed_after_creating_a_variable_product_links_it_on_rerun_instead_of_duplicating(
+    world: World,
+) -> None:
+    """Prevents a second T-Shirt when a push died after the shop created the variable product (which has no SKU
+    of its own) and its variations: the run left ``running`` makes the rerun look the parent up by its slug."""
+    world.import_csv(*CATALOGUE)
+    assert world.push() == 0
+    with shared_engine(world.url).begin() as conn:
+        tee = conn.execute(select(hub_products.c.id).where(hub_products.c.handle == "tee")).scalar_one()
+        tee_variants = conn.execute(select(hub_variants.c.id).where(hub_variants.c.product_id == tee)).scalars().all()
+        conn.execute(
+            delete(entity_links).where(
+                ((entity_links.c.entity == "product") & (entity_links.c.hub_id == tee))
+                | ((entity_links.c.entity == "variant") & (entity_links.c.hub_id.in_(tee_variants)))
+            )
+        )
+        # What a killed process leaves: its run row still open.
+        conn.execute(update(sync_runs).where(sync_runs.c.stage == "export").values(status="running"))
+    world.shop.stats.reset()
+    assert world.push() == 0
+    tees = [p for p in world.shop.store.products.values() if p.slug == "tee" and p.status != "trash"]
+    assert len(tees) == 1
+    assert {sku: len(r) for sku, r in world.shop_by_sku().items() if sku.startswith("TEE-")} == {"TEE-S": 1, "TEE-M": 1}
+    assert [r.status for r in world.export_runs()] == ["failed", "success"]
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0

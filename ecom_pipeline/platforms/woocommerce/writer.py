@@ -233,6 +233,8 @@ class _Writer:
             sku = c.variants[0].sku if c.kind == "simple" else None
             if sku and sku in existing:
                 adopt.append((c, existing[sku]))
+            elif c.kind == "variable" and plan.resume and c.handle and self._adopt_parent(c):
+                continue
             else:
                 creates.append((c, _create_payload(c)))
         updates: dict[str, list[FieldUpdate]] = {}
@@ -338,6 +340,29 @@ class _Writer:
         self.variation_creates.setdefault(ext, []).extend(c.variants)
         self.out.created += 1
 
+    def _adopt_parent(self, c: ProductCreate) -> bool:
+        """After an interrupted push: link a variable product it created (found by its slug, the hub handle) and
+        its variations (by SKU) instead of creating it again. True when found."""
+        items = self.client.get("products", {"slug": c.handle, "status": "any", "type": "variable"})
+        found = [i for i in items if isinstance(i, Mapping)] if isinstance(items, list) else []
+        if len(found) != 1:
+            return False
+        ext = str(found[0]["id"])
+        self.parent_hub_ids[ext] = c.hub_id
+        self.new_parents.add(ext)
+        by_sku = {str(v.get("sku")): v for v in self.client.list_variations(ext) if v.get("sku")}
+        for v in c.variants:
+            existing = by_sku.get(v.sku or "")
+            if existing is None:
+                self.variation_creates.setdefault(ext, []).append(v)
+                continue
+            changes = {name: (None, v.values.get(name)) for name in ("sku", "price", "compare_at_price", "weight")}
+            self.variation_updates.setdefault(ext, []).append(
+                FieldUpdate("variant", v.hub_id, str(existing["id"]), ext, changes, v.values, {})
+            )
+        self.out.created += 1
+        return True
+
     def _adoptable(self, owner: Any, sku: str | None) -> dict[str, Any] | None:
         """The shop product that owns ``sku`` (from a duplicate-SKU answer), or None when the owner is a variation
         or another record: only a product with exactly that SKU is linked."""
@@ -439,7 +464,7 @@ class _Writer:
                             "variant", str(item.values.get("sku") or item.external_id), _reason(error), body
                         )
                         continue
-                    written[item.external_id] = (item.hub_id, item.base, item.changes)
+                    written[item.external_id] = (item.hub_id, item.base or None, item.changes)
                     self.out.updated += 1
         self._relink_variable(parent, written)
 
