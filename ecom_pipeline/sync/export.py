@@ -36,7 +36,14 @@ from sqlalchemy.engine import Connection
 from ecom_pipeline.sync.merge import Outcome, json_value, merge_field, normalize
 from ecom_pipeline.sync.policies import SyncSettings, is_listed
 from ecom_pipeline.warehouse import store
-from ecom_pipeline.warehouse.schema import entity_links, hub_products, hub_variants, sync_conflicts, sync_runs
+from ecom_pipeline.warehouse.schema import (
+    entity_links,
+    hub_products,
+    hub_variants,
+    rejected_records,
+    sync_conflicts,
+    sync_runs,
+)
 from ecom_pipeline.warehouse.types import utcnow
 
 PRODUCT_FIELDS = ("title", "description", "status")
@@ -507,6 +514,17 @@ def run_push(
             continue
         report.outcome = outcome
         with engine.begin() as conn:
+            # This run retried every refused item still planned: earlier refusals are closed, the ones refused
+            # again are recorded anew (so open export rejections are exactly what the shop still refuses).
+            conn.execute(
+                rejected_records.update()
+                .where(
+                    rejected_records.c.integration_id == int(shop.id),
+                    rejected_records.c.stage == "export",
+                    rejected_records.c.resolved_at.is_(None),
+                )
+                .values(resolved_at=utcnow())
+            )
             store.reject_records(
                 conn,
                 [
