@@ -286,3 +286,19 @@ def test_a_push_killed_after_creating_a_variable_product_links_it_on_rerun_inste
     world.shop.stats.reset()
     assert world.push() == 0
     assert world.writes() == 0
+
+
+def test_a_connection_dropped_after_the_shop_created_a_variable_product_does_not_create_it_twice(
+    world: World,
+) -> None:
+    """Prevents the transport's automatic retry of a cut batch answer from creating the SKU-less variable parent
+    a second time: the shop had applied the first request, only its answer was lost."""
+    world.import_csv(*CATALOGUE[:2])  # only the variable T-Shirt: the batch POST is the push's first request
+    world.shop.faults.update({"cut_after_bytes": 10, "cut_responses": 1})
+    assert world.push() == 0
+    tees = [p for p in world.shop.store.products.values() if p.slug == "tee" and p.status != "trash"]
+    assert len(tees) == 1
+    assert {sku: len(r) for sku, r in world.shop_by_sku().items() if sku.startswith("TEE-")} == {"TEE-S": 1, "TEE-M": 1}
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0

@@ -276,12 +276,7 @@ class _Writer:
         retry_adopt: list[tuple[ProductCreate, dict[str, Any]]] = []
         for start in range(0, len(ops), BATCH_LIMIT):
             chunk = ops[start : start + BATCH_LIMIT]
-            request = {
-                "create": [body for kind, _, body in chunk if kind == "create"],
-                "update": [body for kind, _, body in chunk if kind != "create"],
-            }
-            answer = self.client.post("products/batch", {k: v for k, v in request.items() if v})
-            answer = answer if isinstance(answer, Mapping) else {}
+            chunk, answer = self._send_products(chunk)
             created = iter(answer.get("create") or [])
             updated = iter(answer.get("update") or [])
             for kind, item, body in chunk:
@@ -295,6 +290,40 @@ class _Writer:
                     self._after_update(item, body, result, error)
         if retry_adopt:
             self._product_batches([], retry_adopt, {})
+
+    def _send_products(
+        self, chunk: list[tuple[str, Any, dict[str, Any]]]
+    ) -> tuple[list[tuple[str, Any, dict[str, Any]]], Mapping[str, Any]]:
+        """POST one products batch; the chunk actually sent and the answer.
+
+        A batch that creates variable products is sent without the transport's automatic retry: a lost answer
+        (dropped connection, 5xx) may hide a create the shop applied, and a blind resend would create the SKU-less
+        parent twice. Instead, each such parent is looked up by its slug, the ones found are linked, and the rest
+        of the batch is sent again (simple products are safe: their resend is answered "duplicated SKU" and
+        linked).
+        """
+        has_variable = any(kind == "create" and item.kind == "variable" for kind, item, _ in chunk)
+        retries = self.client.http.max_retries
+        if has_variable:
+            self.client.http.max_retries = 0
+        try:
+            return chunk, self._post_products(chunk)
+        except ShopApiError:
+            if not has_variable:
+                raise
+        finally:
+            self.client.http.max_retries = retries
+        remaining = [op for op in chunk if not (op[0] == "create" and op[1].kind == "variable" and op[1].handle
+                                                 and self._adopt_parent(op[1]))]  # fmt: skip
+        return remaining, self._post_products(remaining) if remaining else {}
+
+    def _post_products(self, chunk: list[tuple[str, Any, dict[str, Any]]]) -> Mapping[str, Any]:
+        request = {
+            "create": [body for kind, _, body in chunk if kind == "create"],
+            "update": [body for kind, _, body in chunk if kind != "create"],
+        }
+        answer = self.client.post("products/batch", {k: v for k, v in request.items() if v})
+        return answer if isinstance(answer, Mapping) else {}
 
     def _after_create(
         self,
