@@ -753,14 +753,17 @@ def cmd_push(args: argparse.Namespace) -> int:
     from ecom_pipeline.warehouse import store
 
     engine = _engine(args)
-    cipher = None if args.dry_run else _cipher(args)
+
+    def credentials_for(conn: Any, integration_id: int) -> dict[str, Any]:
+        return store.load_credentials(conn, integration_id, _cipher(args))  # read only when writing (not --dry-run)
+
     try:
         reports = run_push(
             engine,
             tenant_id=args.tenant,
             integration_id=args.integration,
             dry_run=args.dry_run,
-            credentials_for=lambda conn, integration_id: store.load_credentials(conn, integration_id, cipher),
+            credentials_for=credentials_for,
         )
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -576,5 +576,4 @@ __all__ = [
     "load_plan",
     "plan_export",
     "run_push",
-    "utcnow",
 ]

@@ -263,10 +263,10 @@ class _Writer:
     ) -> None:
         ops: list[tuple[str, Any, dict[str, Any]]] = [("create", c, body) for c, body in creates]
         for c, found in adopt:
-            body = {"id": found["id"], **_create_payload(c)}
-            body.pop("type", None)
-            body.pop("slug", None)
-            ops.append(("adopt", c, body))
+            adopt_body = {"id": found["id"], **_create_payload(c)}
+            adopt_body.pop("type", None)
+            adopt_body.pop("slug", None)
+            ops.append(("adopt", c, adopt_body))
         for ext, group in sorted(updates.items()):
             body: dict[str, Any] = {"id": int(ext) if ext.isdigit() else ext}
             for u in group:
@@ -484,6 +484,7 @@ class _Writer:
                     if error is not None:
                         self.out.reject("variant", item.sku or f"hub#{item.hub_id}", _reason(error), body)
                         continue
+                    assert isinstance(result, Mapping)  # _error_of reports a missing item as an error
                     written[str(result["id"])] = (item.hub_id, None, ())
                     if parent not in self.new_parents:
                         self.out.created += 1
