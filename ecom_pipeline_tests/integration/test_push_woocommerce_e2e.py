@@ -302,3 +302,35 @@ def test_a_connection_dropped_after_the_shop_created_a_variable_product_does_not
     world.shop.stats.reset()
     assert world.push() == 0
     assert world.writes() == 0
+
+
+def test_a_push_killed_after_creating_variations_but_before_their_links_links_them_on_rerun(world: World) -> None:
+    """Prevents a variable product whose variations were created but never linked (the parent link is committed
+    first, without a base) from being refused forever as "duplicated SKU" on every later push."""
+    world.import_csv(*CATALOGUE[:2])
+    assert world.push() == 0
+    with shared_engine(world.url).begin() as conn:
+        tee = conn.execute(select(hub_products.c.id).where(hub_products.c.handle == "tee")).scalar_one()
+        tee_variants = conn.execute(select(hub_variants.c.id).where(hub_variants.c.product_id == tee)).scalars().all()
+        conn.execute(
+            delete(entity_links).where((entity_links.c.entity == "variant") & (entity_links.c.hub_id.in_(tee_variants)))
+        )
+        # What the parent's link holds between its create and the read-back of its variations.
+        conn.execute(
+            update(entity_links)
+            .where((entity_links.c.entity == "product") & (entity_links.c.hub_id == tee))
+            .values(base_snapshot=None, base_hash=None, external_updated_at=None)
+        )
+    assert world.push() == 0
+    assert {sku: len(r) for sku, r in world.shop_by_sku().items() if sku.startswith("TEE-")} == {"TEE-S": 1, "TEE-M": 1}
+    with shared_engine(world.url).connect() as conn:
+        assert conn.execute(select(rejected_records)).all() == []
+        linked = conn.execute(
+            select(entity_links.c.hub_id).where(
+                (entity_links.c.entity == "variant") & (entity_links.c.hub_id.in_(tee_variants))
+            )
+        ).scalars()
+        assert sorted(linked) == sorted(tee_variants)
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0

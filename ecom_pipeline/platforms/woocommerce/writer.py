@@ -467,6 +467,7 @@ class _Writer:
             vid = int(u.external_id) if u.external_id.isdigit() else u.external_id
             ops.append(("update", u, {"id": vid, **variant_fields(u.values, u.changes)}))
         written: dict[str, tuple[int, Mapping[str, Any] | None, Iterable[str]]] = {}
+        duplicates: list[tuple[VariantValues, dict[str, Any], Mapping[str, Any]]] = []
         for start in range(0, len(ops), BATCH_LIMIT):
             chunk = ops[start : start + BATCH_LIMIT]
             request = {
@@ -481,6 +482,9 @@ class _Writer:
                 result = next(created if kind == "create" else updated, None)
                 error = _error_of(result)
                 if kind == "create":
+                    if error is not None and error.get("code") in DUPLICATE_SKU_CODES and item.sku:
+                        duplicates.append((item, body, error))  # ours already? decided once the parent is read
+                        continue
                     if error is not None:
                         self.out.reject("variant", item.sku or f"hub#{item.hub_id}", _reason(error), body)
                         continue
@@ -496,12 +500,29 @@ class _Writer:
                         continue
                     written[item.external_id] = (item.hub_id, item.base or None, item.changes)
                     self.out.updated += 1
-        self._relink_variable(parent, written)
+        self._relink_variable(parent, written, duplicates)
 
-    def _relink_variable(self, parent: str, written: Mapping[str, tuple[int, Mapping[str, Any] | None, Any]]) -> None:
-        """Read the parent and its variations back once and store their bases (times and positions moved)."""
+    def _relink_variable(
+        self,
+        parent: str,
+        written: dict[str, tuple[int, Mapping[str, Any] | None, Any]],
+        duplicates: Sequence[tuple[VariantValues, dict[str, Any], Mapping[str, Any]]] = (),
+    ) -> None:
+        """Read the parent and its variations back once and store their bases (times and positions moved).
+
+        A variation create refused as a duplicated SKU that this parent already has is ours from a push killed
+        before its links: it is linked (its base is the shop's state, so a hub value that differs is pushed next
+        run); a SKU held elsewhere in the shop is a rejection.
+        """
         product = self.client.get(f"products/{parent}")
         variations = list(self.client.list_variations(parent))
+        by_sku = {str(v.get("sku")): str(v.get("id")) for v in variations if isinstance(v, Mapping) and v.get("sku")}
+        for item, body, error in duplicates:
+            own = by_sku.get(item.sku or "")
+            if own is None:
+                self.out.reject("variant", str(item.sku), _reason(error), body)
+            else:
+                written[own] = (item.hub_id, None, ())
         canonical = product_to_canonical({"product": product, "variations": variations})
         now = utcnow()
         rows: list[dict[str, Any]] = []
