@@ -103,6 +103,10 @@ class FieldUpdate:
     changes: Mapping[str, tuple[Any, Any]]
     values: Mapping[str, Any]  # every pushable field as the hub has it (price pairs need both prices)
     base: Mapping[str, Any]
+    # A variant's product (hub id and its link's base): a variant write moves the product's modification time in
+    # the shop, so the product's base is refreshed too (else the echo of our write would rewrite the hub product).
+    product_hub_id: int | None = None
+    product_base: Mapping[str, Any] | None = None
 
     @property
     def is_simple_variant(self) -> bool:
@@ -289,6 +293,8 @@ def plan_export(
                         vchanges,
                         vvalues,
                         vbase,
+                        product_hub_id=int(p.id),
+                        product_base=base,
                     )
                 )
             else:

@@ -157,6 +157,7 @@ def test_a_hub_price_edit_pushes_one_update_of_that_field_and_nothing_else(
     re-sending the whole catalogue."""
     world.import_csv(*CATALOGUE)
     assert world.push() == 0
+    world.sandbox.clock.advance(60)  # the update's new modification times differ from the create's
     with shared_engine(world.url).begin() as conn:
         conn.execute(update(hub_variants).where(hub_variants.c.sku == "MUG-1").values(price=Decimal("9.50")))
         conn.execute(update(hub_variants).where(hub_variants.c.sku == "TEE-M").values(price=Decimal("21.00")))
@@ -171,6 +172,9 @@ def test_a_hub_price_edit_pushes_one_update_of_that_field_and_nothing_else(
     assert world.shop_by_sku()["TEE-M"][0].regular_price == "21.00"
     run = world.export_runs()[-1]
     assert (run.created, run.updated, run.failed) == (0, 2, 0)
+    before = world.hub_rows()
+    assert run_sync(TENANT, instance=world.instance).success
+    assert world.hub_rows() == before  # the echo of an update (variant and its product's new time) writes nothing
     world.shop.stats.reset()
     assert world.push() == 0
     assert world.writes() == 0

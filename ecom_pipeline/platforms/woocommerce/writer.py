@@ -137,7 +137,7 @@ def base_after(
     old: Mapping[str, Any] | None, snapshot: dict[str, Any], pushed: Iterable[str]
 ) -> tuple[dict[str, Any], str | None]:
     """The base to store after a write and its hash (None when the shop also changed fields we did not push)."""
-    if old is None:
+    if not old:  # no base yet (a create, or a link written before its record was read back)
         return snapshot, stable_hash(snapshot)
     skip = _TIME_FIELDS | _pushed_snapshot_fields(pushed)
     keys = (set(old) | set(snapshot)) - skip
@@ -163,6 +163,8 @@ class _Writer:
         self.variation_updates: dict[str, list[FieldUpdate]] = {}
         self.parent_hub_ids: dict[str, int] = {}
         self.new_parents: set[str] = set()
+        self.parent_bases: dict[str, Mapping[str, Any] | None] = {}
+        self.product_pushed: dict[str, tuple[str, ...]] = {}
 
     # -- links --------------------------------------------------------------------------------------------------
 
@@ -243,12 +245,17 @@ class _Writer:
                 updates.setdefault(u.external_id, []).append(u)
             else:
                 self.variation_updates.setdefault(str(u.parent_external_id), []).append(u)
+                if u.product_hub_id is not None:
+                    self.parent_hub_ids.setdefault(str(u.parent_external_id), u.product_hub_id)
+                    self.parent_bases.setdefault(str(u.parent_external_id), u.product_base)
         for vc in plan.variant_creates:
             self.variation_creates.setdefault(vc.product_external_id, []).append(vc.variant)
             self.parent_hub_ids[vc.product_external_id] = vc.product_hub_id
         for u in plan.updates:
             if u.entity == "product":
                 self.parent_hub_ids.setdefault(u.external_id, u.hub_id)
+                self.parent_bases.setdefault(u.external_id, u.base)
+                self.product_pushed[u.external_id] = tuple(u.changes)
         self._product_batches(creates, adopt, updates)
         for parent in sorted(set(self.variation_creates) | set(self.variation_updates), key=str):
             self._variations(parent)
@@ -438,6 +445,20 @@ class _Writer:
                     )
                 )
             elif canonical.variants:
+                if u.product_hub_id is not None and not any(x.entity == "product" for x in group):
+                    psnap, pdigest = base_after(u.product_base, product_snapshot(canonical), ())
+                    rows.append(
+                        link_row(
+                            self.integration,
+                            entity="product",
+                            external_id=u.parent_external_id or u.external_id,
+                            hub_id=u.product_hub_id,
+                            snapshot=psnap,
+                            digest=pdigest,
+                            updated_at=canonical.updated_at if pdigest else None,
+                            now=now,
+                        )
+                    )
                 v = canonical.variants[0]
                 snap, digest = base_after(u.base, variant_snapshot(v), u.changes)
                 rows.append(
@@ -528,7 +549,8 @@ class _Writer:
         rows: list[dict[str, Any]] = []
         hub_id = self.parent_hub_ids.get(parent)
         if hub_id is not None:
-            snap, digest = base_after(None, product_snapshot(canonical), ())
+            pushed = self.product_pushed.get(parent, ())
+            snap, digest = base_after(self.parent_bases.get(parent), product_snapshot(canonical), pushed)
             rows.append(
                 link_row(
                     self.integration,
@@ -537,7 +559,7 @@ class _Writer:
                     hub_id=hub_id,
                     snapshot=snap,
                     digest=digest,
-                    updated_at=canonical.updated_at,
+                    updated_at=canonical.updated_at if digest else None,
                     now=now,
                 )
             )
