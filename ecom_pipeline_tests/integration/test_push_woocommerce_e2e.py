@@ -28,6 +28,7 @@ from ecom_pipeline.warehouse.schema import (
     integrations,
     rejected_records,
     sync_runs,
+    webhook_inbox,
 )
 from ecom_pipeline.warehouse.types import utcnow
 
@@ -338,3 +339,43 @@ def test_a_push_killed_after_creating_variations_but_before_their_links_links_th
     world.shop.stats.reset()
     assert world.push() == 0
     assert world.writes() == 0
+
+
+def test_the_webhooks_our_own_push_triggers_change_nothing_in_the_hub_and_push_nothing(world: World) -> None:
+    """Prevents the echo through webhooks: the shop announces our own creates and updates (product.created,
+    product.updated), and applying them must neither rewrite the hub nor make the next push write again."""
+    from ecom_pipeline.definitions import defs as base_defs
+    from ecom_pipeline.partitions import TENANTS_PARTITION_NAME
+    from ecom_pipeline.warehouse.credentials import CredentialCipher
+    from ecom_pipeline.webhooks.app import create_app
+    from ecom_pipeline.webhooks.dagster import APPLY_WEBHOOKS_JOB_NAME, WEBHOOK_DEFINITIONS
+    from ecom_pipeline_tests.webhooks.conftest import ReceiverServer
+
+    engine = shared_engine(world.url)
+    cipher = CredentialCipher.from_env(world.tmp / "home")
+    with engine.connect() as conn:
+        integration_id = conn.execute(select(integrations.c.id)).scalar_one()
+    from ecom_pipeline.platforms.woocommerce.webhooks import connect_webhooks
+
+    job = dg.Definitions.merge(base_defs, dg.Definitions(**WEBHOOK_DEFINITIONS)).resolve_job_def(
+        APPLY_WEBHOOKS_JOB_NAME
+    )
+    with ReceiverServer(create_app(engine=engine, cipher=cipher)) as receiver:
+        connect_webhooks(engine, integration_id, receiver.url, cipher)
+        world.import_csv(*CATALOGUE)
+        assert world.push() == 0
+        world.sandbox.clock.advance(60)
+        with engine.begin() as conn:
+            conn.execute(update(hub_variants).where(hub_variants.c.sku == "TEE-S").values(price=Decimal("18.00")))
+        assert world.push() == 0
+        assert world.shop.extra["webhooks"].flush(10)
+        with engine.connect() as conn:
+            deliveries = conn.execute(select(webhook_inbox.c.topic)).scalars().all()
+        assert "product.created" in deliveries and "product.updated" in deliveries
+        before = world.hub_rows()
+        world.instance.add_dynamic_partitions(TENANTS_PARTITION_NAME, [TENANT])
+        assert job.execute_in_process(instance=world.instance, partition_key=TENANT).success
+        assert world.hub_rows() == before
+        world.shop.stats.reset()
+        assert world.push() == 0
+        assert world.writes() == 0
