@@ -126,8 +126,9 @@ class ExportPlan:
     updates: list[FieldUpdate] = field(default_factory=list)
     deletes: list[FieldUpdate] = field(default_factory=list)
     unchanged: int = 0
-    # An earlier push to this shop never finished (its sync_runs row is still ``running``: the process died), so
-    # records it created may have no link: the writer also looks up what it cannot find by SKU (variable parents).
+    # An earlier push to this shop never finished (its sync_runs row is still ``running``: the process died) or
+    # failed part-way, so records it created may have no link: the writer also looks up what it cannot find by SKU
+    # (variable parents, by slug).
     resume: bool = False
 
     @property
@@ -410,13 +411,22 @@ def pushing_integrations(conn: Connection, tenant_id: str, integration_id: int |
 
 
 def interrupted_push(conn: Connection, integration_id: int) -> bool:
-    """Whether a push to this shop was opened and never closed (killed between its calls and its links)."""
-    query = select(sync_runs.c.id).where(
+    """Whether a push to this shop may have left records without links: one was opened and never closed (killed
+    between its calls and its links), or the last one failed part-way (an answer lost after its retries)."""
+    running = select(sync_runs.c.id).where(
         sync_runs.c.integration_id == integration_id,
         sync_runs.c.stage == "export",
         sync_runs.c.status == "running",
     )
-    return conn.execute(query.limit(1)).first() is not None
+    if conn.execute(running.limit(1)).first() is not None:
+        return True
+    last = (
+        select(sync_runs.c.status)
+        .where(sync_runs.c.integration_id == integration_id, sync_runs.c.stage == "export")
+        .order_by(sync_runs.c.id.desc())
+        .limit(1)
+    )
+    return conn.execute(last).scalar_one_or_none() == "failed"
 
 
 def close_interrupted(conn: Connection, integration_id: int, current: int) -> None:

@@ -264,11 +264,12 @@ def test_with_a_price_rule_the_pull_after_a_push_keeps_the_hub_price_and_a_hub_d
     assert world.writes() == 0
 
 
+@pytest.mark.parametrize("left_as", ["running", "failed"])
 def test_a_push_killed_after_creating_a_variable_product_links_it_on_rerun_instead_of_duplicating(
-    world: World,
+    world: World, left_as: str
 ) -> None:
-    """Prevents a second T-Shirt when a push died after the shop created the variable product (which has no SKU
-    of its own) and its variations: the run left ``running`` makes the rerun look the parent up by its slug."""
+    """Prevents a second T-Shirt when a push died (row left ``running``) or failed part-way after the shop created
+    the variable product (which has no SKU of its own): the rerun looks the parent up by its slug."""
     world.import_csv(*CATALOGUE)
     assert world.push() == 0
     with shared_engine(world.url).begin() as conn:
@@ -280,8 +281,8 @@ def test_a_push_killed_after_creating_a_variable_product_links_it_on_rerun_inste
                 | ((entity_links.c.entity == "variant") & (entity_links.c.hub_id.in_(tee_variants)))
             )
         )
-        # What a killed process leaves: its run row still open.
-        conn.execute(update(sync_runs).where(sync_runs.c.stage == "export").values(status="running"))
+        # What a killed process leaves (its run row still open), or a push that failed part-way.
+        conn.execute(update(sync_runs).where(sync_runs.c.stage == "export").values(status=left_as))
     world.shop.stats.reset()
     assert world.push() == 0
     tees = [p for p in world.shop.store.products.values() if p.slug == "tee" and p.status != "trash"]
