@@ -747,6 +747,51 @@ def cmd_conflicts_resolve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_push(args: argparse.Namespace) -> int:
+    """Plan (and unless --dry-run apply) the hub -> shop push of one tenant (issue 10, WooCommerce so far)."""
+    from ecom_pipeline.sync.export import ExportError, run_push
+    from ecom_pipeline.warehouse import store
+
+    engine = _engine(args)
+
+    def credentials_for(conn: Any, integration_id: int) -> dict[str, Any]:
+        return store.load_credentials(conn, integration_id, _cipher(args))  # read only when writing (not --dry-run)
+
+    try:
+        reports = run_push(
+            engine,
+            tenant_id=args.tenant,
+            integration_id=args.integration,
+            dry_run=args.dry_run,
+            credentials_for=credentials_for,
+        )
+    except ExportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if not reports:
+        print(f"No shop of tenant {args.tenant} pushes: set one with `ecom-pipeline integration set --direction push`.")
+        return 0
+    failed = 0
+    for report in reports:
+        plan = report.plan
+        head = f"Integration #{report.integration_id} ({report.platform})"
+        print(f"{head}: {len(plan.creates)} product creates, {len(plan.variant_creates)} variant creates, "
+              f"{len(plan.updates)} field updates, {len(plan.deletes)} deletes, {plan.unchanged} unchanged"
+              f"{' (dry run: nothing written)' if args.dry_run else ''}")  # fmt: skip
+        if plan.rows():
+            _print_table(["action", "entity", "key", "detail"], plan.rows())
+        if report.error:
+            failed += 1
+            print(f"  error: {report.error}", file=sys.stderr)
+        elif report.outcome is not None:
+            o = report.outcome
+            print(f"  pushed: created {o.created}  updated {o.updated}  unchanged {plan.unchanged}  failed {o.failed}")
+            for r in o.rejections:
+                print(f"  refused by the shop: {r.entity} {r.key}: {r.reason} (in rejected_records, retried next run)")
+            failed += 1 if o.failed else 0
+    return 1 if failed else 0
+
+
 def _add_two_way_commands(sub: Any) -> None:
     """The catalogue, integration-settings and conflicts commands (issue 10)."""
     from ecom_pipeline.sync.merge import FIELDS, Direction, Policy
@@ -790,6 +835,12 @@ def _add_two_way_commands(sub: Any) -> None:
         help="The shop's price from the hub's: +10%%, -5%%, or =12.50 (fixed); none removes it.",
     )
     pp.set_defaults(func=cmd_integration_set)
+
+    p = sub.add_parser("push", help="Push hub products to the tenant's push/bidirectional shops (WooCommerce).")
+    p.add_argument("--tenant", required=True, type=tenant_argument)
+    p.add_argument("--integration", type=int, help="Only this shop (its id in `ecom-pipeline status`).")
+    p.add_argument("--dry-run", action="store_true", help="Print the plan; write nothing to any shop.")
+    p.set_defaults(func=cmd_push)
 
     p = sub.add_parser("conflicts", help="List conflicts between hub and shops, and decide held ones.")
     actions = p.add_subparsers(dest="conflicts_command", required=True, metavar="ACTION")

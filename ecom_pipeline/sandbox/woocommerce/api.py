@@ -410,6 +410,9 @@ class WooShopApi(MoreRoutes):
             checks.append(lambda p: p.sku in skus)
         if ptype:
             checks.append(lambda p: p.type == ptype)
+        slug = query.get("slug")
+        if slug:  # wc/v3 ``slug``: one post_name, exact
+            checks.append(lambda p: p.slug == slug)
         if search:
             checks.append(lambda p: search in p.name.lower())
         if exclude:

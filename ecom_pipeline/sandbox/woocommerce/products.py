@@ -39,7 +39,8 @@ class WooProducts(WooStock):
             p = Product(
                 id=pid,
                 name=name,
-                slug=slugify(name) if status == "publish" else "",
+                # WordPress keeps a post_name given on create (any status); else only a published post gets one.
+                slug=slugify(str(data["slug"])) if data.get("slug") else (slugify(name) if status == "publish" else ""),
                 type=ptype,
                 status=status,
                 sku=sku,

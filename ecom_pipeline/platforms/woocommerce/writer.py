@@ -1,0 +1,609 @@
+"""WooCommerce writer: applies an export plan with ``POST /products/batch`` and ``/products/{id}/variations/batch``.
+
+- At most 100 items per batch call (``WC_REST_Controller::batch_items`` refuses more with a 413).
+- A 200 answer can carry per-item errors (``{"id": 0, "error": {"code", "message", "data"}}``): the other items
+  are applied; each failing item becomes a rejection (stage ``export``) with the shop's message, and since its
+  link is not written, the next run plans it again (retried).
+- Idempotent creates: the SKUs about to be created are looked up first (``GET /products?sku=A,B,...``, 100 per
+  call), and a product found with one is linked and updated instead of created; a create refused with
+  ``product_invalid_sku`` (recorded in ``errors-400-duplicate-sku.json``: "Invalid or duplicated SKU.", with
+  ``data.resource_id`` naming the owner) links that owner the same way. So a process killed between the shop's
+  create and our link does not create a duplicate on the rerun.
+- Echo suppression: a link's new base is the canonical snapshot of the record as the shop answered the write
+  (the same transform the pull uses), so the poll or webhook that brings our own write back hashes the same and
+  changes nothing. For a variable product whose variations were written, the parent and its variations are read
+  back once (their times and the variant positions move with the write). When the answer shows the shop also
+  changed fields we did not push (an edit the hub has not pulled yet), the base is not marked as agreed (no
+  hash), so the next pull still brings that edit in instead of it being silently absorbed.
+
+Known limits (docs/two-way-sync.md): variable parents have no SKU, so a killed variable-product create is found
+only through its variations' SKUs when they were created; categories, tags and global attributes are not
+written yet; a variation added to a linked product does not extend the parent's attribute options.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from ecom_pipeline.platforms.errors import ShopApiError
+from ecom_pipeline.platforms.http import HttpOptions
+from ecom_pipeline.platforms.woocommerce.client import MAX_PER_PAGE, WooCommerceClient
+from ecom_pipeline.platforms.woocommerce.transform import product_to_canonical
+from ecom_pipeline.sync.export import (
+    ExportPlan,
+    FieldUpdate,
+    ProductCreate,
+    VariantValues,
+    WriteOutcome,
+    link_row,
+)
+from ecom_pipeline.sync.hashing import stable_hash
+from ecom_pipeline.sync.resolve.products import product_snapshot, variant_snapshot
+from ecom_pipeline.warehouse.credentials import reveal
+from ecom_pipeline.warehouse.types import utcnow
+
+BATCH_LIMIT = 100
+DUPLICATE_SKU_CODES = frozenset({"product_invalid_sku", "woocommerce_rest_product_not_created"})
+_STATUS = {"active": "publish", "draft": "draft", "archived": "draft"}
+_TIME_FIELDS = frozenset({"created_at", "updated_at"})
+# Canonical fields each pushed field shows up as in a snapshot (price and compare-at travel together).
+_SNAPSHOT_FIELDS = {"compare_at_price": ("compare_at_price", "price"), "price": ("price", "compare_at_price")}
+
+LinksCallback = Callable[[list[dict[str, Any]]], None]
+
+
+def make_client(integration: Any, credentials: Mapping[str, Any]) -> WooCommerceClient:
+    """A client for a stored integration (its URL, TLS settings and API version)."""
+    return WooCommerceClient(
+        HttpOptions.for_integration(integration, timeout=30.0),
+        reveal(credentials["consumer_key"]),
+        reveal(credentials["consumer_secret"]),
+    )
+
+
+# --- payloads ----------------------------------------------------------------------------------------------------
+
+
+def _money(value: Decimal | None) -> str:
+    return "" if value is None else format(value, "f")
+
+
+def product_fields(values: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
+    """WooCommerce product fields for the canonical ``names``."""
+    out: dict[str, Any] = {}
+    for name in names:
+        if name == "title":
+            out["name"] = values["title"]
+        elif name == "description":
+            out["description"] = values.get("description") or ""
+        elif name == "status":
+            out["status"] = _STATUS.get(values["status"], "draft")
+    return out
+
+
+def variant_fields(values: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
+    """WooCommerce price/SKU/weight fields for the canonical ``names``: a compare-at above the price is the
+    regular price with the price as the sale price (that is how WooCommerce shows a reduction)."""
+    names = set(names)
+    out: dict[str, Any] = {}
+    if names & {"price", "compare_at_price"}:
+        price, compare = values.get("price"), values.get("compare_at_price")
+        if compare is not None and price is not None and compare > price:
+            out["regular_price"], out["sale_price"] = _money(compare), _money(price)
+        else:
+            out["regular_price"], out["sale_price"] = _money(price), ""
+    if "sku" in names:
+        out["sku"] = values.get("sku") or ""
+    if "weight" in names:
+        out["weight"] = values.get("weight") or ""
+    return out
+
+
+def _create_payload(create: ProductCreate) -> dict[str, Any]:
+    body = {"type": create.kind, **product_fields(create.values, ("title", "description", "status"))}
+    if create.handle:
+        body["slug"] = create.handle
+    if create.kind == "simple":
+        body.update(variant_fields(create.variants[0].values, ("sku", "price", "weight")))
+    else:
+        attributes: dict[str, list[str]] = {}
+        for v in create.variants:
+            for name, option in v.options.items():
+                if option not in attributes.setdefault(name, []):
+                    attributes[name].append(option)
+        body["attributes"] = [
+            {"name": name, "options": options, "variation": True, "visible": True}
+            for name, options in attributes.items()
+        ]
+    return body
+
+
+def _variation_payload(v: VariantValues) -> dict[str, Any]:
+    body = variant_fields(v.values, ("sku", "price", "weight"))
+    body["attributes"] = [{"name": name, "option": option} for name, option in v.options.items()]
+    return body
+
+
+# --- bases after a write -----------------------------------------------------------------------------------------
+
+
+def _pushed_snapshot_fields(names: Iterable[str]) -> set[str]:
+    return {s for n in names for s in _SNAPSHOT_FIELDS.get(n, (n,))}
+
+
+def base_after(
+    old: Mapping[str, Any] | None, snapshot: dict[str, Any], pushed: Iterable[str]
+) -> tuple[dict[str, Any], str | None]:
+    """The base to store after a write and its hash (None when the shop also changed fields we did not push)."""
+    if not old:  # no base yet (a create, or a link written before its record was read back)
+        return snapshot, stable_hash(snapshot)
+    skip = _TIME_FIELDS | _pushed_snapshot_fields(pushed)
+    keys = (set(old) | set(snapshot)) - skip
+    if all(old.get(k) == snapshot.get(k) for k in keys):
+        return snapshot, stable_hash(snapshot)
+    merged = dict(old)
+    for k in _pushed_snapshot_fields(pushed):
+        merged[k] = snapshot.get(k)
+    return merged, None
+
+
+class _Writer:
+    """One plan's writes against one shop, collecting links and rejections."""
+
+    def __init__(self, client: WooCommerceClient, plan: ExportPlan, on_links: LinksCallback) -> None:
+        self.client = client
+        self.plan = plan
+        self.on_links = on_links
+        self.out = WriteOutcome()
+        self.integration = _IntegrationRef(plan)
+        # parent external id -> [(variant values or update, payload)] for the variations phase
+        self.variation_creates: dict[str, list[VariantValues]] = {}
+        self.variation_updates: dict[str, list[FieldUpdate]] = {}
+        self.parent_hub_ids: dict[str, int] = {}
+        self.new_parents: set[str] = set()
+        self.parent_bases: dict[str, Mapping[str, Any] | None] = {}
+        self.product_pushed: dict[str, tuple[str, ...]] = {}
+
+    # -- links --------------------------------------------------------------------------------------------------
+
+    def _link_simple(
+        self,
+        product: Mapping[str, Any],
+        product_hub_id: int,
+        variant_hub_id: int,
+        pushed: Iterable[str],
+        old_product: Mapping[str, Any] | None,
+        old_variant: Mapping[str, Any] | None,
+    ) -> None:
+        canonical = product_to_canonical({"product": product, "variations": []})
+        pushed = set(pushed)
+        psnap, phash = base_after(old_product, product_snapshot(canonical), pushed)
+        variant = canonical.variants[0]
+        vsnap, vhash = base_after(old_variant, variant_snapshot(variant), pushed)
+        now = utcnow()
+        ext = canonical.external_id
+        self.on_links(
+            [
+                link_row(
+                    self.integration,
+                    entity="product",
+                    external_id=ext,
+                    hub_id=product_hub_id,
+                    snapshot=psnap,
+                    digest=phash,
+                    updated_at=canonical.updated_at if phash else None,
+                    now=now,
+                ),
+                link_row(
+                    self.integration,
+                    entity="variant",
+                    external_id=variant.external_id,
+                    hub_id=variant_hub_id,
+                    snapshot=vsnap,
+                    digest=vhash,
+                    updated_at=(variant.updated_at or canonical.updated_at) if vhash else None,
+                    sku=variant_snapshot(variant)["sku"],
+                    parent=ext,
+                    now=now,
+                ),
+            ]
+        )
+
+    # -- products -----------------------------------------------------------------------------------------------
+
+    def lookup_skus(self, skus: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Products of the shop that already carry one of ``skus`` (``GET /products?sku=A,B``, 100 per call)."""
+        found: dict[str, dict[str, Any]] = {}
+        unique = sorted(set(skus))
+        for start in range(0, len(unique), MAX_PER_PAGE):
+            chunk = unique[start : start + MAX_PER_PAGE]
+            items = self.client.get("products", {"sku": ",".join(chunk), "per_page": MAX_PER_PAGE, "status": "any"})
+            for item in items if isinstance(items, list) else []:
+                if isinstance(item, Mapping) and item.get("sku"):
+                    found[str(item["sku"])] = dict(item)
+        return found
+
+    def run(self) -> WriteOutcome:
+        plan = self.plan
+        simple_skus = [c.variants[0].sku for c in plan.creates if c.kind == "simple" and c.variants[0].sku]
+        existing = self.lookup_skus([s for s in simple_skus if s]) if simple_skus else {}
+        creates: list[tuple[ProductCreate, dict[str, Any]]] = []
+        adopt: list[tuple[ProductCreate, dict[str, Any]]] = []
+        for c in plan.creates:
+            sku = c.variants[0].sku if c.kind == "simple" else None
+            if sku and sku in existing:
+                adopt.append((c, existing[sku]))
+            elif c.kind == "variable" and plan.resume and c.handle and self._adopt_parent(c):
+                continue
+            else:
+                creates.append((c, _create_payload(c)))
+        updates: dict[str, list[FieldUpdate]] = {}
+        for u in [*plan.updates, *plan.deletes]:
+            if u.entity == "product" or u.is_simple_variant:
+                updates.setdefault(u.external_id, []).append(u)
+            else:
+                self.variation_updates.setdefault(str(u.parent_external_id), []).append(u)
+                if u.product_hub_id is not None:
+                    self.parent_hub_ids.setdefault(str(u.parent_external_id), u.product_hub_id)
+                    self.parent_bases.setdefault(str(u.parent_external_id), u.product_base)
+        for vc in plan.variant_creates:
+            self.variation_creates.setdefault(vc.product_external_id, []).append(vc.variant)
+            self.parent_hub_ids[vc.product_external_id] = vc.product_hub_id
+        for u in plan.updates:
+            if u.entity == "product":
+                self.parent_hub_ids.setdefault(u.external_id, u.hub_id)
+                self.parent_bases.setdefault(u.external_id, u.base)
+                self.product_pushed[u.external_id] = tuple(u.changes)
+        self._product_batches(creates, adopt, updates)
+        for parent in sorted(set(self.variation_creates) | set(self.variation_updates), key=str):
+            self._variations(parent)
+        self.out.api_calls = self.client.http.stats.api_calls
+        return self.out
+
+    def _product_batches(
+        self,
+        creates: list[tuple[ProductCreate, dict[str, Any]]],
+        adopt: list[tuple[ProductCreate, dict[str, Any]]],
+        updates: dict[str, list[FieldUpdate]],
+    ) -> None:
+        ops: list[tuple[str, Any, dict[str, Any]]] = [("create", c, body) for c, body in creates]
+        for c, found in adopt:
+            adopt_body = {"id": found["id"], **_create_payload(c)}
+            adopt_body.pop("type", None)
+            adopt_body.pop("slug", None)
+            ops.append(("adopt", c, adopt_body))
+        for ext, group in sorted(updates.items()):
+            body: dict[str, Any] = {"id": int(ext) if ext.isdigit() else ext}
+            for u in group:
+                fields = product_fields if u.entity == "product" else variant_fields
+                body.update(fields(u.values, u.changes))
+            ops.append(("update", group, body))
+        retry_adopt: list[tuple[ProductCreate, dict[str, Any]]] = []
+        for start in range(0, len(ops), BATCH_LIMIT):
+            chunk = ops[start : start + BATCH_LIMIT]
+            chunk, answer = self._send_products(chunk)
+            created = iter(answer.get("create") or [])
+            updated = iter(answer.get("update") or [])
+            for kind, item, body in chunk:
+                result = next(created if kind == "create" else updated, None)
+                error = _error_of(result)
+                if kind == "create":
+                    self._after_create(item, body, result, error, retry_adopt)
+                elif kind == "adopt":
+                    self._after_adopt(item, body, result, error)
+                else:
+                    self._after_update(item, body, result, error)
+        if retry_adopt:
+            self._product_batches([], retry_adopt, {})
+
+    def _send_products(
+        self, chunk: list[tuple[str, Any, dict[str, Any]]]
+    ) -> tuple[list[tuple[str, Any, dict[str, Any]]], Mapping[str, Any]]:
+        """POST one products batch; the chunk actually sent and the answer.
+
+        A batch that creates variable products is sent without the transport's automatic retry: a lost answer
+        (dropped connection, 5xx) may hide a create the shop applied, and a blind resend would create the SKU-less
+        parent twice. Instead, each such parent is looked up by its slug, the ones found are linked, and the rest
+        of the batch is sent again (simple products are safe: their resend is answered "duplicated SKU" and
+        linked).
+        """
+        has_variable = any(kind == "create" and item.kind == "variable" for kind, item, _ in chunk)
+        retries = self.client.http.max_retries
+        if has_variable:
+            self.client.http.max_retries = 0
+        try:
+            return chunk, self._post_products(chunk)
+        except ShopApiError:
+            if not has_variable:
+                raise
+        finally:
+            self.client.http.max_retries = retries
+        remaining = [op for op in chunk if not (op[0] == "create" and op[1].kind == "variable" and op[1].handle
+                                                 and self._adopt_parent(op[1]))]  # fmt: skip
+        return remaining, self._post_products(remaining) if remaining else {}
+
+    def _post_products(self, chunk: list[tuple[str, Any, dict[str, Any]]]) -> Mapping[str, Any]:
+        request = {
+            "create": [body for kind, _, body in chunk if kind == "create"],
+            "update": [body for kind, _, body in chunk if kind != "create"],
+        }
+        answer = self.client.post("products/batch", {k: v for k, v in request.items() if v})
+        return answer if isinstance(answer, Mapping) else {}
+
+    def _after_create(
+        self,
+        c: ProductCreate,
+        body: dict[str, Any],
+        result: Any,
+        error: Mapping[str, Any] | None,
+        retry_adopt: list[tuple[ProductCreate, dict[str, Any]]],
+    ) -> None:
+        key = c.variants[0].sku if c.kind == "simple" and c.variants[0].sku else (c.handle or f"hub#{c.hub_id}")
+        if error is not None:
+            owner = (error.get("data") or {}).get("resource_id") if isinstance(error.get("data"), Mapping) else None
+            if error.get("code") in DUPLICATE_SKU_CODES and owner and c.kind == "simple":
+                found = self._adoptable(owner, c.variants[0].sku)
+                if found is not None:
+                    retry_adopt.append((c, found))  # the SKU is the shop's product already: link and update it
+                    return
+                error = {**error, "message": f"{error.get('message')} (the SKU belongs to shop record {owner}, "
+                         "which is not a product: give one of them another SKU)"}  # fmt: skip
+            self.out.reject("product", key, _reason(error), body)
+            return
+        if c.kind == "simple":
+            self._link_simple(result, c.hub_id, c.variants[0].hub_id, (), None, None)
+            self.out.created += 1
+            return
+        ext = str(result["id"])
+        self.on_links(
+            [
+                link_row(
+                    self.integration,
+                    entity="product",
+                    external_id=ext,
+                    hub_id=c.hub_id,
+                    snapshot=None,
+                    digest=None,
+                    updated_at=None,
+                    now=utcnow(),
+                )
+            ]
+        )
+        self.parent_hub_ids[ext] = c.hub_id
+        self.new_parents.add(ext)
+        self.variation_creates.setdefault(ext, []).extend(c.variants)
+        self.out.created += 1
+
+    def _adopt_parent(self, c: ProductCreate) -> bool:
+        """After an interrupted push: link a variable product it created (found by its slug, the hub handle) and
+        its variations (by SKU) instead of creating it again. True when found."""
+        items = self.client.get("products", {"slug": c.handle, "status": "any", "type": "variable"})
+        found = [i for i in items if isinstance(i, Mapping)] if isinstance(items, list) else []
+        if len(found) != 1:
+            return False
+        ext = str(found[0]["id"])
+        self.parent_hub_ids[ext] = c.hub_id
+        self.new_parents.add(ext)
+        by_sku = {str(v.get("sku")): v for v in self.client.list_variations(ext) if v.get("sku")}
+        for v in c.variants:
+            existing = by_sku.get(v.sku or "")
+            if existing is None:
+                self.variation_creates.setdefault(ext, []).append(v)
+                continue
+            changes = {name: (None, v.values.get(name)) for name in ("sku", "price", "compare_at_price", "weight")}
+            self.variation_updates.setdefault(ext, []).append(
+                FieldUpdate("variant", v.hub_id, str(existing["id"]), ext, changes, v.values, {})
+            )
+        self.out.created += 1
+        return True
+
+    def _adoptable(self, owner: Any, sku: str | None) -> dict[str, Any] | None:
+        """The shop product that owns ``sku`` (from a duplicate-SKU answer), or None when the owner is a variation
+        or another record: only a product with exactly that SKU is linked."""
+        try:
+            found = self.client.get(f"products/{int(owner)}")
+        except (ShopApiError, ValueError, TypeError):
+            return None
+        if isinstance(found, Mapping) and found.get("type") != "variation" and found.get("sku") == sku:
+            return dict(found)
+        return None
+
+    def _after_adopt(
+        self, c: ProductCreate, body: dict[str, Any], result: Any, error: Mapping[str, Any] | None
+    ) -> None:
+        if error is not None:
+            self.out.reject("product", c.variants[0].sku or f"hub#{c.hub_id}", _reason(error), body)
+            return
+        self._link_simple(result, c.hub_id, c.variants[0].hub_id, (), None, None)
+        self.out.updated += 1
+
+    def _after_update(
+        self, group: list[FieldUpdate], body: dict[str, Any], result: Any, error: Mapping[str, Any] | None
+    ) -> None:
+        if error is not None:
+            for u in group:
+                self.out.reject(u.entity, str(u.values.get("sku") or u.external_id), _reason(error), body)
+            return
+        canonical = product_to_canonical({"product": result, "variations": []})
+        now = utcnow()
+        rows = []
+        for u in group:
+            if u.entity == "product":
+                snap, digest = base_after(u.base, product_snapshot(canonical), u.changes)
+                rows.append(
+                    link_row(
+                        self.integration,
+                        entity="product",
+                        external_id=u.external_id,
+                        hub_id=u.hub_id,
+                        snapshot=snap,
+                        digest=digest,
+                        updated_at=canonical.updated_at if digest else None,
+                        now=now,
+                    )
+                )
+            elif canonical.variants:
+                if u.product_hub_id is not None and not any(x.entity == "product" for x in group):
+                    psnap, pdigest = base_after(u.product_base, product_snapshot(canonical), ())
+                    rows.append(
+                        link_row(
+                            self.integration,
+                            entity="product",
+                            external_id=u.parent_external_id or u.external_id,
+                            hub_id=u.product_hub_id,
+                            snapshot=psnap,
+                            digest=pdigest,
+                            updated_at=canonical.updated_at if pdigest else None,
+                            now=now,
+                        )
+                    )
+                v = canonical.variants[0]
+                snap, digest = base_after(u.base, variant_snapshot(v), u.changes)
+                rows.append(
+                    link_row(
+                        self.integration,
+                        entity="variant",
+                        external_id=u.external_id,
+                        hub_id=u.hub_id,
+                        snapshot=snap,
+                        digest=digest,
+                        sku=snap.get("sku"),
+                        parent=u.parent_external_id,
+                        updated_at=(v.updated_at or canonical.updated_at) if digest else None,
+                        now=now,
+                    )
+                )
+        self.on_links(rows)
+        self.out.updated += 1
+
+    # -- variations ---------------------------------------------------------------------------------------------
+
+    def _variations(self, parent: str) -> None:
+        creates = self.variation_creates.get(parent, [])
+        updates = self.variation_updates.get(parent, [])
+        ops: list[tuple[str, Any, dict[str, Any]]] = [("create", v, _variation_payload(v)) for v in creates]
+        for u in updates:
+            vid = int(u.external_id) if u.external_id.isdigit() else u.external_id
+            ops.append(("update", u, {"id": vid, **variant_fields(u.values, u.changes)}))
+        written: dict[str, tuple[int, Mapping[str, Any] | None, Iterable[str]]] = {}
+        duplicates: list[tuple[VariantValues, dict[str, Any], Mapping[str, Any]]] = []
+        for start in range(0, len(ops), BATCH_LIMIT):
+            chunk = ops[start : start + BATCH_LIMIT]
+            request = {
+                "create": [body for kind, _, body in chunk if kind == "create"],
+                "update": [body for kind, _, body in chunk if kind == "update"],
+            }
+            answer = self.client.post(f"products/{parent}/variations/batch", {k: v for k, v in request.items() if v})
+            answer = answer if isinstance(answer, Mapping) else {}
+            created = iter(answer.get("create") or [])
+            updated = iter(answer.get("update") or [])
+            for kind, item, body in chunk:
+                result = next(created if kind == "create" else updated, None)
+                error = _error_of(result)
+                if kind == "create":
+                    if error is not None and error.get("code") in DUPLICATE_SKU_CODES and item.sku:
+                        duplicates.append((item, body, error))  # ours already? decided once the parent is read
+                        continue
+                    if error is not None:
+                        self.out.reject("variant", item.sku or f"hub#{item.hub_id}", _reason(error), body)
+                        continue
+                    assert isinstance(result, Mapping)  # _error_of reports a missing item as an error
+                    written[str(result["id"])] = (item.hub_id, None, ())
+                    if parent not in self.new_parents:
+                        self.out.created += 1
+                else:
+                    if error is not None:
+                        self.out.reject(
+                            "variant", str(item.values.get("sku") or item.external_id), _reason(error), body
+                        )
+                        continue
+                    written[item.external_id] = (item.hub_id, item.base or None, item.changes)
+                    self.out.updated += 1
+        self._relink_variable(parent, written, duplicates)
+
+    def _relink_variable(
+        self,
+        parent: str,
+        written: dict[str, tuple[int, Mapping[str, Any] | None, Any]],
+        duplicates: Sequence[tuple[VariantValues, dict[str, Any], Mapping[str, Any]]] = (),
+    ) -> None:
+        """Read the parent and its variations back once and store their bases (times and positions moved).
+
+        A variation create refused as a duplicated SKU that this parent already has is ours from a push killed
+        before its links: it is linked (its base is the shop's state, so a hub value that differs is pushed next
+        run); a SKU held elsewhere in the shop is a rejection.
+        """
+        product = self.client.get(f"products/{parent}")
+        variations = list(self.client.list_variations(parent))
+        by_sku = {str(v.get("sku")): str(v.get("id")) for v in variations if isinstance(v, Mapping) and v.get("sku")}
+        for item, body, error in duplicates:
+            own = by_sku.get(item.sku or "")
+            if own is None:
+                self.out.reject("variant", str(item.sku), _reason(error), body)
+            else:
+                written[own] = (item.hub_id, None, ())
+        canonical = product_to_canonical({"product": product, "variations": variations})
+        now = utcnow()
+        rows: list[dict[str, Any]] = []
+        hub_id = self.parent_hub_ids.get(parent)
+        if hub_id is not None:
+            pushed = self.product_pushed.get(parent, ())
+            snap, digest = base_after(self.parent_bases.get(parent), product_snapshot(canonical), pushed)
+            rows.append(
+                link_row(
+                    self.integration,
+                    entity="product",
+                    external_id=parent,
+                    hub_id=hub_id,
+                    snapshot=snap,
+                    digest=digest,
+                    updated_at=canonical.updated_at if digest else None,
+                    now=now,
+                )
+            )
+        for v in canonical.variants:
+            if v.external_id not in written:
+                continue
+            vhub, old, pushed = written[v.external_id]
+            snap, digest = base_after(old, variant_snapshot(v), pushed)
+            rows.append(
+                link_row(
+                    self.integration,
+                    entity="variant",
+                    external_id=v.external_id,
+                    hub_id=vhub,
+                    snapshot=snap,
+                    digest=digest,
+                    sku=snap.get("sku"),
+                    parent=parent,
+                    updated_at=(v.updated_at or canonical.updated_at) if digest else None,
+                    now=now,
+                )
+            )
+        self.on_links(rows)
+
+
+class _IntegrationRef:
+    """The two integration attributes ``link_row`` reads, filled in by ``apply_plan``."""
+
+    def __init__(self, plan: ExportPlan) -> None:
+        self.id = plan.integration_id
+        self.tenant_id = plan.tenant_id
+
+
+def _error_of(result: Any) -> Mapping[str, Any] | None:
+    if not isinstance(result, Mapping):
+        return {"code": "missing_answer", "message": "the batch answer has no item for this request"}
+    error = result.get("error")
+    return error if isinstance(error, Mapping) else None
+
+
+def _reason(error: Mapping[str, Any]) -> str:
+    return f"{error.get('code')}: {error.get('message')}"
+
+
+def apply_plan(client: WooCommerceClient, plan: ExportPlan, on_links: LinksCallback) -> WriteOutcome:
+    """Apply ``plan`` to the shop behind ``client``; links are handed to ``on_links`` as each batch is answered."""
+    return _Writer(client, plan, on_links).run()

@@ -1,0 +1,595 @@
+"""Export (push): what the hub has that a shop does not, as a plan, then applied by the platform's writer.
+
+Planning is pure (``plan_export``): for one integration whose direction pushes, the hub's products and variants
+(within the shop's listing rule, its price rule applied) are compared with each link's ``base_snapshot``, the
+values hub and shop last agreed on. It yields
+
+- **creates**: hub products with no link for this shop (with their variants), and hub variants with no link
+  under a product the shop already has;
+- **field updates**: only the fields whose hub value differs from the base and whose merge decision sends the
+  hub value to the shop (``merge.merge_field`` with the shop side at its base: the hub is the only side known to
+  have changed; a field with a held conflict is not pushed);
+- **deletes**: a hub product deleted (``deleted_at``) becomes a draft in the shop (never deleted outright).
+
+Values are compared as the shop can hold them: WooCommerce has no "archived", so a hub ``archived`` product is a
+``draft`` there, and comparing ``archived`` with a base of ``draft`` would push the same value on every run. A
+plan with nothing in it means the push makes no write call.
+
+``run_push`` loads, plans, and (unless ``dry_run``) hands the plan to the platform's writer, records each link's
+new base (what was pushed, as the shop answered it: the pull that brings our own write back finds the same
+snapshot and changes nothing), rejected items (stage ``export``, retried on the next run since their links are
+not written) and a ``sync_runs`` row (direction ``push``, stage ``export``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from sqlalchemy import Engine, select
+from sqlalchemy.engine import Connection
+
+from ecom_pipeline.sync.merge import Outcome, json_value, merge_field, normalize
+from ecom_pipeline.sync.policies import SyncSettings, is_listed
+from ecom_pipeline.warehouse import store
+from ecom_pipeline.warehouse.schema import (
+    entity_links,
+    hub_products,
+    hub_variants,
+    rejected_records,
+    sync_conflicts,
+    sync_runs,
+)
+from ecom_pipeline.warehouse.types import utcnow
+
+PRODUCT_FIELDS = ("title", "description", "status")
+VARIANT_FIELDS = ("sku", "price", "compare_at_price", "weight")
+
+# The platform's writer: module path and function ``apply_plan(client, plan, on_links) -> WriteOutcome``.
+# TODO(registry): move this to the platform registry's writer slot (platforms/registry.py) once the registry
+# rework lands; until then this small mapping is the only place that knows which platforms can be pushed to.
+WRITERS: dict[str, str] = {"woocommerce": "ecom_pipeline.platforms.woocommerce.writer"}
+
+
+class ExportError(RuntimeError):
+    """A push that cannot run (unknown tenant, integration of another tenant, a platform without a writer)."""
+
+
+# --- the plan ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VariantValues:
+    """One hub variant as the shop should hold it (canonical field names, price rule applied)."""
+
+    hub_id: int
+    sku: str | None
+    values: Mapping[str, Any]
+    options: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class ProductCreate:
+    """A hub product the shop does not have yet, with all its listed live variants."""
+
+    hub_id: int
+    handle: str | None
+    kind: str  # simple | variable
+    values: Mapping[str, Any]
+    variants: tuple[VariantValues, ...]
+
+
+@dataclass(frozen=True)
+class VariantCreate:
+    """A hub variant missing under a product the shop already has."""
+
+    product_hub_id: int
+    product_external_id: str
+    variant: VariantValues
+
+
+@dataclass(frozen=True)
+class FieldUpdate:
+    """Changed fields of one linked record: ``changes`` field -> (base value, hub value to push)."""
+
+    entity: str  # product | variant
+    hub_id: int
+    external_id: str
+    parent_external_id: str | None
+    changes: Mapping[str, tuple[Any, Any]]
+    values: Mapping[str, Any]  # every pushable field as the hub has it (price pairs need both prices)
+    base: Mapping[str, Any]
+    # A variant's product (hub id and its link's base): a variant write moves the product's modification time in
+    # the shop, so the product's base is refreshed too (else the echo of our write would rewrite the hub product).
+    product_hub_id: int | None = None
+    product_base: Mapping[str, Any] | None = None
+
+    @property
+    def is_simple_variant(self) -> bool:
+        """A simple product's variant: its link's external id is the product's own id (one WooCommerce record)."""
+        return self.entity == "variant" and self.external_id == self.parent_external_id
+
+
+@dataclass
+class ExportPlan:
+    """What one push would do to one shop."""
+
+    integration_id: int
+    platform: str
+    tenant_id: str = ""
+    creates: list[ProductCreate] = field(default_factory=list)
+    variant_creates: list[VariantCreate] = field(default_factory=list)
+    updates: list[FieldUpdate] = field(default_factory=list)
+    deletes: list[FieldUpdate] = field(default_factory=list)
+    unchanged: int = 0
+    # An earlier push to this shop never finished (its sync_runs row is still ``running``: the process died) or
+    # failed part-way, so records it created may have no link: the writer also looks up what it cannot find by SKU
+    # (variable parents, by slug).
+    resume: bool = False
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.creates or self.variant_creates or self.updates or self.deletes)
+
+    def rows(self) -> list[tuple[str, str, str, str]]:
+        """(action, entity, key, detail) rows for the CLI and run metadata."""
+        out: list[tuple[str, str, str, str]] = []
+        for c in self.creates:
+            skus = ", ".join(v.sku or f"#{v.hub_id}" for v in c.variants)
+            out.append(("create", "product", c.handle or f"#{c.hub_id}", f"{c.kind}: {skus}"))
+        for vc in self.variant_creates:
+            out.append(
+                ("create", "variant", vc.variant.sku or f"#{vc.variant.hub_id}", f"under {vc.product_external_id}")
+            )
+        for u in self.updates:
+            detail = "; ".join(f"{k}: {_show(b)} -> {_show(h)}" for k, (b, h) in sorted(u.changes.items()))
+            out.append(("update", u.entity, u.external_id, detail))
+        for d in self.deletes:
+            out.append(("delete", d.entity, d.external_id, "set to draft (hub product deleted)"))
+        return out
+
+
+def _show(value: Any) -> str:
+    text = "" if value is None else str(json_value(value))
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+# --- hub values as the shop should hold them -------------------------------------------------------------------
+
+# WooCommerce has no archived state: the hub's archived and deleted products are drafts there.
+_SHOP_STATUS = {"active": "active", "draft": "draft", "archived": "draft"}
+
+
+def product_values(row: Any) -> dict[str, Any]:
+    """A hub product's pushable fields; a deleted product is a draft in the shop."""
+    status = "draft" if row.deleted_at is not None else _SHOP_STATUS.get(row.status, "draft")
+    return {"title": row.title, "description": row.description, "status": status}
+
+
+def variant_values(row: Any, settings: SyncSettings) -> dict[str, Any]:
+    """A hub variant's pushable fields with the shop's price rule applied (a fixed price drops the compare-at)."""
+    price: Decimal | None = row.price
+    compare: Decimal | None = row.compare_at_price
+    rule = settings.price_rule
+    if rule is not None:
+        price = rule.apply(price)
+        compare = None if rule.fixed is not None else rule.apply(compare)
+    if compare is not None and price is not None and compare <= price:
+        compare = None  # a shop shows a compare-at only above the price: keep the base comparable
+    return {"sku": row.sku, "price": price, "compare_at_price": compare, "weight": row.weight}
+
+
+def _kind(product: Any, variants: Sequence[Any]) -> str:
+    if product.product_type in ("simple", "variable"):
+        return str(product.product_type)
+    return "variable" if len(variants) > 1 or any(v.options for v in variants) else "simple"
+
+
+def _changes(
+    fields: Iterable[str],
+    base: Mapping[str, Any],
+    hub: Mapping[str, Any],
+    settings: SyncSettings,
+    held: set[str],
+) -> dict[str, tuple[Any, Any]]:
+    """The fields the merge sends to the shop: hub changed, shop at its base, direction pushing, none held."""
+    out: dict[str, tuple[Any, Any]] = {}
+    for name in fields:
+        if name in held:
+            continue
+        decision = merge_field(
+            name,
+            base=base.get(name),
+            hub=hub.get(name),
+            shop=base.get(name),
+            policy=settings.policies[name],
+            direction=settings.direction,
+        )
+        if decision.write_shop and decision.outcome is Outcome.PUSH_HUB:
+            out[name] = (normalize(name, base.get(name)), normalize(name, hub.get(name)))
+    return out
+
+
+def plan_export(
+    *,
+    integration_id: int,
+    platform: str,
+    settings: SyncSettings,
+    tenant_id: str = "",
+    products: Sequence[Any],
+    variants: Sequence[Any],
+    product_links: Mapping[int, Any],
+    variant_links: Mapping[int, Any],
+    held: Mapping[tuple[str, int], set[str]] | None = None,
+) -> ExportPlan:
+    """The plan for one shop (pure: rows in, plan out). ``*_links`` map hub ids to this shop's live links."""
+    plan = ExportPlan(integration_id=integration_id, platform=platform, tenant_id=tenant_id)
+    if not settings.direction.pushes:
+        return plan
+    held = held or {}
+    by_product: dict[int, list[Any]] = {}
+    for v in variants:
+        by_product.setdefault(int(v.product_id), []).append(v)
+    for p in sorted(products, key=lambda r: int(r.id)):
+        kids = sorted(by_product.get(int(p.id), []), key=lambda r: (r.position is None, r.position or 0, int(r.id)))
+        live = [v for v in kids if v.deleted_at is None]
+        product_dict = {"handle": p.handle, "tags": p.tags, "categories": p.categories, "product_type": p.product_type}
+        if not is_listed(settings, product_dict, [v.sku for v in live]):
+            continue
+        link = product_links.get(int(p.id))
+        values = product_values(p)
+        if link is None:
+            if p.deleted_at is not None or not live:
+                continue  # nothing to create: deleted in the hub, or no variant to sell
+            plan.creates.append(
+                ProductCreate(
+                    hub_id=int(p.id),
+                    handle=p.handle,
+                    kind=_kind(p, live),
+                    values=values,
+                    variants=tuple(
+                        VariantValues(int(v.id), v.sku, variant_values(v, settings), dict(v.options or {}))
+                        for v in live
+                    ),
+                )
+            )
+            continue
+        base = dict(link.base_snapshot or {})
+        changes = _changes(PRODUCT_FIELDS, base, values, settings, held.get(("product", int(p.id)), set()))
+        if changes:
+            update = FieldUpdate("product", int(p.id), str(link.external_id), None, changes, values, base)
+            if p.deleted_at is not None and set(changes) == {"status"}:
+                plan.deletes.append(update)
+            else:
+                plan.updates.append(update)
+        else:
+            plan.unchanged += 1
+        if p.deleted_at is not None:
+            continue  # a deleted product's variants are not pushed (the product is a draft now)
+        for v in live:
+            vvalues = variant_values(v, settings)
+            vlink = variant_links.get(int(v.id))
+            if vlink is None:
+                plan.variant_creates.append(
+                    VariantCreate(
+                        int(p.id),
+                        str(link.external_id),
+                        VariantValues(int(v.id), v.sku, vvalues, dict(v.options or {})),
+                    )
+                )
+                continue
+            vbase = dict(vlink.base_snapshot or {})
+            vchanges = _changes(VARIANT_FIELDS, vbase, vvalues, settings, held.get(("variant", int(v.id)), set()))
+            if vchanges:
+                plan.updates.append(
+                    FieldUpdate(
+                        "variant",
+                        int(v.id),
+                        str(vlink.external_id),
+                        vlink.external_parent_id,
+                        vchanges,
+                        vvalues,
+                        vbase,
+                        product_hub_id=int(p.id),
+                        product_base=base,
+                    )
+                )
+            else:
+                plan.unchanged += 1
+    return plan
+
+
+def load_plan(conn: Connection, integration: Any) -> ExportPlan:
+    """Read the tenant's hub catalogue and this shop's links, and plan (see ``plan_export``)."""
+    settings = SyncSettings.from_settings(integration.settings)
+    tenant = integration.tenant_id
+    products = conn.execute(select(hub_products).where(hub_products.c.tenant_id == tenant)).all()
+    variants = conn.execute(select(hub_variants).where(hub_variants.c.tenant_id == tenant)).all()
+    links = conn.execute(
+        select(entity_links).where(
+            entity_links.c.integration_id == integration.id,
+            entity_links.c.entity.in_(("product", "variant")),
+            entity_links.c.deleted_at.is_(None),
+        )
+    ).all()
+    product_links = {int(r.hub_id): r for r in links if r.entity == "product"}
+    variant_links = {int(r.hub_id): r for r in links if r.entity == "variant"}
+    held: dict[tuple[str, int], set[str]] = {}
+    rows = conn.execute(
+        select(sync_conflicts.c.entity, sync_conflicts.c.hub_id, sync_conflicts.c.field).where(
+            sync_conflicts.c.integration_id == integration.id,
+            sync_conflicts.c.resolution == "held",
+            sync_conflicts.c.applied_at.is_(None),
+        )
+    )
+    for entity, hub_id, name in rows:
+        held.setdefault((str(entity), int(hub_id)), set()).add(str(name))
+    return plan_export(
+        integration_id=int(integration.id),
+        platform=integration.platform,
+        tenant_id=tenant,
+        settings=settings,
+        products=products,
+        variants=variants,
+        product_links=product_links,
+        variant_links=variant_links,
+        held=held,
+    )
+
+
+# --- applying it -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Rejection:
+    """One item the shop refused: recorded in ``rejected_records`` (stage export) and retried on the next run."""
+
+    entity: str
+    key: str  # the SKU, else the hub handle or id
+    reason: str
+    payload: Any
+
+
+@dataclass
+class WriteOutcome:
+    """What a writer did: counts, and the items the shop refused."""
+
+    created: int = 0
+    updated: int = 0
+    failed: int = 0
+    api_calls: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+
+    def reject(self, entity: str, key: str, reason: str, payload: Any) -> None:
+        self.failed += 1
+        self.rejections.append(Rejection(entity, key, reason, payload))
+
+
+class Writer(Protocol):
+    def __call__(
+        self, client: Any, plan: ExportPlan, on_links: Callable[[list[dict[str, Any]]], None]
+    ) -> WriteOutcome: ...
+
+
+def writer_for(platform: str) -> tuple[Writer, Callable[[Any, dict[str, Any]], Any]]:
+    """The platform's ``apply_plan`` and ``make_client`` (see ``WRITERS``)."""
+    path = WRITERS.get(platform)
+    if path is None:
+        raise ExportError(
+            f"pushing to {platform} is not supported yet (only {', '.join(sorted(WRITERS))}); set the shop's direction "
+            "to pull with `ecom-pipeline integration set --direction pull`"
+        )
+    module = importlib.import_module(path)
+    return module.apply_plan, module.make_client
+
+
+@dataclass
+class PushReport:
+    """One shop's push: its plan and, unless a dry run, what the writer did."""
+
+    integration_id: int
+    platform: str
+    plan: ExportPlan
+    outcome: WriteOutcome | None = None
+    sync_run_id: int | None = None
+    error: str | None = None
+
+
+def pushing_integrations(conn: Connection, tenant_id: str, integration_id: int | None) -> list[Any]:
+    """The tenant's connected shops whose direction pushes (or the one asked for, whatever its direction)."""
+    shops = store.list_integrations(conn, tenant_id=tenant_id)
+    if integration_id is not None:
+        chosen = [s for s in shops if int(s.id) == integration_id]
+        if not chosen:
+            raise ExportError(f"integration {integration_id} is not a connected shop of tenant {tenant_id!r}")
+        return chosen
+    return [s for s in shops if SyncSettings.from_settings(s.settings).direction.pushes]
+
+
+def interrupted_push(conn: Connection, integration_id: int) -> bool:
+    """Whether a push to this shop may have left records without links: one was opened and never closed (killed
+    between its calls and its links), or the last one failed part-way (an answer lost after its retries)."""
+    running = select(sync_runs.c.id).where(
+        sync_runs.c.integration_id == integration_id,
+        sync_runs.c.stage == "export",
+        sync_runs.c.status == "running",
+    )
+    if conn.execute(running.limit(1)).first() is not None:
+        return True
+    last = (
+        select(sync_runs.c.status)
+        .where(sync_runs.c.integration_id == integration_id, sync_runs.c.stage == "export")
+        .order_by(sync_runs.c.id.desc())
+        .limit(1)
+    )
+    return conn.execute(last).scalar_one_or_none() == "failed"
+
+
+def close_interrupted(conn: Connection, integration_id: int, current: int) -> None:
+    """Close earlier push rows a killed process left ``running``: this run has redone (and linked) their work."""
+    conn.execute(
+        sync_runs.update()
+        .where(
+            sync_runs.c.integration_id == integration_id,
+            sync_runs.c.stage == "export",
+            sync_runs.c.status == "running",
+            sync_runs.c.id != current,
+        )
+        .values(status="failed", error="interrupted: the process ended before the push finished; a later push redid it")
+    )
+
+
+def link_row(
+    integration: Any,
+    *,
+    entity: str,
+    external_id: str,
+    hub_id: int,
+    snapshot: dict[str, Any] | None,
+    digest: str | None,
+    updated_at: datetime | None,
+    sku: str | None = None,
+    parent: str | None = None,
+    now: datetime,
+) -> dict[str, Any]:
+    """An ``entity_links`` row as ``store.upsert_links`` takes it."""
+    return {
+        "tenant_id": integration.tenant_id,
+        "integration_id": int(integration.id),
+        "entity": entity,
+        "external_id": str(external_id),
+        "external_parent_id": parent,
+        "hub_id": hub_id,
+        "sku": sku,
+        "base_snapshot": snapshot,
+        "base_hash": digest,
+        "external_updated_at": updated_at,
+        "last_synced_at": now,
+        "deleted_at": None,
+        "external_gid": None,
+    }
+
+
+def run_push(
+    engine: Engine,
+    *,
+    tenant_id: str,
+    credentials_for: Callable[[Connection, int], dict[str, Any]],
+    integration_id: int | None = None,
+    dry_run: bool = False,
+    run_id: str | None = None,
+) -> list[PushReport]:
+    """Plan (and unless ``dry_run`` apply) a push to each pushing shop of the tenant; one report per shop.
+
+    A dry run reads the hub only and writes nothing anywhere. A real run opens a ``sync_runs`` row before the
+    first call, commits links as each batch is answered (a process killed later keeps what the shop has), and
+    records refusals in ``rejected_records``.
+    """
+    with engine.connect() as conn:
+        shops = pushing_integrations(conn, tenant_id, integration_id)
+        plans = [(shop, load_plan(conn, shop)) for shop in shops]
+    reports: list[PushReport] = []
+    for shop, plan in plans:
+        report = PushReport(int(shop.id), shop.platform, plan)
+        with engine.connect() as conn:
+            plan.resume = interrupted_push(conn, int(shop.id))
+        reports.append(report)
+        if dry_run:
+            continue
+        apply_plan, make_client = writer_for(shop.platform)
+        with engine.begin() as conn:
+            report.sync_run_id = store.start_sync_run(
+                conn,
+                tenant_id=tenant_id,
+                integration_id=int(shop.id),
+                platform=shop.platform,
+                entity="product",
+                direction="push",
+                stage="export",
+                full_refresh=False,
+                run_id=run_id,
+                cursor_before=None,
+            )
+            credentials = credentials_for(conn, int(shop.id))
+
+        def on_links(rows: list[dict[str, Any]]) -> None:
+            with engine.begin() as conn:
+                store.upsert_links(conn, rows)
+
+        try:
+            outcome = WriteOutcome() if plan.is_empty else apply_plan(make_client(shop, credentials), plan, on_links)
+        except Exception as exc:
+            report.error = f"{type(exc).__name__}: {exc}"
+            with engine.begin() as conn:
+                store.finish_sync_run(conn, report.sync_run_id, status="failed", counts={}, cursor_after=None,
+                                      error=report.error)  # fmt: skip
+            continue
+        report.outcome = outcome
+        with engine.begin() as conn:
+            # This run retried every refused item still planned: earlier refusals are closed, the ones refused
+            # again are recorded anew (so open export rejections are exactly what the shop still refuses).
+            conn.execute(
+                rejected_records.update()
+                .where(
+                    rejected_records.c.integration_id == int(shop.id),
+                    rejected_records.c.stage == "export",
+                    rejected_records.c.resolved_at.is_(None),
+                )
+                .values(resolved_at=utcnow())
+            )
+            store.reject_records(
+                conn,
+                [
+                    {
+                        "tenant_id": tenant_id,
+                        "integration_id": int(shop.id),
+                        "platform": shop.platform,
+                        "entity": r.entity,
+                        "external_id": r.key,
+                        "stage": "export",
+                        "reason": r.reason,
+                        "payload": json_value(r.payload),
+                        "staging_id": None,
+                        "dagster_run_id": run_id,
+                    }
+                    for r in outcome.rejections
+                ],
+            )
+            close_interrupted(conn, int(shop.id), report.sync_run_id)
+            store.finish_sync_run(
+                conn,
+                report.sync_run_id,
+                status="success",
+                counts={
+                    "rows_fetched": 0,
+                    "created": outcome.created,
+                    "updated": outcome.updated,
+                    "unchanged": plan.unchanged,
+                    "failed": outcome.failed,
+                    "api_calls": outcome.api_calls,
+                },
+                cursor_after=None,
+                error=None,
+            )
+    return reports
+
+
+__all__ = [
+    "WRITERS",
+    "ExportError",
+    "ExportPlan",
+    "FieldUpdate",
+    "ProductCreate",
+    "PushReport",
+    "Rejection",
+    "VariantCreate",
+    "VariantValues",
+    "WriteOutcome",
+    "load_plan",
+    "plan_export",
+    "run_push",
+]

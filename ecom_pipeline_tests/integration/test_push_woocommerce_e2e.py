@@ -1,0 +1,382 @@
+"""`ecom-pipeline push` to an emulated WooCommerce shop over real HTTP, on a real warehouse (issue 10, export).
+
+The hub catalogue comes from a CSV import; the shop is the sandbox's WooCommerce emulator; the pull that follows
+a push is the real Dagster sync job. Request counts come from the emulator's own request statistics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import delete, select, update
+
+from ecom_pipeline.cli import main as cli_main
+from ecom_pipeline.runner import run_sync
+from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
+from ecom_pipeline.warehouse.engine import shared_engine
+from ecom_pipeline.warehouse.schema import (
+    entity_links,
+    hub_products,
+    hub_variants,
+    integrations,
+    rejected_records,
+    sync_runs,
+    webhook_inbox,
+)
+from ecom_pipeline.warehouse.types import utcnow
+
+TENANT = "acme"
+SHOP = "push-shop"
+HEADER = (
+    "handle,title,description,status,product_type,tags,categories,sku,variant_title,price,compare_at_price,"
+    "currency,weight,options,position"
+)
+CATALOGUE = [
+    "tee,T-Shirt,<p>Soft</p>,active,variable,,,TEE-S,T-Shirt - S,19.90,24.90,EUR,0.2,Size=S,",
+    "tee,,,,,,,TEE-M,T-Shirt - M,19.90,,EUR,0.2,Size=M,",
+    "mug,Mug,,active,simple,,,MUG-1,,8.00,,EUR,0.35,,",
+]
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
+
+
+@dataclass
+class World:
+    url: str
+    sandbox: SandboxServer
+    instance: dg.DagsterInstance
+    tmp: Path
+
+    @property
+    def shop(self) -> Any:
+        return self.sandbox.shop(SHOP)
+
+    def cli(self, *argv: str) -> int:
+        return cli_main(["--warehouse-url", self.url, *argv])
+
+    def push(self, *extra: str) -> int:
+        return self.cli("push", "--tenant", TENANT, *extra)
+
+    def import_csv(self, *lines: str) -> None:
+        path = self.tmp / "catalogue.csv"
+        path.write_text("\n".join([HEADER, *lines]) + "\n", encoding="utf-8")
+        assert self.cli("catalog", "import", str(path), "--tenant", TENANT) == 0
+
+    def writes(self) -> int:
+        return sum(self.shop.stats.count(method=m) for m in WRITES)
+
+    def shop_by_sku(self) -> dict[str, list[Any]]:
+        """Every shop record (product or variation) per SKU: a duplicate shows as two."""
+        store = self.shop.store
+        found: dict[str, list[Any]] = {}
+        for record in [*store.products.values(), *store.variations.values()]:
+            if record.sku and getattr(record, "status", "publish") != "trash":
+                found.setdefault(record.sku, []).append(record)
+        return found
+
+    def hub_rows(self) -> dict[str, tuple[Any, ...]]:
+        """Our catalogue's hub rows, every column (synced_at included): a pull that writes them shows here."""
+        with shared_engine(self.url).connect() as conn:
+            products = conn.execute(select(hub_products).where(hub_products.c.handle.in_(["tee", "mug"]))).all()
+            variants = conn.execute(select(hub_variants).where(hub_variants.c.sku.in_(["TEE-S", "TEE-M", "MUG-1"])))
+            return {f"p:{r.handle}": tuple(r) for r in products} | {f"v:{r.sku}": tuple(r) for r in variants}
+
+    def export_runs(self) -> list[Any]:
+        with shared_engine(self.url).connect() as conn:
+            return conn.execute(select(sync_runs).where(sync_runs.c.stage == "export").order_by(sync_runs.c.id)).all()
+
+
+@pytest.fixture
+def world(warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    monkeypatch.setenv("ECOM_WAREHOUSE_URL", warehouse_url)
+    monkeypatch.setenv("ECOM_PIPELINE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ECOM_SECRET_KEY", Fernet.generate_key().decode())
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    spec = ShopSpec(name=SHOP, seed=11, products=4, variable_share=0.5, orders=0, customers=0)
+    with SandboxServer(shops=[spec], cert_dir=tmp_path / "certs") as sb:
+        instance = dg.DagsterInstance.from_config(str(dagster_home))
+        try:
+            shop = sb.shop(SHOP)
+            argv = ["--warehouse-url", warehouse_url, "connect", "woocommerce", "--tenant", TENANT]
+            argv += ["--url", shop.http_url, "--consumer-key", shop.consumer_key]
+            argv += ["--consumer-secret", shop.consumer_secret, "--timeout", "5", "--direction", "push"]
+            assert cli_main(argv) == 0
+            yield World(warehouse_url, sb, instance, tmp_path)
+        finally:
+            instance.dispose()
+
+
+def test_push_creates_the_catalogue_then_a_second_push_and_the_pull_after_it_write_nothing(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prevents a push that re-creates or re-sends unchanged products, and the echo: the pull that reads our own
+    write back must not rewrite the hub (with a price rule it would overwrite the hub price with the shop's)."""
+    world.import_csv(*CATALOGUE)
+    world.shop.stats.reset()
+    assert world.push("--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "2 product creates" in out and "dry run: nothing written" in out
+    assert world.writes() == 0 and "TEE-S" not in world.shop_by_sku()
+
+    assert world.push() == 0
+    skus = world.shop_by_sku()
+    assert {sku: len(records) for sku, records in skus.items() if sku in ("TEE-S", "TEE-M", "MUG-1")} == {
+        "TEE-S": 1,
+        "TEE-M": 1,
+        "MUG-1": 1,
+    }
+    tee_s = skus["TEE-S"][0]
+    assert (tee_s.regular_price, tee_s.sale_price) == ("24.90", "19.90")  # compare-at above the price: a sale
+    assert skus["MUG-1"][0].regular_price == "8.00"
+    run = world.export_runs()[-1]
+    assert (run.direction, run.status, run.created, run.failed) == ("push", "success", 2, 0)
+
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0
+    assert "0 product creates, 0 variant creates, 0 field updates, 0 deletes" in capsys.readouterr().out
+
+    before = world.hub_rows()
+    outcome = run_sync(TENANT, instance=world.instance)
+    assert outcome.success, outcome.failure
+    assert world.hub_rows() == before  # echo: nothing of ours rewritten, not even synced_at
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0
+
+
+def test_a_hub_price_edit_pushes_one_update_of_that_field_and_nothing_else(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prevents a price edit made in the hub by plain SQL from being missed (no updated_at was touched) or from
+    re-sending the whole catalogue."""
+    world.import_csv(*CATALOGUE)
+    assert world.push() == 0
+    world.sandbox.clock.advance(60)  # the update's new modification times differ from the create's
+    with shared_engine(world.url).begin() as conn:
+        conn.execute(update(hub_variants).where(hub_variants.c.sku == "MUG-1").values(price=Decimal("9.50")))
+        conn.execute(update(hub_variants).where(hub_variants.c.sku == "TEE-M").values(price=Decimal("21.00")))
+    capsys.readouterr()
+    world.shop.stats.reset()
+    assert world.push() == 0
+    out = capsys.readouterr().out
+    assert "2 field updates" in out and "price: 8.00 -> 9.50" in out
+    assert world.shop.stats.count(method="POST") == 2  # one products/batch, one variations/batch
+    assert world.shop.stats.count(method="POST", path_prefix="/wp-json/wc/v3/products/batch") == 1
+    assert world.shop_by_sku()["MUG-1"][0].regular_price == "9.50"
+    assert world.shop_by_sku()["TEE-M"][0].regular_price == "21.00"
+    run = world.export_runs()[-1]
+    assert (run.created, run.updated, run.failed) == (0, 2, 0)
+    before = world.hub_rows()
+    assert run_sync(TENANT, instance=world.instance).success
+    assert world.hub_rows() == before  # the echo of an update (variant and its product's new time) writes nothing
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0
+
+
+def test_a_per_item_batch_error_is_rejected_with_the_shops_message_and_the_rest_applies(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prevents one refused item from failing (or silently dropping) the whole batch, and a refusal that is never
+    retried: the item has no link, so the next push tries it again."""
+    taken = next(v.sku for v in world.shop.store.variations.values() if v.sku)  # a seeded variation's SKU
+    world.import_csv(*CATALOGUE, f"clash,Clash,,active,simple,,,{taken},,5.00,,EUR,,,")
+    assert world.push() == 1
+    assert "Invalid or duplicated SKU" in capsys.readouterr().out
+    assert {"TEE-S", "TEE-M", "MUG-1"} <= set(world.shop_by_sku())
+    assert len(world.shop_by_sku()[taken]) == 1  # still only the shop's own variation
+    with shared_engine(world.url).connect() as conn:
+        rejected = conn.execute(select(rejected_records).where(rejected_records.c.stage == "export")).all()
+    assert [(r.entity, r.external_id) for r in rejected] == [("product", taken)]
+    assert "product_invalid_sku: Invalid or duplicated SKU." in rejected[0].reason
+    run = world.export_runs()[-1]
+    assert (run.created, run.failed) == (2, 1)
+    assert world.push() == 1  # retried (and refused again), the others not re-sent
+    assert world.export_runs()[-1].created == 0
+    with shared_engine(world.url).connect() as conn:
+        rejected = conn.execute(select(rejected_records).where(rejected_records.c.stage == "export")).all()
+    assert [r.resolved_at is None for r in rejected] == [False, True]  # one open row: what the shop still refuses
+
+
+def test_a_push_killed_between_create_and_link_creates_no_duplicate_on_rerun(world: World) -> None:
+    """Prevents a duplicate product when the process died after the shop created it but before our link was
+    committed: the rerun looks the SKU up and links the existing record (state reproduced by removing the links)."""
+    world.import_csv(*CATALOGUE)
+    assert world.push() == 0
+    with shared_engine(world.url).begin() as conn:
+        mug = conn.execute(select(hub_products.c.id).where(hub_products.c.handle == "mug")).scalar_one()
+        mug_variant = conn.execute(select(hub_variants.c.id).where(hub_variants.c.sku == "MUG-1")).scalar_one()
+        conn.execute(
+            delete(entity_links).where(
+                ((entity_links.c.entity == "product") & (entity_links.c.hub_id == mug))
+                | ((entity_links.c.entity == "variant") & (entity_links.c.hub_id == mug_variant))
+            )
+        )
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert len(world.shop_by_sku()["MUG-1"]) == 1
+    assert world.shop.stats.count(method="GET", path_prefix="/wp-json/wc/v3/products") >= 1  # the SKU lookup
+    with shared_engine(world.url).connect() as conn:
+        links = conn.execute(select(entity_links).where(entity_links.c.hub_id.in_([mug, mug_variant]))).all()
+    assert {r.entity for r in links if r.sku in (None, "MUG-1")} >= {"product", "variant"}
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0
+
+
+def test_with_a_price_rule_the_pull_after_a_push_keeps_the_hub_price_and_a_hub_delete_is_a_shop_draft(
+    world: World,
+) -> None:
+    """Prevents the echo from turning a +10% shop price into the hub price (the hub would grow 10% per cycle),
+    and a hub delete from deleting the shop's product or being re-sent on every push."""
+    with shared_engine(world.url).connect() as conn:
+        integration_id = conn.execute(select(integrations.c.id)).scalar_one()
+    # The pull also brings the shop's own seeded products into the hub at the shop's prices; the rule would
+    # raise those by 10% once (the hub is the master), so this shop lists only our catalogue.
+    rules = ["--price-rule", "+10%", "--include", "sku:TEE-*", "--include", "sku:MUG-*"]
+    assert world.cli("integration", "set", "--integration", str(integration_id), *rules) == 0
+    world.import_csv(*CATALOGUE)
+    assert world.push() == 0
+    assert world.shop_by_sku()["MUG-1"][0].regular_price == "8.80"
+    assert run_sync(TENANT, instance=world.instance).success
+    with shared_engine(world.url).connect() as conn:
+        price = conn.execute(select(hub_variants.c.price).where(hub_variants.c.sku == "MUG-1")).scalar_one()
+    assert price == Decimal("8.00")
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0
+
+    with shared_engine(world.url).begin() as conn:
+        conn.execute(update(hub_products).where(hub_products.c.handle == "mug").values(deleted_at=utcnow()))
+    assert world.push() == 0
+    mug = world.shop_by_sku()["MUG-1"][0]
+    assert mug.status == "draft"
+    assert world.export_runs()[-1].updated == 1
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0
+
+
+@pytest.mark.parametrize("left_as", ["running", "failed"])
+def test_a_push_killed_after_creating_a_variable_product_links_it_on_rerun_instead_of_duplicating(
+    world: World, left_as: str
+) -> None:
+    """Prevents a second T-Shirt when a push died (row left ``running``) or failed part-way after the shop created
+    the variable product (which has no SKU of its own): the rerun looks the parent up by its slug."""
+    world.import_csv(*CATALOGUE)
+    assert world.push() == 0
+    with shared_engine(world.url).begin() as conn:
+        tee = conn.execute(select(hub_products.c.id).where(hub_products.c.handle == "tee")).scalar_one()
+        tee_variants = conn.execute(select(hub_variants.c.id).where(hub_variants.c.product_id == tee)).scalars().all()
+        conn.execute(
+            delete(entity_links).where(
+                ((entity_links.c.entity == "product") & (entity_links.c.hub_id == tee))
+                | ((entity_links.c.entity == "variant") & (entity_links.c.hub_id.in_(tee_variants)))
+            )
+        )
+        # What a killed process leaves (its run row still open), or a push that failed part-way.
+        conn.execute(update(sync_runs).where(sync_runs.c.stage == "export").values(status=left_as))
+    world.shop.stats.reset()
+    assert world.push() == 0
+    tees = [p for p in world.shop.store.products.values() if p.slug == "tee" and p.status != "trash"]
+    assert len(tees) == 1
+    assert {sku: len(r) for sku, r in world.shop_by_sku().items() if sku.startswith("TEE-")} == {"TEE-S": 1, "TEE-M": 1}
+    assert [r.status for r in world.export_runs()] == ["failed", "success"]
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0
+
+
+def test_a_connection_dropped_after_the_shop_created_a_variable_product_does_not_create_it_twice(
+    world: World,
+) -> None:
+    """Prevents the transport's automatic retry of a cut batch answer from creating the SKU-less variable parent
+    a second time: the shop had applied the first request, only its answer was lost."""
+    world.import_csv(*CATALOGUE[:2])  # only the variable T-Shirt: the batch POST is the push's first request
+    world.shop.faults.update({"cut_after_bytes": 10, "cut_responses": 1})
+    assert world.push() == 0
+    tees = [p for p in world.shop.store.products.values() if p.slug == "tee" and p.status != "trash"]
+    assert len(tees) == 1
+    assert {sku: len(r) for sku, r in world.shop_by_sku().items() if sku.startswith("TEE-")} == {"TEE-S": 1, "TEE-M": 1}
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0
+
+
+def test_a_push_killed_after_creating_variations_but_before_their_links_links_them_on_rerun(world: World) -> None:
+    """Prevents a variable product whose variations were created but never linked (the parent link is committed
+    first, without a base) from being refused forever as "duplicated SKU" on every later push."""
+    world.import_csv(*CATALOGUE[:2])
+    assert world.push() == 0
+    with shared_engine(world.url).begin() as conn:
+        tee = conn.execute(select(hub_products.c.id).where(hub_products.c.handle == "tee")).scalar_one()
+        tee_variants = conn.execute(select(hub_variants.c.id).where(hub_variants.c.product_id == tee)).scalars().all()
+        conn.execute(
+            delete(entity_links).where((entity_links.c.entity == "variant") & (entity_links.c.hub_id.in_(tee_variants)))
+        )
+        # What the parent's link holds between its create and the read-back of its variations.
+        conn.execute(
+            update(entity_links)
+            .where((entity_links.c.entity == "product") & (entity_links.c.hub_id == tee))
+            .values(base_snapshot=None, base_hash=None, external_updated_at=None)
+        )
+    assert world.push() == 0
+    assert {sku: len(r) for sku, r in world.shop_by_sku().items() if sku.startswith("TEE-")} == {"TEE-S": 1, "TEE-M": 1}
+    with shared_engine(world.url).connect() as conn:
+        assert conn.execute(select(rejected_records)).all() == []
+        linked = conn.execute(
+            select(entity_links.c.hub_id).where(
+                (entity_links.c.entity == "variant") & (entity_links.c.hub_id.in_(tee_variants))
+            )
+        ).scalars()
+        assert sorted(linked) == sorted(tee_variants)
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0
+
+
+def test_the_webhooks_our_own_push_triggers_change_nothing_in_the_hub_and_push_nothing(world: World) -> None:
+    """Prevents the echo through webhooks: the shop announces our own creates and updates (product.created,
+    product.updated), and applying them must neither rewrite the hub nor make the next push write again."""
+    from ecom_pipeline.definitions import defs as base_defs
+    from ecom_pipeline.partitions import TENANTS_PARTITION_NAME
+    from ecom_pipeline.warehouse.credentials import CredentialCipher
+    from ecom_pipeline.webhooks.app import create_app
+    from ecom_pipeline.webhooks.dagster import APPLY_WEBHOOKS_JOB_NAME, WEBHOOK_DEFINITIONS
+    from ecom_pipeline_tests.webhooks.conftest import ReceiverServer
+
+    engine = shared_engine(world.url)
+    cipher = CredentialCipher.from_env(world.tmp / "home")
+    with engine.connect() as conn:
+        integration_id = conn.execute(select(integrations.c.id)).scalar_one()
+    from ecom_pipeline.platforms.woocommerce.webhooks import connect_webhooks
+
+    job = dg.Definitions.merge(base_defs, dg.Definitions(**WEBHOOK_DEFINITIONS)).resolve_job_def(
+        APPLY_WEBHOOKS_JOB_NAME
+    )
+    with ReceiverServer(create_app(engine=engine, cipher=cipher)) as receiver:
+        connect_webhooks(engine, integration_id, receiver.url, cipher)
+        world.import_csv(*CATALOGUE)
+        assert world.push() == 0
+        world.sandbox.clock.advance(60)
+        with engine.begin() as conn:
+            conn.execute(update(hub_variants).where(hub_variants.c.sku == "TEE-S").values(price=Decimal("18.00")))
+        assert world.push() == 0
+        assert world.shop.extra["webhooks"].flush(10)
+        with engine.connect() as conn:
+            deliveries = conn.execute(select(webhook_inbox.c.topic)).scalars().all()
+        assert "product.created" in deliveries and "product.updated" in deliveries
+        before = world.hub_rows()
+        world.instance.add_dynamic_partitions(TENANTS_PARTITION_NAME, [TENANT])
+        assert job.execute_in_process(instance=world.instance, partition_key=TENANT).success
+        assert world.hub_rows() == before
+        world.shop.stats.reset()
+        assert world.push() == 0
+        assert world.writes() == 0

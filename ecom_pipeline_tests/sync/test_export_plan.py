@@ -1,0 +1,104 @@
+"""The export plan (pure): what a push would send to one shop, from hub rows and the links' base snapshots."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+from ecom_pipeline.sync.export import plan_export
+from ecom_pipeline.sync.policies import SyncSettings
+
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def _product(pid: int, handle: str, **kw: Any) -> SimpleNamespace:
+    values = {"title": handle.title(), "description": None, "status": "active", "product_type": None, "tags": [],
+              "categories": [], "deleted_at": None}  # fmt: skip
+    return SimpleNamespace(id=pid, handle=handle, **{**values, **kw})
+
+
+def _variant(vid: int, pid: int, sku: str, price: str, **kw: Any) -> SimpleNamespace:
+    values = {"compare_at_price": None, "weight": None, "options": {}, "position": None, "deleted_at": None}
+    return SimpleNamespace(id=vid, product_id=pid, sku=sku, price=Decimal(price), **{**values, **kw})
+
+
+def _link(ext: str, snapshot: dict[str, Any], parent: str | None = None) -> SimpleNamespace:
+    return SimpleNamespace(external_id=ext, external_parent_id=parent, base_snapshot=snapshot)
+
+
+def _plan(settings: dict[str, Any], products: list[Any], variants: list[Any], plinks: dict[int, Any],
+          vlinks: dict[int, Any], held: dict[tuple[str, int], set[str]] | None = None) -> Any:  # fmt: skip
+    return plan_export(
+        integration_id=1,
+        platform="woocommerce",
+        settings=SyncSettings.from_settings(settings),
+        products=products,
+        variants=variants,
+        product_links=plinks,
+        variant_links=vlinks,
+        held=held,
+    )
+
+
+PUSH = {"sync_direction": "push"}
+MUG_BASE = {"title": "Mug", "description": None, "status": "active"}
+MUG_VBASE = {"sku": "MUG-1", "price": "8.00", "compare_at_price": None, "weight": None}
+
+
+def test_a_pull_shop_gets_an_empty_plan_whatever_the_hub_has() -> None:
+    """Prevents pushing to a shop the merchant connected pull-only (the default)."""
+    plan = _plan({}, [_product(1, "mug")], [_variant(10, 1, "MUG-1", "8")], {}, {})
+    assert plan.is_empty
+
+
+def test_unlinked_products_are_creates_and_linked_equal_ones_are_unchanged() -> None:
+    """Prevents a no-change push from sending anything, and a new hub product from being missed."""
+    products = [_product(1, "mug"), _product(2, "tee")]
+    variants = [_variant(10, 1, "MUG-1", "8.00"), _variant(20, 2, "TEE-S", "19.90", options={"Size": "S"})]
+    plan = _plan(PUSH, products, variants, {1: _link("501", MUG_BASE)}, {10: _link("501", MUG_VBASE, "501")})
+    assert [(c.handle, c.kind, [v.sku for v in c.variants]) for c in plan.creates] == [("tee", "variable", ["TEE-S"])]
+    assert not plan.updates and not plan.deletes and plan.unchanged == 2
+
+
+def test_only_the_changed_field_is_an_update_compared_as_money_not_text() -> None:
+    """Prevents "8" vs "8.00" counting as a change (every run would push) and a price edit being missed."""
+    same = _plan(PUSH, [_product(1, "mug")], [_variant(10, 1, "MUG-1", "8")], {1: _link("501", MUG_BASE)},
+                 {10: _link("501", MUG_VBASE, "501")})  # fmt: skip
+    assert same.is_empty
+    edited = _plan(PUSH, [_product(1, "mug")], [_variant(10, 1, "MUG-1", "9.50")], {1: _link("501", MUG_BASE)},
+                   {10: _link("501", MUG_VBASE, "501")})  # fmt: skip
+    assert [(u.entity, dict(u.changes)) for u in edited.updates] == [
+        ("variant", {"price": (Decimal("8.00"), Decimal("9.50"))})
+    ]
+    assert edited.updates[0].is_simple_variant
+
+
+def test_the_price_rule_is_applied_before_comparing_with_the_base() -> None:
+    """Prevents a +10% shop from being re-pushed on every run (base 8.80 is what the rule gives for 8.00)."""
+    base = {**MUG_VBASE, "price": "8.80"}
+    plan = _plan({**PUSH, "price_rule": "+10%"}, [_product(1, "mug")], [_variant(10, 1, "MUG-1", "8.00")],
+                 {1: _link("501", MUG_BASE)}, {10: _link("501", base, "501")})  # fmt: skip
+    assert plan.is_empty
+
+
+def test_a_deleted_hub_product_becomes_a_draft_and_archived_is_a_draft_in_woocommerce() -> None:
+    """Prevents a hub delete from deleting the shop's product outright, and an archived product (a draft in
+    WooCommerce, which has no archived state) from being pushed again on every run."""
+    deleted = _plan(PUSH, [_product(1, "mug", deleted_at=NOW)], [_variant(10, 1, "MUG-1", "8.00")],
+                    {1: _link("501", MUG_BASE)}, {10: _link("501", MUG_VBASE, "501")})  # fmt: skip
+    assert [(d.external_id, dict(d.changes)) for d in deleted.deletes] == [("501", {"status": ("active", "draft")})]
+    draft_base = {**MUG_BASE, "status": "draft"}
+    archived = _plan(PUSH, [_product(1, "mug", status="archived")], [_variant(10, 1, "MUG-1", "8.00")],
+                     {1: _link("501", draft_base)}, {10: _link("501", MUG_VBASE, "501")})  # fmt: skip
+    assert archived.is_empty
+
+
+def test_listing_rules_and_held_conflicts_keep_things_out_of_the_plan() -> None:
+    """Prevents pushing a product the shop does not list, and a field a person has yet to decide (held)."""
+    products = [_product(1, "mug"), _product(2, "old-tee")]
+    variants = [_variant(10, 1, "MUG-1", "9.00"), _variant(20, 2, "OLD-1", "5")]
+    plan = _plan({**PUSH, "listing_exclude": ["handle:old-*"]}, products, variants, {1: _link("501", MUG_BASE)},
+                 {10: _link("501", MUG_VBASE, "501")}, held={("variant", 10): {"price"}})  # fmt: skip
+    assert plan.is_empty
