@@ -1,0 +1,413 @@
+"""PrestaShop writer: applies an export plan through the webservice's XML documents (same contract as the
+WooCommerce writer: ``apply_plan(client, plan, on_links) -> WriteOutcome`` and ``make_client``).
+
+- **Updates are GET-modify-PUT of the whole document.** A PUT replaces every field (recorded: a partial PUT
+  blanks what it leaves out and re-stamps ``date_add``), so the product is read as XML, the pushed fields are
+  changed in place and the document goes back whole; the read-only fields (``manufacturer_name``, ``quantity``)
+  are dropped by :meth:`PrestaShopClient.put_xml` (the webservice refuses them, error 93). One GET and one PUT per
+  product, whatever the number of its changed fields.
+- **Multilingual fields** (name, description, link_rewrite): an update writes the integration's language
+  (``settings.language_id``) and keeps every other language's value as the shop had it (a French name survives a
+  push of the English title); a create writes the hub value in every language of the shop (``settings.languages``),
+  since the hub holds one.
+- **Price**: PrestaShop stores the tax-excluded price. A create writes the hub price as that price with no tax
+  rules group (``id_tax_rules_group`` 0), so the buyer pays what the hub says; the merchant may set a tax group
+  in the back office afterwards (the pull brings the resulting price back). A hub edit of ``price`` alone on a
+  linked product: the hub holds the buyer price, so the tax-excluded price written is the new price times the
+  ratio the shop last showed (``price_tax_excl / price`` of the link's base), i.e. the product's own tax rate is
+  kept; without a tax-including base the price is written as is.
+- **Creates are idempotent**: the references (= SKUs) about to be created are looked up first
+  (``filter[reference]=[A|B|...]``); a product found is adopted (linked, then GET-modify-PUT) instead of created.
+  A process killed between the POST and our link therefore creates no duplicate on the rerun.
+- **Delete**: a hub product deleted becomes ``active`` 0 in the shop (never a DELETE).
+- **Echo suppression**: after the writes, the written products are read back once through the pull's own path
+  (``display=full`` by batches of ids, plus the shop's computed prices), so a link's new base is exactly the
+  snapshot the next pull computes, and that pull changes nothing.
+
+Not written yet (each refused item is a rejection with the reason, retried next run, so nothing is silently
+dropped or re-sent on every push): products with combinations (variable products and their variants), and the
+compare-at price (PrestaShop shows it through a specific price, not a product field).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from xml.etree.ElementTree import Element, ElementTree, SubElement
+
+from ecom_pipeline.platforms.errors import ShopApiError
+from ecom_pipeline.platforms.http import HttpOptions
+from ecom_pipeline.platforms.prestashop import extract as ps_extract
+from ecom_pipeline.platforms.prestashop.client import PrestaShopClient
+from ecom_pipeline.platforms.prestashop.transform import product_to_canonical, variant_id
+from ecom_pipeline.sync.export import ExportPlan, FieldUpdate, ProductCreate, WriteOutcome, link_row
+from ecom_pipeline.sync.hashing import stable_hash
+from ecom_pipeline.sync.resolve.products import product_snapshot, variant_snapshot
+from ecom_pipeline.warehouse.credentials import reveal
+from ecom_pipeline.warehouse.types import utcnow
+
+LinksCallback = Callable[[list[dict[str, Any]]], None]
+REFERENCE_LOOKUP_BATCH = 50
+SIX_PLACES = Decimal("0.000001")
+_TIME_FIELDS = frozenset({"created_at", "updated_at"})
+_UNSUPPORTED_VARIANT_FIELDS = frozenset({"compare_at_price"})
+
+
+def make_client(integration: Any, credentials: Mapping[str, Any]) -> PrestaShopClient:
+    """A client for a stored integration (its URL, TLS settings and shop id)."""
+    settings = integration.settings or {}
+    shop_id = settings.get("shop_id")
+    client = PrestaShopClient(
+        HttpOptions.for_integration(integration, timeout=30.0),
+        reveal(credentials["api_key"]),
+        shop_id=int(shop_id) if shop_id not in (None, "") else None,
+    )
+    client.integration_settings = dict(settings)  # type: ignore[attr-defined]
+    return client
+
+
+# --- values ------------------------------------------------------------------------------------------------------
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:
+        return None
+
+
+def _six(value: Decimal) -> str:
+    return format(value.quantize(SIX_PLACES, rounding=ROUND_HALF_UP), "f")
+
+
+def tax_excluded_price(price: Decimal | None, base: Mapping[str, Any] | None) -> Decimal:
+    """The tax-excluded price to store for the buyer ``price`` the hub holds (module docstring: the shop's last
+    known ratio ``price_tax_excl / price`` when the base price included tax, else the price as is)."""
+    if price is None:
+        return Decimal("0")
+    base = base or {}
+    shown, excl = _decimal(base.get("price")), _decimal(base.get("price_tax_excl"))
+    if base.get("price_includes_tax") and shown and excl is not None and shown > 0:
+        return price * excl / shown
+    return price
+
+
+def _slug(text: str) -> str:
+    out = "".join(c.lower() if c.isalnum() else "-" for c in text)
+    return "-".join(p for p in out.split("-") if p) or "product"
+
+
+class _Shop:
+    """The integration's language facts (``settings``: language_id, languages)."""
+
+    def __init__(self, settings: Mapping[str, Any]) -> None:
+        self.settings = dict(settings)
+        lid = settings.get("language_id")
+        self.language_id = int(lid) if lid not in (None, "") else None
+        ids = sorted(int(k) for k in (settings.get("languages") or {}) if str(k).isdigit())
+        self.language_ids = ids or ([self.language_id] if self.language_id else [1])
+
+
+def _set_lang(record: Element, name: str, value: str, shop: _Shop) -> None:
+    """Set a multilingual field in the integration's language, keeping the others as the shop had them."""
+    node = record.find(name)
+    if node is None:
+        node = SubElement(record, name)
+    languages = node.findall("language")
+    if not languages:
+        node.text = value
+        return
+    target = next((n for n in languages if n.get("id") == str(shop.language_id)), None)
+    if target is None:
+        target = languages[0] if shop.language_id is None else SubElement(node, "language", id=str(shop.language_id))
+    target.text = value
+
+
+def _set(record: Element, name: str, value: str) -> None:
+    node = record.find(name)
+    if node is None:
+        node = SubElement(record, name)
+    node.text = value
+
+
+def apply_product_changes(record: Element, values: Mapping[str, Any], names: Iterable[str], shop: _Shop) -> None:
+    """Change the product document's fields for the canonical ``names`` (hub product or simple-variant values)."""
+    for name in names:
+        if name == "title":
+            _set_lang(record, "name", str(values["title"]), shop)
+        elif name == "description":
+            _set_lang(record, "description", str(values.get("description") or ""), shop)
+        elif name == "status":
+            _set(record, "active", "1" if values["status"] == "active" else "0")
+        elif name == "sku":
+            _set(record, "reference", str(values.get("sku") or ""))
+        elif name == "weight":
+            _set(record, "weight", str(values.get("weight") or "0"))
+
+
+def create_document(create: ProductCreate, shop: _Shop) -> Element:
+    """The POST body of a simple product (fields as the recorded create sends them, every shop language)."""
+    values, variant = create.values, create.variants[0].values
+    root = Element("prestashop")
+    record = SubElement(root, "product")
+    fixed = {
+        "id_category_default": "2",
+        "id_tax_rules_group": "0",
+        "type": "simple",
+        "product_type": "standard",
+        "reference": str(variant.get("sku") or ""),
+        "price": _six(variant.get("price") or Decimal("0")),
+        "weight": str(variant.get("weight") or "0"),
+        "active": "1" if values.get("status") == "active" else "0",
+        "state": "1",
+        "minimal_quantity": "1",
+        "available_for_order": "1",
+        "show_price": "1",
+        "visibility": "both",
+    }
+    for name, text in fixed.items():
+        SubElement(record, name).text = text
+    texts = {
+        "name": str(values.get("title") or ""),
+        "link_rewrite": create.handle or _slug(str(values.get("title") or "")),
+        "description": str(values.get("description") or ""),
+    }
+    for name, text in texts.items():
+        node = SubElement(record, name)
+        for lid in shop.language_ids:
+            SubElement(node, "language", id=str(lid)).text = text
+    categories = SubElement(SubElement(record, "associations"), "categories")
+    SubElement(SubElement(categories, "category"), "id").text = "2"
+    return root
+
+
+def _record_of(tree: ElementTree | Element) -> Element:
+    root = tree.getroot() if isinstance(tree, ElementTree) else tree
+    assert root is not None
+    return next(iter(root))
+
+
+def _id_of(tree: ElementTree | Element) -> str:
+    node = _record_of(tree).find("id")
+    return (node.text or "").strip() if node is not None else ""
+
+
+# --- the writer --------------------------------------------------------------------------------------------------
+
+
+class _Writer:
+    def __init__(self, client: PrestaShopClient, plan: ExportPlan, on_links: LinksCallback) -> None:
+        self.client = client
+        self.plan = plan
+        self.on_links = on_links
+        self.out = WriteOutcome()
+        self.shop = _Shop(getattr(client, "integration_settings", {}) or {})
+        self.integration = _IntegrationRef(plan)
+        # product id -> (product hub id, variant hub id, old product base, old variant base, pushed field names)
+        self.written: dict[str, tuple[int, int | None, Mapping[str, Any] | None, Mapping[str, Any] | None, set[str]]]
+        self.written = {}
+
+    def lookup_references(self, skus: Sequence[str]) -> dict[str, str]:
+        """reference -> product id of the shop's products already carrying one of ``skus``."""
+        found: dict[str, str] = {}
+        unique = sorted({s for s in skus if s and "|" not in s and "]" not in s})
+        for start in range(0, len(unique), REFERENCE_LOOKUP_BATCH):
+            chunk = unique[start : start + REFERENCE_LOOKUP_BATCH]
+            params = {"filter[reference]": "[" + "|".join(chunk) + "]", "display": "[id,reference]"}
+            for item in self.client.list("products", params):
+                ref = str(item.get("reference") or "")
+                if ref and ref not in found:
+                    found[ref] = str(item.get("id"))
+        return found
+
+    def run(self) -> WriteOutcome:
+        plan = self.plan
+        simple = []
+        for c in plan.creates:
+            if c.kind != "simple" or len(c.variants) != 1 or c.variants[0].options:
+                self.out.reject(
+                    "product",
+                    c.handle or f"#{c.hub_id}",
+                    "products with combinations are not pushed to PrestaShop yet; create it in the shop and link it "
+                    "by a pull, or set its product_type to simple",
+                    {"handle": c.handle},
+                )
+                continue
+            simple.append(c)
+        existing = self.lookup_references([c.variants[0].sku or "" for c in simple])
+        for c in simple:
+            sku = c.variants[0].sku
+            try:
+                if sku and sku in existing:
+                    self._adopt(c, existing[sku])
+                else:
+                    self._create(c)
+            except ShopApiError as err:
+                self.out.reject("product", sku or c.handle or f"#{c.hub_id}", str(err), {"handle": c.handle})
+        for vc in plan.variant_creates:
+            self.out.reject(
+                "variant",
+                vc.variant.sku or f"#{vc.variant.hub_id}",
+                "combinations are not pushed to PrestaShop yet",
+                {"product": vc.product_external_id},
+            )
+        groups: dict[str, list[FieldUpdate]] = {}
+        for u in [*plan.updates, *plan.deletes]:
+            pid = u.external_id if u.entity == "product" else str(u.parent_external_id or "")
+            if u.entity == "variant" and u.external_id != variant_id(pid or 0, 0):
+                key = str(u.values.get("sku") or u.external_id)
+                reason = "combinations are not pushed to PrestaShop yet"
+                self.out.reject("variant", key, reason, {"external_id": u.external_id})
+                continue
+            unsupported = set(u.changes) & _UNSUPPORTED_VARIANT_FIELDS if u.entity == "variant" else set()
+            if unsupported:
+                self.out.reject(
+                    "variant",
+                    str(u.values.get("sku") or u.external_id),
+                    "the compare-at price is not pushed to PrestaShop yet (it is a specific price there)",
+                    {"external_id": u.external_id, "fields": sorted(unsupported)},
+                )
+                if set(u.changes) <= unsupported:
+                    continue
+            groups.setdefault(pid, []).append(u)
+        for pid, group in sorted(groups.items()):
+            try:
+                self._update(pid, group)
+            except ShopApiError as err:
+                key = next((str(u.values.get("sku")) for u in group if u.values.get("sku")), pid)
+                self.out.reject(group[0].entity, key, str(err), {"external_id": pid})
+        self._read_back()
+        self.out.api_calls = self.client.http.stats.api_calls
+        return self.out
+
+    # -- writes -------------------------------------------------------------------------------------------------
+
+    def _create(self, c: ProductCreate) -> None:
+        answer = self.client.post_xml("products", create_document(c, self.shop))
+        pid = _id_of(answer)
+        self.out.created += 1
+        self._link_now(pid, c)
+
+    def _adopt(self, c: ProductCreate, pid: str) -> None:
+        """A product the shop already has with this reference (an earlier push died before its link): update it
+        to the hub's values instead of creating a second one."""
+        variant = c.variants[0]
+        tree = self.client.get_xml("products", pid)
+        record = _record_of(tree)
+        apply_product_changes(record, c.values, ("title", "description", "status"), self.shop)
+        apply_product_changes(record, variant.values, ("sku", "weight"), self.shop)
+        _set(record, "price", _six(tax_excluded_price(variant.values.get("price"), None)))
+        self.client.put_xml("products", pid, tree)
+        self.out.updated += 1
+        self._link_now(pid, c)
+
+    def _link_now(self, pid: str, c: ProductCreate) -> None:
+        """Link right after the write (no base yet: the read-back fills it), so a later failure keeps the link."""
+        variant = c.variants[0]
+        now = utcnow()
+        self.on_links(
+            [
+                link_row(self.integration, entity="product", external_id=pid, hub_id=c.hub_id, snapshot=None,
+                         digest=None, updated_at=None, now=now),
+                link_row(self.integration, entity="variant", external_id=variant_id(pid, 0), hub_id=variant.hub_id,
+                         snapshot=None, digest=None, updated_at=None, sku=variant.sku, parent=pid, now=now),
+            ]
+        )  # fmt: skip
+        self.written[pid] = (c.hub_id, variant.hub_id, None, None, set())
+
+    def _update(self, pid: str, group: list[FieldUpdate]) -> None:
+        tree = self.client.get_xml("products", pid)
+        record = _record_of(tree)
+        product_hub: int | None = None
+        variant_hub: int | None = None
+        old_product: Mapping[str, Any] | None = None
+        old_variant: Mapping[str, Any] | None = None
+        pushed: set[str] = set()
+        for u in group:
+            names = [n for n in u.changes if n not in _UNSUPPORTED_VARIANT_FIELDS or u.entity == "product"]
+            apply_product_changes(record, u.values, names, self.shop)
+            if u.entity == "variant" and "price" in names:
+                _set(record, "price", _six(tax_excluded_price(u.values.get("price"), u.base)))
+            pushed.update(names)
+            if u.entity == "product":
+                product_hub, old_product = u.hub_id, u.base
+            else:
+                variant_hub, old_variant = u.hub_id, u.base
+                if product_hub is None:
+                    product_hub, old_product = u.product_hub_id, u.product_base
+        self.client.put_xml("products", pid, tree)
+        self.out.updated += 1
+        if product_hub is not None:
+            self.written[pid] = (product_hub, variant_hub, old_product, old_variant, pushed)
+
+    # -- bases after the writes ---------------------------------------------------------------------------------
+
+    def _read_back(self) -> None:
+        """Read the written products back as the pull does and store each link's new base (echo suppression)."""
+        if not self.written:
+            return
+        settings = self.shop.settings
+        timezone = str(settings.get("timezone") or "UTC")
+        lookups = ps_extract._Lookups(self.client, settings)
+        items = self.client.list_by_ids("products", [int(p) for p in self.written])
+        changed = [(str(item.get("id")), item, None) for item in items]
+        payloads = ps_extract._payloads("product", "product", changed, self.client, lookups, timezone)
+        rows: list[dict[str, Any]] = []
+        now = utcnow()
+        for payload in payloads:
+            canonical = product_to_canonical(payload)
+            pid = canonical.external_id
+            product_hub, variant_hub, old_product, old_variant, pushed = self.written[pid]
+            psnap, phash = base_after(old_product, product_snapshot(canonical), pushed)
+            rows.append(
+                link_row(self.integration, entity="product", external_id=pid, hub_id=product_hub, snapshot=psnap,
+                         digest=phash, updated_at=canonical.updated_at if phash else None, now=now)
+            )  # fmt: skip
+            variant = canonical.variants[0]
+            if variant_hub is not None and variant.external_id == variant_id(pid, 0):
+                vsnap, vhash = base_after(old_variant, variant_snapshot(variant), pushed)
+                rows.append(
+                    link_row(self.integration, entity="variant", external_id=variant.external_id, hub_id=variant_hub,
+                             snapshot=vsnap, digest=vhash, updated_at=canonical.updated_at if vhash else None,
+                             sku=vsnap.get("sku"), parent=pid, now=now)
+                )  # fmt: skip
+        if rows:
+            self.on_links(rows)
+
+
+_SNAPSHOT_FIELDS = {"price": ("price", "price_tax_excl", "compare_at_price", "price_includes_tax")}
+
+
+def base_after(
+    old: Mapping[str, Any] | None, snapshot: dict[str, Any], pushed: Iterable[str]
+) -> tuple[dict[str, Any], str | None]:
+    """The base to store after a write and its hash: the shop's snapshot when the shop changed nothing but what we
+    pushed; else the old base with only the pushed fields moved and no hash, so the next pull still brings the
+    shop's own edit (made since the last pull) into the hub instead of it being absorbed silently."""
+    if not old:
+        return snapshot, stable_hash(snapshot)
+    moved = {s for n in pushed for s in _SNAPSHOT_FIELDS.get(n, (n,))}
+    keys = (set(old) | set(snapshot)) - _TIME_FIELDS - moved
+    if all(old.get(k) == snapshot.get(k) for k in keys):
+        return snapshot, stable_hash(snapshot)
+    merged = dict(old)
+    for k in moved:
+        merged[k] = snapshot.get(k)
+    return merged, None
+
+
+class _IntegrationRef:
+    def __init__(self, plan: ExportPlan) -> None:
+        self.id = plan.integration_id
+        self.tenant_id = plan.tenant_id
+
+
+def apply_plan(client: PrestaShopClient, plan: ExportPlan, on_links: LinksCallback) -> WriteOutcome:
+    """Apply ``plan`` to the shop behind ``client`` (module docstring)."""
+    return _Writer(client, plan, on_links).run()
+
+
+__all__ = ["apply_plan", "apply_product_changes", "base_after", "create_document", "make_client", "tax_excluded_price"]
