@@ -244,3 +244,37 @@ def test_a_hub_delete_makes_the_shop_product_inactive_once(world: World) -> None
     world.shop.stats.reset()
     assert world.push() == 0
     assert world.writes() == 0
+
+
+def test_a_hub_price_edit_of_a_taxed_shop_product_keeps_its_tax_rate(world: World) -> None:
+    """Prevents the buyer price the hub holds from being stored as PrestaShop's tax-excluded price (the shop would
+    then charge the tax on top, and the next pull would bring a higher price back into the hub)."""
+    assert run_sync(TENANT, instance=world.instance).success  # the shop's own (taxed) products reach the hub
+    store = world.shop.store
+    reduced = {str(sp["id_product"]) for sp in store.tables["specific_prices"].values()}
+    pid, row = next(
+        (pid, r)
+        for pid, r in sorted(store.tables["products"].items())
+        if r.get("reference") and str(pid) not in reduced
+    )
+    rate = store.tax_rate(row)
+    assert rate > 0
+    with shared_engine(world.url).begin() as conn:
+        variant = conn.execute(select(hub_variants).where(hub_variants.c.sku == row["reference"])).one()
+        assert variant.price_includes_tax and variant.price > variant.price_tax_excl
+        conn.execute(update(hub_variants).where(hub_variants.c.id == variant.id).values(price=Decimal("24.00")))
+    world.sandbox.clock.advance(60)
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.shop.stats.count(method="PUT") == 1
+    assert store.computed_price(pid, use_tax=True) == "24.000000"
+    assert Decimal(store.tables["products"][pid]["price"]) < Decimal("24")
+    with shared_engine(world.url).connect() as conn:
+        before = conn.execute(select(hub_variants).where(hub_variants.c.id == variant.id)).one()
+    assert run_sync(TENANT, instance=world.instance).success
+    with shared_engine(world.url).connect() as conn:
+        after = conn.execute(select(hub_variants).where(hub_variants.c.id == variant.id)).one()
+    assert after.price == Decimal("24.00") and after.price_tax_excl == before.price_tax_excl
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0

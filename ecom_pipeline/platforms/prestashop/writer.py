@@ -13,9 +13,11 @@ WooCommerce writer: ``apply_plan(client, plan, on_links) -> WriteOutcome`` and `
 - **Price**: PrestaShop stores the tax-excluded price. A create writes the hub price as that price with no tax
   rules group (``id_tax_rules_group`` 0), so the buyer pays what the hub says; the merchant may set a tax group
   in the back office afterwards (the pull brings the resulting price back). A hub edit of ``price`` alone on a
-  linked product: the hub holds the buyer price, so the tax-excluded price written is the new price times the
-  ratio the shop last showed (``price_tax_excl / price`` of the link's base), i.e. the product's own tax rate is
-  kept; without a tax-including base the price is written as is.
+  linked product: the hub holds the buyer price, so the price stored is the new price times the shop's own factor
+  between its stored price and the buyer price of the link's base (``stored / base price``: the product's tax rate,
+  and a percentage reduction in force), so the buyer then pays the hub price; without a tax-including base the
+  price is stored as is. ``price_tax_excl`` is not a pushable field of the plan (the hub keeps it as the shop
+  reported it), so a hub edit of it alone is not pushed.
 - **Creates are idempotent**: the references (= SKUs) about to be created are looked up first
   (``filter[reference]=[A|B|...]``); a product found is adopted (linked, then GET-modify-PUT) instead of created.
   A process killed between the POST and our link therefore creates no duplicate on the rerun.
@@ -83,15 +85,22 @@ def _six(value: Decimal) -> str:
     return format(value.quantize(SIX_PLACES, rounding=ROUND_HALF_UP), "f")
 
 
-def tax_excluded_price(price: Decimal | None, base: Mapping[str, Any] | None) -> Decimal:
-    """The tax-excluded price to store for the buyer ``price`` the hub holds (module docstring: the shop's last
-    known ratio ``price_tax_excl / price`` when the base price included tax, else the price as is)."""
+def tax_excluded_price(price: Decimal | None, base: Mapping[str, Any] | None, stored: Any = None) -> Decimal:
+    """The price to store for the buyer ``price`` the hub holds (module docstring).
+
+    When the link's base shows a tax-including price, the shop's own factor between what it stores and what the
+    buyer paid is kept: ``stored / base price`` (tax and a percentage reduction in force), or without the stored
+    value, ``price_tax_excl / price``. Otherwise the price is stored as is.
+    """
     if price is None:
         return Decimal("0")
     base = base or {}
-    shown, excl = _decimal(base.get("price")), _decimal(base.get("price_tax_excl"))
-    if base.get("price_includes_tax") and shown and excl is not None and shown > 0:
-        return price * excl / shown
+    shown, excl, current = _decimal(base.get("price")), _decimal(base.get("price_tax_excl")), _decimal(stored)
+    if base.get("price_includes_tax") and shown and shown > 0:
+        if current is not None and current > 0:
+            return price * current / shown
+        if excl is not None:
+            return price * excl / shown
     return price
 
 
@@ -330,7 +339,9 @@ class _Writer:
             names = [n for n in u.changes if n not in _UNSUPPORTED_VARIANT_FIELDS or u.entity == "product"]
             apply_product_changes(record, u.values, names, self.shop)
             if u.entity == "variant" and "price" in names:
-                _set(record, "price", _six(tax_excluded_price(u.values.get("price"), u.base)))
+                node = record.find("price")
+                stored = node.text if node is not None else None
+                _set(record, "price", _six(tax_excluded_price(u.values.get("price"), u.base, stored)))
             pushed.update(names)
             if u.entity == "product":
                 product_hub, old_product = u.hub_id, u.base
