@@ -278,3 +278,82 @@ def test_a_hub_price_edit_of_a_taxed_shop_product_keeps_its_tax_rate(world: Worl
     world.shop.stats.reset()
     assert world.push() == 0
     assert world.writes() == 0
+
+
+VARIABLE = [
+    "tee,T-Shirt,,active,variable,,,TEE-S,T-Shirt - S,19.90,,EUR,0.2,,",
+    "tee,,,,,,,TEE-M,T-Shirt - M,21.00,,EUR,0.2,,",
+]
+
+
+def _combinations(world: World, pid: int) -> dict[str, dict[str, Any]]:
+    store = world.shop.store
+    return {str(store.tables["combinations"][c]["reference"]): store.tables["combinations"][c]
+            for c in store.combinations_of.get(pid, [])}  # fmt: skip
+
+
+def test_a_variable_product_is_created_with_one_combination_per_variant_and_not_twice(world: World) -> None:
+    """Prevents variants pushed as separate products (or not at all), prices stored as totals instead of impacts,
+    a combination price edit that rewrites the product, and duplicates after a push killed before its links."""
+    world.import_csv(*VARIABLE)
+    assert world.push() == 0
+    tees = [
+        pid for pid, r in world.shop.store.tables["products"].items() if world.shop.store.text(r["name"]) == "T-Shirt"
+    ]
+    assert len(tees) == 1
+    combos = _combinations(world, tees[0])
+    assert sorted(combos) == ["TEE-M", "TEE-S"]
+    assert world.shop.store.tables["products"][tees[0]]["price"] == "19.900000"
+    assert (combos["TEE-S"]["price"], combos["TEE-M"]["price"]) == ("0.000000", "1.100000")
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0
+    before = world.hub_rows() | _hub_variant_rows(world, ["TEE-S", "TEE-M"])
+    assert run_sync(TENANT, instance=world.instance).success
+    assert world.hub_rows() | _hub_variant_rows(world, ["TEE-S", "TEE-M"]) == before
+
+    world.sandbox.clock.advance(60)
+    with shared_engine(world.url).begin() as conn:
+        conn.execute(update(hub_variants).where(hub_variants.c.sku == "TEE-M").values(price=Decimal("22.50")))
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.shop.stats.count(method="PUT", path_prefix="") == 1
+    assert _combinations(world, tees[0])["TEE-M"]["price"] == "2.600000"
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0
+
+    with shared_engine(world.url).begin() as conn:
+        tee = conn.execute(select(hub_products.c.id).where(hub_products.c.handle == "tee")).scalar_one()
+        kids = conn.execute(select(hub_variants.c.id).where(hub_variants.c.product_id == tee)).scalars().all()
+        conn.execute(
+            delete(entity_links).where(
+                ((entity_links.c.entity == "product") & (entity_links.c.hub_id == tee))
+                | ((entity_links.c.entity == "variant") & (entity_links.c.hub_id.in_(kids)))
+            )
+        )
+    assert world.push() == 0
+    again = [p for p, r in world.shop.store.tables["products"].items() if world.shop.store.text(r["name"]) == "T-Shirt"]
+    assert again == tees
+    assert sorted(_combinations(world, tees[0])) == ["TEE-M", "TEE-S"]
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0
+
+
+def test_a_variant_option_the_shop_does_not_have_is_refused_with_what_to_do(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prevents combinations created without their attribute values (indistinguishable in the shop)."""
+    world.import_csv("hat,Hat,,active,variable,,,HAT-S,,5.00,,EUR,,Size=S,", "hat,,,,,,,HAT-M,,5.00,,EUR,,Size=M,")
+    assert world.push() == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "the shop has no attribute value Size=S;" in out and "Attributes & Features" in out
+    assert "HAT-S" not in world.products_by_reference()
+    assert world.shop.stats.count(method="POST") == 0
+
+
+def _hub_variant_rows(world: World, skus: list[str]) -> dict[str, tuple[Any, ...]]:
+    with shared_engine(world.url).connect() as conn:
+        rows = conn.execute(select(hub_variants).where(hub_variants.c.sku.in_(skus))).all()
+    return {f"v:{r.sku}": tuple(r) for r in rows}

@@ -157,16 +157,18 @@ def apply_product_changes(record: Element, values: Mapping[str, Any], names: Ite
             _set(record, "weight", str(values.get("weight") or "0"))
 
 
-def create_document(create: ProductCreate, shop: _Shop) -> Element:
-    """The POST body of a simple product (fields as the recorded create sends them, every shop language)."""
-    values, variant = create.values, create.variants[0].values
+def create_document(create: ProductCreate, shop: _Shop, *, price: Decimal | None = None) -> Element:
+    """The POST body of a product (fields as the recorded create sends them, every shop language). A product with
+    combinations (``price`` given: its base price) has no reference, weight or price of its own beyond that."""
+    values = create.values
+    variant = create.variants[0].values if price is None else {"price": price}
     root = Element("prestashop")
     record = SubElement(root, "product")
     fixed = {
         "id_category_default": "2",
         "id_tax_rules_group": "0",
         "type": "simple",
-        "product_type": "standard",
+        "product_type": "standard" if price is None else "combinations",
         "reference": str(variant.get("sku") or ""),
         "price": _six(variant.get("price") or Decimal("0")),
         "weight": str(variant.get("weight") or "0"),
@@ -215,9 +217,9 @@ class _Writer:
         self.out = WriteOutcome()
         self.shop = _Shop(getattr(client, "integration_settings", {}) or {})
         self.integration = _IntegrationRef(plan)
-        # product id -> (product hub id, variant hub id, old product base, old variant base, pushed field names)
-        self.written: dict[str, tuple[int, int | None, Mapping[str, Any] | None, Mapping[str, Any] | None, set[str]]]
-        self.written = {}
+        # product id -> what to link after the read-back (see ``_Written``)
+        self.written: dict[str, _Written] = {}
+        self._option_index: dict[tuple[str, str], str] | None = None
 
     def lookup_references(self, skus: Sequence[str]) -> dict[str, str]:
         """reference -> product id of the shop's products already carrying one of ``skus``."""
@@ -234,18 +236,10 @@ class _Writer:
 
     def run(self) -> WriteOutcome:
         plan = self.plan
-        simple = []
-        for c in plan.creates:
-            if c.kind != "simple" or len(c.variants) != 1 or c.variants[0].options:
-                self.out.reject(
-                    "product",
-                    c.handle or f"#{c.hub_id}",
-                    "products with combinations are not pushed to PrestaShop yet; create it in the shop and link it "
-                    "by a pull, or set its product_type to simple",
-                    {"handle": c.handle},
-                )
-                continue
-            simple.append(c)
+        simple = [c for c in plan.creates if _is_simple(c)]
+        variable = [c for c in plan.creates if not _is_simple(c)]
+        if variable:
+            self._variable_creates(variable)
         existing = self.lookup_references([c.variants[0].sku or "" for c in simple])
         for c in simple:
             sku = c.variants[0].sku
@@ -256,21 +250,11 @@ class _Writer:
                     self._create(c)
             except ShopApiError as err:
                 self.out.reject("product", sku or c.handle or f"#{c.hub_id}", str(err), {"handle": c.handle})
-        for vc in plan.variant_creates:
-            self.out.reject(
-                "variant",
-                vc.variant.sku or f"#{vc.variant.hub_id}",
-                "combinations are not pushed to PrestaShop yet",
-                {"product": vc.product_external_id},
-            )
+        self._variant_creates(plan)
         groups: dict[str, list[FieldUpdate]] = {}
+        combination_updates: list[FieldUpdate] = []
         for u in [*plan.updates, *plan.deletes]:
             pid = u.external_id if u.entity == "product" else str(u.parent_external_id or "")
-            if u.entity == "variant" and u.external_id != variant_id(pid or 0, 0):
-                key = str(u.values.get("sku") or u.external_id)
-                reason = "combinations are not pushed to PrestaShop yet"
-                self.out.reject("variant", key, reason, {"external_id": u.external_id})
-                continue
             unsupported = set(u.changes) & _UNSUPPORTED_VARIANT_FIELDS if u.entity == "variant" else set()
             if unsupported:
                 self.out.reject(
@@ -281,6 +265,9 @@ class _Writer:
                 )
                 if set(u.changes) <= unsupported:
                     continue
+            if u.entity == "variant" and u.external_id != variant_id(pid or 0, 0):
+                combination_updates.append(u)
+                continue
             groups.setdefault(pid, []).append(u)
         for pid, group in sorted(groups.items()):
             try:
@@ -288,6 +275,11 @@ class _Writer:
             except ShopApiError as err:
                 key = next((str(u.values.get("sku")) for u in group if u.values.get("sku")), pid)
                 self.out.reject(group[0].entity, key, str(err), {"external_id": pid})
+        for u in combination_updates:
+            try:
+                self._update_combination(u)
+            except ShopApiError as err:
+                self.out.reject("variant", str(u.values.get("sku") or u.external_id), str(err), {"id": u.external_id})
         self._read_back()
         self.out.api_calls = self.client.http.stats.api_calls
         return self.out
@@ -325,7 +317,7 @@ class _Writer:
                          snapshot=None, digest=None, updated_at=None, sku=variant.sku, parent=pid, now=now),
             ]
         )  # fmt: skip
-        self.written[pid] = (c.hub_id, variant.hub_id, None, None, set())
+        self.written[pid] = _Written(c.hub_id, None, {variant_id(pid, 0): (variant.hub_id, None)})
 
     def _update(self, pid: str, group: list[FieldUpdate]) -> None:
         tree = self.client.get_xml("products", pid)
@@ -352,7 +344,154 @@ class _Writer:
         self.client.put_xml("products", pid, tree)
         self.out.updated += 1
         if product_hub is not None:
-            self.written[pid] = (product_hub, variant_hub, old_product, old_variant, pushed)
+            entry = self.written.setdefault(pid, _Written(product_hub, old_product, {}))
+            if variant_hub is not None:
+                entry.variants[variant_id(pid, 0)] = (variant_hub, old_variant)
+            entry.pushed |= pushed
+
+    # -- combinations -------------------------------------------------------------------------------------------
+
+    def option_index(self) -> dict[tuple[str, str], str]:
+        """(group name, value name) -> product_option_value id, in the integration's language (read once)."""
+        if self._option_index is None:
+            lookups = ps_extract._Lookups(self.client, self.shop.settings)
+            self._option_index = {(v["group"], v["name"]): vid for vid, v in lookups.options().items()}
+        return self._option_index
+
+    def _option_ids(self, options: Mapping[str, str]) -> list[str]:
+        """The shop's option value ids for a hub variant's options; a missing one is refused with what to do."""
+        index = self.option_index()
+        missing = [f"{g}={v}" for g, v in options.items() if (g, v) not in index]
+        if missing:
+            raise _Refused(
+                f"the shop has no attribute value {', '.join(missing)}; create it in the back office "
+                "(Catalog > Attributes & Features), then push again"
+            )
+        return [index[(g, v)] for g, v in options.items()]
+
+    def lookup_combinations(self, skus: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """reference -> (product id, combination id) of the shop's combinations carrying one of ``skus``."""
+        found: dict[str, tuple[str, str]] = {}
+        unique = sorted({s for s in skus if s and "|" not in s and "]" not in s})
+        for start in range(0, len(unique), REFERENCE_LOOKUP_BATCH):
+            chunk = unique[start : start + REFERENCE_LOOKUP_BATCH]
+            params = {"filter[reference]": "[" + "|".join(chunk) + "]", "display": "[id,id_product,reference]"}
+            for item in self.client.list("combinations", params):
+                ref = str(item.get("reference") or "")
+                if ref and ref not in found:
+                    found[ref] = (str(item.get("id_product")), str(item.get("id")))
+        return found
+
+    def _variable_creates(self, creates: Sequence[ProductCreate]) -> None:
+        """A product with combinations: the product (its price the lowest variant price), then one combination per
+        variant (its price the impact over the product's). Adopted, not created, when a variant's reference is
+        already a combination of the shop (a push killed before its links)."""
+        existing = self.lookup_combinations([v.sku or "" for c in creates for v in c.variants])
+        for c in creates:
+            key = c.handle or f"#{c.hub_id}"
+            try:
+                option_ids = {v.hub_id: self._option_ids(v.options) for v in c.variants}
+                owners = {existing[v.sku][0] for v in c.variants if v.sku and v.sku in existing}
+                if len(owners) > 1:
+                    raise _Refused(f"its variants' references belong to several shop products ({sorted(owners)})")
+                base = min((v.values.get("price") or Decimal("0")) for v in c.variants)
+                if owners:
+                    pid = owners.pop()
+                    tree = self.client.get_xml("products", pid)
+                    record = _record_of(tree)
+                    apply_product_changes(record, c.values, ("title", "description", "status"), self.shop)
+                    self.client.put_xml("products", pid, tree)
+                    self.out.updated += 1
+                else:
+                    pid = _id_of(self.client.post_xml("products", create_document(c, self.shop, price=base)))
+                    self.out.created += 1
+                now = utcnow()
+                self.on_links(
+                    [link_row(self.integration, entity="product", external_id=pid, hub_id=c.hub_id, snapshot=None,
+                              digest=None, updated_at=None, now=now)]
+                )  # fmt: skip
+                entry = self.written.setdefault(pid, _Written(c.hub_id, None, {}))
+                for v in c.variants:
+                    found = existing.get(v.sku or "")
+                    cid = found[1] if found and found[0] == pid else None
+                    if cid is None:
+                        cid = self._post_combination(pid, v.values, option_ids[v.hub_id], base)
+                    self._link_variant(pid, cid, v.hub_id, v.sku, entry)
+            except _Refused as err:
+                self.out.reject("product", key, str(err), {"handle": c.handle})
+            except ShopApiError as err:
+                self.out.reject("product", key, str(err), {"handle": c.handle})
+
+    def _variant_creates(self, plan: ExportPlan) -> None:
+        """Hub variants missing under a linked product: new combinations (their impact over the product's price)."""
+        if not plan.variant_creates:
+            return
+        existing = self.lookup_combinations([vc.variant.sku or "" for vc in plan.variant_creates])
+        stored: dict[str, Decimal] = {}
+        for vc in plan.variant_creates:
+            v, pid = vc.variant, vc.product_external_id
+            try:
+                found = existing.get(v.sku or "")
+                if found and found[0] == pid:
+                    cid = found[1]
+                else:
+                    if pid not in stored:
+                        node = _record_of(self.client.get_xml("products", pid)).find("price")
+                        stored[pid] = _decimal(node.text if node is not None else None) or Decimal("0")
+                    cid = self._post_combination(pid, v.values, self._option_ids(v.options), stored[pid])
+                entry = self.written.setdefault(pid, _Written(vc.product_hub_id, None, {}))
+                self._link_variant(pid, cid, v.hub_id, v.sku, entry)
+            except (_Refused, ShopApiError) as err:
+                self.out.reject("variant", v.sku or f"#{v.hub_id}", str(err), {"product": pid})
+
+    def _post_combination(self, pid: str, values: Mapping[str, Any], option_ids: list[str], base: Decimal) -> str:
+        root = Element("prestashop")
+        record = SubElement(root, "combination")
+        fields = {
+            "id_product": pid,
+            "reference": str(values.get("sku") or ""),
+            "price": _six((values.get("price") or Decimal("0")) - base),
+            "weight": str(values.get("weight") or "0"),
+            "minimal_quantity": "1",
+        }
+        for name, text in fields.items():
+            SubElement(record, name).text = text
+        group = SubElement(SubElement(record, "associations"), "product_option_values")
+        for vid in option_ids:
+            SubElement(SubElement(group, "product_option_value"), "id").text = vid
+        cid = _id_of(self.client.post_xml("combinations", root))
+        self.out.created += 1
+        return cid
+
+    def _link_variant(self, pid: str, cid: str, hub_id: int, sku: str | None, entry: _Written) -> None:
+        vid = variant_id(pid, cid)
+        self.on_links(
+            [link_row(self.integration, entity="variant", external_id=vid, hub_id=hub_id, snapshot=None, digest=None,
+                      updated_at=None, sku=sku, parent=pid, now=utcnow())]
+        )  # fmt: skip
+        entry.variants[vid] = (hub_id, None)
+
+    def _update_combination(self, u: FieldUpdate) -> None:
+        """GET-modify-PUT of one combination: reference, weight (impact) and price (impact over the product's)."""
+        pid, cid = u.external_id.split("-", 1)
+        tree = self.client.get_xml("combinations", cid)
+        record = _record_of(tree)
+        if "sku" in u.changes:
+            _set(record, "reference", str(u.values.get("sku") or ""))
+        if "weight" in u.changes:
+            _set(record, "weight", str(u.values.get("weight") or "0"))
+        if "price" in u.changes:
+            product_price = _record_of(self.client.get_xml("products", pid)).find("price")
+            base = _decimal(product_price.text if product_price is not None else None) or Decimal("0")
+            node = record.find("price")
+            impact = _decimal(node.text if node is not None else None) or Decimal("0")
+            target = tax_excluded_price(u.values.get("price"), u.base, base + impact)
+            _set(record, "price", _six(target - base))
+        self.client.put_xml("combinations", cid, tree)
+        self.out.updated += 1
+        entry = self.written.setdefault(pid, _Written(int(u.product_hub_id or 0), u.product_base, {}))
+        entry.variants[u.external_id] = (u.hub_id, u.base)
+        entry.pushed |= set(u.changes)
 
     # -- bases after the writes ---------------------------------------------------------------------------------
 
@@ -371,18 +510,22 @@ class _Writer:
         for payload in payloads:
             canonical = product_to_canonical(payload)
             pid = canonical.external_id
-            product_hub, variant_hub, old_product, old_variant, pushed = self.written[pid]
-            psnap, phash = base_after(old_product, product_snapshot(canonical), pushed)
+            entry = self.written[pid]
+            psnap, phash = base_after(entry.product_base, product_snapshot(canonical), entry.pushed)
             rows.append(
-                link_row(self.integration, entity="product", external_id=pid, hub_id=product_hub, snapshot=psnap,
-                         digest=phash, updated_at=canonical.updated_at if phash else None, now=now)
+                link_row(self.integration, entity="product", external_id=pid, hub_id=entry.product_hub_id,
+                         snapshot=psnap, digest=phash, updated_at=canonical.updated_at if phash else None, now=now)
             )  # fmt: skip
-            variant = canonical.variants[0]
-            if variant_hub is not None and variant.external_id == variant_id(pid, 0):
-                vsnap, vhash = base_after(old_variant, variant_snapshot(variant), pushed)
+            for variant in canonical.variants:
+                known = entry.variants.get(variant.external_id)
+                if known is None:
+                    continue
+                hub_id, old = known
+                vsnap, vhash = base_after(old, variant_snapshot(variant), entry.pushed)
                 rows.append(
-                    link_row(self.integration, entity="variant", external_id=variant.external_id, hub_id=variant_hub,
-                             snapshot=vsnap, digest=vhash, updated_at=canonical.updated_at if vhash else None,
+                    link_row(self.integration, entity="variant", external_id=variant.external_id, hub_id=hub_id,
+                             snapshot=vsnap, digest=vhash,
+                             updated_at=(variant.updated_at or canonical.updated_at) if vhash else None,
                              sku=vsnap.get("sku"), parent=pid, now=now)
                 )  # fmt: skip
         if rows:
@@ -408,6 +551,30 @@ def base_after(
     for k in moved:
         merged[k] = snapshot.get(k)
     return merged, None
+
+
+class _Refused(Exception):
+    """An item this writer cannot send (the reason says what to do); it becomes a rejection."""
+
+
+class _Written:
+    """A written product's links to store after the read-back: its hub id and old base, its variants
+    (external id -> (hub id, old base)) and the canonical fields pushed."""
+
+    def __init__(
+        self,
+        product_hub_id: int,
+        product_base: Mapping[str, Any] | None,
+        variants: dict[str, tuple[int, Mapping[str, Any] | None]],
+    ) -> None:
+        self.product_hub_id = product_hub_id
+        self.product_base = product_base
+        self.variants = variants
+        self.pushed: set[str] = set()
+
+
+def _is_simple(c: ProductCreate) -> bool:
+    return c.kind == "simple" and len(c.variants) == 1 and not c.variants[0].options
 
 
 class _IntegrationRef:
