@@ -26,9 +26,16 @@ WooCommerce writer: ``apply_plan(client, plan, on_links) -> WriteOutcome`` and `
   (``display=full`` by batches of ids, plus the shop's computed prices), so a link's new base is exactly the
   snapshot the next pull computes, and that pull changes nothing.
 
+- **Combinations** (variants of a product with options or several variants): the product is created with the lowest
+  variant price as its own, then one ``POST /api/combinations`` per variant with its reference, its price as the
+  impact over the product's and its options as the shop's attribute values (``product_option_values`` matched by
+  group and value name in the integration's language; a value the shop does not have is refused with what to do:
+  create it in the back office). A combination edit is a GET-modify-PUT of that combination. The references are
+  looked up among combinations first, so a killed push adopts the product and its combinations.
+
 Not written yet (each refused item is a rejection with the reason, retried next run, so nothing is silently
-dropped or re-sent on every push): products with combinations (variable products and their variants), and the
-compare-at price (PrestaShop shows it through a specific price, not a product field).
+dropped or re-sent on every push): the compare-at price (PrestaShop shows it through a specific price, not a
+product field); attribute values missing in the shop are not created.
 """
 
 from __future__ import annotations
