@@ -41,6 +41,7 @@ product field); attribute values missing in the shop are not created.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from xml.etree.ElementTree import Element, ElementTree, SubElement
@@ -510,7 +511,7 @@ class _Writer:
         timezone = str(settings.get("timezone") or "UTC")
         lookups = ps_extract._Lookups(self.client, settings)
         items = self.client.list_by_ids("products", [int(p) for p in self.written])
-        changed = [(str(item.get("id")), item, None) for item in items]
+        changed: list[tuple[str, dict[str, Any], datetime | None]] = [(str(i.get("id")), i, None) for i in items]
         payloads = ps_extract._payloads("product", "product", changed, self.client, lookups, timezone)
         rows: list[dict[str, Any]] = []
         now = utcnow()
