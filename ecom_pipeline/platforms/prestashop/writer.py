@@ -1,0 +1,599 @@
+"""PrestaShop writer: applies an export plan through the webservice's XML documents (same contract as the
+WooCommerce writer: ``apply_plan(client, plan, on_links) -> WriteOutcome`` and ``make_client``).
+
+- **Updates are GET-modify-PUT of the whole document.** A PUT replaces every field (recorded: a partial PUT
+  blanks what it leaves out and re-stamps ``date_add``), so the product is read as XML, the pushed fields are
+  changed in place and the document goes back whole; the read-only fields (``manufacturer_name``, ``quantity``)
+  are dropped by :meth:`PrestaShopClient.put_xml` (the webservice refuses them, error 93). One GET and one PUT per
+  product, whatever the number of its changed fields.
+- **Multilingual fields** (name, description, link_rewrite): an update writes the integration's language
+  (``settings.language_id``) and keeps every other language's value as the shop had it (a French name survives a
+  push of the English title); a create writes the hub value in every language of the shop (``settings.languages``),
+  since the hub holds one.
+- **Price**: PrestaShop stores the tax-excluded price. A create writes the hub price as that price with no tax
+  rules group (``id_tax_rules_group`` 0), so the buyer pays what the hub says; the merchant may set a tax group
+  in the back office afterwards (the pull brings the resulting price back). A hub edit of ``price`` alone on a
+  linked product: the hub holds the buyer price, so the price stored is the new price times the shop's own factor
+  between its stored price and the buyer price of the link's base (``stored / base price``: the product's tax rate,
+  and a percentage reduction in force), so the buyer then pays the hub price; without a tax-including base the
+  price is stored as is. ``price_tax_excl`` is not a pushable field of the plan (the hub keeps it as the shop
+  reported it), so a hub edit of it alone is not pushed.
+- **Creates are idempotent**: the references (= SKUs) about to be created are looked up first
+  (``filter[reference]=[A|B|...]``); a product found is adopted (linked, then GET-modify-PUT) instead of created.
+  A process killed between the POST and our link therefore creates no duplicate on the rerun.
+- **Delete**: a hub product deleted becomes ``active`` 0 in the shop (never a DELETE).
+- **Echo suppression**: after the writes, the written products are read back once through the pull's own path
+  (``display=full`` by batches of ids, plus the shop's computed prices), so a link's new base is exactly the
+  snapshot the next pull computes, and that pull changes nothing.
+
+- **Combinations** (variants of a product with options or several variants): the product is created with the lowest
+  variant price as its own, then one ``POST /api/combinations`` per variant with its reference, its price as the
+  impact over the product's and its options as the shop's attribute values (``product_option_values`` matched by
+  group and value name in the integration's language; a value the shop does not have is refused with what to do:
+  create it in the back office). A combination edit is a GET-modify-PUT of that combination. The references are
+  looked up among combinations first, so a killed push adopts the product and its combinations.
+
+Not written yet (each refused item is a rejection with the reason, retried next run, so nothing is silently
+dropped or re-sent on every push): the compare-at price (PrestaShop shows it through a specific price, not a
+product field); attribute values missing in the shop are not created.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from xml.etree.ElementTree import Element, ElementTree, SubElement
+
+from ecom_pipeline.platforms.errors import ShopApiError
+from ecom_pipeline.platforms.http import HttpOptions
+from ecom_pipeline.platforms.prestashop import extract as ps_extract
+from ecom_pipeline.platforms.prestashop.client import PrestaShopClient
+from ecom_pipeline.platforms.prestashop.transform import product_to_canonical, variant_id
+from ecom_pipeline.sync.export import ExportPlan, FieldUpdate, ProductCreate, WriteOutcome, link_row
+from ecom_pipeline.sync.hashing import stable_hash
+from ecom_pipeline.sync.resolve.products import product_snapshot, variant_snapshot
+from ecom_pipeline.warehouse.credentials import reveal
+from ecom_pipeline.warehouse.types import utcnow
+
+LinksCallback = Callable[[list[dict[str, Any]]], None]
+REFERENCE_LOOKUP_BATCH = 50
+SIX_PLACES = Decimal("0.000001")
+_TIME_FIELDS = frozenset({"created_at", "updated_at"})
+_UNSUPPORTED_VARIANT_FIELDS = frozenset({"compare_at_price"})
+
+
+def make_client(integration: Any, credentials: Mapping[str, Any]) -> PrestaShopClient:
+    """A client for a stored integration (its URL, TLS settings and shop id)."""
+    settings = integration.settings or {}
+    shop_id = settings.get("shop_id")
+    client = PrestaShopClient(
+        HttpOptions.for_integration(integration, timeout=30.0),
+        reveal(credentials["api_key"]),
+        shop_id=int(shop_id) if shop_id not in (None, "") else None,
+    )
+    client.integration_settings = dict(settings)  # type: ignore[attr-defined]
+    return client
+
+
+# --- values ------------------------------------------------------------------------------------------------------
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:
+        return None
+
+
+def _six(value: Decimal) -> str:
+    return format(value.quantize(SIX_PLACES, rounding=ROUND_HALF_UP), "f")
+
+
+def tax_excluded_price(price: Decimal | None, base: Mapping[str, Any] | None, stored: Any = None) -> Decimal:
+    """The price to store for the buyer ``price`` the hub holds (module docstring).
+
+    When the link's base shows a tax-including price, the shop's own factor between what it stores and what the
+    buyer paid is kept: ``stored / base price`` (tax and a percentage reduction in force), or without the stored
+    value, ``price_tax_excl / price``. Otherwise the price is stored as is.
+    """
+    if price is None:
+        return Decimal("0")
+    base = base or {}
+    shown, excl, current = _decimal(base.get("price")), _decimal(base.get("price_tax_excl")), _decimal(stored)
+    if base.get("price_includes_tax") and shown and shown > 0:
+        if current is not None and current > 0:
+            return price * current / shown
+        if excl is not None:
+            return price * excl / shown
+    return price
+
+
+def _slug(text: str) -> str:
+    out = "".join(c.lower() if c.isalnum() else "-" for c in text)
+    return "-".join(p for p in out.split("-") if p) or "product"
+
+
+class _Shop:
+    """The integration's language facts (``settings``: language_id, languages)."""
+
+    def __init__(self, settings: Mapping[str, Any]) -> None:
+        self.settings = dict(settings)
+        lid = settings.get("language_id")
+        self.language_id = int(lid) if lid not in (None, "") else None
+        ids = sorted(int(k) for k in (settings.get("languages") or {}) if str(k).isdigit())
+        self.language_ids = ids or ([self.language_id] if self.language_id else [1])
+
+
+def _set_lang(record: Element, name: str, value: str, shop: _Shop) -> None:
+    """Set a multilingual field in the integration's language, keeping the others as the shop had them."""
+    node = record.find(name)
+    if node is None:
+        node = SubElement(record, name)
+    languages = node.findall("language")
+    if not languages:
+        node.text = value
+        return
+    target = next((n for n in languages if n.get("id") == str(shop.language_id)), None)
+    if target is None:
+        target = languages[0] if shop.language_id is None else SubElement(node, "language", id=str(shop.language_id))
+    target.text = value
+
+
+def _set(record: Element, name: str, value: str) -> None:
+    node = record.find(name)
+    if node is None:
+        node = SubElement(record, name)
+    node.text = value
+
+
+def apply_product_changes(record: Element, values: Mapping[str, Any], names: Iterable[str], shop: _Shop) -> None:
+    """Change the product document's fields for the canonical ``names`` (hub product or simple-variant values)."""
+    for name in names:
+        if name == "title":
+            _set_lang(record, "name", str(values["title"]), shop)
+        elif name == "description":
+            _set_lang(record, "description", str(values.get("description") or ""), shop)
+        elif name == "status":
+            _set(record, "active", "1" if values["status"] == "active" else "0")
+        elif name == "sku":
+            _set(record, "reference", str(values.get("sku") or ""))
+        elif name == "weight":
+            _set(record, "weight", str(values.get("weight") or "0"))
+
+
+def create_document(create: ProductCreate, shop: _Shop, *, price: Decimal | None = None) -> Element:
+    """The POST body of a product (fields as the recorded create sends them, every shop language). A product with
+    combinations (``price`` given: its base price) has no reference, weight or price of its own beyond that."""
+    values = create.values
+    variant = create.variants[0].values if price is None else {"price": price}
+    root = Element("prestashop")
+    record = SubElement(root, "product")
+    fixed = {
+        "id_category_default": "2",
+        "id_tax_rules_group": "0",
+        "type": "simple",
+        "product_type": "standard" if price is None else "combinations",
+        "reference": str(variant.get("sku") or ""),
+        "price": _six(variant.get("price") or Decimal("0")),
+        "weight": str(variant.get("weight") or "0"),
+        "active": "1" if values.get("status") == "active" else "0",
+        "state": "1",
+        "minimal_quantity": "1",
+        "available_for_order": "1",
+        "show_price": "1",
+        "visibility": "both",
+    }
+    for name, text in fixed.items():
+        SubElement(record, name).text = text
+    texts = {
+        "name": str(values.get("title") or ""),
+        "link_rewrite": create.handle or _slug(str(values.get("title") or "")),
+        "description": str(values.get("description") or ""),
+    }
+    for name, text in texts.items():
+        node = SubElement(record, name)
+        for lid in shop.language_ids:
+            SubElement(node, "language", id=str(lid)).text = text
+    categories = SubElement(SubElement(record, "associations"), "categories")
+    SubElement(SubElement(categories, "category"), "id").text = "2"
+    return root
+
+
+def _record_of(tree: ElementTree | Element) -> Element:
+    root = tree.getroot() if isinstance(tree, ElementTree) else tree
+    assert root is not None
+    return next(iter(root))
+
+
+def _id_of(tree: ElementTree | Element) -> str:
+    node = _record_of(tree).find("id")
+    return (node.text or "").strip() if node is not None else ""
+
+
+# --- the writer --------------------------------------------------------------------------------------------------
+
+
+class _Writer:
+    def __init__(self, client: PrestaShopClient, plan: ExportPlan, on_links: LinksCallback) -> None:
+        self.client = client
+        self.plan = plan
+        self.on_links = on_links
+        self.out = WriteOutcome()
+        self.shop = _Shop(getattr(client, "integration_settings", {}) or {})
+        self.integration = _IntegrationRef(plan)
+        # product id -> what to link after the read-back (see ``_Written``)
+        self.written: dict[str, _Written] = {}
+        self._option_index: dict[tuple[str, str], str] | None = None
+
+    def lookup_references(self, skus: Sequence[str]) -> dict[str, str]:
+        """reference -> product id of the shop's products already carrying one of ``skus``."""
+        found: dict[str, str] = {}
+        unique = sorted({s for s in skus if s and "|" not in s and "]" not in s})
+        for start in range(0, len(unique), REFERENCE_LOOKUP_BATCH):
+            chunk = unique[start : start + REFERENCE_LOOKUP_BATCH]
+            params = {"filter[reference]": "[" + "|".join(chunk) + "]", "display": "[id,reference]"}
+            for item in self.client.list("products", params):
+                ref = str(item.get("reference") or "")
+                if ref and ref not in found:
+                    found[ref] = str(item.get("id"))
+        return found
+
+    def run(self) -> WriteOutcome:
+        plan = self.plan
+        simple = [c for c in plan.creates if _is_simple(c)]
+        variable = [c for c in plan.creates if not _is_simple(c)]
+        if variable:
+            self._variable_creates(variable)
+        existing = self.lookup_references([c.variants[0].sku or "" for c in simple])
+        for c in simple:
+            sku = c.variants[0].sku
+            try:
+                if sku and sku in existing:
+                    self._adopt(c, existing[sku])
+                else:
+                    self._create(c)
+            except ShopApiError as err:
+                self.out.reject("product", sku or c.handle or f"#{c.hub_id}", str(err), {"handle": c.handle})
+        self._variant_creates(plan)
+        groups: dict[str, list[FieldUpdate]] = {}
+        combination_updates: list[FieldUpdate] = []
+        for u in [*plan.updates, *plan.deletes]:
+            pid = u.external_id if u.entity == "product" else str(u.parent_external_id or "")
+            unsupported = set(u.changes) & _UNSUPPORTED_VARIANT_FIELDS if u.entity == "variant" else set()
+            if unsupported:
+                self.out.reject(
+                    "variant",
+                    str(u.values.get("sku") or u.external_id),
+                    "the compare-at price is not pushed to PrestaShop yet (it is a specific price there)",
+                    {"external_id": u.external_id, "fields": sorted(unsupported)},
+                )
+                if set(u.changes) <= unsupported:
+                    continue
+            if u.entity == "variant" and u.external_id != variant_id(pid or 0, 0):
+                combination_updates.append(u)
+                continue
+            groups.setdefault(pid, []).append(u)
+        for pid, group in sorted(groups.items()):
+            try:
+                self._update(pid, group)
+            except ShopApiError as err:
+                key = next((str(u.values.get("sku")) for u in group if u.values.get("sku")), pid)
+                self.out.reject(group[0].entity, key, str(err), {"external_id": pid})
+        for u in combination_updates:
+            try:
+                self._update_combination(u)
+            except ShopApiError as err:
+                self.out.reject("variant", str(u.values.get("sku") or u.external_id), str(err), {"id": u.external_id})
+        self._read_back()
+        self.out.api_calls = self.client.http.stats.api_calls
+        return self.out
+
+    # -- writes -------------------------------------------------------------------------------------------------
+
+    def _create(self, c: ProductCreate) -> None:
+        answer = self.client.post_xml("products", create_document(c, self.shop))
+        pid = _id_of(answer)
+        self.out.created += 1
+        self._link_now(pid, c)
+
+    def _adopt(self, c: ProductCreate, pid: str) -> None:
+        """A product the shop already has with this reference (an earlier push died before its link): update it
+        to the hub's values instead of creating a second one."""
+        variant = c.variants[0]
+        tree = self.client.get_xml("products", pid)
+        record = _record_of(tree)
+        apply_product_changes(record, c.values, ("title", "description", "status"), self.shop)
+        apply_product_changes(record, variant.values, ("sku", "weight"), self.shop)
+        _set(record, "price", _six(tax_excluded_price(variant.values.get("price"), None)))
+        self.client.put_xml("products", pid, tree)
+        self.out.updated += 1
+        self._link_now(pid, c)
+
+    def _link_now(self, pid: str, c: ProductCreate) -> None:
+        """Link right after the write (no base yet: the read-back fills it), so a later failure keeps the link."""
+        variant = c.variants[0]
+        now = utcnow()
+        self.on_links(
+            [
+                link_row(self.integration, entity="product", external_id=pid, hub_id=c.hub_id, snapshot=None,
+                         digest=None, updated_at=None, now=now),
+                link_row(self.integration, entity="variant", external_id=variant_id(pid, 0), hub_id=variant.hub_id,
+                         snapshot=None, digest=None, updated_at=None, sku=variant.sku, parent=pid, now=now),
+            ]
+        )  # fmt: skip
+        self.written[pid] = _Written(c.hub_id, None, {variant_id(pid, 0): (variant.hub_id, None)})
+
+    def _update(self, pid: str, group: list[FieldUpdate]) -> None:
+        tree = self.client.get_xml("products", pid)
+        record = _record_of(tree)
+        product_hub: int | None = None
+        variant_hub: int | None = None
+        old_product: Mapping[str, Any] | None = None
+        old_variant: Mapping[str, Any] | None = None
+        pushed: set[str] = set()
+        for u in group:
+            names = [n for n in u.changes if n not in _UNSUPPORTED_VARIANT_FIELDS or u.entity == "product"]
+            apply_product_changes(record, u.values, names, self.shop)
+            if u.entity == "variant" and "price" in names:
+                node = record.find("price")
+                stored = node.text if node is not None else None
+                _set(record, "price", _six(tax_excluded_price(u.values.get("price"), u.base, stored)))
+            pushed.update(names)
+            if u.entity == "product":
+                product_hub, old_product = u.hub_id, u.base
+            else:
+                variant_hub, old_variant = u.hub_id, u.base
+                if product_hub is None:
+                    product_hub, old_product = u.product_hub_id, u.product_base
+        self.client.put_xml("products", pid, tree)
+        self.out.updated += 1
+        if product_hub is not None:
+            entry = self.written.setdefault(pid, _Written(product_hub, old_product, {}))
+            if variant_hub is not None:
+                entry.variants[variant_id(pid, 0)] = (variant_hub, old_variant)
+            entry.pushed |= pushed
+
+    # -- combinations -------------------------------------------------------------------------------------------
+
+    def option_index(self) -> dict[tuple[str, str], str]:
+        """(group name, value name) -> product_option_value id, in the integration's language (read once)."""
+        if self._option_index is None:
+            lookups = ps_extract._Lookups(self.client, self.shop.settings)
+            self._option_index = {(v["group"], v["name"]): vid for vid, v in lookups.options().items()}
+        return self._option_index
+
+    def _option_ids(self, options: Mapping[str, str]) -> list[str]:
+        """The shop's option value ids for a hub variant's options; a missing one is refused with what to do."""
+        index = self.option_index()
+        missing = [f"{g}={v}" for g, v in options.items() if (g, v) not in index]
+        if missing:
+            raise _Refused(
+                f"the shop has no attribute value {', '.join(missing)}; create it in the back office "
+                "(Catalog > Attributes & Features), then push again"
+            )
+        return [index[(g, v)] for g, v in options.items()]
+
+    def lookup_combinations(self, skus: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """reference -> (product id, combination id) of the shop's combinations carrying one of ``skus``."""
+        found: dict[str, tuple[str, str]] = {}
+        unique = sorted({s for s in skus if s and "|" not in s and "]" not in s})
+        for start in range(0, len(unique), REFERENCE_LOOKUP_BATCH):
+            chunk = unique[start : start + REFERENCE_LOOKUP_BATCH]
+            params = {"filter[reference]": "[" + "|".join(chunk) + "]", "display": "[id,id_product,reference]"}
+            for item in self.client.list("combinations", params):
+                ref = str(item.get("reference") or "")
+                if ref and ref not in found:
+                    found[ref] = (str(item.get("id_product")), str(item.get("id")))
+        return found
+
+    def _variable_creates(self, creates: Sequence[ProductCreate]) -> None:
+        """A product with combinations: the product (its price the lowest variant price), then one combination per
+        variant (its price the impact over the product's). Adopted, not created, when a variant's reference is
+        already a combination of the shop (a push killed before its links)."""
+        existing = self.lookup_combinations([v.sku or "" for c in creates for v in c.variants])
+        for c in creates:
+            key = c.handle or f"#{c.hub_id}"
+            try:
+                option_ids = {v.hub_id: self._option_ids(v.options) for v in c.variants}
+                owners = {existing[v.sku][0] for v in c.variants if v.sku and v.sku in existing}
+                if len(owners) > 1:
+                    raise _Refused(f"its variants' references belong to several shop products ({sorted(owners)})")
+                base = min((v.values.get("price") or Decimal("0")) for v in c.variants)
+                if owners:
+                    pid = owners.pop()
+                    tree = self.client.get_xml("products", pid)
+                    record = _record_of(tree)
+                    apply_product_changes(record, c.values, ("title", "description", "status"), self.shop)
+                    self.client.put_xml("products", pid, tree)
+                    self.out.updated += 1
+                else:
+                    pid = _id_of(self.client.post_xml("products", create_document(c, self.shop, price=base)))
+                    self.out.created += 1
+                now = utcnow()
+                self.on_links(
+                    [link_row(self.integration, entity="product", external_id=pid, hub_id=c.hub_id, snapshot=None,
+                              digest=None, updated_at=None, now=now)]
+                )  # fmt: skip
+                entry = self.written.setdefault(pid, _Written(c.hub_id, None, {}))
+                for v in c.variants:
+                    found = existing.get(v.sku or "")
+                    cid = found[1] if found and found[0] == pid else None
+                    if cid is None:
+                        cid = self._post_combination(pid, v.values, option_ids[v.hub_id], base)
+                    self._link_variant(pid, cid, v.hub_id, v.sku, entry)
+            except _Refused as err:
+                self.out.reject("product", key, str(err), {"handle": c.handle})
+            except ShopApiError as err:
+                self.out.reject("product", key, str(err), {"handle": c.handle})
+
+    def _variant_creates(self, plan: ExportPlan) -> None:
+        """Hub variants missing under a linked product: new combinations (their impact over the product's price)."""
+        if not plan.variant_creates:
+            return
+        existing = self.lookup_combinations([vc.variant.sku or "" for vc in plan.variant_creates])
+        stored: dict[str, Decimal] = {}
+        for vc in plan.variant_creates:
+            v, pid = vc.variant, vc.product_external_id
+            try:
+                found = existing.get(v.sku or "")
+                if found and found[0] == pid:
+                    cid = found[1]
+                else:
+                    if pid not in stored:
+                        node = _record_of(self.client.get_xml("products", pid)).find("price")
+                        stored[pid] = _decimal(node.text if node is not None else None) or Decimal("0")
+                    cid = self._post_combination(pid, v.values, self._option_ids(v.options), stored[pid])
+                entry = self.written.setdefault(pid, _Written(vc.product_hub_id, None, {}))
+                self._link_variant(pid, cid, v.hub_id, v.sku, entry)
+            except (_Refused, ShopApiError) as err:
+                self.out.reject("variant", v.sku or f"#{v.hub_id}", str(err), {"product": pid})
+
+    def _post_combination(self, pid: str, values: Mapping[str, Any], option_ids: list[str], base: Decimal) -> str:
+        root = Element("prestashop")
+        record = SubElement(root, "combination")
+        fields = {
+            "id_product": pid,
+            "reference": str(values.get("sku") or ""),
+            "price": _six((values.get("price") or Decimal("0")) - base),
+            "weight": str(values.get("weight") or "0"),
+            "minimal_quantity": "1",
+        }
+        for name, text in fields.items():
+            SubElement(record, name).text = text
+        group = SubElement(SubElement(record, "associations"), "product_option_values")
+        for vid in option_ids:
+            SubElement(SubElement(group, "product_option_value"), "id").text = vid
+        cid = _id_of(self.client.post_xml("combinations", root))
+        self.out.created += 1
+        return cid
+
+    def _link_variant(self, pid: str, cid: str, hub_id: int, sku: str | None, entry: _Written) -> None:
+        vid = variant_id(pid, cid)
+        self.on_links(
+            [link_row(self.integration, entity="variant", external_id=vid, hub_id=hub_id, snapshot=None, digest=None,
+                      updated_at=None, sku=sku, parent=pid, now=utcnow())]
+        )  # fmt: skip
+        entry.variants[vid] = (hub_id, None)
+
+    def _update_combination(self, u: FieldUpdate) -> None:
+        """GET-modify-PUT of one combination: reference, weight (impact) and price (impact over the product's)."""
+        pid, cid = u.external_id.split("-", 1)
+        tree = self.client.get_xml("combinations", cid)
+        record = _record_of(tree)
+        if "sku" in u.changes:
+            _set(record, "reference", str(u.values.get("sku") or ""))
+        if "weight" in u.changes:
+            _set(record, "weight", str(u.values.get("weight") or "0"))
+        if "price" in u.changes:
+            product_price = _record_of(self.client.get_xml("products", pid)).find("price")
+            base = _decimal(product_price.text if product_price is not None else None) or Decimal("0")
+            node = record.find("price")
+            impact = _decimal(node.text if node is not None else None) or Decimal("0")
+            target = tax_excluded_price(u.values.get("price"), u.base, base + impact)
+            _set(record, "price", _six(target - base))
+        self.client.put_xml("combinations", cid, tree)
+        self.out.updated += 1
+        entry = self.written.setdefault(pid, _Written(int(u.product_hub_id or 0), u.product_base, {}))
+        entry.variants[u.external_id] = (u.hub_id, u.base)
+        entry.pushed |= set(u.changes)
+
+    # -- bases after the writes ---------------------------------------------------------------------------------
+
+    def _read_back(self) -> None:
+        """Read the written products back as the pull does and store each link's new base (echo suppression)."""
+        if not self.written:
+            return
+        settings = self.shop.settings
+        timezone = str(settings.get("timezone") or "UTC")
+        lookups = ps_extract._Lookups(self.client, settings)
+        items = self.client.list_by_ids("products", [int(p) for p in self.written])
+        changed: list[tuple[str, dict[str, Any], datetime | None]] = [(str(i.get("id")), i, None) for i in items]
+        payloads = ps_extract._payloads("product", "product", changed, self.client, lookups, timezone)
+        rows: list[dict[str, Any]] = []
+        now = utcnow()
+        for payload in payloads:
+            canonical = product_to_canonical(payload)
+            pid = canonical.external_id
+            entry = self.written[pid]
+            psnap, phash = base_after(entry.product_base, product_snapshot(canonical), entry.pushed)
+            rows.append(
+                link_row(self.integration, entity="product", external_id=pid, hub_id=entry.product_hub_id,
+                         snapshot=psnap, digest=phash, updated_at=canonical.updated_at if phash else None, now=now)
+            )  # fmt: skip
+            for variant in canonical.variants:
+                known = entry.variants.get(variant.external_id)
+                if known is None:
+                    continue
+                hub_id, old = known
+                vsnap, vhash = base_after(old, variant_snapshot(variant), entry.pushed)
+                rows.append(
+                    link_row(self.integration, entity="variant", external_id=variant.external_id, hub_id=hub_id,
+                             snapshot=vsnap, digest=vhash,
+                             updated_at=(variant.updated_at or canonical.updated_at) if vhash else None,
+                             sku=vsnap.get("sku"), parent=pid, now=now)
+                )  # fmt: skip
+        if rows:
+            self.on_links(rows)
+
+
+_SNAPSHOT_FIELDS = {"price": ("price", "price_tax_excl", "compare_at_price", "price_includes_tax")}
+
+
+def base_after(
+    old: Mapping[str, Any] | None, snapshot: dict[str, Any], pushed: Iterable[str]
+) -> tuple[dict[str, Any], str | None]:
+    """The base to store after a write and its hash: the shop's snapshot when the shop changed nothing but what we
+    pushed; else the old base with only the pushed fields moved and no hash, so the next pull still brings the
+    shop's own edit (made since the last pull) into the hub instead of it being absorbed silently."""
+    if not old:
+        return snapshot, stable_hash(snapshot)
+    moved = {s for n in pushed for s in _SNAPSHOT_FIELDS.get(n, (n,))}
+    keys = (set(old) | set(snapshot)) - _TIME_FIELDS - moved
+    if all(old.get(k) == snapshot.get(k) for k in keys):
+        return snapshot, stable_hash(snapshot)
+    merged = dict(old)
+    for k in moved:
+        merged[k] = snapshot.get(k)
+    return merged, None
+
+
+class _Refused(Exception):
+    """An item this writer cannot send (the reason says what to do); it becomes a rejection."""
+
+
+class _Written:
+    """A written product's links to store after the read-back: its hub id and old base, its variants
+    (external id -> (hub id, old base)) and the canonical fields pushed."""
+
+    def __init__(
+        self,
+        product_hub_id: int,
+        product_base: Mapping[str, Any] | None,
+        variants: dict[str, tuple[int, Mapping[str, Any] | None]],
+    ) -> None:
+        self.product_hub_id = product_hub_id
+        self.product_base = product_base
+        self.variants = variants
+        self.pushed: set[str] = set()
+
+
+def _is_simple(c: ProductCreate) -> bool:
+    return c.kind == "simple" and len(c.variants) == 1 and not c.variants[0].options
+
+
+class _IntegrationRef:
+    def __init__(self, plan: ExportPlan) -> None:
+        self.id = plan.integration_id
+        self.tenant_id = plan.tenant_id
+
+
+def apply_plan(client: PrestaShopClient, plan: ExportPlan, on_links: LinksCallback) -> WriteOutcome:
+    """Apply ``plan`` to the shop behind ``client`` (module docstring)."""
+    return _Writer(client, plan, on_links).run()
+
+
+__all__ = ["apply_plan", "apply_product_changes", "base_after", "create_document", "make_client", "tax_excluded_price"]

@@ -1,0 +1,359 @@
+"""`ecom-pipeline push` to an emulated PrestaShop shop over real HTTP, on a real warehouse (issue 10, export).
+
+The hub catalogue comes from a CSV import; the shop is the sandbox's PrestaShop emulator (one language, or the
+recorded two-language store); the pull after a push is the real Dagster sync job. Request counts come from the
+emulator's own request statistics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import delete, select, update
+
+from ecom_pipeline.cli import main as cli_main
+from ecom_pipeline.runner import run_sync
+from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
+from ecom_pipeline.warehouse.engine import shared_engine
+from ecom_pipeline.warehouse.schema import entity_links, hub_products, hub_variants, sync_runs
+from ecom_pipeline.warehouse.types import utcnow
+
+TENANT = "acme"
+SHOP = "push-presta"
+HEADER = (
+    "handle,title,description,status,product_type,tags,categories,sku,variant_title,price,compare_at_price,"
+    "currency,weight,options,position"
+)
+CATALOGUE = [
+    "mug,Mug,<p>Stoneware</p>,active,simple,,,MUG-1,,8.00,,EUR,0.35,,",
+    "cap,Cap,,active,simple,,,CAP-1,,15.00,,EUR,0.1,,",
+]
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
+
+
+@dataclass
+class World:
+    url: str
+    sandbox: SandboxServer
+    instance: dg.DagsterInstance
+    tmp: Path
+
+    @property
+    def shop(self) -> Any:
+        return self.sandbox.shop(SHOP)
+
+    def cli(self, *argv: str) -> int:
+        return cli_main(["--warehouse-url", self.url, *argv])
+
+    def push(self, *extra: str) -> int:
+        return self.cli("push", "--tenant", TENANT, *extra)
+
+    def import_csv(self, *lines: str) -> None:
+        path = self.tmp / "catalogue.csv"
+        path.write_text("\n".join([HEADER, *lines]) + "\n", encoding="utf-8")
+        assert self.cli("catalog", "import", str(path), "--tenant", TENANT) == 0
+
+    def writes(self) -> int:
+        return sum(self.shop.stats.count(method=m) for m in WRITES)
+
+    def products_by_reference(self) -> dict[str, list[dict[str, Any]]]:
+        """Every shop product per reference: a duplicate shows as two."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        for row in self.shop.store.tables["products"].values():
+            if row.get("reference"):
+                found.setdefault(str(row["reference"]), []).append(row)
+        return found
+
+    def hub_rows(self) -> dict[str, tuple[Any, ...]]:
+        with shared_engine(self.url).connect() as conn:
+            products = conn.execute(select(hub_products).where(hub_products.c.handle.in_(["mug", "cap"]))).all()
+            variants = conn.execute(select(hub_variants).where(hub_variants.c.sku.in_(["MUG-1", "CAP-1"])))
+            return {f"p:{r.handle}": tuple(r) for r in products} | {f"v:{r.sku}": tuple(r) for r in variants}
+
+    def export_runs(self) -> list[Any]:
+        with shared_engine(self.url).connect() as conn:
+            return conn.execute(select(sync_runs).where(sync_runs.c.stage == "export").order_by(sync_runs.c.id)).all()
+
+
+def _world(
+    languages: list[str], warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[World]:
+    monkeypatch.setenv("ECOM_WAREHOUSE_URL", warehouse_url)
+    monkeypatch.setenv("ECOM_PIPELINE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ECOM_SECRET_KEY", Fernet.generate_key().decode())
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    spec = ShopSpec(
+        name=SHOP, seed=5, products=3, variable_share=0.0, orders=0, customers=0, platform="prestashop",
+        options={"languages": languages},
+    )  # fmt: skip
+    with SandboxServer(shops=[spec], cert_dir=tmp_path / "certs") as sb:
+        instance = dg.DagsterInstance.from_config(str(dagster_home))
+        try:
+            shop = sb.shop(SHOP)
+            monkeypatch.setenv("ECOM_PRESTASHOP_API_KEY", shop.credentials["api_key"])
+            argv = ["--warehouse-url", warehouse_url, "connect", "prestashop", "--tenant", TENANT]
+            assert cli_main([*argv, "--url", shop.http_url, "--timeout", "5", "--direction", "push"]) == 0
+            yield World(warehouse_url, sb, instance, tmp_path)
+        finally:
+            instance.dispose()
+
+
+@pytest.fixture
+def world(warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    yield from _world(["en"], warehouse_url, dagster_home, tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def bilingual(
+    warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[World]:
+    yield from _world(["en", "fr"], warehouse_url, dagster_home, tmp_path, monkeypatch)
+
+
+def test_push_creates_the_catalogue_then_a_second_push_and_the_pull_after_it_write_nothing(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prevents a push that re-creates or re-sends unchanged products, a dry run that writes, and the echo: the
+    pull that reads our own write back must not rewrite the hub."""
+    world.import_csv(*CATALOGUE)
+    world.shop.stats.reset()
+    assert world.push("--dry-run") == 0
+    assert "dry run: nothing written" in capsys.readouterr().out
+    assert world.writes() == 0 and "MUG-1" not in world.products_by_reference()
+
+    assert world.push() == 0
+    found = world.products_by_reference()
+    assert {ref: len(found[ref]) for ref in ("MUG-1", "CAP-1")} == {"MUG-1": 1, "CAP-1": 1}
+    mug = found["MUG-1"][0]
+    assert (mug["price"], mug["active"], world.shop.store.text(mug["name"])) == ("8.000000", "1", "Mug")
+    assert world.shop.stats.count(method="POST", path_prefix="/api/products") == 2
+    run = world.export_runs()[-1]
+    assert (run.direction, run.status, run.created, run.failed) == ("push", "success", 2, 0)
+
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0
+    assert "0 product creates, 0 variant creates, 0 field updates, 0 deletes" in capsys.readouterr().out
+
+    before = world.hub_rows()
+    outcome = run_sync(TENANT, instance=world.instance)
+    assert outcome.success, outcome.failure
+    assert world.hub_rows() == before  # echo: nothing of ours rewritten
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0
+
+
+def test_a_hub_price_edit_is_one_get_and_one_whole_document_put_per_product(world: World) -> None:
+    """Prevents a partial PUT (which blanks the fields it leaves out), a read-only field sent back (refused), and
+    more than one GET+PUT per edited product."""
+    world.import_csv(*CATALOGUE)
+    assert world.push() == 0
+    mug_before = dict(world.products_by_reference()["MUG-1"][0])
+    world.sandbox.clock.advance(60)
+    with shared_engine(world.url).begin() as conn:
+        conn.execute(update(hub_variants).where(hub_variants.c.sku == "MUG-1").values(price=Decimal("9.50")))
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.shop.stats.count(method="PUT") == 1
+    assert world.shop.stats.count(method="POST") == 0
+    mug = world.products_by_reference()["MUG-1"][0]
+    assert mug["price"] == "9.500000"
+    store = world.shop.store
+    # The whole document went back: date_add kept (a PUT without it re-stamps it), the description not blanked.
+    assert store.date_value(mug["date_add"]) == store.date_value(mug_before["date_add"])
+    assert world.shop.store.text(mug["description"]) == "<p>Stoneware</p>"
+    assert mug["weight"] == mug_before["weight"]
+    by_path = world.shop.stats.as_dict()["by_path"]
+    gets = [
+        n
+        for key, counts in by_path.items()
+        if key.endswith(f"GET /api/products/{mug['id']}")
+        or (key.startswith("GET ") and key.endswith(f"/api/products/{mug['id']}"))
+        for n in counts.values()
+    ]
+    assert sum(gets) == 1, by_path
+    run = world.export_runs()[-1]
+    assert (run.created, run.updated, run.failed) == (0, 1, 0)
+    before = world.hub_rows()
+    assert run_sync(TENANT, instance=world.instance).success
+    assert world.hub_rows() == before
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0
+
+
+def test_the_french_name_survives_a_push_of_the_english_title(bilingual: World) -> None:
+    """Prevents a push in the integration's language from blanking (or overwriting) the other languages."""
+    world = bilingual
+    world.import_csv(*CATALOGUE)
+    assert world.push() == 0
+    mug = world.products_by_reference()["MUG-1"][0]
+    assert world.shop.store.text(mug["name"], 2) == "Mug"  # a create writes every language of the shop
+    mug["name"][2] = "Tasse"  # the merchant translates it in the back office
+    with shared_engine(world.url).begin() as conn:
+        conn.execute(update(hub_products).where(hub_products.c.handle == "mug").values(title="Big mug"))
+    assert world.push() == 0
+    mug = world.products_by_reference()["MUG-1"][0]
+    assert (world.shop.store.text(mug["name"], 1), world.shop.store.text(mug["name"], 2)) == ("Big mug", "Tasse")
+
+
+def test_a_push_killed_between_create_and_link_adopts_the_product_by_reference(world: World) -> None:
+    """Prevents a duplicate product when the process died after the shop created it but before our link was
+    committed: the rerun finds the reference (filter[reference]) and links the existing product."""
+    world.import_csv(*CATALOGUE)
+    assert world.push() == 0
+    with shared_engine(world.url).begin() as conn:
+        mug = conn.execute(select(hub_products.c.id).where(hub_products.c.handle == "mug")).scalar_one()
+        mug_variant = conn.execute(select(hub_variants.c.id).where(hub_variants.c.sku == "MUG-1")).scalar_one()
+        conn.execute(
+            delete(entity_links).where(
+                ((entity_links.c.entity == "product") & (entity_links.c.hub_id == mug))
+                | ((entity_links.c.entity == "variant") & (entity_links.c.hub_id == mug_variant))
+            )
+        )
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert len(world.products_by_reference()["MUG-1"]) == 1
+    assert world.shop.stats.count(method="POST") == 0
+    with shared_engine(world.url).connect() as conn:
+        links = conn.execute(select(entity_links).where(entity_links.c.hub_id.in_([mug, mug_variant]))).all()
+    assert {r.entity for r in links} == {"product", "variant"}
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0
+
+
+def test_a_hub_delete_makes_the_shop_product_inactive_once(world: World) -> None:
+    """Prevents a hub delete from deleting the shop's product, or being re-sent on every push."""
+    world.import_csv(*CATALOGUE)
+    assert world.push() == 0
+    with shared_engine(world.url).begin() as conn:
+        conn.execute(update(hub_products).where(hub_products.c.handle == "mug").values(deleted_at=utcnow()))
+    assert world.push() == 0
+    mug = world.products_by_reference()["MUG-1"][0]
+    assert mug["active"] == "0"
+    assert world.shop.stats.count(method="DELETE") == 0
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0
+
+
+def test_a_hub_price_edit_of_a_taxed_shop_product_keeps_its_tax_rate(world: World) -> None:
+    """Prevents the buyer price the hub holds from being stored as PrestaShop's tax-excluded price (the shop would
+    then charge the tax on top, and the next pull would bring a higher price back into the hub)."""
+    assert run_sync(TENANT, instance=world.instance).success  # the shop's own (taxed) products reach the hub
+    store = world.shop.store
+    reduced = {str(sp["id_product"]) for sp in store.tables["specific_prices"].values()}
+    pid, row = next(
+        (pid, r)
+        for pid, r in sorted(store.tables["products"].items())
+        if r.get("reference") and str(pid) not in reduced
+    )
+    rate = store.tax_rate(row)
+    assert rate > 0
+    with shared_engine(world.url).begin() as conn:
+        variant = conn.execute(select(hub_variants).where(hub_variants.c.sku == row["reference"])).one()
+        assert variant.price_includes_tax and variant.price > variant.price_tax_excl
+        conn.execute(update(hub_variants).where(hub_variants.c.id == variant.id).values(price=Decimal("24.00")))
+    world.sandbox.clock.advance(60)
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.shop.stats.count(method="PUT") == 1
+    assert store.computed_price(pid, use_tax=True) == "24.000000"
+    assert Decimal(store.tables["products"][pid]["price"]) < Decimal("24")
+    with shared_engine(world.url).connect() as conn:
+        before = conn.execute(select(hub_variants).where(hub_variants.c.id == variant.id)).one()
+    assert run_sync(TENANT, instance=world.instance).success
+    with shared_engine(world.url).connect() as conn:
+        after = conn.execute(select(hub_variants).where(hub_variants.c.id == variant.id)).one()
+    assert after.price == Decimal("24.00") and after.price_tax_excl == before.price_tax_excl
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0
+
+
+VARIABLE = [
+    "tee,T-Shirt,,active,variable,,,TEE-S,T-Shirt - S,19.90,,EUR,0.2,,",
+    "tee,,,,,,,TEE-M,T-Shirt - M,21.00,,EUR,0.2,,",
+]
+
+
+def _combinations(world: World, pid: int) -> dict[str, dict[str, Any]]:
+    store = world.shop.store
+    return {str(store.tables["combinations"][c]["reference"]): store.tables["combinations"][c]
+            for c in store.combinations_of.get(pid, [])}  # fmt: skip
+
+
+def test_a_variable_product_is_created_with_one_combination_per_variant_and_not_twice(world: World) -> None:
+    """Prevents variants pushed as separate products (or not at all), prices stored as totals instead of impacts,
+    a combination price edit that rewrites the product, and duplicates after a push killed before its links."""
+    world.import_csv(*VARIABLE)
+    assert world.push() == 0
+    tees = [
+        pid for pid, r in world.shop.store.tables["products"].items() if world.shop.store.text(r["name"]) == "T-Shirt"
+    ]
+    assert len(tees) == 1
+    combos = _combinations(world, tees[0])
+    assert sorted(combos) == ["TEE-M", "TEE-S"]
+    assert world.shop.store.tables["products"][tees[0]]["price"] == "19.900000"
+    assert (combos["TEE-S"]["price"], combos["TEE-M"]["price"]) == ("0.000000", "1.100000")
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0
+    before = world.hub_rows() | _hub_variant_rows(world, ["TEE-S", "TEE-M"])
+    assert run_sync(TENANT, instance=world.instance).success
+    assert world.hub_rows() | _hub_variant_rows(world, ["TEE-S", "TEE-M"]) == before
+
+    world.sandbox.clock.advance(60)
+    with shared_engine(world.url).begin() as conn:
+        conn.execute(update(hub_variants).where(hub_variants.c.sku == "TEE-M").values(price=Decimal("22.50")))
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.shop.stats.count(method="PUT", path_prefix="") == 1
+    assert _combinations(world, tees[0])["TEE-M"]["price"] == "2.600000"
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0
+
+    with shared_engine(world.url).begin() as conn:
+        tee = conn.execute(select(hub_products.c.id).where(hub_products.c.handle == "tee")).scalar_one()
+        kids = conn.execute(select(hub_variants.c.id).where(hub_variants.c.product_id == tee)).scalars().all()
+        conn.execute(
+            delete(entity_links).where(
+                ((entity_links.c.entity == "product") & (entity_links.c.hub_id == tee))
+                | ((entity_links.c.entity == "variant") & (entity_links.c.hub_id.in_(kids)))
+            )
+        )
+    assert world.push() == 0
+    again = [p for p, r in world.shop.store.tables["products"].items() if world.shop.store.text(r["name"]) == "T-Shirt"]
+    assert again == tees
+    assert sorted(_combinations(world, tees[0])) == ["TEE-M", "TEE-S"]
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0
+
+
+def test_a_variant_option_the_shop_does_not_have_is_refused_with_what_to_do(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prevents combinations created without their attribute values (indistinguishable in the shop)."""
+    world.import_csv("hat,Hat,,active,variable,,,HAT-S,,5.00,,EUR,,Size=S,", "hat,,,,,,,HAT-M,,5.00,,EUR,,Size=M,")
+    assert world.push() == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "the shop has no attribute value Size=S;" in out and "Attributes & Features" in out
+    assert "HAT-S" not in world.products_by_reference()
+    assert world.shop.stats.count(method="POST") == 0
+
+
+def _hub_variant_rows(world: World, skus: list[str]) -> dict[str, tuple[Any, ...]]:
+    with shared_engine(world.url).connect() as conn:
+        rows = conn.execute(select(hub_variants).where(hub_variants.c.sku.in_(skus))).all()
+    return {f"v:{r.sku}": tuple(r) for r in rows}
