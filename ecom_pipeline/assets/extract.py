@@ -136,10 +136,7 @@ def build_extract_asset(spec: PlatformSpec, asset_name: str, entity: str) -> dg.
         options = ExtractOptions(
             full_refresh=config.full_refresh,
             lookback=timedelta(seconds=config.lookback_seconds),
-            timeout_s=shop_clients.timeout_s,
-            max_retries=shop_clients.max_retries,
-            request_budget=shop_clients.request_budget,
-            per_page=shop_clients.per_page,
+            client=shop_clients.model_dump(include={"timeout_s", "max_retries", "request_budget", "per_page"}),
         )
         done = extract_for_tenant(
             warehouse.engine(),

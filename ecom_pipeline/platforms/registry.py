@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ecom_pipeline.platforms.connect import ConnectResult
 from ecom_pipeline.sync.extract import ExtractContext, ExtractReport
@@ -46,28 +46,52 @@ class PlatformRegistrationError(RuntimeError):
     """A platform provider that cannot be loaded, or a spec that is not valid: says which, and why."""
 
 
+class DeliveryFormat(Protocol):
+    """How one platform's webhook deliveries are signed and what they are: its ``platforms/<p>/deliveries.py``
+    module, or any object with these names.
+
+    The receiver answers ``is_ping`` bodies without storing them, refuses what ``verify`` refuses (401) and stores
+    what ``parse`` makes of the rest; ``parse`` raises ``webhooks.inbox.DeliveryRefused`` for a signed body its
+    unsigned headers contradict (422). The rules every parser follows are in ``webhooks/inbox.py``.
+    """
+
+    # The platform's documented headers (kept first with a stored delivery); any other with HEADER_PREFIX is kept.
+    KNOWN_HEADERS: tuple[str, ...]
+    HEADER_PREFIX: str
+    # staging entity -> inbox topic prefixes of that entity (for sync_runs.missed_by_webhooks).
+    TOPIC_ENTITIES: Mapping[str, tuple[str, ...]]
+
+    def is_ping(self, headers: Mapping[str, str], body: bytes) -> bool:
+        """True for an unsigned liveness ping (answered 200, never stored)."""
+        ...
+
+    def verify(self, secret: str | None, headers: Mapping[str, str], body: bytes, now: float) -> str | None:
+        """None when the signature holds, else why not."""
+        ...
+
+    def parse(self, integration_id: int, headers: dict[str, str], body: bytes, now: float) -> Delivery:
+        """The delivery to store (headers lower-cased)."""
+        ...
+
+    def sent_topic(self, headers: Mapping[str, str]) -> str:
+        """The topic the sender claimed (a header), to log when the stored topic differs."""
+        ...
+
+
 @dataclass(frozen=True)
 class WebhookSpec:
     """How a platform's shops deliver webhooks, and what a delivery stands for.
 
-    The receiver serves ``POST /webhooks/<platform>/<integration id>`` for every platform with a ``WebhookSpec``:
-    it looks up the integration's signing secret (``secret_keys``, first present wins), answers ``is_ping`` bodies
-    without storing them, refuses what ``verify`` refuses (401), and stores what ``parse`` makes of the rest
-    (``parse`` raises ``webhooks.inbox.DeliveryRefused`` for a signed body its unsigned headers contradict: 422).
-    The apply step turns a stored delivery into staged records with ``staged_from_delivery`` (re-reading the shop
-    through ``client_for`` when the body is not enough) and confirms every deletion with ``confirm_deleted``.
+    The receiver serves ``POST /webhooks/<platform>/<integration id>`` for every platform with a ``WebhookSpec``,
+    checking and parsing deliveries with ``deliveries`` and the integration's signing secret (``secret_keys``,
+    first present wins). The apply step turns a stored delivery into staged records with ``staged_from_delivery``
+    (re-reading the shop through ``client_for`` when the body is not enough) and confirms every deletion with
+    ``confirm_deleted``.
     """
 
     # Credential keys holding the signing secret, in order of preference.
     secret_keys: tuple[str, ...]
-    # (secret, lower-cased headers, raw body, now) -> None when the signature holds, else why not (answered 401).
-    verify: Callable[[str | None, Mapping[str, str], bytes, float], str | None]
-    # (integration id, lower-cased headers, raw body, now) -> the delivery to store.
-    parse: Callable[[int, dict[str, str], bytes, float], Delivery]
-    # The topic the sender claimed (a header), to log when the stored topic differs.
-    sent_topic: Callable[[Mapping[str, str]], str]
-    # staging entity -> inbox topic prefixes of that entity (for sync_runs.missed_by_webhooks).
-    topic_entities: Mapping[str, tuple[str, ...]]
+    deliveries: DeliveryFormat
     # (integration=, topic=, body_text=, resource_id=, client=) -> staged records (the pull's own format).
     staged_from_delivery: Callable[..., list[StagedRecord]]
     # (integration, credentials) -> the API client staged_from_delivery and confirm_deleted read the shop with.
@@ -78,11 +102,6 @@ class WebhookSpec:
     # (engine, integration id, receiver base URL, cipher, timeout=) -> a report with summary(): registers the
     # shop's webhooks at connect (--webhook-url); None: the platform's shops cannot be told where to deliver.
     register: Callable[..., Any] | None = None
-    # Headers kept with a stored delivery: the documented ones (kept first) and any with these prefixes.
-    known_headers: tuple[str, ...] = ()
-    header_prefixes: tuple[str, ...] = ()
-    # (headers, body) -> True for an unsigned liveness ping the platform sends (answered 200, never stored).
-    is_ping: Callable[[Mapping[str, str], bytes], bool] | None = None
     # (engine, cipher, clock, options) -> extra receiver routes (Shopify: its OAuth install flow); ``options`` is
     # what create_app was given for this platform (None: the routes configure themselves from the environment).
     routes: Callable[[Any, Any, Callable[[], float], Any], list[Any]] | None = None

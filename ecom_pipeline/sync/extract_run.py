@@ -10,6 +10,7 @@ never stops the others: its error is sorted into the result, which says whether 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -33,14 +34,12 @@ NOT_RETRIED_BY_DAGSTER: tuple[type[Exception], ...] = (ShopApiError,)
 
 @dataclass(frozen=True)
 class ExtractOptions:
-    """How to read: the run's choices (full refresh, lookback) and the shop client settings."""
+    """How to read: the run's choices, and how shops are talked to (``client``: the ``ExtractContext`` client
+    fields, e.g. ``timeout_s``, ``max_retries``, ``request_budget``, ``per_page``)."""
 
     full_refresh: bool = False
     lookback: timedelta = DEFAULT_LOOKBACK
-    timeout_s: float = 30.0
-    max_retries: int = 5
-    request_budget: int | None = None
-    per_page: int = 100
+    client: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -115,17 +114,14 @@ def extract_for_tenant(
             with engine.connect() as conn:
                 credentials = store.load_credentials(conn, integration.id, cipher)
             ctx = ExtractContext(
-                engine=engine,
-                integration=integration,
-                credentials=credentials,
-                run_id=run_id,
+                engine,
+                integration,
+                credentials,
+                run_id,
                 full_refresh=options.full_refresh,
                 lookback=options.lookback,
-                timeout_s=options.timeout_s,
-                max_retries=options.max_retries,
-                request_budget=options.request_budget,
-                per_page=options.per_page,
                 log=log,
+                **options.client,
             )
             report = spec.extract(ctx, entity)
         except Exception as exc:
@@ -178,7 +174,7 @@ def _missed_by_webhooks(
     """
     if options.full_refresh or not (integration.settings or {}).get("webhook_url") or entity == "inventory":
         return None
-    topics = spec.webhooks.topic_entities if spec.webhooks is not None else {}
+    topics = spec.webhooks.deliveries.TOPIC_ENTITIES if spec.webhooks is not None else {}
     return checks.count_missed_by_webhooks(
         conn,
         integration_id=integration.id,

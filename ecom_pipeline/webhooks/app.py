@@ -259,6 +259,7 @@ def create_app(
     # Platforms with a route of their own: their deliveries are signed and described their own way, so the generic
     # route must not accept them (it would skip the platform's checks).
     own_route = {name: spec.webhooks for name, spec in webhook_platforms().items() if spec.webhooks is not None}
+    formats = {name: hooks.deliveries for name, hooks in own_route.items()}
 
     def store_group(items: list[_Pending]) -> list[bool]:
         received_at = utcnow()
@@ -317,15 +318,15 @@ def create_app(
         headers = {k.lower(): v for k, v in request.headers.items()}
 
         try:
-            hooks = own_route.get(platform)
-            if hooks is not None:
-                if hooks.is_ping is not None and hooks.is_ping(headers, body):
+            fmt = formats.get(platform)
+            if fmt is not None:
+                if fmt.is_ping(headers, body):
                     return JSONResponse({"ok": True, "ping": True})
-                reason = hooks.verify(info.secret, headers, body, clock())
+                reason = fmt.verify(info.secret, headers, body, clock())
                 if reason is not None:
                     return _error(401, "bad_signature", reason)
-                delivery = hooks.parse(info.id, headers, body, clock())
-                sent_topic = hooks.sent_topic(headers)
+                delivery = fmt.parse(info.id, headers, body, clock())
+                sent_topic = fmt.sent_topic(headers)
             else:
                 reason = verify_generic(
                     info.secret, body, headers.get("x-ecom-signature"), headers.get("x-ecom-timestamp"), now=clock()

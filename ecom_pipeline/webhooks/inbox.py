@@ -68,9 +68,9 @@ def _header_rules() -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(known headers, kept prefixes): the documented headers first (every platform's, then the generic route's)."""
     from ecom_pipeline.platforms.registry import webhook_platforms
 
-    hooks = [spec.webhooks for spec in webhook_platforms().values() if spec.webhooks is not None]
-    known = (*KEPT_HEADERS, *(h for hook in hooks for h in hook.known_headers), *GENERIC_HEADERS)
-    prefixes = (*(p for hook in hooks for p in hook.header_prefixes), GENERIC_HEADER_PREFIX)
+    formats = [spec.webhooks.deliveries for spec in webhook_platforms().values() if spec.webhooks is not None]
+    known = (*KEPT_HEADERS, *(h for f in formats for h in f.KNOWN_HEADERS), *GENERIC_HEADERS)
+    prefixes = (*(f.HEADER_PREFIX for f in formats), GENERIC_HEADER_PREFIX)
     return tuple(dict.fromkeys(known)), tuple(dict.fromkeys(prefixes))
 
 

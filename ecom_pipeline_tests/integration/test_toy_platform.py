@@ -29,7 +29,8 @@ from ecom_pipeline.warehouse.schema import hub_variants, webhook_inbox
 from ecom_pipeline.webhooks.app import create_app
 from ecom_pipeline.webhooks.apply import apply_inbox
 from ecom_pipeline_tests.integration.conftest import one_shop_tenant
-from ecom_pipeline_tests.toy_platform.spec import platform_spec, sign
+from ecom_pipeline_tests.toy_platform.deliveries import sign
+from ecom_pipeline_tests.toy_platform.spec import platform_spec
 from ecom_pipeline_tests.webhooks.conftest import ReceiverServer
 
 TENANT = "toyco"

@@ -7,8 +7,6 @@ registry's seams, not an API.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import hmac
 import json
 import os
 from collections.abc import Mapping
@@ -24,11 +22,9 @@ from ecom_pipeline.sync.canonical import CanonicalProduct, CanonicalVariant
 from ecom_pipeline.sync.extract import ExtractContext, ExtractReport, stage_page
 from ecom_pipeline.warehouse.credentials import reveal
 from ecom_pipeline.warehouse.store import IntegrationRecord, StagedRecord
-from ecom_pipeline.webhooks import inbox
+from ecom_pipeline_tests.toy_platform import deliveries
 
 NAME = "toyshop"
-SIGNATURE_HEADER = "x-toy-signature"
-TOPIC_HEADER = "x-toy-topic"
 
 
 def add_connect_arguments(parser: argparse.ArgumentParser) -> None:
@@ -92,30 +88,6 @@ def product_to_canonical(payload: dict[str, Any]) -> CanonicalProduct:
     )
 
 
-def sign(secret: str, body: bytes) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def verify(secret: str | None, headers: Mapping[str, str], body: bytes, now: float) -> str | None:
-    given = headers.get(SIGNATURE_HEADER, "")
-    if secret and given and hmac.compare_digest(sign(secret, body), given):
-        return None
-    return "X-Toy-Signature is missing or does not match"
-
-
-def parse(integration_id: int, headers: dict[str, str], body: bytes, now: float) -> inbox.Delivery:
-    parsed = inbox.json_object(body)
-    return inbox.Delivery(
-        delivery_key=f"{NAME}:{integration_id}:{inbox.body_hash(body)}",
-        topic=headers.get(TOPIC_HEADER, "").strip()[:64] or "unknown",
-        resource_id=inbox.resource_id(parsed),
-        event_id=None,
-        webhook_id=None,
-        triggered_at=inbox.parse_time((parsed or {}).get("updated_at")),
-        headers=inbox.kept_headers(headers),
-    )
-
-
 def staged_from_delivery(
     *, integration: IntegrationRecord, topic: str, body_text: str, resource_id: str | None, client: Any
 ) -> list[StagedRecord]:
@@ -134,14 +106,9 @@ def platform_spec() -> PlatformSpec:
         connect=connect,
         webhooks=WebhookSpec(
             secret_keys=("webhook_secret",),
-            verify=verify,
-            parse=parse,
-            sent_topic=lambda headers: headers.get(TOPIC_HEADER, ""),
-            topic_entities={"product": ("product.",)},
+            deliveries=deliveries,
             staged_from_delivery=staged_from_delivery,
             client_for=lambda integration, credentials: None,
-            known_headers=(SIGNATURE_HEADER, TOPIC_HEADER),
-            header_prefixes=("x-toy-",),
         ),
         emulator="ecom_pipeline_tests.toy_platform.emulator:build_shop",
     )

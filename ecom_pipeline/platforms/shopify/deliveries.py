@@ -40,6 +40,11 @@ def verify(secret: str | None, headers: Mapping[str, str], body: bytes, now: flo
     return "X-Shopify-Hmac-Sha256 is missing or does not match"
 
 
+def is_ping(headers: Mapping[str, str], body: bytes) -> bool:
+    """Shopify sends no unsigned ping: every delivery is checked and stored."""
+    return False
+
+
 def sent_topic(headers: Mapping[str, str]) -> str:
     return headers.get(TOPIC_HEADER, "")
 

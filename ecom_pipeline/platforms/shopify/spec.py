@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from ecom_pipeline.platforms.registry import CliSpec, DemoShop, DemoSpec, PlatformSpec, ReportCheck, WebhookSpec
+from ecom_pipeline.platforms.registry import (
+    CliSpec,
+    DemoShop,
+    DemoSpec,
+    PlatformSpec,
+    ReportCheck,
+    WebhookSpec,
+)
 from ecom_pipeline.platforms.shopify import cli, confirm, connect_rules, deliveries, oauth, webhooks
 from ecom_pipeline.platforms.shopify import connect as shopify_connect
 from ecom_pipeline.platforms.shopify import extract as shopify_extract
@@ -42,16 +49,11 @@ def platform_spec() -> PlatformSpec:
         webhooks=WebhookSpec(
             # The app's client secret signs deliveries; older installs stored it under other names.
             secret_keys=("webhook_secret", "client_secret", "api_secret_key", "api_secret"),
-            verify=deliveries.verify,
-            parse=deliveries.parse,
-            sent_topic=deliveries.sent_topic,
-            topic_entities=deliveries.TOPIC_ENTITIES,
+            deliveries=deliveries,
             staged_from_delivery=webhooks.staged_from_delivery,
             client_for=webhooks.client_for,
             confirm_deleted=confirm.confirm_deleted,
             register=webhooks.connect_webhooks,
-            known_headers=deliveries.KNOWN_HEADERS,
-            header_prefixes=(deliveries.HEADER_PREFIX,),
             routes=oauth.receiver_routes,
         ),
         emulator="ecom_pipeline.sandbox.shopify.shop:build_shop",

@@ -43,17 +43,11 @@ def platform_spec() -> PlatformSpec:
         ),
         webhooks=WebhookSpec(
             secret_keys=("webhook_secret",),
-            verify=deliveries.verify,
-            parse=deliveries.parse,
-            sent_topic=deliveries.sent_topic,
-            topic_entities=deliveries.TOPIC_ENTITIES,
+            deliveries=deliveries,
             staged_from_delivery=webhooks.staged_from_delivery,
             client_for=webhooks.client_for,
             confirm_deleted=webhooks.confirm_deleted,
             register=webhooks.connect_webhooks,
-            known_headers=deliveries.KNOWN_HEADERS,
-            header_prefixes=(deliveries.HEADER_PREFIX,),
-            is_ping=deliveries.is_ping,
         ),
         emulator="ecom_pipeline.sandbox.woocommerce.shop:build_shop",
         # One shop over HTTPS (Basic auth, our CA) and one over HTTP (OAuth 1.0a): both connection rules run.
