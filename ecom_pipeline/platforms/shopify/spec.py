@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-from ecom_pipeline.platforms.registry import (
-    CliSpec,
-    DemoShop,
-    DemoSpec,
-    PlatformSpec,
-    ReportCheck,
-    WebhookSpec,
-)
+from ecom_pipeline.platforms.registry import CliSpec, DemoShop, DemoSpec, PlatformSpec, ReportCheck, WebhookSpec
 from ecom_pipeline.platforms.shopify import cli, confirm, connect_rules, deliveries, oauth, webhooks
 from ecom_pipeline.platforms.shopify import connect as shopify_connect
 from ecom_pipeline.platforms.shopify import extract as shopify_extract
