@@ -9,6 +9,7 @@ missing there and this test would fail.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
@@ -124,7 +125,7 @@ def test_a_platform_registered_once_shows_in_the_cli_sandbox_dagster_assets_and_
         assert report.applied == 1, report.errors
         with engine.connect() as conn:
             price = conn.execute(select(hub_variants.c.price).where(hub_variants.c.sku == "TOY-1")).scalar_one()
-        assert str(price) == "99.50"
+        assert price == Decimal("99.50")
 
 
 def test_a_platform_registered_twice_or_under_a_reserved_name_is_refused_loudly(toy: PlatformSpec) -> None:
