@@ -36,47 +36,46 @@ CHECK_PRICES = "variant_prices_valid"
 CHECK_LINES = "order_lines_reference_known_variants"
 
 
+WARN, ERROR = dg.AssetCheckSeverity.WARN, dg.AssetCheckSeverity.ERROR
+
+
 def _rejection_check(conn: Any, key: dg.AssetKey, tenant: str, entity: str, run_id: str) -> dg.AssetCheckResult:
     found = checks.rejections(conn, tenant=tenant, entity=entity, run_id=run_id)
+    meta = {
+        "rejected_this_run_sample": dg.MetadataValue.json(found.this_run),
+        "unresolved_rejections": found.unresolved,
+        "where": "SELECT * FROM rejected_records WHERE resolved_at IS NULL",
+    }
+    why = "Records this run could not apply are kept in rejected_records with the reason."
     return dg.AssetCheckResult(
         asset_key=key,
         check_name=CHECK_REJECTIONS,
         passed=not found.this_run,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "rejected_this_run_sample": dg.MetadataValue.json(found.this_run),
-            "unresolved_rejections": found.unresolved,
-            "where": "SELECT * FROM rejected_records WHERE resolved_at IS NULL",
-        },
-        description="Records this run could not apply are kept in rejected_records with the reason.",
+        severity=WARN,
+        metadata=meta,
+        description=why,
     )
 
 
 def _prices_check(conn: Any, key: dg.AssetKey, tenant: str) -> dg.AssetCheckResult:
     bad = checks.bad_prices(conn, tenant=tenant)
+    meta = {
+        "negative_prices": bad.negative,
+        "sample": dg.MetadataValue.json(bad.sample),
+        "variants_without_product": bad.without_product,
+    }
+    why = "No variant may have a negative price or lose its product; orders do not run on bad catalogue."
     return dg.AssetCheckResult(
-        asset_key=key,
-        check_name=CHECK_PRICES,
-        passed=bad.ok,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
-            "negative_prices": bad.negative,
-            "sample": dg.MetadataValue.json(bad.sample),
-            "variants_without_product": bad.without_product,
-        },
-        description="No variant may have a negative price or lose its product; orders do not run on bad catalogue.",
+        asset_key=key, check_name=CHECK_PRICES, passed=bad.ok, severity=ERROR, metadata=meta, description=why
     )
 
 
 def _lines_check(conn: Any, key: dg.AssetKey, tenant: str) -> dg.AssetCheckResult:
     unknown = checks.lines_without_variant(conn, tenant=tenant)
+    meta = {"lines_without_variant": unknown.total, "sample": dg.MetadataValue.json(unknown.sample)}
+    why = "Order lines whose product is unknown to the hub (deleted in the shop, or not synced yet)."
     return dg.AssetCheckResult(
-        asset_key=key,
-        check_name=CHECK_LINES,
-        passed=unknown.total == 0,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={"lines_without_variant": unknown.total, "sample": dg.MetadataValue.json(unknown.sample)},
-        description="Order lines whose product is unknown to the hub (deleted in the shop, or not synced yet).",
+        asset_key=key, check_name=CHECK_LINES, passed=unknown.total == 0, severity=WARN, metadata=meta, description=why
     )
 
 

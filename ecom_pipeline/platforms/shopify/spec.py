@@ -41,8 +41,8 @@ def platform_spec() -> PlatformSpec:
         ),
         webhooks=WebhookSpec(
             # The app's client secret signs deliveries; older installs stored it under other names.
-            secret_keys=("webhook_secret", "client_secret", "api_secret_key", "api_secret"),
-            deliveries=deliveries,
+            ("webhook_secret", "client_secret", "api_secret_key", "api_secret"),
+            deliveries,
             staged_from_delivery=webhooks.staged_from_delivery,
             client_for=webhooks.client_for,
             confirm_deleted=confirm.confirm_deleted,

@@ -42,8 +42,8 @@ def platform_spec() -> PlatformSpec:
             stock_keyed_by_product=True,
         ),
         webhooks=WebhookSpec(
-            secret_keys=("webhook_secret",),
-            deliveries=deliveries,
+            ("webhook_secret",),
+            deliveries,
             staged_from_delivery=webhooks.staged_from_delivery,
             client_for=webhooks.client_for,
             confirm_deleted=webhooks.confirm_deleted,
