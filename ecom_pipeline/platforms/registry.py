@@ -4,7 +4,7 @@ A platform is its folder (``platforms/<name>/``, its emulator under ``sandbox/<n
 provider (``"module:function"`` returning a :class:`PlatformSpec`) listed in :data:`PLATFORM_PROVIDERS`, or in
 ``$ECOM_PLATFORM_PROVIDERS`` (comma-separated) for a platform that lives outside this package, or a
 :func:`register` call. Assets, hub steps, jobs, the webhook receiver, the inbox, the sandbox, the demo and the CLI
-all iterate over :func:`platforms`; no other module names a platform.
+all iterate over :func:`platforms`; none keeps a list of platform names or branches on one.
 
 A provider that cannot be imported, or returns something that is not a valid spec, is an error naming the
 provider: a platform never silently goes missing.
@@ -19,7 +19,6 @@ import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ecom_pipeline.platforms.connect import ConnectResult
@@ -182,7 +181,7 @@ class PlatformSpec:
     connect: Callable[[argparse.Namespace], ConnectResult]
     # Optional URL and webhook-delivery rules at connect (BARE_HOST_SCHEME, delivery_problem,
     # suggested_webhook_url; see platforms/connect.py).
-    connect_rules: ModuleType | Any | None = None
+    connect_rules: Any = None
     # Id-only listings that find deletes nobody announces (sync/reconcile.py); None: not reconciled.
     reconcile: ReconcileSpec | None = None
     # Webhooks; None: the shops are kept fresh by polling (and may still post to /webhooks/generic/<id>).
