@@ -8,6 +8,9 @@ missing there and this test would fail.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -20,7 +23,14 @@ from sqlalchemy import select
 from ecom_pipeline.assets import extract_assets, hub_assets
 from ecom_pipeline.cli import main as cli_main
 from ecom_pipeline.partitions import TENANTS_PARTITION_NAME
-from ecom_pipeline.platforms.registry import PlatformRegistrationError, PlatformSpec, platforms, register, unregister
+from ecom_pipeline.platforms.registry import (
+    ENV_PROVIDERS,
+    PlatformRegistrationError,
+    PlatformSpec,
+    platforms,
+    register,
+    unregister,
+)
 from ecom_pipeline.resources import CredentialStoreResource, ShopClientSettings, WarehouseResource
 from ecom_pipeline.sandbox.server import ShopSpec
 from ecom_pipeline.warehouse import store
@@ -137,3 +147,22 @@ def test_a_platform_registered_twice_or_under_a_reserved_name_is_refused_loudly(
     with pytest.raises(PlatformRegistrationError, match="generic"):
         register(replace(toy, name="generic"))
     assert "toyshop" in platforms()
+
+
+def _cli(*argv: str, providers: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, ENV_PROVIDERS: providers}
+    return subprocess.run(
+        [sys.executable, "-m", "ecom_pipeline.cli", *argv], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_a_platform_outside_the_package_registers_through_the_environment_and_a_broken_one_fails_loudly() -> None:
+    """Prevents a plugin platform from needing an edit of the package, and a provider that cannot load from being
+    skipped silently (the old registry skipped a missing module and the platform just vanished)."""
+    listed = _cli("connect", "--help", providers="ecom_pipeline_tests.toy_platform.spec:platform_spec")
+    assert listed.returncode == 0, listed.stderr
+    assert "toyshop" in listed.stdout
+    broken = _cli("connect", "--help", providers="ecom_pipeline_tests.toy_platform.nowhere:platform_spec")
+    assert broken.returncode != 0
+    assert "ecom_pipeline_tests.toy_platform.nowhere:platform_spec" in broken.stderr
+    assert "cannot be loaded" in broken.stderr
