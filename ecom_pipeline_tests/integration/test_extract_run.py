@@ -8,8 +8,10 @@ shop's health on ``integrations``, the missed-by-webhooks figure, and sorting er
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import Engine, select, update
 
 from ecom_pipeline.platforms.registry import get_platform
 from ecom_pipeline.sync.extract_run import ExtractOptions, extract_for_tenant
@@ -21,13 +23,22 @@ from ecom_pipeline_tests.integration.conftest import SHOP, Env
 LOG = logging.getLogger("test_extract_run")
 
 
-def test_extract_for_tenant_records_each_shop_and_sorts_a_shop_error_from_a_step_failure(env: Env) -> None:
+@pytest.fixture
+def engine(env: Env) -> Iterator[Engine]:
+    """The warehouse's shared engine, its pooled connections closed after the test (the database outlives it)."""
+    shared = shared_engine(env.warehouse_url)
+    yield shared
+    shared.dispose()
+
+
+def test_extract_for_tenant_records_each_shop_and_sorts_a_shop_error_from_a_step_failure(
+    env: Env, engine: Engine
+) -> None:
     """Prevents the extract step's bookkeeping from drifting when it moved out of the asset: one sync_runs row per
     shop with its counts and missed-by-webhooks figure (a real report field, not a guessed attribute), and a shop
     whose credentials the shop refuses named in the errors without failing the step (Dagster must not retry it)."""
     assert env.connect("acme", SHOP) == 0
     assert env.connect("acme", "other-shop", consumer_secret="cs_wrong") == 1  # refused at connect: not stored
-    engine = shared_engine(env.warehouse_url)
     with engine.begin() as conn:
         # Webhooks registered for the good shop: an incremental read then counts what no webhook delivered.
         good = conn.execute(select(integrations.c.id, integrations.c.settings)).one()

@@ -18,7 +18,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import requests
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
 from ecom_pipeline.assets import extract_assets, hub_assets
 from ecom_pipeline.cli import main as cli_main
@@ -58,8 +58,17 @@ def toy() -> Iterator[PlatformSpec]:
         unregister(spec.name)
 
 
+@pytest.fixture
+def engine(warehouse_url: str) -> Iterator[Engine]:
+    """The warehouse's shared engine, its pooled connections closed after the test (the database outlives it)."""
+    shared = shared_engine(warehouse_url)
+    yield shared
+    shared.dispose()
+
+
 def test_a_platform_registered_once_shows_in_the_cli_sandbox_dagster_assets_and_receiver(
     toy: PlatformSpec,
+    engine: Engine,
     warehouse_url: str,
     dagster_home: Path,
     tmp_path: Path,
@@ -85,7 +94,6 @@ def test_a_platform_registered_once_shows_in_the_cli_sandbox_dagster_assets_and_
         tmp_path=tmp_path,
         monkeypatch=monkeypatch,
     ) as (sandbox, instance):
-        engine = shared_engine(warehouse_url)
         with engine.connect() as conn:
             (integration,) = store.list_integrations(conn, tenant_id=TENANT)
         assert integration.platform == "toyshop"
