@@ -150,7 +150,7 @@ def make_delivery(base: dict[str, Any], product_id: int, *, bad: bool = False, s
 
 
 def delivery_key(integration_id: int, d: dict[str, Any]) -> str:
-    from ecom_pipeline.webhooks.inbox import woocommerce_key
+    from ecom_pipeline.platforms.woocommerce.deliveries import woocommerce_key
 
     return woocommerce_key(integration_id, "product", d["body"].encode())
 

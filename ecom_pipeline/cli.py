@@ -161,15 +161,13 @@ def _redirected_site(given_url: str, error: Any) -> str:
 
 def _connect_webhooks(platform: str, engine: Any, integration_id: int, url: str, cipher: Any, timeout: float) -> int:
     """Register the shop's webhooks to our receiver at ``url``; exit code (0 when done)."""
-    import importlib
-
     from ecom_pipeline.platforms.connect import receiver_command
     from ecom_pipeline.platforms.errors import ShopApiError
+    from ecom_pipeline.platforms.registry import get_platform
 
-    try:
-        module = importlib.import_module(f"ecom_pipeline.platforms.{platform}.webhooks")
-        register = module.connect_webhooks
-    except (ModuleNotFoundError, AttributeError):
+    hooks = get_platform(platform).webhooks
+    register = hooks.register if hooks is not None else None
+    if register is None:
         print(
             f"error: {platform} shops send no webhooks we can register; they are kept fresh by polling "
             "(the schedule). Connect again without --webhook-url.",
@@ -222,7 +220,7 @@ def cmd_tenants(args: argparse.Namespace) -> int:
     for i in integrations:
         by_tenant.setdefault(i.tenant_id, []).append(i)
     if not by_tenant:
-        print("No tenants yet. Connect a shop: ecom-pipeline connect woocommerce --tenant T --url U ...")
+        print("No tenants yet. Connect a shop: ecom-pipeline connect <platform> --tenant T --url U ...")
         return 0
     rows = []
     for tenant, items in sorted(by_tenant.items()):
@@ -275,47 +273,6 @@ def _rename_tenant(engine: Any, old: str, new: str) -> int:
     return 0
 
 
-def _print_shopify_versions(shops: Sequence[Any]) -> None:
-    """Pinned and served Admin API version of each Shopify shop, and what to do when it retires or fell forward."""
-    if not shops:
-        return
-    from ecom_pipeline.platforms.shopify.versions import integration_version_status, pinned_version, served_facts
-
-    rows, notes = [], []
-    for i in shops:
-        state = integration_version_status(i.settings)
-        facts = served_facts(i.settings)
-        rows.append(
-            [i.id, pinned_version(i.settings), facts.get("served_version") or "-", facts.get("served_at") or "-",
-             state.retires_on or "-", state.state]
-        )  # fmt: skip
-        if state.message():
-            notes.append(f"#{i.id}: {(state.message() or '').replace('<id>', str(i.id))}")
-    print("Shopify API versions:")
-    _print_table(["shop", "pinned", "served", "served at", "retires", "state"], rows)
-    for note in notes:
-        print(f"  ! {note}")
-    print()
-
-
-def cmd_shopify_upgrade(args: argparse.Namespace) -> int:
-    from ecom_pipeline.platforms.errors import ShopApiError
-    from ecom_pipeline.platforms.shopify.lifecycle import UpgradeError, upgrade_integration
-
-    try:
-        result = upgrade_integration(_engine(args), args.integration, _cipher(args), version=args.version)
-    except (UpgradeError, ShopApiError) as exc:
-        print(f"Not upgraded: {exc}", file=sys.stderr)
-        return 1
-    print(
-        f"Integration #{result.integration_id}: Shopify API version {result.previous or '-'} -> {result.version} "
-        f"(credentials and scopes checked on {result.served or result.version})."
-    )
-    for note in result.notes:
-        print(f"  note: {note}")
-    return 0
-
-
 def cmd_status(args: argparse.Namespace) -> int:
     from ecom_pipeline.warehouse import store
     from ecom_pipeline.warehouse.schema import rejected_records, sync_runs, webhook_inbox
@@ -343,7 +300,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             )
         _print_table(["id", "tenant", "platform", "url", "status", "last sync", "last success", "last error"], rows)
         print()
-        _print_shopify_versions([i for i in integrations if i.platform == "shopify"])
+        _print_platform_status(integrations)
         _print_sync_settings(integrations)
         latest = (
             select(
@@ -416,6 +373,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_platform_status(integrations: Sequence[Any]) -> None:
+    """Each platform's own section of ``status`` (``CliSpec.print_status``), for its shops."""
+    from ecom_pipeline.platforms.registry import platforms
+
+    for name, spec in platforms().items():
+        if spec.cli is not None and spec.cli.print_status is not None:
+            spec.cli.print_status([i for i in integrations if i.platform == name])
+
+
 def _print_reconciliation(conn: Any, integrations: Sequence[Any]) -> None:
     """When each shop's entities were last checked for deletes no webhook announced (id reconciliation)."""
     from ecom_pipeline.platforms.registry import platforms
@@ -482,7 +448,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     for integration in skipped:
         print(_invalid_tenant_warning(integration), file=sys.stderr)
     if not tenants:
-        print("No tenants to sync. Connect a shop first: ecom-pipeline connect woocommerce --help")
+        print("No tenants to sync. Connect a shop first: ecom-pipeline connect --help")
         return 1
     instance = get_instance()
     failed = 1 if skipped else 0
@@ -547,15 +513,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
+    from ecom_pipeline.sandbox.registry import default_platform
     from ecom_pipeline.sandbox.server import ShopSpec, serve_forever
 
     entries = [s.strip() for s in args.shops.split(",") if s.strip()]
     options: dict[str, dict[str, Any]] = {}
     if args.demo:
-        from ecom_pipeline.demo import DEMO_SHOP_OPTIONS, available_shops
+        from ecom_pipeline.demo import available_shops, demo_shop_options
 
         entries = [f"{shop}:{platform}" for _, shop, platform, _ in available_shops()]
-        options = DEMO_SHOP_OPTIONS
+        options = demo_shop_options()
     shops = []
     for index, entry in enumerate(entries):
         name, _, platform = entry.partition(":")
@@ -566,7 +533,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
                 products=args.products,
                 orders=args.orders,
                 customers=args.customers,
-                platform=platform or "woocommerce",
+                platform=platform or default_platform(),
                 options=dict(options.get(name, {})),
             )
         )
@@ -917,13 +884,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tenant", default=None, type=tenant_argument, help="Only this tenant.")
     p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser(
-        "shopify-upgrade",
-        help="Move a Shopify shop to another Admin API version, after checking its credentials and scopes on it.",
-    )
-    p.add_argument("--integration", type=int, required=True, help="Integration id (see `ecom-pipeline status`).")
-    p.add_argument("--version", default=None, help="YYYY-MM (default: the project default if supported, else newest).")
-    p.set_defaults(func=cmd_shopify_upgrade)
+    for spec in platforms().values():  # commands of a platform's own (e.g. shopify-upgrade)
+        if spec.cli is not None and spec.cli.add_commands is not None:
+            spec.cli.add_commands(sub)
 
     p = sub.add_parser("sync", help="Run the sync job through Dagster for one tenant (or all).")
     p.add_argument(
@@ -942,7 +905,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--shops",
         default="demo-shop",
-        help="Comma-separated NAME or NAME:PLATFORM (default platform woocommerce), e.g. a,b:shopify.",
+        help="Comma-separated NAME or NAME:PLATFORM (default: the first registered platform, "
+        f"{next(iter(platforms()))}), e.g. a,b:{list(platforms())[-1]}.",
     )
     p.add_argument("--demo", action="store_true", help="Serve the demo's shops (what `make demo` connects).")
     p.add_argument("--host", default="127.0.0.1")

@@ -21,25 +21,29 @@ from sqlalchemy import func, select
 from ecom_pipeline.runner import ensure_dagster_home, get_instance, run_sync
 from ecom_pipeline.warehouse.engine import default_home, default_warehouse_url, shared_engine
 
-# (tenant, sandbox shop, platform, transport). acme sells on WooCommerce and Shopify at once; each platform's
-# connection rule is exercised: WooCommerce over HTTPS (Basic auth, our CA) and over HTTP (OAuth 1.0a), Shopify's
-# Admin API access token, PrestaShop's webservice key.
-DEMO_SHOPS: tuple[tuple[str, str, str, str], ...] = (
-    ("acme", "acme-woo", "woocommerce", "https"),
-    ("acme", "acme-shopify", "shopify", "http"),
-    ("globex", "globex-woo", "woocommerce", "http"),
-    ("initech", "initech-presta", "prestashop", "http"),
-)
-# Emulator options per demo shop: the Shopify shop is on the Plus plan (1,000 query points/s instead of 100), so the
-# demo shows the pipeline rather than the standard plan's pacing (which the benchmarks measure).
-# The PrestaShop shop has two languages (English default, French), like the recorded real two-language store.
-DEMO_SHOP_OPTIONS: dict[str, dict[str, Any]] = {
-    "acme-shopify": {"plan": "plus"},
-    "initech-presta": {"languages": ["en", "fr"]},
-}
 
-# The shop whose webhooks the demo registers, to show a change arriving by webhook.
-WEBHOOK_DEMO_SHOP = "globex-woo"
+def demo_shops() -> list[tuple[str, str, str, str]]:
+    """(tenant, sandbox shop, platform, transport) of every registered platform's demo shops (``DemoSpec``), in
+    the order of their seeds: each tenant's shops, each platform's connection rule exercised."""
+    from ecom_pipeline.platforms.registry import platforms
+
+    shops = [(shop.seed, shop, name) for name, spec in platforms().items() if spec.demo for shop in spec.demo.shops]
+    return [(shop.tenant, shop.shop, name, shop.transport) for _, shop, name in sorted(shops, key=lambda t: t[0])]
+
+
+def demo_shop_options() -> dict[str, dict[str, Any]]:
+    """Emulator options per demo shop (a plan, languages), from the platforms' ``DemoSpec``."""
+    from ecom_pipeline.platforms.registry import platforms
+
+    return {
+        shop.shop: dict(shop.options)
+        for spec in platforms().values()
+        if spec.demo
+        for shop in spec.demo.shops
+        if shop.options
+    }
+
+
 WEBHOOK_PORT = int(os.environ.get("ECOM_WEBHOOK_PORT", "8712"))
 HTTP_PORT = int(os.environ.get("ECOM_SANDBOX_HTTP_PORT", "8710"))
 HTTPS_PORT = int(os.environ.get("ECOM_SANDBOX_HTTPS_PORT", "8711"))
@@ -78,25 +82,29 @@ def start_sandbox(home: Path, *, products: int, orders: int) -> tuple[subprocess
     raise RuntimeError(f"the emulated shops did not start within 120 s; see {home / 'sandbox.log'}")
 
 
-# How each platform's demo shop is connected: arguments, and secrets passed through the environment (never argv).
-CONNECT_ARGS: dict[str, Any] = {
-    "woocommerce": lambda info: ["--consumer-key", info["consumer_key"]],
-    "prestashop": lambda info: [],
-    "shopify": lambda info: [],
-}
-CONNECT_SECRETS: dict[str, Any] = {
-    "woocommerce": lambda info: {"ECOM_CONSUMER_SECRET": info["consumer_secret"]},
-    "prestashop": lambda info: {"ECOM_PRESTASHOP_API_KEY": info["api_key"]},
-    "shopify": lambda info: {"ECOM_SHOPIFY_ACCESS_TOKEN": info["access_token"]},
-}
-
-
 def available_shops() -> list[tuple[str, str, str, str]]:
-    """The demo shops whose platform this build registers (a platform not yet built is left out)."""
+    """The demo shops (tenant, shop, platform, transport): those of every registered platform."""
+    return demo_shops()
+
+
+def _demo_spec(platform: str) -> Any:
+    from ecom_pipeline.platforms.registry import get_platform
+
+    return get_platform(platform).demo
+
+
+def webhook_demo_shop() -> tuple[str, str, str] | None:
+    """(tenant, shop, platform) of the first demo shop whose webhooks the demo registers and whose platform can
+    change a product through its API; None when no registered platform offers one."""
     from ecom_pipeline.platforms.registry import platforms
 
-    known = platforms()
-    return [entry for entry in DEMO_SHOPS if entry[2] in known]
+    for name, spec in platforms().items():
+        if spec.demo is None or spec.demo.touch_product is None:
+            continue
+        for shop in spec.demo.shops:
+            if shop.webhooks:
+                return shop.tenant, shop.shop, name
+    return None
 
 
 def start_receiver(home: Path) -> subprocess.Popen[bytes]:
@@ -125,23 +133,20 @@ def start_receiver(home: Path) -> subprocess.Popen[bytes]:
 def webhook_demo(info: dict[str, Any], instance: Any) -> None:
     """Change a price in a shop through its API and follow the webhook into the hub."""
     from ecom_pipeline.definitions import defs
-    from ecom_pipeline.platforms.woocommerce.client import WooCommerceClient
     from ecom_pipeline.warehouse.schema import hub_variants, webhook_inbox
 
-    tenant = next((t for t, shop, *_ in available_shops() if shop == WEBHOOK_DEMO_SHOP), None)
-    if tenant is None:
+    chosen = webhook_demo_shop()
+    if chosen is None:
         return
-    shop = _shop_info(info, WEBHOOK_DEMO_SHOP)
+    tenant, shop_name, platform = chosen
+    shop = _shop_info(info, shop_name)
     engine = shared_engine(default_warehouse_url())
     with engine.connect() as conn:
         before = conn.execute(select(func.coalesce(func.max(webhook_inbox.c.id), 0))).scalar_one()
-    client = WooCommerceClient(shop["http_url"], shop["consumer_key"], shop["consumer_secret"])
-    product = next(p for p in client.get("products", {"type": "simple", "per_page": 5}) if p.get("sku"))
-    new_price = f"{float(product.get('regular_price') or 10) + 1.11:.2f}"
     print(f"A change arriving by webhook (tenant {tenant}):")
-    print(f"  PUT /products/{product['id']} regular_price {product.get('regular_price')} -> {new_price} in the shop")
     changed_at = time.monotonic()
-    client.put(f"products/{product['id']}", {"regular_price": new_price, "sale_price": ""})
+    sku, done = _demo_spec(platform).touch_product(shop)
+    print(f"  {done}")
     row = None
     while time.monotonic() - changed_at < 30 and row is None:
         with engine.connect() as conn:
@@ -164,11 +169,11 @@ def webhook_demo(info: dict[str, Any], instance: Any) -> None:
     )
     with engine.connect() as conn:
         price = conn.execute(
-            select(hub_variants.c.price).where(hub_variants.c.tenant_id == tenant, hub_variants.c.sku == product["sku"])
+            select(hub_variants.c.price).where(hub_variants.c.tenant_id == tenant, hub_variants.c.sku == sku)
         ).scalar_one_or_none()
     print(
         f"  applied by apply_webhooks_job (run {result.run_id[:8]}, what the webhook_inbox_sensor starts when the "
-        f"daemon runs): hub price of {product['sku']} is now {price}"
+        f"daemon runs): hub price of {sku} is now {price}"
     )
     print(f"  from the change in the shop to the hub row: {time.monotonic() - changed_at:.2f}s")
 
@@ -207,9 +212,10 @@ def run_demo(*, products: int = 60, orders: int = 150, keep_running: bool = Fals
     ensure_dagster_home()
     print(f"ecom_pipeline demo: embedded default under {home}")
     print(f"  warehouse: {default_warehouse_url()}")
-    print("Starting emulated WooCommerce shops (ecom-pipeline sandbox) ...")
+    print("Starting emulated shops (ecom-pipeline sandbox) ...")
     proc, info = start_sandbox(home, products=products, orders=orders)
     receiver = start_receiver(home)
+    webhooks_shop = webhook_demo_shop()
     try:
         for tenant, shop, platform, transport in available_shops():
             shop_info = _shop_info(info, shop)
@@ -217,12 +223,13 @@ def run_demo(*, products: int = 60, orders: int = 150, keep_running: bool = Fals
             argv = ["connect", platform, "--tenant", tenant, "--url", url, "--name", shop]
             if transport == "https":
                 argv += ["--ca-bundle", info.get("ca_bundle") or shop_info["ca_bundle"]]
-            if shop == WEBHOOK_DEMO_SHOP:
-                # The emulated shop delivers to any port; a real WooCommerce only to 80, 443 and 8080, which
-                # connect enforces unless told otherwise.
+            if (tenant, shop, platform) == webhooks_shop:
+                # The emulated shop delivers to any port; a real shop may deliver only to some (WooCommerce: 80,
+                # 443 and 8080), which connect enforces unless told otherwise.
                 argv += ["--webhook-url", f"http://127.0.0.1:{WEBHOOK_PORT}", "--force-webhook-port"]
-            env = CONNECT_SECRETS[platform](shop_info)
-            argv += CONNECT_ARGS[platform](shop_info)
+            demo = _demo_spec(platform)
+            env = demo.connect_env(shop_info)
+            argv += demo.connect_args(shop_info)
             os.environ.update(env)
             try:
                 if cli_main(argv) != 0:

@@ -10,11 +10,9 @@ from datetime import timedelta
 
 import dagster as dg
 from pydantic import Field
-from sqlalchemy import delete
 
 from ecom_pipeline.resources import WarehouseResource
 from ecom_pipeline.warehouse import store
-from ecom_pipeline.warehouse.schema import webhook_inbox
 from ecom_pipeline.warehouse.types import utcnow
 
 
@@ -32,15 +30,7 @@ def purge_applied_rows(
     now = utcnow()
     with warehouse.engine().begin() as conn:
         staging = store.purge_applied_staging(conn, now - timedelta(days=config.staging_days))
-        inbox = int(
-            conn.execute(
-                delete(webhook_inbox).where(
-                    webhook_inbox.c.status == "applied",
-                    webhook_inbox.c.processed_at < now - timedelta(days=config.inbox_days),
-                )
-            ).rowcount
-            or 0
-        )
+        inbox = store.purge_applied_inbox(conn, now - timedelta(days=config.inbox_days))
     context.log.info(f"purged {staging} staging rows and {inbox} webhook deliveries")
     return dg.Output(None, metadata={"staging_rows_deleted": staging, "inbox_rows_deleted": inbox})
 

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster._core.storage.dagster_run import FINISHED_STATUSES
 
 from ecom_pipeline.jobs import SYNC_JOB_NAME, sync_asset_selection, tenant_platforms
 from ecom_pipeline.partitions import TENANTS_PARTITION_NAME
+from ecom_pipeline.run_status import FINISHED_STATUSES
 from ecom_pipeline.warehouse.engine import default_home, default_warehouse_url, shared_engine
 
 TAG_LAUNCHED_BY = "ecom/launched_by"

@@ -10,12 +10,12 @@ frees their slots.
 """
 
 import dagster as dg
-from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
 from ecom_pipeline.assets.extract import pool_name
 from ecom_pipeline.partitions import TENANTS_PARTITION_NAME
 from ecom_pipeline.platforms.registry import platforms
 from ecom_pipeline.resources import WarehouseResource
+from ecom_pipeline.run_status import IN_PROGRESS_RUN_STATUSES
 from ecom_pipeline.runner import ensure_pools, reap_dead_runs
 from ecom_pipeline.warehouse import store
 

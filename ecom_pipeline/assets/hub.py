@@ -14,21 +14,14 @@ apply everything the tenant has pending in staging.
 from typing import Any
 
 import dagster as dg
-from sqlalchemy import and_, func, select
 
 from ecom_pipeline.partitions import tenants_partitions
 from ecom_pipeline.platforms.registry import platforms
 from ecom_pipeline.resources import WarehouseResource
 from ecom_pipeline.sync.apply import apply_staged
 from ecom_pipeline.sync.runs import resolve_runs
+from ecom_pipeline.warehouse import checks
 from ecom_pipeline.warehouse.locks import tenant_lock
-from ecom_pipeline.warehouse.schema import (
-    hub_order_lines,
-    hub_orders,
-    hub_products,
-    hub_variants,
-    rejected_records,
-)
 
 # hub asset name -> (staging entity, extract asset name, hub assets it runs after)
 HUB_ENTITIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -43,97 +36,46 @@ CHECK_PRICES = "variant_prices_valid"
 CHECK_LINES = "order_lines_reference_known_variants"
 
 
+WARN, ERROR = dg.AssetCheckSeverity.WARN, dg.AssetCheckSeverity.ERROR
+
+
 def _rejection_check(conn: Any, key: dg.AssetKey, tenant: str, entity: str, run_id: str) -> dg.AssetCheckResult:
-    rows = conn.execute(
-        select(rejected_records.c.external_id, rejected_records.c.reason)
-        .where(
-            rejected_records.c.tenant_id == tenant,
-            rejected_records.c.entity == entity,
-            rejected_records.c.dagster_run_id == run_id,
-        )
-        .limit(20)
-    ).all()
-    total = conn.execute(
-        select(func.count()).where(
-            rejected_records.c.tenant_id == tenant,
-            rejected_records.c.entity == entity,
-            rejected_records.c.resolved_at.is_(None),
-        )
-    ).scalar_one()
+    found = checks.rejections(conn, tenant=tenant, entity=entity, run_id=run_id)
+    meta: dict[str, Any] = {
+        "rejected_this_run_sample": dg.MetadataValue.json(found.this_run),
+        "unresolved_rejections": found.unresolved,
+        "where": "SELECT * FROM rejected_records WHERE resolved_at IS NULL",
+    }
+    why = "Records this run could not apply are kept in rejected_records with the reason."
     return dg.AssetCheckResult(
         asset_key=key,
         check_name=CHECK_REJECTIONS,
-        passed=not rows,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "rejected_this_run_sample": dg.MetadataValue.json(
-                [{"id": r.external_id, "reason": r.reason} for r in rows]
-            ),
-            "unresolved_rejections": int(total),
-            "where": "SELECT * FROM rejected_records WHERE resolved_at IS NULL",
-        },
-        description="Records this run could not apply are kept in rejected_records with the reason.",
+        passed=not found.this_run,
+        severity=WARN,
+        metadata=meta,
+        description=why,
     )
 
 
 def _prices_check(conn: Any, key: dg.AssetKey, tenant: str) -> dg.AssetCheckResult:
-    bad = conn.execute(
-        select(hub_variants.c.id, hub_variants.c.sku, hub_variants.c.price)
-        .where(hub_variants.c.tenant_id == tenant, hub_variants.c.deleted_at.is_(None))
-        .where(hub_variants.c.price.is_not(None))
-    ).all()
-    negative = [r for r in bad if r.price is not None and r.price < 0]
-    orphans = conn.execute(
-        select(func.count())
-        .select_from(hub_variants.outerjoin(hub_products, hub_products.c.id == hub_variants.c.product_id))
-        .where(hub_variants.c.tenant_id == tenant, hub_products.c.id.is_(None))
-    ).scalar_one()
+    bad = checks.bad_prices(conn, tenant=tenant)
+    meta: dict[str, Any] = {
+        "negative_prices": bad.negative,
+        "sample": dg.MetadataValue.json(bad.sample),
+        "variants_without_product": bad.without_product,
+    }
+    why = "No variant may have a negative price or lose its product; orders do not run on bad catalogue."
     return dg.AssetCheckResult(
-        asset_key=key,
-        check_name=CHECK_PRICES,
-        passed=not negative and not orphans,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
-            "negative_prices": len(negative),
-            "sample": dg.MetadataValue.json([{"sku": r.sku, "price": str(r.price)} for r in negative[:20]]),
-            "variants_without_product": int(orphans),
-        },
-        description="No variant may have a negative price or lose its product; orders do not run on bad catalogue.",
+        asset_key=key, check_name=CHECK_PRICES, passed=bad.ok, severity=ERROR, metadata=meta, description=why
     )
 
 
 def _lines_check(conn: Any, key: dg.AssetKey, tenant: str) -> dg.AssetCheckResult:
-    rows = conn.execute(
-        select(hub_orders.c.order_number, hub_order_lines.c.sku, hub_order_lines.c.title)
-        .select_from(hub_order_lines.join(hub_orders, hub_orders.c.id == hub_order_lines.c.order_id))
-        .where(
-            and_(
-                hub_order_lines.c.tenant_id == tenant,
-                hub_order_lines.c.variant_id.is_(None),
-                hub_orders.c.deleted_at.is_(None),
-            )
-        )
-        .limit(20)
-    ).all()
-    total = conn.execute(
-        select(func.count())
-        .select_from(hub_order_lines.join(hub_orders, hub_orders.c.id == hub_order_lines.c.order_id))
-        .where(
-            hub_order_lines.c.tenant_id == tenant,
-            hub_order_lines.c.variant_id.is_(None),
-            hub_orders.c.deleted_at.is_(None),
-        )
-    ).scalar_one()
+    unknown = checks.lines_without_variant(conn, tenant=tenant)
+    meta: dict[str, Any] = {"lines_without_variant": unknown.total, "sample": dg.MetadataValue.json(unknown.sample)}
+    why = "Order lines whose product is unknown to the hub (deleted in the shop, or not synced yet)."
     return dg.AssetCheckResult(
-        asset_key=key,
-        check_name=CHECK_LINES,
-        passed=total == 0,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "lines_without_variant": int(total),
-            "sample": dg.MetadataValue.json([{"order": r.order_number, "sku": r.sku, "title": r.title} for r in rows]),
-        },
-        description="Order lines whose product is unknown to the hub (deleted in the shop, or not synced yet).",
+        asset_key=key, check_name=CHECK_LINES, passed=unknown.total == 0, severity=WARN, metadata=meta, description=why
     )
 
 
@@ -144,11 +86,11 @@ def build_hub_asset(name: str) -> dg.AssetsDefinition:
     specs = platforms()
     deps = [dg.AssetKey([p, extract_name]) for p, spec in specs.items() if extract_name in spec.extract_entities]
     deps += [dg.AssetKey(["hub", a]) for a in after]
-    checks = [dg.AssetCheckSpec(CHECK_REJECTIONS, asset=key)]
+    check_specs = [dg.AssetCheckSpec(CHECK_REJECTIONS, asset=key)]
     if name == "products":
-        checks.append(dg.AssetCheckSpec(CHECK_PRICES, asset=key, blocking=True))
+        check_specs.append(dg.AssetCheckSpec(CHECK_PRICES, asset=key, blocking=True))
     if name == "orders":
-        checks.append(dg.AssetCheckSpec(CHECK_LINES, asset=key))
+        check_specs.append(dg.AssetCheckSpec(CHECK_LINES, asset=key))
 
     @dg.asset(
         key=key,
@@ -156,7 +98,7 @@ def build_hub_asset(name: str) -> dg.AssetsDefinition:
         partitions_def=tenants_partitions,
         group_name="hub",
         kinds={"sql", "python"},
-        check_specs=checks,
+        check_specs=check_specs,
         description=f"Canonical hub_{name} of each tenant, merged from every connected shop.",
         tags={"ecom/stage": "resolve"},
     )

@@ -8,11 +8,9 @@ never becomes a failing schedule; it raises a ``ShopApiError`` (with what to do)
 from __future__ import annotations
 
 import argparse
-import importlib
 import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
@@ -90,15 +88,13 @@ def default_name(url: str) -> str:
 # --- URLs given at connect ---------------------------------------------------------------------------------------
 
 
-def connect_rules(platform: str) -> ModuleType | None:
-    """The platform's optional ``connect_rules`` module (URL and webhook delivery rules), None when it has none."""
-    name = f"ecom_pipeline.platforms.{platform}.connect_rules"
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name == name:
-            return None
-        raise
+def connect_rules(platform: str) -> Any:
+    """The platform's optional connect rules (``PlatformSpec.connect_rules``: URL and webhook delivery rules), None
+    when it has none or the platform is unknown."""
+    from ecom_pipeline.platforms.registry import platforms
+
+    spec = platforms().get(platform)
+    return spec.connect_rules if spec is not None else None
 
 
 def _split(url: str, what: str, example: str) -> SplitResult:
@@ -119,7 +115,7 @@ def check_shop_url(url: str, *, platform: str | None = None) -> str:
     requests or oauthlib: the scheme must be http or https (``javascript:``, ``ftp:`` or no scheme are refused),
     there must be a host, and no user:password (credentials are given with their own options and stored
     encrypted) and no query or fragment (API paths are appended to this URL). A platform whose addresses are
-    plain host names (Shopify's ``acme.myshopify.com``) says so with ``BARE_HOST_SCHEME`` in its connect_rules.
+    plain host names (e.g. ``acme.myshopify.com``) says so with ``BARE_HOST_SCHEME`` in its connect_rules.
     """
     example = "https://shop.example.com"
     url = url.strip()

@@ -71,6 +71,11 @@ class ExtractReport:
     complete_scan: bool = False
     started: float = field(default_factory=time.monotonic)
     duration_s: float = 0.0
+    # Platforms that poll on their own schedule (PrestaShop's poll_interval_s) skip a step without a call.
+    skipped: bool = False
+    skip_reason: str | None = None
+    # Changes this incremental read staged that no webhook had delivered (None: not measured for this step).
+    missed_by_webhooks: int | None = None
 
     def counts(self) -> dict[str, Any]:
         """The counters in the shape ``store.finish_sync_run`` takes."""
@@ -85,6 +90,11 @@ class ExtractReport:
             "retries": self.retries,
             "throttle_wait_s": round(self.throttle_wait_s, 3),
         }
+
+    def metadata(self) -> dict[str, Any]:
+        """What the platform reports beyond the common counters (Shopify: throttling, bulk mode, warnings), shown
+        in the run's metadata; empty when there is nothing more. Platform reports override it."""
+        return {}
 
 
 @dataclass(frozen=True, order=True)

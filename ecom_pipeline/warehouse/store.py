@@ -30,6 +30,7 @@ from ecom_pipeline.warehouse.schema import (
     staging_records,
     sync_cursors,
     sync_runs,
+    webhook_inbox,
 )
 from ecom_pipeline.warehouse.types import utcnow
 
@@ -478,6 +479,14 @@ def purge_applied_staging(conn: Connection, older_than: datetime) -> int:
         delete(staging_records).where(
             staging_records.c.applied_at.is_not(None), staging_records.c.applied_at < older_than
         )
+    )
+    return int(result.rowcount or 0)
+
+
+def purge_applied_inbox(conn: Connection, older_than: datetime) -> int:
+    """Delete webhook deliveries applied before ``older_than``; pending and dead ones are work or evidence, kept."""
+    result = conn.execute(
+        delete(webhook_inbox).where(webhook_inbox.c.status == "applied", webhook_inbox.c.processed_at < older_than)
     )
     return int(result.rowcount or 0)
 

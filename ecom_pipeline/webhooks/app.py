@@ -2,14 +2,17 @@
 
 Routes::
 
-    POST /webhooks/woocommerce/{integration_id}   X-WC-Webhook-Signature (base64 HMAC-SHA256 of the raw body)
-    POST /webhooks/shopify/{integration_id}       X-Shopify-Hmac-Sha256 (same scheme, the app's client secret)
+    POST /webhooks/<platform>/{integration_id}    every registered platform with webhooks: signed and parsed the
+                                                  platform's way (its ``WebhookSpec``; e.g. WooCommerce's
+                                                  X-WC-Webhook-Signature, base64 HMAC-SHA256 of the raw body)
     POST /webhooks/generic/{integration_id}       X-Ecom-Signature: sha256=<hex of HMAC(ts + "." + body)>,
-                                                  X-Ecom-Timestamp (Unix s, at most 5 min skew)
+                                                  X-Ecom-Timestamp (Unix s, at most 5 min skew), for integrations
+                                                  of platforms without webhooks of their own
     GET  /webhooks/health
+    ...                                           routes a platform adds (``WebhookSpec.routes``: Shopify's OAuth)
 
 Answers: 200/201 only once the row is committed (a 2xx is a promise the event is durable: shops stop retrying on
-it); 200 for a duplicate (already stored) and for WooCommerce's unsigned creation ping (not stored); 401 for a
+it); 200 for a duplicate (already stored) and for a platform's unsigned liveness ping (not stored); 401 for a
 missing or wrong signature (nothing stored); 404 for an unknown or disconnected integration, an id that is not
 written as one (``[1-9][0-9]*``, within the column's range) or a platform that does not match it; 422 for a
 signed body whose unsigned topic header contradicts it (see ``inbox``); 413 for a body over the limit, checked on
@@ -26,7 +29,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,30 +42,22 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from ecom_pipeline.platforms.registry import webhook_platforms
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import CredentialCipher, CredentialError, reveal
 from ecom_pipeline.warehouse.engine import default_home, make_engine
 from ecom_pipeline.warehouse.types import utcnow
 from ecom_pipeline.webhooks import inbox
 from ecom_pipeline.webhooks.limits import HeaderLimitMiddleware, ReceiverLimits, uvicorn_options
-from ecom_pipeline.webhooks.oauth import ShopifyOAuthConfig, oauth_routes
-from ecom_pipeline.webhooks.signatures import verify_base64_hmac, verify_generic
+from ecom_pipeline.webhooks.signatures import verify_generic
 
 log = logging.getLogger("ecom_pipeline.webhooks")
 
-DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024  # WooCommerce products with long HTML stay far below; abuse does not
+DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024  # products with long HTML stay far below; abuse does not
 INTEGRATION_CACHE_TTL_S = 30.0
 NEGATIVE_CACHE_TTL_S = 5.0
-# Where each platform keeps the key its deliveries are signed with, in order of preference.
-SECRET_KEYS: dict[str, tuple[str, ...]] = {
-    "woocommerce": ("webhook_secret",),
-    "shopify": ("webhook_secret", "client_secret", "api_secret_key", "api_secret"),
-    "generic": ("webhook_secret",),
-}
-SUPPORTED = ("woocommerce", "shopify", "generic")
-# Platforms with a route of their own: their deliveries are signed and described their own way, so the generic
-# route must not accept them (it would skip the platform's checks).
-OWN_ROUTE = ("woocommerce", "shopify")
+GENERIC = "generic"
+GENERIC_SECRET_KEYS = ("webhook_secret",)
 # integrations.id is a 32-bit INTEGER; anything larger cannot name an integration (and used to overflow: a 500).
 MAX_INTEGRATION_ID = 2**31 - 1
 INTEGRATION_ID_RULE = (
@@ -145,7 +140,7 @@ class IntegrationCache:
                 )
                 credentials = {}
         secret = None
-        for key in SECRET_KEYS.get(record.platform, ("webhook_secret",)):
+        for key in _secret_keys(record.platform):
             if credentials.get(key):
                 secret = reveal(credentials[key])
                 break
@@ -153,6 +148,12 @@ class IntegrationCache:
 
 
 MISS = object()
+
+
+def _secret_keys(platform: str) -> tuple[str, ...]:
+    """Where the platform keeps the key its deliveries are signed with, in order of preference."""
+    spec = webhook_platforms().get(platform)
+    return spec.webhooks.secret_keys if spec is not None and spec.webhooks is not None else GENERIC_SECRET_KEYS
 
 
 @dataclass(frozen=True)
@@ -237,10 +238,13 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     cache_ttl_s: float = INTEGRATION_CACHE_TTL_S,
     clock: Callable[[], float] = time.time,
-    shopify_oauth: ShopifyOAuthConfig | None = None,
+    route_options: Mapping[str, Any] | None = None,
     limits: ReceiverLimits | None = None,
 ) -> Starlette:
-    """The receiver ASGI app for one warehouse (and Shopify's OAuth install flow when it is configured).
+    """The receiver ASGI app for one warehouse, with the routes platforms add (``WebhookSpec.routes``).
+
+    ``route_options`` maps a platform to what its routes are configured with (Shopify: a ``ShopifyOAuthConfig``;
+    default: each platform reads its own configuration from the environment).
 
     ``cipher`` decrypts the integrations' stored secrets (default: ``ECOM_SECRET_KEY`` or the embedded key file).
     ``engine`` may be given instead of ``warehouse_url`` (tests, benchmarks); engines come from ``make_engine`` so
@@ -252,6 +256,10 @@ def create_app(
         engine = make_engine(warehouse_url)
     cipher = cipher or CredentialCipher.from_env(default_home())
     integrations = IntegrationCache(engine, cipher, ttl_s=cache_ttl_s)
+    # Platforms with a route of their own: their deliveries are signed and described their own way, so the generic
+    # route must not accept them (it would skip the platform's checks).
+    own_route = {name: spec.webhooks for name, spec in webhook_platforms().items() if spec.webhooks is not None}
+    formats = {name: hooks.deliveries for name, hooks in own_route.items()}
 
     def store_group(items: list[_Pending]) -> list[bool]:
         received_at = utcnow()
@@ -275,7 +283,7 @@ def create_app(
 
     async def receive(request: Request) -> JSONResponse:
         platform = request.path_params["platform"]
-        if platform not in SUPPORTED:
+        if platform != GENERIC and platform not in own_route:
             return _error(404, "unknown_platform", f"no webhook receiver for platform {platform!r}")
         integration_id = parse_integration_id(request.path_params["integration_id"])
         if integration_id is None:
@@ -293,8 +301,8 @@ def create_app(
         assert info is None or isinstance(info, IntegrationInfo)
         if info is None or not info.active:
             return _error(404, "unknown_integration", f"no active {platform} integration {integration_id}")
-        if info.platform != platform and (platform != "generic" or info.platform in OWN_ROUTE):
-            own = info.platform if info.platform in OWN_ROUTE else "generic"
+        if info.platform != platform and (platform != GENERIC or info.platform in own_route):
+            own = info.platform if info.platform in own_route else GENERIC
             return _error(
                 404,
                 "unknown_integration",
@@ -310,18 +318,15 @@ def create_app(
         headers = {k.lower(): v for k, v in request.headers.items()}
 
         try:
-            if platform == "woocommerce":
-                if inbox.is_woocommerce_ping(headers, body):
+            fmt = formats.get(platform)
+            if fmt is not None:
+                if fmt.is_ping(headers, body):
                     return JSONResponse({"ok": True, "ping": True})
-                if not verify_base64_hmac(info.secret, body, headers.get("x-wc-webhook-signature")):
-                    return _error(401, "bad_signature", "X-WC-Webhook-Signature is missing or does not match")
-                delivery = inbox.woocommerce_delivery(info.id, headers, body, now=clock())
-                sent_topic = headers.get("x-wc-webhook-topic", "")
-            elif platform == "shopify":
-                if not verify_base64_hmac(info.secret, body, headers.get("x-shopify-hmac-sha256")):
-                    return _error(401, "bad_signature", "X-Shopify-Hmac-Sha256 is missing or does not match")
-                delivery = inbox.shopify_delivery(info.id, headers, body, now=clock())
-                sent_topic = headers.get("x-shopify-topic", "")
+                reason = fmt.verify(info.secret, headers, body, clock())
+                if reason is not None:
+                    return _error(401, "bad_signature", reason)
+                delivery = fmt.parse(info.id, headers, body, clock())
+                sent_topic = fmt.sent_topic(headers)
             else:
                 reason = verify_generic(
                     info.secret, body, headers.get("x-ecom-signature"), headers.get("x-ecom-timestamp"), now=clock()
@@ -342,8 +347,8 @@ def create_app(
         try:
             stored = await committer.submit(_Pending(info, delivery, body))
         except SQLAlchemyError as exc:
-            # Not stored, so not acknowledged: the shop retries (Shopify, generic senders; WooCommerce counts a
-            # failure). Say nothing about the database to the caller.
+            # Not stored, so not acknowledged: the shop retries (or counts a failure). Say nothing about the
+            # database to the caller.
             log.error("webhook %s for integration %s not stored: %s", delivery.topic, info.id, exc)
             return _error(503, "unavailable", "the delivery could not be stored; retry later")
         return JSONResponse({"ok": True, "duplicate": not stored}, status_code=200)
@@ -355,9 +360,9 @@ def create_app(
         Route("/webhooks/health", health, methods=["GET"]),
         Route("/webhooks/{platform}/{integration_id}", receive, methods=["POST"]),
     ]
-    shopify_oauth = shopify_oauth or ShopifyOAuthConfig.from_env()
-    if shopify_oauth is not None:
-        routes += oauth_routes(engine, cipher, shopify_oauth, clock=clock)
+    for name, hooks in own_route.items():
+        if hooks.routes is not None:
+            routes += hooks.routes(engine, cipher, clock, (route_options or {}).get(name))
     app = Starlette(routes=routes, middleware=[Middleware(HeaderLimitMiddleware, limits=limits or ReceiverLimits())])
     app.state.integrations = integrations
     app.state.engine = engine

@@ -1,7 +1,7 @@
 """Apply the webhook inbox: pending deliveries -> staging (the pull's own format) -> the pull's own apply.
 
-Each platform says what a delivery stands for (``platforms/<platform>/webhooks.py``:
-``staged_from_delivery``); this module does the bookkeeping around it:
+Each platform says what a delivery stands for (its registration's ``WebhookSpec.staged_from_delivery``); this
+module does the bookkeeping around it:
 
 1. take the tenant's pending deliveries that are due (``next_attempt_at`` empty or past), oldest first;
 2. turn each into staged records, and confirm every deletion among them with the shop (``webhooks.confirm``: a
@@ -21,12 +21,11 @@ the entity link holds (``tests: out-of-order deliveries``).
 
 from __future__ import annotations
 
-import importlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, Row, or_, select, update
 
@@ -37,6 +36,9 @@ from ecom_pipeline.warehouse.schema import webhook_inbox
 from ecom_pipeline.warehouse.store import IntegrationRecord, StagedRecord
 from ecom_pipeline.warehouse.types import utcnow
 from ecom_pipeline.webhooks.confirm import UnconfirmedDelete, confirmer_for
+
+if TYPE_CHECKING:
+    from ecom_pipeline.platforms.registry import WebhookSpec
 
 MAX_ATTEMPTS = 8
 BASE_BACKOFF_S = 30.0
@@ -51,7 +53,7 @@ ClientFactory = Callable[[IntegrationRecord, dict[str, Any]], Any]
 
 
 class UnsupportedPlatform(LookupError):
-    """No ``platforms/<platform>/webhooks.py`` with ``staged_from_delivery``: the event waits (and retries)."""
+    """The platform's registration has no ``WebhookSpec``: the event waits (and retries)."""
 
 
 def backoff(attempts: int, *, base_s: float = BASE_BACKOFF_S, cap_s: float = MAX_BACKOFF_S) -> timedelta:
@@ -92,22 +94,23 @@ class InboxReport:
         }
 
 
+def _webhooks_of(platform: str) -> WebhookSpec:
+    from ecom_pipeline.platforms.registry import platforms
+
+    spec = platforms().get(platform)
+    if spec is None or spec.webhooks is None:
+        raise UnsupportedPlatform(f"no webhook support for platform {platform!r} (its registration has no webhooks)")
+    return spec.webhooks
+
+
 def planner_for(platform: str) -> Planner:
-    """The platform's ``staged_from_delivery`` (imported lazily: one platform's code never breaks another's)."""
-    try:
-        module = importlib.import_module(f"ecom_pipeline.platforms.{platform}.webhooks")
-    except ModuleNotFoundError as exc:
-        raise UnsupportedPlatform(f"no webhook support for platform {platform!r}") from exc
-    planner = getattr(module, "staged_from_delivery", None)
-    if planner is None:
-        raise UnsupportedPlatform(f"ecom_pipeline.platforms.{platform}.webhooks has no staged_from_delivery")
-    return planner
+    """The platform's ``staged_from_delivery`` (from its registration's ``WebhookSpec``)."""
+    return _webhooks_of(platform).staged_from_delivery
 
 
 def default_client_factory(integration: IntegrationRecord, credentials: dict[str, Any]) -> Any:
-    """The platform's ``client_for(integration, credentials)`` from its webhooks module."""
-    module = importlib.import_module(f"ecom_pipeline.platforms.{integration.platform}.webhooks")
-    return module.client_for(integration, credentials)
+    """The platform's ``client_for(integration, credentials)`` (from its registration's ``WebhookSpec``)."""
+    return _webhooks_of(integration.platform).client_for(integration, credentials)
 
 
 def pending_due(engine: Engine, *, tenant_id: str, now: datetime, limit: int) -> list[Row[Any]]:

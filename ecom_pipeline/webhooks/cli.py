@@ -49,12 +49,14 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Serve until interrupted; returns the exit code. Deliveries are stored, applied later by the sensor."""
-    from ecom_pipeline.webhooks.app import serve
+    from ecom_pipeline.platforms.registry import webhook_platforms
+    from ecom_pipeline.webhooks.app import GENERIC, serve
 
     url = getattr(args, "warehouse_url", None)
+    routes = ", ".join([*webhook_platforms(), GENERIC])
     print(
         f"receiving webhooks on http://{args.host}:{args.port}/webhooks/<platform>/<integration id> "
-        "(platform: woocommerce, shopify, generic)",
+        f"(platform: {routes})",
         flush=True,
     )
     limits = ReceiverLimits(

@@ -13,17 +13,16 @@ partition. Its cursor is ``{"id": highest inbox id seen, "due": latest retry due
 """
 
 import json
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dagster as dg
-from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Connection
 
 from ecom_pipeline.partitions import TENANTS_PARTITION_NAME, tenants_partitions
 from ecom_pipeline.resources import CredentialStoreResource, WarehouseResource
+from ecom_pipeline.run_status import IN_PROGRESS_RUN_STATUSES
 from ecom_pipeline.warehouse.locks import tenant_lock
 from ecom_pipeline.warehouse.schema import webhook_inbox
 from ecom_pipeline.warehouse.types import utcnow
@@ -197,71 +196,6 @@ def webhook_inbox_sensor(context: dg.SensorEvaluationContext, warehouse: Warehou
     if not requests:
         return dg.SensorResult(skip_reason="no due webhook deliveries", cursor=cursor)
     return dg.SensorResult(run_requests=requests, dynamic_partitions_requests=dynamic, cursor=cursor)
-
-
-# --- reconciliation metric -----------------------------------------------------------------------------------------
-
-# Which inbox topics describe which staging entity, per platform (topic prefix match).
-TOPIC_ENTITIES: dict[str, dict[str, tuple[str, ...]]] = {
-    "woocommerce": {"product": ("product.",), "order": ("order.",), "customer": ("customer.",)},
-    "shopify": {
-        "product": ("products/",),
-        "order": ("orders/",),
-        "customer": ("customers/",),
-        "inventory": ("inventory_levels/", "inventory_items/"),
-    },
-}
-
-
-def count_missed_by_webhooks(
-    conn: Connection,
-    *,
-    integration_id: int,
-    platform: str,
-    entity: str,
-    records: Iterable[tuple[str, datetime | None]],
-) -> int:
-    """How many of the records an incremental sync staged no webhook had already delivered.
-
-    ``records`` are (external id, shop modification time) pairs from one extract. A record counts as delivered
-    when an applied or pending inbox row of the same integration, about the same resource, on a topic of this
-    entity, carries that modification time or a newer one (``triggered_at``: WooCommerce's payload
-    ``date_modified_gmt``, Shopify's X-Shopify-Triggered-At). Store the result in ``sync_runs.missed_by_webhooks``:
-    a steady non-zero value means deliveries are being lost (a disabled webhook, a receiver that was down).
-    Variations are delivered under their own id while the pull stages their parent, so a variation-only change
-    may count as missed: the figure is an upper bound.
-    """
-    wanted = {str(ext): when for ext, when in records}
-    if not wanted:
-        return 0
-    prefixes = TOPIC_ENTITIES.get(platform, {}).get(entity, (f"{entity}.", f"{entity}s/"))
-    newest: dict[str, datetime | None] = {}
-    delivered: set[str] = set()
-    ids = sorted(wanted)
-    for start in range(0, len(ids), 900):
-        part = ids[start : start + 900]
-        rows = conn.execute(
-            select(webhook_inbox.c.resource_id, webhook_inbox.c.topic, webhook_inbox.c.triggered_at).where(
-                webhook_inbox.c.integration_id == integration_id,
-                webhook_inbox.c.resource_id.in_(part),
-                webhook_inbox.c.status.in_(("applied", "pending")),
-            )
-        )
-        for row in rows:
-            if not str(row.topic).startswith(prefixes):
-                continue
-            rid = str(row.resource_id)
-            delivered.add(rid)
-            when = _aware(row.triggered_at)
-            if when is not None and (newest.get(rid) is None or when > newest[rid]):  # type: ignore[operator]
-                newest[rid] = when
-    missed = 0
-    for ext, when in wanted.items():
-        seen = newest.get(ext)
-        stale = when is not None and (seen is None or seen < _aware(when))  # type: ignore[operator]
-        if ext not in delivered or stale:
-            missed += 1
-    return missed
 
 
 WEBHOOK_DEFINITIONS: dict[str, list[Any]] = {

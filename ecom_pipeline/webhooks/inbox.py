@@ -52,26 +52,26 @@ from sqlalchemy.engine import Connection
 from ecom_pipeline.warehouse.schema import webhook_inbox
 from ecom_pipeline.warehouse.store import dialect_insert, without_nul
 
-# Headers worth keeping with the body (audit, replay, re-verification); everything else is transport noise.
-KEPT_HEADER_PREFIXES = ("x-wc-webhook-", "x-shopify-", "x-ecom-")
+# Headers worth keeping with the body (audit, replay, re-verification); everything else is transport noise. Each
+# platform names its own (``WebhookSpec.known_headers`` / ``header_prefixes``); these are the generic route's.
 KEPT_HEADERS = ("content-type", "user-agent")
-KNOWN_HEADERS = (
-    *KEPT_HEADERS,
-    *(f"x-wc-webhook-{n}" for n in ("source", "topic", "resource", "event", "signature", "id", "delivery-id")),
-    *(
-        f"x-shopify-{n}"
-        for n in ("topic", "hmac-sha256", "shop-domain", "api-version", "webhook-id", "event-id", "triggered-at")
-    ),
-    *(f"x-ecom-{n}" for n in ("topic", "signature", "timestamp", "delivery-id", "resource-id", "triggered-at")),
+GENERIC_HEADER_PREFIX = "x-ecom-"
+GENERIC_HEADERS = tuple(
+    f"x-ecom-{n}" for n in ("topic", "signature", "timestamp", "delivery-id", "resource-id", "triggered-at")
 )
 # What one row's headers may hold: real deliveries send about ten short headers.
 MAX_KEPT_HEADERS = 24
 MAX_KEPT_HEADER_CHARS = 512
-# Resources whose topics we check against the body (and which an id-only body may be keyed under).
-WOOCOMMERCE_KINDS = ("product", "order", "customer", "coupon")
-SHOPIFY_KINDS = ("products", "orders", "customers", "inventory_levels", "inventory_items", "refunds")
-# Shopify's update topic of each resource (a delete topic over a live body is stored as this).
-SHOPIFY_UPDATE_TOPIC = {"products": "products/update", "orders": "orders/updated", "customers": "customers/update"}
+
+
+def _header_rules() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(known headers, kept prefixes): the documented headers first (every platform's, then the generic route's)."""
+    from ecom_pipeline.platforms.registry import webhook_platforms
+
+    formats = [spec.webhooks.deliveries for spec in webhook_platforms().values() if spec.webhooks is not None]
+    known = (*KEPT_HEADERS, *(h for f in formats for h in f.KNOWN_HEADERS), *GENERIC_HEADERS)
+    prefixes = (*(f.HEADER_PREFIX for f in formats), GENERIC_HEADER_PREFIX)
+    return tuple(dict.fromkeys(known)), tuple(dict.fromkeys(prefixes))
 
 
 class DeliveryRefused(ValueError):
@@ -101,19 +101,20 @@ def kept_headers(headers: dict[str, str]) -> dict[str, str]:
 
     The ones the platforms document come first, so padding sent ahead of them cannot push them out.
     """
+    known_headers, prefixes = _header_rules()
     kept: dict[str, str] = {}
-    for name in KNOWN_HEADERS:
+    for name in known_headers:
         if name in headers:
             kept[name] = headers[name][:MAX_KEPT_HEADER_CHARS]
     for name, value in headers.items():
         if len(kept) >= MAX_KEPT_HEADERS:
             break
-        if name not in kept and (name in KEPT_HEADERS or name.startswith(KEPT_HEADER_PREFIXES)):
+        if name not in kept and (name in KEPT_HEADERS or name.startswith(prefixes)):
             kept[name[:64]] = value[:MAX_KEPT_HEADER_CHARS]
     return kept
 
 
-def _json_object(body: bytes) -> dict[str, Any] | None:
+def json_object(body: bytes) -> dict[str, Any] | None:
     try:
         value = json.loads(body)
     except (ValueError, UnicodeDecodeError):
@@ -121,7 +122,7 @@ def _json_object(body: bytes) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _parse_time(value: Any) -> datetime | None:
+def parse_time(value: Any) -> datetime | None:
     """ISO-8601 -> aware UTC; naive values are UTC (WooCommerce ``*_gmt``); nanoseconds are cut to micro."""
     if not isinstance(value, str) or not value.strip():
         return None
@@ -138,7 +139,7 @@ def _parse_time(value: Any) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def _resource_id(body: dict[str, Any] | None) -> str | None:
+def resource_id(body: dict[str, Any] | None) -> str | None:
     if not body:
         return None
     for key in ("id", "inventory_item_id"):
@@ -156,63 +157,7 @@ def body_hash(*parts: str | bytes) -> str:
     return digest.hexdigest()
 
 
-def is_woocommerce_ping(headers: dict[str, str], body: bytes) -> bool:
-    """WooCommerce's creation ping: form body ``webhook_id=N`` and no X-WC-Webhook-* headers (never stored)."""
-    if any(k.startswith("x-wc-webhook-") for k in headers):
-        return False
-    text = body.decode("latin-1").strip()
-    return text.startswith("webhook_id=") and text[len("webhook_id=") :].isdigit()
-
-
-def _collection(links: Any) -> str | None:
-    """The REST collection a WooCommerce body's ``_links`` point at (``.../wc/v3/products`` -> ``products``)."""
-    if not isinstance(links, dict):
-        return None
-    for rel in ("collection", "self"):
-        entries = links.get(rel)
-        if isinstance(entries, list) and entries and isinstance(entries[0], dict):
-            path = str(entries[0].get("href") or "").split("?", 1)[0].rstrip("/")
-            parts = path.split("/wc/", 1)[-1].split("/")
-            # wc/v3/products[/11] -> products; wc/v3/products/22/variations/23 -> products (a variation)
-            if len(parts) >= 2:
-                return parts[1]
-    return None
-
-
-def woocommerce_kind(body: dict[str, Any] | None) -> str | None:
-    """What a WooCommerce body is (``product``, ``order``, ``customer``, ``coupon``), None when it cannot tell.
-
-    From the signed body only: its ``_links`` (the wc/v3 collection it was rendered from), else fields only that
-    kind carries. An id-only delete body or an error body says nothing (None).
-    """
-    if not body:
-        return None
-    collection = _collection(body.get("_links"))
-    by_collection = {"products": "product", "orders": "order", "customers": "customer", "coupons": "coupon"}
-    if collection in by_collection:
-        return by_collection[collection]
-    if "line_items" in body and "order_key" in body:
-        return "order"
-    if "stock_status" in body and "type" in body:
-        return "product"
-    if "discount_type" in body and "code" in body:
-        return "coupon"
-    if "username" in body and "role" in body:
-        return "customer"
-    return None
-
-
-def shopify_kind(body: dict[str, Any] | None) -> str | None:
-    """What a Shopify body is, as a topic resource (``products``, ``inventory_levels``), from its signed gid."""
-    gid = (body or {}).get("admin_graphql_api_id")
-    if not isinstance(gid, str) or not gid.startswith("gid://shopify/"):
-        return None
-    name = gid[len("gid://shopify/") :].split("/", 1)[0]
-    snake = "".join(f"_{ch.lower()}" if ch.isupper() else ch for ch in name).lstrip("_")
-    return snake + "s" if snake else None
-
-
-def _shows_live_record(body: dict[str, Any] | None, *time_fields: str) -> bool:
+def shows_live_record(body: dict[str, Any] | None, *time_fields: str) -> bool:
     """Whether a body renders a live record: deletion bodies carry the id only, never a modification time."""
     if not body or body.get("status") == "trash":
         return False
@@ -222,98 +167,25 @@ def _shows_live_record(body: dict[str, Any] | None, *time_fields: str) -> bool:
 KEY_HOUR_S = 3600
 
 
-def woocommerce_key(integration_id: int, subject: str, body: bytes, *, hour: int | None = None) -> str:
-    """The delivery key of a WooCommerce body (see the module doc): signed content, plus the arrival hour for a
-    body that carries no time of its own."""
-    parts = (subject, body) if hour is None else (subject, f"hour:{hour}", body)
-    return f"woocommerce:{integration_id}:{body_hash(*parts)}"
-
-
-def _hour_unless_timed(body: dict[str, Any] | None, now: float | None, *time_fields: str) -> int | None:
+def hour_unless_timed(body: dict[str, Any] | None, now: float | None, *time_fields: str) -> int | None:
+    """The hour a body that carries no time of its own arrived in (part of its key); None for a timed body."""
     if body and any(body.get(name) for name in time_fields):
         return None
     return int((time.time() if now is None else now) // KEY_HOUR_S)
-
-
-def woocommerce_delivery(
-    integration_id: int, headers: dict[str, str], body: bytes, *, now: float | None = None
-) -> Delivery:
-    """A verified WooCommerce delivery; its topic checked against the body (``triggered_at``: date_modified_gmt)."""
-    header_topic = headers.get("x-wc-webhook-topic", "").strip()[:64] or "unknown"
-    webhook_id = headers.get("x-wc-webhook-id", "").strip() or None
-    parsed = _json_object(body)
-    resource, _, event = header_topic.partition(".")
-    kind = woocommerce_kind(parsed)
-    if kind is not None and resource in WOOCOMMERCE_KINDS and kind != resource:
-        raise DeliveryRefused(
-            "topic_mismatch",
-            f"X-WC-Webhook-Topic says {header_topic!r} but the signed body is a {kind}; the topic header is not "
-            "signed, so this delivery was altered after the shop sent it",
-        )
-    topic = header_topic
-    if event == "deleted" and _shows_live_record(parsed, "date_modified_gmt", "date_modified"):
-        topic = f"{resource}.updated"  # the body is a live record: store it as what it is, not as a delete
-    subject = kind or (resource if resource in WOOCOMMERCE_KINDS else "other")
-    return Delivery(
-        delivery_key=woocommerce_key(
-            integration_id, subject, body, hour=_hour_unless_timed(parsed, now, "date_modified_gmt", "date_modified")
-        ),
-        topic=topic,
-        resource_id=_resource_id(parsed),
-        event_id=None,  # X-WC-Webhook-Delivery-ID is not unique (kept in headers for audit only)
-        webhook_id=webhook_id,
-        # WooCommerce renders the payload at send time: its modification time is the state it carries.
-        triggered_at=_parse_time(parsed.get("date_modified_gmt")) if parsed else None,
-        headers=kept_headers(headers),
-    )
-
-
-def shopify_delivery(
-    integration_id: int, headers: dict[str, str], body: bytes, *, now: float | None = None
-) -> Delivery:
-    """A verified Shopify delivery; its topic checked against the body's gid, keyed on the signed body."""
-    header_topic = headers.get("x-shopify-topic", "").strip()[:64] or "unknown"
-    webhook_id = headers.get("x-shopify-webhook-id", "").strip() or None
-    parsed = _json_object(body)
-    resource, _, event = header_topic.partition("/")
-    kind = shopify_kind(parsed)
-    if kind is not None and resource in SHOPIFY_KINDS and kind != resource:
-        raise DeliveryRefused(
-            "topic_mismatch",
-            f"X-Shopify-Topic says {header_topic!r} but the signed body is {kind}; the topic header is not signed, "
-            "so this delivery was altered after the shop sent it",
-        )
-    topic = header_topic
-    if event == "delete" and resource in SHOPIFY_UPDATE_TOPIC and _shows_live_record(parsed, "updated_at"):
-        topic = SHOPIFY_UPDATE_TOPIC[resource]
-    subject = kind or (resource if resource in SHOPIFY_KINDS else "other")
-    hour = _hour_unless_timed(parsed, now, "updated_at")
-    parts = (subject, body) if hour is None else (subject, f"hour:{hour}", body)
-    return Delivery(
-        delivery_key=f"shopify:{integration_id}:{body_hash(*parts)}",
-        topic=topic,
-        resource_id=_resource_id(parsed),
-        event_id=headers.get("x-shopify-event-id", "").strip() or None,
-        webhook_id=webhook_id,
-        # The body's own time is signed; X-Shopify-Triggered-At is a hint used only when the body has none.
-        triggered_at=_parse_time((parsed or {}).get("updated_at"))
-        or _parse_time(headers.get("x-shopify-triggered-at")),
-        headers=kept_headers(headers),
-    )
 
 
 def generic_delivery(integration_id: int, headers: dict[str, str], body: bytes) -> Delivery:
     """A verified generic delivery: keyed on the signed timestamp and body; X-Ecom-* headers are hints."""
     topic = headers.get("x-ecom-topic", "").strip()[:64] or "generic"
     delivery_id = headers.get("x-ecom-delivery-id", "").strip()
-    parsed = _json_object(body)
+    parsed = json_object(body)
     return Delivery(
         delivery_key=f"generic:{integration_id}:{body_hash('ts', headers.get('x-ecom-timestamp', '').strip(), body)}",
         topic=topic,
-        resource_id=_resource_id(parsed) or headers.get("x-ecom-resource-id", "").strip() or None,
+        resource_id=resource_id(parsed) or headers.get("x-ecom-resource-id", "").strip() or None,
         event_id=delivery_id or None,
         webhook_id=None,
-        triggered_at=_parse_time(headers.get("x-ecom-triggered-at")),
+        triggered_at=parse_time(headers.get("x-ecom-triggered-at")),
         headers=kept_headers(headers),
     )
 

@@ -12,7 +12,6 @@ from typing import Any
 import dagster as dg
 import pytest
 from cryptography.fernet import Fernet
-from dagster._core.definitions.reconstruct import ReconstructableRepository
 
 from ecom_pipeline.cli import main as cli_main
 from ecom_pipeline.definitions import defs
@@ -41,6 +40,11 @@ def _add_integration(url: str, tenant: str, base_url: str) -> int:
             settings={},
             cipher=cipher,
         )
+
+
+def sync_job_for_run_workers() -> dg.JobDefinition:
+    """``sync_job`` as a run worker loads it: module level, so each step process can rebuild it by reference."""
+    return defs.resolve_job_def("sync_job")
 
 
 def test_assets_are_partitioned_by_tenant_with_the_keys_users_rely_on() -> None:
@@ -153,9 +157,7 @@ def test_a_prestashop_only_tenant_run_materializes_no_woocommerce_or_shopify_ass
                             for entity in ("products", "inventory", "orders", "customers")}  # fmt: skip
 
         # ... and a run worker executes that request with the job's own executor (one process per step).
-        job = ReconstructableRepository.for_module("ecom_pipeline.definitions", "defs").get_reconstructable_job(
-            "sync_job"
-        )
+        job = dg.reconstructable(sync_job_for_run_workers)
         with dg.execute_job(
             job, instance, tags=requests[0].tags | {"dagster/partition": "initech"},
             asset_selection=list(requests[0].asset_selection or []),

@@ -15,13 +15,13 @@ import uvicorn
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
+from ecom_pipeline.platforms.shopify.oauth import ShopifyOAuthConfig
 from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import CredentialCipher, reveal
 from ecom_pipeline.warehouse.engine import make_engine
 from ecom_pipeline.warehouse.schema import integrations
 from ecom_pipeline.webhooks.app import create_app
-from ecom_pipeline.webhooks.oauth import ShopifyOAuthConfig
 
 
 def _free_port() -> int:
@@ -44,7 +44,7 @@ def setup(warehouse_url: str, tmp_path: Path) -> Iterator[tuple[str, SandboxServ
             allow_sandbox=True,
         )
         engine = make_engine(warehouse_url)
-        app = create_app(engine=engine, cipher=cipher, shopify_oauth=config)
+        app = create_app(engine=engine, cipher=cipher, route_options={"shopify": config})
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()

@@ -1,16 +1,20 @@
-"""PrestaShop's entry in the platform registry (``ecom_pipeline.platforms.registry`` imports ``platform_spec``)."""
+"""PrestaShop's registration (``registry.PLATFORM_PROVIDERS`` calls ``platform_spec``)."""
 
 from __future__ import annotations
 
 from ecom_pipeline.platforms.prestashop import connect as ps_connect
 from ecom_pipeline.platforms.prestashop import extract as ps_extract
 from ecom_pipeline.platforms.prestashop import transform as ps
-from ecom_pipeline.platforms.registry import PlatformSpec
+from ecom_pipeline.platforms.registry import DemoShop, DemoSpec, PlatformSpec
 from ecom_pipeline.sync.reconcile import ReconcileSpec
 
 
 def platform_spec() -> PlatformSpec:
-    """Products, inventory (after products: stock rows need the variant links), orders and customers."""
+    """Products, inventory (after products: stock rows need the variant links), orders and customers.
+
+    No webhooks of its own (PrestaShop has none in core): its shops are polled, and a module that posts changes
+    can use the receiver's generic route.
+    """
     return PlatformSpec(
         name="prestashop",
         title="PrestaShop",
@@ -30,5 +34,12 @@ def platform_spec() -> PlatformSpec:
             resources={"product": "products", "order": "orders", "customer": "customers"},
             make_client=ps_extract.make_client,
             stock_keyed_by_product=True,
+        ),
+        emulator="ecom_pipeline.sandbox.prestashop.shop:build_shop",
+        # Two languages (English default, French), like the recorded real two-language store; webservice key.
+        demo=DemoSpec(
+            shops=(DemoShop("initech", "initech-presta", seed=4, options={"languages": ["en", "fr"]}),),
+            connect_args=lambda info: [],
+            connect_env=lambda info: {"ECOM_PRESTASHOP_API_KEY": info["api_key"]},
         ),
     )

@@ -221,3 +221,12 @@ def oauth_routes(
         Route("/oauth/shopify/install", install, methods=["GET"]),
         Route("/oauth/shopify/callback", callback, methods=["GET"]),
     ]
+
+
+def receiver_routes(
+    engine: Engine, cipher: CredentialCipher, clock: Callable[[], float], config: ShopifyOAuthConfig | None
+) -> list[Route]:
+    """The install flow's routes for the webhook receiver (``WebhookSpec.routes``): served when the app is
+    configured, by ``config`` or else the environment (``ECOM_SHOPIFY_CLIENT_ID`` ...); none otherwise."""
+    config = config or ShopifyOAuthConfig.from_env()
+    return oauth_routes(engine, cipher, config, clock=clock) if config is not None else []
