@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from ecom_pipeline.sandbox.clock import SandboxClock
-from ecom_pipeline.sandbox.registry import EMULATORS, build_emulated_shop
+from ecom_pipeline.sandbox.registry import build_emulated_shop, emulators
 from ecom_pipeline.sandbox.shop import ShopAdmin, ShopSpec
 
 ANCHOR = datetime(2026, 11, 1, tzinfo=UTC)
@@ -59,7 +59,7 @@ def _shop(platform: str) -> tuple[Any, SandboxClock]:
     return build_emulated_shop(spec, clock).store, clock
 
 
-@pytest.mark.parametrize("platform", sorted(EMULATORS))
+@pytest.mark.parametrize("platform", sorted(emulators()))
 def test_every_emulator_store_offers_the_admin_operations(platform: str) -> None:
     """The server's admin endpoints call these on whatever store a shop has."""
     store, _ = _shop(platform)
