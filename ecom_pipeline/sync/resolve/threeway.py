@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Row, insert, select
@@ -32,7 +33,15 @@ from sqlalchemy.engine import Connection
 
 from ecom_pipeline.sync.export import PRODUCT_FIELDS, VARIANT_FIELDS, product_values, variant_values
 from ecom_pipeline.sync.hashing import stable_hash
-from ecom_pipeline.sync.merge import FieldDecision, Outcome, Resolution, conflict_rows, json_value, merge_record
+from ecom_pipeline.sync.merge import (
+    MONEY_FIELDS,
+    FieldDecision,
+    Outcome,
+    Resolution,
+    conflict_rows,
+    json_value,
+    merge_record,
+)
 from ecom_pipeline.sync.policies import SyncSettings
 from ecom_pipeline.sync.resolve.core import Pending
 from ecom_pipeline.warehouse import store
@@ -56,6 +65,15 @@ def load_settings(conn: Connection, integration_id: int) -> SyncSettings:
     """The shop's direction and policies (an unknown integration reads as the defaults: ``pull``)."""
     raw = conn.execute(select(integrations.c.settings).where(integrations.c.id == integration_id)).scalar()
     return SyncSettings.from_settings(raw if isinstance(raw, dict) else None)
+
+
+def _tidy(amount: Any) -> Any:
+    """A hub amount without PostgreSQL's scale padding (``11.000000`` as ``11.00``), so a conflict row shows it as
+    the merchant wrote it; the value is unchanged (the merge compares Decimals)."""
+    if not isinstance(amount, Decimal):
+        return amount
+    cents = amount.quantize(Decimal("0.01"))
+    return cents if cents == amount else amount.normalize()
 
 
 def _live(link: Row[Any] | None) -> bool:
@@ -184,6 +202,8 @@ class Merger:
         if hub is None:
             return values
         hub_side = {**variant_values(hub, self.settings), "options": dict(hub.options or {})}
+        for name in MONEY_FIELDS & set(hub_side):
+            hub_side[name] = _tidy(hub_side[name])
         out = self._merge("variant", item, hub, hub_side, self.variant_fields, _VARIANT_OTHER, values, shop_time)
         if self.settings.price_rule is not None:
             for name in ("price", "compare_at_price", *_TAX_TWINS):
