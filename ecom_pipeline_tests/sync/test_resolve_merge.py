@@ -183,3 +183,17 @@ def test_a_held_conflict_decided_take_shop_is_applied_on_the_next_sync_exactly_o
     _pull(engine, iid, price="12.50", at=T0 + timedelta(hours=1))
     [row] = _conflicts(engine)
     assert row.applied_at == applied_at and _hub(engine)[1] == Decimal("13.00")
+
+
+def test_a_product_deleted_in_the_hub_stays_deleted_when_a_bidirectional_shop_edits_it(engine: Engine) -> None:
+    """Prevents a shop edit (or the echo of the draft our push made) from reviving a product the merchant deleted."""
+    with engine.begin() as conn:
+        iid = _connect(conn, "bidirectional")
+    _pull(engine, iid)
+    with engine.begin() as conn:
+        conn.execute(update(hub_products).values(deleted_at=utcnow()))
+    _pull(engine, iid, title="Tee (old stock)", price="9.00", at=T0 + timedelta(hours=1))
+    with engine.connect() as conn:
+        row = conn.execute(select(hub_products)).one()
+    assert row.deleted_at is not None and row.title == "Tee (old stock)"
+    assert _hub(engine)[1] == Decimal("9.00")

@@ -11,6 +11,7 @@ the hub row, the shop record and the link's ``base_snapshot``:
   for it until a person decides (``sync.resolve.decisions`` applies that decision on the next resolve);
 - fields without a policy (handle, tags, categories, product type, variant title, currency, position) take the
   shop's value only when the shop changed them, so a hub edit of them survives an unrelated pull.
+- a record deleted in the hub (``deleted_at``) stays deleted: a shop edit does not bring it back.
 
 The hub side is compared as export sends it (``export.product_values`` / ``variant_values``: an archived product
 is a draft in the shop), so resolve and export agree on what "the hub changed" means. The hub's modification time
@@ -167,6 +168,9 @@ class Merger:
         for key, column in others.items():
             if shop.get(key) == base.get(key):
                 out[column] = getattr(hub, column)
+        # A record deleted in the hub stays deleted (export makes it a draft in the shop): a shop edit of it does
+        # not bring it back, as a pull would.
+        out["deleted_at"] = hub.deleted_at
         self.conflicts += conflict_rows(
             decisions,
             tenant_id=self.tenant_id,
