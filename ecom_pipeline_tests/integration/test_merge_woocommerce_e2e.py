@@ -122,3 +122,45 @@ def test_a_price_edited_in_one_shop_reaches_the_hub_and_the_other_shop_and_a_hub
     assert world.writes() == 0
     with shared_engine(world.url).connect() as conn:
         assert conn.execute(select(sync_conflicts)).all() == []
+
+
+def test_a_webhook_bringing_a_conflicting_price_records_the_conflict_with_its_dagster_run(world: World) -> None:
+    """Prevents the webhook path from skipping the merge (shop wins) or recording a conflict without its run."""
+    from ecom_pipeline.definitions import defs as base_defs
+    from ecom_pipeline.partitions import TENANTS_PARTITION_NAME
+    from ecom_pipeline.platforms.woocommerce.webhooks import connect_webhooks
+    from ecom_pipeline.warehouse.credentials import CredentialCipher
+    from ecom_pipeline.warehouse.schema import integrations
+    from ecom_pipeline.webhooks.app import create_app
+    from ecom_pipeline.webhooks.dagster import APPLY_WEBHOOKS_JOB_NAME, WEBHOOK_DEFINITIONS
+    from ecom_pipeline_tests.webhooks.conftest import ReceiverServer
+
+    engine = shared_engine(world.url)
+    cipher = CredentialCipher.from_env(world.tmp / "home")
+    with engine.connect() as conn:
+        shop_a = conn.execute(select(integrations.c.id).order_by(integrations.c.id)).scalars().first()  # merge-a
+    job = dg.Definitions.merge(base_defs, dg.Definitions(**WEBHOOK_DEFINITIONS)).resolve_job_def(
+        APPLY_WEBHOOKS_JOB_NAME
+    )
+    path = world.tmp / "catalogue.csv"
+    path.write_text("\n".join([HEADER, *CATALOGUE]) + "\n", encoding="utf-8")
+    assert world.cli("catalog", "import", str(path), "--tenant", TENANT) == 0
+    assert world.cli("push", "--tenant", TENANT) == 0
+    assert world.cli("integration", "set", "--integration", str(shop_a), "--policy", "price=hub") == 0
+    with ReceiverServer(create_app(engine=engine, cipher=cipher)) as receiver:
+        connect_webhooks(engine, shop_a, receiver.url, cipher)
+        world.sandbox.clock.advance(60)
+        with engine.begin() as conn:
+            conn.execute(update(hub_variants).where(hub_variants.c.sku == "MUG-1").values(price=Decimal("8.50")))
+        world.shop_edit("merge-a", {"regular_price": "7.75"})
+        assert world.sandbox.shop("merge-a").extra["webhooks"].flush(10)
+        world.instance.add_dynamic_partitions(TENANTS_PARTITION_NAME, [TENANT])
+        result = job.execute_in_process(instance=world.instance, partition_key=TENANT)
+        assert result.success
+    assert world.hub()[1] == Decimal("8.50")  # the hub wins under price=hub
+    with engine.connect() as conn:
+        [row] = conn.execute(select(sync_conflicts)).all()
+    assert (row.integration_id, row.field, row.resolution) == (shop_a, "price", "hub")
+    assert (row.hub_value, row.shop_value, row.dagster_run_id) == ("8.50", "7.75", result.run_id)
+    assert world.cli("push", "--tenant", TENANT) == 0
+    assert [world.mug(s).regular_price for s in SHOPS] == ["8.50", "8.50"]
