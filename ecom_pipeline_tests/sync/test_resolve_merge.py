@@ -197,3 +197,27 @@ def test_a_product_deleted_in_the_hub_stays_deleted_when_a_bidirectional_shop_ed
         row = conn.execute(select(hub_products)).one()
     assert row.deleted_at is not None and row.title == "Tee (old stock)"
     assert _hub(engine)[1] == Decimal("9.00")
+
+
+def test_a_decided_sku_another_variant_has_is_not_applied_and_the_sync_does_not_fail(engine: Engine) -> None:
+    """Prevents a person's SKU decision from breaking the tenant's unique SKUs and failing every later sync."""
+    with engine.begin() as conn:
+        iid = _connect(conn, "bidirectional")
+    with engine.begin() as conn:
+        resolve.resolve_products(
+            conn, tenant_id="acme", integration_id=iid, now=utcnow(),
+            products=[product("1", variant("11", "TEE-S")), product("2", variant("21", "MUG"))],
+        )  # fmt: skip
+        tee = conn.execute(select(hub_variants.c.id).where(hub_variants.c.sku == "TEE-S")).scalar_one()
+        conn.execute(
+            sync_conflicts.insert().values(
+                tenant_id="acme", integration_id=iid, entity="variant", hub_id=tee, field="sku", base_value="TEE-S",
+                hub_value="TEE-S1", shop_value="MUG", policy="manual", resolution="held", decided_at=utcnow(),
+                resolved_at=utcnow(), resolved_by="ana", resolved_take="shop", resolved_value="MUG",
+            )
+        )  # fmt: skip
+    _pull(engine, iid)  # must not raise
+    [row] = _conflicts(engine)
+    assert row.applied_at is None
+    with engine.connect() as conn:
+        assert conn.execute(select(hub_variants.c.sku).where(hub_variants.c.id == tee)).scalar_one() == "TEE-S"

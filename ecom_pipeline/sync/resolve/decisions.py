@@ -8,6 +8,7 @@ longer holds the field); taking the shop's value or a given one writes it to the
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -29,6 +30,8 @@ _COLUMNS: dict[str, dict[str, str]] = {
         "options": "options",
     },
 }
+log = logging.getLogger(__name__)
+
 _TABLES = {"product": hub_products, "variant": hub_variants}
 
 
@@ -58,9 +61,20 @@ def apply_decisions(conn: Connection, integration_id: int, now: datetime) -> int
             .with_for_update()
         )
     )
+    applied = 0
     for row in rows:
         column = _COLUMNS.get(str(row.entity), {}).get(str(row.field))
         if column is not None and row.resolved_take != "hub":
+            if column == "sku" and _sku_taken(conn, row):
+                # Writing it would break the tenant's unique SKUs and fail every later sync of this shop: left
+                # undecided-in-effect (applied_at NULL, so export still holds the field) until a person frees the SKU.
+                log.warning(
+                    "conflict %s: SKU %r belongs to another hub variant; not applied (free the SKU, the next sync "
+                    "applies it)",
+                    row.id,
+                    row.resolved_value,
+                )
+                continue
             table = _TABLES[str(row.entity)]
             conn.execute(
                 update(table)
@@ -68,4 +82,15 @@ def apply_decisions(conn: Connection, integration_id: int, now: datetime) -> int
                 .values({column: hub_value(str(row.field), row.resolved_value), "synced_at": now})
             )
         conn.execute(update(sync_conflicts).where(sync_conflicts.c.id == row.id).values(applied_at=now))
-    return len(rows)
+        applied += 1
+    return applied
+
+
+def _sku_taken(conn: Connection, row: Any) -> bool:
+    """Whether the decided SKU already belongs to another live or deleted hub variant of the tenant."""
+    query = select(hub_variants.c.id).where(
+        hub_variants.c.tenant_id == row.tenant_id,
+        hub_variants.c.sku == row.resolved_value,
+        hub_variants.c.id != row.hub_id,
+    )
+    return conn.execute(query.limit(1)).first() is not None
