@@ -174,9 +174,12 @@ def _resolve(
     platform: str,
     records: list[Any],
     now: Any,
+    run_id: str | None = None,
 ) -> ResolveCounts:
     if entity == "product":
-        return resolve_products(conn, tenant_id=tenant_id, integration_id=integration_id, products=records, now=now)
+        return resolve_products(
+            conn, tenant_id=tenant_id, integration_id=integration_id, products=records, now=now, run_id=run_id
+        )
     if entity == "inventory":
         return resolve_inventory(
             conn, tenant_id=tenant_id, integration_id=integration_id, platform=platform, items=records, now=now
@@ -312,6 +315,7 @@ def _apply_batch(
             platform=platform,
             records=records,
             now=now,
+            run_id=run_id,
         )
         for name in ("created", "updated", "unchanged", "deleted"):
             report._bump(integration_id, name, getattr(counts, name))

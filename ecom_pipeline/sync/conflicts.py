@@ -1,7 +1,7 @@
 """Conflicts a person reads and decides: listing ``sync_conflicts`` and recording the decision on a held one.
 
-A decision is recorded, not applied: ``resolved_take`` and ``resolved_value`` say what the next sync must write
-(``applied_at`` is set then). Wiring that into resolve and export is still to come (docs/two-way-sync.md).
+A decision is recorded here, not applied: ``resolved_take`` and ``resolved_value`` say what the next sync must
+write; the next products resolve of that shop applies it once and sets ``applied_at`` (``sync.resolve.decisions``).
 """
 
 from __future__ import annotations

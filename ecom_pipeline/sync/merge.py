@@ -9,8 +9,8 @@ lets hub values out to the shop, ``bidirectional`` both. A change that would hav
 left where it is (not copied, not reverted), and the base is moved only when that keeps the next run quiet: a
 record merged twice with nothing new on either side yields no write and no new conflict (no ping-pong).
 
-This module decides; it writes nothing. ``conflict_rows`` turns decisions into ``sync_conflicts`` rows; wiring
-the decisions into resolve (hub writes) and export (shop writes) is still to come (docs/two-way-sync.md).
+This module decides; it writes nothing. ``conflict_rows`` turns decisions into ``sync_conflicts`` rows; resolve
+(``sync.resolve.threeway``) writes the hub side and export (``sync.export``) the shop side (docs/two-way-sync.md).
 """
 
 from __future__ import annotations

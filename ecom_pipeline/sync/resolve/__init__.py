@@ -8,8 +8,9 @@ write at all, which is what makes a no-change sync cheap and lets export find no
 
 Cross-shop identity: a variant is the same hub variant on every shop that sells the same SKU (so stock and
 sales from all shops meet on one row); a customer is the same hub customer for the same lower-cased email.
-Orders are per shop. The three-way merge against ``base_snapshot`` (for hub-side edits) builds on the snapshots
-kept here; for now the shop's version is applied when the shop changed.
+Orders are per shop. For a ``pull`` shop the shop's version is applied when the shop changed; for a
+``bidirectional`` or ``push`` shop, products and variants go through the three-way merge against ``base_snapshot``
+(``threeway``), so hub-side edits survive and conflicts are recorded.
 
 The package, by entity:
 
@@ -20,6 +21,8 @@ The package, by entity:
 - ``customers``: customers, joined across shops by email (``resolve_customers``);
 - ``orders``: orders and their lines (``resolve_orders``);
 - ``tombstones``: deletes (``tombstone``), also used by products for variants a shop removed.
+- ``threeway``: the per-field merge of linked products and variants for non-``pull`` shops (``Merger``);
+- ``decisions``: held conflicts a person decided, applied once by the next products resolve.
 """
 
 from __future__ import annotations

@@ -30,6 +30,8 @@ from ecom_pipeline.sync.resolve.core import (
     sync_stamp,
     variants_by_sku,
 )
+from ecom_pipeline.sync.resolve.decisions import apply_decisions
+from ecom_pipeline.sync.resolve.threeway import Merger, load_settings
 from ecom_pipeline.sync.resolve.tombstones import tombstone_links
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.schema import hub_products, hub_variants
@@ -170,7 +172,12 @@ def _diff(products: Sequence[CanonicalProduct], lookups: _Lookups, counts: Resol
 
 
 def _write_hub_products(
-    conn: Connection, tenant_id: str, plans: list[_ProductPlan], lookups: _Lookups, now: datetime
+    conn: Connection,
+    tenant_id: str,
+    plans: list[_ProductPlan],
+    lookups: _Lookups,
+    now: datetime,
+    merger: Merger | None = None,
 ) -> None:
     """Decide each plan's hub product (the link's, else that of a variant sharing a SKU, else a new one), write it."""
     new_products: list[_ProductPlan] = []
@@ -198,15 +205,28 @@ def _write_hub_products(
         conn,
         hub_products,
         [
-            {"id": plan.product.hub_id, **_product_values(plan.product.record, now)}
+            {
+                "id": plan.product.hub_id,
+                **_merged_product(plan.product, _product_values(plan.product.record, now), merger),
+            }
             for plan in plans
             if plan.product_changed and not plan.created
         ],
     )
 
 
+def _merged_product(item: Pending[CanonicalProduct], values: dict[str, Any], merger: Merger | None) -> dict[str, Any]:
+    """The values to write to a linked hub product: the shop's (``pull``), else the three-way merge's."""
+    return values if merger is None else merger.product(item, values)
+
+
 def _write_hub_variants(
-    conn: Connection, tenant_id: str, plans: list[_ProductPlan], by_sku: dict[str, Row[Any]], now: datetime
+    conn: Connection,
+    tenant_id: str,
+    plans: list[_ProductPlan],
+    by_sku: dict[str, Row[Any]],
+    now: datetime,
+    merger: Merger | None = None,
 ) -> None:
     """Update linked variants, attach SKU matches, create the rest; every changed variant gets its ``hub_id``.
 
@@ -224,6 +244,8 @@ def _write_hub_variants(
             values = _variant_values(item.record, now)
             if item.link is not None:
                 item.hub_id = int(item.link.hub_id)
+                if merger is not None:
+                    values = merger.variant(item, values, item.record.updated_at or plan.product.record.updated_at)
                 updates.append({"id": item.hub_id, **values})
             elif sku and sku in by_sku:
                 item.hub_id = int(by_sku[sku].id)
@@ -265,15 +287,34 @@ def resolve_products(
     integration_id: int,
     products: Sequence[CanonicalProduct],
     now: datetime,
+    run_id: str | None = None,
 ) -> ResolveCounts:
-    """Upsert a page of one shop's products and their variants into the hub (see the module docstring)."""
+    """Upsert a page of one shop's products and their variants into the hub (see the module docstring).
+
+    A ``pull`` shop's values overwrite the hub as they always did; a ``bidirectional`` or ``push`` shop's linked
+    records go through the three-way merge (``threeway``), whose conflicts are recorded with ``run_id``. Held
+    conflicts a person decided are applied first, once (``decisions``).
+    """
     counts = ResolveCounts()
+    apply_decisions(conn, integration_id, now)
     if not products:
         return counts
+    settings = load_settings(conn, integration_id)
     lookups = _load(conn, tenant_id, integration_id, products)
     plans = _diff(products, lookups, counts)
-    _write_hub_products(conn, tenant_id, plans, lookups, now)
-    _write_hub_variants(conn, tenant_id, plans, lookups.by_sku, now)
+    merger: Merger | None = None
+    if settings.direction.pushes:
+        merger = Merger(
+            conn, tenant_id=tenant_id, integration_id=integration_id, settings=settings, run_id=run_id, now=now
+        )
+        merger.load(
+            [plan.product.link for plan in plans if plan.product_changed],
+            [item.link for plan in plans for item in plan.variants],
+        )
+    _write_hub_products(conn, tenant_id, plans, lookups, now, merger)
+    _write_hub_variants(conn, tenant_id, plans, lookups.by_sku, now, merger)
+    if merger is not None:
+        merger.write_conflicts()
     removed = [row for plan in plans for row in plan.removed_variant_links]
     if removed:
         # The shop removed these variants from their product (another shop may still sell them).

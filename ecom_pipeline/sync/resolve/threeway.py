@@ -1,0 +1,222 @@
+"""The three-way merge wired into the products resolve, for shops whose direction is ``bidirectional`` or ``push``.
+
+For a ``pull`` shop resolve writes the shop's values into the hub exactly as before and none of this runs. For
+the others, each linked product and variant the shop changed is merged field by field (``sync.merge``) between
+the hub row, the shop record and the link's ``base_snapshot``:
+
+- a field only the shop changed flows to the hub (``bidirectional``; a ``push`` shop's edit is left in the shop);
+- a field only the hub changed keeps the hub value (export pushes it: the base stays at the shop's value);
+- both changed alike is agreement; both changed differently is a conflict decided by the field's policy, each
+  one a ``sync_conflicts`` row with the Dagster run id; ``manual`` keeps the hub value and export pushes nothing
+  for it until a person decides (``sync.resolve.decisions`` applies that decision on the next resolve);
+- fields without a policy (handle, tags, categories, product type, variant title, currency, position) take the
+  shop's value only when the shop changed them, so a hub edit of them survives an unrelated pull.
+- a record deleted in the hub (``deleted_at``) stays deleted: a shop edit does not bring it back.
+
+The hub side is compared as export sends it (``export.product_values`` / ``variant_values``: an archived product
+is a draft in the shop), so resolve and export agree on what "the hub changed" means. The hub's modification time
+for ``newest`` is the row's ``synced_at`` (set by every pull write, import and applied decision).
+
+The link's new base is the shop's record as it is now, since resolve writes nothing to the shop, except a field
+the merge leaves in the shop (a ``push`` shop's own edit, or a conflict the shop won that a ``push`` shop cannot
+pull): that field keeps the base the merge gives, so export does not overwrite the shop's value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Row, insert, select
+from sqlalchemy.engine import Connection
+
+from ecom_pipeline.sync.export import PRODUCT_FIELDS, VARIANT_FIELDS, product_values, variant_values
+from ecom_pipeline.sync.hashing import stable_hash
+from ecom_pipeline.sync.merge import (
+    MONEY_FIELDS,
+    FieldDecision,
+    Outcome,
+    Resolution,
+    conflict_rows,
+    json_value,
+    merge_record,
+)
+from ecom_pipeline.sync.policies import SyncSettings
+from ecom_pipeline.sync.resolve.core import Pending
+from ecom_pipeline.warehouse import store
+from ecom_pipeline.warehouse.schema import hub_products, hub_variants, integrations, sync_conflicts
+
+# Canonical snapshot key -> hub column, for the fields without a policy (taken from the shop only when it changed).
+_PRODUCT_OTHER = {
+    "product_type": "product_type",
+    "handle": "handle",
+    "tags": "tags",
+    "categories": "categories",
+    "created_at": "source_created_at",
+}
+_VARIANT_OTHER = {"title": "title", "currency": "currency", "position": "position", "created_at": "source_created_at"}
+# The shop-computed tax twins follow the price: kept with the hub's price, taken with the shop's.
+_TAX_TWINS = ("price_tax_excl", "price_includes_tax")
+_VARIANT_MERGED = (*VARIANT_FIELDS, "options")
+
+
+def load_settings(conn: Connection, integration_id: int) -> SyncSettings:
+    """The shop's direction and policies (an unknown integration reads as the defaults: ``pull``)."""
+    raw = conn.execute(select(integrations.c.settings).where(integrations.c.id == integration_id)).scalar()
+    return SyncSettings.from_settings(raw if isinstance(raw, dict) else None)
+
+
+def _tidy(amount: Any) -> Any:
+    """A hub amount without PostgreSQL's scale padding (``11.000000`` as ``11.00``), so a conflict row shows it as
+    the merchant wrote it; the value is unchanged (the merge compares Decimals)."""
+    if not isinstance(amount, Decimal):
+        return amount
+    cents = amount.quantize(Decimal("0.01"))
+    return cents if cents == amount else amount.normalize()
+
+
+def _live(link: Row[Any] | None) -> bool:
+    return link is not None and link.deleted_at is None and link.base_snapshot is not None
+
+
+def _rows(conn: Connection, table: Any, ids: Iterable[int]) -> dict[int, Row[Any]]:
+    found: dict[int, Row[Any]] = {}
+    for part in store.chunked(sorted(set(ids))):
+        for row in conn.execute(select(table).where(table.c.id.in_(part))):
+            found[int(row.id)] = row
+    return found
+
+
+def _new_base(d: FieldDecision, shop_raw: Any, base_raw: Any) -> Any:
+    """The field's value in the link's new base (see the module docstring)."""
+    if d.outcome is Outcome.SHOP_ONLY_IGNORED:
+        return base_raw
+    if d.is_conflict and d.resolution is not Resolution.HELD and not d.write_hub and not d.write_shop:
+        return json_value(d.new_base)
+    return shop_raw
+
+
+class Merger:
+    """Merges the linked records of one page for one non-``pull`` shop and collects the conflicts."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        *,
+        tenant_id: str,
+        integration_id: int,
+        settings: SyncSettings,
+        run_id: str | None,
+        now: datetime,
+    ) -> None:
+        self.conn = conn
+        self.tenant_id = tenant_id
+        self.integration_id = integration_id
+        self.settings = settings
+        self.run_id = run_id
+        self.now = now
+        self.products: dict[int, Row[Any]] = {}
+        self.variants: dict[int, Row[Any]] = {}
+        self.conflicts: list[dict[str, Any]] = []
+        # With a price rule the shop's price is derived from the hub's: it is never pulled into the hub.
+        self.variant_fields = (
+            tuple(f for f in _VARIANT_MERGED if f not in ("price", "compare_at_price"))
+            if settings.price_rule is not None
+            else _VARIANT_MERGED
+        )
+
+    def load(self, product_links: Iterable[Row[Any] | None], variant_links: Iterable[Row[Any] | None]) -> None:
+        """The hub rows of the page's linked records (one query per table and chunk)."""
+        self.products = _rows(self.conn, hub_products, (int(link.hub_id) for link in product_links if _live(link)))
+        self.variants = _rows(self.conn, hub_variants, (int(link.hub_id) for link in variant_links if _live(link)))
+
+    def _merge(
+        self,
+        entity: str,
+        item: Pending[Any],
+        hub: Row[Any],
+        hub_side: dict[str, Any],
+        fields: tuple[str, ...],
+        others: dict[str, str],
+        values: dict[str, Any],
+        shop_time: datetime | None,
+    ) -> dict[str, Any]:
+        assert item.link is not None
+        base = dict(item.link.base_snapshot or {})
+        shop = item.snapshot
+        decisions = merge_record(
+            base=base,
+            hub=hub_side,
+            shop=shop,
+            policies=self.settings.policies,
+            direction=self.settings.direction,
+            hub_time=hub.synced_at,
+            shop_time=shop_time,
+            fields=fields,
+        )
+        new_base = dict(shop)
+        out = dict(values)
+        for d in decisions:
+            if not d.write_hub:
+                out[d.field] = getattr(hub, d.field)
+                if d.field == "price":
+                    for twin in _TAX_TWINS:
+                        out[twin] = getattr(hub, twin)
+            new_base[d.field] = _new_base(d, shop.get(d.field), base.get(d.field))
+        for key, column in others.items():
+            if shop.get(key) == base.get(key):
+                out[column] = getattr(hub, column)
+        # A record deleted in the hub stays deleted (export makes it a draft in the shop): a shop edit of it does
+        # not bring it back, as a pull would.
+        out["deleted_at"] = hub.deleted_at
+        self.conflicts += conflict_rows(
+            decisions,
+            tenant_id=self.tenant_id,
+            integration_id=self.integration_id,
+            entity=entity,
+            hub_id=int(hub.id),
+            decided_at=self.now,
+            dagster_run_id=self.run_id,
+        )
+        item.snapshot = new_base
+        item.hash = stable_hash(new_base)
+        return out
+
+    def product(self, item: Pending[Any], values: dict[str, Any]) -> dict[str, Any]:
+        """The hub product's values after the merge (``values``: the shop's, as a pull writes them)."""
+        hub = self.products.get(int(item.link.hub_id)) if _live(item.link) else None  # type: ignore[union-attr]
+        if hub is None:
+            return values
+        return self._merge(
+            "product",
+            item,
+            hub,
+            product_values(hub),
+            PRODUCT_FIELDS,
+            _PRODUCT_OTHER,
+            values,
+            item.record.updated_at,
+        )
+
+    def variant(self, item: Pending[Any], values: dict[str, Any], shop_time: datetime | None) -> dict[str, Any]:
+        """The hub variant's values after the merge; the price fields are kept when a price rule applies."""
+        hub = self.variants.get(int(item.link.hub_id)) if _live(item.link) else None  # type: ignore[union-attr]
+        if hub is None:
+            return values
+        hub_side = {**variant_values(hub, self.settings), "options": dict(hub.options or {})}
+        for name in MONEY_FIELDS & set(hub_side):
+            hub_side[name] = _tidy(hub_side[name])
+        out = self._merge("variant", item, hub, hub_side, self.variant_fields, _VARIANT_OTHER, values, shop_time)
+        if self.settings.price_rule is not None:
+            for name in ("price", "compare_at_price", *_TAX_TWINS):
+                out[name] = getattr(hub, name)
+        return out
+
+    def write_conflicts(self) -> int:
+        """Insert the page's conflicts (one statement) and forget them."""
+        rows, self.conflicts = self.conflicts, []
+        if rows:
+            self.conn.execute(insert(sync_conflicts), rows)
+        return len(rows)
