@@ -348,6 +348,20 @@ def _product_update(_: Any, info: GraphQLResolveInfo, product: dict[str, Any]) -
     return {"product": record, "userErrors": []}
 
 
+def _product_set(
+    _: Any,
+    info: GraphQLResolveInfo,
+    input: dict[str, Any],
+    identifier: dict[str, Any] | None = None,
+    synchronous: bool = True,
+) -> Any:
+    """``productSet``: needs ``write_products``; ``userErrors`` carry ``ProductSetUserErrorCode`` codes and, like
+    Shopify's, a null product; webhooks ``products/create`` or ``products/update`` follow the write."""
+    _require_write(info, "write_products")
+    product, errors = info.context.store.set_product(identifier, input)
+    return {"product": product, "userErrors": errors}
+
+
 def _variants_bulk_update(
     _: Any, info: GraphQLResolveInfo, productId: str, variants: list[dict[str, Any]], allowPartialUpdates: bool = False
 ) -> Any:
@@ -484,6 +498,7 @@ RESOLVERS.update(
         ("Mutation", "webhookSubscriptionCreate"): _webhook_create,
         ("Mutation", "webhookSubscriptionDelete"): _webhook_delete,
         ("Mutation", "productUpdate"): _product_update,
+        ("Mutation", "productSet"): _product_set,
         ("Mutation", "productVariantsBulkUpdate"): _variants_bulk_update,
         ("Mutation", "inventorySetQuantities"): _inventory_set,
     }

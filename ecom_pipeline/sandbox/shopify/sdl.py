@@ -58,6 +58,12 @@ enum InventorySetQuantitiesUserErrorCode {
 }
 enum ProductVariantsBulkUpdateUserErrorCode { GREATER_THAN_OR_EQUAL_TO INVALID_INPUT PRODUCT_DOES_NOT_EXIST
   PRODUCT_VARIANT_DOES_NOT_EXIST PRODUCT_VARIANT_ID_MISSING }
+enum ProductSetUserErrorCode {
+  DUPLICATED_OPTION_NAME DUPLICATED_OPTION_VALUE GENERIC_ERROR HANDLE_NOT_UNIQUE ID_NOT_ALLOWED INVALID_INPUT
+  INVALID_PRODUCT INVALID_VARIANT MISSING_FIELD_REQUIRED NOT_FOUND OPTION_DOES_NOT_EXIST OPTION_VALUES_MISSING
+  OPTIONS_OVER_LIMIT PRODUCT_DOES_NOT_EXIST PRODUCT_OPTIONS_INPUT_MISSING PRODUCT_VARIANT_DOES_NOT_EXIST
+  VARIANTS_OVER_LIMIT
+}
 
 interface Node { id: ID! }
 
@@ -224,6 +230,21 @@ input ProductUpdateInput {
 }
 type ProductUpdatePayload { product: Product userErrors: [UserError!]! }
 input InventoryItemInput { sku: String tracked: Boolean }
+input ProductSetIdentifiers { id: ID handle: String }
+input OptionValueSetInput { id: ID name: String }
+input OptionSetInput { id: ID name: String position: Int values: [OptionValueSetInput!] }
+input VariantOptionValueInput { id: ID name: String optionId: ID optionName: String }
+input ProductVariantSetInput {
+  id: ID sku: String price: Money compareAtPrice: Money barcode: String position: Int taxable: Boolean
+  inventoryPolicy: ProductVariantInventoryPolicy inventoryItem: InventoryItemInput
+  optionValues: [VariantOptionValueInput!]!
+}
+input ProductSetInput {
+  title: String handle: String descriptionHtml: String vendor: String productType: String status: ProductStatus
+  tags: [String!] productOptions: [OptionSetInput!] variants: [ProductVariantSetInput!]
+}
+type ProductSetUserError { code: ProductSetUserErrorCode field: [String!] message: String! }
+type ProductSetPayload { product: Product userErrors: [ProductSetUserError!]! }
 input ProductVariantsBulkInput {
   id: ID price: Money compareAtPrice: Money barcode: String taxable: Boolean
   inventoryPolicy: ProductVariantInventoryPolicy inventoryItem: InventoryItemInput
@@ -289,6 +310,8 @@ type Mutation {
     WebhookSubscriptionCreatePayload
   webhookSubscriptionDelete(id: ID!): WebhookSubscriptionDeletePayload
   productUpdate(product: ProductUpdateInput!): ProductUpdatePayload
+  productSet(identifier: ProductSetIdentifiers, input: ProductSetInput!, synchronous: Boolean = true):
+    ProductSetPayload
   productVariantsBulkUpdate(productId: ID!, variants: [ProductVariantsBulkInput!]!,
                             allowPartialUpdates: Boolean = false):
     ProductVariantsBulkUpdatePayload
