@@ -52,7 +52,10 @@ VARIANT_FIELDS = ("sku", "price", "compare_at_price", "weight")
 # The platform's writer: module path and function ``apply_plan(client, plan, on_links) -> WriteOutcome``.
 # TODO(registry): move this to the platform registry's writer slot (platforms/registry.py) once the registry
 # rework lands; until then this small mapping is the only place that knows which platforms can be pushed to.
-WRITERS: dict[str, str] = {"woocommerce": "ecom_pipeline.platforms.woocommerce.writer"}
+WRITERS: dict[str, str] = {
+    "woocommerce": "ecom_pipeline.platforms.woocommerce.writer",
+    "shopify": "ecom_pipeline.platforms.shopify.writer",
+}
 
 
 class ExportError(RuntimeError):
