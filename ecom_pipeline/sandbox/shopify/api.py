@@ -83,6 +83,9 @@ class ShopifyApi:
         self.faults = faults
         rate, size, self.plan_name = PLANS[plan]
         self.bucket = LeakyBucket(size, rate, store.clock)
+        # (operation type, root fields) of every executed request, so tests can tell reads from writes (every
+        # GraphQL request is the same POST).
+        self.operations: list[tuple[str, tuple[str, ...]]] = []
         self.api_date = api_date
         self.bulk = BulkOperations(SCHEMA, store.clock, objects_per_s, bulk_fault)
         self.webhooks = WebhookHub(store.domain, oauth.client_secret, DEFAULT_VERSION, store.clock)
@@ -215,6 +218,8 @@ class ShopifyApi:
         if operation is None:
             return 200, {"errors": [{"message": "An operation name is required"}]}
         fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        roots = tuple(getattr(sel, "name", None) and sel.name.value for sel in operation.selection_set.selections)
+        self.operations.append((operation.operation.value, tuple(str(r) for r in roots)))
         calc = CostCalculator(schema, operation, fragments, variables)
         requested = calc.requested()
         if requested > MAX_QUERY_COST:
