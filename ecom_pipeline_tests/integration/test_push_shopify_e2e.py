@@ -128,7 +128,7 @@ def test_push_creates_the_catalogue_with_product_set_then_a_second_push_and_the_
     world.clear()
     assert world.push("--dry-run") == 0
     assert "2 product creates" in capsys.readouterr().out
-    assert world.mutations() == [] and "TEE-S" not in world.variants_by_sku()  # a dry run sends only queries
+    assert world.ops == [] and "TEE-S" not in world.variants_by_sku()  # a dry run sends nothing to the shop
 
     assert world.push() == 0
     assert world.mutations() == ["productSet", "productSet"]
