@@ -270,3 +270,49 @@ def test_a_push_without_the_write_products_scope_fails_with_what_to_do_and_write
     assert "write_products" in out.out + out.err
     assert world.mutations() == []
     assert world.export_runs()[-1].status == "failed"
+
+
+def test_the_products_webhooks_our_own_push_triggers_change_nothing_in_the_hub_and_push_nothing(world: World) -> None:
+    """Prevents the echo through webhooks: Shopify announces our own productSet and productVariantsBulkUpdate
+    (products/create, products/update), and applying them must neither rewrite the hub nor make the next push
+    write again."""
+    import time
+
+    from ecom_pipeline.platforms.shopify.webhooks import connect_webhooks
+    from ecom_pipeline.warehouse.credentials import CredentialCipher
+    from ecom_pipeline.warehouse.schema import integrations, webhook_inbox
+    from ecom_pipeline.webhooks.app import create_app
+    from ecom_pipeline.webhooks.apply import apply_inbox
+    from ecom_pipeline_tests.webhooks.conftest import ReceiverServer
+
+    engine = shared_engine(world.url)
+    cipher = CredentialCipher.from_env(world.tmp / "home")
+    with engine.connect() as conn:
+        integration_id = conn.execute(select(integrations.c.id)).scalar_one()
+    with ReceiverServer(create_app(engine=engine, cipher=cipher)) as receiver:
+        connect_webhooks(
+            engine, integration_id, receiver.url, cipher, webhook_secret=world.shop.credentials["client_secret"]
+        )
+        world.import_csv(*CATALOGUE)
+        assert world.push() == 0
+        world.sandbox.clock.advance(60)
+        with engine.begin() as conn:
+            conn.execute(update(hub_variants).where(hub_variants.c.sku == "TEE-S").values(price=Decimal("18.00")))
+        assert world.push() == 0
+        hub = world.shop.extra["webhooks"]
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not (
+            hub.deliveries and all(d.state != "pending" for d in hub.deliveries)
+        ):
+            time.sleep(0.05)
+        with engine.connect() as conn:
+            topics = conn.execute(select(webhook_inbox.c.topic)).scalars().all()
+        assert "products/create" in topics and "products/update" in topics
+        before = world.hub_rows()
+        report = apply_inbox(engine, tenant_id=TENANT, run_id="hook", cipher=cipher)
+        assert report.dead == 0 and report.retried == 0, report.errors
+        assert all(r.rejected == 0 for r in report.entities.values())
+        assert world.hub_rows() == before
+        world.clear()
+        assert world.push() == 0
+        assert world.mutations() == []
