@@ -316,3 +316,20 @@ def test_the_products_webhooks_our_own_push_triggers_change_nothing_in_the_hub_a
         world.clear()
         assert world.push() == 0
         assert world.mutations() == []
+
+
+def test_a_hub_product_whose_handle_an_unrelated_shop_product_has_is_refused_not_overwritten(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prevents productSet(identifier: {handle}) from replacing the title and variants of a merchant's own Shopify
+    product that merely shares the hub product's handle (none of its SKUs)."""
+    theirs = next(iter(world.shop.store.products.values()))
+    kept = (theirs.title, list(theirs.variant_ids))
+    world.import_csv(*CATALOGUE, f"{theirs.handle},Ours,,active,simple,,,OURS-1,,5.00,,USD,,,")
+    assert world.push() == 1
+    assert "already has a product with handle" in capsys.readouterr().out
+    assert (theirs.title, list(theirs.variant_ids)) == kept
+    assert "OURS-1" not in world.variants_by_sku() and "MUG-1" in world.variants_by_sku()
+    with shared_engine(world.url).connect() as conn:
+        rejected = conn.execute(select(rejected_records.c.external_id).where(rejected_records.c.stage == "export"))
+        assert rejected.scalars().all() == ["OURS-1"]

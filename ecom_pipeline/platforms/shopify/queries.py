@@ -260,6 +260,10 @@ VARIANTS_BY_SKU_QUERY = """query VariantsBySku($first: Int!, $query: String!) {
   }
 }"""
 
+PRODUCTS_BY_HANDLE_QUERY = """query ProductsByHandle($first: Int!, $query: String!) {
+  products(first: $first, query: $query) { nodes { id handle } }
+}"""
+
 PRODUCT_SET_MUTATION = f"""mutation ProductSet($identifier: ProductSetIdentifiers, $input: ProductSetInput!) {{
   productSet(identifier: $identifier, input: $input, synchronous: true) {{
     product {{ {PRODUCT_FIELDS}

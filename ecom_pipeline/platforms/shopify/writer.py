@@ -14,7 +14,10 @@
   a product found with one is adopted (``productSet`` with ``identifier: {id}`` and its variants' ids) instead of
   created, and a product not found is created with ``identifier: {handle}`` (the hub handle), which Shopify
   treats as "create, or update the product with that handle". So a process killed between the shop's create
-  and our link does not create a duplicate on the rerun.
+  and our link does not create a duplicate on the rerun. Since ``identifier: {handle}`` would also overwrite a
+  merchant's own product that merely has the same handle, the handles of the other creates are looked up first
+  (``products(query: "handle:...")``) and a product found there with none of our SKUs is refused (not
+  overwritten), except after an interrupted push (``plan.resume``), when it is ours from that push.
 - A hub delete is a ``DRAFT`` product, not ``ARCHIVED``: the export plan (shared by every platform) states a
   deleted or archived hub product as ``draft``, and the link's base is compared with that value; writing
   ARCHIVED would read back as ``archived`` and be planned (and written) again on every push. Draft also keeps
@@ -158,7 +161,22 @@ class _Writer:
             )
         self.currency = shop.get("currency")
         existing = self.lookup_skus([v.sku for c in self.plan.creates for v in c.variants if v.sku])
+        owned = {ids[1] for ids in existing.values()}
+        handles = self.lookup_handles(
+            [c.handle for c in self.plan.creates if c.handle and not any(v.sku in existing for v in c.variants)]
+        )
         for c in self.plan.creates:
+            taken = handles.get(c.handle or "")
+            if taken is not None and taken not in owned and not self.plan.resume:
+                self.out.reject(
+                    "product",
+                    self._key(c),
+                    f"the Shopify shop already has a product with handle {c.handle!r} ({taken}) that carries none of "
+                    "this product's SKUs: it is not overwritten; give one of them another handle, or the same SKUs to "
+                    "link them",
+                    {"handle": c.handle},
+                )
+                continue
             self._create(c, existing)
         for u in [*self.plan.updates, *self.plan.deletes]:
             if u.entity == "product":
@@ -194,6 +212,21 @@ class _Writer:
                 sku = node.get("sku")
                 if sku in chunk and sku not in found and node.get("product"):
                     found[sku] = (str(node["id"]), str(node["product"]["id"]))
+        return found
+
+    def lookup_handles(self, handles: Sequence[str]) -> dict[str, str]:
+        """Handle -> product gid of the shop's products with one of ``handles``."""
+        found: dict[str, str] = {}
+        unique = sorted(set(handles))
+        for start in range(0, len(unique), SKU_LOOKUP_CHUNK):
+            chunk = unique[start : start + SKU_LOOKUP_CHUNK]
+            search = " OR ".join('handle:"{}"'.format(h.replace('"', '\\"')) for h in chunk)
+            data = self.client.execute(
+                q.PRODUCTS_BY_HANDLE_QUERY, {"first": 250, "query": search}, key="ProductsByHandle"
+            )
+            for node in (data.get("products") or {}).get("nodes") or []:
+                if node.get("handle") in chunk:
+                    found[str(node["handle"])] = str(node["id"])
         return found
 
     # -- creates --------------------------------------------------------------------------------------------------
