@@ -281,3 +281,12 @@ VARIANTS_BULK_UPDATE_MUTATION = f"""mutation VariantsBulkUpdate($productId: ID!,
     userErrors {{ field message code }}
   }}
 }}"""
+
+VARIANTS_BULK_CREATE_MUTATION = f"""mutation VariantsBulkCreate($productId: ID!,
+    $variants: [ProductVariantsBulkInput!]!) {{
+  productVariantsBulkCreate(productId: $productId, variants: $variants) {{
+    product {{ {PRODUCT_FIELDS} }}
+    productVariants {{ {VARIANT_FIELDS} }}
+    userErrors {{ field message code }}
+  }}
+}}"""

@@ -367,6 +367,30 @@ def _product_set(
     return {"product": product, "userErrors": errors}
 
 
+def _variants_bulk_create(
+    _: Any, info: GraphQLResolveInfo, productId: str, variants: list[dict[str, Any]], strategy: str = "DEFAULT"
+) -> Any:
+    """``productVariantsBulkCreate``: needs ``write_products``; all or none, errors indexed by variant."""
+    _require_write(info, "write_products")
+    store: ShopifyStore = info.context.store
+    try:
+        store.product(productId)
+    except (StoreError, ValueError):
+        return {
+            "product": None,
+            "productVariants": None,
+            "userErrors": [
+                {"field": ["productId"], "message": "Product does not exist", "code": "PRODUCT_DOES_NOT_EXIST"}
+            ],
+        }
+    created, errors = store.add_variants(productId, variants)
+    return {
+        "product": store.product(productId),
+        "productVariants": created if not errors else None,
+        "userErrors": errors,
+    }
+
+
 def _variants_bulk_update(
     _: Any, info: GraphQLResolveInfo, productId: str, variants: list[dict[str, Any]], allowPartialUpdates: bool = False
 ) -> Any:
@@ -504,6 +528,7 @@ RESOLVERS.update(
         ("Mutation", "webhookSubscriptionDelete"): _webhook_delete,
         ("Mutation", "productUpdate"): _product_update,
         ("Mutation", "productSet"): _product_set,
+        ("Mutation", "productVariantsBulkCreate"): _variants_bulk_create,
         ("Mutation", "productVariantsBulkUpdate"): _variants_bulk_update,
         ("Mutation", "inventorySetQuantities"): _inventory_set,
     }

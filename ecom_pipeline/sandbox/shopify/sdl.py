@@ -65,6 +65,15 @@ enum ProductVariantsBulkUpdateUserErrorCode {
   PRODUCT_VARIANT_DOES_NOT_EXIST PRODUCT_VARIANT_ID_MISSING SUBSCRIPTION_VIOLATION TOO_LONG TOO_SHORT
   UNSUPPORTED_COMBINED_LISTING_PARENT_OPERATION VARIANT_ALREADY_EXISTS
 }
+enum ProductVariantsBulkCreateUserErrorCode {
+  CANNOT_SET_NAME_FOR_LINKED_OPTION_VALUE GREATER_THAN_OR_EQUAL_TO INVALID INVALID_INPUT
+  INVENTORY_QUANTITIES_LIMIT_EXCEEDED MUST_BE_FOR_THIS_PRODUCT NEED_TO_ADD_OPTION_VALUES NEGATIVE_PRICE_VALUE
+  NOT_DEFINED_FOR_SHOP NO_KEY_ON_CREATE OPTION_VALUES_FOR_NUMBER_OF_UNKNOWN_OPTIONS PRODUCT_DOES_NOT_EXIST
+  PRODUCT_SUSPENDED SUBSCRIPTION_VIOLATION TOO_MANY_INVENTORY_LOCATIONS TRACKED_VARIANT_LOCATION_NOT_FOUND
+  UNSUPPORTED_COMBINED_LISTING_PARENT_OPERATION VARIANT_ALREADY_EXISTS
+  VARIANT_ALREADY_EXISTS_CHANGE_OPTION_VALUE
+}
+enum ProductVariantsBulkCreateStrategy { DEFAULT PRESERVE_STANDALONE_VARIANT REMOVE_STANDALONE_VARIANT }
 enum ProductSetUserErrorCode {
   CANNOT_COMBINE_LINKED_AND_NONLINKED_OPTION_VALUES CAPABILITY_VIOLATION DUPLICATED_METAFIELD_VALUE
   DUPLICATED_OPTION_NAME DUPLICATED_OPTION_VALUE DUPLICATED_VALUE DUPLICATE_LINKED_OPTION GENERIC_ERROR
@@ -255,11 +264,18 @@ input ProductSetInput {
   title: String handle: String descriptionHtml: String vendor: String productType: String status: ProductStatus
   tags: [String!] productOptions: [OptionSetInput!] variants: [ProductVariantSetInput!]
 }
+type ProductVariantsBulkCreateUserError {
+  code: ProductVariantsBulkCreateUserErrorCode field: [String!] message: String!
+}
+type ProductVariantsBulkCreatePayload {
+  product: Product productVariants: [ProductVariant!] userErrors: [ProductVariantsBulkCreateUserError!]!
+}
 type ProductSetUserError { code: ProductSetUserErrorCode field: [String!] message: String! }
 type ProductSetPayload { product: Product userErrors: [ProductSetUserError!]! }
 input ProductVariantsBulkInput {
   id: ID price: Money compareAtPrice: Money barcode: String taxable: Boolean
   inventoryPolicy: ProductVariantInventoryPolicy inventoryItem: InventoryItemInput
+  optionValues: [VariantOptionValueInput!]
 }
 type ProductVariantsBulkUpdateUserError {
   code: ProductVariantsBulkUpdateUserErrorCode field: [String!] message: String!
@@ -327,6 +343,8 @@ type Mutation {
   productVariantsBulkUpdate(productId: ID!, variants: [ProductVariantsBulkInput!]!,
                             allowPartialUpdates: Boolean = false):
     ProductVariantsBulkUpdatePayload
+  productVariantsBulkCreate(productId: ID!, variants: [ProductVariantsBulkInput!]!,
+                            strategy: ProductVariantsBulkCreateStrategy = DEFAULT): ProductVariantsBulkCreatePayload
   inventorySetQuantities(input: InventorySetQuantitiesInput!): InventorySetQuantitiesPayload
 }
 

@@ -919,6 +919,87 @@ class ShopifyStore:
         self._emit("products/create" if created else "products/update", payload)
         return product, []
 
+    def add_variants(self, ident: int | str, specs: list[dict[str, Any]]) -> tuple[list[Variant], list[dict[str, Any]]]:
+        """``productVariantsBulkCreate`` (strategy DEFAULT): add variants to a product, all or none.
+
+        Each variant names a value for options the product has (``OPTION_DOES_NOT_EXIST`` otherwise); a value the
+        option lacks is added to it; a combination the product already has is ``VARIANT_ALREADY_EXISTS``.
+        """
+        with self.lock:
+            product = self.product(ident)
+            names = [o.name for o in product.options]
+            taken = {tuple(self.variants[v].option_values) for v in product.variant_ids}
+            errors: list[dict[str, Any]] = []
+            combos: list[list[str]] = []
+            for i, spec in enumerate(specs):
+                given = {str(v.get("optionName")): str(v.get("name")) for v in spec.get("optionValues") or []}
+                unknown = [n for n in given if n not in names]
+                if unknown:
+                    errors.append(
+                        {
+                            "field": ["variants", str(i), "optionValues"],
+                            "message": f"Option '{unknown[0]}' does not exist.",
+                            "code": "OPTION_DOES_NOT_EXIST",
+                        }
+                    )
+                    continue
+                combo = [given.get(n, "") for n in names]
+                if tuple(combo) in taken:
+                    errors.append(
+                        {
+                            "field": ["variants", str(i)],
+                            "message": f"The variant '{' / '.join(combo)}' already exists.",
+                            "code": "VARIANT_ALREADY_EXISTS",
+                        }
+                    )
+                    continue
+                if spec.get("price") is not None and money(spec["price"]) < 0:
+                    errors.append(
+                        {
+                            "field": ["variants", str(i), "price"],
+                            "message": "Price must be greater than or equal to 0",
+                            "code": "GREATER_THAN_OR_EQUAL_TO",
+                        }
+                    )
+                    continue
+                taken.add(tuple(combo))
+                combos.append(combo)
+            if errors:
+                return [], errors
+            now = self.now()
+            created: list[Variant] = []
+            for spec, combo in zip(specs, combos, strict=True):
+                for option, value in zip(product.options, combo, strict=True):
+                    if value and value not in option.values:
+                        option.values.append(value)
+                iid = self._id("InventoryItem")
+                compare = spec.get("compareAtPrice")
+                variant = Variant(
+                    self._id("ProductVariant"),
+                    product.id,
+                    " / ".join(combo),
+                    str((spec.get("inventoryItem") or {}).get("sku") or ""),
+                    spec.get("barcode"),
+                    money(spec.get("price") or 0),
+                    money(compare) if compare is not None else None,
+                    len(product.variant_ids) + 1,
+                    combo,
+                    iid,
+                    True,
+                    "DENY",
+                    now,
+                    now,
+                )
+                self.variants[variant.id] = variant
+                self.inventory_items[iid] = InventoryItem(iid, variant.id, True, True, None, now, now)
+                self.levels[iid] = {}
+                product.variant_ids.append(variant.id)
+                created.append(variant)
+            product.updated_at = now
+            payload = self.rest_product(product)
+        self._emit("products/update", payload)
+        return created, []
+
     def touch_products(self, count: int = 1, ids: list[int] | None = None) -> list[int]:
         """Bump ``updated_at`` of the given products (or of the ``count`` least recently updated)."""
         with self.lock:
