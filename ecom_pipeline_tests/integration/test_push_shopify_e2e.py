@@ -333,3 +333,26 @@ def test_a_hub_product_whose_handle_an_unrelated_shop_product_has_is_refused_not
     with shared_engine(world.url).connect() as conn:
         rejected = conn.execute(select(rejected_records.c.external_id).where(rejected_records.c.stage == "export"))
         assert rejected.scalars().all() == ["OURS-1"]
+
+
+def test_a_variant_added_in_the_hub_is_one_variants_bulk_create_under_the_same_product(world: World) -> None:
+    """Prevents a hub variant added to a product Shopify already has from being refused forever, re-creating the
+    product, or being created again on the next push."""
+    world.import_csv(*CATALOGUE)
+    assert world.push() == 0
+    tee_id = world.variants_by_sku()["TEE-S"][0].product_id
+    world.sandbox.clock.advance(60)
+    world.import_csv(*CATALOGUE, "tee,,,,,,,TEE-L,T-Shirt - L,21.90,,USD,0.2,Size=L,")
+    world.clear()
+    assert world.push() == 0
+    assert world.mutations() == ["productVariantsBulkCreate"]
+    tee_l = world.variants_by_sku()["TEE-L"]
+    assert [(v.product_id, v.price, v.option_values) for v in tee_l] == [(tee_id, Decimal("21.90"), ["L"])]
+    assert world.shop.store.products[tee_id].options[0].values == ["S", "M", "L"]
+    assert world.export_runs()[-1].created == 1
+    before = world.hub_rows()
+    assert run_sync(TENANT, instance=world.instance).success
+    assert world.hub_rows() == before
+    world.clear()
+    assert world.push() == 0
+    assert world.mutations() == []

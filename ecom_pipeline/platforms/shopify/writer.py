@@ -6,6 +6,8 @@
   leaves out what it is not given, and a missing ``variants`` list leaves the variants alone).
 - Variant changes (price, compare-at price, SKU) of one product are one ``productVariantsBulkUpdate`` with
   ``allowPartialUpdates``: a variant the shop refuses does not hold back the others.
+- Hub variants added to a product the shop already has are one ``productVariantsBulkCreate`` per product (Shopify
+  creates them all or none: a refused one holds back its siblings, each rejected with the reason).
 - Every call runs under the client's cost governor (``ShopifyClient.execute``), so a large push paces itself to
   the bucket instead of meeting THROTTLED.
 - ``userErrors`` are per item: each refused product or variant becomes a rejection (stage ``export``) with the
@@ -27,9 +29,8 @@
   back hashes the same and changes nothing.
 
 Known limits (docs/two-way-sync.md): weight is not written (Shopify keeps it on the inventory item's
-measurement, which the connector does not read, so it could never be compared); a variant added in the hub to a
-product the shop already has is refused with a clear message (it needs ``productVariantsBulkCreate``); no staged
-bulk mutation yet (one call per product).
+measurement, which the connector does not read, so it could never be compared); no staged bulk mutation yet (one
+call per product); tags, vendor and product type are not written.
 """
 
 from __future__ import annotations
@@ -187,14 +188,11 @@ class _Writer:
                 by_parent.setdefault(str(u.parent_external_id), []).append(u)
         for parent, group in sorted(by_parent.items()):
             self._update_variants(parent, group)
+        added: dict[str, list[Any]] = {}
         for vc in self.plan.variant_creates:
-            self.out.reject(
-                "variant",
-                vc.variant.sku or f"hub#{vc.variant.hub_id}",
-                "not supported yet: adding a variant to a product the Shopify shop already has "
-                "(productVariantsBulkCreate); add it in Shopify and pull, or delete and re-create the hub product",
-                dict(vc.variant.values),
-            )
+            added.setdefault(vc.product_external_id, []).append(vc)
+        for parent, creates in sorted(added.items()):
+            self._create_variants(parent, creates)
         self.out.api_calls = self.client.stats.api_calls
         return self.out
 
@@ -325,6 +323,55 @@ class _Writer:
             self.out.updated += 1
         if rows:
             self.on_links(rows)
+
+    def _create_variants(self, parent: str, creates: list[Any]) -> None:
+        """Hub variants missing under a product the shop has: one ``productVariantsBulkCreate`` per product. Shopify
+        creates all of them or none, so a refused variant holds back the others of its product (each is rejected
+        with the reason, and all are retried on the next push)."""
+        bodies = []
+        for vc in creates:
+            v: VariantValues = vc.variant
+            options = dict(v.options) or {DEFAULT_OPTION[0]: DEFAULT_OPTION[1]}
+            bodies.append(
+                {
+                    "optionValues": [{"optionName": n, "name": o} for n, o in options.items()],
+                    "price": _money(v.values.get("price")),
+                    "compareAtPrice": _money(v.values.get("compare_at_price")),
+                    "inventoryItem": {"sku": v.sku or ""},
+                }
+            )
+        variables = {"productId": _gid("Product", parent), "variants": bodies}
+        data = self.client.execute(
+            q.VARIANTS_BULK_CREATE_MUTATION, variables, key="VariantsBulkCreate", estimate=MUTATION_ESTIMATE
+        )
+        answer = data.get("productVariantsBulkCreate") or {}
+        errors = list(answer.get("userErrors") or [])
+        nodes = list(answer.get("productVariants") or [])
+        if errors or len(nodes) != len(creates):
+            by_index: dict[int, list[Mapping[str, Any]]] = {}
+            for error in errors:
+                path = error.get("field") or []
+                if len(path) >= 2 and path[0] == "variants" and str(path[1]).isdigit():
+                    by_index.setdefault(int(path[1]), []).append(error)
+            summary = "; ".join(_reason(e) for e in errors) or "the answer has no variant for this request"
+            for i, (vc, body) in enumerate(zip(creates, bodies, strict=True)):
+                own = by_index.get(i)
+                reason = (
+                    "; ".join(_reason(e) for e in own)
+                    if own
+                    else f"not created: Shopify creates a product's new variants all or none ({summary})"
+                )
+                self.out.reject("variant", vc.variant.sku or f"hub#{vc.variant.hub_id}", reason, body)
+            return
+        product_node = answer.get("product") or {"id": _gid("Product", parent)}
+        canonical = self._canonical({**product_node, "variants": {"nodes": nodes}})
+        rows = [self._product_row(canonical, creates[0].product_hub_id, None, ())]
+        by_sku = {v.sku: v for v in canonical.variants if v.sku}
+        for i, vc in enumerate(creates):
+            shop_variant = by_sku.get(vc.variant.sku or "") or canonical.variants[i]
+            rows.append(self._variant_row(shop_variant, vc.variant.hub_id, parent, None, ()))
+            self.out.created += 1
+        self.on_links(rows)
 
     # -- helpers --------------------------------------------------------------------------------------------------
 
