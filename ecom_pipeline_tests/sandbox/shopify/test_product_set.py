@@ -67,3 +67,31 @@ def test_product_set_user_errors_have_shopifys_codes_and_write_nothing(sandbox: 
     missing = client.gql(q.PRODUCT_SET_MUTATION, {"identifier": {"id": "gid://shopify/Product/1"}, "input": {}})
     assert missing["data"]["productSet"]["userErrors"][0]["code"] == "PRODUCT_DOES_NOT_EXIST"
     assert len(shop.store.products) == before
+
+
+def test_variants_bulk_create_is_all_or_none_with_indexed_user_errors(sandbox: SandboxServer) -> None:
+    """Prevents the emulator from creating part of a productVariantsBulkCreate that Shopify refuses as a whole
+    (an existing option combination is VARIANT_ALREADY_EXISTS, at that variant's index)."""
+    shop = sandbox.shop("shop-b")
+    client = ShopifyClient(sandbox, shop)
+    product = next(p for p in shop.store.products.values() if p.options and p.options[0].name == "Size")
+    existing = shop.store.variants[product.variant_ids[0]].option_values
+    count = len(product.variant_ids)
+
+    def spec(values: list[str], sku: str) -> dict[str, Any]:
+        pairs = zip([o.name for o in product.options], values, strict=True)
+        return {"optionValues": [{"optionName": n, "name": v} for n, v in pairs], "inventoryItem": {"sku": sku}}
+
+    fresh = ["Giant", *existing[1:]]
+    variables = {
+        "productId": f"gid://shopify/Product/{product.id}",
+        "variants": [spec(fresh, "G-1"), spec(existing, "D-1")],
+    }
+    answer = client.gql(q.VARIANTS_BULK_CREATE_MUTATION, variables)["data"]["productVariantsBulkCreate"]
+    assert answer["productVariants"] is None
+    assert [(e["code"], e["field"]) for e in answer["userErrors"]] == [("VARIANT_ALREADY_EXISTS", ["variants", "1"])]
+    assert len(product.variant_ids) == count and "Giant" not in product.options[0].values
+    variables["variants"] = variables["variants"][:1]
+    answer = client.gql(q.VARIANTS_BULK_CREATE_MUTATION, variables)["data"]["productVariantsBulkCreate"]
+    assert answer["userErrors"] == [] and answer["productVariants"][0]["sku"] == "G-1"
+    assert len(product.variant_ids) == count + 1 and "Giant" in product.options[0].values
