@@ -154,16 +154,6 @@ class CliSpec:
 
 
 @dataclass(frozen=True)
-class EntityWriter:
-    """Writing one entity back to the shop (the push path). Each operation is optional; None: not supported."""
-
-    create: Callable[..., Any] | None = None
-    update: Callable[..., Any] | None = None
-    delete: Callable[..., Any] | None = None
-    stock: Callable[..., Any] | None = None
-
-
-@dataclass(frozen=True)
 class PlatformSpec:
     """One platform: everything the pipeline, the receiver, the sandbox, the demo and the CLI use of it."""
 
@@ -193,8 +183,11 @@ class PlatformSpec:
     # Extra checks on the extract assets (Shopify: the API version is neither retiring nor retired).
     report_checks: tuple[ReportCheck, ...] = ()
     cli: CliSpec | None = None
-    # The push path: staging entity -> writer. None until the platform can write back.
-    writer: Mapping[str, EntityWriter] | None = None
+    # The push path (sync/export.py): the module of the platform's catalogue writer, which offers
+    # ``make_client(integration, secrets)`` and ``apply_plan(client, plan, on_links) -> WriteOutcome`` (creates,
+    # field updates and deletes of products and variants, in the shop's batch form). Imported only when pushing;
+    # None: the platform's shops are pull-only. Stock writes join here with the multichannel stock issue.
+    writer: str | None = None
 
 
 def _check(spec: Any, origin: str) -> PlatformSpec:

@@ -49,14 +49,6 @@ from ecom_pipeline.warehouse.types import utcnow
 PRODUCT_FIELDS = ("title", "description", "status")
 VARIANT_FIELDS = ("sku", "price", "compare_at_price", "weight")
 
-# The platform's writer: module path and function ``apply_plan(client, plan, on_links) -> WriteOutcome``.
-# TODO(registry): move this to the platform registry's writer slot (platforms/registry.py) once the registry
-# rework lands; until then this small mapping is the only place that knows which platforms can be pushed to.
-WRITERS: dict[str, str] = {
-    "woocommerce": "ecom_pipeline.platforms.woocommerce.writer",
-    "prestashop": "ecom_pipeline.platforms.prestashop.writer",
-}
-
 
 class ExportError(RuntimeError):
     """A push that cannot run (unknown tenant, integration of another tenant, a platform without a writer)."""
@@ -379,11 +371,14 @@ class Writer(Protocol):
 
 
 def writer_for(platform: str) -> tuple[Writer, Callable[[Any, dict[str, Any]], Any]]:
-    """The platform's ``apply_plan`` and ``make_client`` (see ``WRITERS``)."""
-    path = WRITERS.get(platform)
+    """The platform's ``apply_plan`` and ``make_client``: the writer its registration names (``writer``)."""
+    from ecom_pipeline.platforms.registry import get_platform, platforms
+
+    path = get_platform(platform).writer
     if path is None:
+        writable = ", ".join(sorted(name for name, spec in platforms().items() if spec.writer))
         raise ExportError(
-            f"pushing to {platform} is not supported yet (only {', '.join(sorted(WRITERS))}); set the shop's direction "
+            f"pushing to {platform} is not supported yet (only {writable}); set the shop's direction "
             "to pull with `ecom-pipeline integration set --direction pull`"
         )
     module = importlib.import_module(path)
@@ -582,7 +577,6 @@ def run_push(
 
 
 __all__ = [
-    "WRITERS",
     "ExportError",
     "ExportPlan",
     "FieldUpdate",

@@ -30,6 +30,7 @@ def platform_spec() -> PlatformSpec:
         add_connect_arguments=ps_connect.add_connect_arguments,
         connect=ps_connect.connect,
         # The webservice's display=[id] listing (keyset by id), the one the extract uses.
+        writer="ecom_pipeline.platforms.prestashop.writer",
         reconcile=ReconcileSpec(
             resources={"product": "products", "order": "orders", "customer": "customers"},
             make_client=ps_extract.make_client,

@@ -248,3 +248,45 @@ WEBHOOK_CREATE_MUTATION = """mutation WebhookSubscriptionCreate($topic: WebhookS
     userErrors { field message }
   }
 }"""
+
+# -- writes (the export writer, platforms/shopify/writer.py) ----------------------------------------------------------
+# Each mutation field costs 10 points whatever its input; the selections below add the product (1), its variants
+# connection (2 + 100 x 3) only where the answer becomes the link's base. ``productSet`` is synchronous here (the
+# default): the answer carries the product as written, so no read-back is needed.
+
+VARIANTS_BY_SKU_QUERY = """query VariantsBySku($first: Int!, $query: String!) {
+  productVariants(first: $first, query: $query) {
+    nodes { id sku product { id handle } }
+  }
+}"""
+
+PRODUCTS_BY_HANDLE_QUERY = """query ProductsByHandle($first: Int!, $query: String!) {
+  products(first: $first, query: $query) { nodes { id handle } }
+}"""
+
+PRODUCT_SET_MUTATION = f"""mutation ProductSet($identifier: ProductSetIdentifiers, $input: ProductSetInput!) {{
+  productSet(identifier: $identifier, input: $input, synchronous: true) {{
+    product {{ {PRODUCT_FIELDS}
+      variants(first: 100) {{ {PAGE_INFO} nodes {{ {VARIANT_FIELDS} }} }}
+    }}
+    userErrors {{ field message code }}
+  }}
+}}"""
+
+VARIANTS_BULK_UPDATE_MUTATION = f"""mutation VariantsBulkUpdate($productId: ID!,
+    $variants: [ProductVariantsBulkInput!]!) {{
+  productVariantsBulkUpdate(productId: $productId, variants: $variants, allowPartialUpdates: true) {{
+    product {{ {PRODUCT_FIELDS} }}
+    productVariants {{ {VARIANT_FIELDS} }}
+    userErrors {{ field message code }}
+  }}
+}}"""
+
+VARIANTS_BULK_CREATE_MUTATION = f"""mutation VariantsBulkCreate($productId: ID!,
+    $variants: [ProductVariantsBulkInput!]!) {{
+  productVariantsBulkCreate(productId: $productId, variants: $variants) {{
+    product {{ {PRODUCT_FIELDS} }}
+    productVariants {{ {VARIANT_FIELDS} }}
+    userErrors {{ field message code }}
+  }}
+}}"""

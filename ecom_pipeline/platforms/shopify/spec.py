@@ -36,6 +36,7 @@ def platform_spec() -> PlatformSpec:
         connect_rules=connect_rules,
         # Orders are not reconciled: deleted only on request (orders/delete webhook) and, without read_all_orders,
         # listable for 60 days only (a partial listing by construction). See ShopifyClient.list_ids.
+        writer="ecom_pipeline.platforms.shopify.writer",
         reconcile=ReconcileSpec(
             resources={"product": "products", "customer": "customers"}, make_client=shopify_extract.make_client
         ),

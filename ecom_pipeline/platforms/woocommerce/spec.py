@@ -35,6 +35,7 @@ def platform_spec() -> PlatformSpec:
         connect=wc_connect.connect,
         connect_rules=connect_rules,
         # No webhook announces a permanent delete: list ids (page numbers, so unlisted ids are asked for again).
+        writer="ecom_pipeline.platforms.woocommerce.writer",
         reconcile=ReconcileSpec(
             resources={"product": "products", "order": "orders", "customer": "customers"},
             make_client=wc_extract.make_client,

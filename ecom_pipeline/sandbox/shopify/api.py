@@ -31,6 +31,7 @@ from urllib.parse import parse_qsl
 
 from graphql import (
     ExecutionResult,
+    FieldNode,
     FragmentDefinitionNode,
     GraphQLError,
     GraphQLResolveInfo,
@@ -83,6 +84,9 @@ class ShopifyApi:
         self.faults = faults
         rate, size, self.plan_name = PLANS[plan]
         self.bucket = LeakyBucket(size, rate, store.clock)
+        # (operation type, root fields) of every executed request, so tests can tell reads from writes (every
+        # GraphQL request is the same POST).
+        self.operations: list[tuple[str, tuple[str, ...]]] = []
         self.api_date = api_date
         self.bulk = BulkOperations(SCHEMA, store.clock, objects_per_s, bulk_fault)
         self.webhooks = WebhookHub(store.domain, oauth.client_secret, DEFAULT_VERSION, store.clock)
@@ -215,6 +219,8 @@ class ShopifyApi:
         if operation is None:
             return 200, {"errors": [{"message": "An operation name is required"}]}
         fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        roots = tuple(sel.name.value for sel in operation.selection_set.selections if isinstance(sel, FieldNode))
+        self.operations.append((operation.operation.value, tuple(str(r) for r in roots)))
         calc = CostCalculator(schema, operation, fragments, variables)
         requested = calc.requested()
         if requested > MAX_QUERY_COST:
@@ -346,6 +352,44 @@ def _product_update(_: Any, info: GraphQLResolveInfo, product: dict[str, Any]) -
         err = exc if isinstance(exc, StoreError) else StoreError(str(exc), "INVALID", ["id"])
         return {"product": None, "userErrors": [{"field": err.field, "message": err.message}]}
     return {"product": record, "userErrors": []}
+
+
+def _product_set(
+    _: Any,
+    info: GraphQLResolveInfo,
+    input: dict[str, Any],
+    identifier: dict[str, Any] | None = None,
+    synchronous: bool = True,
+) -> Any:
+    """``productSet``: needs ``write_products``; ``userErrors`` carry ``ProductSetUserErrorCode`` codes and, like
+    Shopify's, a null product; webhooks ``products/create`` or ``products/update`` follow the write."""
+    _require_write(info, "write_products")
+    product, errors = info.context.store.set_product(identifier, input)
+    return {"product": product, "userErrors": errors}
+
+
+def _variants_bulk_create(
+    _: Any, info: GraphQLResolveInfo, productId: str, variants: list[dict[str, Any]], strategy: str = "DEFAULT"
+) -> Any:
+    """``productVariantsBulkCreate``: needs ``write_products``; all or none, errors indexed by variant."""
+    _require_write(info, "write_products")
+    store: ShopifyStore = info.context.store
+    try:
+        store.product(productId)
+    except (StoreError, ValueError):
+        return {
+            "product": None,
+            "productVariants": None,
+            "userErrors": [
+                {"field": ["productId"], "message": "Product does not exist", "code": "PRODUCT_DOES_NOT_EXIST"}
+            ],
+        }
+    created, errors = store.add_variants(productId, variants)
+    return {
+        "product": store.product(productId),
+        "productVariants": created if not errors else None,
+        "userErrors": errors,
+    }
 
 
 def _variants_bulk_update(
@@ -484,6 +528,8 @@ RESOLVERS.update(
         ("Mutation", "webhookSubscriptionCreate"): _webhook_create,
         ("Mutation", "webhookSubscriptionDelete"): _webhook_delete,
         ("Mutation", "productUpdate"): _product_update,
+        ("Mutation", "productSet"): _product_set,
+        ("Mutation", "productVariantsBulkCreate"): _variants_bulk_create,
         ("Mutation", "productVariantsBulkUpdate"): _variants_bulk_update,
         ("Mutation", "inventorySetQuantities"): _inventory_set,
     }

@@ -56,8 +56,35 @@ enum InventorySetQuantitiesUserErrorCode {
   COMPARE_QUANTITY_REQUIRED COMPARE_QUANTITY_STALE INVALID_INVENTORY_ITEM INVALID_LOCATION INVALID_NAME
   INVALID_QUANTITY_NEGATIVE INVALID_REASON ITEM_NOT_STOCKED_AT_LOCATION
 }
-enum ProductVariantsBulkUpdateUserErrorCode { GREATER_THAN_OR_EQUAL_TO INVALID_INPUT PRODUCT_DOES_NOT_EXIST
-  PRODUCT_VARIANT_DOES_NOT_EXIST PRODUCT_VARIANT_ID_MISSING }
+enum ProductVariantsBulkUpdateUserErrorCode {
+  BLANK CANNOT_SET_NAME_FOR_LINKED_OPTION_VALUE CANNOT_SPECIFY_BOTH GREATER_THAN_OR_EQUAL_TO INVALID_INPUT
+  INVALID_VALUE INVENTORY_QUANTITIES_LIMIT_EXCEEDED MUST_BE_FOR_THIS_PRODUCT MUST_SPECIFY_ONE_OF_PAIR
+  NEED_TO_ADD_OPTION_VALUES NEGATIVE_PRICE_VALUE NOT_DEFINED_FOR_SHOP NO_INVENTORY_QUANTITES_DURING_UPDATE
+  NO_INVENTORY_QUANTITIES_ON_VARIANTS_UPDATE OPTION_DOES_NOT_EXIST OPTION_VALUES_FOR_NUMBER_OF_UNKNOWN_OPTIONS
+  OPTION_VALUE_DOES_NOT_EXIST OPTION_VALUE_NAME_TOO_LONG PRODUCT_DOES_NOT_EXIST PRODUCT_SUSPENDED
+  PRODUCT_VARIANT_DOES_NOT_EXIST PRODUCT_VARIANT_ID_MISSING SUBSCRIPTION_VIOLATION TOO_LONG TOO_SHORT
+  UNSUPPORTED_COMBINED_LISTING_PARENT_OPERATION VARIANT_ALREADY_EXISTS
+}
+enum ProductVariantsBulkCreateUserErrorCode {
+  CANNOT_SET_NAME_FOR_LINKED_OPTION_VALUE GREATER_THAN_OR_EQUAL_TO INVALID INVALID_INPUT
+  INVENTORY_QUANTITIES_LIMIT_EXCEEDED MUST_BE_FOR_THIS_PRODUCT NEED_TO_ADD_OPTION_VALUES NEGATIVE_PRICE_VALUE
+  NOT_DEFINED_FOR_SHOP NO_KEY_ON_CREATE OPTION_VALUES_FOR_NUMBER_OF_UNKNOWN_OPTIONS PRODUCT_DOES_NOT_EXIST
+  PRODUCT_SUSPENDED SUBSCRIPTION_VIOLATION TOO_MANY_INVENTORY_LOCATIONS TRACKED_VARIANT_LOCATION_NOT_FOUND
+  UNSUPPORTED_COMBINED_LISTING_PARENT_OPERATION VARIANT_ALREADY_EXISTS
+  VARIANT_ALREADY_EXISTS_CHANGE_OPTION_VALUE
+}
+enum ProductVariantsBulkCreateStrategy { DEFAULT PRESERVE_STANDALONE_VARIANT REMOVE_STANDALONE_VARIANT }
+enum ProductSetUserErrorCode {
+  CANNOT_COMBINE_LINKED_AND_NONLINKED_OPTION_VALUES CAPABILITY_VIOLATION DUPLICATED_METAFIELD_VALUE
+  DUPLICATED_OPTION_NAME DUPLICATED_OPTION_VALUE DUPLICATED_VALUE DUPLICATE_LINKED_OPTION GENERIC_ERROR
+  GIFT_CARDS_NOT_ACTIVATED GIFT_CARD_ATTRIBUTE_CANNOT_BE_CHANGED HANDLE_NOT_UNIQUE ID_NOT_ALLOWED
+  INPUT_MISMATCH INVALID_INPUT INVALID_METAFIELD INVALID_METAFIELD_VALUE_FOR_LINKED_OPTION INVALID_PRODUCT
+  INVALID_VARIANT INVENTORY_QUANTITIES_LIMIT_EXCEEDED JOB_ERROR LINKED_METAFIELD_DEFINITION_NOT_FOUND
+  LINKED_OPTIONS_NOT_SUPPORTED_FOR_SHOP METAFIELD_MISMATCH MISSING_FIELD_REQUIRED NOT_FOUND OPTIONS_OVER_LIMIT
+  OPTION_DOES_NOT_EXIST OPTION_VALUES_MISSING OPTION_VALUES_OVER_LIMIT OPTION_VALUE_DOES_NOT_EXIST
+  PRODUCT_DOES_NOT_EXIST PRODUCT_OPTIONS_INPUT_MISSING PRODUCT_SUSPENDED PRODUCT_VARIANT_DOES_NOT_EXIST
+  VARIANTS_INPUT_MISSING VARIANTS_OVER_LIMIT
+}
 
 interface Node { id: ID! }
 
@@ -224,9 +251,31 @@ input ProductUpdateInput {
 }
 type ProductUpdatePayload { product: Product userErrors: [UserError!]! }
 input InventoryItemInput { sku: String tracked: Boolean }
+input ProductSetIdentifiers { id: ID handle: String }
+input OptionValueSetInput { id: ID name: String }
+input OptionSetInput { id: ID name: String position: Int values: [OptionValueSetInput!] }
+input VariantOptionValueInput { id: ID name: String optionId: ID optionName: String }
+input ProductVariantSetInput {
+  id: ID sku: String price: Money compareAtPrice: Money barcode: String position: Int taxable: Boolean
+  inventoryPolicy: ProductVariantInventoryPolicy inventoryItem: InventoryItemInput
+  optionValues: [VariantOptionValueInput!]!
+}
+input ProductSetInput {
+  title: String handle: String descriptionHtml: String vendor: String productType: String status: ProductStatus
+  tags: [String!] productOptions: [OptionSetInput!] variants: [ProductVariantSetInput!]
+}
+type ProductVariantsBulkCreateUserError {
+  code: ProductVariantsBulkCreateUserErrorCode field: [String!] message: String!
+}
+type ProductVariantsBulkCreatePayload {
+  product: Product productVariants: [ProductVariant!] userErrors: [ProductVariantsBulkCreateUserError!]!
+}
+type ProductSetUserError { code: ProductSetUserErrorCode field: [String!] message: String! }
+type ProductSetPayload { product: Product userErrors: [ProductSetUserError!]! }
 input ProductVariantsBulkInput {
   id: ID price: Money compareAtPrice: Money barcode: String taxable: Boolean
   inventoryPolicy: ProductVariantInventoryPolicy inventoryItem: InventoryItemInput
+  optionValues: [VariantOptionValueInput!]
 }
 type ProductVariantsBulkUpdateUserError {
   code: ProductVariantsBulkUpdateUserErrorCode field: [String!] message: String!
@@ -289,9 +338,13 @@ type Mutation {
     WebhookSubscriptionCreatePayload
   webhookSubscriptionDelete(id: ID!): WebhookSubscriptionDeletePayload
   productUpdate(product: ProductUpdateInput!): ProductUpdatePayload
+  productSet(identifier: ProductSetIdentifiers, input: ProductSetInput!, synchronous: Boolean = true):
+    ProductSetPayload
   productVariantsBulkUpdate(productId: ID!, variants: [ProductVariantsBulkInput!]!,
                             allowPartialUpdates: Boolean = false):
     ProductVariantsBulkUpdatePayload
+  productVariantsBulkCreate(productId: ID!, variants: [ProductVariantsBulkInput!]!,
+                            strategy: ProductVariantsBulkCreateStrategy = DEFAULT): ProductVariantsBulkCreatePayload
   inventorySetQuantities(input: InventorySetQuantitiesInput!): InventorySetQuantitiesPayload
 }
 

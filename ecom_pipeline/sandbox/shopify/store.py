@@ -745,6 +745,261 @@ class ShopifyStore:
         self._emit("products/update", payload)
         return product
 
+    def set_product(
+        self, identifier: dict[str, Any] | None, data: dict[str, Any]
+    ) -> tuple[Product | None, list[dict[str, Any]]]:
+        """``productSet`` (synchronous): create or update one product from the whole desired state.
+
+        As Shopify documents it: the product is found by ``identifier`` (``id``, or ``handle``: created with that
+        handle when none has it; no identifier creates); fields left out stay as they are; a ``variants`` list
+        replaces the variants (entries with an ``id`` update that variant, entries without one are created, the
+        product's variants not listed are deleted) and needs ``productOptions`` naming every option the variants
+        use. The answer is ``(product, userErrors)``; on any error nothing is written.
+        """
+        identifier = identifier or {}
+        errors: list[dict[str, Any]] = []
+        with self.lock:
+            product: Product | None = None
+            if identifier.get("id"):
+                try:
+                    product = self.product(identifier["id"])
+                except (StoreError, ValueError):
+                    err = {"field": ["identifier", "id"], "message": "Product does not exist"}
+                    return None, [{**err, "code": "PRODUCT_DOES_NOT_EXIST"}]
+            elif identifier.get("handle"):
+                product = next((p for p in self.products.values() if p.handle == identifier["handle"]), None)
+            handle = data.get("handle") or (identifier.get("handle") if product is None else None)
+            if handle and any(p.handle == handle and p is not product for p in self.products.values()):
+                errors.append(
+                    {
+                        "field": ["input", "handle"],
+                        "message": f"Handle '{handle}' already in use. Please provide a new handle.",
+                        "code": "HANDLE_NOT_UNIQUE",
+                    }
+                )
+            if product is None and not (data.get("title") or "").strip():
+                errors.append(
+                    {"field": ["input", "title"], "message": "Title can't be blank", "code": "INVALID_PRODUCT"}
+                )
+            options = data.get("productOptions")
+            variants = data.get("variants")
+            if options is not None and len(options) > 3:
+                errors.append(
+                    {
+                        "field": ["input", "productOptions"],
+                        "message": "Options over limit: a product can have at most 3 options.",
+                        "code": "OPTIONS_OVER_LIMIT",
+                    }
+                )
+            if variants is not None and options is None:
+                errors.append(
+                    {
+                        "field": ["input", "productOptions"],
+                        "message": "Product options input is required when updating variants.",
+                        "code": "PRODUCT_OPTIONS_INPUT_MISSING",
+                    }
+                )
+            names = [str(o.get("name")) for o in options or []]
+            existing = set(product.variant_ids) if product is not None else set()
+            for i, spec in enumerate(variants or []):
+                for value in spec.get("optionValues") or []:
+                    if value.get("optionName") not in names:
+                        errors.append(
+                            {
+                                "field": ["input", "variants", str(i), "optionValues"],
+                                "message": f"Option '{value.get('optionName')}' does not exist.",
+                                "code": "OPTION_DOES_NOT_EXIST",
+                            }
+                        )
+                if spec.get("id") and parse_gid(spec["id"], "ProductVariant") not in existing:
+                    errors.append(
+                        {
+                            "field": ["input", "variants", str(i), "id"],
+                            "message": "Product variant does not exist",
+                            "code": "PRODUCT_VARIANT_DOES_NOT_EXIST",
+                        }
+                    )
+                for key in ("price", "compareAtPrice"):
+                    if spec.get(key) is not None and money(spec[key]) < 0:
+                        errors.append(
+                            {
+                                "field": ["input", "variants", str(i), key],
+                                "message": "Price must be greater than or equal to 0",
+                                "code": "INVALID_VARIANT",
+                            }
+                        )
+            if errors:
+                return None, errors
+            now = self.now()
+            created = product is None
+            if product is None:
+                product = Product(self._id("Product"), "", handle or "", "", "", "DRAFT", [], "", [], now, now, None)
+                self.products[product.id] = product
+            for src, dst in (
+                ("title", "title"),
+                ("handle", "handle"),
+                ("descriptionHtml", "description_html"),
+                ("vendor", "vendor"),
+                ("productType", "product_type"),
+                ("status", "status"),
+                ("tags", "tags"),
+            ):
+                if src in data and data[src] is not None:
+                    setattr(product, dst, data[src])
+            if not product.handle:
+                product.handle = "-".join(product.title.lower().split())
+            if product.status == "ACTIVE" and product.published_at is None:
+                product.published_at = now
+            if options is not None:
+                product.options = [
+                    ProductOption(
+                        self._id("ProductOption"),
+                        str(o.get("name")),
+                        k + 1,
+                        [str(v.get("name")) for v in o.get("values") or []],
+                    )
+                    for k, o in enumerate(options)
+                ]
+            if variants is not None:
+                keep: list[int] = []
+                for position, spec in enumerate(variants, start=1):
+                    combo = [
+                        next(
+                            (str(v.get("name")) for v in spec.get("optionValues") or [] if v.get("optionName") == name),
+                            "",
+                        )
+                        for name in names
+                    ]
+                    if spec.get("id"):
+                        variant = self.variants[parse_gid(spec["id"], "ProductVariant")]
+                    else:
+                        iid = self._id("InventoryItem")
+                        variant = Variant(
+                            self._id("ProductVariant"),
+                            product.id,
+                            "",
+                            "",
+                            None,
+                            Decimal("0.00"),
+                            None,
+                            position,
+                            combo,
+                            iid,
+                            True,
+                            "DENY",
+                            now,
+                            now,
+                        )
+                        self.variants[variant.id] = variant
+                        self.inventory_items[iid] = InventoryItem(iid, variant.id, True, True, None, now, now)
+                        self.levels[iid] = {}
+                    variant.position = position
+                    variant.option_values = combo
+                    variant.title = " / ".join(combo)
+                    sku = spec.get("sku", (spec.get("inventoryItem") or {}).get("sku"))
+                    if sku is not None:
+                        variant.sku = sku
+                    if "price" in spec and spec["price"] is not None:
+                        variant.price = money(spec["price"])
+                    if "compareAtPrice" in spec:
+                        value = spec["compareAtPrice"]
+                        variant.compare_at_price = money(value) if value is not None else None
+                    if spec.get("barcode") is not None:
+                        variant.barcode = spec["barcode"]
+                    variant.updated_at = now
+                    keep.append(variant.id)
+                for vid in product.variant_ids:
+                    if vid not in keep:
+                        gone = self.variants.pop(vid)
+                        self.inventory_items.pop(gone.inventory_item_id, None)
+                        self.levels.pop(gone.inventory_item_id, None)
+                product.variant_ids = keep
+            product.updated_at = now
+            payload = self.rest_product(product)
+        self._emit("products/create" if created else "products/update", payload)
+        return product, []
+
+    def add_variants(self, ident: int | str, specs: list[dict[str, Any]]) -> tuple[list[Variant], list[dict[str, Any]]]:
+        """``productVariantsBulkCreate`` (strategy DEFAULT): add variants to a product, all or none.
+
+        Each variant names a value for options the product has (``OPTION_DOES_NOT_EXIST`` otherwise); a value the
+        option lacks is added to it; a combination the product already has is ``VARIANT_ALREADY_EXISTS``.
+        """
+        with self.lock:
+            product = self.product(ident)
+            names = [o.name for o in product.options]
+            taken = {tuple(self.variants[v].option_values) for v in product.variant_ids}
+            errors: list[dict[str, Any]] = []
+            combos: list[list[str]] = []
+            for i, spec in enumerate(specs):
+                given = {str(v.get("optionName")): str(v.get("name")) for v in spec.get("optionValues") or []}
+                unknown = [n for n in given if n not in names]
+                if unknown:
+                    errors.append(
+                        {
+                            "field": ["variants", str(i), "optionValues"],
+                            "message": f"Option '{unknown[0]}' does not exist.",
+                            "code": "OPTION_DOES_NOT_EXIST",
+                        }
+                    )
+                    continue
+                combo = [given.get(n, "") for n in names]
+                if tuple(combo) in taken:
+                    errors.append(
+                        {
+                            "field": ["variants", str(i)],
+                            "message": f"The variant '{' / '.join(combo)}' already exists.",
+                            "code": "VARIANT_ALREADY_EXISTS",
+                        }
+                    )
+                    continue
+                if spec.get("price") is not None and money(spec["price"]) < 0:
+                    errors.append(
+                        {
+                            "field": ["variants", str(i), "price"],
+                            "message": "Price must be greater than or equal to 0",
+                            "code": "GREATER_THAN_OR_EQUAL_TO",
+                        }
+                    )
+                    continue
+                taken.add(tuple(combo))
+                combos.append(combo)
+            if errors:
+                return [], errors
+            now = self.now()
+            created: list[Variant] = []
+            for spec, combo in zip(specs, combos, strict=True):
+                for option, value in zip(product.options, combo, strict=True):
+                    if value and value not in option.values:
+                        option.values.append(value)
+                iid = self._id("InventoryItem")
+                compare = spec.get("compareAtPrice")
+                variant = Variant(
+                    self._id("ProductVariant"),
+                    product.id,
+                    " / ".join(combo),
+                    str((spec.get("inventoryItem") or {}).get("sku") or ""),
+                    spec.get("barcode"),
+                    money(spec.get("price") or 0),
+                    money(compare) if compare is not None else None,
+                    len(product.variant_ids) + 1,
+                    combo,
+                    iid,
+                    True,
+                    "DENY",
+                    now,
+                    now,
+                )
+                self.variants[variant.id] = variant
+                self.inventory_items[iid] = InventoryItem(iid, variant.id, True, True, None, now, now)
+                self.levels[iid] = {}
+                product.variant_ids.append(variant.id)
+                created.append(variant)
+            product.updated_at = now
+            payload = self.rest_product(product)
+        self._emit("products/update", payload)
+        return created, []
+
     def touch_products(self, count: int = 1, ids: list[int] | None = None) -> list[int]:
         """Bump ``updated_at`` of the given products (or of the ``count`` least recently updated)."""
         with self.lock:

@@ -129,8 +129,10 @@ class Merger:
 
     def load(self, product_links: Iterable[Row[Any] | None], variant_links: Iterable[Row[Any] | None]) -> None:
         """The hub rows of the page's linked records (one query per table and chunk)."""
-        self.products = _rows(self.conn, hub_products, (int(link.hub_id) for link in product_links if _live(link)))
-        self.variants = _rows(self.conn, hub_variants, (int(link.hub_id) for link in variant_links if _live(link)))
+        live_products = [link for link in product_links if link is not None and _live(link)]
+        live_variants = [link for link in variant_links if link is not None and _live(link)]
+        self.products = _rows(self.conn, hub_products, (int(link.hub_id) for link in live_products))
+        self.variants = _rows(self.conn, hub_variants, (int(link.hub_id) for link in live_variants))
 
     def _merge(
         self,

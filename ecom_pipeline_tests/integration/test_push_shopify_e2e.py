@@ -1,0 +1,358 @@
+"""`ecom-pipeline push` to an emulated Shopify shop over real HTTP (GraphQL), on a real warehouse (issue 10, export).
+
+The hub catalogue comes from a CSV import; the shop is the sandbox's Shopify emulator (cost bucket, scopes,
+``userErrors``); the pull after a push is the real Dagster sync job. Every GraphQL request is the same POST, so
+reads and writes are told apart by the emulator's log of executed operations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import delete, select, update
+
+from ecom_pipeline.cli import main as cli_main
+from ecom_pipeline.runner import run_sync
+from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
+from ecom_pipeline.sandbox.shopify.oauth import DEFAULT_SCOPES
+from ecom_pipeline.warehouse.engine import shared_engine
+from ecom_pipeline.warehouse.schema import entity_links, hub_products, hub_variants, rejected_records, sync_runs
+from ecom_pipeline.warehouse.types import utcnow
+
+TENANT = "acme"
+SHOP = "push-shopify"
+HEADER = (
+    "handle,title,description,status,product_type,tags,categories,sku,variant_title,price,compare_at_price,"
+    "currency,weight,options,position"
+)
+CATALOGUE = [
+    "tee,T-Shirt,<p>Soft</p>,active,variable,,,TEE-S,T-Shirt - S,19.90,24.90,USD,0.2,Size=S,",
+    "tee,,,,,,,TEE-M,T-Shirt - M,19.90,,USD,0.2,Size=M,",
+    "mug,Mug,,active,simple,,,MUG-1,,8.00,,USD,0.35,,",
+]
+OURS = ("TEE-S", "TEE-M", "MUG-1")
+
+
+@dataclass
+class World:
+    url: str
+    sandbox: SandboxServer
+    instance: dg.DagsterInstance
+    tmp: Path
+
+    @property
+    def shop(self) -> Any:
+        return self.sandbox.shop(SHOP)
+
+    @property
+    def ops(self) -> list[tuple[str, tuple[str, ...]]]:
+        return self.shop.api.operations
+
+    def cli(self, *argv: str) -> int:
+        return cli_main(["--warehouse-url", self.url, *argv])
+
+    def push(self, *extra: str) -> int:
+        return self.cli("push", "--tenant", TENANT, *extra)
+
+    def import_csv(self, *lines: str) -> None:
+        path = self.tmp / "catalogue.csv"
+        path.write_text("\n".join([HEADER, *lines]) + "\n", encoding="utf-8")
+        assert self.cli("catalog", "import", str(path), "--tenant", TENANT) == 0
+
+    def mutations(self) -> list[str]:
+        """Root fields of every mutation the shop executed since the last ``clear``."""
+        return [name for kind, roots in self.ops if kind == "mutation" for name in roots]
+
+    def clear(self) -> None:
+        self.ops.clear()
+
+    def variants_by_sku(self) -> dict[str, list[Any]]:
+        """Every shop variant per SKU: a duplicate shows as two."""
+        found: dict[str, list[Any]] = {}
+        for v in self.shop.store.variants.values():
+            found.setdefault(v.sku, []).append(v)
+        return found
+
+    def hub_rows(self) -> dict[str, tuple[Any, ...]]:
+        with shared_engine(self.url).connect() as conn:
+            products = conn.execute(select(hub_products).where(hub_products.c.handle.in_(["tee", "mug"]))).all()
+            variants = conn.execute(select(hub_variants).where(hub_variants.c.sku.in_(OURS)))
+            return {f"p:{r.handle}": tuple(r) for r in products} | {f"v:{r.sku}": tuple(r) for r in variants}
+
+    def export_runs(self) -> list[Any]:
+        with shared_engine(self.url).connect() as conn:
+            return conn.execute(select(sync_runs).where(sync_runs.c.stage == "export").order_by(sync_runs.c.id)).all()
+
+
+@pytest.fixture
+def world(warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    monkeypatch.setenv("ECOM_WAREHOUSE_URL", warehouse_url)
+    monkeypatch.setenv("ECOM_PIPELINE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ECOM_SECRET_KEY", Fernet.generate_key().decode())
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    spec = ShopSpec(
+        name=SHOP,
+        seed=7,
+        products=4,
+        orders=0,
+        customers=0,
+        platform="shopify",
+        options={"scopes": [*DEFAULT_SCOPES, "write_products"]},
+    )
+    with SandboxServer(shops=[spec], cert_dir=tmp_path / "certs") as sb:
+        instance = dg.DagsterInstance.from_config(str(dagster_home))
+        try:
+            shop = sb.shop(SHOP)
+            monkeypatch.setenv("ECOM_SHOPIFY_ACCESS_TOKEN", shop.credentials["access_token"])
+            argv = ["--warehouse-url", warehouse_url, "connect", "shopify", "--tenant", TENANT]
+            argv += ["--url", shop.http_url, "--timeout", "5", "--direction", "push"]
+            assert cli_main(argv) == 0
+            yield World(warehouse_url, sb, instance, tmp_path)
+        finally:
+            instance.dispose()
+
+
+def test_push_creates_the_catalogue_with_product_set_then_a_second_push_and_the_pull_after_it_write_nothing(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prevents a push that re-creates or re-sends unchanged products, and the echo: the pull that reads our own
+    write back must not rewrite the hub."""
+    world.import_csv(*CATALOGUE)
+    world.clear()
+    assert world.push("--dry-run") == 0
+    assert "2 product creates" in capsys.readouterr().out
+    assert world.ops == [] and "TEE-S" not in world.variants_by_sku()  # a dry run sends nothing to the shop
+
+    assert world.push() == 0
+    assert world.mutations() == ["productSet", "productSet"]
+    skus = world.variants_by_sku()
+    assert {s: len(skus[s]) for s in OURS} == {"TEE-S": 1, "TEE-M": 1, "MUG-1": 1}
+    tee_s = skus["TEE-S"][0]
+    assert (tee_s.price, tee_s.compare_at_price) == (Decimal("19.90"), Decimal("24.90"))
+    tee = world.shop.store.products[tee_s.product_id]
+    assert (tee.handle, tee.status, [o.name for o in tee.options]) == ("tee", "ACTIVE", ["Size"])
+    assert tee.variant_ids == [tee_s.id, skus["TEE-M"][0].id]
+    run = world.export_runs()[-1]
+    assert (run.direction, run.status, run.created, run.failed) == ("push", "success", 2, 0)
+
+    world.clear()
+    assert world.push() == 0
+    assert world.mutations() == []
+
+    before = world.hub_rows()
+    outcome = run_sync(TENANT, instance=world.instance)
+    assert outcome.success, outcome.failure
+    assert world.hub_rows() == before  # echo: nothing of ours rewritten, not even synced_at
+    world.clear()
+    assert world.push() == 0
+    assert world.mutations() == []
+
+
+def test_a_hub_price_edit_is_one_variants_bulk_update_and_nothing_else(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prevents a price edit made by plain SQL from being missed, or from re-sending the product with productSet
+    (which would rewrite every variant) instead of one productVariantsBulkUpdate."""
+    world.import_csv(*CATALOGUE)
+    assert world.push() == 0
+    world.sandbox.clock.advance(60)
+    with shared_engine(world.url).begin() as conn:
+        conn.execute(update(hub_variants).where(hub_variants.c.sku == "TEE-M").values(price=Decimal("21.00")))
+    capsys.readouterr()
+    world.clear()
+    assert world.push() == 0
+    assert "price: 19.90 -> 21.00" in capsys.readouterr().out
+    assert world.mutations() == ["productVariantsBulkUpdate"]
+    assert world.variants_by_sku()["TEE-M"][0].price == Decimal("21.00")
+    assert world.variants_by_sku()["TEE-S"][0].price == Decimal("19.90")
+    run = world.export_runs()[-1]
+    assert (run.created, run.updated, run.failed) == (0, 1, 0)
+    before = world.hub_rows()
+    assert run_sync(TENANT, instance=world.instance).success
+    assert world.hub_rows() == before  # the echo of an update (the variant's and its product's new times)
+    world.clear()
+    assert world.push() == 0
+    assert world.mutations() == []
+
+
+def test_a_user_error_lands_in_rejected_records_and_the_rest_applies(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prevents one product the shop refuses (four options: Shopify allows three) from failing the whole push or
+    being dropped silently: it is a rejection with Shopify's code and message, retried on the next push."""
+    world.import_csv(*CATALOGUE, "quad,Quad,,active,variable,,,QUAD-1,,5.00,,USD,,A=1;B=2;C=3;D=4,")
+    assert world.push() == 1
+    assert "OPTIONS_OVER_LIMIT" in capsys.readouterr().out
+    assert {"TEE-S", "TEE-M", "MUG-1"} <= set(world.variants_by_sku())
+    assert "QUAD-1" not in world.variants_by_sku()
+    with shared_engine(world.url).connect() as conn:
+        rejected = conn.execute(select(rejected_records).where(rejected_records.c.stage == "export")).all()
+    assert [(r.entity, r.external_id, r.platform) for r in rejected] == [("product", "QUAD-1", "shopify")]
+    assert rejected[0].reason.startswith("OPTIONS_OVER_LIMIT: ") and "field input.productOptions" in rejected[0].reason
+    run = world.export_runs()[-1]
+    assert (run.created, run.failed) == (2, 1)
+    world.clear()
+    assert world.push() == 1  # retried (and refused again), the others not re-sent
+    assert world.mutations() == ["productSet"]
+
+
+def test_a_push_killed_between_create_and_link_adopts_the_product_by_sku_on_rerun(world: World) -> None:
+    """Prevents a duplicate product when the process died after Shopify created it but before our link was
+    committed (reproduced by removing the links): the rerun finds the SKUs and updates that product."""
+    world.import_csv(*CATALOGUE)
+    assert world.push() == 0
+    with shared_engine(world.url).begin() as conn:
+        tee = conn.execute(select(hub_products.c.id).where(hub_products.c.handle == "tee")).scalar_one()
+        tee_variants = conn.execute(select(hub_variants.c.id).where(hub_variants.c.product_id == tee)).scalars().all()
+        conn.execute(
+            delete(entity_links).where(
+                ((entity_links.c.entity == "product") & (entity_links.c.hub_id == tee))
+                | ((entity_links.c.entity == "variant") & (entity_links.c.hub_id.in_(tee_variants)))
+            )
+        )
+        conn.execute(update(sync_runs).where(sync_runs.c.stage == "export").values(status="running"))
+    products_before = set(world.shop.store.products)
+    variants_before = {s: [v.id for v in vs] for s, vs in world.variants_by_sku().items() if s in OURS}
+    world.clear()
+    assert world.push() == 0
+    assert ("query", ("productVariants",)) in world.ops  # the SKU look-up
+    assert world.mutations() == ["productSet"]
+    assert set(world.shop.store.products) == products_before  # adopted, not created
+    assert {s: [v.id for v in vs] for s, vs in world.variants_by_sku().items() if s in OURS} == variants_before
+    with shared_engine(world.url).connect() as conn:
+        linked = conn.execute(
+            select(entity_links.c.hub_id).where(
+                (entity_links.c.entity == "variant") & (entity_links.c.hub_id.in_(tee_variants))
+            )
+        ).scalars()
+        assert sorted(linked) == sorted(tee_variants)
+    assert [r.status for r in world.export_runs()] == ["failed", "success"]
+    world.clear()
+    assert world.push() == 0
+    assert world.mutations() == []
+
+
+def test_a_hub_delete_is_a_draft_product_in_shopify_written_once(world: World) -> None:
+    """Prevents a hub delete from deleting the Shopify product, and from being re-sent on every push (the plan
+    states it as draft: an ARCHIVED write would read back as a change)."""
+    world.import_csv(*CATALOGUE)
+    assert world.push() == 0
+    with shared_engine(world.url).begin() as conn:
+        conn.execute(update(hub_products).where(hub_products.c.handle == "mug").values(deleted_at=utcnow()))
+    world.clear()
+    assert world.push() == 0
+    assert world.mutations() == ["productSet"]
+    mug = world.shop.store.products[world.variants_by_sku()["MUG-1"][0].product_id]
+    assert mug.status == "DRAFT"
+    world.clear()
+    assert world.push() == 0
+    assert world.mutations() == []
+
+
+def test_a_push_without_the_write_products_scope_fails_with_what_to_do_and_writes_nothing(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prevents a push through an app that may only read from sending mutations that all fail one by one."""
+    world.import_csv(*CATALOGUE)
+    oauth = world.shop.extra["oauth"]
+    token = world.shop.credentials["access_token"]
+    oauth.tokens[token] = type(oauth.tokens[token])(tuple(DEFAULT_SCOPES), None)
+    world.clear()
+    assert world.push() == 1
+    out = capsys.readouterr()
+    assert "write_products" in out.out + out.err
+    assert world.mutations() == []
+    assert world.export_runs()[-1].status == "failed"
+
+
+def test_the_products_webhooks_our_own_push_triggers_change_nothing_in_the_hub_and_push_nothing(world: World) -> None:
+    """Prevents the echo through webhooks: Shopify announces our own productSet and productVariantsBulkUpdate
+    (products/create, products/update), and applying them must neither rewrite the hub nor make the next push
+    write again."""
+    import time
+
+    from ecom_pipeline.platforms.shopify.webhooks import connect_webhooks
+    from ecom_pipeline.warehouse.credentials import CredentialCipher
+    from ecom_pipeline.warehouse.schema import integrations, webhook_inbox
+    from ecom_pipeline.webhooks.app import create_app
+    from ecom_pipeline.webhooks.apply import apply_inbox
+    from ecom_pipeline_tests.webhooks.conftest import ReceiverServer
+
+    engine = shared_engine(world.url)
+    cipher = CredentialCipher.from_env(world.tmp / "home")
+    with engine.connect() as conn:
+        integration_id = conn.execute(select(integrations.c.id)).scalar_one()
+    with ReceiverServer(create_app(engine=engine, cipher=cipher)) as receiver:
+        connect_webhooks(
+            engine, integration_id, receiver.url, cipher, webhook_secret=world.shop.credentials["client_secret"]
+        )
+        world.import_csv(*CATALOGUE)
+        assert world.push() == 0
+        world.sandbox.clock.advance(60)
+        with engine.begin() as conn:
+            conn.execute(update(hub_variants).where(hub_variants.c.sku == "TEE-S").values(price=Decimal("18.00")))
+        assert world.push() == 0
+        hub = world.shop.extra["webhooks"]
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not (
+            hub.deliveries and all(d.state != "pending" for d in hub.deliveries)
+        ):
+            time.sleep(0.05)
+        with engine.connect() as conn:
+            topics = conn.execute(select(webhook_inbox.c.topic)).scalars().all()
+        assert "products/create" in topics and "products/update" in topics
+        before = world.hub_rows()
+        report = apply_inbox(engine, tenant_id=TENANT, run_id="hook", cipher=cipher)
+        assert report.dead == 0 and report.retried == 0, report.errors
+        assert all(r.rejected == 0 for r in report.entities.values())
+        assert world.hub_rows() == before
+        world.clear()
+        assert world.push() == 0
+        assert world.mutations() == []
+
+
+def test_a_hub_product_whose_handle_an_unrelated_shop_product_has_is_refused_not_overwritten(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prevents productSet(identifier: {handle}) from replacing the title and variants of a merchant's own Shopify
+    product that merely shares the hub product's handle (none of its SKUs)."""
+    theirs = next(iter(world.shop.store.products.values()))
+    kept = (theirs.title, list(theirs.variant_ids))
+    world.import_csv(*CATALOGUE, f"{theirs.handle},Ours,,active,simple,,,OURS-1,,5.00,,USD,,,")
+    assert world.push() == 1
+    assert "already has a product with handle" in capsys.readouterr().out
+    assert (theirs.title, list(theirs.variant_ids)) == kept
+    assert "OURS-1" not in world.variants_by_sku() and "MUG-1" in world.variants_by_sku()
+    with shared_engine(world.url).connect() as conn:
+        rejected = conn.execute(select(rejected_records.c.external_id).where(rejected_records.c.stage == "export"))
+        assert rejected.scalars().all() == ["OURS-1"]
+
+
+def test_a_variant_added_in_the_hub_is_one_variants_bulk_create_under_the_same_product(world: World) -> None:
+    """Prevents a hub variant added to a product Shopify already has from being refused forever, re-creating the
+    product, or being created again on the next push."""
+    world.import_csv(*CATALOGUE)
+    assert world.push() == 0
+    tee_id = world.variants_by_sku()["TEE-S"][0].product_id
+    world.sandbox.clock.advance(60)
+    world.import_csv(*CATALOGUE, "tee,,,,,,,TEE-L,T-Shirt - L,21.90,,USD,0.2,Size=L,")
+    world.clear()
+    assert world.push() == 0
+    assert world.mutations() == ["productVariantsBulkCreate"]
+    tee_l = world.variants_by_sku()["TEE-L"]
+    assert [(v.product_id, v.price, v.option_values) for v in tee_l] == [(tee_id, Decimal("21.90"), ["L"])]
+    assert world.shop.store.products[tee_id].options[0].values == ["S", "M", "L"]
+    assert world.export_runs()[-1].created == 1
+    before = world.hub_rows()
+    assert run_sync(TENANT, instance=world.instance).success
+    assert world.hub_rows() == before
+    world.clear()
+    assert world.push() == 0
+    assert world.mutations() == []

@@ -1,0 +1,97 @@
+"""The emulator's ``productSet`` as Shopify serves it: write scope, upsert by handle, variants replaced, userErrors
+with ``ProductSetUserErrorCode`` codes, the 10-point mutation cost and the webhooks of the write."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ecom_pipeline.platforms.shopify import queries as q
+from ecom_pipeline.sandbox.server import SandboxServer
+from ecom_pipeline_tests.sandbox.shopify.conftest import ShopifyClient
+
+
+def _input(handle: str, sku: str, price: str = "5.00", **extra: Any) -> dict[str, Any]:
+    return {
+        "title": handle.title(),
+        "handle": handle,
+        "status": "ACTIVE",
+        "productOptions": [{"name": "Title", "values": [{"name": "Default Title"}]}],
+        "variants": [{"optionValues": [{"optionName": "Title", "name": "Default Title"}], "sku": sku, "price": price}],
+        **extra,
+    }
+
+
+def test_product_set_without_write_products_is_access_denied(sandbox: SandboxServer) -> None:
+    """Prevents the emulator from accepting writes a read-only app would be refused."""
+    client = ShopifyClient(sandbox, sandbox.shop("shop-a"))  # default scopes: read only
+    body = client.post(q.PRODUCT_SET_MUTATION, {"input": _input("nope", "NOPE-1")}).json()
+    assert body["errors"][0]["extensions"]["code"] == "ACCESS_DENIED"
+    assert "write_products" in body["errors"][0]["message"]
+    assert all(v.sku != "NOPE-1" for v in sandbox.shop("shop-a").store.variants.values())
+
+
+def test_product_set_by_handle_creates_once_then_updates_and_emits_the_webhooks(sandbox: SandboxServer) -> None:
+    """Prevents a second product when productSet is sent twice with the same handle identifier (a retried
+    create), and a write that sends no products/create or products/update webhook."""
+    shop = sandbox.shop("shop-b")
+    client = ShopifyClient(sandbox, shop)
+    events: list[str] = []
+    shop.store.listeners.append(lambda topic, _payload: events.append(topic))
+    try:
+        first = client.gql(q.PRODUCT_SET_MUTATION, {"identifier": {"handle": "lamp"}, "input": _input("lamp", "L-1")})
+        second = client.gql(
+            q.PRODUCT_SET_MUTATION, {"identifier": {"handle": "lamp"}, "input": _input("lamp", "L-1", "6.50")}
+        )
+    finally:
+        shop.store.listeners.pop()
+    a, b = first["data"]["productSet"], second["data"]["productSet"]
+    assert a["userErrors"] == [] and b["userErrors"] == []
+    assert a["product"]["id"] == b["product"]["id"]
+    assert [p.handle for p in shop.store.products.values()].count("lamp") == 1
+    assert b["product"]["variants"]["nodes"][0]["price"] == "6.50"
+    assert events == ["products/create", "products/update"]
+    assert first["extensions"]["cost"]["requestedQueryCost"] >= 10
+
+
+def test_product_set_user_errors_have_shopifys_codes_and_write_nothing(sandbox: SandboxServer) -> None:
+    """Prevents a refused productSet from half-writing the product, or answering without field and code."""
+    shop = sandbox.shop("shop-b")
+    client = ShopifyClient(sandbox, shop)
+    before = len(shop.store.products)
+    options = [{"name": n, "values": [{"name": "x"}]} for n in "ABCD"]
+    body = client.gql(q.PRODUCT_SET_MUTATION, {"input": {**_input("quad", "Q-1"), "productOptions": options}})
+    answer = body["data"]["productSet"]
+    assert answer["product"] is None
+    assert answer["userErrors"][0]["code"] == "OPTIONS_OVER_LIMIT"
+    assert answer["userErrors"][0]["field"] == ["input", "productOptions"]
+    missing = client.gql(q.PRODUCT_SET_MUTATION, {"identifier": {"id": "gid://shopify/Product/1"}, "input": {}})
+    assert missing["data"]["productSet"]["userErrors"][0]["code"] == "PRODUCT_DOES_NOT_EXIST"
+    assert len(shop.store.products) == before
+
+
+def test_variants_bulk_create_is_all_or_none_with_indexed_user_errors(sandbox: SandboxServer) -> None:
+    """Prevents the emulator from creating part of a productVariantsBulkCreate that Shopify refuses as a whole
+    (an existing option combination is VARIANT_ALREADY_EXISTS, at that variant's index)."""
+    shop = sandbox.shop("shop-b")
+    client = ShopifyClient(sandbox, shop)
+    product = next(p for p in shop.store.products.values() if p.options and p.options[0].name == "Size")
+    existing = shop.store.variants[product.variant_ids[0]].option_values
+    count = len(product.variant_ids)
+
+    def spec(values: list[str], sku: str) -> dict[str, Any]:
+        pairs = zip([o.name for o in product.options], values, strict=True)
+        return {"optionValues": [{"optionName": n, "name": v} for n, v in pairs], "inventoryItem": {"sku": sku}}
+
+    fresh = ["Giant", *existing[1:]]
+    variables = {
+        "productId": f"gid://shopify/Product/{product.id}",
+        "variants": [spec(fresh, "G-1"), spec(existing, "D-1")],
+    }
+    answer = client.gql(q.VARIANTS_BULK_CREATE_MUTATION, variables)["data"]["productVariantsBulkCreate"]
+    assert answer["productVariants"] is None
+    assert [(e["code"], e["field"]) for e in answer["userErrors"]] == [("VARIANT_ALREADY_EXISTS", ["variants", "1"])]
+    assert len(product.variant_ids) == count and "Giant" not in product.options[0].values
+    variables["variants"] = variables["variants"][:1]
+    answer = client.gql(q.VARIANTS_BULK_CREATE_MUTATION, variables)["data"]["productVariantsBulkCreate"]
+    assert answer["userErrors"] == [] and answer["productVariants"][0]["sku"] == "G-1"
+    assert len(product.variant_ids) == count + 1 and "Giant" in product.options[0].values
