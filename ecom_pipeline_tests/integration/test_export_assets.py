@@ -22,7 +22,8 @@ from ecom_pipeline.jobs import SYNC_JOB_NAME, sync_asset_selection, tenant_sync_
 from ecom_pipeline.runner import run_sync
 from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
 from ecom_pipeline.warehouse.engine import shared_engine
-from ecom_pipeline.warehouse.schema import sync_runs
+from ecom_pipeline.warehouse.schema import integrations, sync_runs
+from ecom_pipeline.warehouse.types import utcnow
 
 TENANT = "acme"
 SHOP = "export-shop"
@@ -195,3 +196,60 @@ def test_a_tenant_without_a_pushing_shop_gets_a_no_op_export_that_says_so(world:
     assert mat.metadata["shops"].value == 0
     assert "nothing to push" in str(mat.metadata["skipped"].value)
     assert world.writes() == 0
+
+
+def test_schedule_and_webhook_sensor_select_the_export_of_a_pushing_tenant_and_the_webhook_run_pushes(
+    world: World,
+) -> None:
+    """Prevents a pushing tenant's scheduled sync or webhook apply from leaving the hub's changes unpushed."""
+    from ecom_pipeline.partitions import TENANTS_PARTITION_NAME
+    from ecom_pipeline.resources import WarehouseResource
+    from ecom_pipeline.schedules import incremental_sync_schedule
+    from ecom_pipeline.warehouse.schema import webhook_inbox
+    from ecom_pipeline.webhooks.dagster import INBOX_ASSET_KEY, webhook_inbox_sensor
+
+    key = dg.AssetKey(["woocommerce", "export"])
+    resources = {"warehouse": WarehouseResource(url=world.url)}
+    world.connect("pull")
+    world.instance.add_dynamic_partitions(TENANTS_PARTITION_NAME, [TENANT])
+    with dg.build_schedule_context(instance=world.instance, resources=resources) as context:
+        [pull_request] = incremental_sync_schedule(context)
+    assert key not in pull_request.asset_selection
+    with shared_engine(world.url).connect() as conn:
+        integration_id = conn.execute(select(integrations.c.id)).scalar_one()
+    assert world.cli("integration", "set", "--integration", str(integration_id), "--direction", "bidirectional") == 0
+    with dg.build_schedule_context(instance=world.instance, resources=resources) as context:
+        [push_request] = incremental_sync_schedule(context)
+    assert key in push_request.asset_selection and dg.AssetKey(["hub", "products"]) in push_request.asset_selection
+
+    with shared_engine(world.url).begin() as conn:
+        conn.execute(
+            webhook_inbox.insert().values(
+                tenant_id=TENANT,
+                integration_id=integration_id,
+                platform="woocommerce",
+                topic="product.updated",
+                delivery_key="k1",
+                headers={},
+                body="{}",
+                received_at=utcnow(),
+                status="pending",
+            )
+        )
+    result = webhook_inbox_sensor(dg.build_sensor_context(instance=world.instance, cursor=None, resources=resources))
+    [request] = result.run_requests
+    assert request.asset_selection == [INBOX_ASSET_KEY, key]
+
+    # The webhook apply run, as the sensor asks for it, pushes the hub's catalogue after applying the inbox.
+    from ecom_pipeline.definitions import defs
+    from ecom_pipeline.webhooks.dagster import APPLY_WEBHOOKS_JOB_NAME
+
+    world.import_csv()
+    run = defs.resolve_job_def(APPLY_WEBHOOKS_JOB_NAME).execute_in_process(
+        instance=world.instance, partition_key=TENANT, asset_selection=request.asset_selection
+    )
+    assert run.success
+    assert [e.asset_key for e in run.get_asset_materialization_events()] == [INBOX_ASSET_KEY, key]
+    [mat] = run.asset_materializations_for_node("woocommerce__export")
+    assert mat.metadata["created"].value == 2
+    assert {"TEE-S", "TEE-M", "MUG-1"} <= set(world.skus())
