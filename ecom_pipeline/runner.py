@@ -24,7 +24,7 @@ from typing import Any
 
 import dagster as dg
 
-from ecom_pipeline.jobs import SYNC_JOB_NAME, sync_asset_selection, tenant_platforms
+from ecom_pipeline.jobs import SYNC_JOB_NAME, tenant_sync_selection
 from ecom_pipeline.partitions import TENANTS_PARTITION_NAME
 from ecom_pipeline.run_status import FINISHED_STATUSES
 from ecom_pipeline.warehouse.engine import default_home, default_warehouse_url, shared_engine
@@ -197,7 +197,7 @@ def sync_run_config(
     selected = {"__".join(key.path) for key in asset_selection} if asset_selection is not None else None
     ops: dict[str, Any] = {}
     for node in job.graph.node_defs:
-        if node.name.startswith("hub__"):
+        if node.name.startswith("hub__") or node.name.endswith("__export"):
             continue
         if selected is not None and node.name not in selected:
             continue
@@ -242,7 +242,7 @@ def run_sync(
         instance.add_dynamic_partitions(TENANTS_PARTITION_NAME, [tenant])
     # The tenant's platforms, read from the warehouse the run's own resource will write to.
     with shared_engine(_warehouse_url(defs)).connect() as conn:
-        selection = sync_asset_selection(tenant_platforms(conn, tenant))
+        selection = tenant_sync_selection(conn, tenant)
     job = defs.resolve_job_def(SYNC_JOB_NAME)
     ensure_pools(
         instance,

@@ -11,7 +11,7 @@ run worker does not start one process per useless step.
 
 import dagster as dg
 
-from ecom_pipeline.jobs import sync_asset_selection, sync_job
+from ecom_pipeline.jobs import sync_job, tenant_sync_selection
 from ecom_pipeline.partitions import TENANTS_PARTITION_NAME
 from ecom_pipeline.resources import WarehouseResource
 from ecom_pipeline.warehouse import store
@@ -33,16 +33,17 @@ def incremental_sync_schedule(
     with warehouse.engine().connect() as conn:
         for integration in store.list_integrations(conn):
             platforms_of.setdefault(integration.tenant_id, set()).add(integration.platform)
-    # A partition whose shops are all disconnected has nothing to pull; the partitions sensor removes it.
+        # A partition whose shops are all disconnected has nothing to pull; the partitions sensor removes it. The
+        # selection has the export asset of each platform where the tenant has a shop whose direction pushes.
+        selections = {t: tenant_sync_selection(conn, t) for t in sorted(tenants) if platforms_of.get(t)}
     requests = [
         dg.RunRequest(
             run_key=tenant,
             partition_key=tenant,
-            asset_selection=sync_asset_selection(platforms_of[tenant]),
+            asset_selection=selection,
             tags={"ecom/platforms": ",".join(sorted(platforms_of[tenant]))},
         )
-        for tenant in sorted(tenants)
-        if platforms_of.get(tenant)
+        for tenant, selection in selections.items()
     ]
     if not requests:
         return dg.SkipReason(f"none of the {len(tenants)} tenant partition(s) has a connected shop")

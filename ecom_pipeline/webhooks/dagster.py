@@ -20,6 +20,8 @@ import dagster as dg
 from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Connection
 
+from ecom_pipeline.assets.export import INBOX_ASSET_KEY, export_key, export_platforms
+from ecom_pipeline.jobs import tenant_push_platforms
 from ecom_pipeline.partitions import TENANTS_PARTITION_NAME, tenants_partitions
 from ecom_pipeline.resources import CredentialStoreResource, WarehouseResource
 from ecom_pipeline.run_status import IN_PROGRESS_RUN_STATUSES
@@ -29,7 +31,6 @@ from ecom_pipeline.warehouse.types import utcnow
 from ecom_pipeline.webhooks.apply import apply_inbox
 
 APPLY_WEBHOOKS_JOB_NAME = "apply_webhooks_job"
-INBOX_ASSET_KEY = dg.AssetKey(["webhooks", "inbox_applied"])
 STALE_AFTER = timedelta(seconds=60)
 
 
@@ -95,8 +96,11 @@ def inbox_applied(
 
 apply_webhooks_job = dg.define_asset_job(
     APPLY_WEBHOOKS_JOB_NAME,
-    selection=dg.AssetSelection.assets(INBOX_ASSET_KEY),
-    description="Apply one tenant's pending webhook deliveries to the hub (launched by webhook_inbox_sensor).",
+    # The export assets ride along: the sensor selects the inbox asset plus the export of each platform where the
+    # tenant has a shop whose direction pushes (a change a webhook brought reaches the tenant's other shops).
+    selection=dg.AssetSelection.assets(INBOX_ASSET_KEY, *(export_key(p) for p in export_platforms())),
+    description="Apply one tenant's pending webhook deliveries to the hub (launched by webhook_inbox_sensor), then "
+    "push the hub to the tenant's pushing shops.",
     tags={"ecom/kind": "webhooks"},
 )
 
@@ -161,6 +165,7 @@ def webhook_inbox_sensor(context: dg.SensorEvaluationContext, warehouse: Warehou
     last_id, last_due = _cursor(context.cursor)
     with warehouse.engine().connect() as conn:
         groups = pending_by_tenant(conn, now)
+        pushing = {str(g.tenant_id): tenant_push_platforms(conn, str(g.tenant_id)) for g in groups}
     known = set(context.instance.get_dynamic_partitions(TENANTS_PARTITION_NAME))
     requests: list[dg.RunRequest] = []
     new_partitions: list[str] = []
@@ -185,6 +190,7 @@ def webhook_inbox_sensor(context: dg.SensorEvaluationContext, warehouse: Warehou
             dg.RunRequest(
                 partition_key=tenant,
                 run_key=run_key,
+                asset_selection=[INBOX_ASSET_KEY, *(export_key(p) for p in pushing[tenant])],
                 tags={"ecom/webhook_pending": str(int(group.pending))},
             )
         )
