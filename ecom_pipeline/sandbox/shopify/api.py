@@ -368,6 +368,15 @@ def _product_set(
     return {"product": product, "userErrors": errors}
 
 
+def _no_such_product() -> dict[str, Any]:
+    """What both bulk variant mutations answer for an unknown ``productId`` (Shopify's userError, no data)."""
+    return {
+        "product": None,
+        "productVariants": None,
+        "userErrors": [{"field": ["productId"], "message": "Product does not exist", "code": "PRODUCT_DOES_NOT_EXIST"}],
+    }
+
+
 def _variants_bulk_create(
     _: Any, info: GraphQLResolveInfo, productId: str, variants: list[dict[str, Any]], strategy: str = "DEFAULT"
 ) -> Any:
@@ -377,13 +386,7 @@ def _variants_bulk_create(
     try:
         store.product(productId)
     except (StoreError, ValueError):
-        return {
-            "product": None,
-            "productVariants": None,
-            "userErrors": [
-                {"field": ["productId"], "message": "Product does not exist", "code": "PRODUCT_DOES_NOT_EXIST"}
-            ],
-        }
+        return _no_such_product()
     created, errors = store.add_variants(productId, variants)
     return {
         "product": store.product(productId),
@@ -400,13 +403,7 @@ def _variants_bulk_update(
     try:
         product = store.product(productId)
     except (StoreError, ValueError):
-        return {
-            "product": None,
-            "productVariants": None,
-            "userErrors": [
-                {"field": ["productId"], "message": "Product does not exist", "code": "PRODUCT_DOES_NOT_EXIST"}
-            ],
-        }
+        return _no_such_product()
     errors = []
     for i, spec in enumerate(variants):
         if not spec.get("id"):
