@@ -203,6 +203,39 @@ def _hub_counts(tenant: str) -> dict[str, int]:
     return counts
 
 
+# (header, metadata key, width) of the demo's two asset tables; each also shows the asset's seconds.
+_EXTRACT_COLUMNS = (
+    ("fetched", "rows_fetched", 8),
+    ("staged", "staged", 7),
+    ("unchanged", "unchanged", 9),
+    ("API calls", "api_calls", 9),
+    ("retries", "retries", 7),
+)
+_HUB_COLUMNS = (
+    ("read", "rows_read", 8),
+    ("created", "created", 7),
+    ("updated", "updated", 7),
+    ("unchanged", "unchanged", 9),
+    ("rejected", "rejected", 8),
+)
+
+
+def _is_read(key: str, meta: dict[str, Any]) -> bool:
+    """An extract asset of a platform the tenant has a shop on."""
+    return not key.startswith("hub/") and bool(meta.get("shops"))
+
+
+def _print_assets(
+    title: str, columns: tuple[tuple[str, str, int], ...], rows: list[tuple[str, str, dict[str, Any]]]
+) -> None:
+    """One table of the demo's summary: a line per (tenant, asset, metadata), the columns' counts then seconds."""
+    print(title)
+    print(f"  {'tenant':<8} {'asset':<24} " + " ".join(f"{h:>{w}}" for h, _, w in columns) + f" {'seconds':>8}")
+    for tenant, key, meta in rows:
+        counts = " ".join(f"{meta.get(k, 0):>{w}}" for _, k, w in columns)
+        print(f"  {tenant:<8} {key:<24} {counts} {float(meta.get('duration_s', 0.0)):>8.2f}")
+
+
 def run_demo(*, products: int = 60, orders: int = 150, keep_running: bool = False) -> int:
     """Run the demo end to end; returns the process exit code."""
     from ecom_pipeline.cli import main as cli_main
@@ -251,31 +284,18 @@ def run_demo(*, products: int = 60, orders: int = 150, keep_running: bool = Fals
                 return 1
             summary.append((tenant, outcome, elapsed))
         print()
-        print("Read from the shops (extract assets):")
-        print(f"  {'tenant':<8} {'asset':<24} {'fetched':>8} {'staged':>7} {'unchanged':>9} {'API calls':>9} "
-              f"{'retries':>7} {'seconds':>8}")  # fmt: skip
-        for tenant, outcome, _elapsed in summary:
-            for key, meta in sorted(outcome.materializations.items()):
-                if key.startswith("hub/") or not meta.get("shops"):
-                    continue  # hub assets below; platforms this tenant has no shop on are not worth a line
-                print(
-                    f"  {tenant:<8} {key:<24} {meta.get('rows_fetched', 0):>8} {meta.get('staged', 0):>7} "
-                    f"{meta.get('unchanged', 0):>9} {meta.get('api_calls', 0):>9} {meta.get('retries', 0):>7} "
-                    f"{float(meta.get('duration_s', 0.0)):>8.2f}"
-                )
+        _print_assets(
+            "Read from the shops (extract assets):",
+            _EXTRACT_COLUMNS,
+            # hub assets below; platforms this tenant has no shop on are not worth a line
+            [(t, k, m) for t, o, _ in summary for k, m in sorted(o.materializations.items()) if _is_read(k, m)],
+        )
         print()
-        print("Applied to the hub (hub assets):")
-        print(f"  {'tenant':<8} {'asset':<24} {'read':>8} {'created':>7} {'updated':>7} {'unchanged':>9} "
-              f"{'rejected':>8} {'seconds':>8}")  # fmt: skip
-        for tenant, outcome, _elapsed in summary:
-            for key, meta in sorted(outcome.materializations.items()):
-                if not key.startswith("hub/"):
-                    continue
-                print(
-                    f"  {tenant:<8} {key:<24} {meta.get('rows_read', 0):>8} {meta.get('created', 0):>7} "
-                    f"{meta.get('updated', 0):>7} {meta.get('unchanged', 0):>9} {meta.get('rejected', 0):>8} "
-                    f"{float(meta.get('duration_s', 0.0)):>8.2f}"
-                )
+        _print_assets(
+            "Applied to the hub (hub assets):",
+            _HUB_COLUMNS,
+            [(t, k, m) for t, o, _ in summary for k, m in sorted(o.materializations.items()) if k.startswith("hub/")],
+        )
         print()
         print("Rows in the hub:")
         for tenant, _outcome, elapsed in summary:

@@ -28,7 +28,7 @@ import uvicorn
 
 from ecom_pipeline.sandbox.clock import SandboxClock
 from ecom_pipeline.sandbox.registry import build_emulated_shop
-from ecom_pipeline.sandbox.shop import Receive, Scope, Send, ShopHandle, ShopSpec
+from ecom_pipeline.sandbox.shop import Receive, Scope, Send, ShopHandle, ShopSpec, read_body
 from ecom_pipeline.sandbox.tls import ensure_certificates
 from ecom_pipeline.sandbox.woocommerce.api import php_json
 
@@ -131,12 +131,7 @@ class SandboxApp:
         if shop is None:
             await _plain(send, 404, {"error": f"unknown shop {parts[1]}"})
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         data = json.loads(body) if body.strip() else {}
         method = scope["method"]
         try:

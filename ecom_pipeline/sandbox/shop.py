@@ -15,6 +15,17 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
+async def read_body(receive: Receive) -> bytes:
+    """The whole request body, however many ``http.request`` messages the server split it into (every emulator
+    and the sandbox's control API read it this one way)."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
+
+
 @dataclass(frozen=True)
 class ShopSpec:
     """What to emulate: one shop of a platform, its seeded catalogue size and its time zone.
@@ -33,6 +44,18 @@ class ShopSpec:
     platform: str = "woocommerce"
     anchor: datetime | None = None
     options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    def catalogue(self) -> dict[str, Any]:
+        """The seeded-catalogue arguments every emulator's store takes (seed, sizes, history anchor), so the three
+        ``build_shop`` functions hand the spec to their store one way and a new size knob is added once."""
+        return {
+            "seed": self.seed,
+            "products": self.products,
+            "variable_share": self.variable_share,
+            "orders": self.orders,
+            "customers": self.customers,
+            "anchor": self.anchor,
+        }
 
 
 class ShopApi(Protocol):

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Row, Table, and_, bindparam, delete, func, insert, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
 
 from ecom_pipeline.sync.hashing import payload_hash
 from ecom_pipeline.tenants import is_valid_tenant, validate_tenant
@@ -159,35 +160,23 @@ def create_integration(
             integrations.c.base_url == base_url,
         )
     ).scalar_one_or_none()
+    # What a connect sets, whether it reconnects the shop's row or creates it.
+    connected = {
+        "name": name,
+        "credentials_encrypted": token,
+        "settings": dict(settings),
+        "status": "active",
+        "updated_at": now,
+    }
     if existing is not None:
         conn.execute(
-            update(integrations)
-            .where(integrations.c.id == existing)
-            .values(
-                name=name,
-                credentials_encrypted=token,
-                settings=dict(settings),
-                status="active",
-                disconnected_at=None,
-                updated_at=now,
-            )
+            update(integrations).where(integrations.c.id == existing).values(**connected, disconnected_at=None)
         )
         return int(existing)
     return int(
         conn.execute(
             insert(integrations)
-            .values(
-                tenant_id=tenant_id,
-                platform=platform,
-                name=name,
-                base_url=base_url,
-                credentials_encrypted=token,
-                settings=dict(settings),
-                status="active",
-                created_at=now,
-                updated_at=now,
-                counts={},
-            )
+            .values(**connected, tenant_id=tenant_id, platform=platform, base_url=base_url, created_at=now, counts={})
             .returning(integrations.c.id)
         ).scalar_one()
     )
@@ -606,6 +595,14 @@ def resolve_rejections(conn: Connection, integration_id: int, entity: str, exter
     return resolve_rejections_many(conn, integration_id, entity, [external_id])
 
 
+def _of_records(
+    table: Table, integration_id: int, entity: str, ids: Sequence[str], *, column: str = "external_id"
+) -> ColumnElement[bool]:
+    """The rows of ``table`` (entity_links, rejected_records) that are these records of one shop's entity: every
+    per-record lookup and stamp filters this one way (``column`` names the id column, e.g. ``external_parent_id``)."""
+    return and_(table.c.integration_id == integration_id, table.c.entity == entity, table.c[column].in_(ids))
+
+
 def resolve_rejections_many(conn: Connection, integration_id: int, entity: str, external_ids: Iterable[str]) -> int:
     """``resolve_rejections`` for many records in one statement per chunk."""
     ids = sorted(set(external_ids))
@@ -615,10 +612,7 @@ def resolve_rejections_many(conn: Connection, integration_id: int, entity: str, 
         total += conn.execute(
             update(rejected_records)
             .where(
-                rejected_records.c.integration_id == integration_id,
-                rejected_records.c.entity == entity,
-                rejected_records.c.external_id.in_(part),
-                rejected_records.c.resolved_at.is_(None),
+                _of_records(rejected_records, integration_id, entity, part), rejected_records.c.resolved_at.is_(None)
             )
             .values(resolved_at=now)
         ).rowcount
@@ -715,11 +709,7 @@ def get_links(conn: Connection, integration_id: int, entity: str, external_ids: 
     ids = sorted({str(i) for i in external_ids})
     found: dict[str, Row[Any]] = {}
     for part in chunked(ids):
-        query = select(entity_links).where(
-            entity_links.c.integration_id == integration_id,
-            entity_links.c.entity == entity,
-            entity_links.c.external_id.in_(part),
-        )
+        query = select(entity_links).where(_of_records(entity_links, integration_id, entity, part))
         for row in conn.execute(query):
             found[row.external_id] = row
     return found
@@ -733,9 +723,7 @@ def get_links_by_parent(
     found: dict[str, list[Row[Any]]] = {}
     for part in chunked(ids):
         query = select(entity_links).where(
-            entity_links.c.integration_id == integration_id,
-            entity_links.c.entity == entity,
-            entity_links.c.external_parent_id.in_(part),
+            _of_records(entity_links, integration_id, entity, part, column="external_parent_id")
         )
         for row in conn.execute(query):
             found.setdefault(row.external_parent_id, []).append(row)
@@ -813,9 +801,7 @@ def upsert_links(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
         existing: dict[str, int] = {}
         for part in chunked(sorted({str(r["external_id"]) for r in group})):
             query = select(entity_links.c.id, entity_links.c.external_id).where(
-                entity_links.c.integration_id == integration_id,
-                entity_links.c.entity == entity,
-                entity_links.c.external_id.in_(part),
+                _of_records(entity_links, integration_id, entity, part)
             )
             existing.update({str(ext): int(link_id) for link_id, ext in conn.execute(query)})
         for row in group:
@@ -848,12 +834,7 @@ def mark_links_deleted(
     for part in chunked(ids):
         total += conn.execute(
             update(entity_links)
-            .where(
-                entity_links.c.integration_id == integration_id,
-                entity_links.c.entity == entity,
-                entity_links.c.external_id.in_(part),
-                entity_links.c.deleted_at.is_(None),
-            )
+            .where(_of_records(entity_links, integration_id, entity, part), entity_links.c.deleted_at.is_(None))
             .values(deleted_at=now, last_synced_at=now)
         ).rowcount
     return total

@@ -9,6 +9,34 @@ from ecom_pipeline.webhooks.limits import ReceiverLimits
 
 _DEFAULTS = ReceiverLimits()
 
+# The receiver's ReceiverLimits as options, one row each: (flag, type, default, help). One loop adds them all.
+_LIMIT_OPTIONS: tuple[tuple[str, type, float, str], ...] = (
+    (
+        "--max-header-bytes",
+        int,
+        _DEFAULTS.max_header_bytes,
+        f"Refuse request heads larger than this with 431 (default {_DEFAULTS.max_header_bytes}).",
+    ),
+    (
+        "--header-timeout",
+        float,
+        _DEFAULTS.header_timeout_s,
+        f"Seconds a request's headers may take to arrive (408 after; default {_DEFAULTS.header_timeout_s:g}).",
+    ),
+    (
+        "--body-timeout",
+        float,
+        _DEFAULTS.body_timeout_s,
+        f"Seconds a request's body may take to arrive (408 after; default {_DEFAULTS.body_timeout_s:g}).",
+    ),
+    (
+        "--max-connections",
+        int,
+        _DEFAULTS.max_connections,
+        f"Open connections beyond this are closed at once (default {_DEFAULTS.max_connections}).",
+    ),
+)
+
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``serve-webhooks`` (the warehouse URL comes from the global ``--warehouse-url``)."""
@@ -20,30 +48,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_MAX_BODY_BYTES,
         help=f"Refuse bodies larger than this with 413 (default {DEFAULT_MAX_BODY_BYTES}).",
     )
-    parser.add_argument(
-        "--max-header-bytes",
-        type=int,
-        default=_DEFAULTS.max_header_bytes,
-        help=f"Refuse request heads larger than this with 431 (default {_DEFAULTS.max_header_bytes}).",
-    )
-    parser.add_argument(
-        "--header-timeout",
-        type=float,
-        default=_DEFAULTS.header_timeout_s,
-        help=f"Seconds a request's headers may take to arrive (408 after; default {_DEFAULTS.header_timeout_s:g}).",
-    )
-    parser.add_argument(
-        "--body-timeout",
-        type=float,
-        default=_DEFAULTS.body_timeout_s,
-        help=f"Seconds a request's body may take to arrive (408 after; default {_DEFAULTS.body_timeout_s:g}).",
-    )
-    parser.add_argument(
-        "--max-connections",
-        type=int,
-        default=_DEFAULTS.max_connections,
-        help=f"Open connections beyond this are closed at once (default {_DEFAULTS.max_connections}).",
-    )
+    for flag, kind, default, meaning in _LIMIT_OPTIONS:
+        parser.add_argument(flag, type=kind, default=default, help=meaning)
     parser.add_argument("--log-level", default="warning", help="uvicorn log level (default warning).")
 
 

@@ -42,19 +42,7 @@ from typing import Any
 from ecom_pipeline.platforms.prestashop import transform as ps
 from ecom_pipeline.platforms.prestashop.client import NARROW_PAGE_SIZE, Page, PrestaShopClient
 from ecom_pipeline.platforms.prestashop.errors import PrestaShopBadParameterError, PrestaShopPermissionError
-from ecom_pipeline.sync.extract import (
-    CursorKey,
-    ExtractContext,
-    ExtractReport,
-    add_client_stats,
-    changed_items,
-    cursor_after_full_scan,
-    later,
-    since_for,
-    stage_page,
-    stage_tombstones,
-    staged_record,
-)
+from ecom_pipeline.sync import extract as shared
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import reveal
 
@@ -88,14 +76,14 @@ DEFAULT_POLL_INTERVAL_S = 0
 
 
 @dataclass
-class PrestaShopExtractReport(ExtractReport):
+class PrestaShopExtractReport(shared.ExtractReport):
     """The shared report plus the poll-interval skip (the extract asset shows ``cursor_after``)."""
 
     skipped: bool = False
     skip_reason: str | None = None
 
 
-def make_client(ctx: ExtractContext) -> PrestaShopClient:
+def make_client(ctx: shared.ExtractContext) -> PrestaShopClient:
     """A client for the integration: TLS and shop id from its settings, limits from the run."""
     settings = ctx.integration.settings or {}
     shop_id = settings.get("shop_id")
@@ -107,7 +95,7 @@ def make_client(ctx: ExtractContext) -> PrestaShopClient:
     )
 
 
-def _timezone(ctx: ExtractContext) -> str:
+def _timezone(ctx: shared.ExtractContext) -> str:
     zone = (ctx.integration.settings or {}).get("timezone")
     if not zone:
         raise ValueError(
@@ -117,7 +105,7 @@ def _timezone(ctx: ExtractContext) -> str:
     return str(zone)
 
 
-def poll_skip_reason(ctx: ExtractContext, cursor: dict[str, Any] | None, now: datetime) -> str | None:
+def poll_skip_reason(ctx: shared.ExtractContext, cursor: dict[str, Any] | None, now: datetime) -> str | None:
     """Why this run should not poll (the last successful poll is more recent than the interval), else None."""
     if ctx.full_refresh or not cursor or not cursor.get("polled_at"):
         return None
@@ -131,7 +119,7 @@ def poll_skip_reason(ctx: ExtractContext, cursor: dict[str, Any] | None, now: da
     return None
 
 
-def _skipped(ctx: ExtractContext, report: PrestaShopExtractReport, reason: str) -> PrestaShopExtractReport:
+def _skipped(ctx: shared.ExtractContext, report: PrestaShopExtractReport, reason: str) -> PrestaShopExtractReport:
     report.skipped = True
     report.skip_reason = reason
     report.complete_scan = False
@@ -142,7 +130,7 @@ def _skipped(ctx: ExtractContext, report: PrestaShopExtractReport, reason: str) 
 
 
 def _finish(report: PrestaShopExtractReport, client: PrestaShopClient) -> PrestaShopExtractReport:
-    add_client_stats(report, client.stats)
+    shared.add_client_stats(report, client.stats)
     report.duration_s = time.monotonic() - report.started
     return report
 
@@ -305,7 +293,7 @@ def _record_time(item: dict[str, Any], timezone: str) -> datetime | None:
 
 
 def extract_entity(
-    ctx: ExtractContext, entity: str, client: PrestaShopClient | None = None, *, now: datetime | None = None
+    ctx: shared.ExtractContext, entity: str, client: PrestaShopClient | None = None, *, now: datetime | None = None
 ) -> PrestaShopExtractReport:
     """Stage changed products (with combinations), orders or customers, then tombstones for deleted ids."""
     resource, key = RESOURCES[entity]
@@ -321,8 +309,8 @@ def extract_entity(
     timezone = _timezone(ctx)
     client = client or make_client(ctx)
     lookups = _Lookups(client, settings)
-    cursor = CursorKey.from_json(report.cursor_before)
-    since = since_for(cursor, ctx.lookback, ctx.full_refresh)
+    cursor = shared.CursorKey.from_json(report.cursor_before)
+    since = shared.since_for(cursor, ctx.lookback, ctx.full_refresh)
     full_scan = since is None
     pages: Iterator[Page] = (
         client.iter_all(resource) if since is None else client.iter_modified(resource, since, timezone, now=now)
@@ -330,7 +318,7 @@ def extract_entity(
     seen: set[str] = set()
     newest = cursor
     for page in pages:
-        items, page_newest = changed_items(
+        items, page_newest = shared.changed_items(
             ctx,
             report,
             link_entity=entity,
@@ -338,23 +326,23 @@ def extract_entity(
             seen=seen,
             record_time=lambda item: _record_time(item, timezone),
         )
-        newest = later(newest, page_newest)
+        newest = shared.later(newest, page_newest)
         changed = [(item.external_id, item.payload, item.updated) for item in items]
         payloads = _payloads(entity, key, changed, client, lookups, timezone)
         records = [
-            staged_record(integration, entity, item.external_id, payload, source_updated_at=item.updated)
+            shared.staged_record(integration, entity, item.external_id, payload, source_updated_at=item.updated)
             for item, payload in zip(items, payloads, strict=True)
         ]
         report.staged += len(records)
         # A date_upd-ascending scan advances the cursor page by page; an id-ordered full scan only at the end.
-        stage_page(ctx, entity=entity, records=records, cursor=newest, advance_cursor=not full_scan)
+        shared.stage_page(ctx, entity=entity, records=records, cursor=newest, advance_cursor=not full_scan)
         ctx.log.debug(f"{integration.name} {resource}: page {report.pages}, {report.rows_fetched} read")
     if not full_scan:
         seen = {str(i) for i in client.list_ids(resource)}
     report.complete_scan = True
-    report.tombstoned = stage_tombstones(ctx, entity=entity, link_entity=entity, seen=seen)
+    report.tombstoned = shared.stage_tombstones(ctx, entity=entity, link_entity=entity, seen=seen)
     if full_scan:
-        newest = cursor_after_full_scan(newest, now)
+        newest = shared.cursor_after_full_scan(newest, now)
     final = {**(newest.to_json() if newest else {}), "polled_at": now.isoformat()}
     with ctx.engine.begin() as conn:
         store.set_cursor(
@@ -457,7 +445,7 @@ def stock_digest(rows: list[dict[str, Any]]) -> str:
 
 
 def extract_inventory(
-    ctx: ExtractContext, client: PrestaShopClient | None = None, *, now: datetime | None = None
+    ctx: shared.ExtractContext, client: PrestaShopClient | None = None, *, now: datetime | None = None
 ) -> PrestaShopExtractReport:
     """Stage the stock rows of products whose quantities changed since the last poll (module docstring)."""
     integration = ctx.integration
@@ -490,7 +478,7 @@ def extract_inventory(
     digests = {pid: stock_digest(rows) for pid, rows in by_product.items()}
     observed = now.isoformat()
     records = [
-        staged_record(
+        shared.staged_record(
             integration,
             "inventory",
             pid,
@@ -519,7 +507,7 @@ def extract_inventory(
     return _finish(report, client)
 
 
-def extract(ctx: ExtractContext, entity: str) -> ExtractReport:
+def extract(ctx: shared.ExtractContext, entity: str) -> shared.ExtractReport:
     """The registry's entry point: ``entity`` is a staging entity (product, inventory, order, customer)."""
     if entity == "inventory":
         return extract_inventory(ctx)

@@ -231,15 +231,21 @@ class _Writer:
 
     def lookup_references(self, skus: Sequence[str]) -> dict[str, str]:
         """reference -> product id of the shop's products already carrying one of ``skus``."""
-        found: dict[str, str] = {}
+        found = self._first_by_reference("products", "[id,reference]", skus)
+        return {ref: str(item.get("id")) for ref, item in found.items()}
+
+    def _first_by_reference(self, resource: str, display: str, skus: Sequence[str]) -> dict[str, Mapping[str, Any]]:
+        """reference -> the first listed ``resource`` item carrying it, for the ``skus`` a reference filter can hold
+        (none with ``|`` or ``]``), ``REFERENCE_LOOKUP_BATCH`` at a time; products and combinations are read alike."""
+        found: dict[str, Mapping[str, Any]] = {}
         unique = sorted({s for s in skus if s and "|" not in s and "]" not in s})
         for start in range(0, len(unique), REFERENCE_LOOKUP_BATCH):
             chunk = unique[start : start + REFERENCE_LOOKUP_BATCH]
-            params = {"filter[reference]": "[" + "|".join(chunk) + "]", "display": "[id,reference]"}
-            for item in self.client.list("products", params):
+            params = {"filter[reference]": "[" + "|".join(chunk) + "]", "display": display}
+            for item in self.client.list(resource, params):
                 ref = str(item.get("reference") or "")
                 if ref and ref not in found:
-                    found[ref] = str(item.get("id"))
+                    found[ref] = item
         return found
 
     def run(self) -> WriteOutcome:
@@ -379,16 +385,8 @@ class _Writer:
 
     def lookup_combinations(self, skus: Sequence[str]) -> dict[str, tuple[str, str]]:
         """reference -> (product id, combination id) of the shop's combinations carrying one of ``skus``."""
-        found: dict[str, tuple[str, str]] = {}
-        unique = sorted({s for s in skus if s and "|" not in s and "]" not in s})
-        for start in range(0, len(unique), REFERENCE_LOOKUP_BATCH):
-            chunk = unique[start : start + REFERENCE_LOOKUP_BATCH]
-            params = {"filter[reference]": "[" + "|".join(chunk) + "]", "display": "[id,id_product,reference]"}
-            for item in self.client.list("combinations", params):
-                ref = str(item.get("reference") or "")
-                if ref and ref not in found:
-                    found[ref] = (str(item.get("id_product")), str(item.get("id")))
-        return found
+        found = self._first_by_reference("combinations", "[id,id_product,reference]", skus)
+        return {ref: (str(item.get("id_product")), str(item.get("id"))) for ref, item in found.items()}
 
     def _variable_creates(self, creates: Sequence[ProductCreate]) -> None:
         """A product with combinations: the product (its price the lowest variant price), then one combination per

@@ -171,14 +171,17 @@ class ShopifyTokenAuth(AuthBase):
 
 
 def _post_token(
-    url: str,
+    shop_url: str,
     form: Mapping[str, str],
     *,
     verify: bool | str,
     timeout: float,
-    session: requests.Session,
+    session: requests.Session | None,
     secrets_: Sequence[str],
 ) -> dict[str, Any]:
+    """``POST /admin/oauth/access_token`` with ``form``, for both grants; ``secrets_`` never reach an error text."""
+    url = f"{shop_url.rstrip('/')}/admin/oauth/access_token"
+    session = session or requests.Session()
     try:
         response = session.post(
             url, data=dict(form), headers={"Accept": "application/json"}, verify=verify, timeout=timeout
@@ -219,14 +222,8 @@ def request_client_credentials_token(
     session: requests.Session | None = None,
 ) -> dict[str, Any]:
     """``POST /admin/oauth/access_token``, ``grant_type=client_credentials``: ``{access_token, scope, expires_in}``."""
-    return _post_token(
-        f"{shop_url.rstrip('/')}/admin/oauth/access_token",
-        {"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret},
-        verify=verify,
-        timeout=timeout,
-        session=session or requests.Session(),
-        secrets_=(client_secret,),
-    )
+    form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret}
+    return _post_token(shop_url, form, verify=verify, timeout=timeout, session=session, secrets_=(client_secret,))
 
 
 def exchange_code(
@@ -240,14 +237,8 @@ def exchange_code(
     session: requests.Session | None = None,
 ) -> dict[str, Any]:
     """Trade the callback's ``code`` for an access token (call only after :func:`verify_callback` succeeded)."""
-    return _post_token(
-        f"{shop_url.rstrip('/')}/admin/oauth/access_token",
-        {"client_id": client_id, "client_secret": client_secret, "code": code},
-        verify=verify,
-        timeout=timeout,
-        session=session or requests.Session(),
-        secrets_=(client_secret, code),
-    )
+    form = {"client_id": client_id, "client_secret": client_secret, "code": code}
+    return _post_token(shop_url, form, verify=verify, timeout=timeout, session=session, secrets_=(client_secret, code))
 
 
 # -- OAuth install flow ----------------------------------------------------------------------------------------------

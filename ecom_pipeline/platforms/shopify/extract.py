@@ -39,19 +39,7 @@ from ecom_pipeline.platforms.shopify.errors import ShopifyBulkOperationError
 from ecom_pipeline.platforms.shopify.lifecycle import record_served_version
 from ecom_pipeline.platforms.shopify.transform import numeric_id, source_updated_at
 from ecom_pipeline.platforms.shopify.versions import pinned_version, version_status
-from ecom_pipeline.sync.extract import (
-    CursorKey,
-    ExtractContext,
-    ExtractReport,
-    add_client_stats,
-    changed_items,
-    cursor_after_full_scan,
-    later,
-    since_for,
-    stage_page,
-    stage_tombstones,
-    staged_record,
-)
+from ecom_pipeline.sync import extract as shared
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import CredentialCipher, reveal
 from ecom_pipeline.warehouse.engine import default_home
@@ -94,7 +82,7 @@ class PageSizes:
 
 
 @dataclass
-class ShopifyExtractReport(ExtractReport):
+class ShopifyExtractReport(shared.ExtractReport):
     """ExtractReport plus what is Shopify's own: THROTTLED answers, the mode used, and warnings for the run."""
 
     throttled: int = 0
@@ -117,7 +105,7 @@ class ShopifyExtractReport(ExtractReport):
         }
 
 
-def _store_renewed(ctx: ExtractContext, renewed: dict[str, Any]) -> None:
+def _store_renewed(ctx: shared.ExtractContext, renewed: dict[str, Any]) -> None:
     """Write a renewed token to the warehouse; a failure is logged, never fatal (the run has the token in memory)."""
     engine = getattr(ctx, "engine", None)
     integration = getattr(ctx, "integration", None)
@@ -130,7 +118,7 @@ def _store_renewed(ctx: ExtractContext, renewed: dict[str, Any]) -> None:
         ctx.log.warning(f"{integration.name}: renewed Shopify token not stored ({type(exc).__name__}: {exc})")
 
 
-def token_provider(ctx: ExtractContext, *, verify: bool | str) -> TokenProvider:
+def token_provider(ctx: shared.ExtractContext, *, verify: bool | str) -> TokenProvider:
     """The stored credentials as a token provider (client credentials renew themselves and report the new token)."""
     credentials = ctx.credentials
     if credentials.get("client_id") and credentials.get("client_secret"):
@@ -162,7 +150,7 @@ def token_provider(ctx: ExtractContext, *, verify: bool | str) -> TokenProvider:
     return StaticToken(reveal(credentials["access_token"]))
 
 
-def make_client(ctx: ExtractContext, *, sleep: Callable[[float], None] = time.sleep) -> ShopifyClient:
+def make_client(ctx: shared.ExtractContext, *, sleep: Callable[[float], None] = time.sleep) -> ShopifyClient:
     """A client for the integration, with TLS settings and API version from the integration, limits from the run.
 
     The version is :func:`~.versions.pinned_version`: an integration stored before connect recorded one keeps the
@@ -220,7 +208,7 @@ def first_variant(item: dict[str, Any]) -> dict[str, Any]:
     return variant if isinstance(variant, dict) else {}
 
 
-def version_warnings(report: ShopifyExtractReport, client: ShopifyClient, ctx: ExtractContext) -> None:
+def version_warnings(report: ShopifyExtractReport, client: ShopifyClient, ctx: shared.ExtractContext) -> None:
     """Record the version served and warn (run metadata) when the pinned one retires within 90 days or fell
     forward; the served version is stored in the integration's settings for ``status`` and the asset check."""
     status = version_status(client.api_version, client.served_version)
@@ -257,7 +245,9 @@ def _complete(
         client.complete_connection(node, "lineItems", lines_query, ("order", "lineItems"), page_size=sizes.nested)
 
 
-def extract_entity(ctx: ExtractContext, entity: str, client: ShopifyClient | None = None) -> ShopifyExtractReport:
+def extract_entity(
+    ctx: shared.ExtractContext, entity: str, client: ShopifyClient | None = None
+) -> ShopifyExtractReport:
     """Stage changed products, orders or customers of one Shopify integration (or inventory levels)."""
     if entity == "inventory":
         return extract_inventory(ctx, client)
@@ -269,8 +259,8 @@ def extract_entity(ctx: ExtractContext, entity: str, client: ShopifyClient | Non
     integration = ctx.integration
     with ctx.engine.connect() as conn:
         report.cursor_before = store.get_cursor(conn, integration.id, entity)
-    cursor = CursorKey.from_json(report.cursor_before)
-    since = since_for(cursor, ctx.lookback, ctx.full_refresh)
+    cursor = shared.CursorKey.from_json(report.cursor_before)
+    since = shared.since_for(cursor, ctx.lookback, ctx.full_refresh)
     full_scan = since is None
     scan_started = datetime.now(UTC)
 
@@ -295,7 +285,7 @@ def extract_entity(ctx: ExtractContext, entity: str, client: ShopifyClient | Non
     state = {"newest": cursor}
 
     def stage(nodes: list[dict[str, Any]], *, advance: bool) -> None:
-        changed, page_newest = changed_items(
+        changed, page_newest = shared.changed_items(
             ctx,
             report,
             link_entity=link_entity,
@@ -304,16 +294,16 @@ def extract_entity(ctx: ExtractContext, entity: str, client: ShopifyClient | Non
             record_time=_record_time,
             external_id=_node_id,
         )
-        state["newest"] = later(state["newest"], page_newest)
+        state["newest"] = shared.later(state["newest"], page_newest)
         records: list[StagedRecord] = []
         for item in changed:
             _complete(client, entity, item.payload, sizes, options)  # only changed records pay for nested pages
             payload = {"product": item.payload, "currency": currency} if entity == "product" else item.payload
             records.append(
-                staged_record(integration, entity, item.external_id, payload, source_updated_at=item.updated)
+                shared.staged_record(integration, entity, item.external_id, payload, source_updated_at=item.updated)
             )
         report.staged += len(records)
-        stage_page(ctx, entity=entity, records=records, cursor=state["newest"], advance_cursor=advance)
+        shared.stage_page(ctx, entity=entity, records=records, cursor=state["newest"], advance_cursor=advance)
 
     def paginated() -> None:
         variables: dict[str, Any] = {"first": getattr(sizes, size_name)}
@@ -364,11 +354,11 @@ def extract_entity(ctx: ExtractContext, entity: str, client: ShopifyClient | Non
     report.complete_scan = True
     newest = state["newest"]
     if full_scan:
-        newest = cursor_after_full_scan(newest, scan_started)
+        newest = shared.cursor_after_full_scan(newest, scan_started)
         if newest is not None:
-            stage_page(ctx, entity=entity, records=[], cursor=newest, advance_cursor=True)
+            shared.stage_page(ctx, entity=entity, records=[], cursor=newest, advance_cursor=True)
         if tombstones_allowed:
-            report.tombstoned = stage_tombstones(ctx, entity=entity, link_entity=link_entity, seen=seen)
+            report.tombstoned = shared.stage_tombstones(ctx, entity=entity, link_entity=link_entity, seen=seen)
     report.cursor_after = newest.to_json() if newest else report.cursor_before
     _finish(report, client)
     return report
@@ -376,7 +366,7 @@ def extract_entity(ctx: ExtractContext, entity: str, client: ShopifyClient | Non
 
 def _finish(report: ShopifyExtractReport, client: ShopifyClient) -> None:
     stats = client.stats
-    add_client_stats(report, stats)
+    shared.add_client_stats(report, stats)
     report.throttled = stats.throttled
     report.bulk_operations = stats.bulk_operations
     report.duration_s = time.monotonic() - report.started
@@ -389,7 +379,7 @@ def _locations(client: ShopifyClient) -> Iterator[dict[str, Any]]:
                 yield node
 
 
-def extract_inventory(ctx: ExtractContext, client: ShopifyClient | None = None) -> ShopifyExtractReport:
+def extract_inventory(ctx: shared.ExtractContext, client: ShopifyClient | None = None) -> ShopifyExtractReport:
     """Stage inventory levels changed since the cursor, one row per (variant, location), every active location.
 
     The cursor is the newest level ``updatedAt`` seen; it is committed only after every location was read, because
@@ -409,8 +399,8 @@ def extract_inventory(ctx: ExtractContext, client: ShopifyClient | None = None) 
         ctx.log.warning(f"{integration.name} inventory: {warning}")
     with ctx.engine.connect() as conn:
         report.cursor_before = store.get_cursor(conn, integration.id, "inventory")
-    cursor = CursorKey.from_json(report.cursor_before)
-    since = since_for(cursor, ctx.lookback, ctx.full_refresh)
+    cursor = shared.CursorKey.from_json(report.cursor_before)
+    since = shared.since_for(cursor, ctx.lookback, ctx.full_refresh)
     newest = cursor
     for location in _locations(client):
         location_ref = {k: location.get(k) for k in ("id", "legacyResourceId", "name")}
@@ -431,11 +421,11 @@ def extract_inventory(ctx: ExtractContext, client: ShopifyClient | None = None) 
                     continue  # an inventory item without a variant (deleted): nothing in the hub to update
                 updated = _record_time(level)
                 if updated is not None:
-                    key = CursorKey(updated, int(variant_id))
+                    key = shared.CursorKey(updated, int(variant_id))
                     newest = key if newest is None or key > newest else newest
                 location_id = numeric_id(location.get("legacyResourceId") or location.get("id"))
                 records.append(
-                    staged_record(
+                    shared.staged_record(
                         integration,
                         "inventory",
                         f"{variant_id}@{location_id}",
@@ -444,9 +434,9 @@ def extract_inventory(ctx: ExtractContext, client: ShopifyClient | None = None) 
                     )
                 )
             report.staged += len(records)
-            stage_page(ctx, entity="inventory", records=records, cursor=None, advance_cursor=False)
+            shared.stage_page(ctx, entity="inventory", records=records, cursor=None, advance_cursor=False)
     if newest is not None:
-        stage_page(ctx, entity="inventory", records=[], cursor=newest, advance_cursor=True)
+        shared.stage_page(ctx, entity="inventory", records=[], cursor=newest, advance_cursor=True)
     report.complete_scan = True
     report.cursor_after = newest.to_json() if newest else report.cursor_before
     _finish(report, client)

@@ -25,21 +25,7 @@ from sqlalchemy import func, select
 from ecom_pipeline.platforms.errors import RequestBudgetExceeded, sanitize_url
 from ecom_pipeline.platforms.woocommerce.client import Page, WooCommerceClient
 from ecom_pipeline.platforms.woocommerce.transform import source_updated_at
-from ecom_pipeline.sync.extract import (
-    CursorKey,
-    ExtractContext,
-    ExtractReport,
-    add_client_stats,
-    changed_items,
-    cursor_after_full_scan,
-    default_external_id,
-    later,
-    prefetch,
-    since_for,
-    stage_page,
-    stage_tombstones,
-    staged_record,
-)
+from ecom_pipeline.sync import extract as shared
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import reveal
 from ecom_pipeline.warehouse.schema import staging_records
@@ -70,7 +56,7 @@ RESOURCES: dict[str, tuple[str, str]] = {
 }
 
 
-def make_client(ctx: ExtractContext) -> WooCommerceClient:
+def make_client(ctx: shared.ExtractContext) -> WooCommerceClient:
     """A client for the integration, with TLS settings from the integration and limits from the run."""
     credentials = ctx.credentials
     return WooCommerceClient(
@@ -99,7 +85,7 @@ class VariationFetcher:
     client (requests sessions are not meant to be shared across threads); their stats are summed at the end.
     """
 
-    def __init__(self, ctx: ExtractContext, concurrency: int) -> None:
+    def __init__(self, ctx: shared.ExtractContext, concurrency: int) -> None:
         self._ctx = ctx
         self._concurrency = max(1, concurrency)
         self._local = threading.local()
@@ -127,9 +113,9 @@ class VariationFetcher:
             return {pid: self._fetch(pid) for pid in product_ids}
         return dict(zip(product_ids, self._pool.map(self._fetch, product_ids), strict=True))
 
-    def add_stats(self, report: ExtractReport) -> None:
+    def add_stats(self, report: shared.ExtractReport) -> None:
         for client in self._clients:
-            add_client_stats(report, client.stats)
+            shared.add_client_stats(report, client.stats)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -138,16 +124,16 @@ class VariationFetcher:
 
 
 def _records_for_page(
-    ctx: ExtractContext,
+    ctx: shared.ExtractContext,
     entity: str,
     link_entity: str,
     items: list[dict[str, Any]],
-    report: ExtractReport,
+    report: shared.ExtractReport,
     seen: set[str],
     fetcher: VariationFetcher | None,
-) -> tuple[list[StagedRecord], CursorKey | None]:
+) -> tuple[list[StagedRecord], shared.CursorKey | None]:
     """The staging records of one page (unchanged ones skipped) and the page's newest (modified, id)."""
-    changed, newest = changed_items(
+    changed, newest = shared.changed_items(
         ctx, report, link_entity=link_entity, items=items, seen=seen, record_time=_record_time
     )
     variations: dict[int, list[dict[str, Any]]] = {}
@@ -163,12 +149,14 @@ def _records_for_page(
             found = variations.get(int(item.external_id), []) if item.external_id.isdigit() else []
             payload = {"product": item.payload, "variations": found}
         records.append(
-            staged_record(ctx.integration, entity, item.external_id, payload, source_updated_at=item.updated)
+            shared.staged_record(ctx.integration, entity, item.external_id, payload, source_updated_at=item.updated)
         )
     return records, newest
 
 
-def extract_entity(ctx: ExtractContext, entity: str, client: WooCommerceClient | None = None) -> ExtractReport:
+def extract_entity(
+    ctx: shared.ExtractContext, entity: str, client: WooCommerceClient | None = None
+) -> shared.ExtractReport:
     """Stage changed products, orders or customers of one WooCommerce integration."""
     if entity == "customer":
         return extract_customers(ctx, client)
@@ -176,24 +164,24 @@ def extract_entity(ctx: ExtractContext, entity: str, client: WooCommerceClient |
         with make_client(ctx) as own:
             return extract_entity(ctx, entity, own)
     resource, link_entity = RESOURCES[entity]
-    report = ExtractReport(entity=entity)
+    report = shared.ExtractReport(entity=entity)
     scan_started = datetime.now(UTC)
     with ctx.engine.connect() as conn:
         report.cursor_before = store.get_cursor(conn, ctx.integration.id, entity)
-    cursor = CursorKey.from_json(report.cursor_before)
-    since = since_for(cursor, ctx.lookback, ctx.full_refresh)
+    cursor = shared.CursorKey.from_json(report.cursor_before)
+    since = shared.since_for(cursor, ctx.lookback, ctx.full_refresh)
     full_scan = since is None
     seen: set[str] = set()
     newest = cursor
     concurrency = int((ctx.integration.settings or {}).get("concurrency", DEFAULT_CONCURRENCY))
     fetcher = VariationFetcher(ctx, concurrency) if entity == "product" else None
     try:
-        for page in prefetch(client.iter_modified(resource, since, {})):
+        for page in shared.prefetch(client.iter_modified(resource, since, {})):
             records, page_newest = _records_for_page(ctx, entity, link_entity, page.items, report, seen, fetcher)
-            newest = later(newest, page_newest)
+            newest = shared.later(newest, page_newest)
             report.staged += len(records)
             # A modified-ascending scan advances the cursor page by page; an id-ordered full scan only at the end.
-            stage_page(ctx, entity=entity, records=records, cursor=newest, advance_cursor=not full_scan)
+            shared.stage_page(ctx, entity=entity, records=records, cursor=newest, advance_cursor=not full_scan)
             ctx.log.debug(f"{ctx.integration.name} {resource}: page {report.pages}, {report.rows_fetched} read")
             _check_budget(ctx, client, fetcher)
     finally:
@@ -202,14 +190,14 @@ def extract_entity(ctx: ExtractContext, entity: str, client: WooCommerceClient |
             fetcher.close()
     report.complete_scan = True
     if full_scan:
-        newest = cursor_after_full_scan(newest, scan_started)
+        newest = shared.cursor_after_full_scan(newest, scan_started)
         if newest is not None:
-            stage_page(ctx, entity=entity, records=[], cursor=newest, advance_cursor=True)
-        report.tombstoned = stage_tombstones(
+            shared.stage_page(ctx, entity=entity, records=[], cursor=newest, advance_cursor=True)
+        report.tombstoned = shared.stage_tombstones(
             ctx, entity=entity, link_entity=link_entity, seen=seen, still_present=_present_checker(client, resource)
         )
     report.cursor_after = newest.to_json() if newest else report.cursor_before
-    add_client_stats(report, client.stats)
+    shared.add_client_stats(report, client.stats)
     report.duration_s = time.monotonic() - report.started
     return report
 
@@ -235,12 +223,12 @@ def _iter_included(client: WooCommerceClient, resource: str, ids: list[str]) -> 
         yield from client.iter_pages(resource, params)
 
 
-def _check_budget(ctx: ExtractContext, client: WooCommerceClient, fetcher: VariationFetcher | None) -> None:
+def _check_budget(ctx: shared.ExtractContext, client: WooCommerceClient, fetcher: VariationFetcher | None) -> None:
     """Enforce the run's request budget across the page client and the variation workers (page granularity)."""
     if ctx.request_budget is None:
         return
-    spent = ExtractReport(entity="")
-    add_client_stats(spent, client.stats)
+    spent = shared.ExtractReport(entity="")
+    shared.add_client_stats(spent, client.stats)
     if fetcher is not None:
         fetcher.add_stats(spent)
     if spent.api_calls > ctx.request_budget:
@@ -251,7 +239,7 @@ def _check_budget(ctx: ExtractContext, client: WooCommerceClient, fetcher: Varia
         )
 
 
-def extract_customers(ctx: ExtractContext, client: WooCommerceClient | None = None) -> ExtractReport:
+def extract_customers(ctx: shared.ExtractContext, client: WooCommerceClient | None = None) -> shared.ExtractReport:
     """Stage new and changed customers without listing every customer on every sync.
 
     WooCommerce's customers endpoint has no modification filter, so an incremental read is assembled from what
@@ -265,7 +253,7 @@ def extract_customers(ctx: ExtractContext, client: WooCommerceClient | None = No
         with make_client(ctx) as own:
             return extract_customers(ctx, own)
     integration = ctx.integration
-    report = ExtractReport(entity="customer")
+    report = shared.ExtractReport(entity="customer")
     with ctx.engine.connect() as conn:
         report.cursor_before = store.get_cursor(conn, integration.id, "customer")
     state = dict(report.cursor_before or {})
@@ -288,14 +276,14 @@ def extract_customers(ctx: ExtractContext, client: WooCommerceClient | None = No
         nonlocal max_id
         records, _ = _records_for_page(ctx, "customer", "customer", items, report, seen, None)
         report.staged += len(records)
-        max_id = max([max_id, *(int(i) for i in (default_external_id(x) for x in items) if i and i.isdigit())])
-        stage_page(ctx, entity="customer", records=records, cursor=None, advance_cursor=False)
+        max_id = max([max_id, *(int(i) for i in (shared.default_external_id(x) for x in items) if i and i.isdigit())])
+        shared.stage_page(ctx, entity="customer", records=records, cursor=None, advance_cursor=False)
 
     full_scan = ctx.full_refresh or due or max_id == 0
     if full_scan:
         for page in client.iter_pages("customers", {"orderby": "id", "order": "asc"}):
             stage(page.items)
-        report.tombstoned = stage_tombstones(
+        report.tombstoned = shared.stage_tombstones(
             ctx,
             entity="customer",
             link_entity="customer",
@@ -306,7 +294,7 @@ def extract_customers(ctx: ExtractContext, client: WooCommerceClient | None = No
     else:
         known_max = max_id
         for page in client.iter_pages("customers", {"orderby": "id", "order": "desc"}):
-            fresh = [x for x in page.items if int(default_external_id(x) or 0) > known_max]
+            fresh = [x for x in page.items if int(shared.default_external_id(x) or 0) > known_max]
             if fresh:
                 stage(fresh)
             if len(fresh) < len(page.items):
@@ -321,12 +309,12 @@ def extract_customers(ctx: ExtractContext, client: WooCommerceClient | None = No
         )
     report.complete_scan = True
     report.cursor_after = state
-    add_client_stats(report, client.stats)
+    shared.add_client_stats(report, client.stats)
     report.duration_s = time.monotonic() - report.started
     return report
 
 
-def _order_customer_ids(ctx: ExtractContext, after_id: int, up_to_id: int) -> set[str]:
+def _order_customer_ids(ctx: shared.ExtractContext, after_id: int, up_to_id: int) -> set[str]:
     """Registered customers (id > 0) of the orders staged in (after_id, up_to_id]."""
     if up_to_id <= after_id:
         return set()
@@ -343,13 +331,13 @@ def _order_customer_ids(ctx: ExtractContext, after_id: int, up_to_id: int) -> se
     return {i for i in ids if i.isdigit() and i != "0"}
 
 
-def extract_inventory(ctx: ExtractContext) -> ExtractReport:
+def extract_inventory(ctx: shared.ExtractContext) -> shared.ExtractReport:
     """Stage stock rows from product payloads staged since the last inventory cursor (no API calls).
 
     The cursor is the last ``staging_records.id`` of a product payload already turned into stock rows; it is
     advanced in the same transaction as the rows it covers.
     """
-    report = ExtractReport(entity="inventory")
+    report = shared.ExtractReport(entity="inventory")
     integration = ctx.integration
     with ctx.engine.connect() as conn:
         report.cursor_before = store.get_cursor(conn, integration.id, "inventory")
@@ -379,7 +367,9 @@ def extract_inventory(ctx: ExtractContext) -> ExtractReport:
                 "variations": [{k: v.get(k) for k in STOCK_FIELDS} for v in payload.get("variations") or []],
             }
             records.append(
-                staged_record(integration, "inventory", row.external_id, stock, source_updated_at=_record_time(product))
+                shared.staged_record(
+                    integration, "inventory", row.external_id, stock, source_updated_at=_record_time(product)
+                )
             )
         after_id = rows[-1].id
         report.rows_fetched += len(rows)

@@ -23,7 +23,8 @@ written yet; a variation added to a linked product does not extend the parent's 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -31,6 +32,7 @@ from ecom_pipeline.platforms.errors import ShopApiError
 from ecom_pipeline.platforms.http import HttpOptions
 from ecom_pipeline.platforms.woocommerce.client import MAX_PER_PAGE, WooCommerceClient
 from ecom_pipeline.platforms.woocommerce.transform import product_to_canonical
+from ecom_pipeline.sync.canonical import CanonicalProduct, CanonicalVariant
 from ecom_pipeline.sync.export import (
     ExportPlan,
     FieldUpdate,
@@ -149,6 +151,18 @@ def base_after(
     return merged, None
 
 
+def _answered(
+    chunk: list[tuple[str, Any, dict[str, Any]]], answer: Mapping[str, Any]
+) -> Iterator[tuple[str, Any, dict[str, Any], Any, Mapping[str, Any] | None]]:
+    """Each ``(kind, item, body)`` of a batch with its answer item and that item's error: a batch answers its
+    creates and its updates (and adopts, sent as updates) in two lists, each in request order."""
+    created = iter(answer.get("create") or [])
+    updated = iter(answer.get("update") or [])
+    for kind, item, body in chunk:
+        result = next(created if kind == "create" else updated, None)
+        yield kind, item, body, result, _error_of(result)
+
+
 class _Writer:
     """One plan's writes against one shop, collecting links and rejections."""
 
@@ -168,6 +182,43 @@ class _Writer:
 
     # -- links --------------------------------------------------------------------------------------------------
 
+    def _link_after(
+        self,
+        canonical: CanonicalProduct,
+        external_id: str,
+        hub_id: int,
+        old: Mapping[str, Any] | None,
+        pushed: Iterable[str],
+        now: datetime,
+        *,
+        variant: CanonicalVariant | None = None,
+        parent: str | None = None,
+        sku_from_shop: bool = False,
+    ) -> dict[str, Any]:
+        """A product's (``variant`` None) or a variant's link after a write, every write path's one way: the new base
+        (see :func:`base_after`) and, when that base is whole, the shop's ``updated_at`` (a variant's falling back
+        on its product's). A variant's SKU is the new base's, or with ``sku_from_shop`` what the shop answered (a
+        simple product's link, as it always was)."""
+        shop_snapshot = product_snapshot(canonical) if variant is None else variant_snapshot(variant)
+        snap, digest = base_after(old, shop_snapshot, pushed)
+        if variant is None:
+            entity, sku, updated_at = "product", None, canonical.updated_at
+        else:
+            entity, updated_at = "variant", variant.updated_at or canonical.updated_at
+            sku = shop_snapshot["sku"] if sku_from_shop else snap.get("sku")
+        return link_row(
+            self.integration,
+            entity=entity,
+            external_id=external_id,
+            hub_id=hub_id,
+            snapshot=snap,
+            digest=digest,
+            sku=sku,
+            parent=parent,
+            updated_at=updated_at if digest else None,
+            now=now,
+        )
+
     def _link_simple(
         self,
         product: Mapping[str, Any],
@@ -179,34 +230,22 @@ class _Writer:
     ) -> None:
         canonical = product_to_canonical({"product": product, "variations": []})
         pushed = set(pushed)
-        psnap, phash = base_after(old_product, product_snapshot(canonical), pushed)
         variant = canonical.variants[0]
-        vsnap, vhash = base_after(old_variant, variant_snapshot(variant), pushed)
         now = utcnow()
         ext = canonical.external_id
         self.on_links(
             [
-                link_row(
-                    self.integration,
-                    entity="product",
-                    external_id=ext,
-                    hub_id=product_hub_id,
-                    snapshot=psnap,
-                    digest=phash,
-                    updated_at=canonical.updated_at if phash else None,
-                    now=now,
-                ),
-                link_row(
-                    self.integration,
-                    entity="variant",
-                    external_id=variant.external_id,
-                    hub_id=variant_hub_id,
-                    snapshot=vsnap,
-                    digest=vhash,
-                    updated_at=(variant.updated_at or canonical.updated_at) if vhash else None,
-                    sku=variant_snapshot(variant)["sku"],
+                self._link_after(canonical, ext, product_hub_id, old_product, pushed, now),
+                self._link_after(
+                    canonical,
+                    variant.external_id,
+                    variant_hub_id,
+                    old_variant,
+                    pushed,
+                    now,
+                    variant=variant,
                     parent=ext,
-                    now=now,
+                    sku_from_shop=True,
                 ),
             ]
         )
@@ -284,11 +323,7 @@ class _Writer:
         for start in range(0, len(ops), BATCH_LIMIT):
             chunk = ops[start : start + BATCH_LIMIT]
             chunk, answer = self._send_products(chunk)
-            created = iter(answer.get("create") or [])
-            updated = iter(answer.get("update") or [])
-            for kind, item, body in chunk:
-                result = next(created if kind == "create" else updated, None)
-                error = _error_of(result)
+            for kind, item, body, result, error in _answered(chunk, answer):
                 if kind == "create":
                     self._after_create(item, body, result, error, retry_adopt)
                 elif kind == "adopt":
@@ -431,48 +466,22 @@ class _Writer:
         rows = []
         for u in group:
             if u.entity == "product":
-                snap, digest = base_after(u.base, product_snapshot(canonical), u.changes)
-                rows.append(
-                    link_row(
-                        self.integration,
-                        entity="product",
-                        external_id=u.external_id,
-                        hub_id=u.hub_id,
-                        snapshot=snap,
-                        digest=digest,
-                        updated_at=canonical.updated_at if digest else None,
-                        now=now,
-                    )
-                )
+                rows.append(self._link_after(canonical, u.external_id, u.hub_id, u.base, u.changes, now))
             elif canonical.variants:
                 if u.product_hub_id is not None and not any(x.entity == "product" for x in group):
-                    psnap, pdigest = base_after(u.product_base, product_snapshot(canonical), ())
-                    rows.append(
-                        link_row(
-                            self.integration,
-                            entity="product",
-                            external_id=u.parent_external_id or u.external_id,
-                            hub_id=u.product_hub_id,
-                            snapshot=psnap,
-                            digest=pdigest,
-                            updated_at=canonical.updated_at if pdigest else None,
-                            now=now,
-                        )
-                    )
+                    parent_id = u.parent_external_id or u.external_id
+                    rows.append(self._link_after(canonical, parent_id, u.product_hub_id, u.product_base, (), now))
                 v = canonical.variants[0]
-                snap, digest = base_after(u.base, variant_snapshot(v), u.changes)
                 rows.append(
-                    link_row(
-                        self.integration,
-                        entity="variant",
-                        external_id=u.external_id,
-                        hub_id=u.hub_id,
-                        snapshot=snap,
-                        digest=digest,
-                        sku=snap.get("sku"),
+                    self._link_after(
+                        canonical,
+                        u.external_id,
+                        u.hub_id,
+                        u.base,
+                        u.changes,
+                        now,
+                        variant=v,
                         parent=u.parent_external_id,
-                        updated_at=(v.updated_at or canonical.updated_at) if digest else None,
-                        now=now,
                     )
                 )
         self.on_links(rows)
@@ -497,11 +506,7 @@ class _Writer:
             }
             answer = self.client.post(f"products/{parent}/variations/batch", {k: v for k, v in request.items() if v})
             answer = answer if isinstance(answer, Mapping) else {}
-            created = iter(answer.get("create") or [])
-            updated = iter(answer.get("update") or [])
-            for kind, item, body in chunk:
-                result = next(created if kind == "create" else updated, None)
-                error = _error_of(result)
+            for kind, item, body, result, error in _answered(chunk, answer):
                 if kind == "create":
                     if error is not None and error.get("code") in DUPLICATE_SKU_CODES and item.sku:
                         duplicates.append((item, body, error))  # ours already? decided once the parent is read
@@ -550,38 +555,12 @@ class _Writer:
         hub_id = self.parent_hub_ids.get(parent)
         if hub_id is not None:
             pushed = self.product_pushed.get(parent, ())
-            snap, digest = base_after(self.parent_bases.get(parent), product_snapshot(canonical), pushed)
-            rows.append(
-                link_row(
-                    self.integration,
-                    entity="product",
-                    external_id=parent,
-                    hub_id=hub_id,
-                    snapshot=snap,
-                    digest=digest,
-                    updated_at=canonical.updated_at if digest else None,
-                    now=now,
-                )
-            )
+            rows.append(self._link_after(canonical, parent, hub_id, self.parent_bases.get(parent), pushed, now))
         for v in canonical.variants:
             if v.external_id not in written:
                 continue
             vhub, old, pushed = written[v.external_id]
-            snap, digest = base_after(old, variant_snapshot(v), pushed)
-            rows.append(
-                link_row(
-                    self.integration,
-                    entity="variant",
-                    external_id=v.external_id,
-                    hub_id=vhub,
-                    snapshot=snap,
-                    digest=digest,
-                    sku=snap.get("sku"),
-                    parent=parent,
-                    updated_at=(v.updated_at or canonical.updated_at) if digest else None,
-                    now=now,
-                )
-            )
+            rows.append(self._link_after(canonical, v.external_id, vhub, old, pushed, now, variant=v, parent=parent))
         self.on_links(rows)
 
 

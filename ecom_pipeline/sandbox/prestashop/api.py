@@ -36,7 +36,7 @@ from ecom_pipeline.sandbox.prestashop.resources import (
 from ecom_pipeline.sandbox.prestashop.rows import Row, StoreError
 from ecom_pipeline.sandbox.prestashop.schemas import SCHEMAS
 from ecom_pipeline.sandbox.prestashop.store import PrestaStore
-from ecom_pipeline.sandbox.shop import Receive, Scope, Send
+from ecom_pipeline.sandbox.shop import Receive, Scope, Send, read_body
 
 API_PREFIX = "/api"
 REALM = (
@@ -129,12 +129,7 @@ class PrestaShopApi:
     # ------------------------------------------------------------------ ASGI entry
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, *, site: str, subpath: str) -> int:
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         reply = self.dispatch(scope, body, site, subpath)
         return await self.send_reply(send, reply, head=scope["method"].upper() == "HEAD")
 

@@ -36,14 +36,9 @@ def build_shop(spec: ShopSpec, clock: SandboxClock) -> ShopHandle:
     """Generate the shop's data and wire its webservice (no network)."""
     store = PrestaStore(
         spec.name,
-        seed=spec.seed,
-        products=spec.products,
-        variable_share=spec.variable_share,
-        orders=spec.orders,
-        customers=spec.customers,
+        **spec.catalogue(),
         timezone=spec.timezone,
         clock=clock,
-        anchor=spec.anchor,
         languages=tuple(spec.options.get("languages") or ("en",)),
     )
     key = api_key_for(spec.name, spec.seed)

@@ -43,7 +43,7 @@ from graphql import (
 from graphql.error import GraphQLSyntaxError
 
 from ecom_pipeline.sandbox.faults import FaultSwitches
-from ecom_pipeline.sandbox.shop import Receive, Scope, Send
+from ecom_pipeline.sandbox.shop import Receive, Scope, Send, read_body
 from ecom_pipeline.sandbox.shopify.bulk import BulkOperations
 from ecom_pipeline.sandbox.shopify.cost import DOCS, MAX_QUERY_COST, PLANS, CostCalculator, LeakyBucket
 from ecom_pipeline.sandbox.shopify.graph import RESOLVERS, Context, field_resolver, make_schema, user_error
@@ -97,7 +97,7 @@ class ShopifyApi:
     # ------------------------------------------------------------------------------------------- HTTP
     async def __call__(self, scope: Scope, receive: Receive, send: Send, *, site: str, subpath: str) -> int:
         method = scope["method"]
-        body = await _read_body(receive)
+        body = await read_body(receive)
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
         match = GRAPHQL_RE.match(subpath)
         if match:
@@ -368,6 +368,15 @@ def _product_set(
     return {"product": product, "userErrors": errors}
 
 
+def _no_such_product() -> dict[str, Any]:
+    """What both bulk variant mutations answer for an unknown ``productId`` (Shopify's userError, no data)."""
+    return {
+        "product": None,
+        "productVariants": None,
+        "userErrors": [{"field": ["productId"], "message": "Product does not exist", "code": "PRODUCT_DOES_NOT_EXIST"}],
+    }
+
+
 def _variants_bulk_create(
     _: Any, info: GraphQLResolveInfo, productId: str, variants: list[dict[str, Any]], strategy: str = "DEFAULT"
 ) -> Any:
@@ -377,13 +386,7 @@ def _variants_bulk_create(
     try:
         store.product(productId)
     except (StoreError, ValueError):
-        return {
-            "product": None,
-            "productVariants": None,
-            "userErrors": [
-                {"field": ["productId"], "message": "Product does not exist", "code": "PRODUCT_DOES_NOT_EXIST"}
-            ],
-        }
+        return _no_such_product()
     created, errors = store.add_variants(productId, variants)
     return {
         "product": store.product(productId),
@@ -400,13 +403,7 @@ def _variants_bulk_update(
     try:
         product = store.product(productId)
     except (StoreError, ValueError):
-        return {
-            "product": None,
-            "productVariants": None,
-            "userErrors": [
-                {"field": ["productId"], "message": "Product does not exist", "code": "PRODUCT_DOES_NOT_EXIST"}
-            ],
-        }
+        return _no_such_product()
     errors = []
     for i, spec in enumerate(variants):
         if not spec.get("id"):
@@ -542,15 +539,6 @@ def _format(error: GraphQLError) -> dict[str, Any]:
     if not out.get("extensions"):
         out.pop("extensions", None)
     return dict(out)
-
-
-async def _read_body(receive: Receive) -> bytes:
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            return body
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -35,13 +35,8 @@ def build_shop(spec: ShopSpec, clock: SandboxClock) -> ShopHandle:
         scopes = [s.strip() for s in scopes.split(",") if s.strip()]
     store = ShopifyStore(
         spec.name,
-        seed=spec.seed,
-        products=spec.products,
-        variable_share=spec.variable_share,
-        orders=spec.orders,
-        customers=spec.customers,
+        **spec.catalogue(),
         clock=clock,
-        anchor=spec.anchor,
         currency=opts.get("currency", "USD"),
         locations=int(opts.get("locations", 3)),
         max_variants=int(opts.get("max_variants", 12)),

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote
 
 from ecom_pipeline.sandbox.faults import FaultSwitches
+from ecom_pipeline.sandbox.shop import read_body
 from ecom_pipeline.sandbox.woocommerce.auth import WooAuthenticator
 from ecom_pipeline.sandbox.woocommerce.errors import StoreError
 from ecom_pipeline.sandbox.woocommerce.more_routes import MoreRoutes
@@ -153,12 +154,7 @@ class WooShopApi(MoreRoutes):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, *, site: str, subpath: str) -> int:
         """Answer one request; ``site`` is the shop's site URL as the client addressed it. Returns the status."""
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         reply, authenticated = self.dispatch(scope, body, site, subpath)
         return await self.send_reply(send, reply, site, authenticated)
 

@@ -20,14 +20,9 @@ def build_shop(spec: ShopSpec, clock: SandboxClock) -> ShopHandle:
     """
     store = WooStore(
         spec.name,
-        seed=spec.seed,
-        products=spec.products,
-        variable_share=spec.variable_share,
-        orders=spec.orders,
-        customers=spec.customers,
+        **spec.catalogue(),
         timezone=spec.timezone,
         clock=clock,
-        anchor=spec.anchor,
     )
     ck, cs = credentials_for(spec.name, spec.seed)
     faults = FaultSwitches()
