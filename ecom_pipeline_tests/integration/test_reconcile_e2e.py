@@ -81,9 +81,7 @@ def test_force_deleted_records_leave_the_hub_on_a_normal_sync_when_reconciliatio
         gone = dict(
             conn.execute(
                 select(entity_links.c.entity, entity_links.c.external_id).where(entity_links.c.deleted_at.is_not(None))
-            )
-            .tuples()
-            .all()
+            ).all()
         )
     assert product.deleted_at is not None and product.status == "archived"
     assert gone.get("order") == order_id and gone.get("customer") == customer_id

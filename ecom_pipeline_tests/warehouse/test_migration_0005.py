@@ -60,7 +60,7 @@ def test_upgrade_tombstones_existing_stock_rows_of_variants_their_shop_deleted(
     migrate.upgrade(url)
     engine = make_engine(url)
     with engine.connect() as conn:
-        rows = dict(conn.execute(select(hub_inventory.c.sku, hub_inventory.c.deleted_at)).tuples().all())
+        rows = dict(conn.execute(select(hub_inventory.c.sku, hub_inventory.c.deleted_at)).all())
     engine.dispose()
     assert rows["LIVE"] is None
     assert rows["GONE"] is not None and abs((rows["GONE"] - deleted_at).total_seconds()) < 1
