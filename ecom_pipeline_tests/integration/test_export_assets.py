@@ -8,65 +8,38 @@ push or bidirectional shop on the platform, and has no export step otherwise.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
 import pytest
-from cryptography.fernet import Fernet
 from sqlalchemy import select
 
-from ecom_pipeline.cli import main as cli_main
 from ecom_pipeline.jobs import SYNC_JOB_NAME, sync_asset_selection, tenant_sync_selection
 from ecom_pipeline.runner import run_sync
-from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
+from ecom_pipeline.sandbox.server import ShopSpec
 from ecom_pipeline.warehouse.engine import shared_engine
-from ecom_pipeline.warehouse.schema import integrations, sync_runs
+from ecom_pipeline.warehouse.schema import integrations
 from ecom_pipeline.warehouse.types import utcnow
+from ecom_pipeline_tests.integration.push_world import TENANT, PushWorld, running_shop
 
-TENANT = "acme"
 SHOP = "export-shop"
-HEADER = (
-    "handle,title,description,status,product_type,tags,categories,sku,variant_title,price,compare_at_price,"
-    "currency,weight,options,position"
-)
 CATALOGUE = [
     "tee,T-Shirt,<p>Soft</p>,active,variable,,,TEE-S,T-Shirt - S,19.90,24.90,EUR,0.2,Size=S,",
     "tee,,,,,,,TEE-M,T-Shirt - M,19.90,,EUR,0.2,Size=M,",
     "mug,Mug,,active,simple,,,MUG-1,,8.00,,EUR,0.35,,",
 ]
-WRITES = ("POST", "PUT", "PATCH", "DELETE")
 EXPORT = "woocommerce/export"
 
 
-@dataclass
-class World:
-    url: str
-    sandbox: SandboxServer
-    instance: dg.DagsterInstance
-    tmp: Path
-
-    @property
-    def shop(self) -> Any:
-        return self.sandbox.shop(SHOP)
-
-    def cli(self, *argv: str) -> int:
-        return cli_main(["--warehouse-url", self.url, *argv])
-
+class World(PushWorld):
     def connect(self, direction: str) -> None:
         shop = self.shop
         argv = ["connect", "woocommerce", "--tenant", TENANT, "--url", shop.http_url]
         argv += ["--consumer-key", shop.consumer_key, "--consumer-secret", shop.consumer_secret]
         assert self.cli(*argv, "--timeout", "5", "--direction", direction) == 0
 
-    def import_csv(self) -> None:
-        path = self.tmp / "catalogue.csv"
-        path.write_text("\n".join([HEADER, *CATALOGUE]) + "\n", encoding="utf-8")
-        assert self.cli("catalog", "import", str(path), "--tenant", TENANT) == 0
-
-    def writes(self) -> int:
-        return sum(self.shop.stats.count(method=m) for m in WRITES)
+    def import_catalogue(self) -> None:
+        self.import_csv(*CATALOGUE)
 
     def skus(self) -> dict[str, int]:
         store = self.shop.store
@@ -76,24 +49,13 @@ class World:
                 found[record.sku] = found.get(record.sku, 0) + 1
         return found
 
-    def export_runs(self) -> list[Any]:
-        with shared_engine(self.url).connect() as conn:
-            return conn.execute(select(sync_runs).where(sync_runs.c.stage == "export").order_by(sync_runs.c.id)).all()
-
 
 @pytest.fixture
 def world(warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    monkeypatch.setenv("ECOM_WAREHOUSE_URL", warehouse_url)
-    monkeypatch.setenv("ECOM_PIPELINE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("ECOM_SECRET_KEY", Fernet.generate_key().decode())
-    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
     spec = ShopSpec(name=SHOP, seed=11, products=4, variable_share=0.5, orders=0, customers=0)
-    with SandboxServer(shops=[spec], cert_dir=tmp_path / "certs") as sb:
-        instance = dg.DagsterInstance.from_config(str(dagster_home))
-        try:
-            yield World(warehouse_url, sb, instance, tmp_path)
-        finally:
-            instance.dispose()
+    env = {"warehouse_url": warehouse_url, "dagster_home": dagster_home, "tmp_path": tmp_path}
+    with running_shop(spec, monkeypatch=monkeypatch, **env) as (sb, instance):
+        yield World(warehouse_url, sb, instance, tmp_path, SHOP)
 
 
 def _step_keys(instance: dg.DagsterInstance, run_id: str) -> set[str]:
@@ -110,7 +72,7 @@ def test_a_bidirectional_tenants_sync_runs_the_export_which_creates_the_hub_prod
     """Prevents a sync that pulls but never pushes: products created in the hub reach a bidirectional shop through
     the tenant's Dagster sync, with the plan and counts in the export's metadata, and a second sync writes nothing."""
     world.connect("bidirectional")
-    world.import_csv()
+    world.import_catalogue()
     world.shop.stats.reset()
 
     outcome = run_sync(TENANT, instance=world.instance)
@@ -142,7 +104,7 @@ def test_a_bidirectional_tenants_sync_runs_the_export_which_creates_the_hub_prod
 def test_a_pull_only_tenants_sync_has_no_export_step_and_writes_nothing(world: World) -> None:
     """Prevents the sync of a pull-only tenant from pushing (or from recording empty export materializations)."""
     world.connect("pull")
-    world.import_csv()
+    world.import_catalogue()
     world.shop.stats.reset()
     outcome = run_sync(TENANT, instance=world.instance)
     assert outcome.success, outcome.failure
@@ -160,7 +122,7 @@ def test_the_export_assets_dry_run_puts_the_plan_in_the_metadata_and_writes_noth
     from ecom_pipeline.partitions import TENANTS_PARTITION_NAME
 
     world.connect("push")
-    world.import_csv()
+    world.import_catalogue()
     world.instance.add_dynamic_partitions(TENANTS_PARTITION_NAME, [TENANT])
     world.shop.stats.reset()
     job = defs.resolve_job_def(SYNC_JOB_NAME)
@@ -185,7 +147,7 @@ def test_a_tenant_without_a_pushing_shop_gets_a_no_op_export_that_says_so(world:
     from ecom_pipeline.partitions import TENANTS_PARTITION_NAME
 
     world.connect("pull")
-    world.import_csv()
+    world.import_catalogue()
     world.instance.add_dynamic_partitions(TENANTS_PARTITION_NAME, [TENANT])
     world.shop.stats.reset()
     result = defs.resolve_job_def(SYNC_JOB_NAME).execute_in_process(
@@ -244,7 +206,7 @@ def test_schedule_and_webhook_sensor_select_the_export_of_a_pushing_tenant_and_t
     from ecom_pipeline.definitions import defs
     from ecom_pipeline.webhooks.dagster import APPLY_WEBHOOKS_JOB_NAME
 
-    world.import_csv()
+    world.import_catalogue()
     run = defs.resolve_job_def(APPLY_WEBHOOKS_JOB_NAME).execute_in_process(
         instance=world.instance, partition_key=TENANT, asset_selection=request.asset_selection
     )

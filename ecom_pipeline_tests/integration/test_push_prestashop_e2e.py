@@ -8,61 +8,28 @@ emulator's own request statistics.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
 import pytest
-from cryptography.fernet import Fernet
 from sqlalchemy import delete, select, update
 
-from ecom_pipeline.cli import main as cli_main
 from ecom_pipeline.runner import run_sync
-from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
+from ecom_pipeline.sandbox.server import ShopSpec
 from ecom_pipeline.warehouse.engine import shared_engine
-from ecom_pipeline.warehouse.schema import entity_links, hub_products, hub_variants, sync_runs
+from ecom_pipeline.warehouse.schema import entity_links, hub_products, hub_variants
 from ecom_pipeline.warehouse.types import utcnow
+from ecom_pipeline_tests.integration.push_world import TENANT, PushWorld, running_shop
 
-TENANT = "acme"
 SHOP = "push-presta"
-HEADER = (
-    "handle,title,description,status,product_type,tags,categories,sku,variant_title,price,compare_at_price,"
-    "currency,weight,options,position"
-)
 CATALOGUE = [
     "mug,Mug,<p>Stoneware</p>,active,simple,,,MUG-1,,8.00,,EUR,0.35,,",
     "cap,Cap,,active,simple,,,CAP-1,,15.00,,EUR,0.1,,",
 ]
-WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
 
-@dataclass
-class World:
-    url: str
-    sandbox: SandboxServer
-    instance: dg.DagsterInstance
-    tmp: Path
-
-    @property
-    def shop(self) -> Any:
-        return self.sandbox.shop(SHOP)
-
-    def cli(self, *argv: str) -> int:
-        return cli_main(["--warehouse-url", self.url, *argv])
-
-    def push(self, *extra: str) -> int:
-        return self.cli("push", "--tenant", TENANT, *extra)
-
-    def import_csv(self, *lines: str) -> None:
-        path = self.tmp / "catalogue.csv"
-        path.write_text("\n".join([HEADER, *lines]) + "\n", encoding="utf-8")
-        assert self.cli("catalog", "import", str(path), "--tenant", TENANT) == 0
-
-    def writes(self) -> int:
-        return sum(self.shop.stats.count(method=m) for m in WRITES)
-
+class World(PushWorld):
     def products_by_reference(self) -> dict[str, list[dict[str, Any]]]:
         """Every shop product per reference: a duplicate shows as two."""
         found: dict[str, list[dict[str, Any]]] = {}
@@ -72,37 +39,23 @@ class World:
         return found
 
     def hub_rows(self) -> dict[str, tuple[Any, ...]]:
-        with shared_engine(self.url).connect() as conn:
-            products = conn.execute(select(hub_products).where(hub_products.c.handle.in_(["mug", "cap"]))).all()
-            variants = conn.execute(select(hub_variants).where(hub_variants.c.sku.in_(["MUG-1", "CAP-1"])))
-            return {f"p:{r.handle}": tuple(r) for r in products} | {f"v:{r.sku}": tuple(r) for r in variants}
-
-    def export_runs(self) -> list[Any]:
-        with shared_engine(self.url).connect() as conn:
-            return conn.execute(select(sync_runs).where(sync_runs.c.stage == "export").order_by(sync_runs.c.id)).all()
+        return self.hub_rows_of(["mug", "cap"], ["MUG-1", "CAP-1"])
 
 
 def _world(
     languages: list[str], warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[World]:
-    monkeypatch.setenv("ECOM_WAREHOUSE_URL", warehouse_url)
-    monkeypatch.setenv("ECOM_PIPELINE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("ECOM_SECRET_KEY", Fernet.generate_key().decode())
-    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
     spec = ShopSpec(
         name=SHOP, seed=5, products=3, variable_share=0.0, orders=0, customers=0, platform="prestashop",
         options={"languages": languages},
     )  # fmt: skip
-    with SandboxServer(shops=[spec], cert_dir=tmp_path / "certs") as sb:
-        instance = dg.DagsterInstance.from_config(str(dagster_home))
-        try:
-            shop = sb.shop(SHOP)
-            monkeypatch.setenv("ECOM_PRESTASHOP_API_KEY", shop.credentials["api_key"])
-            argv = ["--warehouse-url", warehouse_url, "connect", "prestashop", "--tenant", TENANT]
-            assert cli_main([*argv, "--url", shop.http_url, "--timeout", "5", "--direction", "push"]) == 0
-            yield World(warehouse_url, sb, instance, tmp_path)
-        finally:
-            instance.dispose()
+    env = {"warehouse_url": warehouse_url, "dagster_home": dagster_home, "tmp_path": tmp_path}
+    with running_shop(spec, monkeypatch=monkeypatch, **env) as (sb, instance):
+        world = World(warehouse_url, sb, instance, tmp_path, SHOP)
+        monkeypatch.setenv("ECOM_PRESTASHOP_API_KEY", world.shop.credentials["api_key"])
+        argv = ["connect", "prestashop", "--tenant", TENANT, "--url", world.shop.http_url]
+        assert world.cli(*argv, "--timeout", "5", "--direction", "push") == 0
+        yield world
 
 
 @pytest.fixture

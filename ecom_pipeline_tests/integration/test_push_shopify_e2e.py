@@ -8,30 +8,22 @@ reads and writes are told apart by the emulator's log of executed operations.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
 import pytest
-from cryptography.fernet import Fernet
 from sqlalchemy import delete, select, update
 
-from ecom_pipeline.cli import main as cli_main
 from ecom_pipeline.runner import run_sync
-from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
+from ecom_pipeline.sandbox.server import ShopSpec
 from ecom_pipeline.sandbox.shopify.oauth import DEFAULT_SCOPES
 from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.schema import entity_links, hub_products, hub_variants, rejected_records, sync_runs
 from ecom_pipeline.warehouse.types import utcnow
+from ecom_pipeline_tests.integration.push_world import TENANT, PushWorld, running_shop
 
-TENANT = "acme"
 SHOP = "push-shopify"
-HEADER = (
-    "handle,title,description,status,product_type,tags,categories,sku,variant_title,price,compare_at_price,"
-    "currency,weight,options,position"
-)
 CATALOGUE = [
     "tee,T-Shirt,<p>Soft</p>,active,variable,,,TEE-S,T-Shirt - S,19.90,24.90,USD,0.2,Size=S,",
     "tee,,,,,,,TEE-M,T-Shirt - M,19.90,,USD,0.2,Size=M,",
@@ -40,31 +32,10 @@ CATALOGUE = [
 OURS = ("TEE-S", "TEE-M", "MUG-1")
 
 
-@dataclass
-class World:
-    url: str
-    sandbox: SandboxServer
-    instance: dg.DagsterInstance
-    tmp: Path
-
-    @property
-    def shop(self) -> Any:
-        return self.sandbox.shop(SHOP)
-
+class World(PushWorld):
     @property
     def ops(self) -> list[tuple[str, tuple[str, ...]]]:
         return self.shop.api.operations
-
-    def cli(self, *argv: str) -> int:
-        return cli_main(["--warehouse-url", self.url, *argv])
-
-    def push(self, *extra: str) -> int:
-        return self.cli("push", "--tenant", TENANT, *extra)
-
-    def import_csv(self, *lines: str) -> None:
-        path = self.tmp / "catalogue.csv"
-        path.write_text("\n".join([HEADER, *lines]) + "\n", encoding="utf-8")
-        assert self.cli("catalog", "import", str(path), "--tenant", TENANT) == 0
 
     def mutations(self) -> list[str]:
         """Root fields of every mutation the shop executed since the last ``clear``."""
@@ -81,22 +52,11 @@ class World:
         return found
 
     def hub_rows(self) -> dict[str, tuple[Any, ...]]:
-        with shared_engine(self.url).connect() as conn:
-            products = conn.execute(select(hub_products).where(hub_products.c.handle.in_(["tee", "mug"]))).all()
-            variants = conn.execute(select(hub_variants).where(hub_variants.c.sku.in_(OURS)))
-            return {f"p:{r.handle}": tuple(r) for r in products} | {f"v:{r.sku}": tuple(r) for r in variants}
-
-    def export_runs(self) -> list[Any]:
-        with shared_engine(self.url).connect() as conn:
-            return conn.execute(select(sync_runs).where(sync_runs.c.stage == "export").order_by(sync_runs.c.id)).all()
+        return self.hub_rows_of(["tee", "mug"], OURS)
 
 
 @pytest.fixture
 def world(warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    monkeypatch.setenv("ECOM_WAREHOUSE_URL", warehouse_url)
-    monkeypatch.setenv("ECOM_PIPELINE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("ECOM_SECRET_KEY", Fernet.generate_key().decode())
-    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
     spec = ShopSpec(
         name=SHOP,
         seed=7,
@@ -106,17 +66,13 @@ def world(warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: p
         platform="shopify",
         options={"scopes": [*DEFAULT_SCOPES, "write_products"]},
     )
-    with SandboxServer(shops=[spec], cert_dir=tmp_path / "certs") as sb:
-        instance = dg.DagsterInstance.from_config(str(dagster_home))
-        try:
-            shop = sb.shop(SHOP)
-            monkeypatch.setenv("ECOM_SHOPIFY_ACCESS_TOKEN", shop.credentials["access_token"])
-            argv = ["--warehouse-url", warehouse_url, "connect", "shopify", "--tenant", TENANT]
-            argv += ["--url", shop.http_url, "--timeout", "5", "--direction", "push"]
-            assert cli_main(argv) == 0
-            yield World(warehouse_url, sb, instance, tmp_path)
-        finally:
-            instance.dispose()
+    env = {"warehouse_url": warehouse_url, "dagster_home": dagster_home, "tmp_path": tmp_path}
+    with running_shop(spec, monkeypatch=monkeypatch, **env) as (sb, instance):
+        world = World(warehouse_url, sb, instance, tmp_path, SHOP)
+        monkeypatch.setenv("ECOM_SHOPIFY_ACCESS_TOKEN", world.shop.credentials["access_token"])
+        argv = ["connect", "shopify", "--tenant", TENANT, "--url", world.shop.http_url]
+        assert world.cli(*argv, "--timeout", "5", "--direction", "push") == 0
+        yield world
 
 
 def test_push_creates_the_catalogue_with_product_set_then_a_second_push_and_the_pull_after_it_write_nothing(

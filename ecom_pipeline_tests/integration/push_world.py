@@ -1,0 +1,86 @@
+"""What the push tests share: one tenant, an emulated shop, a Dagster instance, and the CLI driving the hub.
+
+Each push test file (one per platform, plus the export assets) subclasses ``PushWorld`` with the readings of its own
+shop (records by SKU or reference, the mutations it executed) and opens the shop with ``running_shop``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import select
+
+from ecom_pipeline.cli import main as cli_main
+from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
+from ecom_pipeline.warehouse.engine import shared_engine
+from ecom_pipeline.warehouse.schema import hub_products, hub_variants, sync_runs
+
+TENANT = "acme"
+CATALOGUE_HEADER = (
+    "handle,title,description,status,product_type,tags,categories,sku,variant_title,price,compare_at_price,"
+    "currency,weight,options,position"
+)
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
+
+
+@dataclass
+class PushWorld:
+    url: str
+    sandbox: SandboxServer
+    instance: dg.DagsterInstance
+    tmp: Path
+    shop_name: str
+
+    @property
+    def shop(self) -> Any:
+        return self.sandbox.shop(self.shop_name)
+
+    def cli(self, *argv: str) -> int:
+        return cli_main(["--warehouse-url", self.url, *argv])
+
+    def push(self, *extra: str) -> int:
+        return self.cli("push", "--tenant", TENANT, *extra)
+
+    def import_csv(self, *lines: str) -> None:
+        path = self.tmp / "catalogue.csv"
+        path.write_text("\n".join([CATALOGUE_HEADER, *lines]) + "\n", encoding="utf-8")
+        assert self.cli("catalog", "import", str(path), "--tenant", TENANT) == 0
+
+    def writes(self) -> int:
+        """HTTP write calls the shop served (REST shops; GraphQL writes are all POSTs, see the Shopify tests)."""
+        return sum(self.shop.stats.count(method=m) for m in WRITES)
+
+    def export_runs(self) -> list[Any]:
+        with shared_engine(self.url).connect() as conn:
+            return conn.execute(select(sync_runs).where(sync_runs.c.stage == "export").order_by(sync_runs.c.id)).all()
+
+    def hub_rows_of(self, handles: Iterable[str], skus: Iterable[str]) -> dict[str, tuple[Any, ...]]:
+        """The hub rows of these products and variants, every column (synced_at included): a write shows here."""
+        with shared_engine(self.url).connect() as conn:
+            products = conn.execute(select(hub_products).where(hub_products.c.handle.in_(list(handles)))).all()
+            variants = conn.execute(select(hub_variants).where(hub_variants.c.sku.in_(list(skus))))
+            return {f"p:{r.handle}": tuple(r) for r in products} | {f"v:{r.sku}": tuple(r) for r in variants}
+
+
+@contextmanager
+def running_shop(
+    spec: ShopSpec, *, warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[SandboxServer, dg.DagsterInstance]]:
+    """The emulated shop served on 127.0.0.1 and a Dagster instance, with the environment the CLI reads."""
+    monkeypatch.setenv("ECOM_WAREHOUSE_URL", warehouse_url)
+    monkeypatch.setenv("ECOM_PIPELINE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ECOM_SECRET_KEY", Fernet.generate_key().decode())
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    with SandboxServer(shops=[spec], cert_dir=tmp_path / "certs") as sb:
+        instance = dg.DagsterInstance.from_config(str(dagster_home))
+        try:
+            yield sb, instance
+        finally:
+            instance.dispose()
