@@ -81,6 +81,23 @@ def env(
 
 
 @contextlib.contextmanager
+def running_shop(
+    spec: ShopSpec, *, warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[SandboxServer, dg.DagsterInstance]]:
+    """The emulated shop served on 127.0.0.1 and a Dagster instance, with the environment the CLI reads."""
+    monkeypatch.setenv("ECOM_WAREHOUSE_URL", warehouse_url)
+    monkeypatch.setenv("ECOM_PIPELINE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ECOM_SECRET_KEY", Fernet.generate_key().decode())
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    with SandboxServer(shops=[spec], cert_dir=tmp_path / "certs") as sb:
+        instance = dg.DagsterInstance.from_config(str(dagster_home))
+        try:
+            yield sb, instance
+        finally:
+            instance.dispose()
+
+
+@contextlib.contextmanager
 def one_shop_tenant(
     spec: ShopSpec,
     *,
@@ -96,18 +113,11 @@ def one_shop_tenant(
     ``secret_env`` maps the environment variable the platform's connect reads to the shop credential it holds
     (e.g. ``{"ECOM_PRESTASHOP_API_KEY": "api_key"}``): secrets go through the environment, never argv.
     """
-    monkeypatch.setenv("ECOM_WAREHOUSE_URL", warehouse_url)
-    monkeypatch.setenv("ECOM_PIPELINE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("ECOM_SECRET_KEY", Fernet.generate_key().decode())
-    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
-    with SandboxServer(shops=[spec], cert_dir=tmp_path / "certs") as sb:
-        instance = dg.DagsterInstance.from_config(str(dagster_home))
-        try:
-            shop = sb.shop(spec.name)
-            for env_name, credential in secret_env.items():
-                monkeypatch.setenv(env_name, shop.credentials[credential])
-            argv = ["--warehouse-url", warehouse_url, "connect", spec.platform, "--tenant", tenant]
-            assert cli_main([*argv, "--url", shop.http_url, "--timeout", "5"]) == 0
-            yield sb, instance
-        finally:
-            instance.dispose()
+    env = {"warehouse_url": warehouse_url, "dagster_home": dagster_home, "tmp_path": tmp_path}
+    with running_shop(spec, monkeypatch=monkeypatch, **env) as (sb, instance):
+        shop = sb.shop(spec.name)
+        for env_name, credential in secret_env.items():
+            monkeypatch.setenv(env_name, shop.credentials[credential])
+        argv = ["--warehouse-url", warehouse_url, "connect", spec.platform, "--tenant", tenant]
+        assert cli_main([*argv, "--url", shop.http_url, "--timeout", "5"]) == 0
+        yield sb, instance

@@ -1,24 +1,22 @@
 """What the push tests share: one tenant, an emulated shop, a Dagster instance, and the CLI driving the hub.
 
 Each push test file (one per platform, plus the export assets) subclasses ``PushWorld`` with the readings of its own
-shop (records by SKU or reference, the mutations it executed) and opens the shop with ``running_shop``.
+shop (records by SKU or reference, the mutations it executed) and opens the shop with ``running_shop``
+(integration/conftest.py, which ``one_shop_tenant`` uses too).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import pytest
-from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from ecom_pipeline.cli import main as cli_main
-from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
+from ecom_pipeline.sandbox.server import SandboxServer
 from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.schema import hub_products, hub_variants, sync_runs
 
@@ -67,20 +65,3 @@ class PushWorld:
             products = conn.execute(select(hub_products).where(hub_products.c.handle.in_(list(handles)))).all()
             variants = conn.execute(select(hub_variants).where(hub_variants.c.sku.in_(list(skus))))
             return {f"p:{r.handle}": tuple(r) for r in products} | {f"v:{r.sku}": tuple(r) for r in variants}
-
-
-@contextmanager
-def running_shop(
-    spec: ShopSpec, *, warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[SandboxServer, dg.DagsterInstance]]:
-    """The emulated shop served on 127.0.0.1 and a Dagster instance, with the environment the CLI reads."""
-    monkeypatch.setenv("ECOM_WAREHOUSE_URL", warehouse_url)
-    monkeypatch.setenv("ECOM_PIPELINE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("ECOM_SECRET_KEY", Fernet.generate_key().decode())
-    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
-    with SandboxServer(shops=[spec], cert_dir=tmp_path / "certs") as sb:
-        instance = dg.DagsterInstance.from_config(str(dagster_home))
-        try:
-            yield sb, instance
-        finally:
-            instance.dispose()

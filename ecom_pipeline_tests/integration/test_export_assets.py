@@ -20,7 +20,8 @@ from ecom_pipeline.sandbox.server import ShopSpec
 from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.schema import integrations
 from ecom_pipeline.warehouse.types import utcnow
-from ecom_pipeline_tests.integration.push_world import TENANT, PushWorld, running_shop
+from ecom_pipeline_tests.integration.conftest import running_shop
+from ecom_pipeline_tests.integration.push_world import TENANT, PushWorld
 
 SHOP = "export-shop"
 CATALOGUE = [

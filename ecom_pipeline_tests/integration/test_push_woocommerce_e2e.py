@@ -28,7 +28,8 @@ from ecom_pipeline.warehouse.schema import (
     webhook_inbox,
 )
 from ecom_pipeline.warehouse.types import utcnow
-from ecom_pipeline_tests.integration.push_world import TENANT, PushWorld, running_shop
+from ecom_pipeline_tests.integration.conftest import running_shop
+from ecom_pipeline_tests.integration.push_world import TENANT, PushWorld
 
 SHOP = "push-shop"
 CATALOGUE = [
