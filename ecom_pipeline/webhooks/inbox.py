@@ -43,6 +43,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -81,6 +82,29 @@ class DeliveryRefused(ValueError):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+def delivery_url(base_url: str, platform: str, integration_id: int) -> str:
+    """``<receiver base>/webhooks/<platform>/<integration id>``: the route the receiver serves (``webhooks.app``).
+
+    One definition, so the URL a platform registers with its shop and the route that receives it cannot drift.
+    """
+    return f"{base_url.rstrip('/')}/webhooks/{platform}/{integration_id}"
+
+
+def refuse_topic_mismatch(header: str, topic: str, resource: str, kind: str | None, kinds: Iterable[str]) -> None:
+    """Refuse a delivery whose unsigned topic header names another kind of record than its signed body.
+
+    Shops sign only the body, so a topic header saying ``orders/...`` on a product's body was altered in transit;
+    storing it would apply a product as an order. Unknown kinds (``kind`` None, or a topic outside ``kinds``)
+    pass: there is nothing signed to compare with.
+    """
+    if kind is not None and resource in kinds and kind != resource:
+        raise DeliveryRefused(
+            "topic_mismatch",
+            f"{header} says {topic!r} but the signed body is a {kind}; the topic header is not signed, "
+            "so this delivery was altered after the shop sent it",
+        )
 
 
 @dataclass(frozen=True)

@@ -68,12 +68,7 @@ def shopify_delivery(
     parsed = inbox.json_object(body)
     resource, _, event = header_topic.partition("/")
     kind = shopify_kind(parsed)
-    if kind is not None and resource in KINDS and kind != resource:
-        raise inbox.DeliveryRefused(
-            "topic_mismatch",
-            f"X-Shopify-Topic says {header_topic!r} but the signed body is {kind}; the topic header is not signed, "
-            "so this delivery was altered after the shop sent it",
-        )
+    inbox.refuse_topic_mismatch("X-Shopify-Topic", header_topic, resource, kind, KINDS)
     topic = header_topic
     if event == "delete" and resource in UPDATE_TOPIC and inbox.shows_live_record(parsed, "updated_at"):
         topic = UPDATE_TOPIC[resource]

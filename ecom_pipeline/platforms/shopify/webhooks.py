@@ -64,6 +64,7 @@ from ecom_pipeline.warehouse.credentials import CredentialCipher, reveal
 from ecom_pipeline.warehouse.schema import integrations
 from ecom_pipeline.warehouse.store import IntegrationRecord, StagedRecord
 from ecom_pipeline.warehouse.types import utcnow
+from ecom_pipeline.webhooks import inbox
 
 TOPICS: tuple[str, ...] = (
     "products/create",
@@ -369,8 +370,8 @@ def ensure_webhooks(client: ShopifyClient, callback_url: str, *, topics: Iterabl
 
 
 def callback_url_for(base_url: str, integration_id: int) -> str:
-    """``<receiver base>/webhooks/shopify/<integration id>``: the route the receiver serves."""
-    return f"{base_url.rstrip('/')}/webhooks/shopify/{integration_id}"
+    """The receiver's route for this integration's deliveries (``inbox.delivery_url``)."""
+    return inbox.delivery_url(base_url, "shopify", integration_id)
 
 
 def connect_webhooks(

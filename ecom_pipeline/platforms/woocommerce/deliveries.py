@@ -102,12 +102,7 @@ def woocommerce_delivery(
     parsed = inbox.json_object(body)
     resource, _, event = header_topic.partition(".")
     kind = woocommerce_kind(parsed)
-    if kind is not None and resource in KINDS and kind != resource:
-        raise inbox.DeliveryRefused(
-            "topic_mismatch",
-            f"X-WC-Webhook-Topic says {header_topic!r} but the signed body is a {kind}; the topic header is not "
-            "signed, so this delivery was altered after the shop sent it",
-        )
+    inbox.refuse_topic_mismatch("X-WC-Webhook-Topic", header_topic, resource, kind, KINDS)
     topic = header_topic
     if event == "deleted" and inbox.shows_live_record(parsed, "date_modified_gmt", "date_modified"):
         topic = f"{resource}.updated"  # the body is a live record: store it as what it is, not as a delete

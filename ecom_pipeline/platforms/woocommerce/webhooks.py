@@ -59,6 +59,7 @@ from ecom_pipeline.warehouse.credentials import CredentialCipher, reveal
 from ecom_pipeline.warehouse.schema import integrations
 from ecom_pipeline.warehouse.store import IntegrationRecord, StagedRecord
 from ecom_pipeline.warehouse.types import utcnow
+from ecom_pipeline.webhooks import inbox
 
 TOPICS: tuple[str, ...] = (
     "product.created",
@@ -311,8 +312,8 @@ def ensure_webhooks(
 
 
 def delivery_url_for(base_url: str, integration_id: int) -> str:
-    """``<receiver base>/webhooks/woocommerce/<integration id>``: the route the receiver serves."""
-    return f"{base_url.rstrip('/')}/webhooks/woocommerce/{integration_id}"
+    """The receiver's route for this integration's deliveries (``inbox.delivery_url``)."""
+    return inbox.delivery_url(base_url, "woocommerce", integration_id)
 
 
 def connect_webhooks(
