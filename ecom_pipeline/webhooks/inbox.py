@@ -43,7 +43,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -105,6 +105,53 @@ def refuse_topic_mismatch(header: str, topic: str, resource: str, kind: str | No
             f"{header} says {topic!r} but the signed body is a {kind}; the topic header is not signed, "
             "so this delivery was altered after the shop sent it",
         )
+
+
+@dataclass(frozen=True)
+class SentTopic:
+    """A delivery's unsigned topic header, checked against what its signed body is.
+
+    ``subject`` is what the delivery key is grouped under: the body's own kind when it says, else the header's
+    resource when it is one we know, else ``other``.
+    """
+
+    topic: str
+    resource: str
+    event: str
+    webhook_id: str | None
+    body: dict[str, Any] | None
+    kind: str | None
+    subject: str
+
+
+@dataclass(frozen=True)
+class TopicFormat:
+    """How a platform sends its topic: the header names, the resource/event separator, and how to tell what a
+    signed body is (``kind_of``, one of ``kinds`` or None)."""
+
+    topic_header: str
+    id_header: str
+    separator: str
+    kind_of: Callable[[dict[str, Any] | None], str | None]
+    kinds: tuple[str, ...]
+
+
+def read_sent_topic(headers: Mapping[str, str], body: bytes, fmt: TopicFormat) -> SentTopic:
+    """Read the topic and webhook id headers, parse the body, and refuse a topic its signed body contradicts."""
+    topic = headers.get(fmt.topic_header, "").strip()[:64] or "unknown"
+    parsed = json_object(body)
+    resource, _, event = topic.partition(fmt.separator)
+    kind = fmt.kind_of(parsed)
+    refuse_topic_mismatch(fmt.topic_header, topic, resource, kind, fmt.kinds)
+    return SentTopic(
+        topic=topic,
+        resource=resource,
+        event=event,
+        webhook_id=headers.get(fmt.id_header, "").strip() or None,
+        body=parsed,
+        kind=kind,
+        subject=kind or (resource if resource in fmt.kinds else "other"),
+    )
 
 
 @dataclass(frozen=True)

@@ -59,20 +59,20 @@ def shopify_kind(body: dict[str, Any] | None) -> str | None:
     return snake + "s" if snake else None
 
 
+SENT_TOPIC = inbox.TopicFormat(
+    topic_header=TOPIC_HEADER, id_header="x-shopify-webhook-id", separator="/", kind_of=shopify_kind, kinds=KINDS
+)
+
+
 def shopify_delivery(
     integration_id: int, headers: dict[str, str], body: bytes, *, now: float | None = None
 ) -> inbox.Delivery:
     """A verified Shopify delivery; its topic checked against the body's gid, keyed on the signed body."""
-    header_topic = headers.get("x-shopify-topic", "").strip()[:64] or "unknown"
-    webhook_id = headers.get("x-shopify-webhook-id", "").strip() or None
-    parsed = inbox.json_object(body)
-    resource, _, event = header_topic.partition("/")
-    kind = shopify_kind(parsed)
-    inbox.refuse_topic_mismatch("X-Shopify-Topic", header_topic, resource, kind, KINDS)
-    topic = header_topic
-    if event == "delete" and resource in UPDATE_TOPIC and inbox.shows_live_record(parsed, "updated_at"):
+    sent = inbox.read_sent_topic(headers, body, SENT_TOPIC)
+    parsed, resource, subject = sent.body, sent.resource, sent.subject
+    topic = sent.topic
+    if sent.event == "delete" and resource in UPDATE_TOPIC and inbox.shows_live_record(parsed, "updated_at"):
         topic = UPDATE_TOPIC[resource]
-    subject = kind or (resource if resource in KINDS else "other")
     hour = inbox.hour_unless_timed(parsed, now, "updated_at")
     parts = (subject, body) if hour is None else (subject, f"hour:{hour}", body)
     return inbox.Delivery(
@@ -80,7 +80,7 @@ def shopify_delivery(
         topic=topic,
         resource_id=inbox.resource_id(parsed),
         event_id=headers.get("x-shopify-event-id", "").strip() or None,
-        webhook_id=webhook_id,
+        webhook_id=sent.webhook_id,
         # The body's own time is signed; X-Shopify-Triggered-At is a hint used only when the body has none.
         triggered_at=inbox.parse_time((parsed or {}).get("updated_at"))
         or inbox.parse_time(headers.get("x-shopify-triggered-at")),

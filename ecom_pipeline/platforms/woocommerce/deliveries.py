@@ -86,6 +86,11 @@ def woocommerce_kind(body: dict[str, Any] | None) -> str | None:
     return None
 
 
+SENT_TOPIC = inbox.TopicFormat(
+    topic_header=TOPIC_HEADER, id_header="x-wc-webhook-id", separator=".", kind_of=woocommerce_kind, kinds=KINDS
+)
+
+
 def woocommerce_key(integration_id: int, subject: str, body: bytes, *, hour: int | None = None) -> str:
     """The delivery key of a WooCommerce body (see the module doc): signed content, plus the arrival hour for a
     body that carries no time of its own."""
@@ -97,16 +102,11 @@ def woocommerce_delivery(
     integration_id: int, headers: dict[str, str], body: bytes, *, now: float | None = None
 ) -> inbox.Delivery:
     """A verified WooCommerce delivery; its topic checked against the body (``triggered_at``: date_modified_gmt)."""
-    header_topic = headers.get("x-wc-webhook-topic", "").strip()[:64] or "unknown"
-    webhook_id = headers.get("x-wc-webhook-id", "").strip() or None
-    parsed = inbox.json_object(body)
-    resource, _, event = header_topic.partition(".")
-    kind = woocommerce_kind(parsed)
-    inbox.refuse_topic_mismatch("X-WC-Webhook-Topic", header_topic, resource, kind, KINDS)
-    topic = header_topic
-    if event == "deleted" and inbox.shows_live_record(parsed, "date_modified_gmt", "date_modified"):
-        topic = f"{resource}.updated"  # the body is a live record: store it as what it is, not as a delete
-    subject = kind or (resource if resource in KINDS else "other")
+    sent = inbox.read_sent_topic(headers, body, SENT_TOPIC)
+    parsed, subject = sent.body, sent.subject
+    topic = sent.topic
+    if sent.event == "deleted" and inbox.shows_live_record(parsed, "date_modified_gmt", "date_modified"):
+        topic = f"{sent.resource}.updated"  # the body is a live record: store it as what it is, not as a delete
     return inbox.Delivery(
         delivery_key=woocommerce_key(
             integration_id,
@@ -117,7 +117,7 @@ def woocommerce_delivery(
         topic=topic,
         resource_id=inbox.resource_id(parsed),
         event_id=None,  # X-WC-Webhook-Delivery-ID is not unique (kept in headers for audit only)
-        webhook_id=webhook_id,
+        webhook_id=sent.webhook_id,
         # WooCommerce renders the payload at send time: its modification time is the state it carries.
         triggered_at=inbox.parse_time(parsed.get("date_modified_gmt")) if parsed else None,
         headers=inbox.kept_headers(headers),
