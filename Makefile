@@ -44,12 +44,14 @@ validate: install
 	@mkdir -p $(DAGSTER_HOME); [ -f $(DAGSTER_HOME)/dagster.yaml ] || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster definitions validate -w workspace.yaml
 
+# pytest-xdist spreads the tests over the machine's cores (PYTEST_WORKERS=0 runs them in one process).
+PYTEST_WORKERS ?= auto
 test: install lint validate
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --maxprocesses=4
 
 # The inner loop: everything but the tests marked slow (a real Dagster instance, end-to-end runs, big builds).
 test-fast: install
-	$(VENV)/bin/pytest -m "not slow"
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --maxprocesses=4 -m "not slow"
 
 # Re-pin constraints.txt to what is installed now (run after changing dependencies and checking `make test`).
 constraints: install
