@@ -743,7 +743,8 @@ def cmd_push(args: argparse.Namespace) -> int:
         plan = report.plan
         head = f"Integration #{report.integration_id} ({report.platform})"
         print(f"{head}: {len(plan.creates)} product creates, {len(plan.variant_creates)} variant creates, "
-              f"{len(plan.updates)} field updates, {len(plan.deletes)} deletes, {plan.unchanged} unchanged"
+              f"{len(plan.updates)} field updates, {len(plan.deletes)} deletes, "
+              f"{len(plan.variant_deletes)} variant deletes, {plan.unchanged} unchanged"
               f"{' (dry run: nothing written)' if args.dry_run else ''}")  # fmt: skip
         if plan.rows():
             _print_table(["action", "entity", "key", "detail"], plan.rows())
@@ -752,7 +753,8 @@ def cmd_push(args: argparse.Namespace) -> int:
             print(f"  error: {report.error}", file=sys.stderr)
         elif report.outcome is not None:
             o = report.outcome
-            print(f"  pushed: created {o.created}  updated {o.updated}  unchanged {plan.unchanged}  failed {o.failed}")
+            print(f"  pushed: created {o.created}  updated {o.updated}  deleted {o.deleted}  "
+                  f"unchanged {plan.unchanged}  failed {o.failed}")  # fmt: skip
             for r in o.rejections:
                 print(f"  refused by the shop: {r.entity} {r.key}: {r.reason} (in rejected_records, retried next run)")
             failed += 1 if o.failed else 0

@@ -21,7 +21,9 @@ WooCommerce writer: ``apply_plan(client, plan, on_links) -> WriteOutcome`` and `
 - **Creates are idempotent**: the references (= SKUs) about to be created are looked up first
   (``filter[reference]=[A|B|...]``); a product found is adopted (linked, then GET-modify-PUT) instead of created.
   A process killed between the POST and our link therefore creates no duplicate on the rerun.
-- **Delete**: a hub product deleted becomes ``active`` 0 in the shop (never a DELETE).
+- **Delete**: a hub product deleted becomes ``active`` 0 in the shop (never a DELETE). A hub variant deleted under
+  a live product is ``DELETE /api/combinations/{id}`` (a 404 means an earlier, interrupted push deleted it already);
+  the product is read back afterwards like any written one (its default combination may have moved).
 - **Echo suppression**: after the writes, the written products are read back once through the pull's own path
   (``display=full`` by batches of ids, plus the shop's computed prices), so a link's new base is exactly the
   snapshot the next pull computes, and that pull changes nothing.
@@ -51,7 +53,15 @@ from ecom_pipeline.platforms.http import HttpOptions
 from ecom_pipeline.platforms.prestashop import extract as ps_extract
 from ecom_pipeline.platforms.prestashop.client import PrestaShopClient
 from ecom_pipeline.platforms.prestashop.transform import product_to_canonical, variant_id
-from ecom_pipeline.sync.export import ExportPlan, FieldUpdate, ProductCreate, WriteOutcome, link_row
+from ecom_pipeline.sync.export import (
+    ExportPlan,
+    FieldUpdate,
+    ProductCreate,
+    VariantDelete,
+    WriteOutcome,
+    deleted_variant_row,
+    link_row,
+)
 from ecom_pipeline.sync.hashing import stable_hash
 from ecom_pipeline.sync.resolve.products import product_snapshot, variant_snapshot
 from ecom_pipeline.warehouse.credentials import reveal
@@ -294,6 +304,8 @@ class _Writer:
                 self._update_combination(u)
             except ShopApiError as err:
                 self.out.reject("variant", str(u.values.get("sku") or u.external_id), str(err), {"id": u.external_id})
+        for vd in plan.variant_deletes:
+            self._delete_combination(vd)
         self._read_back()
         self.out.api_calls = self.client.http.stats.api_calls
         return self.out
@@ -498,6 +510,20 @@ class _Writer:
         entry = self.written.setdefault(pid, _Written(int(u.product_hub_id or 0), u.product_base, {}))
         entry.variants[u.external_id] = (u.hub_id, u.base)
         entry.pushed |= set(u.changes)
+
+    def _delete_combination(self, vd: VariantDelete) -> None:
+        """``DELETE /api/combinations/{id}`` of a hub variant deleted under a live product, then its link tombstoned
+        (a 404: gone already, from an interrupted push or by hand)."""
+        _, _, cid = vd.external_id.partition("-")
+        try:
+            self.client.delete("combinations", cid)
+        except ShopApiError as err:
+            if err.status != 404:
+                self.out.reject("variant", vd.sku or vd.external_id, str(err), {"id": vd.external_id})
+                return
+        self.on_links([deleted_variant_row(self.integration, vd, utcnow())])
+        self.out.deleted += 1
+        self.written.setdefault(vd.product_external_id, _Written(vd.product_hub_id, vd.product_base, {}))
 
     # -- bases after the writes ---------------------------------------------------------------------------------
 

@@ -4,6 +4,10 @@
 transaction that sets ``applied_at``, so a decision is applied exactly once whoever runs the sync and whenever
 it dies. Taking the hub's value writes nothing to the hub (export then pushes the hub value, since the conflict no
 longer holds the field); taking the shop's value or a given one writes it to the hub column.
+
+A ``variants`` conflict (a variant removed on one side and edited on the other) is about the variant's presence:
+taking the shop's side deletes the hub variant when the shop had removed it, or brings it back when the hub had;
+taking the hub's side writes nothing (export then removes it from the shop, or creates it there again).
 """
 
 from __future__ import annotations
@@ -63,6 +67,16 @@ def apply_decisions(conn: Connection, integration_id: int, now: datetime) -> int
     )
     applied = 0
     for row in rows:
+        if str(row.field) == "variants" and row.resolved_take != "hub":
+            present = (row.shop_value if row.resolved_take == "shop" else row.resolved_value) is not None
+            conn.execute(
+                update(hub_variants)
+                .where(hub_variants.c.id == row.hub_id)
+                .values(deleted_at=None if present else now, synced_at=now)
+            )
+            conn.execute(update(sync_conflicts).where(sync_conflicts.c.id == row.id).values(applied_at=now))
+            applied += 1
+            continue
         column = _COLUMNS.get(str(row.entity), {}).get(str(row.field))
         if column is not None and row.resolved_take != "hub":
             if column == "sku" and _sku_taken(conn, row):
