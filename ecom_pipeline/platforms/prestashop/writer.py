@@ -20,7 +20,9 @@ WooCommerce writer: ``apply_plan(client, plan, on_links) -> WriteOutcome`` and `
   reported it), so a hub edit of it alone is not pushed.
 - **Creates are idempotent**: the references (= SKUs) about to be created are looked up first
   (``filter[reference]=[A|B|...]``); a product found is adopted (linked, then GET-modify-PUT) instead of created.
-  A process killed between the POST and our link therefore creates no duplicate on the rerun.
+  A process killed between the POST and our link therefore creates no duplicate on the rerun. A product with
+  combinations has no reference of its own: after an interrupted push it is found by its combinations'
+  references, or (killed before its first combination) by its ``link_rewrite``, the hub handle.
 - **Delete**: a hub product deleted becomes ``active`` 0 in the shop (never a DELETE). A hub variant deleted under
   a live product is ``DELETE /api/combinations/{id}`` (a 404 means an earlier, interrupted push deleted it already);
   the product is read back afterwards like any written one (its default combination may have moved).
@@ -413,6 +415,9 @@ class _Writer:
                 if len(owners) > 1:
                     raise _Refused(f"its variants' references belong to several shop products ({sorted(owners)})")
                 base = min((v.values.get("price") or Decimal("0")) for v in c.variants)
+                if not owners and self.plan.resume and c.handle:
+                    # Killed between the product's POST and its first combination: no reference to find it by.
+                    owners = set(self._by_link_rewrite(c.handle))
                 if owners:
                     pid = owners.pop()
                     tree = self.client.get_xml("products", pid)
@@ -439,6 +444,16 @@ class _Writer:
                 self.out.reject("product", key, str(err), {"handle": c.handle})
             except ShopApiError as err:
                 self.out.reject("product", key, str(err), {"handle": c.handle})
+
+    def _by_link_rewrite(self, handle: str) -> list[str]:
+        """After an interrupted push: the id of the shop's product without a reference whose ``link_rewrite`` is
+        ``handle`` (the hub handle a create writes), when there is exactly one: a product with combinations this
+        push created before it was killed (its combinations, which carry the references, were not created yet)."""
+        if "|" in handle or "]" in handle:
+            return []
+        items = self.client.list("products", {"filter[link_rewrite]": f"[{handle}]", "display": "[id,reference]"})
+        found = [str(i.get("id")) for i in items if not i.get("reference")]
+        return found if len(found) == 1 else []
 
     def _variant_creates(self, plan: ExportPlan) -> None:
         """Hub variants missing under a linked product: new combinations (their impact over the product's price)."""
