@@ -301,6 +301,8 @@ def plan_export(
                     )
                 )
                 continue
+            if "variants" in held.get(("variant", int(v.id)), set()):
+                continue  # removed in the shop while edited in the hub, held: nothing sent until decided
             vbase = dict(vlink.base_snapshot or {})
             vchanges = _changes(VARIANT_FIELDS, vbase, vvalues, settings, held.get(("variant", int(v.id)), set()))
             if vchanges:

@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from ecom_pipeline.sync.merge import MONEY_FIELDS
-from ecom_pipeline.warehouse.schema import hub_products, hub_variants, sync_conflicts
+from ecom_pipeline.warehouse.schema import entity_links, hub_products, hub_variants, sync_conflicts
 
 # The hub column each mergeable field is kept in, per entity (fields without a hub column are not applied).
 _COLUMNS: dict[str, dict[str, str]] = {
@@ -67,13 +67,8 @@ def apply_decisions(conn: Connection, integration_id: int, now: datetime) -> int
     )
     applied = 0
     for row in rows:
-        if str(row.field) == "variants" and row.resolved_take != "hub":
-            present = (row.shop_value if row.resolved_take == "shop" else row.resolved_value) is not None
-            conn.execute(
-                update(hub_variants)
-                .where(hub_variants.c.id == row.hub_id)
-                .values(deleted_at=None if present else now, synced_at=now)
-            )
+        if str(row.field) == "variants":
+            _apply_presence(conn, row, now)
             conn.execute(update(sync_conflicts).where(sync_conflicts.c.id == row.id).values(applied_at=now))
             applied += 1
             continue
@@ -98,6 +93,34 @@ def apply_decisions(conn: Connection, integration_id: int, now: datetime) -> int
         conn.execute(update(sync_conflicts).where(sync_conflicts.c.id == row.id).values(applied_at=now))
         applied += 1
     return applied
+
+
+def _apply_presence(conn: Connection, row: Any, now: datetime) -> None:
+    """A decided ``variants`` conflict: the hub variant's presence follows the side taken.
+
+    Taking the shop's side deletes the hub variant when the shop had removed it (``shop_value`` NULL), or brings it
+    back. Taking the hub's side of a variant the shop removed lets go of this shop's link, so export creates the
+    variant there again; of a variant the hub deleted, it writes nothing (export then removes it from the shop).
+    """
+    if row.resolved_take == "hub":
+        if row.shop_value is None:
+            conn.execute(
+                update(entity_links)
+                .where(
+                    entity_links.c.integration_id == row.integration_id,
+                    entity_links.c.entity == "variant",
+                    entity_links.c.hub_id == row.hub_id,
+                    entity_links.c.deleted_at.is_(None),
+                )
+                .values(deleted_at=now, last_synced_at=now)
+            )
+        return
+    present = (row.shop_value if row.resolved_take == "shop" else row.resolved_value) is not None
+    conn.execute(
+        update(hub_variants)
+        .where(hub_variants.c.id == row.hub_id)
+        .values(deleted_at=None if present else now, synced_at=now)
+    )
 
 
 def _sku_taken(conn: Connection, row: Any) -> bool:
