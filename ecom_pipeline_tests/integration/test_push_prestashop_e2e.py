@@ -311,3 +311,32 @@ def _hub_variant_rows(world: World, skus: list[str]) -> dict[str, tuple[Any, ...
     with shared_engine(world.url).connect() as conn:
         rows = conn.execute(select(hub_variants).where(hub_variants.c.sku.in_(skus))).all()
     return {f"v:{r.sku}": tuple(r) for r in rows}
+
+
+def test_a_hub_variant_deleted_under_a_live_product_is_one_combination_delete_then_nothing(world: World) -> None:
+    """Prevents a variant deleted in the hub from staying on sale in PrestaShop (DELETE /api/combinations/{id}),
+    and from being deleted again or echoing back: the pull after it writes nothing to the hub, the next push
+    nothing to the shop."""
+    world.import_csv(*VARIABLE, "tee,,,,,,,TEE-L,T-Shirt - L,22.00,,EUR,0.2,,")
+    assert world.push() == 0
+    [tee] = [p for p, r in world.shop.store.tables["products"].items() if world.shop.store.text(r["name"]) == "T-Shirt"]
+    assert sorted(_combinations(world, tee)) == ["TEE-L", "TEE-M", "TEE-S"]
+    assert run_sync(TENANT, instance=world.instance).success
+    world.sandbox.clock.advance(60)
+    with shared_engine(world.url).begin() as conn:
+        conn.execute(update(hub_variants).where(hub_variants.c.sku == "TEE-L").values(deleted_at=utcnow()))
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.shop.stats.count(method="DELETE") == 1 and world.writes() == 1
+    assert sorted(_combinations(world, tee)) == ["TEE-M", "TEE-S"]
+    with shared_engine(world.url).connect() as conn:
+        link = conn.execute(
+            select(entity_links).where(entity_links.c.entity == "variant", entity_links.c.sku == "TEE-L")
+        ).one()
+    assert link.deleted_at is not None
+    before = world.hub_rows() | _hub_variant_rows(world, ["TEE-S", "TEE-M", "TEE-L"])
+    assert run_sync(TENANT, instance=world.instance).success
+    assert world.hub_rows() | _hub_variant_rows(world, ["TEE-S", "TEE-M", "TEE-L"]) == before
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0
