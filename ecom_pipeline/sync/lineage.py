@@ -22,8 +22,7 @@ The outcome of a linked record comes from the plan, not from each writer, so all
 
 Unchanged records get **no row**: a push with nothing to do writes nothing, here as in the shop, so the table
 grows with writes, not with the schedule. Their count is the push's ``sync_runs.unchanged``. A record written
-twice in one push (linked after its create, then again with the read-back base) has one row, with the strongest
-outcome.
+twice in one push (linked after its create, then again with the read-back base) has one row.
 """
 
 from __future__ import annotations
@@ -35,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.engine import Connection
 
 from ecom_pipeline.sync.merge import json_value
@@ -85,7 +84,7 @@ class PushLineage:
     sample: list[dict[str, Any]] = field(default_factory=list)
     _intents: dict[tuple[str, int], _Intent] = field(default_factory=dict)
     _keys: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
-    _recorded: dict[tuple[str, int], str] = field(default_factory=dict)
+    _recorded: set[tuple[str, int]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         for c in self.plan.creates:
@@ -138,14 +137,13 @@ class PushLineage:
         """Record the link rows just upserted on ``conn`` (call it in the transaction of ``store.upsert_links``)."""
         now = now or utcnow()
         inserts: list[dict[str, Any]] = []
+        seen = set(self._recorded)
         for row in rows:
             entity, hub_id = str(row["entity"]), int(row["hub_id"])
-            outcome, fields, message = self.classify(entity, hub_id)
-            previous = self._recorded.get((entity, hub_id))
-            if previous is not None:
-                if previous == "refresh" and outcome != "refresh":
-                    self._upgrade(conn, entity, hub_id, outcome, fields, message, str(row["external_id"]))
+            if (entity, hub_id) in seen:
                 continue  # the same record linked again in this push (e.g. its read-back base): one row
+            seen.add((entity, hub_id))
+            outcome, fields, message = self.classify(entity, hub_id)
             inserts.append(
                 self._row(entity, hub_id, outcome, fields, message, external_id=str(row["external_id"]), now=now)
             )
@@ -212,40 +210,11 @@ class PushLineage:
         store.bulk_insert(conn, push_records, rows)
         for row in rows:
             if row["hub_id"] is not None and row["outcome"] != "failed":
-                self._recorded[(row["entity"], int(row["hub_id"]))] = row["outcome"]
+                self._recorded.add((row["entity"], int(row["hub_id"])))
             self.counts[row["outcome"]] += 1
             if len(self.sample) < RECORDS_SHOWN:
                 self.sample.append(row)
         return len(rows)
-
-    def _upgrade(
-        self,
-        conn: Connection,
-        entity: str,
-        hub_id: int,
-        outcome: str,
-        fields: Sequence[str] | None,
-        message: str | None,
-        external_id: str,
-    ) -> None:
-        """A record first linked as a refresh, then written by this push: its one row gets the real outcome."""
-        conn.execute(
-            update(push_records)
-            .where(
-                push_records.c.sync_run_id == self.sync_run_id,
-                push_records.c.run_id == self.run_id,
-                push_records.c.entity == entity,
-                push_records.c.hub_id == hub_id,
-                push_records.c.outcome == "refresh",
-            )
-            .values(outcome=outcome, fields=list(fields) if fields else None, message=message, external_id=external_id)
-        )
-        self._recorded[(entity, hub_id)] = outcome
-        self.counts["refresh"] -= 1
-        self.counts[outcome] += 1
-        for row in self.sample:
-            if (row["entity"], row["hub_id"], row["outcome"]) == (entity, hub_id, "refresh"):
-                row.update(outcome=outcome, fields=list(fields) if fields else None, message=message)
 
     @property
     def written(self) -> int:
