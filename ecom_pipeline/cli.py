@@ -395,7 +395,7 @@ def _print_last_pushes(conn: Any, integrations: Sequence[Any]) -> None:
     _print_table(
         ["shop", "status", "finished", "run", "created", "adopted", "updated", "unchanged", "failed", "conflicts"],
         [
-            [shop, p.run.status, _fmt_time(p.run.finished_at), p.run.dagster_run_id or f"sync_run {p.run.id}",
+            [shop, p.run.status, _fmt_time(p.run.finished_at), p.run_id or f"sync_run {p.run.id}",
              p.counts["created"], p.counts["adopted"], p.counts["updated"], p.counts["unchanged"], p.counts["failed"],
              p.conflicts]
             for shop, p in sorted(pushes.items())
@@ -796,9 +796,9 @@ def cmd_lineage(args: argparse.Namespace) -> int:
         return 0
     print(f"Pushes of {what} in tenant {args.tenant}, oldest first:")
     _print_table(
-        ["when", "shop", "run", "entity", "sku", "outcome", "shop id", "fields", "message"],
+        ["when", "shop", "run", "entity", "sku/handle", "outcome", "shop id", "fields", "message"],
         [
-            [_fmt_time(r.recorded_at), f"#{r.integration_id} {r.platform}", r.run_id, r.entity, r.sku or "",
+            [_fmt_time(r.recorded_at), f"#{r.integration_id} {r.platform}", r.run_id, r.entity, r.sku or r.handle or "",
              r.outcome, r.external_id or "", ",".join(r.fields or []), (r.message or "")[:100]]
             for r in rows
         ],

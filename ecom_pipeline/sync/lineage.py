@@ -284,6 +284,7 @@ class LastPush:
     run: Any
     counts: Mapping[str, int]
     conflicts: int
+    run_id: str | None  # the run id its records carry (a CLI push's ``cli-<hex>``), else the Dagster run's
 
 
 def last_pushes(conn: Connection, integration_ids: Sequence[int]) -> dict[int, LastPush]:
@@ -305,13 +306,15 @@ def last_pushes(conn: Connection, integration_ids: Sequence[int]) -> dict[int, L
     if not runs:
         return {}
     counts: dict[int, Counter[str]] = {int(r.id): Counter() for r in runs}
+    run_ids: dict[int, str] = {}
     query = (
-        select(push_records.c.sync_run_id, push_records.c.outcome, func.count())
+        select(push_records.c.sync_run_id, push_records.c.run_id, push_records.c.outcome, func.count())
         .where(push_records.c.sync_run_id.in_(list(counts)))
-        .group_by(push_records.c.sync_run_id, push_records.c.outcome)
+        .group_by(push_records.c.sync_run_id, push_records.c.run_id, push_records.c.outcome)
     )
-    for run_id, outcome, n in conn.execute(query):
-        counts[int(run_id)][str(outcome)] = int(n)
+    for sync_run_id, run_id, outcome, n in conn.execute(query):
+        counts[int(sync_run_id)][str(outcome)] += int(n)
+        run_ids[int(sync_run_id)] = str(run_id)
     held: dict[int, int] = dict(
         conn.execute(
             select(sync_conflicts.c.integration_id, func.count())
@@ -330,6 +333,7 @@ def last_pushes(conn: Connection, integration_ids: Sequence[int]) -> dict[int, L
             run=r,
             counts={**{o: c[o] for o in OUTCOMES}, "unchanged": int(r.unchanged or 0)},
             conflicts=int(held.get(r.integration_id, 0)),
+            run_id=run_ids.get(int(r.id)) or r.dagster_run_id,
         )
     return out
 
