@@ -54,6 +54,9 @@ DELETE_NOTE = "hub product deleted: set to draft in the shop"
 REFRESH_NOTE = "base re-read after a write to its variants"
 
 
+HubKeys = dict[tuple[str, int], tuple[str | None, str | None]]
+
+
 def cli_run_id() -> str:
     """The run id of a push outside Dagster (``ecom-pipeline push``): ``cli-`` and 12 hex digits."""
     return f"cli-{uuid.uuid4().hex[:12]}"
@@ -85,6 +88,9 @@ class PushLineage:
     _intents: dict[tuple[str, int], _Intent] = field(default_factory=dict)
     _keys: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
     _recorded: set[tuple[str, int]] = field(default_factory=set)
+    # (entity, hub id) -> (handle, sku): what the plan already knows (its creates), so a first push of thousands of
+    # products asks the hub nothing more; the rest is read per batch (``_hub_keys``).
+    _hub_keys: HubKeys = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for c in self.plan.creates:
@@ -95,7 +101,9 @@ class PushLineage:
                     self._keys.setdefault(("product", key), ("product", c.hub_id))
             if len(c.variants) == 1 and c.variants[0].sku:  # a one-variant product is refused under its SKU
                 self._keys.setdefault(("product", c.variants[0].sku), ("product", c.hub_id))
+            self._hub_keys[("product", c.hub_id)] = (c.handle, None)
             for v in c.variants:
+                self._hub_keys[("variant", v.hub_id)] = (c.handle, v.sku)
                 self._variant_intent(v.hub_id, v.sku, _Intent("created", _create_fields(v.values, *(
                     ["options"] if v.options else []))))  # fmt: skip
         for vc in self.plan.variant_creates:
@@ -206,7 +214,11 @@ class PushLineage:
     def _insert(self, conn: Connection, rows: list[dict[str, Any]]) -> int:
         if not rows:
             return 0
-        _fill_hub_keys(conn, rows)
+        unknown = [r for r in rows if r["hub_id"] is not None and (r["entity"], r["hub_id"]) not in self._hub_keys]
+        self._hub_keys.update(_hub_keys(conn, unknown))
+        for row in rows:
+            if row["hub_id"] is not None:
+                row["handle"], row["sku"] = self._hub_keys.get((row["entity"], row["hub_id"]), (None, None))
         store.bulk_insert(conn, push_records, rows)
         for row in rows:
             if row["hub_id"] is not None and row["outcome"] != "failed":
@@ -222,29 +234,23 @@ class PushLineage:
         return sum(self.counts[o] for o in WRITTEN)
 
 
-def _fill_hub_keys(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Each row's hub handle (a variant's: its product's) and SKU, as the hub has them now (one query per kind)."""
-    variant_ids = sorted({int(r["hub_id"]) for r in rows if r["entity"] == "variant" and r["hub_id"] is not None})
-    product_ids = sorted({int(r["hub_id"]) for r in rows if r["entity"] == "product" and r["hub_id"] is not None})
-    variants: dict[int, tuple[str | None, str | None]] = {}
+def _hub_keys(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> HubKeys:
+    """(entity, hub id) -> (handle, SKU) as the hub has them now (a variant's handle: its product's); one query per
+    kind and chunk."""
+    variant_ids = sorted({int(r["hub_id"]) for r in rows if r["entity"] == "variant"})
+    product_ids = sorted({int(r["hub_id"]) for r in rows if r["entity"] == "product"})
+    out: HubKeys = {}
     for part in store.chunked(variant_ids):
         query = (
             select(hub_variants.c.id, hub_variants.c.sku, hub_products.c.handle)
             .join(hub_products, hub_products.c.id == hub_variants.c.product_id)
             .where(hub_variants.c.id.in_(part))
         )
-        variants.update({int(i): (sku, handle) for i, sku, handle in conn.execute(query)})
-    handles: dict[int, str | None] = {}
+        out.update({("variant", int(i)): (handle, sku) for i, sku, handle in conn.execute(query)})
     for part in store.chunked(product_ids):
         of_products = select(hub_products.c.id, hub_products.c.handle).where(hub_products.c.id.in_(part))
-        handles.update({int(pid): str(h) if h is not None else None for pid, h in conn.execute(of_products)})
-    for row in rows:
-        if row["hub_id"] is None:
-            continue
-        if row["entity"] == "variant":
-            row["sku"], row["handle"] = variants.get(int(row["hub_id"]), (None, None))
-        else:
-            row["handle"] = handles.get(int(row["hub_id"]))
+        out.update({("product", int(pid)): (h, None) for pid, h in conn.execute(of_products)})
+    return out
 
 
 # --- reading ---------------------------------------------------------------------------------------------------
@@ -254,20 +260,28 @@ def history(conn: Connection, tenant_id: str, *, sku: str | None = None, handle:
             limit: int = 200) -> list[Any]:  # fmt: skip
     """A record's push history, oldest first (the last ``limit`` rows).
 
-    By ``handle``: the product's rows and its variants' (they carry the product's handle). By ``sku``: the variant's
-    rows and its product's (a product write, e.g. its title, is part of what the variant shows in the shop).
+    By ``handle``: the product's rows and its variants'. By ``sku``: the variant's rows and its product's (a product
+    write, e.g. its title, is part of what the variant shows in the shop). Rows are found by the value they were
+    written with and by the hub ids that carry it now, so a SKU or handle renamed in the hub keeps its history.
     """
     if (sku is None) == (handle is None):
         raise ValueError("give exactly one of sku and handle")
     if handle is not None:
-        where = push_records.c.handle == handle
+        product_ids = list(conn.execute(select(hub_products.c.id).where(
+            hub_products.c.tenant_id == tenant_id, hub_products.c.handle == handle)).scalars())  # fmt: skip
+        variant_ids = list(conn.execute(select(hub_variants.c.id).where(
+            hub_variants.c.product_id.in_(product_ids))).scalars()) if product_ids else []  # fmt: skip
+        by_value = push_records.c.handle == handle
     else:
-        products = select(hub_variants.c.product_id).where(hub_variants.c.tenant_id == tenant_id,
-                                                           hub_variants.c.sku == sku)  # fmt: skip
-        where = or_(
-            push_records.c.sku == sku,
-            (push_records.c.entity == "product") & push_records.c.hub_id.in_(products.scalar_subquery()),
-        )
+        found = conn.execute(select(hub_variants.c.id, hub_variants.c.product_id).where(
+            hub_variants.c.tenant_id == tenant_id, hub_variants.c.sku == sku)).all()  # fmt: skip
+        variant_ids, product_ids = [int(r.id) for r in found], [int(r.product_id) for r in found]
+        by_value = push_records.c.sku == sku
+    where = or_(
+        by_value,
+        (push_records.c.entity == "product") & push_records.c.hub_id.in_(product_ids),
+        (push_records.c.entity == "variant") & push_records.c.hub_id.in_(variant_ids),
+    )
     query = (
         select(push_records)
         .where(push_records.c.tenant_id == tenant_id, where)

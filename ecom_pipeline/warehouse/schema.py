@@ -240,6 +240,7 @@ push_records = Table(
     Index("ix_push_records_tenant_handle", "tenant_id", "handle"),
     Index("ix_push_records_integration_recorded", "integration_id", "recorded_at"),
     Index("ix_push_records_sync_run", "sync_run_id"),
+    Index("ix_push_records_hub", "entity", "hub_id"),
 )
 
 # --- the hub ---------------------------------------------------------------------------------------------------

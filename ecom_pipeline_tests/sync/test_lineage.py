@@ -214,8 +214,9 @@ def test_a_link_and_its_lineage_commit_together_or_not_at_all(world: World) -> N
 
 
 def test_history_by_sku_and_handle_last_push_counts_and_purge(world: World) -> None:
-    """Prevents `lineage --sku` from missing the product rows of that variant, `status` from counting another
-    push's records or skipping the unchanged and held-conflict counts, and housekeeping from keeping rows forever."""
+    """Prevents `lineage --sku` from missing the product rows of that variant (or every row once the SKU is renamed),
+    `status` from counting another push's records or skipping the unchanged and held-conflict counts, and
+    housekeeping from keeping rows forever."""
     world.on_links([world.link("product", world.tee, "902"), world.link("variant", world.tee_s, "903", "TEE-S")])
     world.on_links([world.link("variant", world.tee_m, "904", "TEE-M")])
     world.on_links([world.link("product", world.cap, "700")])
@@ -241,6 +242,10 @@ def test_history_by_sku_and_handle_last_push_counts_and_purge(world: World) -> N
     assert [(r.entity, r.sku) for r in by_sku] == [("product", None), ("variant", "TEE-S")]
     assert sorted((r.entity, r.sku or "") for r in by_handle) == [("product", ""), ("variant", "TEE-M"),
                                                                   ("variant", "TEE-S")]  # fmt: skip
+    with world.engine.begin() as conn:  # a SKU renamed in the hub keeps its history (found by hub id)
+        conn.execute(update(hub_variants).where(hub_variants.c.sku == "TEE-S").values(sku="TEE-SMALL"))
+        renamed = history(conn, TENANT, sku="TEE-SMALL")
+    assert [(r.entity, r.sku) for r in renamed] == [("product", None), ("variant", "TEE-S")]
     push = pushes[world.shop]
     assert push.run.id == world.run
     assert {k: v for k, v in push.counts.items() if v} == {"created": 3, "updated": 1, "failed": 1, "unchanged": 2}

@@ -54,6 +54,7 @@ def upgrade() -> None:
     op.create_index("ix_push_records_tenant_handle", "push_records", ["tenant_id", "handle"])
     op.create_index("ix_push_records_integration_recorded", "push_records", ["integration_id", "recorded_at"])
     op.create_index("ix_push_records_sync_run", "push_records", ["sync_run_id"])
+    op.create_index("ix_push_records_hub", "push_records", ["entity", "hub_id"])
 
 
 def downgrade() -> None:
