@@ -37,13 +37,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.engine import Connection
 
-from ecom_pipeline.sync.merge import json_value
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.schema import hub_products, hub_variants, push_records, sync_conflicts, sync_runs
 from ecom_pipeline.warehouse.types import utcnow
 
 if TYPE_CHECKING:
-    from ecom_pipeline.sync.export import ExportPlan, Rejection
+    from ecom_pipeline.sync.export import ExportPlan, Rejection, VariantValues
 
 OUTCOMES = ("created", "adopted", "updated", "failed", "refresh")
 # Outcomes a push writes to the shop (the ``records_written`` of the export asset).
@@ -72,8 +71,13 @@ class _Intent:
     message: str | None = None
 
 
-def _create_fields(values: Mapping[str, Any], *extra: str) -> tuple[str, ...]:
+def _create_fields(values: Mapping[str, Any], *extra: str | None) -> tuple[str, ...]:
+    """The fields a create sends: the values it has (a create leaves empty ones out), plus e.g. the handle."""
     return tuple(sorted({k for k, v in values.items() if v is not None} | {e for e in extra if e}))
+
+
+def _variant_created(v: VariantValues) -> _Intent:
+    return _Intent("created", _create_fields(v.values, "options" if v.options else None))
 
 
 @dataclass
@@ -94,34 +98,30 @@ class PushLineage:
 
     def __post_init__(self) -> None:
         for c in self.plan.creates:
-            self._intents[("product", c.hub_id)] = _Intent("created", _create_fields(c.values, "handle" if c.handle
-                                                                                     else ""))  # fmt: skip
-            for key in (c.handle, f"hub#{c.hub_id}", f"#{c.hub_id}"):
-                if key:
-                    self._keys.setdefault(("product", key), ("product", c.hub_id))
+            created = _Intent("created", _create_fields(c.values, "handle" if c.handle else None))
+            self._intend("product", c.hub_id, created, c.handle)
             if len(c.variants) == 1 and c.variants[0].sku:  # a one-variant product is refused under its SKU
                 self._keys.setdefault(("product", c.variants[0].sku), ("product", c.hub_id))
             self._hub_keys[("product", c.hub_id)] = (c.handle, None)
             for v in c.variants:
                 self._hub_keys[("variant", v.hub_id)] = (c.handle, v.sku)
-                self._variant_intent(v.hub_id, v.sku, _Intent("created", _create_fields(v.values, *(
-                    ["options"] if v.options else []))))  # fmt: skip
+                self._intend("variant", v.hub_id, _variant_created(v), v.sku)
         for vc in self.plan.variant_creates:
-            v = vc.variant
-            self._variant_intent(v.hub_id, v.sku, _Intent("created", _create_fields(v.values, *(
-                ["options"] if v.options else []))))  # fmt: skip
-        for u, note in [*((u, None) for u in self.plan.updates), *((d, DELETE_NOTE) for d in self.plan.deletes)]:
-            intent = _Intent("updated", tuple(sorted(u.changes)), u.external_id, note)
-            self._intents[(u.entity, u.hub_id)] = intent
-            for key in (u.external_id, str(u.values.get("sku") or ""), f"hub#{u.hub_id}", f"#{u.hub_id}"):
-                if key:
-                    self._keys.setdefault((u.entity, key), (u.entity, u.hub_id))
+            self._intend("variant", vc.variant.hub_id, _variant_created(vc.variant), vc.variant.sku)
+        for u in self.plan.updates:
+            intent = _Intent("updated", tuple(sorted(u.changes)), u.external_id)
+            self._intend(u.entity, u.hub_id, intent, u.external_id, str(u.values.get("sku") or ""))
+        for d in self.plan.deletes:
+            intent = _Intent("updated", tuple(sorted(d.changes)), d.external_id, DELETE_NOTE)
+            self._intend(d.entity, d.hub_id, intent, d.external_id)
 
-    def _variant_intent(self, hub_id: int, sku: str | None, intent: _Intent) -> None:
-        self._intents[("variant", hub_id)] = intent
-        for key in (sku, f"hub#{hub_id}", f"#{hub_id}"):
+    def _intend(self, entity: str, hub_id: int, intent: _Intent, *keys: str | None) -> None:
+        """Note what the plan means for one record, and the keys a writer may name it by when the shop refuses it
+        (its SKU or handle, its shop id, or ``hub#N`` / ``#N``)."""
+        self._intents[(entity, hub_id)] = intent
+        for key in (*keys, f"hub#{hub_id}", f"#{hub_id}"):
             if key:
-                self._keys.setdefault(("variant", key), ("variant", hub_id))
+                self._keys.setdefault((entity, key), (entity, hub_id))
 
     # -- classification -------------------------------------------------------------------------------------------
 
@@ -368,7 +368,7 @@ def show(row: Mapping[str, Any]) -> dict[str, Any]:
         "outcome": row["outcome"],
         "external_id": row["external_id"] or "",
         "fields": ", ".join(row["fields"] or []),
-        "message": str(json_value(row["message"]) or "")[:200],
+        "message": (row["message"] or "")[:200],
     }
 
 
