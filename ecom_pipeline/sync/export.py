@@ -18,7 +18,8 @@ plan with nothing in it means the push makes no write call.
 ``run_push`` loads, plans, and (unless ``dry_run``) hands the plan to the platform's writer, records each link's
 new base (what was pushed, as the shop answered it: the pull that brings our own write back finds the same
 snapshot and changes nothing), rejected items (stage ``export``, retried on the next run since their links are
-not written) and a ``sync_runs`` row (direction ``push``, stage ``export``).
+not written) and a ``sync_runs`` row (direction ``push``, stage ``export``); each link is committed with its
+``push_records`` row (what was written, which run, the shop id: ``sync/lineage.py``).
 """
 
 from __future__ import annotations
