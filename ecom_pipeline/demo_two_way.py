@@ -103,7 +103,7 @@ def sandbox_entries() -> list[str]:
 
 @dataclass
 class TwoWayResult:
-    """What the demo did, for its test: integration ids, hub ids and the figures it printed."""
+    """What the demo did, for its test: integration ids, the shops' product ids, the order and the conflict."""
 
     integrations: dict[str, int]
     created: dict[str, list[tuple[str, str]]]  # platform -> [(SKU, shop product id)]
@@ -183,15 +183,20 @@ def connect_shops(
             env = {"ECOM_SHOPIFY_CLIENT_SECRET": info["client_secret"]}
         else:
             demo = get_platform(platform).demo
-            assert demo is not None, f"{platform} has no demo connection rule"
+            if demo is None:
+                raise DemoStepFailed(f"{platform} has no DemoSpec: the demo does not know how to connect its shop")
             argv += demo.connect_args(info)
             env = demo.connect_env(info)
+        saved = {key: os.environ.get(key) for key in env}
         os.environ.update(env)
         try:
             _run(cli_main, argv, f"connect {platform}")
-        finally:
-            for key in env:
-                os.environ.pop(key, None)
+        finally:  # the user's own values come back (the demo's shop secrets do not stay in the environment)
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
     with shared_engine(default_warehouse_url()).connect() as conn:
         ids = {i.platform: i.id for i in store.list_integrations(conn, tenant_id=TENANT)}
     for platform, _ in SHOPS:
