@@ -539,11 +539,13 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
     entries = [s.strip() for s in args.shops.split(",") if s.strip()]
     options: dict[str, dict[str, Any]] = {}
+    empty: set[str] = set()
     if args.demo:
-        from ecom_pipeline.demo import available_shops, demo_shop_options
+        from ecom_pipeline.demo import demo_shop_options, empty_sandbox_shops, sandbox_entries
 
-        entries = [f"{shop}:{platform}" for _, shop, platform, _ in available_shops()]
+        entries = sandbox_entries()
         options = demo_shop_options()
+        empty = empty_sandbox_shops()
     shops = []
     for index, entry in enumerate(entries):
         name, _, platform = entry.partition(":")
@@ -551,9 +553,9 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
             ShopSpec(
                 name=name,
                 seed=index + 1,
-                products=args.products,
-                orders=args.orders,
-                customers=args.customers,
+                products=0 if name in empty else args.products,
+                orders=0 if name in empty else args.orders,
+                customers=0 if name in empty else args.customers,
                 platform=platform or default_platform(),
                 options=dict(options.get(name, {})),
             )
