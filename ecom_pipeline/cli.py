@@ -326,6 +326,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                     for r in runs
                 ],
             )  # fmt: skip
+        _print_last_pushes(conn, integrations)
         _print_reconciliation(conn, integrations)
         rejected = conn.execute(
             select(rejected_records.c.integration_id, rejected_records.c.entity, func.count())
@@ -380,6 +381,26 @@ def _print_platform_status(integrations: Sequence[Any]) -> None:
     for name, spec in platforms().items():
         if spec.cli is not None and spec.cli.print_status is not None:
             spec.cli.print_status([i for i in integrations if i.platform == name])
+
+
+def _print_last_pushes(conn: Any, integrations: Sequence[Any]) -> None:
+    """Each shop's last push with what it did to each record (``push_records``; see `ecom-pipeline lineage`)."""
+    from ecom_pipeline.sync.lineage import last_pushes
+
+    pushes = last_pushes(conn, [int(i.id) for i in integrations])
+    if not pushes:
+        return
+    print()
+    print("Last push per shop (records: `ecom-pipeline lineage --tenant T --sku S`; conflicts: held, not pushed):")
+    _print_table(
+        ["shop", "status", "finished", "run", "created", "adopted", "updated", "unchanged", "failed", "conflicts"],
+        [
+            [shop, p.run.status, _fmt_time(p.run.finished_at), p.run_id or f"sync_run {p.run.id}",
+             p.counts["created"], p.counts["adopted"], p.counts["updated"], p.counts["unchanged"], p.counts["failed"],
+             p.conflicts]
+            for shop, p in sorted(pushes.items())
+        ],
+    )  # fmt: skip
 
 
 def _print_reconciliation(conn: Any, integrations: Sequence[Any]) -> None:
@@ -518,11 +539,13 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
     entries = [s.strip() for s in args.shops.split(",") if s.strip()]
     options: dict[str, dict[str, Any]] = {}
+    empty: set[str] = set()
     if args.demo:
-        from ecom_pipeline.demo import available_shops, demo_shop_options
+        from ecom_pipeline.demo import demo_shop_options, empty_sandbox_shops, sandbox_entries
 
-        entries = [f"{shop}:{platform}" for _, shop, platform, _ in available_shops()]
+        entries = sandbox_entries()
         options = demo_shop_options()
+        empty = empty_sandbox_shops()
     shops = []
     for index, entry in enumerate(entries):
         name, _, platform = entry.partition(":")
@@ -530,9 +553,9 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
             ShopSpec(
                 name=name,
                 seed=index + 1,
-                products=args.products,
-                orders=args.orders,
-                customers=args.customers,
+                products=0 if name in empty else args.products,
+                orders=0 if name in empty else args.orders,
+                customers=0 if name in empty else args.customers,
                 platform=platform or default_platform(),
                 options=dict(options.get(name, {})),
             )
@@ -755,10 +778,36 @@ def cmd_push(args: argparse.Namespace) -> int:
             o = report.outcome
             print(f"  pushed: created {o.created}  updated {o.updated}  deleted {o.deleted}  "
                   f"unchanged {plan.unchanged}  failed {o.failed}")  # fmt: skip
+            if report.lineage is not None and report.lineage.counts:
+                print(f"  run {report.lineage.run_id}: {report.lineage.written} record(s) written, each in "
+                      "push_records (`ecom-pipeline lineage`)")  # fmt: skip
             for r in o.rejections:
                 print(f"  refused by the shop: {r.entity} {r.key}: {r.reason} (in rejected_records, retried next run)")
             failed += 1 if o.failed else 0
     return 1 if failed else 0
+
+
+def cmd_lineage(args: argparse.Namespace) -> int:
+    """A hub record's push history: when, which shop and run, what happened, the shop id it got."""
+    from ecom_pipeline.sync.lineage import history
+
+    with _engine(args).connect() as conn:
+        rows = history(conn, args.tenant, sku=args.sku, handle=args.handle, limit=args.limit)
+    what = f"SKU {args.sku}" if args.sku is not None else f"handle {args.handle}"
+    if not rows:
+        print(f"No push of {what} in tenant {args.tenant} is recorded (push_records keeps "
+              "pushes that wrote or were refused; unchanged records have no row).")  # fmt: skip
+        return 0
+    print(f"Pushes of {what} in tenant {args.tenant}, oldest first:")
+    _print_table(
+        ["when", "shop", "run", "entity", "sku/handle", "outcome", "shop id", "fields", "message"],
+        [
+            [_fmt_time(r.recorded_at), f"#{r.integration_id} {r.platform}", r.run_id, r.entity, r.sku or r.handle or "",
+             r.outcome, r.external_id or "", ",".join(r.fields or []), (r.message or "")[:100]]
+            for r in rows
+        ],
+    )  # fmt: skip
+    return 0
 
 
 def _add_two_way_commands(sub: Any) -> None:
@@ -810,6 +859,14 @@ def _add_two_way_commands(sub: Any) -> None:
     p.add_argument("--integration", type=int, help="Only this shop (its id in `ecom-pipeline status`).")
     p.add_argument("--dry-run", action="store_true", help="Print the plan; write nothing to any shop.")
     p.set_defaults(func=cmd_push)
+
+    p = sub.add_parser("lineage", help="A hub record's push history: when, shop, run, outcome, shop id, fields.")
+    p.add_argument("--tenant", required=True, type=tenant_argument)
+    key = p.add_mutually_exclusive_group(required=True)
+    key.add_argument("--sku", help="A variant's SKU (its product's rows are shown too).")
+    key.add_argument("--handle", help="A product's handle (its variants' rows are shown too).")
+    p.add_argument("--limit", type=int, default=200, help="The last N rows (default 200).")
+    p.set_defaults(func=cmd_lineage)
 
     p = sub.add_parser("conflicts", help="List conflicts between hub and shops, and decide held ones.")
     actions = p.add_subparsers(dest="conflicts_command", required=True, metavar="ACTION")

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from ecom_pipeline.demo_two_way import DemoStepFailed, run_two_way_demo
 from ecom_pipeline.runner import ensure_dagster_home, get_instance, run_sync
 from ecom_pipeline.warehouse.engine import default_home, default_warehouse_url, shared_engine
 
@@ -32,7 +33,9 @@ def demo_shops() -> list[tuple[str, str, str, str]]:
 
 
 def demo_shop_options() -> dict[str, dict[str, Any]]:
-    """Emulator options per demo shop (a plan, languages), from the platforms' ``DemoSpec``."""
+    """Emulator options per demo shop (a plan, languages), from the platforms' ``DemoSpec``, and those of the
+    two-way demo's shops."""
+    from ecom_pipeline.demo_two_way import sandbox_options
     from ecom_pipeline.platforms.registry import platforms
 
     return {
@@ -41,7 +44,7 @@ def demo_shop_options() -> dict[str, dict[str, Any]]:
         if spec.demo
         for shop in spec.demo.shops
         if shop.options
-    }
+    } | sandbox_options()
 
 
 WEBHOOK_PORT = int(os.environ.get("ECOM_WEBHOOK_PORT", "8712"))
@@ -85,6 +88,20 @@ def start_sandbox(home: Path, *, products: int, orders: int) -> tuple[subprocess
 def available_shops() -> list[tuple[str, str, str, str]]:
     """The demo shops (tenant, shop, platform, transport): those of every registered platform."""
     return demo_shops()
+
+
+def sandbox_entries() -> list[str]:
+    """``NAME:PLATFORM`` of every shop ``sandbox --demo`` serves: the pull demo's, then the two-way demo's."""
+    from ecom_pipeline.demo_two_way import sandbox_entries as two_way_entries
+
+    return [f"{shop}:{platform}" for _, shop, platform, _ in available_shops()] + two_way_entries()
+
+
+def empty_sandbox_shops() -> set[str]:
+    """The shops ``sandbox --demo`` serves without seeded data: the two-way demo fills them from the hub."""
+    from ecom_pipeline.demo_two_way import sandbox_shop_names
+
+    return set(sandbox_shop_names())
 
 
 def _demo_spec(platform: str) -> Any:
@@ -313,9 +330,18 @@ def run_demo(*, products: int = 60, orders: int = 150, keep_running: bool = Fals
         print()
         webhook_demo(info, instance)
         print()
+        try:
+            run_two_way_demo(
+                info.get("shops", info), instance, webhook_url=f"http://127.0.0.1:{WEBHOOK_PORT}", home=home
+            )
+        except DemoStepFailed as exc:
+            print(f"  {exc}", file=sys.stderr)
+            return 1
+        print()
         print("Where to look next:")
         print("  make dev                         the Dagster UI on this instance, http://127.0.0.1:3000")
         print("  .venv/bin/ecom-pipeline status   shops, last syncs, errors, rejected records")
+        print("  .venv/bin/ecom-pipeline conflicts list --tenant hooli   the two-way demo's conflict")
         print(f"  sqlite3 {home / 'warehouse.db'} 'select sku, price from hub_variants limit 5'")
         print("  docs/tables.md                   what every table and column means")
         return 0

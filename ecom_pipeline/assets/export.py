@@ -21,6 +21,7 @@ from ecom_pipeline.partitions import tenants_partitions
 from ecom_pipeline.platforms.registry import PlatformSpec, platforms
 from ecom_pipeline.resources import CredentialStoreResource, WarehouseResource
 from ecom_pipeline.sync.export import PushReport, pushing_integrations, run_push
+from ecom_pipeline.sync.lineage import RECORDS_SHOWN, show
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.locks import tenant_lock
 
@@ -62,8 +63,19 @@ def _plan_table(reports: Sequence[PushReport]) -> tuple[dg.TableMetadataValue, i
     return dg.MetadataValue.table(rows[:PLAN_ROWS_SHOWN], schema=schema), len(rows)
 
 
+def _records_table(reports: Sequence[PushReport]) -> tuple[dg.TableMetadataValue, int]:
+    """What the push wrote, record by record (``push_records``, first ``RECORDS_SHOWN`` rows), and how many were
+    written (created, adopted or updated)."""
+    rows = [show(row) for r in reports if r.lineage is not None for row in r.lineage.sample][:RECORDS_SHOWN]
+    columns = ("shop", "entity", "handle", "sku", "outcome", "external_id", "fields", "message")
+    schema = dg.TableSchema(columns=[dg.TableColumn(name, "string") for name in columns])
+    written = sum(r.lineage.written for r in reports if r.lineage is not None)
+    return dg.MetadataValue.table([dg.TableRecord(row) for row in rows], schema=schema), written
+
+
 def _metadata(tenant: str, reports: Sequence[PushReport], dry_run: bool) -> dict[str, Any]:
     table, planned = _plan_table(reports)
+    records, written = _records_table(reports)
     outcomes = [r.outcome for r in reports if r.outcome is not None]
     created = sum(o.created for o in outcomes)
     updated = sum(o.updated for o in outcomes)
@@ -98,6 +110,8 @@ def _metadata(tenant: str, reports: Sequence[PushReport], dry_run: bool) -> dict
         "failed": sum(o.failed for o in outcomes),
         "api_calls": sum(o.api_calls for o in outcomes),
         "dagster/row_count": created + updated,
+        "records": records,
+        "records_written": written,
         "per_shop": dg.MetadataValue.json(per_shop),
     }
 

@@ -22,7 +22,8 @@ plan with nothing in it means the push makes no write call.
 ``run_push`` loads, plans, and (unless ``dry_run``) hands the plan to the platform's writer, records each link's
 new base (what was pushed, as the shop answered it: the pull that brings our own write back finds the same
 snapshot and changes nothing), rejected items (stage ``export``, retried on the next run since their links are
-not written) and a ``sync_runs`` row (direction ``push``, stage ``export``).
+not written) and a ``sync_runs`` row (direction ``push``, stage ``export``); each link is committed with its
+``push_records`` row (what was written, which run, the shop id: ``sync/lineage.py``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from typing import Any, Protocol
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import Connection
 
+from ecom_pipeline.sync.lineage import PushLineage, cli_run_id
 from ecom_pipeline.sync.membership import MemberOutcome, fingerprint, merge_member
 from ecom_pipeline.sync.merge import Outcome, json_value, merge_field, normalize
 from ecom_pipeline.sync.policies import SyncSettings, is_listed
@@ -144,6 +146,13 @@ class ExportPlan:
     # failed part-way, so records it created may have no link: the writer also looks up what it cannot find by SKU
     # (variable parents, by slug).
     resume: bool = False
+    # (entity, hub id) of planned creates the writer linked to a record the shop already had (found by SKU or slug)
+    # instead of creating it: their lineage says ``adopted`` (sync/lineage.py). Writers mark them with ``adopt``.
+    adopted: set[tuple[str, int]] = field(default_factory=set)
+
+    def adopt(self, entity: str, hub_id: int) -> None:
+        """Say that this planned create was linked to an existing shop record (before handing its link over)."""
+        self.adopted.add((entity, int(hub_id)))
 
     @property
     def is_empty(self) -> bool:
@@ -475,6 +484,7 @@ class PushReport:
     outcome: WriteOutcome | None = None
     sync_run_id: int | None = None
     error: str | None = None
+    lineage: PushLineage | None = None  # the push_records this push wrote (None for a dry run)
 
 
 def pushing_integrations(conn: Connection, tenant_id: str, integration_id: int | None) -> list[Any]:
@@ -583,8 +593,11 @@ def run_push(
 
     A dry run reads the hub only and writes nothing anywhere. A real run opens a ``sync_runs`` row before the
     first call, commits links as each batch is answered (a process killed later keeps what the shop has), and
-    records refusals in ``rejected_records``.
+    records refusals in ``rejected_records``. Each link is committed with its ``push_records`` row (lineage, in the
+    same transaction), the refusals' rows with their ``rejected_records``; ``run_id`` (the Dagster run) is
+    ``cli-<hex>`` there when the push runs outside Dagster.
     """
+    lineage_run_id = run_id or cli_run_id()
     with engine.connect() as conn:
         shops = pushing_integrations(conn, tenant_id, integration_id)
         plans = [(shop, load_plan(conn, shop)) for shop in shops]
@@ -611,10 +624,12 @@ def run_push(
                 cursor_before=None,
             )
             credentials = credentials_for(conn, int(shop.id))
+        lineage = report.lineage = PushLineage(plan, report.sync_run_id, lineage_run_id)
 
-        def on_links(rows: list[dict[str, Any]]) -> None:
-            with engine.begin() as conn:
+        def on_links(rows: list[dict[str, Any]], lineage: PushLineage = lineage) -> None:
+            with engine.begin() as conn:  # a link and its lineage row commit together, or neither
                 store.upsert_links(conn, rows)
+                lineage.record_links(conn, rows)
 
         try:
             outcome = WriteOutcome() if plan.is_empty else apply_plan(make_client(shop, credentials), plan, on_links)
@@ -655,6 +670,7 @@ def run_push(
                     for r in outcome.rejections
                 ],
             )
+            lineage.record_failures(conn, outcome.rejections)
             close_interrupted(conn, int(shop.id), report.sync_run_id)
             store.finish_sync_run(
                 conn,

@@ -217,6 +217,32 @@ rejected_records = Table(
     Column("resolved_at", UTCDateTime, doc="set when a later attempt applied the record"),
 )
 
+push_records = Table(
+    "push_records",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    # No index of its own: the (tenant_id, sku) and (tenant_id, handle) indexes lead with it.
+    Column("tenant_id", String(64), nullable=False),
+    Column("integration_id", Integer, ForeignKey("integrations.id"), nullable=False),
+    Column("platform", String(32), nullable=False),
+    Column("entity", String(32), nullable=False, doc="product | variant"),
+    Column("hub_id", BigId, doc="hub_products.id or hub_variants.id; NULL for a refusal no hub record matched"),
+    Column("handle", String(255), doc="the hub product's handle (a variant's: its product's)"),
+    Column("sku", String(255), doc="the hub variant's SKU (NULL on product rows)"),
+    Column("external_id", String(128), doc="the shop's id of the record (NULL when a create was refused)"),
+    Column("sync_run_id", BigId, doc="sync_runs.id of the push (direction push, stage export)"),
+    Column("run_id", String(64), nullable=False, doc="Dagster run id, or cli-<hex> for `ecom-pipeline push`"),
+    Column("outcome", String(16), nullable=False, doc="created | adopted | updated | failed | refresh"),
+    Column("fields", JsonType, doc='canonical fields written, e.g. ["price"]'),
+    Column("message", Text, doc="the shop's refusal (failed), or a note"),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Index("ix_push_records_tenant_sku", "tenant_id", "sku"),
+    Index("ix_push_records_tenant_handle", "tenant_id", "handle"),
+    Index("ix_push_records_integration_recorded", "integration_id", "recorded_at"),
+    Index("ix_push_records_sync_run", "sync_run_id"),
+    Index("ix_push_records_hub", "entity", "hub_id"),
+)
+
 # --- the hub ---------------------------------------------------------------------------------------------------
 
 hub_products = Table(

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from ecom_pipeline.cli import main as cli_main
 from ecom_pipeline.sandbox.server import SandboxServer
 from ecom_pipeline.warehouse.engine import shared_engine
-from ecom_pipeline.warehouse.schema import hub_products, hub_variants, sync_runs
+from ecom_pipeline.warehouse.schema import hub_products, hub_variants, push_records, sync_runs
 
 TENANT = "acme"
 CATALOGUE_HEADER = (
@@ -58,6 +58,13 @@ class PushWorld:
     def export_runs(self) -> list[Any]:
         with shared_engine(self.url).connect() as conn:
             return conn.execute(select(sync_runs).where(sync_runs.c.stage == "export").order_by(sync_runs.c.id)).all()
+
+    def last_push_outcomes(self) -> dict[tuple[str, int], str]:
+        """(entity, hub id) -> outcome of the ``push_records`` rows of the last push (lineage)."""
+        run = self.export_runs()[-1]
+        with shared_engine(self.url).connect() as conn:
+            rows = conn.execute(select(push_records).where(push_records.c.sync_run_id == run.id)).all()
+        return {(r.entity, int(r.hub_id)): r.outcome for r in rows if r.hub_id is not None}
 
     def hub_rows_of(self, handles: Iterable[str], skus: Iterable[str]) -> dict[str, tuple[Any, ...]]:
         """The hub rows of these products and variants, every column (synced_at included): a write shows here."""

@@ -18,7 +18,7 @@ from ecom_pipeline.jobs import SYNC_JOB_NAME, sync_asset_selection, tenant_sync_
 from ecom_pipeline.runner import run_sync
 from ecom_pipeline.sandbox.server import ShopSpec
 from ecom_pipeline.warehouse.engine import shared_engine
-from ecom_pipeline.warehouse.schema import integrations
+from ecom_pipeline.warehouse.schema import integrations, push_records
 from ecom_pipeline.warehouse.types import utcnow
 from ecom_pipeline_tests.integration.conftest import running_shop
 from ecom_pipeline_tests.integration.push_world import TENANT, PushWorld
@@ -94,6 +94,15 @@ def test_a_bidirectional_tenants_sync_runs_the_export_which_creates_the_hub_prod
     run = world.export_runs()[-1]
     assert (run.status, run.created, run.dagster_run_id) == ("success", 2, outcome.run_id)
     assert "hub__products" in _step_keys(world.instance, outcome.run_id)
+    # What was written, record by record (push_records): the table in the metadata and the rows' Dagster run id.
+    assert meta["records_written"] == 5  # two products, three variants
+    rows = meta["records"].records
+    written = {(r.data["entity"], r.data["sku"] or r.data["handle"], r.data["outcome"]) for r in rows}
+    assert written == {("product", "tee", "created"), ("product", "mug", "created"), ("variant", "TEE-S", "created"),
+                       ("variant", "TEE-M", "created"), ("variant", "MUG-1", "created")}  # fmt: skip
+    with shared_engine(world.url).connect() as conn:
+        lineage = set(conn.execute(select(push_records.c.run_id, push_records.c.sync_run_id)))
+    assert lineage == {(outcome.run_id, run.id)}
 
     world.shop.stats.reset()
     again = run_sync(TENANT, instance=world.instance)

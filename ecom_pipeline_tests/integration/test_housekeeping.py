@@ -13,14 +13,15 @@ from ecom_pipeline.definitions import defs
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import CredentialCipher
 from ecom_pipeline.warehouse.engine import shared_engine
-from ecom_pipeline.warehouse.schema import staging_records, webhook_inbox
+from ecom_pipeline.warehouse.schema import push_records, staging_records, webhook_inbox
 from ecom_pipeline.warehouse.types import utcnow
 
 
 def test_housekeeping_purges_old_applied_rows_and_keeps_pending_dead_and_recent(
     warehouse_url: str, dagster_home: Path
 ) -> None:
-    """Prevents staging and the inbox from growing forever, and the purge from deleting work or evidence."""
+    """Prevents staging, the inbox and push lineage from growing forever, and the purge from deleting work or
+    evidence."""
     now = utcnow()
     old, recent = now - timedelta(days=40), now - timedelta(hours=1)
     engine = shared_engine(warehouse_url)
@@ -50,6 +51,10 @@ def test_housekeeping_purges_old_applied_rows_and_keeps_pending_dead_and_recent(
                     attempts=1, processed_at=processed_at,
                 )
             )  # fmt: skip
+        lineage = {"tenant_id": "acme", "integration_id": iid, "platform": "woocommerce", "entity": "variant",
+                   "run_id": "cli-0", "outcome": "created"}  # fmt: skip
+        for sku, at in (("OLD-LINEAGE", now - timedelta(days=100)), ("KEPT-LINEAGE", old)):  # default: 90 days
+            conn.execute(push_records.insert().values(**lineage, sku=sku, recorded_at=at))
     instance = dg.DagsterInstance.from_config(str(dagster_home))
     try:
         job = defs.resolve_job_def("housekeeping_job")
@@ -63,3 +68,6 @@ def test_housekeeping_purges_old_applied_rows_and_keeps_pending_dead_and_recent(
     with engine.connect() as conn:
         assert sorted(conn.execute(select(staging_records.c.external_id)).scalars()) == ["pending", "recent"]
         assert sorted(conn.execute(select(webhook_inbox.c.delivery_key)).scalars()) == ["dead", "new"]
+        assert list(conn.execute(select(push_records.c.sku)).scalars()) == ["KEPT-LINEAGE"]
+    [output] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_OUTPUT]
+    assert output.event_specific_data.metadata["push_records_deleted"].value == 1  # type: ignore[union-attr]

@@ -180,6 +180,8 @@ def test_a_push_killed_between_create_and_link_adopts_the_product_by_reference(w
     with shared_engine(world.url).connect() as conn:
         links = conn.execute(select(entity_links).where(entity_links.c.hub_id.in_([mug, mug_variant]))).all()
     assert {r.entity for r in links} == {"product", "variant"}
+    lineage = world.last_push_outcomes()  # lineage: found and linked, not created
+    assert (lineage[("product", mug)], lineage[("variant", mug_variant)]) == ("adopted", "adopted")
     world.shop.stats.reset()
     assert world.push() == 0
     assert world.writes() == 0
@@ -290,6 +292,8 @@ def test_a_variable_product_is_created_with_one_combination_per_variant_and_not_
     again = [p for p, r in world.shop.store.tables["products"].items() if world.shop.store.text(r["name"]) == "T-Shirt"]
     assert again == tees
     assert sorted(_combinations(world, tees[0])) == ["TEE-M", "TEE-S"]
+    adopted = {("product", tee), *(("variant", v) for v in kids)}
+    assert {k: v for k, v in world.last_push_outcomes().items() if k in adopted} == dict.fromkeys(adopted, "adopted")
     world.shop.stats.reset()
     assert world.push() == 0
     assert world.writes() == 0

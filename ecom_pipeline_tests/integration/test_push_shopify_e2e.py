@@ -191,6 +191,8 @@ def test_a_push_killed_between_create_and_link_adopts_the_product_by_sku_on_reru
         ).scalars()
         assert sorted(linked) == sorted(tee_variants)
     assert [r.status for r in world.export_runs()] == ["failed", "success"]
+    adopted = {("product", tee), *(("variant", v) for v in tee_variants)}
+    assert {k: v for k, v in world.last_push_outcomes().items() if k in adopted} == dict.fromkeys(adopted, "adopted")
     world.clear()
     assert world.push() == 0
     assert world.mutations() == []

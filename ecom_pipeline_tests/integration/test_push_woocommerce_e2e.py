@@ -244,6 +244,8 @@ def test_a_push_killed_after_creating_a_variable_product_links_it_on_rerun_inste
     assert len(tees) == 1
     assert {sku: len(r) for sku, r in world.shop_by_sku().items() if sku.startswith("TEE-")} == {"TEE-S": 1, "TEE-M": 1}
     assert [r.status for r in world.export_runs()] == ["failed", "success"]
+    adopted = {("product", tee), *(("variant", v) for v in tee_variants)}  # lineage: found by slug and SKU
+    assert {k: v for k, v in world.last_push_outcomes().items() if k in adopted} == dict.fromkeys(adopted, "adopted")
     world.shop.stats.reset()
     assert world.push() == 0
     assert world.writes() == 0
@@ -292,6 +294,8 @@ def test_a_push_killed_after_creating_variations_but_before_their_links_links_th
             )
         ).scalars()
         assert sorted(linked) == sorted(tee_variants)
+    outcomes = world.last_push_outcomes()  # lineage: the shop's variations found by SKU, linked, not created
+    assert [outcomes[("variant", v)] for v in tee_variants] == ["adopted", "adopted"]
     world.shop.stats.reset()
     assert world.push() == 0
     assert world.writes() == 0

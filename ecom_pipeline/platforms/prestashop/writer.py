@@ -331,6 +331,8 @@ class _Writer:
         _set(record, "price", _six(tax_excluded_price(variant.values.get("price"), None)))
         self.client.put_xml("products", pid, tree)
         self.out.updated += 1
+        self.plan.adopt("product", c.hub_id)  # lineage: linked, not created (sync/lineage.py)
+        self.plan.adopt("variant", variant.hub_id)
         self._link_now(pid, c)
 
     def _link_now(self, pid: str, c: ProductCreate) -> None:
@@ -425,6 +427,7 @@ class _Writer:
                     apply_product_changes(record, c.values, ("title", "description", "status"), self.shop)
                     self.client.put_xml("products", pid, tree)
                     self.out.updated += 1
+                    self.plan.adopt("product", c.hub_id)
                 else:
                     pid = _id_of(self.client.post_xml("products", create_document(c, self.shop, price=base)))
                     self.out.created += 1
@@ -439,6 +442,8 @@ class _Writer:
                     cid = found[1] if found and found[0] == pid else None
                     if cid is None:
                         cid = self._post_combination(pid, v.values, option_ids[v.hub_id], base)
+                    else:
+                        self.plan.adopt("variant", v.hub_id)
                     self._link_variant(pid, cid, v.hub_id, v.sku, entry)
             except _Refused as err:
                 self.out.reject("product", key, str(err), {"handle": c.handle})
@@ -467,6 +472,7 @@ class _Writer:
                 found = existing.get(v.sku or "")
                 if found and found[0] == pid:
                     cid = found[1]
+                    self.plan.adopt("variant", v.hub_id)
                 else:
                     if pid not in stored:
                         node = _record_of(self.client.get_xml("products", pid)).find("price")

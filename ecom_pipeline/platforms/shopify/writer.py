@@ -264,6 +264,10 @@ class _Writer:
             identifier: dict[str, Any] = {"id": next(iter(owners))}
             body = create_input(c, {sku: ids[0] for sku, ids in existing.items()})
             body.pop("handle", None)
+            self.plan.adopt("product", c.hub_id)  # lineage: linked, not created (sync/lineage.py)
+            for v in c.variants:
+                if v.sku and v.sku in existing:
+                    self.plan.adopt("variant", v.hub_id)
         else:
             body = create_input(c)
             identifier = {"handle": c.handle} if c.handle else {}

@@ -318,6 +318,8 @@ class _Writer:
     ) -> None:
         ops: list[tuple[str, Any, dict[str, Any]]] = [("create", c, body) for c, body in creates]
         for c, found in adopt:
+            self.plan.adopt("product", c.hub_id)  # lineage: linked, not created (sync/lineage.py)
+            self.plan.adopt("variant", c.variants[0].hub_id)
             adopt_body = {"id": found["id"], **_create_payload(c)}
             adopt_body.pop("type", None)
             adopt_body.pop("slug", None)
@@ -428,6 +430,7 @@ class _Writer:
         if len(found) != 1:
             return False
         ext = str(found[0]["id"])
+        self.plan.adopt("product", c.hub_id)
         self.parent_hub_ids[ext] = c.hub_id
         self.new_parents.add(ext)
         by_sku = {str(v.get("sku")): v for v in self.client.list_variations(ext) if v.get("sku")}
@@ -436,6 +439,7 @@ class _Writer:
             if existing is None:
                 self.variation_creates.setdefault(ext, []).append(v)
                 continue
+            self.plan.adopt("variant", v.hub_id)
             changes = {name: (None, v.values.get(name)) for name in ("sku", "price", "compare_at_price", "weight")}
             self.variation_updates.setdefault(ext, []).append(
                 FieldUpdate("variant", v.hub_id, str(existing["id"]), ext, changes, v.values, {})
@@ -569,6 +573,7 @@ class _Writer:
             if own is None:
                 self.out.reject("variant", str(item.sku), _reason(error), body)
             else:
+                self.plan.adopt("variant", item.hub_id)
                 written[own] = (item.hub_id, None, ())
         canonical = product_to_canonical({"product": product, "variations": variations})
         now = utcnow()
