@@ -393,11 +393,12 @@ def _print_last_pushes(conn: Any, integrations: Sequence[Any]) -> None:
     print()
     print("Last push per shop (records: `ecom-pipeline lineage --tenant T --sku S`; conflicts: held, not pushed):")
     _print_table(
-        ["shop", "status", "finished", "run", "created", "adopted", "updated", "unchanged", "failed", "conflicts"],
+        ["shop", "status", "finished", "run", "created", "adopted", "updated", "deleted", "unchanged", "failed",
+         "conflicts"],
         [
             [shop, p.run.status, _fmt_time(p.run.finished_at), p.run_id or f"sync_run {p.run.id}",
-             p.counts["created"], p.counts["adopted"], p.counts["updated"], p.counts["unchanged"], p.counts["failed"],
-             p.conflicts]
+             p.counts["created"], p.counts["adopted"], p.counts["updated"], p.counts["deleted"], p.counts["unchanged"],
+             p.counts["failed"], p.conflicts]
             for shop, p in sorted(pushes.items())
         ],
     )  # fmt: skip

@@ -18,7 +18,7 @@ from sqlalchemy import delete, select, update
 from ecom_pipeline.runner import run_sync
 from ecom_pipeline.sandbox.server import ShopSpec
 from ecom_pipeline.warehouse.engine import shared_engine
-from ecom_pipeline.warehouse.schema import entity_links, hub_products, hub_variants
+from ecom_pipeline.warehouse.schema import entity_links, hub_products, hub_variants, push_records
 from ecom_pipeline.warehouse.types import utcnow
 from ecom_pipeline_tests.integration.conftest import running_shop
 from ecom_pipeline_tests.integration.push_world import TENANT, PushWorld
@@ -338,6 +338,9 @@ def test_a_hub_variant_deleted_under_a_live_product_is_one_combination_delete_th
             select(entity_links).where(entity_links.c.entity == "variant", entity_links.c.sku == "TEE-L")
         ).one()
     assert link.deleted_at is not None
+    with shared_engine(world.url).connect() as conn:
+        lineage = conn.execute(select(push_records).where(push_records.c.sku == "TEE-L")).all()
+    assert [r.outcome for r in lineage][-1] == "deleted" and lineage[-1].external_id == link.external_id
     before = world.hub_rows() | _hub_variant_rows(world, ["TEE-S", "TEE-M", "TEE-L"])
     assert run_sync(TENANT, instance=world.instance).success
     assert world.hub_rows() | _hub_variant_rows(world, ["TEE-S", "TEE-M", "TEE-L"]) == before
