@@ -25,7 +25,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from ecom_pipeline.sync.merge import Direction, Policy, Resolution, _winner, normalize
+from ecom_pipeline.sync.merge import Direction, Policy, Resolution, conflict_winner, normalize
 
 # The variant fields whose edit makes a removal on the other side a conflict (what export pushes, plus options).
 MEMBER_FIELDS: tuple[str, ...] = ("sku", "price", "compare_at_price", "weight", "options")
@@ -171,7 +171,7 @@ def merge_member(
             if direction.pulls:
                 return decide(MemberOutcome.REMOVED_SHOP, False, False, False)
             return decide(MemberOutcome.SHOP_ONLY_IGNORED, True, False, None)
-        winner = _winner(policy, hub_time, shop_time)
+        winner = conflict_winner(policy, hub_time, shop_time)
         if winner is Resolution.HELD:
             return decide(MemberOutcome.CONFLICT, True, False, None, winner)
         if winner is Resolution.HUB:
@@ -186,7 +186,7 @@ def merge_member(
         if direction.pushes:
             return decide(MemberOutcome.REMOVED_HUB, False, False, False)
         return decide(MemberOutcome.HUB_ONLY_KEPT, False, True, None)
-    winner = _winner(policy, hub_time, shop_time)
+    winner = conflict_winner(policy, hub_time, shop_time)
     if winner is Resolution.HELD:
         return decide(MemberOutcome.CONFLICT, False, True, None, winner)
     if winner is Resolution.SHOP:
