@@ -334,6 +334,17 @@ def resolve_products(
             [plan.product.link for plan in plans if plan.product_changed],
             [item.link for plan in plans for item in plan.variants],
         )
+        # First links (matched by SKU) and variants the shop removed: their hub rows, read in bulk.
+        matched = [
+            lookups.by_sku[sku]
+            for plan in plans
+            for item in plan.variants
+            if item.link is None and (sku := norm_sku(item.record.sku)) and sku in lookups.by_sku
+        ]
+        merger.preload(
+            [int(row.product_id) for row in matched],
+            [int(row.id) for row in matched] + [int(r.hub_id) for plan in plans for r in plan.removed_variant_links],
+        )
     _write_hub_products(conn, tenant_id, plans, lookups, now, merger)
     _write_hub_variants(conn, tenant_id, plans, lookups.by_sku, now, merger)
     if merger is not None:

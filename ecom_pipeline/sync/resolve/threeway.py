@@ -147,6 +147,11 @@ class Merger:
         self.products = _rows(self.conn, hub_products, (int(link.hub_id) for link in live_products))
         self.variants = _rows(self.conn, hub_variants, (int(link.hub_id) for link in live_variants))
 
+    def preload(self, product_ids: Iterable[int], variant_ids: Iterable[int]) -> None:
+        """Hub rows first links and removed variants will need (one query per table and chunk, not one per row)."""
+        self.products.update(_rows(self.conn, hub_products, set(product_ids) - set(self.products)))
+        self.variants.update(_rows(self.conn, hub_variants, set(variant_ids) - set(self.variants)))
+
     def _row(self, table: Any, cache: dict[int, Row[Any]], hub_id: int | None) -> Row[Any] | None:
         """A hub row by id, read once (first links are only known once the hub ids are decided)."""
         if hub_id is None:
