@@ -193,3 +193,18 @@ def test_a_first_link_in_a_bidirectional_shop_merges_against_an_empty_base(engin
     with engine.connect() as conn:
         links = conn.execute(select(entity_links.c.external_id).where(entity_links.c.integration_id == b)).scalars()
         assert sorted(links) == ["2", "21"]
+
+
+def test_a_variant_a_push_shop_adds_is_left_in_the_shop_and_one_it_removes_stays_in_the_hub(engine: Engine) -> None:
+    """Prevents a push shop (the hub is the master) from adding variants to the hub or deleting hub variants: the
+    set merge leaves its own additions and removals in the shop, and nothing is pushed back over them."""
+    with engine.begin() as conn:
+        a = _connect(conn, "a", "push")
+    _pull(engine, a, variant("11", "TEE-S"), variant("12", "TEE-M"))
+    _pull(engine, a, variant("11", "TEE-S"), variant("13", "TEE-XL"), at=LATER)
+    assert _deleted(engine) == {"TEE-S": False, "TEE-M": False}
+    assert _live_links(engine, a) == {"11", "12"}
+    assert _conflicts(engine) == []
+    assert _plan(engine, a).is_empty
+    _pull(engine, a, variant("11", "TEE-S"), variant("13", "TEE-XL"), at=LATER)  # again: still nothing
+    assert _deleted(engine) == {"TEE-S": False, "TEE-M": False} and _plan(engine, a).is_empty

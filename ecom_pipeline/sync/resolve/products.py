@@ -254,6 +254,9 @@ def _write_hub_variants(
                 updates.append({"id": item.hub_id, **values})
             elif sku and sku in first_with_sku:
                 repeats.append((item, first_with_sku[sku]))
+            elif merger is not None and not merger.settings.direction.pulls and plan.product.link is not None:
+                # A variant a push shop added to a linked product: the set merge leaves it in the shop (not pulled).
+                continue
             else:
                 inserts.append((item, {"tenant_id": tenant_id, "product_id": plan.product.hub_id, **values}))
                 if sku:
@@ -292,6 +295,8 @@ def _write_links(writer: LinkWriter, plans: list[_ProductPlan], counts: ResolveC
         if plan.product_changed:
             writer.add("product", plan.product)
         for item in plan.variants:
+            if item.hub_id is None:
+                continue  # left in the shop by the set merge (a push shop's own variant): no hub row, no link
             v = item.record
             writer.add(
                 "variant", item, updated_at=v.updated_at or p.updated_at, sku=norm_sku(v.sku), parent=p.external_id
