@@ -33,9 +33,9 @@ WooCommerce writer: ``apply_plan(client, plan, on_links) -> WriteOutcome`` and `
   create it in the back office). A combination edit is a GET-modify-PUT of that combination. The references are
   looked up among combinations first, so a killed push adopts the product and its combinations.
 
-Not written yet (each refused item is a rejection with the reason, retried next run, so nothing is silently
-dropped or re-sent on every push): the compare-at price (PrestaShop shows it through a specific price, not a
-product field); attribute values missing in the shop are not created.
+Not written (``PUSH_FIELDS``: the plan never holds them, so nothing is re-sent on every push): the compare-at and
+sale prices (PrestaShop shows a reduction through a specific price, not a product field). Attribute values missing
+in the shop are not created (each such variant is a rejection with the reason, retried next run).
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ from ecom_pipeline.platforms.prestashop.client import PrestaShopClient
 from ecom_pipeline.platforms.prestashop.transform import product_to_canonical, variant_id
 from ecom_pipeline.sync.export import ExportPlan, FieldUpdate, ProductCreate, WriteOutcome, link_row
 from ecom_pipeline.sync.hashing import stable_hash
+from ecom_pipeline.sync.merge import FIELDS
 from ecom_pipeline.sync.resolve.products import product_snapshot, variant_snapshot
 from ecom_pipeline.warehouse.credentials import reveal
 from ecom_pipeline.warehouse.types import utcnow
@@ -61,7 +62,9 @@ LinksCallback = Callable[[list[dict[str, Any]]], None]
 REFERENCE_LOOKUP_BATCH = 50
 SIX_PLACES = Decimal("0.000001")
 _TIME_FIELDS = frozenset({"created_at", "updated_at"})
-_UNSUPPORTED_VARIANT_FIELDS = frozenset({"compare_at_price"})
+# The fields a push writes to PrestaShop (sync/export.py plans no other). Not the compare-at price nor the sale
+# price: PrestaShop shows a reduction through a specific price, not a product field (out of scope).
+PUSH_FIELDS: frozenset[str] = frozenset(FIELDS) - {"compare_at_price", "sale_price", "barcode"}
 
 
 def make_client(integration: Any, credentials: Mapping[str, Any]) -> PrestaShopClient:
@@ -269,16 +272,6 @@ class _Writer:
         combination_updates: list[FieldUpdate] = []
         for u in [*plan.updates, *plan.deletes]:
             pid = u.external_id if u.entity == "product" else str(u.parent_external_id or "")
-            unsupported = set(u.changes) & _UNSUPPORTED_VARIANT_FIELDS if u.entity == "variant" else set()
-            if unsupported:
-                self.out.reject(
-                    "variant",
-                    str(u.values.get("sku") or u.external_id),
-                    "the compare-at price is not pushed to PrestaShop yet (it is a specific price there)",
-                    {"external_id": u.external_id, "fields": sorted(unsupported)},
-                )
-                if set(u.changes) <= unsupported:
-                    continue
             if u.entity == "variant" and u.external_id != variant_id(pid or 0, 0):
                 combination_updates.append(u)
                 continue
@@ -342,7 +335,7 @@ class _Writer:
         old_variant: Mapping[str, Any] | None = None
         pushed: set[str] = set()
         for u in group:
-            names = [n for n in u.changes if n not in _UNSUPPORTED_VARIANT_FIELDS or u.entity == "product"]
+            names = list(u.changes)
             apply_product_changes(record, u.values, names, self.shop)
             if u.entity == "variant" and "price" in names:
                 node = record.find("price")
@@ -538,7 +531,7 @@ class _Writer:
             self.on_links(rows)
 
 
-_SNAPSHOT_FIELDS = {"price": ("price", "price_tax_excl", "compare_at_price", "price_includes_tax")}
+_SNAPSHOT_FIELDS = {"price": ("price", "price_tax_excl", "compare_at_price", "sale_price", "price_includes_tax")}
 
 
 def base_after(

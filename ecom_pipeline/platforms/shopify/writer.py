@@ -48,10 +48,14 @@ from ecom_pipeline.platforms.shopify.versions import pinned_version
 from ecom_pipeline.platforms.woocommerce.writer import base_after
 from ecom_pipeline.sync.canonical import CanonicalProduct
 from ecom_pipeline.sync.export import ExportPlan, FieldUpdate, ProductCreate, VariantValues, WriteOutcome, link_row
+from ecom_pipeline.sync.merge import FIELDS
 from ecom_pipeline.sync.resolve.products import product_snapshot, variant_snapshot
 from ecom_pipeline.warehouse.types import utcnow
 
 LinksCallback = Callable[[list[dict[str, Any]]], None]
+# The fields a push writes to Shopify (sync/export.py plans no other): not the sale price (Shopify has a price and
+# a compare-at price only: a sale is the price with a compare-at above it).
+PUSH_FIELDS: frozenset[str] = frozenset(FIELDS) - {"sale_price", "weight", "barcode"}
 SKU_LOOKUP_CHUNK = 50  # SKUs per look-up query (the search string stays short; 250 results per page at most)
 MUTATION_ESTIMATE = 10.0  # a mutation field costs 10 points before its selection
 _STATUS = {"active": "ACTIVE", "draft": "DRAFT", "archived": "ARCHIVED"}
