@@ -40,6 +40,7 @@ in the shop are not created (each such variant is a rejection with the reason, r
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -64,7 +65,8 @@ SIX_PLACES = Decimal("0.000001")
 _TIME_FIELDS = frozenset({"created_at", "updated_at"})
 # The fields a push writes to PrestaShop (sync/export.py plans no other). Not the compare-at price nor the sale
 # price: PrestaShop shows a reduction through a specific price, not a product field (out of scope).
-PUSH_FIELDS: frozenset[str] = frozenset(FIELDS) - {"compare_at_price", "sale_price", "barcode"}
+PUSH_FIELDS: frozenset[str] = frozenset(FIELDS) - {"compare_at_price", "sale_price"}
+_DIGITS = re.compile(r"[0-9]+")
 
 
 def make_client(integration: Any, credentials: Mapping[str, Any]) -> PrestaShopClient:
@@ -153,6 +155,22 @@ def _set(record: Element, name: str, value: str) -> None:
     node.text = value
 
 
+def barcode_fields(barcode: Any) -> dict[str, str]:
+    """Where a hub barcode goes in a PrestaShop product or combination: ``ean13`` for 8 or 13 digits (EAN-8,
+    EAN-13), else ``upc`` for 12 digits, else ``isbn`` (digits and hyphens, up to 32; the shop refuses anything
+    else, and the variant is then rejected with its message). The fields the pull reads before the chosen one are
+    emptied, so the pull reads back exactly this barcode; none empties all three."""
+    if not barcode:
+        return {"ean13": "", "upc": "", "isbn": ""}
+    barcode = str(barcode)
+    digits = _DIGITS.fullmatch(barcode) is not None
+    if digits and len(barcode) in (8, 13):
+        return {"ean13": barcode}
+    if digits and len(barcode) == 12:
+        return {"ean13": "", "upc": barcode}
+    return {"ean13": "", "upc": "", "isbn": barcode}
+
+
 def apply_product_changes(record: Element, values: Mapping[str, Any], names: Iterable[str], shop: _Shop) -> None:
     """Change the product document's fields for the canonical ``names`` (hub product or simple-variant values)."""
     for name in names:
@@ -166,6 +184,9 @@ def apply_product_changes(record: Element, values: Mapping[str, Any], names: Ite
             _set(record, "reference", str(values.get("sku") or ""))
         elif name == "weight":
             _set(record, "weight", str(values.get("weight") or "0"))
+        elif name == "barcode":
+            for field, text in barcode_fields(values.get("barcode")).items():
+                _set(record, field, text)
 
 
 def create_document(create: ProductCreate, shop: _Shop, *, price: Decimal | None = None) -> Element:
@@ -183,6 +204,7 @@ def create_document(create: ProductCreate, shop: _Shop, *, price: Decimal | None
         "reference": str(variant.get("sku") or ""),
         "price": _six(variant.get("price") or Decimal("0")),
         "weight": str(variant.get("weight") or "0"),
+        **barcode_fields(variant.get("barcode")),
         "active": "1" if values.get("status") == "active" else "0",
         "state": "1",
         "minimal_quantity": "1",
@@ -306,7 +328,7 @@ class _Writer:
         tree = self.client.get_xml("products", pid)
         record = _record_of(tree)
         apply_product_changes(record, c.values, ("title", "description", "status"), self.shop)
-        apply_product_changes(record, variant.values, ("sku", "weight"), self.shop)
+        apply_product_changes(record, variant.values, ("sku", "weight", "barcode"), self.shop)
         _set(record, "price", _six(tax_excluded_price(variant.values.get("price"), None)))
         self.client.put_xml("products", pid, tree)
         self.out.updated += 1
@@ -451,6 +473,7 @@ class _Writer:
             "reference": str(values.get("sku") or ""),
             "price": _six((values.get("price") or Decimal("0")) - base),
             "weight": str(values.get("weight") or "0"),
+            **barcode_fields(values.get("barcode")),
             "minimal_quantity": "1",
         }
         for name, text in fields.items():
@@ -479,6 +502,9 @@ class _Writer:
             _set(record, "reference", str(u.values.get("sku") or ""))
         if "weight" in u.changes:
             _set(record, "weight", str(u.values.get("weight") or "0"))
+        if "barcode" in u.changes:
+            for field, text in barcode_fields(u.values.get("barcode")).items():
+                _set(record, field, text)
         if "price" in u.changes:
             product_price = _record_of(self.client.get_xml("products", pid)).find("price")
             base = _decimal(product_price.text if product_price is not None else None) or Decimal("0")
