@@ -1,7 +1,7 @@
 """Variants keep their barcode and their sale price.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-04
 
 - ``hub_variants.barcode``: GTIN/EAN/UPC/ISBN as the shop keeps it (Shopify ``barcode``, WooCommerce
@@ -21,7 +21,7 @@ from alembic import op
 from ecom_pipeline.warehouse.types import Money
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
