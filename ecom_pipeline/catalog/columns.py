@@ -12,10 +12,24 @@ from decimal import Decimal
 # Product columns repeat on every row of a product (rows are grouped by ``handle``); on import a later row may
 # leave them empty, but may not contradict the first row that gives them.
 PRODUCT_COLUMNS = ("title", "description", "status", "product_type", "tags", "categories")
-VARIANT_COLUMNS = ("sku", "variant_title", "price", "compare_at_price", "currency", "weight", "options", "position")
+VARIANT_COLUMNS = (
+    "sku",
+    "variant_title",
+    "price",
+    "compare_at_price",
+    "sale_price",
+    "currency",
+    "barcode",
+    "weight",
+    "options",
+    "position",
+)
 COLUMNS = ("handle", *PRODUCT_COLUMNS, *VARIANT_COLUMNS)
 REQUIRED_COLUMNS = ("handle", "title", "status", "sku", "price")
-MONEY_COLUMNS = ("price", "compare_at_price")
+# Columns added after files were first exported: a file without them leaves the hub's values as they are (an old
+# export imported again must not clear every barcode).
+KEEP_WHEN_ABSENT = ("sale_price", "barcode")
+MONEY_COLUMNS = ("price", "compare_at_price", "sale_price")
 STATUSES = ("active", "draft", "archived")
 LIST_SEPARATOR = ";"
 

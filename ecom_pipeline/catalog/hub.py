@@ -29,7 +29,17 @@ from ecom_pipeline.warehouse.schema import hub_products, hub_variants, rejected_
 from ecom_pipeline.warehouse.store import chunked
 
 _PRODUCT_FIELDS = ("title", "description", "status", "product_type", "tags", "categories")
-_VARIANT_FIELDS = ("title", "price", "compare_at_price", "currency", "weight", "options", "position")
+_VARIANT_FIELDS = (
+    "title",
+    "price",
+    "compare_at_price",
+    "sale_price",
+    "barcode",
+    "currency",
+    "weight",
+    "options",
+    "position",
+)
 
 
 def _product(row: Any) -> HubProduct:
@@ -320,7 +330,9 @@ def export_rows(conn: Connection, tenant_id: str) -> ExportResult:
                     "variant_title": variant.title or "",
                     "price": format_money(variant.price, variant.currency),
                     "compare_at_price": format_money(variant.compare_at_price, variant.currency),
+                    "sale_price": format_money(variant.sale_price, variant.currency),
                     "currency": variant.currency or "",
+                    "barcode": variant.barcode or "",
                     "weight": variant.weight or "",
                     "options": format_options(variant.options, sku=variant.sku),
                     "position": "" if variant.position is None else str(variant.position),

@@ -17,6 +17,7 @@ from typing import Any
 
 from ecom_pipeline.catalog.columns import (
     COLUMNS,
+    KEEP_WHEN_ABSENT,
     LIST_SEPARATOR,
     MONEY_COLUMNS,
     PRODUCT_COLUMNS,
@@ -27,6 +28,11 @@ from ecom_pipeline.catalog.columns import (
 
 FIRST_ROW = 2  # the header is row 1
 _CURRENCY = re.compile(r"[A-Z]{3}")
+# GTIN/EAN/UPC/ISBN: digits and hyphens, X only as the last character (the ISBN-10 check digit), at most 32
+# characters: what WooCommerce keeps (``global_unique_id``) and PrestaShop's ``isbn`` takes (its ``ean13``/``upc``
+# take 8/13 and 12 digits); Shopify takes any text.
+BARCODE = re.compile(r"[0-9](?:[0-9-]*[0-9Xx])?")
+BARCODE_MAX = 32
 
 
 @dataclass(frozen=True)
@@ -170,6 +176,51 @@ def parse_weight(text: str, current: str | None) -> str | None:
     return text
 
 
+def parse_barcode(text: str, current: str | None) -> str | None:
+    """A barcode (see ``BARCODE``); the hub's current value is kept as it is (a shop's own, e.g. Shopify's, which
+    takes any text), so an export always imports back."""
+    text = text.strip()
+    if not text:
+        return None
+    if text == current:
+        return text
+    if len(text) > BARCODE_MAX:
+        raise ValueError(f"is longer than {BARCODE_MAX} characters")
+    if not BARCODE.fullmatch(text):
+        raise ValueError(
+            f"{text!r} is not a barcode: GTIN/EAN/UPC/ISBN digits and hyphens, X only as the ISBN-10 check digit"
+        )
+    return text
+
+
+def check_sale_price(values: Mapping[str, Any], current: Mapping[str, Any]) -> str | None:
+    """Why the row's sale price does not fit its price, or None.
+
+    The hub's ``price`` is what a buyer pays now, so a sale price is at most the price. While a sale is in force (a
+    compare-at above the price) the sale price *is* the price. A sale price below the price with no compare-at is a
+    sale not in force yet (a WooCommerce scheduled sale, whose dates are set in the shop): accepted only as the
+    hub's current value, since pushed to a shop without sale dates it would start at once and never match the hub.
+    """
+    sale, price, compare = values.get("sale_price"), values.get("price"), values.get("compare_at_price")
+    if sale is None or price is None:
+        return None
+    if sale > price:
+        return f"{sale} is above the price {price}: a sale price is at most the price"
+    if compare is not None and compare > price:
+        if sale != price:
+            return (
+                f"{sale} differs from the price {price} while the compare-at price {compare} puts the product on "
+                "sale: the sale price is then the price (leave it empty or equal)"
+            )
+        return None
+    if sale < price and sale != current.get("sale_price"):
+        return (
+            f"{sale} is below the price {price} with no compare-at price: to put the variant on sale, set price to "
+            "the sale price and compare_at_price to the regular price (a sale for later is scheduled in the shop)"
+        )
+    return None
+
+
 def _parse_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(LIST_SEPARATOR) if item.strip()]
 
@@ -216,6 +267,17 @@ def _parse_variant(row: int, cells: Mapping[str, str], hub: HubVariant | None, e
             values[column] = parse_money(cells.get(column, ""), currency=currency, current=current.get(column))
         except ValueError as exc:
             errors.append(RowError(row, column, str(exc)))
+    try:
+        values["barcode"] = parse_barcode(cells.get("barcode", ""), current.get("barcode"))
+    except ValueError as exc:
+        errors.append(RowError(row, "barcode", str(exc)))
+    for column in KEEP_WHEN_ABSENT:
+        if column not in cells:
+            values[column] = current.get(column)
+    if "sale_price" in cells and values.get("sale_price") is not None:
+        problem = check_sale_price(values, current)
+        if problem:
+            errors.append(RowError(row, "sale_price", problem))
     try:
         values["weight"] = parse_weight(cells.get("weight", ""), current.get("weight"))
     except ValueError as exc:

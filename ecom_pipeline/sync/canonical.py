@@ -49,6 +49,11 @@ class CanonicalVariant:
     # them); ``price_includes_tax`` says whether it includes tax (None: the platform cannot tell).
     price: Decimal | None
     compare_at_price: Decimal | None = None
+    # The reduced price: ``price`` while a sale is in force (a compare-at above it), else a sale the shop has
+    # scheduled (WooCommerce ``sale_price`` with future sale dates) or None. See ``sale_price_of``.
+    sale_price: Decimal | None = None
+    # GTIN / EAN / UPC / ISBN as the shop keeps it (text: leading zeros matter).
+    barcode: str | None = None
     price_tax_excl: Decimal | None = None
     price_includes_tax: bool | None = None
     currency: str | None = None
@@ -65,7 +70,7 @@ class CanonicalVariant:
     external_gid: str | None = None
 
     def __post_init__(self) -> None:
-        _validate(self, ("price", "compare_at_price", "price_tax_excl"), ("created_at", "updated_at"))
+        _validate(self, ("price", "compare_at_price", "sale_price", "price_tax_excl"), ("created_at", "updated_at"))
 
 
 @dataclass(frozen=True)
@@ -202,3 +207,12 @@ def with_tax_flag(variants: tuple[CanonicalVariant, ...], includes_tax: bool | N
         replace(v, price_includes_tax=includes_tax, price_tax_excl=v.price if includes_tax is False else None)
         for v in variants
     )
+
+
+def sale_price_of(price: Decimal | None, compare_at_price: Decimal | None) -> Decimal | None:
+    """The sale price of a platform that keeps no sale price apart (Shopify, PrestaShop): the price while a sale
+    is in force (a compare-at above it), else none. The hub means the same by ``sale_price`` for every platform,
+    so a product pulled from one shop pushes the same sale to WooCommerce."""
+    if price is not None and compare_at_price is not None and compare_at_price > price:
+        return price
+    return None

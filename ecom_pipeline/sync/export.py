@@ -8,7 +8,9 @@ values hub and shop last agreed on. It yields
   under a product the shop already has;
 - **field updates**: only the fields whose hub value differs from the base and whose merge decision sends the
   hub value to the shop (``merge.merge_field`` with the shop side at its base: the hub is the only side known to
-  have changed; a field with a held conflict is not pushed);
+  have changed; a field with a held conflict is not pushed), among the fields the platform takes (its writer's
+  ``PUSH_FIELDS``: Shopify has no separate sale price, PrestaShop no compare-at; planning a field the shop cannot
+  hold would give a perpetual "update" row that the writer skips);
 - **deletes**: a hub product deleted (``deleted_at``) becomes a draft in the shop (never deleted outright);
 - **variant deletes**: a hub variant deleted under a live product the shop has is removed from the shop (the
   variant-set merge, ``membership.merge_member``, with the shop at its base: removed in the hub, unchanged in
@@ -29,7 +31,7 @@ not written) and a ``sync_runs`` row (direction ``push``, stage ``export``); eac
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -40,7 +42,7 @@ from sqlalchemy.engine import Connection
 
 from ecom_pipeline.sync.lineage import PushLineage, cli_run_id
 from ecom_pipeline.sync.membership import MemberOutcome, fingerprint, merge_member
-from ecom_pipeline.sync.merge import Outcome, json_value, merge_field, normalize
+from ecom_pipeline.sync.merge import FIELDS, Outcome, json_value, merge_field, normalize
 from ecom_pipeline.sync.policies import SyncSettings, is_listed
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.schema import (
@@ -54,7 +56,9 @@ from ecom_pipeline.warehouse.schema import (
 from ecom_pipeline.warehouse.types import utcnow
 
 PRODUCT_FIELDS = ("title", "description", "status")
-VARIANT_FIELDS = ("sku", "price", "compare_at_price", "weight")
+VARIANT_FIELDS = ("sku", "price", "compare_at_price", "sale_price", "barcode", "weight")
+# What a writer without its own ``PUSH_FIELDS`` takes: every field with a policy.
+ALL_PUSH_FIELDS: frozenset[str] = frozenset(FIELDS)
 
 
 class ExportError(RuntimeError):
@@ -196,16 +200,44 @@ def product_values(row: Any) -> dict[str, Any]:
 
 
 def variant_values(row: Any, settings: SyncSettings) -> dict[str, Any]:
-    """A hub variant's pushable fields with the shop's price rule applied (a fixed price drops the compare-at)."""
+    """A hub variant's pushable fields with the shop's price rule applied (a fixed price drops the compare-at and
+    the sale price).
+
+    ``sale_price`` is the reduced price a shop keeps apart from the regular one (WooCommerce): while a sale is in
+    force (a compare-at above the price) it *is* the price, whatever the column holds, so a price edit moves it
+    too and the shop never gets a sale price that disagrees with the price; otherwise it is the column (a sale
+    not in force yet, e.g. a WooCommerce scheduled sale, or none).
+    """
     price: Decimal | None = row.price
     compare: Decimal | None = row.compare_at_price
+    sale: Decimal | None = row.sale_price
     rule = settings.price_rule
     if rule is not None:
         price = rule.apply(price)
         compare = None if rule.fixed is not None else rule.apply(compare)
+        sale = None if rule.fixed is not None else rule.apply(sale)
     if compare is not None and price is not None and compare <= price:
         compare = None  # a shop shows a compare-at only above the price: keep the base comparable
-    return {"sku": row.sku, "price": price, "compare_at_price": compare, "weight": row.weight}
+    if compare is not None:
+        sale = price
+    return {
+        "sku": row.sku,
+        "price": price,
+        "compare_at_price": compare,
+        "sale_price": sale,
+        "barcode": row.barcode or None,
+        "weight": row.weight,
+    }
+
+
+def push_fields_for(platform: str) -> frozenset[str]:
+    """The fields the platform's writer takes (its ``PUSH_FIELDS``; every field when it does not say)."""
+    from ecom_pipeline.platforms.registry import get_platform
+
+    path = get_platform(platform).writer
+    if path is None:
+        return ALL_PUSH_FIELDS
+    return frozenset(getattr(importlib.import_module(path), "PUSH_FIELDS", ALL_PUSH_FIELDS))
 
 
 def _kind(product: Any, variants: Sequence[Any]) -> str:
@@ -250,12 +282,19 @@ def plan_export(
     product_links: Mapping[int, Any],
     variant_links: Mapping[int, Any],
     held: Mapping[tuple[str, int], set[str]] | None = None,
+    push_fields: Collection[str] = ALL_PUSH_FIELDS,
 ) -> ExportPlan:
-    """The plan for one shop (pure: rows in, plan out). ``*_links`` map hub ids to this shop's live links."""
+    """The plan for one shop (pure: rows in, plan out). ``*_links`` map hub ids to this shop's live links.
+
+    ``push_fields`` are the fields the platform takes (its writer's ``PUSH_FIELDS``): a field outside them is never
+    an update, whatever the hub holds, since the shop cannot hold it and the difference would never close.
+    """
     plan = ExportPlan(integration_id=integration_id, platform=platform, tenant_id=tenant_id)
     if not settings.direction.pushes:
         return plan
     held = held or {}
+    product_fields = tuple(f for f in PRODUCT_FIELDS if f in push_fields)
+    variant_fields = tuple(f for f in VARIANT_FIELDS if f in push_fields)
     by_product: dict[int, list[Any]] = {}
     for v in variants:
         by_product.setdefault(int(v.product_id), []).append(v)
@@ -284,7 +323,7 @@ def plan_export(
             )
             continue
         base = dict(link.base_snapshot or {})
-        changes = _changes(PRODUCT_FIELDS, base, values, settings, held.get(("product", int(p.id)), set()))
+        changes = _changes(product_fields, base, values, settings, held.get(("product", int(p.id)), set()))
         if changes:
             update = FieldUpdate("product", int(p.id), str(link.external_id), None, changes, values, base)
             if p.deleted_at is not None and set(changes) == {"status"}:
@@ -313,7 +352,7 @@ def plan_export(
             if "variants" in held.get(("variant", int(v.id)), set()):
                 continue  # removed in the shop while edited in the hub, held: nothing sent until decided
             vbase = dict(vlink.base_snapshot or {})
-            vchanges = _changes(VARIANT_FIELDS, vbase, vvalues, settings, held.get(("variant", int(v.id)), set()))
+            vchanges = _changes(variant_fields, vbase, vvalues, settings, held.get(("variant", int(v.id)), set()))
             if vchanges:
                 plan.updates.append(
                     FieldUpdate(
@@ -421,6 +460,7 @@ def load_plan(conn: Connection, integration: Any) -> ExportPlan:
         product_links=product_links,
         variant_links=variant_links,
         held=held,
+        push_fields=push_fields_for(integration.platform),
     )
 
 
@@ -704,5 +744,6 @@ __all__ = [
     "WriteOutcome",
     "load_plan",
     "plan_export",
+    "push_fields_for",
     "run_push",
 ]

@@ -273,6 +273,12 @@ hub_variants = Table(
     Column("title", Text),
     Column("price", Money, doc="the price a buyer sees (docs/tables.md: per platform)"),
     Column("compare_at_price", Money),
+    Column(
+        "sale_price",
+        Money,
+        doc="the reduced price: the price while a sale is in force, or a sale a shop has scheduled (docs/tables.md)",
+    ),
+    Column("barcode", String(64), doc="GTIN/EAN/UPC/ISBN as the shop keeps it (docs/tables.md: per platform)"),
     Column("price_tax_excl", Money, doc="the same price without tax; NULL where the platform cannot tell"),
     Column("price_includes_tax", Boolean, doc="whether price includes tax; NULL where the platform cannot tell"),
     Column("currency", String(3)),

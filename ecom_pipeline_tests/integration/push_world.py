@@ -25,6 +25,8 @@ CATALOGUE_HEADER = (
     "handle,title,description,status,product_type,tags,categories,sku,variant_title,price,compare_at_price,"
     "currency,weight,options,position"
 )
+# The same with the columns added by migration 0008, for the tests of barcode and sale price pushes.
+FIELDS_HEADER = f"{CATALOGUE_HEADER},sale_price,barcode"
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
 
@@ -46,9 +48,9 @@ class PushWorld:
     def push(self, *extra: str) -> int:
         return self.cli("push", "--tenant", TENANT, *extra)
 
-    def import_csv(self, *lines: str) -> None:
+    def import_csv(self, *lines: str, header: str = CATALOGUE_HEADER) -> None:
         path = self.tmp / "catalogue.csv"
-        path.write_text("\n".join([CATALOGUE_HEADER, *lines]) + "\n", encoding="utf-8")
+        path.write_text("\n".join([header, *lines]) + "\n", encoding="utf-8")
         assert self.cli("catalog", "import", str(path), "--tenant", TENANT) == 0
 
     def writes(self) -> int:

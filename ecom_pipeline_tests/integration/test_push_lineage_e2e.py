@@ -67,7 +67,7 @@ def test_push_records_say_what_each_push_wrote_refused_and_adopted_and_lineage_a
     run_id = records[0].run_id
     assert run_id.startswith("cli-") and len(run_id) == 16 and run_id in out
     assert {(r.sync_run_id, r.run_id) for r in records} == {(first.id, run_id)}
-    assert by_sku["TEE-S"].fields == ["compare_at_price", "options", "price", "sku", "weight"]
+    assert by_sku["TEE-S"].fields == ["compare_at_price", "options", "price", "sale_price", "sku", "weight"]
 
     # A rerun with nothing to push writes nothing to the shop, and no lineage row (its unchanged count is in
     # sync_runs, and status shows it).

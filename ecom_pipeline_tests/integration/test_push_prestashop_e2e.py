@@ -21,7 +21,7 @@ from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.schema import entity_links, hub_products, hub_variants, push_records
 from ecom_pipeline.warehouse.types import utcnow
 from ecom_pipeline_tests.integration.conftest import running_shop
-from ecom_pipeline_tests.integration.push_world import TENANT, PushWorld
+from ecom_pipeline_tests.integration.push_world import FIELDS_HEADER, TENANT, PushWorld
 
 SHOP = "push-presta"
 CATALOGUE = [
@@ -347,3 +347,53 @@ def test_a_hub_variant_deleted_under_a_live_product_is_one_combination_delete_th
     world.shop.stats.reset()
     assert world.push() == 0
     assert world.writes() == 0
+
+
+def test_barcodes_go_where_their_length_says_and_compare_at_is_not_planned(world: World) -> None:
+    """Prevents a barcode written where the pull does not read it first (it would be pushed on every run), the
+    EAN/UPC/ISBN choice being ignored, and a hub compare-at price (a specific price in PrestaShop, out of scope) from
+    becoming an update that repeats forever: after the writes, a push and the pull write nothing."""
+    world.import_csv(
+        "mug,Mug,,active,simple,,,MUG-1,,8.00,,EUR,0.35,,,,4006381333931",
+        "cap,Cap,,active,simple,,,CAP-1,,15.00,,EUR,0.1,,,,012345678905",
+        "tee,T-Shirt,,active,variable,,,TEE-S,T-Shirt - S,19.90,,EUR,0.2,,,,978-0-306-40615-7",
+        "tee,,,,,,,TEE-M,T-Shirt - M,21.00,,EUR,0.2,,,,96385074",
+        header=FIELDS_HEADER,
+    )
+    assert world.push() == 0
+    found = world.products_by_reference()
+    mug, cap = found["MUG-1"][0], found["CAP-1"][0]
+    assert (mug["ean13"], mug["upc"], mug["isbn"]) == ("4006381333931", "", "")
+    assert (cap["ean13"], cap["upc"], cap["isbn"]) == ("", "012345678905", "")
+    tee = next(
+        p for p, r in world.shop.store.tables["products"].items() if world.shop.store.text(r["name"]) == "T-Shirt"
+    )
+    combos = _combinations(world, tee)
+    assert (combos["TEE-S"]["isbn"], combos["TEE-M"]["ean13"]) == ("978-0-306-40615-7", "96385074")
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0
+    before = world.hub_rows() | _hub_variant_rows(world, ["TEE-S", "TEE-M"])
+    assert run_sync(TENANT, instance=world.instance).success
+    assert world.hub_rows() | _hub_variant_rows(world, ["TEE-S", "TEE-M"]) == before
+
+    # The mug's barcode becomes a UPC: the EAN-13 the pull reads first is emptied, so the pull reads the UPC back.
+    world.sandbox.clock.advance(60)
+    with shared_engine(world.url).begin() as conn:
+        conn.execute(
+            update(hub_variants).where(hub_variants.c.sku == "MUG-1")
+            .values(barcode="036000291452", compare_at_price=Decimal("9.50"), sale_price=Decimal("8.00"))
+        )  # fmt: skip
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.shop.stats.count(method="PUT", path_prefix="") == 1
+    mug = world.products_by_reference()["MUG-1"][0]
+    assert (mug["ean13"], mug["upc"]) == ("", "036000291452")
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0  # the compare-at and sale prices are not PrestaShop push fields: never planned
+    assert run_sync(TENANT, instance=world.instance).success
+    with shared_engine(world.url).connect() as conn:
+        assert conn.execute(select(hub_variants.c.barcode).where(hub_variants.c.sku == "MUG-1")).scalar_one() == (
+            "036000291452"
+        )

@@ -22,7 +22,7 @@ from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.schema import entity_links, hub_products, hub_variants, rejected_records, sync_runs
 from ecom_pipeline.warehouse.types import utcnow
 from ecom_pipeline_tests.integration.conftest import running_shop
-from ecom_pipeline_tests.integration.push_world import TENANT, PushWorld
+from ecom_pipeline_tests.integration.push_world import FIELDS_HEADER, TENANT, PushWorld
 
 SHOP = "push-shopify"
 CATALOGUE = [
@@ -315,3 +315,77 @@ def test_a_variant_added_in_the_hub_is_one_variants_bulk_create_under_the_same_p
     world.clear()
     assert world.push() == 0
     assert world.mutations() == []
+
+
+FIELDS_CATALOGUE = [
+    "tee,T-Shirt,<p>Soft</p>,active,variable,,,TEE-S,T-Shirt - S,19.90,24.90,USD,0.2,Size=S,,19.90,4006381333931",
+    "tee,,,,,,,TEE-M,T-Shirt - M,19.90,,USD,0.25,Size=M,,,0012345678905",
+    "mug,Mug,,active,simple,,,MUG-1,,8.00,,USD,0.35,,,,978-0-306-40615-7",
+]
+
+
+def test_weight_and_barcode_reach_the_shop_in_kilograms_and_nothing_is_written_twice(world: World) -> None:
+    """Prevents the weight from never reaching Shopify (it lives on the inventory item's measurement), the barcode
+    from being dropped, and a perpetual update: the second push and the pull after it write nothing, and a hub sale
+    price (Shopify keeps none apart) is never planned."""
+    world.import_csv(*FIELDS_CATALOGUE, header=FIELDS_HEADER)
+    assert world.push() == 0
+    store = world.shop.store
+    skus = world.variants_by_sku()
+    got = {
+        sku: (v.barcode, store.inventory_items[v.inventory_item_id].weight,
+              store.inventory_items[v.inventory_item_id].weight_unit)
+        for sku in OURS
+        for v in skus[sku]
+    }  # fmt: skip
+    assert got == {
+        "TEE-S": ("4006381333931", Decimal("0.2"), "KILOGRAMS"),
+        "TEE-M": ("0012345678905", Decimal("0.25"), "KILOGRAMS"),
+        "MUG-1": ("978-0-306-40615-7", Decimal("0.35"), "KILOGRAMS"),
+    }
+    world.clear()
+    assert world.push() == 0
+    assert world.mutations() == []
+    before = world.hub_rows()
+    outcome = run_sync(TENANT, instance=world.instance)
+    assert outcome.success, outcome.failure
+    assert world.hub_rows() == before
+
+    # A weight and barcode edit is one productVariantsBulkUpdate; a sale price alone is nothing Shopify takes.
+    world.import_csv("mug,Mug,,active,simple,,,MUG-1,,8.00,,USD,0.5,,,,5901234123457", header=FIELDS_HEADER)
+    with shared_engine(world.url).begin() as conn:
+        conn.execute(update(hub_variants).where(hub_variants.c.sku == "TEE-M").values(sale_price=Decimal("15.00")))
+    world.clear()
+    assert world.push() == 0
+    assert world.mutations() == ["productVariantsBulkUpdate"]
+    mug = world.variants_by_sku()["MUG-1"][0]
+    assert (mug.barcode, store.inventory_items[mug.inventory_item_id].weight) == ("5901234123457", Decimal("0.5"))
+    world.clear()
+    assert world.push() == 0
+    assert world.mutations() == []
+
+
+def test_the_pull_reads_a_weight_kept_in_pounds_or_grams_as_kilograms(world: World) -> None:
+    """Prevents a shop weight in another unit from reaching the hub as a number in the wrong unit (1 lb is not 1 kg),
+    which would also be pushed back to every other shop."""
+    world.import_csv(*CATALOGUE)
+    assert world.push() == 0
+    store = world.shop.store
+    skus = world.variants_by_sku()
+    for sku, (value, unit) in {"MUG-1": ("1.25", "POUNDS"), "TEE-M": ("250", "GRAMS")}.items():
+        item = store.inventory_items[skus[sku][0].inventory_item_id]
+        item.weight, item.weight_unit = Decimal(value), unit
+    with shared_engine(world.url).begin() as conn:
+        iid = conn.execute(select(entity_links.c.integration_id)).scalars().first()
+    assert world.cli("integration", "set", "--integration", str(iid), "--direction", "bidirectional") == 0
+    world.sandbox.clock.advance(60)
+    store.touch_products(ids=[skus["MUG-1"][0].product_id, skus["TEE-M"][0].product_id])
+    outcome = run_sync(TENANT, instance=world.instance)
+    assert outcome.success, outcome.failure
+    with shared_engine(world.url).connect() as conn:
+        weights = dict(conn.execute(select(hub_variants.c.sku, hub_variants.c.weight)).all())
+    assert (weights["MUG-1"], weights["TEE-M"], weights["TEE-S"]) == (
+        "0.56699",
+        "0.25",
+        "0.2",
+    )  # 1.25 lb = 0.5669904625 kg, to the mg

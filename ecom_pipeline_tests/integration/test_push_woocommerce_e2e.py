@@ -29,7 +29,7 @@ from ecom_pipeline.warehouse.schema import (
 )
 from ecom_pipeline.warehouse.types import utcnow
 from ecom_pipeline_tests.integration.conftest import running_shop
-from ecom_pipeline_tests.integration.push_world import TENANT, PushWorld
+from ecom_pipeline_tests.integration.push_world import FIELDS_HEADER, TENANT, PushWorld
 
 SHOP = "push-shop"
 CATALOGUE = [
@@ -339,3 +339,81 @@ def test_the_webhooks_our_own_push_triggers_change_nothing_in_the_hub_and_push_n
         world.shop.stats.reset()
         assert world.push() == 0
         assert world.writes() == 0
+
+
+# tee TEE-S on sale (compare-at above the price: its sale price is the price), TEE-M and the mug not.
+FIELDS_CATALOGUE = [
+    "tee,T-Shirt,<p>Soft</p>,active,variable,,,TEE-S,T-Shirt - S,19.90,24.90,EUR,0.2,Size=S,,19.90,4006381333931",
+    "tee,,,,,,,TEE-M,T-Shirt - M,19.90,,EUR,0.25,Size=M,,,0012345678905",
+    "mug,Mug,,active,simple,,,MUG-1,,8.00,,EUR,0.35,,,,978-0-306-40615-7",
+]
+
+
+def test_barcode_sale_price_and_weight_reach_the_shop_and_a_second_push_and_the_pull_write_nothing(
+    world: World,
+) -> None:
+    """Prevents the issue-10 fields from being dropped on the way to WooCommerce (barcode as global_unique_id, the
+    sale price, weight), and a perpetual update of them: the second push and the pull after it write nothing."""
+    world.import_csv(*FIELDS_CATALOGUE, header=FIELDS_HEADER)
+    assert world.push() == 0
+    skus = world.shop_by_sku()
+    tee_s, tee_m, mug = skus["TEE-S"][0], skus["TEE-M"][0], skus["MUG-1"][0]
+    assert (tee_s.global_unique_id, tee_s.regular_price, tee_s.sale_price, tee_s.weight) == (
+        "4006381333931", "24.90", "19.90", "0.2",
+    )  # fmt: skip
+    assert (tee_m.global_unique_id, tee_m.sale_price, tee_m.weight) == ("0012345678905", "", "0.25")
+    assert (mug.global_unique_id, mug.regular_price, mug.weight) == ("978-0-306-40615-7", "8.00", "0.35")
+
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0
+    before = world.hub_rows()
+    outcome = run_sync(TENANT, instance=world.instance)
+    assert outcome.success, outcome.failure
+    assert world.hub_rows() == before
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0
+
+    # A barcode edit in the hub is one update of that variant; the shop keeps it unique across its catalogue.
+    world.import_csv("mug,Mug,,active,simple,,,MUG-1,,8.00,,EUR,0.35,,,,4006381333931", header=FIELDS_HEADER)
+    world.shop.stats.reset()
+    assert world.push() == 1  # refused: TEE-S already has that GTIN
+    with shared_engine(world.url).connect() as conn:
+        reasons = conn.execute(
+            select(rejected_records.c.reason).where(
+                rejected_records.c.stage == "export", rejected_records.c.resolved_at.is_(None)
+            )
+        ).scalars().all()  # fmt: skip
+    assert any("GTIN" in r for r in reasons), reasons
+    assert world.shop_by_sku()["MUG-1"][0].global_unique_id == "978-0-306-40615-7"
+    world.import_csv("mug,Mug,,active,simple,,,MUG-1,,8.00,,EUR,0.35,,,,5901234123457", header=FIELDS_HEADER)
+    assert world.push() == 0
+    assert world.shop_by_sku()["MUG-1"][0].global_unique_id == "5901234123457"
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0
+
+
+def test_a_sale_and_a_barcode_set_in_the_shop_come_back_to_the_hub(world: World) -> None:
+    """Prevents a shop's barcode or sale price from never reaching the hub: the pull of a bidirectional shop reads
+    global_unique_id and the sale (price, the regular price as compare-at, the sale price)."""
+    world.import_csv(*CATALOGUE)
+    assert world.push() == 0
+    assert run_sync(TENANT, instance=world.instance).success  # the pull after the push: its cursor moves on
+    world.sandbox.clock.advance(60)
+    mug = world.shop_by_sku()["MUG-1"][0]
+    world.shop.store.update_product(mug.id, {"global_unique_id": "4006381333931", "sale_price": "7.00"})
+    with shared_engine(world.url).connect() as conn:
+        iid = conn.execute(select(integrations.c.id)).scalar_one()
+    assert world.cli("integration", "set", "--integration", str(iid), "--direction", "bidirectional") == 0
+    outcome = run_sync(TENANT, instance=world.instance)
+    assert outcome.success, outcome.failure
+    with shared_engine(world.url).connect() as conn:
+        row = conn.execute(select(hub_variants).where(hub_variants.c.sku == "MUG-1")).one()
+    assert (row.barcode, row.price, row.compare_at_price, row.sale_price) == (
+        "4006381333931", Decimal("7.00"), Decimal("8.00"), Decimal("7.00"),
+    )  # fmt: skip
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0  # what came from the shop is not sent back

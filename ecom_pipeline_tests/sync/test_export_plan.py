@@ -7,7 +7,10 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
-from ecom_pipeline.sync.export import plan_export
+from ecom_pipeline.platforms.prestashop.writer import PUSH_FIELDS as PRESTASHOP_FIELDS
+from ecom_pipeline.platforms.shopify.writer import PUSH_FIELDS as SHOPIFY_FIELDS
+from ecom_pipeline.platforms.woocommerce.writer import PUSH_FIELDS as WOOCOMMERCE_FIELDS
+from ecom_pipeline.sync.export import ALL_PUSH_FIELDS, plan_export, push_fields_for
 from ecom_pipeline.sync.policies import SyncSettings
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
@@ -20,7 +23,8 @@ def _product(pid: int, handle: str, **kw: Any) -> SimpleNamespace:
 
 
 def _variant(vid: int, pid: int, sku: str, price: str, **kw: Any) -> SimpleNamespace:
-    values = {"compare_at_price": None, "weight": None, "options": {}, "position": None, "deleted_at": None}
+    values = {"compare_at_price": None, "sale_price": None, "barcode": None, "weight": None, "options": {},
+              "position": None, "deleted_at": None}  # fmt: skip
     return SimpleNamespace(id=vid, product_id=pid, sku=sku, price=Decimal(price), **{**values, **kw})
 
 
@@ -29,7 +33,8 @@ def _link(ext: str, snapshot: dict[str, Any], parent: str | None = None) -> Simp
 
 
 def _plan(settings: dict[str, Any], products: list[Any], variants: list[Any], plinks: dict[int, Any],
-          vlinks: dict[int, Any], held: dict[tuple[str, int], set[str]] | None = None) -> Any:  # fmt: skip
+          vlinks: dict[int, Any], held: dict[tuple[str, int], set[str]] | None = None,
+          push_fields: frozenset[str] = ALL_PUSH_FIELDS) -> Any:  # fmt: skip
     return plan_export(
         integration_id=1,
         platform="woocommerce",
@@ -39,6 +44,7 @@ def _plan(settings: dict[str, Any], products: list[Any], variants: list[Any], pl
         product_links=plinks,
         variant_links=vlinks,
         held=held,
+        push_fields=push_fields,
     )
 
 
@@ -151,3 +157,39 @@ def test_a_held_variants_conflict_keeps_a_variant_the_shop_removed_from_being_cr
     decided (the conflict is held on the variant's ``variants`` field)."""
     assert [vc.variant.sku for vc in _tee(set(), linked=(21,)).variant_creates] == ["TEE-S"]
     assert _tee(set(), linked=(21,), held={("variant", 20): {"variants"}}).is_empty
+
+
+def test_a_field_the_platform_does_not_take_is_never_planned_so_no_update_row_repeats_forever() -> None:
+    """Prevents a perpetual "update" row: a hub sale price (Shopify has none) or compare-at price (PrestaShop keeps
+    it as a specific price) differs from the shop's empty value on every run, and the writer cannot close it."""
+    base = {**MUG_VBASE, "compare_at_price": None, "sale_price": None, "barcode": None, "weight": None}
+    hub = [_variant(10, 1, "MUG-1", "8.00", sale_price=Decimal("7.00"), compare_at_price=Decimal("9.00"),
+                    barcode="4006381333931", weight="0.35")]  # fmt: skip
+    links = ({1: _link("501", MUG_BASE)}, {10: _link("501", base, "501")})
+    planned = {
+        name: dict(_plan(PUSH, [_product(1, "mug")], hub, *links, push_fields=fields).updates[0].changes)
+        for name, fields in (("woocommerce", WOOCOMMERCE_FIELDS), ("shopify", SHOPIFY_FIELDS),
+                             ("prestashop", PRESTASHOP_FIELDS))
+    }  # fmt: skip
+    # While a sale is in force (compare-at above the price) the sale price is the price, whatever the column holds.
+    assert planned["woocommerce"] == {
+        "compare_at_price": (None, Decimal("9.00")),
+        "sale_price": (None, Decimal("8.00")),
+        "barcode": (None, "4006381333931"),
+        "weight": (None, "0.35"),
+    }
+    assert set(planned["shopify"]) == {"compare_at_price", "barcode", "weight"}
+    assert set(planned["prestashop"]) == {"barcode", "weight"}
+    only_sale = [_variant(10, 1, "MUG-1", "8.00", sale_price=Decimal("7.00"))]
+    assert _plan(PUSH, [_product(1, "mug")], only_sale, *links, push_fields=SHOPIFY_FIELDS).is_empty
+    assert [dict(u.changes) for u in _plan(PUSH, [_product(1, "mug")], only_sale, *links).updates] == [
+        {"sale_price": (None, Decimal("7.00"))}
+    ]
+
+
+def test_each_platforms_push_fields_come_from_its_registered_writer() -> None:
+    """Prevents load_plan from planning with every field for a platform whose writer takes fewer."""
+    assert push_fields_for("woocommerce") == WOOCOMMERCE_FIELDS == ALL_PUSH_FIELDS
+    assert push_fields_for("shopify") == SHOPIFY_FIELDS and "sale_price" not in SHOPIFY_FIELDS
+    assert push_fields_for("prestashop") == PRESTASHOP_FIELDS
+    assert not {"compare_at_price", "sale_price"} & PRESTASHOP_FIELDS

@@ -221,3 +221,33 @@ def test_a_decided_sku_another_variant_has_is_not_applied_and_the_sync_does_not_
     assert row.applied_at is None
     with engine.connect() as conn:
         assert conn.execute(select(hub_variants.c.sku).where(hub_variants.c.id == tee)).scalar_one() == "TEE-S"
+
+
+def test_barcode_and_sale_price_are_merged_like_every_policy_field(engine: Engine) -> None:
+    """Prevents the issue-10 fields from bypassing the merge: a shop's barcode edit reaches the hub, a hub sale price
+    edit survives the pull (and is what export plans), and both sides changing the barcode is a recorded conflict."""
+    with engine.begin() as conn:
+        iid = _connect(conn, "bidirectional", {"barcode": "manual"})
+
+    def pull(barcode: str | None, at: Any) -> None:
+        page = [product("1", variant("11", "TEE-S", barcode=barcode, updated_at=at), updated=at)]
+        with engine.begin() as conn:
+            resolve.resolve_products(conn, tenant_id="acme", integration_id=iid, products=page, now=utcnow())
+
+    pull("4006381333931", T0)
+    with engine.begin() as conn:
+        conn.execute(update(hub_variants).values(sale_price=Decimal("8.00")))
+    pull("5901234123457", T0 + timedelta(hours=1))
+    with engine.connect() as conn:
+        row = conn.execute(select(hub_variants)).one()
+        plan = load_plan(conn, conn.execute(select(integrations).where(integrations.c.id == iid)).one())
+    assert (row.barcode, row.sale_price) == ("5901234123457", Decimal("8.00"))
+    assert [dict(u.changes) for u in plan.updates] == [{"sale_price": (None, Decimal("8.00"))}]
+
+    with engine.begin() as conn:
+        conn.execute(update(hub_variants).values(barcode="0012345678905"))
+    pull("9780306406157", T0 + timedelta(hours=2))
+    held = [(c.field, c.hub_value, c.shop_value, c.resolution) for c in _conflicts(engine)]
+    assert held == [("barcode", "0012345678905", "9780306406157", "held")]
+    with engine.connect() as conn:
+        assert conn.execute(select(hub_variants.c.barcode)).scalar_one() == "0012345678905"

@@ -33,6 +33,8 @@ Rules from the recorded 8.2.1 store (fixtures/recorded/prestashop-8.2.1):
 - SKU = ``reference`` (the combination's own, else none). A reference shared by several combinations of one
   product (the demo shop copies "demo_1" on all 8 of product 1) is not a SKU: it would merge distinct items in the
   hub, so those variants get ``sku=None`` and are matched by link only.
+- Barcode = the first non-empty of ``ean13``, ``upc``, ``isbn`` (the combination's own for a combination).
+  ``sale_price`` is the price while a reduction is in force (PrestaShop keeps it as a specific price).
 - Dates are shop-local, converted with :mod:`~ecom_pipeline.platforms.prestashop.dates` (DST rules there); zero
   dates ("0000-00-00 00:00:00") are None.
 - Order status: ``status`` is the order_state's name. Financial status: state 7 (PS_OS_REFUND) "refunded", states
@@ -71,6 +73,7 @@ from ecom_pipeline.sync.canonical import (
     CanonicalOrderLine,
     CanonicalProduct,
     CanonicalVariant,
+    sale_price_of,
 )
 
 DEFAULT_LOCATION = "default"  # stock_availables of one shop (multishop: the connected id_shop)
@@ -198,6 +201,7 @@ def product_to_canonical(record: Mapping[str, Any]) -> CanonicalProduct:
         options: dict[str, str],
         weight: Decimal | None,
         position: int,
+        barcode: str | None,
     ) -> CanonicalVariant:
         """One sellable item: the product itself (attribute 0) or one of its combinations."""
         vid = variant_id(pid, attribute_id)
@@ -210,6 +214,8 @@ def product_to_canonical(record: Mapping[str, Any]) -> CanonicalProduct:
             price_tax_excl=price_excl,
             price_includes_tax=includes_tax,
             compare_at_price=compare_at,
+            sale_price=sale_price_of(price, compare_at),
+            barcode=barcode,
             currency=currency,
             options=options,
             weight=str(weight.normalize()) if weight else None,
@@ -252,10 +258,14 @@ def product_to_canonical(record: Mapping[str, Any]) -> CanonicalProduct:
                     options=options,
                     weight=total_weight,
                     position=position,
+                    barcode=read_barcode(f, field, combination),
                 )
             )
     else:
-        variants = [variant(0, base_price, sku=reference, title=name, options={}, weight=weight, position=0)]
+        variants = [
+            variant(0, base_price, sku=reference, title=name, options={}, weight=weight, position=0,
+                    barcode=read_barcode(f, "product", product))
+        ]  # fmt: skip
     categories = _category_names(f, product, context, language_id)
     return CanonicalProduct(
         external_id=pid,
@@ -269,6 +279,20 @@ def product_to_canonical(record: Mapping[str, Any]) -> CanonicalProduct:
         created_at=created,
         updated_at=updated,
     )
+
+
+# Where PrestaShop keeps a barcode, in the order the hub reads them (the first non-empty one is the barcode).
+BARCODE_FIELDS = ("ean13", "upc", "isbn")
+
+
+def read_barcode(f: Fields, field: str, record: Mapping[str, Any]) -> str | None:
+    """A product's or combination's barcode: its ``ean13``, else ``upc``, else ``isbn`` (the first non-empty one; a
+    combination's own, never its product's). The writer puts a hub barcode back where this reads it first."""
+    for name in BARCODE_FIELDS:
+        value = f.text(f"{field}.{name}", record.get(name))
+        if value:
+            return value
+    return None
 
 
 def _variant_prices(

@@ -37,13 +37,14 @@ WooCommerce writer: ``apply_plan(client, plan, on_links) -> WriteOutcome`` and `
   create it in the back office). A combination edit is a GET-modify-PUT of that combination. The references are
   looked up among combinations first, so a killed push adopts the product and its combinations.
 
-Not written yet (each refused item is a rejection with the reason, retried next run, so nothing is silently
-dropped or re-sent on every push): the compare-at price (PrestaShop shows it through a specific price, not a
-product field); attribute values missing in the shop are not created.
+Not written (``PUSH_FIELDS``: the plan never holds them, so nothing is re-sent on every push): the compare-at and
+sale prices (PrestaShop shows a reduction through a specific price, not a product field). Attribute values missing
+in the shop are not created (each such variant is a rejection with the reason, retried next run).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -65,6 +66,7 @@ from ecom_pipeline.sync.export import (
     link_row,
 )
 from ecom_pipeline.sync.hashing import stable_hash
+from ecom_pipeline.sync.merge import FIELDS
 from ecom_pipeline.sync.resolve.products import product_snapshot, variant_snapshot
 from ecom_pipeline.warehouse.credentials import reveal
 from ecom_pipeline.warehouse.types import utcnow
@@ -73,7 +75,10 @@ LinksCallback = Callable[[list[dict[str, Any]]], None]
 REFERENCE_LOOKUP_BATCH = 50
 SIX_PLACES = Decimal("0.000001")
 _TIME_FIELDS = frozenset({"created_at", "updated_at"})
-_UNSUPPORTED_VARIANT_FIELDS = frozenset({"compare_at_price"})
+# The fields a push writes to PrestaShop (sync/export.py plans no other). Not the compare-at price nor the sale
+# price: PrestaShop shows a reduction through a specific price, not a product field (out of scope).
+PUSH_FIELDS: frozenset[str] = frozenset(FIELDS) - {"compare_at_price", "sale_price"}
+_DIGITS = re.compile(r"[0-9]+")
 
 
 def make_client(integration: Any, credentials: Mapping[str, Any]) -> PrestaShopClient:
@@ -162,6 +167,22 @@ def _set(record: Element, name: str, value: str) -> None:
     node.text = value
 
 
+def barcode_fields(barcode: Any) -> dict[str, str]:
+    """Where a hub barcode goes in a PrestaShop product or combination: ``ean13`` for 8 or 13 digits (EAN-8,
+    EAN-13), else ``upc`` for 12 digits, else ``isbn`` (digits and hyphens, up to 32; the shop refuses anything
+    else, and the variant is then rejected with its message). The fields the pull reads before the chosen one are
+    emptied, so the pull reads back exactly this barcode; none empties all three."""
+    if not barcode:
+        return {"ean13": "", "upc": "", "isbn": ""}
+    barcode = str(barcode)
+    digits = _DIGITS.fullmatch(barcode) is not None
+    if digits and len(barcode) in (8, 13):
+        return {"ean13": barcode}
+    if digits and len(barcode) == 12:
+        return {"ean13": "", "upc": barcode}
+    return {"ean13": "", "upc": "", "isbn": barcode}
+
+
 def apply_product_changes(record: Element, values: Mapping[str, Any], names: Iterable[str], shop: _Shop) -> None:
     """Change the product document's fields for the canonical ``names`` (hub product or simple-variant values)."""
     for name in names:
@@ -175,6 +196,9 @@ def apply_product_changes(record: Element, values: Mapping[str, Any], names: Ite
             _set(record, "reference", str(values.get("sku") or ""))
         elif name == "weight":
             _set(record, "weight", str(values.get("weight") or "0"))
+        elif name == "barcode":
+            for field, text in barcode_fields(values.get("barcode")).items():
+                _set(record, field, text)
 
 
 def create_document(create: ProductCreate, shop: _Shop, *, price: Decimal | None = None) -> Element:
@@ -192,6 +216,7 @@ def create_document(create: ProductCreate, shop: _Shop, *, price: Decimal | None
         "reference": str(variant.get("sku") or ""),
         "price": _six(variant.get("price") or Decimal("0")),
         "weight": str(variant.get("weight") or "0"),
+        **barcode_fields(variant.get("barcode")),
         "active": "1" if values.get("status") == "active" else "0",
         "state": "1",
         "minimal_quantity": "1",
@@ -281,16 +306,6 @@ class _Writer:
         combination_updates: list[FieldUpdate] = []
         for u in [*plan.updates, *plan.deletes]:
             pid = u.external_id if u.entity == "product" else str(u.parent_external_id or "")
-            unsupported = set(u.changes) & _UNSUPPORTED_VARIANT_FIELDS if u.entity == "variant" else set()
-            if unsupported:
-                self.out.reject(
-                    "variant",
-                    str(u.values.get("sku") or u.external_id),
-                    "the compare-at price is not pushed to PrestaShop yet (it is a specific price there)",
-                    {"external_id": u.external_id, "fields": sorted(unsupported)},
-                )
-                if set(u.changes) <= unsupported:
-                    continue
             if u.entity == "variant" and u.external_id != variant_id(pid or 0, 0):
                 combination_updates.append(u)
                 continue
@@ -327,7 +342,7 @@ class _Writer:
         tree = self.client.get_xml("products", pid)
         record = _record_of(tree)
         apply_product_changes(record, c.values, ("title", "description", "status"), self.shop)
-        apply_product_changes(record, variant.values, ("sku", "weight"), self.shop)
+        apply_product_changes(record, variant.values, ("sku", "weight", "barcode"), self.shop)
         _set(record, "price", _six(tax_excluded_price(variant.values.get("price"), None)))
         self.client.put_xml("products", pid, tree)
         self.out.updated += 1
@@ -358,7 +373,7 @@ class _Writer:
         old_variant: Mapping[str, Any] | None = None
         pushed: set[str] = set()
         for u in group:
-            names = [n for n in u.changes if n not in _UNSUPPORTED_VARIANT_FIELDS or u.entity == "product"]
+            names = list(u.changes)
             apply_product_changes(record, u.values, names, self.shop)
             if u.entity == "variant" and "price" in names:
                 node = record.find("price")
@@ -491,6 +506,7 @@ class _Writer:
             "reference": str(values.get("sku") or ""),
             "price": _six((values.get("price") or Decimal("0")) - base),
             "weight": str(values.get("weight") or "0"),
+            **barcode_fields(values.get("barcode")),
             "minimal_quantity": "1",
         }
         for name, text in fields.items():
@@ -519,6 +535,9 @@ class _Writer:
             _set(record, "reference", str(u.values.get("sku") or ""))
         if "weight" in u.changes:
             _set(record, "weight", str(u.values.get("weight") or "0"))
+        if "barcode" in u.changes:
+            for field, text in barcode_fields(u.values.get("barcode")).items():
+                _set(record, field, text)
         if "price" in u.changes:
             product_price = _record_of(self.client.get_xml("products", pid)).find("price")
             base = _decimal(product_price.text if product_price is not None else None) or Decimal("0")
@@ -585,7 +604,7 @@ class _Writer:
             self.on_links(rows)
 
 
-_SNAPSHOT_FIELDS = {"price": ("price", "price_tax_excl", "compare_at_price", "price_includes_tax")}
+_SNAPSHOT_FIELDS = {"price": ("price", "price_tax_excl", "compare_at_price", "sale_price", "price_includes_tax")}
 
 
 def base_after(

@@ -58,7 +58,7 @@ class PageSizes:
     """The pages we would like; the client shrinks the top-level one to the largest that fits under 1,000 points.
 
     Top-level sizes start at Shopify's maximum (250): a refused first query (``MAX_COST_EXCEEDED``, not charged)
-    names its cost, and the client scales the page to fit (products with 20 variants: 15 a page; customers: 250), so
+    names its cost, and the client scales the page to fit (products with 20 variants: 9 a page; customers: 250), so
     shops with small nested pages (``variants_page_size``) get bigger pages without any setting. Nested sizes stay
     fixed: they decide how many records need follow-up queries.
     """

@@ -5,9 +5,9 @@ scalars and enums 0; a single query may request at most 1,000 points. Page sizes
 the *requested* cost stays under the limit (defaults below), while the bucket is charged the *actual* cost, which
 for typical catalogues (5 variants per product) is a quarter of it:
 
-- products page: 2 + P x (1 product + 1 options + 2 + V x 3 (variant, selectedOptions, inventoryItem)); P=15,
-  V=20: 962 requested;
-- variants follow-up page of one product (only when a product has more than V variants): 2 + 100 x 3 = 302;
+- products page: 2 + P x (1 product + 1 options + 2 + V x 5 (variant, selectedOptions, inventoryItem and its
+  measurement and weight: Shopify keeps a variant's weight there)); P=9, V=20: 938 requested;
+- variants follow-up page of one product (only when a product has more than V variants): 2 + 100 x 5 = 502;
 - orders page: 2 + O x (1 + 1 customer + 6 money bags x 3 + 2 + L x (1 + 1 variant + 2 x 3 money));
   O=10, L=5: 642 requested; line taxes are not read (totalTaxSet has them); orders with more lines get a
   follow-up lines query (2 + 100 x 8);
@@ -21,9 +21,10 @@ from __future__ import annotations
 
 MONEY_BAG = "shopMoney { amount currencyCode } presentmentMoney { amount currencyCode }"
 
-VARIANT_FIELDS = """id legacyResourceId sku title price compareAtPrice position inventoryQuantity createdAt updatedAt
+VARIANT_FIELDS = """id legacyResourceId sku barcode title price compareAtPrice position inventoryQuantity createdAt
+updatedAt
 selectedOptions { name value }
-inventoryItem { id legacyResourceId tracked }"""
+inventoryItem { id legacyResourceId tracked measurement { weight { unit value } } }"""
 
 PRODUCT_FIELDS = """id legacyResourceId title handle status productType vendor descriptionHtml tags createdAt updatedAt
 options { name position values }"""

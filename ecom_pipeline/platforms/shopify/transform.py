@@ -23,8 +23,11 @@ Rules:
   ``unfulfilled``, ``partial`` is ``partially_fulfilled``). ``status`` is cancelled / closed / open.
 - Inventory rows are per (variant, location); ``location`` is the Shopify **location legacy id** (names can be
   renamed, ids cannot). ``managed`` is the inventory item's ``tracked``.
-- Variant ``weight`` is left empty in both shapes: GraphQL keeps it on the inventory item's measurement, which the
-  catalogue query does not read (it would add cost to every page), and filling it from webhooks only would flap.
+- Variant ``weight`` is in kilograms: GraphQL keeps it on the inventory item's ``measurement.weight`` (``{unit,
+  value}``, GRAMS/POUNDS/OUNCES converted); REST bodies carry ``weight``/``weight_unit`` only in older versions
+  (2025-07 webhook bodies have none, which is why product webhooks are re-read through GraphQL). A weight of 0 is
+  no weight, as in the other shops. ``barcode`` is the variant's own; ``sale_price`` is the price while a
+  compare-at above it is set (Shopify keeps no sale price apart: ``canonical.sale_price_of``).
 
 Every malformed input raises :class:`TransformError` naming the record and field; callers reject that record only.
 """
@@ -45,6 +48,7 @@ from ecom_pipeline.sync.canonical import (
     CanonicalOrderLine,
     CanonicalProduct,
     CanonicalVariant,
+    sale_price_of,
     with_tax_flag,
 )
 
@@ -198,6 +202,56 @@ def _variant_tracked(f: Fields, field: str, node: Mapping[str, Any], graphql: bo
     return node.get("inventory_quantity") is not None
 
 
+# Kilograms per unit of Shopify's WeightUnit (GraphQL) and of REST's weight_unit.
+KG_PER_UNIT: dict[str, Decimal] = {
+    "KILOGRAMS": Decimal("1"),
+    "GRAMS": Decimal("0.001"),
+    "POUNDS": Decimal("0.45359237"),
+    "OUNCES": Decimal("0.028349523125"),
+    "kg": Decimal("1"),
+    "g": Decimal("0.001"),
+    "lb": Decimal("0.45359237"),
+    "oz": Decimal("0.028349523125"),
+}
+_WEIGHT_PLACES = Decimal("0.000001")  # a milligram: what a converted pound or ounce weight is rounded to
+
+
+def weight_in_kg(f: Fields, field: str, value: Any, unit: Any) -> str | None:
+    """A Shopify weight (``value`` in ``unit``) as kilograms text, or None for no weight (absent or 0)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        f.fail(field, f"expected a number, found {value!r}")
+    try:
+        # A float here is a JSON number (GraphQL Float): its shortest repr is the value Shopify sent.
+        amount = Decimal(repr(value) if isinstance(value, float) else str(value))
+    except ArithmeticError:
+        f.fail(field, f"expected a number, found {value!r}")
+    factor = KG_PER_UNIT.get(str(unit))
+    if factor is None:
+        f.fail(f"{field}.unit", f"expected one of {', '.join(KG_PER_UNIT)}, found {unit!r}")
+    if not amount.is_finite() or amount < 0:
+        f.fail(field, f"expected a non-negative weight, found {value!r}")
+    kg = amount * factor
+    if kg == 0:
+        return None
+    if factor != 1:
+        kg = kg.quantize(_WEIGHT_PLACES)
+    return format(kg.normalize(), "f")
+
+
+def _variant_weight(f: Fields, field: str, node: Mapping[str, Any], graphql: bool) -> str | None:
+    """The variant's weight in kg: ``inventoryItem.measurement.weight`` (GraphQL), REST ``weight``/``weight_unit``."""
+    if not graphql:
+        return weight_in_kg(f, f"{field}.weight", node.get("weight"), node.get("weight_unit") or "kg")
+    item = _obj(f, f"{field}.inventoryItem", node.get("inventoryItem"))
+    measurement = _obj(f, f"{field}.inventoryItem.measurement", item.get("measurement"))
+    weight = _obj(f, f"{field}.measurement.weight", measurement.get("weight"))
+    if not weight:
+        return None
+    return weight_in_kg(f, f"{field}.measurement.weight.value", weight.get("value"), weight.get("unit"))
+
+
 def _variant(
     f: Fields, node: Any, index: int, currency: str | None, option_names: list[str] | None = None
 ) -> CanonicalVariant:
@@ -213,15 +267,19 @@ def _variant(
         else ("compare_at_price", "inventory_quantity", "created_at", "updated_at")
     )
     tracked = _variant_tracked(f, field, node, graphql)
+    price = f.money(f"{field}.price", node.get("price"))
+    compare_price = f.money(f"{field}.{compare_at}", node.get(compare_at))
     return CanonicalVariant(
         external_id=vid,
         sku=f.text(f"{field}.sku", node.get("sku")),
         title=f.text(f"{field}.title", node.get("title")),
-        price=f.money(f"{field}.price", node.get("price")),
-        compare_at_price=f.money(f"{field}.{compare_at}", node.get(compare_at)),
+        price=price,
+        compare_at_price=compare_price,
+        sale_price=sale_price_of(price, compare_price),
+        barcode=f.text(f"{field}.barcode", node.get("barcode")),
         currency=currency,
         options=_variant_options(f, field, node, option_names),
-        weight=None,
+        weight=_variant_weight(f, field, node, graphql),
         position=f.integer(f"{field}.position", node.get("position")),
         stock_quantity=f.integer(f"{field}.{quantity}", node.get(quantity)) if tracked else None,
         stock_managed=tracked,

@@ -6,8 +6,10 @@ Shopify delivers REST-shaped bodies (snake_case, numeric ``id``), while the pull
 transforms (``spec.py``) accept both shapes and map them to identical canonical records (``test_transform``), so a
 body is staged as the pull would stage its node, and one transform and one resolve serve both paths:
 
-- ``products/create|update``: ``{"product": body, "currency": <shop currency>}`` (the pull's wrapper). Bodies
-  carry at most 100 variants, so a body with 100 or more is re-read through GraphQL (complete, never truncated).
+- ``products/create|update``: the product is re-read through GraphQL (one query per delivery) and staged as the
+  pull stages it: the REST body has no variant weight (Shopify keeps it on the inventory item's measurement, which
+  bodies of 2025-07 and later leave out), so a body staged as is would read as "weight removed" and flap the hub
+  weight against the pull; bodies also stop at 100 variants.
 - ``orders/create|updated|cancelled``: the body, unless it cannot give the same record the pull would: a line
   discount without ``discount_allocations`` (line totals would ignore it) or a refund without transactions (the
   refunded total would read zero). Such an order is re-read through GraphQL.
@@ -230,8 +232,8 @@ def staged_from_delivery(
 ) -> list[StagedRecord]:
     """The staged records one Shopify delivery stands for ([] for topics we do not sync).
 
-    ``client`` is called only when the delivery needs a re-read (see the module docstring), so most product,
-    order and customer events cost no API call. Raises :class:`PermanentEventError` for deliveries no retry can
+    ``client`` is called only when the delivery needs a re-read (see the module docstring): product events cost one
+    query, most order and customer events none. Raises :class:`PermanentEventError` for deliveries no retry can
     fix; any other exception (the shop is down, THROTTLED past the retries) is worth retrying later.
     """
     resource, _, event = topic.partition("/")
@@ -280,6 +282,8 @@ def staged_from_delivery(
     reread: str | None = None
     if entity == "product" and len(body.get("variants") or []) >= BODY_VARIANT_LIMIT:
         reread = f"{len(body['variants'])} variants in the body (webhook bodies stop at {BODY_VARIANT_LIMIT})"
+    elif entity == "product":
+        reread = "product bodies carry no variant weight (the inventory item's measurement)"
     elif entity == "order":
         reread = _order_body_incomplete(body)
     if reread is None:

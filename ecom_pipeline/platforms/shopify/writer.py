@@ -4,8 +4,8 @@
   synchronously: the answer is the product as written, so its base needs no read-back). A create carries the
   product's options and all its variants; an update carries only the changed product fields (``productSet``
   leaves out what it is not given, and a missing ``variants`` list leaves the variants alone).
-- Variant changes (price, compare-at price, SKU) of one product are one ``productVariantsBulkUpdate`` with
-  ``allowPartialUpdates``: a variant the shop refuses does not hold back the others.
+- Variant changes (price, compare-at price, SKU, barcode, weight) of one product are one
+  ``productVariantsBulkUpdate`` with ``allowPartialUpdates``: a variant the shop refuses does not hold back the others.
 - Hub variants added to a product the shop already has are one ``productVariantsBulkCreate`` per product (Shopify
   creates them all or none: a refused one holds back its siblings, each rejected with the reason).
 - Hub variants deleted under a product the shop has are one ``productVariantsBulkDelete`` per product (all or
@@ -31,9 +31,12 @@
   pull's own transform, with the shop currency the pull stages), so the pull or webhook that brings our write
   back hashes the same and changes nothing.
 
-Known limits (docs/two-way-sync.md): weight is not written (Shopify keeps it on the inventory item's
-measurement, which the connector does not read, so it could never be compared); no staged bulk mutation yet (one
-call per product); tags, vendor and product type are not written.
+- Fields (``PUSH_FIELDS``): all but the sale price (Shopify has a price and a compare-at price only). The weight is
+  the inventory item's ``measurement.weight``, written in KILOGRAMS (the pull reads it in kg whatever the unit);
+  the barcode is the variant's own.
+
+Known limits (docs/two-way-sync.md): no staged bulk mutation yet (one call per product); tags, vendor and product
+type are not written.
 """
 
 from __future__ import annotations
@@ -60,10 +63,14 @@ from ecom_pipeline.sync.export import (
     deleted_variant_row,
     link_row,
 )
+from ecom_pipeline.sync.merge import FIELDS
 from ecom_pipeline.sync.resolve.products import product_snapshot, variant_snapshot
 from ecom_pipeline.warehouse.types import utcnow
 
 LinksCallback = Callable[[list[dict[str, Any]]], None]
+# The fields a push writes to Shopify (sync/export.py plans no other): not the sale price (Shopify has a price and
+# a compare-at price only: a sale is the price with a compare-at above it).
+PUSH_FIELDS: frozenset[str] = frozenset(FIELDS) - {"sale_price"}
 SKU_LOOKUP_CHUNK = 50  # SKUs per look-up query (the search string stays short; 250 results per page at most)
 MUTATION_ESTIMATE = 10.0  # a mutation field costs 10 points before its selection
 _STATUS = {"active": "ACTIVE", "draft": "DRAFT", "archived": "ARCHIVED"}
@@ -107,16 +114,30 @@ def product_input(values: Mapping[str, Any], names: Iterable[str]) -> dict[str, 
     return out
 
 
+def weight_input(weight: Any) -> dict[str, Any]:
+    """``InventoryItemInput.measurement`` for a hub weight (kg text; none is 0, how Shopify shows no weight)."""
+    value = float(Decimal(str(weight))) if weight not in (None, "") else 0.0
+    return {"weight": {"value": value, "unit": "KILOGRAMS"}}
+
+
 def variant_input(values: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
-    """``ProductVariantsBulkInput`` fields for the canonical variant ``names`` (weight is never written: see the
-    module docstring); price and compare-at travel together so a compare-at at or below the price is cleared."""
+    """``ProductVariantsBulkInput`` fields for the canonical variant ``names``; price and compare-at travel together
+    so a compare-at at or below the price is cleared. SKU and weight are the inventory item's (``measurement``,
+    written in kilograms)."""
     names = set(names)
     out: dict[str, Any] = {}
     if names & {"price", "compare_at_price"}:
         out["price"] = _money(values.get("price"))
         out["compareAtPrice"] = _money(values.get("compare_at_price"))
+    if "barcode" in names:
+        out["barcode"] = values.get("barcode") or ""
+    item: dict[str, Any] = {}
     if "sku" in names:
-        out["inventoryItem"] = {"sku": values.get("sku") or ""}
+        item["sku"] = values.get("sku") or ""
+    if "weight" in names:
+        item["measurement"] = weight_input(values.get("weight"))
+    if item:
+        out["inventoryItem"] = item
     return out
 
 
@@ -145,6 +166,8 @@ def create_input(create: ProductCreate, variant_ids: Mapping[str, str] | None = 
             "sku": v.sku or "",
             "price": _money(v.values.get("price")),
             "compareAtPrice": _money(v.values.get("compare_at_price")),
+            "barcode": v.values.get("barcode") or "",
+            "inventoryItem": {"measurement": weight_input(v.values.get("weight"))},
         }
         found = (variant_ids or {}).get(v.sku or "")
         if found:
@@ -304,7 +327,7 @@ class _Writer:
 
     def _update_variants(self, parent: str, group: list[FieldUpdate]) -> None:
         sendable = [(u, variant_input(u.values, u.changes)) for u in group]
-        sendable = [(u, body) for u, body in sendable if body]  # weight-only changes: nothing Shopify takes
+        sendable = [(u, body) for u, body in sendable if body]
         if not sendable:
             return
         variables = {
@@ -358,7 +381,8 @@ class _Writer:
                     "optionValues": [{"optionName": n, "name": o} for n, o in options.items()],
                     "price": _money(v.values.get("price")),
                     "compareAtPrice": _money(v.values.get("compare_at_price")),
-                    "inventoryItem": {"sku": v.sku or ""},
+                    "barcode": v.values.get("barcode") or "",
+                    "inventoryItem": {"sku": v.sku or "", "measurement": weight_input(v.values.get("weight"))},
                 }
             )
         variables = {"productId": _gid("Product", parent), "variants": bodies}

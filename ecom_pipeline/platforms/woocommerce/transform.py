@@ -109,17 +109,19 @@ def _split_record(record: Mapping[str, Any]) -> tuple[Mapping[str, Any], list[Ma
     return product, variations
 
 
-def _prices(f: Fields, payload: Mapping[str, Any]) -> tuple[Decimal | None, Decimal | None]:
-    """(price, compare_at_price): ``price`` is the active price; the regular price is the compare-at when on sale."""
+def _prices(f: Fields, payload: Mapping[str, Any]) -> tuple[Decimal | None, Decimal | None, Decimal | None]:
+    """(price, compare_at_price, sale_price): ``price`` is the active price; the regular price is the compare-at
+    when on sale. ``sale_price`` is the shop's own: the price while on sale, or a sale scheduled for later (sale
+    dates in the future: not on sale yet, the price is still the regular one)."""
     price = f.money("price", payload.get("price"))
     regular = f.money("regular_price", payload.get("regular_price"))
-    f.money("sale_price", payload.get("sale_price"))  # validate even if unused
+    sale = f.money("sale_price", payload.get("sale_price"))
     if price is None:
         price = regular
     compare_at = None
     if f.flag("on_sale", payload.get("on_sale")) and regular is not None and price is not None and regular > price:
         compare_at = regular
-    return price, compare_at
+    return price, compare_at, sale
 
 
 def _stock(f: Fields, payload: Mapping[str, Any]) -> tuple[int | None, bool, bool]:
@@ -160,7 +162,7 @@ def _variant(
     position: int | None,
 ) -> CanonicalVariant:
     """The canonical variant of a simple product or a variation (the fields both carry under the same names)."""
-    price, compare_at = _prices(f, payload)
+    price, compare_at, sale = _prices(f, payload)
     quantity, managed, _by_parent = _stock(f, payload)
     return CanonicalVariant(
         external_id=str(f.record_id),
@@ -168,6 +170,9 @@ def _variant(
         title=_name(f, "name", payload.get("name")),
         price=price,
         compare_at_price=compare_at,
+        sale_price=sale,
+        # GTIN/UPC/EAN/ISBN (WooCommerce 9.2+; absent before, read as none).
+        barcode=f.text("global_unique_id", payload.get("global_unique_id")),
         currency=currency,
         options=options,
         weight=weight,

@@ -44,6 +44,7 @@ from ecom_pipeline.sync.export import (
     link_row,
 )
 from ecom_pipeline.sync.hashing import stable_hash
+from ecom_pipeline.sync.merge import FIELDS
 from ecom_pipeline.sync.resolve.products import product_snapshot, variant_snapshot
 from ecom_pipeline.warehouse.credentials import reveal
 from ecom_pipeline.warehouse.types import utcnow
@@ -54,8 +55,12 @@ DUPLICATE_SKU_CODES = frozenset({"product_invalid_sku", "woocommerce_rest_produc
 GONE_VARIATION_CODES = frozenset({"woocommerce_rest_product_variation_invalid_id", "woocommerce_rest_invalid_id"})
 _STATUS = {"active": "publish", "draft": "draft", "archived": "draft"}
 _TIME_FIELDS = frozenset({"created_at", "updated_at"})
-# Canonical fields each pushed field shows up as in a snapshot (price and compare-at travel together).
-_SNAPSHOT_FIELDS = {"compare_at_price": ("compare_at_price", "price"), "price": ("price", "compare_at_price")}
+# The fields a push writes to WooCommerce (sync/export.py plans no other): all of them; the sale price is
+# WooCommerce's own ``sale_price``, the barcode its ``global_unique_id`` (GTIN/UPC/EAN/ISBN, WooCommerce 9.2+).
+PUSH_FIELDS: frozenset[str] = frozenset(FIELDS)
+_PRICES = ("price", "compare_at_price", "sale_price")
+# Canonical fields each pushed field shows up as in a snapshot (the three prices are written together).
+_SNAPSHOT_FIELDS = {name: _PRICES for name in _PRICES}
 
 LinksCallback = Callable[[list[dict[str, Any]]], None]
 
@@ -90,21 +95,32 @@ def product_fields(values: Mapping[str, Any], names: Iterable[str]) -> dict[str,
 
 
 def variant_fields(values: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
-    """WooCommerce price/SKU/weight fields for the canonical ``names``: a compare-at above the price is the
-    regular price with the price as the sale price (that is how WooCommerce shows a reduction)."""
+    """WooCommerce price/SKU/barcode/weight fields for the canonical ``names``.
+
+    The prices go together: a compare-at above the price is the regular price with the price as the sale price
+    (how WooCommerce shows a sale in force); else the price is the regular price and the sale price is the hub's
+    (a sale not in force: WooCommerce keeps it scheduled when the product has sale dates, set in the shop) or
+    empty. The barcode is ``global_unique_id``.
+    """
     names = set(names)
     out: dict[str, Any] = {}
-    if names & {"price", "compare_at_price"}:
+    if names & set(_PRICES):
         price, compare = values.get("price"), values.get("compare_at_price")
         if compare is not None and price is not None and compare > price:
             out["regular_price"], out["sale_price"] = _money(compare), _money(price)
         else:
-            out["regular_price"], out["sale_price"] = _money(price), ""
+            out["regular_price"], out["sale_price"] = _money(price), _money(values.get("sale_price"))
     if "sku" in names:
         out["sku"] = values.get("sku") or ""
+    if "barcode" in names:
+        out["global_unique_id"] = values.get("barcode") or ""
     if "weight" in names:
         out["weight"] = values.get("weight") or ""
     return out
+
+
+# What a create writes of each variant (the price stands for the three prices).
+_CREATE_VARIANT_FIELDS = ("sku", "price", "barcode", "weight")
 
 
 def _create_payload(create: ProductCreate) -> dict[str, Any]:
@@ -112,7 +128,7 @@ def _create_payload(create: ProductCreate) -> dict[str, Any]:
     if create.handle:
         body["slug"] = create.handle
     if create.kind == "simple":
-        body.update(variant_fields(create.variants[0].values, ("sku", "price", "weight")))
+        body.update(variant_fields(create.variants[0].values, _CREATE_VARIANT_FIELDS))
     else:
         attributes: dict[str, list[str]] = {}
         for v in create.variants:
@@ -127,7 +143,7 @@ def _create_payload(create: ProductCreate) -> dict[str, Any]:
 
 
 def _variation_payload(v: VariantValues) -> dict[str, Any]:
-    body = variant_fields(v.values, ("sku", "price", "weight"))
+    body = variant_fields(v.values, _CREATE_VARIANT_FIELDS)
     body["attributes"] = [{"name": name, "option": option} for name, option in v.options.items()]
     return body
 
@@ -440,7 +456,7 @@ class _Writer:
                 self.variation_creates.setdefault(ext, []).append(v)
                 continue
             self.plan.adopt("variant", v.hub_id)
-            changes = {name: (None, v.values.get(name)) for name in ("sku", "price", "compare_at_price", "weight")}
+            changes = {name: (None, v.values.get(name)) for name in ("sku", *_PRICES, "barcode", "weight")}
             self.variation_updates.setdefault(ext, []).append(
                 FieldUpdate("variant", v.hub_id, str(existing["id"]), ext, changes, v.values, {})
             )

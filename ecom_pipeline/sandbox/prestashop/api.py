@@ -58,6 +58,13 @@ SORT_MESSAGE = (
 FILTER_RE = re.compile(r"^filter\[(\w+)\]$")
 PRICE_RE = re.compile(r"^price\[(\w+)\]\[(use_tax|use_reduction|product_attribute|only_reduction|quantity)\]$")
 NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?$")
+# ObjectModel field validators of the barcode fields (Validate::isEan13, isUpc, isIsbn), per written resource.
+BARCODE_RULES = {
+    "ean13": re.compile(r"[0-9]{0,13}"),
+    "upc": re.compile(r"[0-9]{0,12}"),
+    "isbn": re.compile(r"[0-9-]{0,32}"),
+}
+BARCODE_CLASSES = {"products": "Product", "combinations": "Combination"}
 
 
 @dataclass
@@ -494,6 +501,12 @@ class PrestaShopApi:
         values, assoc, sent = self._parse_xml(req, res)
         for name in sorted(sent & res.read_only):
             raise StoreError(400, 93, f'parameter "{name}" not writable. Please remove this attribute of this XML')
+        if res.plural in BARCODE_CLASSES:
+            for name, rule in BARCODE_RULES.items():
+                if name in values and not rule.fullmatch(str(values[name] or "")):
+                    # WebserviceRequest::saveEntityFromXml: ObjectModel::validateFields failed (error 85).
+                    message = f'Validation error: "Property {BARCODE_CLASSES[res.plural]}->{name} is not valid"'
+                    raise StoreError(400, 85, message)
         if req.method == "POST":
             if req.rid is not None:
                 return self._errors(400, [(66, "id is forbidden when adding a new resource")], req.json)

@@ -469,6 +469,8 @@ def _variants_bulk_update(
                 changes[dst] = spec[src]
         if spec.get("inventoryItem") and "sku" in spec["inventoryItem"]:
             changes["sku"] = spec["inventoryItem"]["sku"]
+        if spec.get("inventoryItem") and "measurement" in spec["inventoryItem"]:
+            changes["inventory_item"] = spec["inventoryItem"]
         updated.append(store.update_variant(vid, **changes))
     return {"product": product, "productVariants": updated, "userErrors": errors}
 

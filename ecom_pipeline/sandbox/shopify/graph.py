@@ -612,6 +612,10 @@ RESOLVERS: dict[tuple[str, str], Callable[..., Any]] = {
     ("InventoryItem", "unitCost"): lambda i, info: (
         {"amount": i.unit_cost, "currencyCode": _ctx(info).store.currency} if i.unit_cost is not None else None
     ),
+    ("InventoryItem", "measurement"): lambda i, info: {
+        "id": f"gid://shopify/InventoryItemMeasurement/{i.id}",
+        "weight": {"unit": i.weight_unit, "value": float(i.weight)},
+    },
     ("InventoryItem", "inventoryLevels"): _levels_of_item,
     ("InventoryItem", "inventoryLevel"): lambda i, info, locationId: (
         _ctx(info).store.levels.get(i.id, {}).get(parse_gid(locationId, "Location"))

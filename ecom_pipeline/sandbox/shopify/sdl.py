@@ -155,11 +155,15 @@ type ProductVariantConnection { edges: [ProductVariantEdge!]! nodes: [ProductVar
 type InventoryItem implements Node {
   id: ID! legacyResourceId: UnsignedInt64! sku: String tracked: Boolean! requiresShipping: Boolean!
   createdAt: DateTime! updatedAt: DateTime! unitCost: MoneyV2 variant: ProductVariant! @@ITEM_VARIANT_DEPRECATED@@
+  measurement: InventoryItemMeasurement!
   variants(first: Int, after: String, last: Int, before: String): ProductVariantConnection
   inventoryLevel(locationId: ID!): InventoryLevel
   inventoryLevels(first: Int, after: String, last: Int, before: String, reverse: Boolean = false, query: String):
     InventoryLevelConnection!
 }
+type InventoryItemMeasurement implements Node { id: ID! weight: Weight }
+type Weight { unit: WeightUnit! value: Float! }
+enum WeightUnit { KILOGRAMS GRAMS POUNDS OUNCES }
 type InventoryItemEdge { cursor: String! node: InventoryItem! }
 type InventoryItemConnection { edges: [InventoryItemEdge!]! nodes: [InventoryItem!]! pageInfo: PageInfo! }
 type InventoryQuantity { id: ID! name: String! quantity: Int! updatedAt: DateTime }
@@ -254,7 +258,9 @@ input ProductUpdateInput {
   status: ProductStatus tags: [String!]
 }
 type ProductUpdatePayload { product: Product userErrors: [UserError!]! }
-input InventoryItemInput { sku: String tracked: Boolean }
+input WeightInput { unit: WeightUnit! value: Float! }
+input InventoryItemMeasurementInput { shippingPackageId: ID weight: WeightInput }
+input InventoryItemInput { sku: String tracked: Boolean measurement: InventoryItemMeasurementInput }
 input ProductSetIdentifiers { id: ID handle: String }
 input OptionValueSetInput { id: ID name: String }
 input OptionSetInput { id: ID name: String position: Int values: [OptionValueSetInput!] }

@@ -173,6 +173,9 @@ class InventoryItem:
     unit_cost: Decimal | None
     created_at: int
     updated_at: int
+    # ``measurement.weight``: Shopify gives every item one (0 in the shop's unit until set).
+    weight: Decimal = Decimal("0")
+    weight_unit: str = "KILOGRAMS"
 
 
 @dataclass(slots=True)
@@ -906,6 +909,7 @@ class ShopifyStore:
                         variant.compare_at_price = money(value) if value is not None else None
                     if spec.get("barcode") is not None:
                         variant.barcode = spec["barcode"]
+                    self._measure(variant.inventory_item_id, spec.get("inventoryItem"))
                     variant.updated_at = now
                     keep.append(variant.id)
                 for vid in product.variant_ids:
@@ -992,6 +996,7 @@ class ShopifyStore:
                 )
                 self.variants[variant.id] = variant
                 self.inventory_items[iid] = InventoryItem(iid, variant.id, True, True, None, now, now)
+                self._measure(iid, spec.get("inventoryItem"))
                 self.levels[iid] = {}
                 product.variant_ids.append(variant.id)
                 created.append(variant)
@@ -1057,11 +1062,26 @@ class ShopifyStore:
             self.update_product(pid)
         return list(ids)
 
+    def _measure(self, item_id: int, item_input: Any) -> None:
+        """Apply ``InventoryItemInput.measurement.weight`` (``{value, unit}``) to an inventory item."""
+        if not isinstance(item_input, dict) or not isinstance(item_input.get("measurement"), dict):
+            return
+        weight = item_input["measurement"].get("weight")
+        if isinstance(weight, dict):
+            item = self.inventory_items[item_id]
+            item.weight = Decimal(str(weight["value"]))
+            item.weight_unit = str(weight["unit"])
+            item.updated_at = self.now()
+
     def update_variant(self, ident: int | str, **changes: Any) -> Variant:
-        """Change variant fields (price, compare_at_price, sku, barcode, inventory_policy, taxable)."""
+        """Change variant fields (price, compare_at_price, sku, barcode, inventory_policy, taxable; ``inventory_item``:
+        an ``InventoryItemInput`` whose ``measurement`` sets the weight)."""
         with self.lock:
             variant = self.variant(ident)
             for key, value in changes.items():
+                if key == "inventory_item":
+                    self._measure(variant.inventory_item_id, value)
+                    continue
                 if key in ("price", "compare_at_price"):
                     value = money(value) if value is not None else None
                     if value is not None and value < 0:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ecom_pipeline.sandbox.woocommerce.errors import StoreError
 from ecom_pipeline.sandbox.woocommerce.records import Product, Variation, money, slugify
 from ecom_pipeline.sandbox.woocommerce.state import copy_record
 from ecom_pipeline.sandbox.woocommerce.stock import WooStock
+
+
+def _gtin(value: Any) -> str:
+    """What WooCommerce keeps of a given ``global_unique_id``: digits, hyphens and X (the ISBN-10 check digit)."""
+    return re.sub(r"[^0-9Xx\-]", "", str(value or ""))
 
 
 class WooProducts(WooStock):
@@ -26,11 +32,25 @@ class WooProducts(WooStock):
                 unique_sku=self._unique_sku(f"{sku}-1"),
             )
 
+    def _check_global_unique_id(self, value: str, own_id: int) -> None:
+        """WooCommerce 9.2+ (``WC_Product::set_global_unique_id``): the GTIN/UPC/EAN/ISBN is unique across
+        products and variations; a taken one is refused with the owner in ``data.resource_id``."""
+        if not value:
+            return
+        records: list[Product | Variation] = [*self.products.values(), *self.variations.values()]
+        owner = next((r.id for r in records if r.global_unique_id == value and r.id != own_id), None)
+        if owner is not None:
+            raise StoreError(
+                400, "product_invalid_global_unique_id", "Invalid or duplicated GTIN, UPC, EAN or ISBN.",
+                resource_id=owner,
+            )  # fmt: skip
+
     def create_product(self, data: dict[str, Any]) -> Product:
         """POST /products: simple or variable, ``status`` defaults to publish."""
         with self.lock:
             sku = str(data.get("sku") or "")
             self._check_sku(sku, None)
+            self._check_global_unique_id(_gtin(data.get("global_unique_id")), 0)
             ts = self.now()
             pid = self._post_id()
             status = data.get("status", "publish")
@@ -109,6 +129,11 @@ class WooProducts(WooStock):
             p.sku = sku
             if sku:
                 self.sku_index[sku] = p.id
+        if "global_unique_id" in data:
+            # WooCommerce keeps only digits, hyphens and X (the ISBN-10 check digit) of what it is given.
+            value = _gtin(data["global_unique_id"])
+            self._check_global_unique_id(value, p.id)
+            p.global_unique_id = value
         for key in ("regular_price", "sale_price"):
             if key in data:
                 setattr(p, key, money(data[key]) if data[key] not in ("", None) else "")
@@ -188,6 +213,7 @@ class WooProducts(WooStock):
             parent = self.get_product(parent_id)
             sku = str(data.get("sku") or "")
             self._check_sku(sku, None)
+            self._check_global_unique_id(_gtin(data.get("global_unique_id")), 0)
             ts = self.now()
             attrs = []
             for a in data.get("attributes") or []:

@@ -67,6 +67,7 @@ class Product:
     description: str = ""
     short_description: str = ""
     weight: str = ""
+    global_unique_id: str = ""  # GTIN/UPC/EAN/ISBN (WooCommerce 9.2+), unique across products and variations
     dimensions: dict[str, str] = field(default_factory=lambda: {"length": "", "width": "", "height": ""})
     categories: list[dict[str, Any]] = field(default_factory=list)
     attributes: list[dict[str, Any]] = field(default_factory=list)
@@ -95,6 +96,7 @@ class Variation:
     stock_quantity: int | None
     attributes: list[dict[str, Any]]
     weight: str = ""
+    global_unique_id: str = ""
     status: str = "publish"
     description: str = ""
     backorders: str = "no"

@@ -74,9 +74,9 @@ def render_product(p: Product, variations: list[Variation], tz: tzinfo, site: st
     api = f"{site}/wp-json/wc/v3"
     if p.type == "variable":
         live = [v for v in variations if v.status == "publish"]
-        prices = [Decimal(v.sale_price or v.regular_price) for v in live if (v.sale_price or v.regular_price)]
+        prices = [Decimal(variation_price(v)) for v in live if variation_price(v)]
         price = money(min(prices)) if prices else ""
-        on_sale = any(v.sale_price for v in live)
+        on_sale = any(is_on_sale(v.regular_price, v.sale_price) for v in live)
         html = price_html(prices)
         stock_status = (
             "instock" if any(variation_stock_status(v, p) == "instock" for v in live) or not live else "outofstock"
@@ -84,8 +84,8 @@ def render_product(p: Product, variations: list[Variation], tz: tzinfo, site: st
         regular, sale = "", ""
     else:
         regular, sale = p.regular_price, p.sale_price
-        price = sale or regular
-        on_sale = bool(sale)
+        on_sale = is_on_sale(regular, sale)
+        price = sale if on_sale else regular
         html = price_html([Decimal(price)], Decimal(regular) if regular else None) if price else ""
         stock_status = stock_status_for(p.manage_stock, p.stock_quantity, p.backorders)
     out: dict[str, Any] = {
@@ -158,13 +158,26 @@ def render_product(p: Product, variations: list[Variation], tz: tzinfo, site: st
         "stock_status": stock_status,
         "has_options": p.type == "variable",
         "post_password": "",
-        "global_unique_id": "",
+        "global_unique_id": p.global_unique_id,
         "_links": _self_links(f"{api}/products/{p.id}", f"{api}/products"),
     }
     for key, value in p.extra.items():
         if key in out:
             out[key] = value
     return out
+
+
+def is_on_sale(regular: str, sale: str) -> bool:
+    """WooCommerce's ``is_on_sale`` without sale dates (the emulator keeps none): a sale price below the regular
+    price (or with no regular price); a sale price at or above it is kept but not in force."""
+    if not sale:
+        return False
+    return not regular or Decimal(sale) < Decimal(regular)
+
+
+def variation_price(v: Variation) -> str:
+    """The active price: the sale price while on sale, else the regular price."""
+    return v.sale_price if is_on_sale(v.regular_price, v.sale_price) else v.regular_price
 
 
 def stock_status_for(manage_stock: bool | str, qty: int | None, backorders: str) -> str:
@@ -195,7 +208,7 @@ def attribute_query_key(attr: dict[str, Any]) -> tuple[str, str]:
 def render_variation(v: Variation, parent: Product | None, tz: tzinfo, site: str) -> dict[str, Any]:
     """The wc/v3 variation object (key order as in products-variations-list.json)."""
     api = f"{site}/wp-json/wc/v3"
-    price = v.sale_price or v.regular_price
+    price = variation_price(v)
     base = product_permalink(parent, site) if parent is not None else f"{site}/"
     query = "&".join(f"{k}={val}" for k, val in (attribute_query_key(a) for a in v.attributes))
     permalink = f"{base}{'&' if '?' in base else '?'}{query}" if query else base
@@ -209,7 +222,7 @@ def render_variation(v: Variation, parent: Product | None, tz: tzinfo, site: str
         "description": v.description,
         "permalink": permalink,
         "sku": v.sku,
-        "global_unique_id": "",
+        "global_unique_id": v.global_unique_id,
         "price": price,
         "regular_price": v.regular_price,
         "sale_price": v.sale_price,
@@ -217,7 +230,7 @@ def render_variation(v: Variation, parent: Product | None, tz: tzinfo, site: str
         "date_on_sale_from_gmt": None,
         "date_on_sale_to": None,
         "date_on_sale_to_gmt": None,
-        "on_sale": bool(v.sale_price),
+        "on_sale": is_on_sale(v.regular_price, v.sale_price),
         "status": v.status,
         "purchasable": bool(price),
         "virtual": False,

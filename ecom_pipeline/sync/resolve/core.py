@@ -83,6 +83,8 @@ _OPTIONAL_SNAPSHOT_FIELDS = (
     "presentment_total",
     "price_tax_excl",
     "price_includes_tax",
+    "sale_price",
+    "barcode",
 )
 
 

@@ -30,6 +30,8 @@ _COLUMNS: dict[str, dict[str, str]] = {
         "sku": "sku",
         "price": "price",
         "compare_at_price": "compare_at_price",
+        "sale_price": "sale_price",
+        "barcode": "barcode",
         "weight": "weight",
         "options": "options",
     },

@@ -77,6 +77,8 @@ def _variant_values(v: CanonicalVariant, now: datetime) -> dict[str, Any]:
         "title": v.title,
         "price": v.price,
         "compare_at_price": v.compare_at_price,
+        "sale_price": v.sale_price,
+        "barcode": v.barcode,
         "price_tax_excl": v.price_tax_excl,
         "price_includes_tax": v.price_includes_tax,
         "currency": v.currency,

@@ -68,6 +68,8 @@ _VARIANT_OTHER = {"title": "title", "currency": "currency", "position": "positio
 # The shop-computed tax twins follow the price: kept with the hub's price, taken with the shop's.
 _TAX_TWINS = ("price_tax_excl", "price_includes_tax")
 _VARIANT_MERGED = (*VARIANT_FIELDS, "options")
+# The prices a shop's price rule derives from the hub's: never merged (nor pulled) under a rule.
+_RULED_PRICES = ("price", "compare_at_price", "sale_price")
 
 
 def load_settings(conn: Connection, integration_id: int) -> SyncSettings:
@@ -135,7 +137,7 @@ class Merger:
         self.conflicts: list[dict[str, Any]] = []
         # With a price rule the shop's price is derived from the hub's: it is never pulled into the hub.
         self.variant_fields = (
-            tuple(f for f in _VARIANT_MERGED if f not in ("price", "compare_at_price"))
+            tuple(f for f in _VARIANT_MERGED if f not in _RULED_PRICES)
             if settings.price_rule is not None
             else _VARIANT_MERGED
         )
@@ -250,7 +252,7 @@ class Merger:
         hub_side = self.variant_side(hub)
         out = self._merge("variant", item, hub, hub_side, self.variant_fields, _VARIANT_OTHER, values, shop_time)
         if self.settings.price_rule is not None:
-            for name in ("price", "compare_at_price", *_TAX_TWINS):
+            for name in (*_RULED_PRICES, *_TAX_TWINS):
                 out[name] = getattr(hub, name)
         return out
 

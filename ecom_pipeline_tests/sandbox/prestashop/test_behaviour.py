@@ -143,6 +143,19 @@ def test_malformed_products_are_served_broken(reader: PsClient) -> None:
 # ---------------------------------------------------------------------------------------------------------- writes
 
 
+def test_a_barcode_field_the_shop_validates_is_refused_with_error_85(writer: PsClient) -> None:
+    """Prevents the emulator accepting what PrestaShop refuses: ``ean13`` holds up to 13 digits, ``upc`` 12,
+    ``isbn`` digits and hyphens (ObjectModel::validateFields, webservice error 85)."""
+    pid = 4
+    document = re.sub(r"\t<(manufacturer_name|quantity)[^\n]*\n", "", writer.get(f"/products/{pid}").text)
+    bad = re.sub(r"<isbn><!\[CDATA\[[^\]]*\]\]></isbn>", "<isbn><![CDATA[ISBN-X]]></isbn>", document)
+    refused = writer.request("PUT", f"/products/{pid}", data=bad.encode(), headers=XML)
+    assert refused.status_code == 400 and "Property Product->isbn is not valid" in refused.text, refused.text
+    good = re.sub(r"<ean13><!\[CDATA\[[^\]]*\]\]></ean13>", "<ean13><![CDATA[4006381333931]]></ean13>", document)
+    assert writer.request("PUT", f"/products/{pid}", data=good.encode(), headers=XML).status_code == 200
+    assert writer.json(f"/products/{pid}", display="[id,ean13]")["products"][0]["ean13"] == "4006381333931"
+
+
 def test_xml_get_modify_put_round_trip(writer: PsClient, sandbox: SandboxServer) -> None:
     """Prevents lost fields on update: PUT replaces the whole product, so clients GET the XML, drop the read-only
     manufacturer_name/quantity, change what they need and PUT it all back; date_add survives, date_upd moves."""
