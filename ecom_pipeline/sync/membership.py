@@ -19,7 +19,7 @@ addition); a shop variant with no link yet is matched to a hub variant by SKU, e
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Collection, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -28,7 +28,8 @@ from typing import Any
 from ecom_pipeline.sync.merge import Direction, Policy, Resolution, conflict_winner, normalize
 
 # The variant fields whose edit makes a removal on the other side a conflict (what export pushes, plus options).
-MEMBER_FIELDS: tuple[str, ...] = ("sku", "price", "compare_at_price", "weight", "options")
+# A shop compares only those its platform takes (``member_fields``): a field it cannot hold is not an "edit".
+MEMBER_FIELDS: tuple[str, ...] = ("sku", "price", "compare_at_price", "sale_price", "barcode", "weight", "options")
 
 
 class MemberOutcome(StrEnum):
@@ -87,10 +88,15 @@ class MemberDecision:
         return self.outcome is MemberOutcome.CONFLICT
 
 
-def fingerprint(values: Mapping[str, Any]) -> tuple[Any, ...]:
-    """A member's comparable value: its ``MEMBER_FIELDS`` as the merge compares them (12.5 == 12.50, "" == None)."""
+def member_fields(push_fields: Collection[str]) -> tuple[str, ...]:
+    """The ``MEMBER_FIELDS`` a platform taking ``push_fields`` holds (options always: they name the variant)."""
+    return tuple(f for f in MEMBER_FIELDS if f == "options" or f in push_fields)
+
+
+def fingerprint(values: Mapping[str, Any], fields: Iterable[str] = MEMBER_FIELDS) -> tuple[Any, ...]:
+    """A member's comparable value: its ``fields`` as the merge compares them (12.5 == 12.50, "" == None)."""
     out: list[Any] = []
-    for name in MEMBER_FIELDS:
+    for name in fields:
         value = normalize(name, values.get(name))
         out.append(tuple(sorted(value.items())) if isinstance(value, dict) else value)
     return tuple(out)
@@ -237,6 +243,7 @@ __all__ = [
     "MemberOutcome",
     "fingerprint",
     "match_unlinked",
+    "member_fields",
     "merge_member",
     "merge_membership",
     "option_key",

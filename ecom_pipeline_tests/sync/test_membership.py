@@ -19,6 +19,7 @@ from ecom_pipeline.sync.membership import (
     MemberOutcome,
     fingerprint,
     match_unlinked,
+    member_fields,
     merge_member,
     merge_membership,
     option_key,
@@ -256,3 +257,14 @@ def test_unlinked_shop_variants_match_hub_variants_by_sku_then_option_values_onc
     assert match_unlinked(shop, hub, taken={12}) == {"a": 10, "b": 11, "e": 13}
     assert option_key({"Size": "M", "Colour": "Red"}) == option_key({"colour": "red", "size": "m"})
     assert option_key({}) is None
+
+
+def test_a_platform_compares_only_the_fields_it_holds() -> None:
+    """Prevents a hub value a platform cannot hold (PrestaShop has no compare-at) from reading as an edit, which
+    would turn the shop's removal of the variant into a conflict."""
+    fields = member_fields({"sku", "price", "weight", "barcode"})
+    assert fields == ("sku", "price", "barcode", "weight", "options")
+    hub = {"sku": "A", "price": "10", "compare_at_price": "12.00", "options": {"S": "M"}}
+    base = {"sku": "A", "price": "10.00", "compare_at_price": None, "options": {"S": "M"}}
+    assert fingerprint(hub, fields) == fingerprint(base, fields)
+    assert fingerprint(hub) != fingerprint(base)

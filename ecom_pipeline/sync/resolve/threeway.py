@@ -39,9 +39,9 @@ from typing import Any
 from sqlalchemy import Row, insert, select, update
 from sqlalchemy.engine import Connection
 
-from ecom_pipeline.sync.export import PRODUCT_FIELDS, VARIANT_FIELDS, product_values, variant_values
+from ecom_pipeline.sync.export import PRODUCT_FIELDS, VARIANT_FIELDS, product_values, push_fields_for, variant_values
 from ecom_pipeline.sync.hashing import stable_hash
-from ecom_pipeline.sync.membership import MemberDecision, fingerprint, merge_member
+from ecom_pipeline.sync.membership import MEMBER_FIELDS, MemberDecision, fingerprint, member_fields, merge_member
 from ecom_pipeline.sync.merge import (
     MONEY_FIELDS,
     FieldDecision,
@@ -108,9 +108,18 @@ def _new_base(d: FieldDecision, shop_raw: Any, base_raw: Any) -> Any:
     return shop_raw
 
 
+def _platform_fields(conn: Connection, integration_id: int) -> frozenset[str]:
+    """The fields the shop's platform takes (its writer's ``PUSH_FIELDS``); every variant field when unknown."""
+    platform = conn.execute(select(integrations.c.platform).where(integrations.c.id == integration_id)).scalar()
+    try:
+        return push_fields_for(str(platform))
+    except KeyError:  # a platform not registered in this process (e.g. a test double)
+        return frozenset(VARIANT_FIELDS)
+
+
 def _shown(values: dict[str, Any]) -> dict[str, Any]:
-    """A variant's set-merge fields as a conflict row shows them (SKU, prices, weight, options)."""
-    return {name: values.get(name) for name in ("sku", "price", "compare_at_price", "weight", "options")}
+    """A variant's set-merge fields as a conflict row shows them (SKU, prices, barcode, weight, options)."""
+    return {name: values.get(name) for name in MEMBER_FIELDS}
 
 
 class Merger:
@@ -135,6 +144,8 @@ class Merger:
         self.products: dict[int, Row[Any]] = {}
         self.variants: dict[int, Row[Any]] = {}
         self.conflicts: list[dict[str, Any]] = []
+        # What the set merge compares to tell an edited variant: the fields this platform holds.
+        self.member_fields = member_fields(_platform_fields(conn, integration_id))
         # With a price rule the shop's price is derived from the hub's: it is never pulled into the hub.
         self.variant_fields = (
             tuple(f for f in _VARIANT_MERGED if f not in _RULED_PRICES)
@@ -275,9 +286,9 @@ class Merger:
         in_hub = hub.deleted_at is None
         decision = merge_member(
             int(hub.id),
-            base=fingerprint(base),
-            hub=fingerprint(self.variant_side(hub)) if in_hub else None,
-            shop=fingerprint(shop) if shop is not None else None,
+            base=fingerprint(base, self.member_fields),
+            hub=fingerprint(self.variant_side(hub), self.member_fields) if in_hub else None,
+            shop=fingerprint(shop, self.member_fields) if shop is not None else None,
             in_base=True,
             in_hub=in_hub,
             in_shop=shop is not None,
