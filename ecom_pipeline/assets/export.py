@@ -186,7 +186,11 @@ def build_export_asset(spec: PlatformSpec) -> dg.AssetsDefinition:
         errors = {f"#{r.integration_id}": r.error for r in reports if r.error}
         for r in reports:
             o = r.outcome
-            done = f"created {o.created}, updated {o.updated}, failed {o.failed}" if o else "dry run: nothing written"
+            done = (
+                f"created {o.created}, updated {o.updated}, deleted {o.deleted}, failed {o.failed}"
+                if o
+                else "dry run: nothing written"
+            )
             context.log.info(f"{spec.name}/export #{r.integration_id}: planned {len(r.plan.rows())} change(s); {done}")
         if errors:
             # Each shop was tried (run_push records the failure in sync_runs); the step fails so the run shows it
