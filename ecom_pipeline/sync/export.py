@@ -76,6 +76,8 @@ class ProductCreate:
     kind: str  # simple | variable
     values: Mapping[str, Any]
     variants: tuple[VariantValues, ...]
+    # The hub product's category names: a writer finds (or creates) the shop's categories of these names on create.
+    categories: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -178,6 +180,13 @@ def variant_values(row: Any, settings: SyncSettings) -> dict[str, Any]:
     return {"sku": row.sku, "price": price, "compare_at_price": compare, "weight": row.weight}
 
 
+def _category_names(categories: Any) -> tuple[str, ...]:
+    """The hub's category names (a JSON list); anything else holds none."""
+    if not isinstance(categories, list | tuple):
+        return ()
+    return tuple(str(c).strip() for c in categories if str(c).strip())
+
+
 def _kind(product: Any, variants: Sequence[Any]) -> str:
     if product.product_type in ("simple", "variable"):
         return str(product.product_type)
@@ -250,6 +259,7 @@ def plan_export(
                         VariantValues(int(v.id), v.sku, variant_values(v, settings), dict(v.options or {}))
                         for v in live
                     ),
+                    categories=_category_names(p.categories),
                 )
             )
             continue
