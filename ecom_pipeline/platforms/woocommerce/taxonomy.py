@@ -27,7 +27,9 @@ and keeps every step safe to repeat:
   so the new variation is a purchasable choice of the parent. A parent created by an earlier push with local
   (by-name) attributes keeps them: its variations then name those attributes by name.
 
-Everything is cached for one writer run, so each name costs its look-up once per push.
+Everything is cached for one writer run, so each name costs its look-up once per push. A refusal (a 4xx answer)
+is a :class:`TaxonomyError`, which the writer turns into a rejection of the product or variations concerned;
+transport failures (5xx after retries, unreachable, credentials) propagate and fail the push as any other call.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ecom_pipeline.platforms.errors import ShopApiError
+from ecom_pipeline.platforms.errors import ShopApiError, ShopBadRequestError
 from ecom_pipeline.platforms.woocommerce.client import MAX_PER_PAGE, WooCommerceClient
 from ecom_pipeline.sync.export import ProductCreate, VariantValues
 
@@ -122,7 +124,7 @@ class WooTaxonomy:
     def _create_category(self, name: str) -> int:
         try:
             created = self.client.post("products/categories", {"name": name})
-        except ShopApiError as err:
+        except ShopBadRequestError as err:
             existing = _resource_id(err)
             if existing is not None:
                 return existing  # WordPress has it (maybe from our own request whose answer was lost)
@@ -155,7 +157,7 @@ class WooTaxonomy:
             body = {"name": name, "slug": candidate, "type": "select", "order_by": "menu_order", "has_archives": False}
             try:
                 created = self.client.post("products/attributes", body)
-            except ShopApiError as err:
+            except ShopBadRequestError as err:
                 message = err.message or ""
                 if "reserved term" in message and candidate == slug:
                     continue  # e.g. "Type": WooCommerce refuses the slug "type", so "type-attr"
@@ -183,7 +185,7 @@ class WooTaxonomy:
                 continue
             try:
                 self.client.post(f"products/attributes/{attribute_id}/terms", {"name": str(option).strip()})
-            except ShopApiError as err:
+            except ShopBadRequestError as err:
                 if _resource_id(err) is None:
                     raise TaxonomyError(f"value {option!r} of attribute {attribute_id} could not be created: "
                                         f"{err.message}") from None  # fmt: skip
