@@ -27,7 +27,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]
 def shop(sandbox: SandboxServer) -> Iterator[ShopHandle]:
     handle = sandbox.shop("taxo")
     handle.faults.reset()
-    handle.stats.reset()
+    reset_stats(handle)
     yield handle
     handle.faults.reset()
 
@@ -36,13 +36,23 @@ def client_for(shop: ShopHandle) -> WooCommerceClient:
     return WooCommerceClient(shop.http_url, shop.consumer_key, shop.consumer_secret, timeout=5.0, backoff_base_s=0.0)
 
 
-def calls(shop: ShopHandle, method: str, tail: str) -> int:
-    """Requests of ``method`` whose path ends with ``tail`` (the emulator's own statistics, which it records just
-    after sending each answer: wait until they stop moving)."""
+def settle(shop: ShopHandle) -> None:
+    """Wait until the emulator's statistics stop moving: it records each request just after sending its answer,
+    so the last one of a call may land a moment after the client has it."""
     seen, deadline = -1, time.monotonic() + 2.0
     while shop.stats.total != seen and time.monotonic() < deadline:
         seen = shop.stats.total
         time.sleep(0.05)
+
+
+def reset_stats(shop: ShopHandle) -> None:
+    settle(shop)
+    shop.stats.reset()
+
+
+def calls(shop: ShopHandle, method: str, tail: str) -> int:
+    """Requests of ``method`` whose path ends with ``tail`` (the emulator's own statistics)."""
+    settle(shop)
     by_path: dict[str, dict[str, int]] = shop.stats.as_dict()["by_path"]
     return sum(sum(c.values()) for key, c in by_path.items() if key.startswith(method + " ") and key.endswith(tail))
 
@@ -59,7 +69,7 @@ def test_categories_are_found_by_name_and_the_missing_one_is_created_once(shop: 
     assert ids[:2] == [17, 16] and len(ids) == 3
     assert calls(shop, "POST", "/products/categories") == 1
     assert [t.id for t in categories_named(shop, "Garden Tools")] == [ids[2]]
-    shop.stats.reset()
+    reset_stats(shop)
     with client_for(shop) as client:
         assert WooTaxonomy(client).category_ids(["garden tools"]) == [ids[2]]
     assert calls(shop, "POST", "/products/categories") == 0
@@ -88,7 +98,7 @@ def test_attributes_are_created_by_name_with_reserved_slugs_moved_aside(shop: Sh
     attributes = shop.store.catalog.attributes
     assert size == 1 and attributes[kind].taxonomy == "pa_type-attr" and attributes[kind].name == "Type"
     assert calls(shop, "POST", "/products/attributes") == 2  # "type" refused, then "type-attr"
-    shop.stats.reset()
+    reset_stats(shop)
     with client_for(shop) as client:
         assert WooTaxonomy(client).attribute_id("TYPE") == kind
     assert calls(shop, "POST", "/products/attributes") == 0
@@ -116,7 +126,7 @@ def test_terms_are_created_once_even_when_an_answer_is_lost(shop: ShopHandle) ->
     catalog = shop.store.catalog
     names = [t.name for t in catalog.taxonomy_terms("pa_size")]
     assert names.count("XXL") == 1 and names.count("3XL") == 1 and names.count("M") == 1
-    shop.stats.reset()
+    reset_stats(shop)
     with client_for(shop) as client:
         WooTaxonomy(client).ensure_terms(1, ["xxl", "3xl"])
     assert calls(shop, "POST", "/terms") == 0
@@ -140,7 +150,7 @@ def test_a_new_variations_value_extends_the_parents_options_once(shop: ShopHandl
             {"id": 1, "position": 0, "options": ["S", "M"], "variation": True, "visible": True}
         ]
         parent = client.post("products", body)
-        shop.stats.reset()
+        reset_stats(shop)
         new = [VariantValues(3, "TAX-XL", {}, {"Size": "XL", "Fit": "Slim"})]
         attrs = taxonomy.variation_attributes_for(str(parent["id"]), new)
         fit = taxonomy.attribute_id("Fit")
@@ -148,7 +158,7 @@ def test_a_new_variations_value_extends_the_parents_options_once(shop: ShopHandl
     stored = {a["name"]: a["options"] for a in shop.store.products[parent["id"]].attributes}
     assert stored == {"Size": ["S", "M", "XL"], "Fit": ["Slim"]}
     assert calls(shop, "PUT", f"/products/{parent['id']}") == 1
-    shop.stats.reset()
+    reset_stats(shop)
     with client_for(shop) as client:
         again = WooTaxonomy(client).variation_attributes_for(str(parent["id"]), new)
     assert again == attrs
