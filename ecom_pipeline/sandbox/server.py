@@ -103,7 +103,7 @@ class SandboxApp:
         if error_status is not None:
             await _server_error(send, error_status, faults.retry_after_s)
             return error_status
-        cut = faults.take_cut()
+        cut = faults.take_cut(f"{scope['method']} {subpath}")
         if cut is None:
             return await shop.api(scope, receive, send, site=site, subpath=subpath)
         state: dict[str, int] = {"status": 0}
