@@ -485,7 +485,8 @@ class HttpSession:
     ) -> Exception:
         info = self._error_parser(status, body, text)
         message = info.message or (f"HTTP {status}" if body is not None else _excerpt(text) or f"HTTP {status}")
-        if body is None and text.strip():
+        if body is None and text.strip() and not info.message:
+            # A parser that read the body (PrestaShop's XML <errors>) keeps the shop's own words for the user.
             message = f"non-JSON error body: {_excerpt(text)}"
         message = self._scrub(message)
         kwargs: dict[str, Any] = {"status": status, "code": info.code, "details": info.details, **ctx}

@@ -33,6 +33,9 @@ class FaultSwitches:
     - ``slow_ms``: delay every API response by this many milliseconds.
     - ``cut_after_bytes`` / ``cut_responses``: the next ``cut_responses`` API responses send their headers and the
       first ``cut_after_bytes`` body bytes, then the connection is dropped (clients see a broken chunked body).
+    - ``cut_path``: when set, only responses to requests whose ``METHOD /path`` (the path below the shop, e.g.
+      ``POST /wp-json/wc/v3/products/batch``) contains it are cut (and counted), so a test can cut the one write it
+      means after the reads that precede it.
     - ``malformed_product_ids``: these products (and variations) are served with broken fields (``price`` "abc",
       ``id`` missing, ``stock_quantity`` "lots") to exercise payload validation.
     - ``hold_after_writes``: the N-th write request from now (REST: POST, PUT, PATCH, DELETE; Shopify: a GraphQL
@@ -48,6 +51,7 @@ class FaultSwitches:
     slow_ms: int = 0
     cut_after_bytes: int = 0
     cut_responses: int = 0
+    cut_path: str = ""
     malformed_product_ids: list[int] = field(default_factory=list)
     hold_after_writes: int = 0
     hold_timeout_s: int = 60
@@ -75,6 +79,8 @@ class FaultSwitches:
             for name, value in changes.items():
                 if name in ("malformed_product_ids", "server_error_statuses"):
                     setattr(self, name, [int(v) for v in value])
+                elif name == "cut_path":
+                    self.cut_path = str(value or "")
                 else:
                     setattr(self, name, int(value))
             if changes.get("cut_after_bytes") and "cut_responses" not in changes and self.cut_responses == 0:
@@ -89,6 +95,7 @@ class FaultSwitches:
                 "slow_ms": 0,
                 "cut_after_bytes": 0,
                 "cut_responses": 0,
+                "cut_path": "",
                 "malformed_product_ids": [],
                 "server_error_statuses": list(DEFAULT_SERVER_ERROR_STATUSES),
                 "hold_after_writes": 0,
@@ -141,10 +148,11 @@ class FaultSwitches:
         self.held.clear()
         self._release.set()
 
-    def take_cut(self) -> int | None:
-        """Consume one cut response; the number of body bytes to send before hanging up, or None."""
+    def take_cut(self, path: str = "") -> int | None:
+        """Consume one cut response (of a request whose ``METHOD /path`` contains ``cut_path``, when set); the
+        number of body bytes to send before hanging up, or None."""
         with self._lock:
-            if self.cut_responses > 0:
+            if self.cut_responses > 0 and self.cut_path in path:
                 self.cut_responses -= 1
                 return max(0, self.cut_after_bytes)
             return None

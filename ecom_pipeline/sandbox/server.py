@@ -103,7 +103,7 @@ class SandboxApp:
         if error_status is not None:
             await _server_error(send, error_status, faults.retry_after_s)
             return error_status
-        cut = faults.take_cut()
+        cut = faults.take_cut(f"{scope['method']} {subpath}")
         if cut is None and faults.holding:
             return await self._serve_holding(shop, scope, receive, send, site, subpath)
         if cut is None:

@@ -87,6 +87,8 @@ class ProductCreate:
     kind: str  # simple | variable
     values: Mapping[str, Any]
     variants: tuple[VariantValues, ...]
+    # The hub product's category names: a writer finds (or creates) the shop's categories of these names on create.
+    categories: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -240,6 +242,13 @@ def push_fields_for(platform: str) -> frozenset[str]:
     return frozenset(getattr(importlib.import_module(path), "PUSH_FIELDS", ALL_PUSH_FIELDS))
 
 
+def _category_names(categories: Any) -> tuple[str, ...]:
+    """The hub's category names (a JSON list); anything else holds none."""
+    if not isinstance(categories, list | tuple):
+        return ()
+    return tuple(str(c).strip() for c in categories if str(c).strip())
+
+
 def _kind(product: Any, variants: Sequence[Any]) -> str:
     if product.product_type in ("simple", "variable"):
         return str(product.product_type)
@@ -319,6 +328,7 @@ def plan_export(
                         VariantValues(int(v.id), v.sku, variant_values(v, settings), dict(v.options or {}))
                         for v in live
                     ),
+                    categories=_category_names(p.categories),
                 )
             )
             continue

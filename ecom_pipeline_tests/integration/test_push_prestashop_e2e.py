@@ -299,16 +299,92 @@ def test_a_variable_product_is_created_with_one_combination_per_variant_and_not_
     assert world.writes() == 0
 
 
-def test_a_variant_option_the_shop_does_not_have_is_refused_with_what_to_do(
-    world: World, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """Prevents combinations created without their attribute values (indistinguishable in the shop)."""
-    world.import_csv("hat,Hat,,active,variable,,,HAT-S,,5.00,,EUR,,Size=S,", "hat,,,,,,,HAT-M,,5.00,,EUR,,Size=M,")
-    assert world.push() == 1
-    out = " ".join(capsys.readouterr().out.split())
-    assert "the shop has no attribute value Size=S;" in out and "Attributes & Features" in out
-    assert "HAT-S" not in world.products_by_reference()
-    assert world.shop.stats.count(method="POST") == 0
+def _option_names(world: World, combination: dict[str, Any], language_id: int = 1) -> dict[str, str]:
+    """A shop combination's attribute values as {group name: value name} in one language."""
+    store = world.shop.store
+    out = {}
+    for vid in store.combination_values.get(int(combination["id"]), []):
+        value = store.tables["product_option_values"][int(vid)]
+        group = store.tables["product_options"][int(value["id_attribute_group"])]
+        out[str(store.text(group["name"], language_id))] = str(store.text(value["name"], language_id))
+    return out
+
+
+def _named(world: World, table: str, name: str) -> list[int]:
+    store = world.shop.store
+    return [rid for rid, r in store.tables[table].items() if str(store.text(r["name"])).casefold() == name.casefold()]
+
+
+def test_a_variant_option_the_shop_does_not_have_is_created_not_refused_and_never_twice(world: World) -> None:
+    """Prevents variants refused (or combinations made without their attribute values) because the shop lacks the
+    group or the value, and a second "Material" group or "XXL" value on a rerun."""
+    world.import_csv(
+        "hat,Hat,,active,variable,,,HAT-S,,5.00,,EUR,,Size=S;Material=Wool,",
+        "hat,,,,,,,HAT-XXL,,6.00,,EUR,,Size=XXL;Material=Wool,",
+    )
+    assert world.push() == 0
+    [hat] = [p for p, r in world.shop.store.tables["products"].items() if world.shop.store.text(r["name"]) == "Hat"]
+    combos = _combinations(world, hat)
+    assert {sku: _option_names(world, c) for sku, c in combos.items()} == {
+        "HAT-S": {"Size": "S", "Material": "Wool"},
+        "HAT-XXL": {"Size": "XXL", "Material": "Wool"},
+    }
+    assert _named(world, "product_option_values", "S") == [1]  # the shop's own S, not a new one
+    assert (
+        len(_named(world, "product_options", "Material")) == 1
+        and len(_named(world, "product_option_values", "XXL")) == 1
+    )
+    [material] = _named(world, "product_options", "Material")
+    group = world.shop.store.tables["product_options"][material]
+    assert (group["group_type"], world.shop.store.text(group["public_name"])) == ("select", "Material")
+
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0
+    world.import_csv("hat,Hat,,active,variable,,,HAT-L,,5.50,,EUR,,Size=L;Material=Silk,")
+    assert world.push() == 0
+    assert _option_names(world, _combinations(world, hat)["HAT-L"]) == {"Size": "L", "Material": "Silk"}
+    assert (
+        len(_named(world, "product_options", "Material")) == 1
+        and len(_named(world, "product_option_values", "Silk")) == 1
+    )
+    assert run_sync(TENANT, instance=world.instance).success
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0
+
+
+def test_an_option_create_whose_answer_is_lost_is_found_by_name_instead_of_made_twice(world: World) -> None:
+    """Prevents a second "Material" group when the shop created it but the answer never arrived (PrestaShop has
+    no uniqueness rule on these names, so a blind resend would duplicate it)."""
+    world.import_csv("hat,Hat,,active,variable,,,HAT-S,,5.00,,EUR,,Material=Wool,")
+    world.shop.faults.update({"cut_after_bytes": 10, "cut_responses": 1, "cut_path": "POST /api/product_options"})
+    assert world.push() == 0
+    assert world.shop.faults.cut_responses == 0, "the fault must have cut the group's create"
+    assert len(_named(world, "product_options", "Material")) == 1
+    assert len(_named(world, "product_option_values", "Wool")) == 1
+
+
+def test_options_are_created_in_every_language_and_matched_in_the_integrations(bilingual: World) -> None:
+    """Prevents a group or value named in one language only (blank in the French back office and front) and a
+    French-named value matched as if it were the English one."""
+    bilingual.import_csv(
+        "scarf,Scarf,,active,variable,,,SCARF-W,,9.00,,EUR,,Color=White;Fabric=Wool,",
+        "scarf,,,,,,,SCARF-B,,9.00,,EUR,,Color=Blanc;Fabric=Wool,",
+    )
+    assert bilingual.push() == 0
+    store = bilingual.shop.store
+    [scarf] = [p for p, r in store.tables["products"].items() if store.text(r["name"]) == "Scarf"]
+    combos = _combinations(bilingual, scarf)
+    assert _option_names(bilingual, combos["SCARF-W"], 2) == {"Couleur": "Blanc", "Fabric": "Wool"}  # the seeded White
+    [fabric] = _named(bilingual, "product_options", "Fabric")
+    assert store.tables["product_options"][fabric]["name"] == {1: "Fabric", 2: "Fabric"}
+    # "Blanc" is White's French name, not an English one: the integration speaks English, so it is a new value.
+    assert _option_names(bilingual, combos["SCARF-B"], 1) == {"Color": "Blanc", "Fabric": "Wool"}
+    assert len(_named(bilingual, "product_option_values", "Blanc")) == 1
+    bilingual.shop.stats.reset()
+    assert bilingual.push() == 0
+    assert bilingual.writes() == 0
 
 
 def _hub_variant_rows(world: World, skus: list[str]) -> dict[str, tuple[Any, ...]]:

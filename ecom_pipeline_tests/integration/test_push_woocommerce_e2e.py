@@ -256,8 +256,11 @@ def test_a_connection_dropped_after_the_shop_created_a_variable_product_does_not
 ) -> None:
     """Prevents the transport's automatic retry of a cut batch answer from creating the SKU-less variable parent
     a second time: the shop had applied the first request, only its answer was lost."""
-    world.import_csv(*CATALOGUE[:2])  # only the variable T-Shirt: the batch POST is the push's first request
-    world.shop.faults.update({"cut_after_bytes": 10, "cut_responses": 1})
+    world.import_csv(*CATALOGUE[:2])  # only the variable T-Shirt
+    # Its attribute and terms are looked up (and created) first: cut the products batch itself.
+    world.shop.faults.update(
+        {"cut_after_bytes": 10, "cut_responses": 1, "cut_path": "POST /wp-json/wc/v3/products/batch"}
+    )
     assert world.push() == 0
     tees = [p for p in world.shop.store.products.values() if p.slug == "tee" and p.status != "trash"]
     assert len(tees) == 1
@@ -363,7 +366,6 @@ def test_barcode_sale_price_and_weight_reach_the_shop_and_a_second_push_and_the_
     )  # fmt: skip
     assert (tee_m.global_unique_id, tee_m.sale_price, tee_m.weight) == ("0012345678905", "", "0.25")
     assert (mug.global_unique_id, mug.regular_price, mug.weight) == ("978-0-306-40615-7", "8.00", "0.35")
-
     world.shop.stats.reset()
     assert world.push() == 0
     assert world.writes() == 0
@@ -417,3 +419,54 @@ def test_a_sale_and_a_barcode_set_in_the_shop_come_back_to_the_hub(world: World)
     world.shop.stats.reset()
     assert world.push() == 0
     assert world.writes() == 0  # what came from the shop is not sent back
+
+
+def test_a_new_category_and_options_the_shop_lacks_are_created_once_and_a_new_value_extends_the_parent(
+    world: World,
+) -> None:
+    """Prevents a product pushed without its categories, variations whose option is not an attribute (or value) of
+    the shop, a duplicate category/attribute/term on a rerun, and a variation added later that its parent does not
+    offer as a choice."""
+    world.import_csv(
+        "scarf,Scarf,,active,variable,,Winter Wear;Apparel,SCARF-RED,,15.00,,EUR,,Material=Wool;Colour=Red,",
+        "scarf,,,,,,,SCARF-BLUE,,15.00,,EUR,,Material=Wool;Colour=Blue,",
+    )
+    assert world.push() == 0
+    store = world.shop.store
+    [scarf] = [p for p in store.products.values() if p.slug == "scarf"]
+    assert sorted(c["name"] for c in scarf.categories) == ["Apparel", "Winter Wear"]
+    [material] = [a for a in store.catalog.attributes.values() if a.name == "Material"]
+    by_name = {a["name"]: (a["id"], a["options"]) for a in scarf.attributes}
+    assert by_name == {"Material": (material.id, ["Wool"]), "Colour": (2, ["Red", "Blue"])}
+    options = {v.sku: {a["name"]: (a["id"], a["option"]) for a in v.attributes} for v in store.variations.values()}
+    assert options["SCARF-RED"] == {"Material": (material.id, "Wool"), "Colour": (2, "Red")}
+    with shared_engine(world.url).connect() as conn:
+        assert conn.execute(select(rejected_records)).all() == []
+
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0
+
+    world.import_csv(
+        "scarf,Scarf,,active,variable,,Winter Wear;Apparel,SCARF-SILK,,19.00,,EUR,,Material=Silk;Colour=Red,"
+    )
+    assert world.push() == 0
+    by_name = {a["name"]: a["options"] for a in store.products[scarf.id].attributes}
+    assert by_name == {"Material": ["Wool", "Silk"], "Colour": ["Red", "Blue"]}
+    assert {v.sku for v in store.variations.values() if v.parent_id == scarf.id} == {
+        "SCARF-RED",
+        "SCARF-BLUE",
+        "SCARF-SILK",
+    }
+    catalog = store.catalog
+    assert [t.name for t in catalog.taxonomy_terms(material.taxonomy)].count("Silk") == 1
+    assert [t.name for t in catalog.taxonomy_terms("product_cat")].count("Winter Wear") == 1
+    assert [a.name for a in catalog.attributes.values()].count("Material") == 1
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0
+    outcome = run_sync(TENANT, instance=world.instance)
+    assert outcome.success, outcome.failure
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0

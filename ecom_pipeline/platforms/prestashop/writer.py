@@ -33,13 +33,13 @@ WooCommerce writer: ``apply_plan(client, plan, on_links) -> WriteOutcome`` and `
 - **Combinations** (variants of a product with options or several variants): the product is created with the lowest
   variant price as its own, then one ``POST /api/combinations`` per variant with its reference, its price as the
   impact over the product's and its options as the shop's attribute values (``product_option_values`` matched by
-  group and value name in the integration's language; a value the shop does not have is refused with what to do:
-  create it in the back office). A combination edit is a GET-modify-PUT of that combination. The references are
+  group and value name in the integration's language; a group or value the shop does not have is created in every
+  shop language, see ``options.py``). A combination edit is a GET-modify-PUT of that combination. The references are
   looked up among combinations first, so a killed push adopts the product and its combinations.
 
 Not written (``PUSH_FIELDS``: the plan never holds them, so nothing is re-sent on every push): the compare-at and
-sale prices (PrestaShop shows a reduction through a specific price, not a product field). Attribute values missing
-in the shop are not created (each such variant is a rejection with the reason, retried next run).
+sale prices (PrestaShop shows a reduction through a specific price, not a product field). Attribute groups and values
+missing in the shop are created by name in every shop language (``prestashop/options.py``).
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ from ecom_pipeline.platforms.errors import ShopApiError
 from ecom_pipeline.platforms.http import HttpOptions
 from ecom_pipeline.platforms.prestashop import extract as ps_extract
 from ecom_pipeline.platforms.prestashop.client import PrestaShopClient
+from ecom_pipeline.platforms.prestashop.options import OptionError, PrestaShopOptions
 from ecom_pipeline.platforms.prestashop.transform import product_to_canonical, variant_id
 from ecom_pipeline.sync.export import (
     ExportPlan,
@@ -264,7 +265,7 @@ class _Writer:
         self.integration = _IntegrationRef(plan)
         # product id -> what to link after the read-back (see ``_Written``)
         self.written: dict[str, _Written] = {}
-        self._option_index: dict[tuple[str, str], str] | None = None
+        self.options = PrestaShopOptions(client, self.shop.settings)  # attribute groups/values by name
 
     def lookup_references(self, skus: Sequence[str]) -> dict[str, str]:
         """reference -> product id of the shop's products already carrying one of ``skus``."""
@@ -396,23 +397,13 @@ class _Writer:
 
     # -- combinations -------------------------------------------------------------------------------------------
 
-    def option_index(self) -> dict[tuple[str, str], str]:
-        """(group name, value name) -> product_option_value id, in the integration's language (read once)."""
-        if self._option_index is None:
-            lookups = ps_extract._Lookups(self.client, self.shop.settings)
-            self._option_index = {(v["group"], v["name"]): vid for vid, v in lookups.options().items()}
-        return self._option_index
-
     def _option_ids(self, options: Mapping[str, str]) -> list[str]:
-        """The shop's option value ids for a hub variant's options; a missing one is refused with what to do."""
-        index = self.option_index()
-        missing = [f"{g}={v}" for g, v in options.items() if (g, v) not in index]
-        if missing:
-            raise _Refused(
-                f"the shop has no attribute value {', '.join(missing)}; create it in the back office "
-                "(Catalog > Attributes & Features), then push again"
-            )
-        return [index[(g, v)] for g, v in options.items()]
+        """The shop's option value ids for a hub variant's options, groups and values created when missing
+        (``options.py``); one the shop refuses is a refusal with its reason."""
+        try:
+            return self.options.value_ids(options)
+        except OptionError as err:
+            raise _Refused(str(err)) from None
 
     def lookup_combinations(self, skus: Sequence[str]) -> dict[str, tuple[str, str]]:
         """reference -> (product id, combination id) of the shop's combinations carrying one of ``skus``."""

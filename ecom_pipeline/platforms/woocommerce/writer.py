@@ -16,9 +16,14 @@
   changed fields we did not push (an edit the hub has not pulled yet), the base is not marked as agreed (no
   hash), so the next pull still brings that edit in instead of it being silently absorbed.
 
+- Categories and options (``taxonomy.py``): a create names the shop's categories by id (found by name, created
+  when missing) and a variable product's options as global attributes (created by name, their values as terms);
+  new variations name the parent's attributes (by id, or by name for a parent made with local attributes), and
+  an option value the parent lacks is first added to its attribute options.
+
 Known limits (docs/two-way-sync.md): variable parents have no SKU, so a killed variable-product create is found
-only through its variations' SKUs when they were created; categories, tags and global attributes are not
-written yet; a variation added to a linked product does not extend the parent's attribute options.
+only through its variations' SKUs when they were created; tags are not written; categories are written on create
+only (a hub category edit of a linked product is not pushed).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from typing import Any
 from ecom_pipeline.platforms.errors import ShopApiError
 from ecom_pipeline.platforms.http import HttpOptions
 from ecom_pipeline.platforms.woocommerce.client import MAX_PER_PAGE, WooCommerceClient
+from ecom_pipeline.platforms.woocommerce.taxonomy import TaxonomyError, WooTaxonomy
 from ecom_pipeline.platforms.woocommerce.transform import product_to_canonical
 from ecom_pipeline.sync.canonical import CanonicalProduct, CanonicalVariant
 from ecom_pipeline.sync.export import (
@@ -199,6 +205,8 @@ class _Writer:
         self.new_parents: set[str] = set()
         self.parent_bases: dict[str, Mapping[str, Any] | None] = {}
         self.product_pushed: dict[str, tuple[str, ...]] = {}
+        self.taxonomy = WooTaxonomy(client)  # categories, global attributes and terms by name (taxonomy.py)
+        self.parent_attributes: dict[str, list[Any]] = {}  # a parent's attributes as its create answered them
 
     # -- links --------------------------------------------------------------------------------------------------
 
@@ -297,7 +305,9 @@ class _Writer:
             elif c.kind == "variable" and plan.resume and c.handle and self._adopt_parent(c):
                 continue
             else:
-                creates.append((c, _create_payload(c)))
+                body = self._taxonomy_body(c)
+                if body is not None:
+                    creates.append((c, body))
         updates: dict[str, list[FieldUpdate]] = {}
         for u in [*plan.updates, *plan.deletes]:
             if u.entity == "product" or u.is_simple_variant:
@@ -435,8 +445,30 @@ class _Writer:
         )
         self.parent_hub_ids[ext] = c.hub_id
         self.new_parents.add(ext)
+        self.parent_attributes[ext] = list(result.get("attributes") or [])
         self.variation_creates.setdefault(ext, []).extend(c.variants)
         self.out.created += 1
+
+    def _taxonomy_body(self, c: ProductCreate) -> dict[str, Any] | None:
+        """The create body with the shop's category and global attribute ids (created when missing); None when the
+        shop refused one of them: the product is rejected with the reason, and planned again on the next push."""
+        body = _create_payload(c)
+        try:
+            return self.taxonomy.create_body(c, body)
+        except TaxonomyError as err:
+            key = c.variants[0].sku if c.kind == "simple" and c.variants[0].sku else (c.handle or f"hub#{c.hub_id}")
+            self.out.reject("product", key, str(err), body)
+            return None
+
+    def _variation_attributes(self, parent: str, creates: list[VariantValues]) -> dict[int, list[dict[str, Any]]]:
+        """New variations' attributes (hub id -> list), the parent's options extended first; {} and a rejection
+        per variation when the shop refused an attribute or value."""
+        try:
+            return self.taxonomy.variation_attributes_for(parent, creates, self.parent_attributes.get(parent))
+        except TaxonomyError as err:
+            for v in creates:
+                self.out.reject("variant", v.sku or f"hub#{v.hub_id}", str(err), _variation_payload(v))
+            return {}
 
     def _adopt_parent(self, c: ProductCreate) -> bool:
         """After an interrupted push: link a variable product it created (found by its slug, the hub handle) and
@@ -521,7 +553,12 @@ class _Writer:
     def _variations(self, parent: str) -> None:
         creates = self.variation_creates.get(parent, [])
         updates = self.variation_updates.get(parent, [])
-        ops: list[tuple[str, Any, dict[str, Any]]] = [("create", v, _variation_payload(v)) for v in creates]
+        attributes = self._variation_attributes(parent, creates) if creates else {}
+        ops: list[tuple[str, Any, dict[str, Any]]] = [
+            ("create", v, {**_variation_payload(v), "attributes": attributes[v.hub_id]})
+            for v in creates
+            if v.hub_id in attributes
+        ]
         for u in updates:
             vid = int(u.external_id) if u.external_id.isdigit() else u.external_id
             ops.append(("update", u, {"id": vid, **variant_fields(u.values, u.changes)}))

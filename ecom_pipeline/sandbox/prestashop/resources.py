@@ -429,11 +429,32 @@ ORDER_DETAILS = Resource(
     writable=False,
 )  # fmt: skip
 
+# Attribute groups and their values (AttributeGroup and ProductAttribute in PrestaShop 8, webservice names
+# product_options / product_option_values). Not in the recordings: fields in the classes' $definition order,
+# multilingual names as every multilingual field of the recorded two-language store.
+PRODUCT_OPTIONS = Resource(
+    "product_options",
+    "product_option",
+    ("id", "is_color_group", "group_type", "position", "name", "public_name"),
+    multilang=frozenset({"name", "public_name"}),
+    associations=(Association("product_option_values", "product_option_value", "product_option_values"),),
+    server_set=frozenset({"id", "position"}),
+)
+
+PRODUCT_OPTION_VALUES = Resource(
+    "product_option_values",
+    "product_option_value",
+    ("id", "id_attribute_group", "color", "position", "name"),
+    multilang=frozenset({"name"}),
+    refs={"id_attribute_group": "product_options"},
+    server_set=frozenset({"id", "position"}),
+)
+
 RESOURCES.update(
     {
         r.plural: r
         for r in (LANGUAGES, CATEGORIES, ADDRESSES, COUNTRIES, TAX_RULE_GROUPS, TAX_RULES, TAXES, SPECIFIC_PRICES,
-                  ORDER_DETAILS)
+                  ORDER_DETAILS, PRODUCT_OPTIONS, PRODUCT_OPTION_VALUES)
     }
 )  # fmt: skip
 # The key of the recorded two-language store may also use these (its recordings read and write them).

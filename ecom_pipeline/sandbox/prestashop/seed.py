@@ -59,6 +59,31 @@ class PrestaSeeder:
         self._seed_configuration()
         self._seed_currencies()
         self._seed_reference_tables()
+        self._seed_product_options()
+
+    def _seed_product_options(self) -> None:
+        """Attribute groups Size (1) and Color (2) with the values the generated combinations use: sizes 1-4,
+        colours 8-12 (the ids ``_gen_product`` gives them)."""
+        store = self.store
+        groups = ((1, "Size", "Taille", "0", "select"), (2, "Color", "Couleur", "1", "color"))
+        for gid, english, french, is_color, kind in groups:
+            store.tables["product_options"][gid] = {
+                "id": gid, "is_color_group": is_color, "group_type": kind, "position": str(gid - 1),
+                "name": store.translated(english, french), "public_name": store.translated(english, french),
+            }  # fmt: skip
+        french_colors = {"White": "Blanc", "Black": "Noir", "Grey": "Gris", "Red": "Rouge", "Blue": "Bleu"}
+        hexes = {"White": "#ffffff", "Black": "#434A54", "Grey": "#AAB2BD", "Red": "#E84C3D", "Blue": "#5D9CEC"}
+        for n, size in enumerate(_SIZES):
+            store.tables["product_option_values"][1 + n] = {
+                "id": 1 + n, "id_attribute_group": "1", "color": "", "position": str(n), "name": store.translated(size),
+            }  # fmt: skip
+        for n, color in enumerate(_COLORS):
+            store.tables["product_option_values"][8 + n] = {
+                "id": 8 + n, "id_attribute_group": "2", "color": hexes[color], "position": str(n),
+                "name": store.translated(color, french_colors[color]),
+            }  # fmt: skip
+        store.next_ids["product_options"] = 3
+        store.next_ids["product_option_values"] = 8 + len(_COLORS)
 
     def _seed_order_states(self) -> None:
         for sid, name, paid, shipped, delivery, color in ORDER_STATES_SEED:

@@ -254,6 +254,11 @@ class PrestaState(SeededStore):
                 "accessories": [],
                 "product_bundle": [],
             }
+        if resource == "product_options":
+            values = self.tables["product_option_values"].values()
+            return {
+                "product_option_values": [{"id": str(v["id"])} for v in values if v["id_attribute_group"] == str(rid)]
+            }
         if resource == "combinations":
             return {
                 "product_option_values": [{"id": v} for v in self.combination_values.get(rid, [])],

@@ -88,10 +88,38 @@ class PrestaWebservice(PrestaOrders):
                     row[field] = str(values.get(field) or ZERO_DATETIME)
                 row["id"] = self._new_id("specific_prices")
                 self.tables["specific_prices"][row["id"]] = row
+            elif resource in ("product_options", "product_option_values"):
+                row = self._new_option_row(resource, values)
             else:
                 raise StoreError(405, 0, f"Method POST is not allowed on {resource} in this emulator")
             self.set_associations(resource, row["id"], assoc)
             return row
+
+    def _new_option_row(self, resource: str, values: Row) -> Row:
+        """An attribute group (``product_options``) or value (``product_option_values``): the required fields
+        (ObjectModel::validateFieldsRequiredDatabase, the multilingual ones in the default language) or error 85;
+        the position is the next one of its group, as AttributeGroup/ProductAttribute::add() set it."""
+        model = "AttributeGroup" if resource == "product_options" else "ProductAttribute"
+        required = ("name", "public_name", "group_type") if resource == "product_options" else ("name",)
+        if resource == "product_option_values":
+            required = ("id_attribute_group", *required)
+        for name in required:
+            if not str(self.text(values.get(name)) or "").strip() or str(values.get(name)) == "0":
+                raise StoreError(400, 85, f'Validation error: "Property {model}->{name} is empty."')
+        row: Row = {f: "" for f in RESOURCES[resource].fields}
+        row.update({k: v for k, v in values.items() if v is not None})
+        if resource == "product_options":
+            row["is_color_group"] = str(values.get("is_color_group") or "0")
+            siblings = list(self.tables[resource].values())
+        else:
+            row["color"] = str(values.get("color") or "")
+            siblings = [
+                r for r in self.tables[resource].values() if r["id_attribute_group"] == row["id_attribute_group"]
+            ]
+        row["position"] = str(len(siblings))
+        row["id"] = self._new_id(resource)
+        self.tables[resource][row["id"]] = row
+        return row
 
     def replace(self, resource: str, rid: int, values: Row, assoc: dict[str, list[dict[str, str]]], full: bool) -> Row:
         """PUT (``full``: fields not sent are reset, like PrestaShop hydrating a fresh object) or PATCH."""

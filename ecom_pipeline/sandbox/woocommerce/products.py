@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ecom_pipeline.sandbox.woocommerce.catalog import sanitize_title
 from ecom_pipeline.sandbox.woocommerce.errors import StoreError
 from ecom_pipeline.sandbox.woocommerce.records import Product, Variation, money, slugify
 from ecom_pipeline.sandbox.woocommerce.state import copy_record
@@ -154,6 +155,8 @@ class WooProducts(WooStock):
                     setattr(p, key, data[key])
             if "categories" in data:
                 p.categories = self.catalog.product_categories(list(data["categories"] or []))
+            if "attributes" in data:  # an update replaces the whole list (WC_Product::set_attributes)
+                p.attributes = [self._product_attribute(a, i) for i, a in enumerate(data["attributes"] or [])]
             if "dimensions" in data:
                 p.dimensions = {**p.dimensions, **data["dimensions"]}
             if data.get("status") == "publish" and not p.slug:
@@ -215,15 +218,7 @@ class WooProducts(WooStock):
             self._check_sku(sku, None)
             self._check_global_unique_id(_gtin(data.get("global_unique_id")), 0)
             ts = self.now()
-            attrs = []
-            for a in data.get("attributes") or []:
-                aid = int(a.get("id") or 0)
-                attr = self.catalog.attributes.get(aid) if aid else None
-                name = attr.name if attr is not None else a.get("name", "")
-                slug = attr.taxonomy if attr is not None else slugify(a.get("name", ""))
-                attrs.append(
-                    {"id": aid if attr is not None else 0, "name": name, "slug": slug, "option": a.get("option", "")}
-                )
+            attrs = self._variation_attributes(parent, data.get("attributes") or [])
             v = Variation(
                 id=self._post_id(),
                 parent_id=parent_id,
@@ -245,6 +240,35 @@ class WooProducts(WooStock):
             self._touch("products")
             self._emit("variation", "created", v.id)  # product.created fires for variations too (recorded)
             return v
+
+    def _variation_attributes(self, parent: Product, sent: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """A variation's attributes as WooCommerce keeps them (``parse_attributes_field``): each one sent by ``id``
+        (a global attribute, ``pa_<slug>``) or by ``name`` (a local one, keyed by its sanitized name) is kept only
+        when the parent has that attribute for variations; anything else is silently dropped (a by-name attribute
+        under a parent whose attribute is global among them)."""
+        own: dict[str, dict[str, Any]] = {}
+        for pa in parent.attributes:
+            global_attr = self.catalog.attributes.get(int(pa.get("id") or 0))
+            own[global_attr.taxonomy if global_attr is not None else sanitize_title(str(pa.get("name") or ""))] = pa
+        attrs = []
+        for a in sent:
+            aid = int(a.get("id") or 0)
+            attr = self.catalog.attributes.get(aid) if aid else None
+            if aid:
+                key = attr.taxonomy if attr is not None else ""
+            elif a.get("name"):
+                key = sanitize_title(str(a["name"]))
+            else:
+                continue
+            found = own.get(key)
+            if found is None or not found.get("variation", True):
+                continue
+            if attr is not None:
+                attrs.append({"id": aid, "name": attr.name, "slug": attr.taxonomy, "option": a.get("option", "")})
+            else:
+                name = str(found.get("name") or "")
+                attrs.append({"id": 0, "name": name, "slug": slugify(name), "option": a.get("option", "")})
+        return attrs
 
     def update_variation(self, parent_id: int, vid: int, data: dict[str, Any]) -> Variation:
         """PUT /products/{parent}/variations/{id}; bumps the variation's and the parent's ``date_modified``."""

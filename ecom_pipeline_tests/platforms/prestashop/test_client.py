@@ -10,6 +10,7 @@ import base64
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from xml.etree import ElementTree as ET
 
 import pytest
 
@@ -25,6 +26,7 @@ from ecom_pipeline.platforms.prestashop.errors import (
     PrestaShopUnknownResourceError,
 )
 from ecom_pipeline_tests.platforms.prestashop.replay import PrestaShopReplay, body, ps_json, recorded
+from ecom_pipeline_tests.platforms.replay_server import Reply
 
 KEY = "ABCDEFGHIJKLMNOPQRSTUVWXYZ123456"
 
@@ -193,6 +195,23 @@ def test_each_recorded_error_form_becomes_an_actionable_error(
         assert "sort" in err.message and "PHP warnings" in err.message
 
 
+def test_an_xml_error_body_keeps_the_shops_own_message(server: PrestaShopReplay) -> None:
+    """Prevents "non-JSON error body: <?xml ..." in place of what the shop said (an XML write is refused in XML)."""
+    refusal = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<prestashop xmlns:xlink="http://www.w3.org/1999/xlink">\n<errors>\n'
+        "<error>\n<code><![CDATA[85]]></code>\n"
+        '<message><![CDATA[Validation error: "Property AttributeGroup->public_name is empty."]]></message>\n'
+        "</error>\n</errors>\n</prestashop>\n"
+    )
+    server.add("POST", "product_options", Reply.text(400, refusal, "text/xml;charset=utf-8"))
+    with client_for(server) as client, pytest.raises(ShopApiError) as info:
+        client.post_xml("product_options", ET.fromstring("<prestashop><product_option/></prestashop>"))
+    err = info.value
+    assert err.code == "85"
+    assert err.message == 'Validation error: "Property AttributeGroup->public_name is empty."'
+    assert "non-JSON" not in str(err) and "AttributeGroup->public_name is empty" in str(err)
+
+
 def test_unknown_id_is_a_not_found_error_despite_the_empty_body(server: PrestaShopReplay) -> None:
     """Prevents "empty body where JSON was expected" retries: 404 without body or Content-Type means gone."""
     server.add("GET", "products/99999", recorded("errors-404-unknown-product-json.json"))
@@ -263,7 +282,6 @@ def test_xml_get_modify_put_round_trip_keeps_every_field(server: PrestaShopRepla
 def test_xml_parser_refuses_entity_expansion(server: PrestaShopReplay) -> None:
     """Prevents a billion-laughs document from a hostile shop exhausting memory (defusedxml)."""
     from ecom_pipeline.platforms.errors import ShopResponseError
-    from ecom_pipeline_tests.platforms.replay_server import Reply
 
     bomb = '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><prestashop><product>&a;</product></prestashop>'
     server.add("GET", "products/1", Reply.text(200, bomb, "text/xml"))

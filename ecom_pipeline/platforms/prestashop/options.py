@@ -1,0 +1,184 @@
+"""PrestaShop attribute groups and values (``product_options`` / ``product_option_values``) found by name and
+created when missing, so a hub variant's options ("Size=M") become the combination's attribute values (export).
+
+Why a module: a combination names its attribute values by id, the hub names them as text, and the shop may lack
+the group ("Material") or the value ("XXL"). Refusing such variants (what the writer did before) left them out of
+the shop until someone created the values in the back office; now they are created, and never twice:
+
+- **Names, per language.** Groups and values carry multilingual names (JSON: a list of ``{"id", "value"}`` per
+  language on a multilingual shop, a plain string on a one-language shop; XML: ``<language id="N">``). A hub name
+  matches a shop name in the integration's language (``settings.language_id``, the language the pull reads, so
+  hub and shop then agree on the variant's options), case and spacing aside: "Blanc" is not matched to a value
+  whose French name it is when the integration speaks English. A created group or value gets the hub name in
+  every language of the shop (``settings.languages``), since the hub holds one; a translator can rename the
+  other languages later, the match is by the integration's language.
+- **Required fields.** A group needs ``name``, ``public_name`` and ``group_type`` (``select``); a value needs its
+  ``id_attribute_group`` and ``name``. PrestaShop answers a missing one with error 85 "Validation error" (XML),
+  whose message reaches the rejection.
+- **No duplicate after a lost answer.** PrestaShop has no uniqueness rule on these names, so a POST retried blindly
+  after its answer was lost (cut connection, 5xx) would make a second "Material". Each create is sent without the
+  transport's automatic retry; when its answer is lost, the lists are read again and a group/value of that name
+  (made by the lost request) is adopted; only when none is found is the POST sent again.
+
+The lists are read once per writer run (``display=[id,name]`` and ``[id,id_attribute_group,name]``) and kept up to
+date with what the run creates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+from xml.etree.ElementTree import Element, SubElement
+
+from ecom_pipeline.platforms.errors import (
+    ShopApiError,
+    ShopRateLimitedError,
+    ShopResponseError,
+    ShopServerError,
+    ShopUnreachableError,
+)
+from ecom_pipeline.platforms.prestashop.client import PrestaShopClient
+from ecom_pipeline.platforms.prestashop.errors import PrestaShopPermissionError
+
+# Answers that may hide a create the shop applied (or, 429, one it did not): look up before sending again.
+LOST_ANSWER = (ShopServerError, ShopUnreachableError, ShopResponseError, ShopRateLimitedError)
+CREATE_ATTEMPTS = 3
+
+
+class OptionError(Exception):
+    """A group or value the shop would not give us; the message says which and why (it becomes a rejection)."""
+
+
+def name_key(text: Any) -> str:
+    """How two option names are the same: spacing trimmed and case folded."""
+    return " ".join(str(text or "").split()).casefold()
+
+
+def names_by_language(value: Any) -> dict[str, str]:
+    """A multilingual field as ``{language id: text}`` ("" for a one-language shop's plain string)."""
+    if isinstance(value, list):
+        return {str(v.get("id")): str(v.get("value") or "") for v in value if isinstance(v, Mapping)}
+    if isinstance(value, Mapping):  # {"language": [...]} as some renderings nest it
+        return names_by_language(value.get("language"))
+    return {"": str(value or "")}
+
+
+class PrestaShopOptions:
+    """Hub option names -> the shop's ``product_option_values`` ids, creating what is missing (see module doc)."""
+
+    def __init__(self, client: PrestaShopClient, settings: Mapping[str, Any]) -> None:
+        self.client = client
+        lid = settings.get("language_id")
+        self.language_id = str(lid) if lid not in (None, "") else None
+        ids = sorted(int(k) for k in (settings.get("languages") or {}) if str(k).isdigit())
+        self.language_ids = ids or ([int(self.language_id)] if self.language_id else [1])
+        self._groups: list[dict[str, Any]] | None = None
+        self._values: list[dict[str, Any]] | None = None
+
+    # -- reading ------------------------------------------------------------------------------------------------
+
+    def _load(self, refresh: bool = False) -> None:
+        if self._groups is not None and not refresh:
+            return
+        try:
+            self._groups = self.client.list("product_options", {"display": "[id,name]"})
+            self._values = self.client.list("product_option_values", {"display": "[id,id_attribute_group,name]"})
+        except PrestaShopPermissionError as err:
+            raise OptionError(
+                "the webservice key may not use product_options/product_option_values: give it GET and POST on both "
+                f"(Advanced Parameters > Webservice) so variants' options can be matched and created ({err.message})"
+            ) from None
+
+    def _match(self, items: Sequence[Mapping[str, Any]], name: str, keep: Callable[[Any], bool]) -> str | None:
+        """The lowest id among ``items`` named ``name`` in the integration's language (what the pull reads back,
+        so the hub and the shop agree on the variant's options afterwards)."""
+        key = name_key(name)
+        found: list[int] = []
+        for item in items:
+            if not keep(item):
+                continue
+            names = names_by_language(item.get("name"))
+            mine = names.get(self.language_id or "", names.get(""))  # a one-language shop's plain string
+            if mine is None and self.language_id is None and names:
+                mine = names[min(names)]  # no integration language recorded: the shop's first
+            if mine is not None and name_key(mine) == key:
+                found.append(int(item["id"]))
+        return str(min(found)) if found else None
+
+    def find_group(self, name: str) -> str | None:
+        self._load()
+        return self._match(self._groups or [], name, lambda _: True)
+
+    def find_value(self, group_id: str, name: str) -> str | None:
+        self._load()
+        return self._match(self._values or [], name, lambda v: str(v.get("id_attribute_group")) == group_id)
+
+    # -- creating -----------------------------------------------------------------------------------------------
+
+    def _document(self, node: str, fields: Mapping[str, str], texts: Mapping[str, str]) -> Element:
+        root = Element("prestashop")
+        record = SubElement(root, node)
+        for name, text in fields.items():
+            SubElement(record, name).text = text
+        for name, text in texts.items():
+            field = SubElement(record, name)
+            for lid in self.language_ids:
+                SubElement(field, "language", id=str(lid)).text = text
+        return root
+
+    def _create(self, resource: str, document: Element, find: Callable[[], str | None], what: str) -> str:
+        """POST without the transport's blind retry; after a lost answer, adopt what it made or send again."""
+        http = self.client.http
+        for attempt in range(CREATE_ATTEMPTS):
+            retries, http.max_retries = http.max_retries, 0
+            try:
+                answer = self.client.post_xml(resource, document)
+            except LOST_ANSWER as err:
+                self._load(refresh=True)
+                found = find()
+                if found is not None:
+                    return found  # the lost request had created it
+                if attempt == CREATE_ATTEMPTS - 1:
+                    raise OptionError(f"{what} could not be created: {err.message}") from None
+                continue
+            except ShopApiError as err:
+                raise OptionError(f"{what} could not be created: {err.message}") from None
+            finally:
+                http.max_retries = retries
+            root = answer.getroot()
+            record = next(iter(root)) if root is not None and len(root) else None
+            new_id = (record.findtext("id") or "").strip() if record is not None else ""
+            if not new_id:
+                raise OptionError(f"{what}: the shop's answer has no id")
+            return new_id
+        raise OptionError(f"{what} could not be created")  # pragma: no cover - the loop returns or raises
+
+    def group_id(self, name: str) -> str:
+        """The attribute group named ``name``, created (a ``select`` group) when the shop has none."""
+        found = self.find_group(name)
+        if found is not None:
+            return found
+        document = self._document(
+            "product_option", {"is_color_group": "0", "group_type": "select"}, {"name": name, "public_name": name}
+        )
+        gid = self._create("product_options", document, lambda: self.find_group(name), f"attribute group {name!r}")
+        if self.find_group(name) is None:
+            (self._groups or []).append({"id": int(gid), "name": name})
+        return gid
+
+    def value_id(self, group: str, value: str) -> str:
+        """The value ``value`` of group ``group`` (both by name), each created when the shop has none."""
+        gid = self.group_id(group)
+        found = self.find_value(gid, value)
+        if found is not None:
+            return found
+        document = self._document("product_option_value", {"id_attribute_group": gid, "color": ""}, {"name": value})
+        what = f"attribute value {group}={value}"
+        vid = self._create("product_option_values", document, lambda: self.find_value(gid, value), what)
+        if self.find_value(gid, value) is None:
+            (self._values or []).append({"id": int(vid), "id_attribute_group": gid, "name": value})
+        return vid
+
+    def value_ids(self, options: Mapping[str, str]) -> list[str]:
+        """A hub variant's options as the shop's value ids, in the variant's order."""
+        return [self.value_id(group, value) for group, value in options.items()]
