@@ -37,7 +37,8 @@ WITH_OPTIONS = [
     "tee,,,,,,,TEE-M,,21.00,,EUR,,Size=M,2",
     "mug,Mug,,active,simple,,,MUG-1,,8.00,,EUR,,,",
 ]
-# PrestaShop's emulator has no attribute values: combinations without options.
+# PrestaShop: combinations without options, so that its first write is the product's POST (with options the writer
+# first creates the attribute values the shop lacks, which are not records we link).
 WITHOUT_OPTIONS = [
     "tee,T-Shirt,,active,variable,,,TEE-S,,19.90,,EUR,,,1",
     "tee,,,,,,,TEE-M,,21.00,,EUR,,,2",

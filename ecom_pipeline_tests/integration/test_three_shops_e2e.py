@@ -25,7 +25,7 @@ from ecom_pipeline.runner import run_sync
 from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
 from ecom_pipeline.sandbox.shopify.oauth import DEFAULT_SCOPES
 from ecom_pipeline.warehouse.engine import shared_engine
-from ecom_pipeline.warehouse.schema import entity_links, hub_products, hub_variants, integrations, sync_conflicts
+from ecom_pipeline.warehouse.schema import entity_links, hub_products, hub_variants, sync_conflicts
 from ecom_pipeline.warehouse.types import utcnow
 
 TENANT = "acme"
@@ -34,8 +34,8 @@ HEADER = (
     "handle,title,description,status,product_type,tags,categories,sku,variant_title,price,compare_at_price,"
     "currency,weight,options,position"
 )
-# The T-Shirt's sizes are options PrestaShop's emulator has no attribute values for: it is listed in the two
-# other shops only (a listing rule), which also shows that a rule keeps the set merge to the shops that list it.
+# Every shop lists every product: the T-Shirt's sizes are WooCommerce attributes, Shopify options and PrestaShop
+# attribute values (created by name by the PrestaShop writer).
 CATALOGUE = [
     "mug,Mug,,active,simple,,,MUG-1,,8.00,,EUR,,,",
     "cap,Cap,,active,simple,,,CAP-1,,15.00,,EUR,,,",
@@ -107,8 +107,10 @@ class World:
         return found
 
     def presta_references(self) -> dict[str, int]:
+        """References of products and combinations: a duplicate shows as 2."""
         found: dict[str, int] = {}
-        for row in self.shop(PRESTA).store.tables["products"].values():
+        tables = self.shop(PRESTA).store.tables
+        for row in [*tables["products"].values(), *tables["combinations"].values()]:
             if row.get("reference"):
                 found[str(row["reference"])] = found.get(str(row["reference"]), 0) + 1
         return found
@@ -142,11 +144,6 @@ def world(warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: p
             presta = sb.shop(PRESTA)
             monkeypatch.setenv("ECOM_PRESTASHOP_API_KEY", presta.credentials["api_key"])
             assert world.cli("connect", "prestashop", "--tenant", TENANT, "--url", presta.http_url, *both) == 0
-            with shared_engine(warehouse_url).connect() as conn:
-                presta_id = conn.execute(
-                    select(integrations.c.id).where(integrations.c.platform == "prestashop")
-                ).scalar_one()
-            assert world.cli("integration", "set", "--integration", str(presta_id), "--exclude", "handle:tee") == 0
             path = tmp_path / "catalogue.csv"
             path.write_text("\n".join([HEADER, *CATALOGUE]) + "\n", encoding="utf-8")
             assert world.cli("catalog", "import", str(path), "--tenant", TENANT) == 0
@@ -163,7 +160,7 @@ def test_three_bidirectional_shops_fall_to_zero_writes_then_again_after_an_edit_
     assert first[1:] == [{SHOPIFY: 0, WOO: 0, PRESTA: 0}] * 2, world.counts
     assert world.shopify_skus() == {"MUG-1": 1, "CAP-1": 1, "TEE-S": 1, "TEE-M": 1, "TEE-L": 1}
     assert world.woo_skus() == {"MUG-1": 1, "CAP-1": 1, "TEE-S": 1, "TEE-M": 1, "TEE-L": 1}
-    assert world.presta_references() == {"MUG-1": 1, "CAP-1": 1}
+    assert world.presta_references() == {"MUG-1": 1, "CAP-1": 1, "TEE-S": 1, "TEE-M": 1, "TEE-L": 1}
 
     # An edit in each shop: the mug's price in Shopify, the cap's title in WooCommerce, the mug's title in
     # PrestaShop (two shops edit one product, different fields: both reach everywhere).
@@ -191,20 +188,21 @@ def test_three_bidirectional_shops_fall_to_zero_writes_then_again_after_an_edit_
 
 
 def test_a_variant_deleted_in_the_hub_or_in_one_shop_leaves_every_shop_once(world: World) -> None:
-    """Prevents a deleted variant from staying on sale: deleted in the hub, it is removed from each shop that
-    lists the product (productVariantsBulkDelete, a variations batch delete); removed in one bidirectional shop, it
-    leaves the hub and then the other shop. Each is written once, then the cycles write nothing."""
+    """Prevents a deleted variant from staying on sale: deleted in the hub, it is removed from each shop
+    (productVariantsBulkDelete, a variations batch delete, DELETE combinations); removed in one bidirectional shop,
+    it leaves the hub and then the two other shops. Each is written once, then the cycles write nothing."""
     world.cycle()
     assert world.cycle() == {SHOPIFY: 0, WOO: 0, PRESTA: 0}
 
     with shared_engine(world.url).begin() as conn:
         conn.execute(update(hub_variants).where(hub_variants.c.sku == "TEE-L").values(deleted_at=utcnow()))
     removed = world.cycle()
-    assert (removed[SHOPIFY], removed[WOO], removed[PRESTA]) == (1, 1, 0)
+    assert (removed[SHOPIFY], removed[WOO], removed[PRESTA]) == (1, 1, 1)
     assert [r for kind, roots in world.shop(SHOPIFY).api.operations if kind == "mutation" for r in roots] == [
         "productVariantsBulkDelete"
     ]
     assert "TEE-L" not in world.shopify_skus() and "TEE-L" not in world.woo_skus()
+    assert "TEE-L" not in world.presta_references()
     assert world.cycle() == {SHOPIFY: 0, WOO: 0, PRESTA: 0}
 
     # A merchant removes the M size in WooCommerce: it leaves the hub, then Shopify.
@@ -214,13 +212,14 @@ def test_a_variant_deleted_in_the_hub_or_in_one_shop_leaves_every_shop_once(worl
     world.sandbox.clock.advance(60)
     gone = world.cycle()
     assert world.hub_variant("TEE-M").deleted_at is not None
-    assert (gone[SHOPIFY], gone[WOO], gone[PRESTA]) == (1, 0, 0)
+    assert (gone[SHOPIFY], gone[WOO], gone[PRESTA]) == (1, 0, 1)
     assert world.shopify_skus() == {"MUG-1": 1, "CAP-1": 1, "TEE-S": 1}
     assert world.woo_skus() == {"MUG-1": 1, "CAP-1": 1, "TEE-S": 1}
+    assert world.presta_references() == {"MUG-1": 1, "CAP-1": 1, "TEE-S": 1}
     assert world.cycle() == {SHOPIFY: 0, WOO: 0, PRESTA: 0}
     with shared_engine(world.url).connect() as conn:
         assert conn.execute(select(sync_conflicts)).all() == []
         live = conn.execute(
             select(entity_links.c.sku).where(entity_links.c.entity == "variant", entity_links.c.deleted_at.is_(None))
         ).scalars()
-        assert sorted(live) == sorted(["MUG-1", "CAP-1", "TEE-S"] * 2 + ["MUG-1", "CAP-1"])
+        assert sorted(live) == sorted(["MUG-1", "CAP-1", "TEE-S"] * 3)
