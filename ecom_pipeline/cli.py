@@ -393,11 +393,12 @@ def _print_last_pushes(conn: Any, integrations: Sequence[Any]) -> None:
     print()
     print("Last push per shop (records: `ecom-pipeline lineage --tenant T --sku S`; conflicts: held, not pushed):")
     _print_table(
-        ["shop", "status", "finished", "run", "created", "adopted", "updated", "unchanged", "failed", "conflicts"],
+        ["shop", "status", "finished", "run", "created", "adopted", "updated", "deleted", "unchanged", "failed",
+         "conflicts"],
         [
             [shop, p.run.status, _fmt_time(p.run.finished_at), p.run_id or f"sync_run {p.run.id}",
-             p.counts["created"], p.counts["adopted"], p.counts["updated"], p.counts["unchanged"], p.counts["failed"],
-             p.conflicts]
+             p.counts["created"], p.counts["adopted"], p.counts["updated"], p.counts["deleted"], p.counts["unchanged"],
+             p.counts["failed"], p.conflicts]
             for shop, p in sorted(pushes.items())
         ],
     )  # fmt: skip
@@ -766,7 +767,8 @@ def cmd_push(args: argparse.Namespace) -> int:
         plan = report.plan
         head = f"Integration #{report.integration_id} ({report.platform})"
         print(f"{head}: {len(plan.creates)} product creates, {len(plan.variant_creates)} variant creates, "
-              f"{len(plan.updates)} field updates, {len(plan.deletes)} deletes, {plan.unchanged} unchanged"
+              f"{len(plan.updates)} field updates, {len(plan.deletes)} deletes, "
+              f"{len(plan.variant_deletes)} variant deletes, {plan.unchanged} unchanged"
               f"{' (dry run: nothing written)' if args.dry_run else ''}")  # fmt: skip
         if plan.rows():
             _print_table(["action", "entity", "key", "detail"], plan.rows())
@@ -775,7 +777,8 @@ def cmd_push(args: argparse.Namespace) -> int:
             print(f"  error: {report.error}", file=sys.stderr)
         elif report.outcome is not None:
             o = report.outcome
-            print(f"  pushed: created {o.created}  updated {o.updated}  unchanged {plan.unchanged}  failed {o.failed}")
+            print(f"  pushed: created {o.created}  updated {o.updated}  deleted {o.deleted}  "
+                  f"unchanged {plan.unchanged}  failed {o.failed}")  # fmt: skip
             if report.lineage is not None and report.lineage.counts:
                 print(f"  run {report.lineage.run_id}: {report.lineage.written} record(s) written, each in "
                       "push_records (`ecom-pipeline lineage`)")  # fmt: skip

@@ -86,9 +86,15 @@ def _metadata(tenant: str, reports: Sequence[PushReport], dry_run: bool) -> dict
             "variant_creates": len(r.plan.variant_creates),
             "updates": len(r.plan.updates),
             "deletes": len(r.plan.deletes),
+            "variant_deletes": len(r.plan.variant_deletes),
             "unchanged": r.plan.unchanged,
             **(
-                {"created": r.outcome.created, "updated": r.outcome.updated, "failed": r.outcome.failed}
+                {
+                    "created": r.outcome.created,
+                    "updated": r.outcome.updated,
+                    "deleted": r.outcome.deleted,
+                    "failed": r.outcome.failed,
+                }
                 if r.outcome
                 else {}
             ),
@@ -106,6 +112,7 @@ def _metadata(tenant: str, reports: Sequence[PushReport], dry_run: bool) -> dict
         "plan_rows_shown": min(planned, PLAN_ROWS_SHOWN),
         "created": created,
         "updated": updated,
+        "deleted": sum(o.deleted for o in outcomes),  # variants removed from the shops
         "unchanged": sum(r.plan.unchanged for r in reports),
         "failed": sum(o.failed for o in outcomes),
         "api_calls": sum(o.api_calls for o in outcomes),
@@ -179,7 +186,11 @@ def build_export_asset(spec: PlatformSpec) -> dg.AssetsDefinition:
         errors = {f"#{r.integration_id}": r.error for r in reports if r.error}
         for r in reports:
             o = r.outcome
-            done = f"created {o.created}, updated {o.updated}, failed {o.failed}" if o else "dry run: nothing written"
+            done = (
+                f"created {o.created}, updated {o.updated}, deleted {o.deleted}, failed {o.failed}"
+                if o
+                else "dry run: nothing written"
+            )
             context.log.info(f"{spec.name}/export #{r.integration_id}: planned {len(r.plan.rows())} change(s); {done}")
         if errors:
             # Each shop was tried (run_push records the failure in sync_runs); the step fails so the run shows it

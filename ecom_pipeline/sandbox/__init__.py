@@ -23,8 +23,9 @@ Admin endpoints (no auth), on both listeners:
 
 - ``POST /__sandbox/<shop>/faults`` with a partial JSON of :class:`~ecom_pipeline.sandbox.faults.FaultSwitches`
   (``{"rate_limit_burst": 3, "retry_after_s": 2}``, ``{"server_errors": 3}``, ``{"slow_ms": 500}``,
-  ``{"cut_after_bytes": 200, "cut_responses": 1}``, ``{"malformed_product_ids": [12]}``, ``{"reset": true}``);
-  ``GET`` returns the current switches.
+  ``{"cut_after_bytes": 200, "cut_responses": 1}``, ``{"malformed_product_ids": [12]}``,
+  ``{"hold_after_writes": 2}`` (the 2nd write from now is applied and its answer held: a kill -9 test's window;
+  ``{"reset": true}`` lets it go), ``{"reset": true}``); ``GET`` returns the current switches.
 - ``GET /__sandbox/<shop>/stats`` (``DELETE`` resets): request counts by "METHOD path" and status.
 - ``POST /__sandbox/<shop>/touch`` ``{"count": N}`` or ``{"ids": [...]}``: bump products' ``date_modified``.
 - ``POST /__sandbox/<shop>/stock`` ``{"id": product_or_variation_id, "quantity": N}``.

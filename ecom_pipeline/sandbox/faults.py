@@ -38,6 +38,10 @@ class FaultSwitches:
       means after the reads that precede it.
     - ``malformed_product_ids``: these products (and variations) are served with broken fields (``price`` "abc",
       ``id`` missing, ``stock_quantity`` "lots") to exercise payload validation.
+    - ``hold_after_writes``: the N-th write request from now (REST: POST, PUT, PATCH, DELETE; Shopify: a GraphQL
+      mutation) is applied, then its answer is held back: ``held`` is set, and the answer goes out only once
+      ``release_held()`` is called or ``hold_timeout_s`` passed (the switch is then off). A test kills the client
+      while it waits: the process dies after the shop's write and before it could act on the answer, every time.
     """
 
     rate_limit_burst: int = 0
@@ -49,10 +53,14 @@ class FaultSwitches:
     cut_responses: int = 0
     cut_path: str = ""
     malformed_product_ids: list[int] = field(default_factory=list)
+    hold_after_writes: int = 0
+    hold_timeout_s: int = 60
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._server_error_index = 0
+        self.held = threading.Event()
+        self._release = threading.Event()
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form, as accepted by ``POST /__sandbox/<shop>/faults``."""
@@ -90,8 +98,10 @@ class FaultSwitches:
                 "cut_path": "",
                 "malformed_product_ids": [],
                 "server_error_statuses": list(DEFAULT_SERVER_ERROR_STATUSES),
+                "hold_after_writes": 0,
             }
         )
+        self.release_held()
 
     def take_rate_limit(self) -> bool:
         """Consume one unit of ``rate_limit_burst``; True when this request must be throttled."""
@@ -111,6 +121,32 @@ class FaultSwitches:
                 self._server_error_index += 1
                 return status
             return None
+
+    @property
+    def holding(self) -> bool:
+        """Whether writes are being counted toward a hold (the answers are buffered while they are)."""
+        return self.hold_after_writes > 0
+
+    def take_hold(self) -> bool:
+        """Count one applied write; True when its answer must be held (the N-th): ``held`` is set."""
+        with self._lock:
+            if self.hold_after_writes <= 0:
+                return False
+            self.hold_after_writes -= 1
+            if self.hold_after_writes > 0:
+                return False
+            self._release.clear()
+            self.held.set()
+            return True
+
+    def wait_release(self, timeout: float) -> bool:
+        """Block (a server worker thread) until ``release_held`` or ``timeout``; True when released."""
+        return self._release.wait(timeout)
+
+    def release_held(self) -> None:
+        """Let a held answer go (to a client that may be gone) and clear ``held``."""
+        self.held.clear()
+        self._release.set()
 
     def take_cut(self, path: str = "") -> int | None:
         """Consume one cut response (of a request whose ``METHOD /path`` contains ``cut_path``, when set); the

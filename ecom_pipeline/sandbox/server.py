@@ -104,6 +104,8 @@ class SandboxApp:
             await _server_error(send, error_status, faults.retry_after_s)
             return error_status
         cut = faults.take_cut(f"{scope['method']} {subpath}")
+        if cut is None and faults.holding:
+            return await self._serve_holding(shop, scope, receive, send, site, subpath)
         if cut is None:
             return await shop.api(scope, receive, send, site=site, subpath=subpath)
         state: dict[str, int] = {"status": 0}
@@ -120,6 +122,32 @@ class SandboxApp:
         with contextlib.suppress(_CutConnection):
             await shop.api(scope, receive, cutting_send, site=site, subpath=subpath)
         return state["status"] or 599
+
+    async def _serve_holding(
+        self, shop: ShopHandle, scope: Scope, receive: Receive, send: Send, site: str, subpath: str
+    ) -> int:
+        """Serve with the answer buffered; a write that is the one ``hold_after_writes`` names is applied, then its
+        answer waits for ``release_held`` (``FaultSwitches``): the client sees nothing until it is released."""
+        messages: list[dict[str, Any]] = []
+
+        async def buffer(message: dict[str, Any]) -> None:
+            messages.append(message)
+
+        operations = getattr(shop.api, "operations", None)
+        seen = len(operations) if operations is not None else 0
+        await shop.api(scope, receive, buffer, site=site, subpath=subpath)
+        if operations is not None:  # GraphQL: only a mutation writes
+            is_write = any(kind == "mutation" for kind, _ in operations[seen:])
+        else:
+            is_write = scope["method"] in ("POST", "PUT", "PATCH", "DELETE")
+        if is_write and shop.faults.take_hold():
+            timeout = float(shop.faults.hold_timeout_s)
+            await asyncio.get_running_loop().run_in_executor(None, shop.faults.wait_release, timeout)
+        status = next((int(m["status"]) for m in messages if m["type"] == "http.response.start"), 599)
+        with contextlib.suppress(Exception):  # the client may have been killed while its answer was held
+            for message in messages:
+                await send(message)
+        return status
 
     async def admin(self, scope: Scope, receive: Receive, send: Send) -> None:
         parts = scope["path"].strip("/").split("/")

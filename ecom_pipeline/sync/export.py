@@ -11,7 +11,11 @@ values hub and shop last agreed on. It yields
   have changed; a field with a held conflict is not pushed), among the fields the platform takes (its writer's
   ``PUSH_FIELDS``: Shopify has no separate sale price, PrestaShop no compare-at; planning a field the shop cannot
   hold would give a perpetual "update" row that the writer skips);
-- **deletes**: a hub product deleted (``deleted_at``) becomes a draft in the shop (never deleted outright).
+- **deletes**: a hub product deleted (``deleted_at``) becomes a draft in the shop (never deleted outright);
+- **variant deletes**: a hub variant deleted under a live product the shop has is removed from the shop (the
+  variant-set merge, ``membership.merge_member``, with the shop at its base: removed in the hub, unchanged in
+  the shop). The shop's only variant is never deleted (every platform needs one), nor one with a held
+  ``variants`` conflict.
 
 Values are compared as the shop can hold them: WooCommerce has no "archived", so a hub ``archived`` product is a
 ``draft`` there, and comparing ``archived`` with a base of ``draft`` would push the same value on every run. A
@@ -37,6 +41,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.engine import Connection
 
 from ecom_pipeline.sync.lineage import PushLineage, cli_run_id
+from ecom_pipeline.sync.membership import MemberOutcome, fingerprint, merge_member
 from ecom_pipeline.sync.merge import FIELDS, Outcome, json_value, merge_field, normalize
 from ecom_pipeline.sync.policies import SyncSettings, is_listed
 from ecom_pipeline.warehouse import store
@@ -96,6 +101,19 @@ class VariantCreate:
 
 
 @dataclass(frozen=True)
+class VariantDelete:
+    """A hub variant deleted under a product the shop has: removed from the shop, then its link tombstoned."""
+
+    product_hub_id: int
+    product_external_id: str
+    hub_id: int
+    external_id: str
+    sku: str | None
+    base: Mapping[str, Any]
+    product_base: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class FieldUpdate:
     """Changed fields of one linked record: ``changes`` field -> (base value, hub value to push)."""
 
@@ -128,6 +146,7 @@ class ExportPlan:
     variant_creates: list[VariantCreate] = field(default_factory=list)
     updates: list[FieldUpdate] = field(default_factory=list)
     deletes: list[FieldUpdate] = field(default_factory=list)
+    variant_deletes: list[VariantDelete] = field(default_factory=list)
     unchanged: int = 0
     # An earlier push to this shop never finished (its sync_runs row is still ``running``: the process died) or
     # failed part-way, so records it created may have no link: the writer also looks up what it cannot find by SKU
@@ -143,7 +162,7 @@ class ExportPlan:
 
     @property
     def is_empty(self) -> bool:
-        return not (self.creates or self.variant_creates or self.updates or self.deletes)
+        return not (self.creates or self.variant_creates or self.updates or self.deletes or self.variant_deletes)
 
     def rows(self) -> list[tuple[str, str, str, str]]:
         """(action, entity, key, detail) rows for the CLI and run metadata."""
@@ -160,6 +179,8 @@ class ExportPlan:
             out.append(("update", u.entity, u.external_id, detail))
         for d in self.deletes:
             out.append(("delete", d.entity, d.external_id, "set to draft (hub product deleted)"))
+        for vd in self.variant_deletes:
+            out.append(("delete", "variant", vd.sku or vd.external_id, f"removed from {vd.product_external_id}"))
         return out
 
 
@@ -323,10 +344,13 @@ def plan_export(
             plan.unchanged += 1
         if p.deleted_at is not None:
             continue  # a deleted product's variants are not pushed (the product is a draft now)
+        _plan_variant_deletes(plan, p, kids, live, link, variant_links, settings, held)
         for v in live:
             vvalues = variant_values(v, settings)
             vlink = variant_links.get(int(v.id))
             if vlink is None:
+                if "variants" in held.get(("variant", int(v.id)), set()):
+                    continue  # removed in the shop, edited in the hub, held: not put back until decided
                 plan.variant_creates.append(
                     VariantCreate(
                         int(p.id),
@@ -335,6 +359,8 @@ def plan_export(
                     )
                 )
                 continue
+            if "variants" in held.get(("variant", int(v.id)), set()):
+                continue  # removed in the shop while edited in the hub, held: nothing sent until decided
             vbase = dict(vlink.base_snapshot or {})
             vchanges = _changes(variant_fields, vbase, vvalues, settings, held.get(("variant", int(v.id)), set()))
             if vchanges:
@@ -354,6 +380,59 @@ def plan_export(
             else:
                 plan.unchanged += 1
     return plan
+
+
+def _plan_variant_deletes(
+    plan: ExportPlan,
+    product: Any,
+    kids: Sequence[Any],
+    live: Sequence[Any],
+    link: Any,
+    variant_links: Mapping[int, Any],
+    settings: SyncSettings,
+    held: Mapping[tuple[str, int], set[str]],
+) -> None:
+    """Hub variants deleted under ``product`` that the shop still has (a live link): removed from the shop.
+
+    The set merge decides with the shop at its base (the hub is the only side known to have changed); a pull-only
+    direction keeps them, a held ``variants`` conflict holds them. A product whose every hub variant is deleted
+    keeps its shop variants (no platform sells a product without one: archive the product instead), and so does a
+    simple WooCommerce product, whose variant is the product itself.
+    """
+    if not live:
+        return
+    base = dict(link.base_snapshot or {})
+    for v in kids:
+        vlink = variant_links.get(int(v.id))
+        if v.deleted_at is None or vlink is None or vlink.external_id == link.external_id:
+            continue
+        if "variants" in held.get(("variant", int(v.id)), set()):
+            continue
+        vbase = dict(vlink.base_snapshot or {})
+        agreed = fingerprint(vbase)
+        decision = merge_member(
+            int(v.id),
+            base=agreed,
+            hub=None,
+            shop=agreed,
+            in_base=True,
+            in_hub=False,
+            in_shop=True,
+            policy=settings.policies["variants"],
+            direction=settings.direction,
+        )
+        if decision.outcome is MemberOutcome.REMOVED_HUB and decision.remove_shop:
+            plan.variant_deletes.append(
+                VariantDelete(
+                    int(product.id),
+                    str(link.external_id),
+                    int(v.id),
+                    str(vlink.external_id),
+                    vlink.sku or v.sku,
+                    vbase,
+                    base,
+                )
+            )
 
 
 def load_plan(conn: Connection, integration: Any) -> ExportPlan:
@@ -414,6 +493,7 @@ class WriteOutcome:
 
     created: int = 0
     updated: int = 0
+    deleted: int = 0  # variants removed from the shop
     failed: int = 0
     api_calls: int = 0
     rejections: list[Rejection] = field(default_factory=list)
@@ -513,8 +593,9 @@ def link_row(
     sku: str | None = None,
     parent: str | None = None,
     now: datetime,
+    deleted: bool = False,
 ) -> dict[str, Any]:
-    """An ``entity_links`` row as ``store.upsert_links`` takes it."""
+    """An ``entity_links`` row as ``store.upsert_links`` takes it (``deleted``: tombstoned, the shop record gone)."""
     return {
         "tenant_id": integration.tenant_id,
         "integration_id": int(integration.id),
@@ -527,9 +608,26 @@ def link_row(
         "base_hash": digest,
         "external_updated_at": updated_at,
         "last_synced_at": now,
-        "deleted_at": None,
+        "deleted_at": now if deleted else None,
         "external_gid": None,
     }
+
+
+def deleted_variant_row(integration: Any, vd: VariantDelete, now: datetime) -> dict[str, Any]:
+    """The link of a variant the writer removed from the shop: tombstoned, its base kept (what was agreed last)."""
+    return link_row(
+        integration,
+        entity="variant",
+        external_id=vd.external_id,
+        hub_id=vd.hub_id,
+        snapshot=dict(vd.base),
+        digest=None,
+        updated_at=None,
+        sku=vd.sku,
+        parent=vd.product_external_id,
+        now=now,
+        deleted=True,
+    )
 
 
 def run_push(
@@ -632,6 +730,7 @@ def run_push(
                     "rows_fetched": 0,
                     "created": outcome.created,
                     "updated": outcome.updated,
+                    "deleted": outcome.deleted,
                     "unchanged": plan.unchanged,
                     "failed": outcome.failed,
                     "api_calls": outcome.api_calls,
@@ -650,6 +749,7 @@ __all__ = [
     "PushReport",
     "Rejection",
     "VariantCreate",
+    "VariantDelete",
     "VariantValues",
     "WriteOutcome",
     "load_plan",

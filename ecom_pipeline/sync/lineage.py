@@ -16,6 +16,7 @@ The outcome of a linked record comes from the plan, not from each writer, so all
 - ``adopted``: the plan meant to create it, but the writer found the shop already had it (by SKU or slug, what
   a push killed before its links leaves) and linked it instead (writers say so with ``ExportPlan.adopt``);
 - ``updated``: the plan changed its fields (``fields``: which ones); a hub delete is an update of ``status``;
+- ``deleted``: a hub variant deleted under a live product, removed from the shop (its link tombstoned);
 - ``refresh``: its link was rewritten without a write of its own (a product whose variant was written: the
   shop moved the product's modification time, so its base is re-read);
 - ``failed``: the shop refused it (``message``: the shop's own code and message).
@@ -44,13 +45,14 @@ from ecom_pipeline.warehouse.types import utcnow
 if TYPE_CHECKING:
     from ecom_pipeline.sync.export import ExportPlan, Rejection, VariantValues
 
-OUTCOMES = ("created", "adopted", "updated", "failed", "refresh")
+OUTCOMES = ("created", "adopted", "updated", "deleted", "failed", "refresh")
 # Outcomes a push writes to the shop (the ``records_written`` of the export asset).
-WRITTEN = ("created", "adopted", "updated")
+WRITTEN = ("created", "adopted", "updated", "deleted")
 # Rows of the records table kept in memory for run metadata: a first push may write thousands.
 RECORDS_SHOWN = 50
 DELETE_NOTE = "hub product deleted: set to draft in the shop"
 REFRESH_NOTE = "base re-read after a write to its variants"
+VARIANT_DELETE_NOTE = "hub variant deleted: removed from the shop"
 
 
 HubKeys = dict[tuple[str, int], tuple[str | None, str | None]]
@@ -65,7 +67,7 @@ def cli_run_id() -> str:
 class _Intent:
     """What the plan meant for one record: its outcome if linked, the fields, and the shop id if known."""
 
-    outcome: str  # created | updated
+    outcome: str  # created | updated | deleted
     fields: tuple[str, ...]
     external_id: str | None = None
     message: str | None = None
@@ -114,6 +116,9 @@ class PushLineage:
         for d in self.plan.deletes:
             intent = _Intent("updated", tuple(sorted(d.changes)), d.external_id, DELETE_NOTE)
             self._intend(d.entity, d.hub_id, intent, d.external_id)
+        for vd in self.plan.variant_deletes:
+            intent = _Intent("deleted", (), vd.external_id, VARIANT_DELETE_NOTE)
+            self._intend("variant", vd.hub_id, intent, vd.external_id, vd.sku)
 
     def _intend(self, entity: str, hub_id: int, intent: _Intent, *keys: str | None) -> None:
         """Note what the plan means for one record, and the keys a writer may name it by when the shop refuses it

@@ -159,7 +159,7 @@ def normalize(field: str, value: Any) -> Any:
     return value
 
 
-def _winner(policy: Policy, hub_time: datetime | None, shop_time: datetime | None) -> Resolution:
+def conflict_winner(policy: Policy, hub_time: datetime | None, shop_time: datetime | None) -> Resolution:
     """The side a conflict goes to under ``policy`` (``manual`` holds it).
 
     ``newest``: the later modification time wins. The tie rule is deterministic: equal times, or no time on
@@ -218,7 +218,7 @@ def merge_field(
                 outcome=Outcome.PUSH_HUB, write_shop=True, shop_value_after=h, move_base=True, new_base=h, **common
             )
         return FieldDecision(outcome=Outcome.HUB_ONLY_KEPT, **common)
-    winner = _winner(policy, hub_time, shop_time)
+    winner = conflict_winner(policy, hub_time, shop_time)
     conflict = {"outcome": Outcome.CONFLICT, "resolution": winner, **common}
     if winner is Resolution.HELD:
         return FieldDecision(**conflict)

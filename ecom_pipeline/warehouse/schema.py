@@ -232,7 +232,7 @@ push_records = Table(
     Column("external_id", String(128), doc="the shop's id of the record (NULL when a create was refused)"),
     Column("sync_run_id", BigId, doc="sync_runs.id of the push (direction push, stage export)"),
     Column("run_id", String(64), nullable=False, doc="Dagster run id, or cli-<hex> for `ecom-pipeline push`"),
-    Column("outcome", String(16), nullable=False, doc="created | adopted | updated | failed | refresh"),
+    Column("outcome", String(16), nullable=False, doc="created | adopted | updated | deleted | failed | refresh"),
     Column("fields", JsonType, doc='canonical fields written, e.g. ["price"]'),
     Column("message", Text, doc="the shop's refusal (failed), or a note"),
     Column("recorded_at", UTCDateTime, nullable=False),

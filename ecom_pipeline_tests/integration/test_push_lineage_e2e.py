@@ -78,7 +78,7 @@ def test_push_records_say_what_each_push_wrote_refused_and_adopted_and_lineage_a
     row = _last_push_row(capsys.readouterr().out)
     second = world.export_runs()[-1]
     assert row[:2] == [str(second.integration_id), "success"]
-    assert row[-6:] == ["0", "0", "0", "5", "0", "0"]  # created adopted updated unchanged failed conflicts
+    assert row[-7:] == ["0", "0", "0", "0", "5", "0", "0"]  # created adopted updated deleted unchanged failed conflicts
 
     # A hub price edit: the variant is updated (its field), its simple product's link only re-read.
     world.sandbox.clock.advance(60)

@@ -18,7 +18,7 @@ from sqlalchemy import delete, select, update
 from ecom_pipeline.runner import run_sync
 from ecom_pipeline.sandbox.server import ShopSpec
 from ecom_pipeline.warehouse.engine import shared_engine
-from ecom_pipeline.warehouse.schema import entity_links, hub_products, hub_variants
+from ecom_pipeline.warehouse.schema import entity_links, hub_products, hub_variants, push_records
 from ecom_pipeline.warehouse.types import utcnow
 from ecom_pipeline_tests.integration.conftest import running_shop
 from ecom_pipeline_tests.integration.push_world import FIELDS_HEADER, TENANT, PushWorld
@@ -391,6 +391,38 @@ def _hub_variant_rows(world: World, skus: list[str]) -> dict[str, tuple[Any, ...
     with shared_engine(world.url).connect() as conn:
         rows = conn.execute(select(hub_variants).where(hub_variants.c.sku.in_(skus))).all()
     return {f"v:{r.sku}": tuple(r) for r in rows}
+
+
+def test_a_hub_variant_deleted_under_a_live_product_is_one_combination_delete_then_nothing(world: World) -> None:
+    """Prevents a variant deleted in the hub from staying on sale in PrestaShop (DELETE /api/combinations/{id}),
+    and from being deleted again or echoing back: the pull after it writes nothing to the hub, the next push
+    nothing to the shop."""
+    world.import_csv(*VARIABLE, "tee,,,,,,,TEE-L,T-Shirt - L,22.00,,EUR,0.2,,")
+    assert world.push() == 0
+    [tee] = [p for p, r in world.shop.store.tables["products"].items() if world.shop.store.text(r["name"]) == "T-Shirt"]
+    assert sorted(_combinations(world, tee)) == ["TEE-L", "TEE-M", "TEE-S"]
+    assert run_sync(TENANT, instance=world.instance).success
+    world.sandbox.clock.advance(60)
+    with shared_engine(world.url).begin() as conn:
+        conn.execute(update(hub_variants).where(hub_variants.c.sku == "TEE-L").values(deleted_at=utcnow()))
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.shop.stats.count(method="DELETE") == 1 and world.writes() == 1
+    assert sorted(_combinations(world, tee)) == ["TEE-M", "TEE-S"]
+    with shared_engine(world.url).connect() as conn:
+        link = conn.execute(
+            select(entity_links).where(entity_links.c.entity == "variant", entity_links.c.sku == "TEE-L")
+        ).one()
+    assert link.deleted_at is not None
+    with shared_engine(world.url).connect() as conn:
+        lineage = conn.execute(select(push_records).where(push_records.c.sku == "TEE-L")).all()
+    assert [r.outcome for r in lineage][-1] == "deleted" and lineage[-1].external_id == link.external_id
+    before = world.hub_rows() | _hub_variant_rows(world, ["TEE-S", "TEE-M", "TEE-L"])
+    assert run_sync(TENANT, instance=world.instance).success
+    assert world.hub_rows() | _hub_variant_rows(world, ["TEE-S", "TEE-M", "TEE-L"]) == before
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0
 
 
 def test_barcodes_go_where_their_length_says_and_compare_at_is_not_planned(world: World) -> None:

@@ -71,3 +71,31 @@ def test_faults_and_stats_over_http_admin(sandbox: SandboxServer, client: WooCli
     assert requests.post(f"{admin}/faults", json={"no_such_switch": 1}, timeout=10).status_code == 400
     touched = requests.post(f"{admin}/touch", json={"count": 2}, timeout=10).json()["touched"]
     assert len(touched) == 2
+
+
+def test_hold_after_writes_applies_the_nth_write_and_holds_its_answer_until_released(
+    client: WooClient, shop: ShopHandle
+) -> None:
+    """Prevents a kill -9 test from depending on timing: reads and the writes before the N-th pass, the N-th is
+    applied in the shop at once while its answer waits (``held`` set) until the test releases it."""
+    import threading
+
+    shop.faults.update({"hold_after_writes": 2, "hold_timeout_s": 30})
+    assert client.get("/products").status_code == 200
+    first = client.request("POST", "/products", json={"name": "Held 1", "type": "simple", "sku": "HOLD-1"})
+    assert first.status_code == 201 and not shop.faults.held.is_set()
+    answers: list[int] = []
+    worker = threading.Thread(
+        target=lambda: answers.append(
+            client.request("POST", "/products", json={"name": "Held 2", "type": "simple", "sku": "HOLD-2"}).status_code
+        )
+    )
+    worker.start()
+    assert shop.faults.held.wait(10)
+    assert any(p.sku == "HOLD-2" for p in shop.store.products.values())  # applied before the answer
+    time.sleep(0.2)
+    assert answers == []
+    shop.faults.release_held()
+    worker.join(10)
+    assert answers == [201] and shop.faults.hold_after_writes == 0
+    assert client.request("POST", "/products", json={"name": "Free", "type": "simple"}).status_code == 201

@@ -110,6 +110,55 @@ def test_listing_rules_and_held_conflicts_keep_things_out_of_the_plan() -> None:
     assert plan.is_empty
 
 
+TEE_BASE = {"title": "Tee", "description": None, "status": "active"}
+
+
+def _tee(deleted: set[int], *, held: dict[tuple[str, int], set[str]] | None = None, settings: dict[str, Any] = PUSH,
+         linked: tuple[int, ...] = (20, 21)) -> Any:  # fmt: skip
+    variants = [
+        _variant(vid, 2, f"TEE-{size}", "19.90", options={"Size": size}, deleted_at=NOW if vid in deleted else None)
+        for vid, size in ((20, "S"), (21, "M"))
+    ]
+    vlinks = {
+        vid: SimpleNamespace(
+            external_id=str(700 + vid), external_parent_id="601", sku=f"TEE-{size}",
+            base_snapshot={"sku": f"TEE-{size}", "price": "19.90", "compare_at_price": None, "weight": None,
+                           "options": {"Size": size}},
+        )
+        for vid, size in ((20, "S"), (21, "M"))
+        if vid in linked
+    }  # fmt: skip
+    return _plan(settings, [_product(2, "tee")], variants, {2: _link("601", TEE_BASE)}, vlinks, held)
+
+
+def test_a_hub_variant_deleted_under_a_live_product_is_a_variant_delete_once() -> None:
+    """Prevents a variant deleted in the hub from staying on sale in the shop, and from being deleted again once
+    its link is tombstoned (no link: nothing planned)."""
+    plan = _tee({20})
+    assert [(d.external_id, d.product_external_id, d.hub_id, d.sku) for d in plan.variant_deletes] == [
+        ("720", "601", 20, "TEE-S")
+    ]
+    assert not plan.creates and not plan.variant_creates and not plan.updates and not plan.deletes
+    assert ("delete", "variant", "TEE-S", "removed from 601") in plan.rows()
+    assert _tee({20}, linked=(21,)).is_empty
+
+
+def test_variant_deletes_are_held_kept_for_a_pull_shop_and_never_remove_the_last_variant() -> None:
+    """Prevents deleting a variant a person has yet to decide about, pushing to a pull shop, and leaving a product
+    with no variant at all (no platform sells one: the product is archived instead)."""
+    assert _tee({20}, held={("variant", 20): {"variants"}}).is_empty
+    assert _tee({20}, settings={"sync_direction": "pull"}).is_empty
+    assert _tee({20, 21}).is_empty
+    assert len(_tee({20}, settings={"sync_direction": "bidirectional"}).variant_deletes) == 1
+
+
+def test_a_held_variants_conflict_keeps_a_variant_the_shop_removed_from_being_created_again() -> None:
+    """Prevents a push from putting back a variant the shop removed while the hub edited it, before a person
+    decided (the conflict is held on the variant's ``variants`` field)."""
+    assert [vc.variant.sku for vc in _tee(set(), linked=(21,)).variant_creates] == ["TEE-S"]
+    assert _tee(set(), linked=(21,), held={("variant", 20): {"variants"}}).is_empty
+
+
 def test_a_field_the_platform_does_not_take_is_never_planned_so_no_update_row_repeats_forever() -> None:
     """Prevents a perpetual "update" row: a hub sale price (Shopify has none) or compare-at price (PrestaShop keeps
     it as a specific price) differs from the shop's empty value on every run, and the writer cannot close it."""

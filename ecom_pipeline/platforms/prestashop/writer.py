@@ -20,8 +20,12 @@ WooCommerce writer: ``apply_plan(client, plan, on_links) -> WriteOutcome`` and `
   reported it), so a hub edit of it alone is not pushed.
 - **Creates are idempotent**: the references (= SKUs) about to be created are looked up first
   (``filter[reference]=[A|B|...]``); a product found is adopted (linked, then GET-modify-PUT) instead of created.
-  A process killed between the POST and our link therefore creates no duplicate on the rerun.
-- **Delete**: a hub product deleted becomes ``active`` 0 in the shop (never a DELETE).
+  A process killed between the POST and our link therefore creates no duplicate on the rerun. A product with
+  combinations has no reference of its own: after an interrupted push it is found by its combinations'
+  references, or (killed before its first combination) by its ``link_rewrite``, the hub handle.
+- **Delete**: a hub product deleted becomes ``active`` 0 in the shop (never a DELETE). A hub variant deleted under
+  a live product is ``DELETE /api/combinations/{id}`` (a 404 means an earlier, interrupted push deleted it already);
+  the product is read back afterwards like any written one (its default combination may have moved).
 - **Echo suppression**: after the writes, the written products are read back once through the pull's own path
   (``display=full`` by batches of ids, plus the shop's computed prices), so a link's new base is exactly the
   snapshot the next pull computes, and that pull changes nothing.
@@ -53,7 +57,15 @@ from ecom_pipeline.platforms.prestashop import extract as ps_extract
 from ecom_pipeline.platforms.prestashop.client import PrestaShopClient
 from ecom_pipeline.platforms.prestashop.options import OptionError, PrestaShopOptions
 from ecom_pipeline.platforms.prestashop.transform import product_to_canonical, variant_id
-from ecom_pipeline.sync.export import ExportPlan, FieldUpdate, ProductCreate, WriteOutcome, link_row
+from ecom_pipeline.sync.export import (
+    ExportPlan,
+    FieldUpdate,
+    ProductCreate,
+    VariantDelete,
+    WriteOutcome,
+    deleted_variant_row,
+    link_row,
+)
 from ecom_pipeline.sync.hashing import stable_hash
 from ecom_pipeline.sync.merge import FIELDS
 from ecom_pipeline.sync.resolve.products import product_snapshot, variant_snapshot
@@ -310,6 +322,8 @@ class _Writer:
                 self._update_combination(u)
             except ShopApiError as err:
                 self.out.reject("variant", str(u.values.get("sku") or u.external_id), str(err), {"id": u.external_id})
+        for vd in plan.variant_deletes:
+            self._delete_combination(vd)
         self._read_back()
         self.out.api_calls = self.client.http.stats.api_calls
         return self.out
@@ -409,6 +423,9 @@ class _Writer:
                 if len(owners) > 1:
                     raise _Refused(f"its variants' references belong to several shop products ({sorted(owners)})")
                 base = min((v.values.get("price") or Decimal("0")) for v in c.variants)
+                if not owners and self.plan.resume and c.handle:
+                    # Killed between the product's POST and its first combination: no reference to find it by.
+                    owners = set(self._by_link_rewrite(c.handle))
                 if owners:
                     pid = owners.pop()
                     tree = self.client.get_xml("products", pid)
@@ -438,6 +455,16 @@ class _Writer:
                 self.out.reject("product", key, str(err), {"handle": c.handle})
             except ShopApiError as err:
                 self.out.reject("product", key, str(err), {"handle": c.handle})
+
+    def _by_link_rewrite(self, handle: str) -> list[str]:
+        """After an interrupted push: the id of the shop's product without a reference whose ``link_rewrite`` is
+        ``handle`` (the hub handle a create writes), when there is exactly one: a product with combinations this
+        push created before it was killed (its combinations, which carry the references, were not created yet)."""
+        if "|" in handle or "]" in handle:
+            return []
+        items = self.client.list("products", {"filter[link_rewrite]": f"[{handle}]", "display": "[id,reference]"})
+        found = [str(i.get("id")) for i in items if not i.get("reference")]
+        return found if len(found) == 1 else []
 
     def _variant_creates(self, plan: ExportPlan) -> None:
         """Hub variants missing under a linked product: new combinations (their impact over the product's price)."""
@@ -514,6 +541,20 @@ class _Writer:
         entry = self.written.setdefault(pid, _Written(int(u.product_hub_id or 0), u.product_base, {}))
         entry.variants[u.external_id] = (u.hub_id, u.base)
         entry.pushed |= set(u.changes)
+
+    def _delete_combination(self, vd: VariantDelete) -> None:
+        """``DELETE /api/combinations/{id}`` of a hub variant deleted under a live product, then its link tombstoned
+        (a 404: gone already, from an interrupted push or by hand)."""
+        _, _, cid = vd.external_id.partition("-")
+        try:
+            self.client.delete("combinations", cid)
+        except ShopApiError as err:
+            if err.status != 404:
+                self.out.reject("variant", vd.sku or vd.external_id, str(err), {"id": vd.external_id})
+                return
+        self.on_links([deleted_variant_row(self.integration, vd, utcnow())])
+        self.out.deleted += 1
+        self.written.setdefault(vd.product_external_id, _Written(vd.product_hub_id, vd.product_base, {}))
 
     # -- bases after the writes ---------------------------------------------------------------------------------
 

@@ -283,6 +283,15 @@ VARIANTS_BULK_UPDATE_MUTATION = f"""mutation VariantsBulkUpdate($productId: ID!,
   }}
 }}"""
 
+# Removes variants of one product (a hub variant deleted under a live product). The product comes back without its
+# variants: their links are tombstoned, and the product's link takes the answer's ``updatedAt``.
+VARIANTS_BULK_DELETE_MUTATION = f"""mutation VariantsBulkDelete($productId: ID!, $variantsIds: [ID!]!) {{
+  productVariantsBulkDelete(productId: $productId, variantsIds: $variantsIds) {{
+    product {{ {PRODUCT_FIELDS} }}
+    userErrors {{ field message code }}
+  }}
+}}"""
+
 VARIANTS_BULK_CREATE_MUTATION = f"""mutation VariantsBulkCreate($productId: ID!,
     $variants: [ProductVariantsBulkInput!]!) {{
   productVariantsBulkCreate(productId: $productId, variants: $variants) {{

@@ -167,9 +167,14 @@ def _unwrap_product(record: Any) -> tuple[Mapping[str, Any], str | None]:
     return record, None
 
 
+# What Shopify shows as the only option of a product without options. It is not a real option: kept, it would read
+# as one in the hub, and a hub variant without options (or a WooCommerce or PrestaShop one) would differ from it.
+DEFAULT_OPTION = {"Title": "Default Title"}
+
+
 def _variant_options(f: Fields, field: str, node: Mapping[str, Any], option_names: list[str] | None) -> dict[str, str]:
     """GraphQL: the node's ``selectedOptions`` (``option_names`` None); REST: ``option1..3`` under the product's
-    option names, in position order."""
+    option names, in position order. Shopify's ``Title`` / ``Default Title`` alone means no options: ``{}``."""
     options: dict[str, str] = {}
     if option_names is None:
         for option in _list(f, f"{field}.selectedOptions", node.get("selectedOptions")):
@@ -178,12 +183,12 @@ def _variant_options(f: Fields, field: str, node: Mapping[str, Any], option_name
                 value = f.text(f"{field}.selectedOptions.value", option.get("value"))
                 if name and value:
                     options[name] = value
-        return options
-    for position, name in enumerate(option_names, start=1):
-        value = f.text(f"{field}.option{position}", node.get(f"option{position}"))
-        if value:
-            options[name] = value
-    return options
+    else:
+        for position, name in enumerate(option_names, start=1):
+            value = f.text(f"{field}.option{position}", node.get(f"option{position}"))
+            if value:
+                options[name] = value
+    return {} if options == DEFAULT_OPTION else options
 
 
 def _variant_tracked(f: Fields, field: str, node: Mapping[str, Any], graphql: bool) -> bool:

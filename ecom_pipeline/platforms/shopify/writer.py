@@ -8,6 +8,9 @@
   ``productVariantsBulkUpdate`` with ``allowPartialUpdates``: a variant the shop refuses does not hold back the others.
 - Hub variants added to a product the shop already has are one ``productVariantsBulkCreate`` per product (Shopify
   creates them all or none: a refused one holds back its siblings, each rejected with the reason).
+- Hub variants deleted under a product the shop has are one ``productVariantsBulkDelete`` per product (all or
+  none); a variant the shop no longer has (a push killed after the delete, before its link was tombstoned) is
+  found by deleting one by one after an ``AT_LEAST_ONE_VARIANT_DOES_NOT_BELONG_TO_THE_PRODUCT`` answer.
 - Every call runs under the client's cost governor (``ShopifyClient.execute``), so a large push paces itself to
   the bucket instead of meeting THROTTLED.
 - ``userErrors`` are per item: each refused product or variant becomes a rejection (stage ``export``) with the
@@ -50,7 +53,16 @@ from ecom_pipeline.platforms.shopify.transform import product_to_canonical
 from ecom_pipeline.platforms.shopify.versions import pinned_version
 from ecom_pipeline.platforms.woocommerce.writer import base_after
 from ecom_pipeline.sync.canonical import CanonicalProduct
-from ecom_pipeline.sync.export import ExportPlan, FieldUpdate, ProductCreate, VariantValues, WriteOutcome, link_row
+from ecom_pipeline.sync.export import (
+    ExportPlan,
+    FieldUpdate,
+    ProductCreate,
+    VariantDelete,
+    VariantValues,
+    WriteOutcome,
+    deleted_variant_row,
+    link_row,
+)
 from ecom_pipeline.sync.merge import FIELDS
 from ecom_pipeline.sync.resolve.products import product_snapshot, variant_snapshot
 from ecom_pipeline.warehouse.types import utcnow
@@ -216,6 +228,11 @@ class _Writer:
             added.setdefault(vc.product_external_id, []).append(vc)
         for parent, creates in sorted(added.items()):
             self._create_variants(parent, creates)
+        removed: dict[str, list[VariantDelete]] = {}
+        for vd in self.plan.variant_deletes:
+            removed.setdefault(vd.product_external_id, []).append(vd)
+        for parent, doomed in sorted(removed.items()):
+            self._delete_variants(parent, doomed)
         self.out.api_calls = self.client.stats.api_calls
         return self.out
 
@@ -400,6 +417,42 @@ class _Writer:
             rows.append(self._variant_row(shop_variant, vc.variant.hub_id, parent, None, ()))
             self.out.created += 1
         self.on_links(rows)
+
+    def _delete_variants(self, parent: str, group: list[VariantDelete], *, one_by_one: bool = False) -> None:
+        """Hub variants deleted under a product the shop has: one ``productVariantsBulkDelete`` (all or none).
+
+        A variant already gone (``AT_LEAST_ONE_VARIANT_DOES_NOT_BELONG_TO_THE_PRODUCT``) makes the others wait:
+        they are sent one by one, and the one the shop does not have is taken as deleted (its link tombstoned).
+        """
+        variables = {
+            "productId": _gid("Product", parent),
+            "variantsIds": [_gid("ProductVariant", vd.external_id) for vd in group],
+        }
+        data = self.client.execute(
+            q.VARIANTS_BULK_DELETE_MUTATION, variables, key="VariantsBulkDelete", estimate=MUTATION_ESTIMATE
+        )
+        answer = data.get("productVariantsBulkDelete") or {}
+        errors = list(answer.get("userErrors") or [])
+        codes = {e.get("code") for e in errors}
+        if errors and codes == {"AT_LEAST_ONE_VARIANT_DOES_NOT_BELONG_TO_THE_PRODUCT"}:
+            if len(group) > 1 and not one_by_one:
+                for vd in group:
+                    self._delete_variants(parent, [vd], one_by_one=True)
+                return
+            errors = []  # this one variant is not there any more: deleted by an earlier, interrupted push
+        if errors:
+            reason = "; ".join(_reason(e) for e in errors)
+            for vd in group:
+                self.out.reject("variant", vd.sku or vd.external_id, reason, variables)
+            return
+        now = utcnow()
+        rows = [deleted_variant_row(self.integration, vd, now) for vd in group]
+        product_node = answer.get("product")
+        if product_node:  # its updatedAt moved: the product's echo must find its base
+            canonical = self._canonical({**product_node, "variants": {"nodes": []}})
+            rows.append(self._product_row(canonical, group[0].product_hub_id, None, ()))
+        self.on_links(rows)
+        self.out.deleted += len(group)
 
     # -- helpers --------------------------------------------------------------------------------------------------
 

@@ -43,8 +43,10 @@ from ecom_pipeline.sync.export import (
     ExportPlan,
     FieldUpdate,
     ProductCreate,
+    VariantDelete,
     VariantValues,
     WriteOutcome,
+    deleted_variant_row,
     link_row,
 )
 from ecom_pipeline.sync.hashing import stable_hash
@@ -55,6 +57,8 @@ from ecom_pipeline.warehouse.types import utcnow
 
 BATCH_LIMIT = 100
 DUPLICATE_SKU_CODES = frozenset({"product_invalid_sku", "woocommerce_rest_product_not_created"})
+# A variation delete answered "no such variation" is done already (a push killed after the delete, before the link).
+GONE_VARIATION_CODES = frozenset({"woocommerce_rest_product_variation_invalid_id", "woocommerce_rest_invalid_id"})
 _STATUS = {"active": "publish", "draft": "draft", "archived": "draft"}
 _TIME_FIELDS = frozenset({"created_at", "updated_at"})
 # The fields a push writes to WooCommerce (sync/export.py plans no other): all of them; the sale price is
@@ -177,11 +181,10 @@ def _answered(
     chunk: list[tuple[str, Any, dict[str, Any]]], answer: Mapping[str, Any]
 ) -> Iterator[tuple[str, Any, dict[str, Any], Any, Mapping[str, Any] | None]]:
     """Each ``(kind, item, body)`` of a batch with its answer item and that item's error: a batch answers its
-    creates and its updates (and adopts, sent as updates) in two lists, each in request order."""
-    created = iter(answer.get("create") or [])
-    updated = iter(answer.get("update") or [])
+    creates, its updates (and adopts, sent as updates) and its deletes in three lists, each in request order."""
+    answers = {kind: iter(answer.get(kind) or []) for kind in ("create", "update", "delete")}
     for kind, item, body in chunk:
-        result = next(created if kind == "create" else updated, None)
+        result = next(answers[kind if kind in answers else "update"], None)
         yield kind, item, body, result, _error_of(result)
 
 
@@ -197,6 +200,7 @@ class _Writer:
         # parent external id -> [(variant values or update, payload)] for the variations phase
         self.variation_creates: dict[str, list[VariantValues]] = {}
         self.variation_updates: dict[str, list[FieldUpdate]] = {}
+        self.variation_deletes: dict[str, list[VariantDelete]] = {}
         self.parent_hub_ids: dict[str, int] = {}
         self.new_parents: set[str] = set()
         self.parent_bases: dict[str, Mapping[str, Any] | None] = {}
@@ -316,13 +320,18 @@ class _Writer:
         for vc in plan.variant_creates:
             self.variation_creates.setdefault(vc.product_external_id, []).append(vc.variant)
             self.parent_hub_ids[vc.product_external_id] = vc.product_hub_id
+        for vd in plan.variant_deletes:
+            self.variation_deletes.setdefault(vd.product_external_id, []).append(vd)
+            self.parent_hub_ids.setdefault(vd.product_external_id, vd.product_hub_id)
+            self.parent_bases.setdefault(vd.product_external_id, vd.product_base)
         for u in plan.updates:
             if u.entity == "product":
                 self.parent_hub_ids.setdefault(u.external_id, u.hub_id)
                 self.parent_bases.setdefault(u.external_id, u.base)
                 self.product_pushed[u.external_id] = tuple(u.changes)
         self._product_batches(creates, adopt, updates)
-        for parent in sorted(set(self.variation_creates) | set(self.variation_updates), key=str):
+        parents = set(self.variation_creates) | set(self.variation_updates) | set(self.variation_deletes)
+        for parent in sorted(parents, key=str):
             self._variations(parent)
         self.out.api_calls = self.client.http.stats.api_calls
         return self.out
@@ -553,18 +562,28 @@ class _Writer:
         for u in updates:
             vid = int(u.external_id) if u.external_id.isdigit() else u.external_id
             ops.append(("update", u, {"id": vid, **variant_fields(u.values, u.changes)}))
+        for vd in self.variation_deletes.get(parent, []):
+            ops.append(("delete", vd, {"id": int(vd.external_id) if vd.external_id.isdigit() else vd.external_id}))
         written: dict[str, tuple[int, Mapping[str, Any] | None, Iterable[str]]] = {}
+        gone: list[dict[str, Any]] = []
         duplicates: list[tuple[VariantValues, dict[str, Any], Mapping[str, Any]]] = []
         for start in range(0, len(ops), BATCH_LIMIT):
             chunk = ops[start : start + BATCH_LIMIT]
             request = {
                 "create": [body for kind, _, body in chunk if kind == "create"],
                 "update": [body for kind, _, body in chunk if kind == "update"],
+                "delete": [body["id"] for kind, _, body in chunk if kind == "delete"],
             }
             answer = self.client.post(f"products/{parent}/variations/batch", {k: v for k, v in request.items() if v})
             answer = answer if isinstance(answer, Mapping) else {}
             for kind, item, body, result, error in _answered(chunk, answer):
-                if kind == "create":
+                if kind == "delete":
+                    if error is not None and error.get("code") not in GONE_VARIATION_CODES:
+                        self.out.reject("variant", item.sku or item.external_id, _reason(error), body)
+                        continue
+                    gone.append(deleted_variant_row(self.integration, item, utcnow()))
+                    self.out.deleted += 1
+                elif kind == "create":
                     if error is not None and error.get("code") in DUPLICATE_SKU_CODES and item.sku:
                         duplicates.append((item, body, error))  # ours already? decided once the parent is read
                         continue
@@ -583,6 +602,8 @@ class _Writer:
                         continue
                     written[item.external_id] = (item.hub_id, item.base or None, item.changes)
                     self.out.updated += 1
+        if gone:
+            self.on_links(gone)  # tombstoned as soon as the shop answered (a rerun would find nothing to delete)
         self._relink_variable(parent, written, duplicates)
 
     def _relink_variable(

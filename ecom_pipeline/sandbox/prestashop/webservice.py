@@ -166,8 +166,34 @@ class PrestaWebservice(PrestaOrders):
             if resource == "products":
                 self.delete_product(rid)
                 return
+            if resource == "combinations":
+                self.delete_combination(rid)
+                return
             if self.tables[resource].pop(rid, None) is None:
                 raise StoreError(404)
+
+    def delete_combination(self, cid: int) -> None:
+        """Delete a combination as ``Combination::delete`` does: its stock row goes, the product's stock is the sum
+        of the remaining combinations, and the product's default combination moves to the first remaining one (0
+        when none is left). The product's ``date_upd`` is left as it was (the product row is not saved)."""
+        with self.lock:
+            row = self.tables["combinations"].pop(cid, None)
+            if row is None:
+                raise StoreError(404)
+            pid = int(row["id_product"])
+            combos = self.combinations_of.get(pid, [])
+            if cid in combos:
+                combos.remove(cid)
+            self.combination_values.pop(cid, None)
+            self.combination_images.pop(cid, None)
+            sid = self.stock_index.pop((pid, cid), None)
+            if sid is not None:
+                self.tables["stock_availables"].pop(sid, None)
+            self._sync_product_stock(pid)
+            product = self.tables["products"].get(pid)
+            if product is not None and int(product.get("id_default_combination") or 0) == cid:
+                product["id_default_combination"] = combos[0] if combos else 0
+                product["cache_default_attribute"] = str(combos[0] if combos else 0)
 
     def delete_product(self, pid: int) -> None:
         """Delete a product with its combinations and stock rows (it is gone from the webservice: 404)."""

@@ -395,6 +395,18 @@ def _variants_bulk_create(
     }
 
 
+def _variants_bulk_delete(_: Any, info: GraphQLResolveInfo, productId: str, variantsIds: list[str]) -> Any:
+    """``productVariantsBulkDelete``: needs ``write_products``; all or none (see ``ShopifyStore.delete_variants``)."""
+    _require_write(info, "write_products")
+    store: ShopifyStore = info.context.store
+    try:
+        store.product(productId)
+    except (StoreError, ValueError):
+        return {"product": None, "userErrors": _no_such_product()["userErrors"]}
+    errors = store.delete_variants(productId, variantsIds)
+    return {"product": None if errors else store.product(productId), "userErrors": errors}
+
+
 def _variants_bulk_update(
     _: Any, info: GraphQLResolveInfo, productId: str, variants: list[dict[str, Any]], allowPartialUpdates: bool = False
 ) -> Any:
@@ -530,6 +542,7 @@ RESOLVERS.update(
         ("Mutation", "productSet"): _product_set,
         ("Mutation", "productVariantsBulkCreate"): _variants_bulk_create,
         ("Mutation", "productVariantsBulkUpdate"): _variants_bulk_update,
+        ("Mutation", "productVariantsBulkDelete"): _variants_bulk_delete,
         ("Mutation", "inventorySetQuantities"): _inventory_set,
     }
 )

@@ -73,6 +73,10 @@ enum ProductVariantsBulkCreateUserErrorCode {
   UNSUPPORTED_COMBINED_LISTING_PARENT_OPERATION VARIANT_ALREADY_EXISTS
   VARIANT_ALREADY_EXISTS_CHANGE_OPTION_VALUE
 }
+enum ProductVariantsBulkDeleteUserErrorCode {
+  AT_LEAST_ONE_VARIANT_DOES_NOT_BELONG_TO_THE_PRODUCT CANNOT_DELETE_LAST_VARIANT PRODUCT_DOES_NOT_EXIST
+  PRODUCT_SUSPENDED UNSUPPORTED_COMBINED_LISTING_PARENT_OPERATION
+}
 enum ProductVariantsBulkCreateStrategy { DEFAULT PRESERVE_STANDALONE_VARIANT REMOVE_STANDALONE_VARIANT }
 enum ProductSetUserErrorCode {
   CANNOT_COMBINE_LINKED_AND_NONLINKED_OPTION_VALUES CAPABILITY_VIOLATION DUPLICATED_METAFIELD_VALUE
@@ -276,6 +280,10 @@ type ProductVariantsBulkCreateUserError {
 type ProductVariantsBulkCreatePayload {
   product: Product productVariants: [ProductVariant!] userErrors: [ProductVariantsBulkCreateUserError!]!
 }
+type ProductVariantsBulkDeleteUserError {
+  code: ProductVariantsBulkDeleteUserErrorCode field: [String!] message: String!
+}
+type ProductVariantsBulkDeletePayload { product: Product userErrors: [ProductVariantsBulkDeleteUserError!]! }
 type ProductSetUserError { code: ProductSetUserErrorCode field: [String!] message: String! }
 type ProductSetPayload { product: Product userErrors: [ProductSetUserError!]! }
 input ProductVariantsBulkInput {
@@ -351,6 +359,7 @@ type Mutation {
     ProductVariantsBulkUpdatePayload
   productVariantsBulkCreate(productId: ID!, variants: [ProductVariantsBulkInput!]!,
                             strategy: ProductVariantsBulkCreateStrategy = DEFAULT): ProductVariantsBulkCreatePayload
+  productVariantsBulkDelete(productId: ID!, variantsIds: [ID!]!): ProductVariantsBulkDeletePayload
   inventorySetQuantities(input: InventorySetQuantitiesInput!): InventorySetQuantitiesPayload
 }
 

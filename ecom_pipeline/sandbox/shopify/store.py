@@ -1005,6 +1005,53 @@ class ShopifyStore:
         self._emit("products/update", payload)
         return created, []
 
+    def delete_variants(self, ident: int | str, variant_ids: list[str]) -> list[dict[str, Any]]:
+        """``productVariantsBulkDelete``: remove variants of one product, all or none; the userErrors, if any.
+
+        A variant of another product (or none) is ``AT_LEAST_ONE_VARIANT_DOES_NOT_BELONG_TO_THE_PRODUCT``;
+        removing every variant is ``CANNOT_DELETE_LAST_VARIANT`` (a product always keeps one). Option values no
+        variant uses any more leave the product's options, as Shopify does; ``products/update`` is sent.
+        """
+        with self.lock:
+            product = self.product(ident)
+            doomed: list[int] = []
+            for i, gid in enumerate(variant_ids):
+                try:
+                    vid = parse_gid(gid, "ProductVariant")
+                except ValueError:
+                    vid = -1
+                if vid not in product.variant_ids:
+                    return [
+                        {
+                            "field": ["variantsIds", str(i)],
+                            "message": "At least one variant does not belong to the product",
+                            "code": "AT_LEAST_ONE_VARIANT_DOES_NOT_BELONG_TO_THE_PRODUCT",
+                        }
+                    ]
+                doomed.append(vid)
+            keep = [v for v in product.variant_ids if v not in doomed]
+            if not keep:
+                return [
+                    {"field": ["variantsIds"], "message": "Cannot delete default variant",
+                     "code": "CANNOT_DELETE_LAST_VARIANT"}
+                ]  # fmt: skip
+            for vid in doomed:
+                gone = self.variants.pop(vid)
+                self.inventory_items.pop(gone.inventory_item_id, None)
+                self.levels.pop(gone.inventory_item_id, None)
+            product.variant_ids = keep
+            for position, option in enumerate(product.options):
+                used = {
+                    self.variants[v].option_values[position]
+                    for v in keep
+                    if position < len(self.variants[v].option_values)
+                }
+                option.values = [value for value in option.values if value in used]
+            product.updated_at = self.now()
+            payload = self.rest_product(product)
+        self._emit("products/update", payload)
+        return []
+
     def touch_products(self, count: int = 1, ids: list[int] | None = None) -> list[int]:
         """Bump ``updated_at`` of the given products (or of the ``count`` least recently updated)."""
         with self.lock:

@@ -4,6 +4,10 @@
 transaction that sets ``applied_at``, so a decision is applied exactly once whoever runs the sync and whenever
 it dies. Taking the hub's value writes nothing to the hub (export then pushes the hub value, since the conflict no
 longer holds the field); taking the shop's value or a given one writes it to the hub column.
+
+A ``variants`` conflict (a variant removed on one side and edited on the other) is about the variant's presence:
+taking the shop's side deletes the hub variant when the shop had removed it, or brings it back when the hub had;
+taking the hub's side writes nothing (export then removes it from the shop, or creates it there again).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from ecom_pipeline.sync.merge import MONEY_FIELDS
-from ecom_pipeline.warehouse.schema import hub_products, hub_variants, sync_conflicts
+from ecom_pipeline.warehouse.schema import entity_links, hub_products, hub_variants, sync_conflicts
 
 # The hub column each mergeable field is kept in, per entity (fields without a hub column are not applied).
 _COLUMNS: dict[str, dict[str, str]] = {
@@ -65,6 +69,11 @@ def apply_decisions(conn: Connection, integration_id: int, now: datetime) -> int
     )
     applied = 0
     for row in rows:
+        if str(row.field) == "variants":
+            _apply_presence(conn, row, now)
+            conn.execute(update(sync_conflicts).where(sync_conflicts.c.id == row.id).values(applied_at=now))
+            applied += 1
+            continue
         column = _COLUMNS.get(str(row.entity), {}).get(str(row.field))
         if column is not None and row.resolved_take != "hub":
             if column == "sku" and _sku_taken(conn, row):
@@ -86,6 +95,34 @@ def apply_decisions(conn: Connection, integration_id: int, now: datetime) -> int
         conn.execute(update(sync_conflicts).where(sync_conflicts.c.id == row.id).values(applied_at=now))
         applied += 1
     return applied
+
+
+def _apply_presence(conn: Connection, row: Any, now: datetime) -> None:
+    """A decided ``variants`` conflict: the hub variant's presence follows the side taken.
+
+    Taking the shop's side deletes the hub variant when the shop had removed it (``shop_value`` NULL), or brings it
+    back. Taking the hub's side of a variant the shop removed lets go of this shop's link, so export creates the
+    variant there again; of a variant the hub deleted, it writes nothing (export then removes it from the shop).
+    """
+    if row.resolved_take == "hub":
+        if row.shop_value is None:
+            conn.execute(
+                update(entity_links)
+                .where(
+                    entity_links.c.integration_id == row.integration_id,
+                    entity_links.c.entity == "variant",
+                    entity_links.c.hub_id == row.hub_id,
+                    entity_links.c.deleted_at.is_(None),
+                )
+                .values(deleted_at=now, last_synced_at=now)
+            )
+        return
+    present = (row.shop_value if row.resolved_take == "shop" else row.resolved_value) is not None
+    conn.execute(
+        update(hub_variants)
+        .where(hub_variants.c.id == row.hub_id)
+        .values(deleted_at=None if present else now, synced_at=now)
+    )
 
 
 def _sku_taken(conn: Connection, row: Any) -> bool:

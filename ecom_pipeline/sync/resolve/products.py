@@ -251,9 +251,14 @@ def _write_hub_variants(
                 updates.append({"id": item.hub_id, **values})
             elif sku and sku in by_sku:
                 item.hub_id = int(by_sku[sku].id)
+                if merger is not None:  # a first link: merged against an empty base, not taken blindly
+                    values = merger.variant(item, values, item.record.updated_at or plan.product.record.updated_at)
                 updates.append({"id": item.hub_id, **values})
             elif sku and sku in first_with_sku:
                 repeats.append((item, first_with_sku[sku]))
+            elif merger is not None and not merger.settings.direction.pulls and plan.product.link is not None:
+                # A variant a push shop added to a linked product: the set merge leaves it in the shop (not pulled).
+                continue
             else:
                 inserts.append((item, {"tenant_id": tenant_id, "product_id": plan.product.hub_id, **values}))
                 if sku:
@@ -264,6 +269,27 @@ def _write_hub_variants(
     store.executemany_update(conn, hub_variants, updates)
 
 
+def _removed_by_merge(
+    conn: Connection, integration_id: int, plans: list[_ProductPlan], merger: Merger, now: datetime
+) -> None:
+    """Variants a ``bidirectional``/``push`` shop removed: decided by the set merge (``Merger.removed_in_shop``).
+
+    The hub variants it removes are deleted even when another shop still sells them (export removes them there
+    next); the links it lets go are tombstoned with this shop's stock rows of them.
+    """
+    links: list[Row[Any]] = []
+    doomed: list[int] = []
+    for plan in plans:
+        if plan.removed_variant_links:
+            gone, delete = merger.removed_in_shop(plan.removed_variant_links, plan.product.record.updated_at)
+            links += gone
+            doomed += delete
+    merger.delete_variants(doomed)
+    if links:
+        store.mark_links_deleted(conn, integration_id, "variant", [r.external_id for r in links], now)
+        store.tombstone_inventory(conn, integration_id, {int(r.hub_id) for r in links}, now)
+
+
 def _write_links(writer: LinkWriter, plans: list[_ProductPlan], counts: ResolveCounts) -> None:
     """Links with the new base snapshots: the product's when it changed, each changed variant's."""
     for plan in plans:
@@ -271,6 +297,8 @@ def _write_links(writer: LinkWriter, plans: list[_ProductPlan], counts: ResolveC
         if plan.product_changed:
             writer.add("product", plan.product)
         for item in plan.variants:
+            if item.hub_id is None:
+                continue  # left in the shop by the set merge (a push shop's own variant): no hub row, no link
             v = item.record
             writer.add(
                 "variant", item, updated_at=v.updated_at or p.updated_at, sku=norm_sku(v.sku), parent=p.external_id
@@ -313,13 +341,26 @@ def resolve_products(
             [plan.product.link for plan in plans if plan.product_changed],
             [item.link for plan in plans for item in plan.variants],
         )
+        # First links (matched by SKU) and variants the shop removed: their hub rows, read in bulk.
+        matched = [
+            lookups.by_sku[sku]
+            for plan in plans
+            for item in plan.variants
+            if item.link is None and (sku := norm_sku(item.record.sku)) and sku in lookups.by_sku
+        ]
+        merger.preload(
+            [int(row.product_id) for row in matched],
+            [int(row.id) for row in matched] + [int(r.hub_id) for plan in plans for r in plan.removed_variant_links],
+        )
     _write_hub_products(conn, tenant_id, plans, lookups, now, merger)
     _write_hub_variants(conn, tenant_id, plans, lookups.by_sku, now, merger)
     if merger is not None:
+        _removed_by_merge(conn, integration_id, plans, merger, now)
         merger.write_conflicts()
-    removed = [row for plan in plans for row in plan.removed_variant_links]
-    if removed:
-        # The shop removed these variants from their product (another shop may still sell them).
-        tombstone_links(conn, integration_id, "variant", removed, now)
+    else:
+        removed = [row for plan in plans for row in plan.removed_variant_links]
+        if removed:
+            # The shop removed these variants from their product (another shop may still sell them).
+            tombstone_links(conn, integration_id, "variant", removed, now)
     _write_links(LinkWriter(conn, tenant_id, integration_id, now), plans, counts)
     return counts

@@ -11,7 +11,14 @@ the hub row, the shop record and the link's ``base_snapshot``:
   for it until a person decides (``sync.resolve.decisions`` applies that decision on the next resolve);
 - fields without a policy (handle, tags, categories, product type, variant title, currency, position) take the
   shop's value only when the shop changed them, so a hub edit of them survives an unrelated pull.
-- a record deleted in the hub (``deleted_at``) stays deleted: a shop edit does not bring it back.
+- a record deleted in the hub (``deleted_at``) stays deleted: a shop edit does not bring it back; except a
+  variant, whose presence is the product's ``variants`` field (``sync.membership``): a variant the hub deleted
+  and the shop edited is a conflict under the ``variants`` policy (the shop winning brings it back), and a
+  variant the shop removed is removed from the hub (even when another shop still has it: export then removes
+  it there), unless the hub edited it meanwhile (a conflict again);
+- a first link (a shop record matched to a hub record by SKU, with no base yet) is merged against an empty
+  base: values both sides have alike agree, a value only one side has is that side's, and two different values
+  are a conflict decided by the policy (not the shop's values taken blindly, as a ``pull`` shop does).
 
 The hub side is compared as export sends it (``export.product_values`` / ``variant_values``: an archived product
 is a draft in the shop), so resolve and export agree on what "the hub changed" means. The hub's modification time
@@ -29,11 +36,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, insert, select
+from sqlalchemy import Row, insert, select, update
 from sqlalchemy.engine import Connection
 
-from ecom_pipeline.sync.export import PRODUCT_FIELDS, VARIANT_FIELDS, product_values, variant_values
+from ecom_pipeline.sync.export import PRODUCT_FIELDS, VARIANT_FIELDS, product_values, push_fields_for, variant_values
 from ecom_pipeline.sync.hashing import stable_hash
+from ecom_pipeline.sync.membership import MEMBER_FIELDS, MemberDecision, fingerprint, member_fields, merge_member
 from ecom_pipeline.sync.merge import (
     MONEY_FIELDS,
     FieldDecision,
@@ -100,6 +108,20 @@ def _new_base(d: FieldDecision, shop_raw: Any, base_raw: Any) -> Any:
     return shop_raw
 
 
+def _platform_fields(conn: Connection, integration_id: int) -> frozenset[str]:
+    """The fields the shop's platform takes (its writer's ``PUSH_FIELDS``); every variant field when unknown."""
+    platform = conn.execute(select(integrations.c.platform).where(integrations.c.id == integration_id)).scalar()
+    try:
+        return push_fields_for(str(platform))
+    except KeyError:  # a platform not registered in this process (e.g. a test double)
+        return frozenset(VARIANT_FIELDS)
+
+
+def _shown(values: dict[str, Any]) -> dict[str, Any]:
+    """A variant's set-merge fields as a conflict row shows them (SKU, prices, barcode, weight, options)."""
+    return {name: values.get(name) for name in MEMBER_FIELDS}
+
+
 class Merger:
     """Merges the linked records of one page for one non-``pull`` shop and collects the conflicts."""
 
@@ -122,6 +144,8 @@ class Merger:
         self.products: dict[int, Row[Any]] = {}
         self.variants: dict[int, Row[Any]] = {}
         self.conflicts: list[dict[str, Any]] = []
+        # What the set merge compares to tell an edited variant: the fields this platform holds.
+        self.member_fields = member_fields(_platform_fields(conn, integration_id))
         # With a price rule the shop's price is derived from the hub's: it is never pulled into the hub.
         self.variant_fields = (
             tuple(f for f in _VARIANT_MERGED if f not in _RULED_PRICES)
@@ -136,6 +160,22 @@ class Merger:
         self.products = _rows(self.conn, hub_products, (int(link.hub_id) for link in live_products))
         self.variants = _rows(self.conn, hub_variants, (int(link.hub_id) for link in live_variants))
 
+    def preload(self, product_ids: Iterable[int], variant_ids: Iterable[int]) -> None:
+        """Hub rows first links and removed variants will need (one query per table and chunk, not one per row)."""
+        self.products.update(_rows(self.conn, hub_products, set(product_ids) - set(self.products)))
+        self.variants.update(_rows(self.conn, hub_variants, set(variant_ids) - set(self.variants)))
+
+    def _row(self, table: Any, cache: dict[int, Row[Any]], hub_id: int | None) -> Row[Any] | None:
+        """A hub row by id, read once (first links are only known once the hub ids are decided)."""
+        if hub_id is None:
+            return None
+        if hub_id not in cache:
+            found = self.conn.execute(select(table).where(table.c.id == hub_id)).first()
+            if found is None:
+                return None
+            cache[hub_id] = found
+        return cache[hub_id]
+
     def _merge(
         self,
         entity: str,
@@ -147,8 +187,8 @@ class Merger:
         values: dict[str, Any],
         shop_time: datetime | None,
     ) -> dict[str, Any]:
-        assert item.link is not None
-        base = dict(item.link.base_snapshot or {})
+        # A first link has no base: every value one side has and the other lacks is that side's change.
+        base = dict(item.link.base_snapshot or {}) if item.link is not None and _live(item.link) else {}
         shop = item.snapshot
         decisions = merge_record(
             base=base,
@@ -189,8 +229,10 @@ class Merger:
         return out
 
     def product(self, item: Pending[Any], values: dict[str, Any]) -> dict[str, Any]:
-        """The hub product's values after the merge (``values``: the shop's, as a pull writes them)."""
-        hub = self.products.get(int(item.link.hub_id)) if _live(item.link) else None  # type: ignore[union-attr]
+        """The hub product's values after the merge (``values``: the shop's, as a pull writes them); a product
+        linked for the first time (``item.hub_id`` found through a variant's SKU) merges against an empty base."""
+        hub_id = int(item.link.hub_id) if _live(item.link) else item.hub_id  # type: ignore[union-attr]
+        hub = self._row(hub_products, self.products, hub_id)
         if hub is None:
             return values
         return self._merge(
@@ -205,18 +247,113 @@ class Merger:
         )
 
     def variant(self, item: Pending[Any], values: dict[str, Any], shop_time: datetime | None) -> dict[str, Any]:
-        """The hub variant's values after the merge; the price fields are kept when a price rule applies."""
-        hub = self.variants.get(int(item.link.hub_id)) if _live(item.link) else None  # type: ignore[union-attr]
-        if hub is None:
+        """The hub variant's values after the merge; the price fields are kept when a price rule applies.
+
+        A variant linked for the first time (matched by SKU: ``item.hub_id``) merges against an empty base, unless
+        the hub deleted it (then it is linked with the shop's values as before). A linked variant the hub deleted
+        and the shop edited goes through the set merge first (``_deleted_in_hub``).
+        """
+        linked = _live(item.link)
+        hub_id = int(item.link.hub_id) if linked else item.hub_id  # type: ignore[union-attr]
+        hub = self._row(hub_variants, self.variants, hub_id)
+        if hub is None or (not linked and hub.deleted_at is not None):
             return values
-        hub_side = {**variant_values(hub, self.settings), "options": dict(hub.options or {})}
-        for name in MONEY_FIELDS & set(hub_side):
-            hub_side[name] = _tidy(hub_side[name])
+        if linked and hub.deleted_at is not None and self._deleted_in_hub(item, hub, shop_time):
+            return {**values, "deleted_at": None}  # the shop won: back in the hub, with the shop's values
+        hub_side = self.variant_side(hub)
         out = self._merge("variant", item, hub, hub_side, self.variant_fields, _VARIANT_OTHER, values, shop_time)
         if self.settings.price_rule is not None:
             for name in (*_RULED_PRICES, *_TAX_TWINS):
                 out[name] = getattr(hub, name)
         return out
+
+    def variant_side(self, hub: Row[Any]) -> dict[str, Any]:
+        """A hub variant as export sends it (price rule applied), with its options: what the merges compare."""
+        hub_side = {**variant_values(hub, self.settings), "options": dict(hub.options or {})}
+        for name in MONEY_FIELDS & set(hub_side):
+            hub_side[name] = _tidy(hub_side[name])
+        return hub_side
+
+    def _member(
+        self,
+        hub: Row[Any],
+        link: Row[Any],
+        shop: dict[str, Any] | None,
+        shop_time: datetime | None,
+    ) -> MemberDecision:
+        """The set merge of one linked variant (``shop`` None: the shop removed it); its conflict is recorded."""
+        base = dict(link.base_snapshot or {})
+        in_hub = hub.deleted_at is None
+        decision = merge_member(
+            int(hub.id),
+            base=fingerprint(base, self.member_fields),
+            hub=fingerprint(self.variant_side(hub), self.member_fields) if in_hub else None,
+            shop=fingerprint(shop, self.member_fields) if shop is not None else None,
+            in_base=True,
+            in_hub=in_hub,
+            in_shop=shop is not None,
+            policy=self.settings.policies["variants"],
+            direction=self.settings.direction,
+            hub_time=hub.deleted_at if not in_hub else hub.synced_at,
+            shop_time=shop_time,
+        )
+        if decision.is_conflict:
+            self.conflicts.append(
+                {
+                    "tenant_id": self.tenant_id,
+                    "integration_id": self.integration_id,
+                    "entity": "variant",
+                    "hub_id": int(hub.id),
+                    "field": "variants",
+                    "base_value": json_value(_shown(base)),
+                    "hub_value": json_value(_shown(self.variant_side(hub))) if in_hub else None,
+                    "shop_value": json_value(_shown(shop)) if shop is not None else None,
+                    "policy": decision.policy.value,
+                    "resolution": (decision.resolution or Resolution.HELD).value,
+                    "decided_at": self.now,
+                    "dagster_run_id": self.run_id,
+                }
+            )
+        return decision
+
+    def _deleted_in_hub(self, item: Pending[Any], hub: Row[Any], shop_time: datetime | None) -> bool:
+        """A variant the hub deleted and the shop changed: True when the set merge brings it back to the hub."""
+        assert item.link is not None
+        return self._member(hub, item.link, item.snapshot, shop_time).add_hub
+
+    def removed_in_shop(
+        self, links: Iterable[Row[Any]], shop_time: datetime | None
+    ) -> tuple[list[Row[Any]], list[int]]:
+        """Variants the shop removed from a product (their live links): the set merge of each.
+
+        Returns the links to tombstone and the hub variants to delete. A variant the hub left as it was is removed
+        from the hub (``bidirectional``: export then removes it from the other shops); one the hub edited meanwhile
+        is a conflict (the hub winning puts it back in the shop: its link is tombstoned so export creates it
+        again); a ``push`` shop's removal and a held conflict keep the link, so nothing is re-created or deleted.
+        A variant the hub deleted too is agreement: only the link goes.
+        """
+        tombstone: list[Row[Any]] = []
+        delete: list[int] = []
+        for link in links:
+            hub = self._row(hub_variants, self.variants, int(link.hub_id))
+            if hub is None:
+                tombstone.append(link)
+                continue
+            decision = self._member(hub, link, None, shop_time)
+            if decision.remove_hub:
+                delete.append(int(hub.id))
+            if decision.base_after is False or decision.add_shop or decision.remove_hub:
+                tombstone.append(link)
+        return tombstone, delete
+
+    def delete_variants(self, hub_ids: list[int]) -> None:
+        """Set ``deleted_at`` on hub variants the set merge removed (one statement per chunk)."""
+        for part in store.chunked(sorted(set(hub_ids))):
+            self.conn.execute(
+                update(hub_variants)
+                .where(hub_variants.c.id.in_(part), hub_variants.c.deleted_at.is_(None))
+                .values(deleted_at=self.now, synced_at=self.now)
+            )
 
     def write_conflicts(self) -> int:
         """Insert the page's conflicts (one statement) and forget them."""

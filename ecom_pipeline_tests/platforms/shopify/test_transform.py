@@ -342,3 +342,25 @@ def test_integers_are_read_as_on_every_platform() -> None:
         with pytest.raises(TransformError) as caught:
             t.order_from_rest(order)
         assert caught.value.field == "line_items[466157049].quantity"
+
+
+def test_shopifys_default_title_option_of_a_single_variant_product_is_no_option() -> None:
+    """Prevents Shopify's ``Title`` / ``Default Title`` (the option of a product without options) from reading as a
+    real option: the hub would hold an option no other shop has, and the variant would ping-pong between shops.
+    A real option named Title, or Default Title beside another option, is kept."""
+    default = [{"name": "Title", "value": "Default Title"}]
+    node = product_node(7, [variant_node(70, "MUG-1", selectedOptions=default)])
+    assert t.product_to_canonical({"product": node}).variants[0].options == {}
+    rest = {
+        "id": 7, "title": "Mug", "options": [{"name": "Title", "position": 1, "values": ["Default Title"]}],
+        "variants": [{"id": 70, "sku": "MUG-1", "price": "8.00", "option1": "Default Title", "position": 1}],
+    }  # fmt: skip
+    assert t.product_from_rest(rest).variants[0].options == {}
+    real = [{"name": "Title", "value": "Doctor"}]
+    assert t.product_to_canonical(
+        {"product": product_node(8, [variant_node(80, "T-1", selectedOptions=real)])}
+    ).variants[0].options == {"Title": "Doctor"}
+    both = [{"name": "Title", "value": "Default Title"}, {"name": "Size", "value": "M"}]
+    assert t.product_to_canonical(
+        {"product": product_node(9, [variant_node(90, "T-2", selectedOptions=both)])}
+    ).variants[0].options == {"Title": "Default Title", "Size": "M"}

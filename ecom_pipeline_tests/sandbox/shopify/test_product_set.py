@@ -95,3 +95,39 @@ def test_variants_bulk_create_is_all_or_none_with_indexed_user_errors(sandbox: S
     answer = client.gql(q.VARIANTS_BULK_CREATE_MUTATION, variables)["data"]["productVariantsBulkCreate"]
     assert answer["userErrors"] == [] and answer["productVariants"][0]["sku"] == "G-1"
     assert len(product.variant_ids) == count + 1 and "Giant" in product.options[0].values
+
+
+def test_variants_bulk_delete_removes_variants_all_or_none_and_never_the_last_one(sandbox: SandboxServer) -> None:
+    """Prevents the emulator from deleting part of a refused productVariantsBulkDelete (a variant of another
+    product), a product left with no variant (CANNOT_DELETE_LAST_VARIANT), and a delete without its webhook."""
+    shop = sandbox.shop("shop-b")
+    client = ShopifyClient(sandbox, shop)
+    product = next(p for p in shop.store.products.values() if len(p.variant_ids) >= 2)
+    other = next(p for p in shop.store.products.values() if p.id != product.id)
+    ids = [f"gid://shopify/ProductVariant/{v}" for v in product.variant_ids]
+    pid = f"gid://shopify/Product/{product.id}"
+
+    def delete(variant_ids: list[str], product_id: str = pid) -> dict[str, Any]:
+        variables = {"productId": product_id, "variantsIds": variant_ids}
+        answer: dict[str, Any] = client.gql(q.VARIANTS_BULK_DELETE_MUTATION, variables)["data"]
+        return answer["productVariantsBulkDelete"]
+
+    foreign = f"gid://shopify/ProductVariant/{other.variant_ids[0]}"
+    refused = delete([ids[0], foreign])
+    assert [(e["code"], e["field"]) for e in refused["userErrors"]] == [
+        ("AT_LEAST_ONE_VARIANT_DOES_NOT_BELONG_TO_THE_PRODUCT", ["variantsIds", "1"])
+    ]
+    assert len(product.variant_ids) == len(ids)
+    assert delete(ids)["userErrors"][0]["code"] == "CANNOT_DELETE_LAST_VARIANT"
+    assert delete(ids[:1], "gid://shopify/Product/999999999")["userErrors"][0]["code"] == "PRODUCT_DOES_NOT_EXIST"
+    events: list[str] = []
+    shop.store.listeners.append(lambda topic, _payload: events.append(topic))
+    try:
+        done = delete(ids[:1])
+    finally:
+        shop.store.listeners.pop()
+    assert done["userErrors"] == [] and done["product"]["id"] == pid
+    assert (
+        f"gid://shopify/ProductVariant/{product.variant_ids[0]}" == ids[1] and len(product.variant_ids) == len(ids) - 1
+    )
+    assert events == ["products/update"]

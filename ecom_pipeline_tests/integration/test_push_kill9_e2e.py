@@ -1,0 +1,174 @@
+"""A real ``ecom-pipeline push`` process SIGKILLed between the shop's create and our link, on each platform, after
+its first and after its second write (issue 10: "a kill -9 between create and link with no duplicate afterwards").
+
+The kill is deterministic, not timed: the emulator applies the N-th write, then holds its answer back
+(``FaultSwitches.hold_after_writes``); the test waits until the answer is held, kills the process with SIGKILL,
+and only then lets the answer go (to nobody). The shop has the record, the warehouse has no link for it, and the
+export's ``sync_runs`` row is left ``running``. The rerun (the CLI, in-process) must link what the shop has (by
+SKU, handle, slug, or PrestaShop reference / ``link_rewrite``) instead of creating it again, and the push after it
+must write nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from ecom_pipeline.sandbox.server import ShopSpec
+from ecom_pipeline.sandbox.shopify.oauth import DEFAULT_SCOPES
+from ecom_pipeline.warehouse.engine import shared_engine
+from ecom_pipeline.warehouse.schema import entity_links, hub_variants
+from ecom_pipeline_tests.integration.conftest import running_shop
+from ecom_pipeline_tests.integration.push_world import TENANT, PushWorld
+
+# The T-Shirt comes first: on Shopify the first write is its productSet, the second the mug's; on WooCommerce the
+# first is the products batch (the mug and the T-Shirt's parent), the second the T-Shirt's variations batch; on
+# PrestaShop the first is the T-Shirt's product POST (no reference of its own), the second its first combination.
+WITH_OPTIONS = [
+    "tee,T-Shirt,,active,variable,,,TEE-S,,19.90,,EUR,,Size=S,1",
+    "tee,,,,,,,TEE-M,,21.00,,EUR,,Size=M,2",
+    "mug,Mug,,active,simple,,,MUG-1,,8.00,,EUR,,,",
+]
+# PrestaShop: combinations without options, so that its first write is the product's POST (with options the writer
+# first creates the attribute values the shop lacks, which are not records we link).
+WITHOUT_OPTIONS = [
+    "tee,T-Shirt,,active,variable,,,TEE-S,,19.90,,EUR,,,1",
+    "tee,,,,,,,TEE-M,,21.00,,EUR,,,2",
+    "mug,Mug,,active,simple,,,MUG-1,,8.00,,EUR,,,",
+]
+SKUS = ("TEE-S", "TEE-M", "MUG-1")
+
+
+class World(PushWorld):
+    platform: str = ""
+
+    def records_by_sku(self) -> dict[str, int]:
+        """How many shop records carry each of our SKUs: a duplicate shows as 2."""
+        store = self.shop.store
+        found: dict[str, int] = {}
+        if self.platform == "shopify":
+            refs = [v.sku for v in store.variants.values()]
+        elif self.platform == "woocommerce":
+            refs = [
+                r.sku
+                for r in [*store.products.values(), *store.variations.values()]
+                if r.sku and getattr(r, "status", "publish") != "trash"
+            ]
+        else:
+            rows = [*store.tables["products"].values(), *store.tables["combinations"].values()]
+            refs = [str(r.get("reference") or "") for r in rows]
+        for ref in refs:
+            if ref in SKUS:
+                found[ref] = found.get(ref, 0) + 1
+        return found
+
+    def tee_products(self) -> int:
+        """Shop products that are our T-Shirt (the parent has no SKU of its own on WooCommerce and PrestaShop)."""
+        store = self.shop.store
+        if self.platform == "shopify":
+            return sum(1 for p in store.products.values() if p.handle == "tee")
+        if self.platform == "woocommerce":
+            return sum(1 for p in store.products.values() if p.slug == "tee" and p.status != "trash")
+        return sum(1 for r in store.tables["products"].values() if store.text(r["name"]) == "T-Shirt")
+
+    def shop_writes(self) -> int:
+        if self.platform == "shopify":
+            return sum(len(roots) for kind, roots in self.shop.api.operations if kind == "mutation")
+        return self.writes()
+
+    def reset(self) -> None:
+        self.shop.stats.reset()
+        if self.platform == "shopify":
+            self.shop.api.operations.clear()
+
+
+def _world(platform: str, env: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    options: dict[str, Any] = {}
+    if platform == "shopify":
+        options = {"scopes": [*DEFAULT_SCOPES, "write_products"]}
+    elif platform == "prestashop":
+        options = {"languages": ["en"]}
+    name = f"kill-{platform}"
+    spec = ShopSpec(name=name, seed=9, products=2, variable_share=0.0, orders=0, customers=0, platform=platform,
+                    options=options)  # fmt: skip
+    with running_shop(spec, monkeypatch=monkeypatch, **env) as (sb, instance):
+        world = World(env["warehouse_url"], sb, instance, env["tmp_path"], name)
+        world.platform = platform
+        shop = world.shop
+        argv = ["connect", platform, "--tenant", TENANT, "--url", shop.http_url]
+        if platform == "woocommerce":
+            argv += ["--consumer-key", shop.consumer_key, "--consumer-secret", shop.consumer_secret]
+        elif platform == "shopify":
+            monkeypatch.setenv("ECOM_SHOPIFY_ACCESS_TOKEN", shop.credentials["access_token"])
+        else:
+            monkeypatch.setenv("ECOM_PRESTASHOP_API_KEY", shop.credentials["api_key"])
+        assert world.cli(*argv, "--timeout", "5", "--direction", "push") == 0
+        yield world
+
+
+def _push_process(url: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "ecom_pipeline.cli", "--warehouse-url", url, "push", "--tenant", TENANT],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=dict(os.environ),
+    )
+
+
+@pytest.mark.parametrize("write", [1, 2], ids=["after-first-write", "after-second-write"])
+@pytest.mark.parametrize("platform", ["shopify", "woocommerce", "prestashop"])
+def test_a_push_sigkilled_between_the_shops_create_and_our_link_creates_no_duplicate_on_rerun(
+    platform: str,
+    write: int,
+    warehouse_url: str,
+    dagster_home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Prevents a second product or variant in the shop after a push process died (kill -9) right after the shop
+    created a record and before the warehouse linked it: the rerun links what the shop has, once."""
+    env = {"warehouse_url": warehouse_url, "dagster_home": dagster_home, "tmp_path": tmp_path}
+    for world in _world(platform, env, monkeypatch):
+        world.import_csv(*(WITHOUT_OPTIONS if platform == "prestashop" else WITH_OPTIONS))
+        world.shop.faults.update({"hold_after_writes": write, "hold_timeout_s": 120})
+        proc = _push_process(world.url)
+        try:
+            held = world.shop.faults.held.wait(timeout=120)
+            assert held, (
+                f"the push never reached write {write}: {proc.poll()} {proc.stdout.read() if proc.stdout else ''}"
+            )
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)
+            world.shop.faults.release_held()
+        assert proc.returncode == -signal.SIGKILL
+        assert [r.status for r in world.export_runs()] == ["running"]  # killed: the row was never closed
+        # The shop applied the held write: a record with one of our SKUs, or the SKU-less T-Shirt parent.
+        assert world.records_by_sku() or world.tee_products() == 1, "the held write created nothing"
+
+        assert world.push() == 0
+        assert world.records_by_sku() == dict.fromkeys(SKUS, 1)
+        assert world.tee_products() == 1
+        with shared_engine(world.url).connect() as conn:
+            linked = conn.execute(
+                select(hub_variants.c.sku)
+                .join(entity_links, (entity_links.c.hub_id == hub_variants.c.id) & (entity_links.c.entity == "variant"))
+                .where(entity_links.c.deleted_at.is_(None))
+            ).scalars()
+            assert sorted(linked) == sorted(SKUS)
+        assert [r.status for r in world.export_runs()] == ["failed", "success"]
+        world.reset()
+        assert world.push() == 0
+        assert world.shop_writes() == 0
