@@ -212,6 +212,7 @@ def run(quick: bool = False) -> str:
     meter = _ShopifyMeter()
     meter.install()
     rows: list[Row] = []
+    saved_env = dict(os.environ)
     with tempfile.TemporaryDirectory(prefix="push_bench_") as tmp_name:
         tmp = Path(tmp_name)
         url = f"sqlite:///{tmp / 'hub.db'}"
@@ -325,6 +326,8 @@ def run(quick: bool = False) -> str:
                     )
                     print(rows[-1].markdown(), file=sys.stderr, flush=True)
         engine.dispose()
+    os.environ.clear()
+    os.environ.update(saved_env)
     requests.Session.send = _send  # type: ignore[method-assign]
     return _render(rows, products, time.perf_counter() - started)
 
