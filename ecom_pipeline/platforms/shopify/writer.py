@@ -477,7 +477,7 @@ class _Writer:
             path = self.client.stage_upload(data, f"{root}-{start}.jsonl")
             operation = self.client.start_bulk_mutation(mutation, path, client_identifier=f"ecom-pipeline-{root}")
             self.bulk_used += 1
-            final = self.client.wait_for_bulk(operation)
+            final = self.client.wait_for_bulk(operation, expected_objects=count)
             url = final.get("url")
             records = self.client.iter_jsonl(str(url)) if url else iter(())
             rows: list[dict[str, Any]] = []

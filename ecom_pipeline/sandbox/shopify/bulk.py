@@ -177,7 +177,7 @@ class BulkOperations:
                 "id": gid("BulkOperation", op.id),
                 "status": status,
                 "errorCode": error,
-                "objectCount": len(op.lines) if done else len(op.lines) // 2 if status == "RUNNING" else 0,
+                "objectCount": self._progress(op) if status == "RUNNING" else len(op.lines) if done else 0,
                 "rootObjectCount": op.root_count if done else 0,
                 "fileSize": size,
                 "url": url,
@@ -188,6 +188,13 @@ class BulkOperations:
                 "type": op.type,
             }
         )
+
+    def _progress(self, op: BulkOperation) -> int:
+        """Objects done so far while RUNNING: they grow with clock time, as Shopify's ``objectCount`` does."""
+        run_at, done_at = self._times(op)
+        total = op.input_lines if op.type == "MUTATION" else len(op.lines)
+        share = (self.clock.time() - run_at) / max(done_at - run_at, 1e-9)
+        return max(0, min(total - 1, int(total * share))) if total else 0
 
     def current(self, type: str = "QUERY") -> dict[str, Any] | None:
         """The newest operation of ``type`` (``currentBulkOperation(type:)``)."""

@@ -244,6 +244,19 @@ def _bulk_stub(stub: GraphQLStub, server: StubServer, statuses: list[str], *, er
     stub.files["result.jsonl"] = (FIXTURES / "graphql_bulk_operation_result_example.jsonl").read_bytes()
 
 
+def test_bulk_polls_grow_with_the_time_waited_so_the_end_is_seen_at_most_a_quarter_late(
+    stub: GraphQLStub, server: StubServer, client: ShopifyClient, clock: FakeClock
+) -> None:
+    """Prevents both polling a long operation every second and sleeping far past its end (the old x1.5 backoff
+    could see a 21 s operation end at 32 s)."""
+    _bulk_stub(stub, server, ["RUNNING"] * 12 + ["COMPLETED"])
+    list(client.run_bulk_query(q.BULK_PRODUCTS))
+    waits = clock.slept[:12]
+    for i, wait in enumerate(waits):
+        assert wait == max(1.0, 0.25 * sum(waits[:i]))
+    assert waits[-1] > 2.0
+
+
 def test_bulk_query_polls_with_backoff_then_streams_the_result(
     stub: GraphQLStub, server: StubServer, client: ShopifyClient, clock: FakeClock
 ) -> None:
@@ -252,7 +265,7 @@ def test_bulk_query_polls_with_backoff_then_streams_the_result(
     _bulk_stub(stub, server, ["RUNNING", "RUNNING", "RUNNING", "COMPLETED"])
     records = list(client.run_bulk_query(q.BULK_PRODUCTS))
     assert len(records) == 2 and len(records[0]["variants"]["nodes"]) == 2
-    assert clock.slept[:3] == [1.0, 1.5, 2.25]  # backoff between polls
+    assert clock.slept[:3] == [1.0, 1.0, 1.0]  # at least bulk_poll_initial_s between polls
     download = next(r for r in stub.requests if r["path"].endswith("result.jsonl"))
     assert "x-shopify-access-token" not in download["headers"]  # the token never goes to the storage URL
     assert client.stats.bulk_operations == 1
