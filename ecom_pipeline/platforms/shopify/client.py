@@ -649,9 +649,10 @@ class ShopifyClient(ShopClient):
         The wait between polls is a quarter of the time waited so far (at least ``bulk_poll_initial_s``, at most
         ``bulk_poll_max_s``), so the end is seen at most ~25 % late while a long operation is polled every 30 s
         (each poll costs a point and a call). With ``expected_objects`` (a bulk mutation: its number of lines) and
-        a growing ``objectCount``, the next poll is when the operation's own pace says it will be done.
+        an ``objectCount`` that grew since the last poll, the next poll is when that pace says it will be done.
         """
         waited = 0.0
+        previous: tuple[float, int] | None = None  # (waited, objectCount) at the last poll
         while True:
             current = self.bulk_operation(operation_id)
             if current is None:
@@ -674,9 +675,11 @@ class ShopifyClient(ShopClient):
                     f"bulk operation {operation_id} still {status} after {waited:.0f}s", platform=PLATFORM
                 )
             delay = 0.25 * waited
-            done = _int_or_none(current.get("objectCount"))
-            if expected_objects and done and waited > 0 and done < expected_objects:
-                delay = (expected_objects - done) * waited / done  # the operation's pace so far
+            done = _int_or_none(current.get("objectCount")) or 0
+            if expected_objects and previous is not None and previous[1] < done < expected_objects:
+                # The operation's pace between the last two polls (not since the start: it waited to start).
+                delay = (expected_objects - done) * (waited - previous[0]) / (done - previous[1])
+            previous = (waited, done)
             delay = min(self.bulk_poll_max_s, max(self.bulk_poll_initial_s, delay))
             self._sleep(delay)
             waited += delay

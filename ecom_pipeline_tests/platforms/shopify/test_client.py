@@ -308,3 +308,22 @@ def test_bulk_at_the_concurrency_limit_waits_and_starts_again_without_cancelling
     assert client.start_bulk_query(q.BULK_PRODUCTS) == "gid://shopify/BulkOperation/2"
     assert clock.slept[:2] == [1.0, 1.5]
     assert not graphql_requests(stub, "bulkOperationCancel")
+
+
+def test_a_bulk_mutation_is_polled_when_its_pace_says_it_ends(
+    stub: GraphQLStub, client: ShopifyClient, clock: FakeClock
+) -> None:
+    """Prevents sleeping far past the end of a bulk mutation (or polling it every second): with its number of
+    lines known, the wait follows the objectCount pace between the last two polls, capped at bulk_poll_max_s."""
+    polls = iter([("CREATED", "0"), ("RUNNING", "100"), ("RUNNING", "300"), ("RUNNING", "900"), ("COMPLETED", "1000")])
+
+    def current(_v: dict[str, Any], _h: dict[str, str]) -> dict[str, Any]:
+        status, count = next(polls)
+        return {"bulkOperation": {"id": "gid://shopify/BulkOperation/7", "status": status, "errorCode": None,
+                                  "objectCount": count, "url": None, "partialDataUrl": None}}  # fmt: skip
+
+    stub.on("bulkOperation(", current, requested=1)
+    assert client.wait_for_bulk("gid://shopify/BulkOperation/7", expected_objects=1000)["status"] == "COMPLETED"
+    # 1 s (no pace yet); 900 left at 100/s: 9 s; 700 left at 200 per 9 s: 31.5 s, capped at 30; 100 left at
+    # 600 per 30 s: 5 s.
+    assert clock.slept == [1.0, 9.0, 30.0, 5.0]
