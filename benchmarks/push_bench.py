@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import cProfile
 import io
 import math
 import os
@@ -198,7 +199,7 @@ class _ShopifyMeter:
         writer.make_client = make_client
 
 
-def run(quick: bool = False) -> str:
+def run(quick: bool = False, only: tuple[str, ...] = (), profile_dir: Path | None = None) -> str:
     """Run the benchmark; return its markdown section (``benchmarks.run`` includes it in ``make bench``)."""
     from ecom_pipeline.cli import main as cli_main
     from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
@@ -249,6 +250,8 @@ def run(quick: bool = False) -> str:
                 options={"plan": "standard", "scopes": scopes},
             ),
         ]
+        if only:
+            specs = [s for s in specs if s.name in only]
         engine = create_engine(url)
 
         def cli(*argv: str) -> int:
@@ -271,16 +274,17 @@ def run(quick: bool = False) -> str:
                 with engine.connect() as conn:
                     newest = select(integrations.c.id).order_by(integrations.c.id.desc()).limit(1)
                     ids[spec.name] = int(conn.execute(newest).scalar_one())
-            calls_shop = integrations.c.id == ids["shopify-calls"]
-            with engine.begin() as conn:  # the per-call shop never takes the bulk path
-                row = conn.execute(select(integrations.c.settings).where(calls_shop)).one()
-                settings = {**(row.settings or {}), "bulk_mutation_threshold": 10**9}
-                conn.execute(update(integrations).where(calls_shop).values(settings=settings))
-                if quick:  # so that the quick run takes the bulk path too (the default threshold is 250)
-                    bulk_shop = integrations.c.id == ids["shopify-bulk"]
-                    row = conn.execute(select(integrations.c.settings).where(bulk_shop)).one()
-                    settings = {**(row.settings or {}), "bulk_mutation_threshold": 20}
-                    conn.execute(update(integrations).where(bulk_shop).values(settings=settings))
+            # The per-call shop never takes the bulk path; in a quick run the bulk shop takes it from 20 products
+            # (the default threshold is 250).
+            thresholds = {"shopify-calls": 10**9, **({"shopify-bulk": 20} if quick else {})}
+            with engine.begin() as conn:
+                for name, threshold in thresholds.items():
+                    if name not in ids:
+                        continue
+                    shop_row = integrations.c.id == ids[name]
+                    row = conn.execute(select(integrations.c.settings).where(shop_row)).one()
+                    settings = {**(row.settings or {}), "bulk_mutation_threshold": threshold}
+                    conn.execute(update(integrations).where(shop_row).values(settings=settings))
 
             csv = tmp / "catalogue.csv"
             for phase, bump in (("create", False), ("price", True), ("no change", True)):
@@ -295,10 +299,17 @@ def run(quick: bool = False) -> str:
                     clock_start = shop.store.clock.time() if spec.platform == "shopify" else 0.0
                     meter.reset()
                     CALLS.clear()
-                    t0 = time.perf_counter()
                     tenant = PS_TENANT if spec.platform == "prestashop" else TENANT
+                    profiler = cProfile.Profile() if profile_dir else None
+                    t0 = time.perf_counter()
+                    if profiler:
+                        profiler.enable()
                     code = cli("push", "--tenant", tenant, "--integration", str(ids[spec.name]))
+                    if profiler:
+                        profiler.disable()
                     wall = time.perf_counter() - t0
+                    if profiler and profile_dir:
+                        profiler.dump_stats(profile_dir / f"{spec.name}-{phase.replace(' ', '-')}.prof")
                     calls = list(CALLS)
                     with engine.connect() as conn:
                         run_row = conn.execute(
@@ -461,8 +472,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="60 products, to check the script works")
     parser.add_argument("--write", action="store_true", help="replace the section in docs/benchmarks.md")
+    parser.add_argument("--only", default="", help="comma-separated shops: woo,presta,shopify-calls,shopify-bulk")
+    parser.add_argument("--profile", type=Path, default=None, help="cProfile each push into this folder")
     args = parser.parse_args()
-    section = run(args.quick)
+    only = tuple(x for x in args.only.split(",") if x)
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    section = run(args.quick, only, args.profile)
     print(section)
     if args.write:
         write_section(section)

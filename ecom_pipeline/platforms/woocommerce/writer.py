@@ -14,7 +14,8 @@
   changes nothing. For a variable product whose variations were written, the parent and its variations are read
   back (their times and the variant positions move with the write): the parents 100 per call
   (``GET products?include=...``) once every variation batch is sent, the variations listed only when the batch
-  answers do not hold all of them (a parent created by this push has exactly the variations it answered). The
+  answers do not hold all of them (a parent created by this push has exactly the variations it answered; an
+  update of existing variations keeps each one's position from its base, as an update does not move it). The
   links of new parents are committed once per products batch, the relinks once per 100 parents. When the answer
   shows the shop also changed fields we did not push (an edit the hub has not pulled yet), the base is not marked
   as agreed (no hash), so the next pull still brings that edit in instead of it being silently absorbed.
@@ -27,6 +28,7 @@ written yet; a variation added to a linked product does not extend the parent's 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -506,6 +508,7 @@ class _Writer:
         written: dict[str, tuple[int, Mapping[str, Any] | None, Iterable[str]]] = {}
         duplicates: list[tuple[VariantValues, dict[str, Any], Mapping[str, Any]]] = []
         answered: list[Mapping[str, Any]] = []
+        updated: dict[str, Mapping[str, Any]] = {}  # variation id -> the variation as its update answered it
         for start in range(0, len(ops), BATCH_LIMIT):
             chunk = ops[start : start + BATCH_LIMIT]
             request = {
@@ -534,11 +537,24 @@ class _Writer:
                         )
                         continue
                     written[item.external_id] = (item.hub_id, item.base or None, item.changes)
+                    if isinstance(result, Mapping):
+                        updated[item.external_id] = result
                     self.out.updated += 1
         # A parent created by this push whose variations were all created here (none refused as a duplicate, none
-        # updated) has exactly the variations the batches answered: no need to list them again.
+        # updated) has exactly the variations the batches answered: no need to list them again. Nor when only
+        # existing variations were updated (a price edit): each answered one keeps the position its base has (an
+        # update does not move a variation), and the others are not relinked.
         complete = parent in self.new_parents and not updates and not duplicates and bool(answered)
-        self.to_relink.append(_Relink(parent, written, duplicates, answered if complete else None))
+        positions: dict[str, int] = {}
+        if not creates and not duplicates and written and set(updated) == set(written):
+            for vid, (_hub, old, _pushed) in written.items():
+                position = (old or {}).get("position")
+                if isinstance(position, int):
+                    positions[vid] = position
+        if positions and len(positions) == len(written):
+            self.to_relink.append(_Relink(parent, written, duplicates, list(updated.values()), positions))
+        else:
+            self.to_relink.append(_Relink(parent, written, duplicates, answered if complete else None))
 
     def _relink_parents(self) -> None:
         """Relink every parent whose variations were written: the parents are read back 100 per call
@@ -552,7 +568,9 @@ class _Writer:
             rows: list[dict[str, Any]] = []
             for r in chunk:
                 product = parents.get(r.parent) or self.client.get(f"products/{r.parent}")
-                rows.extend(self._relink_variable(r.parent, r.written, r.duplicates, product, r.variations))
+                rows.extend(
+                    self._relink_variable(r.parent, r.written, r.duplicates, product, r.variations, r.positions)
+                )
             if rows:
                 self.on_links(rows)
 
@@ -568,9 +586,11 @@ class _Writer:
         duplicates: Sequence[tuple[VariantValues, dict[str, Any], Mapping[str, Any]]] = (),
         product: Any = None,
         variations: Sequence[Mapping[str, Any]] | None = None,
+        positions: Mapping[str, int] | None = None,
     ) -> list[dict[str, Any]]:
         """The links of a parent and its written variations, from the parent and its variations as the shop has
-        them after the write (their times and positions moved): read back here unless given.
+        them after the write (their times and positions moved): read back here unless given. With ``positions``,
+        ``variations`` are only the updated ones, each at the position given (its base's).
 
         A variation create refused as a duplicated SKU that this parent already has is ours from a push killed
         before its links: it is linked (its base is the shop's state, so a hub value that differs is pushed next
@@ -587,6 +607,13 @@ class _Writer:
             else:
                 written[own] = (item.hub_id, None, ())
         canonical = product_to_canonical({"product": product, "variations": variations})
+        if positions:
+            canonical = replace(
+                canonical,
+                variants=tuple(
+                    replace(v, position=positions.get(v.external_id, v.position)) for v in canonical.variants
+                ),
+            )
         now = utcnow()
         rows: list[dict[str, Any]] = []
         hub_id = self.parent_hub_ids.get(parent)
@@ -610,11 +637,13 @@ class _Relink:
         written: dict[str, tuple[int, Mapping[str, Any] | None, Any]],
         duplicates: Sequence[tuple[VariantValues, dict[str, Any], Mapping[str, Any]]],
         variations: list[Mapping[str, Any]] | None,
+        positions: dict[str, int] | None = None,
     ) -> None:
         self.parent = parent
         self.written = written
         self.duplicates = duplicates
         self.variations = variations
+        self.positions = positions
 
 
 class _IntegrationRef:
