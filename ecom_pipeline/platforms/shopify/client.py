@@ -676,8 +676,9 @@ class ShopifyClient(ShopClient):
                 )
             delay = 0.25 * waited
             done = _int_or_none(current.get("objectCount")) or 0
-            if expected_objects and previous is not None and previous[1] < done < expected_objects:
-                # The operation's pace between the last two polls (not since the start: it waited to start).
+            if expected_objects and previous is not None and 0 < previous[1] < done < expected_objects:
+                # The operation's pace between the last two polls, both while it ran (an interval that began before
+                # its first object may hold the start delay, and would predict far too late an end).
                 delay = (expected_objects - done) * (waited - previous[0]) / (done - previous[1])
             previous = (waited, done)
             delay = min(self.bulk_poll_max_s, max(self.bulk_poll_initial_s, delay))

@@ -314,7 +314,7 @@ def test_a_bulk_mutation_is_polled_when_its_pace_says_it_ends(
     stub: GraphQLStub, client: ShopifyClient, clock: FakeClock
 ) -> None:
     """Prevents sleeping far past the end of a bulk mutation (or polling it every second): with its number of
-    lines known, the wait follows the objectCount pace between the last two polls, capped at bulk_poll_max_s."""
+    lines known, the wait follows the objectCount pace between the last two polls while it runs."""
     polls = iter([("CREATED", "0"), ("RUNNING", "100"), ("RUNNING", "300"), ("RUNNING", "900"), ("COMPLETED", "1000")])
 
     def current(_v: dict[str, Any], _h: dict[str, str]) -> dict[str, Any]:
@@ -324,6 +324,6 @@ def test_a_bulk_mutation_is_polled_when_its_pace_says_it_ends(
 
     stub.on("bulkOperation(", current, requested=1)
     assert client.wait_for_bulk("gid://shopify/BulkOperation/7", expected_objects=1000)["status"] == "COMPLETED"
-    # 1 s (no pace yet); 900 left at 100/s: 9 s; 700 left at 200 per 9 s: 31.5 s, capped at 30; 100 left at
-    # 600 per 30 s: 5 s.
-    assert clock.slept == [1.0, 9.0, 30.0, 5.0]
+    # 1 s (no pace yet); 1 s (the first second may hold the start delay: no pace from it); 700 left at 200/s:
+    # 3.5 s; 100 left at 600 per 3.5 s: under a second, so the 1 s minimum.
+    assert clock.slept == [1.0, 1.0, 3.5, 1.0]
