@@ -210,6 +210,7 @@ def run(quick: bool = False, only: tuple[str, ...] = (), profile_dir: Path | Non
 
     products = 60 if quick else 1000
     started = time.perf_counter()
+    load_before = os.getloadavg()[0]
     requests.Session.send = _timed_send  # type: ignore[method-assign]
     meter = _ShopifyMeter()
     meter.install()
@@ -341,7 +342,8 @@ def run(quick: bool = False, only: tuple[str, ...] = (), profile_dir: Path | Non
     os.environ.clear()
     os.environ.update(saved_env)
     requests.Session.send = _send  # type: ignore[method-assign]
-    return _render(rows, products, time.perf_counter() - started)
+    load = (load_before, os.getloadavg()[0])
+    return _render(rows, products, time.perf_counter() - started, load)
 
 
 def _label(name: str) -> str:
@@ -426,7 +428,7 @@ def _list_read(shop: Any) -> float:
     return statistics.median(times)
 
 
-def _render(rows: list[Row], products: int, elapsed: float) -> str:
+def _render(rows: list[Row], products: int, elapsed: float, load: tuple[float, float]) -> str:
     from benchmarks.run import machine
 
     info = machine()
@@ -443,7 +445,9 @@ def _render(rows: list[Row], products: int, elapsed: float) -> str:
         "push command, from start to end (plan, look-ups, writes, links). Floors as `benchmarks/push_bench.py` "
         "states: WooCommerce and PrestaShop, the fewest calls the API allows, each call kind timed in the same run "
         "(median); Shopify, (actual cost - starting bucket) / 100 points/s, plus the bulk operations' own time for the "
-        "bulk shop.",
+        "bulk shop. The machine is shared: its 1-minute load average was "
+        f"{load[0]:.1f} at the start and {load[1]:.1f} at the end (2 cores), which slows our own per-call work "
+        "more than the floors' call times.",
         "",
         "| shop | phase | wall | API calls | writes | created / updated / failed | floor | floor basis | "
         "wall/floor | aim (≤ 1.3x; creates < 5 min; no-change: 0 writes) |",
