@@ -113,3 +113,29 @@ def test_price_edits_above_the_threshold_are_one_bulk_variants_update_then_nothi
     world.clear()
     assert world.push() == 0
     assert world.mutations() == []
+
+
+def test_a_bulk_operation_that_fails_after_writing_fails_the_push_and_the_rerun_duplicates_nothing(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prevents a FAILED bulk operation from passing silently, and duplicates on the rerun: the shop may have run
+    some lines before failing (here all of them), our links were never written, so the rerun must find the
+    products by SKU and update them rather than create them again."""
+    world.import_csv(*CATALOGUE[:5])
+    world.shop.api.bulk.fail_next = "FAILED"
+    assert world.push() == 1
+    assert "FAILED" in capsys.readouterr().err
+    assert world.export_runs()[-1].status == "failed"
+    with shared_engine(world.url).connect() as conn:
+        assert conn.execute(select(entity_links.c.id)).all() == []
+    assert {s: len(world.variants_by_sku().get(s, [])) for s in GOOD} == dict.fromkeys(GOOD, 1)
+
+    world.clear()
+    assert world.push() == 0
+    assert world.mutations() == BULK_CALLS
+    assert {s: len(world.variants_by_sku()[s]) for s in GOOD} == dict.fromkeys(GOOD, 1)  # adopted, not created
+    run = world.export_runs()[-1]
+    assert (run.status, run.created, run.updated) == ("success", 0, 4)
+    world.clear()
+    assert world.push() == 0
+    assert world.mutations() == []

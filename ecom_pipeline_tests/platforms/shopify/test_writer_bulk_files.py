@@ -45,3 +45,13 @@ def test_bulk_results_map_each_result_line_to_its_input_by_line_number_in_any_or
     assert out[2][0] is None and out[2][1][0]["code"] == "GRAPHQL_ERROR"
     assert "invalid value" in out[2][1][0]["message"]
     assert out[3][0] is None and out[3][1][0]["code"] == "NO_RESULT"
+
+
+def test_the_bulk_path_is_gated_on_versions_that_poll_an_operation_by_id() -> None:
+    """Prevents the writer from starting a bulk mutation it cannot follow: before 2026-01 there is no
+    ``bulkOperation(id:)`` (and ``currentBulkOperation`` is deprecated), so those versions push per call."""
+    from ecom_pipeline.platforms.shopify.versions import has_feature
+
+    assert not has_feature("2025-10", "bulk_product_set")
+    assert has_feature("2026-01", "bulk_product_set") and has_feature("2026-04", "bulk_product_set")
+    assert has_feature("unstable", "bulk_product_set")
