@@ -409,8 +409,11 @@ How to read the figures:
   `kill -9` of the receiver mid-load, checked in `webhook_inbox` and the hub after `apply_inbox`.
 - **Webhook end-to-end** (`benchmarks/webhooks_e2e.py`): a change in an emulated shop until the hub row shows
   it, with the receiver and `dagster-daemon` running (sensor, queued run launched as a subprocess); aim p95 < 30 s.
-- **Shopify** (`benchmarks/shopify_bench.py`, when present). Each of these sections comes from its module's
-  `run(quick)`; `--sections` picks a subset.
+- **Shopify** (`benchmarks/shopify_bench.py`, when present).
+- **Push** (`benchmarks/push_bench.py`, also `make bench-push`): 1,000 products (3,000 variants), 1,000 price
+  changes and a no-change push to each emulated platform, against the floor its limits allow.
+
+Each of these sections comes from its module's `run(quick)`; `--sections` picks a subset.
 """
 
 
@@ -579,12 +582,13 @@ def render(data: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------------- other sections
 
 # Modules exposing ``run(quick: bool) -> str`` (a markdown section), run after the WooCommerce benchmark.
-SECTIONS = ("woocommerce", "prestashop", "webhooks", "webhooks_e2e", "shopify")
+SECTIONS = ("woocommerce", "prestashop", "webhooks", "webhooks_e2e", "shopify", "push")
 SECTION_MODULES = {
     "prestashop": "benchmarks.prestashop_bench",
     "webhooks": "benchmarks.webhooks_bench",
     "webhooks_e2e": "benchmarks.webhooks_e2e",
     "shopify": "benchmarks.shopify_bench",
+    "push": "benchmarks.push_bench",
 }
 
 

@@ -43,7 +43,14 @@ import requests
 from requests.auth import HTTPBasicAuth
 
 from ecom_pipeline.platforms.errors import ShopApiError, ShopAuthError, ShopResponseError
-from ecom_pipeline.platforms.http import ApiResponse, ErrorInfo, HttpOptions, HttpSession, ShopClient
+from ecom_pipeline.platforms.http import (
+    ApiResponse,
+    ErrorInfo,
+    HttpOptions,
+    HttpSession,
+    ShopClient,
+    pin_environment_proxies,
+)
 from ecom_pipeline.platforms.prestashop.dates import format_local, local_filter_floor, shop_zone, utc_to_local
 from ecom_pipeline.platforms.prestashop.errors import (
     PHP_WARNING_CODE,
@@ -230,7 +237,7 @@ class PrestaShopClient(ShopClient):
             options=options,
             error_parser=ps_error_parser,
             secrets=(api_key,),
-            session=_PrestaShopSession(),
+            session=pin_environment_proxies(_PrestaShopSession(), options.base_url),
         )
 
     def __repr__(self) -> str:

@@ -317,9 +317,16 @@ class _Writer:
             except ShopApiError as err:
                 key = next((str(u.values.get("sku")) for u in group if u.values.get("sku")), pid)
                 self.out.reject(group[0].entity, key, str(err), {"external_id": pid})
+        # The stored price of each product whose combination price changes, read 120 per call (the impact is
+        # relative to it), instead of one GET of the whole product per combination.
+        priced = sorted({int(u.external_id.split("-", 1)[0]) for u in combination_updates if "price" in u.changes})
+        bases: dict[str, Decimal] = {}
+        if priced:
+            for item in self.client.list_by_ids("products", priced, display="[id,price]"):
+                bases[str(item.get("id"))] = _decimal(item.get("price")) or Decimal("0")
         for u in combination_updates:
             try:
-                self._update_combination(u)
+                self._update_combination(u, bases)
             except ShopApiError as err:
                 self.out.reject("variant", str(u.values.get("sku") or u.external_id), str(err), {"id": u.external_id})
         for vd in plan.variant_deletes:
@@ -443,14 +450,19 @@ class _Writer:
                               digest=None, updated_at=None, now=now)]
                 )  # fmt: skip
                 entry = self.written.setdefault(pid, _Written(c.hub_id, None, {}))
-                for v in c.variants:
-                    found = existing.get(v.sku or "")
-                    cid = found[1] if found and found[0] == pid else None
-                    if cid is None:
-                        cid = self._post_combination(pid, v.values, option_ids[v.hub_id], base)
-                    else:
-                        self.plan.adopt("variant", v.hub_id)
-                    self._link_variant(pid, cid, v.hub_id, v.sku, entry)
+                rows: list[dict[str, Any]] = []
+                try:
+                    for v in c.variants:
+                        found = existing.get(v.sku or "")
+                        cid = found[1] if found and found[0] == pid else None
+                        if cid is None:
+                            cid = self._post_combination(pid, v.values, option_ids[v.hub_id], base)
+                        else:
+                            self.plan.adopt("variant", v.hub_id)
+                        rows.append(self._variant_link(pid, cid, v.hub_id, v.sku, entry))
+                finally:  # the product's combinations linked in one transaction, also those before a failure
+                    if rows:
+                        self.on_links(rows)
             except _Refused as err:
                 self.out.reject("product", key, str(err), {"handle": c.handle})
             except ShopApiError as err:
@@ -485,7 +497,7 @@ class _Writer:
                         stored[pid] = _decimal(node.text if node is not None else None) or Decimal("0")
                     cid = self._post_combination(pid, v.values, self._option_ids(v.options), stored[pid])
                 entry = self.written.setdefault(pid, _Written(vc.product_hub_id, None, {}))
-                self._link_variant(pid, cid, v.hub_id, v.sku, entry)
+                self.on_links([self._variant_link(pid, cid, v.hub_id, v.sku, entry)])
             except (_Refused, ShopApiError) as err:
                 self.out.reject("variant", v.sku or f"#{v.hub_id}", str(err), {"product": pid})
 
@@ -509,16 +521,16 @@ class _Writer:
         self.out.created += 1
         return cid
 
-    def _link_variant(self, pid: str, cid: str, hub_id: int, sku: str | None, entry: _Written) -> None:
+    def _variant_link(self, pid: str, cid: str, hub_id: int, sku: str | None, entry: _Written) -> dict[str, Any]:
+        """The link of a combination just written (no base yet: the read-back fills it), for the caller to commit."""
         vid = variant_id(pid, cid)
-        self.on_links(
-            [link_row(self.integration, entity="variant", external_id=vid, hub_id=hub_id, snapshot=None, digest=None,
-                      updated_at=None, sku=sku, parent=pid, now=utcnow())]
-        )  # fmt: skip
         entry.variants[vid] = (hub_id, None)
+        return link_row(self.integration, entity="variant", external_id=vid, hub_id=hub_id, snapshot=None,
+                        digest=None, updated_at=None, sku=sku, parent=pid, now=utcnow())  # fmt: skip
 
-    def _update_combination(self, u: FieldUpdate) -> None:
-        """GET-modify-PUT of one combination: reference, weight (impact) and price (impact over the product's)."""
+    def _update_combination(self, u: FieldUpdate, bases: Mapping[str, Decimal] | None = None) -> None:
+        """GET-modify-PUT of one combination: reference, weight (impact) and price (impact over the product's
+        stored price: from ``bases`` when read beforehand, else read here)."""
         pid, cid = u.external_id.split("-", 1)
         tree = self.client.get_xml("combinations", cid)
         record = _record_of(tree)
@@ -530,8 +542,11 @@ class _Writer:
             for field, text in barcode_fields(u.values.get("barcode")).items():
                 _set(record, field, text)
         if "price" in u.changes:
-            product_price = _record_of(self.client.get_xml("products", pid)).find("price")
-            base = _decimal(product_price.text if product_price is not None else None) or Decimal("0")
+            base_price = (bases or {}).get(pid)
+            if base_price is None:
+                product_price = _record_of(self.client.get_xml("products", pid)).find("price")
+                base_price = _decimal(product_price.text if product_price is not None else None) or Decimal("0")
+            base = base_price
             node = record.find("price")
             impact = _decimal(node.text if node is not None else None) or Decimal("0")
             target = tax_excluded_price(u.values.get("price"), u.base, base + impact)

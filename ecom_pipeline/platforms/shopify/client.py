@@ -203,6 +203,14 @@ def assemble_bulk(lines: Iterable[Mapping[str, Any]], child_connections: Mapping
             yield record
 
 
+def _int_or_none(value: Any) -> int | None:
+    """``UnsignedInt64`` arrives as a string."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 class ShopifyClient(ShopClient):
     """Read access to one shop's GraphQL Admin API (and the few mutations bulk operations need)."""
 
@@ -265,6 +273,8 @@ class ShopifyClient(ShopClient):
         self.page_sizes: dict[str, int] = {}
         self._download_bytes = 0
         self._download_calls = 0
+        self._upload_calls = 0
+        self._upload_bytes = 0
 
     def __repr__(self) -> str:
         return f"ShopifyClient(shop_url={self.shop_url!r}, api_version={self.api_version!r})"
@@ -273,7 +283,7 @@ class ShopifyClient(ShopClient):
     def stats(self) -> ShopifyStats:  # type: ignore[override]  # cost-bucket counters, not backoff_wait_s
         http: HttpStats = self.http.stats
         return ShopifyStats(
-            api_calls=http.api_calls + self._download_calls,
+            api_calls=http.api_calls + self._download_calls + self._upload_calls,
             retries=http.retries,
             throttle_wait_s=http.throttle_wait_s + self.governor.wait_s,
             throttled=self.governor.throttled,
@@ -529,20 +539,120 @@ class ShopifyClient(ShopClient):
             waited += delay
             delay = min(self.bulk_poll_max_s, delay * 1.5)
 
+    # -- bulk mutations ---------------------------------------------------------------------------------------------
+
+    # Set by the writer from the integration's settings (``bulk_mutation_threshold``); None: the writer's default.
+    bulk_mutation_threshold: int | None = None
+
+    def supports_bulk_product_set(self) -> bool:
+        """Whether the served version takes the writer's bulk path (see ``versions.FEATURES``)."""
+        if self.served_version is None:
+            self.shop_and_scopes()
+        return has_feature(self.served_version or self.api_version, "bulk_product_set")
+
+    def stage_upload(self, data: bytes, filename: str) -> str:
+        """Stage a bulk mutation's JSONL variables: ``stagedUploadsCreate`` then a multipart POST of the file to the
+        target (the parameters as fields, the file last); returns the ``stagedUploadPath`` (the ``key``).
+
+        The target is a pre-signed storage URL: it gets no access token (it must not leak to the storage host).
+        """
+        variables = {
+            "input": [
+                {
+                    "resource": "BULK_MUTATION_VARIABLES",
+                    "filename": filename,
+                    "mimeType": "text/jsonl",
+                    "httpMethod": "POST",
+                }
+            ]
+        }
+        data_ = self.execute(q.STAGED_UPLOADS_CREATE_MUTATION, variables, key="StagedUploadsCreate", estimate=10.0)
+        answer = data_.get("stagedUploadsCreate") or {}
+        if answer.get("userErrors"):
+            raise user_errors_error(
+                list(answer["userErrors"]), url=self.http.url_for(self.endpoint), operation="StagedUploadsCreate"
+            )
+        targets = answer.get("stagedTargets") or []
+        if not targets or not targets[0].get("url"):
+            raise ShopifyBulkOperationError("stagedUploadsCreate returned no upload target", platform=PLATFORM)
+        target = targets[0]
+        fields = [(str(p["name"]), str(p["value"])) for p in target.get("parameters") or []]
+        path = dict(fields).get("key")
+        if not path:
+            raise ShopifyBulkOperationError("the staged upload target has no key parameter", platform=PLATFORM)
+        self._upload_calls += 1
+        self._upload_bytes += len(data)
+        try:
+            response = requests.post(
+                str(target["url"]),
+                data=fields,
+                files={"file": (filename, data, "text/jsonl")},
+                verify=self.verify,
+                timeout=self.http.timeout,
+            )
+        except requests.RequestException as exc:
+            raise ShopifyBulkOperationError(
+                f"uploading the bulk mutation variables failed: {type(exc).__name__}", platform=PLATFORM
+            ) from None
+        if response.status_code >= 300:
+            raise ShopifyBulkOperationError(
+                f"uploading the bulk mutation variables failed with HTTP {response.status_code}",
+                platform=PLATFORM,
+                method="POST",
+                status=response.status_code,
+            )
+        return str(path)
+
+    def start_bulk_mutation(
+        self, mutation: str, staged_upload_path: str, *, client_identifier: str | None = None
+    ) -> str:
+        """Start ``bulkOperationRunMutation`` over a staged file; returns the operation id. At the shop's limit of
+        bulk mutations (one before 2026-01, five since: ``OPERATION_IN_PROGRESS`` / ``LIMIT_REACHED``) it waits
+        with the poll backoff and tries again, up to the bulk timeout."""
+        variables = {
+            "mutation": mutation,
+            "stagedUploadPath": staged_upload_path,
+            "clientIdentifier": client_identifier,
+        }
+        delay = self.bulk_poll_initial_s
+        waited = 0.0
+        while True:
+            data = self.execute(q.BULK_RUN_MUTATION_MUTATION, variables, key="RunBulkMutation", estimate=10.0)
+            result = data.get("bulkOperationRunMutation") or {}
+            user_errors = [e for e in result.get("userErrors") or [] if isinstance(e, Mapping)]
+            if not user_errors:
+                operation = result.get("bulkOperation") or {}
+                if not operation.get("id"):
+                    raise ShopifyBulkOperationError("bulkOperationRunMutation returned no operation", platform=PLATFORM)
+                self._bulk_operations += 1
+                return str(operation["id"])
+            if not any(e.get("code") in ("OPERATION_IN_PROGRESS", "LIMIT_REACHED") for e in user_errors):
+                raise user_errors_error(user_errors, url=self.http.url_for(self.endpoint), operation="RunBulkMutation")
+            if waited >= self.bulk_timeout_s:
+                raise ShopifyBulkInProgressError(
+                    f"the shop already runs as many bulk mutations of this app as it allows (waited {waited:.0f}s)",
+                    platform=PLATFORM,
+                )
+            self._sleep(delay)
+            waited += delay
+            delay = min(self.bulk_poll_max_s, delay * 1.5)
+
     def bulk_operation(self, operation_id: str) -> dict[str, Any] | None:
         """Our operation, by id (``bulkOperation(id:)``), or None if the shop does not know it."""
         data = self.execute(q.BULK_OPERATION_QUERY, {"id": operation_id}, key="BulkOperation")
         found = data.get("bulkOperation")
         return dict(found) if isinstance(found, Mapping) else None
 
-    def wait_for_bulk(self, operation_id: str) -> dict[str, Any]:
-        """Poll ``bulkOperation(id:)`` with backoff until ``operation_id`` ends; raise unless COMPLETED.
+    def wait_for_bulk(self, operation_id: str, *, expected_objects: int | None = None) -> dict[str, Any]:
+        """Poll ``bulkOperation(id:)`` until ``operation_id`` ends; raise unless COMPLETED.
 
-        Backoff (initial x 1.5 up to ``bulk_poll_max_s``) keeps long operations at a poll every 30 s: each poll
-        costs a point and a call against the budget.
+        The wait between polls is a quarter of the time waited so far (at least ``bulk_poll_initial_s``, at most
+        ``bulk_poll_max_s``), so the end is seen at most ~25 % late while a long operation is polled every 30 s
+        (each poll costs a point and a call). With ``expected_objects`` (a bulk mutation: its number of lines) and
+        an ``objectCount`` that grew since the last poll, the next poll is when that pace says it will be done.
         """
-        delay = self.bulk_poll_initial_s
         waited = 0.0
+        previous: tuple[float, int] | None = None  # (waited, objectCount) at the last poll
         while True:
             current = self.bulk_operation(operation_id)
             if current is None:
@@ -564,9 +674,16 @@ class ShopifyClient(ShopClient):
                 raise ShopifyBulkOperationError(
                     f"bulk operation {operation_id} still {status} after {waited:.0f}s", platform=PLATFORM
                 )
+            delay = 0.25 * waited
+            done = _int_or_none(current.get("objectCount")) or 0
+            if expected_objects and previous is not None and 0 < previous[1] < done < expected_objects:
+                # The operation's pace between the last two polls, both while it ran (an interval that began before
+                # its first object may hold the start delay, and would predict far too late an end).
+                delay = (expected_objects - done) * (waited - previous[0]) / (done - previous[1])
+            previous = (waited, done)
+            delay = min(self.bulk_poll_max_s, max(self.bulk_poll_initial_s, delay))
             self._sleep(delay)
             waited += delay
-            delay = min(self.bulk_poll_max_s, delay * 1.5)
 
     def iter_jsonl(self, url: str) -> Iterator[dict[str, Any]]:
         """Stream a bulk result file line by line (never the whole file in memory).

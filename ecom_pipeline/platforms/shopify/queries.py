@@ -300,3 +300,24 @@ VARIANTS_BULK_CREATE_MUTATION = f"""mutation VariantsBulkCreate($productId: ID!,
     userErrors {{ field message code }}
   }}
 }}"""
+
+# -- bulk mutations (the writer above ``bulk_mutation_threshold``) ---------------------------------------------------
+# The variables of every line are staged first (stagedUploadsCreate, resource BULK_MUTATION_VARIABLES, uploaded as a
+# multipart POST to the target); the mutation run for each line is one of the writer's own documents above
+# (PRODUCT_SET_MUTATION, VARIANTS_BULK_UPDATE_MUTATION: one connection field at most, as bulk mutations require).
+
+STAGED_UPLOADS_CREATE_MUTATION = """mutation StagedUploadsCreate($input: [StagedUploadInput!]!) {
+  stagedUploadsCreate(input: $input) {
+    stagedTargets { url resourceUrl parameters { name value } }
+    userErrors { field message }
+  }
+}"""
+
+BULK_RUN_MUTATION_MUTATION = """mutation RunBulkMutation($mutation: String!, $stagedUploadPath: String!,
+    $clientIdentifier: String) {
+  bulkOperationRunMutation(mutation: $mutation, stagedUploadPath: $stagedUploadPath,
+                           clientIdentifier: $clientIdentifier) {
+    bulkOperation { id status }
+    userErrors { field message code }
+  }
+}"""

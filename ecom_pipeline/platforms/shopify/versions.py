@@ -36,6 +36,10 @@ FEATURES: dict[str, str] = {
     "bulk_operation_by_id": "2026-01",
     # webhookSubscriptions(uri:) and WebhookSubscription.uri (before: callbackUrl).
     "webhook_uri": "2025-10",
+    # The writer's bulk path: productSet runs in bulkOperationRunMutation since productSet itself (2024-04), and the
+    # writer polls its operation with bulkOperation(id:) (2026-01): so 2026-01. Older versions (all retired) push
+    # one call per product.
+    "bulk_product_set": "2026-01",
 }
 
 

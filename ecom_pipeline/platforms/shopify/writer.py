@@ -11,6 +11,14 @@
 - Hub variants deleted under a product the shop has are one ``productVariantsBulkDelete`` per product (all or
   none); a variant the shop no longer has (a push killed after the delete, before its link was tombstoned) is
   found by deleting one by one after an ``AT_LEAST_ONE_VARIANT_DOES_NOT_BELONG_TO_THE_PRODUCT`` answer.
+- **Bulk** above ``bulk_mutation_threshold`` (integration setting, default 250): when one push has more
+  ``productSet`` writes than that (or more products with variant changes), the same per-product inputs become the
+  lines of a JSONL file (``stagedUploadsCreate``, a multipart upload, ``bulkOperationRunMutation`` with the very
+  document the per-call path sends, ``bulkOperation(id:)`` polled with backoff), and each result line (matched by
+  ``__lineNumber``) goes through the same result handler as a per-call answer: links, or a rejection with the
+  line's ``userErrors``. Only for API versions that take it (``versions.FEATURES["bulk_product_set"]``, 2026-01+);
+  older ones push per call. The bulk operation's own calls are cheap (10 points each, polls 1-2), so a large push
+  leaves the cost bucket to the extracts.
 - Every call runs under the client's cost governor (``ShopifyClient.execute``), so a large push paces itself to
   the bucket instead of meeting THROTTLED.
 - ``userErrors`` are per item: each refused product or variant becomes a rejection (stage ``export``) with the
@@ -30,18 +38,19 @@
 - Echo suppression: a link's new base is the canonical snapshot of the product as the mutation answered it (the
   pull's own transform, with the shop currency the pull stages), so the pull or webhook that brings our write
   back hashes the same and changes nothing.
-
 - Fields (``PUSH_FIELDS``): all but the sale price (Shopify has a price and a compare-at price only). The weight is
   the inventory item's ``measurement.weight``, written in KILOGRAMS (the pull reads it in kg whatever the unit);
   the barcode is the variant's own.
 
-Known limits (docs/two-way-sync.md): no staged bulk mutation yet (one call per product); tags, vendor and product
-type are not written.
+Known limits (docs/two-way-sync.md): tags, vendor and product type are not written; new variants under linked
+products (``productVariantsBulkCreate``) always go one call per product.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -76,6 +85,10 @@ MUTATION_ESTIMATE = 10.0  # a mutation field costs 10 points before its selectio
 _STATUS = {"active": "ACTIVE", "draft": "DRAFT", "archived": "ARCHIVED"}
 DEFAULT_OPTION = ("Title", "Default Title")  # what Shopify names the option of a product without options
 WRITE_SCOPE = "write_products"
+DEFAULT_BULK_MUTATION_THRESHOLD = 250  # more writes of one kind than this in one push: a bulk mutation
+# A bulk mutation's staged file is kept at most this size (a conservative bound; a larger push runs several
+# operations one after the other).
+BULK_FILE_MAX_BYTES = 20 * 1024 * 1024
 
 
 class ShopifyWriteError(RuntimeError):
@@ -85,7 +98,11 @@ class ShopifyWriteError(RuntimeError):
 def make_client(integration: Any, credentials: Mapping[str, Any]) -> ShopifyClient:
     """A client for a stored integration (URL, TLS settings, pinned API version, token or client credentials)."""
     options = HttpOptions.for_integration(integration, api_version=pinned_version(integration.settings), timeout=30.0)
-    return ShopifyClient(options, provider_for(integration.base_url, credentials, verify=options.verify))
+    client = ShopifyClient(options, provider_for(integration.base_url, credentials, verify=options.verify))
+    threshold = (integration.settings or {}).get("bulk_mutation_threshold")
+    if threshold is not None:
+        client.bulk_mutation_threshold = int(threshold)
+    return client
 
 
 def _gid(kind: str, external_id: str) -> str:
@@ -177,12 +194,98 @@ def create_input(create: ProductCreate, variant_ids: Mapping[str, str] | None = 
     return body
 
 
+# -- bulk mutation files --------------------------------------------------------------------------------------------
+
+
+def jsonl_files(
+    lines: Sequence[Mapping[str, Any]], max_bytes: int = BULK_FILE_MAX_BYTES
+) -> Iterator[tuple[int, bytes]]:
+    """The variables of ``lines`` as JSONL files of at most ``max_bytes`` each: ``(index of the first line, file)``.
+
+    One line per mutation call, in order, so result line ``__lineNumber`` n of a file is input ``start + n``. A single
+    line larger than ``max_bytes`` still gets a file of its own (the shop decides whether it takes it)."""
+    start, size = 0, 0
+    chunk: list[bytes] = []
+    for i, variables in enumerate(lines):
+        raw = json.dumps(variables, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+        if chunk and size + len(raw) > max_bytes:
+            yield start, b"".join(chunk)
+            start, size, chunk = i, 0, []
+        chunk.append(raw)
+        size += len(raw)
+    if chunk:
+        yield start, b"".join(chunk)
+
+
+def bulk_results(
+    records: Iterable[Mapping[str, Any]], root: str, count: int
+) -> list[tuple[Mapping[str, Any] | None, list[Mapping[str, Any]]]]:
+    """Per input line (``count`` of them): ``(payload of the mutation field root, errors)`` from a bulk mutation's
+    result lines. A line the GraphQL layer refused has ``errors`` (kept as errors of that line); an input line with
+    no result line (the shop did not run it) gets an error saying so, so it is rejected and retried, never lost."""
+    found: dict[int, tuple[Mapping[str, Any] | None, list[Mapping[str, Any]]]] = {}
+    for record in records:
+        number = record.get("__lineNumber")
+        if not isinstance(number, int) or not 0 <= number < count:
+            continue
+        errors: list[Mapping[str, Any]] = [
+            {"code": "GRAPHQL_ERROR", "message": str(e.get("message") if isinstance(e, Mapping) else e)}
+            for e in record.get("errors") or []
+        ]
+        data = record.get("data")
+        payload = data.get(root) if isinstance(data, Mapping) else None
+        found[number] = (payload if isinstance(payload, Mapping) else None, errors)
+    missing: list[Mapping[str, Any]] = [
+        {"code": "NO_RESULT", "message": "the bulk operation's result has no line for this input"}
+    ]
+    return [found.get(i, (None, missing)) for i in range(count)]
+
+
+@dataclass
+class _SetRequest:
+    """One ``productSet`` the plan needs, built once for either path: its variables and what its answer records."""
+
+    key: str  # the rejection's external_id: SKU, handle or shop id
+    identifier: dict[str, Any] | None
+    body: dict[str, Any]
+    create: ProductCreate | None = None
+    adopted: bool = False  # a create that found the product by SKU: counted as an update
+    adopted_variants: tuple[int, ...] = ()  # the hub variants whose SKU the shop already had (lineage: adopted)
+    update: FieldUpdate | None = None
+
+    def variables(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"input": self.body}
+        if self.identifier:
+            out["identifier"] = self.identifier
+        return out
+
+
+@dataclass
+class _VariantsRequest:
+    """One ``productVariantsBulkUpdate`` (one product's changed variants), for either path."""
+
+    parent: str
+    group: list[FieldUpdate]
+    sendable: list[tuple[FieldUpdate, dict[str, Any]]]
+
+    def variables(self) -> dict[str, Any]:
+        return {
+            "productId": _gid("Product", self.parent),
+            "variants": [{"id": _gid("ProductVariant", u.external_id), **body} for u, body in self.sendable],
+        }
+
+
 class _Writer:
     """One plan's writes against one shop, collecting links and rejections."""
 
-    def __init__(self, client: ShopifyClient, plan: ExportPlan, on_links: LinksCallback) -> None:
+    def __init__(
+        self, client: ShopifyClient, plan: ExportPlan, on_links: LinksCallback, bulk_threshold: int | None = None
+    ) -> None:
         self.client = client
         self.plan = plan
+        threshold = bulk_threshold if bulk_threshold is not None else client.bulk_mutation_threshold
+        self.bulk_threshold = DEFAULT_BULK_MUTATION_THRESHOLD if threshold is None else int(threshold)
+        self.bulk_used = 0  # bulk operations run by this push
         self.on_links = on_links
         self.out = WriteOutcome()
         self.integration = _IntegrationRef(plan)
@@ -201,6 +304,7 @@ class _Writer:
         handles = self.lookup_handles(
             [c.handle for c in self.plan.creates if c.handle and not any(v.sku in existing for v in c.variants)]
         )
+        sets: list[_SetRequest] = []
         for c in self.plan.creates:
             taken = handles.get(c.handle or "")
             if taken is not None and taken not in owned and not self.plan.resume:
@@ -213,16 +317,53 @@ class _Writer:
                     {"handle": c.handle},
                 )
                 continue
-            self._create(c, existing)
+            request = self._create_request(c, existing)
+            if request is not None:
+                sets.append(request)
         for u in [*self.plan.updates, *self.plan.deletes]:
             if u.entity == "product":
-                self._update_product(u)
+                sets.append(
+                    _SetRequest(
+                        u.external_id,
+                        {"id": _gid("Product", u.external_id)},
+                        product_input(u.values, u.changes),
+                        update=u,
+                    )
+                )
+        if self._use_bulk(len(sets)):
+            self._run_bulk(q.PRODUCT_SET_MUTATION, "productSet", sets, self._on_product_set)
+        else:
+            for request in sets:
+                data = self.client.execute(
+                    q.PRODUCT_SET_MUTATION, request.variables(), key="ProductSet", estimate=MUTATION_ESTIMATE
+                )
+                self._links(self._on_product_set(request, data.get("productSet"), []))
         by_parent: dict[str, list[FieldUpdate]] = {}
         for u in self.plan.updates:
             if u.entity == "variant":
                 by_parent.setdefault(str(u.parent_external_id), []).append(u)
+        variant_requests = []
         for parent, group in sorted(by_parent.items()):
-            self._update_variants(parent, group)
+            sendable = [(u, variant_input(u.values, u.changes)) for u in group]
+            sendable = [(u, body) for u, body in sendable if body]  # changes Shopify takes none of: no call
+            if sendable:
+                variant_requests.append(_VariantsRequest(parent, group, sendable))
+        if self._use_bulk(len(variant_requests)):
+            self._run_bulk(
+                q.VARIANTS_BULK_UPDATE_MUTATION,
+                "productVariantsBulkUpdate",
+                variant_requests,
+                self._on_variants_updated,
+            )
+        else:
+            for vr in variant_requests:
+                data = self.client.execute(
+                    q.VARIANTS_BULK_UPDATE_MUTATION,
+                    vr.variables(),
+                    key="VariantsBulkUpdate",
+                    estimate=MUTATION_ESTIMATE,
+                )
+                self._links(self._on_variants_updated(vr, data.get("productVariantsBulkUpdate"), []))
         added: dict[str, list[Any]] = {}
         for vc in self.plan.variant_creates:
             added.setdefault(vc.product_external_id, []).append(vc)
@@ -272,7 +413,9 @@ class _Writer:
     def _key(self, c: ProductCreate) -> str:
         return c.variants[0].sku if len(c.variants) == 1 and c.variants[0].sku else (c.handle or f"hub#{c.hub_id}")
 
-    def _create(self, c: ProductCreate, existing: Mapping[str, tuple[str, str]]) -> None:
+    def _create_request(self, c: ProductCreate, existing: Mapping[str, tuple[str, str]]) -> _SetRequest | None:
+        """The ``productSet`` of a hub product to create (or adopt, when the shop has it by SKU), or None when it is
+        refused before any write."""
         owners = {existing[v.sku][1] for v in c.variants if v.sku and v.sku in existing}
         if len(owners) > 1:
             self.out.reject(
@@ -282,23 +425,38 @@ class _Writer:
                 f"({', '.join(sorted(owners))}): merge or rename them in one place, then push again",
                 {"handle": c.handle},
             )
-            return
+            return None
         if owners:  # ours from a push killed before its links (or the merchant's): adopt it, never duplicate it
-            identifier: dict[str, Any] = {"id": next(iter(owners))}
             body = create_input(c, {sku: ids[0] for sku, ids in existing.items()})
             body.pop("handle", None)
-            self.plan.adopt("product", c.hub_id)  # lineage: linked, not created (sync/lineage.py)
-            for v in c.variants:
-                if v.sku and v.sku in existing:
-                    self.plan.adopt("variant", v.hub_id)
-        else:
-            body = create_input(c)
-            identifier = {"handle": c.handle} if c.handle else {}
-        product, errors = self._product_set(identifier or None, body)
-        if errors or product is None:
-            self.out.reject("product", self._key(c), "; ".join(_reason(e) for e in errors) or "no product", body)
-            return
+            return _SetRequest(
+                self._key(c),
+                {"id": next(iter(owners))},
+                body,
+                create=c,
+                adopted=True,
+                adopted_variants=tuple(v.hub_id for v in c.variants if v.sku and v.sku in existing),
+            )
+        body = create_input(c)
+        return _SetRequest(self._key(c), {"handle": c.handle} if c.handle else None, body, create=c)
+
+    # -- results (one handler per mutation, for a per-call answer and a bulk result line alike) ------------------
+
+    def _on_product_set(
+        self, r: _SetRequest, answer: Mapping[str, Any] | None, errors: list[Mapping[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Links for a written product (and its variants, for a create), or a rejection with the shop's reasons."""
+        errors = [*errors, *((answer or {}).get("userErrors") or [])]
+        product = (answer or {}).get("product")
+        if errors or not product:
+            self.out.reject("product", r.key, "; ".join(_reason(e) for e in errors) or "no product", r.body)
+            return []
         canonical = self._canonical(product)
+        if r.update is not None:
+            self.out.updated += 1
+            return [self._product_row(canonical, r.update.hub_id, r.update.base, r.update.changes)]
+        c = r.create
+        assert c is not None, "a productSet request is a create or an update"
         by_sku = {v.sku: v for v in canonical.variants if v.sku}
         rows = [self._product_row(canonical, c.hub_id, None, ())]
         for position, v in enumerate(c.variants):
@@ -307,39 +465,22 @@ class _Writer:
             )
             if shop_variant is not None:
                 rows.append(self._variant_row(shop_variant, v.hub_id, canonical.external_id, None, ()))
-        self.on_links(rows)
-        if owners:
+        if r.adopted:
+            self.plan.adopt("product", c.hub_id)  # lineage: linked, not created (sync/lineage.py)
+            for hub_id in r.adopted_variants:
+                self.plan.adopt("variant", hub_id)
             self.out.updated += 1
         else:
             self.out.created += 1
+        return rows
 
-    # -- updates --------------------------------------------------------------------------------------------------
-
-    def _update_product(self, u: FieldUpdate) -> None:
-        body = product_input(u.values, u.changes)
-        product, errors = self._product_set({"id": _gid("Product", u.external_id)}, body)
-        if errors or product is None:
-            self.out.reject("product", u.external_id, "; ".join(_reason(e) for e in errors) or "no product", body)
-            return
-        canonical = self._canonical(product)
-        self.on_links([self._product_row(canonical, u.hub_id, u.base, u.changes)])
-        self.out.updated += 1
-
-    def _update_variants(self, parent: str, group: list[FieldUpdate]) -> None:
-        sendable = [(u, variant_input(u.values, u.changes)) for u in group]
-        sendable = [(u, body) for u, body in sendable if body]
-        if not sendable:
-            return
-        variables = {
-            "productId": _gid("Product", parent),
-            "variants": [{"id": _gid("ProductVariant", u.external_id), **body} for u, body in sendable],
-        }
-        data = self.client.execute(
-            q.VARIANTS_BULK_UPDATE_MUTATION, variables, key="VariantsBulkUpdate", estimate=MUTATION_ESTIMATE
-        )
-        answer = data.get("productVariantsBulkUpdate") or {}
+    def _on_variants_updated(
+        self, r: _VariantsRequest, answer: Mapping[str, Any] | None, line_errors: list[Mapping[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Links for the variants written, a rejection per variant refused (its index in ``field``)."""
+        answer = answer or {}
         refused: dict[int, list[Mapping[str, Any]]] = {}
-        general: list[Mapping[str, Any]] = []
+        general: list[Mapping[str, Any]] = list(line_errors)
         for error in answer.get("userErrors") or []:
             path = error.get("field") or []
             if len(path) >= 2 and path[0] == "variants" and str(path[1]).isdigit():
@@ -349,11 +490,11 @@ class _Writer:
         written = {str(gid_tail(v.get("id"))): v for v in answer.get("productVariants") or [] if v.get("id")}
         rows: list[dict[str, Any]] = []
         product_node = answer.get("product")
-        first = group[0]
+        first = r.group[0]
         if product_node and first.product_hub_id is not None and written:
             canonical = self._canonical({**product_node, "variants": {"nodes": []}})
             rows.append(self._product_row(canonical, first.product_hub_id, first.product_base, ()))
-        for i, (u, body) in enumerate(sendable):
+        for i, (u, body) in enumerate(r.sendable):
             node = written.get(u.external_id)
             errors = refused.get(i) or ([] if node is not None else general)
             if errors or node is None:
@@ -361,12 +502,42 @@ class _Writer:
                 self.out.reject("variant", str(u.values.get("sku") or u.external_id), reason, body)
                 continue
             canonical = self._canonical(
-                {**(product_node or {"id": _gid("Product", parent)}), "variants": {"nodes": [node]}}
+                {**(product_node or {"id": _gid("Product", r.parent)}), "variants": {"nodes": [node]}}
             )
-            rows.append(self._variant_row(canonical.variants[0], u.hub_id, parent, u.base, u.changes))
+            rows.append(self._variant_row(canonical.variants[0], u.hub_id, r.parent, u.base, u.changes))
             self.out.updated += 1
-        if rows:
-            self.on_links(rows)
+        return rows
+
+    # -- bulk -----------------------------------------------------------------------------------------------------
+
+    def _use_bulk(self, writes: int) -> bool:
+        return writes > self.bulk_threshold and self.client.supports_bulk_product_set()
+
+    def _run_bulk(
+        self,
+        mutation: str,
+        root: str,
+        requests: Sequence[Any],
+        handle: Callable[[Any, Mapping[str, Any] | None, list[Mapping[str, Any]]], list[dict[str, Any]]],
+    ) -> None:
+        """``requests`` as bulk mutations (one file of at most ``BULK_FILE_MAX_BYTES`` per operation, one after the
+        other); each result line goes to ``handle``, the links of a file are handed over once it is read."""
+        for start, data in jsonl_files([r.variables() for r in requests]):
+            count = data.count(b"\n")
+            path = self.client.stage_upload(data, f"{root}-{start}.jsonl")
+            operation = self.client.start_bulk_mutation(mutation, path, client_identifier=f"ecom-pipeline-{root}")
+            self.bulk_used += 1
+            final = self.client.wait_for_bulk(operation, expected_objects=count)
+            url = final.get("url")
+            records = self.client.iter_jsonl(str(url)) if url else iter(())
+            rows: list[dict[str, Any]] = []
+            for request, (answer, errors) in zip(
+                requests[start : start + count], bulk_results(records, root, count), strict=True
+            ):
+                rows.extend(handle(request, answer, errors))
+            self._links(rows)
+
+    # -- new variants under linked products -----------------------------------------------------------------------
 
     def _create_variants(self, parent: str, creates: list[Any]) -> None:
         """Hub variants missing under a product the shop has: one ``productVariantsBulkCreate`` per product. Shopify
@@ -456,15 +627,9 @@ class _Writer:
 
     # -- helpers --------------------------------------------------------------------------------------------------
 
-    def _product_set(
-        self, identifier: Mapping[str, Any] | None, body: Mapping[str, Any]
-    ) -> tuple[Mapping[str, Any] | None, list[Mapping[str, Any]]]:
-        variables: dict[str, Any] = {"input": dict(body)}
-        if identifier:
-            variables["identifier"] = dict(identifier)
-        data = self.client.execute(q.PRODUCT_SET_MUTATION, variables, key="ProductSet", estimate=MUTATION_ESTIMATE)
-        answer = data.get("productSet") or {}
-        return answer.get("product"), list(answer.get("userErrors") or [])
+    def _links(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.on_links(rows)
 
     def _canonical(self, product: Mapping[str, Any]) -> CanonicalProduct:
         return product_to_canonical({"product": product, "currency": self.currency})
@@ -514,9 +679,22 @@ class _IntegrationRef:
         self.tenant_id = plan.tenant_id
 
 
-def apply_plan(client: ShopifyClient, plan: ExportPlan, on_links: LinksCallback) -> WriteOutcome:
-    """Apply ``plan`` to the shop behind ``client``; links are handed to ``on_links`` as each mutation answers."""
-    return _Writer(client, plan, on_links).run()
+def apply_plan(
+    client: ShopifyClient, plan: ExportPlan, on_links: LinksCallback, *, bulk_threshold: int | None = None
+) -> WriteOutcome:
+    """Apply ``plan`` to the shop behind ``client``; links are handed to ``on_links`` as each mutation answers (a
+    bulk operation's, as each of its files is read). ``bulk_threshold`` overrides the client's
+    ``bulk_mutation_threshold`` (the integration setting) and the default."""
+    return _Writer(client, plan, on_links, bulk_threshold).run()
 
 
-__all__ = ["ShopifyWriteError", "VariantValues", "apply_plan", "create_input", "make_client"]
+__all__ = [
+    "DEFAULT_BULK_MUTATION_THRESHOLD",
+    "ShopifyWriteError",
+    "VariantValues",
+    "apply_plan",
+    "bulk_results",
+    "create_input",
+    "jsonl_files",
+    "make_client",
+]

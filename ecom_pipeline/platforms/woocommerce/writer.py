@@ -12,9 +12,13 @@
 - Echo suppression: a link's new base is the canonical snapshot of the record as the shop answered the write
   (the same transform the pull uses), so the poll or webhook that brings our own write back hashes the same and
   changes nothing. For a variable product whose variations were written, the parent and its variations are read
-  back once (their times and the variant positions move with the write). When the answer shows the shop also
-  changed fields we did not push (an edit the hub has not pulled yet), the base is not marked as agreed (no
-  hash), so the next pull still brings that edit in instead of it being silently absorbed.
+  back (their times and the variant positions move with the write): the parents 100 per call
+  (``GET products?include=...``) once every variation batch is sent, the variations listed only when the batch
+  answers do not hold all of them (a parent created by this push has exactly the variations it answered; an
+  update of existing variations keeps each one's position from its base, as an update does not move it). The
+  links of new parents are committed once per products batch, the relinks once per 100 parents. When the answer
+  shows the shop also changed fields we did not push (an edit the hub has not pulled yet), the base is not marked
+  as agreed (no hash), so the next pull still brings that edit in instead of it being silently absorbed.
 
 - Categories and options (``taxonomy.py``): a create names the shop's categories by id (found by name, created
   when missing) and a variable product's options as global attributes (created by name, their values as terms);
@@ -29,6 +33,7 @@ only (a hub category edit of a linked product is not pushed).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -207,6 +212,10 @@ class _Writer:
         self.product_pushed: dict[str, tuple[str, ...]] = {}
         self.taxonomy = WooTaxonomy(client)  # categories, global attributes and terms by name (taxonomy.py)
         self.parent_attributes: dict[str, list[Any]] = {}  # a parent's attributes as its create answered them
+        # Links of variable parents created by the current products batch (no base yet), committed once per batch.
+        self.parent_links: list[dict[str, Any]] = []
+        # Parents whose variations were written, relinked together at the end (see _relink_parents).
+        self.to_relink: list[_Relink] = []
 
     # -- links --------------------------------------------------------------------------------------------------
 
@@ -333,6 +342,7 @@ class _Writer:
         parents = set(self.variation_creates) | set(self.variation_updates) | set(self.variation_deletes)
         for parent in sorted(parents, key=str):
             self._variations(parent)
+        self._relink_parents()
         self.out.api_calls = self.client.http.stats.api_calls
         return self.out
 
@@ -367,6 +377,7 @@ class _Writer:
                     self._after_adopt(item, body, result, error)
                 else:
                     self._after_update(item, body, result, error)
+            self._flush_parent_links()  # one transaction per batch, not one per variable product
         if retry_adopt:
             self._product_batches([], retry_adopt, {})
 
@@ -429,19 +440,17 @@ class _Writer:
             self.out.created += 1
             return
         ext = str(result["id"])
-        self.on_links(
-            [
-                link_row(
-                    self.integration,
-                    entity="product",
-                    external_id=ext,
-                    hub_id=c.hub_id,
-                    snapshot=None,
-                    digest=None,
-                    updated_at=None,
-                    now=utcnow(),
-                )
-            ]
+        self.parent_links.append(
+            link_row(
+                self.integration,
+                entity="product",
+                external_id=ext,
+                hub_id=c.hub_id,
+                snapshot=None,
+                digest=None,
+                updated_at=None,
+                now=utcnow(),
+            )
         )
         self.parent_hub_ids[ext] = c.hub_id
         self.new_parents.add(ext)
@@ -567,6 +576,8 @@ class _Writer:
         written: dict[str, tuple[int, Mapping[str, Any] | None, Iterable[str]]] = {}
         gone: list[dict[str, Any]] = []
         duplicates: list[tuple[VariantValues, dict[str, Any], Mapping[str, Any]]] = []
+        answered: list[Mapping[str, Any]] = []
+        updated: dict[str, Mapping[str, Any]] = {}  # variation id -> the variation as its update answered it
         for start in range(0, len(ops), BATCH_LIMIT):
             chunk = ops[start : start + BATCH_LIMIT]
             request = {
@@ -591,6 +602,7 @@ class _Writer:
                         self.out.reject("variant", item.sku or f"hub#{item.hub_id}", _reason(error), body)
                         continue
                     assert isinstance(result, Mapping)  # _error_of reports a missing item as an error
+                    answered.append(result)
                     written[str(result["id"])] = (item.hub_id, None, ())
                     if parent not in self.new_parents:
                         self.out.created += 1
@@ -601,25 +613,70 @@ class _Writer:
                         )
                         continue
                     written[item.external_id] = (item.hub_id, item.base or None, item.changes)
+                    if isinstance(result, Mapping):
+                        updated[item.external_id] = result
                     self.out.updated += 1
         if gone:
             self.on_links(gone)  # tombstoned as soon as the shop answered (a rerun would find nothing to delete)
-        self._relink_variable(parent, written, duplicates)
+        # A parent created by this push whose variations were all created here (none refused as a duplicate, none
+        # updated) has exactly the variations the batches answered: no need to list them again. Nor when only
+        # existing variations were updated (a price edit): each answered one keeps the position its base has (an
+        # update does not move a variation), and the others are not relinked. A delete may move them: read back.
+        complete = parent in self.new_parents and not updates and not duplicates and bool(answered)
+        positions: dict[str, int] = {}
+        if not creates and not duplicates and not gone and written and set(updated) == set(written):
+            for vid, (_hub, old, _pushed) in written.items():
+                position = (old or {}).get("position")
+                if isinstance(position, int):
+                    positions[vid] = position
+        if positions and len(positions) == len(written):
+            self.to_relink.append(_Relink(parent, written, duplicates, list(updated.values()), positions))
+        else:
+            self.to_relink.append(_Relink(parent, written, duplicates, answered if complete else None))
+
+    def _relink_parents(self) -> None:
+        """Relink every parent whose variations were written: the parents are read back 100 per call
+        (``GET products?include=...``), their variations listed only when the batches did not answer all of them,
+        and the links of each 100 parents committed together."""
+        for start in range(0, len(self.to_relink), MAX_PER_PAGE):
+            chunk = self.to_relink[start : start + MAX_PER_PAGE]
+            ids = ",".join(r.parent for r in chunk)
+            items = self.client.get("products", {"include": ids, "per_page": MAX_PER_PAGE, "status": "any"})
+            parents = {str(p.get("id")): p for p in items if isinstance(p, Mapping)} if isinstance(items, list) else {}
+            rows: list[dict[str, Any]] = []
+            for r in chunk:
+                product = parents.get(r.parent) or self.client.get(f"products/{r.parent}")
+                rows.extend(
+                    self._relink_variable(r.parent, r.written, r.duplicates, product, r.variations, r.positions)
+                )
+            if rows:
+                self.on_links(rows)
+
+    def _flush_parent_links(self) -> None:
+        if self.parent_links:
+            self.on_links(self.parent_links)
+            self.parent_links = []
 
     def _relink_variable(
         self,
         parent: str,
         written: dict[str, tuple[int, Mapping[str, Any] | None, Any]],
         duplicates: Sequence[tuple[VariantValues, dict[str, Any], Mapping[str, Any]]] = (),
-    ) -> None:
-        """Read the parent and its variations back once and store their bases (times and positions moved).
+        product: Any = None,
+        variations: Sequence[Mapping[str, Any]] | None = None,
+        positions: Mapping[str, int] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The links of a parent and its written variations, from the parent and its variations as the shop has
+        them after the write (their times and positions moved): read back here unless given. With ``positions``,
+        ``variations`` are only the updated ones, each at the position given (its base's).
 
         A variation create refused as a duplicated SKU that this parent already has is ours from a push killed
         before its links: it is linked (its base is the shop's state, so a hub value that differs is pushed next
         run); a SKU held elsewhere in the shop is a rejection.
         """
-        product = self.client.get(f"products/{parent}")
-        variations = list(self.client.list_variations(parent))
+        if product is None:
+            product = self.client.get(f"products/{parent}")
+        variations = list(variations) if variations is not None else list(self.client.list_variations(parent))
         by_sku = {str(v.get("sku")): str(v.get("id")) for v in variations if isinstance(v, Mapping) and v.get("sku")}
         for item, body, error in duplicates:
             own = by_sku.get(item.sku or "")
@@ -629,6 +686,13 @@ class _Writer:
                 self.plan.adopt("variant", item.hub_id)
                 written[own] = (item.hub_id, None, ())
         canonical = product_to_canonical({"product": product, "variations": variations})
+        if positions:
+            canonical = replace(
+                canonical,
+                variants=tuple(
+                    replace(v, position=positions.get(v.external_id, v.position)) for v in canonical.variants
+                ),
+            )
         now = utcnow()
         rows: list[dict[str, Any]] = []
         hub_id = self.parent_hub_ids.get(parent)
@@ -640,7 +704,25 @@ class _Writer:
                 continue
             vhub, old, pushed = written[v.external_id]
             rows.append(self._link_after(canonical, v.external_id, vhub, old, pushed, now, variant=v, parent=parent))
-        self.on_links(rows)
+        return rows
+
+
+class _Relink:
+    """A parent whose variations were written: what was written, and its variations when the answers hold all."""
+
+    def __init__(
+        self,
+        parent: str,
+        written: dict[str, tuple[int, Mapping[str, Any] | None, Any]],
+        duplicates: Sequence[tuple[VariantValues, dict[str, Any], Mapping[str, Any]]],
+        variations: list[Mapping[str, Any]] | None,
+        positions: dict[str, int] | None = None,
+    ) -> None:
+        self.parent = parent
+        self.written = written
+        self.duplicates = duplicates
+        self.variations = variations
+        self.positions = positions
 
 
 class _IntegrationRef:

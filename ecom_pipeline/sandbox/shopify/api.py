@@ -9,6 +9,8 @@ Routes (``subpath`` is relative to the shop's site URL):
 - ``GET /admin/oauth/authorize`` and ``POST /admin/oauth/access_token``: see ``oauth.py``.
 - ``GET /__bulk/<token>/<file>.jsonl``: bulk operation results (a stand-in for Shopify's signed GCS URLs; no
   access token needed).
+- ``POST /__staged/upload`` (multipart form) and ``PUT /__staged/upload/<token>``: the staged upload targets that
+  ``stagedUploadsCreate`` hands out, where a bulk mutation's JSONL variables are uploaded (see ``bulk.py``).
 - Sandbox controls (no auth): ``POST /admin/__sandbox/bulk {"next": "FAILED"|"TIMEOUT"|"EXPIRED"}``,
   ``POST /admin/__sandbox/bucket {"available": 0}`` (drain the cost bucket), ``GET /admin/__sandbox/webhooks``
   (deliveries with their attempt statuses).
@@ -23,6 +25,8 @@ requested cost, refuse over 1,000 points (``MAX_COST_EXCEEDED``) or more than th
 from __future__ import annotations
 
 import asyncio
+import email.parser
+import email.policy
 import json
 import re
 import uuid
@@ -76,6 +80,7 @@ class ShopifyApi:
         objects_per_s: float = 2000.0,
         bulk_fault: str | None = None,
         api_date: str | None = None,
+        mutation_lines_per_s: float | None = None,
     ) -> None:
         if plan not in PLANS:
             raise ValueError(f"unknown Shopify plan {plan!r}; known: {', '.join(PLANS)}")
@@ -89,6 +94,8 @@ class ShopifyApi:
         self.operations: list[tuple[str, tuple[str, ...]]] = []
         self.api_date = api_date
         self.bulk = BulkOperations(SCHEMA, store.clock, objects_per_s, bulk_fault)
+        if mutation_lines_per_s is not None:
+            self.bulk.mutation_lines_per_s = max(0.1, mutation_lines_per_s)
         self.webhooks = WebhookHub(store.domain, oauth.client_secret, DEFAULT_VERSION, store.clock)
         self.webhooks.tickers.append(self.bulk.tick)
         self.bulk.on_finish.append(lambda payload: self.webhooks.on_event("bulk_operations/finish", payload))
@@ -131,6 +138,12 @@ class ShopifyApi:
             )
             await send({"type": "http.response.body", "body": data})
             return status
+        if subpath == "/__staged/upload" and method == "POST":
+            status, data = self.bulk.upload_form(_multipart(scope, body))
+            return await _raw(send, status, data, "application/xml")
+        if subpath.startswith("/__staged/upload/") and method == "PUT":
+            status, data = self.bulk.upload_put(subpath.rsplit("/", 1)[-1], body)
+            return await _raw(send, status, data, "application/xml")
         if subpath.startswith("/admin/__sandbox/"):
             return await self.sandbox_admin(send, method, subpath.rsplit("/", 1)[-1], body)
         return await _json(send, 404, NOT_FOUND)
@@ -279,6 +292,26 @@ class ShopifyApi:
         assert isinstance(result, ExecutionResult)
         return {"data": result.data, "errors": [_format(e) for e in result.errors or []]}
 
+    def execute_bulk_line(
+        self, source: str, variables: dict[str, Any], scopes: set[str], site: str, version: str = "unstable"
+    ) -> dict[str, Any]:
+        """One line of a bulk mutation: the mutation with that line's variables, outside the cost bucket (Shopify
+        meters only the call that starts the operation)."""
+        ctx = Context(self.store, scopes, self, site, bulk=True, version=version)
+        with self.store.lock:
+            result = execute(
+                make_schema(version),
+                parse(source),
+                context_value=ctx,
+                variable_values=variables,
+                field_resolver=field_resolver,
+            )
+        assert isinstance(result, ExecutionResult)
+        out: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            out["errors"] = [_format(e) for e in result.errors]
+        return out
+
 
 # ------------------------------------------------------------------------------------------- mutations
 def _services(info: GraphQLResolveInfo) -> ShopifyApi:
@@ -298,6 +331,35 @@ def _bulk_run(_: Any, info: GraphQLResolveInfo, query: str, groupObjects: bool =
         group=groupObjects,
     )
     return {"bulkOperation": op, "userErrors": errors}
+
+
+def _bulk_run_mutation(
+    _: Any, info: GraphQLResolveInfo, mutation: str, stagedUploadPath: str, clientIdentifier: str | None = None
+) -> dict[str, Any]:
+    """``bulkOperationRunMutation``: each line of the staged file runs ``mutation`` with the app's scopes."""
+    api = _services(info)
+    ctx: Context = info.context
+    op, errors = api.bulk.run_mutation(
+        mutation,
+        stagedUploadPath,
+        ctx.site,
+        lambda source, variables: api.execute_bulk_line(source, variables, ctx.scopes, ctx.site, ctx.version),
+        version=ctx.version,
+    )
+    return {"bulkOperation": op, "userErrors": errors}
+
+
+def _staged_uploads_create(_: Any, info: GraphQLResolveInfo, input: list[dict[str, Any]]) -> dict[str, Any]:
+    api = _services(info)
+    targets: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    for i, spec in enumerate(input):
+        target, problem = api.bulk.stage(info.context.site, spec)
+        if problem:
+            errors.append({"field": ["input", str(i), "resource"], "message": problem})
+        elif target is not None:
+            targets.append(target)
+    return {"stagedTargets": targets if not errors else None, "userErrors": errors}
 
 
 def _bulk_cancel(_: Any, info: GraphQLResolveInfo, id: str) -> dict[str, Any]:
@@ -536,6 +598,8 @@ RESOLVERS.update(
     {
         ("Mutation", "bulkOperationRunQuery"): _bulk_run,
         ("Mutation", "bulkOperationCancel"): _bulk_cancel,
+        ("Mutation", "bulkOperationRunMutation"): _bulk_run_mutation,
+        ("Mutation", "stagedUploadsCreate"): _staged_uploads_create,
         ("Mutation", "webhookSubscriptionCreate"): _webhook_create,
         ("Mutation", "webhookSubscriptionDelete"): _webhook_delete,
         ("Mutation", "productUpdate"): _product_update,
@@ -572,6 +636,30 @@ def _form(scope: Scope, body: bytes) -> dict[str, str]:
             return {}
         return {k: str(v) for k, v in data.items()} if isinstance(data, dict) else {}
     return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+
+
+def _multipart(scope: Scope, body: bytes) -> list[tuple[str, bytes]]:
+    """The fields of a ``multipart/form-data`` body, in order (stdlib email parser: no extra dependency)."""
+    content_type = _header(scope, b"content-type") or ""
+    if not content_type.startswith("multipart/form-data"):
+        return []
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
+    )
+    fields: list[tuple[str, bytes]] = []
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if name:
+            fields.append((str(name), payload if isinstance(payload, bytes) else b""))
+    return fields
+
+
+async def _raw(send: Send, status: int, body: bytes, content_type: str) -> int:
+    headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+    return status
 
 
 async def _json(send: Send, status: int, body: Any, headers: list[tuple[str, str]] | None = None) -> int:

@@ -11,6 +11,19 @@ their own lines carrying ``__parentId``. With ``groupObjects`` (the default befo
 by its children; without it (the 2026-01 default) the lines are not grouped: here every top-level object first,
 then the children, so a reader that relies on the grouping fails as it would on a real shop.
 
+Bulk **mutations** (``bulkOperationRunMutation``) read their variables from a file staged first: ``stagedUploadsCreate``
+(resource ``BULK_MUTATION_VARIABLES``) answers an upload target on the emulator (``POST <site>/__staged/upload``, a
+multipart form as Google Cloud Storage takes it, the file field last; or ``PUT <site>/__staged/upload/<token>``)
+whose ``key`` parameter is the ``stagedUploadPath``. The mutation (one root field) runs once per JSONL line in the
+operation's thread, under the store lock line by line, so webhooks of the writes follow; the status is RUNNING
+until ``START_DELAY_S + lines / mutation_lines_per_s`` clock seconds have passed (default 50 lines/s: Shopify
+publishes no throughput, so this is an assumption, set per shop with ``ShopSpec.options["bulk_mutation_lines_per_s"]``).
+The result file has one line per input line, ``{"data": ..., "__lineNumber": n}`` (``errors`` instead of ``data`` for
+a line the GraphQL layer refused), in input order. Limits as Shopify's: one operation of each type at a time before
+2026-01 (``OPERATION_IN_PROGRESS``), five of each from 2026-01 (``LIMIT_REACHED``); ``NO_SUCH_FILE`` for a path never
+uploaded, ``INVALID_STAGED_UPLOAD_FILE`` for a line that is not a JSON object, ``INVALID_MUTATION`` for anything but
+one mutation with one root field (and never a bulk mutation itself).
+
 Faults (``ShopSpec.options["bulk_fault"]``, ``api.bulk.fail_next = ...`` or
 ``POST <site>/admin/__sandbox/bulk {"next": ...}``), applied to the next operation only:
 
@@ -23,9 +36,12 @@ Faults (``ShopSpec.options["bulk_fault"]``, ``api.bulk.fail_next = ...`` or
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import threading
+import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,7 +67,25 @@ START_DELAY_S = 1.0
 RESULT_TTL_S = 7 * 86_400
 MAX_CONNECTIONS = 5
 MAX_DEPTH = 2
-MAX_CONCURRENT = 5  # bulk query operations per app and shop, from 2026-01 (one before)
+MAX_CONCURRENT = 5  # bulk operations of each type per app and shop, from 2026-01 (one before)
+MUTATION_LINES_PER_S = 50.0  # an assumption (Shopify publishes no bulk mutation throughput)
+NOT_RUNNABLE_IN_BULK = ("bulkOperationRunMutation", "bulkOperationRunQuery", "stagedUploadsCreate")
+
+
+class RenderedOperation(dict[str, Any]):
+    """A rendered ``BulkOperation`` that ``node(id:)`` can resolve (the Node interface reads ``KIND``)."""
+
+    KIND = "BulkOperation"
+
+
+@dataclass
+class StagedFile:
+    """One staged upload target: the key is the ``stagedUploadPath``; ``data`` is None until uploaded."""
+
+    key: str
+    token: str
+    mime_type: str
+    data: bytes | None = None
 
 
 @dataclass
@@ -72,15 +106,26 @@ class BulkOperation:
     crashed: str | None = None
     version: str = "unstable"
     group: bool = True
+    input_lines: int = 0
+    executed_s: float = 0.0  # real seconds the emulator spent running a bulk mutation's lines (benchmarks read it)
 
 
 class BulkOperations:
     """The bulk operations of one shop."""
 
-    def __init__(self, schema: GraphQLSchema, clock: SandboxClock, objects_per_s: float, fault: str | None) -> None:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        clock: SandboxClock,
+        objects_per_s: float,
+        fault: str | None,
+        mutation_lines_per_s: float = MUTATION_LINES_PER_S,
+    ) -> None:
         self.schema = schema
         self.clock = clock
         self.objects_per_s = max(1.0, objects_per_s)
+        self.mutation_lines_per_s = max(0.1, mutation_lines_per_s)
+        self.staged: dict[str, StagedFile] = {}
         self.fail_next = fault
         self.ops: dict[int, BulkOperation] = {}
         self._next_id = 4_100_000_000
@@ -91,6 +136,8 @@ class BulkOperations:
     # --------------------------------------------------------------------------------------- status
     def _times(self, op: BulkOperation) -> tuple[float, float]:
         run_at = op.created_at + START_DELAY_S
+        if op.type == "MUTATION":
+            return run_at, run_at + max(1.0, op.input_lines / self.mutation_lines_per_s)
         return run_at, run_at + max(1.0, len(op.lines) / self.objects_per_s)
 
     def status(self, op: BulkOperation) -> tuple[str, float | None]:
@@ -109,7 +156,7 @@ class BulkOperations:
             return "EXPIRED", done_at
         return "COMPLETED", done_at
 
-    def render(self, op: BulkOperation | None) -> dict[str, Any] | None:
+    def render(self, op: BulkOperation | None) -> RenderedOperation | None:
         """The GraphQL ``BulkOperation`` object."""
         if op is None:
             return None
@@ -127,24 +174,35 @@ class BulkOperations:
             size = sum(len(line) for line in op.lines)
         if status == "FAILED" and op.lines and op.fault == "FAILED":
             partial = f"{op.site}/__bulk/{op.token}/partial-{op.id}.jsonl?X-Goog-Signature={op.token}"
-        return {
-            "id": gid("BulkOperation", op.id),
-            "status": status,
-            "errorCode": error,
-            "objectCount": len(op.lines) if done else len(op.lines) // 2 if status == "RUNNING" else 0,
-            "rootObjectCount": op.root_count if done else 0,
-            "fileSize": size,
-            "url": url,
-            "partialDataUrl": partial,
-            "createdAt": int(op.created_at),
-            "completedAt": int(completed) if completed is not None else None,
-            "query": op.query,
-            "type": op.type,
-        }
+        return RenderedOperation(
+            {
+                "id": gid("BulkOperation", op.id),
+                "status": status,
+                "errorCode": error,
+                "objectCount": self._progress(op) if status == "RUNNING" else len(op.lines) if done else 0,
+                "rootObjectCount": op.root_count if done else 0,
+                "fileSize": size,
+                "url": url,
+                "partialDataUrl": partial,
+                "createdAt": int(op.created_at),
+                "completedAt": int(completed) if completed is not None else None,
+                "query": op.query,
+                "type": op.type,
+            }
+        )
 
-    def current(self) -> dict[str, Any] | None:
+    def _progress(self, op: BulkOperation) -> int:
+        """Objects done so far while RUNNING: they grow with clock time, as Shopify's ``objectCount`` does."""
+        run_at, done_at = self._times(op)
+        total = op.input_lines if op.type == "MUTATION" else len(op.lines)
+        share = (self.clock.time() - run_at) / max(done_at - run_at, 1e-9)
+        return max(0, min(total - 1, int(total * share))) if total else 0
+
+    def current(self, type: str = "QUERY") -> dict[str, Any] | None:
+        """The newest operation of ``type`` (``currentBulkOperation(type:)``)."""
         with self._lock:
-            op = self.ops[max(self.ops)] if self.ops else None
+            mine = [i for i, op in self.ops.items() if op.type == type]
+            op = self.ops[max(mine)] if mine else None
         return self.render(op)
 
     def get(self, ident: str) -> dict[str, Any] | None:
@@ -161,14 +219,14 @@ class BulkOperations:
             status, _completed = self.status(op)
             if status in ("COMPLETED", "FAILED", "CANCELED", "EXPIRED"):
                 self._finished.add(op.id)
-                rendered = self.render(op) or {}
+                rendered: dict[str, Any] = self.render(op) or {}
                 payload = {
                     "admin_graphql_api_id": gid("BulkOperation", op.id),
                     "completed_at": rendered.get("completedAt"),
                     "created_at": rendered.get("createdAt"),
                     "error_code": (rendered.get("errorCode") or "").lower() or None,
                     "status": status.lower(),
-                    "type": "query",
+                    "type": op.type.lower(),
                 }
                 for listener in self.on_finish:
                     listener(payload)
@@ -188,7 +246,9 @@ class BulkOperations:
         if problem:
             return None, [{"field": ["query"], "message": problem, "code": "INVALID"}]
         with self._lock:
-            active = [op for op in self.ops.values() if self.status(op)[0] in ("CREATED", "RUNNING")]
+            active = [
+                op for op in self.ops.values() if op.type == "QUERY" and self.status(op)[0] in ("CREATED", "RUNNING")
+            ]
             if has_feature(version, "2026-01"):
                 if len(active) >= MAX_CONCURRENT:
                     message = (
@@ -211,6 +271,170 @@ class BulkOperations:
             self.ops[op.id] = op
         threading.Thread(target=self._execute, args=(op, execute), name=f"bulk-{op.id}", daemon=True).start()
         return self.render(op), []
+
+    # --------------------------------------------------------------------------------------- mutations
+    def stage(self, site: str, spec: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+        """One ``stagedUploadsCreate`` target for ``spec`` (a ``StagedUploadInput``): (target, error message)."""
+        if spec.get("resource") != "BULK_MUTATION_VARIABLES":
+            return None, f"the emulator stages only BULK_MUTATION_VARIABLES, not {spec.get('resource')}"
+        token = uuid.uuid4().hex
+        key = f"tmp/sandbox/bulk/{uuid.uuid4()}/{spec.get('filename') or 'variables.jsonl'}"
+        staged = StagedFile(key=key, token=token, mime_type=str(spec.get("mimeType") or "text/jsonl"))
+        with self._lock:
+            self.staged[key] = staged
+        if (spec.get("httpMethod") or "PUT") == "PUT":
+            params = [{"name": "content_type", "value": staged.mime_type}, {"name": "acl", "value": "private"}]
+            return {"url": f"{site}/__staged/upload/{token}", "resourceUrl": None, "parameters": params}, None
+        policy = base64.b64encode(json.dumps({"conditions": [{"key": key}]}).encode()).decode()
+        params = [
+            {"name": "Content-Type", "value": staged.mime_type},
+            {"name": "success_action_status", "value": "201"},
+            {"name": "acl", "value": "private"},
+            {"name": "key", "value": key},
+            {"name": "x-goog-date", "value": "20260101T000000Z"},
+            {"name": "x-goog-credential", "value": "sandbox-uploads/20260101/auto/storage/goog4_request"},
+            {"name": "x-goog-algorithm", "value": "GOOG4-RSA-SHA256"},
+            {"name": "x-goog-signature", "value": token},
+            {"name": "policy", "value": policy},
+        ]
+        return {"url": f"{site}/__staged/upload", "resourceUrl": None, "parameters": params}, None
+
+    def upload_form(self, fields: list[tuple[str, bytes]]) -> tuple[int, bytes]:
+        """A multipart POST to the upload URL: every parameter as a field, the file last (as GCS requires)."""
+        form = {name: value for name, value in fields}
+        key = form.get("key", b"").decode("utf-8", "replace")
+        staged = self.staged.get(key)
+        if staged is None or form.get("x-goog-signature", b"").decode("latin-1") != staged.token:
+            return 403, _gcs_error("AccessDenied", "Access denied.", "Invalid policy or signature")
+        if not fields or fields[-1][0] != "file":
+            return 400, _gcs_error("InvalidArgument", "Invalid argument.", "The file field must be the last field")
+        staged.data = fields[-1][1]
+        location = f"https://sandbox-uploads.invalid/{key}"
+        body = (
+            f"<?xml version='1.0' encoding='UTF-8'?><PostResponse><Location>{location}</Location>"
+            f"<Bucket>shopify-staged-uploads</Bucket><Key>{key}</Key></PostResponse>"
+        )
+        return 201, body.encode()
+
+    def upload_put(self, token: str, data: bytes) -> tuple[int, bytes]:
+        staged = next((f for f in self.staged.values() if f.token == token), None)
+        if staged is None:
+            return 403, _gcs_error("AccessDenied", "Access denied.", "Invalid signature")
+        staged.data = data
+        return 200, b""
+
+    def run_mutation(
+        self,
+        mutation: str,
+        path: str,
+        site: str,
+        execute_line: Callable[[str, dict[str, Any]], dict[str, Any]],
+        *,
+        version: str = "unstable",
+    ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        """Start a bulk mutation; returns (BulkOperation, userErrors) as ``bulkOperationRunMutation`` does."""
+        problem = self.check_mutation(mutation, make_schema(version))
+        if problem:
+            return None, [{"field": ["mutation"], "message": problem, "code": "INVALID_MUTATION"}]
+        staged = self.staged.get(path)
+        if staged is None or staged.data is None:
+            message = (
+                "The JSONL file could not be found. Try uploading the file again, and specify the correct staged "
+                "upload path."
+            )
+            return None, [{"field": ["stagedUploadPath"], "message": message, "code": "NO_SUCH_FILE"}]
+        variables: list[dict[str, Any]] = []
+        for raw in staged.data.splitlines():
+            if not raw.strip():
+                continue
+            try:
+                line = json.loads(raw)
+            except ValueError:
+                line = None
+            if not isinstance(line, dict):
+                message = "Unexpected file structure - expected JSONL"
+                return None, [{"field": None, "message": message, "code": "INVALID_STAGED_UPLOAD_FILE"}]
+            variables.append(line)
+        with self._lock:
+            active = [
+                op for op in self.ops.values() if op.type == "MUTATION" and self.status(op)[0] in ("CREATED", "RUNNING")
+            ]
+            if has_feature(version, "2026-01"):
+                if len(active) >= MAX_CONCURRENT:
+                    message = (
+                        f"A maximum of {MAX_CONCURRENT} bulk mutation operations can run at the same time per app "
+                        "and shop."
+                    )
+                    return None, [{"field": None, "message": message, "code": "LIMIT_REACHED"}]
+            elif active:
+                message = (
+                    "A bulk mutation operation for this app and shop is already in progress: "
+                    f"{gid('BulkOperation', active[0].id)}."
+                )
+                return None, [{"field": None, "message": message, "code": "OPERATION_IN_PROGRESS"}]
+            self._next_id += 1
+            token = hashlib.sha256(f"{self._next_id}:{mutation}:{path}".encode()).hexdigest()[:40]
+            op = BulkOperation(
+                self._next_id,
+                mutation,
+                self.clock.time(),
+                site,
+                self.fail_next,
+                token,
+                type="MUTATION",
+                version=version,
+                input_lines=len(variables),
+            )
+            self.fail_next = None
+            self.ops[op.id] = op
+        thread = threading.Thread(
+            target=self._execute_lines, args=(op, variables, execute_line), name=f"bulk-{op.id}", daemon=True
+        )
+        thread.start()
+        return self.render(op), []
+
+    def _execute_lines(
+        self,
+        op: BulkOperation,
+        variables: list[dict[str, Any]],
+        execute_line: Callable[[str, dict[str, Any]], dict[str, Any]],
+    ) -> None:
+        started = time.perf_counter()
+        try:
+            lines = []
+            for number, line in enumerate(variables):
+                result = execute_line(op.query, line)
+                record: dict[str, Any] = (
+                    {"errors": result["errors"]} if result.get("errors") else {"data": result.get("data")}
+                )
+                record["__lineNumber"] = number
+                lines.append(_jsonl(record))
+            op.lines, op.root_count = lines, len(lines)
+        except Exception as exc:
+            op.crashed = repr(exc)
+        finally:
+            op.executed_s = time.perf_counter() - started
+            op.ready.set()
+
+    def check_mutation(self, mutation: str, schema: GraphQLSchema | None = None) -> str | None:
+        """Shopify's rules for the mutation of a bulk mutation: valid, one mutation operation, one root field."""
+        schema = schema or self.schema
+        try:
+            document = parse(mutation)
+        except GraphQLSyntaxError as exc:
+            return f"Invalid mutation: {exc.message}"
+        errors = validate(schema, document)
+        if errors:
+            return f"Invalid mutation: {errors[0].message}"
+        ops = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        if len(ops) != 1 or ops[0].operation.value != "mutation":
+            return "Invalid mutation: a bulk mutation must contain exactly one mutation operation."
+        roots = [s for s in ops[0].selection_set.selections if isinstance(s, FieldNode)]
+        if len(roots) != 1:
+            return "Invalid mutation: a bulk mutation must contain exactly one mutation field."
+        if roots[0].name.value in NOT_RUNNABLE_IN_BULK:
+            return f"Invalid mutation: {roots[0].name.value} cannot be run in a bulk operation."
+        return None
 
     def cancel(self, ident: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
         op = self.ops.get(parse_gid(ident, "BulkOperation"))

@@ -439,6 +439,8 @@ def _node(_: Any, info: GraphQLResolveInfo, id: str) -> Any:
         "InventoryItem": ("inventory_items", "read_inventory"),
         "Location": ("locations", "read_locations"),
     }.get(kind)
+    if kind == "BulkOperation":
+        return _ctx(info).services.bulk.get(id)
     if table is None:
         return None
     return _by_id(kind, table[0], table[1])(None, info, id)
@@ -576,7 +578,7 @@ RESOLVERS: dict[tuple[str, str], Callable[..., Any]] = {
     ("QueryRoot", "inventoryItem"): _by_id("InventoryItem", "inventory_items", "read_inventory"),
     ("QueryRoot", "inventoryLevel"): _inventory_level,
     ("QueryRoot", "node"): _node,
-    ("QueryRoot", "currentBulkOperation"): lambda _, info, type="QUERY": _ctx(info).services.bulk.current(),
+    ("QueryRoot", "currentBulkOperation"): lambda _, info, type="QUERY": _ctx(info).services.bulk.current(type),
     ("QueryRoot", "bulkOperation"): lambda _, info, id: _ctx(info).services.bulk.get(id),
     ("QueryRoot", "webhookSubscriptions"): lambda _, info, topics=None, callbackUrl=None, uri=None, **args: _connection(
         info,

@@ -232,6 +232,25 @@ type BulkOperation implements Node {
 type BulkOperationUserError { code: BulkOperationUserErrorCode field: [String!] message: String! }
 type BulkOperationRunQueryPayload { bulkOperation: BulkOperation userErrors: [BulkOperationUserError!]! }
 type BulkOperationCancelPayload { bulkOperation: BulkOperation userErrors: [UserError!]! }
+enum BulkMutationErrorCode {
+  OPERATION_IN_PROGRESS INVALID_MUTATION INVALID_STAGED_UPLOAD_FILE NO_SUCH_FILE INTERNAL_FILE_SERVER_ERROR
+  LIMIT_REACHED
+}
+type BulkMutationUserError { code: BulkMutationErrorCode field: [String!] message: String! }
+type BulkOperationRunMutationPayload { bulkOperation: BulkOperation userErrors: [BulkMutationUserError!]! }
+enum StagedUploadTargetGenerateUploadResource {
+  COLLECTION_IMAGE FILE IMAGE MODEL_3D
+  PRODUCT_IMAGE @deprecated(reason: "Use IMAGE instead. This resource type will be removed in a future version.")
+  SHOP_IMAGE VIDEO BULK_MUTATION_VARIABLES RETURN_LABEL URL_REDIRECT_IMPORT DISPUTE_FILE_UPLOAD
+}
+enum StagedUploadHttpMethodType { POST PUT }
+input StagedUploadInput {
+  filename: String! fileSize: UnsignedInt64 httpMethod: StagedUploadHttpMethodType = PUT mimeType: String!
+  resource: StagedUploadTargetGenerateUploadResource!
+}
+type StagedUploadParameter { name: String! value: String! }
+type StagedMediaUploadTarget { parameters: [StagedUploadParameter!]! resourceUrl: URL url: URL }
+type StagedUploadsCreatePayload { stagedTargets: [StagedMediaUploadTarget!] userErrors: [UserError!]! }
 
 type WebhookHttpEndpoint { callbackUrl: URL! }
 type WebhookEventBridgeEndpoint { arn: ARN! }
@@ -348,6 +367,9 @@ type QueryRoot {
 type Mutation {
   bulkOperationRunQuery(query: String! @@GROUP_OBJECTS@@): BulkOperationRunQueryPayload
   bulkOperationCancel(id: ID!): BulkOperationCancelPayload
+  bulkOperationRunMutation(mutation: String!, stagedUploadPath: String!, clientIdentifier: String):
+    BulkOperationRunMutationPayload
+  stagedUploadsCreate(input: [StagedUploadInput!]!): StagedUploadsCreatePayload
   webhookSubscriptionCreate(topic: WebhookSubscriptionTopic!, webhookSubscription: WebhookSubscriptionInput!):
     WebhookSubscriptionCreatePayload
   webhookSubscriptionDelete(id: ID!): WebhookSubscriptionDeletePayload

@@ -10,7 +10,8 @@
 - ``max_variants``: variants of a multi-variant product are 2..N (default 12);
   ``big_product_variants``: give the first product this many variants (up to 2,048).
 - ``bulk_objects_per_s``: bulk operation speed in objects per clock second (default 2,000);
-  ``bulk_fault``: ``FAILED`` | ``TIMEOUT`` | ``EXPIRED`` for the first bulk operation.
+  ``bulk_fault``: ``FAILED`` | ``TIMEOUT`` | ``EXPIRED`` for the first bulk operation;
+  ``bulk_mutation_lines_per_s``: bulk mutation speed in JSONL lines per clock second (default 50, an assumption).
 - ``api_date``: the day (``YYYY-MM-DD``) that decides which API versions are supported and which fall forward
   (default: today, UTC); see ``versions.py``.
 """
@@ -52,6 +53,9 @@ def build_shop(spec: ShopSpec, clock: SandboxClock) -> ShopHandle:
         plan=opts.get("plan", "standard"),
         objects_per_s=float(opts.get("bulk_objects_per_s", 2000.0)),
         bulk_fault=opts.get("bulk_fault"),
+        mutation_lines_per_s=(
+            float(opts["bulk_mutation_lines_per_s"]) if opts.get("bulk_mutation_lines_per_s") else None
+        ),
         api_date=opts.get("api_date"),
     )
     return ShopHandle(

@@ -244,6 +244,19 @@ def _bulk_stub(stub: GraphQLStub, server: StubServer, statuses: list[str], *, er
     stub.files["result.jsonl"] = (FIXTURES / "graphql_bulk_operation_result_example.jsonl").read_bytes()
 
 
+def test_bulk_polls_grow_with_the_time_waited_so_the_end_is_seen_at_most_a_quarter_late(
+    stub: GraphQLStub, server: StubServer, client: ShopifyClient, clock: FakeClock
+) -> None:
+    """Prevents both polling a long operation every second and sleeping far past its end (the old x1.5 backoff
+    could see a 21 s operation end at 32 s)."""
+    _bulk_stub(stub, server, ["RUNNING"] * 12 + ["COMPLETED"])
+    list(client.run_bulk_query(q.BULK_PRODUCTS))
+    waits = clock.slept[:12]
+    for i, wait in enumerate(waits):
+        assert wait == max(1.0, 0.25 * sum(waits[:i]))
+    assert waits[-1] > 2.0
+
+
 def test_bulk_query_polls_with_backoff_then_streams_the_result(
     stub: GraphQLStub, server: StubServer, client: ShopifyClient, clock: FakeClock
 ) -> None:
@@ -252,7 +265,7 @@ def test_bulk_query_polls_with_backoff_then_streams_the_result(
     _bulk_stub(stub, server, ["RUNNING", "RUNNING", "RUNNING", "COMPLETED"])
     records = list(client.run_bulk_query(q.BULK_PRODUCTS))
     assert len(records) == 2 and len(records[0]["variants"]["nodes"]) == 2
-    assert clock.slept[:3] == [1.0, 1.5, 2.25]  # backoff between polls
+    assert clock.slept[:3] == [1.0, 1.0, 1.0]  # at least bulk_poll_initial_s between polls
     download = next(r for r in stub.requests if r["path"].endswith("result.jsonl"))
     assert "x-shopify-access-token" not in download["headers"]  # the token never goes to the storage URL
     assert client.stats.bulk_operations == 1
@@ -295,3 +308,22 @@ def test_bulk_at_the_concurrency_limit_waits_and_starts_again_without_cancelling
     assert client.start_bulk_query(q.BULK_PRODUCTS) == "gid://shopify/BulkOperation/2"
     assert clock.slept[:2] == [1.0, 1.5]
     assert not graphql_requests(stub, "bulkOperationCancel")
+
+
+def test_a_bulk_mutation_is_polled_when_its_pace_says_it_ends(
+    stub: GraphQLStub, client: ShopifyClient, clock: FakeClock
+) -> None:
+    """Prevents sleeping far past the end of a bulk mutation (or polling it every second): with its number of
+    lines known, the wait follows the objectCount pace between the last two polls while it runs."""
+    polls = iter([("CREATED", "0"), ("RUNNING", "100"), ("RUNNING", "300"), ("RUNNING", "900"), ("COMPLETED", "1000")])
+
+    def current(_v: dict[str, Any], _h: dict[str, str]) -> dict[str, Any]:
+        status, count = next(polls)
+        return {"bulkOperation": {"id": "gid://shopify/BulkOperation/7", "status": status, "errorCode": None,
+                                  "objectCount": count, "url": None, "partialDataUrl": None}}  # fmt: skip
+
+    stub.on("bulkOperation(", current, requested=1)
+    assert client.wait_for_bulk("gid://shopify/BulkOperation/7", expected_objects=1000)["status"] == "COMPLETED"
+    # 1 s (no pace yet); 1 s (the first second may hold the start delay: no pace from it); 700 left at 200/s:
+    # 3.5 s; 100 left at 600 per 3.5 s: under a second, so the 1 s minimum.
+    assert clock.slept == [1.0, 1.0, 3.5, 1.0]
