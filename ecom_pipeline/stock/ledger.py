@@ -7,17 +7,23 @@ by webhook and again by the poll, a cancel seen twice) counts once: ``record`` i
 ledger needs no hook in the resolvers and a rerun converges: ``order_movements`` takes every line of a stock-taking
 order once (``order:<line id>``), and gives it back once when the order is cancelled (``cancel:<line id>``).
 
-**A shop's reading** is compared with the quantity we last set there (the link's base): what the shop's own
-movements since then (its orders, cancels, earlier adjustments, each with the shop's time) do not explain is a
-``shop_adjustment`` (``reconcile``). A reading may arrive before the order that explains it (a stock webhook before
-the order webhook): the adjustment is recorded, and when the order comes it is either inside the same base period
-(the next reading balances it: a correction) or older than the reading that closed the period, then it is
-``absorbed``: a compensating adjustment, because the reading already counted that sale.
+**A shop's reading** is compared with what the hub believes the shop shows (the link's ``base_quantity``: what
+we last wrote or read there). Two counters per link, no clocks, tell what a difference means:
+
+- ``unconfirmed``: units of this shop's own movements (its orders, cancels) recorded in the ledger but not seen in
+  a reading yet. A reading's difference first confirms them (it is those orders, already counted);
+- ``unmatched``: shop adjustments recorded from readings that no order has explained yet. A sale seen in a reading
+  before its order arrives is an adjustment; when the order comes it is relabelled (the order, plus a compensating
+  ``absorbed:`` adjustment), so it is counted once.
+
+What the rest of a difference is, is a ``shop_adjustment`` (a merchant's edit, a restock, a refund's return).
+A reading taken by the push itself (just before writing, our clock) also settles the units it does not show: they
+were recorded before the read, so the shop will never show them (our last write overwrote them); the ledger has
+them, and the write brings the shop to the ledger's number.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -44,7 +50,7 @@ SHOP_REASONS = ("order", "cancel", "refund_restock", "shop_adjustment", "import"
 _NOT_TAKEN = {"woocommerce": {"pending", "checkout-draft"}}
 _NOTHING = {"woocommerce": {"failed", "trash"}}
 _CANCELLED = {"cancelled", "canceled", "voided"}
-# Shops stamp their orders and stock changes to the second (WooCommerce, Shopify REST, PrestaShop).
+# Shops stamp orders and stock changes to the second (WooCommerce, PrestaShop, Shopify's REST times).
 SHOP_CLOCK_RESOLUTION = timedelta(seconds=1)
 
 
@@ -126,33 +132,20 @@ def on_hand(
     return out
 
 
-def shop_movements_since(
-    conn: Connection, integration_id: int, since: datetime | None
-) -> dict[tuple[int, str], list[tuple[datetime, int]]]:
-    """A shop's own movements (its orders, cancels, adjustments) after ``since``, per (variant, hub location)."""
-    query = select(
-        stock_movements.c.variant_id, stock_movements.c.location, stock_movements.c.occurred_at, stock_movements.c.delta
-    ).where(stock_movements.c.integration_id == integration_id, stock_movements.c.reason.in_(SHOP_REASONS))
-    if since is not None:
-        query = query.where(stock_movements.c.occurred_at > since)
-    out: dict[tuple[int, str], list[tuple[datetime, int]]] = defaultdict(list)
-    for v, loc, at, delta in conn.execute(query):
-        out[(int(v), str(loc))].append((at, int(delta)))
-    return dict(out)
+def expected_quantity(link: Any) -> int:
+    """What the shop should show now: what it showed plus its own movements no reading has shown yet."""
+    return int(link.base_quantity or 0) + int(link.unconfirmed or 0)
 
 
-def expected_quantity(
-    link: Any, moves: Mapping[tuple[int, str], list[tuple[datetime, int]]], until: datetime | None = None
-) -> int:
-    """What the shop should show: the base plus its own movements after the base (up to ``until``, a reading's
-    time). The shop took those units off (or put them back) itself; the hub's and other shops' movements it only
-    sees when we push."""
-    base_at = link.base_at
-    total = int(link.base_quantity or 0)
-    for at, delta in moves.get((int(link.variant_id), str(link.hub_location)), []):
-        if (base_at is None or at > base_at) and (until is None or at <= until):
-            total += delta
-    return total
+def _same_sign(a: int, b: int) -> bool:
+    return a != 0 and b != 0 and (a > 0) == (b > 0)
+
+
+def _take(pool: int, amount: int) -> int:
+    """The part of ``amount`` that ``pool`` (same sign) covers, signed like ``amount``."""
+    if not _same_sign(pool, amount):
+        return 0
+    return min(abs(pool), abs(amount)) * (1 if amount > 0 else -1)
 
 
 def reconcile(
@@ -162,50 +155,46 @@ def reconcile(
     quantity: int,
     read_at: datetime,
     now: datetime,
-    moves: dict[tuple[int, str], list[tuple[datetime, int]]] | None = None,
+    *,
+    at_push: bool,
 ) -> Movement | None:
-    """A shop's reading against its base: the difference its own movements do not explain is a shop adjustment.
+    """A shop's reading against what the hub believes it shows; the rest of the difference is a shop adjustment.
 
-    A reading not newer than the base (staged before our last write) says nothing new and is skipped. The key
-    holds the reading and what was expected, so the same reading reconciled again records nothing unless a
-    movement it covers arrived since (then it records the correction).
+    ``at_push``: the reading was taken by the push just now (see the module doc). A stored reading (a pull's) not
+    newer than the link's base is older than our last write or read and says nothing new: it is skipped.
     """
-    if link.base_at is not None and read_at <= link.base_at:
+    if not at_push and link.base_at is not None and read_at <= link.base_at:
         return None
-    if moves is None:
-        since = None if link.base_at is None else link.base_at - SHOP_CLOCK_RESOLUTION
-        moves = shop_movements_since(conn, int(link.integration_id), since)
-    expected = expected_quantity(link, moves, until=read_at)
-    diff = int(quantity) - expected
-    if diff == 0:
+    values: dict[str, Any] = {"base_quantity": int(quantity), "base_at": read_at, "read_at": read_at}
+    if link.base_quantity is None:
+        conn.execute(stock_links.update().where(stock_links.c.id == link.id).values(**values))
         return None
-    if link.base_at is not None:
-        # Shops stamp orders to the second: an order in the same second as our write may be after it (the shop
-        # shows it) though its stamp is not. When exactly those orders explain the reading, they belong to this
-        # base period: move the base time back before them (kept, so every later comparison agrees).
-        near = [
-            (at, delta)
-            for at, delta in moves.get((int(link.variant_id), str(link.hub_location)), [])
-            if link.base_at - SHOP_CLOCK_RESOLUTION < at <= link.base_at
-        ]
-        if near and sum(d for _, d in near) == diff:
-            earlier = min(at for at, _ in near) - timedelta(microseconds=1)
-            conn.execute(stock_links.update().where(stock_links.c.id == link.id).values(base_at=earlier))
-            return None
-    movement = Movement(
-        variant_id=int(link.variant_id),
-        location=str(link.hub_location),
-        delta=diff,
-        reason="shop_adjustment",
-        source_key=f"reading:{link.id}:{read_at.isoformat()}:{quantity}:{expected}",
-        occurred_at=read_at,
-        integration_id=int(link.integration_id),
-        external_ref=f"shop showed {quantity}, expected {expected}",
-    )
-    inserted = record(conn, tenant_id, [movement], now)
-    if inserted:
-        moves.setdefault((movement.variant_id, movement.location), []).append((read_at, diff))
-    return inserted[0] if inserted else None
+    believed, unconfirmed, unmatched = int(link.base_quantity), int(link.unconfirmed or 0), int(link.unmatched or 0)
+    diff = int(quantity) - believed
+    confirmed = _take(unconfirmed, diff)
+    unconfirmed -= confirmed
+    diff -= confirmed
+    if at_push:
+        unconfirmed = 0  # recorded before this read and not shown by it: overwritten by our last write
+    movement = None
+    if diff:
+        movement = Movement(
+            variant_id=int(link.variant_id),
+            location=str(link.hub_location),
+            delta=diff,
+            reason="shop_adjustment",
+            source_key=f"reading:{link.id}:{read_at.isoformat()}:{quantity}:{believed}:{link.unconfirmed or 0}",
+            occurred_at=read_at,
+            integration_id=int(link.integration_id),
+            external_ref=f"shop showed {quantity}, the hub expected {believed + int(link.unconfirmed or 0)}",
+        )
+        if record(conn, tenant_id, [movement], now):
+            unmatched += diff
+        else:
+            movement = None
+    values.update(unconfirmed=unconfirmed, unmatched=unmatched)
+    conn.execute(stock_links.update().where(stock_links.c.id == link.id).values(**values))
+    return movement
 
 
 # --- orders and cancels -------------------------------------------------------------------------------------------
@@ -262,13 +251,21 @@ def _order_lines(conn: Connection, tenant_id: str) -> list[Any]:
     return list(conn.execute(query))
 
 
+def _openings(conn: Connection, tenant_id: str) -> dict[tuple[int, str], datetime]:
+    query = select(stock_movements.c.variant_id, stock_movements.c.location, stock_movements.c.occurred_at).where(
+        stock_movements.c.tenant_id == tenant_id, stock_movements.c.reason == "import"
+    )
+    return {(int(v), str(loc)): at for v, loc, at in conn.execute(query)}
+
+
 def order_movements(conn: Connection, tenant_id: str, now: datetime) -> list[Movement]:
     """Record the movements of every order line not recorded yet: taken orders, then their cancels; return them.
 
-    An order taken before the reading that closed its shop's last base period (``read_at``) was already counted by
-    that reading (as a shop adjustment): a compensating adjustment ``absorbed:<key>`` cancels the double count.
+    Orders taken before their shop's first reading (``linked_at``), or before the ledger opened for the item when
+    their shop's stock is not managed, are in that opening number already: they move nothing.
     """
     links = _links_by_shop_variant(conn, tenant_id)
+    openings = _openings(conn, tenant_id)
     lines = _order_lines(conn, tenant_id)
     keys = [f"order:{r.line_id}" for r in lines] + [f"cancel:{r.line_id}" for r in lines]
     known: set[str] = set()
@@ -279,16 +276,21 @@ def order_movements(conn: Connection, tenant_id: str, now: datetime) -> list[Mov
         known.update(conn.execute(query).scalars())
     wanted: list[Movement] = []
     for r in lines:
+        qty = int(r.quantity or 0)
+        if qty <= 0:
+            continue
         state = order_state(r.platform, r.status, r.fulfillment_status)
         link = links.get((int(r.integration_id), int(r.variant_id)))
         location = str(link.hub_location) if link is not None else DEFAULT_HUB_LOCATION
         ref = f"order {r.order_number or r.order_id} line {r.external_line_id or r.line_id}"
         order_key, cancel_key = f"order:{r.line_id}", f"cancel:{r.line_id}"
-        qty = int(r.quantity or 0)
-        if qty <= 0:
-            continue
         taken_at = (r.paid_at if r.platform == "woocommerce" else None) or r.placed_at or r.synced_at
         if state == "taken" and order_key not in known:
+            opened = link.linked_at if link is not None else openings.get((int(r.variant_id), location))
+            # before the second of the opening reading: in it (an order in that same second counts: a shop's first
+            # reading is taken before it sells through the hub)
+            if opened is None or taken_at < opened.replace(microsecond=0):
+                continue
             wanted.append(
                 Movement(int(r.variant_id), location, -qty, "order", order_key, taken_at, int(r.integration_id), ref)
             )
@@ -307,8 +309,7 @@ def order_movements(conn: Connection, tenant_id: str, now: datetime) -> list[Mov
                 )
             )
     inserted = record(conn, tenant_id, wanted, now)
-    inserted += record(conn, tenant_id, _absorbed(conn, tenant_id, inserted, links), now)
-    return inserted
+    return inserted + _count_in_links(conn, tenant_id, inserted, links, now)
 
 
 def refund_restock(
@@ -337,57 +338,46 @@ def refund_restock(
         f"refund {refund_ref}",
     )
     inserted = record(conn, tenant_id, [movement], now)
-    return inserted + record(conn, tenant_id, _absorbed(conn, tenant_id, inserted, links), now)
+    return inserted + _count_in_links(conn, tenant_id, inserted, links, now)
 
 
-def _absorbed(
-    conn: Connection, tenant_id: str, inserted: Sequence[Movement], links: Mapping[tuple[int, int], Any]
+def _count_in_links(
+    conn: Connection, tenant_id: str, inserted: Sequence[Movement], links: Mapping[tuple[int, int], Any], now: datetime
 ) -> list[Movement]:
-    """Compensations for shop movements a reading had already counted as a shop adjustment.
-
-    Only a movement older than the reading that closed its shop's last base period (``read_at``) can have been
-    counted by it, and only when that shop has such adjustments (of the same sign, from readings not older than the
-    movement, to the second) left to explain: a sale that no reading saw (one our write overwrote) counts in full.
-    """
+    """Shop movements just recorded, counted in their shop's link (see the module doc): the part an earlier shop
+    adjustment already counted is absorbed (a compensating adjustment), the rest waits for a reading to show it."""
     out: list[Movement] = []
-    budget: dict[tuple[int, int, str], list[tuple[datetime, int]]] = {}
+    state: dict[int, list[int]] = {}
     for m in inserted:
         if m.integration_id is None or m.reason == "shop_adjustment":
             continue
         link = links.get((m.integration_id, m.variant_id))
-        if link is None or link.read_at is None or m.occurred_at > link.read_at:
+        if link is None:
             continue
-        key = (m.integration_id, m.variant_id, m.location)
-        if key not in budget:
-            rows = conn.execute(
-                select(stock_movements.c.occurred_at, stock_movements.c.delta).where(
-                    stock_movements.c.tenant_id == tenant_id,
-                    stock_movements.c.integration_id == m.integration_id,
-                    stock_movements.c.variant_id == m.variant_id,
-                    stock_movements.c.location == m.location,
-                    stock_movements.c.reason == "shop_adjustment",
+        unconfirmed, unmatched = state.setdefault(int(link.id), [int(link.unconfirmed or 0), int(link.unmatched or 0)])
+        # Only a reading taken after the sale can have counted it (shops stamp to the second): a sale after the
+        # last reading (e.g. one our write overwrote) is not what an older adjustment was about.
+        seen = link.read_at is not None and m.occurred_at <= link.read_at + SHOP_CLOCK_RESOLUTION
+        absorbed = _take(unmatched, m.delta) if seen else 0
+        if absorbed:
+            out.append(
+                Movement(
+                    m.variant_id,
+                    m.location,
+                    -absorbed,
+                    "shop_adjustment",
+                    f"absorbed:{m.source_key}",
+                    m.occurred_at,
+                    m.integration_id,
+                    f"{m.reason} already counted by a shop reading",
                 )
             )
-            budget[key] = [(at, int(d)) for at, d in rows]
-        left = sum(d for at, d in budget[key] if at >= m.occurred_at - SHOP_CLOCK_RESOLUTION)
-        if left == 0 or (left > 0) != (m.delta > 0):
-            continue
-        amount = min(abs(left), abs(m.delta)) * (1 if m.delta > 0 else -1)
-        at = max(m.occurred_at, max(a for a, _ in budget[key]))
-        out.append(
-            Movement(
-                m.variant_id,
-                m.location,
-                -amount,
-                "shop_adjustment",
-                f"absorbed:{m.source_key}",
-                at,
-                m.integration_id,
-                f"{m.reason} already counted by a shop reading (before {link.read_at.isoformat()})",
-            )
+        state[int(link.id)] = [unconfirmed + m.delta - absorbed, unmatched - absorbed]
+    for link_id, (unconfirmed, unmatched) in state.items():
+        conn.execute(
+            stock_links.update().where(stock_links.c.id == link_id).values(unconfirmed=unconfirmed, unmatched=unmatched)
         )
-        budget[key].append((at, -amount))
-    return out
+    return record(conn, tenant_id, out, now)
 
 
 def hub_movement(

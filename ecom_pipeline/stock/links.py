@@ -116,6 +116,9 @@ def ensure_links(conn: Connection, tenant_id: str, shops: list[Any], now: dateti
                     "base_quantity": int(row.available),
                     "base_at": at,
                     "read_at": at,
+                    "linked_at": at,
+                    "unconfirmed": 0,
+                    "unmatched": 0,
                 }
             )
             if (variant_id, hub_location) not in opened:
@@ -138,33 +141,35 @@ def ensure_links(conn: Connection, tenant_id: str, shops: list[Any], now: dateti
     return created
 
 
+def stored_readings(conn: Connection, integration_id: int) -> dict[tuple[int, str], Any]:
+    """A shop's live ``hub_inventory`` readings with a quantity, by (hub variant, shop location)."""
+    return {
+        (int(r.variant_id), shop_location_of(r.location)): r
+        for r in conn.execute(
+            select(hub_inventory).where(
+                hub_inventory.c.integration_id == integration_id,
+                hub_inventory.c.deleted_at.is_(None),
+                hub_inventory.c.available.is_not(None),
+            )
+        )
+    }
+
+
 def reconcile_readings(conn: Connection, tenant_id: str, shops: list[Any], now: datetime) -> list[Movement]:
     """Each link's stored reading (``hub_inventory``, from pulls and webhooks) reconciled against its base."""
-    from ecom_pipeline.stock.ledger import reconcile, shop_movements_since
+    from ecom_pipeline.stock.ledger import reconcile
 
     out: list[Movement] = []
     for shop in shops:
         links = conn.execute(select(stock_links).where(stock_links.c.integration_id == int(shop.id))).all()
         if not links:
             continue
-        readings = {
-            (int(r.variant_id), shop_location_of(r.location)): r
-            for r in conn.execute(
-                select(hub_inventory).where(
-                    hub_inventory.c.integration_id == int(shop.id),
-                    hub_inventory.c.deleted_at.is_(None),
-                    hub_inventory.c.available.is_not(None),
-                )
-            )
-        }
-        bases = [link.base_at for link in links]
-        since = None if any(b is None for b in bases) else min(bases)
-        moves = shop_movements_since(conn, int(shop.id), since)
+        readings = stored_readings(conn, int(shop.id))
         for link in links:
             row = readings.get((int(link.variant_id), str(link.shop_location)))
             if row is None:
                 continue
-            movement = reconcile(conn, tenant_id, link, int(row.available), reading_time(row), now, moves)
+            movement = reconcile(conn, tenant_id, link, int(row.available), reading_time(row), now, at_push=False)
             if movement is not None:
                 out.append(movement)
     return out

@@ -2,7 +2,8 @@
 
 One open row per (variant, hub location) while on hand stays below zero; it is closed (``resolved_at``) when on
 hand is back at zero or above (a restock, a count, a cancel). The orders involved are the latest order movements
-that took the stock from its last unit(s) below zero: enough of them to cover the shortfall plus one unit.
+that took the stock below zero, and the one before them that sold the last units they were counting on. A sale a
+shop's stock reading showed before its order reached the hub is listed as that reading.
 """
 
 from __future__ import annotations
@@ -26,24 +27,28 @@ def _orders_involved(
             stock_movements.c.tenant_id == tenant_id,
             stock_movements.c.variant_id == variant_id,
             stock_movements.c.location == location,
-            stock_movements.c.reason == "order",
+            stock_movements.c.reason.in_(("order", "shop_adjustment")),
+            stock_movements.c.delta < 0,
         )
         .order_by(stock_movements.c.occurred_at.desc(), stock_movements.c.id.desc())
     )
-    need = -hand + 1
+    # Newest first: each order that found less than it took is involved, and so is the one before it that found
+    # enough (it sold the last units the later ones were counting on).
+    before = hand
     out: list[dict[str, Any]] = []
     for m in conn.execute(query):
+        units = -int(m.delta)
+        before += units
         out.append(
             {
                 "integration_id": m.integration_id,
-                "order": m.external_ref,
-                "quantity": -int(m.delta),
+                "order": m.external_ref if m.reason == "order" else f"a sale seen in the shop ({m.external_ref})",
+                "quantity": units,
                 "source_key": m.source_key,
                 "occurred_at": m.occurred_at.isoformat(),
             }
         )
-        need -= -int(m.delta)
-        if need <= 0:
+        if before >= units and len(out) > 1:
             break
     return out
 

@@ -30,6 +30,7 @@ from ecom_pipeline.stock.writers import Reading, StockOutcome, StockWrite
 from ecom_pipeline.warehouse.schema import stock_links
 from ecom_pipeline.warehouse.types import utcnow
 
+MAX_PASSES = 3
 STOCK_WRITERS = {
     "woocommerce": "ecom_pipeline.platforms.woocommerce.stock",
     "shopify": "ecom_pipeline.platforms.shopify.stock",
@@ -93,37 +94,51 @@ def prepare(conn: Connection, tenant_id: str, shops: list[Any]) -> Prepared:
 
 
 def plan_shop(conn: Connection, tenant_id: str, shop: Any) -> list[StockWrite]:
-    """The links of one shop whose available number differs from what the shop shows (expected)."""
+    """The links of one shop whose available number differs from what the shop should show, and those with
+    movements no reading has confirmed yet (the writer reads them: shown, or overwritten by our last write)."""
     rows = list(conn.execute(select(stock_links).where(stock_links.c.integration_id == int(shop.id))))
     if not rows:
         return []
-    bases = [r.base_at for r in rows]
-    moves = ledger.shop_movements_since(conn, int(shop.id), None if None in bases else min(bases))
     numbers = levels(conn, tenant_id, rows, {int(shop.id): shop})
+    stored = links.stored_readings(conn, int(shop.id))
     out = []
     for r in rows:
-        expected = ledger.expected_quantity(r, moves)
+        expected = ledger.expected_quantity(r)
         target = numbers[int(r.id)].available
-        if target != expected:
+        # A stored reading stamped in the same second as our last write or read (shops stamp to the second) may be
+        # older or newer than it: when it differs, the writer reads again (our clock) rather than guess.
+        reading = stored.get((int(r.variant_id), str(r.shop_location)))
+        unsure = (
+            reading is not None
+            and r.base_at is not None
+            and int(reading.available) != expected
+            and links.reading_time(reading) >= r.base_at.replace(microsecond=0)
+        )
+        if target != expected or int(r.unconfirmed or 0) != 0 or unsure:
             out.append(
                 StockWrite(int(r.id), int(r.variant_id), str(r.external_item), str(r.shop_location), expected, target)
             )
     return out
 
 
-def _recompute_for(engine: Engine, tenant_id: str, shop: Any) -> Callable[[Sequence[Reading]], dict[int, int]]:
+def _recompute_for(
+    engine: Engine, tenant_id: str, shop: Any, after_read: Callable[[str], None] | None = None
+) -> Callable[[Sequence[Reading]], dict[int, int]]:
     def recompute(readings: Sequence[Reading]) -> dict[int, int]:
         now = utcnow()
         with engine.begin() as conn:
             ids = [r.link_id for r in readings]
             rows = {int(r.id): r for r in conn.execute(select(stock_links).where(stock_links.c.id.in_(ids)))}
-            bases = [r.base_at for r in rows.values()]
-            moves = ledger.shop_movements_since(conn, int(shop.id), None if None in bases else min(bases))
             for reading in readings:
-                ledger.reconcile(conn, tenant_id, rows[reading.link_id], reading.quantity, reading.read_at, now, moves)
+                link = rows[reading.link_id]
+                found = ledger.reconcile(conn, tenant_id, link, reading.quantity, reading.read_at, now, at_push=True)
+                recompute.moved = recompute.moved or found is not None  # type: ignore[attr-defined]
             numbers = levels(conn, tenant_id, list(rows.values()), {int(shop.id): shop})
+        if after_read is not None:
+            after_read(shop.platform)
         return {link_id: numbers[link_id].available for link_id in rows}
 
+    recompute.moved = False  # type: ignore[attr-defined]
     return recompute
 
 
@@ -134,6 +149,7 @@ def _settle(engine: Engine, outcome: StockOutcome) -> None:
                 "base_quantity": s.quantity,
                 "base_at": s.written_at,
                 "read_at": s.read_at,
+                "unconfirmed": 0,
                 "last_error": None,
             }
             if s.written:
@@ -159,28 +175,47 @@ def run_stock(
     integration_id: int | None = None,
     dry_run: bool = False,
     make_client: Callable[[Any, dict[str, Any]], Any] | None = None,
+    after_read: Callable[[str], None] | None = None,
 ) -> StockReport:
-    """The stock step for one tenant (see the module doc). ``dry_run`` records the movements but writes no shop."""
+    """The stock step for one tenant (see the module doc). ``dry_run`` records the movements but writes no shop.
+
+    ``after_read(platform)`` is called when a writer has read a shop and is about to write it: the tests and the
+    benchmark land a sale in exactly that window with it.
+    """
     with engine.begin() as conn:
         shops = links.stock_integrations(conn, tenant_id, integration_id)
+        if not shops:
+            return StockReport(tenant_id, Prepared())  # no shop's stock is managed: the ledger stays as it is
         report = StockReport(tenant_id, prepare(conn, tenant_id, shops))
-    for shop in shops:
-        push = ShopPush(int(shop.id), shop.platform)
-        report.shops.append(push)
-        with engine.connect() as conn:
-            push.planned = plan_shop(conn, tenant_id, shop)
-        if dry_run or not push.planned:
-            continue
-        try:
-            module = writer_module(shop.platform)
+    # A shop's push-time reading can find sales nobody had seen (a movement), which changes the other shops'
+    # numbers, some already pushed in this pass: another pass pushes those (a few at most; usually none).
+    clients: dict[int, Any] = {}
+    for _ in range(MAX_PASSES):
+        moved = False
+        for shop in shops:
+            push = ShopPush(int(shop.id), shop.platform)
             with engine.connect() as conn:
-                credentials = credentials_for(conn, int(shop.id))
-            client = (make_client or module.make_client)(shop, credentials)
-            push.outcome = module.write_stock(client, push.planned, _recompute_for(engine, tenant_id, shop))
-        except Exception as exc:  # one shop's failure must not hold back the others; the step reports it
-            push.error = f"{type(exc).__name__}: {exc}"
-            continue
-        _settle(engine, push.outcome)
+                push.planned = plan_shop(conn, tenant_id, shop)
+            if dry_run or not push.planned:
+                if not any(p.integration_id == push.integration_id for p in report.shops):
+                    report.shops.append(push)
+                continue
+            report.shops.append(push)
+            try:
+                module = writer_module(shop.platform)
+                if int(shop.id) not in clients:
+                    with engine.connect() as conn:
+                        credentials = credentials_for(conn, int(shop.id))
+                    clients[int(shop.id)] = (make_client or module.make_client)(shop, credentials)
+                recompute = _recompute_for(engine, tenant_id, shop, after_read)
+                push.outcome = module.write_stock(clients[int(shop.id)], push.planned, recompute)
+            except Exception as exc:  # one shop's failure must not hold back the others; the step reports it
+                push.error = f"{type(exc).__name__}: {exc}"
+                continue
+            _settle(engine, push.outcome)
+            moved = moved or recompute.moved  # type: ignore[attr-defined]
+        if dry_run or not moved:
+            break
     if not dry_run:
         with engine.begin() as conn:
             report.oversells_opened, _ = oversells.detect(conn, tenant_id, utcnow())

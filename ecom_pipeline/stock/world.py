@@ -9,6 +9,7 @@ HTTP) and applied to the hub, then ``run_stock`` (movements, reconcile, push thr
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -232,4 +233,5 @@ def stock_world(url: str, cert_dir: Path, home: Path, quantity: int = 10) -> Ite
         for platform in PLATFORMS:
             world.set_settings(platform, stock_sync=True)
         world.pull(("products", "customers", "inventory"))
+        time.sleep(1.05)  # shops stamp to the second: sales after this are clearly after the first readings
         yield world

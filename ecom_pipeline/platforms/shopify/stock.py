@@ -10,10 +10,11 @@ Per Shopify's docs and changelog:
   applies it once;
 - one call takes many quantities (``WRITE_BATCH`` per call here) and applies all or none.
 
-A refusal is not overwritten: the writer reads the items' ``available`` quantities, hands them to ``recompute``
-(the difference becomes a ledger movement: a sale we had not seen yet), and sends the batch again with the numbers
-just read as compare values, up to ``MAX_ATTEMPTS`` times. Variants are resolved to their inventory items once per
-call (``productVariant(id:)`` aliases, ``LOOKUP_BATCH`` per query).
+The writer reads the items' ``available`` quantities first (the same query that finds their inventory items),
+hands them to ``recompute`` (a difference becomes a ledger movement: a sale we had not seen yet) and sends the
+numbers it read as compare values. A refusal (a sale between that read and the write) is not overwritten: the
+writer reads again, recomputes and sends the batch again, up to ``MAX_ATTEMPTS`` times. Variants are resolved to
+their inventory items once per call (``productVariant(id:)`` aliases, ``LOOKUP_BATCH`` per query).
 """
 
 from __future__ import annotations
@@ -114,23 +115,35 @@ def _send(
 
 
 def write_stock(client: ShopifyClient, items: Sequence[StockWrite], recompute: Recompute) -> StockOutcome:
-    """Compare-and-set the items' quantities; on a stale compare re-read, recompute, retry (module doc)."""
+    """Read, recompute, compare-and-set; on a stale compare re-read, recompute, retry (module doc)."""
     out = StockOutcome()
     calls_before = client.stats.api_calls
+    read_at = utcnow()
     found = _lookup(client, items)
     inventory = {link_id: gid for link_id, (gid, _) in found.items()}
     locations = {i.link_id: _gid("Location", i.shop_location) for i in items}
-    pending = []
+    readings = []
     for item in items:
-        if item.link_id not in found:
-            out.failed[item.link_id] = f"Shopify has no variant {item.external_item} (or no inventory item)"
+        level = found.get(item.link_id)
+        if level is None or level[1] is None:
+            out.failed[item.link_id] = f"Shopify has no variant {item.external_item} stocked at {item.shop_location}"
         else:
-            pending.append(item)
-    for start in range(0, len(pending), WRITE_BATCH):
-        batch = [(i, i.expected, i.target) for i in pending[start : start + WRITE_BATCH]]
+            readings.append(Reading(item.link_id, level[1], read_at))
+    by_link = {i.link_id: i for i in items}
+    for start in range(0, len(readings), WRITE_BATCH):
+        part = readings[start : start + WRITE_BATCH]
         for attempt in range(1, MAX_ATTEMPTS + 1):
+            targets = recompute(part)
+            batch = []
+            for r in part:
+                if targets[r.link_id] == r.quantity:
+                    out.settled.append(Settled(r.link_id, r.quantity, r.read_at, r.read_at, False))
+                else:
+                    batch.append((by_link[r.link_id], r.quantity, targets[r.link_id]))
+            if not batch:
+                break
             sent_at = utcnow()
-            errors = _send(client, batch, inventory, locations) if batch else []
+            errors = _send(client, batch, inventory, locations)
             if not errors:
                 written_at = utcnow()
                 out.settled += [Settled(i.link_id, target, sent_at, written_at, True) for i, _, target in batch]
@@ -140,25 +153,17 @@ def write_stock(client: ShopifyClient, items: Sequence[StockWrite], recompute: R
                 for i, _, _ in batch:
                     out.failed[i.link_id] = reason
                 break
-            # Refused: something (a sale) changed the shop since we last looked. Read, record it, recompute.
+            # Refused: a sale (or an edit) changed the shop between our read and our write. Read those again.
             out.refusals += 1
-            read_at = utcnow()
+            again_at = utcnow()
             levels = _lookup(client, [i for i, _, _ in batch])
-            readings = [
-                Reading(i.link_id, levels[i.link_id][1] or 0, read_at) for i, _, _ in batch if i.link_id in levels
+            part = [
+                Reading(i.link_id, levels[i.link_id][1] or 0, again_at)
+                for i, _, _ in batch
+                if i.link_id in levels and levels[i.link_id][1] is not None
             ]
-            targets = recompute(readings)
-            shown = {r.link_id: r.quantity for r in readings}
-            next_batch = []
             for i, _, _ in batch:
-                if i.link_id not in shown:
+                if i.link_id not in {r.link_id for r in part}:
                     out.failed[i.link_id] = "the variant disappeared from Shopify while pushing stock"
-                elif targets[i.link_id] == shown[i.link_id]:
-                    out.settled.append(Settled(i.link_id, shown[i.link_id], read_at, read_at, False))
-                else:
-                    next_batch.append((i, shown[i.link_id], targets[i.link_id]))
-            batch = next_batch
-            if not batch:
-                break
     out.api_calls = client.stats.api_calls - calls_before
     return out
