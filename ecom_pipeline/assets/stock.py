@@ -4,7 +4,7 @@ A thin wrapper of ``stock.push.run_stock`` (the function ``ecom-pipeline stock p
 lock it records order and cancel movements from the hub's orders, reconciles the shops' stock readings, pushes each
 stock-managed shop whose number changed (through ``platforms/<platform>/stock.py``) and detects oversells. It runs
 after the hub assets in a tenant's sync and after each webhook apply, when the tenant has a shop whose stock the
-hub manages (``stock_sync``; by default the shops whose direction pushes).
+hub manages (``stock_sync``, set with ``ecom-pipeline stock buffer --integration N --manage``).
 
 The asset check ``stock_no_open_oversells`` warns while an oversell is open (on hand below zero somewhere).
 """

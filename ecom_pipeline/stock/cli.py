@@ -61,10 +61,7 @@ def cmd_stock_push(args: argparse.Namespace) -> int:
         f"resolved {p.oversells_resolved}"
     )
     if not report.shops:
-        print(
-            "No shop's stock is managed by the hub: set `stock_sync` with `ecom-pipeline stock buffer "
-            "--integration N --manage` (or give the shop a push direction)."
-        )
+        print("No shop's stock is managed by the hub: `ecom-pipeline stock buffer --integration N --manage`.")
         return 0
     rows = []
     failed = 0
@@ -273,7 +270,7 @@ def cmd_stock_buffer(args: argparse.Namespace) -> int:
             settings[ENABLED_KEY] = args.manage
         conn.execute(integrations.update().where(integrations.c.id == shop.id).values(settings=settings))
     print(
-        f"Shop #{shop.id}: stock managed by the hub: {settings.get(ENABLED_KEY, 'by direction')}, buffer "
+        f"Shop #{shop.id}: stock managed by the hub: {bool(settings.get(ENABLED_KEY))}, buffer "
         f"{settings.get(BUFFER_KEY) or 'none'}"
     )
     return 0
@@ -368,6 +365,6 @@ def add_stock_commands(sub: Any) -> None:
         "--manage",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="whether the hub manages this shop's stock (default: when its direction pushes)",
+        help="whether the hub manages this shop's stock (default: not managed)",
     )
     pp.set_defaults(func=cmd_stock_buffer)

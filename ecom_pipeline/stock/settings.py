@@ -1,7 +1,8 @@
 """Per-integration stock settings, kept in ``integrations.settings`` like the sync direction.
 
 - ``stock_sync``: whether the hub manages this shop's stock (pushes quantities, reads its changes as movements);
-  default: the shop's direction pushes (``push`` or ``bidirectional``);
+  default off: a shop is brought under the ledger explicitly (``ecom-pipeline stock buffer --integration N
+  --manage``), since from then on the hub writes its quantities;
 - ``stock_buffer``: units held back from this shop, ``N`` units or ``N%`` of what is available (rounded up);
   default none;
 - ``stock_locations``: shop location -> hub location (Shopify location ids; ``default`` elsewhere); default: the
@@ -16,8 +17,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
-
-from ecom_pipeline.sync.policies import SyncSettings
 
 DEFAULT_HUB_LOCATION = "main"
 ENABLED_KEY = "stock_sync"
@@ -83,9 +82,7 @@ class StockSettings:
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any] | None) -> StockSettings:
         settings = settings or {}
-        enabled = settings.get(ENABLED_KEY)
-        if enabled is None:
-            enabled = SyncSettings.from_settings(settings).direction.pushes
+        enabled = settings.get(ENABLED_KEY) or False
         locations = {str(k): str(v) for k, v in dict(settings.get(LOCATIONS_KEY) or {}).items()}
         if len(set(locations.values())) != len(locations):
             raise StockSettingsError(
