@@ -220,7 +220,7 @@ def order_state(platform: str, status: str | None, fulfillment_status: str | Non
     return "taken"
 
 
-def _order_lines(conn: Connection, tenant_id: str) -> list[Any]:
+def _order_lines(conn: Connection, tenant_id: str, statuses: Sequence[str] | None = None) -> list[Any]:
     query = (
         select(
             hub_order_lines.c.id.label("line_id"),
@@ -248,7 +248,14 @@ def _order_lines(conn: Connection, tenant_id: str) -> list[Any]:
             )
         )
     )
+    if statuses is not None:
+        query = query.where(func.lower(hub_orders.c.status).in_(list(statuses)))
     return list(conn.execute(query))
+
+
+def committed_statuses() -> list[str]:
+    """Every order status (lower-cased) in which some platform has not taken the stock yet."""
+    return sorted({s for names in _NOT_TAKEN.values() for s in names})
 
 
 def _openings(conn: Connection, tenant_id: str) -> dict[tuple[int, str], datetime]:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from ecom_pipeline.stock import ledger
@@ -141,10 +142,12 @@ def test_a_refund_with_restock_comes_back_to_every_shop(world: StockWorld) -> No
     assert world.shown() == {p: 10 for p in PLATFORMS}
 
 
-def test_shopify_refuses_a_stale_compare_and_the_push_recomputes(world: StockWorld) -> None:
+@pytest.mark.parametrize("api_version", ["2026-04", "2026-01"])
+def test_shopify_refuses_a_stale_compare_and_the_push_recomputes(world: StockWorld, api_version: str) -> None:
     """Prevents a blind overwrite: a sale lands in Shopify after the writer read it and before it wrote; the
-    compare value is stale, Shopify refuses, the writer re-reads, records the sale and writes the recomputed
-    number; the order that arrives later is counted once."""
+    compare value is stale (changeFromQuantity from 2026-04, compareQuantity on 2026-01), Shopify refuses, the
+    writer re-reads, records the sale and writes the recomputed number; the order arriving later counts once."""
+    world.set_settings("shopify", api_version=api_version)
     world.stock()
     world.sell("woocommerce")
     world.pull()
