@@ -276,6 +276,66 @@ def cmd_stock_buffer(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_stock_demo(args: argparse.Namespace) -> int:
+    """Three emulated shops selling one shelf: an order in one shop, and the seconds until the other two show it.
+
+    Runs on its own temporary warehouse and emulators (nothing of the embedded default is touched).
+    """
+    import os
+    import tempfile
+    import time
+    from pathlib import Path
+
+    from cryptography.fernet import Fernet
+
+    from ecom_pipeline.stock.world import PLATFORMS, SHARED_SKU, stock_world
+
+    cli = _helpers()
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp) / "home"
+        saved = {
+            k: os.environ.get(k)
+            for k in (
+                "ECOM_PIPELINE_HOME",
+                "ECOM_SECRET_KEY",
+                "ECOM_WAREHOUSE_URL",
+                "ECOM_SHOPIFY_ACCESS_TOKEN",
+                "ECOM_PRESTASHOP_API_KEY",
+            )
+        }
+        os.environ["ECOM_PIPELINE_HOME"] = str(home)
+        os.environ["ECOM_SECRET_KEY"] = Fernet.generate_key().decode()
+        url = f"sqlite:///{Path(tmp) / 'warehouse.db'}"
+        os.environ["ECOM_WAREHOUSE_URL"] = url
+        try:
+            with stock_world(url, Path(tmp) / "certs", home, quantity=args.quantity) as world:
+                world.stock()
+                print(f"\nOne shelf of {args.quantity} x {SHARED_SKU}, sold in three emulated shops: {world.shown()}")
+                rows = []
+                for platform in PLATFORMS:
+                    world.sell(platform, 1)
+                    sold = time.perf_counter()
+                    report = world.cycle()
+                    seconds = time.perf_counter() - sold
+                    rows.append(
+                        [f"1 unit sold in {platform}", *world.shown().values(), f"{seconds:.2f} s", report.writes]
+                    )
+                cli._print_table(["what happened", *PLATFORMS, "until every shop shows it", "shop writes"], rows)
+                world.sell("woocommerce", world.shown()["woocommerce"])  # the last units, in two shops at once
+                world.sell("prestashop", 1)
+                world.cycle()
+                print("\nThen the last units sold in two shops at once (an oversell):")
+                with world.engine.connect() as conn:
+                    print_stock_status(conn, "acme")
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+    return 0
+
+
 def print_stock_status(conn: Connection, tenant: str | None) -> None:
     """``status`` lines: stock links per shop, movements today, open oversells."""
     from ecom_pipeline.stock.oversells import open_oversells
@@ -368,3 +428,6 @@ def add_stock_commands(sub: Any) -> None:
         help="whether the hub manages this shop's stock (default: not managed)",
     )
     pp.set_defaults(func=cmd_stock_buffer)
+    pp = actions.add_parser("demo", help="Three emulated shops, one shelf: a sale in one until the others show it.")
+    pp.add_argument("--quantity", type=int, default=10)
+    pp.set_defaults(func=cmd_stock_demo)

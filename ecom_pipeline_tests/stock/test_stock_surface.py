@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -160,3 +161,15 @@ def test_the_dagster_asset_pushes_and_its_check_warns_on_an_oversell(world: Stoc
     meta = event.step_materialization_data.materialization.metadata
     assert meta["writes"].value >= 1
     assert world.shown() == {p: 0 for p in PLATFORMS}
+
+
+def test_stock_demo_shows_a_sale_reaching_the_other_shops_and_an_oversell(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prevents a `make demo` stock part that shows nothing: each sale reaches the other two shops, the last units
+    sold twice are an oversell in the status lines."""
+    monkeypatch.setenv("ECOM_PIPELINE_HOME", str(tmp_path / "home"))
+    assert cli_main(["stock", "demo"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"1 unit sold in prestashop\s+7\s+7\s+7\s", out), out
+    assert "OVERSOLD: 1 variant/location(s) below zero" in out
