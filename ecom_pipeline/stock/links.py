@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from ecom_pipeline.stock.ledger import Movement, record
-from ecom_pipeline.stock.settings import StockSettings
+from ecom_pipeline.stock.settings import ENABLED_KEY, StockSettings
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.schema import entity_links, hub_inventory, stock_links, stock_movements
 
@@ -27,7 +27,9 @@ def stock_integrations(conn: Connection, tenant_id: str, integration_id: int | N
     shops = store.list_integrations(conn, tenant_id=tenant_id)
     if integration_id is not None:
         return [s for s in shops if int(s.id) == integration_id]
-    return [s for s in shops if StockSettings.from_settings(s.settings).enabled]
+    # Only the switch is read here (launchers call this for every tenant): a bad buffer or location mapping must
+    # fail the stock step of that tenant with its message, not the schedule of every tenant.
+    return [s for s in shops if (s.settings or {}).get(ENABLED_KEY)]
 
 
 def shop_location_of(location_key: str) -> str:
