@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection
 
 from ecom_pipeline.stock import ledger, links, oversells
 from ecom_pipeline.stock.levels import levels
+from ecom_pipeline.stock.settings import StockSettingsError
 from ecom_pipeline.stock.writers import Reading, StockOutcome, StockWrite
 from ecom_pipeline.warehouse.schema import stock_links
 from ecom_pipeline.warehouse.types import utcnow
@@ -194,8 +195,13 @@ def run_stock(
         moved = False
         for shop in shops:
             push = ShopPush(int(shop.id), shop.platform)
-            with engine.connect() as conn:
-                push.planned = plan_shop(conn, tenant_id, shop)
+            try:
+                with engine.connect() as conn:
+                    push.planned = plan_shop(conn, tenant_id, shop)
+            except StockSettingsError as exc:  # this shop's settings are wrong: say so, push the others
+                push.error = f"{type(exc).__name__}: {exc}"
+                report.shops.append(push)
+                continue
             if dry_run or not push.planned:
                 if not any(p.integration_id == push.integration_id for p in report.shops):
                     report.shops.append(push)
