@@ -21,6 +21,7 @@ install: $(VENV)/.installed
 
 demo: install
 	$(VENV)/bin/ecom-pipeline demo
+	$(VENV)/bin/ecom-pipeline stock demo
 
 # The Dagster UI on the demo's instance, with the emulated shops and the webhook receiver running, so Materialize
 # works and a change made in a shop arrives by webhook (the daemon runs the inbox sensor).

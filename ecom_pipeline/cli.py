@@ -328,6 +328,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             )  # fmt: skip
         _print_last_pushes(conn, integrations)
         _print_reconciliation(conn, integrations)
+        from ecom_pipeline.stock.cli import print_stock_status
+
+        print_stock_status(conn, args.tenant)
         rejected = conn.execute(
             select(rejected_records.c.integration_id, rejected_records.c.entity, func.count())
             .where(
@@ -988,6 +991,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve_webhooks)
 
     _add_two_way_commands(sub)
+    from ecom_pipeline.stock.cli import add_stock_commands
+
+    add_stock_commands(sub)
 
     p = sub.add_parser("migrate", help="Create or upgrade the warehouse tables (every command does it too).")
     p.set_defaults(func=cmd_migrate)

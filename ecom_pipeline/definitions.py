@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from ecom_pipeline.assets import export_assets, extract_assets, hub_assets
+from ecom_pipeline.assets import export_assets, extract_assets, hub_assets, stock_push
 from ecom_pipeline.housekeeping import housekeeping_job, housekeeping_schedule
 from ecom_pipeline.jobs import sync_job
 from ecom_pipeline.resources import CredentialStoreResource, ShopClientSettings, WarehouseResource
@@ -13,7 +13,7 @@ from ecom_pipeline.sensors import dead_runs_sensor, tenant_partitions_sensor
 from ecom_pipeline.webhooks.dagster import WEBHOOK_DEFINITIONS
 
 defs = dg.Definitions(
-    assets=[*extract_assets(), *hub_assets(), *export_assets(), *WEBHOOK_DEFINITIONS["assets"]],
+    assets=[*extract_assets(), *hub_assets(), *export_assets(), stock_push, *WEBHOOK_DEFINITIONS["assets"]],
     jobs=[sync_job, housekeeping_job, *WEBHOOK_DEFINITIONS["jobs"]],
     schedules=[incremental_sync_schedule, housekeeping_schedule],
     sensors=[tenant_partitions_sensor, dead_runs_sensor, *WEBHOOK_DEFINITIONS["sensors"]],

@@ -16,7 +16,9 @@ from sqlalchemy.engine import Connection
 
 from ecom_pipeline.assets.export import export_key, export_platforms
 from ecom_pipeline.assets.hub import HUB_ENTITIES
+from ecom_pipeline.assets.stock import STOCK_KEY
 from ecom_pipeline.platforms.registry import platforms
+from ecom_pipeline.stock.links import stock_integrations
 from ecom_pipeline.sync.export import pushing_integrations
 from ecom_pipeline.warehouse import store
 
@@ -51,7 +53,9 @@ def tenant_push_platforms(conn: Connection, tenant_id: str) -> list[str]:
     return sorted({s.platform for s in pushing_integrations(conn, tenant_id, None) if s.platform in writable})
 
 
-def sync_asset_selection(platform_names: Iterable[str], push_platforms: Iterable[str] = ()) -> list[dg.AssetKey]:
+def sync_asset_selection(
+    platform_names: Iterable[str], push_platforms: Iterable[str] = (), stock: bool = False
+) -> list[dg.AssetKey]:
     """The assets of one tenant's sync: the extract assets of its platforms, every hub asset, then the export
     asset of each platform in ``push_platforms`` (a pull-only tenant's run has no export step).
 
@@ -67,9 +71,14 @@ def sync_asset_selection(platform_names: Iterable[str], push_platforms: Iterable
     ]
     keys += [dg.AssetKey([HUB_GROUP, name]) for name in HUB_ENTITIES]
     pushing = set(push_platforms)
-    return keys + [export_key(name) for name in export_platforms() if name in pushing]
+    keys += [export_key(name) for name in export_platforms() if name in pushing]
+    return keys + ([STOCK_KEY] if stock else [])  # hub/stock_push: only for a tenant with a stock-managed shop
 
 
 def tenant_sync_selection(conn: Connection, tenant_id: str) -> list[dg.AssetKey]:
     """The sync selection of ``tenant_id`` as the warehouse has it now (what every launcher runs)."""
-    return sync_asset_selection(tenant_platforms(conn, tenant_id), tenant_push_platforms(conn, tenant_id))
+    return sync_asset_selection(
+        tenant_platforms(conn, tenant_id),
+        tenant_push_platforms(conn, tenant_id),
+        bool(stock_integrations(conn, tenant_id)),
+    )

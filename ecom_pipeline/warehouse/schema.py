@@ -378,4 +378,74 @@ hub_order_lines = Table(
     UniqueConstraint("order_id", "external_line_id"),
 )
 
+# --- the stock ledger (issue 11) ---------------------------------------------------------------------------------
+
+stock_movements = Table(
+    "stock_movements",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("variant_id", BigId, ForeignKey("hub_variants.id"), nullable=False),
+    Column("location", String(200), nullable=False, doc="hub location, e.g. main"),
+    Column("delta", Integer, nullable=False, doc="units added (+) or taken (-)"),
+    Column(
+        "reason",
+        String(32),
+        nullable=False,
+        doc="order | cancel | refund_restock | shop_adjustment | hub_adjustment | import | count",
+    ),
+    Column("integration_id", Integer, ForeignKey("integrations.id"), doc="the shop it came from; NULL: the hub"),
+    Column("external_ref", String(255), doc="the shop's order/line or refund id, or a person's note"),
+    Column("source_key", String(300), nullable=False, doc="what the movement came from: the idempotency key"),
+    Column("occurred_at", UTCDateTime, nullable=False, doc="when it happened in the shop (order time, reading)"),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "source_key"),
+    Index("ix_stock_movements_variant", "tenant_id", "variant_id", "location"),
+)
+
+stock_links = Table(
+    "stock_links",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("integration_id", Integer, ForeignKey("integrations.id"), nullable=False),
+    Column("variant_id", BigId, ForeignKey("hub_variants.id"), nullable=False),
+    Column("hub_location", String(200), nullable=False),
+    Column("shop_location", String(200), nullable=False, doc="the shop's location id (default elsewhere)"),
+    Column("external_item", String(255), nullable=False, doc="the shop's stock holder (item, variation...)"),
+    Column("base_quantity", Integer, doc="what the shop shows as far as the hub knows: last written or read"),
+    Column("base_at", UTCDateTime, doc="when the base was written or read (older readings are ignored)"),
+    Column("read_at", UTCDateTime, doc="the time of the last reading of the shop"),
+    Column("linked_at", UTCDateTime, doc="the first reading: orders of this shop before it are in it"),
+    Column("unconfirmed", Integer, nullable=False, default=0, doc="this shop's movements no reading showed yet"),
+    Column("unmatched", Integer, nullable=False, default=0, doc="shop adjustments no order explained yet"),
+    Column("buffer", String(16), doc="per-product buffer: N units or N%; NULL: the integration's"),
+    Column("pushed_at", UTCDateTime),
+    Column("last_error", Text),
+    UniqueConstraint("integration_id", "variant_id", "hub_location"),
+)
+
+stock_oversells = Table(
+    "stock_oversells",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("variant_id", BigId, ForeignKey("hub_variants.id"), nullable=False),
+    Column("location", String(200), nullable=False),
+    Column("on_hand", Integer, nullable=False, doc="on hand when detected (below zero)"),
+    Column("orders", JsonType, nullable=False, doc="the order movements that sold the last units"),
+    Column("detected_at", UTCDateTime, nullable=False),
+    Column("resolved_at", UTCDateTime, doc="set when on hand is back at zero or above"),
+    Index("ix_stock_oversells_open", "tenant_id", "resolved_at"),
+)
+
+# A view (created by migration 0009): on hand per variant and location, the sum of the ledger.
+STOCK_ON_HAND_VIEW = """
+CREATE VIEW stock_on_hand AS
+SELECT tenant_id, variant_id, location, SUM(delta) AS on_hand, COUNT(*) AS movements,
+       MAX(occurred_at) AS last_movement_at
+FROM stock_movements
+GROUP BY tenant_id, variant_id, location
+"""
+
 HUB_TABLES = (hub_products, hub_variants, hub_inventory, hub_customers, hub_orders, hub_order_lines)

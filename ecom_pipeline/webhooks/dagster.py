@@ -21,10 +21,12 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Connection
 
 from ecom_pipeline.assets.export import INBOX_ASSET_KEY, export_key, export_platforms
+from ecom_pipeline.assets.stock import STOCK_KEY
 from ecom_pipeline.jobs import tenant_push_platforms
 from ecom_pipeline.partitions import TENANTS_PARTITION_NAME, tenants_partitions
 from ecom_pipeline.resources import CredentialStoreResource, WarehouseResource
 from ecom_pipeline.run_status import IN_PROGRESS_RUN_STATUSES
+from ecom_pipeline.stock.links import stock_integrations
 from ecom_pipeline.warehouse.locks import tenant_lock
 from ecom_pipeline.warehouse.schema import webhook_inbox
 from ecom_pipeline.warehouse.types import utcnow
@@ -98,9 +100,9 @@ apply_webhooks_job = dg.define_asset_job(
     APPLY_WEBHOOKS_JOB_NAME,
     # The export assets ride along: the sensor selects the inbox asset plus the export of each platform where the
     # tenant has a shop whose direction pushes (a change a webhook brought reaches the tenant's other shops).
-    selection=dg.AssetSelection.assets(INBOX_ASSET_KEY, *(export_key(p) for p in export_platforms())),
+    selection=dg.AssetSelection.assets(INBOX_ASSET_KEY, *(export_key(p) for p in export_platforms()), STOCK_KEY),
     description="Apply one tenant's pending webhook deliveries to the hub (launched by webhook_inbox_sensor), then "
-    "push the hub to the tenant's pushing shops.",
+    "push the hub to the tenant's pushing shops and the stock to its stock-managed shops.",
     tags={"ecom/kind": "webhooks"},
 )
 
@@ -166,6 +168,7 @@ def webhook_inbox_sensor(context: dg.SensorEvaluationContext, warehouse: Warehou
     with warehouse.engine().connect() as conn:
         groups = pending_by_tenant(conn, now)
         pushing = {str(g.tenant_id): tenant_push_platforms(conn, str(g.tenant_id)) for g in groups}
+        stocked = {str(g.tenant_id) for g in groups if stock_integrations(conn, str(g.tenant_id))}
     known = set(context.instance.get_dynamic_partitions(TENANTS_PARTITION_NAME))
     requests: list[dg.RunRequest] = []
     new_partitions: list[str] = []
@@ -190,7 +193,11 @@ def webhook_inbox_sensor(context: dg.SensorEvaluationContext, warehouse: Warehou
             dg.RunRequest(
                 partition_key=tenant,
                 run_key=run_key,
-                asset_selection=[INBOX_ASSET_KEY, *(export_key(p) for p in pushing[tenant])],
+                asset_selection=[
+                    INBOX_ASSET_KEY,
+                    *(export_key(p) for p in pushing[tenant]),
+                    *([STOCK_KEY] if tenant in stocked else []),
+                ],
                 tags={"ecom/webhook_pending": str(int(group.pending))},
             )
         )

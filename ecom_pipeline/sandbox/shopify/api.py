@@ -51,6 +51,7 @@ from ecom_pipeline.sandbox.shop import Receive, Scope, Send, read_body
 from ecom_pipeline.sandbox.shopify.bulk import BulkOperations
 from ecom_pipeline.sandbox.shopify.cost import DOCS, MAX_QUERY_COST, PLANS, CostCalculator, LeakyBucket
 from ecom_pipeline.sandbox.shopify.graph import RESOLVERS, Context, field_resolver, make_schema, user_error
+from ecom_pipeline.sandbox.shopify.inventory_set import inventory_set_quantities
 from ecom_pipeline.sandbox.shopify.oauth import OAuthServer
 from ecom_pipeline.sandbox.shopify.store import ShopifyStore, StoreError, gid, parse_gid
 from ecom_pipeline.sandbox.shopify.versions import calendar_date, served_version
@@ -537,61 +538,9 @@ def _variants_bulk_update(
     return {"product": product, "productVariants": updated, "userErrors": errors}
 
 
-def _inventory_set(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> Any:
+def _inventory_set(root: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> Any:
     _require_write(info, "write_inventory")
-    store: ShopifyStore = info.context.store
-    if input["name"] not in ("available", "on_hand"):
-        return {
-            "inventoryAdjustmentGroup": None,
-            "userErrors": [
-                {
-                    "field": ["input", "name"],
-                    "message": "The quantity name must be either 'available' or 'on_hand'.",
-                    "code": "INVALID_NAME",
-                }
-            ],
-        }
-    changes = []
-    for i, q in enumerate(input["quantities"]):
-        compare = None if input.get("ignoreCompareQuantity") else q.get("compareQuantity")
-        if compare is None and not input.get("ignoreCompareQuantity"):
-            return {
-                "inventoryAdjustmentGroup": None,
-                "userErrors": [
-                    {
-                        "field": ["input", "quantities", str(i), "compareQuantity"],
-                        "message": "The compareQuantity argument must be given to each quantity or ignored using "
-                        "ignoreCompareQuantity.",
-                        "code": "COMPARE_QUANTITY_REQUIRED",
-                    }
-                ],
-            }
-        try:
-            change = store.set_inventory(q["inventoryItemId"], q["locationId"], q["quantity"], compare)
-        except (StoreError, ValueError) as exc:
-            err = exc if isinstance(exc, StoreError) else StoreError(str(exc), "INVALID_INVENTORY_ITEM", None)
-            field = ["input", "quantities", str(i)] + (err.field[-1:] if err.field else [])
-            return {
-                "inventoryAdjustmentGroup": None,
-                "userErrors": [{"field": field, "message": err.message, "code": err.code}],
-            }
-        changes.append(
-            {
-                "name": input["name"],
-                "delta": change.delta,
-                "quantityAfterChange": None,
-                "item": store.inventory_items[change.id],
-                "location": store.locations[parse_gid(q["locationId"], "Location")],
-            }
-        )
-    group = {
-        "id": f"gid://shopify/InventoryAdjustmentGroup/{store.now()}",
-        "createdAt": store.now(),
-        "reason": input["reason"],
-        "referenceDocumentUri": input.get("referenceDocumentUri"),
-        "changes": changes,
-    }
-    return {"inventoryAdjustmentGroup": group, "userErrors": []}
+    return inventory_set_quantities(root, info, input)
 
 
 RESOLVERS.update(

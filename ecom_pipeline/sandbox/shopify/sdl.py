@@ -53,9 +53,10 @@ enum WebhookSubscriptionFormat { JSON XML }
 enum WebhookSubscriptionTopic { @@WEBHOOK_TOPICS@@ }
 enum CountPrecision { AT_LEAST EXACT }
 enum InventorySetQuantitiesUserErrorCode {
-  COMPARE_QUANTITY_REQUIRED COMPARE_QUANTITY_STALE INVALID_INVENTORY_ITEM INVALID_LOCATION INVALID_NAME
-  INVALID_QUANTITY_NEGATIVE INVALID_REASON ITEM_NOT_STOCKED_AT_LOCATION
+  @@CHANGE_FROM_CODES@@ COMPARE_QUANTITY_REQUIRED COMPARE_QUANTITY_STALE @@IDEMPOTENCY_CODES@@ INVALID_INVENTORY_ITEM
+  INVALID_LOCATION INVALID_NAME INVALID_QUANTITY_NEGATIVE INVALID_REASON ITEM_NOT_STOCKED_AT_LOCATION
 }
+@@IDEMPOTENT_DIRECTIVE@@
 enum ProductVariantsBulkUpdateUserErrorCode {
   BLANK CANNOT_SET_NAME_FOR_LINKED_OPTION_VALUE CANNOT_SPECIFY_BOTH GREATER_THAN_OR_EQUAL_TO INVALID_INPUT
   INVALID_VALUE INVENTORY_QUANTITIES_LIMIT_EXCEEDED MUST_BE_FOR_THIS_PRODUCT MUST_SPECIFY_ONE_OF_PAIR
@@ -316,7 +317,9 @@ type ProductVariantsBulkUpdateUserError {
 type ProductVariantsBulkUpdatePayload {
   product: Product productVariants: [ProductVariant!] userErrors: [ProductVariantsBulkUpdateUserError!]!
 }
-input InventoryQuantityInput { inventoryItemId: ID! locationId: ID! quantity: Int! compareQuantity: Int }
+input InventoryQuantityInput {
+  inventoryItemId: ID! locationId: ID! quantity: Int! compareQuantity: Int @@CHANGE_FROM_FIELD@@
+}
 input InventorySetQuantitiesInput {
   name: String! reason: String! referenceDocumentUri: String ignoreCompareQuantity: Boolean = false
   quantities: [InventoryQuantityInput!]!
@@ -421,6 +424,16 @@ def sdl_for(version: str) -> str:
         "@@BULK_BY_ID@@": "bulkOperation(id: ID!): BulkOperation" if since_2026_01 else "",
         "@@WEBHOOK_URI_ARGUMENT@@": "uri: String" if uri else "callbackUrl: URL",
         "@@GROUP_OBJECTS@@": group_objects,
+        # Stock writes (issue 11): the @idempotent directive from 2026-01 (required at run time from 2026-04), and
+        # changeFromQuantity replacing compareQuantity as the compare-and-set value from 2026-04.
+        "@@IDEMPOTENT_DIRECTIVE@@": "directive @idempotent(key: String!) on FIELD" if since_2026_01 else "",
+        "@@IDEMPOTENCY_CODES@@": (
+            "IDEMPOTENCY_CONCURRENT_REQUEST IDEMPOTENCY_KEY_PARAMETER_MISMATCH IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED"
+            if since_2026_01
+            else ""
+        ),
+        "@@CHANGE_FROM_CODES@@": "CHANGE_FROM_QUANTITY_STALE" if has_feature(version, "2026-04") else "",
+        "@@CHANGE_FROM_FIELD@@": "changeFromQuantity: Int" if has_feature(version, "2026-04") else "",
         "@@LEVELS_INCLUDE_INACTIVE@@": ", includeInactive: Boolean = false" if has_feature(version, "2026-04") else "",
     }
     text = _SDL

@@ -9,7 +9,7 @@ import requests
 
 from ecom_pipeline.sandbox.clock import SandboxClock
 from ecom_pipeline.sandbox.server import SandboxServer, ShopHandle
-from ecom_pipeline.sandbox.shopify.store import iso
+from ecom_pipeline.sandbox.shopify.store import InventoryLevel, iso
 from ecom_pipeline_tests.sandbox.shopify.conftest import SAMPLES, ShopifyClient
 
 PRODUCTS_PAGE = """
@@ -243,39 +243,65 @@ def test_missing_scope_is_access_denied_for_that_field(sandbox: SandboxServer) -
     assert "read_inventory" in body["errors"][0]["message"]
 
 
-def test_inventory_set_quantities_compare_and_swap(client: ShopifyClient, shop: ShopHandle) -> None:
-    """Stock pushes use compareQuantity; a stale compare must be rejected, not overwrite a sale."""
+_SET = """mutation($input: InventorySetQuantitiesInput!) { inventorySetQuantities(input: $input)@@KEY@@ {
+    inventoryAdjustmentGroup { changes { name delta } } userErrors { code field message } } }"""
+
+
+def _set_quantity(
+    client: ShopifyClient, shop: ShopHandle, version: str, compare: dict[str, object], key: str | None
+) -> dict[str, object]:
     variant = next(iter(shop.store.variants.values()))
     item = shop.store.inventory_items[variant.inventory_item_id]
     level = next(iter(shop.store.levels[item.id].values()))
-    mutation = """mutation($input: InventorySetQuantitiesInput!) { inventorySetQuantities(input: $input) {
-        inventoryAdjustmentGroup { changes { name delta } } userErrors { code field message } } }"""
-
-    def push(compare: int) -> dict[str, object]:
-        variables = {
-            "input": {
-                "name": "available",
-                "reason": "correction",
-                "quantities": [
-                    {
-                        "inventoryItemId": f"gid://shopify/InventoryItem/{item.id}",
-                        "locationId": f"gid://shopify/Location/{level.location_id}",
-                        "quantity": 5,
-                        "compareQuantity": compare,
-                    }
-                ],
-            }
-        }
-        return client.post(mutation, variables).json()
-
+    quantity = {
+        "inventoryItemId": f"gid://shopify/InventoryItem/{item.id}",
+        "locationId": f"gid://shopify/Location/{level.location_id}",
+        "quantity": 5,
+        **compare,
+    }
+    variables = {"input": {"name": "available", "reason": "correction", "quantities": [quantity]}}
+    mutation = _SET.replace("@@KEY@@", f' @idempotent(key: "{key}")' if key else "")
+    url = shop.https_url + f"/admin/api/{version}/graphql.json"
     oauth = shop.extra["oauth"]
     token = shop.credentials["access_token"]
     before = oauth.tokens[token].scopes
     oauth.tokens[token].scopes = (*before, "write_inventory")
     try:
-        stale = push(level.available + 1)["data"]["inventorySetQuantities"]
-        assert stale["userErrors"][0]["code"] == "COMPARE_QUANTITY_STALE"
-        ok = push(level.available)["data"]["inventorySetQuantities"]
-        assert ok["userErrors"] == [] and level.available == 5
+        return dict(client.post(mutation, variables, url=url).json())
     finally:
         oauth.tokens[token].scopes = before
+
+
+def _level(shop: ShopHandle) -> InventoryLevel:
+    variant = next(iter(shop.store.variants.values()))
+    return next(iter(shop.store.levels[variant.inventory_item_id].values()))
+
+
+def test_inventory_set_quantities_compare_quantity_before_2026_04(client: ShopifyClient, shop: ShopHandle) -> None:
+    """Stock pushes on 2026-01 use compareQuantity; a stale compare must be refused, not overwrite a sale."""
+    current = _level(shop).available
+    stale = _set_quantity(client, shop, "2026-01", {"compareQuantity": current + 1}, None)
+    assert stale["data"]["inventorySetQuantities"]["userErrors"][0]["code"] == "COMPARE_QUANTITY_STALE"  # type: ignore[index]
+    missing = _set_quantity(client, shop, "2026-01", {}, None)
+    assert missing["data"]["inventorySetQuantities"]["userErrors"][0]["code"] == "COMPARE_QUANTITY_REQUIRED"  # type: ignore[index]
+    ok = _set_quantity(client, shop, "2026-01", {"compareQuantity": current}, None)
+    assert ok["data"]["inventorySetQuantities"]["userErrors"] == [] and _level(shop).available == 5  # type: ignore[index]
+
+
+def test_inventory_set_quantities_change_from_and_idempotency_from_2026_04(
+    client: ShopifyClient, shop: ShopHandle
+) -> None:
+    """2026-04 refuses a write without @idempotent, compares changeFromQuantity (CHANGE_FROM_QUANTITY_STALE), and a
+    retry with the same key is answered from the first call without being applied twice."""
+    current = _level(shop).available
+    unkeyed = _set_quantity(client, shop, "2026-04", {"changeFromQuantity": current}, None)
+    assert "@idempotent" in unkeyed["errors"][0]["message"] and _level(shop).available == current  # type: ignore[index]
+    stale = _set_quantity(client, shop, "2026-04", {"changeFromQuantity": current + 1}, "k-stale")
+    assert stale["data"]["inventorySetQuantities"]["userErrors"][0]["code"] == "CHANGE_FROM_QUANTITY_STALE"  # type: ignore[index]
+    ok = _set_quantity(client, shop, "2026-04", {"changeFromQuantity": current}, "k-1")
+    assert ok["data"]["inventorySetQuantities"]["userErrors"] == [] and _level(shop).available == 5  # type: ignore[index]
+    _level(shop).available = 7  # a sale or a count in between
+    again = _set_quantity(client, shop, "2026-04", {"changeFromQuantity": current}, "k-1")
+    assert again["data"] == ok["data"] and _level(shop).available == 7  # the retry was not applied again
+    other = _set_quantity(client, shop, "2026-04", {"changeFromQuantity": 7}, "k-1")
+    assert other["data"]["inventorySetQuantities"]["userErrors"][0]["code"] == "IDEMPOTENCY_KEY_PARAMETER_MISMATCH"  # type: ignore[index]

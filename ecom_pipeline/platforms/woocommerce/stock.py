@@ -1,0 +1,103 @@
+"""Stock writes to WooCommerce: read just before writing, then ``stock_quantity`` by batch (issue 11).
+
+WooCommerce has no compare-and-swap on ``stock_quantity``: a PUT sets the number whatever it is. So the writer
+reads the items first (``GET /products?include=...``, ``GET /products/{parent}/variations?include=...``, 100 per
+call), hands what the shop shows to ``recompute`` (a difference becomes a ledger movement and a new target), and
+writes only the items whose number is not already right, with ``POST .../batch`` (100 per call). A sale landing
+between that read and the write is overwritten in the shop's number but not lost: it is an order movement in the
+ledger, and the next push lowers the shop's number again. An item the batch answer refuses is reported failed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+
+from ecom_pipeline.platforms.woocommerce.client import WooCommerceClient
+from ecom_pipeline.platforms.woocommerce.writer import make_client
+from ecom_pipeline.stock.writers import Reading, Recompute, Settled, StockOutcome, StockWrite
+from ecom_pipeline.warehouse.types import utcnow
+
+BATCH = 100
+
+__all__ = ["make_client", "write_stock"]
+
+
+def _split(item: str) -> tuple[str | None, str]:
+    """``parent/variation`` or ``product`` -> (parent or None, id)."""
+    parent, _, own = item.rpartition("/")
+    return (parent or None), own
+
+
+def _read(client: WooCommerceClient, items: Sequence[StockWrite]) -> list[Reading]:
+    groups: dict[str | None, list[StockWrite]] = defaultdict(list)
+    for item in items:
+        groups[_split(item.external_item)[0]].append(item)
+    readings: list[Reading] = []
+    for parent, group in groups.items():
+        path = "products" if parent is None else f"products/{parent}/variations"
+        for start in range(0, len(group), BATCH):
+            part = group[start : start + BATCH]
+            by_id = {_split(i.external_item)[1]: i for i in part}
+            read_at = utcnow()
+            params = {"include": ",".join(by_id), "per_page": BATCH, "orderby": "include"}
+            for record in client.get(path, params) or []:
+                found = by_id.get(str(record.get("id")))
+                quantity = record.get("stock_quantity")
+                if found is not None and quantity is not None:
+                    readings.append(Reading(found.link_id, int(quantity), read_at))
+    return readings
+
+
+def _write(
+    client: WooCommerceClient,
+    items: Sequence[StockWrite],
+    targets: Mapping[int, int],
+    out: StockOutcome,
+    readings: Mapping[int, Reading],
+) -> None:
+    groups: dict[str | None, list[StockWrite]] = defaultdict(list)
+    for item in items:
+        groups[_split(item.external_item)[0]].append(item)
+    for parent, group in groups.items():
+        path = "products/batch" if parent is None else f"products/{parent}/variations/batch"
+        for start in range(0, len(group), BATCH):
+            part = group[start : start + BATCH]
+            body = {
+                "update": [{"id": int(_split(i.external_item)[1]), "stock_quantity": targets[i.link_id]} for i in part]
+            }
+            answer = client.post(path, body) or {}
+            written_at = utcnow()
+            answered = {str(a.get("id")): a for a in answer.get("update") or [] if isinstance(a, dict)}
+            for i in part:
+                got = answered.get(_split(i.external_item)[1])
+                if got is None or got.get("error"):
+                    error = (got or {}).get("error") or {}
+                    out.failed[i.link_id] = f"{error.get('code', 'no_answer')}: {error.get('message', 'not in answer')}"
+                    continue
+                shown = got.get("stock_quantity")
+                quantity = int(shown) if shown is not None else targets[i.link_id]
+                out.settled.append(Settled(i.link_id, quantity, readings[i.link_id].read_at, written_at, True))
+
+
+def write_stock(client: WooCommerceClient, items: Sequence[StockWrite], recompute: Recompute) -> StockOutcome:
+    """Read, recompute from what the shop shows, write what still differs (see the module doc)."""
+    out = StockOutcome()
+    calls_before = client.http.stats.api_calls
+    readings = {r.link_id: r for r in _read(client, items)}
+    for item in items:
+        if item.link_id not in readings:
+            out.failed[item.link_id] = "the shop no longer has this item, or does not manage its stock"
+    targets = recompute(list(readings.values())) if readings else {}
+    to_write = []
+    for item in items:
+        reading = readings.get(item.link_id)
+        if reading is None:
+            continue
+        if targets[item.link_id] == reading.quantity:
+            out.settled.append(Settled(item.link_id, reading.quantity, reading.read_at, reading.read_at, False))
+        else:
+            to_write.append(item)
+    _write(client, to_write, targets, out, readings)
+    out.api_calls = client.http.stats.api_calls - calls_before
+    return out

@@ -1,0 +1,415 @@
+"""The stock ledger: movements in, on hand out; a shop's changes become movements, never overwrites.
+
+Every movement has a ``source_key`` unique per tenant, so recording the same source twice (an order line applied
+by webhook and again by the poll, a cancel seen twice) counts once: ``record`` inserts only new keys.
+
+**Orders and cancels** come from the hub's own order tables (whatever path brought them: pull or webhook), so the
+ledger needs no hook in the resolvers and a rerun converges: ``order_movements`` takes every line of a stock-taking
+order once (``order:<line id>``), and gives it back once when the order is cancelled (``cancel:<line id>``).
+
+**A shop's reading** is compared with what the hub believes the shop shows (the link's ``base_quantity``: what
+we last wrote or read there). Two counters per link, no clocks, tell what a difference means:
+
+- ``unconfirmed``: units of this shop's own movements (its orders, cancels) recorded in the ledger but not seen in
+  a reading yet. A reading's difference first confirms them (it is those orders, already counted);
+- ``unmatched``: shop adjustments recorded from readings that no order has explained yet. A sale seen in a reading
+  before its order arrives is an adjustment; when the order comes it is relabelled (the order, plus a compensating
+  ``absorbed:`` adjustment), so it is counted once.
+
+What the rest of a difference is, is a ``shop_adjustment`` (a merchant's edit, a restock, a refund's return).
+A reading taken by the push itself (just before writing, our clock) also settles the units it does not show: they
+were recorded before the read, so the shop will never show them (our last write overwrote them); the ledger has
+them, and the write brings the shop to the ledger's number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.engine import Connection
+
+from ecom_pipeline.stock.settings import DEFAULT_HUB_LOCATION
+from ecom_pipeline.warehouse import store
+from ecom_pipeline.warehouse.schema import (
+    hub_order_lines,
+    hub_orders,
+    integrations,
+    stock_links,
+    stock_movements,
+)
+
+REASONS = ("order", "cancel", "refund_restock", "shop_adjustment", "hub_adjustment", "import", "count")
+# Movements a shop makes itself (its quantity moved with them): what a reading of that shop is reconciled against.
+SHOP_REASONS = ("order", "cancel", "refund_restock", "shop_adjustment", "import")
+# Orders in these WooCommerce statuses have not taken stock yet (WooCommerce reduces it on payment: processing,
+# on-hold, completed): their units are "committed", not moved.
+_NOT_TAKEN = {"woocommerce": {"pending", "checkout-draft"}}
+_NOTHING = {"woocommerce": {"failed", "trash"}}
+_CANCELLED = {"cancelled", "canceled", "voided"}
+# Shops stamp orders and stock changes to the second (WooCommerce, PrestaShop, Shopify's REST times).
+SHOP_CLOCK_RESOLUTION = timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
+class Movement:
+    """One change of on-hand stock (see ``stock_movements`` in docs/tables.md)."""
+
+    variant_id: int
+    location: str
+    delta: int
+    reason: str
+    source_key: str
+    occurred_at: datetime
+    integration_id: int | None = None
+    external_ref: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.reason not in REASONS:
+            raise ValueError(f"unknown stock movement reason {self.reason!r}: one of {', '.join(REASONS)}")
+
+
+def record(conn: Connection, tenant_id: str, movements: Sequence[Movement], now: datetime) -> list[Movement]:
+    """Insert the movements whose source key is new for the tenant; return those inserted (idempotent).
+
+    ``ON CONFLICT DO NOTHING`` on (tenant, source key) also makes two processes recording the same source at once
+    count it once.
+    """
+    fresh: dict[str, Movement] = {}
+    for m in movements:
+        fresh.setdefault(m.source_key, m)
+    if not fresh:
+        return []
+    known: set[str] = set()
+    for part in store.chunked(list(fresh)):
+        query = select(stock_movements.c.source_key).where(
+            stock_movements.c.tenant_id == tenant_id, stock_movements.c.source_key.in_(part)
+        )
+        known.update(conn.execute(query).scalars())
+    inserted: list[Movement] = []
+    for key, m in fresh.items():
+        if key in known:
+            continue
+        stmt = (
+            store.dialect_insert(conn, stock_movements)
+            .values(
+                tenant_id=tenant_id,
+                variant_id=m.variant_id,
+                location=m.location,
+                delta=m.delta,
+                reason=m.reason,
+                integration_id=m.integration_id,
+                external_ref=(m.external_ref or None) and m.external_ref[:255],
+                source_key=m.source_key,
+                occurred_at=m.occurred_at,
+                created_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["tenant_id", "source_key"])
+        )
+        if conn.execute(stmt).rowcount:
+            inserted.append(m)
+    return inserted
+
+
+def on_hand(
+    conn: Connection, tenant_id: str, keys: Iterable[tuple[int, str]] | None = None
+) -> dict[tuple[int, str], int]:
+    """On hand per (variant, hub location): the sum of the ledger (every key asked for, 0 when it has none)."""
+    query = (
+        select(stock_movements.c.variant_id, stock_movements.c.location, func.sum(stock_movements.c.delta))
+        .where(stock_movements.c.tenant_id == tenant_id)
+        .group_by(stock_movements.c.variant_id, stock_movements.c.location)
+    )
+    wanted = None if keys is None else set(keys)
+    if wanted is not None:
+        query = query.where(stock_movements.c.variant_id.in_(sorted({v for v, _ in wanted}) or [-1]))
+    out = {(int(v), str(loc)): int(total or 0) for v, loc, total in conn.execute(query)}
+    if wanted is not None:
+        out = {k: out.get(k, 0) for k in wanted}
+    return out
+
+
+def expected_quantity(link: Any) -> int:
+    """What the shop should show now: what it showed plus its own movements no reading has shown yet."""
+    return int(link.base_quantity or 0) + int(link.unconfirmed or 0)
+
+
+def _same_sign(a: int, b: int) -> bool:
+    return a != 0 and b != 0 and (a > 0) == (b > 0)
+
+
+def _take(pool: int, amount: int) -> int:
+    """The part of ``amount`` that ``pool`` (same sign) covers, signed like ``amount``."""
+    if not _same_sign(pool, amount):
+        return 0
+    return min(abs(pool), abs(amount)) * (1 if amount > 0 else -1)
+
+
+def reconcile(
+    conn: Connection,
+    tenant_id: str,
+    link: Any,
+    quantity: int,
+    read_at: datetime,
+    now: datetime,
+    *,
+    at_push: bool,
+) -> Movement | None:
+    """A shop's reading against what the hub believes it shows; the rest of the difference is a shop adjustment.
+
+    ``at_push``: the reading was taken by the push just now (see the module doc). A stored reading (a pull's) not
+    newer than the link's base is older than our last write or read and says nothing new: it is skipped.
+    """
+    if not at_push and link.base_at is not None and read_at <= link.base_at:
+        return None
+    values: dict[str, Any] = {"base_quantity": int(quantity), "base_at": read_at, "read_at": read_at}
+    if link.base_quantity is None:
+        conn.execute(stock_links.update().where(stock_links.c.id == link.id).values(**values))
+        return None
+    believed, unconfirmed, unmatched = int(link.base_quantity), int(link.unconfirmed or 0), int(link.unmatched or 0)
+    diff = int(quantity) - believed
+    confirmed = _take(unconfirmed, diff)
+    unconfirmed -= confirmed
+    diff -= confirmed
+    if at_push:
+        unconfirmed = 0  # recorded before this read and not shown by it: overwritten by our last write
+    movement = None
+    if diff:
+        movement = Movement(
+            variant_id=int(link.variant_id),
+            location=str(link.hub_location),
+            delta=diff,
+            reason="shop_adjustment",
+            source_key=f"reading:{link.id}:{read_at.isoformat()}:{quantity}:{believed}:{link.unconfirmed or 0}",
+            occurred_at=read_at,
+            integration_id=int(link.integration_id),
+            external_ref=f"shop showed {quantity}, the hub expected {believed + int(link.unconfirmed or 0)}",
+        )
+        if record(conn, tenant_id, [movement], now):
+            unmatched += diff
+        else:
+            movement = None
+    values.update(unconfirmed=unconfirmed, unmatched=unmatched)
+    conn.execute(stock_links.update().where(stock_links.c.id == link.id).values(**values))
+    return movement
+
+
+# --- orders and cancels -------------------------------------------------------------------------------------------
+
+
+def _links_by_shop_variant(conn: Connection, tenant_id: str) -> dict[tuple[int, int], Any]:
+    rows = conn.execute(select(stock_links).where(stock_links.c.tenant_id == tenant_id).order_by(stock_links.c.id))
+    out: dict[tuple[int, int], Any] = {}
+    for row in rows:
+        out.setdefault((int(row.integration_id), int(row.variant_id)), row)
+    return out
+
+
+def order_state(platform: str, status: str | None, fulfillment_status: str | None) -> str:
+    """``taken`` (the shop took the units), ``committed`` (placed, not taken yet), ``cancelled`` or ``none``."""
+    text = (status or "").strip().lower()
+    if fulfillment_status == "cancelled" or text in _CANCELLED:
+        return "cancelled"
+    if text in _NOTHING.get(platform, set()):
+        return "none"
+    if text in _NOT_TAKEN.get(platform, set()):
+        return "committed"
+    return "taken"
+
+
+def _order_lines(conn: Connection, tenant_id: str, statuses: Sequence[str] | None = None) -> list[Any]:
+    query = (
+        select(
+            hub_order_lines.c.id.label("line_id"),
+            hub_order_lines.c.variant_id,
+            hub_order_lines.c.quantity,
+            hub_order_lines.c.external_line_id,
+            hub_orders.c.id.label("order_id"),
+            hub_orders.c.integration_id,
+            hub_orders.c.order_number,
+            hub_orders.c.status,
+            hub_orders.c.fulfillment_status,
+            hub_orders.c.placed_at,
+            hub_orders.c.paid_at,
+            hub_orders.c.source_updated_at,
+            hub_orders.c.synced_at,
+            integrations.c.platform,
+        )
+        .join(hub_orders, hub_orders.c.id == hub_order_lines.c.order_id)
+        .join(integrations, integrations.c.id == hub_orders.c.integration_id)
+        .where(
+            and_(
+                hub_order_lines.c.tenant_id == tenant_id,
+                hub_order_lines.c.variant_id.is_not(None),
+                hub_orders.c.deleted_at.is_(None),
+            )
+        )
+    )
+    if statuses is not None:
+        query = query.where(func.lower(hub_orders.c.status).in_(list(statuses)))
+    return list(conn.execute(query))
+
+
+def committed_statuses() -> list[str]:
+    """Every order status (lower-cased) in which some platform has not taken the stock yet."""
+    return sorted({s for names in _NOT_TAKEN.values() for s in names})
+
+
+def _openings(conn: Connection, tenant_id: str) -> dict[tuple[int, str], datetime]:
+    query = select(stock_movements.c.variant_id, stock_movements.c.location, stock_movements.c.occurred_at).where(
+        stock_movements.c.tenant_id == tenant_id, stock_movements.c.reason == "import"
+    )
+    return {(int(v), str(loc)): at for v, loc, at in conn.execute(query)}
+
+
+def order_movements(conn: Connection, tenant_id: str, now: datetime) -> list[Movement]:
+    """Record the movements of every order line not recorded yet: taken orders, then their cancels; return them.
+
+    Orders taken before their shop's first reading (``linked_at``), or before the ledger opened for the item when
+    their shop's stock is not managed, are in that opening number already: they move nothing.
+    """
+    links = _links_by_shop_variant(conn, tenant_id)
+    openings = _openings(conn, tenant_id)
+    lines = _order_lines(conn, tenant_id)
+    keys = [f"order:{r.line_id}" for r in lines] + [f"cancel:{r.line_id}" for r in lines]
+    known: set[str] = set()
+    for part in store.chunked(keys):
+        query = select(stock_movements.c.source_key).where(
+            stock_movements.c.tenant_id == tenant_id, stock_movements.c.source_key.in_(part)
+        )
+        known.update(conn.execute(query).scalars())
+    wanted: list[Movement] = []
+    for r in lines:
+        qty = int(r.quantity or 0)
+        if qty <= 0:
+            continue
+        state = order_state(r.platform, r.status, r.fulfillment_status)
+        link = links.get((int(r.integration_id), int(r.variant_id)))
+        location = str(link.hub_location) if link is not None else DEFAULT_HUB_LOCATION
+        ref = f"order {r.order_number or r.order_id} line {r.external_line_id or r.line_id}"
+        order_key, cancel_key = f"order:{r.line_id}", f"cancel:{r.line_id}"
+        taken_at = (r.paid_at if r.platform == "woocommerce" else None) or r.placed_at or r.synced_at
+        if state == "taken" and order_key not in known:
+            opened = link.linked_at if link is not None else openings.get((int(r.variant_id), location))
+            # before the second of the opening reading: in it (an order in that same second counts: a shop's first
+            # reading is taken before it sells through the hub)
+            if opened is None or taken_at < opened.replace(microsecond=0):
+                continue
+            wanted.append(
+                Movement(int(r.variant_id), location, -qty, "order", order_key, taken_at, int(r.integration_id), ref)
+            )
+        elif state == "cancelled" and order_key in known and cancel_key not in known:
+            at = r.source_updated_at or r.synced_at
+            wanted.append(
+                Movement(
+                    int(r.variant_id),
+                    location,
+                    qty,
+                    "cancel",
+                    cancel_key,
+                    at,
+                    int(r.integration_id),
+                    f"{ref} cancelled",
+                )
+            )
+    inserted = record(conn, tenant_id, wanted, now)
+    return inserted + _count_in_links(conn, tenant_id, inserted, links, now)
+
+
+def refund_restock(
+    conn: Connection,
+    tenant_id: str,
+    *,
+    integration_id: int,
+    variant_id: int,
+    quantity: int,
+    refund_ref: str,
+    occurred_at: datetime,
+    now: datetime,
+) -> list[Movement]:
+    """Units a refund put back on the shelf (``refund_restock:<shop>:<refund ref>``): once, however often seen."""
+    links = _links_by_shop_variant(conn, tenant_id)
+    link = links.get((integration_id, variant_id))
+    location = str(link.hub_location) if link is not None else DEFAULT_HUB_LOCATION
+    movement = Movement(
+        variant_id,
+        location,
+        int(quantity),
+        "refund_restock",
+        f"refund_restock:{integration_id}:{refund_ref}",
+        occurred_at,
+        integration_id,
+        f"refund {refund_ref}",
+    )
+    inserted = record(conn, tenant_id, [movement], now)
+    return inserted + _count_in_links(conn, tenant_id, inserted, links, now)
+
+
+def _count_in_links(
+    conn: Connection, tenant_id: str, inserted: Sequence[Movement], links: Mapping[tuple[int, int], Any], now: datetime
+) -> list[Movement]:
+    """Shop movements just recorded, counted in their shop's link (see the module doc): the part an earlier shop
+    adjustment already counted is absorbed (a compensating adjustment), the rest waits for a reading to show it."""
+    out: list[Movement] = []
+    state: dict[int, list[int]] = {}
+    for m in inserted:
+        if m.integration_id is None or m.reason == "shop_adjustment":
+            continue
+        link = links.get((m.integration_id, m.variant_id))
+        if link is None:
+            continue
+        unconfirmed, unmatched = state.setdefault(int(link.id), [int(link.unconfirmed or 0), int(link.unmatched or 0)])
+        # Only a reading taken after the sale can have counted it (shops stamp to the second): a sale after the
+        # last reading (e.g. one our write overwrote) is not what an older adjustment was about.
+        seen = link.read_at is not None and m.occurred_at <= link.read_at + SHOP_CLOCK_RESOLUTION
+        absorbed = _take(unmatched, m.delta) if seen else 0
+        if absorbed:
+            out.append(
+                Movement(
+                    m.variant_id,
+                    m.location,
+                    -absorbed,
+                    "shop_adjustment",
+                    f"absorbed:{m.source_key}",
+                    m.occurred_at,
+                    m.integration_id,
+                    f"{m.reason} already counted by a shop reading",
+                )
+            )
+        state[int(link.id)] = [unconfirmed + m.delta - absorbed, unmatched - absorbed]
+    for link_id, (unconfirmed, unmatched) in state.items():
+        conn.execute(
+            stock_links.update().where(stock_links.c.id == link_id).values(unconfirmed=unconfirmed, unmatched=unmatched)
+        )
+    return record(conn, tenant_id, out, now)
+
+
+def hub_movement(
+    conn: Connection,
+    tenant_id: str,
+    *,
+    variant_id: int,
+    location: str,
+    delta: int | None = None,
+    count: int | None = None,
+    note: str | None,
+    key: str,
+    now: datetime,
+) -> Movement | None:
+    """A person's change: ``delta`` units (``hub_adjustment``) or a stock count (``count``: on hand becomes it)."""
+    if (delta is None) == (count is None):
+        raise ValueError("give either a delta or a count")
+    if count is not None:
+        if count < 0:
+            raise ValueError(f"a count cannot be negative: {count}")
+        current = on_hand(conn, tenant_id, [(variant_id, location)])[(variant_id, location)]
+        delta, reason = count - current, "count"
+    else:
+        reason = "hub_adjustment"
+    assert delta is not None
+    movement = Movement(variant_id, location, delta, reason, key, now, None, note)
+    inserted = record(conn, tenant_id, [movement], now)
+    return inserted[0] if inserted else None

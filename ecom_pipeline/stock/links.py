@@ -1,0 +1,177 @@
+"""Which shop item holds each hub variant's stock (``stock_links``), made from the shops' own readings.
+
+A link is made for every variant a stock-managed shop has linked (``entity_links``) and whose stock it tracks
+(a ``hub_inventory`` row with a quantity) at a mapped location. Its first base is that reading: the shop shows it
+and nothing was pushed yet. The first reading of a variant at a hub location that has no movement at all is the
+ledger's opening balance (an ``import`` movement); later shops' readings only set their base, and the next push
+brings them to the hub's number.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from ecom_pipeline.stock.ledger import Movement, record
+from ecom_pipeline.stock.settings import ENABLED_KEY, StockSettings
+from ecom_pipeline.warehouse import store
+from ecom_pipeline.warehouse.schema import entity_links, hub_inventory, stock_links, stock_movements
+
+
+def stock_integrations(conn: Connection, tenant_id: str, integration_id: int | None = None) -> list[Any]:
+    """The tenant's connected shops whose stock the hub manages (``stock_sync``), or the one asked for."""
+    shops = store.list_integrations(conn, tenant_id=tenant_id)
+    if integration_id is not None:
+        return [s for s in shops if int(s.id) == integration_id]
+    # Only the switch is read here (launchers call this for every tenant): a bad buffer or location mapping must
+    # fail the stock step of that tenant with its message, not the schedule of every tenant.
+    return [s for s in shops if (s.settings or {}).get(ENABLED_KEY)]
+
+
+def shop_location_of(location_key: str) -> str:
+    """``woocommerce:3:default`` -> ``default`` (the hub_inventory location key's last part)."""
+    return location_key.split(":", 2)[-1]
+
+
+def external_item(platform: str, link: Any) -> str:
+    """The shop's stock holder for a variant link: WooCommerce ``parent/variation`` (a simple product: its id),
+    PrestaShop ``product-combination``, Shopify the variant id (its inventory item is looked up when writing)."""
+    ext = str(link.external_id)
+    parent = link.external_parent_id
+    if platform == "woocommerce" and parent and str(parent) != ext:
+        return f"{parent}/{ext}"
+    return ext
+
+
+def reading_time(row: Any) -> datetime:
+    """When a ``hub_inventory`` reading was true in the shop: the shop's own time, else when we stored it."""
+    return row.source_updated_at or row.synced_at
+
+
+def ensure_links(conn: Connection, tenant_id: str, shops: list[Any], now: datetime) -> int:
+    """Create the missing links of these shops (and opening balances); returns how many were created."""
+    created = 0
+    opened = {
+        (int(v), str(loc))
+        for v, loc in conn.execute(
+            select(stock_movements.c.variant_id, stock_movements.c.location)
+            .where(stock_movements.c.tenant_id == tenant_id)
+            .distinct()
+        )
+    }
+    for shop in shops:
+        settings = StockSettings.from_settings(shop.settings)
+        existing = {
+            (int(r.variant_id), str(r.hub_location))
+            for r in conn.execute(
+                select(stock_links.c.variant_id, stock_links.c.hub_location).where(
+                    stock_links.c.integration_id == int(shop.id)
+                )
+            )
+        }
+        links = {
+            int(r.hub_id): r
+            for r in conn.execute(
+                select(entity_links).where(
+                    entity_links.c.integration_id == int(shop.id),
+                    entity_links.c.entity == "variant",
+                    entity_links.c.deleted_at.is_(None),
+                )
+            )
+        }
+        readings = conn.execute(
+            select(hub_inventory).where(
+                hub_inventory.c.integration_id == int(shop.id),
+                hub_inventory.c.deleted_at.is_(None),
+                hub_inventory.c.available.is_not(None),
+            )
+        ).all()
+        shop_locations: dict[int, list[str]] = defaultdict(list)
+        for row in readings:
+            shop_locations[int(row.variant_id)].append(shop_location_of(row.location))
+        all_locations = sorted({loc for locs in shop_locations.values() for loc in locs})
+        new_links: list[dict[str, Any]] = []
+        openings: list[Movement] = []
+        for row in sorted(readings, key=lambda r: int(r.id)):
+            variant_id = int(row.variant_id)
+            link = links.get(variant_id)
+            if link is None or not row.managed:
+                continue
+            shop_location = shop_location_of(row.location)
+            hub_location = settings.hub_location(shop_location, all_locations)
+            if hub_location is None or (variant_id, hub_location) in existing:
+                continue
+            existing.add((variant_id, hub_location))
+            at = reading_time(row)
+            new_links.append(
+                {
+                    "tenant_id": tenant_id,
+                    "integration_id": int(shop.id),
+                    "variant_id": variant_id,
+                    "hub_location": hub_location,
+                    "shop_location": shop_location,
+                    "external_item": external_item(shop.platform, link),
+                    "base_quantity": int(row.available),
+                    "base_at": at,
+                    "read_at": at,
+                    "linked_at": at,
+                    "unconfirmed": 0,
+                    "unmatched": 0,
+                }
+            )
+            if (variant_id, hub_location) not in opened:
+                opened.add((variant_id, hub_location))
+                openings.append(
+                    Movement(
+                        variant_id,
+                        hub_location,
+                        int(row.available),
+                        "import",
+                        f"import:{variant_id}:{hub_location}",
+                        at,
+                        int(shop.id),
+                        f"opening balance: {shop.platform} shop #{shop.id} showed {row.available}",
+                    )
+                )
+        store.bulk_insert(conn, stock_links, new_links)
+        record(conn, tenant_id, openings, now)
+        created += len(new_links)
+    return created
+
+
+def stored_readings(conn: Connection, integration_id: int) -> dict[tuple[int, str], Any]:
+    """A shop's live ``hub_inventory`` readings with a quantity, by (hub variant, shop location)."""
+    return {
+        (int(r.variant_id), shop_location_of(r.location)): r
+        for r in conn.execute(
+            select(hub_inventory).where(
+                hub_inventory.c.integration_id == integration_id,
+                hub_inventory.c.deleted_at.is_(None),
+                hub_inventory.c.available.is_not(None),
+            )
+        )
+    }
+
+
+def reconcile_readings(conn: Connection, tenant_id: str, shops: list[Any], now: datetime) -> list[Movement]:
+    """Each link's stored reading (``hub_inventory``, from pulls and webhooks) reconciled against its base."""
+    from ecom_pipeline.stock.ledger import reconcile
+
+    out: list[Movement] = []
+    for shop in shops:
+        links = conn.execute(select(stock_links).where(stock_links.c.integration_id == int(shop.id))).all()
+        if not links:
+            continue
+        readings = stored_readings(conn, int(shop.id))
+        for link in links:
+            row = readings.get((int(link.variant_id), str(link.shop_location)))
+            if row is None:
+                continue
+            movement = reconcile(conn, tenant_id, link, int(row.available), reading_time(row), now, at_push=False)
+            if movement is not None:
+                out.append(movement)
+    return out

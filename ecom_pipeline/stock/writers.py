@@ -1,0 +1,71 @@
+"""What a platform's stock writer (``platforms/<platform>/stock.py``) takes and returns.
+
+A writer gets the items whose number should change (``StockWrite``: what we believe the shop shows, and the target)
+and a ``recompute`` callback. Whatever the shop shows that differs from our belief must go through ``recompute``
+before anything is written: it records the difference in the ledger (a shop adjustment) and returns the new target.
+So a sale that lands between our last look and our write is never overwritten blindly:
+
+- Shopify writes with a compare value (``changeFromQuantity``/``compareQuantity``): a refusal is a reading to
+  recompute from, then the write is tried again;
+- WooCommerce and PrestaShop have no compare-and-swap: they read just before writing and recompute from that
+  reading; a sale between that read and the write is still an order movement in the ledger, and the next push
+  corrects the shop's number.
+
+Each writer module also has ``make_client(integration, credentials)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class StockWrite:
+    """One shop item to bring to ``target``; ``expected`` is what we believe the shop shows now."""
+
+    link_id: int
+    variant_id: int
+    external_item: str
+    shop_location: str
+    expected: int
+    target: int
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the shop showed for one link, and when (our clock, just before the request that read it)."""
+
+    link_id: int
+    quantity: int
+    read_at: datetime
+
+
+@dataclass(frozen=True)
+class Settled:
+    """A link whose shop number is now known: ``quantity`` (written, or read and already right)."""
+
+    link_id: int
+    quantity: int
+    read_at: datetime  # the shop's number was ``quantity`` (before our write) no later than this
+    written_at: datetime
+    written: bool
+
+
+@dataclass
+class StockOutcome:
+    """What one writer call did."""
+
+    settled: list[Settled] = field(default_factory=list)
+    failed: dict[int, str] = field(default_factory=dict)  # link id -> reason
+    api_calls: int = 0
+    refusals: int = 0  # compare-and-swap refusals (Shopify) that led to a re-read and a new target
+
+    @property
+    def writes(self) -> int:
+        return sum(1 for s in self.settled if s.written)
+
+
+# readings in, new targets out (link id -> target), after recording what the readings show in the ledger
+Recompute = Callable[[Sequence[Reading]], dict[int, int]]

@@ -1,0 +1,175 @@
+"""The stock surface: location mapping, the CLI (push, levels, movements, adjust, buffer, status), the Dagster asset
+``hub/stock_push`` with its oversell check, and the ledger's own guarantees (idempotent sources, buffers)."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from sqlalchemy import select
+
+from ecom_pipeline.cli import main as cli_main
+from ecom_pipeline.stock import ledger
+from ecom_pipeline.stock.settings import Buffer, StockSettingsError
+from ecom_pipeline.stock.world import PLATFORMS, StockWorld
+from ecom_pipeline.warehouse.schema import stock_links, stock_movements
+from ecom_pipeline.warehouse.types import utcnow
+
+
+def on_hand(world: StockWorld, location: str = "main") -> int:
+    with world.engine.connect() as conn:
+        return ledger.on_hand(conn, "acme", [(world.variant_id(), location)])[(world.variant_id(), location)]
+
+
+def test_buffer_parsing_rounds_percentages_up_and_refuses_nonsense() -> None:
+    """Prevents a buffer rounded away (10% of 5 holds 1 back, not 0) or a typo taken as no buffer."""
+    assert Buffer.parse("3").reserve(10) == 3 and Buffer.parse("3").reserve(2) == 2
+    assert Buffer.parse("10%").reserve(5) == 1 and Buffer.parse("25%").reserve(8) == 2
+    assert Buffer.parse("").reserve(5) == 0 and Buffer.parse(None).reserve(5) == 0
+    assert Buffer.parse("12.5%").percent == Decimal("12.5")
+    for bad in ("ten", "-1", "1.5", "150%"):
+        with pytest.raises(StockSettingsError):
+            Buffer.parse(bad)
+
+
+def test_a_location_mapping_sends_each_shop_location_to_its_hub_location(world: StockWorld) -> None:
+    """Prevents stock written to the wrong Shopify location: location 2 draws on the hub's main, location 1 on a
+    backroom with its own on hand (opened from Shopify's own reading there)."""
+    shop = world.shop("shopify").store
+    loc1, loc2 = sorted(shop.locations)[:2]
+    item = shop.variants[world.shelf.shopify_variant].inventory_item_id
+    shop.set_inventory(item, f"gid://shopify/Location/{loc2}", 4)
+    world.set_settings("shopify", stock_locations={str(loc2): "main", str(loc1): "backroom"})
+    world.pull(("inventory",))
+    world.stock()
+    with world.engine.connect() as conn:
+        rows = conn.execute(
+            select(stock_links).where(
+                stock_links.c.integration_id == world.ids["shopify"], stock_links.c.variant_id == world.variant_id()
+            )
+        ).all()
+    assert sorted((r.shop_location, r.hub_location) for r in rows) == [(str(loc1), "backroom"), (str(loc2), "main")]
+    assert on_hand(world, "main") == 10 and on_hand(world, "backroom") == 10
+    assert shop.levels[item][loc2].available == 10  # main's number, pushed to location 2
+    world.sell("woocommerce", 3)  # Woo draws on main
+    world.cycle()
+    assert shop.levels[item][loc2].available == 7 and shop.levels[item][loc1].available == 10
+    assert on_hand(world, "backroom") == 10
+
+
+def test_cli_levels_movements_adjust_buffer_and_status(world: StockWorld, capsys: pytest.CaptureFixture[str]) -> None:
+    """Prevents a CLI that changes nothing or says nothing: a count through the CLI reaches every shop, a buffer
+    through the CLI lowers one shop, bad input exits 2 and records nothing."""
+    url = ["--warehouse-url", world.url]
+    assert cli_main([*url, "stock", "push", "--tenant", "acme"]) == 0
+    assert (
+        cli_main(
+            [
+                *url,
+                "stock",
+                "adjust",
+                "--tenant",
+                "acme",
+                "--sku",
+                "SHELF-1",
+                "--count",
+                "25",
+                "--note",
+                "inventory day",
+            ]
+        )
+        == 0
+    )
+    assert cli_main([*url, "stock", "buffer", "--integration", str(world.ids["woocommerce"]), "20%"]) == 0
+    assert cli_main([*url, "stock", "push", "--tenant", "acme"]) == 0
+    assert world.shown() == {"woocommerce": 20, "shopify": 25, "prestashop": 25}
+    capsys.readouterr()
+    assert cli_main([*url, "stock", "levels", "--tenant", "acme", "--sku", "SHELF-1"]) == 0
+    out = capsys.readouterr().out
+    assert "SHELF-1" in out and "25" in out and "20" in out
+    assert cli_main([*url, "stock", "movements", "--tenant", "acme", "--reason", "count"]) == 0
+    assert "inventory day" in capsys.readouterr().out
+    assert cli_main([*url, "stock", "adjust", "--tenant", "acme", "--sku", "NOPE", "--delta", "1"]) == 2
+    assert cli_main([*url, "stock", "adjust", "--tenant", "acme", "--sku", "SHELF-1"]) == 2
+    assert cli_main([*url, "stock", "buffer", "--integration", str(world.ids["woocommerce"]), "lots"]) == 2
+    assert on_hand(world) == 25
+    assert cli_main([*url, "status", "--tenant", "acme"]) == 0
+    out = capsys.readouterr().out
+    assert "Stock (stock_links" in out and "No open oversell." in out
+
+
+def test_movements_are_idempotent_by_source(world: StockWorld) -> None:
+    """Prevents double counting at the ledger itself: a refund restock or a hub count recorded twice (a retry, a
+    second process) is one movement."""
+    world.stock()
+    variant = world.variant_id()
+    with world.engine.begin() as conn:
+        for _ in range(2):
+            ledger.refund_restock(
+                conn,
+                "acme",
+                integration_id=world.ids["shopify"],
+                variant_id=variant,
+                quantity=2,
+                refund_ref="R-1",
+                occurred_at=utcnow(),
+                now=utcnow(),
+            )
+            ledger.hub_movement(
+                conn,
+                "acme",
+                variant_id=variant,
+                location="main",
+                delta=-1,
+                note="broken",
+                key="hub:broken-1",
+                now=utcnow(),
+            )
+    with world.engine.connect() as conn:
+        reasons = [
+            r for (r,) in conn.execute(select(stock_movements.c.reason).where(stock_movements.c.variant_id == variant))
+        ]
+    assert reasons.count("refund_restock") == 1 and reasons.count("hub_adjustment") == 1
+    assert on_hand(world) == 11
+
+
+def test_the_dagster_asset_pushes_and_its_check_warns_on_an_oversell(world: StockWorld, tmp_path: Path) -> None:
+    """Prevents an oversell that only the database knows: materialized by Dagster, hub/stock_push pushes the
+    shops and its asset check stock_no_open_oversells fails (warning) while on hand is below zero."""
+    from ecom_pipeline.assets.stock import CHECK_OVERSELLS, STOCK_KEY, stock_push
+    from ecom_pipeline.resources import CredentialStoreResource, WarehouseResource
+
+    world.stock()
+    world.sell("woocommerce", 7)
+    world.sell("prestashop", 7)
+    world.pull()
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("tenants", ["acme"])
+    result = dg.materialize(
+        [stock_push],
+        partition_key="acme",
+        instance=instance,
+        resources={"warehouse": WarehouseResource(url=world.url), "credentials": CredentialStoreResource()},
+    )
+    assert result.success
+    checks = result.get_asset_check_evaluations()
+    assert [(c.check_name, c.passed) for c in checks] == [(CHECK_OVERSELLS, False)]
+    (event,) = [e for e in result.get_asset_materialization_events() if e.asset_key == STOCK_KEY]
+    meta = event.step_materialization_data.materialization.metadata
+    assert meta["writes"].value >= 1
+    assert world.shown() == {p: 0 for p in PLATFORMS}
+
+
+def test_stock_demo_shows_a_sale_reaching_the_other_shops_and_an_oversell(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prevents a `make demo` stock part that shows nothing: each sale reaches the other two shops, the last units
+    sold twice are an oversell in the status lines."""
+    monkeypatch.setenv("ECOM_PIPELINE_HOME", str(tmp_path / "home"))
+    assert cli_main(["stock", "demo"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"1 unit sold in prestashop\s+7\s+7\s+7\s", out), out
+    assert "OVERSOLD: 1 variant/location(s) below zero" in out
