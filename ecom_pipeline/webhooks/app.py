@@ -8,7 +8,10 @@ Routes::
     POST /webhooks/generic/{integration_id}       X-Ecom-Signature: sha256=<hex of HMAC(ts + "." + body)>,
                                                   X-Ecom-Timestamp (Unix s, at most 5 min skew), for integrations
                                                   of platforms without webhooks of their own
-    GET  /webhooks/health
+    GET  /webhooks/health                         liveness: the process answers (no database access)
+    GET  /healthz                                 readiness: the warehouse answers a ``SELECT 1`` within a few
+                                                  seconds (200), else 503, so a load balancer or Kubernetes
+                                                  sends deliveries only to replicas that can store them
     ...                                           routes a platform adds (``WebhookSpec.routes``: Shopify's OAuth)
 
 Answers: 200/201 only once the row is committed (a 2xx is a promise the event is durable: shops stop retrying on
@@ -33,7 +36,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -56,6 +59,8 @@ log = logging.getLogger("ecom_pipeline.webhooks")
 DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024  # products with long HTML stay far below; abuse does not
 INTEGRATION_CACHE_TTL_S = 30.0
 NEGATIVE_CACHE_TTL_S = 5.0
+# A readiness probe that hangs is worse than one that fails: probes time out after a few seconds anyway.
+HEALTH_TIMEOUT_S = 3.0
 GENERIC = "generic"
 GENERIC_SECRET_KEYS = ("webhook_secret",)
 # integrations.id is a 32-bit INTEGER; anything larger cannot name an integration (and used to overflow: a 500).
@@ -356,8 +361,24 @@ def create_app(
     async def health(_: Request) -> JSONResponse:
         return JSONResponse({"ok": True})
 
+    def warehouse_answers() -> None:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    async def healthz(_: Request) -> JSONResponse:
+        """Readiness: several replicas share one warehouse, and one that cannot reach it would answer every
+        delivery with 503; taking it out of rotation sends the shops' deliveries to a replica that can store them.
+        The reason goes to the log only (it may name the database host)."""
+        try:
+            await asyncio.wait_for(run_in_threadpool(warehouse_answers), timeout=HEALTH_TIMEOUT_S)
+        except (SQLAlchemyError, TimeoutError) as exc:
+            log.error("health check: the warehouse does not answer: %s", type(exc).__name__)
+            return JSONResponse({"ok": False, "warehouse": "unavailable"}, status_code=503)
+        return JSONResponse({"ok": True, "warehouse": "ok"})
+
     routes = [
         Route("/webhooks/health", health, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
         Route("/webhooks/{platform}/{integration_id}", receive, methods=["POST"]),
     ]
     for name, hooks in own_route.items():
