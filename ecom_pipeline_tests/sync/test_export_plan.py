@@ -189,7 +189,8 @@ def test_a_field_the_platform_does_not_take_is_never_planned_so_no_update_row_re
 
 def test_each_platforms_push_fields_come_from_its_registered_writer() -> None:
     """Prevents load_plan from planning with every field for a platform whose writer takes fewer."""
-    assert push_fields_for("woocommerce") == WOOCOMMERCE_FIELDS == ALL_PUSH_FIELDS
+    assert push_fields_for("woocommerce") == WOOCOMMERCE_FIELDS == ALL_PUSH_FIELDS | {"categories"}
+    assert "categories" not in push_fields_for("shopify") | push_fields_for("prestashop")  # written on create only
     assert push_fields_for("shopify") == SHOPIFY_FIELDS and "sale_price" not in SHOPIFY_FIELDS
     assert push_fields_for("prestashop") == PRESTASHOP_FIELDS
     assert not {"compare_at_price", "sale_price"} & PRESTASHOP_FIELDS
