@@ -412,6 +412,9 @@ How to read the figures:
 - **Shopify** (`benchmarks/shopify_bench.py`, when present).
 - **Push** (`benchmarks/push_bench.py`, also `make bench-push`): 1,000 products (3,000 variants), 1,000 price
   changes and a no-change push to each emulated platform, against the floor its limits allow.
+- **Stock** (`benchmarks/stock_bench.py`): 1,000 sales over three emulated shops until every shop shows the
+  ledger's number, and a Shopify stock push of 1,000 changed quantities against its cost floor (`--quick`: 60
+  sales, 100 SKUs).
 
 Each of these sections comes from its module's `run(quick)`; `--sections` picks a subset.
 """
@@ -582,13 +585,14 @@ def render(data: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------------- other sections
 
 # Modules exposing ``run(quick: bool) -> str`` (a markdown section), run after the WooCommerce benchmark.
-SECTIONS = ("woocommerce", "prestashop", "webhooks", "webhooks_e2e", "shopify", "push")
+SECTIONS = ("woocommerce", "prestashop", "webhooks", "webhooks_e2e", "shopify", "push", "stock")
 SECTION_MODULES = {
     "prestashop": "benchmarks.prestashop_bench",
     "webhooks": "benchmarks.webhooks_bench",
     "webhooks_e2e": "benchmarks.webhooks_e2e",
     "shopify": "benchmarks.shopify_bench",
     "push": "benchmarks.push_bench",
+    "stock": "benchmarks.stock_bench",
 }
 
 

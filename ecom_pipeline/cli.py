@@ -611,6 +611,19 @@ def _sync_settings_at_connect(engine: Any, args: argparse.Namespace, platform: s
     settings.update(updated_settings(settings, direction=getattr(args, "direction", None)))
 
 
+def _bulk_threshold_text(platform: str, threshold: int | None) -> str:
+    """The ``bulk_mutation_threshold`` in force: the stored one, the writer's default, or ``-`` (not Shopify)."""
+    from ecom_pipeline.sync.policies import BULK_THRESHOLD_PLATFORMS
+
+    if platform not in BULK_THRESHOLD_PLATFORMS:
+        return "-"
+    if threshold is None:
+        from ecom_pipeline.platforms.shopify.writer import DEFAULT_BULK_MUTATION_THRESHOLD
+
+        return f"{DEFAULT_BULK_MUTATION_THRESHOLD} (default)"
+    return str(threshold)
+
+
 def _print_sync_settings(integrations: Sequence[Any]) -> None:
     """Each shop's sync direction, the policies it changed from the defaults, its listing and price rules."""
     from ecom_pipeline.sync.policies import SettingsError, SyncSettings
@@ -620,7 +633,7 @@ def _print_sync_settings(integrations: Sequence[Any]) -> None:
         try:
             s = SyncSettings.from_settings(i.settings)
         except SettingsError as exc:
-            rows.append([i.id, "?", f"invalid: {exc}"[:80], "", ""])
+            rows.append([i.id, "?", f"invalid: {exc}"[:80], "", "", ""])
             continue
         rows.append(
             [
@@ -629,15 +642,21 @@ def _print_sync_settings(integrations: Sequence[Any]) -> None:
                 ", ".join(f"{k}={v}" for k, v in sorted(s.changed_policies().items())) or "defaults",
                 "; ".join([*(f"+{r}" for r in s.include), *(f"-{r}" for r in s.exclude)]) or "all products",
                 s.price_rule.text if s.price_rule else "-",
+                _bulk_threshold_text(i.platform, s.bulk_mutation_threshold),
             ]
         )
     print("Sync direction and policies (`ecom-pipeline integration set` changes them):")
-    _print_table(["shop", "direction", "field policies", "listing", "price rule"], rows)
+    _print_table(["shop", "direction", "field policies", "listing", "price rule", "bulk above"], rows)
     print()
 
 
 def cmd_integration_set(args: argparse.Namespace) -> int:
-    from ecom_pipeline.sync.policies import SettingsError, SyncSettings, updated_settings
+    from ecom_pipeline.sync.policies import (
+        BULK_THRESHOLD_PLATFORMS,
+        SettingsError,
+        SyncSettings,
+        updated_settings,
+    )
     from ecom_pipeline.warehouse import store
     from ecom_pipeline.warehouse.schema import integrations
     from ecom_pipeline.warehouse.types import utcnow
@@ -646,6 +665,11 @@ def cmd_integration_set(args: argparse.Namespace) -> int:
     with engine.begin() as conn:
         try:
             integration = store.get_integration(conn, args.integration)
+            if args.bulk_mutation_threshold is not None and integration.platform not in BULK_THRESHOLD_PLATFORMS:
+                raise SettingsError(
+                    f"--bulk-mutation-threshold applies to {', '.join(BULK_THRESHOLD_PLATFORMS)} only; integration "
+                    f"#{integration.id} is {integration.platform}"
+                )
             settings = updated_settings(
                 integration.settings,
                 direction=args.direction,
@@ -654,6 +678,7 @@ def cmd_integration_set(args: argparse.Namespace) -> int:
                 exclude=args.exclude or (),
                 clear_rules=args.clear_rules,
                 price_rule=args.price_rule,
+                bulk_mutation_threshold=args.bulk_mutation_threshold,
             )
             current = SyncSettings.from_settings(settings)
         except SettingsError as exc:
@@ -671,7 +696,13 @@ def cmd_integration_set(args: argparse.Namespace) -> int:
     print(
         f"Integration #{integration.id} ({integration.platform} {integration.base_url}): direction "
         f"{current.direction.value}; policies {policies}; include {list(current.include) or 'all'}; exclude "
-        f"{list(current.exclude) or 'none'}; price rule {current.price_rule.text if current.price_rule else 'none'}."
+        f"{list(current.exclude) or 'none'}; price rule {current.price_rule.text if current.price_rule else 'none'}"
+        + (
+            f"; bulk mutations above {_bulk_threshold_text(integration.platform, current.bulk_mutation_threshold)}"
+            if integration.platform in BULK_THRESHOLD_PLATFORMS
+            else ""
+        )
+        + "."
     )
     return 0
 
@@ -839,7 +870,7 @@ def _add_two_way_commands(sub: Any) -> None:
 
     p = sub.add_parser("integration", help="Change a connected shop's sync direction, field policies and rules.")
     actions = p.add_subparsers(dest="integration_command", required=True, metavar="ACTION")
-    pp = actions.add_parser("set", help="Set direction, per-field policies, listing rules and price rule.")
+    pp = actions.add_parser("set", help="Set direction, per-field policies, listing rules, price rule, bulk threshold.")
     pp.add_argument("--integration", type=int, required=True, help="Integration id (see `ecom-pipeline status`).")
     pp.add_argument("--direction", choices=[d.value for d in Direction], default=None)
     pp.add_argument("--policy", action="append", metavar="FIELD=POLICY",
@@ -855,6 +886,13 @@ def _add_two_way_commands(sub: Any) -> None:
         default=None,
         metavar="RULE",
         help="The shop's price from the hub's: +10%%, -5%%, or =12.50 (fixed); none removes it.",
+    )
+    pp.add_argument(
+        "--bulk-mutation-threshold",
+        default=None,
+        metavar="N",
+        help="Shopify: more writes of one kind in one push than N go as one bulk mutation (0: always; a large "
+        "number: never); default restores the writer's default (250). Kept by a new `connect`.",
     )
     pp.set_defaults(func=cmd_integration_set)
 

@@ -30,6 +30,7 @@ not written) and a ``sync_runs`` row (direction ``push``, stage ``export``); eac
 
 from __future__ import annotations
 
+import html
 import importlib
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,6 +60,9 @@ PRODUCT_FIELDS = ("title", "description", "status")
 VARIANT_FIELDS = ("sku", "price", "compare_at_price", "sale_price", "barcode", "weight")
 # What a writer without its own ``PUSH_FIELDS`` takes: every field with a policy.
 ALL_PUSH_FIELDS: frozenset[str] = frozenset(FIELDS)
+# A product's category names: not a merged field (no policy, no conflict), pushed on update only by a writer whose
+# ``PUSH_FIELDS`` name it (WooCommerce); a create always carries them (``ProductCreate.categories``).
+CATEGORIES = "categories"
 
 
 class ExportError(RuntimeError):
@@ -249,6 +253,29 @@ def _category_names(categories: Any) -> tuple[str, ...]:
     return tuple(str(c).strip() for c in categories if str(c).strip())
 
 
+def _category_key(names: Iterable[Any]) -> tuple[str, ...]:
+    """Category names as a shop gives them back: HTML escapes undone, spaces collapsed, case folded, as a sorted
+    set (WordPress stores ``Mugs & Cups`` as ``Mugs &amp; Cups`` and answers in its own order)."""
+    return tuple(sorted({" ".join(html.unescape(str(n or "")).split()).casefold() for n in names} - {""}))
+
+
+def _category_change(base: Mapping[str, Any], product: Any) -> tuple[Any, Any] | None:
+    """(base names, hub names) when the hub's categories of a linked product differ from the link's base.
+
+    The shop is taken at its base, as for the merged fields: a shop edit comes to the hub with the pull (which
+    moves the base too) before a push would send the hub's back. An empty hub list changes nothing: a hub product
+    first read from a shop without categories (Shopify) must not strip a linked WooCommerce product of its own.
+    """
+    hub = _category_names(product.categories)
+    if not hub:
+        return None
+    shop = base.get(CATEGORIES) or []
+    shop_names = tuple(str(n) for n in shop) if isinstance(shop, list | tuple) else ()
+    if _category_key(hub) == _category_key(shop_names):
+        return None
+    return list(shop_names), list(hub)
+
+
 def _kind(product: Any, variants: Sequence[Any]) -> str:
     if product.product_type in ("simple", "variable"):
         return str(product.product_type)
@@ -334,6 +361,10 @@ def plan_export(
             continue
         base = dict(link.base_snapshot or {})
         changes = _changes(product_fields, base, values, settings, held.get(("product", int(p.id)), set()))
+        if CATEGORIES in push_fields and p.deleted_at is None:
+            category_change = _category_change(base, p)
+            if category_change is not None:
+                changes[CATEGORIES] = category_change
         if changes:
             update = FieldUpdate("product", int(p.id), str(link.external_id), None, changes, values, base)
             if p.deleted_at is not None and set(changes) == {"status"}:

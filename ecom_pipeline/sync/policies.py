@@ -1,4 +1,5 @@
-"""Per-integration sync settings: direction, field policies, which products a shop lists, and its price rule.
+"""Per-integration sync settings: direction, field policies, which products a shop lists, its price rule, and
+(Shopify) the size above which a push goes as a bulk mutation.
 
 They live in ``integrations.settings`` (JSON) under the keys below, so no migration is needed and an integration
 connected before they existed reads as ``pull`` with the default policies: nothing changes for current users
@@ -21,7 +22,11 @@ POLICIES_KEY = "field_policies"
 INCLUDE_KEY = "listing_include"
 EXCLUDE_KEY = "listing_exclude"
 PRICE_RULE_KEY = "price_rule"
-SETTING_KEYS = (DIRECTION_KEY, POLICIES_KEY, INCLUDE_KEY, EXCLUDE_KEY, PRICE_RULE_KEY)
+BULK_THRESHOLD_KEY = "bulk_mutation_threshold"
+# The merchant's settings (``integration set``), which ``connect`` carries over when a shop is connected again.
+SETTING_KEYS = (DIRECTION_KEY, POLICIES_KEY, INCLUDE_KEY, EXCLUDE_KEY, PRICE_RULE_KEY, BULK_THRESHOLD_KEY)
+# Only Shopify has bulk mutations; elsewhere the setting would be stored and silently do nothing.
+BULK_THRESHOLD_PLATFORMS = ("shopify",)
 
 # What an integration without a stored direction does: pull only, exactly what the project did before.
 DEFAULT_DIRECTION = Direction.PULL
@@ -110,6 +115,28 @@ def parse_price_rule(text: str) -> PriceRule:
     raise SettingsError(usage)
 
 
+def parse_bulk_threshold(value: object) -> int | None:
+    """A ``bulk_mutation_threshold``: a whole number of writes >= 0 (0: always bulk; a large number: never), or
+    ``default`` (None: the writer's default). Strings come from a terminal, ints from ``integrations.settings``."""
+    if isinstance(value, str) and value.strip().lower() == "default":
+        return None
+    usage = (
+        f"bulk mutation threshold {value!r} is not a whole number >= 0 (0: always bulk, a large number: never) "
+        "or 'default'"
+    )
+    if isinstance(value, bool):
+        raise SettingsError(usage)
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+    else:
+        raise SettingsError(usage)
+    if number < 0:
+        raise SettingsError(usage)
+    return number
+
+
 @dataclass(frozen=True)
 class SyncSettings:
     """The sync settings of one integration, with defaults filled in."""
@@ -119,6 +146,8 @@ class SyncSettings:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     price_rule: PriceRule | None = None
+    # None: the Shopify writer's default (``DEFAULT_BULK_MUTATION_THRESHOLD``).
+    bulk_mutation_threshold: int | None = None
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any] | None) -> SyncSettings:
@@ -129,12 +158,14 @@ class SyncSettings:
         for name, value in (settings.get(POLICIES_KEY) or {}).items():
             policies.update([parse_policy(f"{name}={value}")])
         rule = settings.get(PRICE_RULE_KEY)
+        threshold = settings.get(BULK_THRESHOLD_KEY)
         return cls(
             direction=direction,
             policies=policies,
             include=tuple(settings.get(INCLUDE_KEY) or ()),
             exclude=tuple(settings.get(EXCLUDE_KEY) or ()),
             price_rule=parse_price_rule(rule) if rule else None,
+            bulk_mutation_threshold=parse_bulk_threshold(threshold) if threshold is not None else None,
         )
 
     def changed_policies(self) -> dict[str, str]:
@@ -151,10 +182,12 @@ def updated_settings(
     exclude: Sequence[str] = (),
     clear_rules: bool = False,
     price_rule: str | None = None,
+    bulk_mutation_threshold: str | int | None = None,
 ) -> dict[str, Any]:
     """A copy of ``settings`` with the given changes, every one validated before anything is changed.
 
-    ``price_rule`` ``none`` removes the rule; ``clear_rules`` empties both listing rule lists before adding.
+    ``price_rule`` ``none`` removes the rule; ``clear_rules`` empties both listing rule lists before adding;
+    ``bulk_mutation_threshold`` ``default`` removes the threshold (the writer's default applies).
     """
     result = dict(settings)
     if direction is not None:
@@ -179,6 +212,12 @@ def updated_settings(
             result.pop(PRICE_RULE_KEY, None)
         else:
             result[PRICE_RULE_KEY] = parse_price_rule(price_rule).text
+    if bulk_mutation_threshold is not None:
+        threshold = parse_bulk_threshold(bulk_mutation_threshold)
+        if threshold is None:
+            result.pop(BULK_THRESHOLD_KEY, None)
+        else:
+            result[BULK_THRESHOLD_KEY] = threshold
     return result
 
 

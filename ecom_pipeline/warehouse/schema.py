@@ -448,4 +448,99 @@ FROM stock_movements
 GROUP BY tenant_id, variant_id, location
 """
 
+
+# What ``ecom-pipeline stock levels`` prints, as a view for analysts (docs/tables.md, "stock_available"): per stock
+# link of a connected shop whose stock the hub manages, on hand - committed - buffer, never below zero. It restates
+# ``ecom_pipeline.stock.levels`` in SQL (a test holds the two equal); the statuses are ``ledger._NOT_TAKEN`` (only
+# WooCommerce has orders placed but not taken yet). Per dialect because JSON access, regexes and LEAST differ.
+_STOCK_AVAILABLE_DIALECT = {
+    "postgresql": {
+        "settings_buffer": "i.settings ->> 'stock_buffer'",
+        "managed": "i.settings -> 'stock_sync' = 'true'::jsonb",
+        # a number, optionally a percentage: what settings.Buffer.parse accepts
+        "valid": "TRIM(b.buffer_text) ~ '^[0-9]+([.][0-9]+)?[[:space:]]*%?$'",
+        "number": "CAST(TRIM(REPLACE(b.buffer_text, '%', '')) AS NUMERIC)",
+        "is_percent": "POSITION('%' IN b.buffer_text) > 0",
+        "least": "LEAST",
+        "big": "BIGINT",
+    },
+    "sqlite": {
+        "settings_buffer": "CAST(json_extract(i.settings, '$.stock_buffer') AS TEXT)",
+        "managed": "json_extract(i.settings, '$.stock_sync') = 1",
+        "valid": (
+            "TRIM(REPLACE(b.buffer_text, '%', '')) <> '' "
+            "AND TRIM(REPLACE(b.buffer_text, '%', '')) NOT GLOB '*[^0-9.]*' "
+            "AND TRIM(REPLACE(b.buffer_text, '%', '')) NOT GLOB '*.*.*' "
+            "AND TRIM(REPLACE(b.buffer_text, '%', '')) NOT GLOB '.*' "
+            "AND TRIM(REPLACE(b.buffer_text, '%', '')) NOT GLOB '*.' "
+            "AND LENGTH(b.buffer_text) - LENGTH(REPLACE(b.buffer_text, '%', '')) <= 1 "
+            "AND (INSTR(b.buffer_text, '%') = 0 OR SUBSTR(TRIM(b.buffer_text), -1) = '%')"
+        ),
+        "number": "CAST(TRIM(REPLACE(b.buffer_text, '%', '')) AS REAL)",
+        "is_percent": "INSTR(b.buffer_text, '%') > 0",
+        "least": "MIN",
+        "big": "INTEGER",
+    },
+}
+
+_STOCK_AVAILABLE_TEMPLATE = """
+CREATE VIEW stock_available AS
+WITH first_link AS (
+    SELECT integration_id, variant_id, MIN(id) AS id FROM stock_links GROUP BY integration_id, variant_id
+),
+committed AS (
+    SELECT l.tenant_id, l.variant_id, COALESCE(sl.hub_location, 'main') AS location,
+           SUM(CASE WHEN l.quantity > 0 THEN l.quantity ELSE 0 END) AS committed
+    FROM hub_order_lines l
+    JOIN hub_orders o ON o.id = l.order_id
+    JOIN integrations oi ON oi.id = o.integration_id
+    LEFT JOIN first_link f ON f.integration_id = o.integration_id AND f.variant_id = l.variant_id
+    LEFT JOIN stock_links sl ON sl.id = f.id
+    WHERE l.variant_id IS NOT NULL AND o.deleted_at IS NULL
+      AND oi.platform = 'woocommerce' AND LOWER(o.status) IN ('checkout-draft', 'pending')
+      AND (o.fulfillment_status IS NULL OR o.fulfillment_status <> 'cancelled')
+    GROUP BY l.tenant_id, l.variant_id, COALESCE(sl.hub_location, 'main')
+),
+hand AS (
+    SELECT tenant_id, variant_id, location, SUM(delta) AS on_hand
+    FROM stock_movements GROUP BY tenant_id, variant_id, location
+),
+b AS (
+    SELECT sl.id AS link_id, sl.tenant_id, sl.variant_id, sl.integration_id, i.platform,
+           sl.hub_location AS location, COALESCE(h.on_hand, 0) AS on_hand, COALESCE(c.committed, 0) AS committed,
+           COALESCE(h.on_hand, 0) - COALESCE(c.committed, 0) AS free,
+           TRIM(COALESCE(CASE WHEN sl.buffer <> '' THEN sl.buffer END, {settings_buffer}, '0')) AS buffer_text,
+           COALESCE(sl.base_quantity, 0) + COALESCE(sl.unconfirmed, 0) AS shop_shows
+    FROM stock_links sl
+    JOIN integrations i ON i.id = sl.integration_id
+    LEFT JOIN hand h ON h.tenant_id = sl.tenant_id AND h.variant_id = sl.variant_id AND h.location = sl.hub_location
+    LEFT JOIN committed c
+           ON c.tenant_id = sl.tenant_id AND c.variant_id = sl.variant_id AND c.location = sl.hub_location
+    WHERE i.status <> 'disconnected' AND {managed}
+),
+r AS (
+    SELECT b.*,
+           CASE
+               WHEN b.buffer_text = '' THEN 0
+               WHEN NOT ({valid}) THEN NULL
+               WHEN NOT ({is_percent}) AND b.buffer_text LIKE '%.%' THEN NULL
+               WHEN ({is_percent}) AND {number} > 100 THEN NULL
+               WHEN b.free <= 0 THEN 0
+               WHEN NOT ({is_percent}) THEN {least}(b.free, CAST({number} AS {big}))
+               ELSE {least}(b.free, (CAST(b.free AS {big}) * CAST(ROUND({number} * 10000) AS {big}) + 999999) / 1000000)
+           END AS buffer
+    FROM b
+)
+SELECT r.tenant_id, r.variant_id, v.sku, r.integration_id, r.platform, r.location, r.on_hand, r.committed,
+       r.buffer, CASE WHEN r.buffer IS NULL THEN NULL WHEN r.free - r.buffer < 0 THEN 0 ELSE r.free - r.buffer END
+       AS available, r.shop_shows, r.link_id
+FROM r JOIN hub_variants v ON v.id = r.variant_id
+"""
+
+
+def stock_available_view(dialect: str) -> str:
+    """``CREATE VIEW stock_available`` for a dialect (``postgresql`` or ``sqlite``), as migration 0012 runs it."""
+    return _STOCK_AVAILABLE_TEMPLATE.format(**_STOCK_AVAILABLE_DIALECT[dialect])
+
+
 HUB_TABLES = (hub_products, hub_variants, hub_inventory, hub_customers, hub_orders, hub_order_lines)

@@ -62,10 +62,14 @@ def world(warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: p
         monkeypatch.setenv("ECOM_SHOPIFY_ACCESS_TOKEN", world.shop.credentials["access_token"])
         argv = ["connect", "shopify", "--tenant", TENANT, "--url", world.shop.http_url]
         assert world.cli(*argv, "--timeout", "5", "--direction", "push") == 0
-        with shared_engine(warehouse_url).begin() as conn:
-            row = conn.execute(select(integrations.c.id, integrations.c.settings)).one()
-            settings = {**(row.settings or {}), "bulk_mutation_threshold": 3}
-            conn.execute(update(integrations).where(integrations.c.id == row.id).values(settings=settings))
+        with shared_engine(warehouse_url).connect() as conn:
+            iid = conn.execute(select(integrations.c.id)).scalar_one()
+        assert world.cli("integration", "set", "--integration", str(iid), "--bulk-mutation-threshold", "3") == 0
+        # Connecting the shop again (e.g. a new token) keeps the merchant's threshold, as it keeps the direction.
+        assert world.cli(*argv, "--timeout", "5") == 0
+        with shared_engine(warehouse_url).connect() as conn:
+            settings = conn.execute(select(integrations.c.settings)).scalar_one()
+        assert (settings["bulk_mutation_threshold"], settings["sync_direction"]) == (3, "push")
         yield world
 
 

@@ -470,3 +470,57 @@ def test_a_new_category_and_options_the_shop_lacks_are_created_once_and_a_new_va
     world.shop.stats.reset()
     assert world.push() == 0
     assert world.writes() == 0
+
+
+def test_a_hub_category_change_of_a_linked_product_is_pushed_by_name_and_a_rerun_writes_nothing(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prevents categories from being written on create only: a hub category edit of a linked product reaches the
+    shop (an existing category found by name, a missing one created once, HTML-escaped names matched), and neither
+    the push after it, nor the pull of our own write, nor a push after that writes anything."""
+    world.import_csv("mug,Mug,,active,simple,,Kitchen,MUG-1,,8.00,,EUR,0.35,,")
+    assert world.push() == 0
+    store = world.shop.store
+    [mug] = [p for p in store.products.values() if p.sku == "MUG-1"]
+    assert [c["name"] for c in store.products[mug.id].categories] == ["Kitchen"]
+
+    world.sandbox.clock.advance(60)
+    with shared_engine(world.url).begin() as conn:
+        conn.execute(
+            update(hub_products).where(hub_products.c.handle == "mug").values(categories=["Kitchen", "Gifts & Ideas"])
+        )
+    capsys.readouterr()
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert "categories: " in capsys.readouterr().out
+    assert sorted(c["name"] for c in store.products[mug.id].categories) == ["Gifts &amp; Ideas", "Kitchen"]
+    terms = [t.name for t in store.catalog.taxonomy_terms("product_cat")]
+    assert terms.count("Kitchen") == 1 and terms.count("Gifts &amp; Ideas") == 1
+    assert world.shop.stats.count(method="POST", path_prefix="/wp-json/wc/v3/products/batch") == 1
+    run = world.export_runs()[-1]
+    assert (run.created, run.updated, run.failed) == (0, 1, 0)
+
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0
+    before = world.hub_rows_of(["mug"], ["MUG-1"])
+    assert run_sync(TENANT, instance=world.instance).success
+    assert world.hub_rows_of(["mug"], ["MUG-1"]) == before  # the echo of our write changes nothing in the hub
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0
+
+    with shared_engine(world.url).begin() as conn:  # a category removed in the hub is removed in the shop
+        conn.execute(update(hub_products).where(hub_products.c.handle == "mug").values(categories=["Kitchen"]))
+    assert world.push() == 0
+    assert [c["name"] for c in store.products[mug.id].categories] == ["Kitchen"]
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0
+
+    with shared_engine(world.url).begin() as conn:  # no hub categories (e.g. read from Shopify): the shop's stay
+        conn.execute(update(hub_products).where(hub_products.c.handle == "mug").values(categories=[]))
+    world.shop.stats.reset()
+    assert world.push() == 0
+    assert world.writes() == 0
+    assert [c["name"] for c in store.products[mug.id].categories] == ["Kitchen"]

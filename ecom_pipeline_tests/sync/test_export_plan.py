@@ -7,6 +7,8 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from ecom_pipeline.platforms.prestashop.writer import PUSH_FIELDS as PRESTASHOP_FIELDS
 from ecom_pipeline.platforms.shopify.writer import PUSH_FIELDS as SHOPIFY_FIELDS
 from ecom_pipeline.platforms.woocommerce.writer import PUSH_FIELDS as WOOCOMMERCE_FIELDS
@@ -189,7 +191,31 @@ def test_a_field_the_platform_does_not_take_is_never_planned_so_no_update_row_re
 
 def test_each_platforms_push_fields_come_from_its_registered_writer() -> None:
     """Prevents load_plan from planning with every field for a platform whose writer takes fewer."""
-    assert push_fields_for("woocommerce") == WOOCOMMERCE_FIELDS == ALL_PUSH_FIELDS
+    assert push_fields_for("woocommerce") == WOOCOMMERCE_FIELDS == ALL_PUSH_FIELDS | {"categories"}
+    assert "categories" not in push_fields_for("shopify") | push_fields_for("prestashop")  # written on create only
     assert push_fields_for("shopify") == SHOPIFY_FIELDS and "sale_price" not in SHOPIFY_FIELDS
     assert push_fields_for("prestashop") == PRESTASHOP_FIELDS
     assert not {"compare_at_price", "sale_price"} & PRESTASHOP_FIELDS
+
+
+@pytest.mark.parametrize(
+    ("hub", "base", "planned"),
+    [
+        (["Mugs & Cups", "Kitchen"], ["kitchen", "Mugs &amp; Cups"], None),  # the shop's escaped names, own order
+        (["Kitchen", "Gifts"], ["Kitchen"], (["Kitchen"], ["Kitchen", "Gifts"])),
+        (["Kitchen"], ["Kitchen", "Gifts"], (["Kitchen", "Gifts"], ["Kitchen"])),
+        ([], ["Kitchen"], None),  # a hub without categories (first read from Shopify) strips nothing
+    ],
+)
+def test_a_linked_products_categories_are_planned_only_when_the_hubs_names_differ(
+    hub: list[str], base: list[str], planned: tuple[list[str], list[str]] | None
+) -> None:
+    """Prevents a category update on every push (WordPress answers `&amp;` and its own order) and a shop's
+    categories being cleared by a hub product that never had any; only a writer naming `categories` gets it."""
+    products = [_product(1, "mug", categories=hub)]
+    variants = [_variant(10, 1, "MUG-1", "8.00")]
+    links = ({1: _link("501", {**MUG_BASE, "categories": base})}, {10: _link("501", MUG_VBASE, "501")})
+    plan = _plan(PUSH, products, variants, *links, push_fields=WOOCOMMERCE_FIELDS)
+    changes = [dict(u.changes) for u in plan.updates]
+    assert changes == ([] if planned is None else [{"categories": planned}])
+    assert _plan(PUSH, products, variants, *links, push_fields=SHOPIFY_FIELDS).updates == []

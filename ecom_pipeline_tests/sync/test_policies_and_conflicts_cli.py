@@ -20,6 +20,7 @@ from ecom_pipeline.sync.policies import (
     SettingsError,
     SyncSettings,
     is_listed,
+    parse_bulk_threshold,
     parse_price_rule,
     updated_settings,
 )
@@ -29,10 +30,10 @@ from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.schema import integrations, sync_conflicts
 
 
-def _integration(url: str, settings: dict | None = None, tenant: str = "acme") -> int:
+def _integration(url: str, settings: dict | None = None, tenant: str = "acme", platform: str = "woocommerce") -> int:
     with shared_engine(url).begin() as conn:
         return store.create_integration(
-            conn, tenant_id=tenant, platform="woocommerce", name="s", base_url=f"http://127.0.0.1:1/{tenant}",
+            conn, tenant_id=tenant, platform=platform, name="s", base_url=f"http://127.0.0.1:1/{tenant}",
             credentials={}, settings=settings or {"api_version": "wc/v3"},
             cipher=CredentialCipher(Fernet.generate_key().decode()),
         )  # fmt: skip
@@ -132,6 +133,55 @@ def test_integration_set_refuses_a_bad_setting_and_changes_nothing(
     argv = ["--warehouse-url", sqlite_warehouse_url, "integration", "set", "--integration", str(iid)]
     assert cli_main([*argv, "--direction", "push", *option]) == 2
     assert message in capsys.readouterr().err
+    assert _settings(sqlite_warehouse_url, iid) == before
+
+
+@pytest.mark.parametrize(("text", "expected"), [("0", 0), ("3", 3), (" 250 ", 250), (40, 40), ("Default", None)])
+def test_a_bulk_threshold_is_a_whole_number_or_default(text: str | int, expected: int | None) -> None:
+    """Prevents a threshold from being stored as text the writer would compare to a count."""
+    assert parse_bulk_threshold(text) == expected
+
+
+@pytest.mark.parametrize("text", ["-1", "2.5", "many", "", True, 1.5])
+def test_a_malformed_bulk_threshold_is_refused(text: object) -> None:
+    """Prevents a typo from silently meaning 'always bulk' or 'never bulk'."""
+    with pytest.raises(SettingsError, match="not a whole number >= 0"):
+        parse_bulk_threshold(text)
+
+
+def test_integration_set_bulk_threshold_is_stored_shown_and_reset(
+    warehouse_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prevents the Shopify bulk threshold from being settable only by SQL, or status from hiding which one is in
+    force (the stored one, or the writer's default after `default`)."""
+    iid = _integration(warehouse_url, platform="shopify", settings={"api_version": "2025-07"})
+    argv = ["--warehouse-url", warehouse_url]
+    assert cli_main([*argv, "status"]) == 0
+    assert "bulk above" in (out := capsys.readouterr().out) and "250 (default)" in out
+    set_ = [*argv, "integration", "set", "--integration", str(iid)]
+    assert cli_main([*set_, "--bulk-mutation-threshold", "3"]) == 0
+    assert "bulk mutations above 3." in capsys.readouterr().out
+    settings = _settings(warehouse_url, iid)
+    assert settings["bulk_mutation_threshold"] == 3 and settings["api_version"] == "2025-07"
+    assert cli_main([*argv, "status"]) == 0
+    assert "+10%" not in (out := capsys.readouterr().out) and "250 (default)" not in out
+    assert f"{iid}     pull       defaults        all products  -           3" in out
+    assert cli_main([*set_, "--bulk-mutation-threshold", "x"]) == 2
+    assert "bulk mutation threshold 'x' is not" in capsys.readouterr().err
+    assert _settings(warehouse_url, iid)["bulk_mutation_threshold"] == 3
+    assert cli_main([*set_, "--bulk-mutation-threshold", "default"]) == 0
+    assert "bulk_mutation_threshold" not in _settings(warehouse_url, iid)
+
+
+def test_integration_set_bulk_threshold_is_refused_outside_shopify(
+    sqlite_warehouse_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prevents a setting that only Shopify's writer reads from being stored on a WooCommerce shop, doing nothing."""
+    iid = _integration(sqlite_warehouse_url)
+    before = _settings(sqlite_warehouse_url, iid)
+    argv = ["--warehouse-url", sqlite_warehouse_url, "integration", "set", "--integration", str(iid)]
+    assert cli_main([*argv, "--direction", "push", "--bulk-mutation-threshold", "3"]) == 2
+    assert "applies to shopify only; integration" in capsys.readouterr().err
     assert _settings(sqlite_warehouse_url, iid) == before
 
 

@@ -73,6 +73,7 @@ from ecom_pipeline.sync.export import (
     link_row,
 )
 from ecom_pipeline.sync.merge import FIELDS
+from ecom_pipeline.sync.policies import BULK_THRESHOLD_KEY, parse_bulk_threshold
 from ecom_pipeline.sync.resolve.products import product_snapshot, variant_snapshot
 from ecom_pipeline.warehouse.types import utcnow
 
@@ -99,9 +100,9 @@ def make_client(integration: Any, credentials: Mapping[str, Any]) -> ShopifyClie
     """A client for a stored integration (URL, TLS settings, pinned API version, token or client credentials)."""
     options = HttpOptions.for_integration(integration, api_version=pinned_version(integration.settings), timeout=30.0)
     client = ShopifyClient(options, provider_for(integration.base_url, credentials, verify=options.verify))
-    threshold = (integration.settings or {}).get("bulk_mutation_threshold")
-    if threshold is not None:
-        client.bulk_mutation_threshold = int(threshold)
+    # Checked as `integration set` checks it (a bad value stored by hand fails here, naming the setting).
+    threshold = (integration.settings or {}).get(BULK_THRESHOLD_KEY)
+    client.bulk_mutation_threshold = parse_bulk_threshold(threshold) if threshold is not None else None
     return client
 
 

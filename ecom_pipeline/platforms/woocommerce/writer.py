@@ -26,8 +26,8 @@
   an option value the parent lacks is first added to its attribute options.
 
 Known limits (docs/two-way-sync.md): variable parents have no SKU, so a killed variable-product create is found
-only through its variations' SKUs when they were created; tags are not written; categories are written on create
-only (a hub category edit of a linked product is not pushed).
+only through its variations' SKUs when they were created; tags are not written. A linked product's categories are
+written when the hub's differ from its base (the plan's ``categories`` change; the whole list, by id).
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from ecom_pipeline.platforms.woocommerce.taxonomy import TaxonomyError, WooTaxon
 from ecom_pipeline.platforms.woocommerce.transform import product_to_canonical
 from ecom_pipeline.sync.canonical import CanonicalProduct, CanonicalVariant
 from ecom_pipeline.sync.export import (
+    CATEGORIES,
     ExportPlan,
     FieldUpdate,
     ProductCreate,
@@ -68,7 +69,8 @@ _STATUS = {"active": "publish", "draft": "draft", "archived": "draft"}
 _TIME_FIELDS = frozenset({"created_at", "updated_at"})
 # The fields a push writes to WooCommerce (sync/export.py plans no other): all of them; the sale price is
 # WooCommerce's own ``sale_price``, the barcode its ``global_unique_id`` (GTIN/UPC/EAN/ISBN, WooCommerce 9.2+).
-PUSH_FIELDS: frozenset[str] = frozenset(FIELDS)
+# Every merged field, and a linked product's categories (by name: found or created by ``taxonomy.py``).
+PUSH_FIELDS: frozenset[str] = frozenset(FIELDS) | {CATEGORIES}
 _PRICES = ("price", "compare_at_price", "sale_price")
 # Canonical fields each pushed field shows up as in a snapshot (the three prices are written together).
 _SNAPSHOT_FIELDS = {name: _PRICES for name in _PRICES}
@@ -365,7 +367,16 @@ class _Writer:
             for u in group:
                 fields = product_fields if u.entity == "product" else variant_fields
                 body.update(fields(u.values, u.changes))
-            ops.append(("update", group, body))
+                if u.entity == "product" and CATEGORIES in u.changes:
+                    try:
+                        ids = self.taxonomy.category_ids(u.changes[CATEGORIES][1])
+                    except TaxonomyError as err:  # rejected with the reason; planned again on the next push
+                        self.out.reject("product", u.external_id, str(err), u.changes[CATEGORIES][1])
+                        self.product_pushed[u.external_id] = tuple(c for c in u.changes if c != CATEGORIES)
+                        continue
+                    body["categories"] = [{"id": i} for i in ids]  # the whole list: WooCommerce replaces it
+            if len(body) > 1:
+                ops.append(("update", group, body))
         retry_adopt: list[tuple[ProductCreate, dict[str, Any]]] = []
         for start in range(0, len(ops), BATCH_LIMIT):
             chunk = ops[start : start + BATCH_LIMIT]
