@@ -164,13 +164,15 @@ class KpiReport:
 
     def sync_verdict(self) -> str:
         """One line per shop below the promise, or what was measured."""
-        below = self.sync_below()
+        below = sorted(self.sync_below(), key=lambda s: (s.rate or 0.0, s.integration_id))
         if below:
-            return "; ".join(
-                f"{s.tenant_id} shop #{s.integration_id} ({s.platform}): sync success {pct(s.rate)} "
-                f"({s.succeeded} of {s.finished} succeeded), below {pct(self.thresholds.min_success_rate)}"
-                + (f"; last error: {s.last_error[:120]}" if s.last_error else "")
-                for s in below
+            return _worst_first(
+                [
+                    f"{s.tenant_id} shop #{s.integration_id} ({s.platform}): sync success {pct(s.rate)} "
+                    f"({s.succeeded} of {s.finished} succeeded), below {pct(self.thresholds.min_success_rate)}"
+                    + (f"; last error: {s.last_error[:300]}" if s.last_error else "")
+                    for s in below
+                ]
             )
         return (
             f"sync success {pct(self.success_rate)} over {sum(s.finished for s in self.sync)} sync steps in the "
@@ -178,27 +180,37 @@ class KpiReport:
         )
 
     def webhook_verdict(self) -> str:
-        over = self.webhooks_over()
+        over = sorted(self.webhooks_over(), key=lambda w: (-(w.p95_s or 0.0), w.integration_id))
         limit = self.thresholds.max_webhook_latency_s
         if over:
-            return "; ".join(
-                f"{w.tenant_id} shop #{w.integration_id} ({w.platform}): webhook p95 {secs(w.p95_s)} over "
-                f"{secs(limit)} ({w.over_promise} of {w.applied} deliveries over, max {secs(w.max_s)})"
-                for w in over
+            return _worst_first(
+                [
+                    f"{w.tenant_id} shop #{w.integration_id} ({w.platform}): webhook p95 {secs(w.p95_s)} over "
+                    f"{secs(limit)} ({w.over_promise} of {w.applied} deliveries over, max {secs(w.max_s)})"
+                    for w in over
+                ]
             )
         applied = sum(w.applied for w in self.webhooks)
         return f"webhook p95 {secs(self.webhook_p95_s)} (worst shop) over {applied} deliveries, within {secs(limit)}"
 
     def count_verdict(self) -> str:
-        missing = self.counts_missing()
+        missing = sorted(self.counts_missing(), key=lambda c: (-(c.missing or 0), c.integration_id, c.entity))
         if missing:
-            return "; ".join(
-                f"{c.tenant_id} shop #{c.integration_id} ({c.platform}) {c.entity}s: shop listed {c.shop_total}, "
-                f"hub has {c.hub_rows}, {c.missing} missing ({c.rejected_open} with an open rejection)"
-                for c in missing
+            return _worst_first(
+                [
+                    f"{c.tenant_id} shop #{c.integration_id} ({c.platform}) {c.entity}s: shop listed {c.shop_total}, "
+                    f"hub has {c.hub_rows}, {c.missing} missing ({c.rejected_open} with an open rejection)"
+                    for c in missing
+                ]
             )
         counted = [c for c in self.counts if c.shop_total is not None]
         return f"{len(counted)} shop entities counted, no record missing from the hub"
+
+
+def _worst_first(lines: list[str], keep: int = 5) -> str:
+    """The worst ``keep`` lines (already sorted), then how many more: a check description stays readable."""
+    more = f"; and {len(lines) - keep} more" if len(lines) > keep else ""
+    return "; ".join(lines[:keep]) + more
 
 
 def pct(value: float | None) -> str:
