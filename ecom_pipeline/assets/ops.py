@@ -251,6 +251,7 @@ ops_kpis_job = dg.define_asset_job(
 )
 
 ops_kpis_schedule = dg.ScheduleDefinition(
+    name="ops_kpis_schedule",
     job=ops_kpis_job,
     cron_schedule="7 * * * *",
     default_status=dg.DefaultScheduleStatus.RUNNING,
