@@ -405,7 +405,7 @@ def _print_kpis(conn: Any, tenant: str | None) -> None:
         rows.append(
             [i, tenant_id, kpis.pct(s.rate) if s else "-", s.finished if s else 0,
              kpis.secs(w.p95_s) if w else "-", w.applied if w else 0, w.pending_overdue if w else 0,
-             sum(c.missing or 0 for c in counted) if counted else "-", f"{len(counted)}/{len(cs)}"]
+             sum(c.unexplained or 0 for c in counted) if counted else "-", f"{len(counted)}/{len(cs)}"]
         )  # fmt: skip
     headers = ["shop", "tenant", "sync success", "steps", "webhook p95", "applied", "pending late", "missing"]
     _print_table([*headers, "counted"], rows)

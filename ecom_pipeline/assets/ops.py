@@ -194,7 +194,8 @@ def webhook_latency(config: KpiConfig, warehouse: WarehouseResource) -> dg.Mater
         dg.AssetCheckSpec(
             "no_records_missing",
             asset=["ops", "record_counts"],
-            description="No shop lists more records than the hub holds for it (beyond max_missing_records).",
+            description="No shop lists more records than the hub holds for it beyond its open rejections (and "
+            "max_missing_records).",
         )
     ],
 )
@@ -203,6 +204,7 @@ def record_counts(config: KpiConfig, warehouse: WarehouseResource) -> dg.Materia
     rows = [
         {"tenant": c.tenant_id, "shop": c.integration_id, "platform": c.platform, "entity": c.entity,
          "shop_total": c.shop_total, "hub_rows": c.hub_rows, "missing": c.missing, "rejected_open": c.rejected_open,
+         "unexplained": c.unexplained,
          "counted_at": c.counted_at.isoformat(timespec="seconds") if c.counted_at else None}
         for c in report.counts
     ]  # fmt: skip
@@ -210,6 +212,7 @@ def record_counts(config: KpiConfig, warehouse: WarehouseResource) -> dg.Materia
     return dg.MaterializeResult(
         metadata={
             "missing_records": report.missing_records,
+            "missing_with_open_rejection": sum(c.missing or 0 for c in report.counts) - report.missing_records,
             "shop_entities_counted": sum(1 for c in report.counts if c.shop_total is not None),
             "shop_entities_not_counted": sum(1 for c in report.counts if c.shop_total is None),
             "by_shop": _table(
@@ -222,6 +225,7 @@ def record_counts(config: KpiConfig, warehouse: WarehouseResource) -> dg.Materia
                     ("hub_rows", "int"),
                     ("missing", "int"),
                     ("rejected_open", "int"),
+                    ("unexplained", "int"),
                     ("counted_at", "string"),
                 ],
                 rows,

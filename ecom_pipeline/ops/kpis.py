@@ -14,7 +14,9 @@ queries and no call to any shop:
   listing (``sync_runs`` stage ``reconcile``: ``rows_fetched`` = ids the shop listed; sync/reconcile.py runs it
   daily by default, ``connect --reconcile-hours``); the hub's count is the live ``entity_links`` of that shop whose
   hub row is live. ``missing`` = shop total - hub rows (never below 0): records the shop has that the hub does
-  not. Open ``rejected_records`` of that shop and entity are shown beside it: they are known, not silent, losses.
+  not. Open ``rejected_records`` of that shop and entity explain as many of them: a rejection is recorded with its
+  reason and payload (status lists it), not lost. ``unexplained`` (missing beyond the open rejections) is the loss
+  the check fails on.
   Shops or entities never listed (a full refresh skips the listing; inventory is not listed) have no shop total
   and are shown as not counted rather than guessed.
 
@@ -124,6 +126,11 @@ class CountCheck:
         """Records the shop listed that the hub lacks; None when the shop's total was never listed."""
         return None if self.shop_total is None else max(self.shop_total - self.hub_rows, 0)
 
+    @property
+    def unexplained(self) -> int | None:
+        """Missing records beyond the open rejections of this shop and entity: lost without a trace."""
+        return None if self.missing is None else max(self.missing - self.rejected_open, 0)
+
 
 @dataclass
 class KpiReport:
@@ -150,7 +157,8 @@ class KpiReport:
 
     @property
     def missing_records(self) -> int:
-        return sum(c.missing or 0 for c in self.counts)
+        """Records lost without a trace (missing beyond open rejections), over every shop entity counted."""
+        return sum(c.unexplained or 0 for c in self.counts)
 
     # -- what breaks a promise ------------------------------------------------------------------------------------
     def sync_below(self) -> list[SyncSuccess]:
@@ -161,7 +169,7 @@ class KpiReport:
         return [w for w in self.webhooks if w.p95_s is not None and w.p95_s > limit]
 
     def counts_missing(self) -> list[CountCheck]:
-        return [c for c in self.counts if (c.missing or 0) > self.thresholds.max_missing_records]
+        return [c for c in self.counts if (c.unexplained or 0) > self.thresholds.max_missing_records]
 
     def sync_verdict(self) -> str:
         """One line per shop below the promise, or what was measured."""
@@ -195,17 +203,20 @@ class KpiReport:
         return f"webhook p95 {secs(self.webhook_p95_s)} (worst shop) over {applied} deliveries, within {secs(limit)}"
 
     def count_verdict(self) -> str:
-        missing = sorted(self.counts_missing(), key=lambda c: (-(c.missing or 0), c.integration_id, c.entity))
+        missing = sorted(self.counts_missing(), key=lambda c: (-(c.unexplained or 0), c.integration_id, c.entity))
         if missing:
             return _worst_first(
                 [
                     f"{c.tenant_id} shop #{c.integration_id} ({c.platform}) {c.entity}s: shop listed {c.shop_total}, "
-                    f"hub has {c.hub_rows}, {c.missing} missing ({c.rejected_open} with an open rejection)"
+                    f"hub has {c.hub_rows}, {c.missing} missing, {c.unexplained} without an open rejection"
                     for c in missing
                 ]
             )
         counted = [c for c in self.counts if c.shop_total is not None]
-        return f"{len(counted)} shop entities counted, no record missing from the hub"
+        explained = sum(c.missing or 0 for c in counted)
+        return f"{len(counted)} shop entities counted, no record missing from the hub" + (
+            f" beyond {explained} with an open rejection (rejected_records)" if explained else ""
+        )
 
 
 def _worst_first(lines: list[str], keep: int = 5) -> str:

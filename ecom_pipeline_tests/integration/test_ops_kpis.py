@@ -19,6 +19,7 @@ from ecom_pipeline.resources import WarehouseResource
 from ecom_pipeline.runner import run_sync
 from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.schema import entity_links, hub_customers, sync_runs
+from ecom_pipeline.warehouse.store import reject_record
 from ecom_pipeline_tests.integration.conftest import SHOP, Env
 
 TENANT = "acme"
@@ -128,8 +129,22 @@ def test_the_count_reconciliation_finds_a_record_the_hub_lost(env: Env, capsys: 
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
     description = check.description or ""
     customers = len(store.customers)
-    assert f"customers: shop listed {customers}, hub has {customers - 1}, 1 missing" in description
+    assert f"customers: shop listed {customers}, hub has {customers - 1}, 1 missing, 1 without" in description
     assert f"orders: shop listed {len(store.orders)}" in description
+
+    # A record the hub rejected (with its reason, in rejected_records) is missing but not lost without a trace.
+    with shared_engine(env.warehouse_url).begin() as conn:
+        integration_id = conn.execute(select(func.min(entity_links.c.integration_id))).scalar_one()
+        reject_record(
+            conn, tenant_id=TENANT, integration_id=integration_id, platform="woocommerce", entity="order",
+            external_id="lost-order", stage="resolve", reason="test: a bad total", payload={}, staging_id=None,
+            run_id=None,
+        )  # fmt: skip
+    with shared_engine(env.warehouse_url).connect() as conn:
+        order = next(c for c in kpis.compute_kpis(conn, tenant=TENANT).counts if c.entity == "order")
+    assert (order.missing, order.rejected_open, order.unexplained) == (1, 1, 0)
+    check = _materialize_ops(env)["no_records_missing"]
+    assert not check.passed and "orders" not in (check.description or "") and "customers" in (check.description or "")
 
     capsys.readouterr()
     assert cli_main(["--warehouse-url", env.warehouse_url, "status", "--tenant", TENANT]) == 0
