@@ -407,7 +407,7 @@ def _print_kpis(conn: Any, tenant: str | None) -> None:
              kpis.secs(w.p95_s) if w else "-", w.applied if w else 0, w.pending_overdue if w else 0,
              sum(c.unexplained or 0 for c in counted) if counted else "-", f"{len(counted)}/{len(cs)}"]
         )  # fmt: skip
-    headers = ["shop", "tenant", "sync success", "steps", "webhook p95", "applied", "pending late", "missing"]
+    headers = ["shop", "tenant", "sync success", "runs", "webhook p95", "applied", "pending late", "missing"]
     _print_table([*headers, "counted"], rows)
     problems = [
         v()

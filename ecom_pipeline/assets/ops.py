@@ -71,13 +71,13 @@ def _check(name: str, passed: bool, description: str, **metadata: Any) -> dg.Ass
 @dg.asset(
     key=["ops", "sync_success"],
     group_name=GROUP,
-    description="Share of sync steps (extract, resolve, reconcile, export, webhook) that succeeded per tenant and "
-    "shop over the window; the briefs promise above 98 %.",
+    description="Share of runs per tenant and shop over the window in which every sync step (extract, resolve, "
+    "reconcile, export, webhook apply) succeeded; the briefs promise above 98 %.",
     check_specs=[
         dg.AssetCheckSpec(
             "sync_success_rate_at_promise",
             asset=["ops", "sync_success"],
-            description="Every shop's sync success rate is at least min_success_rate (default 98 %).",
+            description="Every shop's share of successful runs is at least min_success_rate (default 98 %).",
         )
     ],
 )
@@ -94,7 +94,7 @@ def sync_success(config: KpiConfig, warehouse: WarehouseResource) -> dg.Material
     return dg.MaterializeResult(
         metadata={
             "success_rate_pct": dg.FloatMetadataValue(_num(rate * 100 if rate is not None else None, 3)),
-            "sync_steps": sum(s.finished for s in report.sync),
+            "shop_runs": sum(s.finished for s in report.sync),
             "shops_below_promise": len(below),
             "window_hours": config.window_hours,
             "by_shop": _table(

@@ -3,9 +3,11 @@
 The briefs promise three things; each is measured from rows the pipeline writes anyway, so measuring costs a few
 queries and no call to any shop:
 
-- **Sync success above 98 %**: of the ``sync_runs`` rows (every shop, entity and stage: extract, resolve,
-  reconcile, export, webhook) started in the window, the share that ended ``success``. A row still ``running``
-  long after it started (``STALE_RUNNING``) is a run that died and counts as failed.
+- **Sync success above 98 %**: of a shop's runs in the window (its ``sync_runs`` rows grouped by Dagster run:
+  every entity and stage, extract, resolve, reconcile, export, webhook apply), the share in which every row ended
+  ``success``. A run with a row still ``running`` long after it started (``STALE_RUNNING``) died and counts as
+  failed; one still in flight is not counted yet. Counting runs, not rows, keeps a busy webhook apply (a row per
+  entity every few seconds) from diluting a shop whose scheduled syncs all fail.
 - **Webhook processing under 1 s**: for deliveries received in the window and applied, the time from
   ``webhook_inbox.received_at`` to ``processed_at`` (p50, p95, max; on PostgreSQL exact in SQL, on SQLite over the
   newest ``LATENCY_SAMPLE`` deliveries). Deliveries still pending past the promise and dead letters are counted
@@ -31,7 +33,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import String, and_, case, cast, func, select
 from sqlalchemy.engine import Connection
 
 from ecom_pipeline.warehouse.schema import (
@@ -72,7 +74,7 @@ class Thresholds:
 
 @dataclass
 class SyncSuccess:
-    """Sync runs of one shop in the window."""
+    """Runs of one shop in the window, by outcome (each run: that shop's rows of one Dagster run)."""
 
     tenant_id: str
     integration_id: int
@@ -88,7 +90,7 @@ class SyncSuccess:
 
     @property
     def rate(self) -> float | None:
-        """Share of finished rows that succeeded; None when the shop ran nothing in the window."""
+        """Share of finished runs that succeeded; None when the shop ran nothing in the window."""
         return self.succeeded / self.finished if self.finished else None
 
 
@@ -178,13 +180,13 @@ class KpiReport:
             return _worst_first(
                 [
                     f"{s.tenant_id} shop #{s.integration_id} ({s.platform}): sync success {pct(s.rate)} "
-                    f"({s.succeeded} of {s.finished} succeeded), below {pct(self.thresholds.min_success_rate)}"
+                    f"({s.succeeded} of {s.finished} runs succeeded), below {pct(self.thresholds.min_success_rate)}"
                     + (f"; last error: {s.last_error[:300]}" if s.last_error else "")
                     for s in below
                 ]
             )
         return (
-            f"sync success {pct(self.success_rate)} over {sum(s.finished for s in self.sync)} sync steps in the "
+            f"sync success {pct(self.success_rate)} over {sum(s.finished for s in self.sync)} shop runs in the "
             f"last {hours(self.window)}, every shop at or above {pct(self.thresholds.min_success_rate)}"
         )
 
@@ -273,22 +275,38 @@ def compute_kpis(
 def _sync_success(
     conn: Connection, shops: dict[int, tuple[str, str]], *, since: datetime, now: datetime
 ) -> list[SyncSuccess]:
-    stale = (sync_runs.c.started_at < now - STALE_RUNNING).label("stale")
-    rows = conn.execute(
-        select(sync_runs.c.integration_id, sync_runs.c.status, stale, func.count())
+    # One outcome per shop and run (its rows: every entity and stage of that shop in that Dagster run), then the
+    # outcomes counted per shop. A row without a run id (older CLI pushes) is a run of its own.
+    is_stale = sync_runs.c.started_at < now - STALE_RUNNING
+    running = sync_runs.c.status == "running"
+    per_run = (
+        select(
+            sync_runs.c.integration_id.label("integration_id"),
+            func.max(case((sync_runs.c.status == "failed", 1), else_=0)).label("failed"),
+            func.max(case((and_(running, is_stale), 1), else_=0)).label("died"),
+            func.max(case((and_(running, ~is_stale), 1), else_=0)).label("in_flight"),
+        )
         .where(sync_runs.c.integration_id.in_(list(shops)), sync_runs.c.started_at >= since)
-        .group_by(sync_runs.c.integration_id, sync_runs.c.status, stale)
+        .group_by(sync_runs.c.integration_id, func.coalesce(sync_runs.c.dagster_run_id, cast(sync_runs.c.id, String)))
+        .subquery()
+    )
+    failed = per_run.c.failed == 1
+    died = and_(per_run.c.failed == 0, per_run.c.died == 1)
+    succeeded = and_(per_run.c.failed == 0, per_run.c.died == 0, per_run.c.in_flight == 0)
+    rows = conn.execute(
+        select(
+            per_run.c.integration_id,
+            func.sum(case((succeeded, 1), else_=0)),
+            func.sum(case((failed, 1), else_=0)),
+            func.sum(case((died, 1), else_=0)),
+        ).group_by(per_run.c.integration_id)
     ).all()
     out: dict[int, SyncSuccess] = {}
-    for integration_id, status, is_stale, n in rows:
+    for integration_id, n_ok, n_failed, n_died in rows:
         tenant_id, platform = shops[int(integration_id)]
-        s = out.setdefault(int(integration_id), SyncSuccess(tenant_id, int(integration_id), platform))
-        if status == "success":
-            s.succeeded += int(n)
-        elif status == "failed":
-            s.failed += int(n)
-        elif is_stale:
-            s.died += int(n)
+        out[int(integration_id)] = SyncSuccess(
+            tenant_id, int(integration_id), platform, int(n_ok or 0), int(n_failed or 0), int(n_died or 0)
+        )
     errors = _last_errors(conn, [i for i, s in out.items() if s.failed], since=since)
     for integration_id, error in errors.items():
         out[integration_id].last_error = error

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import dagster as dg
@@ -31,11 +32,15 @@ def _shop(url: str, tenant: str) -> int:
         )
 
 
-def _run(url: str, integration_id: int, tenant: str, status: str | None, *, started_ago: timedelta) -> None:
+def _run(
+    url: str, integration_id: int, tenant: str, status: str | None, *, started_ago: timedelta, run_id: str | None = None
+) -> None:
+    """One sync_runs row (a run of its own unless ``run_id`` names one shared with other rows)."""
     with shared_engine(url).begin() as conn:
         row = store.start_sync_run(
             conn, tenant_id=tenant, integration_id=integration_id, platform="woocommerce", entity="product",
-            direction="pull", stage="extract", full_refresh=False, run_id="r", cursor_before=None,
+            direction="pull", stage="extract", full_refresh=False, run_id=run_id or uuid.uuid4().hex,
+            cursor_before=None,
         )  # fmt: skip
         if status is not None:
             error = "ShopServerError: HTTP 500" if status == "failed" else None
@@ -62,9 +67,22 @@ def test_a_run_that_died_counts_as_failed_and_one_still_running_does_not_count(w
     assert by_shop[acme].rate == 0.98 and by_shop[globex].rate == 0.5
     assert [s.integration_id for s in report.sync_below()] == [globex]  # 98 % is at the promise, not below
     assert report.success_rate == 50 / 52
-    assert "globex shop #" in report.sync_verdict() and "1 of 2 succeeded" in report.sync_verdict()
+    assert "globex shop #" in report.sync_verdict() and "1 of 2 runs succeeded" in report.sync_verdict()
     assert "HTTP 500" in report.sync_verdict()
     assert [s.integration_id for s in only_acme.sync] == [acme] and not only_acme.sync_below()
+
+
+def test_a_run_is_one_outcome_however_many_rows_it_wrote(warehouse_url: str) -> None:
+    """Prevents many rows of one run (entities, stages, webhook applies) from outweighing the runs that failed."""
+    shop = _shop(warehouse_url, "acme")
+    for n in range(3):  # three healthy runs of 8 rows each
+        for _ in range(8):
+            _run(warehouse_url, shop, "acme", "success", started_ago=timedelta(hours=2), run_id=f"ok-{n}")
+    for status in ("success", "success", "failed"):  # one run: two entities read, one failed
+        _run(warehouse_url, shop, "acme", status, started_ago=timedelta(hours=1), run_id="bad")
+    with shared_engine(warehouse_url).connect() as conn:
+        [s] = kpis.compute_kpis(conn).sync
+    assert (s.succeeded, s.failed, s.finished, s.rate) == (3, 1, 4, 0.75)
 
 
 def test_percentile_is_nearest_rank() -> None:
