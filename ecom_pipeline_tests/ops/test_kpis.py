@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import dagster as dg
 from cryptography.fernet import Fernet
 from sqlalchemy import update
 
+from ecom_pipeline.assets.ops import OPS_ASSETS
 from ecom_pipeline.definitions import defs
 from ecom_pipeline.ops import kpis
+from ecom_pipeline.resources import WarehouseResource
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import CredentialCipher
 from ecom_pipeline.warehouse.engine import shared_engine
@@ -107,3 +110,19 @@ def test_the_ops_group_has_warn_checks_and_an_hourly_schedule() -> None:
         "webhook_latency_at_promise",
         "no_records_missing",
     }
+
+
+def test_the_ops_assets_materialize_on_an_empty_warehouse(warehouse_url: str, dagster_home: Path) -> None:
+    """Prevents the hourly KPI run from failing before the first shop is connected (nothing measured: no warning)."""
+    instance = dg.DagsterInstance.from_config(str(dagster_home))
+    try:
+        result = dg.materialize(
+            OPS_ASSETS, instance=instance, resources={"warehouse": WarehouseResource(url=warehouse_url)}
+        )
+        assert result.success
+        evaluations = result.get_asset_check_evaluations()
+        assert len(evaluations) == 3 and all(e.passed for e in evaluations)
+        [sync] = [m for m in result.asset_materializations_for_node("ops__sync_success")]
+        assert sync.metadata["success_rate_pct"].value is None and sync.metadata["shop_runs"].value == 0
+    finally:
+        instance.dispose()
