@@ -395,7 +395,8 @@ def _print_kpis(conn: Any, tenant: str | None) -> None:
     print()
     print(
         f"KPIs (last {kpis.hours(report.window)}; promises: sync success >= {kpis.pct(t.min_success_rate)}, "
-        f"webhook p95 <= {kpis.secs(t.max_webhook_latency_s)}, no record missing):"
+        f"webhook p95 <= {kpis.secs(t.max_webhook_latency_s)} and none pending over {t.max_pending_s:g} s "
+        "(pending late), no record missing beyond open rejections):"
     )
     rows = []
     for i in ids:

@@ -33,6 +33,10 @@ class KpiConfig(dg.Config):
     max_webhook_latency_s: float = Field(
         default=kpis.MAX_WEBHOOK_LATENCY_S, description="Highest p95 seconds from webhook received to applied."
     )
+    max_pending_s: float = Field(
+        default=kpis.MAX_PENDING_S,
+        description="Seconds a webhook delivery may stay pending before it breaks the latency promise by itself.",
+    )
     max_missing_records: int = Field(
         default=kpis.MAX_MISSING_RECORDS, description="Records a shop may list that the hub lacks (per shop entity)."
     )
@@ -42,6 +46,7 @@ class KpiConfig(dg.Config):
             min_success_rate=self.min_success_rate,
             max_webhook_latency_s=self.max_webhook_latency_s,
             max_missing_records=self.max_missing_records,
+            max_pending_s=self.max_pending_s,
         )
         with warehouse.engine().connect() as conn:
             return kpis.compute_kpis(conn, window=timedelta(hours=self.window_hours), thresholds=thresholds)
@@ -134,7 +139,8 @@ def sync_success(config: KpiConfig, warehouse: WarehouseResource) -> dg.Material
         dg.AssetCheckSpec(
             "webhook_latency_at_promise",
             asset=["ops", "webhook_latency"],
-            description="Every shop's p95 webhook latency is at most max_webhook_latency_s (default 1 s).",
+            description="Every shop's p95 webhook latency is at most max_webhook_latency_s (default 1 s) and no "
+            "delivery is pending longer than max_pending_s (default 300 s).",
         )
     ],
 )
