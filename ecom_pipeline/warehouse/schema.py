@@ -132,7 +132,7 @@ sync_runs = Table(
     Column("error", Text),
     Column("dagster_run_id", String(64), index=True),
     # The sync-success KPI reads a window of start times (ops/kpis.py).
-    Index("ix_sync_runs_started", "started_at"),
+    Index("ix_sync_runs_started", "integration_id", "started_at"),
 )
 
 staging_records = Table(
@@ -177,7 +177,7 @@ webhook_inbox = Table(
     Column("error", Text),
     Index("ix_webhook_inbox_pending", "status", "next_attempt_at"),
     # The webhook-latency KPI reads a window of received times (ops/kpis.py).
-    Index("ix_webhook_inbox_received", "received_at"),
+    Index("ix_webhook_inbox_received", "integration_id", "received_at"),
 )
 
 sync_conflicts = Table(
