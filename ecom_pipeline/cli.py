@@ -374,7 +374,53 @@ def cmd_status(args: argparse.Namespace) -> int:
                     [[r.integration_id, r.topic, r.attempts, _fmt_time(r.processed_at), (r.error or "")[:90]]
                      for r in dead],
                 )  # fmt: skip
+        _print_kpis(conn, args.tenant)
     return 0
+
+
+def _print_kpis(conn: Any, tenant: str | None) -> None:
+    """The briefs' KPIs per shop (ops/kpis.py: the same figures as the ``ops`` assets in the UI)."""
+    from ecom_pipeline.ops import kpis
+
+    report = kpis.compute_kpis(conn, tenant=tenant)
+    t = report.thresholds
+    sync = {s.integration_id: s for s in report.sync}
+    hooks = {w.integration_id: w for w in report.webhooks}
+    counts: dict[int, list[Any]] = {}
+    for c in report.counts:
+        counts.setdefault(c.integration_id, []).append(c)
+    ids = sorted(set(sync) | set(hooks) | set(counts))
+    if not ids:
+        return
+    print()
+    print(
+        f"KPIs (last {kpis.hours(report.window)}; promises: sync success >= {kpis.pct(t.min_success_rate)}, "
+        f"webhook p95 <= {kpis.secs(t.max_webhook_latency_s)} and none pending over {t.max_pending_s:g} s "
+        "(pending late), no record missing beyond open rejections):"
+    )
+    rows = []
+    for i in ids:
+        s, w, cs = sync.get(i), hooks.get(i), counts.get(i, [])
+        counted = [c for c in cs if c.shop_total is not None]
+        tenant_id = (s or w or cs[0]).tenant_id
+        rows.append(
+            [i, tenant_id, kpis.pct(s.rate) if s else "-", s.finished if s else 0,
+             kpis.secs(w.p95_s) if w else "-", w.applied if w else 0, w.pending_overdue if w else 0,
+             sum(c.unexplained or 0 for c in counted) if counted else "-", f"{len(counted)}/{len(cs)}"]
+        )  # fmt: skip
+    headers = ["shop", "tenant", "sync success", "runs", "webhook p95", "applied", "pending late", "missing"]
+    _print_table([*headers, "counted"], rows)
+    problems = [
+        v()
+        for v, broken in (
+            (report.sync_verdict, report.sync_below()),
+            (report.webhook_verdict, report.webhooks_over()),
+            (report.count_verdict, report.counts_missing()),
+        )
+        if broken
+    ]
+    for line in problems:
+        print(f"WARNING: {line}")
 
 
 def _print_platform_status(integrations: Sequence[Any]) -> None:

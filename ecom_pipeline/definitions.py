@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from ecom_pipeline.assets import export_assets, extract_assets, hub_assets, stock_push
+from ecom_pipeline.assets.ops import OPS_ASSETS, ops_kpis_job, ops_kpis_schedule
 from ecom_pipeline.housekeeping import housekeeping_job, housekeeping_schedule
 from ecom_pipeline.jobs import sync_job
 from ecom_pipeline.resources import CredentialStoreResource, ShopClientSettings, WarehouseResource
@@ -13,9 +14,16 @@ from ecom_pipeline.sensors import dead_runs_sensor, tenant_partitions_sensor
 from ecom_pipeline.webhooks.dagster import WEBHOOK_DEFINITIONS
 
 defs = dg.Definitions(
-    assets=[*extract_assets(), *hub_assets(), *export_assets(), stock_push, *WEBHOOK_DEFINITIONS["assets"]],
-    jobs=[sync_job, housekeeping_job, *WEBHOOK_DEFINITIONS["jobs"]],
-    schedules=[incremental_sync_schedule, housekeeping_schedule],
+    assets=[
+        *extract_assets(),
+        *hub_assets(),
+        *export_assets(),
+        stock_push,
+        *WEBHOOK_DEFINITIONS["assets"],
+        *OPS_ASSETS,
+    ],
+    jobs=[sync_job, housekeeping_job, ops_kpis_job, *WEBHOOK_DEFINITIONS["jobs"]],
+    schedules=[incremental_sync_schedule, housekeeping_schedule, ops_kpis_schedule],
     sensors=[tenant_partitions_sensor, dead_runs_sensor, *WEBHOOK_DEFINITIONS["sensors"]],
     resources={
         "warehouse": WarehouseResource(),

@@ -131,6 +131,8 @@ sync_runs = Table(
     Column("cursor_after", JsonType),
     Column("error", Text),
     Column("dagster_run_id", String(64), index=True),
+    # The sync-success KPI reads a window of start times (ops/kpis.py).
+    Index("ix_sync_runs_started", "integration_id", "started_at"),
 )
 
 staging_records = Table(
@@ -174,6 +176,8 @@ webhook_inbox = Table(
     Column("processed_at", UTCDateTime),
     Column("error", Text),
     Index("ix_webhook_inbox_pending", "status", "next_attempt_at"),
+    # The webhook-latency KPI reads a window of received times (ops/kpis.py).
+    Index("ix_webhook_inbox_received", "integration_id", "received_at"),
 )
 
 sync_conflicts = Table(
@@ -539,7 +543,7 @@ FROM r JOIN hub_variants v ON v.id = r.variant_id
 
 
 def stock_available_view(dialect: str) -> str:
-    """``CREATE VIEW stock_available`` for a dialect (``postgresql`` or ``sqlite``), as migration 0012 runs it."""
+    """``CREATE VIEW stock_available`` for a dialect (``postgresql`` or ``sqlite``), as migration 0010 runs it."""
     return _STOCK_AVAILABLE_TEMPLATE.format(**_STOCK_AVAILABLE_DIALECT[dialect])
 
 

@@ -1,6 +1,6 @@
 """``stock_available``: what each shop should show, as a view for analysts.
 
-Revision ID: 0012
+Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-04
 
@@ -16,7 +16,7 @@ from alembic import op
 
 from ecom_pipeline.warehouse.schema import stock_available_view
 
-revision = "0012"
+revision = "0010"
 down_revision = "0009"
 branch_labels = None
 depends_on = None

@@ -1,0 +1,1 @@
+"""Operations: the briefs' promises (sync success, webhook latency, zero data loss) measured from the warehouse."""
