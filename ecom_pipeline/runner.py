@@ -295,15 +295,20 @@ WORKSPACE_YAML = Path(__file__).resolve().parent.parent / "workspace.yaml"
 
 @contextlib.contextmanager
 def schedule_tick(
-    instance: dg.DagsterInstance, schedule_name: str = "incremental_sync_schedule", workspace_file: Path | None = None
+    instance: dg.DagsterInstance,
+    schedule_name: str = "incremental_sync_schedule",
+    workspace_file: Path | None = None,
+    *,
+    launch_queued: bool = False,
 ) -> Iterator[list[str]]:
     """Submit one tick of ``schedule_name`` exactly as the scheduler daemon does; yields the submitted run ids.
 
     The schedule is evaluated by a code server loaded from the workspace file, and each RunRequest goes through
     Dagster's own ``_submit_run_request`` (the scheduler daemon's function: a run built from the code location's
     remote job, subset to the request's asset selection, then ``instance.submit_run``). With the queued run
-    coordinator the runs wait for the daemon; with the default one they are launched at once as run worker
-    processes of this context's code server, so wait for them inside the ``with`` block. For tests and
+    coordinator the runs wait for the daemon, unless ``launch_queued`` launches them here, as the run queue
+    daemon does (``instance.launch_run``: a run worker process of this context's code server), in which case
+    wait for them inside the ``with`` block. For tests and
     benchmarks (the daemon only ticks on the cron schedule); private Dagster APIs, pinned by constraints.txt.
     """
     from dagster._core.definitions.timestamp import TimestampWithTimezone
@@ -335,4 +340,9 @@ def schedule_tick(
                 raise RuntimeError(f"a run of the tick could not be submitted: {result.error_info.message}")
             if result.submitted_run is not None:
                 run_ids.append(result.submitted_run.run_id)
+        if launch_queued:
+            for run_id in run_ids:
+                run = instance.get_run_by_id(run_id)
+                if run is not None and run.status == dg.DagsterRunStatus.QUEUED:
+                    instance.launch_run(run_id, workspace.create_request_context())
         yield run_ids
