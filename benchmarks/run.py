@@ -582,13 +582,14 @@ def render(data: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------------- other sections
 
 # Modules exposing ``run(quick: bool) -> str`` (a markdown section), run after the WooCommerce benchmark.
-SECTIONS = ("woocommerce", "prestashop", "webhooks", "webhooks_e2e", "shopify", "push")
+SECTIONS = ("woocommerce", "prestashop", "webhooks", "webhooks_e2e", "shopify", "push", "tick")
 SECTION_MODULES = {
     "prestashop": "benchmarks.prestashop_bench",
     "webhooks": "benchmarks.webhooks_bench",
     "webhooks_e2e": "benchmarks.webhooks_e2e",
     "shopify": "benchmarks.shopify_bench",
     "push": "benchmarks.push_bench",
+    "tick": "benchmarks.tick_bench",
 }
 
 

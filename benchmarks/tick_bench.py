@@ -16,6 +16,7 @@ warehouse database (``pg_stat_activity``) while the tick ran.
     .venv/bin/python -m benchmarks.tick_bench                 # 20 tenants, PostgreSQL when it answers
     .venv/bin/python -m benchmarks.tick_bench --tenants 100
     .venv/bin/python -m benchmarks.tick_bench --tenants 1 --repeat 3  # one tenant's run, three ticks
+    .venv/bin/python -m benchmarks.tick_bench --write         # and replace its section of docs/benchmarks.md
 
 ``run(quick) -> str`` gives the markdown section for ``benchmarks/run.py``.
 """
@@ -48,6 +49,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 PG_ADMIN_URL = os.environ.get("ECOM_BENCH_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+DOC = ROOT / "docs" / "benchmarks.md"
+HEADING = "## Schedule tick: many tenants through the Dagster daemon"
 
 
 def log(msg: str) -> None:
@@ -346,7 +349,7 @@ def render(results: list[TickResult]) -> str:
     """The markdown section for docs/benchmarks.md."""
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
-        "## Schedule tick: many tenants through the Dagster daemon (no-change incremental sync)",
+        f"{HEADING} (no-change incremental sync)",
         "",
         f"Measured {date} on {machine()} by `benchmarks/tick_bench.py` (`make bench-tick`). Each tenant has one "
         "small emulated WooCommerce shop and was fully synced once before the clock starts. One tick: "
@@ -372,6 +375,18 @@ def render(results: list[TickResult]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_section(section: str, path: Path = DOC) -> None:
+    """Replace this benchmark's section of ``docs/benchmarks.md`` (or append it)."""
+    doc = path.read_text(encoding="utf-8")
+    start = doc.find(HEADING)
+    if start < 0:
+        path.write_text(doc.rstrip() + "\n\n" + section.rstrip() + "\n", encoding="utf-8")
+        return
+    nxt = doc.find("\n## ", start + len(HEADING))
+    rest = "" if nxt < 0 else "\n" + doc[nxt + 1 :]
+    path.write_text(doc[:start] + section.rstrip() + "\n" + rest, encoding="utf-8")
+
+
 def run(quick: bool) -> str:
     """``benchmarks/run.py`` section: 20 tenants (5 with ``--quick``)."""
     return render(measure(5 if quick else 20))
@@ -384,6 +399,7 @@ def main() -> int:
     parser.add_argument("--max-concurrent-runs", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=1, help="ticks to time one after another")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (daemon log)")
+    parser.add_argument("--write", action="store_true", help="replace the section in docs/benchmarks.md")
     args = parser.parse_args()
     results = measure(
         args.tenants,
@@ -392,8 +408,11 @@ def main() -> int:
         repeat=args.repeat,
         keep=args.keep,
     )
-    print(render(results))
-    print("medians: wall", statistics.median(r.wall_s for r in results), "s")
+    section = render(results)
+    print(section)
+    print("median tick wall time:", f"{statistics.median(r.wall_s for r in results):.1f} s")
+    if args.write:
+        write_section(section)
     return 0
 
 
