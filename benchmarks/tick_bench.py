@@ -139,6 +139,7 @@ class TickResult:
     executor: str
     max_concurrent_runs: int
     daemon_cpu_before_s: float
+    pool_limit: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -146,13 +147,15 @@ class TickResult:
         return self.cpu_s / max(self.runs, 1)
 
 
-def _dagster_yaml(home: Path, dagster_pg_url: str | None, max_concurrent_runs: int) -> None:
+def _dagster_yaml(home: Path, dagster_pg_url: str | None, max_concurrent_runs: int, pool_limit: int | None) -> None:
     import yaml
 
     config = yaml.safe_load((ROOT / "dagster.yaml").read_text())
     if dagster_pg_url is not None:
         config["storage"] = {"postgres": {"postgres_url": dagster_pg_url}}
     config["concurrency"]["runs"]["max_concurrent_runs"] = max_concurrent_runs
+    if pool_limit is not None:
+        config["concurrency"]["pools"]["default_limit"] = pool_limit
     (home / "dagster.yaml").write_text(yaml.safe_dump(config))
 
 
@@ -161,6 +164,7 @@ def measure(
     *,
     backend: str | None = None,
     max_concurrent_runs: int = 4,
+    pool_limit: int | None = None,
     repeat: int = 1,
     products: int = 20,
     orders: int = 20,
@@ -186,7 +190,8 @@ def measure(
             warehouse_url, dagster_url = stack.enter_context(pg_databases(*names))
         else:
             warehouse_url, dagster_url = f"sqlite:///{work / 'warehouse.db'}", None
-        _dagster_yaml(home, dagster_url, max_concurrent_runs)
+        _dagster_yaml(home, dagster_url, max_concurrent_runs, pool_limit)
+        pools = yaml_pool_limit(home)
         env = dict(os.environ)
         env.update(
             DAGSTER_HOME=str(home),
@@ -241,6 +246,7 @@ def measure(
             for _ in range(repeat):
                 results.append(_one_tick(instance, warehouse_url, sampler, backend, tenants, max_concurrent_runs))
                 results[-1].extra["in_process_wall_s"], results[-1].extra["in_process_cpu_s"] = in_process
+                results[-1].pool_limit = pools
         finally:
             os.killpg(daemon.pid, signal.SIGTERM)
             try:
@@ -361,18 +367,27 @@ def render(results: list[TickResult]) -> str:
         "before the tick, per run; "
         "connections are the peak of `pg_stat_activity` on the warehouse database.",
         "",
-        "| tenants | warehouse | executor | max concurrent runs | runs ok | steps per run | platforms with a step "
-        "| tick wall time | CPU per tenant-run | peak warehouse connections |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| tenants | warehouse | executor | max concurrent runs | pool limit | runs ok | steps per run "
+        "| platforms with a step | tick wall time | CPU per tenant-run | peak warehouse connections |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         conns = "n/a (SQLite)" if r.peak_warehouse_connections is None else str(r.peak_warehouse_connections)
         lines.append(
-            f"| {r.tenants} | {r.backend} | `{r.executor}` | {r.max_concurrent_runs} | {r.succeeded}/{r.runs} | "
+            f"| {r.tenants} | {r.backend} | `{r.executor}` | {r.max_concurrent_runs} | {r.pool_limit} | "
+            f"{r.succeeded}/{r.runs} | "
             f"{r.steps_per_run:.1f} | {', '.join(r.platforms_started)} | {r.wall_s:.1f} s | "
             f"{r.cpu_per_run_s:.2f} s | {conns} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def yaml_pool_limit(home: Path) -> int | None:
+    """The per-pool limit (``concurrency.pools.default_limit``) the benchmark's instance runs with."""
+    import yaml
+
+    config = yaml.safe_load((home / "dagster.yaml").read_text())
+    return config.get("concurrency", {}).get("pools", {}).get("default_limit")
 
 
 def write_section(section: str, path: Path = DOC) -> None:
@@ -397,6 +412,7 @@ def main() -> int:
     parser.add_argument("--tenants", type=int, default=20)
     parser.add_argument("--backend", choices=["postgresql", "sqlite"], default=None)
     parser.add_argument("--max-concurrent-runs", type=int, default=4)
+    parser.add_argument("--pool-limit", type=int, default=None, help="concurrency.pools.default_limit (dagster.yaml's)")
     parser.add_argument("--repeat", type=int, default=1, help="ticks to time one after another")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (daemon log)")
     parser.add_argument("--write", action="store_true", help="replace the section in docs/benchmarks.md")
@@ -405,6 +421,7 @@ def main() -> int:
         args.tenants,
         backend=args.backend,
         max_concurrent_runs=args.max_concurrent_runs,
+        pool_limit=args.pool_limit,
         repeat=args.repeat,
         keep=args.keep,
     )
