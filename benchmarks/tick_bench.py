@@ -140,6 +140,7 @@ class TickResult:
     max_concurrent_runs: int
     daemon_cpu_before_s: float
     pool_limit: int | None = None
+    pool_granularity: str = "op"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -147,7 +148,9 @@ class TickResult:
         return self.cpu_s / max(self.runs, 1)
 
 
-def _dagster_yaml(home: Path, dagster_pg_url: str | None, max_concurrent_runs: int, pool_limit: int | None) -> None:
+def _dagster_yaml(
+    home: Path, dagster_pg_url: str | None, max_concurrent_runs: int, pool_limit: int | None, granularity: str | None
+) -> None:
     import yaml
 
     config = yaml.safe_load((ROOT / "dagster.yaml").read_text())
@@ -156,6 +159,8 @@ def _dagster_yaml(home: Path, dagster_pg_url: str | None, max_concurrent_runs: i
     config["concurrency"]["runs"]["max_concurrent_runs"] = max_concurrent_runs
     if pool_limit is not None:
         config["concurrency"]["pools"]["default_limit"] = pool_limit
+    if granularity is not None:
+        config["concurrency"]["pools"]["granularity"] = granularity
     (home / "dagster.yaml").write_text(yaml.safe_dump(config))
 
 
@@ -165,6 +170,7 @@ def measure(
     backend: str | None = None,
     max_concurrent_runs: int = 4,
     pool_limit: int | None = None,
+    pool_granularity: str | None = None,
     repeat: int = 1,
     products: int = 20,
     orders: int = 20,
@@ -190,7 +196,7 @@ def measure(
             warehouse_url, dagster_url = stack.enter_context(pg_databases(*names))
         else:
             warehouse_url, dagster_url = f"sqlite:///{work / 'warehouse.db'}", None
-        _dagster_yaml(home, dagster_url, max_concurrent_runs, pool_limit)
+        _dagster_yaml(home, dagster_url, max_concurrent_runs, pool_limit, pool_granularity)
         pools = yaml_pool_limit(home)
         env = dict(os.environ)
         env.update(
@@ -247,6 +253,7 @@ def measure(
                 results.append(_one_tick(instance, warehouse_url, sampler, backend, tenants, max_concurrent_runs))
                 results[-1].extra["in_process_wall_s"], results[-1].extra["in_process_cpu_s"] = in_process
                 results[-1].pool_limit = pools
+                results[-1].pool_granularity = pool_granularity or "op"
         finally:
             os.killpg(daemon.pid, signal.SIGTERM)
             try:
@@ -367,14 +374,15 @@ def render(results: list[TickResult]) -> str:
         "before the tick, per run; "
         "connections are the peak of `pg_stat_activity` on the warehouse database.",
         "",
-        "| tenants | warehouse | executor | max concurrent runs | pool limit | runs ok | steps per run "
+        "| tenants | warehouse | executor | max concurrent runs | pool limit (granularity) | runs ok | steps per run "
         "| platforms with a step | tick wall time | CPU per tenant-run | peak warehouse connections |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         conns = "n/a (SQLite)" if r.peak_warehouse_connections is None else str(r.peak_warehouse_connections)
         lines.append(
-            f"| {r.tenants} | {r.backend} | `{r.executor}` | {r.max_concurrent_runs} | {r.pool_limit} | "
+            f"| {r.tenants} | {r.backend} | `{r.executor}` | {r.max_concurrent_runs} | {r.pool_limit} "
+            f"({r.pool_granularity}) | "
             f"{r.succeeded}/{r.runs} | "
             f"{r.steps_per_run:.1f} | {', '.join(r.platforms_started)} | {r.wall_s:.1f} s | "
             f"{r.cpu_per_run_s:.2f} s | {conns} |"
@@ -413,6 +421,7 @@ def main() -> int:
     parser.add_argument("--backend", choices=["postgresql", "sqlite"], default=None)
     parser.add_argument("--max-concurrent-runs", type=int, default=4)
     parser.add_argument("--pool-limit", type=int, default=None, help="concurrency.pools.default_limit (dagster.yaml's)")
+    parser.add_argument("--pool-granularity", choices=["op", "run"], default=None, help="concurrency.pools.granularity")
     parser.add_argument("--repeat", type=int, default=1, help="ticks to time one after another")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (daemon log)")
     parser.add_argument("--write", action="store_true", help="replace the section in docs/benchmarks.md")
@@ -422,6 +431,7 @@ def main() -> int:
         backend=args.backend,
         max_concurrent_runs=args.max_concurrent_runs,
         pool_limit=args.pool_limit,
+        pool_granularity=args.pool_granularity,
         repeat=args.repeat,
         keep=args.keep,
     )
