@@ -300,6 +300,10 @@ def _one_tick(
                 stop.wait(0.2)
         engine.dispose()
 
+    from ecom_pipeline.warehouse.engine import shared_engine
+
+    # This process's own pooled connections (set-up syncs) would count as the tick's: close them first.
+    shared_engine(warehouse_url).dispose()
     watcher = threading.Thread(target=watch_connections, daemon=True)
     cpu_before = sampler.sample()
     watcher.start()
