@@ -9,7 +9,7 @@ PYTHON ?= python3
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export ECOM_PIPELINE_HOME ?= $(DAGSTER_HOME)
 
-.PHONY: install demo dev test test-fast lint validate bench bench-push clean constraints
+.PHONY: install demo dev test test-fast lint validate bench bench-push bench-tick clean constraints
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,12 @@ bench: install
 # The push benchmark alone (also part of `make bench`): replaces its section of docs/benchmarks.md.
 bench-push: install
 	$(PY) -m benchmarks.push_bench --write
+
+# One schedule tick of TENANTS tenants (default 20) through dagster-daemon (also part of `make bench`): replaces its
+# section of docs/benchmarks.md. PostgreSQL on 127.0.0.1:5432 when it answers (throwaway databases), else SQLite.
+TENANTS ?= 20
+bench-tick: install
+	$(PY) -m benchmarks.tick_bench --tenants $(TENANTS) --write
 
 clean:
 	rm -rf .dagster_home .pytest_cache .ruff_cache

@@ -585,7 +585,7 @@ def render(data: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------------- other sections
 
 # Modules exposing ``run(quick: bool) -> str`` (a markdown section), run after the WooCommerce benchmark.
-SECTIONS = ("woocommerce", "prestashop", "webhooks", "webhooks_e2e", "shopify", "push", "stock")
+SECTIONS = ("woocommerce", "prestashop", "webhooks", "webhooks_e2e", "shopify", "push", "stock", "tick")
 SECTION_MODULES = {
     "prestashop": "benchmarks.prestashop_bench",
     "webhooks": "benchmarks.webhooks_bench",
@@ -593,6 +593,7 @@ SECTION_MODULES = {
     "shopify": "benchmarks.shopify_bench",
     "push": "benchmarks.push_bench",
     "stock": "benchmarks.stock_bench",
+    "tick": "benchmarks.tick_bench",
 }
 
 

@@ -4,7 +4,7 @@ A run does only its tenant's work: every launcher (the schedule, the CLI) select
 platforms the tenant has an active shop on, plus the hub assets, plus the export asset of each platform on which the
 tenant has a shop whose direction pushes (:func:`tenant_sync_selection`). Materializing
 ``woocommerce/*`` for a PrestaShop-only tenant would record empty materializations under that tenant's partition
-and, on the daemon's multiprocess executor, cost one process per useless step.
+and cost a useless step in every run.
 """
 
 from __future__ import annotations
@@ -25,12 +25,17 @@ from ecom_pipeline.warehouse import store
 SYNC_JOB_NAME = "sync_job"
 HUB_GROUP = "hub"
 
-# The daemon's run worker executes a run with one process per step. Forked from a server that has already
-# imported dagster and our definitions, a step process starts in a fraction of the time a spawned one needs to
-# import them again (the CLI runs in process and is not affected).
-SYNC_EXECUTOR = dg.multiprocess_executor.configured(
-    {"start_method": {"forkserver": {"preload_modules": ["ecom_pipeline.definitions"]}}}
-)
+# How a launched run executes its steps. Measured on this 2-core machine (benchmarks/tick_bench.py, docs/benchmarks.md
+# "Schedule tick"): a no-change sync of a one-shop tenant launched through the daemon took 15-19 s wall and ~12 CPU s
+# with the multiprocess executor (forkserver preloading the definitions: one process per step, 8 steps), against
+# ~3-5 s and under 1 CPU s in process. A tenant's steps are a short chain (extract, then hub resolve, then export)
+# whose work is I/O on the shop and the warehouse; parallelism comes from running many tenants' runs at once
+# (max_concurrent_runs), not from the steps of one run. So a run executes in its run worker, one step after the
+# other: the code is loaded once per run and no step costs a process. A failed step still only skips the steps
+# that depend on it (the other platforms' extracts and their hub steps run and are reported), pools still apply
+# (the in-process executor claims pool slots too), and the warehouse locks and idempotent writes do not depend on
+# the executor.
+SYNC_EXECUTOR = dg.in_process_executor
 
 sync_job = dg.define_asset_job(
     SYNC_JOB_NAME,

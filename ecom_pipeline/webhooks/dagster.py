@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 
 from ecom_pipeline.assets.export import INBOX_ASSET_KEY, export_key, export_platforms
 from ecom_pipeline.assets.stock import STOCK_KEY
-from ecom_pipeline.jobs import tenant_push_platforms
+from ecom_pipeline.jobs import SYNC_EXECUTOR, tenant_push_platforms
 from ecom_pipeline.partitions import TENANTS_PARTITION_NAME, tenants_partitions
 from ecom_pipeline.resources import CredentialStoreResource, WarehouseResource
 from ecom_pipeline.run_status import IN_PROGRESS_RUN_STATUSES
@@ -98,6 +98,9 @@ def inbox_applied(
 
 apply_webhooks_job = dg.define_asset_job(
     APPLY_WEBHOOKS_JOB_NAME,
+    # In process, like sync_job (see ecom_pipeline.jobs.SYNC_EXECUTOR): a webhook run is one to three short steps,
+    # and with Dagster's default executor each would start and import a Python process of its own.
+    executor_def=SYNC_EXECUTOR,
     # The export assets ride along: the sensor selects the inbox asset plus the export of each platform where the
     # tenant has a shop whose direction pushes (a change a webhook brought reaches the tenant's other shops).
     selection=dg.AssetSelection.assets(INBOX_ASSET_KEY, *(export_key(p) for p in export_platforms()), STOCK_KEY),

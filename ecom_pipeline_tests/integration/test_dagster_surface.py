@@ -159,7 +159,7 @@ def test_a_prestashop_only_tenant_run_materializes_no_woocommerce_or_shopify_ass
         assert selected == {f"{group}/{entity}" for group in ("prestashop", "hub")
                             for entity in ("products", "inventory", "orders", "customers")}  # fmt: skip
 
-        # ... and a run worker executes that request with the job's own executor (one process per step).
+        # ... and a run worker executes that request with the job's own executor (in process, see jobs.SYNC_EXECUTOR).
         job = dg.reconstructable(sync_job_for_run_workers)
         with dg.execute_job(
             job, instance, tags=requests[0].tags | {"dagster/partition": "initech"},

@@ -1,0 +1,451 @@
+"""One schedule tick of many tenants through the Dagster daemon: wall time, CPU per tenant-run, connections.
+
+Every tenant has one small emulated WooCommerce shop and has been fully synced once (in process, before the clock
+starts), so the tick measures what every 30 minutes costs in steady state: a no-change incremental sync of every
+tenant. The tick goes through the same path as the daemon's scheduler: ``incremental_sync_schedule`` is evaluated
+(one RunRequest per tenant, each selecting only its platforms), each request becomes a run with
+Dagster's own ``_submit_run_request`` (the scheduler daemon's function) and is submitted to the instance's
+``QueuedRunCoordinator``; a real ``dagster-daemon run`` dequeues the runs (``max_concurrent_runs`` of the
+instance) and launches each through the ``DefaultRunLauncher`` as a run worker process of its code server.
+
+Figures: the time from the first submission until every run has finished; the CPU seconds of the daemon's
+processes (daemon, code server, run workers and their step processes: :class:`CpuSampler`), minus what
+they had used when the tick started, divided by the number of runs; the peak number of connections to the
+warehouse database (``pg_stat_activity``) while the tick ran.
+
+    .venv/bin/python -m benchmarks.tick_bench                 # 20 tenants, PostgreSQL when it answers
+    .venv/bin/python -m benchmarks.tick_bench --tenants 100
+    .venv/bin/python -m benchmarks.tick_bench --tenants 1 --repeat 3  # one tenant's run, three ticks
+    .venv/bin/python -m benchmarks.tick_bench --write         # and replace its section of docs/benchmarks.md
+
+``run(quick) -> str`` gives the markdown section for ``benchmarks/run.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet
+from sqlalchemy import NullPool, create_engine, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+PG_ADMIN_URL = os.environ.get("ECOM_BENCH_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+DOC = ROOT / "docs" / "benchmarks.md"
+HEADING = "## Schedule tick: many tenants through the Dagster daemon"
+
+
+def log(msg: str) -> None:
+    print(f"[tick {datetime.now().strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def pg_available() -> bool:
+    try:
+        engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3}, poolclass=NullPool)
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        return True
+    except Exception:
+        return False
+
+
+def _pg_url(name: str) -> str:
+    return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+@contextlib.contextmanager
+def pg_databases(*names: str) -> Iterator[list[str]]:
+    """Throwaway PostgreSQL databases, dropped afterwards (only the ones created here)."""
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    created: list[str] = []
+    try:
+        for name in names:
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            created.append(name)
+        yield [_pg_url(n) for n in created]
+    finally:
+        for name in created:
+            with contextlib.suppress(Exception), admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+MARKER = "ECOM_TICK_BENCH_DAEMON"
+
+
+class CpuSampler:
+    """CPU seconds of every process started by the benchmark's daemon (its environment carries ``MARKER``).
+
+    The daemon's code server, run workers and step processes are not all its descendants in one tree (the run
+    launcher's processes outlive their parents), so they are found by the marker Dagster copies into every child's
+    environment. Each process's user+system time, its reaped children's included, is sampled from /proc; the
+    largest value seen per process (pid and start time) counts, so a process that ends between two samples loses
+    at most one sampling interval.
+    """
+
+    def __init__(self) -> None:
+        self.seen: dict[tuple[int, str], float] = {}
+
+    def sample(self) -> float:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                if MARKER.encode() not in (entry / "environ").read_bytes():
+                    continue
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rfind(")") + 2 :].split()
+            key = (int(entry.name), fields[19])
+            cpu = sum(int(x) for x in fields[11:15]) / CLK_TCK
+            self.seen[key] = max(self.seen.get(key, 0.0), cpu)
+        return self.total()
+
+    def total(self) -> float:
+        return sum(self.seen.values())
+
+
+@dataclass
+class TickResult:
+    tenants: int
+    backend: str
+    runs: int
+    succeeded: int
+    wall_s: float
+    cpu_s: float
+    peak_warehouse_connections: int | None
+    steps_per_run: float
+    platforms_started: list[str]
+    executor: str
+    max_concurrent_runs: int
+    daemon_cpu_before_s: float
+    pool_limit: int | None = None
+    pool_granularity: str = "op"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def cpu_per_run_s(self) -> float:
+        return self.cpu_s / max(self.runs, 1)
+
+
+def _dagster_yaml(
+    home: Path, dagster_pg_url: str | None, max_concurrent_runs: int, pool_limit: int | None, granularity: str | None
+) -> None:
+    import yaml
+
+    config = yaml.safe_load((ROOT / "dagster.yaml").read_text())
+    if dagster_pg_url is not None:
+        config["storage"] = {"postgres": {"postgres_url": dagster_pg_url}}
+    config["concurrency"]["runs"]["max_concurrent_runs"] = max_concurrent_runs
+    if pool_limit is not None:
+        config["concurrency"]["pools"]["default_limit"] = pool_limit
+    if granularity is not None:
+        config["concurrency"]["pools"]["granularity"] = granularity
+    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+
+
+def measure(
+    tenants: int = 20,
+    *,
+    backend: str | None = None,
+    max_concurrent_runs: int = 4,
+    pool_limit: int | None = None,
+    pool_granularity: str | None = None,
+    repeat: int = 1,
+    products: int = 20,
+    orders: int = 20,
+    keep: bool = False,
+) -> list[TickResult]:
+    """Set up ``tenants`` one-shop tenants, sync each once, then time ``repeat`` no-change ticks via the daemon."""
+    import dagster as dg
+
+    from ecom_pipeline.cli import main as cli_main
+    from ecom_pipeline.runner import run_sync
+    from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
+    from ecom_pipeline.warehouse.migrate import upgrade
+
+    backend = backend or ("postgresql" if pg_available() else "sqlite")
+    work = Path(tempfile.mkdtemp(prefix="ecom-tick-"))
+    home = work / "dagster_home"
+    home.mkdir()
+    suffix = uuid.uuid4().hex[:8]
+    names = [f"ecom_tick_wh_{suffix}", f"ecom_tick_dg_{suffix}"] if backend == "postgresql" else []
+    results: list[TickResult] = []
+    with contextlib.ExitStack() as stack:
+        if backend == "postgresql":
+            warehouse_url, dagster_url = stack.enter_context(pg_databases(*names))
+        else:
+            warehouse_url, dagster_url = f"sqlite:///{work / 'warehouse.db'}", None
+        _dagster_yaml(home, dagster_url, max_concurrent_runs, pool_limit, pool_granularity)
+        pools = yaml_pool_limit(home)
+        env = dict(os.environ)
+        env.update(
+            DAGSTER_HOME=str(home),
+            ECOM_PIPELINE_HOME=str(work),
+            ECOM_WAREHOUSE_URL=warehouse_url,
+            ECOM_SECRET_KEY=Fernet.generate_key().decode(),
+        )
+        os.environ.update({k: env[k] for k in ("DAGSTER_HOME", "ECOM_PIPELINE_HOME", "ECOM_WAREHOUSE_URL")})
+        os.environ["ECOM_SECRET_KEY"] = env["ECOM_SECRET_KEY"]
+        upgrade(warehouse_url)
+        specs = [
+            ShopSpec(name=f"shop{i:04d}", seed=i, products=products, variable_share=0.3, orders=orders, customers=5)
+            for i in range(tenants)
+        ]
+        sandbox = stack.enter_context(
+            SandboxServer(shops=specs, host="127.0.0.1", http_port=0, https_port=0, cert_dir=work / "certs")
+        )
+        instance = stack.enter_context(dg.DagsterInstance.from_config(str(home)))
+        log(f"{backend}: connecting and fully syncing {tenants} tenant(s) in process")
+        t0 = time.perf_counter()
+        for spec in specs:
+            info = sandbox.shop(spec.name)
+            tenant = f"t{spec.name[4:]}"
+            argv = ["--warehouse-url", warehouse_url, "connect", "woocommerce", "--tenant", tenant]
+            argv += ["--url", info.http_url, "--consumer-key", info.consumer_key]
+            argv += ["--consumer-secret", info.consumer_secret, "--name", spec.name, "--timeout", "10"]
+            if cli_main(argv) != 0:
+                raise RuntimeError(f"connect failed for {tenant}")
+            outcome = run_sync(tenant, instance=instance, log_level="ERROR")
+            if not outcome.success:
+                raise RuntimeError(f"first sync of {tenant} failed: {outcome.failure}")
+        log(f"set-up done in {time.perf_counter() - t0:.0f} s")
+        # The same no-change sync of one tenant in process (what `ecom-pipeline sync` does), for comparison.
+        cpu0, t1 = time.process_time(), time.perf_counter()
+        outcome = run_sync("t0000", instance=instance, log_level="ERROR")
+        in_process = (time.perf_counter() - t1, time.process_time() - cpu0)
+        log(f"in-process no-change sync of one tenant: {in_process[0]:.1f} s wall, {in_process[1]:.1f} s CPU")
+        log("starting dagster-daemon")
+        daemon = subprocess.Popen(
+            [str(Path(PY).parent / "dagster-daemon"), "run", "-w", str(ROOT / "workspace.yaml")],
+            env={**env, MARKER: "1"},
+            cwd=ROOT,
+            stdout=open(work / "daemon.log", "wb"),  # noqa: SIM115
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            time.sleep(20)  # the daemon starts its code server and first ticks its sensors
+            if daemon.poll() is not None:
+                raise RuntimeError(f"dagster-daemon exited: {(work / 'daemon.log').read_text()[-2000:]}")
+            sampler = CpuSampler()
+            for _ in range(repeat):
+                results.append(_one_tick(instance, warehouse_url, sampler, backend, tenants, max_concurrent_runs))
+                results[-1].extra["in_process_wall_s"], results[-1].extra["in_process_cpu_s"] = in_process
+                results[-1].pool_limit = pools
+                results[-1].pool_granularity = pool_granularity or "op"
+        finally:
+            os.killpg(daemon.pid, signal.SIGTERM)
+            try:
+                daemon.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(daemon.pid, signal.SIGKILL)
+                daemon.wait()
+    if keep:
+        log(f"kept {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    return results
+
+
+def executor_name(executor: Any) -> str:
+    name = getattr(executor, "name", "?")
+    config = getattr(executor, "_configured_config_or_config_fn", None)
+    return f"{name} {config}" if config else str(name)
+
+
+def _one_tick(
+    instance: Any, warehouse_url: str, sampler: CpuSampler, backend: str, tenants: int, max_concurrent_runs: int
+) -> TickResult:
+    import dagster as dg
+
+    from ecom_pipeline.jobs import SYNC_EXECUTOR
+    from ecom_pipeline_tests.dagster_tick import schedule_tick
+
+    peak: list[int] = [0]
+    stop = threading.Event()
+
+    def watch_connections() -> None:
+        if backend != "postgresql":
+            return
+        engine = create_engine(PG_ADMIN_URL, poolclass=NullPool)
+        name = make_url(warehouse_url).database
+        with engine.connect() as conn:
+            while not stop.is_set():
+                n = conn.execute(
+                    text("select count(*) from pg_stat_activity where datname = :d and pid <> pg_backend_pid()"),
+                    {"d": name},
+                ).scalar_one()
+                peak[0] = max(peak[0], int(n))
+                stop.wait(0.2)
+        engine.dispose()
+
+    from ecom_pipeline.warehouse.engine import shared_engine
+
+    # This process's own pooled connections (set-up syncs) would count as the tick's: close them first.
+    shared_engine(warehouse_url).dispose()
+    watcher = threading.Thread(target=watch_connections, daemon=True)
+    cpu_before = sampler.sample()
+    watcher.start()
+    started = time.perf_counter()
+    with schedule_tick(instance) as run_ids:  # queued: the daemon launches them
+        log(f"submitted {len(run_ids)} run(s) in {time.perf_counter() - started:.1f} s")
+    pending = set(run_ids)
+    while pending:
+        time.sleep(0.5)
+        sampler.sample()
+        for run_id in list(pending):
+            run = instance.get_run_by_id(run_id)
+            if run is not None and run.is_finished:
+                pending.discard(run_id)
+        if time.perf_counter() - started > 3600:
+            raise RuntimeError(f"{len(pending)} run(s) still unfinished after an hour")
+    wall = time.perf_counter() - started
+    time.sleep(1.0)  # let the code server reap the last run workers
+    cpu_after = sampler.sample()
+    stop.set()
+    watcher.join(timeout=5)
+    succeeded = 0
+    steps = 0
+    platforms: set[str] = set()
+    for run_id in run_ids:
+        run = instance.get_run_by_id(run_id)
+        succeeded += run.status == dg.DagsterRunStatus.SUCCESS
+        for record in instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.STEP_START).records:
+            steps += 1
+            step = record.event_log_entry.step_key or ""
+            platforms.add(step.split("__", 1)[0])
+    log(f"tick: {len(run_ids)} runs, {succeeded} succeeded, {wall:.1f} s, peak warehouse connections {peak[0]}")
+    return TickResult(
+        tenants=tenants,
+        backend=backend,
+        runs=len(run_ids),
+        succeeded=succeeded,
+        wall_s=wall,
+        cpu_s=cpu_after - cpu_before,
+        peak_warehouse_connections=peak[0] if backend == "postgresql" else None,
+        steps_per_run=steps / max(len(run_ids), 1),
+        platforms_started=sorted(platforms),
+        executor=executor_name(SYNC_EXECUTOR),
+        max_concurrent_runs=max_concurrent_runs,
+        daemon_cpu_before_s=cpu_before,
+    )
+
+
+def machine() -> str:
+    cpu = "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return f"{os.cpu_count()} cores ({cpu}), Python {sys.version.split()[0]}"
+
+
+def render(results: list[TickResult]) -> str:
+    """The markdown section for docs/benchmarks.md."""
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"{HEADING} (no-change incremental sync)",
+        "",
+        f"Measured {date} on {machine()} by `benchmarks/tick_bench.py` (`make bench-tick`). Each tenant has one "
+        "small emulated WooCommerce shop and was fully synced once before the clock starts. One tick: "
+        "`incremental_sync_schedule` is evaluated and each RunRequest submitted with the scheduler daemon's own "
+        "`_submit_run_request` to the `QueuedRunCoordinator`; a real `dagster-daemon run` launches the runs "
+        "(DefaultRunLauncher: one run worker process per run, from the code server). Wall time runs from the "
+        "first submission until every run has finished; CPU is that of every process the daemon started (daemon, "
+        "code server, run workers, step processes; sampled from /proc every 0.5 s), minus what they had used "
+        "before the tick, per run; "
+        "connections are the peak of `pg_stat_activity` on the warehouse database.",
+        "",
+        "| tenants | warehouse | executor | max concurrent runs | pool limit (granularity) | runs ok | steps per run "
+        "| platforms with a step | tick wall time | CPU per tenant-run | peak warehouse connections |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        conns = "n/a (SQLite)" if r.peak_warehouse_connections is None else str(r.peak_warehouse_connections)
+        lines.append(
+            f"| {r.tenants} | {r.backend} | `{r.executor}` | {r.max_concurrent_runs} | {r.pool_limit} "
+            f"({r.pool_granularity}) | "
+            f"{r.succeeded}/{r.runs} | "
+            f"{r.steps_per_run:.1f} | {', '.join(r.platforms_started)} | {r.wall_s:.1f} s | "
+            f"{r.cpu_per_run_s:.2f} s | {conns} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def yaml_pool_limit(home: Path) -> int | None:
+    """The per-pool limit (``concurrency.pools.default_limit``) the benchmark's instance runs with."""
+    import yaml
+
+    config = yaml.safe_load((home / "dagster.yaml").read_text())
+    return config.get("concurrency", {}).get("pools", {}).get("default_limit")
+
+
+def write_section(section: str, path: Path = DOC) -> None:
+    """Replace this benchmark's section of ``docs/benchmarks.md`` (or append it)."""
+    doc = path.read_text(encoding="utf-8")
+    start = doc.find(HEADING)
+    if start < 0:
+        path.write_text(doc.rstrip() + "\n\n" + section.rstrip() + "\n", encoding="utf-8")
+        return
+    nxt = doc.find("\n## ", start + len(HEADING))
+    rest = "" if nxt < 0 else "\n" + doc[nxt + 1 :]
+    path.write_text(doc[:start] + section.rstrip() + "\n" + rest, encoding="utf-8")
+
+
+def run(quick: bool) -> str:
+    """``benchmarks/run.py`` section: 20 tenants (5 with ``--quick``)."""
+    return render(measure(5 if quick else 20))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tenants", type=int, default=20)
+    parser.add_argument("--backend", choices=["postgresql", "sqlite"], default=None)
+    parser.add_argument("--max-concurrent-runs", type=int, default=4)
+    parser.add_argument("--pool-limit", type=int, default=None, help="concurrency.pools.default_limit (dagster.yaml's)")
+    parser.add_argument("--pool-granularity", choices=["op", "run"], default=None, help="concurrency.pools.granularity")
+    parser.add_argument("--repeat", type=int, default=1, help="ticks to time one after another")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (daemon log)")
+    parser.add_argument("--write", action="store_true", help="replace the section in docs/benchmarks.md")
+    args = parser.parse_args()
+    results = measure(
+        args.tenants,
+        backend=args.backend,
+        max_concurrent_runs=args.max_concurrent_runs,
+        pool_limit=args.pool_limit,
+        pool_granularity=args.pool_granularity,
+        repeat=args.repeat,
+        keep=args.keep,
+    )
+    section = render(results)
+    print(section)
+    print("median tick wall time:", f"{statistics.median(r.wall_s for r in results):.1f} s")
+    if args.write:
+        write_section(section)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""One schedule tick submitted exactly as Dagster's scheduler daemon does, for tests and benchmarks.
+
+Kept out of the ``ecom_pipeline`` package on purpose: it drives private Dagster APIs (``dagster._core``,
+``dagster._scheduler``), pinned by constraints.txt, and the package itself uses only Dagster's public API.
+The daemon only ticks on the cron schedule; a test or a benchmark needs a tick now.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+
+logger = logging.getLogger(__name__)
+
+WORKSPACE_YAML = Path(__file__).resolve().parent.parent / "workspace.yaml"
+
+
+@contextlib.contextmanager
+def schedule_tick(
+    instance: dg.DagsterInstance,
+    schedule_name: str = "incremental_sync_schedule",
+    workspace_file: Path | None = None,
+    *,
+    launch_queued: bool = False,
+) -> Iterator[list[str]]:
+    """Submit one tick of ``schedule_name`` exactly as the scheduler daemon does; yields the submitted run ids.
+
+    The schedule is evaluated by a code server loaded from the workspace file, and each RunRequest goes through
+    Dagster's own ``_submit_run_request`` (the scheduler daemon's function: a run built from the code location's
+    remote job, subset to the request's asset selection, then ``instance.submit_run``). With the queued run
+    coordinator the runs wait for the daemon, unless ``launch_queued`` launches them here, as the run queue
+    daemon does (``instance.launch_run``: a run worker process of this context's code server), in which case
+    wait for them inside the ``with`` block. For tests and
+    benchmarks (the daemon only ticks on the cron schedule); private Dagster APIs, pinned by constraints.txt.
+    """
+    from dagster._core.definitions.timestamp import TimestampWithTimezone
+    from dagster._core.workspace.context import WorkspaceProcessContext
+    from dagster._core.workspace.load_target import WorkspaceFileTarget
+    from dagster._scheduler.scheduler import _submit_run_request
+
+    target = WorkspaceFileTarget(paths=[str(workspace_file or WORKSPACE_YAML)])
+    with WorkspaceProcessContext(instance, target) as workspace:
+        entries = workspace.create_request_context().get_code_location_entries()
+        entry = next(iter(entries.values()))
+        if entry.code_location is None:
+            raise RuntimeError(f"the code location did not load: {entry.load_error}")
+        code_location = entry.code_location
+        repository = next(iter(code_location.get_repositories().values()))
+        schedule = repository.get_schedule(schedule_name)
+        now = datetime.now(UTC)
+        data = code_location.get_schedule_execution_data(
+            instance=instance,
+            repository_handle=schedule.handle.repository_handle,
+            schedule_name=schedule.name,
+            scheduled_execution_time=TimestampWithTimezone(now.timestamp(), "UTC"),
+            log_key=None,
+        )
+        run_ids: list[str] = []
+        for request in data.run_requests or []:
+            result = _submit_run_request(request, workspace, schedule, now, logger, None)
+            if result.error_info is not None:
+                raise RuntimeError(f"a run of the tick could not be submitted: {result.error_info.message}")
+            if result.submitted_run is not None:
+                run_ids.append(result.submitted_run.run_id)
+        if launch_queued:
+            for run_id in run_ids:
+                run = instance.get_run_by_id(run_id)
+                if run is not None and run.status == dg.DagsterRunStatus.QUEUED:
+                    instance.launch_run(run_id, workspace.create_request_context())
+        yield run_ids

@@ -1,0 +1,76 @@
+"""Cheap runs (issue 12): a launched run executes in process and starts steps only for the tenant's platforms.
+
+The daemon launches the schedule's runs through the run launcher: each run is a run worker process of the code
+server, and the job's executor decides whether every step then starts a process of its own. Measured, one process
+per step cost a no-change sync ~12 CPU s instead of ~5 (docs/benchmarks.md, "Schedule tick").
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import dagster as dg
+
+from ecom_pipeline.definitions import defs
+from ecom_pipeline.runner import run_sync
+from ecom_pipeline_tests.dagster_tick import schedule_tick
+from ecom_pipeline_tests.integration.conftest import Env
+
+
+def test_sync_and_webhook_jobs_execute_in_process() -> None:
+    """Prevents a return to Dagster's default multiprocess executor (one Python process per step) for the jobs the
+    daemon launches for every tenant, every 30 minutes and on every webhook."""
+    for name in ("sync_job", "apply_webhooks_job"):
+        assert defs.resolve_job_def(name).executor_def is dg.in_process_executor, name
+
+
+def _wait_finished(instance: dg.DagsterInstance, run_ids: list[str], timeout_s: float = 90) -> list[dg.DagsterRun]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        runs = [instance.get_run_by_id(run_id) for run_id in run_ids]
+        if all(run is not None and run.is_finished for run in runs):
+            return [run for run in runs if run is not None]
+        time.sleep(0.5)
+    details = []
+    for run_id in run_ids:
+        run = instance.get_run_by_id(run_id)
+        events = [f"{e.dagster_event_type}: {e.message[:300]}" for e in instance.all_logs(run_id)[-8:]]
+        details.append(f"{run_id} {run.status if run else '?'}: {events}")
+    raise AssertionError(f"runs did not finish within {timeout_s} s: {details}")
+
+
+def test_a_scheduled_run_of_a_woocommerce_only_tenant_starts_no_other_platform_step_and_one_process(
+    env: Env,
+) -> None:
+    """Prevents the daemon's runs from starting steps (and, with a per-step executor, processes) for platforms the
+    tenant does not have: the tick is submitted exactly as the scheduler daemon does and launched by the
+    instance's run launcher (a run worker of the code server), not executed in this process."""
+    assert env.connect("acme") == 0
+    first = run_sync("acme", instance=env.instance)  # the first (full) sync, so the tick is a no-change one
+    assert first.success, first.failure
+
+    with schedule_tick(env.instance, launch_queued=True) as run_ids:
+        assert len(run_ids) == 1
+        (run,) = _wait_finished(env.instance, run_ids)
+    assert run.status == dg.DagsterRunStatus.SUCCESS
+    assert run.tags["dagster/partition"] == "acme"  # still one partition per tenant in the UI
+    assert run.tags["ecom/platforms"] == "woocommerce"
+
+    starts = env.instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.STEP_START).records
+    steps = {record.event_log_entry.step_key for record in starts}
+    assert steps == {f"{group}__{entity}" for group in ("woocommerce", "hub")
+                     for entity in ("products", "inventory", "orders", "customers")}  # fmt: skip
+    # In process: every step ran in the run worker itself (one pid), and that is not this test's process.
+    pids = {record.event_log_entry.dagster_event.pid for record in starts if record.event_log_entry.dagster_event}
+    assert len(pids) == 1 and None not in pids
+    assert pids != {os.getpid()}
+
+    materialized = env.instance.get_records_for_run(
+        run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+    ).records
+    groups = {record.event_log_entry.asset_materialization.asset_key.path[0] for record in materialized}  # type: ignore[union-attr]
+    assert groups == {"woocommerce", "hub"}
+    for platform in ("shopify", "prestashop"):
+        key = dg.AssetKey([platform, "products"])
+        assert env.instance.get_latest_materialization_event(key) is None, platform
