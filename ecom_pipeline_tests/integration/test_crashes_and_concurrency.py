@@ -43,8 +43,10 @@ POOL = "woocommerce_api"
 
 @pytest.fixture
 def repo_dagster_home(dagster_home: Path) -> Path:
-    """The test instance's storage with the repo's dagster.yaml on top (pool limit 2, run monitoring...)."""
+    """The test instance's storage with the repo's dagster.yaml on top (run monitoring, run limits...), its pool
+    limit lowered to 2 so two crashed syncs hold every slot of a pool (the shipped limit is larger)."""
     config = yaml.safe_load(REPO_DAGSTER_YAML.read_text())
+    config["concurrency"]["pools"]["default_limit"] = 2
     storage = yaml.safe_load((dagster_home / "dagster.yaml").read_text()) or {}
     if "storage" in storage:
         config["storage"] = storage["storage"]
