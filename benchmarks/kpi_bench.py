@@ -134,7 +134,7 @@ def section(figures: dict[str, float | int | str], backend: str) -> str:
             "",
             f"Measured {when} with `.venv/bin/python -m benchmarks.kpi_bench --write` on this machine (2 cores, "
             "shared with other work). Indexes `sync_runs (integration_id, started_at)` and `webhook_inbox "
-            "(integration_id, received_at)` (migration 0010) make the one-tenant figure: with an index on the time "
+            "(integration_id, received_at)` (migration 0011) make the one-tenant figure: with an index on the time "
             "alone it was 0.8 s.",
         ]
     )

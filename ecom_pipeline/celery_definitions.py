@@ -1,6 +1,6 @@
 """The code location for a Celery deployment: the project's definitions plus ``sync_job_celery``.
 
-Why a second module: ``sync_job`` runs its steps on the run worker's machine (multiprocess executor, see
+Why a second module: ``sync_job`` runs its steps in the run worker's own process (in-process executor, see
 ``jobs``). When one machine is not enough, Dagster's own ``dagster-celery`` executor hands each step to a pool of
 Celery workers on other machines through a broker (RabbitMQ): the run coordinator stays small and the workers
 scale out. It is an optional extra (``pip install '.[celery]'``), so the default code location

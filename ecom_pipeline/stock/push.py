@@ -214,9 +214,15 @@ def run_stock(
                         credentials = credentials_for(conn, int(shop.id))
                     clients[int(shop.id)] = (make_client or module.make_client)(shop, credentials)
                 recompute = _recompute_for(engine, tenant_id, shop, after_read)
-                push.outcome = module.write_stock(clients[int(shop.id)], push.planned, recompute)
+                # The outcome is ours, filled as the writer goes: when a later batch raises, the quantities already
+                # written still become the links' bases, so the next reading does not take our own write for a
+                # shop adjustment (a movement nobody made).
+                push.outcome = StockOutcome()
+                module.write_stock(clients[int(shop.id)], push.planned, recompute, push.outcome)
             except Exception as exc:  # one shop's failure must not hold back the others; the step reports it
                 push.error = f"{type(exc).__name__}: {exc}"
+                if push.outcome is not None and push.outcome.settled:
+                    _settle(engine, push.outcome)
                 continue
             _settle(engine, push.outcome)
             moved = moved or recompute.moved  # type: ignore[attr-defined]

@@ -35,9 +35,14 @@ def _rows(client: PrestaShopClient, items: Sequence[StockWrite]) -> dict[str, st
     return found
 
 
-def write_stock(client: PrestaShopClient, items: Sequence[StockWrite], recompute: Recompute) -> StockOutcome:
+def write_stock(
+    client: PrestaShopClient,
+    items: Sequence[StockWrite],
+    recompute: Recompute,
+    out: StockOutcome | None = None,
+) -> StockOutcome:
     """Per item: GET the stock_available document, recompute, PUT it when the number differs (module doc)."""
-    out = StockOutcome()
+    out = out if out is not None else StockOutcome()  # the caller's, so what was written survives a raise
     calls_before = client.http.stats.api_calls
     rows = _rows(client, items)
     for item in items:

@@ -114,9 +114,14 @@ def _send(
     return list((data.get("inventorySetQuantities") or {}).get("userErrors") or [])
 
 
-def write_stock(client: ShopifyClient, items: Sequence[StockWrite], recompute: Recompute) -> StockOutcome:
+def write_stock(
+    client: ShopifyClient,
+    items: Sequence[StockWrite],
+    recompute: Recompute,
+    out: StockOutcome | None = None,
+) -> StockOutcome:
     """Read, recompute, compare-and-set; on a stale compare re-read, recompute, retry (module doc)."""
-    out = StockOutcome()
+    out = out if out is not None else StockOutcome()  # the caller's, so what was written survives a raise
     calls_before = client.stats.api_calls
     read_at = utcnow()
     found = _lookup(client, items)

@@ -14,7 +14,8 @@
 - **Bulk** above ``bulk_mutation_threshold`` (integration setting, default 250): when one push has more
   ``productSet`` writes than that (or more products with variant changes), the same per-product inputs become the
   lines of a JSONL file (``stagedUploadsCreate``, a multipart upload, ``bulkOperationRunMutation`` with the very
-  document the per-call path sends, ``bulkOperation(id:)`` polled with backoff), and each result line (matched by
+  document the per-call path sends, ``bulkOperation(id:)`` polled at a pace
+  taken from the time waited and the operation's ``objectCount``), and each result line (matched by
   ``__lineNumber``) goes through the same result handler as a per-call answer: links, or a rejection with the
   line's ``userErrors``. Only for API versions that take it (``versions.FEATURES["bulk_product_set"]``, 2026-01+);
   older ones push per call. The bulk operation's own calls are cheap (10 points each, polls 1-2), so a large push

@@ -80,9 +80,14 @@ def _write(
                 out.settled.append(Settled(i.link_id, quantity, readings[i.link_id].read_at, written_at, True))
 
 
-def write_stock(client: WooCommerceClient, items: Sequence[StockWrite], recompute: Recompute) -> StockOutcome:
+def write_stock(
+    client: WooCommerceClient,
+    items: Sequence[StockWrite],
+    recompute: Recompute,
+    out: StockOutcome | None = None,
+) -> StockOutcome:
     """Read, recompute from what the shop shows, write what still differs (see the module doc)."""
-    out = StockOutcome()
+    out = out if out is not None else StockOutcome()  # the caller's, so what was written survives a raise
     calls_before = client.http.stats.api_calls
     readings = {r.link_id: r for r in _read(client, items)}
     for item in items:
