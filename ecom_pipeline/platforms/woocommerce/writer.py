@@ -598,6 +598,7 @@ class _Writer:
             }
             answer = self.client.post(f"products/{parent}/variations/batch", {k: v for k, v in request.items() if v})
             answer = answer if isinstance(answer, Mapping) else {}
+            fresh: list[dict[str, Any]] = []  # bare links of the variations this batch created (see below)
             for kind, item, body, result, error in _answered(chunk, answer):
                 if kind == "delete":
                     if error is not None and error.get("code") not in GONE_VARIATION_CODES:
@@ -615,6 +616,20 @@ class _Writer:
                     assert isinstance(result, Mapping)  # _error_of reports a missing item as an error
                     answered.append(result)
                     written[str(result["id"])] = (item.hub_id, None, ())
+                    fresh.append(
+                        link_row(
+                            self.integration,
+                            entity="variant",
+                            external_id=str(result["id"]),
+                            hub_id=item.hub_id,
+                            snapshot=None,
+                            digest=None,
+                            updated_at=None,
+                            sku=item.sku,
+                            parent=parent,
+                            now=utcnow(),
+                        )
+                    )
                     if parent not in self.new_parents:
                         self.out.created += 1
                 else:
@@ -627,6 +642,11 @@ class _Writer:
                     if isinstance(result, Mapping):
                         updated[item.external_id] = result
                     self.out.updated += 1
+            if fresh:
+                # Linked now, based later (the parents' read-back at the end of the push): a push that dies in
+                # between leaves these variations linked, so the rerun updates them instead of creating them again
+                # (one without a SKU could not be found by the duplicate-SKU answer).
+                self.on_links(fresh)
         if gone:
             self.on_links(gone)  # tombstoned as soon as the shop answered (a rerun would find nothing to delete)
         # A parent created by this push whose variations were all created here (none refused as a duplicate, none
