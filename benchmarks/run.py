@@ -415,6 +415,9 @@ How to read the figures:
 - **Stock** (`benchmarks/stock_bench.py`): 1,000 sales over three emulated shops until every shop shows the
   ledger's number, and a Shopify stock push of 1,000 changed quantities against its cost floor (`--quick`: 60
   sales, 100 SKUs).
+- **Stock with the daemon** (`benchmarks/stock_daemon_bench.py`): 100 sales by webhook (WooCommerce, Shopify) until
+  the three emulated shops show the number, with the receiver and `dagster-daemon` in their own processes; shop
+  writes per change, Dagster runs (`--quick`: 20 sales).
 
 Each of these sections comes from its module's `run(quick)`; `--sections` picks a subset.
 """
@@ -585,7 +588,17 @@ def render(data: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------------- other sections
 
 # Modules exposing ``run(quick: bool) -> str`` (a markdown section), run after the WooCommerce benchmark.
-SECTIONS = ("woocommerce", "prestashop", "webhooks", "webhooks_e2e", "shopify", "push", "stock", "tick")
+SECTIONS = (
+    "woocommerce",
+    "prestashop",
+    "webhooks",
+    "webhooks_e2e",
+    "shopify",
+    "push",
+    "stock",
+    "stock_daemon",
+    "tick",
+)
 SECTION_MODULES = {
     "prestashop": "benchmarks.prestashop_bench",
     "webhooks": "benchmarks.webhooks_bench",
@@ -594,6 +607,7 @@ SECTION_MODULES = {
     "push": "benchmarks.push_bench",
     "stock": "benchmarks.stock_bench",
     "tick": "benchmarks.tick_bench",
+    "stock_daemon": "benchmarks.stock_daemon_bench",
 }
 
 

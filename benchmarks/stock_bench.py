@@ -300,11 +300,12 @@ def run(quick: bool = False) -> str:
     return text.rstrip() + "\n\n" + shopify
 
 
-def write_doc(text: str) -> None:
+def write_doc(text: str, heading: str = HEADING) -> None:
+    """Replace the section under ``heading`` in docs/benchmarks.md with ``text`` (or append it)."""
     doc = DOC.read_text()
-    if HEADING in doc:
-        start = doc.index(HEADING)
-        end = doc.find("\n## ", start + len(HEADING))
+    if heading in doc:
+        start = doc.index(heading)
+        end = doc.find("\n## ", start + len(heading))
         doc = doc[:start] + text + (doc[end + 1 :] if end != -1 else "")
     else:
         doc = doc.rstrip("\n") + "\n\n" + text

@@ -189,10 +189,14 @@ def _shelve(world: StockWorld, quantity: int) -> None:
 
 
 @contextmanager
-def stock_world(url: str, cert_dir: Path, home: Path, quantity: int = 10) -> Iterator[StockWorld]:
+def stock_world(
+    url: str, cert_dir: Path, home: Path, quantity: int = 10, webhook_url: str | None = None
+) -> Iterator[StockWorld]:
     """The world, connected and pulled once (products, customers, inventory), stock not pushed yet.
 
-    The environment must hold ``ECOM_SECRET_KEY`` (the CLI's ``connect`` encrypts credentials with it).
+    The environment must hold ``ECOM_SECRET_KEY`` (the CLI's ``connect`` encrypts credentials with it). With
+    ``webhook_url`` (a running receiver), WooCommerce and Shopify are connected with their webhooks to it (Shopify
+    then with client credentials: the stored client secret verifies its signatures); PrestaShop sends none.
     """
     import os
 
@@ -217,14 +221,20 @@ def stock_world(url: str, cert_dir: Path, home: Path, quantity: int = 10) -> Ite
                     woo.consumer_secret,
                     "--timeout",
                     "5",
+                    *(["--webhook-url", webhook_url, "--force-webhook-port"] if webhook_url else []),
                 ]
             )
             == 0
         )
-        os.environ["ECOM_SHOPIFY_ACCESS_TOKEN"] = world.shop("shopify").credentials["access_token"]
+        shopify = world.shop("shopify")
+        hooks: list[str] = []
+        if webhook_url:
+            os.environ["ECOM_SHOPIFY_CLIENT_SECRET"] = shopify.credentials["client_secret"]
+            hooks = ["--client-id", shopify.credentials["client_id"], "--webhook-url", webhook_url]
+        else:
+            os.environ["ECOM_SHOPIFY_ACCESS_TOKEN"] = shopify.credentials["access_token"]
         assert (
-            cli_main([*base, "shopify", "--tenant", TENANT, "--url", world.shop("shopify").http_url, "--timeout", "5"])
-            == 0
+            cli_main([*base, "shopify", "--tenant", TENANT, "--url", shopify.http_url, "--timeout", "5", *hooks]) == 0
         )
         os.environ["ECOM_PRESTASHOP_API_KEY"] = world.shop("prestashop").credentials["api_key"]
         assert (
