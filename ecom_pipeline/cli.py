@@ -825,8 +825,7 @@ def cmd_push(args: argparse.Namespace) -> int:
 
     engine = _engine(args)
 
-    def credentials_for(conn: Any, integration_id: int) -> dict[str, Any]:
-        return store.load_credentials(conn, integration_id, _cipher(args))  # read only when writing (not --dry-run)
+    credentials_for = store.credentials_loader(lambda: _cipher(args))  # the key is read only when writing
 
     try:
         reports = run_push(

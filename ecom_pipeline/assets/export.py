@@ -148,9 +148,7 @@ def build_export_asset(spec: PlatformSpec) -> dg.AssetsDefinition:
         tenant = context.partition_key
         engine = warehouse.engine()
         cipher = credentials.cipher()
-
-        def credentials_for(conn: Any, integration_id: int) -> dict[str, Any]:
-            return store.load_credentials(conn, integration_id, cipher)
+        credentials_for = store.credentials_loader(lambda: cipher)
 
         with engine.connect() as conn:
             shops = [s for s in pushing_integrations(conn, tenant, None) if s.platform == spec.name]

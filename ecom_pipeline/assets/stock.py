@@ -79,9 +79,7 @@ def stock_push(
     tenant = context.partition_key
     engine = warehouse.engine()
     cipher = credentials.cipher()
-
-    def credentials_for(conn: Any, integration_id: int) -> dict[str, Any]:
-        return store.load_credentials(conn, integration_id, cipher)
+    credentials_for = store.credentials_loader(lambda: cipher)
 
     with tenant_lock(
         engine,

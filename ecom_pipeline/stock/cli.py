@@ -43,8 +43,7 @@ def cmd_stock_push(args: argparse.Namespace) -> int:
     cli = _helpers()
     engine = cli._engine(args)
 
-    def credentials_for(conn: Any, integration_id: int) -> dict[str, Any]:
-        return store.load_credentials(conn, integration_id, cli._cipher(args))
+    credentials_for = store.credentials_loader(lambda: cli._cipher(args))
 
     with tenant_lock(engine, args.tenant, purpose="ecom-pipeline stock push"):
         report = run_stock(

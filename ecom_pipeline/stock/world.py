@@ -147,9 +147,7 @@ class StockWorld:
     def stock(self, **kwargs: Any) -> StockReport:
         """The stock step (movements, reconcile, push) for the tenant."""
 
-        def credentials_for(conn: Any, integration_id: int) -> dict[str, Any]:
-            return store.load_credentials(conn, integration_id, self.cipher)
-
+        credentials_for = store.credentials_loader(lambda: self.cipher)
         return run_stock(self.engine, tenant_id=TENANT, credentials_for=credentials_for, **kwargs)
 
     def cycle(self) -> StockReport:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -218,6 +218,22 @@ def load_credentials(conn: Connection, integration_id: int, cipher: CredentialCi
     if token is None:
         raise IntegrationNotFound(f"integration {integration_id} does not exist")
     return cipher.decrypt(token)
+
+
+CredentialsLoader = Callable[[Connection, int], dict[str, Any]]
+
+
+def credentials_loader(cipher: Callable[[], CredentialCipher]) -> CredentialsLoader:
+    """``load_credentials`` for the push and stock steps, which read a shop's credentials only when they write to it:
+    the cipher is made on first use (a dry run needs no key) and kept for the other shops."""
+    made: list[CredentialCipher] = []
+
+    def load(conn: Connection, integration_id: int) -> dict[str, Any]:
+        if not made:
+            made.append(cipher())
+        return load_credentials(conn, integration_id, made[0])
+
+    return load
 
 
 def disconnect_integration(conn: Connection, integration_id: int) -> None:
