@@ -31,6 +31,7 @@ daemon path writes to, and counts in "every shop shows the right number".
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import platform as host_platform
 import random
@@ -110,8 +111,43 @@ def _run_times(instance: Any, since: float) -> dict[str, float]:
     return out
 
 
-def measure(changes: int = DEFAULT_CHANGES, burst: int = DEFAULT_BURST, seed: int = 11) -> dict[str, Any]:
-    """Start the receiver, the shops and the daemon; sell ``changes`` units in bursts; return the figures."""
+def _slowest_run(instance: Any, since: float) -> dict[str, Any]:
+    """The longest-running run after ``since``, and the longest silence in its event log (what it was waiting on).
+
+    A p95 can hide one run that sat still for a minute; naming the gap (the event before it and the one after)
+    says whether it was a lock, a shop call or the machine.
+    """
+    import dagster as dg
+
+    records = instance.get_run_records(filters=dg.RunsFilter(created_after=datetime.fromtimestamp(since, UTC)))
+    timed = [r for r in records if r.start_time and r.end_time]
+    if not timed:
+        return {}
+    slow = max(timed, key=lambda r: r.end_time - r.start_time)
+    events = [e for e in instance.all_logs(slow.dagster_run.run_id) if e.timestamp]
+    gap, before, after = 0.0, "", ""
+    for first, second in itertools.pairwise(events):
+        if second.timestamp - first.timestamp > gap:
+            gap = second.timestamp - first.timestamp
+            before = (first.user_message or str(first.dagster_event_type or ""))[:160]
+            after = (second.user_message or str(second.dagster_event_type or ""))[:160]
+    return {
+        "slowest_run": slow.dagster_run.run_id,
+        "slowest_exec_s": slow.end_time - slow.start_time,
+        "slowest_gap_s": gap,
+        "slowest_gap_before": before,
+        "slowest_gap_after": after,
+    }
+
+
+def measure(
+    changes: int = DEFAULT_CHANGES, burst: int = DEFAULT_BURST, seed: int = 11, keep: bool = False
+) -> dict[str, Any]:
+    """Start the receiver, the shops and the daemon; sell ``changes`` units in bursts; return the figures.
+
+    ``keep`` leaves the work folder (warehouse, DAGSTER_HOME with its run logs, receiver and daemon logs) in place
+    and prints where it is, to look into a slow burst afterwards.
+    """
     import dagster as dg
 
     from ecom_pipeline.cli import main as cli_main
@@ -211,6 +247,7 @@ def measure(changes: int = DEFAULT_CHANGES, burst: int = DEFAULT_BURST, seed: in
             failed = len(instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE])))
             pushes, writes, per_shop = _stock_writes(instance, since)
             run_times = _run_times(instance, since)
+            slowest = _slowest_run(instance, since)
             load_after = os.getloadavg()[0]
             with world.engine.connect() as conn:
                 hand = ledger.on_hand(conn, TENANT, [(variant, "main")])[(variant, "main")]
@@ -218,7 +255,10 @@ def measure(changes: int = DEFAULT_CHANGES, burst: int = DEFAULT_BURST, seed: in
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    shutil.rmtree(work, ignore_errors=True)
+    if keep:
+        print(f"work folder kept: {work}", file=sys.stderr)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
     latencies.sort()
     bursts = -(-changes // burst)
     return {
@@ -244,6 +284,7 @@ def measure(changes: int = DEFAULT_CHANGES, burst: int = DEFAULT_BURST, seed: in
         "load_before": load_before,
         "load_after": load_after,
         **run_times,
+        **slowest,
     }
 
 
@@ -279,7 +320,8 @@ def section(f: dict[str, Any], quick: bool = False) -> str:
         "including any that only the webhooks the pushes themselves cause (WooCommerce `product.updated`, Shopify "
         "`inventory_levels/update` after a write) would start.\n\n"
         f"Where the time goes: a Dagster run waited p50 {f['wait_p50_s']:.1f} s (max {f['wait_max_s']:.1f} s) from "
-        "its creation by the sensor to its start (queue, then the run subprocess launched and the definitions "
+        "its creation by the sensor to its start (queue, looked at every second, then the run subprocess launched "
+        "and the definitions "
         f"loaded), then ran p50 {f['exec_p50_s']:.1f} s (max {f['exec_max_s']:.1f} s: inbox applied, stock "
         "pushed); before that, the sale waits for the sensor's next tick (every 5 s at the least). The machine's "
         f"1-minute load average was {f['load_before']:.1f} at the start and {f['load_after']:.1f} at the end "
@@ -288,7 +330,13 @@ def section(f: dict[str, Any], quick: bool = False) -> str:
         "work: the run's own process and the definitions it loads (`apply_webhooks_job` runs its steps in process; "
         "before it did, each step started a process too: 11 s from enqueued to success for 0.6 s of work). The "
         "sensor interval and the run launch are where the seconds are.\n\n"
-        "**PrestaShop sales are not on this path**: PrestaShop has no webhooks (`connect` refuses `--webhook-url` "
+        + (
+            f"The slowest run ran {f['slowest_exec_s']:.1f} s; the longest silence in its event log was "
+            f'{f["slowest_gap_s"]:.1f} s, between "{f["slowest_gap_before"]}" and "{f["slowest_gap_after"]}".\n\n'
+            if f.get("slowest_run")
+            else ""
+        )
+        + "**PrestaShop sales are not on this path**: PrestaShop has no webhooks (`connect` refuses `--webhook-url` "
         "for it), so its orders reach the hub by the scheduled sync (every 30 minutes) or `ecom-pipeline sync`; here "
         "PrestaShop is only written to, and must show the right number like the others. The in-process benchmark "
         "above (polling all three shops' orders) covers PrestaShop sales.\n\n"
@@ -308,8 +356,9 @@ def main() -> int:
     parser.add_argument("--changes", type=int, default=DEFAULT_CHANGES, help=f"sales (default {DEFAULT_CHANGES})")
     parser.add_argument("--burst", type=int, default=DEFAULT_BURST, help=f"sales per burst (default {DEFAULT_BURST})")
     parser.add_argument("--write", action="store_true", help="write the section into docs/benchmarks.md")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (warehouse, Dagster home, logs)")
     args = parser.parse_args()
-    text = section(measure(args.changes, args.burst))
+    text = section(measure(args.changes, args.burst, keep=args.keep))
     print(text)
     if args.write:
         write_doc_section(text)
