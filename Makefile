@@ -48,7 +48,7 @@ validate: install
 # pytest-xdist spreads the tests over the machine's cores (PYTEST_WORKERS=0 runs them in one process).
 PYTEST_WORKERS ?= auto
 test: install lint validate
-	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --maxprocesses=4
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --maxprocesses=4 --durations=30
 
 # The inner loop: everything but the tests marked slow (a real Dagster instance, end-to-end runs, big builds).
 test-fast: install
