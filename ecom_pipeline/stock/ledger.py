@@ -20,6 +20,13 @@ What the rest of a difference is, is a ``shop_adjustment`` (a merchant's edit, a
 A reading taken by the push itself (just before writing, our clock) also settles the units it does not show: they
 were recorded before the read, so the shop will never show them (our last write overwrote them); the ledger has
 them, and the write brings the shop to the ledger's number.
+
+**A write whose answer is lost** (a timeout, the process killed after the shop applied it and before we recorded
+it) must not come back as a shop adjustment: the push records the number it is about to write on the link
+(``pending_quantity``) in a committed transaction before sending it, and moves it into the base once the shop
+answered. A later reading equal to it is our write having landed: no movement. A different reading taken after the
+write was sent is read either way (the write landed and the shop moved since, or it never landed), whichever leaves
+less for a shop adjustment to explain (ties: it never landed); either way the write is no longer pending.
 """
 
 from __future__ import annotations
@@ -148,6 +155,11 @@ def _take(pool: int, amount: int) -> int:
     return min(abs(pool), abs(amount)) * (1 if amount > 0 else -1)
 
 
+def _unexplained(diff: int, unconfirmed: int) -> int:
+    """The part of a reading's difference that this shop's own unconfirmed movements do not account for."""
+    return diff - _take(unconfirmed, diff)
+
+
 def reconcile(
     conn: Connection,
     tenant_id: str,
@@ -157,11 +169,16 @@ def reconcile(
     now: datetime,
     *,
     at_push: bool,
+    refused: bool = False,
 ) -> Movement | None:
     """A shop's reading against what the hub believes it shows; the rest of the difference is a shop adjustment.
 
     ``at_push``: the reading was taken by the push just now (see the module doc). A stored reading (a pull's) not
     newer than the link's base is older than our last write or read and says nothing new: it is skipped.
+
+    A link with a ``pending_quantity`` has a write whose answer we never got (see the module doc): a reading equal
+    to it is that write having landed, not a movement. ``refused``: the shop refused that write (Shopify's stale
+    compare), so it is not in this reading whatever the number.
     """
     if not at_push and link.base_at is not None and read_at <= link.base_at:
         return None
@@ -170,6 +187,21 @@ def reconcile(
         conn.execute(stock_links.update().where(stock_links.c.id == link.id).values(**values))
         return None
     believed, unconfirmed, unmatched = int(link.base_quantity), int(link.unconfirmed or 0), int(link.unmatched or 0)
+    pending = None if refused else link.pending_quantity
+    if pending is not None:
+        pending = int(pending)
+        # A reading stamped before the write was sent cannot tell whether it landed: the write stays pending.
+        after_write = link.pending_at is None or read_at > link.pending_at
+        if quantity == pending:
+            believed = pending  # our write landed; its answer was lost
+        elif after_write and abs(_unexplained(quantity - pending, unconfirmed)) < abs(
+            _unexplained(quantity - believed, unconfirmed)
+        ):
+            believed = pending  # it landed, and the shop moved since (a sale after our write): less to explain
+        if quantity == pending or after_write:
+            values.update(pending_quantity=None, pending_at=None)
+    elif refused or link.pending_quantity is not None:
+        values.update(pending_quantity=None, pending_at=None)
     diff = int(quantity) - believed
     confirmed = _take(unconfirmed, diff)
     unconfirmed -= confirmed

@@ -132,9 +132,21 @@ def _recompute_for(
             rows = {int(r.id): r for r in conn.execute(select(stock_links).where(stock_links.c.id.in_(ids)))}
             for reading in readings:
                 link = rows[reading.link_id]
-                found = ledger.reconcile(conn, tenant_id, link, reading.quantity, reading.read_at, now, at_push=True)
+                found = ledger.reconcile(
+                    conn, tenant_id, link, reading.quantity, reading.read_at, now, at_push=True, refused=reading.refused
+                )
                 recompute.moved = recompute.moved or found is not None  # type: ignore[attr-defined]
             numbers = levels(conn, tenant_id, list(rows.values()), {int(shop.id): shop})
+            # What is about to be written, committed before the writer sends it: if its answer is lost, the next
+            # reading showing this number is our write, not a shop adjustment (ledger module doc).
+            for reading in readings:
+                target = numbers[reading.link_id].available
+                pending = target if target != reading.quantity else None
+                conn.execute(
+                    stock_links.update()
+                    .where(stock_links.c.id == reading.link_id)
+                    .values(pending_quantity=pending, pending_at=now if pending is not None else None)
+                )
         if after_read is not None:
             after_read(shop.platform)
         return {link_id: numbers[link_id].available for link_id in rows}
@@ -152,12 +164,17 @@ def _settle(engine: Engine, outcome: StockOutcome) -> None:
                 "read_at": s.read_at,
                 "unconfirmed": 0,
                 "last_error": None,
+                "pending_quantity": None,
+                "pending_at": None,
             }
             if s.written:
                 values["pushed_at"] = s.written_at
             conn.execute(stock_links.update().where(stock_links.c.id == s.link_id).values(**values))
         for link_id, reason in outcome.failed.items():
-            conn.execute(stock_links.update().where(stock_links.c.id == link_id).values(last_error=reason[:2000]))
+            failed: dict[str, Any] = {"last_error": reason[:2000]}
+            if link_id not in outcome.uncertain:  # the shop answered no: nothing of that write is in the shop
+                failed.update(pending_quantity=None, pending_at=None)
+            conn.execute(stock_links.update().where(stock_links.c.id == link_id).values(**failed))
 
 
 def writer_module(platform: str) -> Any:

@@ -163,7 +163,7 @@ def write_stock(
             again_at = utcnow()
             levels = _lookup(client, [i for i, _, _ in batch])
             part = [
-                Reading(i.link_id, levels[i.link_id][1] or 0, again_at)
+                Reading(i.link_id, levels[i.link_id][1] or 0, again_at, refused=True)
                 for i, _, _ in batch
                 if i.link_id in levels and levels[i.link_id][1] is not None
             ]

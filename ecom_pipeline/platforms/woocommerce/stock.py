@@ -74,6 +74,8 @@ def _write(
                 if got is None or got.get("error"):
                     error = (got or {}).get("error") or {}
                     out.failed[i.link_id] = f"{error.get('code', 'no_answer')}: {error.get('message', 'not in answer')}"
+                    if got is None:  # not refused, just not answered for: it may have landed (stays pending)
+                        out.uncertain.add(i.link_id)
                     continue
                 shown = got.get("stock_quantity")
                 quantity = int(shown) if shown is not None else targets[i.link_id]
