@@ -232,7 +232,7 @@ def reconcile(
 # --- orders and cancels -------------------------------------------------------------------------------------------
 
 
-def _links_by_shop_variant(conn: Connection, tenant_id: str) -> dict[tuple[int, int], Any]:
+def links_by_shop_variant(conn: Connection, tenant_id: str) -> dict[tuple[int, int], Any]:
     rows = conn.execute(select(stock_links).where(stock_links.c.tenant_id == tenant_id).order_by(stock_links.c.id))
     out: dict[tuple[int, int], Any] = {}
     for row in rows:
@@ -303,7 +303,7 @@ def order_movements(conn: Connection, tenant_id: str, now: datetime) -> list[Mov
     Orders taken before their shop's first reading (``linked_at``), or before the ledger opened for the item when
     their shop's stock is not managed, are in that opening number already: they move nothing.
     """
-    links = _links_by_shop_variant(conn, tenant_id)
+    links = links_by_shop_variant(conn, tenant_id)
     openings = _openings(conn, tenant_id)
     lines = _order_lines(conn, tenant_id)
     keys = [f"order:{r.line_id}" for r in lines] + [f"cancel:{r.line_id}" for r in lines]
@@ -313,6 +313,9 @@ def order_movements(conn: Connection, tenant_id: str, now: datetime) -> list[Mov
             stock_movements.c.tenant_id == tenant_id, stock_movements.c.source_key.in_(part)
         )
         known.update(conn.execute(query).scalars())
+    from ecom_pipeline.stock.refunds import restocked_by_line
+
+    restocked = restocked_by_line(conn, tenant_id)
     wanted: list[Movement] = []
     for r in lines:
         qty = int(r.quantity or 0)
@@ -335,11 +338,14 @@ def order_movements(conn: Connection, tenant_id: str, now: datetime) -> list[Mov
             )
         elif state == "cancelled" and order_key in known and cancel_key not in known:
             at = r.source_updated_at or r.synced_at
+            back = qty - restocked.get(int(r.line_id), 0)  # refunds may have restocked part of it already
+            if back <= 0:
+                continue
             wanted.append(
                 Movement(
                     int(r.variant_id),
                     location,
-                    qty,
+                    back,
                     "cancel",
                     cancel_key,
                     at,
@@ -348,7 +354,7 @@ def order_movements(conn: Connection, tenant_id: str, now: datetime) -> list[Mov
                 )
             )
     inserted = record(conn, tenant_id, wanted, now)
-    return inserted + _count_in_links(conn, tenant_id, inserted, links, now)
+    return inserted + count_in_links(conn, tenant_id, inserted, links, now)
 
 
 def refund_restock(
@@ -363,7 +369,7 @@ def refund_restock(
     now: datetime,
 ) -> list[Movement]:
     """Units a refund put back on the shelf (``refund_restock:<shop>:<refund ref>``): once, however often seen."""
-    links = _links_by_shop_variant(conn, tenant_id)
+    links = links_by_shop_variant(conn, tenant_id)
     link = links.get((integration_id, variant_id))
     location = str(link.hub_location) if link is not None else DEFAULT_HUB_LOCATION
     movement = Movement(
@@ -377,10 +383,10 @@ def refund_restock(
         f"refund {refund_ref}",
     )
     inserted = record(conn, tenant_id, [movement], now)
-    return inserted + _count_in_links(conn, tenant_id, inserted, links, now)
+    return inserted + count_in_links(conn, tenant_id, inserted, links, now)
 
 
-def _count_in_links(
+def count_in_links(
     conn: Connection, tenant_id: str, inserted: Sequence[Movement], links: Mapping[tuple[int, int], Any], now: datetime
 ) -> list[Movement]:
     """Shop movements just recorded, counted in their shop's link (see the module doc): the part an earlier shop

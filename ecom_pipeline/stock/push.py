@@ -3,8 +3,8 @@
 ``run_stock`` is what the ``hub/stock_push`` asset and ``ecom-pipeline stock push`` run for one tenant, under the
 tenant's lock (the caller holds it):
 
-1. ``prepare``: new stock links (and opening balances), order and cancel movements from the hub's orders, the
-   shops' stored readings reconciled, oversells detected;
+1. ``prepare``: new stock links (and opening balances), order, cancel and refund restock movements from the hub's
+   orders (``refunds``), the shops' stored readings reconciled, oversells detected;
 2. for each stock-managed shop, the links whose available number differs from what the shop shows are handed to
    the platform's stock writer, which reads or compares before writing (``stock/writers.py``); each link's base
    becomes the number the shop now shows;
@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import Connection
 
-from ecom_pipeline.stock import ledger, links, oversells
+from ecom_pipeline.stock import ledger, links, oversells, refunds
 from ecom_pipeline.stock.levels import levels
 from ecom_pipeline.stock.settings import StockSettingsError
 from ecom_pipeline.stock.writers import Reading, StockOutcome, StockWrite
@@ -89,6 +89,7 @@ def prepare(conn: Connection, tenant_id: str, shops: list[Any]) -> Prepared:
     out = Prepared()
     out.links_created = links.ensure_links(conn, tenant_id, shops, now)
     out.movements = len(ledger.order_movements(conn, tenant_id, now))
+    out.movements += len(refunds.refund_movements(conn, tenant_id, now))
     out.adjustments = len(links.reconcile_readings(conn, tenant_id, shops, now))
     out.oversells_opened, out.oversells_resolved = oversells.detect(conn, tenant_id, now)
     return out
