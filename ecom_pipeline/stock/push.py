@@ -80,7 +80,17 @@ class StockReport:
 
     @property
     def failed(self) -> int:
-        return sum(len(s.outcome.failed) for s in self.shops if s.outcome) + sum(1 for s in self.shops if s.error)
+        """Items whose last write of the run failed, plus shops whose push raised: each once per run, however many
+        passes tried it again (``shops`` has one entry per shop and pass)."""
+        last: dict[tuple[int, int], bool] = {}
+        for s in self.shops:
+            if s.outcome is None:
+                continue
+            for settled in s.outcome.settled:
+                last[(s.integration_id, settled.link_id)] = False
+            for link_id in s.outcome.failed:
+                last[(s.integration_id, link_id)] = True
+        return sum(last.values()) + len({s.integration_id for s in self.shops if s.error})
 
 
 def prepare(conn: Connection, tenant_id: str, shops: list[Any]) -> Prepared:
