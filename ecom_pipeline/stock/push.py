@@ -28,6 +28,7 @@ from ecom_pipeline.stock import ledger, links, oversells, refunds
 from ecom_pipeline.stock.levels import levels
 from ecom_pipeline.stock.settings import StockSettingsError
 from ecom_pipeline.stock.writers import Reading, StockOutcome, StockWrite
+from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.schema import stock_links
 from ecom_pipeline.warehouse.types import utcnow
 
@@ -150,14 +151,13 @@ def _recompute_for(
             numbers = levels(conn, tenant_id, list(rows.values()), {int(shop.id): shop})
             # What is about to be written, committed before the writer sends it: if its answer is lost, the next
             # reading showing this number is our write, not a shop adjustment (ledger module doc).
+            intents = []
             for reading in readings:
                 target = numbers[reading.link_id].available
                 pending = target if target != reading.quantity else None
-                conn.execute(
-                    stock_links.update()
-                    .where(stock_links.c.id == reading.link_id)
-                    .values(pending_quantity=pending, pending_at=now if pending is not None else None)
-                )
+                at = now if pending is not None else None
+                intents.append({"id": reading.link_id, "pending_quantity": pending, "pending_at": at})
+            store.executemany_update(conn, stock_links, intents)
         if after_read is not None:
             after_read(shop.platform)
         return {link_id: numbers[link_id].available for link_id in rows}
