@@ -3,6 +3,7 @@
 - ``settings``: per shop, whether its stock is managed, its buffer and its location mapping;
 - ``ledger``: movements (idempotent by their source), on hand, orders and cancels turned into movements, a shop's
   reading reconciled against the quantity we last set there;
+- ``refunds``: refund restocks reported in the shops' staged orders, as ``refund_restock`` movements;
 - ``links``: which shop item holds each hub variant's stock (``stock_links``), created from the shops' readings;
 - ``levels``: committed and available per shop (on hand - committed - buffer, never below zero);
 - ``oversells``: on hand below zero recorded with the orders that sold the last units;

@@ -63,7 +63,6 @@ def cmd_stock_push(args: argparse.Namespace) -> int:
         print("No shop's stock is managed by the hub: `ecom-pipeline stock buffer --integration N --manage`.")
         return 0
     rows = []
-    failed = 0
     for s in report.shops:
         o = s.outcome
         rows.append(
@@ -78,13 +77,14 @@ def cmd_stock_push(args: argparse.Namespace) -> int:
                 (s.error or "")[:70],
             ]
         )
-        failed += (len(o.failed) if o else 0) + (1 if s.error else 0)
         for link_id, reason in o.failed.items() if o else []:
             print(f"  link {link_id}: {reason}", file=sys.stderr)
     cli._print_table(["shop", "platform", "to check", "written", "refused", "failed", "calls", "error"], rows)
     if args.dry_run:
         print("dry run: movements recorded, nothing written to any shop")
-    return 1 if failed else 0
+    if report.failed:  # each item once, however many passes of the run tried it (the rows above are per pass)
+        print(f"{report.failed} item(s) or shop(s) failed", file=sys.stderr)
+    return 1 if report.failed else 0
 
 
 def cmd_stock_levels(args: argparse.Namespace) -> int:

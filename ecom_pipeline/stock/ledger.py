@@ -20,6 +20,13 @@ What the rest of a difference is, is a ``shop_adjustment`` (a merchant's edit, a
 A reading taken by the push itself (just before writing, our clock) also settles the units it does not show: they
 were recorded before the read, so the shop will never show them (our last write overwrote them); the ledger has
 them, and the write brings the shop to the ledger's number.
+
+**A write whose answer is lost** (a timeout, the process killed after the shop applied it and before we recorded
+it) must not come back as a shop adjustment: the push records the number it is about to write on the link
+(``pending_quantity``) in a committed transaction before sending it, and moves it into the base once the shop
+answered. A later reading equal to it is our write having landed: no movement. A different reading taken after the
+write was sent is read either way (the write landed and the shop moved since, or it never landed), whichever leaves
+less for a shop adjustment to explain (ties: it never landed); either way the write is no longer pending.
 """
 
 from __future__ import annotations
@@ -148,6 +155,11 @@ def _take(pool: int, amount: int) -> int:
     return min(abs(pool), abs(amount)) * (1 if amount > 0 else -1)
 
 
+def _unexplained(diff: int, unconfirmed: int) -> int:
+    """The part of a reading's difference that this shop's own unconfirmed movements do not account for."""
+    return diff - _take(unconfirmed, diff)
+
+
 def reconcile(
     conn: Connection,
     tenant_id: str,
@@ -157,11 +169,16 @@ def reconcile(
     now: datetime,
     *,
     at_push: bool,
+    refused: bool = False,
 ) -> Movement | None:
     """A shop's reading against what the hub believes it shows; the rest of the difference is a shop adjustment.
 
     ``at_push``: the reading was taken by the push just now (see the module doc). A stored reading (a pull's) not
     newer than the link's base is older than our last write or read and says nothing new: it is skipped.
+
+    A link with a ``pending_quantity`` has a write whose answer we never got (see the module doc): a reading equal
+    to it is that write having landed, not a movement. ``refused``: the shop refused that write (Shopify's stale
+    compare), so it is not in this reading whatever the number.
     """
     if not at_push and link.base_at is not None and read_at <= link.base_at:
         return None
@@ -170,6 +187,21 @@ def reconcile(
         conn.execute(stock_links.update().where(stock_links.c.id == link.id).values(**values))
         return None
     believed, unconfirmed, unmatched = int(link.base_quantity), int(link.unconfirmed or 0), int(link.unmatched or 0)
+    pending = None if refused else link.pending_quantity
+    if pending is not None:
+        pending = int(pending)
+        # A reading stamped before the write was sent cannot tell whether it landed: the write stays pending.
+        after_write = link.pending_at is None or read_at > link.pending_at
+        if quantity == pending:
+            believed = pending  # our write landed; its answer was lost
+        elif after_write and abs(_unexplained(quantity - pending, unconfirmed)) < abs(
+            _unexplained(quantity - believed, unconfirmed)
+        ):
+            believed = pending  # it landed, and the shop moved since (a sale after our write): less to explain
+        if quantity == pending or after_write:
+            values.update(pending_quantity=None, pending_at=None)
+    elif refused or link.pending_quantity is not None:
+        values.update(pending_quantity=None, pending_at=None)
     diff = int(quantity) - believed
     confirmed = _take(unconfirmed, diff)
     unconfirmed -= confirmed
@@ -200,7 +232,7 @@ def reconcile(
 # --- orders and cancels -------------------------------------------------------------------------------------------
 
 
-def _links_by_shop_variant(conn: Connection, tenant_id: str) -> dict[tuple[int, int], Any]:
+def links_by_shop_variant(conn: Connection, tenant_id: str) -> dict[tuple[int, int], Any]:
     rows = conn.execute(select(stock_links).where(stock_links.c.tenant_id == tenant_id).order_by(stock_links.c.id))
     out: dict[tuple[int, int], Any] = {}
     for row in rows:
@@ -271,7 +303,7 @@ def order_movements(conn: Connection, tenant_id: str, now: datetime) -> list[Mov
     Orders taken before their shop's first reading (``linked_at``), or before the ledger opened for the item when
     their shop's stock is not managed, are in that opening number already: they move nothing.
     """
-    links = _links_by_shop_variant(conn, tenant_id)
+    links = links_by_shop_variant(conn, tenant_id)
     openings = _openings(conn, tenant_id)
     lines = _order_lines(conn, tenant_id)
     keys = [f"order:{r.line_id}" for r in lines] + [f"cancel:{r.line_id}" for r in lines]
@@ -281,6 +313,9 @@ def order_movements(conn: Connection, tenant_id: str, now: datetime) -> list[Mov
             stock_movements.c.tenant_id == tenant_id, stock_movements.c.source_key.in_(part)
         )
         known.update(conn.execute(query).scalars())
+    from ecom_pipeline.stock.refunds import restocked_by_line
+
+    restocked = restocked_by_line(conn, tenant_id)
     wanted: list[Movement] = []
     for r in lines:
         qty = int(r.quantity or 0)
@@ -303,11 +338,14 @@ def order_movements(conn: Connection, tenant_id: str, now: datetime) -> list[Mov
             )
         elif state == "cancelled" and order_key in known and cancel_key not in known:
             at = r.source_updated_at or r.synced_at
+            back = qty - restocked.get(int(r.line_id), 0)  # refunds may have restocked part of it already
+            if back <= 0:
+                continue
             wanted.append(
                 Movement(
                     int(r.variant_id),
                     location,
-                    qty,
+                    back,
                     "cancel",
                     cancel_key,
                     at,
@@ -316,7 +354,7 @@ def order_movements(conn: Connection, tenant_id: str, now: datetime) -> list[Mov
                 )
             )
     inserted = record(conn, tenant_id, wanted, now)
-    return inserted + _count_in_links(conn, tenant_id, inserted, links, now)
+    return inserted + count_in_links(conn, tenant_id, inserted, links, now)
 
 
 def refund_restock(
@@ -331,7 +369,7 @@ def refund_restock(
     now: datetime,
 ) -> list[Movement]:
     """Units a refund put back on the shelf (``refund_restock:<shop>:<refund ref>``): once, however often seen."""
-    links = _links_by_shop_variant(conn, tenant_id)
+    links = links_by_shop_variant(conn, tenant_id)
     link = links.get((integration_id, variant_id))
     location = str(link.hub_location) if link is not None else DEFAULT_HUB_LOCATION
     movement = Movement(
@@ -345,10 +383,10 @@ def refund_restock(
         f"refund {refund_ref}",
     )
     inserted = record(conn, tenant_id, [movement], now)
-    return inserted + _count_in_links(conn, tenant_id, inserted, links, now)
+    return inserted + count_in_links(conn, tenant_id, inserted, links, now)
 
 
-def _count_in_links(
+def count_in_links(
     conn: Connection, tenant_id: str, inserted: Sequence[Movement], links: Mapping[tuple[int, int], Any], now: datetime
 ) -> list[Movement]:
     """Shop movements just recorded, counted in their shop's link (see the module doc): the part an earlier shop

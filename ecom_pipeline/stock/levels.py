@@ -14,13 +14,13 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from ecom_pipeline.stock.ledger import _links_by_shop_variant, _order_lines, committed_statuses, on_hand, order_state
+from ecom_pipeline.stock.ledger import _order_lines, committed_statuses, links_by_shop_variant, on_hand, order_state
 from ecom_pipeline.stock.settings import DEFAULT_HUB_LOCATION, Buffer, StockSettings
 
 
 def committed(conn: Connection, tenant_id: str) -> dict[tuple[int, str], int]:
     """Units of placed orders their shop has not taken off yet, per (variant, hub location)."""
-    links = _links_by_shop_variant(conn, tenant_id)
+    links = links_by_shop_variant(conn, tenant_id)
     out: dict[tuple[int, str], int] = defaultdict(int)
     for r in _order_lines(conn, tenant_id, committed_statuses()):
         if order_state(r.platform, r.status, r.fulfillment_status) != "committed":

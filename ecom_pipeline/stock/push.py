@@ -3,8 +3,8 @@
 ``run_stock`` is what the ``hub/stock_push`` asset and ``ecom-pipeline stock push`` run for one tenant, under the
 tenant's lock (the caller holds it):
 
-1. ``prepare``: new stock links (and opening balances), order and cancel movements from the hub's orders, the
-   shops' stored readings reconciled, oversells detected;
+1. ``prepare``: new stock links (and opening balances), order, cancel and refund restock movements from the hub's
+   orders (``refunds``), the shops' stored readings reconciled, oversells detected;
 2. for each stock-managed shop, the links whose available number differs from what the shop shows are handed to
    the platform's stock writer, which reads or compares before writing (``stock/writers.py``); each link's base
    becomes the number the shop now shows;
@@ -24,10 +24,11 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import Connection
 
-from ecom_pipeline.stock import ledger, links, oversells
+from ecom_pipeline.stock import ledger, links, oversells, refunds
 from ecom_pipeline.stock.levels import levels
 from ecom_pipeline.stock.settings import StockSettingsError
 from ecom_pipeline.stock.writers import Reading, StockOutcome, StockWrite
+from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.schema import stock_links
 from ecom_pipeline.warehouse.types import utcnow
 
@@ -80,7 +81,17 @@ class StockReport:
 
     @property
     def failed(self) -> int:
-        return sum(len(s.outcome.failed) for s in self.shops if s.outcome) + sum(1 for s in self.shops if s.error)
+        """Items whose last write of the run failed, plus shops whose push raised: each once per run, however many
+        passes tried it again (``shops`` has one entry per shop and pass)."""
+        last: dict[tuple[int, int], bool] = {}
+        for s in self.shops:
+            if s.outcome is None:
+                continue
+            for settled in s.outcome.settled:
+                last[(s.integration_id, settled.link_id)] = False
+            for link_id in s.outcome.failed:
+                last[(s.integration_id, link_id)] = True
+        return sum(last.values()) + len({s.integration_id for s in self.shops if s.error})
 
 
 def prepare(conn: Connection, tenant_id: str, shops: list[Any]) -> Prepared:
@@ -89,6 +100,7 @@ def prepare(conn: Connection, tenant_id: str, shops: list[Any]) -> Prepared:
     out = Prepared()
     out.links_created = links.ensure_links(conn, tenant_id, shops, now)
     out.movements = len(ledger.order_movements(conn, tenant_id, now))
+    out.movements += len(refunds.refund_movements(conn, tenant_id, now))
     out.adjustments = len(links.reconcile_readings(conn, tenant_id, shops, now))
     out.oversells_opened, out.oversells_resolved = oversells.detect(conn, tenant_id, now)
     return out
@@ -132,9 +144,20 @@ def _recompute_for(
             rows = {int(r.id): r for r in conn.execute(select(stock_links).where(stock_links.c.id.in_(ids)))}
             for reading in readings:
                 link = rows[reading.link_id]
-                found = ledger.reconcile(conn, tenant_id, link, reading.quantity, reading.read_at, now, at_push=True)
+                found = ledger.reconcile(
+                    conn, tenant_id, link, reading.quantity, reading.read_at, now, at_push=True, refused=reading.refused
+                )
                 recompute.moved = recompute.moved or found is not None  # type: ignore[attr-defined]
             numbers = levels(conn, tenant_id, list(rows.values()), {int(shop.id): shop})
+            # What is about to be written, committed before the writer sends it: if its answer is lost, the next
+            # reading showing this number is our write, not a shop adjustment (ledger module doc).
+            intents = []
+            for reading in readings:
+                target = numbers[reading.link_id].available
+                pending = target if target != reading.quantity else None
+                at = now if pending is not None else None
+                intents.append({"id": reading.link_id, "pending_quantity": pending, "pending_at": at})
+            store.executemany_update(conn, stock_links, intents)
         if after_read is not None:
             after_read(shop.platform)
         return {link_id: numbers[link_id].available for link_id in rows}
@@ -152,12 +175,17 @@ def _settle(engine: Engine, outcome: StockOutcome) -> None:
                 "read_at": s.read_at,
                 "unconfirmed": 0,
                 "last_error": None,
+                "pending_quantity": None,
+                "pending_at": None,
             }
             if s.written:
                 values["pushed_at"] = s.written_at
             conn.execute(stock_links.update().where(stock_links.c.id == s.link_id).values(**values))
         for link_id, reason in outcome.failed.items():
-            conn.execute(stock_links.update().where(stock_links.c.id == link_id).values(last_error=reason[:2000]))
+            failed: dict[str, Any] = {"last_error": reason[:2000]}
+            if link_id not in outcome.uncertain:  # the shop answered no: nothing of that write is in the shop
+                failed.update(pending_quantity=None, pending_at=None)
+            conn.execute(stock_links.update().where(stock_links.c.id == link_id).values(**failed))
 
 
 def writer_module(platform: str) -> Any:

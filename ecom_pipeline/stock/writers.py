@@ -11,6 +11,11 @@ So a sale that lands between our last look and our write is never overwritten bl
   reading; a sale between that read and the write is still an order movement in the ledger, and the next push
   corrects the shop's number.
 
+``recompute`` also records, committed before it returns, the number each item is about to be written with
+(``stock_links.pending_quantity``): a write whose answer is lost is then recognised when a reading shows it, instead
+of being taken for a shop adjustment. A writer that knows a write did not land says so: ``Reading.refused`` for a
+re-read after a refusal, ``StockOutcome.failed`` for a refused item (not in ``uncertain``).
+
 Each writer module also has ``make_client(integration, credentials)``.
 """
 
@@ -40,6 +45,7 @@ class Reading:
     link_id: int
     quantity: int
     read_at: datetime
+    refused: bool = False  # taken after the shop refused our write (a stale compare): that write is not in it
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,8 @@ class StockOutcome:
 
     settled: list[Settled] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)  # link id -> reason
+    # failed links whose write may still have landed (no answer: a timeout, a cut connection): they stay pending
+    uncertain: set[int] = field(default_factory=set)
     api_calls: int = 0
     refusals: int = 0  # compare-and-swap refusals (Shopify) that led to a re-read and a new target
 

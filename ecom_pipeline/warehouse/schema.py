@@ -426,6 +426,8 @@ stock_links = Table(
     Column("buffer", String(16), doc="per-product buffer: N units or N%; NULL: the integration's"),
     Column("pushed_at", UTCDateTime),
     Column("last_error", Text),
+    Column("pending_quantity", Integer, doc="the number a push is writing, recorded before the write (migration 0012)"),
+    Column("pending_at", UTCDateTime, doc="when that write was about to be sent"),
     UniqueConstraint("integration_id", "variant_id", "hub_location"),
 )
 

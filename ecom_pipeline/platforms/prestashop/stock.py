@@ -12,13 +12,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ecom_pipeline.platforms.errors import ShopApiError
+from ecom_pipeline.platforms.errors import (
+    ShopApiError,
+    ShopResponseError,
+    ShopServerError,
+    ShopUnreachableError,
+)
 from ecom_pipeline.platforms.prestashop.client import PrestaShopClient, set_xml_field
 from ecom_pipeline.platforms.prestashop.writer import make_client
 from ecom_pipeline.stock.writers import Reading, Recompute, Settled, StockOutcome, StockWrite
 from ecom_pipeline.warehouse.types import utcnow
 
 PRODUCTS_PER_LIST = 50
+# Failures after which the shop may have applied the PUT all the same (no answer, a cut one, a proxy's 5xx).
+_NO_ANSWER = (ShopUnreachableError, ShopResponseError, ShopServerError)
 
 __all__ = ["make_client", "write_stock"]
 
@@ -64,5 +71,7 @@ def write_stock(
             out.settled.append(Settled(item.link_id, target, read_at, utcnow(), True))
         except ShopApiError as exc:
             out.failed[item.link_id] = str(exc)
+            if isinstance(exc, _NO_ANSWER):  # the PUT may have landed: the link keeps it pending
+                out.uncertain.add(item.link_id)
     out.api_calls = client.http.stats.api_calls - calls_before
     return out

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from ecom_pipeline.platforms.shopify.client import ShopifyClient
+from ecom_pipeline.platforms.shopify.transform import numeric_id
 from ecom_pipeline.platforms.shopify.writer import make_client
 from ecom_pipeline.stock.writers import Reading, Recompute, Settled, StockOutcome, StockWrite
 from ecom_pipeline.warehouse.types import utcnow
@@ -35,7 +37,9 @@ CHANGE_FROM_SINCE = "2026-04"
 IDEMPOTENT_SINCE = "2026-01"
 STALE_CODES = ("CHANGE_FROM_QUANTITY_STALE", "COMPARE_QUANTITY_STALE")
 
-__all__ = ["make_client", "write_stock"]
+__all__ = ["make_client", "restocked_lines", "write_stock"]
+# Refund line restock types that put units back (REST lower case, GraphQL upper case); ``no_restock`` does not.
+RESTOCKING = {"return", "cancel", "legacy_restock"}
 
 _SET = """mutation StockSet($input: InventorySetQuantitiesInput!) {
   inventorySetQuantities(input: $input)%s {
@@ -163,7 +167,7 @@ def write_stock(
             again_at = utcnow()
             levels = _lookup(client, [i for i, _, _ in batch])
             part = [
-                Reading(i.link_id, levels[i.link_id][1] or 0, again_at)
+                Reading(i.link_id, levels[i.link_id][1] or 0, again_at, refused=True)
                 for i, _, _ in batch
                 if i.link_id in levels and levels[i.link_id][1] is not None
             ]
@@ -172,3 +176,45 @@ def write_stock(
                     out.failed[i.link_id] = "the variant disappeared from Shopify while pushing stock"
     out.api_calls = client.stats.api_calls - calls_before
     return out
+
+
+def _when(value: Any) -> datetime | None:
+    try:
+        at = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def restocked_lines(order: Mapping[str, Any]) -> dict[str, tuple[int, datetime | None]]:
+    """Units each line of a staged order got back from refunds so far (``stock/refunds.py``), and when the last
+    of them did: REST (webhooks) ``refunds[].refund_line_items[]`` (``line_item_id``, ``quantity``, ``restock_type``)
+    or GraphQL ``refunds[].refundLineItems`` (``lineItem { id }``, ``quantity``, ``restockType``); a line id is the
+    numeric id, as on ``hub_order_lines.external_line_id``."""
+    units: dict[str, int] = {}
+    last: dict[str, datetime | None] = {}
+    for refund in order.get("refunds") or []:
+        if not isinstance(refund, Mapping):
+            continue
+        when = _when(refund.get("created_at") or refund.get("createdAt") or refund.get("processed_at"))
+        rest = refund.get("refund_line_items")
+        graph = refund.get("refundLineItems")
+        rows: list[Any] = list(rest) if isinstance(rest, list) else []
+        if isinstance(graph, Mapping):
+            rows += list(graph.get("nodes") or []) + [e.get("node") for e in graph.get("edges") or [] if e]
+        elif isinstance(graph, list):
+            rows += graph
+        for row in rows:
+            if not isinstance(row, Mapping):
+                continue
+            kind = str(row.get("restock_type") or row.get("restockType") or "").lower()
+            if kind not in RESTOCKING:
+                continue
+            item = row.get("lineItem")
+            line = numeric_id(item.get("id") if isinstance(item, Mapping) else row.get("line_item_id"))
+            if line is None:
+                continue
+            units[line] = units.get(line, 0) + int(row.get("quantity") or 0)
+            previous = last.get(line)
+            last[line] = when if previous is None or (when is not None and when > previous) else previous
+    return {line: (n, last.get(line)) for line, n in units.items() if n > 0}

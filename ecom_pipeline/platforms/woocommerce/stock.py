@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
 
 from ecom_pipeline.platforms.woocommerce.client import WooCommerceClient
 from ecom_pipeline.platforms.woocommerce.writer import make_client
@@ -20,7 +22,7 @@ from ecom_pipeline.warehouse.types import utcnow
 
 BATCH = 100
 
-__all__ = ["make_client", "write_stock"]
+__all__ = ["make_client", "restocked_lines", "write_stock"]
 
 
 def _split(item: str) -> tuple[str | None, str]:
@@ -74,6 +76,8 @@ def _write(
                 if got is None or got.get("error"):
                     error = (got or {}).get("error") or {}
                     out.failed[i.link_id] = f"{error.get('code', 'no_answer')}: {error.get('message', 'not in answer')}"
+                    if got is None:  # not refused, just not answered for: it may have landed (stays pending)
+                        out.uncertain.add(i.link_id)
                     continue
                 shown = got.get("stock_quantity")
                 quantity = int(shown) if shown is not None else targets[i.link_id]
@@ -105,4 +109,23 @@ def write_stock(
             to_write.append(item)
     _write(client, to_write, targets, out, readings)
     out.api_calls = client.http.stats.api_calls - calls_before
+    return out
+
+
+def restocked_lines(order: Mapping[str, Any]) -> dict[str, tuple[int, datetime | None]]:
+    """Units each line of a staged order got back from refunds so far (``stock/refunds.py``): the line's
+    ``_restock_refunded_items`` meta, which WooCommerce raises by the restocked quantity of each refund made with
+    ``api_restock`` (the refund records themselves do not say whether they restocked). No date: the order's."""
+    out: dict[str, tuple[int, datetime | None]] = {}
+    for line in order.get("line_items") or []:
+        if not isinstance(line, Mapping) or line.get("id") is None:
+            continue
+        for meta in line.get("meta_data") or []:
+            if isinstance(meta, Mapping) and meta.get("key") == "_restock_refunded_items":
+                try:
+                    units = int(str(meta.get("value")).strip())
+                except ValueError:
+                    continue
+                if units > 0:
+                    out[str(line["id"])] = (units, None)
     return out
