@@ -8,7 +8,7 @@ extra call:
 - WooCommerce: the order line's ``_restock_refunded_items`` meta (the units restocked so far, all refunds together;
   refund records themselves do not say whether they restocked);
 - Shopify: ``refunds[].refund_line_items[]`` with a ``restock_type`` other than ``no_restock`` (REST: webhooks), or
-  ``refunds[].refundLineItems`` with ``restockType`` (GraphQL, when the order query asks for refunds);
+  ``refunds[].refundLineItems`` with ``restockType`` (GraphQL: the order pull asks them of each refunded order);
 - PrestaShop: not read (its ``order_details.product_quantity_reinjected`` is not in the staged order).
 
 Each platform's parser is ``restocked_lines(payload)`` in ``platforms/<platform>/stock.py``: external line id ->

@@ -1,8 +1,9 @@
 """Refunds with a restock become ``refund_restock`` movements, once each (issue 11, ``stock/refunds.py``).
 
 WooCommerce end to end: refunds made through the emulator's refund controller (the code behind
-``POST /orders/{id}/refunds``), read back by the real extractor. Shopify: its parser on the recorded REST order
-(platform-samples) and on the emulator's GraphQL answer over HTTP.
+``POST /orders/{id}/refunds``), read back by the real extractor. Shopify end to end by the poll (the order pull asks
+a refunded order's refunds), and its parser on the recorded REST order (platform-samples) and on the emulator's
+GraphQL answer over HTTP.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from ecom_pipeline.platforms.shopify import stock as shopify_stock
@@ -20,9 +20,10 @@ from ecom_pipeline.platforms.woocommerce import stock as woo_stock
 from ecom_pipeline.stock import ledger
 from ecom_pipeline.stock.world import PLATFORMS, TENANT, StockWorld
 from ecom_pipeline.warehouse.schema import stock_movements, sync_cursors
+from ecom_pipeline_tests.paths import fixtures_dir
 
-SAMPLES = Path("/work/shared/fixtures/platform-samples")
-RECORDED = Path("/work/shared/fixtures/recorded/woocommerce-10.0.2")
+SAMPLES = fixtures_dir() / "platform-samples"
+RECORDED = fixtures_dir() / "recorded" / "woocommerce-10.0.2"
 
 
 def on_hand(world: StockWorld) -> int:
@@ -104,12 +105,41 @@ def test_a_cancel_after_a_refund_restock_gives_back_only_the_rest(world: StockWo
     assert moved == [("order", -3), ("refund_restock", 1), ("cancel", 2)]
 
 
+def test_shopify_refund_restocks_read_by_the_poll_are_movements_counted_once(world: StockWorld) -> None:
+    """Prevents a polled Shopify shop's restock being booked as a shop adjustment: the order pull asks a refunded
+    order's refunds (``OrderRefunds``), so a refund with restock is a ``refund_restock`` movement, one without moves
+    nothing, and re-reading every order changes nothing."""
+    world.stock()
+    order_id = world.sell("shopify", 3)
+    world.cycle()
+    assert world.shown() == {p: 7 for p in PLATFORMS}
+    shop = world.shop("shopify").store
+    line_id = shop.order(int(order_id)).line_items[0].id
+    time.sleep(1.05)  # orders are read by updated_at to the second
+    shop.refund_order(int(order_id), [(line_id, 1)], restock=True)
+    world.cycle()
+    world.cycle()
+    assert on_hand(world) == 8
+    assert world.shown() == {p: 8 for p in PLATFORMS}
+    time.sleep(1.05)
+    shop.refund_order(int(order_id), [(line_id, 1)], restock=False)
+    world.cycle()
+    with world.engine.begin() as conn:
+        conn.execute(sync_cursors.delete())  # every order read and staged again
+    world.cycle()
+    world.cycle()
+    assert on_hand(world) == 8
+    assert world.shown() == {p: 8 for p in PLATFORMS}
+    seen = movements(world)
+    assert [(d, k.rsplit(":", 1)[1]) for r, d, k in seen if r == "refund_restock"] == [(1, "1")]
+    assert [m for m in seen if m[0] == "shop_adjustment"] == []
+
+
 def _body(path: Path) -> Any:
     data = json.loads(path.read_text())
     return data["response"]["body"] if "response" in data else data
 
 
-@pytest.mark.skipif(not RECORDED.exists(), reason="recorded fixtures not available")
 def test_woocommerce_parser_reads_the_recorded_partially_refunded_order() -> None:
     """Prevents reading restocks from the wrong place: the recorded order (WooCommerce 10.0.2) after a refund of
     one unit with ``api_restock`` carries ``_restock_refunded_items`` 1 on that line, nothing on the other."""
@@ -117,7 +147,6 @@ def test_woocommerce_parser_reads_the_recorded_partially_refunded_order() -> Non
     assert woo_stock.restocked_lines(order) == {"15": (1, None)}
 
 
-@pytest.mark.skipif(not SAMPLES.exists(), reason="platform samples not available")
 def test_shopify_parser_reads_rest_refund_lines_with_their_restock_type() -> None:
     """Prevents a restock type ignored or a ``no_restock`` line counted: the documented REST order has two
     ``legacy_restock`` refund lines; a ``no_restock`` line adds nothing."""

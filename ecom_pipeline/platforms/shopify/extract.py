@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ecom_pipeline.platforms.errors import ShopApiError
@@ -243,6 +244,33 @@ def _complete(
     elif entity == "order":
         lines_query = q.order_lines_query(variant=(options or {}).get("variant", True))
         client.complete_connection(node, "lineItems", lines_query, ("order", "lineItems"), page_size=sizes.nested)
+        _add_refunds(client, node)
+
+
+def _refunded(node: dict[str, Any]) -> bool:
+    """Whether the order has refunds at all (``totalRefundedSet`` above zero), so only those pay for the query."""
+    money = ((node.get("totalRefundedSet") or {}).get("shopMoney") or {}).get("amount")
+    try:
+        return money is not None and Decimal(str(money)) > 0
+    except InvalidOperation:
+        return False
+
+
+def _add_refunds(client: ShopifyClient, node: dict[str, Any]) -> None:
+    """Attach a refunded order's refunds (lines and restock types) to its staged payload.
+
+    The stock ledger books restocked units as ``refund_restock`` movements from them (``stock/refunds.py``); without
+    them a polled shop's restock would read as an unexplained shop adjustment. Webhook bodies carry them already.
+    """
+    if "refunds" in node or not _refunded(node) or not node.get("id"):
+        return
+    data = client.execute(
+        q.ORDER_REFUNDS_QUERY,
+        {"id": node["id"], "first": q.REFUNDS_FIRST, "linesFirst": q.REFUND_LINES_FIRST},
+        key="OrderRefunds",
+    )
+    order = data.get("order") or {}
+    node["refunds"] = order.get("refunds") or []
 
 
 def extract_entity(

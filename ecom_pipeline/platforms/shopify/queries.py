@@ -95,6 +95,22 @@ def order_by_id_query(*, customer: bool = True, variant: bool = True) -> str:
 }}"""
 
 
+# The refunds of one order, asked only for orders whose ``totalRefundedSet`` is above zero (few orders have any):
+# ``refunds`` is a list of up to ``$first``, each with its lines' restock type, which ``stock/refunds.py`` turns into
+# ``refund_restock`` movements. Asking it on every order page would multiply every page's cost for the rare order
+# that has one.
+ORDER_REFUNDS_QUERY = """query OrderRefunds($id: ID!, $first: Int!, $linesFirst: Int!) {
+  order(id: $id) {
+    refunds(first: $first) {
+      createdAt
+      refundLineItems(first: $linesFirst) { nodes { quantity restockType lineItem { id } } }
+    }
+  }
+}"""
+REFUNDS_FIRST = 10
+REFUND_LINES_FIRST = 25
+
+
 def bulk_orders(*, customer: bool = True, variant: bool = True) -> str:
     return f"""{{
   orders {{ edges {{ node {{ {order_fields(customer=customer)}
