@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Self
-from urllib.parse import urljoin
+from urllib.parse import urlencode, urljoin
 
 import requests
 from requests.structures import CaseInsensitiveDict
@@ -37,6 +37,7 @@ from ecom_pipeline.platforms.errors import (
     ShopResponseError,
     ShopServerError,
     ShopUnreachableError,
+    _is_secret_param,
     redact_text,
     sanitize_url,
 )
@@ -520,6 +521,15 @@ class HttpSession:
         return {rel: sanitize_url(u) or u for rel, u in parse_link_header(response.headers.get("Link")).items()}
 
     def _safe_url(self, url: str, params: Mapping[str, Any] | None) -> str:
+        """The URL as errors and logs show it (no credentials). It is built for every call, so when neither the URL
+        nor the parameters carry anything to strip it is encoded directly: the same string ``sanitize_url`` gives
+        for requests' own encoding, without a throwaway ``requests.Request`` (a tenth of a push's own CPU time)."""
+        if "?" not in url and "@" not in url and "#" not in url:
+            if not params:
+                return url
+            if not any(_is_secret_param(str(k)) for k in params):
+                query = _encode_query(params)
+                return f"{url}?{query}" if query else url
         prepared = (requests.Request("GET", url, params=dict(params)).prepare().url or url) if params else url
         return sanitize_url(prepared) or prepared
 
@@ -536,6 +546,16 @@ def pin_environment_proxies(session: requests.Session, base_url: str) -> request
     session.proxies.update(requests.utils.get_environ_proxies(base_url))
     session.trust_env = False
     return session
+
+
+def _encode_query(params: Mapping[str, Any]) -> str:
+    """``params`` as requests encodes them: a list or tuple value repeats its key, None values are left out."""
+    pairs: list[tuple[Any, Any]] = []
+    for key, value in params.items():
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            if item is not None:
+                pairs.append((key, item))
+    return urlencode(pairs)
 
 
 def _parse_json(text: str) -> tuple[Any, bool]:
