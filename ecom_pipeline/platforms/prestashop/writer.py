@@ -4,8 +4,10 @@ WooCommerce writer: ``apply_plan(client, plan, on_links) -> WriteOutcome`` and `
 - **Updates are GET-modify-PUT of the whole document.** A PUT replaces every field (recorded: a partial PUT
   blanks what it leaves out and re-stamps ``date_add``), so the product is read as XML, the pushed fields are
   changed in place and the document goes back whole; the read-only fields (``manufacturer_name``, ``quantity``)
-  are dropped by :meth:`PrestaShopClient.put_xml` (the webservice refuses them, error 93). One GET and one PUT per
-  product, whatever the number of its changed fields.
+  are dropped by :meth:`PrestaShopClient.put_xml` (the webservice refuses them, error 93). One PUT per product,
+  whatever the number of its changed fields; the documents of the products (and combinations) to update are read
+  120 per call first (``display=full&filter[id]=[1|2|...]``: the same documents as one GET each), one the list
+  did not hold by its own GET.
 - **Multilingual fields** (name, description, link_rewrite): an update writes the integration's language
   (``settings.language_id``) and keeps every other language's value as the shop had it (a French name survives a
   push of the English title); a create writes the hub value in every language of the shop (``settings.languages``),
@@ -311,9 +313,12 @@ class _Writer:
                 combination_updates.append(u)
                 continue
             groups.setdefault(pid, []).append(u)
+        # The documents to GET-modify-PUT, read ID_BATCH per call (display=full, filter[id]) rather than one GET
+        # each; one the list did not hold (or a list the shop refused) is read on its own, and refused alone.
+        documents = self._documents("products", groups)
         for pid, group in sorted(groups.items()):
             try:
-                self._update(pid, group)
+                self._update(pid, group, documents.get(pid))
             except ShopApiError as err:
                 key = next((str(u.values.get("sku")) for u in group if u.values.get("sku")), pid)
                 self.out.reject(group[0].entity, key, str(err), {"external_id": pid})
@@ -324,9 +329,10 @@ class _Writer:
         if priced:
             for item in self.client.list_by_ids("products", priced, display="[id,price]"):
                 bases[str(item.get("id"))] = _decimal(item.get("price")) or Decimal("0")
+        combinations = self._documents("combinations", [u.external_id.split("-", 1)[-1] for u in combination_updates])
         for u in combination_updates:
             try:
-                self._update_combination(u, bases)
+                self._update_combination(u, bases, combinations.get(u.external_id.split("-", 1)[-1]))
             except ShopApiError as err:
                 self.out.reject("variant", str(u.values.get("sku") or u.external_id), str(err), {"id": u.external_id})
         for vd in plan.variant_deletes:
@@ -334,6 +340,17 @@ class _Writer:
         self._read_back()
         self.out.api_calls = self.client.http.stats.api_calls
         return self.out
+
+    def _documents(self, resource: str, ids: Iterable[str]) -> dict[str, ElementTree]:
+        """id -> the XML document of each record about to be GET-modify-PUT, read by lists of ids; {} when the
+        shop refuses the list (each record is then read on its own)."""
+        wanted = sorted({int(i) for i in ids if str(i).isdigit()})
+        if not wanted:
+            return {}
+        try:
+            return self.client.xml_by_ids(resource, wanted)
+        except ShopApiError:
+            return {}
 
     # -- writes -------------------------------------------------------------------------------------------------
 
@@ -372,8 +389,9 @@ class _Writer:
         )  # fmt: skip
         self.written[pid] = _Written(c.hub_id, None, {variant_id(pid, 0): (variant.hub_id, None)})
 
-    def _update(self, pid: str, group: list[FieldUpdate]) -> None:
-        tree = self.client.get_xml("products", pid)
+    def _update(self, pid: str, group: list[FieldUpdate], tree: ElementTree | None = None) -> None:
+        """GET-modify-PUT of one product (``tree``: its document, when already read by a list)."""
+        tree = tree if tree is not None else self.client.get_xml("products", pid)
         record = _record_of(tree)
         product_hub: int | None = None
         variant_hub: int | None = None
@@ -528,11 +546,14 @@ class _Writer:
         return link_row(self.integration, entity="variant", external_id=vid, hub_id=hub_id, snapshot=None,
                         digest=None, updated_at=None, sku=sku, parent=pid, now=utcnow())  # fmt: skip
 
-    def _update_combination(self, u: FieldUpdate, bases: Mapping[str, Decimal] | None = None) -> None:
+    def _update_combination(
+        self, u: FieldUpdate, bases: Mapping[str, Decimal] | None = None, tree: ElementTree | None = None
+    ) -> None:
         """GET-modify-PUT of one combination: reference, weight (impact) and price (impact over the product's
-        stored price: from ``bases`` when read beforehand, else read here)."""
+        stored price: from ``bases`` when read beforehand, else read here); ``tree``: its document, when already
+        read by a list."""
         pid, cid = u.external_id.split("-", 1)
-        tree = self.client.get_xml("combinations", cid)
+        tree = tree if tree is not None else self.client.get_xml("combinations", cid)
         record = _record_of(tree)
         if "sku" in u.changes:
             _set(record, "reference", str(u.values.get("sku") or ""))
