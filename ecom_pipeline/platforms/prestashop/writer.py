@@ -462,13 +462,14 @@ class _Writer:
                 else:
                     pid = _id_of(self.client.post_xml("products", create_document(c, self.shop, price=base)))
                     self.out.created += 1
-                now = utcnow()
-                self.on_links(
-                    [link_row(self.integration, entity="product", external_id=pid, hub_id=c.hub_id, snapshot=None,
-                              digest=None, updated_at=None, now=now)]
-                )  # fmt: skip
+                # The product's link is committed with its combinations' (one transaction per product, not two):
+                # a push killed before that commit is adopted on the rerun, by a combination's reference, or by the
+                # product's link_rewrite when it died before the first combination (``plan.resume``).
+                rows: list[dict[str, Any]] = [
+                    link_row(self.integration, entity="product", external_id=pid, hub_id=c.hub_id, snapshot=None,
+                             digest=None, updated_at=None, now=utcnow())
+                ]  # fmt: skip
                 entry = self.written.setdefault(pid, _Written(c.hub_id, None, {}))
-                rows: list[dict[str, Any]] = []
                 try:
                     for v in c.variants:
                         found = existing.get(v.sku or "")
@@ -478,9 +479,8 @@ class _Writer:
                         else:
                             self.plan.adopt("variant", v.hub_id)
                         rows.append(self._variant_link(pid, cid, v.hub_id, v.sku, entry))
-                finally:  # the product's combinations linked in one transaction, also those before a failure
-                    if rows:
-                        self.on_links(rows)
+                finally:  # the product and its combinations linked in one transaction, also those before a failure
+                    self.on_links(rows)
             except _Refused as err:
                 self.out.reject("product", key, str(err), {"handle": c.handle})
             except ShopApiError as err:
