@@ -51,6 +51,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+from urllib.parse import quote
 from xml.etree.ElementTree import Element, ElementTree, SubElement
 
 from ecom_pipeline.platforms.errors import ShopApiError
@@ -75,7 +76,10 @@ from ecom_pipeline.warehouse.credentials import reveal
 from ecom_pipeline.warehouse.types import utcnow
 
 LinksCallback = Callable[[list[dict[str, Any]]], None]
-REFERENCE_LOOKUP_BATCH = 50
+# References per look-up call: as many as fit in REFERENCE_LOOKUP_CHARS of the encoded filter (the request line must
+# stay under the 8 KB limit of common web servers), at most REFERENCE_LOOKUP_BATCH.
+REFERENCE_LOOKUP_BATCH = 300
+REFERENCE_LOOKUP_CHARS = 4000
 SIX_PLACES = Decimal("0.000001")
 _TIME_FIELDS = frozenset({"created_at", "updated_at"})
 # The fields a push writes to PrestaShop (sync/export.py plans no other). Not the compare-at price nor the sale
@@ -276,11 +280,11 @@ class _Writer:
 
     def _first_by_reference(self, resource: str, display: str, skus: Sequence[str]) -> dict[str, Mapping[str, Any]]:
         """reference -> the first listed ``resource`` item carrying it, for the ``skus`` a reference filter can hold
-        (none with ``|`` or ``]``), ``REFERENCE_LOOKUP_BATCH`` at a time; products and combinations are read alike."""
+        (none with ``|`` or ``]``), as many a call as :func:`_reference_chunks` fits; products and combinations are
+        read alike."""
         found: dict[str, Mapping[str, Any]] = {}
         unique = sorted({s for s in skus if s and "|" not in s and "]" not in s})
-        for start in range(0, len(unique), REFERENCE_LOOKUP_BATCH):
-            chunk = unique[start : start + REFERENCE_LOOKUP_BATCH]
+        for chunk in _reference_chunks(unique):
             params = {"filter[reference]": "[" + "|".join(chunk) + "]", "display": display}
             for item in self.client.list(resource, params):
                 ref = str(item.get("reference") or "")
@@ -670,6 +674,22 @@ class _Written:
         self.product_base = product_base
         self.variants = variants
         self.pushed: set[str] = set()
+
+
+def _reference_chunks(references: Sequence[str]) -> Iterable[list[str]]:
+    """``references`` in runs whose encoded filter (``[A|B|...]``) fits ``REFERENCE_LOOKUP_CHARS``, at most
+    ``REFERENCE_LOOKUP_BATCH`` each: short SKUs take a few calls per thousand instead of one per 50."""
+    chunk: list[str] = []
+    size = 6  # "%5B" and "%5D"
+    for ref in references:
+        cost = len(quote(ref, safe="")) + 3  # and its "%7C"
+        if chunk and (size + cost > REFERENCE_LOOKUP_CHARS or len(chunk) >= REFERENCE_LOOKUP_BATCH):
+            yield chunk
+            chunk, size = [], 6
+        chunk.append(ref)
+        size += cost
+    if chunk:
+        yield chunk
 
 
 def _is_simple(c: ProductCreate) -> bool:
