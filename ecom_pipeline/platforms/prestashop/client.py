@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -551,9 +552,31 @@ class PrestaShopClient(ShopClient):
         response = self.request("POST", resource, xml_body=tostring(root, encoding="unicode"), json_output=False)
         return _parse_xml(response)
 
+    def post_xml_id(self, resource: str, tree: ElementTree | Element) -> str:
+        """POST a new record and return only its id (the answer's first ``<id>``, the record's own).
+
+        Why not :meth:`post_xml`: a create of 1,000 products with 3,000 combinations parsed 4,000 whole answers
+        (defusedxml) to read one number each. The id is matched in the text; an answer it does not match is
+        parsed whole and its record's ``<id>`` read, so an odd answer is still read, or refused, as before."""
+        root = _root(tree)
+        response = self.request("POST", resource, xml_body=tostring(root, encoding="unicode"), json_output=False)
+        match = _FIRST_ID.search(response.text)
+        if match:
+            return match.group(1)
+        record = next(iter(_root(_parse_xml(response))), None)
+        node = record.find("id") if record is not None else None
+        return (node.text or "").strip() if node is not None else ""
+
     def delete(self, resource: str, resource_id: int | str) -> None:
         """DELETE (200 with an empty body)."""
         self.request("DELETE", f"{resource}/{resource_id}", json_output=False)
+
+
+# The record's own id in a create's answer: ``<prestashop ...><combination><id><![CDATA[12]]></id>`` (recorded),
+# the first <id> of the document (associations come after the record's fields).
+_FIRST_ID = re.compile(
+    r"^\s*(?:<\?xml[^>]*\?>\s*)?<prestashop\b[^>]*>\s*<\w+>\s*<id>\s*<!\[CDATA\[\s*(\d+)\s*\]\]>\s*</id>"
+)
 
 
 def _root(tree: ElementTree | Element) -> Element:

@@ -253,11 +253,6 @@ def _record_of(tree: ElementTree | Element) -> Element:
     return next(iter(root))
 
 
-def _id_of(tree: ElementTree | Element) -> str:
-    node = _record_of(tree).find("id")
-    return (node.text or "").strip() if node is not None else ""
-
-
 # --- the writer --------------------------------------------------------------------------------------------------
 
 
@@ -359,8 +354,7 @@ class _Writer:
     # -- writes -------------------------------------------------------------------------------------------------
 
     def _create(self, c: ProductCreate) -> None:
-        answer = self.client.post_xml("products", create_document(c, self.shop))
-        pid = _id_of(answer)
+        pid = self.client.post_xml_id("products", create_document(c, self.shop))
         self.out.created += 1
         self._link_now(pid, c)
 
@@ -464,7 +458,7 @@ class _Writer:
                     self.out.updated += 1
                     self.plan.adopt("product", c.hub_id)
                 else:
-                    pid = _id_of(self.client.post_xml("products", create_document(c, self.shop, price=base)))
+                    pid = self.client.post_xml_id("products", create_document(c, self.shop, price=base))
                     self.out.created += 1
                 # The product's link is committed with its combinations' (one transaction per product, not two):
                 # a push killed before that commit is adopted on the rerun, by a combination's reference, or by the
@@ -539,7 +533,7 @@ class _Writer:
         group = SubElement(SubElement(record, "associations"), "product_option_values")
         for vid in option_ids:
             SubElement(SubElement(group, "product_option_value"), "id").text = vid
-        cid = _id_of(self.client.post_xml("combinations", root))
+        cid = self.client.post_xml_id("combinations", root)
         self.out.created += 1
         return cid
 

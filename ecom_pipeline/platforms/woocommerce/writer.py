@@ -16,7 +16,9 @@
   (``GET products?include=...``) once every variation batch is sent, the variations listed only when the batch
   answers do not hold all of them (a parent created by this push has exactly the variations it answered; an
   update of existing variations keeps each one's position from its base, as an update does not move it). The
-  links of new parents are committed once per products batch, the relinks once per 100 parents. When the answer
+  links of new parents are committed once per products batch, the bare links of new variations with SKUs 300 at a
+  time (one created but not linked when the push dies is answered "duplicated SKU" on the rerun and linked; one
+  without a SKU is linked right after its batch), the relinks once per 100 parents. When the answer
   shows the shop also changed fields we did not push (an edit the hub has not pulled yet), the base is not marked
   as agreed (no hash), so the next pull still brings that edit in instead of it being silently absorbed.
 
