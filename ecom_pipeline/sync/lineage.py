@@ -150,10 +150,10 @@ class PushLineage:
         """Record the link rows just upserted on ``conn`` (call it in the transaction of ``store.upsert_links``)."""
         now = now or utcnow()
         inserts: list[dict[str, Any]] = []
-        seen = set(self._recorded)
+        seen: set[tuple[str, int]] = set()  # this call's (``_recorded``, not copied: 1,000 calls a push)
         for row in rows:
             entity, hub_id = str(row["entity"]), int(row["hub_id"])
-            if (entity, hub_id) in seen:
+            if (entity, hub_id) in seen or (entity, hub_id) in self._recorded:
                 continue  # the same record linked again in this push (e.g. its read-back base): one row
             seen.add((entity, hub_id))
             outcome, fields, message = self.classify(entity, hub_id)

@@ -172,3 +172,56 @@ def test_a_push_sigkilled_between_the_shops_create_and_our_link_creates_no_dupli
         world.reset()
         assert world.push() == 0
         assert world.shop_writes() == 0
+
+
+# Two variable products: on WooCommerce the writes are the products batch, the T-Shirt's variations batch, then the
+# hoodie's. The T-Shirt's variations (with SKUs) are linked in a later transaction than their batch's answer (one
+# per FRESH_LINKS rows): a kill at the hoodie's batch leaves them created but not linked.
+TWO_VARIABLE = [
+    *WITH_OPTIONS,
+    "hoodie,Hoodie,,active,variable,,,HOOD-S,,39.00,,EUR,,Size=S,1",
+    "hoodie,,,,,,,HOOD-M,,41.00,,EUR,,Size=M,2",
+]
+
+
+def test_woocommerce_variations_created_before_a_kill_but_not_yet_linked_are_linked_on_rerun_not_recreated(
+    warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prevents duplicate variations after a kill -9 that falls after a variation batch's answer and before its
+    links' commit (they are committed a few hundred at a time): the rerun's create is answered "duplicated SKU"
+    and the variation the parent already has is linked."""
+    env = {"warehouse_url": warehouse_url, "dagster_home": dagster_home, "tmp_path": tmp_path}
+    for world in _world("woocommerce", env, monkeypatch):
+        world.import_csv(*TWO_VARIABLE)
+        world.shop.faults.update({"hold_after_writes": 3, "hold_timeout_s": 120})
+        proc = _push_process(world.url)
+        try:
+            assert world.shop.faults.held.wait(timeout=120), "the push never reached its third write"
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)
+            world.shop.faults.release_held()
+        assert proc.returncode == -signal.SIGKILL
+        skus = (*SKUS, "HOOD-S", "HOOD-M")
+        with shared_engine(world.url).connect() as conn:
+            linked = set(conn.execute(select(entity_links.c.sku).where(entity_links.c.entity == "variant")).scalars())
+        assert not linked & {"TEE-S", "TEE-M"}, "the T-Shirt's variations were linked before the kill"
+        assert world.records_by_sku().get("TEE-S") == 1
+
+        assert world.push() == 0
+        store = world.shop.store
+        refs = [r.sku for r in [*store.products.values(), *store.variations.values()] if r.sku in skus]
+        assert sorted(refs) == sorted(skus)  # each once: nothing created twice
+        with shared_engine(world.url).connect() as conn:
+            linked_now = conn.execute(
+                select(hub_variants.c.sku)
+                .join(entity_links, (entity_links.c.hub_id == hub_variants.c.id) & (entity_links.c.entity == "variant"))
+                .where(entity_links.c.deleted_at.is_(None))
+            ).scalars()
+            assert sorted(linked_now) == sorted(skus)
+        world.reset()
+        assert world.push() == 0
+        assert world.shop_writes() == 0

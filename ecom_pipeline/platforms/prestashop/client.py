@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -503,6 +504,28 @@ class PrestaShopClient(ShopClient):
 
     # -- XML documents (writes) ---------------------------------------------------------------------------------
 
+    def xml_by_ids(self, resource: str, ids: builtins.list[int]) -> dict[str, ElementTree]:
+        """id -> the record's XML document as :meth:`get_xml` gives it, read ``ID_BATCH`` a call
+        (``display=full&filter[id]=[1|2|...]``) instead of one GET per id; an id the shop lacks is absent.
+
+        Why: a GET-modify-PUT of many records (1,000 combination prices) paid one GET per record; the list's
+        records are the same documents (every field and association), each wrapped back in ``<prestashop>``."""
+        out: dict[str, ElementTree] = {}
+        unique = sorted(set(ids))
+        for start in range(0, len(unique), ID_BATCH):
+            chunk = unique[start : start + ID_BATCH]
+            params = {"display": "full", "filter[id]": "[" + "|".join(str(i) for i in chunk) + "]"}
+            root = _root(_parse_xml(self.request("GET", resource, params=params, json_output=False)))
+            for container in root:
+                for record in list(container):
+                    node = record.find("id")
+                    rid = (node.text or "").strip() if node is not None else ""
+                    if rid:
+                        document = Element(root.tag, dict(root.attrib))
+                        document.append(record)
+                        out[rid] = ElementTree(document)
+        return out
+
     def get_xml(self, resource: str, resource_id: int | str) -> ElementTree:
         """The record as the XML document the webservice accepts back (``<prestashop><product>...``)."""
         response = self.request("GET", f"{resource}/{resource_id}", json_output=False)
@@ -529,9 +552,31 @@ class PrestaShopClient(ShopClient):
         response = self.request("POST", resource, xml_body=tostring(root, encoding="unicode"), json_output=False)
         return _parse_xml(response)
 
+    def post_xml_id(self, resource: str, tree: ElementTree | Element) -> str:
+        """POST a new record and return only its id (the answer's first ``<id>``, the record's own).
+
+        Why not :meth:`post_xml`: a create of 1,000 products with 3,000 combinations parsed 4,000 whole answers
+        (defusedxml) to read one number each. The id is matched in the text; an answer it does not match is
+        parsed whole and its record's ``<id>`` read, so an odd answer is still read, or refused, as before."""
+        root = _root(tree)
+        response = self.request("POST", resource, xml_body=tostring(root, encoding="unicode"), json_output=False)
+        match = _FIRST_ID.search(response.text)
+        if match:
+            return match.group(1)
+        record = next(iter(_root(_parse_xml(response))), None)
+        node = record.find("id") if record is not None else None
+        return (node.text or "").strip() if node is not None else ""
+
     def delete(self, resource: str, resource_id: int | str) -> None:
         """DELETE (200 with an empty body)."""
         self.request("DELETE", f"{resource}/{resource_id}", json_output=False)
+
+
+# The record's own id in a create's answer: ``<prestashop ...><combination><id><![CDATA[12]]></id>`` (recorded),
+# the first <id> of the document (associations come after the record's fields).
+_FIRST_ID = re.compile(
+    r"^\s*(?:<\?xml[^>]*\?>\s*)?<prestashop\b[^>]*>\s*<\w+>\s*<id>\s*<!\[CDATA\[\s*(\d+)\s*\]\]>\s*</id>"
+)
 
 
 def _root(tree: ElementTree | Element) -> Element:

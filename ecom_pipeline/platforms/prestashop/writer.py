@@ -4,8 +4,10 @@ WooCommerce writer: ``apply_plan(client, plan, on_links) -> WriteOutcome`` and `
 - **Updates are GET-modify-PUT of the whole document.** A PUT replaces every field (recorded: a partial PUT
   blanks what it leaves out and re-stamps ``date_add``), so the product is read as XML, the pushed fields are
   changed in place and the document goes back whole; the read-only fields (``manufacturer_name``, ``quantity``)
-  are dropped by :meth:`PrestaShopClient.put_xml` (the webservice refuses them, error 93). One GET and one PUT per
-  product, whatever the number of its changed fields.
+  are dropped by :meth:`PrestaShopClient.put_xml` (the webservice refuses them, error 93). One PUT per product,
+  whatever the number of its changed fields; the documents of the products (and combinations) to update are read
+  120 per call first (``display=full&filter[id]=[1|2|...]``: the same documents as one GET each), one the list
+  did not hold by its own GET.
 - **Multilingual fields** (name, description, link_rewrite): an update writes the integration's language
   (``settings.language_id``) and keeps every other language's value as the shop had it (a French name survives a
   push of the English title); a create writes the hub value in every language of the shop (``settings.languages``),
@@ -49,6 +51,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+from urllib.parse import quote
 from xml.etree.ElementTree import Element, ElementTree, SubElement
 
 from ecom_pipeline.platforms.errors import ShopApiError
@@ -73,7 +76,10 @@ from ecom_pipeline.warehouse.credentials import reveal
 from ecom_pipeline.warehouse.types import utcnow
 
 LinksCallback = Callable[[list[dict[str, Any]]], None]
-REFERENCE_LOOKUP_BATCH = 50
+# References per look-up call: as many as fit in REFERENCE_LOOKUP_CHARS of the encoded filter (the request line must
+# stay under the 8 KB limit of common web servers), at most REFERENCE_LOOKUP_BATCH.
+REFERENCE_LOOKUP_BATCH = 300
+REFERENCE_LOOKUP_CHARS = 4000
 SIX_PLACES = Decimal("0.000001")
 _TIME_FIELDS = frozenset({"created_at", "updated_at"})
 # The fields a push writes to PrestaShop (sync/export.py plans no other). Not the compare-at price nor the sale
@@ -247,11 +253,6 @@ def _record_of(tree: ElementTree | Element) -> Element:
     return next(iter(root))
 
 
-def _id_of(tree: ElementTree | Element) -> str:
-    node = _record_of(tree).find("id")
-    return (node.text or "").strip() if node is not None else ""
-
-
 # --- the writer --------------------------------------------------------------------------------------------------
 
 
@@ -274,11 +275,11 @@ class _Writer:
 
     def _first_by_reference(self, resource: str, display: str, skus: Sequence[str]) -> dict[str, Mapping[str, Any]]:
         """reference -> the first listed ``resource`` item carrying it, for the ``skus`` a reference filter can hold
-        (none with ``|`` or ``]``), ``REFERENCE_LOOKUP_BATCH`` at a time; products and combinations are read alike."""
+        (none with ``|`` or ``]``), as many a call as :func:`_reference_chunks` fits; products and combinations are
+        read alike."""
         found: dict[str, Mapping[str, Any]] = {}
         unique = sorted({s for s in skus if s and "|" not in s and "]" not in s})
-        for start in range(0, len(unique), REFERENCE_LOOKUP_BATCH):
-            chunk = unique[start : start + REFERENCE_LOOKUP_BATCH]
+        for chunk in _reference_chunks(unique):
             params = {"filter[reference]": "[" + "|".join(chunk) + "]", "display": display}
             for item in self.client.list(resource, params):
                 ref = str(item.get("reference") or "")
@@ -311,9 +312,12 @@ class _Writer:
                 combination_updates.append(u)
                 continue
             groups.setdefault(pid, []).append(u)
+        # The documents to GET-modify-PUT, read ID_BATCH per call (display=full, filter[id]) rather than one GET
+        # each; one the list did not hold (or a list the shop refused) is read on its own, and refused alone.
+        documents = self._documents("products", groups)
         for pid, group in sorted(groups.items()):
             try:
-                self._update(pid, group)
+                self._update(pid, group, documents.get(pid))
             except ShopApiError as err:
                 key = next((str(u.values.get("sku")) for u in group if u.values.get("sku")), pid)
                 self.out.reject(group[0].entity, key, str(err), {"external_id": pid})
@@ -324,9 +328,10 @@ class _Writer:
         if priced:
             for item in self.client.list_by_ids("products", priced, display="[id,price]"):
                 bases[str(item.get("id"))] = _decimal(item.get("price")) or Decimal("0")
+        combinations = self._documents("combinations", [u.external_id.split("-", 1)[-1] for u in combination_updates])
         for u in combination_updates:
             try:
-                self._update_combination(u, bases)
+                self._update_combination(u, bases, combinations.get(u.external_id.split("-", 1)[-1]))
             except ShopApiError as err:
                 self.out.reject("variant", str(u.values.get("sku") or u.external_id), str(err), {"id": u.external_id})
         for vd in plan.variant_deletes:
@@ -335,11 +340,21 @@ class _Writer:
         self.out.api_calls = self.client.http.stats.api_calls
         return self.out
 
+    def _documents(self, resource: str, ids: Iterable[str]) -> dict[str, ElementTree]:
+        """id -> the XML document of each record about to be GET-modify-PUT, read by lists of ids; {} when the
+        shop refuses the list (each record is then read on its own)."""
+        wanted = sorted({int(i) for i in ids if str(i).isdigit()})
+        if not wanted:
+            return {}
+        try:
+            return self.client.xml_by_ids(resource, wanted)
+        except ShopApiError:
+            return {}
+
     # -- writes -------------------------------------------------------------------------------------------------
 
     def _create(self, c: ProductCreate) -> None:
-        answer = self.client.post_xml("products", create_document(c, self.shop))
-        pid = _id_of(answer)
+        pid = self.client.post_xml_id("products", create_document(c, self.shop))
         self.out.created += 1
         self._link_now(pid, c)
 
@@ -372,8 +387,9 @@ class _Writer:
         )  # fmt: skip
         self.written[pid] = _Written(c.hub_id, None, {variant_id(pid, 0): (variant.hub_id, None)})
 
-    def _update(self, pid: str, group: list[FieldUpdate]) -> None:
-        tree = self.client.get_xml("products", pid)
+    def _update(self, pid: str, group: list[FieldUpdate], tree: ElementTree | None = None) -> None:
+        """GET-modify-PUT of one product (``tree``: its document, when already read by a list)."""
+        tree = tree if tree is not None else self.client.get_xml("products", pid)
         record = _record_of(tree)
         product_hub: int | None = None
         variant_hub: int | None = None
@@ -442,15 +458,16 @@ class _Writer:
                     self.out.updated += 1
                     self.plan.adopt("product", c.hub_id)
                 else:
-                    pid = _id_of(self.client.post_xml("products", create_document(c, self.shop, price=base)))
+                    pid = self.client.post_xml_id("products", create_document(c, self.shop, price=base))
                     self.out.created += 1
-                now = utcnow()
-                self.on_links(
-                    [link_row(self.integration, entity="product", external_id=pid, hub_id=c.hub_id, snapshot=None,
-                              digest=None, updated_at=None, now=now)]
-                )  # fmt: skip
+                # The product's link is committed with its combinations' (one transaction per product, not two):
+                # a push killed before that commit is adopted on the rerun, by a combination's reference, or by the
+                # product's link_rewrite when it died before the first combination (``plan.resume``).
+                rows: list[dict[str, Any]] = [
+                    link_row(self.integration, entity="product", external_id=pid, hub_id=c.hub_id, snapshot=None,
+                             digest=None, updated_at=None, now=utcnow())
+                ]  # fmt: skip
                 entry = self.written.setdefault(pid, _Written(c.hub_id, None, {}))
-                rows: list[dict[str, Any]] = []
                 try:
                     for v in c.variants:
                         found = existing.get(v.sku or "")
@@ -460,9 +477,8 @@ class _Writer:
                         else:
                             self.plan.adopt("variant", v.hub_id)
                         rows.append(self._variant_link(pid, cid, v.hub_id, v.sku, entry))
-                finally:  # the product's combinations linked in one transaction, also those before a failure
-                    if rows:
-                        self.on_links(rows)
+                finally:  # the product and its combinations linked in one transaction, also those before a failure
+                    self.on_links(rows)
             except _Refused as err:
                 self.out.reject("product", key, str(err), {"handle": c.handle})
             except ShopApiError as err:
@@ -517,7 +533,7 @@ class _Writer:
         group = SubElement(SubElement(record, "associations"), "product_option_values")
         for vid in option_ids:
             SubElement(SubElement(group, "product_option_value"), "id").text = vid
-        cid = _id_of(self.client.post_xml("combinations", root))
+        cid = self.client.post_xml_id("combinations", root)
         self.out.created += 1
         return cid
 
@@ -528,11 +544,14 @@ class _Writer:
         return link_row(self.integration, entity="variant", external_id=vid, hub_id=hub_id, snapshot=None,
                         digest=None, updated_at=None, sku=sku, parent=pid, now=utcnow())  # fmt: skip
 
-    def _update_combination(self, u: FieldUpdate, bases: Mapping[str, Decimal] | None = None) -> None:
+    def _update_combination(
+        self, u: FieldUpdate, bases: Mapping[str, Decimal] | None = None, tree: ElementTree | None = None
+    ) -> None:
         """GET-modify-PUT of one combination: reference, weight (impact) and price (impact over the product's
-        stored price: from ``bases`` when read beforehand, else read here)."""
+        stored price: from ``bases`` when read beforehand, else read here); ``tree``: its document, when already
+        read by a list."""
         pid, cid = u.external_id.split("-", 1)
-        tree = self.client.get_xml("combinations", cid)
+        tree = tree if tree is not None else self.client.get_xml("combinations", cid)
         record = _record_of(tree)
         if "sku" in u.changes:
             _set(record, "reference", str(u.values.get("sku") or ""))
@@ -649,6 +668,22 @@ class _Written:
         self.product_base = product_base
         self.variants = variants
         self.pushed: set[str] = set()
+
+
+def _reference_chunks(references: Sequence[str]) -> Iterable[list[str]]:
+    """``references`` in runs whose encoded filter (``[A|B|...]``) fits ``REFERENCE_LOOKUP_CHARS``, at most
+    ``REFERENCE_LOOKUP_BATCH`` each: short SKUs take a few calls per thousand instead of one per 50."""
+    chunk: list[str] = []
+    size = 6  # "%5B" and "%5D"
+    for ref in references:
+        cost = len(quote(ref, safe="")) + 3  # and its "%7C"
+        if chunk and (size + cost > REFERENCE_LOOKUP_CHARS or len(chunk) >= REFERENCE_LOOKUP_BATCH):
+            yield chunk
+            chunk, size = [], 6
+        chunk.append(ref)
+        size += cost
+    if chunk:
+        yield chunk
 
 
 def _is_simple(c: ProductCreate) -> bool:

@@ -16,7 +16,9 @@
   (``GET products?include=...``) once every variation batch is sent, the variations listed only when the batch
   answers do not hold all of them (a parent created by this push has exactly the variations it answered; an
   update of existing variations keeps each one's position from its base, as an update does not move it). The
-  links of new parents are committed once per products batch, the relinks once per 100 parents. When the answer
+  links of new parents are committed once per products batch, the bare links of new variations with SKUs 300 at a
+  time (one created but not linked when the push dies is answered "duplicated SKU" on the rerun and linked; one
+  without a SKU is linked right after its batch), the relinks once per 100 parents. When the answer
   shows the shop also changed fields we did not push (an edit the hub has not pulled yet), the base is not marked
   as agreed (no hash), so the next pull still brings that edit in instead of it being silently absorbed.
 
@@ -62,6 +64,8 @@ from ecom_pipeline.warehouse.credentials import reveal
 from ecom_pipeline.warehouse.types import utcnow
 
 BATCH_LIMIT = 100
+# Bare links of created variations (each with a SKU) committed together: a transaction per 300, not per parent.
+FRESH_LINKS = 300
 DUPLICATE_SKU_CODES = frozenset({"product_invalid_sku", "woocommerce_rest_product_not_created"})
 # A variation delete answered "no such variation" is done already (a push killed after the delete, before the link).
 GONE_VARIATION_CODES = frozenset({"woocommerce_rest_product_variation_invalid_id", "woocommerce_rest_invalid_id"})
@@ -216,6 +220,8 @@ class _Writer:
         self.parent_attributes: dict[str, list[Any]] = {}  # a parent's attributes as its create answered them
         # Links of variable parents created by the current products batch (no base yet), committed once per batch.
         self.parent_links: list[dict[str, Any]] = []
+        # Bare links of variations just created with a SKU, committed FRESH_LINKS at a time (see _variations).
+        self.fresh_links: list[dict[str, Any]] = []
         # Parents whose variations were written, relinked together at the end (see _relink_parents).
         self.to_relink: list[_Relink] = []
 
@@ -342,8 +348,11 @@ class _Writer:
                 self.product_pushed[u.external_id] = tuple(u.changes)
         self._product_batches(creates, adopt, updates)
         parents = set(self.variation_creates) | set(self.variation_updates) | set(self.variation_deletes)
-        for parent in sorted(parents, key=str):
-            self._variations(parent)
+        try:
+            for parent in sorted(parents, key=str):
+                self._variations(parent)
+        finally:  # also when a batch fails for good: what the shop created is linked
+            self._flush_fresh_links()
         self._relink_parents()
         self.out.api_calls = self.client.http.stats.api_calls
         return self.out
@@ -643,10 +652,14 @@ class _Writer:
                         updated[item.external_id] = result
                     self.out.updated += 1
             if fresh:
-                # Linked now, based later (the parents' read-back at the end of the push): a push that dies in
-                # between leaves these variations linked, so the rerun updates them instead of creating them again
-                # (one without a SKU could not be found by the duplicate-SKU answer).
-                self.on_links(fresh)
+                # Linked soon, based later (the parents' read-back at the end of the push), so a push that dies in
+                # between does not create them again on the rerun. With a SKU each, they are committed with the
+                # next ones (one transaction per FRESH_LINKS rows, not one per parent): one created but not yet
+                # linked when the push dies is answered "duplicated SKU" on the rerun and linked then (see
+                # ``_relink_variable``). One without a SKU could not be found that way: committed now.
+                self.fresh_links.extend(fresh)
+                if len(self.fresh_links) >= FRESH_LINKS or not all(row["sku"] for row in fresh):
+                    self._flush_fresh_links()
         if gone:
             self.on_links(gone)  # tombstoned as soon as the shop answered (a rerun would find nothing to delete)
         # A parent created by this push whose variations were all created here (none refused as a duplicate, none
@@ -682,6 +695,11 @@ class _Writer:
                 )
             if rows:
                 self.on_links(rows)
+
+    def _flush_fresh_links(self) -> None:
+        if self.fresh_links:
+            rows, self.fresh_links = self.fresh_links, []
+            self.on_links(rows)
 
     def _flush_parent_links(self) -> None:
         if self.parent_links:

@@ -9,6 +9,7 @@ PHP 8 warnings are appended), then the id (404 with an empty body and no Content
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import re
 from collections.abc import Callable
@@ -436,8 +437,27 @@ class PrestaShopApi:
         if "," in inner and "|" not in inner:
             low, _, high = inner.partition(",")
             return lambda v: cmp(v, low) >= 0 and cmp(v, high) <= 0
+        # ``[a|b|...]``: one set look-up per row (SQL ``IN`` in the real shop), not one comparison per value (a list
+        # read of 100 ids among 3,000 rows made 300,000 Decimal comparisons). Same equality as ``cmp``: numbers by
+        # value when both sides are numbers, else case-insensitive text.
         options = inner.split("|")
-        return lambda v: any(cmp(v, o) == 0 for o in options)
+        numbers: set[Decimal] = set()
+        for o in options:
+            if NUMBER_RE.match(o):
+                with contextlib.suppress(InvalidOperation):
+                    numbers.add(Decimal(o))
+        texts = {o.lower() for o in options if not NUMBER_RE.match(o)}
+        all_texts = {o.lower() for o in options}
+
+        def member(v: str) -> bool:
+            if NUMBER_RE.match(v):
+                try:
+                    return Decimal(v) in numbers or v.lower() in texts
+                except InvalidOperation:
+                    pass
+            return v.lower() in all_texts
+
+        return member
 
     def _sort(self, req: Request, res: Resource, rows: list[Row]) -> list[Row]:
         raw = req.query.get("sort")
