@@ -282,8 +282,11 @@ def free_port() -> int:
 class ReceiverProc:
     """``ecom-pipeline serve-webhooks`` in its own process group (killed by pgid)."""
 
-    def __init__(self, url: str, env: dict[str, str], port: int, workdir: Path, profile: Path | None = None) -> None:
+    def __init__(
+        self, url: str, env: dict[str, str], port: int, workdir: Path, profile: Path | None = None, workers: int = 0
+    ) -> None:
         self.url, self.env, self.port, self.workdir, self.profile = url, env, port, workdir, profile
+        self.workers = workers  # 0: the command's default
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
@@ -295,6 +298,8 @@ class ReceiverProc:
             exe = ROOT / ".venv" / "bin" / "ecom-pipeline"
             base = [str(exe)] if exe.exists() else [sys.executable, "-m", "ecom_pipeline.cli"]
             cmd = [*base, "--warehouse-url", self.url, "serve-webhooks", "--port", str(self.port)]
+            if self.workers:
+                cmd += ["--workers", str(self.workers)]
         self.starts += 1
         logf = (self.workdir / f"receiver-{self.port}-{self.starts}.log").open("w")
         self.proc = subprocess.Popen(
@@ -469,10 +474,12 @@ def summarize(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def throughput_phases(wh: Warehouse, workdir: Path, sizes: Sizes, base: dict[str, Any]) -> dict[str, Any]:
+def throughput_phases(
+    wh: Warehouse, workdir: Path, sizes: Sizes, base: dict[str, Any], workers: int = 0
+) -> dict[str, Any]:
     iid = wh.add_integration("whload")
     port = free_port()
-    rec = ReceiverProc(wh.url, wh.env, port, workdir)
+    rec = ReceiverProc(wh.url, wh.env, port, workdir, workers=workers)
     rec.start()
     out: dict[str, Any] = {}
     try:
@@ -517,7 +524,7 @@ def throughput_phases(wh: Warehouse, workdir: Path, sizes: Sizes, base: dict[str
     return out
 
 
-def loss_phase(wh: Warehouse, workdir: Path, sizes: Sizes, base: dict[str, Any]) -> dict[str, Any]:
+def loss_phase(wh: Warehouse, workdir: Path, sizes: Sizes, base: dict[str, Any], workers: int = 0) -> dict[str, Any]:
     from sqlalchemy import func, select
 
     from ecom_pipeline.warehouse.schema import entity_links, hub_products, staging_records, webhook_inbox
@@ -536,7 +543,7 @@ def loss_phase(wh: Warehouse, workdir: Path, sizes: Sizes, base: dict[str, Any])
     key_of = [delivery_key(iid, d) for d in sends]
 
     port = free_port()
-    rec = ReceiverProc(wh.url, wh.env, port, workdir)
+    rec = ReceiverProc(wh.url, wh.env, port, workdir, workers=workers)
     rec.start()
     started = workdir / f"{wh.kind}-loss.started"
     expected_s = len(sends) / sizes.loss_rate
@@ -737,8 +744,18 @@ def profile_receiver(wh: Warehouse, workdir: Path, base: dict[str, Any], n: int)
 # ---------------------------------------------------------------------------------------------- report
 
 
-def run(quick: bool) -> str:
-    """Run the receiver benchmark on SQLite and PostgreSQL; return its markdown section."""
+def run(
+    quick: bool,
+    warehouses: tuple[str, ...] = ("sqlite", "postgresql"),
+    workers: int = 0,
+    loss: bool = True,
+    profile_on_miss: bool = True,
+) -> str:
+    """Run the receiver benchmark on SQLite and PostgreSQL; return its markdown section.
+
+    ``workers`` is passed to ``serve-webhooks --workers`` (0: the command's default). ``loss`` and
+    ``profile_on_miss`` off give a quick throughput-only comparison while tuning.
+    """
     from cryptography.fernet import Fernet
 
     sizes = QUICK if quick else FULL
@@ -750,18 +767,19 @@ def run(quick: bool) -> str:
     profile: dict[str, Any] | None = None
     log(f"workdir {workdir}")
     try:
-        for kind in ("sqlite", "postgresql"):
+        for kind in warehouses:
             try:
                 wh = Warehouse(kind, workdir, secret_key)
             except Exception as exc:
                 log(f"{kind}: unavailable ({type(exc).__name__}: {exc})")
                 continue
             try:
-                r = throughput_phases(wh, workdir, sizes, base)
-                r["loss"] = loss_phase(wh, workdir, sizes, base)
-                log(f"{kind}: zero-loss {r['loss']}")
+                r = throughput_phases(wh, workdir, sizes, base, workers)
+                if loss:
+                    r["loss"] = loss_phase(wh, workdir, sizes, base, workers)
+                    log(f"{kind}: zero-loss {r['loss']}")
                 missed = r["saturation"]["rate"] < RATE_AIM or r["paced"]["p99"] > P99_AIM_MS
-                if missed and profile is None:
+                if missed and profile is None and profile_on_miss:
                     log(f"{kind}: aim missed, profiling the receiver")
                     profile = profile_receiver(wh, workdir, base, 2_000 if quick else 6_000)
                     if profile is not None:
@@ -808,55 +826,56 @@ def render(sizes: Sizes, results: dict[str, dict[str, Any]], profile: dict[str, 
                 f"| {fmt_ms(s['p50'])} | {fmt_ms(s['p95'])} | {fmt_ms(s['p99'])} | {fmt_ms(s['max'])} | {aim} |"
             )
     out.append("")
-    out.append(
-        f"**Zero loss**: {sizes.loss_good:,} unique good deliveries + {sizes.loss_dups:,} exact duplicates + "
-        f"{sizes.loss_bad:,} with a bad signature, shuffled, paced at {sizes.loss_rate:,.0f}/s; `kill -9` of the "
-        "receiver's process group at ~40% of the load, restart; then the good deliveries without a 2xx are resent "
-        "(as the shop's retries would). *Stored, answer lost* = committed before the kill but the client never "
-        "saw the 2xx (the resend then answers `duplicate`). Then `apply_inbox` until nothing is due.\n"
-    )
-    out.append(
-        "| warehouse | sends | 2xx / 401 / no answer (first pass) | receiver down | resent (rounds) "
-        "| good acked | inbox rows | stored twice | duplicates answered | bad sig. stored | stored, answer lost "
-        "| **lost** |"
-    )
-    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for kind, r in results.items():
-        L = r["loss"]
-        st = L["statuses"]
-        no_answer = sum(v for k, v in st.items() if not (k.startswith("2") or k == "401"))
-        lost = L["lost"] + L["never_acked"]
+    losses = {kind: r["loss"] for kind, r in results.items() if "loss" in r}
+    if losses:
         out.append(
-            f"| {kind} | {L['sends']:,} | {sum(v for k, v in st.items() if k.startswith('2')):,} / "
-            f"{st.get('401', 0):,} / {no_answer:,} | {L['downtime_s']:.1f} s | {L['resent']:,} ({L['resend_rounds']}) "
-            f"| {L['acked_good']:,} of {L['good']:,} | {L['inbox_rows']:,} | {L['inbox_twice']} | {L['dup_answers']:,} "
-            f"| {L['bad_stored']} | {L['stored_before_ack']:,} | **{lost}**{'' if lost == 0 else ' **NOT ZERO**'} |"
+            f"**Zero loss**: {sizes.loss_good:,} unique good deliveries + {sizes.loss_dups:,} exact duplicates + "
+            f"{sizes.loss_bad:,} with a bad signature, shuffled, paced at {sizes.loss_rate:,.0f}/s; `kill -9` of the "
+            "receiver's process group at ~40% of the load, restart; then the good deliveries without a 2xx are resent "
+            "(as the shop's retries would). *Stored, answer lost* = committed before the kill but the client never "
+            "saw the 2xx (the resend then answers `duplicate`). Then `apply_inbox` until nothing is due.\n"
         )
-    out.append("")
-    out.append("After `apply_inbox`:\n")
-    out.append(
-        "| warehouse | applied | inbox status | attempts ≠ 1 | products staged (twice) | good ids in hub "
-        "| bad ids in hub | hub_products rows | apply time | applied once |"
-    )
-    out.append("|---|---|---|---|---|---|---|---|---|---|")
-    for kind, r in results.items():
-        L = r["loss"]
-        once = (
-            L["applied"] == L["inbox_rows"] == L["good"]
-            and L["attempts_not_1"] == 0
-            and L["staged_twice"] == 0
-            and L["linked_good"] == L["good"]
-            and L["linked_bad"] == 0
-            and L["hub_products"] == L["good"]
-        )
-        status = ", ".join(f"{k} {v:,}" for k, v in sorted(L["by_status"].items()))
         out.append(
-            f"| {kind} | {L['applied']:,} | {status} | {L['attempts_not_1']} | {L['staged_products']:,} "
-            f"({L['staged_twice']}) | {L['linked_good']:,} of {L['good']:,} | {L['linked_bad']} "
-            f"| {L['hub_products']:,} | {L['apply_s']:.1f} s ({L['applied'] / max(L['apply_s'], 1e-9):,.0f}/s) "
-            f"| {'yes' if once else '**NO**'} |"
+            "| warehouse | sends | 2xx / 401 / no answer (first pass) | receiver down | resent (rounds) "
+            "| good acked | inbox rows | stored twice | duplicates answered | bad sig. stored | stored, answer lost "
+            "| **lost** |"
         )
-    out.append("")
+        out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for kind, L in losses.items():
+            st = L["statuses"]
+            no_answer = sum(v for k, v in st.items() if not (k.startswith("2") or k == "401"))
+            lost = L["lost"] + L["never_acked"]
+            out.append(
+                f"| {kind} | {L['sends']:,} | {sum(v for k, v in st.items() if k.startswith('2')):,} / "
+                f"{st.get('401', 0):,} / {no_answer:,} | {L['downtime_s']:.1f} s "
+                f"| {L['resent']:,} ({L['resend_rounds']}) | {L['acked_good']:,} of {L['good']:,} "
+                f"| {L['inbox_rows']:,} | {L['inbox_twice']} | {L['dup_answers']:,} "
+                f"| {L['bad_stored']} | {L['stored_before_ack']:,} | **{lost}**{'' if lost == 0 else ' **NOT ZERO**'} |"
+            )
+        out.append("")
+        out.append("After `apply_inbox`:\n")
+        out.append(
+            "| warehouse | applied | inbox status | attempts ≠ 1 | products staged (twice) | good ids in hub "
+            "| bad ids in hub | hub_products rows | apply time | applied once |"
+        )
+        out.append("|---|---|---|---|---|---|---|---|---|---|")
+        for kind, L in losses.items():
+            once = (
+                L["applied"] == L["inbox_rows"] == L["good"]
+                and L["attempts_not_1"] == 0
+                and L["staged_twice"] == 0
+                and L["linked_good"] == L["good"]
+                and L["linked_bad"] == 0
+                and L["hub_products"] == L["good"]
+            )
+            status = ", ".join(f"{k} {v:,}" for k, v in sorted(L["by_status"].items()))
+            out.append(
+                f"| {kind} | {L['applied']:,} | {status} | {L['attempts_not_1']} | {L['staged_products']:,} "
+                f"({L['staged_twice']}) | {L['linked_good']:,} of {L['good']:,} | {L['linked_bad']} "
+                f"| {L['hub_products']:,} | {L['apply_s']:.1f} s ({L['applied'] / max(L['apply_s'], 1e-9):,.0f}/s) "
+                f"| {'yes' if once else '**NO**'} |"
+            )
+        out.append("")
     if profile:
         out.append(
             f"Profile of the receiver ({profile['backend']}, cProfile in every thread, {profile['requests']:,} "
@@ -880,6 +899,10 @@ def render(sizes: Sizes, results: dict[str, dict[str, Any]], profile: dict[str, 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--warehouse", action="append", choices=("sqlite", "postgresql"), help="only these (default: both)")
+    p.add_argument("--workers", type=int, default=0, help="serve-webhooks --workers (default: its own default)")
+    p.add_argument("--no-loss", action="store_true", help="skip the kill -9 zero-loss phase")
+    p.add_argument("--no-profile", action="store_true", help="do not profile the receiver when an aim is missed")
     p.add_argument("--load", nargs=2, metavar=("SPEC", "OUT"), help=argparse.SUPPRESS)
     p.add_argument("--serve-profiled", metavar="OUT", help=argparse.SUPPRESS)
     p.add_argument("--warehouse-url")
@@ -891,7 +914,8 @@ def main() -> int:
     if a.serve_profiled:
         serve_profiled(a.serve_profiled, a.warehouse_url, a.port)
         return 0
-    print(run(a.quick))
+    warehouses = tuple(a.warehouse or ("sqlite", "postgresql"))
+    print(run(a.quick, warehouses, a.workers, loss=not a.no_loss, profile_on_miss=not a.no_profile))
     return 0
 
 
