@@ -235,7 +235,13 @@ async def _load(spec: dict[str, Any]) -> dict[str, Any]:
             conn[1].close()
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return {"status": status, "latency": latency, "duplicate": duplicate, "elapsed_s": time.perf_counter() - t0}
+    return {
+        "status": status,
+        "latency": latency,
+        "duplicate": duplicate,
+        "elapsed_s": time.perf_counter() - t0,
+        "client_cpu_s": time.process_time(),
+    }
 
 
 def load_main(spec_path: str, out_path: str) -> None:
@@ -462,9 +468,54 @@ def percentiles(values: list[float]) -> dict[str, float]:
     return {"p50": q(0.50), "p95": q(0.95), "p99": q(0.99), "max": s[-1] * 1000}
 
 
-def summarize(result: dict[str, Any]) -> dict[str, Any]:
+def _cpu_of(pids: list[int]) -> float:
+    """CPU seconds (user + system, all threads) the processes ``pids`` have used so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def _session_pids(sid: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[3]) == sid:
+                    pids.append(int(entry.name))
+    return pids
+
+
+def phase_cpu(wh: Warehouse, rec: ReceiverProc) -> dict[str, float]:
+    """CPU seconds used so far by the receiver (every process of its session: all workers) and by the
+    PostgreSQL backends serving the benchmark's database: per-delivery costs that, unlike rates, do not depend
+    on what else the shared machine is running."""
+    out = {"receiver": _cpu_of(_session_pids(rec.proc.pid)) if rec.proc is not None else 0.0}
+    if wh.pg_name is not None:
+        from sqlalchemy import text
+
+        with wh.engine.connect() as conn:
+            pids = conn.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE datname = :n AND pid <> pg_backend_pid()"),
+                {"n": wh.pg_name},
+            ).scalars()
+            out["postgresql"] = _cpu_of(list(pids))
+    return out
+
+
+def summarize(
+    result: dict[str, Any], cpu0: dict[str, float] | None = None, cpu1: dict[str, float] | None = None
+) -> dict[str, Any]:
     ok = [lat for st, lat in zip(result["status"], result["latency"], strict=True) if 200 <= st < 300]
+    n = max(1, len(result["status"]))
+    cpu = {f"{k}_cpu_us": (cpu1[k] - cpu0.get(k, 0.0)) / n * 1e6 for k in (cpu1 or {}) if cpu0 is not None and cpu1}
+    if "client_cpu_s" in result:
+        cpu["client_cpu_us"] = result["client_cpu_s"] / n * 1e6
     return {
+        **cpu,
         "sent": len(result["status"]),
         "ok": len(ok),
         "non_2xx": sum(1 for st in result["status"] if not 200 <= st < 300),
@@ -501,8 +552,9 @@ def throughput_phases(
             "concurrency": sizes.concurrency,
             "max_seconds": 240,
         }
+        cpu0 = phase_cpu(wh, rec)
         res = wait_load(run_load(workdir, f"{wh.kind}-sat", spec), workdir, f"{wh.kind}-sat", 300)
-        out["saturation"] = summarize(res)
+        out["saturation"] = summarize(res, cpu0, phase_cpu(wh, rec))
         log(f"{wh.kind}: saturation {out['saturation']}")
         n = int(RATE_AIM * sizes.paced_seconds)
         paced = [make_delivery(base, 2_000_000 + i) for i in range(n)]
@@ -514,10 +566,11 @@ def throughput_phases(
             "rate": RATE_AIM,
             "max_seconds": sizes.paced_seconds * 4 + 30,
         }
+        cpu0 = phase_cpu(wh, rec)
         res = wait_load(
             run_load(workdir, f"{wh.kind}-paced", spec), workdir, f"{wh.kind}-paced", sizes.paced_seconds * 4 + 60
         )
-        out["paced"] = summarize(res)
+        out["paced"] = summarize(res, cpu0, phase_cpu(wh, rec))
         log(f"{wh.kind}: paced {out['paced']}")
     finally:
         rec.kill()
@@ -794,6 +847,10 @@ def run(
     return render(sizes, results, profile, time.perf_counter() - started)
 
 
+def fmt_us(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:,.0f} µs"
+
+
 def fmt_ms(v: float) -> str:
     return f"{v:.1f} ms" if v < 100 else f"{v:,.0f} ms"
 
@@ -809,8 +866,11 @@ def render(sizes: Sizes, results: dict[str, dict[str, Any]], profile: dict[str, 
         "(paced, so a queue in the receiver shows) to the end of the answer. A 2xx is only sent once the row is "
         f"committed. Aim: {RATE_AIM:,.0f} deliveries/s with p99 ack < {P99_AIM_MS:.0f} ms.\n"
     )
-    out.append("| warehouse | load | deliveries | 2xx | non-2xx | deliveries/s | p50 | p95 | p99 | max | aim |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    out.append(
+        "| warehouse | load | deliveries | 2xx | non-2xx | deliveries/s | p50 | p95 | p99 | max | aim "
+        "| CPU per delivery: receiver / PostgreSQL / client |"
+    )
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for kind, r in results.items():
         for label, key in (
             (f"saturation ({sizes.concurrency} connections)", "saturation"),
@@ -823,7 +883,9 @@ def render(sizes: Sizes, results: dict[str, dict[str, Any]], profile: dict[str, 
                 aim = "met" if s["p99"] <= P99_AIM_MS and s["rate"] >= RATE_AIM * 0.97 else "**missed**"
             out.append(
                 f"| {kind} | {label} | {s['sent']:,} | {s['ok']:,} | {s['non_2xx']:,} | {s['rate']:,.0f} "
-                f"| {fmt_ms(s['p50'])} | {fmt_ms(s['p95'])} | {fmt_ms(s['p99'])} | {fmt_ms(s['max'])} | {aim} |"
+                f"| {fmt_ms(s['p50'])} | {fmt_ms(s['p95'])} | {fmt_ms(s['p99'])} | {fmt_ms(s['max'])} | {aim} "
+                f"| {fmt_us(s.get('receiver_cpu_us'))} / {fmt_us(s.get('postgresql_cpu_us'))} "
+                f"/ {fmt_us(s.get('client_cpu_us'))} |"
             )
     out.append("")
     losses = {kind: r["loss"] for kind, r in results.items() if "loss" in r}
