@@ -3,7 +3,8 @@
     .venv/bin/python -m benchmarks.webhooks_bench            # reference sizes
     .venv/bin/python -m benchmarks.webhooks_bench --quick    # small sizes (~1 min)
 
-Processes: the receiver is ``ecom-pipeline serve-webhooks --warehouse-url ...`` (uvicorn, one worker) in its own
+Processes: the receiver is ``ecom-pipeline serve-webhooks --warehouse-url ...`` (its default ``--workers``, or
+``--workers N``: uvicorn in N forked processes on one socket) in its own
 process group; the load comes from another process (``--load`` mode of this module): asyncio with raw HTTP/1.1 on
 keep-alive connections and pre-built requests, so the client costs little CPU on this small machine. Every
 delivery is a real signed WooCommerce ``product.updated`` delivery (the recorded simple-product body with its
@@ -468,6 +469,13 @@ def percentiles(values: list[float]) -> dict[str, float]:
     return {"p50": q(0.50), "p95": q(0.95), "p99": q(0.99), "max": s[-1] * 1000}
 
 
+def loadavg() -> str:
+    """The 1/5/15-minute load averages (the machine is shared: figures mean little without them)."""
+    with contextlib.suppress(OSError):
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    return "n/a"
+
+
 def _cpu_of(pids: list[int]) -> float:
     """CPU seconds (user + system, all threads) the processes ``pids`` have used so far."""
     ticks = os.sysconf("SC_CLK_TCK")
@@ -532,7 +540,7 @@ def throughput_phases(
     port = free_port()
     rec = ReceiverProc(wh.url, wh.env, port, workdir, workers=workers)
     rec.start()
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"loadavg_before": loadavg()}
     try:
         # warm-up (integration cache, connection pool, page cache)
         warm = [make_delivery(base, 900_000_000 + i) for i in range(300)]
@@ -571,6 +579,8 @@ def throughput_phases(
             run_load(workdir, f"{wh.kind}-paced", spec), workdir, f"{wh.kind}-paced", sizes.paced_seconds * 4 + 60
         )
         out["paced"] = summarize(res, cpu0, phase_cpu(wh, rec))
+        out["loadavg_after"] = loadavg()
+        out["processes"] = len(_session_pids(rec.proc.pid)) if rec.proc is not None else 0
         log(f"{wh.kind}: paced {out['paced']}")
     finally:
         rec.kill()
@@ -844,7 +854,7 @@ def run(
         import shutil
 
         shutil.rmtree(workdir, ignore_errors=True)
-    return render(sizes, results, profile, time.perf_counter() - started)
+    return render(sizes, results, profile, time.perf_counter() - started, workers)
 
 
 def fmt_us(v: float | None) -> str:
@@ -855,10 +865,28 @@ def fmt_ms(v: float) -> str:
     return f"{v:.1f} ms" if v < 100 else f"{v:,.0f} ms"
 
 
-def render(sizes: Sizes, results: dict[str, dict[str, Any]], profile: dict[str, Any] | None, elapsed: float) -> str:
+def render(
+    sizes: Sizes, results: dict[str, dict[str, Any]], profile: dict[str, Any] | None, elapsed: float, workers: int = 0
+) -> str:
     out = ["## Webhook receiver: throughput, acknowledgement latency, zero loss\n"]
+    commit = "n/a"
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+    how = f"`--workers {workers}`" if workers else "default `--workers` (2 on PostgreSQL, 1 on SQLite)"
     out.append(
-        f"Receiver: `ecom-pipeline serve-webhooks --warehouse-url ...` (uvicorn, one worker, its own process group) "
+        f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, commit {commit}, {how}. Load average "
+        "(1/5/15 min) before and after each warehouse's throughput phases: "
+        + "; ".join(
+            f"{kind} {r.get('loadavg_before', 'n/a')} -> {r.get('loadavg_after', 'n/a')} "
+            f"({r.get('processes', '?')} receiver processes)"
+            for kind, r in results.items()
+        )
+        + ".\n"
+    )
+    out.append(
+        f"Receiver: `ecom-pipeline serve-webhooks --warehouse-url ...` (its own process group) "
         f"on this {os.cpu_count()}-core machine; load from another process (asyncio, raw HTTP/1.1 keep-alive, "
         "pre-built requests) sending real signed WooCommerce `product.updated` deliveries (~2 KB bodies, "
         "`X-WC-Webhook-Signature` under the integration's stored `webhook_secret`). The client shares the 2 cores "
@@ -888,6 +916,11 @@ def render(sizes: Sizes, results: dict[str, dict[str, Any]], profile: dict[str, 
                 f"/ {fmt_us(s.get('client_cpu_us'))} |"
             )
     out.append("")
+    out.append(
+        "CPU per delivery: user + system CPU of the receiver's processes (all workers, all threads), of the "
+        "PostgreSQL backends serving the benchmark's database, and of the load client, over the phase, divided by "
+        "its deliveries. Unlike rates and latencies it does not depend on what else the shared machine runs.\n"
+    )
     losses = {kind: r["loss"] for kind, r in results.items() if "loss" in r}
     if losses:
         out.append(

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import threading
 import time
@@ -58,8 +59,10 @@ from ecom_pipeline.webhooks.signatures import verify_generic
 log = logging.getLogger("ecom_pipeline.webhooks")
 
 DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024  # products with long HTML stay far below; abuse does not
-# serve-webhooks --workers default, chosen by measurement (docs/benchmarks.md, receiver section).
-DEFAULT_WORKERS = 1
+# serve-webhooks --workers default on PostgreSQL, chosen by measurement on 2 cores (docs/benchmarks.md, receiver
+# section: 2 processes beat 1 on rate and p99); SQLite always 1 (one file, one write lock: more processes only
+# queue on the lock, measured slower).
+POSTGRESQL_WORKERS = 2
 INTEGRATION_CACHE_TTL_S = 10.0
 NEGATIVE_CACHE_TTL_S = 5.0
 # A failed signature reloads the integration (a rotated secret) at most this often per integration and process.
@@ -473,13 +476,27 @@ def create_app(
     return app
 
 
+def default_workers(warehouse_url: str) -> int:
+    """Receiver processes when ``--workers`` is not given: 1 on SQLite; on PostgreSQL ``POSTGRESQL_WORKERS``,
+    at most one per core this process may run on."""
+    from sqlalchemy.engine import make_url
+
+    if make_url(warehouse_url).get_backend_name() == "sqlite":
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(POSTGRESQL_WORKERS, cores))
+
+
 def serve(
     host: str = "127.0.0.1",
     port: int = 8787,
     warehouse_url: str | None = None,
     *,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-    workers: int = DEFAULT_WORKERS,
+    workers: int | None = None,
     log_level: str = "warning",
     limits: ReceiverLimits | None = None,
     **extra_options: Any,
@@ -489,6 +506,7 @@ def serve(
 
     ``workers`` > 1 forks that many processes sharing the port (``webhooks.workers``): each has its own
     integration cache and connection pool (``RECEIVER_POOL``), so up to ``workers`` x 8 warehouse connections.
+    None: :func:`default_workers`.
     """
     import uvicorn
 
@@ -496,6 +514,7 @@ def serve(
 
     limits = limits or ReceiverLimits()
     url = warehouse_url or default_warehouse_url()
+    workers = workers if workers is not None else default_workers(url)
     options: dict[str, Any] = {
         "log_level": log_level,
         "access_log": False,

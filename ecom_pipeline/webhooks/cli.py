@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ecom_pipeline.webhooks.app import DEFAULT_MAX_BODY_BYTES, DEFAULT_WORKERS
+from ecom_pipeline.webhooks.app import DEFAULT_MAX_BODY_BYTES, POSTGRESQL_WORKERS
 from ecom_pipeline.webhooks.limits import ReceiverLimits
 
 _DEFAULTS = ReceiverLimits()
@@ -63,10 +63,11 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers",
         type=_positive_int,
-        default=DEFAULT_WORKERS,
+        default=None,
         help=(
-            "Receiver processes sharing the port, each with its own warehouse connections (at most 8 each) "
-            f"(default {DEFAULT_WORKERS}; see docs/benchmarks.md for the measurements behind it)."
+            "Receiver processes sharing the port, each with its own warehouse connections (at most 8 each). "
+            f"Default: {POSTGRESQL_WORKERS} on PostgreSQL (at most one per core), 1 on SQLite, whose single write "
+            "lock more processes only queue on (docs/benchmarks.md has the measurements)."
         ),
     )
     parser.add_argument("--log-level", default="warning", help="uvicorn log level (default warning).")

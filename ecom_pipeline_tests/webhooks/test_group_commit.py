@@ -7,12 +7,13 @@ import hashlib
 import hmac
 import json
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, select
 from sqlalchemy.exc import StatementError
 
 from ecom_pipeline.warehouse.credentials import CredentialCipher
@@ -92,8 +93,22 @@ def test_group_insert_stores_what_the_orm_statement_would_nul_long_ids_and_repea
     with engine.begin() as conn:
         assert inbox.insert_deliveries(conn, [row("k1"), row("k2"), row("k1")]) == [True, True, False]
         assert inbox.insert_deliveries(conn, [row("k2")]) == [False]
+        orm = row("k0")  # the one-row ORM insert does not clean NULs: give it a plain delivery
+        orm["body"] = b'{"id": 1}'
+        orm["delivery"] = replace(orm["delivery"], event_id=None, headers={}, topic="t", resource_id="1")
+        inbox.insert_delivery(conn, **orm)
     with engine.connect() as conn:
         stored = conn.execute(select(webhook_inbox).where(webhook_inbox.c.delivery_key == "k1")).mappings().one()
+        # The stored text of the times is the ORM's, byte for byte (SQLite compares times as text).
+        as_text = {
+            key: conn.execute(
+                select(cast(webhook_inbox.c.received_at, String), cast(webhook_inbox.c.triggered_at, String)).where(
+                    webhook_inbox.c.delivery_key == key
+                )
+            ).one()
+            for key in ("k0", "k1")
+        }
+    assert as_text["k0"] == as_text["k1"]
     assert stored["topic"] == "t" * 64 and stored["resource_id"] == "r" * 128
     assert stored["event_id"] == ("e" * 100)[:128] and "\x00" not in stored["body"]
     assert stored["headers"] == {"x-ecom-topic": "a\ufffdb"}
