@@ -778,7 +778,7 @@ def profile_receiver(wh: Warehouse, workdir: Path, base: dict[str, Any], n: int)
 
     def short(key: tuple[str, int, str]) -> str:
         f, line, func = key
-        for marker in ("site-packages/", "/lib/python3.11/", "/work/main/"):
+        for marker in ("site-packages/", "/lib/python3.11/", f"{ROOT}/"):
             if marker in f:
                 f = f.split(marker, 1)[1]
                 break
