@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -82,8 +83,12 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.close()
 
 
-def make_engine(url: str) -> Engine:
-    """A new engine for ``url`` with the settings the warehouse relies on."""
+def make_engine(url: str, **pool_options: Any) -> Engine:
+    """A new engine for ``url`` with the settings the warehouse relies on.
+
+    ``pool_options`` override the PostgreSQL pool settings below (the webhook receiver sizes its own pool and
+    skips the pre-ping round trip; see ``webhooks.app``); SQLite ignores them.
+    """
     url = normalize_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -94,7 +99,8 @@ def make_engine(url: str) -> Engine:
         return engine
     # psycopg2 runs executemany() as one round trip per row; batch mode sends updates in pages instead
     # (inserts already use SQLAlchemy's insertmanyvalues).
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, executemany_mode="values_plus_batch")
+    options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5, **pool_options}
+    return create_engine(url, executemany_mode="values_plus_batch", **options)
 
 
 @cache

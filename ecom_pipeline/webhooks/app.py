@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -37,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -57,11 +59,21 @@ from ecom_pipeline.webhooks.signatures import verify_generic
 log = logging.getLogger("ecom_pipeline.webhooks")
 
 DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024  # products with long HTML stay far below; abuse does not
-INTEGRATION_CACHE_TTL_S = 30.0
+# serve-webhooks --workers default on PostgreSQL, chosen by measurement on 2 cores (docs/benchmarks.md, receiver
+# section: 2 processes beat 1 on rate and p99); SQLite always 1 (one file, one write lock: more processes only
+# queue on the lock, measured slower).
+POSTGRESQL_WORKERS = 2
+INTEGRATION_CACHE_TTL_S = 10.0
 NEGATIVE_CACHE_TTL_S = 5.0
+# A failed signature reloads the integration (a rotated secret) at most this often per integration and process.
+REFRESH_MIN_AGE_S = 1.0
 # A readiness probe that hangs is worse than one that fails: probes time out after a few seconds anyway.
 HEALTH_TIMEOUT_S = 3.0
 GENERIC = "generic"
+# The receiver's PostgreSQL pool, per process (per worker): the group writers hold one connection each, the
+# integration lookups and /healthz share the rest. No pre-ping: it cost a round trip per group; a connection
+# found dead is retried once instead (``store_group``).
+RECEIVER_POOL: dict[str, Any] = {"pool_size": 4, "max_overflow": 4, "pool_pre_ping": False}
 GENERIC_SECRET_KEYS = ("webhook_secret",)
 # integrations.id is a 32-bit INTEGER; anything larger cannot name an integration (and used to overflow: a 500).
 MAX_INTEGRATION_ID = 2**31 - 1
@@ -94,15 +106,28 @@ class IntegrationInfo:
 
 
 class IntegrationCache:
-    """Integration lookups cached for a few seconds: decrypting credentials for every delivery would cost more
-    than storing it. A rotated secret or a disconnect takes effect within the TTL; unknown ids are cached briefly
-    too, so a flood of bogus ids cannot turn into a flood of queries."""
+    """Integration lookups (decrypted signing secret included) cached for a few seconds per process.
+
+    Why: reading the row and decrypting its credentials for every delivery would cost more than storing it.
+    Invalidation rules (each receiver process, each worker, keeps its own cache; nothing is shared):
+
+    - an entry lives ``ttl_s`` (default 10 s); unknown ids are remembered ``NEGATIVE_CACHE_TTL_S`` only, so a
+      flood of bogus ids cannot turn into a flood of queries, and a new integration works within seconds;
+    - a delivery whose signature fails against a cached secret at least ``REFRESH_MIN_AGE_S`` old reloads the
+      integration once and is checked again (:meth:`refresh`): a rotated secret takes effect for the shop's
+      first delivery signed with it, not after the TTL, while a flood of bad signatures costs at most one
+      query per integration per second;
+    - a secret that was rotated away, and a disconnect, take effect within ``ttl_s`` (the old secret is
+      still accepted until then: the price of not reading the warehouse per delivery);
+    - :meth:`invalidate` drops entries at once (used by the process that changed them, and by tests).
+    """
 
     def __init__(self, engine: Engine, cipher: CredentialCipher, ttl_s: float = INTEGRATION_CACHE_TTL_S) -> None:
         self.engine = engine
         self.cipher = cipher
         self.ttl_s = ttl_s
-        self._entries: dict[int, tuple[float, IntegrationInfo | None]] = {}
+        # id -> (expires at, loaded at, info); monotonic seconds
+        self._entries: dict[int, tuple[float, float, IntegrationInfo | None]] = {}
         self._lock = threading.Lock()
 
     def invalidate(self, integration_id: int | None = None) -> None:
@@ -117,7 +142,7 @@ class IntegrationCache:
         with self._lock:
             hit = self._entries.get(integration_id)
         if hit is not None and hit[0] > time.monotonic():
-            return hit[1]
+            return hit[2]
         return MISS
 
     def get(self, integration_id: int) -> IntegrationInfo | None:
@@ -125,11 +150,24 @@ class IntegrationCache:
         with self._lock:
             hit = self._entries.get(integration_id)
         if hit is not None and hit[0] > now:
-            return hit[1]
+            return hit[2]
+        return self._reload(integration_id, now)
+
+    def stale(self, integration_id: int) -> bool:
+        """Whether the entry is old enough to be reloaded after a failed signature (see the class doc)."""
+        with self._lock:
+            hit = self._entries.get(integration_id)
+        return hit is None or time.monotonic() - hit[1] >= REFRESH_MIN_AGE_S
+
+    def refresh(self, integration_id: int) -> IntegrationInfo | None:
+        """Reload now (a signature failed against the cached secret, which may have been rotated)."""
+        return self._reload(integration_id, time.monotonic())
+
+    def _reload(self, integration_id: int, now: float) -> IntegrationInfo | None:
         info = self._load(integration_id)
         ttl = self.ttl_s if info is not None else min(self.ttl_s, NEGATIVE_CACHE_TTL_S)
         with self._lock:
-            self._entries[integration_id] = (now + ttl, info)
+            self._entries[integration_id] = (now + ttl, now, info)
         return info
 
     def _load(self, integration_id: int) -> IntegrationInfo | None:
@@ -170,21 +208,28 @@ class _Pending:
 
 class GroupCommitter:
     """Stores deliveries in groups: one transaction for all the deliveries that arrived while the previous group
-    was being written.
+    was being written, with up to ``writers`` groups in flight at once.
 
     Why: every delivery in its own transaction meant one commit (and, on SQLite, one turn of the single write
     lock) per request, and two thread hops; the receiver topped out near 550 deliveries/s on 2 cores. Grouping
     adds no waiting of its own (a group is whatever queued meanwhile), and each request is still answered only
     after the transaction holding its row has committed, so a 2xx keeps meaning "stored durably". If a group
     fails, every request in it gets the error (503: the sender retries) and nothing of it is half-stored.
+
+    A second writer lets the next group be sent while the previous one waits for its commit to reach the disk
+    (PostgreSQL), so a delivery waits for about one commit instead of up to two. Two groups racing on the same
+    delivery key are still exact: ``ON CONFLICT DO NOTHING`` makes the later one wait for the earlier commit and
+    report the row as a duplicate. On SQLite the writers queue on the file's single write lock, so one is kept.
     """
 
-    def __init__(self, write: Callable[[list[_Pending]], list[bool]], max_group: int = 256) -> None:
+    def __init__(self, write: Callable[[list[_Pending]], list[bool]], max_group: int = 256, writers: int = 1) -> None:
         self._write = write
         self._max_group = max_group
+        self._writers = max(1, writers)
         self._queue: asyncio.Queue[tuple[_Pending, asyncio.Future[bool]]] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
+        self._in_flight: set[asyncio.Task[None]] = set()
 
     async def submit(self, item: _Pending) -> bool:
         """True when this delivery was stored now, False when it was already there (a duplicate)."""
@@ -195,24 +240,36 @@ class GroupCommitter:
             self._task = loop.create_task(self._run(self._queue))
         assert self._queue is not None
         future: asyncio.Future[bool] = loop.create_future()
-        await self._queue.put((item, future))
+        self._queue.put_nowait((item, future))
         return await future
 
     async def _run(self, queue: asyncio.Queue[tuple[_Pending, asyncio.Future[bool]]]) -> None:
+        slots = asyncio.Semaphore(self._writers)
         while True:
-            group = [await queue.get()]
+            first = await queue.get()
+            # Wait for a free writer first, then take everything that queued meanwhile: the group is as large
+            # as the time the previous writes took made it, with no timer of its own.
+            await slots.acquire()
+            group = [first]
             while len(group) < self._max_group and not queue.empty():
                 group.append(queue.get_nowait())
-            try:
-                results = await run_in_threadpool(self._write, [item for item, _ in group])
-            except Exception as exc:  # handed to every request of the group
-                for _, future in group:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for (_, future), stored in zip(group, results, strict=True):
+            task = asyncio.get_running_loop().create_task(self._store(group, slots))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+
+    async def _store(self, group: list[tuple[_Pending, asyncio.Future[bool]]], slots: asyncio.Semaphore) -> None:
+        try:
+            results = await run_in_threadpool(self._write, [item for item, _ in group])
+        except Exception as exc:  # handed to every request of the group
+            for _, future in group:
                 if not future.done():
-                    future.set_result(stored)
+                    future.set_exception(exc)
+            return
+        finally:
+            slots.release()
+        for (_, future), stored in zip(group, results, strict=True):
+            if not future.done():
+                future.set_result(stored)
 
 
 class BodyTooLarge(Exception):
@@ -245,6 +302,7 @@ def create_app(
     clock: Callable[[], float] = time.time,
     route_options: Mapping[str, Any] | None = None,
     limits: ReceiverLimits | None = None,
+    group_writers: int | None = None,
 ) -> Starlette:
     """The receiver ASGI app for one warehouse, with the routes platforms add (``WebhookSpec.routes``).
 
@@ -254,11 +312,12 @@ def create_app(
     ``cipher`` decrypts the integrations' stored secrets (default: ``ECOM_SECRET_KEY`` or the embedded key file).
     ``engine`` may be given instead of ``warehouse_url`` (tests, benchmarks); engines come from ``make_engine`` so
     SQLite gets WAL and a busy timeout, since the receiver shares the file with run workers.
+    ``group_writers``: groups stored at once (default 2 on PostgreSQL, 1 on SQLite; see ``GroupCommitter``).
     """
     if engine is None:
         if warehouse_url is None:
             raise ValueError("create_app needs warehouse_url or engine")
-        engine = make_engine(warehouse_url)
+        engine = make_engine(warehouse_url, **RECEIVER_POOL)
     cipher = cipher or CredentialCipher.from_env(default_home())
     integrations = IntegrationCache(engine, cipher, ttl_s=cache_ttl_s)
     # Platforms with a route of their own: their deliveries are signed and described their own way, so the generic
@@ -268,23 +327,64 @@ def create_app(
 
     def store_group(items: list[_Pending]) -> list[bool]:
         received_at = utcnow()
-        with engine.begin() as conn:  # committed before anyone of the group is answered: a 2xx means durable
-            return inbox.insert_deliveries(
-                conn,
-                [
-                    {
-                        "tenant_id": item.info.tenant_id,
-                        "integration_id": item.info.id,
-                        "platform": item.info.platform,
-                        "delivery": item.delivery,
-                        "body": item.body,
-                        "received_at": received_at,
-                    }
-                    for item in items
-                ],
-            )
+        rows = [
+            {
+                "tenant_id": item.info.tenant_id,
+                "integration_id": item.info.id,
+                "platform": item.info.platform,
+                "delivery": item.delivery,
+                "body": item.body,
+                "received_at": received_at,
+            }
+            for item in items
+        ]
+        try:
+            with engine.begin() as conn:  # committed before anyone of the group is answered: a 2xx means durable
+                return inbox.insert_deliveries(conn, rows)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        # The pooled connection had died (a PostgreSQL restart or failover; there is no pre-ping, see
+        # ``RECEIVER_POOL``): once more on a fresh one. Safe even if the lost transaction did commit: the insert
+        # is ON CONFLICT DO NOTHING, so the rows are then reported as duplicates, and still answered 2xx.
+        log.warning("warehouse connection lost while storing %d deliveries; retrying on a new one", len(rows))
+        with engine.begin() as conn:
+            return inbox.insert_deliveries(conn, rows)
 
-    committer = GroupCommitter(store_group)
+    writers = group_writers if group_writers is not None else (1 if engine.dialect.name == "sqlite" else 2)
+    committer = GroupCommitter(store_group, writers=writers)
+
+    def verify_and_parse(
+        platform: str, info: IntegrationInfo, headers: dict[str, str], body: bytes
+    ) -> JSONResponse | inbox.Delivery:
+        """The delivery to store, or the answer that refuses it (401 signature, 422 altered headers, ping)."""
+        try:
+            fmt = formats.get(platform)
+            if fmt is not None:
+                if fmt.is_ping(headers, body):
+                    return JSONResponse({"ok": True, "ping": True})
+                reason = fmt.verify(info.secret, headers, body, clock())
+                if reason is not None:
+                    return _error(401, "bad_signature", reason)
+                delivery = fmt.parse(info.id, headers, body, clock())
+                sent_topic = fmt.sent_topic(headers)
+            else:
+                reason = verify_generic(
+                    info.secret, body, headers.get("x-ecom-signature"), headers.get("x-ecom-timestamp"), now=clock()
+                )
+                if reason is not None:
+                    return _error(401, "bad_signature", reason)
+                delivery = inbox.generic_delivery(info.id, headers, body)
+                sent_topic = delivery.topic
+        except inbox.DeliveryRefused as refused:
+            # Validly signed, so a copy of a real delivery with altered headers: worth a line in the log.
+            log.warning("integration %s: delivery refused: %s", info.id, refused.message)
+            return _error(422, refused.code, refused.message)
+        if delivery.topic != sent_topic.strip()[:64]:
+            log.warning(
+                "integration %s: %r delivery carries a live record; stored as %r", info.id, sent_topic, delivery.topic
+            )
+        return delivery
 
     async def receive(request: Request) -> JSONResponse:
         platform = request.path_params["platform"]
@@ -322,32 +422,18 @@ def create_app(
             return _error(400, "client_disconnected", "the body was cut off")
         headers = {k.lower(): v for k, v in request.headers.items()}
 
-        try:
-            fmt = formats.get(platform)
-            if fmt is not None:
-                if fmt.is_ping(headers, body):
-                    return JSONResponse({"ok": True, "ping": True})
-                reason = fmt.verify(info.secret, headers, body, clock())
-                if reason is not None:
-                    return _error(401, "bad_signature", reason)
-                delivery = fmt.parse(info.id, headers, body, clock())
-                sent_topic = fmt.sent_topic(headers)
-            else:
-                reason = verify_generic(
-                    info.secret, body, headers.get("x-ecom-signature"), headers.get("x-ecom-timestamp"), now=clock()
-                )
-                if reason is not None:
-                    return _error(401, "bad_signature", reason)
-                delivery = inbox.generic_delivery(info.id, headers, body)
-                sent_topic = delivery.topic
-        except inbox.DeliveryRefused as refused:
-            # Validly signed, so a copy of a real delivery with altered headers: worth a line in the log.
-            log.warning("integration %s: delivery refused: %s", info.id, refused.message)
-            return _error(422, refused.code, refused.message)
-        if delivery.topic != sent_topic.strip()[:64]:
-            log.warning(
-                "integration %s: %r delivery carries a live record; stored as %r", info.id, sent_topic, delivery.topic
-            )
+        outcome = verify_and_parse(platform, info, headers, body)
+        if isinstance(outcome, JSONResponse) and outcome.status_code == 401 and integrations.stale(info.id):
+            # The cached secret may have been rotated: reload once (at most once a second per integration).
+            fresh = await run_in_threadpool(integrations.refresh, info.id)
+            if fresh is None or not fresh.active:
+                return _error(404, "unknown_integration", f"no active {platform} integration {integration_id}")
+            if fresh.secret != info.secret:
+                info = fresh
+                outcome = verify_and_parse(platform, info, headers, body)
+        if isinstance(outcome, JSONResponse):
+            return outcome
+        delivery = outcome
 
         try:
             stored = await committer.submit(_Pending(info, delivery, body))
@@ -390,33 +476,62 @@ def create_app(
     return app
 
 
+def default_workers(warehouse_url: str) -> int:
+    """Receiver processes when ``--workers`` is not given: 1 on SQLite; on PostgreSQL ``POSTGRESQL_WORKERS``,
+    at most one per core this process may run on."""
+    from sqlalchemy.engine import make_url
+
+    if make_url(warehouse_url).get_backend_name() == "sqlite":
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(POSTGRESQL_WORKERS, cores))
+
+
 def serve(
     host: str = "127.0.0.1",
     port: int = 8787,
     warehouse_url: str | None = None,
     *,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-    workers: int = 1,
+    workers: int | None = None,
     log_level: str = "warning",
     limits: ReceiverLimits | None = None,
     **extra_options: Any,
 ) -> None:
     """Run the receiver with uvicorn until interrupted (``ecom-pipeline serve-webhooks``), with ``limits`` on
-    every connection (header size/count, head and body deadlines: see ``webhooks.limits``)."""
+    every connection (header size/count, head and body deadlines: see ``webhooks.limits``).
+
+    ``workers`` > 1 forks that many processes sharing the port (``webhooks.workers``): each has its own
+    integration cache and connection pool (``RECEIVER_POOL``), so up to ``workers`` x 8 warehouse connections.
+    None: :func:`default_workers`.
+    """
     import uvicorn
 
     from ecom_pipeline.warehouse.engine import default_warehouse_url
 
     limits = limits or ReceiverLimits()
     url = warehouse_url or default_warehouse_url()
-    app = create_app(url, max_body_bytes=max_body_bytes, limits=limits)
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level=log_level,
-        access_log=False,
-        server_header=False,
-        workers=workers if workers > 1 else None,
-        **{**uvicorn_options(limits), **extra_options},
-    )
+    workers = workers if workers is not None else default_workers(url)
+    options: dict[str, Any] = {
+        "log_level": log_level,
+        "access_log": False,
+        "server_header": False,
+        **uvicorn_options(limits),
+        **extra_options,
+    }
+    if workers <= 1:
+        app = create_app(url, max_body_bytes=max_body_bytes, limits=limits)
+        uvicorn.run(app, host=host, port=port, **options)
+        return
+
+    from ecom_pipeline.webhooks.workers import bind_socket, run_workers
+
+    def child(sock: socket.socket) -> None:
+        # Built after the fork: every worker has its own engine, pool and cache.
+        app = create_app(url, max_body_bytes=max_body_bytes, limits=limits)
+        uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=[sock])
+
+    run_workers(workers, bind_socket(host, port), child)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ecom_pipeline.webhooks.app import DEFAULT_MAX_BODY_BYTES
+from ecom_pipeline.webhooks.app import DEFAULT_MAX_BODY_BYTES, POSTGRESQL_WORKERS
 from ecom_pipeline.webhooks.limits import ReceiverLimits
 
 _DEFAULTS = ReceiverLimits()
@@ -38,6 +38,16 @@ _LIMIT_OPTIONS: tuple[tuple[str, type, float, str], ...] = (
 )
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``serve-webhooks`` (the warehouse URL comes from the global ``--warehouse-url``)."""
     parser.add_argument("--host", default="127.0.0.1", help="Interface to listen on (default 127.0.0.1).")
@@ -50,6 +60,16 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
     for flag, kind, default, meaning in _LIMIT_OPTIONS:
         parser.add_argument(flag, type=kind, default=default, help=meaning)
+    parser.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=None,
+        help=(
+            "Receiver processes sharing the port, each with its own warehouse connections (at most 8 each). "
+            f"Default: {POSTGRESQL_WORKERS} on PostgreSQL (at most one per core), 1 on SQLite, whose single write "
+            "lock more processes only queue on (docs/benchmarks.md has the measurements)."
+        ),
+    )
     parser.add_argument("--log-level", default="warning", help="uvicorn log level (default warning).")
 
 
@@ -71,5 +91,13 @@ def run_serve(args: argparse.Namespace) -> int:
         body_timeout_s=args.body_timeout,
         max_connections=args.max_connections,
     )
-    serve(args.host, args.port, url, max_body_bytes=args.max_body_bytes, log_level=args.log_level, limits=limits)
+    serve(
+        args.host,
+        args.port,
+        url,
+        max_body_bytes=args.max_body_bytes,
+        workers=args.workers,
+        log_level=args.log_level,
+        limits=limits,
+    )
     return 0

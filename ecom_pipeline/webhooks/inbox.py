@@ -304,12 +304,54 @@ def _bounded(value: str | None, size: int) -> str | None:
     return None if value is None else value.replace("\x00", "")[:size]
 
 
+# The receiver's PostgreSQL fast path (see ``insert_deliveries``): one hand-written statement, the constant
+# columns written as literals. Column names are checked against the table at import.
+_FAST_COLUMNS = (
+    "tenant_id",
+    "integration_id",
+    "platform",
+    "delivery_key",
+    "topic",
+    "headers",
+    "body",
+    "received_at",
+    "event_id",
+    "webhook_id",
+    "resource_id",
+    "triggered_at",
+    "status",
+    "attempts",
+    "next_attempt_at",
+)
+assert set(_FAST_COLUMNS) <= set(webhook_inbox.c.keys()), "webhook_inbox columns changed: update _FAST_COLUMNS"
+_INSERT_SQL = (
+    f"INSERT INTO {webhook_inbox.name} ({', '.join(_FAST_COLUMNS)}) VALUES %s "
+    "ON CONFLICT (delivery_key) DO NOTHING RETURNING delivery_key"
+)
+_PG_ROW = "(%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, 'pending', 0, NULL)"
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """What ``UTCDateTime`` binds on PostgreSQL: an aware UTC time (a naive one is refused, as there)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value.isoformat()} given: inbox timestamps must be timezone-aware")
+    return value.astimezone(UTC)
+
+
 def insert_deliveries(conn: Connection, rows: list[dict[str, Any]]) -> list[bool]:
     """Many deliveries in ONE statement (INSERT .. ON CONFLICT DO NOTHING RETURNING delivery_key).
 
     ``rows`` hold the keyword arguments of :func:`insert_delivery` (without ``conn``). Returns, per row, whether
     it was stored by this call; a key repeated within ``rows`` is stored once, for its first occurrence. One
     statement instead of one per delivery is what lets a group of deliveries cost one round trip on PostgreSQL.
+
+    The statement is written by hand (PostgreSQL: psycopg2's ``execute_values`` on the connection's own cursor;
+    SQLite: one multi-row statement through ``exec_driver_sql``; both in the caller's transaction): SQLAlchemy
+    compiles a multi-row VALUES afresh for every group size (its cache cannot help), which cost about 270 us
+    of CPU per delivery on the receiver's one core, more than everything else in a request together. Values
+    still go through the columns' own bind processing where it matters (``UTCDateTime``'s SQLite text form).
     """
     if not rows:
         return []
@@ -336,16 +378,72 @@ def insert_deliveries(conn: Connection, rows: list[dict[str, Any]]) -> list[bool
         }
         for r in rows
     ]
-    stmt = (
-        dialect_insert(conn, webhook_inbox)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=[webhook_inbox.c.delivery_key])
-        .returning(webhook_inbox.c.delivery_key)
-    )
-    stored = set(conn.execute(stmt).scalars())
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg2":
+        stored = _insert_postgresql(conn, values)
+    elif conn.dialect.name == "sqlite":
+        stored = _insert_sqlite(conn, values)
+    else:
+        stmt = (
+            dialect_insert(conn, webhook_inbox)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=[webhook_inbox.c.delivery_key])
+            .returning(webhook_inbox.c.delivery_key)
+        )
+        stored = set(conn.execute(stmt).scalars())
     result: list[bool] = []
     for value in values:
         key = value["delivery_key"]
         result.append(key in stored)
         stored.discard(key)  # later copies of the same key in this group are duplicates
     return result
+
+
+def _insert_sqlite(conn: Connection, values: list[dict[str, Any]]) -> set[str]:
+    """The group's INSERT as one multi-row statement with the columns' own bind processors (JSON text, naive-UTC
+    time text exactly as ``UTCDateTime`` writes it)."""
+    dialect = conn.dialect
+    processors = {
+        name: webhook_inbox.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        for name in ("headers", "received_at", "triggered_at")
+    }
+    variable = [name for name in _FAST_COLUMNS if name not in ("status", "attempts", "next_attempt_at")]
+    row = "(" + ", ".join("?" for _ in variable) + ", 'pending', 0, NULL)"
+    params: list[Any] = []
+    for v in values:
+        for name in variable:
+            value = v[name]
+            processor = processors.get(name)
+            params.append(processor(value) if processor is not None and value is not None else value)
+    sql = _INSERT_SQL.replace("VALUES %s", "VALUES " + ", ".join(row for _ in values))
+    return set(conn.exec_driver_sql(sql, tuple(params)).scalars())
+
+
+def _insert_postgresql(conn: Connection, values: list[dict[str, Any]]) -> set[str]:
+    """The group's INSERT through psycopg2's ``execute_values`` (one statement for the whole group)."""
+    from psycopg2.extras import execute_values  # type: ignore[import-untyped]
+
+    args = [
+        (
+            v["tenant_id"],
+            v["integration_id"],
+            v["platform"],
+            v["delivery_key"],
+            v["topic"],
+            json.dumps(v["headers"]),
+            v["body"],
+            _utc(v["received_at"]),
+            v["event_id"],
+            v["webhook_id"],
+            v["resource_id"],
+            _utc(v["triggered_at"]),
+        )
+        for v in values
+    ]
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    cursor = dbapi.cursor()
+    try:
+        rows = execute_values(cursor, _INSERT_SQL, args, template=_PG_ROW, page_size=len(values), fetch=True)
+    finally:
+        cursor.close()
+    return {row[0] for row in rows}
