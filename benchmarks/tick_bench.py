@@ -14,7 +14,8 @@ they had used when the tick started, divided by the number of runs; the peak num
 warehouse database (``pg_stat_activity``) while the tick ran.
 
     .venv/bin/python -m benchmarks.tick_bench                 # 20 tenants, PostgreSQL when it answers
-    .venv/bin/python -m benchmarks.tick_bench --tenants 100
+    .venv/bin/python -m benchmarks.tick_bench --tenants 20 --mode both     # one run per tenant, then batched
+    .venv/bin/python -m benchmarks.tick_bench --tenants 100 --mode batched --batch-size 25
     .venv/bin/python -m benchmarks.tick_bench --tenants 1 --repeat 3  # one tenant's run, three ticks
     .venv/bin/python -m benchmarks.tick_bench --write         # and replace its section of docs/benchmarks.md
 
@@ -141,11 +142,25 @@ class TickResult:
     daemon_cpu_before_s: float
     pool_limit: int | None = None
     pool_granularity: str = "op"
+    batch_size: int | None = None  # tenants per launched run; None: one run per tenant
+    launched_runs: int = 0  # runs the daemon launched (batch runs, or the tenants' runs)
+    load_before: str = ""
+    load_after: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def cpu_per_run_s(self) -> float:
+        """CPU seconds per tenant (each tenant has one sync_job run, batched or not)."""
         return self.cpu_s / max(self.runs, 1)
+
+    @property
+    def mode(self) -> str:
+        return "one run per tenant" if self.batch_size is None else f"batched, {self.batch_size} tenants per run"
+
+    def at_1000(self) -> tuple[float, float]:
+        """A 1,000-tenant tick extrapolated linearly from this one: (wall minutes, CPU minutes on 2 cores)."""
+        scale = 1000 / max(self.tenants, 1)
+        return self.wall_s * scale / 60, self.cpu_s * scale / 60 / 2
 
 
 def _dagster_yaml(
@@ -175,8 +190,11 @@ def measure(
     products: int = 20,
     orders: int = 20,
     keep: bool = False,
+    modes: tuple[int | None, ...] = (None,),
 ) -> list[TickResult]:
-    """Set up ``tenants`` one-shop tenants, sync each once, then time ``repeat`` no-change ticks via the daemon."""
+    """Set up ``tenants`` one-shop tenants, sync each once, then time ``repeat`` no-change ticks via the daemon for
+    each of ``modes``: None is one run per tenant (``incremental_sync_schedule``), a number N is batches of N
+    tenants per launched run (``incremental_sync_batches_schedule``), in that order, in the same session."""
     import dagster as dg
 
     from ecom_pipeline.cli import main as cli_main
@@ -249,11 +267,15 @@ def measure(
             if daemon.poll() is not None:
                 raise RuntimeError(f"dagster-daemon exited: {(work / 'daemon.log').read_text()[-2000:]}")
             sampler = CpuSampler()
-            for _ in range(repeat):
-                results.append(_one_tick(instance, warehouse_url, sampler, backend, tenants, max_concurrent_runs))
-                results[-1].extra["in_process_wall_s"], results[-1].extra["in_process_cpu_s"] = in_process
-                results[-1].pool_limit = pools
-                results[-1].pool_granularity = pool_granularity or "op"
+            for batch_size in modes:
+                _set_batching(batch_size)
+                for _ in range(repeat):
+                    results.append(
+                        _one_tick(instance, warehouse_url, sampler, backend, tenants, max_concurrent_runs, batch_size)
+                    )
+                    results[-1].extra["in_process_wall_s"], results[-1].extra["in_process_cpu_s"] = in_process
+                    results[-1].pool_limit = pools
+                    results[-1].pool_granularity = pool_granularity or "op"
         finally:
             os.killpg(daemon.pid, signal.SIGTERM)
             try:
@@ -268,6 +290,25 @@ def measure(
     return results
 
 
+def _set_batching(batch_size: int | None) -> None:
+    """Make the next tick's schedules batch (``batch_size`` tenants per run) or not. The schedules are evaluated
+    by the code server ``schedule_tick`` starts from this process, so its environment decides."""
+    from ecom_pipeline.schedules import BATCH_ABOVE_ENV, BATCH_SIZE_ENV
+
+    if batch_size is None:
+        os.environ[BATCH_ABOVE_ENV] = str(10**9)
+        os.environ.pop(BATCH_SIZE_ENV, None)
+    else:
+        os.environ[BATCH_ABOVE_ENV] = "1"
+        os.environ[BATCH_SIZE_ENV] = str(batch_size)
+
+
+def loadavg() -> str:
+    with contextlib.suppress(OSError):
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    return "?"
+
+
 def executor_name(executor: Any) -> str:
     name = getattr(executor, "name", "?")
     config = getattr(executor, "_configured_config_or_config_fn", None)
@@ -275,12 +316,21 @@ def executor_name(executor: Any) -> str:
 
 
 def _one_tick(
-    instance: Any, warehouse_url: str, sampler: CpuSampler, backend: str, tenants: int, max_concurrent_runs: int
+    instance: Any,
+    warehouse_url: str,
+    sampler: CpuSampler,
+    backend: str,
+    tenants: int,
+    max_concurrent_runs: int,
+    batch_size: int | None = None,
 ) -> TickResult:
     import dagster as dg
 
     from ecom_pipeline.jobs import SYNC_EXECUTOR
+    from ecom_pipeline.sync_batches import TAG_BATCH_RUN
     from ecom_pipeline_tests.dagster_tick import schedule_tick
+
+    schedule = "incremental_sync_schedule" if batch_size is None else "incremental_sync_batches_schedule"
 
     peak: list[int] = [0]
     stop = threading.Event()
@@ -305,10 +355,11 @@ def _one_tick(
     # This process's own pooled connections (set-up syncs) would count as the tick's: close them first.
     shared_engine(warehouse_url).dispose()
     watcher = threading.Thread(target=watch_connections, daemon=True)
+    load_before = loadavg()
     cpu_before = sampler.sample()
     watcher.start()
     started = time.perf_counter()
-    with schedule_tick(instance) as run_ids:  # queued: the daemon launches them
+    with schedule_tick(instance, schedule) as run_ids:  # queued: the daemon launches them
         log(f"submitted {len(run_ids)} run(s) in {time.perf_counter() - started:.1f} s")
     pending = set(run_ids)
     while pending:
@@ -323,8 +374,21 @@ def _one_tick(
     wall = time.perf_counter() - started
     time.sleep(1.0)  # let the code server reap the last run workers
     cpu_after = sampler.sample()
+    load_after = loadavg()
     stop.set()
     watcher.join(timeout=5)
+    launched = len(run_ids)
+    if batch_size is not None:
+        # Each batch run executed its tenants' own sync_job runs: those are the tenant-runs.
+        batches = list(run_ids)
+        run_ids = [
+            run.run_id
+            for batch in batches
+            for run in instance.get_runs(filters=dg.RunsFilter(tags={TAG_BATCH_RUN: batch}))
+        ]
+        failed_batches = [b for b in batches if instance.get_run_by_id(b).status != dg.DagsterRunStatus.SUCCESS]
+        if failed_batches:
+            log(f"{len(failed_batches)} batch run(s) did not succeed: {failed_batches}")
     succeeded = 0
     steps = 0
     platforms: set[str] = set()
@@ -335,7 +399,11 @@ def _one_tick(
             steps += 1
             step = record.event_log_entry.step_key or ""
             platforms.add(step.split("__", 1)[0])
-    log(f"tick: {len(run_ids)} runs, {succeeded} succeeded, {wall:.1f} s, peak warehouse connections {peak[0]}")
+    log(
+        f"tick ({schedule}): {launched} launched run(s), {len(run_ids)} tenant runs, {succeeded} succeeded, "
+        f"{wall:.1f} s, {(cpu_after - cpu_before) / max(len(run_ids), 1):.2f} CPU s per tenant, "
+        f"peak warehouse connections {peak[0]}, load {load_before} -> {load_after}"
+    )
     return TickResult(
         tenants=tenants,
         backend=backend,
@@ -349,6 +417,10 @@ def _one_tick(
         executor=executor_name(SYNC_EXECUTOR),
         max_concurrent_runs=max_concurrent_runs,
         daemon_cpu_before_s=cpu_before,
+        batch_size=batch_size,
+        launched_runs=launched,
+        load_before=load_before,
+        load_after=load_after,
     )
 
 
@@ -370,28 +442,41 @@ def render(results: list[TickResult]) -> str:
         "",
         f"Measured {date} on {machine()} by `benchmarks/tick_bench.py` (`make bench-tick`). Each tenant has one "
         "small emulated WooCommerce shop and was fully synced once before the clock starts. One tick: "
-        "`incremental_sync_schedule` is evaluated and each RunRequest submitted with the scheduler daemon's own "
-        "`_submit_run_request` to the `QueuedRunCoordinator`; a real `dagster-daemon run` launches the runs "
-        "(DefaultRunLauncher: one run worker process per run, from the code server). Wall time runs from the "
-        "first submission until every run has finished; CPU is that of every process the daemon started (daemon, "
-        "code server, run workers, step processes; sampled from /proc every 0.5 s), minus what they had used "
-        "before the tick, per run; "
-        "connections are the peak of `pg_stat_activity` on the warehouse database.",
+        "`incremental_sync_schedule` (one `sync_job` run per tenant) or `incremental_sync_batches_schedule` "
+        "(`sync_batch_job` runs, each executing its tenants' own `sync_job` runs in its process) is evaluated and "
+        "each RunRequest submitted with the scheduler daemon's own `_submit_run_request` to the "
+        "`QueuedRunCoordinator`; a real `dagster-daemon run` launches the runs (DefaultRunLauncher: one run worker "
+        "process per launched run, from the code server). Wall time runs from the first submission until every run "
+        "has finished; CPU is that of every process the daemon started (daemon, code server, run workers; sampled "
+        "from /proc every 0.5 s), minus what they had used before the tick, per tenant; connections are the peak "
+        "of `pg_stat_activity` on the warehouse database. The 1,000-tenant column scales the tick linearly (aim: "
+        "within the 30-minute interval).",
         "",
-        "| tenants | warehouse | executor | max concurrent runs | pool limit (granularity) | runs ok | steps per run "
-        "| platforms with a step | tick wall time | CPU per tenant-run | peak warehouse connections |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| tenants | warehouse | how the tick runs | max concurrent runs | pool limit | launched runs | tenant runs ok "
+        "| steps per tenant-run | tick wall time | CPU per tenant | peak warehouse connections | 1,000 tenants "
+        "(linear): wall, CPU on 2 cores | load average before, after |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         conns = "n/a (SQLite)" if r.peak_warehouse_connections is None else str(r.peak_warehouse_connections)
+        wall_1000, cpu_1000 = r.at_1000()
         lines.append(
-            f"| {r.tenants} | {r.backend} | `{r.executor}` | {r.max_concurrent_runs} | {r.pool_limit} "
-            f"({r.pool_granularity}) | "
-            f"{r.succeeded}/{r.runs} | "
-            f"{r.steps_per_run:.1f} | {', '.join(r.platforms_started)} | {r.wall_s:.1f} s | "
-            f"{r.cpu_per_run_s:.2f} s | {conns} |"
+            f"| {r.tenants} | {r.backend} | {r.mode} | {r.max_concurrent_runs} | {r.pool_limit} "
+            f"({r.pool_granularity}) | {r.launched_runs} | {r.succeeded}/{r.runs} | {r.steps_per_run:.1f} "
+            f"| {r.wall_s:.1f} s | {r.cpu_per_run_s:.2f} s | {conns} | {wall_1000:.1f} min, {cpu_1000:.1f} min "
+            f"| {r.load_before}; {r.load_after} |"
         )
+    commit = _commit()
+    if commit:
+        lines += ["", f"Commit `{commit}`; executor of the tenants' runs `{results[0].executor}`."]
     return "\n".join(lines) + "\n"
+
+
+def _commit() -> str:
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+        return out.stdout.strip()
+    return ""
 
 
 def yaml_pool_limit(home: Path) -> int | None:
@@ -416,7 +501,7 @@ def write_section(section: str, path: Path = DOC) -> None:
 
 def run(quick: bool) -> str:
     """``benchmarks/run.py`` section: 20 tenants (5 with ``--quick``)."""
-    return render(measure(5 if quick else 20))
+    return render(measure(5 if quick else 20, modes=(None, 25)))
 
 
 def main() -> int:
@@ -428,6 +513,13 @@ def main() -> int:
     parser.add_argument("--pool-granularity", choices=["op", "run"], default=None, help="concurrency.pools.granularity")
     parser.add_argument("--repeat", type=int, default=1, help="ticks to time one after another")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (daemon log)")
+    parser.add_argument(
+        "--mode",
+        choices=["per-tenant", "batched", "both"],
+        default="per-tenant",
+        help="one run per tenant, batches of --batch-size tenants per launched run, or both in one session",
+    )
+    parser.add_argument("--batch-size", type=int, default=25, help="tenants per batch run (ECOM_TICK_BATCH_SIZE)")
     parser.add_argument("--write", action="store_true", help="replace the section in docs/benchmarks.md")
     args = parser.parse_args()
     results = measure(
@@ -438,6 +530,7 @@ def main() -> int:
         pool_granularity=args.pool_granularity,
         repeat=args.repeat,
         keep=args.keep,
+        modes={"per-tenant": (None,), "batched": (args.batch_size,), "both": (None, args.batch_size)}[args.mode],
     )
     section = render(results)
     print(section)
