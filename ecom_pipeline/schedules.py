@@ -64,7 +64,7 @@ def _setting(name: str, default: int) -> int:
 class TickPlan:
     """What one tick of the incremental sync does: which tenants, and whether in batches."""
 
-    selections: dict[str, list[dg.AssetKey]]  # tenant -> its run's asset selection, sorted by tenant
+    tenants: list[str]  # tenant partitions with an active shop, sorted
     platforms_of: dict[str, set[str]]
     partitions: int  # tenant partitions, synced or not
     counted: int  # tenants with a shop connected at the tick's scheduled time: what decides batching
@@ -77,7 +77,7 @@ class TickPlan:
 
     def batches(self) -> list[list[str]]:
         """The tenants in sorted order, cut into the fewest batches of at most ``batch_size``, evenly filled."""
-        tenants = list(self.selections)
+        tenants = self.tenants
         if not tenants:
             return []
         count = math.ceil(len(tenants) / self.batch_size)
@@ -114,19 +114,21 @@ def _scheduled_time(context: dg.ScheduleEvaluationContext) -> datetime:
 
 
 def plan_tick(context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource) -> TickPlan:
-    """The tenants this tick syncs (partitions with an active shop) and their selections."""
+    """The tenants this tick syncs (partitions with an active shop) and whether in batches.
+
+    Each tenant's asset selection is worked out by whoever starts its run (the per-tenant schedule below, or
+    ``run_sync`` inside a batch run), not here: three queries per tenant would slow a 1,000-tenant evaluation.
+    """
     tenants: Sequence[str] = context.instance.get_dynamic_partitions(TENANTS_PARTITION_NAME)
     when = _scheduled_time(context)
     platforms_of: dict[str, set[str]] = {}
     with warehouse.engine().connect() as conn:
         for integration in store.list_integrations(conn):
             platforms_of.setdefault(integration.tenant_id, set()).add(integration.platform)
-        # A partition whose shops are all disconnected has nothing to pull; the partitions sensor removes it. The
-        # selection has the export asset of each platform where the tenant has a shop whose direction pushes.
-        selections = {t: tenant_sync_selection(conn, t) for t in sorted(tenants) if platforms_of.get(t)}
         counted = tenants_connected_at(conn, when)
     return TickPlan(
-        selections=selections,
+        # A partition whose shops are all disconnected has nothing to pull; the partitions sensor removes it.
+        tenants=[t for t in sorted(tenants) if platforms_of.get(t)],
         platforms_of=platforms_of,
         partitions=len(tenants),
         counted=counted,
@@ -138,7 +140,7 @@ def plan_tick(context: dg.ScheduleEvaluationContext, warehouse: WarehouseResourc
 def _nothing_to_sync(plan: TickPlan) -> dg.SkipReason | None:
     if not plan.partitions:
         return dg.SkipReason("no tenants yet: connect a shop with `ecom-pipeline connect`")
-    if not plan.selections:
+    if not plan.tenants:
         return dg.SkipReason(f"none of the {plan.partitions} tenant partition(s) has a connected shop")
     return None
 
@@ -162,6 +164,9 @@ def incremental_sync_schedule(
             f"{plan.counted} tenants, more than {plan.batch_above} ({BATCH_ABOVE_ENV}): "
             f"incremental_sync_batches_schedule syncs them, {plan.batch_size} per run"
         )
+    # The selection has the export asset of each platform where the tenant has a shop whose direction pushes.
+    with warehouse.engine().connect() as conn:
+        selections = {tenant: tenant_sync_selection(conn, tenant) for tenant in plan.tenants}
     # Schedule run keys are deduplicated per tick, so the tenant alone is the right key.
     return [
         dg.RunRequest(
@@ -170,7 +175,7 @@ def incremental_sync_schedule(
             asset_selection=selection,
             tags={"ecom/platforms": ",".join(sorted(plan.platforms_of[tenant]))},
         )
-        for tenant, selection in plan.selections.items()
+        for tenant, selection in selections.items()
     ]
 
 

@@ -55,7 +55,7 @@ def test_batches_split_the_sorted_tenants_evenly() -> None:
     """Prevents a batch of one straggler (41 tenants in batches of 25 -> 21 + 20, not 25 + 16) and lost tenants."""
     tenants = [f"t{i:03d}" for i in range(41)]
     plan = TickPlan(
-        selections={t: [] for t in tenants},
+        tenants=tenants,
         platforms_of={},
         partitions=41,
         counted=41,
@@ -66,7 +66,7 @@ def test_batches_split_the_sorted_tenants_evenly() -> None:
     assert [len(b) for b in batches] == [21, 20]
     assert [t for b in batches for t in b] == tenants
     assert plan.batched
-    assert not TickPlan({}, {}, 40, 40, 40, 25).batched
+    assert not TickPlan([], {}, 40, 40, 40, 25).batched
 
 
 def test_a_small_tick_is_one_run_per_tenant_and_the_batches_schedule_skips(
