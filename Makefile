@@ -71,8 +71,10 @@ bench-push: install
 # One schedule tick of TENANTS tenants (default 20) through dagster-daemon (also part of `make bench`): replaces its
 # section of docs/benchmarks.md. PostgreSQL on 127.0.0.1:5432 when it answers (throwaway databases), else SQLite.
 TENANTS ?= 20
+# both: one run per tenant, then batched (ECOM_TICK_BATCH_SIZE tenants per run), in one session; or per-tenant, batched
+TICK_MODE ?= both
 bench-tick: install
-	$(PY) -m benchmarks.tick_bench --tenants $(TENANTS) --write
+	$(PY) -m benchmarks.tick_bench --tenants $(TENANTS) --mode $(TICK_MODE) --write
 
 clean:
 	rm -rf .dagster_home .pytest_cache .ruff_cache

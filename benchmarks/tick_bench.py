@@ -14,7 +14,8 @@ they had used when the tick started, divided by the number of runs; the peak num
 warehouse database (``pg_stat_activity``) while the tick ran.
 
     .venv/bin/python -m benchmarks.tick_bench                 # 20 tenants, PostgreSQL when it answers
-    .venv/bin/python -m benchmarks.tick_bench --tenants 100
+    .venv/bin/python -m benchmarks.tick_bench --tenants 20 --mode both     # one run per tenant, then batched
+    .venv/bin/python -m benchmarks.tick_bench --tenants 100 --mode batched --batch-size 25
     .venv/bin/python -m benchmarks.tick_bench --tenants 1 --repeat 3  # one tenant's run, three ticks
     .venv/bin/python -m benchmarks.tick_bench --write         # and replace its section of docs/benchmarks.md
 
@@ -141,11 +142,31 @@ class TickResult:
     daemon_cpu_before_s: float
     pool_limit: int | None = None
     pool_granularity: str = "op"
+    batch_size: int | None = None  # tenants per launched run; None: one run per tenant
+    launched_runs: int = 0  # runs the daemon launched (batch runs, or the tenants' runs)
+    load_before: str = ""
+    load_after: str = ""
+    idle_cpu_per_s: float = 0.0  # CPU seconds per second the daemon's processes used with no run (sensors, queue)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def net_cpu_per_tenant_s(self) -> float:
+        """CPU per tenant without what the idle daemon would have used over the tick's wall time anyway."""
+        return max(self.cpu_s - self.idle_cpu_per_s * self.wall_s, 0.0) / max(self.runs, 1)
+
+    @property
     def cpu_per_run_s(self) -> float:
+        """CPU seconds per tenant (each tenant has one sync_job run, batched or not)."""
         return self.cpu_s / max(self.runs, 1)
+
+    @property
+    def mode(self) -> str:
+        return "one run per tenant" if self.batch_size is None else f"batched, {self.batch_size} tenants per run"
+
+    def at_1000(self) -> tuple[float, float]:
+        """A 1,000-tenant tick extrapolated linearly from this one: (wall minutes, CPU minutes on 2 cores)."""
+        scale = 1000 / max(self.tenants, 1)
+        return self.wall_s * scale / 60, self.cpu_s * scale / 60 / 2
 
 
 def _dagster_yaml(
@@ -175,11 +196,16 @@ def measure(
     products: int = 20,
     orders: int = 20,
     keep: bool = False,
+    modes: tuple[int | None, ...] = (None,),
+    setup_in_batches: bool = False,
 ) -> list[TickResult]:
-    """Set up ``tenants`` one-shop tenants, sync each once, then time ``repeat`` no-change ticks via the daemon."""
+    """Set up ``tenants`` one-shop tenants, sync each once, then time ``repeat`` no-change ticks via the daemon for
+    each of ``modes``: None is one run per tenant (``incremental_sync_schedule``), a number N is batches of N
+    tenants per launched run (``incremental_sync_batches_schedule``), in that order, in the same session."""
     import dagster as dg
 
     from ecom_pipeline.cli import main as cli_main
+    from ecom_pipeline.partitions import TENANTS_PARTITION_NAME
     from ecom_pipeline.runner import run_sync
     from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
     from ecom_pipeline.warehouse.migrate import upgrade
@@ -216,7 +242,8 @@ def measure(
             SandboxServer(shops=specs, host="127.0.0.1", http_port=0, https_port=0, cert_dir=work / "certs")
         )
         instance = stack.enter_context(dg.DagsterInstance.from_config(str(home)))
-        log(f"{backend}: connecting and fully syncing {tenants} tenant(s) in process")
+        where = "through the daemon, in batches" if setup_in_batches else "in process"
+        log(f"{backend}: connecting {tenants} tenant(s), then fully syncing each once {where}")
         t0 = time.perf_counter()
         for spec in specs:
             info = sandbox.shop(spec.name)
@@ -226,16 +253,17 @@ def measure(
             argv += ["--consumer-secret", info.consumer_secret, "--name", spec.name, "--timeout", "10"]
             if cli_main(argv) != 0:
                 raise RuntimeError(f"connect failed for {tenant}")
+            if setup_in_batches:
+                instance.add_dynamic_partitions(TENANTS_PARTITION_NAME, [tenant])
+                continue
             outcome = run_sync(tenant, instance=instance, log_level="ERROR")
             if not outcome.success:
                 raise RuntimeError(f"first sync of {tenant} failed: {outcome.failure}")
-        log(f"set-up done in {time.perf_counter() - t0:.0f} s")
-        # The same no-change sync of one tenant in process (what `ecom-pipeline sync` does), for comparison.
-        cpu0, t1 = time.process_time(), time.perf_counter()
-        outcome = run_sync("t0000", instance=instance, log_level="ERROR")
-        in_process = (time.perf_counter() - t1, time.process_time() - cpu0)
-        log(f"in-process no-change sync of one tenant: {in_process[0]:.1f} s wall, {in_process[1]:.1f} s CPU")
-        log("starting dagster-daemon")
+        if not setup_in_batches:
+            log(f"set-up done in {time.perf_counter() - t0:.0f} s")
+            in_process = _in_process_sync(instance)
+        _stop_daemon_schedules(instance)
+        log("starting dagster-daemon (its schedules stopped: the benchmark submits the ticks it times)")
         daemon = subprocess.Popen(
             [str(Path(PY).parent / "dagster-daemon"), "run", "-w", str(ROOT / "workspace.yaml")],
             env={**env, MARKER: "1"},
@@ -248,12 +276,27 @@ def measure(
             time.sleep(20)  # the daemon starts its code server and first ticks its sensors
             if daemon.poll() is not None:
                 raise RuntimeError(f"dagster-daemon exited: {(work / 'daemon.log').read_text()[-2000:]}")
+            if setup_in_batches:
+                # The first (full) syncs as one untimed batched tick: the daemon's processes run them side by side,
+                # where the in-process set-up runs one tenant at a time in this process.
+                _set_batching(DEFAULT_SETUP_BATCH)
+                warm = _one_tick(
+                    instance, warehouse_url, CpuSampler(), backend, tenants, max_concurrent_runs, DEFAULT_SETUP_BATCH
+                )
+                if warm.succeeded != tenants:
+                    raise RuntimeError(f"first syncs: {warm.succeeded} of {tenants} tenant runs succeeded")
+                log(f"set-up done in {time.perf_counter() - t0:.0f} s")
+                in_process = _in_process_sync(instance)
             sampler = CpuSampler()
-            for _ in range(repeat):
-                results.append(_one_tick(instance, warehouse_url, sampler, backend, tenants, max_concurrent_runs))
-                results[-1].extra["in_process_wall_s"], results[-1].extra["in_process_cpu_s"] = in_process
-                results[-1].pool_limit = pools
-                results[-1].pool_granularity = pool_granularity or "op"
+            for batch_size in modes:
+                _set_batching(batch_size)
+                for _ in range(repeat):
+                    results.append(
+                        _one_tick(instance, warehouse_url, sampler, backend, tenants, max_concurrent_runs, batch_size)
+                    )
+                    results[-1].extra["in_process_wall_s"], results[-1].extra["in_process_cpu_s"] = in_process
+                    results[-1].pool_limit = pools
+                    results[-1].pool_granularity = pool_granularity or "op"
         finally:
             os.killpg(daemon.pid, signal.SIGTERM)
             try:
@@ -268,6 +311,60 @@ def measure(
     return results
 
 
+DEFAULT_SETUP_BATCH = 25
+IDLE_SAMPLE_S = 20.0
+
+
+def _stop_daemon_schedules(instance: Any) -> None:
+    """Stop every schedule in the benchmark's instance before the daemon starts.
+
+    The schedules are RUNNING by default, so a benchmark that crosses :00 or :30 would otherwise get the daemon's
+    own tick (and the hourly KPI run at :07) on top of the one it times. Private Dagster API (the workspace
+    objects), like ``ecom_pipeline_tests.dagster_tick``.
+    """
+    from dagster._core.workspace.context import WorkspaceProcessContext
+    from dagster._core.workspace.load_target import WorkspaceFileTarget
+
+    target = WorkspaceFileTarget(paths=[str(ROOT / "workspace.yaml")])
+    with WorkspaceProcessContext(instance, target) as workspace:
+        for entry in workspace.create_request_context().get_code_location_entries().values():
+            if entry.code_location is None:
+                raise RuntimeError(f"the code location did not load: {entry.load_error}")
+            for repository in entry.code_location.get_repositories().values():
+                for schedule in repository.get_schedules():
+                    instance.stop_schedule(schedule.get_remote_origin_id(), schedule.selector_id, schedule)
+
+
+def _in_process_sync(instance: Any) -> tuple[float, float]:
+    """The same no-change sync of one tenant in process (what `ecom-pipeline sync` does), for comparison."""
+    from ecom_pipeline.runner import run_sync
+
+    cpu0, t1 = time.process_time(), time.perf_counter()
+    run_sync("t0000", instance=instance, log_level="ERROR")
+    in_process = (time.perf_counter() - t1, time.process_time() - cpu0)
+    log(f"in-process no-change sync of one tenant: {in_process[0]:.1f} s wall, {in_process[1]:.1f} s CPU")
+    return in_process
+
+
+def _set_batching(batch_size: int | None) -> None:
+    """Make the next tick's schedules batch (``batch_size`` tenants per run) or not. The schedules are evaluated
+    by the code server ``schedule_tick`` starts from this process, so its environment decides."""
+    from ecom_pipeline.schedules import BATCH_ABOVE_ENV, BATCH_SIZE_ENV
+
+    if batch_size is None:
+        os.environ[BATCH_ABOVE_ENV] = str(10**9)
+        os.environ.pop(BATCH_SIZE_ENV, None)
+    else:
+        os.environ[BATCH_ABOVE_ENV] = "1"
+        os.environ[BATCH_SIZE_ENV] = str(batch_size)
+
+
+def loadavg() -> str:
+    with contextlib.suppress(OSError):
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    return "?"
+
+
 def executor_name(executor: Any) -> str:
     name = getattr(executor, "name", "?")
     config = getattr(executor, "_configured_config_or_config_fn", None)
@@ -275,12 +372,21 @@ def executor_name(executor: Any) -> str:
 
 
 def _one_tick(
-    instance: Any, warehouse_url: str, sampler: CpuSampler, backend: str, tenants: int, max_concurrent_runs: int
+    instance: Any,
+    warehouse_url: str,
+    sampler: CpuSampler,
+    backend: str,
+    tenants: int,
+    max_concurrent_runs: int,
+    batch_size: int | None = None,
 ) -> TickResult:
     import dagster as dg
 
     from ecom_pipeline.jobs import SYNC_EXECUTOR
+    from ecom_pipeline.sync_batches import TAG_BATCH_RUN
     from ecom_pipeline_tests.dagster_tick import schedule_tick
+
+    schedule = "incremental_sync_schedule" if batch_size is None else "incremental_sync_batches_schedule"
 
     peak: list[int] = [0]
     stop = threading.Event()
@@ -305,10 +411,16 @@ def _one_tick(
     # This process's own pooled connections (set-up syncs) would count as the tick's: close them first.
     shared_engine(warehouse_url).dispose()
     watcher = threading.Thread(target=watch_connections, daemon=True)
+    # What the daemon's processes use with nothing to run (its sensors every few seconds, the run queue every
+    # second, each a call to the code server): part of every tick's CPU, however the tick runs.
+    idle_start, idle_t0 = sampler.sample(), time.perf_counter()
+    time.sleep(IDLE_SAMPLE_S)
+    idle_cpu_per_s = (sampler.sample() - idle_start) / (time.perf_counter() - idle_t0)
+    load_before = loadavg()
     cpu_before = sampler.sample()
     watcher.start()
     started = time.perf_counter()
-    with schedule_tick(instance) as run_ids:  # queued: the daemon launches them
+    with schedule_tick(instance, schedule) as run_ids:  # queued: the daemon launches them
         log(f"submitted {len(run_ids)} run(s) in {time.perf_counter() - started:.1f} s")
     pending = set(run_ids)
     while pending:
@@ -323,8 +435,21 @@ def _one_tick(
     wall = time.perf_counter() - started
     time.sleep(1.0)  # let the code server reap the last run workers
     cpu_after = sampler.sample()
+    load_after = loadavg()
     stop.set()
     watcher.join(timeout=5)
+    launched = len(run_ids)
+    if batch_size is not None:
+        # Each batch run executed its tenants' own sync_job runs: those are the tenant-runs.
+        batches = list(run_ids)
+        run_ids = [
+            run.run_id
+            for batch in batches
+            for run in instance.get_runs(filters=dg.RunsFilter(tags={TAG_BATCH_RUN: batch}))
+        ]
+        failed_batches = [b for b in batches if instance.get_run_by_id(b).status != dg.DagsterRunStatus.SUCCESS]
+        if failed_batches:
+            log(f"{len(failed_batches)} batch run(s) did not succeed: {failed_batches}")
     succeeded = 0
     steps = 0
     platforms: set[str] = set()
@@ -335,7 +460,12 @@ def _one_tick(
             steps += 1
             step = record.event_log_entry.step_key or ""
             platforms.add(step.split("__", 1)[0])
-    log(f"tick: {len(run_ids)} runs, {succeeded} succeeded, {wall:.1f} s, peak warehouse connections {peak[0]}")
+    log(
+        f"tick ({schedule}): {launched} launched run(s), {len(run_ids)} tenant runs, {succeeded} succeeded, "
+        f"{wall:.1f} s, {(cpu_after - cpu_before) / max(len(run_ids), 1):.2f} CPU s per tenant, "
+        f"peak warehouse connections {peak[0]}, load {load_before} -> {load_after}, "
+        f"idle daemon {idle_cpu_per_s:.2f} CPU s/s"
+    )
     return TickResult(
         tenants=tenants,
         backend=backend,
@@ -349,6 +479,11 @@ def _one_tick(
         executor=executor_name(SYNC_EXECUTOR),
         max_concurrent_runs=max_concurrent_runs,
         daemon_cpu_before_s=cpu_before,
+        batch_size=batch_size,
+        launched_runs=launched,
+        load_before=load_before,
+        load_after=load_after,
+        idle_cpu_per_s=idle_cpu_per_s,
     )
 
 
@@ -370,28 +505,42 @@ def render(results: list[TickResult]) -> str:
         "",
         f"Measured {date} on {machine()} by `benchmarks/tick_bench.py` (`make bench-tick`). Each tenant has one "
         "small emulated WooCommerce shop and was fully synced once before the clock starts. One tick: "
-        "`incremental_sync_schedule` is evaluated and each RunRequest submitted with the scheduler daemon's own "
-        "`_submit_run_request` to the `QueuedRunCoordinator`; a real `dagster-daemon run` launches the runs "
-        "(DefaultRunLauncher: one run worker process per run, from the code server). Wall time runs from the "
-        "first submission until every run has finished; CPU is that of every process the daemon started (daemon, "
-        "code server, run workers, step processes; sampled from /proc every 0.5 s), minus what they had used "
-        "before the tick, per run; "
-        "connections are the peak of `pg_stat_activity` on the warehouse database.",
+        "`incremental_sync_schedule` (one `sync_job` run per tenant) or `incremental_sync_batches_schedule` "
+        "(`sync_batch_job` runs, each executing its tenants' own `sync_job` runs in its process) is evaluated and "
+        "each RunRequest submitted with the scheduler daemon's own `_submit_run_request` to the "
+        "`QueuedRunCoordinator`; a real `dagster-daemon run` launches the runs (DefaultRunLauncher: one run worker "
+        "process per launched run, from the code server). Wall time runs from the first submission until every run "
+        "has finished; CPU is that of every process the daemon started (daemon, code server, run workers; sampled "
+        "from /proc every 0.5 s), minus what they had used before the tick, per tenant; connections are the peak "
+        "of `pg_stat_activity` on the warehouse database. The 1,000-tenant column scales the tick linearly (aim: "
+        "within the 30-minute interval).",
         "",
-        "| tenants | warehouse | executor | max concurrent runs | pool limit (granularity) | runs ok | steps per run "
-        "| platforms with a step | tick wall time | CPU per tenant-run | peak warehouse connections |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| tenants | warehouse | how the tick runs | max concurrent runs | pool limit | launched runs | tenant runs ok "
+        "| steps per tenant-run | tick wall time | CPU per tenant (idle daemon's share taken out) | idle daemon "
+        "| peak warehouse connections | 1,000 tenants (linear): wall, CPU on 2 cores | load average before; after |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         conns = "n/a (SQLite)" if r.peak_warehouse_connections is None else str(r.peak_warehouse_connections)
+        wall_1000, cpu_1000 = r.at_1000()
         lines.append(
-            f"| {r.tenants} | {r.backend} | `{r.executor}` | {r.max_concurrent_runs} | {r.pool_limit} "
-            f"({r.pool_granularity}) | "
-            f"{r.succeeded}/{r.runs} | "
-            f"{r.steps_per_run:.1f} | {', '.join(r.platforms_started)} | {r.wall_s:.1f} s | "
-            f"{r.cpu_per_run_s:.2f} s | {conns} |"
+            f"| {r.tenants} | {r.backend} | {r.mode} | {r.max_concurrent_runs} | {r.pool_limit} "
+            f"({r.pool_granularity}) | {r.launched_runs} | {r.succeeded}/{r.runs} | {r.steps_per_run:.1f} "
+            f"| {r.wall_s:.1f} s | {r.cpu_per_run_s:.2f} s ({r.net_cpu_per_tenant_s:.2f} s) "
+            f"| {r.idle_cpu_per_s:.2f} CPU s/s | {conns} | {wall_1000:.1f} min, {cpu_1000:.1f} min "
+            f"| {r.load_before}; {r.load_after} |"
         )
+    commit = _commit()
+    if commit:
+        lines += ["", f"Commit `{commit}`; executor of the tenants' runs `{results[0].executor}`."]
     return "\n".join(lines) + "\n"
+
+
+def _commit() -> str:
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+        return out.stdout.strip()
+    return ""
 
 
 def yaml_pool_limit(home: Path) -> int | None:
@@ -416,7 +565,7 @@ def write_section(section: str, path: Path = DOC) -> None:
 
 def run(quick: bool) -> str:
     """``benchmarks/run.py`` section: 20 tenants (5 with ``--quick``)."""
-    return render(measure(5 if quick else 20))
+    return render(measure(5 if quick else 20, modes=(None, 25)))
 
 
 def main() -> int:
@@ -428,6 +577,18 @@ def main() -> int:
     parser.add_argument("--pool-granularity", choices=["op", "run"], default=None, help="concurrency.pools.granularity")
     parser.add_argument("--repeat", type=int, default=1, help="ticks to time one after another")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (daemon log)")
+    parser.add_argument(
+        "--mode",
+        choices=["per-tenant", "batched", "both"],
+        default="per-tenant",
+        help="one run per tenant, batches of --batch-size tenants per launched run, or both in one session",
+    )
+    parser.add_argument("--batch-size", type=int, default=25, help="tenants per batch run (ECOM_TICK_BATCH_SIZE)")
+    parser.add_argument(
+        "--setup-in-batches",
+        action="store_true",
+        help="do the first full syncs as an untimed batched tick through the daemon (faster for many tenants)",
+    )
     parser.add_argument("--write", action="store_true", help="replace the section in docs/benchmarks.md")
     args = parser.parse_args()
     results = measure(
@@ -438,6 +599,8 @@ def main() -> int:
         pool_granularity=args.pool_granularity,
         repeat=args.repeat,
         keep=args.keep,
+        modes={"per-tenant": (None,), "batched": (args.batch_size,), "both": (None, args.batch_size)}[args.mode],
+        setup_in_batches=args.setup_in_batches,
     )
     section = render(results)
     print(section)

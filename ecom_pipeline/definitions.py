@@ -9,8 +9,9 @@ from ecom_pipeline.assets.ops import OPS_ASSETS, ops_kpis_job, ops_kpis_schedule
 from ecom_pipeline.housekeeping import housekeeping_job, housekeeping_schedule
 from ecom_pipeline.jobs import sync_job
 from ecom_pipeline.resources import CredentialStoreResource, ShopClientSettings, WarehouseResource
-from ecom_pipeline.schedules import incremental_sync_schedule
+from ecom_pipeline.schedules import incremental_sync_batches_schedule, incremental_sync_schedule
 from ecom_pipeline.sensors import dead_runs_sensor, tenant_partitions_sensor
+from ecom_pipeline.sync_batches import sync_batch_job
 from ecom_pipeline.webhooks.dagster import WEBHOOK_DEFINITIONS
 
 defs = dg.Definitions(
@@ -22,8 +23,8 @@ defs = dg.Definitions(
         *WEBHOOK_DEFINITIONS["assets"],
         *OPS_ASSETS,
     ],
-    jobs=[sync_job, housekeeping_job, ops_kpis_job, *WEBHOOK_DEFINITIONS["jobs"]],
-    schedules=[incremental_sync_schedule, housekeeping_schedule, ops_kpis_schedule],
+    jobs=[sync_job, sync_batch_job, housekeeping_job, ops_kpis_job, *WEBHOOK_DEFINITIONS["jobs"]],
+    schedules=[incremental_sync_schedule, incremental_sync_batches_schedule, housekeeping_schedule, ops_kpis_schedule],
     sensors=[tenant_partitions_sensor, dead_runs_sensor, *WEBHOOK_DEFINITIONS["sensors"]],
     resources={
         "warehouse": WarehouseResource(),

@@ -16,7 +16,7 @@ import logging
 import os
 import shutil
 import socket
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -226,18 +226,23 @@ def run_sync(
     lookback_seconds: int | None = None,
     defs: dg.Definitions | None = None,
     log_level: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    reap: bool = True,
 ) -> SyncOutcome:
     """Run ``sync_job`` for one tenant partition and collect each asset's materialization metadata.
 
     The run selects the extract assets of the tenant's platforms only (see ``sync_asset_selection``); runs of
-    this host whose process died are failed and their pool slots freed first (:func:`reap_dead_runs`).
+    this host whose process died are failed and their pool slots freed first (:func:`reap_dead_runs`; ``reap``
+    False skips that, for a caller that already did it once for many tenants). ``tags`` are added to the run's
+    (they may replace ``ecom/launched_by``, never the process tags the dead-run check relies on).
     """
     if defs is None:
         from ecom_pipeline.definitions import defs as default_defs
 
         defs = default_defs
     instance = instance or get_instance()
-    reap_dead_runs(instance)
+    if reap:
+        reap_dead_runs(instance)
     if not instance.has_dynamic_partition(TENANTS_PARTITION_NAME, tenant):
         instance.add_dynamic_partitions(TENANTS_PARTITION_NAME, [tenant])
     # The tenant's platforms, read from the warehouse the run's own resource will write to.
@@ -260,7 +265,7 @@ def run_sync(
         ),
         raise_on_error=False,
         asset_selection=selection,
-        tags={TAG_LAUNCHED_BY: "cli", **process_tags()},
+        tags={TAG_LAUNCHED_BY: "cli", **(tags or {}), **process_tags()},
     )
     materializations: dict[str, dict[str, Any]] = {}
     for event in result.get_asset_materialization_events():
