@@ -31,7 +31,7 @@ import dagster as dg
 from pydantic import Field
 
 from ecom_pipeline.partitions import TENANTS_PARTITION_NAME
-from ecom_pipeline.runner import TAG_LAUNCHED_BY, reap_dead_runs, run_sync
+from ecom_pipeline.runner import TAG_LAUNCHED_BY, pool_instance_storage, reap_dead_runs, run_sync
 
 SYNC_BATCH_JOB_NAME = "sync_batch_job"
 SYNC_BATCH_OP_NAME = "sync_tenants"
@@ -70,6 +70,7 @@ def sync_tenants(context: dg.OpExecutionContext, config: SyncBatchConfig) -> Non
     from ecom_pipeline.definitions import defs  # the definitions import this module: resolve them at run time
 
     instance = context.instance
+    pool_instance_storage(instance)  # the tenants' runs make hundreds of storage calls each
     reap_dead_runs(instance)  # once for the batch, not once per tenant
     tags = {TAG_LAUNCHED_BY: LAUNCHED_BY_BATCH, TAG_BATCH_RUN: context.run_id}
     rows: list[dict[str, str]] = []
