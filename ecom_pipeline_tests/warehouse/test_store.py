@@ -284,3 +284,27 @@ def test_staged_payload_is_stored_as_the_hashed_text(engine: Engine, cipher: Cre
         rows = store.pending_staging(conn, tenant_id="acme", entity="product")
     assert [r.payload for r in rows] == [payload, {"price": "1.10"}, None]
     assert [r.payload_hash for r in rows] == [payload_hash(payload), payload_hash(odd), None]
+
+
+def test_large_staged_payloads_are_lz4_compressed_on_postgresql(engine: Engine, cipher: CredentialCipher) -> None:
+    """Staging compresses its payloads with lz4 where the server has it (faster to write and to read back than
+    pglz), only for its own transaction: other writes keep the server's default."""
+    from sqlalchemy import text
+
+    if engine.dialect.name != "postgresql":
+        pytest.skip("TOAST compression is PostgreSQL's")
+    with engine.connect() as conn:
+        has_lz4 = conn.execute(
+            text("SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'")
+        ).scalar()
+        default = conn.execute(text("SHOW default_toast_compression")).scalar()
+    if not has_lz4:
+        pytest.skip("this PostgreSQL was built without lz4")
+    big = {"description": " ".join(f"word{i}" for i in range(3000))}
+    with engine.begin() as conn:
+        iid = _connect(conn, cipher)
+        store.stage_records(conn, [store.StagedRecord("acme", iid, "woocommerce", "product", "1", big)], run_id="r")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT pg_column_compression(payload) FROM staging_records")).scalar() == "lz4"
+        assert conn.execute(text("SHOW default_toast_compression")).scalar() == default
+        assert store.pending_staging(conn, tenant_id="acme", entity="product")[0].payload == big
