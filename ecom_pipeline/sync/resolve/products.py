@@ -17,7 +17,7 @@ from sqlalchemy import Row
 from sqlalchemy.engine import Connection
 
 from ecom_pipeline.sync.canonical import CanonicalProduct, CanonicalVariant
-from ecom_pipeline.sync.hashing import stable_hash
+from ecom_pipeline.sync.hashing import jsonable_hash
 from ecom_pipeline.sync.resolve.core import (
     LinkWriter,
     Pending,
@@ -43,9 +43,7 @@ _VARIANT_STOCK_FIELDS = frozenset({"stock_quantity", "stock_managed", "stock_sta
 
 def product_snapshot(product: CanonicalProduct) -> dict[str, Any]:
     """The product's own canonical fields (variants have their own links and snapshots)."""
-    data = snapshot_of(product)
-    data.pop("variants", None)
-    return data
+    return snapshot_of(product, without=("variants",))
 
 
 def variant_snapshot(variant: CanonicalVariant) -> dict[str, Any]:
@@ -143,12 +141,12 @@ def _diff(products: Sequence[CanonicalProduct], lookups: _Lookups, counts: Resol
             counts.unchanged += 1
             continue
         snapshot = product_snapshot(p)
-        digest = stable_hash(snapshot)
+        digest = jsonable_hash(snapshot)
         plan = _ProductPlan(Pending(p, snapshot, digest, link), product_changed=not matches_link(link, digest))
         conflict: str | None = None
         for v in p.variants:
             vsnap = variant_snapshot(v)
-            vhash = stable_hash(vsnap)
+            vhash = jsonable_hash(vsnap)
             vlink = lookups.variant_links.get(v.external_id)
             if matches_link(vlink, vhash):
                 continue
