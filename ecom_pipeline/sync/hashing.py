@@ -20,7 +20,7 @@ _PLAIN = frozenset({str, int, bool, float, type(None)})
 
 
 @functools.cache
-def _dataclass_fields(kind: type) -> tuple[str, ...] | None:
+def dataclass_fields(kind: type) -> tuple[str, ...] | None:
     """Field names of a dataclass type (cached: snapshots of a 30,000-variant catalogue hash every record)."""
     if dataclasses.is_dataclass(kind):
         return tuple(f.name for f in dataclasses.fields(kind))
@@ -39,7 +39,7 @@ def to_jsonable(value: Any) -> Any:
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if kind is tuple or kind is list:
         return [to_jsonable(v) for v in value]
-    fields = _dataclass_fields(kind)
+    fields = dataclass_fields(kind)
     if fields is not None:
         return {name: to_jsonable(getattr(value, name)) for name in fields}
     if isinstance(value, bool | int | str | float):
@@ -68,6 +68,19 @@ def canonical_json(value: Any) -> str:
 def stable_hash(value: Any) -> str:
     """SHA-256 hex digest (64 chars, fits ``base_hash``/``payload_hash``) of ``canonical_json(value)``."""
     return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+
+
+def jsonable_hash(data: Any) -> str:
+    """``stable_hash`` of a value that is already ``to_jsonable``'s output (a snapshot), without walking it again.
+
+    ``to_jsonable`` leaves its own output unchanged, so encoding it directly gives the same text and digest;
+    anything ``json`` cannot encode falls back to ``stable_hash``.
+    """
+    try:
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    except TypeError:
+        return stable_hash(data)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def payload_hash(payload: Any) -> str | None:

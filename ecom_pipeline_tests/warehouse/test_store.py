@@ -259,3 +259,52 @@ def test_a_nul_character_in_a_payload_does_not_block_staging(warehouse_url: str)
         payload = conn.execute(select(_staging.c.payload)).scalar_one()
     assert payload["product"]["description"] == "bad\ufffdbyte"
     engine.dispose()
+
+
+def test_staged_payload_is_stored_as_the_hashed_text(engine: Engine, cipher: CredentialCipher) -> None:
+    """Staging encodes a payload once: what it stores reads back equal, its hash is the one ``payload_hash``
+    gives (no-change detection compares them across versions), and a delete stores no payload and no hash."""
+    from decimal import Decimal
+
+    from ecom_pipeline.sync.hashing import payload_hash
+
+    payload = {"b": [1, 2.5, None, True], "a": {"z": "é \\u0000 literal", "y": "ü"}, "c": '\n\t"'}
+    odd = {"price": Decimal("1.10")}  # not plain JSON: the canonical form, as before
+    with engine.begin() as conn:
+        iid = _connect(conn, cipher)
+        store.stage_records(
+            conn,
+            [
+                store.StagedRecord("acme", iid, "woocommerce", "product", "1", payload),
+                store.StagedRecord("acme", iid, "woocommerce", "product", "2", odd),
+                store.StagedRecord("acme", iid, "woocommerce", "product", "3", None, op="delete"),
+            ],
+            run_id="r",
+        )
+        rows = store.pending_staging(conn, tenant_id="acme", entity="product")
+    assert [r.payload for r in rows] == [payload, {"price": "1.10"}, None]
+    assert [r.payload_hash for r in rows] == [payload_hash(payload), payload_hash(odd), None]
+
+
+def test_large_staged_payloads_are_lz4_compressed_on_postgresql(engine: Engine, cipher: CredentialCipher) -> None:
+    """Staging compresses its payloads with lz4 where the server has it (faster to write and to read back than
+    pglz), only for its own transaction: other writes keep the server's default."""
+    from sqlalchemy import text
+
+    if engine.dialect.name != "postgresql":
+        pytest.skip("TOAST compression is PostgreSQL's")
+    with engine.connect() as conn:
+        has_lz4 = conn.execute(
+            text("SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'")
+        ).scalar()
+        default = conn.execute(text("SHOW default_toast_compression")).scalar()
+    if not has_lz4:
+        pytest.skip("this PostgreSQL was built without lz4")
+    big = {"description": " ".join(f"word{i}" for i in range(3000))}
+    with engine.begin() as conn:
+        iid = _connect(conn, cipher)
+        store.stage_records(conn, [store.StagedRecord("acme", iid, "woocommerce", "product", "1", big)], run_id="r")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT pg_column_compression(payload) FROM staging_records")).scalar() == "lz4"
+        assert conn.execute(text("SHOW default_toast_compression")).scalar() == default
+        assert store.pending_staging(conn, tenant_id="acme", entity="product")[0].payload == big

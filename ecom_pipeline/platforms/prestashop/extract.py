@@ -45,6 +45,7 @@ from ecom_pipeline.platforms.prestashop.errors import PrestaShopBadParameterErro
 from ecom_pipeline.sync import extract as shared
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import reveal
+from ecom_pipeline.warehouse.store import StagedRecord
 
 # entity -> (webservice resource, key of the object in the staged payload)
 RESOURCES: dict[str, tuple[str, str]] = {
@@ -317,22 +318,32 @@ def extract_entity(
     )
     seen: set[str] = set()
     newest = cursor
-    for page in pages:
-        items, page_newest = shared.changed_items(
-            ctx,
-            report,
-            link_entity=entity,
-            items=page.items,
-            seen=seen,
-            record_time=lambda item: _record_time(item, timezone),
-        )
+
+    def page_records() -> Iterator[tuple[list[StagedRecord], shared.CursorKey | None]]:
+        # Runs in the prefetch thread (the only user of the client until the loop ends): a page's list call,
+        # combinations and prices are read while the page before it is staged, so staging no longer adds its
+        # time to the download's.
+        for page in pages:
+            items, page_newest = shared.changed_items(
+                ctx,
+                report,
+                link_entity=entity,
+                items=page.items,
+                seen=seen,
+                record_time=lambda item: _record_time(item, timezone),
+            )
+            changed = [(item.external_id, item.payload, item.updated) for item in items]
+            payloads = _payloads(entity, key, changed, client, lookups, timezone)
+            yield (
+                [
+                    shared.staged_record(integration, entity, item.external_id, payload, source_updated_at=item.updated)
+                    for item, payload in zip(items, payloads, strict=True)
+                ],
+                page_newest,
+            )
+
+    for records, page_newest in shared.prefetch(page_records()):
         newest = shared.later(newest, page_newest)
-        changed = [(item.external_id, item.payload, item.updated) for item in items]
-        payloads = _payloads(entity, key, changed, client, lookups, timezone)
-        records = [
-            shared.staged_record(integration, entity, item.external_id, payload, source_updated_at=item.updated)
-            for item, payload in zip(items, payloads, strict=True)
-        ]
         report.staged += len(records)
         # A date_upd-ascending scan advances the cursor page by page; an id-ordered full scan only at the end.
         shared.stage_page(ctx, entity=entity, records=records, cursor=newest, advance_cursor=not full_scan)

@@ -13,6 +13,7 @@ entity and writes nothing.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal_column, select, type_coerce
 
 from ecom_pipeline.platforms.errors import RequestBudgetExceeded, sanitize_url
 from ecom_pipeline.platforms.woocommerce.client import Page, WooCommerceClient
@@ -28,7 +29,7 @@ from ecom_pipeline.platforms.woocommerce.transform import source_updated_at
 from ecom_pipeline.sync import extract as shared
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import reveal
-from ecom_pipeline.warehouse.schema import staging_records
+from ecom_pipeline.warehouse.schema import JsonType, staging_records
 from ecom_pipeline.warehouse.store import StagedRecord
 
 # Fields of a product or variation that carry stock; the inventory staging rows keep only these.
@@ -175,9 +176,16 @@ def extract_entity(
     newest = cursor
     concurrency = int((ctx.integration.settings or {}).get("concurrency", DEFAULT_CONCURRENCY))
     fetcher = VariationFetcher(ctx, concurrency) if entity == "product" else None
-    try:
+
+    def page_records() -> Iterator[tuple[list[StagedRecord], shared.CursorKey | None]]:
+        # Runs in the prefetch thread: a page's variations (97% of a full sync's calls) are fetched while the
+        # page before it is being staged, so staging no longer adds its time to the download's.
         for page in shared.prefetch(client.iter_modified(resource, since, {})):
-            records, page_newest = _records_for_page(ctx, entity, link_entity, page.items, report, seen, fetcher)
+            yield _records_for_page(ctx, entity, link_entity, page.items, report, seen, fetcher)
+            _check_budget(ctx, client, fetcher)
+
+    try:
+        for records, page_newest in shared.prefetch(page_records()):
             newest = shared.later(newest, page_newest)
             report.staged += len(records)
             # A modified-ascending scan advances the cursor page by page; an id-ordered full scan only at the end.
@@ -345,8 +353,9 @@ def extract_inventory(ctx: shared.ExtractContext) -> shared.ExtractReport:
     batch = 500
     while True:
         with ctx.engine.connect() as conn:
+            stock_column = _stock_of_payload(conn.dialect.name)
             rows = conn.execute(
-                select(staging_records.c.id, staging_records.c.external_id, staging_records.c.payload)
+                select(staging_records.c.id, staging_records.c.external_id, stock_column)
                 .where(
                     staging_records.c.integration_id == integration.id,
                     staging_records.c.entity == "product",
@@ -360,15 +369,10 @@ def extract_inventory(ctx: shared.ExtractContext) -> shared.ExtractReport:
             break
         records = []
         for row in rows:
-            payload = row.payload or {}
-            product = payload.get("product") or {}
-            stock = {
-                "product": {k: product.get(k) for k in STOCK_FIELDS},
-                "variations": [{k: v.get(k) for k in STOCK_FIELDS} for v in payload.get("variations") or []],
-            }
+            stock = row.stock if stock_column.key == "stock" else _stock_fields(row.payload)
             records.append(
                 shared.staged_record(
-                    integration, "inventory", row.external_id, stock, source_updated_at=_record_time(product)
+                    integration, "inventory", row.external_id, stock, source_updated_at=_record_time(stock["product"])
                 )
             )
         after_id = rows[-1].id
@@ -390,3 +394,50 @@ def extract_inventory(ctx: shared.ExtractContext) -> shared.ExtractReport:
     report.complete_scan = True
     report.duration_s = time.monotonic() - report.started
     return report
+
+
+def _stock_fields(payload: Any) -> dict[str, Any]:
+    """The stock rows' payload: the ``STOCK_FIELDS`` of a staged product payload and of each of its variations."""
+    payload = payload or {}
+    product = payload.get("product") or {}
+    return {
+        "product": {k: product.get(k) for k in STOCK_FIELDS},
+        "variations": [{k: v.get(k) for k in STOCK_FIELDS} for v in payload.get("variations") or []],
+    }
+
+
+def _stock_of_payload(dialect: str) -> Any:
+    """A column of the staged product payload cut down to ``_stock_fields`` by the database itself.
+
+    A product payload is ~7 KB of JSON (descriptions, images, every variation's attributes) and the stock rows
+    keep ~0.3 KB of it: reading only that part spares the transfer and the JSON decoding of the rest (a tenth of
+    the extract's time on PostgreSQL). The result equals ``_stock_fields`` (key order aside, which hashing and
+    JSON ignore); on a SQLite without the ``->`` operator (before 3.38) the whole payload is read and cut here.
+    """
+    if dialect == "postgresql":
+        fields = ", ".join(f"'{k}'" for k in STOCK_FIELDS)
+        sql = (
+            "jsonb_build_object("
+            "'product', (SELECT jsonb_object_agg(k, staging_records.payload->'product'->k)"
+            f" FROM unnest(ARRAY[{fields}]) AS k), "
+            "'variations', CASE WHEN jsonb_typeof(staging_records.payload->'variations') = 'array' THEN"
+            " (SELECT coalesce(jsonb_agg("
+            f"(SELECT jsonb_object_agg(k, e.v->k) FROM unnest(ARRAY[{fields}]) AS k) ORDER BY e.n), '[]'::jsonb)"
+            " FROM jsonb_array_elements(staging_records.payload->'variations') WITH ORDINALITY AS e(v, n))"
+            " ELSE '[]'::jsonb END)"
+        )
+        return type_coerce(literal_column(sql), JsonType).label("stock")
+    if dialect == "sqlite" and sqlite3.sqlite_version_info >= (3, 38, 0):
+        # json() around a subquery's result: SQLite drops the JSON subtype at a subquery boundary, and the array
+        # would be embedded as a string.
+        product = ", ".join(f"'{k}', json(staging_records.payload -> '$.product.{k}')" for k in STOCK_FIELDS)
+        variation = ", ".join(f"'{k}', json(e.value -> '$.{k}')" for k in STOCK_FIELDS)
+        sql = (
+            f"json_object('product', json_object({product}), "
+            "'variations', json(CASE WHEN json_type(staging_records.payload, '$.variations') = 'array' THEN"
+            f" (SELECT json_group_array(json_object({variation}))"
+            " FROM json_each(staging_records.payload, '$.variations') AS e)"
+            " ELSE '[]' END))"
+        )
+        return type_coerce(literal_column(sql), JsonType).label("stock")
+    return staging_records.c.payload

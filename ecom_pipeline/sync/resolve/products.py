@@ -9,7 +9,7 @@ write the links with their new base snapshots (``_write_links``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,9 +17,8 @@ from sqlalchemy import Row
 from sqlalchemy.engine import Connection
 
 from ecom_pipeline.sync.canonical import CanonicalProduct, CanonicalVariant
-from ecom_pipeline.sync.hashing import stable_hash, to_jsonable
+from ecom_pipeline.sync.hashing import jsonable_hash
 from ecom_pipeline.sync.resolve.core import (
-    _OPTIONAL_SNAPSHOT_FIELDS,
     LinkWriter,
     Pending,
     ResolveCounts,
@@ -42,18 +41,9 @@ from ecom_pipeline.warehouse.schema import hub_products, hub_variants
 _VARIANT_STOCK_FIELDS = frozenset({"stock_quantity", "stock_managed", "stock_status"})
 
 
-_PRODUCT_FIELDS = tuple(f.name for f in fields(CanonicalProduct) if f.name != "variants")
-
-
 def product_snapshot(product: CanonicalProduct) -> dict[str, Any]:
-    """The product's own canonical fields (variants have their own links and snapshots): ``snapshot_of`` without
-    the variants, which are not converted at all (converting them only to drop them was half the snapshot work of
-    a push's read-back)."""
-    data = {name: to_jsonable(getattr(product, name)) for name in _PRODUCT_FIELDS}
-    for name in _OPTIONAL_SNAPSHOT_FIELDS:
-        if name in data and data[name] is None:
-            del data[name]
-    return data
+    """The product's own canonical fields (variants have their own links and snapshots)."""
+    return snapshot_of(product, without=("variants",))
 
 
 def variant_snapshot(variant: CanonicalVariant) -> dict[str, Any]:
@@ -151,12 +141,12 @@ def _diff(products: Sequence[CanonicalProduct], lookups: _Lookups, counts: Resol
             counts.unchanged += 1
             continue
         snapshot = product_snapshot(p)
-        digest = stable_hash(snapshot)
+        digest = jsonable_hash(snapshot)
         plan = _ProductPlan(Pending(p, snapshot, digest, link), product_changed=not matches_link(link, digest))
         conflict: str | None = None
         for v in p.variants:
             vsnap = variant_snapshot(v)
-            vhash = stable_hash(vsnap)
+            vhash = jsonable_hash(vsnap)
             vlink = lookups.variant_links.get(v.external_id)
             if matches_link(vlink, vhash):
                 continue
