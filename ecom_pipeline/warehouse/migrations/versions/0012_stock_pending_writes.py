@@ -16,6 +16,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from ecom_pipeline.warehouse.schema import stock_available_view
 from ecom_pipeline.warehouse.types import UTCDateTime
 
 revision = "0012"
@@ -31,6 +32,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # SQLite drops a column by copying the table and renaming the copy, which its view ``stock_available`` (0010)
+    # refuses ("error in view stock_available: no such table: main.stock_links"): the view goes first and comes back
+    # as 0010 made it (it does not read these columns).
+    op.execute("DROP VIEW IF EXISTS stock_available")
     with op.batch_alter_table("stock_links") as batch:
         batch.drop_column("pending_at")
         batch.drop_column("pending_quantity")
+    op.execute(stock_available_view(op.get_bind().dialect.name))
