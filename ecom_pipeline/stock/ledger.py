@@ -190,15 +190,19 @@ def reconcile(
     pending = None if refused else link.pending_quantity
     if pending is not None:
         pending = int(pending)
-        # A reading stamped before the write was sent cannot tell whether it landed: the write stays pending.
+        # A reading stamped before the write was sent cannot tell whether it landed: the write stays pending. Shops
+        # stamp their readings to the second (Shopify's ``updatedAt``, WooCommerce's ``date_modified``): one in the
+        # write's own second may be either side of it, so it is read both ways too, but only a reading stamped
+        # after the write, or one that takes the write as landed, ends the wait.
         after_write = link.pending_at is None or read_at > link.pending_at
-        if quantity == pending:
-            believed = pending  # our write landed; its answer was lost
-        elif after_write and abs(_unexplained(quantity - pending, unconfirmed)) < abs(
-            _unexplained(quantity - believed, unconfirmed)
-        ):
-            believed = pending  # it landed, and the shop moved since (a sale after our write): less to explain
-        if quantity == pending or after_write:
+        maybe_after = after_write or read_at >= link.pending_at.replace(microsecond=0)
+        landed = quantity == pending or (  # our write landed; its answer was lost
+            maybe_after
+            and abs(_unexplained(quantity - pending, unconfirmed)) < abs(_unexplained(quantity - believed, unconfirmed))
+        )  # ... and the shop moved since (a sale after our write): less to explain that way
+        if landed:
+            believed = pending
+        if landed or after_write:
             values.update(pending_quantity=None, pending_at=None)
     elif refused or link.pending_quantity is not None:
         values.update(pending_quantity=None, pending_at=None)

@@ -13,13 +13,14 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from ecom_pipeline.stock import ledger
 from ecom_pipeline.stock.world import PLATFORMS, TENANT, StockWorld
-from ecom_pipeline.warehouse.schema import stock_links, stock_movements
+from ecom_pipeline.warehouse.schema import hub_inventory, stock_links, stock_movements
 from ecom_pipeline.warehouse.types import utcnow
 
 # The shop whose write is lost, and the shop where the sale that makes it write happens.
@@ -131,3 +132,32 @@ def test_a_pending_write_that_never_landed_is_not_taken_for_one(world: StockWorl
     assert on_hand(world) == 9
     assert world.shown() == {p: 9 for p in PLATFORMS}
     assert pending(world, "shopify") == (9, None)
+
+
+def test_a_sale_stamped_in_the_lost_writes_own_second_is_counted_once(world: StockWorld) -> None:
+    """Prevents a flaky double count: Shopify stamps a level's ``updatedAt`` to the second, so a sale right after our
+    lost write reads as stamped before it (the write was recorded at .999 of that second here). Such a reading may be
+    either side of the write: the sale's order explains it with the write landed, so no shop adjustment."""
+    world.stock()
+    world.sell("woocommerce")
+    world.pull()
+    push_killed_after_write(world, "shopify")
+    world.sell("shopify")  # the shop: 9 - 1, stamped to the second
+    world.pull()
+    with world.engine.begin() as conn:
+        stamp = conn.execute(
+            select(hub_inventory.c.source_updated_at).where(
+                hub_inventory.c.integration_id == world.ids["shopify"], hub_inventory.c.variant_id == world.variant_id()
+            )
+        ).scalar_one()
+        assert stamp is not None and stamp.microsecond == 0
+        conn.execute(
+            stock_links.update()
+            .where(stock_links.c.integration_id == world.ids["shopify"], stock_links.c.variant_id == world.variant_id())
+            .values(pending_at=stamp + timedelta(milliseconds=999))
+        )
+    world.stock()
+    world.cycle()
+    assert adjustments(world) == []
+    assert on_hand(world) == 8
+    assert world.shown() == {p: 8 for p in PLATFORMS}
