@@ -145,8 +145,10 @@ def _pg_lock(
                     raise TenantLockTimeout(
                         _timeout_message(tenant_id, time.monotonic() - started, _pg_holder(conn, key))
                     )
-                # Block in the server (woken the moment the holder lets go), but never past our deadline.
-                conn.execute(text("SELECT set_config('lock_timeout', :t, false)"), {"t": f"{int(remaining * 1000)}"})
+                # Block in the server (woken the moment the holder lets go), but never past our deadline. At least
+                # 1 ms: a lock_timeout of 0 means no timeout at all, which a remainder under a millisecond would give.
+                wait_ms = max(1, int(remaining * 1000))
+                conn.execute(text("SELECT set_config('lock_timeout', :t, false)"), {"t": str(wait_ms)})
                 try:
                     conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
                     held = True

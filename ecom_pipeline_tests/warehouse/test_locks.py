@@ -77,3 +77,25 @@ def test_a_waiter_gets_the_lock_as_soon_as_the_holder_finishes(url: str) -> None
             assert held.waited_s < 30.0
     finally:
         holder.wait(timeout=30)
+
+
+def test_a_wait_ending_within_a_millisecond_of_its_deadline_still_times_out(url: str) -> None:
+    """Prevents a wait without end: a remainder under 1 ms made ``lock_timeout`` 0, PostgreSQL's "no timeout", and
+    the waiter blocked until the holder let go (seen once in CI: a 1 s wait that lasted 30 s). Here the wait is
+    reported just short of the deadline, so the server-side wait gets well under a millisecond."""
+    holder = _hold(url, "acme", 15)
+    try:
+        t0 = time.monotonic()
+
+        def late(_: str) -> None:
+            time.sleep(max(0.0, t0 + 0.9997 - time.monotonic()))
+
+        with (
+            pytest.raises(TenantLockTimeout),
+            tenant_lock(shared_engine(url), "acme", timeout_s=1.0, on_wait=late),
+        ):
+            pytest.fail("took a lock another process holds")
+        assert time.monotonic() - t0 < 5.0
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
