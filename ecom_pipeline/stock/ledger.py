@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.engine import Connection
 
 from ecom_pipeline.stock.settings import DEFAULT_HUB_LOCATION
@@ -79,6 +79,17 @@ class Movement:
             raise ValueError(f"unknown stock movement reason {self.reason!r}: one of {', '.join(REASONS)}")
 
 
+def known_keys(conn: Connection, tenant_id: str, keys: Sequence[str]) -> set[str]:
+    """Which of these source keys the tenant's ledger already has (looked up in chunks)."""
+    known: set[str] = set()
+    for part in store.chunked(list(keys)):
+        query = select(stock_movements.c.source_key).where(
+            stock_movements.c.tenant_id == tenant_id, stock_movements.c.source_key.in_(part)
+        )
+        known.update(conn.execute(query).scalars())
+    return known
+
+
 def record(conn: Connection, tenant_id: str, movements: Sequence[Movement], now: datetime) -> list[Movement]:
     """Insert the movements whose source key is new for the tenant; return those inserted (idempotent).
 
@@ -90,12 +101,7 @@ def record(conn: Connection, tenant_id: str, movements: Sequence[Movement], now:
         fresh.setdefault(m.source_key, m)
     if not fresh:
         return []
-    known: set[str] = set()
-    for part in store.chunked(list(fresh)):
-        query = select(stock_movements.c.source_key).where(
-            stock_movements.c.tenant_id == tenant_id, stock_movements.c.source_key.in_(part)
-        )
-        known.update(conn.execute(query).scalars())
+    known = known_keys(conn, tenant_id, list(fresh))
     inserted: list[Movement] = []
     for key, m in fresh.items():
         if key in known:
@@ -256,8 +262,9 @@ def order_state(platform: str, status: str | None, fulfillment_status: str | Non
     return "taken"
 
 
-def _order_lines(conn: Connection, tenant_id: str, statuses: Sequence[str] | None = None) -> list[Any]:
-    query = (
+def order_lines_query(tenant_id: str) -> Select[Any]:
+    """The tenant's live order lines with a hub variant, with their order and platform (refunds.py extends it)."""
+    return (
         select(
             hub_order_lines.c.id.label("line_id"),
             hub_order_lines.c.variant_id,
@@ -284,6 +291,10 @@ def _order_lines(conn: Connection, tenant_id: str, statuses: Sequence[str] | Non
             )
         )
     )
+
+
+def _order_lines(conn: Connection, tenant_id: str, statuses: Sequence[str] | None = None) -> list[Any]:
+    query = order_lines_query(tenant_id)
     if statuses is not None:
         query = query.where(func.lower(hub_orders.c.status).in_(list(statuses)))
     return list(conn.execute(query))
@@ -310,13 +321,7 @@ def order_movements(conn: Connection, tenant_id: str, now: datetime) -> list[Mov
     links = links_by_shop_variant(conn, tenant_id)
     openings = _openings(conn, tenant_id)
     lines = _order_lines(conn, tenant_id)
-    keys = [f"order:{r.line_id}" for r in lines] + [f"cancel:{r.line_id}" for r in lines]
-    known: set[str] = set()
-    for part in store.chunked(keys):
-        query = select(stock_movements.c.source_key).where(
-            stock_movements.c.tenant_id == tenant_id, stock_movements.c.source_key.in_(part)
-        )
-        known.update(conn.execute(query).scalars())
+    known = known_keys(conn, tenant_id, [f"{kind}:{r.line_id}" for r in lines for kind in ("order", "cancel")])
     from ecom_pipeline.stock.refunds import restocked_by_line
 
     restocked = restocked_by_line(conn, tenant_id)

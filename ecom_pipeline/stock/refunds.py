@@ -36,7 +36,6 @@ from ecom_pipeline.stock.settings import DEFAULT_HUB_LOCATION
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.schema import (
     entity_links,
-    hub_order_lines,
     hub_orders,
     integrations,
     staging_records,
@@ -93,21 +92,8 @@ def _latest_payloads(conn: Connection, integration_id: int, external_ids: list[s
 def refund_movements(conn: Connection, tenant_id: str, now: datetime) -> list[ledger.Movement]:
     """Record the restocks the shops' refunded orders report that the ledger does not have yet; return them."""
     query = (
-        select(
-            hub_order_lines.c.id.label("line_id"),
-            hub_order_lines.c.variant_id,
-            hub_order_lines.c.quantity,
-            hub_order_lines.c.external_line_id,
-            hub_orders.c.id.label("order_id"),
-            hub_orders.c.integration_id,
-            hub_orders.c.order_number,
-            hub_orders.c.source_updated_at,
-            hub_orders.c.synced_at,
-            integrations.c.platform,
-            entity_links.c.external_id.label("external_order_id"),
-        )
-        .join(hub_orders, hub_orders.c.id == hub_order_lines.c.order_id)
-        .join(integrations, integrations.c.id == hub_orders.c.integration_id)
+        ledger.order_lines_query(tenant_id)
+        .add_columns(entity_links.c.external_id.label("external_order_id"))
         .join(
             entity_links,
             and_(
@@ -117,27 +103,12 @@ def refund_movements(conn: Connection, tenant_id: str, now: datetime) -> list[le
                 entity_links.c.deleted_at.is_(None),
             ),
         )
-        .where(
-            hub_order_lines.c.tenant_id == tenant_id,
-            hub_order_lines.c.variant_id.is_not(None),
-            hub_orders.c.deleted_at.is_(None),
-            hub_orders.c.refunded_total > 0,
-            integrations.c.platform.in_(sorted(PARSERS)),
-        )
+        .where(hub_orders.c.refunded_total > 0, integrations.c.platform.in_(sorted(PARSERS)))
     )
     lines = list(conn.execute(query))
     if not lines:
         return []
-    keys = [f"{kind}:{r.line_id}" for r in lines for kind in ("order", "cancel")]
-    known: set[str] = set()
-    for part in store.chunked(keys):
-        known.update(
-            conn.execute(
-                select(stock_movements.c.source_key).where(
-                    stock_movements.c.tenant_id == tenant_id, stock_movements.c.source_key.in_(part)
-                )
-            ).scalars()
-        )
+    known = ledger.known_keys(conn, tenant_id, [f"{kind}:{r.line_id}" for r in lines for kind in ("order", "cancel")])
     done = restocked_by_line(conn, tenant_id)
     by_shop: dict[int, list[Any]] = defaultdict(list)
     for r in lines:
