@@ -2,7 +2,7 @@
 
 dagster-postgres opens a connection for every storage call (each a PostgreSQL backend forked, authenticated and torn
 down); a batch run (``ecom_pipeline.sync_batches``) syncs many tenants in one process, where
-``runner.pool_instance_storage`` keeps one connection per storage instead. This measures, in this process, ``N``
+``storage_pool.pool_instance_storage`` keeps one connection per storage instead. This measures, in this process, ``N``
 one-shop tenants' no-change syncs in a row (``run_sync``, what the batch op runs for each tenant), first with the
 default engines, then pooled: wall time, this process's CPU and PostgreSQL's CPU (every ``postgres`` process, its
 exited backends included, from /proc) per tenant. PostgreSQL storage and warehouse: throwaway databases, dropped.
@@ -46,8 +46,9 @@ def measure(tenants: int = 8, rounds: int = 2) -> list[dict[str, float | str]]:
     import dagster as dg
 
     from ecom_pipeline.cli import main as cli_main
-    from ecom_pipeline.runner import pool_instance_storage, run_sync
+    from ecom_pipeline.runner import run_sync
     from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
+    from ecom_pipeline.storage_pool import pool_instance_storage
     from ecom_pipeline.warehouse.migrate import upgrade
 
     work = Path(tempfile.mkdtemp(prefix="ecom-storage-pool-"))
@@ -84,7 +85,7 @@ def measure(tenants: int = 8, rounds: int = 2) -> list[dict[str, float | str]]:
             if not run_sync(tenant, instance=instance, log_level="ERROR").success:
                 raise RuntimeError(f"first sync of {tenant} failed")
             names.append(tenant)
-        for mode in ("NullPool (dagster-postgres default)", "pooled (runner.pool_instance_storage)"):
+        for mode in ("NullPool (dagster-postgres default)", "pooled (storage_pool.pool_instance_storage)"):
             if mode.startswith("pooled"):
                 pool_instance_storage(instance)
             for _ in range(rounds):

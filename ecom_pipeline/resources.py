@@ -13,6 +13,7 @@ import dagster as dg
 from pydantic import Field
 from sqlalchemy import Engine
 
+from ecom_pipeline.storage_pool import pool_if_dedicated_run_process
 from ecom_pipeline.warehouse.credentials import CredentialCipher
 from ecom_pipeline.warehouse.engine import default_home, default_warehouse_url, shared_engine
 
@@ -24,6 +25,16 @@ class WarehouseResource(dg.ConfigurableResource):
         default=None,
         description="SQLAlchemy URL of the warehouse; empty means ECOM_WAREHOUSE_URL or the embedded SQLite file.",
     )
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """In a launched run's own process, pool the Dagster storage connections for the rest of the run.
+
+        Every run that touches the hub asks for this resource, so this is the one place that covers the daemon's
+        sync, webhook and stock runs alike; a launched no-change sync otherwise opens ~385 PostgreSQL connections
+        (storage_pool.py; test_cheap_runs counts them).
+        """
+        if pool_if_dedicated_run_process(context.instance) and context.log is not None:
+            context.log.debug("Dagster storage connections pooled for the rest of this run's process")
 
     def resolved_url(self) -> str:
         return self.url or default_warehouse_url()

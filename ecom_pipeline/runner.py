@@ -42,34 +42,6 @@ REPO_DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
 FALLBACK_DAGSTER_YAML = "telemetry:\n  enabled: false\n"
 
 
-# dagster-postgres opens a new connection for every storage call (NullPool, so idle processes hold none): a
-# tenant's no-change sync makes ~385 of them, and each is a PostgreSQL backend forked and torn down. Measured in one
-# process by benchmarks/storage_pool_bench.py (8 tenants' no-change syncs in a row; docs/benchmarks.md): per tenant
-# 3.2 s wall, 0.8 s of our CPU and 2.2 s of PostgreSQL's with that default; 0.7 s, 0.45 s and 0.2 s with pooled
-# storage engines. Dagster's webserver pools the same way for the same reason (``optimize_for_webserver``).
-STORAGE_POOL_RECYCLE_S = 3600
-STORAGE_POOL_MAX_OVERFLOW = 4
-_POOLED_ATTR = "_ecom_pooled_storage"
-
-
-def pool_instance_storage(instance: dg.DagsterInstance) -> bool:
-    """Hold pooled connections to the instance's PostgreSQL storage for the rest of this process; True if done.
-
-    For processes that make many storage calls in a row (a batch run syncing many tenants, a run worker, the CLI
-    syncing several tenants). ``optimize_for_webserver`` is the public DagsterInstance method the webserver uses:
-    one connection per storage kept open (plus up to ``STORAGE_POOL_MAX_OVERFLOW`` for other threads), recycled
-    hourly. The statement timeout stays off (0), as for any run; the webserver's 15 s would cut a long write. On
-    SQLite storage it does nothing. Once per instance: calling it again would replace the pools.
-    """
-    if getattr(instance, _POOLED_ATTR, False):
-        return False
-    instance.optimize_for_webserver(
-        statement_timeout=0, pool_recycle=STORAGE_POOL_RECYCLE_S, max_overflow=STORAGE_POOL_MAX_OVERFLOW
-    )
-    setattr(instance, _POOLED_ATTR, True)
-    return True
-
-
 def ensure_dagster_home() -> Path:
     """Set ``DAGSTER_HOME`` (default: the embedded home folder) and give it a dagster.yaml if it has none."""
     home = Path(os.environ.get("DAGSTER_HOME") or default_home()).resolve()

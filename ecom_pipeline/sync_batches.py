@@ -31,7 +31,8 @@ import dagster as dg
 from pydantic import Field
 
 from ecom_pipeline.partitions import TENANTS_PARTITION_NAME
-from ecom_pipeline.runner import TAG_LAUNCHED_BY, pool_instance_storage, reap_dead_runs, run_sync
+from ecom_pipeline.runner import TAG_LAUNCHED_BY, reap_dead_runs, run_sync
+from ecom_pipeline.storage_pool import pool_instance_storage
 
 SYNC_BATCH_JOB_NAME = "sync_batch_job"
 SYNC_BATCH_OP_NAME = "sync_tenants"

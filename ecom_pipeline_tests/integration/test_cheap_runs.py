@@ -11,6 +11,7 @@ import os
 import time
 
 import dagster as dg
+from sqlalchemy import Engine, NullPool, create_engine, event, text
 
 from ecom_pipeline.definitions import defs
 from ecom_pipeline.runner import run_sync
@@ -40,6 +41,25 @@ def _wait_finished(instance: dg.DagsterInstance, run_ids: list[str], timeout_s: 
     raise AssertionError(f"runs did not finish within {timeout_s} s: {details}")
 
 
+def _storage_sessions(instance: dg.DagsterInstance) -> int | None:
+    """Connections ever opened to the instance's PostgreSQL storage database (``pg_stat_database.sessions``); None
+    on SQLite storage."""
+    url = getattr(instance.run_storage, "postgres_url", None)
+    if url is None:
+        return None
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_stat_clear_snapshot()"))
+            return int(
+                conn.execute(
+                    text("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+                ).scalar_one()
+            )
+    finally:
+        engine.dispose()
+
+
 def test_a_scheduled_run_of_a_woocommerce_only_tenant_starts_no_other_platform_step_and_one_process(
     env: Env,
 ) -> None:
@@ -50,10 +70,27 @@ def test_a_scheduled_run_of_a_woocommerce_only_tenant_starts_no_other_platform_s
     first = run_sync("acme", instance=env.instance)  # the first (full) sync, so the tick is a no-change one
     assert first.success, first.failure
 
-    with schedule_tick(env.instance, launch_queued=True) as run_ids:
-        assert len(run_ids) == 1
-        (run,) = _wait_finished(env.instance, run_ids)
+    own = [0]  # connections this test's process opens meanwhile (the submission, polling for the run's end)
+
+    def connected(*_: object) -> None:
+        own[0] += 1
+
+    sessions_before = _storage_sessions(env.instance)
+    event.listen(Engine, "connect", connected)
+    try:
+        with schedule_tick(env.instance, launch_queued=True) as run_ids:
+            assert len(run_ids) == 1
+            (run,) = _wait_finished(env.instance, run_ids)
+    finally:
+        event.remove(Engine, "connect", connected)
     assert run.status == dg.DagsterRunStatus.SUCCESS
+    sessions_after = _storage_sessions(env.instance)
+    if sessions_before is not None and sessions_after is not None:
+        # The run worker pools its storage connections (storage_pool.py): with Dagster's default it opened one per
+        # storage call. What the code server and the run worker opened is the database's count less this process's.
+        others = sessions_after - sessions_before - own[0] - 1  # - 1: the second _storage_sessions itself
+        print(f"storage connections opened by the code server and the run worker: {others} (this test: {own[0]})")
+        assert others < 60, others
     assert run.tags["dagster/partition"] == "acme"  # still one partition per tenant in the UI
     assert run.tags["ecom/platforms"] == "woocommerce"
 

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, event, update
 
 from ecom_pipeline.partitions import TENANTS_PARTITION_NAME
 from ecom_pipeline.resources import WarehouseResource
-from ecom_pipeline.runner import TAG_LAUNCHED_BY, pool_instance_storage, run_sync
+from ecom_pipeline.runner import TAG_LAUNCHED_BY, run_sync
 from ecom_pipeline.schedules import (
     BATCH_ABOVE_ENV,
     BATCH_SIZE_ENV,
@@ -28,6 +28,7 @@ from ecom_pipeline.schedules import (
     incremental_sync_schedule,
     tenants_connected_at,
 )
+from ecom_pipeline.storage_pool import pool_instance_storage
 from ecom_pipeline.sync_batches import LAUNCHED_BY_BATCH, SYNC_BATCH_JOB_NAME, TAG_BATCH_RUN
 from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.locks import ENV_LOCK_TIMEOUT, tenant_lock
