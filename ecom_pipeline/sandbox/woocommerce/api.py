@@ -69,86 +69,44 @@ class WooShopApi(MoreRoutes):
         self.faults = faults
         self.webhooks = webhooks or WooWebhooks(store)
         self.routes: list[tuple[re.Pattern[str], str, dict[str, Callable[..., Reply]]]] = []
-        self._route(r"/products", COLLECTION_ALLOW, GET=self.list_products, POST=self.create_product)
-        self._route(
-            r"/products/batch",
-            "POST, PUT, PATCH",
-            POST=self.batch_products,
-            PUT=self.batch_products,
-            PATCH=self.batch_products,
-        )
-        self._route(
-            r"/products/(?P<pid>\d+)",
-            ITEM_ALLOW,
-            GET=self.get_product,
-            POST=self.update_product,
-            PUT=self.update_product,
-            PATCH=self.update_product,
-            DELETE=self.delete_product,
-        )
-        self._route(
-            r"/products/(?P<pid>\d+)/variations", COLLECTION_ALLOW, GET=self.list_variations, POST=self.create_variation
-        )
-        self._route(
-            r"/products/(?P<pid>\d+)/variations/batch",
-            "POST, PUT, PATCH",
-            POST=self.batch_variations,
-            PUT=self.batch_variations,
-            PATCH=self.batch_variations,
-        )
-        self._route(
+        self._collection(r"/products", self.list_products, self.create_product)
+        self._batch_route(r"/products/batch", self.batch_products)
+        self._item(r"/products/(?P<pid>\d+)", self.get_product, self.update_product, self.delete_product)
+        self._collection(r"/products/(?P<pid>\d+)/variations", self.list_variations, self.create_variation)
+        self._batch_route(r"/products/(?P<pid>\d+)/variations/batch", self.batch_variations)
+        self._item(
             r"/products/(?P<pid>\d+)/variations/(?P<vid>\d+)",
-            ITEM_ALLOW,
-            GET=self.get_variation,
-            POST=self.update_variation,
-            PUT=self.update_variation,
-            PATCH=self.update_variation,
-            DELETE=self.delete_variation,
+            self.get_variation,
+            self.update_variation,
+            self.delete_variation,
         )
-        self._route(r"/orders", COLLECTION_ALLOW, GET=self.list_orders, POST=self.create_order)
-        self._route(
-            r"/orders/(?P<oid>\d+)",
-            ITEM_ALLOW,
-            GET=self.get_order,
-            POST=self.update_order,
-            PUT=self.update_order,
-            PATCH=self.update_order,
-            DELETE=self.delete_order,
-        )
-        self._route(r"/customers", COLLECTION_ALLOW, GET=self.list_customers, POST=self.create_customer)
-        self._route(r"/webhooks", COLLECTION_ALLOW, GET=self.list_webhooks, POST=self.create_webhook)
-        self._route(
-            r"/webhooks/(?P<wid>\d+)",
-            ITEM_ALLOW,
-            GET=self.get_webhook,
-            POST=self.update_webhook,
-            PUT=self.update_webhook,
-            PATCH=self.update_webhook,
-            DELETE=self.delete_webhook,
-        )
-        self._route(
-            r"/customers/(?P<cid>\d+)",
-            ITEM_ALLOW,
-            GET=self.get_customer,
-            POST=self.update_customer,
-            PUT=self.update_customer,
-            PATCH=self.update_customer,
-            DELETE=self.delete_customer,
-        )
-        self._route(
-            r"/orders/batch", BATCH_ALLOW, POST=self.batch_orders, PUT=self.batch_orders, PATCH=self.batch_orders
-        )
-        self._route(
-            r"/customers/batch",
-            BATCH_ALLOW,
-            POST=self.batch_customers,
-            PUT=self.batch_customers,
-            PATCH=self.batch_customers,
-        )
+        self._collection(r"/orders", self.list_orders, self.create_order)
+        self._item(r"/orders/(?P<oid>\d+)", self.get_order, self.update_order, self.delete_order)
+        self._collection(r"/customers", self.list_customers, self.create_customer)
+        self._collection(r"/webhooks", self.list_webhooks, self.create_webhook)
+        self._item(r"/webhooks/(?P<wid>\d+)", self.get_webhook, self.update_webhook, self.delete_webhook)
+        self._item(r"/customers/(?P<cid>\d+)", self.get_customer, self.update_customer, self.delete_customer)
+        self._batch_route(r"/orders/batch", self.batch_orders)
+        self._batch_route(r"/customers/batch", self.batch_customers)
         self.register_more_routes()
 
     def _route(self, pattern: str, allow: str, **handlers: Callable[..., Reply]) -> None:
         self.routes.append((re.compile(f"^{pattern}/?$"), allow, handlers))
+
+    # WordPress registers a wc/v3 route as one of three kinds, and its Allow header follows from the kind: a
+    # collection (READABLE + CREATABLE), an item (READABLE + EDITABLE + DELETABLE, EDITABLE being POST, PUT and
+    # PATCH alike) or a batch (EDITABLE). Routes say their kind here instead of spelling the methods out each time.
+
+    def _collection(self, pattern: str, list_: Callable[..., Reply], create: Callable[..., Reply]) -> None:
+        self._route(pattern, COLLECTION_ALLOW, GET=list_, POST=create)
+
+    def _item(
+        self, pattern: str, get: Callable[..., Reply], update: Callable[..., Reply], delete: Callable[..., Reply]
+    ) -> None:
+        self._route(pattern, ITEM_ALLOW, GET=get, POST=update, PUT=update, PATCH=update, DELETE=delete)
+
+    def _batch_route(self, pattern: str, batch: Callable[..., Reply]) -> None:
+        self._route(pattern, BATCH_ALLOW, POST=batch, PUT=batch, PATCH=batch)
 
     # ------------------------------------------------------------------ ASGI entry
 
