@@ -254,6 +254,39 @@ class BulkOperations:
         )
         return {"field": None, "message": message, "code": "OPERATION_IN_PROGRESS"}
 
+    def _start(
+        self,
+        op_type: str,
+        document: str,
+        token_seed: str,
+        site: str,
+        version: str,
+        work: Callable[[BulkOperation], None],
+        **fields: Any,
+    ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        """Admit and register a new ``op_type`` operation (taking the armed fault), then run ``work`` on it in a
+        thread; returns (BulkOperation, userErrors) as both ``bulkOperationRun*`` mutations answer."""
+        with self._lock:
+            if (busy := self._busy(op_type=op_type, version=version)) is not None:
+                return None, [busy]
+            self._next_id += 1
+            token = hashlib.sha256(f"{self._next_id}:{token_seed}".encode()).hexdigest()[:40]
+            op = BulkOperation(
+                self._next_id,
+                document,
+                self.clock.time(),
+                site,
+                self.fail_next,
+                token,
+                type=op_type,
+                version=version,
+                **fields,
+            )
+            self.fail_next = None
+            self.ops[op.id] = op
+        threading.Thread(target=work, args=(op,), name=f"bulk-{op.id}", daemon=True).start()
+        return self.render(op), []
+
     # --------------------------------------------------------------------------------------- run
     def run(
         self,
@@ -268,18 +301,7 @@ class BulkOperations:
         problem = self.check_query(query, make_schema(version))
         if problem:
             return None, [{"field": ["query"], "message": problem, "code": "INVALID"}]
-        with self._lock:
-            if (busy := self._busy(op_type="QUERY", version=version)) is not None:
-                return None, [busy]
-            self._next_id += 1
-            token = hashlib.sha256(f"{self._next_id}:{query}".encode()).hexdigest()[:40]
-            op = BulkOperation(
-                self._next_id, query, self.clock.time(), site, self.fail_next, token, version=version, group=group
-            )
-            self.fail_next = None
-            self.ops[op.id] = op
-        threading.Thread(target=self._execute, args=(op, execute), name=f"bulk-{op.id}", daemon=True).start()
-        return self.render(op), []
+        return self._start("QUERY", query, query, site, version, lambda op: self._execute(op, execute), group=group)
 
     # --------------------------------------------------------------------------------------- mutations
     def stage(self, site: str, spec: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
@@ -364,29 +386,15 @@ class BulkOperations:
                 message = "Unexpected file structure - expected JSONL"
                 return None, [{"field": None, "message": message, "code": "INVALID_STAGED_UPLOAD_FILE"}]
             variables.append(line)
-        with self._lock:
-            if (busy := self._busy(op_type="MUTATION", version=version)) is not None:
-                return None, [busy]
-            self._next_id += 1
-            token = hashlib.sha256(f"{self._next_id}:{mutation}:{path}".encode()).hexdigest()[:40]
-            op = BulkOperation(
-                self._next_id,
-                mutation,
-                self.clock.time(),
-                site,
-                self.fail_next,
-                token,
-                type="MUTATION",
-                version=version,
-                input_lines=len(variables),
-            )
-            self.fail_next = None
-            self.ops[op.id] = op
-        thread = threading.Thread(
-            target=self._execute_lines, args=(op, variables, execute_line), name=f"bulk-{op.id}", daemon=True
+        return self._start(
+            "MUTATION",
+            mutation,
+            f"{mutation}:{path}",
+            site,
+            version,
+            lambda op: self._execute_lines(op, variables, execute_line),
+            input_lines=len(variables),
         )
-        thread.start()
-        return self.render(op), []
 
     def _execute_lines(
         self,
