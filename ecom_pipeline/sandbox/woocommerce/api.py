@@ -372,10 +372,7 @@ class WooShopApi(MoreRoutes):
         if exclude:
             ex = set(exclude)
             checks.append(lambda p: p.id not in ex)
-        if after is not None:
-            checks.append(lambda p: p.created > after)
-        if before is not None:
-            checks.append(lambda p: p.created < before)
+        checks += _created_between(after, before)
         if category:
             cats = {int(c) for c in category.split(",") if c.isdigit()}
             checks.append(lambda p: any(c["id"] in cats for c in p.categories))
@@ -626,10 +623,7 @@ class WooShopApi(MoreRoutes):
             checks.append(lambda o: o.status in wanted)
         if customer is not None:
             checks.append(lambda o: o.customer_id == customer)
-        if after is not None:
-            checks.append(lambda o: o.created > after)
-        if before is not None:
-            checks.append(lambda o: o.created < before)
+        checks += _created_between(after, before)
         result = self.store.query(
             "orders",
             orderby=orderby,
@@ -656,18 +650,12 @@ class WooShopApi(MoreRoutes):
 
     def create_order(self, *, data: dict[str, Any], site: str, authenticated: bool, **_: Any) -> Reply:
         self._require(authenticated, "create")
-        if data.get("status") and data["status"] not in ORDER_STATUS[2:]:
-            errs = ParamErrors()
-            errs.add("status", "rest_not_in_enum", f"status is not one of {wp_list(ORDER_STATUS[2:])}.")
-            errs.raise_if_any()
+        _check_order_status(data)
         with self.store.lock:
             return Reply(201, render_order(self.store.add_order(data), self.store.tz, site))
 
     def update_order(self, *, oid: int, data: dict[str, Any], site: str, authenticated: bool, **_: Any) -> Reply:
-        if data.get("status") and data["status"] not in ORDER_STATUS[2:]:
-            errs = ParamErrors()
-            errs.add("status", "rest_not_in_enum", f"status is not one of {wp_list(ORDER_STATUS[2:])}.")
-            errs.raise_if_any()
+        _check_order_status(data)
         self._require(authenticated, "edit")
         with self.store.lock:
             order = update_of_unknown_is_400(lambda: self.store.update_order(oid, data))
@@ -676,18 +664,12 @@ class WooShopApi(MoreRoutes):
     def batch_orders(self, *, data: dict[str, Any], site: str, authenticated: bool, **_: Any) -> Reply:
         self._require(authenticated, "batch")
 
-        def check_status(d: dict[str, Any]) -> None:
-            if d.get("status") and d["status"] not in ORDER_STATUS[2:]:
-                errs = ParamErrors()
-                errs.add("status", "rest_not_in_enum", f"status is not one of {wp_list(ORDER_STATUS[2:])}.")
-                errs.raise_if_any()
-
         def create(d: dict[str, Any]) -> dict[str, Any]:
-            check_status(d)
+            _check_order_status(d)
             return render_order(self.store.add_order(d), self.store.tz, site)
 
         def update(d: dict[str, Any]) -> dict[str, Any]:
-            check_status(d)
+            _check_order_status(d)
             order = update_of_unknown_is_400(lambda: self.store.update_order(int(d.get("id") or 0), d))
             return render_order(order, self.store.tz, site)
 
@@ -834,6 +816,26 @@ class WooShopApi(MoreRoutes):
         self._require(authenticated, "delete")
         with self.store.lock:
             return Reply(200, self.webhooks.render(self.webhooks.delete(wid, force), site))
+
+
+def _created_between(after: int | None, before: int | None) -> list[Callable[[Any], bool]]:
+    """The ``after`` / ``before`` list filters (exclusive bounds on the creation date) as checks, for every post
+    list that takes them (products, orders)."""
+    checks: list[Callable[[Any], bool]] = []
+    if after is not None:
+        checks.append(lambda r: r.created > after)
+    if before is not None:
+        checks.append(lambda r: r.created < before)
+    return checks
+
+
+def _check_order_status(data: dict[str, Any]) -> None:
+    """An order written with a ``status`` must name a settable one (not ``any`` or ``trash``), as create, update
+    and each batch item check alike: otherwise the 400 ``rest_invalid_param`` of the REST schema."""
+    if data.get("status") and data["status"] not in ORDER_STATUS[2:]:
+        errs = ParamErrors()
+        errs.add("status", "rest_not_in_enum", f"status is not one of {wp_list(ORDER_STATUS[2:])}.")
+        errs.raise_if_any()
 
 
 def _all(checks: list[Callable[[Any], bool]]) -> Callable[[Any], bool] | None:
