@@ -326,6 +326,17 @@ class WooShopApi(MoreRoutes):
         orderby = v.enum("orderby", orderby_enum, default_orderby)
         return page, per_page, order, orderby
 
+    def _listed(
+        self, kind: str, paging: tuple[int, int, str, str], render: Callable[[Any], dict[str, Any]], **filters: Any
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of ``kind`` from the store (``paging`` as :meth:`_paging` reads it, ``filters`` as
+        ``store.query`` takes them), each record rendered under the store's lock: (items, total) for
+        :meth:`_list_reply`. Every post and user list reads its page this one way."""
+        page, per_page, order, orderby = paging
+        result = self.store.query(kind, orderby=orderby, order=order, page=page, per_page=per_page, **filters)
+        with self.store.lock:
+            return [render(r) for r in result.items], result.total
+
     def _dates(self, v: Validator) -> tuple[int | None, int | None, int | None, int | None]:
         gmt = v.boolean("dates_are_gmt")
         tz = self.store.tz
@@ -382,20 +393,16 @@ class WooShopApi(MoreRoutes):
                     render_product(p, self.store.variations_of(p), self.store.tz, site)["stock_status"] == stock_status
                 )
             )
-        result = self.store.query(
+        items, total = self._listed(
             "products",
-            orderby=orderby,
-            order=order,
-            page=page,
-            per_page=per_page,
+            (page, per_page, order, orderby),
+            lambda p: self._fields(query, self._product_json(p, site)),
             predicate=_all(checks),
             modified_after=m_after,
             modified_before=m_before,
             include=include,
         )
-        with self.store.lock:
-            items = [self._fields(query, self._product_json(p, site)) for p in result.items]
-        return self._list_reply(items, result.total, page, per_page, site, "/products", query_pairs)
+        return self._list_reply(items, total, page, per_page, site, "/products", query_pairs)
 
     def get_product(self, *, pid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any) -> Reply:
         self._require(authenticated, "view")
@@ -444,9 +451,7 @@ class WooShopApi(MoreRoutes):
             return Reply(200, self._product_edit_json(self.store.update_product(pid, data), site))
 
     def delete_product(self, *, pid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any) -> Reply:
-        v = Validator(query)
-        force = v.boolean("force")
-        v.errors.raise_if_any()
+        force = self._force(query)
         self._require(authenticated, "delete")
         with self.store.lock:
             if pid not in self.store.products:
@@ -539,21 +544,17 @@ class WooShopApi(MoreRoutes):
         v.errors.raise_if_any()
         self._require(authenticated, "list")
         skus = {s.strip() for s in query["sku"].split(",")} if query.get("sku") else None
-        result = self.store.query(
+        items, total = self._listed(
             "variations",
-            orderby=orderby,
-            order=order,
-            page=page,
-            per_page=per_page,
+            (page, per_page, order, orderby),
+            lambda x: self._fields(query, self._variation_json(x, site)),
             predicate=(lambda r: r.sku in skus) if skus else None,
             modified_after=m_after,
             modified_before=m_before,
             include=include,
             parent_id=pid,
         )
-        with self.store.lock:
-            items = [self._fields(query, self._variation_json(x, site)) for x in result.items]
-        return self._list_reply(items, result.total, page, per_page, site, f"/products/{pid}/variations", query_pairs)
+        return self._list_reply(items, total, page, per_page, site, f"/products/{pid}/variations", query_pairs)
 
     def get_variation(
         self, *, pid: int, vid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any
@@ -624,24 +625,20 @@ class WooShopApi(MoreRoutes):
         if customer is not None:
             checks.append(lambda o: o.customer_id == customer)
         checks += _created_between(after, before)
-        result = self.store.query(
+        items, total = self._listed(
             "orders",
-            orderby=orderby,
-            order=order,
-            page=page,
-            per_page=per_page,
+            (page, per_page, order, orderby),
+            lambda o: self._fields(query, render_order(o, self.store.tz, site)),
             predicate=_all(checks),
             modified_after=m_after,
             modified_before=m_before,
             include=include,
         )
-        with self.store.lock:
-            items = [self._fields(query, render_order(o, self.store.tz, site)) for o in result.items]
         # The orders controller echoes its normalised defaults in Link URLs (recorded: status%5B0%5D=any&dp=2...).
         pairs = [(k, val) for k, val in query_pairs if k not in ("status", "dp", "context")]
         extra = [(f"status[{i}]", s) for i, s in enumerate(statuses)]
         extra += [("dp", query.get("dp", "2")), ("context", query.get("context", "view"))]
-        return self._list_reply(items, result.total, page, per_page, site, "/orders", pairs, extra)
+        return self._list_reply(items, total, page, per_page, site, "/orders", pairs, extra)
 
     def get_order(self, *, oid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any) -> Reply:
         self._require(authenticated, "view")
@@ -681,9 +678,7 @@ class WooShopApi(MoreRoutes):
         )
 
     def delete_order(self, *, oid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any) -> Reply:
-        v = Validator(query)
-        force = v.boolean("force")
-        v.errors.raise_if_any()
+        force = self._force(query)
         self._require(authenticated, "delete")
         with self.store.lock:
             return Reply(200, render_order(self.store.delete_order(oid, force=force), self.store.tz, site))
@@ -707,18 +702,14 @@ class WooShopApi(MoreRoutes):
         search = query.get("search", "").lower()
         if search:
             checks.append(lambda c: search in f"{c.email} {c.first_name} {c.last_name} {c.username}".lower())
-        result = self.store.query(
+        items, total = self._listed(
             "customers",
-            orderby=orderby,
-            order=order,
-            page=page,
-            per_page=per_page,
+            (page, per_page, order, orderby),
+            lambda c: self._fields(query, render_customer(c, self.store.tz, site)),
             predicate=_all(checks),
             include=include,
         )
-        with self.store.lock:
-            items = [self._fields(query, render_customer(c, self.store.tz, site)) for c in result.items]
-        return self._list_reply(items, result.total, page, per_page, site, "/customers", query_pairs)
+        return self._list_reply(items, total, page, per_page, site, "/customers", query_pairs)
 
     def get_customer(self, *, cid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any) -> Reply:
         self._require(authenticated, "view")
@@ -732,9 +723,7 @@ class WooShopApi(MoreRoutes):
 
     def delete_customer(self, *, cid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any) -> Reply:
         """Customers are users: no trash, so ``force=true`` is required (501 otherwise)."""
-        v = Validator(query)
-        force = v.boolean("force")
-        v.errors.raise_if_any()
+        force = self._force(query)
         self._require(authenticated, "delete")
         with self.store.lock:
             customer = self.store.get_customer(cid)
@@ -810,9 +799,7 @@ class WooShopApi(MoreRoutes):
             return Reply(200, self.webhooks.render(self.webhooks.update(wid, data), site))
 
     def delete_webhook(self, *, wid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any) -> Reply:
-        v = Validator(query)
-        force = v.boolean("force")
-        v.errors.raise_if_any()
+        force = self._force(query)
         self._require(authenticated, "delete")
         with self.store.lock:
             return Reply(200, self.webhooks.render(self.webhooks.delete(wid, force), site))
