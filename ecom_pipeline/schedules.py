@@ -137,12 +137,30 @@ def plan_tick(context: dg.ScheduleEvaluationContext, warehouse: WarehouseResourc
     )
 
 
-def _nothing_to_sync(plan: TickPlan) -> dg.SkipReason | None:
+def _plan_or_skip(
+    context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource, *, batched: bool
+) -> TickPlan | dg.SkipReason:
+    """The tick's plan for the per-tenant (``batched=False``) or the batched schedule, or why that one skips.
+
+    Both schedules share one cron and split the tick by tenant count, so on any tick exactly one of them acts;
+    they read the tick, and decide which one it is, this one way.
+    """
+    plan = plan_tick(context, warehouse)
     if not plan.partitions:
         return dg.SkipReason("no tenants yet: connect a shop with `ecom-pipeline connect`")
     if not plan.tenants:
         return dg.SkipReason(f"none of the {plan.partitions} tenant partition(s) has a connected shop")
-    return None
+    if plan.batched and not batched:
+        return dg.SkipReason(
+            f"{plan.counted} tenants, more than {plan.batch_above} ({BATCH_ABOVE_ENV}): "
+            f"incremental_sync_batches_schedule syncs them, {plan.batch_size} per run"
+        )
+    if batched and not plan.batched:
+        return dg.SkipReason(
+            f"{plan.counted} tenant(s), not more than {plan.batch_above} ({BATCH_ABOVE_ENV}): "
+            "incremental_sync_schedule syncs them, one run per tenant"
+        )
+    return plan
 
 
 @dg.schedule(
@@ -156,14 +174,9 @@ def _nothing_to_sync(plan: TickPlan) -> dg.SkipReason | None:
 def incremental_sync_schedule(
     context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource
 ) -> dg.SkipReason | list[dg.RunRequest]:
-    plan = plan_tick(context, warehouse)
-    if (skip := _nothing_to_sync(plan)) is not None:
-        return skip
-    if plan.batched:
-        return dg.SkipReason(
-            f"{plan.counted} tenants, more than {plan.batch_above} ({BATCH_ABOVE_ENV}): "
-            f"incremental_sync_batches_schedule syncs them, {plan.batch_size} per run"
-        )
+    plan = _plan_or_skip(context, warehouse, batched=False)
+    if isinstance(plan, dg.SkipReason):
+        return plan
     # The selection has the export asset of each platform where the tenant has a shop whose direction pushes.
     with warehouse.engine().connect() as conn:
         selections = {tenant: tenant_sync_selection(conn, tenant) for tenant in plan.tenants}
@@ -190,14 +203,9 @@ def incremental_sync_schedule(
 def incremental_sync_batches_schedule(
     context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource
 ) -> dg.SkipReason | list[dg.RunRequest]:
-    plan = plan_tick(context, warehouse)
-    if (skip := _nothing_to_sync(plan)) is not None:
-        return skip
-    if not plan.batched:
-        return dg.SkipReason(
-            f"{plan.counted} tenant(s), not more than {plan.batch_above} ({BATCH_ABOVE_ENV}): "
-            "incremental_sync_schedule syncs them, one run per tenant"
-        )
+    plan = _plan_or_skip(context, warehouse, batched=True)
+    if isinstance(plan, dg.SkipReason):
+        return plan
     batches = plan.batches()
     return [
         dg.RunRequest(

@@ -17,13 +17,12 @@ import dagster as dg
 from pydantic import Field
 
 from ecom_pipeline.assets.extract import pool_name
+from ecom_pipeline.assets.tenant_run import credentials_loader, run_lock
 from ecom_pipeline.partitions import tenants_partitions
 from ecom_pipeline.platforms.registry import PlatformSpec, platforms
 from ecom_pipeline.resources import CredentialStoreResource, WarehouseResource
 from ecom_pipeline.sync.export import PushReport, pushing_integrations, run_push
 from ecom_pipeline.sync.lineage import RECORDS_SHOWN, show
-from ecom_pipeline.warehouse import store
-from ecom_pipeline.warehouse.locks import tenant_lock
 
 EXPORT_ASSET_NAME = "export"
 # The export runs after the hub has taken in what the shops (and webhooks) brought.
@@ -147,8 +146,7 @@ def build_export_asset(spec: PlatformSpec) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         tenant = context.partition_key
         engine = warehouse.engine()
-        cipher = credentials.cipher()
-        credentials_for = store.credentials_loader(lambda: cipher)
+        credentials_for = credentials_loader(credentials)
 
         with engine.connect() as conn:
             shops = [s for s in pushing_integrations(conn, tenant, None) if s.platform == spec.name]
@@ -165,12 +163,7 @@ def build_export_asset(spec: PlatformSpec) -> dg.AssetsDefinition:
                 }
             )
         reports: list[PushReport] = []
-        with tenant_lock(
-            engine,
-            tenant,
-            purpose=f"{spec.name}/export run {context.run.run_id[:8]}",
-            on_wait=lambda holder: context.log.warning(f"waiting for the lock of tenant {tenant}, held by {holder}"),
-        ) as lock:
+        with run_lock(context, engine, f"{spec.name}/export") as lock:
             for shop in shops:
                 reports += run_push(
                     engine,

@@ -15,13 +15,13 @@ from typing import Any
 
 import dagster as dg
 
+from ecom_pipeline.assets.tenant_run import run_lock
 from ecom_pipeline.partitions import tenants_partitions
 from ecom_pipeline.platforms.registry import platforms
 from ecom_pipeline.resources import WarehouseResource
 from ecom_pipeline.sync.apply import apply_staged
 from ecom_pipeline.sync.runs import resolve_runs
 from ecom_pipeline.warehouse import checks
-from ecom_pipeline.warehouse.locks import tenant_lock
 
 # hub asset name -> (staging entity, extract asset name, hub assets it runs after)
 HUB_ENTITIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -109,14 +109,7 @@ def build_hub_asset(name: str) -> dg.AssetsDefinition:
         # The resolve rows are opened once the lock is held, before the work, so they carry its real duration, rows
         # and full-refresh flag (and not the wait for another run of the tenant).
         with (
-            tenant_lock(
-                engine,
-                tenant,
-                purpose=f"hub/{name} run {context.run.run_id[:8]}",
-                on_wait=lambda holder: context.log.warning(
-                    f"waiting for the lock of tenant {tenant}, held by {holder}"
-                ),
-            ) as lock,
+            run_lock(context, engine, f"hub/{name}") as lock,
             resolve_runs(engine, tenant_id=tenant, entity=entity, run_id=context.run.run_id) as runs,
         ):
             report = apply_staged(

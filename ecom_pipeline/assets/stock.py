@@ -15,12 +15,11 @@ import dagster as dg
 from pydantic import Field
 
 from ecom_pipeline.assets.export import INBOX_ASSET_KEY
+from ecom_pipeline.assets.tenant_run import credentials_loader, run_lock
 from ecom_pipeline.partitions import tenants_partitions
 from ecom_pipeline.resources import CredentialStoreResource, WarehouseResource
 from ecom_pipeline.stock.oversells import open_oversells
 from ecom_pipeline.stock.push import run_stock
-from ecom_pipeline.warehouse import store
-from ecom_pipeline.warehouse.locks import tenant_lock
 
 STOCK_KEY = dg.AssetKey(["hub", "stock_push"])
 CHECK_OVERSELLS = "stock_no_open_oversells"
@@ -78,15 +77,8 @@ def stock_push(
 ) -> dg.MaterializeResult:
     tenant = context.partition_key
     engine = warehouse.engine()
-    cipher = credentials.cipher()
-    credentials_for = store.credentials_loader(lambda: cipher)
-
-    with tenant_lock(
-        engine,
-        tenant,
-        purpose=f"hub/stock_push run {context.run.run_id[:8]}",
-        on_wait=lambda holder: context.log.warning(f"waiting for the lock of tenant {tenant}, held by {holder}"),
-    ) as lock:
+    credentials_for = credentials_loader(credentials)
+    with run_lock(context, engine, "hub/stock_push") as lock:
         report = run_stock(engine, tenant_id=tenant, credentials_for=credentials_for, dry_run=config.dry_run)
     per_shop = [
         {

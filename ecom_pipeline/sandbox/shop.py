@@ -128,10 +128,11 @@ class ShopHandle:
     spec: ShopSpec
     store: Any
     faults: FaultSwitches
-    stats: RequestStats
     api: Any
     credentials: dict[str, str]
     api_path: str
+    # Every shop starts with empty counters, which the server fills as it answers (its own, never an emulator's).
+    stats: RequestStats = field(default_factory=RequestStats)
     http_url: str = ""
     https_url: str = ""
     extra: dict[str, Any] = field(default_factory=dict)

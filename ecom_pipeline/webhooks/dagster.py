@@ -22,12 +22,12 @@ from sqlalchemy.engine import Connection
 
 from ecom_pipeline.assets.export import INBOX_ASSET_KEY, export_key, export_platforms
 from ecom_pipeline.assets.stock import STOCK_KEY
+from ecom_pipeline.assets.tenant_run import run_lock
 from ecom_pipeline.jobs import SYNC_EXECUTOR, tenant_push_platforms
 from ecom_pipeline.partitions import TENANTS_PARTITION_NAME, tenants_partitions
 from ecom_pipeline.resources import CredentialStoreResource, WarehouseResource
 from ecom_pipeline.run_status import IN_PROGRESS_RUN_STATUSES
 from ecom_pipeline.stock.links import stock_integrations
-from ecom_pipeline.warehouse.locks import tenant_lock
 from ecom_pipeline.warehouse.schema import webhook_inbox
 from ecom_pipeline.warehouse.types import utcnow
 from ecom_pipeline.webhooks.apply import apply_inbox
@@ -61,12 +61,7 @@ def inbox_applied(
 ) -> dg.MaterializeResult:
     tenant = context.partition_key
     # The tenant's lock (warehouse/locks.py): never apply at the same time as a sync of the same tenant.
-    with tenant_lock(
-        warehouse.engine(),
-        tenant,
-        purpose=f"webhooks run {context.run.run_id[:8]}",
-        on_wait=lambda holder: context.log.warning(f"waiting for the lock of tenant {tenant}, held by {holder}"),
-    ) as lock:
+    with run_lock(context, warehouse.engine(), "webhooks") as lock:
         report = apply_inbox(
             warehouse.engine(),
             tenant_id=tenant,

@@ -508,31 +508,43 @@ class ShopifyClient(ShopClient):
             if self.served_version is None or has_feature(self.served_version, "group_objects_argument")
             else q.BULK_RUN_MUTATION_WITHOUT_GROUPING_ARGUMENT
         )
+        return self._start_bulk(
+            lambda: self.execute(mutation, {"query": document}, key="RunBulkQuery"),
+            "bulkOperationRunQuery",
+            "RunBulkQuery",
+            "queries",
+            wait=on_in_progress == "wait",
+        )
+
+    def _start_bulk(
+        self, run: Callable[[], Mapping[str, Any]], field: str, operation: str, noun: str, *, wait: bool = True
+    ) -> str:
+        """Start a bulk operation with ``run`` (which answers the ``field`` mutation); returns its id.
+
+        Queries and mutations share Shopify's answer to "too many bulk operations of this app right now"
+        (``OPERATION_IN_PROGRESS`` before 2026-01, ``LIMIT_REACHED`` since, or only the message on old versions):
+        with ``wait`` it waits with the poll backoff and tries again, up to the bulk timeout."""
         delay = self.bulk_poll_initial_s
         waited = 0.0
         while True:
-            data = self.execute(mutation, {"query": document}, key="RunBulkQuery")
-            result = data.get("bulkOperationRunQuery") or {}
-            user_errors = result.get("userErrors") or []
+            result = run().get(field) or {}
+            user_errors = [e for e in result.get("userErrors") or [] if isinstance(e, Mapping)]
             if not user_errors:
-                operation = result.get("bulkOperation") or {}
-                if not operation.get("id"):
-                    raise ShopifyBulkOperationError("bulkOperationRunQuery returned no operation", platform=PLATFORM)
+                started = result.get("bulkOperation") or {}
+                if not started.get("id"):
+                    raise ShopifyBulkOperationError(f"{field} returned no operation", platform=PLATFORM)
                 self._bulk_operations += 1
-                return str(operation["id"])
+                return str(started["id"])
             busy = any(
-                (
-                    e.get("code") in ("OPERATION_IN_PROGRESS", "LIMIT_REACHED")
-                    or "in progress" in str(e.get("message", "")).lower()
-                )
+                e.get("code") in ("OPERATION_IN_PROGRESS", "LIMIT_REACHED")
+                or "in progress" in str(e.get("message", "")).lower()
                 for e in user_errors
-                if isinstance(e, Mapping)
             )
             if not busy:
-                raise user_errors_error(user_errors, url=self.http.url_for(self.endpoint), operation="RunBulkQuery")
-            if on_in_progress != "wait" or waited >= self.bulk_timeout_s:
+                raise user_errors_error(user_errors, url=self.http.url_for(self.endpoint), operation=operation)
+            if not wait or waited >= self.bulk_timeout_s:
                 raise ShopifyBulkInProgressError(
-                    f"the shop already runs as many bulk queries of this app as it allows (waited {waited:.0f}s)",
+                    f"the shop already runs as many bulk {noun} of this app as it allows (waited {waited:.0f}s)",
                     platform=PLATFORM,
                 )
             self._sleep(delay)
@@ -614,28 +626,12 @@ class ShopifyClient(ShopClient):
             "stagedUploadPath": staged_upload_path,
             "clientIdentifier": client_identifier,
         }
-        delay = self.bulk_poll_initial_s
-        waited = 0.0
-        while True:
-            data = self.execute(q.BULK_RUN_MUTATION_MUTATION, variables, key="RunBulkMutation", estimate=10.0)
-            result = data.get("bulkOperationRunMutation") or {}
-            user_errors = [e for e in result.get("userErrors") or [] if isinstance(e, Mapping)]
-            if not user_errors:
-                operation = result.get("bulkOperation") or {}
-                if not operation.get("id"):
-                    raise ShopifyBulkOperationError("bulkOperationRunMutation returned no operation", platform=PLATFORM)
-                self._bulk_operations += 1
-                return str(operation["id"])
-            if not any(e.get("code") in ("OPERATION_IN_PROGRESS", "LIMIT_REACHED") for e in user_errors):
-                raise user_errors_error(user_errors, url=self.http.url_for(self.endpoint), operation="RunBulkMutation")
-            if waited >= self.bulk_timeout_s:
-                raise ShopifyBulkInProgressError(
-                    f"the shop already runs as many bulk mutations of this app as it allows (waited {waited:.0f}s)",
-                    platform=PLATFORM,
-                )
-            self._sleep(delay)
-            waited += delay
-            delay = min(self.bulk_poll_max_s, delay * 1.5)
+        return self._start_bulk(
+            lambda: self.execute(q.BULK_RUN_MUTATION_MUTATION, variables, key="RunBulkMutation", estimate=10.0),
+            "bulkOperationRunMutation",
+            "RunBulkMutation",
+            "mutations",
+        )
 
     def bulk_operation(self, operation_id: str) -> dict[str, Any] | None:
         """Our operation, by id (``bulkOperation(id:)``), or None if the shop does not know it."""

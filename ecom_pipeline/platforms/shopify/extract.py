@@ -33,16 +33,16 @@ from typing import Any
 
 from ecom_pipeline.platforms.errors import ShopApiError
 from ecom_pipeline.platforms.shopify import queries as q
-from ecom_pipeline.platforms.shopify.auth import ClientCredentialsToken, StaticToken, TokenProvider
+from ecom_pipeline.platforms.shopify.auth import TokenProvider
 from ecom_pipeline.platforms.shopify.client import ShopifyClient, updated_at_filter
-from ecom_pipeline.platforms.shopify.credentials import persist_renewed_token
+from ecom_pipeline.platforms.shopify.credentials import persist_renewed_token, provider_for
 from ecom_pipeline.platforms.shopify.errors import ShopifyBulkOperationError
 from ecom_pipeline.platforms.shopify.lifecycle import record_served_version
 from ecom_pipeline.platforms.shopify.transform import numeric_id, source_updated_at
 from ecom_pipeline.platforms.shopify.versions import pinned_version, version_status
 from ecom_pipeline.sync import extract as shared
 from ecom_pipeline.warehouse import store
-from ecom_pipeline.warehouse.credentials import CredentialCipher, reveal
+from ecom_pipeline.warehouse.credentials import CredentialCipher
 from ecom_pipeline.warehouse.engine import default_home
 from ecom_pipeline.warehouse.store import StagedRecord
 
@@ -122,33 +122,20 @@ def _store_renewed(ctx: shared.ExtractContext, renewed: dict[str, Any]) -> None:
 def token_provider(ctx: shared.ExtractContext, *, verify: bool | str) -> TokenProvider:
     """The stored credentials as a token provider (client credentials renew themselves and report the new token)."""
     credentials = ctx.credentials
-    if credentials.get("client_id") and credentials.get("client_secret"):
 
-        def persist(renewed: dict[str, Any]) -> None:
-            # Kept in memory for this run, and stored in the integration's encrypted credentials so the next run
-            # (and webhook re-reads) start from the fresh token instead of renewing again.
-            credentials["access_token"] = renewed["access_token"]
-            credentials["expires_at"] = renewed["expires_at"]
-            hook = getattr(ctx, "on_credentials_renewed", None)
-            if callable(hook):
-                hook(renewed)
-            else:
-                _store_renewed(ctx, renewed)
-            ctx.log.info(f"{ctx.integration.name}: Shopify access token renewed (client credentials)")
+    def persist(renewed: dict[str, Any]) -> None:
+        # Kept in memory for this run, and stored in the integration's encrypted credentials so the next run
+        # (and webhook re-reads) start from the fresh token instead of renewing again.
+        credentials["access_token"] = renewed["access_token"]
+        credentials["expires_at"] = renewed["expires_at"]
+        hook = getattr(ctx, "on_credentials_renewed", None)
+        if callable(hook):
+            hook(renewed)
+        else:
+            _store_renewed(ctx, renewed)
+        ctx.log.info(f"{ctx.integration.name}: Shopify access token renewed (client credentials)")
 
-        token = credentials.get("access_token")
-        expires = credentials.get("expires_at")
-        return ClientCredentialsToken(
-            ctx.integration.base_url,
-            reveal(credentials["client_id"]),
-            reveal(credentials["client_secret"]),
-            access_token=reveal(token) if token else None,
-            expires_at=float(expires) if isinstance(expires, int | float) else None,
-            on_renew=persist,
-            verify=verify,
-            timeout=ctx.timeout_s,
-        )
-    return StaticToken(reveal(credentials["access_token"]))
+    return provider_for(ctx.integration.base_url, credentials, verify=verify, timeout=ctx.timeout_s, on_renew=persist)
 
 
 def make_client(ctx: shared.ExtractContext, *, sleep: Callable[[float], None] = time.sleep) -> ShopifyClient:

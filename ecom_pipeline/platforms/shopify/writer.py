@@ -639,37 +639,39 @@ class _Writer:
     def _product_row(
         self, canonical: CanonicalProduct, hub_id: int, old: Mapping[str, Any] | None, pushed: Iterable[str]
     ) -> dict[str, Any]:
-        snap, digest = base_after(old, product_snapshot(canonical), pushed)
-        row = link_row(
-            self.integration,
-            entity="product",
-            external_id=canonical.external_id,
-            hub_id=hub_id,
-            snapshot=snap,
-            digest=digest,
-            updated_at=canonical.updated_at if digest else None,
-            now=utcnow(),
-        )
-        row["external_gid"] = canonical.external_gid
-        return row
+        return self._row("product", canonical, product_snapshot(canonical), hub_id, old, pushed)
 
     def _variant_row(
         self, variant: Any, hub_id: int, parent: str, old: Mapping[str, Any] | None, pushed: Iterable[str]
     ) -> dict[str, Any]:
-        snap, digest = base_after(old, variant_snapshot(variant), pushed)
+        return self._row("variant", variant, variant_snapshot(variant), hub_id, old, pushed, parent=parent)
+
+    def _row(
+        self,
+        entity: str,
+        record: Any,
+        snapshot: dict[str, Any],
+        hub_id: int,
+        old: Mapping[str, Any] | None,
+        pushed: Iterable[str],
+        parent: str | None = None,
+    ) -> dict[str, Any]:
+        """The link row of a product or variant (``parent`` given) the shop answered: the new base and digest, and
+        the record's gid; a variant's row also names its SKU and its parent."""
+        snap, digest = base_after(old, snapshot, pushed)
         row = link_row(
             self.integration,
-            entity="variant",
-            external_id=variant.external_id,
+            entity=entity,
+            external_id=record.external_id,
             hub_id=hub_id,
             snapshot=snap,
             digest=digest,
-            updated_at=variant.updated_at if digest else None,
-            sku=snap.get("sku"),
+            updated_at=record.updated_at if digest else None,
+            sku=snap.get("sku") if parent is not None else None,
             parent=parent,
             now=utcnow(),
         )
-        row["external_gid"] = variant.external_gid
+        row["external_gid"] = record.external_gid
         return row
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 
 from ecom_pipeline.sandbox.clock import SandboxClock
-from ecom_pipeline.sandbox.faults import FaultSwitches, RequestStats
+from ecom_pipeline.sandbox.faults import FaultSwitches
 from ecom_pipeline.sandbox.prestashop.api import PrestaShopApi
 from ecom_pipeline.sandbox.prestashop.resources import KEY_RESOURCES, MULTILANG_KEY_RESOURCES
 from ecom_pipeline.sandbox.prestashop.store import PrestaStore
@@ -55,7 +55,6 @@ def build_shop(spec: ShopSpec, clock: SandboxClock) -> ShopHandle:
         spec=spec,
         store=store,
         faults=faults,
-        stats=RequestStats(),
         api=api,
         credentials={"api_key": key},
         api_path="/api",

@@ -231,6 +231,62 @@ class BulkOperations:
                 for listener in self.on_finish:
                     listener(payload)
 
+    # --------------------------------------------------------------------------------------- admission
+    def _busy(self, *, op_type: str, version: str) -> dict[str, Any] | None:
+        """The userError refusing a new ``op_type`` ("QUERY" or "MUTATION") operation, None when one may start.
+
+        Shopify counts queries and mutations apart, with one rule: one running operation of the kind per app and
+        shop before 2026-01 (``OPERATION_IN_PROGRESS``), ``MAX_CONCURRENT`` since (``LIMIT_REACHED``). Called with
+        :attr:`_lock` held, so the check and the start are one step.
+        """
+        active = [op for op in self.ops.values() if op.type == op_type and self.status(op)[0] in ("CREATED", "RUNNING")]
+        kind = op_type.lower()
+        if has_feature(version, "2026-01"):
+            if len(active) < MAX_CONCURRENT:
+                return None
+            message = f"A maximum of {MAX_CONCURRENT} bulk {kind} operations can run at the same time per app and shop."
+            return {"field": None, "message": message, "code": "LIMIT_REACHED"}
+        if not active:
+            return None
+        message = (
+            f"A bulk {kind} operation for this app and shop is already in progress: "
+            f"{gid('BulkOperation', active[0].id)}."
+        )
+        return {"field": None, "message": message, "code": "OPERATION_IN_PROGRESS"}
+
+    def _start(
+        self,
+        op_type: str,
+        document: str,
+        token_seed: str,
+        site: str,
+        version: str,
+        work: Callable[[BulkOperation], None],
+        **fields: Any,
+    ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        """Admit and register a new ``op_type`` operation (taking the armed fault), then run ``work`` on it in a
+        thread; returns (BulkOperation, userErrors) as both ``bulkOperationRun*`` mutations answer."""
+        with self._lock:
+            if (busy := self._busy(op_type=op_type, version=version)) is not None:
+                return None, [busy]
+            self._next_id += 1
+            token = hashlib.sha256(f"{self._next_id}:{token_seed}".encode()).hexdigest()[:40]
+            op = BulkOperation(
+                self._next_id,
+                document,
+                self.clock.time(),
+                site,
+                self.fail_next,
+                token,
+                type=op_type,
+                version=version,
+                **fields,
+            )
+            self.fail_next = None
+            self.ops[op.id] = op
+        threading.Thread(target=work, args=(op,), name=f"bulk-{op.id}", daemon=True).start()
+        return self.render(op), []
+
     # --------------------------------------------------------------------------------------- run
     def run(
         self,
@@ -245,32 +301,7 @@ class BulkOperations:
         problem = self.check_query(query, make_schema(version))
         if problem:
             return None, [{"field": ["query"], "message": problem, "code": "INVALID"}]
-        with self._lock:
-            active = [
-                op for op in self.ops.values() if op.type == "QUERY" and self.status(op)[0] in ("CREATED", "RUNNING")
-            ]
-            if has_feature(version, "2026-01"):
-                if len(active) >= MAX_CONCURRENT:
-                    message = (
-                        f"A maximum of {MAX_CONCURRENT} bulk query operations can run at the same time per app "
-                        "and shop."
-                    )
-                    return None, [{"field": None, "message": message, "code": "LIMIT_REACHED"}]
-            elif active:
-                message = (
-                    "A bulk query operation for this app and shop is already in progress: "
-                    f"{gid('BulkOperation', active[0].id)}."
-                )
-                return None, [{"field": None, "message": message, "code": "OPERATION_IN_PROGRESS"}]
-            self._next_id += 1
-            token = hashlib.sha256(f"{self._next_id}:{query}".encode()).hexdigest()[:40]
-            op = BulkOperation(
-                self._next_id, query, self.clock.time(), site, self.fail_next, token, version=version, group=group
-            )
-            self.fail_next = None
-            self.ops[op.id] = op
-        threading.Thread(target=self._execute, args=(op, execute), name=f"bulk-{op.id}", daemon=True).start()
-        return self.render(op), []
+        return self._start("QUERY", query, query, site, version, lambda op: self._execute(op, execute), group=group)
 
     # --------------------------------------------------------------------------------------- mutations
     def stage(self, site: str, spec: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
@@ -355,43 +386,15 @@ class BulkOperations:
                 message = "Unexpected file structure - expected JSONL"
                 return None, [{"field": None, "message": message, "code": "INVALID_STAGED_UPLOAD_FILE"}]
             variables.append(line)
-        with self._lock:
-            active = [
-                op for op in self.ops.values() if op.type == "MUTATION" and self.status(op)[0] in ("CREATED", "RUNNING")
-            ]
-            if has_feature(version, "2026-01"):
-                if len(active) >= MAX_CONCURRENT:
-                    message = (
-                        f"A maximum of {MAX_CONCURRENT} bulk mutation operations can run at the same time per app "
-                        "and shop."
-                    )
-                    return None, [{"field": None, "message": message, "code": "LIMIT_REACHED"}]
-            elif active:
-                message = (
-                    "A bulk mutation operation for this app and shop is already in progress: "
-                    f"{gid('BulkOperation', active[0].id)}."
-                )
-                return None, [{"field": None, "message": message, "code": "OPERATION_IN_PROGRESS"}]
-            self._next_id += 1
-            token = hashlib.sha256(f"{self._next_id}:{mutation}:{path}".encode()).hexdigest()[:40]
-            op = BulkOperation(
-                self._next_id,
-                mutation,
-                self.clock.time(),
-                site,
-                self.fail_next,
-                token,
-                type="MUTATION",
-                version=version,
-                input_lines=len(variables),
-            )
-            self.fail_next = None
-            self.ops[op.id] = op
-        thread = threading.Thread(
-            target=self._execute_lines, args=(op, variables, execute_line), name=f"bulk-{op.id}", daemon=True
+        return self._start(
+            "MUTATION",
+            mutation,
+            f"{mutation}:{path}",
+            site,
+            version,
+            lambda op: self._execute_lines(op, variables, execute_line),
+            input_lines=len(variables),
         )
-        thread.start()
-        return self.render(op), []
 
     def _execute_lines(
         self,
@@ -418,18 +421,10 @@ class BulkOperations:
 
     def check_mutation(self, mutation: str, schema: GraphQLSchema | None = None) -> str | None:
         """Shopify's rules for the mutation of a bulk mutation: valid, one mutation operation, one root field."""
-        schema = schema or self.schema
-        try:
-            document = parse(mutation)
-        except GraphQLSyntaxError as exc:
-            return f"Invalid mutation: {exc.message}"
-        errors = validate(schema, document)
-        if errors:
-            return f"Invalid mutation: {errors[0].message}"
-        ops = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-        if len(ops) != 1 or ops[0].operation.value != "mutation":
-            return "Invalid mutation: a bulk mutation must contain exactly one mutation operation."
-        roots = [s for s in ops[0].selection_set.selections if isinstance(s, FieldNode)]
+        operation = _one_operation(mutation, schema or self.schema, "mutation", "Invalid mutation")
+        if isinstance(operation, str):
+            return operation
+        roots = [s for s in operation.selection_set.selections if isinstance(s, FieldNode)]
         if len(roots) != 1:
             return "Invalid mutation: a bulk mutation must contain exactly one mutation field."
         if roots[0].name.value in NOT_RUNNABLE_IN_BULK:
@@ -478,18 +473,11 @@ class BulkOperations:
     def check_query(self, query: str, schema: GraphQLSchema | None = None) -> str | None:
         """Shopify's bulk query rules: valid, one top-level connection, <= 5 connections, depth <= 2, ids."""
         schema = schema or self.schema
-        try:
-            document = parse(query)
-        except GraphQLSyntaxError as exc:
-            return f"Invalid bulk query: {exc.message}"
-        errors = validate(schema, document)
-        if errors:
-            return f"Invalid bulk query: {errors[0].message}"
-        ops = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-        if len(ops) != 1 or ops[0].operation.value != "query":
-            return "Invalid bulk query: a bulk query must contain exactly one query operation."
+        operation = _one_operation(query, schema, "query", "Invalid bulk query")
+        if isinstance(operation, str):
+            return operation
         connections: list[int] = []
-        problem = self._walk(schema.query_type, ops[0].selection_set, 0, connections, has_id=True)
+        problem = self._walk(schema.query_type, operation.selection_set, 0, connections, has_id=True)
         if problem:
             return problem
         if not connections:
@@ -597,6 +585,23 @@ class BulkOperations:
             elif isinstance(named, GraphQLObjectType | GraphQLInterfaceType) and isinstance(value, dict):
                 out[key] = self._strip(value, named, sel.selection_set, children)
         return out
+
+
+def _one_operation(text: str, schema: GraphQLSchema, kind: str, invalid: str) -> OperationDefinitionNode | str:
+    """The single ``kind`` ("query" or "mutation") operation of a bulk document, or Shopify's refusal, prefixed
+    ``invalid``: the document must parse, validate against the schema and hold exactly one operation, of that
+    kind (the rules both bulk entry points apply before their own)."""
+    try:
+        document = parse(text)
+    except GraphQLSyntaxError as exc:
+        return f"{invalid}: {exc.message}"
+    errors = validate(schema, document)
+    if errors:
+        return f"{invalid}: {errors[0].message}"
+    ops = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if len(ops) != 1 or ops[0].operation.value != kind:
+        return f"{invalid}: a bulk {kind} must contain exactly one {kind} operation."
+    return ops[0]
 
 
 def _node_selections(conn: FieldNode) -> list[Any]:

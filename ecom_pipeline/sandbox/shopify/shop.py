@@ -19,7 +19,7 @@
 from __future__ import annotations
 
 from ecom_pipeline.sandbox.clock import SandboxClock
-from ecom_pipeline.sandbox.faults import FaultSwitches, RequestStats
+from ecom_pipeline.sandbox.faults import FaultSwitches
 from ecom_pipeline.sandbox.shop import ShopHandle, ShopSpec
 from ecom_pipeline.sandbox.shopify.api import DEFAULT_VERSION, ShopifyApi
 from ecom_pipeline.sandbox.shopify.oauth import DEFAULT_SCOPES, OAuthServer
@@ -62,7 +62,6 @@ def build_shop(spec: ShopSpec, clock: SandboxClock) -> ShopHandle:
         spec=spec,
         store=store,
         faults=faults,
-        stats=RequestStats(),
         api=api,
         credentials=dict(oauth.credentials),
         api_path=API_PATH,

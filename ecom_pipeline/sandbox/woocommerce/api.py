@@ -69,86 +69,44 @@ class WooShopApi(MoreRoutes):
         self.faults = faults
         self.webhooks = webhooks or WooWebhooks(store)
         self.routes: list[tuple[re.Pattern[str], str, dict[str, Callable[..., Reply]]]] = []
-        self._route(r"/products", COLLECTION_ALLOW, GET=self.list_products, POST=self.create_product)
-        self._route(
-            r"/products/batch",
-            "POST, PUT, PATCH",
-            POST=self.batch_products,
-            PUT=self.batch_products,
-            PATCH=self.batch_products,
-        )
-        self._route(
-            r"/products/(?P<pid>\d+)",
-            ITEM_ALLOW,
-            GET=self.get_product,
-            POST=self.update_product,
-            PUT=self.update_product,
-            PATCH=self.update_product,
-            DELETE=self.delete_product,
-        )
-        self._route(
-            r"/products/(?P<pid>\d+)/variations", COLLECTION_ALLOW, GET=self.list_variations, POST=self.create_variation
-        )
-        self._route(
-            r"/products/(?P<pid>\d+)/variations/batch",
-            "POST, PUT, PATCH",
-            POST=self.batch_variations,
-            PUT=self.batch_variations,
-            PATCH=self.batch_variations,
-        )
-        self._route(
+        self._collection(r"/products", self.list_products, self.create_product)
+        self._batch_route(r"/products/batch", self.batch_products)
+        self._item(r"/products/(?P<pid>\d+)", self.get_product, self.update_product, self.delete_product)
+        self._collection(r"/products/(?P<pid>\d+)/variations", self.list_variations, self.create_variation)
+        self._batch_route(r"/products/(?P<pid>\d+)/variations/batch", self.batch_variations)
+        self._item(
             r"/products/(?P<pid>\d+)/variations/(?P<vid>\d+)",
-            ITEM_ALLOW,
-            GET=self.get_variation,
-            POST=self.update_variation,
-            PUT=self.update_variation,
-            PATCH=self.update_variation,
-            DELETE=self.delete_variation,
+            self.get_variation,
+            self.update_variation,
+            self.delete_variation,
         )
-        self._route(r"/orders", COLLECTION_ALLOW, GET=self.list_orders, POST=self.create_order)
-        self._route(
-            r"/orders/(?P<oid>\d+)",
-            ITEM_ALLOW,
-            GET=self.get_order,
-            POST=self.update_order,
-            PUT=self.update_order,
-            PATCH=self.update_order,
-            DELETE=self.delete_order,
-        )
-        self._route(r"/customers", COLLECTION_ALLOW, GET=self.list_customers, POST=self.create_customer)
-        self._route(r"/webhooks", COLLECTION_ALLOW, GET=self.list_webhooks, POST=self.create_webhook)
-        self._route(
-            r"/webhooks/(?P<wid>\d+)",
-            ITEM_ALLOW,
-            GET=self.get_webhook,
-            POST=self.update_webhook,
-            PUT=self.update_webhook,
-            PATCH=self.update_webhook,
-            DELETE=self.delete_webhook,
-        )
-        self._route(
-            r"/customers/(?P<cid>\d+)",
-            ITEM_ALLOW,
-            GET=self.get_customer,
-            POST=self.update_customer,
-            PUT=self.update_customer,
-            PATCH=self.update_customer,
-            DELETE=self.delete_customer,
-        )
-        self._route(
-            r"/orders/batch", BATCH_ALLOW, POST=self.batch_orders, PUT=self.batch_orders, PATCH=self.batch_orders
-        )
-        self._route(
-            r"/customers/batch",
-            BATCH_ALLOW,
-            POST=self.batch_customers,
-            PUT=self.batch_customers,
-            PATCH=self.batch_customers,
-        )
+        self._collection(r"/orders", self.list_orders, self.create_order)
+        self._item(r"/orders/(?P<oid>\d+)", self.get_order, self.update_order, self.delete_order)
+        self._collection(r"/customers", self.list_customers, self.create_customer)
+        self._collection(r"/webhooks", self.list_webhooks, self.create_webhook)
+        self._item(r"/webhooks/(?P<wid>\d+)", self.get_webhook, self.update_webhook, self.delete_webhook)
+        self._item(r"/customers/(?P<cid>\d+)", self.get_customer, self.update_customer, self.delete_customer)
+        self._batch_route(r"/orders/batch", self.batch_orders)
+        self._batch_route(r"/customers/batch", self.batch_customers)
         self.register_more_routes()
 
     def _route(self, pattern: str, allow: str, **handlers: Callable[..., Reply]) -> None:
         self.routes.append((re.compile(f"^{pattern}/?$"), allow, handlers))
+
+    # WordPress registers a wc/v3 route as one of three kinds, and its Allow header follows from the kind: a
+    # collection (READABLE + CREATABLE), an item (READABLE + EDITABLE + DELETABLE, EDITABLE being POST, PUT and
+    # PATCH alike) or a batch (EDITABLE). Routes say their kind here instead of spelling the methods out each time.
+
+    def _collection(self, pattern: str, list_: Callable[..., Reply], create: Callable[..., Reply]) -> None:
+        self._route(pattern, COLLECTION_ALLOW, GET=list_, POST=create)
+
+    def _item(
+        self, pattern: str, get: Callable[..., Reply], update: Callable[..., Reply], delete: Callable[..., Reply]
+    ) -> None:
+        self._route(pattern, ITEM_ALLOW, GET=get, POST=update, PUT=update, PATCH=update, DELETE=delete)
+
+    def _batch_route(self, pattern: str, batch: Callable[..., Reply]) -> None:
+        self._route(pattern, BATCH_ALLOW, POST=batch, PUT=batch, PATCH=batch)
 
     # ------------------------------------------------------------------ ASGI entry
 
@@ -368,6 +326,17 @@ class WooShopApi(MoreRoutes):
         orderby = v.enum("orderby", orderby_enum, default_orderby)
         return page, per_page, order, orderby
 
+    def _listed(
+        self, kind: str, paging: tuple[int, int, str, str], render: Callable[[Any], dict[str, Any]], **filters: Any
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of ``kind`` from the store (``paging`` as :meth:`_paging` reads it, ``filters`` as
+        ``store.query`` takes them), each record rendered under the store's lock: (items, total) for
+        :meth:`_list_reply`. Every post and user list reads its page this one way."""
+        page, per_page, order, orderby = paging
+        result = self.store.query(kind, orderby=orderby, order=order, page=page, per_page=per_page, **filters)
+        with self.store.lock:
+            return [render(r) for r in result.items], result.total
+
     def _dates(self, v: Validator) -> tuple[int | None, int | None, int | None, int | None]:
         gmt = v.boolean("dates_are_gmt")
         tz = self.store.tz
@@ -414,10 +383,7 @@ class WooShopApi(MoreRoutes):
         if exclude:
             ex = set(exclude)
             checks.append(lambda p: p.id not in ex)
-        if after is not None:
-            checks.append(lambda p: p.created > after)
-        if before is not None:
-            checks.append(lambda p: p.created < before)
+        checks += _created_between(after, before)
         if category:
             cats = {int(c) for c in category.split(",") if c.isdigit()}
             checks.append(lambda p: any(c["id"] in cats for c in p.categories))
@@ -427,20 +393,16 @@ class WooShopApi(MoreRoutes):
                     render_product(p, self.store.variations_of(p), self.store.tz, site)["stock_status"] == stock_status
                 )
             )
-        result = self.store.query(
+        items, total = self._listed(
             "products",
-            orderby=orderby,
-            order=order,
-            page=page,
-            per_page=per_page,
+            (page, per_page, order, orderby),
+            lambda p: self._fields(query, self._product_json(p, site)),
             predicate=_all(checks),
             modified_after=m_after,
             modified_before=m_before,
             include=include,
         )
-        with self.store.lock:
-            items = [self._fields(query, self._product_json(p, site)) for p in result.items]
-        return self._list_reply(items, result.total, page, per_page, site, "/products", query_pairs)
+        return self._list_reply(items, total, page, per_page, site, "/products", query_pairs)
 
     def get_product(self, *, pid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any) -> Reply:
         self._require(authenticated, "view")
@@ -489,9 +451,7 @@ class WooShopApi(MoreRoutes):
             return Reply(200, self._product_edit_json(self.store.update_product(pid, data), site))
 
     def delete_product(self, *, pid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any) -> Reply:
-        v = Validator(query)
-        force = v.boolean("force")
-        v.errors.raise_if_any()
+        force = self._force(query)
         self._require(authenticated, "delete")
         with self.store.lock:
             if pid not in self.store.products:
@@ -584,21 +544,17 @@ class WooShopApi(MoreRoutes):
         v.errors.raise_if_any()
         self._require(authenticated, "list")
         skus = {s.strip() for s in query["sku"].split(",")} if query.get("sku") else None
-        result = self.store.query(
+        items, total = self._listed(
             "variations",
-            orderby=orderby,
-            order=order,
-            page=page,
-            per_page=per_page,
+            (page, per_page, order, orderby),
+            lambda x: self._fields(query, self._variation_json(x, site)),
             predicate=(lambda r: r.sku in skus) if skus else None,
             modified_after=m_after,
             modified_before=m_before,
             include=include,
             parent_id=pid,
         )
-        with self.store.lock:
-            items = [self._fields(query, self._variation_json(x, site)) for x in result.items]
-        return self._list_reply(items, result.total, page, per_page, site, f"/products/{pid}/variations", query_pairs)
+        return self._list_reply(items, total, page, per_page, site, f"/products/{pid}/variations", query_pairs)
 
     def get_variation(
         self, *, pid: int, vid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any
@@ -668,28 +624,21 @@ class WooShopApi(MoreRoutes):
             checks.append(lambda o: o.status in wanted)
         if customer is not None:
             checks.append(lambda o: o.customer_id == customer)
-        if after is not None:
-            checks.append(lambda o: o.created > after)
-        if before is not None:
-            checks.append(lambda o: o.created < before)
-        result = self.store.query(
+        checks += _created_between(after, before)
+        items, total = self._listed(
             "orders",
-            orderby=orderby,
-            order=order,
-            page=page,
-            per_page=per_page,
+            (page, per_page, order, orderby),
+            lambda o: self._fields(query, render_order(o, self.store.tz, site)),
             predicate=_all(checks),
             modified_after=m_after,
             modified_before=m_before,
             include=include,
         )
-        with self.store.lock:
-            items = [self._fields(query, render_order(o, self.store.tz, site)) for o in result.items]
         # The orders controller echoes its normalised defaults in Link URLs (recorded: status%5B0%5D=any&dp=2...).
         pairs = [(k, val) for k, val in query_pairs if k not in ("status", "dp", "context")]
         extra = [(f"status[{i}]", s) for i, s in enumerate(statuses)]
         extra += [("dp", query.get("dp", "2")), ("context", query.get("context", "view"))]
-        return self._list_reply(items, result.total, page, per_page, site, "/orders", pairs, extra)
+        return self._list_reply(items, total, page, per_page, site, "/orders", pairs, extra)
 
     def get_order(self, *, oid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any) -> Reply:
         self._require(authenticated, "view")
@@ -698,18 +647,12 @@ class WooShopApi(MoreRoutes):
 
     def create_order(self, *, data: dict[str, Any], site: str, authenticated: bool, **_: Any) -> Reply:
         self._require(authenticated, "create")
-        if data.get("status") and data["status"] not in ORDER_STATUS[2:]:
-            errs = ParamErrors()
-            errs.add("status", "rest_not_in_enum", f"status is not one of {wp_list(ORDER_STATUS[2:])}.")
-            errs.raise_if_any()
+        _check_order_status(data)
         with self.store.lock:
             return Reply(201, render_order(self.store.add_order(data), self.store.tz, site))
 
     def update_order(self, *, oid: int, data: dict[str, Any], site: str, authenticated: bool, **_: Any) -> Reply:
-        if data.get("status") and data["status"] not in ORDER_STATUS[2:]:
-            errs = ParamErrors()
-            errs.add("status", "rest_not_in_enum", f"status is not one of {wp_list(ORDER_STATUS[2:])}.")
-            errs.raise_if_any()
+        _check_order_status(data)
         self._require(authenticated, "edit")
         with self.store.lock:
             order = update_of_unknown_is_400(lambda: self.store.update_order(oid, data))
@@ -718,18 +661,12 @@ class WooShopApi(MoreRoutes):
     def batch_orders(self, *, data: dict[str, Any], site: str, authenticated: bool, **_: Any) -> Reply:
         self._require(authenticated, "batch")
 
-        def check_status(d: dict[str, Any]) -> None:
-            if d.get("status") and d["status"] not in ORDER_STATUS[2:]:
-                errs = ParamErrors()
-                errs.add("status", "rest_not_in_enum", f"status is not one of {wp_list(ORDER_STATUS[2:])}.")
-                errs.raise_if_any()
-
         def create(d: dict[str, Any]) -> dict[str, Any]:
-            check_status(d)
+            _check_order_status(d)
             return render_order(self.store.add_order(d), self.store.tz, site)
 
         def update(d: dict[str, Any]) -> dict[str, Any]:
-            check_status(d)
+            _check_order_status(d)
             order = update_of_unknown_is_400(lambda: self.store.update_order(int(d.get("id") or 0), d))
             return render_order(order, self.store.tz, site)
 
@@ -741,9 +678,7 @@ class WooShopApi(MoreRoutes):
         )
 
     def delete_order(self, *, oid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any) -> Reply:
-        v = Validator(query)
-        force = v.boolean("force")
-        v.errors.raise_if_any()
+        force = self._force(query)
         self._require(authenticated, "delete")
         with self.store.lock:
             return Reply(200, render_order(self.store.delete_order(oid, force=force), self.store.tz, site))
@@ -767,18 +702,14 @@ class WooShopApi(MoreRoutes):
         search = query.get("search", "").lower()
         if search:
             checks.append(lambda c: search in f"{c.email} {c.first_name} {c.last_name} {c.username}".lower())
-        result = self.store.query(
+        items, total = self._listed(
             "customers",
-            orderby=orderby,
-            order=order,
-            page=page,
-            per_page=per_page,
+            (page, per_page, order, orderby),
+            lambda c: self._fields(query, render_customer(c, self.store.tz, site)),
             predicate=_all(checks),
             include=include,
         )
-        with self.store.lock:
-            items = [self._fields(query, render_customer(c, self.store.tz, site)) for c in result.items]
-        return self._list_reply(items, result.total, page, per_page, site, "/customers", query_pairs)
+        return self._list_reply(items, total, page, per_page, site, "/customers", query_pairs)
 
     def get_customer(self, *, cid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any) -> Reply:
         self._require(authenticated, "view")
@@ -792,9 +723,7 @@ class WooShopApi(MoreRoutes):
 
     def delete_customer(self, *, cid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any) -> Reply:
         """Customers are users: no trash, so ``force=true`` is required (501 otherwise)."""
-        v = Validator(query)
-        force = v.boolean("force")
-        v.errors.raise_if_any()
+        force = self._force(query)
         self._require(authenticated, "delete")
         with self.store.lock:
             customer = self.store.get_customer(cid)
@@ -870,12 +799,30 @@ class WooShopApi(MoreRoutes):
             return Reply(200, self.webhooks.render(self.webhooks.update(wid, data), site))
 
     def delete_webhook(self, *, wid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any) -> Reply:
-        v = Validator(query)
-        force = v.boolean("force")
-        v.errors.raise_if_any()
+        force = self._force(query)
         self._require(authenticated, "delete")
         with self.store.lock:
             return Reply(200, self.webhooks.render(self.webhooks.delete(wid, force), site))
+
+
+def _created_between(after: int | None, before: int | None) -> list[Callable[[Any], bool]]:
+    """The ``after`` / ``before`` list filters (exclusive bounds on the creation date) as checks, for every post
+    list that takes them (products, orders)."""
+    checks: list[Callable[[Any], bool]] = []
+    if after is not None:
+        checks.append(lambda r: r.created > after)
+    if before is not None:
+        checks.append(lambda r: r.created < before)
+    return checks
+
+
+def _check_order_status(data: dict[str, Any]) -> None:
+    """An order written with a ``status`` must name a settable one (not ``any`` or ``trash``), as create, update
+    and each batch item check alike: otherwise the 400 ``rest_invalid_param`` of the REST schema."""
+    if data.get("status") and data["status"] not in ORDER_STATUS[2:]:
+        errs = ParamErrors()
+        errs.add("status", "rest_not_in_enum", f"status is not one of {wp_list(ORDER_STATUS[2:])}.")
+        errs.raise_if_any()
 
 
 def _all(checks: list[Callable[[Any], bool]]) -> Callable[[Any], bool] | None:

@@ -25,7 +25,7 @@ from datetime import UTC
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from ecom_pipeline.sandbox.woocommerce.errors import StoreError
+from ecom_pipeline.sandbox.woocommerce.errors import StoreError, found, invalid_id
 from ecom_pipeline.sandbox.woocommerce.records import ITEM_ALLOW, money, wp_date
 
 if TYPE_CHECKING:
@@ -438,17 +438,19 @@ class WooCatalog:
     # ------------------------------------------------------------------ attributes
 
     def get_attribute(self, attribute_id: int) -> Attribute:
-        attr = self.attributes.get(attribute_id)
-        if attr is None:
-            raise StoreError(404, "woocommerce_rest_taxonomy_invalid", "Resource does not exist.")
-        return attr
+        return found(
+            self.attributes,
+            attribute_id,
+            StoreError(404, "woocommerce_rest_taxonomy_invalid", "Resource does not exist."),
+        )
 
     def attribute_for_terms(self, attribute_id: int) -> Attribute:
         """Attribute of a ``/terms`` route; the terms controller words its 404 differently."""
-        attr = self.attributes.get(attribute_id)
-        if attr is None:
-            raise StoreError(404, "woocommerce_rest_taxonomy_invalid", "Taxonomy does not exist.")
-        return attr
+        return found(
+            self.attributes,
+            attribute_id,
+            StoreError(404, "woocommerce_rest_taxonomy_invalid", "Taxonomy does not exist."),
+        )
 
     def _check_attribute(self, data: dict[str, Any], own: Attribute | None) -> tuple[str, str]:
         """``wc_create_attribute`` validation; errors surface as ``woocommerce_rest_cannot_create|edit``."""
@@ -540,10 +542,7 @@ class WooCatalog:
     # ------------------------------------------------------------------ coupons
 
     def get_coupon(self, coupon_id: int) -> Coupon:
-        coupon = self.coupons.get(coupon_id)
-        if coupon is None:
-            raise StoreError(404, "woocommerce_rest_shop_coupon_invalid_id", "Invalid ID.")
-        return coupon
+        return found(self.coupons, coupon_id, invalid_id("shop_coupon"))
 
     def coupon_by_code(self, code: str, exclude_id: int = 0) -> Coupon | None:
         """``wc_get_coupon_id_by_code``: published coupons only, code compared lower-cased."""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class StoreError(Exception):
@@ -35,3 +38,12 @@ class StoreError(Exception):
 
 def invalid_id(kind: str) -> StoreError:
     return StoreError(404, f"woocommerce_rest_{kind}_invalid_id", "Invalid ID.")
+
+
+def found(table: Mapping[int, T], key: int, missing: StoreError) -> T:
+    """The record ``key`` of ``table``, or ``missing`` raised: every controller's "no such id" 404, whose code and
+    wording differ by controller (hence passed in, never guessed)."""
+    record = table.get(key)
+    if record is None:
+        raise missing
+    return record

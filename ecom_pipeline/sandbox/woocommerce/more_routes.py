@@ -24,9 +24,6 @@ from ecom_pipeline.sandbox.woocommerce.records import WC_VERSION, WP_VERSION
 from ecom_pipeline.sandbox.woocommerce.render import render_note, render_refund
 from ecom_pipeline.sandbox.woocommerce.rest import (
     API_PREFIX,
-    BATCH_ALLOW,
-    COLLECTION_ALLOW,
-    ITEM_ALLOW,
     ParamErrors,
     Reply,
     Validator,
@@ -84,6 +81,9 @@ class MoreRoutes:
 
     store: WooStore
     _route: Callable[..., None]
+    _collection: Callable[..., None]
+    _item: Callable[..., None]
+    _batch_route: Callable[..., None]
     _require: Callable[[bool, str], None]
     _fields: Callable[[dict[str, str], dict[str, Any]], dict[str, Any]]
     _list_reply: Callable[..., Reply]
@@ -94,82 +94,26 @@ class MoreRoutes:
         return self.store.catalog
 
     def register_more_routes(self) -> None:
+        self._collection(r"/products/categories", self.list_categories, self.create_category)
+        self._batch_route(r"/products/categories/batch", self.batch_categories)
+        self._item(r"/products/categories/(?P<tid>\d+)", self.get_category, self.update_category, self.delete_category)
+        self._collection(r"/products/attributes", self.list_attributes, self.create_attribute)
+        self._batch_route(r"/products/attributes/batch", self.batch_attributes)
+        self._item(
+            r"/products/attributes/(?P<aid>\d+)", self.get_attribute, self.update_attribute, self.delete_attribute
+        )
+        self._collection(r"/products/attributes/(?P<aid>\d+)/terms", self.list_terms, self.create_term)
+        self._batch_route(r"/products/attributes/(?P<aid>\d+)/terms/batch", self.batch_terms)
+        self._item(
+            r"/products/attributes/(?P<aid>\d+)/terms/(?P<tid>\d+)", self.get_term, self.update_term, self.delete_term
+        )
+        self._collection(r"/coupons", self.list_coupons, self.create_coupon)
+        self._batch_route(r"/coupons/batch", self.batch_coupons)
+        self._item(r"/coupons/(?P<cid>\d+)", self.get_coupon, self.update_coupon, self.delete_coupon)
+        self._collection(r"/orders/(?P<oid>\d+)/notes", self.list_notes, self.create_note)
         r = self._route
-        r(
-            r"/products/categories",
-            COLLECTION_ALLOW,
-            GET=self.list_categories,
-            POST=self.create_category,
-        )
-        r(
-            r"/products/categories/batch",
-            BATCH_ALLOW,
-            POST=self.batch_categories,
-            PUT=self.batch_categories,
-            PATCH=self.batch_categories,
-        )
-        r(
-            r"/products/categories/(?P<tid>\d+)",
-            ITEM_ALLOW,
-            GET=self.get_category,
-            POST=self.update_category,
-            PUT=self.update_category,
-            PATCH=self.update_category,
-            DELETE=self.delete_category,
-        )
-        r(r"/products/attributes", COLLECTION_ALLOW, GET=self.list_attributes, POST=self.create_attribute)
-        r(
-            r"/products/attributes/batch",
-            BATCH_ALLOW,
-            POST=self.batch_attributes,
-            PUT=self.batch_attributes,
-            PATCH=self.batch_attributes,
-        )
-        r(
-            r"/products/attributes/(?P<aid>\d+)",
-            ITEM_ALLOW,
-            GET=self.get_attribute,
-            POST=self.update_attribute,
-            PUT=self.update_attribute,
-            PATCH=self.update_attribute,
-            DELETE=self.delete_attribute,
-        )
-        r(
-            r"/products/attributes/(?P<aid>\d+)/terms",
-            COLLECTION_ALLOW,
-            GET=self.list_terms,
-            POST=self.create_term,
-        )
-        r(
-            r"/products/attributes/(?P<aid>\d+)/terms/batch",
-            BATCH_ALLOW,
-            POST=self.batch_terms,
-            PUT=self.batch_terms,
-            PATCH=self.batch_terms,
-        )
-        r(
-            r"/products/attributes/(?P<aid>\d+)/terms/(?P<tid>\d+)",
-            ITEM_ALLOW,
-            GET=self.get_term,
-            POST=self.update_term,
-            PUT=self.update_term,
-            PATCH=self.update_term,
-            DELETE=self.delete_term,
-        )
-        r(r"/coupons", COLLECTION_ALLOW, GET=self.list_coupons, POST=self.create_coupon)
-        r(r"/coupons/batch", BATCH_ALLOW, POST=self.batch_coupons, PUT=self.batch_coupons, PATCH=self.batch_coupons)
-        r(
-            r"/coupons/(?P<cid>\d+)",
-            ITEM_ALLOW,
-            GET=self.get_coupon,
-            POST=self.update_coupon,
-            PUT=self.update_coupon,
-            PATCH=self.update_coupon,
-            DELETE=self.delete_coupon,
-        )
-        r(r"/orders/(?P<oid>\d+)/notes", COLLECTION_ALLOW, GET=self.list_notes, POST=self.create_note)
         r(r"/orders/(?P<oid>\d+)/notes/(?P<nid>\d+)", NOTE_ITEM_ALLOW, GET=self.get_note, DELETE=self.delete_note)
-        r(r"/orders/(?P<oid>\d+)/refunds", COLLECTION_ALLOW, GET=self.list_refunds, POST=self.create_refund)
+        self._collection(r"/orders/(?P<oid>\d+)/refunds", self.list_refunds, self.create_refund)
         r(
             r"/orders/(?P<oid>\d+)/refunds/(?P<rid>\d+)",
             NOTE_ITEM_ALLOW,

@@ -161,10 +161,7 @@ def render_product(p: Product, variations: list[Variation], tz: tzinfo, site: st
         "global_unique_id": p.global_unique_id,
         "_links": _self_links(f"{api}/products/{p.id}", f"{api}/products"),
     }
-    for key, value in p.extra.items():
-        if key in out:
-            out[key] = value
-    return out
+    return _with_extra(out, p.extra)
 
 
 def is_on_sale(regular: str, sale: str) -> bool:
@@ -266,34 +263,47 @@ def render_variation(v: Variation, parent: Product | None, tz: tzinfo, site: str
             "up": [{"href": f"{api}/products/{v.parent_id}"}],
         },
     }
-    for key, value in v.extra.items():
+    return _with_extra(out, v.extra)
+
+
+def _with_extra(out: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """``out`` with the record's ``extra`` values over the rendered ones (every record kind renders this way); a
+    key the object does not have is never added, so the key set stays the recorded one."""
+    for key, value in extra.items():
         if key in out:
             out[key] = value
     return out
 
 
-def render_line_item(li: LineItem) -> dict[str, Any]:
-    total = money(li.total)
-    unit = li.total / li.quantity if li.quantity else li.price
+def _product_line(
+    line: LineItem | RefundLine, subtotal: Decimal, unit: Decimal, meta_data: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """A product line as WooCommerce renders it, an order's or a refund's alike (both are order items of type
+    line_item): the same keys in the same order, taxes at zero."""
     return {
-        "id": li.id,
-        "name": li.name,
-        "product_id": li.product_id,
-        "variation_id": li.variation_id,
-        "quantity": li.quantity,
+        "id": line.id,
+        "name": line.name,
+        "product_id": line.product_id,
+        "variation_id": line.variation_id,
+        "quantity": line.quantity,
         "tax_class": "",
-        "subtotal": money(li.subtotal),
+        "subtotal": money(subtotal),
         "subtotal_tax": "0.00",
-        "total": total,
+        "total": money(line.total),
         "total_tax": "0.00",
         "taxes": [],
-        "meta_data": [dict(m) for m in li.meta_data],
-        "sku": li.sku,
+        "meta_data": meta_data,
+        "sku": line.sku,
         "price": php_number(unit),
         # Recorded quirk: simple-product lines carry {"id": ""}, variation lines {"id": 0}.
-        "image": {"id": 0 if li.variation_id else "", "src": ""},
-        "parent_name": li.parent_name,
+        "image": {"id": 0 if line.variation_id else "", "src": ""},
+        "parent_name": line.parent_name,
     }
+
+
+def render_line_item(li: LineItem) -> dict[str, Any]:
+    unit = li.total / li.quantity if li.quantity else li.price
+    return _product_line(li, li.subtotal, unit, [dict(m) for m in li.meta_data])
 
 
 def render_order(o: Order, tz: tzinfo, site: str) -> dict[str, Any]:
@@ -354,10 +364,7 @@ def render_order(o: Order, tz: tzinfo, site: str) -> dict[str, Any]:
         "currency_symbol": "\u20ac",
         "_links": links,
     }
-    for key, value in o.extra.items():
-        if key in out:
-            out[key] = value
-    return out
+    return _with_extra(out, o.extra)
 
 
 def render_customer(c: Customer, tz: tzinfo, site: str) -> dict[str, Any]:
@@ -382,10 +389,7 @@ def render_customer(c: Customer, tz: tzinfo, site: str) -> dict[str, Any]:
         "meta_data": [dict(m) for m in c.meta_data],
         "_links": _self_links(f"{api}/customers/{c.id}", f"{api}/customers"),
     }
-    for key, value in c.extra.items():
-        if key in out:
-            out[key] = value
-    return out
+    return _with_extra(out, c.extra)
 
 
 def render_note(n: Note, tz: tzinfo, site: str) -> dict[str, Any]:
@@ -408,34 +412,15 @@ def render_note(n: Note, tz: tzinfo, site: str) -> dict[str, Any]:
 
 def render_refund_line(rl: RefundLine) -> dict[str, Any]:
     """Same keys as an order line; ``price`` is total/quantity, so positive (orders-refunds-create-*.json)."""
-    total = money(rl.total)
     price = rl.total / rl.quantity if rl.quantity else Decimal(0)
-    return {
-        "id": rl.id,
-        "name": rl.name,
-        "product_id": rl.product_id,
-        "variation_id": rl.variation_id,
-        "quantity": rl.quantity,
-        "tax_class": "",
-        "subtotal": total,
-        "subtotal_tax": "0.00",
-        "total": total,
-        "total_tax": "0.00",
-        "taxes": [],
-        "meta_data": [
-            {
-                "id": rl.meta_id,
-                "key": "_refunded_item_id",
-                "value": str(rl.refunded_item_id),
-                "display_key": "_refunded_item_id",
-                "display_value": str(rl.refunded_item_id),
-            }
-        ],
-        "sku": rl.sku,
-        "price": php_number(price),
-        "image": {"id": 0 if rl.variation_id else "", "src": ""},
-        "parent_name": rl.parent_name,
+    refunded = {
+        "id": rl.meta_id,
+        "key": "_refunded_item_id",
+        "value": str(rl.refunded_item_id),
+        "display_key": "_refunded_item_id",
+        "display_value": str(rl.refunded_item_id),
     }
+    return _product_line(rl, rl.total, price, [refunded])
 
 
 def render_refund(r: Refund, tz: tzinfo, site: str) -> dict[str, Any]:

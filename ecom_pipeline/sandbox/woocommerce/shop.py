@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ecom_pipeline.sandbox.clock import SandboxClock
-from ecom_pipeline.sandbox.faults import FaultSwitches, RequestStats
+from ecom_pipeline.sandbox.faults import FaultSwitches
 from ecom_pipeline.sandbox.shop import ShopHandle, ShopSpec
 from ecom_pipeline.sandbox.woocommerce.api import WooShopApi
 from ecom_pipeline.sandbox.woocommerce.auth import WooAuthenticator, credentials_for
@@ -36,7 +36,6 @@ def build_shop(spec: ShopSpec, clock: SandboxClock) -> ShopHandle:
         spec=spec,
         store=store,
         faults=faults,
-        stats=RequestStats(),
         api=api,
         credentials={"consumer_key": ck, "consumer_secret": cs},
         api_path="/wp-json/wc/v3",

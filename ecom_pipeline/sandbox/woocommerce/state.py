@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ecom_pipeline.sandbox.clock import SandboxClock
 from ecom_pipeline.sandbox.seeding import SeededStore
-from ecom_pipeline.sandbox.woocommerce.errors import StoreError, invalid_id
+from ecom_pipeline.sandbox.woocommerce.errors import StoreError, found, invalid_id
 from ecom_pipeline.sandbox.woocommerce.records import Customer, Note, Order, Product, Refund, Variation
 
 if TYPE_CHECKING:
@@ -128,10 +128,7 @@ class WooState(SeededStore):
 
     def get_product(self, pid: int) -> Product:
         with self.lock:
-            p = self.products.get(pid)
-            if p is None:
-                raise invalid_id("product")
-            return p
+            return found(self.products, pid, invalid_id("product"))
 
     def get_variation(self, parent_id: int, vid: int) -> Variation:
         with self.lock:
@@ -142,17 +139,11 @@ class WooState(SeededStore):
 
     def get_order(self, oid: int) -> Order:
         with self.lock:
-            o = self.orders.get(oid)
-            if o is None:
-                raise invalid_id("shop_order")
-            return o
+            return found(self.orders, oid, invalid_id("shop_order"))
 
     def get_customer(self, cid: int) -> Customer:
         with self.lock:
-            c = self.customers.get(cid)
-            if c is None:
-                raise StoreError(404, "woocommerce_rest_invalid_id", "Invalid resource ID.")
-            return c
+            return found(self.customers, cid, StoreError(404, "woocommerce_rest_invalid_id", "Invalid resource ID."))
 
     def variations_of(self, p: Product) -> list[Variation]:
         return [self.variations[v] for v in p.variation_ids if v in self.variations]

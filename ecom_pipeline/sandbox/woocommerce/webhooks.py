@@ -35,7 +35,7 @@ from urllib.parse import urlparse
 
 import requests
 
-from ecom_pipeline.sandbox.woocommerce.errors import StoreError
+from ecom_pipeline.sandbox.woocommerce.errors import StoreError, found, invalid_id
 from ecom_pipeline.sandbox.woocommerce.records import wp_date as _wp_date
 from ecom_pipeline.sandbox.woocommerce.render import render_customer, render_order, render_product, render_variation
 from ecom_pipeline.sandbox.woocommerce.store import WooStore
@@ -210,10 +210,7 @@ class WooWebhooks:
         return text
 
     def get(self, wid: int) -> Webhook:
-        hook = self.hooks.get(wid)
-        if hook is None:
-            raise StoreError(404, "woocommerce_rest_shop_webhook_invalid_id", "Invalid ID.")
-        return hook
+        return found(self.hooks, wid, invalid_id("shop_webhook"))
 
     def create(self, data: dict[str, Any], site: str) -> Webhook:
         topic = self._check_topic(data.get("topic"))
