@@ -82,6 +82,8 @@ LinksCallback = Callable[[list[dict[str, Any]]], None]
 REFERENCE_LOOKUP_BATCH = 300
 REFERENCE_LOOKUP_CHARS = 4000
 SIX_PLACES = Decimal("0.000001")
+# Links of created products with combinations committed together: a transaction per 300 rows, not per product.
+FRESH_LINKS = 300
 _TIME_FIELDS = frozenset({"created_at", "updated_at"})
 # The fields a push writes to PrestaShop (sync/export.py plans no other). Not the compare-at price nor the sale
 # price: PrestaShop shows a reduction through a specific price, not a product field (out of scope).
@@ -268,6 +270,8 @@ class _Writer:
         # product id -> what to link after the read-back (see ``_Written``)
         self.written: dict[str, _Written] = {}
         self.options = PrestaShopOptions(client, self.shop.settings)  # attribute groups/values by name
+        # Links of new products and their combinations, committed FRESH_LINKS rows at a time (_variable_creates).
+        self.pending_links: list[dict[str, Any]] = []
 
     def lookup_references(self, skus: Sequence[str]) -> dict[str, str]:
         """reference -> product id of the shop's products already carrying one of ``skus``."""
@@ -439,51 +443,70 @@ class _Writer:
         variant (its price the impact over the product's). Adopted, not created, when a variant's reference is
         already a combination of the shop (a push killed before its links)."""
         existing = self.lookup_combinations([v.sku or "" for c in creates for v in c.variants])
-        for c in creates:
-            key = c.handle or f"#{c.hub_id}"
+        try:
+            for c in creates:
+                self._variable_create(c, existing)
+        finally:  # the links still pending, also when a call failed for good
+            self._flush_links()
+
+    def _variable_create(self, c: ProductCreate, existing: Mapping[str, tuple[str, str]]) -> None:
+        """One product with combinations (see :meth:`_variable_creates`)."""
+        key = c.handle or f"#{c.hub_id}"
+        try:
+            option_ids = {v.hub_id: self._option_ids(v.options) for v in c.variants}
+            owners = {existing[v.sku][0] for v in c.variants if v.sku and v.sku in existing}
+            if len(owners) > 1:
+                raise _Refused(f"its variants' references belong to several shop products ({sorted(owners)})")
+            base = min((v.values.get("price") or Decimal("0")) for v in c.variants)
+            if not owners and self.plan.resume and c.handle:
+                # Killed between the product's POST and its first combination: no reference to find it by.
+                owners = set(self._by_link_rewrite(c.handle))
+            if owners:
+                pid = owners.pop()
+                tree = self.client.get_xml("products", pid)
+                record = _record_of(tree)
+                apply_product_changes(record, c.values, ("title", "description", "status"), self.shop)
+                self.client.put_xml("products", pid, tree)
+                self.out.updated += 1
+                self.plan.adopt("product", c.hub_id)
+            else:
+                pid = self.client.post_xml_id("products", create_document(c, self.shop, price=base))
+                self.out.created += 1
+            # The product's link is committed with its combinations', and those of several products together
+            # (FRESH_LINKS rows a transaction, not one per product): a push killed before that commit is
+            # adopted on the rerun, by a combination's reference, or by the product's link_rewrite when it died
+            # before the first combination (``plan.resume``). A product any of whose variants has no reference
+            # a filter can find is linked at once.
+            rows: list[dict[str, Any]] = [
+                link_row(self.integration, entity="product", external_id=pid, hub_id=c.hub_id, snapshot=None,
+                         digest=None, updated_at=None, now=utcnow())
+            ]  # fmt: skip
+            entry = self.written.setdefault(pid, _Written(c.hub_id, None, {}))
             try:
-                option_ids = {v.hub_id: self._option_ids(v.options) for v in c.variants}
-                owners = {existing[v.sku][0] for v in c.variants if v.sku and v.sku in existing}
-                if len(owners) > 1:
-                    raise _Refused(f"its variants' references belong to several shop products ({sorted(owners)})")
-                base = min((v.values.get("price") or Decimal("0")) for v in c.variants)
-                if not owners and self.plan.resume and c.handle:
-                    # Killed between the product's POST and its first combination: no reference to find it by.
-                    owners = set(self._by_link_rewrite(c.handle))
-                if owners:
-                    pid = owners.pop()
-                    tree = self.client.get_xml("products", pid)
-                    record = _record_of(tree)
-                    apply_product_changes(record, c.values, ("title", "description", "status"), self.shop)
-                    self.client.put_xml("products", pid, tree)
-                    self.out.updated += 1
-                    self.plan.adopt("product", c.hub_id)
-                else:
-                    pid = self.client.post_xml_id("products", create_document(c, self.shop, price=base))
-                    self.out.created += 1
-                # The product's link is committed with its combinations' (one transaction per product, not two):
-                # a push killed before that commit is adopted on the rerun, by a combination's reference, or by the
-                # product's link_rewrite when it died before the first combination (``plan.resume``).
-                rows: list[dict[str, Any]] = [
-                    link_row(self.integration, entity="product", external_id=pid, hub_id=c.hub_id, snapshot=None,
-                             digest=None, updated_at=None, now=utcnow())
-                ]  # fmt: skip
-                entry = self.written.setdefault(pid, _Written(c.hub_id, None, {}))
-                try:
-                    for v in c.variants:
-                        found = existing.get(v.sku or "")
-                        cid = found[1] if found and found[0] == pid else None
-                        if cid is None:
-                            cid = self._post_combination(pid, v.values, option_ids[v.hub_id], base)
-                        else:
-                            self.plan.adopt("variant", v.hub_id)
-                        rows.append(self._variant_link(pid, cid, v.hub_id, v.sku, entry))
-                finally:  # the product and its combinations linked in one transaction, also those before a failure
-                    self.on_links(rows)
-            except _Refused as err:
-                self.out.reject("product", key, str(err), {"handle": c.handle})
-            except ShopApiError as err:
-                self.out.reject("product", key, str(err), {"handle": c.handle})
+                for v in c.variants:
+                    found = existing.get(v.sku or "")
+                    cid = found[1] if found and found[0] == pid else None
+                    if cid is None:
+                        cid = self._post_combination(pid, v.values, option_ids[v.hub_id], base)
+                    else:
+                        self.plan.adopt("variant", v.hub_id)
+                    rows.append(self._variant_link(pid, cid, v.hub_id, v.sku, entry))
+                complete = all(_findable(v.sku) for v in c.variants)
+            finally:  # the product and its combinations linked together, also those before a failure
+                self.pending_links.extend(rows)
+            if not complete or len(self.pending_links) >= FRESH_LINKS:
+                self._flush_links()
+        except _Refused as err:
+            self.out.reject("product", key, str(err), {"handle": c.handle})
+        except ShopApiError as err:
+            self._flush_links()
+            self.out.reject("product", key, str(err), {"handle": c.handle})
+
+    def _flush_links(self) -> None:
+        """Commit the links of created products and combinations not committed yet (one transaction)."""
+        if self.pending_links:
+            rows, self.pending_links = self.pending_links, []
+            self.on_links(rows)
 
     def _by_link_rewrite(self, handle: str) -> list[str]:
         """After an interrupted push: the id of the shop's product without a reference whose ``link_rewrite`` is
@@ -676,9 +699,9 @@ class _ReadBackLookups(ps_extract._Lookups):
                 params["display"] = "[" + ",".join(names) + "]"
                 params["filter[id]"] = "[" + "|".join(wanted) + "]"
                 for item in self.client.list("products", params):
-                    pid = str(item.get("id"))
-                    for cid in wanted.get(pid, ()):
-                        out[variant_id(pid, cid)] = {
+                    row_id = str(item.get("id"))
+                    for cid in wanted.get(row_id, []):
+                        out[variant_id(row_id, cid)] = {
                             name: str(item.get(f"{prefix}{cid}") or "") for prefix, name in _PRICE_PREFIXES
                         }
         except (PrestaShopBadParameterError, PrestaShopPermissionError):
@@ -775,6 +798,11 @@ def _reference_chunks(references: Sequence[str]) -> Iterable[list[str]]:
         size += cost
     if chunk:
         yield chunk
+
+
+def _findable(sku: str | None) -> bool:
+    """Whether a rerun's reference look-up can find this SKU (a reference filter cannot hold ``|`` or ``]``)."""
+    return bool(sku) and "|" not in str(sku) and "]" not in str(sku)
 
 
 def _is_simple(c: ProductCreate) -> bool:
