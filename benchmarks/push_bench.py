@@ -466,8 +466,8 @@ def _render(rows: list[Row], products: int, elapsed: float, load: tuple[float, f
         "What lies above the floor, by design: the look-ups that make creates idempotent (SKUs, and on Shopify "
         "handles, before any create); the read-back that makes the links' bases echo-proof (WooCommerce: the "
         "parents, 100 per call; PrestaShop: the pull's own read of the written products, whose computed prices "
-        "take one call per product with combinations: 1,000 calls a push, which alone put both PrestaShop rows "
-        "above 1.3x); and on every platform our own per-call work (requests' preparation, WooCommerce's OAuth "
+        "are read for 5 products' combinations per call: some 200 calls a push of 1,000); and on every "
+        "platform our own per-call work (requests' preparation, WooCommerce's OAuth "
         "signature, XML and JSON encoding, transforms, link commits), the emulator sharing the benchmark's process "
         "and its 2 cores.",
         "",

@@ -225,3 +225,63 @@ def test_woocommerce_variations_created_before_a_kill_but_not_yet_linked_are_lin
         world.reset()
         assert world.push() == 0
         assert world.shop_writes() == 0
+
+
+# PrestaShop, two products with combinations (no options): the writes are the T-Shirt's product POST, its two
+# combinations, then the hoodie's product POST. The T-Shirt's links wait for later products' (FRESH_LINKS rows a
+# transaction): a kill at the hoodie's POST leaves the T-Shirt and its combinations created but not linked, and the
+# hoodie created without combinations.
+TWO_VARIABLE_PS = [
+    *WITHOUT_OPTIONS,
+    "hoodie,Hoodie,,active,variable,,,HOOD-S,,39.00,,EUR,,,1",
+    "hoodie,,,,,,,HOOD-M,,41.00,,EUR,,,2",
+]
+
+
+def test_prestashop_products_created_before_a_kill_but_not_yet_linked_are_adopted_on_rerun_not_recreated(
+    warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prevents duplicate products and combinations after a kill -9 that falls after a product's combinations and
+    before their links' commit (committed a few hundred rows at a time): the rerun finds the T-Shirt by its
+    combinations' references and the hoodie (no combination yet) by its link_rewrite, and creates neither again."""
+    env = {"warehouse_url": warehouse_url, "dagster_home": dagster_home, "tmp_path": tmp_path}
+    for world in _world("prestashop", env, monkeypatch):
+        world.import_csv(*TWO_VARIABLE_PS)
+        world.shop.faults.update({"hold_after_writes": 4, "hold_timeout_s": 120})
+        proc = _push_process(world.url)
+        try:
+            assert world.shop.faults.held.wait(timeout=120), "the push never reached its fourth write"
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)
+            world.shop.faults.release_held()
+        assert proc.returncode == -signal.SIGKILL
+        skus = (*SKUS, "HOOD-S", "HOOD-M")
+        with shared_engine(world.url).connect() as conn:
+            linked = set(conn.execute(select(entity_links.c.sku).where(entity_links.c.entity == "variant")).scalars())
+        assert not linked & {"TEE-S", "TEE-M"}, "the T-Shirt's combinations were linked before the kill"
+        store = world.shop.store
+        assert (_named(store, "T-Shirt"), _named(store, "Hoodie")) == (1, 1)
+
+        assert world.push() == 0
+        assert (_named(store, "T-Shirt"), _named(store, "Hoodie")) == (1, 1)
+        refs = [str(r.get("reference") or "") for r in store.tables["combinations"].values()]
+        assert sorted(r for r in refs if r in skus) == sorted(s for s in skus if s != "MUG-1")  # each once
+        with shared_engine(world.url).connect() as conn:
+            linked_now = conn.execute(
+                select(hub_variants.c.sku)
+                .join(entity_links, (entity_links.c.hub_id == hub_variants.c.id) & (entity_links.c.entity == "variant"))
+                .where(entity_links.c.deleted_at.is_(None))
+            ).scalars()
+            assert sorted(linked_now) == sorted(skus)
+        world.reset()
+        assert world.push() == 0
+        assert world.shop_writes() == 0
+
+
+def _named(store: Any, name: str) -> int:
+    """PrestaShop products with this name: a duplicate shows as 2."""
+    return sum(1 for r in store.tables["products"].values() if store.text(r["name"]) == name)

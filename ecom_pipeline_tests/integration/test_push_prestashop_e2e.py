@@ -7,6 +7,7 @@ emulator's own request statistics.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -476,3 +477,52 @@ def test_barcodes_go_where_their_length_says_and_compare_at_is_not_planned(world
         assert conn.execute(select(hub_variants.c.barcode).where(hub_variants.c.sku == "MUG-1")).scalar_one() == (
             "036000291452"
         )
+
+
+def test_the_read_back_prices_several_products_per_call_each_with_its_own_combinations(world: World) -> None:
+    """Prevents one computed-price call per product with combinations in the read-back (1,000 calls after a push
+    of 1,000 products), and a batched call mixing the products up: each row must be read for its own combinations
+    only (a field for another product's combination is not that combination's price), so every link's base is the
+    shop's price of its own combination and the pull after the push changes nothing."""
+    rows = []
+    for i in range(4):
+        for n, size in enumerate(("S", "M", "L")):
+            first = n == 0
+            rows.append(
+                f"p{i},{'P' + str(i) if first else ''},,{'active' if first else ''},{'variable' if first else ''},,,"
+                f"P{i}-{size},P{i} - {size},{10 + 5 * i + n}.00,,EUR,0.2,,"
+            )
+    world.import_csv(*rows)
+    skus = [f"P{i}-{s}" for i in range(4) for s in ("S", "M", "L")]
+    store = world.shop.store
+    for step in ("create", "price"):
+        if step == "price":
+            world.sandbox.clock.advance(60)
+            with shared_engine(world.url).begin() as conn:
+                for i in range(4):
+                    sku = hub_variants.c.sku == f"P{i}-M"
+                    conn.execute(update(hub_variants).where(sku).values(price=Decimal(f"{30 + i}.00")))
+        world.shop.stats.reset()
+        assert world.push() == 0
+        by_path = world.shop.stats.as_dict()["by_path"]
+        singles = {k: v for k, v in by_path.items() if re.fullmatch(r"GET .*/api/products/\d+", k)}
+        assert singles == {}, by_path  # no read of one product: its prices come with the others'
+        with shared_engine(world.url).connect() as conn:
+            links = conn.execute(
+                select(entity_links.c.external_id, entity_links.c.base_snapshot).where(
+                    entity_links.c.entity == "variant"
+                )
+            ).all()
+        ours = [(external_id, base) for external_id, base in links if base and base.get("sku") in skus]
+        assert len(ours) == 12
+        for external_id, base in ours:
+            pid, cid = (int(x) for x in external_id.split("-"))
+            assert Decimal(base["price"]) == Decimal(store.computed_price(pid, use_tax=True, product_attribute=cid)), (
+                external_id
+            )
+        before = _hub_variant_rows(world, skus)
+        assert run_sync(TENANT, instance=world.instance).success
+        assert _hub_variant_rows(world, skus) == before  # the bases are what the pull reads: no echo
+        world.shop.stats.reset()
+        assert world.push() == 0
+        assert world.writes() == 0
