@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import signal
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +21,51 @@ import dagster as dg
 logger = logging.getLogger(__name__)
 
 WORKSPACE_YAML = Path(__file__).resolve().parent.parent / "workspace.yaml"
+CODE_SERVER_EXIT_S = 60.0
+
+
+def _code_server_children() -> list[int]:
+    """Pids of this process's children that are Dagster code servers (``dagster api grpc``), from /proc."""
+    me = str(os.getpid())
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        ppid = stat.rsplit(")", 1)[1].split()[1]
+        if ppid == me and b"api" in cmdline and b"grpc" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def _reap(pids: list[int], timeout_s: float = CODE_SERVER_EXIT_S) -> None:
+    """Wait for the code servers this tick started to exit, and kill the ones still there after ``timeout_s``.
+
+    Leaving the workspace context asks its code server to shut down, but the server does so in the background and
+    touches the instance's storage on the way; a test that then drops its storage database left the server retrying
+    that database for ever (an orphan of the test session, holding its output pipe: seen on 2026-12-04).
+    """
+    deadline = time.monotonic() + timeout_s
+    pending = list(pids)
+    while pending and time.monotonic() < deadline:
+        for pid in list(pending):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done = pid  # not ours to wait for, or already reaped
+            if done == pid:
+                pending.remove(pid)
+        if pending:
+            time.sleep(0.2)
+    for pid in pending:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)  # a code server ignores SIGTERM when started without a terminal
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
 
 
 @contextlib.contextmanager
@@ -44,7 +92,11 @@ def schedule_tick(
     from dagster._scheduler.scheduler import _submit_run_request
 
     target = WorkspaceFileTarget(paths=[str(workspace_file or WORKSPACE_YAML)])
-    with WorkspaceProcessContext(instance, target) as workspace:
+    servers: list[int] = []
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(lambda: _reap(servers))
+        workspace = cleanup.enter_context(WorkspaceProcessContext(instance, target))
+        servers.extend(_code_server_children())
         entries = workspace.create_request_context().get_code_location_entries()
         entry = next(iter(entries.values()))
         if entry.code_location is None:
