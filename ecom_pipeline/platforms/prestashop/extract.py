@@ -479,34 +479,36 @@ def extract_inventory(
         report.rows_fetched += len(page.items)
         for row in page.items:
             by_product.setdefault(str(row.get("id_product")), []).append(row)
+    previous: dict[str, str] = {} if ctx.full_refresh else dict((report.cursor_before or {}).get("digests") or {})
+    digests = {pid: stock_digest(rows) for pid, rows in by_product.items()}
+    changed = [pid for pid, digest in digests.items() if previous.get(pid) != digest]
     # Deleting a product leaves ONE new product-level row behind for the deleted id (quantity 0; recorded:
     # stock-availables-orphans-after-product-delete.json). It belongs to no product: staging it would be rejected
     # on every full refresh ("sync products first"), so rows of ids the shop no longer lists are left out.
-    live = {str(i) for i in client.list_ids("products")} if by_product else set()
-    orphans = sorted((pid for pid in by_product if pid not in live), key=lambda p: (len(p), p))
-    for pid in orphans:
-        del by_product[pid]
+    # Only a product whose stock changed (or is new) can be such an orphan, so the id list is read only then: a
+    # poll in which no quantity moved costs the stock pages and nothing else. An orphan's digest stays in the
+    # cursor (PrestaShop never reuses a product id), so the same orphan does not ask for the id list again.
+    live = {str(i) for i in client.list_ids("products")} if changed else set()
+    orphans = sorted((pid for pid in changed if pid not in live), key=lambda p: (len(p), p))
     if orphans:
         ctx.log.info(
             f"{integration.name} stock: {len(orphans)} row set(s) of deleted products left out: {orphans[:10]}"
         )
-    previous: dict[str, str] = {} if ctx.full_refresh else dict((report.cursor_before or {}).get("digests") or {})
-    digests = {pid: stock_digest(rows) for pid, rows in by_product.items()}
+    staged = sorted(set(changed) - set(orphans), key=lambda p: (len(p), p))
     observed = now.isoformat()
     records = [
         shared.staged_record(
             integration,
             "inventory",
             pid,
-            {"id_product": pid, "rows": rows, "context": {"observed_at": observed}},
+            {"id_product": pid, "rows": by_product[pid], "context": {"observed_at": observed}},
             source_updated_at=now,
         )
-        for pid, rows in sorted(by_product.items(), key=lambda kv: (len(kv[0]), kv[0]))
-        if previous.get(pid) != digests[pid]
+        for pid in staged
     ]
-    report.unchanged = len(by_product) - len(records)
+    report.unchanged = len(by_product) - len(changed)
     report.staged = len(records)
-    cursor = {"digests": digests, "polled_at": observed, "products": len(digests)}
+    cursor = {"digests": digests, "polled_at": observed, "products": len(digests) - len(orphans)}
     with ctx.engine.begin() as conn:  # the rows and the digests that cover them commit together
         for start in range(0, len(records), 500):
             store.stage_records(conn, records[start : start + 500], run_id=ctx.run_id)
@@ -515,7 +517,7 @@ def extract_inventory(
         )
     report.cursor_after = {
         "polled_at": observed,
-        "products": len(digests),
+        "products": len(digests) - len(orphans),
         "changed_products": len(records),
         "orphan_stock_products": len(orphans),
     }

@@ -260,3 +260,26 @@ def test_every_combination_gets_the_price_the_shop_computes_for_it(
     assert len(rows) == len(expected) > 25
     assert {eid: (str(price), str(excl)) for eid, price, excl in rows} == expected
     assert any(len(c) > 2 for c in store.combinations_of.values())
+
+
+def test_a_stock_poll_in_which_nothing_moved_reads_only_the_stock_pages(world: World) -> None:
+    """Prevents a no-change stock poll paying for the product id list (only needed to spot orphan rows of a
+    deleted product), and the orphan row of a deleted product being staged or asking for the id list forever."""
+    spec = platform_spec()
+    world.sync()
+    world.shop.stats.reset()
+    quiet = spec.extract(world.ctx(), "inventory")
+    assert quiet.staged == 0
+    assert _calls(world, "products") == 0
+    assert _calls(world, "stock_availables") == quiet.api_calls == 1
+
+    with world.client() as client:
+        client.delete("products", 2)  # leaves one new product-level stock row for id 2 behind (recorded)
+    world.shop.stats.reset()
+    after_delete = spec.extract(world.ctx(), "inventory")
+    assert after_delete.staged == 0  # the orphan row is left out
+    assert after_delete.cursor_after["orphan_stock_products"] == 1
+    assert _calls(world, "products") == 1  # the id list, because a row set changed
+    world.shop.stats.reset()
+    again = spec.extract(world.ctx(), "inventory")
+    assert (again.staged, _calls(world, "products")) == (0, 0)  # the orphan's digest is remembered
