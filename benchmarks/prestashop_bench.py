@@ -393,9 +393,7 @@ def render(
         "Per-asset durations of the full and the no-change sync (materialization metadata; the rest of each wall "
         "is Dagster's own run and step overhead):\n"
     )
-    assets = sorted(
-        {k for r in results.values() for run in ("full", "incr") for k in r[run]["materializations"]}
-    )
+    assets = sorted({k for r in results.values() for run in ("full", "incr") for k in r[run]["materializations"]})
     columns = [(kind, run) for kind in results for run in ("full", "incr")]
     out.append(
         "| asset | "
