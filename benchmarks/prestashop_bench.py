@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -260,8 +261,18 @@ def run_child(backend: Any, shop: PsShop, out: Path, *, timeout_s: float) -> dic
     if not result["success"]:
         raise RuntimeError(f"sync run failed: {result['failure']}")
     result["process_wall_s"] = process_wall
+    result["steps"] = step_walls(log_path.read_text(errors="replace"))
     result["shop_calls"] = int(shop.stats().get("total", 0))
     return result
+
+
+STEP_DONE = re.compile(r'Finished execution of step "([^"]+)" in ([0-9.]+)(ms|s)\b')
+
+
+def step_walls(log_text: str) -> dict[str, float]:
+    """step -> seconds, from Dagster's STEP_SUCCESS lines in the sync child's log (what a step cost in all,
+    against the ``duration_s`` its asset measured: the difference is Dagster's own work for the step)."""
+    return {m.group(1): float(m.group(2)) / (1000 if m.group(3) == "ms" else 1) for m in STEP_DONE.finditer(log_text)}
 
 
 def written(result: dict[str, Any]) -> int:
@@ -412,10 +423,16 @@ def render(
                 calls[run] = f"{int(meta['api_calls']):,}"
         out.append(f"| {asset} | " + " | ".join(cells) + f" | {calls['full']} / {calls['incr']} |")
     for kind, r in results.items():
-        total = sum(float(m.get("duration_s") or 0) for m in r["incr"]["materializations"].values())
-        out.append(
-            f"\n{kind} no-change: run_sync wall {fmt_s(r['incr']['wall_s'])}, sum of asset durations {fmt_s(total)}."
-        )
+        for label, run in (("full", "full"), ("no-change", "incr")):
+            res = r[run]
+            total = sum(float(m.get("duration_s") or 0) for m in res["materializations"].values())
+            steps = res.get("steps") or {}
+            out.append(
+                f"\n{kind} {label}: run_sync wall {fmt_s(res['wall_s'])} = assets' own durations {fmt_s(total)} "
+                f"+ Dagster step overhead {fmt_s(sum(steps.values()) - total)} (steps {fmt_s(sum(steps.values()))}) "
+                f"+ run overhead {fmt_s(res['wall_s'] - sum(steps.values()))}; steps: "
+                + ", ".join(f"{k} {v:.2f}" for k, v in sorted(steps.items()))
+            )
     out.append("")
     out.append(f"PrestaShop benchmark took {fmt_s(elapsed)}.\n")
     return "\n".join(out)
