@@ -539,7 +539,10 @@ def watched_changes(
             # A window that opened, or closed, between the last poll and now changed the computed price. Bounds are
             # inclusive (a spare re-read costs one row; a missed one a wrong price until the next edit).
             for edge in (start, end):
-                moment = local_to_utc(edge, zone) if edge != ZERO_DATE else None
+                try:
+                    moment = local_to_utc(edge, zone)
+                except ValueError:
+                    moment = now  # unreadable: re-read the product rather than fail the poll or guess
                 if moment is not None and since - WINDOW_SLACK <= moment <= now:
                     if pid == "0":
                         everything = True

@@ -280,7 +280,7 @@ def test_a_stock_poll_in_which_nothing_moved_reads_only_the_stock_pages(world: W
     world.shop.stats.reset()
     after_delete = spec.extract(world.ctx(), "inventory")
     assert after_delete.staged == 0  # the orphan row is left out
-    assert after_delete.cursor_after["orphan_stock_products"] == 1
+    assert (after_delete.cursor_after or {}).get("orphan_stock_products") == 1
     assert _calls(world, "products") == 1  # the id list, because a row set changed
     world.shop.stats.reset()
     again = spec.extract(world.ctx(), "inventory")
