@@ -24,7 +24,7 @@ Prices that change without ``date_upd`` (the price watch, products only)
     price window opened or closed since the last poll, or every live product when a catalogue-wide specific price
     (``id_product`` 0) changed. Without a stored baseline (first poll after an upgrade) every product that has
     combinations or specific prices is re-read once. A key that may not read ``specific_prices`` watches the
-    combinations only.
+    combinations only, and is asked again once a day (and on every full scan), not on every poll.
 
 Deletions
     PrestaShop deletes for real (404 afterwards) and says nothing. Every sync lists all ids (``display=[id]``,
@@ -99,6 +99,8 @@ ZERO_DATE = "0000-00-00 00:00:00"
 WATCH_REREAD_BATCH = 100
 # Shop and pipeline clocks differ a little: a window edge this close before the last poll is checked again.
 WINDOW_SLACK = timedelta(minutes=5)
+# How long a key's refusal of specific_prices is believed before asking again.
+SPECIFIC_PRICES_RETRY = timedelta(days=1)
 
 
 @dataclass
@@ -490,18 +492,26 @@ class PriceWatch:
     digests: dict[str, str]
     global_digest: str
     windows: list[tuple[str, str, str]]  # (id_product, from, to) of every dated specific price, shop-local
+    readable_specific_prices: bool = True
 
 
-def read_price_watch(client: PrestaShopClient) -> PriceWatch:
-    """Read combinations (narrow) and specific prices, and digest them per product (module docstring)."""
+def read_price_watch(client: PrestaShopClient, *, specific_prices: bool = True) -> PriceWatch:
+    """Read combinations (narrow) and, unless told not to, specific prices; digest them per product (module
+    docstring). ``readable_specific_prices`` on the answer says whether the key could read them."""
     rows_of: dict[str, list[str]] = {}
     for page in client.iter_by_id("combinations", display=COMBINATION_WATCH_DISPLAY, page_size=NARROW_PAGE_SIZE):
         for row in page.items:
             rows_of.setdefault(str(row.get("id_product")), []).append("c" + json.dumps(row, sort_keys=True))
     catalogue: list[str] = []
     windows: list[tuple[str, str, str]] = []
+    readable = specific_prices
     try:
-        for page in client.iter_by_id("specific_prices", display="full", page_size=NARROW_PAGE_SIZE):
+        pages = (
+            client.iter_by_id("specific_prices", display="full", page_size=NARROW_PAGE_SIZE)
+            if specific_prices
+            else iter(())
+        )
+        for page in pages:
             for row in page.items:
                 pid = str(row.get("id_product") or "0")
                 text = "s" + json.dumps(row, sort_keys=True)
@@ -510,11 +520,12 @@ def read_price_watch(client: PrestaShopClient) -> PriceWatch:
                 if start != ZERO_DATE or end != ZERO_DATE:
                     windows.append((pid, start, end))
     except PrestaShopPermissionError:
-        pass  # the key may not read specific prices: combinations are still watched
+        readable = False  # the key may not read specific prices: combinations are still watched
     return PriceWatch(
         digests={pid: _digest(rows) for pid, rows in rows_of.items()},
         global_digest=_digest(catalogue),
         windows=windows,
+        readable_specific_prices=readable,
     )
 
 
@@ -566,7 +577,10 @@ def _price_watch(
     integration = ctx.integration
     with ctx.engine.connect() as conn:
         before = store.get_cursor(conn, integration.id, PRICE_WATCH_ENTITY)
-    watch = read_price_watch(client)
+    # A key refused specific_prices: ask again once a day (or on a full scan), not on every poll.
+    refused_at = (before or {}).get("specific_prices_refused_at")
+    ask = full_scan or not refused_at or now - datetime.fromisoformat(str(refused_at)) >= SPECIFIC_PRICES_RETRY
+    watch = read_price_watch(client, specific_prices=ask)
     wanted: list[int] = []
     if not full_scan:
         changed, everything = watched_changes(watch, before, timezone, now)
@@ -588,7 +602,9 @@ def _price_watch(
         shared.stage_page(ctx, entity="product", records=records, cursor=None, advance_cursor=False)
     if wanted:
         ctx.log.info(f"{integration.name} products: {len(wanted)} re-read for a price change without date_upd")
-    state = {"digests": watch.digests, "global": watch.global_digest, "polled_at": now.isoformat()}
+    state: dict[str, Any] = {"digests": watch.digests, "global": watch.global_digest, "polled_at": now.isoformat()}
+    if not watch.readable_specific_prices:
+        state["specific_prices_refused_at"] = now.isoformat() if ask else refused_at
     with ctx.engine.begin() as conn:
         store.set_cursor(
             conn,
