@@ -267,7 +267,7 @@ def run_child(backend: Any, shop: PsShop, out: Path, *, timeout_s: float) -> dic
     return result
 
 
-STEP_DONE = re.compile(r'Finished execution of step "([^"]+)" in ([0-9.]+)(ms|s)\b')
+STEP_DONE = re.compile(r'Finished execution of step "([^"]+)" in ([0-9.]+)(ms|s)\.')
 
 
 def step_walls(log_text: str) -> dict[str, float]:
@@ -428,6 +428,8 @@ def render(
             res = r[run]
             total = sum(float(m.get("duration_s") or 0) for m in res["materializations"].values())
             steps = res.get("steps") or {}
+            if len(steps) < len(res["materializations"]):  # a step line the pattern did not read: no split
+                continue
             out.append(
                 f"\n{kind} {label}: run_sync wall {fmt_s(res['wall_s'])} = assets' own durations {fmt_s(total)} "
                 f"+ Dagster step overhead {fmt_s(sum(steps.values()) - total)} (steps {fmt_s(sum(steps.values()))}) "
