@@ -11,6 +11,21 @@ Products, orders, customers
     A record whose ``date_upd`` equals its link's is not staged (and a product in that state costs no
     combinations call). Each page is staged atomically with the cursor covering it.
 
+Prices that change without ``date_upd`` (the price watch, products only)
+    A combination's ``price`` impact, reference, weight or barcode is written on the combination, and a specific
+    price (a reduction, or a fixed price) on ``specific_prices``: neither moves the product's ``date_upd``
+    (PrestaShop's ``Combination::update`` and ``SpecificPrice::add`` only touch their own row and the product's
+    ``cache_default_attribute``), and a specific price with a ``from``/``to`` window changes the computed price
+    when the window opens or closes without any write at all. So every product poll also reads
+    ``combinations?display=[id,id_product,price,reference,weight,ean13,upc,isbn]`` and
+    ``specific_prices?display=full`` (1,000 rows per call, keyset by id: about 10 + 1 calls for 5,000 products
+    with 9,000 combinations), keeps a digest per product in the ``product_prices`` cursor, and re-reads (by id,
+    then with combinations and computed prices as usual) only the products whose digest changed, whose specific
+    price window opened or closed since the last poll, or every live product when a catalogue-wide specific price
+    (``id_product`` 0) changed. Without a stored baseline (first poll after an upgrade) every product that has
+    combinations or specific prices is re-read once. A key that may not read ``specific_prices`` watches the
+    combinations only, and is asked again once a day (and on every full scan), not on every poll.
+
 Deletions
     PrestaShop deletes for real (404 afterwards) and says nothing. Every sync lists all ids (``display=[id]``,
     1,000 per call, keyset by id) and stages a tombstone for every linked id that is gone. A full scan uses the
@@ -33,14 +48,16 @@ Stock
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ecom_pipeline.platforms.prestashop import transform as ps
 from ecom_pipeline.platforms.prestashop.client import NARROW_PAGE_SIZE, Page, PrestaShopClient
+from ecom_pipeline.platforms.prestashop.dates import local_to_utc, shop_zone
 from ecom_pipeline.platforms.prestashop.errors import PrestaShopBadParameterError, PrestaShopPermissionError
 from ecom_pipeline.sync import extract as shared
 from ecom_pipeline.warehouse import store
@@ -74,6 +91,16 @@ PRICE_PARAMS: dict[str, str] = {
     )
 }
 DEFAULT_POLL_INTERVAL_S = 0
+# Price watch (module docstring): the cursor entity of its digests, and the combination fields the transform reads.
+PRICE_WATCH_ENTITY = "product_prices"
+COMBINATION_WATCH_DISPLAY = "[id,id_product,price,reference,weight,ean13,upc,isbn]"
+ZERO_DATE = "0000-00-00 00:00:00"
+# Products re-read per call when the price watch finds some changed.
+WATCH_REREAD_BATCH = 100
+# Shop and pipeline clocks differ a little: a window edge this close before the last poll is checked again.
+WINDOW_SLACK = timedelta(minutes=5)
+# How long a key's refusal of specific_prices is believed before asking again.
+SPECIFIC_PRICES_RETRY = timedelta(days=1)
 
 
 @dataclass
@@ -317,6 +344,7 @@ def extract_entity(
         client.iter_all(resource) if since is None else client.iter_modified(resource, since, timezone, now=now)
     )
     seen: set[str] = set()
+    staged_ids: set[str] = set()
     newest = cursor
 
     def page_records() -> Iterator[tuple[list[StagedRecord], shared.CursorKey | None]]:
@@ -345,9 +373,12 @@ def extract_entity(
     for records, page_newest in shared.prefetch(page_records()):
         newest = shared.later(newest, page_newest)
         report.staged += len(records)
+        staged_ids.update(r.external_id for r in records)
         # A date_upd-ascending scan advances the cursor page by page; an id-ordered full scan only at the end.
         shared.stage_page(ctx, entity=entity, records=records, cursor=newest, advance_cursor=not full_scan)
         ctx.log.debug(f"{integration.name} {resource}: page {report.pages}, {report.rows_fetched} read")
+    if entity == "product":
+        _price_watch(ctx, report, client, lookups, timezone, staged_ids=staged_ids, full_scan=full_scan, now=now)
     if not full_scan:
         seen = {str(i) for i in client.list_ids(resource)}
     report.complete_scan = True
@@ -451,6 +482,139 @@ def _safe_has_combinations(item: dict[str, Any]) -> bool:
         return False
 
 
+# -- price watch ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PriceWatch:
+    """What the price watch read: a digest per product, the catalogue-wide digest, and the specific-price windows."""
+
+    digests: dict[str, str]
+    global_digest: str
+    windows: list[tuple[str, str, str]]  # (id_product, from, to) of every dated specific price, shop-local
+    readable_specific_prices: bool = True
+
+
+def read_price_watch(client: PrestaShopClient, *, specific_prices: bool = True) -> PriceWatch:
+    """Read combinations (narrow) and, unless told not to, specific prices; digest them per product (module
+    docstring). ``readable_specific_prices`` on the answer says whether the key could read them."""
+    rows_of: dict[str, list[str]] = {}
+    for page in client.iter_by_id("combinations", display=COMBINATION_WATCH_DISPLAY, page_size=NARROW_PAGE_SIZE):
+        for row in page.items:
+            rows_of.setdefault(str(row.get("id_product")), []).append("c" + json.dumps(row, sort_keys=True))
+    catalogue: list[str] = []
+    windows: list[tuple[str, str, str]] = []
+    readable = specific_prices
+    try:
+        pages = (
+            client.iter_by_id("specific_prices", display="full", page_size=NARROW_PAGE_SIZE)
+            if specific_prices
+            else iter(())
+        )
+        for page in pages:
+            for row in page.items:
+                pid = str(row.get("id_product") or "0")
+                text = "s" + json.dumps(row, sort_keys=True)
+                (catalogue if pid == "0" else rows_of.setdefault(pid, [])).append(text)
+                start, end = str(row.get("from") or ZERO_DATE), str(row.get("to") or ZERO_DATE)
+                if start != ZERO_DATE or end != ZERO_DATE:
+                    windows.append((pid, start, end))
+    except PrestaShopPermissionError:
+        readable = False  # the key may not read specific prices: combinations are still watched
+    return PriceWatch(
+        digests={pid: _digest(rows) for pid, rows in rows_of.items()},
+        global_digest=_digest(catalogue),
+        windows=windows,
+        readable_specific_prices=readable,
+    )
+
+
+def _digest(rows: list[str]) -> str:
+    return hashlib.sha1("\n".join(sorted(rows)).encode(), usedforsecurity=False).hexdigest()[:12]
+
+
+def watched_changes(
+    watch: PriceWatch, before: dict[str, Any] | None, timezone: str, now: datetime
+) -> tuple[set[str], bool]:
+    """(ids of products to re-read, whether every product must be re-read) against the stored watch ``before``."""
+    if not before or not isinstance(before.get("digests"), dict):
+        return set(watch.digests), False  # no baseline: everything that could have changed silently
+    previous: dict[str, str] = before["digests"]
+    changed = {pid for pid in watch.digests.keys() | previous.keys() if watch.digests.get(pid) != previous.get(pid)}
+    everything = watch.global_digest != before.get("global")
+    last = before.get("polled_at")
+    if last:
+        since = datetime.fromisoformat(str(last))
+        zone = shop_zone(timezone)
+        for pid, start, end in watch.windows:
+            # A window that opened, or closed, between the last poll and now changed the computed price. Bounds are
+            # inclusive (a spare re-read costs one row; a missed one a wrong price until the next edit).
+            for edge in (start, end):
+                try:
+                    moment = local_to_utc(edge, zone)
+                except ValueError:
+                    moment = now  # unreadable: re-read the product rather than fail the poll or guess
+                if moment is not None and since - WINDOW_SLACK <= moment <= now:
+                    if pid == "0":
+                        everything = True
+                    else:
+                        changed.add(pid)
+    return changed, everything
+
+
+def _price_watch(
+    ctx: shared.ExtractContext,
+    report: PrestaShopExtractReport,
+    client: PrestaShopClient,
+    lookups: _Lookups,
+    timezone: str,
+    *,
+    staged_ids: set[str],
+    full_scan: bool,
+    now: datetime,
+) -> None:
+    """Re-stage the products whose prices changed without ``date_upd`` (module docstring), then store the watch."""
+    integration = ctx.integration
+    with ctx.engine.connect() as conn:
+        before = store.get_cursor(conn, integration.id, PRICE_WATCH_ENTITY)
+    # A key refused specific_prices: ask again once a day (or on a full scan), not on every poll.
+    refused_at = (before or {}).get("specific_prices_refused_at")
+    ask = full_scan or not refused_at or now - datetime.fromisoformat(str(refused_at)) >= SPECIFIC_PRICES_RETRY
+    watch = read_price_watch(client, specific_prices=ask)
+    wanted: list[int] = []
+    if not full_scan:
+        changed, everything = watched_changes(watch, before, timezone, now)
+        if everything:
+            changed = {str(i) for i in client.list_ids("products")}
+        wanted = sorted(int(pid) for pid in changed - staged_ids if pid.isdigit() and int(pid) > 0)
+    for start in range(0, len(wanted), WATCH_REREAD_BATCH):
+        items = client.list_by_ids("products", wanted[start : start + WATCH_REREAD_BATCH], display="full")
+        changed_items = [
+            (str(item.get("id")), item, _record_time(item, timezone)) for item in items if item.get("id") is not None
+        ]
+        payloads = _payloads("product", "product", changed_items, client, lookups, timezone)
+        records = [
+            shared.staged_record(integration, "product", eid, payload, source_updated_at=updated)
+            for (eid, _, updated), payload in zip(changed_items, payloads, strict=True)
+        ]
+        report.staged += len(records)
+        report.rows_fetched += len(items)
+        shared.stage_page(ctx, entity="product", records=records, cursor=None, advance_cursor=False)
+    if wanted:
+        ctx.log.info(f"{integration.name} products: {len(wanted)} re-read for a price change without date_upd")
+    state: dict[str, Any] = {"digests": watch.digests, "global": watch.global_digest, "polled_at": now.isoformat()}
+    if not watch.readable_specific_prices:
+        state["specific_prices_refused_at"] = now.isoformat() if ask else refused_at
+    with ctx.engine.begin() as conn:
+        store.set_cursor(
+            conn,
+            integration_id=integration.id,
+            tenant_id=integration.tenant_id,
+            entity=PRICE_WATCH_ENTITY,
+            cursor=state,
+        )
+
+
 # -- stock ------------------------------------------------------------------------------------------------------
 
 
@@ -479,34 +643,36 @@ def extract_inventory(
         report.rows_fetched += len(page.items)
         for row in page.items:
             by_product.setdefault(str(row.get("id_product")), []).append(row)
+    previous: dict[str, str] = {} if ctx.full_refresh else dict((report.cursor_before or {}).get("digests") or {})
+    digests = {pid: stock_digest(rows) for pid, rows in by_product.items()}
+    changed = [pid for pid, digest in digests.items() if previous.get(pid) != digest]
     # Deleting a product leaves ONE new product-level row behind for the deleted id (quantity 0; recorded:
     # stock-availables-orphans-after-product-delete.json). It belongs to no product: staging it would be rejected
     # on every full refresh ("sync products first"), so rows of ids the shop no longer lists are left out.
-    live = {str(i) for i in client.list_ids("products")} if by_product else set()
-    orphans = sorted((pid for pid in by_product if pid not in live), key=lambda p: (len(p), p))
-    for pid in orphans:
-        del by_product[pid]
+    # Only a product whose stock changed (or is new) can be such an orphan, so the id list is read only then: a
+    # poll in which no quantity moved costs the stock pages and nothing else. An orphan's digest stays in the
+    # cursor (PrestaShop never reuses a product id), so the same orphan does not ask for the id list again.
+    live = {str(i) for i in client.list_ids("products")} if changed else set()
+    orphans = sorted((pid for pid in changed if pid not in live), key=lambda p: (len(p), p))
     if orphans:
         ctx.log.info(
             f"{integration.name} stock: {len(orphans)} row set(s) of deleted products left out: {orphans[:10]}"
         )
-    previous: dict[str, str] = {} if ctx.full_refresh else dict((report.cursor_before or {}).get("digests") or {})
-    digests = {pid: stock_digest(rows) for pid, rows in by_product.items()}
+    staged = sorted(set(changed) - set(orphans), key=lambda p: (len(p), p))
     observed = now.isoformat()
     records = [
         shared.staged_record(
             integration,
             "inventory",
             pid,
-            {"id_product": pid, "rows": rows, "context": {"observed_at": observed}},
+            {"id_product": pid, "rows": by_product[pid], "context": {"observed_at": observed}},
             source_updated_at=now,
         )
-        for pid, rows in sorted(by_product.items(), key=lambda kv: (len(kv[0]), kv[0]))
-        if previous.get(pid) != digests[pid]
+        for pid in staged
     ]
-    report.unchanged = len(by_product) - len(records)
+    report.unchanged = len(by_product) - len(changed)
     report.staged = len(records)
-    cursor = {"digests": digests, "polled_at": observed, "products": len(digests)}
+    cursor = {"digests": digests, "polled_at": observed, "products": len(digests) - len(orphans)}
     with ctx.engine.begin() as conn:  # the rows and the digests that cover them commit together
         for start in range(0, len(records), 500):
             store.stage_records(conn, records[start : start + 500], run_id=ctx.run_id)
@@ -515,7 +681,7 @@ def extract_inventory(
         )
     report.cursor_after = {
         "polled_at": observed,
-        "products": len(digests),
+        "products": len(digests) - len(orphans),
         "changed_products": len(records),
         "orphan_stock_products": len(orphans),
     }

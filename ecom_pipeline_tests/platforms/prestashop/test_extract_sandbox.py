@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, func, select
 
 from ecom_pipeline.platforms.prestashop import extract as ps_extract
 from ecom_pipeline.platforms.prestashop.client import PrestaShopClient, set_xml_field
+from ecom_pipeline.platforms.prestashop.dates import shop_zone, utc_to_local
 from ecom_pipeline.platforms.prestashop.spec import platform_spec
 from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
 from ecom_pipeline.sync.apply import apply_staged
@@ -98,7 +99,9 @@ def test_full_then_no_change_sync_applies_everything_once_and_stages_nothing(wor
     assert stock == variants  # one stock row per sellable variant: product-level sums are not counted
     second = world.sync()
     assert [second[e].staged for e in ("product", "inventory", "order", "customer")] == [0, 0, 0, 0]
-    assert second["product"].api_calls <= 3  # one filtered page + the id list
+    # One filtered page, the combinations of the price watch, the id list; this key may not read specific_prices,
+    # which the full scan found out: the no-change poll does not ask again.
+    assert second["product"].api_calls <= 3
 
 
 def test_deleted_product_becomes_a_tombstone_without_webhooks(world: World) -> None:
@@ -260,3 +263,139 @@ def test_every_combination_gets_the_price_the_shop_computes_for_it(
     assert len(rows) == len(expected) > 25
     assert {eid: (str(price), str(excl)) for eid, price, excl in rows} == expected
     assert any(len(c) > 2 for c in store.combinations_of.values())
+
+
+def test_a_stock_poll_in_which_nothing_moved_reads_only_the_stock_pages(world: World) -> None:
+    """Prevents a no-change stock poll paying for the product id list (only needed to spot orphan rows of a
+    deleted product), and the orphan row of a deleted product being staged or asking for the id list forever."""
+    spec = platform_spec()
+    world.sync()
+    world.shop.stats.reset()
+    quiet = spec.extract(world.ctx(), "inventory")
+    assert quiet.staged == 0
+    assert _calls(world, "products") == 0
+    assert _calls(world, "stock_availables") == quiet.api_calls == 1
+
+    with world.client() as client:
+        client.delete("products", 2)  # leaves one new product-level stock row for id 2 behind (recorded)
+    world.shop.stats.reset()
+    after_delete = spec.extract(world.ctx(), "inventory")
+    assert after_delete.staged == 0  # the orphan row is left out
+    assert (after_delete.cursor_after or {}).get("orphan_stock_products") == 1
+    assert _calls(world, "products") == 1  # the id list, because a row set changed
+    world.shop.stats.reset()
+    again = spec.extract(world.ctx(), "inventory")
+    assert (again.staged, _calls(world, "products")) == (0, 0)  # the orphan's digest is remembered
+
+
+@pytest.fixture
+def ml_sandbox(tmp_path: Path) -> Iterator[SandboxServer]:
+    """The two-language store: its key may read specific_prices, as the recorded one could."""
+    spec = ShopSpec(
+        name="ps-shop",
+        platform="prestashop",
+        seed=3,
+        products=25,
+        variable_share=0.5,
+        orders=4,
+        customers=3,
+        options={"languages": ["en", "fr"]},
+    )
+    with SandboxServer(shops=[spec], cert_dir=tmp_path / "ml-certs") as server:
+        yield server
+
+
+@pytest.fixture
+def ml_world(sqlite_warehouse_url: str, ml_sandbox: SandboxServer) -> World:
+    return World(sqlite_warehouse_url, ml_sandbox, {})
+
+
+def _hub_price(world: World, pid: int, cid: int) -> str:
+    with world.engine.connect() as conn:
+        price = conn.execute(
+            select(hub_variants.c.price)
+            .join(store_links, store_links.c.hub_id == hub_variants.c.id)
+            .where(store_links.c.entity == "variant", store_links.c.external_id == f"{pid}-{cid}")
+        ).scalar_one()
+    return str(price)
+
+
+def _shop_price(world: World, pid: int, cid: int) -> str:
+    return str(world.shop.store.computed_price(pid, use_tax=True, product_attribute=cid or None))
+
+
+def _product_with_combinations(world: World) -> tuple[int, int]:
+    store = world.shop.store
+    reduced = {str(sp["id_product"]) for sp in store.tables["specific_prices"].values()}
+    pid = next(p for p, combos in sorted(store.combinations_of.items()) if combos and str(p) not in reduced)
+    return pid, sorted(store.combinations_of[pid])[-1]
+
+
+def _post_specific_price(world: World, pid: int, *, start: str = "0000-00-00 00:00:00") -> None:
+    """POST a 50 % reduction on ``pid`` through the webservice (XML of a seeded row, as a client would)."""
+    with world.client() as client:
+        seeded = min(int(i) for i in world.shop.store.tables["specific_prices"])
+        tree = client.get_xml("specific_prices", seeded)
+        set_xml_field(tree, "id_product", str(pid))
+        set_xml_field(tree, "reduction", "0.500000")
+        set_xml_field(tree, "from", start)
+        client.post_xml("specific_prices", tree)
+
+
+def test_a_combination_price_change_reaches_the_hub_although_date_upd_does_not_move(world: World) -> None:
+    """Prevents a combination's new price impact staying out of the hub: a combination PUT does not touch the
+    product's date_upd, so the date_upd poll alone never re-reads the product."""
+    world.sync()
+    pid, cid = _product_with_combinations(world)
+    date_upd = world.shop.store.tables["products"][pid]["date_upd"]
+    before = _hub_price(world, pid, cid)
+    with world.client() as client:
+        tree = client.get_xml("combinations", cid)
+        set_xml_field(tree, "price", "37.500000")
+        client.put_xml("combinations", cid, tree)
+    assert world.shop.store.tables["products"][pid]["date_upd"] == date_upd
+    report = world.sync()
+    assert report["product"].staged == 1
+    assert _hub_price(world, pid, cid) == _shop_price(world, pid, cid) != before
+    assert world.sync()["product"].staged == 0  # and only once
+
+
+def test_a_new_specific_price_reaches_the_hub_although_date_upd_does_not_move(ml_world: World) -> None:
+    """Prevents a reduction created in the shop (specific_prices) never lowering the hub price."""
+    world = ml_world
+    world.sync()
+    pid, cid = _product_with_combinations(world)
+    before = _hub_price(world, pid, cid)
+    _post_specific_price(world, pid)
+    report = world.sync()
+    assert report["product"].staged == 1
+    assert _hub_price(world, pid, cid) == _shop_price(world, pid, cid) != before
+    assert world.sync()["product"].staged == 0
+
+
+def test_a_specific_price_window_that_opens_later_reaches_the_hub_when_it_opens(
+    ml_world: World, ml_sandbox: SandboxServer
+) -> None:
+    """Prevents a scheduled reduction (from = tomorrow) never reaching the hub: when its window opens nothing in the
+    shop is written, the computed price just changes."""
+    world, sandbox = ml_world, ml_sandbox
+    world.sync()
+    pid, cid = _product_with_combinations(world)
+    opens = datetime.fromtimestamp(sandbox.clock.time(), UTC) + timedelta(hours=2)
+    _post_specific_price(world, pid, start=utc_to_local(opens, shop_zone("Europe/Paris")).strftime("%Y-%m-%d %H:%M:%S"))
+    world.sync()  # the new row is seen (re-read once), the price is still the old one
+    before = _hub_price(world, pid, cid)
+    assert before == _shop_price(world, pid, cid)
+    sandbox.clock.advance(3 * 3600)
+    now = datetime.fromtimestamp(sandbox.clock.time(), UTC)
+    report = ps_extract.extract_entity(world.ctx(), "product", now=now)
+    assert report.staged == 1
+    spec = platform_spec()
+    apply_staged(
+        world.engine,
+        tenant_id=TENANT,
+        entity="product",
+        transforms={"prestashop": spec.transforms["product"]},
+        run_id="t",
+    )
+    assert _hub_price(world, pid, cid) == _shop_price(world, pid, cid) != before
