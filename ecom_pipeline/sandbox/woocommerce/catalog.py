@@ -430,7 +430,7 @@ class WooCatalog:
     def product_tags(self, refs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Resolve ``[{"id": N}]`` from a product write (WooCommerce's ``save_taxonomy_terms`` reads only ids);
         unknown ids are dropped."""
-        out = []
+        out: list[dict[str, Any]] = []
         for ref in refs:
             try:
                 term = self.terms.get(int(ref.get("id") or 0)) if isinstance(ref, dict) else None
