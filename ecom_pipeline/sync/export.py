@@ -63,6 +63,8 @@ ALL_PUSH_FIELDS: frozenset[str] = frozenset(FIELDS)
 # A product's category names: not a merged field (no policy, no conflict), pushed on update only by a writer whose
 # ``PUSH_FIELDS`` name it (WooCommerce); a create always carries them (``ProductCreate.categories``).
 CATEGORIES = "categories"
+# A product's tag names: as categories (no policy; pushed on update only by a writer whose ``PUSH_FIELDS`` name it).
+TAGS = "tags"
 
 
 class ExportError(RuntimeError):
@@ -93,6 +95,8 @@ class ProductCreate:
     variants: tuple[VariantValues, ...]
     # The hub product's category names: a writer finds (or creates) the shop's categories of these names on create.
     categories: tuple[str, ...] = ()
+    # The hub product's tag names (a writer whose ``PUSH_FIELDS`` name ``tags`` finds or creates them on create).
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -253,9 +257,20 @@ def _category_names(categories: Any) -> tuple[str, ...]:
     return tuple(str(c).strip() for c in categories if str(c).strip())
 
 
+# How a nested category is written in the hub: ``Parent > Child`` (a shop answers the leaf name only).
+CATEGORY_PATH_SEPARATOR = ">"
+
+
 def _category_key(names: Iterable[Any]) -> tuple[str, ...]:
-    """Category names as a shop gives them back: HTML escapes undone, spaces collapsed, case folded, as a sorted
-    set (WordPress stores ``Mugs & Cups`` as ``Mugs &amp; Cups`` and answers in its own order)."""
+    """Category names as a shop gives them back: HTML escapes undone, spaces collapsed, case folded, a path
+    ``Parent > Child`` reduced to its leaf ``Child`` (a WooCommerce product lists the nested category by its own
+    name), as a sorted set (WordPress stores ``Mugs & Cups`` as ``Mugs &amp; Cups`` and answers in its own order)."""
+    leaves = (html.unescape(str(n or "")).split(CATEGORY_PATH_SEPARATOR)[-1] for n in names)
+    return tuple(sorted({" ".join(leaf.split()).casefold() for leaf in leaves} - {""}))
+
+
+def _tag_key(names: Iterable[Any]) -> tuple[str, ...]:
+    """Tag names compared as the shop gives them back (as categories, but a ``>`` is part of a tag's name)."""
     return tuple(sorted({" ".join(html.unescape(str(n or "")).split()).casefold() for n in names} - {""}))
 
 
@@ -266,12 +281,23 @@ def _category_change(base: Mapping[str, Any], product: Any) -> tuple[Any, Any] |
     moves the base too) before a push would send the hub's back. An empty hub list changes nothing: a hub product
     first read from a shop without categories (Shopify) must not strip a linked WooCommerce product of its own.
     """
-    hub = _category_names(product.categories)
+    return _names_change(base, CATEGORIES, _category_names(product.categories), _category_key)
+
+
+def _tag_change(base: Mapping[str, Any], product: Any) -> tuple[Any, Any] | None:
+    """(base names, hub names) when the hub's tags of a linked product differ from the link's base (the same
+    rules as categories: an empty hub list changes nothing)."""
+    return _names_change(base, TAGS, _category_names(product.tags), _tag_key)
+
+
+def _names_change(
+    base: Mapping[str, Any], field: str, hub: tuple[str, ...], key: Callable[[Iterable[Any]], tuple[str, ...]]
+) -> tuple[Any, Any] | None:
     if not hub:
         return None
-    shop = base.get(CATEGORIES) or []
+    shop = base.get(field) or []
     shop_names = tuple(str(n) for n in shop) if isinstance(shop, list | tuple) else ()
-    if _category_key(hub) == _category_key(shop_names):
+    if key(hub) == key(shop_names):
         return None
     return list(shop_names), list(hub)
 
@@ -356,6 +382,7 @@ def plan_export(
                         for v in live
                     ),
                     categories=_category_names(p.categories),
+                    tags=_category_names(p.tags),
                 )
             )
             continue
@@ -365,6 +392,10 @@ def plan_export(
             category_change = _category_change(base, p)
             if category_change is not None:
                 changes[CATEGORIES] = category_change
+        if TAGS in push_fields and p.deleted_at is None:
+            tag_change = _tag_change(base, p)
+            if tag_change is not None:
+                changes[TAGS] = tag_change
         if changes:
             update = FieldUpdate("product", int(p.id), str(link.external_id), None, changes, values, base)
             if p.deleted_at is not None and set(changes) == {"status"}:

@@ -1,4 +1,4 @@
-"""WooCommerce categories and global attributes, found by name and created when missing (export).
+"""WooCommerce categories, tags and global attributes, found by name and created when missing (export).
 
 Why: a hub product names its categories and its variants' options ("Size=M") as text, while WooCommerce wants
 term and attribute ids, and a variation of a *global* attribute must name the attribute by id (WooCommerce's
@@ -11,7 +11,12 @@ and keeps every step safe to repeat:
   of the same name. Missing: ``POST /products/categories {"name"}``. An answer ``term_exists`` (WordPress's
   ``wp_insert_term``: "A term with the name provided already exists with this parent.", the existing id in
   ``data.resource_id``) is adopted: that is also what a retried POST whose first answer was lost gets, so a lost
-  answer never makes a second category.
+  answer never makes a second category. A nested hub category ``Parent > Child`` is found (``&parent=ID``) or
+  created (``{"name", "parent"}``) one step at a time from the top level, so ``Child`` lands under ``Parent``
+  and a ``Child`` under another parent is not taken for it.
+- **Tags**: ``GET /products/tags?search=NAME`` (every page), matched as categories; missing ones ``POST
+  /products/tags {"name"}``, ``term_exists`` ("A term with the name provided already exists in this taxonomy.")
+  adopted. Products name both by id (WooCommerce reads only ``id`` from a product's ``categories``/``tags``).
 - **Global attributes**: ``GET /products/attributes`` (WooCommerce always answers the whole list), matched by name
   or by slug (``pa_<slug>``). Missing: ``POST /products/attributes {"name", "slug"}``. WooCommerce refuses slugs
   longer than 28 characters and reserved WordPress query vars (``wc_check_if_attribute_name_is_reserved``:
@@ -42,7 +47,7 @@ from typing import Any
 
 from ecom_pipeline.platforms.errors import ShopApiError, ShopBadRequestError
 from ecom_pipeline.platforms.woocommerce.client import MAX_PER_PAGE, WooCommerceClient
-from ecom_pipeline.sync.export import ProductCreate, VariantValues
+from ecom_pipeline.sync.export import CATEGORY_PATH_SEPARATOR, ProductCreate, VariantValues
 
 MAX_ATTRIBUTE_SLUG = 28  # wc_create_attribute: 'Slug "%s" is too long (28 characters max).'
 RESERVED_SUFFIX = "-attr"
@@ -66,6 +71,13 @@ def attribute_slug(name: str) -> str:
     return slug[:MAX_ATTRIBUTE_SLUG].rstrip("-")
 
 
+def category_path(name: str) -> list[str]:
+    """A hub category name as its steps from the top level: ``"Home > Kitchen"`` -> ``["Home", "Kitchen"]``
+    (the hub's notation for a nested category, ``sync.export.CATEGORY_PATH_SEPARATOR``); empty steps dropped."""
+    steps = [" ".join(s.split()) for s in html.unescape(str(name)).split(CATEGORY_PATH_SEPARATOR)]
+    return [s for s in steps if s] or [str(name).strip()]
+
+
 def _reserved_retry(slug: str) -> str:
     return slug[: MAX_ATTRIBUTE_SLUG - len(RESERVED_SUFFIX)].rstrip("-") + RESERVED_SUFFIX
 
@@ -85,7 +97,8 @@ class WooTaxonomy:
 
     def __init__(self, client: WooCommerceClient) -> None:
         self.client = client
-        self._categories: dict[str, int] = {}
+        self._categories: dict[tuple[str, int | None], int] = {}  # (name, parent or None for any) -> id
+        self._tags: dict[str, int] = {}
         self._attributes: list[dict[str, Any]] | None = None
         self._terms: dict[int, set[str]] = {}
 
@@ -103,32 +116,96 @@ class WooTaxonomy:
         return ids
 
     def category_id(self, name: str) -> int:
-        key = name_key(name)
-        if key not in self._categories:
-            found = self._find_category(name)
-            self._categories[key] = found if found is not None else self._create_category(name)
-        return self._categories[key]
+        """The category a hub name stands for: ``Child`` (any parent, a top-level one first) or a path
+        ``Parent > Child`` (each step under the one before, from the top level), created step by step."""
+        steps = category_path(name)
+        if len(steps) == 1:
+            return self._category_step(steps[0], None)
+        parent = 0
+        for step in steps:
+            parent = self._category_step(step, parent)
+        return parent
 
-    def _find_category(self, name: str) -> int | None:
+    def _category_step(self, name: str, parent: int | None) -> int:
+        """One category by name: under ``parent`` (0 the top level), or anywhere when ``parent`` is None."""
+        cache_key = (name_key(name), parent)
+        if cache_key not in self._categories:
+            found = self._find_category(name, parent)
+            self._categories[cache_key] = found if found is not None else self._create_category(name, parent or 0)
+        return self._categories[cache_key]
+
+    def _find_category(self, name: str, parent: int | None = None) -> int | None:
         key = name_key(name)
         matches: list[Mapping[str, Any]] = []
         # WordPress stores names escaped ("Mugs &amp; Cups") and searches them with LIKE: send the escaped form.
-        params = {"search": html.escape(html.unescape(name), quote=False), "per_page": MAX_PER_PAGE}
+        params: dict[str, Any] = {"search": html.escape(html.unescape(name), quote=False), "per_page": MAX_PER_PAGE}
+        if parent is not None:
+            params["parent"] = parent  # a same-named category under another parent is another category
         for page in self.client.iter_pages("products/categories", params):
-            matches += [c for c in page.items if isinstance(c, Mapping) and name_key(c.get("name")) == key]
+            matches += [
+                c
+                for c in page.items
+                if isinstance(c, Mapping)
+                and name_key(c.get("name")) == key
+                and (parent is None or int(c.get("parent") or 0) == parent)
+            ]
         if not matches:
             return None
         best = min(matches, key=lambda c: (int(c.get("parent") or 0) != 0, int(c.get("id") or 0)))
         return int(best["id"])
 
-    def _create_category(self, name: str) -> int:
+    def _create_category(self, name: str, parent: int = 0) -> int:
+        body: dict[str, Any] = {"name": name}
+        if parent:
+            body["parent"] = parent
         try:
-            created = self.client.post("products/categories", {"name": name})
+            created = self.client.post("products/categories", body)
         except ShopBadRequestError as err:
             existing = _resource_id(err)
             if existing is not None:
                 return existing  # WordPress has it (maybe from our own request whose answer was lost)
             raise TaxonomyError(f"category {name!r} could not be created: {err.message}") from None
+        return int(created["id"])
+
+    # -- tags ---------------------------------------------------------------------------------------------------
+
+    def tag_ids(self, names: Iterable[str]) -> list[int]:
+        """The shop's tag ids for hub tag names, in order, creating missing ones (``/products/tags``)."""
+        ids: list[int] = []
+        for name in names:
+            if not name_key(name):
+                continue
+            tid = self.tag_id(str(name).strip())
+            if tid not in ids:
+                ids.append(tid)
+        return ids
+
+    def tag_id(self, name: str) -> int:
+        key = name_key(name)
+        if key not in self._tags:
+            found = self._find_tag(name)
+            self._tags[key] = found if found is not None else self._create_tag(name)
+        return self._tags[key]
+
+    def _find_tag(self, name: str) -> int | None:
+        key = name_key(name)
+        params = {"search": html.escape(html.unescape(name), quote=False), "per_page": MAX_PER_PAGE}
+        ids = [
+            int(t["id"])
+            for page in self.client.iter_pages("products/tags", params)
+            for t in page.items
+            if isinstance(t, Mapping) and name_key(t.get("name")) == key
+        ]
+        return min(ids) if ids else None
+
+    def _create_tag(self, name: str) -> int:
+        try:
+            created = self.client.post("products/tags", {"name": name})
+        except ShopBadRequestError as err:
+            existing = _resource_id(err)
+            if existing is not None:
+                return existing  # "A term with the name provided already exists in this taxonomy."
+            raise TaxonomyError(f"tag {name!r} could not be created: {err.message}") from None
         return int(created["id"])
 
     # -- global attributes --------------------------------------------------------------------------------------
@@ -223,6 +300,8 @@ class WooTaxonomy:
         out = dict(body)
         if create.categories:
             out["categories"] = [{"id": cid} for cid in self.category_ids(create.categories)]
+        if create.tags:
+            out["tags"] = [{"id": tid} for tid in self.tag_ids(create.tags)]
         if create.kind == "variable":
             out["attributes"] = self.global_attributes(options_by_name(v.options for v in create.variants))
         return out

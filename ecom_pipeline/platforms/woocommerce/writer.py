@@ -22,14 +22,15 @@
   shows the shop also changed fields we did not push (an edit the hub has not pulled yet), the base is not marked
   as agreed (no hash), so the next pull still brings that edit in instead of it being silently absorbed.
 
-- Categories and options (``taxonomy.py``): a create names the shop's categories by id (found by name, created
-  when missing) and a variable product's options as global attributes (created by name, their values as terms);
-  new variations name the parent's attributes (by id, or by name for a parent made with local attributes), and
+- Categories, tags and options (``taxonomy.py``): a create names the shop's categories and tags by id (found by
+  name, created when missing; a nested hub category ``Parent > Child`` under its parent) and a variable
+  product's options as global attributes (created by name, their values as terms); new variations
+  name the parent's attributes (by id, or by name for a parent made with local attributes), and
   an option value the parent lacks is first added to its attribute options.
 
 Known limits (docs/two-way-sync.md): variable parents have no SKU, so a killed variable-product create is found
-only through its variations' SKUs when they were created; tags are not written. A linked product's categories are
-written when the hub's differ from its base (the plan's ``categories`` change; the whole list, by id).
+only through its variations' SKUs when they were created. A linked product's categories and tags are written when
+the hub's differ from its base (the plan's ``categories``/``tags`` change; the whole list, by id).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from ecom_pipeline.platforms.woocommerce.transform import product_to_canonical
 from ecom_pipeline.sync.canonical import CanonicalProduct, CanonicalVariant
 from ecom_pipeline.sync.export import (
     CATEGORIES,
+    TAGS,
     ExportPlan,
     FieldUpdate,
     ProductCreate,
@@ -74,7 +76,7 @@ _TIME_FIELDS = frozenset({"created_at", "updated_at"})
 # The fields a push writes to WooCommerce (sync/export.py plans no other): all of them; the sale price is
 # WooCommerce's own ``sale_price``, the barcode its ``global_unique_id`` (GTIN/UPC/EAN/ISBN, WooCommerce 9.2+).
 # Every merged field, and a linked product's categories (by name: found or created by ``taxonomy.py``).
-PUSH_FIELDS: frozenset[str] = frozenset(FIELDS) | {CATEGORIES}
+PUSH_FIELDS: frozenset[str] = frozenset(FIELDS) | {CATEGORIES, TAGS}
 _PRICES = ("price", "compare_at_price", "sale_price")
 # Canonical fields each pushed field shows up as in a snapshot (the three prices are written together).
 _SNAPSHOT_FIELDS = {name: _PRICES for name in _PRICES}
@@ -376,14 +378,20 @@ class _Writer:
             for u in group:
                 fields = product_fields if u.entity == "product" else variant_fields
                 body.update(fields(u.values, u.changes))
-                if u.entity == "product" and CATEGORIES in u.changes:
-                    try:
-                        ids = self.taxonomy.category_ids(u.changes[CATEGORIES][1])
-                    except TaxonomyError as err:  # rejected with the reason; planned again on the next push
-                        self.out.reject("product", u.external_id, str(err), u.changes[CATEGORIES][1])
-                        self.product_pushed[u.external_id] = tuple(c for c in u.changes if c != CATEGORIES)
+                if u.entity != "product":
+                    continue
+                for field, resolve in ((CATEGORIES, self.taxonomy.category_ids), (TAGS, self.taxonomy.tag_ids)):
+                    if field not in u.changes:
                         continue
-                    body["categories"] = [{"id": i} for i in ids]  # the whole list: WooCommerce replaces it
+                    try:
+                        ids = resolve(u.changes[field][1])
+                    except TaxonomyError as err:  # rejected with the reason; planned again on the next push
+                        self.out.reject("product", u.external_id, str(err), u.changes[field][1])
+                        self.product_pushed[u.external_id] = tuple(
+                            c for c in self.product_pushed.get(u.external_id, tuple(u.changes)) if c != field
+                        )
+                        continue
+                    body[field] = [{"id": i} for i in ids]  # the whole list: WooCommerce replaces it
             if len(body) > 1:
                 ops.append(("update", group, body))
         retry_adopt: list[tuple[ProductCreate, dict[str, Any]]] = []

@@ -1,4 +1,5 @@
-"""Taxonomies and coupons of the emulated WooCommerce shop: categories, global attributes with their terms, coupons.
+"""Taxonomies and coupons of the emulated WooCommerce shop: categories, tags, global attributes with their terms,
+coupons.
 
 What WordPress/WooCommerce 10.0.2 does and this copies (recordings ``product-categories-*``,
 ``product-attributes-*``, ``product-attribute-terms-create``, ``coupons-*``):
@@ -8,7 +9,11 @@ What WordPress/WooCommerce 10.0.2 does and this copies (recordings ``product-cat
 - Names and descriptions are stored HTML-escaped (``"Mugs & Cups"`` comes back ``"Mugs &amp; Cups"``).
 - A global attribute's ``slug`` is its taxonomy name: ``size`` is stored and answered as ``pa_size``.
 - A term whose name already exists in the taxonomy is refused with ``term_exists`` and the existing id in
-  ``data.resource_id``; categories (hierarchical) only clash with siblings under the same parent.
+  ``data.resource_id``; categories (hierarchical) only clash with siblings under the same parent, tags
+  (``product_tag``, not hierarchical: a ``parent`` is refused) with any tag of that name. A name longer than
+  ``wp_terms.name`` (200 characters) is refused by the database: ``db_insert_error``.
+- Products name their categories and tags by id on write (``{"id": N}``; unknown ids dropped) and answer
+  ``{"id", "name", "slug"}`` for each.
 - Coupon codes are stored lower-cased and are unique among published coupons
   (``woocommerce_rest_coupon_code_already_exists``). Money fields are strings with 2 decimals.
 - Category ``count`` is the number of published products in it; attribute term ``count`` the number of
@@ -32,6 +37,7 @@ if TYPE_CHECKING:
     from ecom_pipeline.sandbox.woocommerce.store import WooStore
 
 UNCATEGORIZED_ID = 15
+MAX_TERM_NAME = 200  # wp_terms.name is varchar(200)
 ATTRIBUTE_TYPES = ("select",)
 ATTRIBUTE_ORDER_BY = ("menu_order", "name", "name_num", "id")
 COUPON_TYPES = ("percent", "fixed_cart", "fixed_product")
@@ -255,6 +261,9 @@ class WooCatalog:
         name = str(data.get("name") or "").strip()
         if not name:
             raise StoreError(400, "empty_term_name", "A name is required for this term.")
+        if len(name) > MAX_TERM_NAME:
+            # wpdb refuses a value longer than its column (wp_terms.name varchar(200)): wp_insert_term's error.
+            raise StoreError(400, "db_insert_error", "Could not insert term into the database.")
         parent = int(data.get("parent") or 0) if hierarchical else 0
         if "parent" in data and not hierarchical:
             raise StoreError(
@@ -331,7 +340,7 @@ class WooCatalog:
             term.display = str(data["display"])
         if "image" in data:
             term.image = data["image"] if isinstance(data["image"], dict) else None
-        if taxonomy == "product_cat":
+        if taxonomy in ("product_cat", "product_tag"):
             self._rename_in_products(term)
         self.store.touch_catalog()
         return term
@@ -351,6 +360,9 @@ class WooCatalog:
             for p in store.products.values():
                 if any(c.get("id") == term_id for c in p.categories):
                     p.categories = [c for c in p.categories if c.get("id") != term_id] or [self.category_ref(fallback)]
+        elif taxonomy == "product_tag":
+            for p in store.products.values():
+                p.tags = [t for t in p.tags if t.get("id") != term_id]
         else:
             name = html.unescape(term.name)
             for p in store.products.values():
@@ -367,7 +379,7 @@ class WooCatalog:
 
     def _rename_in_products(self, term: Term) -> None:
         for p in self.store.products.values():
-            for c in p.categories:
+            for c in p.categories if term.taxonomy == "product_cat" else p.tags:
                 if c.get("id") == term.id:
                     c["name"], c["slug"] = term.name, term.slug
 
@@ -404,6 +416,41 @@ class WooCatalog:
             if term is not None and term.taxonomy == "product_cat":
                 out.append(self.category_ref(term))
         return out
+
+    def tag_counts(self) -> dict[int, int]:
+        """Published products carrying each tag."""
+        counts: dict[int, int] = {}
+        for p in self.store.products.values():
+            if p.status != "publish":
+                continue
+            for t in p.tags:
+                counts[t.get("id", 0)] = counts.get(t.get("id", 0), 0) + 1
+        return counts
+
+    def product_tags(self, refs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Resolve ``[{"id": N}]`` from a product write (WooCommerce's ``save_taxonomy_terms`` reads only ids);
+        unknown ids are dropped."""
+        out: list[dict[str, Any]] = []
+        for ref in refs:
+            try:
+                term = self.terms.get(int(ref.get("id") or 0)) if isinstance(ref, dict) else None
+            except (TypeError, ValueError):
+                term = None
+            if term is not None and term.taxonomy == "product_tag" and all(t["id"] != term.id for t in out):
+                out.append(self.category_ref(term))
+        return out
+
+    def render_tag(self, term: Term, site: str, count: int) -> dict[str, Any]:
+        """A ``product_tag`` term as ``/products/tags`` answers it (no parent, display or image)."""
+        api = f"{site}/wp-json/wc/v3/products/tags"
+        return {
+            "id": term.id,
+            "name": term.name,
+            "slug": term.slug,
+            "description": term.description,
+            "count": count,
+            "_links": _links(f"{api}/{term.id}", api),
+        }
 
     def render_category(self, term: Term, site: str, count: int) -> dict[str, Any]:
         api = f"{site}/wp-json/wc/v3/products/categories"

@@ -97,6 +97,9 @@ class MoreRoutes:
         self._collection(r"/products/categories", self.list_categories, self.create_category)
         self._batch_route(r"/products/categories/batch", self.batch_categories)
         self._item(r"/products/categories/(?P<tid>\d+)", self.get_category, self.update_category, self.delete_category)
+        self._collection(r"/products/tags", self.list_tags, self.create_tag)
+        self._batch_route(r"/products/tags/batch", self.batch_tags)
+        self._item(r"/products/tags/(?P<tid>\d+)", self.get_tag, self.update_tag, self.delete_tag)
         self._collection(r"/products/attributes", self.list_attributes, self.create_attribute)
         self._batch_route(r"/products/attributes/batch", self.batch_attributes)
         self._item(
@@ -250,6 +253,80 @@ class MoreRoutes:
         def delete(tid: int) -> dict[str, Any]:
             before = self._category_json(self.catalog.get_term("product_cat", tid), site)
             self.catalog.delete_term("product_cat", tid)
+            return before
+
+        return self._batch(data, create=create, update=update, delete=delete)
+
+    # ------------------------------------------------------------------ tags (product_tag, not hierarchical)
+
+    def _tag_json(self, term: Term, site: str, counts: dict[int, int] | None = None) -> dict[str, Any]:
+        counts = counts if counts is not None else self.catalog.tag_counts()
+        return self.catalog.render_tag(term, site, counts.get(term.id, 0))
+
+    def list_tags(
+        self, *, query: dict[str, str], query_pairs: list[tuple[str, str]], site: str, authenticated: bool, **_: Any
+    ) -> Reply:
+        with self.store.lock:
+            counts = self.catalog.tag_counts()
+            return self._term_list(
+                self.catalog.taxonomy_terms("product_tag"),
+                lambda t: counts.get(t.id, 0),
+                query,
+                query_pairs,
+                site,
+                "/products/tags",
+                lambda t: self._tag_json(t, site, counts),
+                authenticated,
+                hierarchical=False,
+            )
+
+    def get_tag(self, *, tid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any) -> Reply:
+        with self.store.lock:
+            term = self.catalog.get_term("product_tag", tid)
+            self._require(authenticated, "view")
+            return Reply(200, self._fields(query, self._tag_json(term, site)))
+
+    def create_tag(self, *, data: dict[str, Any], site: str, authenticated: bool, **_: Any) -> Reply:
+        self._require_name(data)
+        self._require(authenticated, "create")
+        with self.store.lock:
+            term = self.catalog.create_term("product_tag", data, hierarchical=False)
+            location = f"{site}{API_PREFIX}/products/tags/{term.id}"
+            return Reply(201, self._tag_json(term, site), [("Location", location)])
+
+    def update_tag(self, *, tid: int, data: dict[str, Any], site: str, authenticated: bool, **_: Any) -> Reply:
+        with self.store.lock:
+            self.catalog.get_term("product_tag", tid)
+            self._require(authenticated, "edit")
+            return Reply(
+                200, self._tag_json(self.catalog.update_term("product_tag", tid, data, hierarchical=False), site)
+            )
+
+    def delete_tag(self, *, tid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any) -> Reply:
+        force = self._force(query)
+        with self.store.lock:
+            self.catalog.get_term("product_tag", tid)
+            self._require(authenticated, "delete")
+            self._term_force(force)
+            before = self._tag_json(self.catalog.terms[tid], site)
+            self.catalog.delete_term("product_tag", tid)
+            return Reply(200, before)
+
+    def batch_tags(self, *, data: dict[str, Any], site: str, authenticated: bool, **_: Any) -> Reply:
+        self._require(authenticated, "batch")
+
+        def create(d: dict[str, Any]) -> dict[str, Any]:
+            self._require_name(d)
+            return self._tag_json(self.catalog.create_term("product_tag", d, hierarchical=False), site)
+
+        def update(d: dict[str, Any]) -> dict[str, Any]:
+            tid = int(d.get("id") or 0)
+            self.catalog.get_term("product_tag", tid)
+            return self._tag_json(self.catalog.update_term("product_tag", tid, d, hierarchical=False), site)
+
+        def delete(tid: int) -> dict[str, Any]:
+            before = self._tag_json(self.catalog.get_term("product_tag", tid), site)
+            self.catalog.delete_term("product_tag", tid)
             return before
 
         return self._batch(data, create=create, update=update, delete=delete)

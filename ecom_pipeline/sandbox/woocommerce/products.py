@@ -155,6 +155,8 @@ class WooProducts(WooStock):
                     setattr(p, key, data[key])
             if "categories" in data:
                 p.categories = self.catalog.product_categories(list(data["categories"] or []))
+            if "tags" in data:  # by id, unknown ids dropped, the whole list replaced (as categories)
+                p.tags = self.catalog.product_tags(list(data["tags"] or []))
             if "attributes" in data:  # an update replaces the whole list (WC_Product::set_attributes)
                 p.attributes = [self._product_attribute(a, i) for i, a in enumerate(data["attributes"] or [])]
             if "dimensions" in data:

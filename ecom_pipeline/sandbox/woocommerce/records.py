@@ -70,6 +70,7 @@ class Product:
     global_unique_id: str = ""  # GTIN/UPC/EAN/ISBN (WooCommerce 9.2+), unique across products and variations
     dimensions: dict[str, str] = field(default_factory=lambda: {"length": "", "width": "", "height": ""})
     categories: list[dict[str, Any]] = field(default_factory=list)
+    tags: list[dict[str, Any]] = field(default_factory=list)  # ``{"id", "name", "slug"}`` of ``product_tag`` terms
     attributes: list[dict[str, Any]] = field(default_factory=list)
     default_attributes: list[dict[str, Any]] = field(default_factory=list)
     variation_ids: list[int] = field(default_factory=list)

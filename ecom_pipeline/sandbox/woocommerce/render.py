@@ -145,7 +145,7 @@ def render_product(p: Product, variations: list[Variation], tz: tzinfo, site: st
         "purchase_note": "",
         "categories": [dict(c) for c in p.categories],
         "brands": [],
-        "tags": [],
+        "tags": [dict(t) for t in p.tags],
         "images": [],
         "attributes": [dict(a, options=list(a["options"])) for a in p.attributes],
         "default_attributes": [dict(a) for a in p.default_attributes],

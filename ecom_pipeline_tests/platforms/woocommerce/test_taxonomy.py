@@ -180,3 +180,41 @@ def test_a_parent_with_local_attributes_keeps_them_and_its_variations_name_them(
     assert attrs == {9: [{"name": "Size", "option": "M"}]}
     stored = shop.store.products[parent["id"]].attributes
     assert [(a["id"], a["options"]) for a in stored] == [(0, ["S", "M"])]
+
+
+def test_a_nested_path_is_found_and_created_step_by_step_under_its_parent(shop: ShopHandle) -> None:
+    """Prevents "Home > Vases" becoming one category of that name, a "Vases" under another parent (or at the top)
+    taken for it, and a duplicate parent when its create's answer is lost (the retry meets ``term_exists``)."""
+    with shop.store.lock:
+        top = shop.store.catalog.create_term("product_cat", {"name": "Vases"}, hierarchical=True)
+    shop.faults.update(
+        {"cut_after_bytes": 5, "cut_responses": 1, "cut_path": "POST /wp-json/wc/v3/products/categories"}
+    )
+    with client_for(shop) as client:
+        taxonomy = WooTaxonomy(client)
+        [home_vases, garden_vases, flat] = taxonomy.category_ids(["Home > Vases", "Garden > Vases", "vases"])
+        assert taxonomy.category_ids(["home &gt; vases"]) == [home_vases]  # cached: the same path, escaped
+    assert shop.faults.cut_responses == 0, "the fault must have cut a create's answer"
+    terms = shop.store.catalog.terms
+    assert len(categories_named(shop, "Home")) == 1
+    assert flat == top.id and len({home_vases, garden_vases, top.id}) == 3
+    assert terms[terms[home_vases].parent].name == "Home" and terms[terms[garden_vases].parent].name == "Garden"
+    assert len(categories_named(shop, "Vases")) == 3 and categories_named(shop, "Home > Vases") == []
+    reset_stats(shop)
+    with client_for(shop) as client:
+        assert WooTaxonomy(client).category_ids(["Garden > Vases", "Home > Vases"]) == [garden_vases, home_vases]
+    assert calls(shop, "POST", "/products/categories") == 0
+
+
+def test_tags_are_found_by_name_created_once_and_a_lost_answer_is_adopted(shop: ShopHandle) -> None:
+    """Prevents a second tag differing only by case or HTML escapes, and a duplicate tag when the shop created it
+    but the answer never arrived (the retry meets ``term_exists`` with ``data.resource_id``)."""
+    with shop.store.lock:
+        gift = shop.store.catalog.create_term("product_tag", {"name": "Gift & Wrap"}, hierarchical=False)
+    shop.faults.update({"cut_after_bytes": 5, "cut_responses": 1, "cut_path": "POST /wp-json/wc/v3/products/tags"})
+    with client_for(shop) as client:
+        ids = WooTaxonomy(client).tag_ids(["gift & wrap", "Lost Tag", "GIFT &amp; WRAP"])
+    assert shop.faults.cut_responses == 0, "the fault must have cut the create's answer"
+    tags = {t.id: t.name for t in shop.store.catalog.taxonomy_terms("product_tag")}
+    assert ids[0] == gift.id and len(ids) == 2
+    assert [tid for tid, name in tags.items() if name == "Lost Tag"] == [ids[1]]
