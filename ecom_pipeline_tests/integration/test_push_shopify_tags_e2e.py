@@ -19,7 +19,7 @@ from ecom_pipeline.runner import run_sync
 from ecom_pipeline.sandbox.server import ShopSpec
 from ecom_pipeline.sandbox.shopify.oauth import DEFAULT_SCOPES
 from ecom_pipeline.warehouse.engine import shared_engine
-from ecom_pipeline.warehouse.schema import hub_products, rejected_records
+from ecom_pipeline.warehouse.schema import hub_products, integrations, rejected_records
 from ecom_pipeline_tests.integration.conftest import running_shop
 from ecom_pipeline_tests.integration.push_world import TENANT, PushWorld
 
@@ -82,7 +82,7 @@ def world(warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: p
         orders=0,
         customers=0,
         platform="shopify",
-        options={"scopes": [*DEFAULT_SCOPES, "write_products"]},
+        options={"scopes": [*DEFAULT_SCOPES, "write_products"], "bulk_mutation_lines_per_s": 20},
     )
     env = {"warehouse_url": warehouse_url, "dagster_home": dagster_home, "tmp_path": tmp_path}
     with running_shop(spec, monkeypatch=monkeypatch, **env) as (sb, instance):
@@ -172,3 +172,26 @@ def test_a_tag_shopify_refuses_rejects_only_that_product(world: World) -> None:
     assert world.product("CUP-1").tags == ["gift"]
     cup_id = str(world.product("CUP-1").id)
     assert [r.external_id for r in world.rejected() if r.resolved_at is None] == [cup_id]
+
+
+def test_tags_in_a_bulk_push_are_written_and_a_refused_line_rejects_only_its_product(world: World) -> None:
+    """Prevents the bulk path (the same productSet document, one JSONL line per product) from dropping the tags or
+    failing the whole operation for one refused tag: that line is rejected, the others are written, no echo."""
+    with shared_engine(world.url).connect() as conn:
+        iid = conn.execute(select(integrations.c.id)).scalar_one()
+    assert world.cli("integration", "set", "--integration", str(iid), "--bulk-mutation-threshold", "0") == 0
+    world.import_csv(
+        f"mug,Mug,,active,simple,{'y' * 300},Kitchen,MUG-1,,8.00,,USD,0.35,,",
+        "cup,Cup,,active,simple,gift;Sale,Kitchen,CUP-1,,6.00,,USD,0.2,,",
+    )
+    world.clear()
+    assert world.push() == 1
+    assert world.mutations() == ["stagedUploadsCreate", "bulkOperationRunMutation"]
+    assert world.product("CUP-1").tags == ["gift", "Sale"]
+    assert world.product("MUG-1") is None
+    assert [(r.entity, r.external_id) for r in world.rejected()] == [("product", "MUG-1")]
+
+    world.set_hub("mug", tags=["gift"])
+    assert world.push() == 0
+    assert world.product("MUG-1").tags == ["gift"]
+    world.quiet()
