@@ -188,7 +188,7 @@ def test_a_category_the_shop_refuses_rejects_only_that_product(world: World) -> 
     assert world.push() == 1
     [rejected] = world.rejected()
     assert (rejected.entity, rejected.external_id) == ("product", "MUG-1")
-    assert 'Property Category->name is not valid' in rejected.reason
+    assert "Property Category->name is not valid" in rejected.reason
     assert world.category_paths("CUP-1") == ["Kitchen"]
     assert "MUG-1" not in {r.get("reference") for r in world.shop.store.tables["products"].values()}
 
