@@ -370,13 +370,14 @@ def extract_entity(
                 page_newest,
             )
 
+    progress = shared.ProgressLog(ctx.log)
     for records, page_newest in shared.prefetch(page_records()):
         newest = shared.later(newest, page_newest)
         report.staged += len(records)
         staged_ids.update(r.external_id for r in records)
         # A date_upd-ascending scan advances the cursor page by page; an id-ordered full scan only at the end.
         shared.stage_page(ctx, entity=entity, records=records, cursor=newest, advance_cursor=not full_scan)
-        ctx.log.debug(f"{integration.name} {resource}: page {report.pages}, {report.rows_fetched} read")
+        progress.page(f"{integration.name} {resource}: page {report.pages}, {report.rows_fetched} read")
     if entity == "product":
         _price_watch(ctx, report, client, lookups, timezone, staged_ids=staged_ids, full_scan=full_scan, now=now)
     if not full_scan:

@@ -324,7 +324,10 @@ def _category_names(
 ) -> tuple[str, ...]:
     """The product's category names (``context.categories``: the shop's ``categories`` id -> name, as read).
 
-    The names are read in the integration's language. A payload staged before names were read keeps ids.
+    The names are read in the integration's language. A payload staged before names were read keeps ids. A nested
+    category is its own (leaf) name, no path: the push (``categories.py``) writes a hub path ``Parent > Child`` as
+    the category Child under Parent and compares the hub's paths by their leaf with these names, so the pull of a
+    pushed product changes nothing.
     """
     associated = _associations("product", str(f.record_id), product, "categories")
     ids = [str(c.get("id")) for c in associated if c.get("id") is not None]

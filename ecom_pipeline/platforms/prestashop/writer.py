@@ -41,6 +41,13 @@ WooCommerce writer: ``apply_plan(client, plan, on_links) -> WriteOutcome`` and `
   shop language, see ``options.py``). A combination edit is a GET-modify-PUT of that combination. The references are
   looked up among combinations first, so a killed push adopts the product and its combinations.
 
+- **Categories** (``categories.py``): the hub product's category names as the shop's category ids (found by name in
+  the integration's language, a nested ``Parent > Child`` step by step from home, created when missing in every shop
+  language). A create writes them as ``associations/categories`` with ``id_category_default`` the first one (home,
+  id 2, when the hub has none); a linked product's are written when the hub's differ from its base (the plan's
+  ``categories`` change: the whole list replaced in the GET-modify-PUT, the other associations kept). A category the
+  shop refuses rejects that product only (its other changes are still written on update).
+
 Not written (``PUSH_FIELDS``: the plan never holds them, so nothing is re-sent on every push): the compare-at and
 sale prices (PrestaShop shows a reduction through a specific price, not a product field). Attribute groups and values
 missing in the shop are created by name in every shop language (``prestashop/options.py``).
@@ -59,11 +66,13 @@ from xml.etree.ElementTree import Element, ElementTree, SubElement
 from ecom_pipeline.platforms.errors import ShopApiError
 from ecom_pipeline.platforms.http import HttpOptions
 from ecom_pipeline.platforms.prestashop import extract as ps_extract
+from ecom_pipeline.platforms.prestashop.categories import HOME_CATEGORY, CategoryError, PrestaShopCategories
 from ecom_pipeline.platforms.prestashop.client import PrestaShopClient
 from ecom_pipeline.platforms.prestashop.errors import PrestaShopBadParameterError, PrestaShopPermissionError
 from ecom_pipeline.platforms.prestashop.options import OptionError, PrestaShopOptions
 from ecom_pipeline.platforms.prestashop.transform import product_to_canonical, variant_id
 from ecom_pipeline.sync.export import (
+    CATEGORIES,
     ExportPlan,
     FieldUpdate,
     ProductCreate,
@@ -88,8 +97,9 @@ SIX_PLACES = Decimal("0.000001")
 FRESH_LINKS = 300
 _TIME_FIELDS = frozenset({"created_at", "updated_at"})
 # The fields a push writes to PrestaShop (sync/export.py plans no other). Not the compare-at price nor the sale
-# price: PrestaShop shows a reduction through a specific price, not a product field (out of scope).
-PUSH_FIELDS: frozenset[str] = frozenset(FIELDS) - {"compare_at_price", "sale_price"}
+# price: PrestaShop shows a reduction through a specific price, not a product field (out of scope). A linked product's
+# categories (by name: found or created by ``categories.py``).
+PUSH_FIELDS: frozenset[str] = (frozenset(FIELDS) - {"compare_at_price", "sale_price"}) | {CATEGORIES}
 _DIGITS = re.compile(r"[0-9]+")
 
 
@@ -213,15 +223,35 @@ def apply_product_changes(record: Element, values: Mapping[str, Any], names: Ite
                 _set(record, field, text)
 
 
-def create_document(create: ProductCreate, shop: _Shop, *, price: Decimal | None = None) -> Element:
+def set_categories(record: Element, ids: Sequence[str]) -> None:
+    """Make ``ids`` the product's categories (``associations/categories``, the whole list) and the first its
+    ``id_category_default``; the other associations stay as they are. No ids: home (id 2)."""
+    ids = list(ids) or [HOME_CATEGORY]
+    _set(record, "id_category_default", ids[0])
+    associations = record.find("associations")
+    if associations is None:
+        associations = SubElement(record, "associations")
+    node = associations.find("categories")
+    if node is None:
+        node = SubElement(associations, "categories")
+    for child in list(node):
+        node.remove(child)
+    for cid in ids:
+        SubElement(SubElement(node, "category"), "id").text = cid
+
+
+def create_document(
+    create: ProductCreate, shop: _Shop, *, price: Decimal | None = None, categories: Sequence[str] = ()
+) -> Element:
     """The POST body of a product (fields as the recorded create sends them, every shop language). A product with
-    combinations (``price`` given: its base price) has no reference, weight or price of its own beyond that."""
+    combinations (``price`` given: its base price) has no reference, weight or price of its own beyond that.
+    ``categories``: the shop's ids of the hub categories (none: home)."""
     values = create.values
     variant = create.variants[0].values if price is None else {"price": price}
     root = Element("prestashop")
     record = SubElement(root, "product")
     fixed = {
-        "id_category_default": "2",
+        "id_category_default": (list(categories) or [HOME_CATEGORY])[0],
         "id_tax_rules_group": "0",
         "type": "simple",
         "product_type": "standard" if price is None else "combinations",
@@ -247,8 +277,7 @@ def create_document(create: ProductCreate, shop: _Shop, *, price: Decimal | None
         node = SubElement(record, name)
         for lid in shop.language_ids:
             SubElement(node, "language", id=str(lid)).text = text
-    categories = SubElement(SubElement(record, "associations"), "categories")
-    SubElement(SubElement(categories, "category"), "id").text = "2"
+    set_categories(record, categories)
     return root
 
 
@@ -272,6 +301,7 @@ class _Writer:
         # product id -> what to link after the read-back (see ``_Written``)
         self.written: dict[str, _Written] = {}
         self.options = PrestaShopOptions(client, self.shop.settings)  # attribute groups/values by name
+        self.categories = PrestaShopCategories(client, self.shop.settings)  # categories by name (categories.py)
         # Links of new products and their combinations, committed FRESH_LINKS rows at a time (_variable_creates).
         self.pending_links: list[dict[str, Any]] = []
 
@@ -308,7 +338,7 @@ class _Writer:
                     self._adopt(c, existing[sku])
                 else:
                     self._create(c)
-            except ShopApiError as err:
+            except (ShopApiError, _Refused) as err:
                 self.out.reject("product", sku or c.handle or f"#{c.hub_id}", str(err), {"handle": c.handle})
         self._variant_creates(plan)
         groups: dict[str, list[FieldUpdate]] = {}
@@ -360,8 +390,17 @@ class _Writer:
 
     # -- writes -------------------------------------------------------------------------------------------------
 
+    def _category_ids(self, names: Sequence[str]) -> list[str]:
+        """The shop's ids of hub category names, created when missing; one the shop refuses is a refusal with its
+        reason (the product is rejected, planned again on the next push)."""
+        try:
+            return self.categories.category_ids(names)
+        except CategoryError as err:
+            raise _Refused(str(err)) from None
+
     def _create(self, c: ProductCreate) -> None:
-        pid = self.client.post_xml_id("products", create_document(c, self.shop))
+        categories = self._category_ids(c.categories)
+        pid = self.client.post_xml_id("products", create_document(c, self.shop, categories=categories))
         self.out.created += 1
         self._link_now(pid, c)
 
@@ -374,6 +413,8 @@ class _Writer:
         apply_product_changes(record, c.values, ("title", "description", "status"), self.shop)
         apply_product_changes(record, variant.values, ("sku", "weight", "barcode"), self.shop)
         _set(record, "price", _six(tax_excluded_price(variant.values.get("price"), None)))
+        if c.categories:
+            set_categories(record, self._category_ids(c.categories))
         self.client.put_xml("products", pid, tree)
         self.out.updated += 1
         self.plan.adopt("product", c.hub_id)  # lineage: linked, not created (sync/lineage.py)
@@ -405,6 +446,12 @@ class _Writer:
         pushed: set[str] = set()
         for u in group:
             names = list(u.changes)
+            if CATEGORIES in u.changes:
+                try:
+                    set_categories(record, self.categories.category_ids(u.changes[CATEGORIES][1]))
+                except CategoryError as err:  # rejected with the reason; its other changes are still written
+                    self.out.reject("product", pid, str(err), u.changes[CATEGORIES][1])
+                    names.remove(CATEGORIES)
             apply_product_changes(record, u.values, names, self.shop)
             if u.entity == "variant" and "price" in names:
                 node = record.find("price")
@@ -456,6 +503,7 @@ class _Writer:
         key = c.handle or f"#{c.hub_id}"
         try:
             option_ids = {v.hub_id: self._option_ids(v.options) for v in c.variants}
+            categories = self._category_ids(c.categories)
             owners = {existing[v.sku][0] for v in c.variants if v.sku and v.sku in existing}
             if len(owners) > 1:
                 raise _Refused(f"its variants' references belong to several shop products ({sorted(owners)})")
@@ -468,11 +516,14 @@ class _Writer:
                 tree = self.client.get_xml("products", pid)
                 record = _record_of(tree)
                 apply_product_changes(record, c.values, ("title", "description", "status"), self.shop)
+                if c.categories:
+                    set_categories(record, categories)
                 self.client.put_xml("products", pid, tree)
                 self.out.updated += 1
                 self.plan.adopt("product", c.hub_id)
             else:
-                pid = self.client.post_xml_id("products", create_document(c, self.shop, price=base))
+                document = create_document(c, self.shop, price=base, categories=categories)
+                pid = self.client.post_xml_id("products", document)
                 self.out.created += 1
             # The product's link is committed with its combinations', and those of several products together
             # (FRESH_LINKS rows a transaction, not one per product): a push killed before that commit is
@@ -828,4 +879,12 @@ def apply_plan(client: PrestaShopClient, plan: ExportPlan, on_links: LinksCallba
     return _Writer(client, plan, on_links).run()
 
 
-__all__ = ["apply_plan", "apply_product_changes", "base_after", "create_document", "make_client", "tax_excluded_price"]
+__all__ = [
+    "apply_plan",
+    "apply_product_changes",
+    "base_after",
+    "create_document",
+    "make_client",
+    "set_categories",
+    "tax_excluded_price",
+]

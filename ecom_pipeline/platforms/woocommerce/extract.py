@@ -184,13 +184,14 @@ def extract_entity(
             yield _records_for_page(ctx, entity, link_entity, page.items, report, seen, fetcher)
             _check_budget(ctx, client, fetcher)
 
+    progress = shared.ProgressLog(ctx.log)
     try:
         for records, page_newest in shared.prefetch(page_records()):
             newest = shared.later(newest, page_newest)
             report.staged += len(records)
             # A modified-ascending scan advances the cursor page by page; an id-ordered full scan only at the end.
             shared.stage_page(ctx, entity=entity, records=records, cursor=newest, advance_cursor=not full_scan)
-            ctx.log.debug(f"{ctx.integration.name} {resource}: page {report.pages}, {report.rows_fetched} read")
+            progress.page(f"{ctx.integration.name} {resource}: page {report.pages}, {report.rows_fetched} read")
             _check_budget(ctx, client, fetcher)
     finally:
         if fetcher is not None:

@@ -345,7 +345,9 @@ CATEGORIES = Resource(
     refs={"id_parent": "categories", "id_shop_default": "shops"},
     not_filterable=frozenset({"nb_products_recursive"}),
     associations=(Association("categories", "category", "categories"), Association("products", "product", "products")),
-    writable=False,
+    # Written by the push (POST of a missing category, webservice.py ``_new_category``); the shop fills these.
+    server_set=frozenset({"id", "date_add", "date_upd", "level_depth", "nb_products_recursive", "position",
+                          "id_shop_default", "is_root_category"}),
 )  # fmt: skip
 
 ADDRESSES = Resource(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
+from typing import Any
 
 from ecom_pipeline.sandbox.prestashop.orders import PrestaOrders
 from ecom_pipeline.sandbox.prestashop.resources import RESOURCES
@@ -20,6 +22,10 @@ from ecom_pipeline.sandbox.prestashop.rows import (
     money,
     to_int,
 )
+
+# Validate::isCatalogName and Validate::isLinkRewrite (PS_ALLOW_ACCENTED_CHARS_URL off, the default install).
+CATALOG_NAME = re.compile(r"[^<>;=#{}]*")
+LINK_REWRITE = re.compile(r"[_a-zA-Z0-9\-]+")
 
 
 class PrestaWebservice(PrestaOrders):
@@ -90,6 +96,8 @@ class PrestaWebservice(PrestaOrders):
                 self.tables["specific_prices"][row["id"]] = row
             elif resource in ("product_options", "product_option_values"):
                 row = self._new_option_row(resource, values)
+            elif resource == "categories":
+                row = self._new_category(values, now)
             else:
                 raise StoreError(405, 0, f"Method POST is not allowed on {resource} in this emulator")
             self.set_associations(resource, row["id"], assoc)
@@ -119,6 +127,39 @@ class PrestaWebservice(PrestaOrders):
         row["position"] = str(len(siblings))
         row["id"] = self._new_id(resource)
         self.tables[resource][row["id"]] = row
+        return row
+
+    def _new_category(self, values: Row, now: Any) -> Row:
+        """A category as ``Category::add`` makes it from a webservice POST: ``name`` and ``link_rewrite`` required in
+        the default language (a language not sent takes the default language's value, ``ObjectModel::getFieldsLang``),
+        each language's name ``Validate::isCatalogName`` (none of ``<>;=#{}``) and link_rewrite
+        ``Validate::isLinkRewrite`` (ASCII letters, digits, ``_`` and ``-``: accented URLs off, the default), else
+        error 85; the parent must exist (``calcLevelDepth``); ``level_depth`` its parent's + 1, ``position`` the
+        next among its siblings. The exact wording of a real refusal was not recorded; it follows the
+        emulator's other error-85 messages (ObjectModel::validateField)."""
+        for name, rule in (("name", CATALOG_NAME), ("link_rewrite", LINK_REWRITE)):
+            raw = values.get(name)
+            default = str(self.text(raw) or "").strip()
+            if not default:
+                raise StoreError(400, 85, f'Validation error: "Property Category->{name} is empty."')
+            texts = raw if isinstance(raw, dict) else {0: raw}
+            if any(not rule.fullmatch(str(t or default)) for t in texts.values()):
+                raise StoreError(400, 85, f'Validation error: "Property Category->{name} is not valid"')
+            if isinstance(raw, dict):
+                values[name] = {lid: raw.get(lid) or default for lid in self.language_ids}
+        parent = to_int(values.get("id_parent")) or 2
+        table = self.tables["categories"]
+        if parent not in table:
+            raise StoreError(500, 0, "Can not find parent category")
+        row: Row = {f: self.translated("") for f in RESOURCES["categories"].multilang}
+        row.update({k: v for k, v in values.items() if v is not None})
+        row.update(
+            id=self._new_id("categories"), id_parent=str(parent), nb_products_recursive="0", id_shop_default="1",
+            level_depth=str(to_int(table[parent].get("level_depth")) + 1), is_root_category="0",
+            position=str(sum(1 for r in table.values() if r["id_parent"] == str(parent))),
+            active=str(values.get("active") or "1"), date_add=now, date_upd=now,
+        )  # fmt: skip
+        table[row["id"]] = row
         return row
 
     def replace(self, resource: str, rid: int, values: Row, assoc: dict[str, list[dict[str, str]]], full: bool) -> Row:

@@ -7,6 +7,7 @@ PUT that does not round-trip.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -399,3 +400,16 @@ def test_a_specific_price_window_that_opens_later_reaches_the_hub_when_it_opens(
         run_id="t",
     )
     assert _hub_price(world, pid, cid) == _shop_price(world, pid, cid) != before
+
+
+def test_a_many_page_scan_logs_its_progress_once(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    """Prevents a log line per page: under Dagster each is an event committed to the run's storage (~45 ms), which
+    at 5,000 products cost seconds of a sync for lines nobody reads (shared.ProgressLog; the WooCommerce twin is
+    platforms/woocommerce/test_extract_progress.py)."""
+    log = logging.getLogger("ecom_pipeline_tests.ps_progress")
+    with caplog.at_level(logging.DEBUG, logger=log.name):
+        report = platform_spec().extract(world.ctx(per_page=5, log=log), "product")
+    progress = [r.getMessage() for r in caplog.records if ": page " in r.getMessage()]
+    assert report.pages >= 5, report
+    assert report.staged == 25, report  # every page still staged
+    assert len(progress) == 1, progress  # the scan takes far less than PROGRESS_LOG_INTERVAL_S

@@ -321,3 +321,47 @@ def test_large_seeded_shop_builds_in_linear_work_and_deterministically() -> None
     assert first.store.tables["combinations"] == second.store.tables["combinations"]
     assert len(first.store.tables["combinations"]) > 1000
     assert first.credentials == second.credentials and first.api_path == "/api"
+
+
+# ------------------------------------------------------------------------------------------------------ categories
+
+
+def _category_xml(parent: str, names: dict[int, str], slugs: dict[int, str]) -> bytes:
+    name = "".join(f'<language id="{lid}">{text}</language>' for lid, text in names.items())
+    slug = "".join(f'<language id="{lid}">{text}</language>' for lid, text in slugs.items())
+    body = f"<prestashop><category><id_parent>{parent}</id_parent><active>1</active><name>{name}</name>"
+    return (body + f"<link_rewrite>{slug}</link_rewrite></category></prestashop>").encode()
+
+
+def test_a_posted_category_is_listed_under_its_parent_in_every_language_or_refused_as_prestashop_does(
+    multi: PsClient,
+) -> None:
+    """Prevents a push that names a product's categories by name from passing against an emulator that lets no
+    category be created, or that takes a name PrestaShop refuses (Validate::isCatalogName: ``#``, error 85) or a
+    non-ASCII link_rewrite (isLinkRewrite with accented URLs off)."""
+    kids = _category_xml("3", {1: "Kids", 2: "Enfants"}, {1: "kids", 2: "enfants"})
+    created = multi.request("POST", "/categories", data=kids, headers=XML)
+    assert created.status_code == 201, created.text
+    cid = int(SafeET.fromstring(created.content).find("category/id").text or 0)
+    rows = multi.json("/categories", display="[id,id_parent,name]")["categories"]
+    [row] = [r for r in rows if r["id"] == cid]
+    assert row["id_parent"] == "3"
+    assert row["name"] == [{"id": "1", "value": "Kids"}, {"id": "2", "value": "Enfants"}]
+    single = multi.json(f"/categories/{cid}")["category"]
+    assert single["level_depth"] == "3" and single["active"] == "1"
+    # A language not sent takes the default language's value (ObjectModel::getFieldsLang).
+    only_en = multi.request("POST", "/categories", data=_category_xml("2", {1: "Toys"}, {1: "toys"}), headers=XML)
+    assert only_en.status_code == 201
+    tid = int(SafeET.fromstring(only_en.content).find("category/id").text or 0)
+    assert multi.json(f"/categories/{tid}")["category"]["name"][1] == {"id": "2", "value": "Toys"}
+
+    before = len(multi.shop.store.tables["categories"])
+    bad_name = _category_xml("2", {1: "Best #1", 2: "Best"}, {1: "best", 2: "best"})
+    refused = multi.request("POST", "/categories", data=bad_name, headers=XML)
+    assert refused.status_code == 400
+    assert "Property Category->name is not valid" in refused.text
+    assert "<code><![CDATA[85]]></code>" in refused.text
+    bad_slug = _category_xml("2", {1: "Eté", 2: "Eté"}, {1: "eté", 2: "eté"})
+    accented = multi.request("POST", "/categories", data=bad_slug, headers=XML)
+    assert accented.status_code == 400 and "link_rewrite is not valid" in accented.text
+    assert len(multi.shop.store.tables["categories"]) == before
