@@ -43,8 +43,13 @@
   the inventory item's ``measurement.weight``, written in KILOGRAMS (the pull reads it in kg whatever the unit);
   the barcode is the variant's own.
 
-Known limits (docs/two-way-sync.md): tags, vendor and product type are not written; new variants under linked
-products (``productVariantsBulkCreate``) always go one call per product.
+- Tags: a create carries the hub's tag names (``tags``); a linked product whose hub tags differ from its base (the
+  plan's ``tags`` change: a set of names without case, an empty hub list changing nothing) is a ``productSet`` with
+  the whole hub list, which replaces the shop's (so a tag removed in the hub leaves the shop). Shopify trims tags and
+  drops empty and repeated ones; a tag it refuses (over 255 characters) is a ``userError`` of that product only.
+
+Known limits (docs/two-way-sync.md): vendor and product type are not written; new variants under linked products
+(``productVariantsBulkCreate``) always go one call per product.
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ from ecom_pipeline.platforms.shopify.versions import pinned_version
 from ecom_pipeline.platforms.woocommerce.writer import base_after
 from ecom_pipeline.sync.canonical import CanonicalProduct
 from ecom_pipeline.sync.export import (
+    TAGS,
     ExportPlan,
     FieldUpdate,
     ProductCreate,
@@ -80,8 +86,9 @@ from ecom_pipeline.warehouse.types import utcnow
 
 LinksCallback = Callable[[list[dict[str, Any]]], None]
 # The fields a push writes to Shopify (sync/export.py plans no other): not the sale price (Shopify has a price and
-# a compare-at price only: a sale is the price with a compare-at above it).
-PUSH_FIELDS: frozenset[str] = frozenset(FIELDS) - {"sale_price"}
+# a compare-at price only: a sale is the price with a compare-at above it); and a linked product's tags (the plan's
+# ``tags`` change, sent as the whole list: ``productSet`` replaces the product's tags with it).
+PUSH_FIELDS: frozenset[str] = (frozenset(FIELDS) - {"sale_price"}) | {TAGS}
 SKU_LOOKUP_CHUNK = 50  # SKUs per look-up query (the search string stays short; 250 results per page at most)
 MUTATION_ESTIMATE = 10.0  # a mutation field costs 10 points before its selection
 _STATUS = {"active": "ACTIVE", "draft": "DRAFT", "archived": "ARCHIVED"}
@@ -121,7 +128,8 @@ def _reason(error: Mapping[str, Any]) -> str:
 
 
 def product_input(values: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
-    """``ProductSetInput`` fields for the canonical product ``names``."""
+    """``ProductSetInput`` fields for the canonical product ``names`` (title, description, status; tags are the
+    caller's: a create's are ``ProductCreate.tags``, an update's the plan's change)."""
     out: dict[str, Any] = {}
     for name in names:
         if name == "title":
@@ -165,6 +173,8 @@ def create_input(create: ProductCreate, variant_ids: Mapping[str, str] | None = 
     body = product_input(create.values, ("title", "description", "status"))
     if create.handle:
         body["handle"] = create.handle
+    if create.tags:  # the hub's tag names (Shopify trims them and drops empties and repeats)
+        body["tags"] = list(create.tags)
     names: list[str] = []
     values: dict[str, list[str]] = {}
     for v in create.variants:
@@ -324,14 +334,10 @@ class _Writer:
                 sets.append(request)
         for u in [*self.plan.updates, *self.plan.deletes]:
             if u.entity == "product":
-                sets.append(
-                    _SetRequest(
-                        u.external_id,
-                        {"id": _gid("Product", u.external_id)},
-                        product_input(u.values, u.changes),
-                        update=u,
-                    )
-                )
+                body = product_input(u.values, [c for c in u.changes if c != TAGS])
+                if TAGS in u.changes:  # the hub's whole list: Shopify replaces the product's tags with it
+                    body["tags"] = list(u.changes[TAGS][1])
+                sets.append(_SetRequest(u.external_id, {"id": _gid("Product", u.external_id)}, body, update=u))
         if self._use_bulk(len(sets)):
             self._run_bulk(q.PRODUCT_SET_MUTATION, "productSet", sets, self._on_product_set)
         else:

@@ -53,7 +53,7 @@ from ecom_pipeline.sandbox.shopify.cost import DOCS, MAX_QUERY_COST, PLANS, Cost
 from ecom_pipeline.sandbox.shopify.graph import RESOLVERS, Context, field_resolver, make_schema, user_error
 from ecom_pipeline.sandbox.shopify.inventory_set import inventory_set_quantities
 from ecom_pipeline.sandbox.shopify.oauth import OAuthServer
-from ecom_pipeline.sandbox.shopify.store import ShopifyStore, StoreError, gid, parse_gid
+from ecom_pipeline.sandbox.shopify.store import ShopifyStore, StoreError, gid, parse_gid, product_tags
 from ecom_pipeline.sandbox.shopify.versions import calendar_date, served_version
 from ecom_pipeline.sandbox.shopify.webhooks import WebhookHub
 
@@ -409,8 +409,14 @@ def _product_update(_: Any, info: GraphQLResolveInfo, product: dict[str, Any]) -
         "status": "status",
         "tags": "tags",
     }
+    changes = {names[k]: v for k, v in product.items() if k in names}
+    if "tags" in changes:  # kept as Shopify keeps them; a tag over 255 characters refuses the write
+        tags, errors = product_tags(changes["tags"], ["product", "tags"])
+        if errors:
+            return {"product": None, "userErrors": [{"field": e["field"], "message": e["message"]} for e in errors]}
+        changes["tags"] = tags
     try:
-        record = store.update_product(product["id"], **{names[k]: v for k, v in product.items() if k in names})
+        record = store.update_product(product["id"], **changes)
     except (StoreError, ValueError) as exc:
         err = exc if isinstance(exc, StoreError) else StoreError(str(exc), "INVALID", ["id"])
         return {"product": None, "userErrors": [{"field": err.field, "message": err.message}]}

@@ -93,6 +93,35 @@ def money(value: Decimal | float | int | str) -> Decimal:
     return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+# Shopify's limits on a product's tags: each at most 255 characters (longer: a userError, nothing written), at most
+# 250 per product ("Product tags now have a limit of 250 per product", shopify.dev changelog 2019-03-04).
+TAG_MAX_LENGTH = 255
+TAGS_MAX_COUNT = 250
+
+
+def product_tags(value: Any, field: list[str]) -> tuple[list[str] | None, list[dict[str, Any]]]:
+    """A product's tags as Shopify keeps them from a ``tags`` input: each trimmed, empty ones dropped, a tag given
+    twice kept once (the first), in the order given; ``(None, [])`` when the input has no ``tags``. A tag over
+    ``TAG_MAX_LENGTH`` characters, or more than ``TAGS_MAX_COUNT`` tags, is a userError at ``field``: the whole
+    write is refused (that product only), as Shopify answers it."""
+    if value is None:
+        return None, []
+    items = [value] if isinstance(value, str) else list(value)
+    tags: list[str] = []
+    for item in items:
+        tag = str(item).strip()
+        if tag and tag not in tags:
+            tags.append(tag)
+    long = [t for t in tags if len(t) > TAG_MAX_LENGTH]
+    if long:
+        message = f"Tags is too long (maximum is {TAG_MAX_LENGTH} characters): {long[0][:20]}..."
+        return None, [{"field": field, "message": message, "code": "INVALID_INPUT"}]
+    if len(tags) > TAGS_MAX_COUNT:
+        message = f"Tags cannot be more than {TAGS_MAX_COUNT}."
+        return None, [{"field": field, "message": message, "code": "INVALID_INPUT"}]
+    return tags, []
+
+
 class StoreError(Exception):
     """A rejected store mutation (unknown id, stale compare quantity...); ``code`` is Shopify's user error code."""
 
@@ -780,6 +809,8 @@ class ShopifyStore:
                         "code": "HANDLE_NOT_UNIQUE",
                     }
                 )
+            tags, tag_errors = product_tags(data.get("tags"), ["input", "tags"])
+            errors.extend(tag_errors)
             if product is None and not (data.get("title") or "").strip():
                 errors.append(
                     {"field": ["input", "title"], "message": "Title can't be blank", "code": "INVALID_PRODUCT"}
@@ -845,10 +876,11 @@ class ShopifyStore:
                 ("vendor", "vendor"),
                 ("productType", "product_type"),
                 ("status", "status"),
-                ("tags", "tags"),
             ):
                 if src in data and data[src] is not None:
                     setattr(product, dst, data[src])
+            if tags is not None:  # the whole list replaces the product's (trimmed, without empties or repeats)
+                product.tags = tags
             if not product.handle:
                 product.handle = "-".join(product.title.lower().split())
             if product.status == "ACTIVE" and product.published_at is None:

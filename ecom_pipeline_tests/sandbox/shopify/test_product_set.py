@@ -131,3 +131,40 @@ def test_variants_bulk_delete_removes_variants_all_or_none_and_never_the_last_on
         f"gid://shopify/ProductVariant/{product.variant_ids[0]}" == ids[1] and len(product.variant_ids) == len(ids) - 1
     )
     assert events == ["products/update"]
+
+
+PRODUCT_UPDATE = """mutation ProductUpdate($product: ProductUpdateInput!) {
+  productUpdate(product: $product) { product { id tags } userErrors { field message } }
+}"""
+
+
+def test_tags_are_trimmed_without_empties_or_repeats_and_a_tag_over_255_characters_is_a_user_error(
+    sandbox: SandboxServer,
+) -> None:
+    """Prevents the emulator from keeping tags as sent (Shopify trims them, drops empty and repeated ones) or from
+    taking a tag Shopify refuses (over 255 characters), in productSet and productUpdate; a refusal writes nothing."""
+    shop = sandbox.shop("shop-b")
+    client = ShopifyClient(sandbox, shop)
+    tags = ["  Sale ", "", "Sale", "Mugs & Cups", " "]
+    body = client.gql(q.PRODUCT_SET_MUTATION, {"input": _input("tagged", "TAG-1", tags=tags)})
+    answer = body["data"]["productSet"]
+    assert answer["userErrors"] == []
+    assert answer["product"]["tags"] == ["Sale", "Mugs & Cups"]
+    product = next(p for p in shop.store.products.values() if p.handle == "tagged")
+    assert shop.store.rest_product(product)["tags"] == "Sale, Mugs & Cups"
+
+    pid = answer["product"]["id"]
+    refused = client.gql(q.PRODUCT_SET_MUTATION, {"identifier": {"id": pid}, "input": {"tags": ["ok", "x" * 256]}})
+    [error] = refused["data"]["productSet"]["userErrors"]
+    assert (error["field"], error["code"]) == (["input", "tags"], "INVALID_INPUT")
+    assert "255 characters" in error["message"]
+    assert refused["data"]["productSet"]["product"] is None
+    assert product.tags == ["Sale", "Mugs & Cups"]
+    edge = client.gql(q.PRODUCT_SET_MUTATION, {"identifier": {"id": pid}, "input": {"tags": ["x" * 255]}})
+    assert edge["data"]["productSet"]["userErrors"] == [] and product.tags == ["x" * 255]
+
+    updated = client.gql(PRODUCT_UPDATE, {"product": {"id": pid, "tags": [" a ", "b", "a"]}})["data"]["productUpdate"]
+    assert updated["userErrors"] == [] and updated["product"]["tags"] == ["a", "b"]
+    refused = client.gql(PRODUCT_UPDATE, {"product": {"id": pid, "tags": ["y" * 300]}})["data"]["productUpdate"]
+    assert refused["product"] is None and refused["userErrors"][0]["field"] == ["product", "tags"]
+    assert product.tags == ["a", "b"]
