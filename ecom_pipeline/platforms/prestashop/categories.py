@@ -34,10 +34,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from xml.etree.ElementTree import Element, SubElement
 
-from ecom_pipeline.platforms.errors import ShopApiError
 from ecom_pipeline.platforms.prestashop.client import PrestaShopClient
 from ecom_pipeline.platforms.prestashop.errors import PrestaShopPermissionError
-from ecom_pipeline.platforms.prestashop.options import CREATE_ATTEMPTS, LOST_ANSWER, name_key, names_by_language
+from ecom_pipeline.platforms.prestashop.options import create_once, name_key, names_by_language
 from ecom_pipeline.sync.export import CATEGORY_PATH_SEPARATOR
 
 # PrestaShop's default install: the root category (1, every shop's tree starts there) and home (2, PS_HOME_CATEGORY).
@@ -157,31 +156,16 @@ class PrestaShopCategories:
         return root
 
     def _create(self, name: str, parent: str) -> str:
-        """POST without the transport's blind retry; after a lost answer, adopt what it made or send again."""
-        what = f"category {name!r}"
-        http = self.client.http
+        """POST the category once (options.create_once); after a lost answer, adopt what it made or send again."""
+
+        def refind() -> str | None:
+            self._load(refresh=True)
+            return self.find(name, parent)
+
         document = self._document(name, parent)
-        for attempt in range(CREATE_ATTEMPTS):
-            retries, http.max_retries = http.max_retries, 0
-            try:
-                answer = self.client.post_xml("categories", document)
-            except LOST_ANSWER as err:
-                self._load(refresh=True)
-                found = self.find(name, parent)
-                if found is not None:
-                    return found  # the lost request had created it
-                if attempt == CREATE_ATTEMPTS - 1:
-                    raise CategoryError(f"{what} could not be created: {err.message}") from None
-                continue
-            except ShopApiError as err:
-                raise CategoryError(f"{what} could not be created: {err.message}") from None
-            finally:
-                http.max_retries = retries
-            root = answer.getroot()
-            record = next(iter(root)) if root is not None and len(root) else None
-            new_id = (record.findtext("id") or "").strip() if record is not None else ""
-            if not new_id:
-                raise CategoryError(f"{what}: the shop's answer has no id")
+        new_id = create_once(
+            self.client, "categories", document, refind=refind, what=f"category {name!r}", error=CategoryError
+        )
+        if self.find(name, parent) is None:
             self._load().append({"id": int(new_id), "id_parent": parent, "name": name})
-            return new_id
-        raise CategoryError(f"{what} could not be created")  # pragma: no cover - the loop returns or raises
+        return new_id

@@ -49,6 +49,46 @@ class OptionError(Exception):
     """A group or value the shop would not give us; the message says which and why (it becomes a rejection)."""
 
 
+def create_once(
+    client: PrestaShopClient,
+    resource: str,
+    document: Element,
+    *,
+    refind: Callable[[], str | None],
+    what: str,
+    error: type[Exception],
+) -> str:
+    """POST ``document`` without the transport's blind retry; after a lost answer, adopt what it made or send again.
+
+    A POST whose answer was lost may have created the record, and a blind retry would create a second one; so the
+    transport's retries are off for it, and after a lost answer ``refind`` (re-reading the shop) looks the record up
+    before sending again. Shared by attribute groups/values and categories. Raises ``error`` with the shop's message.
+    """
+    http = client.http
+    for attempt in range(CREATE_ATTEMPTS):
+        retries, http.max_retries = http.max_retries, 0
+        try:
+            answer = client.post_xml(resource, document)
+        except LOST_ANSWER as err:
+            found = refind()
+            if found is not None:
+                return found  # the lost request had created it
+            if attempt == CREATE_ATTEMPTS - 1:
+                raise error(f"{what} could not be created: {err.message}") from None
+            continue
+        except ShopApiError as err:
+            raise error(f"{what} could not be created: {err.message}") from None
+        finally:
+            http.max_retries = retries
+        root = answer.getroot()
+        record = next(iter(root)) if root is not None and len(root) else None
+        new_id = (record.findtext("id") or "").strip() if record is not None else ""
+        if not new_id:
+            raise error(f"{what}: the shop's answer has no id")
+        return new_id
+    raise error(f"{what} could not be created")  # pragma: no cover - the loop returns or raises
+
+
 def name_key(text: Any) -> str:
     """How two option names are the same: spacing trimmed and case folded."""
     return " ".join(str(text or "").split()).casefold()
@@ -127,31 +167,11 @@ class PrestaShopOptions:
         return root
 
     def _create(self, resource: str, document: Element, find: Callable[[], str | None], what: str) -> str:
-        """POST without the transport's blind retry; after a lost answer, adopt what it made or send again."""
-        http = self.client.http
-        for attempt in range(CREATE_ATTEMPTS):
-            retries, http.max_retries = http.max_retries, 0
-            try:
-                answer = self.client.post_xml(resource, document)
-            except LOST_ANSWER as err:
-                self._load(refresh=True)
-                found = find()
-                if found is not None:
-                    return found  # the lost request had created it
-                if attempt == CREATE_ATTEMPTS - 1:
-                    raise OptionError(f"{what} could not be created: {err.message}") from None
-                continue
-            except ShopApiError as err:
-                raise OptionError(f"{what} could not be created: {err.message}") from None
-            finally:
-                http.max_retries = retries
-            root = answer.getroot()
-            record = next(iter(root)) if root is not None and len(root) else None
-            new_id = (record.findtext("id") or "").strip() if record is not None else ""
-            if not new_id:
-                raise OptionError(f"{what}: the shop's answer has no id")
-            return new_id
-        raise OptionError(f"{what} could not be created")  # pragma: no cover - the loop returns or raises
+        def refind() -> str | None:
+            self._load(refresh=True)
+            return find()
+
+        return create_once(self.client, resource, document, refind=refind, what=what, error=OptionError)
 
     def group_id(self, name: str) -> str:
         """The attribute group named ``name``, created (a ``select`` group) when the shop has none."""
