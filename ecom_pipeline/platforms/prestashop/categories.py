@@ -36,7 +36,7 @@ from xml.etree.ElementTree import Element, SubElement
 
 from ecom_pipeline.platforms.prestashop.client import PrestaShopClient
 from ecom_pipeline.platforms.prestashop.errors import PrestaShopPermissionError
-from ecom_pipeline.platforms.prestashop.options import create_once, name_key, names_by_language
+from ecom_pipeline.platforms.prestashop.options import create_once, name_key, names_by_language, shop_languages
 from ecom_pipeline.sync.export import CATEGORY_PATH_SEPARATOR
 
 # PrestaShop's default install: the root category (1, every shop's tree starts there) and home (2, PS_HOME_CATEGORY).
@@ -68,10 +68,7 @@ class PrestaShopCategories:
 
     def __init__(self, client: PrestaShopClient, settings: Mapping[str, Any]) -> None:
         self.client = client
-        lid = settings.get("language_id")
-        self.language_id = str(lid) if lid not in (None, "") else None
-        ids = sorted(int(k) for k in (settings.get("languages") or {}) if str(k).isdigit())
-        self.language_ids = ids or ([int(self.language_id)] if self.language_id else [1])
+        self.language_id, self.language_ids = shop_languages(settings)
         self._items: list[dict[str, Any]] | None = None
         self._resolved: dict[str, str] = {}  # hub name key -> id, for this run
 

@@ -103,15 +103,21 @@ def names_by_language(value: Any) -> dict[str, str]:
     return {"": str(value or "")}
 
 
+def shop_languages(settings: Mapping[str, Any]) -> tuple[str | None, list[int]]:
+    """(the integration's language id, every shop language id to write multilingual fields in) from its settings;
+    a shop whose languages were never read is written in the integration's language (else 1)."""
+    lid = settings.get("language_id")
+    language_id = str(lid) if lid not in (None, "") else None
+    ids = sorted(int(k) for k in (settings.get("languages") or {}) if str(k).isdigit())
+    return language_id, ids or ([int(language_id)] if language_id else [1])
+
+
 class PrestaShopOptions:
     """Hub option names -> the shop's ``product_option_values`` ids, creating what is missing (see module doc)."""
 
     def __init__(self, client: PrestaShopClient, settings: Mapping[str, Any]) -> None:
         self.client = client
-        lid = settings.get("language_id")
-        self.language_id = str(lid) if lid not in (None, "") else None
-        ids = sorted(int(k) for k in (settings.get("languages") or {}) if str(k).isdigit())
-        self.language_ids = ids or ([int(self.language_id)] if self.language_id else [1])
+        self.language_id, self.language_ids = shop_languages(settings)
         self._groups: list[dict[str, Any]] | None = None
         self._values: list[dict[str, Any]] | None = None
 

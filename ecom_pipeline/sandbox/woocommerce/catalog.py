@@ -383,14 +383,18 @@ class WooCatalog:
                 if c.get("id") == term.id:
                     c["name"], c["slug"] = term.name, term.slug
 
-    def category_counts(self) -> dict[int, int]:
+    def _published_term_counts(self, attr: str) -> dict[int, int]:
+        """Published products carrying each term of their ``attr`` list (``categories`` or ``tags``), by term id."""
         counts: dict[int, int] = {}
         for p in self.store.products.values():
             if p.status != "publish":
                 continue
-            for c in p.categories:
-                counts[c.get("id", 0)] = counts.get(c.get("id", 0), 0) + 1
+            for t in getattr(p, attr):
+                counts[t.get("id", 0)] = counts.get(t.get("id", 0), 0) + 1
         return counts
+
+    def category_counts(self) -> dict[int, int]:
+        return self._published_term_counts("categories")
 
     def term_counts(self, taxonomy: str) -> dict[str, int]:
         """Products using each term (by stored name) of an attribute taxonomy."""
@@ -419,13 +423,7 @@ class WooCatalog:
 
     def tag_counts(self) -> dict[int, int]:
         """Published products carrying each tag."""
-        counts: dict[int, int] = {}
-        for p in self.store.products.values():
-            if p.status != "publish":
-                continue
-            for t in p.tags:
-                counts[t.get("id", 0)] = counts.get(t.get("id", 0), 0) + 1
-        return counts
+        return self._published_term_counts("tags")
 
     def product_tags(self, refs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Resolve ``[{"id": N}]`` from a product write (WooCommerce's ``save_taxonomy_terms`` reads only ids);
