@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from ecom_pipeline.warehouse.engine import default_home, default_warehouse_url, shared_engine
+from ecom_pipeline.warehouse.engine import ENV_WAREHOUSE_URL, default_home, default_warehouse_url, shared_engine
 
 
 def _print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -242,7 +242,7 @@ def _print_home(args: argparse.Namespace) -> None:
     """Say which home and warehouse this command reads, so an empty answer cannot be mistaken for an empty hub."""
     from sqlalchemy.engine import make_url
 
-    from ecom_pipeline.warehouse.engine import ENV_WAREHOUSE_URL, home_and_source
+    from ecom_pipeline.warehouse.engine import home_and_source
 
     home, source = home_and_source()
     url = args.warehouse_url or default_warehouse_url()
@@ -1072,6 +1072,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_serve_arguments(p)
     p.set_defaults(func=cmd_serve_webhooks)
+    from ecom_pipeline.webhooks.follow import add_follow_command
+
+    add_follow_command(sub)
 
     _add_two_way_commands(sub)
     from ecom_pipeline.stock.cli import add_stock_commands
@@ -1086,6 +1089,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.warehouse_url:
+        # The commands that run Dagster jobs in process (sync, apply-webhooks, demo) resolve the warehouse through
+        # the definitions' resource, which reads the environment: without this, `--warehouse-url X sync` listed
+        # X's tenants but ran their syncs against the default warehouse.
+        os.environ[ENV_WAREHOUSE_URL] = args.warehouse_url
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -114,3 +114,16 @@ def test_the_compose_dagster_instance_config_is_valid(monkeypatch: pytest.Monkey
     config, _ = dagster_instance_config(str(DEPLOY))
     assert "postgres" in config["storage"]
     assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"
+
+
+def test_webhook_follower_runs_in_compose_and_on_kubernetes_with_a_command_we_accept() -> None:
+    """Prevents shipping deployments without the webhook follower (the only path that keeps the sub-second webhook
+    promise), or with an option the CLI does not accept (its pods would crash-loop)."""
+    compose = _documents(DEPLOY / "docker-compose.yml")[0]["services"]
+    followers = [s["command"] for s in compose.values() if s.get("command", [None, None])[1:2] == ["apply-webhooks"]]
+    assert followers, "compose runs no `ecom-pipeline apply-webhooks`"
+    deployment = _documents(DEPLOY / "k8s" / "webhook-follower.yaml")[0]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    for command in [*followers, container["command"]]:
+        _assert_our_command(command)
+    assert deployment["spec"]["replicas"] >= 1

@@ -136,13 +136,25 @@ def pending_by_tenant(conn: Connection, now: datetime) -> list[Any]:
     return list(conn.execute(query))
 
 
+def apply_selection(conn: Connection, tenant: str) -> list[dg.AssetKey]:
+    """What an apply run of ``tenant`` materializes: the inbox asset, the export of each platform where the
+    tenant has a pushing shop (a change a webhook brought reaches its other shops), and the stock push when the hub
+    manages the tenant's stock. The sensor and the follower (webhooks/follow.py) ask for the same."""
+    return [
+        INBOX_ASSET_KEY,
+        *(export_key(p) for p in tenant_push_platforms(conn, tenant)),
+        *([STOCK_KEY] if stock_integrations(conn, tenant) else []),
+    ]
+
+
 def _aware(value: Any) -> datetime | None:
     if value is None:
         return None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _apply_run_in_flight(instance: dg.DagsterInstance, tenant: str) -> bool:
+def apply_run_in_flight(instance: dg.DagsterInstance, tenant: str) -> bool:
+    """True when an apply run of ``tenant`` is queued or running (the sensor's or a follower's)."""
     runs = instance.get_runs(
         filters=dg.RunsFilter(
             job_name=APPLY_WEBHOOKS_JOB_NAME,
@@ -165,8 +177,7 @@ def webhook_inbox_sensor(context: dg.SensorEvaluationContext, warehouse: Warehou
     last_id, last_due = _cursor(context.cursor)
     with warehouse.engine().connect() as conn:
         groups = pending_by_tenant(conn, now)
-        pushing = {str(g.tenant_id): tenant_push_platforms(conn, str(g.tenant_id)) for g in groups}
-        stocked = {str(g.tenant_id) for g in groups if stock_integrations(conn, str(g.tenant_id))}
+        selections = {str(g.tenant_id): apply_selection(conn, str(g.tenant_id)) for g in groups}
     known = set(context.instance.get_dynamic_partitions(TENANTS_PARTITION_NAME))
     requests: list[dg.RunRequest] = []
     new_partitions: list[str] = []
@@ -180,7 +191,7 @@ def webhook_inbox_sensor(context: dg.SensorEvaluationContext, warehouse: Warehou
             run_key = f"{tenant}:{group_max}"
         elif due is not None and (last_due is None or due > last_due):
             run_key = f"{tenant}:{group_max}:due:{int(due.timestamp())}"
-        elif oldest is not None and now - oldest > STALE_AFTER and not _apply_run_in_flight(context.instance, tenant):
+        elif oldest is not None and now - oldest > STALE_AFTER and not apply_run_in_flight(context.instance, tenant):
             bucket = int(now.timestamp() // STALE_AFTER.total_seconds())
             run_key = f"{tenant}:{group_max}:stale:{bucket}"
         else:
@@ -191,11 +202,7 @@ def webhook_inbox_sensor(context: dg.SensorEvaluationContext, warehouse: Warehou
             dg.RunRequest(
                 partition_key=tenant,
                 run_key=run_key,
-                asset_selection=[
-                    INBOX_ASSET_KEY,
-                    *(export_key(p) for p in pushing[tenant]),
-                    *([STOCK_KEY] if tenant in stocked else []),
-                ],
+                asset_selection=selections[tenant],
                 tags={"ecom/webhook_pending": str(int(group.pending))},
             )
         )
