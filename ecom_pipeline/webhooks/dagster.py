@@ -27,6 +27,7 @@ from ecom_pipeline.jobs import SYNC_EXECUTOR, tenant_push_platforms
 from ecom_pipeline.partitions import TENANTS_PARTITION_NAME, tenants_partitions
 from ecom_pipeline.resources import CredentialStoreResource, WarehouseResource
 from ecom_pipeline.run_status import IN_PROGRESS_RUN_STATUSES
+from ecom_pipeline.runner import TAG_LAUNCHED_BY
 from ecom_pipeline.stock.links import stock_integrations
 from ecom_pipeline.warehouse.schema import webhook_inbox
 from ecom_pipeline.warehouse.types import utcnow
@@ -34,6 +35,9 @@ from ecom_pipeline.webhooks.apply import apply_inbox
 
 APPLY_WEBHOOKS_JOB_NAME = "apply_webhooks_job"
 STALE_AFTER = timedelta(seconds=60)
+# ``ecom/launched_by`` of the follower's runs, and how recent one must be for the sensor to leave a tenant to it.
+FOLLOWER_LAUNCHED_BY = "webhook-follower"
+FOLLOWER_ACTIVE = timedelta(seconds=120)
 
 
 class ApplyWebhooksConfig(dg.Config):
@@ -136,6 +140,21 @@ def pending_by_tenant(conn: Connection, now: datetime) -> list[Any]:
     return list(conn.execute(query))
 
 
+def follower_serves(instance: dg.DagsterInstance, tenant: str, now: datetime) -> bool:
+    """True when a webhook follower applied ``tenant`` within ``FOLLOWER_ACTIVE``: the sensor then leaves the
+    tenant's new deliveries to it (it applies within a second; a launched run would only find them applied), and
+    steps in only for deliveries pending longer than ``STALE_AFTER``."""
+    runs = instance.get_runs(
+        filters=dg.RunsFilter(
+            job_name=APPLY_WEBHOOKS_JOB_NAME,
+            tags={"dagster/partition": tenant, TAG_LAUNCHED_BY: FOLLOWER_LAUNCHED_BY},
+            created_after=now - FOLLOWER_ACTIVE,
+        ),
+        limit=1,
+    )
+    return bool(runs)
+
+
 def apply_selection(conn: Connection, tenant: str) -> list[dg.AssetKey]:
     """What an apply run of ``tenant`` materializes: the inbox asset, the export of each platform where the
     tenant has a pushing shop (a change a webhook brought reaches its other shops), and the stock push when the hub
@@ -187,11 +206,20 @@ def webhook_inbox_sensor(context: dg.SensorEvaluationContext, warehouse: Warehou
         group_max = int(group.max_id)
         due = _aware(group.max_due)
         oldest = _aware(group.oldest)
+        # The cursor moves past what this tick saw whether or not it asks for a run (a skipped group is then only
+        # asked for again when it goes stale or a retry falls due).
+        fresh = group_max > last_id or (due is not None and (last_due is None or due > last_due))
+        max_id = max(max_id, group_max)
+        if due is not None and (max_due is None or due > max_due):
+            max_due = due
+        stale = oldest is not None and now - oldest > STALE_AFTER
+        if fresh and not stale and follower_serves(context.instance, tenant, now):
+            continue  # a follower (webhooks/follow.py) applies this tenant within a second; stale ones come back
         if group_max > last_id:
             run_key = f"{tenant}:{group_max}"
         elif due is not None and (last_due is None or due > last_due):
             run_key = f"{tenant}:{group_max}:due:{int(due.timestamp())}"
-        elif oldest is not None and now - oldest > STALE_AFTER and not apply_run_in_flight(context.instance, tenant):
+        elif stale and not apply_run_in_flight(context.instance, tenant):
             bucket = int(now.timestamp() // STALE_AFTER.total_seconds())
             run_key = f"{tenant}:{group_max}:stale:{bucket}"
         else:
@@ -206,9 +234,6 @@ def webhook_inbox_sensor(context: dg.SensorEvaluationContext, warehouse: Warehou
                 tags={"ecom/webhook_pending": str(int(group.pending))},
             )
         )
-        max_id = max(max_id, group_max)
-        if due is not None and (max_due is None or due > max_due):
-            max_due = due
     cursor = json.dumps({"id": max_id, "due": max_due.isoformat() if max_due else None})
     dynamic = [dg.AddDynamicPartitionsRequest(TENANTS_PARTITION_NAME, new_partitions)] if new_partitions else []
     if not requests:

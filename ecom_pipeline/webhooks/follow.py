@@ -16,8 +16,11 @@ The sensor stays on as the fallback. With a follower running it finds nothing pe
 follower is down or behind, it launches runs as before. Both at once are safe: the tenant's warehouse lock
 serialises applies, and ``apply_inbox`` marks a delivery applied in the transaction that stages it, so a delivery
 is applied once. Several followers (replicas) are safe for the same reasons; a tenant whose apply run is already
-in flight, or whose lock is held (a long sync), is skipped and looked at again at the next poll, so one busy
-tenant never holds up the others.
+being applied (its lock is held: a long sync, another follower, a sensor-launched run) is skipped and looked at
+again at the next poll, so one busy tenant never holds up the others. The sensor leaves new deliveries of a
+tenant the follower has served in the last two minutes to it (``webhooks.dagster.follower_serves``) and steps in
+for deliveries pending over a minute, so a running follower does not make the daemon launch runs that would only
+find the deliveries applied.
 """
 
 from __future__ import annotations
@@ -48,14 +51,14 @@ from ecom_pipeline.warehouse.locks import TenantLockTimeout, tenant_lock
 from ecom_pipeline.warehouse.types import utcnow
 from ecom_pipeline.webhooks.dagster import (
     APPLY_WEBHOOKS_JOB_NAME,
-    apply_run_in_flight,
+    FOLLOWER_LAUNCHED_BY,
     apply_selection,
     pending_by_tenant,
 )
 
 logger = logging.getLogger("ecom_pipeline.webhooks.follow")
 
-LAUNCHED_BY = "webhook-follower"
+LAUNCHED_BY = FOLLOWER_LAUNCHED_BY
 DEFAULT_POLL_S = 0.2
 # After a run of a tenant fails, wait this long (doubling per failure, capped) before the next try: a broken tenant
 # must not turn the follower into a hot loop, nor starve the others.
@@ -84,7 +87,6 @@ class FollowStats:
     runs: int = 0
     failed_runs: int = 0
     applied: int = 0
-    skipped_in_flight: int = 0
     skipped_locked: int = 0
     outcomes: list[ApplyOutcome] = field(default_factory=list)
 
@@ -151,8 +153,8 @@ def follow(
     """Apply due webhook deliveries as they arrive until ``stop`` is set (or after one pass with ``once``).
 
     ``tenants`` limits the follower to those tenants (default: all). Each pass reads which tenants have due
-    deliveries (one grouped query), then runs each such tenant's apply unless its apply is already in flight or
-    its lock is held; a tenant whose run failed waits out a growing back-off before its next try.
+    deliveries (one grouped query), then runs each such tenant's apply unless its lock is held (someone is
+    applying it); a tenant whose run failed waits out a growing back-off before its next try.
     """
     if defs is None:
         from ecom_pipeline.definitions import defs as default_defs
@@ -177,9 +179,8 @@ def follow(
                 break
             if retry_at.get(tenant, 0.0) > time.monotonic():
                 continue
-            if apply_run_in_flight(instance, tenant):
-                stats.skipped_in_flight += 1
-                continue
+            # A run queued by the sensor is no reason to wait (it may sit in the queue for seconds): applying now
+            # is safe, and that run then finds the deliveries applied. A held lock is: someone is applying.
             if not _lock_free(engine, tenant):
                 stats.skipped_locked += 1
                 continue
@@ -251,8 +252,7 @@ def cmd_apply_webhooks(args: argparse.Namespace) -> int:
     stats = follow(poll_s=args.poll, tenants=args.tenant, once=args.once, stop=stop)
     print(
         f"{stats.runs} apply run(s), {stats.applied} delivery(ies) applied, {stats.failed_runs} failed run(s), "
-        f"{stats.skipped_in_flight + stats.skipped_locked} tenant pass(es) skipped (an apply in flight or the "
-        f"tenant's lock held)",
+        f"{stats.skipped_locked} tenant pass(es) skipped (the tenant's lock held: a sync or another apply)",
         flush=True,
     )
     return 1 if stats.failed_runs else 0

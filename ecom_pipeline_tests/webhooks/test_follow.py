@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -174,3 +175,32 @@ def test_cli_warehouse_url_reaches_the_runs_it_starts(
     assert w.inbox_statuses() == ["applied"]
     assert w.hub_price(product.sku) == Decimal("44.40")  # type: ignore[attr-defined]
     assert cli_main(["--warehouse-url", warehouse_url, "sync", "--tenant", TENANT]) == 0
+
+
+def test_sensor_leaves_new_deliveries_to_an_active_follower_and_steps_in_for_stale_ones(
+    world: tuple[World, dg.DagsterInstance], warehouse_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prevents a running follower from doubling the daemon's work (a launched run per delivery that only finds it
+    applied) and a stopped follower from leaving deliveries pending: once stale, the sensor asks for a run."""
+    w, instance = world
+    product = w.simple_product()
+    context = dg.build_sensor_context(
+        instance=instance, cursor=None, resources={"warehouse": WarehouseResource(url=warehouse_url)}
+    )
+    w.change_price(product.id, "45.50")  # type: ignore[attr-defined]
+    before = webhook_inbox_sensor(context)  # no follower has run: the sensor acts as it always did
+    assert isinstance(before, dg.SensorResult) and [r.partition_key for r in before.run_requests] == [TENANT]
+    assert follow(instance=instance, once=True).applied == 1
+
+    w.change_price(product.id, "46.60")  # type: ignore[attr-defined]
+    context = dg.build_sensor_context(
+        instance=instance, cursor=None, resources={"warehouse": WarehouseResource(url=warehouse_url)}
+    )
+    served = webhook_inbox_sensor(context)
+    assert isinstance(served, dg.SensorResult) and not served.run_requests, "the follower serves this tenant"
+    monkeypatch.setattr("ecom_pipeline.webhooks.dagster.STALE_AFTER", timedelta(0))  # the follower fell behind
+    context = dg.build_sensor_context(
+        instance=instance, cursor=None, resources={"warehouse": WarehouseResource(url=warehouse_url)}
+    )
+    stale = webhook_inbox_sensor(context)
+    assert isinstance(stale, dg.SensorResult) and [r.partition_key for r in stale.run_requests] == [TENANT]
