@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -163,20 +163,45 @@ def _plan_or_skip(
     return plan
 
 
-@dg.schedule(
-    job=sync_job,
-    cron_schedule=CRON,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
+# (the tick's plan, the warehouse) -> the run requests of a tick the schedule acts on
+TickRequests = Callable[[TickPlan, WarehouseResource], list[dg.RunRequest]]
+
+
+def _tick_schedule(
+    job: dg.JobDefinition | dg.UnresolvedAssetJobDefinition, *, batched: bool, description: str
+) -> Callable[[TickRequests], dg.ScheduleDefinition]:
+    """One of the two schedules of a tick (same cron, running by default), named after the decorated function.
+
+    Both evaluate a tick this one way: ``_plan_or_skip`` decides whether this schedule acts on it (else its skip
+    reason is the answer); the decorated function turns the plan into this schedule's run requests.
+    """
+
+    def decorate(requests: TickRequests) -> dg.ScheduleDefinition:
+        def evaluate(
+            context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource
+        ) -> dg.SkipReason | list[dg.RunRequest]:
+            plan = _plan_or_skip(context, warehouse, batched=batched)
+            return plan if isinstance(plan, dg.SkipReason) else requests(plan, warehouse)
+
+        return dg.schedule(
+            name=requests.__name__,
+            job=job,
+            cron_schedule=CRON,
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+            description=description,
+        )(evaluate)
+
+    return decorate
+
+
+@_tick_schedule(
+    sync_job,
+    batched=False,
     description="Every 30 minutes: incremental sync (changes since each cursor, with a lookback) of every tenant, "
     f"one run per tenant; above {BATCH_ABOVE_ENV} tenants (default {DEFAULT_BATCH_ABOVE}) "
     "incremental_sync_batches_schedule runs them instead.",
 )
-def incremental_sync_schedule(
-    context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource
-) -> dg.SkipReason | list[dg.RunRequest]:
-    plan = _plan_or_skip(context, warehouse, batched=False)
-    if isinstance(plan, dg.SkipReason):
-        return plan
+def incremental_sync_schedule(plan: TickPlan, warehouse: WarehouseResource) -> list[dg.RunRequest]:
     # The selection has the export asset of each platform where the tenant has a shop whose direction pushes.
     with warehouse.engine().connect() as conn:
         selections = {tenant: tenant_sync_selection(conn, tenant) for tenant in plan.tenants}
@@ -192,20 +217,14 @@ def incremental_sync_schedule(
     ]
 
 
-@dg.schedule(
-    job=sync_batch_job,
-    cron_schedule=CRON,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
+@_tick_schedule(
+    sync_batch_job,
+    batched=True,
     description=f"Every 30 minutes, when more than {BATCH_ABOVE_ENV} tenants (default {DEFAULT_BATCH_ABOVE}) have "
     f"a shop: the incremental sync of every tenant, {BATCH_SIZE_ENV} (default {DEFAULT_BATCH_SIZE}) tenants per "
     "launched run; each tenant still gets its own sync_job run and partition.",
 )
-def incremental_sync_batches_schedule(
-    context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource
-) -> dg.SkipReason | list[dg.RunRequest]:
-    plan = _plan_or_skip(context, warehouse, batched=True)
-    if isinstance(plan, dg.SkipReason):
-        return plan
+def incremental_sync_batches_schedule(plan: TickPlan, warehouse: WarehouseResource) -> list[dg.RunRequest]:
     batches = plan.batches()
     return [
         dg.RunRequest(

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from ecom_pipeline.catalog.columns import (
     COLUMNS,
+    PRODUCT_COLUMNS,
     ExportError,
     format_list,
     format_money,
@@ -28,7 +29,8 @@ from ecom_pipeline.sync.merge import json_value
 from ecom_pipeline.warehouse.schema import hub_products, hub_variants, rejected_records
 from ecom_pipeline.warehouse.store import chunked
 
-_PRODUCT_FIELDS = ("title", "description", "status", "product_type", "tags", "categories")
+# The product columns of the file are the hub product's own field names.
+_PRODUCT_FIELDS = PRODUCT_COLUMNS
 _VARIANT_FIELDS = (
     "title",
     "price",

@@ -21,9 +21,14 @@ Each writer module also has ``make_client(integration, credentials)``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from ecom_pipeline.platforms.http import ShopClient
 
 
 @dataclass(frozen=True)
@@ -77,3 +82,42 @@ class StockOutcome:
 
 # readings in, new targets out (link id -> target), after recording what the readings show in the ledger
 Recompute = Callable[[Sequence[Reading]], dict[int, int]]
+
+Client = TypeVar("Client", bound="ShopClient")
+Client_contra = TypeVar("Client_contra", bound="ShopClient", contravariant=True)
+
+
+class StockWriter(Protocol[Client_contra]):
+    """A platform's ``write_stock(client, items, recompute, out=None) -> StockOutcome`` (``stock/push.py`` calls it).
+
+    ``out``: the caller's outcome to fill, so what was written before a raise is still known to the caller.
+    """
+
+    def __call__(
+        self, client: Client_contra, items: Sequence[StockWrite], recompute: Recompute, out: StockOutcome | None = None
+    ) -> StockOutcome: ...
+
+
+# (client, items, recompute, out) -> None: one platform's reads and writes, recorded in ``out``.
+WriteBody = Callable[[Client, Sequence[StockWrite], Recompute, StockOutcome], None]
+
+
+def stock_writer(body: WriteBody[Client]) -> StockWriter[Client]:
+    """Makes a platform's write body its ``write_stock``: what every writer does around its own reads and writes.
+
+    The body fills the caller's ``out`` when given (a new outcome otherwise: what was written before a raise stays
+    known to the caller); when it returns, ``out.api_calls`` gets the API calls the write made (``client.stats``,
+    which for Shopify also counts bulk downloads and uploads).
+    """
+
+    @functools.wraps(body)
+    def write_stock(
+        client: Client, items: Sequence[StockWrite], recompute: Recompute, out: StockOutcome | None = None
+    ) -> StockOutcome:
+        out = out if out is not None else StockOutcome()
+        calls_before = client.stats.api_calls
+        body(client, items, recompute, out)
+        out.api_calls = client.stats.api_calls - calls_before
+        return out
+
+    return write_stock

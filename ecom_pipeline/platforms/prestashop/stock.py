@@ -20,7 +20,7 @@ from ecom_pipeline.platforms.errors import (
 )
 from ecom_pipeline.platforms.prestashop.client import PrestaShopClient, set_xml_field
 from ecom_pipeline.platforms.prestashop.writer import make_client
-from ecom_pipeline.stock.writers import Reading, Recompute, Settled, StockOutcome, StockWrite
+from ecom_pipeline.stock.writers import Reading, Recompute, Settled, StockOutcome, StockWrite, stock_writer
 from ecom_pipeline.warehouse.types import utcnow
 
 PRODUCTS_PER_LIST = 50
@@ -42,15 +42,9 @@ def _rows(client: PrestaShopClient, items: Sequence[StockWrite]) -> dict[str, st
     return found
 
 
-def write_stock(
-    client: PrestaShopClient,
-    items: Sequence[StockWrite],
-    recompute: Recompute,
-    out: StockOutcome | None = None,
-) -> StockOutcome:
+@stock_writer
+def write_stock(client: PrestaShopClient, items: Sequence[StockWrite], recompute: Recompute, out: StockOutcome) -> None:
     """Per item: GET the stock_available document, recompute, PUT it when the number differs (module doc)."""
-    out = out if out is not None else StockOutcome()  # the caller's, so what was written survives a raise
-    calls_before = client.http.stats.api_calls
     rows = _rows(client, items)
     for item in items:
         row_id = rows.get(item.external_item)
@@ -73,5 +67,3 @@ def write_stock(
             out.failed[item.link_id] = str(exc)
             if isinstance(exc, _NO_ANSWER):  # the PUT may have landed: the link keeps it pending
                 out.uncertain.add(item.link_id)
-    out.api_calls = client.http.stats.api_calls - calls_before
-    return out

@@ -27,7 +27,7 @@ from typing import Any
 from ecom_pipeline.platforms.shopify.client import ShopifyClient
 from ecom_pipeline.platforms.shopify.transform import numeric_id
 from ecom_pipeline.platforms.shopify.writer import make_client
-from ecom_pipeline.stock.writers import Reading, Recompute, Settled, StockOutcome, StockWrite
+from ecom_pipeline.stock.writers import Reading, Recompute, Settled, StockOutcome, StockWrite, stock_writer
 from ecom_pipeline.warehouse.types import utcnow
 
 WRITE_BATCH = 100
@@ -118,15 +118,9 @@ def _send(
     return list((data.get("inventorySetQuantities") or {}).get("userErrors") or [])
 
 
-def write_stock(
-    client: ShopifyClient,
-    items: Sequence[StockWrite],
-    recompute: Recompute,
-    out: StockOutcome | None = None,
-) -> StockOutcome:
+@stock_writer
+def write_stock(client: ShopifyClient, items: Sequence[StockWrite], recompute: Recompute, out: StockOutcome) -> None:
     """Read, recompute, compare-and-set; on a stale compare re-read, recompute, retry (module doc)."""
-    out = out if out is not None else StockOutcome()  # the caller's, so what was written survives a raise
-    calls_before = client.stats.api_calls
     read_at = utcnow()
     found = _lookup(client, items)
     inventory = {link_id: gid for link_id, (gid, _) in found.items()}
@@ -174,8 +168,6 @@ def write_stock(
             for i, _, _ in batch:
                 if i.link_id not in {r.link_id for r in part}:
                     out.failed[i.link_id] = "the variant disappeared from Shopify while pushing stock"
-    out.api_calls = client.stats.api_calls - calls_before
-    return out
 
 
 def _when(value: Any) -> datetime | None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from ecom_pipeline.platforms.woocommerce.client import WooCommerceClient
 from ecom_pipeline.platforms.woocommerce.writer import make_client
-from ecom_pipeline.stock.writers import Reading, Recompute, Settled, StockOutcome, StockWrite
+from ecom_pipeline.stock.writers import Reading, Recompute, Settled, StockOutcome, StockWrite, stock_writer
 from ecom_pipeline.warehouse.types import utcnow
 
 BATCH = 100
@@ -84,15 +84,11 @@ def _write(
                 out.settled.append(Settled(i.link_id, quantity, readings[i.link_id].read_at, written_at, True))
 
 
+@stock_writer
 def write_stock(
-    client: WooCommerceClient,
-    items: Sequence[StockWrite],
-    recompute: Recompute,
-    out: StockOutcome | None = None,
-) -> StockOutcome:
+    client: WooCommerceClient, items: Sequence[StockWrite], recompute: Recompute, out: StockOutcome
+) -> None:
     """Read, recompute from what the shop shows, write what still differs (see the module doc)."""
-    out = out if out is not None else StockOutcome()  # the caller's, so what was written survives a raise
-    calls_before = client.http.stats.api_calls
     readings = {r.link_id: r for r in _read(client, items)}
     for item in items:
         if item.link_id not in readings:
@@ -108,8 +104,6 @@ def write_stock(
         else:
             to_write.append(item)
     _write(client, to_write, targets, out, readings)
-    out.api_calls = client.http.stats.api_calls - calls_before
-    return out
 
 
 def restocked_lines(order: Mapping[str, Any]) -> dict[str, tuple[int, datetime | None]]:

@@ -13,12 +13,13 @@ from __future__ import annotations
 import json
 import math
 import uuid
-from collections.abc import Callable
-from functools import cache
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ecom_pipeline.sandbox.woocommerce.catalog import COUPON_TYPES, Attribute, Term, WooCatalog
+from ecom_pipeline.sandbox.woocommerce.catalog import COUPON_TYPES, Term, WooCatalog
 from ecom_pipeline.sandbox.woocommerce.errors import StoreError
 from ecom_pipeline.sandbox.woocommerce.records import WC_VERSION, WP_VERSION
 from ecom_pipeline.sandbox.woocommerce.render import render_note, render_refund
@@ -76,6 +77,27 @@ def _route_methods(name: str) -> list[str]:
     return ["GET", "POST"] if tail in collections else ["GET"]
 
 
+@dataclass(frozen=True)
+class _Terms:
+    """One term taxonomy as its routes see it: where it lives, how its terms are counted and rendered."""
+
+    taxonomy: str
+    route: str  # the collection route below the API prefix (item routes add ``/<id>``)
+    hierarchical: bool
+    counts: Callable[[], Mapping[Any, int]]  # published products per key, counted when called
+    count_key: Callable[[Term], Any]  # the term's key in ``counts`` (its id; an attribute term's name)
+    render: Callable[[Term, int], dict[str, Any]]  # (term, count) -> the term's JSON
+
+    def json(self, term: Term, counts: Mapping[Any, int] | None = None) -> dict[str, Any]:
+        """The term as the API answers it; ``counts`` given by a listing, else counted now (after a write)."""
+        counts = counts if counts is not None else self.counts()
+        return self.render(term, counts.get(self.count_key(term), 0))
+
+
+# (site=, the route's id groups, **ignored) -> the taxonomy a term route's request is about
+_TermScope = Callable[..., _Terms]
+
+
 class MoreRoutes:
     """Handlers for the taxonomy, coupon, note, refund, system-status and index routes."""
 
@@ -87,6 +109,7 @@ class MoreRoutes:
     _require: Callable[[bool, str], None]
     _fields: Callable[[dict[str, str], dict[str, Any]], dict[str, Any]]
     _list_reply: Callable[..., Reply]
+    _paging: Callable[[Validator, list[str], str, str], tuple[int, int, str, str]]
     _batch: Callable[..., Reply]
 
     @property
@@ -94,22 +117,14 @@ class MoreRoutes:
         return self.store.catalog
 
     def register_more_routes(self) -> None:
-        self._collection(r"/products/categories", self.list_categories, self.create_category)
-        self._batch_route(r"/products/categories/batch", self.batch_categories)
-        self._item(r"/products/categories/(?P<tid>\d+)", self.get_category, self.update_category, self.delete_category)
-        self._collection(r"/products/tags", self.list_tags, self.create_tag)
-        self._batch_route(r"/products/tags/batch", self.batch_tags)
-        self._item(r"/products/tags/(?P<tid>\d+)", self.get_tag, self.update_tag, self.delete_tag)
+        self._term_routes(r"/products/categories", self._category_terms)
+        self._term_routes(r"/products/tags", self._tag_terms)
         self._collection(r"/products/attributes", self.list_attributes, self.create_attribute)
         self._batch_route(r"/products/attributes/batch", self.batch_attributes)
         self._item(
             r"/products/attributes/(?P<aid>\d+)", self.get_attribute, self.update_attribute, self.delete_attribute
         )
-        self._collection(r"/products/attributes/(?P<aid>\d+)/terms", self.list_terms, self.create_term)
-        self._batch_route(r"/products/attributes/(?P<aid>\d+)/terms/batch", self.batch_terms)
-        self._item(
-            r"/products/attributes/(?P<aid>\d+)/terms/(?P<tid>\d+)", self.get_term, self.update_term, self.delete_term
-        )
+        self._term_routes(r"/products/attributes/(?P<aid>\d+)/terms", self._attribute_terms)
         self._collection(r"/coupons", self.list_coupons, self.create_coupon)
         self._batch_route(r"/coupons/batch", self.batch_coupons)
         self._item(r"/coupons/(?P<cid>\d+)", self.get_coupon, self.update_coupon, self.delete_coupon)
@@ -140,10 +155,7 @@ class MoreRoutes:
         hierarchical: bool,
     ) -> Reply:
         v = Validator(query)
-        page = v.integer("page", 1, minimum=1)
-        per_page = v.integer("per_page", 10, minimum=1, maximum=100)
-        order = v.enum("order", ["asc", "desc"], "asc")
-        orderby = v.enum("orderby", TERM_ORDERBY, "name")
+        page, per_page, order, orderby = self._paging(v, TERM_ORDERBY, "name", "asc")
         hide_empty = v.boolean("hide_empty")
         include = v.int_list("include")
         exclude = v.int_list("exclude")
@@ -183,153 +195,6 @@ class MoreRoutes:
         items = [self._fields(query, render(t)) for t in rows[start : start + per_page]] if start < total else []
         shown_page = math.ceil(start / per_page) + 1
         return self._list_reply(items, total, shown_page, per_page, site, route, query_pairs)
-
-    # ------------------------------------------------------------------ categories
-
-    def _category_json(self, term: Term, site: str, counts: dict[int, int] | None = None) -> dict[str, Any]:
-        counts = counts if counts is not None else self.catalog.category_counts()
-        return self.catalog.render_category(term, site, counts.get(term.id, 0))
-
-    def list_categories(
-        self, *, query: dict[str, str], query_pairs: list[tuple[str, str]], site: str, authenticated: bool, **_: Any
-    ) -> Reply:
-        with self.store.lock:
-            counts = self.catalog.category_counts()
-            return self._term_list(
-                self.catalog.taxonomy_terms("product_cat"),
-                lambda t: counts.get(t.id, 0),
-                query,
-                query_pairs,
-                site,
-                "/products/categories",
-                lambda t: self._category_json(t, site, counts),
-                authenticated,
-                hierarchical=True,
-            )
-
-    def get_category(self, *, tid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any) -> Reply:
-        with self.store.lock:
-            term = self.catalog.get_term("product_cat", tid)
-            self._require(authenticated, "view")
-            return Reply(200, self._fields(query, self._category_json(term, site)))
-
-    def create_category(self, *, data: dict[str, Any], site: str, authenticated: bool, **_: Any) -> Reply:
-        self._require_name(data)
-        self._require(authenticated, "create")
-        with self.store.lock:
-            term = self.catalog.create_term("product_cat", data, hierarchical=True)
-            location = f"{site}{API_PREFIX}/products/categories/{term.id}"
-            return Reply(201, self._category_json(term, site), [("Location", location)])
-
-    def update_category(self, *, tid: int, data: dict[str, Any], site: str, authenticated: bool, **_: Any) -> Reply:
-        with self.store.lock:
-            self.catalog.get_term("product_cat", tid)
-            self._require(authenticated, "edit")
-            term = self.catalog.update_term("product_cat", tid, data, hierarchical=True)
-            return Reply(200, self._category_json(term, site))
-
-    def delete_category(self, *, tid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any) -> Reply:
-        force = self._force(query)
-        with self.store.lock:
-            self.catalog.get_term("product_cat", tid)
-            self._require(authenticated, "delete")
-            self._term_force(force)
-            before = self._category_json(self.catalog.terms[tid], site)
-            self.catalog.delete_term("product_cat", tid)
-            return Reply(200, before)
-
-    def batch_categories(self, *, data: dict[str, Any], site: str, authenticated: bool, **_: Any) -> Reply:
-        self._require(authenticated, "batch")
-
-        def create(d: dict[str, Any]) -> dict[str, Any]:
-            self._require_name(d)
-            return self._category_json(self.catalog.create_term("product_cat", d, hierarchical=True), site)
-
-        def update(d: dict[str, Any]) -> dict[str, Any]:
-            tid = int(d.get("id") or 0)
-            self.catalog.get_term("product_cat", tid)
-            return self._category_json(self.catalog.update_term("product_cat", tid, d, hierarchical=True), site)
-
-        def delete(tid: int) -> dict[str, Any]:
-            before = self._category_json(self.catalog.get_term("product_cat", tid), site)
-            self.catalog.delete_term("product_cat", tid)
-            return before
-
-        return self._batch(data, create=create, update=update, delete=delete)
-
-    # ------------------------------------------------------------------ tags (product_tag, not hierarchical)
-
-    def _tag_json(self, term: Term, site: str, counts: dict[int, int] | None = None) -> dict[str, Any]:
-        counts = counts if counts is not None else self.catalog.tag_counts()
-        return self.catalog.render_tag(term, site, counts.get(term.id, 0))
-
-    def list_tags(
-        self, *, query: dict[str, str], query_pairs: list[tuple[str, str]], site: str, authenticated: bool, **_: Any
-    ) -> Reply:
-        with self.store.lock:
-            counts = self.catalog.tag_counts()
-            return self._term_list(
-                self.catalog.taxonomy_terms("product_tag"),
-                lambda t: counts.get(t.id, 0),
-                query,
-                query_pairs,
-                site,
-                "/products/tags",
-                lambda t: self._tag_json(t, site, counts),
-                authenticated,
-                hierarchical=False,
-            )
-
-    def get_tag(self, *, tid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any) -> Reply:
-        with self.store.lock:
-            term = self.catalog.get_term("product_tag", tid)
-            self._require(authenticated, "view")
-            return Reply(200, self._fields(query, self._tag_json(term, site)))
-
-    def create_tag(self, *, data: dict[str, Any], site: str, authenticated: bool, **_: Any) -> Reply:
-        self._require_name(data)
-        self._require(authenticated, "create")
-        with self.store.lock:
-            term = self.catalog.create_term("product_tag", data, hierarchical=False)
-            location = f"{site}{API_PREFIX}/products/tags/{term.id}"
-            return Reply(201, self._tag_json(term, site), [("Location", location)])
-
-    def update_tag(self, *, tid: int, data: dict[str, Any], site: str, authenticated: bool, **_: Any) -> Reply:
-        with self.store.lock:
-            self.catalog.get_term("product_tag", tid)
-            self._require(authenticated, "edit")
-            return Reply(
-                200, self._tag_json(self.catalog.update_term("product_tag", tid, data, hierarchical=False), site)
-            )
-
-    def delete_tag(self, *, tid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any) -> Reply:
-        force = self._force(query)
-        with self.store.lock:
-            self.catalog.get_term("product_tag", tid)
-            self._require(authenticated, "delete")
-            self._term_force(force)
-            before = self._tag_json(self.catalog.terms[tid], site)
-            self.catalog.delete_term("product_tag", tid)
-            return Reply(200, before)
-
-    def batch_tags(self, *, data: dict[str, Any], site: str, authenticated: bool, **_: Any) -> Reply:
-        self._require(authenticated, "batch")
-
-        def create(d: dict[str, Any]) -> dict[str, Any]:
-            self._require_name(d)
-            return self._tag_json(self.catalog.create_term("product_tag", d, hierarchical=False), site)
-
-        def update(d: dict[str, Any]) -> dict[str, Any]:
-            tid = int(d.get("id") or 0)
-            self.catalog.get_term("product_tag", tid)
-            return self._tag_json(self.catalog.update_term("product_tag", tid, d, hierarchical=False), site)
-
-        def delete(tid: int) -> dict[str, Any]:
-            before = self._tag_json(self.catalog.get_term("product_tag", tid), site)
-            self.catalog.delete_term("product_tag", tid)
-            return before
-
-        return self._batch(data, create=create, update=update, delete=delete)
 
     # ------------------------------------------------------------------ attributes
 
@@ -408,95 +273,140 @@ class MoreRoutes:
             )
         errs.raise_if_any()
 
-    # ------------------------------------------------------------------ attribute terms
+    # ------------------------------------------------------------------ terms (categories, tags, attribute terms)
+    # The three term taxonomies answer alike (WordPress' WC_REST_Terms_Controller): one set of handlers serves
+    # them, each bound to a ``scope`` that says which taxonomy a request is about (see ``_Terms``).
 
-    def _term_json(
-        self, attr: Attribute, term: Term, site: str, counts: dict[str, int] | None = None
-    ) -> dict[str, Any]:
-        counts = counts if counts is not None else self.catalog.term_counts(attr.taxonomy)
-        return self.catalog.render_term(attr, term, site, counts.get(term.name, 0))
+    def _category_terms(self, *, site: str, **_: Any) -> _Terms:
+        return _Terms(
+            "product_cat",
+            "/products/categories",
+            True,
+            self.catalog.category_counts,
+            lambda t: t.id,
+            lambda t, n: self.catalog.render_category(t, site, n),
+        )
 
-    def list_terms(
+    def _tag_terms(self, *, site: str, **_: Any) -> _Terms:
+        return _Terms(
+            "product_tag",
+            "/products/tags",
+            False,
+            self.catalog.tag_counts,
+            lambda t: t.id,
+            lambda t, n: self.catalog.render_tag(t, site, n),
+        )
+
+    def _attribute_terms(self, *, site: str, aid: int, **_: Any) -> _Terms:
+        """An attribute's terms: the attribute must exist (a 404 worded for ``/terms`` routes otherwise)."""
+        attr = self.catalog.attribute_for_terms(aid)
+        return _Terms(
+            attr.taxonomy,
+            f"/products/attributes/{aid}/terms",
+            False,
+            lambda: self.catalog.term_counts(attr.taxonomy),
+            lambda t: t.name,
+            lambda t, n: self.catalog.render_term(attr, t, site, n),
+        )
+
+    def _term_routes(self, pattern: str, scope: _TermScope) -> None:
+        """Register the collection, batch and item routes of one term taxonomy under ``pattern``."""
+        self._collection(pattern, partial(self._list_terms, scope), partial(self._create_term, scope))
+        self._batch_route(f"{pattern}/batch", partial(self._batch_terms, scope))
+        self._item(
+            rf"{pattern}/(?P<tid>\d+)",
+            partial(self._get_term, scope),
+            partial(self._update_term, scope),
+            partial(self._delete_term, scope),
+        )
+
+    def _list_terms(
         self,
+        scope: _TermScope,
         *,
-        aid: int,
         query: dict[str, str],
         query_pairs: list[tuple[str, str]],
         site: str,
         authenticated: bool,
-        **_: Any,
+        **kw: Any,
     ) -> Reply:
         with self.store.lock:
-            attr = self.catalog.attribute_for_terms(aid)
-            counts = self.catalog.term_counts(attr.taxonomy)
+            terms = scope(site=site, **kw)
+            counts = terms.counts()
             return self._term_list(
-                self.catalog.taxonomy_terms(attr.taxonomy),
-                lambda t: counts.get(t.name, 0),
+                self.catalog.taxonomy_terms(terms.taxonomy),
+                lambda t: counts.get(terms.count_key(t), 0),
                 query,
                 query_pairs,
                 site,
-                f"/products/attributes/{aid}/terms",
-                lambda t: self._term_json(attr, t, site, counts),
+                terms.route,
+                lambda t: terms.json(t, counts),
                 authenticated,
-                hierarchical=False,
+                hierarchical=terms.hierarchical,
             )
 
-    def get_term(self, *, aid: int, tid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any) -> Reply:
-        with self.store.lock:
-            attr = self.catalog.attribute_for_terms(aid)
-            term = self.catalog.get_term(attr.taxonomy, tid)
-            self._require(authenticated, "view")
-            return Reply(200, self._fields(query, self._term_json(attr, term, site)))
-
-    def create_term(self, *, aid: int, data: dict[str, Any], site: str, authenticated: bool, **_: Any) -> Reply:
-        self._require_name(data)
-        with self.store.lock:
-            attr = self.catalog.attribute_for_terms(aid)
-            self._require(authenticated, "create")
-            term = self.catalog.create_term(attr.taxonomy, data, hierarchical=False)
-            location = f"{site}{API_PREFIX}/products/attributes/{aid}/terms/{term.id}"
-            return Reply(201, self._term_json(attr, term, site), [("Location", location)])
-
-    def update_term(
-        self, *, aid: int, tid: int, data: dict[str, Any], site: str, authenticated: bool, **_: Any
+    def _get_term(
+        self, scope: _TermScope, *, tid: int, query: dict[str, str], site: str, authenticated: bool, **kw: Any
     ) -> Reply:
         with self.store.lock:
-            attr = self.catalog.attribute_for_terms(aid)
-            self.catalog.get_term(attr.taxonomy, tid)
-            self._require(authenticated, "edit")
-            term = self.catalog.update_term(attr.taxonomy, tid, data, hierarchical=False)
-            return Reply(200, self._term_json(attr, term, site))
+            terms = scope(site=site, **kw)
+            term = self.catalog.get_term(terms.taxonomy, tid)
+            self._require(authenticated, "view")
+            return Reply(200, self._fields(query, terms.json(term)))
 
-    def delete_term(
-        self, *, aid: int, tid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any
+    def _create_term(
+        self, scope: _TermScope, *, data: dict[str, Any], site: str, authenticated: bool, **kw: Any
+    ) -> Reply:
+        self._require_name(data)
+        with self.store.lock:
+            terms = scope(site=site, **kw)
+            self._require(authenticated, "create")
+            term = self.catalog.create_term(terms.taxonomy, data, hierarchical=terms.hierarchical)
+            location = f"{site}{API_PREFIX}{terms.route}/{term.id}"
+            return Reply(201, terms.json(term), [("Location", location)])
+
+    def _update_term(
+        self, scope: _TermScope, *, tid: int, data: dict[str, Any], site: str, authenticated: bool, **kw: Any
+    ) -> Reply:
+        with self.store.lock:
+            terms = scope(site=site, **kw)
+            self.catalog.get_term(terms.taxonomy, tid)
+            self._require(authenticated, "edit")
+            term = self.catalog.update_term(terms.taxonomy, tid, data, hierarchical=terms.hierarchical)
+            return Reply(200, terms.json(term))
+
+    def _delete_term(
+        self, scope: _TermScope, *, tid: int, query: dict[str, str], site: str, authenticated: bool, **kw: Any
     ) -> Reply:
         force = self._force(query)
         with self.store.lock:
-            attr = self.catalog.attribute_for_terms(aid)
-            term = self.catalog.get_term(attr.taxonomy, tid)
+            terms = scope(site=site, **kw)
+            term = self.catalog.get_term(terms.taxonomy, tid)
             self._require(authenticated, "delete")
             self._term_force(force)
-            before = self._term_json(attr, term, site)
-            self.catalog.delete_term(attr.taxonomy, tid)
+            before = terms.json(term)
+            self.catalog.delete_term(terms.taxonomy, tid)
             return Reply(200, before)
 
-    def batch_terms(self, *, aid: int, data: dict[str, Any], site: str, authenticated: bool, **_: Any) -> Reply:
+    def _batch_terms(
+        self, scope: _TermScope, *, data: dict[str, Any], site: str, authenticated: bool, **kw: Any
+    ) -> Reply:
         with self.store.lock:
-            attr = self.catalog.attribute_for_terms(aid)
+            terms = scope(site=site, **kw)
         self._require(authenticated, "batch")
 
         def create(d: dict[str, Any]) -> dict[str, Any]:
             self._require_name(d)
-            return self._term_json(attr, self.catalog.create_term(attr.taxonomy, d, hierarchical=False), site)
+            return terms.json(self.catalog.create_term(terms.taxonomy, d, hierarchical=terms.hierarchical))
 
         def update(d: dict[str, Any]) -> dict[str, Any]:
             tid = int(d.get("id") or 0)
-            self.catalog.get_term(attr.taxonomy, tid)
-            return self._term_json(attr, self.catalog.update_term(attr.taxonomy, tid, d, hierarchical=False), site)
+            self.catalog.get_term(terms.taxonomy, tid)
+            return terms.json(self.catalog.update_term(terms.taxonomy, tid, d, hierarchical=terms.hierarchical))
 
         def delete(tid: int) -> dict[str, Any]:
-            before = self._term_json(attr, self.catalog.get_term(attr.taxonomy, tid), site)
-            self.catalog.delete_term(attr.taxonomy, tid)
+            before = terms.json(self.catalog.get_term(terms.taxonomy, tid))
+            self.catalog.delete_term(terms.taxonomy, tid)
             return before
 
         return self._batch(data, create=create, update=update, delete=delete)
@@ -507,10 +417,7 @@ class MoreRoutes:
         self, *, query: dict[str, str], query_pairs: list[tuple[str, str]], site: str, authenticated: bool, **_: Any
     ) -> Reply:
         v = Validator(query)
-        page = v.integer("page", 1, minimum=1)
-        per_page = v.integer("per_page", 10, minimum=1, maximum=100)
-        order = v.enum("order", ["asc", "desc"], "desc")
-        orderby = v.enum("orderby", COUPON_ORDERBY, "date")
+        page, per_page, order, orderby = self._paging(v, COUPON_ORDERBY, "date", "desc")
         include = v.int_list("include")
         exclude = v.int_list("exclude")
         v.errors.raise_if_any()
