@@ -189,7 +189,7 @@ def test_sensor_leaves_new_deliveries_to_an_active_follower_and_steps_in_for_sta
     )
     w.change_price(product.id, "45.50")  # type: ignore[attr-defined]
     before = webhook_inbox_sensor(context)  # no follower has run: the sensor acts as it always did
-    assert isinstance(before, dg.SensorResult) and [r.partition_key for r in before.run_requests] == [TENANT]
+    assert isinstance(before, dg.SensorResult) and [r.partition_key for r in before.run_requests or []] == [TENANT]
     assert follow(instance=instance, once=True).applied == 1
 
     w.change_price(product.id, "46.60")  # type: ignore[attr-defined]
@@ -203,4 +203,4 @@ def test_sensor_leaves_new_deliveries_to_an_active_follower_and_steps_in_for_sta
         instance=instance, cursor=None, resources={"warehouse": WarehouseResource(url=warehouse_url)}
     )
     stale = webhook_inbox_sensor(context)
-    assert isinstance(stale, dg.SensorResult) and [r.partition_key for r in stale.run_requests] == [TENANT]
+    assert isinstance(stale, dg.SensorResult) and [r.partition_key for r in stale.run_requests or []] == [TENANT]
