@@ -1089,15 +1089,22 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # The commands that run Dagster jobs in process (sync, apply-webhooks, demo) resolve the warehouse through the
+    # definitions' resource, which reads the environment: without this, `--warehouse-url X sync` listed X's
+    # tenants but ran their syncs against the default warehouse. Restored after, for callers in the same process.
+    before = os.environ.get(ENV_WAREHOUSE_URL)
     if args.warehouse_url:
-        # The commands that run Dagster jobs in process (sync, apply-webhooks, demo) resolve the warehouse through
-        # the definitions' resource, which reads the environment: without this, `--warehouse-url X sync` listed
-        # X's tenants but ran their syncs against the default warehouse.
         os.environ[ENV_WAREHOUSE_URL] = args.warehouse_url
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
+    finally:
+        if args.warehouse_url:
+            if before is None:
+                os.environ.pop(ENV_WAREHOUSE_URL, None)
+            else:
+                os.environ[ENV_WAREHOUSE_URL] = before
 
 
 if __name__ == "__main__":

@@ -9,7 +9,11 @@ partition. Its cursor is ``{"id": highest inbox id seen, "due": latest retry due
 - ids are allocated before commit, so on PostgreSQL a delivery can commit with an id below one the sensor
   already saw. Pending due deliveries older than ``STALE_AFTER`` (or left by a run that failed) therefore ask
   for a run too, at most once per ``STALE_AFTER`` per tenant and only when no apply run of that tenant is
-  queued or running.
+  queued or running;
+- a tenant a webhook follower (webhooks/follow.py) applied within ``FOLLOWER_ACTIVE`` gets no run for its new
+  deliveries: the follower applies them within a second, and a launched run would find them applied. Once a
+  delivery left to it is pending longer than ``FOLLOWER_GRACE`` (the follower died or is stuck), the sensor asks
+  for a run keyed ``<tenant>:<max id>:late``, unless an apply run of the tenant is queued or running.
 """
 
 import json
@@ -38,6 +42,8 @@ STALE_AFTER = timedelta(seconds=60)
 # ``ecom/launched_by`` of the follower's runs, and how recent one must be for the sensor to leave a tenant to it.
 FOLLOWER_LAUNCHED_BY = "webhook-follower"
 FOLLOWER_ACTIVE = timedelta(seconds=120)
+# A delivery left to a follower and still pending after this long gets a run from the sensor after all.
+FOLLOWER_GRACE = timedelta(seconds=5)
 
 
 class ApplyWebhooksConfig(dg.Config):
@@ -213,8 +219,10 @@ def webhook_inbox_sensor(context: dg.SensorEvaluationContext, warehouse: Warehou
         if due is not None and (max_due is None or due > max_due):
             max_due = due
         stale = oldest is not None and now - oldest > STALE_AFTER
-        if fresh and not stale and follower_serves(context.instance, tenant, now):
-            continue  # a follower (webhooks/follow.py) applies this tenant within a second; stale ones come back
+        late = oldest is not None and now - oldest > FOLLOWER_GRACE
+        served = (fresh or late) and follower_serves(context.instance, tenant, now)
+        if fresh and served and not late:
+            continue  # a follower (webhooks/follow.py) applies this tenant within a second
         if group_max > last_id:
             run_key = f"{tenant}:{group_max}"
         elif due is not None and (last_due is None or due > last_due):
@@ -222,6 +230,9 @@ def webhook_inbox_sensor(context: dg.SensorEvaluationContext, warehouse: Warehou
         elif stale and not apply_run_in_flight(context.instance, tenant):
             bucket = int(now.timestamp() // STALE_AFTER.total_seconds())
             run_key = f"{tenant}:{group_max}:stale:{bucket}"
+        elif served and late and not apply_run_in_flight(context.instance, tenant):
+            # Left to a follower and still pending: the follower died or is stuck; apply it the sensor's way.
+            run_key = f"{tenant}:{group_max}:late"
         else:
             continue
         if tenant not in known:

@@ -26,11 +26,14 @@ find the deliveries applied.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,7 +50,7 @@ from ecom_pipeline.runner import (
     reap_dead_runs,
 )
 from ecom_pipeline.warehouse.engine import shared_engine
-from ecom_pipeline.warehouse.locks import TenantLockTimeout, tenant_lock
+from ecom_pipeline.warehouse.locks import ENV_LOCK_TIMEOUT, TenantLockTimeout, tenant_lock
 from ecom_pipeline.warehouse.types import utcnow
 from ecom_pipeline.webhooks.dagster import (
     APPLY_WEBHOOKS_JOB_NAME,
@@ -59,11 +62,21 @@ from ecom_pipeline.webhooks.dagster import (
 logger = logging.getLogger("ecom_pipeline.webhooks.follow")
 
 LAUNCHED_BY = FOLLOWER_LAUNCHED_BY
+MAX_RUNTIME_TAG = "dagster/max_runtime"
 DEFAULT_POLL_S = 0.2
 # After a run of a tenant fails, wait this long (doubling per failure, capped) before the next try: a broken tenant
 # must not turn the follower into a hot loop, nor starve the others.
 FAILURE_BACKOFF_S = 2.0
 MAX_FAILURE_BACKOFF_S = 300.0
+MAX_POLL_BACKOFF_S = 30.0
+# How long a follower's run waits for a tenant's lock a sync took between the probe and the run (see
+# _short_lock_wait), how often dead runs of this host are reaped, and the max runtime tag of its runs: run
+# monitoring fails a run past it, so a follower killed mid-run (its replacement on another host cannot reap it)
+# blocks its tenant's run slot for at most that long, not the instance's 6 hours.
+RUN_LOCK_WAIT_S = 5.0
+REAP_EVERY_S = 60.0
+MAX_RUNTIME_S = 1800
+CLAIM_PREFIX = "follower:"
 
 
 @dataclass
@@ -88,7 +101,9 @@ class FollowStats:
     failed_runs: int = 0
     applied: int = 0
     skipped_locked: int = 0
-    outcomes: list[ApplyOutcome] = field(default_factory=list)
+    skipped_claimed: int = 0
+    # The latest outcomes only: a follower runs for weeks.
+    outcomes: deque[ApplyOutcome] = field(default_factory=lambda: deque(maxlen=1000))
 
 
 def apply_tenant(
@@ -111,7 +126,7 @@ def apply_tenant(
         asset_selection=list(selection),
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         raise_on_error=False,
-        tags={TAG_LAUNCHED_BY: LAUNCHED_BY, **process_tags()},
+        tags={TAG_LAUNCHED_BY: LAUNCHED_BY, MAX_RUNTIME_TAG: str(MAX_RUNTIME_S), **process_tags()},
     )
     applied = read = 0
     for event in result.get_asset_materialization_events():
@@ -139,6 +154,39 @@ def _lock_free(engine: Any, tenant: str) -> bool:
         return False
 
 
+@contextlib.contextmanager
+def _follower_claim(engine: Any, tenant: str) -> Iterator[bool]:
+    """Claim ``tenant`` among followers for the ``with`` block (yields False when another follower has it).
+
+    A lock of its own, beside the tenant's apply lock (tenant names cannot contain ``:``, so the key cannot be a
+    tenant's): two replicas that both see a tenant pending must not both run its apply (the second would wait for
+    the first, then push its exports and stock again for nothing).
+    """
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(tenant_lock(engine, f"{CLAIM_PREFIX}{tenant}", purpose="webhook follower", timeout_s=0))
+        except TenantLockTimeout:
+            yield False
+            return
+        yield True
+
+
+@contextlib.contextmanager
+def _short_lock_wait(seconds: float) -> Iterator[None]:
+    """Runs executed by this follower wait at most ``seconds`` for a tenant's lock (unless the operator set
+    ``ECOM_TENANT_LOCK_TIMEOUT_S``): between the probe and the run's own lock a sync may take it, and a
+    follower must not sit for the default 30 minutes while other tenants' deliveries wait. The run then fails
+    with the lock's message and the tenant is tried again after the back-off."""
+    if os.environ.get(ENV_LOCK_TIMEOUT):
+        yield
+        return
+    os.environ[ENV_LOCK_TIMEOUT] = str(seconds)
+    try:
+        yield
+    finally:
+        os.environ.pop(ENV_LOCK_TIMEOUT, None)
+
+
 def follow(
     *,
     instance: dg.DagsterInstance | None = None,
@@ -153,8 +201,10 @@ def follow(
     """Apply due webhook deliveries as they arrive until ``stop`` is set (or after one pass with ``once``).
 
     ``tenants`` limits the follower to those tenants (default: all). Each pass reads which tenants have due
-    deliveries (one grouped query), then runs each such tenant's apply unless its lock is held (someone is
-    applying it); a tenant whose run failed waits out a growing back-off before its next try.
+    deliveries (one grouped query), then runs each such tenant's apply unless another follower claimed it or its
+    lock is held (someone is applying it); a tenant whose run failed waits out a growing back-off before its next
+    try. An error outside a run (the warehouse or Dagster storage unreachable) is logged and the pass retried
+    after a back-off: the follower keeps running, and so do the other tenants.
     """
     if defs is None:
         from ecom_pipeline.definitions import defs as default_defs
@@ -164,59 +214,102 @@ def follow(
     stop = stop or threading.Event()
     engine = shared_engine(_warehouse_url(defs))
     wanted = set(tenants) if tenants else None
-    reap_dead_runs(instance)
     stats = FollowStats()
     retry_at: dict[str, float] = {}
     failures: dict[str, int] = {}
-    while not stop.is_set():
-        stats.polls += 1
-        now = utcnow()
-        with engine.connect() as conn:
-            groups = [g for g in pending_by_tenant(conn, now) if wanted is None or str(g.tenant_id) in wanted]
-            selections = {str(g.tenant_id): apply_selection(conn, str(g.tenant_id)) for g in groups}
-        for tenant, selection in selections.items():
-            if stop.is_set():
-                break
-            if retry_at.get(tenant, 0.0) > time.monotonic():
+    next_reap = 0.0
+    poll_errors = 0
+
+    def failed(tenant: str, run_id: str, error: str) -> None:
+        stats.failed_runs += 1
+        failures[tenant] = failures.get(tenant, 0) + 1
+        wait = min(FAILURE_BACKOFF_S * 2 ** (failures[tenant] - 1), MAX_FAILURE_BACKOFF_S)
+        retry_at[tenant] = time.monotonic() + wait
+        logger.error("tenant %s: apply %s failed; next try in %.0f s: %s", tenant, run_id or "-", wait, error)
+
+    with _short_lock_wait(RUN_LOCK_WAIT_S):
+        while not stop.is_set():
+            stats.polls += 1
+            try:
+                if time.monotonic() >= next_reap:
+                    # Runs of this host's followers (or CLI runs) whose process died would hold their tenant's
+                    # run slot; a replacement on another host relies on the runs' max runtime tag instead.
+                    reap_dead_runs(instance)
+                    next_reap = time.monotonic() + REAP_EVERY_S
+                with engine.connect() as conn:
+                    due = [
+                        str(g.tenant_id)
+                        for g in pending_by_tenant(conn, utcnow())
+                        if wanted is None or str(g.tenant_id) in wanted
+                    ]
+                poll_errors = 0
+            except Exception as exc:  # the warehouse or Dagster storage is down: wait, do not die
+                poll_errors += 1
+                wait = min(FAILURE_BACKOFF_S * 2 ** (poll_errors - 1), MAX_POLL_BACKOFF_S)
+                logger.error("cannot read the inbox (%s: %s); next look in %.0f s", type(exc).__name__, exc, wait)
+                if once:
+                    break
+                stop.wait(wait)
                 continue
-            # A run queued by the sensor is no reason to wait (it may sit in the queue for seconds): applying now
-            # is safe, and that run then finds the deliveries applied. A held lock is: someone is applying.
+            for tenant in due:
+                if stop.is_set():
+                    break
+                if retry_at.get(tenant, 0.0) > time.monotonic():
+                    continue
+                outcome = _apply_claimed(engine, tenant, instance, defs, log_level, stats, failed)
+                if outcome is None:
+                    continue
+                stats.runs += 1
+                stats.applied += outcome.applied
+                stats.outcomes.append(outcome)
+                if outcome.success:
+                    failures.pop(tenant, None)
+                    retry_at.pop(tenant, None)
+                    logger.info(
+                        "tenant %s: applied %d of %d delivery(ies) in %.2f s (run %s)",
+                        tenant,
+                        outcome.applied,
+                        outcome.read,
+                        outcome.seconds,
+                        outcome.run_id[:8],
+                    )
+                else:
+                    failed(tenant, outcome.run_id[:8], outcome.error or "")
+                if on_outcome is not None:
+                    on_outcome(outcome)
+            if once:
+                break
+            stop.wait(poll_s)
+    return stats
+
+
+def _apply_claimed(
+    engine: Any,
+    tenant: str,
+    instance: dg.DagsterInstance,
+    defs: dg.Definitions,
+    log_level: str,
+    stats: FollowStats,
+    failed: Callable[[str, str, str], None],
+) -> ApplyOutcome | None:
+    """One tenant's turn: claim it among followers, check nobody is applying it, run its apply (None: skipped or
+    failed before a run existed; the failure is logged and backed off, never raised)."""
+    try:
+        with _follower_claim(engine, tenant) as claimed:
+            if not claimed:
+                stats.skipped_claimed += 1
+                return None
+            # A run queued by the sensor is no reason to wait (it may sit in the queue for seconds): applying
+            # now is safe, and that run then finds the deliveries applied. A held lock is: someone is applying.
             if not _lock_free(engine, tenant):
                 stats.skipped_locked += 1
-                continue
-            outcome = apply_tenant(tenant, instance=instance, defs=defs, selection=selection, log_level=log_level)
-            stats.runs += 1
-            stats.applied += outcome.applied
-            stats.outcomes.append(outcome)
-            if outcome.success:
-                failures.pop(tenant, None)
-                retry_at.pop(tenant, None)
-                logger.info(
-                    "tenant %s: applied %d of %d delivery(ies) in %.2f s (run %s)",
-                    tenant,
-                    outcome.applied,
-                    outcome.read,
-                    outcome.seconds,
-                    outcome.run_id[:8],
-                )
-            else:
-                stats.failed_runs += 1
-                failures[tenant] = failures.get(tenant, 0) + 1
-                wait = min(FAILURE_BACKOFF_S * 2 ** (failures[tenant] - 1), MAX_FAILURE_BACKOFF_S)
-                retry_at[tenant] = time.monotonic() + wait
-                logger.error(
-                    "tenant %s: apply run %s failed; next try in %.0f s: %s",
-                    tenant,
-                    outcome.run_id[:8],
-                    wait,
-                    outcome.error,
-                )
-            if on_outcome is not None:
-                on_outcome(outcome)
-        if once:
-            break
-        stop.wait(poll_s)
-    return stats
+                return None
+            with engine.connect() as conn:
+                selection = apply_selection(conn, tenant)
+            return apply_tenant(tenant, instance=instance, defs=defs, selection=selection, log_level=log_level)
+    except Exception as exc:  # outside the run (partition, pools, storage): this tenant backs off, others go on
+        failed(tenant, "", f"{type(exc).__name__}: {exc}")
+        return None
 
 
 def add_follow_command(sub: Any) -> None:
@@ -252,7 +345,8 @@ def cmd_apply_webhooks(args: argparse.Namespace) -> int:
     stats = follow(poll_s=args.poll, tenants=args.tenant, once=args.once, stop=stop)
     print(
         f"{stats.runs} apply run(s), {stats.applied} delivery(ies) applied, {stats.failed_runs} failed run(s), "
-        f"{stats.skipped_locked} tenant pass(es) skipped (the tenant's lock held: a sync or another apply)",
+        f"{stats.skipped_locked + stats.skipped_claimed} tenant pass(es) skipped (the tenant's lock held: a sync "
+        f"or another apply; or another follower on it)",
         flush=True,
     )
     return 1 if stats.failed_runs else 0

@@ -6,6 +6,7 @@ follower polls the real warehouse and executes ``apply_webhooks_job`` on a real 
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -30,7 +31,7 @@ from ecom_pipeline.warehouse.locks import tenant_lock
 from ecom_pipeline.warehouse.schema import hub_variants, webhook_inbox
 from ecom_pipeline.webhooks.app import create_app
 from ecom_pipeline.webhooks.dagster import APPLY_WEBHOOKS_JOB_NAME, webhook_inbox_sensor
-from ecom_pipeline.webhooks.follow import LAUNCHED_BY, follow
+from ecom_pipeline.webhooks.follow import CLAIM_PREFIX, LAUNCHED_BY, follow
 from ecom_pipeline_tests.webhooks.conftest import ReceiverServer, add_integration
 
 TENANT = "acme"
@@ -175,6 +176,7 @@ def test_cli_warehouse_url_reaches_the_runs_it_starts(
     assert w.inbox_statuses() == ["applied"]
     assert w.hub_price(product.sku) == Decimal("44.40")  # type: ignore[attr-defined]
     assert cli_main(["--warehouse-url", warehouse_url, "sync", "--tenant", TENANT]) == 0
+    assert "ECOM_WAREHOUSE_URL" not in os.environ, "an in-process caller's environment is left as it was"
 
 
 def test_sensor_leaves_new_deliveries_to_an_active_follower_and_steps_in_for_stale_ones(
@@ -198,9 +200,36 @@ def test_sensor_leaves_new_deliveries_to_an_active_follower_and_steps_in_for_sta
     )
     served = webhook_inbox_sensor(context)
     assert isinstance(served, dg.SensorResult) and not served.run_requests, "the follower serves this tenant"
-    monkeypatch.setattr("ecom_pipeline.webhooks.dagster.STALE_AFTER", timedelta(0))  # the follower fell behind
+    # The follower died: the delivery left to it is still pending past the grace, and the next tick (its cursor
+    # already past the delivery) asks for a run after all.
+    monkeypatch.setattr("ecom_pipeline.webhooks.dagster.FOLLOWER_GRACE", timedelta(0))
     context = dg.build_sensor_context(
-        instance=instance, cursor=None, resources={"warehouse": WarehouseResource(url=warehouse_url)}
+        instance=instance, cursor=served.cursor, resources={"warehouse": WarehouseResource(url=warehouse_url)}
     )
-    stale = webhook_inbox_sensor(context)
-    assert isinstance(stale, dg.SensorResult) and [r.partition_key for r in stale.run_requests or []] == [TENANT]
+    late = webhook_inbox_sensor(context)
+    assert isinstance(late, dg.SensorResult)
+    assert [(r.partition_key, (r.run_key or "").endswith(":late")) for r in late.run_requests or []] == [(TENANT, True)]
+
+
+def test_two_followers_do_not_both_apply_a_tenant(world: tuple[World, dg.DagsterInstance]) -> None:
+    """Prevents replicas from running the same tenant's apply twice (the second would push its exports and stock
+    again for nothing)."""
+    w, instance = world
+    product = w.simple_product()
+    w.change_price(product.id, "47.70")  # type: ignore[attr-defined]
+    with tenant_lock(w.engine, f"{CLAIM_PREFIX}{TENANT}", purpose="the other replica"):
+        other = follow(instance=instance, once=True)
+    assert (other.runs, other.skipped_claimed) == (0, 1)
+    assert w.inbox_statuses() == ["pending"]
+    assert follow(instance=instance, once=True).applied == 1
+
+
+def test_follower_outlives_an_unreachable_warehouse(world: tuple[World, dg.DagsterInstance]) -> None:
+    """Prevents a follower that dies (and, restarted in a loop, stays down after the warehouse is back) when the
+    warehouse does not answer a poll."""
+    _, instance = world
+    unreachable = dg.Definitions(
+        resources={"warehouse": WarehouseResource(url="postgresql+psycopg2://postgres@127.0.0.1:1/nowhere")}
+    )
+    stats = follow(instance=instance, defs=unreachable, once=True)
+    assert (stats.polls, stats.runs) == (1, 0)
