@@ -192,7 +192,7 @@ def test_a_field_the_platform_does_not_take_is_never_planned_so_no_update_row_re
 def test_each_platforms_push_fields_come_from_its_registered_writer() -> None:
     """Prevents load_plan from planning with every field for a platform whose writer takes fewer."""
     assert push_fields_for("woocommerce") == WOOCOMMERCE_FIELDS == ALL_PUSH_FIELDS | {"categories", "tags"}
-    assert "categories" in PRESTASHOP_FIELDS and "tags" not in PRESTASHOP_FIELDS  # categories.py; no tags yet
+    assert {"categories", "tags"} <= PRESTASHOP_FIELDS  # categories.py, tags.py
     assert push_fields_for("shopify") == SHOPIFY_FIELDS and "sale_price" not in SHOPIFY_FIELDS
     assert "tags" in SHOPIFY_FIELDS and "categories" not in SHOPIFY_FIELDS  # Shopify has no categories
     assert push_fields_for("prestashop") == PRESTASHOP_FIELDS
@@ -237,7 +237,7 @@ def test_a_linked_products_tags_are_planned_only_when_the_hubs_names_differ(
     hub: list[str], base: list[str], planned: tuple[list[str], list[str]] | None
 ) -> None:
     """Prevents tags written on create only, a tag update on every push, and a shop's tags cleared by a hub product
-    without any; only a writer naming `tags` (WooCommerce, Shopify) gets it."""
+    without any; only a writer naming `tags` (WooCommerce, Shopify, PrestaShop) gets it."""
     products = [_product(1, "mug", tags=hub)]
     variants = [_variant(10, 1, "MUG-1", "8.00")]
     links = ({1: _link("501", {**MUG_BASE, "tags": base})}, {10: _link("501", MUG_VBASE, "501")})
@@ -245,4 +245,5 @@ def test_a_linked_products_tags_are_planned_only_when_the_hubs_names_differ(
     assert [dict(u.changes) for u in plan.updates] == ([] if planned is None else [{"tags": planned}])
     shopify = _plan(PUSH, products, variants, *links, push_fields=SHOPIFY_FIELDS)
     assert [dict(u.changes) for u in shopify.updates] == ([] if planned is None else [{"tags": planned}])
-    assert _plan(PUSH, products, variants, *links, push_fields=PRESTASHOP_FIELDS).updates == []
+    prestashop = _plan(PUSH, products, variants, *links, push_fields=PRESTASHOP_FIELDS)
+    assert [dict(u.changes) for u in prestashop.updates] == ([] if planned is None else [{"tags": planned}])

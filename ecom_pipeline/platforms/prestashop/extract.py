@@ -179,6 +179,8 @@ class _Lookups:
         self._currencies: dict[str, str] | None = None
         self._options: dict[str, dict[str, str]] | None = None
         self._categories: dict[str, Any] | None = None
+        self._category_parents: dict[str, str] = {}
+        self._tags: dict[str, dict[str, Any]] | None = None
         self._countries: dict[str, str] = {}
 
     @property
@@ -213,14 +215,27 @@ class _Lookups:
 
     def categories(self) -> dict[str, Any]:
         """Category id -> name as the shop gives it (all languages); empty when the key may not read categories
-        (the hub then has no category names rather than ids in their place)."""
+        (the hub then has no category names rather than ids in their place). Their parents (``category_parents``)
+        are read by the same call: a nested category is its path in the hub."""
         if self._categories is None:
             try:
-                items = self.client.list("categories", {"display": "[id,name]"})
+                items = self.client.list("categories", {"display": "[id,id_parent,name]"})
             except PrestaShopPermissionError:
                 items = []
             self._categories = {str(c.get("id")): c.get("name") for c in items}
+            self._category_parents = {str(c.get("id")): str(c.get("id_parent")) for c in items}
         return self._categories
+
+    def tags(self) -> dict[str, dict[str, Any]]:
+        """Tag id -> ``{"id_lang", "name"}`` (a tag belongs to one language); empty when the key may not read tags
+        (the recorded key may not: the hub then has no tags from this shop, as before they were read)."""
+        if self._tags is None:
+            try:
+                items = self.client.list("tags", {"display": "[id,id_lang,name]"})
+            except PrestaShopPermissionError:
+                items = []
+            self._tags = {str(t.get("id")): {"id_lang": t.get("id_lang"), "name": t.get("name")} for t in items}
+        return self._tags
 
     def emails(self, customer_ids: list[int]) -> dict[str, str]:
         """id_customer -> e-mail, read in batches of ids (``filter[id]=[1|2|3]``), not one call per order."""
@@ -434,6 +449,7 @@ def _payloads(
         by_product.setdefault(str(combination.get("id_product")), []).append(combination)
     options = lookups.options() if by_product else {}
     categories = lookups.categories() if changed else {}
+    tags = lookups.tags() if any(_tag_ids(item) for _, item, _ in changed) else {}
     priced = [
         (int(eid), sorted(int(c["id"]) for c in by_product.get(eid, []) if str(c.get("id", "")).isdigit()))
         for eid, _, _ in changed
@@ -460,7 +476,9 @@ def _payloads(
             "currency": currency,
             "option_values": {vid: options[vid] for vid in sorted(wanted) if vid in options},
         }
-        context["categories"] = {cid: categories[cid] for cid in _category_ids(item) if cid in categories}
+        context.update(ps.category_context(categories, lookups._category_parents, _category_ids(item)))
+        if _tag_ids(item):
+            context["tags"] = {tid: tags[tid] for tid in _tag_ids(item) if tid in tags}
         product_prices = prices_of.get(external_id, {})
         if product_prices:
             context["prices"] = product_prices
@@ -471,6 +489,14 @@ def _payloads(
 def _category_ids(item: dict[str, Any]) -> list[str]:
     associations = item.get("associations")
     rows = associations.get("categories") if isinstance(associations, dict) else None
+    if not isinstance(rows, list):
+        return []
+    return [str(r.get("id")) for r in rows if isinstance(r, dict) and r.get("id") is not None]
+
+
+def _tag_ids(item: dict[str, Any]) -> list[str]:
+    associations = item.get("associations")
+    rows = associations.get("tags") if isinstance(associations, dict) else None
     if not isinstance(rows, list):
         return []
     return [str(r.get("id")) for r in rows if isinstance(r, dict) and r.get("id") is not None]

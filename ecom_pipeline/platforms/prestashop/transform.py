@@ -6,8 +6,8 @@ need the shop's default language (``context.language_id``), an order's status an
 (``context.state``, ``context.currency``) and a combination's attribute values are ids (``context.option_values``).
 
 - product: ``{"product": {...display=full...}, "combinations": [...], "context": {"timezone", "language_id",
-  "currency", "option_values", "categories": {id: name}, "prices": {variant id: {"final", "final_ht",
-  "final_no_reduction"}}}}``
+  "currency", "option_values", "categories": {id: name}, "category_parents": {id: id_parent}, "tags": {id: {"id_lang",
+  "name"}}, "prices": {variant id: {"final", "final_ht", "final_no_reduction"}}}}``
 - inventory: ``{"id_product": "1", "rows": [stock_available, ...], "context": {"observed_at": iso UTC}}``
 - order: ``{"order": {...}, "context": {"timezone", "language_id", "currency", "state": order_state, "email"}}``
 - customer: ``{"customer": {...}, "context": {"timezone", "language_id", "address": {"phone", "phone_mobile",
@@ -28,8 +28,9 @@ Rules from the recorded 8.2.1 store (fixtures/recorded/prestashop-8.2.1):
   extract asks the shop for its computed prices (``price[final][use_tax]=1`` and friends: tax of the default
   country, specific prices, combination impact): ``price`` is ``final``, ``price_tax_excl`` is ``final_ht``,
   ``compare_at_price`` is ``final_no_reduction`` when higher; without them the stored tax-excluded price is kept,
-  with ``price_includes_tax`` False. Categories are names from ``context.categories`` (ids only for payloads
-  staged before names were read).
+  with ``price_includes_tax`` False. Categories are names from ``context.categories``, a nested one as its path
+  from home ``Parent > Child`` through ``context.category_parents`` (ids only for payloads staged before names
+  were read).
 - SKU = ``reference`` (the combination's own, else none). A reference shared by several combinations of one
   product (the demo shop copies "demo_1" on all 8 of product 1) is not a SKU: it would merge distinct items in the
   hub, so those variants get ``sku=None`` and are matched by link only.
@@ -75,6 +76,7 @@ from ecom_pipeline.sync.canonical import (
     CanonicalVariant,
     sale_price_of,
 )
+from ecom_pipeline.sync.category_paths import join_path
 
 DEFAULT_LOCATION = "default"  # stock_availables of one shop (multishop: the connected id_shop)
 STATE_CANCELED = "6"
@@ -276,6 +278,7 @@ def product_to_canonical(record: Mapping[str, Any]) -> CanonicalProduct:
         product_type=f.text("product_type", product.get("product_type")) or f.text("type", product.get("type")),
         handle=_lang(f, "link_rewrite", product.get("link_rewrite"), language_id),
         categories=categories,
+        tags=_tag_names(f, product, context, language_id),
         created_at=created,
         updated_at=updated,
     )
@@ -322,12 +325,14 @@ def _variant_prices(
 def _category_names(
     f: Fields, product: Mapping[str, Any], context: Mapping[str, Any], language_id: int | None
 ) -> tuple[str, ...]:
-    """The product's category names (``context.categories``: the shop's ``categories`` id -> name, as read).
+    """The product's categories as the hub writes them (``context.categories``: the shop's ``categories`` id ->
+    name, as read; ``context.category_parents``: id -> ``id_parent`` of those and their ancestors).
 
-    The names are read in the integration's language. A payload staged before names were read keeps ids. A nested
-    category is its own (leaf) name, no path: the push (``categories.py``) writes a hub path ``Parent > Child`` as
-    the category Child under Parent and compares the hub's paths by their leaf with these names, so the pull of a
-    pushed product changes nothing.
+    The names are read in the integration's language. A nested category is its path from home, ``Clothing >
+    Shirts`` (home, id 2, and the root, id 1, are not part of it): the notation the push (``categories.py``) walks
+    from home, so the pull of a pushed product reads the hub's own value and a product created in the shop brings
+    its parent along. A payload staged before parents were read has leaf names (the merge takes a leaf as agreeing
+    with a path of it: ``sync.category_paths``); one staged before names were read keeps ids.
     """
     associated = _associations("product", str(f.record_id), product, "categories")
     ids = [str(c.get("id")) for c in associated if c.get("id") is not None]
@@ -336,12 +341,78 @@ def _category_names(
         return tuple(ids)
     if not isinstance(names, Mapping):
         f.fail("context.categories", f"expected an object, found {names!r}")
+    parents = context.get("category_parents") or {}
+    if not isinstance(parents, Mapping):
+        f.fail("context.category_parents", f"expected an object, found {parents!r}")
     out: list[str] = []
     for cid in ids:
-        name = _lang(f, f"context.categories[{cid}]", names.get(cid), language_id)
+        steps: list[str] = []
+        seen: set[str] = set()
+        step: str | None = cid
+        while step is not None and step not in seen:
+            seen.add(step)
+            name = _lang(f, f"context.categories[{step}]", names.get(step), language_id)
+            if not name:
+                break
+            steps.insert(0, name)
+            up = parents.get(step)
+            step = str(up) if up is not None and str(up) not in _TREE_TOP and str(up) in names else None
+        path = join_path(steps)
+        if path and path not in out:
+            out.append(path)
+    return tuple(out)
+
+
+def _tag_names(
+    f: Fields, product: Mapping[str, Any], context: Mapping[str, Any], language_id: int | None
+) -> tuple[str, ...]:
+    """The product's tags in the integration's language (``context.tags``: tag id -> ``{"id_lang", "name"}`` of the
+    product's tags, read by the extract). A PrestaShop tag belongs to one language and a product's
+    ``associations/tags`` lists the tags of every language: the others are not the hub's (the push keeps them).
+    No ``context.tags`` (a payload staged before tags were read, or a key that may not read them): no tags."""
+    tags = context.get("tags")
+    if tags is None:
+        return ()
+    if not isinstance(tags, Mapping):
+        f.fail("context.tags", f"expected an object, found {tags!r}")
+    out: list[str] = []
+    for ref in _associations("product", str(f.record_id), product, "tags"):
+        tid = str(ref.get("id"))
+        tag = tags.get(tid)
+        if not isinstance(tag, Mapping):
+            continue
+        if language_id is not None and str(tag.get("id_lang")) != str(language_id):
+            continue
+        name = f.text(f"context.tags[{tid}].name", tag.get("name"))
         if name and name not in out:
             out.append(name)
     return tuple(out)
+
+
+# Where a path stops going up: no parent (0), the root (1) and home (2, PS_HOME_CATEGORY), from which the push walks.
+_TREE_TOP = frozenset({"0", "1", "2"})
+
+
+def category_context(
+    names: Mapping[str, Any], parents: Mapping[str, Any], ids: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """The ``categories`` and ``category_parents`` context of a product in categories ``ids``: each category and
+    its ancestors up to home (``names``: the shop's id -> name in every language; ``parents``: id -> id_parent)."""
+    wanted: dict[str, Any] = {}
+    ups: dict[str, str] = {}
+    for cid in ids:
+        step: str | None = str(cid)
+        while step is not None and step in names and step not in wanted:
+            wanted[step] = names[step]
+            up = parents.get(step)
+            if up is None or str(up) in _TREE_TOP:
+                break
+            ups[step] = str(up)
+            step = str(up)
+    out: dict[str, dict[str, Any]] = {"categories": wanted}
+    if ups:
+        out["category_parents"] = ups
+    return out
 
 
 def option_value_index(

@@ -55,8 +55,10 @@ missing in the shop are created by name in every shop language (``prestashop/opt
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -70,9 +72,11 @@ from ecom_pipeline.platforms.prestashop.categories import HOME_CATEGORY, Categor
 from ecom_pipeline.platforms.prestashop.client import PrestaShopClient
 from ecom_pipeline.platforms.prestashop.errors import PrestaShopBadParameterError, PrestaShopPermissionError
 from ecom_pipeline.platforms.prestashop.options import OptionError, PrestaShopOptions
+from ecom_pipeline.platforms.prestashop.tags import PrestaShopTags, TagError, set_tags, tag_ids_of
 from ecom_pipeline.platforms.prestashop.transform import product_to_canonical, variant_id
 from ecom_pipeline.sync.export import (
     CATEGORIES,
+    TAGS,
     ExportPlan,
     FieldUpdate,
     ProductCreate,
@@ -98,9 +102,10 @@ FRESH_LINKS = 300
 _TIME_FIELDS = frozenset({"created_at", "updated_at"})
 # The fields a push writes to PrestaShop (sync/export.py plans no other). Not the compare-at price nor the sale
 # price: PrestaShop shows a reduction through a specific price, not a product field (out of scope). A linked product's
-# categories (by name: found or created by ``categories.py``).
-PUSH_FIELDS: frozenset[str] = (frozenset(FIELDS) - {"compare_at_price", "sale_price"}) | {CATEGORIES}
+# categories (by name: found or created by ``categories.py``) and tags (``tags.py``, in the integration's language).
+PUSH_FIELDS: frozenset[str] = (frozenset(FIELDS) - {"compare_at_price", "sale_price"}) | {CATEGORIES, TAGS}
 _DIGITS = re.compile(r"[0-9]+")
+_log = logging.getLogger(__name__)
 
 
 def make_client(integration: Any, credentials: Mapping[str, Any]) -> PrestaShopClient:
@@ -241,11 +246,16 @@ def set_categories(record: Element, ids: Sequence[str]) -> None:
 
 
 def create_document(
-    create: ProductCreate, shop: _Shop, *, price: Decimal | None = None, categories: Sequence[str] = ()
+    create: ProductCreate,
+    shop: _Shop,
+    *,
+    price: Decimal | None = None,
+    categories: Sequence[str] = (),
+    tags: Sequence[str] = (),
 ) -> Element:
     """The POST body of a product (fields as the recorded create sends them, every shop language). A product with
     combinations (``price`` given: its base price) has no reference, weight or price of its own beyond that.
-    ``categories``: the shop's ids of the hub categories (none: home)."""
+    ``categories``: the shop's ids of the hub categories (none: home); ``tags``: the shop's ids of its tags."""
     values = create.values
     variant = create.variants[0].values if price is None else {"price": price}
     root = Element("prestashop")
@@ -278,6 +288,8 @@ def create_document(
         for lid in shop.language_ids:
             SubElement(node, "language", id=str(lid)).text = text
     set_categories(record, categories)
+    if tags:
+        set_tags(record, tags)
     return root
 
 
@@ -302,6 +314,8 @@ class _Writer:
         self.written: dict[str, _Written] = {}
         self.options = PrestaShopOptions(client, self.shop.settings)  # attribute groups/values by name
         self.categories = PrestaShopCategories(client, self.shop.settings)  # categories by name (categories.py)
+        self.tags = PrestaShopTags(client, self.shop.settings)  # tags by name in the integration language (tags.py)
+        self.push_tags = True  # False when the key may not use tags (``_check_tags``)
         # Links of new products and their combinations, committed FRESH_LINKS rows at a time (_variable_creates).
         self.pending_links: list[dict[str, Any]] = []
 
@@ -324,7 +338,45 @@ class _Writer:
                     found[ref] = item
         return found
 
+    def _check_tags(self) -> None:
+        """Whether this push can write tags: a key without the ``tags`` resource leaves them alone (logged), so a
+        shop whose merchant did not grant it is not refused every product that has tags (``tags.py``)."""
+        plan = self.plan
+        wanted = any(c.tags for c in plan.creates) or any(TAGS in u.changes for u in plan.updates)
+        if not wanted or self.tags.available():
+            return
+        self.push_tags = False
+        _log.warning(
+            "PrestaShop integration %s: the webservice key may not use tags, so the products' tags are not pushed "
+            "(give the key GET and POST on tags in Advanced Parameters > Webservice)",
+            plan.integration_id,
+        )
+        plan.updates = [
+            replace(u, changes={k: v for k, v in u.changes.items() if k != TAGS})
+            for u in plan.updates
+            if set(u.changes) - {TAGS}
+        ]
+
+    def _tag_ids(self, names: Sequence[str]) -> list[str]:
+        """The shop's ids of hub tag names (none when this push leaves tags alone), created when missing; one the
+        shop refuses is a refusal with its reason (the product is rejected, planned again on the next push)."""
+        if not names or not self.push_tags:
+            return []
+        try:
+            return self.tags.tag_ids(names)
+        except TagError as err:
+            raise _Refused(str(err)) from None
+
+    def _set_tags(self, record: Element, names: Sequence[str]) -> None:
+        """The hub's tags in the integration language on a product document, the other languages' kept."""
+        if names and self.push_tags:
+            try:
+                set_tags(record, self.tags.association(tag_ids_of(record), names))
+            except TagError as err:
+                raise _Refused(str(err)) from None
+
     def run(self) -> WriteOutcome:
+        self._check_tags()
         plan = self.plan
         simple = [c for c in plan.creates if _is_simple(c)]
         variable = [c for c in plan.creates if not _is_simple(c)]
@@ -400,7 +452,8 @@ class _Writer:
 
     def _create(self, c: ProductCreate) -> None:
         categories = self._category_ids(c.categories)
-        pid = self.client.post_xml_id("products", create_document(c, self.shop, categories=categories))
+        tags = self._tag_ids(c.tags)
+        pid = self.client.post_xml_id("products", create_document(c, self.shop, categories=categories, tags=tags))
         self.out.created += 1
         self._link_now(pid, c)
 
@@ -415,6 +468,7 @@ class _Writer:
         _set(record, "price", _six(tax_excluded_price(variant.values.get("price"), None)))
         if c.categories:
             set_categories(record, self._category_ids(c.categories))
+        self._set_tags(record, c.tags)
         self.client.put_xml("products", pid, tree)
         self.out.updated += 1
         self.plan.adopt("product", c.hub_id)  # lineage: linked, not created (sync/lineage.py)
@@ -452,6 +506,12 @@ class _Writer:
                 except CategoryError as err:  # rejected with the reason; its other changes are still written
                     self.out.reject("product", pid, str(err), u.changes[CATEGORIES][1])
                     names.remove(CATEGORIES)
+            if TAGS in u.changes:
+                try:
+                    self._set_tags(record, u.changes[TAGS][1])
+                except _Refused as err:  # as a category: rejected, the other changes still written
+                    self.out.reject("product", pid, str(err), u.changes[TAGS][1])
+                    names.remove(TAGS)
             apply_product_changes(record, u.values, names, self.shop)
             if u.entity == "variant" and "price" in names:
                 node = record.find("price")
@@ -504,6 +564,7 @@ class _Writer:
         try:
             option_ids = {v.hub_id: self._option_ids(v.options) for v in c.variants}
             categories = self._category_ids(c.categories)
+            tags = self._tag_ids(c.tags)
             owners = {existing[v.sku][0] for v in c.variants if v.sku and v.sku in existing}
             if len(owners) > 1:
                 raise _Refused(f"its variants' references belong to several shop products ({sorted(owners)})")
@@ -518,11 +579,12 @@ class _Writer:
                 apply_product_changes(record, c.values, ("title", "description", "status"), self.shop)
                 if c.categories:
                     set_categories(record, categories)
+                self._set_tags(record, c.tags)
                 self.client.put_xml("products", pid, tree)
                 self.out.updated += 1
                 self.plan.adopt("product", c.hub_id)
             else:
-                document = create_document(c, self.shop, price=base, categories=categories)
+                document = create_document(c, self.shop, price=base, categories=categories, tags=tags)
                 pid = self.client.post_xml_id("products", document)
                 self.out.created += 1
             # The product's link is committed with its combinations', and those of several products together

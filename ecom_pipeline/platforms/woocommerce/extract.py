@@ -25,6 +25,7 @@ from sqlalchemy import func, literal_column, select, type_coerce
 
 from ecom_pipeline.platforms.errors import RequestBudgetExceeded, sanitize_url
 from ecom_pipeline.platforms.woocommerce.client import Page, WooCommerceClient
+from ecom_pipeline.platforms.woocommerce.taxonomy import CategoryTree
 from ecom_pipeline.platforms.woocommerce.transform import source_updated_at
 from ecom_pipeline.sync import extract as shared
 from ecom_pipeline.warehouse import store
@@ -132,6 +133,7 @@ def _records_for_page(
     report: shared.ExtractReport,
     seen: set[str],
     fetcher: VariationFetcher | None,
+    tree: CategoryTree | None = None,
 ) -> tuple[list[StagedRecord], shared.CursorKey | None]:
     """The staging records of one page (unchanged ones skipped) and the page's newest (modified, id)."""
     changed, newest = shared.changed_items(
@@ -143,12 +145,17 @@ def _records_for_page(
             int(c.external_id) for c in changed if c.payload.get("type") == "variable" and c.external_id.isdigit()
         ]
         variations = fetcher.fetch(variable)
+    # Nested categories as their paths (one read of the category tree when a changed product names a category).
+    paths = tree.paths([c.payload for c in changed]) if entity == "product" and tree is not None else {}
     records = []
     for item in changed:
         payload: Any = item.payload
         if entity == "product":
             found = variations.get(int(item.external_id), []) if item.external_id.isdigit() else []
             payload = {"product": item.payload, "variations": found}
+            own = {str(c.get("id")) for c in item.payload.get("categories") or [] if isinstance(c, dict)}
+            if own & set(paths):
+                payload["category_paths"] = {cid: paths[cid] for cid in sorted(own & set(paths))}
         records.append(
             shared.staged_record(ctx.integration, entity, item.external_id, payload, source_updated_at=item.updated)
         )
@@ -176,12 +183,13 @@ def extract_entity(
     newest = cursor
     concurrency = int((ctx.integration.settings or {}).get("concurrency", DEFAULT_CONCURRENCY))
     fetcher = VariationFetcher(ctx, concurrency) if entity == "product" else None
+    tree = CategoryTree(lambda: make_client(ctx)) if entity == "product" else None
 
     def page_records() -> Iterator[tuple[list[StagedRecord], shared.CursorKey | None]]:
         # Runs in the prefetch thread: a page's variations (97% of a full sync's calls) are fetched while the
         # page before it is being staged, so staging no longer adds its time to the download's.
         for page in shared.prefetch(client.iter_modified(resource, since, {})):
-            yield _records_for_page(ctx, entity, link_entity, page.items, report, seen, fetcher)
+            yield _records_for_page(ctx, entity, link_entity, page.items, report, seen, fetcher, tree)
             _check_budget(ctx, client, fetcher)
 
     progress = shared.ProgressLog(ctx.log)
@@ -197,6 +205,8 @@ def extract_entity(
         if fetcher is not None:
             fetcher.add_stats(report)
             fetcher.close()
+        if tree is not None:
+            tree.close(report)
     report.complete_scan = True
     if full_scan:
         newest = shared.cursor_after_full_scan(newest, scan_started)

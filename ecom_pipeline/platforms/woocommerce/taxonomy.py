@@ -42,11 +42,12 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ecom_pipeline.platforms.errors import ShopApiError, ShopBadRequestError
 from ecom_pipeline.platforms.woocommerce.client import MAX_PER_PAGE, WooCommerceClient
+from ecom_pipeline.platforms.woocommerce.transform import category_paths
 from ecom_pipeline.sync.export import CATEGORY_PATH_SEPARATOR, ProductCreate, VariantValues
 
 MAX_ATTRIBUTE_SLUG = 28  # wc_create_attribute: 'Slug "%s" is too long (28 characters max).'
@@ -90,6 +91,67 @@ def _resource_id(err: ShopApiError) -> int | None:
         return int(err.details.get("resource_id"))  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None
+
+
+class CategoryTree:
+    """The shop's product categories (``id``, ``name``, ``parent``), to read a product's nested categories as the
+    hub writes them, ``Parent > Child`` (a product lists its categories as ``{id, name, slug}``, without parents).
+
+    Read whole (``GET /products/categories``, 100 a page) the first time a product names a category, and again
+    when a product names one the last read did not have (created since; an id still unknown after a fresh read is
+    not asked for twice). Used by the extract (with a client of its own: the page thread must not share the
+    paging thread's session) and by the writer (its read-back of written products), so both store the same paths.
+    """
+
+    def __init__(self, client: Callable[[], WooCommerceClient]) -> None:
+        self._client_factory = client
+        self._client: WooCommerceClient | None = None
+        self._terms: dict[str, Mapping[str, Any]] | None = None
+        self._unknown: set[str] = set()
+
+    @property
+    def client(self) -> WooCommerceClient:
+        if self._client is None:
+            self._client = self._client_factory()
+        return self._client
+
+    def _read(self) -> dict[str, Mapping[str, Any]]:
+        return {
+            str(t.get("id")): t
+            for page in self.client.iter_pages("products/categories", {"per_page": MAX_PER_PAGE})
+            for t in page.items
+            if isinstance(t, Mapping)
+        }
+
+    def paths(self, products: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+        """``{category id: "Parent > Child"}`` of the nested categories these products name (none: no call)."""
+        ids = {
+            str(c.get("id"))
+            for product in products
+            for c in (product.get("categories") or [] if isinstance(product, Mapping) else [])
+            if isinstance(c, Mapping) and c.get("id") is not None
+        }
+        if not ids:
+            return {}
+        if self._terms is None or (ids - set(self._terms) - self._unknown):
+            self._terms = self._read()
+            self._unknown |= ids - set(self._terms)
+        return category_paths(self._terms.values(), ids)
+
+    def close(self, report: Any = None) -> None:
+        """Close the client this tree made, adding its calls to an extract ``report`` (``sync.extract``)."""
+        if self._client is not None:
+            if report is not None:
+                report.api_calls += self._client.stats.api_calls
+                report.retries += self._client.stats.retries
+                report.throttle_wait_s += self._client.stats.throttle_wait_s
+            self._client.close()
+            self._client = None
+
+    def stage(self, record: dict[str, Any]) -> dict[str, Any]:
+        """A ``{"product", "variations"}`` record with the ``category_paths`` of its nested categories, if any."""
+        paths = self.paths([record.get("product") or {}])
+        return {**record, "category_paths": paths} if paths else record
 
 
 class WooTaxonomy:

@@ -23,7 +23,7 @@ Every malformed input raises :class:`TransformError` naming the record and field
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -39,6 +39,7 @@ from ecom_pipeline.sync.canonical import (
     CanonicalVariant,
     with_tax_flag,
 )
+from ecom_pipeline.sync.category_paths import join_path
 
 DEFAULT_LOCATION = "default"  # WooCommerce core has a single stock location
 
@@ -223,12 +224,47 @@ def _sorted_variations(variations: list[Mapping[str, Any]]) -> list[Mapping[str,
     return sorted(variations, key=key)
 
 
-def _terms(f: Fields, product: Mapping[str, Any], field: str) -> tuple[str, ...]:
+def _terms(
+    f: Fields, product: Mapping[str, Any], field: str, paths: Mapping[str, Any] | None = None
+) -> tuple[str, ...]:
+    """A product's term names; with ``paths`` (category id -> ``Parent > Child``), a nested category's path."""
     terms = product.get(field) or []
     if not isinstance(terms, list):
         f.fail(field, f"expected a list, found {terms!r}")
-    names = [_name(f, field, term.get("name") if isinstance(term, Mapping) else term) for term in terms]
-    return tuple(name for name in names if name)
+    names: list[str] = []
+    for term in terms:
+        path = paths.get(str(term.get("id"))) if paths and isinstance(term, Mapping) else None
+        name = _name(f, field, term.get("name") if isinstance(term, Mapping) else term)
+        if name:
+            names.append(path if isinstance(path, str) and path else name)
+    return tuple(names)
+
+
+def category_paths(terms: Iterable[Mapping[str, Any]], wanted: Iterable[Any]) -> dict[str, str]:
+    """``{id: "Parent > Child"}`` of the nested categories among ``wanted`` ids, from the shop's category terms
+    (``GET /products/categories``: ``id``, ``name``, ``parent``). A top-level category is left out (its name is its
+    path); a parent missing from ``terms`` ends the path there."""
+    by_id = {str(t.get("id")): t for t in terms if isinstance(t, Mapping)}
+    out: dict[str, str] = {}
+    for cid in {str(w) for w in wanted}:
+        steps: list[str] = []
+        step: str | None = cid
+        while step is not None and step in by_id and len(steps) <= len(by_id):
+            term = by_id[step]
+            steps.insert(0, html.unescape(str(term.get("name") or "")))
+            parent = term.get("parent")
+            step = str(parent) if parent not in (None, 0, "0", "") else None
+        if len(steps) > 1:
+            out[cid] = join_path(steps)
+    return out
+
+
+def _paths(f: Fields, record: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The record's ``category_paths`` (staged by the extract and the writer's read-back), or None."""
+    paths = record.get("category_paths") if "product" in record else None
+    if paths is not None and not isinstance(paths, Mapping):
+        f.fail("category_paths", f"expected an object, found {paths!r}")
+    return paths
 
 
 def _prices_include_tax(record: Mapping[str, Any], product: Mapping[str, Any]) -> bool | None:
@@ -242,7 +278,7 @@ def _prices_include_tax(record: Mapping[str, Any], product: Mapping[str, Any]) -
 
 
 def product_to_canonical(record: Mapping[str, Any], *, currency: str | None = None) -> CanonicalProduct:
-    """A staged ``{"product", "variations"}`` record -> CanonicalProduct.
+    """A staged ``{"product", "variations"[, "category_paths"]}`` record -> CanonicalProduct.
 
     Non-variable products (simple, external, grouped) have one variant whose external id is the product id. A
     variable product has one variant per variation (none if it has no variations yet). ``currency`` is the store
@@ -278,7 +314,7 @@ def product_to_canonical(record: Mapping[str, Any], *, currency: str | None = No
         product_type=product_type,
         handle=handle,
         tags=_terms(f, product, "tags"),
-        categories=_terms(f, product, "categories"),
+        categories=_terms(f, product, "categories", _paths(f, record)),
         created_at=_gmt(f, product, "date_created_gmt"),
         updated_at=_gmt(f, product, "date_modified_gmt"),
     )
@@ -507,6 +543,7 @@ def source_updated_at(payload: Mapping[str, Any]) -> datetime | None:
 __all__ = [
     "DEFAULT_LOCATION",
     "TransformError",
+    "category_paths",
     "customer_to_canonical",
     "inventory_from_product",
     "order_to_canonical",

@@ -44,7 +44,7 @@ from typing import Any
 from ecom_pipeline.platforms.errors import ShopApiError
 from ecom_pipeline.platforms.http import HttpOptions
 from ecom_pipeline.platforms.woocommerce.client import MAX_PER_PAGE, WooCommerceClient
-from ecom_pipeline.platforms.woocommerce.taxonomy import TaxonomyError, WooTaxonomy
+from ecom_pipeline.platforms.woocommerce.taxonomy import CategoryTree, TaxonomyError, WooTaxonomy
 from ecom_pipeline.platforms.woocommerce.transform import product_to_canonical
 from ecom_pipeline.sync.canonical import CanonicalProduct, CanonicalVariant
 from ecom_pipeline.sync.export import (
@@ -219,6 +219,7 @@ class _Writer:
         self.parent_bases: dict[str, Mapping[str, Any] | None] = {}
         self.product_pushed: dict[str, tuple[str, ...]] = {}
         self.taxonomy = WooTaxonomy(client)  # categories, global attributes and terms by name (taxonomy.py)
+        self.tree = CategoryTree(lambda: client)  # nested categories read back as paths, as the pull reads them
         self.parent_attributes: dict[str, list[Any]] = {}  # a parent's attributes as its create answered them
         # Links of variable parents created by the current products batch (no base yet), committed once per batch.
         self.parent_links: list[dict[str, Any]] = []
@@ -266,6 +267,11 @@ class _Writer:
             now=now,
         )
 
+    def _canonical(self, product: Mapping[str, Any], variations: list[Any]) -> Any:
+        """A written product as the pull reads it (nested categories as ``Parent > Child`` paths), so its link's
+        base is what the next pull computes and that pull changes nothing."""
+        return product_to_canonical(self.tree.stage({"product": product, "variations": variations}))
+
     def _link_simple(
         self,
         product: Mapping[str, Any],
@@ -275,7 +281,7 @@ class _Writer:
         old_product: Mapping[str, Any] | None,
         old_variant: Mapping[str, Any] | None,
     ) -> None:
-        canonical = product_to_canonical({"product": product, "variations": []})
+        canonical = self._canonical(product, [])
         pushed = set(pushed)
         variant = canonical.variants[0]
         now = utcnow()
@@ -559,7 +565,7 @@ class _Writer:
             for u in group:
                 self.out.reject(u.entity, str(u.values.get("sku") or u.external_id), _reason(error), body)
             return
-        canonical = product_to_canonical({"product": result, "variations": []})
+        canonical = self._canonical(result, [])
         now = utcnow()
         rows = []
         for u in group:
@@ -742,7 +748,7 @@ class _Writer:
             else:
                 self.plan.adopt("variant", item.hub_id)
                 written[own] = (item.hub_id, None, ())
-        canonical = product_to_canonical({"product": product, "variations": variations})
+        canonical = self._canonical(product, variations)
         if positions:
             canonical = replace(
                 canonical,

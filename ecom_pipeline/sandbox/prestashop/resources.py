@@ -452,11 +452,26 @@ PRODUCT_OPTION_VALUES = Resource(
     server_set=frozenset({"id", "position"}),
 )
 
+# Product tags (Tag in PrestaShop 8): one row per language, not a multilingual field; ``name`` at most 32 characters
+# (``Validate::isGenericName``). Not in the recordings (the recorded key may not use ``tags``; its products show an
+# empty ``associations/tags``): fields in ``Tag::$definition`` order.
+TAGS = Resource(
+    "tags",
+    "tag",
+    ("id", "id_lang", "name"),
+    refs={"id_lang": "languages"},
+    server_set=frozenset({"id"}),
+)
+TAG_NAME_MAX = 32
+# What the webservice index says of a resource a key may be granted beyond the recorded ones (shop option
+# ``key_resources``): WebserviceRequest::getResources' descriptions.
+EXTRA_KEY_RESOURCES: dict[str, str] = {"tags": "The Products tags"}
+
 RESOURCES.update(
     {
         r.plural: r
         for r in (LANGUAGES, CATEGORIES, ADDRESSES, COUNTRIES, TAX_RULE_GROUPS, TAX_RULES, TAXES, SPECIFIC_PRICES,
-                  ORDER_DETAILS, PRODUCT_OPTIONS, PRODUCT_OPTION_VALUES)
+                  ORDER_DETAILS, PRODUCT_OPTIONS, PRODUCT_OPTION_VALUES, TAGS)
     }
 )  # fmt: skip
 # The key of the recorded two-language store may also use these (its recordings read and write them).

@@ -8,6 +8,8 @@
   ``["en"]``. ``["en", "fr"]`` plays the recorded two-language store: multilingual fields are JSON arrays of
   ``{"id", "value"}``, products have a French name (the English one plus " FR"), categories French names, and the
   key may also use ``specific_prices`` and ``tax_rules``.
+- ``key_resources``: resources the webservice key may use beyond the recorded key's (e.g. ``["tags"]``, which a
+  merchant grants for the push of product tags); they show in the ``/api/`` index too.
 - ``api_rewrite``: False plays a shop whose web server does not route ``/api/`` to the webservice (friendly URLs
   off / .htaccess missing): every ``/api/`` URL answers the shop's HTML 404 page.
 """
@@ -19,7 +21,7 @@ import hashlib
 from ecom_pipeline.sandbox.clock import SandboxClock
 from ecom_pipeline.sandbox.faults import FaultSwitches
 from ecom_pipeline.sandbox.prestashop.api import PrestaShopApi
-from ecom_pipeline.sandbox.prestashop.resources import KEY_RESOURCES, MULTILANG_KEY_RESOURCES
+from ecom_pipeline.sandbox.prestashop.resources import EXTRA_KEY_RESOURCES, KEY_RESOURCES, MULTILANG_KEY_RESOURCES
 from ecom_pipeline.sandbox.prestashop.store import PrestaStore
 from ecom_pipeline.sandbox.shop import ShopHandle, ShopSpec
 
@@ -30,6 +32,16 @@ def api_key_for(name: str, seed: int) -> str:
     """A webservice key like the back office generates (32 uppercase alphanumerics), deterministic per shop."""
     digest = hashlib.sha256(f"prestashop-key:{name}:{seed}".encode()).digest()
     return "".join(KEY_ALPHABET[b % len(KEY_ALPHABET)] for b in digest[:32])
+
+
+def _key_resources(spec: ShopSpec, multilingual: bool) -> dict[str, str]:
+    """The resources the shop's key may use: the recorded key's, plus the ``key_resources`` option's."""
+    granted = dict(MULTILANG_KEY_RESOURCES if multilingual else KEY_RESOURCES)
+    for name in spec.options.get("key_resources") or ():
+        if name not in EXTRA_KEY_RESOURCES:
+            raise ValueError(f"key_resources: {name!r} is not one of {sorted(EXTRA_KEY_RESOURCES)}")
+        granted[name] = EXTRA_KEY_RESOURCES[name]
+    return dict(sorted(granted.items()))
 
 
 def build_shop(spec: ShopSpec, clock: SandboxClock) -> ShopHandle:
@@ -48,7 +60,7 @@ def build_shop(spec: ShopSpec, clock: SandboxClock) -> ShopHandle:
         key,
         faults,
         empty_json_list=str(spec.options.get("empty_json_list", "array")),
-        key_resources=MULTILANG_KEY_RESOURCES if store.multilingual else KEY_RESOURCES,
+        key_resources=_key_resources(spec, store.multilingual),
         api_rewrite=bool(spec.options.get("api_rewrite", True)),
     )
     return ShopHandle(

@@ -48,6 +48,7 @@ class PrestaState(SeededStore):
         self.next_ids: dict[str, int] = dict.fromkeys(RESOURCES, 1)
         # Associations that are not derived from other tables.
         self.product_categories: dict[int, list[str]] = {}
+        self.product_tags: dict[int, list[str]] = {}  # tag ids of every language (ps_product_tag)
         self.product_images: dict[int, list[str]] = {}
         self.product_features: dict[int, list[tuple[str, str]]] = {}
         self.combinations_of: dict[int, list[int]] = {}
@@ -248,7 +249,7 @@ class PrestaState(SeededStore):
                 "combinations": [{"id": str(c)} for c in combos],
                 "product_option_values": [{"id": v} for v in seen],
                 "product_features": [{"id": f, "id_feature_value": v} for f, v in self.product_features.get(rid, [])],
-                "tags": [],
+                "tags": [{"id": t} for t in self.product_tags.get(rid, [])],
                 "stock_availables": stock,
                 "attachments": [],
                 "accessories": [],
@@ -281,6 +282,9 @@ class PrestaState(SeededStore):
         if resource == "products":
             if "categories" in assoc:
                 self.product_categories[rid] = [a["id"] for a in assoc["categories"] if a.get("id")]
+            if "tags" in assoc:
+                # Product::setWsTags: the product's tags (every language) replaced by the ids sent, in their order.
+                self.product_tags[rid] = list(dict.fromkeys(a["id"] for a in assoc["tags"] if a.get("id")))
             if "product_features" in assoc:
                 self.product_features[rid] = [
                     (a["id"], a.get("id_feature_value", "")) for a in assoc["product_features"] if a.get("id")

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from ecom_pipeline.sandbox.prestashop.orders import PrestaOrders
-from ecom_pipeline.sandbox.prestashop.resources import RESOURCES
+from ecom_pipeline.sandbox.prestashop.resources import RESOURCES, TAG_NAME_MAX
 from ecom_pipeline.sandbox.prestashop.rows import (
     COMBINATION_TEMPLATE,
     CUSTOMER_TEMPLATE,
@@ -26,6 +26,8 @@ from ecom_pipeline.sandbox.prestashop.rows import (
 # Validate::isCatalogName and Validate::isLinkRewrite (PS_ALLOW_ACCENTED_CHARS_URL off, the default install).
 CATALOG_NAME = re.compile(r"[^<>;=#{}]*")
 LINK_REWRITE = re.compile(r"[_a-zA-Z0-9\-]+")
+# Validate::isGenericName.
+GENERIC_NAME = re.compile(r"[^<>={}]*")
 
 
 class PrestaWebservice(PrestaOrders):
@@ -98,6 +100,8 @@ class PrestaWebservice(PrestaOrders):
                 row = self._new_option_row(resource, values)
             elif resource == "categories":
                 row = self._new_category(values, now)
+            elif resource == "tags":
+                row = self._new_tag(values)
             else:
                 raise StoreError(405, 0, f"Method POST is not allowed on {resource} in this emulator")
             self.set_associations(resource, row["id"], assoc)
@@ -160,6 +164,28 @@ class PrestaWebservice(PrestaOrders):
             active=str(values.get("active") or "1"), date_add=now, date_upd=now,
         )  # fmt: skip
         table[row["id"]] = row
+        return row
+
+    def _new_tag(self, values: Row) -> Row:
+        """A tag as ``Tag::add`` makes it from a webservice POST (ObjectModel::validateFields, else error 85):
+        ``id_lang`` and ``name`` required, the name ``Validate::isGenericName`` (none of ``<>={}``) and at most 32
+        characters. PrestaShop keeps no uniqueness rule on tag names (a second POST of a name is a second tag)."""
+        lang = str(values.get("id_lang") or "").strip()
+        if not lang or lang == "0":
+            raise StoreError(400, 85, 'Validation error: "Property Tag->id_lang is empty."')
+        if not lang.isdigit():
+            raise StoreError(400, 85, 'Validation error: "Property Tag->id_lang is not valid"')
+        name = str(self.text(values.get("name")) or "")
+        if not name.strip():
+            raise StoreError(400, 85, 'Validation error: "Property Tag->name is empty."')
+        if not GENERIC_NAME.fullmatch(name):
+            raise StoreError(400, 85, 'Validation error: "Property Tag->name is not valid"')
+        if len(name) > TAG_NAME_MAX:
+            size = f"length ({len(name)}) must be between 0 and {TAG_NAME_MAX}"
+            message = f'Validation error: "Property Tag->name {size}"'
+            raise StoreError(400, 85, message)
+        row: Row = {"id": self._new_id("tags"), "id_lang": lang, "name": name}
+        self.tables["tags"][row["id"]] = row
         return row
 
     def replace(self, resource: str, rid: int, values: Row, assoc: dict[str, list[dict[str, str]]], full: bool) -> Row:

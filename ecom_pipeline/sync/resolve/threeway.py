@@ -10,7 +10,8 @@ the hub row, the shop record and the link's ``base_snapshot``:
   one a ``sync_conflicts`` row with the Dagster run id; ``manual`` keeps the hub value and export pushes nothing
   for it until a person decides (``sync.resolve.decisions`` applies that decision on the next resolve);
 - fields without a policy (handle, tags, categories, product type, variant title, currency, position) take the
-  shop's value only when the shop changed them, so a hub edit of them survives an unrelated pull.
+  shop's value only when the shop changed them, so a hub edit of them survives an unrelated pull; categories are
+  compared as paths (``Parent > Child``), a leaf-only reading agreeing with the hub's path (``_categories``).
 - a record deleted in the hub (``deleted_at``) stays deleted: a shop edit does not bring it back; except a
   variant, whose presence is the product's ``variants`` field (``sync.membership``): a variant the hub deleted
   and the shop edited is a conflict under the ``variants`` policy (the shop winning brings it back), and a
@@ -39,6 +40,7 @@ from typing import Any
 from sqlalchemy import Row, insert, select, update
 from sqlalchemy.engine import Connection
 
+from ecom_pipeline.sync.category_paths import refine_categories, same_categories
 from ecom_pipeline.sync.export import PRODUCT_FIELDS, VARIANT_FIELDS, product_values, push_fields_for, variant_values
 from ecom_pipeline.sync.hashing import stable_hash
 from ecom_pipeline.sync.membership import MEMBER_FIELDS, MemberDecision, fingerprint, member_fields, merge_member
@@ -210,7 +212,9 @@ class Merger:
                         out[twin] = getattr(hub, twin)
             new_base[d.field] = _new_base(d, shop.get(d.field), base.get(d.field))
         for key, column in others.items():
-            if shop.get(key) == base.get(key):
+            if key == "categories":
+                out[column] = self._categories(hub, base, shop, new_base)
+            elif shop.get(key) == base.get(key):
                 out[column] = getattr(hub, column)
         # A record deleted in the hub stays deleted (export makes it a draft in the shop): a shop edit of it does
         # not bring it back, as a pull would.
@@ -227,6 +231,24 @@ class Merger:
         item.snapshot = new_base
         item.hash = stable_hash(new_base)
         return out
+
+    @staticmethod
+    def _categories(hub: Row[Any], base: dict[str, Any], shop: dict[str, Any], new_base: dict[str, Any]) -> Any:
+        """The hub's categories after the merge, and the base's (``new_base`` updated in place).
+
+        Compared as category paths (``sync.category_paths``): a reading that only knows a nested category's leaf
+        (a WooCommerce webhook, a base stored before the pull read paths) is no change against the hub's
+        ``Parent > Child``. A real shop change is taken with the hub's (or the base's) path for each leaf name the
+        shop kept, so a category added in the shop does not flatten the others. The new base keeps the old base's
+        paths for such leaf names, so the next pull, which reads paths, finds the shop at its base.
+        """
+        hub_names, base_names = list(hub.categories or []), base.get("categories") or []
+        shop_names = shop.get("categories")
+        if isinstance(shop_names, list | tuple):
+            new_base["categories"] = refine_categories(shop_names, base_names)
+        if same_categories(shop_names, base_names):
+            return hub.categories
+        return refine_categories(shop_names, [*hub_names, *base_names])
 
     def product(self, item: Pending[Any], values: dict[str, Any]) -> dict[str, Any]:
         """The hub product's values after the merge (``values``: the shop's, as a pull writes them); a product

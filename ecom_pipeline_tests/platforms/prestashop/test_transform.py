@@ -175,3 +175,21 @@ def test_missing_timezone_is_refused_not_guessed() -> None:
     with pytest.raises(TransformError) as info:
         ps.customer_to_canonical({"customer": body("customers-get-created.json")["customer"]})
     assert info.value.field == "context.timezone"
+
+
+def test_nested_categories_are_read_as_their_path_from_home() -> None:
+    """Prevents the pull reading a nested category as its leaf (``Men``), which a pushed ``Clothes > Men`` and a
+    product created in the shop both lose: the path from home, in the integration's language (issue 10)."""
+    names = {"1": "Root", "2": "Home", "3": "Clothes", "4": "Men", "9": [{"id": "1", "value": "Art"}]}
+    parents = {"1": "0", "2": "1", "3": "2", "4": "3", "9": "2"}
+    context = ps.category_context(names, parents, ["2", "4", "9"])
+    assert context == {
+        "categories": {"2": "Home", "4": "Men", "3": "Clothes", "9": [{"id": "1", "value": "Art"}]},
+        "category_parents": {"4": "3"},
+    }
+    record = {"product": _product(), "combinations": body("combinations-list-for-product.json")["combinations"]}
+    record["context"] = {**CTX, "option_values": OPTIONS, **context}
+    record["product"]["associations"]["categories"] = [{"id": "2"}, {"id": "4"}, {"id": "9"}]
+    assert ps.product_to_canonical(record).categories == ("Home", "Clothes > Men", "Art")
+    del record["context"]["category_parents"]  # staged before parents were read: leaf names, as before
+    assert ps.product_to_canonical(record).categories == ("Home", "Men", "Art")

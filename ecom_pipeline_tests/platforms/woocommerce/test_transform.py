@@ -451,3 +451,28 @@ def test_non_terminating_unit_price_is_rounded_to_four_places() -> None:
     body = copy.deepcopy(recorded("orders-get-single.json"))
     body["line_items"][0].update(quantity=3, subtotal="10.00")
     assert order_to_canonical(body).lines[0].unit_price == Decimal("3.3333")
+
+
+def test_nested_categories_are_read_as_their_path() -> None:
+    """Prevents a nested category read as its leaf when the extract staged the shop's paths (issue 10); without
+    them (a webhook) the leaf name, as before."""
+    from ecom_pipeline.platforms.woocommerce.transform import category_paths
+
+    terms = [
+        {"id": 15, "name": "Uncategorized", "parent": 0},
+        {"id": 20, "name": "Clothing", "parent": 0},
+        {"id": 21, "name": "Shirts &amp; Tops", "parent": 20},
+        {"id": 22, "name": "Linen", "parent": 21},
+    ]
+    assert category_paths(terms, [15, 21, 22]) == {
+        "21": "Clothing > Shirts & Tops",
+        "22": "Clothing > Shirts & Tops > Linen",
+    }
+    body = copy.deepcopy(recorded("products-create-simple.json"))
+    body["categories"] = [
+        {"id": 21, "name": "Shirts &amp; Tops", "slug": "shirts"},
+        {"id": 15, "name": "Uncategorized"},
+    ]
+    record = {"product": body, "variations": [], "category_paths": category_paths(terms, [21, 15])}
+    assert product_to_canonical(record).categories == ("Clothing > Shirts & Tops", "Uncategorized")
+    assert product_to_canonical({"product": body}).categories == ("Shirts & Tops", "Uncategorized")

@@ -1,0 +1,180 @@
+"""Nested categories read back by the pull as the hub writes them, ``Parent > Child`` (issue 10).
+
+A ``bidirectional`` shop on each of WooCommerce and PrestaShop, over real HTTP to the sandbox's emulators, a real
+warehouse and the real Dagster sync job. The push files a hub ``Clothing > Shirts`` as Shirts under Clothing; the
+pull used to read it back as ``Shirts`` (WooCommerce products name their categories without parents; PrestaShop's
+context held names only), so a category the merchant added in the shop, or a product created there, flattened the
+hub's path (and the other shops then got a top-level ``Shirts``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from ecom_pipeline.runner import run_sync
+from ecom_pipeline.sandbox.server import ShopSpec
+from ecom_pipeline.warehouse.engine import shared_engine
+from ecom_pipeline.warehouse.schema import hub_products
+from ecom_pipeline_tests.integration.conftest import running_shop
+from ecom_pipeline_tests.integration.push_world import TENANT, PushWorld
+
+TEE = "tee,T-Shirt,,active,simple,,Clothing > Shirts,TEE-1,,20.00,,EUR,0.2,,"
+
+
+class World(PushWorld):
+    def hub_categories(self, handle: str) -> list[str]:
+        with shared_engine(self.url).connect() as conn:
+            row = conn.execute(select(hub_products.c.categories).where(hub_products.c.handle == handle)).one()
+        return sorted(row.categories or [])
+
+    def pull(self) -> None:
+        outcome = run_sync(TENANT, instance=self.instance)
+        assert outcome.success, outcome.failure
+
+    def quiet(self, handles: list[str], skus: list[str]) -> None:
+        """A push, a pull, a push: no shop write and no hub change (no echo, no ping-pong)."""
+        self.shop.stats.reset()
+        assert self.push() == 0
+        assert self.writes() == 0
+        before = self.hub_rows_of(handles, skus)
+        self.pull()
+        assert self.hub_rows_of(handles, skus) == before
+        self.shop.stats.reset()
+        assert self.push() == 0
+        assert self.writes() == 0
+
+
+# -- WooCommerce ---------------------------------------------------------------------------------------------------
+
+
+class WooWorld(World):
+    def rest(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """A merchant's edit through WooCommerce's REST API (real HTTPS)."""
+        shop = self.shop
+        reply = requests.request(
+            method,
+            f"{shop.https_url}/wp-json/wc/v3/{path}",
+            params={"consumer_key": shop.consumer_key, "consumer_secret": shop.consumer_secret},
+            json=body,
+            verify=self.sandbox.ca_bundle,
+            timeout=10,
+        )
+        assert reply.status_code in (200, 201), reply.text
+        return reply.json()
+
+    def product_id(self, sku: str) -> int:
+        [found] = [p for p in self.shop.store.products.values() if p.sku == sku]
+        return int(found.id)
+
+
+@pytest.fixture
+def woo(warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[WooWorld]:
+    spec = ShopSpec(name="woo-nested", seed=11, products=2, variable_share=0.0, orders=0, customers=0)
+    env = {"warehouse_url": warehouse_url, "dagster_home": dagster_home, "tmp_path": tmp_path}
+    with running_shop(spec, monkeypatch=monkeypatch, **env) as (sb, instance):
+        world = WooWorld(warehouse_url, sb, instance, tmp_path, "woo-nested")
+        shop = world.shop
+        argv = ["connect", "woocommerce", "--tenant", TENANT, "--url", shop.http_url]
+        argv += ["--consumer-key", shop.consumer_key, "--consumer-secret", shop.consumer_secret]
+        assert world.cli(*argv, "--timeout", "5", "--direction", "bidirectional") == 0
+        yield world
+
+
+def test_woocommerce_nested_category_comes_back_as_its_path(woo: WooWorld) -> None:
+    """Prevents the pull reading a pushed ``Clothing > Shirts`` as ``Shirts``: a category the merchant adds in the
+    shop must keep the hub's path for the other one, a product created in the shop under Clothing > Shirts must
+    reach the hub with its path, and none of it may make the next push or pull write."""
+    woo.import_csv(TEE)
+    assert woo.push() == 0
+    woo.pull()
+    assert woo.hub_categories("tee") == ["Clothing > Shirts"]
+    woo.quiet(["tee"], ["TEE-1"])
+
+    sale = woo.rest("POST", "products/categories", {"name": "Sale"})
+    tee = woo.product_id("TEE-1")
+    shirts = [c["id"] for c in woo.rest("GET", f"products/{tee}")["categories"]]
+    woo.rest("PUT", f"products/{tee}", {"categories": [{"id": i} for i in [*shirts, sale["id"]]]})
+    woo.pull()
+    assert woo.hub_categories("tee") == ["Clothing > Shirts", "Sale"]
+    woo.quiet(["tee"], ["TEE-1"])
+
+    body = {"name": "Polo", "sku": "POLO-1", "regular_price": "25.00", "categories": [{"id": shirts[0]}]}
+    woo.rest("POST", "products", body)
+    woo.pull()
+    with shared_engine(woo.url).connect() as conn:
+        [polo] = conn.execute(select(hub_products.c.categories).where(hub_products.c.title == "Polo")).all()
+    assert polo.categories == ["Clothing > Shirts"]
+
+
+# -- PrestaShop ----------------------------------------------------------------------------------------------------
+
+
+class PrestaWorld(World):
+    def product_id(self, reference: str) -> int:
+        [pid] = [p for p, row in self.shop.store.tables["products"].items() if row.get("reference") == reference]
+        return int(pid)
+
+    def category(self, name: str, parent: str) -> str:
+        """A category the merchant creates in the back office."""
+        store = self.shop.store
+        with store.lock:
+            row = store.create(
+                "categories", {"id_parent": parent, "name": {1: name}, "link_rewrite": {1: name.lower()}}, {}
+            )
+        return str(row["id"])
+
+    def set_categories(self, reference: str, ids: list[str]) -> None:
+        """The merchant files the product elsewhere in the back office (its ``date_upd`` moves)."""
+        store = self.shop.store
+        pid = self.product_id(reference)
+        with store.lock:
+            store.product_categories[pid] = list(ids)
+        store.update_product(pid)
+
+
+@pytest.fixture
+def presta(
+    warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[PrestaWorld]:
+    spec = ShopSpec(
+        name="presta-nested", seed=5, products=2, variable_share=0.0, orders=0, customers=0, platform="prestashop"
+    )
+    env = {"warehouse_url": warehouse_url, "dagster_home": dagster_home, "tmp_path": tmp_path}
+    with running_shop(spec, monkeypatch=monkeypatch, **env) as (sb, instance):
+        world = PrestaWorld(warehouse_url, sb, instance, tmp_path, "presta-nested")
+        monkeypatch.setenv("ECOM_PRESTASHOP_API_KEY", world.shop.credentials["api_key"])
+        argv = ["connect", "prestashop", "--tenant", TENANT, "--url", world.shop.http_url]
+        assert world.cli(*argv, "--timeout", "5", "--direction", "bidirectional") == 0
+        yield world
+
+
+def test_prestashop_nested_category_comes_back_as_its_path(presta: PrestaWorld) -> None:
+    """Prevents the pull reading a pushed ``Clothing > Shirts`` as ``Shirts``: a category the merchant adds in the
+    back office keeps the hub's path for the other one, a move to another nested category arrives as its path,
+    and none of it makes the next push or pull write."""
+    presta.import_csv(TEE)
+    assert presta.push() == 0
+    presta.pull()
+    assert presta.hub_categories("tee") == ["Clothing > Shirts"]
+    presta.quiet(["tee"], ["TEE-1"])
+
+    store = presta.shop.store
+    shirts = str(store.product_categories[presta.product_id("TEE-1")][0])
+    sale = presta.category("Sale", "2")
+    presta.set_categories("TEE-1", [shirts, sale])
+    presta.pull()
+    assert presta.hub_categories("tee") == ["Clothing > Shirts", "Sale"]
+    presta.quiet(["tee"], ["TEE-1"])
+
+    clothing = str(store.tables["categories"][int(shirts)]["id_parent"])
+    polos = presta.category("Polos", clothing)
+    presta.set_categories("TEE-1", [polos])
+    presta.pull()
+    assert presta.hub_categories("tee") == ["Clothing > Polos"]
+    presta.quiet(["tee"], ["TEE-1"])
