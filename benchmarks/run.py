@@ -737,20 +737,19 @@ def main() -> int:
             shop.stop()
 
             # ---- small shop: peak memory vs size
-            sshop = None if args.no_memory else Shop(small, workdir)
-            if sshop is not None:
+            if not args.no_memory:
+                sshop = Shop(small, workdir)
                 log(f"started emulator: {small}")
                 shops.append(sshop)
                 data["small_floor"] = download(sshop.url, sshop.consumer_key, sshop.consumer_secret)
-            for kind in backends if sshop is not None else ():
-                be = Backend(kind, "small", workdir, secret_key)
-                created.append(be)
-                log(f"{kind}: small full sync")
-                r = run_child(be, sshop, connect=True, out=workdir / f"{kind}-small-full.json")
-                data["small"][kind] = r
-                log(f"{kind}: small full sync {r['wall_s']:.1f} s, peak {mb(r['peak_rss_kb'])}")
-                be.drop()
-            if sshop is not None:
+                for kind in backends:
+                    be = Backend(kind, "small", workdir, secret_key)
+                    created.append(be)
+                    log(f"{kind}: small full sync")
+                    r = run_child(be, sshop, connect=True, out=workdir / f"{kind}-small-full.json")
+                    data["small"][kind] = r
+                    log(f"{kind}: small full sync {r['wall_s']:.1f} s, peak {mb(r['peak_rss_kb'])}")
+                    be.drop()
                 sshop.stop()
             data["load_after_syncs"] = load_average()
 
