@@ -11,7 +11,7 @@ not stall a merchant's whole catalogue. Anything else (a bug, a lost database) f
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,6 @@ from sqlalchemy import Engine, Row
 from sqlalchemy.engine import Connection
 
 from ecom_pipeline.sync.canonical import CanonicalCustomer, CanonicalInventory, CanonicalOrder, CanonicalProduct
-from ecom_pipeline.sync.extract import prefetch
 from ecom_pipeline.sync.resolve import (
     ResolveCounts,
     resolve_customers,
@@ -212,72 +211,22 @@ def apply_staged(
     started = time.perf_counter()
     report = ApplyReport(entity=entity, tenant_id=tenant_id)
     ids = sorted(set(integration_ids)) if integration_ids is not None else None
-    if engine.dialect.name == "postgresql":
-        # The server reads (and decompresses) the next batch while this process transforms and resolves the
-        # current one; on SQLite the read is this process's own work, so it stays in line.
-        batches = prefetch(_pending_batches(engine, tenant_id, entity, ids, batch_size), depth=1)
-        try:
-            for rows in batches:
-                with engine.begin() as conn:
-                    report.rows_read += len(rows)
-                    report.batches += 1
-                    _apply_batch(
-                        conn,
-                        rows,
-                        entity=entity,
-                        tenant_id=tenant_id,
-                        transforms=transforms,
-                        run_id=run_id,
-                        report=report,
-                    )
-        finally:
-            close = getattr(batches, "close", None)
-            if callable(close):
-                close()
-    else:
-        after_id = 0
-        while True:
-            with engine.begin() as conn:
-                rows = store.pending_staging(
-                    conn, tenant_id=tenant_id, entity=entity, integration_ids=ids, after_id=after_id, limit=batch_size
-                )
-                if not rows:
-                    break
-                after_id = int(rows[-1].id)
-                report.rows_read += len(rows)
-                report.batches += 1
-                _apply_batch(
-                    conn, rows, entity=entity, tenant_id=tenant_id, transforms=transforms, run_id=run_id, report=report
-                )
-    report.duration_s = time.perf_counter() - started
-    return report
-
-
-def _pending_batches(
-    engine: Engine, tenant_id: str, entity: str, integration_ids: list[int] | None, batch_size: int
-) -> Iterator[list[Row[Any]]]:
-    """The pending staging rows in batches, oldest first, each read in a short transaction of its own.
-
-    The same keyset reads as the in-line loop (after the last id of the batch before, until a read finds none),
-    only a batch earlier: the rows of the next batch are not the ones the current batch marks applied, and the
-    tenant's lock keeps every other apply away from both, so reading them before the current batch commits
-    reads the same rows. Read-only: a process killed here leaves nothing half-done.
-    """
     after_id = 0
     while True:
-        with engine.connect() as conn:
+        with engine.begin() as conn:
             rows = store.pending_staging(
-                conn,
-                tenant_id=tenant_id,
-                entity=entity,
-                integration_ids=integration_ids,
-                after_id=after_id,
-                limit=batch_size,
+                conn, tenant_id=tenant_id, entity=entity, integration_ids=ids, after_id=after_id, limit=batch_size
             )
-        if not rows:
-            return
-        yield rows
-        after_id = int(rows[-1].id)
+            if not rows:
+                break
+            after_id = int(rows[-1].id)
+            report.rows_read += len(rows)
+            report.batches += 1
+            _apply_batch(
+                conn, rows, entity=entity, tenant_id=tenant_id, transforms=transforms, run_id=run_id, report=report
+            )
+    report.duration_s = time.perf_counter() - started
+    return report
 
 
 def _apply_batch(

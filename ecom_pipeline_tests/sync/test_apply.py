@@ -184,34 +184,3 @@ def test_unchanged_restaging_counts_unchanged_and_writes_nothing(engine: Engine)
     assert (report.created, report.updated, report.unchanged) == (0, 0, 2)
     with engine.connect() as conn:
         assert conn.execute(select(hub_products.c.synced_at).order_by(hub_products.c.id)).scalars().all() == synced
-
-
-def test_a_failing_batch_stops_the_read_ahead_and_leaves_its_rows_pending(engine: Engine) -> None:
-    """On PostgreSQL the next batch is read while one applies: a batch that fails must stop that reader (no thread
-    left behind) and leave its own rows and every later one pending, as the in-line loop does; a rerun applies
-    exactly those."""
-    import threading
-
-    with engine.begin() as conn:
-        iid = connect(conn)
-    _stage(engine, iid, [_product(i) for i in range(1, 11)])
-
-    def failing(payload: dict[str, Any]) -> CanonicalProduct:
-        if payload["id"] == 5:
-            raise RuntimeError("a bug in the transform")  # not a ValueError: the whole batch fails
-        return transform(payload)
-
-    with pytest.raises(RuntimeError, match="a bug"):
-        apply_staged(
-            engine, tenant_id="acme", entity="product", transforms={"woocommerce": failing}, run_id="r1", batch_size=3
-        )
-    assert not [t for t in threading.enumerate() if t.name == "ecom-prefetch" and t.is_alive()]
-    with engine.connect() as conn:
-        pending = store.pending_staging(conn, tenant_id="acme", entity="product")
-    assert [r.external_id for r in pending] == [str(i) for i in range(4, 11)]
-    report = apply_staged(
-        engine, tenant_id="acme", entity="product", transforms={"woocommerce": transform}, run_id="r2", batch_size=3
-    )
-    assert (report.rows_read, report.created, report.batches) == (7, 7, 3)
-    with engine.connect() as conn:
-        assert store.count_rows(conn, hub_products) == 10
