@@ -404,7 +404,8 @@ How to read the figures:
   subprocess are left out; the whole subprocess time is shown too). *Rows/s* is (products + variations + orders +
   customers of the shop, all checked to be in the hub) / wall. *Peak RSS* is the sync subprocess's high-water
   mark (VmHWM), which includes the ~interpreter, Dagster and SQLAlchemy baseline shown as *RSS before run*.
-  *API calls* are the calls the shop saw.
+  *Subprocess CPU* is that subprocess's user + system CPU seconds (not the shop's, not PostgreSQL's): on a busy
+  machine it moves far less than wall time. *API calls* are the calls the shop saw.
 - **Floor**: the time to download exactly the same pages (same OAuth 1.0a auth, `per_page=100`, product pages,
   one variations call per variable product, order pages, customer pages) with plain `requests` in one process,
   doing nothing with them but decoding the JSON. It is what the network and the emulator cost; the rest of the
