@@ -308,3 +308,169 @@ def test_large_staged_payloads_are_lz4_compressed_on_postgresql(engine: Engine, 
         assert conn.execute(text("SELECT pg_column_compression(payload) FROM staging_records")).scalar() == "lz4"
         assert conn.execute(text("SHOW default_toast_compression")).scalar() == default
         assert store.pending_staging(conn, tenant_id="acme", entity="product")[0].payload == big
+
+
+def test_staging_keeps_separators_and_backslashes_in_every_text_column(
+    engine: Engine, cipher: CredentialCipher
+) -> None:
+    """Staging on PostgreSQL streams rows with COPY, whose text format gives tab, newline and backslash a meaning:
+    values carrying them (ids, run ids, payload strings) must read back exactly as given, and times stay UTC."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    odd_id = "a\tb\\c\nd\re"
+    payload = {"text": "tab\there\\back\nline", "nested": [{"k": "\\N"}], "empty": ""}
+    updated = datetime(2026, 11, 1, 10, 0, tzinfo=timezone(timedelta(hours=2)))
+    with engine.begin() as conn:
+        iid = _connect(conn, cipher)
+        store.stage_records(
+            conn,
+            [
+                store.StagedRecord("acme", iid, "woocommerce", "product", odd_id, payload, source_updated_at=updated),
+                store.StagedRecord("acme", iid, "woocommerce", "product", "\\N", None, op="delete"),
+            ],
+            run_id="run\twith\\odd",
+        )
+        rows = store.pending_staging(conn, tenant_id="acme", entity="product")
+    assert [r.external_id for r in rows] == [odd_id, "\\N"]
+    assert [r.payload for r in rows] == [payload, None]
+    assert [r.dagster_run_id for r in rows] == ["run\twith\\odd"] * 2
+    assert rows[0].source_updated_at == datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+    assert rows[1].source_updated_at is None and rows[1].payload_hash is None
+    assert rows[0].op == "upsert" and rows[1].op == "delete" and rows[0].applied_at is None
+
+
+def test_staging_refuses_a_naive_time(engine: Engine, cipher: CredentialCipher) -> None:
+    """A naive shop time is refused as the column type refuses it, whichever way the rows are sent."""
+    from datetime import datetime
+
+    from sqlalchemy.exc import StatementError
+
+    with pytest.raises(StatementError, match="naive datetime"), engine.begin() as conn:
+        iid = _connect(conn, cipher)
+        store.stage_records(
+            conn,
+            [
+                store.StagedRecord(
+                    "acme", iid, "woocommerce", "product", "1", {}, source_updated_at=datetime(2026, 1, 1)
+                )
+            ],
+            run_id="r",
+        )
+
+
+def test_bulk_insert_by_copy_stores_what_an_insert_stores(
+    engine: Engine, cipher: CredentialCipher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL ``bulk_insert`` streams rows with COPY: every column type (JSON with None, money, aware
+    times, booleans, text with separators) must read back, at the SQL level too, as the same rows sent by INSERT."""
+    from datetime import UTC, datetime, timedelta, timezone
+    from decimal import Decimal
+
+    from sqlalchemy import text
+
+    from ecom_pipeline.warehouse.schema import hub_inventory, hub_order_lines, hub_orders, hub_products, hub_variants
+
+    when = datetime(2026, 11, 1, 12, 0, tzinfo=timezone(timedelta(hours=-5)))
+    with engine.begin() as conn:
+        iid = _connect(conn, cipher)
+        product = conn.execute(
+            hub_products.insert()
+            .values(tenant_id="acme", title="p", status="active", synced_at=when)
+            .returning(hub_products.c.id)
+        ).scalar_one()
+        variant = conn.execute(
+            hub_variants.insert()
+            .values(tenant_id="acme", product_id=product, sku="S", price=Decimal("1"), synced_at=when)
+            .returning(hub_variants.c.id)
+        ).scalar_one()
+        order = conn.execute(
+            hub_orders.insert()
+            .values(
+                tenant_id="acme",
+                integration_id=iid,
+                status="processing",
+                currency="EUR",
+                total=Decimal("3"),
+                synced_at=when,
+            )
+            .returning(hub_orders.c.id)
+        ).scalar_one()
+
+    def rows(tag: str) -> dict[str, list[dict[str, Any]]]:
+        link = {
+            "tenant_id": "acme",
+            "integration_id": iid,
+            "entity": "variant",
+            "external_id": f"{tag}\tid\\1",
+            "external_parent_id": None,
+            "external_gid": None,
+            "hub_id": variant,
+            "sku": "a\nb",
+            "base_snapshot": {"price": "1.10", "t": "x\\y\tz", "none": None},
+            "base_hash": "h",
+            "external_updated_at": when,
+            "last_synced_at": when,
+            "deleted_at": None,
+        }
+        null_snapshot = {**link, "external_id": f"{tag}-null", "base_snapshot": None}
+        line = {
+            "tenant_id": "acme",
+            "order_id": order,
+            "external_line_id": f"{tag}-line",
+            "variant_id": None,
+            "sku": None,
+            "title": "T\\itle",
+            "quantity": 2,
+            "unit_price": Decimal("1.100000"),
+            "subtotal": "2.2",
+            "total": Decimal("2.2"),
+            "tax": None,
+        }
+        stock = {
+            "tenant_id": "acme",
+            "variant_id": variant,
+            "location": f"woocommerce:{iid}:{tag}",
+            "integration_id": iid,
+            "available": 3,
+            "managed": False,
+            "stock_status": "instock",
+            "stock_pool": None,
+            "sku": "S",
+            "source_updated_at": when,
+            "synced_at": when,
+            "deleted_at": None,
+        }
+        return {"links": [link, null_snapshot], "lines": [line], "stock": [stock]}
+
+    for tag, copy in (("insert", False), ("copy", True)):
+        monkeypatch.setattr(store, "BULK_COPY", copy)
+        with engine.begin() as conn:
+            batch = rows(tag)
+            store.bulk_insert(conn, entity_links, batch["links"])
+            store.bulk_insert(conn, hub_order_lines, batch["lines"])
+            store.bulk_insert(conn, hub_inventory, batch["stock"])
+
+    def read(conn: Connection, table: Any, key: str, tag: str) -> list[tuple[Any, ...]]:
+        result = conn.execute(select(table).where(table.c[key].like(f"{tag}%")).order_by(table.c[key])).all()
+        return [tuple(v for k, v in row._mapping.items() if k not in ("id",)) for row in result]
+
+    with engine.connect() as conn:
+        for table, key in ((entity_links, "external_id"), (hub_order_lines, "external_line_id")):
+            by_insert = read(conn, table, key, "insert")
+            by_copy = read(conn, table, key, "copy")
+            assert len(by_insert) == len(by_copy) > 0
+            for a, b in zip(by_insert, by_copy, strict=True):
+                assert [str(v).replace("insert", "copy") for v in a] == [str(v) for v in b]
+        stock = conn.execute(select(hub_inventory).order_by(hub_inventory.c.location)).all()
+        assert [(r.managed, r.available, r.source_updated_at) for r in stock] == [
+            (False, 3, when.astimezone(UTC)),
+            (False, 3, when.astimezone(UTC)),
+        ]
+        null_kinds = conn.execute(
+            text(
+                "SELECT external_id, base_snapshot IS NULL, jsonb_typeof(base_snapshot) FROM entity_links"
+                " WHERE external_id LIKE '%-null' ORDER BY external_id"
+            )
+        ).all()
+        by_insert_kind, by_copy_kind = (tuple(r)[1:] for r in null_kinds)
+        assert by_insert_kind == by_copy_kind

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
-from sqlalchemy import Row, insert, select
+from sqlalchemy import Row, insert, select, text
 from sqlalchemy.engine import Connection
 
 from ecom_pipeline.sync.hashing import dataclass_fields, jsonable_hash, to_jsonable
@@ -183,13 +183,37 @@ def sync_stamp(source_updated_at: datetime | None, now: datetime) -> dict[str, A
 def insert_hub_rows(conn: Connection, table: Any, items: Sequence[Pending[Any]], rows: list[dict[str, Any]]) -> None:
     """Insert ``rows`` (one per item) and give each item its new row's id as ``hub_id``.
 
-    One statement returning the ids in parameter order (SQLAlchemy's insertmanyvalues).
+    On PostgreSQL the ids are taken from the table's sequence first (one query, ascending in row order as an
+    INSERT would number them) and the rows go by ``store.bulk_insert`` (a COPY); elsewhere one INSERT returning
+    the ids in parameter order (SQLAlchemy's insertmanyvalues).
     """
     if not rows:
+        return
+    if conn.dialect.name == "postgresql" and store.BULK_COPY:
+        ids = _next_ids(conn, table, len(rows))
+        store.bulk_insert(conn, table, [{**row, "id": hub_id} for row, hub_id in zip(rows, ids, strict=True)])
+        for item, hub_id in zip(items, ids, strict=True):
+            item.hub_id = hub_id
         return
     result = conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
     for item, hub_id in zip(items, result.scalars(), strict=True):
         item.hub_id = int(hub_id)
+
+
+# Table name -> the sequence behind its id column (PostgreSQL), looked up once per process.
+_ID_SEQUENCES: dict[str, str] = {}
+
+
+def _next_ids(conn: Connection, table: Any, count: int) -> list[int]:
+    """``count`` new ids from ``table``'s id sequence, ascending (what ``count`` INSERTs would have used)."""
+    sequence = _ID_SEQUENCES.get(table.name)
+    if sequence is None:
+        sequence = str(conn.execute(text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table.name}).scalar_one())
+        _ID_SEQUENCES[table.name] = sequence
+    found = conn.execute(
+        text("SELECT nextval(CAST(:s AS regclass)) FROM generate_series(1, :n)"), {"s": sequence, "n": count}
+    ).scalars()
+    return sorted(int(i) for i in found)
 
 
 @dataclass
