@@ -9,7 +9,7 @@ and cost a useless step in every run.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import dagster as dg
 from sqlalchemy.engine import Connection
@@ -18,8 +18,9 @@ from ecom_pipeline.assets.export import export_key, export_platforms
 from ecom_pipeline.assets.hub import HUB_ENTITIES
 from ecom_pipeline.assets.stock import STOCK_KEY
 from ecom_pipeline.platforms.registry import platforms
-from ecom_pipeline.stock.links import stock_integrations
+from ecom_pipeline.stock.settings import ENABLED_KEY as STOCK_ENABLED_KEY
 from ecom_pipeline.sync.export import pushing_integrations
+from ecom_pipeline.sync.policies import SyncSettings
 from ecom_pipeline.warehouse import store
 
 SYNC_JOB_NAME = "sync_job"
@@ -80,10 +81,32 @@ def sync_asset_selection(
     return keys + ([STOCK_KEY] if stock else [])  # hub/stock_push: only for a tenant with a stock-managed shop
 
 
+def _selection_of(shops: Sequence[store.IntegrationRecord]) -> list[dg.AssetKey]:
+    """The sync selection of a tenant whose active shops are ``shops`` (one ``list_integrations`` read).
+
+    The same shops :func:`tenant_platforms`, :func:`tenant_push_platforms` (``pushing_integrations``) and
+    ``stock_integrations`` each read again; a launcher asks this for every tenant of a tick, so one read per
+    tenant rather than three (ecom_pipeline_tests/test_tenant_selection.py holds it equal to those three).
+    """
+    writable = set(export_platforms())
+    pushing = {
+        s.platform for s in shops if s.platform in writable and SyncSettings.from_settings(s.settings).direction.pushes
+    }
+    stock = any((s.settings or {}).get(STOCK_ENABLED_KEY) for s in shops)
+    return sync_asset_selection(sorted({s.platform for s in shops}), sorted(pushing), stock)
+
+
 def tenant_sync_selection(conn: Connection, tenant_id: str) -> list[dg.AssetKey]:
     """The sync selection of ``tenant_id`` as the warehouse has it now (what every launcher runs)."""
-    return sync_asset_selection(
-        tenant_platforms(conn, tenant_id),
-        tenant_push_platforms(conn, tenant_id),
-        bool(stock_integrations(conn, tenant_id)),
-    )
+    return _selection_of(store.list_integrations(conn, tenant_id=tenant_id))
+
+
+def tenant_sync_selections(conn: Connection, tenant_ids: Iterable[str]) -> dict[str, list[dg.AssetKey]]:
+    """:func:`tenant_sync_selection` of many tenants from one read of the active shops (a schedule tick's tenants);
+    a tenant without an active shop gets the hub assets only, as it would alone."""
+    wanted = set(tenant_ids)
+    shops: dict[str, list[store.IntegrationRecord]] = {t: [] for t in wanted}
+    for shop in store.list_integrations(conn):
+        if shop.tenant_id in wanted:
+            shops[shop.tenant_id].append(shop)
+    return {tenant: _selection_of(found) for tenant, found in shops.items()}

@@ -8,7 +8,10 @@ flag order lines that reference no known variant and records that were rejected.
 The apply runs under the tenant's lock (``warehouse/locks.py``): a CLI sync, a daemon-launched run and a webhook
 apply of the same tenant never resolve the same staged rows at once, whoever launched them. The hub assets run
 whatever part of their upstream a run selected (a tenant's run selects only its platforms' extract assets) and
-apply everything the tenant has pending in staging.
+apply everything the tenant has pending in staging. A step with nothing pending (most steps of a no-change run)
+finds that out with one statement and neither takes the lock nor opens the apply's transactions; it still closes
+the rejections a later apply made obsolete, and its checks still run over the whole tenant (issue 12: a no-change
+run must stay cheap).
 """
 
 from typing import Any
@@ -19,9 +22,9 @@ from ecom_pipeline.assets.tenant_run import run_lock
 from ecom_pipeline.partitions import tenants_partitions
 from ecom_pipeline.platforms.registry import platforms
 from ecom_pipeline.resources import WarehouseResource
-from ecom_pipeline.sync.apply import apply_staged
+from ecom_pipeline.sync.apply import ApplyReport, apply_staged
 from ecom_pipeline.sync.runs import resolve_runs
-from ecom_pipeline.warehouse import checks
+from ecom_pipeline.warehouse import checks, store
 
 # hub asset name -> (staging entity, extract asset name, hub assets it runs after)
 HUB_ENTITIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -79,6 +82,19 @@ def _lines_check(conn: Any, key: dg.AssetKey, tenant: str) -> dg.AssetCheckResul
     )
 
 
+def _check_results(
+    conn: Any, name: str, key: dg.AssetKey, tenant: str, entity: str, run_id: str
+) -> list[dg.AssetCheckResult]:
+    """The hub asset's checks, evaluated over the whole tenant on one connection (their meaning does not depend on
+    what this run applied: a negative price a catalogue import wrote fails the next run's check as well)."""
+    results = [_rejection_check(conn, key, tenant, entity, run_id)]
+    if name == "products":
+        results.append(_prices_check(conn, key, tenant))
+    if name == "orders":
+        results.append(_lines_check(conn, key, tenant))
+    return results
+
+
 def build_hub_asset(name: str) -> dg.AssetsDefinition:
     """The hub asset for one entity, fed by every platform's extract asset of that entity."""
     entity, extract_name, after = HUB_ENTITIES[name]
@@ -104,29 +120,38 @@ def build_hub_asset(name: str) -> dg.AssetsDefinition:
     )
     def _hub(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         tenant = context.partition_key
+        run_id = context.run.run_id
         engine = warehouse.engine()
         transforms = {p: spec.transforms[entity] for p, spec in specs.items() if entity in spec.transforms}
-        # The resolve rows are opened once the lock is held, before the work, so they carry its real duration, rows
-        # and full-refresh flag (and not the wait for another run of the tenant).
-        with (
-            run_lock(context, engine, f"hub/{name}") as lock,
-            resolve_runs(engine, tenant_id=tenant, entity=entity, run_id=context.run.run_id) as runs,
-        ):
-            report = apply_staged(
-                engine, tenant_id=tenant, entity=entity, transforms=transforms, run_id=context.run.run_id
-            )
-            runs.finish(report.per_integration)
-        context.log.info(
-            f"hub/{name} for {tenant}: read {report.rows_read} staged rows; created {report.created}, "
-            f"updated {report.updated}, unchanged {report.unchanged}, deleted {report.deleted}, "
-            f"rejected {report.rejected} in {report.duration_s:.2f}s"
-        )
+        # Most runs of most tenants change nothing: with no staged row to apply, the apply would take the tenant's
+        # lock, open no resolve row, read nothing and write nothing. One statement without the lock tells
+        # (store.has_pending_staging says why that is safe), so the step skips the lock and the apply. Closing the
+        # rejections that a later apply made obsolete (a webhook's, say) is still done here: it is idempotent and
+        # reads only committed links, so it needs no lock; the checks then see it, in the same transaction.
         with engine.connect() as conn:
-            results = [_rejection_check(conn, key, tenant, entity, context.run.run_id)]
-            if name == "products":
-                results.append(_prices_check(conn, key, tenant))
-            if name == "orders":
-                results.append(_lines_check(conn, key, tenant))
+            idle = not store.has_pending_staging(conn, tenant_id=tenant, entity=entity)
+            if idle:
+                store.resolve_obsolete_rejections(conn, tenant_id=tenant, entity=entity)
+                results = _check_results(conn, name, key, tenant, entity, run_id)
+                conn.commit()
+                report, waited_s = ApplyReport(entity=entity, tenant_id=tenant), 0.0
+        if not idle:
+            # The resolve rows are opened once the lock is held, before the work, so they carry its real duration,
+            # rows and full-refresh flag (and not the wait for another run of the tenant).
+            with (
+                run_lock(context, engine, f"hub/{name}") as lock,
+                resolve_runs(engine, tenant_id=tenant, entity=entity, run_id=run_id) as runs,
+            ):
+                report = apply_staged(engine, tenant_id=tenant, entity=entity, transforms=transforms, run_id=run_id)
+                runs.finish(report.per_integration)
+            waited_s = lock.waited_s
+            context.log.info(
+                f"hub/{name} for {tenant}: read {report.rows_read} staged rows; created {report.created}, "
+                f"updated {report.updated}, unchanged {report.unchanged}, deleted {report.deleted}, "
+                f"rejected {report.rejected} in {report.duration_s:.2f}s"
+            )
+            with engine.connect() as conn:
+                results = _check_results(conn, name, key, tenant, entity, run_id)
         return dg.MaterializeResult(
             metadata={
                 "tenant": tenant,
@@ -139,7 +164,8 @@ def build_hub_asset(name: str) -> dg.AssetsDefinition:
                 "rejected": report.rejected,
                 "rejection_samples": dg.MetadataValue.json(list(report.rejection_reasons)),
                 "duration_s": round(report.duration_s, 3),
-                "tenant_lock_wait_s": round(lock.waited_s, 3),
+                "tenant_lock_wait_s": round(waited_s, 3),
+                "nothing_pending": idle,
             },
             check_results=results,
         )

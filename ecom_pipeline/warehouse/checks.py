@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, literal, select, true
 from sqlalchemy.engine import Connection
 
 from ecom_pipeline.warehouse.schema import (
@@ -36,7 +36,12 @@ class Rejections:
 
 
 def rejections(conn: Connection, *, tenant: str, entity: str, run_id: str) -> Rejections:
-    rows = conn.execute(
+    """This run's rejections of ``entity`` (a sample) and the tenant's unresolved count, in one round trip.
+
+    The count rides on every row of the sample (a scalar subquery); a single row of NULLs, kept by the outer join,
+    carries it when the run rejected nothing. Every hub step of every run asks, so it is one statement, not two.
+    """
+    sample = (
         select(rejected_records.c.external_id, rejected_records.c.reason)
         .where(
             rejected_records.c.tenant_id == tenant,
@@ -44,15 +49,26 @@ def rejections(conn: Connection, *, tenant: str, entity: str, run_id: str) -> Re
             rejected_records.c.dagster_run_id == run_id,
         )
         .limit(SAMPLE)
-    ).all()
-    total = conn.execute(
-        select(func.count()).where(
+        .subquery()
+    )
+    unresolved = (
+        select(func.count())
+        .where(
             rejected_records.c.tenant_id == tenant,
             rejected_records.c.entity == entity,
             rejected_records.c.resolved_at.is_(None),
         )
-    ).scalar_one()
-    return Rejections([{"id": r.external_id, "reason": r.reason} for r in rows], int(total))
+        .correlate(None)
+        .scalar_subquery()
+    )
+    anchor = select(literal(1).label("one")).subquery()
+    rows = conn.execute(
+        select(unresolved.label("unresolved"), sample.c.external_id, sample.c.reason).select_from(
+            anchor.outerjoin(sample, true())
+        )
+    ).all()
+    found = [{"id": r.external_id, "reason": r.reason} for r in rows if r.reason is not None]  # reason: NOT NULL
+    return Rejections(found, int(rows[0].unresolved) if rows else 0)
 
 
 @dataclass(frozen=True)
@@ -69,12 +85,24 @@ class BadPrices:
 
 
 def bad_prices(conn: Connection, *, tenant: str) -> BadPrices:
-    priced = conn.execute(
+    """Live variants of ``tenant`` with a negative price, and variants whose product row is gone.
+
+    Only the negative prices leave the database (the check runs in every run of every tenant: fetching every
+    priced variant to compare in Python made its cost grow with the catalogue). On SQLite ``Money`` is exact
+    decimal text, so the database keeps the amounts starting with ``-`` and the exact ``< 0`` is decided here
+    (``-0`` is not negative); PostgreSQL compares the NUMERIC itself.
+    """
+    if conn.dialect.name == "sqlite":
+        maybe_negative = func.substr(hub_variants.c.price, 1, 1) == "-"
+    else:
+        maybe_negative = hub_variants.c.price < 0
+    candidates = conn.execute(
         select(hub_variants.c.id, hub_variants.c.sku, hub_variants.c.price)
         .where(hub_variants.c.tenant_id == tenant, hub_variants.c.deleted_at.is_(None))
-        .where(hub_variants.c.price.is_not(None))
+        .where(hub_variants.c.price.is_not(None), maybe_negative)
+        .order_by(hub_variants.c.id)
     ).all()
-    negative = [r for r in priced if r.price is not None and r.price < 0]
+    negative = [r for r in candidates if r.price is not None and r.price < 0]
     orphans = conn.execute(
         select(func.count())
         .select_from(hub_variants.outerjoin(hub_products, hub_products.c.id == hub_variants.c.product_id))
@@ -96,6 +124,8 @@ class UnknownLines:
 
 
 def lines_without_variant(conn: Connection, *, tenant: str) -> UnknownLines:
+    """Lines of live orders that reference no hub variant: the total rides on each sample row (a window count over
+    the whole match, computed before the LIMIT), so it is one statement."""
     joined = hub_order_lines.join(hub_orders, hub_orders.c.id == hub_order_lines.c.order_id)
     where = and_(
         hub_order_lines.c.tenant_id == tenant,
@@ -103,14 +133,20 @@ def lines_without_variant(conn: Connection, *, tenant: str) -> UnknownLines:
         hub_orders.c.deleted_at.is_(None),
     )
     rows = conn.execute(
-        select(hub_orders.c.order_number, hub_order_lines.c.sku, hub_order_lines.c.title)
+        select(
+            hub_orders.c.order_number,
+            hub_order_lines.c.sku,
+            hub_order_lines.c.title,
+            func.count().over().label("total"),
+        )
         .select_from(joined)
         .where(where)
+        .order_by(hub_order_lines.c.id)
         .limit(SAMPLE)
     ).all()
-    total = conn.execute(select(func.count()).select_from(joined).where(where)).scalar_one()
     return UnknownLines(
-        total=int(total), sample=[{"order": r.order_number, "sku": r.sku, "title": r.title} for r in rows]
+        total=int(rows[0].total) if rows else 0,
+        sample=[{"order": r.order_number, "sku": r.sku, "title": r.title} for r in rows],
     )
 
 

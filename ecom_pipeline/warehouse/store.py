@@ -632,7 +632,13 @@ def pending_staging(
     after_id: int = 0,
     limit: int = 1000,
 ) -> list[Row[Any]]:
-    """Unapplied staging rows after ``after_id``, oldest first (keyset paging: stable while rows are applied)."""
+    """Unapplied staging rows after ``after_id``, oldest first (keyset paging: stable while rows are applied).
+
+    Without ``integration_ids`` (every hub step) the partial index ``ix_staging_records_unapplied`` (tenant_id,
+    entity, id WHERE applied_at IS NULL; migration 0014) answers it from the pending rows alone, so the read does
+    not grow with the applied rows staging retains; the ``applied_at IS NULL`` term must stay literally in the
+    query for either database to use that index.
+    """
     query = (
         select(staging_records)
         .where(
@@ -647,6 +653,27 @@ def pending_staging(
     if integration_ids is not None:
         query = query.where(staging_records.c.integration_id.in_(list(integration_ids)))
     return list(conn.execute(query))
+
+
+def has_pending_staging(conn: Connection, *, tenant_id: str, entity: str) -> bool:
+    """Whether the tenant has any unapplied staging row of ``entity``: one ``EXISTS`` answered by the partial index
+    ``ix_staging_records_unapplied``, whatever staging retains.
+
+    A hub step asks it without the tenant's lock, and applies nothing when it says no: rows become applied only
+    under the lock, in the transaction that applies them, so a read that finds none pending has seen every row
+    staged before it committed as applied (what the locked read would find); a row staged after it is applied by
+    the run that staged it, whose hub step follows its extract.
+    """
+    pending = (
+        select(staging_records.c.id)
+        .where(
+            staging_records.c.tenant_id == tenant_id,
+            staging_records.c.entity == entity,
+            staging_records.c.applied_at.is_(None),
+        )
+        .exists()
+    )
+    return bool(conn.execute(select(pending)).scalar_one())
 
 
 def pending_deletes(conn: Connection, integration_id: int, entity: str) -> set[str]:

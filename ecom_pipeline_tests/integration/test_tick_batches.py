@@ -136,6 +136,11 @@ def test_a_large_tick_runs_tenants_in_batches_each_with_its_own_run_partition_an
     # The code server and the batch run workers inherit this: c-locked's hub step gives up on its lock after 2 s.
     monkeypatch.setenv(ENV_LOCK_TIMEOUT, "2")
     assert isinstance(_evaluate(incremental_sync_schedule, env), dg.SkipReason)
+    # c-locked (and d-ok: same shop) get work to apply, a changed product, so c-locked's hub step needs the tenant's
+    # lock: a hub step with nothing pending takes no lock (assets/hub.py), and would succeed.
+    store = env.sandbox.shop(SHOP).store
+    product = next(p for p in store.products.values() if p.type == "simple" and p.status == "publish" and p.sku)
+    store.update_product(product.id, {"regular_price": "99.90", "sale_price": ""})
 
     with (
         tenant_lock(engine, "c-locked", purpose="test: another apply of c-locked"),
