@@ -16,7 +16,7 @@ Dagster's storage) and SQLite (files in a temporary folder), in one session:
 - Then ``--retained`` applied staging rows are added to the tenant (what 7 days of retained history of a large
   shop leave behind: a 10,000-product full sync stages ~43,000 rows), the no-change runs are timed again, and the
   hub's read of pending staging (``store.pending_staging``) is timed and its plan shown (``EXPLAIN ANALYZE`` on
-  PostgreSQL, ``EXPLAIN QUERY PLAN`` on SQLite). When the pending-staging index (migration 0014) exists, the same
+  PostgreSQL, ``EXPLAIN QUERY PLAN`` on SQLite). When the pending-staging index (migration 0013) exists, the same
   is measured once more without it (dropped, then created again), so both plans come from one session.
 
     .venv/bin/python -m benchmarks.norun_profile                        # both backends, 5 runs, 5,000 retained rows
@@ -51,7 +51,7 @@ from benchmarks.tick_bench import loadavg, machine, pg_available, pg_databases
 
 ROOT = Path(__file__).resolve().parent.parent
 TENANT = "norun"
-OPEN_INDEX = "ix_staging_records_unapplied"  # migration 0014
+OPEN_INDEX = "ix_staging_records_unapplied"  # migration 0013
 # The retained rows are orders and customers: WooCommerce's inventory extract reads the staged products after its
 # cursor, so made-up product rows would become (rejected) inventory work and the runs would no longer be no-change.
 ENTITIES = ("order", "customer")

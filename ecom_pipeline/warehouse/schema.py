@@ -155,7 +155,7 @@ staging_records = Table(
     Index("ix_staging_pending", "integration_id", "entity", "applied_at"),
     # What every hub step reads (store.pending_staging: a tenant's unapplied rows of one entity, by id): only the
     # rows still to apply, so a no-change run's read costs the same however much applied history is retained
-    # (migration 0014; without it the read went through the tenant_id index, over the whole retained staging).
+    # (migration 0013; without it the read went through the tenant_id index, over the whole retained staging).
     Index(
         "ix_staging_records_unapplied",
         "tenant_id",

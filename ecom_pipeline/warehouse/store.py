@@ -635,7 +635,7 @@ def pending_staging(
     """Unapplied staging rows after ``after_id``, oldest first (keyset paging: stable while rows are applied).
 
     Without ``integration_ids`` (every hub step) the partial index ``ix_staging_records_unapplied`` (tenant_id,
-    entity, id WHERE applied_at IS NULL; migration 0014) answers it from the pending rows alone, so the read does
+    entity, id WHERE applied_at IS NULL; migration 0013) answers it from the pending rows alone, so the read does
     not grow with the applied rows staging retains; the ``applied_at IS NULL`` term must stay literally in the
     query for either database to use that index.
     """

@@ -1,4 +1,4 @@
-"""A hub step's read of pending staging does not grow with the applied rows staging retains (issue 12, 0014).
+"""A hub step's read of pending staging does not grow with the applied rows staging retains (issue 12, migration 0013).
 
 Every hub step of every run reads the tenant's unapplied rows of one entity (``store.pending_staging``); staging
 keeps applied rows for 7 days. These tests explain the very statement ``pending_staging`` sends (captured from the

@@ -1,7 +1,7 @@
 """A partial index over the staging rows still to apply: ``(tenant_id, entity, id) WHERE applied_at IS NULL``.
 
-Revision ID: 0014
-Revises: 0012 (the lead re-points this to 0013 when that migration is merged)
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-04
 
 Every hub step of every run reads the tenant's unapplied staging rows of one entity, oldest first
@@ -23,7 +23,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
+revision = "0013"
 down_revision = "0012"
 branch_labels = None
 depends_on = None
