@@ -34,7 +34,7 @@ PG_ADMIN_URL = os.environ.get("ECOM_TEST_PG_URL", "postgresql+psycopg2://postgre
 ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 DROP_ATTEMPTS = 15
 # Connections that drop the session's databases at its end (drops waiting together share one checkpoint).
-DROP_WORKERS = 6
+DROP_WORKERS = 8
 
 
 def _pg_available() -> str | None:
@@ -128,9 +128,11 @@ class PgDatabases:
         """Drop what this session created, several at a time, waiting out a server that is momentarily at
         ``max_connections`` (other sessions on the same server) instead of leaving every database behind.
 
-        On PostgreSQL 15 every ``DROP DATABASE`` waits for a forced checkpoint; one after the other, the few hundred
-        databases of a session cost 15 to 30 s of teardown (measured 2026-12-04, charged to whichever test ran
-        last). Drops that wait at the same time share a checkpoint, so ``DROP_WORKERS`` connections drop them.
+        On PostgreSQL 15 every ``DROP DATABASE`` waits for a forced checkpoint; one after the other, the ~1,200
+        databases of a whole-suite run cost 273 and 287 s of teardown on the two workers of ``-n 2`` (2026-12-04,
+        a loaded machine: 2.4 s a drop; charged to whichever test ran last). Drops that wait at the same time share
+        a checkpoint: 30 drops over 12 connections took 5.6 s there, 12 over 6 took 1.5 s, against 28.5 s for 12
+        one after the other. So ``DROP_WORKERS`` connections drop them.
         """
         names = list(self.created)
         with ThreadPoolExecutor(DROP_WORKERS, thread_name_prefix="drop-db") as pool:
