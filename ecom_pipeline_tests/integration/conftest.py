@@ -115,8 +115,10 @@ def one_shop_tenant(
     ``secret_env`` maps the environment variable the platform's connect reads to the shop credential it holds
     (e.g. ``{"ECOM_PRESTASHOP_API_KEY": "api_key"}``): secrets go through the environment, never argv.
     """
-    env = {"warehouse_url": warehouse_url, "dagster_home": dagster_home, "tmp_path": tmp_path}
-    with running_shop(spec, monkeypatch=monkeypatch, **env) as (sb, instance):
+    running = running_shop(
+        spec, warehouse_url=warehouse_url, dagster_home=dagster_home, tmp_path=tmp_path, monkeypatch=monkeypatch
+    )
+    with running as (sb, instance):
         shop = sb.shop(spec.name)
         for env_name, credential in secret_env.items():
             monkeypatch.setenv(env_name, shop.credentials[credential])
@@ -133,4 +135,4 @@ def open_push_world(
     bound = functools.partial(
         push_world, warehouse_url=warehouse_url, dagster_home=dagster_home, tmp_path=tmp_path, monkeypatch=monkeypatch
     )
-    return bound  # type: ignore[return-value]  # a partial of a generic function: mypy loses the TypeVar
+    return bound

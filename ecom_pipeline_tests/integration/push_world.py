@@ -82,7 +82,7 @@ class PushWorld:
 
     def export_runs(self) -> list[Any]:
         with shared_engine(self.url).connect() as conn:
-            return conn.execute(select(sync_runs).where(sync_runs.c.stage == "export").order_by(sync_runs.c.id)).all()
+            return list(conn.execute(select(sync_runs).where(sync_runs.c.stage == "export").order_by(sync_runs.c.id)))
 
     def last_push_outcomes(self) -> dict[tuple[str, int], str]:
         """(entity, hub id) -> outcome of the ``push_records`` rows of the last push (lineage)."""
