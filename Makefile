@@ -45,14 +45,17 @@ validate: install
 	@mkdir -p $(DAGSTER_HOME); [ -f $(DAGSTER_HOME)/dagster.yaml ] || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster definitions validate -w workspace.yaml
 
-# pytest-xdist spreads the tests over the machine's cores (PYTEST_WORKERS=0 runs them in one process).
+# pytest-xdist spreads the tests over the machine's cores (PYTEST_WORKERS=0 runs them in one process). worksteal: a
+# worker that runs out of tests takes half of another's queue (with the default "load", one worker was seen running
+# the last end-to-end tests alone for minutes while the other sat idle).
 PYTEST_WORKERS ?= auto
+PYTEST_DIST := $(if $(filter 0,$(PYTEST_WORKERS)),,--dist worksteal)
 test: install lint validate
-	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --maxprocesses=4 --durations=30
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) $(PYTEST_DIST) --maxprocesses=4 --durations=30
 
 # The inner loop: everything but the tests marked slow (a real Dagster instance, end-to-end runs, big builds).
 test-fast: install
-	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --maxprocesses=4 -m "not slow"
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) $(PYTEST_DIST) --maxprocesses=4 -m "not slow"
 
 # Re-pin constraints.txt to what is installed now (run after changing dependencies and checking `make test`).
 constraints: install

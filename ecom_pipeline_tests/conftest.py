@@ -22,6 +22,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,8 @@ from sqlalchemy.exc import OperationalError
 PG_ADMIN_URL = os.environ.get("ECOM_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 DROP_ATTEMPTS = 15
+# Connections that drop the session's databases at its end (drops waiting together share one checkpoint).
+DROP_WORKERS = 8
 
 
 def _pg_available() -> str | None:
@@ -122,20 +125,34 @@ class PgDatabases:
         )
 
     def drop_all(self) -> None:
-        """Drop what this session created, waiting out a server that is momentarily at ``max_connections``
-        (other sessions on the same server) instead of leaving every database behind."""
+        """Drop what this session created, several at a time, waiting out a server that is momentarily at
+        ``max_connections`` (other sessions on the same server) instead of leaving every database behind.
+
+        On PostgreSQL 15 every ``DROP DATABASE`` waits for a forced checkpoint; one after the other, the ~1,200
+        databases of a whole-suite run cost 273 and 287 s of teardown on the two workers of ``-n 2`` (2026-12-04,
+        a loaded machine: 2.4 s a drop; charged to whichever test ran last). Drops that wait at the same time share
+        a checkpoint: 30 drops over 12 connections took 5.6 s there, 12 over 6 took 1.5 s, against 28.5 s for 12
+        one after the other. So ``DROP_WORKERS`` connections drop them.
+        """
+        names = list(self.created)
+        with ThreadPoolExecutor(DROP_WORKERS, thread_name_prefix="drop-db") as pool:
+            dropped = list(pool.map(self._drop, names))
+        self.created = [name for name, ok in zip(names, dropped, strict=True) if not ok]
+        self.admin.dispose()
+        if self.created:
+            raise RuntimeError(f"could not drop {len(self.created)} test database(s), e.g. {self.created[0]}")
+
+    def _drop(self, name: str) -> bool:
+        """Drop one database (closing its sessions), retrying while the server has no free connection."""
         for attempt in range(DROP_ATTEMPTS):
             try:
                 with self.admin.connect() as conn:
-                    while self.created:  # copies first, then the templates they came from
-                        conn.execute(text(f'DROP DATABASE IF EXISTS "{self.created[-1]}" WITH (FORCE)'))
-                        self.created.pop()
-                break
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                return True
             except OperationalError:
-                if attempt == DROP_ATTEMPTS - 1:
-                    raise
-                time.sleep(2)
-        self.admin.dispose()
+                if attempt < DROP_ATTEMPTS - 1:
+                    time.sleep(2)
+        return False
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from ecom_pipeline.cli import main as cli_main
 from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.engine import shared_engine
+from ecom_pipeline_tests.integration.push_world import OpenPushWorld, push_world
 
 SHOP = "test-shop"
 
@@ -113,11 +115,24 @@ def one_shop_tenant(
     ``secret_env`` maps the environment variable the platform's connect reads to the shop credential it holds
     (e.g. ``{"ECOM_PRESTASHOP_API_KEY": "api_key"}``): secrets go through the environment, never argv.
     """
-    env = {"warehouse_url": warehouse_url, "dagster_home": dagster_home, "tmp_path": tmp_path}
-    with running_shop(spec, monkeypatch=monkeypatch, **env) as (sb, instance):
+    running = running_shop(
+        spec, warehouse_url=warehouse_url, dagster_home=dagster_home, tmp_path=tmp_path, monkeypatch=monkeypatch
+    )
+    with running as (sb, instance):
         shop = sb.shop(spec.name)
         for env_name, credential in secret_env.items():
             monkeypatch.setenv(env_name, shop.credentials[credential])
         argv = ["--warehouse-url", warehouse_url, "connect", spec.platform, "--tenant", tenant]
         assert cli_main([*argv, "--url", shop.http_url, "--timeout", "5"]) == 0
         yield sb, instance
+
+
+@pytest.fixture
+def open_push_world(
+    warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> OpenPushWorld:
+    """``with open_push_world(World, spec) as world``: the push tests' shop, instance and connected tenant."""
+    bound = functools.partial(
+        push_world, warehouse_url=warehouse_url, dagster_home=dagster_home, tmp_path=tmp_path, monkeypatch=monkeypatch
+    )
+    return bound

@@ -1,22 +1,27 @@
 """What the push tests share: one tenant, an emulated shop, a Dagster instance, and the CLI driving the hub.
 
-Each push test file (one per platform, plus the export assets) subclasses ``PushWorld`` with the readings of its own
-shop (records by SKU or reference, the mutations it executed) and opens the shop with ``running_shop``
-(integration/conftest.py, which ``one_shop_tenant`` uses too).
+Each push test file (one per platform, plus the export assets and the kill -9 test) subclasses ``PushWorld`` (or
+``ShopifyWorld``, which reads the mutations a Shopify shop executed) with the readings of its own shop, and opens it
+with the ``open_push_world`` fixture (integration/conftest.py): the emulated shop on 127.0.0.1, a Dagster instance,
+and the shop connected to the tenant through ``ecom-pipeline connect``, secrets through the environment as a
+merchant passes them. The shop specs the files share are built here too (``shopify_spec``, ``prestashop_spec``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import dagster as dg
+import pytest
 from sqlalchemy import select
 
 from ecom_pipeline.cli import main as cli_main
-from ecom_pipeline.sandbox.server import SandboxServer
+from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
+from ecom_pipeline.sandbox.shopify.oauth import DEFAULT_SCOPES
 from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.schema import hub_products, hub_variants, push_records, sync_runs
 
@@ -28,6 +33,12 @@ CATALOGUE_HEADER = (
 # The same with the columns added by migration 0008, for the tests of barcode and sale price pushes.
 FIELDS_HEADER = f"{CATALOGUE_HEADER},sale_price,barcode"
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
+# The environment variable each platform's ``connect`` reads its secret from, and the shop credential it holds
+# (WooCommerce's keys go on the command line, as its connect takes them).
+SECRET_ENV = {
+    "shopify": ("ECOM_SHOPIFY_ACCESS_TOKEN", "access_token"),
+    "prestashop": ("ECOM_PRESTASHOP_API_KEY", "api_key"),
+}
 
 
 @dataclass
@@ -45,6 +56,18 @@ class PushWorld:
     def cli(self, *argv: str) -> int:
         return cli_main(["--warehouse-url", self.url, *argv])
 
+    def connect_argv(self) -> list[str]:
+        """``connect <platform>`` of this shop to the tenant (secrets that go through the environment excluded)."""
+        shop = self.shop
+        argv = ["connect", shop.spec.platform, "--tenant", TENANT, "--url", shop.http_url, "--timeout", "5"]
+        if shop.spec.platform == "woocommerce":
+            argv += ["--consumer-key", shop.consumer_key, "--consumer-secret", shop.consumer_secret]
+        return argv
+
+    def connect(self, direction: str) -> None:
+        """Connect the shop to the tenant with this sync direction (the secret must be in the environment)."""
+        assert self.cli(*self.connect_argv(), "--direction", direction) == 0
+
     def push(self, *extra: str) -> int:
         return self.cli("push", "--tenant", TENANT, *extra)
 
@@ -59,7 +82,7 @@ class PushWorld:
 
     def export_runs(self) -> list[Any]:
         with shared_engine(self.url).connect() as conn:
-            return conn.execute(select(sync_runs).where(sync_runs.c.stage == "export").order_by(sync_runs.c.id)).all()
+            return list(conn.execute(select(sync_runs).where(sync_runs.c.stage == "export").order_by(sync_runs.c.id)))
 
     def last_push_outcomes(self) -> dict[tuple[str, int], str]:
         """(entity, hub id) -> outcome of the ``push_records`` rows of the last push (lineage)."""
@@ -74,3 +97,88 @@ class PushWorld:
             products = conn.execute(select(hub_products).where(hub_products.c.handle.in_(list(handles)))).all()
             variants = conn.execute(select(hub_variants).where(hub_variants.c.sku.in_(list(skus))))
             return {f"p:{r.handle}": tuple(r) for r in products} | {f"v:{r.sku}": tuple(r) for r in variants}
+
+
+class ShopifyWorld(PushWorld):
+    """A push world on the Shopify emulator: every GraphQL request is the same POST, so reads and writes are told
+    apart by the emulator's log of executed operations."""
+
+    @property
+    def ops(self) -> list[tuple[str, tuple[str, ...]]]:
+        return self.shop.api.operations
+
+    def mutations(self) -> list[str]:
+        """Root fields of every mutation the shop executed since the last ``clear``."""
+        return [name for kind, roots in self.ops if kind == "mutation" for name in roots]
+
+    def clear(self) -> None:
+        self.ops.clear()
+
+    def variants_by_sku(self) -> dict[str, list[Any]]:
+        """Every shop variant per SKU: a duplicate shows as two."""
+        found: dict[str, list[Any]] = {}
+        for v in self.shop.store.variants.values():
+            found.setdefault(v.sku, []).append(v)
+        return found
+
+    def product(self, sku: str) -> Any:
+        """The shop product carrying ``sku`` (None when the shop has none)."""
+        store = self.shop.store
+        found = [store.products[v.product_id] for v in store.variants.values() if v.sku == sku]
+        assert len(found) <= 1, f"{sku} is on {len(found)} shop products"
+        return found[0] if found else None
+
+
+def shopify_spec(
+    name: str, *, seed: int, products: int, variable_share: float = ShopSpec.variable_share, **options: Any
+) -> ShopSpec:
+    """A Shopify shop the push can write to (``write_products`` granted), without orders or customers; ``options``
+    are the emulator's (e.g. ``bulk_mutation_lines_per_s``)."""
+    scopes = {"scopes": [*DEFAULT_SCOPES, "write_products"]}
+    return ShopSpec(name=name, seed=seed, products=products, variable_share=variable_share, orders=0, customers=0,
+                    platform="shopify", options=scopes | options)  # fmt: skip
+
+
+def prestashop_spec(name: str, *, languages: list[str], seed: int = 5, products: int = 3) -> ShopSpec:
+    """A PrestaShop shop in ``languages`` with simple products only, without orders or customers."""
+    return ShopSpec(name=name, seed=seed, products=products, variable_share=0.0, orders=0, customers=0,
+                    platform="prestashop", options={"languages": languages})  # fmt: skip
+
+
+W = TypeVar("W", bound=PushWorld)
+
+
+@contextlib.contextmanager
+def push_world(
+    world_type: type[W],
+    spec: ShopSpec,
+    *,
+    warehouse_url: str,
+    dagster_home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    direction: str | None = "push",
+) -> Iterator[W]:
+    """The shop of ``spec`` running, a Dagster instance, and (unless ``direction`` is None) the shop connected to
+    the tenant with that direction; the platform's secret is put in the environment, where its connect reads it."""
+    from ecom_pipeline_tests.integration.conftest import running_shop  # conftest imports this module
+
+    shop = running_shop(
+        spec, warehouse_url=warehouse_url, dagster_home=dagster_home, tmp_path=tmp_path, monkeypatch=monkeypatch
+    )
+    with shop as (sb, instance):
+        world = world_type(warehouse_url, sb, instance, tmp_path, spec.name)
+        if spec.platform in SECRET_ENV:
+            variable, credential = SECRET_ENV[spec.platform]
+            monkeypatch.setenv(variable, world.shop.credentials[credential])
+        if direction is not None:
+            world.connect(direction)
+        yield world
+
+
+class OpenPushWorld(Protocol):
+    """The ``open_push_world`` fixture: ``push_world`` bound to the test's warehouse, instance and temp folder."""
+
+    def __call__(
+        self, world_type: type[W], spec: ShopSpec, *, direction: str | None = "push"
+    ) -> contextlib.AbstractContextManager[W]: ...

@@ -8,7 +8,6 @@ push or bidirectional shop on the platform, and has no export step otherwise.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -20,8 +19,7 @@ from ecom_pipeline.sandbox.server import ShopSpec
 from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.schema import integrations, push_records
 from ecom_pipeline.warehouse.types import utcnow
-from ecom_pipeline_tests.integration.conftest import running_shop
-from ecom_pipeline_tests.integration.push_world import TENANT, PushWorld
+from ecom_pipeline_tests.integration.push_world import TENANT, OpenPushWorld, PushWorld
 
 SHOP = "export-shop"
 CATALOGUE = [
@@ -33,12 +31,6 @@ EXPORT = "woocommerce/export"
 
 
 class World(PushWorld):
-    def connect(self, direction: str) -> None:
-        shop = self.shop
-        argv = ["connect", "woocommerce", "--tenant", TENANT, "--url", shop.http_url]
-        argv += ["--consumer-key", shop.consumer_key, "--consumer-secret", shop.consumer_secret]
-        assert self.cli(*argv, "--timeout", "5", "--direction", direction) == 0
-
     def import_catalogue(self) -> None:
         self.import_csv(*CATALOGUE)
 
@@ -52,11 +44,11 @@ class World(PushWorld):
 
 
 @pytest.fixture
-def world(warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+def world(open_push_world: OpenPushWorld) -> Iterator[World]:
+    """The shop running, not connected yet: each test connects it with the direction it is about."""
     spec = ShopSpec(name=SHOP, seed=11, products=4, variable_share=0.5, orders=0, customers=0)
-    env = {"warehouse_url": warehouse_url, "dagster_home": dagster_home, "tmp_path": tmp_path}
-    with running_shop(spec, monkeypatch=monkeypatch, **env) as (sb, instance):
-        yield World(warehouse_url, sb, instance, tmp_path, SHOP)
+    with open_push_world(World, spec, direction=None) as world:
+        yield world
 
 
 def _step_keys(instance: dg.DagsterInstance, run_id: str) -> set[str]:

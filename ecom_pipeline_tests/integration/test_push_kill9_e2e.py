@@ -15,19 +15,15 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from ecom_pipeline.sandbox.server import ShopSpec
-from ecom_pipeline.sandbox.shopify.oauth import DEFAULT_SCOPES
 from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.schema import entity_links, hub_variants
-from ecom_pipeline_tests.integration.conftest import running_shop
-from ecom_pipeline_tests.integration.push_world import TENANT, PushWorld
+from ecom_pipeline_tests.integration.push_world import TENANT, OpenPushWorld, PushWorld, prestashop_spec, shopify_spec
 
 # The T-Shirt comes first: on Shopify the first write is its productSet, the second the mug's; on WooCommerce the
 # first is the products batch (the mug and the T-Shirt's parent), the second the T-Shirt's variations batch; on
@@ -48,7 +44,9 @@ SKUS = ("TEE-S", "TEE-M", "MUG-1")
 
 
 class World(PushWorld):
-    platform: str = ""
+    @property
+    def platform(self) -> str:
+        return str(self.shop.spec.platform)
 
     def records_by_sku(self) -> dict[str, int]:
         """How many shop records carry each of our SKUs: a duplicate shows as 2."""
@@ -90,28 +88,13 @@ class World(PushWorld):
             self.shop.api.operations.clear()
 
 
-def _world(platform: str, env: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    options: dict[str, Any] = {}
-    if platform == "shopify":
-        options = {"scopes": [*DEFAULT_SCOPES, "write_products"]}
-    elif platform == "prestashop":
-        options = {"languages": ["en"]}
+def _spec(platform: str) -> ShopSpec:
     name = f"kill-{platform}"
-    spec = ShopSpec(name=name, seed=9, products=2, variable_share=0.0, orders=0, customers=0, platform=platform,
-                    options=options)  # fmt: skip
-    with running_shop(spec, monkeypatch=monkeypatch, **env) as (sb, instance):
-        world = World(env["warehouse_url"], sb, instance, env["tmp_path"], name)
-        world.platform = platform
-        shop = world.shop
-        argv = ["connect", platform, "--tenant", TENANT, "--url", shop.http_url]
-        if platform == "woocommerce":
-            argv += ["--consumer-key", shop.consumer_key, "--consumer-secret", shop.consumer_secret]
-        elif platform == "shopify":
-            monkeypatch.setenv("ECOM_SHOPIFY_ACCESS_TOKEN", shop.credentials["access_token"])
-        else:
-            monkeypatch.setenv("ECOM_PRESTASHOP_API_KEY", shop.credentials["api_key"])
-        assert world.cli(*argv, "--timeout", "5", "--direction", "push") == 0
-        yield world
+    if platform == "shopify":
+        return shopify_spec(name, seed=9, products=2, variable_share=0.0)
+    if platform == "prestashop":
+        return prestashop_spec(name, languages=["en"], seed=9, products=2)
+    return ShopSpec(name=name, seed=9, products=2, variable_share=0.0, orders=0, customers=0, platform=platform)
 
 
 def _push_process(url: str) -> subprocess.Popen[str]:
@@ -124,36 +107,45 @@ def _push_process(url: str) -> subprocess.Popen[str]:
     )
 
 
+def _kill_at_write(world: World, write: int) -> None:
+    """Start ``ecom-pipeline push`` in its own process, SIGKILL it once the shop has applied its ``write``-th write
+    and holds the answer back, then let the answer go (to nobody)."""
+    world.shop.faults.update({"hold_after_writes": write, "hold_timeout_s": 120})
+    proc = _push_process(world.url)
+    try:
+        held = world.shop.faults.held.wait(timeout=120)
+        assert held, f"the push never reached write {write}: {proc.poll()} {proc.stdout.read() if proc.stdout else ''}"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+        world.shop.faults.release_held()
+    assert proc.returncode == -signal.SIGKILL
+
+
+def _linked_variant_skus(world: World) -> list[str]:
+    """SKUs of the hub variants with a live link to the shop, sorted."""
+    with shared_engine(world.url).connect() as conn:
+        linked = conn.execute(
+            select(hub_variants.c.sku)
+            .join(entity_links, (entity_links.c.hub_id == hub_variants.c.id) & (entity_links.c.entity == "variant"))
+            .where(entity_links.c.deleted_at.is_(None))
+        ).scalars()
+        return sorted(linked)
+
+
 @pytest.mark.parametrize("write", [1, 2], ids=["after-first-write", "after-second-write"])
 @pytest.mark.parametrize("platform", ["shopify", "woocommerce", "prestashop"])
 def test_a_push_sigkilled_between_the_shops_create_and_our_link_creates_no_duplicate_on_rerun(
-    platform: str,
-    write: int,
-    warehouse_url: str,
-    dagster_home: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    platform: str, write: int, open_push_world: OpenPushWorld
 ) -> None:
     """Prevents a second product or variant in the shop after a push process died (kill -9) right after the shop
     created a record and before the warehouse linked it: the rerun links what the shop has, once."""
-    env = {"warehouse_url": warehouse_url, "dagster_home": dagster_home, "tmp_path": tmp_path}
-    for world in _world(platform, env, monkeypatch):
+    with open_push_world(World, _spec(platform)) as world:
         world.import_csv(*(WITHOUT_OPTIONS if platform == "prestashop" else WITH_OPTIONS))
-        world.shop.faults.update({"hold_after_writes": write, "hold_timeout_s": 120})
-        proc = _push_process(world.url)
-        try:
-            held = world.shop.faults.held.wait(timeout=120)
-            assert held, (
-                f"the push never reached write {write}: {proc.poll()} {proc.stdout.read() if proc.stdout else ''}"
-            )
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=30)
-            world.shop.faults.release_held()
-        assert proc.returncode == -signal.SIGKILL
+        _kill_at_write(world, write)
         assert [r.status for r in world.export_runs()] == ["running"]  # killed: the row was never closed
         # The shop applied the held write: a record with one of our SKUs, or the SKU-less T-Shirt parent.
         assert world.records_by_sku() or world.tee_products() == 1, "the held write created nothing"
@@ -161,13 +153,7 @@ def test_a_push_sigkilled_between_the_shops_create_and_our_link_creates_no_dupli
         assert world.push() == 0
         assert world.records_by_sku() == dict.fromkeys(SKUS, 1)
         assert world.tee_products() == 1
-        with shared_engine(world.url).connect() as conn:
-            linked = conn.execute(
-                select(hub_variants.c.sku)
-                .join(entity_links, (entity_links.c.hub_id == hub_variants.c.id) & (entity_links.c.entity == "variant"))
-                .where(entity_links.c.deleted_at.is_(None))
-            ).scalars()
-            assert sorted(linked) == sorted(SKUS)
+        assert _linked_variant_skus(world) == sorted(SKUS)
         assert [r.status for r in world.export_runs()] == ["failed", "success"]
         world.reset()
         assert world.push() == 0
@@ -185,26 +171,14 @@ TWO_VARIABLE = [
 
 
 def test_woocommerce_variations_created_before_a_kill_but_not_yet_linked_are_linked_on_rerun_not_recreated(
-    warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    open_push_world: OpenPushWorld,
 ) -> None:
     """Prevents duplicate variations after a kill -9 that falls after a variation batch's answer and before its
     links' commit (they are committed a few hundred at a time): the rerun's create is answered "duplicated SKU"
     and the variation the parent already has is linked."""
-    env = {"warehouse_url": warehouse_url, "dagster_home": dagster_home, "tmp_path": tmp_path}
-    for world in _world("woocommerce", env, monkeypatch):
+    with open_push_world(World, _spec("woocommerce")) as world:
         world.import_csv(*TWO_VARIABLE)
-        world.shop.faults.update({"hold_after_writes": 3, "hold_timeout_s": 120})
-        proc = _push_process(world.url)
-        try:
-            assert world.shop.faults.held.wait(timeout=120), "the push never reached its third write"
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=30)
-            world.shop.faults.release_held()
-        assert proc.returncode == -signal.SIGKILL
+        _kill_at_write(world, 3)
         skus = (*SKUS, "HOOD-S", "HOOD-M")
         with shared_engine(world.url).connect() as conn:
             linked = set(conn.execute(select(entity_links.c.sku).where(entity_links.c.entity == "variant")).scalars())
@@ -215,13 +189,7 @@ def test_woocommerce_variations_created_before_a_kill_but_not_yet_linked_are_lin
         store = world.shop.store
         refs = [r.sku for r in [*store.products.values(), *store.variations.values()] if r.sku in skus]
         assert sorted(refs) == sorted(skus)  # each once: nothing created twice
-        with shared_engine(world.url).connect() as conn:
-            linked_now = conn.execute(
-                select(hub_variants.c.sku)
-                .join(entity_links, (entity_links.c.hub_id == hub_variants.c.id) & (entity_links.c.entity == "variant"))
-                .where(entity_links.c.deleted_at.is_(None))
-            ).scalars()
-            assert sorted(linked_now) == sorted(skus)
+        assert _linked_variant_skus(world) == sorted(skus)
         world.reset()
         assert world.push() == 0
         assert world.shop_writes() == 0
@@ -239,26 +207,14 @@ TWO_VARIABLE_PS = [
 
 
 def test_prestashop_products_created_before_a_kill_but_not_yet_linked_are_adopted_on_rerun_not_recreated(
-    warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    open_push_world: OpenPushWorld,
 ) -> None:
     """Prevents duplicate products and combinations after a kill -9 that falls after a product's combinations and
     before their links' commit (committed a few hundred rows at a time): the rerun finds the T-Shirt by its
     combinations' references and the hoodie (no combination yet) by its link_rewrite, and creates neither again."""
-    env = {"warehouse_url": warehouse_url, "dagster_home": dagster_home, "tmp_path": tmp_path}
-    for world in _world("prestashop", env, monkeypatch):
+    with open_push_world(World, _spec("prestashop")) as world:
         world.import_csv(*TWO_VARIABLE_PS)
-        world.shop.faults.update({"hold_after_writes": 4, "hold_timeout_s": 120})
-        proc = _push_process(world.url)
-        try:
-            assert world.shop.faults.held.wait(timeout=120), "the push never reached its fourth write"
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=30)
-            world.shop.faults.release_held()
-        assert proc.returncode == -signal.SIGKILL
+        _kill_at_write(world, 4)
         skus = (*SKUS, "HOOD-S", "HOOD-M")
         with shared_engine(world.url).connect() as conn:
             linked = set(conn.execute(select(entity_links.c.sku).where(entity_links.c.entity == "variant")).scalars())
@@ -270,13 +226,7 @@ def test_prestashop_products_created_before_a_kill_but_not_yet_linked_are_adopte
         assert (_named(store, "T-Shirt"), _named(store, "Hoodie")) == (1, 1)
         refs = [str(r.get("reference") or "") for r in store.tables["combinations"].values()]
         assert sorted(r for r in refs if r in skus) == sorted(s for s in skus if s != "MUG-1")  # each once
-        with shared_engine(world.url).connect() as conn:
-            linked_now = conn.execute(
-                select(hub_variants.c.sku)
-                .join(entity_links, (entity_links.c.hub_id == hub_variants.c.id) & (entity_links.c.entity == "variant"))
-                .where(entity_links.c.deleted_at.is_(None))
-            ).scalars()
-            assert sorted(linked_now) == sorted(skus)
+        assert _linked_variant_skus(world) == sorted(skus)
         world.reset()
         assert world.push() == 0
         assert world.shop_writes() == 0

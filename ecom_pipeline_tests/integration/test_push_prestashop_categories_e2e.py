@@ -9,18 +9,15 @@ the real Dagster sync job for the pull that reads our write back. The hub writes
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 
 from ecom_pipeline.runner import run_sync
-from ecom_pipeline.sandbox.server import ShopSpec
 from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.schema import hub_products, rejected_records
-from ecom_pipeline_tests.integration.conftest import running_shop
-from ecom_pipeline_tests.integration.push_world import TENANT, PushWorld
+from ecom_pipeline_tests.integration.push_world import TENANT, OpenPushWorld, PushWorld, prestashop_spec
 
 SHOP = "presta-categories"
 HANDLES = ["mug", "cup", "tee"]
@@ -78,32 +75,16 @@ class World(PushWorld):
         assert self.writes() == 0
 
 
-def _world(
-    languages: list[str], warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[World]:
-    spec = ShopSpec(
-        name=SHOP, seed=5, products=3, variable_share=0.0, orders=0, customers=0, platform="prestashop",
-        options={"languages": languages},
-    )  # fmt: skip
-    env = {"warehouse_url": warehouse_url, "dagster_home": dagster_home, "tmp_path": tmp_path}
-    with running_shop(spec, monkeypatch=monkeypatch, **env) as (sb, instance):
-        world = World(warehouse_url, sb, instance, tmp_path, SHOP)
-        monkeypatch.setenv("ECOM_PRESTASHOP_API_KEY", world.shop.credentials["api_key"])
-        argv = ["connect", "prestashop", "--tenant", TENANT, "--url", world.shop.http_url]
-        assert world.cli(*argv, "--timeout", "5", "--direction", "push") == 0
+@pytest.fixture
+def world(open_push_world: OpenPushWorld) -> Iterator[World]:
+    with open_push_world(World, prestashop_spec(SHOP, languages=["en"])) as world:
         yield world
 
 
 @pytest.fixture
-def world(warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    yield from _world(["en"], warehouse_url, dagster_home, tmp_path, monkeypatch)
-
-
-@pytest.fixture
-def bilingual(
-    warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[World]:
-    yield from _world(["en", "fr"], warehouse_url, dagster_home, tmp_path, monkeypatch)
+def bilingual(open_push_world: OpenPushWorld) -> Iterator[World]:
+    with open_push_world(World, prestashop_spec(SHOP, languages=["en", "fr"])) as world:
+        yield world
 
 
 def test_created_products_get_their_categories_nested_and_in_every_language_and_nothing_echoes(

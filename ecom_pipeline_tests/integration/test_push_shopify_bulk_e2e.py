@@ -11,19 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
 
 from ecom_pipeline.runner import run_sync
-from ecom_pipeline.sandbox.server import ShopSpec
-from ecom_pipeline.sandbox.shopify.oauth import DEFAULT_SCOPES
 from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.schema import entity_links, hub_variants, integrations, rejected_records
-from ecom_pipeline_tests.integration.conftest import running_shop
-from ecom_pipeline_tests.integration.push_world import TENANT
-from ecom_pipeline_tests.integration.test_push_shopify_e2e import World
+from ecom_pipeline_tests.integration.push_world import TENANT, OpenPushWorld, shopify_spec
+from ecom_pipeline_tests.integration.push_world import ShopifyWorld as World
 
 SHOP = "push-shopify-bulk"
 CATALOGUE = [
@@ -46,28 +42,15 @@ BULK_CALLS = ["stagedUploadsCreate", "bulkOperationRunMutation"]
 
 
 @pytest.fixture
-def world(warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    spec = ShopSpec(
-        name=SHOP,
-        seed=7,
-        products=2,
-        orders=0,
-        customers=0,
-        platform="shopify",
-        options={"scopes": [*DEFAULT_SCOPES, "write_products"], "bulk_mutation_lines_per_s": 20},
-    )
-    env = {"warehouse_url": warehouse_url, "dagster_home": dagster_home, "tmp_path": tmp_path}
-    with running_shop(spec, monkeypatch=monkeypatch, **env) as (sb, instance):
-        world = World(warehouse_url, sb, instance, tmp_path, SHOP)
-        monkeypatch.setenv("ECOM_SHOPIFY_ACCESS_TOKEN", world.shop.credentials["access_token"])
-        argv = ["connect", "shopify", "--tenant", TENANT, "--url", world.shop.http_url]
-        assert world.cli(*argv, "--timeout", "5", "--direction", "push") == 0
-        with shared_engine(warehouse_url).connect() as conn:
+def world(open_push_world: OpenPushWorld) -> Iterator[World]:
+    spec = shopify_spec(SHOP, seed=7, products=2, bulk_mutation_lines_per_s=20)
+    with open_push_world(World, spec) as world:
+        with shared_engine(world.url).connect() as conn:
             iid = conn.execute(select(integrations.c.id)).scalar_one()
         assert world.cli("integration", "set", "--integration", str(iid), "--bulk-mutation-threshold", "3") == 0
         # Connecting the shop again (e.g. a new token) keeps the merchant's threshold, as it keeps the direction.
-        assert world.cli(*argv, "--timeout", "5") == 0
-        with shared_engine(warehouse_url).connect() as conn:
+        assert world.cli(*world.connect_argv()) == 0
+        with shared_engine(world.url).connect() as conn:
             settings = conn.execute(select(integrations.c.settings)).scalar_one()
         assert (settings["bulk_mutation_threshold"], settings["sync_direction"]) == (3, "push")
         yield world

@@ -9,20 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import delete, select, update
 
 from ecom_pipeline.runner import run_sync
-from ecom_pipeline.sandbox.server import ShopSpec
 from ecom_pipeline.sandbox.shopify.oauth import DEFAULT_SCOPES
 from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.schema import entity_links, hub_products, hub_variants, rejected_records, sync_runs
 from ecom_pipeline.warehouse.types import utcnow
-from ecom_pipeline_tests.integration.conftest import running_shop
-from ecom_pipeline_tests.integration.push_world import FIELDS_HEADER, TENANT, PushWorld
+from ecom_pipeline_tests.integration.push_world import FIELDS_HEADER, TENANT, OpenPushWorld, ShopifyWorld, shopify_spec
 
 SHOP = "push-shopify"
 CATALOGUE = [
@@ -33,46 +30,14 @@ CATALOGUE = [
 OURS = ("TEE-S", "TEE-M", "MUG-1")
 
 
-class World(PushWorld):
-    @property
-    def ops(self) -> list[tuple[str, tuple[str, ...]]]:
-        return self.shop.api.operations
-
-    def mutations(self) -> list[str]:
-        """Root fields of every mutation the shop executed since the last ``clear``."""
-        return [name for kind, roots in self.ops if kind == "mutation" for name in roots]
-
-    def clear(self) -> None:
-        self.ops.clear()
-
-    def variants_by_sku(self) -> dict[str, list[Any]]:
-        """Every shop variant per SKU: a duplicate shows as two."""
-        found: dict[str, list[Any]] = {}
-        for v in self.shop.store.variants.values():
-            found.setdefault(v.sku, []).append(v)
-        return found
-
+class World(ShopifyWorld):
     def hub_rows(self) -> dict[str, tuple[Any, ...]]:
         return self.hub_rows_of(["tee", "mug"], OURS)
 
 
 @pytest.fixture
-def world(warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    spec = ShopSpec(
-        name=SHOP,
-        seed=7,
-        products=4,
-        orders=0,
-        customers=0,
-        platform="shopify",
-        options={"scopes": [*DEFAULT_SCOPES, "write_products"]},
-    )
-    env = {"warehouse_url": warehouse_url, "dagster_home": dagster_home, "tmp_path": tmp_path}
-    with running_shop(spec, monkeypatch=monkeypatch, **env) as (sb, instance):
-        world = World(warehouse_url, sb, instance, tmp_path, SHOP)
-        monkeypatch.setenv("ECOM_SHOPIFY_ACCESS_TOKEN", world.shop.credentials["access_token"])
-        argv = ["connect", "shopify", "--tenant", TENANT, "--url", world.shop.http_url]
-        assert world.cli(*argv, "--timeout", "5", "--direction", "push") == 0
+def world(open_push_world: OpenPushWorld) -> Iterator[World]:
+    with open_push_world(World, shopify_spec(SHOP, seed=7, products=4)) as world:
         yield world
 
 

@@ -9,44 +9,22 @@ changes nothing), as WooCommerce does (test_push_woocommerce_taxonomy_e2e.py).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 
 from ecom_pipeline.runner import run_sync
-from ecom_pipeline.sandbox.server import ShopSpec
-from ecom_pipeline.sandbox.shopify.oauth import DEFAULT_SCOPES
 from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.schema import hub_products, integrations, rejected_records
-from ecom_pipeline_tests.integration.conftest import running_shop
-from ecom_pipeline_tests.integration.push_world import TENANT, PushWorld
+from ecom_pipeline_tests.integration.push_world import TENANT, OpenPushWorld, ShopifyWorld, shopify_spec
 
 SHOP = "tags-shopify"
 HANDLES = ["mug", "cup"]
 SKUS = ["MUG-1", "CUP-1"]
 
 
-class World(PushWorld):
-    @property
-    def ops(self) -> list[tuple[str, tuple[str, ...]]]:
-        return self.shop.api.operations
-
-    def mutations(self) -> list[str]:
-        """Root fields of every mutation the shop executed since the last ``clear``."""
-        return [name for kind, roots in self.ops if kind == "mutation" for name in roots]
-
-    def clear(self) -> None:
-        self.ops.clear()
-
-    def product(self, sku: str) -> Any:
-        """The shop product carrying ``sku`` (None when the shop has none)."""
-        store = self.shop.store
-        found = [store.products[v.product_id] for v in store.variants.values() if v.sku == sku]
-        assert len(found) <= 1, f"{sku} is on {len(found)} shop products"
-        return found[0] if found else None
-
+class World(ShopifyWorld):
     def set_hub(self, handle: str, **values: Any) -> None:
         with shared_engine(self.url).begin() as conn:
             conn.execute(update(hub_products).where(hub_products.c.handle == handle).values(**values))
@@ -74,22 +52,8 @@ class World(PushWorld):
 
 
 @pytest.fixture
-def world(warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    spec = ShopSpec(
-        name=SHOP,
-        seed=13,
-        products=2,
-        orders=0,
-        customers=0,
-        platform="shopify",
-        options={"scopes": [*DEFAULT_SCOPES, "write_products"], "bulk_mutation_lines_per_s": 20},
-    )
-    env = {"warehouse_url": warehouse_url, "dagster_home": dagster_home, "tmp_path": tmp_path}
-    with running_shop(spec, monkeypatch=monkeypatch, **env) as (sb, instance):
-        world = World(warehouse_url, sb, instance, tmp_path, SHOP)
-        monkeypatch.setenv("ECOM_SHOPIFY_ACCESS_TOKEN", world.shop.credentials["access_token"])
-        argv = ["connect", "shopify", "--tenant", TENANT, "--url", world.shop.http_url]
-        assert world.cli(*argv, "--timeout", "5", "--direction", "push") == 0
+def world(open_push_world: OpenPushWorld) -> Iterator[World]:
+    with open_push_world(World, shopify_spec(SHOP, seed=13, products=2, bulk_mutation_lines_per_s=20)) as world:
         yield world
 
 

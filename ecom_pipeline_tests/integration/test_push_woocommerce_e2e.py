@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -28,8 +27,7 @@ from ecom_pipeline.warehouse.schema import (
     webhook_inbox,
 )
 from ecom_pipeline.warehouse.types import utcnow
-from ecom_pipeline_tests.integration.conftest import running_shop
-from ecom_pipeline_tests.integration.push_world import FIELDS_HEADER, TENANT, PushWorld
+from ecom_pipeline_tests.integration.push_world import FIELDS_HEADER, TENANT, OpenPushWorld, PushWorld
 
 SHOP = "push-shop"
 CATALOGUE = [
@@ -55,15 +53,9 @@ class World(PushWorld):
 
 
 @pytest.fixture
-def world(warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+def world(open_push_world: OpenPushWorld) -> Iterator[World]:
     spec = ShopSpec(name=SHOP, seed=11, products=4, variable_share=0.5, orders=0, customers=0)
-    env = {"warehouse_url": warehouse_url, "dagster_home": dagster_home, "tmp_path": tmp_path}
-    with running_shop(spec, monkeypatch=monkeypatch, **env) as (sb, instance):
-        world = World(warehouse_url, sb, instance, tmp_path, SHOP)
-        shop = world.shop
-        argv = ["connect", "woocommerce", "--tenant", TENANT, "--url", shop.http_url]
-        argv += ["--consumer-key", shop.consumer_key, "--consumer-secret", shop.consumer_secret]
-        assert world.cli(*argv, "--timeout", "5", "--direction", "push") == 0
+    with open_push_world(World, spec) as world:
         yield world
 
 
