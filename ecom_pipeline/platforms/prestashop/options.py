@@ -208,3 +208,18 @@ class PrestaShopOptions:
     def value_ids(self, options: Mapping[str, str]) -> list[str]:
         """A hub variant's options as the shop's value ids, in the variant's order."""
         return [self.value_id(group, value) for group, value in options.items()]
+
+
+def set_association(record: Element, plural: str, singular: str, ids: Sequence[str]) -> None:
+    """Make ``ids`` the product document's whole ``associations/<plural>`` list (``<singular><id>``), leaving the
+    other associations as they are (a PUT sends the whole document, so a list we leave out would be emptied)."""
+    associations = record.find("associations")
+    if associations is None:
+        associations = SubElement(record, "associations")
+    node = associations.find(plural)
+    if node is None:
+        node = SubElement(associations, plural)
+    for child in list(node):
+        node.remove(child)
+    for item_id in ids:
+        SubElement(SubElement(node, singular), "id").text = item_id

@@ -27,7 +27,7 @@ from xml.etree.ElementTree import Element, SubElement
 
 from ecom_pipeline.platforms.prestashop.client import PrestaShopClient
 from ecom_pipeline.platforms.prestashop.errors import PrestaShopPermissionError
-from ecom_pipeline.platforms.prestashop.options import create_once, name_key, shop_languages
+from ecom_pipeline.platforms.prestashop.options import create_once, name_key, set_association, shop_languages
 
 
 class TagError(Exception):
@@ -130,13 +130,4 @@ def tag_ids_of(record: Element) -> list[str]:
 
 def set_tags(record: Element, ids: Sequence[str]) -> None:
     """Make ``ids`` the product document's ``associations/tags`` (the whole list; the other associations stay)."""
-    associations = record.find("associations")
-    if associations is None:
-        associations = SubElement(record, "associations")
-    node = associations.find("tags")
-    if node is None:
-        node = SubElement(associations, "tags")
-    for child in list(node):
-        node.remove(child)
-    for tid in ids:
-        SubElement(SubElement(node, "tag"), "id").text = tid
+    set_association(record, "tags", "tag", ids)

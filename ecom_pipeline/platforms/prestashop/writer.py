@@ -71,7 +71,7 @@ from ecom_pipeline.platforms.prestashop import extract as ps_extract
 from ecom_pipeline.platforms.prestashop.categories import HOME_CATEGORY, CategoryError, PrestaShopCategories
 from ecom_pipeline.platforms.prestashop.client import PrestaShopClient
 from ecom_pipeline.platforms.prestashop.errors import PrestaShopBadParameterError, PrestaShopPermissionError
-from ecom_pipeline.platforms.prestashop.options import OptionError, PrestaShopOptions
+from ecom_pipeline.platforms.prestashop.options import OptionError, PrestaShopOptions, set_association
 from ecom_pipeline.platforms.prestashop.tags import PrestaShopTags, TagError, set_tags, tag_ids_of
 from ecom_pipeline.platforms.prestashop.transform import product_to_canonical, variant_id
 from ecom_pipeline.sync.export import (
@@ -233,16 +233,7 @@ def set_categories(record: Element, ids: Sequence[str]) -> None:
     ``id_category_default``; the other associations stay as they are. No ids: home (id 2)."""
     ids = list(ids) or [HOME_CATEGORY]
     _set(record, "id_category_default", ids[0])
-    associations = record.find("associations")
-    if associations is None:
-        associations = SubElement(record, "associations")
-    node = associations.find("categories")
-    if node is None:
-        node = SubElement(associations, "categories")
-    for child in list(node):
-        node.remove(child)
-    for cid in ids:
-        SubElement(SubElement(node, "category"), "id").text = cid
+    set_association(record, "categories", "category", ids)
 
 
 def create_document(
