@@ -29,7 +29,7 @@ import dagster as dg
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 
-from ecom_pipeline.jobs import sync_job, tenant_sync_selection
+from ecom_pipeline.jobs import sync_job, tenant_sync_selections
 from ecom_pipeline.partitions import TENANTS_PARTITION_NAME
 from ecom_pipeline.resources import WarehouseResource
 from ecom_pipeline.sync_batches import batch_run_config, sync_batch_job
@@ -204,7 +204,7 @@ def _tick_schedule(
 def incremental_sync_schedule(plan: TickPlan, warehouse: WarehouseResource) -> list[dg.RunRequest]:
     # The selection has the export asset of each platform where the tenant has a shop whose direction pushes.
     with warehouse.engine().connect() as conn:
-        selections = {tenant: tenant_sync_selection(conn, tenant) for tenant in plan.tenants}
+        selections = tenant_sync_selections(conn, plan.tenants)
     # Schedule run keys are deduplicated per tick, so the tenant alone is the right key.
     return [
         dg.RunRequest(
