@@ -22,12 +22,12 @@ from pathlib import Path
 from sqlalchemy import NullPool, create_engine, text
 from sqlalchemy.engine import make_url
 
+from benchmarks.docs_section import write_section
 from ecom_pipeline.ops import kpis
 from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "benchmarks.md"
 HEADING = "## Operations KPIs: the cost of one measurement"
 PG_ADMIN_URL = os.environ.get("ECOM_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 SHOPS = 2_000
@@ -140,18 +140,6 @@ def section(figures: dict[str, float | int | str], backend: str) -> str:
     )
 
 
-def write_section(text_: str, path: Path = DOC) -> None:
-    """Replace this benchmark's section of ``docs/benchmarks.md`` (or append it)."""
-    doc = path.read_text(encoding="utf-8")
-    start = doc.find(HEADING)
-    if start < 0:
-        path.write_text(doc.rstrip() + "\n\n" + text_.rstrip() + "\n", encoding="utf-8")
-        return
-    nxt = doc.find("\n## ", start + len(HEADING))
-    end = len(doc) if nxt < 0 else nxt + 1
-    path.write_text(doc[:start] + text_.rstrip() + "\n" + ("\n" + doc[end:] if nxt >= 0 else ""), encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n", 1)[0])
     parser.add_argument("--write", action="store_true", help="replace the section in docs/benchmarks.md")
@@ -166,7 +154,7 @@ def main() -> None:
     out = section(figures, "PostgreSQL")
     print(out)
     if args.write:
-        write_section(out)
+        write_section(HEADING, out)
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ from typing import Any
 from cryptography.fernet import Fernet
 from sqlalchemy import Engine, event, insert, select, text
 
+from benchmarks.docs_section import write_section
 from benchmarks.tick_bench import loadavg, machine, pg_available, pg_databases
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -362,7 +363,6 @@ def profile(
 
 
 HEADING = "## No-change run of one tenant: CPU, Dagster events, SQL statements"
-DOC = ROOT / "docs" / "benchmarks.md"
 
 
 def render(results: list[BackendFigures], top: int) -> str:
@@ -405,18 +405,6 @@ def render(results: list[BackendFigures], top: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(section: str, path: Path = DOC) -> None:
-    """Replace this benchmark's section of ``docs/benchmarks.md`` (or append it)."""
-    doc = path.read_text(encoding="utf-8")
-    start = doc.find(HEADING)
-    if start < 0:
-        path.write_text(doc.rstrip() + "\n\n" + section.rstrip() + "\n", encoding="utf-8")
-        return
-    nxt = doc.find("\n## ", start + len(HEADING))
-    rest = "" if nxt < 0 else "\n" + doc[nxt + 1 :]
-    path.write_text(doc[:start] + section.rstrip() + "\n" + rest, encoding="utf-8")
-
-
 def run(quick: bool) -> str:
     """``benchmarks/run.py`` section: both warehouses (3 runs and 2,000 retained rows with ``quick``)."""
     backends = ["postgresql", "sqlite"] if pg_available() else ["sqlite"]
@@ -456,7 +444,7 @@ def main() -> int:
     section = render(results, args.top)
     print(section)
     if args.write:
-        write_section(section)
+        write_section(HEADING, section)
     if args.json:
         from dataclasses import asdict
 

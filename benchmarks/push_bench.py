@@ -60,8 +60,9 @@ import requests
 from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, select, update
 
+from benchmarks.docs_section import write_section
+
 ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "benchmarks.md"
 HEADING = "## Push: 1,000 products, 1,000 price changes, no-change push"
 RATIO_AIM = 1.3
 FIVE_MINUTES = 300.0
@@ -483,18 +484,6 @@ def _render(rows: list[Row], products: int, elapsed: float, load: tuple[float, f
     return "\n".join(out)
 
 
-def write_section(section: str, path: Path = DOC) -> None:
-    """Replace this benchmark's section of ``docs/benchmarks.md`` (or append it)."""
-    text = path.read_text(encoding="utf-8")
-    start = text.find(HEADING)
-    if start < 0:
-        path.write_text(text.rstrip() + "\n\n" + section.rstrip() + "\n", encoding="utf-8")
-        return
-    nxt = text.find("\n## ", start + len(HEADING))
-    end = len(text) if nxt < 0 else nxt + 1
-    path.write_text(text[:start] + section.rstrip() + "\n" + ("\n" + text[end:] if nxt >= 0 else ""), encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="60 products, to check the script works")
@@ -508,7 +497,7 @@ def main() -> None:
     section = run(args.quick, only, args.profile)
     print(section)
     if args.write:
-        write_section(section)
+        write_section(HEADING, section)
 
 
 if __name__ == "__main__":

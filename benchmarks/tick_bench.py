@@ -46,11 +46,12 @@ from cryptography.fernet import Fernet
 from sqlalchemy import NullPool, create_engine, text
 from sqlalchemy.engine import make_url
 
+from benchmarks.docs_section import write_section
+
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 PG_ADMIN_URL = os.environ.get("ECOM_BENCH_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-DOC = ROOT / "docs" / "benchmarks.md"
 HEADING = "## Schedule tick: many tenants through the Dagster daemon"
 
 
@@ -570,18 +571,6 @@ def yaml_pool_limit(home: Path) -> int | None:
     return config.get("concurrency", {}).get("pools", {}).get("default_limit")
 
 
-def write_section(section: str, path: Path = DOC) -> None:
-    """Replace this benchmark's section of ``docs/benchmarks.md`` (or append it)."""
-    doc = path.read_text(encoding="utf-8")
-    start = doc.find(HEADING)
-    if start < 0:
-        path.write_text(doc.rstrip() + "\n\n" + section.rstrip() + "\n", encoding="utf-8")
-        return
-    nxt = doc.find("\n## ", start + len(HEADING))
-    rest = "" if nxt < 0 else "\n" + doc[nxt + 1 :]
-    path.write_text(doc[:start] + section.rstrip() + "\n" + rest, encoding="utf-8")
-
-
 def run(quick: bool) -> str:
     """``benchmarks/run.py`` section: 20 tenants (5 with ``--quick``)."""
     return render(measure(5 if quick else 20, modes=(None, 25)))
@@ -625,7 +614,7 @@ def main() -> int:
     print(section)
     print("median tick wall time:", f"{statistics.median(r.wall_s for r in results):.1f} s")
     if args.write:
-        write_section(section)
+        write_section(HEADING, section)
     return 0
 
 
