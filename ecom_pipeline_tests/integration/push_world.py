@@ -17,13 +17,13 @@ from typing import Any, Protocol, TypeVar
 
 import dagster as dg
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ecom_pipeline.cli import main as cli_main
 from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
 from ecom_pipeline.sandbox.shopify.oauth import DEFAULT_SCOPES
 from ecom_pipeline.warehouse.engine import shared_engine
-from ecom_pipeline.warehouse.schema import hub_products, hub_variants, push_records, sync_runs
+from ecom_pipeline.warehouse.schema import hub_products, hub_variants, push_records, rejected_records, sync_runs
 
 TENANT = "acme"
 CATALOGUE_HEADER = (
@@ -90,6 +90,20 @@ class PushWorld:
         with shared_engine(self.url).connect() as conn:
             rows = conn.execute(select(push_records).where(push_records.c.sync_run_id == run.id)).all()
         return {(r.entity, int(r.hub_id)): r.outcome for r in rows if r.hub_id is not None}
+
+    def set_hub(self, handle: str, **values: Any) -> None:
+        """Edit a hub product in SQL, as a merchant may (docs/tables.md)."""
+        with shared_engine(self.url).begin() as conn:
+            conn.execute(update(hub_products).where(hub_products.c.handle == handle).values(**values))
+
+    def hub_tags(self, handle: str) -> list[str]:
+        with shared_engine(self.url).connect() as conn:
+            return list(conn.execute(select(hub_products.c.tags).where(hub_products.c.handle == handle)).scalar_one())
+
+    def rejected(self) -> list[Any]:
+        """The push's rejected records (stage ``export``)."""
+        with shared_engine(self.url).connect() as conn:
+            return conn.execute(select(rejected_records).where(rejected_records.c.stage == "export")).all()
 
     def hub_rows_of(self, handles: Iterable[str], skus: Iterable[str]) -> dict[str, tuple[Any, ...]]:
         """The hub rows of these products and variants, every column (synced_at included): a write shows here."""

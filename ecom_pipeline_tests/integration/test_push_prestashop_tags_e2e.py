@@ -13,12 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
 
 from ecom_pipeline.runner import run_sync
 from ecom_pipeline.sandbox.server import ShopSpec
-from ecom_pipeline.warehouse.engine import shared_engine
-from ecom_pipeline.warehouse.schema import hub_products, rejected_records
 from ecom_pipeline_tests.integration.conftest import running_shop
 from ecom_pipeline_tests.integration.push_world import TENANT, PushWorld
 
@@ -44,18 +41,6 @@ class World(PushWorld):
         store = self.shop.store
         with store.lock:
             return str(store.create("tags", {"id_lang": lang, "name": name}, {})["id"])
-
-    def hub_tags(self, handle: str) -> list[str]:
-        with shared_engine(self.url).connect() as conn:
-            return list(conn.execute(select(hub_products.c.tags).where(hub_products.c.handle == handle)).scalar_one())
-
-    def set_hub(self, handle: str, **values: Any) -> None:
-        with shared_engine(self.url).begin() as conn:
-            conn.execute(update(hub_products).where(hub_products.c.handle == handle).values(**values))
-
-    def rejected(self) -> list[Any]:
-        with shared_engine(self.url).connect() as conn:
-            return conn.execute(select(rejected_records).where(rejected_records.c.stage == "export")).all()
 
     def pull(self) -> None:
         outcome = run_sync(TENANT, instance=self.instance)

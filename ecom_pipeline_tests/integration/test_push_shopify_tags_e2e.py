@@ -9,14 +9,13 @@ changes nothing), as WooCommerce does (test_push_woocommerce_taxonomy_e2e.py).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from ecom_pipeline.runner import run_sync
 from ecom_pipeline.warehouse.engine import shared_engine
-from ecom_pipeline.warehouse.schema import hub_products, integrations, rejected_records
+from ecom_pipeline.warehouse.schema import integrations
 from ecom_pipeline_tests.integration.push_world import TENANT, OpenPushWorld, ShopifyWorld, shopify_spec
 
 SHOP = "tags-shopify"
@@ -25,18 +24,6 @@ SKUS = ["MUG-1", "CUP-1"]
 
 
 class World(ShopifyWorld):
-    def set_hub(self, handle: str, **values: Any) -> None:
-        with shared_engine(self.url).begin() as conn:
-            conn.execute(update(hub_products).where(hub_products.c.handle == handle).values(**values))
-
-    def hub_tags(self, handle: str) -> list[str]:
-        with shared_engine(self.url).connect() as conn:
-            return list(conn.execute(select(hub_products.c.tags).where(hub_products.c.handle == handle)).scalar_one())
-
-    def rejected(self) -> list[Any]:
-        with shared_engine(self.url).connect() as conn:
-            return conn.execute(select(rejected_records).where(rejected_records.c.stage == "export")).all()
-
     def quiet(self) -> None:
         """A push, a pull after it, and a push after that: nothing is written anywhere (no echo)."""
         self.clear()

@@ -10,12 +10,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from ecom_pipeline.runner import run_sync
 from ecom_pipeline.sandbox.server import ShopSpec
 from ecom_pipeline.warehouse.engine import shared_engine
-from ecom_pipeline.warehouse.schema import hub_products, rejected_records
+from ecom_pipeline.warehouse.schema import hub_products
 from ecom_pipeline_tests.integration.push_world import TENANT, OpenPushWorld, PushWorld
 
 SHOP = "taxonomy-shop"
@@ -38,14 +38,6 @@ class World(PushWorld):
             if not term.parent:
                 return " > ".join(names)
             term = terms[term.parent]
-
-    def set_hub(self, handle: str, **values: Any) -> None:
-        with shared_engine(self.url).begin() as conn:
-            conn.execute(update(hub_products).where(hub_products.c.handle == handle).values(**values))
-
-    def rejected(self) -> list[Any]:
-        with shared_engine(self.url).connect() as conn:
-            return conn.execute(select(rejected_records).where(rejected_records.c.stage == "export")).all()
 
     def quiet(self) -> None:
         """A push and a pull after it, and a push after that: nothing is written anywhere (no echo)."""
