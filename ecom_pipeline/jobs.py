@@ -103,10 +103,12 @@ def tenant_sync_selection(conn: Connection, tenant_id: str) -> list[dg.AssetKey]
 
 def tenant_sync_selections(conn: Connection, tenant_ids: Iterable[str]) -> dict[str, list[dg.AssetKey]]:
     """:func:`tenant_sync_selection` of many tenants from one read of the active shops (a schedule tick's tenants);
-    a tenant without an active shop gets the hub assets only, as it would alone."""
-    wanted = set(tenant_ids)
-    shops: dict[str, list[store.IntegrationRecord]] = {t: [] for t in wanted}
+    a tenant without an active shop gets the hub assets only, as it would alone. Keys keep the order of
+    ``tenant_ids``."""
+    # A dict keyed in the caller's order (not a set's hash order): a tick's run requests come out in the plan's
+    # sorted order, the same on every run and machine.
+    shops: dict[str, list[store.IntegrationRecord]] = {t: [] for t in tenant_ids}
     for shop in store.list_integrations(conn):
-        if shop.tenant_id in wanted:
+        if shop.tenant_id in shops:
             shops[shop.tenant_id].append(shop)
     return {tenant: _selection_of(found) for tenant, found in shops.items()}
