@@ -73,16 +73,19 @@ def ensure_links(conn: Connection, tenant_id: str, shops: list[Any], now: dateti
                 )
             )
         }
-        links = {
-            int(r.hub_id): r
-            for r in conn.execute(
-                select(entity_links).where(
-                    entity_links.c.integration_id == int(shop.id),
-                    entity_links.c.entity == "variant",
-                    entity_links.c.deleted_at.is_(None),
-                )
+        # The oldest live link of a hub variant (a shop with a repeated SKU can have two): the shop item a new
+        # stock link names is then the same on every run and warehouse, not whichever row the heap gave last.
+        links: dict[int, Any] = {}
+        for r in conn.execute(
+            select(entity_links)
+            .where(
+                entity_links.c.integration_id == int(shop.id),
+                entity_links.c.entity == "variant",
+                entity_links.c.deleted_at.is_(None),
             )
-        }
+            .order_by(entity_links.c.id)
+        ):
+            links.setdefault(int(r.hub_id), r)
         readings = conn.execute(
             select(hub_inventory).where(
                 hub_inventory.c.integration_id == int(shop.id),

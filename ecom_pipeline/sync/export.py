@@ -509,9 +509,14 @@ def load_plan(conn: Connection, integration: Any) -> ExportPlan:
             entity_links.c.entity.in_(("product", "variant")),
             entity_links.c.deleted_at.is_(None),
         )
+        .order_by(entity_links.c.id)
     ).all()
-    product_links = {int(r.hub_id): r for r in links if r.entity == "product"}
-    variant_links = {int(r.hub_id): r for r in links if r.entity == "variant"}
+    # A shop with a repeated SKU can have two live links to one hub variant: the oldest link is the one pushed to
+    # and compared with, on every run (without the order, PostgreSQL's heap order chose, and it moves on UPDATE).
+    product_links: dict[int, Any] = {}
+    variant_links: dict[int, Any] = {}
+    for r in links:
+        (product_links if r.entity == "product" else variant_links).setdefault(int(r.hub_id), r)
     held: dict[tuple[str, int], set[str]] = {}
     rows = conn.execute(
         select(sync_conflicts.c.entity, sync_conflicts.c.hub_id, sync_conflicts.c.field).where(

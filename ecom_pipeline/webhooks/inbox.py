@@ -378,14 +378,19 @@ def insert_deliveries(conn: Connection, rows: list[dict[str, Any]]) -> list[bool
         }
         for r in rows
     ]
+    # Rows go in by key, not by arrival: two groups in flight at once (the receiver stores two per process, times
+    # its workers) that share keys in opposite orders (a double-fired or retried delivery) would otherwise each
+    # wait on the other's uncommitted key until PostgreSQL kills one as a deadlock, failing every delivery of that
+    # group with a 5xx. The sort is stable, so a key repeated in the group is still stored for its first copy.
+    in_key_order = sorted(values, key=lambda v: str(v["delivery_key"]))
     if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg2":
-        stored = _insert_postgresql(conn, values)
+        stored = _insert_postgresql(conn, in_key_order)
     elif conn.dialect.name == "sqlite":
-        stored = _insert_sqlite(conn, values)
+        stored = _insert_sqlite(conn, in_key_order)
     else:
         stmt = (
             dialect_insert(conn, webhook_inbox)
-            .values(values)
+            .values(in_key_order)
             .on_conflict_do_nothing(index_elements=[webhook_inbox.c.delivery_key])
             .returning(webhook_inbox.c.delivery_key)
         )

@@ -208,3 +208,26 @@ def test_a_variant_a_push_shop_adds_is_left_in_the_shop_and_one_it_removes_stays
     assert _plan(engine, a).is_empty
     _pull(engine, a, variant("11", "TEE-S"), variant("13", "TEE-XL"), at=LATER)  # again: still nothing
     assert _deleted(engine) == {"TEE-S": False, "TEE-M": False} and _plan(engine, a).is_empty
+
+
+def test_a_repeated_shop_sku_is_pushed_through_its_oldest_link_on_every_run(engine: Engine) -> None:
+    """Prevents the push from comparing and writing against whichever of two live links to one hub variant the
+    database returned last (a shop that repeats a SKU links both items to one hub variant; PostgreSQL's row order
+    moves when a link row is updated). The oldest link is the one planned, before and after either row changes."""
+    with engine.begin() as conn:
+        a = _connect(conn, "a", "push")
+    _pull(engine, a, variant("11", "TEE-S"), variant("19", "TEE-S"))
+    with engine.connect() as conn:
+        links = conn.execute(
+            select(entity_links.c.id, entity_links.c.external_id, entity_links.c.hub_id)
+            .where(entity_links.c.entity == "variant", entity_links.c.deleted_at.is_(None))
+            .order_by(entity_links.c.id)
+        ).all()
+    assert [r.external_id for r in links] == ["11", "19"] and links[0].hub_id == links[1].hub_id
+    with engine.begin() as conn:
+        conn.execute(update(hub_variants).values(price=Decimal("12.00")))
+    for touched in (links[1].id, links[0].id, links[1].id):  # each update moves that row last in PostgreSQL's heap
+        with engine.begin() as conn:
+            conn.execute(update(entity_links).where(entity_links.c.id == touched).values(last_synced_at=utcnow()))
+        planned = [(u.entity, u.external_id) for u in _plan(engine, a).updates if u.entity == "variant"]
+        assert planned == [("variant", "11")]

@@ -119,3 +119,29 @@ def test_group_insert_stores_what_the_orm_statement_would_nul_long_ids_and_repea
     with pytest.raises((ValueError, StatementError)), engine.begin() as conn:
         inbox.insert_deliveries(conn, [naive])
     engine.dispose()
+
+
+def test_a_group_is_inserted_in_key_order_so_two_groups_sharing_keys_cannot_deadlock(
+    warehouse_url: str, cipher: CredentialCipher
+) -> None:
+    """Two groups in flight with the same keys in opposite orders (a double-fired delivery) would each hold a key
+    the other waits for, and PostgreSQL would kill one group as a deadlock (every delivery in it answered 5xx).
+    Inserted in key order, the second simply waits for the first. The serial ids show the order rows went in;
+    the answers stay in the caller's order."""
+    engine = make_engine(warehouse_url)
+    iid = add_integration(engine, cipher, platform="etsy", base_url="https://etsy.example", credentials={})
+    when = datetime(2026, 12, 5, 1, 0, 0, tzinfo=timezone.utc)
+
+    def row(key: str) -> dict[str, Any]:
+        delivery = inbox.Delivery(
+            delivery_key=key, topic="t", resource_id="1", event_id=None, webhook_id=None, triggered_at=when, headers={}
+        )
+        return {"tenant_id": "acme", "integration_id": iid, "platform": "etsy", "delivery": delivery,
+                "body": b'{"id": 1}', "received_at": when}  # fmt: skip
+
+    with engine.begin() as conn:
+        assert inbox.insert_deliveries(conn, [row("k3"), row("k1"), row("k2"), row("k1")]) == [True, True, True, False]
+    with engine.connect() as conn:
+        ids = dict(conn.execute(select(webhook_inbox.c.delivery_key, webhook_inbox.c.id)).tuples().all())
+    assert ids["k1"] < ids["k2"] < ids["k3"]
+    engine.dispose()
