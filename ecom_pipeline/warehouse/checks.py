@@ -42,12 +42,13 @@ def rejections(conn: Connection, *, tenant: str, entity: str, run_id: str) -> Re
     carries it when the run rejected nothing. Every hub step of every run asks, so it is one statement, not two.
     """
     sample = (
-        select(rejected_records.c.external_id, rejected_records.c.reason)
+        select(rejected_records.c.id, rejected_records.c.external_id, rejected_records.c.reason)
         .where(
             rejected_records.c.tenant_id == tenant,
             rejected_records.c.entity == entity,
             rejected_records.c.dagster_run_id == run_id,
         )
+        .order_by(rejected_records.c.id)  # the run's first rejections, the same sample on every read
         .limit(SAMPLE)
         .subquery()
     )
@@ -63,9 +64,9 @@ def rejections(conn: Connection, *, tenant: str, entity: str, run_id: str) -> Re
     )
     anchor = select(literal(1).label("one")).subquery()
     rows = conn.execute(
-        select(unresolved.label("unresolved"), sample.c.external_id, sample.c.reason).select_from(
-            anchor.outerjoin(sample, true())
-        )
+        select(unresolved.label("unresolved"), sample.c.external_id, sample.c.reason)
+        .select_from(anchor.outerjoin(sample, true()))
+        .order_by(sample.c.id)
     ).all()
     found = [{"id": r.external_id, "reason": r.reason} for r in rows if r.reason is not None]  # reason: NOT NULL
     return Rejections(found, int(rows[0].unresolved) if rows else 0)
