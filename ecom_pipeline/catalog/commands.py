@@ -16,6 +16,7 @@ from ecom_pipeline.catalog.columns import COLUMNS, ExportError
 from ecom_pipeline.catalog.files import CatalogFileError, read_table, write_table
 from ecom_pipeline.catalog.hub import ImportCounts, apply_import, export_rows, load_state
 from ecom_pipeline.catalog.validate import cell_text, validate
+from ecom_pipeline.warehouse.locks import TenantLockTimeout, tenant_lock
 from ecom_pipeline.warehouse.types import utcnow
 
 MAX_ERRORS_SHOWN = 50
@@ -37,7 +38,23 @@ def run_import(engine: Any, path: Path, *, tenant_id: str, dry_run: bool, partia
         print(f"error: {exc}", file=sys.stderr)
         return 1
     try:
-        return _import(engine, path, header, rows, tenant_id=tenant_id, dry_run=dry_run, partial=partial)
+        if dry_run:  # writes nothing: no need to keep the tenant's syncs waiting
+            return _import(engine, path, header, rows, tenant_id=tenant_id, dry_run=True, partial=partial)
+        # Under the tenant's lock, as every hub writer is: a sync's apply updates the same hub rows in its own
+        # order, so without it the two could deadlock, or the import could overwrite what the apply wrote after
+        # the import validated against its read.
+        with tenant_lock(
+            engine,
+            tenant_id,
+            purpose=f"ecom-pipeline catalog import {path.name}",
+            on_wait=lambda holder: print(
+                f"Tenant {tenant_id} is being written by {holder}; waiting for it to finish ...", file=sys.stderr
+            ),
+        ):
+            return _import(engine, path, header, rows, tenant_id=tenant_id, dry_run=False, partial=partial)
+    except TenantLockTimeout as exc:
+        print(f"error: {exc}. Nothing was written; run the import again when that run has finished.", file=sys.stderr)
+        return 1
     except IntegrityError as exc:
         # A sync (or another import) wrote the same SKU between our read and our write: the transaction is rolled
         # back whole, so nothing of this import is in the hub.

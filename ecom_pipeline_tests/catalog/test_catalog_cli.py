@@ -244,3 +244,43 @@ def test_an_integer_sku_column_in_parquet_matches_the_hub_sku(
     assert _run(sqlite_warehouse_url, "catalog", "import", str(tmp_path / "b.parquet"), "--tenant", "acme") == 0
     assert "variants: created 0, updated 1, unchanged 0" in capsys.readouterr().out
     assert _variants(sqlite_warehouse_url)["123"].price == Decimal("9")
+
+
+def test_an_import_waits_for_the_tenants_lock_and_times_out_with_nothing_written(
+    warehouse_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prevents an import from writing hub rows while a sync's apply holds the tenant (a deadlock on PostgreSQL, or
+    the import overwriting what the apply wrote after the import's read): it waits for the lock like every hub
+    writer, says so, and when the lock is not freed in time writes nothing and says what to do. A dry run writes
+    nothing, so it does not wait."""
+    import threading
+
+    from ecom_pipeline.warehouse.locks import ENV_LOCK_TIMEOUT, tenant_lock
+
+    path = _csv(tmp_path / "c.csv", *GOOD)
+    engine = shared_engine(warehouse_url)
+    monkeypatch.setenv(ENV_LOCK_TIMEOUT, "0.5")
+    with tenant_lock(engine, "acme", purpose="a test's apply"):
+        assert _run(warehouse_url, "catalog", "import", str(path), "--tenant", "acme", "--dry-run") == 0
+        assert _run(warehouse_url, "catalog", "import", str(path), "--tenant", "acme") == 1
+    err = capsys.readouterr().err
+    assert "waiting for it to finish" in err and "Nothing was written" in err
+    assert _products(warehouse_url) == {}
+
+    monkeypatch.setenv(ENV_LOCK_TIMEOUT, "30")
+    released = threading.Event()
+
+    def hold() -> None:
+        with tenant_lock(engine, "acme", purpose="a test's apply"):
+            held.set()
+            released.wait(10)
+
+    held = threading.Event()
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(10)
+    threading.Timer(1.0, released.set).start()
+    assert _run(warehouse_url, "catalog", "import", str(path), "--tenant", "acme") == 0
+    holder.join()
+    assert set(_products(warehouse_url)) == {"tee", "mug"}
+    assert "waiting for it to finish" in capsys.readouterr().err
