@@ -710,7 +710,7 @@ def cmd_integration_set(args: argparse.Namespace) -> int:
     engine = _engine(args)
     with engine.begin() as conn:
         try:
-            integration = store.get_integration(conn, args.integration)
+            integration = store.get_integration(conn, args.integration, for_update=True)
             if args.bulk_mutation_threshold is not None and integration.platform not in BULK_THRESHOLD_PLATFORMS:
                 raise SettingsError(
                     f"--bulk-mutation-threshold applies to {', '.join(BULK_THRESHOLD_PLATFORMS)} only; integration "

@@ -231,7 +231,7 @@ def cmd_stock_buffer(args: argparse.Namespace) -> int:
         return 2
     with cli._engine(args).begin() as conn:
         try:
-            shop = store.get_integration(conn, args.integration)
+            shop = store.get_integration(conn, args.integration, for_update=True)
         except LookupError:
             print(f"error: no integration {args.integration}", file=sys.stderr)
             return 2

@@ -273,9 +273,15 @@ def create_integration(
     )
 
 
-def get_integration(conn: Connection, integration_id: int) -> IntegrationRecord:
-    """The integration ``integration_id``; raises ``IntegrationNotFound`` naming the id when there is none."""
-    row = conn.execute(select(*_INTEGRATION_COLUMNS).where(integrations.c.id == integration_id)).one_or_none()
+def get_integration(conn: Connection, integration_id: int, *, for_update: bool = False) -> IntegrationRecord:
+    """The integration ``integration_id``; raises ``IntegrationNotFound`` naming the id when there is none.
+
+    ``for_update`` locks the row until the caller's transaction ends (PostgreSQL; SQLite has one writer): a caller
+    that writes back a changed copy of ``settings`` or the credentials must read them so, or a concurrent writer's
+    change committed between its read and its write is silently undone.
+    """
+    query = select(*_INTEGRATION_COLUMNS).where(integrations.c.id == integration_id)
+    row = conn.execute(query.with_for_update() if for_update else query).one_or_none()
     if row is None:
         raise IntegrationNotFound(
             f"integration {integration_id} does not exist (list connected shops with `ecom-pipeline status`)"

@@ -41,9 +41,15 @@ CHECK_API_VERSION = "shopify_api_version"
 
 
 def _merge_settings(engine: Engine, integration_id: int, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-    """Read-modify-write of one integration's settings JSON in one transaction (other keys are kept)."""
+    """Read-modify-write of one integration's settings JSON in one transaction (other keys are kept).
+
+    The row is read ``FOR UPDATE``: this runs after every Shopify extract, and a ``settings`` edit or a webhook
+    registration committed between a plain read and the write would be silently reverted.
+    """
     with engine.begin() as conn:
-        current = conn.execute(select(integrations.c.settings).where(integrations.c.id == integration_id)).scalar()
+        current = conn.execute(
+            select(integrations.c.settings).where(integrations.c.id == integration_id).with_for_update()
+        ).scalar()
         settings = dict(current or {})
         change(settings)
         conn.execute(

@@ -397,7 +397,7 @@ def connect_webhooks(
     """
     callback_url = callback_url_for(receiver_base_url, integration_id)
     with engine.begin() as conn:
-        integration = store.get_integration(conn, integration_id)
+        integration = store.get_integration(conn, integration_id, for_update=True)
         credentials = store.load_credentials(conn, integration_id, cipher)
         stored = credentials.get("webhook_secret")
         secret = webhook_secret or (reveal(stored) if stored else None)
