@@ -497,6 +497,67 @@ def _plan_variant_deletes(
             )
 
 
+def record_export_rejections(
+    conn: Connection, *, tenant_id: str, shop: Any, run_id: str | None, refused: Sequence[Any]
+) -> None:
+    """Make the shop's open export rejections exactly what this push saw refused.
+
+    A push retries every refused item still planned, so an open refusal it did not see again is closed; one refused
+    again for the same reason keeps its row (its ``dagster_run_id`` and payload become this run's, ``created_at``
+    stays the first refusal's); a new refusal, or a new reason, gets a row. Recording every refusal anew on every
+    push (each sync and each webhook apply pushes) grew ``rejected_records`` by one row per refused item per run,
+    for ever, burying the distinct problems a person has to look at; ``push_records`` keeps each attempt.
+    """
+    open_rows = conn.execute(
+        select(
+            rejected_records.c.id, rejected_records.c.entity, rejected_records.c.external_id, rejected_records.c.reason
+        )
+        .where(
+            rejected_records.c.integration_id == int(shop.id),
+            rejected_records.c.stage == "export",
+            rejected_records.c.resolved_at.is_(None),
+        )
+        .order_by(rejected_records.c.id)
+    ).all()
+    still_open: dict[tuple[str, str | None, str], int] = {}
+    for row in open_rows:
+        still_open.setdefault((str(row.entity), row.external_id, str(row.reason)), int(row.id))
+    kept: set[int] = set()
+    new_rows: list[dict[str, Any]] = []
+    for r in refused:
+        row_id = still_open.get((r.entity, r.key, r.reason))
+        if row_id is not None and row_id not in kept:
+            kept.add(row_id)
+            conn.execute(
+                rejected_records.update()
+                .where(rejected_records.c.id == row_id)
+                .values(dagster_run_id=run_id, payload=json_value(r.payload))
+            )
+            continue
+        new_rows.append(
+            {
+                "tenant_id": tenant_id,
+                "integration_id": int(shop.id),
+                "platform": shop.platform,
+                "entity": r.entity,
+                "external_id": r.key,
+                "stage": "export",
+                "reason": r.reason,
+                "payload": json_value(r.payload),
+                "staging_id": None,
+                "dagster_run_id": run_id,
+            }
+        )
+    closing = sorted(int(row.id) for row in open_rows if int(row.id) not in kept)
+    for start in range(0, len(closing), 500):
+        conn.execute(
+            rejected_records.update()
+            .where(rejected_records.c.id.in_(closing[start : start + 500]))
+            .values(resolved_at=utcnow())
+        )
+    store.reject_records(conn, new_rows)
+
+
 def load_plan(conn: Connection, integration: Any) -> ExportPlan:
     """Read the tenant's hub catalogue and this shop's links, and plan (see ``plan_export``)."""
     settings = SyncSettings.from_settings(integration.settings)
@@ -504,7 +565,8 @@ def load_plan(conn: Connection, integration: Any) -> ExportPlan:
     products = conn.execute(select(hub_products).where(hub_products.c.tenant_id == tenant)).all()
     variants = conn.execute(select(hub_variants).where(hub_variants.c.tenant_id == tenant)).all()
     links = conn.execute(
-        select(entity_links).where(
+        select(entity_links)
+        .where(
             entity_links.c.integration_id == integration.id,
             entity_links.c.entity.in_(("product", "variant")),
             entity_links.c.deleted_at.is_(None),
@@ -758,35 +820,7 @@ def run_push(
             continue
         report.outcome = outcome
         with engine.begin() as conn:
-            # This run retried every refused item still planned: earlier refusals are closed, the ones refused
-            # again are recorded anew (so open export rejections are exactly what the shop still refuses).
-            conn.execute(
-                rejected_records.update()
-                .where(
-                    rejected_records.c.integration_id == int(shop.id),
-                    rejected_records.c.stage == "export",
-                    rejected_records.c.resolved_at.is_(None),
-                )
-                .values(resolved_at=utcnow())
-            )
-            store.reject_records(
-                conn,
-                [
-                    {
-                        "tenant_id": tenant_id,
-                        "integration_id": int(shop.id),
-                        "platform": shop.platform,
-                        "entity": r.entity,
-                        "external_id": r.key,
-                        "stage": "export",
-                        "reason": r.reason,
-                        "payload": json_value(r.payload),
-                        "staging_id": None,
-                        "dagster_run_id": run_id,
-                    }
-                    for r in outcome.rejections
-                ],
-            )
+            record_export_rejections(conn, tenant_id=tenant_id, shop=shop, run_id=run_id, refused=outcome.rejections)
             lineage.record_failures(conn, outcome.rejections)
             close_interrupted(conn, int(shop.id), report.sync_run_id)
             store.finish_sync_run(
