@@ -8,7 +8,7 @@ import hmac
 import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -130,7 +130,7 @@ def test_a_group_is_inserted_in_key_order_so_two_groups_sharing_keys_cannot_dead
     the answers stay in the caller's order."""
     engine = make_engine(warehouse_url)
     iid = add_integration(engine, cipher, platform="etsy", base_url="https://etsy.example", credentials={})
-    when = datetime(2026, 12, 5, 1, 0, 0, tzinfo=timezone.utc)
+    when = datetime(2026, 12, 5, 1, 0, 0, tzinfo=UTC)
 
     def row(key: str) -> dict[str, Any]:
         delivery = inbox.Delivery(
