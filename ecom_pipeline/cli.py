@@ -941,7 +941,9 @@ def _add_two_way_commands(sub: Any) -> None:
     )
     pp.set_defaults(func=cmd_integration_set)
 
-    p = sub.add_parser("push", help="Push hub products to the tenant's push/bidirectional shops (WooCommerce).")
+    p = sub.add_parser(
+        "push", help="Push hub products to the tenant's push/bidirectional shops (WooCommerce, Shopify, PrestaShop)."
+    )
     p.add_argument("--tenant", required=True, type=tenant_argument)
     p.add_argument("--integration", type=int, help="Only this shop (its id in `ecom-pipeline status`).")
     p.add_argument("--dry-run", action="store_true", help="Print the plan; write nothing to any shop.")
