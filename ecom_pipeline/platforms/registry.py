@@ -186,8 +186,13 @@ class PlatformSpec:
     # The push path (sync/export.py): the module of the platform's catalogue writer, which offers
     # ``make_client(integration, secrets)`` and ``apply_plan(client, plan, on_links) -> WriteOutcome`` (creates,
     # field updates and deletes of products and variants, in the shop's batch form). Imported only when pushing;
-    # None: the platform's shops are pull-only. Stock writes join here with the multichannel stock issue.
+    # None: the platform's shops are pull-only.
     writer: str | None = None
+    # Multichannel stock (stock/push.py): the module of the platform's stock writer, which offers
+    # ``make_client(integration, secrets)`` and ``write_stock``, and, when the platform's orders record the units a
+    # refund gave back, ``restocked_lines(order payload)`` (stock/refunds.py). Imported only when stock is pushed;
+    # None: the hub does not manage the platform's stock.
+    stock: str | None = None
 
 
 def _check(spec: Any, origin: str) -> PlatformSpec:

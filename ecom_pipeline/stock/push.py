@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import Connection
 
+from ecom_pipeline.platforms.registry import platforms
 from ecom_pipeline.stock import ledger, links, oversells, refunds
 from ecom_pipeline.stock.levels import levels
 from ecom_pipeline.stock.settings import StockSettingsError
@@ -33,11 +34,6 @@ from ecom_pipeline.warehouse.schema import stock_links
 from ecom_pipeline.warehouse.types import utcnow
 
 MAX_PASSES = 3
-STOCK_WRITERS = {
-    "woocommerce": "ecom_pipeline.platforms.woocommerce.stock",
-    "shopify": "ecom_pipeline.platforms.shopify.stock",
-    "prestashop": "ecom_pipeline.platforms.prestashop.stock",
-}
 
 
 @dataclass
@@ -189,10 +185,11 @@ def _settle(engine: Engine, outcome: StockOutcome) -> None:
 
 
 def writer_module(platform: str) -> Any:
-    """The platform's stock writer module (``write_stock`` and ``make_client``)."""
-    path = STOCK_WRITERS.get(platform)
+    """The platform's stock writer module (``write_stock`` and ``make_client``), named by its spec's ``stock``."""
+    known = {name: spec.stock for name, spec in platforms().items() if spec.stock}
+    path = known.get(platform)
     if path is None:
-        raise LookupError(f"stock cannot be pushed to {platform} yet (only {', '.join(sorted(STOCK_WRITERS))})")
+        raise LookupError(f"stock cannot be pushed to {platform} (only to {', '.join(sorted(known)) or 'none'})")
     return importlib.import_module(path)
 
 

@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import and_, select
 from sqlalchemy.engine import Connection
 
+from ecom_pipeline.platforms.registry import platforms
 from ecom_pipeline.stock import ledger
 from ecom_pipeline.stock.settings import DEFAULT_HUB_LOCATION
 from ecom_pipeline.warehouse import store
@@ -43,17 +44,18 @@ from ecom_pipeline.warehouse.schema import (
 )
 
 KEY_PREFIX = "restock:"
-PARSERS = {
-    "woocommerce": "ecom_pipeline.platforms.woocommerce.stock",
-    "shopify": "ecom_pipeline.platforms.shopify.stock",
-}
 
 Restocked = dict[str, tuple[int, datetime | None]]
 
 
-def _parser(platform: str) -> Callable[[Mapping[str, Any]], Restocked]:
-    parse: Callable[[Mapping[str, Any]], Restocked] = importlib.import_module(PARSERS[platform]).restocked_lines
-    return parse
+def parsers() -> dict[str, Callable[[Mapping[str, Any]], Restocked]]:
+    """Each platform's refund parser: ``restocked_lines`` of the stock module its spec names, where it has one."""
+    found: dict[str, Callable[[Mapping[str, Any]], Restocked]] = {}
+    for name, spec in platforms().items():
+        parse = getattr(importlib.import_module(spec.stock), "restocked_lines", None) if spec.stock else None
+        if callable(parse):
+            found[name] = parse
+    return found
 
 
 def restocked_by_line(conn: Connection, tenant_id: str) -> dict[int, int]:
@@ -91,6 +93,7 @@ def _latest_payloads(conn: Connection, integration_id: int, external_ids: list[s
 
 def refund_movements(conn: Connection, tenant_id: str, now: datetime) -> list[ledger.Movement]:
     """Record the restocks the shops' refunded orders report that the ledger does not have yet; return them."""
+    by_platform = parsers()
     query = (
         ledger.order_lines_query(tenant_id)
         .add_columns(entity_links.c.external_id.label("external_order_id"))
@@ -103,7 +106,7 @@ def refund_movements(conn: Connection, tenant_id: str, now: datetime) -> list[le
                 entity_links.c.deleted_at.is_(None),
             ),
         )
-        .where(hub_orders.c.refunded_total > 0, integrations.c.platform.in_(sorted(PARSERS)))
+        .where(hub_orders.c.refunded_total > 0, integrations.c.platform.in_(sorted(by_platform)))
     )
     lines = list(conn.execute(query))
     if not lines:
@@ -117,7 +120,7 @@ def refund_movements(conn: Connection, tenant_id: str, now: datetime) -> list[le
     wanted: list[ledger.Movement] = []
     for integration_id, rows in by_shop.items():
         payloads = _latest_payloads(conn, integration_id, sorted({str(r.external_order_id) for r in rows}))
-        parse = _parser(str(rows[0].platform))
+        parse = by_platform[str(rows[0].platform)]
         parsed: dict[str, Restocked] = {}
         for r in rows:
             if f"order:{r.line_id}" not in known or f"cancel:{r.line_id}" in known:

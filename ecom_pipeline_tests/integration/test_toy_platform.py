@@ -174,3 +174,21 @@ def test_a_platform_outside_the_package_registers_through_the_environment_and_a_
     assert broken.returncode != 0
     assert "ecom_pipeline_tests.toy_platform.nowhere:platform_spec" in broken.stderr
     assert "cannot be loaded" in broken.stderr
+
+
+def test_the_stock_writer_and_refund_parser_come_from_the_registration_only(toy: PlatformSpec) -> None:
+    """Prevents the stock push and the refund restocks from naming platforms of their own (they kept a module
+    table each): a platform without ``stock`` is refused by name, and one that names a module is used, its
+    ``restocked_lines`` included, without touching stock/."""
+    from dataclasses import replace
+
+    from ecom_pipeline.stock.push import writer_module
+    from ecom_pipeline.stock.refunds import parsers
+
+    with pytest.raises(LookupError, match="cannot be pushed to toyshop"):
+        writer_module("toyshop")
+    assert "toyshop" not in parsers() and {"woocommerce", "shopify"} <= set(parsers())
+    unregister(toy.name)
+    register(replace(toy, stock="ecom_pipeline_tests.toy_platform.stock"))
+    assert writer_module("toyshop").__name__ == "ecom_pipeline_tests.toy_platform.stock"
+    assert parsers()["toyshop"]({"lines": [{"id": 7, "restocked": 2}]}) == {"7": (2, None)}

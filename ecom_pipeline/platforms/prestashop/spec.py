@@ -31,6 +31,7 @@ def platform_spec() -> PlatformSpec:
         connect=ps_connect.connect,
         # The webservice's display=[id] listing (keyset by id), the one the extract uses.
         writer="ecom_pipeline.platforms.prestashop.writer",
+        stock="ecom_pipeline.platforms.prestashop.stock",
         reconcile=ReconcileSpec(
             resources={"product": "products", "order": "orders", "customer": "customers"},
             make_client=ps_extract.make_client,

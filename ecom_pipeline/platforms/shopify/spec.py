@@ -37,6 +37,7 @@ def platform_spec() -> PlatformSpec:
         # Orders are not reconciled: deleted only on request (orders/delete webhook) and, without read_all_orders,
         # listable for 60 days only (a partial listing by construction). See ShopifyClient.list_ids.
         writer="ecom_pipeline.platforms.shopify.writer",
+        stock="ecom_pipeline.platforms.shopify.stock",
         reconcile=ReconcileSpec(
             resources={"product": "products", "customer": "customers"}, make_client=shopify_extract.make_client
         ),

@@ -36,6 +36,7 @@ def platform_spec() -> PlatformSpec:
         connect_rules=connect_rules,
         # No webhook announces a permanent delete: list ids (page numbers, so unlisted ids are asked for again).
         writer="ecom_pipeline.platforms.woocommerce.writer",
+        stock="ecom_pipeline.platforms.woocommerce.stock",
         reconcile=ReconcileSpec(
             resources={"product": "products", "order": "orders", "customer": "customers"},
             make_client=wc_extract.make_client,
