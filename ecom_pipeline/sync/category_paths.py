@@ -2,11 +2,12 @@
 
 Why: the hub writes a nested category as its path from the shop's top level, ``Clothing > Shirts``, and the pull
 reads it back the same way (WooCommerce through the category tree, PrestaShop through each category's
-``id_parent``). Some readings only know the category's own name, though: a WooCommerce product webhook (the
-product carries ``{id, name}`` of its categories, not their parents), and link bases stored before the pull read
-paths. A leaf-only reading ``Shirts`` must not count as a change against ``Clothing > Shirts`` (the three-way merge
-would write the leaf over the hub's path), and when a shop's real change (a category added in the shop) comes in
-with such a reading, the hub's path for the categories it kept must survive. Hence:
+``id_parent``; a WooCommerce product webhook, which names its categories without parents, through the same tree:
+``platforms.woocommerce.webhooks``). Some readings only know the category's own name, though: link bases stored
+before the pull read paths, and a webhook applied while the shop's category tree could not be read. A leaf-only
+reading ``Shirts`` must not count as a change against ``Clothing > Shirts`` (the three-way merge would write the
+leaf over the hub's path), and when a shop's real change (a category added in the shop) comes in with such a
+reading, the hub's path for the categories it kept must survive. Hence:
 
 - :func:`same_categories`: two lists name the same categories when, leaf by leaf, they give the same full paths,
   except that a side naming a leaf only by itself (one step: a leaf-only reading, an old base, or a top-level
