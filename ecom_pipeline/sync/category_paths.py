@@ -2,15 +2,21 @@
 
 Why: the hub writes a nested category as its path from the shop's top level, ``Clothing > Shirts``, and the pull
 reads it back the same way (WooCommerce through the category tree, PrestaShop through each category's
-``id_parent``). Some readings only know the category's own name, though: a WooCommerce product webhook (the
-product carries ``{id, name}`` of its categories, not their parents), and link bases stored before the pull read
-paths. A leaf-only reading ``Shirts`` must not count as a change against ``Clothing > Shirts`` (the three-way merge
-would write the leaf over the hub's path), and when a shop's real change (a category added in the shop) comes in
-with such a reading, the hub's path for the categories it kept must survive. Hence:
+``id_parent``; a WooCommerce product webhook, which names its categories without parents, through the same tree:
+``platforms.woocommerce.webhooks``). Some readings only know the category's own name, though: link bases stored
+before the pull read paths, and a webhook applied while the shop's category tree could not be read. A leaf-only
+reading ``Shirts`` must not count as a change against ``Clothing > Shirts`` (the three-way merge would write the
+leaf over the hub's path), and when a shop's real change (a category added in the shop) comes in with such a
+reading, the hub's path for the categories it kept must survive. Hence:
 
-- :func:`same_categories`: two lists name the same categories when, leaf by leaf, their full paths agree wherever
-  both sides give a path of more than one step (a one-step name, top-level or leaf-only, agrees with any path of
-  that leaf);
+- :func:`same_categories`: two lists name the same categories when, leaf by leaf, they give the same full paths,
+  except that a side naming a leaf only by itself (one step: a leaf-only reading, an old base, or a top-level
+  category) agrees with any paths of that leaf. The one rule for every comparison: resolve's merge (shop reading
+  against the base) and export's plan (hub against the base), so a hub move ``A > Mugs`` -> ``B > Mugs`` is a
+  change to push, while a base stored before paths existed (``Mugs``) agrees with the hub's ``A > Mugs`` and the
+  upgrade pushes nothing. The price: a move between a top-level ``Mugs`` and a nested ``A > Mugs`` is not seen
+  (the one-step name could be either), which is also what the writers do with a one-step name (any category of
+  that name, a top-level one first);
 - :func:`refine_categories`: a one-step name in a shop's reading takes the one path of that leaf the hub (or the
   base) already has, so the hub keeps ``Clothing > Shirts`` when the shop's webhook says ``Shirts``.
 
@@ -56,20 +62,21 @@ def _names(value: Any) -> list[Any]:
 
 
 def same_categories(a: Any, b: Any) -> bool:
-    """Whether two category lists name the same categories (order, case and escapes aside).
+    """Whether two category lists name the same categories (order, case, spacing and HTML escapes aside).
 
-    The leaves must be the same set; for each leaf, where both sides give paths of more than one step, those paths
-    must be the same set; a one-step name on either side (a top-level category, or a reading that only knows the
-    leaf) agrees with any path of that leaf.
+    The leaves must be the same set; for each leaf, the two sides' paths must be the same set, unless one side
+    names that leaf only as itself (one step, once): a leaf-only reading or a top-level category agrees with any
+    paths of that leaf (see the module docstring for why, and what it cannot see).
     """
     left, right = _by_leaf(_names(a)), _by_leaf(_names(b))
     if set(left) != set(right):
         return False
     for leaf, paths in left.items():
-        deep_left = {p for p in paths if len(p) > 1}
-        deep_right = {p for p in right[leaf] if len(p) > 1}
-        # A side with no deep path of this leaf knows only the leaf (or a top-level one): it agrees with any path.
-        if deep_left and deep_right and deep_left != deep_right:
+        other = right[leaf]
+        if paths == other:
+            continue
+        only_leaf = {(leaf,)}
+        if paths != only_leaf and other != only_leaf:
             return False
     return True
 

@@ -41,6 +41,7 @@ from typing import Any, Protocol
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import Connection
 
+from ecom_pipeline.sync.category_paths import SEPARATOR, same_categories
 from ecom_pipeline.sync.lineage import PushLineage, cli_run_id
 from ecom_pipeline.sync.membership import MemberOutcome, fingerprint, merge_member
 from ecom_pipeline.sync.merge import FIELDS, Outcome, json_value, merge_field, normalize
@@ -257,47 +258,51 @@ def _category_names(categories: Any) -> tuple[str, ...]:
     return tuple(str(c).strip() for c in categories if str(c).strip())
 
 
-# How a nested category is written in the hub: ``Parent > Child`` (a shop answers the leaf name only).
-CATEGORY_PATH_SEPARATOR = ">"
-
-
-def _category_key(names: Iterable[Any]) -> tuple[str, ...]:
-    """Category names as a shop gives them back: HTML escapes undone, spaces collapsed, case folded, a path
-    ``Parent > Child`` reduced to its leaf ``Child`` (a WooCommerce product lists the nested category by its own
-    name), as a sorted set (WordPress stores ``Mugs & Cups`` as ``Mugs &amp; Cups`` and answers in its own order)."""
-    leaves = (html.unescape(str(n or "")).split(CATEGORY_PATH_SEPARATOR)[-1] for n in names)
-    return tuple(sorted({" ".join(leaf.split()).casefold() for leaf in leaves} - {""}))
+# How a nested category is written in the hub: ``Parent > Child`` (``sync.category_paths.SEPARATOR``).
+CATEGORY_PATH_SEPARATOR = SEPARATOR
 
 
 def _tag_key(names: Iterable[Any]) -> tuple[str, ...]:
-    """Tag names compared as the shop gives them back (as categories, but a ``>`` is part of a tag's name)."""
+    """Tag names as a shop gives them back: HTML escapes undone, spaces collapsed, case folded, as a sorted set
+    (WordPress stores ``Mugs & Cups`` as ``Mugs &amp; Cups`` and answers in its own order; a ``>`` is part of a
+    tag's name)."""
     return tuple(sorted({" ".join(html.unescape(str(n or "")).split()).casefold() for n in names} - {""}))
+
+
+def _same_tags(a: Sequence[Any], b: Sequence[Any]) -> bool:
+    return _tag_key(a) == _tag_key(b)
 
 
 def _category_change(base: Mapping[str, Any], product: Any) -> tuple[Any, Any] | None:
     """(base names, hub names) when the hub's categories of a linked product differ from the link's base.
 
-    The shop is taken at its base, as for the merged fields: a shop edit comes to the hub with the pull (which
-    moves the base too) before a push would send the hub's back. An empty hub list changes nothing: a hub product
-    first read from a shop without categories (Shopify) must not strip a linked WooCommerce product of its own.
+    Compared as full paths (``sync.category_paths.same_categories``, the rule resolve's merge uses too): a hub
+    move ``A > Mugs`` -> ``B > Mugs`` is a change, while a base that names the leaf only (``Mugs``: a link
+    written before the pull read paths) agrees with any path of it, so an upgrade pushes nothing. The shop is
+    taken at its base, as for the merged fields: a shop edit comes to the hub with the pull (which moves the base
+    too) before a push would send the hub's back. An empty hub list changes nothing: a hub product first read
+    from a shop without categories (Shopify) must not strip a linked WooCommerce product of its own.
     """
-    return _names_change(base, CATEGORIES, _category_names(product.categories), _category_key)
+    return _names_change(base, CATEGORIES, _category_names(product.categories), same_categories)
 
 
 def _tag_change(base: Mapping[str, Any], product: Any) -> tuple[Any, Any] | None:
-    """(base names, hub names) when the hub's tags of a linked product differ from the link's base (the same
-    rules as categories: an empty hub list changes nothing)."""
-    return _names_change(base, TAGS, _category_names(product.tags), _tag_key)
+    """(base names, hub names) when the hub's tags of a linked product differ from the link's base (a set of
+    names; as categories, an empty hub list changes nothing)."""
+    return _names_change(base, TAGS, _category_names(product.tags), _same_tags)
 
 
 def _names_change(
-    base: Mapping[str, Any], field: str, hub: tuple[str, ...], key: Callable[[Iterable[Any]], tuple[str, ...]]
+    base: Mapping[str, Any],
+    field: str,
+    hub: tuple[str, ...],
+    same: Callable[[Sequence[Any], Sequence[Any]], bool],
 ) -> tuple[Any, Any] | None:
     if not hub:
         return None
     shop = base.get(field) or []
     shop_names = tuple(str(n) for n in shop) if isinstance(shop, list | tuple) else ()
-    if key(hub) == key(shop_names):
+    if same(hub, shop_names):
         return None
     return list(shop_names), list(hub)
 

@@ -25,6 +25,15 @@ def test_a_leaf_agrees_with_any_path_of_it_and_two_paths_must_be_the_same() -> N
     assert same_categories([], None)
 
 
+def test_paths_of_a_leaf_must_be_the_same_set_unless_one_side_names_only_the_leaf() -> None:
+    """Prevents a hub move ``A > Mugs`` -> ``B > Mugs`` (or a second path of the leaf) from passing as no change,
+    while an old leaf-only base still agrees with every path of its leaf (no push of every product on upgrade)."""
+    assert not same_categories(["A > Mugs", "B > Mugs"], ["A > Mugs"])
+    assert not same_categories(["A > Mugs", "Mugs"], ["A > Mugs"])  # a top-level Mugs added
+    assert same_categories(["A > Mugs", "B > Mugs"], ["Mugs"])  # the leaf-only side agrees with both
+    assert same_categories(["Mugs"], ["mugs", "MUGS"])
+
+
 def test_refine_takes_the_one_known_path_of_a_leaf() -> None:
     known = ["Clothing > Shirts", "Kitchen > Mugs", "Office > Mugs"]
     assert refine_categories(["Shirts", "Sale"], known) == ["Clothing > Shirts", "Sale"]

@@ -208,6 +208,9 @@ def test_each_platforms_push_fields_come_from_its_registered_writer() -> None:
         ([], ["Kitchen"], None),  # a hub without categories (first read from Shopify) strips nothing
         (["Kitchen > Mugs"], ["Mugs"], None),  # a nested path agrees with the leaf name the shop answers
         (["Kitchen > Mugs"], ["Kitchen"], (["Kitchen"], ["Kitchen > Mugs"])),
+        (["B > Mugs"], ["A > Mugs"], (["A > Mugs"], ["B > Mugs"])),  # a hub move to another parent: pushed
+        (["A > Mugs", "B > Mugs"], ["A > Mugs"], (["A > Mugs"], ["A > Mugs", "B > Mugs"])),
+        (["Kitchen > Mugs &amp; Cups"], ["kitchen >  mugs & cups"], None),  # paths without escapes, case, spaces
     ],
 )
 def test_a_linked_products_categories_are_planned_only_when_the_hubs_names_differ(

@@ -103,14 +103,19 @@ class CategoryTree:
     paging thread's session) and by the writer (its read-back of written products), so both store the same paths.
     """
 
-    def __init__(self, client: Callable[[], WooCommerceClient]) -> None:
+    def __init__(self, client: Callable[[], WooCommerceClient], *, owns_client: bool = True) -> None:
+        # ``owns_client``: the factory makes a client for this tree, kept and closed by it; False: the factory
+        # hands out someone else's client (the webhook apply's), asked for at each read and never kept.
         self._client_factory = client
+        self._owns_client = owns_client
         self._client: WooCommerceClient | None = None
         self._terms: dict[str, Mapping[str, Any]] | None = None
         self._unknown: set[str] = set()
 
     @property
     def client(self) -> WooCommerceClient:
+        if not self._owns_client:
+            return self._client_factory()
         if self._client is None:
             self._client = self._client_factory()
         return self._client

@@ -14,6 +14,13 @@ whose ``date_modified_gmt`` is older than the one its link holds.
   with read-time variations could stamp newer variations with an older time, and resolve would then skip them).
 - variation (``type: "variation"``, which ``product.created``/``product.updated`` also fire for): the parent and
   its variations are re-read and the parent is staged, exactly like the pull stages it.
+- nested categories: a product (in the body or re-read) names its categories as ``{id, name, slug}``, without
+  their parents, so each delivery's record gets the ``category_paths`` the pull stages (``Kitchen > Mugs``, from
+  the shop's category tree: ``taxonomy.CategoryTree``), and the hub reads the same path whether the product came
+  by webhook or by poll (a leaf here and a path there was a hub change at each flip, pushed on to other shops).
+  The tree is read once per apply batch and shop (kept with the batch's client; read again only for a category
+  created since), not once per delivery; when it cannot be read, the delivery is staged as it came (leaf names:
+  the price or stock it brings is not held back for a category path, and the next poll stages the path).
 - order / customer: the body is the record.
 - ``*.deleted``: the body is ``{"id": N}``: a delete (tombstone) is staged, which ``webhooks.apply`` confirms with
   the shop (:func:`confirm_deleted`) before it is applied: the topic header is not signed.
@@ -36,6 +43,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -47,6 +55,7 @@ from ecom_pipeline.platforms.errors import ShopNotFoundError
 from ecom_pipeline.platforms.http import HttpOptions
 from ecom_pipeline.platforms.woocommerce.client import WooCommerceClient
 from ecom_pipeline.platforms.woocommerce.extract import STOCK_FIELDS
+from ecom_pipeline.platforms.woocommerce.taxonomy import CategoryTree
 from ecom_pipeline.platforms.woocommerce.transform import (
     customer_to_canonical,
     order_to_canonical,
@@ -125,6 +134,40 @@ def _read_product(client: WooCommerceClient, product_id: str) -> dict[str, Any]:
     return {"product": product, "variations": variations}
 
 
+# The shop's category tree per apply batch: kept with the batch's client (``webhooks.apply`` makes one per shop and
+# batch, and drops it at the end), so a batch reads the tree at most once per shop, and the next batch afresh.
+_TREES: weakref.WeakKeyDictionary[Any, CategoryTree] = weakref.WeakKeyDictionary()
+
+
+def _tree_of(client: Any) -> CategoryTree:
+    tree = _TREES.get(client)
+    if tree is None:
+        # A weak reference: the tree (a value of _TREES) must not keep its own key, the client, alive.
+        ref = weakref.ref(client)
+
+        def current() -> WooCommerceClient:
+            shop = ref()
+            if shop is None:  # pragma: no cover - the tree is only used while its client is
+                raise RuntimeError("the apply batch's client is gone")
+            return shop
+
+        tree = _TREES[client] = CategoryTree(current, owns_client=False)
+    return tree
+
+
+def with_category_paths(record: dict[str, Any], client: Callable[[], WooCommerceClient]) -> dict[str, Any]:
+    """``record`` with the ``category_paths`` of its nested categories, as the pull stages it (see the module
+    docstring); as it came when the product names no category, or when the tree cannot be read."""
+    product = record.get("product")
+    named = product.get("categories") if isinstance(product, Mapping) else None
+    if not isinstance(named, list) or not any(isinstance(c, Mapping) and c.get("id") is not None for c in named):
+        return record
+    try:
+        return _tree_of(client()).stage(record)
+    except Exception:  # the shop's categories could not be read: leaf names now, the poll stages the paths
+        return record
+
+
 def staged_from_delivery(
     *,
     integration: IntegrationRecord,
@@ -135,9 +178,9 @@ def staged_from_delivery(
 ) -> list[StagedRecord]:
     """The staged records one WooCommerce delivery stands for ([] for topics we do not sync).
 
-    ``client`` is called only when the delivery needs a re-read, so simple products, orders and customers cost
-    no API call. Raises :class:`PermanentEventError` for deliveries that no retry can fix; any other exception
-    (the shop is down, a 429) is worth retrying later.
+    ``client`` is called only when the delivery needs a re-read, or a product's category tree (once per batch),
+    so orders and customers cost no API call. Raises :class:`PermanentEventError` for deliveries that no retry
+    can fix; any other exception (the shop is down, a 429) is worth retrying later.
     """
     resource, _, event = topic.partition(".")
     if resource not in RESOURCES:
@@ -191,6 +234,7 @@ def staged_from_delivery(
         problem = _valid("product", record)
         if problem is not None:
             raise ValueError(f"product {record['product'].get('id')} re-read from the shop is still invalid: {problem}")
+        record = with_category_paths(record, client)
         product_id = str(record["product"]["id"])
         return [staged("product", product_id, record), staged("inventory", product_id, _inventory_record(record))]
 
