@@ -375,8 +375,10 @@ def connect_webhooks(
     first deliveries already verify. Running it again reuses the stored secret and changes nothing in the shop; a
     new secret (first run) recreates any webhook that already pointed at our URL, since its secret is unknown.
     """
+    # The row is read FOR UPDATE: two registrations at once would otherwise each store a secret of their own, and
+    # the shop's webhooks created by the first would be signed with a secret the warehouse no longer has.
     with engine.begin() as conn:
-        integration = store.get_integration(conn, integration_id)
+        integration = store.get_integration(conn, integration_id, for_update=True)
         credentials = store.load_credentials(conn, integration_id, cipher)
         secret = reveal(credentials["webhook_secret"]) if credentials.get("webhook_secret") else None
         new_secret = secret is None
