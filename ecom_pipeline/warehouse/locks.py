@@ -123,6 +123,31 @@ def tenant_lock(
         yield held
 
 
+# How fast PostgreSQL notices that the host holding a tenant lock is gone (power loss, a node lost, a network
+# partition: no FIN ever arrives). The lock is a session lock, freed only when the server ends the session, and by
+# default the server probes an idle client after the OS's two hours: the tenant's every run would wait for it.
+# Probing after 30 s idle, every 10 s, 3 unanswered: the session ends, and the lock is free, about a minute after
+# the host vanished. A live holder answers the probes from its kernel, however long its apply runs.
+LOCK_KEEPALIVE = {"tcp_keepalives_idle": "30", "tcp_keepalives_interval": "10", "tcp_keepalives_count": "3"}
+
+
+def prepare_lock_session(conn: Any, purpose: str) -> None:
+    """Name the lock's session after its holder (what a waiter is told) and set its keepalive probes, in one
+    round trip. Over a Unix socket the keepalive settings do nothing, and PostgreSQL says so by ignoring them."""
+    conn.execute(
+        text(
+            "SELECT set_config('application_name', :n, false), set_config('tcp_keepalives_idle', :idle, false), "
+            "set_config('tcp_keepalives_interval', :interval, false), set_config('tcp_keepalives_count', :count, false)"
+        ),
+        {
+            "n": _holder_label(purpose),
+            "idle": LOCK_KEEPALIVE["tcp_keepalives_idle"],
+            "interval": LOCK_KEEPALIVE["tcp_keepalives_interval"],
+            "count": LOCK_KEEPALIVE["tcp_keepalives_count"],
+        },
+    )
+
+
 @contextlib.contextmanager
 def _pg_lock(
     engine: Engine, tenant_id: str, purpose: str, timeout: float, on_wait: Callable[[str], None] | None
@@ -134,7 +159,7 @@ def _pg_lock(
     conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     held = False
     try:
-        conn.execute(text("SELECT set_config('application_name', :n, false)"), {"n": _holder_label(purpose)})
+        prepare_lock_session(conn, purpose)
         held = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
         if not held:
             if on_wait is not None:

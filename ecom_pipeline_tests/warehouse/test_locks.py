@@ -99,3 +99,24 @@ def test_a_wait_ending_within_a_millisecond_of_its_deadline_still_times_out(url:
     finally:
         holder.kill()
         holder.wait(timeout=30)
+
+
+def test_a_postgresql_lock_session_probes_its_client_so_a_vanished_host_frees_the_lock(warehouse_url: str) -> None:
+    """Prevents a tenant from staying locked for the OS's two hours after the host holding its lock vanished (no
+    FIN, so only keepalive probes end the session): the lock's session is named after its holder and probes an
+    idle client after 30 s, every 10 s, 3 times."""
+    engine = shared_engine(warehouse_url)
+    if engine.dialect.name != "postgresql":
+        pytest.skip("session locks and keepalive probes are PostgreSQL's (this test runs under CI=true)")
+    from sqlalchemy import text
+
+    from ecom_pipeline.warehouse.locks import LOCK_KEEPALIVE, prepare_lock_session
+
+    with engine.connect() as conn:
+        prepare_lock_session(conn, "a test's apply")
+        shown = {name: conn.execute(text(f"SHOW {name}")).scalar() for name in LOCK_KEEPALIVE}
+        label = conn.execute(text("SHOW application_name")).scalar()
+        conn.invalidate()  # not back to the pool with these settings
+    assert shown == LOCK_KEEPALIVE  # over TCP (127.0.0.1), the server applies them
+    assert "a test's apply" in str(label)
+    assert int(LOCK_KEEPALIVE["tcp_keepalives_idle"]) + 3 * int(LOCK_KEEPALIVE["tcp_keepalives_interval"]) <= 90
