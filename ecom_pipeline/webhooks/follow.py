@@ -42,7 +42,9 @@ import dagster as dg
 from ecom_pipeline.assets.export import INBOX_ASSET_KEY
 from ecom_pipeline.partitions import TENANTS_PARTITION_NAME
 from ecom_pipeline.runner import (
+    TAG_HOST,
     TAG_LAUNCHED_BY,
+    UNFINISHED,
     _warehouse_url,
     ensure_pools,
     get_instance,
@@ -171,6 +173,41 @@ def _follower_claim(engine: Any, tenant: str) -> Iterator[bool]:
         yield True
 
 
+def reap_orphaned_follower_runs(instance: dg.DagsterInstance, engine: Any) -> list[str]:
+    """Fail the unfinished runs of followers that are gone, on any host, and free their pool slots; returns them.
+
+    A follower holds its claim on a tenant (``follower:<tenant>``) from before its run is created until after the
+    run has finished, so an unfinished follower run whose claim is free lost its follower: the process died, or its
+    host vanished (the claim's session then ends within about a minute, see ``locks.LOCK_KEEPALIVE``). Without
+    this, such a run held its tenant's one run slot (``dagster/partition`` limit 1) for the runs' 30-minute max
+    runtime when the follower's host was not this one (``reap_dead_runs`` checks this host's processes only).
+    The claim is held while the run is re-read and failed, so no follower can start the tenant meanwhile.
+    """
+    failed: list[str] = []
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=UNFINISHED, tags={TAG_LAUNCHED_BY: LAUNCHED_BY})):
+        tenant = run.tags.get("dagster/partition")
+        if not tenant:
+            continue
+        with _follower_claim(engine, tenant) as claimed:
+            if not claimed:
+                continue  # a follower is applying this tenant (perhaps in this very run): alive
+            current = instance.get_run_by_id(run.run_id)
+            if current is None or current.is_finished:
+                continue
+            host = run.tags.get(TAG_HOST, "an unknown host")
+            instance.report_run_failed(
+                current,
+                f"The webhook follower that executed this run (on {host}) is gone: it no longer holds its claim on "
+                f"tenant {tenant}. Marked failed, and its pool slots freed, by another follower. Whatever it had "
+                "committed is kept; the deliveries it had not applied are still pending and are applied next.",
+            )
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            failed.append(run.run_id)
+            logger.warning("run %s of tenant %s was left unfinished by a follower on %s that is gone: marked failed",
+                           run.run_id, tenant, host)  # fmt: skip
+    return failed
+
+
 @contextlib.contextmanager
 def _short_lock_wait(seconds: float) -> Iterator[None]:
     """Runs executed by this follower wait at most ``seconds`` for a tenant's lock (unless the operator set
@@ -232,9 +269,10 @@ def follow(
             stats.polls += 1
             try:
                 if time.monotonic() >= next_reap:
-                    # Runs of this host's followers (or CLI runs) whose process died would hold their tenant's
-                    # run slot; a replacement on another host relies on the runs' max runtime tag instead.
+                    # Runs whose process died would hold their tenant's run slot: this host's (followers' and CLI
+                    # runs', by pid) and any host's followers' (by their claim).
                     reap_dead_runs(instance)
+                    reap_orphaned_follower_runs(instance, engine)
                     next_reap = time.monotonic() + REAP_EVERY_S
                 with engine.connect() as conn:
                     due = [

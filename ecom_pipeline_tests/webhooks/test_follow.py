@@ -233,3 +233,66 @@ def test_follower_outlives_an_unreachable_warehouse(world: tuple[World, dg.Dagst
     )
     stats = follow(instance=instance, defs=unreachable, once=True)
     assert (stats.polls, stats.runs) == (1, 0)
+
+
+# A follower on another host that dies right after its run started: it claims the tenant as a follower does,
+# creates the apply run with a follower's tags (its host: another machine's), and is killed before the run ends.
+DYING_FOLLOWER = """
+import os, signal, sys
+import dagster as dg
+from ecom_pipeline.definitions import defs
+from ecom_pipeline.runner import TAG_HOST, TAG_LAUNCHED_BY
+from ecom_pipeline.warehouse.engine import shared_engine
+from ecom_pipeline.webhooks.dagster import APPLY_WEBHOOKS_JOB_NAME
+from ecom_pipeline.webhooks.follow import LAUNCHED_BY, _follower_claim
+instance = dg.DagsterInstance.get()
+with _follower_claim(shared_engine(sys.argv[1]), sys.argv[2]) as claimed:
+    assert claimed
+    run = instance.create_run_for_job(
+        defs.resolve_job_def(APPLY_WEBHOOKS_JOB_NAME), status=dg.DagsterRunStatus.STARTED,
+        tags={TAG_LAUNCHED_BY: LAUNCHED_BY, TAG_HOST: "another-host", "dagster/partition": sys.argv[2]},
+    )
+    print(run.run_id, flush=True)
+    if sys.argv[3] == "die":
+        os.kill(os.getpid(), signal.SIGKILL)
+    sys.stdin.readline()  # alive until the test says
+"""
+
+
+def test_a_run_left_by_a_follower_gone_on_another_host_is_failed_and_a_live_ones_is_not(
+    world: tuple[World, dg.DagsterInstance], warehouse_url: str
+) -> None:
+    """Prevents a follower that died on another host from holding its tenant's one run slot (and the tenant's
+    webhooks) for the runs' 30-minute max runtime: its claim is gone, so the next follower's reaping fails the run
+    at once. A run whose follower is alive (it holds the claim) is left alone."""
+    import subprocess
+    import sys
+
+    w, instance = world
+
+    def start(mode: str) -> tuple[subprocess.Popen[str], str]:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", DYING_FOLLOWER, warehouse_url, TENANT, mode],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=os.environ,
+        )  # fmt: skip
+        assert proc.stdout is not None
+        return proc, proc.stdout.readline().strip()
+
+    alive, alive_run = start("live")
+    try:
+        follow(instance=instance, once=True)
+        run = instance.get_run_by_id(alive_run)
+        assert run is not None and run.status == dg.DagsterRunStatus.STARTED
+    finally:
+        assert alive.stdin is not None
+        alive.stdin.write("\n")
+        alive.stdin.flush()
+        alive.wait(30)
+    dead, dead_run = start("die")
+    assert dead.wait(30) == -9
+    w.change_price(w.simple_product().id, "31.30")  # type: ignore[attr-defined]
+    stats = follow(instance=instance, once=True)
+    failed = instance.get_run_by_id(dead_run)
+    assert failed is not None and failed.status == dg.DagsterRunStatus.FAILURE
+    assert instance.get_run_by_id(alive_run).status == dg.DagsterRunStatus.FAILURE  # type: ignore[union-attr]
+    assert stats.applied == 1 and w.inbox_statuses()[-1] == "applied"
