@@ -72,9 +72,10 @@ FAILURE_BACKOFF_S = 2.0
 MAX_FAILURE_BACKOFF_S = 300.0
 MAX_POLL_BACKOFF_S = 30.0
 # How long a follower's run waits for a tenant's lock a sync took between the probe and the run (see
-# _short_lock_wait), how often dead runs of this host are reaped, and the max runtime tag of its runs: run
-# monitoring fails a run past it, so a follower killed mid-run (its replacement on another host cannot reap it)
-# blocks its tenant's run slot for at most that long, not the instance's 6 hours.
+# _short_lock_wait), how often dead runs are reaped (this host's by pid, any follower's by its claim: see
+# reap_orphaned_follower_runs), and the max runtime tag of its runs: run monitoring fails a run past it, so a
+# follower killed mid-run when no other follower is left blocks its tenant's run slot for at most that long, not
+# the instance's 6 hours.
 RUN_LOCK_WAIT_S = 5.0
 REAP_EVERY_S = 60.0
 MAX_RUNTIME_S = 1800
