@@ -892,7 +892,7 @@ def cmd_lineage(args: argparse.Namespace) -> int:
 
 def _add_two_way_commands(sub: Any) -> None:
     """The catalogue, integration-settings and conflicts commands (issue 10)."""
-    from ecom_pipeline.sync.merge import FIELDS, Direction, Policy
+    from ecom_pipeline.sync.merge import POLICY_FIELDS, Direction, Policy
     from ecom_pipeline.sync.policies import RULE_KINDS
     from ecom_pipeline.tenants import tenant_argument
 
@@ -919,7 +919,7 @@ def _add_two_way_commands(sub: Any) -> None:
     pp.add_argument("--integration", type=int, required=True, help="Integration id (see `ecom-pipeline status`).")
     pp.add_argument("--direction", choices=[d.value for d in Direction], default=None)
     pp.add_argument("--policy", action="append", metavar="FIELD=POLICY",
-                    help=f"Who wins a conflict on FIELD ({', '.join(FIELDS)}): "
+                    help=f"Who wins a conflict on FIELD ({', '.join(POLICY_FIELDS)}): "
                          f"{' | '.join(p.value for p in Policy)}. Repeatable.")  # fmt: skip
     pp.add_argument("--include", action="append", metavar="KIND:PATTERN",
                     help=f"List only matching hub products in this shop; KIND is {', '.join(RULE_KINDS)}. "

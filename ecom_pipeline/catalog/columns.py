@@ -11,7 +11,18 @@ from decimal import Decimal
 
 # Product columns repeat on every row of a product (rows are grouped by ``handle``); on import a later row may
 # leave them empty, but may not contradict the first row that gives them.
-PRODUCT_COLUMNS = ("title", "description", "status", "product_type", "tags", "categories")
+# ``product_type`` is the kind (WooCommerce simple/variable); ``vendor`` and ``shopify_product_type`` are Shopify's
+# vendor and free-text product type, pushed to Shopify only.
+PRODUCT_COLUMNS = (
+    "title",
+    "description",
+    "status",
+    "product_type",
+    "vendor",
+    "shopify_product_type",
+    "tags",
+    "categories",
+)
 VARIANT_COLUMNS = (
     "sku",
     "variant_title",
@@ -29,6 +40,9 @@ REQUIRED_COLUMNS = ("handle", "title", "status", "sku", "price")
 # Columns added after files were first exported: a file without them leaves the hub's values as they are (an old
 # export imported again must not clear every barcode).
 KEEP_WHEN_ABSENT = ("sale_price", "barcode")
+PRODUCT_KEEP_WHEN_ABSENT = ("vendor", "shopify_product_type")
+# The longest text the hub columns hold (VARCHAR); Shopify documents no limit of its own for these two.
+TEXT_LIMITS = {"product_type": 32, "vendor": 255, "shopify_product_type": 255}
 MONEY_COLUMNS = ("price", "compare_at_price", "sale_price")
 STATUSES = ("active", "draft", "archived")
 LIST_SEPARATOR = ";"

@@ -104,7 +104,9 @@ class ImportCounts:
 
 
 def _product_values(group: ProductGroup) -> dict[str, Any]:
-    values = {f: group.values.get(f) for f in _PRODUCT_FIELDS}
+    """The product's hub values from the file; a column the file lacks that came later (vendor, Shopify product
+    type) is left out, so the hub keeps its value (an old export imported again clears nothing)."""
+    values = {f: group.values.get(f) for f in _PRODUCT_FIELDS if f not in group.absent}
     values["tags"] = values["tags"] or []
     values["categories"] = values["categories"] or []
     return values
@@ -326,6 +328,8 @@ def export_rows(conn: Connection, tenant_id: str) -> ExportResult:
                     "description": product.description or "",
                     "status": product.status or "",
                     "product_type": product.product_type or "",
+                    "vendor": product.vendor or "",
+                    "shopify_product_type": product.shopify_product_type or "",
                     "tags": format_list(product.tags, what=f"tag of {product.handle!r}"),
                     "categories": format_list(product.categories, what=f"category of {product.handle!r}"),
                     "sku": variant.sku,

@@ -21,8 +21,10 @@ from ecom_pipeline.catalog.columns import (
     LIST_SEPARATOR,
     MONEY_COLUMNS,
     PRODUCT_COLUMNS,
+    PRODUCT_KEEP_WHEN_ABSENT,
     REQUIRED_COLUMNS,
     STATUSES,
+    TEXT_LIMITS,
     minor_units,
 )
 
@@ -86,9 +88,11 @@ class VariantRow:
 class ProductGroup:
     handle: str
     first_row: int
-    values: dict[str, Any]  # title, description, status, product_type, tags, categories
+    values: dict[str, Any]  # title, description, status, product_type, vendor, shopify_product_type, tags, ...
     rows: list[VariantRow]
     hub: HubProduct | None = None
+    # Columns added after files were first exported that this file lacks: the hub's values are kept.
+    absent: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -249,8 +253,10 @@ def _parse_product_cell(column: str, text: str) -> Any:
         if text not in STATUSES:
             raise ValueError(f"{text!r} is not a status: use {', '.join(STATUSES)}")
         return text
-    if column == "product_type" and len(text) > 32:
-        raise ValueError("is longer than 32 characters")
+    limit = TEXT_LIMITS.get(column)
+    if limit is not None and len(text) > limit:
+        what = " (the product's kind, e.g. simple or variable; Shopify's type goes in shopify_product_type)"
+        raise ValueError(f"is longer than {limit} characters" + (what if column == "product_type" else ""))
     return text
 
 
@@ -332,7 +338,16 @@ def validate(header: Sequence[str], rows: Sequence[Mapping[str, Any]], hub: HubS
             errors.append(RowError(row, "sku", f"{sku!r} is already on row {sku_rows[sku]}: SKUs are unique"))
         else:
             sku_rows[sku] = row
-        group = groups.setdefault(handle, ProductGroup(handle=handle, first_row=row, values={}, rows=[]))
+        group = groups.setdefault(
+            handle,
+            ProductGroup(
+                handle=handle,
+                first_row=row,
+                values={},
+                rows=[],
+                absent=frozenset(c for c in PRODUCT_KEEP_WHEN_ABSENT if c not in cells),
+            ),
+        )
         for column in PRODUCT_COLUMNS:
             text = cells.get(column, "")
             if not text:

@@ -82,8 +82,15 @@ class CanonicalProduct:
     status: str  # active | draft | archived
     variants: tuple[CanonicalVariant, ...]
     description: str | None = None
+    # The product's kind where the platform has one (WooCommerce ``simple``/``variable``, PrestaShop ``standard``/
+    # ``combinations``): what the WooCommerce push reads to choose simple or variable. None where it has none.
     product_type: str | None = None
     handle: str | None = None
+    # Shopify's brand/maker and free-text product type ("Mugs"). None where the platform has no such field
+    # (WooCommerce, PrestaShop), which resolve reads as "not known here": it never blanks another shop's value.
+    # Shopify's empty value is "" (known to be empty).
+    vendor: str | None = None
+    shopify_product_type: str | None = None
     tags: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     created_at: datetime | None = None

@@ -44,7 +44,7 @@ from sqlalchemy.engine import Connection
 from ecom_pipeline.sync.category_paths import SEPARATOR, same_categories
 from ecom_pipeline.sync.lineage import PushLineage, cli_run_id
 from ecom_pipeline.sync.membership import MemberOutcome, fingerprint, merge_member
-from ecom_pipeline.sync.merge import FIELDS, Outcome, json_value, merge_field, normalize
+from ecom_pipeline.sync.merge import FIELDS, SHOPIFY_PRODUCT_FIELDS, Outcome, json_value, merge_field, normalize
 from ecom_pipeline.sync.policies import SyncSettings, is_listed
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.schema import (
@@ -57,7 +57,7 @@ from ecom_pipeline.warehouse.schema import (
 )
 from ecom_pipeline.warehouse.types import utcnow
 
-PRODUCT_FIELDS = ("title", "description", "status")
+PRODUCT_FIELDS = ("title", "description", "status", *SHOPIFY_PRODUCT_FIELDS)
 VARIANT_FIELDS = ("sku", "price", "compare_at_price", "sale_price", "barcode", "weight")
 # What a writer without its own ``PUSH_FIELDS`` takes: every field with a policy.
 ALL_PUSH_FIELDS: frozenset[str] = frozenset(FIELDS)
@@ -207,7 +207,13 @@ _SHOP_STATUS = {"active": "active", "draft": "draft", "archived": "draft"}
 def product_values(row: Any) -> dict[str, Any]:
     """A hub product's pushable fields; a deleted product is a draft in the shop."""
     status = "draft" if row.deleted_at is not None else _SHOP_STATUS.get(row.status, "draft")
-    return {"title": row.title, "description": row.description, "status": status}
+    return {
+        "title": row.title,
+        "description": row.description,
+        "status": status,
+        # getattr: rows read before migration 0014 (and test rows) may lack Shopify's own columns.
+        **{name: getattr(row, name, None) for name in SHOPIFY_PRODUCT_FIELDS},
+    }
 
 
 def variant_values(row: Any, settings: SyncSettings) -> dict[str, Any]:
@@ -368,11 +374,13 @@ def plan_export(
     for p in sorted(products, key=lambda r: int(r.id)):
         kids = sorted(by_product.get(int(p.id), []), key=lambda r: (r.position is None, r.position or 0, int(r.id)))
         live = [v for v in kids if v.deleted_at is None]
-        product_dict = {"handle": p.handle, "tags": p.tags, "categories": p.categories, "product_type": p.product_type}
+        product_dict = {"handle": p.handle, "tags": p.tags, "categories": p.categories, "product_type": p.product_type,
+                        **{name: getattr(p, name, None) for name in SHOPIFY_PRODUCT_FIELDS}}  # fmt: skip
         if not is_listed(settings, product_dict, [v.sku for v in live]):
             continue
         link = product_links.get(int(p.id))
-        values = product_values(p)
+        # Shopify's own fields travel only to a platform that takes them (a create's values are what it sends).
+        values = {k: v for k, v in product_values(p).items() if k not in SHOPIFY_PRODUCT_FIELDS or k in push_fields}
         if link is None:
             if p.deleted_at is not None or not live:
                 continue  # nothing to create: deleted in the hub, or no variant to sell

@@ -86,9 +86,15 @@ FIELDS: tuple[str, ...] = (
     "options",
     "variants",
 )
+# Product fields only Shopify holds (its ``vendor`` and free-text ``productType``). Apart from ``FIELDS``, which
+# writers take as "every field" when they name what they push (``PUSH_FIELDS``): a platform pushes these only when
+# its writer names them, so a WooCommerce or PrestaShop push never plans a value the shop has no place for.
+SHOPIFY_PRODUCT_FIELDS: tuple[str, ...] = ("vendor", "shopify_product_type")
+# Every field a policy can be set for.
+POLICY_FIELDS: tuple[str, ...] = (*FIELDS, *SHOPIFY_PRODUCT_FIELDS)
 MONEY_FIELDS = frozenset({"price", "compare_at_price", "sale_price"})
 # Text where a shop's empty string and the hub's NULL mean the same thing (no description, no barcode).
-_TEXT_FIELDS = frozenset({"title", "description", "status", "sku", "barcode"})
+_TEXT_FIELDS = frozenset({"title", "description", "status", "sku", "barcode", *SHOPIFY_PRODUCT_FIELDS})
 
 
 class MergeValueError(ValueError):

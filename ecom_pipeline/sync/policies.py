@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from ecom_pipeline.sync.merge import FIELDS, Direction, Policy
+from ecom_pipeline.sync.merge import POLICY_FIELDS, Direction, Policy
 
 DIRECTION_KEY = "sync_direction"
 POLICIES_KEY = "field_policies"
@@ -31,11 +31,12 @@ BULK_THRESHOLD_PLATFORMS = ("shopify",)
 # What an integration without a stored direction does: pull only, exactly what the project did before.
 DEFAULT_DIRECTION = Direction.PULL
 # The briefs' rule (last write wins) for content; the SKU is the cross-shop key, so two different SKU edits are
-# held for a person rather than letting a timestamp re-key a variant across every shop.
-DEFAULT_POLICIES: dict[str, Policy] = {name: Policy.NEWEST for name in FIELDS} | {"sku": Policy.MANUAL}
+# held for a person rather than letting a timestamp re-key a variant across every shop. Shopify's vendor and product
+# type (``SHOPIFY_PRODUCT_FIELDS``) are content like the title: newest.
+DEFAULT_POLICIES: dict[str, Policy] = {name: Policy.NEWEST for name in POLICY_FIELDS} | {"sku": Policy.MANUAL}
 # Listing rules: KIND:GLOB, matched case-insensitively against the product's handle, a variant's SKU, a tag, a
-# category or the product type.
-RULE_KINDS = ("handle", "sku", "tag", "category", "type")
+# category or the product type (the kind, or Shopify's own product type), or (``vendor``) the vendor.
+RULE_KINDS = ("handle", "sku", "tag", "category", "type", "vendor")
 
 
 class SettingsError(ValueError):
@@ -57,8 +58,8 @@ def parse_policy(text: str) -> tuple[str, Policy]:
     name, value = name.strip(), value.strip()
     if not sep or not name or not value:
         raise SettingsError(f"policy {text!r} is not FIELD=POLICY (e.g. price=hub)")
-    if name not in FIELDS:
-        raise SettingsError(f"unknown field {name!r} in policy {text!r}: fields are {', '.join(FIELDS)}")
+    if name not in POLICY_FIELDS:
+        raise SettingsError(f"unknown field {name!r} in policy {text!r}: fields are {', '.join(POLICY_FIELDS)}")
     try:
         return name, Policy(value)
     except ValueError:
@@ -233,8 +234,10 @@ def _matches(rule: str, product: Mapping[str, Any], skus: Iterable[str | None]) 
         values = product.get("tags") or ()
     elif kind == "category":
         values = product.get("categories") or ()
-    else:
-        values = [product.get("product_type")]
+    elif kind == "vendor":
+        values = [product.get("vendor")]
+    else:  # type: the kind (WooCommerce, PrestaShop) or Shopify's product type, whichever the product has
+        values = [product.get("product_type"), product.get("shopify_product_type")]
     return any(v is not None and fnmatch.fnmatchcase(str(v).lower(), pattern) for v in values)
 
 

@@ -269,7 +269,17 @@ hub_products = Table(
     Column("title", Text, nullable=False),
     Column("description", Text),
     Column("status", String(20), nullable=False, doc="active | draft | archived"),
-    Column("product_type", String(32), doc="simple | variable | ..."),
+    Column(
+        "product_type",
+        String(32),
+        doc="the product's kind on WooCommerce/PrestaShop (simple | variable | ...); NULL from Shopify",
+    ),
+    Column("vendor", String(255), doc="the brand or maker (Shopify vendor); NULL where the shop has none"),
+    Column(
+        "shopify_product_type",
+        String(255),
+        doc="Shopify's free-text product type (e.g. Mugs); never sent to another platform as its kind",
+    ),
     Column("handle", String(255)),
     Column("tags", JsonType),
     Column("categories", JsonType),

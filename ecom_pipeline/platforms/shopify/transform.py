@@ -306,7 +306,10 @@ def _product(
             sorted(variants, key=lambda v: (v.position if v.position is not None else 0, int(v.external_id)))
         ),
         description=f.text(description, product.get(description)),
-        product_type=f.text(product_type, product.get(product_type)),
+        # Shopify's productType is the merchant's classification, not a kind: it has a column of its own, and
+        # Shopify has no kind (product_type None), so a Shopify pull never overwrites a WooCommerce kind.
+        vendor=f.text("vendor", product.get("vendor")) or "",
+        shopify_product_type=f.text(product_type, product.get(product_type)) or "",
         handle=f.text("handle", product.get("handle")),
         tags=_tags(f, product.get("tags")),
         created_at=f.utc_time(created, product.get(created)),

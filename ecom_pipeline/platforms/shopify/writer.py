@@ -48,8 +48,14 @@
   the whole hub list, which replaces the shop's (so a tag removed in the hub leaves the shop). Shopify trims tags and
   drops empty and repeated ones; a tag it refuses (over 255 characters) is a ``userError`` of that product only.
 
-Known limits (docs/two-way-sync.md): vendor and product type are not written; new variants under linked products
-(``productVariantsBulkCreate``) always go one call per product.
+- Vendor and product type (the hub's ``vendor`` and ``shopify_product_type``, Shopify's ``vendor`` and
+  ``productType``): on create when the hub has them, and in a linked product's ``productSet`` when the hub's differ
+  from the link's base (merged fields with a policy, like the title); the answer's values become the base, so the
+  pull that reads them back changes nothing. Only Shopify takes them (``merge.SHOPIFY_PRODUCT_FIELDS``): the hub's
+  ``product_type``, WooCommerce's simple/variable kind, is never sent here, nor Shopify's type to WooCommerce.
+
+Known limits (docs/two-way-sync.md): new variants under linked products (``productVariantsBulkCreate``) always go
+one call per product.
 """
 
 from __future__ import annotations
@@ -79,7 +85,7 @@ from ecom_pipeline.sync.export import (
     deleted_variant_row,
     link_row,
 )
-from ecom_pipeline.sync.merge import FIELDS
+from ecom_pipeline.sync.merge import FIELDS, SHOPIFY_PRODUCT_FIELDS
 from ecom_pipeline.sync.policies import BULK_THRESHOLD_KEY, parse_bulk_threshold
 from ecom_pipeline.sync.resolve.products import product_snapshot, variant_snapshot
 from ecom_pipeline.warehouse.types import utcnow
@@ -87,8 +93,9 @@ from ecom_pipeline.warehouse.types import utcnow
 LinksCallback = Callable[[list[dict[str, Any]]], None]
 # The fields a push writes to Shopify (sync/export.py plans no other): not the sale price (Shopify has a price and
 # a compare-at price only: a sale is the price with a compare-at above it); and a linked product's tags (the plan's
-# ``tags`` change, sent as the whole list: ``productSet`` replaces the product's tags with it).
-PUSH_FIELDS: frozenset[str] = (frozenset(FIELDS) - {"sale_price"}) | {TAGS}
+# ``tags`` change, sent as the whole list: ``productSet`` replaces the product's tags with it); and Shopify's own
+# product fields, ``vendor`` and ``shopify_product_type`` (``productType``).
+PUSH_FIELDS: frozenset[str] = (frozenset(FIELDS) - {"sale_price"}) | {TAGS} | frozenset(SHOPIFY_PRODUCT_FIELDS)
 SKU_LOOKUP_CHUNK = 50  # SKUs per look-up query (the search string stays short; 250 results per page at most)
 MUTATION_ESTIMATE = 10.0  # a mutation field costs 10 points before its selection
 _STATUS = {"active": "ACTIVE", "draft": "DRAFT", "archived": "ARCHIVED"}
@@ -128,8 +135,9 @@ def _reason(error: Mapping[str, Any]) -> str:
 
 
 def product_input(values: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
-    """``ProductSetInput`` fields for the canonical product ``names`` (title, description, status; tags are the
-    caller's: a create's are ``ProductCreate.tags``, an update's the plan's change)."""
+    """``ProductSetInput`` fields for the canonical product ``names`` (title, description, status, vendor, product
+    type; tags are the caller's: a create's are ``ProductCreate.tags``, an update's the plan's change). A vendor or
+    product type the hub cleared is sent as "" (Shopify's "none"; the pull reads it back as NULL)."""
     out: dict[str, Any] = {}
     for name in names:
         if name == "title":
@@ -138,6 +146,10 @@ def product_input(values: Mapping[str, Any], names: Iterable[str]) -> dict[str, 
             out["descriptionHtml"] = values.get("description") or ""
         elif name == "status":
             out["status"] = _STATUS.get(values["status"], "DRAFT")
+        elif name == "vendor":
+            out["vendor"] = values.get("vendor") or ""
+        elif name == "shopify_product_type":
+            out["productType"] = values.get("shopify_product_type") or ""
     return out
 
 
@@ -171,6 +183,8 @@ def variant_input(values: Mapping[str, Any], names: Iterable[str]) -> dict[str, 
 def create_input(create: ProductCreate, variant_ids: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The whole ``ProductSetInput`` of a hub product: fields, options and variants (with ``id`` where adopted)."""
     body = product_input(create.values, ("title", "description", "status"))
+    # Vendor and product type only when the hub has them: left out, the shop keeps its own (an adopted product's).
+    body.update(product_input(create.values, [n for n in SHOPIFY_PRODUCT_FIELDS if create.values.get(n)]))
     if create.handle:
         body["handle"] = create.handle
     if create.tags:  # the hub's tag names (Shopify trims them and drops empties and repeats)

@@ -85,6 +85,8 @@ _OPTIONAL_SNAPSHOT_FIELDS = (
     "price_includes_tax",
     "sale_price",
     "barcode",
+    "vendor",
+    "shopify_product_type",
 )
 
 

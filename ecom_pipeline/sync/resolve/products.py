@@ -55,12 +55,20 @@ def variant_snapshot(variant: CanonicalVariant) -> dict[str, Any]:
     return data
 
 
+# Product columns only some platforms fill: a record whose platform has no such field (None) leaves the hub's value
+# as it is on update (a Shopify pull must not blank a WooCommerce kind, a WooCommerce pull a Shopify vendor). A
+# platform that has the field and holds nothing says "" (Shopify), stored as NULL.
+_PLATFORM_PRODUCT_COLUMNS = ("product_type", "vendor", "shopify_product_type")
+
+
 def _product_values(p: CanonicalProduct, now: datetime) -> dict[str, Any]:
     return {
         "title": p.title,
         "description": p.description,
         "status": p.status,
-        "product_type": p.product_type,
+        "product_type": p.product_type or None,
+        "vendor": p.vendor or None,
+        "shopify_product_type": p.shopify_product_type or None,
         "handle": p.handle,
         "tags": list(p.tags),
         "categories": list(p.categories),
@@ -216,8 +224,12 @@ def _write_hub_products(
 
 
 def _merged_product(item: Pending[CanonicalProduct], values: dict[str, Any], merger: Merger | None) -> dict[str, Any]:
-    """The values to write to a linked hub product: the shop's (``pull``), else the three-way merge's."""
-    return values if merger is None else merger.product(item, values)
+    """The values to write to a linked hub product: the shop's (``pull``), else the three-way merge's; never a
+    column the shop's platform does not have (``_PLATFORM_PRODUCT_COLUMNS``)."""
+    unknown = {name for name in _PLATFORM_PRODUCT_COLUMNS if getattr(item.record, name) is None}
+    values = {k: v for k, v in values.items() if k not in unknown}
+    merged = values if merger is None else merger.product(item, values)
+    return {k: v for k, v in merged.items() if k not in unknown}
 
 
 def _write_hub_variants(

@@ -9,7 +9,10 @@ the hub row, the shop record and the link's ``base_snapshot``:
 - both changed alike is agreement; both changed differently is a conflict decided by the field's policy, each
   one a ``sync_conflicts`` row with the Dagster run id; ``manual`` keeps the hub value and export pushes nothing
   for it until a person decides (``sync.resolve.decisions`` applies that decision on the next resolve);
-- fields without a policy (handle, tags, categories, product type, variant title, currency, position) take the
+- Shopify's vendor and product type (``vendor``, ``shopify_product_type``) are merged fields with a policy, like
+  the title; a platform without them (WooCommerce, PrestaShop: None in its record) never changes them, and resolve
+  does not write them for it (``products._PLATFORM_PRODUCT_COLUMNS``);
+- fields without a policy (handle, tags, categories, product kind, variant title, currency, position) take the
   shop's value only when the shop changed them, so a hub edit of them survives an unrelated pull; categories are
   compared as paths (``Parent > Child``), a leaf-only reading agreeing with the hub's path (``_categories``).
 - a record deleted in the hub (``deleted_at``) stays deleted: a shop edit does not bring it back; except a
@@ -210,7 +213,11 @@ class Merger:
                 if d.field == "price":
                     for twin in _TAX_TWINS:
                         out[twin] = getattr(hub, twin)
-            new_base[d.field] = _new_base(d, shop.get(d.field), base.get(d.field))
+            after = _new_base(d, shop.get(d.field), base.get(d.field))
+            if after is not None or d.field in shop or d.field in base:
+                # A field neither side's record has (a WooCommerce product's vendor) stays out of the base, so the
+                # base hashes as the next reading's snapshot does and an unchanged record is not merged again.
+                new_base[d.field] = after
         for key, column in others.items():
             if key == "categories":
                 out[column] = self._categories(hub, base, shop, new_base)
