@@ -967,7 +967,8 @@ def _add_two_way_commands(sub: Any) -> None:
         "--push-concurrency",
         default=None,
         metavar="N",
-        help="WooCommerce: write batches a push keeps in flight at once, 1 to 8 (1: each waits for the previous "
+        help="WooCommerce, PrestaShop: write calls a push keeps in flight at once, 1 to 8 (1: each waits for the "
+        "previous "
         "answer); default restores the default (4). Kept by a new `connect`.",
     )
     pp.set_defaults(func=cmd_integration_set)

@@ -329,12 +329,14 @@ class HttpSession:
 
     def _thread_session(self) -> requests.Session:
         """The ``requests.Session`` of the calling thread: the session itself in the thread that made it, else one
-        of the thread's own, made like it (auth, headers, proxies, the same adapters: their pools are shared)."""
+        of the thread's own, made like it (its class, auth, headers, proxies, the same adapters: their pools are
+        shared)."""
         if threading.get_ident() == self._owner:
             return self._session
         own: requests.Session | None = getattr(self._local, "session", None)
         if own is None:
-            own = requests.Session()
+            # The same class: a client's session subclass may shape requests (PrestaShop's sends XML bodies).
+            own = type(self._session)()
             own.auth = self._session.auth
             own.headers = CaseInsensitiveDict(self._session.headers)
             own.proxies = dict(self._session.proxies)

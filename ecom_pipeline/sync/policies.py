@@ -28,10 +28,10 @@ PUSH_CONCURRENCY_KEY = "push_concurrency"
 SETTING_KEYS = (
     DIRECTION_KEY, POLICIES_KEY, INCLUDE_KEY, EXCLUDE_KEY, PRICE_RULE_KEY, BULK_THRESHOLD_KEY, PUSH_CONCURRENCY_KEY
 )  # fmt: skip
-# Write batches a push keeps in flight at once (1: each waits for the previous answer); only WooCommerce's writer
-# sends them concurrently (docs/two-way-sync.md, "Push concurrency"). At most 8: more would only load the shop, and
-# requests pools 10 connections per host (the writer's main thread makes calls too).
-PUSH_CONCURRENCY_PLATFORMS = ("woocommerce",)
+# Write calls a push keeps in flight at once (1: each waits for the previous answer); the WooCommerce and
+# PrestaShop writers send them concurrently (docs/two-way-sync.md, "Push concurrency"). At most 8: more would only
+# load the shop, and requests pools 10 connections per host (the writer's main thread makes calls too).
+PUSH_CONCURRENCY_PLATFORMS = ("woocommerce", "prestashop")
 DEFAULT_PUSH_CONCURRENCY = 4
 MAX_PUSH_CONCURRENCY = 8
 # Only Shopify has bulk mutations; elsewhere the setting would be stored and silently do nothing.
