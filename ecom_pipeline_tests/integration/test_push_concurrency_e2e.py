@@ -1,11 +1,12 @@
-"""WooCommerce push with several variation batches in flight (``push_concurrency``, docs/two-way-sync.md).
+"""WooCommerce and PrestaShop pushes with several calls in flight (``push_concurrency``, docs/two-way-sync.md).
 
 Two emulated shops seeded alike, both connected to one tenant, one pushed with ``push_concurrency`` 1 (one batch
 at a time) and one with 4: every push (creates with and without SKU, a per-item refusal, price updates, a variant
 delete) must leave the same shop state, the same links and the same lineage in both, while the emulator, which
 answers each variation batch after a short delay, sees 4 batches in flight at once on the second shop and never
 more than 1 on the first, and the batch creating a SKU-less variation alone. A kill -9 in the middle of a push with
-concurrency 4 (batches in flight) must leave no duplicate after the rerun.
+concurrency 4 (batches in flight) must leave no duplicate after the rerun. The same comparison for PrestaShop
+(products with combinations created in flight, combination price PUTs in flight, a combination the shop refuses).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from ecom_pipeline_tests.integration.push_world import OpenPushWorld, PushWorld
 from ecom_pipeline_tests.integration.test_push_kill9_e2e import _kill_at_write
 
 BATCH = "/variations/batch"
+PS_WRITES = ("/api/products", "/api/combinations")
 TAKEN = "TAKEN-1"  # a seeded variation's SKU in each shop (see _take_sku): our variant with it is refused
 OURS = {f"v{i}" for i in range(8)} | {"mug"}
 
@@ -35,9 +37,10 @@ class InFlight:
     """Wraps a shop's API: each variation batch POST is answered after ``delay_s`` (asyncio, so other requests are
     served meanwhile, as a real shop's PHP workers would), and every such request's [start, end] is recorded."""
 
-    def __init__(self, api: Any, delay_s: float) -> None:
+    def __init__(self, api: Any, delay_s: float, paths: tuple[str, ...] = (BATCH,)) -> None:
         self._api = api
         self.delay_s = delay_s
+        self.paths = paths
         self.spans: list[tuple[float, float, str]] = []  # (start, end, subpath)
         self._lock = threading.Lock()
 
@@ -46,7 +49,7 @@ class InFlight:
 
     async def __call__(self, scope: Any, receive: Any, send: Any, **kwargs: Any) -> Any:
         subpath = str(kwargs.get("subpath", ""))
-        if not (scope.get("method") == "POST" and subpath.endswith(BATCH)):
+        if not (scope.get("method") in ("POST", "PUT") and any(p in subpath for p in self.paths)):
             return await self._api(scope, receive, send, **kwargs)
         start = time.monotonic()
         await asyncio.sleep(self.delay_s)
@@ -150,7 +153,8 @@ class World(PushWorld):
                     rejected_records.c.resolved_at.is_(None),
                 )
             )
-            return sorted((r.entity, r.external_id, r.reason) for r in rows)
+            url = self.shop.http_url.rstrip("/")  # a reason may name the call's URL: the shops' differ
+            return sorted((r.entity, r.external_id, r.reason.replace(url, "<shop>")) for r in rows)
 
     def push_here(self) -> int:
         return self.push("--integration", str(self.integration_id()))
@@ -294,3 +298,108 @@ def test_a_push_with_batches_in_flight_killed_mid_push_leaves_no_duplicate_after
         world.shop.stats.reset()
         assert world.push_here() == 0
         assert world.writes() == 0
+
+
+# -- PrestaShop -----------------------------------------------------------------------------------------------------
+
+
+class PsWorld(World):
+    def state(self) -> dict[str, Any]:
+        """Our products and their combinations as content (ids differ between shops)."""
+        store = self.shop.store
+        out = {}
+        for pid, p in store.tables["products"].items():
+            handle = store.text(p["link_rewrite"])
+            if handle not in OURS:
+                continue
+            combos = sorted(
+                (str(c.get("reference")), str(c.get("price")), str(c.get("isbn") or ""))
+                for c in store.tables["combinations"].values()
+                if str(c.get("id_product")) == str(pid)
+            )
+            out[handle] = (store.text(p["name"]), str(p.get("price")), str(p.get("active")), combos)
+        return out
+
+    def shop_key(self, external_id: str) -> str:
+        store = self.shop.store
+        pid, _, cid = external_id.partition("-")
+        handle = store.text(store.tables["products"][int(pid)]["link_rewrite"])
+        if not cid or cid == "0":
+            return f"product:{handle}" + (":simple" if cid else "")
+        return f"combination:{handle}:{store.tables['combinations'][int(cid)].get('reference')}"
+
+
+def _ps_spec(name: str) -> ShopSpec:
+    return ShopSpec(name=name, seed=5, products=2, variable_share=0.0, orders=0, customers=0,
+                    platform="prestashop", options={"languages": ["en"]})  # fmt: skip
+
+
+@contextlib.contextmanager
+def _second_ps_shop(world: PsWorld, spec: ShopSpec) -> Iterator[PsWorld]:
+    """Another PrestaShop shop in its own emulator; its key goes through the environment as connect reads it."""
+    import os
+
+    with SandboxServer(shops=[spec], cert_dir=world.tmp / "certs2") as sandbox:
+        other = PsWorld(world.url, sandbox, world.instance, world.tmp, spec.name)
+        saved = os.environ.get("ECOM_PRESTASHOP_API_KEY")
+        os.environ["ECOM_PRESTASHOP_API_KEY"] = other.shop.credentials["api_key"]
+        try:
+            other.connect("push")
+        finally:
+            if saved is not None:
+                os.environ["ECOM_PRESTASHOP_API_KEY"] = saved
+        yield other
+
+
+def test_prestashop_concurrency_4_leaves_the_same_shop_links_and_lineage_as_1_with_4_calls_in_flight(
+    open_push_world: OpenPushWorld,
+) -> None:
+    """Prevents concurrent PrestaShop creates and combination PUTs from changing what a push does (links,
+    counts, a combination the shop refuses mid-product, lineage), and a push that still waits for each answer."""
+    with open_push_world(PsWorld, _ps_spec("ps-one")) as one, _second_ps_shop(one, _ps_spec("ps-four")) as four:
+        one.set_concurrency(1)
+        four.set_concurrency(4)
+        lines = []
+        for i in range(8):
+            for n, size in enumerate(("S", "M", "L")):
+                head = f"v{i},Product {i},<p>Bench</p>,active,variable" if n == 0 else f"v{i},,,,"
+                lines.append(f"{head},,,V{i}-{size},,{10 + i + n}.00,,EUR,0.5,,{n + 1}")
+        lines.append("mug,Mug,,active,simple,,,MUG-1,,8.00,,EUR,0.35,,")
+        one.import_csv(*lines)
+        with shared_engine(one.url).begin() as conn:  # an isbn the shop refuses: v2's second combination fails
+            conn.execute(update(hub_variants).where(hub_variants.c.sku == "V2-M").values(barcode="12345678X"))
+        recorders = {}
+        for w in (one, four):
+            recorders[w.shop_name] = recorder = InFlight(w.shop.api, 0.1, PS_WRITES)
+            w.shop.api = recorder
+
+        _push_both(one, four)  # creates
+        assert one.state() == four.state()
+        assert len(four.state()) == 9
+        assert recorders["ps-one"].most_in_flight() == 1
+        assert recorders["ps-four"].most_in_flight() == 4, "the window of 4 calls was not used"
+        assert one.open_rejections() == four.open_rejections() != []
+
+        for w in recorders.values():
+            w.clear()
+        for w in (one, four):
+            w.sandbox.clock.advance(60)
+        with shared_engine(one.url).begin() as conn:  # combination price updates
+            for i in range(8):
+                conn.execute(update(hub_variants).where(hub_variants.c.sku == f"V{i}-L").values(price=99))
+        _push_both(one, four)
+        assert recorders["ps-one"].most_in_flight() == 1
+        assert recorders["ps-four"].most_in_flight() == 4
+        assert one.state() == four.state()
+        assert one.links() == four.links()
+        assert one.lineage() == four.lineage()
+        assert one.open_rejections() == four.open_rejections()
+        counts = [
+            [
+                (r.created, r.updated, r.deleted, r.failed)
+                for r in w.export_runs()
+                if r.integration_id == w.integration_id()
+            ]
+            for w in (one, four)
+        ]
+        assert counts[0] == counts[1]
