@@ -1,25 +1,25 @@
 """Push benchmark (issue 10): 1,000 new products (3,000 variants), then 1,000 price changes, then a no-change push,
 to each emulated platform under its real limits, against the floor each platform's limits imply.
 
-Set-up (untimed): one SQLite warehouse; the emulated REST shops (two WooCommerce shops, PrestaShop 8.2.1) served
+Set-up (untimed): one SQLite warehouse; the emulated REST shops (two WooCommerce, two PrestaShop 8.2.1) served
 by another process (``benchmarks/push_shops.py``), so the shops' request handling does not share this process's
 GIL with the push (it did until 2026-12-05: every call's server work then competed with our own, and with the
 writer's worker threads once batches were in flight); the two Shopify shops (Standard plan, 100 points/s and a
 2,000-point bucket) in this process (``SandboxServer``: the floor reads their cost meter and bulk operations). Each
 is connected with ``ecom-pipeline connect --direction push``; the hub catalogue comes from ``ecom-pipeline catalog
-import`` of a CSV (1,000 products with Size S/M/L). The two WooCommerce shops are identical and get the same
-pushes: ``woo-1`` with ``push_concurrency`` 1 (each variation batch sent once the previous answer is processed),
-``woo`` with 4 (docs/two-way-sync.md, "Push concurrency"); ``--only woo`` runs both. Each push is ``ecom-pipeline
-push --tenant T --integration N`` in this process, timed from the command's start to its end (plan, writes,
-links). The price phase is a second import that changes the M variant's price of every product (one variant per
-product, 1,000 changes).
+import`` of a CSV (1,000 products with Size S/M/L). The two shops of each platform are identical and get the same
+pushes: ``woo-1``/``presta-1`` with ``push_concurrency`` 1 (each call sent once the previous answer is processed),
+``woo``/``presta`` with 4 (docs/two-way-sync.md, "Push concurrency"); ``--only woo`` runs both WooCommerce
+shops. Each push is ``ecom-pipeline push --tenant T --integration N`` in this process, timed from the command's
+start to its end (plan, writes, links). The price phase is a second import that changes the M variant's price of
+every product (one variant per product, 1,000 changes).
 
 Floors:
 
 - **WooCommerce and PrestaShop: the fewest calls the API allows, each timed in the same run.** Every HTTP call of
   the run is timed (``requests.Session.send``, request sent to answer read, nothing else), grouped by kind
-  (method and path with ids as ``{id}``); a kind's time is its median. Both WooCommerce rows take their call times
-  from the ``woo-1`` push of the same phase (one call at a time): with 4 batches in flight each call waits behind
+  (method and path with ids as ``{id}``); a kind's time is its median. Both rows of a platform take their call
+  times from its 1-in-flight push of the same phase (``woo-1``, ``presta-1``): with 4 in flight each call waits behind
   the others in the shop (the emulator serves one request at a time), so its own call times would inflate the
   floor by the very concurrency being measured. The floor is thus what the calls cost sent one after another,
   with no client work between them; batches in flight can beat it only by overlapping our work with the shop's.
@@ -276,9 +276,11 @@ def _rest_shops(specs: list[Any], tmp: Path) -> Iterator[dict[str, RemoteShop]]:
         log.close()
 
 
-# The WooCommerce shop pushed one batch at a time: its call times are the floor of both WooCommerce rows.
+# The shops pushed one call at a time: their call times are the floor of both rows of their platform.
 WOO_SEQUENTIAL = "woo-1"
-CONCURRENCY = {"woo-1": 1, "woo": 4}
+PS_SEQUENTIAL = "presta-1"
+SEQUENTIAL = {"woocommerce": WOO_SEQUENTIAL, "prestashop": PS_SEQUENTIAL}
+CONCURRENCY = {WOO_SEQUENTIAL: 1, "woo": 4, PS_SEQUENTIAL: 1, "presta": 4}
 
 
 def run(quick: bool = False, only: tuple[str, ...] = (), profile_dir: Path | None = None) -> str:
@@ -315,6 +317,7 @@ def run(quick: bool = False, only: tuple[str, ...] = (), profile_dir: Path | Non
             # Pushed first in each phase, one batch at a time: the floor's call times (see the module docstring).
             ShopSpec(name=WOO_SEQUENTIAL, seed=1, products=0, orders=0, customers=0),
             ShopSpec(name="woo", seed=1, products=0, orders=0, customers=0),
+            ShopSpec(name=PS_SEQUENTIAL, seed=2, products=0, orders=0, customers=0, platform="prestashop"),
             ShopSpec(name="presta", seed=2, products=0, orders=0, customers=0, platform="prestashop"),
             ShopSpec(
                 name="shopify-calls",
@@ -336,7 +339,7 @@ def run(quick: bool = False, only: tuple[str, ...] = (), profile_dir: Path | Non
             ),
         ]
         if only:
-            wanted = set(only) | ({WOO_SEQUENTIAL} if "woo" in only else set())
+            wanted = set(only) | {SEQUENTIAL[s.platform] for s in specs if s.name in only and s.platform in SEQUENTIAL}
             specs = [s for s in specs if s.name in wanted]
         engine = create_engine(url)
 
@@ -395,7 +398,8 @@ def run(quick: bool = False, only: tuple[str, ...] = (), profile_dir: Path | Non
                     for tenant, options in ((TENANT, True), (PS_TENANT, False)):
                         _catalogue(csv, products, bump, options)
                         assert cli("catalog", "import", str(csv), "--tenant", tenant) == 0
-                sequential: dict[str, tuple[int, float]] = {}  # this phase's call times at 1 batch in flight
+                # This phase's call times at 1 call in flight, per platform (the floor of both of its rows).
+                sequential: dict[str, dict[str, tuple[int, float]]] = {}
                 for spec in specs:
                     shop = shop_of(spec.name)
                     in_process = spec.platform == "shopify"
@@ -429,9 +433,9 @@ def run(quick: bool = False, only: tuple[str, ...] = (), profile_dir: Path | Non
                         ).first()
                     assert run_row is not None and code in (0, 1), f"push to {spec.name} failed ({code})"
                     by_kind = medians(calls)
-                    if spec.name == WOO_SEQUENTIAL:
-                        sequential = by_kind
-                    floor_kinds = sequential if spec.platform == "woocommerce" and sequential else by_kind
+                    if spec.name == SEQUENTIAL.get(spec.platform):
+                        sequential[spec.platform] = by_kind
+                    floor_kinds = sequential.get(spec.platform) or by_kind
                     floor, basis = _floor(spec, shop, phase, products, floor_kinds, meter, bucket, clock_start, calls)
                     rows.append(
                         Row(
@@ -462,7 +466,8 @@ def _label(name: str) -> str:
     return {
         WOO_SEQUENTIAL: "WooCommerce (1 in flight)",
         "woo": "WooCommerce (4 in flight)",
-        "presta": "PrestaShop",
+        PS_SEQUENTIAL: "PrestaShop (1 in flight)",
+        "presta": "PrestaShop (4 in flight)",
         "shopify-calls": "Shopify (per call)",
         "shopify-bulk": "Shopify (bulk)",
     }[name]
@@ -557,14 +562,14 @@ def _render(rows: list[Row], products: int, elapsed: float, load: tuple[float, f
         f"Measured {day} on {info.get('CPU', '?')} ({info.get('cores', os.cpu_count())} cores, "
         f"{info.get('RAM', '?')}, Python {info.get('Python', '?')}; commit {info.get('commit', '?')}), "
         "SQLite warehouse; the emulated WooCommerce and PrestaShop shops served by another process "
-        "(`benchmarks/push_shops.py`), the Shopify shops in the benchmark's. Two identical WooCommerce shops "
-        "get the same pushes, one with `push_concurrency` 1 (each variation batch sent after the previous "
-        f"answer), one with 4 (4 batches in flight). {products:,} products of 3 variants (Size S/M/L) imported "
+        "(`benchmarks/push_shops.py`), the Shopify shops in the benchmark's. Two identical shops of each of "
+        "WooCommerce and PrestaShop get the same pushes, one with `push_concurrency` 1 (each call sent after the "
+        f"previous answer), one with 4 (4 calls in flight). {products:,} products of 3 variants (Size S/M/L) imported "
         "into the hub, pushed to each shop (`ecom-pipeline push --integration N`), then the M price of every "
         f"product changed (one variant per product: {products:,} price changes) and pushed, then a push with "
         "nothing to change. Wall = the push command, from start to end (plan, look-ups, writes, links). Floors "
         "as `benchmarks/push_bench.py` states: WooCommerce and PrestaShop, the fewest calls the API allows, each "
-        "call kind timed in the same run (median; both WooCommerce rows with the call times of the 1-in-flight "
+        "call kind timed in the same run (median; both rows of a platform with the call times of its 1-in-flight "
         "push of the phase, so the calls that wait behind each other at 4 in flight do not inflate the floor); "
         "Shopify, (actual cost - starting bucket) / 100 points/s, plus the bulk operations' own time for the "
         "bulk shop. The machine is shared: its 1-minute load average was "
@@ -585,7 +590,7 @@ def _render(rows: list[Row], products: int, elapsed: float, load: tuple[float, f
         "are read for 5 products' combinations per call: some 200 calls a push of 1,000); and on every "
         "platform our own per-call work (requests' preparation, WooCommerce's OAuth "
         "signature, XML and JSON encoding, transforms, link commits) on 2 cores shared with the emulator's process; "
-        "with batches in flight (WooCommerce, 4) that work overlaps the shop's answers instead of adding to them.",
+        "with calls in flight (4) that work overlaps the shop's answers instead of adding to them.",
         "",
         "Calls per kind (count, median time) in each push that wrote:",
         "",
