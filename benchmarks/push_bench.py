@@ -49,6 +49,7 @@ write call (WooCommerce/PrestaShop: no POST/PUT/PATCH/DELETE served by the shop;
     .venv/bin/python -m benchmarks.push_bench           # 1,000 products, prints the section
     .venv/bin/python -m benchmarks.push_bench --write   # and replaces its section in docs/benchmarks.md
     .venv/bin/python -m benchmarks.push_bench --quick   # 60 products: checks the script works
+    .venv/bin/python -m benchmarks.push_bench --quick --only woo,presta --slow-ms 50   # a shop 50 ms away
 """
 
 from __future__ import annotations
@@ -283,7 +284,7 @@ SEQUENTIAL = {"woocommerce": WOO_SEQUENTIAL, "prestashop": PS_SEQUENTIAL}
 CONCURRENCY = {WOO_SEQUENTIAL: 1, "woo": 4, PS_SEQUENTIAL: 1, "presta": 4}
 
 
-def run(quick: bool = False, only: tuple[str, ...] = (), profile_dir: Path | None = None) -> str:
+def run(quick: bool = False, only: tuple[str, ...] = (), profile_dir: Path | None = None, slow_ms: int = 0) -> str:
     """Run the benchmark; return its markdown section (``benchmarks.run`` includes it in ``make bench``)."""
     from ecom_pipeline.cli import main as cli_main
     from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
@@ -380,6 +381,8 @@ def run(quick: bool = False, only: tuple[str, ...] = (), profile_dir: Path | Non
                         cli("integration", "set", "--integration", str(ids[spec.name]), "--push-concurrency", set_to)
                         == 0
                     )
+            for shop in remote.values():  # --slow-ms: every API answer of the REST shops delayed (FaultSwitches)
+                requests.post(f"{shop.admin}/faults", json={"slow_ms": slow_ms}, timeout=30).raise_for_status()
             # The per-call shop never takes the bulk path; in a quick run the bulk shop takes it from 20 products
             # (the default threshold is 250).
             thresholds = {"shopify-calls": 10**9, **({"shopify-bulk": 20} if quick else {})}
@@ -459,7 +462,7 @@ def run(quick: bool = False, only: tuple[str, ...] = (), profile_dir: Path | Non
     os.environ.update(saved_env)
     requests.Session.send = _send  # type: ignore[method-assign]
     load = (load_before, os.getloadavg()[0])
-    return _render(rows, products, time.perf_counter() - started, load)
+    return _render(rows, products, time.perf_counter() - started, load, slow_ms)
 
 
 def _label(name: str) -> str:
@@ -551,7 +554,7 @@ def _list_read(shop: Any, calls: list[tuple[str, str, float]]) -> float:
     return statistics.median(times)
 
 
-def _render(rows: list[Row], products: int, elapsed: float, load: tuple[float, float]) -> str:
+def _render(rows: list[Row], products: int, elapsed: float, load: tuple[float, float], slow_ms: int = 0) -> str:
     from benchmarks.run import machine
 
     info = machine()
@@ -577,7 +580,13 @@ def _render(rows: list[Row], products: int, elapsed: float, load: tuple[float, f
         "more than the floors' call times. Push CPU: the benchmark process's CPU time over the push for the "
         "shops served by the other process (our own work: planning, requests, encoding, transforms, links, "
         "worker threads included), the push thread's for Shopify (its emulator runs in the same process), which "
-        "a busy machine inflates far less than the wall.",
+        "a busy machine inflates far less than the wall."
+        + (
+            f" **Every API answer of the WooCommerce and PrestaShop shops was delayed {slow_ms} ms** (`--slow-ms`, "
+            "a shop farther away than the emulator on the same machine)."
+            if slow_ms
+            else ""
+        ),
         "",
         "| shop | phase | wall | API calls | writes | created / updated / failed | floor | floor basis | "
         "wall/floor | push CPU | aim (≤ 1.3x; creates < 5 min; no-change: 0 writes) |",
@@ -610,11 +619,14 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="replace the section in docs/benchmarks.md")
     parser.add_argument("--only", default="", help="comma-separated shops: woo,presta,shopify-calls,shopify-bulk")
     parser.add_argument("--profile", type=Path, default=None, help="cProfile each push into this folder")
+    parser.add_argument(
+        "--slow-ms", type=int, default=0, help="delay every WooCommerce/PrestaShop API answer (a distant shop)"
+    )
     args = parser.parse_args()
     only = tuple(x for x in args.only.split(",") if x)
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
-    section = run(args.quick, only, args.profile)
+    section = run(args.quick, only, args.profile, args.slow_ms)
     print(section)
     if args.write:
         write_section(HEADING, section)
