@@ -403,3 +403,33 @@ def test_prestashop_concurrency_4_leaves_the_same_shop_links_and_lineage_as_1_wi
             for w in (one, four)
         ]
         assert counts[0] == counts[1]
+
+
+def test_a_batch_failing_for_good_with_others_in_flight_fails_the_push_after_them_and_sends_no_more(
+    open_push_world: OpenPushWorld,
+) -> None:
+    """Prevents a push that goes on sending after a batch failed for good (a parent deleted in the shop since the
+    last pull), or that drops the batches already in flight unprocessed: they were applied by the shop and are
+    counted; the next batch is never sent, and the push fails."""
+    with open_push_world(World, _spec("conc-fail")) as world:
+        world.set_concurrency(4)
+        world.import_csv(*[line for line in _catalogue("NOT-TAKEN") if not line.startswith("mug")])
+        assert world.push_here() == 0
+        world.sandbox.clock.advance(60)
+        with shared_engine(world.url).begin() as conn:
+            for i in range(8):
+                conn.execute(update(hub_variants).where(hub_variants.c.sku == f"V{i}-S").values(price=99))
+        store = world.shop.store
+        ids = {p.slug: p.id for p in store.products.values() if p.slug in OURS}
+        with store.lock:
+            store.delete_product(ids["v3"], force=True)
+        world.shop.stats.reset()
+        # Parents in id order: v0..v3 go out together, v4..v6 each once an answer is processed; v3's fails (the
+        # shop no longer has it) with v4..v6 in flight; v7 is never sent.
+        assert world.push_here() != 0
+        assert world.export_runs()[-1].status == "failed"
+        prices = {v.sku: v.regular_price for v in store.variations.values() if v.sku.endswith("-S")}
+        assert [prices[f"V{i}-S"] == "99.00" for i in (0, 1, 2, 4, 5, 6, 7)] == [True] * 6 + [False]
+        sent = {key.split(" ", 1)[1] for key in world.shop.stats.as_dict()["by_path"] if key.startswith("POST ")}
+        assert f"/wp-json/wc/v3/products/{ids['v7']}{BATCH}" not in sent
+        assert len(sent) == 7
