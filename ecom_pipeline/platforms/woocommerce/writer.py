@@ -709,10 +709,7 @@ class _Writer:
         for vd in self.variation_deletes.get(parent, []):
             ops.append(("delete", vd, {"id": int(vd.external_id) if vd.external_id.isdigit() else vd.external_id}))
         chunks = [ops[start : start + BATCH_LIMIT] for start in range(0, len(ops), BATCH_LIMIT)]
-        push = _ParentPush(parent, creates, updates, chunks, early)
-        if not chunks:
-            self._replay_early(push)
-        return push
+        return _ParentPush(parent, creates, updates, chunks, early)
 
     def _replay_early(self, push: _ParentPush) -> None:
         if push.early is not None:
