@@ -222,7 +222,7 @@ def test_concurrency_4_leaves_the_same_shop_links_and_lineage_as_1_with_4_batche
             conn.execute(update(hub_variants).where(hub_variants.c.sku == "V1-L").values(sku=None))
         recorders = {}
         for w in (one, four):
-            recorders[w.shop_name] = recorder = InFlight(w.shop.api, 0.15)
+            recorders[w.shop_name] = recorder = InFlight(w.shop.api, 0.3)
             w.shop.api = recorder
 
         _push_both(one, four)  # creates
@@ -370,7 +370,7 @@ def test_prestashop_concurrency_4_leaves_the_same_shop_links_and_lineage_as_1_wi
             conn.execute(update(hub_variants).where(hub_variants.c.sku == "V2-M").values(barcode="12345678X"))
         recorders = {}
         for w in (one, four):
-            recorders[w.shop_name] = recorder = InFlight(w.shop.api, 0.1, PS_WRITES)
+            recorders[w.shop_name] = recorder = InFlight(w.shop.api, 0.2, PS_WRITES)
             w.shop.api = recorder
 
         _push_both(one, four)  # creates
