@@ -433,3 +433,42 @@ def test_a_batch_failing_for_good_with_others_in_flight_fails_the_push_after_the
         sent = {key.split(" ", 1)[1] for key in world.shop.stats.as_dict()["by_path"] if key.startswith("POST ")}
         assert f"/wp-json/wc/v3/products/{ids['v7']}{BATCH}" not in sent
         assert len(sent) == 7
+
+
+def test_a_prestashop_push_with_creates_in_flight_killed_mid_push_leaves_no_duplicate_after_the_rerun(
+    open_push_world: OpenPushWorld,
+) -> None:
+    """Prevents duplicate products or combinations after a kill -9 while several products are being created at
+    once (some with only part of their combinations): the rerun finds each by a combination's reference or by its
+    link_rewrite, and completes it."""
+    with open_push_world(PsWorld, _ps_spec("ps-kill")) as world:
+        world.set_concurrency(4)
+        world.import_csv(
+            *[
+                (f"v{i},Product {i},,active,variable" if n == 0 else f"v{i},,,,") + f",,,V{i}-{s},,{10 + n}.00,,EUR,,,"
+                f"{n + 1}"
+                for i in range(8)
+                for n, s in enumerate(("S", "M", "L"))
+            ]
+        )
+        recorder = InFlight(world.shop.api, 0.1, PS_WRITES)
+        world.shop.api = recorder
+        _kill_at_write(world, 10)  # type: ignore[arg-type]
+        assert recorder.most_in_flight() >= 2, "no calls were in flight together when the push was killed"
+        assert world.push_here() == 0
+        store = world.shop.store
+        names = sorted(store.text(p["name"]) for p in store.tables["products"].values())
+        assert [n for n in names if n.startswith("Product ")] == [f"Product {i}" for i in range(8)]  # each once
+        refs = sorted(str(c.get("reference")) for c in store.tables["combinations"].values())
+        expected = sorted(f"V{i}-{s}" for i in range(8) for s in ("S", "M", "L"))
+        assert [r for r in refs if r.startswith("V")] == expected
+        with shared_engine(world.url).connect() as conn:
+            linked = conn.execute(
+                select(hub_variants.c.sku)
+                .join(entity_links, (entity_links.c.hub_id == hub_variants.c.id) & (entity_links.c.entity == "variant"))
+                .where(entity_links.c.deleted_at.is_(None))
+            ).scalars()
+            assert sorted(linked) == expected
+        world.shop.stats.reset()
+        assert world.push_here() == 0
+        assert world.writes() == 0
