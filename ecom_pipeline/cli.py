@@ -843,22 +843,41 @@ def cmd_conflicts_resolve(args: argparse.Namespace) -> int:
 
 
 def cmd_push(args: argparse.Namespace) -> int:
-    """Plan (and unless --dry-run apply) the hub -> shop push of one tenant (issue 10, WooCommerce so far)."""
+    """Plan (and unless --dry-run apply) the hub -> shop push of one tenant, under the tenant's lock.
+
+    The lock is the one the export assets take: a push from the CLI while a sync's or a webhook apply's export pushes
+    the same tenant would plan the same creates twice (duplicates in the shop), and each would mark the other's
+    running push row interrupted. A dry run writes nothing and does not wait.
+    """
+    import contextlib
+
     from ecom_pipeline.sync.export import ExportError, run_push
     from ecom_pipeline.warehouse import store
+    from ecom_pipeline.warehouse.locks import TenantLockTimeout, tenant_lock
 
     engine = _engine(args)
 
     credentials_for = store.credentials_loader(lambda: _cipher(args))  # the key is read only when writing
 
+    def waiting(holder: str) -> None:
+        print(f"Tenant {args.tenant} is being written by {holder}; waiting for it to finish ...", file=sys.stderr)
+
     try:
-        reports = run_push(
-            engine,
-            tenant_id=args.tenant,
-            integration_id=args.integration,
-            dry_run=args.dry_run,
-            credentials_for=credentials_for,
-        )
+        with (
+            contextlib.nullcontext()
+            if args.dry_run
+            else tenant_lock(engine, args.tenant, purpose="ecom-pipeline push", on_wait=waiting)
+        ):
+            reports = run_push(
+                engine,
+                tenant_id=args.tenant,
+                integration_id=args.integration,
+                dry_run=args.dry_run,
+                credentials_for=credentials_for,
+            )
+    except TenantLockTimeout as exc:
+        print(f"error: {exc}. Nothing was pushed; run it again when that run has finished.", file=sys.stderr)
+        return 1
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

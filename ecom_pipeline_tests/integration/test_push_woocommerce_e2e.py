@@ -519,3 +519,22 @@ def test_a_hub_category_change_of_a_linked_product_is_pushed_by_name_and_a_rerun
     assert world.push() == 0
     assert world.writes() == 0
     assert [c["name"] for c in store.products[mug.id].categories] == ["Kitchen"]
+
+
+def test_a_cli_push_waits_for_the_tenants_lock_and_writes_nothing_when_it_is_not_freed(
+    world: World, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prevents `ecom-pipeline push` from writing while a sync's or webhook apply's export pushes the same tenant
+    (both would plan the same creates: duplicates in the shop): it takes the tenant's lock as the export assets do,
+    says it waits, and writes nothing to the shop when the lock is not freed in time. A dry run does not wait."""
+    from ecom_pipeline.warehouse.locks import ENV_LOCK_TIMEOUT, tenant_lock
+
+    world.import_csv(*CATALOGUE)
+    monkeypatch.setenv(ENV_LOCK_TIMEOUT, "0.5")
+    with tenant_lock(shared_engine(world.url), TENANT, purpose="a sync's export"):
+        assert world.push("--dry-run") == 0
+        assert world.push() == 1
+    err = capsys.readouterr().err
+    assert "waiting for it to finish" in err and "Nothing was pushed" in err
+    assert world.writes() == 0
+    assert world.push() == 0 and world.writes() > 0
