@@ -39,8 +39,13 @@ PLATFORMS = ("woocommerce", "shopify", "prestashop")
 _LOG = logging.getLogger("ecom_pipeline.stock.world")
 
 
-def shop_specs(seed: int = 3) -> list[ShopSpec]:
-    """Small shops (a few simple products, no seeded orders): the shared item is what the world sells."""
+def shop_specs(seed: int = 3, shopify_plan: str = "standard") -> list[ShopSpec]:
+    """Small shops (a few simple products, no seeded orders): the shared item is what the world sells.
+
+    ``shopify_plan`` sets the emulated Shopify's cost bucket (``standard``: 100 points/s). The tests use ``plus``
+    (1,000 points/s): their rounds of reads otherwise drain the bucket and wait ~2.5 s a read for it to refill, a
+    wait that proves nothing about the stock ledger (the cost governor has its own tests).
+    """
     return [
         ShopSpec(name="stock-woo", seed=seed, products=3, variable_share=0.0, orders=0, customers=2),
         ShopSpec(
@@ -50,7 +55,7 @@ def shop_specs(seed: int = 3) -> list[ShopSpec]:
             orders=0,
             customers=2,
             platform="shopify",
-            options={"scopes": [*DEFAULT_SCOPES, "write_inventory", "write_products"]},
+            options={"scopes": [*DEFAULT_SCOPES, "write_inventory", "write_products"], "plan": shopify_plan},
         ),
         ShopSpec(name="stock-ps", seed=seed, products=3, orders=0, customers=2, platform="prestashop"),
     ]
@@ -188,7 +193,12 @@ def _shelve(world: StockWorld, quantity: int) -> None:
 
 @contextmanager
 def stock_world(
-    url: str, cert_dir: Path, home: Path, quantity: int = 10, webhook_url: str | None = None
+    url: str,
+    cert_dir: Path,
+    home: Path,
+    quantity: int = 10,
+    webhook_url: str | None = None,
+    shopify_plan: str = "standard",
 ) -> Iterator[StockWorld]:
     """The world, connected and pulled once (products, customers, inventory), stock not pushed yet.
 
@@ -198,7 +208,7 @@ def stock_world(
     """
     import os
 
-    with SandboxServer(shops=shop_specs(), cert_dir=cert_dir) as sandbox:
+    with SandboxServer(shops=shop_specs(shopify_plan=shopify_plan), cert_dir=cert_dir) as sandbox:
         cipher = CredentialCipher.from_env(home)
         world = StockWorld(url, sandbox, cipher)
         _shelve(world, quantity)
