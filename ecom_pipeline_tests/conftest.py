@@ -9,8 +9,9 @@ dagster-postgres create its tables cost seconds per test. So each session migrat
 kind, once, and every test gets a copy: ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL, a file copy on SQLite.
 A copy is byte-for-byte the migrated database, so a test sees exactly what ``upgrade()`` produces.
 
-Tests that run a real Dagster instance (they ask for ``dagster_home``) and everything under ``integration/``
-are marked ``slow``: ``make test-fast`` skips them for the inner loop, ``make test`` runs everything.
+Tests that run a real Dagster instance (they ask for ``dagster_home``), everything under ``integration/`` and the
+stock world's end-to-end tests are marked ``slow``: ``make test-fast`` skips them for the inner loop, ``make test``
+runs everything.
 """
 
 from __future__ import annotations
@@ -316,13 +317,16 @@ def dagster_home(pg_databases: PgDatabases | None, request: pytest.FixtureReques
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark as ``slow`` every test that runs a Dagster instance (asks for ``dagster_home``) or is end-to-end."""
+    """Mark as ``slow`` every test that runs a Dagster instance (asks for ``dagster_home``) or is end-to-end: under
+    ``integration/``, or in ``stock/`` on the three-shop stock world (its ``world`` fixture: three emulators over
+    HTTP, connected and pulled, 1.5-5 s a test). Other heavy tests carry ``@pytest.mark.slow`` themselves."""
     tests_root = Path(__file__).resolve().parent
     for item in items:
-        uses_instance = "dagster_home" in getattr(item, "fixturenames", ())
+        fixtures = getattr(item, "fixturenames", ())
         try:
-            end_to_end = item.path.resolve().relative_to(tests_root).parts[0] == "integration"
+            top = item.path.resolve().relative_to(tests_root).parts[0]
         except ValueError:
-            end_to_end = False
-        if uses_instance or end_to_end:
+            top = ""
+        end_to_end = top == "integration" or (top == "stock" and "world" in fixtures)
+        if "dagster_home" in fixtures or end_to_end:
             item.add_marker(pytest.mark.slow)
