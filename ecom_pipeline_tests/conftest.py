@@ -7,7 +7,12 @@ and SQLite otherwise, and the session header says which. Only databases this ses
 Every test still gets its own database, but migrating one from scratch (Alembic, every revision) and letting
 dagster-postgres create its tables cost seconds per test. So each session migrates one template database per
 kind, once, and every test gets a copy: ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL, a file copy on SQLite.
-A copy is byte-for-byte the migrated database, so a test sees exactly what ``upgrade()`` produces.
+A copy is byte-for-byte the migrated database, so a test sees exactly what ``upgrade()`` produces. A released
+copy is dropped in the background, ``DROP_BATCH`` at a time, while the session goes on.
+
+The ``dagster_home`` instances on PostgreSQL keep one connection per storage (``pooled_dagster_storage.py``)
+instead of dagster-postgres's connection per call; tests about that pooling itself opt out with
+``@pytest.mark.dagster_unpooled_storage``.
 
 Tests that run a real Dagster instance (they ask for ``dagster_home``), everything under ``integration/`` and the
 stock world's end-to-end tests are marked ``slow``: ``make test-fast`` skips them for the inner loop, ``make test``
