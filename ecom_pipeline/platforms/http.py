@@ -24,6 +24,7 @@ import dataclasses
 import email.utils
 import json
 import logging
+import os
 import random
 import threading
 import time
@@ -71,6 +72,15 @@ def _package_version() -> str:
 USER_AGENT = f"ecom-pipeline/{_package_version()}"
 
 
+BACKOFF_BASE_ENV = "ECOM_HTTP_BACKOFF_BASE_S"
+
+
+def _default_backoff_base_s() -> float:
+    """0.5 s, or ``ECOM_HTTP_BACKOFF_BASE_S``: for tests whose shop fails on purpose, where the retries matter and
+    waiting them out for real (up to ~8 s a request with 5 retries) proves nothing."""
+    return float(os.environ.get(BACKOFF_BASE_ENV) or 0.5)
+
+
 @dataclass(frozen=True)
 class HttpOptions:
     """How to reach one shop, in one object instead of a dozen arguments handed from caller to client to session.
@@ -87,7 +97,7 @@ class HttpOptions:
     verify: bool | str = True
     timeout: float | tuple[float, float] = 30.0
     max_retries: int = 5
-    backoff_base_s: float = 0.5
+    backoff_base_s: float = field(default_factory=_default_backoff_base_s)
     max_backoff_s: float = 30.0
     max_retry_after_s: float = 300.0
     request_budget: int | None = None
@@ -630,6 +640,7 @@ def _parse_json(text: str) -> tuple[Any, bool]:
 
 
 __all__ = [
+    "BACKOFF_BASE_ENV",
     "USER_AGENT",
     "ApiResponse",
     "ErrorInfo",

@@ -6,16 +6,13 @@ a push is the real Dagster sync job. Request counts come from the emulator's own
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any
 
 import dagster as dg
 import pytest
 from sqlalchemy import delete, select, update
 
 from ecom_pipeline.runner import run_sync
-from ecom_pipeline.sandbox.server import ShopSpec
 from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.schema import (
     entity_links,
@@ -27,36 +24,22 @@ from ecom_pipeline.warehouse.schema import (
     webhook_inbox,
 )
 from ecom_pipeline.warehouse.types import utcnow
-from ecom_pipeline_tests.integration.push_world import FIELDS_HEADER, TENANT, OpenPushWorld, PushWorld
+from ecom_pipeline_tests.integration.push_world import (
+    FIELDS_HEADER,
+    TENANT,
+    WOOCOMMERCE_CATALOGUE,
+    WOOCOMMERCE_SHOP,
+    WooCommerceWorld,
+)
 
-SHOP = "push-shop"
-CATALOGUE = [
-    "tee,T-Shirt,<p>Soft</p>,active,variable,,,TEE-S,T-Shirt - S,19.90,24.90,EUR,0.2,Size=S,",
-    "tee,,,,,,,TEE-M,T-Shirt - M,19.90,,EUR,0.2,Size=M,",
-    "mug,Mug,,active,simple,,,MUG-1,,8.00,,EUR,0.35,,",
-]
-
-
-class World(PushWorld):
-    def shop_by_sku(self) -> dict[str, list[Any]]:
-        """Every shop record (product or variation) per SKU: a duplicate shows as two."""
-        store = self.shop.store
-        found: dict[str, list[Any]] = {}
-        for record in [*store.products.values(), *store.variations.values()]:
-            if record.sku and getattr(record, "status", "publish") != "trash":
-                found.setdefault(record.sku, []).append(record)
-        return found
-
-    def hub_rows(self) -> dict[str, tuple[Any, ...]]:
-        """Our catalogue's hub rows, every column (synced_at included): a pull that writes them shows here."""
-        return self.hub_rows_of(["tee", "mug"], ["TEE-S", "TEE-M", "MUG-1"])
+SHOP = WOOCOMMERCE_SHOP
+CATALOGUE = WOOCOMMERCE_CATALOGUE
+World = WooCommerceWorld
 
 
 @pytest.fixture
-def world(open_push_world: OpenPushWorld) -> Iterator[World]:
-    spec = ShopSpec(name=SHOP, seed=11, products=4, variable_share=0.5, orders=0, customers=0)
-    with open_push_world(World, spec) as world:
-        yield world
+def world(woocommerce_push_world: World) -> World:
+    return woocommerce_push_world
 
 
 def test_push_creates_the_catalogue_then_a_second_push_and_the_pull_after_it_write_nothing(
