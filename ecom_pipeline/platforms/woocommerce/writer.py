@@ -614,9 +614,7 @@ class _Writer:
         if self.concurrency <= 1 or len(parents) <= 1:
             for parent in parents:
                 push = self._prepare(parent)
-                for chunk in push.chunks:
-                    self._take(push, chunk, self._post_variations(parent, chunk))
-                self._finish(push)
+                self._send_alone(push)
             return
         pending: deque[tuple[_ParentPush, Future[_Answers]]] = deque()
         error: BaseException | None = None
@@ -629,6 +627,7 @@ class _Writer:
                 self._take(push, chunk, answer)
             if failure is not None:
                 error = error or failure  # the first failure is raised once what is in flight was processed
+                self._abandon(push)
             else:
                 self._finish(push)
 
@@ -648,9 +647,7 @@ class _Writer:
                             settle_oldest()
                         if error is not None:
                             break
-                        for chunk in push.chunks:
-                            self._take(push, chunk, self._post_variations(parent, chunk))
-                        self._finish(push)
+                        self._send_alone(push)
                         continue
                     while len(pending) >= self.concurrency:
                         settle_oldest()
@@ -666,6 +663,24 @@ class _Writer:
                     future.cancel()
         if error is not None:
             raise error
+
+    def _send_alone(self, push: _ParentPush) -> None:
+        """A parent's batches from this thread, each sent after the previous answer was processed."""
+        try:
+            for chunk in push.chunks:
+                self._take(push, chunk, self._post_variations(push.parent, chunk))
+        except BaseException:
+            self._abandon(push)
+            raise
+        self._finish(push)
+
+    def _abandon(self, push: _ParentPush) -> None:
+        """A parent whose batches stopped on a failure: what its answered batches did is still recorded (its
+        refusals, and the tombstones of the variations the shop deleted: a rerun would find nothing to delete)."""
+        self._replay_early(push)
+        if push.gone:
+            gone, push.gone = push.gone, []
+            self.on_links(gone)
 
     def _post_chunks(self, parent: str, chunks: list[_Chunk]) -> _Answers:
         """(Worker thread.) POST a parent's batches in turn; the answers, and the failure that stopped them."""
