@@ -228,6 +228,9 @@ def _complete(
         client.complete_connection(
             node, "variants", q.PRODUCT_VARIANTS_QUERY, ("product", "variants"), page_size=sizes.nested
         )
+        client.complete_connection(
+            node, "collections", q.PRODUCT_COLLECTIONS_QUERY, ("product", "collections"), page_size=sizes.nested
+        )
     elif entity == "order":
         lines_query = q.order_lines_query(variant=(options or {}).get("variant", True))
         client.complete_connection(node, "lineItems", lines_query, ("order", "lineItems"), page_size=sizes.nested)
@@ -324,6 +327,7 @@ def extract_entity(
         variables: dict[str, Any] = {"first": getattr(sizes, size_name)}
         if entity == "product":
             variables["variantsFirst"] = sizes.variants
+            variables["collectionsFirst"] = q.COLLECTIONS_FIRST
         if entity == "order":
             variables["linesFirst"] = sizes.lines
         if since is not None:
@@ -350,6 +354,9 @@ def extract_entity(
             for record in client.run_bulk_query(
                 bulk_document, on_in_progress=str(settings.get("bulk_in_progress", "wait"))
             ):
+                if entity == "product":
+                    # The bulk document reads collections: a product in none has no child line, not "not read".
+                    record.setdefault("collections", {"nodes": []})
                 batch.append(record)
                 if len(batch) >= 250:
                     stage(batch, advance=False)

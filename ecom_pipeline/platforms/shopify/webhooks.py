@@ -87,6 +87,8 @@ RESOURCES: dict[str, str] = {"products": "product", "orders": "order", "customer
 # Webhook product bodies list at most this many variants; at or above it the body may be truncated.
 BODY_VARIANT_LIMIT = 100
 REREAD_VARIANTS = 100
+# Collections asked with the re-read (its hub categories: a webhook body carries none); more are paged.
+REREAD_COLLECTIONS = 50
 REREAD_LINES = 50
 _VALIDATORS: dict[str, Callable[[Any], Any]] = {
     "product": product_to_canonical,
@@ -156,12 +158,15 @@ def _order_body_incomplete(body: Mapping[str, Any]) -> str | None:
 
 def _read_product(client: ShopifyClient, product_id: str) -> dict[str, Any] | None:
     data = client.execute(
-        q.PRODUCT_BY_ID_QUERY, {"id": gid("Product", product_id), "variantsFirst": REREAD_VARIANTS}, key="ProductById"
+        q.PRODUCT_BY_ID_QUERY,
+        {"id": gid("Product", product_id), "variantsFirst": REREAD_VARIANTS, "collectionsFirst": REREAD_COLLECTIONS},
+        key="ProductById",
     )
     node = data.get("product")
     if not isinstance(node, dict):
         return None
     client.complete_connection(node, "variants", q.PRODUCT_VARIANTS_QUERY, ("product", "variants"))
+    client.complete_connection(node, "collections", q.PRODUCT_COLLECTIONS_QUERY, ("product", "collections"))
     return node
 
 
