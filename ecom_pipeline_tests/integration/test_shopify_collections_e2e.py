@@ -18,7 +18,8 @@ from sqlalchemy import select, update
 
 from ecom_pipeline.runner import run_sync
 from ecom_pipeline.warehouse.engine import shared_engine
-from ecom_pipeline.warehouse.schema import entity_links, hub_products, integrations
+from ecom_pipeline.warehouse.schema import entity_links, hub_products, hub_variants, integrations
+from ecom_pipeline.warehouse.types import utcnow
 from ecom_pipeline_tests.integration.push_world import TENANT, OpenPushWorld, ShopifyWorld, shopify_spec
 
 SHOP = "collections-shopify"
@@ -228,3 +229,32 @@ def test_a_products_update_webhook_keeps_the_hub_categories(world: World) -> Non
     world.clear()
     assert world.push() == 0
     assert world.mutations() == []
+
+
+def test_variants_added_and_removed_under_a_categorised_product_keep_its_categories_quiet(world: World) -> None:
+    """Prevents a variant create or delete under a product in collections from storing a base without its categories
+    (those answers are not productSet's): the pull after it would take the collections as a shop change."""
+    tee_s = "tee,T-Shirt,,active,variable,,Clothing > Shirts,TEE-S,T-Shirt - S,19.90,,USD,0.2,Size=S,"
+    tee_m = "tee,,,,,,,TEE-M,T-Shirt - M,19.90,,USD,0.2,Size=M,"
+    handles, skus = ["tee"], ["TEE-S", "TEE-M"]
+    world.sync()
+    world.import_csv(tee_s)
+    assert world.push() == 0
+    for mutation in ("productVariantsBulkCreate", "productVariantsBulkDelete"):
+        world.sandbox.clock.advance(60)
+        if mutation == "productVariantsBulkCreate":
+            world.import_csv(tee_s, tee_m)
+        else:  # deleted in the hub
+            with shared_engine(world.url).begin() as conn:
+                conn.execute(update(hub_variants).where(hub_variants.c.sku == "TEE-M").values(deleted_at=utcnow()))
+        world.clear()
+        assert world.push() == 0
+        assert world.mutations() == [mutation]
+        before = world.hub_rows_of(handles, skus)
+        world.sync()
+        assert world.hub_rows_of(handles, skus) == before, mutation  # not even synced_at
+        world.clear()
+        assert world.push() == 0
+        assert world.mutations() == []
+        assert world.categories("tee") == ["Clothing > Shirts"]
+        assert world.collections_of("TEE-S") == [("Shirts", True)]

@@ -747,7 +747,9 @@ class _Writer:
         rows = [deleted_variant_row(self.integration, vd, now) for vd in group]
         product_node = answer.get("product")
         if product_node:  # its updatedAt moved: the product's echo must find its base
-            canonical = self._canonical({**product_node, "variants": {"nodes": []}})
+            canonical = self._canonical(
+                {**product_node, "variants": {"nodes": []}}, list(group[0].product_base.get(CATEGORIES) or [])
+            )
             rows.append(self._product_row(canonical, group[0].product_hub_id, None, ()))
         self.on_links(rows)
         self.out.deleted += len(group)
