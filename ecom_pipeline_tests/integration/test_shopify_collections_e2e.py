@@ -147,19 +147,24 @@ def test_hub_categories_are_pushed_into_new_collections_moved_and_their_echo_cha
     world.quiet()
 
 
-def test_a_category_named_like_a_smart_collection_rejects_only_that_product(world: World) -> None:
+def test_a_category_shopify_cannot_take_rejects_only_that_product(world: World) -> None:
     """Prevents a hub category that is a smart collection's title from failing the push or being created as a second
-    collection of that title: that product is rejected with the reason, the other one is written."""
+    collection of that title, and a collection Shopify refuses to create (a title over 255 characters) from failing
+    the push: each such product is rejected with the reason, the other one is written."""
     world.sync()
     store = world.shop.store
     store.create_collection("Sale", rules=[{"column": "TAG", "relation": "EQUALS", "condition": "sale"}])
-    world.import_csv(MUG.replace("Kitchen > Mugs;Gifts", "Sale"), CUP)
+    long_leaf = "Kitchen > " + "x" * 300
+    pot = f"pot,Pot,,active,simple,,{long_leaf},POT-1,,12.00,,USD,1.2,,"
+    world.import_csv(MUG.replace("Kitchen > Mugs;Gifts", "Sale"), CUP, pot)
     world.clear()
     assert world.push() == 1
-    assert world.product("MUG-1") is None
+    assert world.product("MUG-1") is None and world.product("POT-1") is None
     assert world.collections_of("CUP-1") == [("Mugs", True)]
-    [rejected] = world.rejected()
-    assert rejected.external_id == "MUG-1" and "smart (automated) collection" in rejected.reason
+    reasons = {r.external_id: r.reason for r in world.rejected()}
+    assert set(reasons) == {"MUG-1", "POT-1"}
+    assert "smart (automated) collection" in reasons["MUG-1"]
+    assert "Shopify refused the collection" in reasons["POT-1"] and "Title is too long" in reasons["POT-1"]
     assert [c.title for c in store.collections.values()].count("Sale") == 1
 
 
