@@ -670,6 +670,15 @@ def _bulk_threshold_text(platform: str, threshold: int | None) -> str:
     return str(threshold)
 
 
+def _push_concurrency_text(platform: str, concurrency: int | None) -> str:
+    """The ``push_concurrency`` in force: the stored one, the default, or ``-`` (a writer that sends one at a time)."""
+    from ecom_pipeline.sync.policies import DEFAULT_PUSH_CONCURRENCY, PUSH_CONCURRENCY_PLATFORMS
+
+    if platform not in PUSH_CONCURRENCY_PLATFORMS:
+        return "-"
+    return f"{DEFAULT_PUSH_CONCURRENCY} (default)" if concurrency is None else str(concurrency)
+
+
 def _print_sync_settings(integrations: Sequence[Any]) -> None:
     """Each shop's sync direction, the policies it changed from the defaults, its listing and price rules."""
     from ecom_pipeline.sync.policies import SettingsError, SyncSettings
@@ -679,7 +688,7 @@ def _print_sync_settings(integrations: Sequence[Any]) -> None:
         try:
             s = SyncSettings.from_settings(i.settings)
         except SettingsError as exc:
-            rows.append([i.id, "?", f"invalid: {exc}"[:80], "", "", ""])
+            rows.append([i.id, "?", f"invalid: {exc}"[:80], "", "", "", ""])
             continue
         rows.append(
             [
@@ -689,16 +698,20 @@ def _print_sync_settings(integrations: Sequence[Any]) -> None:
                 "; ".join([*(f"+{r}" for r in s.include), *(f"-{r}" for r in s.exclude)]) or "all products",
                 s.price_rule.text if s.price_rule else "-",
                 _bulk_threshold_text(i.platform, s.bulk_mutation_threshold),
+                _push_concurrency_text(i.platform, s.push_concurrency),
             ]
         )
     print("Sync direction and policies (`ecom-pipeline integration set` changes them):")
-    _print_table(["shop", "direction", "field policies", "listing", "price rule", "bulk above"], rows)
+    _print_table(
+        ["shop", "direction", "field policies", "listing", "price rule", "bulk above", "push concurrency"], rows
+    )
     print()
 
 
 def cmd_integration_set(args: argparse.Namespace) -> int:
     from ecom_pipeline.sync.policies import (
         BULK_THRESHOLD_PLATFORMS,
+        PUSH_CONCURRENCY_PLATFORMS,
         SettingsError,
         SyncSettings,
         updated_settings,
@@ -716,6 +729,11 @@ def cmd_integration_set(args: argparse.Namespace) -> int:
                     f"--bulk-mutation-threshold applies to {', '.join(BULK_THRESHOLD_PLATFORMS)} only; integration "
                     f"#{integration.id} is {integration.platform}"
                 )
+            if args.push_concurrency is not None and integration.platform not in PUSH_CONCURRENCY_PLATFORMS:
+                raise SettingsError(
+                    f"--push-concurrency applies to {', '.join(PUSH_CONCURRENCY_PLATFORMS)} only; integration "
+                    f"#{integration.id} is {integration.platform}"
+                )
             settings = updated_settings(
                 integration.settings,
                 direction=args.direction,
@@ -725,6 +743,7 @@ def cmd_integration_set(args: argparse.Namespace) -> int:
                 clear_rules=args.clear_rules,
                 price_rule=args.price_rule,
                 bulk_mutation_threshold=args.bulk_mutation_threshold,
+                push_concurrency=args.push_concurrency,
             )
             current = SyncSettings.from_settings(settings)
         except SettingsError as exc:
@@ -746,6 +765,11 @@ def cmd_integration_set(args: argparse.Namespace) -> int:
         + (
             f"; bulk mutations above {_bulk_threshold_text(integration.platform, current.bulk_mutation_threshold)}"
             if integration.platform in BULK_THRESHOLD_PLATFORMS
+            else ""
+        )
+        + (
+            f"; push concurrency {_push_concurrency_text(integration.platform, current.push_concurrency)}"
+            if integration.platform in PUSH_CONCURRENCY_PLATFORMS
             else ""
         )
         + "."
@@ -819,22 +843,41 @@ def cmd_conflicts_resolve(args: argparse.Namespace) -> int:
 
 
 def cmd_push(args: argparse.Namespace) -> int:
-    """Plan (and unless --dry-run apply) the hub -> shop push of one tenant (issue 10, WooCommerce so far)."""
+    """Plan (and unless --dry-run apply) the hub -> shop push of one tenant, under the tenant's lock.
+
+    The lock is the one the export assets take: a push from the CLI while a sync's or a webhook apply's export pushes
+    the same tenant would plan the same creates twice (duplicates in the shop), and each would mark the other's
+    running push row interrupted. A dry run writes nothing and does not wait.
+    """
+    import contextlib
+
     from ecom_pipeline.sync.export import ExportError, run_push
     from ecom_pipeline.warehouse import store
+    from ecom_pipeline.warehouse.locks import TenantLockTimeout, tenant_lock
 
     engine = _engine(args)
 
     credentials_for = store.credentials_loader(lambda: _cipher(args))  # the key is read only when writing
 
+    def waiting(holder: str) -> None:
+        print(f"Tenant {args.tenant} is being written by {holder}; waiting for it to finish ...", file=sys.stderr)
+
     try:
-        reports = run_push(
-            engine,
-            tenant_id=args.tenant,
-            integration_id=args.integration,
-            dry_run=args.dry_run,
-            credentials_for=credentials_for,
-        )
+        with (
+            contextlib.nullcontext()
+            if args.dry_run
+            else tenant_lock(engine, args.tenant, purpose="ecom-pipeline push", on_wait=waiting)
+        ):
+            reports = run_push(
+                engine,
+                tenant_id=args.tenant,
+                integration_id=args.integration,
+                dry_run=args.dry_run,
+                credentials_for=credentials_for,
+            )
+    except TenantLockTimeout as exc:
+        print(f"error: {exc}. Nothing was pushed; run it again when that run has finished.", file=sys.stderr)
+        return 1
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -938,6 +981,14 @@ def _add_two_way_commands(sub: Any) -> None:
         metavar="N",
         help="Shopify: more writes of one kind in one push than N go as one bulk mutation (0: always; a large "
         "number: never); default restores the writer's default (250). Kept by a new `connect`.",
+    )
+    pp.add_argument(
+        "--push-concurrency",
+        default=None,
+        metavar="N",
+        help="WooCommerce, PrestaShop: write calls a push keeps in flight at once, 1 to 8 (1: each waits for the "
+        "previous "
+        "answer); default restores the default (4). Kept by a new `connect`.",
     )
     pp.set_defaults(func=cmd_integration_set)
 

@@ -7,10 +7,16 @@ and SQLite otherwise, and the session header says which. Only databases this ses
 Every test still gets its own database, but migrating one from scratch (Alembic, every revision) and letting
 dagster-postgres create its tables cost seconds per test. So each session migrates one template database per
 kind, once, and every test gets a copy: ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL, a file copy on SQLite.
-A copy is byte-for-byte the migrated database, so a test sees exactly what ``upgrade()`` produces.
+A copy is byte-for-byte the migrated database, so a test sees exactly what ``upgrade()`` produces. A released
+copy is dropped in the background, ``DROP_BATCH`` at a time, while the session goes on.
 
-Tests that run a real Dagster instance (they ask for ``dagster_home``) and everything under ``integration/``
-are marked ``slow``: ``make test-fast`` skips them for the inner loop, ``make test`` runs everything.
+The ``dagster_home`` instances on PostgreSQL keep one connection per storage (``pooled_dagster_storage.py``)
+instead of dagster-postgres's connection per call; tests about that pooling itself opt out with
+``@pytest.mark.dagster_unpooled_storage``.
+
+Tests that run a real Dagster instance (they ask for ``dagster_home``), everything under ``integration/`` and the
+stock world's end-to-end tests are marked ``slow``: ``make test-fast`` skips them for the inner loop, ``make test``
+runs everything.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -35,6 +41,9 @@ ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 DROP_ATTEMPTS = 15
 # Connections that drop the session's databases at its end (drops waiting together share one checkpoint).
 DROP_WORKERS = 8
+# Released test databases are dropped in the background, this many at a time (one shared checkpoint), while the
+# session goes on; ECOM_TEST_DROP_BATCH=0 keeps them all for the session's end instead (for comparison).
+DROP_BATCH = int(os.environ.get("ECOM_TEST_DROP_BATCH", "12"))
 
 
 def _pg_available() -> str | None:
@@ -85,6 +94,9 @@ class PgDatabases:
         self.prefix = f"ecom_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
         self.created: list[str] = []
         self.admin = _admin_engine()
+        self._released: list[str] = []  # released, not yet handed to the background drop
+        self._dropping: list[tuple[str, Future[bool]]] = []
+        self._background: ThreadPoolExecutor | None = None
 
     def new(self, label: str, *, template: str | None = None) -> str:
         """The URL of a new database ``<prefix>_<label>``, empty or a copy of ``template`` (a database name)."""
@@ -107,13 +119,35 @@ class PgDatabases:
         would cost a forced checkpoint per test (seconds on a busy server); the session drops them all at the end.
         """
         from ecom_pipeline.warehouse.engine import shared_engine
+        from ecom_pipeline_tests.pooled_dagster_storage import dispose_all
 
         shared_engine(url).dispose()
+        dispose_all()
         try:
             with self.admin.connect() as conn:
                 self._terminate(conn, str(make_url(url).database))
         except OperationalError:
             pass  # the server is full right now: the session-end drop closes them anyway; not this test's failure
+        self._drop_in_background(str(make_url(url).database))
+
+    def _drop_in_background(self, name: str) -> None:
+        """Queue a released database for dropping; every ``DROP_BATCH`` of them are dropped together meanwhile.
+
+        A ``DROP DATABASE`` waits for a forced checkpoint, and drops waiting together share one; batching keeps that
+        to one checkpoint per batch. Dropping during the session rather than at its end takes the drops off the
+        end of every worker's run (60 drops cost 14-29 s there on a loaded server, 2026-12-05), runs them while
+        the tests run (they wait on the server's disk, the tests on the CPU), and lets the server discard a
+        dropped database's dirty pages instead of writing them at a later checkpoint.
+        """
+        if DROP_BATCH <= 0:
+            return
+        self._released.append(name)
+        if len(self._released) < DROP_BATCH:
+            return
+        if self._background is None:
+            self._background = ThreadPoolExecutor(DROP_BATCH, thread_name_prefix="drop-db-bg")
+        batch, self._released = self._released, []
+        self._dropping += [(n, self._background.submit(self._drop, n)) for n in batch]
 
     @staticmethod
     def _terminate(conn: Connection, name: str) -> None:
@@ -134,7 +168,10 @@ class PgDatabases:
         a checkpoint: 30 drops over 12 connections took 5.6 s there, 12 over 6 took 1.5 s, against 28.5 s for 12
         one after the other. So ``DROP_WORKERS`` connections drop them.
         """
-        names = list(self.created)
+        if self._background is not None:
+            self._background.shutdown(wait=True)
+        done = {name for name, future in self._dropping if future.result()}
+        names = [name for name in self.created if name not in done]
         with ThreadPoolExecutor(DROP_WORKERS, thread_name_prefix="drop-db") as pool:
             dropped = list(pool.map(self._drop, names))
         self.created = [name for name, ok in zip(names, dropped, strict=True) if not ok]
@@ -220,20 +257,35 @@ def sqlite_warehouse_url(sqlite_warehouse_template: Path, tmp_path: Path) -> str
     return _copy_sqlite(sqlite_warehouse_template, tmp_path / "embedded.db")
 
 
-def _pg_dagster_yaml(url: str) -> str:
+# The tests' Dagster instances keep a connection per storage (``pooled_dagster_storage``) instead of dagster-postgres's
+# connect-per-statement; ECOM_TEST_DAGSTER_POOL=0 gives them dagster-postgres's own classes (for comparison).
+DAGSTER_POOL = os.environ.get("ECOM_TEST_DAGSTER_POOL", "1") != "0"
+_POOLED_STORAGES = {
+    "run_storage": "PooledPostgresRunStorage",
+    "event_log_storage": "PooledPostgresEventLogStorage",
+    "schedule_storage": "PooledPostgresScheduleStorage",
+}
+
+
+def _pg_dagster_yaml(url: str, *, pooled: bool = DAGSTER_POOL) -> str:
     parsed = make_url(url)
-    return (
-        "storage:\n"
-        "  postgres:\n"
-        "    postgres_db:\n"
-        "      scheme: postgresql+psycopg2\n"
-        f"      username: {parsed.username}\n"
-        f"      hostname: {parsed.host}\n"
-        f"      port: {parsed.port or 5432}\n"
-        f"      db_name: {parsed.database}\n"
-        + (f"      password: {parsed.password}\n" if parsed.password else "")
-        + "telemetry:\n  enabled: false\n"
+    db = (
+        "postgres_db:\n"
+        "  scheme: postgresql+psycopg2\n"
+        f"  username: {parsed.username}\n"
+        f"  hostname: {parsed.host}\n"
+        f"  port: {parsed.port or 5432}\n"
+        f"  db_name: {parsed.database}\n" + (f"  password: {parsed.password}\n" if parsed.password else "")
     )
+    if not pooled:
+        storage = "storage:\n  postgres:\n" + "".join(f"    {line}\n" for line in db.splitlines())
+    else:
+        storage = "".join(
+            f"{key}:\n  module: ecom_pipeline_tests.pooled_dagster_storage\n  class: {cls}\n  config:\n"
+            + "".join(f"    {line}\n" for line in db.splitlines())
+            for key, cls in _POOLED_STORAGES.items()
+        )
+    return storage + "telemetry:\n  enabled: false\n"
 
 
 @pytest.fixture(scope="session")
@@ -262,19 +314,24 @@ def dagster_home(pg_databases: PgDatabases | None, request: pytest.FixtureReques
         return
     template = request.getfixturevalue("pg_dagster_template")
     url = pg_databases.new(f"dg{uuid.uuid4().hex[:8]}", template=template)
-    (home / "dagster.yaml").write_text(_pg_dagster_yaml(url))
+    # A test about how our code copes with dagster-postgres's own connect-per-call storage gets that storage.
+    pooled = DAGSTER_POOL and request.node.get_closest_marker("dagster_unpooled_storage") is None
+    (home / "dagster.yaml").write_text(_pg_dagster_yaml(url, pooled=pooled))
     yield home
     pg_databases.release(url)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark as ``slow`` every test that runs a Dagster instance (asks for ``dagster_home``) or is end-to-end."""
+    """Mark as ``slow`` every test that runs a Dagster instance (asks for ``dagster_home``) or is end-to-end: under
+    ``integration/``, or in ``stock/`` on the three-shop stock world (its ``world`` fixture: three emulators over
+    HTTP, connected and pulled, 1.5-5 s a test). Other heavy tests carry ``@pytest.mark.slow`` themselves."""
     tests_root = Path(__file__).resolve().parent
     for item in items:
-        uses_instance = "dagster_home" in getattr(item, "fixturenames", ())
+        fixtures = getattr(item, "fixturenames", ())
         try:
-            end_to_end = item.path.resolve().relative_to(tests_root).parts[0] == "integration"
+            top = item.path.resolve().relative_to(tests_root).parts[0]
         except ValueError:
-            end_to_end = False
-        if uses_instance or end_to_end:
+            top = ""
+        end_to_end = top == "integration" or (top == "stock" and "world" in fixtures)
+        if "dagster_home" in fixtures or end_to_end:
             item.add_marker(pytest.mark.slow)

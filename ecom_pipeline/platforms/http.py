@@ -8,6 +8,14 @@ and ``clock`` so tests never wait.
 
 The session never raises a requests exception: everything becomes a
 :class:`~ecom_pipeline.platforms.errors.ShopApiError` whose text is free of credentials.
+
+Threads: one :class:`HttpSession` may be called from several threads at once (a writer keeping several batches in
+flight). requests does not promise that a ``requests.Session`` is thread-safe (psf/requests#2766; its maintainers
+advise one session per thread: the cookie jar and the adapters' state are shared mutable state), so each thread
+other than the one that made the session gets its own ``requests.Session`` with the same auth, headers, proxies
+and mounted adapters (urllib3's connection pools are thread-safe, so connections are still pooled). The counters
+in :class:`HttpStats`, the request budget and the pacing clock are updated under one lock. A retry's wait (backoff
+or Retry-After) is slept by the thread that got the 429 or 5xx, outside the lock.
 """
 
 from __future__ import annotations
@@ -16,7 +24,9 @@ import dataclasses
 import email.utils
 import json
 import logging
+import os
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -62,6 +72,15 @@ def _package_version() -> str:
 USER_AGENT = f"ecom-pipeline/{_package_version()}"
 
 
+BACKOFF_BASE_ENV = "ECOM_HTTP_BACKOFF_BASE_S"
+
+
+def _default_backoff_base_s() -> float:
+    """0.5 s, or ``ECOM_HTTP_BACKOFF_BASE_S``: for tests whose shop fails on purpose, where the retries matter and
+    waiting them out for real (up to ~8 s a request with 5 retries) proves nothing."""
+    return float(os.environ.get(BACKOFF_BASE_ENV) or 0.5)
+
+
 @dataclass(frozen=True)
 class HttpOptions:
     """How to reach one shop, in one object instead of a dozen arguments handed from caller to client to session.
@@ -78,7 +97,7 @@ class HttpOptions:
     verify: bool | str = True
     timeout: float | tuple[float, float] = 30.0
     max_retries: int = 5
-    backoff_base_s: float = 0.5
+    backoff_base_s: float = field(default_factory=_default_backoff_base_s)
     max_backoff_s: float = 30.0
     max_retry_after_s: float = 300.0
     request_budget: int | None = None
@@ -298,16 +317,45 @@ class HttpSession:
         self._secrets = tuple(s for s in secrets if s)
         self._last_request_at: float | None = None
         self.stats = HttpStats()
+        # Guards stats, the budget and the pacing clock: the session may be used by several threads (see above).
+        self._lock = threading.Lock()
         self._session = session or pin_environment_proxies(requests.Session(), self.base_url)
         self._session.auth = auth
         self._session.headers["User-Agent"] = options.user_agent
         self._session.headers["Accept"] = "application/json"
+        self._owner = threading.get_ident()
+        self._local = threading.local()  # other threads' own requests.Session (see _thread_session)
+        self._thread_sessions: list[requests.Session] = []
 
     def __repr__(self) -> str:  # never show auth
         return f"HttpSession(platform={self.platform!r}, base_url={sanitize_url(self.base_url)!r})"
 
     def close(self) -> None:
         self._session.close()
+        with self._lock:
+            sessions, self._thread_sessions = self._thread_sessions, []
+        for session in sessions:
+            session.close()
+
+    def _thread_session(self) -> requests.Session:
+        """The ``requests.Session`` of the calling thread: the session itself in the thread that made it, else one
+        of the thread's own, made like it (its class, auth, headers, proxies, the same adapters: their pools are
+        shared)."""
+        if threading.get_ident() == self._owner:
+            return self._session
+        own: requests.Session | None = getattr(self._local, "session", None)
+        if own is None:
+            # The same class: a client's session subclass may shape requests (PrestaShop's sends XML bodies).
+            own = type(self._session)()
+            own.auth = self._session.auth
+            own.headers = CaseInsensitiveDict(self._session.headers)
+            own.proxies = dict(self._session.proxies)
+            own.trust_env = self._session.trust_env
+            own.adapters = self._session.adapters  # the same connection pools (urllib3's are thread-safe)
+            self._local.session = own
+            with self._lock:
+                self._thread_sessions.append(own)
+        return own
 
     def url_for(self, path_or_url: str) -> str:
         if path_or_url.startswith(("http://", "https://")):
@@ -355,7 +403,8 @@ class HttpSession:
                 if wait is None:  # Retry-After beyond what we accept to wait
                     raise failure.error from None
                 attempt += 1
-                self.stats.retries += 1
+                with self._lock:
+                    self.stats.retries += 1
                 logger.warning(
                     "%s %s failed (%s); retry %d/%d in %.2fs",
                     method,
@@ -366,10 +415,11 @@ class HttpSession:
                     wait,
                 )
                 self._sleep(wait)
-                if failure.throttled:
-                    self.stats.throttle_wait_s += wait
-                else:
-                    self.stats.backoff_wait_s += wait
+                with self._lock:
+                    if failure.throttled:
+                        self.stats.throttle_wait_s += wait
+                    else:
+                        self.stats.backoff_wait_s += wait
 
     def _wait_before_retry(self, attempt: int, failure: _Retryable) -> float | None:
         if failure.retry_after is not None:
@@ -381,27 +431,29 @@ class HttpSession:
         return self._rng() * cap
 
     def _spend_budget(self, method: str, safe_url: str) -> None:
-        if self.request_budget is not None and self.stats.api_calls >= self.request_budget:
-            raise RequestBudgetExceeded(
-                f"the budget of {self.request_budget} requests for this run is spent",
-                platform=self.platform,
-                method=method,
-                url=safe_url,
-            )
-        self.stats.api_calls += 1
+        with self._lock:  # checked and spent at once: two threads cannot both take the last request
+            if self.request_budget is not None and self.stats.api_calls >= self.request_budget:
+                raise RequestBudgetExceeded(
+                    f"the budget of {self.request_budget} requests for this run is spent",
+                    platform=self.platform,
+                    method=method,
+                    url=safe_url,
+                )
+            self.stats.api_calls += 1
 
     def _pace(self) -> None:
         if not self.max_requests_per_second:
             return
         interval = 1.0 / self.max_requests_per_second
-        now = self._clock()
-        if self._last_request_at is not None:
-            wait = self._last_request_at + interval - now
+        with self._lock:  # each request takes the next free slot, so threads together keep the rate
+            now = self._clock()
+            slot = now if self._last_request_at is None else max(now, self._last_request_at + interval)
+            self._last_request_at = slot
+            wait = slot - now
             if wait > 0:
-                self._sleep(wait)
                 self.stats.throttle_wait_s += wait
-                now += wait
-        self._last_request_at = now
+        if wait > 0:
+            self._sleep(wait)
 
     def _attempt(
         self,
@@ -416,7 +468,7 @@ class HttpSession:
         ctx: dict[str, Any] = {"platform": self.platform, "method": method, "url": safe_url}
         started = self._clock()
         try:
-            response = self._session.request(
+            response = self._thread_session().request(
                 method,
                 url,
                 params=dict(params) if params else None,
@@ -450,7 +502,9 @@ class HttpSession:
         except requests.exceptions.RequestException as exc:
             raise _Retryable(ShopUnreachableError(f"request failed: {self._scrub(exc)}", **ctx)) from None
 
-        self.stats.bytes_received += len(response.content)
+        received = len(response.content)
+        with self._lock:
+            self.stats.bytes_received += received
         text = response.text
         status = response.status_code
         elapsed = self._clock() - started
@@ -586,6 +640,7 @@ def _parse_json(text: str) -> tuple[Any, bool]:
 
 
 __all__ = [
+    "BACKOFF_BASE_ENV",
     "USER_AGENT",
     "ApiResponse",
     "ErrorInfo",

@@ -9,6 +9,7 @@ HTTP) and applied to the hub, then ``run_stock`` (movements, reconcile, push thr
 from __future__ import annotations
 
 import logging
+import math
 import time
 import uuid
 from collections.abc import Iterator
@@ -39,8 +40,24 @@ PLATFORMS = ("woocommerce", "shopify", "prestashop")
 _LOG = logging.getLogger("ecom_pipeline.stock.world")
 
 
-def shop_specs(seed: int = 3) -> list[ShopSpec]:
-    """Small shops (a few simple products, no seeded orders): the shared item is what the world sells."""
+def sleep_into_next_second(margin: float = 0.05) -> None:
+    """Sleep until the wall clock (which the emulators' clocks follow) is into its next whole second.
+
+    The shops stamp changes to the second, and a change stamped in the same second as the last reading reads as no
+    change: whatever happens after this call is stamped in a later second than anything before it. That is what a
+    flat ``sleep(1.05)`` guaranteed too, in 0.55 s on average instead of 1.05 s.
+    """
+    now = time.time()
+    time.sleep(math.floor(now) + 1 - now + margin)
+
+
+def shop_specs(seed: int = 3, shopify_plan: str = "standard") -> list[ShopSpec]:
+    """Small shops (a few simple products, no seeded orders): the shared item is what the world sells.
+
+    ``shopify_plan`` sets the emulated Shopify's cost bucket (``standard``: 100 points/s). The tests use ``plus``
+    (1,000 points/s): their rounds of reads otherwise drain the bucket and wait ~2.5 s a read for it to refill, a
+    wait that proves nothing about the stock ledger (the cost governor has its own tests).
+    """
     return [
         ShopSpec(name="stock-woo", seed=seed, products=3, variable_share=0.0, orders=0, customers=2),
         ShopSpec(
@@ -50,7 +67,7 @@ def shop_specs(seed: int = 3) -> list[ShopSpec]:
             orders=0,
             customers=2,
             platform="shopify",
-            options={"scopes": [*DEFAULT_SCOPES, "write_inventory", "write_products"]},
+            options={"scopes": [*DEFAULT_SCOPES, "write_inventory", "write_products"], "plan": shopify_plan},
         ),
         ShopSpec(name="stock-ps", seed=seed, products=3, orders=0, customers=2, platform="prestashop"),
     ]
@@ -188,7 +205,12 @@ def _shelve(world: StockWorld, quantity: int) -> None:
 
 @contextmanager
 def stock_world(
-    url: str, cert_dir: Path, home: Path, quantity: int = 10, webhook_url: str | None = None
+    url: str,
+    cert_dir: Path,
+    home: Path,
+    quantity: int = 10,
+    webhook_url: str | None = None,
+    shopify_plan: str = "standard",
 ) -> Iterator[StockWorld]:
     """The world, connected and pulled once (products, customers, inventory), stock not pushed yet.
 
@@ -198,7 +220,7 @@ def stock_world(
     """
     import os
 
-    with SandboxServer(shops=shop_specs(), cert_dir=cert_dir) as sandbox:
+    with SandboxServer(shops=shop_specs(shopify_plan=shopify_plan), cert_dir=cert_dir) as sandbox:
         cipher = CredentialCipher.from_env(home)
         world = StockWorld(url, sandbox, cipher)
         _shelve(world, quantity)
@@ -246,5 +268,5 @@ def stock_world(
         for platform in PLATFORMS:
             world.set_settings(platform, stock_sync=True)
         world.pull(("products", "customers", "inventory"))
-        time.sleep(1.05)  # shops stamp to the second: sales after this are clearly after the first readings
+        sleep_into_next_second()  # shops stamp to the second: sales after this are clearly after the first readings
         yield world

@@ -23,8 +23,17 @@ INCLUDE_KEY = "listing_include"
 EXCLUDE_KEY = "listing_exclude"
 PRICE_RULE_KEY = "price_rule"
 BULK_THRESHOLD_KEY = "bulk_mutation_threshold"
+PUSH_CONCURRENCY_KEY = "push_concurrency"
 # The merchant's settings (``integration set``), which ``connect`` carries over when a shop is connected again.
-SETTING_KEYS = (DIRECTION_KEY, POLICIES_KEY, INCLUDE_KEY, EXCLUDE_KEY, PRICE_RULE_KEY, BULK_THRESHOLD_KEY)
+SETTING_KEYS = (
+    DIRECTION_KEY, POLICIES_KEY, INCLUDE_KEY, EXCLUDE_KEY, PRICE_RULE_KEY, BULK_THRESHOLD_KEY, PUSH_CONCURRENCY_KEY
+)  # fmt: skip
+# Write calls a push keeps in flight at once (1: each waits for the previous answer); the WooCommerce and
+# PrestaShop writers send them concurrently (docs/two-way-sync.md, "Push concurrency"). At most 8: more would only
+# load the shop, and requests pools 10 connections per host (the writer's main thread makes calls too).
+PUSH_CONCURRENCY_PLATFORMS = ("woocommerce", "prestashop")
+DEFAULT_PUSH_CONCURRENCY = 4
+MAX_PUSH_CONCURRENCY = 8
 # Only Shopify has bulk mutations; elsewhere the setting would be stored and silently do nothing.
 BULK_THRESHOLD_PLATFORMS = ("shopify",)
 
@@ -138,6 +147,28 @@ def parse_bulk_threshold(value: object) -> int | None:
     return number
 
 
+def parse_push_concurrency(value: object) -> int | None:
+    """A ``push_concurrency``: a whole number from 1 to MAX_PUSH_CONCURRENCY, or ``default`` (None)."""
+    if isinstance(value, str) and value.strip().lower() == "default":
+        return None
+    text = value.strip() if isinstance(value, str) else value
+    number = int(text) if isinstance(text, int) and not isinstance(text, bool) else None
+    if isinstance(text, str) and text.isdigit():
+        number = int(text)
+    if number is None or not 1 <= number <= MAX_PUSH_CONCURRENCY:
+        raise SettingsError(
+            f"push concurrency {value!r} is not a whole number from 1 (one write at a time) to "
+            f"{MAX_PUSH_CONCURRENCY}, or 'default' ({DEFAULT_PUSH_CONCURRENCY})"
+        )
+    return number
+
+
+def push_concurrency_of(settings: Mapping[str, Any] | None) -> int:
+    """The push concurrency in force for ``integrations.settings``: the stored one or the default."""
+    stored = (settings or {}).get(PUSH_CONCURRENCY_KEY)
+    return (parse_push_concurrency(stored) if stored is not None else None) or DEFAULT_PUSH_CONCURRENCY
+
+
 @dataclass(frozen=True)
 class SyncSettings:
     """The sync settings of one integration, with defaults filled in."""
@@ -149,6 +180,8 @@ class SyncSettings:
     price_rule: PriceRule | None = None
     # None: the Shopify writer's default (``DEFAULT_BULK_MUTATION_THRESHOLD``).
     bulk_mutation_threshold: int | None = None
+    # None: DEFAULT_PUSH_CONCURRENCY.
+    push_concurrency: int | None = None
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any] | None) -> SyncSettings:
@@ -167,6 +200,7 @@ class SyncSettings:
             exclude=tuple(settings.get(EXCLUDE_KEY) or ()),
             price_rule=parse_price_rule(rule) if rule else None,
             bulk_mutation_threshold=parse_bulk_threshold(threshold) if threshold is not None else None,
+            push_concurrency=push_concurrency_of(settings) if settings.get(PUSH_CONCURRENCY_KEY) is not None else None,
         )
 
     def changed_policies(self) -> dict[str, str]:
@@ -184,6 +218,7 @@ def updated_settings(
     clear_rules: bool = False,
     price_rule: str | None = None,
     bulk_mutation_threshold: str | int | None = None,
+    push_concurrency: str | int | None = None,
 ) -> dict[str, Any]:
     """A copy of ``settings`` with the given changes, every one validated before anything is changed.
 
@@ -219,6 +254,11 @@ def updated_settings(
             result.pop(BULK_THRESHOLD_KEY, None)
         else:
             result[BULK_THRESHOLD_KEY] = threshold
+    if push_concurrency is not None:  # ``default`` removes it
+        concurrency = parse_push_concurrency(push_concurrency)
+        result.pop(PUSH_CONCURRENCY_KEY, None)
+        if concurrency is not None:
+            result[PUSH_CONCURRENCY_KEY] = concurrency
     return result
 
 

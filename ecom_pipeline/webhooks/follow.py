@@ -80,6 +80,10 @@ RUN_LOCK_WAIT_S = 5.0
 REAP_EVERY_S = 60.0
 MAX_RUNTIME_S = 1800
 CLAIM_PREFIX = "follower:"
+# An unfinished follower run is failed as orphaned only when it has also been silent this long (no event, or created
+# this long ago without one): its claim can also be lost while its follower lives (a network partition longer than
+# the lock session's keepalive, see locks.LOCK_KEEPALIVE), and a live apply logs at every step.
+ORPHAN_QUIET_S = 120.0
 
 
 @dataclass
@@ -182,7 +186,9 @@ def reap_orphaned_follower_runs(instance: dg.DagsterInstance, engine: Any) -> li
     host vanished (the claim's session then ends within about a minute, see ``locks.LOCK_KEEPALIVE``). Without
     this, such a run held its tenant's one run slot (``dagster/partition`` limit 1) for the runs' 30-minute max
     runtime when the follower's host was not this one (``reap_dead_runs`` checks this host's processes only).
-    The claim is held while the run is re-read and failed, so no follower can start the tenant meanwhile.
+    The claim is held while the run is re-read and failed, so no follower can start the tenant meanwhile. A run
+    that logged something in the last ``ORPHAN_QUIET_S`` is left alone: a live follower can lose its claim too (a
+    network partition longer than the claim session's keepalive), and its run is still logging.
     """
     failed: list[str] = []
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=UNFINISHED, tags={TAG_LAUNCHED_BY: LAUNCHED_BY})):
@@ -193,7 +199,7 @@ def reap_orphaned_follower_runs(instance: dg.DagsterInstance, engine: Any) -> li
             if not claimed:
                 continue  # a follower is applying this tenant (perhaps in this very run): alive
             current = instance.get_run_by_id(run.run_id)
-            if current is None or current.is_finished:
+            if current is None or current.is_finished or _quiet_for_s(instance, run.run_id) < ORPHAN_QUIET_S:
                 continue
             host = run.tags.get(TAG_HOST, "an unknown host")
             instance.report_run_failed(
@@ -207,6 +213,17 @@ def reap_orphaned_follower_runs(instance: dg.DagsterInstance, engine: Any) -> li
             logger.warning("run %s of tenant %s was left unfinished by a follower on %s that is gone: marked failed",
                            run.run_id, tenant, host)  # fmt: skip
     return failed
+
+
+def _quiet_for_s(instance: dg.DagsterInstance, run_id: str) -> float:
+    """Seconds since the run's last event (or since it was created, when it has none)."""
+    found = instance.get_records_for_run(run_id, limit=1, ascending=False).records
+    if found:
+        last = found[0].event_log_entry.timestamp
+    else:
+        record = instance.get_run_record_by_id(run_id)
+        last = record.create_timestamp.timestamp() if record is not None else 0.0
+    return time.time() - last
 
 
 @contextlib.contextmanager

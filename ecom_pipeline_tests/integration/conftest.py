@@ -18,7 +18,7 @@ from ecom_pipeline.cli import main as cli_main
 from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.engine import shared_engine
-from ecom_pipeline_tests.integration.push_world import OpenPushWorld, push_world
+from ecom_pipeline_tests.integration.push_world import OpenPushWorld, WooCommerceWorld, push_world, woocommerce_spec
 
 SHOP = "test-shop"
 
@@ -136,3 +136,11 @@ def open_push_world(
         push_world, warehouse_url=warehouse_url, dagster_home=dagster_home, tmp_path=tmp_path, monkeypatch=monkeypatch
     )
     return bound
+
+
+@pytest.fixture
+def woocommerce_push_world(open_push_world: OpenPushWorld) -> Iterator[WooCommerceWorld]:
+    """The WooCommerce push tests' world (its shop connected to the tenant with direction push), shared by the push
+    and the lineage tests."""
+    with open_push_world(WooCommerceWorld, woocommerce_spec()) as world:
+        yield world

@@ -159,6 +159,36 @@ def prestashop_spec(name: str, *, languages: list[str], seed: int = 5, products:
                     platform="prestashop", options={"languages": languages})  # fmt: skip
 
 
+# The WooCommerce push tests' world (test_push_woocommerce_e2e.py), reused by the lineage tests through the
+# ``woocommerce_push_world`` fixture of integration/conftest.py.
+WOOCOMMERCE_SHOP = "push-shop"
+WOOCOMMERCE_CATALOGUE = [
+    "tee,T-Shirt,<p>Soft</p>,active,variable,,,TEE-S,T-Shirt - S,19.90,24.90,EUR,0.2,Size=S,",
+    "tee,,,,,,,TEE-M,T-Shirt - M,19.90,,EUR,0.2,Size=M,",
+    "mug,Mug,,active,simple,,,MUG-1,,8.00,,EUR,0.35,,",
+]
+
+
+class WooCommerceWorld(PushWorld):
+    def shop_by_sku(self) -> dict[str, list[Any]]:
+        """Every shop record (product or variation) per SKU: a duplicate shows as two."""
+        store = self.shop.store
+        found: dict[str, list[Any]] = {}
+        for record in [*store.products.values(), *store.variations.values()]:
+            if record.sku and getattr(record, "status", "publish") != "trash":
+                found.setdefault(record.sku, []).append(record)
+        return found
+
+    def hub_rows(self) -> dict[str, tuple[Any, ...]]:
+        """Our catalogue's hub rows, every column (synced_at included): a pull that writes them shows here."""
+        return self.hub_rows_of(["tee", "mug"], ["TEE-S", "TEE-M", "MUG-1"])
+
+
+def woocommerce_spec() -> ShopSpec:
+    """The WooCommerce push tests' shop: a few products, half of them variable, no orders or customers."""
+    return ShopSpec(name=WOOCOMMERCE_SHOP, seed=11, products=4, variable_share=0.5, orders=0, customers=0)
+
+
 W = TypeVar("W", bound=PushWorld)
 
 

@@ -11,6 +11,7 @@ import os
 import time
 
 import dagster as dg
+import pytest
 from sqlalchemy import Engine, NullPool, create_engine, event, text
 
 from ecom_pipeline.definitions import defs
@@ -60,6 +61,7 @@ def _storage_sessions(instance: dg.DagsterInstance) -> int | None:
         engine.dispose()
 
 
+@pytest.mark.dagster_unpooled_storage  # it counts the connections of dagster-postgres's own storage
 def test_a_scheduled_run_of_a_woocommerce_only_tenant_starts_no_other_platform_step_and_one_process(
     env: Env,
 ) -> None:

@@ -1,7 +1,8 @@
 """Push lineage end to end: `ecom-pipeline push` to the emulated WooCommerce over real HTTP, on a real warehouse,
 then ``push_records``, `ecom-pipeline lineage` and the "Last push per shop" of `status` (issue 10, part 6).
 
-Reuses the WooCommerce push tests' world (one tenant, one push shop, the CSV catalogue).
+Reuses the WooCommerce push tests' world (one tenant, one push shop, the CSV catalogue): the
+``woocommerce_push_world`` fixture of integration/conftest.py.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from sqlalchemy import delete, select, update
 from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.schema import entity_links, hub_products, hub_variants, push_records
 from ecom_pipeline_tests.integration.push_world import TENANT
-from ecom_pipeline_tests.integration.test_push_woocommerce_e2e import CATALOGUE, World
-from ecom_pipeline_tests.integration.test_push_woocommerce_e2e import world as woocommerce_world  # noqa: F401
+from ecom_pipeline_tests.integration.push_world import WOOCOMMERCE_CATALOGUE as CATALOGUE
+from ecom_pipeline_tests.integration.push_world import WooCommerceWorld as World
 
 
 def _records(world: World) -> list[Any]:
@@ -39,13 +40,13 @@ def _last_push_row(out: str) -> list[str]:
 
 
 def test_push_records_say_what_each_push_wrote_refused_and_adopted_and_lineage_and_status_show_it(
-    woocommerce_world: World,  # noqa: F811 (the WooCommerce push tests' fixture, imported above)
+    woocommerce_push_world: World,  # the WooCommerce push tests' world (integration/conftest.py)
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Prevents a push whose records cannot be traced: a create without its run and shop id, a no-change rerun that
     floods the table, an update without its fields, a refusal without the shop's message, a record found again
     after a killed push shown as created, and `lineage` / `status` that do not show them."""
-    world = woocommerce_world
+    world = woocommerce_push_world
     world.import_csv(*CATALOGUE)
     assert world.push() == 0
     out = capsys.readouterr().out

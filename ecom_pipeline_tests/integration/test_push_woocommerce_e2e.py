@@ -6,16 +6,13 @@ a push is the real Dagster sync job. Request counts come from the emulator's own
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any
 
 import dagster as dg
 import pytest
 from sqlalchemy import delete, select, update
 
 from ecom_pipeline.runner import run_sync
-from ecom_pipeline.sandbox.server import ShopSpec
 from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.schema import (
     entity_links,
@@ -27,36 +24,22 @@ from ecom_pipeline.warehouse.schema import (
     webhook_inbox,
 )
 from ecom_pipeline.warehouse.types import utcnow
-from ecom_pipeline_tests.integration.push_world import FIELDS_HEADER, TENANT, OpenPushWorld, PushWorld
+from ecom_pipeline_tests.integration.push_world import (
+    FIELDS_HEADER,
+    TENANT,
+    WOOCOMMERCE_CATALOGUE,
+    WOOCOMMERCE_SHOP,
+    WooCommerceWorld,
+)
 
-SHOP = "push-shop"
-CATALOGUE = [
-    "tee,T-Shirt,<p>Soft</p>,active,variable,,,TEE-S,T-Shirt - S,19.90,24.90,EUR,0.2,Size=S,",
-    "tee,,,,,,,TEE-M,T-Shirt - M,19.90,,EUR,0.2,Size=M,",
-    "mug,Mug,,active,simple,,,MUG-1,,8.00,,EUR,0.35,,",
-]
-
-
-class World(PushWorld):
-    def shop_by_sku(self) -> dict[str, list[Any]]:
-        """Every shop record (product or variation) per SKU: a duplicate shows as two."""
-        store = self.shop.store
-        found: dict[str, list[Any]] = {}
-        for record in [*store.products.values(), *store.variations.values()]:
-            if record.sku and getattr(record, "status", "publish") != "trash":
-                found.setdefault(record.sku, []).append(record)
-        return found
-
-    def hub_rows(self) -> dict[str, tuple[Any, ...]]:
-        """Our catalogue's hub rows, every column (synced_at included): a pull that writes them shows here."""
-        return self.hub_rows_of(["tee", "mug"], ["TEE-S", "TEE-M", "MUG-1"])
+SHOP = WOOCOMMERCE_SHOP
+CATALOGUE = WOOCOMMERCE_CATALOGUE
+World = WooCommerceWorld
 
 
 @pytest.fixture
-def world(open_push_world: OpenPushWorld) -> Iterator[World]:
-    spec = ShopSpec(name=SHOP, seed=11, products=4, variable_share=0.5, orders=0, customers=0)
-    with open_push_world(World, spec) as world:
-        yield world
+def world(woocommerce_push_world: World) -> World:
+    return woocommerce_push_world
 
 
 def test_push_creates_the_catalogue_then_a_second_push_and_the_pull_after_it_write_nothing(
@@ -519,3 +502,22 @@ def test_a_hub_category_change_of_a_linked_product_is_pushed_by_name_and_a_rerun
     assert world.push() == 0
     assert world.writes() == 0
     assert [c["name"] for c in store.products[mug.id].categories] == ["Kitchen"]
+
+
+def test_a_cli_push_waits_for_the_tenants_lock_and_writes_nothing_when_it_is_not_freed(
+    world: World, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prevents `ecom-pipeline push` from writing while a sync's or webhook apply's export pushes the same tenant
+    (both would plan the same creates: duplicates in the shop): it takes the tenant's lock as the export assets do,
+    says it waits, and writes nothing to the shop when the lock is not freed in time. A dry run does not wait."""
+    from ecom_pipeline.warehouse.locks import ENV_LOCK_TIMEOUT, tenant_lock
+
+    world.import_csv(*CATALOGUE)
+    monkeypatch.setenv(ENV_LOCK_TIMEOUT, "0.5")
+    with tenant_lock(shared_engine(world.url), TENANT, purpose="a sync's export"):
+        assert world.push("--dry-run") == 0
+        assert world.push() == 1
+    err = capsys.readouterr().err
+    assert "waiting for it to finish" in err and "Nothing was pushed" in err
+    assert world.writes() == 0
+    assert world.push() == 0 and world.writes() > 0

@@ -140,3 +140,34 @@ def test_a_shop_edit_of_vendor_and_type_comes_back_to_the_hub(world: World) -> N
     world.clear()
     assert world.push() == 0
     assert world.mutations() == []
+
+
+def test_an_adopted_product_keeps_the_shops_vendor_and_brings_it_to_the_hub(world: World) -> None:
+    """Prevents a push from clearing a vendor and product type the hub never had: a hub product without them that
+    is adopted (a push killed after Shopify created it, found again by SKU) leaves the shop's values out of the
+    input, and its link's base must not claim them agreed, or the next push reads the hub's NULL as an edit and
+    sends "" over the shop's values. The next pull brings them into the hub instead; the push after that is quiet."""
+    from sqlalchemy import delete, update
+
+    from ecom_pipeline.warehouse.schema import sync_runs
+
+    world.import_csv("mug,Mug,,active,simple,,Kitchen,MUG-9,,8.00,,USD,0.35,,,,", header=HEADER)
+    assert world.push() == 0
+    shop_product = world.product("MUG-9")
+    store = world.shop.store
+    world.sandbox.clock.advance(60)
+    store.update_product(int(shop_product.id), vendor="Acme Pottery", product_type="Mugs")
+    with shared_engine(world.url).begin() as conn:  # the push "died" before its links were committed
+        conn.execute(delete(entity_links))
+        conn.execute(update(sync_runs).where(sync_runs.c.stage == "export").values(status="running"))
+    world.clear()
+    assert world.push() == 0
+    assert world.export_runs()[-1].created == 0  # adopted by SKU, not created again
+    assert (world.product("MUG-9").vendor, world.product("MUG-9").product_type) == ("Acme Pottery", "Mugs")
+    world.sync()
+    [row] = world.hub(handle="mug")
+    assert (row.vendor, row.shopify_product_type) == ("Acme Pottery", "Mugs")
+    world.clear()
+    assert world.push() == 0
+    assert world.mutations() == []
+    assert (world.product("MUG-9").vendor, world.product("MUG-9").product_type) == ("Acme Pottery", "Mugs")

@@ -222,6 +222,7 @@ def test_a_large_tick_runs_tenants_in_batches_each_with_its_own_run_partition_an
     assert "1 of 2 tenant sync(s) failed" in message and "c-locked" in message
 
 
+@pytest.mark.dagster_unpooled_storage  # it counts the connections of dagster-postgres's own storage
 def test_a_batch_process_holds_pooled_storage_connections(env: Env, dagster_home: Path) -> None:
     """Prevents the batch run paying a PostgreSQL connection per Dagster storage call: dagster-postgres's NullPool
     opens hundreds per tenant's sync (each a forked backend, ~2 CPU s of PostgreSQL per tenant measured); after

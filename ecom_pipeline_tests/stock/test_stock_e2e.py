@@ -6,7 +6,6 @@ the real stock writers (``ecom_pipeline/stock/world.py``).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from ecom_pipeline.stock import ledger
-from ecom_pipeline.stock.world import PLATFORMS, StockWorld
+from ecom_pipeline.stock.world import PLATFORMS, StockWorld, sleep_into_next_second
 from ecom_pipeline.warehouse.schema import stock_links, stock_movements
 
 
@@ -116,7 +115,7 @@ def test_cancel_gives_the_units_back_once(world: StockWorld) -> None:
     order_id = world.sell("woocommerce", 3)
     world.cycle()
     assert world.shown() == {p: 7 for p in PLATFORMS}
-    time.sleep(1.05)  # the shop stamps the order to the second: a change in the same second reads as no change
+    sleep_into_next_second()  # the shop stamps the order to the second: a change in the same second reads as no change
     world.shop("woocommerce").store.update_order(int(order_id), {"status": "cancelled"})
     world.cycle()
     world.cycle()
@@ -135,7 +134,7 @@ def test_a_refund_with_restock_comes_back_to_every_shop(world: StockWorld) -> No
     )
     world.cycle()
     assert on_hand(world) == 8
-    time.sleep(1.05)  # the shop stamps to the second: a change in the same second reads as no change
+    sleep_into_next_second()  # the shop stamps to the second: a change in the same second reads as no change
     world.shop("shopify").store.refund_order(order.id, restock=True)
     world.cycle()
     assert on_hand(world) == 10

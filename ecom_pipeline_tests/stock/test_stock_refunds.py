@@ -9,7 +9,6 @@ GraphQL answer over HTTP.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from sqlalchemy import select
 from ecom_pipeline.platforms.shopify import stock as shopify_stock
 from ecom_pipeline.platforms.woocommerce import stock as woo_stock
 from ecom_pipeline.stock import ledger
-from ecom_pipeline.stock.world import PLATFORMS, TENANT, StockWorld
+from ecom_pipeline.stock.world import PLATFORMS, TENANT, StockWorld, sleep_into_next_second
 from ecom_pipeline.warehouse.schema import stock_movements, sync_cursors
 from ecom_pipeline_tests.paths import fixtures_dir
 
@@ -60,17 +59,17 @@ def test_woocommerce_refund_restocks_are_movements_counted_once(world: StockWorl
     order_id = world.sell("woocommerce", 3)
     world.cycle()
     assert world.shown() == {p: 7 for p in PLATFORMS}
-    time.sleep(1.05)  # the shop stamps orders to the second: a change in the same second reads as no change
+    sleep_into_next_second()  # the shop stamps orders to the second: a change in the same second reads as no change
     refund(world, order_id, 1, restock=True)
     world.cycle()
     world.cycle()
     assert on_hand(world) == 8
     assert world.shown() == {p: 8 for p in PLATFORMS}
-    time.sleep(1.05)
+    sleep_into_next_second()
     refund(world, order_id, 1, restock=False)  # money back, the unit stays with the buyer
     world.cycle()
     assert on_hand(world) == 8
-    time.sleep(1.05)
+    sleep_into_next_second()
     refund(world, order_id, 1, restock=True)
     world.cycle()
     with world.engine.begin() as conn:
@@ -91,11 +90,11 @@ def test_a_cancel_after_a_refund_restock_gives_back_only_the_rest(world: StockWo
     world.stock()
     order_id = world.sell("woocommerce", 3)
     world.cycle()
-    time.sleep(1.05)
+    sleep_into_next_second()
     refund(world, order_id, 1, restock=True)
     world.cycle()
     assert on_hand(world) == 8
-    time.sleep(1.05)
+    sleep_into_next_second()
     world.shop("woocommerce").store.update_order(int(order_id), {"status": "cancelled"})
     world.cycle()
     world.cycle()
@@ -115,13 +114,13 @@ def test_shopify_refund_restocks_read_by_the_poll_are_movements_counted_once(wor
     assert world.shown() == {p: 7 for p in PLATFORMS}
     shop = world.shop("shopify").store
     line_id = shop.order(int(order_id)).line_items[0].id
-    time.sleep(1.05)  # orders are read by updated_at to the second
+    sleep_into_next_second()  # orders are read by updated_at to the second
     shop.refund_order(int(order_id), [(line_id, 1)], restock=True)
     world.cycle()
     world.cycle()
     assert on_hand(world) == 8
     assert world.shown() == {p: 8 for p in PLATFORMS}
-    time.sleep(1.05)
+    sleep_into_next_second()
     shop.refund_order(int(order_id), [(line_id, 1)], restock=False)
     world.cycle()
     with world.engine.begin() as conn:

@@ -10,7 +10,7 @@ from sqlalchemy import insert, select
 
 from ecom_pipeline.warehouse import migrate
 from ecom_pipeline.warehouse.engine import make_engine
-from ecom_pipeline.warehouse.schema import entity_links, hub_products, integrations
+from ecom_pipeline.warehouse.schema import entity_links, hub_products, hub_variants, integrations
 from ecom_pipeline.warehouse.types import utcnow
 
 LONG_TYPE = "Outdoor Equipment > Camping Cookware"  # 36 characters: SQLite kept it whole before 0014
@@ -71,6 +71,9 @@ def test_upgrade_moves_shopify_types_out_of_the_kind_and_downgrade_puts_them_bac
                                             external_id=title, hub_id=pid, last_synced_at=now,
                                             base_snapshot={"title": title, "product_type": kind})
             )  # fmt: skip
+            # A variant under each product: SQLite's downgrade must not rebuild hub_products (its DROP TABLE fails
+            # on this foreign key).
+            conn.execute(insert(hub_variants).values(tenant_id="t", product_id=pid, sku=f"{title}-1", synced_at=now))
     engine.dispose()
     migrate.upgrade(url)
     rows = _rows(url)

@@ -70,6 +70,7 @@ def _upgrade_in_child(url: str) -> None:
     migrate.upgrade(url)
 
 
+@pytest.mark.slow  # four spawned processes migrating one fresh database at once, on SQLite and on PostgreSQL
 def test_concurrent_upgrades_do_not_both_create_tables(warehouse_url: str, tmp_path: Path) -> None:
     """Two workers starting at once must serialize on the migration lock instead of failing on CREATE TABLE."""
     urls = [f"sqlite:///{tmp_path / 'race.db'}"]

@@ -29,6 +29,7 @@ from ecom_pipeline.warehouse.credentials import CredentialCipher
 from ecom_pipeline.warehouse.engine import make_engine
 from ecom_pipeline.warehouse.locks import tenant_lock
 from ecom_pipeline.warehouse.schema import hub_variants, webhook_inbox
+from ecom_pipeline.webhooks import follow as follow_module
 from ecom_pipeline.webhooks.app import create_app
 from ecom_pipeline.webhooks.dagster import APPLY_WEBHOOKS_JOB_NAME, webhook_inbox_sensor
 from ecom_pipeline.webhooks.follow import CLAIM_PREFIX, LAUNCHED_BY, follow
@@ -260,7 +261,7 @@ with _follower_claim(shared_engine(sys.argv[1]), sys.argv[2]) as claimed:
 
 
 def test_a_run_left_by_a_follower_gone_on_another_host_is_failed_and_a_live_ones_is_not(
-    world: tuple[World, dg.DagsterInstance], warehouse_url: str
+    world: tuple[World, dg.DagsterInstance], warehouse_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Prevents a follower that died on another host from holding its tenant's one run slot (and the tenant's
     webhooks) for the runs' 30-minute max runtime: its claim is gone, so the next follower's reaping fails the run
@@ -290,6 +291,9 @@ def test_a_run_left_by_a_follower_gone_on_another_host_is_failed_and_a_live_ones
         alive.wait(30)
     dead, dead_run = start("die")
     assert dead.wait(30) == -9
+    follow(instance=instance, once=True)  # quiet for less than ORPHAN_QUIET_S: it may be a live follower's run
+    assert instance.get_run_by_id(dead_run).status == dg.DagsterRunStatus.STARTED  # type: ignore[union-attr]
+    monkeypatch.setattr(follow_module, "ORPHAN_QUIET_S", 0.0)  # as if two minutes had passed
     w.change_price(w.simple_product().id, "31.30")  # type: ignore[attr-defined]
     stats = follow(instance=instance, once=True)
     failed = instance.get_run_by_id(dead_run)

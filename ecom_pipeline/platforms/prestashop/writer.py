@@ -41,6 +41,14 @@ WooCommerce writer: ``apply_plan(client, plan, on_links) -> WriteOutcome`` and `
   shop language, see ``options.py``). A combination edit is a GET-modify-PUT of that combination. The references are
   looked up among combinations first, so a killed push adopts the product and its combinations.
 
+- **Concurrency** (``push_concurrency``, default 4; 1: one call at a time): the creates of products with
+  combinations (a product's POST, then its combinations' POSTs, in one worker thread; products are independent)
+  and the combination PUTs keep up to that many in flight (``platforms/inflight.py``). Everything else (taxonomy,
+  documents, counts, links, rejections) happens in the push's thread, in the order one at a time would. A product
+  that may be adopted (a reference the shop has, or any product of a rerun after an interrupted push) or with a
+  variant whose reference a rerun could not look up is sent alone, after those in flight are handled, as before.
+  Simple products, product updates, deletes and the read-back stay one call at a time.
+
 - **Categories** (``categories.py``): the hub product's category names as the shop's category ids (found by name in
   the integration's language, a nested ``Parent > Child`` step by step from home, created when missing in every shop
   language). A create writes them as ``associations/categories`` with ``id_category_default`` the first one (home,
@@ -67,6 +75,7 @@ from xml.etree.ElementTree import Element, ElementTree, SubElement
 
 from ecom_pipeline.platforms.errors import ShopApiError
 from ecom_pipeline.platforms.http import HttpOptions
+from ecom_pipeline.platforms.inflight import InOrder
 from ecom_pipeline.platforms.prestashop import extract as ps_extract
 from ecom_pipeline.platforms.prestashop.categories import HOME_CATEGORY, CategoryError, PrestaShopCategories
 from ecom_pipeline.platforms.prestashop.client import PrestaShopClient
@@ -87,6 +96,7 @@ from ecom_pipeline.sync.export import (
 )
 from ecom_pipeline.sync.hashing import stable_hash
 from ecom_pipeline.sync.merge import FIELDS
+from ecom_pipeline.sync.policies import DEFAULT_PUSH_CONCURRENCY, push_concurrency_of
 from ecom_pipeline.sync.resolve.products import product_snapshot, variant_snapshot
 from ecom_pipeline.warehouse.credentials import reveal
 from ecom_pipeline.warehouse.types import utcnow
@@ -118,6 +128,7 @@ def make_client(integration: Any, credentials: Mapping[str, Any]) -> PrestaShopC
         shop_id=int(shop_id) if shop_id not in (None, "") else None,
     )
     client.integration_settings = dict(settings)  # type: ignore[attr-defined]
+    client.push_concurrency = push_concurrency_of(settings)  # type: ignore[attr-defined]
     return client
 
 
@@ -284,6 +295,27 @@ def create_document(
     return root
 
 
+def combination_document(pid: str, values: Mapping[str, Any], option_ids: Sequence[str], base: Decimal) -> Element:
+    """The POST body of a combination of product ``pid``: its reference, its price as the impact over ``base``
+    (the product's price), weight, barcode and option value ids."""
+    root = Element("prestashop")
+    record = SubElement(root, "combination")
+    fields = {
+        "id_product": pid,
+        "reference": str(values.get("sku") or ""),
+        "price": _six((values.get("price") or Decimal("0")) - base),
+        "weight": str(values.get("weight") or "0"),
+        **barcode_fields(values.get("barcode")),
+        "minimal_quantity": "1",
+    }
+    for name, text in fields.items():
+        SubElement(record, name).text = text
+    group = SubElement(SubElement(record, "associations"), "product_option_values")
+    for vid in option_ids:
+        SubElement(SubElement(group, "product_option_value"), "id").text = vid
+    return root
+
+
 def _record_of(tree: ElementTree | Element) -> Element:
     root = tree.getroot() if isinstance(tree, ElementTree) else tree
     assert root is not None
@@ -294,10 +326,15 @@ def _record_of(tree: ElementTree | Element) -> Element:
 
 
 class _Writer:
-    def __init__(self, client: PrestaShopClient, plan: ExportPlan, on_links: LinksCallback) -> None:
+    def __init__(
+        self, client: PrestaShopClient, plan: ExportPlan, on_links: LinksCallback, concurrency: int = 1
+    ) -> None:
         self.client = client
         self.plan = plan
         self.on_links = on_links
+        # Calls in flight at once for the creates of products with combinations and the combination updates
+        # (``push_concurrency``; see "Concurrency" in the module docstring).
+        self.concurrency = max(1, concurrency)
         self.out = WriteOutcome()
         self.shop = _Shop(getattr(client, "integration_settings", {}) or {})
         self.integration = _IntegrationRef(plan)
@@ -409,11 +446,9 @@ class _Writer:
             for item in self.client.list_by_ids("products", priced, display="[id,price]"):
                 bases[str(item.get("id"))] = _decimal(item.get("price")) or Decimal("0")
         combinations = self._documents("combinations", [u.external_id.split("-", 1)[-1] for u in combination_updates])
-        for u in combination_updates:
-            try:
-                self._update_combination(u, bases, combinations.get(u.external_id.split("-", 1)[-1]))
-            except ShopApiError as err:
-                self.out.reject("variant", str(u.values.get("sku") or u.external_id), str(err), {"id": u.external_id})
+        with InOrder[Any](self.concurrency, "ps-push") as flight:
+            for u in combination_updates:
+                self._update_combination(u, flight, bases, combinations.get(u.external_id.split("-", 1)[-1]))
         for vd in plan.variant_deletes:
             self._delete_combination(vd)
         self._read_back()
@@ -544,9 +579,78 @@ class _Writer:
         already a combination of the shop (a push killed before its links)."""
         existing = self.lookup_combinations([v.sku or "" for c in creates for v in c.variants])
         try:
-            for c in creates:
-                self._variable_create(c, existing)
+            with InOrder[Any](self.concurrency, "ps-push") as flight:
+                for c in creates:
+                    self._send_variable(c, existing, flight)
         finally:  # the links still pending, also when a call failed for good
+            self._flush_links()
+
+    def _send_variable(self, c: ProductCreate, existing: Mapping[str, tuple[str, str]], flight: InOrder[Any]) -> None:
+        """A product with combinations to create: its POSTs (product, then each combination) sent in a worker
+        thread, with others in flight; handled in turn (``_after_variable``). Sent alone, by
+        :meth:`_variable_create` once those in flight are handled, when it may be adopted (a variant's reference
+        is the shop's already, or an interrupted push's rerun: found by ``link_rewrite``) or when a variant has no
+        reference a rerun could find it by (its links are committed at once)."""
+        adopting = any(v.sku and v.sku in existing for v in c.variants) or (self.plan.resume and bool(c.handle))
+        if flight.window == 1 or adopting or not all(_findable(v.sku) for v in c.variants):
+            flight.drain()
+            self._variable_create(c, existing)
+            return
+        try:
+            option_ids = {v.hub_id: self._option_ids(v.options) for v in c.variants}
+            categories = self._category_ids(c.categories)
+            tags = self._tag_ids(c.tags)
+        except (_Refused, ShopApiError) as err:
+            flight.done(None, err, lambda _r, e: self._after_variable(c, None, e))
+            return
+        base = min((v.values.get("price") or Decimal("0")) for v in c.variants)
+        document = create_document(c, self.shop, price=base, categories=categories, tags=tags)
+        flight.submit(
+            lambda: self._post_variable(c, document, option_ids, base), lambda r, e: self._after_variable(c, r, e)
+        )
+
+    def _post_variable(
+        self, c: ProductCreate, document: Element, option_ids: Mapping[int, list[str]], base: Decimal
+    ) -> tuple[str, list[str], ShopApiError | None]:
+        """(Worker thread.) POST the product, then its combinations in turn: its id, the combinations' ids, and
+        the refusal that stopped them (a failed product POST raises). No writer state is touched here."""
+        pid = self.client.post_xml_id("products", document)
+        cids: list[str] = []
+        try:
+            for v in c.variants:
+                body = combination_document(pid, v.values, option_ids[v.hub_id], base)
+                cids.append(self.client.post_xml_id("combinations", body))
+        except ShopApiError as err:
+            return pid, cids, err
+        return pid, cids, None
+
+    def _after_variable(self, c: ProductCreate, result: Any, error: Exception | None) -> None:
+        """What :meth:`_variable_create` does after its writes, for a product sent by :meth:`_send_variable`:
+        counts, and its links with its combinations' (committed FRESH_LINKS rows at a time; a kill before the
+        commit is adopted on rerun by a combination's reference, or by ``link_rewrite``)."""
+        key = c.handle or f"#{c.hub_id}"
+        if error is not None:  # refused before sending, or the product's POST failed
+            if isinstance(error, ShopApiError):
+                self._flush_links()
+            elif not isinstance(error, _Refused):
+                raise error
+            self.out.reject("product", key, str(error), {"handle": c.handle})
+            return
+        pid, cids, failure = result
+        self.out.created += 1
+        rows: list[dict[str, Any]] = [
+            link_row(self.integration, entity="product", external_id=pid, hub_id=c.hub_id, snapshot=None,
+                     digest=None, updated_at=None, now=utcnow())
+        ]  # fmt: skip
+        entry = self.written.setdefault(pid, _Written(c.hub_id, None, {}))
+        for v, cid in zip(c.variants, cids, strict=False):
+            self.out.created += 1
+            rows.append(self._variant_link(pid, cid, v.hub_id, v.sku, entry))
+        self.pending_links.extend(rows)
+        if failure is not None:
+            self._flush_links()
+            self.out.reject("product", key, str(failure), {"handle": c.handle})
+        elif len(self.pending_links) >= FRESH_LINKS:
             self._flush_links()
 
     def _variable_create(self, c: ProductCreate, existing: Mapping[str, tuple[str, str]]) -> None:
@@ -648,22 +752,7 @@ class _Writer:
                 self.out.reject("variant", v.sku or f"#{v.hub_id}", str(err), {"product": pid})
 
     def _post_combination(self, pid: str, values: Mapping[str, Any], option_ids: list[str], base: Decimal) -> str:
-        root = Element("prestashop")
-        record = SubElement(root, "combination")
-        fields = {
-            "id_product": pid,
-            "reference": str(values.get("sku") or ""),
-            "price": _six((values.get("price") or Decimal("0")) - base),
-            "weight": str(values.get("weight") or "0"),
-            **barcode_fields(values.get("barcode")),
-            "minimal_quantity": "1",
-        }
-        for name, text in fields.items():
-            SubElement(record, name).text = text
-        group = SubElement(SubElement(record, "associations"), "product_option_values")
-        for vid in option_ids:
-            SubElement(SubElement(group, "product_option_value"), "id").text = vid
-        cid = self.client.post_xml_id("combinations", root)
+        cid = self.client.post_xml_id("combinations", combination_document(pid, values, option_ids, base))
         self.out.created += 1
         return cid
 
@@ -675,11 +764,41 @@ class _Writer:
                         digest=None, updated_at=None, sku=sku, parent=pid, now=utcnow())  # fmt: skip
 
     def _update_combination(
-        self, u: FieldUpdate, bases: Mapping[str, Decimal] | None = None, tree: ElementTree | None = None
+        self,
+        u: FieldUpdate,
+        flight: InOrder[Any],
+        bases: Mapping[str, Decimal] | None = None,
+        tree: ElementTree | None = None,
     ) -> None:
-        """GET-modify-PUT of one combination: reference, weight (impact) and price (impact over the product's
-        stored price: from ``bases`` when read beforehand, else read here); ``tree``: its document, when already
-        read by a list."""
+        """GET-modify-PUT of one combination: the document changed here, its PUT sent through ``flight`` (several
+        in flight), the answer handled in turn; a refusal is a rejection."""
+        try:
+            cid, tree = self._combination_document(u, bases, tree)
+        except ShopApiError as err:
+            flight.done(None, err, lambda _r, e: self._after_combination(u, e))
+            return
+        flight.submit(
+            lambda: self.client.put_xml("combinations", cid, tree), lambda _r, e: self._after_combination(u, e)
+        )
+
+    def _after_combination(self, u: FieldUpdate, error: Exception | None) -> None:
+        if isinstance(error, ShopApiError):
+            self.out.reject("variant", str(u.values.get("sku") or u.external_id), str(error), {"id": u.external_id})
+            return
+        if error is not None:
+            raise error
+        pid = u.external_id.split("-", 1)[0]
+        self.out.updated += 1
+        entry = self.written.setdefault(pid, _Written(int(u.product_hub_id or 0), u.product_base, {}))
+        entry.variants[u.external_id] = (u.hub_id, u.base)
+        entry.pushed |= set(u.changes)
+
+    def _combination_document(
+        self, u: FieldUpdate, bases: Mapping[str, Decimal] | None, tree: ElementTree | None
+    ) -> tuple[str, ElementTree]:
+        """A combination's id and its document with the pushed fields changed: reference, weight (impact) and
+        price (impact over the product's stored price: from ``bases`` when read beforehand, else read here);
+        ``tree``: its document, when already read by a list."""
         pid, cid = u.external_id.split("-", 1)
         tree = tree if tree is not None else self.client.get_xml("combinations", cid)
         record = _record_of(tree)
@@ -700,11 +819,7 @@ class _Writer:
             impact = _decimal(node.text if node is not None else None) or Decimal("0")
             target = tax_excluded_price(u.values.get("price"), u.base, base + impact)
             _set(record, "price", _six(target - base))
-        self.client.put_xml("combinations", cid, tree)
-        self.out.updated += 1
-        entry = self.written.setdefault(pid, _Written(int(u.product_hub_id or 0), u.product_base, {}))
-        entry.variants[u.external_id] = (u.hub_id, u.base)
-        entry.pushed |= set(u.changes)
+        return cid, tree
 
     def _delete_combination(self, vd: VariantDelete) -> None:
         """``DELETE /api/combinations/{id}`` of a hub variant deleted under a live product, then its link tombstoned
@@ -927,9 +1042,15 @@ class _IntegrationRef:
         self.tenant_id = plan.tenant_id
 
 
-def apply_plan(client: PrestaShopClient, plan: ExportPlan, on_links: LinksCallback) -> WriteOutcome:
-    """Apply ``plan`` to the shop behind ``client`` (module docstring)."""
-    return _Writer(client, plan, on_links).run()
+def apply_plan(
+    client: PrestaShopClient, plan: ExportPlan, on_links: LinksCallback, *, concurrency: int | None = None
+) -> WriteOutcome:
+    """Apply ``plan`` to the shop behind ``client`` (module docstring). ``concurrency``: calls in flight at once;
+    None takes the client's ``push_concurrency`` (set by :func:`make_client` from the integration's setting), else
+    ``DEFAULT_PUSH_CONCURRENCY``."""
+    if concurrency is None:
+        concurrency = getattr(client, "push_concurrency", None) or DEFAULT_PUSH_CONCURRENCY
+    return _Writer(client, plan, on_links, concurrency).run()
 
 
 __all__ = [

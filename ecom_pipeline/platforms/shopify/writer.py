@@ -583,7 +583,12 @@ class _Writer:
         c = r.create
         assert c is not None, "a productSet request is a create or an update"
         by_sku = {v.sku: v for v in canonical.variants if v.sku}
-        rows = [self._product_row(canonical, c.hub_id, None, ())]
+        # A vendor or product type the hub has none of was left out of the input, so the shop kept its own (an
+        # adopted product's, or a default Shopify fills in): the base says "not agreed" (None) for it, so the next
+        # pull brings the shop's value into the hub rather than the next push reading the hub's None as an edit
+        # and clearing the shop's value.
+        left_out = [n for n in SHOPIFY_PRODUCT_FIELDS if not c.values.get(n)]
+        rows = [self._product_row(canonical, c.hub_id, None, (), unset=left_out)]
         for position, v in enumerate(c.variants):
             shop_variant = by_sku.get(v.sku or "") or (
                 canonical.variants[position] if position < len(canonical.variants) else None
@@ -769,9 +774,22 @@ class _Writer:
         return canonical
 
     def _product_row(
-        self, canonical: CanonicalProduct, hub_id: int, old: Mapping[str, Any] | None, pushed: Iterable[str]
+        self,
+        canonical: CanonicalProduct,
+        hub_id: int,
+        old: Mapping[str, Any] | None,
+        pushed: Iterable[str],
+        *,
+        unset: Iterable[str] = (),
     ) -> dict[str, Any]:
-        return self._row("product", canonical, product_snapshot(canonical), hub_id, old, pushed)
+        snapshot = product_snapshot(canonical)
+        kept = [name for name in unset if snapshot.get(name)]
+        for name in kept:
+            snapshot[name] = None
+        # A base that leaves out values the shop holds is not whole (as after a write the shop answered with other
+        # changes): no digest and no modification time, so the next pull merges the shop's reading against it
+        # instead of taking that reading as the echo of this write.
+        return self._row("product", canonical, snapshot, hub_id, old, pushed, whole=not kept)
 
     def _variant_row(
         self, variant: Any, hub_id: int, parent: str, old: Mapping[str, Any] | None, pushed: Iterable[str]
@@ -787,10 +805,14 @@ class _Writer:
         old: Mapping[str, Any] | None,
         pushed: Iterable[str],
         parent: str | None = None,
+        *,
+        whole: bool = True,
     ) -> dict[str, Any]:
         """The link row of a product or variant (``parent`` given) the shop answered: the new base and digest, and
         the record's gid; a variant's row also names its SKU and its parent."""
         snap, digest = base_after(old, snapshot, pushed)
+        if not whole:
+            digest = None
         row = link_row(
             self.integration,
             entity=entity,

@@ -35,7 +35,9 @@ the hub's differ from its base (the plan's ``categories``/``tags`` change; the w
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -61,6 +63,7 @@ from ecom_pipeline.sync.export import (
 )
 from ecom_pipeline.sync.hashing import stable_hash
 from ecom_pipeline.sync.merge import FIELDS
+from ecom_pipeline.sync.policies import DEFAULT_PUSH_CONCURRENCY, push_concurrency_of
 from ecom_pipeline.sync.resolve.products import product_snapshot, variant_snapshot
 from ecom_pipeline.warehouse.credentials import reveal
 from ecom_pipeline.warehouse.types import utcnow
@@ -85,12 +88,15 @@ LinksCallback = Callable[[list[dict[str, Any]]], None]
 
 
 def make_client(integration: Any, credentials: Mapping[str, Any]) -> WooCommerceClient:
-    """A client for a stored integration (its URL, TLS settings and API version)."""
-    return WooCommerceClient(
+    """A client for a stored integration (its URL, TLS settings and API version), carrying the integration's
+    ``push_concurrency`` setting for :func:`apply_plan`."""
+    client = WooCommerceClient(
         HttpOptions.for_integration(integration, timeout=30.0),
         reveal(credentials["consumer_key"]),
         reveal(credentials["consumer_secret"]),
     )
+    client.push_concurrency = push_concurrency_of(integration.settings)  # type: ignore[attr-defined]
+    return client
 
 
 # --- payloads ----------------------------------------------------------------------------------------------------
@@ -204,10 +210,13 @@ def _answered(
 class _Writer:
     """One plan's writes against one shop, collecting links and rejections."""
 
-    def __init__(self, client: WooCommerceClient, plan: ExportPlan, on_links: LinksCallback) -> None:
+    def __init__(
+        self, client: WooCommerceClient, plan: ExportPlan, on_links: LinksCallback, concurrency: int = 1
+    ) -> None:
         self.client = client
         self.plan = plan
         self.on_links = on_links
+        self.concurrency = max(1, concurrency)  # variation batches in flight at once (see _variations)
         self.out = WriteOutcome()
         self.integration = _IntegrationRef(plan)
         # parent external id -> [(variant values or update, payload)] for the variations phase
@@ -357,8 +366,7 @@ class _Writer:
         self._product_batches(creates, adopt, updates)
         parents = set(self.variation_creates) | set(self.variation_updates) | set(self.variation_deletes)
         try:
-            for parent in sorted(parents, key=str):
-                self._variations(parent)
+            self._variations(sorted(parents, key=str))
         finally:  # also when a batch fails for good: what the shop created is linked
             self._flush_fresh_links()
         self._relink_parents()
@@ -593,10 +601,118 @@ class _Writer:
 
     # -- variations ---------------------------------------------------------------------------------------------
 
-    def _variations(self, parent: str) -> None:
+    def _variations(self, parents: Sequence[str]) -> None:
+        """Every parent's variation batches, up to ``concurrency`` parents' batches in flight at once.
+
+        Only the POSTs run in worker threads: each parent's ops are built here (taxonomy look-ups included) and its
+        answers processed here, in parent order, exactly as one batch at a time would (links, counters,
+        rejections). Parents are independent in the shop. A parent with a variation to create without a SKU is
+        sent alone, once every batch in flight is answered and processed, and its links are committed before the
+        next batch goes (see ``_take``): a rerun could not find that variation by SKU. Concurrency 1 sends each
+        batch from this thread after the previous one's answer was processed: the behaviour before concurrency.
+        """
+        if self.concurrency <= 1 or len(parents) <= 1:
+            for parent in parents:
+                push = self._prepare(parent)
+                self._send_alone(push)
+            return
+        pending: deque[tuple[_ParentPush, Future[_Answers]]] = deque()
+        error: BaseException | None = None
+
+        def settle_oldest() -> None:
+            nonlocal error
+            push, future = pending.popleft()
+            answers, failure = future.result()
+            for chunk, answer in zip(push.chunks, answers, strict=False):
+                self._take(push, chunk, answer)
+            if failure is not None:
+                error = error or failure  # the first failure is raised once what is in flight was processed
+                self._abandon(push)
+            else:
+                self._finish(push)
+
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="woo-push") as pool:
+            try:
+                for parent in parents:
+                    if error is not None:
+                        break
+                    push = self._prepare(parent)
+                    if not push.chunks:
+                        while pending:
+                            settle_oldest()
+                        self._finish(push)
+                        continue
+                    if not push.adoptable:  # a SKU-less create: alone, after everything in flight
+                        while pending:
+                            settle_oldest()
+                        if error is not None:
+                            break
+                        self._send_alone(push)
+                        continue
+                    while len(pending) >= self.concurrency:
+                        settle_oldest()
+                    if error is not None:
+                        break
+                    pending.append((push, pool.submit(self._post_chunks, parent, push.chunks)))
+                while pending:
+                    settle_oldest()
+            finally:
+                # Something in this thread failed (a link commit): what is still in flight is answered and dropped;
+                # variations it created have SKUs, linked by the rerun ("duplicated SKU"), as after a kill.
+                for _push, future in pending:
+                    future.cancel()
+        if error is not None:
+            raise error
+
+    def _send_alone(self, push: _ParentPush) -> None:
+        """A parent's batches from this thread, each sent after the previous answer was processed."""
+        try:
+            for chunk in push.chunks:
+                self._take(push, chunk, self._post_variations(push.parent, chunk))
+        except BaseException:
+            self._abandon(push)
+            raise
+        self._finish(push)
+
+    def _abandon(self, push: _ParentPush) -> None:
+        """A parent whose batches stopped on a failure: what its answered batches did is still recorded (its
+        refusals, and the tombstones of the variations the shop deleted: a rerun would find nothing to delete)."""
+        self._replay_early(push)
+        if push.gone:
+            gone, push.gone = push.gone, []
+            self.on_links(gone)
+
+    def _post_chunks(self, parent: str, chunks: list[_Chunk]) -> _Answers:
+        """(Worker thread.) POST a parent's batches in turn; the answers, and the failure that stopped them."""
+        answers: list[Mapping[str, Any]] = []
+        for chunk in chunks:
+            try:
+                answers.append(self._post_variations(parent, chunk))
+            except Exception as exc:  # raised in the main thread, after the answers before it are processed
+                return answers, exc
+        return answers, None
+
+    def _post_variations(self, parent: str, chunk: _Chunk) -> Mapping[str, Any]:
+        """POST one variation batch (at most BATCH_LIMIT ops) and return its answer; no state is touched here, so
+        worker threads may call it."""
+        request = {
+            "create": [body for kind, _, body in chunk if kind == "create"],
+            "update": [body for kind, _, body in chunk if kind == "update"],
+            "delete": [body["id"] for kind, _, body in chunk if kind == "delete"],
+        }
+        answer = self.client.post(f"products/{parent}/variations/batch", {k: v for k, v in request.items() if v})
+        return answer if isinstance(answer, Mapping) else {}
+
+    def _prepare(self, parent: str) -> _ParentPush:
+        """A parent's variation ops, in batches of BATCH_LIMIT. A refusal met here (an attribute the shop would not
+        create) is kept with the parent and recorded when its answers are processed, in the order of today's."""
         creates = self.variation_creates.get(parent, [])
         updates = self.variation_updates.get(parent, [])
-        attributes = self._variation_attributes(parent, creates) if creates else {}
+        out, self.out = self.out, WriteOutcome()
+        try:
+            attributes = self._variation_attributes(parent, creates) if creates else {}
+        finally:
+            early, self.out = self.out, out
         ops: list[tuple[str, Any, dict[str, Any]]] = [
             ("create", v, {**_variation_payload(v), "attributes": attributes[v.hub_id]})
             for v in creates
@@ -607,82 +723,85 @@ class _Writer:
             ops.append(("update", u, {"id": vid, **variant_fields(u.values, u.changes)}))
         for vd in self.variation_deletes.get(parent, []):
             ops.append(("delete", vd, {"id": int(vd.external_id) if vd.external_id.isdigit() else vd.external_id}))
-        written: dict[str, tuple[int, Mapping[str, Any] | None, Iterable[str]]] = {}
-        gone: list[dict[str, Any]] = []
-        duplicates: list[tuple[VariantValues, dict[str, Any], Mapping[str, Any]]] = []
-        answered: list[Mapping[str, Any]] = []
-        updated: dict[str, Mapping[str, Any]] = {}  # variation id -> the variation as its update answered it
-        for start in range(0, len(ops), BATCH_LIMIT):
-            chunk = ops[start : start + BATCH_LIMIT]
-            request = {
-                "create": [body for kind, _, body in chunk if kind == "create"],
-                "update": [body for kind, _, body in chunk if kind == "update"],
-                "delete": [body["id"] for kind, _, body in chunk if kind == "delete"],
-            }
-            answer = self.client.post(f"products/{parent}/variations/batch", {k: v for k, v in request.items() if v})
-            answer = answer if isinstance(answer, Mapping) else {}
-            fresh: list[dict[str, Any]] = []  # bare links of the variations this batch created (see below)
-            for kind, item, body, result, error in _answered(chunk, answer):
-                if kind == "delete":
-                    if error is not None and error.get("code") not in GONE_VARIATION_CODES:
-                        self.out.reject("variant", item.sku or item.external_id, _reason(error), body)
-                        continue
-                    gone.append(deleted_variant_row(self.integration, item, utcnow()))
-                    self.out.deleted += 1
-                elif kind == "create":
-                    if error is not None and error.get("code") in DUPLICATE_SKU_CODES and item.sku:
-                        duplicates.append((item, body, error))  # ours already? decided once the parent is read
-                        continue
-                    if error is not None:
-                        self.out.reject("variant", item.sku or f"hub#{item.hub_id}", _reason(error), body)
-                        continue
-                    assert isinstance(result, Mapping)  # _error_of reports a missing item as an error
-                    answered.append(result)
-                    written[str(result["id"])] = (item.hub_id, None, ())
-                    fresh.append(
-                        link_row(
-                            self.integration,
-                            entity="variant",
-                            external_id=str(result["id"]),
-                            hub_id=item.hub_id,
-                            snapshot=None,
-                            digest=None,
-                            updated_at=None,
-                            sku=item.sku,
-                            parent=parent,
-                            now=utcnow(),
-                        )
+        chunks = [ops[start : start + BATCH_LIMIT] for start in range(0, len(ops), BATCH_LIMIT)]
+        return _ParentPush(parent, creates, updates, chunks, early)
+
+    def _replay_early(self, push: _ParentPush) -> None:
+        if push.early is not None:
+            self.out.rejections.extend(push.early.rejections)
+            self.out.failed += push.early.failed
+            push.early = None
+
+    def _take(self, push: _ParentPush, chunk: _Chunk, answer: Mapping[str, Any]) -> None:
+        """Process one variation batch's answer (main thread): counters, rejections, links."""
+        self._replay_early(push)
+        parent = push.parent
+        fresh: list[dict[str, Any]] = []  # bare links of the variations this batch created (see below)
+        for kind, item, body, result, error in _answered(chunk, answer):
+            if kind == "delete":
+                if error is not None and error.get("code") not in GONE_VARIATION_CODES:
+                    self.out.reject("variant", item.sku or item.external_id, _reason(error), body)
+                    continue
+                push.gone.append(deleted_variant_row(self.integration, item, utcnow()))
+                self.out.deleted += 1
+            elif kind == "create":
+                if error is not None and error.get("code") in DUPLICATE_SKU_CODES and item.sku:
+                    push.duplicates.append((item, body, error))  # ours already? decided once the parent is read
+                    continue
+                if error is not None:
+                    self.out.reject("variant", item.sku or f"hub#{item.hub_id}", _reason(error), body)
+                    continue
+                assert isinstance(result, Mapping)  # _error_of reports a missing item as an error
+                push.answered.append(result)
+                push.written[str(result["id"])] = (item.hub_id, None, ())
+                fresh.append(
+                    link_row(
+                        self.integration,
+                        entity="variant",
+                        external_id=str(result["id"]),
+                        hub_id=item.hub_id,
+                        snapshot=None,
+                        digest=None,
+                        updated_at=None,
+                        sku=item.sku,
+                        parent=parent,
+                        now=utcnow(),
                     )
-                    if parent not in self.new_parents:
-                        self.out.created += 1
-                else:
-                    if error is not None:
-                        self.out.reject(
-                            "variant", str(item.values.get("sku") or item.external_id), _reason(error), body
-                        )
-                        continue
-                    written[item.external_id] = (item.hub_id, item.base or None, item.changes)
-                    if isinstance(result, Mapping):
-                        updated[item.external_id] = result
-                    self.out.updated += 1
-            if fresh:
-                # Linked soon, based later (the parents' read-back at the end of the push), so a push that dies in
-                # between does not create them again on the rerun. With a SKU each, they are committed with the
-                # next ones (one transaction per FRESH_LINKS rows, not one per parent): one created but not yet
-                # linked when the push dies is answered "duplicated SKU" on the rerun and linked then (see
-                # ``_relink_variable``). One without a SKU could not be found that way: committed now.
-                self.fresh_links.extend(fresh)
-                if len(self.fresh_links) >= FRESH_LINKS or not all(row["sku"] for row in fresh):
-                    self._flush_fresh_links()
-        if gone:
-            self.on_links(gone)  # tombstoned as soon as the shop answered (a rerun would find nothing to delete)
+                )
+                if parent not in self.new_parents:
+                    self.out.created += 1
+            else:
+                if error is not None:
+                    self.out.reject("variant", str(item.values.get("sku") or item.external_id), _reason(error), body)
+                    continue
+                push.written[item.external_id] = (item.hub_id, item.base or None, item.changes)
+                if isinstance(result, Mapping):
+                    push.updated[item.external_id] = result
+                self.out.updated += 1
+        if fresh:
+            # Linked soon, based later (the parents' read-back at the end of the push), so a push that dies in
+            # between does not create them again on the rerun. With a SKU each, they are committed with the next
+            # ones (one transaction per FRESH_LINKS rows, not one per parent): one created but not yet linked when
+            # the push dies is answered "duplicated SKU" on the rerun and linked then (see ``_relink_variable``).
+            # One without a SKU could not be found that way: committed now (and, with batches in flight, its batch
+            # went alone: see ``_variations``).
+            self.fresh_links.extend(fresh)
+            if len(self.fresh_links) >= FRESH_LINKS or not all(row["sku"] for row in fresh):
+                self._flush_fresh_links()
+
+    def _finish(self, push: _ParentPush) -> None:
+        """After a parent's last batch: tombstones, and what its relink needs."""
+        self._replay_early(push)
+        parent, written, duplicates, updated = push.parent, push.written, push.duplicates, push.updated
+        if push.gone:
+            self.on_links(push.gone)  # tombstoned as soon as the shop answered (a rerun would find nothing to delete)
         # A parent created by this push whose variations were all created here (none refused as a duplicate, none
         # updated) has exactly the variations the batches answered: no need to list them again. Nor when only
         # existing variations were updated (a price edit): each answered one keeps the position its base has (an
         # update does not move a variation), and the others are not relinked. A delete may move them: read back.
-        complete = parent in self.new_parents and not updates and not duplicates and bool(answered)
+        complete = parent in self.new_parents and not push.updates and not duplicates and bool(push.answered)
         positions: dict[str, int] = {}
-        if not creates and not duplicates and not gone and written and set(updated) == set(written):
+        if not push.creates and not duplicates and not push.gone and written and set(updated) == set(written):
             for vid, (_hub, old, _pushed) in written.items():
                 position = (old or {}).get("position")
                 if isinstance(position, int):
@@ -690,7 +809,7 @@ class _Writer:
         if positions and len(positions) == len(written):
             self.to_relink.append(_Relink(parent, written, duplicates, list(updated.values()), positions))
         else:
-            self.to_relink.append(_Relink(parent, written, duplicates, answered if complete else None))
+            self.to_relink.append(_Relink(parent, written, duplicates, push.answered if complete else None))
 
     def _relink_parents(self) -> None:
         """Relink every parent whose variations were written: the parents are read back 100 per call
@@ -770,6 +889,36 @@ class _Writer:
         return rows
 
 
+_Chunk = list[tuple[str, Any, dict[str, Any]]]
+# A worker's answers to a parent's batches, and the failure that stopped it (None: all were answered).
+_Answers = tuple[list[Mapping[str, Any]], Exception | None]
+
+
+class _ParentPush:
+    """One parent's variation batches and what their answers said, collected in the main thread."""
+
+    def __init__(
+        self,
+        parent: str,
+        creates: list[VariantValues],
+        updates: list[FieldUpdate],
+        chunks: list[_Chunk],
+        early: WriteOutcome,
+    ) -> None:
+        self.parent = parent
+        self.creates = creates
+        self.updates = updates
+        self.chunks = chunks
+        self.early: WriteOutcome | None = early  # refusals met while building the ops, recorded with the answers
+        # Every create carries a SKU: one created but not linked when the push dies is found on the rerun.
+        self.adoptable = all(item.sku for chunk in chunks for kind, item, _ in chunk if kind == "create")
+        self.written: dict[str, tuple[int, Mapping[str, Any] | None, Iterable[str]]] = {}
+        self.gone: list[dict[str, Any]] = []
+        self.duplicates: list[tuple[VariantValues, dict[str, Any], Mapping[str, Any]]] = []
+        self.answered: list[Mapping[str, Any]] = []
+        self.updated: dict[str, Mapping[str, Any]] = {}  # variation id -> the variation as its update answered it
+
+
 class _Relink:
     """A parent whose variations were written: what was written, and its variations when the answers hold all."""
 
@@ -807,6 +956,13 @@ def _reason(error: Mapping[str, Any]) -> str:
     return f"{error.get('code')}: {error.get('message')}"
 
 
-def apply_plan(client: WooCommerceClient, plan: ExportPlan, on_links: LinksCallback) -> WriteOutcome:
-    """Apply ``plan`` to the shop behind ``client``; links are handed to ``on_links`` as each batch is answered."""
-    return _Writer(client, plan, on_links).run()
+def apply_plan(
+    client: WooCommerceClient, plan: ExportPlan, on_links: LinksCallback, *, concurrency: int | None = None
+) -> WriteOutcome:
+    """Apply ``plan`` to the shop behind ``client``; links are handed to ``on_links`` as each batch is answered.
+
+    ``concurrency``: variation batches in flight at once; None takes the client's ``push_concurrency`` (set by
+    :func:`make_client` from the integration's setting), else ``DEFAULT_PUSH_CONCURRENCY``."""
+    if concurrency is None:
+        concurrency = getattr(client, "push_concurrency", None) or DEFAULT_PUSH_CONCURRENCY
+    return _Writer(client, plan, on_links, concurrency).run()

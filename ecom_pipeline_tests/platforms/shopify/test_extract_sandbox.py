@@ -87,6 +87,7 @@ def sandbox(tmp_path: Path) -> Iterator[SandboxServer]:
         yield server
 
 
+@pytest.mark.slow  # a full sync paced by the emulated Standard plan's cost bucket (its pacing is checked: ~14 s)
 def test_full_sync_applies_everything_and_a_second_sync_stages_nothing(
     sqlite_warehouse_url: str, sandbox: SandboxServer
 ) -> None:

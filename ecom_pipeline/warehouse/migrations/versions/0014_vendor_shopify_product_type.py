@@ -15,7 +15,7 @@ Create Date: 2026-12-05
   wider ``product_type``) keeps the two meanings apart, so a Shopify type never reaches WooCommerce as a kind, and
   a pull of one platform does not overwrite the other's value.
 
-Data: a product linked to a Shopify shop whose ``product_type`` is not one of the WooCommerce/PrestaShop kinds
+Data: a product with a live link to a Shopify shop whose ``product_type`` is not one of the WooCommerce/PrestaShop kinds
 holds Shopify's type there: it moves to ``shopify_product_type`` and ``product_type`` becomes NULL. The vendor was
 never stored: it arrives with the next pull that reads each product (a full refresh reads them all). Existing
 links' bases lack the vendor and read it as NULL, so a shop vendor is a shop change the merge takes; a Shopify link's
@@ -40,7 +40,7 @@ CHUNK = 500
 
 _SHOPIFY_LINKED = (
     "EXISTS (SELECT 1 FROM entity_links l JOIN integrations i ON i.id = l.integration_id "
-    "WHERE l.entity = 'product' AND l.hub_id = hub_products.id AND i.platform = 'shopify')"
+    "WHERE l.entity = 'product' AND l.hub_id = hub_products.id AND i.platform = 'shopify' AND l.deleted_at IS NULL)"
 )
 _MOVED = f"product_type IS NOT NULL AND LOWER(product_type) NOT IN ({', '.join(repr(k) for k in KINDS)})"
 
@@ -51,6 +51,7 @@ _links = sa.table(
     sa.column("entity", sa.String),
     sa.column("hub_id", sa.BigInteger),
     sa.column("base_snapshot", sa.JSON().with_variant(JSONB(), "postgresql")),
+    sa.column("deleted_at", sa.DateTime),
 )
 _integrations = sa.table("integrations", sa.column("id", sa.BigInteger), sa.column("platform", sa.String))
 
@@ -80,6 +81,7 @@ def upgrade() -> None:
             .where(
                 _links.c.entity == "product",
                 _integrations.c.platform == "shopify",
+                _links.c.deleted_at.is_(None),
                 _links.c.hub_id.in_(ids[start : start + CHUNK]),
             )
         ).all()
@@ -98,6 +100,8 @@ def downgrade() -> None:
         "UPDATE hub_products SET product_type = SUBSTR(shopify_product_type, 1, 32) "
         "WHERE product_type IS NULL AND shopify_product_type IS NOT NULL"
     )
-    with op.batch_alter_table("hub_products") as batch:
+    # recreate="never": SQLite (3.35+) drops a column in place. Alembic's default on SQLite rebuilds the table, and
+    # its DROP TABLE fails with foreign keys on (hub_variants.product_id) as soon as the hub has one variant.
+    with op.batch_alter_table("hub_products", recreate="never") as batch:
         batch.drop_column("shopify_product_type")
         batch.drop_column("vendor")
