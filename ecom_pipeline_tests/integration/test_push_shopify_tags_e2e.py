@@ -53,8 +53,7 @@ def test_a_create_carries_the_hub_tags_and_push_pull_push_writes_nothing(world: 
     )
     world.clear()
     assert world.push() == 0
-    # The hub category "Kitchen" is the custom collection Kitchen, created once (test_shopify_collections_e2e.py).
-    assert world.mutations() == ["collectionCreate", "productSet", "productSet"]
+    assert world.mutations() == ["productSet", "productSet"]
     assert world.product("MUG-1").tags == ["gift", "Bestseller", "Mugs & Cups"]
     assert world.product("CUP-1").tags == []
     assert world.rejected() == []
@@ -138,7 +137,7 @@ def test_tags_in_a_bulk_push_are_written_and_a_refused_line_rejects_only_its_pro
     )
     world.clear()
     assert world.push() == 1
-    assert world.mutations() == ["collectionCreate", "stagedUploadsCreate", "bulkOperationRunMutation"]
+    assert world.mutations() == ["stagedUploadsCreate", "bulkOperationRunMutation"]
     assert world.product("CUP-1").tags == ["gift", "Sale"]
     assert world.product("MUG-1") is None
     assert [(r.entity, r.external_id) for r in world.rejected()] == [("product", "MUG-1")]

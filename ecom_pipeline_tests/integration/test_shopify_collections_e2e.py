@@ -5,6 +5,9 @@ Real HTTP (GraphQL) to the sandbox's Shopify emulator, a real warehouse, the rea
 category is the custom (manual) collection titled like its leaf (``Kitchen > Mugs`` -> ``Mugs``; Shopify collections
 are flat); the pull reads a product's custom collections' titles back, never smart (rule-based) ones, and the
 one-step rule of ``sync.category_paths`` keeps the hub's path, so nothing echoes.
+
+All of that only with the integration's ``shopify_collections`` setting on (``integration set --shopify-collections
+on``); off, the default, nothing of it happens (``test_with_collections_off_...`` below).
 """
 
 from __future__ import annotations
@@ -72,11 +75,68 @@ class World(ShopifyWorld):
         assert self.mutations() == []
 
 
+def _integration_id(world: World) -> int:
+    with shared_engine(world.url).connect() as conn:
+        return int(conn.execute(select(integrations.c.id)).scalar_one())
+
+
 @pytest.fixture
 def world(open_push_world: OpenPushWorld) -> Iterator[World]:
+    """The shop connected bidirectional with collections as categories turned on, as a merchant does."""
+    spec = shopify_spec(SHOP, seed=19, products=3)
+    with open_push_world(World, spec, direction="bidirectional") as world:
+        assert world.cli("integration", "set", "--integration", str(_integration_id(world)),
+                         "--shopify-collections", "on") == 0  # fmt: skip
+        yield world
+
+
+@pytest.fixture
+def world_off(open_push_world: OpenPushWorld) -> Iterator[World]:
+    """The shop connected bidirectional with the settings' defaults (collections off)."""
     spec = shopify_spec(SHOP, seed=19, products=3)
     with open_push_world(World, spec, direction="bidirectional") as world:
         yield world
+
+
+@pytest.mark.parametrize("bulk", [False, True], ids=["paginated", "bulk"])
+def test_with_collections_off_a_product_keeps_the_hub_categories_and_no_collection_is_written(
+    world_off: World, bulk: bool
+) -> None:
+    """Prevents the upgrade hazard of an integration that never opted in: its products' custom collections
+    (merchandising ones like "Summer Sale") must not become their hub categories on a pull (which a bidirectional
+    shop would then carry to the tenant's other shops), and a push must neither create collections nor touch the
+    products' membership (``productSet``'s ``collections`` replaces it)."""
+    world = world_off
+    world.sync()
+    world.import_csv(MUG, CUP)
+    world.clear()
+    assert world.push() == 0
+    assert world.mutations() == ["productSet", "productSet"]  # no collectionCreate, as before collections
+    store = world.shop.store
+    assert store.collections == {}
+    mug = world.product("MUG-1")
+    world.sandbox.clock.advance(60)
+    sale, _ = store.create_collection("Summer Sale", product_ids=[mug.id])
+    assert sale is not None
+    store.update_product(mug.id, title="Mug (new)")  # the product is read again (membership moves no updatedAt)
+    if bulk:
+        with shared_engine(world.url).begin() as conn:
+            settings = dict(conn.execute(select(integrations.c.settings)).scalar_one() or {})
+            conn.execute(update(integrations).values(settings={**settings, "bulk": "always"}))
+    world.clear()
+    world.sync(full_refresh=bulk)
+    assert ("bulkOperationRunQuery" in world.mutations()) == bulk
+    with shared_engine(world.url).connect() as conn:  # the product was read and merged: its title edit came in
+        assert conn.execute(select(hub_products.c.title).where(hub_products.c.handle == "mug")).scalar() == "Mug (new)"
+    assert world.categories("mug") == ["Kitchen > Mugs", "Gifts"]
+    assert world.categories("cup") == ["Kitchen > Mugs"]
+    world.sandbox.clock.advance(60)
+    world.set_hub("mug", categories=["Kitchen > Cups"])  # a hub move: still nothing for Shopify
+    world.clear()
+    assert world.push() == 0
+    assert "collectionCreate" not in world.mutations()
+    assert world.collections_of("MUG-1") == [("Summer Sale", True)]  # the merchandising collection stays
+    assert world.collections_of("CUP-1") == []
 
 
 @pytest.mark.parametrize("bulk", [False, True], ids=["paginated", "bulk"])

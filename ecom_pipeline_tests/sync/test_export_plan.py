@@ -194,7 +194,7 @@ def test_each_platforms_push_fields_come_from_its_registered_writer() -> None:
     assert push_fields_for("woocommerce") == WOOCOMMERCE_FIELDS == ALL_PUSH_FIELDS | {"categories", "tags"}
     assert {"categories", "tags"} <= PRESTASHOP_FIELDS  # categories.py, tags.py
     assert push_fields_for("shopify") == SHOPIFY_FIELDS and "sale_price" not in SHOPIFY_FIELDS
-    assert {"tags", "categories"} <= SHOPIFY_FIELDS  # categories as custom collections (writer.py)
+    assert "tags" in SHOPIFY_FIELDS and "categories" not in SHOPIFY_FIELDS  # Shopify has no categories
     assert push_fields_for("prestashop") == PRESTASHOP_FIELDS
     assert not {"compare_at_price", "sale_price"} & PRESTASHOP_FIELDS
 
@@ -224,10 +224,7 @@ def test_a_linked_products_categories_are_planned_only_when_the_hubs_names_diffe
     plan = _plan(PUSH, products, variants, *links, push_fields=WOOCOMMERCE_FIELDS)
     changes = [dict(u.changes) for u in plan.updates]
     assert changes == ([] if planned is None else [{"categories": planned}])
-    # Shopify takes the same plan (its categories are custom collections: test_shopify_collections_e2e.py).
-    assert [dict(u.changes) for u in _plan(PUSH, products, variants, *links, push_fields=SHOPIFY_FIELDS).updates] == (
-        changes
-    )
+    assert _plan(PUSH, products, variants, *links, push_fields=SHOPIFY_FIELDS).updates == []
 
 
 @pytest.mark.parametrize(

@@ -33,9 +33,11 @@ options { name position values }"""
 
 PAGE_INFO = "pageInfo { hasNextPage endCursor }"
 
-# A product's collections become its hub categories (transform.py): custom (manual) ones only, told apart from smart
-# (rule-based) ones by ``ruleSet`` (null for a custom collection). Read by every product query (pages, bulk, the
-# webhook re-read), never by the writer's mutation answers (the writer knows what it put the product in).
+# A product's collections become its hub categories (transform.py) when the integration opts in
+# (``shopify_collections``): custom (manual) ones only, told apart from smart (rule-based) ones by ``ruleSet`` (null
+# for a custom collection). Read by every product query (pages, bulk, the webhook re-read), never by the writer's
+# mutation answers (the writer knows what it put the product in). Off (the default), the page and re-read queries
+# ask ``collectionsFirst: 0`` and the extract drops the empty connection, so the staged payload is as before.
 COLLECTION_FIELDS = "id title ruleSet { appliedDisjunctively }"
 PRODUCT_COLLECTIONS = f"collections(first: $collectionsFirst) {{ {PAGE_INFO} nodes {{ {COLLECTION_FIELDS} }} }}"
 COLLECTIONS_FIRST = 10  # collections per product in the page (more: a follow-up query, PRODUCT_COLLECTIONS_QUERY)
@@ -226,6 +228,12 @@ BULK_CANCEL_MUTATION = """mutation CancelBulk($id: ID!) {
 # -- bulk documents (no page sizes: the bulk runner walks every connection) ------------------------------------------
 
 BULK_PRODUCTS = f"""{{
+  products {{ edges {{ node {{ {PRODUCT_FIELDS}
+    variants {{ edges {{ node {{ {VARIANT_FIELDS} }} }} }}
+  }} }} }}
+}}"""
+# The same with each product's collections (Collection child lines): integrations with ``shopify_collections`` on.
+BULK_PRODUCTS_WITH_COLLECTIONS = f"""{{
   products {{ edges {{ node {{ {PRODUCT_FIELDS}
     variants {{ edges {{ node {{ {VARIANT_FIELDS} }} }} }}
     collections {{ edges {{ node {{ {COLLECTION_FIELDS} }} }} }}

@@ -54,8 +54,10 @@
   pull that reads them back changes nothing. Only Shopify takes them (``merge.SHOPIFY_PRODUCT_FIELDS``): the hub's
   ``product_type``, WooCommerce's simple/variable kind, is never sent here, nor Shopify's type to WooCommerce.
 
-- Categories are custom (manual) collections: a hub category is the collection titled like its leaf (``Kitchen >
-  Mugs`` is the collection ``Mugs``; Shopify collections are flat), the pull reads a product's custom collections'
+- Categories are custom (manual) collections when the integration opts in (``shopify_collections``, off by default:
+  then no category is written and no collection read or created, as before the feature): a hub category is the
+  collection titled like its leaf (``Kitchen > Mugs`` is the collection ``Mugs``; Shopify collections are flat), the
+  pull reads a product's custom collections'
   titles back (``transform._categories``), and ``sync.category_paths`` takes a one-step name as agreeing with any
   path of its leaf, so neither side echoes and the hub keeps its paths. A create carries its categories, a linked
   product whose hub categories differ from its base (the plan's ``categories`` change; an empty hub list changes
@@ -101,7 +103,7 @@ from ecom_pipeline.sync.export import (
     link_row,
 )
 from ecom_pipeline.sync.merge import FIELDS, SHOPIFY_PRODUCT_FIELDS
-from ecom_pipeline.sync.policies import BULK_THRESHOLD_KEY, parse_bulk_threshold
+from ecom_pipeline.sync.policies import BULK_THRESHOLD_KEY, parse_bulk_threshold, shopify_collections_of
 from ecom_pipeline.sync.resolve.products import product_snapshot, variant_snapshot
 from ecom_pipeline.warehouse.types import utcnow
 
@@ -110,10 +112,10 @@ LinksCallback = Callable[[list[dict[str, Any]]], None]
 # a compare-at price only: a sale is the price with a compare-at above it); and a linked product's tags (the plan's
 # ``tags`` change, sent as the whole list: ``productSet`` replaces the product's tags with it); and Shopify's own
 # product fields, ``vendor`` and ``shopify_product_type`` (``productType``).
-# A linked product's categories too (the plan's ``categories`` change, as custom collections: see the docstring).
-PUSH_FIELDS: frozenset[str] = (
-    (frozenset(FIELDS) - {"sale_price"}) | {TAGS, CATEGORIES} | frozenset(SHOPIFY_PRODUCT_FIELDS)
-)
+PUSH_FIELDS: frozenset[str] = (frozenset(FIELDS) - {"sale_price"}) | {TAGS} | frozenset(SHOPIFY_PRODUCT_FIELDS)
+# With ``shopify_collections`` on, a linked product's categories too (the plan's ``categories`` change, as custom
+# collections: see the docstring).
+COLLECTIONS_PUSH_FIELDS: frozenset[str] = PUSH_FIELDS | {CATEGORIES}
 COLLECTIONS_PAGE = 250  # collections per page of the once-per-push look-up
 SKU_LOOKUP_CHUNK = 50  # SKUs per look-up query (the search string stays short; 250 results per page at most)
 MUTATION_ESTIMATE = 10.0  # a mutation field costs 10 points before its selection
@@ -130,6 +132,12 @@ class ShopifyWriteError(RuntimeError):
     """A push that cannot start (the app lacks the write scope): the whole push fails with what to do."""
 
 
+def push_fields(settings: Mapping[str, Any] | None) -> frozenset[str]:
+    """The fields a push to an integration with these settings writes (``sync.export.push_fields_for``): categories
+    only when it opted in to custom collections."""
+    return COLLECTIONS_PUSH_FIELDS if shopify_collections_of(settings) else PUSH_FIELDS
+
+
 def make_client(integration: Any, credentials: Mapping[str, Any]) -> ShopifyClient:
     """A client for a stored integration (URL, TLS settings, pinned API version, token or client credentials)."""
     options = HttpOptions.for_integration(integration, api_version=pinned_version(integration.settings), timeout=30.0)
@@ -137,6 +145,7 @@ def make_client(integration: Any, credentials: Mapping[str, Any]) -> ShopifyClie
     # Checked as `integration set` checks it (a bad value stored by hand fails here, naming the setting).
     threshold = (integration.settings or {}).get(BULK_THRESHOLD_KEY)
     client.bulk_mutation_threshold = parse_bulk_threshold(threshold) if threshold is not None else None
+    client.shopify_collections = shopify_collections_of(integration.settings)
     return client
 
 
@@ -347,6 +356,8 @@ class _Writer:
         # casefolded title -> (gid, title, smart), read once per push that writes categories (None: not yet read)
         self.collections: dict[str, tuple[str, str, bool]] | None = None
         self.collection_refusals: dict[str, str] = {}  # casefolded title -> why it could not be created
+        # The integration opted in to collections as categories (``shopify_collections``); off: none written.
+        self.with_categories = bool(client.shopify_collections)
 
     def run(self) -> WriteOutcome:
         shop = self.client.shop_and_scopes()
@@ -375,7 +386,12 @@ class _Writer:
                 )
                 continue
             request = self._create_request(c, existing)
-            if request is not None and c.categories and not self._with_collections(request, c.categories):
+            if (
+                request is not None
+                and self.with_categories
+                and c.categories
+                and not self._with_collections(request, c.categories)
+            ):
                 continue
             if request is not None:
                 sets.append(request)
@@ -385,7 +401,11 @@ class _Writer:
                 if TAGS in u.changes:  # the hub's whole list: Shopify replaces the product's tags with it
                     body["tags"] = list(u.changes[TAGS][1])
                 request = _SetRequest(u.external_id, {"id": _gid("Product", u.external_id)}, body, update=u)
-                if CATEGORIES in u.changes and not self._with_collections(request, u.changes[CATEGORIES][1] or ()):
+                if (
+                    self.with_categories
+                    and CATEGORIES in u.changes
+                    and not self._with_collections(request, u.changes[CATEGORIES][1] or ())
+                ):
                     continue
                 sets.append(request)
         if self._use_bulk(len(sets)):
@@ -767,9 +787,10 @@ class _Writer:
 
     def _canonical(self, product: Mapping[str, Any], categories: Sequence[str] | None = None) -> CanonicalProduct:
         """The pull's reading of a mutation answer; ``categories`` (the collection titles written, or the base's)
-        stand in for the collections the answer does not select, so the base is what the next pull reads."""
+        stand in for the collections the answer does not select, so the base is what the next pull reads. Off
+        (``shopify_collections``), the pull reads no categories and neither does this: none, as before."""
         canonical = product_to_canonical({"product": product, "currency": self.currency})
-        if categories is not None and "collections" not in product:
+        if self.with_categories and categories is not None and "collections" not in product:
             canonical = dataclasses.replace(canonical, categories=collection_titles(categories))
         return canonical
 

@@ -74,10 +74,9 @@ def test_extract_asks_for_the_largest_page_that_fits(sqlite_warehouse_url: str, 
     client = make_client(ctx)
     report = extract_entity(ctx, "product", client=client)
     assert report.staged == 40
-    # 2 + 7 x (4 + 20 x 5 + 2 + 10 x 2) = 884 points requested: each variant costs 5 (itself, selectedOptions,
-    # inventoryItem and its measurement and weight, where Shopify keeps the variant's weight), each of the first 10
-    # collections 2 (itself and its ruleSet, which tells a custom collection from a smart one).
-    assert client.page_sizes["Products"] == 7
+    # 2 + 9 x (4 + 20 x 5) = 938 points requested: each variant costs 5 (itself, selectedOptions, inventoryItem and
+    # its measurement and weight, where Shopify keeps the variant's weight).
+    assert client.page_sizes["Products"] == 9
     assert client.governor.costs["Products"] <= 1000
     orders = extract_entity(ctx, "order", client=make_client(ctx))
     assert orders.staged == 30
@@ -89,14 +88,10 @@ def test_extract_asks_for_the_largest_page_that_fits(sqlite_warehouse_url: str, 
     with ShopifyClient(integration.base_url, token) as small:
         pages = list(
             small.paginate(
-                q.PRODUCTS_QUERY,
-                ("products",),
-                {"first": 250, "variantsFirst": 5, "collectionsFirst": 10},
-                key="Products",
-                fit="first",
+                q.PRODUCTS_QUERY, ("products",), {"first": 250, "variantsFirst": 5}, key="Products", fit="first"
             )
         )
-    assert small.page_sizes["Products"] > 7 and sum(len(p.nodes) for p in pages) == 40
+    assert small.page_sizes["Products"] > 9 and sum(len(p.nodes) for p in pages) == 40
 
 
 def test_renewed_client_credentials_token_is_stored(
