@@ -790,6 +790,12 @@ def cmd_integration_set(args: argparse.Namespace) -> int:
         f"{current.direction.value}; policies {policies}; include {list(current.include) or 'all'}; exclude "
         f"{list(current.exclude) or 'none'}; price rule {current.price_rule.text if current.price_rule else 'none'}"
         + (
+            "; collections as categories "
+            + _shopify_collections_text(integration.platform, current.shopify_collections)
+            if integration.platform in SHOPIFY_COLLECTIONS_PLATFORMS
+            else ""
+        )
+        + (
             f"; bulk mutations above {_bulk_threshold_text(integration.platform, current.bulk_mutation_threshold)}"
             if integration.platform in BULK_THRESHOLD_PLATFORMS
             else ""
@@ -797,12 +803,6 @@ def cmd_integration_set(args: argparse.Namespace) -> int:
         + (
             f"; push concurrency {_push_concurrency_text(integration.platform, current.push_concurrency)}"
             if integration.platform in PUSH_CONCURRENCY_PLATFORMS
-            else ""
-        )
-        + (
-            "; collections as categories "
-            + _shopify_collections_text(integration.platform, current.shopify_collections)
-            if integration.platform in SHOPIFY_COLLECTIONS_PLATFORMS
             else ""
         )
         + "."
