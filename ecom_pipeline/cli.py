@@ -679,6 +679,15 @@ def _push_concurrency_text(platform: str, concurrency: int | None) -> str:
     return f"{DEFAULT_PUSH_CONCURRENCY} (default)" if concurrency is None else str(concurrency)
 
 
+def _shopify_collections_text(platform: str, on: bool) -> str:
+    """Whether Shopify custom collections are the products' categories: on, off (default), or ``-`` (not Shopify)."""
+    from ecom_pipeline.sync.policies import SHOPIFY_COLLECTIONS_PLATFORMS
+
+    if platform not in SHOPIFY_COLLECTIONS_PLATFORMS:
+        return "-"
+    return "on" if on else "off (default)"
+
+
 def _print_sync_settings(integrations: Sequence[Any]) -> None:
     """Each shop's sync direction, the policies it changed from the defaults, its listing and price rules."""
     from ecom_pipeline.sync.policies import SettingsError, SyncSettings
@@ -688,7 +697,7 @@ def _print_sync_settings(integrations: Sequence[Any]) -> None:
         try:
             s = SyncSettings.from_settings(i.settings)
         except SettingsError as exc:
-            rows.append([i.id, "?", f"invalid: {exc}"[:80], "", "", "", ""])
+            rows.append([i.id, "?", f"invalid: {exc}"[:80], "", "", "", "", ""])
             continue
         rows.append(
             [
@@ -699,11 +708,22 @@ def _print_sync_settings(integrations: Sequence[Any]) -> None:
                 s.price_rule.text if s.price_rule else "-",
                 _bulk_threshold_text(i.platform, s.bulk_mutation_threshold),
                 _push_concurrency_text(i.platform, s.push_concurrency),
+                _shopify_collections_text(i.platform, s.shopify_collections),
             ]
         )
     print("Sync direction and policies (`ecom-pipeline integration set` changes them):")
     _print_table(
-        ["shop", "direction", "field policies", "listing", "price rule", "bulk above", "push concurrency"], rows
+        [
+            "shop",
+            "direction",
+            "field policies",
+            "listing",
+            "price rule",
+            "bulk above",
+            "push concurrency",
+            "collections",
+        ],
+        rows,
     )
     print()
 
@@ -712,6 +732,7 @@ def cmd_integration_set(args: argparse.Namespace) -> int:
     from ecom_pipeline.sync.policies import (
         BULK_THRESHOLD_PLATFORMS,
         PUSH_CONCURRENCY_PLATFORMS,
+        SHOPIFY_COLLECTIONS_PLATFORMS,
         SettingsError,
         SyncSettings,
         updated_settings,
@@ -734,6 +755,11 @@ def cmd_integration_set(args: argparse.Namespace) -> int:
                     f"--push-concurrency applies to {', '.join(PUSH_CONCURRENCY_PLATFORMS)} only; integration "
                     f"#{integration.id} is {integration.platform}"
                 )
+            if args.shopify_collections is not None and integration.platform not in SHOPIFY_COLLECTIONS_PLATFORMS:
+                raise SettingsError(
+                    f"--shopify-collections applies to {', '.join(SHOPIFY_COLLECTIONS_PLATFORMS)} only; integration "
+                    f"#{integration.id} is {integration.platform}"
+                )
             settings = updated_settings(
                 integration.settings,
                 direction=args.direction,
@@ -744,6 +770,7 @@ def cmd_integration_set(args: argparse.Namespace) -> int:
                 price_rule=args.price_rule,
                 bulk_mutation_threshold=args.bulk_mutation_threshold,
                 push_concurrency=args.push_concurrency,
+                shopify_collections=args.shopify_collections,
             )
             current = SyncSettings.from_settings(settings)
         except SettingsError as exc:
@@ -762,6 +789,12 @@ def cmd_integration_set(args: argparse.Namespace) -> int:
         f"Integration #{integration.id} ({integration.platform} {integration.base_url}): direction "
         f"{current.direction.value}; policies {policies}; include {list(current.include) or 'all'}; exclude "
         f"{list(current.exclude) or 'none'}; price rule {current.price_rule.text if current.price_rule else 'none'}"
+        + (
+            "; collections as categories "
+            + _shopify_collections_text(integration.platform, current.shopify_collections)
+            if integration.platform in SHOPIFY_COLLECTIONS_PLATFORMS
+            else ""
+        )
         + (
             f"; bulk mutations above {_bulk_threshold_text(integration.platform, current.bulk_mutation_threshold)}"
             if integration.platform in BULK_THRESHOLD_PLATFORMS
@@ -989,6 +1022,14 @@ def _add_two_way_commands(sub: Any) -> None:
         help="WooCommerce, PrestaShop: write calls a push keeps in flight at once, 1 to 8 (1: each waits for the "
         "previous "
         "answer); default restores the default (4). Kept by a new `connect`.",
+    )
+    pp.add_argument(
+        "--shopify-collections",
+        default=None,
+        choices=["on", "off"],
+        help="Shopify: custom collections are the products' hub categories (pull) and the push puts products in the "
+        "collections of their categories, replacing their custom-collection membership (off, the default: "
+        "categories are not synced with Shopify). See docs/two-way-sync.md. Kept by a new `connect`.",
     )
     pp.set_defaults(func=cmd_integration_set)
 

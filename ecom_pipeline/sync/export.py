@@ -247,14 +247,19 @@ def variant_values(row: Any, settings: SyncSettings) -> dict[str, Any]:
     }
 
 
-def push_fields_for(platform: str) -> frozenset[str]:
-    """The fields the platform's writer takes (its ``PUSH_FIELDS``; every field when it does not say)."""
+def push_fields_for(platform: str, settings: Mapping[str, Any] | None = None) -> frozenset[str]:
+    """The fields the platform's writer takes (its ``PUSH_FIELDS``; every field when it does not say). A writer
+    whose fields depend on the integration's settings (Shopify's opt-in collections) says so with
+    ``push_fields(settings)``; without ``settings`` it answers for the defaults."""
     from ecom_pipeline.platforms.registry import get_platform
 
     path = get_platform(platform).writer
     if path is None:
         return ALL_PUSH_FIELDS
-    return frozenset(getattr(importlib.import_module(path), "PUSH_FIELDS", ALL_PUSH_FIELDS))
+    module = importlib.import_module(path)
+    if callable(getattr(module, "push_fields", None)):
+        return frozenset(module.push_fields(settings))
+    return frozenset(getattr(module, "PUSH_FIELDS", ALL_PUSH_FIELDS))
 
 
 def _category_names(categories: Any) -> tuple[str, ...]:
@@ -612,7 +617,7 @@ def load_plan(conn: Connection, integration: Any) -> ExportPlan:
         product_links=product_links,
         variant_links=variant_links,
         held=held,
-        push_fields=push_fields_for(integration.platform),
+        push_fields=push_fields_for(integration.platform, integration.settings),
     )
 
 

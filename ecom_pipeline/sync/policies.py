@@ -1,5 +1,5 @@
 """Per-integration sync settings: direction, field policies, which products a shop lists, its price rule, and
-(Shopify) the size above which a push goes as a bulk mutation.
+(Shopify) the size above which a push goes as a bulk mutation and whether custom collections are its categories.
 
 They live in ``integrations.settings`` (JSON) under the keys below, so no migration is needed and an integration
 connected before they existed reads as ``pull`` with the default policies: nothing changes for current users
@@ -24,9 +24,11 @@ EXCLUDE_KEY = "listing_exclude"
 PRICE_RULE_KEY = "price_rule"
 BULK_THRESHOLD_KEY = "bulk_mutation_threshold"
 PUSH_CONCURRENCY_KEY = "push_concurrency"
+SHOPIFY_COLLECTIONS_KEY = "shopify_collections"
 # The merchant's settings (``integration set``), which ``connect`` carries over when a shop is connected again.
 SETTING_KEYS = (
-    DIRECTION_KEY, POLICIES_KEY, INCLUDE_KEY, EXCLUDE_KEY, PRICE_RULE_KEY, BULK_THRESHOLD_KEY, PUSH_CONCURRENCY_KEY
+    DIRECTION_KEY, POLICIES_KEY, INCLUDE_KEY, EXCLUDE_KEY, PRICE_RULE_KEY, BULK_THRESHOLD_KEY, PUSH_CONCURRENCY_KEY,
+    SHOPIFY_COLLECTIONS_KEY,
 )  # fmt: skip
 # Write calls a push keeps in flight at once (1: each waits for the previous answer); the WooCommerce and
 # PrestaShop writers send them concurrently (docs/two-way-sync.md, "Push concurrency"). At most 8: more would only
@@ -36,6 +38,12 @@ DEFAULT_PUSH_CONCURRENCY = 4
 MAX_PUSH_CONCURRENCY = 8
 # Only Shopify has bulk mutations; elsewhere the setting would be stored and silently do nothing.
 BULK_THRESHOLD_PLATFORMS = ("shopify",)
+# Shopify custom collections as the hub categories of Shopify products (docs/two-way-sync.md, "Shopify categories"):
+# opt-in, off by default, because turning it on changes what a shop already synced means (its products' categories
+# come from their collections, and the push replaces their custom-collection membership).
+SHOPIFY_COLLECTIONS_PLATFORMS = ("shopify",)
+_ON = ("on", "true", "yes", "1")
+_OFF = ("off", "false", "no", "0")
 
 # What an integration without a stored direction does: pull only, exactly what the project did before.
 DEFAULT_DIRECTION = Direction.PULL
@@ -169,6 +177,25 @@ def push_concurrency_of(settings: Mapping[str, Any] | None) -> int:
     return (parse_push_concurrency(stored) if stored is not None else None) or DEFAULT_PUSH_CONCURRENCY
 
 
+def parse_on_off(name: str, value: object) -> bool:
+    """An on/off setting: ``on``/``off`` (or true/false, yes/no, 1/0) from a terminal, a bool from
+    ``integrations.settings``; anything else is refused naming the setting."""
+    if isinstance(value, bool):
+        return value
+    text = value.strip().lower() if isinstance(value, str) else None
+    if text in _ON:
+        return True
+    if text in _OFF:
+        return False
+    raise SettingsError(f"{name} {value!r} is not on or off")
+
+
+def shopify_collections_of(settings: Mapping[str, Any] | None) -> bool:
+    """Whether a Shopify integration's custom collections are its products' categories (default: off)."""
+    stored = (settings or {}).get(SHOPIFY_COLLECTIONS_KEY)
+    return False if stored is None else parse_on_off("shopify collections", stored)
+
+
 @dataclass(frozen=True)
 class SyncSettings:
     """The sync settings of one integration, with defaults filled in."""
@@ -182,6 +209,8 @@ class SyncSettings:
     bulk_mutation_threshold: int | None = None
     # None: DEFAULT_PUSH_CONCURRENCY.
     push_concurrency: int | None = None
+    # Shopify: custom collections are the products' categories (pull and push); off, as before the feature.
+    shopify_collections: bool = False
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any] | None) -> SyncSettings:
@@ -201,6 +230,7 @@ class SyncSettings:
             price_rule=parse_price_rule(rule) if rule else None,
             bulk_mutation_threshold=parse_bulk_threshold(threshold) if threshold is not None else None,
             push_concurrency=push_concurrency_of(settings) if settings.get(PUSH_CONCURRENCY_KEY) is not None else None,
+            shopify_collections=shopify_collections_of(settings),
         )
 
     def changed_policies(self) -> dict[str, str]:
@@ -219,11 +249,13 @@ def updated_settings(
     price_rule: str | None = None,
     bulk_mutation_threshold: str | int | None = None,
     push_concurrency: str | int | None = None,
+    shopify_collections: str | bool | None = None,
 ) -> dict[str, Any]:
     """A copy of ``settings`` with the given changes, every one validated before anything is changed.
 
     ``price_rule`` ``none`` removes the rule; ``clear_rules`` empties both listing rule lists before adding;
-    ``bulk_mutation_threshold`` ``default`` removes the threshold (the writer's default applies).
+    ``bulk_mutation_threshold`` ``default`` removes the threshold (the writer's default applies);
+    ``shopify_collections`` off removes the key (the default), so a setting never turned on stores nothing.
     """
     result = dict(settings)
     if direction is not None:
@@ -259,6 +291,10 @@ def updated_settings(
         result.pop(PUSH_CONCURRENCY_KEY, None)
         if concurrency is not None:
             result[PUSH_CONCURRENCY_KEY] = concurrency
+    if shopify_collections is not None:
+        result.pop(SHOPIFY_COLLECTIONS_KEY, None)
+        if parse_on_off("shopify collections", shopify_collections):
+            result[SHOPIFY_COLLECTIONS_KEY] = True
     return result
 
 

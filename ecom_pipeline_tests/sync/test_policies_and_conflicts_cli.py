@@ -185,6 +185,46 @@ def test_integration_set_bulk_threshold_is_refused_outside_shopify(
     assert _settings(sqlite_warehouse_url, iid) == before
 
 
+def test_integration_set_shopify_collections_is_stored_shown_and_turned_off(
+    sqlite_warehouse_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prevents the opt-in Shopify collections setting from being settable only by SQL, status hiding whether it is
+    on, a bad value being stored, or turning it off leaving a key behind (off is the default: no key)."""
+    iid = _integration(sqlite_warehouse_url, platform="shopify", settings={"api_version": "2025-07"})
+    argv = ["--warehouse-url", sqlite_warehouse_url]
+    assert SyncSettings.from_settings(_settings(sqlite_warehouse_url, iid)).shopify_collections is False
+    assert cli_main([*argv, "status"]) == 0
+    assert "collections" in (out := capsys.readouterr().out) and "off (default)" in out
+    set_ = [*argv, "integration", "set", "--integration", str(iid)]
+    assert cli_main([*set_, "--shopify-collections", "on"]) == 0
+    assert "collections as categories on;" in capsys.readouterr().out
+    settings = _settings(sqlite_warehouse_url, iid)
+    assert settings["shopify_collections"] is True and settings["api_version"] == "2025-07"
+    assert SyncSettings.from_settings(settings).shopify_collections is True
+    assert cli_main([*argv, "status"]) == 0
+    assert "off (default)" not in capsys.readouterr().out
+    with pytest.raises(SystemExit):  # argparse: on or off only
+        cli_main([*set_, "--shopify-collections", "maybe"])
+    assert "invalid choice" in capsys.readouterr().err
+    assert cli_main([*set_, "--shopify-collections", "off"]) == 0
+    assert "collections as categories off (default);" in capsys.readouterr().out
+    assert "shopify_collections" not in _settings(sqlite_warehouse_url, iid)
+    with pytest.raises(SettingsError, match="shopify collections 'maybe' is not on or off"):
+        SyncSettings.from_settings({"shopify_collections": "maybe"})
+
+
+def test_integration_set_shopify_collections_is_refused_outside_shopify(
+    sqlite_warehouse_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prevents a setting only Shopify reads from being stored on a WooCommerce shop, doing nothing."""
+    iid = _integration(sqlite_warehouse_url)
+    before = _settings(sqlite_warehouse_url, iid)
+    argv = ["--warehouse-url", sqlite_warehouse_url, "integration", "set", "--integration", str(iid)]
+    assert cli_main([*argv, "--direction", "push", "--shopify-collections", "on"]) == 2
+    assert "--shopify-collections applies to shopify only; integration" in capsys.readouterr().err
+    assert _settings(sqlite_warehouse_url, iid) == before
+
+
 @pytest.fixture
 def woo_shop(tmp_path: Path) -> Iterator[ShopHandle]:
     spec = ShopSpec(name="dir-shop", seed=3, products=2, orders=1, customers=1)

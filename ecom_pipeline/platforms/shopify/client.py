@@ -555,6 +555,9 @@ class ShopifyClient(ShopClient):
 
     # Set by the writer from the integration's settings (``bulk_mutation_threshold``); None: the writer's default.
     bulk_mutation_threshold: int | None = None
+    # Set from the integration's ``shopify_collections`` (writer, webhook re-reads): custom collections are the
+    # products' categories. Off by default (``sync.policies``).
+    shopify_collections: bool = False
 
     def supports_bulk_product_set(self) -> bool:
         """Whether the served version takes the writer's bulk path (see ``versions.FEATURES``)."""

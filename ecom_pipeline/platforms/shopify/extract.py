@@ -41,6 +41,7 @@ from ecom_pipeline.platforms.shopify.lifecycle import record_served_version
 from ecom_pipeline.platforms.shopify.transform import numeric_id, source_updated_at
 from ecom_pipeline.platforms.shopify.versions import pinned_version, version_status
 from ecom_pipeline.sync import extract as shared
+from ecom_pipeline.sync.policies import shopify_collections_of
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import CredentialCipher
 from ecom_pipeline.warehouse.engine import default_home
@@ -222,12 +223,22 @@ def order_link_warnings(options: dict[str, bool]) -> list[str]:
 
 
 def _complete(
-    client: ShopifyClient, entity: str, node: dict[str, Any], sizes: PageSizes, options: dict[str, bool] | None = None
+    client: ShopifyClient,
+    entity: str,
+    node: dict[str, Any],
+    sizes: PageSizes,
+    options: dict[str, bool] | None = None,
+    *,
+    collections: bool = False,
 ) -> None:
     if entity == "product":
         client.complete_connection(
             node, "variants", q.PRODUCT_VARIANTS_QUERY, ("product", "variants"), page_size=sizes.nested
         )
+        if collections:
+            client.complete_connection(
+                node, "collections", q.PRODUCT_COLLECTIONS_QUERY, ("product", "collections"), page_size=sizes.nested
+            )
     elif entity == "order":
         lines_query = q.order_lines_query(variant=(options or {}).get("variant", True))
         client.complete_connection(node, "lineItems", lines_query, ("order", "lineItems"), page_size=sizes.nested)
@@ -269,6 +280,10 @@ def extract_entity(
     query, path, link_entity, size_name = ENTITIES[entity]
     settings = ctx.integration.settings or {}
     sizes = PageSizes.from_settings(settings)
+    # Custom collections as categories (opt-in, ``sync.policies.SHOPIFY_COLLECTIONS_KEY``). Off: 0 collections asked
+    # a page, none in bulk, and the empty connection dropped before staging, so the payload (and its hash) is the
+    # one staged before the feature and the transform reads no categories.
+    collections = entity == "product" and shopify_collections_of(settings)
     client = client or make_client(ctx)
     report = ShopifyExtractReport(entity=entity)
     integration = ctx.integration
@@ -300,6 +315,9 @@ def extract_entity(
     state = {"newest": cursor}
 
     def stage(nodes: list[dict[str, Any]], *, advance: bool) -> None:
+        if entity == "product" and not collections:
+            for node in nodes:
+                node.pop("collections", None)
         changed, page_newest = shared.changed_items(
             ctx,
             report,
@@ -312,7 +330,8 @@ def extract_entity(
         state["newest"] = shared.later(state["newest"], page_newest)
         records: list[StagedRecord] = []
         for item in changed:
-            _complete(client, entity, item.payload, sizes, options)  # only changed records pay for nested pages
+            # only changed records pay for nested pages
+            _complete(client, entity, item.payload, sizes, options, collections=collections)
             payload = {"product": item.payload, "currency": currency} if entity == "product" else item.payload
             records.append(
                 shared.staged_record(integration, entity, item.external_id, payload, source_updated_at=item.updated)
@@ -324,6 +343,7 @@ def extract_entity(
         variables: dict[str, Any] = {"first": getattr(sizes, size_name)}
         if entity == "product":
             variables["variantsFirst"] = sizes.variants
+            variables["collectionsFirst"] = q.COLLECTIONS_FIRST if collections else 0
         if entity == "order":
             variables["linesFirst"] = sizes.lines
         if since is not None:
@@ -345,11 +365,16 @@ def extract_entity(
     if use_bulk:
         report.mode = "bulk"
         bulk_document = q.bulk_orders(**options) if entity == "order" else q.BULK_DOCUMENTS[entity]
+        if collections:
+            bulk_document = q.BULK_PRODUCTS_WITH_COLLECTIONS
         try:
             batch: list[dict[str, Any]] = []
             for record in client.run_bulk_query(
                 bulk_document, on_in_progress=str(settings.get("bulk_in_progress", "wait"))
             ):
+                if collections:
+                    # The bulk document reads collections: a product in none has no child line, not "not read".
+                    record.setdefault("collections", {"nodes": []})
                 batch.append(record)
                 if len(batch) >= 250:
                     stage(batch, advance=False)

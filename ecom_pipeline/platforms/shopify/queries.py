@@ -6,7 +6,9 @@ the *requested* cost stays under the limit (defaults below), while the bucket is
 for typical catalogues (5 variants per product) is a quarter of it:
 
 - products page: 2 + P x (1 product + 1 options + 2 + V x 5 (variant, selectedOptions, inventoryItem and its
-  measurement and weight: Shopify keeps a variant's weight there)); P=9, V=20: 938 requested;
+  measurement and weight: Shopify keeps a variant's weight there) + 2 + C x 2 (collection and its ruleSet, which
+  tells a custom collection from a smart one)); P=7, V=20, C=10: 884 requested (9 a page before collections);
+- collections follow-up page of one product (only when it is in more than C collections): 2 + 100 x 2 = 202;
 - variants follow-up page of one product (only when a product has more than V variants): 2 + 100 x 5 = 502;
 - orders page: 2 + O x (1 + 1 customer + 6 money bags x 3 + 2 + L x (1 + 1 variant + 2 x 3 money));
   O=10, L=5: 642 requested; line taxes are not read (totalTaxSet has them); orders with more lines get a
@@ -31,12 +33,29 @@ options { name position values }"""
 
 PAGE_INFO = "pageInfo { hasNextPage endCursor }"
 
-PRODUCTS_QUERY = f"""query Products($first: Int!, $after: String, $query: String, $variantsFirst: Int!) {{
+# A product's collections become its hub categories (transform.py) when the integration opts in
+# (``shopify_collections``): custom (manual) ones only, told apart from smart (rule-based) ones by ``ruleSet`` (null
+# for a custom collection). Read by every product query (pages, bulk, the webhook re-read), never by the writer's
+# mutation answers (the writer knows what it put the product in). Off (the default), the page and re-read queries
+# ask ``collectionsFirst: 0`` and the extract drops the empty connection, so the staged payload is as before.
+COLLECTION_FIELDS = "id title ruleSet { appliedDisjunctively }"
+PRODUCT_COLLECTIONS = f"collections(first: $collectionsFirst) {{ {PAGE_INFO} nodes {{ {COLLECTION_FIELDS} }} }}"
+COLLECTIONS_FIRST = 10  # collections per product in the page (more: a follow-up query, PRODUCT_COLLECTIONS_QUERY)
+
+PRODUCTS_QUERY = f"""query Products($first: Int!, $after: String, $query: String, $variantsFirst: Int!,
+    $collectionsFirst: Int!) {{
   products(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {{
     {PAGE_INFO}
     nodes {{ {PRODUCT_FIELDS}
       variants(first: $variantsFirst) {{ {PAGE_INFO} nodes {{ {VARIANT_FIELDS} }} }}
+      {PRODUCT_COLLECTIONS}
     }}
+  }}
+}}"""
+
+PRODUCT_COLLECTIONS_QUERY = f"""query ProductCollections($id: ID!, $first: Int!, $after: String) {{
+  product(id: $id) {{
+    collections(first: $first, after: $after) {{ {PAGE_INFO} nodes {{ {COLLECTION_FIELDS} }} }}
   }}
 }}"""
 
@@ -213,6 +232,13 @@ BULK_PRODUCTS = f"""{{
     variants {{ edges {{ node {{ {VARIANT_FIELDS} }} }} }}
   }} }} }}
 }}"""
+# The same with each product's collections (Collection child lines): integrations with ``shopify_collections`` on.
+BULK_PRODUCTS_WITH_COLLECTIONS = f"""{{
+  products {{ edges {{ node {{ {PRODUCT_FIELDS}
+    variants {{ edges {{ node {{ {VARIANT_FIELDS} }} }} }}
+    collections {{ edges {{ node {{ {COLLECTION_FIELDS} }} }} }}
+  }} }} }}
+}}"""
 
 BULK_ORDERS = bulk_orders()
 
@@ -223,7 +249,12 @@ BULK_CUSTOMERS = f"""{{
 BULK_DOCUMENTS = {"product": BULK_PRODUCTS, "order": BULK_ORDERS, "customer": BULK_CUSTOMERS}
 
 # gid type of a JSONL child line -> the connection field it belongs to on its parent.
-BULK_CHILD_CONNECTIONS = {"ProductVariant": "variants", "LineItem": "lineItems", "InventoryLevel": "inventoryLevels"}
+BULK_CHILD_CONNECTIONS = {
+    "ProductVariant": "variants",
+    "Collection": "collections",
+    "LineItem": "lineItems",
+    "InventoryLevel": "inventoryLevels",
+}
 
 SCOPES_REQUIRED = {
     "product": ("read_products",),
@@ -236,9 +267,10 @@ ALL_ORDERS_SCOPE = "read_all_orders"
 
 # -- single records (webhook re-reads) and webhook subscriptions ----------------------------------------------------
 
-PRODUCT_BY_ID_QUERY = f"""query ProductById($id: ID!, $variantsFirst: Int!) {{
+PRODUCT_BY_ID_QUERY = f"""query ProductById($id: ID!, $variantsFirst: Int!, $collectionsFirst: Int!) {{
   product(id: $id) {{ {PRODUCT_FIELDS}
     variants(first: $variantsFirst) {{ {PAGE_INFO} nodes {{ {VARIANT_FIELDS} }} }}
+    {PRODUCT_COLLECTIONS}
   }}
 }}"""
 
@@ -314,6 +346,20 @@ VARIANTS_BULK_CREATE_MUTATION = f"""mutation VariantsBulkCreate($productId: ID!,
     product {{ {PRODUCT_FIELDS} }}
     productVariants {{ {VARIANT_FIELDS} }}
     userErrors {{ field message code }}
+  }}
+}}"""
+
+# The shop's collections, read once per push that writes categories (custom and smart: a hub category named like a
+# smart collection is refused, not created twice): 2 + 250 x 2 = 502 requested a page.
+COLLECTIONS_QUERY = f"""query Collections($first: Int!, $after: String) {{
+  collections(first: $first, after: $after) {{ {PAGE_INFO} nodes {{ {COLLECTION_FIELDS} }} }}
+}}"""
+
+# A custom collection (no ruleSet) of a hub category's name; needs write_products. Shopify creates it unpublished.
+COLLECTION_CREATE_MUTATION = f"""mutation CollectionCreate($input: CollectionInput!) {{
+  collectionCreate(input: $input) {{
+    collection {{ {COLLECTION_FIELDS} }}
+    userErrors {{ field message }}
   }}
 }}"""
 

@@ -144,6 +144,32 @@ def _tags(f: Fields, value: Any) -> tuple[str, ...]:
     return tuple(t for t in (str(i).strip() for i in items) if t)
 
 
+def collection_titles(titles: Any) -> tuple[str, ...]:
+    """Collection titles as the hub keeps a Shopify product's categories: trimmed, empties and repeats (without
+    case) dropped, sorted without case, so the pull and the writer's base (``writer.py``) give the same list
+    whatever order Shopify answers in."""
+    out: dict[str, str] = {}
+    for title in titles:
+        text = " ".join(str(title or "").split())
+        if text and text.casefold() not in out:
+            out[text.casefold()] = text
+    return tuple(out[k] for k in sorted(out))
+
+
+def _categories(f: Fields, value: Any) -> tuple[str, ...]:
+    """A product's hub categories: the titles of its custom (manual) collections. Smart collections (``ruleSet``
+    set) are left out: their membership follows the product's tags, type, vendor or price, which the hub syncs as
+    those fields, and no product can be put in or taken out of one by hand, so the push could never write them.
+    A node without ``collections`` (a REST body, a writer's mutation answer) has none here; every product reading
+    the pull stages asks for them (pages, bulk, the webhook re-read)."""
+    if value is None:
+        return ()
+    nodes = _list(f, "collections", value)
+    return collection_titles(
+        n.get("title") for n in nodes if isinstance(n, Mapping) and n.get("ruleSet") is None and n.get("title")
+    )
+
+
 def _is_graphql(payload: Mapping[str, Any]) -> bool:
     return "legacyResourceId" in payload or "updatedAt" in payload or "createdAt" in payload
 
@@ -312,6 +338,7 @@ def _product(
         shopify_product_type=f.text(product_type, product.get(product_type)) or "",
         handle=f.text("handle", product.get("handle")),
         tags=_tags(f, product.get("tags")),
+        categories=_categories(f, product.get("collections")) if graphql else (),
         created_at=f.utc_time(created, product.get(created)),
         updated_at=f.utc_time(updated, product.get(updated)),
         external_gid=_gid(product),
@@ -331,6 +358,9 @@ def product_to_canonical(record: Mapping[str, Any], *, currency: str | None = No
     variants_connection = product.get("variants")
     if isinstance(variants_connection, Mapping) and (variants_connection.get("pageInfo") or {}).get("hasNextPage"):
         f.fail("variants", "incomplete variants connection (hasNextPage): extract must page it")
+    collections = product.get("collections")
+    if isinstance(collections, Mapping) and (collections.get("pageInfo") or {}).get("hasNextPage"):
+        f.fail("collections", "incomplete collections connection (hasNextPage): extract must page it")
     nodes = _list(f, "variants", variants_connection)
     variants = tuple(_variant(f, node, i, currency) for i, node in enumerate(nodes))
     # Shopify prices are as entered; shop.taxesIncluded says whether they include tax (None when not staged).

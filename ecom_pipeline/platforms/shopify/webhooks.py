@@ -61,6 +61,7 @@ from ecom_pipeline.platforms.shopify.transform import (
 )
 from ecom_pipeline.platforms.shopify.versions import pinned_version
 from ecom_pipeline.sync.extract import staged_record
+from ecom_pipeline.sync.policies import shopify_collections_of
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import CredentialCipher, reveal
 from ecom_pipeline.warehouse.schema import integrations
@@ -87,6 +88,8 @@ RESOURCES: dict[str, str] = {"products": "product", "orders": "order", "customer
 # Webhook product bodies list at most this many variants; at or above it the body may be truncated.
 BODY_VARIANT_LIMIT = 100
 REREAD_VARIANTS = 100
+# Collections asked with the re-read (its hub categories: a webhook body carries none); more are paged.
+REREAD_COLLECTIONS = 50
 REREAD_LINES = 50
 _VALIDATORS: dict[str, Callable[[Any], Any]] = {
     "product": product_to_canonical,
@@ -155,13 +158,26 @@ def _order_body_incomplete(body: Mapping[str, Any]) -> str | None:
 
 
 def _read_product(client: ShopifyClient, product_id: str) -> dict[str, Any] | None:
+    """The product as the pull reads it; its collections (categories) only when the integration opted in
+    (``client.shopify_collections``): off, 0 are asked and the empty connection dropped, as the extract does."""
+    collections = client.shopify_collections
     data = client.execute(
-        q.PRODUCT_BY_ID_QUERY, {"id": gid("Product", product_id), "variantsFirst": REREAD_VARIANTS}, key="ProductById"
+        q.PRODUCT_BY_ID_QUERY,
+        {
+            "id": gid("Product", product_id),
+            "variantsFirst": REREAD_VARIANTS,
+            "collectionsFirst": REREAD_COLLECTIONS if collections else 0,
+        },
+        key="ProductById",
     )
     node = data.get("product")
     if not isinstance(node, dict):
         return None
     client.complete_connection(node, "variants", q.PRODUCT_VARIANTS_QUERY, ("product", "variants"))
+    if collections:
+        client.complete_connection(node, "collections", q.PRODUCT_COLLECTIONS_QUERY, ("product", "collections"))
+    else:
+        node.pop("collections", None)
     return node
 
 
@@ -310,9 +326,11 @@ def client_for(
     options = HttpOptions.for_integration(
         integration, api_version=pinned_version(integration.settings), timeout=timeout, max_retries=2
     )
-    return ShopifyClient(
+    client = ShopifyClient(
         options, provider_for(integration.base_url, credentials, verify=options.verify, timeout=timeout)
     )
+    client.shopify_collections = shopify_collections_of(integration.settings)
+    return client
 
 
 # --- registration ------------------------------------------------------------------------------------------------

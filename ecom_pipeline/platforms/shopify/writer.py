@@ -54,12 +54,27 @@
   pull that reads them back changes nothing. Only Shopify takes them (``merge.SHOPIFY_PRODUCT_FIELDS``): the hub's
   ``product_type``, WooCommerce's simple/variable kind, is never sent here, nor Shopify's type to WooCommerce.
 
+- Categories are custom (manual) collections when the integration opts in (``shopify_collections``, off by default:
+  then no category is written and no collection read or created, as before the feature): a hub category is the
+  collection titled like its leaf (``Kitchen > Mugs`` is the collection ``Mugs``; Shopify collections are flat), the
+  pull reads a product's custom collections'
+  titles back (``transform._categories``), and ``sync.category_paths`` takes a one-step name as agreeing with any
+  path of its leaf, so neither side echoes and the hub keeps its paths. A create carries its categories, a linked
+  product whose hub categories differ from its base (the plan's ``categories`` change; an empty hub list changes
+  nothing) gets them, as ``productSet``'s ``collections`` (collection ids; a list field: the product's custom
+  collections become exactly these, so one removed in the hub is left; smart ones follow their rules). The shop's
+  collections are read once per push that has categories to write (``collections``, 250 a page) and a missing one
+  is created with ``collectionCreate`` (custom: no ruleSet), each at most once per push. A title Shopify refuses,
+  or one that is a smart collection's, rejects that product only. The base's categories are the titles written
+  (the mutation answer does not select collections), which is what the pull reads back.
+
 Known limits (docs/two-way-sync.md): new variants under linked products (``productVariantsBulkCreate``) always go
 one call per product.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -70,11 +85,13 @@ from ecom_pipeline.platforms.http import HttpOptions
 from ecom_pipeline.platforms.shopify import queries as q
 from ecom_pipeline.platforms.shopify.client import ShopifyClient, gid_tail
 from ecom_pipeline.platforms.shopify.credentials import provider_for
-from ecom_pipeline.platforms.shopify.transform import product_to_canonical
+from ecom_pipeline.platforms.shopify.transform import collection_titles, product_to_canonical
 from ecom_pipeline.platforms.shopify.versions import pinned_version
 from ecom_pipeline.platforms.woocommerce.writer import base_after
 from ecom_pipeline.sync.canonical import CanonicalProduct
+from ecom_pipeline.sync.category_paths import SEPARATOR
 from ecom_pipeline.sync.export import (
+    CATEGORIES,
     TAGS,
     ExportPlan,
     FieldUpdate,
@@ -86,7 +103,7 @@ from ecom_pipeline.sync.export import (
     link_row,
 )
 from ecom_pipeline.sync.merge import FIELDS, SHOPIFY_PRODUCT_FIELDS
-from ecom_pipeline.sync.policies import BULK_THRESHOLD_KEY, parse_bulk_threshold
+from ecom_pipeline.sync.policies import BULK_THRESHOLD_KEY, parse_bulk_threshold, shopify_collections_of
 from ecom_pipeline.sync.resolve.products import product_snapshot, variant_snapshot
 from ecom_pipeline.warehouse.types import utcnow
 
@@ -96,6 +113,10 @@ LinksCallback = Callable[[list[dict[str, Any]]], None]
 # ``tags`` change, sent as the whole list: ``productSet`` replaces the product's tags with it); and Shopify's own
 # product fields, ``vendor`` and ``shopify_product_type`` (``productType``).
 PUSH_FIELDS: frozenset[str] = (frozenset(FIELDS) - {"sale_price"}) | {TAGS} | frozenset(SHOPIFY_PRODUCT_FIELDS)
+# With ``shopify_collections`` on, a linked product's categories too (the plan's ``categories`` change, as custom
+# collections: see the docstring).
+COLLECTIONS_PUSH_FIELDS: frozenset[str] = PUSH_FIELDS | {CATEGORIES}
+COLLECTIONS_PAGE = 250  # collections per page of the once-per-push look-up
 SKU_LOOKUP_CHUNK = 50  # SKUs per look-up query (the search string stays short; 250 results per page at most)
 MUTATION_ESTIMATE = 10.0  # a mutation field costs 10 points before its selection
 _STATUS = {"active": "ACTIVE", "draft": "DRAFT", "archived": "ARCHIVED"}
@@ -111,6 +132,12 @@ class ShopifyWriteError(RuntimeError):
     """A push that cannot start (the app lacks the write scope): the whole push fails with what to do."""
 
 
+def push_fields(settings: Mapping[str, Any] | None) -> frozenset[str]:
+    """The fields a push to an integration with these settings writes (``sync.export.push_fields_for``): categories
+    only when it opted in to custom collections."""
+    return COLLECTIONS_PUSH_FIELDS if shopify_collections_of(settings) else PUSH_FIELDS
+
+
 def make_client(integration: Any, credentials: Mapping[str, Any]) -> ShopifyClient:
     """A client for a stored integration (URL, TLS settings, pinned API version, token or client credentials)."""
     options = HttpOptions.for_integration(integration, api_version=pinned_version(integration.settings), timeout=30.0)
@@ -118,6 +145,7 @@ def make_client(integration: Any, credentials: Mapping[str, Any]) -> ShopifyClie
     # Checked as `integration set` checks it (a bad value stored by hand fails here, naming the setting).
     threshold = (integration.settings or {}).get(BULK_THRESHOLD_KEY)
     client.bulk_mutation_threshold = parse_bulk_threshold(threshold) if threshold is not None else None
+    client.shopify_collections = shopify_collections_of(integration.settings)
     return client
 
 
@@ -178,6 +206,14 @@ def variant_input(values: Mapping[str, Any], names: Iterable[str]) -> dict[str, 
     if item:
         out["inventoryItem"] = item
     return out
+
+
+def collection_title(category: Any) -> str:
+    """The Shopify collection of a hub category: its leaf (``Kitchen > Mugs`` -> ``Mugs``), spaces collapsed.
+    Collections are flat; the leaf is what a merchant names a collection, and a leaf read back agrees with the
+    hub's path (``sync.category_paths``), so the pull of our write changes nothing."""
+    parts = [" ".join(p.split()) for p in str(category or "").split(SEPARATOR)]
+    return next((p for p in reversed(parts) if p), "")
 
 
 def create_input(create: ProductCreate, variant_ids: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -278,6 +314,7 @@ class _SetRequest:
     adopted: bool = False  # a create that found the product by SKU: counted as an update
     adopted_variants: tuple[int, ...] = ()  # the hub variants whose SKU the shop already had (lineage: adopted)
     update: FieldUpdate | None = None
+    categories: tuple[str, ...] | None = None  # the collection titles sent (``collections``), None: not sent
 
     def variables(self) -> dict[str, Any]:
         out: dict[str, Any] = {"input": self.body}
@@ -316,6 +353,11 @@ class _Writer:
         self.out = WriteOutcome()
         self.integration = _IntegrationRef(plan)
         self.currency: str | None = None
+        # casefolded title -> (gid, title, smart), read once per push that writes categories (None: not yet read)
+        self.collections: dict[str, tuple[str, str, bool]] | None = None
+        self.collection_refusals: dict[str, str] = {}  # casefolded title -> why it could not be created
+        # The integration opted in to collections as categories (``shopify_collections``); off: none written.
+        self.with_categories = bool(client.shopify_collections)
 
     def run(self) -> WriteOutcome:
         shop = self.client.shop_and_scopes()
@@ -344,14 +386,28 @@ class _Writer:
                 )
                 continue
             request = self._create_request(c, existing)
+            if (
+                request is not None
+                and self.with_categories
+                and c.categories
+                and not self._with_collections(request, c.categories)
+            ):
+                continue
             if request is not None:
                 sets.append(request)
         for u in [*self.plan.updates, *self.plan.deletes]:
             if u.entity == "product":
-                body = product_input(u.values, [c for c in u.changes if c != TAGS])
+                body = product_input(u.values, [c for c in u.changes if c not in (TAGS, CATEGORIES)])
                 if TAGS in u.changes:  # the hub's whole list: Shopify replaces the product's tags with it
                     body["tags"] = list(u.changes[TAGS][1])
-                sets.append(_SetRequest(u.external_id, {"id": _gid("Product", u.external_id)}, body, update=u))
+                request = _SetRequest(u.external_id, {"id": _gid("Product", u.external_id)}, body, update=u)
+                if (
+                    self.with_categories
+                    and CATEGORIES in u.changes
+                    and not self._with_collections(request, u.changes[CATEGORIES][1] or ())
+                ):
+                    continue
+                sets.append(request)
         if self._use_bulk(len(sets)):
             self._run_bulk(q.PRODUCT_SET_MUTATION, "productSet", sets, self._on_product_set)
         else:
@@ -430,6 +486,69 @@ class _Writer:
                     found[str(node["handle"])] = str(node["id"])
         return found
 
+    # -- categories (custom collections) ----------------------------------------------------------------------------
+
+    def _with_collections(self, request: _SetRequest, categories: Iterable[Any]) -> bool:
+        """Put the collections of ``categories`` into ``request`` (``collections``, the product's whole list of
+        custom collections); False, with that product rejected, when one cannot be had."""
+        ids: list[str] = []
+        titles: list[str] = []
+        for category in categories:
+            title = collection_title(category)
+            if not title or title.casefold() in (t.casefold() for t in titles):
+                continue
+            found = self._collection(title)
+            if isinstance(found, str):
+                self.out.reject("product", request.key, found, {**request.body, "categories": list(categories)})
+                return False
+            ids.append(found[0])
+            titles.append(found[1])
+        request.body["collections"] = ids
+        request.categories = collection_titles(titles)
+        return True
+
+    def _collection(self, title: str) -> tuple[str, str] | str:
+        """The custom collection titled ``title`` (without case): ``(gid, its title)``, created when missing; or
+        why it cannot be used (a smart collection of that title, or Shopify's refusal of the create)."""
+        if self.collections is None:
+            self.collections = {}
+            for page in self.client.paginate(
+                q.COLLECTIONS_QUERY, ("collections",), {"first": COLLECTIONS_PAGE}, key="Collections"
+            ):
+                for node in page.nodes:
+                    key = " ".join(str(node.get("title") or "").split()).casefold()
+                    smart = node.get("ruleSet") is not None
+                    if key and (key not in self.collections or (self.collections[key][2] and not smart)):
+                        self.collections[key] = (str(node["id"]), str(node.get("title")), smart)
+        key = title.casefold()
+        if key in self.collection_refusals:
+            return self.collection_refusals[key]
+        found = self.collections.get(key)
+        if found is not None and found[2]:
+            return (
+                f"category {title!r}: the Shopify collection {found[1]!r} is a smart (automated) collection, whose "
+                "products follow its rules: rename the hub category or make the collection a custom one"
+            )
+        if found is not None:
+            return found[0], found[1]
+        data = self.client.execute(
+            q.COLLECTION_CREATE_MUTATION,
+            {"input": {"title": title}},
+            key="CollectionCreate",
+            estimate=MUTATION_ESTIMATE,
+        )
+        answer = data.get("collectionCreate") or {}
+        made = answer.get("collection")
+        errors = answer.get("userErrors") or []
+        if errors or not isinstance(made, Mapping) or not made.get("id"):
+            reason = f"category {title!r}: Shopify refused the collection: " + (
+                "; ".join(_reason(e) for e in errors) or "no collection in the answer"
+            )
+            self.collection_refusals[key] = reason
+            return reason
+        self.collections[key] = (str(made["id"]), str(made.get("title") or title), False)
+        return self.collections[key][0], self.collections[key][1]
+
     # -- creates --------------------------------------------------------------------------------------------------
 
     def _key(self, c: ProductCreate) -> str:
@@ -473,7 +592,11 @@ class _Writer:
         if errors or not product:
             self.out.reject("product", r.key, "; ".join(_reason(e) for e in errors) or "no product", r.body)
             return []
-        canonical = self._canonical(product)
+        if r.categories is not None:
+            categories: Sequence[str] = r.categories
+        else:  # not written: the base's (an update), or none (a create without categories)
+            categories = list((r.update.base or {}).get(CATEGORIES) or []) if r.update is not None else []
+        canonical = self._canonical(product, categories)
         if r.update is not None:
             self.out.updated += 1
             return [self._product_row(canonical, r.update.hub_id, r.update.base, r.update.changes)]
@@ -519,7 +642,9 @@ class _Writer:
         product_node = answer.get("product")
         first = r.group[0]
         if product_node and first.product_hub_id is not None and written:
-            canonical = self._canonical({**product_node, "variants": {"nodes": []}})
+            canonical = self._canonical(
+                {**product_node, "variants": {"nodes": []}}, list((first.product_base or {}).get(CATEGORIES) or [])
+            )
             rows.append(self._product_row(canonical, first.product_hub_id, first.product_base, ()))
         for i, (u, body) in enumerate(r.sendable):
             node = written.get(u.external_id)
@@ -647,7 +772,9 @@ class _Writer:
         rows = [deleted_variant_row(self.integration, vd, now) for vd in group]
         product_node = answer.get("product")
         if product_node:  # its updatedAt moved: the product's echo must find its base
-            canonical = self._canonical({**product_node, "variants": {"nodes": []}})
+            canonical = self._canonical(
+                {**product_node, "variants": {"nodes": []}}, list(group[0].product_base.get(CATEGORIES) or [])
+            )
             rows.append(self._product_row(canonical, group[0].product_hub_id, None, ()))
         self.on_links(rows)
         self.out.deleted += len(group)
@@ -658,8 +785,14 @@ class _Writer:
         if rows:
             self.on_links(rows)
 
-    def _canonical(self, product: Mapping[str, Any]) -> CanonicalProduct:
-        return product_to_canonical({"product": product, "currency": self.currency})
+    def _canonical(self, product: Mapping[str, Any], categories: Sequence[str] | None = None) -> CanonicalProduct:
+        """The pull's reading of a mutation answer; ``categories`` (the collection titles written, or the base's)
+        stand in for the collections the answer does not select, so the base is what the next pull reads. Off
+        (``shopify_collections``), the pull reads no categories and neither does this: none, as before."""
+        canonical = product_to_canonical({"product": product, "currency": self.currency})
+        if self.with_categories and categories is not None and "collections" not in product:
+            canonical = dataclasses.replace(canonical, categories=collection_titles(categories))
+        return canonical
 
     def _product_row(
         self,

@@ -423,6 +423,25 @@ def _product_update(_: Any, info: GraphQLResolveInfo, product: dict[str, Any]) -
     return {"product": record, "userErrors": []}
 
 
+def _collection_create(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> Any:
+    """``collectionCreate``: needs ``write_products``; a ``ruleSet`` makes a smart collection, none a custom one
+    (``products`` added at once); a blank title is a userError (``field: ["title"]``), nothing created."""
+    _require_write(info, "write_products")
+    store: ShopifyStore = info.context.store
+    rule_set = input.get("ruleSet")
+    rules = [dict(r) for r in (rule_set or {}).get("rules") or []] if rule_set is not None else None
+    product_ids: list[int] = []
+    for value in input.get("products") or []:
+        try:
+            product_ids.append(store.product(value).id)
+        except (StoreError, ValueError):
+            return {"collection": None, "userErrors": [{"field": ["products"], "message": "Product does not exist"}]}
+    collection, errors = store.create_collection(input.get("title"), rules=rules, product_ids=product_ids)
+    if collection is not None and rule_set is not None:
+        collection.applied_disjunctively = bool(rule_set.get("appliedDisjunctively"))
+    return {"collection": collection, "userErrors": errors}
+
+
 def _product_set(
     _: Any,
     info: GraphQLResolveInfo,
@@ -559,6 +578,7 @@ RESOLVERS.update(
         ("Mutation", "webhookSubscriptionDelete"): _webhook_delete,
         ("Mutation", "productUpdate"): _product_update,
         ("Mutation", "productSet"): _product_set,
+        ("Mutation", "collectionCreate"): _collection_create,
         ("Mutation", "productVariantsBulkCreate"): _variants_bulk_create,
         ("Mutation", "productVariantsBulkUpdate"): _variants_bulk_update,
         ("Mutation", "productVariantsBulkDelete"): _variants_bulk_delete,

@@ -51,6 +51,7 @@ TYPE_SCOPES = {
     "Customer": "read_customers",
     "ProductVariant": "read_products",
     "Product": "read_products",
+    "Collection": "read_products",
     "Order": "read_orders",
 }
 READ_ALL_ORDERS_WINDOW = 60 * DAY
@@ -268,6 +269,20 @@ def _products(_: Any, info: GraphQLResolveInfo, **args: Any) -> dict[str, Any]:
     return _connection(info, list(store.products.values()), sorts, fields, lambda p: p.title, **args)
 
 
+_COLLECTION_SORTS: dict[str, Callable[[Any], Any]] = {
+    "ID": _t("id"),
+    "TITLE": lambda c: c.title.lower(),
+    "UPDATED_AT": _t("updated_at"),
+}
+
+
+def _collections(_: Any, info: GraphQLResolveInfo, **args: Any) -> dict[str, Any]:
+    """``collections``: custom and smart; the ``query`` search string is not supported here (ignored)."""
+    ctx = _ctx(info)
+    ctx.require("read_products", info)
+    return _connection(info, list(ctx.store.collections.values()), _COLLECTION_SORTS, **{**args, "query": None})
+
+
 def _total_inventory(store: ShopifyStore, p: Product) -> int:
     return sum(store.inventory_quantity(store.variants[v]) for v in p.variant_ids)
 
@@ -433,6 +448,7 @@ def _node(_: Any, info: GraphQLResolveInfo, id: str) -> Any:
     kind = id.split("/")[3] if id.startswith("gid://shopify/") and id.count("/") >= 4 else ""
     table = {
         "Product": ("products", "read_products"),
+        "Collection": ("collections", "read_products"),
         "ProductVariant": ("variants", "read_products"),
         "Order": ("orders", "read_orders"),
         "Customer": ("customers", "read_customers"),
@@ -587,6 +603,15 @@ RESOLVERS: dict[tuple[str, str], Callable[..., Any]] = {
         **{"sortKey": "CREATED_AT", **args},
     ),
     ("QueryRoot", "webhookSubscription"): lambda _, info, id: _ctx(info).services.webhooks.get(id),
+    ("QueryRoot", "collections"): _collections,
+    ("QueryRoot", "collection"): _by_id("Collection", "collections", "read_products"),
+    ("Product", "collections"): lambda p, info, **args: _connection(
+        info, _ctx(info).store.product_collections(p.id), _COLLECTION_SORTS, **{**args, "query": None}
+    ),
+    ("Collection", "products"): lambda c, info, **args: _connection(
+        info, [_ctx(info).store.products[i] for i in c.product_ids if i in _ctx(info).store.products], {}, **args
+    ),
+    ("Collection", "productsCount"): lambda c, info: {"count": len(c.product_ids), "precision": "EXACT"},
     ("Product", "variants"): _product_variants_of,
     ("Product", "options"): lambda p, info, first=None: p.options[:first] if first is not None else p.options,
     ("Product", "variantsCount"): lambda p, info: {"count": len(p.variant_ids), "precision": "EXACT"},

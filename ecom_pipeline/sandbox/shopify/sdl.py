@@ -139,7 +139,25 @@ type Product implements Node {
   tracksInventory: Boolean! options(first: Int): [ProductOption!]! variantsCount: Count
   variants(first: Int, after: String, last: Int, before: String, reverse: Boolean = false,
            sortKey: ProductVariantSortKeys = POSITION): ProductVariantConnection!
+  collections(first: Int, after: String, last: Int, before: String, reverse: Boolean = false,
+              sortKey: CollectionSortKeys = ID, query: String): CollectionConnection!
 }
+enum CollectionSortKeys { ID RELEVANCE TITLE UPDATED_AT }
+type CollectionRule { column: String! relation: String! condition: String! }
+type CollectionRuleSet { appliedDisjunctively: Boolean! rules: [CollectionRule!]! }
+type Collection implements Node {
+  id: ID! legacyResourceId: UnsignedInt64! title: String! handle: String! updatedAt: DateTime!
+  ruleSet: CollectionRuleSet productsCount: Count
+  products(first: Int, after: String, last: Int, before: String, reverse: Boolean = false): ProductConnection!
+}
+type CollectionEdge { cursor: String! node: Collection! }
+type CollectionConnection { edges: [CollectionEdge!]! nodes: [Collection!]! pageInfo: PageInfo! }
+input CollectionRuleInput { column: String! relation: String! condition: String! }
+input CollectionRuleSetInput { appliedDisjunctively: Boolean! rules: [CollectionRuleInput!] }
+input CollectionInput {
+  id: ID title: String handle: String descriptionHtml: String ruleSet: CollectionRuleSetInput products: [ID!]
+}
+type CollectionCreatePayload { collection: Collection userErrors: [UserError!]! }
 type ProductEdge { cursor: String! node: Product! }
 type ProductConnection { edges: [ProductEdge!]! nodes: [Product!]! pageInfo: PageInfo! }
 
@@ -292,7 +310,7 @@ input ProductVariantSetInput {
 }
 input ProductSetInput {
   title: String handle: String descriptionHtml: String vendor: String productType: String status: ProductStatus
-  tags: [String!] productOptions: [OptionSetInput!] variants: [ProductVariantSetInput!]
+  tags: [String!] productOptions: [OptionSetInput!] variants: [ProductVariantSetInput!] collections: [ID!]
 }
 type ProductVariantsBulkCreateUserError {
   code: ProductVariantsBulkCreateUserErrorCode field: [String!] message: String!
@@ -338,6 +356,9 @@ type QueryRoot {
   products(first: Int, after: String, last: Int, before: String, reverse: Boolean = false,
            sortKey: ProductSortKeys = ID, query: String): ProductConnection!
   product(id: ID!): Product
+  collections(first: Int, after: String, last: Int, before: String, reverse: Boolean = false,
+              sortKey: CollectionSortKeys = ID, query: String): CollectionConnection!
+  collection(id: ID!): Collection
   productsCount(limit: Int = 10000, query: String, savedSearchId: ID): Count
   productVariants(first: Int, after: String, last: Int, before: String, reverse: Boolean = false,
                   sortKey: ProductVariantSortKeys = ID, query: String): ProductVariantConnection!
@@ -377,6 +398,7 @@ type Mutation {
     WebhookSubscriptionCreatePayload
   webhookSubscriptionDelete(id: ID!): WebhookSubscriptionDeletePayload
   productUpdate(product: ProductUpdateInput!): ProductUpdatePayload
+  collectionCreate(input: CollectionInput!): CollectionCreatePayload
   productSet(identifier: ProductSetIdentifiers, input: ProductSetInput!, synchronous: Boolean = true):
     ProductSetPayload
   productVariantsBulkUpdate(productId: ID!, variants: [ProductVariantsBulkInput!]!,

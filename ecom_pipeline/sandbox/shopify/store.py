@@ -174,6 +174,30 @@ class Product:
 
 
 @dataclass(slots=True)
+class Collection:
+    """A collection: custom (manual: ``rules`` None, products added by id) or smart (``rules`` set: its products
+    follow those rules, none can be added or removed by hand). Membership of a custom collection is
+    ``product_ids``; the emulator does not evaluate a smart collection's rules (its ``product_ids`` are seeded)."""
+
+    KIND: ClassVar[str] = "Collection"
+    id: int
+    title: str
+    handle: str
+    created_at: int
+    updated_at: int
+    rules: list[dict[str, str]] | None = None
+    applied_disjunctively: bool = False
+    product_ids: list[int] = field(default_factory=list)
+
+    @property
+    def rule_set(self) -> dict[str, Any] | None:
+        """GraphQL ``ruleSet``: null for a custom collection."""
+        if self.rules is None:
+            return None
+        return {"appliedDisjunctively": self.applied_disjunctively, "rules": list(self.rules)}
+
+
+@dataclass(slots=True)
 class Variant:
     KIND: ClassVar[str] = "ProductVariant"
     id: int
@@ -430,12 +454,14 @@ class ShopifyStore:
         self.customers: dict[int, Customer] = {}
         self.orders: dict[int, Order] = {}
         self.deleted_products: dict[int, int] = {}  # id -> deleted at
+        self.collections: dict[int, Collection] = {}
         self._rng = random.Random(f"{name}:{seed}")
         base = 1_000_000 + (seed % 1000) * 10_000
         self._next = {
             "Location": 60_000_000 + base,
             "ProductOption": 9_000_000_000_000 + base,
             "Product": 8_000_000_000_000 + base,
+            "Collection": 400_000_000_000 + base,
             "ProductVariant": 44_000_000_000_000 + base,
             "InventoryItem": 46_000_000_000_000 + base,
             "Customer": 7_000_000_000_000 + base,
@@ -862,6 +888,10 @@ class ShopifyStore:
                                 "code": "INVALID_VARIANT",
                             }
                         )
+            collection_ids: list[int] | None = None
+            if data.get("collections") is not None:
+                collection_ids, collection_errors = self._collection_input(data["collections"])
+                errors.extend(collection_errors)
             if errors:
                 return None, errors
             now = self.now()
@@ -950,6 +980,8 @@ class ShopifyStore:
                         self.inventory_items.pop(gone.inventory_item_id, None)
                         self.levels.pop(gone.inventory_item_id, None)
                 product.variant_ids = keep
+            if collection_ids is not None:  # a list field: the product's custom collections become these
+                self._set_membership(product.id, collection_ids)
             product.updated_at = now
             payload = self.rest_product(product)
         self._emit("products/create" if created else "products/update", payload)
@@ -1094,6 +1126,95 @@ class ShopifyStore:
             self.update_product(pid)
         return list(ids)
 
+    # ----------------------------------------------------------------------------------------------- collections
+    def create_collection(
+        self, title: Any, *, rules: list[dict[str, str]] | None = None, product_ids: list[int] | None = None
+    ) -> tuple[Collection | None, list[dict[str, Any]]]:
+        """``collectionCreate``: a custom collection (``rules`` None) or a smart one. A blank title is Shopify's
+        userError ``Title can't be blank`` on ``title`` (nothing created); the handle is made from the title,
+        with ``-1``, ``-2``... when taken (Shopify allows two collections of one title)."""
+        text = str(title or "").strip()
+        if not text:
+            return None, [{"field": ["title"], "message": "Title can't be blank"}]
+        if len(text) > 255:
+            return None, [{"field": ["title"], "message": "Title is too long (maximum is 255 characters)"}]
+        with self.lock:
+            base = "-".join("".join(c if c.isalnum() else " " for c in text.lower()).split()) or "collection"
+            handles = {c.handle for c in self.collections.values()}
+            handle, n = base, 0
+            while handle in handles:
+                n += 1
+                handle = f"{base}-{n}"
+            now = self.now()
+            collection = Collection(self._id("Collection"), text, handle, now, now, rules)
+            self.collections[collection.id] = collection
+            for pid in product_ids or []:
+                if pid in self.products and pid not in collection.product_ids:
+                    collection.product_ids.append(pid)
+        return collection, []
+
+    def product_collections(self, product_id: int) -> list[Collection]:
+        """The collections a product is in (custom and smart), by collection id."""
+        return sorted((c for c in self.collections.values() if product_id in c.product_ids), key=lambda c: c.id)
+
+    def add_to_collection(self, collection_id: int, product_id: int) -> None:
+        """A merchant adding a product to a custom collection in the admin. The product's ``updated_at`` is left
+        alone (a collection's membership is the collection's, not a product field), so no ``products/update``."""
+        with self.lock:
+            collection = self.collections[collection_id]
+            if collection.rules is not None:
+                raise StoreError("Can't manually add products to a smart collection", "INVALID", ["id"])
+            if product_id not in collection.product_ids:
+                collection.product_ids.append(product_id)
+                collection.updated_at = self.now()
+
+    def remove_from_collection(self, collection_id: int, product_id: int) -> None:
+        """A merchant taking a product out of a custom collection (the product's ``updated_at`` left alone)."""
+        with self.lock:
+            collection = self.collections[collection_id]
+            if product_id in collection.product_ids:
+                collection.product_ids.remove(product_id)
+                collection.updated_at = self.now()
+
+    def _collection_input(self, values: list[Any]) -> tuple[list[int], list[dict[str, Any]]]:
+        """``ProductSetInput.collections`` (collection gids) checked: each must be an existing custom collection."""
+        ids: list[int] = []
+        errors: list[dict[str, Any]] = []
+        for i, value in enumerate(values):
+            try:
+                cid = parse_gid(value, "Collection")
+            except ValueError:
+                cid = -1
+            collection = self.collections.get(cid)
+            field_path = ["input", "collections", str(i)]
+            if collection is None:
+                errors.append({"field": field_path, "message": "Collection does not exist", "code": "NOT_FOUND"})
+            elif collection.rules is not None:
+                errors.append(
+                    {
+                        "field": field_path,
+                        "message": "Can't manually add products to a smart collection",
+                        "code": "INVALID_INPUT",
+                    }
+                )
+            elif cid not in ids:
+                ids.append(cid)
+        return ids, errors
+
+    def _set_membership(self, product_id: int, collection_ids: list[int]) -> None:
+        """The product's custom collections become ``collection_ids`` (smart ones follow their rules, untouched)."""
+        now = self.now()
+        for collection in self.collections.values():
+            if collection.rules is not None:
+                continue
+            inside = product_id in collection.product_ids
+            if collection.id in collection_ids and not inside:
+                collection.product_ids.append(product_id)
+                collection.updated_at = now
+            elif collection.id not in collection_ids and inside:
+                collection.product_ids.remove(product_id)
+                collection.updated_at = now
+
     def _measure(self, item_id: int, item_input: Any) -> None:
         """Apply ``InventoryItemInput.measurement.weight`` (``{value, unit}``) to an inventory item."""
         if not isinstance(item_input, dict) or not isinstance(item_input.get("measurement"), dict):
@@ -1226,6 +1347,9 @@ class ShopifyStore:
                 self.inventory_items.pop(variant.inventory_item_id, None)
                 self.levels.pop(variant.inventory_item_id, None)
             del self.products[product.id]
+            for collection in self.collections.values():
+                if product.id in collection.product_ids:
+                    collection.product_ids.remove(product.id)
             self.deleted_products[product.id] = self.now()
         self._emit("products/delete", {"id": product.id})
 

@@ -88,7 +88,11 @@ def test_extract_asks_for_the_largest_page_that_fits(sqlite_warehouse_url: str, 
     with ShopifyClient(integration.base_url, token) as small:
         pages = list(
             small.paginate(
-                q.PRODUCTS_QUERY, ("products",), {"first": 250, "variantsFirst": 5}, key="Products", fit="first"
+                q.PRODUCTS_QUERY,
+                ("products",),
+                {"first": 250, "variantsFirst": 5, "collectionsFirst": 0},
+                key="Products",
+                fit="first",
             )
         )
     assert small.page_sizes["Products"] > 9 and sum(len(p.nodes) for p in pages) == 40
