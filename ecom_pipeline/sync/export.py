@@ -728,6 +728,18 @@ def close_interrupted(conn: Connection, integration_id: int, current: int) -> No
     )
 
 
+@dataclass(frozen=True)
+class IntegrationRef:
+    """The two integration attributes ``link_row`` reads, from a plan: what every writer links its records under."""
+
+    id: int
+    tenant_id: str
+
+    @classmethod
+    def of(cls, plan: ExportPlan) -> IntegrationRef:
+        return cls(plan.integration_id, plan.tenant_id)
+
+
 def link_row(
     integration: Any,
     *,

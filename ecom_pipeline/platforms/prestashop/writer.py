@@ -88,6 +88,7 @@ from ecom_pipeline.sync.export import (
     TAGS,
     ExportPlan,
     FieldUpdate,
+    IntegrationRef,
     ProductCreate,
     VariantDelete,
     WriteOutcome,
@@ -337,7 +338,7 @@ class _Writer:
         self.concurrency = max(1, concurrency)
         self.out = WriteOutcome()
         self.shop = _Shop(getattr(client, "integration_settings", {}) or {})
-        self.integration = _IntegrationRef(plan)
+        self.integration = IntegrationRef.of(plan)
         # product id -> what to link after the read-back (see ``_Written``)
         self.written: dict[str, _Written] = {}
         self.options = PrestaShopOptions(client, self.shop.settings)  # attribute groups/values by name
@@ -1034,12 +1035,6 @@ def _findable(sku: str | None) -> bool:
 
 def _is_simple(c: ProductCreate) -> bool:
     return c.kind == "simple" and len(c.variants) == 1 and not c.variants[0].options
-
-
-class _IntegrationRef:
-    def __init__(self, plan: ExportPlan) -> None:
-        self.id = plan.integration_id
-        self.tenant_id = plan.tenant_id
 
 
 def apply_plan(

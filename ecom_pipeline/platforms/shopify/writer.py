@@ -95,6 +95,7 @@ from ecom_pipeline.sync.export import (
     TAGS,
     ExportPlan,
     FieldUpdate,
+    IntegrationRef,
     ProductCreate,
     VariantDelete,
     VariantValues,
@@ -351,7 +352,7 @@ class _Writer:
         self.bulk_used = 0  # bulk operations run by this push
         self.on_links = on_links
         self.out = WriteOutcome()
-        self.integration = _IntegrationRef(plan)
+        self.integration = IntegrationRef.of(plan)
         self.currency: str | None = None
         # casefolded title -> (gid, title, smart), read once per push that writes categories (None: not yet read)
         self.collections: dict[str, tuple[str, str, bool]] | None = None
@@ -848,14 +849,6 @@ class _Writer:
         )
         row["external_gid"] = record.external_gid
         return row
-
-
-class _IntegrationRef:
-    """The two integration attributes ``link_row`` reads."""
-
-    def __init__(self, plan: ExportPlan) -> None:
-        self.id = plan.integration_id
-        self.tenant_id = plan.tenant_id
 
 
 def apply_plan(

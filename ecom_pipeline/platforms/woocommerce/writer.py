@@ -54,6 +54,7 @@ from ecom_pipeline.sync.export import (
     TAGS,
     ExportPlan,
     FieldUpdate,
+    IntegrationRef,
     ProductCreate,
     VariantDelete,
     VariantValues,
@@ -218,7 +219,7 @@ class _Writer:
         self.on_links = on_links
         self.concurrency = max(1, concurrency)  # variation batches in flight at once (see _variations)
         self.out = WriteOutcome()
-        self.integration = _IntegrationRef(plan)
+        self.integration = IntegrationRef.of(plan)
         # parent external id -> [(variant values or update, payload)] for the variations phase
         self.variation_creates: dict[str, list[VariantValues]] = {}
         self.variation_updates: dict[str, list[FieldUpdate]] = {}
@@ -935,14 +936,6 @@ class _Relink:
         self.duplicates = duplicates
         self.variations = variations
         self.positions = positions
-
-
-class _IntegrationRef:
-    """The two integration attributes ``link_row`` reads, filled in by ``apply_plan``."""
-
-    def __init__(self, plan: ExportPlan) -> None:
-        self.id = plan.integration_id
-        self.tenant_id = plan.tenant_id
 
 
 def _error_of(result: Any) -> Mapping[str, Any] | None:
