@@ -60,47 +60,33 @@ def _kwargs(config_value: Any) -> dict[str, Any]:
     }
 
 
-class PooledPostgresRunStorage(PostgresRunStorage):
+class _Pooled:
+    """What the three pooled storages share: their engine replaced by a pooled one, built from config, disposed."""
+
+    postgres_url: str
+    _token_provider: Any
+    _engine: Engine
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._engine = _pooled_engine(self.postgres_url, self._token_provider)
 
     @classmethod
-    def from_config_value(cls, inst_data: ConfigurableClassData | None, config_value: Any) -> PooledPostgresRunStorage:
+    def from_config_value(cls, inst_data: ConfigurableClassData | None, config_value: Any) -> Any:
         return cls(inst_data=inst_data, **_kwargs(config_value))
 
     def dispose(self) -> None:
-        super().dispose()
+        super().dispose()  # type: ignore[misc]
         self._engine.dispose()
 
 
-class PooledPostgresEventLogStorage(PostgresEventLogStorage):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._engine = _pooled_engine(self.postgres_url, self._token_provider)
-
-    @classmethod
-    def from_config_value(
-        cls, inst_data: ConfigurableClassData | None, config_value: Any
-    ) -> PooledPostgresEventLogStorage:
-        return cls(inst_data=inst_data, **_kwargs(config_value))
-
-    def dispose(self) -> None:
-        super().dispose()
-        self._engine.dispose()
+class PooledPostgresRunStorage(_Pooled, PostgresRunStorage):
+    """``PostgresRunStorage`` on one pooled connection."""
 
 
-class PooledPostgresScheduleStorage(PostgresScheduleStorage):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._engine = _pooled_engine(self.postgres_url, self._token_provider)
+class PooledPostgresEventLogStorage(_Pooled, PostgresEventLogStorage):
+    """``PostgresEventLogStorage`` on one pooled connection."""
 
-    @classmethod
-    def from_config_value(
-        cls, inst_data: ConfigurableClassData | None, config_value: Any
-    ) -> PooledPostgresScheduleStorage:
-        return cls(inst_data=inst_data, **_kwargs(config_value))
 
-    def dispose(self) -> None:
-        super().dispose()
-        self._engine.dispose()
+class PooledPostgresScheduleStorage(_Pooled, PostgresScheduleStorage):
+    """``PostgresScheduleStorage`` on one pooled connection."""
