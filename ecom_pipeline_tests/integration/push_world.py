@@ -10,6 +10,10 @@ merchant passes them. The shop specs the files share are built here too (``shopi
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +27,14 @@ from ecom_pipeline.cli import main as cli_main
 from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
 from ecom_pipeline.sandbox.shopify.oauth import DEFAULT_SCOPES
 from ecom_pipeline.warehouse.engine import shared_engine
-from ecom_pipeline.warehouse.schema import hub_products, hub_variants, push_records, rejected_records, sync_runs
+from ecom_pipeline.warehouse.schema import (
+    entity_links,
+    hub_products,
+    hub_variants,
+    push_records,
+    rejected_records,
+    sync_runs,
+)
 
 TENANT = "acme"
 CATALOGUE_HEADER = (
@@ -104,6 +115,41 @@ class PushWorld:
         """The push's rejected records (stage ``export``)."""
         with shared_engine(self.url).connect() as conn:
             return conn.execute(select(rejected_records).where(rejected_records.c.stage == "export")).all()
+
+    def linked_variant_skus(self) -> list[str]:
+        """SKUs of the hub variants with a live link to the shop, sorted."""
+        with shared_engine(self.url).connect() as conn:
+            linked = conn.execute(
+                select(hub_variants.c.sku)
+                .join(entity_links, (entity_links.c.hub_id == hub_variants.c.id) & (entity_links.c.entity == "variant"))
+                .where(entity_links.c.deleted_at.is_(None))
+            ).scalars()
+            return sorted(linked)
+
+    def kill_push_at_write(self, write: int) -> None:
+        """Start ``ecom-pipeline push`` in its own process, SIGKILL it once the shop has applied its ``write``-th
+        write and holds the answer back, then let the answer go (to nobody)."""
+        self.shop.faults.update({"hold_after_writes": write, "hold_timeout_s": 120})
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ecom_pipeline.cli", "--warehouse-url", self.url, "push", "--tenant", TENANT],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=dict(os.environ),
+        )
+        try:
+            held = self.shop.faults.held.wait(timeout=120)
+            assert held, (
+                f"the push never reached write {write}: {proc.poll()} {proc.stdout.read() if proc.stdout else ''}"
+            )
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)
+            self.shop.faults.release_held()
+        assert proc.returncode == -signal.SIGKILL
 
     def hub_rows_of(self, handles: Iterable[str], skus: Iterable[str]) -> dict[str, tuple[Any, ...]]:
         """The hub rows of these products and variants, every column (synced_at included): a write shows here."""

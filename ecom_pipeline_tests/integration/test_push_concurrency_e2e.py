@@ -25,7 +25,6 @@ from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.schema import entity_links, hub_variants, integrations, push_records, rejected_records
 from ecom_pipeline.warehouse.types import utcnow
 from ecom_pipeline_tests.integration.push_world import OpenPushWorld, PushWorld
-from ecom_pipeline_tests.integration.test_push_kill9_e2e import _kill_at_write
 
 BATCH = "/variations/batch"
 PS_WRITES = ("/api/products", "/api/combinations")
@@ -277,7 +276,7 @@ def test_a_push_with_batches_in_flight_killed_mid_push_leaves_no_duplicate_after
         recorder = InFlight(world.shop.api, 0.2)
         world.shop.api = recorder
         # Write 1 is the products batch, 2.. the variation batches: the 4th is held while others are in flight.
-        _kill_at_write(world, 5)  # type: ignore[arg-type]
+        world.kill_push_at_write(5)
         assert recorder.most_in_flight() >= 2, "no batches were in flight together when the push was killed"
         assert world.push_here() == 0
         store = world.shop.store
@@ -288,13 +287,7 @@ def test_a_push_with_batches_in_flight_killed_mid_push_leaves_no_duplicate_after
         )
         assert sorted(skus) == expected  # each once
         assert sum(1 for p in store.products.values() if p.slug.startswith("v") and p.status != "trash") == 8
-        with shared_engine(world.url).connect() as conn:
-            linked = conn.execute(
-                select(hub_variants.c.sku)
-                .join(entity_links, (entity_links.c.hub_id == hub_variants.c.id) & (entity_links.c.entity == "variant"))
-                .where(entity_links.c.deleted_at.is_(None))
-            ).scalars()
-            assert sorted(linked) == expected
+        assert world.linked_variant_skus() == expected
         world.shop.stats.reset()
         assert world.push_here() == 0
         assert world.writes() == 0
@@ -453,7 +446,7 @@ def test_a_prestashop_push_with_creates_in_flight_killed_mid_push_leaves_no_dupl
         )
         recorder = InFlight(world.shop.api, 0.1, PS_WRITES)
         world.shop.api = recorder
-        _kill_at_write(world, 10)  # type: ignore[arg-type]
+        world.kill_push_at_write(10)
         assert recorder.most_in_flight() >= 2, "no calls were in flight together when the push was killed"
         assert world.push_here() == 0
         store = world.shop.store
@@ -462,13 +455,7 @@ def test_a_prestashop_push_with_creates_in_flight_killed_mid_push_leaves_no_dupl
         refs = sorted(str(c.get("reference")) for c in store.tables["combinations"].values())
         expected = sorted(f"V{i}-{s}" for i in range(8) for s in ("S", "M", "L"))
         assert [r for r in refs if r.startswith("V")] == expected
-        with shared_engine(world.url).connect() as conn:
-            linked = conn.execute(
-                select(hub_variants.c.sku)
-                .join(entity_links, (entity_links.c.hub_id == hub_variants.c.id) & (entity_links.c.entity == "variant"))
-                .where(entity_links.c.deleted_at.is_(None))
-            ).scalars()
-            assert sorted(linked) == expected
+        assert world.linked_variant_skus() == expected
         world.shop.stats.reset()
         assert world.push_here() == 0
         assert world.writes() == 0

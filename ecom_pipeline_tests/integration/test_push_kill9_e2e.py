@@ -11,10 +11,6 @@ must write nothing.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -22,8 +18,8 @@ from sqlalchemy import select
 
 from ecom_pipeline.sandbox.server import ShopSpec
 from ecom_pipeline.warehouse.engine import shared_engine
-from ecom_pipeline.warehouse.schema import entity_links, hub_variants
-from ecom_pipeline_tests.integration.push_world import TENANT, OpenPushWorld, PushWorld, prestashop_spec, shopify_spec
+from ecom_pipeline.warehouse.schema import entity_links
+from ecom_pipeline_tests.integration.push_world import OpenPushWorld, PushWorld, prestashop_spec, shopify_spec
 
 # The T-Shirt comes first: on Shopify the first write is its productSet, the second the mug's; on WooCommerce the
 # first is the products batch (the mug and the T-Shirt's parent), the second the T-Shirt's variations batch; on
@@ -97,45 +93,6 @@ def _spec(platform: str) -> ShopSpec:
     return ShopSpec(name=name, seed=9, products=2, variable_share=0.0, orders=0, customers=0, platform=platform)
 
 
-def _push_process(url: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "ecom_pipeline.cli", "--warehouse-url", url, "push", "--tenant", TENANT],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=dict(os.environ),
-    )
-
-
-def _kill_at_write(world: World, write: int) -> None:
-    """Start ``ecom-pipeline push`` in its own process, SIGKILL it once the shop has applied its ``write``-th write
-    and holds the answer back, then let the answer go (to nobody)."""
-    world.shop.faults.update({"hold_after_writes": write, "hold_timeout_s": 120})
-    proc = _push_process(world.url)
-    try:
-        held = world.shop.faults.held.wait(timeout=120)
-        assert held, f"the push never reached write {write}: {proc.poll()} {proc.stdout.read() if proc.stdout else ''}"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=30)
-        world.shop.faults.release_held()
-    assert proc.returncode == -signal.SIGKILL
-
-
-def _linked_variant_skus(world: World) -> list[str]:
-    """SKUs of the hub variants with a live link to the shop, sorted."""
-    with shared_engine(world.url).connect() as conn:
-        linked = conn.execute(
-            select(hub_variants.c.sku)
-            .join(entity_links, (entity_links.c.hub_id == hub_variants.c.id) & (entity_links.c.entity == "variant"))
-            .where(entity_links.c.deleted_at.is_(None))
-        ).scalars()
-        return sorted(linked)
-
-
 @pytest.mark.parametrize("write", [1, 2], ids=["after-first-write", "after-second-write"])
 @pytest.mark.parametrize("platform", ["shopify", "woocommerce", "prestashop"])
 def test_a_push_sigkilled_between_the_shops_create_and_our_link_creates_no_duplicate_on_rerun(
@@ -145,7 +102,7 @@ def test_a_push_sigkilled_between_the_shops_create_and_our_link_creates_no_dupli
     created a record and before the warehouse linked it: the rerun links what the shop has, once."""
     with open_push_world(World, _spec(platform)) as world:
         world.import_csv(*(WITHOUT_OPTIONS if platform == "prestashop" else WITH_OPTIONS))
-        _kill_at_write(world, write)
+        world.kill_push_at_write(write)
         assert [r.status for r in world.export_runs()] == ["running"]  # killed: the row was never closed
         # The shop applied the held write: a record with one of our SKUs, or the SKU-less T-Shirt parent.
         assert world.records_by_sku() or world.tee_products() == 1, "the held write created nothing"
@@ -153,7 +110,7 @@ def test_a_push_sigkilled_between_the_shops_create_and_our_link_creates_no_dupli
         assert world.push() == 0
         assert world.records_by_sku() == dict.fromkeys(SKUS, 1)
         assert world.tee_products() == 1
-        assert _linked_variant_skus(world) == sorted(SKUS)
+        assert world.linked_variant_skus() == sorted(SKUS)
         assert [r.status for r in world.export_runs()] == ["failed", "success"]
         world.reset()
         assert world.push() == 0
@@ -178,7 +135,7 @@ def test_woocommerce_variations_created_before_a_kill_but_not_yet_linked_are_lin
     and the variation the parent already has is linked."""
     with open_push_world(World, _spec("woocommerce")) as world:
         world.import_csv(*TWO_VARIABLE)
-        _kill_at_write(world, 3)
+        world.kill_push_at_write(3)
         skus = (*SKUS, "HOOD-S", "HOOD-M")
         with shared_engine(world.url).connect() as conn:
             linked = set(conn.execute(select(entity_links.c.sku).where(entity_links.c.entity == "variant")).scalars())
@@ -189,7 +146,7 @@ def test_woocommerce_variations_created_before_a_kill_but_not_yet_linked_are_lin
         store = world.shop.store
         refs = [r.sku for r in [*store.products.values(), *store.variations.values()] if r.sku in skus]
         assert sorted(refs) == sorted(skus)  # each once: nothing created twice
-        assert _linked_variant_skus(world) == sorted(skus)
+        assert world.linked_variant_skus() == sorted(skus)
         world.reset()
         assert world.push() == 0
         assert world.shop_writes() == 0
@@ -214,7 +171,7 @@ def test_prestashop_products_created_before_a_kill_but_not_yet_linked_are_adopte
     combinations' references and the hoodie (no combination yet) by its link_rewrite, and creates neither again."""
     with open_push_world(World, _spec("prestashop")) as world:
         world.import_csv(*TWO_VARIABLE_PS)
-        _kill_at_write(world, 4)
+        world.kill_push_at_write(4)
         skus = (*SKUS, "HOOD-S", "HOOD-M")
         with shared_engine(world.url).connect() as conn:
             linked = set(conn.execute(select(entity_links.c.sku).where(entity_links.c.entity == "variant")).scalars())
@@ -226,7 +183,7 @@ def test_prestashop_products_created_before_a_kill_but_not_yet_linked_are_adopte
         assert (_named(store, "T-Shirt"), _named(store, "Hoodie")) == (1, 1)
         refs = [str(r.get("reference") or "") for r in store.tables["combinations"].values()]
         assert sorted(r for r in refs if r in skus) == sorted(s for s in skus if s != "MUG-1")  # each once
-        assert _linked_variant_skus(world) == sorted(skus)
+        assert world.linked_variant_skus() == sorted(skus)
         world.reset()
         assert world.push() == 0
         assert world.shop_writes() == 0
