@@ -55,7 +55,6 @@ from ecom_pipeline.warehouse.schema import (
     sync_conflicts,
     sync_runs,
 )
-from ecom_pipeline.warehouse.types import utcnow
 
 PRODUCT_FIELDS = ("title", "description", "status", *SHOPIFY_PRODUCT_FIELDS)
 VARIANT_FIELDS = ("sku", "price", "compare_at_price", "sale_price", "barcode", "weight")
@@ -566,13 +565,7 @@ def record_export_rejections(
                 "dagster_run_id": run_id,
             }
         )
-    closing = sorted(int(row.id) for row in open_rows if int(row.id) not in kept)
-    for start in range(0, len(closing), 500):
-        conn.execute(
-            rejected_records.update()
-            .where(rejected_records.c.id.in_(closing[start : start + 500]))
-            .values(resolved_at=utcnow())
-        )
+    store.close_rejections(conn, (int(row.id) for row in open_rows if int(row.id) not in kept))
     store.reject_records(conn, new_rows)
 
 

@@ -862,7 +862,8 @@ def resolve_rejections_many(conn: Connection, integration_id: int, entity: str, 
     return total
 
 
-def _close_rejections(conn: Connection, ids: Iterable[int]) -> int:
+def close_rejections(conn: Connection, ids: Iterable[int]) -> int:
+    """Mark these open rejections resolved (by row id, in chunks); returns how many were open."""
     now = utcnow()
     total = 0
     for part in chunked(sorted(set(ids))):
@@ -893,7 +894,7 @@ def resolve_rejections_not_listed(conn: Connection, integration_id: int, entity:
         for r in rows
         if r.external_id is not None and not r.external_id.startswith("missing-id-") and r.external_id not in present
     ]
-    return _close_rejections(conn, gone)
+    return close_rejections(conn, gone)
 
 
 def resolve_obsolete_rejections(conn: Connection, *, tenant_id: str, entity: str) -> int:
@@ -941,7 +942,7 @@ def resolve_obsolete_rejections(conn: Connection, *, tenant_id: str, entity: str
                 link = links.get(str(r.external_id))
                 if link is not None and link.last_synced_at is not None and link.last_synced_at >= r.created_at:
                     closing.append(int(r.id))
-    return _close_rejections(conn, closing)
+    return close_rejections(conn, closing)
 
 
 # --- entity links ------------------------------------------------------------------------------------------------
