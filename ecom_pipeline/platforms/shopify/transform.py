@@ -51,6 +51,7 @@ from ecom_pipeline.sync.canonical import (
     sale_price_of,
     with_tax_flag,
 )
+from ecom_pipeline.sync.policies import shopify_collections_of
 
 PRODUCT_STATUS = {"active": "active", "draft": "draft", "archived": "archived", "unlisted": "active"}
 FULFILLMENT_ALIASES = {"partial": "partially_fulfilled", "null": "unfulfilled"}
@@ -142,6 +143,18 @@ def _tags(f: Fields, value: Any) -> tuple[str, ...]:
     if not isinstance(items, list):
         f.fail("tags", f"expected a list or a string, found {value!r}")
     return tuple(t for t in (str(i).strip() for i in items) if t)
+
+
+def unread_product_fields(settings: Mapping[str, Any] | None) -> frozenset[str]:
+    """The product fields a Shopify reading says nothing about with these integration settings
+    (``registry.PlatformSpec.unread_product_fields``): its categories while ``shopify_collections`` is off. Off,
+    no collection is read (the extract and the webhook re-read drop the connection), so the empty categories of
+    such a reading are unknown, not empty: the merge must not take them for the merchant removing every category
+    (a shop turned off after being on would empty the hub's categories)."""
+    return frozenset() if shopify_collections_of(settings) else _CATEGORIES_ONLY
+
+
+_CATEGORIES_ONLY = frozenset({"categories"})
 
 
 def collection_titles(titles: Any) -> tuple[str, ...]:

@@ -103,6 +103,7 @@ from ecom_pipeline.sync.export import (
     deleted_variant_row,
     link_row,
 )
+from ecom_pipeline.sync.hashing import stable_hash
 from ecom_pipeline.sync.merge import FIELDS, SHOPIFY_PRODUCT_FIELDS
 from ecom_pipeline.sync.policies import BULK_THRESHOLD_KEY, parse_bulk_threshold, shopify_collections_of
 from ecom_pipeline.sync.resolve.products import product_snapshot, variant_snapshot
@@ -808,10 +809,20 @@ class _Writer:
         kept = [name for name in unset if snapshot.get(name)]
         for name in kept:
             snapshot[name] = None
+        # Collections off: the answer (like the pull's reading) says nothing of categories (unknown, not empty,
+        # ``transform.unread_product_fields``): the base keeps the categories last agreed, and the digest is the
+        # reading's, so the pull of this write is its echo (the merge skips categories as well).
+        reading = snapshot.get(CATEGORIES)
+        unread = not self.with_categories and old is not None and CATEGORIES in old and CATEGORIES in snapshot
+        if unread and old is not None:
+            snapshot[CATEGORIES] = old[CATEGORIES]
         # A base that leaves out values the shop holds is not whole (as after a write the shop answered with other
         # changes): no digest and no modification time, so the next pull merges the shop's reading against it
         # instead of taking that reading as the echo of this write.
-        return self._row("product", canonical, snapshot, hub_id, old, pushed, whole=not kept)
+        row = self._row("product", canonical, snapshot, hub_id, old, pushed, whole=not kept)
+        if unread and row["base_hash"] is not None:
+            row["base_hash"] = stable_hash({**row["base_snapshot"], CATEGORIES: reading})
+        return row
 
     def _variant_row(
         self, variant: Any, hub_id: int, parent: str, old: Mapping[str, Any] | None, pushed: Iterable[str]
