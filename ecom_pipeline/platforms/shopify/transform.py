@@ -51,6 +51,7 @@ from ecom_pipeline.sync.canonical import (
     sale_price_of,
     with_tax_flag,
 )
+from ecom_pipeline.sync.category_paths import escape_name
 from ecom_pipeline.sync.policies import shopify_collections_of
 
 PRODUCT_STATUS = {"active": "active", "draft": "draft", "archived": "archived", "unlisted": "active"}
@@ -174,12 +175,15 @@ def _categories(f: Fields, value: Any) -> tuple[str, ...]:
     set) are left out: their membership follows the product's tags, type, vendor or price, which the hub syncs as
     those fields, and no product can be put in or taken out of one by hand, so the push could never write them.
     A node without ``collections`` (a REST body, a writer's mutation answer) has none here; every product reading
-    the pull stages asks for them (pages, bulk, the webhook re-read)."""
+    the pull stages asks for them (pages, bulk, the webhook re-read). A title is one category however it reads: a
+    ``>`` in it is escaped (``sync.category_paths.escape_name``: ``Kids > 3 years`` is ``Kids \\> 3 years``)."""
     if value is None:
         return ()
     nodes = _list(f, "collections", value)
     return collection_titles(
-        n.get("title") for n in nodes if isinstance(n, Mapping) and n.get("ruleSet") is None and n.get("title")
+        escape_name(n.get("title"))
+        for n in nodes
+        if isinstance(n, Mapping) and n.get("ruleSet") is None and n.get("title")
     )
 
 

@@ -89,7 +89,7 @@ from ecom_pipeline.platforms.shopify.transform import collection_titles, product
 from ecom_pipeline.platforms.shopify.versions import pinned_version
 from ecom_pipeline.platforms.woocommerce.writer import base_after
 from ecom_pipeline.sync.canonical import CanonicalProduct
-from ecom_pipeline.sync.category_paths import SEPARATOR
+from ecom_pipeline.sync.category_paths import escape_name, split_path
 from ecom_pipeline.sync.export import (
     CATEGORIES,
     TAGS,
@@ -213,9 +213,10 @@ def variant_input(values: Mapping[str, Any], names: Iterable[str]) -> dict[str, 
 def collection_title(category: Any) -> str:
     """The Shopify collection of a hub category: its leaf (``Kitchen > Mugs`` -> ``Mugs``), spaces collapsed.
     Collections are flat; the leaf is what a merchant names a collection, and a leaf read back agrees with the
-    hub's path (``sync.category_paths``), so the pull of our write changes nothing."""
-    parts = [" ".join(p.split()) for p in str(category or "").split(SEPARATOR)]
-    return next((p for p in reversed(parts) if p), "")
+    hub's path (``sync.category_paths``), so the pull of our write changes nothing. An escaped ``\\>`` is part of
+    the leaf's name (``Kids \\> 3 years`` is the collection ``Kids > 3 years``)."""
+    parts = split_path(category)
+    return parts[-1] if parts else ""
 
 
 def create_input(create: ProductCreate, variant_ids: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -506,7 +507,7 @@ class _Writer:
             ids.append(found[0])
             titles.append(found[1])
         request.body["collections"] = ids
-        request.categories = collection_titles(titles)
+        request.categories = collection_titles(escape_name(t) for t in titles)  # as the pull reads them
         return True
 
     def _collection(self, title: str) -> tuple[str, str] | str:

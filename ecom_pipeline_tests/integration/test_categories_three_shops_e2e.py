@@ -1,14 +1,19 @@
-"""Turning a Shopify shop's ``shopify_collections`` off after it was on keeps the hub's categories (issue 10).
+"""Categories across three bidirectional shops (Shopify, WooCommerce, PrestaShop) and the hub (issue 10).
 
-Three bidirectional shops (Shopify, WooCommerce, PrestaShop) over real HTTP to the sandbox's emulators, a real
-warehouse (SQLite, or PostgreSQL with CI=true), the real Dagster sync job (pull, merge, push), the real CLI and
-the real webhook receiver and inbox apply. With collections off, a Shopify reading carries no categories (no
-collection is read): unknown, not empty. Before, the merge took the reading's ``[]`` against the base's categories
-for the merchant removing them all: the next sync emptied the hub product's categories.
+Real HTTP to the sandbox's emulators, a real warehouse (SQLite, or PostgreSQL with CI=true), the real Dagster sync
+job (pull, merge, push), the real CLI and the real webhook receiver and inbox apply. Two defects this prevents:
+
+- turning a Shopify shop's ``shopify_collections`` off after it was on: with it off a Shopify reading carries no
+  categories (no collection is read), unknown rather than empty; before, the merge took the reading's ``[]``
+  against the base's categories for the merchant removing them all, and the next sync emptied the hub's;
+- a shop category whose own name holds the path separator (WooCommerce's "Kids > 3 years", one category): before,
+  the hub read it as the path Kids, 3 years and pushed it so (a category "3 years" under "Kids" elsewhere). Now a
+  ``>`` in a name is escaped in the hub's path, ``Kids \\> 3 years`` (``sync.category_paths``).
 """
 
 from __future__ import annotations
 
+import html
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +22,7 @@ from typing import Any
 
 import dagster as dg
 import pytest
+import requests
 from cryptography.fernet import Fernet
 from sqlalchemy import select, update
 
@@ -25,7 +31,7 @@ from ecom_pipeline.runner import run_sync
 from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
 from ecom_pipeline.sandbox.shopify.oauth import DEFAULT_SCOPES
 from ecom_pipeline.warehouse.engine import shared_engine
-from ecom_pipeline.warehouse.schema import entity_links, hub_products, integrations, sync_conflicts
+from ecom_pipeline.warehouse.schema import entity_links, hub_products, integrations, rejected_records, sync_conflicts
 from ecom_pipeline.warehouse.types import utcnow
 
 TENANT = "acme"
@@ -145,6 +151,48 @@ class World:
                 step = int(row["id_parent"])
             out.append(" > ".join(names) if names else "Home")
         return sorted(out)
+
+    def woo_rest(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """A merchant's edit through WooCommerce's REST API (real HTTPS)."""
+        shop = self.shop(WOO)
+        reply = requests.request(
+            method,
+            f"{shop.https_url}/wp-json/wc/v3/{path}",
+            params={"consumer_key": shop.consumer_key, "consumer_secret": shop.consumer_secret},
+            json=body,
+            verify=self.sandbox.ca_bundle,
+            timeout=10,
+        )
+        assert reply.status_code in (200, 201), reply.text
+        return reply.json()
+
+    def woo_steps(self, sku: str) -> list[tuple[str, ...]]:
+        """The WooCommerce product's categories, each as the names of its steps from the top level (unescaped)."""
+        store = self.shop(WOO).store
+        terms = store.catalog.terms
+        [product] = [p for p in store.products.values() if p.sku == sku]
+        out = []
+        for named in product.categories:
+            steps: list[str] = []
+            cid = int(named["id"])
+            while cid:
+                steps.insert(0, html.unescape(terms[cid].name))
+                cid = int(terms[cid].parent)
+            out.append(tuple(steps))
+        return sorted(out)
+
+    def presta_category_names(self) -> list[str]:
+        store = self.shop(PRESTA).store
+        return sorted(store.text(r["name"], 1) for r in store.tables["categories"].values())
+
+    def rejections(self, platform: str) -> list[Any]:
+        with shared_engine(self.url).connect() as conn:
+            found = conn.execute(
+                select(rejected_records).where(
+                    rejected_records.c.platform == platform, rejected_records.c.resolved_at.is_(None)
+                )
+            )
+            return found.all()
 
     def conflicts(self) -> list[Any]:
         with shared_engine(self.url).connect() as conn:
@@ -282,3 +330,51 @@ def test_a_products_update_webhook_while_collections_are_off_keeps_the_hub_categ
     assert writes[SHOPIFY] == 0 and writes[WOO] > 0 and writes[PRESTA] > 0
     assert world.shelves() == (MUG_CATEGORIES, ["Gifts", "Kitchen > Mugs"], ["Gifts", "Kitchen > Mugs"])
     assert world.cycle() == {SHOPIFY: 0, WOO: 0, PRESTA: 0}
+
+
+def test_a_shop_category_named_with_the_separator_stays_one_category_both_ways(world: World) -> None:
+    """Prevents a WooCommerce category whose own name is "Kids > 3 years" (one level) from reaching the hub as the
+    path Kids, 3 years and the other shops as a category "3 years" under "Kids" (PrestaShop), or the collection
+    "3 years" (Shopify): the hub holds ``Kids \\> 3 years``; Shopify gets the collection "Kids > 3 years" and
+    reads it back as the hub's name; PrestaShop, which refuses ``>`` in a category name (isCatalogName), rejects
+    that product instead of filing it wrongly; a nested path (``Clothing > Shirts``) works as before. A hub
+    category with an escaped name (a catalogue import) is pushed to WooCommerce as one category under its parent,
+    and the catalogue export writes it as the import reads it."""
+    kids = world.woo_rest("POST", "products/categories", {"name": "Kids > 3 years"})
+    clothing = world.woo_rest("POST", "products/categories", {"name": "Clothing"})
+    shirts = world.woo_rest("POST", "products/categories", {"name": "Shirts", "parent": clothing["id"]})
+    body = {"name": "Romper", "sku": "ROMPER-1", "regular_price": "12.00",
+            "categories": [{"id": kids["id"]}, {"id": shirts["id"]}]}  # fmt: skip
+    world.woo_rest("POST", "products", body)
+    world.sandbox.clock.advance(60)
+    presta_before = world.presta_category_names()
+
+    world.cycle()
+    assert sorted(world.hub_product("romper").categories) == ["Clothing > Shirts", "Kids \\> 3 years"]
+    assert world.shopify_collections_of("ROMPER-1") == ["Kids > 3 years", "Shirts"]
+    assert world.woo_steps("ROMPER-1") == [("Clothing", "Shirts"), ("Kids > 3 years",)]
+    # PrestaShop: nothing named "Kids" or "3 years" (no wrong nesting); the product is refused with the reason.
+    assert world.presta_category_names() == presta_before
+    [refused] = world.rejections("prestashop")
+    assert "Kids > 3 years" in refused.reason, refused.reason
+    # The pull of our Shopify write reads the collection title back as the hub's name: nothing moves.
+    before = world.hub_product("romper")
+    writes = world.cycle()
+    assert (writes[SHOPIFY], writes[WOO]) == (0, 0), writes
+    assert world.hub_product("romper") == before
+
+    # From the hub: an escaped name under a parent, imported from a catalogue file.
+    kite = "kite,Kite,,active,simple,,Outdoor > Toys \\> Games,KITE-1,,9.00,,EUR,,,"
+    path = world.tmp / "kite.csv"
+    path.write_text(f"{HEADER}\n{kite}\n", encoding="utf-8")
+    assert world.cli("catalog", "import", str(path), "--tenant", TENANT) == 0
+    world.cycle()
+    assert world.woo_steps("KITE-1") == [("Outdoor", "Toys > Games")]
+    assert world.shopify_collections_of("KITE-1") == ["Toys > Games"]
+    assert list(world.hub_product("kite").categories) == ["Outdoor > Toys \\> Games"]
+    writes = world.cycle()
+    assert (writes[SHOPIFY], writes[WOO]) == (0, 0), writes
+    assert list(world.hub_product("kite").categories) == ["Outdoor > Toys \\> Games"]
+    exported = world.tmp / "export.csv"
+    assert world.cli("catalog", "export", "--tenant", TENANT, str(exported)) == 0
+    assert "Outdoor > Toys \\> Games" in exported.read_text(encoding="utf-8")
