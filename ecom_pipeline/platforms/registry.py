@@ -195,8 +195,9 @@ class PlatformSpec:
     stock: str | None = None
     # (the integration's settings) -> the canonical product fields the platform's readings say nothing about with
     # those settings: unknown, not empty (Shopify's ``categories`` while ``shopify_collections`` is off). The
-    # three-way merge skips them (the hub keeps its value) and keeps the link's base of them as it was
-    # (``sync.resolve.threeway``). None: every reading carries every field.
+    # three-way merge of a ``bidirectional``/``push`` shop skips them (the hub keeps its value) and keeps the link's
+    # base of them as it was (``sync.resolve.threeway``; fields without a policy: handle, tags, categories, kind).
+    # None: every reading carries every field.
     unread_product_fields: Callable[[Mapping[str, Any] | None], frozenset[str]] | None = None
 
 
