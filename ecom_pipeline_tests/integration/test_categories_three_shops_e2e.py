@@ -378,3 +378,17 @@ def test_a_shop_category_named_with_the_separator_stays_one_category_both_ways(w
     exported = world.tmp / "export.csv"
     assert world.cli("catalog", "export", "--tenant", TENANT, str(exported)) == 0
     assert "Outdoor > Toys \\> Games" in exported.read_text(encoding="utf-8")
+
+
+def test_a_pull_shopify_shop_with_collections_off_keeps_the_hub_categories(world: World) -> None:
+    """Prevents the same loss on a ``pull`` shop (its values overwrite the hub's, no merge): with collections off,
+    a Shopify edit pulled must bring the title and leave the hub's categories as they were, not write ``[]``."""
+    argv = ["integration", "set", "--integration", str(world.shopify_id()), "--direction", "pull"]
+    assert world.cli(*argv) == 0
+    world.collections(on=False)
+    world.shop(SHOPIFY).store.update_product(world.shopify_product("MUG-1").id, title="Mug (pulled)")
+    world.sandbox.clock.advance(60)
+    world.cycle()
+    assert world.hub_product("mug").title == "Mug (pulled)"
+    assert world.shelves() == (MUG_CATEGORIES, ["Gifts", "Kitchen > Mugs"], ["Gifts", "Kitchen > Mugs"])
+    assert world.conflicts() == []

@@ -122,7 +122,7 @@ def _platform_fields(conn: Connection, integration_id: int) -> frozenset[str]:
         return frozenset(VARIANT_FIELDS)
 
 
-def _unread_fields(conn: Connection, integration_id: int) -> frozenset[str]:
+def unread_fields(conn: Connection, integration_id: int) -> frozenset[str]:
     """The product fields the shop's readings say nothing about with its settings (its platform's
     ``unread_product_fields``: Shopify's categories while ``shopify_collections`` is off); none when unknown."""
     from ecom_pipeline.platforms.registry import get_platform
@@ -167,7 +167,7 @@ class Merger:
         self.variants: dict[int, Row[Any]] = {}
         self.conflicts: list[dict[str, Any]] = []
         # Product fields this shop's readings do not carry (unknown, not empty): skipped, their base kept.
-        self.unread_products = _unread_fields(conn, integration_id)
+        self.unread_products = unread_fields(conn, integration_id)
         # What the set merge compares to tell an edited variant: the fields this platform holds.
         self.member_fields = member_fields(_platform_fields(conn, integration_id))
         # With a price rule the shop's price is derived from the hub's: it is never pulled into the hub.
