@@ -882,25 +882,16 @@ def cmd_push(args: argparse.Namespace) -> int:
     the same tenant would plan the same creates twice (duplicates in the shop), and each would mark the other's
     running push row interrupted. A dry run writes nothing and does not wait.
     """
-    import contextlib
-
     from ecom_pipeline.sync.export import ExportError, run_push
     from ecom_pipeline.warehouse import store
-    from ecom_pipeline.warehouse.locks import TenantLockTimeout, tenant_lock
+    from ecom_pipeline.warehouse.locks import TenantLockLost, TenantLockTimeout, command_lock
 
     engine = _engine(args)
 
     credentials_for = store.credentials_loader(lambda: _cipher(args))  # the key is read only when writing
 
-    def waiting(holder: str) -> None:
-        print(f"Tenant {args.tenant} is being written by {holder}; waiting for it to finish ...", file=sys.stderr)
-
     try:
-        with (
-            contextlib.nullcontext()
-            if args.dry_run
-            else tenant_lock(engine, args.tenant, purpose="ecom-pipeline push", on_wait=waiting)
-        ):
+        with command_lock(engine, args.tenant, "ecom-pipeline push", dry_run=args.dry_run):
             reports = run_push(
                 engine,
                 tenant_id=args.tenant,
@@ -910,6 +901,12 @@ def cmd_push(args: argparse.Namespace) -> int:
             )
     except TenantLockTimeout as exc:
         print(f"error: {exc}. Nothing was pushed; run it again when that run has finished.", file=sys.stderr)
+        return 1
+    except TenantLockLost as exc:
+        print(
+            f"error: {exc} Run the push again: what already reached a shop is found there, not created twice.",
+            file=sys.stderr,
+        )
         return 1
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -16,7 +16,7 @@ from ecom_pipeline.catalog.columns import COLUMNS, ExportError
 from ecom_pipeline.catalog.files import CatalogFileError, read_table, write_table
 from ecom_pipeline.catalog.hub import ImportCounts, apply_import, export_rows, load_state
 from ecom_pipeline.catalog.validate import cell_text, validate
-from ecom_pipeline.warehouse.locks import TenantLockTimeout, tenant_lock
+from ecom_pipeline.warehouse.locks import TenantLockLost, TenantLockTimeout, command_lock
 from ecom_pipeline.warehouse.types import utcnow
 
 MAX_ERRORS_SHOWN = 50
@@ -43,17 +43,13 @@ def run_import(engine: Any, path: Path, *, tenant_id: str, dry_run: bool, partia
         # Under the tenant's lock, as every hub writer is: a sync's apply updates the same hub rows in its own
         # order, so without it the two could deadlock, or the import could overwrite what the apply wrote after
         # the import validated against its read.
-        with tenant_lock(
-            engine,
-            tenant_id,
-            purpose=f"ecom-pipeline catalog import {path.name}",
-            on_wait=lambda holder: print(
-                f"Tenant {tenant_id} is being written by {holder}; waiting for it to finish ...", file=sys.stderr
-            ),
-        ):
+        with command_lock(engine, tenant_id, f"ecom-pipeline catalog import {path.name}"):
             return _import(engine, path, header, rows, tenant_id=tenant_id, dry_run=False, partial=partial)
     except TenantLockTimeout as exc:
         print(f"error: {exc}. Nothing was written; run the import again when that run has finished.", file=sys.stderr)
+        return 1
+    except TenantLockLost as exc:  # the import is one transaction: rolled back whole
+        print(f"error: {exc} Nothing of {path.name} was written; run the import again.", file=sys.stderr)
         return 1
     except IntegrityError as exc:
         # A sync (or another import) wrote the same SKU between our read and our write: the transaction is rolled

@@ -38,21 +38,35 @@ def cmd_stock_push(args: argparse.Namespace) -> int:
     tenant's lock."""
     from ecom_pipeline.stock.push import run_stock
     from ecom_pipeline.warehouse import store
-    from ecom_pipeline.warehouse.locks import tenant_lock
+    from ecom_pipeline.warehouse.locks import TenantLockLost, TenantLockTimeout, command_lock
 
     cli = _helpers()
     engine = cli._engine(args)
 
     credentials_for = store.credentials_loader(lambda: cli._cipher(args))
 
-    with tenant_lock(engine, args.tenant, purpose="ecom-pipeline stock push"):
-        report = run_stock(
-            engine,
-            tenant_id=args.tenant,
-            integration_id=args.integration,
-            credentials_for=credentials_for,
-            dry_run=args.dry_run,
+    try:
+        # Always under the lock, a dry run too: it still records the orders' movements in the ledger.
+        with command_lock(engine, args.tenant, "ecom-pipeline stock push"):
+            report = run_stock(
+                engine,
+                tenant_id=args.tenant,
+                integration_id=args.integration,
+                credentials_for=credentials_for,
+                dry_run=args.dry_run,
+            )
+    except TenantLockTimeout as exc:
+        print(
+            f"error: {exc}. Nothing was recorded or pushed; run it again when that run has finished.", file=sys.stderr
         )
+        return 1
+    except TenantLockLost as exc:
+        print(
+            f"error: {exc} Run the stock push again: quantities are pushed from the ledger, so a second push "
+            "changes only what is still off.",
+            file=sys.stderr,
+        )
+        return 1
     p = report.prepared
     print(
         f"Tenant {args.tenant}: {p.links_created} new stock link(s), {p.movements} order/cancel movement(s), "

@@ -161,6 +161,21 @@ def tenant_lock(
         yield held
 
 
+def command_lock(
+    engine: Engine, tenant_id: str, purpose: str, *, dry_run: bool = False
+) -> contextlib.AbstractContextManager[TenantLock | None]:
+    """The tenant lock of a CLI command that writes (``catalog import``, ``push``, ``stock push``): says on stderr
+    whom it waits for, so a command that sits still says why. A dry run writes nothing and does not wait."""
+    if dry_run:
+        return contextlib.nullcontext()
+    import sys
+
+    def waiting(holder: str) -> None:
+        print(f"Tenant {tenant_id} is being written by {holder}; waiting for it to finish ...", file=sys.stderr)
+
+    return tenant_lock(engine, tenant_id, purpose=purpose, on_wait=waiting)
+
+
 # How fast PostgreSQL notices that the host holding a tenant lock is gone (power loss, a node lost, a network
 # partition: no FIN ever arrives). The lock is a session lock, freed only when the server ends the session, and by
 # default the server probes an idle client after the OS's two hours: the tenant's every run would wait for it.

@@ -265,3 +265,23 @@ def test_the_stock_available_view_knows_every_status_the_ledger_counts_as_commit
     assert set(ledger._NOT_TAKEN) == {"woocommerce"} and "oi.platform = 'woocommerce'" in sql
     statuses = ", ".join(f"'{s}'" for s in sorted(ledger._NOT_TAKEN["woocommerce"]))
     assert f"LOWER(o.status) IN ({statuses})" in sql
+
+
+def test_a_cli_stock_push_waits_for_the_tenants_lock_says_so_and_times_out_with_nothing_recorded(
+    world: StockWorld, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prevents a stock push that sits still without saying why, or that ends in a traceback, while a run holds the
+    tenant: like ``catalog import`` and ``push`` it says whom it waits for, and when the lock is not freed in time
+    it records and pushes nothing and says what to do (exit 1)."""
+    from ecom_pipeline.warehouse.locks import ENV_LOCK_TIMEOUT, tenant_lock
+
+    with world.engine.connect() as conn:
+        before = conn.execute(select(stock_movements.c.id)).all()
+    monkeypatch.setenv(ENV_LOCK_TIMEOUT, "0.5")
+    with tenant_lock(world.engine, "acme", purpose="a test's apply"):
+        assert cli_main(["--warehouse-url", world.url, "stock", "push", "--tenant", "acme", "--dry-run"]) == 1
+    err = capsys.readouterr().err
+    assert "waiting for it to finish" in err and "a test's apply" in err
+    assert "Nothing was recorded or pushed" in err and "Traceback" not in err
+    with world.engine.connect() as conn:
+        assert conn.execute(select(stock_movements.c.id)).all() == before
