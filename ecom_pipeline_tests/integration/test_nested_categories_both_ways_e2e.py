@@ -22,9 +22,9 @@ from ecom_pipeline.runner import run_sync
 from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
 from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.schema import entity_links, hub_products, integrations
+from ecom_pipeline_tests.integration.category_worlds import PrestaWorld, WooWorld
 from ecom_pipeline_tests.integration.conftest import running_shop
 from ecom_pipeline_tests.integration.push_world import TENANT, PushWorld
-from ecom_pipeline_tests.integration.test_nested_categories_pull_e2e import PrestaWorld, WooWorld
 
 MUG = "mug,Mug,,active,simple,,A > Mugs,MUG-1,,8.00,,EUR,0.3,,"
 
