@@ -18,13 +18,12 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select, update
 
-from ecom_pipeline.runner import run_sync
 from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
 from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.schema import entity_links, hub_products, integrations
+from ecom_pipeline_tests.integration.category_worlds import PrestaWorld, WooWorld
 from ecom_pipeline_tests.integration.conftest import running_shop
 from ecom_pipeline_tests.integration.push_world import TENANT, PushWorld
-from ecom_pipeline_tests.integration.test_nested_categories_pull_e2e import PrestaWorld, WooWorld
 
 MUG = "mug,Mug,,active,simple,,A > Mugs,MUG-1,,8.00,,EUR,0.3,,"
 
@@ -44,24 +43,6 @@ def _legacy_base(world: PushWorld) -> None:
 def _hub_categories(world: PushWorld, handle: str) -> list[str]:
     with shared_engine(world.url).connect() as conn:
         return list(conn.execute(select(hub_products.c.categories).where(hub_products.c.handle == handle)).scalar_one())
-
-
-def _pull(world: PushWorld) -> None:
-    outcome = run_sync(TENANT, instance=world.instance)
-    assert outcome.success, outcome.failure
-
-
-def _quiet(world: PushWorld) -> None:
-    """A push, a pull, a push: no shop write and no hub change (the echo of our write writes nothing)."""
-    world.shop.stats.reset()
-    assert world.push() == 0
-    assert world.writes() == 0
-    before = world.hub_rows_of(["mug"], ["MUG-1"])
-    _pull(world)
-    assert world.hub_rows_of(["mug"], ["MUG-1"]) == before
-    world.shop.stats.reset()
-    assert world.push() == 0
-    assert world.writes() == 0
 
 
 # -- a hub move pushed: WooCommerce ------------------------------------------------------------------------------
@@ -97,9 +78,9 @@ def test_woocommerce_hub_move_of_a_nested_category_is_pushed_and_its_echo_is_qui
     upgrade from pushing every product whose link base names its category by the leaf only."""
     woo.import_csv(MUG)
     assert woo.push() == 0
-    _pull(woo)
+    woo.pull()
     assert _hub_categories(woo, "mug") == ["A > Mugs"]
-    _quiet(woo)
+    woo.quiet(["mug"], ["MUG-1"])
 
     woo.set_hub("mug", categories=["B > Mugs"])
     woo.shop.stats.reset()
@@ -107,7 +88,7 @@ def test_woocommerce_hub_move_of_a_nested_category_is_pushed_and_its_echo_is_qui
     assert woo.writes() > 0
     assert _woo_paths(woo, "MUG-1") == ["B > Mugs"]  # Mugs created under a new top-level B, A's Mugs left
     assert _hub_categories(woo, "mug") == ["B > Mugs"]
-    _quiet(woo)
+    woo.quiet(["mug"], ["MUG-1"])
     assert _hub_categories(woo, "mug") == ["B > Mugs"]
 
     # Links written before the pull read paths name the leaf only: they agree with the hub's path (no push).
@@ -159,9 +140,9 @@ def test_prestashop_hub_move_of_a_nested_category_is_pushed_and_its_echo_is_quie
     upgrade from pushing every product whose link base names its category by the leaf only."""
     presta.import_csv(MUG)
     assert presta.push() == 0
-    _pull(presta)
+    presta.pull()
     assert _hub_categories(presta, "mug") == ["A > Mugs"]
-    _quiet(presta)
+    presta.quiet(["mug"], ["MUG-1"])
 
     presta.set_hub("mug", categories=["B > Mugs"])
     presta.shop.stats.reset()
@@ -169,7 +150,7 @@ def test_prestashop_hub_move_of_a_nested_category_is_pushed_and_its_echo_is_quie
     assert presta.writes() > 0
     assert _presta_paths(presta, "MUG-1") == ["B > Mugs"]
     assert _hub_categories(presta, "mug") == ["B > Mugs"]
-    _quiet(presta)
+    presta.quiet(["mug"], ["MUG-1"])
     assert _hub_categories(presta, "mug") == ["B > Mugs"]
 
     # Links written before the pull read paths name the leaf only: they agree with the hub's path (no push).
@@ -228,7 +209,7 @@ def test_a_webhook_of_an_unchanged_product_reads_its_nested_category_as_the_poll
     for pid in products:
         source.rest("PUT", f"products/{pid}", {"categories": [{"id": mugs["id"]}]})
     skus = sorted(str(p.sku) for p in source.shop.store.products.values())
-    _pull(source)
+    source.pull()
     with shared_engine(source.url).connect() as conn:
         hub = conn.execute(select(hub_products.c.handle, hub_products.c.categories)).all()
     assert sorted(tuple(r.categories) for r in hub) == [("Kitchen > Mugs",), ("Kitchen > Mugs",)]
@@ -258,5 +239,5 @@ def test_a_webhook_of_an_unchanged_product_reads_its_nested_category_as_the_poll
     target.shop.stats.reset()
     assert target.push() == 0
     assert target.writes() == 0
-    _pull(source)
+    source.pull()
     assert source.hub_rows_of(handles, skus) == before

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,28 +18,11 @@ from ecom_pipeline.platforms.http import HttpOptions, HttpSession
 from ecom_pipeline.platforms.prestashop.client import PrestaShopClient
 from ecom_pipeline.platforms.woocommerce.client import WooCommerceClient
 from ecom_pipeline.sync.extract import ExtractContext
-from ecom_pipeline.warehouse.store import IntegrationRecord
+from ecom_pipeline_tests.platforms.integration_records import integration_record
 from ecom_pipeline_tests.platforms.replay_server import ReplayServer, Reply
 
 KEY = "ck_4f1c2a9b8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b"
 SECRET = "cs_9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b"
-
-
-def _integration(settings: dict[str, object], platform: str = "woocommerce") -> IntegrationRecord:
-    return IntegrationRecord(
-        id=1,
-        tenant_id="acme",
-        platform=platform,
-        name="shop",
-        base_url="https://shop.example",
-        settings=settings,
-        status="active",
-        created_at=datetime(2026, 1, 1, tzinfo=UTC),
-        last_sync_at=None,
-        last_success_at=None,
-        last_error=None,
-        last_error_at=None,
-    )
 
 
 @pytest.fixture
@@ -51,7 +33,7 @@ def server() -> Iterator[ReplayServer]:
 
 def test_a_stored_shop_gives_its_ca_bundle_insecure_flag_and_api_version(tmp_path: Path) -> None:
     bundle = str(tmp_path / "ca.pem")
-    options = HttpOptions.for_integration(_integration({"ca_bundle": bundle, "api_version": "wc/v2"}))
+    options = HttpOptions.for_integration(integration_record({"ca_bundle": bundle, "api_version": "wc/v2"}))
     assert (options.base_url, options.verify, options.ca_bundle, options.insecure) == (
         "https://shop.example",
         bundle,
@@ -59,14 +41,14 @@ def test_a_stored_shop_gives_its_ca_bundle_insecure_flag_and_api_version(tmp_pat
         False,
     )
     assert options.api_version == "wc/v2"
-    insecure = HttpOptions.for_integration(_integration({"insecure": True}))
+    insecure = HttpOptions.for_integration(integration_record({"insecure": True}))
     assert insecure.verify is False and insecure.insecure and insecure.api_version is None
 
 
 def test_the_extract_context_hands_the_runs_limits_to_the_client() -> None:
     ctx = ExtractContext(
         engine=None,  # type: ignore[arg-type]  # not used to build options
-        integration=_integration({"insecure": True, "api_version": "wc/v3"}),
+        integration=integration_record({"insecure": True, "api_version": "wc/v3"}),
         credentials={"consumer_key": KEY, "consumer_secret": SECRET},
         run_id=None,
         timeout_s=12.0,

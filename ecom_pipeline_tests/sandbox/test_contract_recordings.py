@@ -17,6 +17,7 @@ import pytest
 
 from ecom_pipeline.sandbox.server import ShopHandle
 from ecom_pipeline_tests.sandbox.conftest import RECORDED, WooClient
+from ecom_pipeline_tests.sandbox.json_types import json_type
 
 # Hop-by-hop or server-specific headers that say nothing about WooCommerce.
 IGNORED_HEADERS = {"server", "date", "connection", "transfer-encoding", "content-length", "location"}
@@ -38,16 +39,6 @@ SKIP_PATHS = {
     "grouped_products",
     "taxes",
 }
-
-
-def json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    return type(value).__name__
 
 
 def compare_shape(recorded: Any, actual: Any, path: str = "") -> list[str]:

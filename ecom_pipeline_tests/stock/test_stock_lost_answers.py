@@ -18,18 +18,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from ecom_pipeline.stock import ledger
 from ecom_pipeline.stock.world import PLATFORMS, TENANT, StockWorld
 from ecom_pipeline.warehouse.schema import hub_inventory, stock_links, stock_movements
 from ecom_pipeline.warehouse.types import utcnow
+from ecom_pipeline_tests.stock.ledger_reads import on_hand
 
 # The shop whose write is lost, and the shop where the sale that makes it write happens.
 CASES = [("woocommerce", "prestashop"), ("shopify", "woocommerce"), ("prestashop", "shopify")]
-
-
-def on_hand(world: StockWorld) -> int:
-    with world.engine.connect() as conn:
-        return sum(ledger.on_hand(conn, TENANT, [(world.variant_id(), "main")]).values())
 
 
 def adjustments(world: StockWorld) -> list[tuple[int, str]]:

@@ -16,18 +16,13 @@ from sqlalchemy import select
 
 from ecom_pipeline.platforms.shopify import stock as shopify_stock
 from ecom_pipeline.platforms.woocommerce import stock as woo_stock
-from ecom_pipeline.stock import ledger
 from ecom_pipeline.stock.world import PLATFORMS, TENANT, StockWorld, sleep_into_next_second
 from ecom_pipeline.warehouse.schema import stock_movements, sync_cursors
 from ecom_pipeline_tests.paths import fixtures_dir
+from ecom_pipeline_tests.stock.ledger_reads import on_hand
 
 SAMPLES = fixtures_dir() / "platform-samples"
 RECORDED = fixtures_dir() / "recorded" / "woocommerce-10.0.2"
-
-
-def on_hand(world: StockWorld) -> int:
-    with world.engine.connect() as conn:
-        return sum(ledger.on_hand(conn, TENANT, [(world.variant_id(), "main")]).values())
 
 
 def movements(world: StockWorld) -> list[tuple[str, int, str]]:

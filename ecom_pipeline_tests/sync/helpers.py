@@ -1,4 +1,5 @@
-"""Builders shared by the sync tests: canonical records and a connected shop on a real warehouse."""
+"""Builders shared by the sync tests: canonical records and a connected shop on a real warehouse; the conflicts
+resolve recorded."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine, select
 
 from ecom_pipeline.sync.canonical import (
     CanonicalCustomer,
@@ -18,6 +19,7 @@ from ecom_pipeline.sync.canonical import (
 )
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import CredentialCipher
+from ecom_pipeline.warehouse.schema import sync_conflicts
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 CIPHER = CredentialCipher(CredentialCipher.generate_key())
@@ -109,3 +111,9 @@ def stock(variant_ext: str, sku: str | None, available: int, location: str = "de
         managed=True,
         updated_at=T0,
     )
+
+
+def conflicts(engine: Engine) -> list[Any]:
+    """The recorded ``sync_conflicts`` rows, oldest first."""
+    with engine.connect() as conn:
+        return list(conn.execute(select(sync_conflicts).order_by(sync_conflicts.c.id)))

@@ -19,7 +19,7 @@ from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.engine import make_engine
 from ecom_pipeline.warehouse.schema import entity_links, hub_products, hub_variants, integrations, sync_conflicts
 from ecom_pipeline.warehouse.types import utcnow
-from ecom_pipeline_tests.sync.helpers import CIPHER, T0, product, variant
+from ecom_pipeline_tests.sync.helpers import CIPHER, T0, conflicts, product, variant
 
 
 @pytest.fixture(params=["warehouse_url", "sqlite_warehouse_url"])
@@ -74,11 +74,6 @@ def _hub(engine: Engine) -> tuple[str, Decimal]:
     return title, price
 
 
-def _conflicts(engine: Engine) -> list[Any]:
-    with engine.connect() as conn:
-        return list(conn.execute(select(sync_conflicts).order_by(sync_conflicts.c.id)))
-
-
 def test_a_bidirectional_shops_price_edit_reaches_the_hub_and_a_hub_title_edit_survives(engine: Engine) -> None:
     """Prevents a pull from a bidirectional shop from overwriting the merchant's hub edit (shop wins everything)."""
     with engine.begin() as conn:
@@ -88,7 +83,7 @@ def test_a_bidirectional_shops_price_edit_reaches_the_hub_and_a_hub_title_edit_s
     counts = _pull(engine, iid, price="12.50", at=T0 + timedelta(hours=1))
     assert counts.updated == 1
     assert _hub(engine) == ("Organic tee", Decimal("12.50"))
-    assert _conflicts(engine) == []
+    assert conflicts(engine) == []
     with engine.connect() as conn:
         bases = {r.entity: r.base_snapshot for r in conn.execute(select(entity_links))}
         plan = load_plan(conn, conn.execute(select(integrations).where(integrations.c.id == iid)).one())
@@ -105,7 +100,7 @@ def test_a_pull_shop_still_overwrites_the_hub_with_the_shops_values(engine: Engi
     _hub_edit(engine, title="Organic tee", price="11.00")
     _pull(engine, iid, price="12.50", at=T0 + timedelta(hours=1))
     assert _hub(engine) == ("Tee", Decimal("12.50"))
-    assert _conflicts(engine) == []
+    assert conflicts(engine) == []
 
 
 def test_a_push_shops_own_edit_is_neither_pulled_nor_overwritten_by_the_next_push(engine: Engine) -> None:
@@ -143,7 +138,7 @@ def test_a_price_edited_differently_on_both_sides_is_a_conflict_decided_by_the_p
     _hub_edit(engine, price="11.00", at=hub_at)
     _pull(engine, iid, price="12.50", at=shop_at, run="run-42")
     assert _hub(engine) == ("Tee", Decimal(hub_price))
-    [row] = _conflicts(engine)
+    [row] = conflicts(engine)
     assert (row.entity, row.field, row.policy, row.resolution) == ("variant", "price", policy, resolution)
     assert (row.base_value, row.hub_value, row.shop_value, row.dagster_run_id) == ("10.00", "11.00", "12.50", "run-42")
     with engine.connect() as conn:
@@ -153,7 +148,7 @@ def test_a_price_edited_differently_on_both_sides_is_a_conflict_decided_by_the_p
     assert pushed == ({"price": Decimal("11.00")} if resolution == "hub" else {})
     # The same pull again records nothing new: the conflict is reported once.
     _pull(engine, iid, price="12.50", at=shop_at, run="run-43")
-    assert len(_conflicts(engine)) == 1
+    assert len(conflicts(engine)) == 1
 
 
 def test_a_held_conflict_decided_take_shop_is_applied_on_the_next_sync_exactly_once(
@@ -165,14 +160,14 @@ def test_a_held_conflict_decided_take_shop_is_applied_on_the_next_sync_exactly_o
     _pull(engine, iid)
     _hub_edit(engine, price="11.00")
     _pull(engine, iid, price="12.50", at=T0 + timedelta(hours=1))
-    [held] = _conflicts(engine)
+    [held] = conflicts(engine)
     assert held.resolution == "held" and _hub(engine)[1] == Decimal("11.00")
     assert cli_main(["--warehouse-url", url, "conflicts", "resolve", str(held.id), "--take", "shop"]) == 0
     capsys.readouterr()
     assert _hub(engine)[1] == Decimal("11.00")  # recorded, not applied yet
 
     _pull(engine, iid, price="12.50", at=T0 + timedelta(hours=1))  # nothing new from the shop
-    [row] = _conflicts(engine)
+    [row] = conflicts(engine)
     assert row.applied_at is not None and _hub(engine)[1] == Decimal("12.50")
     with engine.connect() as conn:
         plan = load_plan(conn, conn.execute(select(integrations).where(integrations.c.id == iid)).one())
@@ -181,7 +176,7 @@ def test_a_held_conflict_decided_take_shop_is_applied_on_the_next_sync_exactly_o
     applied_at = row.applied_at
     _hub_edit(engine, price="13.00")  # a later hub edit is not overwritten by the decision again
     _pull(engine, iid, price="12.50", at=T0 + timedelta(hours=1))
-    [row] = _conflicts(engine)
+    [row] = conflicts(engine)
     assert row.applied_at == applied_at and _hub(engine)[1] == Decimal("13.00")
 
 
@@ -217,7 +212,7 @@ def test_a_decided_sku_another_variant_has_is_not_applied_and_the_sync_does_not_
             )
         )  # fmt: skip
     _pull(engine, iid)  # must not raise
-    [row] = _conflicts(engine)
+    [row] = conflicts(engine)
     assert row.applied_at is None
     with engine.connect() as conn:
         assert conn.execute(select(hub_variants.c.sku).where(hub_variants.c.id == tee)).scalar_one() == "TEE-S"
@@ -247,7 +242,7 @@ def test_barcode_and_sale_price_are_merged_like_every_policy_field(engine: Engin
     with engine.begin() as conn:
         conn.execute(update(hub_variants).values(barcode="0012345678905"))
     pull("9780306406157", T0 + timedelta(hours=2))
-    held = [(c.field, c.hub_value, c.shop_value, c.resolution) for c in _conflicts(engine)]
+    held = [(c.field, c.hub_value, c.shop_value, c.resolution) for c in conflicts(engine)]
     assert held == [("barcode", "0012345678905", "9780306406157", "held")]
     with engine.connect() as conn:
         assert conn.execute(select(hub_variants.c.barcode)).scalar_one() == "0012345678905"

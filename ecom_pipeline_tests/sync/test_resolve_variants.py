@@ -18,9 +18,9 @@ from ecom_pipeline.sync.conflicts import resolve_conflict
 from ecom_pipeline.sync.export import load_plan
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.engine import make_engine
-from ecom_pipeline.warehouse.schema import entity_links, hub_products, hub_variants, integrations, sync_conflicts
+from ecom_pipeline.warehouse.schema import entity_links, hub_products, hub_variants, integrations
 from ecom_pipeline.warehouse.types import utcnow
-from ecom_pipeline_tests.sync.helpers import CIPHER, T0, product, variant
+from ecom_pipeline_tests.sync.helpers import CIPHER, T0, conflicts, product, variant
 
 LATER = T0 + timedelta(hours=1)
 
@@ -61,11 +61,6 @@ def _deleted(engine: Engine) -> dict[str, bool]:
         return {sku: at is not None for sku, at in conn.execute(select(hub_variants.c.sku, hub_variants.c.deleted_at))}
 
 
-def _conflicts(engine: Engine) -> list[Any]:
-    with engine.connect() as conn:
-        return list(conn.execute(select(sync_conflicts).order_by(sync_conflicts.c.id)))
-
-
 def _live_links(engine: Engine, iid: int) -> set[str]:
     with engine.connect() as conn:
         return store.active_external_ids(conn, iid, "variant")
@@ -92,7 +87,7 @@ def test_a_variant_removed_in_one_bidirectional_shop_leaves_the_hub_then_the_oth
     assert [(d.external_id, d.sku) for d in plan.variant_deletes] == [("22", "TEE-M")]
     assert not plan.variant_creates and not plan.updates
     assert _plan(engine, a).is_empty
-    assert _conflicts(engine) == []
+    assert conflicts(engine) == []
 
 
 def test_a_variant_removed_in_the_shop_while_the_hub_edited_it_is_a_conflict_the_policy_decides(
@@ -104,7 +99,7 @@ def test_a_variant_removed_in_the_shop_while_the_hub_edited_it_is_a_conflict_the
     with engine.begin() as conn:
         conn.execute(update(hub_variants).where(hub_variants.c.sku == "TEE-M").values(price=Decimal("12.00")))
     _pull(engine, a, variant("11", "TEE-S"), at=LATER)
-    [conflict] = _conflicts(engine)
+    [conflict] = conflicts(engine)
     assert (conflict.field, conflict.resolution, conflict.shop_value) == ("variants", "hub", None)
     assert conflict.hub_value["price"] == "12.00" and conflict.base_value["price"] == "10.00"
     assert _deleted(engine)["TEE-M"] is False and _live_links(engine, a) == {"11"}
@@ -119,7 +114,7 @@ def test_the_shop_winning_a_removal_conflict_removes_the_variant_from_the_hub(en
     with engine.begin() as conn:
         conn.execute(update(hub_variants).where(hub_variants.c.sku == "TEE-M").values(price=Decimal("12.00")))
     _pull(engine, a, variant("11", "TEE-S"), at=LATER)
-    assert [c.resolution for c in _conflicts(engine)] == ["shop"]
+    assert [c.resolution for c in conflicts(engine)] == ["shop"]
     assert _deleted(engine)["TEE-M"] is True
     assert [d.sku for d in _plan(engine, b).variant_deletes] == ["TEE-M"]
 
@@ -131,7 +126,7 @@ def test_a_held_removal_conflict_sends_nothing_until_decided_then_the_decision_a
     with engine.begin() as conn:
         conn.execute(update(hub_variants).where(hub_variants.c.sku == "TEE-M").values(price=Decimal("12.00")))
     _pull(engine, a, variant("11", "TEE-S"), at=LATER)
-    [conflict] = _conflicts(engine)
+    [conflict] = conflicts(engine)
     assert conflict.resolution == "held"
     assert _plan(engine, a).is_empty
     with engine.begin() as conn:
@@ -152,7 +147,7 @@ def test_a_variant_deleted_in_the_hub_and_edited_in_the_shop_comes_back_only_whe
     with engine.begin() as conn:
         conn.execute(update(hub_variants).where(hub_variants.c.sku == "TEE-M").values(deleted_at=utcnow()))
     _pull(engine, a, variant("11", "TEE-S"), variant("12", "TEE-M", price="11.00"), at=LATER)
-    assert [(c.field, c.resolution) for c in _conflicts(engine)] == [("variants", "hub")]
+    assert [(c.field, c.resolution) for c in conflicts(engine)] == [("variants", "hub")]
     assert _deleted(engine)["TEE-M"] is True
     assert [d.sku for d in _plan(engine, a).variant_deletes] == ["TEE-M"]
 
@@ -184,7 +179,7 @@ def test_a_first_link_in_a_bidirectional_shop_merges_against_an_empty_base(engin
         title = conn.execute(select(hub_products.c.title)).scalar_one()
         price, weight = conn.execute(select(hub_variants.c.price, hub_variants.c.weight)).one()
     assert (title, price, weight) == ("Organic tee", Decimal("14.00"), "0.2")
-    assert sorted((c.field, c.resolution) for c in _conflicts(engine)) == [("price", "hub"), ("title", "hub")]
+    assert sorted((c.field, c.resolution) for c in conflicts(engine)) == [("price", "hub"), ("title", "hub")]
     plan = _plan(engine, b)
     assert sorted((u.entity, tuple(sorted(u.changes))) for u in plan.updates) == [
         ("product", ("title",)),
@@ -204,7 +199,7 @@ def test_a_variant_a_push_shop_adds_is_left_in_the_shop_and_one_it_removes_stays
     _pull(engine, a, variant("11", "TEE-S"), variant("13", "TEE-XL"), at=LATER)
     assert _deleted(engine) == {"TEE-S": False, "TEE-M": False}
     assert _live_links(engine, a) == {"11", "12"}
-    assert _conflicts(engine) == []
+    assert conflicts(engine) == []
     assert _plan(engine, a).is_empty
     _pull(engine, a, variant("11", "TEE-S"), variant("13", "TEE-XL"), at=LATER)  # again: still nothing
     assert _deleted(engine) == {"TEE-S": False, "TEE-M": False} and _plan(engine, a).is_empty

@@ -7,7 +7,6 @@ are applied with the pull's own transform and resolve.
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
@@ -15,13 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from sqlalchemy import select
 
 from ecom_pipeline.platforms.woocommerce.client import WooCommerceClient
 from ecom_pipeline.sandbox.server import SandboxServer
 from ecom_pipeline.sandbox.shop import ShopHandle, ShopSpec
-from ecom_pipeline.sandbox.woocommerce.webhooks import php_json, signature
 from ecom_pipeline.warehouse.schema import (
     entity_links,
     hub_orders,
@@ -32,35 +29,9 @@ from ecom_pipeline.warehouse.schema import (
 )
 from ecom_pipeline.warehouse.types import utcnow
 from ecom_pipeline.webhooks.apply import apply_inbox
-from ecom_pipeline_tests.webhooks.conftest import RECORDED, TENANT, WC_SECRET, Receiver, add_integration
-from ecom_pipeline_tests.webhooks.test_shopify_webhooks import World
-
-
-def _recorded_body(name: str) -> dict[str, Any]:
-    return json.loads(json.loads((RECORDED / f"{name}.json").read_text())["request"]["body_raw"])
-
-
-def deliver(
-    receiver: Receiver, topic: str, body: dict[str, Any], webhook_id: int = 2, integration_id: int | None = None
-) -> None:
-    """POST one delivery the way WooCommerce sends it (PHP-style JSON, base64 HMAC of the raw bytes)."""
-    raw = php_json(body)
-    resource, _, event = topic.partition(".")
-    headers = {
-        "Content-Type": "application/json",
-        "X-WC-Webhook-Topic": topic,
-        "X-WC-Webhook-Resource": resource,
-        "X-WC-Webhook-Event": event,
-        "X-WC-Webhook-ID": str(webhook_id),
-        "X-WC-Webhook-Signature": signature(WC_SECRET, raw),
-    }
-    url = receiver.endpoint("woocommerce", integration_id or receiver.wc_integration)
-    response = requests.post(url, data=raw, headers=headers)
-    assert response.status_code == 200, response.text
-
-
-def no_client(*_: Any) -> Any:
-    raise AssertionError("this delivery must apply without an API call")
+from ecom_pipeline_tests.webhooks.conftest import TENANT, WC_SECRET, Receiver, add_integration
+from ecom_pipeline_tests.webhooks.shopify_world import ShopifyWorld
+from ecom_pipeline_tests.webhooks.woo_deliveries import deliver, no_client, recorded_body
 
 
 def _price(receiver: Receiver, sku: str) -> Decimal | None:
@@ -70,7 +41,7 @@ def _price(receiver: Receiver, sku: str) -> Decimal | None:
 
 def test_an_older_payload_arriving_late_never_overwrites_newer_hub_state(receiver: Receiver) -> None:
     """Prevents a delayed WooCommerce delivery from rolling a price back (deliveries are not ordered)."""
-    base = _recorded_body("webhook-delivery-product-created-simple")
+    base = recorded_body("webhook-delivery-product-created-simple")
     newer = copy.deepcopy(base) | {
         "price": "12.50",
         "regular_price": "12.50",
@@ -163,21 +134,21 @@ def test_a_delete_is_confirmed_with_the_shop_before_anything_is_tombstoned(
 
 def test_orders_and_stock_apply_from_the_payload_without_api_calls(receiver: Receiver) -> None:
     """Prevents the webhook path from costing API calls for records the delivery already carries in full."""
-    deliver(receiver, "order.created", _recorded_body("webhook-delivery-order-created-processing"), webhook_id=4)
-    deliver(receiver, "product.created", _recorded_body("webhook-delivery-product-created-simple"), webhook_id=1)
+    deliver(receiver, "order.created", recorded_body("webhook-delivery-order-created-processing"), webhook_id=4)
+    deliver(receiver, "product.created", recorded_body("webhook-delivery-product-created-simple"), webhook_id=1)
     report = apply_inbox(receiver.engine, tenant_id=TENANT, run_id="r1", client_factory=no_client)
     assert report.applied == 2 and report.dead == report.retried == 0
     assert set(report.entities) == {"product", "inventory", "order"}
     with receiver.engine.connect() as conn:
         total = conn.execute(select(hub_orders.c.total)).scalar_one()
-    assert total == Decimal(_recorded_body("webhook-delivery-order-created-processing")["total"])
+    assert total == Decimal(recorded_body("webhook-delivery-order-created-processing")["total"])
 
 
 def test_each_apply_run_records_a_webhook_stage_row_per_shop_and_entity(receiver: Receiver) -> None:
     """Prevents the documented `webhook` stage from missing in sync_runs: analysts could not see what webhook
     applies changed, how long they took, or which Dagster run did it."""
-    deliver(receiver, "order.created", _recorded_body("webhook-delivery-order-created-processing"), webhook_id=4)
-    deliver(receiver, "product.created", _recorded_body("webhook-delivery-product-created-simple"), webhook_id=1)
+    deliver(receiver, "order.created", recorded_body("webhook-delivery-order-created-processing"), webhook_id=4)
+    deliver(receiver, "product.created", recorded_body("webhook-delivery-product-created-simple"), webhook_id=1)
     apply_inbox(receiver.engine, tenant_id=TENANT, run_id="run-42", client_factory=no_client)
     with receiver.engine.connect() as conn:
         rows = conn.execute(select(sync_runs).where(sync_runs.c.stage == "webhook").order_by(sync_runs.c.id)).all()
@@ -200,8 +171,8 @@ def test_failing_event_backs_off_then_dead_letters_while_the_rest_applies(receiv
     def unreachable(integration: Any, credentials: Any) -> WooCommerceClient:
         return WooCommerceClient("http://127.0.0.1:1", "ck_x", "cs_x", max_retries=0, timeout=2)
 
-    deliver(receiver, "product.created", _recorded_body("webhook-delivery-product-created-variable"), webhook_id=1)
-    deliver(receiver, "product.created", _recorded_body("webhook-delivery-product-created-simple"), webhook_id=1)
+    deliver(receiver, "product.created", recorded_body("webhook-delivery-product-created-variable"), webhook_id=1)
+    deliver(receiver, "product.created", recorded_body("webhook-delivery-product-created-simple"), webhook_id=1)
     t0 = utcnow()
     first = apply_inbox(
         receiver.engine,
@@ -266,7 +237,7 @@ def test_sensor_requests_a_run_when_a_retry_falls_due_even_with_no_new_delivery(
     from ecom_pipeline.resources import WarehouseResource
     from ecom_pipeline.webhooks.dagster import webhook_inbox_sensor
 
-    deliver(receiver, "product.created", _recorded_body("webhook-delivery-product-created-simple"), webhook_id=1)
+    deliver(receiver, "product.created", recorded_body("webhook-delivery-product-created-simple"), webhook_id=1)
     resources = {"warehouse": WarehouseResource(url=receiver.engine.url.render_as_string(hide_password=False))}
     with dg.DagsterInstance.ephemeral() as instance:
         first = webhook_inbox_sensor(dg.build_sensor_context(instance=instance, cursor=None, resources=resources))
@@ -288,16 +259,16 @@ def test_sensor_requests_a_run_when_a_retry_falls_due_even_with_no_new_delivery(
 
 
 @pytest.fixture
-def shopify_world(warehouse_url: str, receiver: Receiver, tmp_path: Path) -> Iterator[World]:
+def shopify_world(warehouse_url: str, receiver: Receiver, tmp_path: Path) -> Iterator[ShopifyWorld]:
     """A pulled Shopify integration on the emulator, delivering to the running receiver."""
     spec = ShopSpec(name="shw", platform="shopify", seed=21, products=4, orders=0, customers=1)
     with SandboxServer(shops=[spec], cert_dir=tmp_path / "shopify-certs") as sb:
-        world = World(receiver.engine, receiver.cipher, sb, receiver.url)
+        world = ShopifyWorld(receiver.engine, receiver.cipher, sb, receiver.url)
         world.pull()
         yield world
 
 
-def test_a_shopify_delete_of_a_live_product_is_refused_after_asking_the_shop(shopify_world: World) -> None:
+def test_a_shopify_delete_of_a_live_product_is_refused_after_asking_the_shop(shopify_world: ShopifyWorld) -> None:
     """Prevents a products/delete (unsigned X-Shopify-Topic over an id-only body) from tombstoning a product the
     shop still has; the same check lets a real deletion through (test_product_delete_is_a_tombstone)."""
     world = shopify_world

@@ -20,7 +20,7 @@ from ecom_pipeline.warehouse.schema import webhook_inbox
 from ecom_pipeline.warehouse.types import utcnow
 from ecom_pipeline.webhooks.apply import apply_inbox
 from ecom_pipeline_tests.webhooks.conftest import TENANT, Receiver
-from ecom_pipeline_tests.webhooks.test_apply import _recorded_body, deliver, no_client
+from ecom_pipeline_tests.webhooks.woo_deliveries import deliver, no_client, recorded_body
 
 
 def _materialize(receiver: Receiver, instance: dg.DagsterInstance, **config: float) -> dg.AssetCheckEvaluation:
@@ -39,7 +39,7 @@ def test_webhook_latency_is_measured_from_received_to_applied_and_checked_agains
     receiver: Receiver, dagster_home: Path
 ) -> None:
     """Prevents the 'under 1 s' promise from being asserted rather than measured (and a slow shop hiding)."""
-    base = _recorded_body("webhook-delivery-product-created-simple")
+    base = recorded_body("webhook-delivery-product-created-simple")
     for minute in (10, 11, 12):
         body = copy.deepcopy(base) | {"date_modified_gmt": f"2026-11-22T00:{minute}:00", "price": f"1{minute}.00"}
         deliver(receiver, "product.updated", body)

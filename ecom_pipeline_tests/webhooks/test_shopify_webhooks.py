@@ -10,27 +10,20 @@ overwriting newer state, refunds that never change the order, and registration t
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 
-from ecom_pipeline.platforms.shopify.spec import platform_spec
 from ecom_pipeline.platforms.shopify.webhooks import (
     TOPICS,
     ShopifyWebhookSecretMissing,
     connect_webhooks,
 )
 from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
-from ecom_pipeline.sandbox.shop import ShopHandle
-from ecom_pipeline.sandbox.shopify.webhooks import sign_body
-from ecom_pipeline.sync.apply import apply_staged
-from ecom_pipeline.sync.extract import ExtractContext
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import CredentialCipher, reveal
 from ecom_pipeline.warehouse.engine import make_engine
@@ -44,10 +37,8 @@ from ecom_pipeline.warehouse.schema import (
 )
 from ecom_pipeline.webhooks.app import create_app
 from ecom_pipeline.webhooks.apply import apply_inbox
-from ecom_pipeline_tests.webhooks.conftest import SAMPLES, Receiver, ReceiverServer, add_integration
-
-TENANT = "acme"
-ENTITIES = ("product", "inventory", "customer", "order")
+from ecom_pipeline_tests.webhooks.conftest import SAMPLES, TENANT, Receiver, ReceiverServer, add_integration
+from ecom_pipeline_tests.webhooks.shopify_world import ShopifyWorld
 
 
 @pytest.fixture
@@ -57,89 +48,11 @@ def sandbox(tmp_path: Path) -> Iterator[SandboxServer]:
         yield sb
 
 
-class World:
-    """A synced Shopify integration with the receiver running and webhooks registered."""
-
-    def __init__(self, engine: Engine, cipher: CredentialCipher, sandbox: SandboxServer, receiver_url: str) -> None:
-        self.engine = engine
-        self.cipher = cipher
-        self.sandbox = sandbox
-        self.shop: ShopHandle = sandbox.shop("shw")
-        self.receiver_url = receiver_url
-        self.credentials = {
-            "access_token": self.shop.credentials["access_token"],
-            "client_secret": self.shop.credentials["client_secret"],
-        }
-        self.integration_id = add_integration(
-            engine,
-            cipher,
-            platform="shopify",
-            base_url=self.shop.http_url,
-            credentials=self.credentials,
-            settings={"bulk": "never", "currency": self.shop.store.currency},
-        )
-
-    def pull(self) -> None:
-        spec = platform_spec()
-        with self.engine.connect() as conn:
-            integration = store.get_integration(conn, self.integration_id)
-        for entity in ENTITIES:
-            ctx = ExtractContext(
-                engine=self.engine, integration=integration, credentials=dict(self.credentials), run_id="pull"
-            )
-            spec.extract(ctx, entity)
-            report = apply_staged(
-                self.engine,
-                tenant_id=TENANT,
-                entity=entity,
-                transforms={"shopify": spec.transforms[entity]},
-                run_id="pull",
-            )
-            assert report.rejected == 0, report.rejection_reasons
-
-    def delivered(self, timeout: float = 10.0) -> None:
-        """Wait until the shop has no pending delivery (the emulator delivers from a background thread)."""
-        hub = self.shop.extra["webhooks"]
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if hub.deliveries and all(d.state != "pending" for d in hub.deliveries):
-                assert all(d.state == "delivered" for d in hub.deliveries), [d.statuses for d in hub.deliveries]
-                return
-            time.sleep(0.02)
-        raise AssertionError("deliveries still pending")
-
-    def apply(self) -> Any:
-        self.delivered()
-        report = apply_inbox(self.engine, tenant_id=TENANT, run_id="hook", cipher=self.cipher)
-        assert report.dead == 0 and report.retried == 0, report.errors
-        for entity, rep in report.entities.items():
-            assert rep.rejected == 0, (entity, rep.rejection_reasons)
-        return report
-
-    def post(self, topic: str, body: dict[str, Any], webhook_id: str) -> requests.Response:
-        """A delivery as Shopify sends it (used to replay a late retry of an older event)."""
-        raw = json.dumps(body, separators=(",", ":")).encode()
-        headers = {
-            "Content-Type": "application/json",
-            "X-Shopify-Topic": topic,
-            "X-Shopify-Hmac-Sha256": sign_body(raw, self.shop.credentials["client_secret"]),
-            "X-Shopify-Shop-Domain": "shw.myshopify.com",
-            "X-Shopify-Webhook-Id": webhook_id,
-        }
-        return requests.post(
-            f"{self.receiver_url}/webhooks/shopify/{self.integration_id}", data=raw, headers=headers, timeout=10
-        )
-
-    def scalar(self, query: Any) -> Any:
-        with self.engine.connect() as conn:
-            return conn.execute(query).scalar_one_or_none()
-
-
 @pytest.fixture
-def world(warehouse_url: str, cipher: CredentialCipher, sandbox: SandboxServer) -> Iterator[World]:
+def world(warehouse_url: str, cipher: CredentialCipher, sandbox: SandboxServer) -> Iterator[ShopifyWorld]:
     engine = make_engine(warehouse_url)
     with ReceiverServer(create_app(engine=engine, cipher=cipher)) as receiver:
-        w = World(engine, cipher, sandbox, receiver.url)
+        w = ShopifyWorld(engine, cipher, sandbox, receiver.url)
         w.pull()
         report = connect_webhooks(engine, w.integration_id, receiver.url, cipher)
         assert sorted(report.created) == sorted(TOPICS)
@@ -147,7 +60,7 @@ def world(warehouse_url: str, cipher: CredentialCipher, sandbox: SandboxServer) 
     engine.dispose()
 
 
-def test_registration_is_idempotent_and_stores_the_client_secret(world: World) -> None:
+def test_registration_is_idempotent_and_stores_the_client_secret(world: ShopifyWorld) -> None:
     """Prevents duplicate subscriptions on reconnect (Shopify would refuse them) and unverifiable deliveries."""
     again = connect_webhooks(world.engine, world.integration_id, world.receiver_url, world.cipher)
     assert not again.changed and sorted(again.unchanged) == sorted(TOPICS)
@@ -175,7 +88,7 @@ def test_static_token_without_client_secret_asks_for_it(
     engine.dispose()
 
 
-def test_product_update_order_create_and_stock_level_reach_the_hub(world: World) -> None:
+def test_product_update_order_create_and_stock_level_reach_the_hub(world: ShopifyWorld) -> None:
     """Prevents webhook changes that land in the inbox but never in hub_variants, hub_orders or hub_inventory."""
     st = world.shop.store
     product = next(p for p in st.products.values() if len(p.variant_ids) >= 2)
@@ -205,7 +118,7 @@ def test_product_update_order_create_and_stock_level_reach_the_hub(world: World)
     assert available == 42
 
 
-def test_webhook_records_equal_the_pull_so_the_next_poll_changes_nothing(world: World) -> None:
+def test_webhook_records_equal_the_pull_so_the_next_poll_changes_nothing(world: ShopifyWorld) -> None:
     """Prevents webhook and pull shapes that disagree: the hub would flip back and forth on every poll."""
     st = world.shop.store
     product = next(iter(st.products.values()))
@@ -230,7 +143,7 @@ def test_webhook_records_equal_the_pull_so_the_next_poll_changes_nothing(world: 
     assert after[("order", str(order.id))] == before[("order", str(order.id))]
 
 
-def test_refund_rereads_the_order(world: World) -> None:
+def test_refund_rereads_the_order(world: ShopifyWorld) -> None:
     """Prevents a refund that never shows in hub_orders.refunded_total (the refund body is not the order)."""
     st = world.shop.store
     order = next(iter(st.orders.values()))
@@ -242,7 +155,7 @@ def test_refund_rereads_the_order(world: World) -> None:
     assert Decimal(refunded) == st.orders[order.id].refunded > 0
 
 
-def test_product_delete_is_a_tombstone(world: World) -> None:
+def test_product_delete_is_a_tombstone(world: ShopifyWorld) -> None:
     """Prevents deleted products staying live in the hub until a full refresh (or being hard-deleted)."""
     st = world.shop.store
     product = next(iter(st.products.values()))
@@ -259,7 +172,7 @@ def test_product_delete_is_a_tombstone(world: World) -> None:
     assert hub_deleted is not None
 
 
-def test_late_delivery_of_an_older_event_does_not_overwrite_newer_state(world: World) -> None:
+def test_late_delivery_of_an_older_event_does_not_overwrite_newer_state(world: ShopifyWorld) -> None:
     """Prevents a Shopify retry arriving hours late from rolling the hub back to an older title."""
     st = world.shop.store
     product = next(iter(st.products.values()))

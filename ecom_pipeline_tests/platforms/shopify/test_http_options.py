@@ -20,8 +20,8 @@ from ecom_pipeline.platforms.shopify.extract import make_client
 from ecom_pipeline.platforms.shopify.versions import DEFAULT_API_VERSION, LEGACY_DEFAULT_VERSION
 from ecom_pipeline.platforms.shopify.webhooks import client_for
 from ecom_pipeline.sync.extract import ExtractContext
+from ecom_pipeline_tests.platforms.integration_records import integration_record
 from ecom_pipeline_tests.platforms.shopify.stub_server import FakeClock, GraphQLStub, StubServer
-from ecom_pipeline_tests.platforms.test_http_options import _integration
 
 SHOP_QUERY = "query Shop { shop { name } }"
 
@@ -70,7 +70,7 @@ def test_clients_of_a_stored_shop_keep_its_pinned_version_and_tls(
 ) -> None:
     """Prevents an integration connected before versions were stored from jumping to today's default version (the
     options object alone would say "no version"), and the TLS choice or the run's limits being lost on the way."""
-    integration = _integration(settings, platform="shopify")
+    integration = integration_record(settings, platform="shopify")
     ctx = ExtractContext(
         engine=None,  # type: ignore[arg-type]  # building a client touches no database
         integration=integration,

@@ -19,6 +19,7 @@ from defusedxml import ElementTree as SafeET
 
 from ecom_pipeline.sandbox.prestashop.store import PrestaStore
 from ecom_pipeline.sandbox.server import SandboxServer
+from ecom_pipeline_tests.sandbox.json_types import json_type
 from ecom_pipeline_tests.sandbox.prestashop.conftest import MULTILANG, RECORDED, PsClient
 
 HOP_HEADERS = {"server", "date", "connection", "transfer-encoding", "content-length", "set-cookie"}
@@ -28,16 +29,6 @@ DATA_KEYS = {"associations"}
 
 def load(name: str) -> dict[str, Any]:
     return json.loads((RECORDED / f"{name}.json").read_text())
-
-
-def json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    return type(value).__name__
 
 
 def compare_json(recorded: Any, actual: Any, path: str = "", single: bool = False) -> list[str]:

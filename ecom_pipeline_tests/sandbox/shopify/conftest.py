@@ -12,6 +12,7 @@ import requests
 from ecom_pipeline.sandbox.clock import SandboxClock
 from ecom_pipeline.sandbox.server import SandboxServer, ShopHandle, ShopSpec
 from ecom_pipeline_tests.paths import fixtures_dir
+from ecom_pipeline_tests.sandbox.shopify.webhook_receiver import WebhookReceiver
 
 SAMPLES = fixtures_dir() / "platform-samples" / "shopify"
 START = datetime(2025, 9, 1, 12, 0, 0, tzinfo=UTC)
@@ -99,3 +100,10 @@ def shop(sandbox: SandboxServer) -> Iterator[ShopHandle]:
 @pytest.fixture()
 def client(sandbox: SandboxServer, shop: ShopHandle) -> ShopifyClient:
     return ShopifyClient(sandbox, shop)
+
+
+@pytest.fixture()
+def receiver() -> Iterator[WebhookReceiver]:
+    rec = WebhookReceiver()
+    yield rec
+    rec.server.shutdown()

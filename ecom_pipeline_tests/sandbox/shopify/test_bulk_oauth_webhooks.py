@@ -6,15 +6,11 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import pytest
 import requests
 
 from ecom_pipeline.sandbox.clock import SandboxClock
@@ -22,6 +18,7 @@ from ecom_pipeline.sandbox.server import SandboxServer, ShopHandle
 from ecom_pipeline.sandbox.shopify.oauth import sign_oauth_params, verify_oauth_params
 from ecom_pipeline.sandbox.shopify.webhooks import sign_body
 from ecom_pipeline_tests.sandbox.shopify.conftest import SAMPLES, ShopifyClient
+from ecom_pipeline_tests.sandbox.shopify.webhook_receiver import CREATE_WEBHOOK, WebhookReceiver
 
 RUN_BULK = """mutation($q: String!) { bulkOperationRunQuery(query: $q, groupObjects: true) {
   bulkOperation { id status } userErrors { field message code } } }"""
@@ -212,49 +209,9 @@ def test_without_read_all_orders_only_last_60_days(sandbox: SandboxServer, clock
 
 
 # ------------------------------------------------------------------------------------------------ webhooks
-class _Receiver:
-    """A local HTTP endpoint recording webhook POSTs; answers ``statuses`` in turn (then 200)."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        self.statuses: list[int] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                outer.received.append((dict(self.headers.items()), body))
-                self.send_response(outer.statuses.pop(0) if outer.statuses else 200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhooks"
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    def wait(self, n: int, timeout: float = 5.0) -> None:
-        deadline = time.time() + timeout
-        while len(self.received) < n and time.time() < deadline:
-            time.sleep(0.02)
-        assert len(self.received) >= n, f"got {len(self.received)} webhooks, wanted {n}"
-
-
-@pytest.fixture()
-def receiver() -> Iterator[_Receiver]:
-    rec = _Receiver()
-    yield rec
-    rec.server.shutdown()
-
-
-CREATE_WEBHOOK = """mutation($topic: WebhookSubscriptionTopic!, $uri: String!) {
-  webhookSubscriptionCreate(topic: $topic, webhookSubscription: {uri: $uri, format: JSON}) {
-    webhookSubscription { id topic uri } userErrors { field message } } }"""
-
-
-def test_webhook_delivery_is_signed_like_shopify(client: ShopifyClient, shop: ShopHandle, receiver: _Receiver) -> None:
+def test_webhook_delivery_is_signed_like_shopify(
+    client: ShopifyClient, shop: ShopHandle, receiver: WebhookReceiver
+) -> None:
     """The webhook endpoint verifies X-Shopify-Hmac-Sha256 over the raw body with the client secret."""
     sub = client.gql(CREATE_WEBHOOK, {"topic": "PRODUCTS_UPDATE", "uri": receiver.url})["data"]
     sub = sub["webhookSubscriptionCreate"]["webhookSubscription"]
@@ -284,7 +241,7 @@ def test_webhook_delivery_is_signed_like_shopify(client: ShopifyClient, shop: Sh
 
 
 def test_webhook_retried_on_non_2xx_with_same_webhook_id(
-    client: ShopifyClient, shop: ShopHandle, receiver: _Receiver, clock: SandboxClock
+    client: ShopifyClient, shop: ShopHandle, receiver: WebhookReceiver, clock: SandboxClock
 ) -> None:
     """Receivers dedupe on X-Shopify-Webhook-Id: a retry after a 500 must carry the same id (clock-scaled)."""
     receiver.statuses = [500]

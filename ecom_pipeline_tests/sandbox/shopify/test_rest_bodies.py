@@ -20,7 +20,7 @@ from ecom_pipeline.platforms.shopify.transform import order_to_canonical
 from ecom_pipeline.sandbox.server import ShopHandle
 from ecom_pipeline.sandbox.shopify.store import ShopifyStore, money
 from ecom_pipeline_tests.sandbox.shopify.conftest import SAMPLES, ShopifyClient
-from ecom_pipeline_tests.sandbox.shopify.test_bulk_oauth_webhooks import CREATE_WEBHOOK, _Receiver
+from ecom_pipeline_tests.sandbox.shopify.webhook_receiver import CREATE_WEBHOOK, WebhookReceiver
 
 LINE_MONEY = """query($id: ID!) { order(id: $id) {
   totalRefundedSet { shopMoney { amount } presentmentMoney { amount currencyCode } }
@@ -63,13 +63,6 @@ def events(shop: ShopHandle) -> Iterator[_Events]:
     ev = _Events(shop.store)
     yield ev
     ev.close()
-
-
-@pytest.fixture()
-def receiver() -> Iterator[_Receiver]:
-    rec = _Receiver()
-    yield rec
-    rec.server.shutdown()
 
 
 def _discounted_order(store: ShopifyStore, currency: str) -> int:
@@ -298,7 +291,7 @@ def test_restocking_refund_puts_stock_back_and_announces_it(shop: ShopHandle, ev
 
 
 def test_order_delivers_inventory_levels_update_to_a_subscribed_callback(
-    client: ShopifyClient, shop: ShopHandle, receiver: _Receiver
+    client: ShopifyClient, shop: ShopHandle, receiver: WebhookReceiver
 ) -> None:
     """A subscribed callback really gets the signed inventory_levels/update delivery for an order."""
     sub = client.gql(CREATE_WEBHOOK, {"topic": "INVENTORY_LEVELS_UPDATE", "uri": receiver.url})["data"]

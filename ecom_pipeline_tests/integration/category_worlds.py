@@ -1,0 +1,85 @@
+"""Shops whose product categories the tests edit as a merchant would and read back through the pull (issue 10)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+from sqlalchemy import select
+
+from ecom_pipeline.runner import run_sync
+from ecom_pipeline.warehouse.engine import shared_engine
+from ecom_pipeline.warehouse.schema import hub_products
+from ecom_pipeline_tests.integration.push_world import TENANT, PushWorld
+
+
+class CategoryWorld(PushWorld):
+    """A shop of the push world that the sync job pulls back, with the hub's categories of a product at hand."""
+
+    def hub_categories(self, handle: str) -> list[str]:
+        with shared_engine(self.url).connect() as conn:
+            row = conn.execute(select(hub_products.c.categories).where(hub_products.c.handle == handle)).one()
+        return sorted(row.categories or [])
+
+    def pull(self) -> None:
+        outcome = run_sync(TENANT, instance=self.instance)
+        assert outcome.success, outcome.failure
+
+    def quiet(self, handles: list[str], skus: list[str]) -> None:
+        """A push, a pull, a push: no shop write and no hub change (no echo, no ping-pong)."""
+        self.shop.stats.reset()
+        assert self.push() == 0
+        assert self.writes() == 0
+        before = self.hub_rows_of(handles, skus)
+        self.pull()
+        assert self.hub_rows_of(handles, skus) == before
+        self.shop.stats.reset()
+        assert self.push() == 0
+        assert self.writes() == 0
+
+
+class WooWorld(CategoryWorld):
+    """A WooCommerce shop the merchant edits through its REST API."""
+
+    def rest(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """A merchant's edit through WooCommerce's REST API (real HTTPS)."""
+        shop = self.shop
+        reply = requests.request(
+            method,
+            f"{shop.https_url}/wp-json/wc/v3/{path}",
+            params={"consumer_key": shop.consumer_key, "consumer_secret": shop.consumer_secret},
+            json=body,
+            verify=self.sandbox.ca_bundle,
+            timeout=10,
+        )
+        assert reply.status_code in (200, 201), reply.text
+        return reply.json()
+
+    def product_id(self, sku: str) -> int:
+        [found] = [p for p in self.shop.store.products.values() if p.sku == sku]
+        return int(found.id)
+
+
+class PrestaWorld(CategoryWorld):
+    """A PrestaShop shop the merchant edits in its back office (the emulator's tables)."""
+
+    def product_id(self, reference: str) -> int:
+        [pid] = [p for p, row in self.shop.store.tables["products"].items() if row.get("reference") == reference]
+        return int(pid)
+
+    def category(self, name: str, parent: str) -> str:
+        """A category the merchant creates in the back office."""
+        store = self.shop.store
+        with store.lock:
+            row = store.create(
+                "categories", {"id_parent": parent, "name": {1: name}, "link_rewrite": {1: name.lower()}}, {}
+            )
+        return str(row["id"])
+
+    def set_categories(self, reference: str, ids: list[str]) -> None:
+        """The merchant files the product elsewhere in the back office (its ``date_upd`` moves)."""
+        store = self.shop.store
+        pid = self.product_id(reference)
+        with store.lock:
+            store.product_categories[pid] = list(ids)
+        store.update_product(pid)
