@@ -136,6 +136,9 @@ class FieldUpdate:
     # the shop, so the product's base is refreshed too (else the echo of our write would rewrite the hub product).
     product_hub_id: int | None = None
     product_base: Mapping[str, Any] | None = None
+    # A product's linked variants (external id -> (hub id, its link's base)): a product write moves its variants'
+    # modification time where they have none of their own (PrestaShop combinations), so their bases are refreshed too.
+    variant_bases: Mapping[str, tuple[int, Mapping[str, Any]]] = field(default_factory=dict)
 
     @property
     def is_simple_variant(self) -> bool:
@@ -414,7 +417,14 @@ def plan_export(
             if tag_change is not None:
                 changes[TAGS] = tag_change
         if changes:
-            update = FieldUpdate("product", int(p.id), str(link.external_id), None, changes, values, base)
+            variant_bases = {
+                str(vl.external_id): (int(v.id), dict(vl.base_snapshot or {}))
+                for v in live
+                if (vl := variant_links.get(int(v.id))) is not None
+            }
+            update = FieldUpdate(
+                "product", int(p.id), str(link.external_id), None, changes, values, base, variant_bases=variant_bases
+            )
             if p.deleted_at is not None and set(changes) == {"status"}:
                 plan.deletes.append(update)
             else:
