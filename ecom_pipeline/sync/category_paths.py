@@ -1,4 +1,4 @@
-"""Nested category paths (``Parent > Child``) compared between the hub and a shop's readings: pure functions.
+r"""Nested category paths (``Parent > Child``) compared between the hub and a shop's readings: pure functions.
 
 Why: the hub writes a nested category as its path from the shop's top level, ``Clothing > Shirts``, and the pull
 reads it back the same way (WooCommerce through the category tree, PrestaShop through each category's
@@ -22,29 +22,60 @@ reading, the hub's path for the categories it kept must survive. Hence:
 
 Names are compared without HTML escapes, case or repeated spaces (WordPress stores ``Mugs & Cups`` as
 ``Mugs &amp; Cups``; shops answer in their own case).
+
+A shop category whose own name holds the separator (WooCommerce's ``Kids > 3 years``, a Shopify collection
+``A>B``: one category, one level) is written in a hub path with that ``>`` escaped, ``Kids \> 3 years``
+(:func:`escape_name`, applied by :func:`join_path` and by every reading of a shop's own names), and
+:func:`split_path` (every writer's and comparison's split) splits only on an unescaped ``>`` and undoes the escape.
+A name without ``>`` is written as it always was, so existing hub values, bases and their digests do not change.
+Only ``\>`` is an escape: any other backslash is part of the name (a name ``A\>B`` with a literal backslash is
+written ``A\\>B`` and split back to ``A\>B``).
 """
 
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 # How the hub writes a nested category: ``Parent > Child`` (sync.export.CATEGORY_PATH_SEPARATOR is the same).
 SEPARATOR = ">"
 JOINER = f" {SEPARATOR} "
+# A ``>`` that is part of a category's own name, in a hub path (see the module docstring).
+ESCAPED_SEPARATOR = "\\" + SEPARATOR
+_UNESCAPED_SEPARATOR = re.compile(r"(?<!\\)" + re.escape(SEPARATOR))
+
+
+def escape_name(name: Any) -> str:
+    r"""One shop category's own name as a step of a hub path: each ``>`` in it written ``\>`` (``"Kids > 3 years"``
+    -> ``"Kids \> 3 years"``), so it is one step, not two; a name without ``>`` is returned as it is."""
+    text = str(name)
+    return text.replace(SEPARATOR, ESCAPED_SEPARATOR) if SEPARATOR in text else text
+
+
+def split_path(path: Any) -> list[str]:
+    r"""A hub category value as its steps from the top level, each the category's own name: split on each ``>``
+    not escaped, ``\>`` undone, spaces collapsed, empty steps dropped (``"Clothing > Kids \> 3 years"`` ->
+    ``["Clothing", "Kids > 3 years"]``). HTML escapes are left alone (callers that read them undo them first)."""
+    out: list[str] = []
+    for part in _UNESCAPED_SEPARATOR.split(str(path or "")):
+        name = " ".join(part.replace(ESCAPED_SEPARATOR, SEPARATOR).split())
+        if name:
+            out.append(name)
+    return out
 
 
 def steps(name: Any) -> tuple[str, ...]:
-    """A category name as its comparable steps from the top level (``"Clothing > Shirts"`` -> ``("clothing",
-    "shirts")``); empty steps dropped, an empty name has none."""
-    parts = (" ".join(s.split()).casefold() for s in html.unescape(str(name or "")).split(SEPARATOR))
-    return tuple(p for p in parts if p)
+    r"""A category name as its comparable steps from the top level (``"Clothing > Shirts"`` -> ``("clothing",
+    "shirts")``); empty steps dropped, an empty name has none; an escaped ``\>`` is part of its step's name."""
+    return tuple(s.casefold() for s in split_path(html.unescape(str(name or ""))))
 
 
 def join_path(names: Sequence[str]) -> str:
-    """Steps written as the hub writes a nested category (``["Clothing", "Shirts"]`` -> ``"Clothing > Shirts"``)."""
-    return JOINER.join(n.strip() for n in names if n and n.strip())
+    """Shop category names (top level first) written as the hub writes a nested category (``["Clothing",
+    "Shirts"]`` -> ``"Clothing > Shirts"``), a ``>`` in a name escaped (:func:`escape_name`)."""
+    return JOINER.join(escape_name(n.strip()) for n in names if n and n.strip())
 
 
 def _by_leaf(names: Iterable[Any]) -> dict[str, set[tuple[str, ...]]]:

@@ -271,7 +271,8 @@ def _category_names(categories: Any) -> tuple[str, ...]:
     return tuple(str(c).strip() for c in categories if str(c).strip())
 
 
-# How a nested category is written in the hub: ``Parent > Child`` (``sync.category_paths.SEPARATOR``).
+# How a nested category is written in the hub: ``Parent > Child`` (``sync.category_paths.SEPARATOR``); a ``>`` that
+# is part of a category's own name is escaped, ``\>``: split hub paths with ``sync.category_paths.split_path``.
 CATEGORY_PATH_SEPARATOR = SEPARATOR
 
 

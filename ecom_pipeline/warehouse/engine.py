@@ -100,7 +100,30 @@ def make_engine(url: str, **pool_options: Any) -> Engine:
     # psycopg2 runs executemany() as one round trip per row; batch mode sends updates in pages instead
     # (inserts already use SQLAlchemy's insertmanyvalues).
     options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5, **pool_options}
-    return create_engine(url, executemany_mode="values_plus_batch", **options)
+    # libpq's own keepalive probes: a client whose server vanished gets an error instead of waiting for the OS's
+    # two hours in the middle of a query.
+    options["connect_args"] = {**CLIENT_KEEPALIVE, **options.get("connect_args", {})}
+    engine = create_engine(url, executemany_mode="values_plus_batch", **options)
+    event.listen(engine, "connect", _server_keepalive)
+    return engine
+
+
+# How soon the server ends the session of a client host that vanished (no FIN: power loss, a lost node, a network
+# partition), for every warehouse session, as ``locks.LOCK_KEEPALIVE`` does for the lock's own: probe after 30 s
+# idle, every 10 s, 3 unanswered. Without it such a session keeps its open transaction, and the row locks and the
+# tenant fence key it holds (``locks._barrier``), for the OS's two hours. Set with SET on each new connection rather
+# than as a startup ``options`` parameter, which some poolers (PgBouncer) refuse.
+WAREHOUSE_KEEPALIVE = {"tcp_keepalives_idle": 30, "tcp_keepalives_interval": 10, "tcp_keepalives_count": 3}
+CLIENT_KEEPALIVE = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+
+
+def _server_keepalive(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    cur = dbapi_conn.cursor()
+    cur.execute("; ".join(f"SET {name} = {value}" for name, value in WAREHOUSE_KEEPALIVE.items()))
+    cur.close()
+    # psycopg2 opened a transaction for the SETs (they stay: SET outside a rolled-back transaction is kept only
+    # once committed).
+    dbapi_conn.commit()
 
 
 @cache

@@ -20,11 +20,22 @@ its holder dies (a ``kill -9`` must not lock a tenant out):
 
 Waiting is bounded (``ECOM_TENANT_LOCK_TIMEOUT_S``, default 30 minutes): a run that cannot get the lock fails with
 a message naming the holder, and the seconds waited go into the run metadata (``tenant_lock_wait_s``).
+
+A PostgreSQL session lock can be lost while its holder lives: a network partition longer than the session's
+keepalive (about a minute, ``LOCK_KEEPALIVE``) or a server restart ends the session, and another run then takes the
+lock. The holder cannot be told, so every transaction it commits on the warehouse is **fenced** (``_check_fences``,
+an engine ``commit`` listener): just before the COMMIT, in the same transaction, it takes a shared advisory lock on
+the tenant's fence key and checks that its lock session still holds the tenant's lock; if not, ``TenantLockLost`` is
+raised and the transaction rolls back. A new holder, once it has the lock, takes the fence key exclusively for a
+moment (``_barrier``): it waits for any fenced commit of the old holder that passed its check, so whatever the old
+holder committed is committed before the new holder reads. The window between check and COMMIT is thus closed, not
+only narrowed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import json
 import os
@@ -38,13 +49,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.engine import make_url
 
 ENV_LOCK_TIMEOUT = "ECOM_TENANT_LOCK_TIMEOUT_S"
 DEFAULT_LOCK_TIMEOUT_S = 1800.0
 # Namespace mixed into the key so our advisory locks cannot collide with another application's on the same server.
 KEY_NAMESPACE = "ecom_pipeline:tenant:"
+# The fence key of a tenant: taken shared by the holder's commits, exclusively by a new holder (see the module doc).
+FENCE_NAMESPACE = "ecom_pipeline:fence:"
 POLL_S = 0.1
 
 _LOCAL_LOCKS: dict[str, threading.Lock] = {}
@@ -53,6 +66,26 @@ _LOCAL_GUARD = threading.Lock()
 
 class TenantLockTimeout(TimeoutError):
     """Another apply of the tenant held its lock for longer than the caller was willing to wait."""
+
+
+class TenantLockLost(RuntimeError):
+    """The holder's lock session ended while it held the lock (another run may hold it now): nothing is committed."""
+
+
+@dataclass(frozen=True)
+class _Fence:
+    """A PostgreSQL tenant lock held in this context: what a commit on ``engine_id`` checks before it commits."""
+
+    engine_id: int
+    tenant_id: str
+    key: int
+    fence_key: int
+    server_pid: int
+
+
+# The locks held by the current thread or task (a ``with tenant_lock`` pushes one, its exit pops it): only the commits
+# made under a lock are fenced by it, and another thread's lock (a second holder in the same process) is not checked.
+_FENCES: contextvars.ContextVar[tuple[_Fence, ...]] = contextvars.ContextVar("ecom_tenant_fences", default=())
 
 
 @dataclass
@@ -64,10 +97,15 @@ class TenantLock:
     waited_s: float = 0.0
 
 
-def lock_key(tenant_id: str) -> int:
+def lock_key(tenant_id: str, namespace: str = KEY_NAMESPACE) -> int:
     """The signed 64-bit advisory-lock key of a tenant (stable across processes, hosts and Python versions)."""
-    digest = hashlib.sha256((KEY_NAMESPACE + tenant_id).encode()).digest()
+    digest = hashlib.sha256((namespace + tenant_id).encode()).digest()
     return int(struct.unpack(">q", digest[:8])[0])
+
+
+def fence_key(tenant_id: str) -> int:
+    """The advisory-lock key a holder's commits take shared, and a new holder exclusively (the module doc)."""
+    return lock_key(tenant_id, FENCE_NAMESPACE)
 
 
 def default_timeout_s() -> float:
@@ -131,12 +169,14 @@ def tenant_lock(
 LOCK_KEEPALIVE = {"tcp_keepalives_idle": "30", "tcp_keepalives_interval": "10", "tcp_keepalives_count": "3"}
 
 
-def prepare_lock_session(conn: Any, purpose: str) -> None:
+def prepare_lock_session(conn: Any, purpose: str) -> int:
     """Name the lock's session after its holder (what a waiter is told) and set its keepalive probes, in one
-    round trip. Over a Unix socket the keepalive settings do nothing, and PostgreSQL says so by ignoring them."""
-    conn.execute(
+    round trip; returns the session's server pid (what the holder's commits check, see ``_check_fences``). Over a
+    Unix socket the keepalive settings do nothing, and PostgreSQL says so by ignoring them."""
+    row = conn.execute(
         text(
-            "SELECT set_config('application_name', :n, false), set_config('tcp_keepalives_idle', :idle, false), "
+            "SELECT pg_backend_pid(), set_config('application_name', :n, false), "
+            "set_config('tcp_keepalives_idle', :idle, false), "
             "set_config('tcp_keepalives_interval', :interval, false), set_config('tcp_keepalives_count', :count, false)"
         ),
         {
@@ -145,7 +185,8 @@ def prepare_lock_session(conn: Any, purpose: str) -> None:
             "interval": LOCK_KEEPALIVE["tcp_keepalives_interval"],
             "count": LOCK_KEEPALIVE["tcp_keepalives_count"],
         },
-    )
+    ).first()
+    return int(row[0])
 
 
 @contextlib.contextmanager
@@ -159,7 +200,7 @@ def _pg_lock(
     conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     held = False
     try:
-        prepare_lock_session(conn, purpose)
+        server_pid = prepare_lock_session(conn, purpose)
         held = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
         if not held:
             if on_wait is not None:
@@ -180,8 +221,14 @@ def _pg_lock(
                 except Exception as exc:
                     if getattr(getattr(exc, "orig", None), "pgcode", None) != "55P03":  # lock_not_available
                         raise
-        conn.execute(text("SELECT set_config('lock_timeout', '0', false)"))
-        yield TenantLock(tenant_id, "postgresql advisory lock", time.monotonic() - started)
+        _barrier(conn, tenant_id, timeout - (time.monotonic() - started), started)
+        fence = _Fence(id(engine), tenant_id, key, fence_key(tenant_id), server_pid)
+        _install_fence_check(engine)
+        token = _FENCES.set((*_FENCES.get(), fence))
+        try:
+            yield TenantLock(tenant_id, "postgresql advisory lock", time.monotonic() - started)
+        finally:
+            _FENCES.reset(token)
     finally:
         try:
             if held:
@@ -193,6 +240,66 @@ def _pg_lock(
             # If the unlock could not be confirmed, the connection must not go back to the pool still holding it.
             conn.invalidate()
             conn.close()
+
+
+def _barrier(conn: Any, tenant_id: str, remaining: float, started: float) -> None:
+    """Wait, as the lock's new holder, for any commit of an earlier holder that passed its fence check (it holds
+    the fence key shared until its COMMIT is done), then go on: one round trip when there is none.
+
+    Such a commit can only be in flight when the earlier holder lost its session while alive (module doc). If its
+    transaction never ends (its host vanished between check and COMMIT), the server ends that session after its
+    keepalive probes (``engine.WAREHOUSE_KEEPALIVE``); the wait is bounded by what is left of the lock timeout.
+    """
+    wait_ms = max(1, int(remaining * 1000))
+    conn.execute(text("SELECT set_config('lock_timeout', :t, false)"), {"t": str(wait_ms)})
+    try:
+        # A transaction-level lock in an autocommit session: taken, then released when this statement commits.
+        conn.execute(text("SELECT pg_advisory_xact_lock(:f)"), {"f": fence_key(tenant_id)})
+    except Exception as exc:
+        if getattr(getattr(exc, "orig", None), "pgcode", None) != "55P03":  # lock_not_available
+            raise
+        raise TenantLockTimeout(
+            f"tenant {tenant_id!r}: got its lock, but a commit of the run that held it before (which lost its lock "
+            f"session while alive) was still in flight after {time.monotonic() - started:.0f} s, so this run applied "
+            f"nothing. Try again in a minute (the server ends that run's session once its host stops answering), or "
+            f"raise {ENV_LOCK_TIMEOUT} to wait longer."
+        ) from None
+    finally:
+        conn.execute(text("SELECT set_config('lock_timeout', '0', false)"))
+
+
+_FENCE_CHECK = text(
+    # The subquery in FROM runs first: the fence key is held (shared) before the lock is looked at, and until the
+    # COMMIT that follows, so a new holder's barrier cannot pass between the check and the commit.
+    "SELECT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.pid = :pid "
+    "AND l.classid = :hi AND l.objid = :lo AND l.objsubid = 1) FROM (SELECT pg_advisory_xact_lock_shared(:f)) AS fence"
+)
+
+
+def _check_fences(conn: Connection) -> None:
+    """Engine ``commit`` listener: before a transaction made under a tenant lock commits, check that the lock is
+    still ours (module doc); raise ``TenantLockLost`` instead, so the transaction rolls back."""
+    fences = [f for f in _FENCES.get() if f.engine_id == id(conn.engine)]
+    for fence in fences:
+        unsigned = fence.key & 0xFFFFFFFFFFFFFFFF
+        still_held = conn.execute(
+            _FENCE_CHECK,
+            {"pid": fence.server_pid, "hi": unsigned >> 32, "lo": unsigned & 0xFFFFFFFF, "f": fence.fence_key},
+        ).scalar()
+        if not still_held:
+            raise TenantLockLost(
+                f"tenant {fence.tenant_id!r}: this run lost its lock while it held it (its lock session, server pid "
+                f"{fence.server_pid}, was ended: a network partition longer than about a minute, or a server "
+                f"restart), and another run may be applying the tenant now. This transaction was rolled back, so "
+                f"nothing of it is in the warehouse; what the run committed before stays, and the next run takes "
+                f"up what is left. Nothing to do unless it repeats; then check the network between this host and "
+                f"PostgreSQL."
+            )
+
+
+def _install_fence_check(engine: Engine) -> None:
+    if not event.contains(engine, "commit", _check_fences):
+        event.listen(engine, "commit", _check_fences)
 
 
 def _pg_holder(conn: Any, key: int) -> str | None:

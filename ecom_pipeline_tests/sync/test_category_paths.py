@@ -7,7 +7,18 @@ flattening the hub's path of the others.
 
 from __future__ import annotations
 
-from ecom_pipeline.sync.category_paths import refine_categories, same_categories, steps
+from ecom_pipeline.platforms.prestashop.categories import category_path as presta_path
+from ecom_pipeline.platforms.shopify.writer import collection_title
+from ecom_pipeline.platforms.woocommerce.taxonomy import category_path as woo_path
+from ecom_pipeline.platforms.woocommerce.transform import category_paths
+from ecom_pipeline.sync.category_paths import (
+    escape_name,
+    join_path,
+    refine_categories,
+    same_categories,
+    split_path,
+    steps,
+)
 
 
 def test_steps_ignore_case_spaces_and_html_escapes() -> None:
@@ -67,3 +78,36 @@ def test_the_merge_keeps_the_hubs_paths_against_leaf_readings_and_takes_a_real_s
     assert moved == ["Kids > Shirts"]
     # A first link with a shop that has no categories (Shopify): the hub's stay.
     assert Merger._categories(hub, {}, {"categories": []}, {}) == ["Clothing > Shirts"]
+
+
+def test_a_separator_in_a_category_name_is_escaped_and_one_step_everywhere() -> None:
+    """Prevents a shop category whose own name holds ``>`` ("Kids > 3 years", "A>B": one category) from being
+    read as a path of two and pushed as a parent and a child: written ``\\>`` in a hub path, split back as one
+    step by the comparison and by every writer's split (WooCommerce, PrestaShop, Shopify's collection leaf)."""
+    assert escape_name("Kids > 3 years") == "Kids \\> 3 years"
+    assert join_path(["Clothing", "Kids > 3 years"]) == "Clothing > Kids \\> 3 years"
+    assert join_path(["A>B"]) == "A\\>B"
+    assert split_path("Clothing > Kids \\> 3 years") == ["Clothing", "Kids > 3 years"]
+    assert steps("Clothing > Kids \\> 3 years") == ("clothing", "kids > 3 years")
+    assert steps("A\\>B") == ("a>b",) and steps("A>B") == ("a", "b")  # unescaped: still a path, as before
+    for split in (woo_path, presta_path):
+        assert split("Clothing > Kids \\> 3 years") == ["Clothing", "Kids > 3 years"]
+        assert split("Kids \\> 3 years") == ["Kids > 3 years"]
+        assert split(" Kitchen >  Mugs ") == ["Kitchen", "Mugs"]
+    assert collection_title("Clothing > Kids \\> 3 years") == "Kids > 3 years"
+    # A literal backslash before ">" round-trips; any other backslash is part of the name.
+    for name in ("A\\>B", "Foo\\", "C:\\temp", "x > y > z"):
+        assert split_path(join_path(["Top", name])) == ["Top", " ".join(name.split())]
+    # The one-step rule holds with escaped names: a leaf reading agrees with the hub's path of it.
+    assert same_categories(["Kids \\> 3 years"], ["Clothing > Kids \\> 3 years"])
+    assert not same_categories(["Kids \\> 3 years"], ["Kids > 3 years"])  # one category vs a path of two
+
+
+def test_names_without_a_separator_are_written_byte_for_byte_as_before() -> None:
+    """Prevents the notation from changing existing hub values (and so every base's digest) after an upgrade."""
+    for names in (["Clothing", "Shirts"], ["Mugs & Cups"], ["C:\\temp", "x"], [" Kitchen ", "Mugs"]):
+        assert join_path(names) == " > ".join(n.strip() for n in names)
+    terms = [{"id": 1, "name": "Clothing", "parent": 0}, {"id": 2, "name": "Kids &gt; 3 years", "parent": 1}]
+    assert category_paths(terms, [2]) == {"2": "Clothing > Kids \\> 3 years"}
+    assert category_paths([{"id": 1, "name": "Kitchen", "parent": 0}, {"id": 3, "name": "Mugs", "parent": 1}],
+                          [3]) == {"3": "Kitchen > Mugs"}  # fmt: skip

@@ -120,3 +120,87 @@ def test_a_postgresql_lock_session_probes_its_client_so_a_vanished_host_frees_th
     assert shown == LOCK_KEEPALIVE  # over TCP (127.0.0.1), the server applies them
     assert "a test's apply" in str(label)
     assert int(LOCK_KEEPALIVE["tcp_keepalives_idle"]) + 3 * int(LOCK_KEEPALIVE["tcp_keepalives_interval"]) <= 90
+
+
+def _postgresql_engine(warehouse_url: str):  # type: ignore[no-untyped-def]
+    engine = shared_engine(warehouse_url)
+    if engine.dialect.name != "postgresql":
+        pytest.skip("session locks and their fencing are PostgreSQL's (this test runs under CI=true)")
+    return engine
+
+
+def test_a_holder_whose_lock_session_ended_commits_nothing_over_the_new_holder(warehouse_url: str) -> None:
+    """Prevents two applies of one tenant at once when a live holder loses its lock session (a network partition
+    longer than the keepalive, a server restart): another run takes the lock, and the old holder's next commit is
+    rolled back with ``TenantLockLost`` instead of landing beside the new holder's writes."""
+    import threading
+
+    from sqlalchemy import text
+
+    from ecom_pipeline.warehouse.locks import _FENCES, TenantLockLost
+
+    engine = _postgresql_engine(warehouse_url)
+    table = f"fence_probe_{os.getpid()}"
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE TABLE {table} (x int)"))
+    try:
+        with tenant_lock(engine, "fenced-tenant", purpose="old holder"):
+            with engine.begin() as conn:  # while the lock is ours, commits go through
+                conn.execute(text(f"INSERT INTO {table} VALUES (1)"))
+            (fence,) = _FENCES.get()
+            with engine.connect() as admin:  # what the server does when the keepalive probes go unanswered
+                admin.execute(text("SELECT pg_terminate_backend(:p)"), {"p": fence.server_pid})
+            new_holder: list[str] = []
+
+            def take_over() -> None:
+                with tenant_lock(engine, "fenced-tenant", purpose="new holder", timeout_s=10):
+                    with engine.begin() as conn:
+                        conn.execute(text(f"INSERT INTO {table} VALUES (2)"))
+                    new_holder.append("applied")
+
+            thread = threading.Thread(target=take_over)
+            thread.start()
+            thread.join(timeout=30)
+            assert new_holder == ["applied"]
+            with pytest.raises(TenantLockLost) as caught, engine.begin() as conn:
+                conn.execute(text(f"INSERT INTO {table} VALUES (3)"))
+            assert "fenced-tenant" in str(caught.value) and "rolled back" in str(caught.value)
+        with engine.connect() as conn:
+            assert conn.execute(text(f"SELECT x FROM {table} ORDER BY x")).scalars().all() == [1, 2]
+        # Outside any lock, commits are not checked.
+        with engine.begin() as conn:
+            conn.execute(text(f"INSERT INTO {table} VALUES (4)"))
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP TABLE {table}"))
+
+
+def test_a_new_holder_waits_for_a_commit_that_passed_its_fence_check(warehouse_url: str) -> None:
+    """Prevents the old holder's commit that passed its check just before its session ended from landing after
+    the new holder has read: the new holder waits for it (the fence key is held shared until that COMMIT)."""
+    from sqlalchemy import text
+
+    from ecom_pipeline.warehouse.locks import fence_key
+
+    engine = _postgresql_engine(warehouse_url)
+    with engine.connect() as in_flight:
+        in_flight.execute(text("SELECT pg_advisory_xact_lock_shared(:f)"), {"f": fence_key("barrier-tenant")})
+        with pytest.raises(TenantLockTimeout) as caught, tenant_lock(engine, "barrier-tenant", timeout_s=1.0):
+            pytest.fail("took the lock while an earlier holder's checked commit was in flight")
+        assert "still in flight" in str(caught.value)
+        in_flight.commit()
+    with tenant_lock(engine, "barrier-tenant", timeout_s=1.0) as held:
+        assert held.waited_s < 1.0
+
+
+def test_every_warehouse_session_probes_its_client(warehouse_url: str) -> None:
+    """Prevents an open transaction of a vanished host from holding its row locks and a tenant's fence key for the
+    OS's two hours: every warehouse session, not only the lock's, has the lock's keepalive settings."""
+    from sqlalchemy import text
+
+    from ecom_pipeline.warehouse.engine import WAREHOUSE_KEEPALIVE
+
+    engine = _postgresql_engine(warehouse_url)
+    with engine.connect() as conn:
+        shown = {name: int(conn.execute(text(f"SHOW {name}")).scalar() or 0) for name in WAREHOUSE_KEEPALIVE}
+    assert shown == WAREHOUSE_KEEPALIVE

@@ -37,7 +37,7 @@ from xml.etree.ElementTree import Element, SubElement
 from ecom_pipeline.platforms.prestashop.client import PrestaShopClient
 from ecom_pipeline.platforms.prestashop.errors import PrestaShopPermissionError
 from ecom_pipeline.platforms.prestashop.options import create_once, name_key, names_by_language, shop_languages
-from ecom_pipeline.sync.export import CATEGORY_PATH_SEPARATOR
+from ecom_pipeline.sync.category_paths import split_path
 
 # PrestaShop's default install: the root category (1, every shop's tree starts there) and home (2, PS_HOME_CATEGORY).
 ROOT_CATEGORY = "1"
@@ -50,9 +50,9 @@ class CategoryError(Exception):
 
 def category_path(name: str) -> list[str]:
     """A hub category name as its steps from home: ``"Clothes > Men"`` -> ``["Clothes", "Men"]``; empty steps
-    dropped (the hub's notation for a nested category, as on WooCommerce)."""
-    steps = [" ".join(s.split()) for s in html.unescape(str(name)).split(CATEGORY_PATH_SEPARATOR)]
-    return [s for s in steps if s] or [str(name).strip()]
+    dropped (the hub's notation for a nested category, as on WooCommerce: ``sync.category_paths.split_path``, a
+    ``>`` escaped ``\\>`` is part of a step's name, which PrestaShop refuses in a category name: a rejection)."""
+    return split_path(html.unescape(str(name))) or [str(name).strip()]
 
 
 def link_rewrite(name: str) -> str:
@@ -70,7 +70,7 @@ class PrestaShopCategories:
         self.client = client
         self.language_id, self.language_ids = shop_languages(settings)
         self._items: list[dict[str, Any]] | None = None
-        self._resolved: dict[str, str] = {}  # hub name key -> id, for this run
+        self._resolved: dict[tuple[str, ...], str] = {}  # hub path's step keys -> id, for this run
 
     # -- reading ------------------------------------------------------------------------------------------------
 
@@ -126,10 +126,10 @@ class PrestaShopCategories:
 
     def category_id(self, name: str) -> str:
         """One hub name: a leaf anywhere, or a path walked from home (module doc)."""
-        key = " > ".join(name_key(s) for s in category_path(name))
+        steps = category_path(name)
+        key = tuple(name_key(s) for s in steps)
         if key in self._resolved:
             return self._resolved[key]
-        steps = category_path(name)
         if len(steps) == 1:
             cid = self.find(steps[0], None) or self._create(steps[0], HOME_CATEGORY)
         else:

@@ -51,6 +51,8 @@ from ecom_pipeline.sync.canonical import (
     sale_price_of,
     with_tax_flag,
 )
+from ecom_pipeline.sync.category_paths import escape_name
+from ecom_pipeline.sync.policies import shopify_collections_of
 
 PRODUCT_STATUS = {"active": "active", "draft": "draft", "archived": "archived", "unlisted": "active"}
 FULFILLMENT_ALIASES = {"partial": "partially_fulfilled", "null": "unfulfilled"}
@@ -144,6 +146,18 @@ def _tags(f: Fields, value: Any) -> tuple[str, ...]:
     return tuple(t for t in (str(i).strip() for i in items) if t)
 
 
+def unread_product_fields(settings: Mapping[str, Any] | None) -> frozenset[str]:
+    """The product fields a Shopify reading says nothing about with these integration settings
+    (``registry.PlatformSpec.unread_product_fields``): its categories while ``shopify_collections`` is off. Off,
+    no collection is read (the extract and the webhook re-read drop the connection), so the empty categories of
+    such a reading are unknown, not empty: the merge must not take them for the merchant removing every category
+    (a shop turned off after being on would empty the hub's categories)."""
+    return frozenset() if shopify_collections_of(settings) else _CATEGORIES_ONLY
+
+
+_CATEGORIES_ONLY = frozenset({"categories"})
+
+
 def collection_titles(titles: Any) -> tuple[str, ...]:
     """Collection titles as the hub keeps a Shopify product's categories: trimmed, empties and repeats (without
     case) dropped, sorted without case, so the pull and the writer's base (``writer.py``) give the same list
@@ -161,12 +175,15 @@ def _categories(f: Fields, value: Any) -> tuple[str, ...]:
     set) are left out: their membership follows the product's tags, type, vendor or price, which the hub syncs as
     those fields, and no product can be put in or taken out of one by hand, so the push could never write them.
     A node without ``collections`` (a REST body, a writer's mutation answer) has none here; every product reading
-    the pull stages asks for them (pages, bulk, the webhook re-read)."""
+    the pull stages asks for them (pages, bulk, the webhook re-read). A title is one category however it reads: a
+    ``>`` in it is escaped (``sync.category_paths.escape_name``: ``Kids > 3 years`` is ``Kids \\> 3 years``)."""
     if value is None:
         return ()
     nodes = _list(f, "collections", value)
     return collection_titles(
-        n.get("title") for n in nodes if isinstance(n, Mapping) and n.get("ruleSet") is None and n.get("title")
+        escape_name(n.get("title"))
+        for n in nodes
+        if isinstance(n, Mapping) and n.get("ruleSet") is None and n.get("title")
     )
 
 

@@ -89,7 +89,7 @@ from ecom_pipeline.platforms.shopify.transform import collection_titles, product
 from ecom_pipeline.platforms.shopify.versions import pinned_version
 from ecom_pipeline.platforms.woocommerce.writer import base_after
 from ecom_pipeline.sync.canonical import CanonicalProduct
-from ecom_pipeline.sync.category_paths import SEPARATOR
+from ecom_pipeline.sync.category_paths import escape_name, split_path
 from ecom_pipeline.sync.export import (
     CATEGORIES,
     TAGS,
@@ -103,6 +103,7 @@ from ecom_pipeline.sync.export import (
     deleted_variant_row,
     link_row,
 )
+from ecom_pipeline.sync.hashing import stable_hash
 from ecom_pipeline.sync.merge import FIELDS, SHOPIFY_PRODUCT_FIELDS
 from ecom_pipeline.sync.policies import BULK_THRESHOLD_KEY, parse_bulk_threshold, shopify_collections_of
 from ecom_pipeline.sync.resolve.products import product_snapshot, variant_snapshot
@@ -212,9 +213,10 @@ def variant_input(values: Mapping[str, Any], names: Iterable[str]) -> dict[str, 
 def collection_title(category: Any) -> str:
     """The Shopify collection of a hub category: its leaf (``Kitchen > Mugs`` -> ``Mugs``), spaces collapsed.
     Collections are flat; the leaf is what a merchant names a collection, and a leaf read back agrees with the
-    hub's path (``sync.category_paths``), so the pull of our write changes nothing."""
-    parts = [" ".join(p.split()) for p in str(category or "").split(SEPARATOR)]
-    return next((p for p in reversed(parts) if p), "")
+    hub's path (``sync.category_paths``), so the pull of our write changes nothing. An escaped ``\\>`` is part of
+    the leaf's name (``Kids \\> 3 years`` is the collection ``Kids > 3 years``)."""
+    parts = split_path(category)
+    return parts[-1] if parts else ""
 
 
 def create_input(create: ProductCreate, variant_ids: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -505,7 +507,7 @@ class _Writer:
             ids.append(found[0])
             titles.append(found[1])
         request.body["collections"] = ids
-        request.categories = collection_titles(titles)
+        request.categories = collection_titles(escape_name(t) for t in titles)  # as the pull reads them
         return True
 
     def _collection(self, title: str) -> tuple[str, str] | str:
@@ -808,10 +810,20 @@ class _Writer:
         kept = [name for name in unset if snapshot.get(name)]
         for name in kept:
             snapshot[name] = None
+        # Collections off: the answer (like the pull's reading) says nothing of categories (unknown, not empty,
+        # ``transform.unread_product_fields``): the base keeps the categories last agreed, and the digest is the
+        # reading's, so the pull of this write is its echo (the merge skips categories as well).
+        reading = snapshot.get(CATEGORIES)
+        unread = not self.with_categories and old is not None and CATEGORIES in old and CATEGORIES in snapshot
+        if unread and old is not None:
+            snapshot[CATEGORIES] = old[CATEGORIES]
         # A base that leaves out values the shop holds is not whole (as after a write the shop answered with other
         # changes): no digest and no modification time, so the next pull merges the shop's reading against it
         # instead of taking that reading as the echo of this write.
-        return self._row("product", canonical, snapshot, hub_id, old, pushed, whole=not kept)
+        row = self._row("product", canonical, snapshot, hub_id, old, pushed, whole=not kept)
+        if unread and row["base_hash"] is not None:
+            row["base_hash"] = stable_hash({**row["base_snapshot"], CATEGORIES: reading})
+        return row
 
     def _variant_row(
         self, variant: Any, hub_id: int, parent: str, old: Mapping[str, Any] | None, pushed: Iterable[str]

@@ -48,7 +48,8 @@ from typing import Any
 from ecom_pipeline.platforms.errors import ShopApiError, ShopBadRequestError
 from ecom_pipeline.platforms.woocommerce.client import MAX_PER_PAGE, WooCommerceClient
 from ecom_pipeline.platforms.woocommerce.transform import category_paths
-from ecom_pipeline.sync.export import CATEGORY_PATH_SEPARATOR, ProductCreate, VariantValues
+from ecom_pipeline.sync.category_paths import split_path
+from ecom_pipeline.sync.export import ProductCreate, VariantValues
 
 MAX_ATTRIBUTE_SLUG = 28  # wc_create_attribute: 'Slug "%s" is too long (28 characters max).'
 RESERVED_SUFFIX = "-attr"
@@ -74,9 +75,9 @@ def attribute_slug(name: str) -> str:
 
 def category_path(name: str) -> list[str]:
     """A hub category name as its steps from the top level: ``"Home > Kitchen"`` -> ``["Home", "Kitchen"]``
-    (the hub's notation for a nested category, ``sync.export.CATEGORY_PATH_SEPARATOR``); empty steps dropped."""
-    steps = [" ".join(s.split()) for s in html.unescape(str(name)).split(CATEGORY_PATH_SEPARATOR)]
-    return [s for s in steps if s] or [str(name).strip()]
+    (the hub's notation for a nested category, ``sync.category_paths.split_path``: a ``>`` escaped ``\\>`` is
+    part of a category's own name, ``Kids \\> 3 years`` one category); empty steps dropped."""
+    return split_path(html.unescape(str(name))) or [str(name).strip()]
 
 
 def _reserved_retry(slug: str) -> str:

@@ -39,7 +39,7 @@ from ecom_pipeline.sync.canonical import (
     CanonicalVariant,
     with_tax_flag,
 )
-from ecom_pipeline.sync.category_paths import join_path
+from ecom_pipeline.sync.category_paths import escape_name, join_path
 
 DEFAULT_LOCATION = "default"  # WooCommerce core has a single stock location
 
@@ -227,7 +227,10 @@ def _sorted_variations(variations: list[Mapping[str, Any]]) -> list[Mapping[str,
 def _terms(
     f: Fields, product: Mapping[str, Any], field: str, paths: Mapping[str, Any] | None = None
 ) -> tuple[str, ...]:
-    """A product's term names; with ``paths`` (category id -> ``Parent > Child``), a nested category's path."""
+    """A product's term names; with ``paths`` (category id -> ``Parent > Child``), a nested category's path. A
+    category's own name (a top-level one, or a leaf whose path is not known) is written as a step of a hub path
+    (``sync.category_paths.escape_name``: ``Kids > 3 years``, one category, is ``Kids \\> 3 years``); tags as
+    they are."""
     terms = product.get(field) or []
     if not isinstance(terms, list):
         f.fail(field, f"expected a list, found {terms!r}")
@@ -236,7 +239,8 @@ def _terms(
         path = paths.get(str(term.get("id"))) if paths and isinstance(term, Mapping) else None
         name = _name(f, field, term.get("name") if isinstance(term, Mapping) else term)
         if name:
-            names.append(path if isinstance(path, str) and path else name)
+            own = escape_name(name) if field == "categories" else name
+            names.append(path if isinstance(path, str) and path else own)
     return tuple(names)
 
 

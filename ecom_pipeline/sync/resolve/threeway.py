@@ -122,6 +122,23 @@ def _platform_fields(conn: Connection, integration_id: int) -> frozenset[str]:
         return frozenset(VARIANT_FIELDS)
 
 
+def _unread_fields(conn: Connection, integration_id: int) -> frozenset[str]:
+    """The product fields the shop's readings say nothing about with its settings (its platform's
+    ``unread_product_fields``: Shopify's categories while ``shopify_collections`` is off); none when unknown."""
+    from ecom_pipeline.platforms.registry import get_platform
+
+    row = conn.execute(
+        select(integrations.c.platform, integrations.c.settings).where(integrations.c.id == integration_id)
+    ).first()
+    if row is None:
+        return frozenset()
+    try:
+        unread = get_platform(str(row.platform)).unread_product_fields
+    except KeyError:  # a platform not registered in this process (e.g. a test double)
+        return frozenset()
+    return frozenset(unread(row.settings if isinstance(row.settings, dict) else None)) if unread else frozenset()
+
+
 def _shown(values: dict[str, Any]) -> dict[str, Any]:
     """A variant's set-merge fields as a conflict row shows them (SKU, prices, barcode, weight, options)."""
     return {name: values.get(name) for name in MEMBER_FIELDS}
@@ -149,6 +166,8 @@ class Merger:
         self.products: dict[int, Row[Any]] = {}
         self.variants: dict[int, Row[Any]] = {}
         self.conflicts: list[dict[str, Any]] = []
+        # Product fields this shop's readings do not carry (unknown, not empty): skipped, their base kept.
+        self.unread_products = _unread_fields(conn, integration_id)
         # What the set merge compares to tell an edited variant: the fields this platform holds.
         self.member_fields = member_fields(_platform_fields(conn, integration_id))
         # With a price rule the shop's price is derived from the hub's: it is never pulled into the hub.
@@ -191,6 +210,7 @@ class Merger:
         others: dict[str, str],
         values: dict[str, Any],
         shop_time: datetime | None,
+        unread: frozenset[str] = frozenset(),
     ) -> dict[str, Any]:
         # A first link has no base: every value one side has and the other lacks is that side's change.
         base = dict(item.link.base_snapshot or {}) if item.link is not None and _live(item.link) else {}
@@ -219,7 +239,13 @@ class Merger:
                 # base hashes as the next reading's snapshot does and an unchanged record is not merged again.
                 new_base[d.field] = after
         for key, column in others.items():
-            if key == "categories":
+            if key in unread:
+                # The shop's reading says nothing of it (Shopify's categories with collections off): not a change,
+                # whatever it holds; the hub keeps its value and the base keeps what was last agreed.
+                out[column] = getattr(hub, column)
+                if key in base:
+                    new_base[key] = base[key]
+            elif key == "categories":
                 out[column] = self._categories(hub, base, shop, new_base)
             elif shop.get(key) == base.get(key):
                 out[column] = getattr(hub, column)
@@ -236,7 +262,9 @@ class Merger:
             dagster_run_id=self.run_id,
         )
         item.snapshot = new_base
-        item.hash = stable_hash(new_base)
+        # The link's digest is that of the reading the base stands for: an unread field as the reading gives it
+        # (the base keeps its last agreed value), so the same reading next time is still "unchanged".
+        item.hash = stable_hash({**new_base, **{key: shop[key] for key in unread if key in shop}})
         return out
 
     @staticmethod
@@ -273,6 +301,7 @@ class Merger:
             _PRODUCT_OTHER,
             values,
             item.record.updated_at,
+            self.unread_products,
         )
 
     def variant(self, item: Pending[Any], values: dict[str, Any], shop_time: datetime | None) -> dict[str, Any]:

@@ -1,0 +1,380 @@
+"""Categories across three bidirectional shops (Shopify, WooCommerce, PrestaShop) and the hub (issue 10).
+
+Real HTTP to the sandbox's emulators, a real warehouse (SQLite, or PostgreSQL with CI=true), the real Dagster sync
+job (pull, merge, push), the real CLI and the real webhook receiver and inbox apply. Two defects this prevents:
+
+- turning a Shopify shop's ``shopify_collections`` off after it was on: with it off a Shopify reading carries no
+  categories (no collection is read), unknown rather than empty; before, the merge took the reading's ``[]``
+  against the base's categories for the merchant removing them all, and the next sync emptied the hub's;
+- a shop category whose own name holds the path separator (WooCommerce's "Kids > 3 years", one category): before,
+  the hub read it as the path Kids, 3 years and pushed it so (a category "3 years" under "Kids" elsewhere). Now a
+  ``>`` in a name is escaped in the hub's path, ``Kids \\> 3 years`` (``sync.category_paths``).
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+import requests
+from cryptography.fernet import Fernet
+from sqlalchemy import select, update
+
+from ecom_pipeline.cli import main as cli_main
+from ecom_pipeline.runner import run_sync
+from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
+from ecom_pipeline.sandbox.shopify.oauth import DEFAULT_SCOPES
+from ecom_pipeline.warehouse.engine import shared_engine
+from ecom_pipeline.warehouse.schema import entity_links, hub_products, integrations, rejected_records, sync_conflicts
+from ecom_pipeline.warehouse.types import utcnow
+
+TENANT = "acme"
+SHOPIFY, WOO, PRESTA = "off-shopify", "off-woo", "off-presta"
+HEADER = (
+    "handle,title,description,status,product_type,tags,categories,sku,variant_title,price,compare_at_price,"
+    "currency,weight,options,position"
+)
+CATALOGUE = [
+    "mug,Mug,,active,simple,,Kitchen > Mugs;Gifts,MUG-1,,8.00,,EUR,,,",
+    "cap,Cap,,active,simple,,Hats,CAP-1,,15.00,,EUR,,,",
+]
+MUG_CATEGORIES = ["Kitchen > Mugs", "Gifts"]
+REST_WRITES = ("POST", "PUT", "PATCH", "DELETE")
+
+
+@dataclass
+class World:
+    url: str
+    sandbox: SandboxServer
+    instance: dg.DagsterInstance
+    tmp: Path
+
+    def cli(self, *argv: str) -> int:
+        return cli_main(["--warehouse-url", self.url, *argv])
+
+    def shop(self, name: str) -> Any:
+        return self.sandbox.shop(name)
+
+    def reset(self) -> None:
+        for name in (WOO, PRESTA):
+            self.shop(name).stats.reset()
+        self.shop(SHOPIFY).api.operations.clear()
+
+    def writes(self) -> dict[str, int]:
+        """Write calls per shop since the last ``reset`` (Shopify: executed mutations)."""
+        out = {name: sum(self.shop(name).stats.count(method=m) for m in REST_WRITES) for name in (WOO, PRESTA)}
+        ops = self.shop(SHOPIFY).api.operations
+        out[SHOPIFY] = sum(len(roots) for kind, roots in ops if kind == "mutation")
+        return out
+
+    def mutations(self) -> list[str]:
+        return [r for kind, roots in self.shop(SHOPIFY).api.operations if kind == "mutation" for r in roots]
+
+    def cycle(self) -> dict[str, int]:
+        """One sync of the tenant (pull, merge, push); its writes per shop."""
+        self.reset()
+        outcome = run_sync(TENANT, instance=self.instance)
+        assert outcome.success, outcome.failure
+        self.sandbox.clock.advance(60)
+        return self.writes()
+
+    def shopify_id(self) -> int:
+        with shared_engine(self.url).connect() as conn:
+            found = conn.execute(select(integrations.c.id).where(integrations.c.platform == "shopify"))
+            return int(found.scalar_one())
+
+    def collections(self, on: bool) -> None:
+        argv = ["integration", "set", "--integration", str(self.shopify_id()), "--shopify-collections"]
+        assert self.cli(*argv, "on" if on else "off") == 0
+
+    def hub_product(self, handle: str) -> Any:
+        with shared_engine(self.url).connect() as conn:
+            return conn.execute(select(hub_products).where(hub_products.c.handle == handle)).one()
+
+    def set_hub_title(self, handle: str, title: str) -> None:
+        with shared_engine(self.url).begin() as conn:
+            conn.execute(
+                update(hub_products).where(hub_products.c.handle == handle).values(title=title, synced_at=utcnow())
+            )
+
+    def shopify_product(self, sku: str) -> Any:
+        store = self.shop(SHOPIFY).store
+        [found] = [store.products[v.product_id] for v in store.variants.values() if v.sku == sku]
+        return found
+
+    def shopify_collections_of(self, sku: str) -> list[str]:
+        store = self.shop(SHOPIFY).store
+        return sorted(c.title for c in store.product_collections(self.shopify_product(sku).id))
+
+    def shopify_base_categories(self, sku: str) -> list[str]:
+        """The categories of the Shopify product link's base (what was last agreed with the shop)."""
+        with shared_engine(self.url).connect() as conn:
+            base = conn.execute(
+                select(entity_links.c.base_snapshot).where(
+                    entity_links.c.integration_id == self.shopify_id(),
+                    entity_links.c.entity == "product",
+                    entity_links.c.external_id == str(self.shopify_product(sku).id),
+                )
+            ).scalar_one()
+        return sorted(base["categories"])
+
+    def woo_paths(self, sku: str) -> list[str]:
+        """The WooCommerce product's categories as paths, from the shop's own terms."""
+        store = self.shop(WOO).store
+        terms = store.catalog.terms
+        [product] = [p for p in store.products.values() if p.sku == sku]
+        out = []
+        for named in product.categories:
+            steps, cid = [], int(named["id"])
+            while cid:
+                steps.insert(0, terms[cid].name)
+                cid = int(terms[cid].parent)
+            out.append(" > ".join(steps))
+        return sorted(out)
+
+    def presta_paths(self, reference: str) -> list[str]:
+        """The PrestaShop product's categories as paths from home (English names)."""
+        store = self.shop(PRESTA).store
+        [pid] = [p for p, row in store.tables["products"].items() if row.get("reference") == reference]
+        out = []
+        for cid in store.product_categories[int(pid)]:
+            names, step = [], int(cid)
+            while step > 2:
+                row = store.tables["categories"][step]
+                names.insert(0, store.text(row["name"], 1))
+                step = int(row["id_parent"])
+            out.append(" > ".join(names) if names else "Home")
+        return sorted(out)
+
+    def woo_rest(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """A merchant's edit through WooCommerce's REST API (real HTTPS)."""
+        shop = self.shop(WOO)
+        reply = requests.request(
+            method,
+            f"{shop.https_url}/wp-json/wc/v3/{path}",
+            params={"consumer_key": shop.consumer_key, "consumer_secret": shop.consumer_secret},
+            json=body,
+            verify=self.sandbox.ca_bundle,
+            timeout=10,
+        )
+        assert reply.status_code in (200, 201), reply.text
+        return reply.json()
+
+    def woo_steps(self, sku: str) -> list[tuple[str, ...]]:
+        """The WooCommerce product's categories, each as the names of its steps from the top level (unescaped)."""
+        store = self.shop(WOO).store
+        terms = store.catalog.terms
+        [product] = [p for p in store.products.values() if p.sku == sku]
+        out = []
+        for named in product.categories:
+            steps: list[str] = []
+            cid = int(named["id"])
+            while cid:
+                steps.insert(0, html.unescape(terms[cid].name))
+                cid = int(terms[cid].parent)
+            out.append(tuple(steps))
+        return sorted(out)
+
+    def presta_category_names(self) -> list[str]:
+        store = self.shop(PRESTA).store
+        return sorted(store.text(r["name"], 1) for r in store.tables["categories"].values())
+
+    def rejections(self, platform: str) -> list[Any]:
+        with shared_engine(self.url).connect() as conn:
+            found = conn.execute(
+                select(rejected_records).where(
+                    rejected_records.c.platform == platform, rejected_records.c.resolved_at.is_(None)
+                )
+            )
+            return found.all()
+
+    def conflicts(self) -> list[Any]:
+        with shared_engine(self.url).connect() as conn:
+            return conn.execute(select(sync_conflicts)).all()
+
+    def shelves(self) -> tuple[list[str], list[str], list[str]]:
+        """Where the mug is filed: hub categories, WooCommerce paths, PrestaShop paths."""
+        return list(self.hub_product("mug").categories), self.woo_paths("MUG-1"), self.presta_paths("MUG-1")
+
+
+@pytest.fixture
+def world(warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    """The three shops connected bidirectional, Shopify with collections on, the catalogue imported and pushed
+    everywhere (the mug in the Shopify collections Mugs and Gifts), and a cycle after that writes nothing."""
+    monkeypatch.setenv("ECOM_WAREHOUSE_URL", warehouse_url)
+    monkeypatch.setenv("ECOM_PIPELINE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ECOM_SECRET_KEY", Fernet.generate_key().decode())
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    empty = {"products": 0, "orders": 0, "customers": 0}
+    specs = [
+        ShopSpec(name=SHOPIFY, seed=3, platform="shopify", options={"scopes": [*DEFAULT_SCOPES, "write_products"]},
+                 **empty),
+        ShopSpec(name=WOO, seed=4, **empty),
+        ShopSpec(name=PRESTA, seed=5, platform="prestashop", options={"languages": ["en"]}, **empty),
+    ]  # fmt: skip
+    with SandboxServer(shops=specs, cert_dir=tmp_path / "certs") as sb:
+        instance = dg.DagsterInstance.from_config(str(dagster_home))
+        try:
+            world = World(warehouse_url, sb, instance, tmp_path)
+            both = ("--timeout", "5", "--direction", "bidirectional")
+            shopify = sb.shop(SHOPIFY)
+            monkeypatch.setenv("ECOM_SHOPIFY_ACCESS_TOKEN", shopify.credentials["access_token"])
+            assert world.cli("connect", "shopify", "--tenant", TENANT, "--url", shopify.http_url, *both) == 0
+            woo = sb.shop(WOO)
+            argv = ["connect", "woocommerce", "--tenant", TENANT, "--url", woo.http_url]
+            argv += ["--consumer-key", woo.consumer_key, "--consumer-secret", woo.consumer_secret]
+            assert world.cli(*argv, *both) == 0
+            presta = sb.shop(PRESTA)
+            monkeypatch.setenv("ECOM_PRESTASHOP_API_KEY", presta.credentials["api_key"])
+            assert world.cli("connect", "prestashop", "--tenant", TENANT, "--url", presta.http_url, *both) == 0
+            world.collections(on=True)
+            path = tmp_path / "catalogue.csv"
+            path.write_text("\n".join([HEADER, *CATALOGUE]) + "\n", encoding="utf-8")
+            assert world.cli("catalog", "import", str(path), "--tenant", TENANT) == 0
+            world.cycle()
+            assert world.cycle() == {SHOPIFY: 0, WOO: 0, PRESTA: 0}
+            assert world.shopify_collections_of("MUG-1") == ["Gifts", "Mugs"]
+            assert world.shopify_base_categories("MUG-1") == ["Gifts", "Mugs"]
+            assert world.shelves() == (MUG_CATEGORIES, ["Gifts", "Kitchen > Mugs"], ["Gifts", "Kitchen > Mugs"])
+            yield world
+        finally:
+            instance.dispose()
+
+
+def test_turning_collections_off_keeps_the_hub_categories_through_pulls_and_pushes(world: World) -> None:
+    """Prevents the data loss of turning ``shopify_collections`` off: a Shopify edit of the mug pulled afterwards
+    must bring its title and leave the hub's categories (and so WooCommerce's and PrestaShop's) as they were, with
+    no conflict row; a hub edit pushed to Shopify (no collection written) and its echo must not either; the link's
+    base keeps the categories last agreed, so turning collections on again changes nothing."""
+    world.collections(on=False)
+    assert world.cycle() == {SHOPIFY: 0, WOO: 0, PRESTA: 0}  # the setting alone reads and writes nothing
+
+    # A merchant's edit in Shopify: the product is read again, without its collections.
+    store = world.shop(SHOPIFY).store
+    store.update_product(world.shopify_product("MUG-1").id, title="Mug (Shopify)")
+    world.sandbox.clock.advance(60)
+    writes = world.cycle()
+    assert world.hub_product("mug").title == "Mug (Shopify)"
+    assert world.shelves() == (MUG_CATEGORIES, ["Gifts", "Kitchen > Mugs"], ["Gifts", "Kitchen > Mugs"])
+    assert writes[SHOPIFY] == 0 and writes[WOO] > 0 and writes[PRESTA] > 0  # the title, nothing else
+    assert world.shopify_base_categories("MUG-1") == ["Gifts", "Mugs"]
+    assert world.conflicts() == []
+    assert world.cycle() == {SHOPIFY: 0, WOO: 0, PRESTA: 0}
+
+    # A hub edit pushed to Shopify while off: productSet without collections; its echo is quiet.
+    world.set_hub_title("mug", "Mug (hub)")
+    writes = world.cycle()
+    assert world.mutations() == ["productSet"]
+    assert writes[WOO] > 0 and writes[PRESTA] > 0
+    assert world.shopify_collections_of("MUG-1") == ["Gifts", "Mugs"]  # membership untouched
+    assert world.shopify_base_categories("MUG-1") == ["Gifts", "Mugs"]
+    before = world.hub_product("mug")
+    assert world.cycle() == {SHOPIFY: 0, WOO: 0, PRESTA: 0}
+    assert world.hub_product("mug") == before  # not even synced_at: the echo is no change
+    assert world.shelves() == (MUG_CATEGORIES, ["Gifts", "Kitchen > Mugs"], ["Gifts", "Kitchen > Mugs"])
+
+    # On again: the shop's collections are read back as the base has them, so nothing moves anywhere.
+    world.collections(on=True)
+    store.update_product(world.shopify_product("MUG-1").id, title="Mug (on again)")
+    world.sandbox.clock.advance(60)
+    world.cycle()
+    assert "collectionCreate" not in world.mutations() and "productSet" not in world.mutations()
+    assert world.hub_product("mug").title == "Mug (on again)"
+    assert world.shelves() == (MUG_CATEGORIES, ["Gifts", "Kitchen > Mugs"], ["Gifts", "Kitchen > Mugs"])
+    assert world.cycle() == {SHOPIFY: 0, WOO: 0, PRESTA: 0}
+    assert world.conflicts() == []
+
+
+def test_a_products_update_webhook_while_collections_are_off_keeps_the_hub_categories(world: World) -> None:
+    """Prevents the webhook path of the same loss: a products/update delivery applied while collections are off is
+    re-read without collections, and must bring the title in, keep the hub's categories and the base's, record no
+    conflict, and make the next cycle write the title to the other shops and nothing to their categories."""
+    from ecom_pipeline.platforms.shopify.webhooks import connect_webhooks
+    from ecom_pipeline.warehouse.credentials import CredentialCipher
+    from ecom_pipeline.warehouse.schema import webhook_inbox
+    from ecom_pipeline.webhooks.app import create_app
+    from ecom_pipeline.webhooks.apply import apply_inbox
+    from ecom_pipeline_tests.webhooks.conftest import ReceiverServer
+
+    world.collections(on=False)
+    engine = shared_engine(world.url)
+    cipher = CredentialCipher.from_env(world.tmp / "home")
+    shopify = world.shop(SHOPIFY)
+    with ReceiverServer(create_app(engine=engine, cipher=cipher)) as receiver:
+        connect_webhooks(
+            engine, world.shopify_id(), receiver.url, cipher, webhook_secret=shopify.credentials["client_secret"]
+        )
+        world.sandbox.clock.advance(60)
+        shopify.store.update_product(world.shopify_product("MUG-1").id, title="Mug (webhook)")
+        hub = shopify.extra["webhooks"]
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not (
+            hub.deliveries and all(d.state != "pending" for d in hub.deliveries)
+        ):
+            time.sleep(0.05)
+        with engine.connect() as conn:
+            assert "products/update" in conn.execute(select(webhook_inbox.c.topic)).scalars().all()
+        report = apply_inbox(engine, tenant_id=TENANT, run_id="hook", cipher=cipher)
+        assert report.dead == 0 and report.retried == 0, report.errors
+    assert world.hub_product("mug").title == "Mug (webhook)"
+    assert list(world.hub_product("mug").categories) == MUG_CATEGORIES
+    assert world.shopify_base_categories("MUG-1") == ["Gifts", "Mugs"]
+    assert world.conflicts() == []
+    writes = world.cycle()
+    assert writes[SHOPIFY] == 0 and writes[WOO] > 0 and writes[PRESTA] > 0
+    assert world.shelves() == (MUG_CATEGORIES, ["Gifts", "Kitchen > Mugs"], ["Gifts", "Kitchen > Mugs"])
+    assert world.cycle() == {SHOPIFY: 0, WOO: 0, PRESTA: 0}
+
+
+def test_a_shop_category_named_with_the_separator_stays_one_category_both_ways(world: World) -> None:
+    """Prevents a WooCommerce category whose own name is "Kids > 3 years" (one level) from reaching the hub as the
+    path Kids, 3 years and the other shops as a category "3 years" under "Kids" (PrestaShop), or the collection
+    "3 years" (Shopify): the hub holds ``Kids \\> 3 years``; Shopify gets the collection "Kids > 3 years" and
+    reads it back as the hub's name; PrestaShop, which refuses ``>`` in a category name (isCatalogName), rejects
+    that product instead of filing it wrongly; a nested path (``Clothing > Shirts``) works as before. A hub
+    category with an escaped name (a catalogue import) is pushed to WooCommerce as one category under its parent,
+    and the catalogue export writes it as the import reads it."""
+    kids = world.woo_rest("POST", "products/categories", {"name": "Kids > 3 years"})
+    clothing = world.woo_rest("POST", "products/categories", {"name": "Clothing"})
+    shirts = world.woo_rest("POST", "products/categories", {"name": "Shirts", "parent": clothing["id"]})
+    body = {"name": "Romper", "sku": "ROMPER-1", "regular_price": "12.00",
+            "categories": [{"id": kids["id"]}, {"id": shirts["id"]}]}  # fmt: skip
+    world.woo_rest("POST", "products", body)
+    world.sandbox.clock.advance(60)
+    presta_before = world.presta_category_names()
+
+    world.cycle()
+    assert sorted(world.hub_product("romper").categories) == ["Clothing > Shirts", "Kids \\> 3 years"]
+    assert world.shopify_collections_of("ROMPER-1") == ["Kids > 3 years", "Shirts"]
+    assert world.woo_steps("ROMPER-1") == [("Clothing", "Shirts"), ("Kids > 3 years",)]
+    # PrestaShop: nothing named "Kids" or "3 years" (no wrong nesting); the product is refused with the reason.
+    assert world.presta_category_names() == presta_before
+    [refused] = world.rejections("prestashop")
+    assert "Kids > 3 years" in refused.reason, refused.reason
+    # The pull of our Shopify write reads the collection title back as the hub's name: nothing moves.
+    before = world.hub_product("romper")
+    writes = world.cycle()
+    assert (writes[SHOPIFY], writes[WOO]) == (0, 0), writes
+    assert world.hub_product("romper") == before
+
+    # From the hub: an escaped name under a parent, imported from a catalogue file.
+    kite = "kite,Kite,,active,simple,,Outdoor > Toys \\> Games,KITE-1,,9.00,,EUR,,,"
+    path = world.tmp / "kite.csv"
+    path.write_text(f"{HEADER}\n{kite}\n", encoding="utf-8")
+    assert world.cli("catalog", "import", str(path), "--tenant", TENANT) == 0
+    world.cycle()
+    assert world.woo_steps("KITE-1") == [("Outdoor", "Toys > Games")]
+    assert world.shopify_collections_of("KITE-1") == ["Toys > Games"]
+    assert list(world.hub_product("kite").categories) == ["Outdoor > Toys \\> Games"]
+    writes = world.cycle()
+    assert (writes[SHOPIFY], writes[WOO]) == (0, 0), writes
+    assert list(world.hub_product("kite").categories) == ["Outdoor > Toys \\> Games"]
+    exported = world.tmp / "export.csv"
+    assert world.cli("catalog", "export", "--tenant", TENANT, str(exported)) == 0
+    assert "Outdoor > Toys \\> Games" in exported.read_text(encoding="utf-8")
