@@ -106,6 +106,9 @@ class VariantCreate:
     product_hub_id: int
     product_external_id: str
     variant: VariantValues
+    # The product's link base: the create moves the product's modification time, so its base is refreshed too,
+    # with the fields the answer does not carry (Shopify: the collections) taken from here.
+    product_base: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -446,6 +449,7 @@ def plan_export(
                         int(p.id),
                         str(link.external_id),
                         VariantValues(int(v.id), v.sku, vvalues, dict(v.options or {})),
+                        product_base=base,
                     )
                 )
                 continue
