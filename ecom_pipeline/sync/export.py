@@ -106,6 +106,9 @@ class VariantCreate:
     product_hub_id: int
     product_external_id: str
     variant: VariantValues
+    # The product's link base: the create moves the product's modification time, so its base is refreshed too,
+    # with the fields the answer does not carry (Shopify: the collections) taken from here.
+    product_base: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,9 @@ class FieldUpdate:
     # the shop, so the product's base is refreshed too (else the echo of our write would rewrite the hub product).
     product_hub_id: int | None = None
     product_base: Mapping[str, Any] | None = None
+    # A product's linked variants (external id -> (hub id, its link's base)): a product write moves its variants'
+    # modification time where they have none of their own (PrestaShop combinations), so their bases are refreshed too.
+    variant_bases: Mapping[str, tuple[int, Mapping[str, Any]]] = field(default_factory=dict)
 
     @property
     def is_simple_variant(self) -> bool:
@@ -415,7 +421,14 @@ def plan_export(
             if tag_change is not None:
                 changes[TAGS] = tag_change
         if changes:
-            update = FieldUpdate("product", int(p.id), str(link.external_id), None, changes, values, base)
+            variant_bases = {
+                str(vl.external_id): (int(v.id), dict(vl.base_snapshot or {}))
+                for v in live
+                if (vl := variant_links.get(int(v.id))) is not None
+            }
+            update = FieldUpdate(
+                "product", int(p.id), str(link.external_id), None, changes, values, base, variant_bases=variant_bases
+            )
             if p.deleted_at is not None and set(changes) == {"status"}:
                 plan.deletes.append(update)
             else:
@@ -436,6 +449,7 @@ def plan_export(
                         int(p.id),
                         str(link.external_id),
                         VariantValues(int(v.id), v.sku, vvalues, dict(v.options or {})),
+                        product_base=base,
                     )
                 )
                 continue

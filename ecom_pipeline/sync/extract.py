@@ -43,6 +43,9 @@ class ExtractContext:
     request_budget: int | None = None
     per_page: int = 100
     log: logging.Logger | Any = field(default_factory=lambda: logging.getLogger("ecom_pipeline.extract"))
+    # When this read began (our clock): stored with the cursor as ``read_at``, it tells the next read which
+    # modification times were over when this one read (``settled_before_of``).
+    read_started: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def http_options(self) -> HttpOptions:
         """How to reach the shop: its URL, TLS settings and API version, with this run's timeout, retries and
@@ -196,11 +199,17 @@ def changed_items(
     items: Sequence[Any],
     seen: set[str],
     record_time: Callable[[Any], datetime | None],
+    settled_before: datetime | None,
     external_id: Callable[[Any], str | None] = default_external_id,
 ) -> tuple[list[PageItem], CursorKey | None]:
     """The page loop every polling extract shares: count the page, note the ids seen (for tombstones), find the
     page's newest (modified, id) for the cursor, and keep only the records the hub does not already hold in this
-    version (same modification time as their link; a full refresh keeps all).
+    version (same modification time as their link, in a second before ``settled_before``: see :func:`is_unchanged`;
+    a full refresh keeps all).
+
+    ``settled_before`` comes from the stored cursor (:func:`settled_before_of`): the start of the last read minus
+    the lookback. None (no cursor yet, or one stored before reads noted their start) trusts no time: every record
+    is staged and resolve compares values.
 
     A record without an id is kept under a placeholder id, so the transform rejects it with its payload visible
     rather than the extract dropping it. ``record_time`` returns None for a record whose time it cannot read (the
@@ -223,7 +232,7 @@ def changed_items(
         if updated is not None and item_id.isdigit():
             key = CursorKey(updated, int(item_id))
             newest = key if newest is None or key > newest else newest
-        if not ctx.full_refresh and is_unchanged(links.get(item_id), updated):
+        if not ctx.full_refresh and is_unchanged(links.get(item_id), updated, settled_before):
             report.unchanged += 1
             continue
         changed.append(PageItem(item_id, item, updated))
@@ -257,7 +266,7 @@ def stage_page(
                 integration_id=ctx.integration.id,
                 tenant_id=ctx.integration.tenant_id,
                 entity=entity,
-                cursor=cursor.to_json(),
+                cursor=cursor_json(ctx, cursor),
             )
 
 
@@ -316,14 +325,54 @@ def stage_tombstones(
     return len(missing)
 
 
-def is_unchanged(link: Any, source_updated_at: datetime | None) -> bool:
-    """True when the hub already holds this exact version of the record (same shop modification time)."""
-    if link is None or source_updated_at is None:
+def is_unchanged(link: Any, source_updated_at: datetime | None, settled_before: datetime | None) -> bool:
+    """True when the hub already holds this exact version of the record: the link has the same shop modification
+    time, and that time is before ``settled_before`` (a second that was over when the link's reading was taken).
+
+    Shops stamp modification times in whole seconds (PrestaShop ``date_upd``, WooCommerce ``date_modified_gmt``,
+    Shopify ``updatedAt``). A reading taken within its record's second (our push's read-back always is: it follows
+    our own write) can be followed by another edit in that second, which leaves the time where it was: equal times
+    then hide a change. So a recent time proves nothing; the record is staged again and resolve compares its values
+    with the link's base: our own write (the echo) changes nothing, a merchant's edit in the same second is taken.
+    """
+    if link is None or source_updated_at is None or settled_before is None:
         return False
     if getattr(link, "deleted_at", None) is not None:
         return False
     known = getattr(link, "external_updated_at", None)
-    return known is not None and known == source_updated_at
+    return known is not None and known == source_updated_at and source_updated_at < settled_before
+
+
+# The entities we write to shops (push): their links are also written from our own read-backs, always within the
+# second of our write. Orders and customers are only read: an equal time is trusted as it always was.
+WRITTEN_ENTITIES = frozenset({"product"})
+ALWAYS_SETTLED = datetime.max.replace(tzinfo=UTC)
+
+
+def settled_before_of(cursor: dict[str, Any] | None, lookback: timedelta, entity: str) -> datetime | None:
+    """The time before which an equal modification time proves a record unchanged (:func:`is_unchanged`).
+
+    Every incremental read re-reads the records modified since its cursor minus the lookback, and the stored
+    cursor notes when the last read began (``read_at``, our clock). A record modified more than the lookback (the
+    clock skew we allow between shop and pipeline, as for the cursor itself) before that was read by it after its
+    second was over, and so was any link written later from a reading of that same time; a push or webhook after
+    that read writes times after it. None without a ``read_at`` (a first read, or a cursor older than the rule).
+    Entities we never write (orders, customers) trust every equal time, as before (``WRITTEN_ENTITIES``).
+    """
+    if entity not in WRITTEN_ENTITIES:
+        return ALWAYS_SETTLED
+    read_at = (cursor or {}).get("read_at")
+    if not read_at:
+        return None
+    when = datetime.fromisoformat(str(read_at))
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when - lookback
+
+
+def cursor_json(ctx: ExtractContext, cursor: CursorKey) -> dict[str, Any]:
+    """A cursor as stored: its position and when this read began (``read_at``, see :func:`settled_before_of`)."""
+    return {**cursor.to_json(), "read_at": ctx.read_started.astimezone(UTC).isoformat()}
 
 
 T = TypeVar("T")

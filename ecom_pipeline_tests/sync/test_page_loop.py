@@ -1,7 +1,8 @@
 """The page loop the WooCommerce and PrestaShop extracts share (``sync.extract.changed_items``), and the one
 staging-row constructor.
 
-Failures prevented: a record the hub already holds in this version staged again on every sync, a record without
+Failures prevented: a record the hub already holds in this version staged again on every sync, a shop edit made
+in the second of the link's reading skipped for its equal time, a record without
 an id dropped (instead of staged for the transform to reject with its payload visible), an id not noted as seen
 (it would become a tombstone), the cursor not moving to the page's newest (modified, id), and a staging row
 carrying another shop's tenant.
@@ -10,13 +11,22 @@ carrying another shop's tenant.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 
-from ecom_pipeline.sync.extract import CursorKey, ExtractContext, ExtractReport, changed_items, staged_record
+from ecom_pipeline.sync.extract import (
+    ALWAYS_SETTLED,
+    CursorKey,
+    ExtractContext,
+    ExtractReport,
+    changed_items,
+    cursor_json,
+    settled_before_of,
+    staged_record,
+)
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.engine import make_engine
 from ecom_pipeline_tests.sync.helpers import T0, connect
@@ -61,8 +71,9 @@ def test_the_page_loop_stages_what_changed_and_keeps_records_without_an_id(engin
     report = ExtractReport(entity="product")
     seen: set[str] = set()
     changed, newest = changed_items(
-        ctx, report, link_entity="product", items=ITEMS, seen=seen, record_time=lambda item: item["modified"]
-    )
+        ctx, report, link_entity="product", items=ITEMS, seen=seen, record_time=lambda item: item["modified"],
+        settled_before=T0 + timedelta(seconds=1),
+    )  # fmt: skip
     assert [(c.external_id, c.updated) for c in changed] == [
         ("2", T0 + timedelta(minutes=1)),
         ("missing-id-4-2", T0 + timedelta(hours=1)),
@@ -77,9 +88,45 @@ def test_a_full_refresh_stages_even_the_versions_the_hub_holds(engine: Engine) -
     ctx = _context(engine, full_refresh=True)
     report = ExtractReport(entity="product")
     changed, _ = changed_items(
-        ctx, report, link_entity="product", items=ITEMS[:1], seen=set(), record_time=lambda item: item["modified"]
-    )
+        ctx, report, link_entity="product", items=ITEMS[:1], seen=set(), record_time=lambda item: item["modified"],
+        settled_before=T0 + timedelta(seconds=1),
+    )  # fmt: skip
     assert [c.external_id for c in changed] == ["1"] and report.unchanged == 0
+
+
+@pytest.mark.parametrize("settled_before", [T0, None])
+def test_an_equal_time_not_settled_when_last_read_is_staged_again(
+    engine: Engine, settled_before: datetime | None
+) -> None:
+    """Prevents a shop edit made in the second of the link's reading (our push's read-back, or a poll that read
+    the record in its own second) from being skipped: times have whole seconds, so the second edit keeps the time.
+    Only a time before ``settled_before`` (the last read's start minus the lookback) is trusted; without one none."""
+    ctx = _context(engine)
+    report = ExtractReport(entity="product")
+    changed, _ = changed_items(
+        ctx, report, link_entity="product", items=ITEMS[:1], seen=set(), record_time=lambda item: item["modified"],
+        settled_before=settled_before,
+    )  # fmt: skip
+    assert [c.external_id for c in changed] == ["1"] and report.unchanged == 0
+
+
+def test_the_settled_time_is_the_last_reads_start_minus_the_lookback(engine: Engine) -> None:
+    """Prevents a cursor without the read's start (a first read, or stored before the rule) from trusting times,
+    and the stored cursor from losing when its read began."""
+    lookback = timedelta(minutes=5)
+    assert settled_before_of(None, lookback, "product") is None
+    assert settled_before_of({"modified": T0.isoformat(), "id": 1}, lookback, "product") is None
+    read_at = T0 + timedelta(hours=1)
+    assert (
+        settled_before_of({"modified": T0.isoformat(), "read_at": read_at.isoformat()}, lookback, "product")
+        == read_at - lookback
+    )
+    ctx = _context(engine)
+    ctx.read_started = read_at
+    stored = cursor_json(ctx, CursorKey(T0, 7))
+    assert settled_before_of(stored, lookback, "product") == read_at - lookback
+    assert settled_before_of(None, lookback, "order") == ALWAYS_SETTLED  # never written by us: trusted as before
+    assert CursorKey.from_json(stored) == CursorKey(T0, 7)
 
 
 def test_a_staging_row_takes_tenant_integration_and_platform_from_its_shop(engine: Engine) -> None:

@@ -8,8 +8,11 @@ Products, orders, customers
     Read with ``filter[date_upd]=[from,to]&date=1&sort=[date_upd_ASC,id_ASC]`` from the stored cursor minus the
     lookback. The cursor is kept in UTC; the filter is built in shop-local time by
     :func:`~ecom_pipeline.platforms.prestashop.dates.local_filter_floor`, which stays right across DST changes.
-    A record whose ``date_upd`` equals its link's is not staged (and a product in that state costs no
-    combinations call). Each page is staged atomically with the cursor covering it.
+    A record whose ``date_upd`` equals its link's is not staged (and a product in that state costs no combinations
+    call) when that time is more than the lookback before the last poll began (the cursor's ``read_at``); a more
+    recent one is staged again and resolve compares values: ``date_upd`` has whole seconds, so a back-office edit
+    in the second of our own write (or of the last poll's reading) keeps the time (``sync.extract.is_unchanged``).
+    Each page is staged atomically with the cursor covering it.
 
 Prices that change without ``date_upd`` (the price watch, products only)
     A combination's ``price`` impact, reference, weight or barcode is written on the combination, and a specific
@@ -374,6 +377,7 @@ def extract_entity(
                 items=page.items,
                 seen=seen,
                 record_time=lambda item: _record_time(item, timezone),
+                settled_before=shared.settled_before_of(report.cursor_before, ctx.lookback, entity),
             )
             changed = [(item.external_id, item.payload, item.updated) for item in items]
             payloads = _payloads(entity, key, changed, client, lookups, timezone)
@@ -401,7 +405,7 @@ def extract_entity(
     report.tombstoned = shared.stage_tombstones(ctx, entity=entity, link_entity=entity, seen=seen)
     if full_scan:
         newest = shared.cursor_after_full_scan(newest, now)
-    final = {**(newest.to_json() if newest else {}), "polled_at": now.isoformat()}
+    final = {**(shared.cursor_json(ctx, newest) if newest else {}), "polled_at": now.isoformat()}
     with ctx.engine.begin() as conn:
         store.set_cursor(
             conn, integration_id=integration.id, tenant_id=integration.tenant_id, entity=entity, cursor=final

@@ -525,6 +525,7 @@ class _Writer:
         old_product: Mapping[str, Any] | None = None
         old_variant: Mapping[str, Any] | None = None
         pushed: set[str] = set()
+        unwritten: dict[str, tuple[int, Mapping[str, Any]]] = {}
         for u in group:
             names = list(u.changes)
             if CATEGORIES in u.changes:
@@ -547,6 +548,7 @@ class _Writer:
             pushed.update(names)
             if u.entity == "product":
                 product_hub, old_product = u.hub_id, u.base
+                unwritten.update(u.variant_bases)
             else:
                 variant_hub, old_variant = u.hub_id, u.base
                 if product_hub is None:
@@ -555,6 +557,9 @@ class _Writer:
         self.out.updated += 1
         if product_hub is not None:
             entry = self.written.setdefault(pid, _Written(product_hub, old_product, {}))
+            # The PUT moved date_upd, the time of every combination too (they have none): their links are read back.
+            for vid, known in unwritten.items():
+                entry.variants.setdefault(vid, known)
             if variant_hub is not None:
                 entry.variants[variant_id(pid, 0)] = (variant_hub, old_variant)
             entry.pushed |= pushed

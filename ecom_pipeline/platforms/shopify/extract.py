@@ -325,6 +325,7 @@ def extract_entity(
             items=nodes,
             seen=seen,
             record_time=_record_time,
+            settled_before=shared.settled_before_of(report.cursor_before, ctx.lookback, entity),
             external_id=_node_id,
         )
         state["newest"] = shared.later(state["newest"], page_newest)

@@ -735,7 +735,9 @@ class _Writer:
                 self.out.reject("variant", vc.variant.sku or f"hub#{vc.variant.hub_id}", reason, body)
             return
         product_node = answer.get("product") or {"id": _gid("Product", parent)}
-        canonical = self._canonical({**product_node, "variants": {"nodes": nodes}})
+        canonical = self._canonical(
+            {**product_node, "variants": {"nodes": nodes}}, list(creates[0].product_base.get(CATEGORIES) or [])
+        )
         rows = [self._product_row(canonical, creates[0].product_hub_id, None, ())]
         by_sku = {v.sku: v for v in canonical.variants if v.sku}
         for i, vc in enumerate(creates):

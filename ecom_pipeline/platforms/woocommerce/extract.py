@@ -137,8 +137,9 @@ def _records_for_page(
 ) -> tuple[list[StagedRecord], shared.CursorKey | None]:
     """The staging records of one page (unchanged ones skipped) and the page's newest (modified, id)."""
     changed, newest = shared.changed_items(
-        ctx, report, link_entity=link_entity, items=items, seen=seen, record_time=_record_time
-    )
+        ctx, report, link_entity=link_entity, items=items, seen=seen, record_time=_record_time,
+        settled_before=shared.settled_before_of(report.cursor_before, ctx.lookback, report.entity),
+    )  # fmt: skip
     variations: dict[int, list[dict[str, Any]]] = {}
     if entity == "product" and fetcher is not None:
         variable = [

@@ -577,9 +577,19 @@ class _Writer:
         canonical = self._canonical(result, [])
         now = utcnow()
         rows = []
+        written = {u.external_id for u in group if u.entity == "variant"}
         for u in group:
             if u.entity == "product":
                 rows.append(self._link_after(canonical, u.external_id, u.hub_id, u.base, u.changes, now))
+                # A simple product's variant is the product: the write moved its modification time too.
+                for v in canonical.variants:
+                    known = u.variant_bases.get(v.external_id)
+                    if known is not None and v.external_id not in written:
+                        hub_id, base = known
+                        rows.append(
+                            self._link_after(canonical, v.external_id, hub_id, base, u.changes, now, variant=v,
+                                             parent=u.external_id)
+                        )  # fmt: skip
             elif canonical.variants:
                 if u.product_hub_id is not None and not any(x.entity == "product" for x in group):
                     parent_id = u.parent_external_id or u.external_id
