@@ -904,7 +904,8 @@ def cmd_push(args: argparse.Namespace) -> int:
         return 1
     except TenantLockLost as exc:
         print(
-            f"error: {exc} Run the push again: what already reached a shop is found there, not created twice.",
+            f"error: {exc} Run the push again: what already reached a shop is looked up by SKU or handle before a "
+            "create (a variant without a SKU cannot be: check the shop for a duplicate of one).",
             file=sys.stderr,
         )
         return 1

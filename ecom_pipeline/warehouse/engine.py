@@ -102,7 +102,9 @@ def make_engine(url: str, **pool_options: Any) -> Engine:
     options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5, **pool_options}
     # libpq's own keepalive probes: a client whose server vanished gets an error instead of waiting for the OS's
     # two hours in the middle of a query.
-    options["connect_args"] = {**CLIENT_KEEPALIVE, **options.get("connect_args", {})}
+    # Defaults only: a keepalive set in the URL's query (``?keepalives_idle=120``) or by the caller is kept.
+    defaults = {k: v for k, v in CLIENT_KEEPALIVE.items() if k not in parsed.query}
+    options["connect_args"] = {**defaults, **options.get("connect_args", {})}
     engine = create_engine(url, executemany_mode="values_plus_batch", **options)
     event.listen(engine, "connect", _server_keepalive)
     return engine

@@ -38,6 +38,7 @@ import contextlib
 import contextvars
 import hashlib
 import json
+import math
 import os
 import socket
 import struct
@@ -81,6 +82,7 @@ class _Fence:
     key: int
     fence_key: int
     server_pid: int
+    server_start: datetime  # with the pid, names the lock's session (a pid can be reused after a server restart)
 
 
 # The locks held by the current thread or task (a ``with tenant_lock`` pushes one, its exit pops it): only the commits
@@ -113,9 +115,21 @@ def default_timeout_s() -> float:
     if not raw:
         return DEFAULT_LOCK_TIMEOUT_S
     try:
-        return max(0.0, float(raw))
+        value = float(raw)
     except ValueError:
-        raise ValueError(f"{ENV_LOCK_TIMEOUT} must be a number of seconds, got {raw!r}") from None
+        value = math.nan
+    if not math.isfinite(value):
+        raise ValueError(f"{ENV_LOCK_TIMEOUT} must be a finite number of seconds, got {raw!r}")
+    return max(0.0, value)
+
+
+# PostgreSQL's lock_timeout is an int of milliseconds: a longer wait is several waits of at most this.
+MAX_LOCK_TIMEOUT_MS = 2_147_483_647
+
+
+def _lock_timeout_ms(remaining_s: float) -> str:
+    """``remaining_s`` as a lock_timeout: at least 1 ms (0 would mean no timeout at all), at most the int's range."""
+    return str(min(MAX_LOCK_TIMEOUT_MS, max(1, int(remaining_s * 1000))))
 
 
 def _holder_label(purpose: str) -> str:
@@ -184,15 +198,22 @@ def command_lock(
 LOCK_KEEPALIVE = {"tcp_keepalives_idle": "30", "tcp_keepalives_interval": "10", "tcp_keepalives_count": "3"}
 
 
-def prepare_lock_session(conn: Any, purpose: str) -> int:
-    """Name the lock's session after its holder (what a waiter is told) and set its keepalive probes, in one
-    round trip; returns the session's server pid (what the holder's commits check, see ``_check_fences``). Over a
-    Unix socket the keepalive settings do nothing, and PostgreSQL says so by ignoring them."""
+def prepare_lock_session(conn: Any, purpose: str) -> tuple[int, datetime]:
+    """Name the lock's session after its holder (what a waiter is told), set its keepalive probes and exempt it
+    from ``idle_session_timeout`` (PostgreSQL 14+; it sits idle for the whole apply, and a server that ends idle
+    sessions would take the lock from every long run), in one round trip. Returns the session's server pid and
+    start time, which together name it (what the holder's commits check, ``_check_fences``: a pid alone can be
+    reused by another session after a server restart). Over a Unix socket the keepalive settings do nothing, and
+    PostgreSQL says so by ignoring them."""
     row = conn.execute(
         text(
-            "SELECT pg_backend_pid(), set_config('application_name', :n, false), "
+            "SELECT pg_backend_pid(), (SELECT backend_start FROM pg_stat_get_activity(pg_backend_pid())), "
+            "set_config('application_name', :n, false), "
             "set_config('tcp_keepalives_idle', :idle, false), "
-            "set_config('tcp_keepalives_interval', :interval, false), set_config('tcp_keepalives_count', :count, false)"
+            "set_config('tcp_keepalives_interval', :interval, false), "
+            "set_config('tcp_keepalives_count', :count, false), "
+            "CASE WHEN current_setting('server_version_num')::int >= 140000 "
+            "THEN set_config('idle_session_timeout', '0', false) END"
         ),
         {
             "n": _holder_label(purpose),
@@ -201,7 +222,7 @@ def prepare_lock_session(conn: Any, purpose: str) -> int:
             "count": LOCK_KEEPALIVE["tcp_keepalives_count"],
         },
     ).first()
-    return int(row[0])
+    return int(row[0]), row[1]
 
 
 @contextlib.contextmanager
@@ -215,7 +236,7 @@ def _pg_lock(
     conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     held = False
     try:
-        server_pid = prepare_lock_session(conn, purpose)
+        server_pid, server_start = prepare_lock_session(conn, purpose)
         held = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
         if not held:
             if on_wait is not None:
@@ -228,8 +249,7 @@ def _pg_lock(
                     )
                 # Block in the server (woken the moment the holder lets go), but never past our deadline. At least
                 # 1 ms: a lock_timeout of 0 means no timeout at all, which a remainder under a millisecond would give.
-                wait_ms = max(1, int(remaining * 1000))
-                conn.execute(text("SELECT set_config('lock_timeout', :t, false)"), {"t": str(wait_ms)})
+                conn.execute(text("SELECT set_config('lock_timeout', :t, false)"), {"t": _lock_timeout_ms(remaining)})
                 try:
                     conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
                     held = True
@@ -237,7 +257,7 @@ def _pg_lock(
                     if getattr(getattr(exc, "orig", None), "pgcode", None) != "55P03":  # lock_not_available
                         raise
         _barrier(conn, tenant_id, timeout - (time.monotonic() - started), started)
-        fence = _Fence(id(engine), tenant_id, key, fence_key(tenant_id), server_pid)
+        fence = _Fence(id(engine), tenant_id, key, fence_key(tenant_id), server_pid, server_start)
         _install_fence_check(engine)
         token = _FENCES.set((*_FENCES.get(), fence))
         try:
@@ -265,8 +285,7 @@ def _barrier(conn: Any, tenant_id: str, remaining: float, started: float) -> Non
     transaction never ends (its host vanished between check and COMMIT), the server ends that session after its
     keepalive probes (``engine.WAREHOUSE_KEEPALIVE``); the wait is bounded by what is left of the lock timeout.
     """
-    wait_ms = max(1, int(remaining * 1000))
-    conn.execute(text("SELECT set_config('lock_timeout', :t, false)"), {"t": str(wait_ms)})
+    conn.execute(text("SELECT set_config('lock_timeout', :t, false)"), {"t": _lock_timeout_ms(remaining)})
     try:
         # A transaction-level lock in an autocommit session: taken, then released when this statement commits.
         conn.execute(text("SELECT pg_advisory_xact_lock(:f)"), {"f": fence_key(tenant_id)})
@@ -283,24 +302,41 @@ def _barrier(conn: Any, tenant_id: str, remaining: float, started: float) -> Non
         conn.execute(text("SELECT set_config('lock_timeout', '0', false)"))
 
 
-_FENCE_CHECK = text(
-    # The subquery in FROM runs first: the fence key is held (shared) before the lock is looked at, and until the
-    # COMMIT that follows, so a new holder's barrier cannot pass between the check and the commit.
-    "SELECT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.pid = :pid "
-    "AND l.classid = :hi AND l.objid = :lo AND l.objsubid = 1) FROM (SELECT pg_advisory_xact_lock_shared(:f)) AS fence"
-)
+def _fence_check(count: int) -> Any:
+    """One statement checking ``count`` fences: the subquery in FROM runs first, so every fence key is held (shared)
+    before any lock is looked at, and until the COMMIT that follows: a new holder's barrier cannot pass between the
+    check and the commit. A lock session is named by its pid and start time (``prepare_lock_session``)."""
+    keys = ", ".join(f"pg_advisory_xact_lock_shared(:f{i})" for i in range(count))
+    held = ", ".join(
+        f"EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.pid = :pid{i} "
+        f"AND l.classid = :hi{i} AND l.objid = :lo{i} AND l.objsubid = 1 "
+        f"AND (SELECT backend_start FROM pg_stat_get_activity(:pid{i})) = :start{i})"
+        for i in range(count)
+    )
+    return text(f"SELECT {held} FROM (SELECT {keys}) AS fence")
 
 
 def _check_fences(conn: Connection) -> None:
-    """Engine ``commit`` listener: before a transaction made under a tenant lock commits, check that the lock is
-    still ours (module doc); raise ``TenantLockLost`` instead, so the transaction rolls back."""
+    """Engine ``commit`` listener: before a transaction made under tenant locks commits, check that the locks are
+    still ours (module doc), all in one round trip; raise ``TenantLockLost`` instead, so the transaction rolls
+    back."""
     fences = [f for f in _FENCES.get() if f.engine_id == id(conn.engine)]
-    for fence in fences:
+    if not fences:
+        return
+    params: dict[str, Any] = {}
+    for i, fence in enumerate(fences):
         unsigned = fence.key & 0xFFFFFFFFFFFFFFFF
-        still_held = conn.execute(
-            _FENCE_CHECK,
-            {"pid": fence.server_pid, "hi": unsigned >> 32, "lo": unsigned & 0xFFFFFFFF, "f": fence.fence_key},
-        ).scalar()
+        params.update(
+            {
+                f"pid{i}": fence.server_pid,
+                f"start{i}": fence.server_start,
+                f"hi{i}": unsigned >> 32,
+                f"lo{i}": unsigned & 0xFFFFFFFF,
+                f"f{i}": fence.fence_key,
+            }
+        )
+    held = conn.execute(_fence_check(len(fences)), params).one()
+    for fence, still_held in zip(fences, held, strict=True):
         if not still_held:
             raise TenantLockLost(
                 f"tenant {fence.tenant_id!r}: this run lost its lock while it held it (its lock session, server pid "
@@ -312,9 +348,13 @@ def _check_fences(conn: Connection) -> None:
             )
 
 
+_LISTEN_GUARD = threading.Lock()
+
+
 def _install_fence_check(engine: Engine) -> None:
-    if not event.contains(engine, "commit", _check_fences):
-        event.listen(engine, "commit", _check_fences)
+    with _LISTEN_GUARD:  # two threads taking their first lock at once must not register it twice
+        if not event.contains(engine, "commit", _check_fences):
+            event.listen(engine, "commit", _check_fences)
 
 
 def _pg_holder(conn: Any, key: int) -> str | None:

@@ -204,3 +204,80 @@ def test_every_warehouse_session_probes_its_client(warehouse_url: str) -> None:
     with engine.connect() as conn:
         shown = {name: int(conn.execute(text(f"SHOW {name}")).scalar() or 0) for name in WAREHOUSE_KEEPALIVE}
     assert shown == WAREHOUSE_KEEPALIVE
+
+
+def test_the_fence_names_the_lock_session_by_pid_and_start_and_checks_every_lock_held(warehouse_url: str) -> None:
+    """Prevents a fence check that passes for the wrong session (after a server restart a new session can get the
+    old pid: the check also matches its start time), and one that checks only one of the locks held at once (a
+    follower holds its claim and the tenant's lock): the lost one is named."""
+    import dataclasses
+    from datetime import timedelta
+
+    from sqlalchemy import text
+
+    from ecom_pipeline.warehouse import locks
+
+    engine = _postgresql_engine(warehouse_url)
+    with tenant_lock(engine, "follower:two-fences"), tenant_lock(engine, "two-fences"):
+        claim, lock = locks._FENCES.get()
+        with engine.begin() as conn:
+            conn.execute(text("SELECT 1"))
+        # The same pid, another session start: what a reused pid looks like to the check.
+        token = locks._FENCES.set((claim, dataclasses.replace(lock, server_start=lock.server_start - timedelta(1))))
+        try:
+            with pytest.raises(locks.TenantLockLost) as caught, engine.begin() as conn:
+                conn.execute(text("SELECT 1"))
+            assert "'two-fences'" in str(caught.value)
+        finally:
+            locks._FENCES.reset(token)
+        with engine.begin() as conn:
+            conn.execute(text("SELECT 1"))
+
+
+def test_a_lock_timeout_beyond_postgresqls_range_still_takes_a_free_lock_and_nonsense_is_refused(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prevents a long ``ECOM_TENANT_LOCK_TIMEOUT_S`` (more than PostgreSQL's int of milliseconds, ~24 days) from
+    failing every lock, contended or not, and ``inf``/``nan`` from failing with an OverflowError deep inside."""
+    from ecom_pipeline.warehouse.locks import ENV_LOCK_TIMEOUT, default_timeout_s
+
+    monkeypatch.setenv(ENV_LOCK_TIMEOUT, "3000000")
+    with tenant_lock(shared_engine(url), "long-wait") as held:
+        assert held.waited_s < 5
+    for nonsense in ("inf", "nan", "soon"):
+        monkeypatch.setenv(ENV_LOCK_TIMEOUT, nonsense)
+        with pytest.raises(ValueError, match="finite number of seconds"):
+            default_timeout_s()
+
+
+def test_the_lock_session_is_exempt_from_the_servers_idle_session_timeout(warehouse_url: str) -> None:
+    """Prevents a server (or role) with ``idle_session_timeout`` from ending the lock's session in the middle of
+    every long apply (it sits idle meanwhile): the lock would be lost and each such run end with TenantLockLost."""
+    from sqlalchemy import text
+
+    from ecom_pipeline.warehouse.locks import prepare_lock_session
+
+    engine = _postgresql_engine(warehouse_url)
+    with engine.connect() as conn:
+        if int(conn.execute(text("SHOW server_version_num")).scalar() or 0) < 140000:
+            pytest.skip("idle_session_timeout is PostgreSQL 14+")
+        conn.execute(text("SET idle_session_timeout = '5s'"))  # as a server or role default would
+        prepare_lock_session(conn, "a test's apply")
+        shown = conn.execute(text("SHOW idle_session_timeout")).scalar()
+        conn.invalidate()
+    assert shown == "0"
+
+
+def test_a_keepalive_set_in_the_warehouse_url_is_kept(warehouse_url: str) -> None:
+    """Prevents our keepalive defaults from overriding what an operator wrote in the URL's query."""
+    from ecom_pipeline.warehouse.engine import make_engine
+
+    engine = _postgresql_engine(warehouse_url)
+    separator = "&" if "?" in warehouse_url else "?"
+    custom = make_engine(f"{warehouse_url}{separator}keepalives_idle=120")
+    try:
+        with custom.connect() as conn, engine.connect() as default:
+            assert conn.connection.dbapi_connection.info.dsn_parameters["keepalives_idle"] == "120"  # type: ignore[union-attr]
+            assert default.connection.dbapi_connection.info.dsn_parameters["keepalives_idle"] == "30"  # type: ignore[union-attr]
+    finally:
+        custom.dispose()
