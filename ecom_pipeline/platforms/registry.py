@@ -193,12 +193,6 @@ class PlatformSpec:
     # refund gave back, ``restocked_lines(order payload)`` (stock/refunds.py). Imported only when stock is pushed;
     # None: the hub does not manage the platform's stock.
     stock: str | None = None
-    # (the integration's settings) -> the canonical product fields the platform's readings say nothing about with
-    # those settings: unknown, not empty (Shopify's ``categories`` while ``shopify_collections`` is off). The
-    # three-way merge of a ``bidirectional``/``push`` shop skips them (the hub keeps its value) and keeps the link's
-    # base of them as it was (``sync.resolve.threeway``; fields without a policy: handle, tags, categories, kind).
-    # None: every reading carries every field.
-    unread_product_fields: Callable[[Mapping[str, Any] | None], frozenset[str]] | None = None
 
 
 def _check(spec: Any, origin: str) -> PlatformSpec:

@@ -96,6 +96,11 @@ class CanonicalProduct:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     external_gid: str | None = None  # GraphQL global id where the platform has one (Shopify)
+    # Fields this reading says nothing about (unknown, not empty): a Shopify product read without its collections
+    # (``shopify_collections`` off, or a REST body) has no categories to tell. Resolve leaves such a field alone
+    # (no pull, no conflict, base kept). Decided by the reading itself, not by the settings when it is applied, so a
+    # setting changed between read and apply cannot turn an unread field into an empty one. Never in snapshots.
+    unread: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         _validate(self, (), ("created_at", "updated_at"))

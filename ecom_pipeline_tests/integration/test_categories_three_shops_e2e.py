@@ -392,3 +392,47 @@ def test_a_pull_shopify_shop_with_collections_off_keeps_the_hub_categories(world
     assert world.hub_product("mug").title == "Mug (pulled)"
     assert world.shelves() == (MUG_CATEGORIES, ["Gifts", "Kitchen > Mugs"], ["Gifts", "Kitchen > Mugs"])
     assert world.conflicts() == []
+
+
+def test_a_reading_without_collections_applied_after_they_were_turned_on_keeps_the_hub_categories(
+    world: World,
+) -> None:
+    """Prevents the loss when the setting changes between read and apply: a Shopify product read while collections
+    were off (no categories read) and applied after they were turned on must not empty the hub's categories. The
+    reading itself says what it did not read (``CanonicalProduct.unread``), not the settings at apply time."""
+    import threading
+
+    from ecom_pipeline.warehouse.locks import tenant_lock
+
+    world.collections(on=False)
+    world.shop(SHOPIFY).store.update_product(world.shopify_product("MUG-1").id, title="Mug (read while off)")
+    world.sandbox.clock.advance(60)
+    world.reset()
+    outcome: list[Any] = []
+    with tenant_lock(shared_engine(world.url), TENANT, purpose="a test holding the apply"):
+        sync = threading.Thread(target=lambda: outcome.append(run_sync(TENANT, instance=world.instance)))
+        sync.start()  # its extracts read without collections, then its hub steps wait for the lock
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not _staged_title(world, "Mug (read while off)"):
+            time.sleep(0.2)
+        world.collections(on=True)
+    sync.join(timeout=300)
+    assert outcome and outcome[0].success, outcome and outcome[0].failure
+    assert world.hub_product("mug").title == "Mug (read while off)"
+    assert list(world.hub_product("mug").categories) == MUG_CATEGORIES
+    assert world.conflicts() == []
+
+
+def _staged_title(world: World, title: str) -> bool:
+    """Whether a Shopify product reading with this title is staged (the extract of the running sync is done)."""
+    from sqlalchemy import String, cast
+
+    from ecom_pipeline.warehouse.schema import staging_records
+
+    with shared_engine(world.url).connect() as conn:
+        found = conn.execute(
+            select(staging_records.c.id).where(
+                staging_records.c.entity == "product", cast(staging_records.c.payload, String).contains(title)
+            )
+        ).first()
+    return found is not None

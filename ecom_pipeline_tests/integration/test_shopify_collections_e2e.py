@@ -323,3 +323,40 @@ def test_variants_added_and_removed_under_a_categorised_product_keep_its_categor
         assert world.mutations() == []
         assert world.categories("tee") == ["Clothing > Shirts"]
         assert world.collections_of("TEE-S") == [("Shirts", True)]
+
+
+def test_variants_added_and_removed_while_collections_are_off_keep_the_bases_categories(world: World) -> None:
+    """Prevents a variant create or delete while collections are off from resetting the product link's base
+    categories to [] (those answers say nothing of collections): turned on again, the shop's collections would then
+    differ from the base and be taken as the merchant's change, over a category edit made in the hub meanwhile."""
+    tee_s = "tee,T-Shirt,,active,variable,,Clothing > Shirts,TEE-S,T-Shirt - S,19.90,,USD,0.2,Size=S,"
+    tee_m = "tee,,,,,,,TEE-M,T-Shirt - M,19.90,,USD,0.2,Size=M,"
+    world.sync()
+    world.import_csv(tee_s)
+    assert world.push() == 0
+    product_id = world.product("TEE-S").id
+
+    def base_categories() -> list[str]:
+        with shared_engine(world.url).connect() as conn:
+            base = conn.execute(
+                select(entity_links.c.base_snapshot).where(
+                    entity_links.c.entity == "product", entity_links.c.external_id == str(product_id)
+                )
+            ).scalar_one()
+        return list(base["categories"])
+
+    agreed = base_categories()
+    assert agreed
+    assert world.cli("integration", "set", "--integration", str(_integration_id(world)),
+                     "--shopify-collections", "off") == 0  # fmt: skip
+    for mutation in ("productVariantsBulkCreate", "productVariantsBulkDelete"):
+        world.sandbox.clock.advance(60)
+        if mutation == "productVariantsBulkCreate":
+            world.import_csv(tee_s, tee_m)
+        else:
+            with shared_engine(world.url).begin() as conn:
+                conn.execute(update(hub_variants).where(hub_variants.c.sku == "TEE-M").values(deleted_at=utcnow()))
+        world.clear()
+        assert world.push() == 0
+        assert world.mutations() == [mutation]
+        assert base_categories() == agreed, mutation

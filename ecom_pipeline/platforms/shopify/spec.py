@@ -38,8 +38,6 @@ def platform_spec() -> PlatformSpec:
         # listable for 60 days only (a partial listing by construction). See ShopifyClient.list_ids.
         writer="ecom_pipeline.platforms.shopify.writer",
         stock="ecom_pipeline.platforms.shopify.stock",
-        # Collections off (the default): a reading's categories are unknown, not empty (transform.py).
-        unread_product_fields=shopify.unread_product_fields,
         reconcile=ReconcileSpec(
             resources={"product": "products", "customer": "customers"}, make_client=shopify_extract.make_client
         ),

@@ -52,7 +52,6 @@ from ecom_pipeline.sync.canonical import (
     with_tax_flag,
 )
 from ecom_pipeline.sync.category_paths import escape_name
-from ecom_pipeline.sync.policies import shopify_collections_of
 
 PRODUCT_STATUS = {"active": "active", "draft": "draft", "archived": "archived", "unlisted": "active"}
 FULFILLMENT_ALIASES = {"partial": "partially_fulfilled", "null": "unfulfilled"}
@@ -146,15 +145,9 @@ def _tags(f: Fields, value: Any) -> tuple[str, ...]:
     return tuple(t for t in (str(i).strip() for i in items) if t)
 
 
-def unread_product_fields(settings: Mapping[str, Any] | None) -> frozenset[str]:
-    """The product fields a Shopify reading says nothing about with these integration settings
-    (``registry.PlatformSpec.unread_product_fields``): its categories while ``shopify_collections`` is off. Off,
-    no collection is read (the extract and the webhook re-read drop the connection), so the empty categories of
-    such a reading are unknown, not empty: the merge must not take them for the merchant removing every category
-    (a shop turned off after being on would empty the hub's categories)."""
-    return frozenset() if shopify_collections_of(settings) else _CATEGORIES_ONLY
-
-
+# What a Shopify reading without its collections says nothing about (``CanonicalProduct.unread``): off (the default
+# of ``shopify_collections``), no collection is read, so its empty categories are unknown, not empty: the merge must
+# not take them for the merchant removing every category (a shop turned off after being on would empty the hub's).
 _CATEGORIES_ONLY = frozenset({"categories"})
 
 
@@ -356,6 +349,9 @@ def _product(
         handle=f.text("handle", product.get("handle")),
         tags=_tags(f, product.get("tags")),
         categories=_categories(f, product.get("collections")) if graphql else (),
+        # Read without its collections (``shopify_collections`` off: the extract and the webhook re-read drop the
+        # connection; a REST body has none): its categories are unknown, not empty (``CanonicalProduct.unread``).
+        unread=frozenset() if graphql and "collections" in product else _CATEGORIES_ONLY,
         created_at=f.utc_time(created, product.get(created)),
         updated_at=f.utc_time(updated, product.get(updated)),
         external_gid=_gid(product),

@@ -738,7 +738,9 @@ class _Writer:
         canonical = self._canonical(
             {**product_node, "variants": {"nodes": nodes}}, list(creates[0].product_base.get(CATEGORIES) or [])
         )
-        rows = [self._product_row(canonical, creates[0].product_hub_id, None, ())]
+        # The product's base as ``old``, as the variant-update path does: with collections off, the base keeps the
+        # categories last agreed (the answer says nothing of them), instead of resetting them to [].
+        rows = [self._product_row(canonical, creates[0].product_hub_id, creates[0].product_base or None, ())]
         by_sku = {v.sku: v for v in canonical.variants if v.sku}
         for i, vc in enumerate(creates):
             shop_variant = by_sku.get(vc.variant.sku or "") or canonical.variants[i]
@@ -780,7 +782,7 @@ class _Writer:
             canonical = self._canonical(
                 {**product_node, "variants": {"nodes": []}}, list(group[0].product_base.get(CATEGORIES) or [])
             )
-            rows.append(self._product_row(canonical, group[0].product_hub_id, None, ()))
+            rows.append(self._product_row(canonical, group[0].product_hub_id, group[0].product_base or None, ()))
         self.on_links(rows)
         self.out.deleted += len(group)
 
@@ -813,7 +815,7 @@ class _Writer:
         for name in kept:
             snapshot[name] = None
         # Collections off: the answer (like the pull's reading) says nothing of categories (unknown, not empty,
-        # ``transform.unread_product_fields``): the base keeps the categories last agreed, and the digest is the
+        # ``CanonicalProduct.unread``): the base keeps the categories last agreed, and the digest is the
         # reading's, so the pull of this write is its echo (the merge skips categories as well).
         reading = snapshot.get(CATEGORIES)
         unread = not self.with_categories and old is not None and CATEGORIES in old and CATEGORIES in snapshot

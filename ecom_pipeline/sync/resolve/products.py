@@ -31,7 +31,7 @@ from ecom_pipeline.sync.resolve.core import (
     variants_by_sku,
 )
 from ecom_pipeline.sync.resolve.decisions import apply_decisions
-from ecom_pipeline.sync.resolve.threeway import Merger, load_settings, unread_fields
+from ecom_pipeline.sync.resolve.threeway import Merger, load_settings
 from ecom_pipeline.sync.resolve.tombstones import tombstone_links
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.schema import hub_products, hub_variants
@@ -43,7 +43,7 @@ _VARIANT_STOCK_FIELDS = frozenset({"stock_quantity", "stock_managed", "stock_sta
 
 def product_snapshot(product: CanonicalProduct) -> dict[str, Any]:
     """The product's own canonical fields (variants have their own links and snapshots)."""
-    return snapshot_of(product, without=("variants",))
+    return snapshot_of(product, without=("variants", "unread"))
 
 
 def variant_snapshot(variant: CanonicalVariant) -> dict[str, Any]:
@@ -186,7 +186,6 @@ def _write_hub_products(
     lookups: _Lookups,
     now: datetime,
     merger: Merger | None = None,
-    unread: frozenset[str] = frozenset(),
 ) -> None:
     """Decide each plan's hub product (the link's, else that of a variant sharing a SKU, else a new one), write it."""
     new_products: list[_ProductPlan] = []
@@ -216,7 +215,7 @@ def _write_hub_products(
         [
             {
                 "id": plan.product.hub_id,
-                **_merged_product(plan.product, _product_values(plan.product.record, now), merger, unread),
+                **_merged_product(plan.product, _product_values(plan.product.record, now), merger),
             }
             for plan in plans
             if plan.product_changed and not plan.created
@@ -224,14 +223,12 @@ def _write_hub_products(
     )
 
 
-def _merged_product(
-    item: Pending[CanonicalProduct], values: dict[str, Any], merger: Merger | None, unread: frozenset[str]
-) -> dict[str, Any]:
+def _merged_product(item: Pending[CanonicalProduct], values: dict[str, Any], merger: Merger | None) -> dict[str, Any]:
     """The values to write to a linked hub product: the shop's (``pull``), else the three-way merge's; never a
-    column the shop's platform does not have (``_PLATFORM_PRODUCT_COLUMNS``), nor one this integration's readings
-    leave unread (``unread``: Shopify's categories while ``shopify_collections`` is off, which a ``pull`` shop
-    would otherwise write as ``[]`` over the hub's; the merge skips them on its own)."""
-    unknown = {name for name in _PLATFORM_PRODUCT_COLUMNS if getattr(item.record, name) is None} | unread
+    column the shop's platform does not have (``_PLATFORM_PRODUCT_COLUMNS``), nor one the reading left unread
+    (``CanonicalProduct.unread``: Shopify's categories read without collections, which a ``pull`` shop would
+    otherwise write as ``[]`` over the hub's; the merge skips them on its own)."""
+    unknown = {name for name in _PLATFORM_PRODUCT_COLUMNS if getattr(item.record, name) is None} | item.record.unread
     values = {k: v for k, v in values.items() if k not in unknown}
     merged = values if merger is None else merger.product(item, values)
     return {k: v for k, v in merged.items() if k not in unknown}
@@ -367,8 +364,7 @@ def resolve_products(
             [int(row.product_id) for row in matched],
             [int(row.id) for row in matched] + [int(r.hub_id) for plan in plans for r in plan.removed_variant_links],
         )
-    unread = unread_fields(conn, integration_id) if merger is None else frozenset()
-    _write_hub_products(conn, tenant_id, plans, lookups, now, merger, unread)
+    _write_hub_products(conn, tenant_id, plans, lookups, now, merger)
     _write_hub_variants(conn, tenant_id, plans, lookups.by_sku, now, merger)
     if merger is not None:
         _removed_by_merge(conn, integration_id, plans, merger, now)

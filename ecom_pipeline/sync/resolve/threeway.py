@@ -122,23 +122,6 @@ def _platform_fields(conn: Connection, integration_id: int) -> frozenset[str]:
         return frozenset(VARIANT_FIELDS)
 
 
-def unread_fields(conn: Connection, integration_id: int) -> frozenset[str]:
-    """The product fields the shop's readings say nothing about with its settings (its platform's
-    ``unread_product_fields``: Shopify's categories while ``shopify_collections`` is off); none when unknown."""
-    from ecom_pipeline.platforms.registry import get_platform
-
-    row = conn.execute(
-        select(integrations.c.platform, integrations.c.settings).where(integrations.c.id == integration_id)
-    ).first()
-    if row is None:
-        return frozenset()
-    try:
-        unread = get_platform(str(row.platform)).unread_product_fields
-    except KeyError:  # a platform not registered in this process (e.g. a test double)
-        return frozenset()
-    return frozenset(unread(row.settings if isinstance(row.settings, dict) else None)) if unread else frozenset()
-
-
 def _shown(values: dict[str, Any]) -> dict[str, Any]:
     """A variant's set-merge fields as a conflict row shows them (SKU, prices, barcode, weight, options)."""
     return {name: values.get(name) for name in MEMBER_FIELDS}
@@ -166,8 +149,6 @@ class Merger:
         self.products: dict[int, Row[Any]] = {}
         self.variants: dict[int, Row[Any]] = {}
         self.conflicts: list[dict[str, Any]] = []
-        # Product fields this shop's readings do not carry (unknown, not empty): skipped, their base kept.
-        self.unread_products = unread_fields(conn, integration_id)
         # What the set merge compares to tell an edited variant: the fields this platform holds.
         self.member_fields = member_fields(_platform_fields(conn, integration_id))
         # With a price rule the shop's price is derived from the hub's: it is never pulled into the hub.
@@ -301,7 +282,7 @@ class Merger:
             _PRODUCT_OTHER,
             values,
             item.record.updated_at,
-            self.unread_products,
+            item.record.unread,  # fields the reading says nothing about: skipped, their base kept
         )
 
     def variant(self, item: Pending[Any], values: dict[str, Any], shop_time: datetime | None) -> dict[str, Any]:
