@@ -364,7 +364,9 @@ def _pg_holder(conn: Any, key: int) -> str | None:
         text(
             "SELECT a.pid, a.application_name, a.client_addr, a.backend_start FROM pg_locks l "
             "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
-            "AND l.classid = :hi AND l.objid = :lo AND l.objsubid = 1 LIMIT 1"
+            "AND l.classid = :hi AND l.objid = :lo AND l.objsubid = 1 "
+            # Advisory locks belong to a database: the same key in another database of the server is another lock.
+            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) LIMIT 1"
         ),
         {"hi": unsigned >> 32, "lo": unsigned & 0xFFFFFFFF},
     ).first()

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Any
 
 import pytest
 
@@ -281,3 +282,21 @@ def test_a_keepalive_set_in_the_warehouse_url_is_kept(warehouse_url: str) -> Non
             assert default.connection.dbapi_connection.info.dsn_parameters["keepalives_idle"] == "30"  # type: ignore[union-attr]
     finally:
         custom.dispose()
+
+
+def test_a_waiter_is_told_the_holder_of_its_own_databases_lock_not_another_databases(
+    warehouse_url: str, pg_databases: Any
+) -> None:
+    """Prevents a wait message naming a session of another database on the same server (advisory locks belong to a
+    database: the same tenant in another warehouse is another lock), which sends an operator after the wrong run."""
+    from ecom_pipeline.warehouse.locks import _pg_holder, lock_key
+
+    engine = _postgresql_engine(warehouse_url)
+    other_url = pg_databases.new("otherwh")
+    try:
+        other = shared_engine(other_url)
+        with tenant_lock(other, "acme", purpose="another warehouse's apply"), engine.connect() as conn:
+            assert _pg_holder(conn, lock_key("acme")) is None
+    finally:
+        shared_engine(other_url).dispose()
+        pg_databases.release(other_url)
