@@ -286,6 +286,18 @@ def test_staged_payload_is_stored_as_the_hashed_text(engine: Engine, cipher: Cre
     assert [r.payload_hash for r in rows] == [payload_hash(payload), payload_hash(odd), None]
 
 
+def test_staged_payloads_read_back_exactly_through_the_fast_decoder(engine: Engine, cipher: CredentialCipher) -> None:
+    """JSON columns are decoded by ``jsoncodec.loads`` (orjson where it agrees with ``json``): integers beyond 64
+    bits stay exact ints (orjson alone would read them as floats), non-ASCII text and floats read back equal."""
+    payload = {"id": 2**70, "neg": -(2**64) - 1, "n": "Caf\u00e9 \U0001f600 \u4e2d", "w": 0.5, "x": None, "e": 1e-7}
+    with engine.begin() as conn:
+        iid = _connect(conn, cipher)
+        store.stage_records(conn, [store.StagedRecord("acme", iid, "woocommerce", "product", "1", payload)], run_id="r")
+        stored = store.pending_staging(conn, tenant_id="acme", entity="product")[0].payload
+    assert stored == payload
+    assert [type(stored[k]) for k in ("id", "neg", "w", "e")] == [int, int, float, float]
+
+
 def test_large_staged_payloads_are_lz4_compressed_on_postgresql(engine: Engine, cipher: CredentialCipher) -> None:
     """Staging compresses its payloads with lz4 where the server has it (faster to write and to read back than
     pglz), only for its own transaction: other writes keep the server's default."""
