@@ -70,16 +70,70 @@ def chunked(values: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[An
 
 
 def bulk_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
-    """Insert many rows in one statement: a COPY on PostgreSQL where the rows allow it (``_copy_insert``), else
-    one executemany (SQLAlchemy batches it into multi-row INSERTs: insertmanyvalues)."""
-    if rows and not (conn.dialect.name == "postgresql" and BULK_COPY and _copy_insert(conn, table, rows)):
-        conn.execute(insert(table), [dict(row) for row in rows])
+    """Insert many rows in one statement: a COPY on PostgreSQL where the rows allow it (``_copy_insert``), the
+    driver's own executemany on SQLite (``_sqlite_insert``), else SQLAlchemy's executemany."""
+    if not rows:
+        return 0
+    dialect = conn.dialect.name
+    if dialect == "postgresql" and BULK_COPY and _copy_insert(conn, table, rows):
+        return len(rows)
+    if dialect == "sqlite" and SQLITE_RAW and _sqlite_insert(conn, table, rows):
+        return len(rows)
+    conn.execute(insert(table), [dict(row) for row in rows])
     return len(rows)
 
 
-# COPY instead of multi-row INSERTs on PostgreSQL (switches for measuring one against the other).
+# COPY instead of multi-row INSERTs on PostgreSQL, the driver's executemany instead of SQLAlchemy's on SQLite
+# (switches for measuring one against the other).
 BULK_COPY = True
 STAGING_COPY = True
+SQLITE_RAW = True
+
+
+def _insert_keys(table: Table, rows: Sequence[Mapping[str, Any]]) -> tuple[str, ...] | None:
+    """The columns of ``rows`` when every row has the same ones and no column left out has a Python-side default
+    (which SQLAlchemy's INSERT would fill in); None otherwise."""
+    keys = tuple(rows[0])
+    key_set = set(keys)
+    if not key_set <= set(table.c.keys()):
+        return None
+    if any(c.default is not None and c.name not in key_set for c in table.c) or any(len(r) != len(keys) for r in rows):
+        return None
+    return keys
+
+
+def _sqlite_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> bool:
+    """Insert ``rows`` with one ``executemany`` of the sqlite3 driver; False (nothing sent) when the rows do not
+    fit it as SQLAlchemy's INSERT would take them (see ``_insert_keys``).
+
+    SQLAlchemy's executemany builds and processes a parameter dict per row (``construct_params``, its dict
+    comprehensions): about as much CPU as the driver's insert itself. Here each value goes through its column
+    type's own bind processing (UTC times to SQLite's text, JSON encoded) into a tuple, so the driver receives
+    the values SQLAlchemy would have given it, and the stored values are the same.
+    """
+    keys = _insert_keys(table, rows)
+    if keys is None:
+        return False
+    dialect = conn.dialect
+    processors = [table.c[k].type._cached_bind_processor(dialect) for k in keys]
+    quote = dialect.identifier_preparer.quote
+    statement = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(k) for k in keys)}) VALUES ({', '.join('?' * len(keys))})"
+    )
+    try:
+        if any(p is not None for p in processors):
+            params = [
+                tuple([v if p is None else p(v) for v, p in zip([row[k] for k in keys], processors, strict=True)])
+                for row in rows
+            ]
+        else:
+            params = [tuple([row[k] for k in keys]) for row in rows]
+    except KeyError:
+        return False
+    except (ValueError, TypeError) as exc:  # a bind parameter refused: SQLAlchemy wraps it the same way
+        raise StatementError(str(exc), statement, None, exc) from exc
+    conn.exec_driver_sql(statement, params)
+    return True
 
 
 class _NotCopyable(Exception):
@@ -544,6 +598,8 @@ def stage_records(conn: Connection, records: Sequence[StagedRecord], *, run_id: 
     _fast_toast_compression(conn)
     if conn.dialect.name == "postgresql" and STAGING_COPY:
         _copy_staging(conn, rows)
+    elif conn.dialect.name == "sqlite" and SQLITE_RAW:
+        _sqlite_staging(conn, rows)
     else:
         conn.execute(_staging_insert(conn.dialect.name), rows)
     return len(rows)
@@ -592,6 +648,27 @@ def _copy_staging(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         raise StatementError(str(exc), _STAGING_COPY_STATEMENT, None, exc) from exc
     buffer.seek(0)
     _copy_from(conn, _STAGING_COPY_STATEMENT, buffer)
+
+
+def _sqlite_staging(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Append staging rows with one ``executemany`` of the sqlite3 driver (see ``_sqlite_insert``): the payload
+    column takes the ready JSON text as ``_staging_insert`` binds it, the other columns their type's bind
+    processing (UTC times as SQLite text)."""
+    dialect = conn.dialect
+    fields = [
+        (key, None if key == "payload_text" else staging_records.c[name].type._cached_bind_processor(dialect))
+        for name, key, _ in _STAGING_COPY_FIELDS
+    ]
+    quote = dialect.identifier_preparer.quote
+    statement = (
+        f"INSERT INTO staging_records ({', '.join(quote(f[0]) for f in _STAGING_COPY_FIELDS)})"
+        f" VALUES ({', '.join('?' * len(fields))})"
+    )
+    try:
+        params = [tuple([row[key] if p is None else p(row[key]) for key, p in fields]) for row in rows]
+    except (ValueError, TypeError) as exc:  # a naive time: SQLAlchemy wraps a bind parameter's refusal the same way
+        raise StatementError(str(exc), statement, None, exc) from exc
+    conn.exec_driver_sql(statement, params)
 
 
 # Per engine URL: whether this PostgreSQL server was built with lz4 (asked once per process).

@@ -351,6 +351,47 @@ def test_staging_keeps_separators_and_backslashes_in_every_text_column(
     assert rows[0].op == "upsert" and rows[1].op == "delete" and rows[0].applied_at is None
 
 
+def _stored_text(conn: Connection, table: Any, key: str, pattern: str) -> list[list[Any]]:
+    """The rows whose ``key`` is LIKE ``pattern``, every column but the id as the database's own text of it."""
+    from sqlalchemy import Text, cast
+
+    query = select(*[cast(c, Text) for c in table.c if c.name != "id"]).where(table.c[key].like(pattern))
+    return [list(row) for row in conn.execute(query.order_by(table.c[key]))]
+
+
+def test_staging_stores_the_same_bytes_by_either_path(
+    engine: Engine, cipher: CredentialCipher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Staging writes by COPY on PostgreSQL and by the driver's executemany on SQLite: the stored row, read as the
+    database holds it, is the one SQLAlchemy's INSERT stores (payload text, hash, times, NULLs)."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    fixed = datetime(2026, 12, 5, 4, 0, 0, 123456, tzinfo=UTC)
+    monkeypatch.setattr(store, "utcnow", lambda: fixed)
+    updated = datetime(2026, 11, 1, 10, 0, tzinfo=timezone(timedelta(hours=2)))
+    payload = {"b": [1, 2.5, None, True, 2**70], "a": {"z": "é \t\\ x", "y": "ü 中"}, "c": '\n\t"'}
+    with engine.begin() as conn:
+        iid = _connect(conn, cipher)
+    for tag, fast in (("slow", False), ("fast", True)):
+        monkeypatch.setattr(store, "STAGING_COPY", fast)
+        monkeypatch.setattr(store, "SQLITE_RAW", fast)
+        with engine.begin() as conn:
+            store.stage_records(
+                conn,
+                [
+                    store.StagedRecord(
+                        "acme", iid, "woocommerce", "product", f"{tag}-1", payload, source_updated_at=updated
+                    ),
+                    store.StagedRecord("acme", iid, "woocommerce", "product", f"{tag}-2", None, op="delete"),
+                ],
+                run_id="r\t1",
+            )
+    with engine.connect() as conn:
+        raw = {tag: _stored_text(conn, staging_records, "external_id", f"{tag}-%") for tag in ("slow", "fast")}
+    assert len(raw["fast"]) == 2
+    assert [[v if v is None else v.replace("slow", "fast") for v in r] for r in raw["slow"]] == raw["fast"]
+
+
 def test_staging_refuses_a_naive_time(engine: Engine, cipher: CredentialCipher) -> None:
     """A naive shop time is refused as the column type refuses it, whichever way the rows are sent."""
     from datetime import datetime
@@ -373,8 +414,9 @@ def test_staging_refuses_a_naive_time(engine: Engine, cipher: CredentialCipher) 
 def test_bulk_insert_by_copy_stores_what_an_insert_stores(
     engine: Engine, cipher: CredentialCipher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On PostgreSQL ``bulk_insert`` streams rows with COPY: every column type (JSON with None, money, aware
-    times, booleans, text with separators) must read back, at the SQL level too, as the same rows sent by INSERT."""
+    """On PostgreSQL ``bulk_insert`` streams rows with COPY, on SQLite it hands them to the driver's executemany:
+    every column type (JSON with None, money, aware times, booleans, text with separators) must read back, at the
+    SQL level too (the stored text on SQLite), as the same rows sent by SQLAlchemy's INSERT."""
     from datetime import UTC, datetime, timedelta, timezone
     from decimal import Decimal
 
@@ -456,6 +498,7 @@ def test_bulk_insert_by_copy_stores_what_an_insert_stores(
 
     for tag, copy in (("insert", False), ("copy", True)):
         monkeypatch.setattr(store, "BULK_COPY", copy)
+        monkeypatch.setattr(store, "SQLITE_RAW", copy)
         with engine.begin() as conn:
             batch = rows(tag)
             store.bulk_insert(conn, entity_links, batch["links"])
@@ -473,11 +516,24 @@ def test_bulk_insert_by_copy_stores_what_an_insert_stores(
             assert len(by_insert) == len(by_copy) > 0
             for a, b in zip(by_insert, by_copy, strict=True):
                 assert [str(v).replace("insert", "copy") for v in a] == [str(v) for v in b]
+        for table, key in (
+            (entity_links, "external_id"),
+            (hub_order_lines, "external_line_id"),
+            (hub_inventory, "location"),
+        ):
+            raw = [*_stored_text(conn, table, key, "%insert%"), *_stored_text(conn, table, key, "%copy%")]
+            half = len(raw) // 2
+            assert (
+                half > 0
+                and [[v if v is None else v.replace("insert", "copy") for v in r] for r in raw[:half]] == raw[half:]
+            )
         stock = conn.execute(select(hub_inventory).order_by(hub_inventory.c.location)).all()
         assert [(r.managed, r.available, r.source_updated_at) for r in stock] == [
             (False, 3, when.astimezone(UTC)),
             (False, 3, when.astimezone(UTC)),
         ]
+        if conn.dialect.name != "postgresql":
+            return
         null_kinds = conn.execute(
             text(
                 "SELECT external_id, base_snapshot IS NULL, jsonb_typeof(base_snapshot) FROM entity_links"
