@@ -411,6 +411,40 @@ def test_staging_refuses_a_naive_time(engine: Engine, cipher: CredentialCipher) 
         )
 
 
+def test_times_repeated_in_a_batch_are_stored_as_each_alone(engine: Engine, cipher: CredentialCipher) -> None:
+    """Bulk writes convert each distinct time of a batch once (``store._time_memo``): the same instant given in
+    two zones is stored as the same UTC text, and a naive time after an aware one of the same wall time is still
+    refused."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from sqlalchemy.exc import StatementError
+
+    utc = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+    plus2 = datetime(2026, 11, 1, 10, 0, tzinfo=timezone(timedelta(hours=2)))
+    with engine.begin() as conn:
+        iid = _connect(conn, cipher)
+        store.stage_records(
+            conn,
+            [
+                store.StagedRecord("acme", iid, "woocommerce", "product", str(n), {}, source_updated_at=when)
+                for n, when in enumerate([utc, plus2, utc, plus2])
+            ],
+            run_id="r",
+        )
+        stored = _stored_text(conn, staging_records, "external_id", "%")
+    assert len({row[8] for row in stored}) == 1  # source_updated_at, as the database holds it
+    assert len({row[9] for row in stored}) == 1  # fetched_at: the batch's one time
+    with pytest.raises(StatementError, match="naive datetime"), engine.begin() as conn:
+        store.stage_records(
+            conn,
+            [
+                store.StagedRecord("acme", iid, "woocommerce", "product", str(n), {}, source_updated_at=when)
+                for n, when in enumerate([utc, utc.replace(tzinfo=None)])
+            ],
+            run_id="r",
+        )
+
+
 def test_bulk_insert_by_copy_stores_what_an_insert_stores(
     engine: Engine, cipher: CredentialCipher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
