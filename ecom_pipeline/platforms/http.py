@@ -36,6 +36,7 @@ from urllib.parse import urlencode, urljoin
 import requests
 from requests.structures import CaseInsensitiveDict
 
+from ecom_pipeline import jsoncodec
 from ecom_pipeline.platforms.errors import (
     RequestBudgetExceeded,
     ShopApiError,
@@ -634,7 +635,7 @@ def _parse_json(text: str) -> tuple[Any, bool]:
     if not text.strip():
         return None, False
     try:
-        return json.loads(text), True
+        return jsoncodec.loads(text), True
     except ValueError:
         return None, False
 

@@ -39,6 +39,12 @@ def to_jsonable(value: Any) -> Any:
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if kind is tuple or kind is list:
         return [to_jsonable(v) for v in value]
+    # The exact types of most canonical values, before the dataclass lookup and the isinstance chain below
+    # (same results as their branches there).
+    if kind is Decimal:
+        return str(value)
+    if kind is datetime:
+        return (value if value.tzinfo is None else value.astimezone(UTC)).isoformat()
     fields = dataclass_fields(kind)
     if fields is not None:
         return {name: to_jsonable(getattr(value, name)) for name in fields}

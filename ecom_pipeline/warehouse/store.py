@@ -70,16 +70,103 @@ def chunked(values: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[An
 
 
 def bulk_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
-    """Insert many rows in one statement: a COPY on PostgreSQL where the rows allow it (``_copy_insert``), else
-    one executemany (SQLAlchemy batches it into multi-row INSERTs: insertmanyvalues)."""
-    if rows and not (conn.dialect.name == "postgresql" and BULK_COPY and _copy_insert(conn, table, rows)):
-        conn.execute(insert(table), [dict(row) for row in rows])
+    """Insert many rows in one statement: a COPY on PostgreSQL where the rows allow it (``_copy_insert``), the
+    driver's own executemany on SQLite (``_sqlite_insert``), else SQLAlchemy's executemany."""
+    if not rows:
+        return 0
+    dialect = conn.dialect.name
+    if dialect == "postgresql" and BULK_COPY and _copy_insert(conn, table, rows):
+        return len(rows)
+    if dialect == "sqlite" and SQLITE_RAW and _sqlite_insert(conn, table, rows):
+        return len(rows)
+    conn.execute(insert(table), [dict(row) for row in rows])
     return len(rows)
 
 
-# COPY instead of multi-row INSERTs on PostgreSQL (switches for measuring one against the other).
+# COPY instead of multi-row INSERTs on PostgreSQL, the driver's executemany instead of SQLAlchemy's on SQLite
+# (switches for measuring one against the other).
 BULK_COPY = True
 STAGING_COPY = True
+SQLITE_RAW = True
+
+
+def _insert_keys(table: Table, rows: Sequence[Mapping[str, Any]]) -> tuple[str, ...] | None:
+    """The columns of ``rows`` when every row has the same ones and no column left out has a Python-side default
+    (which SQLAlchemy's INSERT would fill in); None otherwise."""
+    keys = tuple(rows[0])
+    key_set = set(keys)
+    if not key_set <= set(table.c.keys()):
+        return None
+    if any(c.default is not None and c.name not in key_set for c in table.c) or any(len(r) != len(keys) for r in rows):
+        return None
+    return keys
+
+
+_MISSING = object()
+
+
+def _bind_processor(kind: Any, dialect: Any) -> Callable[[Any], Any] | None:
+    """The column type's own bind processing (None: values go as they are), times remembered (``_time_memo``)."""
+    process = kind._cached_bind_processor(dialect)
+    if process is not None and isinstance(kind, UTCDateTime):
+        return _time_memo(process)
+    return process
+
+
+def _time_memo(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``process`` (a ``UTCDateTime`` column's bind processing, maybe with COPY's text form after it) remembered per
+    value for the rows of one statement.
+
+    A batch carries the same few times over and over (``synced_at``, ``last_synced_at`` and ``fetched_at`` are
+    the batch's ``now``): converting each once spares most of the per-value work (~4 us). Equal aware times are
+    the same instant, which ``UTCDateTime`` turns into the same UTC value, so the memo cannot change what is
+    stored; a naive time never equals an aware one, and its refusal is raised each time (never remembered).
+    """
+    memo: dict[datetime, Any] = {}
+
+    def run(value: Any) -> Any:
+        if type(value) is not datetime:
+            return process(value)
+        found = memo.get(value, _MISSING)
+        if found is _MISSING:
+            found = memo[value] = process(value)
+        return found
+
+    return run
+
+
+def _sqlite_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> bool:
+    """Insert ``rows`` with one ``executemany`` of the sqlite3 driver; False (nothing sent) when the rows do not
+    fit it as SQLAlchemy's INSERT would take them (see ``_insert_keys``).
+
+    SQLAlchemy's executemany builds and processes a parameter dict per row (``construct_params``, its dict
+    comprehensions): about as much CPU as the driver's insert itself. Here each value goes through its column
+    type's own bind processing (UTC times to SQLite's text, JSON encoded) into a tuple, so the driver receives
+    the values SQLAlchemy would have given it, and the stored values are the same.
+    """
+    keys = _insert_keys(table, rows)
+    if keys is None:
+        return False
+    dialect = conn.dialect
+    processors = [_bind_processor(table.c[k].type, dialect) for k in keys]
+    quote = dialect.identifier_preparer.quote
+    statement = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(k) for k in keys)}) VALUES ({', '.join('?' * len(keys))})"
+    )
+    try:
+        if any(p is not None for p in processors):
+            params = [
+                tuple([v if p is None else p(v) for v, p in zip([row[k] for k in keys], processors, strict=True)])
+                for row in rows
+            ]
+        else:
+            params = [tuple([row[k] for k in keys]) for row in rows]
+    except KeyError:
+        return False
+    except (ValueError, TypeError) as exc:  # a bind parameter refused: SQLAlchemy wraps it the same way
+        raise StatementError(str(exc), statement, None, exc) from exc
+    conn.exec_driver_sql(statement, params)
+    return True
 
 
 class _NotCopyable(Exception):
@@ -113,6 +200,17 @@ def _copy_field(value: Any) -> str:
     return text
 
 
+def _copy_writer(kind: Any, dialect: Any) -> Callable[[Any], str]:
+    """A value of a column of type ``kind`` as its COPY text field: the type's bind processing, then
+    ``_copy_field``; times remembered per statement (``_time_memo``)."""
+    process = kind._cached_bind_processor(dialect)
+    if process is None:
+        return _copy_field
+    if isinstance(kind, UTCDateTime):
+        return _time_memo(lambda value: _copy_field(process(value)))
+    return lambda value: _copy_field(process(value))
+
+
 def _copy_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> bool:
     """Insert ``rows`` with one ``COPY ... FROM STDIN`` on this transaction's connection; False (nothing sent) when
     the rows do not fit COPY as an INSERT would take them.
@@ -128,16 +226,12 @@ def _copy_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any
     if any(c.default is not None and c.name not in key_set for c in table.c) or any(len(r) != len(keys) for r in rows):
         return False
     dialect = conn.dialect
-    processors = [table.c[k].type._cached_bind_processor(dialect) for k in keys]
+    writers = [_copy_writer(table.c[k].type, dialect) for k in keys]
     statement = f"COPY {table.name} ({', '.join(keys)}) FROM STDIN"
     buffer = io.StringIO()
     try:
         for row in rows:
-            fields = []
-            for key, process in zip(keys, processors, strict=True):
-                value = row[key]
-                fields.append(_copy_field(value if process is None else process(value)))
-            buffer.write("\t".join(fields))
+            buffer.write("\t".join([write(row[key]) for key, write in zip(keys, writers, strict=True)]))
             buffer.write("\n")
     except (_NotCopyable, KeyError):
         return False
@@ -544,6 +638,8 @@ def stage_records(conn: Connection, records: Sequence[StagedRecord], *, run_id: 
     _fast_toast_compression(conn)
     if conn.dialect.name == "postgresql" and STAGING_COPY:
         _copy_staging(conn, rows)
+    elif conn.dialect.name == "sqlite" and SQLITE_RAW:
+        _sqlite_staging(conn, rows)
     else:
         conn.execute(_staging_insert(conn.dialect.name), rows)
     return len(rows)
@@ -576,22 +672,40 @@ def _copy_staging(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     parameters do; a driver error is raised as SQLAlchemy's, as a failed INSERT's is, and aborts the transaction
     the same way.
     """
+    writers = [
+        (key, _time_memo(lambda value: _copy_field(_utc_text(value))) if is_time else _copy_field)
+        for _, key, is_time in _STAGING_COPY_FIELDS
+    ]
     buffer = io.StringIO()
     try:
         for row in rows:
-            buffer.write(
-                "\t".join(
-                    [
-                        _copy_field(_utc_text(row[key]) if is_time else row[key])
-                        for _, key, is_time in _STAGING_COPY_FIELDS
-                    ]
-                )
-            )
+            buffer.write("\t".join([write(row[key]) for key, write in writers]))
             buffer.write("\n")
     except ValueError as exc:  # a naive time: SQLAlchemy wraps a bind parameter's refusal the same way
         raise StatementError(str(exc), _STAGING_COPY_STATEMENT, None, exc) from exc
     buffer.seek(0)
     _copy_from(conn, _STAGING_COPY_STATEMENT, buffer)
+
+
+def _sqlite_staging(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Append staging rows with one ``executemany`` of the sqlite3 driver (see ``_sqlite_insert``): the payload
+    column takes the ready JSON text as ``_staging_insert`` binds it, the other columns their type's bind
+    processing (UTC times as SQLite text)."""
+    dialect = conn.dialect
+    fields = [
+        (key, None if key == "payload_text" else _bind_processor(staging_records.c[name].type, dialect))
+        for name, key, _ in _STAGING_COPY_FIELDS
+    ]
+    quote = dialect.identifier_preparer.quote
+    statement = (
+        f"INSERT INTO staging_records ({', '.join(quote(f[0]) for f in _STAGING_COPY_FIELDS)})"
+        f" VALUES ({', '.join('?' * len(fields))})"
+    )
+    try:
+        params = [tuple([row[key] if p is None else p(row[key]) for key, p in fields]) for row in rows]
+    except (ValueError, TypeError) as exc:  # a naive time: SQLAlchemy wraps a bind parameter's refusal the same way
+        raise StatementError(str(exc), statement, None, exc) from exc
+    conn.exec_driver_sql(statement, params)
 
 
 # Per engine URL: whether this PostgreSQL server was built with lz4 (asked once per process).

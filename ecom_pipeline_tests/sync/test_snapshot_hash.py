@@ -28,3 +28,26 @@ def test_snapshots_and_digests_equal_the_walked_ones() -> None:
     # A value json cannot encode falls back to the walked form.
     assert jsonable_hash({"price": Decimal("1.10")}) == stable_hash({"price": Decimal("1.10")})
     assert jsonable_hash(to_jsonable({"k": (1, 2)})) == stable_hash({"k": (1, 2)})
+
+
+def test_decimals_and_times_keep_their_canonical_text() -> None:
+    """``to_jsonable`` takes exact Decimal and datetime values by a fast path: the text (and so every stored digest)
+    must stay what the general branches give: every digit of a Decimal, times in UTC, naive times as they are."""
+    from datetime import UTC, date, datetime, timedelta, timezone
+
+    class Stamp(datetime):
+        pass
+
+    plus2 = timezone(timedelta(hours=2))
+    value = {
+        "d": [Decimal("1.10"), Decimal("-0.000"), Decimal("1E+3"), Decimal("NaN")],
+        "t": [datetime(2026, 11, 1, 10, 0, 0, 5, tzinfo=plus2), datetime(2026, 11, 1, 10, 0), date(2026, 11, 1)],
+        "sub": Stamp(2026, 11, 1, 10, 0, tzinfo=plus2),
+        "utc": datetime(2026, 11, 1, 8, 0, tzinfo=UTC),
+    }
+    assert to_jsonable(value) == {
+        "d": ["1.10", "-0.000", "1E+3", "NaN"],
+        "t": ["2026-11-01T08:00:00.000005+00:00", "2026-11-01T10:00:00", "2026-11-01"],
+        "sub": "2026-11-01T08:00:00+00:00",
+        "utc": "2026-11-01T08:00:00+00:00",
+    }

@@ -286,6 +286,18 @@ def test_staged_payload_is_stored_as_the_hashed_text(engine: Engine, cipher: Cre
     assert [r.payload_hash for r in rows] == [payload_hash(payload), payload_hash(odd), None]
 
 
+def test_staged_payloads_read_back_exactly_through_the_fast_decoder(engine: Engine, cipher: CredentialCipher) -> None:
+    """JSON columns are decoded by ``jsoncodec.loads`` (orjson where it agrees with ``json``): integers beyond 64
+    bits stay exact ints (orjson alone would read them as floats), non-ASCII text and floats read back equal."""
+    payload = {"id": 2**70, "neg": -(2**64) - 1, "n": "Caf\u00e9 \U0001f600 \u4e2d", "w": 0.5, "x": None, "e": 1e-7}
+    with engine.begin() as conn:
+        iid = _connect(conn, cipher)
+        store.stage_records(conn, [store.StagedRecord("acme", iid, "woocommerce", "product", "1", payload)], run_id="r")
+        stored = store.pending_staging(conn, tenant_id="acme", entity="product")[0].payload
+    assert stored == payload
+    assert [type(stored[k]) for k in ("id", "neg", "w", "e")] == [int, int, float, float]
+
+
 def test_large_staged_payloads_are_lz4_compressed_on_postgresql(engine: Engine, cipher: CredentialCipher) -> None:
     """Staging compresses its payloads with lz4 where the server has it (faster to write and to read back than
     pglz), only for its own transaction: other writes keep the server's default."""
@@ -339,6 +351,47 @@ def test_staging_keeps_separators_and_backslashes_in_every_text_column(
     assert rows[0].op == "upsert" and rows[1].op == "delete" and rows[0].applied_at is None
 
 
+def _stored_text(conn: Connection, table: Any, key: str, pattern: str) -> list[list[Any]]:
+    """The rows whose ``key`` is LIKE ``pattern``, every column but the id as the database's own text of it."""
+    from sqlalchemy import Text, cast
+
+    query = select(*[cast(c, Text) for c in table.c if c.name != "id"]).where(table.c[key].like(pattern))
+    return [list(row) for row in conn.execute(query.order_by(table.c[key]))]
+
+
+def test_staging_stores_the_same_bytes_by_either_path(
+    engine: Engine, cipher: CredentialCipher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Staging writes by COPY on PostgreSQL and by the driver's executemany on SQLite: the stored row, read as the
+    database holds it, is the one SQLAlchemy's INSERT stores (payload text, hash, times, NULLs)."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    fixed = datetime(2026, 12, 5, 4, 0, 0, 123456, tzinfo=UTC)
+    monkeypatch.setattr(store, "utcnow", lambda: fixed)
+    updated = datetime(2026, 11, 1, 10, 0, tzinfo=timezone(timedelta(hours=2)))
+    payload = {"b": [1, 2.5, None, True, 2**70], "a": {"z": "é \t\\ x", "y": "ü 中"}, "c": '\n\t"'}
+    with engine.begin() as conn:
+        iid = _connect(conn, cipher)
+    for tag, fast in (("slow", False), ("fast", True)):
+        monkeypatch.setattr(store, "STAGING_COPY", fast)
+        monkeypatch.setattr(store, "SQLITE_RAW", fast)
+        with engine.begin() as conn:
+            store.stage_records(
+                conn,
+                [
+                    store.StagedRecord(
+                        "acme", iid, "woocommerce", "product", f"{tag}-1", payload, source_updated_at=updated
+                    ),
+                    store.StagedRecord("acme", iid, "woocommerce", "product", f"{tag}-2", None, op="delete"),
+                ],
+                run_id="r\t1",
+            )
+    with engine.connect() as conn:
+        raw = {tag: _stored_text(conn, staging_records, "external_id", f"{tag}-%") for tag in ("slow", "fast")}
+    assert len(raw["fast"]) == 2
+    assert [[v if v is None else v.replace("slow", "fast") for v in r] for r in raw["slow"]] == raw["fast"]
+
+
 def test_staging_refuses_a_naive_time(engine: Engine, cipher: CredentialCipher) -> None:
     """A naive shop time is refused as the column type refuses it, whichever way the rows are sent."""
     from datetime import datetime
@@ -358,11 +411,46 @@ def test_staging_refuses_a_naive_time(engine: Engine, cipher: CredentialCipher) 
         )
 
 
+def test_times_repeated_in_a_batch_are_stored_as_each_alone(engine: Engine, cipher: CredentialCipher) -> None:
+    """Bulk writes convert each distinct time of a batch once (``store._time_memo``): the same instant given in
+    two zones is stored as the same UTC text, and a naive time after an aware one of the same wall time is still
+    refused."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from sqlalchemy.exc import StatementError
+
+    utc = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+    plus2 = datetime(2026, 11, 1, 10, 0, tzinfo=timezone(timedelta(hours=2)))
+    with engine.begin() as conn:
+        iid = _connect(conn, cipher)
+        store.stage_records(
+            conn,
+            [
+                store.StagedRecord("acme", iid, "woocommerce", "product", str(n), {}, source_updated_at=when)
+                for n, when in enumerate([utc, plus2, utc, plus2])
+            ],
+            run_id="r",
+        )
+        stored = _stored_text(conn, staging_records, "external_id", "%")
+    assert len({row[8] for row in stored}) == 1  # source_updated_at, as the database holds it
+    assert len({row[9] for row in stored}) == 1  # fetched_at: the batch's one time
+    with pytest.raises(StatementError, match="naive datetime"), engine.begin() as conn:
+        store.stage_records(
+            conn,
+            [
+                store.StagedRecord("acme", iid, "woocommerce", "product", str(n), {}, source_updated_at=when)
+                for n, when in enumerate([utc, utc.replace(tzinfo=None)])
+            ],
+            run_id="r",
+        )
+
+
 def test_bulk_insert_by_copy_stores_what_an_insert_stores(
     engine: Engine, cipher: CredentialCipher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On PostgreSQL ``bulk_insert`` streams rows with COPY: every column type (JSON with None, money, aware
-    times, booleans, text with separators) must read back, at the SQL level too, as the same rows sent by INSERT."""
+    """On PostgreSQL ``bulk_insert`` streams rows with COPY, on SQLite it hands them to the driver's executemany:
+    every column type (JSON with None, money, aware times, booleans, text with separators) must read back, at the
+    SQL level too (the stored text on SQLite), as the same rows sent by SQLAlchemy's INSERT."""
     from datetime import UTC, datetime, timedelta, timezone
     from decimal import Decimal
 
@@ -444,6 +532,7 @@ def test_bulk_insert_by_copy_stores_what_an_insert_stores(
 
     for tag, copy in (("insert", False), ("copy", True)):
         monkeypatch.setattr(store, "BULK_COPY", copy)
+        monkeypatch.setattr(store, "SQLITE_RAW", copy)
         with engine.begin() as conn:
             batch = rows(tag)
             store.bulk_insert(conn, entity_links, batch["links"])
@@ -461,11 +550,24 @@ def test_bulk_insert_by_copy_stores_what_an_insert_stores(
             assert len(by_insert) == len(by_copy) > 0
             for a, b in zip(by_insert, by_copy, strict=True):
                 assert [str(v).replace("insert", "copy") for v in a] == [str(v) for v in b]
+        for table, key in (
+            (entity_links, "external_id"),
+            (hub_order_lines, "external_line_id"),
+            (hub_inventory, "location"),
+        ):
+            raw = [*_stored_text(conn, table, key, "%insert%"), *_stored_text(conn, table, key, "%copy%")]
+            half = len(raw) // 2
+            assert (
+                half > 0
+                and [[v if v is None else v.replace("insert", "copy") for v in r] for r in raw[:half]] == raw[half:]
+            )
         stock = conn.execute(select(hub_inventory).order_by(hub_inventory.c.location)).all()
         assert [(r.managed, r.available, r.source_updated_at) for r in stock] == [
             (False, 3, when.astimezone(UTC)),
             (False, 3, when.astimezone(UTC)),
         ]
+        if conn.dialect.name != "postgresql":
+            return
         null_kinds = conn.execute(
             text(
                 "SELECT external_id, base_snapshot IS NULL, jsonb_typeof(base_snapshot) FROM entity_links"
