@@ -116,9 +116,24 @@ def _gid(payload: Mapping[str, Any]) -> str | None:
     return None
 
 
+_CENT = Decimal("0.01")
+
+
+def _at_least_cents(value: Decimal | None) -> Decimal | None:
+    """An order amount written with at least two decimals (``2.0`` and ``2`` as ``2.00``; ``3.335`` kept).
+
+    GraphQL's Decimal scalar trims trailing zeros (``"2.0"``) where REST bodies write cents (``"2.00"``): the same
+    amount, but another digest, so an order applied from its webhook (REST) and then read by the poll (GraphQL)
+    was rewritten, and the two shapes disagreed in every link base."""
+    if value is None or not value.is_finite():
+        return value
+    exponent = value.as_tuple().exponent
+    return value.quantize(_CENT) if isinstance(exponent, int) and exponent > -2 else value
+
+
 def _bag(f: Fields, field: str, bag: Any, side: str = "shop") -> Decimal | None:
     """An amount from a MoneyBag (``shopMoney``/``presentmentMoney``, each a MoneyV2 ``{"amount", "currencyCode"}``)
-    or a REST ``*_set`` (``shop_money``...)."""
+    or a REST ``*_set`` (``shop_money``...), with at least two decimals (``_at_least_cents``)."""
     if bag is None:
         return None
     bag = _obj(f, field, bag)
@@ -126,7 +141,8 @@ def _bag(f: Fields, field: str, bag: Any, side: str = "shop") -> Decimal | None:
     for key in keys:
         if key in bag:
             money = bag.get(key)
-            return f.money(f"{field}.{key}.amount", money.get("amount") if isinstance(money, Mapping) else money)
+            amount = money.get("amount") if isinstance(money, Mapping) else money
+            return _at_least_cents(f.money(f"{field}.{key}.amount", amount))
     f.fail(field, f"expected a money bag with {keys[0]}, found {dict(bag)!r}")
 
 
@@ -546,7 +562,7 @@ def _set_or_money(f: Fields, owner: Mapping[str, Any], field: str, name: str) ->
     """REST ``<name>_set`` (the shop-currency money bag) when present, else the plain ``<name>`` amount string."""
     if owner.get(f"{name}_set") is not None:
         return _bag(f, f"{field}{name}_set", owner.get(f"{name}_set"))
-    return f.money(f"{field}{name}", owner.get(name))
+    return _at_least_cents(f.money(f"{field}{name}", owner.get(name)))
 
 
 def _line_rest(f: Fields, line: Any, index: int) -> CanonicalOrderLine:

@@ -364,3 +364,18 @@ def test_shopifys_default_title_option_of_a_single_variant_product_is_no_option(
     assert t.product_to_canonical(
         {"product": product_node(9, [variant_node(90, "T-2", selectedOptions=both)])}
     ).variants[0].options == {"Title": "Default Title", "Size": "M"}
+
+
+def test_order_amounts_are_written_with_cents_whichever_shape_gave_them() -> None:
+    """Prevents an order applied from its webhook (REST: ``"2.00"``) and read again by the poll (GraphQL's Decimal
+    scalar: ``"2.0"``) from having two digests for the same amounts (the hub row was rewritten after each webhook);
+    more decimals than two are kept, nothing is rounded."""
+    from decimal import Decimal
+
+    from ecom_pipeline.platforms.shopify.transform import _at_least_cents
+
+    assert str(_at_least_cents(Decimal("2.0"))) == str(_at_least_cents(Decimal("2.00"))) == "2.00"
+    assert str(_at_least_cents(Decimal("2"))) == "2.00"
+    assert str(_at_least_cents(Decimal("2E+1"))) == "20.00"
+    assert str(_at_least_cents(Decimal("3.335"))) == "3.335"
+    assert _at_least_cents(None) is None
