@@ -261,12 +261,14 @@ def stage_page(
         if records:
             store.stage_records(conn, records, run_id=ctx.run_id)
         if advance_cursor and cursor is not None:
+            # The read is not complete yet: the cursor keeps the last complete read's start (cursor_json).
+            previous = store.get_cursor(conn, ctx.integration.id, entity) or {}
             store.set_cursor(
                 conn,
                 integration_id=ctx.integration.id,
                 tenant_id=ctx.integration.tenant_id,
                 entity=entity,
-                cursor=cursor_json(ctx, cursor),
+                cursor=cursor_json(ctx, cursor, read_at=previous.get("read_at")),
             )
 
 
@@ -343,13 +345,7 @@ def is_unchanged(link: Any, source_updated_at: datetime | None, settled_before: 
     return known is not None and known == source_updated_at and source_updated_at < settled_before
 
 
-# The entities we write to shops (push): their links are also written from our own read-backs, always within the
-# second of our write. Orders and customers are only read: an equal time is trusted as it always was.
-WRITTEN_ENTITIES = frozenset({"product"})
-ALWAYS_SETTLED = datetime.max.replace(tzinfo=UTC)
-
-
-def settled_before_of(cursor: dict[str, Any] | None, lookback: timedelta, entity: str) -> datetime | None:
+def settled_before_of(cursor: dict[str, Any] | None, lookback: timedelta) -> datetime | None:
     """The time before which an equal modification time proves a record unchanged (:func:`is_unchanged`).
 
     Every incremental read re-reads the records modified since its cursor minus the lookback, and the stored
@@ -357,10 +353,9 @@ def settled_before_of(cursor: dict[str, Any] | None, lookback: timedelta, entity
     clock skew we allow between shop and pipeline, as for the cursor itself) before that was read by it after its
     second was over, and so was any link written later from a reading of that same time; a push or webhook after
     that read writes times after it. None without a ``read_at`` (a first read, or a cursor older than the rule).
-    Entities we never write (orders, customers) trust every equal time, as before (``WRITTEN_ENTITIES``).
+    Every entity: a product can be edited again in the second of our own write (our read-back took its time), and
+    any record in the second a poll read it (an order created and paid within one second, read between the two).
     """
-    if entity not in WRITTEN_ENTITIES:
-        return ALWAYS_SETTLED
     read_at = (cursor or {}).get("read_at")
     if not read_at:
         return None
@@ -370,9 +365,33 @@ def settled_before_of(cursor: dict[str, Any] | None, lookback: timedelta, entity
     return when - lookback
 
 
-def cursor_json(ctx: ExtractContext, cursor: CursorKey) -> dict[str, Any]:
-    """A cursor as stored: its position and when this read began (``read_at``, see :func:`settled_before_of`)."""
-    return {**cursor.to_json(), "read_at": ctx.read_started.astimezone(UTC).isoformat()}
+def cursor_json(ctx: ExtractContext, cursor: CursorKey, *, read_at: str | None) -> dict[str, Any]:
+    """A cursor as stored: its position and ``read_at`` (see :func:`settled_before_of`): the start of the last
+    *complete* read. A page's cursor carries the previous one (``stage_page``); only a read that got to its end
+    stores its own start (``read_started_at``, ``finish_read``). A read that stopped partway (an error, a request
+    budget) may not have reached a record of a recent second; had it stored its start, the next read would trust
+    that record's equal time and a merchant's edit within the second would never be pulled."""
+    return {**cursor.to_json(), **({"read_at": read_at} if read_at else {})}
+
+
+def read_started_at(ctx: ExtractContext) -> str:
+    """This read's start as ``read_at`` stores it, once the read is complete."""
+    return ctx.read_started.astimezone(UTC).isoformat()
+
+
+def finish_read(ctx: ExtractContext, entity: str) -> None:
+    """A complete read of ``entity``: its start becomes the stored cursor's ``read_at`` (:func:`cursor_json`)."""
+    with ctx.engine.begin() as conn:
+        current = store.get_cursor(conn, ctx.integration.id, entity)
+        if current is None:
+            return  # nothing read yet: no time to trust
+        store.set_cursor(
+            conn,
+            integration_id=ctx.integration.id,
+            tenant_id=ctx.integration.tenant_id,
+            entity=entity,
+            cursor={**current, "read_at": read_started_at(ctx)},
+        )
 
 
 T = TypeVar("T")

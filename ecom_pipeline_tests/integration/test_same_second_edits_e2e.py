@@ -251,3 +251,27 @@ def test_prestashop_combination_barcode_and_price_impact_bases_are_what_the_shop
     world.shop.stats.reset()
     assert world.push() == 0
     assert world.writes() == 0
+
+
+def test_a_woocommerce_order_paid_in_the_second_a_poll_read_it_reaches_the_hub(woo: WooWorld) -> None:
+    """Prevents an order change made in the second a poll read the order (created pending, paid within the same
+    second: a checkout does both) from being skipped as "the hub holds this version" (same ``date_modified_gmt``)
+    and never pulled: the hub would keep the order pending for good."""
+    from ecom_pipeline.warehouse.schema import hub_orders
+
+    world = woo
+    world.import_csv(*CATALOGUE)
+    assert world.push() == 0
+    world.pull()
+    store = world.shop.store
+    with _frozen(world):
+        order = store.add_order({"line_items": [{"product_id": world.product("MUG-1").id, "quantity": 1}]})
+        world.pull()  # reads the order in its own second: pending
+        with shared_engine(world.url).connect() as conn:
+            assert conn.execute(select(hub_orders.c.status)).scalar_one() == "pending"
+        read_in = order.modified
+        store.update_order(order.id, {"status": "processing"})
+        assert store.get_order(order.id).modified == read_in  # the same second
+        world.pull()
+    with shared_engine(world.url).connect() as conn:
+        assert conn.execute(select(hub_orders.c.status)).scalar_one() == "processing"

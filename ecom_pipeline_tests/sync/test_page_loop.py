@@ -18,13 +18,15 @@ import pytest
 from sqlalchemy import Engine
 
 from ecom_pipeline.sync.extract import (
-    ALWAYS_SETTLED,
     CursorKey,
     ExtractContext,
     ExtractReport,
     changed_items,
     cursor_json,
+    finish_read,
+    read_started_at,
     settled_before_of,
+    stage_page,
     staged_record,
 )
 from ecom_pipeline.warehouse import store
@@ -114,19 +116,43 @@ def test_the_settled_time_is_the_last_reads_start_minus_the_lookback(engine: Eng
     """Prevents a cursor without the read's start (a first read, or stored before the rule) from trusting times,
     and the stored cursor from losing when its read began."""
     lookback = timedelta(minutes=5)
-    assert settled_before_of(None, lookback, "product") is None
-    assert settled_before_of({"modified": T0.isoformat(), "id": 1}, lookback, "product") is None
+    assert settled_before_of(None, lookback) is None
+    assert settled_before_of({"modified": T0.isoformat(), "id": 1}, lookback) is None
     read_at = T0 + timedelta(hours=1)
     assert (
-        settled_before_of({"modified": T0.isoformat(), "read_at": read_at.isoformat()}, lookback, "product")
-        == read_at - lookback
+        settled_before_of({"modified": T0.isoformat(), "read_at": read_at.isoformat()}, lookback) == read_at - lookback
     )
     ctx = _context(engine)
     ctx.read_started = read_at
-    stored = cursor_json(ctx, CursorKey(T0, 7))
-    assert settled_before_of(stored, lookback, "product") == read_at - lookback
-    assert settled_before_of(None, lookback, "order") == ALWAYS_SETTLED  # never written by us: trusted as before
+    stored = cursor_json(ctx, CursorKey(T0, 7), read_at=read_started_at(ctx))
+    assert settled_before_of(stored, lookback) == read_at - lookback
     assert CursorKey.from_json(stored) == CursorKey(T0, 7)
+
+
+def test_a_read_that_stops_partway_keeps_the_last_complete_reads_start(engine: Engine) -> None:
+    """Prevents a read that died or hit its request budget after its first pages from storing its own start: the
+    next read would trust the equal time of a recent record it never reached, and a merchant's edit made in that
+    record's second would never be pulled. Page cursors carry the previous complete read's start; only a read that
+    got to its end (``finish_read``) stores its own."""
+    first = _context(engine)
+    first.read_started = T0
+    stage_page(first, entity="product", records=[], cursor=CursorKey(T0, 1), advance_cursor=True)
+    finish_read(first, "product")
+    with engine.connect() as conn:
+        assert (store.get_cursor(conn, first.integration.id, "product") or {})["read_at"] == T0.isoformat()
+    partial = _context(engine)
+    partial.read_started = T0 + timedelta(hours=1)
+    later = CursorKey(T0 + timedelta(minutes=50), 9)
+    stage_page(partial, entity="product", records=[], cursor=later, advance_cursor=True)
+    with engine.connect() as conn:
+        cursor = store.get_cursor(conn, partial.integration.id, "product") or {}
+    assert cursor["read_at"] == T0.isoformat()  # not the partial read's start
+    assert CursorKey.from_json(cursor) == later  # the position still advances
+    finish_read(partial, "product")
+    with engine.connect() as conn:
+        assert (store.get_cursor(conn, partial.integration.id, "product") or {})["read_at"] == (
+            T0 + timedelta(hours=1)
+        ).isoformat()
 
 
 def test_a_staging_row_takes_tenant_integration_and_platform_from_its_shop(engine: Engine) -> None:

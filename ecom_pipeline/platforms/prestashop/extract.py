@@ -377,7 +377,7 @@ def extract_entity(
                 items=page.items,
                 seen=seen,
                 record_time=lambda item: _record_time(item, timezone),
-                settled_before=shared.settled_before_of(report.cursor_before, ctx.lookback, entity),
+                settled_before=shared.settled_before_of(report.cursor_before, ctx.lookback),
             )
             changed = [(item.external_id, item.payload, item.updated) for item in items]
             payloads = _payloads(entity, key, changed, client, lookups, timezone)
@@ -405,7 +405,11 @@ def extract_entity(
     report.tombstoned = shared.stage_tombstones(ctx, entity=entity, link_entity=entity, seen=seen)
     if full_scan:
         newest = shared.cursor_after_full_scan(newest, now)
-    final = {**(shared.cursor_json(ctx, newest) if newest else {}), "polled_at": now.isoformat()}
+    # The read got to its end: its start is the cursor's read_at (shared.cursor_json).
+    final = {
+        **(shared.cursor_json(ctx, newest, read_at=shared.read_started_at(ctx)) if newest else {}),
+        "polled_at": now.isoformat(),
+    }
     with ctx.engine.begin() as conn:
         store.set_cursor(
             conn, integration_id=integration.id, tenant_id=integration.tenant_id, entity=entity, cursor=final

@@ -325,7 +325,7 @@ def extract_entity(
             items=nodes,
             seen=seen,
             record_time=_record_time,
-            settled_before=shared.settled_before_of(report.cursor_before, ctx.lookback, entity),
+            settled_before=shared.settled_before_of(report.cursor_before, ctx.lookback),
             external_id=_node_id,
         )
         state["newest"] = shared.later(state["newest"], page_newest)
@@ -400,6 +400,7 @@ def extract_entity(
             shared.stage_page(ctx, entity=entity, records=[], cursor=newest, advance_cursor=True)
         if tombstones_allowed:
             report.tombstoned = shared.stage_tombstones(ctx, entity=entity, link_entity=link_entity, seen=seen)
+    shared.finish_read(ctx, entity)  # complete: its start is the cursor's read_at
     report.cursor_after = newest.to_json() if newest else report.cursor_before
     _finish(report, client)
     return report

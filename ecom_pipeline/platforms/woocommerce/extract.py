@@ -138,7 +138,7 @@ def _records_for_page(
     """The staging records of one page (unchanged ones skipped) and the page's newest (modified, id)."""
     changed, newest = shared.changed_items(
         ctx, report, link_entity=link_entity, items=items, seen=seen, record_time=_record_time,
-        settled_before=shared.settled_before_of(report.cursor_before, ctx.lookback, report.entity),
+        settled_before=shared.settled_before_of(report.cursor_before, ctx.lookback),
     )  # fmt: skip
     variations: dict[int, list[dict[str, Any]]] = {}
     if entity == "product" and fetcher is not None:
@@ -216,6 +216,7 @@ def extract_entity(
         report.tombstoned = shared.stage_tombstones(
             ctx, entity=entity, link_entity=link_entity, seen=seen, still_present=_present_checker(client, resource)
         )
+    shared.finish_read(ctx, entity)  # complete: its start is the cursor's read_at
     report.cursor_after = newest.to_json() if newest else report.cursor_before
     shared.add_client_stats(report, client.stats)
     report.duration_s = time.monotonic() - report.started
@@ -322,7 +323,9 @@ def extract_customers(ctx: shared.ExtractContext, client: WooCommerceClient | No
         wanted = sorted(_order_customer_ids(ctx, orders_after, newest_order_staging) - seen, key=int)
         for page in _iter_included(client, "customers", wanted):
             stage(page.items)
-    state.update({"max_id": max_id, "orders_staging_id": newest_order_staging})
+    # The read is complete: its start is read_at (shared.cursor_json), so the next complete scan trusts equal times
+    # of customers modified before it (minus the lookback).
+    state.update({"max_id": max_id, "orders_staging_id": newest_order_staging, "read_at": shared.read_started_at(ctx)})
     with ctx.engine.begin() as conn:
         store.set_cursor(
             conn, integration_id=integration.id, tenant_id=integration.tenant_id, entity="customer", cursor=state
