@@ -345,6 +345,9 @@ def is_unchanged(link: Any, source_updated_at: datetime | None, settled_before: 
     return known is not None and known == source_updated_at and source_updated_at < settled_before
 
 
+MIN_SETTLE = timedelta(seconds=2)
+
+
 def settled_before_of(cursor: dict[str, Any] | None, lookback: timedelta) -> datetime | None:
     """The time before which an equal modification time proves a record unchanged (:func:`is_unchanged`).
 
@@ -362,7 +365,9 @@ def settled_before_of(cursor: dict[str, Any] | None, lookback: timedelta) -> dat
     when = datetime.fromisoformat(str(read_at))
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return when - lookback
+    # At least the second the read started in, and one more for a shop clock a little ahead of ours: with a
+    # lookback of 0 a record stamped in the very second the read began (read in it) would be trusted.
+    return when - max(lookback, MIN_SETTLE)
 
 
 def cursor_json(ctx: ExtractContext, cursor: CursorKey, *, read_at: str | None) -> dict[str, Any]:

@@ -118,18 +118,20 @@ def _time_memo(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
     value for the rows of one statement.
 
     A batch carries the same few times over and over (``synced_at``, ``last_synced_at`` and ``fetched_at`` are
-    the batch's ``now``): converting each once spares most of the per-value work (~4 us). Equal aware times are
-    the same instant, which ``UTCDateTime`` turns into the same UTC value, so the memo cannot change what is
-    stored; a naive time never equals an aware one, and its refusal is raised each time (never remembered).
+    the batch's ``now``): converting each once spares most of the per-value work (~4 us). The key is the time
+    with its UTC offset: two aware times of one zone that differ only in ``fold`` (the repeated hour of a DST change)
+    compare and hash equal yet are different instants, so the time alone could hand one the other's UTC value. A
+    naive time never equals an aware one, and its refusal is raised each time (never remembered).
     """
-    memo: dict[datetime, Any] = {}
+    memo: dict[tuple[datetime, Any], Any] = {}
 
     def run(value: Any) -> Any:
         if type(value) is not datetime:
             return process(value)
-        found = memo.get(value, _MISSING)
+        key = (value, value.utcoffset())
+        found = memo.get(key, _MISSING)
         if found is _MISSING:
-            found = memo[value] = process(value)
+            found = memo[key] = process(value)
         return found
 
     return run

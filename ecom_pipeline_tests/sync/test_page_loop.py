@@ -168,3 +168,11 @@ def test_a_staging_row_takes_tenant_integration_and_platform_from_its_shop(engin
     )
     delete = staged_record(integration, "order", "7", None, op="delete")
     assert delete.payload is None and delete.op == "delete" and delete.source_updated_at is None
+
+
+def test_a_lookback_of_zero_still_leaves_the_reads_own_seconds_unsettled() -> None:
+    """Prevents ``lookback_seconds: 0`` from trusting the equal time of a record stamped in the very second the
+    last read began (it was read within that second, and an edit later in it keeps the time)."""
+    read_at = T0 + timedelta(hours=1)
+    settled = settled_before_of({"read_at": read_at.isoformat()}, timedelta(0))
+    assert settled is not None and settled <= read_at - timedelta(seconds=2)

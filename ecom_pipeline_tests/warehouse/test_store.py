@@ -576,3 +576,30 @@ def test_bulk_insert_by_copy_stores_what_an_insert_stores(
         ).all()
         by_insert_kind, by_copy_kind = (tuple(r)[1:] for r in null_kinds)
         assert by_insert_kind == by_copy_kind
+
+
+def test_the_two_instants_of_a_repeated_dst_hour_are_stored_apart(engine: Engine, cipher: CredentialCipher) -> None:
+    """Prevents the per-batch time memo from storing the second 01:30 of a night the clocks go back as the first:
+    the two aware times differ only in ``fold``, compare and hash equal, and are an hour apart."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    first = datetime(2026, 11, 1, 1, 30, tzinfo=ZoneInfo("America/New_York"))
+    second = first.replace(fold=1)
+    assert first == second and hash(first) == hash(second)  # what fooled a memo keyed on the time alone
+    with engine.begin() as conn:
+        iid = _connect(conn, cipher)
+        store.stage_records(
+            conn,
+            [
+                store.StagedRecord("acme", iid, "woocommerce", "product", str(n), {}, source_updated_at=when)
+                for n, when in enumerate([first, second])
+            ],
+            run_id="r",
+        )
+        stored = conn.execute(
+            select(staging_records.c.external_id, staging_records.c.source_updated_at).order_by(
+                staging_records.c.external_id
+            )
+        ).all()
+    assert [row.source_updated_at.hour for row in stored] == [5, 6]  # 05:30 and 06:30 UTC
