@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import requests
@@ -66,13 +65,9 @@ class ShopifyWorld:
     def delivered(self, timeout: float = 10.0) -> None:
         """Wait until the shop has no pending delivery (the emulator delivers from a background thread)."""
         hub = self.shop.extra["webhooks"]
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if hub.deliveries and all(d.state != "pending" for d in hub.deliveries):
-                assert all(d.state == "delivered" for d in hub.deliveries), [d.statuses for d in hub.deliveries]
-                return
-            time.sleep(0.02)
-        raise AssertionError("deliveries still pending")
+        if not hub.settled(timeout):
+            raise AssertionError("deliveries still pending")
+        assert all(d.state == "delivered" for d in hub.deliveries), [d.statuses for d in hub.deliveries]
 
     def apply(self) -> Any:
         self.delivered()

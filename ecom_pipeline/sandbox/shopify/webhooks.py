@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -216,6 +217,17 @@ class WebhookHub:
             delivery.state = "failed"
         else:
             delivery.next_at = self.clock.time() + RETRY_SCHEDULE_S[delivery.attempts - 1]
+
+    def settled(self, timeout_s: float = 10.0) -> bool:
+        """Wait until the queue holds deliveries and none is pending (each delivered, or failed after its retries):
+        True, or False at the deadline. Deliveries go out from a background thread; a test waits for them here."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self.deliveries and all(d.state != "pending" for d in self.deliveries):
+                    return True
+            time.sleep(0.02)
+        return False
 
     def close(self) -> None:
         self._stop = True
