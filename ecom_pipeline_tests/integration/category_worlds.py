@@ -13,6 +13,36 @@ from ecom_pipeline.warehouse.schema import hub_products
 from ecom_pipeline_tests.integration.push_world import TENANT, PushWorld
 
 
+def woo_rest(sandbox: Any, shop: Any, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    """A merchant's edit through an emulated WooCommerce shop's REST API (real HTTPS); the answer's JSON."""
+    reply = requests.request(
+        method,
+        f"{shop.https_url}/wp-json/wc/v3/{path}",
+        params={"consumer_key": shop.consumer_key, "consumer_secret": shop.consumer_secret},
+        json=body,
+        verify=sandbox.ca_bundle,
+        timeout=10,
+    )
+    assert reply.status_code in (200, 201), reply.text
+    return reply.json()
+
+
+def woo_category_paths(shop: Any, sku: str) -> list[str]:
+    """The categories of an emulated WooCommerce shop's product as paths, from the shop's own terms (parents
+    followed), sorted."""
+    store = shop.store
+    terms = store.catalog.terms
+    [product] = [p for p in store.products.values() if p.sku == sku]
+    out = []
+    for named in product.categories:
+        steps, cid = [], int(named["id"])
+        while cid:
+            steps.insert(0, terms[cid].name)
+            cid = int(terms[cid].parent)
+        out.append(" > ".join(steps))
+    return sorted(out)
+
+
 class CategoryWorld(PushWorld):
     """A shop of the push world that the sync job pulls back, with the hub's categories of a product at hand."""
 
@@ -43,17 +73,7 @@ class WooWorld(CategoryWorld):
 
     def rest(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         """A merchant's edit through WooCommerce's REST API (real HTTPS)."""
-        shop = self.shop
-        reply = requests.request(
-            method,
-            f"{shop.https_url}/wp-json/wc/v3/{path}",
-            params={"consumer_key": shop.consumer_key, "consumer_secret": shop.consumer_secret},
-            json=body,
-            verify=self.sandbox.ca_bundle,
-            timeout=10,
-        )
-        assert reply.status_code in (200, 201), reply.text
-        return reply.json()
+        return woo_rest(self.sandbox, self.shop, method, path, body)
 
     def product_id(self, sku: str) -> int:
         [found] = [p for p in self.shop.store.products.values() if p.sku == sku]

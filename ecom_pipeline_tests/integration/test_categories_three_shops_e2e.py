@@ -22,7 +22,6 @@ from typing import Any
 
 import dagster as dg
 import pytest
-import requests
 from cryptography.fernet import Fernet
 from sqlalchemy import select, update
 
@@ -33,6 +32,7 @@ from ecom_pipeline.sandbox.shopify.oauth import DEFAULT_SCOPES
 from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.schema import entity_links, hub_products, integrations, rejected_records, sync_conflicts
 from ecom_pipeline.warehouse.types import utcnow
+from ecom_pipeline_tests.integration.category_worlds import woo_category_paths, woo_rest
 
 TENANT = "acme"
 SHOPIFY, WOO, PRESTA = "off-shopify", "off-woo", "off-presta"
@@ -126,17 +126,7 @@ class World:
 
     def woo_paths(self, sku: str) -> list[str]:
         """The WooCommerce product's categories as paths, from the shop's own terms."""
-        store = self.shop(WOO).store
-        terms = store.catalog.terms
-        [product] = [p for p in store.products.values() if p.sku == sku]
-        out = []
-        for named in product.categories:
-            steps, cid = [], int(named["id"])
-            while cid:
-                steps.insert(0, terms[cid].name)
-                cid = int(terms[cid].parent)
-            out.append(" > ".join(steps))
-        return sorted(out)
+        return woo_category_paths(self.shop(WOO), sku)
 
     def presta_paths(self, reference: str) -> list[str]:
         """The PrestaShop product's categories as paths from home (English names)."""
@@ -154,17 +144,7 @@ class World:
 
     def woo_rest(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         """A merchant's edit through WooCommerce's REST API (real HTTPS)."""
-        shop = self.shop(WOO)
-        reply = requests.request(
-            method,
-            f"{shop.https_url}/wp-json/wc/v3/{path}",
-            params={"consumer_key": shop.consumer_key, "consumer_secret": shop.consumer_secret},
-            json=body,
-            verify=self.sandbox.ca_bundle,
-            timeout=10,
-        )
-        assert reply.status_code in (200, 201), reply.text
-        return reply.json()
+        return woo_rest(self.sandbox, self.shop(WOO), method, path, body)
 
     def woo_steps(self, sku: str) -> list[tuple[str, ...]]:
         """The WooCommerce product's categories, each as the names of its steps from the top level (unescaped)."""

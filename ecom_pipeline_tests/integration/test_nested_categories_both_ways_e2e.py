@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
 from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.schema import entity_links, hub_products, integrations
-from ecom_pipeline_tests.integration.category_worlds import PrestaWorld, WooWorld
+from ecom_pipeline_tests.integration.category_worlds import PrestaWorld, WooWorld, woo_category_paths
 from ecom_pipeline_tests.integration.conftest import running_shop
 from ecom_pipeline_tests.integration.push_world import TENANT, PushWorld
 
@@ -58,21 +58,6 @@ def woo(warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pyt
         yield world
 
 
-def _woo_paths(world: WooWorld, sku: str) -> list[str]:
-    """The shop product's categories as paths, from the shop's own terms (parents followed)."""
-    store = world.shop.store
-    terms = store.catalog.terms
-    [product] = [p for p in store.products.values() if p.sku == sku]
-    out = []
-    for named in product.categories:
-        steps, cid = [], int(named["id"])
-        while cid:
-            steps.insert(0, terms[cid].name)
-            cid = int(terms[cid].parent)
-        out.append(" > ".join(steps))
-    return sorted(out)
-
-
 def test_woocommerce_hub_move_of_a_nested_category_is_pushed_and_its_echo_is_quiet(woo: WooWorld) -> None:
     """Prevents a hub move ``A > Mugs`` -> ``B > Mugs`` from staying in the hub (the push compared leaves), and the
     upgrade from pushing every product whose link base names its category by the leaf only."""
@@ -86,7 +71,7 @@ def test_woocommerce_hub_move_of_a_nested_category_is_pushed_and_its_echo_is_qui
     woo.shop.stats.reset()
     assert woo.push() == 0
     assert woo.writes() > 0
-    assert _woo_paths(woo, "MUG-1") == ["B > Mugs"]  # Mugs created under a new top-level B, A's Mugs left
+    assert woo_category_paths(woo.shop, "MUG-1") == ["B > Mugs"]  # Mugs created under a new top-level B, A's Mugs left
     assert _hub_categories(woo, "mug") == ["B > Mugs"]
     woo.quiet(["mug"], ["MUG-1"])
     assert _hub_categories(woo, "mug") == ["B > Mugs"]
