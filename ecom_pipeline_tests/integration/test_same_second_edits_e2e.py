@@ -13,6 +13,7 @@ Real HTTP to the sandbox's emulators, a real warehouse, the real Dagster sync jo
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -57,6 +58,17 @@ class World(PushWorld):
     def set_hub_price(self, sku: str, price: str) -> None:
         with shared_engine(self.url).begin() as conn:
             conn.execute(update(hub_variants).where(hub_variants.c.sku == sku).values(price=Decimal(price)))
+
+    def catalogue_pushed_and_pulled(self) -> None:
+        """The mug and the cap imported into the hub, pushed to the shop, and read back."""
+        self.import_csv(*CATALOGUE)
+        assert self.push() == 0
+        self.pull()
+
+    def catalogue_in_sync(self) -> None:
+        """The catalogue pushed and read back, and a pull and push after that change nothing."""
+        self.catalogue_pushed_and_pulled()
+        self.quiet()
 
     def quiet(self) -> None:
         """A pull and a push after it: nothing changed in the hub, nothing written to the shop."""
@@ -110,27 +122,21 @@ def presta(open_push_world: OpenPushWorld) -> Iterator[PrestaWorld]:
         yield world
 
 
-def _frozen(world: World) -> Any:
+@contextmanager
+def _frozen(world: World) -> Iterator[None]:
     """Freeze the emulator's clock (our writes and the merchant's edit then share one second), for a ``with``."""
-
-    class Frozen:
-        def __enter__(self) -> None:
-            world.sandbox.clock.freeze()
-
-        def __exit__(self, *exc: object) -> None:
-            world.sandbox.clock.unfreeze()
-
-    return Frozen()
+    world.sandbox.clock.freeze()
+    try:
+        yield
+    finally:
+        world.sandbox.clock.unfreeze()
 
 
 def test_prestashop_edit_in_the_second_of_our_push_reaches_the_hub(presta: PrestaWorld) -> None:
     """Prevents a merchant's back-office edit made in the second of our push's PUT (same ``date_upd``) from being
     taken for the echo of our write and never pulled (data loss)."""
     world = presta
-    world.import_csv(*CATALOGUE)
-    assert world.push() == 0
-    world.pull()
-    world.quiet()
+    world.catalogue_in_sync()
 
     store = world.shop.store
     pid = world.product_id("MUG-1")
@@ -157,10 +163,7 @@ def test_woocommerce_edit_in_the_second_of_our_push_reaches_the_hub(woo: WooWorl
     """Prevents a WooCommerce edit made in the second of our push's batch write (same ``date_modified_gmt``) from
     being taken for the echo of our write and never pulled."""
     world = woo
-    world.import_csv(*CATALOGUE)
-    assert world.push() == 0
-    world.pull()
-    world.quiet()
+    world.catalogue_in_sync()
 
     store = world.shop.store
     with _frozen(world):
@@ -184,10 +187,7 @@ def test_shopify_edit_in_the_second_of_our_push_reaches_the_hub(shopify: ShopWor
     """Prevents a Shopify admin edit made in the second of our push's mutation (same ``updatedAt``) from being
     taken for the echo of our write and never pulled."""
     world = shopify
-    world.import_csv(*CATALOGUE)
-    assert world.push() == 0
-    world.pull()
-    world.quiet()
+    world.catalogue_in_sync()
 
     store = world.shop.store
     with _frozen(world):
@@ -260,9 +260,7 @@ def test_a_woocommerce_order_paid_in_the_second_a_poll_read_it_reaches_the_hub(w
     from ecom_pipeline.warehouse.schema import hub_orders
 
     world = woo
-    world.import_csv(*CATALOGUE)
-    assert world.push() == 0
-    world.pull()
+    world.catalogue_pushed_and_pulled()
     store = world.shop.store
     with _frozen(world):
         order = store.add_order({"line_items": [{"product_id": world.product("MUG-1").id, "quantity": 1}]})
