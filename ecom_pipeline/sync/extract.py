@@ -46,6 +46,9 @@ class ExtractContext:
     # When this read began (our clock): stored with the cursor as ``read_at``, it tells the next read which
     # modification times were over when this one read (``settled_before_of``).
     read_started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # The last complete read's ``read_at`` per entity, which this read's page cursors carry (``cursor_json``): read
+    # from the stored cursor once, at the first page, not at every page.
+    carried_read_at: dict[str, str | None] = field(default_factory=dict)
 
     def http_options(self) -> HttpOptions:
         """How to reach the shop: its URL, TLS settings and API version, with this run's timeout, retries and
@@ -262,13 +265,14 @@ def stage_page(
             store.stage_records(conn, records, run_id=ctx.run_id)
         if advance_cursor and cursor is not None:
             # The read is not complete yet: the cursor keeps the last complete read's start (cursor_json).
-            previous = store.get_cursor(conn, ctx.integration.id, entity) or {}
+            if entity not in ctx.carried_read_at:
+                ctx.carried_read_at[entity] = (store.get_cursor(conn, ctx.integration.id, entity) or {}).get("read_at")
             store.set_cursor(
                 conn,
                 integration_id=ctx.integration.id,
                 tenant_id=ctx.integration.tenant_id,
                 entity=entity,
-                cursor=cursor_json(ctx, cursor, read_at=previous.get("read_at")),
+                cursor=cursor_json(ctx, cursor, read_at=ctx.carried_read_at[entity]),
             )
 
 
@@ -397,6 +401,7 @@ def finish_read(ctx: ExtractContext, entity: str) -> None:
             entity=entity,
             cursor={**current, "read_at": read_started_at(ctx)},
         )
+    ctx.carried_read_at[entity] = read_started_at(ctx)
 
 
 T = TypeVar("T")
