@@ -105,6 +105,12 @@ def lock_key(tenant_id: str, namespace: str = KEY_NAMESPACE) -> int:
     return int(struct.unpack(">q", digest[:8])[0])
 
 
+def pg_lock_ids(key: int) -> tuple[int, int]:
+    """How ``pg_locks`` shows a bigint advisory key: ``classid`` (high 32 bits) and ``objid`` (low 32 bits)."""
+    unsigned = key & 0xFFFFFFFFFFFFFFFF
+    return unsigned >> 32, unsigned & 0xFFFFFFFF
+
+
 def fence_key(tenant_id: str) -> int:
     """The advisory-lock key a holder's commits take shared, and a new holder exclusively (the module doc)."""
     return lock_key(tenant_id, FENCE_NAMESPACE)
@@ -325,13 +331,13 @@ def _check_fences(conn: Connection) -> None:
         return
     params: dict[str, Any] = {}
     for i, fence in enumerate(fences):
-        unsigned = fence.key & 0xFFFFFFFFFFFFFFFF
+        hi, lo = pg_lock_ids(fence.key)
         params.update(
             {
                 f"pid{i}": fence.server_pid,
                 f"start{i}": fence.server_start,
-                f"hi{i}": unsigned >> 32,
-                f"lo{i}": unsigned & 0xFFFFFFFF,
+                f"hi{i}": hi,
+                f"lo{i}": lo,
                 f"f{i}": fence.fence_key,
             }
         )
@@ -359,7 +365,7 @@ def _install_fence_check(engine: Engine) -> None:
 
 def _pg_holder(conn: Any, key: int) -> str | None:
     """Who holds the advisory lock ``key``: the holder's application name, client address and since when."""
-    unsigned = key & 0xFFFFFFFFFFFFFFFF
+    hi, lo = pg_lock_ids(key)
     row = conn.execute(
         text(
             "SELECT a.pid, a.application_name, a.client_addr, a.backend_start FROM pg_locks l "
@@ -368,7 +374,7 @@ def _pg_holder(conn: Any, key: int) -> str | None:
             # Advisory locks belong to a database: the same key in another database of the server is another lock.
             "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) LIMIT 1"
         ),
-        {"hi": unsigned >> 32, "lo": unsigned & 0xFFFFFFFF},
+        {"hi": hi, "lo": lo},
     ).first()
     if row is None:
         return None
