@@ -84,7 +84,8 @@ class WebhookSpec:
     The receiver serves ``POST /webhooks/<platform>/<integration id>`` for every platform with a ``WebhookSpec``,
     checking and parsing deliveries with ``deliveries`` and the integration's signing secret (``secret_keys``,
     first present wins). The apply step turns a stored delivery into staged records with ``staged_from_delivery``
-    (re-reading the shop through ``client_for`` when the body is not enough) and confirms every deletion with
+    (re-reading the shop through ``client_for`` when the body is not enough), re-reads with ``reread`` a body that
+    ties with the hub's modification time but differs (``webhooks.same_second``), and confirms every deletion with
     ``confirm_deleted``.
     """
 
@@ -95,6 +96,9 @@ class WebhookSpec:
     staged_from_delivery: Callable[..., list[StagedRecord]]
     # (integration, credentials) -> the API client staged_from_delivery and confirm_deleted read the shop with.
     client_for: Callable[[IntegrationRecord, Mapping[str, Any]], Any]
+    # (integration=, entity=, external_id=, client=) -> the record as the shop has it now, staged as the pull stages
+    # it (a tombstone when gone); None: no re-read, so a body tying with the hub's time is applied as it came.
+    reread: Callable[..., list[StagedRecord]] | None = None
     # (client, entity, external id) -> None when the shop confirms the deletion, else what it shows instead;
     # None: deletions from webhooks are not applied (left to the scheduled reconciliation).
     confirm_deleted: Callable[[Any, str, str], str | None] | None = None

@@ -630,7 +630,7 @@ def stage_records(conn: Connection, records: Sequence[StagedRecord], *, run_id: 
                 "external_id": str(r.external_id),
                 "op": r.op,
                 "payload_text": text,
-                "payload_hash": None if text is None else hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                "payload_hash": text_hash(text),
                 "source_updated_at": r.source_updated_at,
                 "fetched_at": now,
                 "dagster_run_id": run_id,
@@ -1073,6 +1073,31 @@ def get_links(conn: Connection, integration_id: int, entity: str, external_ids: 
         for row in conn.execute(query):
             found[row.external_id] = row
     return found
+
+
+def pending_versions(
+    conn: Connection, integration_id: int, entity: str, external_ids: Iterable[str]
+) -> dict[str, set[tuple[datetime, str | None]]]:
+    """(shop modification time, payload hash) of the records' staged rows not applied yet, by external id (rows
+    without a time left out): what a webhook body must not silently tie with (``webhooks.same_second``)."""
+    ids = sorted({str(i) for i in external_ids})
+    found: dict[str, set[tuple[datetime, str | None]]] = {}
+    for part in chunked(ids):
+        query = select(
+            staging_records.c.external_id, staging_records.c.source_updated_at, staging_records.c.payload_hash
+        ).where(
+            _of_records(staging_records, integration_id, entity, part),
+            staging_records.c.applied_at.is_(None),
+            staging_records.c.source_updated_at.is_not(None),
+        )
+        for row in conn.execute(query):
+            found.setdefault(str(row.external_id), set()).add((row.source_updated_at, row.payload_hash))
+    return found
+
+
+def text_hash(text: str | None) -> str | None:
+    """The ``payload_hash`` staging stores for a payload's ``payload_text``."""
+    return None if text is None else hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def get_links_by_parent(

@@ -8,6 +8,9 @@ module does the bookkeeping around it:
    delete topic is an unsigned header; an unconfirmed deletion dead-letters the delivery); the ones that fail are
    retried later with exponential backoff (30 s x 2^attempts, capped at an hour) and after ``max_attempts``
    become ``dead`` with their error, while the rest of the batch goes on;
+   a body whose modification time ties with the one the hub holds (or a staged row, or another body of the batch)
+   but whose content differs is replaced by the shop's current record (``webhooks.same_second``): a late retry
+   can carry the earlier of two states of one second, which resolve alone would apply;
 3. in ONE transaction: write the staged records and mark their inbox rows ``applied`` (status, processed_at).
    A crash before the commit leaves the deliveries pending; after it, the events are in staging, whose apply is
    itself crash-safe. Two runs racing on the same rows at worst stage a record twice, which apply deduplicates;
@@ -35,6 +38,7 @@ from ecom_pipeline.warehouse.credentials import CredentialCipher
 from ecom_pipeline.warehouse.schema import webhook_inbox
 from ecom_pipeline.warehouse.store import IntegrationRecord, StagedRecord
 from ecom_pipeline.warehouse.types import utcnow
+from ecom_pipeline.webhooks import same_second
 from ecom_pipeline.webhooks.confirm import UnconfirmedDelete, confirmer_for
 
 if TYPE_CHECKING:
@@ -72,6 +76,8 @@ class InboxReport:
     dead: int = 0
     ignored: int = 0
     unconfirmed_deletes: int = 0
+    # Bodies tying with the hub's modification time but not its content, replaced by the shop's record (re-read).
+    reread_tied: int = 0
     by_topic: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
@@ -87,6 +93,7 @@ class InboxReport:
             "dead": self.dead,
             "ignored_topics": self.ignored,
             "unconfirmed_deletes": self.unconfirmed_deletes,
+            "reread_tied": self.reread_tied,
             "by_topic": dict(sorted(self.by_topic.items())),
             "errors": list(self.errors),
             "dead_letters": list(self.dead_letters),
@@ -151,6 +158,32 @@ def _confirm_deletes(integration: IntegrationRecord, deletes: list[StagedRecord]
             )
 
 
+def _reread_tied(
+    integration: IntegrationRecord,
+    records: list[StagedRecord],
+    tied: set[same_second.RecordKey],
+    client: Callable[[], Any],
+    fresh: dict[same_second.RecordKey, list[StagedRecord]],
+) -> list[StagedRecord]:
+    """``records`` of one delivery with each tied record (see ``webhooks.same_second``), and every other record of
+    its id (a WooCommerce product's stock rows), replaced by the shop's current record: read once per record and
+    batch (``fresh``), however many deliveries of the batch name it."""
+    targets = [record for record in records if same_second.key_of(record) in tied]
+    reread = _webhooks_of(integration.platform).reread
+    if not targets or reread is None:
+        return records
+    replaced = {str(record.external_id) for record in targets}
+    kept = [record for record in records if str(record.external_id) not in replaced]
+    for record in targets:
+        key = same_second.key_of(record)
+        if key not in fresh:
+            fresh[key] = reread(
+                integration=integration, entity=record.entity, external_id=str(record.external_id), client=client
+            )
+        kept.extend(fresh[key])
+    return kept
+
+
 def apply_inbox(
     engine: Engine,
     *,
@@ -209,6 +242,7 @@ def apply_inbox(
     applied_ids: list[int] = []
     failures: list[tuple[Row[Any], str, bool]] = []
     topics: Counter[str] = Counter()
+    planned: list[tuple[Row[Any], IntegrationRecord, list[StagedRecord]]] = []
     try:
         for row in rows:
             topics[str(row.topic)] += 1
@@ -228,6 +262,22 @@ def apply_inbox(
             except Exception as exc:  # one event must not stop the batch; its error is kept on its row
                 failures.append((row, f"{type(exc).__name__}: {exc}"[:2000], _is_permanent(exc)))
                 continue
+            planned.append((row, integration, records))
+
+        tied = same_second.suspects(
+            engine,
+            tenant_id=tenant_id,
+            records=[record for _, _, records in planned for record in records],
+            transforms=lambda entity: _transforms_for(entity, transforms),
+        )
+        fresh: dict[same_second.RecordKey, list[StagedRecord]] = {}
+        for row, integration, records in planned:
+            if tied:
+                try:
+                    records = _reread_tied(integration, records, tied, client_of(integration), fresh)
+                except Exception as exc:  # the shop could not answer: the event waits and retries
+                    failures.append((row, f"{type(exc).__name__} while re-reading a tied record: {exc}"[:2000], False))
+                    continue
             deletes = [record for record in records if record.op == "delete"]
             if deletes:
                 try:
@@ -243,6 +293,7 @@ def apply_inbox(
                 report.ignored += 1
             staged.extend(records)
             applied_ids.append(int(row.id))
+        report.reread_tied = len(fresh)
     finally:
         for client in clients.values():
             close = getattr(client, "close", None)

@@ -284,3 +284,37 @@ def test_a_shopify_delete_of_a_live_product_is_refused_after_asking_the_shop(sho
             )
         ).scalar_one()
     assert deleted is None
+
+
+def test_two_states_of_one_second_in_one_batch_take_the_shops_current_one(
+    receiver: Receiver, shop: tuple[ShopHandle, int]
+) -> None:
+    """Prevents the earlier of two same-second states winning because its delivery arrived last: WooCommerce stamps
+    ``date_modified_gmt`` in whole seconds, and apply keeps the later staged of two rows of one time. The tie (same
+    time, other content) is settled by re-reading the product: one call, and the hub shows the shop's price."""
+    handle, iid = shop
+    product = next(p for p in handle.store.products.values() if p.status == "publish")
+    handle.store.clock.freeze()
+    try:
+        with WooCommerceClient(handle.http_url, handle.consumer_key, handle.consumer_secret, max_retries=0) as client:
+            client.put(f"products/{product.id}", {"regular_price": "11.00"})
+            earlier = client.get(f"products/{product.id}")
+            later = client.put(f"products/{product.id}", {"regular_price": "12.00"})
+    finally:
+        handle.store.clock.unfreeze()
+    assert earlier["date_modified_gmt"] == later["date_modified_gmt"]
+    deliver(receiver, "product.updated", later, webhook_id=5, integration_id=iid)
+    deliver(receiver, "product.updated", earlier, webhook_id=5, integration_id=iid)  # a retry, arriving last
+    reads_before = handle.stats.count("GET", f"/wp-json/wc/v3/products/{product.id}")
+    report = apply_inbox(receiver.engine, tenant_id=TENANT, run_id="tie", cipher=receiver.cipher)
+    assert report.applied == 2 and report.dead == report.retried == 0, report.errors
+    with receiver.engine.connect() as conn:
+        price = conn.execute(
+            select(hub_variants.c.price)
+            .join(entity_links, entity_links.c.hub_id == hub_variants.c.id)
+            .where(entity_links.c.entity == "variant", entity_links.c.integration_id == iid)
+            .where(entity_links.c.external_parent_id == str(product.id))
+        ).scalar_one()
+    assert price == Decimal("12.00")
+    assert report.reread_tied == 1
+    assert handle.stats.count("GET", f"/wp-json/wc/v3/products/{product.id}") - reads_before == 1

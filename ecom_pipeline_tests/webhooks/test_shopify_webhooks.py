@@ -212,3 +212,55 @@ def test_documented_sample_delivery_is_verified_stored_and_applied(receiver: Rec
     with receiver.engine.connect() as conn:
         total = conn.execute(select(hub_orders.c.total).where(hub_orders.c.order_number == body["name"])).scalar_one()
     assert Decimal(total) == Decimal(body["total_price"])
+
+
+def test_a_late_retry_of_the_earlier_of_two_states_in_one_second_does_not_roll_the_order_back(
+    world: ShopifyWorld,
+) -> None:
+    """Prevents an order going back to 'pending' for good when the delivery of a state written in the same second as
+    a later one arrives late: Shopify renders the body at the event and retries it for hours, both states carry one
+    ``updated_at`` (whole seconds), resolve skips only strictly older records, and no poll repairs it (the order's
+    time does not change). The tied body is replaced by a re-read of the order: the shop says which state is last."""
+    st = world.shop.store
+    order = next(iter(st.orders.values()))
+    clock = world.sandbox.clock
+    hub = world.shop.extra["webhooks"]
+    clock.advance(5)
+    clock.freeze()
+    second = clock.time()
+    try:
+        st.update_order(order.id, financial_status="PENDING")
+        world.delivered()
+        earlier = hub.deliveries[-1]
+        assert json.loads(earlier.body)["financial_status"] == "pending"
+        # The receiver never saw that first attempt (it was down): only its retry, below, will reach it.
+        with world.engine.begin() as conn:
+            conn.execute(webhook_inbox.delete().where(webhook_inbox.c.topic == "orders/updated"))
+        st.update_order(order.id, financial_status="PAID")  # same second
+        world.apply()
+    finally:
+        clock.unfreeze()
+
+    def hub_status() -> str:
+        return str(world.scalar(select(hub_orders.c.financial_status).where(hub_orders.c.order_number == order.name)))
+
+    assert hub_status() == "paid"
+    # Shopify's retry: the same body, headers and webhook id, hours later.
+    resent = requests.post(earlier.uri, data=earlier.body, headers=earlier.headers, timeout=10)
+    assert resent.status_code == 200
+    report = apply_inbox(world.engine, tenant_id=TENANT, run_id="late", cipher=world.cipher)
+    assert report.applied == 1 and report.dead == 0 and report.retried == 0, report.errors
+    assert hub_status() == "paid"
+    assert report.reread_tied == 1
+    # A body tying with the hub's time and content (a note, which the hub does not keep, edited in that second)
+    # costs no re-read.
+    clock.freeze(second)  # the paid order's second again: its updated_at stays the one the hub holds
+    try:
+        st.update_order(order.id, note="gift wrap")
+    finally:
+        clock.unfreeze()
+    noted = json.loads(hub.deliveries[-1].body)
+    assert noted["updated_at"] == json.loads(earlier.body)["updated_at"]
+    again = world.apply()
+    assert again.applied == 1 and again.reread_tied == 0
+    assert hub_status() == "paid"

@@ -46,6 +46,7 @@ def platform_spec() -> PlatformSpec:
             ("webhook_secret", "client_secret", "api_secret_key", "api_secret"),
             deliveries,
             staged_from_delivery=webhooks.staged_from_delivery,
+            reread=webhooks.reread,
             client_for=webhooks.client_for,
             confirm_deleted=confirm.confirm_deleted,
             register=webhooks.connect_webhooks,

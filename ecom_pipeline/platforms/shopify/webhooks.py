@@ -238,6 +238,49 @@ def _level_record(client: ShopifyClient, body: Mapping[str, Any]) -> tuple[str, 
     return f"{variant_id}@{location_id}", {"level": level, "location": location}
 
 
+def _staged(
+    integration: IntegrationRecord, entity: str, external_id: str, payload: dict[str, Any] | None, op: str = "upsert"
+) -> StagedRecord:
+    """One staged record, stamped with the payload's modification time (None when unreadable: the transform
+    rejects it with the field named at apply time)."""
+    updated: datetime | None = None
+    if payload is not None:
+        try:
+            updated = source_updated_at(payload)
+        except (TransformError, ValueError):
+            updated = None
+    return staged_record(integration, entity, external_id, payload, source_updated_at=updated, op=op)
+
+
+def _wrap(integration: IntegrationRecord, entity: str, node: dict[str, Any]) -> dict[str, Any]:
+    """The staged payload of a node or body: products carry the shop's currency, as the pull stages them."""
+    if entity != "product":
+        return node
+    return {"product": node, "currency": (integration.settings or {}).get("currency")}
+
+
+def reread(
+    *, integration: IntegrationRecord, entity: str, external_id: str, client: Callable[[], ShopifyClient]
+) -> list[StagedRecord]:
+    """The record as the shop has it now, read through GraphQL and staged as the pull stages it (a tombstone when
+    the shop no longer has it). Raises ``ValueError`` when even the shop's current record is refused.
+
+    Used by :func:`staged_from_delivery` when a body is not enough, and by ``webhooks.apply`` for a body whose
+    modification time ties with the one the hub holds but whose content differs (``webhooks.same_second``): Shopify
+    renders a body when the event happens, so a late retry can carry the earlier of two states of one second.
+    """
+    if entity == "order":
+        node = _read_order(client(), external_id, (integration.settings or {}).get("scopes"))
+    else:
+        node = _READERS[entity](client(), external_id)
+    if node is None:
+        return [_staged(integration, entity, external_id, None, op="delete")]
+    problem = _valid(entity, _wrap(integration, entity, node))
+    if problem is not None:
+        raise ValueError(f"{entity} {external_id} re-read from the shop is still invalid: {problem}")
+    return [_staged(integration, entity, external_id, _wrap(integration, entity, node))]
+
+
 def staged_from_delivery(
     *,
     integration: IntegrationRecord,
@@ -253,7 +296,6 @@ def staged_from_delivery(
     fix; any other exception (the shop is down, THROTTLED past the retries) is worth retrying later.
     """
     resource, _, event = topic.partition("/")
-    currency = (integration.settings or {}).get("currency")
     try:
         body: Any = json.loads(body_text)
     except ValueError:
@@ -261,27 +303,17 @@ def staged_from_delivery(
     if not isinstance(body, dict):
         body = {}
 
-    def staged(entity: str, external_id: str, payload: dict[str, Any] | None, op: str = "upsert") -> StagedRecord:
-        updated: datetime | None = None
-        if payload is not None:
-            try:
-                updated = source_updated_at(payload)
-            except (TransformError, ValueError):
-                updated = None  # the transform rejects it with the field named at apply time
-        return staged_record(integration, entity, external_id, payload, source_updated_at=updated, op=op)
-
     if topic == "inventory_levels/update":
         found = _level_record(client(), body)
         if found is None:
             return []
-        return [staged("inventory", found[0], found[1])]
+        return [_staged(integration, "inventory", found[0], found[1])]
 
     if topic == "refunds/create":
         order_id = numeric_id(body.get("order_id"))
         if order_id is None:
             raise PermanentEventError(f"refunds/create without order_id: {body_text[:200]!r}")
-        node = _read_order(client(), order_id, (integration.settings or {}).get("scopes"))
-        return [staged("order", order_id, node) if node is not None else staged("order", order_id, None, "delete")]
+        return reread(integration=integration, entity="order", external_id=order_id, client=client)
 
     if resource not in RESOURCES:
         return []  # bulk_operations/finish, app/uninstalled, ...: nothing the hub keeps
@@ -290,33 +322,23 @@ def staged_from_delivery(
     if external_id is None:
         raise PermanentEventError(f"{topic} delivery without a resource id: {body_text[:300]!r}")
     if event == "delete":
-        return [staged(entity, external_id, None, op="delete")]
+        return [_staged(integration, entity, external_id, None, op="delete")]
 
-    def wrap(node: dict[str, Any]) -> dict[str, Any]:
-        return {"product": node, "currency": currency} if entity == "product" else node
-
-    reread: str | None = None
+    why: str | None = None
     if entity == "product" and len(body.get("variants") or []) >= BODY_VARIANT_LIMIT:
-        reread = f"{len(body['variants'])} variants in the body (webhook bodies stop at {BODY_VARIANT_LIMIT})"
+        why = f"{len(body['variants'])} variants in the body (webhook bodies stop at {BODY_VARIANT_LIMIT})"
     elif entity == "product":
-        reread = "product bodies carry no variant weight (the inventory item's measurement)"
+        why = "product bodies carry no variant weight (the inventory item's measurement)"
     elif entity == "order":
-        reread = _order_body_incomplete(body)
-    if reread is None:
-        reread = _valid(entity, wrap(body))
-    if reread is None:
-        return [staged(entity, external_id, wrap(body))]
-
-    if entity == "order":
-        node = _read_order(client(), external_id, (integration.settings or {}).get("scopes"))
-    else:
-        node = _READERS[entity](client(), external_id)
-    if node is None:
-        return [staged(entity, external_id, None, op="delete")]
-    problem = _valid(entity, wrap(node))
-    if problem is not None:
-        raise ValueError(f"{entity} {external_id} re-read ({reread}) is still invalid: {problem}")
-    return [staged(entity, external_id, wrap(node))]
+        why = _order_body_incomplete(body)
+    if why is None:
+        why = _valid(entity, _wrap(integration, entity, body))
+    if why is None:
+        return [_staged(integration, entity, external_id, _wrap(integration, entity, body))]
+    try:
+        return reread(integration=integration, entity=entity, external_id=external_id, client=client)
+    except ValueError as exc:
+        raise ValueError(f"{exc} (re-read because: {why})") from exc
 
 
 def client_for(

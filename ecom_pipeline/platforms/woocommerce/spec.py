@@ -47,6 +47,7 @@ def platform_spec() -> PlatformSpec:
             ("webhook_secret",),
             deliveries,
             staged_from_delivery=webhooks.staged_from_delivery,
+            reread=webhooks.reread,
             client_for=webhooks.client_for,
             confirm_deleted=webhooks.confirm_deleted,
             register=webhooks.connect_webhooks,

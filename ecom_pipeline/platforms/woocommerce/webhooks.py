@@ -168,6 +168,60 @@ def with_category_paths(record: dict[str, Any], client: Callable[[], WooCommerce
         return record
 
 
+def _staged(
+    integration: IntegrationRecord, entity: str, external_id: str, payload: dict[str, Any] | None, op: str = "upsert"
+) -> StagedRecord:
+    """One staged record, stamped with the payload's modification time (None when it has none: the transform
+    rejects it with the field named at apply time)."""
+    updated: datetime | None = None
+    if payload is not None:
+        try:
+            updated = source_updated_at(payload)
+        except ValueError:
+            updated = None
+    return staged_record(integration, entity, external_id, payload, op=op, source_updated_at=updated)
+
+
+def _product_records(
+    integration: IntegrationRecord, record: dict[str, Any], client: Callable[[], WooCommerceClient]
+) -> list[StagedRecord]:
+    """A product's staged records (the product with its category paths, and its stock rows), as the pull stages
+    them; raises when even this record is refused by the transform."""
+    problem = _valid("product", record)
+    if problem is not None:
+        raise ValueError(f"product {record['product'].get('id')} re-read from the shop is still invalid: {problem}")
+    record = with_category_paths(record, client)
+    product_id = str(record["product"]["id"])
+    return [
+        _staged(integration, "product", product_id, record),
+        _staged(integration, "inventory", product_id, _inventory_record(record)),
+    ]
+
+
+def reread(
+    *, integration: IntegrationRecord, entity: str, external_id: str, client: Callable[[], WooCommerceClient]
+) -> list[StagedRecord]:
+    """The record as the shop has it now, staged as the pull stages it (a tombstone when the shop answers 404).
+
+    ``webhooks.apply`` calls it for a body whose modification time ties with the one the hub holds but whose content
+    differs (``webhooks.same_second``): only the shop can say which of two states of one second is the later.
+    """
+    if entity == "product":
+        try:
+            return _product_records(integration, _read_product(client(), external_id), client)
+        except ShopNotFoundError:
+            return [_staged(integration, "product", external_id, None, op="delete")]
+    collection = next(coll for ent, coll in RESOURCES.values() if ent == entity)
+    try:
+        fresh = client().get(f"{collection}/{external_id}")
+    except ShopNotFoundError:
+        return [_staged(integration, entity, external_id, None, op="delete")]
+    problem = _valid(entity, fresh)
+    if problem is not None:
+        raise ValueError(f"{entity} {external_id} re-read from the shop is still invalid: {problem}")
+    return [_staged(integration, entity, external_id, fresh)]
+
+
 def staged_from_delivery(
     *,
     integration: IntegrationRecord,
@@ -185,7 +239,7 @@ def staged_from_delivery(
     resource, _, event = topic.partition(".")
     if resource not in RESOURCES:
         return []  # coupons, actions, ...: not synced (the hub has no table for them)
-    entity, collection = RESOURCES[resource]
+    entity, _collection = RESOURCES[resource]
     try:
         body: Any = json.loads(body_text)
     except ValueError:
@@ -193,61 +247,34 @@ def staged_from_delivery(
     body_id = body.get("id") if isinstance(body, dict) else None
     external_id = str(body_id) if body_id not in (None, "", 0) else resource_id
 
-    def staged(ent: str, ext_id: str, payload: dict[str, Any] | None, op: str = "upsert") -> StagedRecord:
-        updated: datetime | None = None
-        if payload is not None:
-            try:
-                updated = source_updated_at(payload)
-            except ValueError:
-                updated = None
-        return staged_record(integration, ent, ext_id, payload, op=op, source_updated_at=updated)
-
     if event == "deleted":
         if not external_id:
             raise PermanentEventError(f"{topic} delivery without an id: {body_text[:200]!r}")
-        return [staged(entity, external_id, None, op="delete")]
+        return [_staged(integration, entity, external_id, None, op="delete")]
     if not external_id:
         raise PermanentEventError(
             f"{topic} delivery is an error body without a resource id, so it cannot be re-read "
             f"(the next incremental sync reconciles it): {body_text[:300]!r}"
         )
 
-    reread = _is_error_body(body)
-    record: dict[str, Any] | None = None
+    reread_needed = _is_error_body(body)
     if entity == "product":
-        if not reread and body.get("type") not in ("variable", "variation"):
+        if not reread_needed and body.get("type") not in ("variable", "variation"):
             record = {"product": body, "variations": []}
-            if _valid("product", record) is not None:
-                reread = True
-        if record is None or reread:
-            try:
-                record = _read_product(client(), external_id)
-            except ShopNotFoundError:
-                parent = body.get("parent_id") if isinstance(body, dict) else None
-                if parent:  # a variation that is gone: its parent may still exist
-                    try:
-                        record = _read_product(client(), str(parent))
-                    except ShopNotFoundError:
-                        return [staged("product", str(parent), None, op="delete")]
-                else:
-                    return [staged("product", external_id, None, op="delete")]
-        problem = _valid("product", record)
-        if problem is not None:
-            raise ValueError(f"product {record['product'].get('id')} re-read from the shop is still invalid: {problem}")
-        record = with_category_paths(record, client)
-        product_id = str(record["product"]["id"])
-        return [staged("product", product_id, record), staged("inventory", product_id, _inventory_record(record))]
+            if _valid("product", record) is None:
+                return _product_records(integration, record, client)
+        try:
+            return _product_records(integration, _read_product(client(), external_id), client)
+        except ShopNotFoundError:
+            parent = body.get("parent_id") if isinstance(body, dict) else None
+            if not parent:
+                return [_staged(integration, "product", external_id, None, op="delete")]
+            # a variation that is gone: its parent may still exist
+            return reread(integration=integration, entity="product", external_id=str(parent), client=client)
 
-    if not reread and _valid(entity, body) is None:
-        return [staged(entity, external_id, body)]
-    try:
-        fresh = client().get(f"{collection}/{external_id}")
-    except ShopNotFoundError:
-        return [staged(entity, external_id, None, op="delete")]
-    problem = _valid(entity, fresh)
-    if problem is not None:
-        raise ValueError(f"{entity} {external_id} re-read from the shop is still invalid: {problem}")
-    return [staged(entity, external_id, fresh)]
+    if not reread_needed and _valid(entity, body) is None:
+        return [_staged(integration, entity, external_id, body)]
+    return reread(integration=integration, entity=entity, external_id=external_id, client=client)
 
 
 def confirm_deleted(client: WooCommerceClient, entity: str, external_id: str) -> str | None:
