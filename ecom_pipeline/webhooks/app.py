@@ -35,7 +35,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, text
@@ -102,7 +102,8 @@ class IntegrationInfo:
     tenant_id: str
     platform: str
     active: bool
-    secret: str | None
+    # Left out of the repr: a traceback or a log line that prints the info must not print the signing key.
+    secret: str | None = field(repr=False)
 
 
 class IntegrationCache:

@@ -249,3 +249,13 @@ def test_a_stored_row_keeps_a_bounded_set_of_headers(receiver: Receiver) -> None
     assert len(row.headers) <= 24 and all(len(v) <= 512 for v in row.headers.values())
     assert len(json.dumps(row.headers)) < 16 * 1024
     assert row.headers["x-wc-webhook-topic"] == "product.updated", "the headers that matter are kept first"
+
+
+def test_an_integrations_signing_key_is_not_in_its_repr() -> None:
+    """Prevents a traceback or log line that prints the receiver's cached integration from printing the decrypted
+    webhook secret (the cache entries are handed around every request)."""
+    from ecom_pipeline.webhooks.app import IntegrationInfo
+
+    info = IntegrationInfo(id=1, tenant_id="acme", platform="woocommerce", active=True, secret="wc-very-secret")
+    assert "wc-very-secret" not in repr(info) and "wc-very-secret" not in str(info)
+    assert info.secret == "wc-very-secret"

@@ -183,13 +183,29 @@ def _post_token(
     url = f"{shop_url.rstrip('/')}/admin/oauth/access_token"
     session = session or requests.Session()
     try:
+        # Never follow a redirect: a 307/308 would send the client secret and the code to wherever it points.
         response = session.post(
-            url, data=dict(form), headers={"Accept": "application/json"}, verify=verify, timeout=timeout
+            url,
+            data=dict(form),
+            headers={"Accept": "application/json"},
+            verify=verify,
+            timeout=timeout,
+            allow_redirects=False,
         )
     except requests.RequestException as exc:
         raise ShopUnreachableError(
             f"token request failed: {redact_text(str(exc), list(secrets_))}", platform=PLATFORM, method="POST", url=url
         ) from None
+    if response.is_redirect:
+        raise ShopAuthError(
+            f"Shopify answered the token request with a redirect ({response.status_code}), which is not followed: "
+            "the credentials would go to another address",
+            platform=PLATFORM,
+            method="POST",
+            url=url,
+            status=response.status_code,
+            hint="Connect with the shop's own https://<shop>.myshopify.com address, not a custom domain or http://.",
+        )
     try:
         body = response.json()
     except ValueError:

@@ -127,3 +127,55 @@ def test_missing_scopes_are_named_with_the_60_day_order_limit() -> None:
         )
         == ()
     )
+
+
+def test_a_token_request_answered_with_a_redirect_is_not_followed() -> None:
+    """Prevents a 307/308 from the shop's address re-posting the client secret to wherever it points (requests
+    follows redirects by default, keeping the body for 307/308)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from ecom_pipeline.platforms.errors import ShopAuthError
+    from ecom_pipeline.platforms.shopify.auth import request_client_credentials_token
+
+    received: list[bytes] = []
+
+    class Elsewhere(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b'{"access_token": "stolen"}')
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    elsewhere = ThreadingHTTPServer(("127.0.0.1", 0), Elsewhere)
+    target = f"http://127.0.0.1:{elsewhere.server_address[1]}/collect"
+
+    class Redirecting(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(307)
+            self.send_header("Location", target)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    shop = ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
+    servers = [elsewhere, shop]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(ShopAuthError, match="redirect") as caught:
+            request_client_credentials_token(
+                f"http://127.0.0.1:{shop.server_address[1]}", "client-id", "the-client-secret", timeout=5
+            )
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+    assert received == []
+    assert "the-client-secret" not in str(caught.value)
