@@ -178,7 +178,8 @@ class PlatformSpec:
     connect_rules: Any = None
     # Id-only listings that find deletes nobody announces (sync/reconcile.py); None: not reconciled.
     reconcile: ReconcileSpec | None = None
-    # Webhooks; None: the shops are kept fresh by polling (and may still post to /webhooks/generic/<id>).
+    # Webhooks; None: the shops are kept fresh by polling (what they post to /webhooks/generic/<id> is stored, and
+    # dead-lettered at its first apply: no planner turns it into records yet).
     webhooks: WebhookSpec | None = None
     # The emulator: "module:function" building a sandbox shop, ``build_shop(ShopSpec, SandboxClock) -> ShopHandle``
     # (imported only when a shop of the platform is served).

@@ -106,7 +106,10 @@ def _webhooks_of(platform: str) -> WebhookSpec:
 
     spec = platforms().get(platform)
     if spec is None or spec.webhooks is None:
-        raise UnsupportedPlatform(f"no webhook support for platform {platform!r} (its registration has no webhooks)")
+        raise UnsupportedPlatform(
+            f"no webhook apply for platform {platform!r} (its registration has no webhooks): the delivery is kept "
+            "here, and its shops are kept fresh by the scheduled incremental sync"
+        )
     return spec.webhooks
 
 
@@ -138,7 +141,9 @@ def pending_due(engine: Engine, *, tenant_id: str, now: datetime, limit: int) ->
 
 
 def _is_permanent(exc: BaseException) -> bool:
-    return type(exc).__name__ == "PermanentEventError"
+    """No retry can apply the delivery: a platform's ``PermanentEventError``, or a platform without a planner (a
+    generic delivery of a polled shop), which waited out 8 retries (8 Dagster runs) before it was dead-lettered."""
+    return isinstance(exc, UnsupportedPlatform) or type(exc).__name__ == "PermanentEventError"
 
 
 def _confirm_deletes(integration: IntegrationRecord, deletes: list[StagedRecord], client: Callable[[], Any]) -> None:

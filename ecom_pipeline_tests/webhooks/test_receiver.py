@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from ecom_pipeline.warehouse.schema import webhook_inbox
 from ecom_pipeline.webhooks.signatures import generic_signature
-from ecom_pipeline_tests.webhooks.conftest import SAMPLES, WC_SECRET, Receiver, recorded_delivery
+from ecom_pipeline_tests.webhooks.conftest import SAMPLES, TENANT, WC_SECRET, Receiver, recorded_delivery
 
 
 def _rows(receiver: Receiver) -> list:
@@ -145,6 +145,13 @@ def test_generic_endpoint_checks_signature_and_timestamp_skew(receiver: Receiver
     assert [(r.topic, r.resource_id, r.platform) for r in rows] == [("receipt.paid", "7", "etsy")]
     with receiver.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(webhook_inbox)).scalar_one() == 1
+    # Nothing applies a generic delivery of a platform without a planner: dead-lettered with the reason at its first
+    # apply, not after 8 retries (each a Dagster run the sensor would launch, two hours of backoff).
+    from ecom_pipeline.webhooks.apply import apply_inbox
+
+    report = apply_inbox(receiver.engine, tenant_id=TENANT, run_id="generic", cipher=receiver.cipher)
+    assert (report.dead, report.retried, report.applied) == (1, 0, 0)
+    assert "no webhook apply for platform 'etsy'" in report.dead_letters[0]["error"]
 
 
 def test_integration_ids_must_be_plain_ascii_digits_without_leading_zeros(receiver: Receiver) -> None:

@@ -12,8 +12,9 @@ from ecom_pipeline.sync.reconcile import ReconcileSpec
 def platform_spec() -> PlatformSpec:
     """Products, inventory (after products: stock rows need the variant links), orders and customers.
 
-    No webhooks of its own (PrestaShop has none in core): its shops are polled, and a module that posts changes
-    can use the receiver's generic route.
+    No webhooks of its own (PrestaShop has none in core): its shops are polled. The receiver's generic route
+    stores what a module posts, but nothing applies it yet (the delivery is dead-lettered with that reason at its
+    first apply); the scheduled incremental sync is what brings a PrestaShop change to the hub.
     """
     return PlatformSpec(
         name="prestashop",
