@@ -55,12 +55,12 @@ def suspects(
     if not groups:
         return found
     # Two bodies of one record and one time in this batch, with other content: which is the later, only the shop knows.
+    digests = {id(r): store.text_hash(store.payload_text(r.payload)) for group in groups.values() for r in group}
     seen: dict[tuple[RecordKey, Any], str | None] = {}
     for group in groups.values():
         for record in group:
-            mine = store.text_hash(store.payload_text(record.payload))
-            other = seen.setdefault((key_of(record), record.source_updated_at), mine)
-            if other != mine:
+            mine = digests[id(record)]
+            if seen.setdefault((key_of(record), record.source_updated_at), mine) != mine:
                 found.add(key_of(record))
     with engine.connect() as conn:
         for (integration_id, entity), group in groups.items():
@@ -70,7 +70,7 @@ def suspects(
             tied: list[Any] = []
             for record in group:
                 versions = pending.get(str(record.external_id), set())
-                mine = store.text_hash(store.payload_text(record.payload))
+                mine = digests[id(record)]
                 if any(when == record.source_updated_at and digest != mine for when, digest in versions):
                     found.add(key_of(record))
                 elif same_time(record.source_updated_at, links.get(str(record.external_id))):
