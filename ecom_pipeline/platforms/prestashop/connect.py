@@ -21,6 +21,7 @@ from ecom_pipeline.platforms.prestashop.dates import shop_zone
 from ecom_pipeline.platforms.prestashop.errors import PrestaShopNotFoundError, PrestaShopPermissionError
 
 API_KEY_ENV = "ECOM_PRESTASHOP_API_KEY"
+WEBHOOK_SECRET_ENV = "ECOM_PRESTASHOP_WEBHOOK_SECRET"
 
 
 def add_connect_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +46,12 @@ def add_connect_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--shop-id", type=int, default=None, help="Multishop: the id_shop to sync (default: the default shop)."
+    )
+    parser.add_argument(
+        "--webhook-secret",
+        default=None,
+        help=f"Secret a module on the shop signs its change notices with (POST /webhooks/prestashop/<id>; "
+        f"docs/architecture.md). Better: set {WEBHOOK_SECRET_ENV}. Without one, the shop is only polled.",
     )
     parser.add_argument(
         "--poll-interval",
@@ -161,10 +168,18 @@ def connect(args: argparse.Namespace) -> ConnectResult:
     if args.insecure:
         notes.append("TLS certificate verification is OFF for this shop (--insecure).")
     facts.update({"timezone": timezone, "language_id": language_id, "language": language, "currency": currency})
+    credentials = {"api_key": key}
+    webhook_secret = getattr(args, "webhook_secret", None) or os.environ.get(WEBHOOK_SECRET_ENV)
+    if webhook_secret:
+        credentials["webhook_secret"] = webhook_secret.strip()
+        notes.append(
+            "Change notices: the shop's module posts to /webhooks/prestashop/<integration id>, signed with the "
+            "webhook secret (X-Ecom-Timestamp, X-Ecom-Signature); each notice is applied by re-reading the record."
+        )
     return ConnectResult(
         base_url=url,
         name=args.name or default_name(url),
-        credentials={"api_key": key},
+        credentials=credentials,
         settings=settings,
         facts={
             k: v for k, v in facts.items() if k in ("psws_version", "timezone", "language_id", "language", "currency")

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from ecom_pipeline.platforms.prestashop import connect as ps_connect
+from ecom_pipeline.platforms.prestashop import deliveries, webhooks
 from ecom_pipeline.platforms.prestashop import extract as ps_extract
 from ecom_pipeline.platforms.prestashop import transform as ps
-from ecom_pipeline.platforms.registry import DemoShop, DemoSpec, PlatformSpec
+from ecom_pipeline.platforms.registry import DemoShop, DemoSpec, PlatformSpec, WebhookSpec
 from ecom_pipeline.sync.reconcile import ReconcileSpec
 
 
 def platform_spec() -> PlatformSpec:
     """Products, inventory (after products: stock rows need the variant links), orders and customers.
 
-    No webhooks of its own (PrestaShop has none in core): its shops are polled. The receiver's generic route
-    stores what a module posts, but nothing applies it yet (the delivery is dead-lettered with that reason at its
-    first apply); the scheduled incremental sync is what brings a PrestaShop change to the hub.
+    PrestaShop has no webhooks in core: its shops are polled, and a module on the shop may post signed change
+    notices (``deliveries``), each applied by re-reading the record (``webhooks``); connect with
+    ``--webhook-secret`` to accept them.
     """
     return PlatformSpec(
         name="prestashop",
@@ -37,6 +38,14 @@ def platform_spec() -> PlatformSpec:
             resources={"product": "products", "order": "orders", "customer": "customers"},
             make_client=ps_extract.make_client,
             stock_keyed_by_product=True,
+        ),
+        webhooks=WebhookSpec(
+            ("webhook_secret",),
+            deliveries,
+            staged_from_delivery=webhooks.staged_from_delivery,
+            client_for=webhooks.client_for,
+            reread=webhooks.reread,
+            confirm_deleted=webhooks.confirm_deleted,
         ),
         emulator="ecom_pipeline.sandbox.prestashop.shop:build_shop",
         # Two languages (English default, French), like the recorded real two-language store; webservice key.

@@ -1,0 +1,134 @@
+"""PrestaShop change notices end to end: a module's signed notice -> receiver -> inbox -> re-read -> hub rows.
+
+PrestaShop has no webhooks in core; a module on the shop posts ``{"resource", "id", "action"}`` signed with the
+integration's webhook secret (``platforms/prestashop/deliveries.py``). Nothing of ours is mocked: the shop is the
+emulated webservice, connected through the CLI (``--webhook-secret`` from the environment), the receiver runs over
+HTTP, and the apply re-reads the record through the webservice. Failures prevented: a PrestaShop change waiting for
+the schedule when the shop tells us at once; a notice's content trusted as data; a deletion notice tombstoning a
+live product; a notice accepted and then dead-lettered after hours of retries because nothing could apply it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import requests
+from sqlalchemy import select
+
+from ecom_pipeline.runner import run_sync
+from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
+from ecom_pipeline.warehouse.engine import shared_engine
+from ecom_pipeline.warehouse.schema import entity_links, hub_inventory, hub_products, hub_variants, integrations
+from ecom_pipeline.webhooks.app import create_app
+from ecom_pipeline.webhooks.apply import apply_inbox
+from ecom_pipeline.webhooks.signatures import generic_signature
+from ecom_pipeline_tests.integration.conftest import one_shop_tenant
+from ecom_pipeline_tests.webhooks.conftest import ReceiverServer
+
+SHOP = "presta-notices"
+TENANT = "initech"
+SECRET = "ps-module-secret-2026"
+
+
+@pytest.fixture
+def presta(
+    warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[SandboxServer, dg.DagsterInstance]]:
+    monkeypatch.setenv("ECOM_PRESTASHOP_WEBHOOK_SECRET", SECRET)
+    spec = ShopSpec(name=SHOP, seed=7, products=8, variable_share=0.0, orders=3, customers=3, platform="prestashop")
+    with one_shop_tenant(
+        spec,
+        tenant=TENANT,
+        secret_env={"ECOM_PRESTASHOP_API_KEY": "api_key"},
+        warehouse_url=warehouse_url,
+        dagster_home=dagster_home,
+        tmp_path=tmp_path,
+        monkeypatch=monkeypatch,
+    ) as connected:
+        yield connected
+
+
+def _post(url: str, body: dict, secret: str = SECRET) -> requests.Response:
+    raw = json.dumps(body).encode()
+    now = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        "X-Ecom-Timestamp": now,
+        "X-Ecom-Signature": generic_signature(secret, now, raw),
+    }
+    return requests.post(url, data=raw, headers=headers, timeout=10)
+
+
+def _hub_product(warehouse_url: str, integration_id: int, pid: int) -> tuple[Decimal | None, bool]:
+    """(price of the product's variant, whether the hub product is deleted)."""
+    with shared_engine(warehouse_url).connect() as conn:
+        hub_id = conn.execute(
+            select(entity_links.c.hub_id).where(
+                entity_links.c.integration_id == integration_id,
+                entity_links.c.entity == "product",
+                entity_links.c.external_id == str(pid),
+            )
+        ).scalar_one()
+        deleted = conn.execute(select(hub_products.c.deleted_at).where(hub_products.c.id == hub_id)).scalar_one()
+        price = conn.execute(select(hub_variants.c.price).where(hub_variants.c.product_id == hub_id)).scalars().first()
+    return price, deleted is not None
+
+
+def test_a_signed_notice_brings_the_shops_record_to_the_hub_by_re_reading_it(
+    presta: tuple[SandboxServer, dg.DagsterInstance], warehouse_url: str
+) -> None:
+    """Prevents PrestaShop changes waiting for the schedule when a module tells us at once, and a notice's own
+    content ever being taken as data (the hub shows what the webservice holds, not what the notice says)."""
+    sandbox, instance = presta
+    assert run_sync(TENANT, instance=instance).success
+    store = sandbox.shop(SHOP).store
+    engine = shared_engine(warehouse_url)
+    with engine.connect() as conn:
+        integration_id = conn.execute(select(integrations.c.id)).scalar_one()
+    pid, other, live = sorted(store.tables["products"])[:3]
+    before, _ = _hub_product(warehouse_url, integration_id, pid)
+    store.update_product(pid, price="77.50")
+    store.set_stock(pid, 31)
+
+    with ReceiverServer(create_app(engine=engine)) as receiver:
+        url = f"{receiver.url}/webhooks/prestashop/{integration_id}"
+        # The notice says nothing about the price: the re-read does.
+        assert _post(url, {"resource": "products", "id": pid, "action": "update", "price": "0.01"}).status_code == 200
+        assert _post(url, {"ping": True}).json().get("ping") is True  # a module's liveness check: not stored
+        assert _post(url, {"resource": "products", "id": pid}, secret="wrong").status_code == 401
+        generic = _post(f"{receiver.url}/webhooks/generic/{integration_id}", {"resource": "products", "id": pid})
+        assert generic.status_code == 404 and f"/webhooks/prestashop/{integration_id}" in generic.text
+        report = apply_inbox(engine, tenant_id=TENANT, run_id="notice")
+        assert (report.applied, report.dead, report.retried) == (1, 0, 0), report.errors
+        assert report.by_topic == {"product.update": 1}
+        price, deleted = _hub_product(warehouse_url, integration_id, pid)
+        # The price the poll would compute (specific prices applied), not the notice's 0.01.
+        assert price is not None and price != before and price > Decimal("1") and not deleted
+        with engine.connect() as conn:
+            quantities = conn.execute(select(hub_inventory.c.available)).scalars().all()
+        assert 31 in quantities
+
+        # A deletion notice is confirmed with the shop: a gone product is tombstoned, a live one is not.
+        store.delete_product(other)
+        assert _post(url, {"resource": "products", "id": other, "action": "delete"}).status_code == 200
+        assert _post(url, {"resource": "products", "id": live, "action": "delete"}).status_code == 200
+        # A notice naming nothing we sync is dead-lettered at once, with the reason.
+        assert _post(url, {"resource": "carriers", "id": 3}).status_code == 200
+        report = apply_inbox(engine, tenant_id=TENANT, run_id="deletes")
+        assert report.applied == 1 and report.dead == 2 and report.retried == 0, report.errors
+        assert report.unconfirmed_deletes == 1
+        errors = " ".join(d["error"] for d in report.dead_letters)
+        assert f"the shop still lists product {live}" in errors and "carriers" in errors
+        assert _hub_product(warehouse_url, integration_id, other)[1]
+        assert not _hub_product(warehouse_url, integration_id, live)[1]
+
+    # The next poll reads the same record: the hub keeps the price the notice's re-read brought.
+    outcome = run_sync(TENANT, instance=instance)
+    assert outcome.success, outcome.failure
+    assert _hub_product(warehouse_url, integration_id, pid)[0] == price
