@@ -823,6 +823,17 @@ def cmd_catalog_export(args: argparse.Namespace) -> int:
     return run_export(_engine(args), Path(args.file), tenant_id=args.tenant)
 
 
+def _at_least_one(text: str) -> int:
+    """argparse type: a whole number of at least 1 (a count or a limit)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def cmd_conflicts_list(args: argparse.Namespace) -> int:
     import json
 
@@ -842,7 +853,8 @@ def cmd_conflicts_list(args: argparse.Namespace) -> int:
          "decided", "person's decision"],
         [[r.id, r.tenant_id, r.integration_id, r.entity, r.hub_id, r.field, show(r.base_value), show(r.hub_value),
           show(r.shop_value), r.policy, r.resolution, _fmt_time(r.decided_at),
-          f"{r.resolved_take} {show(r.resolved_value)} by {r.resolved_by}" if r.resolved_at else ""]
+          f"{r.resolved_take} {show(r.resolved_value)} by {r.resolved_by}, "
+          + ("applied" if r.applied_at else "to apply at the next sync") if r.resolved_at else ""]
          for r in rows],
     )  # fmt: skip
     held = [r.id for r in rows if r.resolution == "held" and r.resolved_at is None]
@@ -1052,7 +1064,7 @@ def _add_two_way_commands(sub: Any) -> None:
     pp = actions.add_parser("list", help="Conflicts, newest first.")
     pp.add_argument("--tenant", default=None, type=tenant_argument)
     pp.add_argument("--held", action="store_true", help="Only held conflicts nobody has decided yet.")
-    pp.add_argument("--limit", type=int, default=100)
+    pp.add_argument("--limit", type=_at_least_one, default=100, help="How many, newest first (default 100).")
     pp.set_defaults(func=cmd_conflicts_list)
     pp = actions.add_parser("resolve", help="Decide a held conflict: take the hub's value, the shop's, or a value.")
     pp.add_argument("id", type=int, help="Conflict id (see `conflicts list --held`).")

@@ -27,7 +27,7 @@ from ecom_pipeline.sync.policies import (
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import CredentialCipher
 from ecom_pipeline.warehouse.engine import shared_engine
-from ecom_pipeline.warehouse.schema import integrations, sync_conflicts
+from ecom_pipeline.warehouse.schema import hub_products, hub_variants, integrations, sync_conflicts
 
 
 def _integration(url: str, settings: dict | None = None, tenant: str = "acme", platform: str = "woocommerce") -> int:
@@ -262,12 +262,32 @@ def test_connect_direction_is_stored_and_survives_a_reconnect(
 # --- conflicts list / resolve -----------------------------------------------------------------------------------
 
 
+def _hub_variant(url: str, tenant: str, price: str = "11.50", sku: str | None = None) -> int:
+    """A hub product with one variant (the row a conflict is about); returns the variant's id."""
+    now = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+    with shared_engine(url).begin() as conn:
+        product = conn.execute(
+            hub_products.insert()
+            .values(tenant_id=tenant, title="Mug", status="active", synced_at=now)
+            .returning(hub_products.c.id)
+        ).scalar_one()
+        return int(
+            conn.execute(
+                hub_variants.insert()
+                .values(tenant_id=tenant, product_id=product, sku=sku or f"MUG-{tenant}", price=Decimal(price),
+                        synced_at=now)
+                .returning(hub_variants.c.id)
+            ).scalar_one()
+        )  # fmt: skip
+
+
 def _conflicts(url: str) -> list[int]:
     """Two conflicts of tenant acme (price held, status decided by policy) and one held of tenant beta."""
     now = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
     ids = []
     for tenant in ("acme", "beta"):
         iid = _integration(url, tenant=tenant)
+        variant = _hub_variant(url, tenant)
         decisions = merge_record(
             base={"price": "10.00", "status": "active"},
             hub={"price": Decimal("11.50"), "status": "draft"},
@@ -276,7 +296,7 @@ def _conflicts(url: str) -> list[int]:
             direction="bidirectional",
         )
         rows = conflict_rows(
-            decisions, tenant_id=tenant, integration_id=iid, entity="variant", hub_id=5, decided_at=now
+            decisions, tenant_id=tenant, integration_id=iid, entity="variant", hub_id=variant, decided_at=now
         )
         if tenant == "beta":
             rows = rows[:1]
@@ -336,3 +356,129 @@ def test_every_two_way_command_has_help(command: list[str], capsys: pytest.Captu
         cli_main([*command, "--help"])
     assert exit_info.value.code == 0
     assert f"usage: ecom-pipeline {' '.join(command)}" in capsys.readouterr().out
+
+
+def _held(url: str, *, entity: str, hub_id: int, field: str, hub: object, shop: object, tenant: str = "acme") -> int:
+    """A held conflict on one field of a hub row (as a `manual` policy records it)."""
+    now = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+    iid = _integration(url, tenant=tenant)
+    with shared_engine(url).begin() as conn:
+        return int(
+            conn.execute(
+                sync_conflicts.insert()
+                .values(tenant_id=tenant, integration_id=iid, entity=entity, hub_id=hub_id, field=field,
+                        base_value=None, hub_value=hub, shop_value=shop, policy="manual", resolution="held",
+                        decided_at=now)
+                .returning(sync_conflicts.c.id)
+            ).scalar_one()
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize("field", ["vendor", "shopify_product_type"])
+def test_a_decided_shopify_product_field_is_written_to_the_hub(warehouse_url: str, field: str) -> None:
+    """Prevents a lost update: a decision on vendor or product type was marked applied without being written, and
+    the next push then overwrote the shop's value, the one the person chose."""
+    from ecom_pipeline.sync.conflicts import resolve_conflict
+    from ecom_pipeline.sync.resolve.decisions import apply_decisions
+
+    variant = _hub_variant(warehouse_url, "acme")
+    with shared_engine(warehouse_url).connect() as conn:
+        product = conn.execute(select(hub_variants.c.product_id).where(hub_variants.c.id == variant)).scalar_one()
+    conflict = _held(warehouse_url, entity="product", hub_id=product, field=field, hub="AcmeHub", shop="AcmeShop")
+    now = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
+    with shared_engine(warehouse_url).begin() as conn:
+        resolve_conflict(conn, conflict, take="shop", value=None, by="ana", now=now)
+        integration_id = conn.execute(
+            select(sync_conflicts.c.integration_id).where(sync_conflicts.c.id == conflict)
+        ).scalar_one()
+        assert apply_decisions(conn, integration_id, now) == 1
+    with shared_engine(warehouse_url).connect() as conn:
+        assert (
+            conn.execute(select(hub_products.c[field]).where(hub_products.c.id == product)).scalar_one() == "AcmeShop"
+        )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("weight", "-3", "not a weight"),
+        ("sku", "  ", "cannot be empty"),
+        ("sku", "S" * 256, "at most 255"),
+        ("barcode", "4" * 70, "at most 64"),
+        ("price", "123456789012345.00", "too large"),
+        ("sale_price", "50.00", "above the variant's price"),
+        ("description", "a\x00b", "NUL"),
+        ("variants", "present", "take hub or shop"),
+    ],
+)
+def test_a_given_value_the_hub_cannot_hold_is_refused_when_it_is_decided(
+    warehouse_url: str, capsys: pytest.CaptureFixture[str], field: str, value: str, message: str
+) -> None:
+    """Prevents a decided value that the hub column cannot hold (a 70-character barcode in VARCHAR(64)) from
+    failing every later resolve of the shop when it is applied, or a negative weight, an empty SKU or a sale price
+    above the price from reaching the hub and every shop."""
+    variant = _hub_variant(warehouse_url, "acme", price="19.90")
+    conflict = _held(warehouse_url, entity="variant", hub_id=variant, field=field, hub="1", shop="2")
+    argv = ["--warehouse-url", warehouse_url, "conflicts", "resolve", str(conflict), "--take", "value", value]
+    assert cli_main(argv) == 1
+    assert message in capsys.readouterr().err
+    with shared_engine(warehouse_url).connect() as conn:
+        assert (
+            conn.execute(select(sync_conflicts.c.resolved_at).where(sync_conflicts.c.id == conflict)).scalar() is None
+        )
+
+
+def test_a_value_for_a_hub_row_deleted_since_is_refused(warehouse_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Prevents a decision on a conflict whose hub row no longer exists from being recorded and 'applied' to
+    nothing without a word."""
+    conflict = _held(warehouse_url, entity="variant", hub_id=99999, field="price", hub="1.00", shop="2.00")
+    argv = ["--warehouse-url", warehouse_url, "conflicts", "resolve", str(conflict), "--take", "value", "3.00"]
+    assert cli_main(argv) == 1
+    assert "no longer exists" in capsys.readouterr().err
+
+
+def test_conflicts_list_refuses_a_limit_below_one_and_says_whether_a_decision_was_applied(
+    warehouse_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prevents a SQL traceback for `--limit -1`, and a decision stuck before its apply (a SKU still taken) from
+    looking the same as one applied."""
+    with pytest.raises(SystemExit):
+        cli_main(["--warehouse-url", warehouse_url, "conflicts", "list", "--limit", "-1"])
+    assert "must be at least 1" in capsys.readouterr().err
+    price, _status, _beta = _conflicts(warehouse_url)
+    assert cli_main(["--warehouse-url", warehouse_url, "conflicts", "resolve", str(price), "--take", "shop"]) == 0
+    capsys.readouterr()
+    assert cli_main(["--warehouse-url", warehouse_url, "conflicts", "list", "--tenant", "acme"]) == 0
+    assert "to apply at the next sync" in capsys.readouterr().out
+
+
+def test_two_people_deciding_one_conflict_at_once_on_sqlite_the_second_is_refused(
+    sqlite_warehouse_url: str,
+) -> None:
+    """Prevents the last of two simultaneous decisions silently replacing the first on SQLite, which ignores
+    FOR UPDATE: both read "undecided"; only the first write may find it so (compare-and-set)."""
+    from sqlalchemy import event
+
+    from ecom_pipeline.sync.conflicts import ConflictError, resolve_conflict
+
+    url = sqlite_warehouse_url
+    variant = _hub_variant(url, "acme")
+    conflict = _held(url, entity="variant", hub_id=variant, field="price", hub="11.50", shop="12.50")
+    now = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
+    engine = shared_engine(url)
+    with engine.connect() as bob:
+        fired: list[bool] = []
+
+        def alice_decides_between_bobs_read_and_write(conn: object, clauseelement: object, *args: object) -> None:
+            if fired or not str(clauseelement).lstrip().upper().startswith("SELECT"):
+                return
+            fired.append(True)
+            with engine.begin() as alice:
+                resolve_conflict(alice, conflict, take="hub", value=None, by="alice", now=now)
+
+        event.listen(bob, "after_execute", alice_decides_between_bobs_read_and_write)
+        with pytest.raises(ConflictError, match="decided by someone else meanwhile"), bob.begin():
+            resolve_conflict(bob, conflict, take="shop", value=None, by="bob", now=now)
+    with engine.connect() as conn:
+        row = conn.execute(select(sync_conflicts).where(sync_conflicts.c.id == conflict)).one()
+    assert (row.resolved_by, row.resolved_take) == ("alice", "hub")

@@ -17,7 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Column, Row, select, update
 from sqlalchemy.engine import Connection
 
 from ecom_pipeline.sync.merge import MONEY_FIELDS
@@ -25,7 +25,13 @@ from ecom_pipeline.warehouse.schema import entity_links, hub_products, hub_varia
 
 # The hub column each mergeable field is kept in, per entity (fields without a hub column are not applied).
 _COLUMNS: dict[str, dict[str, str]] = {
-    "product": {"title": "title", "description": "description", "status": "status"},
+    "product": {
+        "title": "title",
+        "description": "description",
+        "status": "status",
+        "vendor": "vendor",
+        "shopify_product_type": "shopify_product_type",
+    },
     "variant": {
         "sku": "sku",
         "price": "price",
@@ -39,6 +45,22 @@ _COLUMNS: dict[str, dict[str, str]] = {
 log = logging.getLogger(__name__)
 
 _TABLES = {"product": hub_products, "variant": hub_variants}
+
+
+def hub_column(field: str) -> Column[Any] | None:
+    """The hub column a mergeable field is kept in (its type says what a decided value may be), or None."""
+    for entity, columns in _COLUMNS.items():
+        if field in columns:
+            return _TABLES[entity].c[columns[field]]
+    return None
+
+
+def hub_row(conn: Connection, entity: str, hub_id: int) -> Row[Any] | None:
+    """The hub product or variant a conflict is about, or None when it no longer exists."""
+    table = _TABLES.get(entity)
+    if table is None:
+        return None
+    return conn.execute(select(table).where(table.c.id == hub_id)).one_or_none()
 
 
 def hub_value(field: str, value: Any) -> Any:
