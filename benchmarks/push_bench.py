@@ -595,8 +595,8 @@ def _render(rows: list[Row], products: int, elapsed: float, load: tuple[float, f
         "",
         "What lies above the floor, by design: the look-ups that make creates idempotent (SKUs, and on Shopify "
         "handles, before any create); the read-back that makes the links' bases echo-proof (WooCommerce: the "
-        "parents, 100 per call; PrestaShop: the pull's own read of the written products, whose computed prices "
-        "are read for 5 products' combinations per call: some 200 calls a push of 1,000); and on every "
+        "parents, 100 per call; PrestaShop: the pull's own read of the written products, whose combinations' "
+        "computed prices come on `combinations` rows, about 800 a call: 4 calls a push of 1,000); and on every "
         "platform our own per-call work (requests' preparation, WooCommerce's OAuth "
         "signature, XML and JSON encoding, transforms, link commits) on 2 cores shared with the emulator's process; "
         "with calls in flight (4) that work overlaps the shop's answers instead of adding to them.",

@@ -462,9 +462,9 @@ def test_barcodes_go_where_their_length_says_and_compare_at_is_not_planned(world
 
 def test_the_read_back_prices_several_products_per_call_each_with_its_own_combinations(world: World) -> None:
     """Prevents one computed-price call per product with combinations in the read-back (1,000 calls after a push
-    of 1,000 products), and a batched call mixing the products up: each row must be read for its own combinations
-    only (a field for another product's combination is not that combination's price), so every link's base is the
-    shop's price of its own combination and the pull after the push changes nothing."""
+    of 1,000 products; then 200 of 5 products each), and a batched call mixing the products up: every link's base
+    is the shop's price of its own combination, exactly what the pull reads, so the pull after the push changes
+    nothing and the next push writes nothing."""
     rows = []
     for i in range(4):
         for n, size in enumerate(("S", "M", "L")):
@@ -488,6 +488,12 @@ def test_the_read_back_prices_several_products_per_call_each_with_its_own_combin
         by_path = world.shop.stats.as_dict()["by_path"]
         singles = {k: v for k, v in by_path.items() if re.fullmatch(r"GET .*/api/products/\d+", k)}
         assert singles == {}, by_path  # no read of one product: its prices come with the others'
+        # The products are read once by the read-back (and once before, for the documents a price edit PUTs); the
+        # combinations' prices come with ``combinations`` rows: after the documents' (price step) or the
+        # reference look-up (create) and the read-back's scan, one call for all 12 (PrestaShop 8's
+        # specificPriceForCombination), none on ``products``.
+        assert by_path["GET /api/products"] == {"200": 1 if step == "create" else 2}, by_path
+        assert by_path["GET /api/combinations"] == {"200": 3}, by_path
         with shared_engine(world.url).connect() as conn:
             links = conn.execute(
                 select(entity_links.c.external_id, entity_links.c.base_snapshot).where(

@@ -81,10 +81,15 @@ PRICE_VARIANTS: tuple[tuple[str, str, str | None], ...] = (
     ("final_ht", "0", None),
     ("final_no_reduction", "1", "0"),
 )
-# Combinations priced per call (about 200 bytes of parameters each once percent-encoded).
-COMBINATIONS_PER_PRICE_CALL = 25
 PRICE_FIELDS = tuple(name for name, _, _ in PRICE_VARIANTS)
 PRICE_DISPLAY = "[id," + ",".join(PRICE_FIELDS) + "]"
+# Combinations' computed prices are read on ``combinations`` (``_Lookups.prices``): as many ids per call as fit
+# this many characters of encoded ``filter[id]`` (the request line stays under the 8 KB limit of common web servers,
+# nginx and Apache: about 800 five-digit ids), and at most this many rows a call (3 prices each for the shop to
+# compute, like a 1,000-row page of the narrow lists).
+PRICE_FILTER_CHARS = 6500
+COMBINATIONS_PER_PRICE_CALL = 1000
+COMBINATION_PRICE_DISPLAY = "[id,id_product," + ",".join(PRICE_FIELDS) + "]"
 PRICE_PARAMS: dict[str, str] = {
     key: value
     for name, use_tax, reduction in PRICE_VARIANTS
@@ -293,42 +298,56 @@ class _Lookups:
     def prices(self, products: list[tuple[int, list[int]]]) -> dict[str, dict[str, str]]:
         """Variant id -> the shop's computed prices (``final``, ``final_ht``, ``final_no_reduction``).
 
-        PrestaShop computes them on request (``price[NAME][use_tax]=0|1``, ``[use_reduction]=0``,
-        ``[product_attribute]=ID``): tax of the shop's default country, specific prices in force, combination
-        impact. Products without combinations are read in batches of ids; a product with combinations needs one
-        call of its own, because ``product_attribute`` applies to every product of a call. A shop that refuses the
-        parameters leaves the prices as stored (tax excluded, flagged so in the hub).
+        PrestaShop computes them on request (``price[NAME][use_tax]=0|1``, ``[use_reduction]=0``): tax of the
+        shop's default country, specific prices in force, combination impact. Products without combinations are
+        read on ``products`` in batches of ids. Combinations are read on ``combinations``, hundreds a call
+        (``filter[id]=[1|2|...]``, :func:`_price_batches`): PrestaShop 8's webservice adds the same virtual fields
+        to combination rows (``WebserviceRequest::specificPriceForCombination``: ``Product::priceCalculation``
+        of the row's ``id_product`` with ``product_attribute`` forced to the row's own id), the very price a
+        ``products/{id}?price[..][product_attribute]=ID`` read gives, which priced one product per call. A
+        combination deleted between the two reads has no price (its variant keeps the stored one until the next
+        pull drops it). A shop that refuses the parameters leaves the prices as stored (tax excluded, flagged so
+        in the hub).
         """
         out: dict[str, dict[str, str]] = {}
         simple = [pid for pid, combos in products if not combos]
+        owner = {cid: pid for pid, combos in products for cid in combos}
         try:
             if simple:
                 params: dict[str, str] = {**PRICE_PARAMS}
                 for item in self.client.list_by_ids("products", simple, display=PRICE_DISPLAY, params=params):
                     out[ps.variant_id(item["id"], 0)] = {k: str(item.get(k) or "") for k in PRICE_FIELDS}
-            for pid, combos in products:
-                # Three computed fields per combination; chunks keep the request line short (8 KB limits).
-                for start in range(0, len(combos), COMBINATIONS_PER_PRICE_CALL):
-                    chunk = combos[start : start + COMBINATIONS_PER_PRICE_CALL]
-                    params = {}
-                    names = ["id"]
-                    for cid in chunk:
-                        for name, use_tax, reduction in PRICE_VARIANTS:
-                            field = f"c{cid}_{name}"
-                            names.append(field)
-                            params[f"price[{field}][use_tax]"] = use_tax
-                            params[f"price[{field}][product_attribute]"] = str(cid)
-                            if reduction is not None:
-                                params[f"price[{field}][use_reduction]"] = reduction
-                    display = "[" + ",".join(names) + "]"
-                    for item in self.client.get_listed("products", pid, {**params, "display": display}):
-                        for cid in chunk:
-                            out[ps.variant_id(pid, cid)] = {
-                                name: str(item.get(f"c{cid}_{name}") or "") for name, _, _ in PRICE_VARIANTS
-                            }
+            for batch in _price_batches(sorted(owner)):
+                query = {**PRICE_PARAMS, "display": COMBINATION_PRICE_DISPLAY, "filter[id]": _id_list(batch)}
+                for item in self.client.list("combinations", query):
+                    cid = int(str(item.get("id") or 0))
+                    pid = owner.get(cid)
+                    if pid is None or str(item.get("id_product")) != str(pid):
+                        continue
+                    out[ps.variant_id(pid, cid)] = {k: str(item.get(k) or "") for k in PRICE_FIELDS}
         except (PrestaShopBadParameterError, PrestaShopPermissionError):
             return {}
         return out
+
+
+def _id_list(ids: list[int]) -> str:
+    return "[" + "|".join(str(i) for i in ids) + "]"
+
+
+def _price_batches(ids: list[int]) -> Iterator[list[int]]:
+    """Combination ids in runs whose percent-encoded ``filter[id]`` (``%7C`` between ids) fits
+    ``PRICE_FILTER_CHARS``, of at most ``COMBINATIONS_PER_PRICE_CALL`` ids."""
+    batch: list[int] = []
+    size = 0
+    for cid in ids:
+        cost = len(str(cid)) + 3
+        if batch and (size + cost > PRICE_FILTER_CHARS or len(batch) >= COMBINATIONS_PER_PRICE_CALL):
+            yield batch
+            batch, size = [], 0
+        batch.append(cid)
+        size += cost
+    if batch:
+        yield batch
 
 
 def _record_time(item: dict[str, Any], timezone: str) -> datetime | None:

@@ -30,9 +30,8 @@ WooCommerce writer: ``apply_plan(client, plan, on_links) -> WriteOutcome`` and `
   the product is read back afterwards like any written one (its default combination may have moved).
 - **Echo suppression**: after the writes, the written products are read back once through the pull's own path
   (``display=full`` by batches of ids, plus the shop's computed prices), so a link's new base is exactly the
-  snapshot the next pull computes, and that pull changes nothing. The computed prices of the combinations are read
-  for up to 5 products per call (as many as fit a 7,000-character query), each answer row read only for its own
-  combinations (:class:`_ReadBackLookups`), not one call per product.
+  snapshot the next pull computes, and that pull changes nothing. The computed prices of the combinations come, as
+  in the pull, from ``combinations`` rows with ``price[...]`` fields, hundreds a call (``_Lookups.prices``).
 
 - **Combinations** (variants of a product with options or several variants): the product is created with the lowest
   variant price as its own, then one ``POST /api/combinations`` per variant with its reference, its price as the
@@ -70,7 +69,7 @@ from dataclasses import replace
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 from xml.etree.ElementTree import Element, ElementTree, SubElement
 
 from ecom_pipeline.platforms.errors import ShopApiError
@@ -79,7 +78,6 @@ from ecom_pipeline.platforms.inflight import InOrder
 from ecom_pipeline.platforms.prestashop import extract as ps_extract
 from ecom_pipeline.platforms.prestashop.categories import HOME_CATEGORY, CategoryError, PrestaShopCategories
 from ecom_pipeline.platforms.prestashop.client import PrestaShopClient
-from ecom_pipeline.platforms.prestashop.errors import PrestaShopBadParameterError, PrestaShopPermissionError
 from ecom_pipeline.platforms.prestashop.options import OptionError, PrestaShopOptions, set_association
 from ecom_pipeline.platforms.prestashop.tags import PrestaShopTags, TagError, set_tags, tag_ids_of
 from ecom_pipeline.platforms.prestashop.transform import product_to_canonical, variant_id
@@ -849,7 +847,7 @@ class _Writer:
             return
         settings = self.shop.settings
         timezone = str(settings.get("timezone") or "UTC")
-        lookups = _ReadBackLookups(self.client, settings)
+        lookups = ps_extract._Lookups(self.client, settings)
         items = self.client.list_by_ids("products", [int(p) for p in self.written])
         changed: list[tuple[str, dict[str, Any], datetime | None]] = [(str(i.get("id")), i, None) for i in items]
         payloads = ps_extract._payloads("product", "product", changed, self.client, lookups, timezone)
@@ -878,102 +876,6 @@ class _Writer:
                 )  # fmt: skip
         if rows:
             self.on_links(rows)
-
-
-# The read-back's computed prices: several products' combinations per call, as many as fit this many characters of
-# encoded query (the request line stays under the 8 KB limit of common web servers, nginx and Apache).
-PRICE_QUERY_CHARS = 7000
-# At most this many products per call: the shop computes every ``price[...]`` field for every row of the answer
-# (k products of c combinations: k x k x c x 3 prices computed, k x c x 3 of them used), so a call's cost grows
-# with the square of k. Measured on the emulator (load 15): 6.0 ms for one product, 35 ms for 7; 5 balances the
-# calls saved against that waste (the shop computes 5x the prices the per-product reads did).
-PRICE_PRODUCTS_PER_CALL = 5
-# Short computed-field names per combination: (prefix, the pull's price name); ``n`` is final_no_reduction.
-_PRICE_PREFIXES = (("f", "final"), ("h", "final_ht"), ("n", "final_no_reduction"))
-
-
-class _ReadBackLookups(ps_extract._Lookups):
-    """The pull's look-ups, with the computed prices of products with combinations read for several products per
-    call instead of one call per product (1,000 calls in the read-back of a 1,000-product push).
-
-    Why this is right on the real shop: a ``price[NAME][...]`` parameter adds the field NAME to every row of the
-    answer, each row computing ``Product::priceCalculation(its own id, product_attribute, ...)`` (webservice
-    ``specificPriceForProduct``; the recording products-list-price-param-display-with-final shows every listed row
-    getting the field). A row's own combinations therefore get exactly the price a call for that product alone
-    gives; another product's combination is unknown to ``priceCalculation`` for this row (it looks the attribute
-    up among the row's own combinations and returns nothing: ``"0.000000"``), and those fields are ignored: each
-    row is read only for its own combinations. The field names are short (``f123``, ``h123``, ``n123``) so more
-    combinations fit in one request line.
-    """
-
-    def prices(self, products: list[tuple[int, list[int]]]) -> dict[str, dict[str, str]]:
-        out: dict[str, dict[str, str]] = {}
-        simple = [pid for pid, combos in products if not combos]
-        try:
-            if simple:  # as the pull reads them: 120 products a call
-                params: dict[str, str] = dict(ps_extract.PRICE_PARAMS)
-                for item in self.client.list_by_ids(
-                    "products", simple, display=ps_extract.PRICE_DISPLAY, params=params
-                ):
-                    out[variant_id(item["id"], 0)] = {k: str(item.get(k) or "") for k in ps_extract.PRICE_FIELDS}
-            for chunk in _price_chunks([(pid, combos) for pid, combos in products if combos]):
-                params = {}
-                names = ["id"]
-                for _, combos in chunk:
-                    for cid in combos:
-                        for prefix, name in _PRICE_PREFIXES:
-                            field = f"{prefix}{cid}"
-                            names.append(field)
-                            params.update(_price_params(field, name, cid))
-                wanted: dict[str, list[int]] = {}
-                for pid, combos in chunk:
-                    wanted.setdefault(str(pid), []).extend(combos)
-                params["display"] = "[" + ",".join(names) + "]"
-                params["filter[id]"] = "[" + "|".join(wanted) + "]"
-                for item in self.client.list("products", params):
-                    row_id = str(item.get("id"))
-                    for cid in wanted.get(row_id, []):
-                        out[variant_id(row_id, cid)] = {
-                            name: str(item.get(f"{prefix}{cid}") or "") for prefix, name in _PRICE_PREFIXES
-                        }
-        except (PrestaShopBadParameterError, PrestaShopPermissionError):
-            return {}
-        return out
-
-
-def _price_params(field: str, name: str, cid: int) -> dict[str, str]:
-    """The ``price[field][...]`` parameters computing the pull's price ``name`` for combination ``cid``."""
-    spec = next((use_tax, reduction) for n, use_tax, reduction in ps_extract.PRICE_VARIANTS if n == name)
-    params = {f"price[{field}][use_tax]": spec[0], f"price[{field}][product_attribute]": str(cid)}
-    if spec[1] is not None:
-        params[f"price[{field}][use_reduction]"] = spec[1]
-    return params
-
-
-def _price_chunks(products: list[tuple[int, list[int]]]) -> Iterable[list[tuple[int, list[int]]]]:
-    """Products with combinations in runs whose encoded price query fits ``PRICE_QUERY_CHARS``; a product with
-    many combinations is cut in pieces of the pull's ``COMBINATIONS_PER_PRICE_CALL`` (a product may then appear
-    in two runs, each with some of its combinations)."""
-    chunk: list[tuple[int, list[int]]] = []
-    size = 0
-    step = ps_extract.COMBINATIONS_PER_PRICE_CALL
-    for pid, combos in products:
-        for start in range(0, len(combos), step):
-            piece = combos[start : start + step]
-            params: dict[str, str] = {}
-            for cid in piece:
-                for prefix, name in _PRICE_PREFIXES:
-                    params.update(_price_params(f"{prefix}{cid}", name, cid))
-            # its parameters, its display names ("f1,h1,n1,": encoded commas) and its id in the filter ("|")
-            cost = len(urlencode(params)) + 1 + sum(3 * (len(str(c)) + 4) for c in piece) + len(str(pid)) + 3
-            products_in = len({p for p, _ in chunk} | {pid})
-            if chunk and (size + cost > PRICE_QUERY_CHARS or products_in > PRICE_PRODUCTS_PER_CALL):
-                yield chunk
-                chunk, size = [], 0
-            chunk.append((pid, piece))
-            size += cost
-    if chunk:
-        yield chunk
 
 
 _SNAPSHOT_FIELDS = {"price": ("price", "price_tax_excl", "compare_at_price", "sale_price", "price_includes_tax")}

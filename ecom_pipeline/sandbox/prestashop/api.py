@@ -58,6 +58,10 @@ SORT_MESSAGE = (
 )
 FILTER_RE = re.compile(r"^filter\[(\w+)\]$")
 PRICE_RE = re.compile(r"^price\[(\w+)\]\[(use_tax|use_reduction|product_attribute|only_reduction|quantity)\]$")
+# Resources the webservice adds ``price[NAME][...]`` virtual fields to (WebserviceRequest::fetch:
+# ``setVirtualField(.., 'specificPriceForCombination', 'combinations', ..)`` and ``'specificPriceForProduct',
+# 'products'``).
+PRICED_RESOURCES = ("products", "combinations")
 NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?$")
 # ObjectModel field validators of the barcode fields (Validate::isEan13, isUpc, isIsbn), per written resource.
 BARCODE_RULES = {
@@ -291,11 +295,8 @@ class PrestaShopApi:
         if req is not None:
             raw = req.query.get("language", "")
             language = int(raw) if raw.isdigit() and int(raw) in self.store.language_ids else None
-            if req.resource == "products":
-                for key, value in req.query.items():
-                    m = PRICE_RE.match(key)
-                    if m:
-                        prices.setdefault(m.group(1), {})[m.group(2)] = value
+            if req.resource in PRICED_RESOURCES:
+                prices = _price_params(req)
         return Renderer(self.store, set(self.faults.malformed_product_ids), language=language, prices=prices)
 
     # ------------------------------------------------------------------ reads
@@ -349,14 +350,19 @@ class PrestaShopApi:
             return None
         inner = _bracketed(display)
         names = [n.strip() for n in (inner if inner is not None else display).split(",") if n.strip()]
-        computed = set(self._renderer(req).prices)
+        # Any ``price[NAME]`` parameter makes NAME displayable on every resource (``setFieldsToDisplay`` checks
+        # ``urlFragments['price'][NAME]``), but only products and combinations print it (their virtual fields).
+        computed = set(_price_params(req))
         for name in names:
             if name not in res.fields and name not in computed:
                 message = (
                     f'Unable to display this field "{name}". However, these are available: {", ".join(res.fields)}'
                 )
                 raise StoreError(500, 35, message, PHP_WARNINGS)
-        return tuple(f for f in res.fields if f in names) + tuple(n for n in names if n in computed)
+        printed = computed if res.plural in PRICED_RESOURCES else set()
+        return tuple(f for f in res.fields if f in names) + tuple(
+            n for n in names if n in printed and n not in res.fields
+        )
 
     def _schema(self, req: Request, res: Resource, kind: str) -> Reply:
         recorded = SCHEMAS.get((res.plural, kind))
@@ -595,3 +601,13 @@ class PrestaShopApi:
             else:
                 values[name] = value
         return values, assoc, sent
+
+
+def _price_params(req: Request) -> dict[str, dict[str, str]]:
+    """``price[NAME][KEY]=VALUE`` parameters by NAME, as PHP parses them into ``urlFragments['price']``."""
+    prices: dict[str, dict[str, str]] = {}
+    for key, value in req.query.items():
+        m = PRICE_RE.match(key)
+        if m:
+            prices.setdefault(m.group(1), {})[m.group(2)] = value
+    return prices

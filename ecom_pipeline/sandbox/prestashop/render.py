@@ -49,7 +49,8 @@ class Renderer:
         self.malformed = malformed or set()
         # ``language=N``: every multilingual field is a plain string in language N (recorded).
         self.language = language
-        # ``price[NAME][use_tax|use_reduction|product_attribute]``: computed product fields, by NAME (recorded).
+        # ``price[NAME][use_tax|use_reduction|product_attribute]``: computed fields of products (recorded) and of
+        # combinations (PrestaShop 8's webservice source), by NAME.
         self.prices = prices or {}
 
     def multilang(self, raw: Any) -> Any:
@@ -60,13 +61,22 @@ class Renderer:
         return [{"id": str(lid), "value": self.store.text(raw, lid)} for lid in self.store.language_ids]
 
     def price_value(self, res: Resource, row: Row, name: str) -> str:
+        """A ``price[NAME][...]`` virtual field of a product or a combination row.
+
+        PrestaShop 8 (``WebserviceRequest::specificPriceForProduct`` / ``specificPriceForCombination``): a product
+        row prices itself with the ``product_attribute`` asked (none: its default combination); a combination row
+        prices its own product with ``product_attribute`` forced to its own id, whatever the request says.
+        """
         spec = self.prices[name]
-        attribute = spec.get("product_attribute")
+        if res.plural == "combinations":
+            pid, attribute = int(row.get("id_product") or 0), str(row["id"])
+        else:
+            pid, attribute = int(row["id"]), spec.get("product_attribute") or ""
         return self.store.computed_price(
-            int(row["id"]),
+            pid,
             use_tax=spec.get("use_tax", "1") != "0",
             use_reduction=spec.get("use_reduction", "1") != "0",
-            product_attribute=int(attribute) if attribute and attribute.isdigit() else None,
+            product_attribute=int(attribute) if attribute.isdigit() else None,
         )
 
     def scalar(self, res: Resource, row: Row, name: str) -> Any:
@@ -78,15 +88,15 @@ class Renderer:
     def field_names(self, res: Resource, fields: tuple[str, ...] | None) -> tuple[str, ...]:
         """Fields printed: computed price fields come after the last multilingual field (recorded)."""
         names = fields if fields is not None else res.fields
-        if fields is None and self.prices and res.plural == "products":
-            names = (*names, *self.prices)
+        if fields is None and self.prices and res.plural in ("products", "combinations"):
+            names = (*names, *(n for n in self.prices if n not in names))
         return names
 
     # ------------------------------------------------------------------ values
 
     def value(self, res: Resource, row: Row, name: str) -> Any:
         """The printed value of one field (JSON typing applied)."""
-        if name in self.prices and res.plural == "products":
+        if name in self.prices and res.plural in ("products", "combinations"):
             return self.price_value(res, row, name)
         raw = row.get(name)
         if name in res.multilang:

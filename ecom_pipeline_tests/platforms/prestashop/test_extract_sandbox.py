@@ -8,6 +8,7 @@ PUT that does not round-trip.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -235,10 +236,15 @@ def test_order_emails_and_customer_addresses_are_read_in_batches(world: World) -
 def test_every_combination_gets_the_price_the_shop_computes_for_it(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Prevents combinations priced like the default one, or a request line too long for many combinations."""
-    monkeypatch.setattr(ps_extract, "COMBINATIONS_PER_PRICE_CALL", 2)  # several calls per product
+    """Prevents combinations priced like the default one, a call per product with combinations (their prices come
+    with ``combinations`` rows, hundreds a call), and a batch mixing products up: with 2 combinations a call, a
+    call holds the last combination of one product and the first of the next."""
+    monkeypatch.setattr(ps_extract, "COMBINATIONS_PER_PRICE_CALL", 2)
     spec = platform_spec()
+    world.shop.stats.reset()
     spec.extract(world.ctx(), "product")
+    by_path = world.shop.stats.as_dict()["by_path"]
+    assert not [k for k in by_path if re.fullmatch(r"GET .*/api/products/\d+", k)], by_path
     applied = apply_staged(
         world.engine,
         tenant_id=TENANT,
