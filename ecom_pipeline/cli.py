@@ -7,6 +7,7 @@ failure the user can fix (credentials, an unreachable shop), 2 a usage error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import sys
@@ -187,16 +188,29 @@ def _connect_webhooks(platform: str, engine: Any, integration_id: int, url: str,
 
 
 def cmd_disconnect(args: argparse.Namespace) -> int:
+    from ecom_pipeline.tenants import is_valid_tenant
     from ecom_pipeline.warehouse import store
+    from ecom_pipeline.warehouse.locks import TenantLockTimeout, command_lock
 
     engine = _engine(args)
-    with engine.begin() as conn:
+    with engine.connect() as conn:
         try:
             integration = store.get_integration(conn, args.integration)
         except Exception as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-        store.disconnect_integration(conn, args.integration)
+    if integration.status == "disconnected":
+        print(f"Integration #{integration.id} ({integration.platform} {integration.base_url}) is already disconnected.")
+        return 0
+    # Under the tenant's lock: a push or sync of the tenant running now finishes first, and none starts writing to
+    # the shop after this command said it is disconnected.
+    lock = command_lock(engine, integration.tenant_id, "ecom-pipeline disconnect")
+    try:
+        with lock if is_valid_tenant(integration.tenant_id) else contextlib.nullcontext(), engine.begin() as conn:
+            store.disconnect_integration(conn, args.integration)
+    except TenantLockTimeout as exc:
+        print(f"error: {exc}; nothing was changed, try again when it is done", file=sys.stderr)
+        return 1
     print(
         f"Disconnected integration #{integration.id} ({integration.platform} {integration.base_url}) of tenant "
         f"{integration.tenant_id}. Its history, links and hub rows are kept; connecting the same shop again "
@@ -216,7 +230,8 @@ def cmd_tenants(args: argparse.Namespace) -> int:
         return _rename_tenant(engine, *args.rename)
     with engine.connect() as conn:
         integrations = store.list_integrations(conn, include_disconnected=True)
-    by_tenant: dict[str, list[Any]] = {}
+        catalogue_only = store.hub_only_tenants(conn)
+    by_tenant: dict[str, list[Any]] = {tenant: [] for tenant in catalogue_only}
     for i in integrations:
         by_tenant.setdefault(i.tenant_id, []).append(i)
     if not by_tenant:
@@ -225,12 +240,15 @@ def cmd_tenants(args: argparse.Namespace) -> int:
     rows = []
     for tenant, items in sorted(by_tenant.items()):
         active = [i for i in items if i.status != "disconnected"]
+        platforms = ", ".join(sorted({i.platform for i in active}))
+        if not items:
+            platforms = f"none: a hub catalogue of {catalogue_only[tenant]} products"
         rows.append(
             [
                 tenant,
                 len(active),
                 len(items) - len(active),
-                ", ".join(sorted({i.platform for i in active})) or "-",
+                platforms or "-",
                 _fmt_time(max((i.last_success_at for i in items if i.last_success_at), default=None)),
             ]
         )

@@ -372,3 +372,64 @@ def test_connect_with_an_allowed_webhook_port_prints_the_matching_receiver_comma
     out = capsys.readouterr().out
     assert "warning: WooCommerce delivers webhooks only to ports 80, 443, 8080" in out
     assert "ecom-pipeline serve-webhooks --host 127.0.0.1 --port 8787" in out
+
+
+def _catalogue_tenant(url: str, tenant: str) -> None:
+    """A tenant with an imported catalogue (hub rows) and no shop."""
+    with shared_engine(url).begin() as conn:
+        conn.execute(
+            hub_products.insert().values(tenant_id=tenant, title="Mug", status="active", synced_at=datetime.now(UTC))
+        )
+
+
+def test_rename_refuses_a_tenant_that_has_only_a_catalogue_and_tenants_lists_it(
+    cli_env: str, woo_shop: ShopHandle, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prevents `tenants --rename` from merging two hubs when the target tenant has an imported catalogue but no
+    shop (it looked unused), and `tenants` from hiding such a tenant."""
+    monkeypatch.setenv("ECOM_CONSUMER_SECRET", woo_shop.consumer_secret)
+    assert cli_main(_connect_argv(woo_shop, "acme")) == 0
+    _catalogue_tenant(cli_env, "globex")
+    capsys.readouterr()
+    assert cli_main(["tenants", "--rename", "acme", "globex"]) == 1
+    assert "tenant globex already exists (rows in hub_products)" in capsys.readouterr().err
+    with shared_engine(cli_env).connect() as conn:
+        assert count_rows(conn, integrations, integrations.c.tenant_id == "acme") == 1
+    assert cli_main(["tenants"]) == 0
+    out = capsys.readouterr().out
+    assert "globex" in out and "a hub catalogue of 1 products" in out
+    # A catalogue-only tenant can itself be renamed.
+    assert cli_main(["tenants", "--rename", "globex", "initech"]) == 0
+    assert "Renamed tenant 'globex' to initech (hub_products 1)" in capsys.readouterr().out
+
+
+def test_disconnect_twice_says_so_the_second_time(
+    cli_env: str, woo_shop: ShopHandle, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prevents a second `disconnect` from claiming to disconnect again (a script cannot tell what happened)."""
+    monkeypatch.setenv("ECOM_CONSUMER_SECRET", woo_shop.consumer_secret)
+    assert cli_main(_connect_argv(woo_shop, "acme")) == 0
+    capsys.readouterr()
+    assert cli_main(["disconnect", "--integration", "1"]) == 0
+    assert "Disconnected integration #1" in capsys.readouterr().out
+    assert cli_main(["disconnect", "--integration", "1"]) == 0
+    assert "is already disconnected" in capsys.readouterr().out
+
+
+def test_disconnect_waits_for_a_running_writer_of_the_tenant(
+    cli_env: str, woo_shop: ShopHandle, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prevents `disconnect` from answering while a push of the tenant is still writing to the shop: it waits for
+    the tenant's lock (here held the whole time, so it gives up and changes nothing)."""
+    from ecom_pipeline.warehouse.locks import tenant_lock
+
+    monkeypatch.setenv("ECOM_CONSUMER_SECRET", woo_shop.consumer_secret)
+    monkeypatch.setenv("ECOM_TENANT_LOCK_TIMEOUT_S", "1")
+    assert cli_main(_connect_argv(woo_shop, "acme")) == 0
+    capsys.readouterr()
+    with tenant_lock(shared_engine(cli_env), "acme", purpose="push run 1234"):
+        assert cli_main(["disconnect", "--integration", "1"]) == 1
+    captured = capsys.readouterr()
+    assert "waiting for it to finish" in captured.err and "nothing was changed" in captured.err
+    with shared_engine(cli_env).connect() as conn:
+        assert store.get_integration(conn, 1).status != "disconnected"

@@ -31,6 +31,7 @@ from ecom_pipeline.warehouse.credentials import CredentialCipher
 from ecom_pipeline.warehouse.schema import (
     entity_links,
     hub_inventory,
+    hub_products,
     integrations,
     rejected_records,
     staging_records,
@@ -473,17 +474,46 @@ def rename_tenant(conn: Connection, old: str, new: str) -> dict[str, int]:
     validate_tenant(new)
     if old == new:
         return {}
-    if conn.execute(select(integrations.c.id).where(integrations.c.tenant_id == new).limit(1)).first() is not None:
-        raise ValueError(f"tenant {new} already exists; choose a name no tenant uses")
-    if conn.execute(select(integrations.c.id).where(integrations.c.tenant_id == old).limit(1)).first() is None:
-        raise ValueError(f"tenant {old!r:.70} has no shop in this warehouse")
+    tables = [table for table in metadata.sorted_tables if "tenant_id" in table.c]
+    # "Unused" means no row anywhere: a tenant with an imported catalogue and no shop yet is a tenant too, and
+    # merging into it would mix two hubs (or fail on a shared SKU halfway).
+    holding = _tables_holding(conn, tables, new)
+    if holding:
+        raise ValueError(
+            f"tenant {new} already exists (rows in {', '.join(holding[:3])}); choose a name no tenant uses"
+        )
+    if not _tables_holding(conn, tables, old, first_only=True):
+        raise ValueError(f"tenant {old!r:.70} has no row in this warehouse")
     moved: dict[str, int] = {}
-    for table in metadata.sorted_tables:
-        if "tenant_id" in table.c:
-            result = conn.execute(update(table).where(table.c.tenant_id == old).values(tenant_id=new))
-            if result.rowcount:
-                moved[table.name] = int(result.rowcount)
+    for table in tables:
+        result = conn.execute(update(table).where(table.c.tenant_id == old).values(tenant_id=new))
+        if result.rowcount:
+            moved[table.name] = int(result.rowcount)
     return moved
+
+
+def _tables_holding(
+    conn: Connection, tables: Sequence[Table], tenant_id: str, *, first_only: bool = False
+) -> list[str]:
+    """Names of the tables with a row of ``tenant_id`` (stops at the first with ``first_only``)."""
+    found: list[str] = []
+    for table in tables:
+        if conn.execute(select(table.c.tenant_id).where(table.c.tenant_id == tenant_id).limit(1)).first() is not None:
+            found.append(table.name)
+            if first_only:
+                break
+    return found
+
+
+def hub_only_tenants(conn: Connection) -> dict[str, int]:
+    """Tenants with live hub products but no shop connected (an imported catalogue), with their product count."""
+    connected = select(integrations.c.tenant_id)
+    query = (
+        select(hub_products.c.tenant_id, func.count())
+        .where(hub_products.c.deleted_at.is_(None), hub_products.c.tenant_id.not_in(connected))
+        .group_by(hub_products.c.tenant_id)
+    )
+    return {str(tenant): int(n) for tenant, n in conn.execute(query)}
 
 
 def invalid_tenant_integrations(conn: Connection) -> list[IntegrationRecord]:
