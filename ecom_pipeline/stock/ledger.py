@@ -5,7 +5,10 @@ by webhook and again by the poll, a cancel seen twice) counts once: ``record`` i
 
 **Orders and cancels** come from the hub's own order tables (whatever path brought them: pull or webhook), so the
 ledger needs no hook in the resolvers and a rerun converges: ``order_movements`` takes every line of a stock-taking
-order once (``order:<line id>``), and gives it back once when the order is cancelled (``cancel:<line id>``).
+order once (``order:<line id>``), and gives back once what the shop's cancel put back on the shelf
+(``cancel:<line id>``): WooCommerce and PrestaShop restock a cancelled order's lines themselves (less what refunds
+restocked); Shopify only when the merchant restocks (``orderCancel(restock:)``), and reports it as the cancel's
+refund lines, which ``refunds.py`` books (a platform's ``CANCEL_RESTOCKS_AS_REFUNDS``): no ``cancel`` movement.
 
 **A shop's reading** is compared with what the hub believes the shop shows (the link's ``base_quantity``: what
 we last wrote or read there). Two counters per link, no clocks, tell what a difference means:
@@ -37,7 +40,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.engine import Connection
 
 from ecom_pipeline.stock.pools import Pools, load_pools
@@ -281,6 +284,11 @@ def order_state(platform: str, status: str | None, fulfillment_status: str | Non
     return "taken"
 
 
+def cancelled_order() -> ColumnElement[bool]:
+    """SQL: the hub order is cancelled (as ``order_state`` reads it)."""
+    return or_(hub_orders.c.fulfillment_status == "cancelled", func.lower(hub_orders.c.status).in_(sorted(_CANCELLED)))
+
+
 def order_lines_query(tenant_id: str) -> Select[Any]:
     """The tenant's live order lines with a hub variant, with their order and platform (refunds.py extends it)."""
     return (
@@ -347,9 +355,10 @@ def order_movements(conn: Connection, tenant_id: str, now: datetime) -> list[Mov
     openings = _openings(conn, tenant_id, units)
     lines = _order_lines(conn, tenant_id)
     known = known_keys(conn, tenant_id, [f"{kind}:{r.line_id}" for r in lines for kind in ("order", "cancel")])
-    from ecom_pipeline.stock.refunds import restocked_by_line
+    from ecom_pipeline.stock.refunds import cancels_by_refund, restocked_by_line
 
     restocked = restocked_by_line(conn, tenant_id)
+    by_refund = cancels_by_refund()
     wanted: list[Movement] = []
     for r in lines:
         qty = int(r.quantity or 0)
@@ -371,6 +380,8 @@ def order_movements(conn: Connection, tenant_id: str, now: datetime) -> list[Mov
                 Movement(int(r.variant_id), location, -qty, "order", order_key, taken_at, int(r.integration_id), ref)
             )
         elif state == "cancelled" and order_key in known and cancel_key not in known:
+            if r.platform in by_refund:  # what this cancel restocked comes as refund lines (stock/refunds.py)
+                continue
             at = r.source_updated_at or r.synced_at
             back = qty - restocked.get(int(r.line_id), 0)  # refunds may have restocked part of it already
             if back <= 0:
