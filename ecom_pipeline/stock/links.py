@@ -60,7 +60,10 @@ def ensure_links(conn: Connection, tenant_id: str, shops: list[Any], now: dateti
     pool read in another shop then finds its unit open and opens no balance of its own.
     """
     created = 0
-    pooling = {integration for integration, _, _ in pool_members(conn, tenant_id)}
+    groups = pool_members(conn, tenant_id)
+    pooling = {integration for integration, _, _ in groups}
+    if pooling:
+        fold_pool_links(conn, tenant_id, groups, {int(s.id) for s in shops}, now)
     for pooled in (True, False):
         if pooled and not pooling:
             continue  # no shop pools its stock: one pass, as before pools were counted
@@ -77,6 +80,85 @@ def ensure_links(conn: Connection, tenant_id: str, shops: list[Any], now: dateti
             if not pooled or int(shop.id) in pooling:
                 created += _link_shop(conn, tenant_id, shop, now, units, opened, pooled=pooled)
     return created
+
+
+def fold_pool_links(
+    conn: Connection,
+    tenant_id: str,
+    groups: dict[tuple[int, str, str], set[int]],
+    shop_ids: set[int],
+    now: datetime,
+) -> int:
+    """A pool linked once per variation (links made before pools were counted) becomes one link, and its opening
+    balance counts once; returns how many links were folded away.
+
+    Such a shop has a link per variation of the pool, each naming its variation, and each made an opening balance
+    of the pool's number when its variant had none: a pool of 5 with three sizes opened 15. The oldest link is
+    kept and names the pool's holder (the parent product), with the others' unconfirmed and unmatched units; the
+    others are deleted. Every opening of the pool this shop made after the unit's first one is cancelled by a
+    ``shop_adjustment`` ``absorbed:<its key>`` (the same reading counted again), so the unit's on hand is what its
+    first reading showed plus everything since, as if the pool had been linked once.
+    """
+    rows = conn.execute(
+        select(stock_links).where(stock_links.c.tenant_id == tenant_id).order_by(stock_links.c.id)
+    ).all()
+    by_member: dict[tuple[int, str, int], list[Any]] = defaultdict(list)
+    for row in rows:
+        by_member[(int(row.integration_id), str(row.shop_location), int(row.variant_id))].append(row)
+    folded = 0
+    fixes: list[Movement] = []
+    for (integration_id, shop_location, _), members in groups.items():
+        if integration_id not in shop_ids:
+            continue
+        per_location: dict[str, list[Any]] = defaultdict(list)
+        for member in members:
+            for row in by_member.get((integration_id, shop_location, member), []):
+                per_location[str(row.hub_location)].append(row)
+        for hub_location, linked in per_location.items():
+            if len(linked) < 2:
+                continue
+            keep, *extra = sorted(linked, key=lambda r: int(r.id))
+            holder = str(keep.external_item).rpartition("/")[0] or str(keep.external_item)
+            conn.execute(
+                stock_links.update()
+                .where(stock_links.c.id == keep.id)
+                .values(
+                    external_item=holder,
+                    unconfirmed=sum(int(r.unconfirmed or 0) for r in linked),
+                    unmatched=sum(int(r.unmatched or 0) for r in linked),
+                    buffer=next((r.buffer for r in linked if r.buffer), None),
+                    pending_quantity=None,
+                    pending_at=None,
+                )
+            )
+            conn.execute(stock_links.delete().where(stock_links.c.id.in_([int(r.id) for r in extra])))
+            folded += len(extra)
+            openings = conn.execute(
+                select(stock_movements)
+                .where(
+                    stock_movements.c.tenant_id == tenant_id,
+                    stock_movements.c.reason == "import",
+                    stock_movements.c.location == hub_location,
+                    stock_movements.c.variant_id.in_(sorted(members)),
+                )
+                .order_by(stock_movements.c.occurred_at, stock_movements.c.id)
+            ).all()
+            for m in openings[1:]:
+                if m.integration_id is not None and int(m.integration_id) == integration_id:
+                    fixes.append(
+                        Movement(
+                            int(m.variant_id),
+                            hub_location,
+                            -int(m.delta),
+                            "shop_adjustment",
+                            f"absorbed:{m.source_key}",
+                            m.occurred_at,
+                            integration_id,
+                            "the opening balance of a shared pool, counted again for another of its variations",
+                        )
+                    )
+    record(conn, tenant_id, fixes, now)
+    return folded
 
 
 def _link_shop(

@@ -167,3 +167,58 @@ def test_the_woocommerce_writer_writes_a_parent_managed_variation_on_its_parent(
     assert [(r.link_id, r.quantity) for r in seen] == [(1, 5)]  # the variation shows the pool
     assert [(s.link_id, s.quantity, s.written) for s in outcome.settled] == [(1, 3, True)]
     assert world.shop("woocommerce").store.products[parent].stock_quantity == 3
+
+
+def test_a_pool_linked_once_per_variation_before_pools_counted_is_folded(world: StockWorld) -> None:
+    """Prevents a ledger made before pools were counted (a link and an opening of 5 per size: 15) being pushed as
+    a pool of 15 now that on hand is summed over the pool: the shop's links of the pool fold into one (naming the
+    parent), the openings after the first are cancelled (``absorbed:``), and every shop shows 5, then 4 after a
+    sale. The old links and openings are written as the code before this fix wrote them."""
+    from ecom_pipeline.stock.ledger import Movement, record
+    from ecom_pipeline.warehouse import store
+    from ecom_pipeline.warehouse.types import utcnow
+
+    parent, variations, variants = _beanie(world, 5)
+    world.pull(("products", "inventory"))
+    ids = _hub_ids(world)
+    at = utcnow()
+    woo_id = world.ids["woocommerce"]
+    with world.engine.begin() as conn:
+        store.bulk_insert(
+            conn,
+            stock_links,
+            [
+                {"tenant_id": TENANT, "integration_id": woo_id, "variant_id": ids[size], "hub_location": "main",
+                 "shop_location": "default", "external_item": f"{parent}/{variations[size]}", "base_quantity": 5,
+                 "base_at": at, "read_at": at, "linked_at": at, "unconfirmed": 0, "unmatched": 0}
+                for size in SIZES
+            ],
+        )  # fmt: skip
+        record(
+            conn,
+            TENANT,
+            [Movement(ids[size], "main", 5, "import", f"import:{ids[size]}:main", at, woo_id, "old") for size in SIZES],
+            at,
+        )
+    sleep_into_next_second()
+    world.stock()
+    assert _on_hand(world, ids) == {"S": 5, "M": 5, "L": 5}
+    with world.engine.connect() as conn:
+        items = conn.execute(
+            select(stock_links.c.external_item).where(
+                stock_links.c.integration_id == woo_id, stock_links.c.variant_id.in_(list(ids.values()))
+            )
+        ).all()
+    assert [str(item) for (item,) in items] == [str(parent)]
+    assert sorted(_movements(world, ids)) == sorted([("import", 5)] * 3 + [("shop_adjustment", -5)] * 2)
+    assert _shown(world, parent, variants) == {"woocommerce pool": 5, "shopify": {"S": 5, "M": 5, "L": 5}}
+
+    sleep_into_next_second()
+    woo = world.shop("woocommerce").store
+    woo.add_order(
+        {"line_items": [{"product_id": parent, "variation_id": variations["L"], "quantity": 1}], "set_paid": True}
+    )
+    world.cycle()
+    world.cycle()
+    assert _on_hand(world, ids) == {"S": 4, "M": 4, "L": 4}
+    assert _shown(world, parent, variants) == {"woocommerce pool": 4, "shopify": {"S": 4, "M": 4, "L": 4}}
