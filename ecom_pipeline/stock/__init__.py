@@ -5,6 +5,7 @@
   reading reconciled against the quantity we last set there;
 - ``refunds``: refund restocks reported in the shops' staged orders, as ``refund_restock`` movements;
 - ``links``: which shop item holds each hub variant's stock (``stock_links``), created from the shops' readings;
+- ``pools``: variants that share one quantity in a shop (a WooCommerce parent-managed pool), one stock unit;
 - ``levels``: committed and available per shop (on hand - committed - buffer, never below zero);
 - ``oversells``: on hand below zero recorded with the orders that sold the last units;
 - ``push``: the whole step (movements, reconcile, push to the shops whose number changed) that the

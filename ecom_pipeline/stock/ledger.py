@@ -5,7 +5,10 @@ by webhook and again by the poll, a cancel seen twice) counts once: ``record`` i
 
 **Orders and cancels** come from the hub's own order tables (whatever path brought them: pull or webhook), so the
 ledger needs no hook in the resolvers and a rerun converges: ``order_movements`` takes every line of a stock-taking
-order once (``order:<line id>``), and gives it back once when the order is cancelled (``cancel:<line id>``).
+order once (``order:<line id>``), and gives back once what the shop's cancel put back on the shelf
+(``cancel:<line id>``): WooCommerce and PrestaShop restock a cancelled order's lines themselves (less what refunds
+restocked); Shopify only when the merchant restocks (``orderCancel(restock:)``), and reports it as the cancel's
+refund lines, which ``refunds.py`` books (a platform's ``CANCEL_RESTOCKS_AS_REFUNDS``): no ``cancel`` movement.
 
 **A shop's reading** is compared with what the hub believes the shop shows (the link's ``base_quantity``: what
 we last wrote or read there). Two counters per link, no clocks, tell what a difference means:
@@ -31,14 +34,16 @@ less for a shop adjustment to explain (ties: it never landed); either way the wr
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.engine import Connection
 
+from ecom_pipeline.stock.pools import Pools, load_pools
 from ecom_pipeline.stock.settings import DEFAULT_HUB_LOCATION
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.schema import (
@@ -128,9 +133,17 @@ def record(conn: Connection, tenant_id: str, movements: Sequence[Movement], now:
 
 
 def on_hand(
-    conn: Connection, tenant_id: str, keys: Iterable[tuple[int, str]] | None = None
+    conn: Connection,
+    tenant_id: str,
+    keys: Iterable[tuple[int, str]] | None = None,
+    units: Pools | None = None,
 ) -> dict[tuple[int, str], int]:
-    """On hand per (variant, hub location): the sum of the ledger (every key asked for, 0 when it has none)."""
+    """On hand per (variant, hub location): the sum of the ledger (every key asked for, 0 when it has none).
+
+    A variant in a shared pool (``stock/pools.py``) has its unit's on hand: the sum of every pooled variant's
+    movements. Without ``keys``, one entry per unit (keyed by the unit) and per variant in no pool.
+    """
+    units = units if units is not None else load_pools(conn, tenant_id)
     query = (
         select(stock_movements.c.variant_id, stock_movements.c.location, func.sum(stock_movements.c.delta))
         .where(stock_movements.c.tenant_id == tenant_id)
@@ -138,11 +151,14 @@ def on_hand(
     )
     wanted = None if keys is None else set(keys)
     if wanted is not None:
-        query = query.where(stock_movements.c.variant_id.in_(sorted({v for v, _ in wanted}) or [-1]))
-    out = {(int(v), str(loc)): int(total or 0) for v, loc, total in conn.execute(query)}
-    if wanted is not None:
-        out = {k: out.get(k, 0) for k in wanted}
-    return out
+        variants = {v for key in wanted for v in units.variants(units.unit(*key))}
+        query = query.where(stock_movements.c.variant_id.in_(sorted(variants) or [-1]))
+    totals: dict[tuple[int, str], int] = defaultdict(int)
+    for v, loc, total in conn.execute(query):
+        totals[units.unit(int(v), str(loc))] += int(total or 0)
+    if wanted is None:
+        return dict(totals)
+    return {k: totals.get(units.unit(*k), 0) for k in wanted}
 
 
 def expected_quantity(link: Any) -> int:
@@ -242,11 +258,17 @@ def reconcile(
 # --- orders and cancels -------------------------------------------------------------------------------------------
 
 
-def links_by_shop_variant(conn: Connection, tenant_id: str) -> dict[tuple[int, int], Any]:
+def links_by_shop_variant(conn: Connection, tenant_id: str, units: Pools | None = None) -> dict[tuple[int, int], Any]:
+    """Each shop's stock link per hub variant; every variant of a shared pool gets its shop's pool link."""
     rows = conn.execute(select(stock_links).where(stock_links.c.tenant_id == tenant_id).order_by(stock_links.c.id))
     out: dict[tuple[int, int], Any] = {}
+    by_id: dict[int, Any] = {}
     for row in rows:
         out.setdefault((int(row.integration_id), int(row.variant_id)), row)
+        by_id[int(row.id)] = row
+    units = units if units is not None else load_pools(conn, tenant_id)
+    for member, link_id in units.link_of.items():
+        out.setdefault(member, by_id[link_id])
     return out
 
 
@@ -260,6 +282,11 @@ def order_state(platform: str, status: str | None, fulfillment_status: str | Non
     if text in _NOT_TAKEN.get(platform, set()):
         return "committed"
     return "taken"
+
+
+def cancelled_order() -> ColumnElement[bool]:
+    """SQL: the hub order is cancelled (as ``order_state`` reads it)."""
+    return or_(hub_orders.c.fulfillment_status == "cancelled", func.lower(hub_orders.c.status).in_(sorted(_CANCELLED)))
 
 
 def order_lines_query(tenant_id: str) -> Select[Any]:
@@ -305,11 +332,16 @@ def committed_statuses() -> list[str]:
     return sorted({s for names in _NOT_TAKEN.values() for s in names})
 
 
-def _openings(conn: Connection, tenant_id: str) -> dict[tuple[int, str], datetime]:
+def _openings(conn: Connection, tenant_id: str, units: Pools) -> dict[tuple[int, str], datetime]:
+    """When the ledger opened for each stock unit (a pool opens once, on whichever variant)."""
     query = select(stock_movements.c.variant_id, stock_movements.c.location, stock_movements.c.occurred_at).where(
         stock_movements.c.tenant_id == tenant_id, stock_movements.c.reason == "import"
     )
-    return {(int(v), str(loc)): at for v, loc, at in conn.execute(query)}
+    out: dict[tuple[int, str], datetime] = {}
+    for v, loc, at in conn.execute(query):
+        unit = units.unit(int(v), str(loc))
+        out[unit] = min(out[unit], at) if unit in out else at
+    return out
 
 
 def order_movements(conn: Connection, tenant_id: str, now: datetime) -> list[Movement]:
@@ -318,13 +350,15 @@ def order_movements(conn: Connection, tenant_id: str, now: datetime) -> list[Mov
     Orders taken before their shop's first reading (``linked_at``), or before the ledger opened for the item when
     their shop's stock is not managed, are in that opening number already: they move nothing.
     """
-    links = links_by_shop_variant(conn, tenant_id)
-    openings = _openings(conn, tenant_id)
+    units = load_pools(conn, tenant_id)
+    links = links_by_shop_variant(conn, tenant_id, units)
+    openings = _openings(conn, tenant_id, units)
     lines = _order_lines(conn, tenant_id)
     known = known_keys(conn, tenant_id, [f"{kind}:{r.line_id}" for r in lines for kind in ("order", "cancel")])
-    from ecom_pipeline.stock.refunds import restocked_by_line
+    from ecom_pipeline.stock.refunds import cancels_by_refund, restocked_by_line
 
     restocked = restocked_by_line(conn, tenant_id)
+    by_refund = cancels_by_refund()
     wanted: list[Movement] = []
     for r in lines:
         qty = int(r.quantity or 0)
@@ -337,7 +371,7 @@ def order_movements(conn: Connection, tenant_id: str, now: datetime) -> list[Mov
         order_key, cancel_key = f"order:{r.line_id}", f"cancel:{r.line_id}"
         taken_at = (r.paid_at if r.platform == "woocommerce" else None) or r.placed_at or r.synced_at
         if state == "taken" and order_key not in known:
-            opened = link.linked_at if link is not None else openings.get((int(r.variant_id), location))
+            opened = link.linked_at if link is not None else openings.get(units.unit(int(r.variant_id), location))
             # before the second of the opening reading: in it (an order in that same second counts: a shop's first
             # reading is taken before it sells through the hub)
             if opened is None or taken_at < opened.replace(microsecond=0):
@@ -346,6 +380,8 @@ def order_movements(conn: Connection, tenant_id: str, now: datetime) -> list[Mov
                 Movement(int(r.variant_id), location, -qty, "order", order_key, taken_at, int(r.integration_id), ref)
             )
         elif state == "cancelled" and order_key in known and cancel_key not in known:
+            if r.platform in by_refund:  # what this cancel restocked comes as refund lines (stock/refunds.py)
+                continue
             at = r.source_updated_at or r.synced_at
             back = qty - restocked.get(int(r.line_id), 0)  # refunds may have restocked part of it already
             if back <= 0:

@@ -15,17 +15,18 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from ecom_pipeline.stock.ledger import on_hand
+from ecom_pipeline.stock.pools import load_pools
 from ecom_pipeline.warehouse.schema import stock_movements, stock_oversells
 
 
 def _orders_involved(
-    conn: Connection, tenant_id: str, variant_id: int, location: str, hand: int
+    conn: Connection, tenant_id: str, variants: set[int], location: str, hand: int
 ) -> list[dict[str, Any]]:
     query = (
         select(stock_movements)
         .where(
             stock_movements.c.tenant_id == tenant_id,
-            stock_movements.c.variant_id == variant_id,
+            stock_movements.c.variant_id.in_(sorted(variants)),
             stock_movements.c.location == location,
             stock_movements.c.reason.in_(("order", "shop_adjustment")),
             stock_movements.c.delta < 0,
@@ -58,7 +59,8 @@ def detect(conn: Connection, tenant_id: str, now: datetime) -> tuple[int, int]:
 
     Returns (opened, resolved).
     """
-    hand = on_hand(conn, tenant_id)
+    units = load_pools(conn, tenant_id)
+    hand = on_hand(conn, tenant_id, units=units)  # one entry per stock unit (a shared pool once)
     open_rows = {
         (int(r.variant_id), str(r.location)): r
         for r in conn.execute(
@@ -68,15 +70,15 @@ def detect(conn: Connection, tenant_id: str, now: datetime) -> tuple[int, int]:
         )
     }
     opened = resolved = 0
-    for (variant_id, location), units in sorted(hand.items()):
-        if units < 0 and (variant_id, location) not in open_rows:
+    for (variant_id, location), amount in sorted(hand.items()):
+        if amount < 0 and (variant_id, location) not in open_rows:
             conn.execute(
                 stock_oversells.insert().values(
                     tenant_id=tenant_id,
                     variant_id=variant_id,
                     location=location,
-                    on_hand=units,
-                    orders=_orders_involved(conn, tenant_id, variant_id, location, units),
+                    on_hand=amount,
+                    orders=_orders_involved(conn, tenant_id, units.variants((variant_id, location)), location, amount),
                     detected_at=now,
                 )
             )

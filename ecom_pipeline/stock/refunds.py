@@ -11,6 +11,10 @@ extra call:
   ``refunds[].refundLineItems`` with ``restockType`` (GraphQL: the order pull asks them of each refunded order);
 - PrestaShop: not read (its ``order_details.product_quantity_reinjected`` is not in the staged order).
 
+A Shopify cancel is a refund too (``Order canceled``, lines with restock type ``cancel`` or ``no_restock``): cancelled
+orders are read here whatever their refunded amount (a cancel may restock and refund no money), and the ledger books
+no ``cancel`` of its own for them (``CANCEL_RESTOCKS_AS_REFUNDS``).
+
 Each platform's parser is ``restocked_lines(payload)`` in ``platforms/<platform>/stock.py``: external line id ->
 (units restocked so far, when). The movement is keyed by the hub order line and that running total
 (``restock:<line id>:<units so far>``), so a refund seen twice (webhook and poll, or every later read of the order)
@@ -28,7 +32,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import Connection
 
 from ecom_pipeline.platforms.registry import platforms
@@ -56,6 +60,16 @@ def parsers() -> dict[str, Callable[[Mapping[str, Any]], Restocked]]:
         if callable(parse):
             found[name] = parse
     return found
+
+
+def cancels_by_refund() -> set[str]:
+    """Platforms whose cancels report what they restocked as refund lines (``CANCEL_RESTOCKS_AS_REFUNDS`` in their
+    stock module: Shopify): their cancels are booked from those lines here, not as a ``cancel`` of the whole line."""
+    return {
+        name
+        for name, spec in platforms().items()
+        if spec.stock and getattr(importlib.import_module(spec.stock), "CANCEL_RESTOCKS_AS_REFUNDS", False)
+    }
 
 
 def restocked_by_line(conn: Connection, tenant_id: str) -> dict[int, int]:
@@ -106,7 +120,10 @@ def refund_movements(conn: Connection, tenant_id: str, now: datetime) -> list[le
                 entity_links.c.deleted_at.is_(None),
             ),
         )
-        .where(hub_orders.c.refunded_total > 0, integrations.c.platform.in_(sorted(by_platform)))
+        .where(
+            or_(hub_orders.c.refunded_total > 0, ledger.cancelled_order()),  # a cancel may restock with no money
+            integrations.c.platform.in_(sorted(by_platform)),
+        )
     )
     lines = list(conn.execute(query))
     if not lines:

@@ -67,7 +67,11 @@ def shop_specs(seed: int = 3, shopify_plan: str = "standard") -> list[ShopSpec]:
             orders=0,
             customers=2,
             platform="shopify",
-            options={"scopes": [*DEFAULT_SCOPES, "write_inventory", "write_products"], "plan": shopify_plan},
+            # write_orders: the tests cancel orders as the merchant does (``orderCancel``)
+            options={
+                "scopes": [*DEFAULT_SCOPES, "write_inventory", "write_products", "write_orders"],
+                "plan": shopify_plan,
+            },
         ),
         ShopSpec(name="stock-ps", seed=seed, products=3, orders=0, customers=2, platform="prestashop"),
     ]

@@ -246,7 +246,11 @@ def _complete(
 
 
 def _refunded(node: dict[str, Any]) -> bool:
-    """Whether the order has refunds at all (``totalRefundedSet`` above zero), so only those pay for the query."""
+    """Whether the order has refunds at all (``totalRefundedSet`` above zero, or cancelled: a cancel records its
+    lines as a refund, with or without money, whose restock types say what it put back), so only those pay for
+    the query."""
+    if node.get("cancelledAt"):
+        return True
     money = ((node.get("totalRefundedSet") or {}).get("shopMoney") or {}).get("amount")
     try:
         return money is not None and Decimal(str(money)) > 0
@@ -255,7 +259,7 @@ def _refunded(node: dict[str, Any]) -> bool:
 
 
 def _add_refunds(client: ShopifyClient, node: dict[str, Any]) -> None:
-    """Attach a refunded order's refunds (lines and restock types) to its staged payload.
+    """Attach a refunded or cancelled order's refunds (lines and restock types) to its staged payload.
 
     The stock ledger books restocked units as ``refund_restock`` movements from them (``stock/refunds.py``); without
     them a polled shop's restock would read as an unexplained shop adjustment. Webhook bodies carry them already.

@@ -40,6 +40,11 @@ STALE_CODES = ("CHANGE_FROM_QUANTITY_STALE", "COMPARE_QUANTITY_STALE")
 __all__ = ["make_client", "restocked_lines", "write_stock"]
 # Refund line restock types that put units back (REST lower case, GraphQL upper case); ``no_restock`` does not.
 RESTOCKING = {"return", "cancel", "legacy_restock"}
+# A cancelled Shopify order gives back only what its cancel restocked ("Restock items", ``orderCancel(restock:)``),
+# and Shopify records that as the cancel's refund (``Order canceled``): its lines say ``cancel`` (restocked) or
+# ``no_restock`` (the documented REST cancel answer, platform-samples ``rest_2025-07_order_cancel_example.json``).
+# So the ledger books a Shopify cancel from those lines (``refund_restock``), never the whole order back.
+CANCEL_RESTOCKS_AS_REFUNDS = True
 
 _SET = """mutation StockSet($input: InventorySetQuantitiesInput!) {
   inventorySetQuantities(input: $input)%s {

@@ -3,7 +3,10 @@
 WooCommerce has no compare-and-swap on ``stock_quantity``: a PUT sets the number whatever it is. So the writer
 reads the items first (``GET /products?include=...``, ``GET /products/{parent}/variations?include=...``, 100 per
 call), hands what the shop shows to ``recompute`` (a difference becomes a ledger movement and a new target), and
-writes only the items whose number is not already right, with ``POST .../batch`` (100 per call). A sale landing
+writes only the items whose number is not already right, with ``POST .../batch`` (100 per call). A shared pool
+(variations with ``manage_stock: "parent"``) is written on its parent product: its link names the parent
+(``stock/pools.py``), and a variation read as parent-managed is written there too, since WooCommerce keeps a
+number written to such a variation in the variation's own hidden ``_stock`` and leaves the pool. A sale landing
 between that read and the write is overwritten in the shop's number but not lost: it is an order movement in the
 ledger, and the next push lowers the shop's number again. An item the batch answer refuses is reported failed.
 """
@@ -31,11 +34,14 @@ def _split(item: str) -> tuple[str | None, str]:
     return (parent or None), own
 
 
-def _read(client: WooCommerceClient, items: Sequence[StockWrite]) -> list[Reading]:
+def _read(client: WooCommerceClient, items: Sequence[StockWrite]) -> tuple[list[Reading], dict[int, str]]:
+    """What the shop shows for each item, and where each item's stock is written (link id -> item): the item
+    itself, or for a variation whose stock the parent manages (``manage_stock: "parent"``), the parent product."""
     groups: dict[str | None, list[StockWrite]] = defaultdict(list)
     for item in items:
         groups[_split(item.external_item)[0]].append(item)
     readings: list[Reading] = []
+    holders: dict[int, str] = {}
     for parent, group in groups.items():
         path = "products" if parent is None else f"products/{parent}/variations"
         for start in range(0, len(group), BATCH):
@@ -48,7 +54,10 @@ def _read(client: WooCommerceClient, items: Sequence[StockWrite]) -> list[Readin
                 quantity = record.get("stock_quantity")
                 if found is not None and quantity is not None:
                     readings.append(Reading(found.link_id, int(quantity), read_at))
-    return readings
+                    # A parent-managed variation shows the pool but a write to it does not move the pool.
+                    pooled = parent is not None and record.get("manage_stock") == "parent"
+                    holders[found.link_id] = parent if pooled and parent else found.external_item
+    return readings, holders
 
 
 def _write(
@@ -57,31 +66,34 @@ def _write(
     targets: Mapping[int, int],
     out: StockOutcome,
     readings: Mapping[int, Reading],
+    holders: Mapping[int, str],
 ) -> None:
-    groups: dict[str | None, list[StockWrite]] = defaultdict(list)
+    groups: dict[str | None, dict[str, list[StockWrite]]] = defaultdict(lambda: defaultdict(list))
     for item in items:
-        groups[_split(item.external_item)[0]].append(item)
-    for parent, group in groups.items():
+        parent, own = _split(holders[item.link_id])
+        groups[parent][own].append(item)  # two links on one pool holder: one write (links made before pools)
+    for parent, by_holder in groups.items():
         path = "products/batch" if parent is None else f"products/{parent}/variations/batch"
-        for start in range(0, len(group), BATCH):
-            part = group[start : start + BATCH]
-            body = {
-                "update": [{"id": int(_split(i.external_item)[1]), "stock_quantity": targets[i.link_id]} for i in part]
-            }
+        owners = list(by_holder)
+        for start in range(0, len(owners), BATCH):
+            part = owners[start : start + BATCH]
+            body = {"update": [{"id": int(own), "stock_quantity": targets[by_holder[own][0].link_id]} for own in part]}
             answer = client.post(path, body) or {}
             written_at = utcnow()
             answered = {str(a.get("id")): a for a in answer.get("update") or [] if isinstance(a, dict)}
-            for i in part:
-                got = answered.get(_split(i.external_item)[1])
-                if got is None or got.get("error"):
-                    error = (got or {}).get("error") or {}
-                    out.failed[i.link_id] = f"{error.get('code', 'no_answer')}: {error.get('message', 'not in answer')}"
-                    if got is None:  # not refused, just not answered for: it may have landed (stays pending)
-                        out.uncertain.add(i.link_id)
-                    continue
-                shown = got.get("stock_quantity")
-                quantity = int(shown) if shown is not None else targets[i.link_id]
-                out.settled.append(Settled(i.link_id, quantity, readings[i.link_id].read_at, written_at, True))
+            for own in part:
+                got = answered.get(own)
+                for i in by_holder[own]:
+                    if got is None or got.get("error"):
+                        error = (got or {}).get("error") or {}
+                        code, message = error.get("code", "no_answer"), error.get("message", "not in answer")
+                        out.failed[i.link_id] = f"{code}: {message}"
+                        if got is None:  # not refused, just not answered for: it may have landed (stays pending)
+                            out.uncertain.add(i.link_id)
+                        continue
+                    shown = got.get("stock_quantity")
+                    quantity = int(shown) if shown is not None else targets[i.link_id]
+                    out.settled.append(Settled(i.link_id, quantity, readings[i.link_id].read_at, written_at, True))
 
 
 @stock_writer
@@ -89,7 +101,8 @@ def write_stock(
     client: WooCommerceClient, items: Sequence[StockWrite], recompute: Recompute, out: StockOutcome
 ) -> None:
     """Read, recompute from what the shop shows, write what still differs (see the module doc)."""
-    readings = {r.link_id: r for r in _read(client, items)}
+    found, holders = _read(client, items)
+    readings = {r.link_id: r for r in found}
     for item in items:
         if item.link_id not in readings:
             out.failed[item.link_id] = "the shop no longer has this item, or does not manage its stock"
@@ -103,7 +116,7 @@ def write_stock(
             out.settled.append(Settled(item.link_id, reading.quantity, reading.read_at, reading.read_at, False))
         else:
             to_write.append(item)
-    _write(client, to_write, targets, out, readings)
+    _write(client, to_write, targets, out, readings, holders)
 
 
 def restocked_lines(order: Mapping[str, Any]) -> dict[str, tuple[int, datetime | None]]:

@@ -349,6 +349,9 @@ def inventory_from_product(record: Mapping[str, Any]) -> list[CanonicalInventory
             )
         ]
     pool_quantity = f.integer("stock_quantity", product.get("stock_quantity"))
+    # The pool's quantity changes on the parent (an order, an edit), which WooCommerce stamps on the parent only:
+    # a pooled row's time is the later of the two, or a changed pool would read as older than the last one seen.
+    pool_at = _gmt(f, product, "date_modified_gmt")
     rows: list[CanonicalInventory] = []
     for variation in _sorted_variations(variations):
         variation_id = _external_id("variation", variation)
@@ -364,11 +367,15 @@ def inventory_from_product(record: Mapping[str, Any]) -> list[CanonicalInventory
                 available=quantity,
                 managed=True if by_parent else managed,
                 stock_status=v.text("stock_status", variation.get("stock_status")),
-                updated_at=_gmt(v, variation, "date_modified_gmt"),
+                updated_at=_later(_gmt(v, variation, "date_modified_gmt"), pool_at if by_parent else None),
                 stock_pool=f"product:{product_id}" if by_parent else None,
             )
         )
     return rows
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    return max(a, b) if a is not None and b is not None else a or b
 
 
 def stock_owner_ids(record: Mapping[str, Any]) -> dict[str, str]:

@@ -568,8 +568,36 @@ def _inventory_set(root: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -
     return inventory_set_quantities(root, info, input)
 
 
+def _order_cancel(
+    _: Any,
+    info: GraphQLResolveInfo,
+    orderId: str,
+    reason: str,
+    restock: bool,
+    notifyCustomer: bool = False,
+    refundMethod: dict[str, Any] | None = None,
+    staffNote: str | None = None,
+) -> Any:
+    """``orderCancel`` (``write_orders``): ``restock`` as "Restock items" (``ShopifyStore.cancel_order``); refunds
+    the money only with ``refundMethod.originalPaymentMethodsRefund``. Shopify cancels in a job; the emulator has
+    done it when it answers (``job.done`` true). Refusals are ``orderCancelUserErrors`` (and the deprecated
+    ``userErrors``), nothing cancelled."""
+    _require_write(info, "write_orders")
+    store: ShopifyStore = info.context.store
+    refund = bool((refundMethod or {}).get("originalPaymentMethodsRefund"))
+    try:
+        store.cancel_order(orderId, restock=restock, reason=reason, refund=refund, staff_note=staffNote)
+    except StoreError as exc:
+        field = ["orderId"] if exc.code == "NOT_FOUND" else exc.field
+        error = {"field": field, "message": exc.message}
+        return {"job": None, "orderCancelUserErrors": [{**error, "code": exc.code}], "userErrors": [error]}
+    job = {"id": f"gid://shopify/Job/{uuid.uuid4()}", "done": True}
+    return {"job": job, "orderCancelUserErrors": [], "userErrors": []}
+
+
 RESOLVERS.update(
     {
+        ("Mutation", "orderCancel"): _order_cancel,
         ("Mutation", "bulkOperationRunQuery"): _bulk_run,
         ("Mutation", "bulkOperationCancel"): _bulk_cancel,
         ("Mutation", "bulkOperationRunMutation"): _bulk_run_mutation,

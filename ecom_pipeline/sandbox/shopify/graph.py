@@ -672,6 +672,8 @@ RESOLVERS: dict[tuple[str, str], Callable[..., Any]] = {
     ("Order", "currencyCode"): lambda o, info: o.currency,
     ("Order", "presentmentCurrencyCode"): lambda o, info: o.presentment_currency,
     ("Order", "displayFinancialStatus"): lambda o, info: o.financial_status,
+    # stored as REST words (``customer``), served as the GraphQL enum (``CUSTOMER``)
+    ("Order", "cancelReason"): lambda o, info: o.cancel_reason.upper() if o.cancel_reason else None,
     ("Order", "displayFulfillmentStatus"): lambda o, info: o.fulfillment_status,
     ("Order", "customer"): lambda o, info: _ctx(info).store.customers.get(o.customer_id) if o.customer_id else None,
     ("Order", "phone"): lambda o, info: None,

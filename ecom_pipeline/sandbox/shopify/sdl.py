@@ -408,7 +408,15 @@ type Mutation {
                             strategy: ProductVariantsBulkCreateStrategy = DEFAULT): ProductVariantsBulkCreatePayload
   productVariantsBulkDelete(productId: ID!, variantsIds: [ID!]!): ProductVariantsBulkDeletePayload
   inventorySetQuantities(input: InventorySetQuantitiesInput!): InventorySetQuantitiesPayload
+  orderCancel(notifyCustomer: Boolean = false, orderId: ID!, reason: OrderCancelReason!,
+              refundMethod: OrderCancelRefundMethodInput, restock: Boolean!, staffNote: String = null):
+    OrderCancelPayload
 }
+input OrderCancelRefundMethodInput { originalPaymentMethodsRefund: Boolean }
+type Job { done: Boolean! id: ID! }
+enum OrderCancelUserErrorCode { NO_REFUND_PERMISSION NOT_FOUND INVALID INTERNAL_ERROR }
+type OrderCancelUserError { code: OrderCancelUserErrorCode field: [String!] message: String! }
+type OrderCancelPayload { job: Job orderCancelUserErrors: [OrderCancelUserError!]! userErrors: [UserError!]! }
 
 schema { query: QueryRoot mutation: Mutation }
 """

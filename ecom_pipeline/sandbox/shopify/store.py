@@ -714,9 +714,13 @@ class ShopifyStore:
         when: int,
         note: str | None = None,
         restock: bool = False,
+        money_back: bool = True,
     ) -> tuple[Refund, list[InventoryLevel]]:
         """Record a refund of ``lines`` (with its ``refund`` transaction); ``restock`` puts the quantities back
-        where the order took them from. Returns the refund and the inventory levels it changed."""
+        where the order took them from. Returns the refund and the inventory levels it changed.
+
+        ``money_back=False``: the lines are refunded with no money (a cancel that refunds nothing: Shopify still
+        records the cancelled lines as a refund, ``Order canceled``, with no transaction)."""
         by_id = {li.id: li for li in order.line_items}
         rlines = []
         touched: dict[tuple[int, int], InventoryLevel] = {}
@@ -740,18 +744,22 @@ class ShopifyStore:
                     self._id("RefundLineItem"),
                     li.id,
                     qty,
-                    money(unit * qty),
+                    money(unit * qty) if money_back else Decimal("0.00"),
                     restock_type,
                     order.id,
                     location_id,
                 )
             )
         refund = Refund(self._id("Refund"), order.id, note, rlines, Decimal("0.00"), when, when)
-        refund.transactions.append(
-            OrderTransaction(self._id("OrderTransaction"), order.id, "refund", refund.total, "success", "bogus", when)
-        )
+        if money_back:
+            refund.transactions.append(
+                OrderTransaction(
+                    self._id("OrderTransaction"), order.id, "refund", refund.total, "success", "bogus", when
+                )
+            )
         order.refunds.append(refund)
-        order.financial_status = "REFUNDED" if order.refunded >= order.subtotal else "PARTIALLY_REFUNDED"
+        if money_back:
+            order.financial_status = "REFUNDED" if order.refunded >= order.subtotal else "PARTIALLY_REFUNDED"
         order.updated_at = max(order.updated_at, when)
         return refund, list(touched.values())
 
@@ -1424,6 +1432,58 @@ class ShopifyStore:
         for level_payload in level_payloads:
             self._emit("inventory_levels/update", level_payload)
         return refund
+
+    def cancel_order(
+        self,
+        ident: int | str,
+        *,
+        restock: bool,
+        reason: str = "OTHER",
+        refund: bool = False,
+        staff_note: str | None = None,
+    ) -> Order:
+        """``orderCancel``: the order is cancelled and every line's quantity not refunded yet is recorded as a
+        refund (``Order canceled``, as the documented REST cancel answer shows it), with the money when ``refund``
+        (to the original payment method) and none otherwise.
+
+        ``restock``: "Restock items" ticked: the units go back where the order took them (restock type ``cancel``,
+        ``return`` for a fulfilled order); unticked, Shopify leaves every level as it is and the lines say
+        ``no_restock``. Webhooks: ``orders/cancelled``, ``refunds/create``, ``orders/updated`` and
+        ``inventory_levels/update`` for each level that moved. Refused: an order cancelled already, a staff note
+        over 255 characters (``StoreError``, code ``INVALID``); an unknown order (``NOT_FOUND``).
+        """
+        with self.lock:
+            order = self.order(ident)
+            if order.cancelled_at is not None:
+                raise StoreError("Order has already been cancelled.", "INVALID", ["orderId"])
+            if staff_note is not None and len(staff_note) > 255:
+                raise StoreError("Staff note is too long (maximum is 255 characters)", "INVALID", ["staffNote"])
+            refunded: dict[int, int] = {}
+            for previous in order.refunds:
+                for rl in previous.lines:
+                    refunded[rl.line_item_id] = refunded.get(rl.line_item_id, 0) + rl.quantity
+            lines = [(li.id, li.quantity - refunded.get(li.id, 0)) for li in order.line_items]
+            lines = [(line_id, qty) for line_id, qty in lines if qty > 0]
+            when = self.now()
+            touched: list[InventoryLevel] = []
+            refund_payload = None
+            if lines:
+                made, touched = self._add_refund(
+                    order, lines, when, "Order canceled", restock=restock, money_back=refund
+                )
+                refund_payload = self.rest_refund(order, made)
+            order.cancelled_at = when
+            order.cancel_reason = reason.lower()
+            order.updated_at = max(order.updated_at, when)
+            order_payload = self.rest_order(order)
+            level_payloads = [self.rest_inventory_level(level) for level in touched]
+        self._emit("orders/cancelled", order_payload)
+        if refund_payload is not None:
+            self._emit("refunds/create", refund_payload)
+        self._emit("orders/updated", order_payload)
+        for level_payload in level_payloads:
+            self._emit("inventory_levels/update", level_payload)
+        return order
 
     def order(self, ident: int | str) -> Order:
         oid = parse_gid(ident, "Order")

@@ -141,11 +141,11 @@ class WooProducts(WooStock):
         if "manage_stock" in data:
             p.manage_stock = data["manage_stock"] if data["manage_stock"] == "parent" else bool(data["manage_stock"])
         if data.get("stock_quantity") is not None:
+            # A variation whose stock the parent manages keeps the number in its own (hidden) ``_stock`` and the
+            # pool does not move: WooCommerce's variations controller calls ``set_stock_quantity`` on the variation
+            # (``get_manage_stock()`` is "parent", truthy), and the answer shows the parent's quantity
+            # (``get_stock_quantity`` in view context; ``render.variation_stock``). The pool is written on the parent.
             p.stock_quantity = int(data["stock_quantity"])
-            if isinstance(p, Variation) and p.manage_stock == "parent":
-                parent = self.products.get(p.parent_id)
-                if parent is not None:
-                    parent.stock_quantity = p.stock_quantity
         for key in ("description", "weight", "status", "backorders"):
             if key in data:
                 setattr(p, key, data[key])
