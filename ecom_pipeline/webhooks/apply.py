@@ -255,6 +255,11 @@ def apply_inbox(
             if integration is None:
                 failures.append((row, f"integration {row.integration_id} no longer exists", True))
                 continue
+            if not integration.active:
+                # Stored before the disconnect: applying it would read the shop with credentials the merchant
+                # withdrew. Kept, dead, with the reason; connecting the shop again resyncs what it changed.
+                failures.append((row, f"integration {integration.id} is disconnected; not applied", True))
+                continue
             try:
                 planner = planner_for(integration.platform)
                 records = planner(

@@ -318,3 +318,23 @@ def test_two_states_of_one_second_in_one_batch_take_the_shops_current_one(
     assert price == Decimal("12.00")
     assert report.reread_tied == 1
     assert handle.stats.count("GET", f"/wp-json/wc/v3/products/{product.id}") - reads_before == 1
+
+
+def test_a_delivery_stored_before_its_shop_was_disconnected_is_not_applied(
+    receiver: Receiver, shop: tuple[ShopHandle, int]
+) -> None:
+    """Prevents deliveries received before a disconnect from being applied afterwards (with re-reads using the
+    credentials the merchant withdrew): they are dead-lettered with the reason, the hub is left alone."""
+    from ecom_pipeline.warehouse import store
+
+    handle, iid = shop
+    product = next(p for p in handle.store.products.values() if p.status == "publish")
+    with WooCommerceClient(handle.http_url, handle.consumer_key, handle.consumer_secret, max_retries=0) as client:
+        deliver(receiver, "product.updated", client.get(f"products/{product.id}"), integration_id=iid)
+    with receiver.engine.begin() as conn:
+        store.disconnect_integration(conn, iid)
+    report = apply_inbox(receiver.engine, tenant_id=TENANT, run_id="after-disconnect", cipher=receiver.cipher)
+    assert (report.applied, report.dead, report.retried) == (0, 1, 0)
+    assert "is disconnected" in report.dead_letters[0]["error"]
+    with receiver.engine.connect() as conn:
+        assert conn.execute(select(entity_links.c.id).where(entity_links.c.integration_id == iid)).first() is None
