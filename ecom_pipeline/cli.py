@@ -972,7 +972,13 @@ def _add_two_way_commands(sub: Any) -> None:
 
     p = sub.add_parser("catalog", help="Import or export the hub catalogue (CSV or Parquet, one row per variant).")
     catalog = p.add_subparsers(dest="catalog_command", required=True, metavar="ACTION")
-    pp = catalog.add_parser("import", help="Create and edit hub products from a file; every row is checked first.")
+    pp = catalog.add_parser(
+        "import",
+        help="Create and edit hub products from a file; every row is checked first.",
+        description="Create and edit hub products from a file; every row is checked first. Required columns: "
+        "handle, title, status, sku, price. An optional column left out of the file keeps the hub's values of "
+        "existing products and variants (new ones get it empty); an empty cell in a column the file has clears it.",
+    )
     pp.add_argument("file", help="A .csv or .parquet file (columns: see docs/two-way-sync.md).")
     pp.add_argument("--tenant", required=True, type=tenant_argument)
     pp.add_argument("--dry-run", action="store_true", help="Check and show what would change; write nothing.")

@@ -37,10 +37,13 @@ VARIANT_COLUMNS = (
 )
 COLUMNS = ("handle", *PRODUCT_COLUMNS, *VARIANT_COLUMNS)
 REQUIRED_COLUMNS = ("handle", "title", "status", "sku", "price")
-# Columns added after files were first exported: a file without them leaves the hub's values as they are (an old
-# export imported again must not clear every barcode).
-KEEP_WHEN_ABSENT = ("sale_price", "barcode")
-PRODUCT_KEEP_WHEN_ABSENT = ("vendor", "shopify_product_type")
+# Every optional column may be left out of a file: a column the file lacks leaves the hub's value of each existing
+# product and variant as it is (a price-update file ``handle,title,status,sku,price`` must not clear descriptions,
+# tags, compare-at prices or options in every shop); a new product or variant gets the column's default (empty).
+# An empty cell in a column the file has still means "empty".
+OPTIONAL_COLUMNS = tuple(c for c in COLUMNS if c not in REQUIRED_COLUMNS)
+# A variant column's hub field, where the names differ (the product has a ``title`` too).
+VARIANT_FIELDS = {"variant_title": "title"}
 # The longest text the hub columns hold (VARCHAR); Shopify documents no limit of its own for these two.
 TEXT_LIMITS = {"product_type": 32, "vendor": 255, "shopify_product_type": 255}
 MONEY_COLUMNS = ("price", "compare_at_price", "sale_price")

@@ -104,11 +104,12 @@ class ImportCounts:
 
 
 def _product_values(group: ProductGroup) -> dict[str, Any]:
-    """The product's hub values from the file; a column the file lacks that came later (vendor, Shopify product
-    type) is left out, so the hub keeps its value (an old export imported again clears nothing)."""
-    values = {f: group.values.get(f) for f in _PRODUCT_FIELDS if f not in group.absent}
-    values["tags"] = values["tags"] or []
-    values["categories"] = values["categories"] or []
+    """The product's hub values from the file. A column the file lacks is left out of an existing product's values,
+    so the hub keeps its value (a price-update file clears no description or tags); a new product gets it empty."""
+    values = {f: group.values.get(f) for f in _PRODUCT_FIELDS if group.hub is None or f not in group.absent}
+    for name in ("tags", "categories"):
+        if name in values:
+            values[name] = values[name] or []
     return values
 
 

@@ -17,11 +17,9 @@ from typing import Any
 
 from ecom_pipeline.catalog.columns import (
     COLUMNS,
-    KEEP_WHEN_ABSENT,
     LIST_SEPARATOR,
     MONEY_COLUMNS,
     PRODUCT_COLUMNS,
-    PRODUCT_KEEP_WHEN_ABSENT,
     REQUIRED_COLUMNS,
     STATUSES,
     TEXT_LIMITS,
@@ -91,7 +89,7 @@ class ProductGroup:
     values: dict[str, Any]  # title, description, status, product_type, vendor, shopify_product_type, tags, ...
     rows: list[VariantRow]
     hub: HubProduct | None = None
-    # Columns added after files were first exported that this file lacks: the hub's values are kept.
+    # Product columns this file lacks: the hub's values are kept (a new product gets them empty).
     absent: frozenset[str] = frozenset()
 
 
@@ -261,39 +259,53 @@ def _parse_product_cell(column: str, text: str) -> Any:
 
 
 def _parse_variant(row: int, cells: Mapping[str, str], hub: HubVariant | None, errors: list[RowError]) -> dict:
+    """The variant's hub values from the row; a column the file lacks keeps the hub's value (new variants: empty)."""
     current = hub.values if hub else {}
-    values: dict[str, Any] = {"sku": cells["sku"], "title": cells.get("variant_title", "") or None}
-    currency = cells.get("currency", "").strip() or None
-    if currency is not None and not _CURRENCY.fullmatch(currency):
-        errors.append(RowError(row, "currency", f"{currency!r} is not an ISO 4217 code such as EUR"))
-        currency = None
+    values: dict[str, Any] = {"sku": cells["sku"]}
+    values["title"] = (cells["variant_title"] or None) if "variant_title" in cells else current.get("title")
+    if "currency" in cells:
+        currency = cells["currency"].strip() or None
+        if currency is not None and not _CURRENCY.fullmatch(currency):
+            errors.append(RowError(row, "currency", f"{currency!r} is not an ISO 4217 code such as EUR"))
+            currency = None
+    else:
+        currency = current.get("currency")
     values["currency"] = currency
     for column in MONEY_COLUMNS:
-        try:
-            values[column] = parse_money(cells.get(column, ""), currency=currency, current=current.get(column))
-        except ValueError as exc:
-            errors.append(RowError(row, column, str(exc)))
-    try:
-        values["barcode"] = parse_barcode(cells.get("barcode", ""), current.get("barcode"))
-    except ValueError as exc:
-        errors.append(RowError(row, "barcode", str(exc)))
-    for column in KEEP_WHEN_ABSENT:
         if column not in cells:
             values[column] = current.get(column)
+            continue
+        try:
+            values[column] = parse_money(cells[column], currency=currency, current=current.get(column))
+        except ValueError as exc:
+            errors.append(RowError(row, column, str(exc)))
+    if "barcode" in cells:
+        try:
+            values["barcode"] = parse_barcode(cells["barcode"], current.get("barcode"))
+        except ValueError as exc:
+            errors.append(RowError(row, "barcode", str(exc)))
+    else:
+        values["barcode"] = current.get("barcode")
     if "sale_price" in cells and values.get("sale_price") is not None:
         problem = check_sale_price(values, current)
         if problem:
             errors.append(RowError(row, "sale_price", problem))
-    try:
-        values["weight"] = parse_weight(cells.get("weight", ""), current.get("weight"))
-    except ValueError as exc:
-        errors.append(RowError(row, "weight", str(exc)))
-    try:
-        values["options"] = parse_options(cells.get("options", ""))
-    except ValueError as exc:
-        errors.append(RowError(row, "options", str(exc)))
+    if "weight" in cells:
+        try:
+            values["weight"] = parse_weight(cells["weight"], current.get("weight"))
+        except ValueError as exc:
+            errors.append(RowError(row, "weight", str(exc)))
+    else:
+        values["weight"] = current.get("weight")
+    if "options" in cells:
+        try:
+            values["options"] = parse_options(cells["options"])
+        except ValueError as exc:
+            errors.append(RowError(row, "options", str(exc)))
+    else:
+        values["options"] = current.get("options") if hub else {}
     position = cells.get("position", "").strip()
-    values["position"] = None
+    values["position"] = None  # empty or absent: the hub's order (new variants: their order in the file)
     if position:
         if position.isdigit():
             values["position"] = int(position)
@@ -345,7 +357,7 @@ def validate(header: Sequence[str], rows: Sequence[Mapping[str, Any]], hub: HubS
                 first_row=row,
                 values={},
                 rows=[],
-                absent=frozenset(c for c in PRODUCT_KEEP_WHEN_ABSENT if c not in cells),
+                absent=frozenset(c for c in PRODUCT_COLUMNS if c not in cells),
             ),
         )
         for column in PRODUCT_COLUMNS:

