@@ -80,6 +80,7 @@ class VariantRow:
     raw: dict[str, Any]
     values: dict[str, Any]  # sku, title, price, compare_at_price, currency, weight, options, position
     hub: HubVariant | None = None
+    product_values: dict[str, Any] = field(default_factory=dict)  # the product cells this row gives, parsed
 
 
 @dataclass
@@ -360,6 +361,7 @@ def validate(header: Sequence[str], rows: Sequence[Mapping[str, Any]], hub: HubS
                 absent=frozenset(c for c in PRODUCT_COLUMNS if c not in cells),
             ),
         )
+        product_values: dict[str, Any] = {}
         for column in PRODUCT_COLUMNS:
             text = cells.get(column, "")
             if not text:
@@ -369,6 +371,7 @@ def validate(header: Sequence[str], rows: Sequence[Mapping[str, Any]], hub: HubS
             except ValueError as exc:
                 product_errors.append((handle, RowError(row, column, str(exc))))
                 continue
+            product_values[column] = value
             if column not in group.values:
                 group.values[column] = value
                 sources[(handle, column)] = row
@@ -387,7 +390,9 @@ def validate(header: Sequence[str], rows: Sequence[Mapping[str, Any]], hub: HubS
                 )
         hub_variant = hub.variants.get(sku) if sku.strip() else None
         values = _parse_variant(row, cells, hub_variant, errors)
-        group.rows.append(VariantRow(row=row, raw=dict(raw), values=values, hub=hub_variant))
+        group.rows.append(
+            VariantRow(row=row, raw=dict(raw), values=values, hub=hub_variant, product_values=product_values)
+        )
     for group in groups.values():
         for column, what in (("title", "a title"), ("status", f"a status ({', '.join(STATUSES)})")):
             if column not in group.values:
@@ -403,8 +408,45 @@ def validate(header: Sequence[str], rows: Sequence[Mapping[str, Any]], hub: HubS
         for variant in groups[handle].rows:
             if variant.row != error.row:
                 errors.append(RowError(variant.row, None, f"product {handle!r} has an error on row {error.row}"))
+    _drop_rejected_product_values(list(groups.values()), errors)
     errors.sort(key=lambda e: (e.row or 0, e.column or ""))
     return Validation(groups=list(groups.values()), errors=errors, file_errors=False, ungrouped=ungrouped)
+
+
+def _drop_rejected_product_values(groups: Sequence[ProductGroup], errors: list[RowError]) -> None:
+    """Make a product's values those of its valid rows only (``--partial``: a rejected row contributes nothing).
+
+    A product column given only on rejected rows is then not given: an existing product keeps the hub's value, as
+    for a column the file lacks. A new product cannot do without a title and status: when only rejected rows give
+    them, its other rows are rejected too (naming the row to fix), rather than written with what a bad row said.
+    """
+    rejected = {e.row for e in errors if e.row is not None}
+    for group in groups:
+        good = [v for v in group.rows if v.row not in rejected]
+        if not good or len(good) == len(group.rows):
+            continue
+        values: dict[str, Any] = {}
+        for variant in good:
+            for column, value in variant.product_values.items():
+                values.setdefault(column, value)
+        only_rejected = {c for c in group.values if c not in values}
+        group.values = values
+        group.absent = group.absent | only_rejected
+        if group.hub is not None:
+            continue
+        for column in ("title", "status"):
+            if column in only_rejected:
+                bad = next(v.row for v in group.rows if column in v.product_values)
+                for variant in good:
+                    errors.append(
+                        RowError(
+                            variant.row,
+                            column,
+                            f"new product {group.handle!r} takes its {column} from row {bad}, which has an error: "
+                            f"fix that row, or give the {column} on this row too",
+                        )
+                    )
+                break  # one reason is enough: the row is rejected
 
 
 def _match_product(group: ProductGroup, hub: HubState) -> RowError | None:

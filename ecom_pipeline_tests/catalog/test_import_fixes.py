@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from ecom_pipeline.cli import main as cli_main
 from ecom_pipeline.warehouse.engine import shared_engine
-from ecom_pipeline.warehouse.schema import hub_products, hub_variants
+from ecom_pipeline.warehouse.schema import hub_products, hub_variants, rejected_records
 
 FULL = (
     "handle,title,description,status,product_type,vendor,shopify_product_type,tags,categories,sku,variant_title,"
@@ -97,3 +97,34 @@ def test_import_help_says_what_a_missing_column_means(capsys: pytest.CaptureFixt
         cli_main(["catalog", "import", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "An optional column left out of the file keeps the hub's values" in out
+
+
+def test_partial_a_rejected_row_contributes_no_product_value(
+    warehouse_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prevents --partial from writing the product columns of a row it rejects (a bad row's title, description,
+    vendor and tags reaching the hub through the product's valid rows), and from creating a new product whose
+    title only a rejected row gave."""
+    _seed(warehouse_url, tmp_path, capsys)
+    before = _products(warehouse_url)["tee"]
+    path = _write(
+        tmp_path / "partial.csv", FULL,
+        "tee,NEW TITLE FROM BAD ROW,wiped,archived,simple,Other,Pants,x;y,Sale,TEE-S,Small,abc,,,EUR,,,Size=S,1",
+        "tee,,,,,,,,,TEE-M,Medium,17.00,24.90,,EUR,,0.3,Size=M,2",
+        "cap,Cap,,active,,,,,,CAP-1,,abc,,,EUR,,,,",
+        "cap,,,,,,,,,CAP-2,,5.00,,,EUR,,,,",
+    )  # fmt: skip
+    assert _import(warehouse_url, path, "--partial") == 1
+    captured = capsys.readouterr()
+    assert "3 rows rejected" in captured.out
+    assert "row 5, column title: new product 'cap' takes its title from row 4, which has an error" in captured.err
+    tee = _products(warehouse_url)["tee"]
+    for name in ("title", "description", "status", "product_type", "vendor", "shopify_product_type", "tags",
+                 "categories", "synced_at"):  # fmt: skip
+        assert getattr(tee, name) == getattr(before, name), name
+    variants = _variants(warehouse_url)
+    assert variants["TEE-M"].price == Decimal("17.00") and variants["TEE-S"].price == Decimal("19.90")
+    assert "cap" not in _products(warehouse_url) and "CAP-2" not in variants
+    with shared_engine(warehouse_url).connect() as conn:
+        rejected = conn.execute(select(rejected_records.c.external_id).order_by(rejected_records.c.id)).scalars().all()
+    assert rejected == ["TEE-S", "CAP-1", "CAP-2"]
