@@ -8,6 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql
+
+from ecom_pipeline.warehouse.schema import hub_products, hub_variants
+from ecom_pipeline.warehouse.types import Money
 
 # Product columns repeat on every row of a product (rows are grouped by ``handle``); on import a later row may
 # leave them empty, but may not contradict the first row that gives them.
@@ -44,8 +51,25 @@ REQUIRED_COLUMNS = ("handle", "title", "status", "sku", "price")
 OPTIONAL_COLUMNS = tuple(c for c in COLUMNS if c not in REQUIRED_COLUMNS)
 # A variant column's hub field, where the names differ (the product has a ``title`` too).
 VARIANT_FIELDS = {"variant_title": "title"}
-# The longest text the hub columns hold (VARCHAR); Shopify documents no limit of its own for these two.
-TEXT_LIMITS = {"product_type": 32, "vendor": 255, "shopify_product_type": 255}
+
+
+def _length(table: Table, column: str) -> int:
+    length = getattr(table.c[column].type, "length", None)
+    assert isinstance(length, int), f"{table.name}.{column} has no length"
+    return length
+
+
+# What the hub columns hold, read from the warehouse schema so the checks follow it: a value outside is refused
+# with its row and column before anything is written, never left for the database to refuse mid-import (PostgreSQL
+# raises, SQLite stores it unchecked). Shopify documents no limit of its own for vendor and product type.
+TEXT_LIMITS = {c: _length(hub_products, c) for c in ("product_type", "vendor", "shopify_product_type")}
+HANDLE_MAX = _length(hub_products, "handle")
+SKU_MAX = _length(hub_variants, "sku")
+WEIGHT_MAX = _length(hub_variants, "weight")
+_MONEY: Any = Money().load_dialect_impl(postgresql.dialect())  # NUMERIC(20, 6)
+MONEY_MAX_DECIMALS: int = _MONEY.scale
+MONEY_LIMIT = Decimal(10) ** (_MONEY.precision - _MONEY.scale)  # amounts are below this (10^14)
+POSITION_MAX = 2**31 - 1  # hub_variants.position is INTEGER (32 bits) on both backends
 MONEY_COLUMNS = ("price", "compare_at_price", "sale_price")
 STATUSES = ("active", "draft", "archived")
 LIST_SEPARATOR = ";"

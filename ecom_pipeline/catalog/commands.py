@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ecom_pipeline.catalog.columns import COLUMNS, ExportError
 from ecom_pipeline.catalog.files import CatalogFileError, read_table, write_table
@@ -59,6 +59,12 @@ def run_import(engine: Any, path: Path, *, tenant_id: str, dry_run: bool, partia
             "written. Run the import again.",
             file=sys.stderr,
         )
+        return 1
+    except DBAPIError as exc:
+        # The validation checks every value against the hub's columns, so this is a gap in it: still one message,
+        # never a traceback, and the transaction is rolled back whole.
+        detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+        print(f"error: the hub refused a value of {path.name} ({detail}); nothing was written.", file=sys.stderr)
         return 1
 
 

@@ -234,7 +234,7 @@ def _reject(conn: Connection, validation: Validation, *, tenant_id: str, now: da
         for variant in group.rows:
             if variant.row not in by_row:
                 continue
-            sku = str(variant.raw.get("sku") or "")
+            sku = _storable(str(variant.raw.get("sku") or ""))
             rows.append(
                 {
                     "tenant_id": tenant_id,
@@ -243,8 +243,8 @@ def _reject(conn: Connection, validation: Validation, *, tenant_id: str, now: da
                     "entity": "variant",
                     "external_id": sku[:128] or None,
                     "stage": "import",
-                    "reason": "; ".join(by_row[variant.row]),
-                    "payload": {"file": source, "row": variant.row, "values": _json_cells(variant.raw)},
+                    "reason": _storable("; ".join(by_row[variant.row])),
+                    "payload": {"file": _storable(source), "row": variant.row, "values": _json_cells(variant.raw)},
                     "created_at": now,
                 }
             )
@@ -257,10 +257,10 @@ def _reject(conn: Connection, validation: Validation, *, tenant_id: str, now: da
                 "integration_id": None,
                 "platform": None,
                 "entity": "variant",
-                "external_id": (raw_sku[:128] or None) if isinstance(raw_sku, str) else None,
+                "external_id": (_storable(raw_sku)[:128] or None) if isinstance(raw_sku, str) else None,
                 "stage": "import",
-                "reason": "; ".join(by_row.get(row, [])),
-                "payload": {"file": source, "row": row, "values": _json_cells(raw)},
+                "reason": _storable("; ".join(by_row.get(row, []))),
+                "payload": {"file": _storable(source), "row": row, "values": _json_cells(raw)},
                 "created_at": now,
             }
         )
@@ -268,8 +268,14 @@ def _reject(conn: Connection, validation: Validation, *, tenant_id: str, now: da
         conn.execute(insert(rejected_records), rows)
 
 
+def _storable(text: str) -> str:
+    """``text`` without NUL characters, which PostgreSQL text and JSONB refuse (the row was rejected for them)."""
+    return text.replace("\x00", "\\x00")
+
+
 def _json_cells(raw: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v if v is None or isinstance(v, str | int) else repr(v) if isinstance(v, float) else json_value(v))
+    return {_storable(str(k)): (_storable(v) if isinstance(v, str) else v if v is None or isinstance(v, int)
+                                else repr(v) if isinstance(v, float) else json_value(v))
             for k, v in raw.items()}  # fmt: skip
 
 

@@ -17,17 +17,24 @@ from typing import Any
 
 from ecom_pipeline.catalog.columns import (
     COLUMNS,
+    HANDLE_MAX,
     LIST_SEPARATOR,
     MONEY_COLUMNS,
+    MONEY_LIMIT,
+    MONEY_MAX_DECIMALS,
+    POSITION_MAX,
     PRODUCT_COLUMNS,
     REQUIRED_COLUMNS,
+    SKU_MAX,
     STATUSES,
     TEXT_LIMITS,
+    WEIGHT_MAX,
     minor_units,
 )
 
 FIRST_ROW = 2  # the header is row 1
 _CURRENCY = re.compile(r"[A-Z]{3}")
+_DIGITS = re.compile(r"[0-9]+")
 # GTIN/EAN/UPC/ISBN: digits and hyphens, X only as the last character (the ISBN-10 check digit), at most 32
 # characters: what WooCommerce keeps (``global_unique_id``) and PrestaShop's ``isbn`` takes (its ``ean13``/``upc``
 # take 8/13 and 12 digits); Shopify takes any text.
@@ -139,6 +146,10 @@ def parse_money(text: str, *, currency: str | None, current: Decimal | None) -> 
         raise ValueError(f"{text!r} is not a plain decimal amount (write e.g. 12.50)")
     if amount < 0:
         raise ValueError(f"{text!r} is negative")
+    if amount >= MONEY_LIMIT:
+        raise ValueError(f"{text!r} is too large: the hub holds amounts below {MONEY_LIMIT:,}")
+    if -amount.as_tuple().exponent > MONEY_MAX_DECIMALS:  # type: ignore[operator]
+        raise ValueError(f"{text!r} has more than {MONEY_MAX_DECIMALS} decimals, which the hub cannot hold")
     places = minor_units(currency)
     # An unchanged shop-computed value (PrestaShop's tax-included price has 3 or more decimals) round-trips.
     if -amount.as_tuple().exponent > places and amount != current:  # type: ignore[operator]
@@ -174,8 +185,8 @@ def parse_weight(text: str, current: str | None) -> str | None:
         raise ValueError(f"{text!r} is not a number (a weight is a decimal number in the shop's unit)") from None
     if not weight.is_finite() or weight < 0:
         raise ValueError(f"{text!r} is not a weight (a non-negative decimal number)")
-    if len(text) > 32:
-        raise ValueError("is longer than 32 characters")
+    if len(text) > WEIGHT_MAX:
+        raise ValueError(f"is longer than {WEIGHT_MAX} characters")
     return text
 
 
@@ -308,10 +319,13 @@ def _parse_variant(row: int, cells: Mapping[str, str], hub: HubVariant | None, e
     position = cells.get("position", "").strip()
     values["position"] = None  # empty or absent: the hub's order (new variants: their order in the file)
     if position:
-        if position.isdigit():
-            values["position"] = int(position)
-        else:
+        # ASCII digits only: '²' passes str.isdigit() but not int(), and other scripts' digits are no file's intent.
+        if not _DIGITS.fullmatch(position):
             errors.append(RowError(row, "position", f"{position!r} is not a whole number of 0 or more"))
+        elif int(position) > POSITION_MAX:
+            errors.append(RowError(row, "position", f"{position} is too large: the hub holds at most {POSITION_MAX}"))
+        else:
+            values["position"] = int(position)
     return values
 
 
@@ -334,19 +348,22 @@ def validate(header: Sequence[str], rows: Sequence[Mapping[str, Any]], hub: HubS
             except ValueError as exc:
                 errors.append(RowError(row, column, str(exc)))
                 cells[column] = ""
+            if "\x00" in cells[column]:  # PostgreSQL text cannot hold it; the row is rejected, the rest still checked
+                errors.append(RowError(row, column, "contains a NUL character (\\x00), which the hub cannot store"))
+                cells[column] = cells[column].replace("\x00", "")
         handle, sku = cells["handle"], cells["sku"]
         if not handle.strip():
             errors.append(RowError(row, "handle", "is empty: every row names its product's handle"))
             ungrouped[row] = dict(raw)
             continue
-        if len(handle) > 255:
-            errors.append(RowError(row, "handle", "is longer than 255 characters"))
+        if len(handle) > HANDLE_MAX:
+            errors.append(RowError(row, "handle", f"is longer than {HANDLE_MAX} characters"))
             ungrouped[row] = dict(raw)
             continue
         if not sku.strip():
             errors.append(RowError(row, "sku", "is empty: every variant needs a SKU (it is the key across shops)"))
-        elif len(sku) > 255:
-            errors.append(RowError(row, "sku", "is longer than 255 characters"))
+        elif len(sku) > SKU_MAX:
+            errors.append(RowError(row, "sku", f"is longer than {SKU_MAX} characters"))
         elif sku in sku_rows:
             errors.append(RowError(row, "sku", f"{sku!r} is already on row {sku_rows[sku]}: SKUs are unique"))
         else:

@@ -128,3 +128,35 @@ def test_partial_a_rejected_row_contributes_no_product_value(
     with shared_engine(warehouse_url).connect() as conn:
         rejected = conn.execute(select(rejected_records.c.external_id).order_by(rejected_records.c.id)).scalars().all()
     assert rejected == ["TEE-S", "CAP-1", "CAP-2"]
+
+
+OUT_OF_RANGE = [
+    ("big,Big,,active,,,,BIG-1,,123456789012345.00,,EUR,,,", 3, "price", "is too large"),
+    ("far,Far,,active,,,,FAR-1,,5.00,,EUR,,,99999999999", 4, "position", "is too large"),
+    ("nul,Bad\x00Title,,active,,,,NUL-1,,5.00,,EUR,,,", 5, "title", "contains a NUL character"),
+    ("sup,Sup,,active,,,,SUP-1,,5.00,,EUR,,,\u00b2", 6, "position", "'²' is not a whole number"),
+]
+SHORT = "handle,title,description,status,product_type,tags,categories,sku,variant_title,price,compare_at_price,"
+SHORT += "currency,weight,options,position"
+
+
+@pytest.mark.parametrize("flags", [(), ("--dry-run",), ("--partial",)])
+def test_values_the_hub_cannot_hold_are_refused_with_row_and_column_never_a_traceback(
+    flags: tuple[str, ...], warehouse_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prevents a file that passes the checks (and --dry-run) from crashing the real import with a database
+    traceback (numeric overflow, integer out of range, a NUL byte in text), or a dry run from crashing on '²'."""
+    lines = ["ok,Ok,,active,,,,OK-1,,5.00,,EUR,,,", *(line for line, *_ in OUT_OF_RANGE)]
+    path = _write(tmp_path / "range.csv", SHORT, *lines)
+    assert _import(warehouse_url, path, *flags) == 1
+    err = capsys.readouterr().err
+    for _, row, column, reason in OUT_OF_RANGE:
+        assert f"row {row}, column {column}: " in err and reason in err, (row, column, err)
+    if flags == ("--partial",):
+        assert set(_variants(warehouse_url)) == {"OK-1"}
+        with shared_engine(warehouse_url).connect() as conn:
+            rejected = conn.execute(select(rejected_records).order_by(rejected_records.c.id)).all()
+        assert [r.external_id for r in rejected] == ["BIG-1", "FAR-1", "NUL-1", "SUP-1"]
+        assert rejected[2].payload["values"]["title"] == "Bad\\x00Title"
+    else:
+        assert _variants(warehouse_url) == {}
