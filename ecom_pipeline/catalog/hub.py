@@ -56,29 +56,52 @@ def _product(row: Any) -> HubProduct:
 def load_state(conn: Connection, tenant_id: str, skus: Sequence[str], handles: Sequence[str]) -> HubState:
     """The hub variants with these SKUs, the products with these handles, and the products owning those variants."""
     state = HubState()
-    for chunk in chunked(sorted({s for s in skus if s})):
+    wanted = {s.strip() for s in skus if s.strip()}
+    # SKUs compare trimmed (as sync's ``norm_sku``): a shop may have given the hub 'TEE-S ', which the file's
+    # 'TEE-S' must update. The exact matches use the (tenant, sku) index; the few untrimmed hub SKUs are found by
+    # one scan of the tenant's SKUs.
+    found: dict[str, list[Any]] = {}
+    for chunk in chunked(sorted(wanted)):
         for row in conn.execute(
             select(hub_variants).where(hub_variants.c.tenant_id == tenant_id, hub_variants.c.sku.in_(chunk))
         ):
-            state.variants[row.sku] = HubVariant(
-                id=row.id,
-                product_id=row.product_id,
-                sku=row.sku,
-                values={f: getattr(row, f) for f in (*_VARIANT_FIELDS, "price_includes_tax")},
-                deleted=row.deleted_at is not None,
+            found.setdefault(row.sku, []).append(row)
+    untrimmed = [
+        int(row.id)
+        for row in conn.execute(
+            select(hub_variants.c.id, hub_variants.c.sku).where(
+                hub_variants.c.tenant_id == tenant_id, hub_variants.c.sku.is_not(None)
             )
+        )
+        if row.sku != row.sku.strip() and row.sku.strip() in wanted
+    ]
+    for chunk in chunked(untrimmed):
+        for row in conn.execute(select(hub_variants).where(hub_variants.c.id.in_(chunk))):
+            found.setdefault(row.sku.strip(), []).append(row)
+    for key, rows in found.items():
+        if len(rows) > 1:
+            state.ambiguous_skus[key] = sorted(r.sku for r in rows)
+            continue
+        row = rows[0]
+        state.variants[key] = HubVariant(
+            id=row.id,
+            product_id=row.product_id,
+            sku=row.sku,
+            values={f: getattr(row, f) for f in (*_VARIANT_FIELDS, "price_includes_tax")},
+            deleted=row.deleted_at is not None,
+        )
     product_ids = sorted({v.product_id for v in state.variants.values()})
     for chunk in chunked(product_ids):
         for row in conn.execute(select(hub_products).where(hub_products.c.id.in_(chunk))):
             state.products[row.id] = _product(row)
-    for chunk in chunked(sorted(set(handles))):
+    for chunk in chunked(sorted({h.strip() for h in handles if h.strip()})):
         for row in conn.execute(
             select(hub_products).where(hub_products.c.tenant_id == tenant_id, hub_products.c.handle.in_(chunk))
         ):
             state.products[row.id] = _product(row)
     for product in sorted(state.products.values(), key=lambda p: p.id):
         if product.handle is not None:
-            state.products_by_handle.setdefault(product.handle, []).append(product.id)
+            state.products_by_handle.setdefault(product.handle.strip(), []).append(product.id)
     return state
 
 
@@ -234,7 +257,7 @@ def _reject(conn: Connection, validation: Validation, *, tenant_id: str, now: da
         for variant in group.rows:
             if variant.row not in by_row:
                 continue
-            sku = _storable(str(variant.raw.get("sku") or ""))
+            sku = _storable(str(variant.values.get("sku") or ""))
             rows.append(
                 {
                     "tenant_id": tenant_id,
@@ -257,7 +280,7 @@ def _reject(conn: Connection, validation: Validation, *, tenant_id: str, now: da
                 "integration_id": None,
                 "platform": None,
                 "entity": "variant",
-                "external_id": (_storable(raw_sku)[:128] or None) if isinstance(raw_sku, str) else None,
+                "external_id": (_storable(raw_sku.strip())[:128] or None) if isinstance(raw_sku, str) else None,
                 "stage": "import",
                 "reason": _storable("; ".join(by_row.get(row, []))),
                 "payload": {"file": _storable(source), "row": row, "values": _json_cells(raw)},

@@ -79,6 +79,8 @@ class HubState:
     variants: dict[str, HubVariant] = field(default_factory=dict)  # by SKU
     products: dict[int, HubProduct] = field(default_factory=dict)  # by id
     products_by_handle: dict[str, list[int]] = field(default_factory=dict)
+    # Trimmed SKUs that several hub variants have (e.g. 'TEE-S' and 'TEE-S '): no row can tell which it means.
+    ambiguous_skus: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -351,7 +353,11 @@ def validate(header: Sequence[str], rows: Sequence[Mapping[str, Any]], hub: HubS
             if "\x00" in cells[column]:  # PostgreSQL text cannot hold it; the row is rejected, the rest still checked
                 errors.append(RowError(row, column, "contains a NUL character (\\x00), which the hub cannot store"))
                 cells[column] = cells[column].replace("\x00", "")
-        handle, sku = cells["handle"], cells["sku"]
+        # Handles and SKUs compare trimmed, as sync compares SKUs (``norm_sku``): 'TEE-S ' is the variant 'TEE-S',
+        # never a new one beside it.
+        raw_sku = cells["sku"]
+        handle, sku = cells["handle"].strip(), raw_sku.strip()
+        cells["handle"], cells["sku"] = handle, sku
         if not handle.strip():
             errors.append(RowError(row, "handle", "is empty: every row names its product's handle"))
             ungrouped[row] = dict(raw)
@@ -365,7 +371,16 @@ def validate(header: Sequence[str], rows: Sequence[Mapping[str, Any]], hub: HubS
         elif len(sku) > SKU_MAX:
             errors.append(RowError(row, "sku", f"is longer than {SKU_MAX} characters"))
         elif sku in sku_rows:
-            errors.append(RowError(row, "sku", f"{sku!r} is already on row {sku_rows[sku]}: SKUs are unique"))
+            spaces = " (SKUs compare without leading and trailing spaces)" if raw_sku != sku else ""
+            errors.append(
+                RowError(row, "sku", f"{raw_sku!r} is already on row {sku_rows[sku]}: SKUs are unique{spaces}")
+            )
+        elif sku in hub.ambiguous_skus:
+            found = ", ".join(repr(s) for s in hub.ambiguous_skus[sku])
+            errors.append(
+                RowError(row, "sku", f"{sku!r} matches several hub variants ({found}) once spaces are trimmed; fix "
+                         "their SKUs first")
+            )  # fmt: skip
         else:
             sku_rows[sku] = row
         group = groups.setdefault(
@@ -479,7 +494,7 @@ def _match_product(group: ProductGroup, hub: HubState) -> RowError | None:
         )
     if owners:
         product = hub.products[owners.pop()]
-        if product.handle != group.handle:
+        if (product.handle or "").strip() != group.handle:
             variant = next(v for v in group.rows if v.hub is not None and v.hub.product_id == product.id)
             return RowError(
                 variant.row,

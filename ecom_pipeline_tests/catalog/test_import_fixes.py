@@ -160,3 +160,29 @@ def test_values_the_hub_cannot_hold_are_refused_with_row_and_column_never_a_trac
         assert rejected[2].payload["values"]["title"] == "Bad\\x00Title"
     else:
         assert _variants(warehouse_url) == {}
+
+
+def test_skus_and_handles_are_trimmed_as_sync_compares_them(
+    warehouse_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prevents 'TEE-S ' from importing as a new variant beside 'TEE-S' (sync compares SKUs trimmed, so the two
+    would then fight over one shop variant), a hub SKU a shop gave with a trailing space from being missed, and
+    two rows whose SKUs differ only by spaces from both being accepted."""
+    _seed(warehouse_url, tmp_path, capsys)
+    with shared_engine(warehouse_url).begin() as conn:
+        conn.execute(hub_variants.update().where(hub_variants.c.sku == "TEE-M").values(sku="TEE-M "))
+    path = _write(tmp_path / "spaces.csv", "handle,title,status,sku,price", " tee ,T-Shirt,active,TEE-S ,18.00",
+                  "tee,,,TEE-M,17.00")  # fmt: skip
+    assert _import(warehouse_url, path) == 0
+    assert "variants: created 0, updated 2, unchanged 0" in capsys.readouterr().out
+    variants = _variants(warehouse_url)
+    assert set(variants) == {"TEE-S", "TEE-M "}
+    assert (variants["TEE-S"].price, variants["TEE-M "].price) == (Decimal("18.00"), Decimal("17.00"))
+    assert set(_products(warehouse_url)) == {"tee"}
+
+    twice = _write(tmp_path / "twice.csv", "handle,title,status,sku,price", "cap,Cap,active,CAP-1,5.00",
+                   "cap,,,  CAP-1,5.00")  # fmt: skip
+    assert _import(warehouse_url, twice) == 1
+    err = capsys.readouterr().err
+    assert "row 3, column sku: '  CAP-1' is already on row 2: SKUs are unique (SKUs compare without" in err
+    assert "cap" not in _products(warehouse_url)
