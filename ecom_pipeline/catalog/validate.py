@@ -304,6 +304,21 @@ def _parse_variant(row: int, cells: Mapping[str, str], hub: HubVariant | None, e
         problem = check_sale_price(values, current)
         if problem:
             errors.append(RowError(row, "sale_price", problem))
+    elif values.get("sale_price") is not None and any(
+        values.get(c) != current.get(c) for c in ("price", "compare_at_price")
+    ):
+        # The file lacks sale_price, so the hub's is kept: it must still fit the new price (a price lowered below
+        # the kept sale price would push a sale price above the price). An unchanged row is not checked.
+        problem = check_sale_price(values, current)
+        if problem:
+            errors.append(
+                RowError(
+                    row,
+                    "price",
+                    f"the hub's sale price is kept (the file has no sale_price column) and does not fit: {problem}. "
+                    "Add the sale_price column (empty clears it)",
+                )
+            )
     if "weight" in cells:
         try:
             values["weight"] = parse_weight(cells["weight"], current.get("weight"))

@@ -186,3 +186,24 @@ def test_skus_and_handles_are_trimmed_as_sync_compares_them(
     err = capsys.readouterr().err
     assert "row 3, column sku: '  CAP-1' is already on row 2: SKUs are unique (SKUs compare without" in err
     assert "cap" not in _products(warehouse_url)
+
+
+def test_a_file_without_sale_price_cannot_lower_the_price_below_the_kept_sale_price(
+    warehouse_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prevents a price-update file from setting a price below the sale price the hub keeps (the file has no
+    sale_price column): the shops would get a sale price above the price. Unchanged rows are not refused."""
+    lines = [line.replace(",24.90,,EUR", ",24.90,19.90,EUR") for line in SEED]  # a sale in force: sale == price
+    assert _import(warehouse_url, _write(tmp_path / "seed.csv", FULL, *lines)) == 0
+    capsys.readouterr()
+    lower = _write(tmp_path / "lower.csv", "handle,title,status,sku,price", "tee,T-Shirt,active,TEE-S,15.00",
+                   "tee,,,TEE-M,19.90")  # fmt: skip
+    assert _import(warehouse_url, lower) == 1
+    err = capsys.readouterr().err
+    assert "row 2, column price: the hub's sale price is kept (the file has no sale_price column)" in err
+    assert "row 3" not in err
+    assert _variants(warehouse_url)["TEE-S"].price == Decimal("19.90")
+    with_sale = _write(tmp_path / "sale.csv", "handle,title,status,sku,price,sale_price",
+                       "tee,T-Shirt,active,TEE-S,15.00,15.00")  # fmt: skip
+    assert _import(warehouse_url, with_sale) == 0
+    assert _variants(warehouse_url)["TEE-S"].sale_price == Decimal("15.00")
