@@ -33,10 +33,13 @@ def _summary(counts: ImportCounts) -> str:
 def run_import(engine: Any, path: Path, *, tenant_id: str, dry_run: bool, partial: bool) -> int:
     """Validate every row, then write all of them, or (``partial``) the good ones, or (``dry_run``) nothing."""
     try:
-        header, rows = read_table(path)
+        table = read_table(path)
     except CatalogFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    for note in table.notes:
+        print(f"note: {note}.")
+    header, rows = table.header, table.rows
     try:
         if dry_run:  # writes nothing: no need to keep the tenant's syncs waiting
             return _import(engine, path, header, rows, tenant_id=tenant_id, dry_run=True, partial=partial)

@@ -143,6 +143,8 @@ def parse_money(text: str, *, currency: str | None, current: Decimal | None) -> 
     try:
         amount = Decimal(text)
     except InvalidOperation:
+        if re.fullmatch(r"[0-9]+,[0-9]+", text):  # French Excel's number format
+            raise ValueError(f"{text!r} has a decimal comma: write {text.replace(',', '.')!r}") from None
         raise ValueError(f"{text!r} is not a decimal amount (write e.g. 12.50)") from None
     if not amount.is_finite() or "e" in text.lower():
         raise ValueError(f"{text!r} is not a plain decimal amount (write e.g. 12.50)")

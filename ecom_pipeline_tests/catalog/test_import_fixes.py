@@ -207,3 +207,41 @@ def test_a_file_without_sale_price_cannot_lower_the_price_below_the_kept_sale_pr
                        "tee,T-Shirt,active,TEE-S,15.00,15.00")  # fmt: skip
     assert _import(warehouse_url, with_sale) == 0
     assert _variants(warehouse_url)["TEE-S"].sale_price == Decimal("15.00")
+
+
+def test_a_french_excel_file_semicolons_and_cp1252_imports_with_a_note(
+    warehouse_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prevents a file saved by French Excel (";" between columns, Windows-1252 text) from being refused with
+    "required column is missing" for every column, or with a UTF-8 decode error, and a decimal comma from being
+    reported as a mere non-amount."""
+    path = tmp_path / "fr.csv"
+    _write(path, "handle;title;status;sku;price", "the;Thé vert, bio;active;THE-1;4.50", encoding="cp1252")
+    assert _import(warehouse_url, path) == 0
+    out = capsys.readouterr().out
+    assert "read as Windows-1252 (cp1252)" in out and "columns separated by semicolons" in out
+    assert _products(warehouse_url)["the"].title == "Thé vert, bio"
+    _write(path, "handle;title;status;sku;price", "the;Thé vert, bio;active;THE-1;4,90")
+    assert _import(warehouse_url, path) == 1
+    assert "row 2, column price: '4,90' has a decimal comma: write '4.90'" in capsys.readouterr().err
+    _write(path, "handle\ttitle\tstatus\tsku\tprice", "the\tThé vert, bio\tactive\tTHE-1\t4.90")
+    assert _import(warehouse_url, path) == 0
+    assert _variants(warehouse_url)["THE-1"].price == Decimal("4.90")
+
+
+def test_csv_export_has_a_utf8_bom_and_imports_back_unchanged(
+    warehouse_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prevents Excel from opening an export as ANSI (no BOM) and saving mojibake back (Thé as ThÃ©), and the
+    import from reading a BOM as part of the first column's name."""
+    path = _write(tmp_path / "seed.csv", "handle,title,status,sku,price", "mug,Mug 日本 thé,active,MUG-1,8.00")
+    assert _import(warehouse_url, path) == 0
+    exported = tmp_path / "export.csv"
+    assert _run(warehouse_url, "catalog", "export", "--tenant", "acme", str(exported)) == 0
+    data = exported.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbfhandle,") and "Mug 日本 thé".encode() in data
+    capsys.readouterr()
+    assert _import(warehouse_url, exported) == 0
+    assert "products: created 0, updated 0, unchanged 1; variants: created 0, updated 0, unchanged 1" in (
+        capsys.readouterr().out
+    )
