@@ -283,6 +283,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         integrations = store.list_integrations(conn, tenant_id=args.tenant, include_disconnected=True)
         if not integrations:
             print("No integrations" + (f" for tenant {args.tenant}" if args.tenant else "") + ".")
+            _print_import_rejections(conn, args.tenant)
             return 0
         rows = []
         for i in integrations:
@@ -343,6 +344,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             print()
             print("Records not applied (see rejected_records for each reason and payload):")
             _print_table(["shop", "entity", "rejected"], [list(r) for r in rejected])
+        _print_import_rejections(conn, args.tenant)
         ids = [i.id for i in integrations]
         inbox = conn.execute(
             select(webhook_inbox.c.integration_id, webhook_inbox.c.status, func.count())
@@ -376,6 +378,17 @@ def cmd_status(args: argparse.Namespace) -> int:
                 )  # fmt: skip
         _print_kpis(conn, args.tenant)
     return 0
+
+
+def _print_import_rejections(conn: Any, tenant: str | None) -> None:
+    """Catalogue import rows rejected by ``--partial`` (no shop's, so not in the per-shop table above)."""
+    from ecom_pipeline.catalog.hub import open_import_rejections
+
+    rows = open_import_rejections(conn, tenant)
+    if rows:
+        print()
+        print("Catalogue import rows not applied (rejected_records, stage import; closed when the row is imported):")
+        _print_table(["tenant", "rejected", "oldest"], [[t, n, _fmt_time(oldest)] for t, n, oldest in rows])
 
 
 def _print_kpis(conn: Any, tenant: str | None) -> None:

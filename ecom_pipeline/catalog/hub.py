@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from ecom_pipeline.catalog.columns import (
@@ -27,7 +27,9 @@ from ecom_pipeline.catalog.columns import (
 from ecom_pipeline.catalog.validate import HubProduct, HubState, HubVariant, ProductGroup, Validation, VariantRow
 from ecom_pipeline.sync.merge import json_value
 from ecom_pipeline.warehouse.schema import hub_products, hub_variants, rejected_records
-from ecom_pipeline.warehouse.store import chunked
+from ecom_pipeline.warehouse.store import chunked, close_rejections
+
+IMPORT_STAGE = "import"  # rejected_records.stage of a catalogue file's rejected rows
 
 # The product columns of the file are the hub product's own field names.
 _PRODUCT_FIELDS = PRODUCT_COLUMNS
@@ -208,11 +210,59 @@ def apply_import(
                 conn.execute(
                     update(hub_variants).where(hub_variants.c.id == variant.hub.id).values(synced_at=now, **changes)
                 )
+    if conn is not None:
+        # Before this import's own rejections are written: a SKU both imported and rejected (a duplicate row) keeps
+        # the new rejection open.
+        _close_rejections(conn, validation, tenant_id=tenant_id)
     if partial:
         counts.rows_rejected = len(rejected)
         if conn is not None and rejected:
             _reject(conn, validation, tenant_id=tenant_id, now=now, source=source)
     return counts
+
+
+def _close_rejections(conn: Connection, validation: Validation, *, tenant_id: str) -> int:
+    """Close the tenant's open import rejections of the SKUs this import wrote (created, updated or found equal):
+    the corrected row is in the hub, so the rejection no longer needs a person. Rejections of rows without a SKU
+    cannot be matched and stay open until closed by hand (``resolved_at``)."""
+    rejected = validation.rejected_rows
+    skus = sorted(
+        {str(v.values["sku"])[:128] for g in validation.groups for v in g.rows if v.row not in rejected}
+    )  # external_id holds at most 128 characters
+    ids: list[int] = []
+    for chunk in chunked(skus):
+        ids += (
+            conn.execute(
+                select(rejected_records.c.id).where(
+                    rejected_records.c.tenant_id == tenant_id,
+                    rejected_records.c.stage == IMPORT_STAGE,
+                    rejected_records.c.integration_id.is_(None),
+                    rejected_records.c.resolved_at.is_(None),
+                    rejected_records.c.external_id.in_(chunk),
+                )
+            )
+            .scalars()
+            .all()
+        )
+    return close_rejections(conn, ids)
+
+
+def open_import_rejections(conn: Connection, tenant_id: str | None) -> list[tuple[str, int, datetime]]:
+    """Per tenant: how many import rows are rejected and not closed, and the oldest (for ``status``). They belong
+    to no shop (``integration_id`` NULL), so the per-shop listing does not show them."""
+    query = (
+        select(rejected_records.c.tenant_id, func.count(), func.min(rejected_records.c.created_at))
+        .where(
+            rejected_records.c.stage == IMPORT_STAGE,
+            rejected_records.c.integration_id.is_(None),
+            rejected_records.c.resolved_at.is_(None),
+        )
+        .group_by(rejected_records.c.tenant_id)
+        .order_by(rejected_records.c.tenant_id)
+    )
+    if tenant_id is not None:
+        query = query.where(rejected_records.c.tenant_id == tenant_id)
+    return [(str(t), int(n), oldest) for t, n, oldest in conn.execute(query)]
 
 
 def _apply_product(
@@ -265,7 +315,7 @@ def _reject(conn: Connection, validation: Validation, *, tenant_id: str, now: da
                     "platform": None,
                     "entity": "variant",
                     "external_id": sku[:128] or None,
-                    "stage": "import",
+                    "stage": IMPORT_STAGE,
                     "reason": _storable("; ".join(by_row[variant.row])),
                     "payload": {"file": _storable(source), "row": variant.row, "values": _json_cells(variant.raw)},
                     "created_at": now,
@@ -281,7 +331,7 @@ def _reject(conn: Connection, validation: Validation, *, tenant_id: str, now: da
                 "platform": None,
                 "entity": "variant",
                 "external_id": (_storable(raw_sku.strip())[:128] or None) if isinstance(raw_sku, str) else None,
-                "stage": "import",
+                "stage": IMPORT_STAGE,
                 "reason": _storable("; ".join(by_row.get(row, []))),
                 "payload": {"file": _storable(source), "row": row, "values": _json_cells(raw)},
                 "created_at": now,

@@ -245,3 +245,32 @@ def test_csv_export_has_a_utf8_bom_and_imports_back_unchanged(
     assert "products: created 0, updated 0, unchanged 1; variants: created 0, updated 0, unchanged 1" in (
         capsys.readouterr().out
     )
+
+
+def test_import_rejections_show_in_status_and_close_when_the_row_is_imported(
+    warehouse_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prevents --partial's rejected rows from being invisible (they belong to no shop, and `status` listed
+    rejections per shop) and from staying open for ever after the corrected row was imported."""
+    header = "handle,title,status,sku,price"
+    bad = _write(tmp_path / "bad.csv", header, "tee,T,active,TEE-S,abc", ",Cap,active,CAP-1,5", "mug,M,active,MUG,1")
+    assert _import(warehouse_url, bad, "--partial") == 1
+    assert _run(warehouse_url, "catalog", "import", str(bad), "--tenant", "other", "--partial") == 1
+    capsys.readouterr()
+    assert _run(warehouse_url, "status", "--tenant", "acme") == 0
+    out = capsys.readouterr().out
+    assert "Catalogue import rows not applied" in out
+    lines = [line.split() for line in out.splitlines()]
+    assert ["acme", "2"] in [line[:2] for line in lines] and "other" not in out
+
+    fixed = _write(tmp_path / "fixed.csv", header, "tee,T,active,TEE-S ,9.00")
+    assert _import(warehouse_url, fixed) == 0
+    with shared_engine(warehouse_url).connect() as conn:
+        rows = conn.execute(select(rejected_records).order_by(rejected_records.c.id)).all()
+    state = {(r.tenant_id, r.external_id): r.resolved_at is not None for r in rows}
+    assert state == {("acme", "TEE-S"): True, ("acme", "CAP-1"): False, ("other", "TEE-S"): False,
+                     ("other", "CAP-1"): False}  # fmt: skip
+    capsys.readouterr()
+    assert _run(warehouse_url, "status") == 0
+    lines = [line.split()[:2] for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert ["acme", "1"] in lines and ["other", "2"] in lines
