@@ -39,15 +39,15 @@ def run_import(engine: Any, path: Path, *, tenant_id: str, dry_run: bool, partia
         return 1
     for note in table.notes:
         print(f"note: {note}.")
-    header, rows = table.header, table.rows
+    header, rows, numbers = table.header, table.rows, table.numbers
     try:
         if dry_run:  # writes nothing: no need to keep the tenant's syncs waiting
-            return _import(engine, path, header, rows, tenant_id=tenant_id, dry_run=True, partial=partial)
+            return _import(engine, path, header, rows, numbers, tenant_id=tenant_id, dry_run=True, partial=partial)
         # Under the tenant's lock, as every hub writer is: a sync's apply updates the same hub rows in its own
         # order, so without it the two could deadlock, or the import could overwrite what the apply wrote after
         # the import validated against its read.
         with command_lock(engine, tenant_id, f"ecom-pipeline catalog import {path.name}"):
-            return _import(engine, path, header, rows, tenant_id=tenant_id, dry_run=False, partial=partial)
+            return _import(engine, path, header, rows, numbers, tenant_id=tenant_id, dry_run=False, partial=partial)
     except TenantLockTimeout as exc:
         print(f"error: {exc}. Nothing was written; run the import again when that run has finished.", file=sys.stderr)
         return 1
@@ -83,13 +83,13 @@ def _keys(rows: list[dict[str, Any]], column: str) -> list[str]:
 
 
 def _import(
-    engine: Any, path: Path, header: list[str], rows: list[dict[str, Any]], *, tenant_id: str, dry_run: bool,
-    partial: bool,
+    engine: Any, path: Path, header: list[str], rows: list[dict[str, Any]], numbers: list[int], *, tenant_id: str,
+    dry_run: bool, partial: bool,
 ) -> int:  # fmt: skip
     # One transaction from the hub read to the last write: the checks hold for what is written.
     with engine.begin() as conn:
         state = load_state(conn, tenant_id, _keys(rows, "sku"), _keys(rows, "handle"))
-        validation = validate(header, rows, state)
+        validation = validate(header, rows, state, numbers)
         if validation.errors:
             shown = validation.errors[:MAX_ERRORS_SHOWN]
             print(f"{path}: {len(validation.rejected_rows) or 'all'} of {len(rows)} rows have errors:", file=sys.stderr)

@@ -10,6 +10,7 @@ Parquet decimals stay Decimal and a float column is reported by the validation, 
 
 from __future__ import annotations
 
+import csv
 import io
 import math
 from collections.abc import Mapping, Sequence
@@ -87,7 +88,7 @@ def _decode(path: Path, data: bytes, notes: list[str]) -> str:
 def _separator(text: str, notes: list[str]) -> str:
     """The separator of the header line: ``,``, or ``;`` (French Excel's CSV) or a tab when the header has more of
     them. No column name contains any of the three, so the header line tells."""
-    header = text.split("\n", 1)[0]
+    header = next((line for line in text.splitlines() if line.strip()), "")
     counts = {sep: header.count(sep) for sep in _SEPARATORS}
     sep = max(counts, key=lambda s: (counts[s], s == ","))
     if sep != "," and counts[sep] > 0:
@@ -96,28 +97,65 @@ def _separator(text: str, notes: list[str]) -> str:
     return ","
 
 
+def _blank(cells: Sequence[Any]) -> bool:
+    return all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
+
+
+def _read_csv(path: Path, notes: list[str]) -> CatalogTable:
+    """A CSV file through the csv module, numbered as a spreadsheet shows it.
+
+    A row's number is its record's place in the file (a quoted cell spanning lines is one row, as in a
+    spreadsheet), so a blank line does not shift the numbers of the rows after it. Blank and all-empty rows
+    (Excel's ``,,,,`` after the data) are skipped. A duplicated column name is kept twice in the header, for the
+    validation to name it (pandas would rename it ``price.1``).
+    """
+    text = _decode(path, path.read_bytes(), notes)
+    try:
+        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=_separator(text, notes), strict=True))
+    except csv.Error as exc:
+        raise CatalogFileError(f"{path}: cannot be read as csv: {exc}") from None
+    numbered = [(number, cells) for number, cells in enumerate(records, start=1) if not _blank(cells)]
+    if not numbered:
+        raise CatalogFileError(f"{path}: is empty (no header row)")
+    (_, header_cells), data = numbered[0], numbered[1:]
+    header = [c.strip() for c in header_cells]
+    # Trailing columns with no name and no value (a spreadsheet's formatted but empty columns) are not columns.
+    while header and not header[-1] and all(len(c) < len(header) or not c[len(header) - 1].strip() for _, c in data):
+        header.pop()
+    rows, numbers = [], []
+    for number, cells in data:
+        extra = cells[len(header) :]
+        if not _blank(extra):
+            raise CatalogFileError(
+                f"{path}: row {number} has {len(cells)} cells but the header (row {numbered[0][0]}) has "
+                f"{len(header)} columns"
+            )
+        padded = [*cells[: len(header)], *([""] * (len(header) - len(cells)))]
+        rows.append(dict(zip(header, padded, strict=True)))
+        numbers.append(number)
+    return CatalogTable(header, rows, numbers, notes)
+
+
 def read_table(path: Path) -> CatalogTable:
-    """The header and the rows (cells by column) of a CSV or Parquet file."""
+    """The header and the rows (cells by column) of a CSV or Parquet file, each with its row number."""
     fmt = file_format(path)
     notes: list[str] = []
     try:
         if fmt == "csv":
-            text = _decode(path, path.read_bytes(), notes)
-            frame = pd.read_csv(
-                io.StringIO(text), sep=_separator(text, notes), dtype=str, keep_default_na=False, na_filter=False
-            )
-        else:
-            frame = pd.read_parquet(path)
+            return _read_csv(path, notes)
+        frame = pd.read_parquet(path)
     except FileNotFoundError:
         raise CatalogFileError(f"{path}: no such file") from None
-    except (ValueError, OSError, pd.errors.ParserError) as exc:
+    except (ValueError, OSError) as exc:
         raise CatalogFileError(f"{path}: cannot be read as {fmt}: {exc}") from None
     header = [str(c) for c in frame.columns]
-    rows = [
-        {column: _cell(value) for column, value in zip(header, values, strict=True)}
-        for values in frame.itertuples(index=False, name=None)
-    ]
-    return CatalogTable(header, rows, [FIRST_ROW + i for i in range(len(rows))], notes)
+    rows, numbers = [], []
+    for index, values in enumerate(frame.itertuples(index=False, name=None)):
+        cells = [_cell(v) for v in values]
+        if not _blank(cells):
+            rows.append(dict(zip(header, cells, strict=True)))
+            numbers.append(FIRST_ROW + index)
+    return CatalogTable(header, rows, numbers, notes)
 
 
 def write_table(path: Path, header: Sequence[str], rows: Sequence[Mapping[str, str]]) -> None:

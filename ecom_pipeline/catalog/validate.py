@@ -152,12 +152,16 @@ def parse_money(text: str, *, currency: str | None, current: Decimal | None) -> 
         raise ValueError(f"{text!r} is negative")
     if amount >= MONEY_LIMIT:
         raise ValueError(f"{text!r} is too large: the hub holds amounts below {MONEY_LIMIT:,}")
+    places = minor_units(currency)
+    if -amount.as_tuple().exponent > places:  # type: ignore[operator]
+        exact = amount.quantize(Decimal(1).scaleb(-places))
+        if exact == amount:
+            amount = exact  # trailing zeros (a spreadsheet's 12.5000): the same amount, 12.50
+        elif amount != current:
+            # An unchanged shop-computed value (PrestaShop's tax-included price has 3 or more decimals) round-trips.
+            raise ValueError(f"{text!r} has more than {places} decimals{f' for {currency}' if currency else ''}")
     if -amount.as_tuple().exponent > MONEY_MAX_DECIMALS:  # type: ignore[operator]
         raise ValueError(f"{text!r} has more than {MONEY_MAX_DECIMALS} decimals, which the hub cannot hold")
-    places = minor_units(currency)
-    # An unchanged shop-computed value (PrestaShop's tax-included price has 3 or more decimals) round-trips.
-    if -amount.as_tuple().exponent > places and amount != current:  # type: ignore[operator]
-        raise ValueError(f"{text!r} has more than {places} decimals{f' for {currency}' if currency else ''}")
     return amount
 
 
@@ -255,7 +259,7 @@ def _check_columns(header: Sequence[str]) -> list[RowError]:
     seen: set[str] = set()
     for name in header:
         if name in seen:
-            errors.append(RowError(None, name, "column appears twice"))
+            errors.append(RowError(None, name, "is duplicated: the column appears more than once in the header"))
         seen.add(name)
     return errors
 
@@ -348,8 +352,13 @@ def _parse_variant(row: int, cells: Mapping[str, str], hub: HubVariant | None, e
     return values
 
 
-def validate(header: Sequence[str], rows: Sequence[Mapping[str, Any]], hub: HubState) -> Validation:
-    """Check ``rows`` (cells by column) against each other and the hub; the groups to write and every error."""
+def validate(
+    header: Sequence[str], rows: Sequence[Mapping[str, Any]], hub: HubState, numbers: Sequence[int] | None = None
+) -> Validation:
+    """Check ``rows`` (cells by column) against each other and the hub; the groups to write and every error.
+
+    ``numbers`` are the rows' numbers in the file (blank rows skipped by the reader keep their place); without
+    them the rows are numbered from ``FIRST_ROW`` on."""
     errors = _check_columns(header)
     if errors:
         return Validation(groups=[], errors=errors, file_errors=True)
@@ -359,7 +368,7 @@ def validate(header: Sequence[str], rows: Sequence[Mapping[str, Any]], hub: HubS
     product_errors: list[tuple[str, RowError]] = []
     sources: dict[tuple[str, str], int] = {}  # (handle, column) -> row that gave the product value
     for index, raw in enumerate(rows):
-        row = FIRST_ROW + index
+        row = numbers[index] if numbers is not None else FIRST_ROW + index
         cells: dict[str, str] = {}
         for column in header:
             try:

@@ -274,3 +274,33 @@ def test_import_rejections_show_in_status_and_close_when_the_row_is_imported(
     assert _run(warehouse_url, "status") == 0
     lines = [line.split()[:2] for line in capsys.readouterr().out.splitlines() if line.strip()]
     assert ["acme", "1"] in lines and ["other", "2"] in lines
+
+
+def test_blank_and_trailing_empty_rows_duplicated_columns_and_trailing_zeros(
+    warehouse_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prevents a blank line from shifting the row numbers of the errors after it (the merchant fixes the wrong
+    row), Excel's trailing ',,,,' rows from being refused as "handle is empty", a duplicated column from being
+    reported as an unknown 'price.1', and a spreadsheet's 12.5000 from being refused although it is 12.50."""
+    header = "handle,title,status,sku,price"
+    blank = tmp_path / "blank.csv"
+    blank.write_text(f"{header}\na,A,active,A-1,1.00\n\nb,B,active,B-1,x\n,,,,\n,,,,\n", encoding="utf-8")
+    assert _import(warehouse_url, blank) == 1
+    err = capsys.readouterr().err
+    assert "row 4, column price: 'x' is not a decimal amount" in err and "handle" not in err
+    assert "1 of 2 rows have errors" in err
+
+    dup = _write(tmp_path / "dup.csv", f"{header},price", "a,A,active,A-1,1.00,2.00")
+    assert _import(warehouse_url, dup) == 1
+    err = capsys.readouterr().err
+    assert "file, column price: is duplicated" in err and "price.1" not in err
+
+    zeros = tmp_path / "zeros.csv"
+    zeros.write_text(f"{header},compare_at_price\na,A,active,A-1,12.5000,20.000000\n,,,,,\n", encoding="utf-8")
+    assert _import(warehouse_url, zeros) == 0
+    assert (_variants(warehouse_url)["A-1"].price, _variants(warehouse_url)["A-1"].compare_at_price) == (
+        Decimal("12.50"), Decimal("20.00"),
+    )  # fmt: skip
+    capsys.readouterr()
+    assert _import(warehouse_url, zeros) == 0
+    assert "variants: created 0, updated 0, unchanged 1" in capsys.readouterr().out
