@@ -110,10 +110,11 @@ def _read_csv(path: Path, notes: list[str]) -> CatalogTable:
     validation to name it (pandas would rename it ``price.1``).
     """
     text = _decode(path, path.read_bytes(), notes)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_separator(text, notes), strict=True)
     try:
-        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=_separator(text, notes), strict=True))
-    except csv.Error as exc:
-        raise CatalogFileError(f"{path}: cannot be read as csv: {exc}") from None
+        records = list(reader)
+    except csv.Error as exc:  # strict: a stray quote is refused, never read as something else
+        raise CatalogFileError(f"{path}: cannot be read as csv (line {reader.line_num}): {exc}") from None
     numbered = [(number, cells) for number, cells in enumerate(records, start=1) if not _blank(cells)]
     if not numbered:
         raise CatalogFileError(f"{path}: is empty (no header row)")
@@ -146,6 +147,8 @@ def read_table(path: Path) -> CatalogTable:
         frame = pd.read_parquet(path)
     except FileNotFoundError:
         raise CatalogFileError(f"{path}: no such file") from None
+    except CatalogFileError:
+        raise
     except (ValueError, OSError) as exc:
         raise CatalogFileError(f"{path}: cannot be read as {fmt}: {exc}") from None
     header = [str(c) for c in frame.columns]

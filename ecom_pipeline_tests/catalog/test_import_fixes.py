@@ -304,3 +304,14 @@ def test_blank_and_trailing_empty_rows_duplicated_columns_and_trailing_zeros(
     capsys.readouterr()
     assert _import(warehouse_url, zeros) == 0
     assert "variants: created 0, updated 0, unchanged 1" in capsys.readouterr().out
+
+
+def test_a_stray_quote_is_refused_naming_the_line(
+    sqlite_warehouse_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prevents a malformed quote ('"A"x') from being read as some other value, and its error from being vague."""
+    path = tmp_path / "quote.csv"
+    path.write_text('handle,title,status,sku,price\na,"A"x,active,A-1,1\n', encoding="utf-8")
+    assert _import(sqlite_warehouse_url, path) == 1
+    err = capsys.readouterr().err
+    assert "cannot be read as csv (line 2)" in err and err.count("cannot be read") == 1
