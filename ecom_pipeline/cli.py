@@ -301,6 +301,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         integrations = store.list_integrations(conn, tenant_id=args.tenant, include_disconnected=True)
         if not integrations:
             print("No integrations" + (f" for tenant {args.tenant}" if args.tenant else "") + ".")
+            _print_import_rejections(conn, args.tenant)
             return 0
         rows = []
         for i in integrations:
@@ -361,6 +362,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             print()
             print("Records not applied (see rejected_records for each reason and payload):")
             _print_table(["shop", "entity", "rejected"], [list(r) for r in rejected])
+        _print_import_rejections(conn, args.tenant)
         ids = [i.id for i in integrations]
         inbox = conn.execute(
             select(webhook_inbox.c.integration_id, webhook_inbox.c.status, func.count())
@@ -394,6 +396,17 @@ def cmd_status(args: argparse.Namespace) -> int:
                 )  # fmt: skip
         _print_kpis(conn, args.tenant)
     return 0
+
+
+def _print_import_rejections(conn: Any, tenant: str | None) -> None:
+    """Catalogue import rows rejected by ``--partial`` (no shop's, so not in the per-shop table above)."""
+    from ecom_pipeline.catalog.hub import open_import_rejections
+
+    rows = open_import_rejections(conn, tenant)
+    if rows:
+        print()
+        print("Catalogue import rows not applied (rejected_records, stage import; closed when the row is imported):")
+        _print_table(["tenant", "rejected", "oldest"], [[t, n, _fmt_time(oldest)] for t, n, oldest in rows])
 
 
 def _print_kpis(conn: Any, tenant: str | None) -> None:
@@ -1002,7 +1015,13 @@ def _add_two_way_commands(sub: Any) -> None:
 
     p = sub.add_parser("catalog", help="Import or export the hub catalogue (CSV or Parquet, one row per variant).")
     catalog = p.add_subparsers(dest="catalog_command", required=True, metavar="ACTION")
-    pp = catalog.add_parser("import", help="Create and edit hub products from a file; every row is checked first.")
+    pp = catalog.add_parser(
+        "import",
+        help="Create and edit hub products from a file; every row is checked first.",
+        description="Create and edit hub products from a file; every row is checked first. Required columns: "
+        "handle, title, status, sku, price. An optional column left out of the file keeps the hub's values of "
+        "existing products and variants (new ones get it empty); an empty cell in a column the file has clears it.",
+    )
     pp.add_argument("file", help="A .csv or .parquet file (columns: see docs/two-way-sync.md).")
     pp.add_argument("--tenant", required=True, type=tenant_argument)
     pp.add_argument("--dry-run", action="store_true", help="Check and show what would change; write nothing.")

@@ -8,6 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql
+
+from ecom_pipeline.warehouse.schema import hub_products, hub_variants
+from ecom_pipeline.warehouse.types import Money
 
 # Product columns repeat on every row of a product (rows are grouped by ``handle``); on import a later row may
 # leave them empty, but may not contradict the first row that gives them.
@@ -37,12 +44,32 @@ VARIANT_COLUMNS = (
 )
 COLUMNS = ("handle", *PRODUCT_COLUMNS, *VARIANT_COLUMNS)
 REQUIRED_COLUMNS = ("handle", "title", "status", "sku", "price")
-# Columns added after files were first exported: a file without them leaves the hub's values as they are (an old
-# export imported again must not clear every barcode).
-KEEP_WHEN_ABSENT = ("sale_price", "barcode")
-PRODUCT_KEEP_WHEN_ABSENT = ("vendor", "shopify_product_type")
-# The longest text the hub columns hold (VARCHAR); Shopify documents no limit of its own for these two.
-TEXT_LIMITS = {"product_type": 32, "vendor": 255, "shopify_product_type": 255}
+# Every optional column may be left out of a file: a column the file lacks leaves the hub's value of each existing
+# product and variant as it is (a price-update file ``handle,title,status,sku,price`` must not clear descriptions,
+# tags, compare-at prices or options in every shop); a new product or variant gets the column's default (empty).
+# An empty cell in a column the file has still means "empty".
+OPTIONAL_COLUMNS = tuple(c for c in COLUMNS if c not in REQUIRED_COLUMNS)
+# A variant column's hub field, where the names differ (the product has a ``title`` too).
+VARIANT_FIELDS = {"variant_title": "title"}
+
+
+def _length(table: Table, column: str) -> int:
+    length = getattr(table.c[column].type, "length", None)
+    assert isinstance(length, int), f"{table.name}.{column} has no length"
+    return length
+
+
+# What the hub columns hold, read from the warehouse schema so the checks follow it: a value outside is refused
+# with its row and column before anything is written, never left for the database to refuse mid-import (PostgreSQL
+# raises, SQLite stores it unchecked). Shopify documents no limit of its own for vendor and product type.
+TEXT_LIMITS = {c: _length(hub_products, c) for c in ("product_type", "vendor", "shopify_product_type")}
+HANDLE_MAX = _length(hub_products, "handle")
+SKU_MAX = _length(hub_variants, "sku")
+WEIGHT_MAX = _length(hub_variants, "weight")
+_MONEY: Any = Money().load_dialect_impl(postgresql.dialect())  # NUMERIC(20, 6)
+MONEY_MAX_DECIMALS: int = _MONEY.scale
+MONEY_LIMIT = Decimal(10) ** (_MONEY.precision - _MONEY.scale)  # amounts are below this (10^14)
+POSITION_MAX = 2**31 - 1  # hub_variants.position is INTEGER (32 bits) on both backends
 MONEY_COLUMNS = ("price", "compare_at_price", "sale_price")
 STATUSES = ("active", "draft", "archived")
 LIST_SEPARATOR = ";"

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from ecom_pipeline.catalog.columns import (
@@ -27,7 +27,9 @@ from ecom_pipeline.catalog.columns import (
 from ecom_pipeline.catalog.validate import HubProduct, HubState, HubVariant, ProductGroup, Validation, VariantRow
 from ecom_pipeline.sync.merge import json_value
 from ecom_pipeline.warehouse.schema import hub_products, hub_variants, rejected_records
-from ecom_pipeline.warehouse.store import chunked
+from ecom_pipeline.warehouse.store import chunked, close_rejections
+
+IMPORT_STAGE = "import"  # rejected_records.stage of a catalogue file's rejected rows
 
 # The product columns of the file are the hub product's own field names.
 _PRODUCT_FIELDS = PRODUCT_COLUMNS
@@ -56,29 +58,52 @@ def _product(row: Any) -> HubProduct:
 def load_state(conn: Connection, tenant_id: str, skus: Sequence[str], handles: Sequence[str]) -> HubState:
     """The hub variants with these SKUs, the products with these handles, and the products owning those variants."""
     state = HubState()
-    for chunk in chunked(sorted({s for s in skus if s})):
+    wanted = {s.strip() for s in skus if s.strip()}
+    # SKUs compare trimmed (as sync's ``norm_sku``): a shop may have given the hub 'TEE-S ', which the file's
+    # 'TEE-S' must update. The exact matches use the (tenant, sku) index; the few untrimmed hub SKUs are found by
+    # one scan of the tenant's SKUs.
+    found: dict[str, list[Any]] = {}
+    for chunk in chunked(sorted(wanted)):
         for row in conn.execute(
             select(hub_variants).where(hub_variants.c.tenant_id == tenant_id, hub_variants.c.sku.in_(chunk))
         ):
-            state.variants[row.sku] = HubVariant(
-                id=row.id,
-                product_id=row.product_id,
-                sku=row.sku,
-                values={f: getattr(row, f) for f in (*_VARIANT_FIELDS, "price_includes_tax")},
-                deleted=row.deleted_at is not None,
+            found.setdefault(row.sku, []).append(row)
+    untrimmed = [
+        int(row.id)
+        for row in conn.execute(
+            select(hub_variants.c.id, hub_variants.c.sku).where(
+                hub_variants.c.tenant_id == tenant_id, hub_variants.c.sku.is_not(None)
             )
+        )
+        if row.sku != row.sku.strip() and row.sku.strip() in wanted
+    ]
+    for chunk in chunked(untrimmed):
+        for row in conn.execute(select(hub_variants).where(hub_variants.c.id.in_(chunk))):
+            found.setdefault(row.sku.strip(), []).append(row)
+    for key, rows in found.items():
+        if len(rows) > 1:
+            state.ambiguous_skus[key] = sorted(r.sku for r in rows)
+            continue
+        row = rows[0]
+        state.variants[key] = HubVariant(
+            id=row.id,
+            product_id=row.product_id,
+            sku=row.sku,
+            values={f: getattr(row, f) for f in (*_VARIANT_FIELDS, "price_includes_tax")},
+            deleted=row.deleted_at is not None,
+        )
     product_ids = sorted({v.product_id for v in state.variants.values()})
     for chunk in chunked(product_ids):
         for row in conn.execute(select(hub_products).where(hub_products.c.id.in_(chunk))):
             state.products[row.id] = _product(row)
-    for chunk in chunked(sorted(set(handles))):
+    for chunk in chunked(sorted({h.strip() for h in handles if h.strip()})):
         for row in conn.execute(
             select(hub_products).where(hub_products.c.tenant_id == tenant_id, hub_products.c.handle.in_(chunk))
         ):
             state.products[row.id] = _product(row)
     for product in sorted(state.products.values(), key=lambda p: p.id):
         if product.handle is not None:
-            state.products_by_handle.setdefault(product.handle, []).append(product.id)
+            state.products_by_handle.setdefault(product.handle.strip(), []).append(product.id)
     return state
 
 
@@ -104,11 +129,12 @@ class ImportCounts:
 
 
 def _product_values(group: ProductGroup) -> dict[str, Any]:
-    """The product's hub values from the file; a column the file lacks that came later (vendor, Shopify product
-    type) is left out, so the hub keeps its value (an old export imported again clears nothing)."""
-    values = {f: group.values.get(f) for f in _PRODUCT_FIELDS if f not in group.absent}
-    values["tags"] = values["tags"] or []
-    values["categories"] = values["categories"] or []
+    """The product's hub values from the file. A column the file lacks is left out of an existing product's values,
+    so the hub keeps its value (a price-update file clears no description or tags); a new product gets it empty."""
+    values = {f: group.values.get(f) for f in _PRODUCT_FIELDS if group.hub is None or f not in group.absent}
+    for name in ("tags", "categories"):
+        if name in values:
+            values[name] = values[name] or []
     return values
 
 
@@ -184,11 +210,59 @@ def apply_import(
                 conn.execute(
                     update(hub_variants).where(hub_variants.c.id == variant.hub.id).values(synced_at=now, **changes)
                 )
+    if conn is not None:
+        # Before this import's own rejections are written: a SKU both imported and rejected (a duplicate row) keeps
+        # the new rejection open.
+        _close_rejections(conn, validation, tenant_id=tenant_id)
     if partial:
         counts.rows_rejected = len(rejected)
         if conn is not None and rejected:
             _reject(conn, validation, tenant_id=tenant_id, now=now, source=source)
     return counts
+
+
+def _close_rejections(conn: Connection, validation: Validation, *, tenant_id: str) -> int:
+    """Close the tenant's open import rejections of the SKUs this import wrote (created, updated or found equal):
+    the corrected row is in the hub, so the rejection no longer needs a person. Rejections of rows without a SKU
+    cannot be matched and stay open until closed by hand (``resolved_at``)."""
+    rejected = validation.rejected_rows
+    skus = sorted(
+        {str(v.values["sku"])[:128] for g in validation.groups for v in g.rows if v.row not in rejected}
+    )  # external_id holds at most 128 characters
+    ids: list[int] = []
+    for chunk in chunked(skus):
+        ids += (
+            conn.execute(
+                select(rejected_records.c.id).where(
+                    rejected_records.c.tenant_id == tenant_id,
+                    rejected_records.c.stage == IMPORT_STAGE,
+                    rejected_records.c.integration_id.is_(None),
+                    rejected_records.c.resolved_at.is_(None),
+                    rejected_records.c.external_id.in_(chunk),
+                )
+            )
+            .scalars()
+            .all()
+        )
+    return close_rejections(conn, ids)
+
+
+def open_import_rejections(conn: Connection, tenant_id: str | None) -> list[tuple[str, int, datetime]]:
+    """Per tenant: how many import rows are rejected and not closed, and the oldest (for ``status``). They belong
+    to no shop (``integration_id`` NULL), so the per-shop listing does not show them."""
+    query = (
+        select(rejected_records.c.tenant_id, func.count(), func.min(rejected_records.c.created_at))
+        .where(
+            rejected_records.c.stage == IMPORT_STAGE,
+            rejected_records.c.integration_id.is_(None),
+            rejected_records.c.resolved_at.is_(None),
+        )
+        .group_by(rejected_records.c.tenant_id)
+        .order_by(rejected_records.c.tenant_id)
+    )
+    if tenant_id is not None:
+        query = query.where(rejected_records.c.tenant_id == tenant_id)
+    return [(str(t), int(n), oldest) for t, n, oldest in conn.execute(query)]
 
 
 def _apply_product(
@@ -233,7 +307,7 @@ def _reject(conn: Connection, validation: Validation, *, tenant_id: str, now: da
         for variant in group.rows:
             if variant.row not in by_row:
                 continue
-            sku = str(variant.raw.get("sku") or "")
+            sku = _storable(str(variant.values.get("sku") or ""))
             rows.append(
                 {
                     "tenant_id": tenant_id,
@@ -241,9 +315,9 @@ def _reject(conn: Connection, validation: Validation, *, tenant_id: str, now: da
                     "platform": None,
                     "entity": "variant",
                     "external_id": sku[:128] or None,
-                    "stage": "import",
-                    "reason": "; ".join(by_row[variant.row]),
-                    "payload": {"file": source, "row": variant.row, "values": _json_cells(variant.raw)},
+                    "stage": IMPORT_STAGE,
+                    "reason": _storable("; ".join(by_row[variant.row])),
+                    "payload": {"file": _storable(source), "row": variant.row, "values": _json_cells(variant.raw)},
                     "created_at": now,
                 }
             )
@@ -256,10 +330,10 @@ def _reject(conn: Connection, validation: Validation, *, tenant_id: str, now: da
                 "integration_id": None,
                 "platform": None,
                 "entity": "variant",
-                "external_id": (raw_sku[:128] or None) if isinstance(raw_sku, str) else None,
-                "stage": "import",
-                "reason": "; ".join(by_row.get(row, [])),
-                "payload": {"file": source, "row": row, "values": _json_cells(raw)},
+                "external_id": (_storable(raw_sku.strip())[:128] or None) if isinstance(raw_sku, str) else None,
+                "stage": IMPORT_STAGE,
+                "reason": _storable("; ".join(by_row.get(row, []))),
+                "payload": {"file": _storable(source), "row": row, "values": _json_cells(raw)},
                 "created_at": now,
             }
         )
@@ -267,8 +341,14 @@ def _reject(conn: Connection, validation: Validation, *, tenant_id: str, now: da
         conn.execute(insert(rejected_records), rows)
 
 
+def _storable(text: str) -> str:
+    """``text`` without NUL characters, which PostgreSQL text and JSONB refuse (the row was rejected for them)."""
+    return text.replace("\x00", "\\x00")
+
+
 def _json_cells(raw: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v if v is None or isinstance(v, str | int) else repr(v) if isinstance(v, float) else json_value(v))
+    return {_storable(str(k)): (_storable(v) if isinstance(v, str) else v if v is None or isinstance(v, int)
+                                else repr(v) if isinstance(v, float) else json_value(v))
             for k, v in raw.items()}  # fmt: skip
 
 

@@ -17,19 +17,24 @@ from typing import Any
 
 from ecom_pipeline.catalog.columns import (
     COLUMNS,
-    KEEP_WHEN_ABSENT,
+    HANDLE_MAX,
     LIST_SEPARATOR,
     MONEY_COLUMNS,
+    MONEY_LIMIT,
+    MONEY_MAX_DECIMALS,
+    POSITION_MAX,
     PRODUCT_COLUMNS,
-    PRODUCT_KEEP_WHEN_ABSENT,
     REQUIRED_COLUMNS,
+    SKU_MAX,
     STATUSES,
     TEXT_LIMITS,
+    WEIGHT_MAX,
     minor_units,
 )
 
 FIRST_ROW = 2  # the header is row 1
 _CURRENCY = re.compile(r"[A-Z]{3}")
+_DIGITS = re.compile(r"[0-9]+")
 # GTIN/EAN/UPC/ISBN: digits and hyphens, X only as the last character (the ISBN-10 check digit), at most 32
 # characters: what WooCommerce keeps (``global_unique_id``) and PrestaShop's ``isbn`` takes (its ``ean13``/``upc``
 # take 8/13 and 12 digits); Shopify takes any text.
@@ -74,6 +79,8 @@ class HubState:
     variants: dict[str, HubVariant] = field(default_factory=dict)  # by SKU
     products: dict[int, HubProduct] = field(default_factory=dict)  # by id
     products_by_handle: dict[str, list[int]] = field(default_factory=dict)
+    # Trimmed SKUs that several hub variants have (e.g. 'TEE-S' and 'TEE-S '): no row can tell which it means.
+    ambiguous_skus: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -82,6 +89,7 @@ class VariantRow:
     raw: dict[str, Any]
     values: dict[str, Any]  # sku, title, price, compare_at_price, currency, weight, options, position
     hub: HubVariant | None = None
+    product_values: dict[str, Any] = field(default_factory=dict)  # the product cells this row gives, parsed
 
 
 @dataclass
@@ -91,7 +99,7 @@ class ProductGroup:
     values: dict[str, Any]  # title, description, status, product_type, vendor, shopify_product_type, tags, ...
     rows: list[VariantRow]
     hub: HubProduct | None = None
-    # Columns added after files were first exported that this file lacks: the hub's values are kept.
+    # Product columns this file lacks: the hub's values are kept (a new product gets them empty).
     absent: frozenset[str] = frozenset()
 
 
@@ -135,15 +143,25 @@ def parse_money(text: str, *, currency: str | None, current: Decimal | None) -> 
     try:
         amount = Decimal(text)
     except InvalidOperation:
+        if re.fullmatch(r"[0-9]+,[0-9]+", text):  # French Excel's number format
+            raise ValueError(f"{text!r} has a decimal comma: write {text.replace(',', '.')!r}") from None
         raise ValueError(f"{text!r} is not a decimal amount (write e.g. 12.50)") from None
     if not amount.is_finite() or "e" in text.lower():
         raise ValueError(f"{text!r} is not a plain decimal amount (write e.g. 12.50)")
     if amount < 0:
         raise ValueError(f"{text!r} is negative")
+    if amount >= MONEY_LIMIT:
+        raise ValueError(f"{text!r} is too large: the hub holds amounts below {MONEY_LIMIT:,}")
     places = minor_units(currency)
-    # An unchanged shop-computed value (PrestaShop's tax-included price has 3 or more decimals) round-trips.
-    if -amount.as_tuple().exponent > places and amount != current:  # type: ignore[operator]
-        raise ValueError(f"{text!r} has more than {places} decimals{f' for {currency}' if currency else ''}")
+    if -amount.as_tuple().exponent > places:  # type: ignore[operator]
+        exact = amount.quantize(Decimal(1).scaleb(-places))
+        if exact == amount:
+            amount = exact  # trailing zeros (a spreadsheet's 12.5000): the same amount, 12.50
+        elif amount != current:
+            # An unchanged shop-computed value (PrestaShop's tax-included price has 3 or more decimals) round-trips.
+            raise ValueError(f"{text!r} has more than {places} decimals{f' for {currency}' if currency else ''}")
+    if -amount.as_tuple().exponent > MONEY_MAX_DECIMALS:  # type: ignore[operator]
+        raise ValueError(f"{text!r} has more than {MONEY_MAX_DECIMALS} decimals, which the hub cannot hold")
     return amount
 
 
@@ -175,8 +193,8 @@ def parse_weight(text: str, current: str | None) -> str | None:
         raise ValueError(f"{text!r} is not a number (a weight is a decimal number in the shop's unit)") from None
     if not weight.is_finite() or weight < 0:
         raise ValueError(f"{text!r} is not a weight (a non-negative decimal number)")
-    if len(text) > 32:
-        raise ValueError("is longer than 32 characters")
+    if len(text) > WEIGHT_MAX:
+        raise ValueError(f"is longer than {WEIGHT_MAX} characters")
     return text
 
 
@@ -241,7 +259,7 @@ def _check_columns(header: Sequence[str]) -> list[RowError]:
     seen: set[str] = set()
     for name in header:
         if name in seen:
-            errors.append(RowError(None, name, "column appears twice"))
+            errors.append(RowError(None, name, "is duplicated: the column appears more than once in the header"))
         seen.add(name)
     return errors
 
@@ -261,49 +279,86 @@ def _parse_product_cell(column: str, text: str) -> Any:
 
 
 def _parse_variant(row: int, cells: Mapping[str, str], hub: HubVariant | None, errors: list[RowError]) -> dict:
+    """The variant's hub values from the row; a column the file lacks keeps the hub's value (new variants: empty)."""
     current = hub.values if hub else {}
-    values: dict[str, Any] = {"sku": cells["sku"], "title": cells.get("variant_title", "") or None}
-    currency = cells.get("currency", "").strip() or None
-    if currency is not None and not _CURRENCY.fullmatch(currency):
-        errors.append(RowError(row, "currency", f"{currency!r} is not an ISO 4217 code such as EUR"))
-        currency = None
+    values: dict[str, Any] = {"sku": cells["sku"]}
+    values["title"] = (cells["variant_title"] or None) if "variant_title" in cells else current.get("title")
+    if "currency" in cells:
+        currency = cells["currency"].strip() or None
+        if currency is not None and not _CURRENCY.fullmatch(currency):
+            errors.append(RowError(row, "currency", f"{currency!r} is not an ISO 4217 code such as EUR"))
+            currency = None
+    else:
+        currency = current.get("currency")
     values["currency"] = currency
     for column in MONEY_COLUMNS:
-        try:
-            values[column] = parse_money(cells.get(column, ""), currency=currency, current=current.get(column))
-        except ValueError as exc:
-            errors.append(RowError(row, column, str(exc)))
-    try:
-        values["barcode"] = parse_barcode(cells.get("barcode", ""), current.get("barcode"))
-    except ValueError as exc:
-        errors.append(RowError(row, "barcode", str(exc)))
-    for column in KEEP_WHEN_ABSENT:
         if column not in cells:
             values[column] = current.get(column)
+            continue
+        try:
+            values[column] = parse_money(cells[column], currency=currency, current=current.get(column))
+        except ValueError as exc:
+            errors.append(RowError(row, column, str(exc)))
+    if "barcode" in cells:
+        try:
+            values["barcode"] = parse_barcode(cells["barcode"], current.get("barcode"))
+        except ValueError as exc:
+            errors.append(RowError(row, "barcode", str(exc)))
+    else:
+        values["barcode"] = current.get("barcode")
     if "sale_price" in cells and values.get("sale_price") is not None:
         problem = check_sale_price(values, current)
         if problem:
             errors.append(RowError(row, "sale_price", problem))
-    try:
-        values["weight"] = parse_weight(cells.get("weight", ""), current.get("weight"))
-    except ValueError as exc:
-        errors.append(RowError(row, "weight", str(exc)))
-    try:
-        values["options"] = parse_options(cells.get("options", ""))
-    except ValueError as exc:
-        errors.append(RowError(row, "options", str(exc)))
+    elif values.get("sale_price") is not None and any(
+        values.get(c) != current.get(c) for c in ("price", "compare_at_price")
+    ):
+        # The file lacks sale_price, so the hub's is kept: it must still fit the new price (a price lowered below
+        # the kept sale price would push a sale price above the price). An unchanged row is not checked.
+        problem = check_sale_price(values, current)
+        if problem:
+            errors.append(
+                RowError(
+                    row,
+                    "price",
+                    f"the hub's sale price is kept (the file has no sale_price column) and does not fit: {problem}. "
+                    "Add the sale_price column (empty clears it)",
+                )
+            )
+    if "weight" in cells:
+        try:
+            values["weight"] = parse_weight(cells["weight"], current.get("weight"))
+        except ValueError as exc:
+            errors.append(RowError(row, "weight", str(exc)))
+    else:
+        values["weight"] = current.get("weight")
+    if "options" in cells:
+        try:
+            values["options"] = parse_options(cells["options"])
+        except ValueError as exc:
+            errors.append(RowError(row, "options", str(exc)))
+    else:
+        values["options"] = current.get("options") if hub else {}
     position = cells.get("position", "").strip()
-    values["position"] = None
+    values["position"] = None  # empty or absent: the hub's order (new variants: their order in the file)
     if position:
-        if position.isdigit():
-            values["position"] = int(position)
-        else:
+        # ASCII digits only: '²' passes str.isdigit() but not int(), and other scripts' digits are no file's intent.
+        if not _DIGITS.fullmatch(position):
             errors.append(RowError(row, "position", f"{position!r} is not a whole number of 0 or more"))
+        elif int(position) > POSITION_MAX:
+            errors.append(RowError(row, "position", f"{position} is too large: the hub holds at most {POSITION_MAX}"))
+        else:
+            values["position"] = int(position)
     return values
 
 
-def validate(header: Sequence[str], rows: Sequence[Mapping[str, Any]], hub: HubState) -> Validation:
-    """Check ``rows`` (cells by column) against each other and the hub; the groups to write and every error."""
+def validate(
+    header: Sequence[str], rows: Sequence[Mapping[str, Any]], hub: HubState, numbers: Sequence[int] | None = None
+) -> Validation:
+    """Check ``rows`` (cells by column) against each other and the hub; the groups to write and every error.
+
+    ``numbers`` are the rows' numbers in the file (blank rows skipped by the reader keep their place); without
+    them the rows are numbered from ``FIRST_ROW`` on."""
     errors = _check_columns(header)
     if errors:
         return Validation(groups=[], errors=errors, file_errors=True)
@@ -313,7 +368,7 @@ def validate(header: Sequence[str], rows: Sequence[Mapping[str, Any]], hub: HubS
     product_errors: list[tuple[str, RowError]] = []
     sources: dict[tuple[str, str], int] = {}  # (handle, column) -> row that gave the product value
     for index, raw in enumerate(rows):
-        row = FIRST_ROW + index
+        row = numbers[index] if numbers is not None else FIRST_ROW + index
         cells: dict[str, str] = {}
         for column in header:
             try:
@@ -321,21 +376,37 @@ def validate(header: Sequence[str], rows: Sequence[Mapping[str, Any]], hub: HubS
             except ValueError as exc:
                 errors.append(RowError(row, column, str(exc)))
                 cells[column] = ""
-        handle, sku = cells["handle"], cells["sku"]
+            if "\x00" in cells[column]:  # PostgreSQL text cannot hold it; the row is rejected, the rest still checked
+                errors.append(RowError(row, column, "contains a NUL character (\\x00), which the hub cannot store"))
+                cells[column] = cells[column].replace("\x00", "")
+        # Handles and SKUs compare trimmed, as sync compares SKUs (``norm_sku``): 'TEE-S ' is the variant 'TEE-S',
+        # never a new one beside it.
+        raw_sku = cells["sku"]
+        handle, sku = cells["handle"].strip(), raw_sku.strip()
+        cells["handle"], cells["sku"] = handle, sku
         if not handle.strip():
             errors.append(RowError(row, "handle", "is empty: every row names its product's handle"))
             ungrouped[row] = dict(raw)
             continue
-        if len(handle) > 255:
-            errors.append(RowError(row, "handle", "is longer than 255 characters"))
+        if len(handle) > HANDLE_MAX:
+            errors.append(RowError(row, "handle", f"is longer than {HANDLE_MAX} characters"))
             ungrouped[row] = dict(raw)
             continue
         if not sku.strip():
             errors.append(RowError(row, "sku", "is empty: every variant needs a SKU (it is the key across shops)"))
-        elif len(sku) > 255:
-            errors.append(RowError(row, "sku", "is longer than 255 characters"))
+        elif len(sku) > SKU_MAX:
+            errors.append(RowError(row, "sku", f"is longer than {SKU_MAX} characters"))
         elif sku in sku_rows:
-            errors.append(RowError(row, "sku", f"{sku!r} is already on row {sku_rows[sku]}: SKUs are unique"))
+            spaces = " (SKUs compare without leading and trailing spaces)" if raw_sku != sku else ""
+            errors.append(
+                RowError(row, "sku", f"{raw_sku!r} is already on row {sku_rows[sku]}: SKUs are unique{spaces}")
+            )
+        elif sku in hub.ambiguous_skus:
+            found = ", ".join(repr(s) for s in hub.ambiguous_skus[sku])
+            errors.append(
+                RowError(row, "sku", f"{sku!r} matches several hub variants ({found}) once spaces are trimmed; fix "
+                         "their SKUs first")
+            )  # fmt: skip
         else:
             sku_rows[sku] = row
         group = groups.setdefault(
@@ -345,9 +416,10 @@ def validate(header: Sequence[str], rows: Sequence[Mapping[str, Any]], hub: HubS
                 first_row=row,
                 values={},
                 rows=[],
-                absent=frozenset(c for c in PRODUCT_KEEP_WHEN_ABSENT if c not in cells),
+                absent=frozenset(c for c in PRODUCT_COLUMNS if c not in cells),
             ),
         )
+        product_values: dict[str, Any] = {}
         for column in PRODUCT_COLUMNS:
             text = cells.get(column, "")
             if not text:
@@ -357,6 +429,7 @@ def validate(header: Sequence[str], rows: Sequence[Mapping[str, Any]], hub: HubS
             except ValueError as exc:
                 product_errors.append((handle, RowError(row, column, str(exc))))
                 continue
+            product_values[column] = value
             if column not in group.values:
                 group.values[column] = value
                 sources[(handle, column)] = row
@@ -375,7 +448,9 @@ def validate(header: Sequence[str], rows: Sequence[Mapping[str, Any]], hub: HubS
                 )
         hub_variant = hub.variants.get(sku) if sku.strip() else None
         values = _parse_variant(row, cells, hub_variant, errors)
-        group.rows.append(VariantRow(row=row, raw=dict(raw), values=values, hub=hub_variant))
+        group.rows.append(
+            VariantRow(row=row, raw=dict(raw), values=values, hub=hub_variant, product_values=product_values)
+        )
     for group in groups.values():
         for column, what in (("title", "a title"), ("status", f"a status ({', '.join(STATUSES)})")):
             if column not in group.values:
@@ -391,8 +466,45 @@ def validate(header: Sequence[str], rows: Sequence[Mapping[str, Any]], hub: HubS
         for variant in groups[handle].rows:
             if variant.row != error.row:
                 errors.append(RowError(variant.row, None, f"product {handle!r} has an error on row {error.row}"))
+    _drop_rejected_product_values(list(groups.values()), errors)
     errors.sort(key=lambda e: (e.row or 0, e.column or ""))
     return Validation(groups=list(groups.values()), errors=errors, file_errors=False, ungrouped=ungrouped)
+
+
+def _drop_rejected_product_values(groups: Sequence[ProductGroup], errors: list[RowError]) -> None:
+    """Make a product's values those of its valid rows only (``--partial``: a rejected row contributes nothing).
+
+    A product column given only on rejected rows is then not given: an existing product keeps the hub's value, as
+    for a column the file lacks. A new product cannot do without a title and status: when only rejected rows give
+    them, its other rows are rejected too (naming the row to fix), rather than written with what a bad row said.
+    """
+    rejected = {e.row for e in errors if e.row is not None}
+    for group in groups:
+        good = [v for v in group.rows if v.row not in rejected]
+        if not good or len(good) == len(group.rows):
+            continue
+        values: dict[str, Any] = {}
+        for variant in good:
+            for column, value in variant.product_values.items():
+                values.setdefault(column, value)
+        only_rejected = {c for c in group.values if c not in values}
+        group.values = values
+        group.absent = group.absent | only_rejected
+        if group.hub is not None:
+            continue
+        for column in ("title", "status"):
+            if column in only_rejected:
+                bad = next(v.row for v in group.rows if column in v.product_values)
+                for variant in good:
+                    errors.append(
+                        RowError(
+                            variant.row,
+                            column,
+                            f"new product {group.handle!r} takes its {column} from row {bad}, which has an error: "
+                            f"fix that row, or give the {column} on this row too",
+                        )
+                    )
+                break  # one reason is enough: the row is rejected
 
 
 def _match_product(group: ProductGroup, hub: HubState) -> RowError | None:
@@ -408,7 +520,7 @@ def _match_product(group: ProductGroup, hub: HubState) -> RowError | None:
         )
     if owners:
         product = hub.products[owners.pop()]
-        if product.handle != group.handle:
+        if (product.handle or "").strip() != group.handle:
             variant = next(v for v in group.rows if v.hub is not None and v.hub.product_id == product.id)
             return RowError(
                 variant.row,
