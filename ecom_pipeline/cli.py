@@ -274,12 +274,23 @@ def _print_home(args: argparse.Namespace) -> None:
 
 
 def _rename_tenant(engine: Any, old: str, new: str) -> int:
-    from ecom_pipeline.tenants import InvalidTenantError
+    from ecom_pipeline.tenants import InvalidTenantError, is_valid_tenant
     from ecom_pipeline.warehouse import store
+    from ecom_pipeline.warehouse.locks import TenantLockTimeout, command_lock
 
     try:
-        with engine.begin() as conn:
-            moved = store.rename_tenant(conn, old, new)
+        with contextlib.ExitStack() as locks:
+            # Both tenants' locks, in name order (two renames cannot wait on each other): no sync, push or webhook
+            # apply of either writes rows under a name while they move. An old name that breaks the rule has none
+            # (such a tenant is never synced).
+            for name in sorted({old, new}):
+                if is_valid_tenant(name):
+                    locks.enter_context(command_lock(engine, name, f"ecom-pipeline tenants --rename {old} {new}"))
+            with engine.begin() as conn:
+                moved = store.rename_tenant(conn, old, new)
+    except TenantLockTimeout as exc:
+        print(f"error: {exc}; nothing was renamed", file=sys.stderr)
+        return 1
     except InvalidTenantError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

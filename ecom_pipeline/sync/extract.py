@@ -164,6 +164,7 @@ def staged_record(
     *,
     source_updated_at: datetime | None = None,
     op: str = "upsert",
+    read_now: bool = False,
 ) -> StagedRecord:
     """One staging row of ``integration``: tenant, integration id and platform are always copied from it, so a
     record can never be staged under another shop's tenant (a delete has ``payload`` None and ``op="delete"``)."""
@@ -176,6 +177,7 @@ def staged_record(
         payload=payload,
         op=op,
         source_updated_at=source_updated_at,
+        read_now=read_now,
     )
 
 

@@ -598,6 +598,9 @@ class StagedRecord:
     payload: dict[str, Any] | None
     op: str = "upsert"
     source_updated_at: datetime | None = None
+    # Read from the shop just now (a webhook apply's re-read), not a delivery's body: never staged as a column, it
+    # tells ``webhooks.same_second`` that this record is the shop's current state, which needs no second read.
+    read_now: bool = False
 
 
 def without_nul(value: Any) -> Any:

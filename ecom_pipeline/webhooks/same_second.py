@@ -48,7 +48,8 @@ def suspects(
     transform (the registry's)."""
     groups: dict[tuple[int, str], list[StagedRecord]] = {}
     for record in records:
-        timed = record.payload is not None and record.source_updated_at is not None
+        # A record the planner has just read from the shop is its current state: only a body can be a stale tie.
+        timed = record.payload is not None and record.source_updated_at is not None and not record.read_now
         if record.op == "upsert" and timed and record.entity in LINKED_ENTITIES:
             groups.setdefault((int(record.integration_id), record.entity), []).append(record)
     found: set[RecordKey] = set()

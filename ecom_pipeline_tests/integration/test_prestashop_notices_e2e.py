@@ -41,7 +41,7 @@ def presta(
     warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[SandboxServer, dg.DagsterInstance]]:
     monkeypatch.setenv("ECOM_PRESTASHOP_WEBHOOK_SECRET", SECRET)
-    spec = ShopSpec(name=SHOP, seed=7, products=8, variable_share=0.0, orders=3, customers=3, platform="prestashop")
+    spec = ShopSpec(name=SHOP, seed=7, products=10, variable_share=0.5, orders=3, customers=3, platform="prestashop")
     with one_shop_tenant(
         spec,
         tenant=TENANT,
@@ -91,7 +91,7 @@ def test_a_signed_notice_brings_the_shops_record_to_the_hub_by_re_reading_it(
     engine = shared_engine(warehouse_url)
     with engine.connect() as conn:
         integration_id = conn.execute(select(integrations.c.id)).scalar_one()
-    pid, other, live = sorted(store.tables["products"])[:3]
+    pid, other, live = sorted(p for p in store.tables["products"] if not store.combinations_of.get(p))[:3]
     before, _ = _hub_product(warehouse_url, integration_id, pid)
     store.update_product(pid, price="77.50")
     store.set_stock(pid, 31)
@@ -132,3 +132,37 @@ def test_a_signed_notice_brings_the_shops_record_to_the_hub_by_re_reading_it(
     outcome = run_sync(TENANT, instance=instance)
     assert outcome.success, outcome.failure
     assert _hub_product(warehouse_url, integration_id, pid)[0] == price
+
+
+def test_a_combination_notice_reads_its_product_once_and_a_batch_reads_the_reference_lists_once(
+    presta: tuple[SandboxServer, dg.DagsterInstance], warehouse_url: str
+) -> None:
+    """Prevents a notice's re-read from being read again as a tie (PrestaShop does not move the product's date_upd
+    when a combination changes, so the re-read ties with the hub's time and differs: it was read twice), and a batch
+    of notices from reading the option and category lists once per notice."""
+    sandbox, instance = presta
+    assert run_sync(TENANT, instance=instance).success
+    shop = sandbox.shop(SHOP)
+    store = shop.store
+    engine = shared_engine(warehouse_url)
+    with engine.connect() as conn:
+        integration_id = conn.execute(select(integrations.c.id)).scalar_one()
+    with_combinations = sorted(pid for pid, combos in store.combinations_of.items() if combos)[:2]
+    assert len(with_combinations) == 2
+    first, second = with_combinations
+    cid = store.combinations_of[first][0]
+    with store.lock:  # a combination's price impact edited in the back office: no date moves on the product
+        store.tables["combinations"][cid]["price"] = "3.000000"
+    with ReceiverServer(create_app(engine=engine)) as receiver:
+        url = f"{receiver.url}/webhooks/prestashop/{integration_id}"
+        assert _post(url, {"resource": "combinations", "id": cid, "id_product": first}).status_code == 200
+        assert _post(url, {"resource": "products", "id": second, "action": "update"}).status_code == 200
+        shop.stats.reset()
+        report = apply_inbox(engine, tenant_id=TENANT, run_id="combination")
+    assert (report.applied, report.dead, report.retried) == (2, 0, 0), report.errors
+    assert report.reread_tied == 0
+    assert report.entities["product"].updated >= 1  # the new impact reached the hub
+    api = "/api/"
+    assert shop.stats.count("GET", f"{api}products") == 2  # one re-read per notice, none twice
+    assert shop.stats.count("GET", f"{api}product_options") == 1  # once per batch, not per notice
+    assert shop.stats.count("GET", f"{api}categories") <= 1

@@ -312,11 +312,17 @@ class _Lookups:
         out: dict[str, dict[str, str]] = {}
         simple = [pid for pid, combos in products if not combos]
         owner = {cid: pid for pid, combos in products for cid in combos}
+        # Products and combinations are refused apart: a shop (or key) that refuses the fields on one resource
+        # keeps the other's computed prices, each variant flagged by what it got.
         try:
             if simple:
                 params: dict[str, str] = {**PRICE_PARAMS}
                 for item in self.client.list_by_ids("products", simple, display=PRICE_DISPLAY, params=params):
                     out[ps.variant_id(item["id"], 0)] = {k: str(item.get(k) or "") for k in PRICE_FIELDS}
+        except (PrestaShopBadParameterError, PrestaShopPermissionError):
+            out.clear()
+        combination_prices: dict[str, dict[str, str]] = {}
+        try:
             for batch in _price_batches(sorted(owner)):
                 query = {**PRICE_PARAMS, "display": COMBINATION_PRICE_DISPLAY, "filter[id]": _id_list(batch)}
                 for item in self.client.list("combinations", query):
@@ -324,9 +330,10 @@ class _Lookups:
                     pid = owner.get(cid)
                     if pid is None or str(item.get("id_product")) != str(pid):
                         continue
-                    out[ps.variant_id(pid, cid)] = {k: str(item.get(k) or "") for k in PRICE_FIELDS}
+                    combination_prices[ps.variant_id(pid, cid)] = {k: str(item.get(k) or "") for k in PRICE_FIELDS}
         except (PrestaShopBadParameterError, PrestaShopPermissionError):
-            return {}
+            combination_prices.clear()
+        out.update(combination_prices)
         return out
 
 

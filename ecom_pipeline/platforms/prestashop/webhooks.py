@@ -49,6 +49,20 @@ def _timezone(integration: IntegrationRecord) -> str:
     return str(zone)
 
 
+# The shop's reference lists (option names, categories, order states) per apply batch: kept on the batch's client
+# (``webhooks.apply`` makes one per shop and batch and drops it at the end), so a batch of notices reads them once
+# and the next batch afresh. An attribute, not a weak map: the lookups hold the client, which would keep its key.
+_LOOKUPS_ATTRIBUTE = "_ecom_notice_lookups"
+
+
+def _lookups_of(shop: PrestaShopClient, integration: IntegrationRecord) -> Any:
+    lookups = getattr(shop, _LOOKUPS_ATTRIBUTE, None)
+    if lookups is None:
+        lookups = ps_extract._Lookups(shop, dict(integration.settings or {}))
+        setattr(shop, _LOOKUPS_ATTRIBUTE, lookups)
+    return lookups
+
+
 def reread(
     *, integration: IntegrationRecord, entity: str, external_id: str, client: Callable[[], PrestaShopClient]
 ) -> list[StagedRecord]:
@@ -61,17 +75,19 @@ def reread(
     if item is None:
         return [staged_record(integration, entity, external_id, None, op="delete")]
     timezone = _timezone(integration)
-    lookups = ps_extract._Lookups(shop, dict(integration.settings or {}))
+    lookups = _lookups_of(shop, integration)
     updated = ps_extract._record_time(item, timezone)
     (payload,) = ps_extract._payloads(entity, key, [(external_id, item, updated)], shop, lookups, timezone)
-    records = [staged_record(integration, entity, external_id, payload, source_updated_at=updated)]
+    records = [staged_record(integration, entity, external_id, payload, source_updated_at=updated, read_now=True)]
     if entity == "product":
         rows = shop.list_by_parent(
             "stock_availables", "id_product", [int(external_id)], display=ps_extract.STOCK_DISPLAY
         )
         now = datetime.now(UTC)
         stock = {"id_product": external_id, "rows": rows, "context": {"observed_at": now.isoformat()}}
-        records.append(staged_record(integration, "inventory", external_id, stock, source_updated_at=now))
+        records.append(
+            staged_record(integration, "inventory", external_id, stock, source_updated_at=now, read_now=True)
+        )
     return records
 
 

@@ -239,7 +239,13 @@ def _level_record(client: ShopifyClient, body: Mapping[str, Any]) -> tuple[str, 
 
 
 def _staged(
-    integration: IntegrationRecord, entity: str, external_id: str, payload: dict[str, Any] | None, op: str = "upsert"
+    integration: IntegrationRecord,
+    entity: str,
+    external_id: str,
+    payload: dict[str, Any] | None,
+    op: str = "upsert",
+    *,
+    read_now: bool = False,
 ) -> StagedRecord:
     """One staged record, stamped with the payload's modification time (None when unreadable: the transform
     rejects it with the field named at apply time)."""
@@ -249,7 +255,7 @@ def _staged(
             updated = source_updated_at(payload)
         except (TransformError, ValueError):
             updated = None
-    return staged_record(integration, entity, external_id, payload, source_updated_at=updated, op=op)
+    return staged_record(integration, entity, external_id, payload, source_updated_at=updated, op=op, read_now=read_now)
 
 
 def _wrap(integration: IntegrationRecord, entity: str, node: dict[str, Any]) -> dict[str, Any]:
@@ -278,7 +284,7 @@ def reread(
     problem = _valid(entity, _wrap(integration, entity, node))
     if problem is not None:
         raise ValueError(f"{entity} {external_id} re-read from the shop is still invalid: {problem}")
-    return [_staged(integration, entity, external_id, _wrap(integration, entity, node))]
+    return [_staged(integration, entity, external_id, _wrap(integration, entity, node), read_now=True)]
 
 
 def staged_from_delivery(
@@ -313,7 +319,12 @@ def staged_from_delivery(
         order_id = numeric_id(body.get("order_id"))
         if order_id is None:
             raise PermanentEventError(f"refunds/create without order_id: {body_text[:200]!r}")
-        return reread(integration=integration, entity="order", external_id=order_id, client=client)
+        # The order as it is now, staged whatever it holds: one the transform refuses is kept in rejected_records
+        # with the reason (a retry of the delivery would read the same order again).
+        node = _read_order(client(), order_id, (integration.settings or {}).get("scopes"))
+        if node is None:
+            return [_staged(integration, "order", order_id, None, op="delete")]
+        return [_staged(integration, "order", order_id, node, read_now=True)]
 
     if resource not in RESOURCES:
         return []  # bulk_operations/finish, app/uninstalled, ...: nothing the hub keeps

@@ -169,7 +169,13 @@ def with_category_paths(record: dict[str, Any], client: Callable[[], WooCommerce
 
 
 def _staged(
-    integration: IntegrationRecord, entity: str, external_id: str, payload: dict[str, Any] | None, op: str = "upsert"
+    integration: IntegrationRecord,
+    entity: str,
+    external_id: str,
+    payload: dict[str, Any] | None,
+    op: str = "upsert",
+    *,
+    read_now: bool = False,
 ) -> StagedRecord:
     """One staged record, stamped with the payload's modification time (None when it has none: the transform
     rejects it with the field named at apply time)."""
@@ -179,11 +185,15 @@ def _staged(
             updated = source_updated_at(payload)
         except ValueError:
             updated = None
-    return staged_record(integration, entity, external_id, payload, op=op, source_updated_at=updated)
+    return staged_record(integration, entity, external_id, payload, op=op, source_updated_at=updated, read_now=read_now)
 
 
 def _product_records(
-    integration: IntegrationRecord, record: dict[str, Any], client: Callable[[], WooCommerceClient]
+    integration: IntegrationRecord,
+    record: dict[str, Any],
+    client: Callable[[], WooCommerceClient],
+    *,
+    read_now: bool,
 ) -> list[StagedRecord]:
     """A product's staged records (the product with its category paths, and its stock rows), as the pull stages
     them; raises when even this record is refused by the transform."""
@@ -193,8 +203,8 @@ def _product_records(
     record = with_category_paths(record, client)
     product_id = str(record["product"]["id"])
     return [
-        _staged(integration, "product", product_id, record),
-        _staged(integration, "inventory", product_id, _inventory_record(record)),
+        _staged(integration, "product", product_id, record, read_now=read_now),
+        _staged(integration, "inventory", product_id, _inventory_record(record), read_now=read_now),
     ]
 
 
@@ -208,7 +218,7 @@ def reread(
     """
     if entity == "product":
         try:
-            return _product_records(integration, _read_product(client(), external_id), client)
+            return _product_records(integration, _read_product(client(), external_id), client, read_now=True)
         except ShopNotFoundError:
             return [_staged(integration, "product", external_id, None, op="delete")]
     collection = next(coll for ent, coll in RESOURCES.values() if ent == entity)
@@ -219,7 +229,7 @@ def reread(
     problem = _valid(entity, fresh)
     if problem is not None:
         raise ValueError(f"{entity} {external_id} re-read from the shop is still invalid: {problem}")
-    return [_staged(integration, entity, external_id, fresh)]
+    return [_staged(integration, entity, external_id, fresh, read_now=True)]
 
 
 def staged_from_delivery(
@@ -262,9 +272,9 @@ def staged_from_delivery(
         if not reread_needed and body.get("type") not in ("variable", "variation"):
             record = {"product": body, "variations": []}
             if _valid("product", record) is None:
-                return _product_records(integration, record, client)
+                return _product_records(integration, record, client, read_now=False)
         try:
-            return _product_records(integration, _read_product(client(), external_id), client)
+            return _product_records(integration, _read_product(client(), external_id), client, read_now=True)
         except ShopNotFoundError:
             parent = body.get("parent_id") if isinstance(body, dict) else None
             if not parent:
