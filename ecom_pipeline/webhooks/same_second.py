@@ -46,23 +46,32 @@ def suspects(
     """The upserts of ``records`` that tie with their link's time and would change the hub, or tie with a staged
     row not applied yet or another body of the batch, of other content. ``transforms(entity)`` maps platform ->
     transform (the registry's)."""
-    groups: dict[tuple[int, str], list[StagedRecord]] = {}
-    for record in records:
-        # A record the planner has just read from the shop is its current state: only a body can be a stale tie.
-        timed = record.payload is not None and record.source_updated_at is not None and not record.read_now
-        if record.op == "upsert" and timed and record.entity in LINKED_ENTITIES:
-            groups.setdefault((int(record.integration_id), record.entity), []).append(record)
+    timed = [
+        r
+        for r in records
+        if r.op == "upsert"
+        and r.payload is not None
+        and r.source_updated_at is not None
+        and r.entity in LINKED_ENTITIES
+    ]
     found: set[RecordKey] = set()
+    digests = {id(r): store.text_hash(store.payload_text(r.payload)) for r in timed}
+    # Two records of one id and one time in this batch, with other content (two bodies, or a body and a re-read):
+    # apply would keep the later staged, which may be the earlier state; only the shop can say which is last.
+    seen: dict[tuple[RecordKey, Any], str | None] = {}
+    for record in timed:
+        mine = digests[id(record)]
+        if seen.setdefault((key_of(record), record.source_updated_at), mine) != mine:
+            found.add(key_of(record))
+    # Against the hub and staging: bodies only. A record the planner has just read from the shop is its current
+    # state (PrestaShop does not even move a product's date_upd when a combination changes: every such re-read
+    # would tie, and be read twice).
+    groups: dict[tuple[int, str], list[StagedRecord]] = {}
+    for record in timed:
+        if not record.read_now:
+            groups.setdefault((int(record.integration_id), record.entity), []).append(record)
     if not groups:
         return found
-    # Two bodies of one record and one time in this batch, with other content: which is the later, only the shop knows.
-    digests = {id(r): store.text_hash(store.payload_text(r.payload)) for group in groups.values() for r in group}
-    seen: dict[tuple[RecordKey, Any], str | None] = {}
-    for group in groups.values():
-        for record in group:
-            mine = digests[id(record)]
-            if seen.setdefault((key_of(record), record.source_updated_at), mine) != mine:
-                found.add(key_of(record))
     with engine.connect() as conn:
         for (integration_id, entity), group in groups.items():
             ids = [str(r.external_id) for r in group]

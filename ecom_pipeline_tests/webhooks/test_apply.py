@@ -338,3 +338,32 @@ def test_a_delivery_stored_before_its_shop_was_disconnected_is_not_applied(
     assert "is disconnected" in report.dead_letters[0]["error"]
     with receiver.engine.connect() as conn:
         assert conn.execute(select(entity_links.c.id).where(entity_links.c.integration_id == iid)).first() is None
+
+
+def test_a_body_tying_with_a_re_read_of_the_same_batch_is_a_suspect_and_a_re_read_alone_is_not(
+    receiver: Receiver, shop: tuple[ShopHandle, int]
+) -> None:
+    """Prevents a late body of the earlier state winning over a re-read of the same second in one batch (apply keeps
+    the later staged of two rows of one time), while a re-read alone is never read again as a tie."""
+    from datetime import UTC, datetime
+
+    from ecom_pipeline.warehouse import store
+    from ecom_pipeline.webhooks import same_second
+
+    _handle, iid = shop
+    with receiver.engine.connect() as conn:
+        integration = store.get_integration(conn, iid)
+    when = datetime(2026, 12, 5, 7, 0, 0, tzinfo=UTC)
+
+    def order(status: str, *, read_now: bool) -> store.StagedRecord:
+        payload = {"id": 77, "status": status, "date_modified_gmt": "2026-12-05T07:00:00"}
+        return store.StagedRecord(
+            integration.tenant_id, iid, "woocommerce", "order", "77", payload, source_updated_at=when, read_now=read_now
+        )
+
+    def suspects(*records: store.StagedRecord) -> set[same_second.RecordKey]:
+        return same_second.suspects(receiver.engine, tenant_id=TENANT, records=records, transforms=lambda _: {})
+
+    assert suspects(order("completed", read_now=True), order("processing", read_now=False)) == {(iid, "order", "77")}
+    assert suspects(order("completed", read_now=True)) == set()
+    assert suspects(order("completed", read_now=True), order("completed", read_now=False)) == set()
