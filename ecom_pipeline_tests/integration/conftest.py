@@ -82,16 +82,26 @@ def env(
         instance.dispose()
 
 
-@contextlib.contextmanager
 def running_shop(
     spec: ShopSpec, *, warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[SandboxServer, dg.DagsterInstance]]:
+) -> contextlib.AbstractContextManager[tuple[SandboxServer, dg.DagsterInstance]]:
     """The emulated shop served on 127.0.0.1 and a Dagster instance, with the environment the CLI reads."""
+    return running_shops(
+        [spec], warehouse_url=warehouse_url, dagster_home=dagster_home, tmp_path=tmp_path, monkeypatch=monkeypatch
+    )
+
+
+@contextlib.contextmanager
+def running_shops(
+    specs: list[ShopSpec], *, warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[SandboxServer, dg.DagsterInstance]]:
+    """The emulated shops served on 127.0.0.1 (one sandbox) and a Dagster instance, with the environment the CLI
+    reads: the end-to-end tests' set-up, written once."""
     monkeypatch.setenv("ECOM_WAREHOUSE_URL", warehouse_url)
     monkeypatch.setenv("ECOM_PIPELINE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("ECOM_SECRET_KEY", Fernet.generate_key().decode())
     monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
-    with SandboxServer(shops=[spec], cert_dir=tmp_path / "certs") as sb:
+    with SandboxServer(shops=specs, cert_dir=tmp_path / "certs") as sb:
         instance = dg.DagsterInstance.from_config(str(dagster_home))
         try:
             yield sb, instance

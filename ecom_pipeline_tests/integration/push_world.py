@@ -53,19 +53,32 @@ SECRET_ENV = {
 
 
 @dataclass
-class PushWorld:
+class TenantWorld:
+    """One test's warehouse, emulated shops and Dagster instance, driven through the CLI as a merchant does; the
+    push worlds, the three-shop worlds and the merge world build on it."""
+
     url: str
     sandbox: SandboxServer
     instance: dg.DagsterInstance
     tmp: Path
+
+    def cli(self, *argv: str) -> int:
+        return cli_main(["--warehouse-url", self.url, *argv])
+
+    def import_csv(self, *lines: str, header: str = CATALOGUE_HEADER) -> None:
+        """``ecom-pipeline catalog import`` of a CSV of ``header`` and ``lines`` into the tenant's hub."""
+        path = self.tmp / "catalogue.csv"
+        path.write_text("\n".join([header, *lines]) + "\n", encoding="utf-8")
+        assert self.cli("catalog", "import", str(path), "--tenant", TENANT) == 0
+
+
+@dataclass
+class PushWorld(TenantWorld):
     shop_name: str
 
     @property
     def shop(self) -> Any:
         return self.sandbox.shop(self.shop_name)
-
-    def cli(self, *argv: str) -> int:
-        return cli_main(["--warehouse-url", self.url, *argv])
 
     def connect_argv(self) -> list[str]:
         """``connect <platform>`` of this shop to the tenant (secrets that go through the environment excluded)."""
@@ -81,11 +94,6 @@ class PushWorld:
 
     def push(self, *extra: str) -> int:
         return self.cli("push", "--tenant", TENANT, *extra)
-
-    def import_csv(self, *lines: str, header: str = CATALOGUE_HEADER) -> None:
-        path = self.tmp / "catalogue.csv"
-        path.write_text("\n".join([header, *lines]) + "\n", encoding="utf-8")
-        assert self.cli("catalog", "import", str(path), "--tenant", TENANT) == 0
 
     def writes(self) -> int:
         """HTTP write calls the shop served (REST shops; GraphQL writes are all POSTs, see the Shopify tests)."""
