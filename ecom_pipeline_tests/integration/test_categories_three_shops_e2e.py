@@ -13,7 +13,6 @@ job (pull, merge, push), the real CLI and the real webhook receiver and inbox ap
 
 from __future__ import annotations
 
-import html
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +25,12 @@ from ecom_pipeline.runner import run_sync
 from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.schema import entity_links, hub_products, integrations, rejected_records, sync_conflicts
 from ecom_pipeline.warehouse.types import utcnow
-from ecom_pipeline_tests.integration.category_worlds import woo_category_paths, woo_rest
+from ecom_pipeline_tests.integration.category_worlds import (
+    presta_category_paths,
+    woo_category_paths,
+    woo_category_steps,
+    woo_rest,
+)
 from ecom_pipeline_tests.integration.push_world import CATALOGUE_HEADER, TENANT
 from ecom_pipeline_tests.integration.three_shops import ShopNames, ThreeShopsWorld, three_shops
 
@@ -87,17 +91,7 @@ class World(ThreeShopsWorld):
 
     def presta_paths(self, reference: str) -> list[str]:
         """The PrestaShop product's categories as paths from home (English names)."""
-        store = self.shop(PRESTA).store
-        [pid] = [p for p, row in store.tables["products"].items() if row.get("reference") == reference]
-        out = []
-        for cid in store.product_categories[int(pid)]:
-            names, step = [], int(cid)
-            while step > 2:
-                row = store.tables["categories"][step]
-                names.insert(0, store.text(row["name"], 1))
-                step = int(row["id_parent"])
-            out.append(" > ".join(names) if names else "Home")
-        return sorted(out)
+        return presta_category_paths(self.shop(PRESTA), reference)
 
     def woo_rest(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         """A merchant's edit through WooCommerce's REST API (real HTTPS)."""
@@ -105,18 +99,7 @@ class World(ThreeShopsWorld):
 
     def woo_steps(self, sku: str) -> list[tuple[str, ...]]:
         """The WooCommerce product's categories, each as the names of its steps from the top level (unescaped)."""
-        store = self.shop(WOO).store
-        terms = store.catalog.terms
-        [product] = [p for p in store.products.values() if p.sku == sku]
-        out = []
-        for named in product.categories:
-            steps: list[str] = []
-            cid = int(named["id"])
-            while cid:
-                steps.insert(0, html.unescape(terms[cid].name))
-                cid = int(terms[cid].parent)
-            out.append(tuple(steps))
-        return sorted(out)
+        return woo_category_steps(self.shop(WOO), sku, unescape=True)
 
     def presta_category_names(self) -> list[str]:
         store = self.shop(PRESTA).store

@@ -21,7 +21,12 @@ from sqlalchemy import select, update
 from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
 from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.schema import entity_links, hub_products, integrations
-from ecom_pipeline_tests.integration.category_worlds import PrestaWorld, WooWorld, woo_category_paths
+from ecom_pipeline_tests.integration.category_worlds import (
+    PrestaWorld,
+    WooWorld,
+    presta_category_paths,
+    woo_category_paths,
+)
 from ecom_pipeline_tests.integration.conftest import running_shop
 from ecom_pipeline_tests.integration.push_world import TENANT, PushWorld
 
@@ -101,25 +106,6 @@ def presta(
         yield world
 
 
-def _presta_paths(world: PrestaWorld, reference: str) -> list[str]:
-    """The shop product's categories as paths from home, from the shop's own tables."""
-    store = world.shop.store
-    categories = store.tables["categories"]
-
-    def name(cid: int) -> str:
-        value = categories[cid]["name"]
-        return str(next(iter(value.values())) if isinstance(value, dict) else value)
-
-    out = []
-    for cid in store.product_categories[world.product_id(reference)]:
-        steps, step = [], int(cid)
-        while step not in (1, 2):
-            steps.insert(0, name(step))
-            step = int(categories[step]["id_parent"])
-        out.append(" > ".join(steps))
-    return sorted(out)
-
-
 def test_prestashop_hub_move_of_a_nested_category_is_pushed_and_its_echo_is_quiet(presta: PrestaWorld) -> None:
     """Prevents a hub move ``A > Mugs`` -> ``B > Mugs`` from staying in the hub (the push compared leaves), and the
     upgrade from pushing every product whose link base names its category by the leaf only."""
@@ -133,7 +119,7 @@ def test_prestashop_hub_move_of_a_nested_category_is_pushed_and_its_echo_is_quie
     presta.shop.stats.reset()
     assert presta.push() == 0
     assert presta.writes() > 0
-    assert _presta_paths(presta, "MUG-1") == ["B > Mugs"]
+    assert presta_category_paths(presta.shop, "MUG-1") == ["B > Mugs"]
     assert _hub_categories(presta, "mug") == ["B > Mugs"]
     presta.quiet(["mug"], ["MUG-1"])
     assert _hub_categories(presta, "mug") == ["B > Mugs"]
