@@ -7,7 +7,7 @@ import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import dagster as dg
 import pytest
@@ -135,6 +135,28 @@ def one_shop_tenant(
         argv = ["--warehouse-url", warehouse_url, "connect", spec.platform, "--tenant", tenant]
         assert cli_main([*argv, "--url", shop.http_url, "--timeout", "5"]) == 0
         yield sb, instance
+
+
+class OpenTenant(Protocol):
+    """The ``open_tenant`` fixture: ``one_shop_tenant`` bound to the test's warehouse, instance and temp folder."""
+
+    def __call__(
+        self, spec: ShopSpec, *, tenant: str, secret_env: dict[str, str]
+    ) -> contextlib.AbstractContextManager[tuple[SandboxServer, dg.DagsterInstance]]: ...
+
+
+@pytest.fixture
+def open_tenant(warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> OpenTenant:
+    """``with open_tenant(spec, tenant=..., secret_env=...) as (sandbox, instance)``: ``one_shop_tenant`` without
+    passing the test's warehouse, Dagster home, temp folder and monkeypatch each time."""
+    bound = functools.partial(
+        one_shop_tenant,
+        warehouse_url=warehouse_url,
+        dagster_home=dagster_home,
+        tmp_path=tmp_path,
+        monkeypatch=monkeypatch,
+    )
+    return bound
 
 
 @pytest.fixture

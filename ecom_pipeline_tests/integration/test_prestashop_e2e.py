@@ -25,26 +25,16 @@ from ecom_pipeline.warehouse.schema import (
     integrations,
     rejected_records,
 )
-from ecom_pipeline_tests.integration.conftest import count, one_shop_tenant
+from ecom_pipeline_tests.integration.conftest import OpenTenant, count
 
 SHOP = "presta"
 TENANT = "initech"
 
 
 @pytest.fixture
-def presta(
-    warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[SandboxServer, dg.DagsterInstance]]:
+def presta(open_tenant: OpenTenant) -> Iterator[tuple[SandboxServer, dg.DagsterInstance]]:
     spec = ShopSpec(name=SHOP, seed=3, products=25, variable_share=0.5, orders=40, customers=12, platform="prestashop")
-    with one_shop_tenant(
-        spec,
-        tenant=TENANT,
-        secret_env={"ECOM_PRESTASHOP_API_KEY": "api_key"},
-        warehouse_url=warehouse_url,
-        dagster_home=dagster_home,
-        tmp_path=tmp_path,
-        monkeypatch=monkeypatch,
-    ) as connected:
+    with open_tenant(spec, tenant=TENANT, secret_env={"ECOM_PRESTASHOP_API_KEY": "api_key"}) as connected:
         yield connected
 
 

@@ -28,28 +28,18 @@ from ecom_pipeline.warehouse.schema import (
     hub_variants,
     rejected_records,
 )
-from ecom_pipeline_tests.integration.conftest import count, one_shop_tenant
+from ecom_pipeline_tests.integration.conftest import OpenTenant, count
 
 SHOP = "shopi"
 TENANT = "hooli"
 
 
 @pytest.fixture
-def shopify(
-    warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[SandboxServer, dg.DagsterInstance]]:
+def shopify(open_tenant: OpenTenant) -> Iterator[tuple[SandboxServer, dg.DagsterInstance]]:
     spec = ShopSpec(
         name=SHOP, seed=5, products=20, orders=30, customers=10, platform="shopify", options={"plan": "plus"}
     )
-    with one_shop_tenant(
-        spec,
-        tenant=TENANT,
-        secret_env={"ECOM_SHOPIFY_ACCESS_TOKEN": "access_token"},
-        warehouse_url=warehouse_url,
-        dagster_home=dagster_home,
-        tmp_path=tmp_path,
-        monkeypatch=monkeypatch,
-    ) as connected:
+    with open_tenant(spec, tenant=TENANT, secret_env={"ECOM_SHOPIFY_ACCESS_TOKEN": "access_token"}) as connected:
         yield connected
 
 
