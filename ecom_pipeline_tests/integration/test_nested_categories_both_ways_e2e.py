@@ -27,8 +27,7 @@ from ecom_pipeline_tests.integration.category_worlds import (
     presta_category_paths,
     woo_category_paths,
 )
-from ecom_pipeline_tests.integration.conftest import running_shop
-from ecom_pipeline_tests.integration.push_world import TENANT, PushWorld
+from ecom_pipeline_tests.integration.push_world import TENANT, OpenPushWorld, PushWorld
 
 MUG = "mug,Mug,,active,simple,,A > Mugs,MUG-1,,8.00,,EUR,0.3,,"
 
@@ -54,12 +53,9 @@ def _hub_categories(world: PushWorld, handle: str) -> list[str]:
 
 
 @pytest.fixture
-def woo(warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[WooWorld]:
+def woo(open_push_world: OpenPushWorld) -> Iterator[WooWorld]:
     spec = ShopSpec(name="woo-move", seed=13, products=2, variable_share=0.0, orders=0, customers=0)
-    env = {"warehouse_url": warehouse_url, "dagster_home": dagster_home, "tmp_path": tmp_path}
-    with running_shop(spec, monkeypatch=monkeypatch, **env) as (sb, instance):
-        world = WooWorld(warehouse_url, sb, instance, tmp_path, "woo-move")
-        world.connect("bidirectional")
+    with open_push_world(WooWorld, spec, direction="bidirectional") as world:
         yield world
 
 
@@ -92,17 +88,11 @@ def test_woocommerce_hub_move_of_a_nested_category_is_pushed_and_its_echo_is_qui
 
 
 @pytest.fixture
-def presta(
-    warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[PrestaWorld]:
+def presta(open_push_world: OpenPushWorld) -> Iterator[PrestaWorld]:
     spec = ShopSpec(
         name="presta-move", seed=7, products=2, variable_share=0.0, orders=0, customers=0, platform="prestashop"
     )
-    env = {"warehouse_url": warehouse_url, "dagster_home": dagster_home, "tmp_path": tmp_path}
-    with running_shop(spec, monkeypatch=monkeypatch, **env) as (sb, instance):
-        world = PrestaWorld(warehouse_url, sb, instance, tmp_path, "presta-move")
-        monkeypatch.setenv("ECOM_PRESTASHOP_API_KEY", world.shop.credentials["api_key"])
-        world.connect("bidirectional")
+    with open_push_world(PrestaWorld, spec, direction="bidirectional") as world:
         yield world
 
 
