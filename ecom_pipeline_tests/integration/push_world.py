@@ -21,7 +21,7 @@ from typing import Any, Protocol, TypeVar
 
 import dagster as dg
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from ecom_pipeline.cli import main as cli_main
 from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
@@ -114,6 +114,21 @@ class PushWorld(TenantWorld):
         """Edit a hub product in SQL, as a merchant may (docs/tables.md)."""
         with shared_engine(self.url).begin() as conn:
             conn.execute(update(hub_products).where(hub_products.c.handle == handle).values(**values))
+
+    def unlink(self, handle: str, *skus: str) -> tuple[int, list[int]]:
+        """Delete the links of hub product ``handle`` and of its variants (of ``skus`` only, when given): what a push
+        killed between the shop's create and our link leaves. Returns the product's and the variants' hub ids."""
+        with shared_engine(self.url).begin() as conn:
+            product = conn.execute(select(hub_products.c.id).where(hub_products.c.handle == handle)).scalar_one()
+            which = hub_variants.c.sku.in_(skus) if skus else hub_variants.c.product_id == product
+            variants = list(conn.execute(select(hub_variants.c.id).where(which)).scalars().all())
+            conn.execute(
+                delete(entity_links).where(
+                    ((entity_links.c.entity == "product") & (entity_links.c.hub_id == product))
+                    | ((entity_links.c.entity == "variant") & (entity_links.c.hub_id.in_(variants)))
+                )
+            )
+        return product, variants
 
     def hub_tags(self, handle: str) -> list[str]:
         with shared_engine(self.url).connect() as conn:

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 
 from ecom_pipeline.runner import run_sync
 from ecom_pipeline.warehouse.engine import shared_engine
@@ -149,15 +149,7 @@ def test_a_push_killed_between_create_and_link_adopts_the_product_by_reference(w
     committed: the rerun finds the reference (filter[reference]) and links the existing product."""
     world.import_csv(*CATALOGUE)
     assert world.push() == 0
-    with shared_engine(world.url).begin() as conn:
-        mug = conn.execute(select(hub_products.c.id).where(hub_products.c.handle == "mug")).scalar_one()
-        mug_variant = conn.execute(select(hub_variants.c.id).where(hub_variants.c.sku == "MUG-1")).scalar_one()
-        conn.execute(
-            delete(entity_links).where(
-                ((entity_links.c.entity == "product") & (entity_links.c.hub_id == mug))
-                | ((entity_links.c.entity == "variant") & (entity_links.c.hub_id == mug_variant))
-            )
-        )
+    mug, [mug_variant] = world.unlink("mug", "MUG-1")
     world.shop.stats.reset()
     assert world.push() == 0
     assert len(world.products_by_reference()["MUG-1"]) == 1
@@ -264,15 +256,7 @@ def test_a_variable_product_is_created_with_one_combination_per_variant_and_not_
     assert world.push() == 0
     assert world.writes() == 0
 
-    with shared_engine(world.url).begin() as conn:
-        tee = conn.execute(select(hub_products.c.id).where(hub_products.c.handle == "tee")).scalar_one()
-        kids = conn.execute(select(hub_variants.c.id).where(hub_variants.c.product_id == tee)).scalars().all()
-        conn.execute(
-            delete(entity_links).where(
-                ((entity_links.c.entity == "product") & (entity_links.c.hub_id == tee))
-                | ((entity_links.c.entity == "variant") & (entity_links.c.hub_id.in_(kids)))
-            )
-        )
+    tee, kids = world.unlink("tee")
     assert world.push() == 0
     again = [p for p, r in world.shop.store.tables["products"].items() if world.shop.store.text(r["name"]) == "T-Shirt"]
     assert again == tees
