@@ -11,7 +11,6 @@ from typing import Any, Protocol
 
 import dagster as dg
 import pytest
-from cryptography.fernet import Fernet
 from sqlalchemy import Table
 
 from ecom_pipeline.cli import main as cli_main
@@ -19,6 +18,7 @@ from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline_tests.integration.push_world import OpenPushWorld, WooCommerceWorld, push_world, woocommerce_spec
+from ecom_pipeline_tests.pipeline_env import set_pipeline_env
 
 SHOP = "test-shop"
 
@@ -71,10 +71,7 @@ def env(
 ) -> Iterator[Env]:
     home = tmp_path / "home"
     home.mkdir()
-    monkeypatch.setenv("ECOM_WAREHOUSE_URL", warehouse_url)
-    monkeypatch.setenv("ECOM_PIPELINE_HOME", str(home))
-    monkeypatch.setenv("ECOM_SECRET_KEY", Fernet.generate_key().decode())
-    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    set_pipeline_env(monkeypatch, warehouse_url=warehouse_url, home=home, dagster_home=dagster_home)
     instance = dg.DagsterInstance.from_config(str(dagster_home))
     try:
         yield Env(warehouse_url=warehouse_url, instance=instance, sandbox=sandbox, home=home)
@@ -97,10 +94,7 @@ def running_shops(
 ) -> Iterator[tuple[SandboxServer, dg.DagsterInstance]]:
     """The emulated shops served on 127.0.0.1 (one sandbox) and a Dagster instance, with the environment the CLI
     reads: the end-to-end tests' set-up, written once."""
-    monkeypatch.setenv("ECOM_WAREHOUSE_URL", warehouse_url)
-    monkeypatch.setenv("ECOM_PIPELINE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("ECOM_SECRET_KEY", Fernet.generate_key().decode())
-    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    set_pipeline_env(monkeypatch, warehouse_url=warehouse_url, home=tmp_path / "home", dagster_home=dagster_home)
     with SandboxServer(shops=specs, cert_dir=tmp_path / "certs") as sb:
         instance = dg.DagsterInstance.from_config(str(dagster_home))
         try:

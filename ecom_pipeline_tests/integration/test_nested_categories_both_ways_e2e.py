@@ -15,7 +15,6 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from cryptography.fernet import Fernet
 from sqlalchemy import select, update
 
 from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
@@ -28,6 +27,7 @@ from ecom_pipeline_tests.integration.category_worlds import (
     woo_category_paths,
 )
 from ecom_pipeline_tests.integration.push_world import TENANT, OpenPushWorld, PushWorld
+from ecom_pipeline_tests.pipeline_env import set_pipeline_env
 
 MUG = "mug,Mug,,active,simple,,A > Mugs,MUG-1,,8.00,,EUR,0.3,,"
 
@@ -131,10 +131,7 @@ def two_shops(
     warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[WooWorld, WooWorld]]:
     """A pull-only WooCommerce shop (the catalogue's source) and a push WooCommerce shop the hub feeds."""
-    monkeypatch.setenv("ECOM_WAREHOUSE_URL", warehouse_url)
-    monkeypatch.setenv("ECOM_PIPELINE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("ECOM_SECRET_KEY", Fernet.generate_key().decode())
-    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    set_pipeline_env(monkeypatch, warehouse_url=warehouse_url, home=tmp_path / "home", dagster_home=dagster_home)
     specs = [
         ShopSpec(name=PULL_SHOP, seed=21, products=2, variable_share=0.0, orders=0, customers=0),
         ShopSpec(name=PUSH_SHOP, seed=22, products=0, variable_share=0.0, orders=0, customers=0),

@@ -26,6 +26,7 @@ from ecom_pipeline.warehouse.schema import (
     rejected_records,
 )
 from ecom_pipeline_tests.integration.conftest import OpenTenant, count
+from ecom_pipeline_tests.pipeline_env import set_pipeline_env
 
 SHOP = "presta"
 TENANT = "initech"
@@ -77,10 +78,7 @@ def bilingual(
     warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[SandboxServer, dg.DagsterInstance]]:
     """Like the recorded prestashop-8.2.1-multilang store; the integration reads it in French."""
-    monkeypatch.setenv("ECOM_WAREHOUSE_URL", warehouse_url)
-    monkeypatch.setenv("ECOM_PIPELINE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("ECOM_SECRET_KEY", Fernet.generate_key().decode())
-    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    set_pipeline_env(monkeypatch, warehouse_url=warehouse_url, home=tmp_path / "home", dagster_home=dagster_home)
     spec = ShopSpec(
         name=SHOP,
         seed=5,
