@@ -257,6 +257,27 @@ def sqlite_warehouse_url(sqlite_warehouse_template: Path, tmp_path: Path) -> str
     return _copy_sqlite(sqlite_warehouse_template, tmp_path / "embedded.db")
 
 
+@pytest.fixture(params=["warehouse_url", "sqlite_warehouse_url"])
+def backend_url(request: pytest.FixtureRequest) -> str:
+    """A fresh warehouse on each backend in turn: the suite's backend (``warehouse_url``), then embedded SQLite.
+
+    SQL that only one dialect accepts must fail a test whatever backend the session runs on, so the store and sync
+    tests run on both. The ids stay ``[warehouse_url]`` / ``[sqlite_warehouse_url]``."""
+    return str(request.getfixturevalue(request.param))
+
+
+@pytest.fixture
+def engine(backend_url: str) -> Iterator[Engine]:
+    """An engine on ``backend_url`` (so a test asking for it runs on both backends), disposed after the test.
+
+    A module that needs another engine (one backend only, or the shared engine) defines its own ``engine``."""
+    from ecom_pipeline.warehouse.engine import make_engine
+
+    eng = make_engine(backend_url)
+    yield eng
+    eng.dispose()
+
+
 # The tests' Dagster instances keep a connection per storage (``pooled_dagster_storage``) instead of dagster-postgres's
 # connect-per-statement; ECOM_TEST_DAGSTER_POOL=0 gives them dagster-postgres's own classes (for comparison).
 DAGSTER_POOL = os.environ.get("ECOM_TEST_DAGSTER_POOL", "1") != "0"

@@ -125,3 +125,20 @@ def schedule_tick(
                 if run is not None and run.status == dg.DagsterRunStatus.QUEUED:
                     instance.launch_run(run_id, workspace.create_request_context())
         yield run_ids
+
+
+def wait_finished(instance: dg.DagsterInstance, run_ids: list[str], timeout_s: float) -> list[dg.DagsterRun]:
+    """The runs a tick submitted, once all of them have finished; past ``timeout_s``, an AssertionError naming each
+    run's status and its last events (what a hung or failed run was doing)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        runs = [instance.get_run_by_id(run_id) for run_id in run_ids]
+        if all(run is not None and run.is_finished for run in runs):
+            return [run for run in runs if run is not None]
+        time.sleep(0.5)
+    details = []
+    for run_id in run_ids:
+        run = instance.get_run_by_id(run_id)
+        events = [f"{e.dagster_event_type}: {e.message[:300]}" for e in instance.all_logs(run_id)[-8:]]
+        details.append(f"{run_id} {run.status if run else '?'}: {events}")
+    raise AssertionError(f"runs did not finish within {timeout_s} s: {details}")

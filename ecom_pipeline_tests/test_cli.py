@@ -27,6 +27,7 @@ from ecom_pipeline.warehouse.credentials import CredentialCipher
 from ecom_pipeline.warehouse.engine import home_and_source, shared_engine
 from ecom_pipeline.warehouse.schema import hub_products, integrations, webhook_inbox
 from ecom_pipeline.warehouse.store import count_rows
+from ecom_pipeline_tests.pipeline_env import set_pipeline_env
 from ecom_pipeline_tests.platforms.replay_server import ReplayServer, Reply
 
 COMMANDS = ["demo", "connect", "disconnect", "tenants", "status", "sync", "serve-webhooks", "sandbox", "migrate"]
@@ -96,10 +97,7 @@ def woo_shop(tmp_path: Path) -> Iterator[ShopHandle]:
 @pytest.fixture
 def cli_env(warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """The environment a user of the CLI has: a warehouse, a home, a Dagster home and a secret key."""
-    monkeypatch.setenv("ECOM_WAREHOUSE_URL", warehouse_url)
-    monkeypatch.setenv("ECOM_PIPELINE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
-    monkeypatch.setenv("ECOM_SECRET_KEY", Fernet.generate_key().decode())
+    set_pipeline_env(monkeypatch, warehouse_url=warehouse_url, home=tmp_path / "home", dagster_home=dagster_home)
     return warehouse_url
 
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from ecom_pipeline import demo_two_way as two_way
@@ -24,6 +23,7 @@ from ecom_pipeline.warehouse.credentials import CredentialCipher
 from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.schema import entity_links, hub_orders, sync_conflicts, webhook_inbox
 from ecom_pipeline.webhooks.app import create_app
+from ecom_pipeline_tests.pipeline_env import set_pipeline_env
 from ecom_pipeline_tests.webhooks.conftest import ReceiverServer
 
 SKUS = sorted(row["sku"] for row in two_way.CATALOGUE)
@@ -47,10 +47,7 @@ def world(
     """The environment ``make demo`` gives the CLI, a Dagster instance and a running webhook receiver."""
     home = tmp_path / "home"
     home.mkdir()
-    monkeypatch.setenv("ECOM_WAREHOUSE_URL", warehouse_url)
-    monkeypatch.setenv("ECOM_PIPELINE_HOME", str(home))
-    monkeypatch.setenv("ECOM_SECRET_KEY", Fernet.generate_key().decode())
-    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    set_pipeline_env(monkeypatch, warehouse_url=warehouse_url, home=home, dagster_home=dagster_home)
     engine = shared_engine(warehouse_url)
     instance = dg.DagsterInstance.from_config(str(dagster_home))
     try:

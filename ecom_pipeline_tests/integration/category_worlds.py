@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import requests
@@ -27,20 +28,47 @@ def woo_rest(sandbox: Any, shop: Any, method: str, path: str, body: dict[str, An
     return reply.json()
 
 
-def woo_category_paths(shop: Any, sku: str) -> list[str]:
-    """The categories of an emulated WooCommerce shop's product as paths, from the shop's own terms (parents
-    followed), sorted."""
+def woo_category_steps(shop: Any, sku: str, *, unescape: bool = False) -> list[tuple[str, ...]]:
+    """The categories of an emulated WooCommerce shop's product, each as the names of its steps from the top level,
+    from the shop's own terms (parents followed), sorted. WooCommerce keeps a term's name HTML-escaped
+    (``Kids &gt; 3 years``); ``unescape`` reads the names as the merchant typed them."""
     store = shop.store
     terms = store.catalog.terms
     [product] = [p for p in store.products.values() if p.sku == sku]
     out = []
     for named in product.categories:
-        steps, cid = [], int(named["id"])
+        steps: list[str] = []
+        cid = int(named["id"])
         while cid:
-            steps.insert(0, terms[cid].name)
+            steps.insert(0, html.unescape(terms[cid].name) if unescape else terms[cid].name)
             cid = int(terms[cid].parent)
-        out.append(" > ".join(steps))
+        out.append(tuple(steps))
     return sorted(out)
+
+
+def woo_category_paths(shop: Any, sku: str) -> list[str]:
+    """The categories of an emulated WooCommerce shop's product as paths (the shop's names joined by `` > ``),
+    sorted."""
+    return sorted(" > ".join(steps) for steps in woo_category_steps(shop, sku))
+
+
+def presta_category_path(store: Any, cid: int) -> str:
+    """An emulated PrestaShop shop's category as ``Parent > Child`` from home (English names, language 1), from the
+    shop's own tables; ``Home`` for home itself."""
+    names: list[str] = []
+    while cid > 2:
+        row = store.tables["categories"][cid]
+        names.insert(0, store.text(row["name"], 1))
+        cid = int(row["id_parent"])
+    return " > ".join(names) if names else "Home"
+
+
+def presta_category_paths(shop: Any, reference: str) -> list[str]:
+    """The categories of an emulated PrestaShop shop's product (found by its ``reference``) as paths from home,
+    sorted."""
+    store = shop.store
+    [pid] = [p for p, row in store.tables["products"].items() if row.get("reference") == reference]
+    return sorted(presta_category_path(store, int(cid)) for cid in store.product_categories[int(pid)])
 
 
 class CategoryWorld(PushWorld):

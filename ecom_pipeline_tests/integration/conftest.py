@@ -7,11 +7,10 @@ import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import dagster as dg
 import pytest
-from cryptography.fernet import Fernet
 from sqlalchemy import Table
 
 from ecom_pipeline.cli import main as cli_main
@@ -19,6 +18,7 @@ from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline_tests.integration.push_world import OpenPushWorld, WooCommerceWorld, push_world, woocommerce_spec
+from ecom_pipeline_tests.pipeline_env import set_pipeline_env
 
 SHOP = "test-shop"
 
@@ -71,10 +71,7 @@ def env(
 ) -> Iterator[Env]:
     home = tmp_path / "home"
     home.mkdir()
-    monkeypatch.setenv("ECOM_WAREHOUSE_URL", warehouse_url)
-    monkeypatch.setenv("ECOM_PIPELINE_HOME", str(home))
-    monkeypatch.setenv("ECOM_SECRET_KEY", Fernet.generate_key().decode())
-    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    set_pipeline_env(monkeypatch, warehouse_url=warehouse_url, home=home, dagster_home=dagster_home)
     instance = dg.DagsterInstance.from_config(str(dagster_home))
     try:
         yield Env(warehouse_url=warehouse_url, instance=instance, sandbox=sandbox, home=home)
@@ -82,16 +79,23 @@ def env(
         instance.dispose()
 
 
-@contextlib.contextmanager
 def running_shop(
     spec: ShopSpec, *, warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[SandboxServer, dg.DagsterInstance]]:
+) -> contextlib.AbstractContextManager[tuple[SandboxServer, dg.DagsterInstance]]:
     """The emulated shop served on 127.0.0.1 and a Dagster instance, with the environment the CLI reads."""
-    monkeypatch.setenv("ECOM_WAREHOUSE_URL", warehouse_url)
-    monkeypatch.setenv("ECOM_PIPELINE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("ECOM_SECRET_KEY", Fernet.generate_key().decode())
-    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
-    with SandboxServer(shops=[spec], cert_dir=tmp_path / "certs") as sb:
+    return running_shops(
+        [spec], warehouse_url=warehouse_url, dagster_home=dagster_home, tmp_path=tmp_path, monkeypatch=monkeypatch
+    )
+
+
+@contextlib.contextmanager
+def running_shops(
+    specs: list[ShopSpec], *, warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[SandboxServer, dg.DagsterInstance]]:
+    """The emulated shops served on 127.0.0.1 (one sandbox) and a Dagster instance, with the environment the CLI
+    reads: the end-to-end tests' set-up, written once."""
+    set_pipeline_env(monkeypatch, warehouse_url=warehouse_url, home=tmp_path / "home", dagster_home=dagster_home)
+    with SandboxServer(shops=specs, cert_dir=tmp_path / "certs") as sb:
         instance = dg.DagsterInstance.from_config(str(dagster_home))
         try:
             yield sb, instance
@@ -125,6 +129,28 @@ def one_shop_tenant(
         argv = ["--warehouse-url", warehouse_url, "connect", spec.platform, "--tenant", tenant]
         assert cli_main([*argv, "--url", shop.http_url, "--timeout", "5"]) == 0
         yield sb, instance
+
+
+class OpenTenant(Protocol):
+    """The ``open_tenant`` fixture: ``one_shop_tenant`` bound to the test's warehouse, instance and temp folder."""
+
+    def __call__(
+        self, spec: ShopSpec, *, tenant: str, secret_env: dict[str, str]
+    ) -> contextlib.AbstractContextManager[tuple[SandboxServer, dg.DagsterInstance]]: ...
+
+
+@pytest.fixture
+def open_tenant(warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> OpenTenant:
+    """``with open_tenant(spec, tenant=..., secret_env=...) as (sandbox, instance)``: ``one_shop_tenant`` without
+    passing the test's warehouse, Dagster home, temp folder and monkeypatch each time."""
+    bound = functools.partial(
+        one_shop_tenant,
+        warehouse_url=warehouse_url,
+        dagster_home=dagster_home,
+        tmp_path=tmp_path,
+        monkeypatch=monkeypatch,
+    )
+    return bound
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from typing import Any, Protocol, TypeVar
 
 import dagster as dg
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from ecom_pipeline.cli import main as cli_main
 from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
@@ -53,19 +53,32 @@ SECRET_ENV = {
 
 
 @dataclass
-class PushWorld:
+class TenantWorld:
+    """One test's warehouse, emulated shops and Dagster instance, driven through the CLI as a merchant does; the
+    push worlds, the three-shop worlds and the merge world build on it."""
+
     url: str
     sandbox: SandboxServer
     instance: dg.DagsterInstance
     tmp: Path
+
+    def cli(self, *argv: str) -> int:
+        return cli_main(["--warehouse-url", self.url, *argv])
+
+    def import_csv(self, *lines: str, header: str = CATALOGUE_HEADER) -> None:
+        """``ecom-pipeline catalog import`` of a CSV of ``header`` and ``lines`` into the tenant's hub."""
+        path = self.tmp / "catalogue.csv"
+        path.write_text("\n".join([header, *lines]) + "\n", encoding="utf-8")
+        assert self.cli("catalog", "import", str(path), "--tenant", TENANT) == 0
+
+
+@dataclass
+class PushWorld(TenantWorld):
     shop_name: str
 
     @property
     def shop(self) -> Any:
         return self.sandbox.shop(self.shop_name)
-
-    def cli(self, *argv: str) -> int:
-        return cli_main(["--warehouse-url", self.url, *argv])
 
     def connect_argv(self) -> list[str]:
         """``connect <platform>`` of this shop to the tenant (secrets that go through the environment excluded)."""
@@ -81,11 +94,6 @@ class PushWorld:
 
     def push(self, *extra: str) -> int:
         return self.cli("push", "--tenant", TENANT, *extra)
-
-    def import_csv(self, *lines: str, header: str = CATALOGUE_HEADER) -> None:
-        path = self.tmp / "catalogue.csv"
-        path.write_text("\n".join([header, *lines]) + "\n", encoding="utf-8")
-        assert self.cli("catalog", "import", str(path), "--tenant", TENANT) == 0
 
     def writes(self) -> int:
         """HTTP write calls the shop served (REST shops; GraphQL writes are all POSTs, see the Shopify tests)."""
@@ -106,6 +114,21 @@ class PushWorld:
         """Edit a hub product in SQL, as a merchant may (docs/tables.md)."""
         with shared_engine(self.url).begin() as conn:
             conn.execute(update(hub_products).where(hub_products.c.handle == handle).values(**values))
+
+    def unlink(self, handle: str, *skus: str) -> tuple[int, list[int]]:
+        """Delete the links of hub product ``handle`` and of its variants (of ``skus`` only, when given): what a push
+        killed between the shop's create and our link leaves. Returns the product's and the variants' hub ids."""
+        with shared_engine(self.url).begin() as conn:
+            product = conn.execute(select(hub_products.c.id).where(hub_products.c.handle == handle)).scalar_one()
+            which = hub_variants.c.sku.in_(skus) if skus else hub_variants.c.product_id == product
+            variants = list(conn.execute(select(hub_variants.c.id).where(which)).scalars().all())
+            conn.execute(
+                delete(entity_links).where(
+                    ((entity_links.c.entity == "product") & (entity_links.c.hub_id == product))
+                    | ((entity_links.c.entity == "variant") & (entity_links.c.hub_id.in_(variants)))
+                )
+            )
+        return product, variants
 
     def hub_tags(self, handle: str) -> list[str]:
         with shared_engine(self.url).connect() as conn:

@@ -13,76 +13,41 @@ job (pull, merge, push), the real CLI and the real webhook receiver and inbox ap
 
 from __future__ import annotations
 
-import html
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
 import pytest
-from cryptography.fernet import Fernet
 from sqlalchemy import select, update
 
-from ecom_pipeline.cli import main as cli_main
 from ecom_pipeline.runner import run_sync
-from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
-from ecom_pipeline.sandbox.shopify.oauth import DEFAULT_SCOPES
 from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.schema import entity_links, hub_products, integrations, rejected_records, sync_conflicts
 from ecom_pipeline.warehouse.types import utcnow
-from ecom_pipeline_tests.integration.category_worlds import woo_category_paths, woo_rest
-
-TENANT = "acme"
-SHOPIFY, WOO, PRESTA = "off-shopify", "off-woo", "off-presta"
-HEADER = (
-    "handle,title,description,status,product_type,tags,categories,sku,variant_title,price,compare_at_price,"
-    "currency,weight,options,position"
+from ecom_pipeline_tests.integration.category_worlds import (
+    presta_category_paths,
+    woo_category_paths,
+    woo_category_steps,
+    woo_rest,
 )
+from ecom_pipeline_tests.integration.push_world import CATALOGUE_HEADER, TENANT
+from ecom_pipeline_tests.integration.three_shops import ShopNames, ThreeShopsWorld, three_shops
+
+SHOPS = ShopNames(shopify="off-shopify", woo="off-woo", presta="off-presta")
+SHOPIFY, WOO, PRESTA = SHOPS
 CATALOGUE = [
     "mug,Mug,,active,simple,,Kitchen > Mugs;Gifts,MUG-1,,8.00,,EUR,,,",
     "cap,Cap,,active,simple,,Hats,CAP-1,,15.00,,EUR,,,",
 ]
 MUG_CATEGORIES = ["Kitchen > Mugs", "Gifts"]
-REST_WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
 
-@dataclass
-class World:
-    url: str
-    sandbox: SandboxServer
-    instance: dg.DagsterInstance
-    tmp: Path
-
-    def cli(self, *argv: str) -> int:
-        return cli_main(["--warehouse-url", self.url, *argv])
-
-    def shop(self, name: str) -> Any:
-        return self.sandbox.shop(name)
-
-    def reset(self) -> None:
-        for name in (WOO, PRESTA):
-            self.shop(name).stats.reset()
-        self.shop(SHOPIFY).api.operations.clear()
-
-    def writes(self) -> dict[str, int]:
-        """Write calls per shop since the last ``reset`` (Shopify: executed mutations)."""
-        out = {name: sum(self.shop(name).stats.count(method=m) for m in REST_WRITES) for name in (WOO, PRESTA)}
-        ops = self.shop(SHOPIFY).api.operations
-        out[SHOPIFY] = sum(len(roots) for kind, roots in ops if kind == "mutation")
-        return out
+class World(ThreeShopsWorld):
+    """The three shops with where each files a product, the Shopify collections switch and the hub's records."""
 
     def mutations(self) -> list[str]:
         return [r for kind, roots in self.shop(SHOPIFY).api.operations if kind == "mutation" for r in roots]
-
-    def cycle(self) -> dict[str, int]:
-        """One sync of the tenant (pull, merge, push); its writes per shop."""
-        self.reset()
-        outcome = run_sync(TENANT, instance=self.instance)
-        assert outcome.success, outcome.failure
-        self.sandbox.clock.advance(60)
-        return self.writes()
 
     def shopify_id(self) -> int:
         with shared_engine(self.url).connect() as conn:
@@ -92,10 +57,6 @@ class World:
     def collections(self, on: bool) -> None:
         argv = ["integration", "set", "--integration", str(self.shopify_id()), "--shopify-collections"]
         assert self.cli(*argv, "on" if on else "off") == 0
-
-    def hub_product(self, handle: str) -> Any:
-        with shared_engine(self.url).connect() as conn:
-            return conn.execute(select(hub_products).where(hub_products.c.handle == handle)).one()
 
     def set_hub_title(self, handle: str, title: str) -> None:
         with shared_engine(self.url).begin() as conn:
@@ -130,17 +91,7 @@ class World:
 
     def presta_paths(self, reference: str) -> list[str]:
         """The PrestaShop product's categories as paths from home (English names)."""
-        store = self.shop(PRESTA).store
-        [pid] = [p for p, row in store.tables["products"].items() if row.get("reference") == reference]
-        out = []
-        for cid in store.product_categories[int(pid)]:
-            names, step = [], int(cid)
-            while step > 2:
-                row = store.tables["categories"][step]
-                names.insert(0, store.text(row["name"], 1))
-                step = int(row["id_parent"])
-            out.append(" > ".join(names) if names else "Home")
-        return sorted(out)
+        return presta_category_paths(self.shop(PRESTA), reference)
 
     def woo_rest(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         """A merchant's edit through WooCommerce's REST API (real HTTPS)."""
@@ -148,18 +99,7 @@ class World:
 
     def woo_steps(self, sku: str) -> list[tuple[str, ...]]:
         """The WooCommerce product's categories, each as the names of its steps from the top level (unescaped)."""
-        store = self.shop(WOO).store
-        terms = store.catalog.terms
-        [product] = [p for p in store.products.values() if p.sku == sku]
-        out = []
-        for named in product.categories:
-            steps: list[str] = []
-            cid = int(named["id"])
-            while cid:
-                steps.insert(0, html.unescape(terms[cid].name))
-                cid = int(terms[cid].parent)
-            out.append(tuple(steps))
-        return sorted(out)
+        return woo_category_steps(self.shop(WOO), sku, unescape=True)
 
     def presta_category_names(self) -> list[str]:
         store = self.shop(PRESTA).store
@@ -187,44 +127,18 @@ class World:
 def world(warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     """The three shops connected bidirectional, Shopify with collections on, the catalogue imported and pushed
     everywhere (the mug in the Shopify collections Mugs and Gifts), and a cycle after that writes nothing."""
-    monkeypatch.setenv("ECOM_WAREHOUSE_URL", warehouse_url)
-    monkeypatch.setenv("ECOM_PIPELINE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("ECOM_SECRET_KEY", Fernet.generate_key().decode())
-    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
-    empty = {"products": 0, "orders": 0, "customers": 0}
-    specs = [
-        ShopSpec(name=SHOPIFY, seed=3, platform="shopify", options={"scopes": [*DEFAULT_SCOPES, "write_products"]},
-                 **empty),
-        ShopSpec(name=WOO, seed=4, **empty),
-        ShopSpec(name=PRESTA, seed=5, platform="prestashop", options={"languages": ["en"]}, **empty),
-    ]  # fmt: skip
-    with SandboxServer(shops=specs, cert_dir=tmp_path / "certs") as sb:
-        instance = dg.DagsterInstance.from_config(str(dagster_home))
-        try:
-            world = World(warehouse_url, sb, instance, tmp_path)
-            both = ("--timeout", "5", "--direction", "bidirectional")
-            shopify = sb.shop(SHOPIFY)
-            monkeypatch.setenv("ECOM_SHOPIFY_ACCESS_TOKEN", shopify.credentials["access_token"])
-            assert world.cli("connect", "shopify", "--tenant", TENANT, "--url", shopify.http_url, *both) == 0
-            woo = sb.shop(WOO)
-            argv = ["connect", "woocommerce", "--tenant", TENANT, "--url", woo.http_url]
-            argv += ["--consumer-key", woo.consumer_key, "--consumer-secret", woo.consumer_secret]
-            assert world.cli(*argv, *both) == 0
-            presta = sb.shop(PRESTA)
-            monkeypatch.setenv("ECOM_PRESTASHOP_API_KEY", presta.credentials["api_key"])
-            assert world.cli("connect", "prestashop", "--tenant", TENANT, "--url", presta.http_url, *both) == 0
-            world.collections(on=True)
-            path = tmp_path / "catalogue.csv"
-            path.write_text("\n".join([HEADER, *CATALOGUE]) + "\n", encoding="utf-8")
-            assert world.cli("catalog", "import", str(path), "--tenant", TENANT) == 0
-            world.cycle()
-            assert world.cycle() == {SHOPIFY: 0, WOO: 0, PRESTA: 0}
-            assert world.shopify_collections_of("MUG-1") == ["Gifts", "Mugs"]
-            assert world.shopify_base_categories("MUG-1") == ["Gifts", "Mugs"]
-            assert world.shelves() == (MUG_CATEGORIES, ["Gifts", "Kitchen > Mugs"], ["Gifts", "Kitchen > Mugs"])
-            yield world
-        finally:
-            instance.dispose()
+    env = three_shops(
+        World, SHOPS, warehouse_url=warehouse_url, dagster_home=dagster_home, tmp_path=tmp_path, monkeypatch=monkeypatch
+    )
+    with env as world:
+        world.collections(on=True)
+        world.import_csv(*CATALOGUE)
+        world.cycle()
+        assert world.cycle() == {SHOPIFY: 0, WOO: 0, PRESTA: 0}
+        assert world.shopify_collections_of("MUG-1") == ["Gifts", "Mugs"]
+        assert world.shopify_base_categories("MUG-1") == ["Gifts", "Mugs"]
+        assert world.shelves() == (MUG_CATEGORIES, ["Gifts", "Kitchen > Mugs"], ["Gifts", "Kitchen > Mugs"])
+        yield world
 
 
 def test_turning_collections_off_keeps_the_hub_categories_through_pulls_and_pushes(world: World) -> None:
@@ -342,7 +256,7 @@ def test_a_shop_category_named_with_the_separator_stays_one_category_both_ways(w
     # From the hub: an escaped name under a parent, imported from a catalogue file.
     kite = "kite,Kite,,active,simple,,Outdoor > Toys \\> Games,KITE-1,,9.00,,EUR,,,"
     path = world.tmp / "kite.csv"
-    path.write_text(f"{HEADER}\n{kite}\n", encoding="utf-8")
+    path.write_text(f"{CATALOGUE_HEADER}\n{kite}\n", encoding="utf-8")
     assert world.cli("catalog", "import", str(path), "--tenant", TENANT) == 0
     world.cycle()
     assert world.woo_steps("KITE-1") == [("Outdoor", "Toys > Games")]

@@ -8,7 +8,6 @@ per step cost a no-change sync ~12 CPU s instead of ~5 (docs/benchmarks.md, "Sch
 from __future__ import annotations
 
 import os
-import time
 
 import dagster as dg
 import pytest
@@ -16,7 +15,7 @@ from sqlalchemy import Engine, NullPool, create_engine, event, text
 
 from ecom_pipeline.definitions import defs
 from ecom_pipeline.runner import run_sync
-from ecom_pipeline_tests.dagster_tick import schedule_tick
+from ecom_pipeline_tests.dagster_tick import schedule_tick, wait_finished
 from ecom_pipeline_tests.integration.conftest import Env
 
 
@@ -25,21 +24,6 @@ def test_sync_and_webhook_jobs_execute_in_process() -> None:
     daemon launches for every tenant, every 30 minutes and on every webhook."""
     for name in ("sync_job", "apply_webhooks_job"):
         assert defs.resolve_job_def(name).executor_def is dg.in_process_executor, name
-
-
-def _wait_finished(instance: dg.DagsterInstance, run_ids: list[str], timeout_s: float = 90) -> list[dg.DagsterRun]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        runs = [instance.get_run_by_id(run_id) for run_id in run_ids]
-        if all(run is not None and run.is_finished for run in runs):
-            return [run for run in runs if run is not None]
-        time.sleep(0.5)
-    details = []
-    for run_id in run_ids:
-        run = instance.get_run_by_id(run_id)
-        events = [f"{e.dagster_event_type}: {e.message[:300]}" for e in instance.all_logs(run_id)[-8:]]
-        details.append(f"{run_id} {run.status if run else '?'}: {events}")
-    raise AssertionError(f"runs did not finish within {timeout_s} s: {details}")
 
 
 def _storage_sessions(instance: dg.DagsterInstance) -> int | None:
@@ -82,7 +66,7 @@ def test_a_scheduled_run_of_a_woocommerce_only_tenant_starts_no_other_platform_s
     try:
         with schedule_tick(env.instance, launch_queued=True) as run_ids:
             assert len(run_ids) == 1
-            (run,) = _wait_finished(env.instance, run_ids)
+            (run,) = wait_finished(env.instance, run_ids, timeout_s=90)
     finally:
         event.remove(Engine, "connect", connected)
     assert run.status == dg.DagsterRunStatus.SUCCESS

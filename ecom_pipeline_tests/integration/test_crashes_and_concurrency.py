@@ -17,7 +17,6 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import yaml
-from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
 from ecom_pipeline.assets.extract import pool_name
@@ -37,6 +36,7 @@ from ecom_pipeline.warehouse.schema import (
     staging_records,
 )
 from ecom_pipeline_tests.integration.conftest import count
+from ecom_pipeline_tests.pipeline_env import set_pipeline_env
 
 POOL = "woocommerce_api"
 
@@ -58,10 +58,7 @@ def repo_dagster_home(dagster_home: Path) -> Path:
 def world(
     warehouse_url: str, repo_dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[SandboxServer, dg.DagsterInstance]]:
-    monkeypatch.setenv("ECOM_WAREHOUSE_URL", warehouse_url)
-    monkeypatch.setenv("ECOM_PIPELINE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("ECOM_SECRET_KEY", Fernet.generate_key().decode())
-    monkeypatch.setenv("DAGSTER_HOME", str(repo_dagster_home))
+    set_pipeline_env(monkeypatch, warehouse_url=warehouse_url, home=tmp_path / "home", dagster_home=repo_dagster_home)
     specs = [
         ShopSpec(name="big", seed=3, products=160, variable_share=0.4, orders=300, customers=80),
         ShopSpec(name="a", seed=4, products=30, orders=20, customers=10),

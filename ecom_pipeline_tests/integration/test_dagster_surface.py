@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import pytest
 from cryptography.fernet import Fernet
 
 from ecom_pipeline.cli import main as cli_main
@@ -24,7 +23,7 @@ from ecom_pipeline.sensors import dead_runs_sensor, tenant_partitions_sensor
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import CredentialCipher
 from ecom_pipeline.warehouse.engine import shared_engine
-from ecom_pipeline_tests.integration.conftest import one_shop_tenant
+from ecom_pipeline_tests.integration.conftest import OpenTenant
 
 
 def _add_integration(url: str, tenant: str, base_url: str) -> int:
@@ -125,21 +124,13 @@ def test_schedule_requests_one_run_per_tenant_with_a_per_tick_run_key(warehouse_
 
 
 def test_a_prestashop_only_tenant_run_materializes_no_woocommerce_or_shopify_asset(
-    warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+    warehouse_url: str, open_tenant: OpenTenant, capsys: Any
 ) -> None:
     """Prevents a tenant's run from materializing other platforms' assets with zero rows (the UI then shows
     "woocommerce/products, latest materialization: initech, 0 rows", the CLI prints all-zero lines, and the
     daemon's run worker starts one process per useless step): the CLI and the schedule select its platforms only."""
     spec = ShopSpec(name="presta", seed=3, products=6, orders=5, customers=3, platform="prestashop")
-    with one_shop_tenant(
-        spec,
-        tenant="initech",
-        secret_env={"ECOM_PRESTASHOP_API_KEY": "api_key"},
-        warehouse_url=warehouse_url,
-        dagster_home=dagster_home,
-        tmp_path=tmp_path,
-        monkeypatch=monkeypatch,
-    ) as (_sandbox, instance):
+    with open_tenant(spec, tenant="initech", secret_env={"ECOM_PRESTASHOP_API_KEY": "api_key"}) as (_sandbox, instance):
         capsys.readouterr()
         assert cli_main(["--warehouse-url", warehouse_url, "sync", "--tenant", "initech"]) == 0
         printed = capsys.readouterr().out

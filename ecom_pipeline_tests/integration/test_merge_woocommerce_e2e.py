@@ -5,7 +5,6 @@ edit, and the next push carries it to the other shop (and the hub's title to bot
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -13,34 +12,22 @@ from typing import Any
 import dagster as dg
 import pytest
 import requests
-from cryptography.fernet import Fernet
 from sqlalchemy import select, update
 
 from ecom_pipeline.cli import main as cli_main
 from ecom_pipeline.runner import run_sync
-from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
+from ecom_pipeline.sandbox.server import ShopSpec
 from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.schema import hub_products, hub_variants, sync_conflicts
+from ecom_pipeline_tests.integration.conftest import running_shops
+from ecom_pipeline_tests.integration.push_world import TENANT, WRITES, TenantWorld
 
-TENANT = "acme"
 SHOPS = ("merge-a", "merge-b")
-HEADER = (
-    "handle,title,description,status,product_type,tags,categories,sku,variant_title,price,compare_at_price,"
-    "currency,weight,options,position"
-)
 CATALOGUE = ["mug,Mug,,active,simple,,,MUG-1,,8.00,,EUR,0.35,,"]
-WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
 
-@dataclass
-class World:
-    url: str
-    sandbox: SandboxServer
-    instance: dg.DagsterInstance
-    tmp: Path
-
-    def cli(self, *argv: str) -> int:
-        return cli_main(["--warehouse-url", self.url, *argv])
+class World(TenantWorld):
+    """The two WooCommerce shops, their mug and the hub's."""
 
     def mug(self, shop: str) -> Any:
         [record] = [p for p in self.sandbox.shop(shop).store.products.values() if p.sku == "MUG-1"]
@@ -70,23 +57,18 @@ class World:
 
 @pytest.fixture
 def world(warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    monkeypatch.setenv("ECOM_WAREHOUSE_URL", warehouse_url)
-    monkeypatch.setenv("ECOM_PIPELINE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("ECOM_SECRET_KEY", Fernet.generate_key().decode())
-    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
     specs = [ShopSpec(name=name, seed=11 + i, products=2, orders=0, customers=0) for i, name in enumerate(SHOPS)]
-    with SandboxServer(shops=specs, cert_dir=tmp_path / "certs") as sb:
-        instance = dg.DagsterInstance.from_config(str(dagster_home))
-        try:
-            for name in SHOPS:
-                shop = sb.shop(name)
-                argv = ["--warehouse-url", warehouse_url, "connect", "woocommerce", "--tenant", TENANT]
-                argv += ["--url", shop.http_url, "--consumer-key", shop.consumer_key]
-                argv += ["--consumer-secret", shop.consumer_secret, "--timeout", "5", "--direction", "bidirectional"]
-                assert cli_main(argv) == 0
-            yield World(warehouse_url, sb, instance, tmp_path)
-        finally:
-            instance.dispose()
+    running = running_shops(
+        specs, warehouse_url=warehouse_url, dagster_home=dagster_home, tmp_path=tmp_path, monkeypatch=monkeypatch
+    )
+    with running as (sb, instance):
+        for name in SHOPS:
+            shop = sb.shop(name)
+            argv = ["--warehouse-url", warehouse_url, "connect", "woocommerce", "--tenant", TENANT]
+            argv += ["--url", shop.http_url, "--consumer-key", shop.consumer_key]
+            argv += ["--consumer-secret", shop.consumer_secret, "--timeout", "5", "--direction", "bidirectional"]
+            assert cli_main(argv) == 0
+        yield World(warehouse_url, sb, instance, tmp_path)
 
 
 def test_a_price_edited_in_one_shop_reaches_the_hub_and_the_other_shop_and_a_hub_title_edit_survives(
@@ -94,9 +76,7 @@ def test_a_price_edited_in_one_shop_reaches_the_hub_and_the_other_shop_and_a_hub
 ) -> None:
     """Prevents the pull from overwriting the hub's own edit (shop wins everything) and a shop's edit from stopping
     at the hub: it must reach the tenant's other bidirectional shops, and then nothing more is written."""
-    path = world.tmp / "catalogue.csv"
-    path.write_text("\n".join([HEADER, *CATALOGUE]) + "\n", encoding="utf-8")
-    assert world.cli("catalog", "import", str(path), "--tenant", TENANT) == 0
+    world.import_csv(*CATALOGUE)
     assert world.cli("push", "--tenant", TENANT) == 0
     assert run_sync(TENANT, instance=world.instance).success
     assert [world.mug(s).regular_price for s in SHOPS] == ["8.00", "8.00"]
@@ -142,9 +122,7 @@ def test_a_webhook_bringing_a_conflicting_price_records_the_conflict_with_its_da
     job = dg.Definitions.merge(base_defs, dg.Definitions(**WEBHOOK_DEFINITIONS)).resolve_job_def(
         APPLY_WEBHOOKS_JOB_NAME
     )
-    path = world.tmp / "catalogue.csv"
-    path.write_text("\n".join([HEADER, *CATALOGUE]) + "\n", encoding="utf-8")
-    assert world.cli("catalog", "import", str(path), "--tenant", TENANT) == 0
+    world.import_csv(*CATALOGUE)
     assert world.cli("push", "--tenant", TENANT) == 0
     assert world.cli("integration", "set", "--integration", str(shop_a), "--policy", "price=hub") == 0
     with ReceiverServer(create_app(engine=engine, cipher=cipher)) as receiver:

@@ -15,15 +15,19 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from cryptography.fernet import Fernet
 from sqlalchemy import select, update
 
 from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
 from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.schema import entity_links, hub_products, integrations
-from ecom_pipeline_tests.integration.category_worlds import PrestaWorld, WooWorld, woo_category_paths
-from ecom_pipeline_tests.integration.conftest import running_shop
-from ecom_pipeline_tests.integration.push_world import TENANT, PushWorld
+from ecom_pipeline_tests.integration.category_worlds import (
+    PrestaWorld,
+    WooWorld,
+    presta_category_paths,
+    woo_category_paths,
+)
+from ecom_pipeline_tests.integration.push_world import TENANT, OpenPushWorld, PushWorld
+from ecom_pipeline_tests.pipeline_env import set_pipeline_env
 
 MUG = "mug,Mug,,active,simple,,A > Mugs,MUG-1,,8.00,,EUR,0.3,,"
 
@@ -49,12 +53,9 @@ def _hub_categories(world: PushWorld, handle: str) -> list[str]:
 
 
 @pytest.fixture
-def woo(warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[WooWorld]:
+def woo(open_push_world: OpenPushWorld) -> Iterator[WooWorld]:
     spec = ShopSpec(name="woo-move", seed=13, products=2, variable_share=0.0, orders=0, customers=0)
-    env = {"warehouse_url": warehouse_url, "dagster_home": dagster_home, "tmp_path": tmp_path}
-    with running_shop(spec, monkeypatch=monkeypatch, **env) as (sb, instance):
-        world = WooWorld(warehouse_url, sb, instance, tmp_path, "woo-move")
-        world.connect("bidirectional")
+    with open_push_world(WooWorld, spec, direction="bidirectional") as world:
         yield world
 
 
@@ -87,37 +88,12 @@ def test_woocommerce_hub_move_of_a_nested_category_is_pushed_and_its_echo_is_qui
 
 
 @pytest.fixture
-def presta(
-    warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[PrestaWorld]:
+def presta(open_push_world: OpenPushWorld) -> Iterator[PrestaWorld]:
     spec = ShopSpec(
         name="presta-move", seed=7, products=2, variable_share=0.0, orders=0, customers=0, platform="prestashop"
     )
-    env = {"warehouse_url": warehouse_url, "dagster_home": dagster_home, "tmp_path": tmp_path}
-    with running_shop(spec, monkeypatch=monkeypatch, **env) as (sb, instance):
-        world = PrestaWorld(warehouse_url, sb, instance, tmp_path, "presta-move")
-        monkeypatch.setenv("ECOM_PRESTASHOP_API_KEY", world.shop.credentials["api_key"])
-        world.connect("bidirectional")
+    with open_push_world(PrestaWorld, spec, direction="bidirectional") as world:
         yield world
-
-
-def _presta_paths(world: PrestaWorld, reference: str) -> list[str]:
-    """The shop product's categories as paths from home, from the shop's own tables."""
-    store = world.shop.store
-    categories = store.tables["categories"]
-
-    def name(cid: int) -> str:
-        value = categories[cid]["name"]
-        return str(next(iter(value.values())) if isinstance(value, dict) else value)
-
-    out = []
-    for cid in store.product_categories[world.product_id(reference)]:
-        steps, step = [], int(cid)
-        while step not in (1, 2):
-            steps.insert(0, name(step))
-            step = int(categories[step]["id_parent"])
-        out.append(" > ".join(steps))
-    return sorted(out)
 
 
 def test_prestashop_hub_move_of_a_nested_category_is_pushed_and_its_echo_is_quiet(presta: PrestaWorld) -> None:
@@ -133,7 +109,7 @@ def test_prestashop_hub_move_of_a_nested_category_is_pushed_and_its_echo_is_quie
     presta.shop.stats.reset()
     assert presta.push() == 0
     assert presta.writes() > 0
-    assert _presta_paths(presta, "MUG-1") == ["B > Mugs"]
+    assert presta_category_paths(presta.shop, "MUG-1") == ["B > Mugs"]
     assert _hub_categories(presta, "mug") == ["B > Mugs"]
     presta.quiet(["mug"], ["MUG-1"])
     assert _hub_categories(presta, "mug") == ["B > Mugs"]
@@ -155,10 +131,7 @@ def two_shops(
     warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[WooWorld, WooWorld]]:
     """A pull-only WooCommerce shop (the catalogue's source) and a push WooCommerce shop the hub feeds."""
-    monkeypatch.setenv("ECOM_WAREHOUSE_URL", warehouse_url)
-    monkeypatch.setenv("ECOM_PIPELINE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("ECOM_SECRET_KEY", Fernet.generate_key().decode())
-    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    set_pipeline_env(monkeypatch, warehouse_url=warehouse_url, home=tmp_path / "home", dagster_home=dagster_home)
     specs = [
         ShopSpec(name=PULL_SHOP, seed=21, products=2, variable_share=0.0, orders=0, customers=0),
         ShopSpec(name=PUSH_SHOP, seed=22, products=0, variable_share=0.0, orders=0, customers=0),

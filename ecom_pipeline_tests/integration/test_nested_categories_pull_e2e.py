@@ -10,7 +10,6 @@ hub's path (and the other shops then got a top-level ``Shirts``).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -19,8 +18,7 @@ from ecom_pipeline.sandbox.server import ShopSpec
 from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.schema import hub_products
 from ecom_pipeline_tests.integration.category_worlds import PrestaWorld, WooWorld
-from ecom_pipeline_tests.integration.conftest import running_shop
-from ecom_pipeline_tests.integration.push_world import TENANT
+from ecom_pipeline_tests.integration.push_world import OpenPushWorld
 
 TEE = "tee,T-Shirt,,active,simple,,Clothing > Shirts,TEE-1,,20.00,,EUR,0.2,,"
 
@@ -29,15 +27,9 @@ TEE = "tee,T-Shirt,,active,simple,,Clothing > Shirts,TEE-1,,20.00,,EUR,0.2,,"
 
 
 @pytest.fixture
-def woo(warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[WooWorld]:
+def woo(open_push_world: OpenPushWorld) -> Iterator[WooWorld]:
     spec = ShopSpec(name="woo-nested", seed=11, products=2, variable_share=0.0, orders=0, customers=0)
-    env = {"warehouse_url": warehouse_url, "dagster_home": dagster_home, "tmp_path": tmp_path}
-    with running_shop(spec, monkeypatch=monkeypatch, **env) as (sb, instance):
-        world = WooWorld(warehouse_url, sb, instance, tmp_path, "woo-nested")
-        shop = world.shop
-        argv = ["connect", "woocommerce", "--tenant", TENANT, "--url", shop.http_url]
-        argv += ["--consumer-key", shop.consumer_key, "--consumer-secret", shop.consumer_secret]
-        assert world.cli(*argv, "--timeout", "5", "--direction", "bidirectional") == 0
+    with open_push_world(WooWorld, spec, direction="bidirectional") as world:
         yield world
 
 
@@ -71,18 +63,11 @@ def test_woocommerce_nested_category_comes_back_as_its_path(woo: WooWorld) -> No
 
 
 @pytest.fixture
-def presta(
-    warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[PrestaWorld]:
+def presta(open_push_world: OpenPushWorld) -> Iterator[PrestaWorld]:
     spec = ShopSpec(
         name="presta-nested", seed=5, products=2, variable_share=0.0, orders=0, customers=0, platform="prestashop"
     )
-    env = {"warehouse_url": warehouse_url, "dagster_home": dagster_home, "tmp_path": tmp_path}
-    with running_shop(spec, monkeypatch=monkeypatch, **env) as (sb, instance):
-        world = PrestaWorld(warehouse_url, sb, instance, tmp_path, "presta-nested")
-        monkeypatch.setenv("ECOM_PRESTASHOP_API_KEY", world.shop.credentials["api_key"])
-        argv = ["connect", "prestashop", "--tenant", TENANT, "--url", world.shop.http_url]
-        assert world.cli(*argv, "--timeout", "5", "--direction", "bidirectional") == 0
+    with open_push_world(PrestaWorld, spec, direction="bidirectional") as world:
         yield world
 
 

@@ -25,26 +25,17 @@ from ecom_pipeline.warehouse.schema import (
     integrations,
     rejected_records,
 )
-from ecom_pipeline_tests.integration.conftest import count, one_shop_tenant
+from ecom_pipeline_tests.integration.conftest import OpenTenant, count
+from ecom_pipeline_tests.pipeline_env import set_pipeline_env
 
 SHOP = "presta"
 TENANT = "initech"
 
 
 @pytest.fixture
-def presta(
-    warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[SandboxServer, dg.DagsterInstance]]:
+def presta(open_tenant: OpenTenant) -> Iterator[tuple[SandboxServer, dg.DagsterInstance]]:
     spec = ShopSpec(name=SHOP, seed=3, products=25, variable_share=0.5, orders=40, customers=12, platform="prestashop")
-    with one_shop_tenant(
-        spec,
-        tenant=TENANT,
-        secret_env={"ECOM_PRESTASHOP_API_KEY": "api_key"},
-        warehouse_url=warehouse_url,
-        dagster_home=dagster_home,
-        tmp_path=tmp_path,
-        monkeypatch=monkeypatch,
-    ) as connected:
+    with open_tenant(spec, tenant=TENANT, secret_env={"ECOM_PRESTASHOP_API_KEY": "api_key"}) as connected:
         yield connected
 
 
@@ -87,10 +78,7 @@ def bilingual(
     warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[SandboxServer, dg.DagsterInstance]]:
     """Like the recorded prestashop-8.2.1-multilang store; the integration reads it in French."""
-    monkeypatch.setenv("ECOM_WAREHOUSE_URL", warehouse_url)
-    monkeypatch.setenv("ECOM_PIPELINE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("ECOM_SECRET_KEY", Fernet.generate_key().decode())
-    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    set_pipeline_env(monkeypatch, warehouse_url=warehouse_url, home=tmp_path / "home", dagster_home=dagster_home)
     spec = ShopSpec(
         name=SHOP,
         seed=5,

@@ -11,10 +11,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 
 from ecom_pipeline.warehouse.engine import shared_engine
-from ecom_pipeline.warehouse.schema import entity_links, hub_products, hub_variants, push_records
+from ecom_pipeline.warehouse.schema import entity_links, hub_variants, push_records
 from ecom_pipeline_tests.integration.push_world import TENANT
 from ecom_pipeline_tests.integration.push_world import WOOCOMMERCE_CATALOGUE as CATALOGUE
 from ecom_pipeline_tests.integration.push_world import WooCommerceWorld as World
@@ -110,15 +110,7 @@ def test_push_records_say_what_each_push_wrote_refused_and_adopted_and_lineage_a
     assert "failed" in out and "Invalid or duplicated SKU" in out
 
     # A push killed between the shop's create and our link: the rerun finds the mug by SKU and adopts it.
-    with shared_engine(world.url).begin() as conn:
-        mug = conn.execute(select(hub_products.c.id).where(hub_products.c.handle == "mug")).scalar_one()
-        mug_1 = conn.execute(select(hub_variants.c.id).where(hub_variants.c.sku == "MUG-1")).scalar_one()
-        conn.execute(
-            delete(entity_links).where(
-                ((entity_links.c.entity == "product") & (entity_links.c.hub_id == mug))
-                | ((entity_links.c.entity == "variant") & (entity_links.c.hub_id == mug_1))
-            )
-        )
+    mug, [mug_1] = world.unlink("mug", "MUG-1")
     world.push()  # the clash is still refused (exit 1); the mug is what this step checks
     fifth = world.export_runs()[-1]
     mine = {("product", mug), ("variant", mug_1)}

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from ecom_pipeline.runner import run_sync
 from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.schema import hub_products
+from ecom_pipeline_tests.integration.category_worlds import presta_category_path
 from ecom_pipeline_tests.integration.push_world import TENANT, OpenPushWorld, PushWorld, prestashop_spec
 
 SHOP = "presta-categories"
@@ -41,13 +42,7 @@ class World(PushWorld):
         return [self.path(int(c)) for c in ids]
 
     def path(self, cid: int) -> str:
-        store = self.shop.store
-        names: list[str] = []
-        while cid > 2:
-            row = store.tables["categories"][cid]
-            names.insert(0, store.text(row["name"], 1))
-            cid = int(row["id_parent"])
-        return " > ".join(names) if names else "Home"
+        return presta_category_path(self.shop.store, cid)
 
     def named(self, english: str) -> list[dict[str, Any]]:
         store = self.shop.store

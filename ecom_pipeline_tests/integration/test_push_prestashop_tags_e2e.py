@@ -9,15 +9,13 @@ language's.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ecom_pipeline.runner import run_sync
 from ecom_pipeline.sandbox.server import ShopSpec
-from ecom_pipeline_tests.integration.conftest import running_shop
-from ecom_pipeline_tests.integration.push_world import TENANT, PushWorld
+from ecom_pipeline_tests.integration.push_world import TENANT, OpenPushWorld, PushWorld
 
 SHOP = "presta-tags"
 HANDLES = ["mug", "cup"]
@@ -59,31 +57,23 @@ class World(PushWorld):
         assert self.writes() == 0
 
 
-def _world(options: dict[str, Any], env: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+def _world(options: dict[str, Any], open_push_world: OpenPushWorld) -> Iterator[World]:
     spec = ShopSpec(
         name=SHOP, seed=5, products=2, variable_share=0.0, orders=0, customers=0, platform="prestashop",
         options=options,
     )  # fmt: skip
-    with running_shop(spec, monkeypatch=monkeypatch, **env) as (sb, instance):
-        world = World(env["warehouse_url"], sb, instance, env["tmp_path"], SHOP)
-        monkeypatch.setenv("ECOM_PRESTASHOP_API_KEY", world.shop.credentials["api_key"])
-        argv = ["connect", "prestashop", "--tenant", TENANT, "--url", world.shop.http_url]
-        assert world.cli(*argv, "--timeout", "5", "--direction", "bidirectional") == 0
+    with open_push_world(World, spec, direction="bidirectional") as world:
         yield world
 
 
 @pytest.fixture
-def world(warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    env = {"warehouse_url": warehouse_url, "dagster_home": dagster_home, "tmp_path": tmp_path}
-    yield from _world({"languages": ["en", "fr"], "key_resources": ["tags"]}, env, monkeypatch)
+def world(open_push_world: OpenPushWorld) -> Iterator[World]:
+    yield from _world({"languages": ["en", "fr"], "key_resources": ["tags"]}, open_push_world)
 
 
 @pytest.fixture
-def recorded_key(
-    warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[World]:
-    env = {"warehouse_url": warehouse_url, "dagster_home": dagster_home, "tmp_path": tmp_path}
-    yield from _world({}, env, monkeypatch)
+def recorded_key(open_push_world: OpenPushWorld) -> Iterator[World]:
+    yield from _world({}, open_push_world)
 
 
 def test_tags_are_pushed_in_the_integration_language_other_languages_kept_and_nothing_echoes(world: World) -> None:

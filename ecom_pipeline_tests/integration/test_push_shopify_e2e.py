@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 
 from ecom_pipeline.runner import run_sync
 from ecom_pipeline.sandbox.shopify.oauth import DEFAULT_SCOPES
@@ -130,15 +130,8 @@ def test_a_push_killed_between_create_and_link_adopts_the_product_by_sku_on_reru
     committed (reproduced by removing the links): the rerun finds the SKUs and updates that product."""
     world.import_csv(*CATALOGUE)
     assert world.push() == 0
+    tee, tee_variants = world.unlink("tee")
     with shared_engine(world.url).begin() as conn:
-        tee = conn.execute(select(hub_products.c.id).where(hub_products.c.handle == "tee")).scalar_one()
-        tee_variants = conn.execute(select(hub_variants.c.id).where(hub_variants.c.product_id == tee)).scalars().all()
-        conn.execute(
-            delete(entity_links).where(
-                ((entity_links.c.entity == "product") & (entity_links.c.hub_id == tee))
-                | ((entity_links.c.entity == "variant") & (entity_links.c.hub_id.in_(tee_variants)))
-            )
-        )
         conn.execute(update(sync_runs).where(sync_runs.c.stage == "export").values(status="running"))
     products_before = set(world.shop.store.products)
     variants_before = {s: [v.id for v in vs] for s, vs in world.variants_by_sku().items() if s in OURS}

@@ -143,15 +143,7 @@ def test_a_push_killed_between_create_and_link_creates_no_duplicate_on_rerun(wor
     committed: the rerun looks the SKU up and links the existing record (state reproduced by removing the links)."""
     world.import_csv(*CATALOGUE)
     assert world.push() == 0
-    with shared_engine(world.url).begin() as conn:
-        mug = conn.execute(select(hub_products.c.id).where(hub_products.c.handle == "mug")).scalar_one()
-        mug_variant = conn.execute(select(hub_variants.c.id).where(hub_variants.c.sku == "MUG-1")).scalar_one()
-        conn.execute(
-            delete(entity_links).where(
-                ((entity_links.c.entity == "product") & (entity_links.c.hub_id == mug))
-                | ((entity_links.c.entity == "variant") & (entity_links.c.hub_id == mug_variant))
-            )
-        )
+    mug, [mug_variant] = world.unlink("mug", "MUG-1")
     world.shop.stats.reset()
     assert world.push() == 0
     assert len(world.shop_by_sku()["MUG-1"]) == 1
@@ -205,15 +197,8 @@ def test_a_push_killed_after_creating_a_variable_product_links_it_on_rerun_inste
     the variable product (which has no SKU of its own): the rerun looks the parent up by its slug."""
     world.import_csv(*CATALOGUE)
     assert world.push() == 0
+    tee, tee_variants = world.unlink("tee")
     with shared_engine(world.url).begin() as conn:
-        tee = conn.execute(select(hub_products.c.id).where(hub_products.c.handle == "tee")).scalar_one()
-        tee_variants = conn.execute(select(hub_variants.c.id).where(hub_variants.c.product_id == tee)).scalars().all()
-        conn.execute(
-            delete(entity_links).where(
-                ((entity_links.c.entity == "product") & (entity_links.c.hub_id == tee))
-                | ((entity_links.c.entity == "variant") & (entity_links.c.hub_id.in_(tee_variants)))
-            )
-        )
         # What a killed process leaves (its run row still open), or a push that failed part-way.
         conn.execute(update(sync_runs).where(sync_runs.c.stage == "export").values(status=left_as))
     world.shop.stats.reset()

@@ -7,7 +7,6 @@ force-deleted record stayed live in the hub until someone ran ``--full-refresh``
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -32,7 +31,7 @@ from ecom_pipeline.warehouse.schema import (
     staging_records,
     sync_runs,
 )
-from ecom_pipeline_tests.integration.conftest import SHOP, Env, count, one_shop_tenant
+from ecom_pipeline_tests.integration.conftest import SHOP, Env, OpenTenant, count
 
 TENANT = "acme"
 
@@ -216,19 +215,9 @@ def test_a_record_deleted_while_the_listing_pages_is_not_taken_for_gone(env: Env
 
 
 @pytest.fixture
-def shopify(
-    warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[SandboxServer, dg.DagsterInstance]]:
+def shopify(open_tenant: OpenTenant) -> Iterator[tuple[SandboxServer, dg.DagsterInstance]]:
     spec = ShopSpec(name="shopi", seed=5, products=12, orders=10, customers=6, platform="shopify")
-    with one_shop_tenant(
-        spec,
-        tenant="hooli",
-        secret_env={"ECOM_SHOPIFY_ACCESS_TOKEN": "access_token"},
-        warehouse_url=warehouse_url,
-        dagster_home=dagster_home,
-        tmp_path=tmp_path,
-        monkeypatch=monkeypatch,
-    ) as connected:
+    with open_tenant(spec, tenant="hooli", secret_env={"ECOM_SHOPIFY_ACCESS_TOKEN": "access_token"}) as connected:
         yield connected
 
 
@@ -277,21 +266,11 @@ def test_the_rejection_of_a_record_the_shop_deleted_is_closed_by_the_reconciliat
 
 
 @pytest.fixture
-def presta(
-    warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[SandboxServer, dg.DagsterInstance]]:
+def presta(open_tenant: OpenTenant) -> Iterator[tuple[SandboxServer, dg.DagsterInstance]]:
     spec = ShopSpec(
         name="presta", seed=3, products=10, variable_share=0.5, orders=8, customers=5, platform="prestashop"
     )
-    with one_shop_tenant(
-        spec,
-        tenant="initech",
-        secret_env={"ECOM_PRESTASHOP_API_KEY": "api_key"},
-        warehouse_url=warehouse_url,
-        dagster_home=dagster_home,
-        tmp_path=tmp_path,
-        monkeypatch=monkeypatch,
-    ) as connected:
+    with open_tenant(spec, tenant="initech", secret_env={"ECOM_PRESTASHOP_API_KEY": "api_key"}) as connected:
         yield connected
 
 

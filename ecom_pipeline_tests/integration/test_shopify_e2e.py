@@ -11,7 +11,6 @@ from typing import Any
 
 import dagster as dg
 import pytest
-from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from ecom_pipeline.cli import main as cli_main
@@ -28,28 +27,19 @@ from ecom_pipeline.warehouse.schema import (
     hub_variants,
     rejected_records,
 )
-from ecom_pipeline_tests.integration.conftest import count, one_shop_tenant
+from ecom_pipeline_tests.integration.conftest import OpenTenant, count
+from ecom_pipeline_tests.pipeline_env import set_pipeline_env
 
 SHOP = "shopi"
 TENANT = "hooli"
 
 
 @pytest.fixture
-def shopify(
-    warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[SandboxServer, dg.DagsterInstance]]:
+def shopify(open_tenant: OpenTenant) -> Iterator[tuple[SandboxServer, dg.DagsterInstance]]:
     spec = ShopSpec(
         name=SHOP, seed=5, products=20, orders=30, customers=10, platform="shopify", options={"plan": "plus"}
     )
-    with one_shop_tenant(
-        spec,
-        tenant=TENANT,
-        secret_env={"ECOM_SHOPIFY_ACCESS_TOKEN": "access_token"},
-        warehouse_url=warehouse_url,
-        dagster_home=dagster_home,
-        tmp_path=tmp_path,
-        monkeypatch=monkeypatch,
-    ) as connected:
+    with open_tenant(spec, tenant=TENANT, secret_env={"ECOM_SHOPIFY_ACCESS_TOKEN": "access_token"}) as connected:
         yield connected
 
 
@@ -125,10 +115,7 @@ def test_sync_on_a_retired_version_gives_the_same_hub_as_on_a_supported_one(
     anchor = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
     # The same shop (name, seed, anchor: the same data) served twice, once per tenant and pinned version.
     spec = ShopSpec(name="pinned", seed=11, products=12, orders=15, customers=6, platform="shopify", anchor=anchor)
-    monkeypatch.setenv("ECOM_WAREHOUSE_URL", warehouse_url)
-    monkeypatch.setenv("ECOM_PIPELINE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("ECOM_SECRET_KEY", Fernet.generate_key().decode())
-    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    set_pipeline_env(monkeypatch, warehouse_url=warehouse_url, home=tmp_path / "home", dagster_home=dagster_home)
     outcomes = {}
     for tenant, version in (("retired", "2025-10"), ("current", None)):
         with SandboxServer(shops=[spec], cert_dir=tmp_path / f"certs-{tenant}") as sb:

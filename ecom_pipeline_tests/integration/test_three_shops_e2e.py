@@ -10,30 +10,19 @@ move the record's modification time as the real admin does.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-import dagster as dg
 import pytest
-from cryptography.fernet import Fernet
 from sqlalchemy import select, update
 
-from ecom_pipeline.cli import main as cli_main
-from ecom_pipeline.runner import run_sync
-from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
-from ecom_pipeline.sandbox.shopify.oauth import DEFAULT_SCOPES
 from ecom_pipeline.warehouse.engine import shared_engine
-from ecom_pipeline.warehouse.schema import entity_links, hub_products, hub_variants, sync_conflicts
+from ecom_pipeline.warehouse.schema import entity_links, hub_variants, sync_conflicts
 from ecom_pipeline.warehouse.types import utcnow
+from ecom_pipeline_tests.integration.three_shops import ShopNames, ThreeShopsWorld, three_shops
 
-TENANT = "acme"
-SHOPIFY, WOO, PRESTA = "tri-shopify", "tri-woo", "tri-presta"
-HEADER = (
-    "handle,title,description,status,product_type,tags,categories,sku,variant_title,price,compare_at_price,"
-    "currency,weight,options,position"
-)
+SHOPS = ShopNames(shopify="tri-shopify", woo="tri-woo", presta="tri-presta")
+SHOPIFY, WOO, PRESTA = SHOPS
 # Every shop lists every product: the T-Shirt's sizes are WooCommerce attributes, Shopify options and PrestaShop
 # attribute values (created by name by the PrestaShop writer).
 CATALOGUE = [
@@ -43,54 +32,10 @@ CATALOGUE = [
     "tee,,,,,,,TEE-M,,19.90,,EUR,,Size=M,2",
     "tee,,,,,,,TEE-L,,21.00,,EUR,,Size=L,3",
 ]
-REST_WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
 
-@dataclass
-class World:
-    url: str
-    sandbox: SandboxServer
-    instance: dg.DagsterInstance
-    tmp: Path
-    counts: list[dict[str, int]] = field(default_factory=list)
-
-    def cli(self, *argv: str) -> int:
-        return cli_main(["--warehouse-url", self.url, *argv])
-
-    def shop(self, name: str) -> Any:
-        return self.sandbox.shop(name)
-
-    def reset(self) -> None:
-        for name in (WOO, PRESTA):
-            self.shop(name).stats.reset()
-        self.shop(SHOPIFY).api.operations.clear()
-
-    def writes(self) -> dict[str, int]:
-        """Write calls per shop since the last ``reset``."""
-        out = {name: sum(self.shop(name).stats.count(method=m) for m in REST_WRITES) for name in (WOO, PRESTA)}
-        ops = self.shop(SHOPIFY).api.operations
-        out[SHOPIFY] = sum(len(roots) for kind, roots in ops if kind == "mutation")
-        return out
-
-    def cycle(self) -> dict[str, int]:
-        """One sync of the tenant (pull, merge, push); its writes per shop, recorded in ``counts``."""
-        self.reset()
-        outcome = run_sync(TENANT, instance=self.instance)
-        assert outcome.success, outcome.failure
-        self.sandbox.clock.advance(60)
-        writes = self.writes()
-        self.counts.append(writes)
-        return writes
-
-    def hub_variant(self, sku: str) -> Any:
-        with shared_engine(self.url).connect() as conn:
-            return conn.execute(select(hub_variants).where(hub_variants.c.sku == sku)).one()
-
-    def hub_product(self, handle: str) -> Any:
-        with shared_engine(self.url).connect() as conn:
-            return conn.execute(select(hub_products).where(hub_products.c.handle == handle)).one()
-
-    # -- what each shop has --------------------------------------------------------------------------------------
+class World(ThreeShopsWorld):
+    """The three shops with what each has of the catalogue."""
 
     def shopify_skus(self) -> dict[str, int]:
         found: dict[str, int] = {}
@@ -118,38 +63,13 @@ class World:
 
 @pytest.fixture
 def world(warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    monkeypatch.setenv("ECOM_WAREHOUSE_URL", warehouse_url)
-    monkeypatch.setenv("ECOM_PIPELINE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("ECOM_SECRET_KEY", Fernet.generate_key().decode())
-    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
-    empty = {"products": 0, "orders": 0, "customers": 0}
-    specs = [
-        ShopSpec(name=SHOPIFY, seed=3, platform="shopify", options={"scopes": [*DEFAULT_SCOPES, "write_products"]},
-                 **empty),
-        ShopSpec(name=WOO, seed=4, **empty),
-        ShopSpec(name=PRESTA, seed=5, platform="prestashop", options={"languages": ["en"]}, **empty),
-    ]  # fmt: skip
-    with SandboxServer(shops=specs, cert_dir=tmp_path / "certs") as sb:
-        instance = dg.DagsterInstance.from_config(str(dagster_home))
-        try:
-            world = World(warehouse_url, sb, instance, tmp_path)
-            both = ("--timeout", "5", "--direction", "bidirectional")
-            shopify = sb.shop(SHOPIFY)
-            monkeypatch.setenv("ECOM_SHOPIFY_ACCESS_TOKEN", shopify.credentials["access_token"])
-            assert world.cli("connect", "shopify", "--tenant", TENANT, "--url", shopify.http_url, *both) == 0
-            woo = sb.shop(WOO)
-            argv = ["connect", "woocommerce", "--tenant", TENANT, "--url", woo.http_url]
-            argv += ["--consumer-key", woo.consumer_key, "--consumer-secret", woo.consumer_secret]
-            assert world.cli(*argv, *both) == 0
-            presta = sb.shop(PRESTA)
-            monkeypatch.setenv("ECOM_PRESTASHOP_API_KEY", presta.credentials["api_key"])
-            assert world.cli("connect", "prestashop", "--tenant", TENANT, "--url", presta.http_url, *both) == 0
-            path = tmp_path / "catalogue.csv"
-            path.write_text("\n".join([HEADER, *CATALOGUE]) + "\n", encoding="utf-8")
-            assert world.cli("catalog", "import", str(path), "--tenant", TENANT) == 0
-            yield world
-        finally:
-            instance.dispose()
+    """The three shops connected bidirectional and the catalogue imported into the hub."""
+    env = three_shops(
+        World, SHOPS, warehouse_url=warehouse_url, dagster_home=dagster_home, tmp_path=tmp_path, monkeypatch=monkeypatch
+    )
+    with env as world:
+        world.import_csv(*CATALOGUE)
+        yield world
 
 
 def test_three_bidirectional_shops_fall_to_zero_writes_then_again_after_an_edit_in_each_shop(world: World) -> None:

@@ -33,7 +33,7 @@ from ecom_pipeline.sync_batches import LAUNCHED_BY_BATCH, SYNC_BATCH_JOB_NAME, T
 from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.locks import ENV_LOCK_TIMEOUT, tenant_lock
 from ecom_pipeline.warehouse.schema import integrations, sync_runs
-from ecom_pipeline_tests.dagster_tick import schedule_tick
+from ecom_pipeline_tests.dagster_tick import schedule_tick, wait_finished
 from ecom_pipeline_tests.integration.conftest import SHOP, Env
 
 
@@ -41,16 +41,6 @@ def _evaluate(schedule: Any, env: Env) -> Any:
     resources = {"warehouse": WarehouseResource(url=env.warehouse_url)}
     with dg.build_schedule_context(instance=env.instance, resources=resources) as context:
         return schedule(context)
-
-
-def _wait_finished(instance: dg.DagsterInstance, run_ids: list[str], timeout_s: float = 240) -> list[dg.DagsterRun]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        runs = [instance.get_run_by_id(run_id) for run_id in run_ids]
-        if all(run is not None and run.is_finished for run in runs):
-            return [run for run in runs if run is not None]
-        time.sleep(0.5)
-    raise AssertionError(f"batch runs did not finish within {timeout_s} s")
 
 
 def test_batches_split_the_sorted_tenants_evenly() -> None:
@@ -147,7 +137,7 @@ def test_a_large_tick_runs_tenants_in_batches_each_with_its_own_run_partition_an
         schedule_tick(env.instance, "incremental_sync_batches_schedule", launch_queued=True) as run_ids,
     ):
         assert len(run_ids) == 2
-        batches = _wait_finished(env.instance, run_ids)
+        batches = wait_finished(env.instance, run_ids, timeout_s=240)
 
     by_first = {run.tags["ecom/first_tenant"]: run for run in batches}
     assert set(by_first) == {"a-dead", "c-locked"}

@@ -13,7 +13,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -39,7 +38,7 @@ from ecom_pipeline.warehouse.engine import default_home, shared_engine
 from ecom_pipeline.warehouse.schema import hub_variants, webhook_inbox
 from ecom_pipeline.webhooks.app import create_app
 from ecom_pipeline.webhooks.apply import apply_inbox
-from ecom_pipeline_tests.integration.conftest import one_shop_tenant
+from ecom_pipeline_tests.integration.conftest import OpenTenant
 from ecom_pipeline_tests.toy_platform.deliveries import sign
 from ecom_pipeline_tests.toy_platform.spec import platform_spec
 from ecom_pipeline_tests.webhooks.conftest import ReceiverServer
@@ -70,9 +69,7 @@ def test_a_platform_registered_once_shows_in_the_cli_sandbox_dagster_assets_and_
     toy: PlatformSpec,
     engine: Engine,
     warehouse_url: str,
-    dagster_home: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    open_tenant: OpenTenant,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Prevents a platform from needing edits outside its folder (a name list the registry does not feed)."""
@@ -85,15 +82,7 @@ def test_a_platform_registered_once_shows_in_the_cli_sandbox_dagster_assets_and_
     # The sandbox serves the toy's emulator, and `ecom-pipeline connect toyshop` checks its token against it.
     spec = ShopSpec(name=SHOP, seed=1, products=5, platform="toyshop")
     secrets = {"ECOM_TOY_TOKEN": "token", "ECOM_TOY_WEBHOOK_SECRET": "webhook_secret"}
-    with one_shop_tenant(
-        spec,
-        tenant=TENANT,
-        secret_env=secrets,
-        warehouse_url=warehouse_url,
-        dagster_home=dagster_home,
-        tmp_path=tmp_path,
-        monkeypatch=monkeypatch,
-    ) as (sandbox, instance):
+    with open_tenant(spec, tenant=TENANT, secret_env=secrets) as (sandbox, instance):
         with engine.connect() as conn:
             (integration,) = store.list_integrations(conn, tenant_id=TENANT)
         assert integration.platform == "toyshop"

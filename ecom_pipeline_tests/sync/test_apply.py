@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -13,16 +12,8 @@ from sqlalchemy import Engine, select
 from ecom_pipeline.sync.apply import apply_staged
 from ecom_pipeline.sync.canonical import CanonicalError, CanonicalProduct, CanonicalVariant
 from ecom_pipeline.warehouse import store
-from ecom_pipeline.warehouse.engine import make_engine
 from ecom_pipeline.warehouse.schema import entity_links, hub_products, hub_variants, rejected_records
 from ecom_pipeline_tests.sync.helpers import T0, connect
-
-
-@pytest.fixture(params=["warehouse_url", "sqlite_warehouse_url"])
-def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    eng = make_engine(request.getfixturevalue(request.param))
-    yield eng
-    eng.dispose()
 
 
 def transform(payload: dict[str, Any]) -> CanonicalProduct:

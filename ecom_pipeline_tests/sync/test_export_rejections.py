@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine, select
 
 from ecom_pipeline.sync.export import Rejection, record_export_rejections
 from ecom_pipeline.warehouse import store
-from ecom_pipeline.warehouse.engine import make_engine
 from ecom_pipeline.warehouse.schema import integrations, rejected_records
 from ecom_pipeline_tests.sync.helpers import CIPHER
-
-
-@pytest.fixture(params=["warehouse_url", "sqlite_warehouse_url"])
-def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    eng = make_engine(str(request.getfixturevalue(request.param)))
-    yield eng
-    eng.dispose()
 
 
 def _push(engine: Engine, iid: int, run: str, *refused: tuple[str, str]) -> list[Any]:

@@ -6,24 +6,14 @@ shop would deliver them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import Engine, func, select
 
 from ecom_pipeline.sync import resolve
-from ecom_pipeline.warehouse.engine import make_engine
 from ecom_pipeline.warehouse.schema import hub_inventory, hub_order_lines, hub_products, hub_variants
 from ecom_pipeline.warehouse.types import utcnow
 from ecom_pipeline_tests.sync.helpers import T0, connect, line, order, product, stock, variant
-
-
-@pytest.fixture(params=["warehouse_url", "sqlite_warehouse_url"])
-def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    eng = make_engine(request.getfixturevalue(request.param))
-    yield eng
-    eng.dispose()
 
 
 def test_a_later_read_without_product_keeps_the_sku_and_variant_the_line_was_sold_as(engine: Engine) -> None:

@@ -6,25 +6,15 @@ deleted products were rejected again and again with advice that cannot help). Re
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import Engine, select
 
 from ecom_pipeline.sync import resolve
 from ecom_pipeline.warehouse import store
-from ecom_pipeline.warehouse.engine import make_engine
 from ecom_pipeline.warehouse.schema import rejected_records
 from ecom_pipeline.warehouse.types import utcnow
 from ecom_pipeline_tests.sync.helpers import T0, connect, product, variant
-
-
-@pytest.fixture(params=["warehouse_url", "sqlite_warehouse_url"])
-def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    eng = make_engine(request.getfixturevalue(request.param))
-    yield eng
-    eng.dispose()
 
 
 def _reject(conn: object, iid: int, entity: str, external_id: str) -> None:

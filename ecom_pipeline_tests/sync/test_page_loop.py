@@ -10,7 +10,6 @@ carrying another shop's tenant.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,15 +29,7 @@ from ecom_pipeline.sync.extract import (
     staged_record,
 )
 from ecom_pipeline.warehouse import store
-from ecom_pipeline.warehouse.engine import make_engine
 from ecom_pipeline_tests.sync.helpers import T0, connect
-
-
-@pytest.fixture(params=["warehouse_url", "sqlite_warehouse_url"])
-def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    eng = make_engine(request.getfixturevalue(request.param))
-    yield eng
-    eng.dispose()
 
 
 def _context(engine: Engine, *, full_refresh: bool = False) -> ExtractContext:

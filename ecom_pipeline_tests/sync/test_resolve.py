@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import Engine, select
 
 from ecom_pipeline.sync import resolve
 from ecom_pipeline.warehouse import store
-from ecom_pipeline.warehouse.engine import make_engine
 from ecom_pipeline.warehouse.schema import (
     entity_links,
     hub_customers,
@@ -23,13 +20,6 @@ from ecom_pipeline.warehouse.schema import (
 )
 from ecom_pipeline.warehouse.types import utcnow
 from ecom_pipeline_tests.sync.helpers import T0, connect, customer, line, order, product, stock, variant
-
-
-@pytest.fixture(params=["warehouse_url", "sqlite_warehouse_url"])
-def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    eng = make_engine(request.getfixturevalue(request.param))
-    yield eng
-    eng.dispose()
 
 
 def _snapshot(engine: Engine) -> dict[str, list[tuple]]:

@@ -4,7 +4,6 @@ and a pull shop still overwrites the hub as before."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -16,22 +15,9 @@ from ecom_pipeline.cli import main as cli_main
 from ecom_pipeline.sync import resolve
 from ecom_pipeline.sync.export import load_plan
 from ecom_pipeline.warehouse import store
-from ecom_pipeline.warehouse.engine import make_engine
 from ecom_pipeline.warehouse.schema import entity_links, hub_products, hub_variants, integrations, sync_conflicts
 from ecom_pipeline.warehouse.types import utcnow
 from ecom_pipeline_tests.sync.helpers import CIPHER, T0, conflicts, product, variant
-
-
-@pytest.fixture(params=["warehouse_url", "sqlite_warehouse_url"])
-def url(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue(request.param))
-
-
-@pytest.fixture
-def engine(url: str) -> Iterator[Engine]:
-    eng = make_engine(url)
-    yield eng
-    eng.dispose()
 
 
 def _connect(conn: Connection, direction: str, policies: dict[str, str] | None = None) -> int:
@@ -152,7 +138,7 @@ def test_a_price_edited_differently_on_both_sides_is_a_conflict_decided_by_the_p
 
 
 def test_a_held_conflict_decided_take_shop_is_applied_on_the_next_sync_exactly_once(
-    engine: Engine, url: str, capsys: pytest.CaptureFixture[str]
+    engine: Engine, backend_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Prevents a person's decision from never reaching the hub, or from being applied again over later edits."""
     with engine.begin() as conn:
@@ -162,7 +148,7 @@ def test_a_held_conflict_decided_take_shop_is_applied_on_the_next_sync_exactly_o
     _pull(engine, iid, price="12.50", at=T0 + timedelta(hours=1))
     [held] = conflicts(engine)
     assert held.resolution == "held" and _hub(engine)[1] == Decimal("11.00")
-    assert cli_main(["--warehouse-url", url, "conflicts", "resolve", str(held.id), "--take", "shop"]) == 0
+    assert cli_main(["--warehouse-url", backend_url, "conflicts", "resolve", str(held.id), "--take", "shop"]) == 0
     capsys.readouterr()
     assert _hub(engine)[1] == Decimal("11.00")  # recorded, not applied yet
 

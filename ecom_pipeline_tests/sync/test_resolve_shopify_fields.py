@@ -3,7 +3,6 @@ fills only the columns it has, so a product sold on WooCommerce and Shopify keep
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 
@@ -11,19 +10,11 @@ import pytest
 from sqlalchemy import Engine, select, update
 
 from ecom_pipeline.sync import resolve
-from ecom_pipeline.warehouse.engine import make_engine
 from ecom_pipeline.warehouse.schema import entity_links, hub_products, integrations
 from ecom_pipeline.warehouse.types import utcnow
 from ecom_pipeline_tests.sync.helpers import T0, connect, product, variant
 
 LONG_TYPE = "Outdoor Equipment > Camping Cookware > Enamel Travel Mugs"
-
-
-@pytest.fixture(params=["warehouse_url", "sqlite_warehouse_url"])
-def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    eng = make_engine(request.getfixturevalue(request.param))
-    yield eng
-    eng.dispose()
 
 
 def _hub(engine: Engine) -> tuple[str | None, str | None, str | None, str]:

@@ -5,31 +5,21 @@ bidirectional shop merges against an empty base instead of taking the shop's val
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-import pytest
 from sqlalchemy import Connection, Engine, select, update
 
 from ecom_pipeline.sync import resolve
 from ecom_pipeline.sync.conflicts import resolve_conflict
 from ecom_pipeline.sync.export import load_plan
 from ecom_pipeline.warehouse import store
-from ecom_pipeline.warehouse.engine import make_engine
 from ecom_pipeline.warehouse.schema import entity_links, hub_products, hub_variants, integrations
 from ecom_pipeline.warehouse.types import utcnow
 from ecom_pipeline_tests.sync.helpers import CIPHER, T0, conflicts, product, variant
 
 LATER = T0 + timedelta(hours=1)
-
-
-@pytest.fixture(params=["warehouse_url", "sqlite_warehouse_url"])
-def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    eng = make_engine(str(request.getfixturevalue(request.param)))
-    yield eng
-    eng.dispose()
 
 
 def _connect(conn: Connection, name: str, direction: str, policies: dict[str, str] | None = None) -> int:

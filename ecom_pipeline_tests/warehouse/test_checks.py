@@ -7,24 +7,14 @@ count, the totals are over every match and not the sample.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import Engine, insert
 
 from ecom_pipeline.warehouse import checks, store
 from ecom_pipeline.warehouse.credentials import CredentialCipher
-from ecom_pipeline.warehouse.engine import make_engine
 from ecom_pipeline.warehouse.schema import hub_order_lines, hub_orders, hub_products, hub_variants
 from ecom_pipeline.warehouse.types import utcnow
-
-
-@pytest.fixture(params=["warehouse_url", "sqlite_warehouse_url"])
-def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    eng = make_engine(request.getfixturevalue(request.param))
-    yield eng
-    eng.dispose()
 
 
 def _product(engine: Engine, tenant: str, prices: dict[str, str | None], deleted: frozenset[str] = frozenset()) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import insert, select
@@ -15,12 +14,9 @@ from ecom_pipeline.warehouse.schema import entity_links, hub_inventory, hub_prod
 from ecom_pipeline.warehouse.types import utcnow
 
 
-@pytest.mark.parametrize("fixture", ["warehouse_url", "sqlite_warehouse_url"])
-def test_upgrade_tombstones_existing_stock_rows_of_variants_their_shop_deleted(
-    fixture: str, request: pytest.FixtureRequest
-) -> None:
+def test_upgrade_tombstones_existing_stock_rows_of_variants_their_shop_deleted(backend_url: str) -> None:
     """Prevents hubs upgraded from before 0005 from overstating stock until every shop is fully refreshed."""
-    url = request.getfixturevalue(fixture)
+    url = backend_url
     cfg = migrate.alembic_config()
     before = ScriptDirectory.from_config(cfg).get_revision("0005").down_revision
     engine = make_engine(url)

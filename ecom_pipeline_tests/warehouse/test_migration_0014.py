@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from alembic import command
 from sqlalchemy import insert, select
 
@@ -34,14 +33,11 @@ def _rows(url: str) -> dict[str, Any]:
     return {title: (row, bases.get(int(row.id))) for title, row in products.items()}
 
 
-@pytest.mark.parametrize("fixture", ["warehouse_url", "sqlite_warehouse_url"])
-def test_upgrade_moves_shopify_types_out_of_the_kind_and_downgrade_puts_them_back(
-    fixture: str, request: pytest.FixtureRequest
-) -> None:
+def test_upgrade_moves_shopify_types_out_of_the_kind_and_downgrade_puts_them_back(backend_url: str) -> None:
     """Prevents an upgraded hub from keeping Shopify types in the WooCommerce kind column (where a Shopify pull no
     longer writes, so they would stay forever) or moving a real kind; and the moved type from being pushed back
     unchanged on the first push (the link's base gets it too)."""
-    url = request.getfixturevalue(fixture)
+    url = backend_url
     _to(url, "0013", down=True)
     engine = make_engine(url)
     # Only SQLite could hold a type over 32 characters before 0014 (PostgreSQL refused it).

@@ -27,24 +27,18 @@ def _diffs(url: str) -> list[object]:
         engine.dispose()
 
 
-@pytest.mark.parametrize("fixture", ["warehouse_url", "sqlite_warehouse_url"])
-def test_migrated_schema_equals_metadata_so_code_and_tables_never_drift(
-    fixture: str, request: pytest.FixtureRequest
-) -> None:
+def test_migrated_schema_equals_metadata_so_code_and_tables_never_drift(backend_url: str) -> None:
     """A migration that forgot a column/index/type (e.g. Money as float) would show up here as a diff."""
-    url = request.getfixturevalue(fixture)
+    url = backend_url
     assert _diffs(url) == []
     assert migrate.current(url) == migrate.head_revision()
     names = set(inspect(make_engine(url)).get_table_names())
     assert set(metadata.tables) <= names
 
 
-@pytest.mark.parametrize("fixture", ["warehouse_url", "sqlite_warehouse_url"])
-def test_upgrade_twice_is_a_no_op_so_every_entry_point_can_call_it(
-    fixture: str, request: pytest.FixtureRequest
-) -> None:
+def test_upgrade_twice_is_a_no_op_so_every_entry_point_can_call_it(backend_url: str) -> None:
     """Every process calls upgrade on start; a second call must not fail on existing tables or lose data."""
-    url = request.getfixturevalue(fixture)
+    url = backend_url
     engine = make_engine(url)
     now = utcnow()
     with engine.begin() as conn:
@@ -106,10 +100,9 @@ def test_concurrent_upgrades_do_not_both_create_tables(warehouse_url: str, tmp_p
             admin.dispose()
 
 
-@pytest.mark.parametrize("fixture", ["warehouse_url", "sqlite_warehouse_url"])
-def test_money_round_trips_exactly_and_naive_times_are_refused(fixture: str, request: pytest.FixtureRequest) -> None:
+def test_money_round_trips_exactly_and_naive_times_are_refused(backend_url: str) -> None:
     """SQLite's NUMERIC would turn 0.10 into a binary float; a naive time would be silently shifted."""
-    url = request.getfixturevalue(fixture)
+    url = backend_url
     engine = make_engine(url)
     now = utcnow()
     with engine.begin() as conn:

@@ -7,27 +7,16 @@ cursor) and require the partial index of the pending rows, and check what the re
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine, event, insert, text, update
 
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import CredentialCipher
-from ecom_pipeline.warehouse.engine import make_engine
 from ecom_pipeline.warehouse.schema import staging_records
 from ecom_pipeline.warehouse.types import utcnow
 
 INDEX = "ix_staging_records_unapplied"
-BACKENDS = ["warehouse_url", "sqlite_warehouse_url"]
-
-
-@pytest.fixture(params=BACKENDS)
-def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    eng = make_engine(request.getfixturevalue(request.param))
-    yield eng
-    eng.dispose()
 
 
 def _shop(engine: Engine, tenant: str = "acme") -> int:

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from ecom_pipeline.definitions import defs as base_defs
@@ -26,6 +25,7 @@ from ecom_pipeline.warehouse.engine import make_engine
 from ecom_pipeline.warehouse.schema import hub_inventory, hub_variants, sync_runs, webhook_inbox
 from ecom_pipeline.webhooks.app import create_app
 from ecom_pipeline.webhooks.dagster import APPLY_WEBHOOKS_JOB_NAME, WEBHOOK_DEFINITIONS, webhook_inbox_sensor
+from ecom_pipeline_tests.pipeline_env import set_pipeline_env
 from ecom_pipeline_tests.webhooks.conftest import ReceiverServer, add_integration
 
 TENANT = "acme"
@@ -47,10 +47,7 @@ def test_shop_change_reaches_the_hub_through_webhook_sensor_and_job(
     warehouse_url: str, dagster_home: Path, sandbox: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Prevents a webhook path that stores deliveries but never gets them into the hub (or only on the next sync)."""
-    monkeypatch.setenv("ECOM_WAREHOUSE_URL", warehouse_url)
-    monkeypatch.setenv("ECOM_PIPELINE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("ECOM_SECRET_KEY", Fernet.generate_key().decode())
-    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    set_pipeline_env(monkeypatch, warehouse_url=warehouse_url, home=tmp_path / "home", dagster_home=dagster_home)
     cipher = CredentialCipher.from_env(tmp_path / "home")
     engine = make_engine(warehouse_url)
     shop = sandbox.shop("hooked")

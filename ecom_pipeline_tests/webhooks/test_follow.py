@@ -16,7 +16,6 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from cryptography.fernet import Fernet
 from sqlalchemy import Engine, select
 
 from ecom_pipeline.cli import main as cli_main
@@ -33,6 +32,7 @@ from ecom_pipeline.webhooks import follow as follow_module
 from ecom_pipeline.webhooks.app import create_app
 from ecom_pipeline.webhooks.dagster import APPLY_WEBHOOKS_JOB_NAME, webhook_inbox_sensor
 from ecom_pipeline.webhooks.follow import CLAIM_PREFIX, LAUNCHED_BY, follow
+from ecom_pipeline_tests.pipeline_env import set_pipeline_env
 from ecom_pipeline_tests.webhooks.conftest import ReceiverServer, add_integration
 
 TENANT = "acme"
@@ -79,10 +79,7 @@ class World:
 def world(
     warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[World, dg.DagsterInstance]]:
-    monkeypatch.setenv("ECOM_WAREHOUSE_URL", warehouse_url)
-    monkeypatch.setenv("ECOM_PIPELINE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("ECOM_SECRET_KEY", Fernet.generate_key().decode())
-    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    set_pipeline_env(monkeypatch, warehouse_url=warehouse_url, home=tmp_path / "home", dagster_home=dagster_home)
     cipher = CredentialCipher.from_env(tmp_path / "home")
     engine = make_engine(warehouse_url)
     spec = ShopSpec(name="hooked", seed=11, products=6, variable_share=0.3, orders=2, customers=2)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -20,22 +17,14 @@ from ecom_pipeline.warehouse.credentials import CredentialCipher
 from ecom_pipeline.warehouse.engine import make_engine
 from ecom_pipeline.warehouse.schema import webhook_inbox
 from ecom_pipeline.webhooks import inbox
-from ecom_pipeline_tests.webhooks.conftest import WC_SECRET, Receiver, add_integration
+from ecom_pipeline_tests.webhooks.conftest import Receiver, add_integration
+from ecom_pipeline_tests.webhooks.woo_deliveries import woo_headers
 
 
 def _signed(product_id: int) -> tuple[dict[str, str], bytes]:
     body = json.dumps({"id": product_id, "name": f"P{product_id}", "date_modified_gmt": "2026-11-22T00:00:00"})
     raw = body.encode()
-    signature = base64.b64encode(hmac.new(WC_SECRET.encode(), raw, hashlib.sha256).digest()).decode()
-    headers = {
-        "Content-Type": "application/json",
-        "X-WC-Webhook-Topic": "product.updated",
-        "X-WC-Webhook-Resource": "product",
-        "X-WC-Webhook-Event": "updated",
-        "X-WC-Webhook-ID": "1",
-        "X-WC-Webhook-Delivery-ID": "same-second",
-        "X-WC-Webhook-Signature": signature,
-    }
+    headers = {**woo_headers("product.updated", raw, webhook_id=1), "X-WC-Webhook-Delivery-ID": "same-second"}
     return headers, raw
 
 

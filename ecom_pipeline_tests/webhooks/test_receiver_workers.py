@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import os
 import signal
@@ -24,6 +21,7 @@ from ecom_pipeline.warehouse.engine import make_engine
 from ecom_pipeline.warehouse.schema import webhook_inbox
 from ecom_pipeline.webhooks.app import REFRESH_MIN_AGE_S
 from ecom_pipeline_tests.webhooks.conftest import WC_SECRET, Receiver, add_integration
+from ecom_pipeline_tests.webhooks.woo_deliveries import woo_headers
 
 
 def _signed(product_id: int, secret: str = WC_SECRET) -> tuple[dict[str, str], bytes]:
@@ -36,16 +34,7 @@ def _signed(product_id: int, secret: str = WC_SECRET) -> tuple[dict[str, str], b
             "date_modified_gmt": "2026-11-22T00:00:00",
         }
     ).encode()
-    signature = base64.b64encode(hmac.new(secret.encode(), raw, hashlib.sha256).digest()).decode()
-    headers = {
-        "Content-Type": "application/json",
-        "X-WC-Webhook-Topic": "product.updated",
-        "X-WC-Webhook-Resource": "product",
-        "X-WC-Webhook-Event": "updated",
-        "X-WC-Webhook-ID": "1",
-        "X-WC-Webhook-Signature": signature,
-    }
-    return headers, raw
+    return woo_headers("product.updated", raw, webhook_id=1, secret=secret), raw
 
 
 def _children(pid: int) -> list[int]:

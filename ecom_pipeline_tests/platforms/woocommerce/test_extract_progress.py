@@ -20,7 +20,6 @@ from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
 from ecom_pipeline.sync.extract import ExtractContext
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import CredentialCipher
-from ecom_pipeline.warehouse.engine import make_engine
 from ecom_pipeline.warehouse.schema import staging_records
 
 
@@ -29,13 +28,6 @@ def sandbox(tmp_path: Path) -> Iterator[SandboxServer]:
     spec = ShopSpec(name="wc-shop", platform="woocommerce", seed=5, products=30, variable_share=0.5, orders=25)
     with SandboxServer(shops=[spec], cert_dir=tmp_path / "certs") as server:
         yield server
-
-
-@pytest.fixture(params=["warehouse_url", "sqlite_warehouse_url"])
-def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    eng = make_engine(request.getfixturevalue(request.param))
-    yield eng
-    eng.dispose()
 
 
 def test_a_many_page_scan_stages_every_page_and_logs_its_progress_once(
