@@ -15,6 +15,9 @@ live links (and more than ``MASS_DELETE_FLOOR``) is refused with an error that s
 refresh). Ids missing from a page-number listing (WooCommerce) are asked for again by id before they count as
 gone, since a delete during the listing shifts later records onto pages already read.
 
+With the reconciliation of its first entity, a platform may run its shop upkeep (``ReconcileSpec.upkeep``):
+WooCommerce enables again the webhooks the store disabled after five failed deliveries (it never does so itself).
+
 Each reconciliation is one ``sync_runs`` row with stage ``reconcile``: ids listed (``rows_fetched``), tombstones
 staged (``deleted``), the calls it cost, and the error when it failed or was refused. ``status`` shows the last
 one per shop and entity. A full refresh skips it: its complete scan already tombstones what the shop lacks.
@@ -58,6 +61,10 @@ class ReconcileSpec:
     # The platform keys its staged stock rows by product id (WooCommerce, PrestaShop): a product listing then also
     # closes the stock rejections of products the shop no longer has.
     stock_keyed_by_product: bool = False
+    # (ctx) -> what it repaired, or None: the shop's upkeep run with the reconciliation of its first entity, at the
+    # same interval (WooCommerce: webhooks the store disabled after failed deliveries are enabled again). Its errors
+    # are logged, never fail the sync.
+    upkeep: Callable[[ExtractContext], str | None] | None = None
 
 
 @dataclass
@@ -141,7 +148,21 @@ def reconcile_if_due(
     with ctx.engine.connect() as conn:
         if not is_due(conn, ctx.integration, entity, now):
             return None
-    return reconcile(ctx, entity, spec)
+    report = reconcile(ctx, entity, spec)
+    if spec.upkeep is not None and entity == next(iter(spec.resources)):
+        _upkeep(ctx, spec.upkeep)
+    return report
+
+
+def _upkeep(ctx: ExtractContext, upkeep: Callable[[ExtractContext], str | None]) -> None:
+    """Run the platform's upkeep of the shop; what it repaired is a warning (it means deliveries were lost)."""
+    try:
+        repaired = upkeep(ctx)
+    except Exception as exc:  # upkeep is a courtesy of the sync: the next reconciliation tries again
+        ctx.log.warning(f"{ctx.integration.name}: upkeep failed, tried again at the next reconciliation: {exc}")
+        return
+    if repaired:
+        ctx.log.warning(f"{ctx.integration.name}: {repaired}")
 
 
 def reconcile(ctx: ExtractContext, entity: str, spec: ReconcileSpec) -> ReconcileReport:

@@ -304,3 +304,36 @@ def test_a_prestashop_deletion_is_archived_with_its_stock_and_reconciled_once(
     assert len(deletes) == 1  # the extract's listing staged it; the reconciliation did not stage it again
     rows = {r.entity: r for r in _reconcile_rows(warehouse_url) if r.dagster_run_id == outcome.run_id}
     assert set(rows) == {"product", "order", "customer"} and all(r.status == "success" for r in rows.values())
+
+
+def test_webhooks_the_store_disabled_after_failed_deliveries_are_enabled_again_by_the_reconciliation(env: Env) -> None:
+    """Prevents a receiver outage of five deliveries from ending a WooCommerce shop's webhooks for good: the store
+    disables a webhook after 5 consecutive failures and never enables it again, so only polls would bring changes."""
+    import socket
+
+    from ecom_pipeline.platforms.woocommerce.webhooks import connect_webhooks
+
+    assert _connect(env, "--reconcile-hours", "0") == 0
+    engine = shared_engine(env.warehouse_url)
+    with engine.connect() as conn:
+        iid = conn.execute(select(integrations.c.id)).scalar_one()
+    with socket.socket() as probe:  # a port nothing listens on: the receiver is down
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    cipher = CredentialCipher.from_env(default_home())
+    connect_webhooks(engine, iid, dead, cipher)
+    handle = env.sandbox.shop(SHOP)
+    hub = handle.extra["webhooks"]
+    product = next(p for p in handle.store.products.values() if p.status == "publish")
+    for n in range(6):  # one delivery each: the store sends a resource once per queued change
+        handle.store.update_product(product.id, {"name": f"Renamed {n}"})
+        assert hub.flush(20)
+    product_hooks = [h for h in hub.hooks.values() if h.topic == "product.updated"]
+    assert [h.status for h in product_hooks] == ["disabled"]
+
+    outcome = run_sync(TENANT, instance=env.instance)
+    assert outcome.success, outcome.failure
+    assert [h.status for h in hub.hooks.values() if h.topic == "product.updated"] == ["active"]
+    assert all(h.status == "active" for h in hub.hooks.values())
+    said = [e.user_message for e in env.instance.all_logs(outcome.run_id) if "had disabled" in e.user_message]
+    assert len(said) == 1 and "1 re-enabled" in said[0], said  # the run's log says so (a warning)

@@ -42,6 +42,7 @@ def platform_spec() -> PlatformSpec:
             make_client=wc_extract.make_client,
             confirm_unlisted=True,
             stock_keyed_by_product=True,
+            upkeep=webhooks.upkeep,
         ),
         webhooks=WebhookSpec(
             ("webhook_secret",),

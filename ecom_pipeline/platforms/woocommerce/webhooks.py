@@ -392,6 +392,31 @@ def ensure_webhooks(
     return report
 
 
+def upkeep(ctx: Any) -> str | None:
+    """Enable again the webhooks the store disabled, and register missing ones (``ReconcileSpec.upkeep``).
+
+    WooCommerce disables a webhook after 5 consecutive failed deliveries (a receiver down for a few minutes is
+    enough) and never enables it again: from then on only polls bring changes, and nothing says so but the
+    ``missed_by_webhooks`` figure. Once per reconciliation interval this lists the shop's webhooks (one call) and
+    calls :func:`ensure_webhooks` for the delivery URL the integration registered, with its stored secret; paused
+    webhooks (a person paused them) stay paused. None when the shop has no webhooks of ours or nothing changed.
+    """
+    from ecom_pipeline.platforms.woocommerce.extract import make_client
+
+    url = (ctx.integration.settings or {}).get("webhook_url")
+    secret = ctx.credentials.get("webhook_secret")
+    if not url or not secret:
+        return None
+    with make_client(ctx) as client:
+        report = ensure_webhooks(client, str(url), reveal(secret))
+    if not report.changed:
+        return None
+    return (
+        f"WooCommerce had disabled or lost webhooks (it disables one after 5 failed deliveries); "
+        f"{report.summary()}. Changes made meanwhile reach the hub by the polls."
+    )
+
+
 def delivery_url_for(base_url: str, integration_id: int) -> str:
     """The receiver's route for this integration's deliveries (``inbox.delivery_url``)."""
     return inbox.delivery_url(base_url, "woocommerce", integration_id)
