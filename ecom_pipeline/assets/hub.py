@@ -23,6 +23,8 @@ from ecom_pipeline.partitions import tenants_partitions
 from ecom_pipeline.platforms.registry import platforms
 from ecom_pipeline.resources import WarehouseResource
 from ecom_pipeline.sync.apply import ApplyReport, apply_staged
+from ecom_pipeline.sync.apply_while_reading import COUNTS as APPLY_COUNTS
+from ecom_pipeline.sync.apply_while_reading import applied_in_run
 from ecom_pipeline.sync.runs import resolve_runs
 from ecom_pipeline.warehouse import checks, store
 
@@ -33,6 +35,11 @@ HUB_ENTITIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "customers": ("customer", "customers", ()),
     "orders": ("order", "orders", ("products", "customers")),
 }
+
+# The staging entities whose hub asset runs after no other hub asset: their extract steps apply them while they read
+# (``sync/apply_while_reading.py``). Inventory (after products) and orders (after products and customers, and the
+# blocking price check) are applied by their hub steps only.
+APPLIED_WHILE_READING: frozenset[str] = frozenset(entity for entity, _, after in HUB_ENTITIES.values() if not after)
 
 CHECK_REJECTIONS = "no_new_rejections"
 CHECK_PRICES = "variant_prices_valid"
@@ -129,6 +136,9 @@ def build_hub_asset(name: str) -> dg.AssetsDefinition:
         # rejections that a later apply made obsolete (a webhook's, say) is still done here: it is idempotent and
         # reads only committed links, so it needs no lock; the checks then see it, in the same transaction.
         with engine.connect() as conn:
+            # What this run's extract steps already applied while reading (products, customers): added to this
+            # step's own counts below, so the materialization tells what the run applied to the entity.
+            earlier = applied_in_run(conn, tenant_id=tenant, entity=entity, run_id=run_id)
             idle = not store.has_pending_staging(conn, tenant_id=tenant, entity=entity)
             if idle:
                 store.resolve_obsolete_rejections(conn, tenant_id=tenant, entity=entity)
@@ -152,16 +162,15 @@ def build_hub_asset(name: str) -> dg.AssetsDefinition:
             )
             with engine.connect() as conn:
                 results = _check_results(conn, name, key, tenant, entity, run_id)
+        own = {"rows_read": report.rows_read, **{n: getattr(report, n) for n in APPLY_COUNTS}}
+        total = {name: value + earlier.get(name, 0) for name, value in own.items()}
         return dg.MaterializeResult(
             metadata={
                 "tenant": tenant,
-                "dagster/row_count": report.created + report.updated,
-                "rows_read": report.rows_read,
-                "created": report.created,
-                "updated": report.updated,
-                "unchanged": report.unchanged,
-                "deleted": report.deleted,
-                "rejected": report.rejected,
+                "dagster/row_count": total["created"] + total["updated"],
+                **total,
+                "applied_by_this_step": dg.MetadataValue.json(own),
+                "applied_while_reading": dg.MetadataValue.json(earlier),
                 "rejection_samples": dg.MetadataValue.json(list(report.rejection_reasons)),
                 "duration_s": round(report.duration_s, 3),
                 "tenant_lock_wait_s": round(waited_s, 3),
