@@ -12,6 +12,14 @@ apply everything the tenant has pending in staging. A step with nothing pending 
 finds that out with one statement and neither takes the lock nor opens the apply's transactions; it still closes
 the rejections a later apply made obsolete, and its checks still run over the whole tenant (issue 12: a no-change
 run must stay cheap).
+
+Products and customers are mostly applied before their hub step runs: their extract steps apply full batches of
+what they stage while the shop is still being read (``sync/apply_while_reading.py``). The hub step applies what is
+left (the last short batch, tombstones, rows a webhook or another run staged) under the lock as before, and its
+metadata gives the run's totals for the entity (``created``, ``updated``, ``unchanged``, ``deleted``,
+``rejected``, ``rows_read``: this step's apply plus what the run's extract steps applied, read from their
+``sync_runs`` resolve rows), with the two parts beside them. Its checks run after, over the whole tenant: the
+blocking price check still stops ``hub/inventory`` and ``hub/orders``, which are never applied while reading.
 """
 
 from typing import Any
@@ -159,6 +167,7 @@ def build_hub_asset(name: str) -> dg.AssetsDefinition:
                 f"hub/{name} for {tenant}: read {report.rows_read} staged rows; created {report.created}, "
                 f"updated {report.updated}, unchanged {report.unchanged}, deleted {report.deleted}, "
                 f"rejected {report.rejected} in {report.duration_s:.2f}s"
+                + (f" (and {earlier['rows_read']} rows applied while reading)" if earlier["rows_read"] else "")
             )
             with engine.connect() as conn:
                 results = _check_results(conn, name, key, tenant, entity, run_id)

@@ -1,9 +1,10 @@
 """Apply staged shop records to the hub: transform each payload, resolve the batch, mark the rows applied.
 
-This is the step the Dagster hub assets run after extract (and the webhook sensor after the inbox). Each batch of
-pending staging rows is one transaction: hub writes, links, rejections and ``applied_at`` commit together, so a
-process that dies mid-apply leaves the unapplied rows pending and the rerun applies exactly those (links make the
-resolve idempotent, so nothing is duplicated). A payload the transform refuses is recorded in
+This is the step the Dagster hub assets run after extract (and the webhook sensor after the inbox), and that the
+products and customers extract steps run on full batches while they read (``sync/apply_while_reading.py``). Each
+batch of pending staging rows is one transaction: hub writes, links, rejections and ``applied_at`` commit together,
+so a process that dies mid-apply leaves the unapplied rows pending and the rerun applies exactly those (links make
+the resolve idempotent, so nothing is duplicated). A payload the transform refuses is recorded in
 ``rejected_records`` with the reason and its staging id, and the rest of the batch goes on: one bad record must
 not stall a merchant's whole catalogue. Anything else (a bug, a lost database) fails the batch loudly.
 """

@@ -9,6 +9,10 @@ applied while the sixth page downloads and the hub step applies the last 100).
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,7 +28,7 @@ from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
 from ecom_pipeline.sync.apply_while_reading import DEFAULT_BATCH_ROWS
 from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.locks import tenant_lock
-from ecom_pipeline.warehouse.schema import entity_links, hub_products, staging_records, sync_runs
+from ecom_pipeline.warehouse.schema import entity_links, hub_products, hub_variants, staging_records, sync_runs
 from ecom_pipeline_tests.integration.conftest import count, running_shop
 
 TENANT = "overlap"
@@ -175,3 +179,40 @@ def test_the_extract_applies_nothing_while_another_apply_holds_the_tenant_lock(
     assert extract["applied_rows_read"] == 0 and extract["applied_lock_busy_rounds"] >= 1
     assert done[0].materializations["hub/products"]["created"] == PRODUCTS
     _assert_every_product_applied_once(warehouse_url)
+
+
+def test_a_sync_killed_after_the_read_applied_a_batch_resumes_without_loss_or_duplicates(
+    shop: tuple[SandboxServer, dg.DagsterInstance, ShopSpec], warehouse_url: str
+) -> None:
+    """Prevents a crash (kill -9) once the extract has applied part of the shop from losing the rest or applying a
+    row twice: the rerun applies every staged row exactly once (applied rows stay applied, pending ones are taken
+    up, re-read pages deduplicate against the links)."""
+    sandbox, instance, spec = shop
+    script = f"from ecom_pipeline.runner import run_sync; run_sync({TENANT!r})"
+    proc = subprocess.Popen([sys.executable, "-c", script], env=dict(os.environ))
+    applied = staging_records.c.applied_at.is_not(None)
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and count(warehouse_url, staging_records, applied) == 0:
+            assert proc.poll() is None, "the sync finished before it could be interrupted"
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert 0 < count(warehouse_url, hub_products) < PRODUCTS
+    # The batch was applied by the products extract step: the killed run had not started hub/products.
+    killed = instance.get_runs(limit=1)[0]
+    steps = {stat.step_key for stat in instance.get_run_step_stats(killed.run_id)}
+    assert f"{spec.platform}__products" in steps and "hub__products" not in steps, steps
+    sandbox.shop(spec.name).faults.reset()
+    outcome = run_sync(TENANT, instance=instance)
+    assert outcome.success, outcome.failure
+    _assert_every_product_applied_once(warehouse_url)
+    with shared_engine(warehouse_url).connect() as conn:
+        dupes = conn.execute(
+            select(hub_variants.c.sku, func.count())
+            .where(hub_variants.c.sku.is_not(None))
+            .group_by(hub_variants.c.sku)
+            .having(func.count() > 1)
+        ).all()
+    assert not dupes
