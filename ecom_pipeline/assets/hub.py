@@ -147,11 +147,8 @@ def build_hub_asset(name: str) -> dg.AssetsDefinition:
             # What this run's extract steps already applied while reading (products, customers): added to this
             # step's own counts below, so the materialization tells what the run applied to the entity.
             # (One indexed read, by run id; inventory and orders are never applied while reading.)
-            earlier = (
-                applied_in_run(conn, tenant_id=tenant, entity=entity, run_id=run_id)
-                if entity in APPLIED_WHILE_READING
-                else applied_in_run(conn, tenant_id=tenant, entity=entity, run_id=None)
-            )
+            in_run = run_id if entity in APPLIED_WHILE_READING else None  # None: zeros, no statement
+            earlier = applied_in_run(conn, tenant_id=tenant, entity=entity, run_id=in_run)
             idle = not store.has_pending_staging(conn, tenant_id=tenant, entity=entity)
             if idle:
                 store.resolve_obsolete_rejections(conn, tenant_id=tenant, entity=entity)
