@@ -3,8 +3,9 @@
 Issue 12: the hub steps used to run only after every page was downloaded. Nothing of ours is mocked: emulated shops
 over real HTTP (answers slowed with the emulator's ``slow_ms`` switch, so a page takes long enough to download for
 the ordering to be certain), a real warehouse (PostgreSQL when it answers, else SQLite) and real Dagster runs
-through ``run_sync`` with the default settings (a batch is 500 rows; the shops have 600 products, so 500 are
-applied while the sixth page downloads and the hub step applies the last 100).
+through ``run_sync`` with the default settings (a batch is 500 rows; the shops have 900 products, so 500 are
+applied while pages six to nine download, a margin of seconds for the worker to start on a loaded machine, and the
+hub step applies the last 400: never a second, short batch while reading).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from ecom_pipeline.warehouse.schema import entity_links, hub_products, hub_varia
 from ecom_pipeline_tests.integration.conftest import count, running_shop
 
 TENANT = "overlap"
-PRODUCTS = 600  # six pages of 100: five make a full batch while the sixth downloads
+PRODUCTS = 900  # nine pages of 100: five make a full batch while four more download
 SLOW_MS = 250  # every answer of the emulator; a product page (list + variations, 4 at a time) takes ~1 s
 
 
@@ -56,7 +57,7 @@ def shop(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[tuple[SandboxServer, dg.DagsterInstance, ShopSpec]]:
-    """The emulated shop (600 products, answers slowed) connected to the tenant by ``ecom-pipeline connect``."""
+    """The emulated shop (900 products, answers slowed) connected to the tenant by ``ecom-pipeline connect``."""
     spec = _spec(request.param)
     running = running_shop(
         spec, warehouse_url=warehouse_url, dagster_home=dagster_home, tmp_path=tmp_path, monkeypatch=monkeypatch
@@ -117,7 +118,7 @@ def test_products_reach_the_hub_while_later_pages_are_still_downloading(
     assert outcome.success, outcome.failure
     _assert_every_product_applied_once(warehouse_url)
 
-    # A full batch was applied before the sixth page was staged: the apply overlapped the read.
+    # A full batch was applied before the last page was staged: the apply overlapped the read.
     assert _applied_before_last_page(warehouse_url) >= DEFAULT_BATCH_ROWS
 
     extract = outcome.materializations[f"{spec.platform}/products"]
