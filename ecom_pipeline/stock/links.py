@@ -17,7 +17,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from ecom_pipeline.stock.ledger import Movement, record
@@ -62,8 +62,9 @@ def ensure_links(conn: Connection, tenant_id: str, shops: list[Any], now: dateti
     created = 0
     groups = pool_members(conn, tenant_id)
     pooling = {integration for integration, _, _ in groups}
+    end_pools(conn, tenant_id, shops, now)
     if pooling:
-        fold_pool_links(conn, tenant_id, groups, {int(s.id) for s in shops}, now)
+        start_pools(conn, tenant_id, groups, {int(s.id) for s in shops}, now)
     for pooled in (True, False):
         if pooled and not pooling:
             continue  # no shop pools its stock: one pass, as before pools were counted
@@ -82,22 +83,68 @@ def ensure_links(conn: Connection, tenant_id: str, shops: list[Any], now: dateti
     return created
 
 
-def fold_pool_links(
+def _balance(conn: Connection, tenant_id: str, variants: set[int], location: str, until: datetime) -> dict[int, int]:
+    """Each variant's own ledger sum at a hub location, movements up to ``until`` (a shop reading's time)."""
+    query = (
+        select(stock_movements.c.variant_id, func.sum(stock_movements.c.delta))
+        .where(
+            stock_movements.c.tenant_id == tenant_id,
+            stock_movements.c.location == location,
+            stock_movements.c.variant_id.in_(sorted(variants) or [-1]),
+            stock_movements.c.occurred_at <= until,
+        )
+        .group_by(stock_movements.c.variant_id)
+    )
+    out = dict.fromkeys(variants, 0)
+    for variant_id, total in conn.execute(query):
+        out[int(variant_id)] = int(total or 0)
+    return out
+
+
+def _unseen(
+    conn: Connection, tenant_id: str, integration_id: int, variants: set[int], location: str, since: datetime
+) -> int:
+    """Units of a shop's own movements of these variants after its reading (``since``): recorded, not shown yet."""
+    query = select(func.sum(stock_movements.c.delta)).where(
+        stock_movements.c.tenant_id == tenant_id,
+        stock_movements.c.integration_id == integration_id,
+        stock_movements.c.location == location,
+        stock_movements.c.variant_id.in_(sorted(variants) or [-1]),
+        stock_movements.c.reason.in_(("order", "cancel", "refund_restock")),
+        stock_movements.c.occurred_at > since,
+    )
+    return int(conn.execute(query).scalar() or 0)
+
+
+def _rebase(conn: Connection, link_id: int, **values: Any) -> None:
+    """A link starts again from a shop reading: nothing pending, no adjustment waiting for its order."""
+    values.setdefault("unmatched", 0)
+    conn.execute(
+        stock_links.update()
+        .where(stock_links.c.id == link_id)
+        .values(
+            read_at=values["base_at"], linked_at=values["base_at"], pending_quantity=None, pending_at=None, **values
+        )
+    )
+
+
+def start_pools(
     conn: Connection,
     tenant_id: str,
     groups: dict[tuple[int, str, str], set[int]],
     shop_ids: set[int],
     now: datetime,
 ) -> int:
-    """A pool linked once per variation (links made before pools were counted) becomes one link, and its opening
-    balance counts once; returns how many links were folded away.
+    """Variations that became one shared pool in a shop (see the module doc); returns how many links were folded.
 
-    Such a shop has a link per variation of the pool, each naming its variation, and each made an opening balance
-    of the pool's number when its variant had none: a pool of 5 with three sizes opened 15. The oldest link is
-    kept and names the pool's holder (the parent product), with the others' unconfirmed and unmatched units; the
-    others are deleted. Every opening of the pool this shop made after the unit's first one is cancelled by a
-    ``shop_adjustment`` ``absorbed:<its key>`` (the same reading counted again), so the unit's on hand is what its
-    first reading showed plus everything since, as if the pool had been linked once.
+    A shop's link on a pool member that names its variation, not the pool's holder, was made before the pool:
+    the variations had stock of their own (or the link predates pools being counted: one link and one opening of
+    the whole pool per variation). At the shop's pool reading (quantity P, time t) each member's own balance is
+    closed (``pooled:<link>:<variant>:<t>``, a ``shop_adjustment`` of minus its movements up to t) and the pool opens
+    at P (``pooled:<link>:<t>``, an ``import`` on the kept link's variant): the unit's on hand is P plus what moved
+    after t. The oldest link is kept, names the holder and takes the reading as its base; the others are deleted.
+    The movements go in before the links change and their keys name the reading, not the amounts: a rerun after a
+    kill books nothing twice, and a later reading books only what moved since.
     """
     rows = conn.execute(
         select(stock_links).where(stock_links.c.tenant_id == tenant_id).order_by(stock_links.c.id)
@@ -106,59 +153,151 @@ def fold_pool_links(
     for row in rows:
         by_member[(int(row.integration_id), str(row.shop_location), int(row.variant_id))].append(row)
     folded = 0
-    fixes: list[Movement] = []
     for (integration_id, shop_location, _), members in groups.items():
         if integration_id not in shop_ids:
             continue
+        readings = stored_readings(conn, integration_id)
+        pooled = {
+            v: r for v in members if (r := readings.get((v, shop_location))) is not None and r.stock_pool is not None
+        }
         per_location: dict[str, list[Any]] = defaultdict(list)
         for member in members:
             for row in by_member.get((integration_id, shop_location, member), []):
                 per_location[str(row.hub_location)].append(row)
         for hub_location, linked in per_location.items():
-            if len(linked) < 2:
-                continue
             keep, *extra = sorted(linked, key=lambda r: int(r.id))
-            holder = str(keep.external_item).rpartition("/")[0] or str(keep.external_item)
-            conn.execute(
-                stock_links.update()
-                .where(stock_links.c.id == keep.id)
-                .values(
-                    external_item=holder,
-                    unconfirmed=sum(int(r.unconfirmed or 0) for r in linked),
-                    unmatched=sum(int(r.unmatched or 0) for r in linked),
-                    buffer=next((r.buffer for r in linked if r.buffer), None),
-                    pending_quantity=None,
-                    pending_at=None,
+            holder = next((h for r in linked if (h := str(r.external_item).rpartition("/")[0])), "")
+            if not holder:  # every link of the pool names its holder: nothing started here
+                continue
+            reading = pooled.get(int(keep.variant_id)) or next(iter(sorted(pooled.items())), (0, None))[1]
+            if reading is None:  # no live reading of the pool to open it at: wait for one
+                continue
+            quantity, at = int(reading.available), reading_time(reading)
+            balances = _balance(conn, tenant_id, members, hub_location, at)
+            closing = [
+                Movement(
+                    variant,
+                    hub_location,
+                    -balance,
+                    "shop_adjustment",
+                    f"pooled:{keep.id}:{variant}:{at.isoformat()}",
+                    at,
+                    integration_id,
+                    f"closed into the shared pool {holder}: this variation's own balance was {balance}",
                 )
+                for variant, balance in sorted(balances.items())
+                if balance
+            ]
+            opening = Movement(
+                int(keep.variant_id),
+                hub_location,
+                quantity,
+                "import",
+                f"pooled:{keep.id}:{at.isoformat()}",
+                at,
+                integration_id,
+                f"opening balance of the shared pool {holder}: shop #{integration_id} showed {quantity} "
+                f"(a pool shared by {len(members)} variants)",
             )
-            conn.execute(stock_links.delete().where(stock_links.c.id.in_([int(r.id) for r in extra])))
+            record(conn, tenant_id, [*closing, opening], now)
+            _rebase(
+                conn,
+                int(keep.id),
+                external_item=holder,
+                base_quantity=quantity,
+                base_at=at,
+                unconfirmed=_unseen(conn, tenant_id, integration_id, members, hub_location, at),
+                buffer=next((r.buffer for r in linked if r.buffer), None),
+            )
+            conn.execute(stock_links.delete().where(stock_links.c.id.in_([int(r.id) for r in extra] or [-1])))
             folded += len(extra)
-            openings = conn.execute(
-                select(stock_movements)
-                .where(
-                    stock_movements.c.tenant_id == tenant_id,
-                    stock_movements.c.reason == "import",
-                    stock_movements.c.location == hub_location,
-                    stock_movements.c.variant_id.in_(sorted(members)),
-                )
-                .order_by(stock_movements.c.occurred_at, stock_movements.c.id)
-            ).all()
-            for m in openings[1:]:
-                if m.integration_id is not None and int(m.integration_id) == integration_id:
-                    fixes.append(
+    return folded
+
+
+def end_pools(conn: Connection, tenant_id: str, shops: list[Any], now: datetime) -> int:
+    """Shared pools a shop ended (stock managed per variation again); returns how many pool links were split.
+
+    A pool link (naming the pool's holder, the parent product) whose variant is in no pool of that shop any more.
+    The pool's variants are those the shop lists under that holder (``entity_links``, deleted ones too: their
+    past sales were in the pool). At each variation's own reading (quantity q, time t) its balance is carried over
+    (``unpooled:<link>:<variant>:<t>``, a ``shop_adjustment`` of q minus its movements up to t), so its on hand is
+    what the shop shows for it plus what moved after t; a variation with no reading of its own (deleted, or its
+    stock not tracked) is closed to 0. The link then names its own variation with that reading as base (or is
+    deleted when the variation shows none), and the next pass links the other variations, which open no balance:
+    the carry-over is theirs. Movements first, keyed by the reading: rerun-safe like ``start_pools``.
+    """
+    units = load_pools(conn, tenant_id)
+    split = 0
+    for shop in shops:
+        integration_id = int(shop.id)
+        links = conn.execute(
+            select(stock_links).where(stock_links.c.integration_id == integration_id).order_by(stock_links.c.id)
+        ).all()
+        if not links:
+            continue
+        live: dict[int, Any] = {}
+        by_parent: dict[str, set[int]] = defaultdict(set)
+        for r in conn.execute(
+            select(entity_links)
+            .where(entity_links.c.integration_id == integration_id, entity_links.c.entity == "variant")
+            .order_by(entity_links.c.id)
+        ):
+            if r.deleted_at is None:
+                live.setdefault(int(r.hub_id), r)
+            if r.external_parent_id is not None:
+                by_parent[str(r.external_parent_id)].add(int(r.hub_id))
+        readings = stored_readings(conn, integration_id)
+        for link in links:
+            variant_id = int(link.variant_id)
+            item = live.get(variant_id)
+            if item is None or (integration_id, variant_id) in units.link_of:
+                continue  # unknown variant, or its pool is still on
+            holder = external_item(shop.platform, item, pooled=True)
+            if str(link.external_item) != holder or holder == external_item(shop.platform, item):
+                continue  # a link of the variant's own item
+            hub_location, shop_location = str(link.hub_location), str(link.shop_location)
+            members = by_parent.get(holder, set()) | {variant_id}
+            own: dict[int, Any] = {}
+            for v in members:
+                shown = readings.get((v, shop_location))
+                if shown is not None and shown.stock_pool is None and shown.managed:
+                    own[v] = shown
+            carry: list[Movement] = []
+            for v in sorted(members):
+                mine = own.get(v)
+                quantity, at = (int(mine.available), reading_time(mine)) if mine is not None else (0, now)
+                balance = _balance(conn, tenant_id, {v}, hub_location, at)[v]
+                if quantity != balance:
+                    shows = f"shows {quantity} for this variation" if mine is not None else "shows no stock of its own"
+                    carry.append(
                         Movement(
-                            int(m.variant_id),
+                            v,
                             hub_location,
-                            -int(m.delta),
+                            quantity - balance,
                             "shop_adjustment",
-                            f"absorbed:{m.source_key}",
-                            m.occurred_at,
+                            f"unpooled:{link.id}:{v}:{at.isoformat()}",
+                            at,
                             integration_id,
-                            "the opening balance of a shared pool, counted again for another of its variations",
+                            f"shared pool {holder} ended: {shop.platform} shop #{integration_id} {shows} "
+                            f"(its balance was {balance})",
                         )
                     )
-    record(conn, tenant_id, fixes, now)
-    return folded
+            record(conn, tenant_id, carry, now)
+            mine = own.get(variant_id)
+            if mine is None:
+                conn.execute(stock_links.delete().where(stock_links.c.id == int(link.id)))
+            else:
+                at = reading_time(mine)
+                _rebase(
+                    conn,
+                    int(link.id),
+                    external_item=external_item(shop.platform, item),
+                    base_quantity=int(mine.available),
+                    base_at=at,
+                    unconfirmed=_unseen(conn, tenant_id, integration_id, {variant_id}, hub_location, at),
+                )
+            split += 1
+    return split
 
 
 def _link_shop(

@@ -175,14 +175,20 @@ def test_a_pool_linked_once_per_variation_before_pools_counted_is_folded(world: 
     parent), the openings after the first are cancelled (``absorbed:``), and every shop shows 5, then 4 after a
     sale. The old links and openings are written as the code before this fix wrote them."""
     from ecom_pipeline.stock.ledger import Movement, record
+    from ecom_pipeline.stock.links import reading_time
     from ecom_pipeline.warehouse import store
-    from ecom_pipeline.warehouse.types import utcnow
+    from ecom_pipeline.warehouse.schema import hub_inventory
 
     parent, variations, variants = _beanie(world, 5)
     world.pull(("products", "inventory"))
     ids = _hub_ids(world)
-    at = utcnow()
     woo_id = world.ids["woocommerce"]
+    with world.engine.connect() as conn:
+        # the old code opened each link at its reading's time (``reading_time``), as it does now
+        at = max(
+            reading_time(r)
+            for r in conn.execute(select(hub_inventory).where(hub_inventory.c.integration_id == woo_id)).all()
+        )
     with world.engine.begin() as conn:
         store.bulk_insert(
             conn,
@@ -210,7 +216,8 @@ def test_a_pool_linked_once_per_variation_before_pools_counted_is_folded(world: 
             )
         ).all()
     assert [str(item) for (item,) in items] == [str(parent)]
-    assert sorted(_movements(world, ids)) == sorted([("import", 5)] * 3 + [("shop_adjustment", -5)] * 2)
+    # each variation's opening closed into the pool, which opens once at what the shop shows
+    assert sorted(_movements(world, ids)) == sorted([("import", 5)] * 4 + [("shop_adjustment", -5)] * 3)
     assert _shown(world, parent, variants) == {"woocommerce pool": 5, "shopify": {"S": 5, "M": 5, "L": 5}}
 
     sleep_into_next_second()
