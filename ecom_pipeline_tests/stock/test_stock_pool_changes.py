@@ -1,0 +1,198 @@
+"""A shared pool that the merchant ends (stock per variation again) or starts (variations join one pool).
+
+The stock world (``stock/world.py``) with the Beanie of ``test_stock_pools.py`` (sizes S, M and L), in WooCommerce
+and Shopify. Real emulators over HTTP, the real extractors and stock writers, both warehouse backends. The model
+(``stock/links.py``: ``end_pools``, ``start_pools``): at the shop's reading, each variant's balance is carried over
+to what the shop now shows, as ``unpooled:`` / ``pooled:`` movements keyed by the reading.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from ecom_pipeline.stock import links
+from ecom_pipeline.stock.world import TENANT, StockWorld, sleep_into_next_second
+from ecom_pipeline.warehouse.schema import stock_links, stock_movements
+from ecom_pipeline.warehouse.types import utcnow
+from ecom_pipeline_tests.stock.test_stock_pools import SIZES, _beanie, _hub_ids, _movements, _on_hand
+
+
+def _shopify_levels(world: StockWorld, variants: dict[str, int]) -> dict[str, int]:
+    shopify = world.shop("shopify").store
+    return {
+        size: next(iter(shopify.levels[shopify.variants[vid].inventory_item_id].values())).available
+        for size, vid in variants.items()
+    }
+
+
+def _woo_items(world: StockWorld, ids: dict[str, int]) -> list[str]:
+    with world.engine.connect() as conn:
+        rows = conn.execute(
+            select(stock_links.c.external_item)
+            .where(stock_links.c.integration_id == world.ids["woocommerce"], stock_links.c.variant_id.in_(ids.values()))
+            .order_by(stock_links.c.variant_id)
+        ).all()
+    return [str(item) for (item,) in rows]
+
+
+def _keys(world: StockWorld, prefix: str) -> list[str]:
+    with world.engine.connect() as conn:
+        rows = conn.execute(select(stock_movements.c.source_key).where(stock_movements.c.source_key.like(f"{prefix}%")))
+        return sorted(str(k) for (k,) in rows)
+
+
+def test_a_pool_split_into_variations_carries_each_variations_count(world: StockWorld) -> None:
+    """Prevents the pool link outliving its pool (reviewer's repro): a pool of 5 for S/M/L, Shopify sells 2 of M,
+    the merchant switches WooCommerce to stock per variation and counts S=3, M=4, L=1. Before the fix the ledger
+    read S=5 (the pool's opening left on S), M=-2 (the pooled sale alone), L=1, wrote 0 over the merchant's 4 for M
+    and kept S's link on the parent product. Now each size's on hand is what the shop shows for it, every shop
+    shows it, WooCommerce's links name their variations, and a later sale of one size moves that size only."""
+    parent, variations, variants = _beanie(world, 5)
+    world.pull(("products", "inventory"))
+    world.stock()
+    ids = _hub_ids(world)
+    sleep_into_next_second()
+    world.shop("shopify").store.add_order({"line_items": [{"variant_id": variants["M"], "quantity": 2}]})
+    world.cycle()
+    world.cycle()
+    assert _on_hand(world, ids) == {"S": 3, "M": 3, "L": 3}
+
+    sleep_into_next_second()
+    woo = world.shop("woocommerce").store
+    woo.update_product(parent, {"manage_stock": False})
+    for size, quantity in zip(SIZES, (3, 4, 1), strict=True):
+        woo.update_variation(parent, variations[size], {"manage_stock": True, "stock_quantity": quantity})
+    world.pull(("products", "orders", "inventory"))
+    world.stock()
+    world.cycle()
+    world.cycle()
+    assert _on_hand(world, ids) == {"S": 3, "M": 4, "L": 1}
+    assert {s: woo.variations[v].stock_quantity for s, v in variations.items()} == {"S": 3, "M": 4, "L": 1}
+    assert _shopify_levels(world, variants) == {"S": 3, "M": 4, "L": 1}
+    assert _woo_items(world, ids) == [f"{parent}/{variations[s]}" for s in SIZES]
+    carried = _keys(world, "unpooled:")
+    assert len(carried) == 3  # one carry-over per size, booked once however often the step runs
+    before = _movements(world, ids)
+    world.stock()
+    world.cycle()
+    assert _movements(world, ids) == before
+
+    sleep_into_next_second()
+    world.shop("shopify").store.add_order({"line_items": [{"variant_id": variants["L"], "quantity": 1}]})
+    world.cycle()
+    world.cycle()
+    assert _on_hand(world, ids) == {"S": 3, "M": 4, "L": 0}
+    assert {s: woo.variations[v].stock_quantity for s, v in variations.items()} == {"S": 3, "M": 4, "L": 0}
+    assert _shopify_levels(world, variants) == {"S": 3, "M": 4, "L": 0}
+    assert _keys(world, "unpooled:") == carried
+
+
+def _per_variation_beanie(world: StockWorld, counts: dict[str, int]) -> tuple[int, dict[str, int], dict[str, int]]:
+    """The Beanie with stock of its own per variation in WooCommerce (and Shopify showing the same)."""
+    woo = world.shop("woocommerce").store
+    product = woo.create_product(
+        {"name": "Beanie", "type": "variable", "sku": "BEANIE", "manage_stock": False, "regular_price": "10.00",
+         "attributes": [{"name": "Size", "options": list(SIZES), "variation": True}]}
+    )  # fmt: skip
+    variations = {
+        size: woo.create_variation(
+            product.id,
+            {"sku": f"BEANIE-{size}", "regular_price": "10.00", "attributes": [{"name": "Size", "option": size}],
+             "manage_stock": True, "stock_quantity": counts[size]},
+        ).id
+        for size in SIZES
+    }  # fmt: skip
+    shopify = world.shop("shopify").store
+    made = shopify.add_product("Wool Beanie", [{"sku": f"BEANIE-{size}", "price": "10.00"} for size in SIZES])
+    variants = dict(zip(SIZES, made.variant_ids, strict=True))
+    for size, vid in variants.items():
+        shopify.set_stock(vid, counts[size])
+    return product.id, variations, variants
+
+
+def test_variations_that_become_a_pool_open_it_at_the_shops_pool_quantity(world: StockWorld) -> None:
+    """Prevents the variations' own opening balances being cancelled as repeated readings of one pool when the
+    merchant moves them onto a parent-managed pool: S=3, M=4, L=1 each with stock of its own, Shopify sells 2 of
+    M, then WooCommerce manages the stock on the parent with 6. Before the fix the ledger kept S's opening and
+    every sale but cancelled M's and L's openings, and read 4 where the shop showed 6. Now the pool opens at the
+    shop's 6 (``pooled:``), each variation's own balance closed into it, and every shop shows 6, then 5."""
+    parent, variations, variants = _per_variation_beanie(world, {"S": 3, "M": 4, "L": 1})
+    world.pull(("products", "inventory"))
+    world.stock()
+    ids = _hub_ids(world)
+    assert _on_hand(world, ids) == {"S": 3, "M": 4, "L": 1}
+    sleep_into_next_second()
+    world.shop("shopify").store.add_order({"line_items": [{"variant_id": variants["M"], "quantity": 2}]})
+    world.cycle()
+    world.cycle()
+    woo = world.shop("woocommerce").store
+    assert {s: woo.variations[v].stock_quantity for s, v in variations.items()} == {"S": 3, "M": 2, "L": 1}
+
+    sleep_into_next_second()
+    woo.update_product(parent, {"manage_stock": True, "stock_quantity": 6})
+    for size in SIZES:
+        woo.update_variation(parent, variations[size], {"manage_stock": "parent"})
+    world.pull(("products", "orders", "inventory"))
+    world.stock()
+    world.cycle()
+    world.cycle()
+    assert _on_hand(world, ids) == {"S": 6, "M": 6, "L": 6}
+    assert woo.products[parent].stock_quantity == 6
+    assert _shopify_levels(world, variants) == {"S": 6, "M": 6, "L": 6}
+    assert _woo_items(world, ids) == [str(parent)]
+    opened = _keys(world, "pooled:")
+    assert len(opened) == 4  # S, M and L closed, the pool opened
+    before = _movements(world, ids)
+    world.stock()
+    world.cycle()
+    assert _movements(world, ids) == before
+
+    sleep_into_next_second()
+    woo.add_order(
+        {"line_items": [{"product_id": parent, "variation_id": variations["L"], "quantity": 1}], "set_paid": True}
+    )
+    world.cycle()
+    world.cycle()
+    assert _on_hand(world, ids) == {"S": 5, "M": 5, "L": 5}
+    assert woo.products[parent].stock_quantity == 5
+    assert _shopify_levels(world, variants) == {"S": 5, "M": 5, "L": 5}
+    assert _keys(world, "pooled:") == opened
+
+
+def test_a_pool_change_cut_short_books_nothing_twice(world: StockWorld) -> None:
+    """Prevents a rerun after a kill booking a carry-over twice: ``end_pools`` is run and its transaction rolled
+    back half-way (the link changes never land), then run again with the movements of a first, committed run in
+    place but the link put back (a kill between the two); the second run books nothing more, and the stock step
+    ends where an uninterrupted one does."""
+    parent, variations, variants = _beanie(world, 5)
+    world.pull(("products", "inventory"))
+    world.stock()
+    ids = _hub_ids(world)
+    sleep_into_next_second()
+    woo = world.shop("woocommerce").store
+    woo.update_product(parent, {"manage_stock": False})
+    for size, quantity in zip(SIZES, (2, 0, 7), strict=True):
+        woo.update_variation(parent, variations[size], {"manage_stock": True, "stock_quantity": quantity})
+    world.pull(("products", "inventory"))
+    with world.engine.connect() as conn:
+        shops = links.stock_integrations(conn, TENANT)
+        pool_link = conn.execute(
+            select(stock_links).where(
+                stock_links.c.integration_id == world.ids["woocommerce"], stock_links.c.variant_id.in_(ids.values())
+            )
+        ).one()
+    with pytest.raises(RuntimeError), world.engine.begin() as conn:
+        assert links.end_pools(conn, TENANT, shops, utcnow()) == 1
+        raise RuntimeError("killed")
+    assert _keys(world, "unpooled:") == []
+    with world.engine.begin() as conn:  # movements committed, the link as it was: a kill between the two
+        assert links.end_pools(conn, TENANT, shops, utcnow()) == 1
+        conn.execute(stock_links.update().where(stock_links.c.id == pool_link.id).values(**pool_link._mapping))
+    carried = _keys(world, "unpooled:")
+    assert len(carried) == 2  # S: 5 -> 2 (the pool's opening was on S), L: 0 -> 7; M had nothing and shows 0
+    world.stock()
+    world.cycle()
+    assert _keys(world, "unpooled:") == carried
+    assert _on_hand(world, ids) == {"S": 2, "M": 0, "L": 7}
+    assert _shopify_levels(world, variants) == {"S": 2, "M": 0, "L": 7}
