@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Connection
 
 from ecom_pipeline.stock.ledger import Movement, record
@@ -153,13 +154,10 @@ def start_pools(
     for row in rows:
         by_member[(int(row.integration_id), str(row.shop_location), int(row.variant_id))].append(row)
     folded = 0
+    shown: dict[int, dict[tuple[int, str], Any]] = {}  # a shop's readings, read once and only when a pool starts
     for (integration_id, shop_location, _), members in groups.items():
         if integration_id not in shop_ids:
             continue
-        readings = stored_readings(conn, integration_id)
-        pooled = {
-            v: r for v in members if (r := readings.get((v, shop_location))) is not None and r.stock_pool is not None
-        }
         per_location: dict[str, list[Any]] = defaultdict(list)
         for member in members:
             for row in by_member.get((integration_id, shop_location, member), []):
@@ -169,6 +167,13 @@ def start_pools(
             holder = next((h for r in linked if (h := str(r.external_item).rpartition("/")[0])), "")
             if not holder:  # every link of the pool names its holder: nothing started here
                 continue
+            if integration_id not in shown:
+                shown[integration_id] = stored_readings(conn, integration_id)
+            pooled = {
+                v: r
+                for v in members
+                if (r := shown[integration_id].get((v, shop_location))) is not None and r.stock_pool is not None
+            }
             reading = pooled.get(int(keep.variant_id)) or next(iter(sorted(pooled.items())), (0, None))[1]
             if reading is None:  # no live reading of the pool to open it at: wait for one
                 continue
@@ -230,31 +235,48 @@ def end_pools(conn: Connection, tenant_id: str, shops: list[Any], now: datetime)
     split = 0
     for shop in shops:
         integration_id = int(shop.id)
-        links = conn.execute(
-            select(stock_links).where(stock_links.c.integration_id == integration_id).order_by(stock_links.c.id)
+        # Links naming the parent of their variant's live item (a pool holder), found by the database: the usual
+        # step, with no pool ended, reads no more than this.
+        own_item = entity_links.alias("own_item")
+        candidates = conn.execute(
+            select(stock_links, own_item.c.external_id.label("own_id"))
+            .join(
+                own_item,
+                and_(
+                    own_item.c.integration_id == stock_links.c.integration_id,
+                    own_item.c.entity == "variant",
+                    own_item.c.hub_id == stock_links.c.variant_id,
+                    own_item.c.deleted_at.is_(None),
+                    own_item.c.external_parent_id == stock_links.c.external_item,
+                    own_item.c.external_id != stock_links.c.external_item,
+                ),
+            )
+            .where(stock_links.c.integration_id == integration_id)
+            .order_by(stock_links.c.id, own_item.c.id)
         ).all()
-        if not links:
+        ended: dict[int, Any] = {}
+        for row in candidates:
+            if (integration_id, int(row.variant_id)) not in units.link_of:  # else its pool is still on
+                ended.setdefault(int(row.id), row)
+        if not ended:
             continue
-        live: dict[int, Any] = {}
+        holders = sorted({str(row.external_item) for row in ended.values()})
         by_parent: dict[str, set[int]] = defaultdict(set)
-        for r in conn.execute(
-            select(entity_links)
-            .where(entity_links.c.integration_id == integration_id, entity_links.c.entity == "variant")
-            .order_by(entity_links.c.id)
+        for hub_id, parent_id in conn.execute(
+            select(entity_links.c.hub_id, entity_links.c.external_parent_id).where(
+                entity_links.c.integration_id == integration_id,
+                entity_links.c.entity == "variant",
+                entity_links.c.external_parent_id.in_(holders),
+            )
         ):
-            if r.deleted_at is None:
-                live.setdefault(int(r.hub_id), r)
-            if r.external_parent_id is not None:
-                by_parent[str(r.external_parent_id)].add(int(r.hub_id))
+            by_parent[str(parent_id)].add(int(hub_id))
         readings = stored_readings(conn, integration_id)
-        for link in links:
+        for link in ended.values():
             variant_id = int(link.variant_id)
-            item = live.get(variant_id)
-            if item is None or (integration_id, variant_id) in units.link_of:
-                continue  # unknown variant, or its pool is still on
-            holder = external_item(shop.platform, item, pooled=True)
-            if str(link.external_item) != holder or holder == external_item(shop.platform, item):
-                continue  # a link of the variant's own item
+            holder = str(link.external_item)
+            own_item_id = external_item(
+                shop.platform, SimpleNamespace(external_id=link.own_id, external_parent_id=holder)
+            )
             hub_location, shop_location = str(link.hub_location), str(link.shop_location)
             members = by_parent.get(holder, set()) | {variant_id}
             own: dict[int, Any] = {}
@@ -291,7 +313,7 @@ def end_pools(conn: Connection, tenant_id: str, shops: list[Any], now: datetime)
                 _rebase(
                     conn,
                     int(link.id),
-                    external_item=external_item(shop.platform, item),
+                    external_item=own_item_id,
                     base_quantity=int(mine.available),
                     base_at=at,
                     unconfirmed=_unseen(conn, tenant_id, integration_id, {variant_id}, hub_location, at),
