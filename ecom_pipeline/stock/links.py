@@ -8,7 +8,8 @@ brings them to the hub's number.
 
 A shared pool (variants drawing on one quantity in a shop, ``stock/pools.py``) gets one link in that shop, on its
 lowest hub variant, naming the shop's pool holder (WooCommerce: the parent product), and one opening balance for the
-whole pool, not one per variant.
+whole pool, not one per variant. When the shop ends a pool (``end_pools``) or starts one (``start_pools``), the
+old units' balances are carried over to the new ones at the shop's reading (docs/two-way-sync.md, "Shared pools").
 """
 
 from __future__ import annotations
@@ -220,23 +221,31 @@ def start_pools(
 
 
 def end_pools(conn: Connection, tenant_id: str, shops: list[Any], now: datetime) -> int:
-    """Shared pools a shop ended (stock managed per variation again); returns how many pool links were split.
+    """Variations that left a shared pool (stock managed per variation again); returns how many links changed.
 
-    A pool link (naming the pool's holder, the parent product) whose variant is in no pool of that shop any more.
-    The pool's variants are those the shop lists under that holder (``entity_links``, deleted ones too: their
-    past sales were in the pool). At each variation's own reading (quantity q, time t) its balance is carried over
-    (``unpooled:<link>:<variant>:<t>``, a ``shop_adjustment`` of q minus its movements up to t), so its on hand is
-    what the shop shows for it plus what moved after t; a variation with no reading of its own (deleted, or its
-    stock not tracked) is closed to 0. The link then names its own variation with that reading as base (or is
-    deleted when the variation shows none), and the next pass links the other variations, which open no balance:
-    the carry-over is theirs. Movements first, keyed by the reading: rerun-safe like ``start_pools``.
+    A pool link names the pool's holder (the parent product); the pool's variants are those the shop lists under
+    that holder (``entity_links``, deleted ones too: their past sales were in the pool). Each balance is carried
+    over at the shop's reading (time t) with movements keyed by it (``unpooled:<link>:<variant>:<t>``):
+
+    - *the pool ended* (the link's variant is in no pool of the shop any more): each variation that now shows a
+      number of its own (q) gets a ``shop_adjustment`` of q minus its movements up to t, so its on hand is what
+      the shop shows for it plus what moved after t; one still pooled (the others kept a pool without the link's
+      variant) is closed to 0 and that pool opens at its reading (an ``import`` on its lowest variant; the next
+      pass links it); one with no number (deleted, stock not tracked) is closed to 0. The link then names its own
+      variation with its reading as base (or is deleted when it shows none);
+    - *the pool goes on* and variations left it (a number of their own, no link of their own in the shop yet):
+      each leaver's balance is carried to its number as above, and its movements up to t move to the link's
+      variant (``:kept``): the pool's on hand stays what it was, as the shop's pool number does.
+
+    The next pass links the leavers, which open no balance: the carry-over is theirs. Movements first, then the
+    link: the step is one transaction, and a rerun books nothing twice (a later reading books what moved since).
     """
     units = load_pools(conn, tenant_id)
-    split = 0
+    changed = 0
     for shop in shops:
         integration_id = int(shop.id)
-        # Links naming the parent of their variant's live item (a pool holder), found by the database: the usual
-        # step, with no pool ended, reads no more than this.
+        # Links naming the parent of their variant's live item (a pool holder), found by the database: a shop
+        # with no pool reads no more than this.
         own_item = entity_links.alias("own_item")
         candidates = conn.execute(
             select(stock_links, own_item.c.external_id.label("own_id"))
@@ -254,13 +263,12 @@ def end_pools(conn: Connection, tenant_id: str, shops: list[Any], now: datetime)
             .where(stock_links.c.integration_id == integration_id)
             .order_by(stock_links.c.id, own_item.c.id)
         ).all()
-        ended: dict[int, Any] = {}
+        pool_links: dict[int, Any] = {}
         for row in candidates:
-            if (integration_id, int(row.variant_id)) not in units.link_of:  # else its pool is still on
-                ended.setdefault(int(row.id), row)
-        if not ended:
+            pool_links.setdefault(int(row.id), row)
+        if not pool_links:
             continue
-        holders = sorted({str(row.external_item) for row in ended.values()})
+        holders = sorted({str(row.external_item) for row in pool_links.values()})
         by_parent: dict[str, set[int]] = defaultdict(set)
         for hub_id, parent_id in conn.execute(
             select(entity_links.c.hub_id, entity_links.c.external_parent_id).where(
@@ -270,56 +278,120 @@ def end_pools(conn: Connection, tenant_id: str, shops: list[Any], now: datetime)
             )
         ):
             by_parent[str(parent_id)].add(int(hub_id))
-        readings = stored_readings(conn, integration_id)
-        for link in ended.values():
-            variant_id = int(link.variant_id)
-            holder = str(link.external_item)
-            own_item_id = external_item(
-                shop.platform, SimpleNamespace(external_id=link.own_id, external_parent_id=holder)
-            )
-            hub_location, shop_location = str(link.hub_location), str(link.shop_location)
-            members = by_parent.get(holder, set()) | {variant_id}
-            own: dict[int, Any] = {}
-            for v in members:
-                shown = readings.get((v, shop_location))
-                if shown is not None and shown.stock_pool is None and shown.managed:
-                    own[v] = shown
-            carry: list[Movement] = []
-            for v in sorted(members):
-                mine = own.get(v)
-                quantity, at = (int(mine.available), reading_time(mine)) if mine is not None else (0, now)
-                balance = _balance(conn, tenant_id, {v}, hub_location, at)[v]
-                if quantity != balance:
-                    shows = f"shows {quantity} for this variation" if mine is not None else "shows no stock of its own"
-                    carry.append(
-                        Movement(
-                            v,
-                            hub_location,
-                            quantity - balance,
-                            "shop_adjustment",
-                            f"unpooled:{link.id}:{v}:{at.isoformat()}",
-                            at,
-                            integration_id,
-                            f"shared pool {holder} ended: {shop.platform} shop #{integration_id} {shows} "
-                            f"(its balance was {balance})",
-                        )
-                    )
-            record(conn, tenant_id, carry, now)
-            mine = own.get(variant_id)
-            if mine is None:
-                conn.execute(stock_links.delete().where(stock_links.c.id == int(link.id)))
-            else:
-                at = reading_time(mine)
-                _rebase(
-                    conn,
-                    int(link.id),
-                    external_item=own_item_id,
-                    base_quantity=int(mine.available),
-                    base_at=at,
-                    unconfirmed=_unseen(conn, tenant_id, integration_id, {variant_id}, hub_location, at),
+        linked = {
+            (int(v), str(loc))
+            for v, loc in conn.execute(
+                select(stock_links.c.variant_id, stock_links.c.hub_location).where(
+                    stock_links.c.integration_id == integration_id
                 )
-            split += 1
-    return split
+            )
+        }
+        readings = stored_readings(conn, integration_id)
+        for link in pool_links.values():
+            if _unpool(conn, tenant_id, shop, link, by_parent, linked, readings, units, now):
+                changed += 1
+    return changed
+
+
+def _unpool(
+    conn: Connection,
+    tenant_id: str,
+    shop: Any,
+    link: Any,
+    by_parent: dict[str, set[int]],
+    linked: set[tuple[int, str]],
+    readings: dict[tuple[int, str], Any],
+    units: Pools,
+    now: datetime,
+) -> bool:
+    """One pool link's variations that left its pool (see ``end_pools``); True when something changed."""
+    integration_id, variant_id = int(shop.id), int(link.variant_id)
+    holder, hub_location, shop_location = str(link.external_item), str(link.hub_location), str(link.shop_location)
+    members = by_parent.get(holder, set()) | {variant_id}
+    own: dict[int, Any] = {}
+    pooled: dict[int, Any] = {}
+    for v in members:
+        shown = readings.get((v, shop_location))
+        if shown is not None and shown.managed:
+            (own if shown.stock_pool is None else pooled)[v] = shown
+    ended = (integration_id, variant_id) not in units.link_of
+    if ended:  # a variation with a link of its own in the shop was never in the pool
+        leavers = sorted(v for v in members if v == variant_id or (v, hub_location) not in linked)
+    else:
+        leavers = sorted(v for v in own if v != variant_id and (v, hub_location) not in linked)
+        if not leavers:
+            return False
+    moves: list[Movement] = []
+    openings: dict[str, Any] = {}
+    for v in leavers:
+        mine = own.get(v)
+        at = reading_time(mine) if mine is not None else reading_time(pooled[v]) if v in pooled else now
+        quantity = int(mine.available) if mine is not None else 0
+        balance = _balance(conn, tenant_id, {v}, hub_location, at)[v]
+        if v in pooled:
+            openings.setdefault(str(pooled[v].stock_pool), pooled[v])
+        shows = (
+            f"shows {quantity} for this variation"
+            if mine is not None
+            else "pools it anew"
+            if v in pooled
+            else "shows no stock of its own"
+        )
+        key = f"unpooled:{link.id}:{v}:{at.isoformat()}"
+        if quantity != balance:
+            note = (
+                f"shared pool {holder} left: {shop.platform} shop #{integration_id} {shows} (its balance was {balance})"
+            )
+            moves.append(
+                Movement(v, hub_location, quantity - balance, "shop_adjustment", key, at, integration_id, note)
+            )
+        if not ended and balance:  # the pool keeps what this variation's movements made of it
+            moves.append(
+                Movement(
+                    variant_id,
+                    hub_location,
+                    balance,
+                    "shop_adjustment",
+                    f"{key}:kept",
+                    at,
+                    integration_id,
+                    f"balance of a variation that left the shared pool {holder}, kept in the pool",
+                )
+            )
+    for pool, shown in sorted(openings.items()):
+        first = min(v for v, r in pooled.items() if str(r.stock_pool) == pool)
+        at = reading_time(shown)
+        moves.append(
+            Movement(
+                first,
+                hub_location,
+                int(shown.available),
+                "import",
+                f"unpooled:{link.id}:{pool}:{at.isoformat()}",
+                at,
+                integration_id,
+                f"opening balance of the shared pool {pool}, left by the variation its link was on",
+            )
+        )
+    record(conn, tenant_id, moves, now)
+    if not ended:
+        return True
+    mine = own.get(variant_id)
+    if mine is None:
+        conn.execute(stock_links.delete().where(stock_links.c.id == int(link.id)))
+    else:
+        at = reading_time(mine)
+        _rebase(
+            conn,
+            int(link.id),
+            external_item=external_item(
+                shop.platform, SimpleNamespace(external_id=link.own_id, external_parent_id=holder)
+            ),
+            base_quantity=int(mine.available),
+            base_at=at,
+            unconfirmed=_unseen(conn, tenant_id, integration_id, {variant_id}, hub_location, at),
+        )
+    return True
 
 
 def _link_shop(

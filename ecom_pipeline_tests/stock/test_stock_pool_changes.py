@@ -196,3 +196,62 @@ def test_a_pool_change_cut_short_books_nothing_twice(world: StockWorld) -> None:
     assert _keys(world, "unpooled:") == carried
     assert _on_hand(world, ids) == {"S": 2, "M": 0, "L": 7}
     assert _shopify_levels(world, variants) == {"S": 2, "M": 0, "L": 7}
+
+
+def _pool_link_size(world: StockWorld, ids: dict[str, int]) -> str:
+    """The size whose hub variant holds WooCommerce's pool link (the pool's lowest)."""
+    with world.engine.connect() as conn:
+        variant = conn.execute(
+            select(stock_links.c.variant_id).where(
+                stock_links.c.integration_id == world.ids["woocommerce"], stock_links.c.variant_id.in_(ids.values())
+            )
+        ).scalar_one()
+    return next(size for size, vid in ids.items() if vid == variant)
+
+
+@pytest.mark.parametrize("leaver", ["the link's own", "another"])
+def test_a_variation_that_leaves_a_pool_that_goes_on(world: StockWorld, leaver: str) -> None:
+    """Prevents a variation leaving a pool that the others keep from taking the pool's past with it or leaving
+    it behind: a pool of 5, Shopify sells 2 of one size (pool 3), then the merchant gives one size stock of its
+    own (4) and the two others keep the pool of 3. Before the fix the leaver read -2 or 5 (its sales, or the
+    pool's opening) and the pool 5 or 1. Now the leaver shows 4, the pool 3, in every shop; whether the leaver
+    held the pool's link (the pool then gets a link of its own) or not."""
+    parent, variations, variants = _beanie(world, 5)
+    world.pull(("products", "inventory"))
+    world.stock()
+    ids = _hub_ids(world)
+    holder = _pool_link_size(world, ids)
+    gone = holder if leaver == "the link's own" else next(s for s in SIZES if s != holder)
+    sold = next(s for s in SIZES if s != gone)
+    sleep_into_next_second()
+    world.shop("shopify").store.add_order({"line_items": [{"variant_id": variants[gone], "quantity": 1}]})
+    world.shop("shopify").store.add_order({"line_items": [{"variant_id": variants[sold], "quantity": 1}]})
+    world.cycle()
+    world.cycle()
+    assert _on_hand(world, ids) == dict.fromkeys(SIZES, 3)
+
+    sleep_into_next_second()
+    woo = world.shop("woocommerce").store
+    woo.update_variation(parent, variations[gone], {"manage_stock": True, "stock_quantity": 4})
+    world.pull(("products", "orders", "inventory"))
+    world.stock()
+    world.cycle()
+    world.cycle()
+    expected = {s: 4 if s == gone else 3 for s in SIZES}
+    assert _on_hand(world, ids) == expected
+    assert woo.products[parent].stock_quantity == 3
+    assert woo.variations[variations[gone]].stock_quantity == 4
+    assert _shopify_levels(world, variants) == expected
+    before = _movements(world, ids)
+    world.stock()
+    world.cycle()
+    assert _movements(world, ids) == before
+
+    sleep_into_next_second()
+    world.shop("shopify").store.add_order({"line_items": [{"variant_id": variants[sold], "quantity": 1}]})
+    world.cycle()
+    world.cycle()
+    expected = {s: 4 if s == gone else 2 for s in SIZES}
+    assert _on_hand(world, ids) == expected
+    assert woo.products[parent].stock_quantity == 2
+    assert _shopify_levels(world, variants) == expected
