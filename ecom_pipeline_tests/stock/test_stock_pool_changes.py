@@ -255,3 +255,37 @@ def test_a_variation_that_leaves_a_pool_that_goes_on(world: StockWorld, leaver: 
     assert _on_hand(world, ids) == expected
     assert woo.products[parent].stock_quantity == 2
     assert _shopify_levels(world, variants) == expected
+
+
+def test_a_push_before_the_pull_leaves_a_new_pool_alone(world: StockWorld) -> None:
+    """Prevents a push made before the hub has read the merchant's switch to a parent-managed pool overwriting the
+    pool with one variation's number (and booking the pool's reading as that variation's): S=3, M=4, L=1 of their
+    own, the merchant makes a pool of 6, a person adds one S in the hub and the stock step pushes before any pull.
+    Before the fix WooCommerce's S link wrote 4 on the parent (the pool) and the ledger ended at 4; now that link
+    is reported failed, and after the pull the pool is the merchant's 6 plus the hub's 1 in every shop."""
+    from ecom_pipeline.stock import ledger
+
+    parent, variations, variants = _per_variation_beanie(world, {"S": 3, "M": 4, "L": 1})
+    world.pull(("products", "inventory"))
+    world.stock()
+    ids = _hub_ids(world)
+    sleep_into_next_second()
+    woo = world.shop("woocommerce").store
+    woo.update_product(parent, {"manage_stock": True, "stock_quantity": 6})
+    for size in SIZES:
+        woo.update_variation(parent, variations[size], {"manage_stock": "parent"})
+    sleep_into_next_second()
+    with world.engine.begin() as conn:
+        ledger.hub_movement(
+            conn, TENANT, variant_id=ids["S"], location="main", delta=1, note="found one", key="found", now=utcnow()
+        )
+    report = world.stock()
+    assert woo.products[parent].stock_quantity == 6
+    failed = [f for s in report.shops if s.outcome for f in s.outcome.failed.values()]
+    assert any("parent product" in f for f in failed)
+    world.pull(("products", "orders", "inventory"))
+    world.stock()
+    world.cycle()
+    assert _on_hand(world, ids) == {"S": 7, "M": 7, "L": 7}
+    assert woo.products[parent].stock_quantity == 7
+    assert _shopify_levels(world, variants) == {"S": 7, "M": 7, "L": 7}
