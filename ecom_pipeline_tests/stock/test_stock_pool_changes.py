@@ -9,7 +9,7 @@ to what the shop now shows, as ``unpooled:`` / ``pooled:`` movements keyed by th
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import and_, select
 
 from ecom_pipeline.stock import links
 from ecom_pipeline.stock.world import TENANT, StockWorld, sleep_into_next_second
@@ -289,3 +289,43 @@ def test_a_push_before_the_pull_leaves_a_new_pool_alone(world: StockWorld) -> No
     assert _on_hand(world, ids) == {"S": 7, "M": 7, "L": 7}
     assert woo.products[parent].stock_quantity == 7
     assert _shopify_levels(world, variants) == {"S": 7, "M": 7, "L": 7}
+
+
+def test_a_pool_start_cut_short_books_nothing_twice(world: StockWorld) -> None:
+    """Prevents a rerun after a kill opening a new pool twice or closing a variation twice: ``start_pools`` is
+    rolled back half-way, then committed with its links put back as they were (a kill between the movements and
+    the links); the stock step then books no ``pooled:`` movement more and every shop shows the pool."""
+    from ecom_pipeline.stock.pools import pool_members
+    from ecom_pipeline.warehouse import store
+
+    parent, variations, variants = _per_variation_beanie(world, {"S": 3, "M": 4, "L": 1})
+    world.pull(("products", "inventory"))
+    world.stock()
+    ids = _hub_ids(world)
+    sleep_into_next_second()
+    woo = world.shop("woocommerce").store
+    woo.update_product(parent, {"manage_stock": True, "stock_quantity": 6})
+    for size in SIZES:
+        woo.update_variation(parent, variations[size], {"manage_stock": "parent"})
+    world.pull(("products", "inventory"))
+    woo_id = world.ids["woocommerce"]
+    mine = and_(stock_links.c.integration_id == woo_id, stock_links.c.variant_id.in_(ids.values()))
+    with world.engine.connect() as conn:
+        before = [dict(r._mapping) for r in conn.execute(select(stock_links).where(mine))]
+    assert len(before) == 3
+    with pytest.raises(RuntimeError), world.engine.begin() as conn:
+        assert links.start_pools(conn, TENANT, pool_members(conn, TENANT), {woo_id}, utcnow()) == 2
+        raise RuntimeError("killed")
+    assert _keys(world, "pooled:") == []
+    with world.engine.begin() as conn:
+        assert links.start_pools(conn, TENANT, pool_members(conn, TENANT), {woo_id}, utcnow()) == 2
+        conn.execute(stock_links.delete().where(mine))
+        store.bulk_insert(conn, stock_links, before)
+    opened = _keys(world, "pooled:")
+    assert len(opened) == 4
+    world.stock()
+    world.cycle()
+    assert _keys(world, "pooled:") == opened
+    assert _on_hand(world, ids) == {"S": 6, "M": 6, "L": 6}
+    assert woo.products[parent].stock_quantity == 6
+    assert _shopify_levels(world, variants) == {"S": 6, "M": 6, "L": 6}
