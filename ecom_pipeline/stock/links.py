@@ -270,14 +270,15 @@ def end_pools(conn: Connection, tenant_id: str, shops: list[Any], now: datetime)
             continue
         holders = sorted({str(row.external_item) for row in pool_links.values()})
         by_parent: dict[str, set[int]] = defaultdict(set)
-        for hub_id, parent_id in conn.execute(
-            select(entity_links.c.hub_id, entity_links.c.external_parent_id).where(
-                entity_links.c.integration_id == integration_id,
-                entity_links.c.entity == "variant",
-                entity_links.c.external_parent_id.in_(holders),
-            )
-        ):
-            by_parent[str(parent_id)].add(int(hub_id))
+        for part in store.chunked(holders):
+            for hub_id, parent_id in conn.execute(
+                select(entity_links.c.hub_id, entity_links.c.external_parent_id).where(
+                    entity_links.c.integration_id == integration_id,
+                    entity_links.c.entity == "variant",
+                    entity_links.c.external_parent_id.in_(part),
+                )
+            ):
+                by_parent[str(parent_id)].add(int(hub_id))
         linked = {
             (int(v), str(loc))
             for v, loc in conn.execute(
