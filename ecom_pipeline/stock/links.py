@@ -58,8 +58,10 @@ def reading_time(row: Any) -> datetime:
 def ensure_links(conn: Connection, tenant_id: str, shops: list[Any], now: datetime) -> int:
     """Create the missing links of these shops (and opening balances); returns how many were created.
 
-    Shared pools first, in every shop (one link each, ``stock/pools.py``), then the other items: a variant of a
-    pool read in another shop then finds its unit open and opens no balance of its own.
+    Pools the shops ended or started since the last step first (``end_pools``, ``start_pools``: the balances are
+    carried over at the shop's reading and the links renamed), then the missing links of shared pools, in every
+    shop (one link each, ``stock/pools.py``), then the other items: a variant of a pool read in another shop then
+    finds its unit open and opens no balance of its own.
     """
     created = 0
     groups = pool_members(conn, tenant_id)
