@@ -18,7 +18,8 @@ The ledger keys stock by (hub variant, hub location). A pool is one **stock unit
 
 Which variants form a unit is read from the pooled ``hub_inventory`` rows (deleted ones too: a deleted variation's
 past sales stay in the pool) of the shops whose pool has a stock link, so a pool in a shop the hub does not manage
-changes nothing. The same variant pooled in two shops joins both pools into one unit.
+changes nothing. The same variant pooled in two shops joins both pools into one unit. A pool the shop ends or
+starts is a change of units: ``links.end_pools`` and ``links.start_pools`` carry the balances over.
 """
 
 from __future__ import annotations

@@ -143,10 +143,11 @@ def test_a_write_to_a_parent_managed_variation_leaves_the_pool(world: StockWorld
     assert client.get(f"products/{parent}")["stock_quantity"] == 5
 
 
-def test_the_woocommerce_writer_writes_a_parent_managed_variation_on_its_parent(world: StockWorld) -> None:
-    """Prevents a push that never moves a pool: an item named by its variation (``parent/variation``, as links made
-    before pools were counted name it) whose stock the parent manages is written on the parent product, over HTTP
-    with the real client and writer."""
+def test_the_woocommerce_writer_leaves_a_variation_moved_onto_its_parent_alone(world: StockWorld) -> None:
+    """Prevents a push overwriting a pool the merchant just made with one variation's number: an item named by its
+    variation (a link made while the variation had stock of its own) whose stock the parent now manages is neither
+    read into the ledger nor written, and is reported failed (the next pull and stock step move the link onto the
+    pool); over HTTP with the real client and writer."""
     from ecom_pipeline.platforms.woocommerce import stock as woo_stock
     from ecom_pipeline.platforms.woocommerce.writer import make_client
     from ecom_pipeline.stock.writers import Reading, StockWrite
@@ -164,9 +165,10 @@ def test_the_woocommerce_writer_writes_a_parent_managed_variation_on_its_parent(
 
     item = StockWrite(1, 0, f"{parent}/{variations['M']}", "default", 5, 3)
     outcome = woo_stock.write_stock(make_client(integration, credentials), [item], recompute)
-    assert [(r.link_id, r.quantity) for r in seen] == [(1, 5)]  # the variation shows the pool
-    assert [(s.link_id, s.quantity, s.written) for s in outcome.settled] == [(1, 3, True)]
-    assert world.shop("woocommerce").store.products[parent].stock_quantity == 3
+    assert seen == []
+    assert outcome.settled == []
+    assert "parent product" in outcome.failed[1]
+    assert world.shop("woocommerce").store.products[parent].stock_quantity == 5
 
 
 def test_a_pool_linked_once_per_variation_before_pools_counted_is_folded(world: StockWorld) -> None:
@@ -175,14 +177,20 @@ def test_a_pool_linked_once_per_variation_before_pools_counted_is_folded(world: 
     parent), the openings after the first are cancelled (``absorbed:``), and every shop shows 5, then 4 after a
     sale. The old links and openings are written as the code before this fix wrote them."""
     from ecom_pipeline.stock.ledger import Movement, record
+    from ecom_pipeline.stock.links import reading_time
     from ecom_pipeline.warehouse import store
-    from ecom_pipeline.warehouse.types import utcnow
+    from ecom_pipeline.warehouse.schema import hub_inventory
 
     parent, variations, variants = _beanie(world, 5)
     world.pull(("products", "inventory"))
     ids = _hub_ids(world)
-    at = utcnow()
     woo_id = world.ids["woocommerce"]
+    with world.engine.connect() as conn:
+        # the old code opened each link at its reading's time (``reading_time``), as it does now
+        at = max(
+            reading_time(r)
+            for r in conn.execute(select(hub_inventory).where(hub_inventory.c.integration_id == woo_id)).all()
+        )
     with world.engine.begin() as conn:
         store.bulk_insert(
             conn,
@@ -210,7 +218,8 @@ def test_a_pool_linked_once_per_variation_before_pools_counted_is_folded(world: 
             )
         ).all()
     assert [str(item) for (item,) in items] == [str(parent)]
-    assert sorted(_movements(world, ids)) == sorted([("import", 5)] * 3 + [("shop_adjustment", -5)] * 2)
+    # each variation's opening closed into the pool, which opens once at what the shop shows
+    assert sorted(_movements(world, ids)) == sorted([("import", 5)] * 4 + [("shop_adjustment", -5)] * 3)
     assert _shown(world, parent, variants) == {"woocommerce pool": 5, "shopify": {"S": 5, "M": 5, "L": 5}}
 
     sleep_into_next_second()

@@ -5,8 +5,11 @@ reads the items first (``GET /products?include=...``, ``GET /products/{parent}/v
 call), hands what the shop shows to ``recompute`` (a difference becomes a ledger movement and a new target), and
 writes only the items whose number is not already right, with ``POST .../batch`` (100 per call). A shared pool
 (variations with ``manage_stock: "parent"``) is written on its parent product: its link names the parent
-(``stock/pools.py``), and a variation read as parent-managed is written there too, since WooCommerce keeps a
-number written to such a variation in the variation's own hidden ``_stock`` and leaves the pool. A sale landing
+(``stock/pools.py``). A link naming a variation that the shop now reads as parent-managed (the merchant moved its
+stock onto the parent since the hub last pulled) is neither read nor written: a write to it would not move the pool
+(WooCommerce keeps it in the variation's own hidden ``_stock``), writing the pool would overwrite the merchant's new
+number with one variation's, and its reading (the pool) is no reading of that variation; it is reported failed,
+and the next pull and stock step move the link onto the pool (``links.start_pools``). A sale landing
 between that read and the write is overwritten in the shop's number but not lost: it is an order movement in the
 ledger, and the next push lowers the shop's number again. An item the batch answer refuses is reported failed.
 """
@@ -34,14 +37,15 @@ def _split(item: str) -> tuple[str | None, str]:
     return (parent or None), own
 
 
-def _read(client: WooCommerceClient, items: Sequence[StockWrite]) -> tuple[list[Reading], dict[int, str]]:
-    """What the shop shows for each item, and where each item's stock is written (link id -> item): the item
-    itself, or for a variation whose stock the parent manages (``manage_stock: "parent"``), the parent product."""
+def _read(client: WooCommerceClient, items: Sequence[StockWrite]) -> tuple[list[Reading], dict[int, str], set[int]]:
+    """What the shop shows for each item, where each item's stock is written (link id -> item), and the items
+    that are variations whose stock the parent manages now (``manage_stock: "parent"``: see the module doc)."""
     groups: dict[str | None, list[StockWrite]] = defaultdict(list)
     for item in items:
         groups[_split(item.external_item)[0]].append(item)
     readings: list[Reading] = []
     holders: dict[int, str] = {}
+    pooled: set[int] = set()
     for parent, group in groups.items():
         path = "products" if parent is None else f"products/{parent}/variations"
         for start in range(0, len(group), BATCH):
@@ -52,12 +56,14 @@ def _read(client: WooCommerceClient, items: Sequence[StockWrite]) -> tuple[list[
             for record in client.get(path, params) or []:
                 found = by_id.get(str(record.get("id")))
                 quantity = record.get("stock_quantity")
-                if found is not None and quantity is not None:
-                    readings.append(Reading(found.link_id, int(quantity), read_at))
-                    # A parent-managed variation shows the pool but a write to it does not move the pool.
-                    pooled = parent is not None and record.get("manage_stock") == "parent"
-                    holders[found.link_id] = parent if pooled and parent else found.external_item
-    return readings, holders
+                if found is None or quantity is None:
+                    continue
+                if parent is not None and record.get("manage_stock") == "parent":
+                    pooled.add(found.link_id)  # shows the pool, not this variation's stock
+                    continue
+                readings.append(Reading(found.link_id, int(quantity), read_at))
+                holders[found.link_id] = found.external_item
+    return readings, holders, pooled
 
 
 def _write(
@@ -71,7 +77,7 @@ def _write(
     groups: dict[str | None, dict[str, list[StockWrite]]] = defaultdict(lambda: defaultdict(list))
     for item in items:
         parent, own = _split(holders[item.link_id])
-        groups[parent][own].append(item)  # two links on one pool holder: one write (links made before pools)
+        groups[parent][own].append(item)  # two links naming one item: one write
     for parent, by_holder in groups.items():
         path = "products/batch" if parent is None else f"products/{parent}/variations/batch"
         owners = list(by_holder)
@@ -101,10 +107,15 @@ def write_stock(
     client: WooCommerceClient, items: Sequence[StockWrite], recompute: Recompute, out: StockOutcome
 ) -> None:
     """Read, recompute from what the shop shows, write what still differs (see the module doc)."""
-    found, holders = _read(client, items)
+    found, holders, pooled = _read(client, items)
     readings = {r.link_id: r for r in found}
     for item in items:
-        if item.link_id not in readings:
+        if item.link_id in pooled:
+            out.failed[item.link_id] = (
+                "the shop now manages this variation's stock on its parent product: the next pull and stock step "
+                "move this link onto the shared pool"
+            )
+        elif item.link_id not in readings:
             out.failed[item.link_id] = "the shop no longer has this item, or does not manage its stock"
     targets = recompute(list(readings.values())) if readings else {}
     to_write = []
