@@ -44,11 +44,9 @@ class ExtractConfig(dg.Config):
     apply_batch_rows: int = Field(
         default=DEFAULT_BATCH_ROWS,
         ge=0,
-        le=20_000,
         description="Products and customers: apply the staged rows to the hub while the shop is still being read, "
         "this many rows per transaction (the hub step's batch), as soon as that many are staged; the hub step "
-        "applies the rest. 0 leaves the whole apply to the hub step; at most 20,000 (one transaction holds that "
-        "many records in memory).",
+        "applies the rest. 0 leaves the whole apply to the hub step.",
     )
 
 
