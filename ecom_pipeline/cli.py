@@ -13,7 +13,6 @@ import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import func, select
@@ -303,32 +302,6 @@ def _rename_tenant(engine: Any, old: str, new: str) -> int:
     return 0
 
 
-def _whole_resolve(conn: Any, row: Any) -> Any:
-    """A shop's latest resolve row as the whole apply of its Dagster run: an extract's apply worker and the hub step
-    each write one (``sync/apply_while_reading.py``), and the latest alone is only the tail of the run's apply."""
-    from ecom_pipeline.warehouse.schema import sync_runs
-
-    if row.stage != "resolve" or not row.dagster_run_id:
-        return row
-    names = ("rows_fetched", "created", "updated", "unchanged", "deleted", "failed", "duration_s")
-    same_run = (
-        sync_runs.c.integration_id == row.integration_id,
-        sync_runs.c.entity == row.entity,
-        sync_runs.c.stage == "resolve",
-        sync_runs.c.dagster_run_id == row.dagster_run_id,
-    )
-    totals = conn.execute(
-        select(*(func.coalesce(func.sum(sync_runs.c[n]), 0).label(n) for n in names)).where(*same_run)
-    ).one()
-    failed_part = conn.execute(
-        select(sync_runs.c.error).where(*same_run, sync_runs.c.status == "failed").order_by(sync_runs.c.id.desc())
-    ).first()
-    whole = {**row._asdict(), **{n: getattr(totals, n) for n in names}}
-    if failed_part is not None and row.status == "success":
-        whole.update(status="failed", error=failed_part.error)
-    return SimpleNamespace(**whole)
-
-
 def cmd_status(args: argparse.Namespace) -> int:
     from ecom_pipeline.warehouse import store
     from ecom_pipeline.warehouse.schema import rejected_records, sync_runs, webhook_inbox
@@ -370,7 +343,6 @@ def cmd_status(args: argparse.Namespace) -> int:
         runs = conn.execute(
             select(sync_runs).join(latest, latest.c.id == sync_runs.c.id).order_by(sync_runs.c.integration_id)
         ).all()
-        runs = [_whole_resolve(conn, r) for r in runs]
         if runs:
             print("Latest sync per shop, entity and stage:")
             _print_table(
