@@ -150,11 +150,7 @@ class ApplyWhileReading:
             # Closed with what was committed, also after an error: a batch that failed rolled back whole, the ones
             # before it are in the hub, and the hub step adds these counts to its own (applied_in_run).
             self._runs.rows_read = dict(self._report.rows_per_integration)
-            try:
-                self._runs.finish(self._report.per_integration, error=self._result.error)
-            except Exception as exc:  # never raised into the read (it would replace the read's own outcome)
-                closing = f"closing its sync_runs rows failed: {type(exc).__name__}: {exc}"
-                self._result.error = f"{self._result.error}; {closing}" if self._result.error else closing
+            self._runs.finish(self._report.per_integration, error=self._result.error)
         return self._result
 
     def _run(self) -> None:
