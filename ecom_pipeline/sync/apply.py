@@ -208,7 +208,6 @@ def apply_staged(
     integration_ids: Iterable[int] | None = None,
     full_batches_only: bool = False,
     stop: Callable[[], bool] | None = None,
-    into: ApplyReport | None = None,
 ) -> ApplyReport:
     """Apply every pending staging row of ``entity`` for ``tenant_id`` (optionally only some integrations).
 
@@ -219,9 +218,6 @@ def apply_staged(
     before a batch of fewer than ``batch_size`` rows: the rest of the shop is still being read, and the hub step
     applies the tail) and ``stop`` (asked between batches: the read is over). Batches are the same either way: the
     oldest ``batch_size`` pending rows, deduplicated and resolved by :func:`_apply_batch` in one transaction.
-
-    ``into``: a report each batch's counts are added to once its transaction committed, so a caller whose apply
-    fails at a later batch still counts the batches already in the hub (the returned report is lost with the raise).
     """
     if entity not in ENTITY_TYPES:
         raise ValueError(f"unknown entity {entity!r}; expected one of {sorted(ENTITY_TYPES)}")
@@ -230,7 +226,6 @@ def apply_staged(
     ids = sorted(set(integration_ids)) if integration_ids is not None else None
     after_id = 0
     while stop is None or not stop():
-        batch = ApplyReport(entity=entity, tenant_id=tenant_id)
         with engine.begin() as conn:
             if full_batches_only and (
                 pending_count(
@@ -245,18 +240,14 @@ def apply_staged(
             if not rows:
                 break
             after_id = int(rows[-1].id)
-            batch.rows_read += len(rows)
-            batch.batches += 1
+            report.rows_read += len(rows)
+            report.batches += 1
             for row in rows:
                 shop = int(row.integration_id)
-                batch.rows_per_integration[shop] = batch.rows_per_integration.get(shop, 0) + 1
+                report.rows_per_integration[shop] = report.rows_per_integration.get(shop, 0) + 1
             _apply_batch(
-                conn, rows, entity=entity, tenant_id=tenant_id, transforms=transforms, run_id=run_id, report=batch
+                conn, rows, entity=entity, tenant_id=tenant_id, transforms=transforms, run_id=run_id, report=report
             )
-        # Counted once committed: a batch whose transaction failed rolled back whole and counts nowhere.
-        report.merge(batch)
-        if into is not None:
-            into.merge(batch)
     report.duration_s = time.perf_counter() - started
     return report
 

@@ -29,9 +29,9 @@ What keeps it the same apply:
   batch, closed when the worker stops), and the hub step adds them to its own (:func:`applied_in_run`), so
   ``hub/<entity>`` shows what the run applied to that entity whichever step did it.
 - **Never fails the read.** An apply error (or a lost lock) rolls its batch back and stops the worker; it is
-  reported in the extract's metadata and log (the resolve rows are closed ``failed`` with the error, and keep the
-  counts of every batch committed before it); the read goes on and the hub step applies the rest (and fails
-  there, where it belongs, if the error is not passing).
+  reported in the extract's metadata and log (the resolve rows keep the counts of the batches committed before
+  it); the read goes on and the hub step applies the rest (and fails there, where it belongs, if the error is not
+  passing).
 
 SQLite has one writer at a time: a batch's transaction and a page's staging wait for each other (busy timeout),
 which costs the read little since the page prefetch keeps downloading meanwhile. PostgreSQL runs them side by side.
@@ -150,7 +150,7 @@ class ApplyWhileReading:
             # Closed with what was committed, also after an error: a batch that failed rolled back whole, the ones
             # before it are in the hub, and the hub step adds these counts to its own (applied_in_run).
             self._runs.rows_read = dict(self._report.rows_per_integration)
-            self._runs.finish(self._report.per_integration, error=self._result.error)
+            self._runs.finish(self._report.per_integration)
         return self._result
 
     def _run(self) -> None:
@@ -198,23 +198,19 @@ class ApplyWhileReading:
         if self._runs is None:
             self._runs = self._open_runs()
         started = time.perf_counter()
-        try:
-            # Each committed batch is counted as it commits (``into``): a batch failing later in the round must not
-            # take the counts of the ones already in the hub with it.
-            apply_staged(
-                self.engine,
-                tenant_id=self.tenant_id,
-                entity=self.entity,
-                transforms=self.transforms,
-                run_id=self.run_id,
-                batch_size=self.batch_rows,
-                integration_ids=self.integration_ids,
-                full_batches_only=True,
-                stop=self._stopping.is_set,
-                into=self._report,
-            )
-        finally:
-            self._report.duration_s += time.perf_counter() - started
+        part = apply_staged(
+            self.engine,
+            tenant_id=self.tenant_id,
+            entity=self.entity,
+            transforms=self.transforms,
+            run_id=self.run_id,
+            batch_size=self.batch_rows,
+            integration_ids=self.integration_ids,
+            full_batches_only=True,
+            stop=self._stopping.is_set,
+        )
+        part.duration_s = time.perf_counter() - started
+        self._report.merge(part)
 
     def _remember_pending(self, *, wake: bool) -> None:
         """Count the rows still pending toward the next wake-up, with those staged since (a row counted twice only
@@ -292,8 +288,7 @@ def applied_in_run(conn: Connection, *, tenant_id: str, entity: str, run_id: str
             sync_runs.c.tenant_id == tenant_id,
             sync_runs.c.entity == entity,
             sync_runs.c.stage == "resolve",
-            # A worker stopped by an error closes its rows failed with what it committed before: counted too.
-            sync_runs.c.status.in_(("success", "failed")),
+            sync_runs.c.status == "success",
         )
     ).one()
     return {name: int(getattr(row, name)) for name in columns}

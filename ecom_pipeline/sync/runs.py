@@ -77,9 +77,8 @@ class ResolveRuns:
             self.open_rows[integration_id] = row
         return row
 
-    def finish(self, per_integration: Mapping[int, Mapping[str, int]], *, error: str | None = None) -> None:
-        """Close every row; a shop the apply met that was not pending at the start gets its row now. With ``error``
-        the rows are ``failed`` and still carry the counts of what was committed before it.
+    def finish(self, per_integration: Mapping[int, Mapping[str, int]]) -> None:
+        """Close every row; a shop the apply met that was not pending at the start gets its row now.
 
         Rejections the apply made obsolete (their record since applied or deleted) are closed in the same
         transaction, so ``rejected_records WHERE resolved_at IS NULL`` lists only what still needs a person.
@@ -93,7 +92,7 @@ class ResolveRuns:
                 store.finish_sync_run(
                     conn,
                     sync_run_id,
-                    status="failed" if error else "success",
+                    status="success",
                     counts={
                         "rows_fetched": self.rows_read.get(integration_id, 0),
                         "created": counts.get("created", 0),
@@ -103,7 +102,7 @@ class ResolveRuns:
                         "failed": counts.get("rejected", 0),
                     },
                     cursor_after=None,
-                    error=error[:2000] if error else None,
+                    error=None,
                 )
 
     def fail(self, error: str) -> None:
