@@ -293,19 +293,6 @@ def hub_matches(floor: FloorResult, after: dict[str, Any]) -> dict[str, tuple[in
     return {k: (shop, hub, shop == hub) for k, (shop, hub) in pairs.items()}
 
 
-def applied_while_reading(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Per extract asset, what its apply worker applied to the hub while reading (``applied_*`` metadata), and per
-    hub asset the part it applied itself: where the apply time went (sync/apply_while_reading.py)."""
-    out: dict[str, dict[str, Any]] = {}
-    for key, meta in sorted(result["materializations"].items()):
-        applied = {k.removeprefix("applied_"): v for k, v in meta.items() if k.startswith("applied_")}
-        if key.startswith("hub/") and isinstance(meta.get("applied_by_this_step"), dict):
-            applied = {"this_step_rows": meta["applied_by_this_step"].get("rows_read")}
-        if applied:
-            out[key] = applied
-    return out
-
-
 def mb(kb: int) -> str:
     return f"{kb / 1024:.0f} MB"
 
@@ -743,7 +730,6 @@ def main() -> int:
                     f"subprocess CPU {r['cpu_s']:.1f} s, "
                     f"peak {mb(r['peak_rss_kb'])}, calls {r['shop_calls']}, checks {data['checks'][kind]}"
                 )
-                log(f"{kind}: applied while reading: {applied_while_reading(r)}")
                 log(f"{kind}: no-change sync")
                 r2 = run_child(be, shop, connect=False, out=workdir / f"{kind}-big-incr.json")
                 data["incremental"][kind] = r2

@@ -4,12 +4,6 @@ They are generated from the platform registry. Each run pages through every acti
 that platform, stages raw payloads and advances cursors; the metadata says what was read, at what cost (calls,
 retries, throttle wait) and where the cursor moved. One shop failing does not stop the tenant's other shops; the
 asset then fails with every shop's error, after recording each in ``sync_runs`` and ``integrations``.
-
-For the entities whose hub step follows no other hub step (products, customers: ``hub.APPLIED_WHILE_READING``) the
-step also applies its shops' staged rows to the hub while it is still reading them, a full batch at a time under
-the tenant's lock (``sync/apply_while_reading.py``): the apply overlaps the downloads instead of following them.
-Its counts are in the metadata (``applied_created``, ``applied_updated``, ... ``applied_rejected``) and are added
-to the hub step's, which applies the rest and runs the checks.
 """
 
 from collections.abc import Sequence
@@ -19,11 +13,9 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from ecom_pipeline.assets.hub import APPLIED_WHILE_READING
 from ecom_pipeline.partitions import tenants_partitions
 from ecom_pipeline.platforms.registry import PlatformSpec, platforms
 from ecom_pipeline.resources import CredentialStoreResource, ShopClientSettings, WarehouseResource
-from ecom_pipeline.sync.apply_while_reading import DEFAULT_BATCH_ROWS, ApplyWhileReading, start_apply_while_reading
 from ecom_pipeline.sync.extract import ExtractReport
 from ecom_pipeline.sync.extract_run import ExtractOptions, extract_for_tenant
 
@@ -40,13 +32,6 @@ class ExtractConfig(dg.Config):
     )
     lookback_seconds: int = Field(
         default=300, description="How far before the cursor an incremental read starts, to catch late commits."
-    )
-    apply_batch_rows: int = Field(
-        default=DEFAULT_BATCH_ROWS,
-        ge=0,
-        description="Products and customers: apply the staged rows to the hub while the shop is still being read, "
-        "this many rows per transaction (the hub step's batch), as soon as that many are staged; the hub step "
-        "applies the rest. 0 leaves the whole apply to the hub step.",
     )
 
 
@@ -153,38 +138,18 @@ def build_extract_asset(spec: PlatformSpec, asset_name: str, entity: str) -> dg.
             lookback=timedelta(seconds=config.lookback_seconds),
             client=shop_clients.model_dump(include={"timeout_s", "max_retries", "request_budget", "per_page"}),
         )
-        engine = warehouse.engine()
-        tenant, run_id = context.partition_key, context.run.run_id
-        apply_while_reading = None
-        if entity in APPLIED_WHILE_READING and entity in spec.transforms and config.apply_batch_rows > 0:
-
-            def apply_while_reading(integration_ids: Sequence[int]) -> ApplyWhileReading:
-                return start_apply_while_reading(
-                    engine,
-                    tenant_id=tenant,
-                    entity=entity,
-                    integration_ids=integration_ids,
-                    transforms={spec.name: spec.transforms[entity]},
-                    run_id=run_id,
-                    purpose=f"{spec.name}/{asset_name} run {run_id[:8]} (apply while reading)",
-                    batch_rows=config.apply_batch_rows,
-                )
-
         done = extract_for_tenant(
-            engine,
+            warehouse.engine(),
             credentials.cipher(),
             spec,
-            tenant=tenant,
+            tenant=context.partition_key,
             entity=entity,
-            run_id=run_id,
+            run_id=context.run.run_id,
             options=options,
             log=context.log,
             label=asset_name,
-            apply_while_reading=apply_while_reading,
         )
         metadata = _metadata(done.tenant, done.reports, done.errors)
-        if done.applied is not None:
-            metadata.update(done.applied.metadata())
         if done.fail_step:
             raise dg.Failure(description=done.summary(), metadata=metadata, allow_retries=True)
         if done.errors:

@@ -12,14 +12,6 @@ apply everything the tenant has pending in staging. A step with nothing pending 
 finds that out with one statement and neither takes the lock nor opens the apply's transactions; it still closes
 the rejections a later apply made obsolete, and its checks still run over the whole tenant (issue 12: a no-change
 run must stay cheap).
-
-Products and customers are mostly applied before their hub step runs: their extract steps apply full batches of
-what they stage while the shop is still being read (``sync/apply_while_reading.py``). The hub step applies what is
-left (the last short batch, tombstones, rows a webhook or another run staged) under the lock as before, and its
-metadata gives the run's totals for the entity (``created``, ``updated``, ``unchanged``, ``deleted``,
-``rejected``, ``rows_read``: this step's apply plus what the run's extract steps applied, read from their
-``sync_runs`` resolve rows), with the two parts beside them. Its checks run after, over the whole tenant: the
-blocking price check still stops ``hub/inventory`` and ``hub/orders``, which are never applied while reading.
 """
 
 from typing import Any
@@ -31,8 +23,6 @@ from ecom_pipeline.partitions import tenants_partitions
 from ecom_pipeline.platforms.registry import platforms
 from ecom_pipeline.resources import WarehouseResource
 from ecom_pipeline.sync.apply import ApplyReport, apply_staged
-from ecom_pipeline.sync.apply_while_reading import COUNTS as APPLY_COUNTS
-from ecom_pipeline.sync.apply_while_reading import applied_in_run
 from ecom_pipeline.sync.runs import resolve_runs
 from ecom_pipeline.warehouse import checks, store
 
@@ -43,11 +33,6 @@ HUB_ENTITIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "customers": ("customer", "customers", ()),
     "orders": ("order", "orders", ("products", "customers")),
 }
-
-# The staging entities whose hub asset runs after no other hub asset: their extract steps apply them while they read
-# (``sync/apply_while_reading.py``). Inventory (after products) and orders (after products and customers, and the
-# blocking price check) are applied by their hub steps only.
-APPLIED_WHILE_READING: frozenset[str] = frozenset(entity for entity, _, after in HUB_ENTITIES.values() if not after)
 
 CHECK_REJECTIONS = "no_new_rejections"
 CHECK_PRICES = "variant_prices_valid"
@@ -144,11 +129,6 @@ def build_hub_asset(name: str) -> dg.AssetsDefinition:
         # rejections that a later apply made obsolete (a webhook's, say) is still done here: it is idempotent and
         # reads only committed links, so it needs no lock; the checks then see it, in the same transaction.
         with engine.connect() as conn:
-            # What this run's extract steps already applied while reading (products, customers): added to this
-            # step's own counts below, so the materialization tells what the run applied to the entity.
-            # (One indexed read, by run id; inventory and orders are never applied while reading.)
-            in_run = run_id if entity in APPLIED_WHILE_READING else None  # None: zeros, no statement
-            earlier = applied_in_run(conn, tenant_id=tenant, entity=entity, run_id=in_run)
             idle = not store.has_pending_staging(conn, tenant_id=tenant, entity=entity)
             if idle:
                 store.resolve_obsolete_rejections(conn, tenant_id=tenant, entity=entity)
@@ -169,19 +149,19 @@ def build_hub_asset(name: str) -> dg.AssetsDefinition:
                 f"hub/{name} for {tenant}: read {report.rows_read} staged rows; created {report.created}, "
                 f"updated {report.updated}, unchanged {report.unchanged}, deleted {report.deleted}, "
                 f"rejected {report.rejected} in {report.duration_s:.2f}s"
-                + (f" (and {earlier['rows_read']} rows applied while reading)" if earlier["rows_read"] else "")
             )
             with engine.connect() as conn:
                 results = _check_results(conn, name, key, tenant, entity, run_id)
-        own = {"rows_read": report.rows_read, **{n: getattr(report, n) for n in APPLY_COUNTS}}
-        total = {name: value + earlier.get(name, 0) for name, value in own.items()}
         return dg.MaterializeResult(
             metadata={
                 "tenant": tenant,
-                "dagster/row_count": total["created"] + total["updated"],
-                **total,
-                "applied_by_this_step": dg.MetadataValue.json(own),
-                "applied_while_reading": dg.MetadataValue.json(earlier),
+                "dagster/row_count": report.created + report.updated,
+                "rows_read": report.rows_read,
+                "created": report.created,
+                "updated": report.updated,
+                "unchanged": report.unchanged,
+                "deleted": report.deleted,
+                "rejected": report.rejected,
                 "rejection_samples": dg.MetadataValue.json(list(report.rejection_reasons)),
                 "duration_s": round(report.duration_s, 3),
                 "tenant_lock_wait_s": round(waited_s, 3),

@@ -1,10 +1,9 @@
 """Apply staged shop records to the hub: transform each payload, resolve the batch, mark the rows applied.
 
-This is the step the Dagster hub assets run after extract (and the webhook sensor after the inbox), and that the
-products and customers extract steps run on full batches while they read (``sync/apply_while_reading.py``). Each
-batch of pending staging rows is one transaction: hub writes, links, rejections and ``applied_at`` commit together,
-so a process that dies mid-apply leaves the unapplied rows pending and the rerun applies exactly those (links make
-the resolve idempotent, so nothing is duplicated). A payload the transform refuses is recorded in
+This is the step the Dagster hub assets run after extract (and the webhook sensor after the inbox). Each batch of
+pending staging rows is one transaction: hub writes, links, rejections and ``applied_at`` commit together, so a
+process that dies mid-apply leaves the unapplied rows pending and the rerun applies exactly those (links make the
+resolve idempotent, so nothing is duplicated). A payload the transform refuses is recorded in
 ``rejected_records`` with the reason and its staging id, and the rest of the batch goes on: one bad record must
 not stall a merchant's whole catalogue. Anything else (a bug, a lost database) fails the batch loudly.
 """
@@ -16,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, Row, func, select
+from sqlalchemy import Engine, Row
 from sqlalchemy.engine import Connection
 
 from ecom_pipeline.sync.canonical import CanonicalCustomer, CanonicalInventory, CanonicalOrder, CanonicalProduct
@@ -29,7 +28,6 @@ from ecom_pipeline.sync.resolve import (
     tombstone,
 )
 from ecom_pipeline.warehouse import store
-from ecom_pipeline.warehouse.schema import staging_records
 from ecom_pipeline.warehouse.types import utcnow
 
 Transform = Callable[[dict[str, Any]], Any]
@@ -58,8 +56,6 @@ class ApplyReport:
     batches: int = 0
     duration_s: float = 0.0
     per_integration: dict[int, dict[str, int]] = field(default_factory=dict)
-    # Staged rows read per shop (what its ``sync_runs`` resolve row reports as rows_fetched).
-    rows_per_integration: dict[int, int] = field(default_factory=dict)
     rejection_reasons: list[str] = field(default_factory=list)
 
     def _bump(self, integration_id: int, name: str, amount: int) -> None:
@@ -96,8 +92,6 @@ class ApplyReport:
             bucket = self.per_integration.setdefault(integration_id, dict.fromkeys(counts, 0))
             for name, value in counts.items():
                 bucket[name] = bucket.get(name, 0) + value
-        for integration_id, read in other.rows_per_integration.items():
-            self.rows_per_integration[integration_id] = self.rows_per_integration.get(integration_id, 0) + read
         for reason in other.rejection_reasons:
             if len(self.rejection_reasons) < MAX_REASONS:
                 self.rejection_reasons.append(reason)
@@ -206,18 +200,11 @@ def apply_staged(
     run_id: str | None,
     batch_size: int = 500,
     integration_ids: Iterable[int] | None = None,
-    full_batches_only: bool = False,
-    stop: Callable[[], bool] | None = None,
 ) -> ApplyReport:
     """Apply every pending staging row of ``entity`` for ``tenant_id`` (optionally only some integrations).
 
     ``transforms`` maps a platform name to its payload -> canonical function (returning one record, a list, or
     None for "nothing to apply"). Rows of a platform without a transform are rejected, not skipped, so they show.
-
-    The apply worker of an extract step (``sync/apply_while_reading.py``) asks for ``full_batches_only`` (stop
-    before a batch of fewer than ``batch_size`` rows: the rest of the shop is still being read, and the hub step
-    applies the tail) and ``stop`` (asked between batches: the read is over). Batches are the same either way: the
-    oldest ``batch_size`` pending rows, deduplicated and resolved by :func:`_apply_batch` in one transaction.
     """
     if entity not in ENTITY_TYPES:
         raise ValueError(f"unknown entity {entity!r}; expected one of {sorted(ENTITY_TYPES)}")
@@ -225,15 +212,8 @@ def apply_staged(
     report = ApplyReport(entity=entity, tenant_id=tenant_id)
     ids = sorted(set(integration_ids)) if integration_ids is not None else None
     after_id = 0
-    while stop is None or not stop():
+    while True:
         with engine.begin() as conn:
-            if full_batches_only and (
-                pending_count(
-                    conn, tenant_id=tenant_id, entity=entity, integration_ids=ids, after_id=after_id, at_most=batch_size
-                )
-                < batch_size
-            ):
-                break  # counted first: a short batch's payloads are not read (and decoded) only to be left
             rows = store.pending_staging(
                 conn, tenant_id=tenant_id, entity=entity, integration_ids=ids, after_id=after_id, limit=batch_size
             )
@@ -242,41 +222,11 @@ def apply_staged(
             after_id = int(rows[-1].id)
             report.rows_read += len(rows)
             report.batches += 1
-            for row in rows:
-                shop = int(row.integration_id)
-                report.rows_per_integration[shop] = report.rows_per_integration.get(shop, 0) + 1
             _apply_batch(
                 conn, rows, entity=entity, tenant_id=tenant_id, transforms=transforms, run_id=run_id, report=report
             )
     report.duration_s = time.perf_counter() - started
     return report
-
-
-def pending_count(
-    conn: Connection,
-    *,
-    tenant_id: str,
-    entity: str,
-    integration_ids: Sequence[int] | None = None,
-    after_id: int = 0,
-    at_most: int,
-) -> int:
-    """Unapplied staging rows of ``entity`` after ``after_id``, counted up to ``at_most`` (ids only, answered by
-    the partial index of pending rows, like ``store.pending_staging``; the ``applied_at IS NULL`` term must stay
-    literal for that)."""
-    ids = (
-        select(staging_records.c.id)
-        .where(
-            staging_records.c.tenant_id == tenant_id,
-            staging_records.c.entity == entity,
-            staging_records.c.applied_at.is_(None),
-            staging_records.c.id > after_id,
-        )
-        .limit(at_most)
-    )
-    if integration_ids is not None:
-        ids = ids.where(staging_records.c.integration_id.in_(list(integration_ids)))
-    return int(conn.execute(select(func.count()).select_from(ids.subquery())).scalar_one())
 
 
 def _apply_batch(

@@ -49,9 +49,6 @@ class ExtractContext:
     # The last complete read's ``read_at`` per entity, which this read's page cursors carry (``cursor_json``): read
     # from the stored cursor once, at the first page, not at every page.
     carried_read_at: dict[str, str | None] = field(default_factory=dict)
-    # Told (entity, rows) after each page's staging committed: the extract step's apply worker
-    # (``sync/apply_while_reading.py``) wakes on it to apply full batches while later pages download.
-    on_staged: Callable[[str, int], None] | None = None
 
     def http_options(self) -> HttpOptions:
         """How to reach the shop: its URL, TLS settings and API version, with this run's timeout, retries and
@@ -279,8 +276,6 @@ def stage_page(
                 entity=entity,
                 cursor=cursor_json(ctx, cursor, read_at=ctx.carried_read_at[entity]),
             )
-    if records and ctx.on_staged is not None:
-        ctx.on_staged(entity, len(records))  # after the commit: the rows are visible to the apply worker
 
 
 class ProgressLog:

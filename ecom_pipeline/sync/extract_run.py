@@ -5,17 +5,12 @@ be called and tested on its own. For each active integration of the tenant on th
 ``sync_runs`` row, loads the shop's credentials, runs the platform's extractor, closes the row with the counts (or
 the error), records the shop's health on ``integrations`` and reconciles deleted ids when due. One shop failing
 never stops the others: its error is sorted into the result, which says whether Dagster should retry the step.
-
-Given ``apply_while_reading`` (the extract asset gives it for products and customers), the step also runs an apply
-worker for its shops (``sync/apply_while_reading.py``): every page staged wakes it, and it applies full batches
-of the staged rows to the hub while later pages download. It is stopped when the reads are over (or failed), and
-what it applied is in the result (``applied``) for the asset's metadata.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -24,7 +19,6 @@ from sqlalchemy import Engine
 
 from ecom_pipeline.platforms.errors import ShopApiError
 from ecom_pipeline.platforms.registry import PlatformSpec
-from ecom_pipeline.sync.apply_while_reading import ApplyWhileReading, WhileReadingResult
 from ecom_pipeline.sync.extract import DEFAULT_LOOKBACK, ExtractContext, ExtractReport
 from ecom_pipeline.sync.reconcile import reconcile_if_due
 from ecom_pipeline.warehouse import checks, store
@@ -60,8 +54,6 @@ class TenantExtract:
     errors: dict[str, str] = field(default_factory=dict)
     # False once any failure is a shop error (retrying the step would only hammer the shop again).
     retryable: bool = True
-    # What the step's apply worker applied to the hub while the shops were read (None: no worker for this entity).
-    applied: WhileReadingResult | None = None
 
     @property
     def fail_step(self) -> bool:
@@ -90,12 +82,10 @@ def extract_for_tenant(
     options: ExtractOptions,
     log: logging.Logger | Any,
     label: str | None = None,
-    apply_while_reading: Callable[[Sequence[int]], ApplyWhileReading] | None = None,
 ) -> TenantExtract:
     """Extract ``entity`` from every active shop of ``tenant`` on ``spec``'s platform (see the module docstring).
 
     ``label`` names the step in messages (the asset name, e.g. ``products``; default the entity).
-    ``apply_while_reading`` starts the apply worker for the given integration ids (module docstring).
     """
     what = label or entity
     platform, platform_title = spec.name, spec.title
@@ -104,33 +94,6 @@ def extract_for_tenant(
     result = TenantExtract(tenant=tenant, platform_title=platform_title, entity=what, shops=len(integrations))
     if not integrations:
         log.info(f"tenant {tenant} has no active {platform_title} shop; nothing to extract")
-    worker = apply_while_reading([i.id for i in integrations]) if apply_while_reading and integrations else None
-    try:
-        _extract_shops(engine, cipher, spec, integrations, result, entity, run_id, options, log, what, worker)
-    finally:
-        if worker is not None:
-            result.applied = worker.stop()
-            (log.warning if result.applied.error else log.info)(
-                f"{platform_title} {what} of {tenant}: {result.applied.summary(what)}"
-            )
-    return result
-
-
-def _extract_shops(
-    engine: Engine,
-    cipher: CredentialCipher,
-    spec: PlatformSpec,
-    integrations: Sequence[store.IntegrationRecord],
-    result: TenantExtract,
-    entity: str,
-    run_id: str,
-    options: ExtractOptions,
-    log: logging.Logger | Any,
-    what: str,
-    worker: ApplyWhileReading | None,
-) -> None:
-    """Read each shop in turn (one failing never stops the others), sorting reports and errors into ``result``."""
-    tenant, platform, platform_title = result.tenant, spec.name, spec.title
     for integration in integrations:
         name = f"{integration.name} (#{integration.id})"
         with engine.begin() as conn:
@@ -158,7 +121,6 @@ def _extract_shops(
                 full_refresh=options.full_refresh,
                 lookback=options.lookback,
                 log=log,
-                on_staged=worker.staged if worker is not None else None,
                 **options.client,
             )
             report = spec.extract(ctx, entity)
@@ -194,6 +156,7 @@ def _extract_shops(
             f"unchanged {report.unchanged}, tombstoned {report.tombstoned}, {report.api_calls} API calls, "
             f"{report.retries} retries, {report.throttle_wait_s:.1f}s throttled, {report.duration_s:.2f}s"
         )
+    return result
 
 
 def _missed_by_webhooks(
