@@ -10,6 +10,9 @@ from ecom_pipeline.sandbox.prestashop.resources import ORDER_DETAIL_FIELDS
 from ecom_pipeline.sandbox.prestashop.rows import ORDER_TEMPLATE, ZERO_DATETIME, Row, StoreError, money
 from ecom_pipeline.sandbox.prestashop.state import PrestaState
 
+# PS_OS_CANCELED and PS_OS_ERROR: the states that give an order's quantities back to stock.
+CANCEL_STATES = (6, 8)
+
 
 class PrestaOrders(PrestaState):
     """Order inserts (seeded, admin or front office) and order state changes (``order_histories``)."""
@@ -81,6 +84,8 @@ class PrestaOrders(PrestaState):
             self._next_order_row += 1
             if decrement:
                 self._adjust_stock(pid, ipa, -qty)
+        if decrement:
+            self.stock_taken.add(oid)
         shipping = Decimal("7.00")
         row = dict(ORDER_TEMPLATE)
         row.update(
@@ -127,6 +132,7 @@ class PrestaOrders(PrestaState):
         self.tables["order_histories"][hid] = row
         if touch:
             order = self.tables["orders"][oid]
+            self._restock_on_cancel(oid, int(order["current_state"]), state)
             order["current_state"] = str(state)
             order["date_upd"] = t
             flags = self.tables["order_states"].get(state)
@@ -136,3 +142,18 @@ class PrestaOrders(PrestaState):
             if flags is not None and flags["paid"] == "0" and state in (6, 7, 8):
                 order["valid"] = "0"
         return row
+
+    def _restock_on_cancel(self, oid: int, old_state: int, new_state: int) -> None:
+        """As ``OrderHistory::changeIdOrderState`` with stock management on: an order moved to Canceled (6) or
+        Payment error (8) gives its lines' quantities back to stock, and one moved out of those states takes them
+        again. Only for an order that took them in the first place."""
+        if oid not in self.stock_taken:
+            return
+        was, now = old_state in CANCEL_STATES, new_state in CANCEL_STATES
+        if was == now:
+            return
+        sign = 1 if now else -1
+        for detail in self.order_rows.get(oid, []):
+            self._adjust_stock(
+                int(detail["product_id"]), int(detail["product_attribute_id"]), sign * int(detail["product_quantity"])
+            )

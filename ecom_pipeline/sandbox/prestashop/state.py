@@ -56,6 +56,9 @@ class PrestaState(SeededStore):
         self.combination_images: dict[int, list[str]] = {}
         self.stock_index: dict[tuple[int, int], int] = {}
         self.order_rows: dict[int, list[Row]] = {}
+        # Orders whose lines took their quantities from stock (a front-office or webservice order): a cancel gives
+        # them back (``PrestaOrders._add_history``).
+        self.stock_taken: set[int] = set()
         self.customer_groups: dict[int, list[str]] = {}
         self.detail_taxes: dict[int, list[str]] = {}
         self._next_order_row = 1

@@ -33,3 +33,37 @@ def test_rate_limit_and_server_error_switches(reader: PsClient) -> None:
         assert reader.get("/products", {"output_format": "JSON"}).status_code == 200
     finally:
         reader.shop.faults.reset()
+
+
+def test_a_cancelled_order_gives_its_quantities_back_to_stock(writer: PsClient, sandbox: SandboxServer) -> None:
+    """Prevents the emulator from keeping a cancelled order's units out of stock, which real PrestaShop gives back
+    (``OrderHistory::changeIdOrderState``, stock management on: Canceled and Payment error reinject the lines'
+    quantities; leaving those states takes them again). The stock ledger counts on it."""
+    store = sandbox.shop("ps-write").store
+    pid = next(p for p in sorted(store.tables["products"]) if not store.combinations_of.get(p))
+
+    def quantity() -> int:
+        rows = writer.json("/stock_availables", display="[id_product,id_product_attribute,quantity]")
+        rows = rows["stock_availables"]
+        return next(
+            int(r["quantity"]) for r in rows if int(r["id_product"]) == pid and int(r["id_product_attribute"]) == 0
+        )
+
+    before = quantity()
+    order = store.add_order(lines=[(pid, 0, 3)])
+    assert quantity() == before - 3
+
+    def move(state: int) -> None:
+        body = (
+            f"<prestashop><order_history><id_order>{order.id}</id_order><id_order_state>{state}</id_order_state>"
+            "</order_history></prestashop>"
+        )
+        response = writer.request("POST", "/order_histories", data=body, headers={"Content-Type": "text/xml"})
+        assert response.status_code == 201, response.text
+
+    move(6)  # Canceled
+    assert quantity() == before
+    move(6)  # cancelled again: nothing more comes back
+    assert quantity() == before
+    move(2)  # payment accepted after all: taken again
+    assert quantity() == before - 3
