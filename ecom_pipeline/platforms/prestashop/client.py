@@ -33,10 +33,11 @@ from __future__ import annotations
 import builtins
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import quote
 from xml.etree.ElementTree import Element, ElementTree, tostring
 
 import defusedxml.ElementTree as SafeET
@@ -67,6 +68,26 @@ DEFAULT_PAGE_SIZE = 100
 NARROW_PAGE_SIZE = 1000
 # Ids per ``filter[id]=[1|2|...]`` call: about 120 keeps the request line well under common 8 KB limits.
 ID_BATCH = 120
+V = TypeVar("V", int, str)
+
+
+def filter_chunks(values: Iterable[V], *, max_chars: int, max_items: int) -> Iterator[list[V]]:
+    """``values`` in runs whose percent-encoded webservice filter (``[a|b|...]``: ``%5B``, ``%7C`` between values,
+    ``%5D``) fits ``max_chars`` characters, at most ``max_items`` each: as few calls as the request line allows
+    (common web servers refuse one over 8 KB)."""
+    chunk: list[V] = []
+    size = 6  # "%5B" and "%5D"
+    for value in values:
+        cost = len(quote(str(value), safe="")) + 3  # and its "%7C"
+        if chunk and (size + cost > max_chars or len(chunk) >= max_items):
+            yield chunk
+            chunk, size = [], 6
+        chunk.append(value)
+        size += cost
+    if chunk:
+        yield chunk
+
+
 # Fields the webservice returns but refuses (or silently mishandles) on PUT: drop them from a GET-modify-PUT.
 READ_ONLY_FIELDS: dict[str, tuple[str, ...]] = {
     "products": ("manufacturer_name", "quantity"),

@@ -59,7 +59,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ecom_pipeline.platforms.prestashop import transform as ps
-from ecom_pipeline.platforms.prestashop.client import NARROW_PAGE_SIZE, Page, PrestaShopClient
+from ecom_pipeline.platforms.prestashop.client import NARROW_PAGE_SIZE, Page, PrestaShopClient, filter_chunks
 from ecom_pipeline.platforms.prestashop.dates import local_to_utc, shop_zone
 from ecom_pipeline.platforms.prestashop.errors import PrestaShopBadParameterError, PrestaShopPermissionError
 from ecom_pipeline.sync import extract as shared
@@ -301,7 +301,7 @@ class _Lookups:
         PrestaShop computes them on request (``price[NAME][use_tax]=0|1``, ``[use_reduction]=0``): tax of the
         shop's default country, specific prices in force, combination impact. Products without combinations are
         read on ``products`` in batches of ids. Combinations are read on ``combinations``, hundreds a call
-        (``filter[id]=[1|2|...]``, :func:`_price_batches`): PrestaShop 8's webservice adds the same virtual fields
+        (``filter[id]=[1|2|...]``, ``client.filter_chunks``): PrestaShop 8's webservice adds the same virtual fields
         to combination rows (``WebserviceRequest::specificPriceForCombination``: ``Product::priceCalculation``
         of the row's ``id_product`` with ``product_attribute`` forced to the row's own id), the very price a
         ``products/{id}?price[..][product_attribute]=ID`` read gives, which priced one product per call. A
@@ -323,7 +323,8 @@ class _Lookups:
             out.clear()
         combination_prices: dict[str, dict[str, str]] = {}
         try:
-            for batch in _price_batches(sorted(owner)):
+            batches = filter_chunks(sorted(owner), max_chars=PRICE_FILTER_CHARS, max_items=COMBINATIONS_PER_PRICE_CALL)
+            for batch in batches:
                 query = {**PRICE_PARAMS, "display": COMBINATION_PRICE_DISPLAY, "filter[id]": _id_list(batch)}
                 for item in self.client.list("combinations", query):
                     cid = int(str(item.get("id") or 0))
@@ -339,22 +340,6 @@ class _Lookups:
 
 def _id_list(ids: list[int]) -> str:
     return "[" + "|".join(str(i) for i in ids) + "]"
-
-
-def _price_batches(ids: list[int]) -> Iterator[list[int]]:
-    """Combination ids in runs whose percent-encoded ``filter[id]`` (``%7C`` between ids) fits
-    ``PRICE_FILTER_CHARS``, of at most ``COMBINATIONS_PER_PRICE_CALL`` ids."""
-    batch: list[int] = []
-    size = 0
-    for cid in ids:
-        cost = len(str(cid)) + 3
-        if batch and (size + cost > PRICE_FILTER_CHARS or len(batch) >= COMBINATIONS_PER_PRICE_CALL):
-            yield batch
-            batch, size = [], 0
-        batch.append(cid)
-        size += cost
-    if batch:
-        yield batch
 
 
 def _record_time(item: dict[str, Any], timezone: str) -> datetime | None:

@@ -69,7 +69,6 @@ from dataclasses import replace
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
-from urllib.parse import quote
 from xml.etree.ElementTree import Element, ElementTree, SubElement
 
 from ecom_pipeline.platforms.errors import ShopApiError
@@ -77,7 +76,7 @@ from ecom_pipeline.platforms.http import HttpOptions
 from ecom_pipeline.platforms.inflight import InOrder
 from ecom_pipeline.platforms.prestashop import extract as ps_extract
 from ecom_pipeline.platforms.prestashop.categories import HOME_CATEGORY, CategoryError, PrestaShopCategories
-from ecom_pipeline.platforms.prestashop.client import PrestaShopClient
+from ecom_pipeline.platforms.prestashop.client import PrestaShopClient, filter_chunks
 from ecom_pipeline.platforms.prestashop.options import OptionError, PrestaShopOptions, set_association
 from ecom_pipeline.platforms.prestashop.tags import PrestaShopTags, TagError, set_tags, tag_ids_of
 from ecom_pipeline.platforms.prestashop.transform import product_to_canonical, variant_id
@@ -353,11 +352,11 @@ class _Writer:
 
     def _first_by_reference(self, resource: str, display: str, skus: Sequence[str]) -> dict[str, Mapping[str, Any]]:
         """reference -> the first listed ``resource`` item carrying it, for the ``skus`` a reference filter can hold
-        (none with ``|`` or ``]``), as many a call as :func:`_reference_chunks` fits; products and combinations are
+        (none with ``|`` or ``]``), as many a call as ``client.filter_chunks`` fits; products and combinations are
         read alike."""
         found: dict[str, Mapping[str, Any]] = {}
         unique = sorted({s for s in skus if s and "|" not in s and "]" not in s})
-        for chunk in _reference_chunks(unique):
+        for chunk in filter_chunks(unique, max_chars=REFERENCE_LOOKUP_CHARS, max_items=REFERENCE_LOOKUP_BATCH):
             params = {"filter[reference]": "[" + "|".join(chunk) + "]", "display": display}
             for item in self.client.list(resource, params):
                 ref = str(item.get("reference") or "")
@@ -917,22 +916,6 @@ class _Written:
         self.product_base = product_base
         self.variants = variants
         self.pushed: set[str] = set()
-
-
-def _reference_chunks(references: Sequence[str]) -> Iterable[list[str]]:
-    """``references`` in runs whose encoded filter (``[A|B|...]``) fits ``REFERENCE_LOOKUP_CHARS``, at most
-    ``REFERENCE_LOOKUP_BATCH`` each: short SKUs take a few calls per thousand instead of one per 50."""
-    chunk: list[str] = []
-    size = 6  # "%5B" and "%5D"
-    for ref in references:
-        cost = len(quote(ref, safe="")) + 3  # and its "%7C"
-        if chunk and (size + cost > REFERENCE_LOOKUP_CHARS or len(chunk) >= REFERENCE_LOOKUP_BATCH):
-            yield chunk
-            chunk, size = [], 6
-        chunk.append(ref)
-        size += cost
-    if chunk:
-        yield chunk
 
 
 def _findable(sku: str | None) -> bool:
