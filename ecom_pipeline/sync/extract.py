@@ -181,6 +181,28 @@ def staged_record(
     )
 
 
+def staged_with_time(
+    integration: IntegrationRecord,
+    entity: str,
+    external_id: str,
+    payload: Any,
+    time_of: Callable[[Any], datetime | None],
+    *,
+    op: str = "upsert",
+    read_now: bool = False,
+) -> StagedRecord:
+    """:func:`staged_record` stamped with ``time_of(payload)``, the shop's modification time, as a webhook planner
+    stages a body or a re-read: None when the payload has none it can read (the transform rejects it with the field
+    named at apply time, rather than the planner failing the delivery)."""
+    updated: datetime | None = None
+    if payload is not None:
+        try:
+            updated = time_of(payload)
+        except ValueError:  # TransformError and CanonicalError are ValueErrors
+            updated = None
+    return staged_record(integration, entity, external_id, payload, source_updated_at=updated, op=op, read_now=read_now)
+
+
 @dataclass(frozen=True)
 class PageItem:
     """One record of a listed page that must be staged: its id, the raw payload and the shop's modification time."""

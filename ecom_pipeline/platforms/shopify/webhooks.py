@@ -38,7 +38,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -60,7 +59,7 @@ from ecom_pipeline.platforms.shopify.transform import (
     source_updated_at,
 )
 from ecom_pipeline.platforms.shopify.versions import pinned_version
-from ecom_pipeline.sync.extract import staged_record
+from ecom_pipeline.sync.extract import staged_with_time
 from ecom_pipeline.sync.policies import shopify_collections_of
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import CredentialCipher, reveal
@@ -247,15 +246,8 @@ def _staged(
     *,
     read_now: bool = False,
 ) -> StagedRecord:
-    """One staged record, stamped with the payload's modification time (None when unreadable: the transform
-    rejects it with the field named at apply time)."""
-    updated: datetime | None = None
-    if payload is not None:
-        try:
-            updated = source_updated_at(payload)
-        except (TransformError, ValueError):
-            updated = None
-    return staged_record(integration, entity, external_id, payload, source_updated_at=updated, op=op, read_now=read_now)
+    """One staged record, stamped with the payload's modification time (``staged_with_time``)."""
+    return staged_with_time(integration, entity, external_id, payload, source_updated_at, op=op, read_now=read_now)
 
 
 def _wrap(integration: IntegrationRecord, entity: str, node: dict[str, Any]) -> dict[str, Any]:

@@ -46,7 +46,6 @@ import secrets
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, update
@@ -62,7 +61,7 @@ from ecom_pipeline.platforms.woocommerce.transform import (
     product_to_canonical,
     source_updated_at,
 )
-from ecom_pipeline.sync.extract import staged_record
+from ecom_pipeline.sync.extract import staged_with_time
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import CredentialCipher, reveal
 from ecom_pipeline.warehouse.schema import integrations
@@ -177,15 +176,8 @@ def _staged(
     *,
     read_now: bool = False,
 ) -> StagedRecord:
-    """One staged record, stamped with the payload's modification time (None when it has none: the transform
-    rejects it with the field named at apply time)."""
-    updated: datetime | None = None
-    if payload is not None:
-        try:
-            updated = source_updated_at(payload)
-        except ValueError:
-            updated = None
-    return staged_record(integration, entity, external_id, payload, op=op, source_updated_at=updated, read_now=read_now)
+    """One staged record, stamped with the payload's modification time (``staged_with_time``)."""
+    return staged_with_time(integration, entity, external_id, payload, source_updated_at, op=op, read_now=read_now)
 
 
 def _product_records(
