@@ -865,17 +865,6 @@ def cmd_catalog_export(args: argparse.Namespace) -> int:
     return run_export(_engine(args), Path(args.file), tenant_id=args.tenant)
 
 
-def _at_least_one(text: str) -> int:
-    """argparse type: a whole number of at least 1 (a count or a limit)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def cmd_conflicts_list(args: argparse.Namespace) -> int:
     import json
 
@@ -1023,6 +1012,7 @@ def _add_two_way_commands(sub: Any) -> None:
     from ecom_pipeline.sync.merge import POLICY_FIELDS, Direction, Policy
     from ecom_pipeline.sync.policies import RULE_KINDS
     from ecom_pipeline.tenants import tenant_argument
+    from ecom_pipeline.webhooks.cli import positive_int
 
     p = sub.add_parser("catalog", help="Import or export the hub catalogue (CSV or Parquet, one row per variant).")
     catalog = p.add_subparsers(dest="catalog_command", required=True, metavar="ACTION")
@@ -1112,7 +1102,7 @@ def _add_two_way_commands(sub: Any) -> None:
     pp = actions.add_parser("list", help="Conflicts, newest first.")
     pp.add_argument("--tenant", default=None, type=tenant_argument)
     pp.add_argument("--held", action="store_true", help="Only held conflicts nobody has decided yet.")
-    pp.add_argument("--limit", type=_at_least_one, default=100, help="How many, newest first (default 100).")
+    pp.add_argument("--limit", type=positive_int, default=100, help="How many, newest first (default 100).")
     pp.set_defaults(func=cmd_conflicts_list)
     pp = actions.add_parser("resolve", help="Decide a held conflict: take the hub's value, the shop's, or a value.")
     pp.add_argument("id", type=int, help="Conflict id (see `conflicts list --held`).")

@@ -38,7 +38,8 @@ _LIMIT_OPTIONS: tuple[tuple[str, type, float, str], ...] = (
 )
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """argparse ``type=``: a whole number of at least 1 (a count or a limit), else a usage error."""
     try:
         value = int(text)
     except ValueError:
@@ -62,7 +63,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(flag, type=kind, default=default, help=meaning)
     parser.add_argument(
         "--workers",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help=(
             "Receiver processes sharing the port, each with its own warehouse connections (at most 8 each). "
