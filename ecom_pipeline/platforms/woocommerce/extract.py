@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -56,6 +57,26 @@ RESOURCES: dict[str, tuple[str, str]] = {
     "product": ("products", "product"),
     "order": ("orders", "order"),
 }
+
+
+@dataclass
+class WooExtractReport(shared.ExtractReport):
+    """The shared report plus what WooCommerce's page-number paging needs to say.
+
+    ``recovered_after_scan``: records a full scan (paged by page number) never saw although the shop lists them
+    at its end (a record trashed or deleted during the scan shifts the next one onto a page already read); they
+    are fetched by ``include=`` and staged. ``recovered_in_tied_second``: the same for an incremental read that
+    had to page by number inside one modification second (see ``WooCommerceClient.iter_modified``).
+    """
+
+    recovered_after_scan: int = 0
+    recovered_in_tied_second: int = 0
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "recovered_after_scan": self.recovered_after_scan,
+            "recovered_in_tied_second": self.recovered_in_tied_second,
+        }
 
 
 def make_client(ctx: shared.ExtractContext) -> WooCommerceClient:
@@ -173,7 +194,7 @@ def extract_entity(
         with make_client(ctx) as own:
             return extract_entity(ctx, entity, own)
     resource, link_entity = RESOURCES[entity]
-    report = shared.ExtractReport(entity=entity)
+    report = WooExtractReport(entity=entity)
     scan_started = datetime.now(UTC)
     with ctx.engine.connect() as conn:
         report.cursor_before = store.get_cursor(conn, ctx.integration.id, entity)
@@ -202,6 +223,10 @@ def extract_entity(
             shared.stage_page(ctx, entity=entity, records=records, cursor=newest, advance_cursor=not full_scan)
             progress.page(f"{ctx.integration.name} {resource}: page {report.pages}, {report.rows_fetched} read")
             _check_budget(ctx, client, fetcher)
+        if full_scan:
+            report.recovered_after_scan = _recover_unseen(
+                ctx, client, entity, link_entity, resource, report, seen, fetcher, tree
+            )
     finally:
         if fetcher is not None:
             fetcher.add_stats(report)
@@ -221,6 +246,41 @@ def extract_entity(
     shared.add_client_stats(report, client.stats)
     report.duration_s = time.monotonic() - report.started
     return report
+
+
+def _recover_unseen(
+    ctx: shared.ExtractContext,
+    client: WooCommerceClient,
+    entity: str,
+    link_entity: str,
+    resource: str,
+    report: shared.ExtractReport,
+    seen: set[str],
+    fetcher: VariationFetcher | None = None,
+    tree: CategoryTree | None = None,
+) -> int:
+    """Stage the records the shop lists that a page-number scan never saw; returns how many.
+
+    A full scan pages by page number (WooCommerce offers nothing else for a complete listing): a record trashed
+    or deleted while it runs shifts every later record one slot towards the start, so the first record of the
+    next page slides onto a page already read and is never seen. Nothing else would bring it: the cursor is
+    capped at the scan's start but the record may be older, and tombstones only look at linked ids. So the scan
+    ends with a cheap id listing (``_fields=id``, 100 per call) and fetches the listed-but-unseen ids with
+    ``include=`` (100 per call). Records created during the scan are listed too and are staged the same way.
+    """
+    unseen = [i for i in client.list_ids(resource) if i not in seen]
+    if not unseen:
+        return 0
+    recovered = 0
+    for page in _iter_included(client, resource, unseen):
+        records, _ = _records_for_page(ctx, entity, link_entity, page.items, report, seen, fetcher, tree)
+        report.staged += len(records)
+        recovered += len(page.items)
+        shared.stage_page(ctx, entity=entity, records=records, cursor=None, advance_cursor=False)
+        _check_budget(ctx, client, fetcher)
+    if recovered:
+        ctx.log.info(f"{ctx.integration.name} {resource}: {recovered} record(s) the scan did not see were fetched")
+    return recovered
 
 
 def _present_checker(client: WooCommerceClient, resource: str) -> Callable[[list[str]], set[str]]:
@@ -274,7 +334,7 @@ def extract_customers(ctx: shared.ExtractContext, client: WooCommerceClient | No
         with make_client(ctx) as own:
             return extract_customers(ctx, own)
     integration = ctx.integration
-    report = shared.ExtractReport(entity="customer")
+    report = WooExtractReport(entity="customer")
     with ctx.engine.connect() as conn:
         report.cursor_before = store.get_cursor(conn, integration.id, "customer")
     state = dict(report.cursor_before or {})
@@ -304,6 +364,10 @@ def extract_customers(ctx: shared.ExtractContext, client: WooCommerceClient | No
     if full_scan:
         for page in client.iter_pages("customers", {"orderby": "id", "order": "asc"}):
             stage(page.items)
+        unseen = [i for i in client.list_ids("customers") if i not in seen]
+        for page in _iter_included(client, "customers", unseen):
+            stage(page.items)
+            report.recovered_after_scan += len(page.items)
         report.tombstoned = shared.stage_tombstones(
             ctx,
             entity="customer",
