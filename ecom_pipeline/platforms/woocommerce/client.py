@@ -16,7 +16,11 @@ at page 1 with ``modified_after`` = (last modification second seen - 1 s), becau
 one-second resolution. The window always starts at a time already reached, so a shift cannot hide a record.
 Records of the boundary second come back twice; the iterator drops the ones it already yielded. When a whole page
 shares one modification second (a bulk update), the keyset cannot advance, and only then do we fall back to page
-numbers inside that window.
+numbers inside that window. Page numbers inside one second are as unstable as any: a record of that second edited
+during the read leaves it and shifts the next one onto a page already read, and a real store has no tie-break on
+``post_modified`` (the order of equal times may change between two requests). So once the read leaves a second it
+had to page by number, it lists that second's ids again (``modified_after=S-1``, ``modified_before=S+1``,
+``_fields=id``) and fetches the ones it did not see with ``include=`` (pages marked ``recovered``).
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ class Page:
     total: int | None
     total_pages: int | None
     next_url: str | None  # sanitized (no oauth_* params): for logs and run metadata, not to be requested
+    # True for the records of a tied second that paging by number skipped, fetched again by ``include=``
+    recovered: bool = False
 
 
 def format_wc_datetime(dt: datetime) -> str:
@@ -272,6 +278,8 @@ class WooCommerceClient(ShopClient):
         sequence = 0  # pages yielded so far, reported as Page.page
         boundary_second: datetime | None = None
         seen_in_boundary: set[tuple[Any, str | None]] = set()
+        tied_second: datetime | None = None  # the second being paged by number, if any
+        tied_seen: set[str] = set()  # ids read in it
         while True:
             params = {
                 **extra,
@@ -290,7 +298,11 @@ class WooCommerceClient(ShopClient):
                 fresh.append(item)
             sequence += 1
             yield Page(fresh, sequence, page.total, page.total_pages, page.next_url)
+            if tied_second is not None:
+                tied_seen.update(str(i.get("id")) for i in page.items if _modified(i) == tied_second)
             if len(page.items) < per_page or (page.total_pages is not None and page_no >= page.total_pages):
+                if tied_second is not None:
+                    yield from self._recover_second(resource, tied_second, tied_seen, extra)
                 return
             last = _modified(page.items[-1])
             if last is None:
@@ -308,10 +320,44 @@ class WooCommerceClient(ShopClient):
             if last - timedelta(seconds=1) <= window:
                 # The whole page sits in the window's first second (a bulk update): the keyset cannot advance
                 # without skipping records of that second, so page by number inside this window.
+                if tied_second is None:
+                    tied_second = last
+                    tied_seen = {str(i.get("id")) for i in page.items if _modified(i) == last}
                 page_no += 1
             else:
+                if tied_second is not None:
+                    yield from self._recover_second(resource, tied_second, tied_seen, extra)
+                    tied_second, tied_seen = None, set()
                 window = last - timedelta(seconds=1)
                 page_no = 1
+
+    def _recover_second(
+        self, resource: str, second: datetime, seen: set[str], extra: Mapping[str, Any]
+    ) -> Iterator[Page]:
+        """The records modified in ``second`` that a read paging by number inside it did not see (``include=``)."""
+        listing = {
+            **{k: v for k, v in extra.items() if k != "per_page"},
+            "modified_after": format_wc_datetime(second - timedelta(seconds=1)),
+            "modified_before": format_wc_datetime(second + timedelta(seconds=1)),
+            "dates_are_gmt": "true",
+            "_fields": "id",
+            "orderby": "id",
+            "order": "asc",
+            "per_page": MAX_PER_PAGE,
+        }
+        listed = [str(item.get("id")) for page in self.iter_pages(resource, listing) for item in page.items]
+        unseen = sorted({i for i in listed if i.isdigit() and i not in seen}, key=int)
+        for start in range(0, len(unseen), MAX_PER_PAGE):
+            chunk = unseen[start : start + MAX_PER_PAGE]
+            params = {
+                **{k: v for k, v in extra.items() if k != "per_page"},
+                "include": ",".join(chunk),
+                "per_page": len(chunk),
+                "orderby": "id",
+                "order": "asc",
+            }
+            for page in self.iter_pages(resource, params):
+                yield Page(page.items, page.page, page.total, page.total_pages, page.next_url, recovered=True)
 
     def list_variations(self, product_id: int | str, params: Mapping[str, Any] | None = None) -> Iterator[dict]:
         """Every variation of a variable product, streamed (``products/{id}/variations``)."""

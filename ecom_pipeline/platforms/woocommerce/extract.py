@@ -211,6 +211,8 @@ def extract_entity(
         # Runs in the prefetch thread: a page's variations (97% of a full sync's calls) are fetched while the
         # page before it is being staged, so staging no longer adds its time to the download's.
         for page in shared.prefetch(client.iter_modified(resource, since, {})):
+            if page.recovered:
+                report.recovered_in_tied_second += len(page.items)
             yield _records_for_page(ctx, entity, link_entity, page.items, report, seen, fetcher, tree)
             _check_budget(ctx, client, fetcher)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -120,3 +121,59 @@ def test_an_undisturbed_full_scan_recovers_nothing_for_one_id_listing(sandbox: S
     assert _staged(engine, "product") == live
     assert isinstance(report, wc.WooExtractReport)
     assert report.recovered_after_scan == 0
+
+
+# -- an edit while an incremental read pages by number inside one bulk-updated second ------------------------------
+
+
+def test_an_edit_inside_a_bulk_updated_second_does_not_hide_another_record(
+    sandbox: SandboxServer, engine: Engine
+) -> None:
+    """Review 3 (MEDIUM-HIGH): 15 products updated in one second, 5 a page; one of them edited after page 1 leaves
+    the second and shifts the next one onto page 1, already read; it was missed and the cursor moved past it."""
+    shop = sandbox.shop("wc-shift")
+    clock = sandbox.clock
+    bulk_at = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
+    clock.freeze(bulk_at)
+    try:
+        bulk = sorted(p.id for p in shop.store.products.values() if p.status != "trash")[:15]
+        shop.store.touch_products(ids=bulk)
+        clock.freeze(bulk_at + timedelta(seconds=5))
+        ctx = _context(engine, shop)
+        ctx.lookback = timedelta(0)
+        with engine.begin() as conn:
+            store.set_cursor(
+                conn, integration_id=ctx.integration.id, tenant_id="acme", entity="product",
+                cursor={"modified": (bulk_at - timedelta(seconds=1)).isoformat(), "id": 0},
+            )  # fmt: skip
+        with EditingClient(shop) as client:
+            report = wc.extract_entity(ctx, "product", client)
+    finally:
+        clock.unfreeze()
+    assert client.edited is not None
+    staged = _staged(engine, "product")
+    assert {str(i) for i in bulk} - staged == set(), f"missed: {sorted({str(i) for i in bulk} - staged, key=int)}"
+    assert isinstance(report, wc.WooExtractReport)
+    assert report.recovered_in_tied_second == 1
+    assert report.metadata()["recovered_in_tied_second"] == 1
+
+
+class EditingClient(WooCommerceClient):
+    """Edits the first product of the first page of an incremental read once that page has been read (just before
+    the read asks for page 2 of the bulk-updated second)."""
+
+    def __init__(self, shop: ShopHandle) -> None:
+        super().__init__(shop.http_url, shop.consumer_key, shop.consumer_secret, per_page=5, timeout=5.0)
+        self.first: int | None = None
+        self.edited: int | None = None
+
+    def iter_pages(self, resource: str, params: Mapping[str, Any] | None = None) -> Iterator[Page]:
+        query = dict(params or {})
+        keyset = query.get("orderby") == "modified"
+        if keyset and self.edited is None and self.first is not None and int(query.get("page", 1)) == 2:
+            self.edited = self.first
+            self.put(f"products/{self.edited}", {"regular_price": "78.00"})
+        for page in super().iter_pages(resource, params):
+            if keyset and self.first is None and page.items:
+                self.first = int(page.items[0]["id"])
+            yield page
