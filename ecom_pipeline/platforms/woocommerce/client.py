@@ -217,9 +217,14 @@ class WooCommerceClient(ShopClient):
 
         Stops after the page X-WP-TotalPages names, or on a short or empty page, whichever comes first (a short
         page ends the list even if records were added meanwhile: the next incremental run picks them up).
-        Only one page is held at a time.
+        Only one page is held at a time. ``customers`` are listed with ``role=all`` unless ``params`` name a role.
         """
         query = dict(params or {})
+        if resource.strip("/") == "customers":
+            # wc/v3 lists only users with the ``customer`` role unless asked otherwise (its ``role`` parameter
+            # defaults to ``customer``): a buyer a plugin made ``wholesale_customer`` would never be pulled, and one
+            # linked by a webhook would be tombstoned by the id scan. ``role=all`` drops the filter.
+            query.setdefault("role", "all")
         per_page = int(query.setdefault("per_page", self.per_page))
         page = int(query.pop("page", 1))
         while True:

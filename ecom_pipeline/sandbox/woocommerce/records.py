@@ -176,7 +176,8 @@ class Order:
 
 @dataclass(slots=True)
 class Customer:
-    """A registered customer (role ``customer``); guests are not customers."""
+    """A registered user the customers endpoint shows (role ``customer`` unless a plugin or a person gave it
+    another, e.g. ``wholesale_customer``); guests are not customers."""
 
     id: int
     created: int
@@ -190,6 +191,7 @@ class Customer:
     is_paying_customer: bool = False
     meta_data: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    role: str = "customer"
 
     @property
     def display_name(self) -> str:
