@@ -35,9 +35,11 @@ whose ``date_modified_gmt`` is older than the one its link holds.
 Registration
 ------------
 :func:`ensure_webhooks` is idempotent: it lists ``GET /webhooks`` and matches on topic + delivery URL, creates
-what is missing, re-activates webhooks the store disabled (WooCommerce sets ``disabled`` after 5 consecutive
-failed deliveries, and never re-enables them itself), removes duplicates, and leaves ``paused`` ones alone (a
-person paused them). WooCommerce never returns a webhook's secret, so we cannot tell whether an existing webhook
+what is missing, re-activates webhooks the store disabled (WooCommerce sets ``disabled`` on the 7th consecutive
+failed delivery, and never re-enables them itself), removes duplicates, and leaves ``paused`` ones alone (a
+person paused them). Re-activating keeps WooCommerce's failure count (only a successful delivery resets it), so a
+webhook re-enabled while the receiver is still down is disabled again by its next failure, and enabled again by
+the next upkeep. WooCommerce never returns a webhook's secret, so we cannot tell whether an existing webhook
 signs with our secret: when the caller has a new secret (``replace_existing=True``), matching webhooks are deleted
 and recreated with it rather than trusted.
 """
@@ -418,7 +420,7 @@ def ensure_webhooks(
 def upkeep(ctx: Any) -> str | None:
     """Enable again the webhooks the store disabled, and register missing ones (``ReconcileSpec.upkeep``).
 
-    WooCommerce disables a webhook after 5 consecutive failed deliveries (a receiver down for a few minutes is
+    WooCommerce disables a webhook on its 7th consecutive failed delivery (a receiver down for a few minutes is
     enough) and never enables it again: from then on only polls bring changes, and nothing says so but the
     ``missed_by_webhooks`` figure. Once per reconciliation interval this lists the shop's webhooks (one call) and
     calls :func:`ensure_webhooks` for the delivery URL the integration registered, with its stored secret; paused
