@@ -254,7 +254,10 @@ class WooCommerceClient(ShopClient):
     ) -> Iterator[Page]:
         """Records modified strictly after ``since`` (UTC, one-second resolution), oldest first; all when None.
 
-        ``since=None`` is a full scan by ``orderby=id&order=asc`` (ids never move, new records append at the end).
+        ``since=None`` is a full scan by ``orderby=id&order=asc`` (ids never move, new records append at the end),
+        ended by :meth:`fetch_unseen`: a record trashed or deleted during the scan shifts the next one onto a page
+        already read, so the ids listed at the end that the scan did not see are fetched (pages marked
+        ``recovered``).
         Otherwise keyset paging on ``date_modified_gmt`` (see the module docstring for why). The caller applies
         any lookback and its own (modified, id) tie-break; duplicates across pages are possible only for records
         modified during the scan and are deduplicated downstream.
@@ -267,7 +270,11 @@ class WooCommerceClient(ShopClient):
         if since is None or base_resource in NO_MODIFIED_FILTER:
             pages = self.iter_pages(resource, {"orderby": "id", "order": "asc", **extra})
             if since is None:
-                yield from pages
+                seen: set[str] = set()
+                for page in pages:
+                    seen.update(str(item.get("id")) for item in page.items if isinstance(item, Mapping))
+                    yield page
+                yield from self.fetch_unseen(resource, seen, extra)
                 return
             floor = since.astimezone(UTC).replace(microsecond=0)
             for page in pages:
@@ -352,17 +359,7 @@ class WooCommerceClient(ShopClient):
         }
         listed = [str(item.get("id")) for page in self.iter_pages(resource, listing) for item in page.items]
         unseen = sorted({i for i in listed if i.isdigit() and i not in seen}, key=int)
-        for start in range(0, len(unseen), MAX_PER_PAGE):
-            chunk = unseen[start : start + MAX_PER_PAGE]
-            params = {
-                **{k: v for k, v in extra.items() if k != "per_page"},
-                "include": ",".join(chunk),
-                "per_page": len(chunk),
-                "orderby": "id",
-                "order": "asc",
-            }
-            for page in self.iter_pages(resource, params):
-                yield Page(page.items, page.page, page.total, page.total_pages, page.next_url, recovered=True)
+        yield from self._include_pages(resource, unseen, {k: v for k, v in extra.items() if k != "per_page"})
 
     def list_variations(self, product_id: int | str, params: Mapping[str, Any] | None = None) -> Iterator[dict]:
         """Every variation of a variable product, streamed (``products/{id}/variations``)."""
@@ -387,6 +384,29 @@ class WooCommerceClient(ShopClient):
                 value = item.get("id") if isinstance(item, Mapping) else None
                 if value not in (None, "") and not isinstance(value, bool):
                     yield str(value)
+
+    def fetch_unseen(self, resource: str, seen: set[str], params: Mapping[str, Any] | None = None) -> Iterator[Page]:
+        """The records ``resource`` lists now (with the same filters ``params``) whose ids are not in ``seen``, as
+        pages marked ``recovered``: one cheap id listing (``_fields=id``, 100 a call), then ``include=`` (100 a
+        call) for the unseen ones.
+
+        A complete listing can only page by page number, and a record trashed or deleted while it runs shifts every
+        later one a slot towards the start: the first record of the next page slides onto a page already read and
+        is never seen, and nothing else brings it (it may be older than any cursor; tombstones look at linked ids
+        only). Records created during the scan are listed too, and fetched the same way.
+        """
+        filters = {k: v for k, v in (params or {}).items() if k not in ("page", "per_page", "orderby", "order")}
+        listing = {**filters, "_fields": "id", "orderby": "id", "order": "asc", "per_page": MAX_PER_PAGE}
+        listed = [str(item.get("id")) for page in self.iter_pages(resource, listing) for item in page.items]
+        unseen = sorted({i for i in listed if i.isdigit() and i not in seen}, key=int)
+        yield from self._include_pages(resource, unseen, filters)
+
+    def _include_pages(self, resource: str, ids: list[str], filters: Mapping[str, Any]) -> Iterator[Page]:
+        for start in range(0, len(ids), MAX_PER_PAGE):
+            chunk = ids[start : start + MAX_PER_PAGE]
+            params = {**filters, "include": ",".join(chunk), "per_page": len(chunk), "orderby": "id", "order": "asc"}
+            for page in self.iter_pages(resource, params):
+                yield Page(page.items, page.page, page.total, page.total_pages, page.next_url, recovered=True)
 
     def present_ids(self, resource: str, ids: list[str]) -> set[str]:
         """Which of ``ids`` the shop still lists (``include=``, 100 ids per call, ``_fields=id``)."""

@@ -211,7 +211,9 @@ def extract_entity(
         # Runs in the prefetch thread: a page's variations (97% of a full sync's calls) are fetched while the
         # page before it is being staged, so staging no longer adds its time to the download's.
         for page in shared.prefetch(client.iter_modified(resource, since, {})):
-            if page.recovered:
+            if page.recovered and full_scan:
+                report.recovered_after_scan += len(page.items)
+            elif page.recovered:
                 report.recovered_in_tied_second += len(page.items)
             yield _records_for_page(ctx, entity, link_entity, page.items, report, seen, fetcher, tree)
             _check_budget(ctx, client, fetcher)
@@ -225,10 +227,6 @@ def extract_entity(
             shared.stage_page(ctx, entity=entity, records=records, cursor=newest, advance_cursor=not full_scan)
             progress.page(f"{ctx.integration.name} {resource}: page {report.pages}, {report.rows_fetched} read")
             _check_budget(ctx, client, fetcher)
-        if full_scan:
-            report.recovered_after_scan = _recover_unseen(
-                ctx, client, entity, link_entity, resource, report, seen, fetcher, tree
-            )
     finally:
         if fetcher is not None:
             fetcher.add_stats(report)
@@ -248,41 +246,6 @@ def extract_entity(
     shared.add_client_stats(report, client.stats)
     report.duration_s = time.monotonic() - report.started
     return report
-
-
-def _recover_unseen(
-    ctx: shared.ExtractContext,
-    client: WooCommerceClient,
-    entity: str,
-    link_entity: str,
-    resource: str,
-    report: shared.ExtractReport,
-    seen: set[str],
-    fetcher: VariationFetcher | None = None,
-    tree: CategoryTree | None = None,
-) -> int:
-    """Stage the records the shop lists that a page-number scan never saw; returns how many.
-
-    A full scan pages by page number (WooCommerce offers nothing else for a complete listing): a record trashed
-    or deleted while it runs shifts every later record one slot towards the start, so the first record of the
-    next page slides onto a page already read and is never seen. Nothing else would bring it: the cursor is
-    capped at the scan's start but the record may be older, and tombstones only look at linked ids. So the scan
-    ends with a cheap id listing (``_fields=id``, 100 per call) and fetches the listed-but-unseen ids with
-    ``include=`` (100 per call). Records created during the scan are listed too and are staged the same way.
-    """
-    unseen = [i for i in client.list_ids(resource) if i not in seen]
-    if not unseen:
-        return 0
-    recovered = 0
-    for page in _iter_included(client, resource, unseen):
-        records, _ = _records_for_page(ctx, entity, link_entity, page.items, report, seen, fetcher, tree)
-        report.staged += len(records)
-        recovered += len(page.items)
-        shared.stage_page(ctx, entity=entity, records=records, cursor=None, advance_cursor=False)
-        _check_budget(ctx, client, fetcher)
-    if recovered:
-        ctx.log.info(f"{ctx.integration.name} {resource}: {recovered} record(s) the scan did not see were fetched")
-    return recovered
 
 
 def _present_checker(client: WooCommerceClient, resource: str) -> Callable[[list[str]], set[str]]:
@@ -366,8 +329,7 @@ def extract_customers(ctx: shared.ExtractContext, client: WooCommerceClient | No
     if full_scan:
         for page in client.iter_pages("customers", {"orderby": "id", "order": "asc"}):
             stage(page.items)
-        unseen = [i for i in client.list_ids("customers") if i not in seen]
-        for page in _iter_included(client, "customers", unseen):
+        for page in client.fetch_unseen("customers", seen):  # see WooCommerceClient.fetch_unseen
             stage(page.items)
             report.recovered_after_scan += len(page.items)
         report.tombstoned = shared.stage_tombstones(

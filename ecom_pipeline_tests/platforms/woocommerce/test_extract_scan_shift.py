@@ -177,3 +177,16 @@ class EditingClient(WooCommerceClient):
             if keyset and self.first is None and page.items:
                 self.first = int(page.items[0]["id"])
             yield page
+
+
+def test_the_client_full_scan_itself_yields_the_record_a_trash_shifted(sandbox: SandboxServer) -> None:
+    """The reviewer's repro at the client: 61 products, 5 a page, one trashed after page 1; ``iter_modified`` with
+    no ``since`` must still yield every live product (the shifted one in a page marked ``recovered``)."""
+    shop = sandbox.shop("wc-shift")
+    with DeletingClient(shop, "products") as client:
+        pages = list(client.iter_modified("products", None))
+        live = set(client.list_ids("products"))
+    seen = {str(item["id"]) for page in pages for item in page.items}
+    assert live - seen == set(), f"live but never seen: {sorted(live - seen, key=int)}"
+    recovered = [str(item["id"]) for page in pages if page.recovered for item in page.items]
+    assert len(recovered) == 1 and recovered[0] in live
