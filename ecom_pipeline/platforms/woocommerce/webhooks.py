@@ -248,8 +248,9 @@ def restored(
     payload = top.payload if top is not None else None
     if isinstance(payload, dict) and entity == "product":
         payload = payload.get("product")
-    if isinstance(payload, dict) and payload.get("status") == "trash":
-        return [_staged(integration, entity, external_id, None, op="delete")]
+    if top is not None and isinstance(payload, dict) and payload.get("status") == "trash":
+        # the record re-read (a variation's parent, for a variation) is in the trash: that one is deleted
+        return [_staged(integration, entity, top.external_id, None, op="delete")]
     return records
 
 
