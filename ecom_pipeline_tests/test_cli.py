@@ -337,7 +337,7 @@ def test_connect_refuses_a_webhook_port_woocommerce_never_delivers_to(
     cli_env: str, woo_shop: ShopHandle, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Prevents `connect --webhook-url http://host:8787` (serve-webhooks' default port) from registering webhooks
-    that WooCommerce can never deliver (ports 80, 443 and 8080 only) and disables after five failures."""
+    that WooCommerce can never deliver (ports 80, 443 and 8080 only) and disables after seven failures in a row."""
     monkeypatch.setenv("ECOM_CONSUMER_SECRET", woo_shop.consumer_secret)
     assert cli_main(_connect_argv(woo_shop, "acme", "--webhook-url", "http://hooks.example.com:8787")) == 2
     err = capsys.readouterr().err

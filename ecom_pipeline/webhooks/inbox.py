@@ -27,9 +27,11 @@ stored once, two different deliveries are never merged, and no unsigned header c
   it is a hash of the webhook id and the current Unix second, shared by every delivery of that second (see
   webhook-delivery-product-created-same-delivery-id.json), and ``X-Shopify-Webhook-Id`` is unsigned.
 - A body that carries no time of its own (the ``{"id": N}`` of a deletion, an error body) is the same bytes every
-  time that record is deleted, so its key adds the hour it arrived in: the same deletion re-sent within the hour
-  is one delivery, and a record trashed again after a restore is a new one. Deletions are confirmed with the shop
-  before they apply, so a replayed one costs one read at most once an hour.
+  time that record is deleted, so its key adds when it arrived (our clock, never a header): Shopify the hour (its
+  retries resend the same bytes for hours), WooCommerce the second. WooCommerce never resends a delivery, and a
+  product trashed, restored and trashed again within the hour sends the same ``{"id": N}`` twice: keyed by the
+  hour, the second trash was answered as a duplicate and never applied. Deletions are confirmed with the shop
+  before they apply, so a replayed one costs one read at most once per such period.
 - Generic: sha256 of the signed timestamp and the body (both signed; a sender's retry with a new timestamp is
   stored again and applies idempotently).
 
@@ -238,11 +240,19 @@ def shows_live_record(body: dict[str, Any] | None, *time_fields: str) -> bool:
 KEY_HOUR_S = 3600
 
 
-def hour_unless_timed(body: dict[str, Any] | None, now: float | None, *time_fields: str) -> int | None:
-    """The hour a body that carries no time of its own arrived in (part of its key); None for a timed body."""
+def arrival_unless_timed(
+    body: dict[str, Any] | None, now: float | None, *time_fields: str, period_s: int = KEY_HOUR_S
+) -> int | None:
+    """The period (``period_s`` seconds, our clock) a body that carries no time of its own arrived in, as part of
+    its key; None for a timed body."""
     if body and any(body.get(name) for name in time_fields):
         return None
-    return int((time.time() if now is None else now) // KEY_HOUR_S)
+    return int((time.time() if now is None else now) // period_s)
+
+
+def hour_unless_timed(body: dict[str, Any] | None, now: float | None, *time_fields: str) -> int | None:
+    """The hour a body that carries no time of its own arrived in (part of its key); None for a timed body."""
+    return arrival_unless_timed(body, now, *time_fields, period_s=KEY_HOUR_S)
 
 
 def generic_delivery(integration_id: int, headers: dict[str, str], body: bytes) -> Delivery:

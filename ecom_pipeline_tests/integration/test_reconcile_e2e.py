@@ -307,8 +307,9 @@ def test_a_prestashop_deletion_is_archived_with_its_stock_and_reconciled_once(
 
 
 def test_webhooks_the_store_disabled_after_failed_deliveries_are_enabled_again_by_the_reconciliation(env: Env) -> None:
-    """Prevents a receiver outage of five deliveries from ending a WooCommerce shop's webhooks for good: the store
-    disables a webhook after 5 consecutive failures and never enables it again, so only polls would bring changes."""
+    """Prevents a receiver outage of seven deliveries from ending a WooCommerce shop's webhooks for good: the store
+    disables a webhook on the 7th consecutive failure and never enables it again, so only polls would bring
+    changes."""
     import socket
 
     from ecom_pipeline.platforms.woocommerce.webhooks import connect_webhooks
@@ -325,7 +326,7 @@ def test_webhooks_the_store_disabled_after_failed_deliveries_are_enabled_again_b
     handle = env.sandbox.shop(SHOP)
     hub = handle.extra["webhooks"]
     product = next(p for p in handle.store.products.values() if p.status == "publish")
-    for n in range(6):  # one delivery each: the store sends a resource once per queued change
+    for n in range(7):  # one delivery each: the store sends a resource once per queued change
         handle.store.update_product(product.id, {"name": f"Renamed {n}"})
         assert hub.flush(20)
     product_hooks = [h for h in hub.hooks.values() if h.topic == "product.updated"]

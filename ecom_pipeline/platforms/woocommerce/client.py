@@ -16,7 +16,11 @@ at page 1 with ``modified_after`` = (last modification second seen - 1 s), becau
 one-second resolution. The window always starts at a time already reached, so a shift cannot hide a record.
 Records of the boundary second come back twice; the iterator drops the ones it already yielded. When a whole page
 shares one modification second (a bulk update), the keyset cannot advance, and only then do we fall back to page
-numbers inside that window.
+numbers inside that window. Page numbers inside one second are as unstable as any: a record of that second edited
+during the read leaves it and shifts the next one onto a page already read, and a real store has no tie-break on
+``post_modified`` (the order of equal times may change between two requests). So once the read leaves a second it
+had to page by number, it lists that second's ids again (``modified_after=S-1``, ``modified_before=S+1``,
+``_fields=id``) and fetches the ones it did not see with ``include=`` (pages marked ``recovered``).
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ class Page:
     total: int | None
     total_pages: int | None
     next_url: str | None  # sanitized (no oauth_* params): for logs and run metadata, not to be requested
+    # True for the records of a tied second that paging by number skipped, fetched again by ``include=``
+    recovered: bool = False
 
 
 def format_wc_datetime(dt: datetime) -> str:
@@ -211,9 +217,14 @@ class WooCommerceClient(ShopClient):
 
         Stops after the page X-WP-TotalPages names, or on a short or empty page, whichever comes first (a short
         page ends the list even if records were added meanwhile: the next incremental run picks them up).
-        Only one page is held at a time.
+        Only one page is held at a time. ``customers`` are listed with ``role=all`` unless ``params`` name a role.
         """
         query = dict(params or {})
+        if resource.strip("/") == "customers":
+            # wc/v3 lists only users with the ``customer`` role unless asked otherwise (its ``role`` parameter
+            # defaults to ``customer``): a buyer a plugin made ``wholesale_customer`` would never be pulled, and one
+            # linked by a webhook would be tombstoned by the id scan. ``role=all`` drops the filter.
+            query.setdefault("role", "all")
         per_page = int(query.setdefault("per_page", self.per_page))
         page = int(query.pop("page", 1))
         while True:
@@ -243,7 +254,10 @@ class WooCommerceClient(ShopClient):
     ) -> Iterator[Page]:
         """Records modified strictly after ``since`` (UTC, one-second resolution), oldest first; all when None.
 
-        ``since=None`` is a full scan by ``orderby=id&order=asc`` (ids never move, new records append at the end).
+        ``since=None`` is a full scan by ``orderby=id&order=asc`` (ids never move, new records append at the end),
+        ended by :meth:`fetch_unseen`: a record trashed or deleted during the scan shifts the next one onto a page
+        already read, so the ids listed at the end that the scan did not see are fetched (pages marked
+        ``recovered``).
         Otherwise keyset paging on ``date_modified_gmt`` (see the module docstring for why). The caller applies
         any lookback and its own (modified, id) tie-break; duplicates across pages are possible only for records
         modified during the scan and are deduplicated downstream.
@@ -256,7 +270,11 @@ class WooCommerceClient(ShopClient):
         if since is None or base_resource in NO_MODIFIED_FILTER:
             pages = self.iter_pages(resource, {"orderby": "id", "order": "asc", **extra})
             if since is None:
-                yield from pages
+                seen: set[str] = set()
+                for page in pages:
+                    seen.update(str(item.get("id")) for item in page.items if isinstance(item, Mapping))
+                    yield page
+                yield from self.fetch_unseen(resource, seen, extra)
                 return
             floor = since.astimezone(UTC).replace(microsecond=0)
             for page in pages:
@@ -272,6 +290,8 @@ class WooCommerceClient(ShopClient):
         sequence = 0  # pages yielded so far, reported as Page.page
         boundary_second: datetime | None = None
         seen_in_boundary: set[tuple[Any, str | None]] = set()
+        tied_second: datetime | None = None  # the second being paged by number, if any
+        tied_seen: set[str] = set()  # ids read in it
         while True:
             params = {
                 **extra,
@@ -290,7 +310,11 @@ class WooCommerceClient(ShopClient):
                 fresh.append(item)
             sequence += 1
             yield Page(fresh, sequence, page.total, page.total_pages, page.next_url)
+            if tied_second is not None:
+                tied_seen.update(str(i.get("id")) for i in page.items if _modified(i) == tied_second)
             if len(page.items) < per_page or (page.total_pages is not None and page_no >= page.total_pages):
+                if tied_second is not None:
+                    yield from self._recover_second(resource, tied_second, tied_seen, extra)
                 return
             last = _modified(page.items[-1])
             if last is None:
@@ -308,10 +332,34 @@ class WooCommerceClient(ShopClient):
             if last - timedelta(seconds=1) <= window:
                 # The whole page sits in the window's first second (a bulk update): the keyset cannot advance
                 # without skipping records of that second, so page by number inside this window.
+                if tied_second is None:
+                    tied_second = last
+                    tied_seen = {str(i.get("id")) for i in page.items if _modified(i) == last}
                 page_no += 1
             else:
+                if tied_second is not None:
+                    yield from self._recover_second(resource, tied_second, tied_seen, extra)
+                    tied_second, tied_seen = None, set()
                 window = last - timedelta(seconds=1)
                 page_no = 1
+
+    def _recover_second(
+        self, resource: str, second: datetime, seen: set[str], extra: Mapping[str, Any]
+    ) -> Iterator[Page]:
+        """The records modified in ``second`` that a read paging by number inside it did not see (``include=``)."""
+        listing = {
+            **{k: v for k, v in extra.items() if k != "per_page"},
+            "modified_after": format_wc_datetime(second - timedelta(seconds=1)),
+            "modified_before": format_wc_datetime(second + timedelta(seconds=1)),
+            "dates_are_gmt": "true",
+            "_fields": "id",
+            "orderby": "id",
+            "order": "asc",
+            "per_page": MAX_PER_PAGE,
+        }
+        listed = [str(item.get("id")) for page in self.iter_pages(resource, listing) for item in page.items]
+        unseen = sorted({i for i in listed if i.isdigit() and i not in seen}, key=int)
+        yield from self._include_pages(resource, unseen, {k: v for k, v in extra.items() if k != "per_page"})
 
     def list_variations(self, product_id: int | str, params: Mapping[str, Any] | None = None) -> Iterator[dict]:
         """Every variation of a variable product, streamed (``products/{id}/variations``)."""
@@ -336,6 +384,29 @@ class WooCommerceClient(ShopClient):
                 value = item.get("id") if isinstance(item, Mapping) else None
                 if value not in (None, "") and not isinstance(value, bool):
                     yield str(value)
+
+    def fetch_unseen(self, resource: str, seen: set[str], params: Mapping[str, Any] | None = None) -> Iterator[Page]:
+        """The records ``resource`` lists now (with the same filters ``params``) whose ids are not in ``seen``, as
+        pages marked ``recovered``: one cheap id listing (``_fields=id``, 100 a call), then ``include=`` (100 a
+        call) for the unseen ones.
+
+        A complete listing can only page by page number, and a record trashed or deleted while it runs shifts every
+        later one a slot towards the start: the first record of the next page slides onto a page already read and
+        is never seen, and nothing else brings it (it may be older than any cursor; tombstones look at linked ids
+        only). Records created during the scan are listed too, and fetched the same way.
+        """
+        filters = {k: v for k, v in (params or {}).items() if k not in ("page", "per_page", "orderby", "order")}
+        listing = {**filters, "_fields": "id", "orderby": "id", "order": "asc", "per_page": MAX_PER_PAGE}
+        listed = [str(item.get("id")) for page in self.iter_pages(resource, listing) for item in page.items]
+        unseen = sorted({i for i in listed if i.isdigit() and i not in seen}, key=int)
+        yield from self._include_pages(resource, unseen, filters)
+
+    def _include_pages(self, resource: str, ids: list[str], filters: Mapping[str, Any]) -> Iterator[Page]:
+        for start in range(0, len(ids), MAX_PER_PAGE):
+            chunk = ids[start : start + MAX_PER_PAGE]
+            params = {**filters, "include": ",".join(chunk), "per_page": len(chunk), "orderby": "id", "order": "asc"}
+            for page in self.iter_pages(resource, params):
+                yield Page(page.items, page.page, page.total, page.total_pages, page.next_url, recovered=True)
 
     def present_ids(self, resource: str, ids: list[str]) -> set[str]:
         """Which of ``ids`` the shop still lists (``include=``, 100 ids per call, ``_fields=id``)."""

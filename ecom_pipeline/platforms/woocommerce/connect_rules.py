@@ -2,8 +2,9 @@
 
 WooCommerce delivers with WordPress's ``wp_safe_remote_request``, whose ``wp_http_validate_url`` accepts only
 ports 80, 443 and 8080 (the ``http_allowed_safe_ports`` filter), or the shop's own port on the shop's own host.
-A delivery to any other port fails before it leaves the shop, and after five failed deliveries in a row
-WooCommerce disables the webhook: registering such a URL looks fine at connect and silently stops working.
+A delivery to any other port fails before it leaves the shop, and after seven failed deliveries in a row
+WooCommerce disables the webhook (``WC_Webhook::failed_delivery``): registering such a URL looks fine at connect
+and silently stops working.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def delivery_problem(webhook_url: str, shop_url: str) -> str | None:
     ports = ", ".join(str(p) for p in DELIVERY_PORTS)
     return (
         f"WooCommerce delivers webhooks only to ports {ports} (WordPress's safe-request rule), not to port {port}: "
-        "the shop would fail every delivery and disable the webhooks after five failures"
+        "the shop would fail every delivery and disable the webhooks after seven failures in a row"
     )
 
 

@@ -91,10 +91,18 @@ SENT_TOPIC = inbox.TopicFormat(
 )
 
 
-def woocommerce_key(integration_id: int, subject: str, body: bytes, *, hour: int | None = None) -> str:
-    """The delivery key of a WooCommerce body (see the module doc): signed content, plus the arrival hour for a
-    body that carries no time of its own."""
-    parts = (subject, body) if hour is None else (subject, f"hour:{hour}", body)
+def woocommerce_key(integration_id: int, subject: str, body: bytes, *, second: int | None = None) -> str:
+    """The delivery key of a WooCommerce body (see ``webhooks/inbox.py``): signed content, plus the arrival second
+    (our clock) for a body that carries no time of its own.
+
+    The second, not the hour: a deletion body is only ``{"id": N}``, so a product trashed, restored and trashed
+    again within one hour sent the same bytes twice and the second trash was answered as a duplicate and never
+    applied. WooCommerce does not resend a delivery (``WC_Webhook::deliver`` sends once and only counts the
+    failure), so nothing needs a wider window. ``X-WC-Webhook-Delivery-ID`` would add nothing: it is
+    ``wp_hash(webhook id . current second)`` (WC_Webhook::get_new_delivery_id), unsigned, and shared by every
+    delivery of one webhook in one second (webhook-delivery-product-created-same-delivery-id.json).
+    """
+    parts = (subject, body) if second is None else (subject, f"second:{second}", body)
     return f"woocommerce:{integration_id}:{inbox.body_hash(*parts)}"
 
 
@@ -112,7 +120,7 @@ def woocommerce_delivery(
             integration_id,
             subject,
             body,
-            hour=inbox.hour_unless_timed(parsed, now, "date_modified_gmt", "date_modified"),
+            second=inbox.arrival_unless_timed(parsed, now, "date_modified_gmt", "date_modified", period_s=1),
         ),
         topic=topic,
         resource_id=inbox.resource_id(parsed),

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -56,6 +57,26 @@ RESOURCES: dict[str, tuple[str, str]] = {
     "product": ("products", "product"),
     "order": ("orders", "order"),
 }
+
+
+@dataclass
+class WooExtractReport(shared.ExtractReport):
+    """The shared report plus what WooCommerce's page-number paging needs to say.
+
+    ``recovered_after_scan``: records a full scan (paged by page number) never saw although the shop lists them
+    at its end (a record trashed or deleted during the scan shifts the next one onto a page already read); they
+    are fetched by ``include=`` and staged. ``recovered_in_tied_second``: the same for an incremental read that
+    had to page by number inside one modification second (see ``WooCommerceClient.iter_modified``).
+    """
+
+    recovered_after_scan: int = 0
+    recovered_in_tied_second: int = 0
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "recovered_after_scan": self.recovered_after_scan,
+            "recovered_in_tied_second": self.recovered_in_tied_second,
+        }
 
 
 def make_client(ctx: shared.ExtractContext) -> WooCommerceClient:
@@ -173,7 +194,7 @@ def extract_entity(
         with make_client(ctx) as own:
             return extract_entity(ctx, entity, own)
     resource, link_entity = RESOURCES[entity]
-    report = shared.ExtractReport(entity=entity)
+    report = WooExtractReport(entity=entity)
     scan_started = datetime.now(UTC)
     with ctx.engine.connect() as conn:
         report.cursor_before = store.get_cursor(conn, ctx.integration.id, entity)
@@ -190,6 +211,10 @@ def extract_entity(
         # Runs in the prefetch thread: a page's variations (97% of a full sync's calls) are fetched while the
         # page before it is being staged, so staging no longer adds its time to the download's.
         for page in shared.prefetch(client.iter_modified(resource, since, {})):
+            if page.recovered and full_scan:
+                report.recovered_after_scan += len(page.items)
+            elif page.recovered:
+                report.recovered_in_tied_second += len(page.items)
             yield _records_for_page(ctx, entity, link_entity, page.items, report, seen, fetcher, tree)
             _check_budget(ctx, client, fetcher)
 
@@ -274,7 +299,7 @@ def extract_customers(ctx: shared.ExtractContext, client: WooCommerceClient | No
         with make_client(ctx) as own:
             return extract_customers(ctx, own)
     integration = ctx.integration
-    report = shared.ExtractReport(entity="customer")
+    report = WooExtractReport(entity="customer")
     with ctx.engine.connect() as conn:
         report.cursor_before = store.get_cursor(conn, integration.id, "customer")
     state = dict(report.cursor_before or {})
@@ -304,6 +329,9 @@ def extract_customers(ctx: shared.ExtractContext, client: WooCommerceClient | No
     if full_scan:
         for page in client.iter_pages("customers", {"orderby": "id", "order": "asc"}):
             stage(page.items)
+        for page in client.fetch_unseen("customers", seen):  # see WooCommerceClient.fetch_unseen
+            stage(page.items)
+            report.recovered_after_scan += len(page.items)
         report.tombstoned = shared.stage_tombstones(
             ctx,
             entity="customer",

@@ -24,6 +24,9 @@ whose ``date_modified_gmt`` is older than the one its link holds.
 - order / customer: the body is the record.
 - ``*.deleted``: the body is ``{"id": N}``: a delete (tombstone) is staged, which ``webhooks.apply`` confirms with
   the shop (:func:`confirm_deleted`) before it is applied: the topic header is not signed.
+- ``product.restored`` / ``order.restored`` (out of the trash, WooCommerce's ``untrashed_post``): the record is
+  re-read and staged like an update, which revives its tombstoned link; still trashed when re-read, a delete
+  (:func:`restored`). Without them a restore reached the hub only by the next poll.
 - error body (``{"code", "message", "data"}``: the store could not render the resource when it sent) or a body
   the transform refuses: that one resource is re-read; a 404 on re-read means it is gone and becomes a tombstone.
 - products also stage their stock rows (entity ``inventory``), as ``woocommerce/inventory`` would, so a sale on
@@ -32,9 +35,11 @@ whose ``date_modified_gmt`` is older than the one its link holds.
 Registration
 ------------
 :func:`ensure_webhooks` is idempotent: it lists ``GET /webhooks`` and matches on topic + delivery URL, creates
-what is missing, re-activates webhooks the store disabled (WooCommerce sets ``disabled`` after 5 consecutive
-failed deliveries, and never re-enables them itself), removes duplicates, and leaves ``paused`` ones alone (a
-person paused them). WooCommerce never returns a webhook's secret, so we cannot tell whether an existing webhook
+what is missing, re-activates webhooks the store disabled (WooCommerce sets ``disabled`` on the 7th consecutive
+failed delivery, and never re-enables them itself), removes duplicates, and leaves ``paused`` ones alone (a
+person paused them). Re-activating keeps WooCommerce's failure count (only a successful delivery resets it), so a
+webhook re-enabled while the receiver is still down is disabled again by its next failure, and enabled again by
+the next upkeep. WooCommerce never returns a webhook's secret, so we cannot tell whether an existing webhook
 signs with our secret: when the caller has a new secret (``replace_existing=True``), matching webhooks are deleted
 and recreated with it rather than trusted.
 """
@@ -73,13 +78,17 @@ TOPICS: tuple[str, ...] = (
     "product.created",
     "product.updated",
     "product.deleted",
+    "product.restored",
     "order.created",
     "order.updated",
     "order.deleted",
+    "order.restored",
     "customer.created",
     "customer.updated",
     "customer.deleted",
 )
+# Topics added after the first release: shops connected before get them from ``upkeep`` (ensure_webhooks).
+NEWER_TOPICS: frozenset[str] = frozenset({"product.restored", "order.restored"})
 # WooCommerce resource -> (staging entity, REST collection)
 RESOURCES: dict[str, tuple[str, str]] = {
     "product": ("product", "products"),
@@ -224,6 +233,27 @@ def reread(
     return [_staged(integration, entity, external_id, fresh, read_now=True)]
 
 
+def restored(
+    *, integration: IntegrationRecord, entity: str, external_id: str, client: Callable[[], WooCommerceClient]
+) -> list[StagedRecord]:
+    """A ``product.restored`` / ``order.restored`` delivery (out of the trash): the record as the shop has it now.
+
+    Applied as an update by re-read, not from the body: deliveries are not ordered, and a restore applied after the
+    trash that followed it would bring a trashed record back to life. The shop says which came last: still in the
+    trash (``status: trash``) or gone (404) stages a delete (confirmed again at apply), anything else the record,
+    which revives its tombstoned link in the hub.
+    """
+    records = reread(integration=integration, entity=entity, external_id=external_id, client=client)
+    top = next((r for r in records if r.entity == entity), None)
+    payload = top.payload if top is not None else None
+    if isinstance(payload, dict) and entity == "product":
+        payload = payload.get("product")
+    if top is not None and isinstance(payload, dict) and payload.get("status") == "trash":
+        # the record re-read (a variation's parent, for a variation) is in the trash: that one is deleted
+        return [_staged(integration, entity, top.external_id, None, op="delete")]
+    return records
+
+
 def staged_from_delivery(
     *,
     integration: IntegrationRecord,
@@ -253,6 +283,10 @@ def staged_from_delivery(
         if not external_id:
             raise PermanentEventError(f"{topic} delivery without an id: {body_text[:200]!r}")
         return [_staged(integration, entity, external_id, None, op="delete")]
+    if event == "restored":
+        if not external_id:
+            raise PermanentEventError(f"{topic} delivery without an id: {body_text[:200]!r}")
+        return restored(integration=integration, entity=entity, external_id=external_id, client=client)
     if not external_id:
         raise PermanentEventError(
             f"{topic} delivery is an error body without a resource id, so it cannot be re-read "
@@ -387,7 +421,7 @@ def ensure_webhooks(
 def upkeep(ctx: Any) -> str | None:
     """Enable again the webhooks the store disabled, and register missing ones (``ReconcileSpec.upkeep``).
 
-    WooCommerce disables a webhook after 5 consecutive failed deliveries (a receiver down for a few minutes is
+    WooCommerce disables a webhook on its 7th consecutive failed delivery (a receiver down for a few minutes is
     enough) and never enables it again: from then on only polls bring changes, and nothing says so but the
     ``missed_by_webhooks`` figure. Once per reconciliation interval this lists the shop's webhooks (one call) and
     calls :func:`ensure_webhooks` for the delivery URL the integration registered, with its stored secret; paused
@@ -403,8 +437,10 @@ def upkeep(ctx: Any) -> str | None:
         report = ensure_webhooks(client, str(url), reveal(secret))
     if not report.changed:
         return None
+    if set(report.created) <= NEWER_TOPICS and not (report.reenabled or report.recreated or report.removed_duplicates):
+        return f"subscribed to topics added since this shop was connected; {report.summary()}."
     return (
-        f"WooCommerce had disabled or lost webhooks (it disables one after 5 failed deliveries); "
+        f"WooCommerce had disabled or lost webhooks (it disables one after repeated failed deliveries); "
         f"{report.summary()}. Changes made meanwhile reach the hub by the polls."
     )
 

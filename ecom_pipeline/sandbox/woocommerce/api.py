@@ -39,6 +39,7 @@ from ecom_pipeline.sandbox.woocommerce.rest import (
     ORDER_STATUS,
     PRODUCT_ORDERBY,
     PRODUCT_STATUS,
+    WP_ROLES,
     ParamErrors,
     Reply,
     Validator,
@@ -691,12 +692,19 @@ class WooShopApi(MoreRoutes):
         v = Validator(query)
         page, per_page, order, orderby = self._paging(v, CUSTOMER_ORDERBY, "name", "asc")
         include = v.int_list("include")
+        # wc/v3 ``role``: default ``customer``, enum ``all`` + the site's role names; ``all`` drops the filter
+        # (WC_REST_Customers_V2_Controller: ``if ( 'all' !== $request['role'] ) $prepared_args['role'] = ...``).
+        with self.store.lock:
+            roles = sorted({*WP_ROLES, *(c.role for c in self.store.customers.values())})
+        role = v.enum("role", ["all", *roles], "customer")
         email = query.get("email")
         if email is not None and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
             v.errors.add("email", "rest_invalid_email", "Invalid email address.")
         v.errors.raise_if_any()
         self._require(authenticated, "list")
         checks: list[Callable[[Any], bool]] = []
+        if role != "all":
+            checks.append(lambda c: c.role == role)
         if email:
             checks.append(lambda c: c.email.lower() == email.lower())
         search = query.get("search", "").lower()

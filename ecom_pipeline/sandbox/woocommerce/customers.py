@@ -27,6 +27,17 @@ class WooCustomers(WooState):
             self._emit("customer", "updated", c.id)
             return c
 
+    def set_customer_role(self, cid: int, role: str) -> Customer:
+        """Admin helper: give a user another role (a wholesale plugin's ``wholesale_customer``, a person's edit in
+        Users). The REST API cannot: ``role`` is read-only in its schema. Not a customer.updated change (no
+        WooCommerce hook fires for a role change), but the user's modification time moves, as WordPress's does."""
+        with self.lock:
+            c = self.get_customer(cid)
+            c.role = role
+            c.modified = max(c.modified, self.now())
+            self._touch("customers")
+            return c
+
     def delete_customer(self, cid: int) -> Customer:
         """DELETE /customers/{id}?force=true: the user goes; their orders stay as they are."""
         with self.lock:

@@ -203,8 +203,22 @@ class WooOrders(WooStock):
             if force:
                 del self.orders[oid]
             else:
+                if o.status != "trash":
+                    o.pre_trash_status = o.status
                 o.status = "trash"
                 o.modified = max(o.modified, self.now())
             self._touch("orders")
             self._emit("order", "deleted", oid)
             return before
+
+    def untrash_order(self, oid: int) -> Order:
+        """Out of the trash (the admin's Restore): the status it had before, a new date_modified, and
+        ``untrashed_post``, which order.restored listens to. No-op when not trashed."""
+        with self.lock:
+            o = self.get_order(oid)
+            if o.status == "trash":
+                o.status = o.pre_trash_status or "pending"
+                o.modified = max(o.modified, self.now())
+                self._touch("orders")
+                self._emit("order", "restored", oid)
+            return o

@@ -181,6 +181,19 @@ class WooProducts(WooStock):
             self._emit("product", "updated", p.id)
             return p
 
+    def untrash_product(self, pid: int) -> Product:
+        """Out of the trash (WordPress ``wp_untrash_post``, the admin's Restore): the status and slug it had before,
+        a new date_modified, and ``untrashed_post``, which product.restored listens to. No-op when not trashed."""
+        with self.lock:
+            p = self.get_product(pid)
+            if p.status == "trash":
+                p.status = p.pre_trash_status or "publish"
+                p.slug = p.pre_trash_slug or p.slug.removesuffix("__trashed")
+                p.modified = max(p.modified, self.now())
+                self._touch("products")
+                self._emit("product", "restored", pid)
+            return p
+
     def delete_product(self, pid: int, force: bool = False) -> Product:
         """DELETE /products/{id}: trash (slug ``__trashed``, new date_modified) or permanent delete.
 
@@ -206,6 +219,7 @@ class WooProducts(WooStock):
                             li.product_id, li.variation_id, li.sku = 0, 0, None  # type: ignore[assignment]
             elif p.status != "trash":
                 p.pre_trash_slug = p.slug
+                p.pre_trash_status = p.status
                 p.slug = f"{p.slug}__trashed" if p.slug else ""
                 p.status = "trash"
                 p.modified = max(p.modified, self.now())

@@ -80,6 +80,7 @@ class Product:
     meta_data: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     pre_trash_slug: str = ""
+    pre_trash_status: str = ""  # WordPress's _wp_trash_meta_status: what a restore brings back
 
 
 @dataclass(slots=True)
@@ -164,6 +165,7 @@ class Order:
     created_via: str = "checkout"
     stock_reduced: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    pre_trash_status: str = ""  # WordPress's _wp_trash_meta_status: what a restore brings back
 
     def total(self) -> Decimal:
         items = sum((li.total for li in self.line_items), Decimal(0))
@@ -174,7 +176,8 @@ class Order:
 
 @dataclass(slots=True)
 class Customer:
-    """A registered customer (role ``customer``); guests are not customers."""
+    """A registered user the customers endpoint shows (role ``customer`` unless a plugin or a person gave it
+    another, e.g. ``wholesale_customer``); guests are not customers."""
 
     id: int
     created: int
@@ -188,6 +191,7 @@ class Customer:
     is_paying_customer: bool = False
     meta_data: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    role: str = "customer"
 
     @property
     def display_name(self) -> str:

@@ -380,7 +380,7 @@ def render_customer(c: Customer, tz: tzinfo, site: str) -> dict[str, Any]:
         "email": c.email,
         "first_name": c.first_name,
         "last_name": c.last_name,
-        "role": "customer",
+        "role": c.role,
         "username": c.username,
         "billing": dict(c.billing),
         "shipping": dict(c.shipping),

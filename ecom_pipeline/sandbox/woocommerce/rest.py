@@ -41,6 +41,9 @@ PRODUCT_ORDERBY = [
 ]
 ORDER_ORDERBY = ["date", "id", "include", "title", "slug", "modified"]
 CUSTOMER_ORDERBY = ["id", "include", "name", "registered_date"]
+# The roles of a WordPress site with WooCommerce (the customers endpoint's ``role`` enum is these, ``all`` and any
+# role a plugin added, which the emulator takes from its users).
+WP_ROLES = ("administrator", "editor", "author", "contributor", "subscriber", "customer", "shop_manager")
 PRODUCT_STATUS = ["any", "future", "trash", "draft", "pending", "private", "publish"]
 ORDER_STATUS = [
     "any",

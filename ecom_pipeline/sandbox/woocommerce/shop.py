@@ -15,7 +15,8 @@ def build_shop(spec: ShopSpec, clock: SandboxClock) -> ShopHandle:
     """Generate the shop's data and wire its API (no network).
 
     ``spec.options``: ``webhook_delay_s`` (seconds between a change and its delivery; default 0, a real store
-    takes seconds) and ``webhook_max_failures`` (consecutive failed deliveries before a webhook is disabled, 5).
+    takes seconds) and ``webhook_max_failures`` (WooCommerce's ``woocommerce_max_webhook_delivery_failures``, 5: a
+    failure when more than that many are counted disables the webhook, i.e. the 7th in a row).
     The webhook registry is ``handle.extra["webhooks"]`` (tests flush it and read its delivery log).
     """
     store = WooStore(

@@ -16,9 +16,15 @@ What the recordings show (and this emulates):
 - ``product.created`` also fires for each variation created; stock changes made by orders fire ``product.updated``
   for the item whose stock moved; ``product.deleted`` fires on trashing (not on a forced delete); one resource is
   queued once per webhook until its delivery runs (WooCommerce de-duplicates within a request).
-- A delivery answered with a non-2xx status (or not answered) counts as a failure; after ``max_failures`` (5)
-  consecutive failures the webhook's status becomes ``disabled`` and it receives nothing more until someone sets
-  it back to ``active`` (which, here, also resets the failure count). A 2xx resets the count.
+- Delivery outcome, as ``WC_Webhook::log_delivery`` and ``failed_delivery`` count it (WooCommerce source): a
+  2xx, 300, 301 or 302 answer is a success (``200 <= code < 303``; redirects are not followed, the request has
+  ``redirection => 0``) and resets ``failure_count`` to 0. Anything else, or no answer, is a failure: while
+  ``failure_count`` is not above ``max_failures`` (the ``woocommerce_max_webhook_delivery_failures`` filter, 5) it
+  is incremented; a failure with the count already above it sets ``disabled`` instead, so the 7th consecutive
+  failure disables the webhook, which then receives nothing until someone sets it back to ``active``. Setting it
+  active (REST ``PUT /webhooks/{id}``) does NOT reset the count (``set_status`` only; neither the controller nor
+  the data store touches it): a re-activated webhook is disabled again by its next failure, unless a success
+  comes first.
 """
 
 from __future__ import annotations
@@ -82,14 +88,26 @@ def signature(secret: str, body: bytes) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
-def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int | None:
-    """POST with exactly ``headers``, in their order (requests' session defaults would reorder and add some)."""
+def _post(
+    url: str, body: bytes, headers: dict[str, str], timeout: float, *, follow_redirects: bool = True
+) -> int | None:
+    """POST with exactly ``headers``, in their order (requests' session defaults would reorder and add some).
+
+    ``follow_redirects=False`` for deliveries (``WC_Webhook::deliver`` sets ``redirection => 0``); the creation ping
+    goes through ``wp_safe_remote_post`` with WordPress's default of 5 redirects."""
     with requests.Session() as session:
         session.headers.clear()
         try:
-            return session.post(url, data=body, headers=headers, timeout=timeout).status_code
+            return session.post(
+                url, data=body, headers=headers, timeout=timeout, allow_redirects=follow_redirects
+            ).status_code
         except requests.RequestException:
             return None
+
+
+def delivery_succeeded(status: int | None) -> bool:
+    """``WC_Webhook::log_delivery``: "a 2xx, 301 or 302 Response Code" (``200 <= code < 303``); no answer fails."""
+    return status is not None and 200 <= status < 303
 
 
 def delivery_id(webhook_id: int, unix_second: int) -> str:
@@ -246,9 +264,7 @@ class WooWebhooks:
             if "name" in data:
                 hook.name = str(data["name"])
             if "status" in data and data["status"] in ("active", "paused", "disabled"):
-                if data["status"] == "active" and hook.status != "active":
-                    hook.failure_count = 0
-                hook.status = str(data["status"])
+                hook.status = str(data["status"])  # failure_count is kept (WC_Webhook::set_status only)
             hook.modified = self.store.now()
             return hook
 
@@ -362,17 +378,17 @@ class WooWebhooks:
             "X-WC-Webhook-Delivery-ID": delivery,
             "Connection": "close",
         }
-        status = _post(url, body, headers, self.timeout_s)
+        status = _post(url, body, headers, self.timeout_s, follow_redirects=False)
         with self.store.lock:
             self.log.append(DeliveryLog(hook.id, topic, item.resource_id, status, delivery, body, time.time()))
             hook.deliveries += 1
             hook.modified = self.store.now()
-            if status is not None and 200 <= status < 300:
+            if delivery_succeeded(status):
                 hook.failure_count = 0
+            elif hook.failure_count > self.max_failures:  # WC_Webhook::failed_delivery
+                hook.status = "disabled"
             else:
                 hook.failure_count += 1
-                if hook.failure_count >= self.max_failures:
-                    hook.status = "disabled"
 
     # -------------------------------------------------------------- test helpers
 

@@ -195,7 +195,15 @@ def test_iter_modified_falls_back_to_page_numbers_inside_one_busy_second(server:
     server.add("GET", "products", Reply.json(200, [_item(3, same)]), match={"page": "2"})
     pages = list(make_client(server, sleeps, per_page=2).iter_modified("products", datetime(2026, 11, 22, tzinfo=UTC)))
     assert [i["id"] for p in pages for i in p.items] == [1, 2, 3]
-    assert [r.params["page"] for r in server.requests] == ["1", "2"]
+    assert [r.params["page"] for r in server.requests] == ["1", "2", "1"]
+    # Then the ids of that second are listed again (all seen here: nothing fetched by include=).
+    relist = server.requests[2].params
+    assert (relist["_fields"], relist["modified_after"], relist["modified_before"], relist["dates_are_gmt"]) == (
+        "id",
+        "2026-11-22T00:00:00",
+        "2026-11-22T00:00:02",
+        "true",
+    )
 
 
 def test_iter_modified_filters_customers_locally(server: ReplayServer, sleeps: Sleeps) -> None:

@@ -1,0 +1,96 @@
+"""Customers with a role other than ``customer`` (a wholesale plugin's ``wholesale_customer``), over real HTTP to
+the emulator, into a real warehouse.
+
+Failure prevented (review 3): wc/v3's customers list defaults to ``role=customer`` (WC_REST_Customers_V2_Controller:
+``role`` default ``customer``, enum ``all`` + role names; ``all`` drops the filter). Listed without ``role=all``, such
+a buyer was never pulled, and one linked by a webhook was tombstoned by the id scan (``list_ids`` /
+``present_ids`` did not see it).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from ecom_pipeline.platforms.woocommerce import extract as wc
+from ecom_pipeline.platforms.woocommerce.client import WooCommerceClient
+from ecom_pipeline.sandbox.server import SandboxServer, ShopHandle, ShopSpec
+from ecom_pipeline.sandbox.woocommerce.auth import sign_oauth_query
+from ecom_pipeline.sync.extract import ExtractContext
+from ecom_pipeline.warehouse import store
+from ecom_pipeline.warehouse.credentials import CredentialCipher
+from ecom_pipeline.warehouse.schema import staging_records
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[SandboxServer]:
+    spec = ShopSpec(name="wc-roles", platform="woocommerce", seed=3, products=2, variable_share=0.0, orders=0,
+                    customers=12)  # fmt: skip
+    with SandboxServer(shops=[spec], cert_dir=tmp_path / "certs") as server:
+        yield server
+
+
+def _wholesale(shop: ShopHandle) -> int:
+    cid = sorted(shop.store.customers)[3]
+    shop.store.set_customer_role(cid, "wholesale_customer")
+    return cid
+
+
+def _client(shop: ShopHandle) -> WooCommerceClient:
+    return WooCommerceClient(shop.http_url, shop.consumer_key, shop.consumer_secret, per_page=5, timeout=5.0)
+
+
+def test_the_emulator_lists_customers_by_role_as_wc_v3_does(sandbox: SandboxServer) -> None:
+    shop = sandbox.shop("wc-roles")
+    cid = _wholesale(shop)
+
+    def ids(**params: str) -> tuple[int, list[int]]:
+        url = f"{shop.http_url}/wp-json/wc/v3/customers"
+        query = {"per_page": "100", "orderby": "id", "_fields": "id", **params}
+        signed = sign_oauth_query("GET", url, query, shop.consumer_key, shop.consumer_secret,
+                                  timestamp=shop.store.now(), nonce=uuid.uuid4().hex)  # fmt: skip
+        response = requests.get(url, params=signed, timeout=10)
+        body = response.json()
+        return response.status_code, [c["id"] for c in body] if response.ok else body
+
+    status, default = ids()
+    assert status == 200 and cid not in default and len(default) == 11
+    assert ids(role="customer")[1] == default
+    status, every = ids(role="all")
+    assert status == 200 and cid in every and len(every) == 12
+    assert ids(role="wholesale_customer")[1] == [cid]
+    status, error = ids(role="bogus")
+    assert status == 400 and error["code"] == "rest_invalid_param"  # type: ignore[call-overload]
+
+
+def test_customers_of_any_role_are_pulled_and_never_tombstoned_by_the_id_scan(
+    sandbox: SandboxServer, engine: Engine
+) -> None:
+    shop = sandbox.shop("wc-roles")
+    cid = _wholesale(shop)
+    credentials = {"consumer_key": shop.consumer_key, "consumer_secret": shop.consumer_secret}
+    with engine.begin() as conn:
+        integration_id = store.create_integration(
+            conn, tenant_id="acme", platform="woocommerce", name="wc-roles", base_url=shop.http_url,
+            credentials=credentials, settings={}, cipher=CredentialCipher(CredentialCipher.generate_key()),
+        )  # fmt: skip
+        integration = store.get_integration(conn, integration_id)
+    ctx = ExtractContext(engine, integration, credentials, "t", per_page=5, log=logging.getLogger("wc_roles"))
+    with _client(shop) as client:
+        report = wc.extract_entity(ctx, "customer", client)
+        listed = set(client.list_ids("customers"))
+        present = client.present_ids("customers", [str(cid)])
+    with engine.connect() as conn:
+        staged = set(
+            conn.execute(select(staging_records.c.external_id).where(staging_records.c.entity == "customer")).scalars()
+        )
+    assert str(cid) in staged, "a wholesale customer must be pulled"
+    assert report.staged == 12
+    assert str(cid) in listed and present == {str(cid)}, "the id scan must see it, or it is tombstoned"
