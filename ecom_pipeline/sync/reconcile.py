@@ -16,7 +16,8 @@ refresh). Ids missing from a page-number listing (WooCommerce) are asked for aga
 gone, since a delete during the listing shifts later records onto pages already read.
 
 With the reconciliation of its first entity, a platform may run its shop upkeep (``ReconcileSpec.upkeep``):
-WooCommerce enables again the webhooks the store disabled after five failed deliveries (it never does so itself).
+WooCommerce enables again the webhooks the store disabled after seven failed deliveries in a row (it never does so
+itself).
 
 Each reconciliation is one ``sync_runs`` row with stage ``reconcile``: ids listed (``rows_fetched``), tombstones
 staged (``deleted``), the calls it cost, and the error when it failed or was refused. ``status`` shows the last
