@@ -25,6 +25,11 @@ WooCommerce writer: ``apply_plan(client, plan, on_links) -> WriteOutcome`` and `
   A process killed between the POST and our link therefore creates no duplicate on the rerun. A product with
   combinations has no reference of its own: after an interrupted push it is found by its combinations'
   references, or (killed before its first combination) by its ``link_rewrite``, the hub handle.
+  A product or combination POST is sent without the transport's automatic retry (``options.create_once``, for the
+  calling thread only): when its answer is lost (cut connection, timeout, 5xx) the shop may have made it, so it is
+  looked for first (a product by its reference, else by its ``link_rewrite``; a combination by its reference
+  within its product, else by its option values) and linked when found; only when none is found is it sent again.
+  A blind retry made a second product or combination with the same reference, one of them never linked.
 - **Delete**: a hub product deleted becomes ``active`` 0 in the shop (never a DELETE). A hub variant deleted under
   a live product is ``DELETE /api/combinations/{id}`` (a 404 means an earlier, interrupted push deleted it already);
   the product is read back afterwards like any written one (its default combination may have moved).
@@ -77,7 +82,7 @@ from ecom_pipeline.platforms.inflight import InOrder
 from ecom_pipeline.platforms.prestashop import extract as ps_extract
 from ecom_pipeline.platforms.prestashop.categories import HOME_CATEGORY, CategoryError, PrestaShopCategories
 from ecom_pipeline.platforms.prestashop.client import PrestaShopClient, filter_chunks
-from ecom_pipeline.platforms.prestashop.options import OptionError, PrestaShopOptions, set_association
+from ecom_pipeline.platforms.prestashop.options import OptionError, PrestaShopOptions, create_once, set_association
 from ecom_pipeline.platforms.prestashop.tags import PrestaShopTags, TagError, set_tags, tag_ids_of
 from ecom_pipeline.platforms.prestashop.transform import product_to_canonical, variant_id
 from ecom_pipeline.sync.export import (
@@ -314,6 +319,64 @@ def combination_document(pid: str, values: Mapping[str, Any], option_ids: Sequen
     return root
 
 
+def post_product(client: PrestaShopClient, document: Element) -> str:
+    """POST a product once (``options.create_once``: no blind retry). After a lost answer (cut connection, timeout,
+    5xx) the product is looked for by its reference, else (a product with combinations, a simple one without SKU)
+    by its ``link_rewrite`` among the products with the same (empty) reference, the newest (highest id) taken: the
+    lost request's own when it made one. Only when none is found is the POST sent again."""
+    record = _record_of(document)
+    reference = (record.findtext("reference") or "").strip()
+    node = record.find("link_rewrite")
+    slug = ""
+    if node is not None:
+        slug = (next((n.text for n in node.findall("language") if n.text), None) or node.text or "").strip()
+
+    def refind() -> str | None:
+        if reference and _findable(reference):
+            query = {"filter[reference]": f"[{reference}]", "display": "[id,reference]"}
+        elif slug and _findable(slug):
+            query = {"filter[link_rewrite]": f"[{slug}]", "display": "[id,reference]"}
+        else:
+            return None
+        ids = [int(i["id"]) for i in client.list("products", query) if str(i.get("reference") or "") == reference]
+        return str(max(ids)) if ids else None
+
+    return create_once(client, "products", document, refind=refind, what=f"product {reference or slug!r}", error=None)
+
+
+def post_combination(client: PrestaShopClient, document: Element, taken: Iterable[str] = ()) -> str:
+    """POST a combination once (``options.create_once``). After a lost answer it is looked for among its product's
+    combinations: by its reference, else (no reference a filter can hold) by its option values; ``taken``: the
+    product's combinations this push linked already (never the lost one)."""
+    record = _record_of(document)
+    pid = (record.findtext("id_product") or "").strip()
+    reference = (record.findtext("reference") or "").strip()
+    values = sorted(
+        (n.text or "").strip() for n in record.iterfind("associations/product_option_values/product_option_value/id")
+    )
+    skip = set(taken)
+
+    def refind() -> str | None:
+        if reference and _findable(reference):
+            query = {"filter[id_product]": f"[{pid}]", "filter[reference]": f"[{reference}]", "display": "[id]"}
+            ids = [int(i["id"]) for i in client.list("combinations", query) if str(i["id"]) not in skip]
+        else:
+            items = client.list("combinations", {"filter[id_product]": f"[{pid}]", "display": "full"})
+            ids = [int(i["id"]) for i in items if str(i["id"]) not in skip and _option_values_of(i) == values]
+        return str(max(ids)) if ids else None
+
+    return create_once(
+        client, "combinations", document, refind=refind, what=f"combination {reference or values}", error=None
+    )
+
+
+def _option_values_of(item: Mapping[str, Any]) -> list[str]:
+    """The sorted option value ids of a combination as a JSON list gives it (``associations``)."""
+    associations = item.get("associations") or {}
+    values = associations.get("product_option_values") if isinstance(associations, Mapping) else None
+    return sorted(str(v.get("id")) for v in values or [] if isinstance(v, Mapping))
+
+
 def _record_of(tree: ElementTree | Element) -> Element:
     root = tree.getroot() if isinstance(tree, ElementTree) else tree
     assert root is not None
@@ -477,7 +540,7 @@ class _Writer:
     def _create(self, c: ProductCreate) -> None:
         categories = self._category_ids(c.categories)
         tags = self._tag_ids(c.tags)
-        pid = self.client.post_xml_id("products", create_document(c, self.shop, categories=categories, tags=tags))
+        pid = post_product(self.client, create_document(c, self.shop, categories=categories, tags=tags))
         self.out.created += 1
         self._link_now(pid, c)
 
@@ -617,12 +680,12 @@ class _Writer:
     ) -> tuple[str, list[str], ShopApiError | None]:
         """(Worker thread.) POST the product, then its combinations in turn: its id, the combinations' ids, and
         the refusal that stopped them (a failed product POST raises). No writer state is touched here."""
-        pid = self.client.post_xml_id("products", document)
+        pid = post_product(self.client, document)
         cids: list[str] = []
         try:
             for v in c.variants:
                 body = combination_document(pid, v.values, option_ids[v.hub_id], base)
-                cids.append(self.client.post_xml_id("combinations", body))
+                cids.append(post_combination(self.client, body, cids))
         except ShopApiError as err:
             return pid, cids, err
         return pid, cids, None
@@ -683,7 +746,7 @@ class _Writer:
                 self.plan.adopt("product", c.hub_id)
             else:
                 document = create_document(c, self.shop, price=base, categories=categories, tags=tags)
-                pid = self.client.post_xml_id("products", document)
+                pid = post_product(self.client, document)
                 self.out.created += 1
             # The product's link is committed with its combinations', and those of several products together
             # (FRESH_LINKS rows a transaction, not one per product): a push killed before that commit is
@@ -700,7 +763,8 @@ class _Writer:
                     found = existing.get(v.sku or "")
                     cid = found[1] if found and found[0] == pid else None
                     if cid is None:
-                        cid = self._post_combination(pid, v.values, option_ids[v.hub_id], base)
+                        taken = [r["external_id"].split("-", 1)[1] for r in rows if r["entity"] == "variant"]
+                        cid = self._post_combination(pid, v.values, option_ids[v.hub_id], base, taken)
                     else:
                         self.plan.adopt("variant", v.hub_id)
                     rows.append(self._variant_link(pid, cid, v.hub_id, v.sku, entry))
@@ -754,8 +818,10 @@ class _Writer:
             except (_Refused, ShopApiError) as err:
                 self.out.reject("variant", v.sku or f"#{v.hub_id}", str(err), {"product": pid})
 
-    def _post_combination(self, pid: str, values: Mapping[str, Any], option_ids: list[str], base: Decimal) -> str:
-        cid = self.client.post_xml_id("combinations", combination_document(pid, values, option_ids, base))
+    def _post_combination(
+        self, pid: str, values: Mapping[str, Any], option_ids: list[str], base: Decimal, taken: Iterable[str] = ()
+    ) -> str:
+        cid = post_combination(self.client, combination_document(pid, values, option_ids, base), taken)
         self.out.created += 1
         return cid
 

@@ -1,0 +1,149 @@
+"""The PrestaShop writer against the emulated shop over real HTTP, for what a review found: a create whose answer
+is lost (cut connection) makes one product or combination, not two; combination weights written as the impact the
+shop stores; an adopted product priced so the buyer pays the hub price."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from ecom_pipeline.platforms.prestashop import writer as W
+from ecom_pipeline.platforms.prestashop.client import PrestaShopClient
+from ecom_pipeline.sandbox.server import SandboxServer, ShopHandle, ShopSpec
+from ecom_pipeline.sync.export import ExportPlan, ProductCreate, VariantCreate, VariantValues
+
+SETTINGS = {"timezone": "Europe/Paris", "language_id": 1, "languages": {"1": "en"}, "currency": "EUR"}
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
+    specs = [ShopSpec(name="ps-w", platform="prestashop", seed=4, products=12, orders=0, customers=0)]
+    with SandboxServer(shops=specs, cert_dir=tmp_path_factory.mktemp("certs")) as server:
+        yield server
+
+
+@pytest.fixture()
+def shop(sandbox: SandboxServer) -> Iterator[ShopHandle]:
+    handle = sandbox.shop("ps-w")
+    handle.faults.reset()
+    yield handle
+    handle.faults.reset()
+
+
+def client_for(shop: ShopHandle) -> PrestaShopClient:
+    client = PrestaShopClient(shop.http_url, shop.credentials["api_key"], timeout=5.0, backoff_base_s=0.0)
+    client.integration_settings = dict(SETTINGS)  # type: ignore[attr-defined]
+    return client
+
+
+def rows(shop: ShopHandle, table: str, **match: Any) -> list[dict[str, Any]]:
+    return [r for r in shop.store.tables[table].values() if all(str(r.get(k)) == str(v) for k, v in match.items())]
+
+
+def plan() -> ExportPlan:
+    return ExportPlan(integration_id=1, platform="prestashop", tenant_id="t")
+
+
+def cut(shop: ShopHandle, path: str) -> None:
+    shop.faults.update({"cut_responses": 1, "cut_after_bytes": 60, "cut_path": path})
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_a_product_create_whose_answer_is_cut_makes_one_linked_product(shop: ShopHandle, concurrency: int) -> None:
+    """Prevents the duplicate a retried POST made: the shop had applied the cut create, the retry made a second
+    product with the same reference, only one of them linked."""
+    sku = f"DUP-P-{concurrency}"
+    cut(shop, "POST /api/products")
+    p = plan()
+    variant = VariantValues(hub_id=771, sku=sku, values={"sku": sku, "price": Decimal("10.00")}, options={})
+    values = {"title": "Dup", "status": "active"}
+    p.creates = [
+        ProductCreate(hub_id=77, handle=f"dup-{concurrency}", kind="simple", values=values, variants=(variant,))
+    ]
+    links: list[dict[str, Any]] = []
+    with client_for(shop) as client:
+        out = W.apply_plan(client, p, links.extend, concurrency=concurrency)
+    assert shop.faults.cut_responses == 0, "the fault must have cut the create"
+    made = rows(shop, "products", reference=sku)
+    assert len(made) == 1, made
+    assert {r["external_id"] for r in links if r["entity"] == "product"} == {str(made[0]["id"])}
+    assert (out.created, out.rejections) == (1, [])
+
+
+CUTS = [
+    (1, "POST /api/products"),
+    (3, "POST /api/products"),
+    (1, "POST /api/combinations"),
+    (3, "POST /api/combinations"),
+]
+
+
+@pytest.mark.parametrize(("concurrency", "path"), CUTS)
+def test_a_product_with_combinations_whose_create_is_cut_is_made_once(
+    shop: ShopHandle, concurrency: int, path: str
+) -> None:
+    """Prevents a second product (found again by its link_rewrite) or a second combination (by its reference)."""
+    tag = f"{concurrency}{path[-3:]}"
+    handle = f"dup-var-{tag}"
+    variants = tuple(
+        VariantValues(hub_id=880 + i, sku=f"DUPV-{tag}-{size}", values={"sku": f"DUPV-{tag}-{size}",
+                      "price": Decimal("20.00") + i}, options={"Size": size})
+        for i, size in enumerate(("S", "M"))
+    )  # fmt: skip
+    p = plan()
+    p.creates = [ProductCreate(hub_id=88, handle=handle, kind="variable", values={"title": "Var", "status": "active"},
+                               variants=variants)]  # fmt: skip
+    cut(shop, path)
+    links: list[dict[str, Any]] = []
+    with client_for(shop) as client:
+        out = W.apply_plan(client, p, links.extend, concurrency=concurrency)
+    assert shop.faults.cut_responses == 0, "the fault must have cut a create"
+    products = [r for r in shop.store.tables["products"].values() if shop.store.text(r["link_rewrite"]) == handle]
+    assert len(products) == 1, products
+    pid = str(products[0]["id"])
+    combos = rows(shop, "combinations", id_product=pid)
+    assert sorted(c["reference"] for c in combos) == sorted(str(v.sku) for v in variants)
+    linked = {r["external_id"] for r in links if r["entity"] == "variant"}
+    assert linked == {f"{pid}-{c['id']}" for c in combos}
+    assert (out.created, out.rejections) == (3, [])
+
+
+@pytest.mark.parametrize(("sku", "size"), [("DUPV-LINKED", "XXL"), (None, "XXXL")])
+def test_a_combination_create_under_a_linked_product_whose_answer_is_cut_is_made_once(
+    shop: ShopHandle, sku: str | None, size: str
+) -> None:
+    """Prevents two combinations sharing a reference (the next pull then set the SKU of both to None); one without
+    a reference is found again by its option values."""
+    pid = str(min(int(r["id_product"]) for r in shop.store.tables["combinations"].values()))
+    before = {str(r["id"]) for r in rows(shop, "combinations", id_product=pid)}
+    p = plan()
+    p.variant_creates = [
+        VariantCreate(product_hub_id=5, product_external_id=pid,
+                      variant=VariantValues(hub_id=55, sku=sku, values={"sku": sku, "price": Decimal("30")},
+                                            options={"Size": size}))
+    ]  # fmt: skip
+    cut(shop, "POST /api/combinations")
+    links: list[dict[str, Any]] = []
+    with client_for(shop) as client:
+        out = W.apply_plan(client, p, links.extend, concurrency=1)
+    assert shop.faults.cut_responses == 0
+    [new] = [r for r in rows(shop, "combinations", id_product=pid) if str(r["id"]) not in before]
+    assert {r["external_id"] for r in links if r["entity"] == "variant"} == {f"{pid}-{new['id']}"}
+    assert (out.created, out.rejections) == (1, [])
+
+
+def test_a_create_without_retries_leaves_other_threads_retrying(shop: ShopHandle) -> None:
+    """Prevents a create (retries off) switching off, or for good, the retries of the push's other threads."""
+    import threading
+
+    with client_for(shop) as client:
+        seen: list[int] = []
+        with client.without_retries():
+            assert client.http.max_retries == 0
+            thread = threading.Thread(target=lambda: seen.append(client.http.max_retries))
+            thread.start()
+            thread.join()
+        assert seen == [5] and client.http.max_retries == 5
