@@ -40,10 +40,11 @@ WooCommerce writer: ``apply_plan(client, plan, on_links) -> WriteOutcome`` and `
 
 - **Combinations** (variants of a product with options or several variants): the product is created with the lowest
   variant price as its own, then one ``POST /api/combinations`` per variant with its reference, its price as the
-  impact over the product's and its options as the shop's attribute values (``product_option_values`` matched by
-  group and value name in the integration's language; a group or value the shop does not have is created in every
-  shop language, see ``options.py``). A combination edit is a GET-modify-PUT of that combination. The references are
-  looked up among combinations first, so a killed push adopts the product and its combinations.
+  impact over the product's, its weight as the impact over the product's weight, and its options as the shop's
+  attribute values (``product_option_values`` matched by group and value name in the integration's language; a
+  group or value the shop does not have is created in every shop language, see ``options.py``). A combination edit
+  is a GET-modify-PUT of that combination. The references are looked up among combinations first, so a killed push
+  adopts the product and its combinations.
 
 - **Concurrency** (``push_concurrency``, default 4; 1: one call at a time): the creates of products with
   combinations (a product's POST, then its combinations' POSTs, in one worker thread; products are independent)
@@ -298,16 +299,30 @@ def create_document(
     return root
 
 
-def combination_document(pid: str, values: Mapping[str, Any], option_ids: Sequence[str], base: Decimal) -> Element:
+def weight_impact(weight: Any, product_weight: Decimal | None) -> str:
+    """A combination's ``weight`` field for a hub variant weight: PrestaShop stores the *impact* over the product's
+    own weight (the pull reads product weight + impact, as the price), so the product's weight is taken off; no hub
+    weight: impact 0 (the product's weight). Written as an absolute value, a 0.5 kg variant of a 0.3 kg product
+    read back as 0.8 (shipping priced on it) and was rewritten on every push."""
+    hub = _decimal(weight)
+    if hub is None:
+        return "0"
+    return _six(hub - (product_weight or Decimal("0")))
+
+
+def combination_document(
+    pid: str, values: Mapping[str, Any], option_ids: Sequence[str], base: Decimal, base_weight: Decimal | None = None
+) -> Element:
     """The POST body of a combination of product ``pid``: its reference, its price as the impact over ``base``
-    (the product's price), weight, barcode and option value ids."""
+    (the product's price), its weight as the impact over ``base_weight`` (the product's weight), barcode and option
+    value ids."""
     root = Element("prestashop")
     record = SubElement(root, "combination")
     fields = {
         "id_product": pid,
         "reference": str(values.get("sku") or ""),
         "price": _six((values.get("price") or Decimal("0")) - base),
-        "weight": str(values.get("weight") or "0"),
+        "weight": weight_impact(values.get("weight"), base_weight),
         **barcode_fields(values.get("barcode")),
         "minimal_quantity": "1",
     }
@@ -407,6 +422,8 @@ class _Writer:
         self.push_tags = True  # False when the key may not use tags (``_check_tags``)
         # Links of new products and their combinations, committed FRESH_LINKS rows at a time (_variable_creates).
         self.pending_links: list[dict[str, Any]] = []
+        # Product id -> its stored weight, read with the prices before combination updates (``weight_impact``).
+        self.product_weights: dict[str, Decimal] = {}
 
     def lookup_references(self, skus: Sequence[str]) -> dict[str, str]:
         """reference -> product id of the shop's products already carrying one of ``skus``."""
@@ -501,11 +518,15 @@ class _Writer:
                 self.out.reject(group[0].entity, key, str(err), {"external_id": pid})
         # The stored price of each product whose combination price changes, read 120 per call (the impact is
         # relative to it), instead of one GET of the whole product per combination.
-        priced = sorted({int(u.external_id.split("-", 1)[0]) for u in combination_updates if "price" in u.changes})
+        # Their weights too: a combination's weight is an impact over the product's (``weight_impact``).
+        priced = sorted(
+            {int(u.external_id.split("-", 1)[0]) for u in combination_updates if {"price", "weight"} & set(u.changes)}
+        )
         bases: dict[str, Decimal] = {}
         if priced:
-            for item in self.client.list_by_ids("products", priced, display="[id,price]"):
+            for item in self.client.list_by_ids("products", priced, display="[id,price,weight]"):
                 bases[str(item.get("id"))] = _decimal(item.get("price")) or Decimal("0")
+                self.product_weights[str(item.get("id"))] = _decimal(item.get("weight")) or Decimal("0")
         combinations = self._documents("combinations", [u.external_id.split("-", 1)[-1] for u in combination_updates])
         with InOrder[Any](self.concurrency, "ps-push") as flight:
             for u in combination_updates:
@@ -737,6 +758,7 @@ class _Writer:
                 pid = owners.pop()
                 tree = self.client.get_xml("products", pid)
                 record = _record_of(tree)
+                base_weight = _decimal(record.findtext("weight"))
                 apply_product_changes(record, c.values, ("title", "description", "status"), self.shop)
                 if c.categories:
                     set_categories(record, categories)
@@ -747,6 +769,7 @@ class _Writer:
             else:
                 document = create_document(c, self.shop, price=base, categories=categories, tags=tags)
                 pid = post_product(self.client, document)
+                base_weight = None  # created with weight 0: each combination's impact is its weight
                 self.out.created += 1
             # The product's link is committed with its combinations', and those of several products together
             # (FRESH_LINKS rows a transaction, not one per product): a push killed before that commit is
@@ -764,7 +787,7 @@ class _Writer:
                     cid = found[1] if found and found[0] == pid else None
                     if cid is None:
                         taken = [r["external_id"].split("-", 1)[1] for r in rows if r["entity"] == "variant"]
-                        cid = self._post_combination(pid, v.values, option_ids[v.hub_id], base, taken)
+                        cid = self._post_combination(pid, v.values, option_ids[v.hub_id], base, taken, base_weight)
                     else:
                         self.plan.adopt("variant", v.hub_id)
                     rows.append(self._variant_link(pid, cid, v.hub_id, v.sku, entry))
@@ -800,7 +823,7 @@ class _Writer:
         if not plan.variant_creates:
             return
         existing = self.lookup_combinations([vc.variant.sku or "" for vc in plan.variant_creates])
-        stored: dict[str, Decimal] = {}
+        stored: dict[str, tuple[Decimal, Decimal | None]] = {}  # product id -> its stored price and weight
         for vc in plan.variant_creates:
             v, pid = vc.variant, vc.product_external_id
             try:
@@ -810,18 +833,27 @@ class _Writer:
                     self.plan.adopt("variant", v.hub_id)
                 else:
                     if pid not in stored:
-                        node = _record_of(self.client.get_xml("products", pid)).find("price")
-                        stored[pid] = _decimal(node.text if node is not None else None) or Decimal("0")
-                    cid = self._post_combination(pid, v.values, self._option_ids(v.options), stored[pid])
+                        record = _record_of(self.client.get_xml("products", pid))
+                        price = _decimal(record.findtext("price")) or Decimal("0")
+                        stored[pid] = (price, _decimal(record.findtext("weight")))
+                    price, weight = stored[pid]
+                    cid = self._post_combination(pid, v.values, self._option_ids(v.options), price, (), weight)
                 entry = self.written.setdefault(pid, _Written(vc.product_hub_id, None, {}))
                 self.on_links([self._variant_link(pid, cid, v.hub_id, v.sku, entry)])
             except (_Refused, ShopApiError) as err:
                 self.out.reject("variant", v.sku or f"#{v.hub_id}", str(err), {"product": pid})
 
     def _post_combination(
-        self, pid: str, values: Mapping[str, Any], option_ids: list[str], base: Decimal, taken: Iterable[str] = ()
+        self,
+        pid: str,
+        values: Mapping[str, Any],
+        option_ids: list[str],
+        base: Decimal,
+        taken: Iterable[str] = (),
+        base_weight: Decimal | None = None,
     ) -> str:
-        cid = post_combination(self.client, combination_document(pid, values, option_ids, base), taken)
+        document = combination_document(pid, values, option_ids, base, base_weight)
+        cid = post_combination(self.client, document, taken)
         self.out.created += 1
         return cid
 
@@ -865,24 +897,29 @@ class _Writer:
     def _combination_document(
         self, u: FieldUpdate, bases: Mapping[str, Decimal] | None, tree: ElementTree | None
     ) -> tuple[str, ElementTree]:
-        """A combination's id and its document with the pushed fields changed: reference, weight (impact) and
-        price (impact over the product's stored price: from ``bases`` when read beforehand, else read here);
-        ``tree``: its document, when already read by a list."""
+        """A combination's id and its document with the pushed fields changed: reference, weight (impact over the
+        product's weight: ``weight_impact``) and price (impact over the product's stored price: from ``bases`` when
+        read beforehand, else read here); ``tree``: its document, when already read by a list."""
         pid, cid = u.external_id.split("-", 1)
         tree = tree if tree is not None else self.client.get_xml("combinations", cid)
         record = _record_of(tree)
         if "sku" in u.changes:
             _set(record, "reference", str(u.values.get("sku") or ""))
+        product: Element | None = None
         if "weight" in u.changes:
-            _set(record, "weight", str(u.values.get("weight") or "0"))
+            weight = self.product_weights.get(pid)
+            if weight is None:
+                product = _record_of(self.client.get_xml("products", pid))
+                weight = _decimal(product.findtext("weight")) or Decimal("0")
+            _set(record, "weight", weight_impact(u.values.get("weight"), weight))
         if "barcode" in u.changes:
             for field, text in barcode_fields(u.values.get("barcode")).items():
                 _set(record, field, text)
         if "price" in u.changes:
             base_price = (bases or {}).get(pid)
             if base_price is None:
-                product_price = _record_of(self.client.get_xml("products", pid)).find("price")
-                base_price = _decimal(product_price.text if product_price is not None else None) or Decimal("0")
+                product = product if product is not None else _record_of(self.client.get_xml("products", pid))
+                base_price = _decimal(product.findtext("price")) or Decimal("0")
             base = base_price
             node = record.find("price")
             impact = _decimal(node.text if node is not None else None) or Decimal("0")

@@ -10,10 +10,13 @@ from typing import Any
 
 import pytest
 
+from ecom_pipeline.platforms.prestashop import extract as X
 from ecom_pipeline.platforms.prestashop import writer as W
 from ecom_pipeline.platforms.prestashop.client import PrestaShopClient
+from ecom_pipeline.platforms.prestashop.transform import product_to_canonical
 from ecom_pipeline.sandbox.server import SandboxServer, ShopHandle, ShopSpec
-from ecom_pipeline.sync.export import ExportPlan, ProductCreate, VariantCreate, VariantValues
+from ecom_pipeline.sync.export import ExportPlan, FieldUpdate, ProductCreate, VariantCreate, VariantValues
+from ecom_pipeline.sync.resolve.products import product_snapshot, variant_snapshot
 
 SETTINGS = {"timezone": "Europe/Paris", "language_id": 1, "languages": {"1": "en"}, "currency": "EUR"}
 
@@ -147,3 +150,57 @@ def test_a_create_without_retries_leaves_other_threads_retrying(shop: ShopHandle
             thread.start()
             thread.join()
         assert seen == [5] and client.http.max_retries == 5
+
+
+def canonical(client: PrestaShopClient, pid: str) -> Any:
+    """The product as the pull reads it (display=full and the computed prices)."""
+    item = client.list_by_ids("products", [int(pid)])[0]
+    changed = [(pid, item, None)]
+    (payload,) = X._payloads("product", "product", changed, client, X._Lookups(client, SETTINGS), "Europe/Paris")
+    return product_to_canonical(payload)
+
+
+def weighted_product(shop: ShopHandle) -> str:
+    """A product with combinations, given a weight of its own (0.3 kg)."""
+    pid = max(int(r["id_product"]) for r in shop.store.tables["combinations"].values())
+    shop.store.tables["products"][pid]["weight"] = "0.300000"
+    return str(pid)
+
+
+def test_a_combination_weight_edit_is_written_as_its_impact_over_the_products_weight(shop: ShopHandle) -> None:
+    """Prevents a 0.5 kg hub variant of a 0.3 kg product read back as 0.8 (shipping priced on it), and rewritten on
+    every push."""
+    pid = weighted_product(shop)
+    with client_for(shop) as client:
+        product = canonical(client, pid)
+        v = product.variants[0]
+        update = FieldUpdate(entity="variant", hub_id=5, external_id=v.external_id, parent_external_id=pid,
+                             changes={"weight": (v.weight, "0.5")}, values={"weight": "0.5", "sku": v.sku,
+                             "price": v.price}, base=variant_snapshot(v), product_hub_id=4,
+                             product_base=product_snapshot(product))  # fmt: skip
+        p = plan()
+        p.updates = [update]
+        links: list[dict[str, Any]] = []
+        out = W.apply_plan(client, p, links.extend, concurrency=1)
+        assert (out.updated, out.rejections) == (1, [])
+        [after] = [x for x in canonical(client, pid).variants if x.external_id == v.external_id]
+    assert Decimal(str(after.weight)) == Decimal("0.5")
+    [link] = [r for r in links if r["external_id"] == v.external_id and r.get("base_snapshot")]
+    # The base the next plan compares the hub's 0.5 with: equal, so the next push writes nothing.
+    assert Decimal(str(link["base_snapshot"]["weight"])) == Decimal("0.5") and link["base_hash"]
+
+
+def test_a_new_combination_under_a_weighted_product_reads_back_its_hub_weight(shop: ShopHandle) -> None:
+    """Prevents the same absolute weight on a combination created under a linked product."""
+    pid = weighted_product(shop)
+    sku = "W-NEW-1"
+    p = plan()
+    p.variant_creates = [
+        VariantCreate(product_hub_id=5, product_external_id=pid,
+                      variant=VariantValues(hub_id=56, sku=sku, values={"sku": sku, "price": Decimal("30"),
+                                            "weight": "0.5"}, options={"Size": "W5"}))
+    ]  # fmt: skip
+    with client_for(shop) as client:
+        W.apply_plan(client, p, lambda _rows: None, concurrency=1)
+        [after] = [x for x in canonical(client, pid).variants if x.sku == sku]
+    assert Decimal(str(after.weight)) == Decimal("0.5")
