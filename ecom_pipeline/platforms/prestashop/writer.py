@@ -21,7 +21,8 @@ WooCommerce writer: ``apply_plan(client, plan, on_links) -> WriteOutcome`` and `
   price is stored as is. ``price_tax_excl`` is not a pushable field of the plan (the hub keeps it as the shop
   reported it), so a hub edit of it alone is not pushed.
 - **Creates are idempotent**: the references (= SKUs) about to be created are looked up first
-  (``filter[reference]=[A|B|...]``); a product found is adopted (linked, then GET-modify-PUT) instead of created.
+  (``filter[reference]=[A|B|...]``); a product found is adopted (linked, then GET-modify-PUT) instead of created,
+  its price converted with the shop's own factor as an update's is (``_adopt``).
   A process killed between the POST and our link therefore creates no duplicate on the rerun. A product with
   combinations has no reference of its own: after an interrupted push it is found by its combinations'
   references, or (killed before its first combination) by its ``link_rewrite``, the hub handle.
@@ -567,13 +568,22 @@ class _Writer:
 
     def _adopt(self, c: ProductCreate, pid: str) -> None:
         """A product the shop already has with this reference (an earlier push died before its link): update it
-        to the hub's values instead of creating a second one."""
+        to the hub's values instead of creating a second one.
+
+        Its price is converted as a linked product's price edit is (``tax_excluded_price``): the hub holds the buyer
+        price, so the stored price is the hub price times the shop's own factor between its stored price and the
+        buyer price the pull computes for it now (its tax rules group and a reduction in force both kept), read
+        through the pull's own path (``_shop_snapshot``). Storing the hub price as the tax-excluded price while the
+        product keeps its ``id_tax_rules_group`` (what it did) made the buyer pay the hub price plus tax (24.00 ->
+        28.80 at 20%). Its tax rules group is left alone, unlike a create's (0): the merchant chose it."""
         variant = c.variants[0]
+        base = self._shop_snapshot(pid)
         tree = self.client.get_xml("products", pid)
         record = _record_of(tree)
+        stored = record.findtext("price")
         apply_product_changes(record, c.values, ("title", "description", "status"), self.shop)
         apply_product_changes(record, variant.values, ("sku", "weight", "barcode"), self.shop)
-        _set(record, "price", _six(tax_excluded_price(variant.values.get("price"), None)))
+        _set(record, "price", _six(tax_excluded_price(variant.values.get("price"), base, stored)))
         if c.categories:
             set_categories(record, self._category_ids(c.categories))
         self._set_tags(record, c.tags)
@@ -582,6 +592,20 @@ class _Writer:
         self.plan.adopt("product", c.hub_id)  # lineage: linked, not created (sync/lineage.py)
         self.plan.adopt("variant", variant.hub_id)
         self._link_now(pid, c)
+
+    def _shop_snapshot(self, pid: str) -> dict[str, Any] | None:
+        """The simple product's variant as the pull reads it now (its buyer price computed by the shop), None when
+        the shop does not list it."""
+        settings = self.shop.settings
+        items = self.client.list_by_ids("products", [int(pid)])
+        if not items:
+            return None
+        lookups = ps_extract._Lookups(self.client, settings)
+        timezone = str(settings.get("timezone") or "UTC")
+        changed: list[tuple[str, dict[str, Any], datetime | None]] = [(pid, items[0], None)]
+        payloads = ps_extract._payloads("product", "product", changed, self.client, lookups, timezone)
+        variants = product_to_canonical(payloads[0]).variants if payloads else []
+        return variant_snapshot(variants[0]) if variants else None
 
     def _link_now(self, pid: str, c: ProductCreate) -> None:
         """Link right after the write (no base yet: the read-back fills it), so a later failure keeps the link."""

@@ -204,3 +204,26 @@ def test_a_new_combination_under_a_weighted_product_reads_back_its_hub_weight(sh
         W.apply_plan(client, p, lambda _rows: None, concurrency=1)
         [after] = [x for x in canonical(client, pid).variants if x.sku == sku]
     assert Decimal(str(after.weight)) == Decimal("0.5")
+
+
+def test_an_adopted_taxed_product_is_sold_at_the_hub_price(shop: ShopHandle) -> None:
+    """Prevents an adopted product stored at the hub's buyer price while keeping its tax rules group: the buyer
+    paid the hub price plus tax (and a reduction in force applied on top)."""
+    combos = {int(r["id_product"]) for r in shop.store.tables["combinations"].values()}
+    [product] = [
+        r for pid, r in sorted(shop.store.tables["products"].items())
+        if pid not in combos and str(r.get("id_tax_rules_group")) not in ("", "0") and r.get("reference")
+    ][:1]  # fmt: skip
+    pid, sku = str(product["id"]), str(product["reference"])
+    p = plan()
+    variant = VariantValues(hub_id=991, sku=sku, values={"sku": sku, "price": Decimal("24.00")}, options={})
+    p.creates = [ProductCreate(hub_id=99, handle="adopted", kind="simple", values={"title": "Adopted",
+                               "status": "active"}, variants=(variant,))]  # fmt: skip
+    links: list[dict[str, Any]] = []
+    with client_for(shop) as client:
+        out = W.apply_plan(client, p, links.extend, concurrency=1)
+        assert (out.created, out.updated, out.rejections) == (0, 1, [])
+        after = canonical(client, pid).variants[0]
+    assert after.price_includes_tax and after.price == Decimal("24.00")
+    [link] = [r for r in links if r["entity"] == "variant" and r.get("base_snapshot")]
+    assert Decimal(str(link["base_snapshot"]["price"])) == Decimal("24.00")
