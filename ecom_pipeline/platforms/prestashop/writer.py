@@ -71,6 +71,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -173,8 +174,60 @@ def tax_excluded_price(price: Decimal | None, base: Mapping[str, Any] | None, st
 
 
 def _slug(text: str) -> str:
-    out = "".join(c.lower() if c.isalnum() else "-" for c in text)
+    """An ASCII slug (accents dropped, anything else a hyphen): what ``Validate::isLinkRewrite`` accepts."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    out = "".join(c.lower() if c.isalnum() else "-" for c in ascii_text)
     return "-".join(p for p in out.split("-") if p) or "product"
+
+
+# What PrestaShop refuses in a product name (``Validate::isCatalogName``: Product::$definition) and accepts in a
+# link_rewrite (``Validate::isLinkRewrite``, accented URLs off: the default install). A refused value made the shop
+# answer error 84 and the product was rejected on every push; such a title is written without those characters and
+# such a handle as its ASCII slug (logged). References keep the hub SKU as it is (the SKU is how hub, shops and the
+# adoption look-up find a variant): one PrestaShop refuses (``isReference``: any of ``<>;={}``) is rejected with the
+# shop's message.
+_NOT_IN_NAMES = re.compile(r"[<>;=#{}]")
+_LINK_REWRITE = re.compile(r"[_a-zA-Z0-9-]+")
+
+
+def catalog_name(title: str) -> str:
+    """``title`` as PrestaShop takes a product name: without ``<>;=#{}`` (spacing tidied); logged when changed."""
+    cleaned = _clean_name(title)
+    if cleaned == title:
+        return title
+    _log.warning("PrestaShop refuses <>;=#{} in a product name: title %r written as %r", title, cleaned)
+    return cleaned
+
+
+def _clean_name(title: str) -> str:
+    return " ".join(_NOT_IN_NAMES.sub(" ", title).split()) if _NOT_IN_NAMES.search(title) else title
+
+
+def _name_written_already(record: Element, group: Sequence[FieldUpdate], shop: _Shop) -> bool:
+    """Whether the group's only change is a title PrestaShop cannot take as it is and the shop's name (integration
+    language) is already what ``catalog_name`` writes for it: nothing to PUT (the plan sees the hub title differ
+    from the base on every push; without this each push would rewrite the same name)."""
+    titles = [u.values.get("title") for u in group if set(u.changes) == {"title"}]
+    if len(titles) != len(group) or not all(isinstance(t, str) and _clean_name(t) != t for t in titles):
+        return False
+    node = record.find("name")
+    if node is None:
+        return False
+    languages = node.findall("language")
+    mine = next((n for n in languages if n.get("id") == str(shop.language_id)), languages[0] if languages else node)
+    return all((mine.text or "") == _clean_name(str(t)) for t in titles)
+
+
+def product_link_rewrite(handle: str | None, title: str) -> str:
+    """A create's ``link_rewrite``: the hub handle, or its ASCII slug when PrestaShop would refuse it (logged);
+    without a handle the title's slug."""
+    if not handle:
+        return _slug(title)
+    if _LINK_REWRITE.fullmatch(handle):
+        return handle
+    slug = _slug(handle)
+    _log.warning("PrestaShop refuses handle %r as a link_rewrite: written as %r", handle, slug)
+    return slug
 
 
 class _Shop:
@@ -230,7 +283,7 @@ def apply_product_changes(record: Element, values: Mapping[str, Any], names: Ite
     """Change the product document's fields for the canonical ``names`` (hub product or simple-variant values)."""
     for name in names:
         if name == "title":
-            _set_lang(record, "name", str(values["title"]), shop)
+            _set_lang(record, "name", catalog_name(str(values["title"])), shop)
         elif name == "description":
             _set_lang(record, "description", str(values.get("description") or ""), shop)
         elif name == "status":
@@ -286,8 +339,8 @@ def create_document(
     for name, text in fixed.items():
         SubElement(record, name).text = text
     texts = {
-        "name": str(values.get("title") or ""),
-        "link_rewrite": create.handle or _slug(str(values.get("title") or "")),
+        "name": catalog_name(str(values.get("title") or "")),
+        "link_rewrite": product_link_rewrite(create.handle, str(values.get("title") or "")),
         "description": str(values.get("description") or ""),
     }
     for name, text in texts.items():
@@ -625,6 +678,8 @@ class _Writer:
         """GET-modify-PUT of one product (``tree``: its document, when already read by a list)."""
         tree = tree if tree is not None else self.client.get_xml("products", pid)
         record = _record_of(tree)
+        if _name_written_already(record, group, self.shop):
+            return
         product_hub: int | None = None
         variant_hub: int | None = None
         old_product: Mapping[str, Any] | None = None
@@ -777,7 +832,7 @@ class _Writer:
             base = min((v.values.get("price") or Decimal("0")) for v in c.variants)
             if not owners and self.plan.resume and c.handle:
                 # Killed between the product's POST and its first combination: no reference to find it by.
-                owners = set(self._by_link_rewrite(c.handle))
+                owners = set(self._by_link_rewrite(product_link_rewrite(c.handle, "")))
             if owners:
                 pid = owners.pop()
                 tree = self.client.get_xml("products", pid)

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
+from ecom_pipeline.platforms.errors import ShopApiError
 from ecom_pipeline.platforms.prestashop import extract as X
 from ecom_pipeline.platforms.prestashop import writer as W
-from ecom_pipeline.platforms.prestashop.client import PrestaShopClient
+from ecom_pipeline.platforms.prestashop.client import PrestaShopClient, set_xml_field
 from ecom_pipeline.platforms.prestashop.transform import product_to_canonical
 from ecom_pipeline.sandbox.server import SandboxServer, ShopHandle, ShopSpec
 from ecom_pipeline.sync.export import ExportPlan, FieldUpdate, ProductCreate, VariantCreate, VariantValues
@@ -227,3 +228,48 @@ def test_an_adopted_taxed_product_is_sold_at_the_hub_price(shop: ShopHandle) -> 
     assert after.price_includes_tax and after.price == Decimal("24.00")
     [link] = [r for r in links if r["entity"] == "variant" and r.get("base_snapshot")]
     assert Decimal(str(link["base_snapshot"]["price"])) == Decimal("24.00")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "code"),
+    [("name", "Pack #2 <b>; {x}", "84"), ("link_rewrite", "Bad Slug!", "84"), ("reference", "A<B", "85")],
+)
+def test_the_emulator_refuses_what_prestashops_validators_refuse(
+    shop: ShopHandle, field: str, value: str, code: str
+) -> None:
+    """Prevents an emulator accepting names, slugs and references the real webservice refuses (Product::$definition:
+    isCatalogName, isLinkRewrite, isReference; validateFieldsLang error 84, validateFields error 85)."""
+    with client_for(shop) as client:
+        tree = client.get_xml("products", 3)
+        set_xml_field(tree, field, value)
+        with pytest.raises(ShopApiError) as info:
+            client.put_xml("products", 3, tree)
+    assert (info.value.status, info.value.code) == (400, code)
+    assert f'Validation error: "Property Product->{field} is not valid"' in str(info.value)
+
+
+def test_a_title_and_handle_prestashop_refuses_are_written_as_it_takes_them_once(shop: ShopHandle) -> None:
+    """Prevents a product rejected on every push for a '#' or '<' in its title or a handle with spaces; and, once
+    written cleaned, the same name rewritten on every push."""
+    title = "Pack #2 <b>; {x}"
+    p = plan()
+    variant = VariantValues(hub_id=661, sku="PACK-2", values={"sku": "PACK-2", "price": Decimal("5")}, options={})
+    p.creates = [ProductCreate(hub_id=66, handle="Pack Deux!", kind="simple", values={"title": title,
+                               "status": "active"}, variants=(variant,))]  # fmt: skip
+    links: list[dict[str, Any]] = []
+    with client_for(shop) as client:
+        out = W.apply_plan(client, p, links.extend, concurrency=1)
+        assert (out.created, out.rejections) == (1, [])
+        [row] = rows(shop, "products", reference="PACK-2")
+        assert (shop.store.text(row["name"]), shop.store.text(row["link_rewrite"])) == ("Pack 2 b x", "pack-deux")
+        pid = str(row["id"])
+        product = canonical(client, pid)
+        again = plan()
+        again.updates = [
+            FieldUpdate(entity="product", hub_id=66, external_id=pid, parent_external_id=None,
+                        changes={"title": (product.title, title)}, values={"title": title, "status": "active"},
+                        base=product_snapshot(product))
+        ]  # fmt: skip
+        shop.stats.reset()
+        W.apply_plan(client, again, links.extend, concurrency=1)
+    assert shop.stats.count(method="PUT") == 0
