@@ -13,6 +13,8 @@ Products, orders, customers
     recent one is staged again and resolve compares values: ``date_upd`` has whole seconds, so a back-office edit
     in the second of our own write (or of the last poll's reading) keeps the time (``sync.extract.is_unchanged``).
     Each page is staged atomically with the cursor covering it.
+    Customers and orders are staged without their secret fields (``SECRET_FIELDS``: password hash, secure keys,
+    password-reset token), on the poll and the change-notice re-read alike (both through ``_payloads``).
 
 Prices that change without ``date_upd`` (the price watch, products only)
     A combination's ``price`` impact, reference, weight or barcode is written on the combination, and a specific
@@ -53,7 +55,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -429,6 +431,27 @@ def extract_entity(
     return _finish(report, client)
 
 
+# Fields of a customer or order that are secrets, not data: dropped before staging (``without_secrets``).
+# ``display=full`` returns them (recorded, prestashop-8.2.1 customers-list-full and orders-list-full, and the
+# multilang store's customers-get-single-for-order): the password's bcrypt hash and when it was last generated, the
+# key that signs the customer's guest-tracking and order links (``secure_key``, on customers and on each order,
+# the customer's), the password-reset token and its validity. No transform reads them; staged, they landed in
+# ``staging_records.payload`` (and a rejection's copy), readable by analysts.
+SECRET_FIELDS: dict[str, frozenset[str]] = {
+    "customer": frozenset(
+        {"passwd", "secure_key", "reset_password_token", "reset_password_validity", "last_passwd_gen"}
+    ),
+    "order": frozenset({"secure_key"}),
+}
+
+
+def without_secrets(entity: str, item: Mapping[str, Any]) -> dict[str, Any]:
+    """The shop's record without its ``SECRET_FIELDS`` (a copy; every other field as read), for the poll and the
+    change-notice paths alike (both build payloads here)."""
+    secret = SECRET_FIELDS.get(entity, frozenset())
+    return {k: v for k, v in item.items() if k not in secret}
+
+
 def _payloads(
     entity: str,
     key: str,
@@ -443,7 +466,10 @@ def _payloads(
         ids = [int(eid) for eid, _, _ in changed if eid.isdigit()]
         addresses = lookups.addresses(ids)
         return [
-            {key: item, "context": {**base, "address": addresses.get(eid)} if eid in addresses else base}
+            {
+                key: without_secrets(entity, item),
+                "context": {**base, "address": addresses.get(eid)} if eid in addresses else base,
+            }
             for eid, item, _ in changed
         ]
     if entity == "order":
@@ -459,7 +485,7 @@ def _payloads(
             email = emails.get(str(item.get("id_customer")))
             if email:
                 context["email"] = email
-            payloads.append({key: item, "context": context})
+            payloads.append({key: without_secrets(entity, item), "context": context})
         return payloads
     # products: fetch the combinations of every changed product that has some, in one filtered scan.
     parents = [int(eid) for eid, item, _ in changed if eid.isdigit() and _safe_has_combinations(item)]

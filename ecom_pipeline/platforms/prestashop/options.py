@@ -56,37 +56,39 @@ def create_once(
     *,
     refind: Callable[[], str | None],
     what: str,
-    error: type[Exception],
+    error: type[Exception] | None,
 ) -> str:
     """POST ``document`` without the transport's blind retry; after a lost answer, adopt what it made or send again.
 
     A POST whose answer was lost may have created the record, and a blind retry would create a second one; so the
-    transport's retries are off for it, and after a lost answer ``refind`` (re-reading the shop) looks the record up
-    before sending again. Shared by attribute groups/values and categories. Raises ``error`` with the shop's message.
+    transport's retries are off for it (for this thread only: :meth:`PrestaShopClient.without_retries`), and after a
+    lost answer ``refind`` (re-reading the shop) looks the record up before sending again. Shared by attribute
+    groups/values, categories, tags, and the writer's products and combinations (found again by reference). Raises
+    ``error`` with the shop's message; ``error`` None: the shop's error itself (:class:`ShopApiError`).
     """
-    http = client.http
     for attempt in range(CREATE_ATTEMPTS):
-        retries, http.max_retries = http.max_retries, 0
         try:
-            answer = client.post_xml(resource, document)
+            with client.without_retries():
+                new_id = client.post_xml_id(resource, document)
         except LOST_ANSWER as err:
             found = refind()
             if found is not None:
                 return found  # the lost request had created it
             if attempt == CREATE_ATTEMPTS - 1:
+                if error is None:
+                    raise
                 raise error(f"{what} could not be created: {err.message}") from None
             continue
         except ShopApiError as err:
+            if error is None:
+                raise
             raise error(f"{what} could not be created: {err.message}") from None
-        finally:
-            http.max_retries = retries
-        root = answer.getroot()
-        record = next(iter(root)) if root is not None and len(root) else None
-        new_id = (record.findtext("id") or "").strip() if record is not None else ""
         if not new_id:
+            if error is None:
+                raise ShopResponseError(f"{what}: the shop's answer has no id", platform="prestashop")
             raise error(f"{what}: the shop's answer has no id")
         return new_id
-    raise error(f"{what} could not be created")  # pragma: no cover - the loop returns or raises
+    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
 
 def name_key(text: Any) -> str:

@@ -45,8 +45,13 @@ Rules from the recorded 8.2.1 store (fixtures/recorded/prestashop-8.2.1):
   states map correctly.
 - Order money: ``total`` = total_paid_tax_incl, ``subtotal`` = total_products (tax excl.), ``shipping_total`` =
   total_shipping_tax_excl, ``discount_total`` = total_discounts_tax_excl, ``tax_total`` = total_paid_tax_incl -
-  total_paid_tax_excl. Lines: unit price tax excl. (``unit_price_tax_excl``), ``total`` = unit x quantity,
-  ``tax`` = (unit_price_tax_incl - unit_price_tax_excl) x quantity.
+  total_paid_tax_excl. Lines: unit price tax excl. (``unit_price_tax_excl``); ``total`` and ``tax`` are the
+  shop's per-line totals when the row carries them (``total_price_tax_excl`` / ``_incl``, as ``order_details``
+  does; ``order_rows`` do not, recorded), else computed as PrestaShop computes them: the line's tax-excluded and
+  tax-included totals rounded to the currency's decimals (the order's ``round_type``: 1 rounds the unit prices
+  before multiplying, otherwise the line; ``round_mode`` as PrestaShop's PS_ROUND_* modes, half up by default),
+  ``tax`` the difference. Unrounded, a 85.854367 line (90.576357 with tax) had tax 4.72 where the shop says 4.73,
+  and the lines did not add up to ``total_products``.
 - Order e-mail: ``context.email`` (the customer's, read in batches by the extract); a customer's phone, city and
   country come from ``context.address`` (its most recent address; the country as ISO code).
 - ``paid_at`` is ``invoice_date`` (PrestaShop issues the invoice when the order reaches a paid state) and
@@ -60,10 +65,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ecom_pipeline.catalog.columns import minor_units
 from ecom_pipeline.platforms.errors import TransformError
 from ecom_pipeline.platforms.prestashop.dates import local_to_utc, shop_zone
 from ecom_pipeline.platforms.readers import Fields, record_id
@@ -493,7 +499,23 @@ def inventory_to_canonical(record: Mapping[str, Any]) -> list[CanonicalInventory
 # -- orders -----------------------------------------------------------------------------------------------------
 
 
-def _order_line(f: Fields, row: Mapping[str, Any], index: int) -> CanonicalOrderLine:
+# PrestaShop's rounding modes (PS_ROUND_UP, _DOWN, _HALF_UP, _HALF_DOWN, _HALF_EVEN, _HALF_ODD: the last has no
+# Decimal twin and is taken as half up) and round types (Order::ROUND_ITEM 1, ROUND_LINE 2, ROUND_TOTAL 3).
+_ROUND_MODES = {"0": ROUND_CEILING, "1": ROUND_FLOOR, "2": ROUND_HALF_UP, "3": ROUND_HALF_DOWN, "4": ROUND_HALF_EVEN}
+_ROUND_ITEM = "1"
+
+
+def _line_amount(unit: Decimal, quantity: int, places: Decimal, order: Mapping[str, Any]) -> Decimal:
+    """A line's total as the shop rounds it (module docstring): per item or per line, to the currency's cents."""
+    mode = _ROUND_MODES.get(str(order.get("round_mode") or "2"), ROUND_HALF_UP)
+    if str(order.get("round_type") or "") == _ROUND_ITEM:
+        return unit.quantize(places, rounding=mode) * quantity
+    return (unit * quantity).quantize(places, rounding=mode)
+
+
+def _order_line(
+    f: Fields, row: Mapping[str, Any], index: int, order: Mapping[str, Any] | None = None, currency: str | None = None
+) -> CanonicalOrderLine:
     lid = f.text(f"order_rows[{index}].id", row.get("id"))
     if lid is None or not lid.isdigit():
         f.fail(f"order_rows[{index}].id", f"missing line id, found {row.get('id')!r}")
@@ -508,8 +530,16 @@ def _order_line(f: Fields, row: Mapping[str, Any], index: int) -> CanonicalOrder
     unit_incl = f.money(f"{field}.unit_price_tax_incl", row.get("unit_price_tax_incl"))
     if unit_excl is None:
         unit_excl = f.money(f"{field}.product_price", row.get("product_price"))
-    total = unit_excl * quantity if unit_excl is not None else None
-    tax = (unit_incl - unit_excl) * quantity if unit_incl is not None and unit_excl is not None else None
+    places = Decimal(1).scaleb(-minor_units(currency))
+    shop_excl = f.money(f"{field}.total_price_tax_excl", row.get("total_price_tax_excl"))
+    shop_incl = f.money(f"{field}.total_price_tax_incl", row.get("total_price_tax_incl"))
+    total = shop_excl
+    if total is None and unit_excl is not None:
+        total = _line_amount(unit_excl, quantity, places, order or {})
+    line_incl = shop_incl
+    if line_incl is None and unit_incl is not None:
+        line_incl = _line_amount(unit_incl, quantity, places, order or {})
+    tax = line_incl - total if line_incl is not None and total is not None else None
     return CanonicalOrderLine(
         external_id=lid,
         # product_id 0: the product was deleted since; the reference (kept on the row) is then the only key.
@@ -554,7 +584,7 @@ def order_to_canonical(record: Mapping[str, Any]) -> CanonicalOrder:
     if currency is None:
         f.fail("context.currency", f"unknown currency id {order.get('id_currency')!r}")
     rows = _associations("order", oid, order, "order_rows")
-    lines = tuple(_order_line(f, row, index) for index, row in enumerate(rows))
+    lines = tuple(_order_line(f, row, index, order, currency) for index, row in enumerate(rows))
     total = f.money("total_paid_tax_incl", order.get("total_paid_tax_incl"), default=Decimal("0"))
     total_excl = f.money("total_paid_tax_excl", order.get("total_paid_tax_excl"), default=Decimal("0"))
     assert total is not None and total_excl is not None

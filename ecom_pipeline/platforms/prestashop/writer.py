@@ -21,10 +21,16 @@ WooCommerce writer: ``apply_plan(client, plan, on_links) -> WriteOutcome`` and `
   price is stored as is. ``price_tax_excl`` is not a pushable field of the plan (the hub keeps it as the shop
   reported it), so a hub edit of it alone is not pushed.
 - **Creates are idempotent**: the references (= SKUs) about to be created are looked up first
-  (``filter[reference]=[A|B|...]``); a product found is adopted (linked, then GET-modify-PUT) instead of created.
+  (``filter[reference]=[A|B|...]``); a product found is adopted (linked, then GET-modify-PUT) instead of created,
+  its price converted with the shop's own factor as an update's is (``_adopt``).
   A process killed between the POST and our link therefore creates no duplicate on the rerun. A product with
   combinations has no reference of its own: after an interrupted push it is found by its combinations'
   references, or (killed before its first combination) by its ``link_rewrite``, the hub handle.
+  A product or combination POST is sent without the transport's automatic retry (``options.create_once``, for the
+  calling thread only): when its answer is lost (cut connection, timeout, 5xx) the shop may have made it, so it is
+  looked for first (a product by its reference, else by its ``link_rewrite``; a combination by its reference
+  within its product, else by its option values) and linked when found; only when none is found is it sent again.
+  A blind retry made a second product or combination with the same reference, one of them never linked.
 - **Delete**: a hub product deleted becomes ``active`` 0 in the shop (never a DELETE). A hub variant deleted under
   a live product is ``DELETE /api/combinations/{id}`` (a 404 means an earlier, interrupted push deleted it already);
   the product is read back afterwards like any written one (its default combination may have moved).
@@ -35,10 +41,11 @@ WooCommerce writer: ``apply_plan(client, plan, on_links) -> WriteOutcome`` and `
 
 - **Combinations** (variants of a product with options or several variants): the product is created with the lowest
   variant price as its own, then one ``POST /api/combinations`` per variant with its reference, its price as the
-  impact over the product's and its options as the shop's attribute values (``product_option_values`` matched by
-  group and value name in the integration's language; a group or value the shop does not have is created in every
-  shop language, see ``options.py``). A combination edit is a GET-modify-PUT of that combination. The references are
-  looked up among combinations first, so a killed push adopts the product and its combinations.
+  impact over the product's, its weight as the impact over the product's weight, and its options as the shop's
+  attribute values (``product_option_values`` matched by group and value name in the integration's language; a
+  group or value the shop does not have is created in every shop language, see ``options.py``). A combination edit
+  is a GET-modify-PUT of that combination. The references are looked up among combinations first, so a killed push
+  adopts the product and its combinations.
 
 - **Concurrency** (``push_concurrency``, default 4; 1: one call at a time): the creates of products with
   combinations (a product's POST, then its combinations' POSTs, in one worker thread; products are independent)
@@ -64,6 +71,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -77,7 +85,7 @@ from ecom_pipeline.platforms.inflight import InOrder
 from ecom_pipeline.platforms.prestashop import extract as ps_extract
 from ecom_pipeline.platforms.prestashop.categories import HOME_CATEGORY, CategoryError, PrestaShopCategories
 from ecom_pipeline.platforms.prestashop.client import PrestaShopClient, filter_chunks
-from ecom_pipeline.platforms.prestashop.options import OptionError, PrestaShopOptions, set_association
+from ecom_pipeline.platforms.prestashop.options import OptionError, PrestaShopOptions, create_once, set_association
 from ecom_pipeline.platforms.prestashop.tags import PrestaShopTags, TagError, set_tags, tag_ids_of
 from ecom_pipeline.platforms.prestashop.transform import product_to_canonical, variant_id
 from ecom_pipeline.sync.export import (
@@ -166,8 +174,60 @@ def tax_excluded_price(price: Decimal | None, base: Mapping[str, Any] | None, st
 
 
 def _slug(text: str) -> str:
-    out = "".join(c.lower() if c.isalnum() else "-" for c in text)
+    """An ASCII slug (accents dropped, anything else a hyphen): what ``Validate::isLinkRewrite`` accepts."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    out = "".join(c.lower() if c.isalnum() else "-" for c in ascii_text)
     return "-".join(p for p in out.split("-") if p) or "product"
+
+
+# What PrestaShop refuses in a product name (``Validate::isCatalogName``: Product::$definition) and accepts in a
+# link_rewrite (``Validate::isLinkRewrite``, accented URLs off: the default install). A refused value made the shop
+# answer error 84 and the product was rejected on every push; such a title is written without those characters and
+# such a handle as its ASCII slug (logged). References keep the hub SKU as it is (the SKU is how hub, shops and the
+# adoption look-up find a variant): one PrestaShop refuses (``isReference``: any of ``<>;={}``) is rejected with the
+# shop's message.
+_NOT_IN_NAMES = re.compile(r"[<>;=#{}]")
+_LINK_REWRITE = re.compile(r"[_a-zA-Z0-9-]+")
+
+
+def catalog_name(title: str) -> str:
+    """``title`` as PrestaShop takes a product name: without ``<>;=#{}`` (spacing tidied); logged when changed."""
+    cleaned = _clean_name(title)
+    if cleaned == title:
+        return title
+    _log.warning("PrestaShop refuses <>;=#{} in a product name: title %r written as %r", title, cleaned)
+    return cleaned
+
+
+def _clean_name(title: str) -> str:
+    return " ".join(_NOT_IN_NAMES.sub(" ", title).split()) if _NOT_IN_NAMES.search(title) else title
+
+
+def _name_written_already(record: Element, group: Sequence[FieldUpdate], shop: _Shop) -> bool:
+    """Whether the group's only change is a title PrestaShop cannot take as it is and the shop's name (integration
+    language) is already what ``catalog_name`` writes for it: nothing to PUT (the plan sees the hub title differ
+    from the base on every push; without this each push would rewrite the same name)."""
+    titles = [u.values.get("title") for u in group if set(u.changes) == {"title"}]
+    if len(titles) != len(group) or not all(isinstance(t, str) and _clean_name(t) != t for t in titles):
+        return False
+    node = record.find("name")
+    if node is None:
+        return False
+    languages = node.findall("language")
+    mine = next((n for n in languages if n.get("id") == str(shop.language_id)), languages[0] if languages else node)
+    return all((mine.text or "") == _clean_name(str(t)) for t in titles)
+
+
+def product_link_rewrite(handle: str | None, title: str) -> str:
+    """A create's ``link_rewrite``: the hub handle, or its ASCII slug when PrestaShop would refuse it (logged);
+    without a handle the title's slug."""
+    if not handle:
+        return _slug(title)
+    if _LINK_REWRITE.fullmatch(handle):
+        return handle
+    slug = _slug(handle)
+    _log.warning("PrestaShop refuses handle %r as a link_rewrite: written as %r", handle, slug)
+    return slug
 
 
 class _Shop:
@@ -223,7 +283,7 @@ def apply_product_changes(record: Element, values: Mapping[str, Any], names: Ite
     """Change the product document's fields for the canonical ``names`` (hub product or simple-variant values)."""
     for name in names:
         if name == "title":
-            _set_lang(record, "name", str(values["title"]), shop)
+            _set_lang(record, "name", catalog_name(str(values["title"])), shop)
         elif name == "description":
             _set_lang(record, "description", str(values.get("description") or ""), shop)
         elif name == "status":
@@ -279,8 +339,8 @@ def create_document(
     for name, text in fixed.items():
         SubElement(record, name).text = text
     texts = {
-        "name": str(values.get("title") or ""),
-        "link_rewrite": create.handle or _slug(str(values.get("title") or "")),
+        "name": catalog_name(str(values.get("title") or "")),
+        "link_rewrite": product_link_rewrite(create.handle, str(values.get("title") or "")),
         "description": str(values.get("description") or ""),
     }
     for name, text in texts.items():
@@ -293,16 +353,30 @@ def create_document(
     return root
 
 
-def combination_document(pid: str, values: Mapping[str, Any], option_ids: Sequence[str], base: Decimal) -> Element:
+def weight_impact(weight: Any, product_weight: Decimal | None) -> str:
+    """A combination's ``weight`` field for a hub variant weight: PrestaShop stores the *impact* over the product's
+    own weight (the pull reads product weight + impact, as the price), so the product's weight is taken off; no hub
+    weight: impact 0 (the product's weight). Written as an absolute value, a 0.5 kg variant of a 0.3 kg product
+    read back as 0.8 (shipping priced on it) and was rewritten on every push."""
+    hub = _decimal(weight)
+    if hub is None:
+        return "0"
+    return _six(hub - (product_weight or Decimal("0")))
+
+
+def combination_document(
+    pid: str, values: Mapping[str, Any], option_ids: Sequence[str], base: Decimal, base_weight: Decimal | None = None
+) -> Element:
     """The POST body of a combination of product ``pid``: its reference, its price as the impact over ``base``
-    (the product's price), weight, barcode and option value ids."""
+    (the product's price), its weight as the impact over ``base_weight`` (the product's weight), barcode and option
+    value ids."""
     root = Element("prestashop")
     record = SubElement(root, "combination")
     fields = {
         "id_product": pid,
         "reference": str(values.get("sku") or ""),
         "price": _six((values.get("price") or Decimal("0")) - base),
-        "weight": str(values.get("weight") or "0"),
+        "weight": weight_impact(values.get("weight"), base_weight),
         **barcode_fields(values.get("barcode")),
         "minimal_quantity": "1",
     }
@@ -312,6 +386,64 @@ def combination_document(pid: str, values: Mapping[str, Any], option_ids: Sequen
     for vid in option_ids:
         SubElement(SubElement(group, "product_option_value"), "id").text = vid
     return root
+
+
+def post_product(client: PrestaShopClient, document: Element) -> str:
+    """POST a product once (``options.create_once``: no blind retry). After a lost answer (cut connection, timeout,
+    5xx) the product is looked for by its reference, else (a product with combinations, a simple one without SKU)
+    by its ``link_rewrite`` among the products with the same (empty) reference, the newest (highest id) taken: the
+    lost request's own when it made one. Only when none is found is the POST sent again."""
+    record = _record_of(document)
+    reference = (record.findtext("reference") or "").strip()
+    node = record.find("link_rewrite")
+    slug = ""
+    if node is not None:
+        slug = (next((n.text for n in node.findall("language") if n.text), None) or node.text or "").strip()
+
+    def refind() -> str | None:
+        if reference and _findable(reference):
+            query = {"filter[reference]": f"[{reference}]", "display": "[id,reference]"}
+        elif slug and _findable(slug):
+            query = {"filter[link_rewrite]": f"[{slug}]", "display": "[id,reference]"}
+        else:
+            return None
+        ids = [int(i["id"]) for i in client.list("products", query) if str(i.get("reference") or "") == reference]
+        return str(max(ids)) if ids else None
+
+    return create_once(client, "products", document, refind=refind, what=f"product {reference or slug!r}", error=None)
+
+
+def post_combination(client: PrestaShopClient, document: Element, taken: Iterable[str] = ()) -> str:
+    """POST a combination once (``options.create_once``). After a lost answer it is looked for among its product's
+    combinations: by its reference, else (no reference a filter can hold) by its option values; ``taken``: the
+    product's combinations this push linked already (never the lost one)."""
+    record = _record_of(document)
+    pid = (record.findtext("id_product") or "").strip()
+    reference = (record.findtext("reference") or "").strip()
+    values = sorted(
+        (n.text or "").strip() for n in record.iterfind("associations/product_option_values/product_option_value/id")
+    )
+    skip = set(taken)
+
+    def refind() -> str | None:
+        if reference and _findable(reference):
+            query = {"filter[id_product]": f"[{pid}]", "filter[reference]": f"[{reference}]", "display": "[id]"}
+            ids = [int(i["id"]) for i in client.list("combinations", query) if str(i["id"]) not in skip]
+        else:
+            items = client.list("combinations", {"filter[id_product]": f"[{pid}]", "display": "full"})
+            ids = [int(i["id"]) for i in items if str(i["id"]) not in skip and _option_values_of(i) == values]
+        return str(max(ids)) if ids else None
+
+    return create_once(
+        client, "combinations", document, refind=refind, what=f"combination {reference or values}", error=None
+    )
+
+
+def _option_values_of(item: Mapping[str, Any]) -> list[str]:
+    """The sorted option value ids of a combination as a JSON list gives it (``associations``)."""
+    associations = item.get("associations") or {}
+    values = associations.get("product_option_values") if isinstance(associations, Mapping) else None
+    return sorted(str(v.get("id")) for v in values or [] if isinstance(v, Mapping))
 
 
 def _record_of(tree: ElementTree | Element) -> Element:
@@ -344,6 +476,8 @@ class _Writer:
         self.push_tags = True  # False when the key may not use tags (``_check_tags``)
         # Links of new products and their combinations, committed FRESH_LINKS rows at a time (_variable_creates).
         self.pending_links: list[dict[str, Any]] = []
+        # Product id -> its stored weight, read with the prices before combination updates (``weight_impact``).
+        self.product_weights: dict[str, Decimal] = {}
 
     def lookup_references(self, skus: Sequence[str]) -> dict[str, str]:
         """reference -> product id of the shop's products already carrying one of ``skus``."""
@@ -438,11 +572,15 @@ class _Writer:
                 self.out.reject(group[0].entity, key, str(err), {"external_id": pid})
         # The stored price of each product whose combination price changes, read 120 per call (the impact is
         # relative to it), instead of one GET of the whole product per combination.
-        priced = sorted({int(u.external_id.split("-", 1)[0]) for u in combination_updates if "price" in u.changes})
+        # Their weights too: a combination's weight is an impact over the product's (``weight_impact``).
+        priced = sorted(
+            {int(u.external_id.split("-", 1)[0]) for u in combination_updates if {"price", "weight"} & set(u.changes)}
+        )
         bases: dict[str, Decimal] = {}
         if priced:
-            for item in self.client.list_by_ids("products", priced, display="[id,price]"):
+            for item in self.client.list_by_ids("products", priced, display="[id,price,weight]"):
                 bases[str(item.get("id"))] = _decimal(item.get("price")) or Decimal("0")
+                self.product_weights[str(item.get("id"))] = _decimal(item.get("weight")) or Decimal("0")
         combinations = self._documents("combinations", [u.external_id.split("-", 1)[-1] for u in combination_updates])
         with InOrder[Any](self.concurrency, "ps-push") as flight:
             for u in combination_updates:
@@ -477,19 +615,28 @@ class _Writer:
     def _create(self, c: ProductCreate) -> None:
         categories = self._category_ids(c.categories)
         tags = self._tag_ids(c.tags)
-        pid = self.client.post_xml_id("products", create_document(c, self.shop, categories=categories, tags=tags))
+        pid = post_product(self.client, create_document(c, self.shop, categories=categories, tags=tags))
         self.out.created += 1
         self._link_now(pid, c)
 
     def _adopt(self, c: ProductCreate, pid: str) -> None:
         """A product the shop already has with this reference (an earlier push died before its link): update it
-        to the hub's values instead of creating a second one."""
+        to the hub's values instead of creating a second one.
+
+        Its price is converted as a linked product's price edit is (``tax_excluded_price``): the hub holds the buyer
+        price, so the stored price is the hub price times the shop's own factor between its stored price and the
+        buyer price the pull computes for it now (its tax rules group and a reduction in force both kept), read
+        through the pull's own path (``_shop_snapshot``). Storing the hub price as the tax-excluded price while the
+        product keeps its ``id_tax_rules_group`` (what it did) made the buyer pay the hub price plus tax (24.00 ->
+        28.80 at 20%). Its tax rules group is left alone, unlike a create's (0): the merchant chose it."""
         variant = c.variants[0]
+        base = self._shop_snapshot(pid)
         tree = self.client.get_xml("products", pid)
         record = _record_of(tree)
+        stored = record.findtext("price")
         apply_product_changes(record, c.values, ("title", "description", "status"), self.shop)
         apply_product_changes(record, variant.values, ("sku", "weight", "barcode"), self.shop)
-        _set(record, "price", _six(tax_excluded_price(variant.values.get("price"), None)))
+        _set(record, "price", _six(tax_excluded_price(variant.values.get("price"), base, stored)))
         if c.categories:
             set_categories(record, self._category_ids(c.categories))
         self._set_tags(record, c.tags)
@@ -498,6 +645,20 @@ class _Writer:
         self.plan.adopt("product", c.hub_id)  # lineage: linked, not created (sync/lineage.py)
         self.plan.adopt("variant", variant.hub_id)
         self._link_now(pid, c)
+
+    def _shop_snapshot(self, pid: str) -> dict[str, Any] | None:
+        """The simple product's variant as the pull reads it now (its buyer price computed by the shop), None when
+        the shop does not list it."""
+        settings = self.shop.settings
+        items = self.client.list_by_ids("products", [int(pid)])
+        if not items:
+            return None
+        lookups = ps_extract._Lookups(self.client, settings)
+        timezone = str(settings.get("timezone") or "UTC")
+        changed: list[tuple[str, dict[str, Any], datetime | None]] = [(pid, items[0], None)]
+        payloads = ps_extract._payloads("product", "product", changed, self.client, lookups, timezone)
+        variants = product_to_canonical(payloads[0]).variants if payloads else []
+        return variant_snapshot(variants[0]) if variants else None
 
     def _link_now(self, pid: str, c: ProductCreate) -> None:
         """Link right after the write (no base yet: the read-back fills it), so a later failure keeps the link."""
@@ -517,6 +678,8 @@ class _Writer:
         """GET-modify-PUT of one product (``tree``: its document, when already read by a list)."""
         tree = tree if tree is not None else self.client.get_xml("products", pid)
         record = _record_of(tree)
+        if _name_written_already(record, group, self.shop):
+            return
         product_hub: int | None = None
         variant_hub: int | None = None
         old_product: Mapping[str, Any] | None = None
@@ -617,12 +780,12 @@ class _Writer:
     ) -> tuple[str, list[str], ShopApiError | None]:
         """(Worker thread.) POST the product, then its combinations in turn: its id, the combinations' ids, and
         the refusal that stopped them (a failed product POST raises). No writer state is touched here."""
-        pid = self.client.post_xml_id("products", document)
+        pid = post_product(self.client, document)
         cids: list[str] = []
         try:
             for v in c.variants:
                 body = combination_document(pid, v.values, option_ids[v.hub_id], base)
-                cids.append(self.client.post_xml_id("combinations", body))
+                cids.append(post_combination(self.client, body, cids))
         except ShopApiError as err:
             return pid, cids, err
         return pid, cids, None
@@ -669,11 +832,12 @@ class _Writer:
             base = min((v.values.get("price") or Decimal("0")) for v in c.variants)
             if not owners and self.plan.resume and c.handle:
                 # Killed between the product's POST and its first combination: no reference to find it by.
-                owners = set(self._by_link_rewrite(c.handle))
+                owners = set(self._by_link_rewrite(product_link_rewrite(c.handle, "")))
             if owners:
                 pid = owners.pop()
                 tree = self.client.get_xml("products", pid)
                 record = _record_of(tree)
+                base_weight = _decimal(record.findtext("weight"))
                 apply_product_changes(record, c.values, ("title", "description", "status"), self.shop)
                 if c.categories:
                     set_categories(record, categories)
@@ -683,7 +847,8 @@ class _Writer:
                 self.plan.adopt("product", c.hub_id)
             else:
                 document = create_document(c, self.shop, price=base, categories=categories, tags=tags)
-                pid = self.client.post_xml_id("products", document)
+                pid = post_product(self.client, document)
+                base_weight = None  # created with weight 0: each combination's impact is its weight
                 self.out.created += 1
             # The product's link is committed with its combinations', and those of several products together
             # (FRESH_LINKS rows a transaction, not one per product): a push killed before that commit is
@@ -700,7 +865,8 @@ class _Writer:
                     found = existing.get(v.sku or "")
                     cid = found[1] if found and found[0] == pid else None
                     if cid is None:
-                        cid = self._post_combination(pid, v.values, option_ids[v.hub_id], base)
+                        taken = [r["external_id"].split("-", 1)[1] for r in rows if r["entity"] == "variant"]
+                        cid = self._post_combination(pid, v.values, option_ids[v.hub_id], base, taken, base_weight)
                     else:
                         self.plan.adopt("variant", v.hub_id)
                     rows.append(self._variant_link(pid, cid, v.hub_id, v.sku, entry))
@@ -736,7 +902,7 @@ class _Writer:
         if not plan.variant_creates:
             return
         existing = self.lookup_combinations([vc.variant.sku or "" for vc in plan.variant_creates])
-        stored: dict[str, Decimal] = {}
+        stored: dict[str, tuple[Decimal, Decimal | None]] = {}  # product id -> its stored price and weight
         for vc in plan.variant_creates:
             v, pid = vc.variant, vc.product_external_id
             try:
@@ -746,16 +912,27 @@ class _Writer:
                     self.plan.adopt("variant", v.hub_id)
                 else:
                     if pid not in stored:
-                        node = _record_of(self.client.get_xml("products", pid)).find("price")
-                        stored[pid] = _decimal(node.text if node is not None else None) or Decimal("0")
-                    cid = self._post_combination(pid, v.values, self._option_ids(v.options), stored[pid])
+                        record = _record_of(self.client.get_xml("products", pid))
+                        price = _decimal(record.findtext("price")) or Decimal("0")
+                        stored[pid] = (price, _decimal(record.findtext("weight")))
+                    price, weight = stored[pid]
+                    cid = self._post_combination(pid, v.values, self._option_ids(v.options), price, (), weight)
                 entry = self.written.setdefault(pid, _Written(vc.product_hub_id, None, {}))
                 self.on_links([self._variant_link(pid, cid, v.hub_id, v.sku, entry)])
             except (_Refused, ShopApiError) as err:
                 self.out.reject("variant", v.sku or f"#{v.hub_id}", str(err), {"product": pid})
 
-    def _post_combination(self, pid: str, values: Mapping[str, Any], option_ids: list[str], base: Decimal) -> str:
-        cid = self.client.post_xml_id("combinations", combination_document(pid, values, option_ids, base))
+    def _post_combination(
+        self,
+        pid: str,
+        values: Mapping[str, Any],
+        option_ids: list[str],
+        base: Decimal,
+        taken: Iterable[str] = (),
+        base_weight: Decimal | None = None,
+    ) -> str:
+        document = combination_document(pid, values, option_ids, base, base_weight)
+        cid = post_combination(self.client, document, taken)
         self.out.created += 1
         return cid
 
@@ -799,24 +976,29 @@ class _Writer:
     def _combination_document(
         self, u: FieldUpdate, bases: Mapping[str, Decimal] | None, tree: ElementTree | None
     ) -> tuple[str, ElementTree]:
-        """A combination's id and its document with the pushed fields changed: reference, weight (impact) and
-        price (impact over the product's stored price: from ``bases`` when read beforehand, else read here);
-        ``tree``: its document, when already read by a list."""
+        """A combination's id and its document with the pushed fields changed: reference, weight (impact over the
+        product's weight: ``weight_impact``) and price (impact over the product's stored price: from ``bases`` when
+        read beforehand, else read here); ``tree``: its document, when already read by a list."""
         pid, cid = u.external_id.split("-", 1)
         tree = tree if tree is not None else self.client.get_xml("combinations", cid)
         record = _record_of(tree)
         if "sku" in u.changes:
             _set(record, "reference", str(u.values.get("sku") or ""))
+        product: Element | None = None
         if "weight" in u.changes:
-            _set(record, "weight", str(u.values.get("weight") or "0"))
+            weight = self.product_weights.get(pid)
+            if weight is None:
+                product = _record_of(self.client.get_xml("products", pid))
+                weight = _decimal(product.findtext("weight")) or Decimal("0")
+            _set(record, "weight", weight_impact(u.values.get("weight"), weight))
         if "barcode" in u.changes:
             for field, text in barcode_fields(u.values.get("barcode")).items():
                 _set(record, field, text)
         if "price" in u.changes:
             base_price = (bases or {}).get(pid)
             if base_price is None:
-                product_price = _record_of(self.client.get_xml("products", pid)).find("price")
-                base_price = _decimal(product_price.text if product_price is not None else None) or Decimal("0")
+                product = product if product is not None else _record_of(self.client.get_xml("products", pid))
+                base_price = _decimal(product.findtext("price")) or Decimal("0")
             base = base_price
             node = record.find("price")
             impact = _decimal(node.text if node is not None else None) or Decimal("0")

@@ -70,6 +70,34 @@ BARCODE_RULES = {
     "isbn": re.compile(r"[0-9-]{0,32}"),
 }
 BARCODE_CLASSES = {"products": "Product", "combinations": "Combination"}
+# The other validators of the fields a push writes (Product::$definition, Combination::$definition): name
+# Validate::isCatalogName (none of ``<>;=#{}``), link_rewrite Validate::isLinkRewrite (ASCII letters, digits, ``_``
+# and ``-``: PS_ALLOW_ACCENTED_CHARS_URL off, the default install), reference Validate::isReference (none of
+# ``<>;={}``). WebserviceRequest::saveEntityFromXml checks the multilingual ones first (validateFieldsLang: error 84),
+# then the others (validateFields: error 85), each with ObjectModel::validateField's "Property Class->field is not
+# valid". An empty link_rewrite is not refused here: a POST fills it from the name (modifierWsLinkRewrite).
+TEXT_RULES: dict[str, dict[str, tuple[re.Pattern[str], int]]] = {
+    "products": {
+        "name": (re.compile(r"[^<>;=#{}]*"), 84),
+        "link_rewrite": (re.compile(r"[_a-zA-Z0-9\-]*"), 84),
+        "reference": (re.compile(r"[^<>;={}]*"), 85),
+    },
+    "combinations": {"reference": (re.compile(r"[^<>;={}]*"), 85)},
+}
+
+
+def refused_text(resource: str, values: Row) -> StoreError | None:
+    """The error the webservice answers a product or combination whose name, link_rewrite or reference its validator
+    refuses (``TEXT_RULES``), multilingual fields first; None when every one passes."""
+    rules = TEXT_RULES.get(resource, {})
+    for name, (rule, code) in sorted(rules.items(), key=lambda item: item[1][1]):
+        raw = values.get(name)
+        texts = raw.values() if isinstance(raw, dict) else [raw]
+        if any(not rule.fullmatch(str(t or "")) for t in texts):
+            return StoreError(
+                400, code, f'Validation error: "Property {BARCODE_CLASSES[resource]}->{name} is not valid"'
+            )
+    return None
 
 
 @dataclass
@@ -528,6 +556,9 @@ class PrestaShopApi:
         for name in sorted(sent & res.read_only):
             raise StoreError(400, 93, f'parameter "{name}" not writable. Please remove this attribute of this XML')
         if res.plural in BARCODE_CLASSES:
+            refused = refused_text(res.plural, values)  # name, link_rewrite (84), then reference: before barcodes
+            if refused is not None:
+                raise refused
             for name, rule in BARCODE_RULES.items():
                 if name in values and not rule.fullmatch(str(values[name] or "")):
                     # WebserviceRequest::saveEntityFromXml: ObjectModel::validateFields failed (error 85).

@@ -419,3 +419,29 @@ def test_a_many_page_scan_logs_its_progress_once(world: World, caplog: pytest.Lo
     assert report.pages >= 5, report
     assert report.staged == 25, report  # every page still staged
     assert len(progress) == 1, progress  # the scan takes far less than PROGRESS_LOG_INTERVAL_S
+
+
+def test_customers_and_orders_are_staged_without_their_secrets(warehouse_url: str, sandbox: SandboxServer) -> None:
+    """Prevents the password hash, the secure keys and the reset token of customers and orders landing in
+    staging_records.payload (readable by analysts), on the poll and on the change-notice re-read alike."""
+    from ecom_pipeline.platforms.prestashop.webhooks import reread
+
+    world = World(warehouse_url, sandbox, {})
+    with world.client() as client:  # the shop does send them (display=full), as the recordings show
+        assert {"passwd", "secure_key"} <= set(client.list("customers", {"display": "full", "limit": "0,1"})[0])
+        assert "secure_key" in client.list("orders", {"display": "full", "limit": "0,1"})[0]
+    platform = platform_spec()
+    for entity in ("order", "customer"):
+        assert platform.extract(world.ctx(), entity).staged > 0
+    with world.engine.connect() as conn:
+        staged = conn.execute(select(staging_records.c.entity, staging_records.c.payload)).all()
+    notices = [
+        reread(integration=world.integration, entity=entity, external_id="1", client=world.client)[0]
+        for entity in ("order", "customer")
+    ]
+    payloads = [(row.entity, row.payload) for row in staged] + [(r.entity, r.payload) for r in notices]
+    assert {entity for entity, _ in payloads} == {"order", "customer"}
+    for entity, payload in payloads:
+        record = payload[entity]
+        assert record.get("id") and not set(record) & {"passwd", "secure_key", "reset_password_token"}, entity
+        assert not set(record) & ps_extract.SECRET_FIELDS[entity], (entity, sorted(record))

@@ -122,3 +122,27 @@ def test_a_country_that_is_not_an_iso_code_is_rejected() -> None:
     customer = body("customers-get-single-for-order.json")["customer"]
     with pytest.raises(TransformError, match="country_iso"):
         ps.customer_to_canonical({"customer": customer, "context": {**CTX, "address": {"country_iso": "France"}}})
+
+
+def test_order_lines_are_rounded_per_line_as_the_shop_does_and_add_up_to_its_totals() -> None:
+    """Prevents line totals and taxes computed unrounded (85.854367 x 1: tax 4.72 where the shop says 4.73), lines
+    that do not add up to the order's total_products."""
+    order = body("orders-get-single.json")["order"]  # round_type 2 (per line), round_mode 2 (half up)
+    result = ps.order_to_canonical({"order": order, "context": {**CTX, "state": _state(4)}})
+    by_id = {line.external_id: line for line in result.lines}
+    assert (by_id["9"].unit_price, by_id["9"].total, by_id["9"].tax) == (
+        Decimal("85.854367"), Decimal("85.85"), Decimal("4.73")
+    )  # fmt: skip
+    assert (by_id["8"].total, by_id["8"].tax) == (Decimal("147.00"), Decimal("29.40"))
+    assert sum(line.total or 0 for line in result.lines) == Decimal(order["total_products"])
+    assert sum((line.total or 0) + (line.tax or 0) for line in result.lines) == Decimal(order["total_products_wt"])
+    # The shop's own per-line totals (order_details carries them) are taken as they are.
+    rows = order["associations"]["order_rows"]
+    shop_totals = [{**rows[0], "total_price_tax_excl": "147.010000", "total_price_tax_incl": "176.420000"}, rows[1]]
+    order = {**order, "associations": {"order_rows": shop_totals}}
+    first = ps.order_to_canonical({"order": order, "context": {**CTX, "state": _state(4)}}).lines[0]
+    assert (first.total, first.tax) == (Decimal("147.010000"), Decimal("29.410000"))
+    # Per item (round_type 1): the unit prices rounded first.
+    item = {**order, "round_type": "1", "associations": {"order_rows": [{**rows[1], "product_quantity": "3"}]}}
+    [line] = ps.order_to_canonical({"order": item, "context": {**CTX, "state": _state(4)}}).lines
+    assert (line.total, line.tax) == (Decimal("257.55"), Decimal("14.19"))
