@@ -450,6 +450,9 @@ stock_links = Table(
     Column("last_error", Text),
     Column("pending_quantity", Integer, doc="the number a push is writing, recorded before the write (migration 0012)"),
     Column("pending_at", UTCDateTime, doc="when that write was about to be sent"),
+    Column(
+        "pool_variants", JsonType, doc="a shared pool's link: the pool's variants as the last stock step counted them"
+    ),
     UniqueConstraint("integration_id", "variant_id", "hub_location"),
 )
 

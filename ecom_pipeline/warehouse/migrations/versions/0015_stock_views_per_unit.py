@@ -1,4 +1,4 @@
-"""The stock views count a shared pool as one stock unit: ``stock_pool_members``, and unit columns on the others.
+"""The stock views count a shared pool as one stock unit; a pool's link remembers its variants (``pool_variants``).
 
 Revision ID: 0015
 Revises: 0014
@@ -18,14 +18,25 @@ opening, L at nothing), so analysts read numbers no shop shows. Now (SQL in ``ec
   unit_variant_id``;
 - ``stock_available``: on hand and committed per unit (the pool's available, as pushed), new ``unit_variant_id``.
 
-The old columns keep their names and order. No table changes. The views read ``hub_inventory`` and ``stock_links``:
+The old columns keep their names and order.
+
+``stock_links.pool_variants`` (JSON, NULL): on a shared pool's link, the pool's variants as the last stock step
+counted them (``links.remember_pools``). When a pool ends, or variations leave one that goes on, the link used to
+stand for every variation the shop lists under the parent, so a variation added with stock of its own in the same
+change was carried over as a leaver: its on hand set to the shop's number (over what other shops had), and a pool
+that went on took that variation's balance on top of its own. Links made before this revision have none until the
+next stock step writes it (until then the shop's list is used, as before).
+
+The views read ``hub_inventory`` and ``stock_links``:
 a later migration that rebuilds either table on SQLite (``batch_alter_table``) drops these views first and creates
 them again after (see 0012's downgrade).
 """
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 from ecom_pipeline.stock.views import create_statements, drop_statements
 from ecom_pipeline.warehouse.schema import STOCK_ON_HAND_VIEW, stock_available_view
@@ -37,6 +48,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("stock_links") as batch:
+        batch.add_column(sa.Column("pool_variants", sa.JSON().with_variant(postgresql.JSONB(), "postgresql")))
     for statement in drop_statements():
         op.execute(statement)
     for statement in create_statements(op.get_bind().dialect.name):
@@ -46,5 +59,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     for statement in drop_statements():
         op.execute(statement)
+    # recreate="never": SQLite (3.35+) drops the column in place (a rebuild of stock_links would trip on the views).
+    with op.batch_alter_table("stock_links", recreate="never") as batch:
+        batch.drop_column("pool_variants")
     op.execute(STOCK_ON_HAND_VIEW)
     op.execute(stock_available_view(op.get_bind().dialect.name))
