@@ -84,7 +84,37 @@ def ensure_links(conn: Connection, tenant_id: str, shops: list[Any], now: dateti
         for shop in shops:
             if not pooled or int(shop.id) in pooling:
                 created += _link_shop(conn, tenant_id, shop, now, units, opened, pooled=pooled)
+    if pooling:
+        remember_pools(conn, tenant_id, {int(s.id) for s in shops})
     return created
+
+
+def remember_pools(conn: Connection, tenant_id: str, shop_ids: set[int]) -> int:
+    """Write on each pool link of these shops its pool's variants as counted now (``pool_variants``); returns how
+    many links changed.
+
+    When the shop ends a pool, or variations leave one that goes on, the variants its link stood for are these: a
+    variation the shop lists under the parent but that the hub never counted in the pool (one added with stock of
+    its own in the same change) is a new item, not a leaver (``end_pools``). A link whose pool is no longer counted
+    keeps its list until ``end_pools`` has carried the pool over.
+    """
+    units = load_pools(conn, tenant_id)
+    if not units.link_members:
+        return 0
+    changed = 0
+    ids = sorted(units.link_members)
+    for part in store.chunked(ids):
+        rows = conn.execute(
+            select(stock_links.c.id, stock_links.c.integration_id, stock_links.c.pool_variants).where(
+                stock_links.c.id.in_(part)
+            )
+        )
+        for link_id, integration_id, stored in rows:
+            members = sorted(units.link_members[int(link_id)])
+            if int(integration_id) in shop_ids and stored != members:
+                conn.execute(stock_links.update().where(stock_links.c.id == link_id).values(pool_variants=members))
+                changed += 1
+    return changed
 
 
 def _balance(conn: Connection, tenant_id: str, variants: set[int], location: str, until: datetime) -> dict[int, int]:
@@ -225,9 +255,13 @@ def start_pools(
 def end_pools(conn: Connection, tenant_id: str, shops: list[Any], now: datetime) -> int:
     """Variations that left a shared pool (stock managed per variation again); returns how many links changed.
 
-    A pool link names the pool's holder (the parent product); the pool's variants are those the shop lists under
-    that holder (``entity_links``, deleted ones too: their past sales were in the pool). Each balance is carried
-    over at the shop's reading (time t) with movements keyed by it (``unpooled:<link>:<variant>:<t>``):
+    A pool link names the pool's holder (the parent product); the pool's variants are those the last stock step
+    counted in it (the link's ``pool_variants``, ``remember_pools``; deleted ones too: their past sales were in the
+    pool), or for a link that has none yet (made before they were recorded) those the shop lists under that holder
+    (``entity_links``, deleted ones too). A variation the shop lists under the holder but that the pool did not
+    have (added with stock of its own in the same change) is a new item: linked by the next pass, its reading a
+    base, not a carry-over. Each balance is carried over at the shop's reading (time t) with movements keyed by it
+    (``unpooled:<link>:<variant>:<t>``):
 
     - *the pool ended* (the link's variant is in no pool of the shop any more): each variation that now shows a
       number of its own (q) gets a ``shop_adjustment`` of q minus its movements up to t, so its on hand is what
@@ -310,7 +344,8 @@ def _unpool(
     """One pool link's variations that left its pool (see ``end_pools``); True when something changed."""
     integration_id, variant_id = int(shop.id), int(link.variant_id)
     holder, hub_location, shop_location = str(link.external_item), str(link.hub_location), str(link.shop_location)
-    members = by_parent.get(holder, set()) | {variant_id}
+    counted = link.pool_variants
+    members = ({int(v) for v in counted} if counted else by_parent.get(holder, set())) | {variant_id}
     own: dict[int, Any] = {}
     pooled: dict[int, Any] = {}
     for v in members:
@@ -393,6 +428,7 @@ def _unpool(
             base_quantity=int(mine.available),
             base_at=at,
             unconfirmed=_unseen(conn, tenant_id, integration_id, {variant_id}, hub_location, at),
+            pool_variants=None,
         )
     return True
 

@@ -47,6 +47,7 @@ class Pools:
     unit_of: dict[Key, Key] = field(default_factory=dict)  # member key -> its unit's key (the lowest member)
     members: dict[Key, set[int]] = field(default_factory=dict)  # unit key -> the variants in it
     link_of: dict[tuple[int, int], int] = field(default_factory=dict)  # (integration, member variant) -> pool link
+    link_members: dict[int, set[int]] = field(default_factory=dict)  # pool link -> the variants of its pool
 
     def unit(self, variant_id: int, location: str) -> Key:
         """The stock unit a (variant, hub location) counts in: its pool's, else itself."""
@@ -107,6 +108,7 @@ def load_pools(conn: Connection, tenant_id: str) -> Pools:
         if group is None or group in claimed:  # not pooled, or the pool's oldest link is its link
             continue
         claimed.add(group)
+        out.link_members[int(link_id)] = set(groups[group])
         for member in groups[group]:
             out.link_of[(int(integration_id), member)] = int(link_id)
             a, b = find((member, str(hub_location))), find((int(variant_id), str(hub_location)))

@@ -450,6 +450,9 @@ stock_links = Table(
     Column("last_error", Text),
     Column("pending_quantity", Integer, doc="the number a push is writing, recorded before the write (migration 0012)"),
     Column("pending_at", UTCDateTime, doc="when that write was about to be sent"),
+    Column(
+        "pool_variants", JsonType, doc="a shared pool's link: the pool's variants as the last stock step counted them"
+    ),
     UniqueConstraint("integration_id", "variant_id", "hub_location"),
 )
 
@@ -467,7 +470,8 @@ stock_oversells = Table(
     Index("ix_stock_oversells_open", "tenant_id", "resolved_at"),
 )
 
-# A view (created by migration 0009): on hand per variant and location, the sum of the ledger.
+# A view as migration 0009 created it: on hand per variant and location, the sum of the ledger. Migration 0015
+# replaced it with ``stock/views.py``'s (shared pools counted as one unit); kept for 0009 and 0015's downgrade.
 STOCK_ON_HAND_VIEW = """
 CREATE VIEW stock_on_hand AS
 SELECT tenant_id, variant_id, location, SUM(delta) AS on_hand, COUNT(*) AS movements,
@@ -477,9 +481,11 @@ GROUP BY tenant_id, variant_id, location
 """
 
 
+# ``stock_available`` as migrations 0010 and 0012 create it; 0015 replaced it with ``stock/views.py``'s (on hand and
+# committed per stock unit, a shared pool counted once), which imports the dialect parts below.
 # What ``ecom-pipeline stock levels`` prints, as a view for analysts (docs/tables.md, "stock_available"): per stock
-# link of a connected shop whose stock the hub manages, on hand - committed - buffer, never below zero. It restates
-# ``ecom_pipeline.stock.levels`` in SQL (a test holds the two equal); the statuses are ``ledger._NOT_TAKEN`` (only
+# link of a connected shop whose stock the hub manages, on hand - committed - buffer, never below zero. It restated
+# ``ecom_pipeline.stock.levels`` in SQL before pools; the statuses are ``ledger._NOT_TAKEN`` (only
 # WooCommerce has orders placed but not taken yet). Per dialect because JSON access, regexes and LEAST differ.
 _STOCK_AVAILABLE_DIALECT = {
     "postgresql": {

@@ -329,3 +329,44 @@ def test_a_pool_start_cut_short_books_nothing_twice(world: StockWorld) -> None:
     assert _on_hand(world, ids) == {"S": 6, "M": 6, "L": 6}
     assert woo.products[parent].stock_quantity == 6
     assert _shopify_levels(world, variants) == {"S": 6, "M": 6, "L": 6}
+
+
+@pytest.mark.parametrize("pool", ["goes on", "ends"])
+def test_a_variation_added_with_stock_of_its_own_as_a_pool_changes_was_never_in_it(
+    world: StockWorld, pool: str
+) -> None:
+    """Prevents a variation the merchant adds with stock of its own, in the same change as a pool goes on or ends,
+    being carried over as if it had left the pool: Shopify sells XL (10) next to the pooled S/M/L (5), WooCommerce
+    adds XL with 6. Before the fix XL's on hand became WooCommerce's 6 (a carry-over), and a pool that went on
+    took XL's 10 on top of its 5 (15 in every shop). Now XL is a new item in WooCommerce: its reading is a base, the
+    push writes the hub's 10 there, and the pool keeps its number (5, or each size's own when it ends)."""
+    parent, variations, variants = _beanie(world, 5)
+    shopify = world.shop("shopify").store
+    xl = shopify.add_product("Wool Beanie XL", [{"sku": "BEANIE-XL", "price": "10.00"}]).variant_ids[0]
+    shopify.set_stock(xl, 10)
+    world.pull(("products", "inventory"))
+    world.stock()
+    ids = _hub_ids(world)
+    assert _on_hand(world, ids) == {"S": 5, "M": 5, "L": 5, "XL": 10}
+
+    sleep_into_next_second()
+    woo = world.shop("woocommerce").store
+    if pool == "ends":
+        woo.update_product(parent, {"manage_stock": False})
+        for size, quantity in zip(SIZES, (3, 4, 1), strict=True):
+            woo.update_variation(parent, variations[size], {"manage_stock": True, "stock_quantity": quantity})
+    woo_xl = woo.create_variation(
+        parent,
+        {"sku": "BEANIE-XL", "regular_price": "10.00", "attributes": [{"name": "Size", "option": "XL"}],
+         "manage_stock": True, "stock_quantity": 6},
+    ).id  # fmt: skip
+    world.pull(("products", "orders", "inventory"))
+    world.stock()
+    world.cycle()
+    expected = {"S": 3, "M": 4, "L": 1} if pool == "ends" else dict.fromkeys(SIZES, 5)
+    assert _on_hand(world, ids) == {**expected, "XL": 10}
+    assert woo.variations[woo_xl].stock_quantity == 10
+    assert _shopify_levels(world, {**variants, "XL": xl}) == {**expected, "XL": 10}
+    if pool == "goes on":
+        assert woo.products[parent].stock_quantity == 5
+    assert [k for k in _keys(world, "unpooled:") if f":{ids['XL']}:" in k] == []

@@ -17,7 +17,7 @@ from ecom_pipeline.stock.levels import levels
 from ecom_pipeline.stock.links import stock_integrations
 from ecom_pipeline.stock.settings import Buffer, StockSettingsError
 from ecom_pipeline.stock.world import PLATFORMS, StockWorld
-from ecom_pipeline.warehouse.schema import stock_available_view, stock_links, stock_movements
+from ecom_pipeline.warehouse.schema import stock_links, stock_movements
 from ecom_pipeline.warehouse.types import utcnow
 
 
@@ -255,16 +255,6 @@ def test_the_stock_available_view_equals_what_stock_levels_prints(
             except StockSettingsError:
                 expected = (None, None)
         assert _view_rows(world)[key][2:4] == expected, buffer
-
-
-@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
-def test_the_stock_available_view_knows_every_status_the_ledger_counts_as_committed(dialect: str) -> None:
-    """Prevents a status added to the ledger's committed ones (``_NOT_TAKEN``) from being missed by the view, which
-    restates them in SQL (the equality test above only places a `pending` order)."""
-    sql = stock_available_view(dialect)
-    assert set(ledger._NOT_TAKEN) == {"woocommerce"} and "oi.platform = 'woocommerce'" in sql
-    statuses = ", ".join(f"'{s}'" for s in sorted(ledger._NOT_TAKEN["woocommerce"]))
-    assert f"LOWER(o.status) IN ({statuses})" in sql
 
 
 def test_a_cli_stock_push_waits_for_the_tenants_lock_says_so_and_times_out_with_nothing_recorded(
