@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from ecom_pipeline.platforms.shopify.client import ShopifyClient
 from ecom_pipeline.runner import run_sync
 from ecom_pipeline.sandbox.shopify.oauth import DEFAULT_SCOPES
 from ecom_pipeline.warehouse.engine import shared_engine
@@ -342,3 +343,71 @@ def test_the_pull_reads_a_weight_kept_in_pounds_or_grams_as_kilograms(world: Wor
         "0.25",
         "0.2",
     )  # 1.25 lb = 0.5669904625 kg, to the mg
+
+
+BIG_VARIANTS = 130  # over the 100 variants a productSet answer reads (variants(first: 100))
+
+
+def big_catalogue() -> list[str]:
+    """A hub product of ``BIG_VARIANTS`` variants (BIG-0..), then a simple product after it."""
+    lines = ["big,Big,,active,variable,,,BIG-0,Big 0,10.00,,USD,0.2,Size=S0,"]
+    lines += [f"big,,,,,,,BIG-{i},Big {i},10.00,,USD,0.2,Size=S{i}," for i in range(1, BIG_VARIANTS)]
+    return [*lines, "mug,Mug,,active,simple,,,MUG-1,,8.00,,USD,0.35,,"]
+
+
+def test_a_product_with_more_than_100_variants_is_linked_and_the_items_after_it_are_still_pushed(world: World) -> None:
+    """Prevents a push that stops for good at a product over 100 variants: the ``productSet`` answer reads the
+    first 100, and a base built from that page failed the whole push (nothing linked, the items after it never
+    sent, and the next push adopting it and failing the same way). The rest is paged in before the base is built;
+    an edit and a hub delete of the linked product (a ``productSet`` answered the same way) link too."""
+    world.import_csv(*big_catalogue())
+    assert world.push() == 0
+    skus = world.variants_by_sku()
+    assert sum(1 for s in skus if s.startswith("BIG-")) == BIG_VARIANTS and len(skus["MUG-1"]) == 1
+    assert len(world.linked_variant_skus()) == BIG_VARIANTS + 1 and world.rejected() == []
+    world.clear()
+    assert world.push() == 0
+    assert world.mutations() == []
+    for values in ({"title": "Bigger"}, {"deleted_at": utcnow()}):
+        world.set_hub("big", **values)
+        world.clear()
+        assert world.push() == 0
+        assert world.mutations() == ["productSet"]
+        assert world.rejected() == []
+        world.clear()
+        assert world.push() == 0
+        assert world.mutations() == []
+    assert world.product("BIG-0").status == "DRAFT" and world.product("BIG-0").title == "Bigger"
+
+
+def test_an_answer_the_transform_cannot_read_rejects_that_product_only_and_it_is_retried(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prevents one unreadable ``productSet`` answer (a ``TransformError`` building its base) from ending the whole
+    push: that product is rejected (no link), the products after it are still written and linked, and the next
+    push adopts it by SKU and links it."""
+    execute = ShopifyClient.execute
+    spoiled: list[str] = []
+
+    def spoil_first_product_set(self: Any, query: str, variables: Any = None, **kw: Any) -> dict[str, Any]:
+        data = execute(self, query, variables, **kw)
+        if kw.get("key") == "ProductSet" and not spoiled:
+            node = data["productSet"]["product"]["variants"]["nodes"][0]
+            spoiled.append(node["sku"])
+            node["price"] = "not a price"
+        return data
+
+    monkeypatch.setattr(ShopifyClient, "execute", spoil_first_product_set)
+    world.import_csv(*CATALOGUE)
+    assert world.push() == 1
+    (rejected,) = world.rejected()
+    assert "could not be read" in rejected.reason and "price" in rejected.reason
+    first = "tee" if spoiled[0].startswith("TEE") else "MUG-1"
+    assert rejected.external_id == first
+    others = [s for s in OURS if not (s.startswith("TEE") if first == "tee" else s == "MUG-1")]
+    assert world.linked_variant_skus() == sorted(others)  # the product after it went and linked
+    world.clear()
+    assert world.push() == 0
+    assert world.mutations() == ["productSet"]  # adopted by SKU, not created again
+    assert world.linked_variant_skus() == sorted(OURS)
+    assert {s: len(v) for s, v in world.variants_by_sku().items() if s in OURS} == dict.fromkeys(OURS, 1)

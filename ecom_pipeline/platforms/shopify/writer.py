@@ -76,11 +76,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from ecom_pipeline.platforms.errors import TransformError
 from ecom_pipeline.platforms.http import HttpOptions
 from ecom_pipeline.platforms.shopify import queries as q
 from ecom_pipeline.platforms.shopify.client import ShopifyClient, gid_tail
@@ -108,6 +110,8 @@ from ecom_pipeline.sync.merge import FIELDS, SHOPIFY_PRODUCT_FIELDS
 from ecom_pipeline.sync.policies import BULK_THRESHOLD_KEY, parse_bulk_threshold, shopify_collections_of
 from ecom_pipeline.sync.resolve.products import product_snapshot, variant_snapshot
 from ecom_pipeline.warehouse.types import utcnow
+
+_log = logging.getLogger(__name__)
 
 LinksCallback = Callable[[list[dict[str, Any]]], None]
 # The fields a push writes to Shopify (sync/export.py plans no other): not the sale price (Shopify has a price and
@@ -418,7 +422,7 @@ class _Writer:
                 data = self.client.execute(
                     q.PRODUCT_SET_MUTATION, request.variables(), key="ProductSet", estimate=MUTATION_ESTIMATE
                 )
-                self._links(self._on_product_set(request, data.get("productSet"), []))
+                self._links(self._handled(self._on_product_set, request, data.get("productSet"), []))
         by_parent: dict[str, list[FieldUpdate]] = {}
         for u in self.plan.updates:
             if u.entity == "variant":
@@ -444,7 +448,7 @@ class _Writer:
                     key="VariantsBulkUpdate",
                     estimate=MUTATION_ESTIMATE,
                 )
-                self._links(self._on_variants_updated(vr, data.get("productVariantsBulkUpdate"), []))
+                self._links(self._handled(self._on_variants_updated, vr, data.get("productVariantsBulkUpdate"), []))
         added: dict[str, list[Any]] = {}
         for vc in self.plan.variant_creates:
             added.setdefault(vc.product_external_id, []).append(vc)
@@ -586,6 +590,37 @@ class _Writer:
 
     # -- results (one handler per mutation, for a per-call answer and a bulk result line alike) ------------------
 
+    def _handled(
+        self,
+        handle: Callable[[Any, Mapping[str, Any] | None, list[Mapping[str, Any]]], list[dict[str, Any]]],
+        request: _SetRequest | _VariantsRequest,
+        answer: Mapping[str, Any] | None,
+        errors: list[Mapping[str, Any]],
+    ) -> list[dict[str, Any]]:
+        """``handle``'s links for one answer; an answer the pull's transform cannot read (``TransformError``) is
+        that item's rejection (no link: planned again next push), never the end of the push, so the items after it
+        are still written and linked."""
+        counts = (self.out.created, self.out.updated, self.out.deleted)
+        try:
+            return handle(request, answer, errors)
+        except TransformError as exc:
+            self.out.created, self.out.updated, self.out.deleted = counts
+            reason = f"written, but the shop's answer could not be read ({exc}): not linked, planned again"
+            if isinstance(request, _SetRequest):
+                self.out.reject("product", request.key, reason, request.body)
+            else:
+                for u, body in request.sendable:
+                    self.out.reject("variant", str(u.values.get("sku") or u.external_id), reason, body)
+            return []
+
+    def _whole(self, product: Mapping[str, Any]) -> dict[str, Any]:
+        """A mutation answer's product with all its variants: the answer reads the first 100 (``variants(first:
+        100)``) and a product may have up to 2,048, so the rest is paged in (``PRODUCT_VARIANTS_QUERY``, one call a
+        100) before its base is built; the transform refuses an incomplete connection."""
+        whole = dict(product)
+        self.client.complete_connection(whole, "variants", q.PRODUCT_VARIANTS_QUERY, ("product", "variants"))
+        return whole
+
     def _on_product_set(
         self, r: _SetRequest, answer: Mapping[str, Any] | None, errors: list[Mapping[str, Any]]
     ) -> list[dict[str, Any]]:
@@ -599,7 +634,7 @@ class _Writer:
             categories: Sequence[str] = r.categories
         else:  # not written: the base's (an update), or none (a create without categories)
             categories = list((r.update.base or {}).get(CATEGORIES) or []) if r.update is not None else []
-        canonical = self._canonical(product, categories)
+        canonical = self._canonical(self._whole(product), categories)
         if r.update is not None:
             self.out.updated += 1
             return [self._product_row(canonical, r.update.hub_id, r.update.base, r.update.changes)]
@@ -689,7 +724,7 @@ class _Writer:
             for request, (answer, errors) in zip(
                 requests[start : start + count], bulk_results(records, root, count), strict=True
             ):
-                rows.extend(handle(request, answer, errors))
+                rows.extend(self._handled(handle, request, answer, errors))
             self._links(rows)
 
     # -- new variants under linked products -----------------------------------------------------------------------
@@ -735,9 +770,15 @@ class _Writer:
                 self.out.reject("variant", vc.variant.sku or f"hub#{vc.variant.hub_id}", reason, body)
             return
         product_node = answer.get("product") or {"id": _gid("Product", parent)}
-        canonical = self._canonical(
-            {**product_node, "variants": {"nodes": nodes}}, list(creates[0].product_base.get(CATEGORIES) or [])
-        )
+        try:
+            canonical = self._canonical(
+                {**product_node, "variants": {"nodes": nodes}}, list(creates[0].product_base.get(CATEGORIES) or [])
+            )
+        except TransformError as exc:  # created but unreadable: rejected (not linked), never the end of the push
+            for vc, body in zip(creates, bodies, strict=True):
+                reason = f"written, but the shop's answer could not be read ({exc}): not linked, planned again"
+                self.out.reject("variant", vc.variant.sku or f"hub#{vc.variant.hub_id}", reason, body)
+            return
         # The product's base as ``old``, as the variant-update path does: with collections off, the base keeps the
         # categories last agreed (the answer says nothing of them), instead of resetting them to [].
         rows = [self._product_row(canonical, creates[0].product_hub_id, creates[0].product_base or None, ())]
@@ -779,10 +820,14 @@ class _Writer:
         rows = [deleted_variant_row(self.integration, vd, now) for vd in group]
         product_node = answer.get("product")
         if product_node:  # its updatedAt moved: the product's echo must find its base
-            canonical = self._canonical(
-                {**product_node, "variants": {"nodes": []}}, list(group[0].product_base.get(CATEGORIES) or [])
-            )
-            rows.append(self._product_row(canonical, group[0].product_hub_id, group[0].product_base or None, ()))
+            try:
+                canonical = self._canonical(
+                    {**product_node, "variants": {"nodes": []}}, list(group[0].product_base.get(CATEGORIES) or [])
+                )
+            except TransformError as exc:  # the variants are gone all the same: only the product's base waits
+                _log.warning("product %s: answer not read after deleting variants (%s)", parent, exc)
+            else:
+                rows.append(self._product_row(canonical, group[0].product_hub_id, group[0].product_base or None, ()))
         self.on_links(rows)
         self.out.deleted += len(group)
 
