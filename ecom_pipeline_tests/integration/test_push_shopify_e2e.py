@@ -411,3 +411,34 @@ def test_an_answer_the_transform_cannot_read_rejects_that_product_only_and_it_is
     assert world.mutations() == ["productSet"]  # adopted by SKU, not created again
     assert world.linked_variant_skus() == sorted(OURS)
     assert {s: len(v) for s, v in world.variants_by_sku().items() if s in OURS} == dict.fromkeys(OURS, 1)
+
+
+def test_adopting_a_shop_product_by_sku_keeps_the_merchants_variants_the_hub_does_not_have(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Prevents the idempotent create from deleting a merchant's variants: adopting a shop product found by SKU
+    sent the hub's whole variant list in ``productSet``, which replaces the shop's list (X-3 deleted). The adoption
+    writes the product's fields and only the matched variants' differing values, and says which shop variants it
+    left alone."""
+    store = world.shop.store
+    product = store.add_product(
+        "Merchant Tee",
+        [{"sku": f"X-{i}", "price": "10.00"} for i in (1, 2, 3)],
+    )
+    world.import_csv(
+        "xtee,X Tee,,active,variable,,,X-1,X - 1,12.00,,USD,0.2,Size=S,",
+        "xtee,,,,,,,X-2,X - 2,10.00,,USD,0.2,Size=M,",
+    )
+    world.clear()
+    with caplog.at_level("WARNING", logger="ecom_pipeline.platforms.shopify.writer"):
+        assert world.push() == 0
+    skus = world.variants_by_sku()
+    assert {s: len(skus.get(s, [])) for s in ("X-1", "X-2", "X-3")} == {"X-1": 1, "X-2": 1, "X-3": 1}
+    assert world.mutations() == ["productSet", "productVariantsBulkUpdate"]  # X-1's price: the only difference
+    assert {skus[s][0].product_id for s in ("X-1", "X-2", "X-3")} == {product.id}  # adopted, nothing created
+    assert skus["X-1"][0].price == Decimal("12.00") and store.products[product.id].title == "X Tee"
+    assert world.linked_variant_skus() == ["X-1", "X-2"] and world.rejected() == []
+    assert any("X-3" in r.getMessage() and "left as they are" in r.getMessage() for r in caplog.records)
+    world.clear()
+    assert world.push() == 0
+    assert world.mutations() == []

@@ -24,14 +24,15 @@
   the bucket instead of meeting THROTTLED.
 - ``userErrors`` are per item: each refused product or variant becomes a rejection (stage ``export``) with the
   shop's code, message and field, its link is not written, and the next push plans it again (retried).
-- Idempotent creates: the SKUs about to be created are looked up first (``productVariants(query: "sku:...")``);
-  a product found with one is adopted (``productSet`` with ``identifier: {id}`` and its variants' ids) instead of
-  created, and a product not found is created with ``identifier: {handle}`` (the hub handle), which Shopify
-  treats as "create, or update the product with that handle". So a process killed between the shop's create
-  and our link does not create a duplicate on the rerun. Since ``identifier: {handle}`` would also overwrite a
-  merchant's own product that merely has the same handle, the handles of the other creates are looked up first
-  (``products(query: "handle:...")``) and a product found there with none of our SKUs is refused (not
-  overwritten), except after an interrupted push (``plan.resume``), when it is ours from that push.
+- Idempotent creates: the SKUs about to be created are looked up first (``productVariants(query: "sku:...")``); a
+  product found with one is adopted instead of created (``productSet`` with ``identifier: {id}`` and the product's
+  fields only: a ``variants`` list would delete the shop's variants the hub lacks; then the variants matched by SKU, see
+  ``_on_adopted``), and a product not found is created with ``identifier: {handle}`` (the hub handle), which Shopify
+  treats as "create, or update the product with that handle". So a process killed between the shop's create and our link
+  does not create a duplicate on the rerun. Since ``identifier: {handle}`` would also overwrite a merchant's own product
+  that merely has the same handle, the handles of the other creates are looked up first (``products(query:
+  "handle:...")``) and a product found there with none of our SKUs is refused (not overwritten), except after an
+  interrupted push (``plan.resume``), when it is ours from that push.
 - A hub delete is a ``DRAFT`` product, not ``ARCHIVED``: the export plan (shared by every platform) states a
   deleted or archived hub product as ``draft``, and the link's base is compared with that value; writing
   ARCHIVED would read back as ``archived`` and be planned (and written) again on every push. Draft also keeps
@@ -99,6 +100,7 @@ from ecom_pipeline.sync.export import (
     FieldUpdate,
     IntegrationRef,
     ProductCreate,
+    VariantCreate,
     VariantDelete,
     VariantValues,
     WriteOutcome,
@@ -106,7 +108,7 @@ from ecom_pipeline.sync.export import (
     link_row,
 )
 from ecom_pipeline.sync.hashing import stable_hash
-from ecom_pipeline.sync.merge import FIELDS, SHOPIFY_PRODUCT_FIELDS
+from ecom_pipeline.sync.merge import FIELDS, SHOPIFY_PRODUCT_FIELDS, normalize
 from ecom_pipeline.sync.policies import BULK_THRESHOLD_KEY, parse_bulk_threshold, shopify_collections_of
 from ecom_pipeline.sync.resolve.products import product_snapshot, variant_snapshot
 from ecom_pipeline.warehouse.types import utcnow
@@ -122,6 +124,9 @@ PUSH_FIELDS: frozenset[str] = (frozenset(FIELDS) - {"sale_price"}) | {TAGS} | fr
 # With ``shopify_collections`` on, a linked product's categories too (the plan's ``categories`` change, as custom
 # collections: see the docstring).
 COLLECTIONS_PUSH_FIELDS: frozenset[str] = PUSH_FIELDS | {CATEGORIES}
+# The fields of an adopted product's matched variant compared with the hub's and written where they differ (its SKU
+# is the hub's by definition: that is how it was found).
+ADOPTED_VARIANT_FIELDS = ("price", "compare_at_price", "barcode", "weight")
 COLLECTIONS_PAGE = 250  # collections per page of the once-per-push look-up
 SKU_LOOKUP_CHUNK = 50  # SKUs per look-up query (the search string stays short; 250 results per page at most)
 MUTATION_ESTIMATE = 10.0  # a mutation field costs 10 points before its selection
@@ -363,6 +368,11 @@ class _Writer:
         # casefolded title -> (gid, title, smart), read once per push that writes categories (None: not yet read)
         self.collections: dict[str, tuple[str, str, bool]] | None = None
         self.collection_refusals: dict[str, str] = {}  # casefolded title -> why it could not be created
+        # Adopted products' variants (``_on_adopted``): matched ones whose values differ, written with the variant
+        # updates, and hub ones the shop lacks, created with the new variants.
+        self.adopted_updates: list[FieldUpdate] = []
+        self.adopted_creates: list[VariantCreate] = []
+        self.warnings: list[str] = []  # said in the push's log (e.g. an adopted product's own variants kept)
         # The integration opted in to collections as categories (``shopify_collections``); off: none written.
         self.with_categories = bool(client.shopify_collections)
 
@@ -424,7 +434,7 @@ class _Writer:
                 )
                 self._links(self._handled(self._on_product_set, request, data.get("productSet"), []))
         by_parent: dict[str, list[FieldUpdate]] = {}
-        for u in self.plan.updates:
+        for u in [*self.plan.updates, *self.adopted_updates]:
             if u.entity == "variant":
                 by_parent.setdefault(str(u.parent_external_id), []).append(u)
         variant_requests = []
@@ -450,7 +460,7 @@ class _Writer:
                 )
                 self._links(self._handled(self._on_variants_updated, vr, data.get("productVariantsBulkUpdate"), []))
         added: dict[str, list[Any]] = {}
-        for vc in self.plan.variant_creates:
+        for vc in [*self.plan.variant_creates, *self.adopted_creates]:
             added.setdefault(vc.product_external_id, []).append(vc)
         for parent, creates in sorted(added.items()):
             self._create_variants(parent, creates)
@@ -575,8 +585,11 @@ class _Writer:
             )
             return None
         if owners:  # ours from a push killed before its links (or the merchant's): adopt it, never duplicate it
-            body = create_input(c, {sku: ids[0] for sku, ids in existing.items()})
-            body.pop("handle", None)
+            # The product's fields only: a ``variants`` list would replace the shop's variants, deleting the
+            # merchant's own that the hub lacks. The matched variants are written after it (``_on_adopted``).
+            body = create_input(c)
+            for name in ("handle", "productOptions", "variants"):
+                body.pop(name, None)
             return _SetRequest(
                 self._key(c),
                 {"id": next(iter(owners))},
@@ -647,19 +660,61 @@ class _Writer:
         # and clearing the shop's value.
         left_out = [n for n in SHOPIFY_PRODUCT_FIELDS if not c.values.get(n)]
         rows = [self._product_row(canonical, c.hub_id, None, (), unset=left_out)]
+        if r.adopted:
+            return self._on_adopted(c, canonical, rows)
         for position, v in enumerate(c.variants):
             shop_variant = by_sku.get(v.sku or "") or (
                 canonical.variants[position] if position < len(canonical.variants) else None
             )
             if shop_variant is not None:
                 rows.append(self._variant_row(shop_variant, v.hub_id, canonical.external_id, None, ()))
-        if r.adopted:
-            self.plan.adopt("product", c.hub_id)  # lineage: linked, not created (sync/lineage.py)
-            for hub_id in r.adopted_variants:
-                self.plan.adopt("variant", hub_id)
-            self.out.updated += 1
-        else:
-            self.out.created += 1
+        self.out.created += 1
+        return rows
+
+    def _on_adopted(
+        self, c: ProductCreate, canonical: CanonicalProduct, rows: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """An adopted product (found by SKU): its link, and its variants matched by SKU only, never by position.
+
+        A matched variant whose shop values are the hub's is linked as it is; one that differs is written with the
+        variant updates (``productVariantsBulkUpdate`` of the differing fields, after the ``productSet`` phase, on
+        the per-call or bulk path); a hub variant the shop lacks is created (``productVariantsBulkCreate``). The
+        shop's variants the hub does not have are left as they are (the merchant's: never deleted), named in a
+        warning; the next pull brings them into the hub like any variant made in the shop."""
+        self.plan.adopt("product", c.hub_id)  # lineage: linked, not created (sync/lineage.py)
+        self.out.updated += 1
+        parent = canonical.external_id
+        product_base = rows[0]["base_snapshot"]
+        shop = {v.sku: v for v in canonical.variants if v.sku}
+        for v in c.variants:
+            shop_variant = shop.get(v.sku or "") if v.sku else None
+            if shop_variant is None:
+                self.adopted_creates.append(VariantCreate(c.hub_id, parent, v, product_base))
+                continue
+            self.plan.adopt("variant", v.hub_id)
+            current = variant_snapshot(shop_variant)
+            changes = {
+                n: (current.get(n), v.values.get(n))
+                for n in ADOPTED_VARIANT_FIELDS
+                if normalize(n, v.values.get(n)) != normalize(n, current.get(n))
+            }
+            if changes and variant_input(v.values, changes):
+                update = FieldUpdate(
+                    "variant", v.hub_id, shop_variant.external_id, parent, changes, v.values, {}, c.hub_id, product_base
+                )
+                self.adopted_updates.append(update)
+            else:
+                rows.append(self._variant_row(shop_variant, v.hub_id, parent, None, ()))
+        hub_skus = {v.sku for v in c.variants if v.sku}
+        extra = [v.sku or f"#{v.external_id}" for v in canonical.variants if not v.sku or v.sku not in hub_skus]
+        if extra:
+            warning = (
+                f"adopted Shopify product {parent} (hub product {c.handle or c.hub_id}) keeps {len(extra)} variant(s) "
+                f"the hub does not have, left as they are: {', '.join(extra[:20])}"
+                + (" ..." if len(extra) > 20 else "")
+            )
+            self.warnings.append(warning)
+            _log.warning(warning)
         return rows
 
     def _on_variants_updated(
