@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
@@ -201,6 +202,17 @@ def assemble_bulk(lines: Iterable[Mapping[str, Any]], child_connections: Mapping
             record = read(offset)
             attach(record)
             yield record
+
+
+def signed_url_location(url: str) -> str:
+    """A pre-signed storage URL (a bulk result: ``Signature``, ``GoogleAccessId``, ``X-Goog-*`` in its query) as it may
+    be shown in an error, a log or a run's failure: scheme, host and path only. The query is the credential (anyone
+    holding it reads the file until it expires), so none of it is kept, whatever its parameters are called."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<bulk result URL>"
+    return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path, "", ""))
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -687,9 +699,11 @@ class ShopifyClient(ShopClient):
     def iter_jsonl(self, url: str) -> Iterator[dict[str, Any]]:
         """Stream a bulk result file line by line (never the whole file in memory).
 
-        The URL is a pre-signed storage link: it gets no access token (it must not leak to the storage host).
+        The URL is a pre-signed storage link: it gets no access token (it must not leak to the storage host), and
+        its errors name it without its query (``signed_url_location``): the signature is a credential.
         """
         self._download_calls += 1
+        where = signed_url_location(url)
         try:
             with requests.get(url, stream=True, verify=self.verify, timeout=self.http.timeout) as response:
                 if response.status_code >= 400:
@@ -697,7 +711,7 @@ class ShopifyClient(ShopClient):
                         f"downloading the bulk result failed with HTTP {response.status_code}",
                         platform=PLATFORM,
                         method="GET",
-                        url=url,
+                        url=where,
                         status=response.status_code,
                     )
                 for number, raw in enumerate(response.iter_lines(), start=1):
@@ -708,11 +722,11 @@ class ShopifyClient(ShopClient):
                         yield json.loads(raw)
                     except ValueError:
                         raise ShopifyBulkOperationError(
-                            f"bulk result line {number} is not JSON (file cut off?)", platform=PLATFORM, url=url
+                            f"bulk result line {number} is not JSON (file cut off?)", platform=PLATFORM, url=where
                         ) from None
         except requests.RequestException as exc:
             raise ShopifyBulkOperationError(
-                f"downloading the bulk result failed: {type(exc).__name__}", platform=PLATFORM, url=url
+                f"downloading the bulk result failed: {type(exc).__name__}", platform=PLATFORM, url=where
             ) from None
 
     # -- id listings (deletion reconciliation) -------------------------------------------------------------------
@@ -759,5 +773,6 @@ __all__ = [
     "gid_tail",
     "gid_type",
     "requested_cost",
+    "signed_url_location",
     "updated_at_filter",
 ]
