@@ -442,3 +442,35 @@ def test_adopting_a_shop_product_by_sku_keeps_the_merchants_variants_the_hub_doe
     world.clear()
     assert world.push() == 0
     assert world.mutations() == []
+
+
+def test_connecting_the_shop_again_keeps_its_webhook_secret_and_the_merchants_stock_settings(world: World) -> None:
+    """Prevents a reconnect with a new static token from dropping the stored ``webhook_secret`` (the deliveries of
+    the subscriptions already registered could no longer be verified) unless ``--webhook-secret`` is given again,
+    and from wiping the merchant's stock settings and reconciliation interval (the sync settings were kept, these
+    were not). A secret given again replaces the stored one."""
+    from ecom_pipeline.warehouse import store
+    from ecom_pipeline.warehouse.credentials import CredentialCipher, reveal
+    from ecom_pipeline.warehouse.schema import integrations
+
+    engine = shared_engine(world.url)
+    cipher = CredentialCipher.from_env(world.tmp / "home")
+
+    def stored() -> tuple[dict[str, Any], dict[str, Any]]:
+        with engine.connect() as conn:
+            (row,) = store.list_integrations(conn, tenant_id=TENANT, platform="shopify")
+            return dict(row.settings), store.load_credentials(conn, row.id, cipher)
+
+    assert world.cli(*world.connect_argv(), "--direction", "push", "--webhook-secret", "whsec-first") == 0
+    merchant = {"stock_sync": True, "stock_buffer": "2", "stock_locations": {"1": "main"}}
+    with engine.begin() as conn:
+        settings, _ = stored()
+        conn.execute(update(integrations).values(settings={**settings, **merchant, "reconcile_interval_hours": 6}))
+    assert world.cli(*world.connect_argv(), "--direction", "push") == 0
+    settings, credentials = stored()
+    assert reveal(credentials["webhook_secret"]) == "whsec-first"
+    assert {k: settings.get(k) for k in merchant} == merchant and settings["reconcile_interval_hours"] == 6
+    assert settings["sync_direction"] == "push"
+    assert world.cli(*world.connect_argv(), "--webhook-secret", "whsec-second") == 0
+    _, credentials = stored()
+    assert reveal(credentials["webhook_secret"]) == "whsec-second"
