@@ -474,3 +474,40 @@ def test_connecting_the_shop_again_keeps_its_webhook_secret_and_the_merchants_st
     assert world.cli(*world.connect_argv(), "--webhook-secret", "whsec-second") == 0
     _, credentials = stored()
     assert reveal(credentials["webhook_secret"]) == "whsec-second"
+
+
+def test_a_lost_variants_bulk_create_answer_links_the_variant_made_instead_of_refusing_it(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prevents the resend of a ``productVariantsBulkCreate`` whose answer was lost (the shop made the variant):
+    resent by the HTTP layer, it was refused (``VARIANT_ALREADY_EXISTS``), the push failed and the variant stayed
+    unlinked. The writer sends it once, reads the product back, finds the variant by SKU and links it."""
+    world.import_csv("tee,Tee,,active,variable,,,TEE-S,Tee S,8.00,,USD,0.35,Size=S,")
+    assert world.push() == 0
+    execute = ShopifyClient.execute
+    cut: list[str] = []
+
+    def lose_the_variants_create_answer(self: Any, query: str, variables: Any = None, **kw: Any) -> dict[str, Any]:
+        if kw.get("key") == "VariantsBulkCreate" and not cut:
+            cut.append("cut")
+            world.shop.faults.cut_after_bytes = 5
+            world.shop.faults.cut_responses = 1
+        return execute(self, query, variables, **kw)
+
+    monkeypatch.setattr(ShopifyClient, "execute", lose_the_variants_create_answer)
+    world.sandbox.clock.advance(60)
+    world.import_csv(
+        "tee,Tee,,active,variable,,,TEE-S,Tee S,8.00,,USD,0.35,Size=S,",
+        "tee,,,,,,,TEE-M,Tee M,8.00,,USD,0.35,Size=M,",
+    )
+    world.clear()
+    assert world.push() == 0
+    assert cut and world.mutations() == ["productVariantsBulkCreate"]
+    assert {s: len(v) for s, v in world.variants_by_sku().items() if s and s.startswith("TEE")} == {
+        "TEE-S": 1,
+        "TEE-M": 1,
+    }
+    assert world.linked_variant_skus() == ["TEE-M", "TEE-S"] and world.rejected() == []
+    world.clear()
+    assert world.push() == 0
+    assert world.mutations() == []

@@ -24,6 +24,7 @@ that interprets fields. Transport (retries on 5xx/network errors, Retry-After, b
 
 from __future__ import annotations
 
+import copy
 import json
 import tempfile
 import time
@@ -281,6 +282,7 @@ class ShopifyClient(ShopClient):
         # since then runs a little ahead of the shop's (network latency), which matters for pages fitted to ~1,000.
         self.governor = CostGovernor(sleep=options.sleep, clock=clock, safety=GOVERNOR_SAFETY_POINTS)
         self._bulk_operations = 0
+        self._once_http: HttpSession | None = None  # see _single_attempt_http
         # query key -> page size that fitted under MAX_SINGLE_QUERY_COST (see paginate(fit=...))
         self.page_sizes: dict[str, int] = {}
         self._download_bytes = 0
@@ -313,11 +315,16 @@ class ShopifyClient(ShopClient):
         *,
         key: str | None = None,
         estimate: float | None = None,
+        retry: bool = True,
     ) -> dict[str, Any]:
         """Run one GraphQL document and return its ``data``; raise a ``ShopApiError`` subclass on any error.
 
         ``key`` names the query shape for the governor (defaults to the document's first line); ``estimate`` is
-        the expected cost before the shop has told us (e.g. from page sizes).
+        the expected cost before the shop has told us (e.g. from page sizes). ``retry=False`` is for a mutation
+        that is not idempotent (``collectionCreate``, ``productVariantsBulkCreate``, a ``productSet`` create
+        without a handle): the HTTP layer does not resend it after a failed attempt (a lost answer may hide a
+        write the shop made), so the caller looks up what it meant to create before sending it again
+        (``writer._write_once``). THROTTLED answers (nothing written) are still waited out and resent here.
         """
         key = key or query.strip().split("{", 1)[0].strip() or query[:40]
         renewed = False
@@ -325,7 +332,7 @@ class ShopifyClient(ShopClient):
         while True:
             self.governor.before(key, estimate)
             try:
-                response = self.http.request(
+                response = (self.http if retry else self._single_attempt_http()).request(
                     "POST", self.endpoint, json_body={"query": query, "variables": dict(variables or {})}
                 )
             except ShopAuthError as err:
@@ -370,6 +377,19 @@ class ShopifyClient(ShopClient):
             if not isinstance(data, Mapping):
                 raise ShopResponseError("GraphQL response without data", platform=PLATFORM, url=response.url)
             return dict(data)
+
+    def _single_attempt_http(self) -> HttpSession:
+        """The HTTP session without its retries (``max_retries`` 0), for writes that must not be sent twice blindly:
+        the same connection pool, auth, counters and lock (a shallow copy), only the retry count differs."""
+        if self._once_http is None:
+            once = copy.copy(self.http)
+            once.max_retries = 0
+            self._once_http = once
+        return self._once_http
+
+    def retry_wait(self, attempt: int) -> None:
+        """Sleep before a caller's own retry of a write sent with ``retry=False`` (the HTTP layer's backoff)."""
+        self._sleep(min(self.http.max_backoff_s, self.http.backoff_base_s * (2**attempt)))
 
     # -- pagination -----------------------------------------------------------------------------------------------
 

@@ -32,7 +32,9 @@
   does not create a duplicate on the rerun. Since ``identifier: {handle}`` would also overwrite a merchant's own product
   that merely has the same handle, the handles of the other creates are looked up first (``products(query:
   "handle:...")``) and a product found there with none of our SKUs is refused (not overwritten), except after an
-  interrupted push (``plan.resume``), when it is ours from that push.
+  interrupted push (``plan.resume``), when it is ours from that push. The writes that are not idempotent
+  (``collectionCreate``, ``productVariantsBulkCreate``, a ``productSet`` create without a handle) go through
+  ``_write_once``: no blind resend by the HTTP layer, a look-up of what they meant to create before each resend.
 - A hub delete is a ``DRAFT`` product, not ``ARCHIVED``: the export plan (shared by every platform) states a
   deleted or archived hub product as ``draft``, and the link's base is compared with that value; writing
   ARCHIVED would read back as ``archived`` and be planned (and written) again on every push. Draft also keeps
@@ -76,6 +78,7 @@ one call per product.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -83,7 +86,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from ecom_pipeline.platforms.errors import TransformError
+from ecom_pipeline.platforms.errors import (
+    ShopRateLimitedError,
+    ShopResponseError,
+    ShopServerError,
+    ShopUnreachableError,
+    TransformError,
+)
 from ecom_pipeline.platforms.http import HttpOptions
 from ecom_pipeline.platforms.shopify import queries as q
 from ecom_pipeline.platforms.shopify.client import ShopifyClient, gid_tail
@@ -124,6 +133,9 @@ PUSH_FIELDS: frozenset[str] = (frozenset(FIELDS) - {"sale_price"}) | {TAGS} | fr
 # With ``shopify_collections`` on, a linked product's categories too (the plan's ``categories`` change, as custom
 # collections: see the docstring).
 COLLECTIONS_PUSH_FIELDS: frozenset[str] = PUSH_FIELDS | {CATEGORIES}
+# Failures the HTTP layer would retry, where the shop may have written before the answer was lost (a non-idempotent
+# write is looked up before it is sent again: ``_Writer._write_once``).
+LOST_ANSWER_ERRORS = (ShopServerError, ShopUnreachableError, ShopResponseError, ShopRateLimitedError)
 # The fields of an adopted product's matched variant compared with the hub's and written where they differ (its SKU
 # is the hub's by definition: that is how it was found).
 ADOPTED_VARIANT_FIELDS = ("price", "compare_at_price", "barcode", "weight")
@@ -429,9 +441,17 @@ class _Writer:
             self._run_bulk(q.PRODUCT_SET_MUTATION, "productSet", sets, self._on_product_set)
         else:
             for request in sets:
-                data = self.client.execute(
-                    q.PRODUCT_SET_MUTATION, request.variables(), key="ProductSet", estimate=MUTATION_ESTIMATE
-                )
+                if request.identifier:  # by id or by handle: sending it twice writes the same product
+                    data = self.client.execute(
+                        q.PRODUCT_SET_MUTATION, request.variables(), key="ProductSet", estimate=MUTATION_ESTIMATE
+                    )
+                else:  # a create without a handle: a second send would create a second product
+                    data = self._write_once(
+                        q.PRODUCT_SET_MUTATION,
+                        request.variables(),
+                        "ProductSet",
+                        functools.partial(self._product_made, request),
+                    )
                 self._links(self._handled(self._on_product_set, request, data.get("productSet"), []))
         by_parent: dict[str, list[FieldUpdate]] = {}
         for u in [*self.plan.updates, *self.adopted_updates]:
@@ -471,6 +491,51 @@ class _Writer:
             self._delete_variants(parent, doomed)
         self.out.api_calls = self.client.stats.api_calls
         return self.out
+
+    # -- writes that are not idempotent ------------------------------------------------------------------------------
+
+    def _write_once(
+        self,
+        document: str,
+        variables: Mapping[str, Any],
+        key: str,
+        find: Callable[[], dict[str, Any] | None],
+    ) -> dict[str, Any]:
+        """``data`` of a mutation that would create a second record if sent twice (``collectionCreate``,
+        ``productVariantsBulkCreate``, a ``productSet`` create without a handle).
+
+        The HTTP layer retries every failed POST, and an answer lost on the way back (cut, timed out, a 502 after
+        the shop wrote) is a write done: resending it blindly made a duplicate (a second collection ``mugs-1``,
+        a variant refused as already there). So it is sent with ``retry=False``, and before each resend ``find``
+        looks up what it meant to create (by title, by SKU): found, that is the answer (``data`` in the mutation's
+        shape); not found, it is sent again, as many times as the HTTP layer would have."""
+        attempts = max(1, int(self.client.http.max_retries) + 1)
+        for attempt in range(attempts):
+            if attempt:
+                found = find()
+                if found is not None:
+                    return found
+            try:
+                return self.client.execute(document, variables, key=key, estimate=MUTATION_ESTIMATE, retry=False)
+            except LOST_ANSWER_ERRORS:
+                if attempt + 1 >= attempts:
+                    raise
+                self.client.retry_wait(attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _read_product(self, product_gid: str) -> dict[str, Any] | None:
+        """A product as a mutation answer carries it (its fields and all its variants), read after a lost answer."""
+        data = self.client.execute(
+            q.PRODUCT_BY_ID_QUERY,
+            {"id": product_gid, "variantsFirst": 100, "collectionsFirst": 0},
+            key="ProductById",
+        )
+        product = data.get("product")
+        if not isinstance(product, Mapping):
+            return None
+        product = self._whole(product)
+        product.pop("collections", None)  # not in a mutation answer: the writer knows what it wrote
+        return product
 
     # -- look-ups -------------------------------------------------------------------------------------------------
 
@@ -524,23 +589,30 @@ class _Writer:
         request.categories = collection_titles(escape_name(t) for t in titles)  # as the pull reads them
         return True
 
+    def _collection_index(self) -> dict[str, tuple[str, str, bool]]:
+        """The shop's collections, read once (``self.collections``: casefolded title -> (gid, title, smart))."""
+        if self.collections is not None:
+            return self.collections
+        index: dict[str, tuple[str, str, bool]] = {}
+        self.collections = index
+        for page in self.client.paginate(
+            q.COLLECTIONS_QUERY, ("collections",), {"first": COLLECTIONS_PAGE}, key="Collections"
+        ):
+            for node in page.nodes:
+                key = " ".join(str(node.get("title") or "").split()).casefold()
+                smart = node.get("ruleSet") is not None
+                if key and (key not in index or (index[key][2] and not smart)):
+                    index[key] = (str(node["id"]), str(node.get("title")), smart)
+        return index
+
     def _collection(self, title: str) -> tuple[str, str] | str:
         """The custom collection titled ``title`` (without case): ``(gid, its title)``, created when missing; or
         why it cannot be used (a smart collection of that title, or Shopify's refusal of the create)."""
-        if self.collections is None:
-            self.collections = {}
-            for page in self.client.paginate(
-                q.COLLECTIONS_QUERY, ("collections",), {"first": COLLECTIONS_PAGE}, key="Collections"
-            ):
-                for node in page.nodes:
-                    key = " ".join(str(node.get("title") or "").split()).casefold()
-                    smart = node.get("ruleSet") is not None
-                    if key and (key not in self.collections or (self.collections[key][2] and not smart)):
-                        self.collections[key] = (str(node["id"]), str(node.get("title")), smart)
+        collections = self._collection_index()
         key = title.casefold()
         if key in self.collection_refusals:
             return self.collection_refusals[key]
-        found = self.collections.get(key)
+        found = collections.get(key)
         if found is not None and found[2]:
             return (
                 f"category {title!r}: the Shopify collection {found[1]!r} is a smart (automated) collection, whose "
@@ -548,11 +620,8 @@ class _Writer:
             )
         if found is not None:
             return found[0], found[1]
-        data = self.client.execute(
-            q.COLLECTION_CREATE_MUTATION,
-            {"input": {"title": title}},
-            key="CollectionCreate",
-            estimate=MUTATION_ESTIMATE,
+        data = self._write_once(
+            q.COLLECTION_CREATE_MUTATION, {"input": {"title": title}}, "CollectionCreate", lambda: self._made(key)
         )
         answer = data.get("collectionCreate") or {}
         made = answer.get("collection")
@@ -563,8 +632,18 @@ class _Writer:
             )
             self.collection_refusals[key] = reason
             return reason
-        self.collections[key] = (str(made["id"]), str(made.get("title") or title), False)
-        return self.collections[key][0], self.collections[key][1]
+        index = self._collection_index()  # read again when the answer was lost (``_made``)
+        index[key] = (str(made["id"]), str(made.get("title") or title), False)
+        return index[key][0], index[key][1]
+
+    def _made(self, key: str) -> dict[str, Any] | None:
+        """After a lost ``collectionCreate`` answer: the custom collection of that title if the shop made it (the
+        collections are read again), as the mutation's answer; None to send it again."""
+        self.collections = None
+        found = self._collection_index().get(key)
+        if found is None or found[2]:
+            return None
+        return {"collectionCreate": {"collection": {"id": found[0], "title": found[1]}, "userErrors": []}}
 
     # -- creates --------------------------------------------------------------------------------------------------
 
@@ -802,8 +881,12 @@ class _Writer:
                 }
             )
         variables = {"productId": _gid("Product", parent), "variants": bodies}
-        data = self.client.execute(
-            q.VARIANTS_BULK_CREATE_MUTATION, variables, key="VariantsBulkCreate", estimate=MUTATION_ESTIMATE
+        skus = [vc.variant.sku for vc in creates if vc.variant.sku]
+        data = self._write_once(
+            q.VARIANTS_BULK_CREATE_MUTATION,
+            variables,
+            "VariantsBulkCreate",
+            lambda: self._variants_made(parent, skus, len(creates)),
         )
         answer = data.get("productVariantsBulkCreate") or {}
         errors = list(answer.get("userErrors") or [])
@@ -843,6 +926,34 @@ class _Writer:
             rows.append(self._variant_row(shop_variant, vc.variant.hub_id, parent, None, ()))
             self.out.created += 1
         self.on_links(rows)
+
+    def _product_made(self, request: _SetRequest) -> dict[str, Any] | None:
+        """After a lost answer to a ``productSet`` create without a handle: the product its SKUs are now on, if
+        the shop made it, as the answer; else None, to send it again (a product without SKUs: sent again)."""
+        c = request.create
+        skus = [v.sku for v in c.variants if v.sku] if c is not None else []
+        if c is None or len(skus) != len(c.variants):
+            return None
+        owners = {ids[1] for ids in self.lookup_skus(skus).values()}
+        if len(owners) != 1:
+            return None
+        product = self._read_product(next(iter(owners)))
+        return {"productSet": {"product": product, "userErrors": []}} if product is not None else None
+
+    def _variants_made(self, parent: str, skus: list[str], count: int) -> dict[str, Any] | None:
+        """After a lost ``productVariantsBulkCreate`` answer: the product read again; when it has every SKU sent
+        (Shopify creates all or none), that is the answer; else None, to send it again. Variants without a SKU
+        cannot be told apart from the merchant's: sent again."""
+        if len(skus) != count:
+            return None
+        product = self._read_product(_gid("Product", parent))
+        if product is None:
+            return None
+        nodes = {n.get("sku"): n for n in (product.get("variants") or {}).get("nodes") or []}
+        if not all(sku in nodes for sku in skus):
+            return None
+        made = [nodes[sku] for sku in skus]
+        return {"productVariantsBulkCreate": {"product": product, "productVariants": made, "userErrors": []}}
 
     def _delete_variants(self, parent: str, group: list[VariantDelete], *, one_by_one: bool = False) -> None:
         """Hub variants deleted under a product the shop has: one ``productVariantsBulkDelete`` (all or none).
