@@ -115,7 +115,7 @@ def cmd_connect(args: argparse.Namespace) -> int:
         result.settings[SETTING] = reconcile_hours
     engine = _engine(args)
     cipher = _cipher(args)
-    _sync_settings_at_connect(engine, args, spec.name, result.base_url, result.settings)
+    _sync_settings_at_connect(engine, args, spec.name, result.base_url, result.settings, result.credentials, cipher)
     with engine.begin() as conn:
         integration_id = store.create_integration(
             conn,
@@ -683,19 +683,27 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def _sync_settings_at_connect(engine: Any, args: argparse.Namespace, platform: str, base_url: str,
-                              settings: dict[str, Any]) -> None:  # fmt: skip
-    """Keep the sync settings of a shop connected again, and apply ``--direction`` (absent: ``pull``).
+                              settings: dict[str, Any], credentials: dict[str, Any] | None = None,
+                              cipher: Any = None) -> None:  # fmt: skip
+    """Keep the settings of a shop connected again, and apply ``--direction`` (absent: ``pull``).
 
     Reconnecting replaces the settings with what the shop reports; the merchant's direction, policies, listing
-    rules and price rule are ours, not the shop's, so they carry over.
+    rules, price rule, stock settings and reconciliation interval are ours, not the shop's, so they carry over, and
+    so does a Shopify ``webhook_secret`` not given again (``platforms/reconnect.py``).
     """
-    from ecom_pipeline.sync.policies import SETTING_KEYS, updated_settings
-    from ecom_pipeline.warehouse import store
+    from ecom_pipeline.platforms.reconnect import carry_over
+    from ecom_pipeline.sync.policies import updated_settings
 
     with engine.connect() as conn:
-        for i in store.list_integrations(conn, tenant_id=args.tenant, platform=platform, include_disconnected=True):
-            if i.base_url == base_url.rstrip("/"):
-                settings.update({k: v for k, v in i.settings.items() if k in SETTING_KEYS})
+        carry_over(
+            conn,
+            tenant_id=args.tenant,
+            platform=platform,
+            base_url=base_url,
+            settings=settings,
+            credentials=credentials,
+            cipher=cipher,
+        )
     settings.update(updated_settings(settings, direction=getattr(args, "direction", None)))
 
 

@@ -126,3 +126,18 @@ def test_a_bulk_operation_that_fails_after_writing_fails_the_push_and_the_rerun_
     world.clear()
     assert world.push() == 0
     assert world.mutations() == []
+
+
+def test_a_bulk_push_with_a_product_over_100_variants_links_every_line(world: World) -> None:
+    """Prevents the loss of a whole bulk file's links when one result line is a product over 100 variants (its
+    ``productSet`` answer reads the first 100): the rest of its variants is paged in, and every line links."""
+    lines = ["big,Big,,active,variable,,,BIG-0,Big 0,10.00,,USD,0.2,Size=S0,"]
+    lines += [f"big,,,,,,,BIG-{i},Big {i},10.00,,USD,0.2,Size=S{i}," for i in range(1, 130)]
+    world.import_csv(*lines, *CATALOGUE[:-1])
+    world.clear()
+    assert world.push() == 0
+    assert world.mutations() == BULK_CALLS
+    assert len(world.linked_variant_skus()) == 130 + len(GOOD)
+    world.clear()
+    assert world.push() == 0
+    assert world.mutations() == []

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from ecom_pipeline.platforms.shopify.client import ShopifyClient
 from ecom_pipeline.runner import run_sync
 from ecom_pipeline.sandbox.shopify.oauth import DEFAULT_SCOPES
 from ecom_pipeline.warehouse.engine import shared_engine
@@ -342,3 +343,171 @@ def test_the_pull_reads_a_weight_kept_in_pounds_or_grams_as_kilograms(world: Wor
         "0.25",
         "0.2",
     )  # 1.25 lb = 0.5669904625 kg, to the mg
+
+
+BIG_VARIANTS = 130  # over the 100 variants a productSet answer reads (variants(first: 100))
+
+
+def big_catalogue() -> list[str]:
+    """A hub product of ``BIG_VARIANTS`` variants (BIG-0..), then a simple product after it."""
+    lines = ["big,Big,,active,variable,,,BIG-0,Big 0,10.00,,USD,0.2,Size=S0,"]
+    lines += [f"big,,,,,,,BIG-{i},Big {i},10.00,,USD,0.2,Size=S{i}," for i in range(1, BIG_VARIANTS)]
+    return [*lines, "mug,Mug,,active,simple,,,MUG-1,,8.00,,USD,0.35,,"]
+
+
+def test_a_product_with_more_than_100_variants_is_linked_and_the_items_after_it_are_still_pushed(world: World) -> None:
+    """Prevents a push that stops for good at a product over 100 variants: the ``productSet`` answer reads the
+    first 100, and a base built from that page failed the whole push (nothing linked, the items after it never
+    sent, and the next push adopting it and failing the same way). The rest is paged in before the base is built;
+    an edit and a hub delete of the linked product (a ``productSet`` answered the same way) link too."""
+    world.import_csv(*big_catalogue())
+    assert world.push() == 0
+    skus = world.variants_by_sku()
+    assert sum(1 for s in skus if s.startswith("BIG-")) == BIG_VARIANTS and len(skus["MUG-1"]) == 1
+    assert len(world.linked_variant_skus()) == BIG_VARIANTS + 1 and world.rejected() == []
+    world.clear()
+    assert world.push() == 0
+    assert world.mutations() == []
+    for values in ({"title": "Bigger"}, {"deleted_at": utcnow()}):
+        world.set_hub("big", **values)
+        world.clear()
+        assert world.push() == 0
+        assert world.mutations() == ["productSet"]
+        assert world.rejected() == []
+        world.clear()
+        assert world.push() == 0
+        assert world.mutations() == []
+    assert world.product("BIG-0").status == "DRAFT" and world.product("BIG-0").title == "Bigger"
+
+
+def test_an_answer_the_transform_cannot_read_rejects_that_product_only_and_it_is_retried(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prevents one unreadable ``productSet`` answer (a ``TransformError`` building its base) from ending the whole
+    push: that product is rejected (no link), the products after it are still written and linked, and the next
+    push adopts it by SKU and links it."""
+    execute = ShopifyClient.execute
+    spoiled: list[str] = []
+
+    def spoil_first_product_set(self: Any, query: str, variables: Any = None, **kw: Any) -> dict[str, Any]:
+        data = execute(self, query, variables, **kw)
+        if kw.get("key") == "ProductSet" and not spoiled:
+            node = data["productSet"]["product"]["variants"]["nodes"][0]
+            spoiled.append(node["sku"])
+            node["price"] = "not a price"
+        return data
+
+    monkeypatch.setattr(ShopifyClient, "execute", spoil_first_product_set)
+    world.import_csv(*CATALOGUE)
+    assert world.push() == 1
+    (rejected,) = world.rejected()
+    assert "could not be read" in rejected.reason and "price" in rejected.reason
+    first = "tee" if spoiled[0].startswith("TEE") else "MUG-1"
+    assert rejected.external_id == first
+    others = [s for s in OURS if not (s.startswith("TEE") if first == "tee" else s == "MUG-1")]
+    assert world.linked_variant_skus() == sorted(others)  # the product after it went and linked
+    world.clear()
+    assert world.push() == 0
+    assert world.mutations() == ["productSet"]  # adopted by SKU, not created again
+    assert world.linked_variant_skus() == sorted(OURS)
+    assert {s: len(v) for s, v in world.variants_by_sku().items() if s in OURS} == dict.fromkeys(OURS, 1)
+
+
+def test_adopting_a_shop_product_by_sku_keeps_the_merchants_variants_the_hub_does_not_have(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Prevents the idempotent create from deleting a merchant's variants: adopting a shop product found by SKU
+    sent the hub's whole variant list in ``productSet``, which replaces the shop's list (X-3 deleted). The adoption
+    writes the product's fields and only the matched variants' differing values, and says which shop variants it
+    left alone."""
+    store = world.shop.store
+    product = store.add_product(
+        "Merchant Tee",
+        [{"sku": f"X-{i}", "price": "10.00"} for i in (1, 2, 3)],
+    )
+    world.import_csv(
+        "xtee,X Tee,,active,variable,,,X-1,X - 1,12.00,,USD,0.2,Size=S,",
+        "xtee,,,,,,,X-2,X - 2,10.00,,USD,0.2,Size=M,",
+    )
+    world.clear()
+    with caplog.at_level("WARNING", logger="ecom_pipeline.platforms.shopify.writer"):
+        assert world.push() == 0
+    skus = world.variants_by_sku()
+    assert {s: len(skus.get(s, [])) for s in ("X-1", "X-2", "X-3")} == {"X-1": 1, "X-2": 1, "X-3": 1}
+    assert world.mutations() == ["productSet", "productVariantsBulkUpdate"]  # X-1's price: the only difference
+    assert {skus[s][0].product_id for s in ("X-1", "X-2", "X-3")} == {product.id}  # adopted, nothing created
+    assert skus["X-1"][0].price == Decimal("12.00") and store.products[product.id].title == "X Tee"
+    assert world.linked_variant_skus() == ["X-1", "X-2"] and world.rejected() == []
+    assert any("X-3" in r.getMessage() and "left as they are" in r.getMessage() for r in caplog.records)
+    world.clear()
+    assert world.push() == 0
+    assert world.mutations() == []
+
+
+def test_connecting_the_shop_again_keeps_its_webhook_secret_and_the_merchants_stock_settings(world: World) -> None:
+    """Prevents a reconnect with a new static token from dropping the stored ``webhook_secret`` (the deliveries of
+    the subscriptions already registered could no longer be verified) unless ``--webhook-secret`` is given again,
+    and from wiping the merchant's stock settings and reconciliation interval (the sync settings were kept, these
+    were not). A secret given again replaces the stored one."""
+    from ecom_pipeline.warehouse import store
+    from ecom_pipeline.warehouse.credentials import CredentialCipher, reveal
+    from ecom_pipeline.warehouse.schema import integrations
+
+    engine = shared_engine(world.url)
+    cipher = CredentialCipher.from_env(world.tmp / "home")
+
+    def stored() -> tuple[dict[str, Any], dict[str, Any]]:
+        with engine.connect() as conn:
+            (row,) = store.list_integrations(conn, tenant_id=TENANT, platform="shopify")
+            return dict(row.settings), store.load_credentials(conn, row.id, cipher)
+
+    assert world.cli(*world.connect_argv(), "--direction", "push", "--webhook-secret", "whsec-first") == 0
+    merchant = {"stock_sync": True, "stock_buffer": "2", "stock_locations": {"1": "main"}}
+    with engine.begin() as conn:
+        settings, _ = stored()
+        conn.execute(update(integrations).values(settings={**settings, **merchant, "reconcile_interval_hours": 6}))
+    assert world.cli(*world.connect_argv(), "--direction", "push") == 0
+    settings, credentials = stored()
+    assert reveal(credentials["webhook_secret"]) == "whsec-first"
+    assert {k: settings.get(k) for k in merchant} == merchant and settings["reconcile_interval_hours"] == 6
+    assert settings["sync_direction"] == "push"
+    assert world.cli(*world.connect_argv(), "--webhook-secret", "whsec-second") == 0
+    _, credentials = stored()
+    assert reveal(credentials["webhook_secret"]) == "whsec-second"
+
+
+def test_a_lost_variants_bulk_create_answer_links_the_variant_made_instead_of_refusing_it(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prevents the resend of a ``productVariantsBulkCreate`` whose answer was lost (the shop made the variant):
+    resent by the HTTP layer, it was refused (``VARIANT_ALREADY_EXISTS``), the push failed and the variant stayed
+    unlinked. The writer sends it once, reads the product back, finds the variant by SKU and links it."""
+    world.import_csv("tee,Tee,,active,variable,,,TEE-S,Tee S,8.00,,USD,0.35,Size=S,")
+    assert world.push() == 0
+    execute = ShopifyClient.execute
+    cut: list[str] = []
+
+    def lose_the_variants_create_answer(self: Any, query: str, variables: Any = None, **kw: Any) -> dict[str, Any]:
+        if kw.get("key") == "VariantsBulkCreate" and not cut:
+            cut.append("cut")
+            world.shop.faults.cut_after_bytes = 5
+            world.shop.faults.cut_responses = 1
+        return execute(self, query, variables, **kw)
+
+    monkeypatch.setattr(ShopifyClient, "execute", lose_the_variants_create_answer)
+    world.sandbox.clock.advance(60)
+    world.import_csv(
+        "tee,Tee,,active,variable,,,TEE-S,Tee S,8.00,,USD,0.35,Size=S,",
+        "tee,,,,,,,TEE-M,Tee M,8.00,,USD,0.35,Size=M,",
+    )
+    world.clear()
+    assert world.push() == 0
+    assert cut and world.mutations() == ["productVariantsBulkCreate"]
+    assert {s: len(v) for s, v in world.variants_by_sku().items() if s and s.startswith("TEE")} == {
+        "TEE-S": 1,
+        "TEE-M": 1,
+    }
+    assert world.linked_variant_skus() == ["TEE-M", "TEE-S"] and world.rejected() == []
+    world.clear()
+    assert world.push() == 0
+    assert world.mutations() == []

@@ -355,3 +355,32 @@ def test_variants_added_and_removed_while_collections_are_off_keep_the_bases_cat
         assert world.push() == 0
         assert world.mutations() == [mutation]
         assert base_categories() == agreed, mutation
+
+
+def test_a_lost_collection_create_answer_does_not_make_a_second_collection(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prevents a duplicate collection (``Mugs`` and ``mugs-1``) when the answer to ``collectionCreate`` is lost on
+    the way back (the shop made it): the HTTP layer resent every POST blindly. The writer sends it once, looks the
+    collection up by title, finds it and uses it."""
+    from ecom_pipeline.platforms.shopify.client import ShopifyClient
+
+    execute = ShopifyClient.execute
+    cut: list[str] = []
+
+    def lose_the_first_collection_answer(self: Any, query: str, variables: Any = None, **kw: Any) -> dict[str, Any]:
+        if kw.get("key") == "CollectionCreate" and not cut:
+            cut.append(str(variables))
+            world.shop.faults.cut_after_bytes = 5
+            world.shop.faults.cut_responses = 1
+        return execute(self, query, variables, **kw)
+
+    monkeypatch.setattr(ShopifyClient, "execute", lose_the_first_collection_answer)
+    world.import_csv(CUP)
+    assert world.push() == 0
+    assert cut and world.mutations() == ["collectionCreate", "productSet"]
+    assert [c.title for c in world.shop.store.collections.values()].count("Mugs") == 1
+    assert world.collections_of("CUP-1") == [("Mugs", True)]
+    world.clear()
+    assert world.push() == 0
+    assert world.mutations() == []

@@ -77,6 +77,43 @@ def test_install_redirect_callback_and_token_exchange_create_the_integration(set
     engine.dispose()
 
 
+def test_reinstalling_the_app_keeps_the_merchants_sync_and_stock_settings(setup) -> None:  # type: ignore[no-untyped-def]
+    """Prevents a reinstall through OAuth from wiping the merchant's settings: the callback stored only the API
+    version, scopes and currency, replacing the whole settings row (direction, policies, price rule, bulk mutation
+    threshold, collections, stock settings gone), where the CLI's reconnect keeps them."""
+    receiver, sb, _cipher, url = setup
+    domain = sb.shop("oauth-shop").http_url.split("://", 1)[1]
+
+    def install() -> None:
+        response = requests.get(
+            f"{receiver}/oauth/shopify/install", params={"shop": domain, "tenant": "acme"}, timeout=10
+        )
+        assert response.status_code == 200, response.text
+
+    install()
+    merchant = {
+        "sync_direction": "push",
+        "field_policies": {"price": "hub_wins"},
+        "price_rule": {"multiplier": "1.10"},
+        "bulk_mutation_threshold": 3,
+        "shopify_collections": True,
+        "stock_sync": True,
+        "stock_buffer": "2",
+        "stock_locations": {"1": "main"},
+        "reconcile_interval_hours": 6,
+    }
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        settings = conn.execute(select(integrations.c.settings)).scalar_one()
+        conn.execute(integrations.update().values(settings={**settings, **merchant}))
+    install()
+    with engine.connect() as conn:
+        (row,) = store.list_integrations(conn, tenant_id="acme", platform="shopify")
+    assert {k: row.settings.get(k) for k in merchant} == merchant
+    assert row.settings["scopes"] and row.settings["api_version"]  # what the shop reports is read again
+    engine.dispose()
+
+
 def test_a_forged_or_replayed_callback_is_refused_and_stores_nothing(setup) -> None:  # type: ignore[no-untyped-def]
     """Prevents an attacker's callback (bad hmac, foreign state, replay) from installing a shop."""
     receiver, sb, _cipher, url = setup

@@ -24,12 +24,14 @@ that interprets fields. Transport (retries on 5xx/network errors, Retry-After, b
 
 from __future__ import annotations
 
+import copy
 import json
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
@@ -203,6 +205,17 @@ def assemble_bulk(lines: Iterable[Mapping[str, Any]], child_connections: Mapping
             yield record
 
 
+def signed_url_location(url: str) -> str:
+    """A pre-signed storage URL (a bulk result: ``Signature``, ``GoogleAccessId``, ``X-Goog-*`` in its query) as it may
+    be shown in an error, a log or a run's failure: scheme, host and path only. The query is the credential (anyone
+    holding it reads the file until it expires), so none of it is kept, whatever its parameters are called."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<bulk result URL>"
+    return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path, "", ""))
+
+
 def _int_or_none(value: Any) -> int | None:
     """``UnsignedInt64`` arrives as a string."""
     try:
@@ -269,6 +282,7 @@ class ShopifyClient(ShopClient):
         # since then runs a little ahead of the shop's (network latency), which matters for pages fitted to ~1,000.
         self.governor = CostGovernor(sleep=options.sleep, clock=clock, safety=GOVERNOR_SAFETY_POINTS)
         self._bulk_operations = 0
+        self._once_http: HttpSession | None = None  # see _single_attempt_http
         # query key -> page size that fitted under MAX_SINGLE_QUERY_COST (see paginate(fit=...))
         self.page_sizes: dict[str, int] = {}
         self._download_bytes = 0
@@ -301,11 +315,16 @@ class ShopifyClient(ShopClient):
         *,
         key: str | None = None,
         estimate: float | None = None,
+        retry: bool = True,
     ) -> dict[str, Any]:
         """Run one GraphQL document and return its ``data``; raise a ``ShopApiError`` subclass on any error.
 
         ``key`` names the query shape for the governor (defaults to the document's first line); ``estimate`` is
-        the expected cost before the shop has told us (e.g. from page sizes).
+        the expected cost before the shop has told us (e.g. from page sizes). ``retry=False`` is for a mutation
+        that is not idempotent (``collectionCreate``, ``productVariantsBulkCreate``, a ``productSet`` create
+        without a handle): the HTTP layer does not resend it after a failed attempt (a lost answer may hide a
+        write the shop made), so the caller looks up what it meant to create before sending it again
+        (``writer._write_once``). THROTTLED answers (nothing written) are still waited out and resent here.
         """
         key = key or query.strip().split("{", 1)[0].strip() or query[:40]
         renewed = False
@@ -313,7 +332,7 @@ class ShopifyClient(ShopClient):
         while True:
             self.governor.before(key, estimate)
             try:
-                response = self.http.request(
+                response = (self.http if retry else self._single_attempt_http()).request(
                     "POST", self.endpoint, json_body={"query": query, "variables": dict(variables or {})}
                 )
             except ShopAuthError as err:
@@ -358,6 +377,19 @@ class ShopifyClient(ShopClient):
             if not isinstance(data, Mapping):
                 raise ShopResponseError("GraphQL response without data", platform=PLATFORM, url=response.url)
             return dict(data)
+
+    def _single_attempt_http(self) -> HttpSession:
+        """The HTTP session without its retries (``max_retries`` 0), for writes that must not be sent twice blindly:
+        the same connection pool, auth, counters and lock (a shallow copy), only the retry count differs."""
+        if self._once_http is None:
+            once = copy.copy(self.http)
+            once.max_retries = 0
+            self._once_http = once
+        return self._once_http
+
+    def retry_wait(self, attempt: int) -> None:
+        """Sleep before a caller's own retry of a write sent with ``retry=False`` (the HTTP layer's backoff)."""
+        self._sleep(min(self.http.max_backoff_s, self.http.backoff_base_s * (2**attempt)))
 
     # -- pagination -----------------------------------------------------------------------------------------------
 
@@ -687,9 +719,11 @@ class ShopifyClient(ShopClient):
     def iter_jsonl(self, url: str) -> Iterator[dict[str, Any]]:
         """Stream a bulk result file line by line (never the whole file in memory).
 
-        The URL is a pre-signed storage link: it gets no access token (it must not leak to the storage host).
+        The URL is a pre-signed storage link: it gets no access token (it must not leak to the storage host), and
+        its errors name it without its query (``signed_url_location``): the signature is a credential.
         """
         self._download_calls += 1
+        where = signed_url_location(url)
         try:
             with requests.get(url, stream=True, verify=self.verify, timeout=self.http.timeout) as response:
                 if response.status_code >= 400:
@@ -697,7 +731,7 @@ class ShopifyClient(ShopClient):
                         f"downloading the bulk result failed with HTTP {response.status_code}",
                         platform=PLATFORM,
                         method="GET",
-                        url=url,
+                        url=where,
                         status=response.status_code,
                     )
                 for number, raw in enumerate(response.iter_lines(), start=1):
@@ -708,11 +742,11 @@ class ShopifyClient(ShopClient):
                         yield json.loads(raw)
                     except ValueError:
                         raise ShopifyBulkOperationError(
-                            f"bulk result line {number} is not JSON (file cut off?)", platform=PLATFORM, url=url
+                            f"bulk result line {number} is not JSON (file cut off?)", platform=PLATFORM, url=where
                         ) from None
         except requests.RequestException as exc:
             raise ShopifyBulkOperationError(
-                f"downloading the bulk result failed: {type(exc).__name__}", platform=PLATFORM, url=url
+                f"downloading the bulk result failed: {type(exc).__name__}", platform=PLATFORM, url=where
             ) from None
 
     # -- id listings (deletion reconciliation) -------------------------------------------------------------------
@@ -759,5 +793,6 @@ __all__ = [
     "gid_tail",
     "gid_type",
     "requested_cost",
+    "signed_url_location",
     "updated_at_filter",
 ]

@@ -37,6 +37,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ecom_pipeline.platforms.errors import ShopApiError
+from ecom_pipeline.platforms.reconnect import carry_over
 from ecom_pipeline.platforms.shopify.auth import (
     OAuthCallbackError,
     StaticToken,
@@ -199,6 +200,9 @@ def oauth_routes(
         }
         settings = {"api_version": config.api_version, "scopes": scopes, "currency": facts.get("currency")}
         with engine.begin() as conn:
+            # A reinstall reuses the shop's row: the merchant's sync and stock settings carry over, as on the CLI's
+            # reconnect (the webhook secret does not: an app's deliveries are signed with its client secret).
+            carry_over(conn, tenant_id=tenant, platform="shopify", base_url=shop_url, settings=settings)
             integration_id = store.create_integration(
                 conn,
                 tenant_id=tenant,

@@ -10,9 +10,9 @@ for typical catalogues (5 variants per product) is a quarter of it:
   tells a custom collection from a smart one)); P=7, V=20, C=10: 884 requested (9 a page before collections);
 - collections follow-up page of one product (only when it is in more than C collections): 2 + 100 x 2 = 202;
 - variants follow-up page of one product (only when a product has more than V variants): 2 + 100 x 5 = 502;
-- orders page: 2 + O x (1 + 1 customer + 6 money bags x 3 + 2 + L x (1 + 1 variant + 2 x 3 money));
-  O=10, L=5: 642 requested; line taxes are not read (totalTaxSet has them); orders with more lines get a
-  follow-up lines query (2 + 100 x 8);
+- orders page: 2 + O x (1 + 1 customer + 6 money bags x 3 + 2 + L x (1 + 1 variant + 3 unit price + the
+  line's discount allocations, each 1 + 3 money)); O=10, L=5, one allocation a line: about 670 requested; line
+  taxes are not read (totalTaxSet has them); orders with more lines get a follow-up lines query;
 - inventory page of one location: 2 + 100 x (1 + 1 quantities + 1 item + 1 variant) = 402.
 
 Bulk operations cost nothing per record (one small mutation and cheap polls), which is why full syncs of large
@@ -67,11 +67,15 @@ PRODUCT_VARIANTS_QUERY = f"""query ProductVariants($id: ID!, $first: Int!, $afte
 
 
 def line_item_fields(*, variant: bool = True) -> str:
-    """Line fields; ``variant`` needs ``read_products`` (ProductVariant requires it wherever it appears)."""
+    """Line fields; ``variant`` needs ``read_products`` (ProductVariant requires it wherever it appears).
+
+    A line's total is its original price minus every ``discountAllocations`` amount, as the REST/webhook body's
+    ``discount_allocations`` give it: ``discountedTotalSet`` leaves out order-level discounts (and code ones unless
+    ``withCodeDiscounts``), so a poll and a webhook of the same order would disagree."""
     link = "\nvariant { id legacyResourceId }" if variant else ""
     return f"""id sku name quantity{link}
 originalUnitPriceSet {{ {MONEY_BAG} }}
-discountedTotalSet {{ {MONEY_BAG} }}"""
+discountAllocations {{ allocatedAmountSet {{ {MONEY_BAG} }} }}"""
 
 
 def order_fields(*, customer: bool = True) -> str:

@@ -545,6 +545,21 @@ def _line_graphql(f: Fields, line: Any, index: int) -> CanonicalOrderLine:
         amount = _bag(f, f"{field}.taxLines[{i}].priceSet", _obj(f, field, tax_line).get("priceSet"))
         tax = (tax or _ZERO) + (amount or _ZERO)
     variant = _obj(f, f"{field}.variant", node.get("variant"))
+    subtotal = unit * quantity if unit is not None else None
+    # The original total minus every discount allocated to the line (its own, a code's, an order-level one), as the
+    # REST path subtracts ``discount_allocations``: ``discountedTotalSet`` leaves order-level and code discounts out.
+    # A payload staged before ``discountAllocations`` was asked has only ``discountedTotalSet``: read as it was.
+    total: Decimal | None
+    if "discountAllocations" in node:
+        discounts = _ZERO
+        for i, allocation in enumerate(_list(f, f"{field}.discountAllocations", node.get("discountAllocations"))):
+            path = f"{field}.discountAllocations[{i}]"
+            discounts += (
+                _bag(f, f"{path}.allocatedAmountSet", _obj(f, path, allocation).get("allocatedAmountSet")) or _ZERO
+            )
+        total = subtotal - discounts if subtotal is not None else None
+    else:
+        total = _bag(f, f"{field}.discountedTotalSet", node.get("discountedTotalSet"))
     return CanonicalOrderLine(
         external_id=line_id,
         variant_external_id=record_id("variant", variant) if variant else None,
@@ -552,8 +567,8 @@ def _line_graphql(f: Fields, line: Any, index: int) -> CanonicalOrderLine:
         title=f.text(f"{field}.name", node.get("name")),
         quantity=quantity,
         unit_price=unit,
-        subtotal=unit * quantity if unit is not None else None,
-        total=_bag(f, f"{field}.discountedTotalSet", node.get("discountedTotalSet")),
+        subtotal=subtotal,
+        total=total,
         tax=tax,
     )
 

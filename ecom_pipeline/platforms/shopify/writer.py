@@ -24,14 +24,17 @@
   the bucket instead of meeting THROTTLED.
 - ``userErrors`` are per item: each refused product or variant becomes a rejection (stage ``export``) with the
   shop's code, message and field, its link is not written, and the next push plans it again (retried).
-- Idempotent creates: the SKUs about to be created are looked up first (``productVariants(query: "sku:...")``);
-  a product found with one is adopted (``productSet`` with ``identifier: {id}`` and its variants' ids) instead of
-  created, and a product not found is created with ``identifier: {handle}`` (the hub handle), which Shopify
-  treats as "create, or update the product with that handle". So a process killed between the shop's create
-  and our link does not create a duplicate on the rerun. Since ``identifier: {handle}`` would also overwrite a
-  merchant's own product that merely has the same handle, the handles of the other creates are looked up first
-  (``products(query: "handle:...")``) and a product found there with none of our SKUs is refused (not
-  overwritten), except after an interrupted push (``plan.resume``), when it is ours from that push.
+- Idempotent creates: the SKUs about to be created are looked up first (``productVariants(query: "sku:...")``); a
+  product found with one is adopted instead of created (``productSet`` with ``identifier: {id}`` and the product's
+  fields only: a ``variants`` list would delete the shop's variants the hub lacks; then the variants matched by SKU, see
+  ``_on_adopted``), and a product not found is created with ``identifier: {handle}`` (the hub handle), which Shopify
+  treats as "create, or update the product with that handle". So a process killed between the shop's create and our link
+  does not create a duplicate on the rerun. Since ``identifier: {handle}`` would also overwrite a merchant's own product
+  that merely has the same handle, the handles of the other creates are looked up first (``products(query:
+  "handle:...")``) and a product found there with none of our SKUs is refused (not overwritten), except after an
+  interrupted push (``plan.resume``), when it is ours from that push. The writes that are not idempotent
+  (``collectionCreate``, ``productVariantsBulkCreate``, a ``productSet`` create without a handle) go through
+  ``_write_once``: no blind resend by the HTTP layer, a look-up of what they meant to create before each resend.
 - A hub delete is a ``DRAFT`` product, not ``ARCHIVED``: the export plan (shared by every platform) states a
   deleted or archived hub product as ``draft``, and the link's base is compared with that value; writing
   ARCHIVED would read back as ``archived`` and be planned (and written) again on every push. Draft also keeps
@@ -75,12 +78,21 @@ one call per product.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
+import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from ecom_pipeline.platforms.errors import (
+    ShopRateLimitedError,
+    ShopResponseError,
+    ShopServerError,
+    ShopUnreachableError,
+    TransformError,
+)
 from ecom_pipeline.platforms.http import HttpOptions
 from ecom_pipeline.platforms.shopify import queries as q
 from ecom_pipeline.platforms.shopify.client import ShopifyClient, gid_tail
@@ -97,6 +109,7 @@ from ecom_pipeline.sync.export import (
     FieldUpdate,
     IntegrationRef,
     ProductCreate,
+    VariantCreate,
     VariantDelete,
     VariantValues,
     WriteOutcome,
@@ -104,10 +117,12 @@ from ecom_pipeline.sync.export import (
     link_row,
 )
 from ecom_pipeline.sync.hashing import stable_hash
-from ecom_pipeline.sync.merge import FIELDS, SHOPIFY_PRODUCT_FIELDS
+from ecom_pipeline.sync.merge import FIELDS, SHOPIFY_PRODUCT_FIELDS, normalize
 from ecom_pipeline.sync.policies import BULK_THRESHOLD_KEY, parse_bulk_threshold, shopify_collections_of
 from ecom_pipeline.sync.resolve.products import product_snapshot, variant_snapshot
 from ecom_pipeline.warehouse.types import utcnow
+
+_log = logging.getLogger(__name__)
 
 LinksCallback = Callable[[list[dict[str, Any]]], None]
 # The fields a push writes to Shopify (sync/export.py plans no other): not the sale price (Shopify has a price and
@@ -118,6 +133,12 @@ PUSH_FIELDS: frozenset[str] = (frozenset(FIELDS) - {"sale_price"}) | {TAGS} | fr
 # With ``shopify_collections`` on, a linked product's categories too (the plan's ``categories`` change, as custom
 # collections: see the docstring).
 COLLECTIONS_PUSH_FIELDS: frozenset[str] = PUSH_FIELDS | {CATEGORIES}
+# Failures the HTTP layer would retry, where the shop may have written before the answer was lost (a non-idempotent
+# write is looked up before it is sent again: ``_Writer._write_once``).
+LOST_ANSWER_ERRORS = (ShopServerError, ShopUnreachableError, ShopResponseError, ShopRateLimitedError)
+# The fields of an adopted product's matched variant compared with the hub's and written where they differ (its SKU
+# is the hub's by definition: that is how it was found).
+ADOPTED_VARIANT_FIELDS = ("price", "compare_at_price", "barcode", "weight")
 COLLECTIONS_PAGE = 250  # collections per page of the once-per-push look-up
 SKU_LOOKUP_CHUNK = 50  # SKUs per look-up query (the search string stays short; 250 results per page at most)
 MUTATION_ESTIMATE = 10.0  # a mutation field costs 10 points before its selection
@@ -359,6 +380,11 @@ class _Writer:
         # casefolded title -> (gid, title, smart), read once per push that writes categories (None: not yet read)
         self.collections: dict[str, tuple[str, str, bool]] | None = None
         self.collection_refusals: dict[str, str] = {}  # casefolded title -> why it could not be created
+        # Adopted products' variants (``_on_adopted``): matched ones whose values differ, written with the variant
+        # updates, and hub ones the shop lacks, created with the new variants.
+        self.adopted_updates: list[FieldUpdate] = []
+        self.adopted_creates: list[VariantCreate] = []
+        self.warnings: list[str] = []  # said in the push's log (e.g. an adopted product's own variants kept)
         # The integration opted in to collections as categories (``shopify_collections``); off: none written.
         self.with_categories = bool(client.shopify_collections)
 
@@ -415,12 +441,20 @@ class _Writer:
             self._run_bulk(q.PRODUCT_SET_MUTATION, "productSet", sets, self._on_product_set)
         else:
             for request in sets:
-                data = self.client.execute(
-                    q.PRODUCT_SET_MUTATION, request.variables(), key="ProductSet", estimate=MUTATION_ESTIMATE
-                )
-                self._links(self._on_product_set(request, data.get("productSet"), []))
+                if request.identifier:  # by id or by handle: sending it twice writes the same product
+                    data = self.client.execute(
+                        q.PRODUCT_SET_MUTATION, request.variables(), key="ProductSet", estimate=MUTATION_ESTIMATE
+                    )
+                else:  # a create without a handle: a second send would create a second product
+                    data = self._write_once(
+                        q.PRODUCT_SET_MUTATION,
+                        request.variables(),
+                        "ProductSet",
+                        functools.partial(self._product_made, request),
+                    )
+                self._links(self._handled(self._on_product_set, request, data.get("productSet"), []))
         by_parent: dict[str, list[FieldUpdate]] = {}
-        for u in self.plan.updates:
+        for u in [*self.plan.updates, *self.adopted_updates]:
             if u.entity == "variant":
                 by_parent.setdefault(str(u.parent_external_id), []).append(u)
         variant_requests = []
@@ -444,9 +478,9 @@ class _Writer:
                     key="VariantsBulkUpdate",
                     estimate=MUTATION_ESTIMATE,
                 )
-                self._links(self._on_variants_updated(vr, data.get("productVariantsBulkUpdate"), []))
+                self._links(self._handled(self._on_variants_updated, vr, data.get("productVariantsBulkUpdate"), []))
         added: dict[str, list[Any]] = {}
-        for vc in self.plan.variant_creates:
+        for vc in [*self.plan.variant_creates, *self.adopted_creates]:
             added.setdefault(vc.product_external_id, []).append(vc)
         for parent, creates in sorted(added.items()):
             self._create_variants(parent, creates)
@@ -457,6 +491,51 @@ class _Writer:
             self._delete_variants(parent, doomed)
         self.out.api_calls = self.client.stats.api_calls
         return self.out
+
+    # -- writes that are not idempotent ------------------------------------------------------------------------------
+
+    def _write_once(
+        self,
+        document: str,
+        variables: Mapping[str, Any],
+        key: str,
+        find: Callable[[], dict[str, Any] | None],
+    ) -> dict[str, Any]:
+        """``data`` of a mutation that would create a second record if sent twice (``collectionCreate``,
+        ``productVariantsBulkCreate``, a ``productSet`` create without a handle).
+
+        The HTTP layer retries every failed POST, and an answer lost on the way back (cut, timed out, a 502 after
+        the shop wrote) is a write done: resending it blindly made a duplicate (a second collection ``mugs-1``,
+        a variant refused as already there). So it is sent with ``retry=False``, and before each resend ``find``
+        looks up what it meant to create (by title, by SKU): found, that is the answer (``data`` in the mutation's
+        shape); not found, it is sent again, as many times as the HTTP layer would have."""
+        attempts = max(1, int(self.client.http.max_retries) + 1)
+        for attempt in range(attempts):
+            if attempt:
+                found = find()
+                if found is not None:
+                    return found
+            try:
+                return self.client.execute(document, variables, key=key, estimate=MUTATION_ESTIMATE, retry=False)
+            except LOST_ANSWER_ERRORS:
+                if attempt + 1 >= attempts:
+                    raise
+                self.client.retry_wait(attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _read_product(self, product_gid: str) -> dict[str, Any] | None:
+        """A product as a mutation answer carries it (its fields and all its variants), read after a lost answer."""
+        data = self.client.execute(
+            q.PRODUCT_BY_ID_QUERY,
+            {"id": product_gid, "variantsFirst": 100, "collectionsFirst": 0},
+            key="ProductById",
+        )
+        product = data.get("product")
+        if not isinstance(product, Mapping):
+            return None
+        product = self._whole(product)
+        product.pop("collections", None)  # not in a mutation answer: the writer knows what it wrote
+        return product
 
     # -- look-ups -------------------------------------------------------------------------------------------------
 
@@ -510,23 +589,30 @@ class _Writer:
         request.categories = collection_titles(escape_name(t) for t in titles)  # as the pull reads them
         return True
 
+    def _collection_index(self) -> dict[str, tuple[str, str, bool]]:
+        """The shop's collections, read once (``self.collections``: casefolded title -> (gid, title, smart))."""
+        if self.collections is not None:
+            return self.collections
+        index: dict[str, tuple[str, str, bool]] = {}
+        self.collections = index
+        for page in self.client.paginate(
+            q.COLLECTIONS_QUERY, ("collections",), {"first": COLLECTIONS_PAGE}, key="Collections"
+        ):
+            for node in page.nodes:
+                key = " ".join(str(node.get("title") or "").split()).casefold()
+                smart = node.get("ruleSet") is not None
+                if key and (key not in index or (index[key][2] and not smart)):
+                    index[key] = (str(node["id"]), str(node.get("title")), smart)
+        return index
+
     def _collection(self, title: str) -> tuple[str, str] | str:
         """The custom collection titled ``title`` (without case): ``(gid, its title)``, created when missing; or
         why it cannot be used (a smart collection of that title, or Shopify's refusal of the create)."""
-        if self.collections is None:
-            self.collections = {}
-            for page in self.client.paginate(
-                q.COLLECTIONS_QUERY, ("collections",), {"first": COLLECTIONS_PAGE}, key="Collections"
-            ):
-                for node in page.nodes:
-                    key = " ".join(str(node.get("title") or "").split()).casefold()
-                    smart = node.get("ruleSet") is not None
-                    if key and (key not in self.collections or (self.collections[key][2] and not smart)):
-                        self.collections[key] = (str(node["id"]), str(node.get("title")), smart)
+        collections = self._collection_index()
         key = title.casefold()
         if key in self.collection_refusals:
             return self.collection_refusals[key]
-        found = self.collections.get(key)
+        found = collections.get(key)
         if found is not None and found[2]:
             return (
                 f"category {title!r}: the Shopify collection {found[1]!r} is a smart (automated) collection, whose "
@@ -534,11 +620,8 @@ class _Writer:
             )
         if found is not None:
             return found[0], found[1]
-        data = self.client.execute(
-            q.COLLECTION_CREATE_MUTATION,
-            {"input": {"title": title}},
-            key="CollectionCreate",
-            estimate=MUTATION_ESTIMATE,
+        data = self._write_once(
+            q.COLLECTION_CREATE_MUTATION, {"input": {"title": title}}, "CollectionCreate", lambda: self._made(key)
         )
         answer = data.get("collectionCreate") or {}
         made = answer.get("collection")
@@ -549,8 +632,18 @@ class _Writer:
             )
             self.collection_refusals[key] = reason
             return reason
-        self.collections[key] = (str(made["id"]), str(made.get("title") or title), False)
-        return self.collections[key][0], self.collections[key][1]
+        index = self._collection_index()  # read again when the answer was lost (``_made``)
+        index[key] = (str(made["id"]), str(made.get("title") or title), False)
+        return index[key][0], index[key][1]
+
+    def _made(self, key: str) -> dict[str, Any] | None:
+        """After a lost ``collectionCreate`` answer: the custom collection of that title if the shop made it (the
+        collections are read again), as the mutation's answer; None to send it again."""
+        self.collections = None
+        found = self._collection_index().get(key)
+        if found is None or found[2]:
+            return None
+        return {"collectionCreate": {"collection": {"id": found[0], "title": found[1]}, "userErrors": []}}
 
     # -- creates --------------------------------------------------------------------------------------------------
 
@@ -571,8 +664,11 @@ class _Writer:
             )
             return None
         if owners:  # ours from a push killed before its links (or the merchant's): adopt it, never duplicate it
-            body = create_input(c, {sku: ids[0] for sku, ids in existing.items()})
-            body.pop("handle", None)
+            # The product's fields only: a ``variants`` list would replace the shop's variants, deleting the
+            # merchant's own that the hub lacks. The matched variants are written after it (``_on_adopted``).
+            body = create_input(c)
+            for name in ("handle", "productOptions", "variants"):
+                body.pop(name, None)
             return _SetRequest(
                 self._key(c),
                 {"id": next(iter(owners))},
@@ -585,6 +681,37 @@ class _Writer:
         return _SetRequest(self._key(c), {"handle": c.handle} if c.handle else None, body, create=c)
 
     # -- results (one handler per mutation, for a per-call answer and a bulk result line alike) ------------------
+
+    def _handled(
+        self,
+        handle: Callable[[Any, Mapping[str, Any] | None, list[Mapping[str, Any]]], list[dict[str, Any]]],
+        request: _SetRequest | _VariantsRequest,
+        answer: Mapping[str, Any] | None,
+        errors: list[Mapping[str, Any]],
+    ) -> list[dict[str, Any]]:
+        """``handle``'s links for one answer; an answer the pull's transform cannot read (``TransformError``) is
+        that item's rejection (no link: planned again next push), never the end of the push, so the items after it
+        are still written and linked."""
+        counts = (self.out.created, self.out.updated, self.out.deleted)
+        try:
+            return handle(request, answer, errors)
+        except TransformError as exc:
+            self.out.created, self.out.updated, self.out.deleted = counts
+            reason = f"written, but the shop's answer could not be read ({exc}): not linked, planned again"
+            if isinstance(request, _SetRequest):
+                self.out.reject("product", request.key, reason, request.body)
+            else:
+                for u, body in request.sendable:
+                    self.out.reject("variant", str(u.values.get("sku") or u.external_id), reason, body)
+            return []
+
+    def _whole(self, product: Mapping[str, Any]) -> dict[str, Any]:
+        """A mutation answer's product with all its variants: the answer reads the first 100 (``variants(first:
+        100)``) and a product may have up to 2,048, so the rest is paged in (``PRODUCT_VARIANTS_QUERY``, one call a
+        100) before its base is built; the transform refuses an incomplete connection."""
+        whole = dict(product)
+        self.client.complete_connection(whole, "variants", q.PRODUCT_VARIANTS_QUERY, ("product", "variants"))
+        return whole
 
     def _on_product_set(
         self, r: _SetRequest, answer: Mapping[str, Any] | None, errors: list[Mapping[str, Any]]
@@ -599,7 +726,7 @@ class _Writer:
             categories: Sequence[str] = r.categories
         else:  # not written: the base's (an update), or none (a create without categories)
             categories = list((r.update.base or {}).get(CATEGORIES) or []) if r.update is not None else []
-        canonical = self._canonical(product, categories)
+        canonical = self._canonical(self._whole(product), categories)
         if r.update is not None:
             self.out.updated += 1
             return [self._product_row(canonical, r.update.hub_id, r.update.base, r.update.changes)]
@@ -612,19 +739,61 @@ class _Writer:
         # and clearing the shop's value.
         left_out = [n for n in SHOPIFY_PRODUCT_FIELDS if not c.values.get(n)]
         rows = [self._product_row(canonical, c.hub_id, None, (), unset=left_out)]
+        if r.adopted:
+            return self._on_adopted(c, canonical, rows)
         for position, v in enumerate(c.variants):
             shop_variant = by_sku.get(v.sku or "") or (
                 canonical.variants[position] if position < len(canonical.variants) else None
             )
             if shop_variant is not None:
                 rows.append(self._variant_row(shop_variant, v.hub_id, canonical.external_id, None, ()))
-        if r.adopted:
-            self.plan.adopt("product", c.hub_id)  # lineage: linked, not created (sync/lineage.py)
-            for hub_id in r.adopted_variants:
-                self.plan.adopt("variant", hub_id)
-            self.out.updated += 1
-        else:
-            self.out.created += 1
+        self.out.created += 1
+        return rows
+
+    def _on_adopted(
+        self, c: ProductCreate, canonical: CanonicalProduct, rows: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """An adopted product (found by SKU): its link, and its variants matched by SKU only, never by position.
+
+        A matched variant whose shop values are the hub's is linked as it is; one that differs is written with the
+        variant updates (``productVariantsBulkUpdate`` of the differing fields, after the ``productSet`` phase, on
+        the per-call or bulk path); a hub variant the shop lacks is created (``productVariantsBulkCreate``). The
+        shop's variants the hub does not have are left as they are (the merchant's: never deleted), named in a
+        warning; the next pull brings them into the hub like any variant made in the shop."""
+        self.plan.adopt("product", c.hub_id)  # lineage: linked, not created (sync/lineage.py)
+        self.out.updated += 1
+        parent = canonical.external_id
+        product_base = rows[0]["base_snapshot"]
+        shop = {v.sku: v for v in canonical.variants if v.sku}
+        for v in c.variants:
+            shop_variant = shop.get(v.sku or "") if v.sku else None
+            if shop_variant is None:
+                self.adopted_creates.append(VariantCreate(c.hub_id, parent, v, product_base))
+                continue
+            self.plan.adopt("variant", v.hub_id)
+            current = variant_snapshot(shop_variant)
+            changes = {
+                n: (current.get(n), v.values.get(n))
+                for n in ADOPTED_VARIANT_FIELDS
+                if normalize(n, v.values.get(n)) != normalize(n, current.get(n))
+            }
+            if changes and variant_input(v.values, changes):
+                update = FieldUpdate(
+                    "variant", v.hub_id, shop_variant.external_id, parent, changes, v.values, {}, c.hub_id, product_base
+                )
+                self.adopted_updates.append(update)
+            else:
+                rows.append(self._variant_row(shop_variant, v.hub_id, parent, None, ()))
+        hub_skus = {v.sku for v in c.variants if v.sku}
+        extra = [v.sku or f"#{v.external_id}" for v in canonical.variants if not v.sku or v.sku not in hub_skus]
+        if extra:
+            warning = (
+                f"adopted Shopify product {parent} (hub product {c.handle or c.hub_id}) keeps {len(extra)} variant(s) "
+                f"the hub does not have, left as they are: {', '.join(extra[:20])}"
+                + (" ..." if len(extra) > 20 else "")
+            )
+            self.warnings.append(warning)
+            _log.warning(warning)
         return rows
 
     def _on_variants_updated(
@@ -689,7 +858,7 @@ class _Writer:
             for request, (answer, errors) in zip(
                 requests[start : start + count], bulk_results(records, root, count), strict=True
             ):
-                rows.extend(handle(request, answer, errors))
+                rows.extend(self._handled(handle, request, answer, errors))
             self._links(rows)
 
     # -- new variants under linked products -----------------------------------------------------------------------
@@ -712,8 +881,12 @@ class _Writer:
                 }
             )
         variables = {"productId": _gid("Product", parent), "variants": bodies}
-        data = self.client.execute(
-            q.VARIANTS_BULK_CREATE_MUTATION, variables, key="VariantsBulkCreate", estimate=MUTATION_ESTIMATE
+        skus = [vc.variant.sku for vc in creates if vc.variant.sku]
+        data = self._write_once(
+            q.VARIANTS_BULK_CREATE_MUTATION,
+            variables,
+            "VariantsBulkCreate",
+            lambda: self._variants_made(parent, skus, len(creates)),
         )
         answer = data.get("productVariantsBulkCreate") or {}
         errors = list(answer.get("userErrors") or [])
@@ -735,9 +908,15 @@ class _Writer:
                 self.out.reject("variant", vc.variant.sku or f"hub#{vc.variant.hub_id}", reason, body)
             return
         product_node = answer.get("product") or {"id": _gid("Product", parent)}
-        canonical = self._canonical(
-            {**product_node, "variants": {"nodes": nodes}}, list(creates[0].product_base.get(CATEGORIES) or [])
-        )
+        try:
+            canonical = self._canonical(
+                {**product_node, "variants": {"nodes": nodes}}, list(creates[0].product_base.get(CATEGORIES) or [])
+            )
+        except TransformError as exc:  # created but unreadable: rejected (not linked), never the end of the push
+            for vc, body in zip(creates, bodies, strict=True):
+                reason = f"written, but the shop's answer could not be read ({exc}): not linked, planned again"
+                self.out.reject("variant", vc.variant.sku or f"hub#{vc.variant.hub_id}", reason, body)
+            return
         # The product's base as ``old``, as the variant-update path does: with collections off, the base keeps the
         # categories last agreed (the answer says nothing of them), instead of resetting them to [].
         rows = [self._product_row(canonical, creates[0].product_hub_id, creates[0].product_base or None, ())]
@@ -747,6 +926,34 @@ class _Writer:
             rows.append(self._variant_row(shop_variant, vc.variant.hub_id, parent, None, ()))
             self.out.created += 1
         self.on_links(rows)
+
+    def _product_made(self, request: _SetRequest) -> dict[str, Any] | None:
+        """After a lost answer to a ``productSet`` create without a handle: the product its SKUs are now on, if
+        the shop made it, as the answer; else None, to send it again (a product without SKUs: sent again)."""
+        c = request.create
+        skus = [v.sku for v in c.variants if v.sku] if c is not None else []
+        if c is None or len(skus) != len(c.variants):
+            return None
+        owners = {ids[1] for ids in self.lookup_skus(skus).values()}
+        if len(owners) != 1:
+            return None
+        product = self._read_product(next(iter(owners)))
+        return {"productSet": {"product": product, "userErrors": []}} if product is not None else None
+
+    def _variants_made(self, parent: str, skus: list[str], count: int) -> dict[str, Any] | None:
+        """After a lost ``productVariantsBulkCreate`` answer: the product read again; when it has every SKU sent
+        (Shopify creates all or none), that is the answer; else None, to send it again. Variants without a SKU
+        cannot be told apart from the merchant's: sent again."""
+        if len(skus) != count:
+            return None
+        product = self._read_product(_gid("Product", parent))
+        if product is None:
+            return None
+        nodes = {n.get("sku"): n for n in (product.get("variants") or {}).get("nodes") or []}
+        if not all(sku in nodes for sku in skus):
+            return None
+        made = [nodes[sku] for sku in skus]
+        return {"productVariantsBulkCreate": {"product": product, "productVariants": made, "userErrors": []}}
 
     def _delete_variants(self, parent: str, group: list[VariantDelete], *, one_by_one: bool = False) -> None:
         """Hub variants deleted under a product the shop has: one ``productVariantsBulkDelete`` (all or none).
@@ -779,10 +986,14 @@ class _Writer:
         rows = [deleted_variant_row(self.integration, vd, now) for vd in group]
         product_node = answer.get("product")
         if product_node:  # its updatedAt moved: the product's echo must find its base
-            canonical = self._canonical(
-                {**product_node, "variants": {"nodes": []}}, list(group[0].product_base.get(CATEGORIES) or [])
-            )
-            rows.append(self._product_row(canonical, group[0].product_hub_id, group[0].product_base or None, ()))
+            try:
+                canonical = self._canonical(
+                    {**product_node, "variants": {"nodes": []}}, list(group[0].product_base.get(CATEGORIES) or [])
+                )
+            except TransformError as exc:  # the variants are gone all the same: only the product's base waits
+                _log.warning("product %s: answer not read after deleting variants (%s)", parent, exc)
+            else:
+                rows.append(self._product_row(canonical, group[0].product_hub_id, group[0].product_base or None, ()))
         self.on_links(rows)
         self.out.deleted += len(group)
 

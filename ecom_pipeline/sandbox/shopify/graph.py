@@ -513,6 +513,15 @@ def _order_of_line(info: GraphQLResolveInfo, li: LineItem) -> Order:
     return _ctx(info).store.orders[li.order_id]
 
 
+def _discounted_total(li: LineItem, info: GraphQLResolveInfo, withCodeDiscounts: bool = False) -> dict[str, Any]:
+    """``LineItem.discountedTotalSet(withCodeDiscounts:)``: no order-level discount, a code's only when asked."""
+    order = _order_of_line(info, li)
+    result = bag(order, li.discounted_total(with_code_discounts=withCodeDiscounts))
+    amount = order.line_discounted_presentment(li, with_code_discounts=withCodeDiscounts)
+    result["presentmentMoney"] = {"amount": amount, "currencyCode": order.presentment_currency}
+    return result
+
+
 def _line_bag(
     compute: Callable[[LineItem], Decimal], presentment: Callable[[Order, LineItem], Decimal] | None = None
 ) -> Callable[..., Any]:
@@ -700,9 +709,12 @@ RESOLVERS: dict[tuple[str, str], Callable[..., Any]] = {
     ("LineItem", "originalTotalSet"): _line_bag(
         lambda li: li.unit_price * li.quantity, lambda o, li: o.line_original_presentment(li)
     ),
-    ("LineItem", "discountedTotalSet"): _line_bag(
-        lambda li: li.unit_price * li.quantity - li.discount, lambda o, li: o.line_discounted_presentment(li)
-    ),
+    # Without order-level discounts, and without code ones unless ``withCodeDiscounts`` (the 2026-04 schema's
+    # description); ``discountAllocations`` lists every discount allocated to the line.
+    ("LineItem", "discountedTotalSet"): _discounted_total,
+    ("LineItem", "discountAllocations"): lambda li, info: [
+        {"allocatedAmountSet": bag(_order_of_line(info, li), amount)} for _kind, amount in li.allocations()
+    ],
     ("LineItem", "totalDiscountSet"): _line_bag(lambda li: li.discount),
     ("Refund", "totalRefundedSet"): lambda r, info: bag(_refund_order(r, info), r.total),
     ("Refund", "order"): _refund_order,

@@ -213,7 +213,9 @@ type LineItem implements Node {
   refundableQuantity: Int! taxable: Boolean! variant: ProductVariant product: Product
   originalUnitPriceSet: MoneyBag! discountedUnitPriceSet: MoneyBag! originalTotalSet: MoneyBag!
   discountedTotalSet(withCodeDiscounts: Boolean = false): MoneyBag! totalDiscountSet: MoneyBag!
+  discountAllocations: [DiscountAllocation!]!
 }
+type DiscountAllocation { allocatedAmountSet: MoneyBag! }
 type LineItemEdge { cursor: String! node: LineItem! }
 type LineItemConnection { edges: [LineItemEdge!]! nodes: [LineItem!]! pageInfo: PageInfo! }
 

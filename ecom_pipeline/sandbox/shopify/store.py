@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -280,10 +280,30 @@ class LineItem:
     sku: str | None
     quantity: int
     unit_price: Decimal  # shop currency, before discounts
-    discount: Decimal  # total discount on the line, shop currency
+    discount: Decimal  # total discount on the line (every allocation), shop currency
     taxable: bool
     order_id: int = 0
     location_id: int | None = None  # where the quantity was taken from stock (None: untracked / not taken)
+    # The parts of ``discount`` allocated by a discount code and by an order-level discount (the rest is the line's
+    # own, manual or automatic): GraphQL ``discountedTotalSet`` leaves both out (a code's unless
+    # ``withCodeDiscounts``), ``discountAllocations`` and the REST ``discount_allocations`` list every one.
+    code_discount: Decimal = Decimal("0.00")
+    order_discount: Decimal = Decimal("0.00")
+
+    @property
+    def line_discount(self) -> Decimal:
+        """The line's own discount (neither a code's nor an order-level one)."""
+        return self.discount - self.code_discount - self.order_discount
+
+    def allocations(self) -> list[tuple[str, Decimal]]:
+        """``(kind, amount)`` of each discount allocated to the line: ``line``, ``code``, ``order``."""
+        parts = (("line", self.line_discount), ("code", self.code_discount), ("order", self.order_discount))
+        return [(kind, amount) for kind, amount in parts if amount > 0]
+
+    def discounted_total(self, *, with_code_discounts: bool = False) -> Decimal:
+        """``discountedTotalSet`` in shop money: without order-level discounts, nor code ones by default."""
+        kept = self.line_discount + (self.code_discount if with_code_discounts else Decimal("0.00"))
+        return self.unit_price * self.quantity - kept
 
 
 @dataclass(slots=True)
@@ -397,10 +417,12 @@ class Order:
         (Shopify prices lines in the customer's currency; converting the shop total instead could differ by a cent)."""
         return self.present(li.unit_price) * li.quantity
 
-    def line_discounted_presentment(self, li: LineItem) -> Decimal:
-        """``discountedTotalSet.presentmentMoney``: presentment original total minus the presentment discount, so
-        the REST ``price_set`` x quantity minus the ``discount_allocations`` gives the same amount."""
-        return self.line_original_presentment(li) - self.present(li.discount)
+    def line_discounted_presentment(self, li: LineItem, *, with_code_discounts: bool = False) -> Decimal:
+        """``discountedTotalSet.presentmentMoney``: the presentment original total minus the presentment amounts of
+        the allocations it includes (the line's own, a code's when asked), as ``LineItem.discounted_total``; each
+        allocation converted on its own, as the REST ``discount_allocations`` carry them."""
+        kept = [a for kind, a in li.allocations() if kind == "line" or (kind == "code" and with_code_discounts)]
+        return self.line_original_presentment(li) - sum((self.present(a) for a in kept), Decimal("0.00"))
 
 
 @dataclass(slots=True)
@@ -1365,7 +1387,9 @@ class ShopifyStore:
         """Create an order and take its quantities from stock (webhook ``orders/create``).
 
         ``data``: ``{"line_items": [{"variant_id" | "sku": ..., "quantity": N}], "customer_id": id,
-        "presentment_currency": "EUR", "created_at": epoch seconds}``; with no line items, one random variant.
+        "presentment_currency": "EUR", "created_at": epoch seconds}``; with no line items, one random variant. A line
+        may name its discounts (shop-currency amounts; given, they replace the random 10 % off): ``discount`` (the
+        line's own), ``code_discount`` (a discount code's share), ``order_discount`` (an order-level discount's share).
         """
         data = {**(data or {}), **kwargs}
         with self.lock:
@@ -1391,6 +1415,12 @@ class ShopifyStore:
             created = int(data.get("created_at") or self.now())
             order = self._make_order(lines, customer_id, data.get("presentment_currency") or self.currency, created)
             order.fulfillment_status = "UNFULFILLED"
+            for li, raw in zip(order.line_items, data.get("line_items") or [], strict=False):
+                named = {k: money(raw[k]) for k in ("discount", "code_discount", "order_discount") if k in raw}
+                if named:
+                    li.code_discount = named.get("code_discount", Decimal("0.00"))
+                    li.order_discount = named.get("order_discount", Decimal("0.00"))
+                    li.discount = named.get("discount", Decimal("0.00")) + li.code_discount + li.order_discount
             touched: dict[tuple[int, int], InventoryLevel] = {}
             for li in order.line_items:
                 levels = self.levels.get(self.variants[li.variant_id].inventory_item_id, {}) if li.variant_id else {}
@@ -1642,24 +1672,46 @@ class ShopifyStore:
         "description": "10% off",
     }
 
-    def _discount_applications(self, o: Order) -> tuple[list[dict[str, Any]], dict[int, int]]:
-        """Order ``discount_applications`` and, per discounted line id, the index its allocation points to.
+    # A discount code (``add_order`` lines' ``code_discount``) and an order-level discount (``order_discount``).
+    DISCOUNT_CODE: ClassVar[str] = "SANDBOX"
+    CODE_DISCOUNT: ClassVar[dict[str, Any]] = {
+        "target_type": "line_item",
+        "type": "discount_code",
+        "value_type": "fixed_amount",
+        "allocation_method": "across",
+        "target_selection": "entitled",
+        "code": DISCOUNT_CODE,
+    }
+    ORDER_DISCOUNT: ClassVar[dict[str, Any]] = {
+        "target_type": "line_item",
+        "type": "automatic",
+        "value_type": "fixed_amount",
+        "allocation_method": "across",
+        "target_selection": "all",
+        "title": "Order discount",
+    }
 
-        Lines discounted by exactly 10 % share one application; any other line discount (set by a test) gets its
-        own fixed-amount application, so every allocation names a real application.
+    def _discount_applications(self, o: Order) -> tuple[list[dict[str, Any]], dict[int, dict[str, int]]]:
+        """Order ``discount_applications`` and, per line id, the index each of its allocations (by kind: ``line``,
+        ``code``, ``order``) points to.
+
+        Lines whose own discount is exactly 10 % share one manual application; any other own discount (set by a
+        test) gets its own fixed-amount application; a discount code is one ``discount_code`` application and an
+        order-level discount one ``automatic`` application across all lines, so every allocation names a real
+        application.
         """
-        discounted = [li for li in o.line_items if li.discount > 0]
-        ten_off = [li for li in discounted if li.discount == money(li.unit_price * li.quantity * Decimal("0.10"))]
+        own = [li for li in o.line_items if li.line_discount > 0]
+        ten_off = [li for li in own if li.line_discount == money(li.unit_price * li.quantity * Decimal("0.10"))]
         applications: list[dict[str, Any]] = [dict(self.TEN_PERCENT_OFF)] if ten_off else []
-        index_of: dict[int, int] = {li.id: 0 for li in ten_off}
-        for li in discounted:
+        index_of: dict[int, dict[str, int]] = {li.id: {"line": 0} for li in ten_off}
+        for li in own:
             if li.id not in index_of:
-                index_of[li.id] = len(applications)
+                index_of[li.id] = {"line": len(applications)}
                 applications.append(
                     {
                         "target_type": "line_item",
                         "type": "manual",
-                        "value": str(li.discount),
+                        "value": str(li.line_discount),
                         "value_type": "fixed_amount",
                         "allocation_method": "one",
                         "target_selection": "explicit",
@@ -1667,20 +1719,28 @@ class ShopifyStore:
                         "description": "Discount",
                     }
                 )
+        for kind, application in (("code", self.CODE_DISCOUNT), ("order", self.ORDER_DISCOUNT)):
+            amount = sum((a for li in o.line_items for k, a in li.allocations() if k == kind), Decimal("0.00"))
+            if amount > 0:
+                for li in o.line_items:
+                    if any(k == kind for k, _ in li.allocations()):
+                        index_of.setdefault(li.id, {})[kind] = len(applications)
+                applications.append({**application, "value": str(amount)})
         return applications, index_of
 
-    def rest_line_item(self, o: Order, li: LineItem, application_index: int | None = None) -> dict[str, Any]:
-        """One ``line_items[]`` entry: ``price`` x ``quantity`` minus the ``discount_allocations`` is the line's
-        GraphQL ``discountedTotalSet`` (in shop and in presentment money)."""
-        allocations = []
-        if li.discount > 0:
-            allocations.append(
-                {
-                    "amount": str(li.discount),
-                    "amount_set": self._presentment_set(o, li.discount, o.present(li.discount)),
-                    "discount_application_index": application_index if application_index is not None else 0,
-                }
-            )
+    def rest_line_item(
+        self, o: Order, li: LineItem, application_index: Mapping[str, int] | None = None
+    ) -> dict[str, Any]:
+        """One ``line_items[]`` entry: ``price`` x ``quantity`` minus the ``discount_allocations`` (every discount:
+        the line's own, a code's, an order-level one) is what the line was sold for."""
+        allocations = [
+            {
+                "amount": str(amount),
+                "amount_set": self._presentment_set(o, amount, o.present(amount)),
+                "discount_application_index": (application_index or {}).get(kind, 0),
+            }
+            for kind, amount in li.allocations()
+        ]
         return {
             "id": li.id,
             "admin_graphql_api_id": gid("LineItem", li.id),
@@ -1724,7 +1784,11 @@ class ShopifyStore:
             "current_total_price": str(o.total - o.refunded),
             "current_total_price_set": self._rest_money_set(o, o.total - o.refunded),
             "discount_applications": applications,
-            "discount_codes": [],
+            "discount_codes": [
+                {"code": self.DISCOUNT_CODE, "amount": str(code), "type": "fixed_amount"}
+                for code in [sum((li.code_discount for li in o.line_items), Decimal("0.00"))]
+                if code > 0
+            ],
             "email": o.email,
             "financial_status": o.financial_status.lower(),
             "fulfillment_status": "fulfilled" if o.fulfillment_status == "FULFILLED" else None,

@@ -175,7 +175,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         headers = {k.lower(): v for k, v in self.headers.items()}
         self.stub.requests.append({"path": self.path, "headers": headers})
-        name = self.path.rsplit("/", 1)[-1]
+        name = self.path.split("?", 1)[0].rsplit("/", 1)[-1]  # a signed storage URL's query is not the file's name
         if name in self.stub.files:
             self._send(200, self.stub.files[name], "application/jsonl")
         else:

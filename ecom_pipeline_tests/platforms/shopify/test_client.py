@@ -284,6 +284,36 @@ def test_failed_bulk_operation_raises_with_its_error_code(
     assert "FAILED" in str(info.value)
 
 
+SIGNED_QUERY = (
+    "?GoogleAccessId=bulk-reader%40shopify-tiers.iam.gserviceaccount.com&Expires=1767225600"
+    "&Signature=c2VjcmV0LXNpZ25hdHVyZQ%3D%3D&X-Goog-Algorithm=GOOG4-RSA-SHA256"
+    "&X-Goog-Credential=bulk-reader%2F20261205%2Fauto%2Fstorage%2Fgoog4_request&X-Goog-Signature=deadbeefcafe"
+)
+
+
+@pytest.mark.parametrize("failure", ["status", "not json", "connection"])
+def test_a_bulk_result_download_error_names_the_url_without_its_signed_query(
+    stub: GraphQLStub, server: StubServer, client: ShopifyClient, failure: str
+) -> None:
+    """Prevents the signed download URL of a bulk result (its query: Signature, GoogleAccessId, X-Goog-*, which
+    let anyone read the file until it expires) from reaching error text, logs and run failures: the error keeps
+    the scheme, host and path only."""
+    stub.files["cut.jsonl"] = b'{"id": "gid://shopify/Product/1"}\n{"id": "gid://sho'
+    base = {
+        "status": server.file_url("missing.jsonl"),
+        "not json": server.file_url("cut.jsonl"),
+        "connection": "http://127.0.0.1:9/files/result.jsonl",  # the discard port: nothing listens
+    }[failure]
+    with pytest.raises(ShopifyBulkOperationError) as info:
+        list(client.iter_jsonl(base + SIGNED_QUERY))
+    err = info.value
+    assert err.url == base
+    for text in (str(err), repr(err), json.dumps(err._state(), default=str)):
+        assert "?" not in text.replace("(file cut off?)", "")
+        for secret in ("Signature", "GoogleAccessId", "X-Goog", "deadbeefcafe", "c2VjcmV0"):
+            assert secret not in text
+
+
 def test_bulk_at_the_concurrency_limit_waits_and_starts_again_without_cancelling_others(
     stub: GraphQLStub, client: ShopifyClient, clock: FakeClock
 ) -> None:

@@ -9,14 +9,18 @@ stock taken by an order (or put back by a restocking refund) is announced with `
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
+import requests
 
 from ecom_pipeline.platforms.shopify import queries as q
+from ecom_pipeline.platforms.shopify.client import assemble_bulk
 from ecom_pipeline.platforms.shopify.transform import order_to_canonical
+from ecom_pipeline.sandbox.clock import SandboxClock
 from ecom_pipeline.sandbox.server import ShopHandle
 from ecom_pipeline.sandbox.shopify.store import ShopifyStore, money
 from ecom_pipeline_tests.sandbox.shopify.conftest import SAMPLES, ShopifyClient
@@ -236,6 +240,73 @@ def test_rest_order_refunds_read_like_graphql(client: ShopifyClient, shop: ShopH
         from_graphql.discount_total,
         from_graphql.subtotal,
     )
+
+
+def _bulk_order(client: ShopifyClient, clock: SandboxClock, order_id: int) -> dict[str, Any]:
+    """The order as the bulk extract reads it: ``q.BULK_ORDERS`` run, its JSONL assembled like the client does."""
+    run = client.gql(q.BULK_RUN_MUTATION, {"query": q.BULK_ORDERS})["data"]["bulkOperationRunQuery"]
+    assert run["userErrors"] == [], run
+    for _ in range(200):
+        op = client.gql(q.BULK_OPERATION_QUERY, {"id": run["bulkOperation"]["id"]})["data"]["bulkOperation"]
+        if op["status"] not in ("CREATED", "RUNNING"):
+            break
+        clock.advance(1)
+        time.sleep(0.01)
+    assert op["status"] == "COMPLETED", op
+    lines = [
+        json.loads(line) for line in requests.get(op["url"], verify=client.sb.ca_bundle, timeout=30).text.splitlines()
+    ]
+    orders = assemble_bulk(lines, q.BULK_CHILD_CONNECTIONS)
+    return next(o for o in orders if o["id"] == f"gid://shopify/Order/{order_id}")
+
+
+def test_code_and_order_level_discounts_give_the_same_line_totals_by_poll_bulk_and_webhook(
+    client: ShopifyClient, shop: ShopHandle, clock: SandboxClock
+) -> None:
+    """Prevents wrong line totals on the GraphQL paths: ``discountedTotalSet`` leaves out order-level discounts (and
+    code ones by default, 2026-04 schema), while the webhook body's ``discount_allocations`` carry every discount.
+    The poll, the bulk extract and the webhook must all give price x quantity minus every discount; and the emulator
+    must serve ``discountedTotalSet`` as Shopify does, so a pull that trusted it would show the difference."""
+    store = shop.store
+    first, second = [v for v in store.variants.values() if v.price > 5][:2]
+    order = store.add_order(
+        {
+            "line_items": [
+                {
+                    "variant_id": first.id,
+                    "quantity": 2,
+                    "discount": "1.00",
+                    "code_discount": "2.50",
+                    "order_discount": "0.75",
+                },
+                {"variant_id": second.id, "quantity": 1, "code_discount": "1.10", "order_discount": "0.40"},
+            ]
+        }
+    )
+    expected = [
+        first.price * 2 - Decimal("4.25"),
+        second.price - Decimal("1.50"),
+    ]
+    body = json.loads(json.dumps(store.rest_order(order)))
+    assert {c["code"] for c in body["discount_codes"]} == {store.DISCOUNT_CODE}
+    poll = client.gql(q.ORDER_BY_ID_QUERY, {"id": f"gid://shopify/Order/{order.id}", "linesFirst": 50})
+    bulk = _bulk_order(client, clock, order.id)
+    for payload in (body, poll["data"]["order"], bulk):
+        assert [li.total for li in order_to_canonical(payload).lines] == expected
+    served = client.gql(
+        """query($id: ID!) { order(id: $id) { lineItems(first: 5) { nodes {
+          discountedTotalSet { shopMoney { amount } }
+          withCodes: discountedTotalSet(withCodeDiscounts: true) { shopMoney { amount } } } } } }""",
+        {"id": f"gid://shopify/Order/{order.id}"},
+    )["data"]["order"]["lineItems"]["nodes"]
+    assert [Decimal(n["discountedTotalSet"]["shopMoney"]["amount"]) for n in served] == [
+        first.price * 2 - Decimal("1.00"),
+        second.price,
+    ]
+    assert [Decimal(n["withCodes"]["shopMoney"]["amount"]) for n in served] == [
+        first.price * 2 - Decimal("3.50"),
+        second.price - Decimal("1.10"),
+    ]
 
 
 # ------------------------------------------------------------------------------------------------ 3. stock
