@@ -132,10 +132,12 @@ def _materialized_in_run(context: dg.AssetExecutionContext) -> set[dg.AssetKey]:
 def build_extract_asset(spec: PlatformSpec) -> dg.AssetsDefinition:
     """The extract step of one platform: one asset ``[platform, entity]`` per entity, materialized by one op.
 
-    Why one step per platform (issue 12): Dagster's own cost is per step (~75-100 ms of CPU, ~10 events and ~60
-    storage statements for each), and a no-change run of a tenant does almost nothing else; four steps per platform
-    were most of such a run. The assets, their checks, deps, partitions, pool and retry policy are the ones the
-    four separate assets had, and ``can_subset`` lets a run (or the UI) select any of them alone.
+    Why one step per platform (issue 12): each step costs Dagster two events (start, success), a pooled step its
+    pool-slot claims, ~11-13 storage statements in all; a one-platform tenant's no-change run went from 8 steps to
+    2, 83 to 71 events and 499 to 422 storage statements on PostgreSQL (docs/benchmarks.md, "No-change run of one
+    tenant"; its CPU moved within the noise: the rest of Dagster's cost is per asset and check). The assets, their
+    checks, deps, partitions, pool and retry policy are the ones the four separate assets had, and ``can_subset``
+    lets a run (or the UI) select any of them alone.
 
     Each selected entity is read in turn (:func:`entity_order`), as a thin wrapper of
     ``sync.extract_run.extract_for_tenant``, and gets its own materialization with its own metadata and checks:
