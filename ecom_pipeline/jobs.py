@@ -28,14 +28,14 @@ HUB_GROUP = "hub"
 
 # How a launched run executes its steps. Measured on this 2-core machine (benchmarks/tick_bench.py, docs/benchmarks.md
 # "Schedule tick"): a no-change sync of a one-shop tenant launched through the daemon took 15-19 s wall and ~12 CPU s
-# with the multiprocess executor (forkserver preloading the definitions: one process per step, 8 steps), against
-# ~3-5 s and under 1 CPU s in process. A tenant's steps are a short chain (extract, then hub resolve, then export)
-# whose work is I/O on the shop and the warehouse; parallelism comes from running many tenants' runs at once
-# (max_concurrent_runs), not from the steps of one run. So a run executes in its run worker, one step after the
-# other: the code is loaded once per run and no step costs a process. A failed step still only skips the steps
-# that depend on it (the other platforms' extracts and their hub steps run and are reported), pools still apply
-# (the in-process executor claims pool slots too), and the warehouse locks and idempotent writes do not depend on
-# the executor.
+# with the multiprocess executor (forkserver preloading the definitions: one process per step, 8 steps), against ~3-5 s
+# and under 1 CPU s in process. A tenant's steps are a short chain (one extract step per platform, then the one hub
+# step, then export; issue 12: each step costs Dagster events and storage statements, so a one-platform tenant's run has
+# 2 steps where it had 8) whose work is I/O on the shop and the warehouse; parallelism comes from running many tenants'
+# runs at once (max_concurrent_runs), not from the steps of one run. So a run executes in its run worker, one step after
+# the other: the code is loaded once per run and no step costs a process. A failed step still only skips the steps that
+# depend on it (the other platforms' extract steps run and are reported), pools still apply (the in-process executor
+# claims pool slots too), and the warehouse locks and idempotent writes do not depend on the executor.
 SYNC_EXECUTOR = dg.in_process_executor
 
 sync_job = dg.define_asset_job(

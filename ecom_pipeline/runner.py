@@ -24,8 +24,10 @@ from typing import Any
 
 import dagster as dg
 
+from ecom_pipeline.assets.extract import extract_op_name
 from ecom_pipeline.jobs import SYNC_JOB_NAME, tenant_sync_selection
 from ecom_pipeline.partitions import TENANTS_PARTITION_NAME
+from ecom_pipeline.platforms.registry import platforms
 from ecom_pipeline.run_status import FINISHED_STATUSES
 from ecom_pipeline.warehouse.engine import default_home, default_warehouse_url, shared_engine
 
@@ -188,18 +190,19 @@ def sync_run_config(
     log_level: str | None = None,
     asset_selection: Sequence[dg.AssetKey] | None = None,
 ) -> dict[str, Any]:
-    """Run config that sets the extract assets' options (full refresh, lookback) and the console log level.
+    """Run config that sets the extract steps' options (full refresh, lookback) and the console log level.
 
-    With ``asset_selection``, only the selected extract assets get config (config for an op outside the run's
+    The options go to each platform's extract step (``extract.extract_op_name``: one step per platform); with
+    ``asset_selection``, only to the steps of the selected extract assets (config for an op outside the run's
     selection is an error).
     """
+    extract_ops = {extract_op_name(name) for name in platforms()}
+    if asset_selection is not None:
+        extract_ops &= {defs.resolve_assets_def(key).op.name for key in asset_selection}
     job = defs.resolve_job_def(SYNC_JOB_NAME)
-    selected = {"__".join(key.path) for key in asset_selection} if asset_selection is not None else None
     ops: dict[str, Any] = {}
     for node in job.graph.node_defs:
-        if node.name.startswith("hub__") or node.name.endswith("__export"):
-            continue
-        if selected is not None and node.name not in selected:
+        if node.name not in extract_ops:
             continue
         config: dict[str, Any] = {"full_refresh": full_refresh}
         if lookback_seconds is not None:

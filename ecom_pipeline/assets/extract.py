@@ -1,4 +1,5 @@
-"""Extract assets ``[platform, entity]``: one per platform and entity, partitioned by tenant.
+"""Extract assets ``[platform, entity]``: one per platform and entity, partitioned by tenant, materialized by one
+step per platform (:func:`build_extract_asset` says why and how a failure of one entity is handled).
 
 They are generated from the platform registry. Each run pages through every active integration of the tenant on
 that platform, stages raw payloads and advances cursors; the metadata says what was read, at what cost (calls,
@@ -6,7 +7,7 @@ retries, throttle wait) and where the cursor moved. One shop failing does not st
 asset then fails with every shop's error, after recording each in ``sync_runs`` and ``integrations``.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -103,28 +104,93 @@ def pool_name(platform: str) -> str:
     return f"{platform}_api"
 
 
-def build_extract_asset(spec: PlatformSpec, asset_name: str, entity: str) -> dg.AssetsDefinition:
-    """The extract asset for one platform entity: a thin wrapper of ``sync.extract_run.extract_for_tenant``."""
-    key = dg.AssetKey([spec.name, asset_name])
+def extract_op_name(platform: str) -> str:
+    """The name of a platform's extract step (its op), which run config addresses (``ops: {<name>: {config}}``)."""
+    return f"{platform}__extract"
 
-    @dg.asset(
-        key=key,
-        deps=[dg.AssetKey([spec.name, d]) for d in spec.extract_deps.get(asset_name, ())],
-        partitions_def=tenants_partitions,
-        group_name=spec.name,
-        kinds={spec.name, "python"},
-        pool=pool_name(spec.name),
-        retry_policy=dg.RetryPolicy(max_retries=2, delay=15, backoff=dg.Backoff.EXPONENTIAL),
-        description=f"Raw {spec.title} {asset_name} of each tenant's shops, staged in `staging_records`.",
-        tags={"ecom/platform": spec.name, "ecom/stage": "extract"},
-        check_specs=[
+
+def entity_order(spec: PlatformSpec) -> list[str]:
+    """The platform's extract asset names in the order its step reads them: every asset after the ones it depends on
+    (``extract_deps``), as separate steps ran before; otherwise in ``extract_entities`` order."""
+    done: list[str] = []
+    pending = list(spec.extract_entities)
+    while pending:
+        ready = next(n for n in pending if all(d in done for d in spec.extract_deps.get(n, ())))
+        done.append(ready)
+        pending.remove(ready)
+    return done
+
+
+def _materialized_in_run(context: dg.AssetExecutionContext) -> set[dg.AssetKey]:
+    """The assets this run already materialized (a retried step skips the entities its first attempt read)."""
+    records = context.instance.get_records_for_run(
+        context.run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION, limit=1000
+    ).records
+    return {m.asset_key for r in records if (m := r.event_log_entry.asset_materialization) is not None}
+
+
+def build_extract_asset(spec: PlatformSpec) -> dg.AssetsDefinition:
+    """The extract step of one platform: one asset ``[platform, entity]`` per entity, materialized by one op.
+
+    Why one step per platform (issue 12): each step costs Dagster two events (start, success), a pooled step its
+    pool-slot claims, ~11-13 storage statements in all; a one-platform tenant's no-change run went from 8 steps to
+    2, 83 to 71 events and 499 to 422 storage statements on PostgreSQL (docs/benchmarks.md, "No-change run of one
+    tenant"; its CPU moved within the noise: the rest of Dagster's cost is per asset and check). The assets, their
+    checks, deps, partitions, pool and retry policy are the ones the four separate assets had, and ``can_subset``
+    lets a run (or the UI) select any of them alone.
+
+    Each selected entity is read in turn (:func:`entity_order`), as a thin wrapper of
+    ``sync.extract_run.extract_for_tenant``, and gets its own materialization with its own metadata and checks:
+
+    - A shop error (credentials, throttling past our retries, a shop down) fails that shop and entity only: the
+      entity still materializes what the tenant's other shops gave, with a failed ERROR check, and the next entity
+      is read, as when each was a step of its own.
+    - A failure that is not the shop's (``done.fail_step``: a warehouse error, a bug) used to fail that entity's
+      step, which Dagster retried. Here the step reads the platform's other entities first (their materializations
+      are recorded and their staging committed; an entity that depends on the failed one, ``extract_deps``, is not
+      read, as its step was skipped), then raises one ``dg.Failure`` naming every failed entity, with each one's
+      summary. Why not raise at once: that would stop entities that have nothing to do with the failure
+      (a bug in the orders transform would stop products). Why not swallow it: the failure must stay retryable and
+      visible. The retry (the same RetryPolicy) reads only the entities this run has not materialized yet. Unlike
+      separate steps, a step that fails in the end skips the whole hub step of that run, not only the failed
+      entity's: the entities it staged are applied by the next run (or by the retry's hub step when it succeeds).
+    """
+    keys = {name: dg.AssetKey([spec.name, name]) for name in spec.extract_entities}
+    specs = [
+        dg.AssetSpec(
+            key,
+            deps=[keys[d] for d in spec.extract_deps.get(name, ())],
+            group_name=spec.name,
+            kinds={spec.name, "python"},
+            description=f"Raw {spec.title} {name} of each tenant's shops, staged in `staging_records`.",
+            tags={"ecom/platform": spec.name, "ecom/stage": "extract"},
+            skippable=True,
+        )
+        for name, key in keys.items()
+    ]
+    check_specs = [
+        check
+        for key in keys.values()
+        for check in (
             dg.AssetCheckSpec(
                 CHECK_ALL_SHOPS,
                 asset=key,
                 description="Every shop of the tenant on this platform was read; a failing shop is named here.",
             ),
             *(dg.AssetCheckSpec(c.name, asset=key, description=c.description) for c in spec.report_checks),
-        ],
+        )
+    ]
+    order = entity_order(spec)
+
+    @dg.multi_asset(
+        name=extract_op_name(spec.name),
+        specs=specs,
+        check_specs=check_specs,
+        partitions_def=tenants_partitions,
+        can_subset=True,
+        pool=pool_name(spec.name),
+        retry_policy=dg.RetryPolicy(max_retries=2, delay=15, backoff=dg.Backoff.EXPONENTIAL),
+        description=f"Reads each tenant's {spec.title} shops, one selected entity after the other, into staging.",
     )
     def _extract(
         context: dg.AssetExecutionContext,
@@ -132,48 +198,74 @@ def build_extract_asset(spec: PlatformSpec, asset_name: str, entity: str) -> dg.
         warehouse: WarehouseResource,
         credentials: CredentialStoreResource,
         shop_clients: ShopClientSettings,
-    ) -> dg.MaterializeResult:
+    ) -> Iterator[dg.MaterializeResult]:
         options = ExtractOptions(
             full_refresh=config.full_refresh,
             lookback=timedelta(seconds=config.lookback_seconds),
             client=shop_clients.model_dump(include={"timeout_s", "max_retries", "request_budget", "per_page"}),
         )
-        done = extract_for_tenant(
-            warehouse.engine(),
-            credentials.cipher(),
-            spec,
-            tenant=context.partition_key,
-            entity=entity,
-            run_id=context.run.run_id,
-            options=options,
-            log=context.log,
-            label=asset_name,
-        )
-        metadata = _metadata(done.tenant, done.reports, done.errors)
-        if done.fail_step:
-            raise dg.Failure(description=done.summary(), metadata=metadata, allow_retries=True)
-        if done.errors:
-            # Shop errors (credentials, throttling past our retries, a shop down) fail this shop only: the asset
-            # still materializes what the tenant's other shops gave, so the hub keeps applying them, and the
-            # failure shows as a failed ERROR check (and in sync_runs, integrations.last_error, `status`).
-            context.log.error(done.summary())
-        all_read = dg.AssetCheckResult(
-            check_name=CHECK_ALL_SHOPS,
-            passed=not done.errors,
-            severity=dg.AssetCheckSeverity.ERROR,
-            description=done.summary(),
-            metadata={"failed_shops": dg.MetadataValue.json(done.errors)},
-        )
-        more = [check.evaluate(done.reports) for check in spec.report_checks]
-        return dg.MaterializeResult(metadata=metadata, check_results=[all_read, *more])
+        engine, cipher = warehouse.engine(), credentials.cipher()
+        selected = context.selected_asset_keys
+        checks_selected = context.selected_asset_check_keys
+        done_before = _materialized_in_run(context) if context.retry_number > 0 else set()
+        failed: dict[str, str] = {}
+        for name in order:
+            key = keys[name]
+            if key not in selected:
+                continue
+            if key in done_before:
+                context.log.info(f"{key.to_user_string()}: read by an earlier attempt of this step, not read again")
+                continue
+            if failed_deps := [d for d in spec.extract_deps.get(name, ()) if keys[d].to_user_string() in failed]:
+                # As when it was a step of its own: an entity is not read after one it depends on failed.
+                failed[key.to_user_string()] = f"not read: {', '.join(failed_deps)} failed first"
+                context.log.error(f"{key.to_user_string()}: {failed[key.to_user_string()]}")
+                continue
+            done = extract_for_tenant(
+                engine,
+                cipher,
+                spec,
+                tenant=context.partition_key,
+                entity=spec.extract_entities[name],
+                run_id=context.run.run_id,
+                options=options,
+                log=context.log,
+                label=name,
+            )
+            metadata = _metadata(done.tenant, done.reports, done.errors)
+            if done.fail_step:
+                context.log.error(done.summary())
+                failed[key.to_user_string()] = done.summary()
+                continue
+            if done.errors:
+                # Shop errors (credentials, throttling past our retries, a shop down) fail this shop only: the asset
+                # still materializes what the tenant's other shops gave, so the hub keeps applying them, and the
+                # failure shows as a failed ERROR check (and in sync_runs, integrations.last_error, `status`).
+                context.log.error(done.summary())
+            all_read = dg.AssetCheckResult(
+                asset_key=key,
+                check_name=CHECK_ALL_SHOPS,
+                passed=not done.errors,
+                severity=dg.AssetCheckSeverity.ERROR,
+                description=done.summary(),
+                metadata={"failed_shops": dg.MetadataValue.json(done.errors)},
+            )
+            more = [check.evaluate(done.reports)._replace(asset_key=key) for check in spec.report_checks]
+            results = [r for r in (all_read, *more) if dg.AssetCheckKey(key, r.check_name) in checks_selected]
+            yield dg.MaterializeResult(asset_key=key, metadata=metadata, check_results=results)
+        if failed:
+            raise dg.Failure(
+                description="\n".join(f"{k}: {v}" for k, v in failed.items()),
+                metadata={
+                    "failed_assets": dg.MetadataValue.json(list(failed)),
+                    "errors": dg.MetadataValue.md("\n".join(f"- **{k}**: {v}" for k, v in failed.items())),
+                },
+                allow_retries=True,
+            )
 
     return _extract
 
 
 def extract_assets() -> list[dg.AssetsDefinition]:
-    """Every platform's extract assets."""
-    return [
-        build_extract_asset(spec, asset_name, entity)
-        for spec in platforms().values()
-        for asset_name, entity in spec.extract_entities.items()
-    ]
+    """Every platform's extract step (one multi-asset per platform)."""
+    return [build_extract_asset(spec) for spec in platforms().values()]

@@ -1,4 +1,5 @@
 """Hub assets ``hub/<entity>``: transform staged payloads into canonical records and resolve them into the hub.
+All four are materialized by one step, ``hub__resolve`` (:func:`build_hub_asset` says why and what it keeps).
 
 One hub asset per entity serves every platform: it depends on each platform's extract asset for that entity and
 applies whatever is pending in staging for the tenant. Checks ride on the assets (so they run per tenant
@@ -8,12 +9,13 @@ flag order lines that reference no known variant and records that were rejected.
 The apply runs under the tenant's lock (``warehouse/locks.py``): a CLI sync, a daemon-launched run and a webhook
 apply of the same tenant never resolve the same staged rows at once, whoever launched them. The hub assets run
 whatever part of their upstream a run selected (a tenant's run selects only its platforms' extract assets) and
-apply everything the tenant has pending in staging. A step with nothing pending (most steps of a no-change run)
+apply everything the tenant has pending in staging. An entity with nothing pending (all of a no-change run's)
 finds that out with one statement and neither takes the lock nor opens the apply's transactions; it still closes
 the rejections a later apply made obsolete, and its checks still run over the whole tenant (issue 12: a no-change
 run must stay cheap).
 """
 
+from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
@@ -26,7 +28,7 @@ from ecom_pipeline.sync.apply import ApplyReport, apply_staged
 from ecom_pipeline.sync.runs import resolve_runs
 from ecom_pipeline.warehouse import checks, store
 
-# hub asset name -> (staging entity, extract asset name, hub assets it runs after)
+# hub asset name -> (staging entity, extract asset name, hub assets it runs after), in the order the step applies them
 HUB_ENTITIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "products": ("product", "products", ()),
     "inventory": ("inventory", "inventory", ("products",)),
@@ -37,6 +39,8 @@ HUB_ENTITIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
 CHECK_REJECTIONS = "no_new_rejections"
 CHECK_PRICES = "variant_prices_valid"
 CHECK_LINES = "order_lines_reference_known_variants"
+# Checks whose ERROR failure keeps the hub assets that run after their asset from applying in that run.
+BLOCKING_CHECKS = frozenset({CHECK_PRICES})
 
 
 WARN, ERROR = dg.AssetCheckSeverity.WARN, dg.AssetCheckSeverity.ERROR
@@ -95,83 +99,155 @@ def _check_results(
     return results
 
 
-def build_hub_asset(name: str) -> dg.AssetsDefinition:
-    """The hub asset for one entity, fed by every platform's extract asset of that entity."""
-    entity, extract_name, after = HUB_ENTITIES[name]
-    key = dg.AssetKey(["hub", name])
-    specs = platforms()
-    deps = [dg.AssetKey([p, extract_name]) for p, spec in specs.items() if extract_name in spec.extract_entities]
-    deps += [dg.AssetKey(["hub", a]) for a in after]
-    check_specs = [dg.AssetCheckSpec(CHECK_REJECTIONS, asset=key)]
-    if name == "products":
-        check_specs.append(dg.AssetCheckSpec(CHECK_PRICES, asset=key, blocking=True))
-    if name == "orders":
-        check_specs.append(dg.AssetCheckSpec(CHECK_LINES, asset=key))
+HUB_OP_NAME = "hub__resolve"
 
-    @dg.asset(
-        key=key,
-        deps=deps,
-        partitions_def=tenants_partitions,
-        group_name="hub",
-        kinds={"sql", "python"},
-        check_specs=check_specs,
-        description=f"Canonical hub_{name} of each tenant, merged from every connected shop.",
-        tags={"ecom/stage": "resolve"},
-    )
-    def _hub(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-        tenant = context.partition_key
-        run_id = context.run.run_id
-        engine = warehouse.engine()
-        transforms = {p: spec.transforms[entity] for p, spec in specs.items() if entity in spec.transforms}
-        # Most runs of most tenants change nothing: with no staged row to apply, the apply would take the tenant's
-        # lock, open no resolve row, read nothing and write nothing. One statement without the lock tells
-        # (store.has_pending_staging says why that is safe), so the step skips the lock and the apply. Closing the
-        # rejections that a later apply made obsolete (a webhook's, say) is still done here: it is idempotent and
-        # reads only committed links, so it needs no lock; the checks then see it, in the same transaction.
-        with engine.connect() as conn:
-            idle = not store.has_pending_staging(conn, tenant_id=tenant, entity=entity)
-            if idle:
-                store.resolve_obsolete_rejections(conn, tenant_id=tenant, entity=entity)
-                results = _check_results(conn, name, key, tenant, entity, run_id)
-                conn.commit()
-                report, waited_s = ApplyReport(entity=entity, tenant_id=tenant), 0.0
-        if not idle:
-            # The resolve rows are opened once the lock is held, before the work, so they carry its real duration,
-            # rows and full-refresh flag (and not the wait for another run of the tenant).
-            with (
-                run_lock(context, engine, f"hub/{name}") as lock,
-                resolve_runs(engine, tenant_id=tenant, entity=entity, run_id=run_id) as runs,
-            ):
-                report = apply_staged(engine, tenant_id=tenant, entity=entity, transforms=transforms, run_id=run_id)
-                runs.finish(report.per_integration)
-            waited_s = lock.waited_s
-            context.log.info(
-                f"hub/{name} for {tenant}: read {report.rows_read} staged rows; created {report.created}, "
-                f"updated {report.updated}, unchanged {report.unchanged}, deleted {report.deleted}, "
-                f"rejected {report.rejected} in {report.duration_s:.2f}s"
-            )
-            with engine.connect() as conn:
-                results = _check_results(conn, name, key, tenant, entity, run_id)
-        return dg.MaterializeResult(
-            metadata={
-                "tenant": tenant,
-                "dagster/row_count": report.created + report.updated,
-                "rows_read": report.rows_read,
-                "created": report.created,
-                "updated": report.updated,
-                "unchanged": report.unchanged,
-                "deleted": report.deleted,
-                "rejected": report.rejected,
-                "rejection_samples": dg.MetadataValue.json(list(report.rejection_reasons)),
-                "duration_s": round(report.duration_s, 3),
-                "tenant_lock_wait_s": round(waited_s, 3),
-                "nothing_pending": idle,
-            },
-            check_results=results,
+
+def _apply(
+    context: dg.AssetExecutionContext, engine: Any, name: str, transforms: dict[str, Any]
+) -> dg.MaterializeResult:
+    """Apply one entity's pending staging for the run's tenant, as its own step did before (lock, resolve rows,
+    apply, checks), and say so in its materialization."""
+    entity = HUB_ENTITIES[name][0]
+    key = dg.AssetKey(["hub", name])
+    tenant = context.partition_key
+    run_id = context.run.run_id
+    # Most runs of most tenants change nothing: with no staged row to apply, the apply would take the tenant's
+    # lock, open no resolve row, read nothing and write nothing. One statement without the lock tells
+    # (store.has_pending_staging says why that is safe), so the entity skips the lock and the apply. Closing the
+    # rejections that a later apply made obsolete (a webhook's, say) is still done here: it is idempotent and
+    # reads only committed links, so it needs no lock; the checks then see it, in the same transaction.
+    with engine.connect() as conn:
+        idle = not store.has_pending_staging(conn, tenant_id=tenant, entity=entity)
+        if idle:
+            store.resolve_obsolete_rejections(conn, tenant_id=tenant, entity=entity)
+            results = _check_results(conn, name, key, tenant, entity, run_id)
+            conn.commit()
+            report, waited_s = ApplyReport(entity=entity, tenant_id=tenant), 0.0
+    if not idle:
+        # The resolve rows are opened once the lock is held, before the work, so they carry its real duration,
+        # rows and full-refresh flag (and not the wait for another run of the tenant).
+        with (
+            run_lock(context, engine, f"hub/{name}") as lock,
+            resolve_runs(engine, tenant_id=tenant, entity=entity, run_id=run_id) as runs,
+        ):
+            report = apply_staged(engine, tenant_id=tenant, entity=entity, transforms=transforms, run_id=run_id)
+            runs.finish(report.per_integration)
+        waited_s = lock.waited_s
+        context.log.info(
+            f"hub/{name} for {tenant}: read {report.rows_read} staged rows; created {report.created}, "
+            f"updated {report.updated}, unchanged {report.unchanged}, deleted {report.deleted}, "
+            f"rejected {report.rejected} in {report.duration_s:.2f}s"
         )
+        with engine.connect() as conn:
+            results = _check_results(conn, name, key, tenant, entity, run_id)
+    checks_selected = {check.name for check in context.selected_asset_check_keys if check.asset_key == key}
+    return dg.MaterializeResult(
+        asset_key=key,
+        metadata={
+            "tenant": tenant,
+            "dagster/row_count": report.created + report.updated,
+            "rows_read": report.rows_read,
+            "created": report.created,
+            "updated": report.updated,
+            "unchanged": report.unchanged,
+            "deleted": report.deleted,
+            "rejected": report.rejected,
+            "rejection_samples": dg.MetadataValue.json(list(report.rejection_reasons)),
+            "duration_s": round(report.duration_s, 3),
+            "tenant_lock_wait_s": round(waited_s, 3),
+            "nothing_pending": idle,
+        },
+        check_results=[r for r in results if r.check_name in checks_selected],
+    )
+
+
+def _blocks(result: dg.MaterializeResult) -> list[str]:
+    """The blocking checks of ``result`` that failed (they keep the entities that run after it from applying)."""
+    return [
+        r.check_name
+        for r in result.check_results or ()
+        if r.check_name in BLOCKING_CHECKS and not r.passed and r.severity == ERROR
+    ]
+
+
+def build_hub_asset() -> dg.AssetsDefinition:
+    """The hub assets, one per entity, each fed by every platform's extract asset of that entity, materialized by
+    one step (issue 12: each step costs Dagster two events and ~11-13 storage statements of its own; see
+    ``extract.build_extract_asset`` for the figures).
+
+    The step applies the selected entities in ``HUB_ENTITIES`` order (products, inventory, customers, orders: each
+    after the hub assets it depends on), each exactly as its own step did. What separate steps gave for free is
+    kept by hand:
+
+    - the blocking ``variant_prices_valid`` check of hub/products: when it fails, the entities that run after
+      products (inventory, orders) are not applied in this run (customers are), and the step then fails, as
+      Dagster fails a step whose blocking check failed (the later steps used to be skipped);
+    - an entity that raises (the tenant's lock not obtained in time, a warehouse error) does not stop the entities
+      that do not depend on it; those that do are not applied, and the step fails at the end naming every error.
+    """
+    specs = platforms()
+    keys = {name: dg.AssetKey(["hub", name]) for name in HUB_ENTITIES}
+    asset_specs = []
+    check_specs = []
+    for name, (_, extract_name, after) in HUB_ENTITIES.items():
+        key = keys[name]
+        deps = [dg.AssetKey([p, extract_name]) for p, spec in specs.items() if extract_name in spec.extract_entities]
+        deps += [keys[a] for a in after]
+        asset_specs.append(
+            dg.AssetSpec(
+                key,
+                deps=deps,
+                group_name="hub",
+                kinds={"sql", "python"},
+                description=f"Canonical hub_{name} of each tenant, merged from every connected shop.",
+                tags={"ecom/stage": "resolve"},
+                skippable=True,
+            )
+        )
+        check_specs.append(dg.AssetCheckSpec(CHECK_REJECTIONS, asset=key))
+        if name == "products":
+            check_specs.append(dg.AssetCheckSpec(CHECK_PRICES, asset=key, blocking=True))
+        if name == "orders":
+            check_specs.append(dg.AssetCheckSpec(CHECK_LINES, asset=key))
+
+    @dg.multi_asset(
+        name=HUB_OP_NAME,
+        specs=asset_specs,
+        check_specs=check_specs,
+        partitions_def=tenants_partitions,
+        can_subset=True,
+        description="Resolves each tenant's pending staging into the hub tables, one selected entity after the other.",
+    )
+    def _hub(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult]:
+        engine = warehouse.engine()
+        selected = context.selected_asset_keys
+        stopped: dict[str, str] = {}  # hub asset name -> why the entities after it are not applied
+        errors: dict[str, BaseException] = {}
+        for name, (entity, _, after) in HUB_ENTITIES.items():
+            if keys[name] not in selected:
+                continue
+            why = [f"hub/{a}: {stopped[a]}" for a in after if a in stopped]
+            if why:
+                context.log.error(f"hub/{name} is not applied in this run: " + "; ".join(why))
+                stopped[name] = f"not applied ({'; '.join(why)})"
+                continue
+            transforms = {p: spec.transforms[entity] for p, spec in specs.items() if entity in spec.transforms}
+            try:
+                result = _apply(context, engine, name, transforms)
+            except Exception as error:
+                context.log.error(f"hub/{name} failed: {type(error).__name__}: {error}")
+                errors[name] = error
+                stopped[name] = f"failed with {type(error).__name__}"
+                continue
+            yield result
+            if failed_checks := _blocks(result):
+                stopped[name] = f"blocking check {', '.join(failed_checks)} failed"
+        if errors:
+            text = "; ".join(f"hub/{name}: {type(e).__name__}: {e}" for name, e in errors.items())
+            raise dg.Failure(description=text) from next(iter(errors.values()))
 
     return _hub
 
 
 def hub_assets() -> list[dg.AssetsDefinition]:
-    return [build_hub_asset(name) for name in HUB_ENTITIES]
+    return [build_hub_asset()]

@@ -158,7 +158,7 @@ def test_a_prestashop_only_tenant_run_materializes_no_woocommerce_or_shopify_ass
         ) as result:  # fmt: skip
             assert result.success
             started = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
-        assert started == {key.replace("/", "__") for key in selected}
+        assert started == {"prestashop__extract", "hub__resolve"}  # one step per platform, one for the hub
         for platform in ("woocommerce", "shopify"):
             assert instance.get_latest_materialization_event(dg.AssetKey([platform, "products"])) is None
 
@@ -182,7 +182,7 @@ def test_dead_runs_sensor_fails_in_process_runs_whose_process_was_killed_and_fre
         )
         storage = instance.event_log_storage
         storage.set_concurrency_slots("woocommerce_api", 2)
-        storage.claim_concurrency_slot("woocommerce_api", dead.run_id, "woocommerce__products")
+        storage.claim_concurrency_slot("woocommerce_api", dead.run_id, "woocommerce__extract")
         assert storage.get_concurrency_info("woocommerce_api").active_slot_count == 1
 
         # While the process lives, its runs are left alone.

@@ -85,7 +85,8 @@ def test_a_bidirectional_tenants_sync_runs_the_export_which_creates_the_hub_prod
     assert meta["planned"] == len(plan.records)
     run = world.export_runs()[-1]
     assert (run.status, run.created, run.dagster_run_id) == ("success", 2, outcome.run_id)
-    assert "hub__products" in _step_keys(world.instance, outcome.run_id)
+    # One extract step, one hub step, the export step (issue 12: a step per platform, not per entity).
+    assert _step_keys(world.instance, outcome.run_id) == {"woocommerce__extract", "hub__resolve", "woocommerce__export"}
     # What was written, record by record (push_records): the table in the metadata and the rows' Dagster run id.
     assert meta["records_written"] == 5  # two products, three variants
     rows = meta["records"].records
@@ -111,8 +112,7 @@ def test_a_pull_only_tenants_sync_has_no_export_step_and_writes_nothing(world: W
     outcome = run_sync(TENANT, instance=world.instance)
     assert outcome.success, outcome.failure
     assert not [key for key in outcome.materializations if key.endswith("/export")]
-    assert "woocommerce__export" not in _step_keys(world.instance, outcome.run_id)
-    assert "woocommerce__products" in _step_keys(world.instance, outcome.run_id)
+    assert _step_keys(world.instance, outcome.run_id) == {"woocommerce__extract", "hub__resolve"}
     assert world.writes() == 0 and "MUG-1" not in world.skus()
     with shared_engine(world.url).connect() as conn:
         assert tenant_sync_selection(conn, TENANT) == sync_asset_selection(["woocommerce"])

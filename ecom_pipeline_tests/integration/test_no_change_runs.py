@@ -93,7 +93,8 @@ def test_a_run_with_staged_work_still_applies_under_the_tenant_lock(env: Env, mo
         for r in failures
         if (error := r.event_log_entry.get_dagster_event().step_failure_data.error) is not None
     }
-    assert "hub__products" in errors and "TenantLockTimeout" in errors["hub__products"], errors
+    assert "hub__resolve" in errors, errors
+    assert "hub/products: TenantLockTimeout" in errors["hub__resolve"], errors
     outcome = run_sync(TENANT, instance=env.instance)
     assert outcome.success, outcome.failure
     assert outcome.materializations["hub/products"]["nothing_pending"] is False
