@@ -268,6 +268,61 @@ def dialect_insert(conn: Connection, table: Table) -> Any:
     raise NotImplementedError(f"upserts are implemented for sqlite and postgresql, not {conn.dialect.name}")
 
 
+# Table name -> the sequence behind its id column (PostgreSQL), looked up once per process.
+_INSERT_ID_SEQUENCES: dict[str, str] = {}
+
+
+def insert_returning_ids(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], *, key: str) -> list[int]:
+    """Insert ``rows`` and return their new ids in row order, without a statement per row. ``key`` is a column
+    whose values are distinct among ``rows`` (e.g. a new product's handle), to match ids to rows where the
+    database returns them in an order of its own.
+
+    On PostgreSQL the ids are taken from the table's id sequence first (one query, ascending in row order, as
+    one INSERT per row would have numbered them) and the rows go by ``bulk_insert`` (a COPY). Elsewhere multi-row
+    INSERTs returning the id and ``key`` (SQLAlchemy's insertmanyvalues: SQLite numbers a multi-row INSERT's rows
+    in order too); asking SQLAlchemy for the parameters' order instead makes it send a row at a time on SQLite.
+    """
+    if not rows:
+        return []
+    if conn.dialect.name == "postgresql" and BULK_COPY:
+        sequence = _INSERT_ID_SEQUENCES.get(table.name)
+        if sequence is None:
+            found = conn.execute(text_sql("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table.name}).scalar_one()
+            sequence = _INSERT_ID_SEQUENCES[table.name] = str(found)
+        ids = sorted(
+            int(i)
+            for i in conn.execute(
+                text_sql("SELECT nextval(CAST(:s AS regclass)) FROM generate_series(1, :n)"),
+                {"s": sequence, "n": len(rows)},
+            ).scalars()
+        )
+        bulk_insert(conn, table, [{**row, "id": new_id} for row, new_id in zip(rows, ids, strict=True)])
+        return ids
+    result = conn.execute(insert(table).returning(table.c.id, table.c[key]), [dict(r) for r in rows])
+    by_key = {found[1]: int(found[0]) for found in result}
+    if len(by_key) != len(rows):
+        raise ValueError(f"insert_returning_ids: the {key} values of the {table.name} rows are not distinct")
+    return [by_key[row[key]] for row in rows]
+
+
+def update_many(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
+    """``UPDATE table SET <the row's other keys> WHERE id = row["id"]`` for each row, as one executemany per set of
+    keys (the engine sends PostgreSQL's in pages, ``executemany_mode``), instead of a statement per row."""
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        columns = tuple(k for k in row if k != "id")
+        # Bound names apart from the column names, which SQLAlchemy keeps for its own SET parameters.
+        shapes.setdefault(columns, []).append({"b_id": row["id"], **{f"b_{k}": row[k] for k in columns}})
+    for columns, params in shapes.items():
+        if not columns:
+            continue
+        conn.execute(
+            update(table).where(table.c.id == bindparam("b_id")).values({k: bindparam(f"b_{k}") for k in columns}),
+            params,
+        )
+    return len(rows)
+
+
 # --- integrations ------------------------------------------------------------------------------------------------
 
 
