@@ -56,17 +56,19 @@ def _product(row: Any) -> HubProduct:
     return HubProduct(
         id=row.id,
         handle=row.handle,
-        values={f: getattr(row, f) for f in _PRODUCT_FIELDS},
+        values=dict(zip(_PRODUCT_FIELDS, row[3:], strict=True)),
         deleted=row.deleted_at is not None,
     )
 
 
 # The columns ``load_state`` reads (not the shop times and ``synced_at``, which no check looks at): a 50,000-row
 # file's hub rows are read twice, once for the check and once more under the tenant lock.
-_VARIANT_READ = tuple(
-    hub_variants.c[name] for name in ("id", "product_id", "sku", *_VARIANT_FIELDS, "price_includes_tax", "deleted_at")
-)
-_PRODUCT_READ = tuple(hub_products.c[name] for name in ("id", "handle", *_PRODUCT_FIELDS, "deleted_at"))
+_VARIANT_VALUES = (*_VARIANT_FIELDS, "price_includes_tax")
+_VARIANT_READ = tuple(hub_variants.c[name] for name in ("id", "product_id", "sku", "deleted_at", *_VARIANT_VALUES))
+_PRODUCT_READ = tuple(hub_products.c[name] for name in ("id", "handle", "deleted_at", *_PRODUCT_FIELDS))
+# From this many SKUs (or handles) on, the tenant's variants (or products) are read in one scan rather than by
+# lists of keys: a catalogue file of that size is most of the tenant's catalogue, and one query is the cheaper.
+SCAN_FROM = 2000
 
 
 def load_state(conn: Connection, tenant_id: str, skus: Sequence[str], handles: Sequence[str]) -> HubState:
@@ -75,25 +77,28 @@ def load_state(conn: Connection, tenant_id: str, skus: Sequence[str], handles: S
     wanted = {s.strip() for s in skus if s.strip()}
     # SKUs compare trimmed (as sync's ``norm_sku``): a shop may have given the hub 'TEE-S ', which the file's
     # 'TEE-S' must update. The exact matches use the (tenant, sku) index; the few untrimmed hub SKUs are found by
-    # one scan of the tenant's SKUs.
+    # one scan of the tenant's SKUs (a large file: one scan of the tenant's variants finds both).
     found: dict[str, list[Any]] = {}
-    for chunk in chunked(sorted(wanted)):
-        for row in conn.execute(
-            select(*_VARIANT_READ).where(hub_variants.c.tenant_id == tenant_id, hub_variants.c.sku.in_(chunk))
-        ):
-            found.setdefault(row.sku, []).append(row)
-    untrimmed = [
-        int(row.id)
-        for row in conn.execute(
-            select(hub_variants.c.id, hub_variants.c.sku).where(
-                hub_variants.c.tenant_id == tenant_id, hub_variants.c.sku.is_not(None)
+    of_tenant = hub_variants.c.tenant_id == tenant_id
+    if len(wanted) >= SCAN_FROM:
+        for row in conn.execute(select(*_VARIANT_READ).where(of_tenant, hub_variants.c.sku.is_not(None))):
+            key = row.sku if row.sku in wanted else row.sku.strip()
+            if key in wanted:
+                found.setdefault(key, []).append(row)
+    else:
+        for chunk in chunked(sorted(wanted)):
+            for row in conn.execute(select(*_VARIANT_READ).where(of_tenant, hub_variants.c.sku.in_(chunk))):
+                found.setdefault(row.sku, []).append(row)
+        untrimmed = [
+            int(row.id)
+            for row in conn.execute(
+                select(hub_variants.c.id, hub_variants.c.sku).where(of_tenant, hub_variants.c.sku.is_not(None))
             )
-        )
-        if row.sku != row.sku.strip() and row.sku.strip() in wanted
-    ]
-    for chunk in chunked(untrimmed):
-        for row in conn.execute(select(*_VARIANT_READ).where(hub_variants.c.id.in_(chunk))):
-            found.setdefault(row.sku.strip(), []).append(row)
+            if row.sku != row.sku.strip() and row.sku.strip() in wanted
+        ]
+        for chunk in chunked(untrimmed):
+            for row in conn.execute(select(*_VARIANT_READ).where(hub_variants.c.id.in_(chunk))):
+                found.setdefault(row.sku.strip(), []).append(row)
     for key, rows in found.items():
         if len(rows) > 1:
             state.ambiguous_skus[key] = sorted(r.sku for r in rows)
@@ -103,16 +108,25 @@ def load_state(conn: Connection, tenant_id: str, skus: Sequence[str], handles: S
             id=row.id,
             product_id=row.product_id,
             sku=row.sku,
-            values={f: getattr(row, f) for f in (*_VARIANT_FIELDS, "price_includes_tax")},
+            values=dict(zip(_VARIANT_VALUES, row[4:], strict=True)),
             deleted=row.deleted_at is not None,
         )
     # The products with the file's handles, then those owning its variants that are not among them yet (most are:
     # an export's variants belong to its handles' products), each read once.
-    for chunk in chunked(sorted({h.strip() for h in handles if h.strip()})):
+    keys = sorted({h.strip() for h in handles if h.strip()})
+    if len(keys) >= SCAN_FROM:
+        wanted_handles = set(keys)
         for row in conn.execute(
-            select(*_PRODUCT_READ).where(hub_products.c.tenant_id == tenant_id, hub_products.c.handle.in_(chunk))
+            select(*_PRODUCT_READ).where(hub_products.c.tenant_id == tenant_id, hub_products.c.handle.is_not(None))
         ):
-            state.products[row.id] = _product(row)
+            if row.handle in wanted_handles:
+                state.products[row.id] = _product(row)
+    else:
+        for chunk in chunked(keys):
+            for row in conn.execute(
+                select(*_PRODUCT_READ).where(hub_products.c.tenant_id == tenant_id, hub_products.c.handle.in_(chunk))
+            ):
+                state.products[row.id] = _product(row)
     owners = sorted({v.product_id for v in state.variants.values()} - set(state.products))
     for chunk in chunked(owners):
         for row in conn.execute(select(*_PRODUCT_READ).where(hub_products.c.id.in_(chunk))):

@@ -338,3 +338,43 @@ def test_a_long_import_prints_progress_without_flooding(
     small = _csv(tmp_path / "s.csv", *[f"h{i},T{i},active,S{i},2.00" for i in range(999)], header=header)
     assert commands.run_import(engine, small, tenant_id="acme", dry_run=False, partial=False) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_a_large_files_hub_read_by_one_scan_finds_what_the_key_lists_find(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prevents the one-scan read of a large file's hub rows (``SCAN_FROM`` keys or more) from finding other rows
+    than the read by lists of SKUs and handles: untrimmed hub SKUs ('TEE-L ' for 'TEE-L'), SKUs several variants
+    have once trimmed, tombstones, other tenants' rows and a variant whose product has another handle."""
+    with engine.begin() as conn:
+        _seed(conn)
+        other = conn.execute(
+            insert(hub_products)
+            .values(tenant_id="acme", handle="cap", title="Cap", status="active", synced_at=EARLIER)
+            .returning(hub_products.c.id)
+        ).scalar_one()
+        globex = conn.execute(
+            insert(hub_products)
+            .values(tenant_id="globex", handle="tee", title="Tee", status="active", synced_at=EARLIER)
+            .returning(hub_products.c.id)
+        ).scalar_one()
+        variant = {"synced_at": EARLIER, "currency": "EUR", "price": Decimal("1.00")}
+        conn.execute(
+            insert(hub_variants),
+            [
+                {**variant, "tenant_id": "acme", "product_id": other, "sku": "TEE-L "},
+                {**variant, "tenant_id": "acme", "product_id": other, "sku": " CAP-1"},
+                {**variant, "tenant_id": "acme", "product_id": other, "sku": "CAP-1"},
+                {**variant, "tenant_id": "globex", "product_id": globex, "sku": "TEE-S"},
+            ],
+        )
+    skus = ["TEE-S", "TEE-M", "TEE-L", "OLD-1", "CAP-1", "NEW-1"]
+    handles = ["tee", "old", "new"]
+    with engine.connect() as conn:
+        by_keys = load_state(conn, "acme", skus, handles)
+        monkeypatch.setattr(hub, "SCAN_FROM", 1)
+        by_scan = load_state(conn, "acme", skus, handles)
+    assert by_scan == by_keys
+    assert set(by_keys.variants) == {"TEE-S", "TEE-M", "TEE-L", "OLD-1"}
+    assert by_keys.ambiguous_skus == {"CAP-1": [" CAP-1", "CAP-1"]}
+    assert sorted(p.handle for p in by_keys.products.values()) == ["cap", "old", "tee"]
