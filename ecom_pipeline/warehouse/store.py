@@ -18,7 +18,23 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, Table, Text, and_, bindparam, cast, delete, func, insert, select, true, type_coerce, update
+from sqlalchemy import (
+    Column,
+    MetaData,
+    Row,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    select,
+    true,
+    type_coerce,
+    update,
+)
 from sqlalchemy import text as text_sql
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
@@ -306,21 +322,59 @@ def insert_returning_ids(conn: Connection, table: Table, rows: Sequence[Mapping[
 
 
 def update_many(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
-    """``UPDATE table SET <the row's other keys> WHERE id = row["id"]`` for each row, as one executemany per set of
-    keys (the engine sends PostgreSQL's in pages, ``executemany_mode``), instead of a statement per row."""
-    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    """``UPDATE table SET <the row's other keys> WHERE id = row["id"]`` for each row, without a statement per row:
+    per set of keys, on PostgreSQL from ``UPDATE_COPY_FROM`` rows on a COPY into a temporary table and one
+    ``UPDATE ... FROM`` it (``_copy_update``), else one executemany (the engine sends PostgreSQL's in pages of 100,
+    ``executemany_mode``)."""
+    shapes: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
     for row in rows:
-        columns = tuple(k for k in row if k != "id")
-        # Bound names apart from the column names, which SQLAlchemy keeps for its own SET parameters.
-        shapes.setdefault(columns, []).append({"b_id": row["id"], **{f"b_{k}": row[k] for k in columns}})
-    for columns, params in shapes.items():
+        shapes.setdefault(tuple(k for k in row if k != "id"), []).append(row)
+    for columns, group in shapes.items():
         if not columns:
             continue
+        if (
+            conn.dialect.name == "postgresql"
+            and BULK_COPY
+            and len(group) >= UPDATE_COPY_FROM
+            and _copy_update(conn, table, columns, group)
+        ):
+            continue
+        # Bound names apart from the column names, which SQLAlchemy keeps for its own SET parameters.
         conn.execute(
             update(table).where(table.c.id == bindparam("b_id")).values({k: bindparam(f"b_{k}") for k in columns}),
-            params,
+            [{"b_id": row["id"], **{f"b_{k}": row[k] for k in columns}} for row in group],
         )
     return len(rows)
+
+
+# From this many rows of one shape on, ``update_many`` goes by COPY on PostgreSQL: 50,000 changed prices took ~10 s
+# as pages of executemany, ~2 s this way (docs/benchmarks.md, "Catalogue import").
+UPDATE_COPY_FROM = 1000
+
+
+def _copy_update(conn: Connection, table: Table, columns: tuple[str, ...], rows: Sequence[Mapping[str, Any]]) -> bool:
+    """``update_many``'s rows of one shape by COPY into a temporary table of the same column types, then one
+    ``UPDATE ... FROM`` it; False (nothing changed) when a value has no COPY text form here (see ``_copy_insert``).
+
+    The values go through the columns' own bind processing, as ``_copy_insert`` does, so the stored values are
+    the UPDATE's. The temporary table lives in this transaction only (dropped at its end, or right after use).
+    """
+    quote = conn.dialect.identifier_preparer.quote
+    temporary = f"_update_{table.name}"
+    names = ", ".join(quote(c) for c in ("id", *columns))
+    conn.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE {quote(temporary)} ON COMMIT DROP AS SELECT {names} FROM {quote(table.name)} "
+        "WITH NO DATA"
+    )
+    staging = Table(temporary, MetaData(), *(Column(c, table.c[c].type) for c in ("id", *columns)))
+    copied = _copy_insert(conn, staging, [{c: row[c] for c in ("id", *columns)} for row in rows])
+    if copied:
+        sets = ", ".join(f"{quote(c)} = u.{quote(c)}" for c in columns)
+        conn.exec_driver_sql(
+            f"UPDATE {quote(table.name)} AS t SET {sets} FROM {quote(temporary)} AS u WHERE t.id = u.id"
+        )
+    conn.exec_driver_sql(f"DROP TABLE {quote(temporary)}")
+    return copied
 
 
 # --- integrations ------------------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from ecom_pipeline.catalog.hub import (
 )
 from ecom_pipeline.catalog.validate import ProductGroup, Validation, validate
 from ecom_pipeline.sync.merge import json_value
+from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.locks import tenant_lock
 from ecom_pipeline.warehouse.schema import hub_products, hub_variants, rejected_records
 
@@ -191,13 +192,16 @@ def _hub(conn: Connection) -> dict[str, Any]:
     }
 
 
+@pytest.mark.parametrize("update_copy_from", [1, 10**9], ids=["updates-by-copy", "updates-by-executemany"])
 def test_batched_write_gives_the_same_hub_rows_as_one_statement_per_row(
-    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, update_copy_from: int
 ) -> None:
     """Prevents the batched write from diverging from what one INSERT/UPDATE per row wrote: every column of every
     hub product and variant (new, changed, tax-free price, revived, unchanged), the id order, the rejections of
-    --partial and the counts and change lines, with batches that split the file (a batch closes once it has 5 rows)."""
+    --partial and the counts and change lines, with batches that split the file (a batch closes once it has 5
+    rows), changed rows written by COPY and UPDATE ... FROM (PostgreSQL) and by executemany."""
     monkeypatch.setattr(hub, "WRITE_BATCH", 5)
+    monkeypatch.setattr(store, "UPDATE_COPY_FROM", update_copy_from)
     with engine.begin() as conn:
         _seed(conn)
     table = read_table(_file(tmp_path))
