@@ -357,7 +357,8 @@ def _copy_update(conn: Connection, table: Table, columns: tuple[str, ...], rows:
     ``UPDATE ... FROM`` it; False (nothing changed) when a value has no COPY text form here (see ``_copy_insert``).
 
     The values go through the columns' own bind processing, as ``_copy_insert`` does, so the stored values are
-    the UPDATE's. The temporary table lives in this transaction only (dropped at its end, or right after use).
+    the UPDATE's. The temporary table lives in the caller's transaction only (``ON COMMIT DROP``, and dropped right
+    after use, so several calls in one transaction each make their own); ``conn`` must be in a transaction.
     """
     quote = conn.dialect.identifier_preparer.quote
     temporary = f"_update_{table.name}"
