@@ -7,6 +7,8 @@ printed with its row, column and reason), 2 a usage error.
 from __future__ import annotations
 
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from ecom_pipeline.catalog.columns import COLUMNS, ExportError
 from ecom_pipeline.catalog.files import CatalogFileError, read_table, write_table
 from ecom_pipeline.catalog.hub import ImportCounts, apply_import, export_rows, load_state
-from ecom_pipeline.catalog.validate import cell_text, validate
+from ecom_pipeline.catalog.validate import Validation, cell_text, validate
 from ecom_pipeline.warehouse.locks import TenantLockLost, TenantLockTimeout, command_lock
 from ecom_pipeline.warehouse.types import utcnow
 
@@ -30,8 +32,42 @@ def _summary(counts: ImportCounts) -> str:
     )
 
 
+class Progress:
+    """Progress of a long import on stderr: a line per ``PROGRESS_ROWS`` rows or ``PROGRESS_SECONDS``, whichever
+    comes first, for each step (rows checked, rows written); nothing for a file smaller than ``PROGRESS_ROWS`` rows
+    (it is done in a moment)."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.start = time.monotonic()
+
+    def step(self, what: str) -> Callable[[int], None]:
+        """The callback of one step: told the rows done so far, it prints when a line is due."""
+        if self.total < PROGRESS_ROWS:
+            return lambda done: None
+        last = {"done": 0, "time": time.monotonic()}
+
+        def report(done: int) -> None:
+            now = time.monotonic()
+            if done < self.total and done - last["done"] < PROGRESS_ROWS and now - last["time"] < PROGRESS_SECONDS:
+                return
+            last.update(done=done, time=now)
+            print(f"{what} {done:,} of {self.total:,} rows ({now - self.start:.1f} s)", file=sys.stderr, flush=True)
+
+        return report
+
+
+PROGRESS_ROWS = 10_000
+PROGRESS_SECONDS = 5.0
+
+
 def run_import(engine: Any, path: Path, *, tenant_id: str, dry_run: bool, partial: bool) -> int:
-    """Validate every row, then write all of them, or (``partial``) the good ones, or (``dry_run``) nothing."""
+    """Validate every row, then write all of them, or (``partial``) the good ones, or (``dry_run``) nothing.
+
+    The rows are checked before the tenant's lock is taken, so a long check keeps no sync or webhook apply of the
+    tenant waiting; under the lock the hub rows the check read are read again, and checked again only if they
+    changed meanwhile, so what is written is always checked against what the hub holds when it is written.
+    """
     try:
         table = read_table(path)
     except CatalogFileError as exc:
@@ -40,14 +76,34 @@ def run_import(engine: Any, path: Path, *, tenant_id: str, dry_run: bool, partia
     for note in table.notes:
         print(f"note: {note}.")
     header, rows, numbers = table.header, table.rows, table.numbers
+    progress = Progress(len(rows))
+    skus, handles = _keys(rows, "sku"), _keys(rows, "handle")
     try:
+        with engine.connect() as conn:
+            state = load_state(conn, tenant_id, skus, handles)
+        validation = validate(header, rows, state, numbers, progress=progress.step("checked"))
+        if _refused(path, rows, validation, partial=partial):
+            return 1
         if dry_run:  # writes nothing: no need to keep the tenant's syncs waiting
-            return _import(engine, path, header, rows, numbers, tenant_id=tenant_id, dry_run=True, partial=partial)
+            counts = apply_import(None, validation, tenant_id=tenant_id, now=utcnow(), source=path.name,
+                                  partial=partial)  # fmt: skip
+            return _report(path, tenant_id, validation, counts, dry_run=True)
         # Under the tenant's lock, as every hub writer is: a sync's apply updates the same hub rows in its own
         # order, so without it the two could deadlock, or the import could overwrite what the apply wrote after
-        # the import validated against its read.
-        with command_lock(engine, tenant_id, f"ecom-pipeline catalog import {path.name}"):
-            return _import(engine, path, header, rows, numbers, tenant_id=tenant_id, dry_run=False, partial=partial)
+        # the import validated against its read. One transaction from the read below to the last write: the checks
+        # hold for what is written.
+        with command_lock(engine, tenant_id, f"ecom-pipeline catalog import {path.name}"), engine.begin() as conn:
+            current = load_state(conn, tenant_id, skus, handles)
+            if current != state:
+                # A sync or an edit changed these rows between the check and the lock: check again against
+                # what the hub holds now (the result is what checking under the lock would have given).
+                print("note: the hub changed while the file was checked; checking it again.", file=sys.stderr)
+                validation = validate(header, rows, current, numbers, progress=progress.step("checked"))
+                if _refused(path, rows, validation, partial=partial):
+                    return 1
+            counts = apply_import(conn, validation, tenant_id=tenant_id, now=utcnow(), source=path.name,
+                                  partial=partial, progress=progress.step("written"))  # fmt: skip
+        return _report(path, tenant_id, validation, counts, dry_run=False)
     except TenantLockTimeout as exc:
         print(f"error: {exc}. Nothing was written; run the import again when that run has finished.", file=sys.stderr)
         return 1
@@ -82,34 +138,25 @@ def _keys(rows: list[dict[str, Any]], column: str) -> list[str]:
     return keys
 
 
-def _import(
-    engine: Any, path: Path, header: list[str], rows: list[dict[str, Any]], numbers: list[int], *, tenant_id: str,
-    dry_run: bool, partial: bool,
-) -> int:  # fmt: skip
-    # One transaction from the hub read to the last write: the checks hold for what is written.
-    with engine.begin() as conn:
-        state = load_state(conn, tenant_id, _keys(rows, "sku"), _keys(rows, "handle"))
-        validation = validate(header, rows, state, numbers)
-        if validation.errors:
-            shown = validation.errors[:MAX_ERRORS_SHOWN]
-            print(f"{path}: {len(validation.rejected_rows) or 'all'} of {len(rows)} rows have errors:", file=sys.stderr)
-            for error in shown:
-                print(f"  {error}", file=sys.stderr)
-            if len(validation.errors) > len(shown):
-                print(f"  ... and {len(validation.errors) - len(shown)} more errors", file=sys.stderr)
-            if validation.file_errors or not partial:
-                why = "the file's columns are wrong" if validation.file_errors else "the import is all-or-nothing"
-                hint = "" if validation.file_errors else " (--partial writes the valid rows and rejects the others)"
-                print(f"Nothing was written: {why}{hint}.", file=sys.stderr)
-                return 1
-        counts = apply_import(
-            None if dry_run else conn,
-            validation,
-            tenant_id=tenant_id,
-            now=utcnow(),
-            source=path.name,
-            partial=partial,
-        )
+def _refused(path: Path, rows: list[dict[str, Any]], validation: Validation, *, partial: bool) -> bool:
+    """Print the validation's errors; True when nothing may be written (a column problem, or without --partial)."""
+    if not validation.errors:
+        return False
+    shown = validation.errors[:MAX_ERRORS_SHOWN]
+    print(f"{path}: {len(validation.rejected_rows) or 'all'} of {len(rows)} rows have errors:", file=sys.stderr)
+    for error in shown:
+        print(f"  {error}", file=sys.stderr)
+    if len(validation.errors) > len(shown):
+        print(f"  ... and {len(validation.errors) - len(shown)} more errors", file=sys.stderr)
+    if validation.file_errors or not partial:
+        why = "the file's columns are wrong" if validation.file_errors else "the import is all-or-nothing"
+        hint = "" if validation.file_errors else " (--partial writes the valid rows and rejects the others)"
+        print(f"Nothing was written: {why}{hint}.", file=sys.stderr)
+        return True
+    return False
+
+
+def _report(path: Path, tenant_id: str, validation: Validation, counts: ImportCounts, *, dry_run: bool) -> int:
     if dry_run:
         print(f"Dry run, nothing written. {path.name} for tenant {tenant_id} would change {_summary(counts)}.")
         for change in counts.changes[:200]:

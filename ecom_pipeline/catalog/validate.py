@@ -10,7 +10,7 @@ stops the whole import.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -40,6 +40,7 @@ _DIGITS = re.compile(r"[0-9]+")
 # take 8/13 and 12 digits); Shopify takes any text.
 BARCODE = re.compile(r"[0-9](?:[0-9-]*[0-9Xx])?")
 BARCODE_MAX = 32
+PROGRESS_EVERY = 1000  # rows between two calls of ``validate``'s progress callback
 
 
 @dataclass(frozen=True)
@@ -353,12 +354,18 @@ def _parse_variant(row: int, cells: Mapping[str, str], hub: HubVariant | None, e
 
 
 def validate(
-    header: Sequence[str], rows: Sequence[Mapping[str, Any]], hub: HubState, numbers: Sequence[int] | None = None
+    header: Sequence[str],
+    rows: Sequence[Mapping[str, Any]],
+    hub: HubState,
+    numbers: Sequence[int] | None = None,
+    *,
+    progress: Callable[[int], None] | None = None,
 ) -> Validation:
     """Check ``rows`` (cells by column) against each other and the hub; the groups to write and every error.
 
     ``numbers`` are the rows' numbers in the file (blank rows skipped by the reader keep their place); without
-    them the rows are numbered from ``FIRST_ROW`` on."""
+    them the rows are numbered from ``FIRST_ROW`` on. ``progress`` is told the number of rows checked every
+    ``PROGRESS_EVERY`` rows and at the end."""
     errors = _check_columns(header)
     if errors:
         return Validation(groups=[], errors=errors, file_errors=True)
@@ -368,6 +375,8 @@ def validate(
     product_errors: list[tuple[str, RowError]] = []
     sources: dict[tuple[str, str], int] = {}  # (handle, column) -> row that gave the product value
     for index, raw in enumerate(rows):
+        if progress is not None and index and index % PROGRESS_EVERY == 0:
+            progress(index)
         row = numbers[index] if numbers is not None else FIRST_ROW + index
         cells: dict[str, str] = {}
         for column in header:
@@ -468,6 +477,8 @@ def validate(
                 errors.append(RowError(variant.row, None, f"product {handle!r} has an error on row {error.row}"))
     _drop_rejected_product_values(list(groups.values()), errors)
     errors.sort(key=lambda e: (e.row or 0, e.column or ""))
+    if progress is not None:
+        progress(len(rows))
     return Validation(groups=list(groups.values()), errors=errors, file_errors=False, ungrouped=ungrouped)
 
 
