@@ -7,9 +7,12 @@ rightly replaced; what the merchant chose is ours, not the shop's, and must surv
 - the sync settings (``sync.policies.SETTING_KEYS``: direction, conflict policies, listing rules, price rule, bulk
   mutation threshold, push concurrency, Shopify collections), the stock settings (``stock.settings``: stock sync,
   buffer, location map) and the reconciliation interval, unless the new connect sets them itself;
-- on Shopify, the stored ``webhook_secret`` when the new credentials bring none (a static-token reconnect without
-  ``--webhook-secret`` again): without it the receiver could no longer verify the deliveries of the
-  subscriptions already registered.
+- the stored ``webhook_secret`` when the new credentials bring none: a Shopify static-token reconnect without
+  ``--webhook-secret`` again, a PrestaShop one without ``--webhook-secret``, and every WooCommerce reconnect (the
+  secret is ours, generated at the first ``--webhook-url``, and the shop's webhooks keep signing with it): without
+  it the receiver answers 401 to the deliveries of the webhooks already registered, and WooCommerce disables them;
+- WooCommerce's ``webhook_url`` (where those webhooks deliver), which the upkeep needs to re-enable or re-register
+  them.
 """
 
 from __future__ import annotations
@@ -24,9 +27,20 @@ from ecom_pipeline.sync.reconcile import SETTING as RECONCILE_KEY
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import CredentialCipher, CredentialError
 
-KEPT_SETTING_KEYS: tuple[str, ...] = (*SETTING_KEYS, ENABLED_KEY, BUFFER_KEY, LOCATIONS_KEY, RECONCILE_KEY)
+KEPT_SETTING_KEYS: tuple[str, ...] = (
+    *SETTING_KEYS,
+    ENABLED_KEY,
+    BUFFER_KEY,
+    LOCATIONS_KEY,
+    RECONCILE_KEY,
+    "webhook_url",
+)
 # Credentials a reconnect keeps when the new ones lack them, per platform.
-KEPT_CREDENTIAL_KEYS: dict[str, tuple[str, ...]] = {"shopify": ("webhook_secret",)}
+KEPT_CREDENTIAL_KEYS: dict[str, tuple[str, ...]] = {
+    "shopify": ("webhook_secret",),
+    "woocommerce": ("webhook_secret",),
+    "prestashop": ("webhook_secret",),
+}
 
 
 def previous_integration(conn: Connection, *, tenant_id: str, platform: str, base_url: str) -> Any | None:

@@ -482,3 +482,35 @@ def test_two_people_deciding_one_conflict_at_once_on_sqlite_the_second_is_refuse
     with engine.connect() as conn:
         row = conn.execute(select(sync_conflicts).where(sync_conflicts.c.id == conflict)).one()
     assert (row.resolved_by, row.resolved_take) == ("alice", "hub")
+
+
+def test_a_woocommerce_reconnect_keeps_the_webhook_secret_and_url_its_webhooks_deliver_with(
+    warehouse_url: str, woo_shop: ShopHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prevents connecting a WooCommerce shop again (new keys, a new --direction) from dropping the webhook secret
+    generated at the first ``--webhook-url`` and the delivery URL: the shop's webhooks keep signing with that secret,
+    so without it the receiver answered 401 to every delivery (and WooCommerce disabled the webhooks), and the
+    upkeep, without the URL, could not re-enable them."""
+    from ecom_pipeline.warehouse import store
+    from ecom_pipeline.warehouse.credentials import CredentialCipher, reveal
+
+    monkeypatch.setenv("ECOM_PIPELINE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ECOM_SECRET_KEY", Fernet.generate_key().decode())
+    monkeypatch.setenv("ECOM_CONSUMER_SECRET", woo_shop.consumer_secret)
+    connect = [
+        "--warehouse-url", warehouse_url, "connect", "woocommerce", "--tenant", "acme", "--url", woo_shop.http_url,
+        "--consumer-key", woo_shop.consumer_key, "--timeout", "5",
+    ]  # fmt: skip
+    cipher = CredentialCipher.from_env(tmp_path / "home")
+
+    def secret() -> str:
+        with shared_engine(warehouse_url).connect() as conn:
+            return reveal(store.load_credentials(conn, 1, cipher)["webhook_secret"])
+
+    assert cli_main([*connect, "--webhook-url", "http://127.0.0.1:8080"]) == 0
+    first, url = secret(), _settings(warehouse_url, 1)["webhook_url"]
+    assert first and url.startswith("http://127.0.0.1:8080/")
+    assert cli_main([*connect, "--direction", "push"]) == 0
+    assert secret() == first and _settings(warehouse_url, 1)["webhook_url"] == url
+    assert cli_main([*connect, "--webhook-url", "http://127.0.0.1:8080"]) == 0  # registering again reuses it
+    assert secret() == first
