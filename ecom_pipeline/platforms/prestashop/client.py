@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import pyexpat
 import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping
@@ -598,6 +599,20 @@ class PrestaShopClient(ShopClient):
 
         Read-only fields of ``resource`` are removed first: PrestaShop refuses or mis-stores them on PUT.
         """
+        return _parse_xml(self._put_xml(resource, resource_id, tree))
+
+    def put_xml_checked(self, resource: str, resource_id: int | str, tree: ElementTree | Element) -> None:
+        """:meth:`put_xml` for a caller that does not read the answer: the answer is checked to be an XML document,
+        as :meth:`put_xml` checks it, without building its tree.
+
+        Why: the push's 1,000 combination PUTs each parsed their whole answer (defusedxml, 74 us) only to drop it;
+        expat alone checks it in 7 us. An answer that check does not accept (not well-formed, or with a DOCTYPE or
+        entity declarations, which defusedxml may refuse) is parsed as :meth:`put_xml` parses it, with its error."""
+        response = self._put_xml(resource, resource_id, tree)
+        if not _well_formed(response.text):
+            _parse_xml(response)
+
+    def _put_xml(self, resource: str, resource_id: int | str, tree: ElementTree | Element) -> ApiResponse:
         root = _root(tree)
         for record in root:
             for name in READ_ONLY_FIELDS.get(resource, ()):
@@ -605,8 +620,7 @@ class PrestaShopClient(ShopClient):
                 if node is not None:
                     record.remove(node)
         body = tostring(root, encoding="unicode")
-        response = self.request("PUT", f"{resource}/{resource_id}", xml_body=body, json_output=False)
-        return _parse_xml(response)
+        return self.request("PUT", f"{resource}/{resource_id}", xml_body=body, json_output=False)
 
     def post_xml(self, resource: str, tree: ElementTree | Element) -> ElementTree:
         """POST a new record (201 with the created record as XML)."""
@@ -654,6 +668,26 @@ def _parse_xml(response: ApiResponse) -> ElementTree:
         return ElementTree(SafeET.fromstring(response.text.encode("utf-8")))
     except Exception as exc:  # ParseError or a defusedxml refusal (entities): both mean "not a usable document"
         raise response.unexpected(PLATFORM, f"expected an XML document, got {type(exc).__name__}: {exc}") from None
+
+
+def _refuse(*_args: Any) -> Any:
+    raise ValueError("not checked here")
+
+
+def _well_formed(text: str) -> bool:
+    """``text`` (as UTF-8, as :func:`_parse_xml` reads it) is a well-formed XML document with no DOCTYPE, entity
+    declaration or skipped entity: one that :func:`_parse_xml` would parse. False says nothing either way."""
+    parser = pyexpat.ParserCreate()
+    parser.StartDoctypeDeclHandler = _refuse
+    parser.EntityDeclHandler = _refuse
+    parser.UnparsedEntityDeclHandler = _refuse
+    parser.ExternalEntityRefHandler = _refuse
+    parser.SkippedEntityHandler = _refuse
+    try:
+        parser.Parse(text.encode("utf-8"), True)
+    except Exception:  # ExpatError, or a refusal above
+        return False
+    return True
 
 
 def set_xml_field(tree: ElementTree | Element, field: str, value: str, *, language_id: int | None = None) -> None:

@@ -640,7 +640,7 @@ class _Writer:
         if c.categories:
             set_categories(record, self._category_ids(c.categories))
         self._set_tags(record, c.tags)
-        self.client.put_xml("products", pid, tree)
+        self.client.put_xml_checked("products", pid, tree)
         self.out.updated += 1
         self.plan.adopt("product", c.hub_id)  # lineage: linked, not created (sync/lineage.py)
         self.plan.adopt("variant", variant.hub_id)
@@ -713,7 +713,7 @@ class _Writer:
                 variant_hub, old_variant = u.hub_id, u.base
                 if product_hub is None:
                     product_hub, old_product = u.product_hub_id, u.product_base
-        self.client.put_xml("products", pid, tree)
+        self.client.put_xml_checked("products", pid, tree)
         self.out.updated += 1
         if product_hub is not None:
             entry = self.written.setdefault(pid, _Written(product_hub, old_product, {}))
@@ -842,7 +842,7 @@ class _Writer:
                 if c.categories:
                     set_categories(record, categories)
                 self._set_tags(record, c.tags)
-                self.client.put_xml("products", pid, tree)
+                self.client.put_xml_checked("products", pid, tree)
                 self.out.updated += 1
                 self.plan.adopt("product", c.hub_id)
             else:
@@ -958,7 +958,7 @@ class _Writer:
             flight.done(None, err, lambda _r, e: self._after_combination(u, e))
             return
         flight.submit(
-            lambda: self.client.put_xml("combinations", cid, tree), lambda _r, e: self._after_combination(u, e)
+            lambda: self.client.put_xml_checked("combinations", cid, tree), lambda _r, e: self._after_combination(u, e)
         )
 
     def _after_combination(self, u: FieldUpdate, error: Exception | None) -> None:

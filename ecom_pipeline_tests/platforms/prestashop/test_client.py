@@ -287,3 +287,38 @@ def test_xml_parser_refuses_entity_expansion(server: PrestaShopReplay) -> None:
     server.add("GET", "products/1", Reply.text(200, bomb, "text/xml"))
     with client_for(server) as client, pytest.raises(ShopResponseError):
         client.get_xml("products", 1)
+
+
+def test_a_put_whose_answer_is_not_read_checks_it_without_building_its_tree(
+    server: PrestaShopReplay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prevents the push's 1,000 combination PUTs parsing each answer whole (defusedxml) only to drop it, and the
+    cheaper check accepting an answer ``put_xml`` refuses: a broken or entity-bearing answer fails the same way."""
+    import defusedxml.ElementTree as SafeET
+
+    from ecom_pipeline.platforms.errors import ShopResponseError
+
+    good = recorded("products-put-roundtrip-from-get.json")
+    bomb = '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><prestashop><product>&a;</product></prestashop>'
+    bad = [
+        Reply.text(200, bomb, "text/xml"),
+        Reply.text(200, "<prestashop><product><id>20</id></product>", "text/xml"),  # cut off
+        Reply.text(200, "<prestashop><product>&undefined;</product></prestashop>", "text/xml"),
+        Reply.text(200, "not xml", "text/xml"),
+    ]
+    server.add("GET", "products/20", good)
+    server.add("PUT", "products/20", good, *[reply for reply in bad for _ in (1, 2)])  # each: checked, then full
+    parsed: list[int] = []
+    real = SafeET.fromstring
+    monkeypatch.setattr(SafeET, "fromstring", lambda text, **kw: parsed.append(1) or real(text, **kw))
+    with client_for(server) as client:
+        tree = client.get_xml("products", 20)
+        parsed.clear()
+        assert client.put_xml_checked("products", 20, tree) is None
+        assert parsed == []  # a well-formed answer is not built into a tree
+        for _ in bad:
+            with pytest.raises(ShopResponseError) as checked:
+                client.put_xml_checked("products", 20, tree)
+            with pytest.raises(ShopResponseError) as full:
+                client.put_xml("products", 20, tree)
+            assert str(checked.value) == str(full.value)
