@@ -30,6 +30,8 @@ class FaultSwitches:
     - ``server_errors``: the next N API requests get a 5xx, cycling through ``server_error_statuses``: 500 is a
       WordPress JSON ``internal_server_error`` body, 502 an nginx HTML "Bad Gateway" page (garbage for a JSON
       parser), 503 a JSON ``service_unavailable`` body with ``Retry-After``.
+    - ``server_error_path``: when set, only requests whose ``METHOD /path`` contains it get (and count) those 5xx,
+      so a test can refuse the one write it means (e.g. ``POST /api/products``) and not the reads before it.
     - ``slow_ms``: delay every API response by this many milliseconds.
     - ``cut_after_bytes`` / ``cut_responses``: the next ``cut_responses`` API responses send their headers and the
       first ``cut_after_bytes`` body bytes, then the connection is dropped (clients see a broken chunked body).
@@ -48,6 +50,7 @@ class FaultSwitches:
     retry_after_s: int = 2
     server_errors: int = 0
     server_error_statuses: list[int] = field(default_factory=lambda: list(DEFAULT_SERVER_ERROR_STATUSES))
+    server_error_path: str = ""
     slow_ms: int = 0
     cut_after_bytes: int = 0
     cut_responses: int = 0
@@ -79,8 +82,8 @@ class FaultSwitches:
             for name, value in changes.items():
                 if name in ("malformed_product_ids", "server_error_statuses"):
                     setattr(self, name, [int(v) for v in value])
-                elif name == "cut_path":
-                    self.cut_path = str(value or "")
+                elif name in ("cut_path", "server_error_path"):
+                    setattr(self, name, str(value or ""))
                 else:
                     setattr(self, name, int(value))
             if changes.get("cut_after_bytes") and "cut_responses" not in changes and self.cut_responses == 0:
@@ -92,6 +95,7 @@ class FaultSwitches:
             {
                 "rate_limit_burst": 0,
                 "server_errors": 0,
+                "server_error_path": "",
                 "slow_ms": 0,
                 "cut_after_bytes": 0,
                 "cut_responses": 0,
@@ -111,10 +115,11 @@ class FaultSwitches:
                 return True
             return False
 
-    def take_server_error(self) -> int | None:
-        """Consume one unit of ``server_errors``; the status to answer with, or None."""
+    def take_server_error(self, path: str = "") -> int | None:
+        """Consume one unit of ``server_errors`` (for a request whose ``METHOD /path`` contains
+        ``server_error_path``, when set); the status to answer with, or None."""
         with self._lock:
-            if self.server_errors > 0:
+            if self.server_errors > 0 and self.server_error_path in path:
                 self.server_errors -= 1
                 statuses = self.server_error_statuses or list(DEFAULT_SERVER_ERROR_STATUSES)
                 status = statuses[self._server_error_index % len(statuses)]

@@ -99,7 +99,7 @@ class SandboxApp:
             }
             await _plain(send, 429, body, [("Retry-After", str(wait))])
             return 429
-        error_status = faults.take_server_error()
+        error_status = faults.take_server_error(f"{scope['method']} {subpath}")
         if error_status is not None:
             await _server_error(send, error_status, faults.retry_after_s)
             return error_status

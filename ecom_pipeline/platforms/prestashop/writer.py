@@ -71,6 +71,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -388,11 +389,16 @@ def combination_document(
     return root
 
 
-def post_product(client: PrestaShopClient, document: Element) -> str:
+def post_product(client: PrestaShopClient, document: Element, *, newer_than: int = 0) -> str:
     """POST a product once (``options.create_once``: no blind retry). After a lost answer (cut connection, timeout,
     5xx) the product is looked for by its reference, else (a product with combinations, a simple one without SKU)
     by its ``link_rewrite`` among the products with the same (empty) reference, the newest (highest id) taken: the
-    lost request's own when it made one. Only when none is found is the POST sent again."""
+    lost request's own when it made one. Only when none is found is the POST sent again.
+
+    ``newer_than``: the highest product id the shop had before this push created any (:class:`_IdFloor`); only a
+    newer product can be the lost request's. Without it a merchant's own product with the same slug (an unlinked
+    "mugs", say) was taken for the create the shop had not applied, and the hub product was linked to it: its
+    combinations created under it, its title and prices overwritten by later pushes."""
     record = _record_of(document)
     reference = (record.findtext("reference") or "").strip()
     node = record.find("link_rewrite")
@@ -407,16 +413,24 @@ def post_product(client: PrestaShopClient, document: Element) -> str:
             query = {"filter[link_rewrite]": f"[{slug}]", "display": "[id,reference]"}
         else:
             return None
-        ids = [int(i["id"]) for i in client.list("products", query) if str(i.get("reference") or "") == reference]
+        ids = [
+            int(i["id"])
+            for i in client.list("products", query)
+            if str(i.get("reference") or "") == reference and int(i["id"]) > newer_than
+        ]
         return str(max(ids)) if ids else None
 
     return create_once(client, "products", document, refind=refind, what=f"product {reference or slug!r}", error=None)
 
 
-def post_combination(client: PrestaShopClient, document: Element, taken: Iterable[str] = ()) -> str:
+def post_combination(
+    client: PrestaShopClient, document: Element, taken: Iterable[str] = (), *, newer_than: int = 0
+) -> str:
     """POST a combination once (``options.create_once``). After a lost answer it is looked for among its product's
     combinations: by its reference, else (no reference a filter can hold) by its option values; ``taken``: the
-    product's combinations this push linked already (never the lost one)."""
+    product's combinations this push linked already (never the lost one); ``newer_than``: the highest combination
+    id the shop had before this push created any (an adopted product's own combination with the same option values
+    is never the lost one)."""
     record = _record_of(document)
     pid = (record.findtext("id_product") or "").strip()
     reference = (record.findtext("reference") or "").strip()
@@ -428,10 +442,18 @@ def post_combination(client: PrestaShopClient, document: Element, taken: Iterabl
     def refind() -> str | None:
         if reference and _findable(reference):
             query = {"filter[id_product]": f"[{pid}]", "filter[reference]": f"[{reference}]", "display": "[id]"}
-            ids = [int(i["id"]) for i in client.list("combinations", query) if str(i["id"]) not in skip]
+            ids = [
+                int(i["id"])
+                for i in client.list("combinations", query)
+                if str(i["id"]) not in skip and int(i["id"]) > newer_than
+            ]
         else:
             items = client.list("combinations", {"filter[id_product]": f"[{pid}]", "display": "full"})
-            ids = [int(i["id"]) for i in items if str(i["id"]) not in skip and _option_values_of(i) == values]
+            ids = [
+                int(i["id"])
+                for i in items
+                if str(i["id"]) not in skip and int(i["id"]) > newer_than and _option_values_of(i) == values
+            ]
         return str(max(ids)) if ids else None
 
     return create_once(
@@ -453,6 +475,27 @@ def _record_of(tree: ElementTree | Element) -> Element:
 
 
 # --- the writer --------------------------------------------------------------------------------------------------
+
+
+class _IdFloor:
+    """The highest id each resource had in the shop before this push's first create of it (one call per resource
+    and push, taken before that create, under a lock: creates run in several threads).
+
+    Why: after a lost create answer the writer looks for what the request made (``post_product``,
+    ``post_combination``); a record the merchant had before the push matches the same slug or option values, and
+    only an id above this floor can be the lost request's. PrestaShop ids grow (AUTO_INCREMENT)."""
+
+    def __init__(self, client: PrestaShopClient) -> None:
+        self.client = client
+        self._lock = threading.Lock()
+        self._floors: dict[str, int] = {}
+
+    def __call__(self, resource: str) -> int:
+        with self._lock:
+            if resource not in self._floors:
+                rows = self.client.list(resource, {"display": "[id]", "sort": "[id_DESC]", "limit": "1"})
+                self._floors[resource] = max((int(r["id"]) for r in rows), default=0)
+            return self._floors[resource]
 
 
 class _Writer:
@@ -478,6 +521,7 @@ class _Writer:
         self.pending_links: list[dict[str, Any]] = []
         # Product id -> its stored weight, read with the prices before combination updates (``weight_impact``).
         self.product_weights: dict[str, Decimal] = {}
+        self.id_floor = _IdFloor(client)  # ids the shop had before this push's creates (post_product's look-up)
 
     def lookup_references(self, skus: Sequence[str]) -> dict[str, str]:
         """reference -> product id of the shop's products already carrying one of ``skus``."""
@@ -615,7 +659,11 @@ class _Writer:
     def _create(self, c: ProductCreate) -> None:
         categories = self._category_ids(c.categories)
         tags = self._tag_ids(c.tags)
-        pid = post_product(self.client, create_document(c, self.shop, categories=categories, tags=tags))
+        pid = post_product(
+            self.client,
+            create_document(c, self.shop, categories=categories, tags=tags),
+            newer_than=self.id_floor("products"),
+        )
         self.out.created += 1
         self._link_now(pid, c)
 
@@ -780,12 +828,12 @@ class _Writer:
     ) -> tuple[str, list[str], ShopApiError | None]:
         """(Worker thread.) POST the product, then its combinations in turn: its id, the combinations' ids, and
         the refusal that stopped them (a failed product POST raises). No writer state is touched here."""
-        pid = post_product(self.client, document)
+        pid = post_product(self.client, document, newer_than=self.id_floor("products"))
         cids: list[str] = []
         try:
             for v in c.variants:
                 body = combination_document(pid, v.values, option_ids[v.hub_id], base)
-                cids.append(post_combination(self.client, body, cids))
+                cids.append(post_combination(self.client, body, cids, newer_than=self.id_floor("combinations")))
         except ShopApiError as err:
             return pid, cids, err
         return pid, cids, None
@@ -847,7 +895,7 @@ class _Writer:
                 self.plan.adopt("product", c.hub_id)
             else:
                 document = create_document(c, self.shop, price=base, categories=categories, tags=tags)
-                pid = post_product(self.client, document)
+                pid = post_product(self.client, document, newer_than=self.id_floor("products"))
                 base_weight = None  # created with weight 0: each combination's impact is its weight
                 self.out.created += 1
             # The product's link is committed with its combinations', and those of several products together
@@ -932,7 +980,7 @@ class _Writer:
         base_weight: Decimal | None = None,
     ) -> str:
         document = combination_document(pid, values, option_ids, base, base_weight)
-        cid = post_combination(self.client, document, taken)
+        cid = post_combination(self.client, document, taken, newer_than=self.id_floor("combinations"))
         self.out.created += 1
         return cid
 

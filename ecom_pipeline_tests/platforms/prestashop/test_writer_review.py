@@ -115,6 +115,54 @@ def test_a_product_with_combinations_whose_create_is_cut_is_made_once(
     assert (out.created, out.rejections) == (3, [])
 
 
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_a_create_the_shop_refused_with_a_5xx_is_not_taken_for_the_merchants_product_with_the_same_slug(
+    shop: ShopHandle, concurrency: int
+) -> None:
+    """Prevents linking the hub product to the merchant's own product: after a 503 the shop had not applied, the
+    look-up by link_rewrite found the merchant's unlinked "mugs" (made before the push, no reference) and took it
+    for the lost create, so the hub's combinations were created under it and later pushes overwrote its title and
+    prices. Only a product newer than the push's first create can be the lost request's."""
+    handle = f"mugs-{concurrency}"
+    with client_for(shop) as client:
+        mine = VariantValues(hub_id=1, sku=None, values={"sku": None, "price": Decimal("5")}, options={"Size": "S"})
+        merchant = W.post_product(
+            client,
+            W.create_document(
+                ProductCreate(
+                    hub_id=1,
+                    handle=handle,
+                    kind="variable",
+                    values={"title": "Merchant mugs", "status": "active"},
+                    variants=(mine,),
+                ),
+                W._Shop(client.integration_settings),  # type: ignore[attr-defined]
+            ),
+        )
+    before = len(shop.store.tables["products"])
+    variants = tuple(
+        VariantValues(hub_id=990 + i, sku=f"MUG-{concurrency}-{size}", values={"sku": f"MUG-{concurrency}-{size}",
+                      "price": Decimal("9.00")}, options={"Size": size})
+        for i, size in enumerate(("S", "M"))
+    )  # fmt: skip
+    p = plan()
+    p.creates = [ProductCreate(hub_id=99, handle=handle, kind="variable", values={"title": "Hub mugs",
+                               "status": "active"}, variants=variants)]  # fmt: skip
+    shop.faults.update({"server_errors": 1, "server_error_statuses": [503], "server_error_path": "POST /api/products"})
+    links: list[dict[str, Any]] = []
+    with client_for(shop) as client:
+        out = W.apply_plan(client, p, links.extend, concurrency=concurrency)
+    assert shop.faults.server_errors == 0, "the fault must have refused a call"
+    assert len(shop.store.tables["products"]) == before + 1
+    pid = {r["external_id"] for r in links if r["entity"] == "product"}
+    assert pid and pid != {merchant}, "the hub product was linked to the merchant's product"
+    assert rows(shop, "combinations", id_product=merchant) == [] or all(
+        c["reference"] in ("", None) for c in rows(shop, "combinations", id_product=merchant)
+    ), "the hub's combinations went under the merchant's product"
+    assert shop.store.text(shop.store.tables["products"][int(merchant)]["name"]) == "Merchant mugs"
+    assert out.rejections == []
+
+
 @pytest.mark.parametrize(("sku", "size"), [("DUPV-LINKED", "XXL"), (None, "XXXL")])
 def test_a_combination_create_under_a_linked_product_whose_answer_is_cut_is_made_once(
     shop: ShopHandle, sku: str | None, size: str
