@@ -33,7 +33,7 @@ from __future__ import annotations
 import html
 import importlib
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -736,6 +736,17 @@ class PushReport:
         return self.outcome.warnings if self.outcome is not None else self.preview
 
 
+def named_warnings(conn: Connection, warnings: list[PushWarning]) -> list[PushWarning]:
+    """``warnings`` with those a writer keyed ``hub#N`` (it knows a linked product by its hub id only) keyed by the
+    hub product's handle, the name the merchant knows it by."""
+    ids = {w.hub_id for w in warnings if w.entity == "product" and w.hub_id is not None and w.key == f"hub#{w.hub_id}"}
+    if not ids:
+        return warnings
+    found = conn.execute(select(hub_products.c.id, hub_products.c.handle).where(hub_products.c.id.in_(sorted(ids))))
+    handles = {int(i): h for i, h in found if h}
+    return [replace(w, key=handles[w.hub_id]) if w.hub_id in ids and w.hub_id in handles else w for w in warnings]
+
+
 def record_warnings(conn: Connection, lineage: PushLineage, warnings: Iterable[PushWarning]) -> None:
     """Add each warning to the ``message`` of its record's ``push_records`` row of this push (and of the rows kept
     for run metadata), after the note already there. Called with the push's refusals, after the writer returned:
@@ -894,7 +905,8 @@ def run_push(
             plan.resume = interrupted_push(conn, int(shop.id))
         reports.append(report)
         if dry_run:
-            report.preview = preview_warnings(shop.platform, plan)
+            with engine.connect() as conn:
+                report.preview = named_warnings(conn, preview_warnings(shop.platform, plan))
             continue
         apply_plan, make_client = writer_for(shop.platform)
         with engine.begin() as conn:
@@ -930,6 +942,7 @@ def run_push(
         with engine.begin() as conn:
             record_export_rejections(conn, tenant_id=tenant_id, shop=shop, run_id=run_id, refused=outcome.rejections)
             lineage.record_failures(conn, outcome.rejections)
+            outcome.warnings = named_warnings(conn, outcome.warnings)
             record_warnings(conn, lineage, outcome.warnings)
             close_interrupted(conn, int(shop.id), report.sync_run_id)
             store.finish_sync_run(

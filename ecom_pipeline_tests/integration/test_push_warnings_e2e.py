@@ -97,7 +97,7 @@ def test_a_prestashop_title_and_handle_written_cleaned_are_reported_in_the_cli_t
     capsys.readouterr()
     assert presta.push() == 0
     out = capsys.readouterr().out
-    assert "warning: product hub#" in out and "title 'Pack {3}' written as 'Pack 3'" in out
+    assert "warning: product tasse-café: title 'Pack {3}' written as 'Pack 3'" in out
     assert "title 'Pack {3}' written as 'Pack 3'" in str(_messages(presta)[("product", "tasse-café")])
 
 
