@@ -976,6 +976,8 @@ def cmd_push(args: argparse.Namespace) -> int:
               f"{' (dry run: nothing written)' if args.dry_run else ''}")  # fmt: skip
         if plan.rows():
             _print_table(["action", "entity", "key", "detail"], plan.rows())
+        for w in report.warnings:  # what the writer changed or left on its own initiative (a dry run: will)
+            print(f"  warning{' (dry run, as the plan tells)' if args.dry_run else ''}: {w.line()}")
         if report.error:
             failed += 1
             print(f"  error: {report.error}", file=sys.stderr)

@@ -2,9 +2,11 @@
 
 A thin wrapper of ``sync.export`` (the same plain functions ``ecom-pipeline push`` runs): for each of the tenant's
 shops on the platform whose direction pushes (push or bidirectional), plan, then (unless the run's ``dry_run``)
-apply through the platform's writer (``PlatformSpec.writer``). Pull-only shops get nothing: the asset then
-materializes as a no-op that says so. It runs after the hub assets in a tenant's sync (launchers add it only when
-the tenant has a pushing shop on the platform: ``jobs.sync_asset_selection``) and after a webhook apply.
+apply through the platform's writer (``PlatformSpec.writer``); what a writer changed or left on its own initiative
+(a title cleaned, a shop's own variants kept) is the ``push_warnings`` list of the metadata. Pull-only shops get
+nothing: the asset then materializes as a no-op that says so. It runs after the hub assets in a tenant's sync
+(launchers add it only when the tenant has a pushing shop on the platform: ``jobs.sync_asset_selection``) and after
+a webhook apply.
 
 The write runs under the tenant's lock (``warehouse/locks.py``), as the hub assets do: a push never reads the hub
 while a sync or webhook apply of the same tenant is changing it, and never races another push of the tenant.
@@ -30,6 +32,8 @@ EXPORT_HUB_DEPS = ("products",)
 INBOX_ASSET_KEY = dg.AssetKey(["webhooks", "inbox_applied"])
 # Rows of the plan table shown in the metadata; the rest are counted, not listed (a first push may plan thousands).
 PLAN_ROWS_SHOWN = 50
+# Push warnings listed in the metadata (``push_warnings``); the rest are counted.
+WARNINGS_SHOWN = 50
 
 
 class ExportConfig(dg.Config):
@@ -72,6 +76,18 @@ def _records_table(reports: Sequence[PushReport]) -> tuple[dg.TableMetadataValue
     return dg.MetadataValue.table([dg.TableRecord(row) for row in rows], schema=schema), written
 
 
+def _warnings_markdown(reports: Sequence[PushReport]) -> dg.MarkdownMetadataValue:
+    """What the writers changed or left on their own initiative (a dry run: what they would, as far as the plan
+    tells), one bullet per item and shop, the first ``WARNINGS_SHOWN`` listed and the rest counted."""
+    lines = [f"- **#{r.integration_id}** {w.line()}" for r in reports for w in r.warnings]
+    if not lines:
+        return dg.MetadataValue.md("none")
+    shown = lines[:WARNINGS_SHOWN]
+    if len(lines) > WARNINGS_SHOWN:
+        shown.append(f"- ... and {len(lines) - WARNINGS_SHOWN} more (each in the `message` of its push_records row)")
+    return dg.MetadataValue.md("\n".join(shown))
+
+
 def _metadata(tenant: str, reports: Sequence[PushReport], dry_run: bool) -> dict[str, Any]:
     table, planned = _plan_table(reports)
     records, written = _records_table(reports)
@@ -97,6 +113,7 @@ def _metadata(tenant: str, reports: Sequence[PushReport], dry_run: bool) -> dict
                 if r.outcome
                 else {}
             ),
+            "warnings": len(r.warnings),
             **({"sync_run_id": r.sync_run_id} if r.sync_run_id is not None else {}),
             **({"error": r.error} if r.error else {}),
         }
@@ -118,6 +135,8 @@ def _metadata(tenant: str, reports: Sequence[PushReport], dry_run: bool) -> dict
         "dagster/row_count": created + updated,
         "records": records,
         "records_written": written,
+        "warnings": sum(len(r.warnings) for r in reports),
+        "push_warnings": _warnings_markdown(reports),
         "per_shop": dg.MetadataValue.json(per_shop),
     }
 
@@ -183,6 +202,8 @@ def build_export_asset(spec: PlatformSpec) -> dg.AssetsDefinition:
                 else "dry run: nothing written"
             )
             context.log.info(f"{spec.name}/export #{r.integration_id}: planned {len(r.plan.rows())} change(s); {done}")
+            for w in r.warnings[:WARNINGS_SHOWN]:
+                context.log.warning(f"{spec.name}/export #{r.integration_id}: {w.line()}")
         if errors:
             # Each shop was tried (run_push records the failure in sync_runs); the step fails so the run shows it
             # and retries (the writer looks records up before creating: a retry never duplicates).

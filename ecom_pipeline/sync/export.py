@@ -33,7 +33,7 @@ from __future__ import annotations
 import html
 import importlib
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -51,6 +51,7 @@ from ecom_pipeline.warehouse.schema import (
     entity_links,
     hub_products,
     hub_variants,
+    push_records,
     rejected_records,
     sync_conflicts,
     sync_runs,
@@ -642,9 +643,28 @@ class Rejection:
     payload: Any
 
 
+@dataclass(frozen=True)
+class PushWarning:
+    """Something a writer did on its own initiative that the merchant must know: a value written otherwise than the
+    hub has it (a title without the characters the shop refuses), or a shop record left as it is (an adopted
+    product's own variants). Not a refusal: the item was written (or linked); nothing is retried.
+
+    Shown in the push's CLI output, the export asset's run metadata (``push_warnings``) and, when the record has a
+    ``push_records`` row in this push, in that row's ``message``."""
+
+    entity: str  # product | variant | shop (a shop-wide decision, e.g. tags not pushed)
+    key: str  # the hub handle or SKU (else ``#<hub id>``) the merchant knows the item by
+    message: str  # what was done and why
+    hub_id: int | None = None  # the hub record (its push_records row gets the message), None for a shop-wide one
+
+    def line(self) -> str:
+        """One line of text: ``product mug-blue: ...``."""
+        return f"{self.entity} {self.key}: {self.message}" if self.entity != "shop" else self.message
+
+
 @dataclass
 class WriteOutcome:
-    """What a writer did: counts, and the items the shop refused."""
+    """What a writer did: counts, the items the shop refused, and what it changed or left on its own initiative."""
 
     created: int = 0
     updated: int = 0
@@ -652,10 +672,17 @@ class WriteOutcome:
     failed: int = 0
     api_calls: int = 0
     rejections: list[Rejection] = field(default_factory=list)
+    warnings: list[PushWarning] = field(default_factory=list)
 
     def reject(self, entity: str, key: str, reason: str, payload: Any) -> None:
         self.failed += 1
         self.rejections.append(Rejection(entity, key, reason, payload))
+
+    def warn(self, entity: str, key: str, message: str, hub_id: int | None = None) -> None:
+        """Note a ``PushWarning`` (once: a record written twice in a push is warned about once)."""
+        warning = PushWarning(entity, key, message, hub_id)
+        if warning not in self.warnings:
+            self.warnings.append(warning)
 
 
 class Writer(Protocol):
@@ -679,6 +706,16 @@ def writer_for(platform: str) -> tuple[Writer, Callable[[Any, dict[str, Any]], A
     return module.apply_plan, module.make_client
 
 
+def preview_warnings(platform: str, plan: ExportPlan) -> list[PushWarning]:
+    """What the platform's writer will change on its own initiative, as far as the plan tells (a dry run's
+    warnings): its module's ``preview_warnings(plan)``, none for a writer without one."""
+    from ecom_pipeline.platforms.registry import get_platform
+
+    path = get_platform(platform).writer
+    preview = getattr(importlib.import_module(path), "preview_warnings", None) if path else None
+    return list(preview(plan)) if preview is not None else []
+
+
 @dataclass
 class PushReport:
     """One shop's push: its plan and, unless a dry run, what the writer did."""
@@ -690,6 +727,47 @@ class PushReport:
     sync_run_id: int | None = None
     error: str | None = None
     lineage: PushLineage | None = None  # the push_records this push wrote (None for a dry run)
+    # A dry run's warnings: what the writer can tell from the plan alone (``preview_warnings`` of its module).
+    preview: list[PushWarning] = field(default_factory=list)
+
+    @property
+    def warnings(self) -> list[PushWarning]:
+        """What the push changed or left on its own initiative (a dry run: what it would, as far as known)."""
+        return self.outcome.warnings if self.outcome is not None else self.preview
+
+
+def named_warnings(conn: Connection, warnings: list[PushWarning]) -> list[PushWarning]:
+    """``warnings`` with those a writer keyed ``hub#N`` (it knows a linked product by its hub id only) keyed by the
+    hub product's handle, the name the merchant knows it by."""
+    ids = {w.hub_id for w in warnings if w.entity == "product" and w.hub_id is not None and w.key == f"hub#{w.hub_id}"}
+    if not ids:
+        return warnings
+    found = conn.execute(select(hub_products.c.id, hub_products.c.handle).where(hub_products.c.id.in_(sorted(ids))))
+    handles = {int(i): h for i, h in found if h}
+    return [replace(w, key=handles[w.hub_id]) if w.hub_id in ids and w.hub_id in handles else w for w in warnings]
+
+
+def record_warnings(conn: Connection, lineage: PushLineage, warnings: Iterable[PushWarning]) -> None:
+    """Add each warning to the ``message`` of its record's ``push_records`` row of this push (and of the rows kept
+    for run metadata), after the note already there. Called with the push's refusals, after the writer returned:
+    a push killed before that keeps its links and lineage, without these notes (its CLI output and run say them).
+    A warning about a record with no row in this push (none written) or a shop-wide one stays in the report."""
+    for w in warnings:
+        if w.hub_id is None or lineage.sync_run_id is None:
+            continue
+        rows = conn.execute(
+            select(push_records.c.id, push_records.c.message).where(
+                push_records.c.sync_run_id == lineage.sync_run_id,
+                push_records.c.entity == w.entity,
+                push_records.c.hub_id == w.hub_id,
+            )
+        ).all()
+        for r in rows:
+            message = f"{r.message}; {w.message}" if r.message else w.message
+            conn.execute(push_records.update().where(push_records.c.id == r.id).values(message=message))
+        for kept in lineage.sample:
+            if kept["entity"] == w.entity and kept["hub_id"] == w.hub_id:
+                kept["message"] = f"{kept['message']}; {w.message}" if kept["message"] else w.message
 
 
 def pushing_integrations(conn: Connection, tenant_id: str, integration_id: int | None) -> list[Any]:
@@ -811,8 +889,10 @@ def run_push(
     A dry run reads the hub only and writes nothing anywhere. A real run opens a ``sync_runs`` row before the
     first call, commits links as each batch is answered (a process killed later keeps what the shop has), and
     records refusals in ``rejected_records``. Each link is committed with its ``push_records`` row (lineage, in the
-    same transaction), the refusals' rows with their ``rejected_records``; ``run_id`` (the Dagster run) is
-    ``cli-<hex>`` there when the push runs outside Dagster.
+    same transaction), the refusals' rows with their ``rejected_records``, and the writer's warnings
+    (``PushWarning``) added to the ``message`` of their records' rows; ``run_id`` (the Dagster run) is
+    ``cli-<hex>`` there when the push runs outside Dagster. A dry run's report carries the warnings the writer can
+    tell from the plan (``preview_warnings``).
     """
     lineage_run_id = run_id or cli_run_id()
     with engine.connect() as conn:
@@ -825,6 +905,8 @@ def run_push(
             plan.resume = interrupted_push(conn, int(shop.id))
         reports.append(report)
         if dry_run:
+            with engine.connect() as conn:
+                report.preview = named_warnings(conn, preview_warnings(shop.platform, plan))
             continue
         apply_plan, make_client = writer_for(shop.platform)
         with engine.begin() as conn:
@@ -860,6 +942,8 @@ def run_push(
         with engine.begin() as conn:
             record_export_rejections(conn, tenant_id=tenant_id, shop=shop, run_id=run_id, refused=outcome.rejections)
             lineage.record_failures(conn, outcome.rejections)
+            outcome.warnings = named_warnings(conn, outcome.warnings)
+            record_warnings(conn, lineage, outcome.warnings)
             close_interrupted(conn, int(shop.id), report.sync_run_id)
             store.finish_sync_run(
                 conn,
@@ -886,6 +970,7 @@ __all__ = [
     "FieldUpdate",
     "ProductCreate",
     "PushReport",
+    "PushWarning",
     "Rejection",
     "VariantCreate",
     "VariantDelete",

@@ -146,16 +146,21 @@ def test_a_tag_the_shop_refuses_rejects_only_that_product(world: World) -> None:
 
 
 def test_a_key_that_may_not_use_tags_leaves_them_alone_and_refuses_nothing(
-    recorded_key: World, caplog: pytest.LogCaptureFixture
+    recorded_key: World, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Prevents every product with tags being refused by a shop whose key lacks ``tags`` (the recorded key), and a
-    tag update planned on every push making a write: the products are written without tags, a warning says why,
-    and the next push writes nothing."""
+    tag update planned on every push making a write: the products are written without tags, a warning says why
+    (in the log and, as a push warning, in the push's output), and the next push writes nothing."""
     world = recorded_key
     world.import_csv("mug,Mug,,active,simple,gift,Kitchen,MUG-1,,8.00,,EUR,0.35,,")
+    capsys.readouterr()
     with caplog.at_level("WARNING"):
         assert world.push() == 0
     assert "may not use tags" in caplog.text
+    assert (
+        "  warning: the webservice key may not use tags, so the products' tags are not pushed"
+        in capsys.readouterr().out
+    )
     assert world.rejected() == []
     assert world.shop.store.product_tags.get(world.product_id("MUG-1"), []) == []
     world.pull()

@@ -96,6 +96,7 @@ from ecom_pipeline.sync.export import (
     FieldUpdate,
     IntegrationRef,
     ProductCreate,
+    PushWarning,
     VariantDelete,
     WriteOutcome,
     deleted_variant_row,
@@ -192,12 +193,42 @@ _LINK_REWRITE = re.compile(r"[_a-zA-Z0-9-]+")
 
 
 def catalog_name(title: str) -> str:
-    """``title`` as PrestaShop takes a product name: without ``<>;=#{}`` (spacing tidied); logged when changed."""
+    """``title`` as PrestaShop takes a product name: without ``<>;=#{}`` (spacing tidied); logged when changed
+    (the push report says it too: ``name_warnings``)."""
     cleaned = _clean_name(title)
     if cleaned == title:
         return title
     _log.warning("PrestaShop refuses <>;=#{} in a product name: title %r written as %r", title, cleaned)
     return cleaned
+
+
+def name_warnings(title: Any, handle: str | None = None, *, create: bool = False) -> list[str]:
+    """What the push report says of a product written with ``title`` (and, on a create, ``handle``): the title
+    written without the characters PrestaShop refuses, the handle written as its ASCII slug (``catalog_name``,
+    ``product_link_rewrite``); [] when both are written as the hub has them."""
+    notes: list[str] = []
+    if isinstance(title, str) and _clean_name(title) != title:
+        notes.append(f"title {title!r} written as {_clean_name(title)!r} (PrestaShop refuses <>;=#{{}} in a name)")
+    if create and handle and not _LINK_REWRITE.fullmatch(handle):
+        notes.append(
+            f"handle {handle!r} written as the URL slug {_slug(handle)!r} (PrestaShop takes only ASCII letters, "
+            "digits, - and _ in a link_rewrite)"
+        )
+    return notes
+
+
+def preview_warnings(plan: ExportPlan) -> list[PushWarning]:
+    """A dry run's warnings: the titles and handles of planned creates and title updates that will be written
+    otherwise than the hub has them (``name_warnings``)."""
+    out = WriteOutcome()
+    for c in plan.creates:
+        for note in name_warnings(c.values.get("title"), c.handle, create=True):
+            out.warn("product", c.handle or f"#{c.hub_id}", note, c.hub_id)
+    for u in plan.updates:
+        if u.entity == "product" and "title" in u.changes:
+            for note in name_warnings(u.values.get("title")):
+                out.warn("product", f"hub#{u.hub_id}", note, u.hub_id)
+    return out.warnings
 
 
 def _clean_name(title: str) -> str:
@@ -550,11 +581,12 @@ class _Writer:
         if not wanted or self.tags.available():
             return
         self.push_tags = False
-        _log.warning(
-            "PrestaShop integration %s: the webservice key may not use tags, so the products' tags are not pushed "
-            "(give the key GET and POST on tags in Advanced Parameters > Webservice)",
-            plan.integration_id,
+        why = (
+            "the webservice key may not use tags, so the products' tags are not pushed (give the key GET and POST "
+            "on tags in Advanced Parameters > Webservice)"
         )
+        self.out.warn("shop", "tags", why)
+        _log.warning("PrestaShop integration %s: %s", plan.integration_id, why)
         plan.updates = [
             replace(u, changes={k: v for k, v in u.changes.items() if k != TAGS})
             for u in plan.updates
@@ -665,7 +697,13 @@ class _Writer:
             newer_than=self.id_floor("products"),
         )
         self.out.created += 1
+        self._warn_names(c, create=True)
         self._link_now(pid, c)
+
+    def _warn_names(self, c: ProductCreate, *, create: bool) -> None:
+        """The push report's word on a title (and a create's handle) written otherwise than the hub has them."""
+        for note in name_warnings(c.values.get("title"), c.handle, create=create):
+            self.out.warn("product", c.handle or f"#{c.hub_id}", note, c.hub_id)
 
     def _adopt(self, c: ProductCreate, pid: str) -> None:
         """A product the shop already has with this reference (an earlier push died before its link): update it
@@ -690,6 +728,7 @@ class _Writer:
         self._set_tags(record, c.tags)
         self.client.put_xml_checked("products", pid, tree)
         self.out.updated += 1
+        self._warn_names(c, create=False)  # an adopted product keeps its link_rewrite
         self.plan.adopt("product", c.hub_id)  # lineage: linked, not created (sync/lineage.py)
         self.plan.adopt("variant", variant.hub_id)
         self._link_now(pid, c)
@@ -763,6 +802,10 @@ class _Writer:
                     product_hub, old_product = u.product_hub_id, u.product_base
         self.client.put_xml_checked("products", pid, tree)
         self.out.updated += 1
+        for u in group:
+            if u.entity == "product" and "title" in u.changes:
+                for note in name_warnings(u.values.get("title")):
+                    self.out.warn("product", f"hub#{u.hub_id}", note, u.hub_id)
         if product_hub is not None:
             entry = self.written.setdefault(pid, _Written(product_hub, old_product, {}))
             # The PUT moved date_upd, the time of every combination too (they have none): their links are read back.
@@ -852,6 +895,7 @@ class _Writer:
             return
         pid, cids, failure = result
         self.out.created += 1
+        self._warn_names(c, create=True)
         rows: list[dict[str, Any]] = [
             link_row(self.integration, entity="product", external_id=pid, hub_id=c.hub_id, snapshot=None,
                      digest=None, updated_at=None, now=utcnow())
@@ -886,18 +930,25 @@ class _Writer:
                 tree = self.client.get_xml("products", pid)
                 record = _record_of(tree)
                 base_weight = _decimal(record.findtext("weight"))
+                # The adopted product keeps its stored price (its combinations' impacts are over it): a new
+                # combination's impact is over that price too, as under a linked product (``_variant_creates``).
+                # Over the hub's lowest price (what a create stores), a shop product at 18.00 with a hub lowest of
+                # 19.90 got a 24.00 variant at 22.10.
+                base = _decimal(record.findtext("price")) or Decimal("0")
                 apply_product_changes(record, c.values, ("title", "description", "status"), self.shop)
                 if c.categories:
                     set_categories(record, categories)
                 self._set_tags(record, c.tags)
                 self.client.put_xml_checked("products", pid, tree)
                 self.out.updated += 1
+                self._warn_names(c, create=False)
                 self.plan.adopt("product", c.hub_id)
             else:
                 document = create_document(c, self.shop, price=base, categories=categories, tags=tags)
                 pid = post_product(self.client, document, newer_than=self.id_floor("products"))
                 base_weight = None  # created with weight 0: each combination's impact is its weight
                 self.out.created += 1
+                self._warn_names(c, create=True)
             # The product's link is committed with its combinations', and those of several products together
             # (FRESH_LINKS rows a transaction, not one per product): a push killed before that commit is
             # adopted on the rerun, by a combination's reference, or by the product's link_rewrite when it died
@@ -1174,6 +1225,8 @@ __all__ = [
     "base_after",
     "create_document",
     "make_client",
+    "name_warnings",
+    "preview_warnings",
     "set_categories",
     "tax_excluded_price",
 ]

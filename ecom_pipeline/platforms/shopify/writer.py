@@ -384,7 +384,6 @@ class _Writer:
         # updates, and hub ones the shop lacks, created with the new variants.
         self.adopted_updates: list[FieldUpdate] = []
         self.adopted_creates: list[VariantCreate] = []
-        self.warnings: list[str] = []  # said in the push's log (e.g. an adopted product's own variants kept)
         # The integration opted in to collections as categories (``shopify_collections``); off: none written.
         self.with_categories = bool(client.shopify_collections)
 
@@ -788,12 +787,12 @@ class _Writer:
         extra = [v.sku or f"#{v.external_id}" for v in canonical.variants if not v.sku or v.sku not in hub_skus]
         if extra:
             warning = (
-                f"adopted Shopify product {parent} (hub product {c.handle or c.hub_id}) keeps {len(extra)} variant(s) "
-                f"the hub does not have, left as they are: {', '.join(extra[:20])}"
+                f"adopted Shopify product {parent} keeps {len(extra)} variant(s) the hub does not have, left as they "
+                f"are (never deleted; the next pull brings them into the hub): {', '.join(extra[:20])}"
                 + (" ..." if len(extra) > 20 else "")
             )
-            self.warnings.append(warning)
-            _log.warning(warning)
+            self.out.warn("product", c.handle or f"#{c.hub_id}", warning, c.hub_id)  # the merchant's report
+            _log.warning("hub product %s: %s", c.handle or c.hub_id, warning)
         return rows
 
     def _on_variants_updated(
