@@ -1,5 +1,5 @@
 """The emulator's ``productSet`` as Shopify serves it: write scope, upsert by handle, variants replaced, userErrors
-with ``ProductSetUserErrorCode`` codes, the 10-point mutation cost and the webhooks of the write."""
+with ``ProductSetUserErrorCode`` codes, its cost (test_cost.py has the numbers) and the webhooks of the write."""
 
 from __future__ import annotations
 
