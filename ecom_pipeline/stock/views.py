@@ -14,8 +14,11 @@ PostgreSQL):
   movements (what the view showed before 0015). One row per unit: ``variant_id = unit_variant_id``;
 - ``stock_available``: per stock link, as migration 0010 made it, with on hand and committed counted per unit.
 
-The SQL is this module's as of migration 0015: a later change of it needs a migration that drops and creates the
-views again (``drop_statements`` lists them in the order PostgreSQL's dependencies require).
+The SQL is this module's as of migration 0015, which imports it: editing it here would silently change what 0015
+creates on a new warehouse. A later change of a view is a new migration that drops and creates the views again
+(``drop_statements`` lists them in the order PostgreSQL's dependencies require), with this text kept as it is for
+0015 (as ``warehouse/schema.py`` keeps 0009/0010/0012's views for their migrations and 0015's downgrade);
+``ecom_pipeline_tests/warehouse/test_migration_0015.py`` pins the digest of what 0015 creates.
 """
 
 from __future__ import annotations

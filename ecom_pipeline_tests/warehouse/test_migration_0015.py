@@ -68,3 +68,23 @@ def test_upgrade_counts_pools_once_per_unit_and_downgrade_gives_the_old_views_ba
     assert _numbers(url, shelf) == old
     migrate.upgrade(url)
     assert migrate.current(url) == migrate.head_revision() == "0015"
+
+
+# What migration 0015 executes, as sha256 of its statements (drop, then create) per dialect.
+_MIGRATION_0015_SQL = {
+    "sqlite": "b6a912e53072aad05fa335fa8fff7d9554eb2b98c8dcd198ea40ccb52f833607",
+    "postgresql": "7d66d9eedc0141dc8606877eaeee8c7b60e066b4253b961d7c755191981eb665",
+}
+
+
+def test_the_sql_migration_0015_runs_is_frozen() -> None:
+    """Prevents an edit of ``stock/views.py`` from silently changing what migration 0015 (which imports it) creates
+    on a new warehouse while existing warehouses keep the old views: a change of a view is a new migration, with
+    0015's text kept (the module's docstring says how). Update these digests only together with such a migration."""
+    import hashlib
+
+    from ecom_pipeline.stock.views import create_statements, drop_statements
+
+    for dialect, digest in _MIGRATION_0015_SQL.items():
+        sql = "\n;\n".join([*drop_statements(), *create_statements(dialect)])
+        assert hashlib.sha256(sql.encode()).hexdigest() == digest, dialect
