@@ -4,7 +4,8 @@ step per platform (:func:`build_extract_asset` says why and how a failure of one
 They are generated from the platform registry. Each run pages through every active integration of the tenant on
 that platform, stages raw payloads and advances cursors; the metadata says what was read, at what cost (calls,
 retries, throttle wait) and where the cursor moved. One shop failing does not stop the tenant's other shops; the
-asset then fails with every shop's error, after recording each in ``sync_runs`` and ``integrations``.
+asset's ``all_shops_extracted`` check (ERROR) then fails with every shop's error, after recording each in
+``sync_runs`` and ``integrations``.
 """
 
 from collections.abc import Iterator, Sequence
