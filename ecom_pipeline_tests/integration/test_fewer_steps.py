@@ -388,6 +388,7 @@ def test_a_hub_check_executed_alone_is_evaluated_read_only(env: Env) -> None:
             .values(price=Decimal("-2.50"))
         )
     result = _execute_checks_alone(env, prices)
+    assert not result.success  # a failed blocking check fails its step, as Dagster does for any step
     assert _checks(env, result.run_id) == {("hub/products", "variant_prices_valid"): False}
     assert not result.get_asset_materialization_events()
     assert _pending(env, "inventory")  # read-only: nothing applied
