@@ -4,7 +4,8 @@ step per platform (:func:`build_extract_asset` says why and how a failure of one
 They are generated from the platform registry. Each run pages through every active integration of the tenant on
 that platform, stages raw payloads and advances cursors; the metadata says what was read, at what cost (calls,
 retries, throttle wait) and where the cursor moved. One shop failing does not stop the tenant's other shops; the
-asset then fails with every shop's error, after recording each in ``sync_runs`` and ``integrations``.
+asset's ``all_shops_extracted`` check (ERROR) then fails with every shop's error, after recording each in
+``sync_runs`` and ``integrations``.
 """
 
 from collections.abc import Iterator, Sequence
@@ -129,6 +130,30 @@ def _materialized_in_run(context: dg.AssetExecutionContext) -> set[dg.AssetKey]:
     return {m.asset_key for r in records if (m := r.event_log_entry.asset_materialization) is not None}
 
 
+def _last_attempt(context: dg.AssetExecutionContext) -> bool:
+    """Whether a failure raised by this attempt of the step would not be retried by Dagster: no retry policy,
+    retries disabled for the run, or the policy's ``max_retries`` used up (``retry_number`` counts the attempts
+    before this one). The policy is the step's as Dagster applies it (``op_retry_policy``: the op's own, else the
+    job's ``op_retry_policy``), read from the step's context as ``dagster._core.execution.plan.utils`` does."""
+    step = context.get_step_execution_context()
+    policy = step.op_retry_policy
+    return policy is None or step.retry_mode.disabled or context.retry_number >= policy.max_retries
+
+
+def _check_alone(key: dg.AssetKey, check_name: str) -> dg.AssetCheckResult:
+    """The result of an extract check selected without its asset: these checks judge what the step read, so they
+    are evaluated only when the asset is extracted; say so rather than yield nothing."""
+    return dg.AssetCheckResult(
+        asset_key=key,
+        check_name=check_name,
+        passed=False,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"Not evaluated: {check_name} judges what an extract of {key.to_user_string()} read, so it is "
+        f"evaluated only when {key.to_user_string()} is materialized. Materialize the asset (with its checks) to "
+        "evaluate it; its latest result is on the asset's last materialization.",
+    )
+
+
 def build_extract_asset(spec: PlatformSpec) -> dg.AssetsDefinition:
     """The extract step of one platform: one asset ``[platform, entity]`` per entity, materialized by one op.
 
@@ -149,11 +174,20 @@ def build_extract_asset(spec: PlatformSpec) -> dg.AssetsDefinition:
       step, which Dagster retried. Here the step reads the platform's other entities first (their materializations
       are recorded and their staging committed; an entity that depends on the failed one, ``extract_deps``, is not
       read, as its step was skipped), then raises one ``dg.Failure`` naming every failed entity, with each one's
-      summary. Why not raise at once: that would stop entities that have nothing to do with the failure
-      (a bug in the orders transform would stop products). Why not swallow it: the failure must stay retryable and
-      visible. The retry (the same RetryPolicy) reads only the entities this run has not materialized yet. Unlike
-      separate steps, a step that fails in the end skips the whole hub step of that run, not only the failed
-      entity's: the entities it staged are applied by the next run (or by the retry's hub step when it succeeds).
+      summary, so that Dagster retries the step (the same RetryPolicy). The retry reads only the entities this run
+      has not materialized yet. Why not raise at once: that would stop entities that have nothing to do with the
+      failure (a bug in the orders transform would stop products).
+    - On the step's last attempt (:func:`_last_attempt`: the retry policy's retries used up, or retries disabled)
+      it does not raise: a step that fails in the end makes Dagster skip every step downstream of it, the whole
+      hub step and every export of the tenant, not only the failed entity's (separate steps skipped only that
+      one), so one entity failing on every run (a bug in the WooCommerce orders transform) would keep Shopify
+      products and stock from ever being applied or pushed. Instead each failed entity materializes with a failed
+      ERROR check ``all_shops_extracted`` naming the error (an entity not read because one it depends on failed
+      says so, and stages nothing), as a shop error does, and the hub step applies what the other entities
+      staged. The failure stays visible: the check fails (``ecom-pipeline sync`` exits non-zero, the UI shows
+      it), ``sync_runs`` and ``integrations.last_error`` record it, ``status`` shows it, and the step logs it.
+    - A run that selects a check without its asset (the UI's "Execute" on one check) gets a WARN result for it
+      saying that the check is evaluated only when its asset is extracted, rather than nothing at all.
     """
     keys = {name: dg.AssetKey([spec.name, name]) for name in spec.extract_entities}
     specs = [
@@ -198,7 +232,7 @@ def build_extract_asset(spec: PlatformSpec) -> dg.AssetsDefinition:
         warehouse: WarehouseResource,
         credentials: CredentialStoreResource,
         shop_clients: ShopClientSettings,
-    ) -> Iterator[dg.MaterializeResult]:
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         options = ExtractOptions(
             full_refresh=config.full_refresh,
             lookback=timedelta(seconds=config.lookback_seconds),
@@ -208,18 +242,42 @@ def build_extract_asset(spec: PlatformSpec) -> dg.AssetsDefinition:
         selected = context.selected_asset_keys
         checks_selected = context.selected_asset_check_keys
         done_before = _materialized_in_run(context) if context.retry_number > 0 else set()
+        last = _last_attempt(context)
         failed: dict[str, str] = {}
         for name in order:
             key = keys[name]
             if key not in selected:
+                # A check selected without its asset: it is evaluated only when the asset is extracted.
+                alone = sorted(c.name for c in checks_selected if c.asset_key == key)
+                yield from (_check_alone(key, check_name) for check_name in alone)
                 continue
             if key in done_before:
                 context.log.info(f"{key.to_user_string()}: read by an earlier attempt of this step, not read again")
                 continue
             if failed_deps := [d for d in spec.extract_deps.get(name, ()) if keys[d].to_user_string() in failed]:
                 # As when it was a step of its own: an entity is not read after one it depends on failed.
-                failed[key.to_user_string()] = f"not read: {', '.join(failed_deps)} failed first"
-                context.log.error(f"{key.to_user_string()}: {failed[key.to_user_string()]}")
+                why = f"not read: {', '.join(keys[d].to_user_string() for d in failed_deps)} failed first"
+                failed[key.to_user_string()] = why
+                context.log.error(f"{key.to_user_string()}: {why}")
+                if last:
+                    # Materialized all the same (it staged nothing), so that the hub step is not skipped.
+                    check = dg.AssetCheckResult(
+                        asset_key=key,
+                        check_name=CHECK_ALL_SHOPS,
+                        passed=False,
+                        severity=dg.AssetCheckSeverity.ERROR,
+                        description=f"{spec.title} {name} of tenant {context.partition_key} {why}",
+                    )
+                    yield dg.MaterializeResult(
+                        asset_key=key,
+                        metadata={
+                            "tenant": context.partition_key,
+                            "staged": 0,
+                            "dagster/row_count": 0,
+                            "not_read": why,
+                        },
+                        check_results=[check] if dg.AssetCheckKey(key, CHECK_ALL_SHOPS) in checks_selected else [],
+                    )
                 continue
             done = extract_for_tenant(
                 engine,
@@ -236,8 +294,10 @@ def build_extract_asset(spec: PlatformSpec) -> dg.AssetsDefinition:
             if done.fail_step:
                 context.log.error(done.summary())
                 failed[key.to_user_string()] = done.summary()
-                continue
-            if done.errors:
+                if not last:
+                    continue
+                # The last attempt: fail the entity's ERROR check rather than the step (see the docstring).
+            elif done.errors:
                 # Shop errors (credentials, throttling past our retries, a shop down) fail this shop only: the asset
                 # still materializes what the tenant's other shops gave, so the hub keeps applying them, and the
                 # failure shows as a failed ERROR check (and in sync_runs, integrations.last_error, `status`).
@@ -253,7 +313,13 @@ def build_extract_asset(spec: PlatformSpec) -> dg.AssetsDefinition:
             more = [check.evaluate(done.reports)._replace(asset_key=key) for check in spec.report_checks]
             results = [r for r in (all_read, *more) if dg.AssetCheckKey(key, r.check_name) in checks_selected]
             yield dg.MaterializeResult(asset_key=key, metadata=metadata, check_results=results)
-        if failed:
+        if failed and last:
+            context.log.error(
+                f"{', '.join(failed)} failed on the step's last attempt ({context.retry_number + 1}); not failing the "
+                "step, so the hub step applies what the other entities staged: each failed entity's "
+                f"{CHECK_ALL_SHOPS} check fails instead, naming the error."
+            )
+        elif failed:
             raise dg.Failure(
                 description="\n".join(f"{k}: {v}" for k, v in failed.items()),
                 metadata={

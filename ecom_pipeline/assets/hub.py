@@ -161,6 +161,25 @@ def _apply(
     )
 
 
+def _checks_alone(
+    context: dg.AssetExecutionContext, engine: Any, keys: dict[str, dg.AssetKey]
+) -> Iterator[tuple[str, dg.AssetCheckResult]]:
+    """The results (with their hub asset's name) of the checks a run selected without their asset (the UI's
+    "Execute" on one check): evaluated over the tenant's hub as it is, read-only (no lock, no apply), as their
+    meaning does not depend on what a run applied. A failed blocking check still stops the selected hub assets that
+    run after its asset."""
+    tenant, run_id = context.partition_key, context.run.run_id
+    for name, (entity, _, _) in HUB_ENTITIES.items():
+        key = keys[name]
+        wanted = {c.name for c in context.selected_asset_check_keys if c.asset_key == key}
+        if key in context.selected_asset_keys or not wanted:
+            continue
+        with engine.connect() as conn:
+            results = _check_results(conn, name, key, tenant, entity, run_id)
+        context.log.info(f"hub/{name}: evaluated {', '.join(sorted(wanted))} without materializing the asset")
+        yield from ((name, r) for r in results if r.check_name in wanted)
+
+
 def _blocks(result: dg.MaterializeResult) -> list[str]:
     """The blocking checks of ``result`` that failed (they keep the entities that run after it from applying)."""
     return [
@@ -183,7 +202,9 @@ def build_hub_asset() -> dg.AssetsDefinition:
       products (inventory, orders) are not applied in this run (customers are), and the step then fails, as
       Dagster fails a step whose blocking check failed (the later steps used to be skipped);
     - an entity that raises (the tenant's lock not obtained in time, a warehouse error) does not stop the entities
-      that do not depend on it; those that do are not applied, and the step fails at the end naming every error.
+      that do not depend on it; those that do are not applied, and the step fails at the end naming every error;
+    - a check selected without its asset (the UI's "Execute" on ``variant_prices_valid``; with ``can_subset`` a
+      run may select a check alone) is evaluated over the tenant's hub as it is, read-only: no lock, no apply.
     """
     specs = platforms()
     keys = {name: dg.AssetKey(["hub", name]) for name in HUB_ENTITIES}
@@ -218,10 +239,16 @@ def build_hub_asset() -> dg.AssetsDefinition:
         can_subset=True,
         description="Resolves each tenant's pending staging into the hub tables, one selected entity after the other.",
     )
-    def _hub(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult]:
+    def _hub(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         engine = warehouse.engine()
         selected = context.selected_asset_keys
         stopped: dict[str, str] = {}  # hub asset name -> why the entities after it are not applied
+        for name, alone in _checks_alone(context, engine, keys):
+            yield alone
+            if alone.check_name in BLOCKING_CHECKS and not alone.passed and alone.severity == ERROR:
+                stopped[name] = f"blocking check {alone.check_name} failed"
         errors: dict[str, BaseException] = {}
         for name, (entity, _, after) in HUB_ENTITIES.items():
             if keys[name] not in selected:

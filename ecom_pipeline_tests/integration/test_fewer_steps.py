@@ -15,18 +15,26 @@ from typing import Any
 
 import dagster as dg
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import Engine, func, select, text, update
 
 from ecom_pipeline.assets import extract as extract_module
 from ecom_pipeline.definitions import defs
 from ecom_pipeline.jobs import SYNC_JOB_NAME
+from ecom_pipeline.partitions import TENANTS_PARTITION_NAME
 from ecom_pipeline.platforms.http import BACKOFF_BASE_ENV
 from ecom_pipeline.platforms.registry import platforms
 from ecom_pipeline.runner import run_sync, sync_run_config
 from ecom_pipeline.sync.extract_run import TenantExtract
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.engine import shared_engine
-from ecom_pipeline.warehouse.schema import hub_customers, hub_orders, hub_products, hub_variants
+from ecom_pipeline.warehouse.schema import (
+    hub_customers,
+    hub_orders,
+    hub_products,
+    hub_variants,
+    integrations,
+    sync_runs,
+)
 from ecom_pipeline_tests.integration.conftest import SHOP, Env, count
 
 TENANT = "acme"
@@ -261,3 +269,146 @@ def test_an_entity_failing_for_a_reason_not_the_shops_fails_the_step_after_the_o
     assert "the warehouse went away" in text and "customers" in text, text
     assert set(outcome.materializations) == {f"{g}/{e}" for g in ("woocommerce", "hub") for e in ENTITIES}
     assert count(env.warehouse_url, hub_orders) > 0 and count(env.warehouse_url, hub_customers) > 0
+
+
+def _refuse_staged_orders(engine: Engine, *, on: bool) -> None:
+    """A warehouse fault (not the shop's, so the extract step fails and Dagster retries it): the warehouse refuses
+    every staged WooCommerce order, as a broken constraint or a full disk would; ``on=False`` repairs it."""
+    postgres = engine.dialect.name == "postgresql"
+    with engine.begin() as conn:
+        if not on:
+            conn.execute(text("DROP TRIGGER refuse_orders" + (" ON staging_records" if postgres else "")))
+            if postgres:
+                conn.execute(text("DROP FUNCTION refuse_orders()"))
+        elif postgres:
+            conn.execute(
+                text(
+                    "CREATE FUNCTION refuse_orders() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$ BEGIN RAISE EXCEPTION 'the warehouse refused the order'; END $$"
+                )
+            )
+            conn.execute(
+                text(
+                    "CREATE TRIGGER refuse_orders BEFORE INSERT ON staging_records FOR EACH ROW "
+                    "WHEN (NEW.entity = 'order') EXECUTE FUNCTION refuse_orders()"
+                )
+            )
+        else:
+            conn.execute(
+                text(
+                    "CREATE TRIGGER refuse_orders BEFORE INSERT ON staging_records FOR EACH ROW "
+                    "WHEN NEW.entity = 'order' BEGIN SELECT RAISE(ABORT, 'the warehouse refused the order'); END"
+                )
+            )
+
+
+def _logged(env: Env, run_id: str, words: str) -> list[str]:
+    return [e.message for e in env.instance.all_logs(run_id) if words in (e.message or "")]
+
+
+def test_an_entity_failing_on_every_attempt_fails_its_check_and_the_hub_applies_the_others(env: Env) -> None:
+    """Prevents one entity that fails on every attempt for a reason not the shop's (a warehouse fault, a bug in a
+    transform) from failing the extract step in the end, which makes Dagster skip the whole hub step and every
+    export of the tenant, every run: after the retries, the step's last attempt materializes the failed entity
+    (and customers, which depend on it and are not read) with a failed ERROR check naming the error, the hub step
+    applies products and inventory, and the failure stays visible (the run's outcome, sync_runs, integrations)."""
+    assert env.connect(TENANT) == 0
+    engine = shared_engine(env.warehouse_url)
+    _refuse_staged_orders(engine, on=True)
+    outcome = run_sync(TENANT, instance=env.instance)
+    assert not outcome.success and outcome.failure is not None
+    assert "woocommerce/orders" in outcome.failure and "the warehouse refused the order" in outcome.failure
+    run = env.instance.get_run_by_id(outcome.run_id)
+    assert run is not None and run.status == dg.DagsterRunStatus.SUCCESS  # failed checks, not a failed step
+    assert _steps(env, outcome.run_id) == ["woocommerce__extract", "hub__resolve"]
+    retries = env.instance.get_records_for_run(outcome.run_id, of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY).records
+    assert len(retries) == 2  # the retry policy's max_retries: transient errors are still retried
+    assert not env.instance.get_records_for_run(outcome.run_id, of_type=dg.DagsterEventType.STEP_FAILURE).records
+    assert set(outcome.materializations) == {f"{g}/{e}" for g in ("woocommerce", "hub") for e in ENTITIES}
+    checks = _checks(env, outcome.run_id)
+    failed = {key for key, passed in checks.items() if not passed}
+    assert failed == {("woocommerce/orders", "all_shops_extracted"), ("woocommerce/customers", "all_shops_extracted")}
+    assert "not read: woocommerce/orders failed first" in outcome.materializations["woocommerce/customers"]["not_read"]
+    assert outcome.materializations["hub/products"]["created"] > 0
+    assert outcome.materializations["hub/inventory"]["nothing_pending"] is False
+    assert count(env.warehouse_url, hub_products) > 0 and count(env.warehouse_url, hub_orders) == 0
+    assert _logged(env, outcome.run_id, "failed on the step's last attempt (3)")
+    with engine.connect() as conn:
+        errors = conn.execute(
+            select(sync_runs.c.error).where(sync_runs.c.entity == "order", sync_runs.c.status == "failed")
+        ).all()
+        last_error = conn.execute(select(integrations.c.last_error)).scalar_one()
+    assert len(errors) == 3 and all("the warehouse refused the order" in (e.error or "") for e in errors)
+    assert "the warehouse refused the order" in (last_error or "")
+
+    _refuse_staged_orders(engine, on=False)
+    outcome = run_sync(TENANT, instance=env.instance)
+    assert outcome.success, outcome.failure
+    assert count(env.warehouse_url, hub_orders) > 0 and count(env.warehouse_url, hub_customers) > 0
+
+
+def _execute_checks_alone(env: Env, *checks: dg.AssetCheckKey) -> dg.ExecuteInProcessResult:
+    """Executes checks without their assets, as the UI's "Execute" on a check does."""
+    if not env.instance.has_dynamic_partition(TENANTS_PARTITION_NAME, TENANT):
+        env.instance.add_dynamic_partitions(TENANTS_PARTITION_NAME, [TENANT])
+    job = defs.resolve_job_def(SYNC_JOB_NAME).get_subset(asset_selection=set(), asset_check_selection=set(checks))
+    return job.execute_in_process(instance=env.instance, partition_key=TENANT, raise_on_error=False)
+
+
+def test_a_hub_check_executed_alone_is_evaluated_read_only(env: Env) -> None:
+    """Prevents a hub check run on its own (the UI's "Execute" on hub/products:variant_prices_valid) from
+    evaluating nothing and reporting success: it is evaluated over the tenant's hub as it is, fails on a negative
+    price, and applies nothing of what is pending in staging."""
+    assert env.connect(TENANT) == 0
+    assert run_sync(TENANT, instance=env.instance).success
+    shop = env.sandbox.shop(SHOP).store
+    simple = next(p for p in shop.products.values() if p.type == "simple" and p.status == "publish" and p.sku)
+    shop.set_stock(simple.id, 41)
+    products = [dg.AssetKey(["woocommerce", "products"]), dg.AssetKey(["woocommerce", "inventory"])]
+    job = defs.resolve_job_def(SYNC_JOB_NAME)
+    staged = job.execute_in_process(
+        instance=env.instance,
+        partition_key=TENANT,
+        asset_selection=products,
+        run_config=sync_run_config(defs, full_refresh=False, asset_selection=products),
+    )
+    assert staged.success and _pending(env, "inventory")
+    prices = dg.AssetCheckKey(dg.AssetKey(["hub", "products"]), "variant_prices_valid")
+
+    result = _execute_checks_alone(env, prices)
+    assert result.success
+    assert _checks(env, result.run_id) == {("hub/products", "variant_prices_valid"): True}
+    assert not result.get_asset_materialization_events()
+
+    engine = shared_engine(env.warehouse_url)
+    with engine.begin() as conn:
+        conn.execute(
+            update(hub_variants)
+            .where(hub_variants.c.id == select(func.min(hub_variants.c.id)).scalar_subquery())
+            .values(price=Decimal("-2.50"))
+        )
+    result = _execute_checks_alone(env, prices)
+    assert not result.success  # a failed blocking check fails its step, as Dagster does for any step
+    assert _checks(env, result.run_id) == {("hub/products", "variant_prices_valid"): False}
+    assert not result.get_asset_materialization_events()
+    assert _pending(env, "inventory")  # read-only: nothing applied
+    assert not _logged(env, result.run_id, "did not yield or return expected outputs")
+
+
+def test_an_extract_check_executed_alone_says_it_is_evaluated_only_with_its_asset(env: Env) -> None:
+    """Prevents an extract check run on its own from evaluating nothing and reporting success: it yields a WARN
+    result saying it is evaluated only when its asset is extracted, and reads no shop."""
+    assert env.connect(TENANT) == 0
+    check = dg.AssetCheckKey(dg.AssetKey(["woocommerce", "orders"]), "all_shops_extracted")
+    result = _execute_checks_alone(env, check)
+    assert result.success
+    assert not result.get_asset_materialization_events()
+    [evaluation] = [
+        e.event_specific_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and isinstance(e.event_specific_data, dg.AssetCheckEvaluation)
+    ]
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
+    assert "evaluated only when woocommerce/orders is materialized" in (evaluation.description or "")
+    assert not _logged(env, result.run_id, "did not yield or return expected outputs")
+    assert count(env.warehouse_url, sync_runs) == 0
