@@ -16,6 +16,11 @@ other than the one that made the session gets its own ``requests.Session`` with 
 and mounted adapters (urllib3's connection pools are thread-safe, so connections are still pooled). The counters
 in :class:`HttpStats`, the request budget and the pacing clock are updated under one lock. A retry's wait (backoff
 or Retry-After) is slept by the thread that got the 429 or 5xx, outside the lock.
+
+No automatic retry for one call: :meth:`HttpSession.without_retries` (a create whose lost answer may hide a record
+the shop made must not be resent blindly). It switches the retries off for the calling thread only, through a
+thread-local flag read where the retry decision is made: the session itself (its pacing clock, budget, counters,
+connection pools) stays one, and the other threads of the same push keep their retries.
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Self
 from urllib.parse import urlencode, urljoin
@@ -305,6 +311,7 @@ class HttpSession:
         self.verify = options.verify
         timeout = options.timeout
         self.timeout = timeout if isinstance(timeout, tuple) else (min(float(timeout), 10.0), float(timeout))
+        self._no_retry = threading.local()  # see without_retries (set before max_retries: its setter is plain)
         self.max_retries = options.max_retries
         self.backoff_base_s = options.backoff_base_s
         self.max_backoff_s = options.max_backoff_s
@@ -330,6 +337,32 @@ class HttpSession:
 
     def __repr__(self) -> str:  # never show auth
         return f"HttpSession(platform={self.platform!r}, base_url={sanitize_url(self.base_url)!r})"
+
+    @property
+    def max_retries(self) -> int:
+        """Retries of a failed call made by the calling thread: 0 inside :meth:`without_retries`, else the
+        configured count (what setting this attribute changes, for every thread)."""
+        return 0 if getattr(self._no_retry, "on", False) else self._max_retries
+
+    @max_retries.setter
+    def max_retries(self, value: int) -> None:
+        self._max_retries = value
+
+    @contextmanager
+    def without_retries(self) -> Iterator[None]:
+        """No automatic retry for the calls this thread makes inside the block; other threads' calls keep theirs.
+
+        For writes that must not be sent twice blindly (a create: a lost answer may hide the record the shop made;
+        the caller looks up before sending again). Why not set ``max_retries`` to 0 and back: that switches every
+        thread of the session at once, and two threads doing it at once can restore each other's 0, leaving the
+        retries off for good. Why not a copy of the session with ``max_retries=0``: the copy paces on its own
+        clock, so the session and its copy together could send up to twice ``max_requests_per_second``. Nests."""
+        before = getattr(self._no_retry, "on", False)
+        self._no_retry.on = True
+        try:
+            yield
+        finally:
+            self._no_retry.on = before
 
     def close(self) -> None:
         self._session.close()

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from ecom_pipeline.platforms.errors import RequestBudgetExceeded
+from ecom_pipeline.platforms.errors import RequestBudgetExceeded, ShopServerError
 from ecom_pipeline.platforms.http import HttpOptions, HttpSession
 
 BODY = json.dumps({"ok": True}).encode()
@@ -110,3 +110,73 @@ def test_the_request_budget_holds_exactly_across_threads(server: str) -> None:
     http.close()
     assert _Handler.served == 100 == http.stats.api_calls
     assert refused == 8 * 30 - 100
+
+
+class _FlakyHandler(BaseHTTPRequestHandler):
+    """503 to the first request of each path, 200 after: one retry makes any call succeed."""
+
+    seen: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def do_GET(self) -> None:
+        with _FlakyHandler.lock:
+            count = _FlakyHandler.seen[self.path] = _FlakyHandler.seen.get(self.path, 0) + 1
+        body = BODY if count > 1 else b'{"message": "busy"}'
+        self.send_response(200 if count > 1 else 503)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def flaky() -> Iterator[str]:
+    _FlakyHandler.seen = {}
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _FlakyHandler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_without_retries_is_for_the_calling_thread_only_and_other_threads_keep_theirs(flaky: str) -> None:
+    """Prevents a create sent without retries (a lost answer may hide a record the shop made) switching the retries
+    off for the other threads of the same session (a push's reads and updates in flight), as setting
+    ``max_retries`` on the shared session did; and the retries staying off after the block."""
+    http = HttpSession(flaky, platform="test", options=HttpOptions(max_retries=3, sleep=lambda _s: None))
+    inside, other_done = threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def create() -> None:
+        with http.without_retries():
+            outcome["inside"] = http.max_retries
+            inside.set()
+            other_done.wait(5)  # the other thread's call runs while this thread is in the block
+            try:
+                http.request("GET", "create")
+            except ShopServerError as err:
+                outcome["create"] = err.status
+        outcome["after"] = http.max_retries
+
+    def read() -> None:
+        inside.wait(5)
+        try:
+            outcome["read"] = http.request("GET", "read").data
+        finally:
+            other_done.set()
+
+    threads = [threading.Thread(target=create), threading.Thread(target=read)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    http.close()
+    assert outcome == {"inside": 0, "create": 503, "read": {"ok": True}, "after": 3}
+    assert _FlakyHandler.seen == {"/create": 1, "/read": 2}  # the create sent once, the read retried
+    assert http.stats.retries == 1 and http.max_retries == 3

@@ -34,7 +34,6 @@ import builtins
 import json
 import pyexpat
 import re
-import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -158,26 +157,6 @@ class _PrestaShopSession(requests.Session):
         return response
 
 
-class _PrestaShopHttp(HttpSession):
-    """The shared session, with the automatic retries switchable off for the calling thread only
-    (:meth:`PrestaShopClient.without_retries`): a create must not be retried blindly (a lost answer may hide a record
-    the shop made), while other threads of the same push keep retrying their reads and updates. Setting
-    ``max_retries`` on the session, what creates did before, switched it for every thread at once, and two threads
-    doing so could restore each other's 0 for good."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._no_retry = threading.local()
-        super().__init__(*args, **kwargs)
-
-    @property
-    def max_retries(self) -> int:
-        return 0 if getattr(self._no_retry, "on", False) else self._max_retries
-
-    @max_retries.setter
-    def max_retries(self, value: int) -> None:
-        self._max_retries = value
-
-
 def _errors_of(text: str) -> list[tuple[str, str]]:
     """(code, message) pairs of a JSON or XML webservice error body; [] when it is neither."""
     stripped = text.strip()
@@ -275,7 +254,7 @@ class PrestaShopClient(ShopClient):
         self.api_root = f"{base}/api"
         self.page_size = page_size
         self.shop_id = shop_id
-        self.http = _PrestaShopHttp(
+        self.http = HttpSession(
             self.api_root,
             platform=PLATFORM,
             auth=PrestaShopBasicAuth(api_key),
@@ -291,21 +270,9 @@ class PrestaShopClient(ShopClient):
     @contextmanager
     def without_retries(self) -> Iterator[None]:
         """No automatic retry for the calls this thread makes inside the block (creates: ``options.create_once``);
-        other threads' calls keep theirs."""
-        http = self.http
-        if not isinstance(http, _PrestaShopHttp):  # a session replaced by a test: switch it as a whole
-            retries, http.max_retries = http.max_retries, 0
-            try:
-                yield
-            finally:
-                http.max_retries = retries
-            return
-        before = getattr(http._no_retry, "on", False)
-        http._no_retry.on = True
-        try:
+        other threads' calls keep theirs (:meth:`HttpSession.without_retries`)."""
+        with self.http.without_retries():
             yield
-        finally:
-            http._no_retry.on = before
 
     # -- raw calls ----------------------------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ that interprets fields. Transport (retries on 5xx/network errors, Retry-After, b
 
 from __future__ import annotations
 
-import copy
+import contextlib
 import json
 import tempfile
 import time
@@ -282,7 +282,6 @@ class ShopifyClient(ShopClient):
         # since then runs a little ahead of the shop's (network latency), which matters for pages fitted to ~1,000.
         self.governor = CostGovernor(sleep=options.sleep, clock=clock, safety=GOVERNOR_SAFETY_POINTS)
         self._bulk_operations = 0
-        self._once_http: HttpSession | None = None  # see _single_attempt_http
         # query key -> page size that fitted under MAX_SINGLE_QUERY_COST (see paginate(fit=...))
         self.page_sizes: dict[str, int] = {}
         self._download_bytes = 0
@@ -332,9 +331,11 @@ class ShopifyClient(ShopClient):
         while True:
             self.governor.before(key, estimate)
             try:
-                response = (self.http if retry else self._single_attempt_http()).request(
-                    "POST", self.endpoint, json_body={"query": query, "variables": dict(variables or {})}
-                )
+                # retry=False: this thread's call only, on the one session (one pacing clock, budget and counters).
+                with self.http.without_retries() if not retry else contextlib.nullcontext():
+                    response = self.http.request(
+                        "POST", self.endpoint, json_body={"query": query, "variables": dict(variables or {})}
+                    )
             except ShopAuthError as err:
                 # A client-credentials token may have expired mid-sync (24 h lifetime): renew once and retry.
                 if err.status == 401 and not renewed and self.provider.can_renew():
@@ -377,15 +378,6 @@ class ShopifyClient(ShopClient):
             if not isinstance(data, Mapping):
                 raise ShopResponseError("GraphQL response without data", platform=PLATFORM, url=response.url)
             return dict(data)
-
-    def _single_attempt_http(self) -> HttpSession:
-        """The HTTP session without its retries (``max_retries`` 0), for writes that must not be sent twice blindly:
-        the same connection pool, auth, counters and lock (a shallow copy), only the retry count differs."""
-        if self._once_http is None:
-            once = copy.copy(self.http)
-            once.max_retries = 0
-            self._once_http = once
-        return self._once_http
 
     def retry_wait(self, attempt: int) -> None:
         """Sleep before a caller's own retry of a write sent with ``retry=False`` (the HTTP layer's backoff)."""

@@ -37,6 +37,13 @@ from ecom_pipeline.platforms.woocommerce.auth import auth_for
 PLATFORM = "woocommerce"
 DEFAULT_API_VERSION = "wc/v3"
 MAX_PER_PAGE = 100
+# The roles of WordPress's and WooCommerce's staff. Customers are listed with ``role=all`` (see ``iter_pages``), and
+# in wc/v3 that is every WordPress user: the API key's owner (an administrator), shop managers, editors, authors and
+# contributors come with the buyers. They are not buyers, and their personal data has no place in hub_customers: the
+# customers extract stages none of them (``staff_skipped`` in its metadata). Any other role is a buyer's:
+# ``customer``, ``subscriber`` (WordPress's default for a new account), a plugin's (``wholesale_customer``). The
+# payload's ``role`` is one string, the user's first role (recorded 10.0.2 shop: ``"role": "customer"``).
+STAFF_ROLES: frozenset[str] = frozenset({"administrator", "editor", "author", "contributor", "shop_manager"})
 # Collections whose list endpoint has no modified_after / orderby=modified (WC_REST_Customers_Controller).
 NO_MODIFIED_FILTER: frozenset[str] = frozenset({"customers"})
 _WC_DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
@@ -223,7 +230,8 @@ class WooCommerceClient(ShopClient):
         if resource.strip("/") == "customers":
             # wc/v3 lists only users with the ``customer`` role unless asked otherwise (its ``role`` parameter
             # defaults to ``customer``): a buyer a plugin made ``wholesale_customer`` would never be pulled, and one
-            # linked by a webhook would be tombstoned by the id scan. ``role=all`` drops the filter.
+            # linked by a webhook would be tombstoned by the id scan. ``role=all`` drops the filter, and so lists the
+            # shop's staff too: the customers extract skips them (STAFF_ROLES).
             query.setdefault("role", "all")
         per_page = int(query.setdefault("per_page", self.per_page))
         page = int(query.pop("page", 1))
@@ -420,6 +428,12 @@ class WooCommerceClient(ShopClient):
         return found
 
 
+def is_staff(customer: Any) -> bool:
+    """A wc/v3 customers payload of a staff user (its ``role`` is one of :data:`STAFF_ROLES`)."""
+    role = customer.get("role") if isinstance(customer, Mapping) else None
+    return isinstance(role, str) and role.strip().lower() in STAFF_ROLES
+
+
 def _modified(item: Mapping[str, Any]) -> datetime | None:
     try:
         return parse_wc_gmt(item.get("date_modified_gmt"))
@@ -430,10 +444,12 @@ def _modified(item: Mapping[str, Any]) -> datetime | None:
 __all__ = [
     "MAX_PER_PAGE",
     "PLATFORM",
+    "STAFF_ROLES",
     "Page",
     "ShopApiError",
     "WooCommerceClient",
     "format_wc_datetime",
+    "is_staff",
     "parse_wc_gmt",
     "wc_error_parser",
 ]

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import func, literal_column, select, type_coerce
 
 from ecom_pipeline.platforms.errors import RequestBudgetExceeded, sanitize_url
-from ecom_pipeline.platforms.woocommerce.client import Page, WooCommerceClient
+from ecom_pipeline.platforms.woocommerce.client import Page, WooCommerceClient, is_staff
 from ecom_pipeline.platforms.woocommerce.taxonomy import CategoryTree
 from ecom_pipeline.platforms.woocommerce.transform import source_updated_at
 from ecom_pipeline.sync import extract as shared
@@ -71,12 +71,17 @@ class WooExtractReport(shared.ExtractReport):
 
     recovered_after_scan: int = 0
     recovered_in_tied_second: int = 0
+    # Customers only: users the shop listed whose role is a staff role (client.STAFF_ROLES), not staged.
+    staff_skipped: int = 0
 
     def metadata(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "recovered_after_scan": self.recovered_after_scan,
             "recovered_in_tied_second": self.recovered_in_tied_second,
         }
+        if self.entity == "customer":
+            data["staff_skipped"] = self.staff_skipped
+        return data
 
 
 def make_client(ctx: shared.ExtractContext) -> WooCommerceClient:
@@ -294,6 +299,11 @@ def extract_customers(ctx: shared.ExtractContext, client: WooCommerceClient | No
     customer records). A complete scan (which also turns customers gone from the shop into tombstones) runs on the
     first sync, on a full refresh, and every ``customers_full_scan_hours`` (setting, default 24) to catch profile
     edits made without an order; webhooks (customer.updated) make those fresh in between.
+
+    The shop's staff (administrators, shop managers...: ``client.STAFF_ROLES``), which ``role=all`` lists with the
+    buyers, are not staged and counted in ``staff_skipped``. They count as seen all the same: a full scan does not
+    fetch them again as records it missed, nor turns one linked before (a customer since made shop manager) into a
+    tombstone; that hub row stays as it was. Their orders are pulled as any order.
     """
     if client is None:
         with make_client(ctx) as own:
@@ -320,9 +330,17 @@ def extract_customers(ctx: shared.ExtractContext, client: WooCommerceClient | No
 
     def stage(items: list[dict[str, Any]]) -> None:
         nonlocal max_id
+        staff = [x for x in items if is_staff(x)]
+        if staff:
+            # Seen (no recovery, no tombstone) and fetched, but not staged: see the docstring.
+            seen.update(i for i in (shared.default_external_id(x) for x in staff) if i is not None)
+            report.staff_skipped += len(staff)
+            report.rows_fetched += len(staff)
+            items = [x for x in items if not is_staff(x)]
         records, _ = _records_for_page(ctx, "customer", "customer", items, report, seen, None)
         report.staged += len(records)
-        max_id = max([max_id, *(int(i) for i in (shared.default_external_id(x) for x in items) if i and i.isdigit())])
+        ids = [shared.default_external_id(x) for x in [*items, *staff]]
+        max_id = max([max_id, *(int(i) for i in ids if i and i.isdigit())])
         shared.stage_page(ctx, entity="customer", records=records, cursor=None, advance_cursor=False)
 
     full_scan = ctx.full_refresh or due or max_id == 0

@@ -35,6 +35,7 @@ the hub's differ from its base (the plan's ``categories``/``tags`` change; the w
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -433,19 +434,16 @@ class _Writer:
         (dropped connection, 5xx) may hide a create the shop applied, and a blind resend would create the SKU-less
         parent twice. Instead, each such parent is looked up by its slug, the ones found are linked, and the rest
         of the batch is sent again (simple products are safe: their resend is answered "duplicated SKU" and
-        linked).
+        linked). The retries are off for this thread's call only (``HttpSession.without_retries``): any other thread
+        of the session keeps its own, and they are on again after the block whatever other threads do meanwhile.
         """
         has_variable = any(kind == "create" and item.kind == "variable" for kind, item, _ in chunk)
-        retries = self.client.http.max_retries
-        if has_variable:
-            self.client.http.max_retries = 0
         try:
-            return chunk, self._post_products(chunk)
+            with self.client.http.without_retries() if has_variable else contextlib.nullcontext():
+                return chunk, self._post_products(chunk)
         except ShopApiError:
             if not has_variable:
                 raise
-        finally:
-            self.client.http.max_retries = retries
         remaining = [op for op in chunk if not (op[0] == "create" and op[1].kind == "variable" and op[1].handle
                                                  and self._adopt_parent(op[1]))]  # fmt: skip
         return remaining, self._post_products(remaining) if remaining else {}

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from ecom_pipeline.platforms.woocommerce import extract as wc
-from ecom_pipeline.platforms.woocommerce.client import WooCommerceClient
+from ecom_pipeline.platforms.woocommerce.client import STAFF_ROLES, WooCommerceClient, is_staff
 from ecom_pipeline.sandbox.server import SandboxServer, ShopHandle, ShopSpec
 from ecom_pipeline.sandbox.woocommerce.auth import sign_oauth_query
 from ecom_pipeline.sync.extract import ExtractContext
@@ -94,3 +94,58 @@ def test_customers_of_any_role_are_pulled_and_never_tombstoned_by_the_id_scan(
     assert str(cid) in staged, "a wholesale customer must be pulled"
     assert report.staged == 12
     assert str(cid) in listed and present == {str(cid)}, "the id scan must see it, or it is tombstoned"
+
+
+def test_staff_users_listed_by_role_all_are_counted_not_staged_and_not_read_again(
+    sandbox: SandboxServer, engine: Engine
+) -> None:
+    """Prevents the shop's staff (``role=all`` lists every WordPress user) being staged as customers, on the complete
+    scan and on the incremental read of new ids alike; and a new staff user being read again on every sync (the
+    incremental read stops at the highest id seen, staff included)."""
+    shop = sandbox.shop("wc-roles")
+    ids = sorted(shop.store.customers)
+    shop.store.set_customer_role(ids[0], "administrator")
+    shop.store.set_customer_role(ids[1], "shop_manager")
+    _wholesale(shop)
+    credentials = {"consumer_key": shop.consumer_key, "consumer_secret": shop.consumer_secret}
+    with engine.begin() as conn:
+        integration_id = store.create_integration(
+            conn, tenant_id="acme", platform="woocommerce", name="wc-roles", base_url=shop.http_url,
+            credentials=credentials, settings={}, cipher=CredentialCipher(CredentialCipher.generate_key()),
+        )  # fmt: skip
+        integration = store.get_integration(conn, integration_id)
+    ctx = ExtractContext(engine, integration, credentials, "t", per_page=5, log=logging.getLogger("wc_roles"))
+
+    def staged() -> set[str]:
+        with engine.connect() as conn:
+            return set(
+                conn.execute(
+                    select(staging_records.c.external_id).where(staging_records.c.entity == "customer")
+                ).scalars()
+            )
+
+    with _client(shop) as client:
+        full = wc.extract_entity(ctx, "customer", client)
+        assert (full.staged, full.rows_fetched, full.recovered_after_scan) == (10, 12, 0)
+        assert full.metadata()["staff_skipped"] == 2
+        assert staged().isdisjoint({str(ids[0]), str(ids[1])})
+        author = shop.store.create_customer({"email": "writer@example.com", "first_name": "Wri", "last_name": "Ter"})
+        shop.store.set_customer_role(author.id, "author")
+        newer = wc.extract_entity(ctx, "customer", client)  # incremental: ids above the highest seen
+        assert (newer.staged, newer.metadata()["staff_skipped"]) == (0, 1)
+        assert str(author.id) not in staged()
+        again = wc.extract_entity(ctx, "customer", client)
+        assert (again.staged, again.metadata()["staff_skipped"]) == (0, 0)
+    assert wc.WooExtractReport(entity="product").metadata().keys() == {
+        "recovered_after_scan",
+        "recovered_in_tied_second",
+    }
+
+
+def test_staff_roles_are_wordpress_and_woocommerces_staff_and_nothing_else() -> None:
+    """Prevents a buyer's role (a plugin's, WordPress's default ``subscriber``) being taken for staff."""
+    assert {"administrator", "editor", "author", "contributor", "shop_manager"} == STAFF_ROLES
+    assert is_staff({"role": "Administrator"}) and is_staff({"role": "shop_manager"})
+    for role in ("customer", "subscriber", "wholesale_customer", "", None):
+        assert not is_staff({"role": role})
+    assert not is_staff({}) and not is_staff(None)
