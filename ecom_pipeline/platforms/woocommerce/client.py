@@ -385,13 +385,22 @@ class WooCommerceClient(ShopClient):
         gone), so the hub compares these ids with its links. The default listing leaves the trash out, as a
         full scan does. Page numbers shift when a record is deleted during the listing, so a caller that turns
         unlisted ids into tombstones confirms them with :meth:`present_ids` first.
+
+        ``customers`` leaves the shop's staff out (:data:`STAFF_ROLES`; the listing asks for ``role`` too): the
+        customers extract stages none of them, so the listing is the shop's buyers, the total the reconciliation
+        records (``rows_fetched``) and the zero-data-loss KPI compares with the hub's rows. Counting the
+        administrator would show every WooCommerce shop as losing data. A customer linked before being made staff is
+        not listed, and :meth:`present_ids` (no role filter) confirms it is still there: it is not tombstoned.
         """
-        params = {"_fields": "id", "orderby": "id", "order": "asc", "per_page": MAX_PER_PAGE}
+        staff_aware = resource == "customers"
+        fields = "id,role" if staff_aware else "id"
+        params = {"_fields": fields, "orderby": "id", "order": "asc", "per_page": MAX_PER_PAGE}
         for page in self.iter_pages(resource, params):
             for item in page.items:
                 value = item.get("id") if isinstance(item, Mapping) else None
-                if value not in (None, "") and not isinstance(value, bool):
-                    yield str(value)
+                if value in (None, "") or isinstance(value, bool) or (staff_aware and is_staff(item)):
+                    continue
+                yield str(value)
 
     def fetch_unseen(self, resource: str, seen: set[str], params: Mapping[str, Any] | None = None) -> Iterator[Page]:
         """The records ``resource`` lists now (with the same filters ``params``) whose ids are not in ``seen``, as

@@ -57,7 +57,7 @@ from sqlalchemy import Engine, update
 
 from ecom_pipeline.platforms.errors import ShopNotFoundError
 from ecom_pipeline.platforms.http import HttpOptions
-from ecom_pipeline.platforms.woocommerce.client import WooCommerceClient
+from ecom_pipeline.platforms.woocommerce.client import WooCommerceClient, is_staff
 from ecom_pipeline.platforms.woocommerce.extract import STOCK_FIELDS
 from ecom_pipeline.platforms.woocommerce.taxonomy import CategoryTree
 from ecom_pipeline.platforms.woocommerce.transform import (
@@ -309,8 +309,14 @@ def staged_from_delivery(
             return reread(integration=integration, entity="product", external_id=str(parent), client=client)
 
     if not reread_needed and _valid(entity, body) is None:
-        return [_staged(integration, entity, external_id, body)]
-    return reread(integration=integration, entity=entity, external_id=external_id, client=client)
+        records = [_staged(integration, entity, external_id, body)]
+    else:
+        records = reread(integration=integration, entity=entity, external_id=external_id, client=client)
+    if entity == "customer":
+        # The shop's staff (STAFF_ROLES) are not customers: the customers extract stages none of them, and neither
+        # does a delivery (an administrator's profile edit, a test order's customer.updated).
+        records = [r for r in records if not (isinstance(r.payload, dict) and is_staff(r.payload))]
+    return records
 
 
 def confirm_deleted(client: WooCommerceClient, entity: str, external_id: str) -> str | None:

@@ -149,3 +149,52 @@ def test_staff_roles_are_wordpress_and_woocommerces_staff_and_nothing_else() -> 
     for role in ("customer", "subscriber", "wholesale_customer", "", None):
         assert not is_staff({"role": role})
     assert not is_staff({}) and not is_staff(None)
+
+
+def test_the_id_listing_counts_buyers_only_and_a_customer_made_staff_is_still_confirmed_present(
+    sandbox: SandboxServer,
+) -> None:
+    """Prevents the daily reconciliation from counting the shop's staff in the shop's customer total (its
+    ``rows_fetched``, which the zero-data-loss KPI compares with the hub's rows): with ``role=all`` every WooCommerce
+    shop, which has at least its administrator, showed customers "lost". A customer the hub linked before being made
+    staff is not listed but still confirmed present (``present_ids``), so it is never tombstoned."""
+    shop = sandbox.shop("wc-roles")
+    ids = sorted(shop.store.customers)
+    shop.store.set_customer_role(ids[0], "administrator")
+    wholesale = _wholesale(shop)
+    with _client(shop) as client:
+        listed = set(client.list_ids("customers"))
+        assert str(ids[0]) not in listed and str(wholesale) in listed and len(listed) == 11
+        assert client.present_ids("customers", [str(ids[0])]) == {str(ids[0])}
+
+
+def test_a_staff_users_customer_delivery_is_not_staged() -> None:
+    """Prevents a ``customer.updated`` delivery of a staff user (an administrator's profile edit) from putting them
+    in ``hub_customers``, which the customers extract never does; a buyer's delivery is staged as before."""
+    import json
+    from datetime import UTC, datetime
+
+    from ecom_pipeline.platforms.woocommerce.webhooks import staged_from_delivery
+
+    integration = store.IntegrationRecord(
+        id=1, tenant_id="acme", platform="woocommerce", name="wc", base_url="http://shop.test", settings={},
+        status="active", created_at=datetime(2026, 12, 1, tzinfo=UTC), last_sync_at=None, last_success_at=None,
+        last_error=None, last_error_at=None,
+    )  # fmt: skip
+
+    def body(role: str) -> str:
+        return json.dumps({"id": 7, "email": "a@example.com", "role": role, "date_modified_gmt": "2026-12-05T09:00:00",
+                           "date_created_gmt": "2026-12-01T09:00:00", "first_name": "A", "last_name": "B",
+                           "billing": {}, "shipping": {}})  # fmt: skip
+
+    def no_client() -> WooCommerceClient:
+        raise AssertionError("a customer body is applied without a call")
+
+    def staged(role: str) -> list[str]:
+        records = staged_from_delivery(
+            integration=integration, topic="customer.updated", body_text=body(role), resource_id="7", client=no_client
+        )
+        return [r.external_id for r in records]
+
+    assert staged("administrator") == [] and staged("Shop_Manager") == []
+    assert staged("customer") == ["7"] and staged("wholesale_customer") == ["7"]
