@@ -233,6 +233,27 @@ def test_a_connection_dropped_after_the_shop_created_a_variable_product_does_not
     assert world.writes() == 0
 
 
+def test_a_variable_create_the_shop_refused_is_not_taken_for_the_merchants_product_with_that_slug(
+    world: World,
+) -> None:
+    """Prevents linking the hub's T-Shirt to the merchant's own unlinked product whose slug is its handle: after a
+    503 the shop had not applied, the look-up by slug found exactly one product, the merchant's, and adopted it (its
+    variations then created under it). Only a product newer than the batch can be the lost request's."""
+    merchant = world.shop.store.create_product(
+        {"name": "Merchant tee", "type": "variable", "slug": "tee", "status": "publish"}
+    )
+    world.import_csv(*CATALOGUE[:2])
+    world.shop.faults.update(
+        {"server_errors": 1, "server_error_statuses": [503], "server_error_path": "POST /wp-json/wc/v3/products/batch"}
+    )
+    assert world.push() == 0
+    assert world.shop.faults.server_errors == 0, "the fault must have refused the batch"
+    tees = [p for p in world.shop.store.products.values() if p.slug == "tee" and p.status != "trash"]
+    assert len(tees) == 2 and merchant.name == "Merchant tee"
+    assert [v for v in world.shop.store.variations.values() if v.parent_id == merchant.id] == []
+    assert {sku: len(r) for sku, r in world.shop_by_sku().items() if sku.startswith("TEE-")} == {"TEE-S": 1, "TEE-M": 1}
+
+
 def test_a_push_killed_after_creating_variations_but_before_their_links_links_them_on_rerun(world: World) -> None:
     """Prevents a variable product whose variations were created but never linked (the parent link is committed
     first, without a base) from being refused forever as "duplicated SKU" on every later push."""

@@ -438,6 +438,9 @@ class _Writer:
         of the session keeps its own, and they are on again after the block whatever other threads do meanwhile.
         """
         has_variable = any(kind == "create" and item.kind == "variable" for kind, item, _ in chunk)
+        # Only a product newer than this floor can be the lost request's: a merchant's own product with that slug
+        # (made before the batch, say by a push-only shop's merchant) is never taken for it.
+        floor = self._highest_product_id() if has_variable else None
         try:
             with self.client.http.without_retries() if has_variable else contextlib.nullcontext():
                 return chunk, self._post_products(chunk)
@@ -445,7 +448,7 @@ class _Writer:
             if not has_variable:
                 raise
         remaining = [op for op in chunk if not (op[0] == "create" and op[1].kind == "variable" and op[1].handle
-                                                 and self._adopt_parent(op[1]))]  # fmt: skip
+                                                 and self._adopt_parent(op[1], newer_than=floor))]  # fmt: skip
         return remaining, self._post_products(remaining) if remaining else {}
 
     def _post_products(self, chunk: list[tuple[str, Any, dict[str, Any]]]) -> Mapping[str, Any]:
@@ -520,11 +523,29 @@ class _Writer:
                 self.out.reject("variant", v.sku or f"hub#{v.hub_id}", str(err), _variation_payload(v))
             return {}
 
-    def _adopt_parent(self, c: ProductCreate) -> bool:
-        """After an interrupted push: link a variable product it created (found by its slug, the hub handle) and
-        its variations (by SKU) instead of creating it again. True when found."""
+    def _highest_product_id(self) -> int:
+        """The shop's highest product id now (any status; one call), read before a batch that creates variable
+        products: see :meth:`_send_products`."""
+        params = {"orderby": "id", "order": "desc", "per_page": 1, "status": "any", "_fields": "id"}
+        items = self.client.get("products", params)
+        ids = [int(i["id"]) for i in items if isinstance(i, Mapping) and str(i.get("id", "")).isdigit()] if isinstance(
+            items, list
+        ) else []  # fmt: skip
+        return max(ids, default=0)
+
+    def _adopt_parent(self, c: ProductCreate, *, newer_than: int | None = None) -> bool:
+        """After an interrupted push or a lost batch answer: link a variable product it created (found by its slug,
+        the hub handle) and its variations (by SKU) instead of creating it again. True when found.
+
+        ``newer_than`` (after a lost answer in this push): only a product with a higher id can be the lost
+        request's. Without it a 5xx the shop had not applied made the look-up take the merchant's own unlinked
+        product with that slug, and link the hub product to it. Left: a push resumed after a killed one has no
+        such floor, and WordPress saves a create whose slug is taken as ``<slug>-2``, which the look-up by slug
+        does not find (the create is then sent again)."""
         items = self.client.get("products", {"slug": c.handle, "status": "any", "type": "variable"})
         found = [i for i in items if isinstance(i, Mapping)] if isinstance(items, list) else []
+        if newer_than is not None:
+            found = [i for i in found if str(i.get("id", "")).isdigit() and int(i["id"]) > newer_than]
         if len(found) != 1:
             return False
         ext = str(found[0]["id"])
