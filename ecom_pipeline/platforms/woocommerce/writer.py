@@ -524,14 +524,19 @@ class _Writer:
             return {}
 
     def _highest_product_id(self) -> int:
-        """The shop's highest product id now (any status; one call), read before a batch that creates variable
-        products: see :meth:`_send_products`."""
+        """The shop's highest product id before this push's first batch that creates variable products (any status;
+        one call a push): see :meth:`_send_products`. Once a push is enough: the products its earlier batches made
+        are linked and carry other handles (hub handles are unique in a tenant)."""
+        cached: int | None = getattr(self, "_product_floor", None)
+        if cached is not None:
+            return cached
         params = {"orderby": "id", "order": "desc", "per_page": 1, "status": "any", "_fields": "id"}
         items = self.client.get("products", params)
         ids = [int(i["id"]) for i in items if isinstance(i, Mapping) and str(i.get("id", "")).isdigit()] if isinstance(
             items, list
         ) else []  # fmt: skip
-        return max(ids, default=0)
+        self._product_floor: int | None = max(ids, default=0)
+        return self._product_floor
 
     def _adopt_parent(self, c: ProductCreate, *, newer_than: int | None = None) -> bool:
         """After an interrupted push or a lost batch answer: link a variable product it created (found by its slug,
