@@ -165,9 +165,11 @@ def _checks_alone(
     context: dg.AssetExecutionContext, engine: Any, keys: dict[str, dg.AssetKey]
 ) -> Iterator[tuple[str, dg.AssetCheckResult]]:
     """The results (with their hub asset's name) of the checks a run selected without their asset (the UI's
-    "Execute" on one check): evaluated over the tenant's hub as it is, read-only (no lock, no apply), as their
-    meaning does not depend on what a run applied. A failed blocking check still stops the selected hub assets that
-    run after its asset."""
+    "Execute" on one check): evaluated over the tenant's hub as it is, read-only (no lock, no apply), for the checks
+    whose meaning does not depend on what a run applied (prices, order lines). ``no_new_rejections`` is about the
+    records a run's apply rejected, and a run that applies nothing rejects none: it would always pass, so alone it
+    says that it is evaluated only with its asset (WARN), as an extract check alone does. A failed blocking check
+    still stops the selected hub assets that run after its asset."""
     tenant, run_id = context.partition_key, context.run.run_id
     for name, (entity, _, _) in HUB_ENTITIES.items():
         key = keys[name]
@@ -177,7 +179,21 @@ def _checks_alone(
         with engine.connect() as conn:
             results = _check_results(conn, name, key, tenant, entity, run_id)
         context.log.info(f"hub/{name}: evaluated {', '.join(sorted(wanted))} without materializing the asset")
-        yield from ((name, r) for r in results if r.check_name in wanted)
+        for r in results:
+            if r.check_name not in wanted:
+                continue
+            if r.check_name == CHECK_REJECTIONS:
+                r = dg.AssetCheckResult(
+                    asset_key=key,
+                    check_name=CHECK_REJECTIONS,
+                    passed=False,
+                    severity=WARN,
+                    description=f"{CHECK_REJECTIONS} is evaluated when hub/{name} is materialized (it reports the "
+                    "records that run's apply rejected); materialize the asset for this tenant to evaluate it. "
+                    "Open rejections: SELECT * FROM rejected_records WHERE resolved_at IS NULL",
+                    metadata={"unresolved_rejections": r.metadata.get("unresolved_rejections")},
+                )
+            yield name, r
 
 
 def _blocks(result: dg.MaterializeResult) -> list[str]:

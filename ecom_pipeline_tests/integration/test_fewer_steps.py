@@ -412,3 +412,19 @@ def test_an_extract_check_executed_alone_says_it_is_evaluated_only_with_its_asse
     assert "evaluated only when woocommerce/orders is materialized" in (evaluation.description or "")
     assert not _logged(env, result.run_id, "did not yield or return expected outputs")
     assert count(env.warehouse_url, sync_runs) == 0
+
+
+def test_the_rejections_check_executed_alone_says_it_is_evaluated_only_with_its_asset(env: Env) -> None:
+    """Prevents a false green: ``no_new_rejections`` reports what its run's apply rejected, and a run executing the
+    check alone applies nothing, so it always passed. Alone it now says it is evaluated with its asset (WARN)."""
+    assert env.connect(TENANT) == 0
+    check = dg.AssetCheckKey(dg.AssetKey(["hub", "orders"]), "no_new_rejections")
+    result = _execute_checks_alone(env, check)
+    assert result.success
+    [evaluation] = [
+        e.event_specific_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and isinstance(e.event_specific_data, dg.AssetCheckEvaluation)
+    ]
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
+    assert "evaluated when hub/orders is materialized" in (evaluation.description or "")
