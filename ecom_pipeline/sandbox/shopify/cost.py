@@ -133,6 +133,14 @@ def _input_counts(mutation: str, args: Mapping[str, Any]) -> dict[str, int]:
     return {}
 
 
+def _answered(data: Any, node: FieldNode) -> Any:
+    """What the answer ``data`` holds for the field ``node`` (under its alias, if any): ``_STATIC`` when costing a
+    request before it runs (every field counts at its bound), None when the answer has none (it costs nothing)."""
+    if data is _STATIC:
+        return _STATIC
+    return data.get(node.alias.value if node.alias else node.name.value) if isinstance(data, dict) else None
+
+
 def mutation_base_cost(mutation: str, args: Mapping[str, Any]) -> int:
     """A mutation field's own cost before its payload selection: 10, or the documented input-dependent cost."""
     weights = _DYNAMIC_TENTHS.get(mutation)
@@ -232,12 +240,9 @@ class CostCalculator:
             if fdef is None:
                 continue
             payload_type = get_named_type(fdef.type)
-            if data is _STATIC:
-                value: Any = _STATIC
-            else:
-                value = data.get(node.alias.value if node.alias else name) if isinstance(data, dict) else None
-                if value is None:
-                    continue
+            value = _answered(data, node)
+            if value is None:
+                continue
             total += self._cost(payload_type, node.selection_set, value, own=0)
         return total
 
@@ -275,12 +280,9 @@ class CostCalculator:
             named = get_named_type(fdef.type)
             if not isinstance(named, GraphQLObjectType | GraphQLInterfaceType) or named.name == "PageInfo":
                 continue
-            if data is _STATIC:
-                value: Any = _STATIC
-            else:
-                value = data.get(node.alias.value if node.alias else name) if isinstance(data, dict) else None
-                if value is None:
-                    continue
+            value = _answered(data, node)
+            if value is None:
+                continue
             if named.name.endswith("Connection"):
                 total += 2 + self._connection(named, node, value)
             elif isinstance(value, list):
