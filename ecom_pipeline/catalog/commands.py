@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from ecom_pipeline.catalog.columns import COLUMNS, ExportError
 from ecom_pipeline.catalog.files import CatalogFileError, read_table, write_table
 from ecom_pipeline.catalog.hub import ImportCounts, apply_import, export_rows, load_state
-from ecom_pipeline.catalog.validate import Validation, cell_text, validate
+from ecom_pipeline.catalog.validate import RowError, Validation, cell_text, validate
 from ecom_pipeline.warehouse.locks import TenantLockLost, TenantLockTimeout, command_lock
 from ecom_pipeline.warehouse.types import utcnow
 
@@ -98,8 +98,9 @@ def run_import(engine: Any, path: Path, *, tenant_id: str, dry_run: bool, partia
                 # A sync or an edit changed these rows between the check and the lock: check again against
                 # what the hub holds now (the result is what checking under the lock would have given).
                 print("note: the hub changed while the file was checked; checking it again.", file=sys.stderr)
+                shown = validation.errors
                 validation = validate(header, rows, current, numbers, progress=progress.step("checked"))
-                if _refused(path, rows, validation, partial=partial):
+                if _refused(path, rows, validation, partial=partial, already_shown=shown):
                     return 1
             counts = apply_import(conn, validation, tenant_id=tenant_id, now=utcnow(), source=path.name,
                                   partial=partial, progress=progress.step("written"))  # fmt: skip
@@ -138,16 +139,30 @@ def _keys(rows: list[dict[str, Any]], column: str) -> list[str]:
     return keys
 
 
-def _refused(path: Path, rows: list[dict[str, Any]], validation: Validation, *, partial: bool) -> bool:
-    """Print the validation's errors; True when nothing may be written (a column problem, or without --partial)."""
+def _refused(
+    path: Path,
+    rows: list[dict[str, Any]],
+    validation: Validation,
+    *,
+    partial: bool,
+    already_shown: list[RowError] | None = None,
+) -> bool:
+    """Print the validation's errors; True when nothing may be written (a column problem, or without --partial).
+
+    ``already_shown``: the errors a first check printed (a re-check under the tenant's lock): the same list is not
+    printed twice, and a different one is introduced as the re-check's, so the reader knows which list counts.
+    """
     if not validation.errors:
         return False
-    shown = validation.errors[:MAX_ERRORS_SHOWN]
-    print(f"{path}: {len(validation.rejected_rows) or 'all'} of {len(rows)} rows have errors:", file=sys.stderr)
-    for error in shown:
-        print(f"  {error}", file=sys.stderr)
-    if len(validation.errors) > len(shown):
-        print(f"  ... and {len(validation.errors) - len(shown)} more errors", file=sys.stderr)
+    if already_shown is None or validation.errors != already_shown:
+        if already_shown:
+            print("The check against the hub as it is now found these errors instead:", file=sys.stderr)
+        shown = validation.errors[:MAX_ERRORS_SHOWN]
+        print(f"{path}: {len(validation.rejected_rows) or 'all'} of {len(rows)} rows have errors:", file=sys.stderr)
+        for error in shown:
+            print(f"  {error}", file=sys.stderr)
+        if len(validation.errors) > len(shown):
+            print(f"  ... and {len(validation.errors) - len(shown)} more errors", file=sys.stderr)
     if validation.file_errors or not partial:
         why = "the file's columns are wrong" if validation.file_errors else "the import is all-or-nothing"
         hint = "" if validation.file_errors else " (--partial writes the valid rows and rejects the others)"

@@ -320,6 +320,36 @@ def test_a_hub_change_between_the_check_and_the_lock_is_checked_again(
     assert prices["TEE-S"] == Decimal("20.00") and prices["TEE-M"] == Decimal("10.00")  # nothing written
 
 
+def test_a_partial_import_checked_again_prints_its_errors_once(
+    engine: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prevents a --partial import whose hub changed during the check from printing the same row errors twice
+    (once per check), which reads as twice as many bad rows: the re-check's list is printed only when it differs."""
+    with engine.begin() as conn:
+        _seed(conn)
+    path = _csv(
+        tmp_path / "c.csv", "tee,Tee,active,TEE-S,abc", "tee,,,TEE-M,11.00", header="handle,title,status,sku,price"
+    )
+    real_lock = commands.command_lock
+
+    @contextlib.contextmanager
+    def lock_after_a_sync(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        with engine.begin() as conn:  # a sync changed a row the file names, but not so as to change its errors
+            conn.execute(update(hub_variants).where(hub_variants.c.sku == "TEE-M").values(price=Decimal("10.50")))
+        with real_lock(*args, **kwargs) as held:
+            yield held
+
+    monkeypatch.setattr(commands, "command_lock", lock_after_a_sync)
+    assert commands.run_import(engine, path, tenant_id="acme", dry_run=False, partial=True) == 1
+    err = capsys.readouterr().err
+    assert "the hub changed while the file was checked; checking it again" in err
+    assert err.count("row 2, column price: 'abc' is not a decimal amount") == 1, err
+    assert err.count("rows have errors") == 1 and "instead" not in err
+    with engine.connect() as conn:
+        prices = {r.sku: r.price for r in conn.execute(select(hub_variants.c.sku, hub_variants.c.price))}
+    assert prices["TEE-M"] == Decimal("11.00")  # the valid row was written
+
+
 def test_a_long_import_prints_progress_without_flooding(
     engine: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
