@@ -54,7 +54,10 @@ class CreateUncertain(ShopUnreachableError):
     may still be saving it); the item is rejected and the next push looks it up first."""
 
     kind = "The shop did not answer a create"
-    default_hint = "Nothing to do: the next push finds the record if the shop made it, else creates it."
+    default_hint = (
+        "The next push looks it up by its reference (or name) before creating it; one without a reference may need "
+        "a look in the shop for a second copy."
+    )
 
 
 class OptionError(Exception):
@@ -91,9 +94,11 @@ def create_once(
     When the shop may still be running the lost request (``may_still_run``: a timeout, a gateway's 502/504), the
     look-up is repeated ``SETTLE_DELAYS_S`` apart (about 15 s in all) while the record has not appeared, and when it
     still has not, the POST is **not** sent again: the item fails with :class:`CreateUncertain` (a rejection of this
-    push), and the next push's look-up (by reference, name or slug, as for a killed push) finds the record if the
-    shop made it late. A look-up made at once after a timeout found nothing while PHP was still saving the record,
-    and the POST sent again made a second one.
+    push), and the next push's look-up finds the record if the shop made it late: by reference (products,
+    combinations) or name (groups, values, categories, tags); a record with neither (a product with combinations,
+    a product without SKU, a combination without reference) only when that push resumes an interrupted one
+    (``plan.resume``: by slug), which a rejection does not make it (docs/two-way-sync.md). A look-up made at once
+    after a timeout found nothing while PHP was still saving the record, and the POST sent again made a second one.
     """
     for attempt in range(CREATE_ATTEMPTS):
         try:
