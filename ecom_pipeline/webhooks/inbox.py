@@ -339,6 +339,16 @@ _INSERT_SQL = (
     "ON CONFLICT (delivery_key) DO NOTHING RETURNING delivery_key"
 )
 _PG_ROW = "(%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, 'pending', 0, NULL)"
+# Platforms whose notice is applied by re-reading the record (``REQUEUE_PLATFORMS``): a copy of a notice already
+# applied goes back to pending instead of being dropped (see ``insert_deliveries``). Still one statement: the
+# conflict's row is updated only when it was applied, else left alone as ``DO NOTHING`` would.
+REQUEUE_PLATFORMS = frozenset({"prestashop"})
+_REQUEUE_SQL = _INSERT_SQL.replace(
+    "DO NOTHING",
+    f"DO UPDATE SET status = 'pending', attempts = 0, next_attempt_at = NULL, processed_at = NULL, error = NULL, "
+    f"received_at = excluded.received_at WHERE {webhook_inbox.name}.status = 'applied' "
+    f"AND {webhook_inbox.name}.platform IN ({', '.join(repr(p) for p in sorted(REQUEUE_PLATFORMS))})",
+)
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -362,6 +372,15 @@ def insert_deliveries(conn: Connection, rows: list[dict[str, Any]]) -> list[bool
     compiles a multi-row VALUES afresh for every group size (its cache cannot help), which cost about 270 us
     of CPU per delivery on the receiver's one core, more than everything else in a request together. Values
     still go through the columns' own bind processing where it matters (``UTCDateTime``'s SQLite text form).
+
+    **Re-read notices** (``REQUEUE_PLATFORMS``: PrestaShop). A PrestaShop notice's key is its signed timestamp (in
+    seconds) and its body, so two notices of the same change kind for the same record in one second share a key.
+    When the first was already applied (its record re-read) before the second change happened, dropping the second
+    as a duplicate left that change for the next poll. A notice carries no data and is applied by re-reading the
+    record (idempotent), so such a copy of an *applied* row puts it back to ``pending`` (reported as stored); a
+    pending copy needs nothing (its re-read is still to come). Every other platform keeps exactly-once storage,
+    and a group without such rows runs the ``DO NOTHING`` statement unchanged. Within the signature window a
+    replayed PrestaShop notice therefore costs at most one more re-read, never data.
     """
     if not rows:
         return []
@@ -393,17 +412,26 @@ def insert_deliveries(conn: Connection, rows: list[dict[str, Any]]) -> list[bool
     # wait on the other's uncommitted key until PostgreSQL kills one as a deadlock, failing every delivery of that
     # group with a 5xx. The sort is stable, so a key repeated in the group is still stored for its first copy.
     in_key_order = sorted(values, key=lambda v: str(v["delivery_key"]))
+    requeue = any(v["platform"] in REQUEUE_PLATFORMS for v in values)
+    if requeue:  # DO UPDATE may touch a row once per statement: a key repeated in the group goes in once
+        in_key_order = list({str(v["delivery_key"]): v for v in reversed(in_key_order)}.values())[::-1]
+    sql = _REQUEUE_SQL if requeue else _INSERT_SQL
     if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg2":
-        stored = _insert_postgresql(conn, in_key_order)
+        stored = _insert_postgresql(conn, in_key_order, sql)
     elif conn.dialect.name == "sqlite":
-        stored = _insert_sqlite(conn, in_key_order)
+        stored = _insert_sqlite(conn, in_key_order, sql)
     else:
-        stmt = (
-            dialect_insert(conn, webhook_inbox)
-            .values(in_key_order)
-            .on_conflict_do_nothing(index_elements=[webhook_inbox.c.delivery_key])
-            .returning(webhook_inbox.c.delivery_key)
-        )
+        insert = dialect_insert(conn, webhook_inbox).values(in_key_order)
+        keyed = [webhook_inbox.c.delivery_key]
+        if requeue:
+            stmt = insert.on_conflict_do_update(
+                index_elements=keyed,
+                set_={"status": "pending", "attempts": 0, "next_attempt_at": None, "processed_at": None,
+                      "error": None, "received_at": insert.excluded.received_at},
+                where=(webhook_inbox.c.status == "applied") & webhook_inbox.c.platform.in_(sorted(REQUEUE_PLATFORMS)),
+            ).returning(webhook_inbox.c.delivery_key)  # fmt: skip
+        else:
+            stmt = insert.on_conflict_do_nothing(index_elements=keyed).returning(webhook_inbox.c.delivery_key)
         stored = set(conn.execute(stmt).scalars())
     result: list[bool] = []
     for value in values:
@@ -413,7 +441,7 @@ def insert_deliveries(conn: Connection, rows: list[dict[str, Any]]) -> list[bool
     return result
 
 
-def _insert_sqlite(conn: Connection, values: list[dict[str, Any]]) -> set[str]:
+def _insert_sqlite(conn: Connection, values: list[dict[str, Any]], sql: str = _INSERT_SQL) -> set[str]:
     """The group's INSERT as one multi-row statement with the columns' own bind processors (JSON text, naive-UTC
     time text exactly as ``UTCDateTime`` writes it)."""
     dialect = conn.dialect
@@ -429,11 +457,11 @@ def _insert_sqlite(conn: Connection, values: list[dict[str, Any]]) -> set[str]:
             value = v[name]
             processor = processors.get(name)
             params.append(processor(value) if processor is not None and value is not None else value)
-    sql = _INSERT_SQL.replace("VALUES %s", "VALUES " + ", ".join(row for _ in values))
-    return set(conn.exec_driver_sql(sql, tuple(params)).scalars())
+    statement = sql.replace("VALUES %s", "VALUES " + ", ".join(row for _ in values))
+    return set(conn.exec_driver_sql(statement, tuple(params)).scalars())
 
 
-def _insert_postgresql(conn: Connection, values: list[dict[str, Any]]) -> set[str]:
+def _insert_postgresql(conn: Connection, values: list[dict[str, Any]], sql: str = _INSERT_SQL) -> set[str]:
     """The group's INSERT through psycopg2's ``execute_values`` (one statement for the whole group)."""
     from psycopg2.extras import execute_values  # type: ignore[import-untyped]
 
@@ -458,7 +486,7 @@ def _insert_postgresql(conn: Connection, values: list[dict[str, Any]]) -> set[st
     assert dbapi is not None
     cursor = dbapi.cursor()
     try:
-        rows = execute_values(cursor, _INSERT_SQL, args, template=_PG_ROW, page_size=len(values), fetch=True)
+        rows = execute_values(cursor, sql, args, template=_PG_ROW, page_size=len(values), fetch=True)
     finally:
         cursor.close()
     return {row[0] for row in rows}

@@ -20,7 +20,11 @@ shop does not hold, and a notice that arrives late or twice changes nothing. A `
 shop (the id is gone from the webservice) before anything is tombstoned.
 
 The stored topic is ``<entity>.<action>`` (``product.update``), from the signed body; the optional ``X-Ecom-Topic``
-header is only a hint. The delivery key is the generic one: the signed timestamp and the body.
+header is only a hint. The delivery key is the generic one: the signed timestamp and the body. So two notices of
+the same change kind for one record in one second share a key; the inbox puts a copy of one already applied back
+to pending (``inbox.REQUEUE_PLATFORMS``) rather than dropping it, since a change made after the first re-read
+would otherwise wait for the next poll. Re-reading is idempotent: a notice replayed within the signature window
+only causes one more re-read.
 """
 
 from __future__ import annotations

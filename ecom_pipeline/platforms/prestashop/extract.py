@@ -64,6 +64,7 @@ from ecom_pipeline.platforms.prestashop import transform as ps
 from ecom_pipeline.platforms.prestashop.client import NARROW_PAGE_SIZE, Page, PrestaShopClient, filter_chunks
 from ecom_pipeline.platforms.prestashop.dates import local_to_utc, shop_zone
 from ecom_pipeline.platforms.prestashop.errors import PrestaShopBadParameterError, PrestaShopPermissionError
+from ecom_pipeline.platforms.prestashop.shops import ShopStock
 from ecom_pipeline.sync import extract as shared
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import reveal
@@ -75,7 +76,7 @@ RESOURCES: dict[str, tuple[str, str]] = {
     "order": ("orders", "order"),
     "customer": ("customers", "customer"),
 }
-STOCK_DISPLAY = "[id,id_product,id_product_attribute,quantity]"
+STOCK_DISPLAY = "[id,id_product,id_product_attribute,id_shop,id_shop_group,quantity]"
 ADDRESS_DISPLAY = "[id,id_customer,id_country,company,city,phone,phone_mobile,deleted,date_upd]"
 # The computed prices asked for every product: (name, use_tax, use_reduction or None for the default).
 PRICE_VARIANTS: tuple[tuple[str, str, str | None], ...] = (
@@ -709,12 +710,14 @@ def extract_inventory(
     if reason:
         return _skipped(ctx, report, reason)
     client = client or make_client(ctx)
-    by_product: dict[str, list[dict[str, Any]]] = {}
+    listed: list[dict[str, Any]] = []
     for page in client.iter_by_id("stock_availables", display=STOCK_DISPLAY, page_size=NARROW_PAGE_SIZE):
         report.pages += 1
         report.rows_fetched += len(page.items)
-        for row in page.items:
-            by_product.setdefault(str(row.get("id_product")), []).append(row)
+        listed.extend(page.items)
+    by_product: dict[str, list[dict[str, Any]]] = {}
+    for row in ShopStock(client, integration.settings or {}).select(listed):  # multishop: this shop's rows only
+        by_product.setdefault(str(row.get("id_product")), []).append(row)
     previous: dict[str, str] = {} if ctx.full_refresh else dict((report.cursor_before or {}).get("digests") or {})
     digests = {pid: stock_digest(rows) for pid, rows in by_product.items()}
     changed = [pid for pid, digest in digests.items() if previous.get(pid) != digest]

@@ -26,6 +26,7 @@ date with what the run creates.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from xml.etree.ElementTree import Element, SubElement
@@ -43,10 +44,34 @@ from ecom_pipeline.platforms.prestashop.errors import PrestaShopPermissionError
 # Answers that may hide a create the shop applied (or, 429, one it did not): look up before sending again.
 LOST_ANSWER = (ShopServerError, ShopUnreachableError, ShopResponseError, ShopRateLimitedError)
 CREATE_ATTEMPTS = 3
+# After an answer lost while the shop may still be running the create (``may_still_run``): the pauses between the
+# look-ups for what it made, about 15 s in all, before the item is left for the next push (``create_once``).
+SETTLE_DELAYS_S: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+class CreateUncertain(ShopUnreachableError):
+    """A create whose answer never came and whose record has not appeared: not sent again in this push (the shop
+    may still be saving it); the item is rejected and the next push looks it up first."""
+
+    kind = "The shop did not answer a create"
+    default_hint = (
+        "The next push looks it up by its reference (or name) before creating it; one without a reference may need "
+        "a look in the shop for a second copy."
+    )
 
 
 class OptionError(Exception):
     """A group or value the shop would not give us; the message says which and why (it becomes a rejection)."""
+
+
+def may_still_run(err: ShopApiError) -> bool:
+    """Whether the shop may still be executing a request whose answer ``err`` replaced: no answer came (a timeout, a
+    connection dropped before the answer) or a gateway answered for the shop (502, 504). PHP goes on after the
+    client (or nginx) gave up, so the record can appear seconds later. A 500/503 from the shop itself, a 429 or a
+    body cut after its headers are answers the shop had finished writing: its work is done either way."""
+    if isinstance(err, ShopUnreachableError):
+        return "Failed to establish a new connection" not in err.message  # refused: never reached the shop
+    return isinstance(err, ShopServerError) and err.status in (502, 504)
 
 
 def create_once(
@@ -65,15 +90,39 @@ def create_once(
     lost answer ``refind`` (re-reading the shop) looks the record up before sending again. Shared by attribute
     groups/values, categories, tags, and the writer's products and combinations (found again by reference). Raises
     ``error`` with the shop's message; ``error`` None: the shop's error itself (:class:`ShopApiError`).
+
+    When the shop may still be running the lost request (``may_still_run``: a timeout, a gateway's 502/504), the
+    look-up is repeated ``SETTLE_DELAYS_S`` apart (about 15 s in all) while the record has not appeared, and when it
+    still has not, the POST is **not** sent again: the item fails with :class:`CreateUncertain` (a rejection of this
+    push), and the next push's look-up finds the record if the shop made it late: by reference (products,
+    combinations) or name (groups, values, categories, tags); a record with neither (a product with combinations,
+    a product without SKU, a combination without reference) only when that push resumes an interrupted one
+    (``plan.resume``: by slug), which a rejection does not make it (docs/two-way-sync.md). A look-up made at once
+    after a timeout found nothing while PHP was still saving the record, and the POST sent again made a second one.
     """
     for attempt in range(CREATE_ATTEMPTS):
         try:
             with client.without_retries():
                 new_id = client.post_xml_id(resource, document)
         except LOST_ANSWER as err:
+            running = may_still_run(err)
             found = refind()
+            for delay in SETTLE_DELAYS_S if running else ():
+                if found is not None:
+                    break
+                time.sleep(delay)
+                found = refind()
             if found is not None:
                 return found  # the lost request had created it
+            if running:
+                message = (
+                    f"{what}: the shop did not answer ({err.message}) and the record has not appeared "
+                    f"{sum(SETTLE_DELAYS_S):.0f}s later; it is not sent again in this push, since the shop may still "
+                    "be saving it: the next push looks it up before creating it"
+                )
+                if error is None:
+                    raise CreateUncertain(message, platform="prestashop", method="POST", url=err.url) from None
+                raise error(message) from None
             if attempt == CREATE_ATTEMPTS - 1:
                 if error is None:
                     raise

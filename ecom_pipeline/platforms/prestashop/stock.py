@@ -4,7 +4,8 @@ PrestaShop keeps a product's (or a combination's) quantity in its ``stock_availa
 compare-and-swap and a PUT replaces the whole row. So for each item the writer reads the row as XML (the read just
 before writing), hands that quantity to ``recompute`` (a difference becomes a ledger movement and a new target),
 and PUTs the same document with the new ``quantity`` only when it differs. The rows are found once per call by
-product (``filter[id_product]=[1|2|...]``, 50 products per list). A sale between the read and the PUT is an order
+product (``filter[id_product]=[1|2|...]``, 50 products per list); in a multishop install only the integration's
+shop's rows (``shops.ShopStock``: the list holds every shop's). A sale between the read and the PUT is an order
 movement in the ledger: the next push corrects the shop's number.
 """
 
@@ -19,6 +20,8 @@ from ecom_pipeline.platforms.errors import (
     ShopUnreachableError,
 )
 from ecom_pipeline.platforms.prestashop.client import PrestaShopClient, set_xml_field
+from ecom_pipeline.platforms.prestashop.extract import STOCK_DISPLAY
+from ecom_pipeline.platforms.prestashop.shops import ShopStock
 from ecom_pipeline.platforms.prestashop.writer import make_client
 from ecom_pipeline.stock.writers import Reading, Recompute, Settled, StockOutcome, StockWrite, stock_writer
 from ecom_pipeline.warehouse.types import utcnow
@@ -31,13 +34,15 @@ __all__ = ["make_client", "write_stock"]
 
 
 def _rows(client: PrestaShopClient, items: Sequence[StockWrite]) -> dict[str, str]:
-    """``product-combination`` -> stock_available id, for the items' products."""
+    """``product-combination`` -> stock_available id of the integration's shop (multishop: ``shops.ShopStock``;
+    the row listed last, another shop's, was written before), for the items' products."""
     products = sorted({i.external_item.split("-")[0] for i in items}, key=int)
+    shop = ShopStock(client, getattr(client, "integration_settings", None) or {})
     found: dict[str, str] = {}
     for start in range(0, len(products), PRODUCTS_PER_LIST):
         part = products[start : start + PRODUCTS_PER_LIST]
-        params = {"filter[id_product]": "[" + "|".join(part) + "]", "display": "[id,id_product,id_product_attribute]"}
-        for row in client.list("stock_availables", params):
+        params = {"filter[id_product]": "[" + "|".join(part) + "]", "display": STOCK_DISPLAY}
+        for row in shop.select(client.list("stock_availables", params)):
             found[f"{int(row['id_product'])}-{int(row['id_product_attribute'])}"] = str(row["id"])
     return found
 

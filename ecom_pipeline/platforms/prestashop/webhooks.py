@@ -22,6 +22,7 @@ from ecom_pipeline.platforms.http import HttpOptions
 from ecom_pipeline.platforms.prestashop import deliveries
 from ecom_pipeline.platforms.prestashop import extract as ps_extract
 from ecom_pipeline.platforms.prestashop.client import PrestaShopClient
+from ecom_pipeline.platforms.prestashop.shops import ShopStock
 from ecom_pipeline.sync.extract import staged_record
 from ecom_pipeline.warehouse.credentials import reveal
 from ecom_pipeline.warehouse.store import IntegrationRecord, StagedRecord
@@ -80,9 +81,10 @@ def reread(
     (payload,) = ps_extract._payloads(entity, key, [(external_id, item, updated)], shop, lookups, timezone)
     records = [staged_record(integration, entity, external_id, payload, source_updated_at=updated, read_now=True)]
     if entity == "product":
-        rows = shop.list_by_parent(
+        listed = shop.list_by_parent(
             "stock_availables", "id_product", [int(external_id)], display=ps_extract.STOCK_DISPLAY
         )
+        rows = ShopStock(shop, integration.settings or {}).select(listed)  # multishop: this shop's rows only
         now = datetime.now(UTC)
         stock = {"id_product": external_id, "rows": rows, "context": {"observed_at": now.isoformat()}}
         records.append(

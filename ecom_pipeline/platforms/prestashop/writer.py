@@ -30,6 +30,9 @@ WooCommerce writer: ``apply_plan(client, plan, on_links) -> WriteOutcome`` and `
   calling thread only): when its answer is lost (cut connection, timeout, 5xx) the shop may have made it, so it is
   looked for first (a product by its reference, else by its ``link_rewrite``; a combination by its reference
   within its product, else by its option values) and linked when found; only when none is found is it sent again.
+  After a timeout (the shop may still be saving it: PHP goes on after the client gave up) the look-up is repeated
+  for about 15 s, and a record still not found is not sent again in this push: the item is rejected and the next
+  push's look-up by reference adopts it (``options.create_once``).
   A blind retry made a second product or combination with the same reference, one of them never linked.
 - **Delete**: a hub product deleted becomes ``active`` 0 in the shop (never a DELETE). A hub variant deleted under
   a live product is ``DELETE /api/combinations/{id}`` (a 404 means an earlier, interrupted push deleted it already);

@@ -8,10 +8,12 @@ PHP 8 warnings are appended), then the id (404 with an empty body and no Content
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import hashlib
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -165,12 +167,48 @@ class PrestaShopApi:
         # missing): every /api/ URL is the shop's HTML 404 page.
         self.api_rewrite = api_rewrite
         self.cookie_name = "PrestaShop-" + hashlib.md5(store.name.encode()).hexdigest()
+        self._late: list[tuple[str, float]] = []  # (``METHOD /path`` part, seconds): see :meth:`commit_late`
+        self._late_lock = threading.Lock()
+        self.late_in_flight = 0  # late writes taken and not applied yet (a test waits for 0 before it counts)
+
+    def commit_late(self, path: str, delay_s: float, count: int = 1) -> None:
+        """Fault (in-process): the next ``count`` write requests whose ``METHOD /path`` contains ``path`` (e.g.
+        ``POST /api/products``) are held ``delay_s`` seconds, *then applied* and answered (to a client that may
+        have given up by then). It plays PHP going on after the client's timeout: a real PrestaShop saves the
+        record even though nobody reads the answer, and a look-up made right after the timeout finds nothing.
+        ``late_in_flight`` counts those taken and not applied yet."""
+        with self._late_lock:
+            self._late.extend([(path, float(delay_s))] * max(0, count))
+
+    def _take_late(self, method: str, subpath: str) -> float:
+        """Consume one late commit matching this request; its delay (0.0: none)."""
+        if method not in ("POST", "PUT", "PATCH", "DELETE"):
+            return 0.0
+        with self._late_lock:
+            for i, (path, delay) in enumerate(self._late):
+                if path in f"{method} {subpath}":
+                    del self._late[i]
+                    self.late_in_flight += 1
+                    return delay
+        return 0.0
 
     # ------------------------------------------------------------------ ASGI entry
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, *, site: str, subpath: str) -> int:
         body = await read_body(receive)
-        reply = self.dispatch(scope, body, site, subpath)
+        late = self._take_late(scope["method"].upper(), subpath)
+        if late:
+            await asyncio.sleep(late)  # the request "runs" this long; the write lands after it
+        try:
+            reply = self.dispatch(scope, body, site, subpath)
+        finally:
+            if late:
+                with self._late_lock:
+                    self.late_in_flight -= 1
+        if late:
+            with contextlib.suppress(Exception):  # the client timed out and left
+                await self.send_reply(send, reply, head=False)
+            return reply.status
         return await self.send_reply(send, reply, head=scope["method"].upper() == "HEAD")
 
     async def rate_limited(self, send: Send, wait: int) -> None:

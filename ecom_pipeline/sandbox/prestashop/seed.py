@@ -131,6 +131,7 @@ class PrestaSeeder:
             "PS_CURRENCY_DEFAULT": "1",
             "PS_SHOP_NAME": self.store.name,
             "PS_STOCK_MANAGEMENT": "1",
+            "PS_SHOP_DEFAULT": "1",  # the shop a webservice request without id_shop works in (multishop)
         }
         for name, value in settings.items():
             cid = self.store._new_id("configurations")

@@ -56,6 +56,25 @@ class PrestaStore(PrestaWebservice, ShopAdmin):
         """The stock_available row of a product (``id_product_attribute`` 0) or of one of its combinations."""
         return self.tables["stock_availables"][self.stock_index[(product_id, id_product_attribute)]]
 
+    def add_shop_stock(self, id_shop: int, id_shop_group: int = 0, quantity: int | None = None) -> dict[int, int]:
+        """Play a multishop install: every stock row of the default shop (``id_shop`` 1) gets a twin for another
+        shop (``id_shop`` N, ``id_shop_group`` 0), or, ``id_shop`` 0, for a group that shares its stock. Twins get
+        new (higher) ids, as rows made when a product is added to a shop, and their own ``quantity`` (the
+        original's when None). The webservice lists them all. Returns ``{default row id: twin id}``. The twins
+        live on their own: writes and orders of the emulator move the default shop's rows only."""
+        with self.lock:
+            table = self.tables["stock_availables"]
+            twins: dict[int, int] = {}
+            for sid in sorted(self.stock_index.values()):
+                row = dict(table[sid])
+                twin = self._new_id("stock_availables")
+                row.update(id=twin, id_shop=str(id_shop), id_shop_group=str(id_shop_group))
+                if quantity is not None:
+                    row["quantity"] = str(quantity)
+                table[twin] = row
+                twins[sid] = twin
+            return twins
+
     def update_product(self, pid: int, **fields: Any) -> Row:
         """Edit a product as the back office would: fields change and ``date_upd`` moves to now."""
         with self.lock:
