@@ -58,6 +58,25 @@ def process_cpu_s(pid: int, *, children: bool = True, proc: Path = PROC) -> floa
     return ticks / CLK_TCK
 
 
+def runqueue_wait_s(pid: int, *, proc: Path = PROC) -> float | None:
+    """Seconds the threads of process ``pid`` alive now have spent runnable but waiting for a core (field 2 of
+    ``/proc/<pid>/task/<tid>/schedstat``, nanoseconds): on a shared machine, the part of a wall that is other
+    work's, not ours. None without schedstat (a kernel built without it) or without the process."""
+    total = 0
+    try:
+        tasks = list((proc / str(pid) / "task").iterdir())
+    except OSError:
+        return None
+    found = False
+    for task in tasks:
+        try:
+            total += int((task / "schedstat").read_text().split()[1])
+            found = True
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / 1e9 if found else None
+
+
 def self_cpu_s() -> float:
     """This process's user + system CPU seconds (all threads) plus those of the children it has waited for."""
     t = os.times()
@@ -189,6 +208,8 @@ class Reading:
     shop_s: float | None
     pg_s: float
     backends: dict[int, float]
+    self_wait_s: float | None = None
+    shop_wait_s: float | None = None
 
 
 def read(shop_pid: int | None, database: str | None, *, proc: Path = PROC) -> Reading:
@@ -196,25 +217,36 @@ def read(shop_pid: int | None, database: str | None, *, proc: Path = PROC) -> Re
     shop = process_cpu_s(shop_pid, proc=proc) if shop_pid else None
     pg = postgres_cpu_s(proc)
     backends = postgres_backends_cpu_s(database, proc) if database else {}
+    shop_wait = runqueue_wait_s(shop_pid, proc=proc) if shop_pid else None
+    self_wait = runqueue_wait_s(os.getpid(), proc=proc)
     # Our own counter last, so this reading's /proc scan is left out of the window that starts here.
-    return Reading(self_s=self_cpu_s(), shop_s=shop, pg_s=pg, backends=backends)
+    return Reading(self_cpu_s(), shop, pg, backends, self_wait, shop_wait)
 
 
 def read_after(shop_pid: int | None, database: str | None, *, proc: Path = PROC) -> Reading:
     """``read`` in the other order (this process first), so the reading's own /proc scan is left out of ours
     at both ends of a window."""
     own = self_cpu_s()
+    self_wait = runqueue_wait_s(os.getpid(), proc=proc)
     shop = process_cpu_s(shop_pid, proc=proc) if shop_pid else None
+    shop_wait = runqueue_wait_s(shop_pid, proc=proc) if shop_pid else None
     pg = postgres_cpu_s(proc)
     backends = postgres_backends_cpu_s(database, proc) if database else {}
-    return Reading(self_s=own, shop_s=shop, pg_s=pg, backends=backends)
+    return Reading(own, shop, pg, backends, self_wait, shop_wait)
 
 
 def window(before: Reading, after: Reading) -> dict[str, float | None]:
     """CPU seconds spent between two readings: ``self_cpu_s`` (this process), ``shop_cpu_s``, ``pg_server_cpu_s``
-    (every PostgreSQL process), ``pg_db_cpu_s`` (our database's backends alive at the end; None without one)."""
+    (every PostgreSQL process), ``pg_db_cpu_s`` (our database's backends alive at the end; None without one);
+    ``self_wait_s`` / ``shop_wait_s``: seconds this process's / the shop's threads waited for a core."""
     shop = None if before.shop_s is None or after.shop_s is None else after.shop_s - before.shop_s
+
+    def diff(a: float | None, b: float | None) -> float | None:
+        return None if a is None or b is None else b - a
+
     return {
+        "self_wait_s": diff(before.self_wait_s, after.self_wait_s),
+        "shop_wait_s": diff(before.shop_wait_s, after.shop_wait_s),
         "self_cpu_s": after.self_s - before.self_s,
         "shop_cpu_s": shop,
         "pg_server_cpu_s": after.pg_s - before.pg_s,
@@ -248,6 +280,8 @@ class BudgetRow:
     pg_server_cpu_s: float | None = None
     floor_wall_s: float | None = None
     aim: float | None = None
+    our_wait_s: float | None = None
+    shop_wait_s: float | None = None
 
     def budget(self, n_cores: int) -> CpuBudget:
         return CpuBudget(
@@ -284,13 +318,16 @@ def render_budget(heading: str, rows: list[BudgetRow], *, n_cores: int, cpu: str
         "three can make the wall shorter on this machine; in brackets with the whole server's PostgreSQL CPU. "
         "**Sync CPU the aim allows** = aim x floor (the most our process may spend if everything overlapped "
         f"perfectly), then also leaving the shop's and PostgreSQL's measured CPU their share of the {n_cores} cores "
-        f"(min(aim x floor, {n_cores} x aim x floor - shop - PostgreSQL)).\n"
+        f"(min(aim x floor, {n_cores} x aim x floor - shop - PostgreSQL)). *Waited for a core*: the time our "
+        "process's and the shop's threads were runnable but not running (`/proc/<pid>/task/*/schedstat`): on a "
+        "shared machine, the part of the wall the other work on it took.\n"
     )
     out.append(
         "| run | wall | shop CPU | our CPU | PostgreSQL CPU: our database / whole server | CPU bound of the wall "
-        "| wall / bound | aim x floor | sync CPU the aim allows: alone / sharing the cores |"
+        "| wall / bound | waited for a core: ours / shop | aim x floor "
+        "| sync CPU the aim allows: alone / sharing the cores |"
     )
-    out.append("|---|---|---|---|---|---|---|---|---|")
+    out.append("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         b = r.budget(n_cores)
         pg = (
@@ -310,7 +347,7 @@ def render_budget(heading: str, rows: list[BudgetRow], *, n_cores: int, cpu: str
             aim_cells = "- | -"
         out.append(
             f"| {r.label} | {_s(r.wall_s)} | {_s(r.shop_cpu_s)} | {_s(r.our_cpu_s)} | {pg} | {bound} "
-            f"| {b.wall_over_bound:.2f}x | {aim_cells} |"
+            f"| {b.wall_over_bound:.2f}x | {_s(r.our_wait_s)} / {_s(r.shop_wait_s)} | {aim_cells} |"
         )
     out.append("")
     return out

@@ -34,6 +34,8 @@ class FloorResult:
     calls_by_entity: dict[str, int] = field(default_factory=dict)
     shop_cpu_s: float | None = None  # the emulator's process during the pass (None: no pid given)
     client_cpu_s: float = 0.0  # this process during the pass: requests, OAuth signing, JSON decoding
+    shop_wait_s: float | None = None  # the shop's threads waited for a core (schedstat)
+    client_wait_s: float | None = None  # this process's threads waited for a core
 
     @property
     def expected_variants(self) -> int:
@@ -95,5 +97,7 @@ def download(
     spent = cpu.window(before, cpu.read_after(shop_pid, None))
     res.shop_cpu_s = spent["shop_cpu_s"]
     res.client_cpu_s = spent["self_cpu_s"] or 0.0
+    res.shop_wait_s = spent["shop_wait_s"]
+    res.client_wait_s = spent["self_wait_s"]
     session.close()
     return res

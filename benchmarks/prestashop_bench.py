@@ -196,6 +196,8 @@ class Floor:
     items: dict[str, int] = field(default_factory=dict)
     shop_cpu_s: float | None = None  # the emulator's process during the replay (None: no pid given)
     client_cpu_s: float = 0.0  # this process during the replay
+    shop_wait_s: float | None = None  # the shop's threads waited for a core (schedstat)
+    client_wait_s: float | None = None  # this process's threads waited for a core
 
 
 def replay(urls: list[tuple[str, str]], api_key: str, shop_pid: int | None = None) -> Floor:
@@ -231,6 +233,8 @@ def replay(urls: list[tuple[str, str]], api_key: str, shop_pid: int | None = Non
     spent = cpu.window(before, cpu.read_after(shop_pid, None))
     res.shop_cpu_s = spent["shop_cpu_s"]
     res.client_cpu_s = spent["self_cpu_s"] or 0.0
+    res.shop_wait_s = spent["shop_wait_s"]
+    res.client_wait_s = spent["self_wait_s"]
     session.close()
     return res
 
@@ -354,8 +358,15 @@ def cpu_budget(results: dict[str, dict[str, Any]], floor_full: Floor, floor_incr
     from benchmarks import cpu
 
     rows = [
-        cpu.BudgetRow("floor of the full sync", floor_full.wall_s, floor_full.shop_cpu_s, floor_full.client_cpu_s),
-        cpu.BudgetRow("floor of the no-change", floor_incr.wall_s, floor_incr.shop_cpu_s, floor_incr.client_cpu_s),
+        cpu.BudgetRow(
+            label,
+            f.wall_s,
+            f.shop_cpu_s,
+            f.client_cpu_s,
+            our_wait_s=f.client_wait_s,
+            shop_wait_s=f.shop_wait_s,
+        )
+        for label, f in (("floor of the full sync", floor_full), ("floor of the no-change", floor_incr))
     ]
     for label, run, floor in (("full", "full", floor_full), ("no-change", "incr", floor_incr)):
         for kind, r in results.items():
@@ -373,6 +384,8 @@ def cpu_budget(results: dict[str, dict[str, Any]], floor_full: Floor, floor_incr
                     pg_server_cpu_s=c["pg_server_cpu_s"] if postgres else None,
                     floor_wall_s=floor.wall_s,
                     aim=RATIO_AIM,
+                    our_wait_s=c.get("self_wait_s"),
+                    shop_wait_s=c.get("shop_wait_s"),
                 )
             )
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"

@@ -450,7 +450,16 @@ def fmt_s(s: float) -> str:
 def cpu_budget(data: dict[str, Any]) -> list[str]:
     """Section 1's CPU budget table: the floor, then each full and no-change sync (``benchmarks.cpu``)."""
     floor: FloorResult = data["floor"]
-    rows = [cpu.BudgetRow("floor (plain `requests`)", floor.wall_s, floor.shop_cpu_s, floor.client_cpu_s)]
+    rows = [
+        cpu.BudgetRow(
+            "floor (plain `requests`)",
+            floor.wall_s,
+            floor.shop_cpu_s,
+            floor.client_cpu_s,
+            our_wait_s=floor.client_wait_s,
+            shop_wait_s=floor.shop_wait_s,
+        )
+    ]
     for label, key, aim in (("full", "full", FULL_PULL_AIM), ("no-change", "incremental", None)):
         for kind in data["backends"]:
             r = data[key].get(kind)
@@ -468,6 +477,8 @@ def cpu_budget(data: dict[str, Any]) -> list[str]:
                     pg_server_cpu_s=c["pg_server_cpu_s"] if postgres else None,
                     floor_wall_s=floor.wall_s if aim else None,
                     aim=aim,
+                    our_wait_s=c.get("self_wait_s"),
+                    shop_wait_s=c.get("shop_wait_s"),
                 )
             )
     return cpu.render_budget(

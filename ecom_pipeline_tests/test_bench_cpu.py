@@ -55,6 +55,17 @@ def test_real_proc_reading_grows_with_cpu_burnt() -> None:
     assert 0.25 <= cpu.self_cpu_s() - own_before <= 1.0
 
 
+def test_runqueue_wait_sums_the_threads(tmp_path: Path) -> None:
+    for tid, waited_ns in ((10, 1_500_000_000), (11, 250_000_000)):
+        task = tmp_path / "10" / "task" / str(tid)
+        task.mkdir(parents=True)
+        (task / "schedstat").write_text(f"9000000000 {waited_ns} 1234\n")
+    assert cpu.runqueue_wait_s(10, proc=tmp_path) == pytest.approx(1.75)
+    assert cpu.runqueue_wait_s(12, proc=tmp_path) is None
+    real = cpu.runqueue_wait_s(os.getpid())
+    assert real is None or real >= 0.0
+
+
 def test_postgres_sum_keeps_the_cpu_of_a_backend_that_exits(tmp_path: Path) -> None:
     title = "postgres: 15/main: postgres {db} 127.0.0.1(5000) idle"
     _process(tmp_path, 100, "postgres", "/usr/lib/postgresql/15/bin/postgres -D /x", utime=1000, stime=100)
@@ -91,13 +102,20 @@ def test_postgres_sum_keeps_the_cpu_of_a_backend_that_exits(tmp_path: Path) -> N
 
 
 def test_window_of_two_readings(tmp_path: Path) -> None:
-    before = cpu.Reading(self_s=10.0, shop_s=3.0, pg_s=100.0, backends={1: 0.5})
-    after = cpu.Reading(self_s=14.0, shop_s=5.5, pg_s=101.5, backends={1: 1.5, 2: 0.25})
+    before = cpu.Reading(self_s=10.0, shop_s=3.0, pg_s=100.0, backends={1: 0.5}, self_wait_s=1.0, shop_wait_s=2.0)
+    after = cpu.Reading(14.0, 5.5, 101.5, {1: 1.5, 2: 0.25}, self_wait_s=1.5, shop_wait_s=2.25)
     assert cpu.window(before, after) == pytest.approx(
-        {"self_cpu_s": 4.0, "shop_cpu_s": 2.5, "pg_server_cpu_s": 1.5, "pg_db_cpu_s": 1.25}
+        {
+            "self_cpu_s": 4.0,
+            "shop_cpu_s": 2.5,
+            "pg_server_cpu_s": 1.5,
+            "pg_db_cpu_s": 1.25,
+            "self_wait_s": 0.5,
+            "shop_wait_s": 0.25,
+        }
     )
     no_db = cpu.window(cpu.Reading(1.0, None, 0.0, {}), cpu.Reading(2.0, None, 0.0, {}))
-    assert no_db["shop_cpu_s"] is None and no_db["pg_db_cpu_s"] is None
+    assert no_db["shop_cpu_s"] is None and no_db["pg_db_cpu_s"] is None and no_db["shop_wait_s"] is None
 
 
 def test_database_of() -> None:
@@ -127,7 +145,7 @@ def test_bound_is_the_largest_process_or_the_cores_share() -> None:
 
 def test_render_budget_table() -> None:
     rows = [
-        cpu.BudgetRow("floor", wall_s=10.0, shop_cpu_s=7.0, our_cpu_s=2.5),
+        cpu.BudgetRow("floor", wall_s=10.0, shop_cpu_s=7.0, our_cpu_s=2.5, our_wait_s=0.5, shop_wait_s=0.25),
         cpu.BudgetRow(
             "postgresql full", 15.0, 8.0, 7.0, pg_db_cpu_s=5.0, pg_server_cpu_s=6.0, floor_wall_s=10.0, aim=1.2
         ),
@@ -136,9 +154,9 @@ def test_render_budget_table() -> None:
     text = "\n".join(lines)
     assert "Test CPU, **2 cores**" in text and "1.00 0.50 0.25" in text
     # floor: bound max(7, 2.5, 9.5 / 2) = 7 s; wall / bound 1.43x; no aim.
-    assert "| floor | 10.0 s | 7.00 s | 2.50 s | - | 7.00 s | 1.43x | - | - |" in text
+    assert "| floor | 10.0 s | 7.00 s | 2.50 s | - | 7.00 s | 1.43x | 0.50 s / 0.25 s | - | - |" in text
     # sync: bound 10 s (with the whole server's 6 s: 10.5 s); aim 12 s; allowed 12 s alone, 11 s sharing.
     assert (
-        "| postgresql full | 15.0 s | 8.00 s | 7.00 s | 5.00 s / 6.00 s | 10.0 s (10.5 s) | 1.50x "
+        "| postgresql full | 15.0 s | 8.00 s | 7.00 s | 5.00 s / 6.00 s | 10.0 s (10.5 s) | 1.50x | - / - "
         "| 12.0 s (1.2x) | 12.0 s / 11.0 s |"
     ) in text
