@@ -282,6 +282,7 @@ class BudgetRow:
     aim: float | None = None
     our_wait_s: float | None = None
     shop_wait_s: float | None = None
+    calls: int | None = None  # API calls the shop answered in the window
 
     def budget(self, n_cores: int) -> CpuBudget:
         return CpuBudget(
@@ -350,4 +351,12 @@ def render_budget(heading: str, rows: list[BudgetRow], *, n_cores: int, cpu: str
             f"| {b.wall_over_bound:.2f}x | {_s(r.our_wait_s)} / {_s(r.shop_wait_s)} | {aim_cells} |"
         )
     out.append("")
+    per_call = [(r.label, r.shop_cpu_s / r.calls) for r in rows if r.calls and r.shop_cpu_s is not None]
+    if per_call:
+        out.append(
+            "Shop CPU per API call (the same calls should cost the emulator the same: a drift from run to run is "
+            "the emulator's, not the sync's): "
+            + "; ".join(f"{label} {1000 * v:.2f} ms" for label, v in per_call)
+            + ".\n"
+        )
     return out

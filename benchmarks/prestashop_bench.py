@@ -365,6 +365,7 @@ def cpu_budget(results: dict[str, dict[str, Any]], floor_full: Floor, floor_incr
             f.client_cpu_s,
             our_wait_s=f.client_wait_s,
             shop_wait_s=f.shop_wait_s,
+            calls=f.calls,
         )
         for label, f in (("floor of the full sync", floor_full), ("floor of the no-change", floor_incr))
     ]
@@ -386,6 +387,7 @@ def cpu_budget(results: dict[str, dict[str, Any]], floor_full: Floor, floor_incr
                     aim=RATIO_AIM,
                     our_wait_s=c.get("self_wait_s"),
                     shop_wait_s=c.get("shop_wait_s"),
+                    calls=r[run]["shop_calls"],
                 )
             )
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"

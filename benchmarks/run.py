@@ -417,6 +417,10 @@ How to read the figures:
   means the pipeline spends twice as long on its own work (staging, transform, resolve, Dagster) as on reading
   the shop. The shop process is single-threaded and the machine has few cores, so pipeline and shop compete for
   CPU: that is the same for the floor.
+- **CPU budget**: the CPU seconds (user + system, from `/proc`) the emulator, the sync process and PostgreSQL
+  spent over the same window as each wall, the least wall that CPU allows on this machine (max(shop, sync,
+  sum / cores)), and the sync CPU the aim allows (aim x floor); with the time each process waited for a core, as
+  the machine is shared.
 - **Memory vs shop size**: the same full sync on a shop 5x smaller. Pages are streamed, so the peak RSS should
   be about flat: the ratio big/small should be close to 1 (aim: at most 1.3), far below the 5x of the data.
 - **No-change incremental sync**: a second sync right after the full one, nothing changed in the shop. Expected:
@@ -458,6 +462,7 @@ def cpu_budget(data: dict[str, Any]) -> list[str]:
             floor.client_cpu_s,
             our_wait_s=floor.client_wait_s,
             shop_wait_s=floor.shop_wait_s,
+            calls=floor.calls,
         )
     ]
     for label, key, aim in (("full", "full", FULL_PULL_AIM), ("no-change", "incremental", None)):
@@ -479,6 +484,8 @@ def cpu_budget(data: dict[str, Any]) -> list[str]:
                     aim=aim,
                     our_wait_s=c.get("self_wait_s"),
                     shop_wait_s=c.get("shop_wait_s"),
+                    # what the shop saw from the subprocess (a full sync's also includes connect's few calls)
+                    calls=sum(r["shop_calls"].values()),
                 )
             )
     return cpu.render_budget(

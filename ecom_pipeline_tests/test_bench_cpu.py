@@ -145,7 +145,7 @@ def test_bound_is_the_largest_process_or_the_cores_share() -> None:
 
 def test_render_budget_table() -> None:
     rows = [
-        cpu.BudgetRow("floor", wall_s=10.0, shop_cpu_s=7.0, our_cpu_s=2.5, our_wait_s=0.5, shop_wait_s=0.25),
+        cpu.BudgetRow("floor", 10.0, shop_cpu_s=7.0, our_cpu_s=2.5, our_wait_s=0.5, shop_wait_s=0.25, calls=2000),
         cpu.BudgetRow(
             "postgresql full", 15.0, 8.0, 7.0, pg_db_cpu_s=5.0, pg_server_cpu_s=6.0, floor_wall_s=10.0, aim=1.2
         ),
@@ -160,3 +160,4 @@ def test_render_budget_table() -> None:
         "| postgresql full | 15.0 s | 8.00 s | 7.00 s | 5.00 s / 6.00 s | 10.0 s (10.5 s) | 1.50x | - / - "
         "| 12.0 s (1.2x) | 12.0 s / 11.0 s |"
     ) in text
+    assert "Shop CPU per API call" in text and "floor 3.50 ms." in text
