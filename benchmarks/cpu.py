@@ -351,7 +351,10 @@ def render_budget(heading: str, rows: list[BudgetRow], *, n_cores: int, cpu: str
             f"| {b.wall_over_bound:.2f}x | {_s(r.our_wait_s)} / {_s(r.shop_wait_s)} | {aim_cells} |"
         )
     out.append("")
-    per_call = [(r.label, r.shop_cpu_s / r.calls) for r in rows if r.calls and r.shop_cpu_s is not None]
+    # Readings are in clock ticks (10 ms): a run of a few calls says nothing per call.
+    per_call = [
+        (r.label, r.shop_cpu_s / r.calls) for r in rows if r.calls and r.calls >= 100 and r.shop_cpu_s is not None
+    ]
     if per_call:
         out.append(
             "Shop CPU per API call (the same calls should cost the emulator the same: a drift from run to run is "
