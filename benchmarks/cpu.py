@@ -346,9 +346,10 @@ def render_budget(heading: str, rows: list[BudgetRow], *, n_cores: int, cpu: str
             )
         else:
             aim_cells = "- | -"
+        ratio = f"{b.wall_over_bound:.2f}x" if b.bound_s > 0 else "-"
         out.append(
             f"| {r.label} | {_s(r.wall_s)} | {_s(r.shop_cpu_s)} | {_s(r.our_cpu_s)} | {pg} | {bound} "
-            f"| {b.wall_over_bound:.2f}x | {_s(r.our_wait_s)} / {_s(r.shop_wait_s)} | {aim_cells} |"
+            f"| {ratio} | {_s(r.our_wait_s)} / {_s(r.shop_wait_s)} | {aim_cells} |"
         )
     out.append("")
     # Readings are in clock ticks (10 ms): a run of a few calls says nothing per call.
