@@ -3,16 +3,19 @@
 Same auth as the pipeline (``auth_for``: OAuth 1.0a over plain HTTP), same ``per_page=100`` and ordering
 (``orderby=id&order=asc``): the product pages, one variations call per variable product, the order pages and the
 customer pages, one keep-alive session, one process. JSON is decoded (the product pages must be, to know which
-products are variable); the time spent decoding is reported apart.
+products are variable); the time spent decoding is reported apart. Given the shop's pid, it also reads the CPU
+the shop's process and this client spent over the same window as the wall (``benchmarks.cpu``).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import requests
 
+from benchmarks import cpu
 from ecom_pipeline.platforms.woocommerce.auth import auth_for
 
 
@@ -29,6 +32,10 @@ class FloorResult:
     order_lines: int = 0
     customers: int = 0
     calls_by_entity: dict[str, int] = field(default_factory=dict)
+    shop_cpu_s: float | None = None  # the emulator's process during the pass (None: no pid given)
+    client_cpu_s: float = 0.0  # this process during the pass: requests, OAuth signing, JSON decoding
+    shop_wait_s: float | None = None  # the shop's threads waited for a core (schedstat)
+    client_wait_s: float | None = None  # this process's threads waited for a core
 
     @property
     def expected_variants(self) -> int:
@@ -40,7 +47,9 @@ class FloorResult:
         return self.products + self.variations + self.orders + self.customers
 
 
-def download(site_url: str, consumer_key: str, consumer_secret: str, per_page: int = 100) -> FloorResult:
+def download(
+    site_url: str, consumer_key: str, consumer_secret: str, per_page: int = 100, shop_pid: int | None = None
+) -> FloorResult:
     api = site_url.rstrip("/") + "/wp-json/wc/v3"
     res = FloorResult()
     session = requests.Session()
@@ -57,7 +66,7 @@ def download(site_url: str, consumer_key: str, consumer_secret: str, per_page: i
         res.json_s += time.perf_counter() - t
         return items
 
-    def pages(path: str, entity: str):
+    def pages(path: str, entity: str) -> Iterator[list]:
         page = 1
         while True:
             items = get(path, {"per_page": per_page, "orderby": "id", "order": "asc", "page": page}, entity)
@@ -66,6 +75,7 @@ def download(site_url: str, consumer_key: str, consumer_secret: str, per_page: i
                 return
             page += 1
 
+    before = cpu.read(shop_pid, None)
     t0 = time.perf_counter()
     for items in pages("products", "product"):
         res.products += len(items)
@@ -84,5 +94,10 @@ def download(site_url: str, consumer_key: str, consumer_secret: str, per_page: i
     for items in pages("customers", "customer"):
         res.customers += len(items)
     res.wall_s = time.perf_counter() - t0
+    spent = cpu.window(before, cpu.read_after(shop_pid, None))
+    res.shop_cpu_s = spent["shop_cpu_s"]
+    res.client_cpu_s = spent["self_cpu_s"] or 0.0
+    res.shop_wait_s = spent["shop_wait_s"]
+    res.client_wait_s = spent["self_wait_s"]
     session.close()
     return res

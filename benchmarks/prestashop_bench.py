@@ -79,6 +79,7 @@ def sync_child(a: argparse.Namespace) -> None:
     """One ``run_sync`` in this process, recording every request URL (see the module docstring)."""
     import dagster  # noqa: F401
 
+    from benchmarks import cpu
     from benchmarks.sync_child import _proc_status_kb, snapshot
     from ecom_pipeline.definitions import defs
     from ecom_pipeline.runner import get_instance, run_sync
@@ -94,9 +95,12 @@ def sync_child(a: argparse.Namespace) -> None:
     before = snapshot(a.warehouse_url)
     instance = get_instance()
     rss_before = _proc_status_kb("VmRSS")
+    database = cpu.database_of(a.warehouse_url)
+    cpu_before = cpu.read(a.shop_pid, database)
     t0 = time.perf_counter()
     outcome = run_sync(a.tenant, instance=instance, full_refresh=a.full_refresh, defs=defs)
     wall = time.perf_counter() - t0
+    cpu_after = cpu.read_after(a.shop_pid, database)
     hwm = _proc_status_kb("VmHWM")
     after = snapshot(a.warehouse_url)
     instance.dispose()
@@ -106,6 +110,7 @@ def sync_child(a: argparse.Namespace) -> None:
                 "success": outcome.success,
                 "failure": outcome.failure,
                 "wall_s": wall,
+                "run_cpu": cpu.window(cpu_before, cpu_after),
                 "rss_before_kb": rss_before,
                 "peak_rss_kb": hwm,
                 "materializations": outcome.materializations,
@@ -189,14 +194,22 @@ class Floor:
     calls: int = 0
     bytes: int = 0
     items: dict[str, int] = field(default_factory=dict)
+    shop_cpu_s: float | None = None  # the emulator's process during the replay (None: no pid given)
+    client_cpu_s: float = 0.0  # this process during the replay
+    shop_wait_s: float | None = None  # the shop's threads waited for a core (schedstat)
+    client_wait_s: float | None = None  # this process's threads waited for a core
 
 
-def replay(urls: list[tuple[str, str]], api_key: str) -> Floor:
-    """The floor: the same GETs with a plain keep-alive session, JSON decoded, nothing else."""
+def replay(urls: list[tuple[str, str]], api_key: str, shop_pid: int | None = None) -> Floor:
+    """The floor: the same GETs with a plain keep-alive session, JSON decoded, nothing else; with the shop's pid,
+    also the CPU the shop and this client spent over the same window (``benchmarks.cpu``)."""
+    from benchmarks import cpu
+
     session = requests.Session()
     session.auth = (api_key, "")
     res = Floor()
     ids: dict[str, set[str]] = {}
+    before = cpu.read(shop_pid, None)
     t0 = time.perf_counter()
     for method, url in urls:
         r = session.request(method, url, timeout=60)
@@ -217,14 +230,19 @@ def replay(urls: list[tuple[str, str]], api_key: str) -> Floor:
                     seen.update(str(v.get("id")) if isinstance(v, dict) else repr(v) for v in value)
                     res.items[label] = len(seen)
     res.wall_s = time.perf_counter() - t0
+    spent = cpu.window(before, cpu.read_after(shop_pid, None))
+    res.shop_cpu_s = spent["shop_cpu_s"]
+    res.client_cpu_s = spent["self_cpu_s"] or 0.0
+    res.shop_wait_s = spent["shop_wait_s"]
+    res.client_wait_s = spent["self_wait_s"]
     session.close()
     return res
 
 
-def best_floor(urls: list[tuple[str, str]], api_key: str, passes: int = 2) -> Floor:
+def best_floor(urls: list[tuple[str, str]], api_key: str, passes: int = 2, shop_pid: int | None = None) -> Floor:
     best: Floor | None = None
     for _ in range(passes):
-        f = replay(urls, api_key)
+        f = replay(urls, api_key, shop_pid)
         if best is None or f.wall_s < best.wall_s:
             best = f
     assert best is not None
@@ -246,7 +264,7 @@ def connect(backend: Any, shop: PsShop, workdir: Path) -> None:
 
 def run_child(backend: Any, shop: PsShop, out: Path, *, timeout_s: float) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "benchmarks.prestashop_bench", "--sync-child", "--warehouse-url", backend.url]
-    cmd += ["--tenant", TENANT, "--out", str(out)]
+    cmd += ["--tenant", TENANT, "--out", str(out), "--shop-pid", str(shop.proc.pid)]
     shop.reset_stats()
     log_path = out.with_suffix(".log")
     t0 = time.perf_counter()
@@ -319,8 +337,8 @@ def run(quick: bool) -> str:
             return "## PrestaShop sync\n\nNo backend available.\n"
         first = next(iter(results.values()))
         log("floor: replaying the full sync's requests")
-        floor_full = best_floor(first["full"]["urls"], shop.api_key)
-        floor_incr = best_floor(first["incr"]["urls"], shop.api_key, passes=3)
+        floor_full = best_floor(first["full"]["urls"], shop.api_key, shop_pid=shop.proc.pid)
+        floor_incr = best_floor(first["incr"]["urls"], shop.api_key, passes=3, shop_pid=shop.proc.pid)
         log(f"floor full {floor_full.wall_s:.1f} s, no-change {floor_incr.wall_s:.2f} s")
     finally:
         shop.stop()
@@ -333,6 +351,53 @@ def run(quick: bool) -> str:
 
         shutil.rmtree(workdir, ignore_errors=True)
     return render(size, results, floor_full, floor_incr, time.perf_counter() - started)
+
+
+def cpu_budget(results: dict[str, dict[str, Any]], floor_full: Floor, floor_incr: Floor) -> list[str]:
+    """The CPU budget table of the floors and the syncs (``benchmarks.cpu``); aim 1.5x for both syncs."""
+    from benchmarks import cpu
+
+    rows = [
+        cpu.BudgetRow(
+            label,
+            f.wall_s,
+            f.shop_cpu_s,
+            f.client_cpu_s,
+            our_wait_s=f.client_wait_s,
+            shop_wait_s=f.shop_wait_s,
+            calls=f.calls,
+        )
+        for label, f in (("floor of the full sync", floor_full), ("floor of the no-change", floor_incr))
+    ]
+    for label, run, floor in (("full", "full", floor_full), ("no-change", "incr", floor_incr)):
+        for kind, r in results.items():
+            c = r[run].get("run_cpu")
+            if c is None:
+                continue
+            postgres = kind == "postgresql"
+            rows.append(
+                cpu.BudgetRow(
+                    f"{kind} {label}",
+                    r[run]["wall_s"],
+                    c["shop_cpu_s"],
+                    c["self_cpu_s"],
+                    pg_db_cpu_s=c["pg_db_cpu_s"] if postgres else None,
+                    pg_server_cpu_s=c["pg_server_cpu_s"] if postgres else None,
+                    floor_wall_s=floor.wall_s,
+                    aim=RATIO_AIM,
+                    our_wait_s=c.get("self_wait_s"),
+                    shop_wait_s=c.get("shop_wait_s"),
+                    calls=r[run]["shop_calls"],
+                )
+            )
+    load = " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"
+    return cpu.render_budget(
+        f"CPU budget of the PrestaShop syncs (aim: within {RATIO_AIM:g}x of the floor)",
+        rows,
+        n_cores=cpu.cores(),
+        cpu=cpu.cpu_model(),
+        load=load,
+    )
 
 
 def render(
@@ -376,6 +441,7 @@ def render(
                 f"| {ratio:.2f}x{mark} | {written(res):,} | {res['peak_rss_kb'] / 1024:.0f} MB |"
             )
     out.append("")
+    out.extend(cpu_budget(results, floor_full, floor_incr))
     first = next(iter(results.values()))
     out.append(
         "No-change incremental calls per resource: "
@@ -458,6 +524,7 @@ def main() -> int:
     p.add_argument("--tenant", default=TENANT)
     p.add_argument("--full-refresh", action="store_true")
     p.add_argument("--out")
+    p.add_argument("--shop-pid", type=int, default=None)
     a = p.parse_args()
     if a.serve_shop:
         serve_shop(a)

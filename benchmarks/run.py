@@ -36,6 +36,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from benchmarks import cpu
 from benchmarks.floor import FloorResult, download
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +44,9 @@ DOC = ROOT / "docs" / "benchmarks.md"
 PG_ADMIN_URL = os.environ.get("ECOM_BENCH_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 TENANT = "bench"
 RATIO_AIM = 1.5
+# Issue 12's aim for the full WooCommerce pull (sync wall / floor), used by the CPU budget table: the sync CPU it
+# allows on this machine.
+FULL_PULL_AIM = 1.2
 MEMORY_AIM = 1.3  # big/small peak RSS above this reads as "memory grows with shop size"
 
 
@@ -250,7 +254,7 @@ class Backend:
 
 def run_child(backend: Backend, shop: Shop, *, connect: bool, out: Path, profile: Path | None = None) -> dict:
     cmd = [sys.executable, "-m", "benchmarks.sync_child", "--warehouse-url", backend.url, "--tenant", TENANT]
-    cmd += ["--out", str(out)]
+    cmd += ["--out", str(out), "--shop-pid", str(shop.proc.pid)]
     if connect:
         cmd += ["--connect-json", shop.connect_json()]
     if profile is not None:
@@ -413,6 +417,10 @@ How to read the figures:
   means the pipeline spends twice as long on its own work (staging, transform, resolve, Dagster) as on reading
   the shop. The shop process is single-threaded and the machine has few cores, so pipeline and shop compete for
   CPU: that is the same for the floor.
+- **CPU budget**: the CPU seconds (user + system, from `/proc`) the emulator, the sync process and PostgreSQL
+  spent over the same window as each wall, the least wall that CPU allows on this machine (max(shop, sync,
+  sum / cores)), and the sync CPU the aim allows (aim x floor); with the time each process waited for a core, as
+  the machine is shared.
 - **Memory vs shop size**: the same full sync on a shop 5x smaller. Pages are streamed, so the peak RSS should
   be about flat: the ratio big/small should be close to 1 (aim: at most 1.3), far below the 5x of the data.
 - **No-change incremental sync**: a second sync right after the full one, nothing changed in the shop. Expected:
@@ -441,6 +449,52 @@ Each of these sections comes from its module's `run(quick)`; `--sections` picks 
 
 def fmt_s(s: float) -> str:
     return f"{s:.1f} s" if s >= 10 else f"{s:.2f} s"
+
+
+def cpu_budget(data: dict[str, Any]) -> list[str]:
+    """Section 1's CPU budget table: the floor, then each full and no-change sync (``benchmarks.cpu``)."""
+    floor: FloorResult = data["floor"]
+    rows = [
+        cpu.BudgetRow(
+            "floor (plain `requests`)",
+            floor.wall_s,
+            floor.shop_cpu_s,
+            floor.client_cpu_s,
+            our_wait_s=floor.client_wait_s,
+            shop_wait_s=floor.shop_wait_s,
+            calls=floor.calls,
+        )
+    ]
+    for label, key, aim in (("full", "full", FULL_PULL_AIM), ("no-change", "incremental", None)):
+        for kind in data["backends"]:
+            r = data[key].get(kind)
+            if r is None or "run_cpu" not in r:
+                continue
+            c = r["run_cpu"]
+            postgres = kind == "postgresql"
+            rows.append(
+                cpu.BudgetRow(
+                    f"{kind} {label}",
+                    r["wall_s"],
+                    c["shop_cpu_s"],
+                    c["self_cpu_s"],
+                    pg_db_cpu_s=c["pg_db_cpu_s"] if postgres else None,
+                    pg_server_cpu_s=c["pg_server_cpu_s"] if postgres else None,
+                    floor_wall_s=floor.wall_s if aim else None,
+                    aim=aim,
+                    our_wait_s=c.get("self_wait_s"),
+                    shop_wait_s=c.get("shop_wait_s"),
+                    # what the shop saw from the subprocess (a full sync's also includes connect's few calls)
+                    calls=sum(r["shop_calls"].values()),
+                )
+            )
+    return cpu.render_budget(
+        f"CPU budget of the full pull (aim: within {FULL_PULL_AIM:g}x of the floor)",
+        rows,
+        n_cores=int(data.get("cores") or cpu.cores()),
+        cpu=data["machine"].get("CPU", "?"),
+        load=data.get("load_after_syncs", "?"),
+    )
 
 
 def render(data: dict[str, Any]) -> str:
@@ -494,6 +548,7 @@ def render(data: dict[str, Any]) -> str:
             f"| {sum(r['shop_calls'].values()):,} | {'yes' if ok else '**NO**'} |"
         )
     out.append("")
+    out.extend(cpu_budget(data))
     out.append("Per-asset durations and API calls of the full sync (from the materialization metadata):\n")
     assets = sorted({k for kind in data["backends"] for k in data["full"][kind]["materializations"]})
     out.append("| asset | " + " | ".join(f"{k} duration" for k in data["backends"]) + " | API calls |")
@@ -700,6 +755,7 @@ def main() -> int:
         "small": {},
         "checks": {},
         "load_before": load_average(),
+        "cores": cpu.cores(),
     }
     log(f"workdir {workdir}")
     if "woocommerce" in sections:
@@ -712,8 +768,11 @@ def main() -> int:
             shops.append(shop)
             floor_best: FloorResult | None = None
             for attempt in range(2):  # the first pass also warms the emulator's sorted-list caches
-                f = download(shop.url, shop.consumer_key, shop.consumer_secret)
-                log(f"floor pass {attempt + 1}: {f.wall_s:.1f} s, {f.calls} calls, {f.rows} rows")
+                f = download(shop.url, shop.consumer_key, shop.consumer_secret, shop_pid=shop.proc.pid)
+                log(
+                    f"floor pass {attempt + 1}: {f.wall_s:.1f} s, {f.calls} calls, {f.rows} rows, "
+                    f"shop CPU {f.shop_cpu_s or 0:.1f} s, client CPU {f.client_cpu_s:.1f} s"
+                )
                 if floor_best is None or f.wall_s < floor_best.wall_s:
                     floor_best = f
             assert floor_best is not None
@@ -727,13 +786,13 @@ def main() -> int:
                 data["checks"][kind] = hub_matches(floor_best, r["after"])
                 log(
                     f"{kind}: full sync {r['wall_s']:.1f} s (ratio {r['wall_s'] / floor_best.wall_s:.2f}x), "
-                    f"subprocess CPU {r['cpu_s']:.1f} s, "
+                    f"subprocess CPU {r['cpu_s']:.1f} s, run CPU {r['run_cpu']}, "
                     f"peak {mb(r['peak_rss_kb'])}, calls {r['shop_calls']}, checks {data['checks'][kind]}"
                 )
                 log(f"{kind}: no-change sync")
                 r2 = run_child(be, shop, connect=False, out=workdir / f"{kind}-big-incr.json")
                 data["incremental"][kind] = r2
-                log(f"{kind}: no-change sync {r2['wall_s']:.1f} s, calls {r2['shop_calls']}")
+                log(f"{kind}: no-change sync {r2['wall_s']:.1f} s, calls {r2['shop_calls']}, run CPU {r2['run_cpu']}")
                 be.drop()
             shop.stop()
 

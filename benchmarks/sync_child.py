@@ -2,8 +2,9 @@
 
 Optionally connects the emulated shop through the real CLI first (not timed), then runs ``sync_job`` with
 ``run_sync`` on a real Dagster instance (``DAGSTER_HOME`` from the environment) and writes a JSON result: wall time
-of the run, peak RSS (VmHWM) of this process, RSS before the run, the materialization metadata, and hub / staging
-counts before and after.
+of the run, peak RSS (VmHWM) of this process, RSS before the run, the materialization metadata, hub / staging
+counts before and after, and the CPU seconds this process, the shop's process (``--shop-pid``) and PostgreSQL
+spent during the run (``benchmarks.cpu``).
 """
 
 from __future__ import annotations
@@ -76,11 +77,13 @@ def main() -> None:
     p.add_argument("--full-refresh", action="store_true")
     p.add_argument("--profile", default=None, help="write cProfile stats of the run to this file")
     p.add_argument("--out", required=True)
+    p.add_argument("--shop-pid", type=int, default=None, help="the emulator's pid, to read its CPU during the run")
     a = p.parse_args()
 
     t_start = time.perf_counter()
     import dagster  # noqa: F401
 
+    from benchmarks import cpu
     from ecom_pipeline.cli import main as cli_main
     from ecom_pipeline.definitions import defs
     from ecom_pipeline.runner import get_instance, run_sync
@@ -105,9 +108,12 @@ def main() -> None:
 
         profiler = cProfile.Profile()
         profiler.enable()
+    database = cpu.database_of(a.warehouse_url)
+    cpu_before = cpu.read(a.shop_pid, database)
     t0 = time.perf_counter()
     outcome = run_sync(a.tenant, instance=instance, full_refresh=a.full_refresh, defs=defs)
     wall = time.perf_counter() - t0
+    cpu_after = cpu.read_after(a.shop_pid, database)
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(a.profile)
@@ -119,6 +125,8 @@ def main() -> None:
         "failure": outcome.failure,
         "run_id": outcome.run_id,
         "wall_s": wall,
+        # CPU seconds over the same window as wall_s (run_sync alone): this process, the shop, PostgreSQL.
+        "run_cpu": cpu.window(cpu_before, cpu_after),
         "import_s": import_s,
         "rss_before_kb": rss_before_kb,
         "hwm_before_run_kb": hwm_before_kb,
