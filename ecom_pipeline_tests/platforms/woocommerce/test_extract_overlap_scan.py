@@ -336,3 +336,18 @@ def test_random_trashes_restores_and_creates_never_hide_a_record(sandbox: Sandbo
     assert must - set(yielded) == set(), f"per_page {per_page}: missed {sorted(must - set(yielded), key=int)}"
     restored_or_created = {i for i in after - before if i not in set(yielded)}
     assert restored_or_created == set(), f"per_page {per_page}: restored/created not read: {restored_or_created}"
+
+
+def test_an_empty_list_and_one_ending_on_a_page_boundary(sandbox: SandboxServer) -> None:
+    """No records: one call, an empty page, the end (offset 0 always overlaps). 9 records, 5 a page: offsets 0
+    and 4, and the second page reaches X-WP-Total, so no third (empty) call."""
+    shop = sandbox.shop("wc-pages")
+    with ScanClient(shop, "coupons") as client:  # the seeded shop has no coupons
+        pages = list(client.iter_id_scan("coupons"))
+    assert [(p.items, p.recovered_count) for p in pages] == [([], 0)] and client.scan_calls == 1
+    shop = sandbox.shop("wc-overlap")
+    ids = sorted(int(i) for i in _shop_listing(shop, "orders"))[:9]
+    with ScanClient(shop, "orders") as client:
+        pages = list(client.iter_id_scan("orders", {"include": ",".join(map(str, ids))}))
+    assert [int(i["id"]) for p in pages for i in p.items] == ids
+    assert [q["offset"] for _, _, q in client.calls] == [0, 4]
