@@ -21,6 +21,24 @@ during the read leaves it and shifts the next one onto a page already read, and 
 ``post_modified`` (the order of equal times may change between two requests). So once the read leaves a second it
 had to page by number, it lists that second's ids again (``modified_after=S-1``, ``modified_before=S+1``,
 ``_fields=id``) and fetches the ones it did not see with ``include=`` (pages marked ``recovered``).
+
+Full scans: overlapping pages by offset
+---------------------------------------
+A full scan (``iter_id_scan``) reads ``orderby=id&order=asc``: ids never change and a new record is appended at the
+end. Paging by number is still unsafe: a record trashed or deleted below the read position shifts every later one
+a slot towards the start, and one slides onto a page already read. So each page is asked for by ``offset`` (which
+WordPress takes instead of ``page``) and starts on the previous page's last record (steps of ``per_page - 1``). The
+listing is sorted by id, so a page whose first id is at most the highest id read so far (``covered``) holds every
+record between that id and its own last one: nothing was skipped. A page whose first id is above it (or an empty
+one) means records were removed below it, and some may have slid past the read position: the scan steps back
+(re-reads from an earlier offset: first by as many records as X-WP-Total dropped, capped at a page, then doubling)
+until a page overlaps again. A single removal costs one call more, several removals in the gap the same; a
+removal of the overlap record itself too. Records a step-back finds that no earlier page had are counted as
+recovered (``Page.recovered_count``), and every id is yielded once (re-read records are dropped).
+A record inserted below the read position (a product restored from the trash, a draft order placed: ids below the
+position that were not listed before) only shifts later records further (ids repeat: dropped), but the scan has
+passed it; ``iter_modified`` therefore ends a full scan with a read of the records modified since the scan began
+(``changed_since``), which such a change stamps. User ids only ever grow, so customers need no such read.
 """
 
 from __future__ import annotations
@@ -58,8 +76,12 @@ class Page:
     total: int | None
     total_pages: int | None
     next_url: str | None  # sanitized (no oauth_* params): for logs and run metadata, not to be requested
-    # True for the records of a tied second that paging by number skipped, fetched again by ``include=``
+    # True for the records of a tied second that paging by number skipped, fetched again by ``include=``, and for
+    # the records a full scan's closing read of the records modified meanwhile found (all its items are recovered)
     recovered: bool = False
+    # How many of ``items`` only a recovery brought: a full scan's step-back (see ``iter_id_scan``), or all of a
+    # ``recovered`` page
+    recovered_count: int = 0
 
 
 def format_wc_datetime(dt: datetime) -> str:
@@ -236,53 +258,125 @@ class WooCommerceClient(ShopClient):
         per_page = int(query.setdefault("per_page", self.per_page))
         page = int(query.pop("page", 1))
         while True:
-            response = self.request("GET", resource, params={**query, "page": page})
-            items = response.data
-            if not isinstance(items, list):
-                raise response.unexpected(
-                    PLATFORM, f"expected a JSON list from a list endpoint, got {type(items).__name__}"
-                )
-            total_pages = _int_header(response.headers, "X-WP-TotalPages")
-            yield Page(
-                items=items,
-                page=page,
-                total=_int_header(response.headers, "X-WP-Total"),
-                total_pages=total_pages,
-                next_url=response.links.get("next"),
-            )
-            if len(items) < per_page or (total_pages is not None and page >= total_pages):
+            listed = self._list_call(resource, {**query, "page": page}, page)
+            yield listed
+            if len(listed.items) < per_page or (listed.total_pages is not None and page >= listed.total_pages):
                 return
             page += 1
+
+    def _list_call(self, resource: str, params: Mapping[str, Any], number: int) -> Page:
+        """One call of a list endpoint, as a :class:`Page` numbered ``number``."""
+        response = self.request("GET", resource, params=params)
+        items = response.data
+        if not isinstance(items, list):
+            kind = type(items).__name__
+            raise response.unexpected(PLATFORM, f"expected a JSON list from a list endpoint, got {kind}")
+        return Page(
+            items=items,
+            page=number,
+            total=_int_header(response.headers, "X-WP-Total"),
+            total_pages=_int_header(response.headers, "X-WP-TotalPages"),
+            next_url=response.links.get("next"),
+        )
+
+    def iter_id_scan(self, resource: str, params: Mapping[str, Any] | None = None) -> Iterator[Page]:
+        """Every record of a list endpoint, ordered by id, read by ``offset`` in pages that overlap by one record
+        (see the module docstring): a record removed during the scan cannot hide a live one.
+
+        Each id is yielded once; ``Page.recovered_count`` says how many of a page's records only a step-back
+        brought. ``params`` are the list's filters (``page``, ``offset``, ``orderby`` and ``order`` are the scan's).
+        ``per_page`` is at least 2 here (a one-record overlap needs a second record to advance). Ends on a page
+        that overlaps and is short, or reaches X-WP-Total; an empty page past the first is a gap (records removed),
+        not the end, and its X-WP-Total is not used (WordPress counts no rows for an offset past the end).
+        ``customers`` are listed with ``role=all`` unless ``params`` name a role, as in :meth:`iter_pages`.
+        """
+        query = {k: v for k, v in (params or {}).items() if k not in ("page", "offset")}
+        if resource.strip("/") == "customers":
+            query.setdefault("role", "all")  # see iter_pages
+        per_page = max(2, int(query.get("per_page", self.per_page)))
+        query.update({"orderby": "id", "order": "asc", "per_page": per_page})
+        yielded: set[int] = set()
+        covered: int | None = None  # every record up to this id that lived through the scan was read
+        last_total: int | None = None  # X-WP-Total of the last page that overlapped
+        offset = 0
+        forward = 0  # the offset of the page that found a gap, while stepping back from it
+        back = 0  # how far behind ``forward`` the read is (0: reading forward)
+        # The page that found the gap: (its first id, last id, next offset, whether it reached the end). It is a
+        # true picture of its own id range, so once a step-back page reaches its first id the gap is closed.
+        island: tuple[int, int, int, bool] | None = None
+        calls = 0
+        while True:
+            calls += 1
+            page = self._list_call(resource, {**query, "offset": offset}, calls)
+            ids = [_scan_id(resource, item) for item in page.items]
+            overlaps = offset == 0 or (bool(ids) and covered is not None and ids[0] <= covered)
+            ends = len(ids) < per_page or (page.total is not None and offset + len(ids) >= page.total)
+            fresh = [item for item, i in zip(page.items, ids, strict=True) if i not in yielded]
+            # Recovered: what a step-back brings, and ids at or below ``covered`` first seen now (inserted below).
+            recovered = sum(1 for i in ids if i not in yielded and (back > 0 or (covered is not None and i <= covered)))
+            yielded.update(ids)
+            yield Page(fresh, calls, page.total, page.total_pages, page.next_url, recovered_count=recovered)
+            if overlaps:
+                if ids:
+                    covered = ids[-1] if covered is None else max(covered, ids[-1])
+                last_total = page.total
+                next_offset = offset + len(ids) - 1
+                if island is not None and ids and ids[-1] >= island[0] and island[1] > ids[-1]:
+                    # The gap is read: go on from the page that found it rather than re-walk its records.
+                    covered, next_offset, ends = island[1], island[2], island[3]
+                island, back = None, 0
+                if ends:
+                    return
+                offset = next_offset
+                continue
+            # A gap before this page: records were removed below it. Step back until a page overlaps again.
+            if back == 0:
+                forward = offset
+                dropped = (last_total - page.total) if ids and last_total is not None and page.total is not None else 0
+                back = min(max(1, dropped), per_page - 1)
+                island = (ids[0], ids[-1], offset + len(ids) - 1, ends) if ids else None
+            else:
+                back *= 2
+            offset = max(0, forward - back)
 
     def iter_modified(
         self,
         resource: str,
         since: datetime | None,
         extra_params: Mapping[str, Any] | None = None,
+        *,
+        changed_since: datetime | None = None,
     ) -> Iterator[Page]:
         """Records modified strictly after ``since`` (UTC, one-second resolution), oldest first; all when None.
 
-        ``since=None`` is a full scan by ``orderby=id&order=asc`` (ids never move, new records append at the end),
-        ended by :meth:`fetch_unseen`: a record trashed or deleted during the scan shifts the next one onto a page
-        already read, so the ids listed at the end that the scan did not see are fetched (pages marked
-        ``recovered``).
+        ``since=None`` is a full scan (:meth:`iter_id_scan`: by id, in pages overlapping by one record, stepping
+        back when a removal opened a gap; ``Page.recovered_count`` counts what a step-back brought). With
+        ``changed_since`` (the scan's start minus the caller's lookback) it ends with a keyset read of the records
+        modified since then, and yields those the scan did not (pages marked ``recovered``): a record restored from
+        the trash, or a draft order placed, while the scan ran appears below the read position, where the scan
+        has already been.
         Otherwise keyset paging on ``date_modified_gmt`` (see the module docstring for why). The caller applies
         any lookback and its own (modified, id) tie-break; duplicates across pages are possible only for records
         modified during the scan and are deduplicated downstream.
 
         Collections without a modified filter (customers) are scanned in full by id and filtered here with the
-        same strictly-after rule, so callers see one behaviour.
+        same strictly-after rule, so callers see one behaviour (and need no closing read: user ids only grow).
         """
-        extra = {k: v for k, v in (extra_params or {}).items() if k not in ("page",)}
+        extra = {k: v for k, v in (extra_params or {}).items() if k not in ("page", "offset")}
         base_resource = resource.strip("/").split("/")[0]
         if since is None or base_resource in NO_MODIFIED_FILTER:
-            pages = self.iter_pages(resource, {"orderby": "id", "order": "asc", **extra})
+            pages = self.iter_id_scan(resource, extra)
             if since is None:
                 seen: set[str] = set()
                 for page in pages:
                     seen.update(str(item.get("id")) for item in page.items if isinstance(item, Mapping))
                     yield page
-                yield from self.fetch_unseen(resource, seen, extra)
+                if changed_since is not None and base_resource not in NO_MODIFIED_FILTER:
+                    for page in self._iter_keyset(resource, changed_since, extra):
+                        unseen = [i for i in page.items if isinstance(i, Mapping) and str(i.get("id")) not in seen]
+                        seen.update(str(i.get("id")) for i in unseen)
+                        if unseen:
+                            yield Page(unseen, page.page, page.total, page.total_pages, None, True, len(unseen))
                 return
             floor = since.astimezone(UTC).replace(microsecond=0)
             for page in pages:
@@ -402,28 +496,12 @@ class WooCommerceClient(ShopClient):
                     continue
                 yield str(value)
 
-    def fetch_unseen(self, resource: str, seen: set[str], params: Mapping[str, Any] | None = None) -> Iterator[Page]:
-        """The records ``resource`` lists now (with the same filters ``params``) whose ids are not in ``seen``, as
-        pages marked ``recovered``: one cheap id listing (``_fields=id``, 100 a call), then ``include=`` (100 a
-        call) for the unseen ones.
-
-        A complete listing can only page by page number, and a record trashed or deleted while it runs shifts every
-        later one a slot towards the start: the first record of the next page slides onto a page already read and
-        is never seen, and nothing else brings it (it may be older than any cursor; tombstones look at linked ids
-        only). Records created during the scan are listed too, and fetched the same way.
-        """
-        filters = {k: v for k, v in (params or {}).items() if k not in ("page", "per_page", "orderby", "order")}
-        listing = {**filters, "_fields": "id", "orderby": "id", "order": "asc", "per_page": MAX_PER_PAGE}
-        listed = [str(item.get("id")) for page in self.iter_pages(resource, listing) for item in page.items]
-        unseen = sorted({i for i in listed if i.isdigit() and i not in seen}, key=int)
-        yield from self._include_pages(resource, unseen, filters)
-
     def _include_pages(self, resource: str, ids: list[str], filters: Mapping[str, Any]) -> Iterator[Page]:
         for start in range(0, len(ids), MAX_PER_PAGE):
             chunk = ids[start : start + MAX_PER_PAGE]
             params = {**filters, "include": ",".join(chunk), "per_page": len(chunk), "orderby": "id", "order": "asc"}
             for page in self.iter_pages(resource, params):
-                yield Page(page.items, page.page, page.total, page.total_pages, page.next_url, recovered=True)
+                yield Page(page.items, page.page, page.total, page.total_pages, page.next_url, True, len(page.items))
 
     def present_ids(self, resource: str, ids: list[str]) -> set[str]:
         """Which of ``ids`` the shop still lists (``include=``, 100 ids per call, ``_fields=id``)."""
@@ -441,6 +519,16 @@ def is_staff(customer: Any) -> bool:
     """A wc/v3 customers payload of a staff user (its ``role`` is one of :data:`STAFF_ROLES`)."""
     role = customer.get("role") if isinstance(customer, Mapping) else None
     return isinstance(role, str) and role.strip().lower() in STAFF_ROLES
+
+
+def _scan_id(resource: str, item: Any) -> int:
+    """The integer id a scan by id orders on; a record without one cannot be placed, so the scan cannot go on."""
+    value = item.get("id") if isinstance(item, Mapping) else None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    raise ShopResponseError(f"{resource} item without an integer id ({value!r}); cannot scan by id", platform=PLATFORM)
 
 
 def _modified(item: Mapping[str, Any]) -> datetime | None:

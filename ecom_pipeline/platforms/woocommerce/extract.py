@@ -63,10 +63,15 @@ RESOURCES: dict[str, tuple[str, str]] = {
 class WooExtractReport(shared.ExtractReport):
     """The shared report plus what WooCommerce's page-number paging needs to say.
 
-    ``recovered_after_scan``: records a full scan (paged by page number) never saw although the shop lists them
-    at its end (a record trashed or deleted during the scan shifts the next one onto a page already read); they
-    are fetched by ``include=`` and staged. ``recovered_in_tied_second``: the same for an incremental read that
-    had to page by number inside one modification second (see ``WooCommerceClient.iter_modified``).
+    ``recovered_after_scan``: records of a full scan that only a recovery brought. The scan reads by id in pages
+    overlapping by one record (``WooCommerceClient.iter_id_scan``); records removed during it open a gap before a
+    page, and the records the scan then finds by stepping back (those that slid past the read position) are
+    counted, as are records of products and orders that the closing read of what was modified during the scan
+    found (restored from the trash below the read position). A single removal below the read position is absorbed
+    by the overlap itself (the step-back re-reads, but nothing had slid past): 0. Until the overlapping scan, this
+    counted the ids an id listing at the end of the scan found unseen, fetched by ``include=``.
+    ``recovered_in_tied_second``: the records an incremental read that had to page by number inside one
+    modification second skipped, fetched again (see ``WooCommerceClient.iter_modified``).
     """
 
     recovered_after_scan: int = 0
@@ -215,11 +220,13 @@ def extract_entity(
     def page_records() -> Iterator[tuple[list[StagedRecord], shared.CursorKey | None]]:
         # Runs in the prefetch thread: a page's variations (97% of a full sync's calls) are fetched while the
         # page before it is being staged, so staging no longer adds its time to the download's.
-        for page in shared.prefetch(client.iter_modified(resource, since, {})):
-            if page.recovered and full_scan:
-                report.recovered_after_scan += len(page.items)
+        # A full scan ends with the records modified since it started (minus the lookback) that it did not read.
+        changed_since = scan_started - ctx.lookback if full_scan else None
+        for page in shared.prefetch(client.iter_modified(resource, since, {}, changed_since=changed_since)):
+            if full_scan:
+                report.recovered_after_scan += page.recovered_count
             elif page.recovered:
-                report.recovered_in_tied_second += len(page.items)
+                report.recovered_in_tied_second += page.recovered_count
             yield _records_for_page(ctx, entity, link_entity, page.items, report, seen, fetcher, tree)
             _check_budget(ctx, client, fetcher)
 
@@ -345,11 +352,9 @@ def extract_customers(ctx: shared.ExtractContext, client: WooCommerceClient | No
 
     full_scan = ctx.full_refresh or due or max_id == 0
     if full_scan:
-        for page in client.iter_pages("customers", {"orderby": "id", "order": "asc"}):
+        for page in client.iter_id_scan("customers"):  # overlapping pages: a deletion cannot hide a customer
             stage(page.items)
-        for page in client.fetch_unseen("customers", seen):  # see WooCommerceClient.fetch_unseen
-            stage(page.items)
-            report.recovered_after_scan += len(page.items)
+            report.recovered_after_scan += page.recovered_count
         report.tombstoned = shared.stage_tombstones(
             ctx,
             entity="customer",

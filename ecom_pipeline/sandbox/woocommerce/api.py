@@ -328,15 +328,37 @@ class WooShopApi(MoreRoutes):
         return page, per_page, order, orderby
 
     def _listed(
-        self, kind: str, paging: tuple[int, int, str, str], render: Callable[[Any], dict[str, Any]], **filters: Any
+        self,
+        kind: str,
+        paging: tuple[int, int, str, str],
+        render: Callable[[Any], dict[str, Any]],
+        offset: int | None = None,
+        **filters: Any,
     ) -> tuple[list[dict[str, Any]], int]:
-        """One page of ``kind`` from the store (``paging`` as :meth:`_paging` reads it, ``filters`` as
-        ``store.query`` takes them), each record rendered under the store's lock: (items, total) for
-        :meth:`_list_reply`. Every post and user list reads its page this one way."""
+        """One page of ``kind`` from the store (``paging`` as :meth:`_paging` reads it, ``offset`` as
+        :meth:`_offset` does, ``filters`` as ``store.query`` takes them), each record rendered under the store's
+        lock: (items, total) for :meth:`_list_reply`. Every post and user list reads its page this one way."""
         page, per_page, order, orderby = paging
-        result = self.store.query(kind, orderby=orderby, order=order, page=page, per_page=per_page, **filters)
+        result = self.store.query(
+            kind, orderby=orderby, order=order, page=page, per_page=per_page, offset=offset, **filters
+        )
         with self.store.lock:
             return [render(r) for r in result.items], result.total
+
+    @staticmethod
+    def _offset(v: Validator, users: bool = False) -> int | None:
+        """The ``offset`` argument of a post or user list (wc/v3 route index: "Offset the result set by a specific
+        number of items.", integer), which replaces ``page`` when given.
+
+        Posts (products, variations, orders): WooCommerce passes it to the query, which takes ``absint(offset)``
+        for the LIMIT whenever it is numeric, 0 included. Users (customers): the controller uses it only when
+        non-empty (``! empty( $request['offset'] )``), so ``offset=0`` pages by ``page`` again. X-WP-Total is the
+        whole filtered list's count and X-WP-TotalPages its count divided by ``per_page``, whatever the offset.
+        """
+        if v.query.get("offset") in (None, ""):
+            return None
+        value = abs(v.integer("offset", 0))
+        return None if users and value == 0 else value
 
     def _dates(self, v: Validator) -> tuple[int | None, int | None, int | None, int | None]:
         gmt = v.boolean("dates_are_gmt")
@@ -355,6 +377,7 @@ class WooShopApi(MoreRoutes):
     ) -> Reply:
         v = Validator(query)
         page, per_page, order, orderby = self._paging(v, PRODUCT_ORDERBY, "date", "desc")
+        offset = self._offset(v)
         status = v.enum("status", PRODUCT_STATUS, "any")
         m_after, m_before, after, before = self._dates(v)
         include = v.int_list("include")
@@ -398,6 +421,7 @@ class WooShopApi(MoreRoutes):
             "products",
             (page, per_page, order, orderby),
             lambda p: self._fields(query, self._product_json(p, site)),
+            offset,
             predicate=_all(checks),
             modified_after=m_after,
             modified_before=m_before,
@@ -540,6 +564,7 @@ class WooShopApi(MoreRoutes):
     ) -> Reply:
         v = Validator(query)
         page, per_page, order, orderby = self._paging(v, PRODUCT_ORDERBY, "date", "desc")
+        offset = self._offset(v)
         m_after, m_before, _after, _before = self._dates(v)
         include = v.int_list("include")
         v.errors.raise_if_any()
@@ -549,6 +574,7 @@ class WooShopApi(MoreRoutes):
             "variations",
             (page, per_page, order, orderby),
             lambda x: self._fields(query, self._variation_json(x, site)),
+            offset,
             predicate=(lambda r: r.sku in skus) if skus else None,
             modified_after=m_after,
             modified_before=m_before,
@@ -611,6 +637,7 @@ class WooShopApi(MoreRoutes):
     ) -> Reply:
         v = Validator(query)
         page, per_page, order, orderby = self._paging(v, ORDER_ORDERBY, "date", "desc")
+        offset = self._offset(v)
         statuses = v.enum_list("status", ORDER_STATUS, ["any"])
         m_after, m_before, after, before = self._dates(v)
         include = v.int_list("include")
@@ -630,6 +657,7 @@ class WooShopApi(MoreRoutes):
             "orders",
             (page, per_page, order, orderby),
             lambda o: self._fields(query, render_order(o, self.store.tz, site)),
+            offset,
             predicate=_all(checks),
             modified_after=m_after,
             modified_before=m_before,
@@ -691,6 +719,7 @@ class WooShopApi(MoreRoutes):
     ) -> Reply:
         v = Validator(query)
         page, per_page, order, orderby = self._paging(v, CUSTOMER_ORDERBY, "name", "asc")
+        offset = self._offset(v, users=True)
         include = v.int_list("include")
         # wc/v3 ``role``: default ``customer``, enum ``all`` + the site's role names; ``all`` drops the filter
         # (WC_REST_Customers_V2_Controller: ``if ( 'all' !== $request['role'] ) $prepared_args['role'] = ...``).
@@ -714,9 +743,12 @@ class WooShopApi(MoreRoutes):
             "customers",
             (page, per_page, order, orderby),
             lambda c: self._fields(query, render_customer(c, self.store.tz, site)),
+            offset,
             predicate=_all(checks),
             include=include,
         )
+        if offset is not None:  # the users controller derives its Link page from the offset
+            page = math.ceil(offset / per_page) + 1
         return self._list_reply(items, total, page, per_page, site, "/customers", query_pairs)
 
     def get_customer(self, *, cid: int, query: dict[str, str], site: str, authenticated: bool, **_: Any) -> Reply:

@@ -103,8 +103,13 @@ class WooQueries(WooState):
         modified_before: int | None = None,
         include: list[int] | None = None,
         parent_id: int | None = None,
+        offset: int | None = None,
     ) -> ListResult:
-        """One page of ``kind`` records; O(log n + matches) for the ``orderby=modified`` incremental case."""
+        """One page of ``kind`` records; O(log n + matches) for the ``orderby=modified`` incremental case.
+
+        ``offset`` (records to skip) replaces ``page`` when given, as in WordPress (``WP_Query``/``WP_User_Query``
+        take the offset for the LIMIT and ignore ``paged``); the total is that of the whole filtered list.
+        """
         with self.lock:
             if kind == "variations":
                 assert parent_id is not None
@@ -149,5 +154,5 @@ class WooQueries(WooState):
                 rows = [r for r in rows if predicate(r)]
             if order == "desc" and orderby not in ("include", "post__in", "random"):
                 rows = rows[::-1]
-            start = (page - 1) * per_page
+            start = offset if offset is not None else (page - 1) * per_page
             return ListResult(rows[start : start + per_page], len(rows))
