@@ -75,6 +75,7 @@ def download(site_url: str, consumer_key: str, consumer_secret: str, per_page: i
         res.variable_products += len(variable)
         for group in _listing_groups(variable):
             parent = ",".join(str(i) for i in group)
+            listed = sum(len(variable[i].get("variations") or []) for i in group)
             page = 1
             while True:
                 variations = get(
@@ -83,7 +84,7 @@ def download(site_url: str, consumer_key: str, consumer_secret: str, per_page: i
                     "variation",
                 )
                 res.variations += len(variations)
-                if len(variations) < 100:
+                if len(variations) < 100 or page * 100 >= listed:  # the sync stops at X-WP-TotalPages
                     break
                 page += 1
     for items in pages("orders", "order"):
