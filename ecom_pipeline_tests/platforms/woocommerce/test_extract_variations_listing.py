@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,14 @@ def _extract(ctx: ExtractContext, shop: ShopHandle, client: WooCommerceClient | 
 
 
 def _calls(shop: ShopHandle) -> tuple[int, int]:
-    """(cross-parent listing calls, per-product variation calls) the shop answered since its stats were reset."""
+    """(cross-parent listing calls, per-product variation calls) the shop answered since its stats were reset.
+
+    The emulator counts a request once its answer is sent, so the client can be done before the count is: wait
+    until the count stops moving."""
+    last = -1
+    while shop.stats.total != last:
+        last = shop.stats.total
+        time.sleep(0.05)
     by_path: Mapping[str, Mapping[str, int]] = shop.stats.as_dict()["by_path"]
     listing = sum(sum(c.values()) for p, c in by_path.items() if p == LISTING_PATH)
     single = sum(sum(c.values()) for p, c in by_path.items() if p.startswith("GET ") and p.endswith("/variations")
