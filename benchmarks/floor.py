@@ -1,10 +1,11 @@
 """The floor: download exactly the pages a full sync reads, with plain ``requests``, and do nothing else.
 
 Same auth as the pipeline (``auth_for``: OAuth 1.0a over plain HTTP), same ``per_page=100`` and ordering
-(``orderby=id&order=asc``): the product pages, one variations call per variable product, the order pages and the
-customer pages, one keep-alive session, one process. JSON is decoded (the product pages must be, to know which
-products are variable); the time spent decoding is reported apart. Given the shop's pid, it also reads the CPU
-the shop's process and this client spent over the same window as the wall (``benchmarks.cpu``).
+(``orderby=id&order=asc``): the product pages, the variations of each page's variable products as the sync reads
+them (``wc-analytics/variations?parent=<ids>``, parents grouped as ``extract.VariationFetcher`` groups them), the
+order pages and the customer pages, one keep-alive session, one process. JSON is decoded (the product pages must
+be, to know which products are variable); the time spent decoding is reported apart. Given the shop's pid, it also
+reads the CPU the shop's process and this client spent over the same window as the wall (``benchmarks.cpu``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import requests
 
 from benchmarks import cpu
 from ecom_pipeline.platforms.woocommerce.auth import auth_for
+from ecom_pipeline.platforms.woocommerce.extract import _listing_groups
 
 
 @dataclass
@@ -56,7 +58,7 @@ def download(
     session.auth = auth_for(site_url, consumer_key, consumer_secret)
 
     def get(path: str, params: dict, entity: str) -> list:
-        r = session.get(f"{api}/{path}", params=params, timeout=60)
+        r = session.get(path if path.startswith("http") else f"{api}/{path}", params=params, timeout=60)
         r.raise_for_status()
         res.calls += 1
         res.calls_by_entity[entity] = res.calls_by_entity.get(entity, 0) + 1
@@ -79,15 +81,22 @@ def download(
     t0 = time.perf_counter()
     for items in pages("products", "product"):
         res.products += len(items)
-        for item in items:
-            if item.get("type") == "variable":
-                res.variable_products += 1
+        variable = {int(item["id"]): item for item in items if item.get("type") == "variable"}
+        res.variable_products += len(variable)
+        for group in _listing_groups(variable):
+            parent = ",".join(str(i) for i in group)
+            listed = sum(len(variable[i].get("variations") or []) for i in group)
+            page = 1
+            while True:
                 variations = get(
-                    f"products/{item['id']}/variations",
-                    {"per_page": per_page, "orderby": "id", "order": "asc", "page": 1},
+                    f"{site_url.rstrip('/')}/wp-json/wc-analytics/variations",
+                    {"parent": parent, "per_page": 100, "orderby": "id", "order": "asc", "page": page},
                     "variation",
                 )
                 res.variations += len(variations)
+                if len(variations) < 100 or page * 100 >= listed:  # the sync stops at X-WP-TotalPages
+                    break
+                page += 1
     for items in pages("orders", "order"):
         res.orders += len(items)
         res.order_lines += sum(len(o.get("line_items") or []) for o in items)

@@ -470,6 +470,27 @@ class WooCommerceClient(ShopClient):
         ):
             yield from page.items
 
+    def iter_variations_of(self, parent_ids: list[int]) -> Iterator[Page]:
+        """Pages of the variations of several variable products at once: ``GET /wp-json/wc-analytics/variations``
+        with ``parent=<ids>``, 100 a page, by id ascending.
+
+        A route of WooCommerce core (``Automattic\\WooCommerce\\Admin\\API\\ProductVariations``, marked @internal):
+        the wc/v3 variations controller registered under the ``wc-analytics`` namespace plus a ``/variations`` route
+        whose ``prepare_objects_query`` drops ``post_parent``, so the inherited collection parameters apply:
+        ``parent`` (ids, ``wp_parse_id_list``) becomes ``post_parent__in`` (``WC_REST_CRUD_Controller``). Consumer
+        keys are accepted for any ``wc-`` namespace (``WC_REST_Authentication::is_request_to_rest_api``). The
+        bodies differ from ``products/{id}/variations``: ``name`` is the variation's post title, ``_links`` point at
+        ``wc-analytics/products/0/...`` (see ``extract.VariationFetcher`` for how the wc/v3 form is rebuilt). The
+        route is absent (404 ``rest_no_route``) when WooCommerce's analytics are disabled.
+        """
+        params = {
+            "parent": ",".join(str(int(i)) for i in parent_ids),
+            "per_page": MAX_PER_PAGE,
+            "orderby": "id",
+            "order": "asc",
+        }
+        yield from self.iter_pages(f"{self.site_url}/wp-json/wc-analytics/variations", params)
+
     # -- id listings (deletion reconciliation) -------------------------------------------------------------------
 
     def list_ids(self, resource: str) -> Iterator[str]:

@@ -20,7 +20,7 @@ from ecom_pipeline.sandbox.faults import FaultSwitches
 from ecom_pipeline.sandbox.shop import read_body
 from ecom_pipeline.sandbox.woocommerce.auth import WooAuthenticator
 from ecom_pipeline.sandbox.woocommerce.errors import StoreError
-from ecom_pipeline.sandbox.woocommerce.more_routes import MoreRoutes
+from ecom_pipeline.sandbox.woocommerce.more_routes import ANALYTICS_PREFIX, MoreRoutes
 from ecom_pipeline.sandbox.woocommerce.records import slugify
 from ecom_pipeline.sandbox.woocommerce.render import (
     render_customer,
@@ -139,6 +139,18 @@ class WooShopApi(MoreRoutes):
             if method not in ("GET", "HEAD"):
                 return self._no_route(), authenticated
             reply = self.api_index(site, root=subpath.rstrip("/") == "/wp-json")
+            reply.allow = "GET" if authenticated else None
+            return reply, authenticated
+        if subpath.rstrip("/") == ANALYTICS_PREFIX + "/variations" and self.analytics_enabled:
+            # WooCommerce core's cross-parent variations listing (a wc-analytics route: see list_analytics_variations)
+            if method not in ("GET", "HEAD"):
+                return self._no_route(), authenticated
+            try:
+                reply = self.list_analytics_variations(
+                    query=query, query_pairs=query_pairs, site=site, authenticated=authenticated
+                )
+            except StoreError as exc:
+                reply = Reply(exc.status, exc.body())
             reply.allow = "GET" if authenticated else None
             return reply, authenticated
         if not subpath.startswith(API_PREFIX + "/"):
@@ -297,7 +309,9 @@ class WooShopApi(MoreRoutes):
         route: str,
         query_pairs: list[tuple[str, str]],
         extra_params: list[tuple[str, str]] | None = None,
+        prefix: str = API_PREFIX,
     ) -> Reply:
+        """A list's reply with WordPress's paging headers; ``prefix`` is the route's namespace below the site."""
         pages = math.ceil(total / per_page) if total else 0
         headers = [("X-WP-Total", str(total)), ("X-WP-TotalPages", str(pages))]
         links = []
@@ -308,7 +322,7 @@ class WooShopApi(MoreRoutes):
             if not any(k == "page" for k, _ in pairs):
                 pairs.append(("page", str(target)))
             qs = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in pairs)
-            return f"{site}{API_PREFIX}{route}?{qs}"
+            return f"{site}{prefix}{route}?{qs}"
 
         if page > 1:
             links.append(f'<{link(min(page - 1, max(pages, 1)))}>; rel="prev"')

@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Any
 from ecom_pipeline.sandbox.woocommerce.catalog import COUPON_TYPES, Term, WooCatalog
 from ecom_pipeline.sandbox.woocommerce.errors import StoreError
 from ecom_pipeline.sandbox.woocommerce.records import WC_VERSION, WP_VERSION
-from ecom_pipeline.sandbox.woocommerce.render import render_note, render_refund
+from ecom_pipeline.sandbox.woocommerce.render import as_analytics_variation, render_note, render_refund
 from ecom_pipeline.sandbox.woocommerce.rest import (
     API_PREFIX,
+    PRODUCT_ORDERBY,
     ParamErrors,
     Reply,
     Validator,
@@ -39,6 +40,14 @@ TERM_ORDERBY = ["id", "include", "name", "slug", "term_group", "description", "c
 COUPON_ORDERBY = ["date", "id", "include", "title", "slug", "modified"]
 NOTE_ITEM_ALLOW = "GET, DELETE"
 INDEX_FILE = Path(__file__).with_name("data") / "wc_v3_index.json"
+# The namespace of WooCommerce's admin/analytics REST routes (only ``/variations`` is emulated there).
+ANALYTICS_PREFIX = "/wp-json/wc-analytics"
+_ANALYTICS_SORT: dict[str, Callable[[Any], Any]] = {
+    "id": lambda r: 0,
+    "modified": lambda r: r.modified,
+    "title": lambda r: r.name.lower(),
+    "slug": lambda r: r.sku,
+}
 
 
 @cache
@@ -111,6 +120,11 @@ class MoreRoutes:
     _list_reply: Callable[..., Reply]
     _paging: Callable[[Validator, list[str], str, str], tuple[int, int, str, str]]
     _batch: Callable[..., Reply]
+    _variation_json: Callable[..., dict[str, Any]]
+    # ``GET /wp-json/wc-analytics/variations`` is served (WooCommerce's default); False answers 404 rest_no_route, as
+    # a shop whose WooCommerce analytics are disabled does (``woocommerce_analytics_enabled`` off): tests of the
+    # extract's fallback set ``shop.api.analytics_enabled = False``.
+    analytics_enabled: bool = True
 
     @property
     def catalog(self) -> WooCatalog:
@@ -139,6 +153,54 @@ class MoreRoutes:
             DELETE=self.delete_refund,
         )
         r(r"/system_status", "GET", GET=self.system_status)
+
+    # ------------------------------------------------------------------ wc-analytics
+
+    def list_analytics_variations(
+        self, *, query: dict[str, str], query_pairs: list[tuple[str, str]], site: str, authenticated: bool, **_: Any
+    ) -> Reply:
+        """``GET /wp-json/wc-analytics/variations``: variations across parents (WooCommerce core's
+        ``Automattic\\WooCommerce\\Admin\\API\\ProductVariations``, which drops ``post_parent`` for this route so
+        the wc/v3 collection parameters apply). Emulated: ``parent`` (ids, comma-separated, as ``post_parent__in``;
+        none lists every variation), ``include``, ``modified_after``/``modified_before``, ``orderby``/``order``,
+        ``page``/``per_page`` (max 100), ``_fields``; the same auth and permission as wc/v3 (WooCommerce accepts
+        consumer keys for any ``wc-`` namespace), the same paging headers; bodies as ``as_analytics_variation``."""
+        v = Validator(query)
+        page, per_page, order, orderby = self._paging(v, PRODUCT_ORDERBY, "date", "desc")
+        gmt = v.boolean("dates_are_gmt")
+        m_after = v.date("modified_after", gmt, self.store.tz)
+        m_before = v.date("modified_before", gmt, self.store.tz)
+        parents = v.int_list("parent")
+        include = v.int_list("include")
+        v.errors.raise_if_any()
+        self._require(authenticated, "list")
+        with self.store.lock:
+            if parents:
+                wanted = dict.fromkeys(parents)
+                products = [self.store.products[p] for p in wanted if p in self.store.products]
+                rows = [var for p in products for var in self.store.variations_of(p)]
+            else:
+                rows = [var for var in self.store.variations.values() if var.parent_id in self.store.products]
+            if include:
+                rows = [r for r in rows if r.id in set(include)]
+            if m_after is not None:
+                rows = [r for r in rows if r.modified > m_after]
+            if m_before is not None:
+                rows = [r for r in rows if r.modified < m_before]
+            key = _ANALYTICS_SORT.get(orderby, lambda r: r.created)
+            rows.sort(key=lambda r: (key(r), r.id), reverse=order == "desc")
+            total = len(rows)
+            start = (page - 1) * per_page
+            items = [
+                self._fields(
+                    query,
+                    as_analytics_variation(
+                        self._variation_json(r, site), r, self.store.products.get(r.parent_id), site
+                    ),
+                )
+                for r in rows[start : start + per_page]
+            ]
+        return self._list_reply(items, total, page, per_page, site, "/variations", query_pairs, prefix=ANALYTICS_PREFIX)
 
     # ------------------------------------------------------------------ shared term listing
 

@@ -266,6 +266,40 @@ def render_variation(v: Variation, parent: Product | None, tz: tzinfo, site: str
     return _with_extra(out, v.extra)
 
 
+def as_analytics_variation(out: dict[str, Any], v: Variation, parent: Product | None, site: str) -> dict[str, Any]:
+    """A rendered wc/v3 variation (``out``) as ``GET /wp-json/wc-analytics/variations`` lists it.
+
+    WooCommerce's ``Admin\\API\\ProductVariations::prepare_object_for_response`` runs the wc/v3 one, then sets
+    ``name`` to the variation's post title (``get_name()``), ``type`` and ``parent_id`` (keys the v3 body has: PHP
+    keeps their positions). Its links come from the v2 controller's ``prepare_links``, built from the request's
+    ``product_id``, which the cross-parent route does not have: ``wc-analytics/products/0/...``. WordPress computes
+    the self link's ``targetHints`` from that URL's permission callbacks, and the update check refuses a
+    variation whose parent is not the URL's (0): only GET and DELETE are left.
+    """
+    api = f"{site}/wp-json/wc-analytics"
+    out["name"] = variation_post_title(v, parent)
+    out["type"] = "variation"
+    out["parent_id"] = v.parent_id
+    out["_links"] = {
+        "self": [{"href": f"{api}/products/0/variations/{v.id}", "targetHints": {"allow": ["GET", "DELETE"]}}],
+        "collection": [{"href": f"{api}/products/0/variations"}],
+        "up": [{"href": f"{api}/products/0"}],
+    }
+    return out
+
+
+def variation_post_title(v: Variation, parent: Product | None) -> str:
+    """A variation's post title as WooCommerce generates it on save (the variation data store's
+    ``generate_product_title``): the parent's title, then " - " and the attribute values (``S, Black``) when the
+    variation has fewer than 3 attributes and, with 2, neither attribute key has a dash (recorded:
+    ``Organic Cotton T-Shirt - S, Black`` in webhook-delivery-product-created-variation.json)."""
+    base = parent.name if parent is not None else ""
+    keys = [str(a.get("slug") or a.get("name") or "") for a in v.attributes]
+    include = len(keys) < 3 and (len(keys) < 2 or not any("-" in k for k in keys))
+    suffix = ", ".join(str(a["option"]) for a in v.attributes if str(a["option"]) != "") if include else ""
+    return f"{base} - {suffix}" if suffix else base
+
+
 def _with_extra(out: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     """``out`` with the record's ``extra`` values over the rendered ones (every record kind renders this way); a
     key the object does not have is never added, so the key set stays the recorded one."""
