@@ -200,17 +200,18 @@ class CreatingClient(WooCommerceClient):
         self.parent: int | None = None
         self.created: int | None = None
 
-    def iter_pages(self, resource: str, params: Mapping[str, Any] | None = None) -> Iterator[Page]:
-        for page in super().iter_pages(resource, params):
-            if resource == "products" and self.parent is None and "_fields" not in (params or {}):
-                first = next(p for p in page.items if p["type"] == "variable")
-                self.parent = int(first["id"])
-                option = {"name": "Size", "option": "XXL"}
-                variation = self.shop.store.create_variation(
-                    self.parent, {"sku": "NEW-XXL", "regular_price": "9.00", "attributes": [option]}
-                )
-                self.created = variation.id
-            yield page
+    def _list_call(self, resource: str, params: Mapping[str, Any], number: int) -> Page:
+        # The full scan's product pages (``iter_id_scan``) come through here.
+        page = super()._list_call(resource, params, number)
+        if resource == "products" and self.parent is None and "_fields" not in params:
+            first = next(p for p in page.items if p["type"] == "variable")
+            self.parent = int(first["id"])
+            option = {"name": "Size", "option": "XXL"}
+            variation = self.shop.store.create_variation(
+                self.parent, {"sku": "NEW-XXL", "regular_price": "9.00", "attributes": [option]}
+            )
+            self.created = variation.id
+        return page
 
 
 def test_a_variation_created_between_the_two_reads_has_its_product_read_alone(
