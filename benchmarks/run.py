@@ -43,7 +43,6 @@ ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
 PG_ADMIN_URL = os.environ.get("ECOM_BENCH_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 TENANT = "bench"
-RATIO_AIM = 1.5
 # Issue 12's aim for the full WooCommerce pull (sync wall / floor), used by the CPU budget table: the sync CPU it
 # allows on this machine.
 FULL_PULL_AIM = 1.2
@@ -195,7 +194,9 @@ def calls_by_entity(stats: dict[str, Any]) -> dict[str, int]:
         _method, _, path = key.partition(" ")
         rest = path.split("/wp-json/wc/v3/", 1)[-1]
         parts = rest.strip("/").split("/")
-        if parts[0] == "products" and len(parts) >= 3 and parts[2] == "variations":
+        if path.rstrip("/").endswith("/wp-json/wc-analytics/variations") or (
+            parts[0] == "products" and len(parts) >= 3 and parts[2] == "variations"
+        ):  # the cross-parent listing, or one product's variations
             entity = "variation"
         else:
             entity = parts[0].rstrip("s") if parts[0] else "?"
@@ -411,11 +412,12 @@ How to read the figures:
   *Subprocess CPU* is that subprocess's user + system CPU seconds (not the shop's, not PostgreSQL's): on a busy
   machine it moves far less than wall time. *API calls* are the calls the shop saw.
 - **Floor**: the time to download exactly the same pages (same OAuth 1.0a auth, `per_page=100`, product pages,
-  one variations call per variable product, order pages, customer pages) with plain `requests` in one process,
+  the variations of each page's variable products by the cross-parent listing `wc-analytics/variations?parent=`
+  as the sync reads them, order pages, customer pages) with plain `requests` in one process,
   doing nothing with them but decoding the JSON. It is what the network and the emulator cost; the rest of the
-  sync's wall is the pipeline's own work. **Ratio = sync wall / floor**; the aim is at most 1.5x. A ratio of 3x
-  means the pipeline spends twice as long on its own work (staging, transform, resolve, Dagster) as on reading
-  the shop. The shop process is single-threaded and the machine has few cores, so pipeline and shop compete for
+  sync's wall is the pipeline's own work. **Ratio = sync wall / floor**; the aim is at most 1.2x (issue 12). A
+  ratio of 3x means the pipeline spends twice as long on its own work (staging, transform, resolve, Dagster) as on
+  reading the shop. The shop process is single-threaded and the machine has few cores, so pipeline and shop compete for
   CPU: that is the same for the floor.
 - **CPU budget**: the CPU seconds (user + system, from `/proc`) the emulator, the sync process and PostgreSQL
   spent over the same window as each wall, the least wall that CPU allows on this machine (max(shop, sync,
@@ -531,8 +533,8 @@ def render(data: dict[str, Any]) -> str:
         + ".\n"
     )
     out.append(
-        "| backend | wall (run_sync) | subprocess wall | subprocess CPU | rows/s | floor | ratio (aim ≤ 1.5x) "
-        "| peak RSS | RSS before run | API calls | hub = shop |"
+        "| backend | wall (run_sync) | subprocess wall | subprocess CPU | rows/s | floor "
+        f"| ratio (aim ≤ {FULL_PULL_AIM:g}x) | peak RSS | RSS before run | API calls | hub = shop |"
     )
     out.append("|---|---|---|---|---|---|---|---|---|---|---|")
     for kind in data["backends"]:
@@ -540,7 +542,7 @@ def render(data: dict[str, Any]) -> str:
         ratio = r["wall_s"] / floor.wall_s
         checks = data["checks"][kind]
         ok = all(c[2] for c in checks.values())
-        mark = "" if ratio <= RATIO_AIM else " **missed**"
+        mark = "" if ratio <= FULL_PULL_AIM else " **missed**"
         out.append(
             f"| {kind} | {fmt_s(r['wall_s'])} | {fmt_s(r['process_wall_s'])} | {fmt_s(r.get('cpu_s', 0.0))} "
             f"| {floor.rows / r['wall_s']:,.0f} "
@@ -814,7 +816,7 @@ def main() -> int:
             data["load_after_syncs"] = load_average()
 
             # ---- profile when an aim is missed (or asked for)
-            missed = [kind for kind in backends if data["full"][kind]["wall_s"] / floor_best.wall_s > RATIO_AIM] + [
+            missed = [kind for kind in backends if data["full"][kind]["wall_s"] / floor_best.wall_s > FULL_PULL_AIM] + [
                 kind
                 for kind in backends
                 if kind in data["small"]
