@@ -87,8 +87,10 @@ _STATUS = {"active": "publish", "draft": "draft", "archived": "draft"}
 # with the same slug or name (``_Writer._lost_parent``). A leading underscore keeps it out of WordPress's custom
 # fields box; WooCommerce answers it in ``meta_data`` like any non-internal key.
 OWN_MARK_KEY = "_ecom_pipeline_ref"
-# What the look-up of a lost variable create reads of each product holding a slug.
+# What the look-up of a lost variable create reads of each product holding a slug, and how many slugs it reads at
+# most (``<slug>``, ``<slug>-2``, ...): past that many products sharing a handle's slug, the create is sent again.
 _LOST_FIELDS = "id,type,slug,meta_data"
+MAX_SLUG_PROBES = 50
 _TIME_FIELDS = frozenset({"created_at", "updated_at"})
 # The fields a push writes to WooCommerce (sync/export.py plans no other): all of them; the sale price is
 # WooCommerce's own ``sale_price``, the barcode its ``global_unique_id`` (GTIN/UPC/EAN/ISBN, WooCommerce 9.2+).
@@ -554,19 +556,24 @@ class _Writer:
         filter neither. Left: a product holding a lower slug deleted for good between our create and the rerun
         hides ours (then created again)."""
         mark = self._own_mark(c.hub_id)
-        slug, suffix = str(c.handle), 1
-        while True:
+        slug = str(c.handle)
+        for suffix in range(1, MAX_SLUG_PROBES + 1):
             wanted = slug if suffix == 1 else f"{slug}-{suffix}"
             items = self.client.get(
                 "products", {"slug": wanted, "status": "any", "per_page": MAX_PER_PAGE, "_fields": _LOST_FIELDS}
             )
-            found = [i for i in items if isinstance(i, Mapping)] if isinstance(items, list) else []
+            # Only products that do hold the slug count: a shop ignoring the filter must not keep the loop going.
+            found = [
+                i
+                for i in (items if isinstance(items, list) else [])
+                if isinstance(i, Mapping) and str(i.get("slug") or "").lower() == wanted.lower()
+            ]
             ours = [i for i in found if i.get("type") == "variable" and _marked(i, mark)]
             if ours:  # two would be an older duplicate: the first is linked, the other left to the merchant
                 return min(ours, key=lambda i: int(i.get("id") or 0))
             if not found:
                 return None
-            suffix += 1
+        return None
 
     def _adopt_parent(self, c: ProductCreate) -> bool:
         """After an interrupted push or a lost batch answer: link the variable product an earlier request of ours
