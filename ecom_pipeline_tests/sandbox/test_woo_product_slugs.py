@@ -9,6 +9,7 @@ next free one). The push's look-up of its own lost variable create relies on thi
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from ecom_pipeline.sandbox.server import ShopHandle
@@ -75,3 +76,15 @@ def test_a_trashed_product_does_not_reserve_its_slug_and_a_restore_takes_the_nex
 def test_feed_names_are_never_a_product_slug(client: WooClient) -> None:
     assert _create(client, slug="feed")["slug"] == "feed-2"
     assert _create(client, slug="embed")["slug"] == "embed-2"
+
+
+def test_a_product_added_behind_the_apis_back_still_holds_its_slug(client: WooClient, shop: ShopHandle) -> None:
+    """Prevents the emulator's slug index (kept so a create does not read every product) from missing a product a
+    seed or a test put in the store directly: its slug is taken all the same."""
+    first = _create(client, slug="slugs-cup")
+    store = shop.store
+    with store.lock:
+        twin = copy.copy(store.products[first["id"]])
+        twin.id, twin.slug = store.next_post_id(), "slugs-saucer"
+        store.products[twin.id] = twin
+    assert _create(client, slug="slugs-saucer")["slug"] == "slugs-saucer-2"

@@ -38,13 +38,12 @@ class WooProducts(WooStock):
         feed name or ``embed``. Trashed products hold ``<slug>__trashed``, so they do not reserve ``<slug>``."""
         if not slug or status in _SLUG_KEPT_STATUSES:
             return slug
-        if slug not in _BAD_FLAT_SLUGS and not any(p.slug == slug and p.id != own_id for p in self.products.values()):
-            return slug  # the usual case: one pass, no set built (a first push creates thousands)
-        held = {p.slug for p in self.products.values() if p.id != own_id}
+        if slug not in _BAD_FLAT_SLUGS and not self._slug_held(slug, own_id):
+            return slug
         suffix = 2
         while True:
             candidate = f"{_truncate_slug(slug, 200 - (len(str(suffix)) + 1))}-{suffix}"
-            if candidate not in held:
+            if not self._slug_held(candidate, own_id):
                 return candidate
             suffix += 1
 
@@ -53,11 +52,41 @@ class WooProducts(WooStock):
         wanted slug is renamed ``<slug>__trashed`` first (``wp_add_trashed_suffix_to_post_name_for_trashed_posts``,
         for a status other than trash), then the slug is made unique (:meth:`_unique_slug`)."""
         if slug and status != "trash":
-            for other in self.products.values():
-                if other.id != own_id and other.status == "trash" and other.slug == slug:
+            for pid in list(self._slug_index().get(slug, ())):
+                other = self.products.get(pid)
+                if other is not None and pid != own_id and other.status == "trash" and other.slug == slug:
                     other.pre_trash_slug = other.pre_trash_slug or other.slug
-                    other.slug = _truncate_slug(other.slug, 191) + _TRASHED
+                    self._set_slug(other, _truncate_slug(other.slug, 191) + _TRASHED)
         return self._unique_slug(slug, own_id, status)
+
+    # Products by slug, so a create does not read every product (a first push creates thousands in a shop of
+    # thousands). Built on first use and again whenever the number of products moved behind these methods' back
+    # (the seed, a test adding one); every slug this class writes goes through _set_slug. Entries are checked
+    # against the product before use, so a stale one is never taken for a holder.
+    _slugs: dict[str, set[int]] | None = None
+    _slugs_size = -1
+
+    def _slug_index(self) -> dict[str, set[int]]:
+        if self._slugs is None or self._slugs_size != len(self.products):
+            index: dict[str, set[int]] = {}
+            for p in self.products.values():
+                index.setdefault(p.slug, set()).add(p.id)
+            self._slugs, self._slugs_size = index, len(self.products)
+        return self._slugs
+
+    def _slug_held(self, slug: str, own_id: int | None) -> bool:
+        """Whether a product other than ``own_id`` holds ``slug`` (any status: trashed ones hold their __trashed)."""
+        for pid in self._slug_index().get(slug, ()):
+            p = self.products.get(pid)
+            if pid != own_id and p is not None and p.slug == slug:
+                return True
+        return False
+
+    def _set_slug(self, p: Product, slug: str) -> None:
+        index = self._slug_index()
+        index.get(p.slug, set()).discard(p.id)
+        p.slug = slug
+        index.setdefault(slug, set()).add(p.id)
 
     def _check_sku(self, sku: str, own_id: int | None) -> None:
         if not sku:
@@ -119,7 +148,10 @@ class WooProducts(WooStock):
             )
             if ptype == "variable":
                 p.attributes = [self._product_attribute(a, i) for i, a in enumerate(data.get("attributes") or [])]
+            slugs = self._slug_index()  # (before the insert: it would count as a product added behind its back)
             self.products[pid] = p
+            slugs.setdefault(p.slug, set()).add(pid)
+            self._slugs_size = len(self.products)
             if sku:
                 self.sku_index[sku] = pid
             self._apply_product_fields(p, {k: v for k, v in data.items() if k not in ("attributes", "sku", "slug")})
@@ -213,7 +245,7 @@ class WooProducts(WooStock):
                 if not wanted and p.status not in _SLUG_KEPT_STATUSES:
                     wanted = slugify(p.name)
                 if p.status != "trash":
-                    p.slug = self._claim_slug(wanted, p.id, p.status)
+                    self._set_slug(p, self._claim_slug(wanted, p.id, p.status))
         if "meta_data" in data:
             for m in data["meta_data"]:
                 existing = next((x for x in p.meta_data if x["key"] == m.get("key")), None)
@@ -241,7 +273,7 @@ class WooProducts(WooStock):
                 p.status = p.pre_trash_status or "publish"
                 # The slug it had (``_wp_desired_post_slug``), made unique again: another product may have taken it.
                 desired = p.pre_trash_slug if p.pre_trash_status else p.slug.removesuffix(_TRASHED)
-                p.slug = self._claim_slug(desired, p.id, p.status)
+                self._set_slug(p, self._claim_slug(desired, p.id, p.status))
                 p.modified = max(p.modified, self.now())
                 self._touch("products")
                 self._emit("product", "restored", pid)
@@ -256,7 +288,10 @@ class WooProducts(WooStock):
             p = self.get_product(pid)
             before = copy_record(p)
             if force:
+                slugs = self._slug_index()
                 del self.products[pid]
+                slugs.get(p.slug, set()).discard(pid)
+                self._slugs_size = len(self.products)
                 self.sku_index.pop(p.sku, None)
                 for vid in p.variation_ids:
                     v = self.variations.pop(vid, None)
@@ -277,7 +312,7 @@ class WooProducts(WooStock):
                 p.pre_trash_slug = p.slug
                 p.pre_trash_status = p.status
                 trashed = p.slug if p.slug.endswith(_TRASHED) else _truncate_slug(p.slug, 191) + _TRASHED
-                p.slug = self._unique_slug(trashed, p.id, "trash")
+                self._set_slug(p, self._unique_slug(trashed, p.id, "trash"))
                 p.status = "trash"
                 p.modified = max(p.modified, self.now())
                 self._emit("product", "deleted", pid)  # product.deleted listens to the trash action only
