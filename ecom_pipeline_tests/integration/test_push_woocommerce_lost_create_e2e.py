@@ -13,8 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
-from ecom_pipeline_tests.integration.push_world import WOOCOMMERCE_CATALOGUE, WooCommerceWorld
+from ecom_pipeline.runner import run_sync
+from ecom_pipeline.warehouse.engine import shared_engine
+from ecom_pipeline.warehouse.schema import hub_products
+from ecom_pipeline_tests.integration.push_world import TENANT, WOOCOMMERCE_CATALOGUE, WooCommerceWorld
 
 World = WooCommerceWorld
 TEE = WOOCOMMERCE_CATALOGUE[:2]  # the variable T-Shirt (handle tee): TEE-S, TEE-M
@@ -115,6 +119,14 @@ def test_a_variable_create_whose_batch_answer_was_lost_is_linked_from_its_suffix
     assert _tees(world) == [("tee", "Merchant tee"), ("tee-2", "T-Shirt")]
     _assert_merchants_untouched(world, merchant)
     assert {sku: len(r) for sku, r in world.shop_by_sku().items() if sku.startswith("TEE-")} == {"TEE-S": 1, "TEE-M": 1}
+    # The pull reads ours back as it was pushed (its slug tee-2 included): the hub T-Shirt is unchanged, and
+    # nothing is pushed after it.
+    with shared_engine(world.url).connect() as conn:
+        before = conn.execute(select(hub_products).where(hub_products.c.title == "T-Shirt")).one()
+    assert run_sync(TENANT, instance=world.instance).success
+    with shared_engine(world.url).connect() as conn:
+        after = conn.execute(select(hub_products).where(hub_products.c.title == "T-Shirt")).one()
+    assert (after.handle, after.synced_at) == (before.handle, before.synced_at) == ("tee", before.synced_at)
     world.shop.stats.reset()
     assert world.push() == 0
     assert world.writes() == 0
