@@ -8,7 +8,11 @@
   call), and a product found with one is linked and updated instead of created; a create refused with
   ``product_invalid_sku`` (recorded in ``errors-400-duplicate-sku.json``: "Invalid or duplicated SKU.", with
   ``data.resource_id`` naming the owner) links that owner the same way. So a process killed between the shop's
-  create and our link does not create a duplicate on the rerun.
+  create and our link does not create a duplicate on the rerun. A variable parent has no SKU: its create carries
+  our mark (``meta_data`` ``OWN_MARK_KEY``: tenant, shop, hub product), and a rerun after an interrupted push, or
+  a batch whose answer was lost, looks it up by slug (``<handle>``, then ``<handle>-2``, ...: WordPress suffixes a
+  taken slug) and links only the product with that mark, never a merchant's product with the same slug or name
+  (``_Writer._lost_parent``).
 - Echo suppression: a link's new base is the canonical snapshot of the record as the shop answered the write
   (the same transform the pull uses), so the poll or webhook that brings our own write back hashes the same and
   changes nothing. For a variable product whose variations were written, the parent and its variations are read
@@ -28,9 +32,10 @@
   name the parent's attributes (by id, or by name for a parent made with local attributes), and
   an option value the parent lacks is first added to its attribute options.
 
-Known limits (docs/two-way-sync.md): variable parents have no SKU, so a killed variable-product create is found
-only through its variations' SKUs when they were created. A linked product's categories and tags are written when
-the hub's differ from its base (the plan's ``categories``/``tags`` change; the whole list, by id).
+Known limits (docs/two-way-sync.md): a killed variable-product create made before the mark existed (an older
+version) is not found (created again); nor one whose slug sits above a lower one deleted for good since (the
+look-up stops at the first free slug). A linked product's categories and tags are written when the hub's differ
+from its base (the plan's ``categories``/``tags`` change; the whole list, by id).
 """
 
 from __future__ import annotations
@@ -77,6 +82,15 @@ DUPLICATE_SKU_CODES = frozenset({"product_invalid_sku", "woocommerce_rest_produc
 # A variation delete answered "no such variation" is done already (a push killed after the delete, before the link).
 GONE_VARIATION_CODES = frozenset({"woocommerce_rest_product_variation_invalid_id", "woocommerce_rest_invalid_id"})
 _STATUS = {"active": "publish", "draft": "draft", "archived": "draft"}
+# The meta key a variable create carries (value ``<tenant>/<integration id>/<hub product id>``): the parent has no
+# SKU, so this mark, written by the create itself, is what tells our own unlinked create from a merchant's product
+# with the same slug or name (``_Writer._lost_parent``). A leading underscore keeps it out of WordPress's custom
+# fields box; WooCommerce answers it in ``meta_data`` like any non-internal key.
+OWN_MARK_KEY = "_ecom_pipeline_ref"
+# What the look-up of a lost variable create reads of each product holding a slug, and how many slugs it reads at
+# most (``<slug>``, ``<slug>-2``, ...): past that many products sharing a handle's slug, the create is sent again.
+_LOST_FIELDS = "id,type,slug,meta_data"
+MAX_SLUG_PROBES = 50
 _TIME_FIELDS = frozenset({"created_at", "updated_at"})
 # The fields a push writes to WooCommerce (sync/export.py plans no other): all of them; the sale price is
 # WooCommerce's own ``sale_price``, the barcode its ``global_unique_id`` (GTIN/UPC/EAN/ISBN, WooCommerce 9.2+).
@@ -432,15 +446,13 @@ class _Writer:
 
         A batch that creates variable products is sent without the transport's automatic retry: a lost answer
         (dropped connection, 5xx) may hide a create the shop applied, and a blind resend would create the SKU-less
-        parent twice. Instead, each such parent is looked up by its slug, the ones found are linked, and the rest
-        of the batch is sent again (simple products are safe: their resend is answered "duplicated SKU" and
+        parent twice. Instead, each such parent is looked up by its slug and our mark (:meth:`_lost_parent`: a
+        merchant's product with that slug, made before or after, is never taken for it), the ones found are linked,
+        and the rest of the batch is sent again (simple products are safe: their resend is answered "duplicated SKU" and
         linked). The retries are off for this thread's call only (``HttpSession.without_retries``): any other thread
         of the session keeps its own, and they are on again after the block whatever other threads do meanwhile.
         """
         has_variable = any(kind == "create" and item.kind == "variable" for kind, item, _ in chunk)
-        # Only a product newer than this floor can be the lost request's: a merchant's own product with that slug
-        # (made before the batch, say by a push-only shop's merchant) is never taken for it.
-        floor = self._highest_product_id() if has_variable else None
         try:
             with self.client.http.without_retries() if has_variable else contextlib.nullcontext():
                 return chunk, self._post_products(chunk)
@@ -448,7 +460,7 @@ class _Writer:
             if not has_variable:
                 raise
         remaining = [op for op in chunk if not (op[0] == "create" and op[1].kind == "variable" and op[1].handle
-                                                 and self._adopt_parent(op[1], newer_than=floor))]  # fmt: skip
+                                                 and self._adopt_parent(op[1]))]  # fmt: skip
         return remaining, self._post_products(remaining) if remaining else {}
 
     def _post_products(self, chunk: list[tuple[str, Any, dict[str, Any]]]) -> Mapping[str, Any]:
@@ -506,6 +518,8 @@ class _Writer:
         """The create body with the shop's category and global attribute ids (created when missing); None when the
         shop refused one of them: the product is rejected with the reason, and planned again on the next push."""
         body = _create_payload(c)
+        if c.kind == "variable":  # no SKU of its own: the mark is how a rerun tells our lost create (_lost_parent)
+            body["meta_data"] = [{"key": OWN_MARK_KEY, "value": self._own_mark(c.hub_id)}]
         try:
             return self.taxonomy.create_body(c, body)
         except TaxonomyError as err:
@@ -523,37 +537,52 @@ class _Writer:
                 self.out.reject("variant", v.sku or f"hub#{v.hub_id}", str(err), _variation_payload(v))
             return {}
 
-    def _highest_product_id(self) -> int:
-        """The shop's highest product id before this push's first batch that creates variable products (any status;
-        one call a push): see :meth:`_send_products`. Once a push is enough: the products its earlier batches made
-        are linked and carry other handles (hub handles are unique in a tenant)."""
-        cached: int | None = getattr(self, "_product_floor", None)
-        if cached is not None:
-            return cached
-        params = {"orderby": "id", "order": "desc", "per_page": 1, "status": "any", "_fields": "id"}
-        items = self.client.get("products", params)
-        ids = [int(i["id"]) for i in items if isinstance(i, Mapping) and str(i.get("id", "")).isdigit()] if isinstance(
-            items, list
-        ) else []  # fmt: skip
-        self._product_floor: int | None = max(ids, default=0)
-        return self._product_floor
+    def _own_mark(self, hub_id: int) -> str:
+        """The value of :data:`OWN_MARK_KEY` a variable create carries: which hub product of which tenant and shop
+        (integration) asked for it."""
+        return f"{self.integration.tenant_id}/{self.integration.id}/{int(hub_id)}"
 
-    def _adopt_parent(self, c: ProductCreate, *, newer_than: int | None = None) -> bool:
-        """After an interrupted push or a lost batch answer: link a variable product it created (found by its slug,
-        the hub handle) and its variations (by SKU) instead of creating it again. True when found.
+    def _lost_parent(self, c: ProductCreate) -> Mapping[str, Any] | None:
+        """The variable product an earlier request of ours created for ``c`` and never linked (a push killed
+        between the shop's create and our link, or a batch answer lost), or None.
 
-        ``newer_than`` (after a lost answer in this push): only a product with a higher id can be the lost
-        request's. Without it a 5xx the shop had not applied made the look-up take the merchant's own unlinked
-        product with that slug, and link the hub product to it. Left: a push resumed after a killed one has no
-        such floor, and WordPress saves a create whose slug is taken as ``<slug>-2``, which the look-up by slug
-        does not find (the create is then sent again)."""
-        items = self.client.get("products", {"slug": c.handle, "status": "any", "type": "variable"})
-        found = [i for i in items if isinstance(i, Mapping)] if isinstance(items, list) else []
-        if newer_than is not None:
-            found = [i for i in found if str(i.get("id", "")).isdigit() and int(i["id"]) > newer_than]
-        if len(found) != 1:
+        Ours is told by the mark its create carried (``meta_data`` :data:`OWN_MARK_KEY`, this tenant, shop and hub
+        product): a merchant's product with the same slug or name never has it, whenever it was made, so no id
+        floor (which a push killed before its link could not hand to the rerun) is needed. It is found by slug:
+        WordPress saves a create whose slug another product holds as ``<slug>-2``, ``-3``, ... (the first free one,
+        ``wp_unique_post_slug``; a draft keeps the slug even when taken), so ``<slug>``, ``<slug>-2``, ... are read
+        in turn (one call each) until ours is found or a slug no product holds: ours cannot be above the first
+        free one. Any type and status (trash aside, which holds ``<slug>__trashed``) takes a slug, so the reads
+        filter neither. Left: a product holding a lower slug deleted for good between our create and the rerun
+        hides ours (then created again)."""
+        mark = self._own_mark(c.hub_id)
+        slug = str(c.handle)
+        for suffix in range(1, MAX_SLUG_PROBES + 1):
+            wanted = slug if suffix == 1 else f"{slug}-{suffix}"
+            items = self.client.get(
+                "products", {"slug": wanted, "status": "any", "per_page": MAX_PER_PAGE, "_fields": _LOST_FIELDS}
+            )
+            # Only products that do hold the slug count: a shop ignoring the filter must not keep the loop going.
+            found = [
+                i
+                for i in (items if isinstance(items, list) else [])
+                if isinstance(i, Mapping) and str(i.get("slug") or "").lower() == wanted.lower()
+            ]
+            ours = [i for i in found if i.get("type") == "variable" and _marked(i, mark)]
+            if ours:  # two would be an older duplicate: the first is linked, the other left to the merchant
+                return min(ours, key=lambda i: int(i.get("id") or 0))
+            if not found:
+                return None
+        return None
+
+    def _adopt_parent(self, c: ProductCreate) -> bool:
+        """After an interrupted push or a lost batch answer: link the variable product an earlier request of ours
+        created (:meth:`_lost_parent`: by the mark its create carried, never a merchant's product with that slug)
+        and its variations (by SKU) instead of creating it again. True when found."""
+        lost = self._lost_parent(c)
+        if lost is None:
             return False
-        ext = str(found[0]["id"])
+        ext = str(lost["id"])
         self.plan.adopt("product", c.hub_id)
         self.parent_hub_ids[ext] = c.hub_id
         self.new_parents.add(ext)
@@ -970,6 +999,14 @@ class _Relink:
         self.duplicates = duplicates
         self.variations = variations
         self.positions = positions
+
+
+def _marked(product: Mapping[str, Any], mark: str) -> bool:
+    """Whether a shop product carries our create's mark (:data:`OWN_MARK_KEY`) with this value."""
+    meta = product.get("meta_data")
+    return isinstance(meta, list) and any(
+        isinstance(m, Mapping) and m.get("key") == OWN_MARK_KEY and str(m.get("value")) == mark for m in meta
+    )
 
 
 def _error_of(result: Any) -> Mapping[str, Any] | None:

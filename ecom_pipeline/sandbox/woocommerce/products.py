@@ -11,6 +11,17 @@ from ecom_pipeline.sandbox.woocommerce.records import Product, Variation, money,
 from ecom_pipeline.sandbox.woocommerce.state import copy_record
 from ecom_pipeline.sandbox.woocommerce.stock import WooStock
 
+# WordPress statuses whose post_name is kept as given, taken or not (``wp_unique_post_slug`` returns early).
+_SLUG_KEPT_STATUSES = frozenset({"draft", "pending", "auto-draft"})
+# Flat slugs WordPress never gives a post: the rewrite feeds and ``embed`` (``wp_unique_post_slug``).
+_BAD_FLAT_SLUGS = frozenset({"feed", "rdf", "rss", "rss2", "atom", "embed"})
+_TRASHED = "__trashed"
+
+
+def _truncate_slug(slug: str, length: int) -> str:
+    """WordPress ``_truncate_post_slug`` for ASCII slugs: cut to ``length``, trailing dashes dropped."""
+    return slug[:length].rstrip("-") if len(slug) > length else slug
+
 
 def _gtin(value: Any) -> str:
     """What WooCommerce keeps of a given ``global_unique_id``: digits, hyphens and X (the ISBN-10 check digit)."""
@@ -19,6 +30,63 @@ def _gtin(value: Any) -> str:
 
 class WooProducts(WooStock):
     """POST/PUT/DELETE /products and /products/{id}/variations, with WooCommerce's checks and side effects."""
+
+    def _unique_slug(self, slug: str, own_id: int | None, status: str) -> str:
+        """WordPress ``wp_unique_post_slug`` for a product (a flat post type): a draft, pending or auto-draft keeps
+        its slug even when another product has it; any other status (publish, private, future, trash) gets
+        ``<slug>-2``, ``-3``, ... (the first free one) when another product of any status holds it, or when it is a
+        feed name or ``embed``. Trashed products hold ``<slug>__trashed``, so they do not reserve ``<slug>``."""
+        if not slug or status in _SLUG_KEPT_STATUSES:
+            return slug
+        if slug not in _BAD_FLAT_SLUGS and not self._slug_held(slug, own_id):
+            return slug
+        suffix = 2
+        while True:
+            candidate = f"{_truncate_slug(slug, 200 - (len(str(suffix)) + 1))}-{suffix}"
+            if not self._slug_held(candidate, own_id):
+                return candidate
+            suffix += 1
+
+    def _claim_slug(self, slug: str, own_id: int | None, status: str) -> str:
+        """The slug a product written with ``status`` gets (``wp_insert_post``): a trashed product still holding the
+        wanted slug is renamed ``<slug>__trashed`` first (``wp_add_trashed_suffix_to_post_name_for_trashed_posts``,
+        for a status other than trash), then the slug is made unique (:meth:`_unique_slug`)."""
+        if slug and status != "trash":
+            for pid in list(self._slug_index().get(slug, ())):
+                other = self.products.get(pid)
+                if other is not None and pid != own_id and other.status == "trash" and other.slug == slug:
+                    other.pre_trash_slug = other.pre_trash_slug or other.slug
+                    self._set_slug(other, _truncate_slug(other.slug, 191) + _TRASHED)
+        return self._unique_slug(slug, own_id, status)
+
+    # Products by slug, so a create does not read every product (a first push creates thousands in a shop of
+    # thousands). Built on first use and again whenever the number of products moved behind these methods' back
+    # (the seed, a test adding one); every slug this class writes goes through _set_slug. Entries are checked
+    # against the product before use, so a stale one is never taken for a holder.
+    _slugs: dict[str, set[int]] | None = None
+    _slugs_size = -1
+
+    def _slug_index(self) -> dict[str, set[int]]:
+        if self._slugs is None or self._slugs_size != len(self.products):
+            index: dict[str, set[int]] = {}
+            for p in self.products.values():
+                index.setdefault(p.slug, set()).add(p.id)
+            self._slugs, self._slugs_size = index, len(self.products)
+        return self._slugs
+
+    def _slug_held(self, slug: str, own_id: int | None) -> bool:
+        """Whether a product other than ``own_id`` holds ``slug`` (any status: trashed ones hold their __trashed)."""
+        for pid in self._slug_index().get(slug, ()):
+            p = self.products.get(pid)
+            if pid != own_id and p is not None and p.slug == slug:
+                return True
+        return False
+
+    def _set_slug(self, p: Product, slug: str) -> None:
+        index = self._slug_index()
+        index.get(p.slug, set()).discard(p.id)
+        p.slug = slug
+        index.setdefault(slug, set()).add(p.id)
 
     def _check_sku(self, sku: str, own_id: int | None) -> None:
         if not sku:
@@ -57,11 +125,17 @@ class WooProducts(WooStock):
             status = data.get("status", "publish")
             name = str(data.get("name", "Product"))
             ptype = data.get("type", "simple")
+            # WordPress keeps a post_name given on create (made unique unless a draft or pending: _claim_slug); else
+            # only a post that is not a draft gets one, from its name.
+            wanted = (
+                slugify(str(data["slug"]))
+                if data.get("slug")
+                else ("" if status in _SLUG_KEPT_STATUSES else slugify(name))
+            )
             p = Product(
                 id=pid,
                 name=name,
-                # WordPress keeps a post_name given on create (any status); else only a published post gets one.
-                slug=slugify(str(data["slug"])) if data.get("slug") else (slugify(name) if status == "publish" else ""),
+                slug=self._claim_slug(wanted, pid, status),
                 type=ptype,
                 status=status,
                 sku=sku,
@@ -74,10 +148,13 @@ class WooProducts(WooStock):
             )
             if ptype == "variable":
                 p.attributes = [self._product_attribute(a, i) for i, a in enumerate(data.get("attributes") or [])]
+            slugs = self._slug_index()  # (before the insert: it would count as a product added behind its back)
             self.products[pid] = p
+            slugs.setdefault(p.slug, set()).add(pid)
+            self._slugs_size = len(self.products)
             if sku:
                 self.sku_index[sku] = pid
-            self._apply_product_fields(p, {k: v for k, v in data.items() if k not in ("attributes", "sku")})
+            self._apply_product_fields(p, {k: v for k, v in data.items() if k not in ("attributes", "sku", "slug")})
             p.modified = ts
             self._touch("products")
             self._emit("product", "created", p.id)
@@ -161,8 +238,14 @@ class WooProducts(WooStock):
                 p.attributes = [self._product_attribute(a, i) for i, a in enumerate(data["attributes"] or [])]
             if "dimensions" in data:
                 p.dimensions = {**p.dimensions, **data["dimensions"]}
-            if data.get("status") == "publish" and not p.slug:
-                p.slug = slugify(p.name)
+            if "slug" in data or "status" in data:
+                # wp_update_post: a slug given (or the one kept) is made unique for the product's status, so a draft
+                # that shared its slug gets ``-2`` when published; an empty one takes the name unless a draft.
+                wanted = slugify(str(data["slug"] or "")) if "slug" in data else p.slug
+                if not wanted and p.status not in _SLUG_KEPT_STATUSES:
+                    wanted = slugify(p.name)
+                if p.status != "trash":
+                    self._set_slug(p, self._claim_slug(wanted, p.id, p.status))
         if "meta_data" in data:
             for m in data["meta_data"]:
                 existing = next((x for x in p.meta_data if x["key"] == m.get("key")), None)
@@ -188,7 +271,9 @@ class WooProducts(WooStock):
             p = self.get_product(pid)
             if p.status == "trash":
                 p.status = p.pre_trash_status or "publish"
-                p.slug = p.pre_trash_slug or p.slug.removesuffix("__trashed")
+                # The slug it had (``_wp_desired_post_slug``), made unique again: another product may have taken it.
+                desired = p.pre_trash_slug if p.pre_trash_status else p.slug.removesuffix(_TRASHED)
+                self._set_slug(p, self._claim_slug(desired, p.id, p.status))
                 p.modified = max(p.modified, self.now())
                 self._touch("products")
                 self._emit("product", "restored", pid)
@@ -203,7 +288,10 @@ class WooProducts(WooStock):
             p = self.get_product(pid)
             before = copy_record(p)
             if force:
+                slugs = self._slug_index()
                 del self.products[pid]
+                slugs.get(p.slug, set()).discard(pid)
+                self._slugs_size = len(self.products)
                 self.sku_index.pop(p.sku, None)
                 for vid in p.variation_ids:
                     v = self.variations.pop(vid, None)
@@ -218,9 +306,13 @@ class WooProducts(WooStock):
                         if li.product_id == pid:
                             li.product_id, li.variation_id, li.sku = 0, 0, None  # type: ignore[assignment]
             elif p.status != "trash":
+                # wp_add_trashed_suffix_to_post_name_for_post (WordPress 4.5+): the slug is kept aside and the post
+                # holds ``<slug>__trashed`` (``__trashed`` when it had none), made unique among products, so a
+                # trashed product never reserves its slug.
                 p.pre_trash_slug = p.slug
                 p.pre_trash_status = p.status
-                p.slug = f"{p.slug}__trashed" if p.slug else ""
+                trashed = p.slug if p.slug.endswith(_TRASHED) else _truncate_slug(p.slug, 191) + _TRASHED
+                self._set_slug(p, self._unique_slug(trashed, p.id, "trash"))
                 p.status = "trash"
                 p.modified = max(p.modified, self.now())
                 self._emit("product", "deleted", pid)  # product.deleted listens to the trash action only

@@ -106,8 +106,7 @@ def test_two_threads_sending_variable_creates_at_once_leave_the_retries_on_after
     second.join(5)
     assert not errors and _Shop.batches == 2
     assert client.http.max_retries == 5
-    # (each batch first read the shop's highest product id: those GETs are not what is checked here)
-    with _Shop.lock:
+    with _Shop.lock:  # only the GET below is counted
         _Shop.gets = 0
     retries = client.http.stats.retries
     assert client.get("products/7") == {"id": 7}  # a 503 then 200: retried
