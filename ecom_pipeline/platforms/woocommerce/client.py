@@ -286,8 +286,8 @@ class WooCommerceClient(ShopClient):
         Each id is yielded once; ``Page.recovered_count`` says how many of a page's records only a step-back
         brought. ``params`` are the list's filters (``page``, ``offset``, ``orderby`` and ``order`` are the scan's).
         ``per_page`` is at least 2 here (a one-record overlap needs a second record to advance). Ends on a page
-        that overlaps and is short, or reaches X-WP-Total; an empty page past the first is a gap (records removed),
-        not the end, and its X-WP-Total is not used (WordPress counts no rows for an offset past the end).
+        that overlaps and is short (never on X-WP-Total alone); an empty page past the first is a gap (records
+        removed), not the end, and its X-WP-Total is not used (WordPress counts no rows for an offset past the end).
         ``customers`` are listed with ``role=all`` unless ``params`` name a role, as in :meth:`iter_pages`.
         """
         query = {k: v for k, v in (params or {}).items() if k not in ("page", "offset")}
@@ -310,7 +310,11 @@ class WooCommerceClient(ShopClient):
             page = self._list_call(resource, {**query, "offset": offset}, calls)
             ids = [_scan_id(resource, item) for item in page.items]
             overlaps = offset == 0 or (bool(ids) and covered is not None and ids[0] <= covered)
-            ends = len(ids) < per_page or (page.total is not None and offset + len(ids) >= page.total)
+            # Only a short page ends the scan. X-WP-Total may be counted by a second query after the page's (HPOS
+            # orders count apart), so a record trashed between the two lowers the total below a full page already
+            # read and "offset + len >= total" would stop one record short; a full last page costs one more call,
+            # which answers just the overlap record.
+            ends = len(ids) < per_page
             fresh = [item for item, i in zip(page.items, ids, strict=True) if i not in yielded]
             # Recovered: what a step-back brings, and ids at or below ``covered`` first seen now (inserted below).
             recovered = sum(1 for i in ids if i not in yielded and (back > 0 or (covered is not None and i <= covered)))
