@@ -445,7 +445,12 @@ class _Writer:
         for c in self.plan.creates:
             handle = handles[c.hub_id]
             taken = found.get(handle)
-            if taken is not None and taken not in owned and not self.plan.resume:
+            # A product with this handle and none of our SKUs is the merchant's: never overwritten. Only a create
+            # without any SKU cannot be told from the one an interrupted push made (``plan.resume``): that one is
+            # taken as ours. A create with SKUs can: Shopify makes a product with all its variants or none, and the
+            # SKUs of a product found by its handle were read above (``_owned_by_handle``), search lag or not.
+            ours_unless_skus = self.plan.resume and not any(v.sku for v in c.variants)
+            if taken is not None and taken not in owned and not ours_unless_skus:
                 made = "" if c.handle else " (made from its title, as the hub product has no handle)"
                 self.out.reject(
                     "product",
