@@ -27,13 +27,19 @@
 - Idempotent creates: the SKUs about to be created are looked up first (``productVariants(query: "sku:...")``); a
   product found with one is adopted instead of created (``productSet`` with ``identifier: {id}`` and the product's
   fields only: a ``variants`` list would delete the shop's variants the hub lacks; then the variants matched by SKU, see
-  ``_on_adopted``), and a product not found is created with ``identifier: {handle}`` (the hub handle), which Shopify
-  treats as "create, or update the product with that handle". So a process killed between the shop's create and our link
-  does not create a duplicate on the rerun. Since ``identifier: {handle}`` would also overwrite a merchant's own product
-  that merely has the same handle, the handles of the other creates are looked up first (``products(query:
-  "handle:...")``) and a product found there with none of our SKUs is refused (not overwritten), except after an
-  interrupted push (``plan.resume``), when it is ours from that push. The writes that are not idempotent
-  (``collectionCreate``, ``productVariantsBulkCreate``, a ``productSet`` create without a handle) go through
+  ``_on_adopted``). Every other create is ``productSet`` with ``identifier: {handle}``, which Shopify treats as
+  "create, or update the product with that handle", so a resend after a lost answer, or the rerun of a process killed
+  between the shop's create and our link, writes the same product. The handle is the hub's, else
+  ``generated_handle`` (the title's slug and ``-h<hub id>``: deterministic, unique per hub product, within Shopify's
+  handle characters); it is not written back to the hub (the hub handle is every shop's slug and the catalogue
+  file's key; the pull does not bring it back either, the link's base holding it). The SKU look-up is a search, and
+  Shopify's search index lags writes, so right after a kill it may not see the product the killed push made: the
+  handles are therefore looked up too, by key (``productByIdentifier``, which sees a write at once; never a
+  ``products(query: "handle:...")`` search). A product found by handle is read by id for its SKUs
+  (``_owned_by_handle``): carrying one of ours, it is adopted as if the SKU search had found it; carrying none, it is
+  a merchant's own product that merely has the same handle and is refused (not overwritten), after an interrupted
+  push (``plan.resume``) too, unless the hub product has no SKU at all (then nothing tells them apart and it is taken
+  as ours). The writes that are not idempotent (``collectionCreate``, ``productVariantsBulkCreate``) go through
   ``_write_once``: no blind resend by the HTTP layer, a look-up of what they meant to create before each resend.
 - A hub delete is a ``DRAFT`` product, not ``ARCHIVED``: the export plan (shared by every platform) states a
   deleted or archived hub product as ``draft``, and the link's base is compared with that value; writing

@@ -472,7 +472,7 @@ def _count(kind: str) -> Callable[..., Any]:
         if kind == "products":
             ctx.require("read_products", info)
             records: list[Any] = list(store.products.values())
-            fields = PRODUCT_FIELDS
+            fields = product_fields(store)  # the products query's filters, ``sku`` included
             index = "products"
         elif kind == "customers":
             ctx.require("read_customers", info)
