@@ -313,9 +313,28 @@ VARIANTS_BY_SKU_QUERY = """query VariantsBySku($first: Int!, $query: String!) {
   }
 }"""
 
-PRODUCTS_BY_HANDLE_QUERY = """query ProductsByHandle($first: Int!, $query: String!) {
-  products(first: $first, query: $query) { nodes { id handle } }
-}"""
+# The SKU look-up above goes through Shopify's search (the ``query:`` argument), which lags writes: a product made
+# seconds ago may not be found yet. Handles are looked up by ``productByIdentifier`` instead, a read by key that sees
+# a write at once (null when no product has the handle), several per call as aliases ``p0``, ``p1``, ... (1 point
+# each: a Product object). A product found there is then read by id for its SKUs (``PRODUCT_VARIANT_SKUS_QUERY``).
+HANDLE_LOOKUP_CHUNK = 50  # handles per look-up call: 50 points requested
+
+
+def products_by_handle_query(count: int) -> str:
+    """``productByIdentifier`` for ``count`` handles (variables ``$h0``..), answered as ``p0``.. (each null when no
+    product has that handle)."""
+    names = range(max(1, count))
+    variables = ", ".join(f"$h{i}: String!" for i in names)
+    fields = "\n".join(f"  p{i}: productByIdentifier(identifier: {{handle: $h{i}}}) {{ id handle }}" for i in names)
+    return f"query ProductsByHandle({variables}) {{\n{fields}\n}}"
+
+
+PRODUCTS_BY_HANDLE_QUERY = products_by_handle_query(HANDLE_LOOKUP_CHUNK)
+
+# The SKUs of one product found by handle (is it ours, from a push that died before its link?): read by id, not search.
+PRODUCT_VARIANT_SKUS_QUERY = f"""query ProductVariantSkus($id: ID!, $first: Int!, $after: String) {{
+  product(id: $id) {{ variants(first: $first, after: $after) {{ {PAGE_INFO} nodes {{ id sku }} }} }}
+}}"""
 
 PRODUCT_SET_MUTATION = f"""mutation ProductSet($identifier: ProductSetIdentifiers, $input: ProductSetInput!) {{
   productSet(identifier: $identifier, input: $input, synchronous: true) {{

@@ -27,13 +27,19 @@
 - Idempotent creates: the SKUs about to be created are looked up first (``productVariants(query: "sku:...")``); a
   product found with one is adopted instead of created (``productSet`` with ``identifier: {id}`` and the product's
   fields only: a ``variants`` list would delete the shop's variants the hub lacks; then the variants matched by SKU, see
-  ``_on_adopted``), and a product not found is created with ``identifier: {handle}`` (the hub handle), which Shopify
-  treats as "create, or update the product with that handle". So a process killed between the shop's create and our link
-  does not create a duplicate on the rerun. Since ``identifier: {handle}`` would also overwrite a merchant's own product
-  that merely has the same handle, the handles of the other creates are looked up first (``products(query:
-  "handle:...")``) and a product found there with none of our SKUs is refused (not overwritten), except after an
-  interrupted push (``plan.resume``), when it is ours from that push. The writes that are not idempotent
-  (``collectionCreate``, ``productVariantsBulkCreate``, a ``productSet`` create without a handle) go through
+  ``_on_adopted``). Every other create is ``productSet`` with ``identifier: {handle}``, which Shopify treats as
+  "create, or update the product with that handle", so a resend after a lost answer, or the rerun of a process killed
+  between the shop's create and our link, writes the same product. The handle is the hub's, else
+  ``generated_handle`` (the title's slug and ``-h<hub id>``: deterministic, unique per hub product, within Shopify's
+  handle characters); it is not written back to the hub (the hub handle is every shop's slug and the catalogue
+  file's key; the pull does not bring it back either, the link's base holding it). The SKU look-up is a search, and
+  Shopify's search index lags writes, so right after a kill it may not see the product the killed push made: the
+  handles are therefore looked up too, by key (``productByIdentifier``, which sees a write at once; never a
+  ``products(query: "handle:...")`` search). A product found by handle is read by id for its SKUs
+  (``_owned_by_handle``): carrying one of ours, it is adopted as if the SKU search had found it; carrying none, it is
+  a merchant's own product that merely has the same handle and is refused (not overwritten), after an interrupted
+  push (``plan.resume``) too, unless the hub product has no SKU at all (then nothing tells them apart and it is taken
+  as ours). The writes that are not idempotent (``collectionCreate``, ``productVariantsBulkCreate``) go through
   ``_write_once``: no blind resend by the HTTP layer, a look-up of what they meant to create before each resend.
 - A hub delete is a ``DRAFT`` product, not ``ARCHIVED``: the export plan (shared by every platform) states a
   deleted or archived hub product as ``draft``, and the link's base is compared with that value; writing
@@ -78,9 +84,10 @@ one call per product.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import logging
+import re
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -141,6 +148,8 @@ LOST_ANSWER_ERRORS = (ShopServerError, ShopUnreachableError, ShopResponseError, 
 ADOPTED_VARIANT_FIELDS = ("price", "compare_at_price", "barcode", "weight")
 COLLECTIONS_PAGE = 250  # collections per page of the once-per-push look-up
 SKU_LOOKUP_CHUNK = 50  # SKUs per look-up query (the search string stays short; 250 results per page at most)
+HANDLE_MAX = 255  # characters of a handle (the hub's ``handle`` column is as long)
+SKUS_PAGE = 250  # variants per page when a product found by handle is read for its SKUs
 MUTATION_ESTIMATE = 10.0  # a mutation field costs 10 points before its selection
 _STATUS = {"active": "ACTIVE", "draft": "DRAFT", "archived": "ARCHIVED"}
 DEFAULT_OPTION = ("Title", "Default Title")  # what Shopify names the option of a product without options
@@ -240,13 +249,46 @@ def collection_title(category: Any) -> str:
     return parts[-1] if parts else ""
 
 
-def create_input(create: ProductCreate, variant_ids: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The whole ``ProductSetInput`` of a hub product: fields, options and variants (with ``id`` where adopted)."""
+def slug(text: str) -> str:
+    """``text`` as a Shopify handle: ASCII letters (accents dropped, lowercased), digits and single hyphens.
+
+    shopify.dev, ``ProductSetInput.handle``: "A handle can contain letters, hyphens (-), and numbers, but no
+    spaces"; ``productByHandle``: handles "are always lowercase. Whitespace and special characters are replaced with
+    a hyphen", runs of them by one, none at the start. Letters outside ASCII are left out: the Admin API does not
+    take them in a handle (shopify.dev community, "Cannot update product handle with unicode characters")."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+    return re.sub(r"[^a-z0-9]+", "-", folded).strip("-")
+
+
+def generated_handle(hub_id: int, title: Any) -> str:
+    """The handle a hub product without one is created with: the slug of its title and ``-h<hub id>``, at most
+    ``HANDLE_MAX`` characters (``product-h<id>`` when the title has no ASCII letter or digit).
+
+    Deterministic (the same hub product gives the same handle on every push, so a rerun after a kill looks up the
+    handle it created with, by key: ``productByIdentifier``), and unique per hub product (two hub products titled
+    ``Mug`` are ``mug-h7`` and ``mug-h8``). The ``h`` keeps it apart from the ``-1``, ``-2`` Shopify appends to the
+    handle of a duplicate title, so a merchant's own ``mug-7`` is not our ``mug-h7``."""
+    suffix = f"-h{int(hub_id)}"
+    base = slug(str(title or ""))[: HANDLE_MAX - len(suffix)].strip("-") or "product"
+    return base + suffix
+
+
+def create_handle(create: ProductCreate) -> str:
+    """The handle a hub product is created (and looked up) with: the hub's own, else ``generated_handle``."""
+    return create.handle or generated_handle(create.hub_id, create.values.get("title"))
+
+
+def create_input(
+    create: ProductCreate, variant_ids: Mapping[str, str] | None = None, *, handle: str | None = None
+) -> dict[str, Any]:
+    """The whole ``ProductSetInput`` of a hub product: fields, options and variants (with ``id`` where adopted);
+    ``handle`` (default: the hub's) is the product's handle."""
     body = product_input(create.values, ("title", "description", "status"))
     # Vendor and product type only when the hub has them: left out, the shop keeps its own (an adopted product's).
     body.update(product_input(create.values, [n for n in SHOPIFY_PRODUCT_FIELDS if create.values.get(n)]))
-    if create.handle:
-        body["handle"] = create.handle
+    handle = handle or create.handle
+    if handle:
+        body["handle"] = handle
     if create.tags:  # the hub's tag names (Shopify trims them and drops empties and repeats)
         body["tags"] = list(create.tags)
     names: list[str] = []
@@ -396,24 +438,36 @@ class _Writer:
             )
         self.currency = shop.get("currency")
         existing = self.lookup_skus([v.sku for c in self.plan.creates for v in c.variants if v.sku])
-        owned = {ids[1] for ids in existing.values()}
-        handles = self.lookup_handles(
-            [c.handle for c in self.plan.creates if c.handle and not any(v.sku in existing for v in c.variants)]
+        # Every create has a handle (the hub's, else ``generated_handle``) and is looked up by it, by key: the SKU
+        # look-up above is a search, which lags writes, so right after a push killed between Shopify's create and our
+        # link it may not find the product that push made; ``productByIdentifier`` does.
+        handles = {c.hub_id: create_handle(c) for c in self.plan.creates}
+        found = self.lookup_handles(
+            [handles[c.hub_id] for c in self.plan.creates if not any(v.sku in existing for v in c.variants)]
         )
+        self._owned_by_handle(found, handles, existing)
+        owned = {ids[1] for ids in existing.values()}
         sets: list[_SetRequest] = []
         for c in self.plan.creates:
-            taken = handles.get(c.handle or "")
-            if taken is not None and taken not in owned and not self.plan.resume:
+            handle = handles[c.hub_id]
+            taken = found.get(handle)
+            # A product with this handle and none of our SKUs is the merchant's: never overwritten. Only a create
+            # without any SKU cannot be told from the one an interrupted push made (``plan.resume``): that one is
+            # taken as ours. A create with SKUs can: Shopify makes a product with all its variants or none, and the
+            # SKUs of a product found by its handle were read above (``_owned_by_handle``), search lag or not.
+            ours_unless_skus = self.plan.resume and not any(v.sku for v in c.variants)
+            if taken is not None and taken not in owned and not ours_unless_skus:
+                made = "" if c.handle else " (made from its title, as the hub product has no handle)"
                 self.out.reject(
                     "product",
                     self._key(c),
-                    f"the Shopify shop already has a product with handle {c.handle!r} ({taken}) that carries none of "
-                    "this product's SKUs: it is not overwritten; give one of them another handle, or the same SKUs to "
-                    "link them",
-                    {"handle": c.handle},
+                    f"the Shopify shop already has a product with handle {handle!r} ({taken}) that carries none of "
+                    f"this product's SKUs: it is not overwritten; give one of them another handle{made}, or the same "
+                    "SKUs to link them",
+                    {"handle": handle},
                 )
                 continue
-            request = self._create_request(c, existing)
+            request = self._create_request(c, existing, handle)
             if (
                 request is not None
                 and self.with_categories
@@ -440,17 +494,11 @@ class _Writer:
             self._run_bulk(q.PRODUCT_SET_MUTATION, "productSet", sets, self._on_product_set)
         else:
             for request in sets:
-                if request.identifier:  # by id or by handle: sending it twice writes the same product
-                    data = self.client.execute(
-                        q.PRODUCT_SET_MUTATION, request.variables(), key="ProductSet", estimate=MUTATION_ESTIMATE
-                    )
-                else:  # a create without a handle: a second send would create a second product
-                    data = self._write_once(
-                        q.PRODUCT_SET_MUTATION,
-                        request.variables(),
-                        "ProductSet",
-                        functools.partial(self._product_made, request),
-                    )
+                # By id or by handle (every create has one): sent twice, it writes the same product, so the HTTP
+                # layer may resend it after a lost answer.
+                data = self.client.execute(
+                    q.PRODUCT_SET_MUTATION, request.variables(), key="ProductSet", estimate=MUTATION_ESTIMATE
+                )
                 self._links(self._handled(self._on_product_set, request, data.get("productSet"), []))
         by_parent: dict[str, list[FieldUpdate]] = {}
         for u in [*self.plan.updates, *self.adopted_updates]:
@@ -501,7 +549,7 @@ class _Writer:
         find: Callable[[], dict[str, Any] | None],
     ) -> dict[str, Any]:
         """``data`` of a mutation that would create a second record if sent twice (``collectionCreate``,
-        ``productVariantsBulkCreate``, a ``productSet`` create without a handle).
+        ``productVariantsBulkCreate``; a product create is a ``productSet`` by handle, which is not one).
 
         The HTTP layer retries every failed POST, and an answer lost on the way back (cut, timed out, a 502 after
         the shop wrote) is a write done: resending it blindly made a duplicate (a second collection ``mugs-1``,
@@ -553,19 +601,65 @@ class _Writer:
         return found
 
     def lookup_handles(self, handles: Sequence[str]) -> dict[str, str]:
-        """Handle -> product gid of the shop's products with one of ``handles``."""
+        """Handle -> product gid of the shop's products with one of ``handles``.
+
+        By ``productByIdentifier(identifier: {handle})``, ``HANDLE_LOOKUP_CHUNK`` aliases a call (1 point each), not
+        by a ``products(query: "handle:...")`` search: a read by key sees a product created a moment ago, which the
+        search index may not have yet (the rerun of a push killed after its create would create it again)."""
         found: dict[str, str] = {}
         unique = sorted(set(handles))
-        for start in range(0, len(unique), SKU_LOOKUP_CHUNK):
-            chunk = unique[start : start + SKU_LOOKUP_CHUNK]
-            search = " OR ".join('handle:"{}"'.format(h.replace('"', '\\"')) for h in chunk)
-            data = self.client.execute(
-                q.PRODUCTS_BY_HANDLE_QUERY, {"first": 250, "query": search}, key="ProductsByHandle"
+        for start in range(0, len(unique), q.HANDLE_LOOKUP_CHUNK):
+            chunk = unique[start : start + q.HANDLE_LOOKUP_CHUNK]
+            document = (
+                q.PRODUCTS_BY_HANDLE_QUERY
+                if len(chunk) == q.HANDLE_LOOKUP_CHUNK
+                else q.products_by_handle_query(len(chunk))
             )
-            for node in (data.get("products") or {}).get("nodes") or []:
-                if node.get("handle") in chunk:
-                    found[str(node["handle"])] = str(node["id"])
+            data = self.client.execute(
+                document,
+                {f"h{i}": handle for i, handle in enumerate(chunk)},
+                key=f"ProductsByHandle{len(chunk)}",
+                estimate=float(len(chunk)),
+            )
+            for i, handle in enumerate(chunk):
+                node = data.get(f"p{i}")
+                if isinstance(node, Mapping) and node.get("id") and node.get("handle") == handle:
+                    found[handle] = str(node["id"])
         return found
+
+    def _owned_by_handle(
+        self,
+        found: Mapping[str, str],
+        handles: Mapping[int, str],
+        existing: dict[str, tuple[str, str]],
+    ) -> None:
+        """Add to ``existing`` (SKU -> (variant gid, product gid)) the SKUs of each create that the product found by
+        its handle carries: that product is then adopted as if the SKU search had found it (ours from a push that
+        died before its link, while the search still lags; or the merchant's with our SKUs). Each such product is
+        read by id (``PRODUCT_VARIANT_SKUS_QUERY``, 250 variants a page), never searched."""
+        owned = {ids[1] for ids in existing.values()}
+        read: dict[str, dict[str, str]] = {}
+        for c in self.plan.creates:
+            product = found.get(handles[c.hub_id])
+            ours = [v.sku for v in c.variants if v.sku and v.sku not in existing]
+            if product is None or product in owned or not ours:
+                continue
+            if product not in read:
+                skus: dict[str, str] = {}
+                for page in self.client.paginate(
+                    q.PRODUCT_VARIANT_SKUS_QUERY,
+                    ("product", "variants"),
+                    {"id": product, "first": SKUS_PAGE},
+                    key="ProductVariantSkus",
+                    estimate=float(SKUS_PAGE + 3),
+                ):
+                    for node in page.nodes:
+                        if node.get("sku"):
+                            skus.setdefault(str(node["sku"]), str(node["id"]))
+                read[product] = skus
+            for sku in ours:
+                if sku in read[product]:
+                    existing[sku] = (read[product][sku], product)
 
     # -- categories (custom collections) ----------------------------------------------------------------------------
 
@@ -649,9 +743,12 @@ class _Writer:
     def _key(self, c: ProductCreate) -> str:
         return c.variants[0].sku if len(c.variants) == 1 and c.variants[0].sku else (c.handle or f"hub#{c.hub_id}")
 
-    def _create_request(self, c: ProductCreate, existing: Mapping[str, tuple[str, str]]) -> _SetRequest | None:
-        """The ``productSet`` of a hub product to create (or adopt, when the shop has it by SKU), or None when it is
-        refused before any write."""
+    def _create_request(
+        self, c: ProductCreate, existing: Mapping[str, tuple[str, str]], handle: str
+    ) -> _SetRequest | None:
+        """The ``productSet`` of a hub product to create (``identifier: {handle}``: "create, or update the product
+        with that handle", so a resend or a rerun writes the same product) or to adopt (the shop has it by SKU), or
+        None when it is refused before any write."""
         owners = {existing[v.sku][1] for v in c.variants if v.sku and v.sku in existing}
         if len(owners) > 1:
             self.out.reject(
@@ -676,8 +773,7 @@ class _Writer:
                 adopted=True,
                 adopted_variants=tuple(v.hub_id for v in c.variants if v.sku and v.sku in existing),
             )
-        body = create_input(c)
-        return _SetRequest(self._key(c), {"handle": c.handle} if c.handle else None, body, create=c)
+        return _SetRequest(self._key(c), {"handle": handle}, create_input(c, handle=handle), create=c)
 
     # -- results (one handler per mutation, for a per-call answer and a bulk result line alike) ------------------
 
@@ -925,19 +1021,6 @@ class _Writer:
             rows.append(self._variant_row(shop_variant, vc.variant.hub_id, parent, None, ()))
             self.out.created += 1
         self.on_links(rows)
-
-    def _product_made(self, request: _SetRequest) -> dict[str, Any] | None:
-        """After a lost answer to a ``productSet`` create without a handle: the product its SKUs are now on, if
-        the shop made it, as the answer; else None, to send it again (a product without SKUs: sent again)."""
-        c = request.create
-        skus = [v.sku for v in c.variants if v.sku] if c is not None else []
-        if c is None or len(skus) != len(c.variants):
-            return None
-        owners = {ids[1] for ids in self.lookup_skus(skus).values()}
-        if len(owners) != 1:
-            return None
-        product = self._read_product(next(iter(owners)))
-        return {"productSet": {"product": product, "userErrors": []}} if product is not None else None
 
     def _variants_made(self, parent: str, skus: list[str], count: int) -> dict[str, Any] | None:
         """After a lost ``productVariantsBulkCreate`` answer: the product read again; when it has every SKU sent

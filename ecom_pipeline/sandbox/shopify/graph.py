@@ -27,7 +27,7 @@ from graphql import (
 )
 
 from ecom_pipeline.sandbox.shopify.sdl import sdl_for
-from ecom_pipeline.sandbox.shopify.search import Fields, build_filter, paginate
+from ecom_pipeline.sandbox.shopify.search import TEXT, Fields, build_filter, document_fields, paginate, snapshot
 from ecom_pipeline.sandbox.shopify.store import (
     DAY,
     Customer,
@@ -180,16 +180,61 @@ def _connection(
     reverse: bool = False,
     sortKey: str = "ID",
     query: str | None = None,
+    index: str | None = None,
     **_ignored: Any,
 ) -> dict[str, Any]:
     ctx = _ctx(info)
     if query and fields is not None:
-        predicate, warnings = build_filter(query, fields, text_of, ctx.store.timezone)
-        records = [r for r in records if predicate(r)]
+        records, warnings = _search(ctx.store, records, query, fields, text_of, index)
         if warnings:
             ctx.search.append({"path": list(info.path.as_list()), "query": query, "warnings": warnings})
     key = sort_keys.get(sortKey, lambda r: r.id)
     return paginate(records, key, first=first, after=after, last=last, before=before, reverse=reverse, bulk=ctx.bulk)
+
+
+def _search(
+    store: ShopifyStore,
+    records: list[Any],
+    query: str,
+    fields: Fields,
+    text_of: Callable[[Any], str],
+    index: str | None,
+) -> tuple[list[Any], list[dict[str, str]]]:
+    """The records ``query`` matches, and Shopify's warnings. ``index`` names the search index the records are in
+    (``products``, ``variants``): while it lags (``store.search_index``), a record matches by the document the index
+    holds for it, not by what it is now; the records returned are read as they are now."""
+    if index is None or not store.search_index.lags:
+        predicate, warnings = build_filter(query, fields, text_of, store.timezone)
+        return [r for r in records if predicate(r)], warnings
+    predicate, warnings = build_filter(query, document_fields(fields), lambda d: d[TEXT], store.timezone)
+    now = store.now()
+    build = index_document(store, index)
+    found = []
+    for record in records:
+        document = store.search_index.document(index, record, now, build)
+        if document is not None and predicate(document):
+            found.append(record)
+    return found, warnings
+
+
+def lag_search(store: ShopifyStore, delay_s: float) -> None:
+    """Make the shop's searches (``products``/``productVariants``/``productsCount`` with ``query:``) lag its writes
+    by ``delay_s`` clock seconds from now on, as Shopify's search index does; what the shop holds now is taken as
+    indexed. 0 turns the lag off."""
+    with store.lock:
+        records = {
+            index: [(r, index_document(store, index)(r)) for r in table.values()]
+            for index, table in (("products", store.products), ("variants", store.variants))
+        }
+        store.search_index.set_delay(delay_s, records)
+
+
+def index_document(store: ShopifyStore, index: str) -> Callable[[Any], dict[str, Any]]:
+    """How a record of ``index`` becomes its search document (every search field of its kind, and its text)."""
+    if index == "products":
+        fields = product_fields(store)
+        return lambda p: snapshot(p, fields, lambda r: r.title)
+    return lambda v: snapshot(v, VARIANT_FIELDS, lambda r: r.title)
 
 
 # ------------------------------------------------------------------------------------------------ search fields
@@ -265,8 +310,14 @@ def _products(_: Any, info: GraphQLResolveInfo, **args: Any) -> dict[str, Any]:
         "PUBLISHED_AT": lambda p: p.published_at or 0,
         "INVENTORY_TOTAL": lambda p: _total_inventory(store, p),
     }
-    fields = {**PRODUCT_FIELDS, "sku": ("text", lambda p: [store.variants[v].sku for v in p.variant_ids])}
-    return _connection(info, list(store.products.values()), sorts, fields, lambda p: p.title, **args)
+    return _connection(
+        info, list(store.products.values()), sorts, product_fields(store), lambda p: p.title, index="products", **args
+    )
+
+
+def product_fields(store: ShopifyStore) -> Fields:
+    """The ``products`` search fields, with ``sku`` (any of the product's variants')."""
+    return {**PRODUCT_FIELDS, "sku": ("text", lambda p: [store.variants[v].sku for v in p.variant_ids])}
 
 
 _COLLECTION_SORTS: dict[str, Callable[[Any], Any]] = {
@@ -319,8 +370,31 @@ def _product_variants(_: Any, info: GraphQLResolveInfo, **args: Any) -> dict[str
     ctx = _ctx(info)
     ctx.require("read_products", info)
     return _connection(
-        info, list(ctx.store.variants.values()), _variant_sorts(ctx.store), VARIANT_FIELDS, lambda v: v.title, **args
+        info,
+        list(ctx.store.variants.values()),
+        _variant_sorts(ctx.store),
+        VARIANT_FIELDS,
+        lambda v: v.title,
+        index="variants",
+        **args,
     )
+
+
+def _product_by_identifier(_: Any, info: GraphQLResolveInfo, identifier: dict[str, Any]) -> Product | None:
+    """``productByIdentifier``: a read by key (id or handle), not a search, so it sees a write at once; null when no
+    product matches (a custom id: none here, the emulator has no metafields)."""
+    ctx = _ctx(info)
+    ctx.require("read_products", info)
+    store = ctx.store
+    if identifier.get("id"):
+        try:
+            return store.products.get(parse_gid(identifier["id"], "Product"))
+        except ValueError as exc:
+            raise GraphQLError(str(exc), extensions={"code": "BAD_REQUEST"}) from exc
+    handle = identifier.get("handle")
+    if handle:
+        return next((p for p in store.products.values() if p.handle == handle), None)
+    return None
 
 
 def _order_visible(ctx: Context, order: Order) -> bool:
@@ -394,10 +468,12 @@ def _count(kind: str) -> Callable[..., Any]:
     ) -> Any:
         ctx = _ctx(info)
         store = ctx.store
+        index: str | None = None
         if kind == "products":
             ctx.require("read_products", info)
             records: list[Any] = list(store.products.values())
-            fields = PRODUCT_FIELDS
+            fields = product_fields(store)  # the products query's filters, ``sku`` included
+            index = "products"
         elif kind == "customers":
             ctx.require("read_customers", info)
             records = list(store.customers.values())
@@ -407,8 +483,7 @@ def _count(kind: str) -> Callable[..., Any]:
             records = [o for o in store.orders.values() if _order_visible(ctx, o)]
             fields = ORDER_FIELDS
         if query:
-            predicate, _warnings = build_filter(query, fields, lambda r: "", store.timezone)
-            records = [r for r in records if predicate(r)]
+            records, _warnings = _search(store, records, query, fields, lambda r: "", index)
         count = len(records)
         if limit is not None and count > limit:
             return {"count": limit, "precision": "AT_LEAST"}
@@ -584,6 +659,7 @@ RESOLVERS: dict[tuple[str, str], Callable[..., Any]] = {
     ("QueryRoot", "appInstallation"): _app_installation,
     ("QueryRoot", "products"): _products,
     ("QueryRoot", "product"): _by_id("Product", "products", "read_products"),
+    ("QueryRoot", "productByIdentifier"): _product_by_identifier,
     ("QueryRoot", "productsCount"): _count("products"),
     ("QueryRoot", "productVariants"): _product_variants,
     ("QueryRoot", "productVariant"): _by_id("ProductVariant", "variants", "read_products"),

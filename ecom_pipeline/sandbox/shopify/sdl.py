@@ -302,6 +302,8 @@ input WeightInput { unit: WeightUnit! value: Float! }
 input InventoryItemMeasurementInput { shippingPackageId: ID weight: WeightInput }
 input InventoryItemInput { sku: String tracked: Boolean measurement: InventoryItemMeasurementInput }
 input ProductSetIdentifiers { id: ID handle: String }
+input UniqueMetafieldValueInput { key: String! namespace: String value: String! }
+input ProductIdentifierInput { customId: UniqueMetafieldValueInput handle: String id: ID }
 input OptionValueSetInput { id: ID name: String }
 input OptionSetInput { id: ID name: String position: Int values: [OptionValueSetInput!] }
 input VariantOptionValueInput { id: ID name: String optionId: ID optionName: String }
@@ -358,6 +360,7 @@ type QueryRoot {
   products(first: Int, after: String, last: Int, before: String, reverse: Boolean = false,
            sortKey: ProductSortKeys = ID, query: String): ProductConnection!
   product(id: ID!): Product
+  @@PRODUCT_BY_IDENTIFIER@@
   collections(first: Int, after: String, last: Int, before: String, reverse: Boolean = false,
               sortKey: CollectionSortKeys = ID, query: String): CollectionConnection!
   collection(id: ID!): Collection
@@ -454,6 +457,13 @@ def sdl_for(version: str) -> str:
             '@deprecated(reason: "Use `bulkOperations` with status filter instead.")' if since_2026_01 else ""
         ),
         "@@BULK_BY_ID@@": "bulkOperation(id: ID!): BulkOperation" if since_2026_01 else "",
+        # productByIdentifier (a read by id, handle or custom id) appeared in 2025-01 (shopify.dev changelog "Using
+        # custom ids and handles in product and customer lookups").
+        "@@PRODUCT_BY_IDENTIFIER@@": (
+            "productByIdentifier(identifier: ProductIdentifierInput!): Product"
+            if has_feature(version, "2025-01")
+            else ""
+        ),
         "@@WEBHOOK_URI_ARGUMENT@@": "uri: String" if uri else "callbackUrl: URL",
         "@@GROUP_OBJECTS@@": group_objects,
         # Stock writes (issue 11): the @idempotent directive from 2026-01 (required at run time from 2026-04), and

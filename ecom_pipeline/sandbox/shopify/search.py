@@ -6,6 +6,12 @@ with ``'`` or ``"``; a leading ``-`` or ``NOT`` negates a term; a bare word is a
 resource's main text (title, name, email). Unknown fields are ignored with a warning in
 ``extensions.search`` like Shopify does, rather than failing the query.
 
+The index lags writes (``SearchIndex``): real Shopify serves ``query:`` from a search index that catches up with a
+write some seconds after it, while reads by key (``product(id:)``, ``productByIdentifier``, ``inventoryItem(id:)``)
+see the write at once. The emulator's lag is off by default (``delay_s`` 0: every search sees the store as it is) and
+set per shop (``ShopSpec.options["search_index_delay_s"]``, or ``store.search_index.set_delay``), so a test can show
+what a client that trusts a search right after its own write does.
+
 Cursors are opaque base64 JSON ``{"last_id": N, "last_value": V}`` like Shopify's: paging resumes strictly
 after the (sort value, id) of the last row seen, so rows updated while a client pages move but are never
 duplicated within one sort position.
@@ -240,3 +246,72 @@ def paginate(
         keyed = keyed[max(0, len(keyed) - last) :]
     page = Page([t[2] for t in keyed], [encode_cursor(t[1], t[0]) for t in keyed], has_next, has_previous)
     return page.as_connection()
+
+
+Document = dict[str, Any]
+
+
+class SearchIndex:
+    """What a ``query:`` search matches: a document per record (the values of its search fields), which lags the
+    record's writes by ``delay_s`` seconds of the shop's clock.
+
+    A record last changed (``max(created_at, updated_at)``) at least ``delay_s`` ago is indexed as it is now; one
+    changed more recently is matched as the index last saw it: not at all when the index never saw it (a product
+    created a moment ago is not found), by its old values when it did (a product renamed a moment ago is found by
+    its old title). Only what a search matches lags: the records a search returns are read as they are now, as on
+    Shopify. With ``delay_s`` 0 (the default) the index is the store itself.
+    """
+
+    def __init__(self, delay_s: float = 0.0) -> None:
+        self.delay_s = float(delay_s)
+        self._documents: dict[tuple[str, int], tuple[int, Document]] = {}
+
+    @property
+    def lags(self) -> bool:
+        return self.delay_s > 0
+
+    def set_delay(self, delay_s: float, records: dict[str, list[tuple[Any, Document]]] | None = None) -> None:
+        """Lag searches by ``delay_s`` from now on; ``records`` (kind -> (record, document)) are taken as indexed
+        as they are now (what a shop that has been running a while has in its index)."""
+        self.delay_s = float(delay_s)
+        for kind, pairs in (records or {}).items():
+            for record, document in pairs:
+                self._documents[(kind, int(record.id))] = (_changed(record), document)
+
+    def document(self, kind: str, record: Any, now: int, build: Callable[[Any], Document]) -> Document | None:
+        """The document a search matches ``record`` by (None: not in the index yet)."""
+        changed = _changed(record)
+        key = (kind, int(record.id))
+        seen = self._documents.get(key)
+        if now - changed >= self.delay_s:
+            if seen is None or seen[0] != changed:
+                seen = (changed, build(record))
+                self._documents[key] = seen
+            return seen[1]
+        return seen[1] if seen is not None else None
+
+
+def _changed(record: Any) -> int:
+    return int(max(getattr(record, "created_at", 0) or 0, getattr(record, "updated_at", 0) or 0))
+
+
+def snapshot(record: Any, fields: Fields, text_of: Callable[[Any], str]) -> Document:
+    """A record's search document: each search field's value now (lists copied), and its free text."""
+    document: Document = {}
+    for name, (_kind, getter) in fields.items():
+        value = getter(record)
+        document[name] = list(value) if isinstance(value, list | tuple | set) else value
+    document[TEXT] = text_of(record)
+    return document
+
+
+TEXT = "__text__"  # a document's free-text key (a bare word of the query matches it)
+
+
+def document_fields(fields: Fields) -> Fields:
+    """``fields`` read from a document instead of a record."""
+    return {name: (kind, _item(name)) for name, (kind, _getter) in fields.items()}
+
+
+def _item(name: str) -> Callable[[Any], Any]:
+    return lambda document: document.get(name)

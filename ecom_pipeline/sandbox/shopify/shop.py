@@ -12,6 +12,8 @@
 - ``bulk_objects_per_s``: bulk operation speed in objects per clock second (default 2,000);
   ``bulk_fault``: ``FAILED`` | ``TIMEOUT`` | ``EXPIRED`` for the first bulk operation;
   ``bulk_mutation_lines_per_s``: bulk mutation speed in JSONL lines per clock second (default 50, an assumption).
+- ``search_index_delay_s``: searches (``products``/``productVariants``/``productsCount`` with ``query:``) see a
+  write this many clock seconds after it, as Shopify's search index does (default 0: at once); see ``search.py``.
 - ``api_date``: the day (``YYYY-MM-DD``) that decides which API versions are supported and which fall forward
   (default: today, UTC); see ``versions.py``.
 """
@@ -22,6 +24,7 @@ from ecom_pipeline.sandbox.clock import SandboxClock
 from ecom_pipeline.sandbox.faults import FaultSwitches
 from ecom_pipeline.sandbox.shop import ShopHandle, ShopSpec
 from ecom_pipeline.sandbox.shopify.api import DEFAULT_VERSION, ShopifyApi
+from ecom_pipeline.sandbox.shopify.graph import lag_search
 from ecom_pipeline.sandbox.shopify.oauth import DEFAULT_SCOPES, OAuthServer
 from ecom_pipeline.sandbox.shopify.store import ShopifyStore
 
@@ -44,6 +47,8 @@ def build_shop(spec: ShopSpec, clock: SandboxClock) -> ShopHandle:
         big_product_variants=int(opts.get("big_product_variants", 0)),
         timezone=spec.timezone,
     )
+    if opts.get("search_index_delay_s"):
+        lag_search(store, float(opts["search_index_delay_s"]))
     oauth = OAuthServer(spec.name, spec.seed, tuple(scopes), clock)
     faults = FaultSwitches()
     api = ShopifyApi(

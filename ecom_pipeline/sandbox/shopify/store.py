@@ -19,6 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, ClassVar
 
 from ecom_pipeline.sandbox.clock import SandboxClock
+from ecom_pipeline.sandbox.shopify.search import SearchIndex
 
 CENT = Decimal("0.01")
 DAY = 86_400
@@ -477,6 +478,8 @@ class ShopifyStore:
         self.orders: dict[int, Order] = {}
         self.deleted_products: dict[int, int] = {}  # id -> deleted at
         self.collections: dict[int, Collection] = {}
+        # What ``query:`` searches match: lags writes once a delay is set (``graph.lag_search``), off by default.
+        self.search_index = SearchIndex()
         self._rng = random.Random(f"{name}:{seed}")
         base = 1_000_000 + (seed % 1000) * 10_000
         self._next = {
