@@ -320,9 +320,10 @@ class ShopifyClient(ShopClient):
 
         ``key`` names the query shape for the governor (defaults to the document's first line); ``estimate`` is
         the expected cost before the shop has told us (e.g. from page sizes). ``retry=False`` is for a mutation
-        that is not idempotent (``collectionCreate``, ``productVariantsBulkCreate``, a ``productSet`` create
-        without a handle): the HTTP layer does not resend it after a failed attempt (a lost answer may hide a
-        write the shop made), so the caller looks up what it meant to create before sending it again
+        that is not idempotent (``collectionCreate``, ``productVariantsBulkCreate``; every ``productSet`` create
+        carries a handle as its identifier, so it is idempotent): the HTTP layer does not resend it after a
+        failed attempt (a lost answer may hide a write the shop made), so the caller looks up what it meant to
+        create before sending it again
         (``writer._write_once``). THROTTLED answers (nothing written) are still waited out and resent here.
         """
         key = key or query.strip().split("{", 1)[0].strip() or query[:40]
