@@ -30,7 +30,9 @@ from ecom_pipeline.platforms.errors import (
     ShopAuthError,
     ShopBadRequestError,
     ShopNotFoundError,
+    ShopRedirectError,
     ShopResponseError,
+    ShopServerError,
     sanitize_url,
 )
 from ecom_pipeline.platforms.woocommerce.client import Page, WooCommerceClient, is_staff
@@ -207,10 +209,19 @@ class VariationFetcher:
 
     def _list_group(self, parent_ids: list[int]) -> list[Any]:
         """Every variation the listing returns for these parents; raises _ListingUnusable when the route is not
-        there, refused, or does not answer a list (the client raises ShopResponseError for that)."""
+        there, refused, does not answer a list (the client raises ShopResponseError for that), still fails with a
+        5xx after the client's retries (the route is internal to WooCommerce Admin: a plugin's fatal error there
+        must not stop every products extract while the per-product route works), or redirects."""
         try:
             return [item for page in self._client().iter_variations_of(parent_ids) for item in page.items]
-        except (ShopNotFoundError, ShopAuthError, ShopBadRequestError, ShopResponseError) as exc:
+        except (
+            ShopNotFoundError,
+            ShopAuthError,
+            ShopBadRequestError,
+            ShopResponseError,
+            ShopServerError,
+            ShopRedirectError,
+        ) as exc:
             what = f"HTTP {exc.status} {exc.code}" if exc.status is not None else type(exc).__name__
             raise _ListingUnusable(f"GET wc-analytics/variations answered {what}: {exc.message}") from exc
 

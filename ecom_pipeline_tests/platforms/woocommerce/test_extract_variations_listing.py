@@ -190,6 +190,31 @@ def test_without_the_route_the_run_reads_per_product_and_says_so_once(
     assert _hub_rows(engine, ctx.integration.id) == _hub_rows(engine, single_ctx.integration.id)
 
 
+def test_a_listing_route_that_keeps_failing_with_a_5xx_falls_back_to_per_product_reads(
+    sandbox: SandboxServer, engine: Engine, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prevents a shop whose internal analytics route breaks (a plugin's fatal error: HTTP 500 on every try) from
+    failing every products extract while the per-product route works: after the client's retries the run reads
+    per product, says why once, and stages what the per-product path stages (review 2, reproduced)."""
+    monkeypatch.setenv("ECOM_HTTP_BACKOFF_BASE_S", "0.01")
+    shop = sandbox.shop("wc-var")
+    variable, _ = _variable_count(shop)
+    shop.faults.update({"server_errors": 1000, "server_error_statuses": [500], "server_error_path": LISTING_PATH})
+    ctx = _context(engine, shop, "broken", {})
+    try:
+        with caplog.at_level(logging.WARNING, logger="wc_var"):
+            report = _extract(ctx, shop)
+    finally:
+        shop.faults.update({"server_errors": 0, "server_error_path": ""})
+    meta = report.metadata()["variations_listing"]
+    assert meta["listing"] == "per_product" and "HTTP 500" in meta["fallback_reason"]
+    assert len([r for r in caplog.records if "per product" in r.getMessage()]) == 1
+    single_ctx = _context(engine, shop, "single", {"variations_listing": "per_product"})
+    _extract(single_ctx, shop)
+    assert _staged(engine, ctx.integration.id) == _staged(engine, single_ctx.integration.id)
+    assert variable > 0
+
+
 class CreatingClient(WooCommerceClient):
     """Creates a variation under the first variable product of the first products page, right after that page was
     read: the merchant adds a size between the product read and the variations listing."""
