@@ -55,8 +55,8 @@ class CreateUncertain(ShopUnreachableError):
 
     kind = "The shop did not answer a create"
     default_hint = (
-        "The next push looks it up by its reference (or name) before creating it; one without a reference may need "
-        "a look in the shop for a second copy."
+        "The next push looks it up before creating it: by its reference or name, else (marked in this rejection) "
+        "by its slug or option values among the records made after this push began."
     )
 
 
@@ -96,8 +96,9 @@ def create_once(
     still has not, the POST is **not** sent again: the item fails with :class:`CreateUncertain` (a rejection of this
     push), and the next push's look-up finds the record if the shop made it late: by reference (products,
     combinations) or name (groups, values, categories, tags); a record with neither (a product with combinations,
-    a product without SKU, a combination without reference) only when that push resumes an interrupted one
-    (``plan.resume``: by slug), which a rejection does not make it (docs/two-way-sync.md). A look-up made at once
+    a product without SKU, a combination without reference) by slug or option values, above this push's id floors:
+    the writer marks the rejection (``CREATE_UNCERTAIN`` in its payload) and the next push reads the open marks
+    (``plan.uncertain_creates``; docs/two-way-sync.md). A look-up made at once
     after a timeout found nothing while PHP was still saving the record, and the POST sent again made a second one.
     """
     for attempt in range(CREATE_ATTEMPTS):
