@@ -167,6 +167,10 @@ class ExportPlan:
     # failed part-way, so records it created may have no link: the writer also looks up what it cannot find by SKU
     # (variable parents, by slug).
     resume: bool = False
+    # Hub product id -> the marker a writer left in an open export rejection (``CREATE_UNCERTAIN`` in its payload)
+    # when a create of that product (or of a combination under it) got no answer and was not sent again: the shop may
+    # have saved it late. The writer then looks it up as on a resume, for that product only (``uncertain_creates``).
+    uncertain_creates: dict[int, dict[str, Any]] = field(default_factory=dict)
     # (entity, hub id) of planned creates the writer linked to a record the shop already had (found by SKU or slug)
     # instead of creating it: their lineage says ``adopted`` (sync/lineage.py). Writers mark them with ``adopt``.
     adopted: set[tuple[str, int]] = field(default_factory=set)
@@ -800,6 +804,29 @@ def interrupted_push(conn: Connection, integration_id: int) -> bool:
     return conn.execute(last).scalar_one_or_none() == "failed"
 
 
+# The payload key under which a writer marks a rejection as "a create got no answer and may exist in the shop".
+CREATE_UNCERTAIN = "create_uncertain"
+
+
+def uncertain_creates(conn: Connection, integration_id: int) -> dict[int, dict[str, Any]]:
+    """Hub product id -> the writer's marker of each open export rejection of this shop whose create got no answer
+    (payload ``CREATE_UNCERTAIN``: ``{"hub_id": ..., ...}``). Durable: a rejection stays open until a push no longer
+    refuses the item, so the next push knows a record of that product may be in the shop without a link."""
+    rows = conn.execute(
+        select(rejected_records.c.payload).where(
+            rejected_records.c.integration_id == integration_id,
+            rejected_records.c.stage == "export",
+            rejected_records.c.resolved_at.is_(None),
+        )
+    ).scalars()
+    found: dict[int, dict[str, Any]] = {}
+    for payload in rows:
+        marker = payload.get(CREATE_UNCERTAIN) if isinstance(payload, dict) else None
+        if isinstance(marker, dict) and str(marker.get("hub_id", "")).isdigit():
+            found[int(marker["hub_id"])] = dict(marker)
+    return found
+
+
 def close_interrupted(conn: Connection, integration_id: int, current: int) -> None:
     """Close earlier push rows a killed process left ``running``: this run has redone (and linked) their work."""
     conn.execute(
@@ -903,6 +930,7 @@ def run_push(
         report = PushReport(int(shop.id), shop.platform, plan)
         with engine.connect() as conn:
             plan.resume = interrupted_push(conn, int(shop.id))
+            plan.uncertain_creates = uncertain_creates(conn, int(shop.id))
         reports.append(report)
         if dry_run:
             with engine.connect() as conn:
@@ -965,6 +993,7 @@ def run_push(
 
 
 __all__ = [
+    "CREATE_UNCERTAIN",
     "ExportError",
     "ExportPlan",
     "FieldUpdate",
@@ -980,4 +1009,5 @@ __all__ = [
     "plan_export",
     "push_fields_for",
     "run_push",
+    "uncertain_creates",
 ]

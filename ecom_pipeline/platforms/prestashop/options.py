@@ -55,8 +55,8 @@ class CreateUncertain(ShopUnreachableError):
 
     kind = "The shop did not answer a create"
     default_hint = (
-        "The next push looks it up by its reference (or name) before creating it; one without a reference may need "
-        "a look in the shop for a second copy."
+        "The next push looks it up before creating it: by its reference or name, else (marked in this rejection) "
+        "by its slug or option values among the records made after this push began."
     )
 
 
@@ -66,12 +66,19 @@ class OptionError(Exception):
 
 def may_still_run(err: ShopApiError) -> bool:
     """Whether the shop may still be executing a request whose answer ``err`` replaced: no answer came (a timeout, a
-    connection dropped before the answer) or a gateway answered for the shop (502, 504). PHP goes on after the
-    client (or nginx) gave up, so the record can appear seconds later. A 500/503 from the shop itself, a 429 or a
-    body cut after its headers are answers the shop had finished writing: its work is done either way."""
+    connection dropped before the answer) or something in front of PrestaShop answered for it: any 5xx without a
+    webservice error document (``{"errors": [...]}`` / ``<errors>``, whose code the client keeps in ``err.code``).
+    PHP goes on after the client (or the proxy) gave up, so the record can appear seconds later. Not only nginx's
+    502/504: a proxy's 503 (Heroku H12, Varnish), Cloudflare's 520/522/524, a blank 500 all come from in front of
+    or around a PHP that may still be saving; taken for finished answers, the push looked once and sent the POST
+    again (a second product when PHP finished). A 5xx carrying a webservice error (PrestaShop answered it), a 429
+    or a body cut after its headers are answers the shop had finished writing: its work is done either way."""
     if isinstance(err, ShopUnreachableError):
         return "Failed to establish a new connection" not in err.message  # refused: never reached the shop
-    return isinstance(err, ShopServerError) and err.status in (502, 504)
+    if isinstance(err, ShopRateLimitedError) or not isinstance(err, ShopServerError):
+        return False
+    status = err.status or 0
+    return 500 <= status <= 599 and status != 429 and not err.code
 
 
 def create_once(
@@ -91,13 +98,14 @@ def create_once(
     groups/values, categories, tags, and the writer's products and combinations (found again by reference). Raises
     ``error`` with the shop's message; ``error`` None: the shop's error itself (:class:`ShopApiError`).
 
-    When the shop may still be running the lost request (``may_still_run``: a timeout, a gateway's 502/504), the
+    When the shop may still be running the lost request (``may_still_run``: a timeout, a proxy's 5xx), the
     look-up is repeated ``SETTLE_DELAYS_S`` apart (about 15 s in all) while the record has not appeared, and when it
     still has not, the POST is **not** sent again: the item fails with :class:`CreateUncertain` (a rejection of this
     push), and the next push's look-up finds the record if the shop made it late: by reference (products,
     combinations) or name (groups, values, categories, tags); a record with neither (a product with combinations,
-    a product without SKU, a combination without reference) only when that push resumes an interrupted one
-    (``plan.resume``: by slug), which a rejection does not make it (docs/two-way-sync.md). A look-up made at once
+    a product without SKU, a combination without reference) by slug or option values, above this push's id floors:
+    the writer marks the rejection (``CREATE_UNCERTAIN`` in its payload) and the next push reads the open marks
+    (``plan.uncertain_creates``; docs/two-way-sync.md). A look-up made at once
     after a timeout found nothing while PHP was still saving the record, and the POST sent again made a second one.
     """
     for attempt in range(CREATE_ATTEMPTS):

@@ -32,7 +32,9 @@ WooCommerce writer: ``apply_plan(client, plan, on_links) -> WriteOutcome`` and `
   within its product, else by its option values) and linked when found; only when none is found is it sent again.
   After a timeout (the shop may still be saving it: PHP goes on after the client gave up) the look-up is repeated
   for about 15 s, and a record still not found is not sent again in this push: the item is rejected and the next
-  push's look-up by reference adopts it (``options.create_once``).
+  push's look-up by reference adopts it (``options.create_once``); one without a reference is found by the marker
+  the rejection carries (``plan.uncertain_creates``: by ``link_rewrite`` or option values above that push's id
+  floors, :meth:`_Writer._late_product`).
   A blind retry made a second product or combination with the same reference, one of them never linked.
 - **Delete**: a hub product deleted becomes ``active`` 0 in the shop (never a DELETE). A hub variant deleted under
   a live product is ``DELETE /api/combinations/{id}`` (a 404 means an earlier, interrupted push deleted it already);
@@ -89,11 +91,18 @@ from ecom_pipeline.platforms.inflight import InOrder
 from ecom_pipeline.platforms.prestashop import extract as ps_extract
 from ecom_pipeline.platforms.prestashop.categories import HOME_CATEGORY, CategoryError, PrestaShopCategories
 from ecom_pipeline.platforms.prestashop.client import PrestaShopClient, filter_chunks
-from ecom_pipeline.platforms.prestashop.options import OptionError, PrestaShopOptions, create_once, set_association
+from ecom_pipeline.platforms.prestashop.options import (
+    CreateUncertain,
+    OptionError,
+    PrestaShopOptions,
+    create_once,
+    set_association,
+)
 from ecom_pipeline.platforms.prestashop.tags import PrestaShopTags, TagError, set_tags, tag_ids_of
 from ecom_pipeline.platforms.prestashop.transform import product_to_canonical, variant_id
 from ecom_pipeline.sync.export import (
     CATEGORIES,
+    CREATE_UNCERTAIN,
     TAGS,
     ExportPlan,
     FieldUpdate,
@@ -627,10 +636,13 @@ class _Writer:
             try:
                 if sku and sku in existing:
                     self._adopt(c, existing[sku])
+                elif late := self._late_product(c, sku or ""):
+                    self._adopt(c, late)
                 else:
                     self._create(c)
             except (ShopApiError, _Refused) as err:
-                self.out.reject("product", sku or c.handle or f"#{c.hub_id}", str(err), {"handle": c.handle})
+                key = sku or c.handle or f"#{c.hub_id}"
+                self.out.reject("product", key, str(err), self._rejection_payload(c.hub_id, err, {"handle": c.handle}))
         self._variant_creates(plan)
         groups: dict[str, list[FieldUpdate]] = {}
         combination_updates: list[FieldUpdate] = []
@@ -851,7 +863,11 @@ class _Writer:
         :meth:`_variable_create` once those in flight are handled, when it may be adopted (a variant's reference
         is the shop's already, or an interrupted push's rerun: found by ``link_rewrite``) or when a variant has no
         reference a rerun could find it by (its links are committed at once)."""
-        adopting = any(v.sku and v.sku in existing for v in c.variants) or (self.plan.resume and bool(c.handle))
+        adopting = (
+            any(v.sku and v.sku in existing for v in c.variants)
+            or (self.plan.resume and bool(c.handle))
+            or c.hub_id in self.plan.uncertain_creates
+        )
         if flight.window == 1 or adopting or not all(_findable(v.sku) for v in c.variants):
             flight.drain()
             self._variable_create(c, existing)
@@ -894,7 +910,7 @@ class _Writer:
                 self._flush_links()
             elif not isinstance(error, _Refused):
                 raise error
-            self.out.reject("product", key, str(error), {"handle": c.handle})
+            self.out.reject("product", key, str(error), self._rejection_payload(c.hub_id, error, {"handle": c.handle}))
             return
         pid, cids, failure = result
         self.out.created += 1
@@ -910,7 +926,9 @@ class _Writer:
         self.pending_links.extend(rows)
         if failure is not None:
             self._flush_links()
-            self.out.reject("product", key, str(failure), {"handle": c.handle})
+            self.out.reject(
+                "product", key, str(failure), self._rejection_payload(c.hub_id, failure, {"handle": c.handle})
+            )
         elif len(self.pending_links) >= FRESH_LINKS:
             self._flush_links()
 
@@ -928,6 +946,8 @@ class _Writer:
             if not owners and self.plan.resume and c.handle:
                 # Killed between the product's POST and its first combination: no reference to find it by.
                 owners = set(self._by_link_rewrite(product_link_rewrite(c.handle, "")))
+            if not owners and (late := self._late_product(c, "")):
+                owners = {late}  # an earlier push's create that got no answer, saved by the shop after it gave up
             if owners:
                 pid = owners.pop()
                 tree = self.client.get_xml("products", pid)
@@ -981,7 +1001,7 @@ class _Writer:
             self.out.reject("product", key, str(err), {"handle": c.handle})
         except ShopApiError as err:
             self._flush_links()
-            self.out.reject("product", key, str(err), {"handle": c.handle})
+            self.out.reject("product", key, str(err), self._rejection_payload(c.hub_id, err, {"handle": c.handle}))
 
     def _flush_links(self) -> None:
         """Commit the links of created products and combinations not committed yet (one transaction)."""
@@ -989,15 +1009,71 @@ class _Writer:
             rows, self.pending_links = self.pending_links, []
             self.on_links(rows)
 
-    def _by_link_rewrite(self, handle: str) -> list[str]:
+    def _by_link_rewrite(self, handle: str, *, reference: str = "", newer_than: int = 0) -> list[str]:
         """After an interrupted push: the id of the shop's product without a reference whose ``link_rewrite`` is
         ``handle`` (the hub handle a create writes), when there is exactly one: a product with combinations this
-        push created before it was killed (its combinations, which carry the references, were not created yet)."""
-        if "|" in handle or "]" in handle:
+        push created before it was killed (its combinations, which carry the references, were not created yet).
+        ``reference``: the reference the product must carry instead ("" : none); ``newer_than``: only ids above it
+        (:meth:`_late_product`)."""
+        if not handle or "|" in handle or "]" in handle:
             return []
         items = self.client.list("products", {"filter[link_rewrite]": f"[{handle}]", "display": "[id,reference]"})
-        found = [str(i.get("id")) for i in items if not i.get("reference")]
+        found = [
+            str(i.get("id"))
+            for i in items
+            if str(i.get("reference") or "") == reference and int(i.get("id") or 0) > newer_than
+        ]
         return found if len(found) == 1 else []
+
+    def _late_product(self, c: ProductCreate, reference: str) -> str | None:
+        """The product an earlier push's unanswered create made late, when that push said so (an open rejection
+        marked ``CREATE_UNCERTAIN``: ``plan.uncertain_creates``) and it has nothing to be found by: a product with
+        combinations, one without SKU or with a SKU no reference filter holds. Looked for by its ``link_rewrite``
+        among the products created after that push's id floor (``_IdFloor``, kept in the marker) with the same
+        reference, and taken when exactly one: a merchant's own older product of that slug is never adopted.
+
+        Why: the first push waits ~15 s for such a record and then rejects the item; without this the next push
+        found nothing by reference (the look-up by slug ran only on a resume) and created the product again."""
+        marker = self.plan.uncertain_creates.get(c.hub_id)
+        if marker is None or "products" not in marker:
+            return None
+        if reference and _findable(reference):
+            return None  # the reference look-up (``lookup_references``/``lookup_combinations``) finds it
+        handle = product_link_rewrite(c.handle, str(c.values.get("title") or ""))
+        found = self._by_link_rewrite(handle, reference=reference, newer_than=int(marker["products"]))
+        if found:
+            _log.info("PrestaShop product %s: made late by an earlier push's unanswered create, adopted", found[0])
+        return found[0] if found else None
+
+    def _late_combination(self, product_hub_id: int, pid: str, sku: str, option_ids: Sequence[str]) -> str | None:
+        """The combination an earlier push's unanswered create made late under linked product ``pid`` (marker as in
+        :meth:`_late_product`), when it has no reference to be found by: by its option values among the product's
+        combinations created after that push's floor, with the same (unfindable) reference; exactly one."""
+        marker = self.plan.uncertain_creates.get(product_hub_id)
+        if marker is None or "combinations" not in marker or (sku and _findable(sku)):
+            return None
+        values = sorted(option_ids)
+        items = self.client.list("combinations", {"filter[id_product]": f"[{pid}]", "display": "full"})
+        found = [
+            str(i["id"])
+            for i in items
+            if int(i["id"]) > int(marker["combinations"])
+            and str(i.get("reference") or "") == sku
+            and _option_values_of(i) == values
+        ]
+        return found[0] if len(found) == 1 else None
+
+    def _rejection_payload(self, hub_id: int, err: BaseException, payload: dict[str, Any]) -> dict[str, Any]:
+        """A rejection's payload; for a create that got no answer (:class:`CreateUncertain`) with the marker the next
+        push reads back (``sync.export.uncertain_creates``): the hub product and the id floors of this push (ids
+        above them may be the lost request's record)."""
+        if isinstance(err, CreateUncertain):
+            try:
+                floors = {"products": self.id_floor("products"), "combinations": self.id_floor("combinations")}
+            except ShopApiError:  # the shop still not answering: no marker, the item is retried as before
+                return payload
+            return {**payload, CREATE_UNCERTAIN: {"hub_id": int(hub_id), **floors}}
+        return payload
 
     def _variant_creates(self, plan: ExportPlan) -> None:
         """Hub variants missing under a linked product: new combinations (their impact over the product's price)."""
@@ -1009,8 +1085,16 @@ class _Writer:
             v, pid = vc.variant, vc.product_external_id
             try:
                 found = existing.get(v.sku or "")
+                option_ids: list[str] | None = None
+                late: str | None = None
+                if not (found and found[0] == pid) and vc.product_hub_id in self.plan.uncertain_creates:
+                    option_ids = self._option_ids(v.options)
+                    late = self._late_combination(vc.product_hub_id, pid, v.sku or "", option_ids)
                 if found and found[0] == pid:
                     cid = found[1]
+                    self.plan.adopt("variant", v.hub_id)
+                elif late is not None:
+                    cid = late  # made late by an earlier push's unanswered create
                     self.plan.adopt("variant", v.hub_id)
                 else:
                     if pid not in stored:
@@ -1018,11 +1102,14 @@ class _Writer:
                         price = _decimal(record.findtext("price")) or Decimal("0")
                         stored[pid] = (price, _decimal(record.findtext("weight")))
                     price, weight = stored[pid]
-                    cid = self._post_combination(pid, v.values, self._option_ids(v.options), price, (), weight)
+                    if option_ids is None:
+                        option_ids = self._option_ids(v.options)
+                    cid = self._post_combination(pid, v.values, option_ids, price, (), weight)
                 entry = self.written.setdefault(pid, _Written(vc.product_hub_id, None, {}))
                 self.on_links([self._variant_link(pid, cid, v.hub_id, v.sku, entry)])
             except (_Refused, ShopApiError) as err:
-                self.out.reject("variant", v.sku or f"#{v.hub_id}", str(err), {"product": pid})
+                payload = self._rejection_payload(vc.product_hub_id, err, {"product": pid})
+                self.out.reject("variant", v.sku or f"#{v.hub_id}", str(err), payload)
 
     def _post_combination(
         self,

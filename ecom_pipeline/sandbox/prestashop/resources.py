@@ -255,11 +255,22 @@ CURRENCIES = Resource(
     writable=False,
 )  # fmt: skip
 
+# The shops of a multishop install (the recorded key may use ``shops``: its /api/ index). Fields in the order
+# PrestaShop 8.2.1 prints them: ``id``, then Shop::$webserviceParameters' fields (id_shop_group, id_category), then
+# Shop::$definition's others. Read-only here (the back office makes shops). A one-shop install lists its shop 1.
+SHOPS = Resource(
+    "shops",
+    "shop",
+    ("id", "id_shop_group", "id_category", "active", "deleted", "name", "color", "theme_name"),
+    refs={"id_shop_group": "shop_groups", "id_category": "categories"},
+    writable=False,
+)
+
 RESOURCES: dict[str, Resource] = {
     r.plural: r
     for r in (
         PRODUCTS, COMBINATIONS, STOCK_AVAILABLES, ORDERS, CUSTOMERS, ORDER_HISTORIES, ORDER_STATES, CONFIGURATIONS,
-        CURRENCIES,
+        CURRENCIES, SHOPS,
     )
 }  # fmt: skip
 

@@ -133,6 +133,7 @@ class PrestaSeeder:
             "PS_STOCK_MANAGEMENT": "1",
             "PS_SHOP_DEFAULT": "1",  # the shop a webservice request without id_shop works in (multishop)
         }
+        self.store.add_shop(1, 1)  # the default shop, in the default group (a one-shop install too)
         for name, value in settings.items():
             cid = self.store._new_id("configurations")
             self.store.tables["configurations"][cid] = {

@@ -56,6 +56,17 @@ class PrestaStore(PrestaWebservice, ShopAdmin):
         """The stock_available row of a product (``id_product_attribute`` 0) or of one of its combinations."""
         return self.tables["stock_availables"][self.stock_index[(product_id, id_product_attribute)]]
 
+    def add_shop(self, id_shop: int, id_shop_group: int = 1, name: str | None = None) -> None:
+        """A shop of a multishop install (the ``shops`` resource), in group ``id_shop_group`` (1: the default
+        group, as PrestaShop makes them); an existing one moves to that group."""
+        with self.lock:
+            self.tables["shops"][int(id_shop)] = {
+                "id": int(id_shop), "id_shop_group": str(id_shop_group), "id_category": "2", "active": "1",
+                "deleted": "0", "name": name or (self.name if id_shop == 1 else f"{self.name} {id_shop}"),
+                "color": "", "theme_name": "classic",
+            }  # fmt: skip
+            self.next_ids["shops"] = max(self.next_ids.get("shops", 1), int(id_shop) + 1)
+
     def add_shop_stock(self, id_shop: int, id_shop_group: int = 0, quantity: int | None = None) -> dict[int, int]:
         """Play a multishop install: every stock row of the default shop (``id_shop`` 1) gets a twin for another
         shop (``id_shop`` N, ``id_shop_group`` 0), or, ``id_shop`` 0, for a group that shares its stock. Twins get
@@ -63,6 +74,8 @@ class PrestaStore(PrestaWebservice, ShopAdmin):
         original's when None). The webservice lists them all. Returns ``{default row id: twin id}``. The twins
         live on their own: writes and orders of the emulator move the default shop's rows only."""
         with self.lock:
+            if id_shop and id_shop not in self.tables["shops"]:
+                self.add_shop(id_shop)  # a shop of its own stock: in the default group
             table = self.tables["stock_availables"]
             twins: dict[int, int] = {}
             for sid in sorted(self.stock_index.values()):

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import create_engine, select
 
 from ecom_pipeline.platforms.prestashop.client import PrestaShopClient
-from ecom_pipeline.platforms.prestashop.shops import ShopStock
+from ecom_pipeline.platforms.prestashop.shops import ShopStock, ShopUnknownError
 from ecom_pipeline.platforms.prestashop.spec import platform_spec
 from ecom_pipeline.platforms.prestashop.stock import write_stock
 from ecom_pipeline.sandbox.server import SandboxServer, ShopHandle, ShopSpec
@@ -132,9 +132,60 @@ def test_a_shop_of_a_group_sharing_its_stock_takes_the_groups_row(shop: ShopHand
                 "id_shop_group": group, "quantity": quantity}  # fmt: skip
 
     rows = [row(10, "0", "1", "3"), row(11, "0", "2", "8"), row(12, "4", "0", "9")]
+    shop.store.add_shop(3, 1)
     with PrestaShopClient(shop.http_url, shop.credentials["api_key"]) as client:
         assert [r["id"] for r in ShopStock(client, {"shop_id": 3, "shop_group_id": 2}).select(rows)] == [11]
         assert [r["id"] for r in ShopStock(client, {"shop_id": 4}).select(rows)] == [12]
         one_group = [rows[0], rows[2]]
-        assert [r["id"] for r in ShopStock(client, {"shop_id": 3}).select(one_group)] == [10]
-        assert [r["id"] for r in ShopStock(client, {}).select(rows)] == []  # default shop 1 (PS_SHOP_DEFAULT)
+        assert [r["id"] for r in ShopStock(client, {"shop_id": 3}).select(one_group)] == [10]  # shops: group 1
+        assert [r["id"] for r in ShopStock(client, {}).select(rows)] == [10]  # default shop 1 (group 1)
+
+
+def _row(rid: int, pid: str, id_shop: str, group: str, quantity: str) -> dict[str, Any]:
+    return {"id": rid, "id_product": pid, "id_product_attribute": "0", "id_shop": id_shop, "id_shop_group": group,
+            "quantity": quantity}  # fmt: skip
+
+
+def test_rows_all_shared_by_several_groups_are_chosen_by_the_shops_group(shop: ShopHandle) -> None:
+    """Prevents every group's row being taken when no row names a shop (two quantities for one item, r1 #3): the
+    listing ``{id_shop 0}`` was taken for a one-shop one."""
+    shop.store.add_shop(3, 2)
+    rows = [_row(10, "7", "0", "1", "5"), _row(11, "7", "0", "2", "900")]
+    with PrestaShopClient(shop.http_url, shop.credentials["api_key"]) as client:
+        assert [r["id"] for r in ShopStock(client, {}).select(rows)] == [10]  # PS_SHOP_DEFAULT 1, shops: group 1
+        assert [r["id"] for r in ShopStock(client, {"shop_id": 3}).select(rows)] == [11]  # shops: group 2
+        assert [r["id"] for r in ShopStock(client, {"shop_id": 3, "shop_group_id": 1}).select(rows)] == [10]
+
+
+def test_another_groups_only_shared_row_is_not_taken(shop: ShopHandle) -> None:
+    """Prevents shop 1 getting product 2's group-2 quantity (r1 #4): the only shared row of an item was taken
+    without knowing the shop's group."""
+    shop.store.add_shop(5, 2)
+    rows = [_row(1, "1", "1", "1", "3"), _row(2, "2", "0", "2", "900"), _row(3, "3", "0", "1", "4")]
+    with PrestaShopClient(shop.http_url, shop.credentials["api_key"]) as client:
+        assert [r["id"] for r in ShopStock(client, {"shop_id": 1}).select(rows)] == [1, 3]
+        assert [r["id"] for r in ShopStock(client, {"shop_id": 5}).select(rows)] == [2]
+
+
+def test_a_multishop_listing_without_a_known_default_shop_is_refused(shop: ShopHandle) -> None:
+    """Prevents reading (or writing) shop 1's stock for an integration of another shop when PS_SHOP_DEFAULT cannot
+    be read: refused, saying to connect with --shop-id; a one-shop listing still needs nothing."""
+    configurations = shop.store.tables["configurations"]
+    for cid in [c for c, r in configurations.items() if r["name"] == "PS_SHOP_DEFAULT"]:
+        del configurations[cid]
+    rows = [_row(1, "1", "1", "0", "3"), _row(2, "1", "2", "0", "900")]
+    with PrestaShopClient(shop.http_url, shop.credentials["api_key"]) as client:
+        with pytest.raises(ShopUnknownError, match="--shop-id"):
+            ShopStock(client, {}).select(rows)
+        assert [r["id"] for r in ShopStock(client, {"shop_id": 2}).select(rows)] == [2]
+        assert [r["id"] for r in ShopStock(client, {}).select(rows[:1])] == [1]
+
+
+def test_the_shops_resource_is_served_as_prestashop_prints_it(shop: ShopHandle) -> None:
+    """The emulator's ``shops`` (what ``ShopStock.group_id`` reads): fields in PrestaShop 8.2.1's order."""
+    shop.store.add_shop(2, 2)
+    with PrestaShopClient(shop.http_url, shop.credentials["api_key"]) as client:
+        got = client.list("shops", {"display": "full"})
+        assert [(r["id"], r["id_shop_group"]) for r in got] == [(1, "1"), (2, "2")]
+        assert list(got[0]) == ["id", "id_shop_group", "id_category", "active", "deleted", "name", "color",
+                                "theme_name"]  # fmt: skip

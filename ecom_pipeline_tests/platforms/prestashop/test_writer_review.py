@@ -12,6 +12,7 @@ import pytest
 
 from ecom_pipeline.platforms.errors import ShopApiError
 from ecom_pipeline.platforms.prestashop import extract as X
+from ecom_pipeline.platforms.prestashop import options as O
 from ecom_pipeline.platforms.prestashop import writer as W
 from ecom_pipeline.platforms.prestashop.client import PrestaShopClient, set_xml_field
 from ecom_pipeline.platforms.prestashop.transform import product_to_canonical
@@ -117,12 +118,14 @@ def test_a_product_with_combinations_whose_create_is_cut_is_made_once(
 
 @pytest.mark.parametrize("concurrency", [1, 3])
 def test_a_create_the_shop_refused_with_a_5xx_is_not_taken_for_the_merchants_product_with_the_same_slug(
-    shop: ShopHandle, concurrency: int
+    shop: ShopHandle, concurrency: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Prevents linking the hub product to the merchant's own product: after a 503 the shop had not applied, the
     look-up by link_rewrite found the merchant's unlinked "mugs" (made before the push, no reference) and took it
     for the lost create, so the hub's combinations were created under it and later pushes overwrote its title and
-    prices. Only a product newer than the push's first create can be the lost request's."""
+    prices. Only a product newer than the push's first create can be the lost request's. (A proxy's 503 may hide a
+    PHP still saving: the look-ups are repeated, then the item is rejected without a second POST: r1 #2.)"""
+    monkeypatch.setattr(O, "SETTLE_DELAYS_S", (0.1, 0.1), raising=False)
     handle = f"mugs-{concurrency}"
     with client_for(shop) as client:
         mine = VariantValues(hub_id=1, sku=None, values={"sku": None, "price": Decimal("5")}, options={"Size": "S"})
@@ -153,14 +156,14 @@ def test_a_create_the_shop_refused_with_a_5xx_is_not_taken_for_the_merchants_pro
     with client_for(shop) as client:
         out = W.apply_plan(client, p, links.extend, concurrency=concurrency)
     assert shop.faults.server_errors == 0, "the fault must have refused a call"
-    assert len(shop.store.tables["products"]) == before + 1
+    assert len(shop.store.tables["products"]) == before  # not sent again after the 503 (it may still be saving)
     pid = {r["external_id"] for r in links if r["entity"] == "product"}
-    assert pid and pid != {merchant}, "the hub product was linked to the merchant's product"
+    assert merchant not in pid, "the hub product was linked to the merchant's product"
     assert rows(shop, "combinations", id_product=merchant) == [] or all(
         c["reference"] in ("", None) for c in rows(shop, "combinations", id_product=merchant)
     ), "the hub's combinations went under the merchant's product"
     assert shop.store.text(shop.store.tables["products"][int(merchant)]["name"]) == "Merchant mugs"
-    assert out.rejections == []
+    assert [r.key for r in out.rejections] == [handle] and "not sent again" in out.rejections[0].reason
 
 
 @pytest.mark.parametrize(("sku", "size"), [("DUPV-LINKED", "XXL"), (None, "XXXL")])
