@@ -100,6 +100,8 @@ def stage(args: argparse.Namespace) -> None:
                     raise SystemExit(f"extract failed: {done.errors}")
             with engine.connect() as conn:
                 count = conn.execute(text("SELECT count(*) FROM staging_records")).scalar_one()
+                if engine.dialect.name == "sqlite":  # into the file itself: ``apply`` copies the file alone
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
             print(f"{url.split(':')[0]}: {count:,} staged rows", flush=True)
             engine.dispose()
     finally:

@@ -188,6 +188,35 @@ def _sqlite_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, A
     return True
 
 
+# SQLite's largest rowid: a table whose largest id is this close to it gets random free ids for new rows.
+_SQLITE_MAX_ROWID = 2**63 - 1
+
+
+def sqlite_insert_ids(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> list[int] | None:
+    """Insert ``rows`` (no ``id`` among their keys) on SQLite with one driver executemany (``_sqlite_insert``) and
+    return their new ids in row order; None, with nothing sent, when the rows do not fit that path.
+
+    SQLAlchemy's ``INSERT ... RETURNING`` in parameter order sends one statement per row on SQLite (it does not
+    rely on SQLite's order of RETURNING rows): 19,164 statements for a mid shop's new hub rows. Without explicit
+    ids SQLite numbers each new row one above the largest id the table holds (or, with ``AUTOINCREMENT``, ever
+    held), so the rows of one executemany, inside this transaction that holds the database's write lock, get
+    consecutive ids in row order ending at ``last_insert_rowid()``: the ids the one-row INSERTs gave them. The one
+    exception, a largest id near 2**63-1 where SQLite picks free ids at random, is checked first (None).
+    """
+    if not rows or "id" in rows[0]:
+        return None
+    largest = conn.execute(select(func.max(table.c.id))).scalar()
+    if largest is not None and int(largest) > _SQLITE_MAX_ROWID - len(rows):
+        return None
+    if not _sqlite_insert(conn, table, rows):
+        return None
+    last = int(conn.exec_driver_sql("SELECT last_insert_rowid()").scalar_one())
+    first = last - len(rows) + 1
+    if largest is not None and first <= int(largest):
+        raise RuntimeError(f"{table.name}: new ids {first}..{last} not above the largest id {largest}")
+    return list(range(first, last + 1))
+
+
 class _NotCopyable(Exception):
     """A value COPY's text format is not given here (an array, bytes): the rows go by INSERT instead."""
 

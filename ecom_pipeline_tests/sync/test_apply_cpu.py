@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, Table, select, text
+from sqlalchemy import Engine, Table, func, insert, select, text
 
 from ecom_pipeline.platforms.registry import platforms
 from ecom_pipeline.sandbox.server import SandboxServer, ShopHandle, ShopSpec
@@ -26,6 +26,7 @@ from ecom_pipeline.sync.apply import apply_staged
 from ecom_pipeline.sync.extract_run import ExtractOptions, extract_for_tenant
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import CredentialCipher
+from ecom_pipeline.warehouse.engine import make_engine
 from ecom_pipeline.warehouse.schema import (
     entity_links,
     hub_customers,
@@ -36,6 +37,7 @@ from ecom_pipeline.warehouse.schema import (
     hub_variants,
     rejected_records,
 )
+from ecom_pipeline_tests.sync.helpers import T0
 
 ENTITIES = ("product", "inventory", "customer", "order")
 HUB_TABLES: tuple[Table, ...] = (
@@ -193,3 +195,65 @@ def test_reset_hub_gives_the_ids_of_a_fresh_warehouse(engine: Engine, shop: Shop
     _reset_hub(engine)
     _apply_all(engine)
     assert _hub_state(engine) == first
+
+
+def test_sqlite_new_hub_rows_by_one_executemany_leave_the_same_hub(
+    engine: Engine, shop: ShopHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New hub rows on SQLite: one driver executemany numbered by ``last_insert_rowid()`` (was one INSERT ...
+    RETURNING a row); PostgreSQL keeps its COPY, so there both runs take the same path."""
+    _old_and_new(engine, shop, monkeypatch, lambda p: p.setattr(store, "sqlite_insert_ids", lambda *a: None))
+
+
+def _hub_product_rows(count: int, start: int = 0) -> list[dict[str, Any]]:
+    return [
+        {
+            "tenant_id": "acme",
+            "title": f"P{start + n}",
+            "status": "active",
+            "tags": [],
+            "categories": [],
+            "synced_at": T0,
+            "source_updated_at": T0,
+            "deleted_at": None,
+        }
+        for n in range(count)
+    ]
+
+
+@pytest.mark.parametrize("gap", [False, True])
+def test_sqlite_insert_ids_are_the_ids_one_row_inserts_give(sqlite_warehouse_url: str, gap: bool) -> None:
+    """The ids returned are the rows' own, in row order, and the ones one-row INSERTs would have given (after
+    the table's largest row was deleted too: SQLite reuses its id, and so do both paths)."""
+    engine = make_engine(sqlite_warehouse_url)
+    try:
+        with engine.begin() as conn:
+            store.bulk_insert(conn, hub_products, _hub_product_rows(5, 100))
+            if gap:
+                conn.execute(hub_products.delete().where(hub_products.c.id == 5))
+        rows = _hub_product_rows(7)
+        with engine.connect() as conn:
+            with conn.begin() as tx:
+                one_row = insert(hub_products).returning(hub_products.c.id)
+                one_by_one = [int(conn.execute(one_row, row).scalar_one()) for row in rows]
+                tx.rollback()
+            with conn.begin():
+                ids = store.sqlite_insert_ids(conn, hub_products, rows)
+                titles = dict(conn.execute(select(hub_products.c.id, hub_products.c.title)).all())
+        assert ids == one_by_one == list(range(5 if gap else 6, (5 if gap else 6) + 7))
+        assert [titles[i] for i in ids] == [r["title"] for r in rows]
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_insert_ids_declines_near_the_largest_rowid(sqlite_warehouse_url: str) -> None:
+    """Near 2**63-1 SQLite numbers new rows at random: nothing is sent and the caller takes the one-row path."""
+    engine = make_engine(sqlite_warehouse_url)
+    try:
+        with engine.begin() as conn:
+            store.bulk_insert(conn, hub_products, [{"id": 2**63 - 3, **_hub_product_rows(1)[0]}])
+            assert store.sqlite_insert_ids(conn, hub_products, _hub_product_rows(3)) is None
+            assert conn.execute(select(func.count()).select_from(hub_products)).scalar_one() == 1
+            assert store.sqlite_insert_ids(conn, hub_products, _hub_product_rows(2)) == [2**63 - 2, 2**63 - 1]
+    finally:
+        engine.dispose()

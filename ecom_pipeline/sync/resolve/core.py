@@ -186,11 +186,18 @@ def insert_hub_rows(conn: Connection, table: Any, items: Sequence[Pending[Any]],
     """Insert ``rows`` (one per item) and give each item its new row's id as ``hub_id``.
 
     On PostgreSQL the ids are taken from the table's sequence first (one query, ascending in row order as an
-    INSERT would number them) and the rows go by ``store.bulk_insert`` (a COPY); elsewhere one INSERT returning
-    the ids in parameter order (SQLAlchemy's insertmanyvalues).
+    INSERT would number them) and the rows go by ``store.bulk_insert`` (a COPY); on SQLite by one driver
+    executemany numbered as SQLite numbers them (``store.sqlite_insert_ids``); elsewhere one INSERT returning
+    the ids in parameter order (SQLAlchemy's insertmanyvalues: one statement per row on SQLite).
     """
     if not rows:
         return
+    if conn.dialect.name == "sqlite" and store.SQLITE_RAW:
+        new_ids = store.sqlite_insert_ids(conn, table, rows)
+        if new_ids is not None:
+            for item, hub_id in zip(items, new_ids, strict=True):
+                item.hub_id = hub_id
+            return
     if conn.dialect.name == "postgresql" and store.BULK_COPY:
         ids = _next_ids(conn, table, len(rows))
         store.bulk_insert(conn, table, [{**row, "id": hub_id} for row, hub_id in zip(rows, ids, strict=True)])
