@@ -37,7 +37,7 @@ from ecom_pipeline.warehouse.schema import (
     hub_variants,
     rejected_records,
 )
-from ecom_pipeline_tests.sync.helpers import T0
+from ecom_pipeline_tests.sync.helpers import T0, connect
 
 ENTITIES = ("product", "inventory", "customer", "order")
 HUB_TABLES: tuple[Table, ...] = (
@@ -257,3 +257,39 @@ def test_sqlite_insert_ids_declines_near_the_largest_rowid(sqlite_warehouse_url:
             assert store.sqlite_insert_ids(conn, hub_products, _hub_product_rows(2)) == [2**63 - 2, 2**63 - 1]
     finally:
         engine.dispose()
+
+
+def test_reference_lookups_read_no_snapshots_and_leave_the_same_hub(
+    engine: Engine, shop: ShopHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Orders and inventory look their variants and customers up by link for the hub id (and the stock's SKU and
+    deletion) only: the links' base snapshots are no longer read for it. Old path: every column."""
+    full = store.get_links
+
+    def every_column(*args: Any, columns: Any = None) -> Any:
+        return full(*args)
+
+    _old_and_new(engine, shop, monkeypatch, lambda p: p.setattr(store, "get_links", every_column))
+
+
+def test_get_links_reads_only_the_columns_asked_for(engine: Engine) -> None:
+    with engine.begin() as conn:
+        iid = connect(conn)
+        store.upsert_link(
+            conn,
+            tenant_id="acme",
+            integration_id=iid,
+            entity="variant",
+            external_id="7",
+            hub_id=3,
+            now=T0,
+            sku="S-7",
+            base_snapshot={"title": "x"},
+            base_hash="h",
+        )
+        whole = store.get_links(conn, iid, "variant", ["7", "8"])
+        narrow = store.get_links(conn, iid, "variant", ["7", "8"], columns=("hub_id", "sku", "deleted_at"))
+    assert list(narrow) == list(whole) == ["7"]
+    assert narrow["7"]._fields == ("external_id", "hub_id", "sku", "deleted_at")
+    assert (narrow["7"].hub_id, narrow["7"].sku, narrow["7"].deleted_at) == (3, "S-7", None)
+    assert whole["7"].base_snapshot == {"title": "x"}
