@@ -173,19 +173,47 @@ def _sqlite_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, A
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(k) for k in keys)}) VALUES ({', '.join('?' * len(keys))})"
     )
     try:
-        if any(p is not None for p in processors):
-            params = [
-                tuple([v if p is None else p(v) for v, p in zip([row[k] for k in keys], processors, strict=True)])
-                for row in rows
-            ]
-        else:
-            params = [tuple([row[k] for k in keys]) for row in rows]
+        params = list(zip(*processed_columns(rows, keys, processors), strict=True))
     except KeyError:
         return False
     except (ValueError, TypeError) as exc:  # a bind parameter refused: SQLAlchemy wraps it the same way
         raise StatementError(str(exc), statement, None, exc) from exc
     conn.exec_driver_sql(statement, params)
     return True
+
+
+_NO_NULL = object()
+
+
+def _null_of(process: Callable[[Any], Any]) -> Any:
+    """What ``process`` makes of None (a column type's bind processing: None, or the JSON text ``null``; COPY's
+    ``\\N``), so NULLs need not each go through it; ``_NO_NULL`` when it refuses None."""
+    try:
+        return process(None)
+    except (TypeError, ValueError, _NotCopyable):
+        return _NO_NULL
+
+
+def processed_columns(
+    rows: Sequence[Mapping[str, Any]], keys: Sequence[str], processors: Sequence[Callable[[Any], Any] | None]
+) -> list[list[Any]]:
+    """``rows``' values column by column (``keys``), each through its processor (None: as it is).
+
+    A column at a time, each processor mapped over its values and NULLs given what the processor makes of None
+    (``_null_of``), rather than a row at a time through a zip of every key with every processor: the same values
+    with less of the interpreter's work per value (a mid shop's apply on PostgreSQL writes 796,000 COPY fields,
+    many of them NULL). A missing key raises ``KeyError`` before any value is processed.
+    """
+    columns = [[row[k] for row in rows] for k in keys]
+    for index, process in enumerate(processors):
+        if process is None:
+            continue
+        null = _null_of(process)
+        if null is _NO_NULL:
+            columns[index] = list(map(process, columns[index]))
+        else:
+            columns[index] = [null if v is None else process(v) for v in columns[index]]
+    return columns
 
 
 # SQLite's largest rowid: a table whose largest id is this close to it gets random free ids for new rows.
@@ -276,15 +304,15 @@ def _copy_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any
     dialect = conn.dialect
     writers = [_copy_writer(table.c[k].type, dialect) for k in keys]
     statement = f"COPY {table.name} ({', '.join(keys)}) FROM STDIN"
-    buffer = io.StringIO()
     try:
-        for row in rows:
-            buffer.write("\t".join([write(row[key]) for key, write in zip(keys, writers, strict=True)]))
-            buffer.write("\n")
+        fields = processed_columns(rows, keys, writers)
     except (_NotCopyable, KeyError):
         return False
     except (ValueError, TypeError) as exc:  # a bind parameter refused: SQLAlchemy wraps it the same way
         raise StatementError(str(exc), statement, None, exc) from exc
+    buffer = io.StringIO()
+    buffer.write("\n".join(map("\t".join, zip(*fields, strict=True))))
+    buffer.write("\n")
     buffer.seek(0)
     _copy_from(conn, statement, buffer)
     return True

@@ -13,6 +13,7 @@ import gc
 import logging
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -293,3 +294,47 @@ def test_get_links_reads_only_the_columns_asked_for(engine: Engine) -> None:
     assert narrow["7"]._fields == ("external_id", "hub_id", "sku", "deleted_at")
     assert (narrow["7"].hub_id, narrow["7"].sku, narrow["7"].deleted_at) == (3, "S-7", None)
     assert whole["7"].base_snapshot == {"title": "x"}
+
+
+def test_bulk_writes_column_by_column_leave_the_hub_sqlalchemy_inserts_leave(
+    engine: Engine, shop: ShopHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Old path: SQLAlchemy's own INSERTs (no COPY, no driver executemany), the reference both fast paths must
+    equal; new: COPY fields and driver parameters built a column at a time."""
+
+    def sqlalchemy_inserts(p: pytest.MonkeyPatch) -> None:
+        p.setattr(store, "BULK_COPY", False)
+        p.setattr(store, "SQLITE_RAW", False)
+
+    _old_and_new(engine, shop, monkeypatch, sqlalchemy_inserts)
+
+
+@pytest.mark.parametrize("table", [entity_links, hub_variants, hub_order_lines, hub_inventory, hub_orders])
+def test_processed_columns_equal_the_row_by_row_values(engine: Engine, table: Table) -> None:
+    """Every column type of the tables the apply bulk-writes, NULL or not, through each dialect's bind processing
+    and COPY's text form: the same value as one value at a time."""
+    samples: dict[str, Any] = {
+        "Money": Decimal("12.50"),
+        "UTCDateTime": T0,
+        "JSON": {"b": [1, "é"], "a": None},
+        "Boolean": True,
+        "Integer": 7,
+        "BigInteger": 2**40,
+        "String": "tab\there\\ and é",
+        "Text": "line\nbreak",
+    }
+    rows: list[dict[str, Any]] = []
+    for n in range(6):
+        row: dict[str, Any] = {}
+        for column in table.c:
+            kind = type(column.type).__name__
+            value = next((v for name, v in samples.items() if name in kind or name in repr(column.type)), "x")
+            row[column.key] = None if (n + len(column.key)) % 3 == 0 else value
+        rows.append(row)
+    keys = [c.key for c in table.c]
+    dialect = engine.dialect
+    for make in (store._bind_processor, store._copy_writer):
+        processors = [make(table.c[k].type, dialect) for k in keys]
+        pairs = zip(keys, processors, strict=True)
+        expected = [[v if p is None else p(v) for v in (row[k] for row in rows)] for k, p in pairs]
+        assert store.processed_columns(rows, keys, processors) == expected
