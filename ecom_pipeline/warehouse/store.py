@@ -41,7 +41,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.sql.elements import ColumnElement
 
-from ecom_pipeline.sync.hashing import canonical_json
+from ecom_pipeline.sync.hashing import HashedSnapshot, canonical_json
 from ecom_pipeline.tenants import is_valid_tenant, validate_tenant
 from ecom_pipeline.warehouse.credentials import CredentialCipher
 from ecom_pipeline.warehouse.schema import (
@@ -284,6 +284,15 @@ def _copy_writer(kind: Any, dialect: Any) -> Callable[[Any], str]:
         return _copy_field
     if isinstance(kind, UTCDateTime):
         return _time_memo(lambda value: _copy_field(process(value)))
+    if isinstance(kind.dialect_impl(dialect), postgresql.JSONB):
+        # JSONB keeps the value, not the text: a snapshot's own canonical JSON (the text its digest was computed
+        # over) is the same value as the text the bind processing would encode again.
+        def jsonb(value: Any) -> str:
+            if type(value) is HashedSnapshot:
+                return _copy_field(value.json_text)
+            return _copy_field(process(value))
+
+        return jsonb
     return lambda value: _copy_field(process(value))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import logging
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -25,6 +26,9 @@ from ecom_pipeline.sandbox.server import SandboxServer, ShopHandle, ShopSpec
 from ecom_pipeline.sync import apply as apply_module
 from ecom_pipeline.sync.apply import apply_staged
 from ecom_pipeline.sync.extract_run import ExtractOptions, extract_for_tenant
+from ecom_pipeline.sync.hashing import HashedSnapshot, canonical_json, hashed_snapshot, jsonable_hash, stable_hash
+from ecom_pipeline.sync.resolve import core as resolve_core
+from ecom_pipeline.sync.resolve import products as resolve_products
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import CredentialCipher
 from ecom_pipeline.warehouse.engine import make_engine
@@ -338,3 +342,56 @@ def test_processed_columns_equal_the_row_by_row_values(engine: Engine, table: Ta
         pairs = zip(keys, processors, strict=True)
         expected = [[v if p is None else p(v) for v in (row[k] for row in rows)] for k, p in pairs]
         assert store.processed_columns(rows, keys, processors) == expected
+
+
+def test_snapshots_carrying_their_hashed_text_leave_the_same_hub(
+    engine: Engine, shop: ShopHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New: each snapshot keeps the canonical JSON text its digest was computed over, and PostgreSQL's COPY of the
+    links sends that text to the JSONB column. Old: plain dicts, encoded again by the column's bind processing."""
+
+    def plain(data: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        return data, jsonable_hash(data)
+
+    def old(p: pytest.MonkeyPatch) -> None:
+        p.setattr(resolve_core, "hashed_snapshot", plain)
+        p.setattr(resolve_products, "hashed_snapshot", plain)
+
+    _old_and_new(engine, shop, monkeypatch, old)
+
+
+def test_hashed_snapshot_is_the_digest_and_text_of_jsonable_hash_and_read_only() -> None:
+    data = {"title": 'Tée \u2028 "q"', "price": "9.90", "options": {"b": "1", "a": "2"}, "tags": ["x"], "n": None}
+    snapshot, digest = hashed_snapshot(dict(data))
+    assert isinstance(snapshot, HashedSnapshot) and snapshot == data
+    assert digest == jsonable_hash(data) == stable_hash(data)
+    assert snapshot.json_text == canonical_json(data)
+    # SQLite (and every non-COPY path) encodes it exactly as the plain dict it was.
+    assert json.dumps(snapshot) == json.dumps(data)
+    with pytest.raises(TypeError):
+        snapshot["title"] = "changed"
+    with pytest.raises(TypeError):
+        snapshot.pop("n")
+    assert dict(snapshot) == data and type(dict(snapshot)) is dict
+
+
+def test_copy_sends_the_snapshot_text_to_jsonb_and_reads_back_the_value(engine: Engine) -> None:
+    snapshot, digest = hashed_snapshot({"title": "Tée", "price": "1.50", "options": {"z": "1", "a": "2"}})
+    kind = entity_links.c.base_snapshot.type
+    if engine.dialect.name == "postgresql":
+        assert store._copy_writer(kind, engine.dialect)(snapshot) == snapshot.json_text
+        assert store._copy_writer(kind, engine.dialect)(dict(snapshot)) != snapshot.json_text  # re-encoded
+    with engine.begin() as conn:
+        iid = connect(conn)
+        store.upsert_link(
+            conn,
+            tenant_id="acme",
+            integration_id=iid,
+            entity="product",
+            external_id="1",
+            hub_id=1,
+            now=T0,
+            base_snapshot=snapshot,
+            base_hash=digest,
+        )
+        assert store.get_links(conn, iid, "product", ["1"])["1"].base_snapshot == dict(snapshot)

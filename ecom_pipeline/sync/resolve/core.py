@@ -15,7 +15,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from sqlalchemy import Row, insert, select, text
 from sqlalchemy.engine import Connection
 
-from ecom_pipeline.sync.hashing import dataclass_fields, jsonable_hash, to_jsonable
+from ecom_pipeline.sync.hashing import dataclass_fields, hashed_snapshot, to_jsonable
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.schema import hub_variants
 
@@ -165,8 +165,7 @@ def diff_records(
         if is_older(record.updated_at, link):
             counts.unchanged += 1
             continue
-        data = snapshot(record)
-        digest = jsonable_hash(data)
+        data, digest = hashed_snapshot(snapshot(record))
         if matches_link(link, digest):
             counts.unchanged += 1
             continue
