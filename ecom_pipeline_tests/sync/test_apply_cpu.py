@@ -22,9 +22,11 @@ import pytest
 from sqlalchemy import Engine, Table, func, insert, select, text
 
 from ecom_pipeline.platforms.registry import platforms
+from ecom_pipeline.platforms.woocommerce import transform as wc
 from ecom_pipeline.sandbox.server import SandboxServer, ShopHandle, ShopSpec
 from ecom_pipeline.sync import apply as apply_module
 from ecom_pipeline.sync.apply import apply_staged
+from ecom_pipeline.sync.canonical import with_tax_flag
 from ecom_pipeline.sync.extract_run import ExtractOptions, extract_for_tenant
 from ecom_pipeline.sync.hashing import HashedSnapshot, canonical_json, hashed_snapshot, jsonable_hash, stable_hash
 from ecom_pipeline.sync.resolve import core as resolve_core
@@ -41,6 +43,7 @@ from ecom_pipeline.warehouse.schema import (
     hub_products,
     hub_variants,
     rejected_records,
+    staging_records,
 )
 from ecom_pipeline_tests.sync.helpers import T0, connect
 
@@ -395,3 +398,40 @@ def test_copy_sends_the_snapshot_text_to_jsonb_and_reads_back_the_value(engine: 
             base_hash=digest,
         )
         assert store.get_links(conn, iid, "product", ["1"])["1"].base_snapshot == dict(snapshot)
+
+
+def _staged_products(engine: Engine) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(staging_records.c.payload).where(staging_records.c.entity == "product")).scalars()
+        return [dict(payload) for payload in rows]
+
+
+@pytest.mark.parametrize("flag", [None, True, False])
+def test_woocommerce_variants_flagged_as_built_equal_the_replaced_ones(
+    sqlite_warehouse_url: str, shop: ShopHandle, flag: bool | None
+) -> None:
+    """WooCommerce variants take the tax flag as they are built (was: built, then each replaced by
+    ``with_tax_flag``, a second validated dataclass per variant): the same products, variant for variant."""
+    engine = make_engine(sqlite_warehouse_url)
+    try:
+        _stage_shop(engine, shop)
+        records = _staged_products(engine)
+    finally:
+        engine.dispose()
+    assert len(records) == 40
+    for record in records:
+        record = {**record, "prices_include_tax": flag}
+        product, variations = wc._split_record(record)
+        if product.get("type") == "variable":
+            unflagged = tuple(
+                wc.variant_from_variation(variation, product, position=index)
+                for index, variation in enumerate(wc._sorted_variations(variations))
+            )
+        else:
+            unflagged = (wc._simple_variant(product, str(product["id"]), None),)
+        expected = with_tax_flag(unflagged, wc._prices_include_tax(record, product))
+        assert wc.product_to_canonical(record).variants == expected
+        for variation, variant in zip(variations or [], unflagged, strict=False):
+            flagged = wc.variant_from_variation(variation, product, includes_tax=flag)
+            assert flagged == with_tax_flag((wc.variant_from_variation(variation, product),), flag)[0]
+            assert variant.price_includes_tax is None
