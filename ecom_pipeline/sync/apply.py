@@ -10,8 +10,10 @@ not stall a merchant's whole catalogue. Anything else (a bug, a lost database) f
 
 from __future__ import annotations
 
+import gc
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -191,6 +193,30 @@ def _resolve(
     raise ValueError(f"unknown entity {entity!r}; expected one of {sorted(ENTITY_TYPES)}")
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Run the block with Python's cyclic garbage collector off, then turn it back on if it was on.
+
+    A batch decodes hundreds of staged payloads (a mid WooCommerce shop's 13,000 rows are 44 MB of JSON) into
+    millions of short-lived dicts, lists and strings, then canonical records and hub rows: every 700 allocations
+    the collector walks the young objects, and the ones a batch keeps alive pass into the old generation and set
+    off full collections of the whole heap (in a Dagster step process, every imported module's objects too).
+    That was about a fifth of the apply's CPU. The batch makes almost no reference cycles (its objects are freed
+    by reference counting as soon as it ends: 133 cyclic objects were collected over a whole mid-shop apply), so
+    the collector finds nothing to free while it runs; pausing it for one batch bounds what can pile up to one
+    batch's cycles, collected once it is back on. A block entered with the collector off leaves it off (a caller
+    that turned it off keeps it off); two threads' blocks that overlap may turn it back on while the other's
+    still runs, which only costs that one its saving.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def apply_staged(
     engine: Engine,
     *,
@@ -213,7 +239,7 @@ def apply_staged(
     ids = sorted(set(integration_ids)) if integration_ids is not None else None
     after_id = 0
     while True:
-        with engine.begin() as conn:
+        with gc_paused(), engine.begin() as conn:
             rows = store.pending_staging(
                 conn, tenant_id=tenant_id, entity=entity, integration_ids=ids, after_id=after_id, limit=batch_size
             )

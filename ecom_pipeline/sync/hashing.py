@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
 _PLAIN = frozenset({str, int, bool, float, type(None)})
 
@@ -102,3 +102,36 @@ def payload_hash(payload: Any) -> str | None:
     except TypeError:
         return stable_hash(payload)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class HashedSnapshot(dict[str, Any]):
+    """A snapshot (``to_jsonable``'s output) with the canonical JSON text its digest was computed over.
+
+    The link stores the snapshot as its ``base_snapshot``: on PostgreSQL (JSONB, which keeps the value, not the
+    text) the COPY that writes it sends this text (``store._copy_writer``) instead of encoding the dict a second
+    time, which cost as much as the hashing. Read-only, so the text cannot go stale: whatever changes a base (the
+    three-way merge) builds a new plain dict from it.
+    """
+
+    __slots__ = ("json_text",)
+    json_text: str
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError("a HashedSnapshot is read-only (its JSON text is hashed): change a dict(...) copy of it")
+
+    __setitem__ = __delitem__ = pop = popitem = clear = update = setdefault = __ior__ = _read_only
+
+
+def hashed_snapshot(data: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """(``data`` as a ``HashedSnapshot`` carrying its canonical JSON text, ``jsonable_hash(data)``).
+
+    Anything ``json`` cannot encode keeps ``data`` as it is with ``stable_hash``'s digest, as ``jsonable_hash`` does.
+    """
+    try:
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    except TypeError:
+        return data, stable_hash(data)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    snapshot = HashedSnapshot(data)
+    snapshot.json_text = text
+    return snapshot, digest

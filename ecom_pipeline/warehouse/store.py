@@ -41,7 +41,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.sql.elements import ColumnElement
 
-from ecom_pipeline.sync.hashing import canonical_json
+from ecom_pipeline.sync.hashing import HashedSnapshot, canonical_json
 from ecom_pipeline.tenants import is_valid_tenant, validate_tenant
 from ecom_pipeline.warehouse.credentials import CredentialCipher
 from ecom_pipeline.warehouse.schema import (
@@ -173,19 +173,76 @@ def _sqlite_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, A
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(k) for k in keys)}) VALUES ({', '.join('?' * len(keys))})"
     )
     try:
-        if any(p is not None for p in processors):
-            params = [
-                tuple([v if p is None else p(v) for v, p in zip([row[k] for k in keys], processors, strict=True)])
-                for row in rows
-            ]
-        else:
-            params = [tuple([row[k] for k in keys]) for row in rows]
+        params = list(zip(*processed_columns(rows, keys, processors), strict=True))
     except KeyError:
         return False
     except (ValueError, TypeError) as exc:  # a bind parameter refused: SQLAlchemy wraps it the same way
         raise StatementError(str(exc), statement, None, exc) from exc
     conn.exec_driver_sql(statement, params)
     return True
+
+
+_NO_NULL = object()
+
+
+def _null_of(process: Callable[[Any], Any]) -> Any:
+    """What ``process`` makes of None (a column type's bind processing: None, or the JSON text ``null``; COPY's
+    ``\\N``), so NULLs need not each go through it; ``_NO_NULL`` when it refuses None."""
+    try:
+        return process(None)
+    except (TypeError, ValueError, _NotCopyable):
+        return _NO_NULL
+
+
+def processed_columns(
+    rows: Sequence[Mapping[str, Any]], keys: Sequence[str], processors: Sequence[Callable[[Any], Any] | None]
+) -> list[list[Any]]:
+    """``rows``' values column by column (``keys``), each through its processor (None: as it is).
+
+    A column at a time, each processor mapped over its values and NULLs given what the processor makes of None
+    (``_null_of``), rather than a row at a time through a zip of every key with every processor: the same values
+    with less of the interpreter's work per value (a mid shop's apply on PostgreSQL writes 796,000 COPY fields,
+    many of them NULL). A missing key raises ``KeyError`` before any value is processed.
+    """
+    columns = [[row[k] for row in rows] for k in keys]
+    for index, process in enumerate(processors):
+        if process is None:
+            continue
+        null = _null_of(process)
+        if null is _NO_NULL:
+            columns[index] = list(map(process, columns[index]))
+        else:
+            columns[index] = [null if v is None else process(v) for v in columns[index]]
+    return columns
+
+
+# SQLite's largest rowid: a table whose largest id is this close to it gets random free ids for new rows.
+_SQLITE_MAX_ROWID = 2**63 - 1
+
+
+def sqlite_insert_ids(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> list[int] | None:
+    """Insert ``rows`` (no ``id`` among their keys) on SQLite with one driver executemany (``_sqlite_insert``) and
+    return their new ids in row order; None, with nothing sent, when the rows do not fit that path.
+
+    SQLAlchemy's ``INSERT ... RETURNING`` in parameter order sends one statement per row on SQLite (it does not
+    rely on SQLite's order of RETURNING rows): 19,164 statements for a mid shop's new hub rows. Without explicit
+    ids SQLite numbers each new row one above the largest id the table holds (or, with ``AUTOINCREMENT``, ever
+    held), so the rows of one executemany, inside this transaction that holds the database's write lock, get
+    consecutive ids in row order ending at ``last_insert_rowid()``: the ids the one-row INSERTs gave them. The one
+    exception, a largest id near 2**63-1 where SQLite picks free ids at random, is checked first (None).
+    """
+    if not rows or "id" in rows[0]:
+        return None
+    largest = conn.execute(select(func.max(table.c.id))).scalar()
+    if largest is not None and int(largest) > _SQLITE_MAX_ROWID - len(rows):
+        return None
+    if not _sqlite_insert(conn, table, rows):
+        return None
+    last = int(conn.exec_driver_sql("SELECT last_insert_rowid()").scalar_one())
+    first = last - len(rows) + 1
+    if largest is not None and first <= int(largest):
+        raise RuntimeError(f"{table.name}: new ids {first}..{last} not above the largest id {largest}")
+    return list(range(first, last + 1))
 
 
 class _NotCopyable(Exception):
@@ -227,6 +284,15 @@ def _copy_writer(kind: Any, dialect: Any) -> Callable[[Any], str]:
         return _copy_field
     if isinstance(kind, UTCDateTime):
         return _time_memo(lambda value: _copy_field(process(value)))
+    if isinstance(kind.dialect_impl(dialect), postgresql.JSONB):
+        # JSONB keeps the value, not the text: a snapshot's own canonical JSON (the text its digest was computed
+        # over) is the same value as the text the bind processing would encode again.
+        def jsonb(value: Any) -> str:
+            if type(value) is HashedSnapshot:
+                return _copy_field(value.json_text)
+            return _copy_field(process(value))
+
+        return jsonb
     return lambda value: _copy_field(process(value))
 
 
@@ -247,15 +313,15 @@ def _copy_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any
     dialect = conn.dialect
     writers = [_copy_writer(table.c[k].type, dialect) for k in keys]
     statement = f"COPY {table.name} ({', '.join(keys)}) FROM STDIN"
-    buffer = io.StringIO()
     try:
-        for row in rows:
-            buffer.write("\t".join([write(row[key]) for key, write in zip(keys, writers, strict=True)]))
-            buffer.write("\n")
+        fields = processed_columns(rows, keys, writers)
     except (_NotCopyable, KeyError):
         return False
     except (ValueError, TypeError) as exc:  # a bind parameter refused: SQLAlchemy wraps it the same way
         raise StatementError(str(exc), statement, None, exc) from exc
+    buffer = io.StringIO()
+    buffer.write("\n".join(map("\t".join, zip(*fields, strict=True))))
+    buffer.write("\n")
     buffer.seek(0)
     _copy_from(conn, statement, buffer)
     return True
@@ -1207,12 +1273,28 @@ def resolve_obsolete_rejections(conn: Connection, *, tenant_id: str, entity: str
 # --- entity links ------------------------------------------------------------------------------------------------
 
 
-def get_links(conn: Connection, integration_id: int, entity: str, external_ids: Iterable[str]) -> dict[str, Row[Any]]:
-    """The links (deleted ones included) of a page of records, by external id, in one query per chunk."""
+def get_links(
+    conn: Connection,
+    integration_id: int,
+    entity: str,
+    external_ids: Iterable[str],
+    *,
+    columns: Sequence[str] | None = None,
+) -> dict[str, Row[Any]]:
+    """The links (deleted ones included) of a page of records, by external id, in one query per chunk.
+
+    ``columns`` (``external_id`` is always read) narrows the rows to what the caller reads: a lookup that only
+    wants the hub ids of an order page's variants need not fetch and decode 24,000 base snapshots (the JSON
+    column) for a mid shop.
+    """
     ids = sorted({str(i) for i in external_ids})
     found: dict[str, Row[Any]] = {}
+    if columns is None:
+        selected = select(entity_links)
+    else:
+        selected = select(*[entity_links.c[name] for name in dict.fromkeys(("external_id", *columns))])
     for part in chunked(ids):
-        query = select(entity_links).where(_of_records(entity_links, integration_id, entity, part))
+        query = selected.where(_of_records(entity_links, integration_id, entity, part))
         for row in conn.execute(query):
             found[row.external_id] = row
     return found

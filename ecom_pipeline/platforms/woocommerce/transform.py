@@ -37,7 +37,6 @@ from ecom_pipeline.sync.canonical import (
     CanonicalOrderLine,
     CanonicalProduct,
     CanonicalVariant,
-    with_tax_flag,
 )
 from ecom_pipeline.sync.category_paths import escape_name, join_path
 
@@ -161,8 +160,13 @@ def _variant(
     options: dict[str, str],
     weight: str | None,
     position: int | None,
+    includes_tax: bool | None = None,
 ) -> CanonicalVariant:
-    """The canonical variant of a simple product or a variation (the fields both carry under the same names)."""
+    """The canonical variant of a simple product or a variation (the fields both carry under the same names).
+
+    ``includes_tax`` flags the price as ``canonical.with_tax_flag`` does (None: not known, both tax fields None),
+    set here rather than by replacing every variant of a product afterwards (a second validated dataclass each).
+    """
     price, compare_at, sale = _prices(f, payload)
     quantity, managed, _by_parent = _stock(f, payload)
     return CanonicalVariant(
@@ -174,6 +178,8 @@ def _variant(
         sale_price=sale,
         # GTIN/UPC/EAN/ISBN (WooCommerce 9.2+; absent before, read as none).
         barcode=f.text("global_unique_id", payload.get("global_unique_id")),
+        price_tax_excl=price if includes_tax is False else None,
+        price_includes_tax=includes_tax,
         currency=currency,
         options=options,
         weight=weight,
@@ -186,10 +192,12 @@ def _variant(
     )
 
 
-def _simple_variant(product: Mapping[str, Any], product_id: str, currency: str | None) -> CanonicalVariant:
+def _simple_variant(
+    product: Mapping[str, Any], product_id: str, currency: str | None, includes_tax: bool | None = None
+) -> CanonicalVariant:
     f = Fields("product", product_id)
     weight = f.text("weight", product.get("weight"))
-    return _variant(f, product, currency=currency, options={}, weight=weight, position=0)
+    return _variant(f, product, currency=currency, options={}, weight=weight, position=0, includes_tax=includes_tax)
 
 
 def variant_from_variation(
@@ -198,11 +206,13 @@ def variant_from_variation(
     *,
     position: int | None = None,
     currency: str | None = None,
+    includes_tax: bool | None = None,
 ) -> CanonicalVariant:
     """One WooCommerce variation -> a canonical variant (also used for ``product.*`` webhooks of variations).
 
     Weight "" on a variation means "inherit the parent's"; parent-managed stock is reported as the pool's
     quantity with ``stock_managed=True`` (see the module docstring for how inventory avoids double counting).
+    ``includes_tax``: whether its price includes tax, as ``canonical.with_tax_flag`` sets it (None: unknown).
     """
     f = Fields("variation", _external_id("variation", variation))
     weight = f.text("weight", variation.get("weight"))
@@ -210,7 +220,15 @@ def variant_from_variation(
         weight = f.text("parent.weight", parent.get("weight"))
     if position is None:
         position = f.integer("menu_order", variation.get("menu_order"))
-    return _variant(f, variation, currency=currency, options=_options(f, variation), weight=weight, position=position)
+    return _variant(
+        f,
+        variation,
+        currency=currency,
+        options=_options(f, variation),
+        weight=weight,
+        position=position,
+        includes_tax=includes_tax,
+    )
 
 
 def _sorted_variations(variations: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -296,13 +314,14 @@ def product_to_canonical(record: Mapping[str, Any], *, currency: str | None = No
         f.fail("type", "a variation is not a product: transform it with variant_from_variation(variation, parent)")
     raw_status = f.text("status", product.get("status"))
     status = PRODUCT_STATUS.get(raw_status or "", "draft")  # unknown (plugin) statuses: not visible, so draft
+    includes_tax = _prices_include_tax(record, product)
     if product_type == "variable":
         variants = tuple(
-            variant_from_variation(variation, product, position=index, currency=currency)
+            variant_from_variation(variation, product, position=index, currency=currency, includes_tax=includes_tax)
             for index, variation in enumerate(_sorted_variations(variations))
         )
     else:
-        variants = (_simple_variant(product, product_id, currency),)
+        variants = (_simple_variant(product, product_id, currency, includes_tax),)
     title = _name(f, "name", product.get("name"))
     if title is None:
         f.fail("name", f"a product needs a name, found {product.get('name')!r}")
@@ -313,7 +332,7 @@ def product_to_canonical(record: Mapping[str, Any], *, currency: str | None = No
         external_id=product_id,
         title=title,
         status=status,
-        variants=with_tax_flag(variants, _prices_include_tax(record, product)),
+        variants=variants,  # flagged as with_tax_flag would (``includes_tax``)
         description=f.text("description", product.get("description")),
         product_type=product_type,
         handle=handle,

@@ -15,7 +15,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from sqlalchemy import Row, insert, select, text
 from sqlalchemy.engine import Connection
 
-from ecom_pipeline.sync.hashing import dataclass_fields, jsonable_hash, to_jsonable
+from ecom_pipeline.sync.hashing import dataclass_fields, hashed_snapshot, to_jsonable
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.schema import hub_variants
 
@@ -165,8 +165,7 @@ def diff_records(
         if is_older(record.updated_at, link):
             counts.unchanged += 1
             continue
-        data = snapshot(record)
-        digest = jsonable_hash(data)
+        data, digest = hashed_snapshot(snapshot(record))
         if matches_link(link, digest):
             counts.unchanged += 1
             continue
@@ -186,11 +185,18 @@ def insert_hub_rows(conn: Connection, table: Any, items: Sequence[Pending[Any]],
     """Insert ``rows`` (one per item) and give each item its new row's id as ``hub_id``.
 
     On PostgreSQL the ids are taken from the table's sequence first (one query, ascending in row order as an
-    INSERT would number them) and the rows go by ``store.bulk_insert`` (a COPY); elsewhere one INSERT returning
-    the ids in parameter order (SQLAlchemy's insertmanyvalues).
+    INSERT would number them) and the rows go by ``store.bulk_insert`` (a COPY); on SQLite by one driver
+    executemany numbered as SQLite numbers them (``store.sqlite_insert_ids``); elsewhere one INSERT returning
+    the ids in parameter order (SQLAlchemy's insertmanyvalues: one statement per row on SQLite).
     """
     if not rows:
         return
+    if conn.dialect.name == "sqlite" and store.SQLITE_RAW:
+        new_ids = store.sqlite_insert_ids(conn, table, rows)
+        if new_ids is not None:
+            for item, hub_id in zip(items, new_ids, strict=True):
+                item.hub_id = hub_id
+            return
     if conn.dialect.name == "postgresql" and store.BULK_COPY:
         ids = _next_ids(conn, table, len(rows))
         store.bulk_insert(conn, table, [{**row, "id": hub_id} for row, hub_id in zip(rows, ids, strict=True)])

@@ -39,7 +39,9 @@ def _match_items(
 
     Items of deleted variants are skipped, items of unknown variants are failures.
     """
-    links = store.get_links(conn, integration_id, "variant", [i.variant_external_id for i in items])
+    links = store.get_links(
+        conn, integration_id, "variant", [i.variant_external_id for i in items], columns=("hub_id", "sku", "deleted_at")
+    )
     missing_skus = {s for i in items if i.variant_external_id not in links and (s := norm_sku(i.sku)) is not None}
     by_sku = variants_by_sku(conn, tenant_id, missing_skus)
     resolved: _Resolved = {}

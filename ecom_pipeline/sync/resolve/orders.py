@@ -75,13 +75,18 @@ def _load_refs(
     conn: Connection, tenant_id: str, integration_id: int, work: list[Pending[CanonicalOrder]]
 ) -> _OrderRefs:
     customer_links = store.get_links(
-        conn, integration_id, "customer", [i.record.customer_external_id for i in work if i.record.customer_external_id]
+        conn,
+        integration_id,
+        "customer",
+        [i.record.customer_external_id for i in work if i.record.customer_external_id],
+        columns=("hub_id",),
     )
     variant_links = store.get_links(
         conn,
         integration_id,
         "variant",
         [line.variant_external_id for i in work for line in i.record.lines if line.variant_external_id],
+        columns=("hub_id",),
     )
     line_skus = {
         s

@@ -17,7 +17,7 @@ from sqlalchemy import Row
 from sqlalchemy.engine import Connection
 
 from ecom_pipeline.sync.canonical import CanonicalProduct, CanonicalVariant
-from ecom_pipeline.sync.hashing import jsonable_hash
+from ecom_pipeline.sync.hashing import hashed_snapshot
 from ecom_pipeline.sync.resolve.core import (
     LinkWriter,
     Pending,
@@ -148,13 +148,11 @@ def _diff(products: Sequence[CanonicalProduct], lookups: _Lookups, counts: Resol
         if is_older(p.updated_at, link):
             counts.unchanged += 1
             continue
-        snapshot = product_snapshot(p)
-        digest = jsonable_hash(snapshot)
+        snapshot, digest = hashed_snapshot(product_snapshot(p))
         plan = _ProductPlan(Pending(p, snapshot, digest, link), product_changed=not matches_link(link, digest))
         conflict: str | None = None
         for v in p.variants:
-            vsnap = variant_snapshot(v)
-            vhash = jsonable_hash(vsnap)
+            vsnap, vhash = hashed_snapshot(variant_snapshot(v))
             vlink = lookups.variant_links.get(v.external_id)
             if matches_link(vlink, vhash):
                 continue
