@@ -455,13 +455,15 @@ def reopen_notices(conn: Connection, copies: Mapping[str, datetime]) -> set[str]
 
     **Lock order.** On PostgreSQL the rows are locked with ``SELECT .. ORDER BY id FOR UPDATE`` (rows are locked in
     the sort's order) before they are changed, and the apply locks every inbox row it will write the same way, first
-    in its transaction (``webhooks.apply``). Row locks of the inbox are therefore always taken in ascending id
-    order, each side taking all of its own in one sweep: the receiver before it has locked any existing row (its
-    insert only waits on other receivers' uncommitted new keys, in key order, and those rows are invisible to the
-    apply), the apply before it writes anything. No cycle of waits can form, so no deadlock. Only PrestaShop rows
-    that conflicted are locked; a WooCommerce or Shopify copy never waits on an apply. SQLite has no row locks: the
-    receiver's transaction holds the database's write lock from its insert on, so the read and the writes here see
-    no other writer in between.
+    in its transaction (``webhooks.apply``). So inbox row locks are always taken in ascending id order, each side
+    taking all of its own in one sweep: the apply before it writes anything, the receiver after its insert. That
+    insert locks no existing row; like any unique insert it may wait for a transaction changing one of its keys
+    (another receiver's new row, in key order, or a row the apply or another receiver is updating), but it then
+    holds nothing except its own new rows, which no apply has read and no other receiver re-opens before they are
+    committed. Every wait therefore goes to a higher lock than the waiter holds, and no cycle (deadlock) can form.
+    Only PrestaShop rows that conflicted are locked here: a WooCommerce or Shopify copy is the plain insert, as it
+    always was. SQLite has no row locks: the receiver's transaction holds the database's write lock from its insert
+    on, so the read and the writes here see no other writer in between.
     """
     c = webhook_inbox.c
     rows = conn.execute(

@@ -161,10 +161,10 @@ def test_a_copy_arriving_while_the_first_is_being_applied_is_applied_again(
         report = apply_inbox(engine, tenant_id=TENANT, run_id="first")
         monkeypatch.setattr(prestashop_webhooks, "reread", original)
         assert answers == [{"ok": True, "duplicate": True}]
+        with engine.connect() as conn:  # not marked applied: the copy came after the row was taken
+            assert conn.execute(select(webhook_inbox.c.status)).scalar_one() == "pending"
         assert (report.applied, report.reopened, report.dead, report.retried) == (1, 1, 0, 0), report.errors
         first_price = _hub_price(warehouse_url, integration_id, pid)
-        with engine.connect() as conn:
-            assert conn.execute(select(webhook_inbox.c.status)).scalar_one() == "pending"
 
         report = apply_inbox(engine, tenant_id=TENANT, run_id="second")
         assert (report.applied, report.reopened, report.dead, report.retried) == (1, 0, 0, 0), report.errors
