@@ -11,7 +11,10 @@ module does the bookkeeping around it:
    a body whose modification time ties with the one the hub holds (or a staged row, or another body of the batch)
    but whose content differs is replaced by the shop's current record (``webhooks.same_second``): a late retry
    can carry the earlier of two states of one second, which resolve alone would apply;
-3. in ONE transaction: write the staged records and mark their inbox rows ``applied`` (status, processed_at).
+3. in ONE transaction: lock the inbox rows it will write (PostgreSQL, in id order: the receiver locks the rows it
+   re-opens the same way, so the two cannot deadlock), write the staged records and mark their inbox rows
+   ``applied`` (status, processed_at), each only if its ``received_at`` is still the one read in step 1: a copy of a
+   re-read notice coming meanwhile moved it (``inbox.reopen_notices``), and that row stays pending to be re-read.
    A crash before the commit leaves the deliveries pending; after it, the events are in staging, whose apply is
    itself crash-safe. Two runs racing on the same rows at worst stage a record twice, which apply deduplicates;
 4. run :func:`ecom_pipeline.sync.apply.apply_staged` for the touched entities (products, inventory, customers,
