@@ -11,7 +11,10 @@ module does the bookkeeping around it:
    a body whose modification time ties with the one the hub holds (or a staged row, or another body of the batch)
    but whose content differs is replaced by the shop's current record (``webhooks.same_second``): a late retry
    can carry the earlier of two states of one second, which resolve alone would apply;
-3. in ONE transaction: write the staged records and mark their inbox rows ``applied`` (status, processed_at).
+3. in ONE transaction: lock the inbox rows it will write (PostgreSQL, in id order: the receiver locks the rows it
+   re-opens the same way, so the two cannot deadlock), write the staged records and mark their inbox rows
+   ``applied`` (status, processed_at), each only if its ``received_at`` is still the one read in step 1: a copy of a
+   re-read notice coming meanwhile moved it (``inbox.reopen_notices``), and that row stays pending to be re-read.
    A crash before the commit leaves the deliveries pending; after it, the events are in staging, whose apply is
    itself crash-safe. Two runs racing on the same rows at worst stage a record twice, which apply deduplicates;
 4. run :func:`ecom_pipeline.sync.apply.apply_staged` for the touched entities (products, inventory, customers,
@@ -30,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, Row, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, Row, String, or_, select, tuple_, type_coerce, update
 
 from ecom_pipeline.sync.apply import ApplyReport, apply_staged
 from ecom_pipeline.warehouse import store
@@ -76,6 +79,8 @@ class InboxReport:
     dead: int = 0
     ignored: int = 0
     unconfirmed_deletes: int = 0
+    # Applied deliveries a copy re-opened meanwhile (``inbox.reopen_notices``): left pending, applied again next.
+    reopened: int = 0
     # Bodies tying with the hub's modification time but not its content, replaced by the shop's record (re-read).
     reread_tied: int = 0
     by_topic: dict[str, int] = field(default_factory=dict)
@@ -93,6 +98,7 @@ class InboxReport:
             "dead": self.dead,
             "ignored_topics": self.ignored,
             "unconfirmed_deletes": self.unconfirmed_deletes,
+            "reopened": self.reopened,
             "reread_tied": self.reread_tied,
             "by_topic": dict(sorted(self.by_topic.items())),
             "errors": list(self.errors),
@@ -123,12 +129,20 @@ def default_client_factory(integration: IntegrationRecord, credentials: dict[str
     return _webhooks_of(integration.platform).client_for(integration, credentials)
 
 
+def _generation() -> ColumnElement[Any]:
+    """A row's generation as stored (``received_at``, read and compared without conversion): a copy of a re-read
+    notice moves it (``inbox.reopen_notices``). Raw, so a time stored in another text form on SQLite still compares
+    equal to itself (a converted value that never matched would leave its row pending for ever)."""
+    return type_coerce(webhook_inbox.c.received_at, String)
+
+
 def pending_due(engine: Engine, *, tenant_id: str, now: datetime, limit: int) -> list[Row[Any]]:
-    """The tenant's pending deliveries whose next attempt is due, oldest first."""
+    """The tenant's pending deliveries whose next attempt is due, oldest first, each with the ``generation`` it had
+    when it was taken (see :func:`_mark_applied`)."""
     with engine.connect() as conn:
         return list(
             conn.execute(
-                select(webhook_inbox)
+                select(webhook_inbox, _generation().label("generation"))
                 .where(
                     webhook_inbox.c.tenant_id == tenant_id,
                     webhook_inbox.c.status == "pending",
@@ -244,7 +258,7 @@ def apply_inbox(
         return get
 
     staged: list[StagedRecord] = []
-    applied_ids: list[int] = []
+    applied_rows: list[Row[Any]] = []
     failures: list[tuple[Row[Any], str, bool]] = []
     topics: Counter[str] = Counter()
     planned: list[tuple[Row[Any], IntegrationRecord, list[StagedRecord]]] = []
@@ -302,7 +316,7 @@ def apply_inbox(
             if not records:
                 report.ignored += 1
             staged.extend(records)
-            applied_ids.append(int(row.id))
+            applied_rows.append(row)
         report.reread_tied = len(fresh)
     finally:
         for client in clients.values():
@@ -311,13 +325,9 @@ def apply_inbox(
                 close()
 
     with engine.begin() as conn:
+        _lock_rows(conn, [int(row.id) for row in applied_rows] + [int(row.id) for row, _, _ in failures])
         store.stage_records(conn, staged, run_id=run_id)
-        for part in store.chunked(applied_ids):
-            conn.execute(
-                update(webhook_inbox)
-                .where(webhook_inbox.c.id.in_(part), webhook_inbox.c.status == "pending")
-                .values(status="applied", processed_at=now, attempts=webhook_inbox.c.attempts + 1, error=None)
-            )
+        report.reopened = len(applied_rows) - _mark_applied(conn, applied_rows, now)
         for row, error, permanent in failures:
             attempts = int(row.attempts) + 1
             dead = permanent or attempts >= max_attempts
@@ -336,7 +346,7 @@ def apply_inbox(
                 .where(webhook_inbox.c.id == int(row.id), webhook_inbox.c.status == "pending")
                 .values(**values)
             )
-    report.applied = len(applied_ids)
+    report.applied = len(applied_rows)
     report.by_topic = dict(topics)
 
     touched: dict[str, set[int]] = {}
@@ -358,6 +368,48 @@ def apply_inbox(
             else:
                 report.entities[entity] = applied
     return report
+
+
+def _lock_rows(conn: Connection, ids: list[int]) -> None:
+    """Lock, first in the apply's transaction, every inbox row it will write, in ascending id order (PostgreSQL).
+
+    The receiver locks the rows it re-opens the same way (``inbox.reopen_notices``), so the two can never wait on
+    each other in a cycle; an ``UPDATE .. WHERE id IN (..)`` alone locks in whatever order its plan reads the rows.
+    SQLite has no row locks (one writer at a time holds the whole database).
+    """
+    if conn.dialect.name != "postgresql" or not ids:
+        return
+    for part in store.chunked(sorted(set(ids))):  # ascending chunks: one ascending order overall
+        conn.execute(
+            select(webhook_inbox.c.id)
+            .where(webhook_inbox.c.id.in_(part))
+            .order_by(webhook_inbox.c.id)
+            .with_for_update()
+        )
+
+
+def _mark_applied(conn: Connection, rows: list[Row[Any]], now: datetime) -> int:
+    """Mark ``rows`` applied, each only if it is still pending in the generation read when it was taken; returns
+    how many were marked.
+
+    A copy of a re-read notice arriving after the row was taken (the record may already have been re-read before
+    the copy's change) moves the row's generation (``inbox.reopen_notices``): that row stays pending and the next
+    apply re-reads the record again, rather than the copy's change waiting for the next poll.
+    """
+    marked = 0
+    for part in store.chunked(sorted(rows, key=lambda row: int(row.id))):
+        marked += len(
+            conn.execute(
+                update(webhook_inbox)
+                .where(
+                    webhook_inbox.c.status == "pending",
+                    tuple_(webhook_inbox.c.id, _generation()).in_([(int(row.id), row.generation) for row in part]),
+                )
+                .values(status="applied", processed_at=now, attempts=webhook_inbox.c.attempts + 1, error=None)
+                .returning(webhook_inbox.c.id)
+            ).all()
+        )
+    return marked
 
 
 def _apply_with_sync_run(

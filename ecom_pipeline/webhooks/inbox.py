@@ -47,9 +47,10 @@ import json
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from ecom_pipeline.warehouse.schema import webhook_inbox
@@ -339,16 +340,11 @@ _INSERT_SQL = (
     "ON CONFLICT (delivery_key) DO NOTHING RETURNING delivery_key"
 )
 _PG_ROW = "(%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, 'pending', 0, NULL)"
-# Platforms whose notice is applied by re-reading the record (``REQUEUE_PLATFORMS``): a copy of a notice already
-# applied goes back to pending instead of being dropped (see ``insert_deliveries``). Still one statement: the
-# conflict's row is updated only when it was applied, else left alone as ``DO NOTHING`` would.
+# Platforms whose notice is applied by re-reading the record: a copy of a notice already applied (or being applied)
+# re-opens its row instead of being dropped (see ``insert_deliveries`` and ``reopen_notices``).
 REQUEUE_PLATFORMS = frozenset({"prestashop"})
-_REQUEUE_SQL = _INSERT_SQL.replace(
-    "DO NOTHING",
-    f"DO UPDATE SET status = 'pending', attempts = 0, next_attempt_at = NULL, processed_at = NULL, error = NULL, "
-    f"received_at = excluded.received_at WHERE {webhook_inbox.name}.status = 'applied' "
-    f"AND {webhook_inbox.name}.platform IN ({', '.join(repr(p) for p in sorted(REQUEUE_PLATFORMS))})",
-)
+# How a re-opened row's generation (``received_at``) moves when it must change but no later receipt time is at hand.
+GENERATION_STEP = timedelta(microseconds=1)
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -375,12 +371,12 @@ def insert_deliveries(conn: Connection, rows: list[dict[str, Any]]) -> list[bool
 
     **Re-read notices** (``REQUEUE_PLATFORMS``: PrestaShop). A PrestaShop notice's key is its signed timestamp (in
     seconds) and its body, so two notices of the same change kind for the same record in one second share a key.
-    When the first was already applied (its record re-read) before the second change happened, dropping the second
-    as a duplicate left that change for the next poll. A notice carries no data and is applied by re-reading the
-    record (idempotent), so such a copy of an *applied* row puts it back to ``pending`` (reported as stored); a
-    pending copy needs nothing (its re-read is still to come). Every other platform keeps exactly-once storage,
-    and a group without such rows runs the ``DO NOTHING`` statement unchanged. Within the signature window a
-    replayed PrestaShop notice therefore costs at most one more re-read, never data.
+    A notice carries no data and is applied by re-reading the record (idempotent), so a copy must not be dropped
+    when the first notice's re-read may already have happened: the insert is still the plain ``DO NOTHING``
+    statement for every row of every group, and the PrestaShop keys it did not store are then re-opened by
+    :func:`reopen_notices` (a second statement, only for those keys). A copy of an *applied* row is reported as
+    stored; a copy of a pending one as a duplicate (its row is re-applied if an apply had already taken it). Every
+    other platform's copy stays a plain duplicate: no row of theirs is read, locked or changed.
     """
     if not rows:
         return []
@@ -412,27 +408,21 @@ def insert_deliveries(conn: Connection, rows: list[dict[str, Any]]) -> list[bool
     # wait on the other's uncommitted key until PostgreSQL kills one as a deadlock, failing every delivery of that
     # group with a 5xx. The sort is stable, so a key repeated in the group is still stored for its first copy.
     in_key_order = sorted(values, key=lambda v: str(v["delivery_key"]))
-    requeue = any(v["platform"] in REQUEUE_PLATFORMS for v in values)
-    if requeue:  # DO UPDATE may touch a row once per statement: a key repeated in the group goes in once
-        in_key_order = list({str(v["delivery_key"]): v for v in reversed(in_key_order)}.values())[::-1]
-    sql = _REQUEUE_SQL if requeue else _INSERT_SQL
     if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg2":
-        stored = _insert_postgresql(conn, in_key_order, sql)
+        stored = _insert_postgresql(conn, in_key_order)
     elif conn.dialect.name == "sqlite":
-        stored = _insert_sqlite(conn, in_key_order, sql)
+        stored = _insert_sqlite(conn, in_key_order)
     else:
         insert = dialect_insert(conn, webhook_inbox).values(in_key_order)
-        keyed = [webhook_inbox.c.delivery_key]
-        if requeue:
-            stmt = insert.on_conflict_do_update(
-                index_elements=keyed,
-                set_={"status": "pending", "attempts": 0, "next_attempt_at": None, "processed_at": None,
-                      "error": None, "received_at": insert.excluded.received_at},
-                where=(webhook_inbox.c.status == "applied") & webhook_inbox.c.platform.in_(sorted(REQUEUE_PLATFORMS)),
-            ).returning(webhook_inbox.c.delivery_key)  # fmt: skip
-        else:
-            stmt = insert.on_conflict_do_nothing(index_elements=keyed).returning(webhook_inbox.c.delivery_key)
-        stored = set(conn.execute(stmt).scalars())
+        stmt = insert.on_conflict_do_nothing(index_elements=[webhook_inbox.c.delivery_key])
+        stored = set(conn.execute(stmt.returning(webhook_inbox.c.delivery_key)).scalars())
+    copies: dict[str, datetime] = {}
+    for value in in_key_order:
+        key = str(value["delivery_key"])
+        if value["platform"] in REQUEUE_PLATFORMS and key not in stored:
+            copies.setdefault(key, value["received_at"])
+    if copies:
+        stored |= reopen_notices(conn, copies)
     result: list[bool] = []
     for value in values:
         key = value["delivery_key"]
@@ -441,7 +431,67 @@ def insert_deliveries(conn: Connection, rows: list[dict[str, Any]]) -> list[bool
     return result
 
 
-def _insert_sqlite(conn: Connection, values: list[dict[str, Any]], sql: str = _INSERT_SQL) -> set[str]:
+def reopen_notices(conn: Connection, copies: Mapping[str, datetime]) -> set[str]:
+    """Re-open the rows of re-read notices (``REQUEUE_PLATFORMS``) a copy arrived for: delivery key -> when the
+    copy was received. Returns the keys whose row was *applied* and is pending again (answered as stored).
+
+    What a copy means depends on where its row is:
+
+    - ``applied``: the first notice's re-read is done, and the copy may tell of a later change. The row goes back
+      to ``pending`` as a new delivery: ``received_at`` becomes the copy's receipt (so the latency KPI, the sensor's
+      staleness and the overdue-pending check measure the work now pending, not the gap between the two notices),
+      ``processed_at``/``error`` are cleared and ``attempts`` starts again (a full retry budget for the new re-read).
+    - ``pending``: the re-read is still to come, unless an apply has already taken the row and re-read the record
+      (it cannot be told from here). So the row's generation moves: ``received_at`` by one microsecond (the first
+      receipt is kept, to the microsecond), and the apply marks a row applied only if ``received_at`` is still the
+      one it read when it took the row (``webhooks.apply``); otherwise the row stays pending and is applied again.
+    - ``dead``: kept as it is (a dead letter is evidence; the copy names the same record).
+
+    Either way ``next_attempt_at`` becomes the copy's receipt unless a retry is scheduled later, so the sensor,
+    whose cursor follows new ids and due retry times, sees a row due again.
+
+    ``received_at`` always moves forward (at least by ``GENERATION_STEP``), even when the copy's receiver clock is
+    behind the one that stored the row: the apply's comparison must see every re-open as a change.
+
+    **Lock order.** On PostgreSQL the rows are locked with ``SELECT .. ORDER BY id FOR UPDATE`` (rows are locked in
+    the sort's order) before they are changed, and the apply locks every inbox row it will write the same way, first
+    in its transaction (``webhooks.apply``). So inbox row locks are always taken in ascending id order, each side
+    taking all of its own in one sweep: the apply before it writes anything, the receiver after its insert. That
+    insert locks no existing row; like any unique insert it may wait for a transaction changing one of its keys
+    (another receiver's new row, in key order, or a row the apply or another receiver is updating), but it then
+    holds nothing except its own new rows, which no apply has read and no other receiver re-opens before they are
+    committed. Every wait therefore goes to a higher lock than the waiter holds, and no cycle (deadlock) can form.
+    Only PrestaShop rows that conflicted are locked here: a WooCommerce or Shopify copy is the plain insert, as it
+    always was. SQLite has no row locks: the receiver's transaction holds the database's write lock from its insert
+    on, so the read and the writes here see no other writer in between.
+    """
+    c = webhook_inbox.c
+    rows = conn.execute(
+        select(c.id, c.delivery_key, c.status, c.received_at, c.next_attempt_at)
+        .where(
+            c.delivery_key.in_(sorted(copies)),
+            c.platform.in_(sorted(REQUEUE_PLATFORMS)),
+            c.status.in_(("applied", "pending")),
+        )
+        .order_by(c.id)
+        .with_for_update()
+    ).all()
+    reopened: set[str] = set()
+    for row in rows:
+        received = copies[str(row.delivery_key)]
+        later = row.received_at + GENERATION_STEP
+        due = received if row.next_attempt_at is None else max(received, row.next_attempt_at)
+        values: dict[str, Any] = {"next_attempt_at": due}
+        if row.status == "applied":
+            values.update(status="pending", received_at=max(received, later), processed_at=None, error=None, attempts=0)
+            reopened.add(str(row.delivery_key))
+        else:
+            values["received_at"] = later
+        conn.execute(update(webhook_inbox).where(c.id == row.id).values(**values))
+    return reopened
+
+
+def _insert_sqlite(conn: Connection, values: list[dict[str, Any]]) -> set[str]:
     """The group's INSERT as one multi-row statement with the columns' own bind processors (JSON text, naive-UTC
     time text exactly as ``UTCDateTime`` writes it)."""
     dialect = conn.dialect
@@ -457,11 +507,11 @@ def _insert_sqlite(conn: Connection, values: list[dict[str, Any]], sql: str = _I
             value = v[name]
             processor = processors.get(name)
             params.append(processor(value) if processor is not None and value is not None else value)
-    statement = sql.replace("VALUES %s", "VALUES " + ", ".join(row for _ in values))
+    statement = _INSERT_SQL.replace("VALUES %s", "VALUES " + ", ".join(row for _ in values))
     return set(conn.exec_driver_sql(statement, tuple(params)).scalars())
 
 
-def _insert_postgresql(conn: Connection, values: list[dict[str, Any]], sql: str = _INSERT_SQL) -> set[str]:
+def _insert_postgresql(conn: Connection, values: list[dict[str, Any]]) -> set[str]:
     """The group's INSERT through psycopg2's ``execute_values`` (one statement for the whole group)."""
     from psycopg2.extras import execute_values  # type: ignore[import-untyped]
 
@@ -486,7 +536,7 @@ def _insert_postgresql(conn: Connection, values: list[dict[str, Any]], sql: str 
     assert dbapi is not None
     cursor = dbapi.cursor()
     try:
-        rows = execute_values(cursor, sql, args, template=_PG_ROW, page_size=len(values), fetch=True)
+        rows = execute_values(cursor, _INSERT_SQL, args, template=_PG_ROW, page_size=len(values), fetch=True)
     finally:
         cursor.close()
     return {row[0] for row in rows}
