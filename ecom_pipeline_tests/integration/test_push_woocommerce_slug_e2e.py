@@ -55,7 +55,7 @@ def _assert_linked_once(world: World) -> None:
 
 @pytest.mark.parametrize(("handle", "saved"), [("tee.shirt", "tee-shirt"), ("Tee", "tee"), ("Tée.Shirt", "tee-shirt")])
 def test_a_lost_batch_answer_finds_the_create_whose_slug_wordpress_rewrote(
-    world: World, handle: str, saved: str
+    world: World, handle: str, saved: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Prevents a second T-Shirt when the batch answer is lost and the shop saved the handle's slug rewritten: the
     look-up asked for ``tee.shirt`` and compared it with ``tee-shirt``, found nothing and sent the create again."""
@@ -63,6 +63,8 @@ def test_a_lost_batch_answer_finds_the_create_whose_slug_wordpress_rewrote(
     world.shop.faults.update(CUT_BATCH)
     assert world.push() == 0
     assert _shirts(world) == [saved]
+    out = capsys.readouterr().out  # the push report says the slug WordPress keeps
+    assert f"handle {handle!r} written as the URL slug {saved!r} (WordPress's sanitize_title)" in out
     _assert_linked_once(world)
 
 

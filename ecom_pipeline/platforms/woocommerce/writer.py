@@ -189,6 +189,13 @@ def create_slug(create: ProductCreate) -> str | None:
     return base + suffix
 
 
+def _slug_note(handle: str, slug: Any) -> str:
+    """The push report's note of a handle WordPress would not keep as it is (``create_slug``)."""
+    if slug and slugs.sanitize_title(handle) == slug:
+        return f"handle {handle!r} written as the URL slug {slug!r} (WordPress's sanitize_title)"
+    return f"handle {handle!r} leaves no URL slug in WordPress: written as {slug!r}"
+
+
 def _create_payload(create: ProductCreate) -> dict[str, Any]:
     body = {"type": create.kind, **product_fields(create.values, ("title", "description", "status"))}
     slug = create_slug(create)
@@ -384,6 +391,8 @@ class _Writer:
                 body = self._taxonomy_body(c)
                 if body is not None:
                     creates.append((c, body))
+                    if c.handle and body.get("slug") != c.handle:  # said, not only done (PrestaShop does too)
+                        self.out.warn("product", c.handle, _slug_note(c.handle, body.get("slug")), c.hub_id)
         updates: dict[str, list[FieldUpdate]] = {}
         for u in [*plan.updates, *plan.deletes]:
             if u.entity == "product" or u.is_simple_variant:
