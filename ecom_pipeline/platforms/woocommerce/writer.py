@@ -583,7 +583,8 @@ class _Writer:
 
         Ours is told by the mark its create carried (``meta_data`` :data:`OWN_MARK_KEY`, this tenant, shop and hub
         product): a merchant's product with the same slug or name never has it, whenever it was made, so no id
-        floor (which a push killed before its link could not hand to the rerun) is needed. It is found by slug:
+        floor (which a push killed before its link could not hand to the rerun) is needed. It is found by the slug
+        its create sent (:func:`create_slug`: the handle as WordPress saves it, or ``<title>-h<hub id>``):
         WordPress saves a create whose slug another product holds as ``<slug>-2``, ``-3``, ... (the first free one,
         ``wp_unique_post_slug``; a draft keeps the slug even when taken), so ``<slug>``, ``<slug>-2``, ... are read
         in turn (one call each) until ours is found or a slug no product holds: ours cannot be above the first
