@@ -10,9 +10,11 @@
   ``data.resource_id`` naming the owner) links that owner the same way. So a process killed between the shop's
   create and our link does not create a duplicate on the rerun. A variable parent has no SKU: its create carries
   our mark (``meta_data`` ``OWN_MARK_KEY``: tenant, shop, hub product), and a rerun after an interrupted push, or
-  a batch whose answer was lost, looks it up by slug (``<handle>``, then ``<handle>-2``, ...: WordPress suffixes a
+  a batch whose answer was lost, looks it up by slug (``<slug>``, then ``<slug>-2``, ...: WordPress suffixes a
   taken slug) and links only the product with that mark, never a merchant's product with the same slug or name
-  (``_Writer._lost_parent``).
+  (``_Writer._lost_parent``). The slug is sent and looked up in the form WordPress saves it (``slugs.py``: a port
+  of ``sanitize_title``; ``tee.shirt`` is saved ``tee-shirt``), and a variable product without a hub handle gets a
+  deterministic one, ``<title's slug>-h<hub id>`` (``create_slug``; never written to the hub handle).
 - Echo suppression: a link's new base is the canonical snapshot of the record as the shop answered the write
   (the same transform the pull uses), so the poll or webhook that brings our own write back hashes the same and
   changes nothing. For a variable product whose variations were written, the parent and its variations are read
@@ -51,6 +53,7 @@ from typing import Any
 
 from ecom_pipeline.platforms.errors import ShopApiError
 from ecom_pipeline.platforms.http import HttpOptions
+from ecom_pipeline.platforms.woocommerce import slugs
 from ecom_pipeline.platforms.woocommerce.client import MAX_PER_PAGE, WooCommerceClient
 from ecom_pipeline.platforms.woocommerce.taxonomy import CategoryTree, TaxonomyError, WooTaxonomy
 from ecom_pipeline.platforms.woocommerce.transform import product_to_canonical
@@ -164,10 +167,40 @@ def variant_fields(values: Mapping[str, Any], names: Iterable[str]) -> dict[str,
 _CREATE_VARIANT_FIELDS = ("sku", "price", "barcode", "weight")
 
 
+def create_slug(create: ProductCreate) -> str | None:
+    """The slug a product is created with, in the form WordPress saves it (:func:`slugs.sanitize_title`), so the
+    look-up of a lost create (:meth:`_Writer._lost_parent`) asks for what the shop holds: ``tee.shirt`` is saved
+    ``tee-shirt``, ``Tee`` ``tee``.
+
+    The hub handle's slug; for a variable product without a handle (or whose handle leaves nothing, say ``!!``) a
+    deterministic one, ``<title's slug>-h<hub id>`` (``product-h<id>`` for a title leaving nothing), so a rerun
+    after a kill or a lost batch answer finds that create too; it is never written back to the hub handle (hub
+    handles are shared by every shop). The ``h`` keeps it apart from WordPress's ``-2``, ``-3`` of a taken slug. A
+    simple product without a handle sends none (WordPress takes its name's): it is found again by its SKU."""
+    if create.handle:
+        saved = slugs.sanitize_title(create.handle)
+        if saved:
+            return saved
+    if create.kind != "variable":
+        return None
+    suffix = f"-h{int(create.hub_id)}"
+    base = slugs.sanitize_title(str(create.values.get("title") or ""))
+    base = slugs.truncate_post_slug(base, slugs.SLUG_LENGTH - len(suffix)) or "product"
+    return base + suffix
+
+
+def _slug_note(handle: str, slug: Any) -> str:
+    """The push report's note of a handle WordPress would not keep as it is (``create_slug``)."""
+    if slug and slugs.sanitize_title(handle) == slug:
+        return f"handle {handle!r} written as the URL slug {slug!r} (WordPress's sanitize_title)"
+    return f"handle {handle!r} leaves no URL slug in WordPress: written as {slug!r}"
+
+
 def _create_payload(create: ProductCreate) -> dict[str, Any]:
     body = {"type": create.kind, **product_fields(create.values, ("title", "description", "status"))}
-    if create.handle:
-        body["slug"] = create.handle
+    slug = create_slug(create)
+    if slug:
+        body["slug"] = slug
     if create.kind == "simple":
         body.update(variant_fields(create.variants[0].values, _CREATE_VARIANT_FIELDS))
     else:
@@ -352,12 +385,14 @@ class _Writer:
             sku = c.variants[0].sku if c.kind == "simple" else None
             if sku and sku in existing:
                 adopt.append((c, existing[sku]))
-            elif c.kind == "variable" and plan.resume and c.handle and self._adopt_parent(c):
+            elif c.kind == "variable" and plan.resume and self._adopt_parent(c):
                 continue
             else:
                 body = self._taxonomy_body(c)
                 if body is not None:
                     creates.append((c, body))
+                    if c.handle and body.get("slug") != c.handle:  # said, not only done (PrestaShop does too)
+                        self.out.warn("product", c.handle, _slug_note(c.handle, body.get("slug")), c.hub_id)
         updates: dict[str, list[FieldUpdate]] = {}
         for u in [*plan.updates, *plan.deletes]:
             if u.entity == "product" or u.is_simple_variant:
@@ -459,7 +494,7 @@ class _Writer:
         except ShopApiError:
             if not has_variable:
                 raise
-        remaining = [op for op in chunk if not (op[0] == "create" and op[1].kind == "variable" and op[1].handle
+        remaining = [op for op in chunk if not (op[0] == "create" and op[1].kind == "variable"
                                                  and self._adopt_parent(op[1]))]  # fmt: skip
         return remaining, self._post_products(remaining) if remaining else {}
 
@@ -548,7 +583,8 @@ class _Writer:
 
         Ours is told by the mark its create carried (``meta_data`` :data:`OWN_MARK_KEY`, this tenant, shop and hub
         product): a merchant's product with the same slug or name never has it, whenever it was made, so no id
-        floor (which a push killed before its link could not hand to the rerun) is needed. It is found by slug:
+        floor (which a push killed before its link could not hand to the rerun) is needed. It is found by the slug
+        its create sent (:func:`create_slug`: the handle as WordPress saves it, or ``<title>-h<hub id>``):
         WordPress saves a create whose slug another product holds as ``<slug>-2``, ``-3``, ... (the first free one,
         ``wp_unique_post_slug``; a draft keeps the slug even when taken), so ``<slug>``, ``<slug>-2``, ... are read
         in turn (one call each) until ours is found or a slug no product holds: ours cannot be above the first
@@ -556,17 +592,20 @@ class _Writer:
         filter neither. Left: a product holding a lower slug deleted for good between our create and the rerun
         hides ours (then created again)."""
         mark = self._own_mark(c.hub_id)
-        slug = str(c.handle)
+        slug = create_slug(c)
+        if not slug:
+            return None
         for suffix in range(1, MAX_SLUG_PROBES + 1):
-            wanted = slug if suffix == 1 else f"{slug}-{suffix}"
+            wanted = slug if suffix == 1 else slugs.suffixed_slug(slug, suffix)
             items = self.client.get(
                 "products", {"slug": wanted, "status": "any", "per_page": MAX_PER_PAGE, "_fields": _LOST_FIELDS}
             )
             # Only products that do hold the slug count: a shop ignoring the filter must not keep the loop going.
+            # Compared in WordPress's saved form (lower-case, octets lower-case), never the hub handle as typed.
             found = [
                 i
                 for i in (items if isinstance(items, list) else [])
-                if isinstance(i, Mapping) and str(i.get("slug") or "").lower() == wanted.lower()
+                if isinstance(i, Mapping) and slugs.sanitize_title(str(i.get("slug") or ""), "query") == wanted
             ]
             ours = [i for i in found if i.get("type") == "variable" and _marked(i, mark)]
             if ours:  # two would be an older duplicate: the first is linked, the other left to the merchant

@@ -16,12 +16,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
+from ecom_pipeline.platforms.woocommerce import slugs
 from ecom_pipeline.sandbox.faults import FaultSwitches
 from ecom_pipeline.sandbox.shop import read_body
 from ecom_pipeline.sandbox.woocommerce.auth import WooAuthenticator
 from ecom_pipeline.sandbox.woocommerce.errors import StoreError
 from ecom_pipeline.sandbox.woocommerce.more_routes import ANALYTICS_PREFIX, MoreRoutes
-from ecom_pipeline.sandbox.woocommerce.records import slugify
 from ecom_pipeline.sandbox.woocommerce.render import (
     render_customer,
     render_order,
@@ -286,7 +286,7 @@ class WooShopApi(MoreRoutes):
         out = rendered if rendered is not None else self._product_json(p, site)
         links = out.pop("_links", None)
         out["permalink_template"] = f"{site}/product/%pagename%/"
-        out["generated_slug"] = slugify(p.name)
+        out["generated_slug"] = slugs.sanitize_title(p.name)
         if links is not None:
             out["_links"] = links
         return out
@@ -414,8 +414,9 @@ class WooShopApi(MoreRoutes):
         if ptype:
             checks.append(lambda p: p.type == ptype)
         slug = query.get("slug")
-        if slug:  # wc/v3 ``slug``: one post_name, exact
-            checks.append(lambda p: p.slug == slug)
+        if slug:  # wc/v3 ``slug`` (WP_Query ``name``): one post_name, the value as sanitize_title_for_query makes it
+            wanted_slug = slugs.sanitize_title(slug, "query")
+            checks.append(lambda p: p.slug == wanted_slug)
         if search:
             checks.append(lambda p: search in p.name.lower())
         if exclude:

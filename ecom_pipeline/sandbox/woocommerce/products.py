@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ecom_pipeline.platforms.woocommerce import slugs
 from ecom_pipeline.sandbox.woocommerce.catalog import sanitize_title
 from ecom_pipeline.sandbox.woocommerce.errors import StoreError
 from ecom_pipeline.sandbox.woocommerce.records import Product, Variation, money, slugify
@@ -19,8 +20,18 @@ _TRASHED = "__trashed"
 
 
 def _truncate_slug(slug: str, length: int) -> str:
-    """WordPress ``_truncate_post_slug`` for ASCII slugs: cut to ``length``, trailing dashes dropped."""
-    return slug[:length].rstrip("-") if len(slug) > length else slug
+    """WordPress ``_truncate_post_slug``: cut to ``length`` (whole encoded characters), trailing dashes dropped."""
+    return slugs.truncate_post_slug(slug, length)
+
+
+def _post_name(given: Any, name: str, status: str, pid: int) -> str:
+    """The ``post_name`` ``wp_insert_post`` computes: a given slug as ``sanitize_title`` saves it (``tee.shirt``
+    is ``tee-shirt``, ``Tee`` ``tee``: slugs.py); when none is given or nothing is left of it, a post that is not
+    a draft or pending takes its title's, or its id when nothing is left of that either."""
+    wanted = slugs.sanitize_title(str(given)) if given else ""
+    if not wanted and status not in _SLUG_KEPT_STATUSES:
+        wanted = slugs.sanitize_title(name) or str(pid)
+    return wanted
 
 
 def _gtin(value: Any) -> str:
@@ -127,11 +138,7 @@ class WooProducts(WooStock):
             ptype = data.get("type", "simple")
             # WordPress keeps a post_name given on create (made unique unless a draft or pending: _claim_slug); else
             # only a post that is not a draft gets one, from its name.
-            wanted = (
-                slugify(str(data["slug"]))
-                if data.get("slug")
-                else ("" if status in _SLUG_KEPT_STATUSES else slugify(name))
-            )
+            wanted = _post_name(data.get("slug"), name, status, pid)
             p = Product(
                 id=pid,
                 name=name,
@@ -241,9 +248,7 @@ class WooProducts(WooStock):
             if "slug" in data or "status" in data:
                 # wp_update_post: a slug given (or the one kept) is made unique for the product's status, so a draft
                 # that shared its slug gets ``-2`` when published; an empty one takes the name unless a draft.
-                wanted = slugify(str(data["slug"] or "")) if "slug" in data else p.slug
-                if not wanted and p.status not in _SLUG_KEPT_STATUSES:
-                    wanted = slugify(p.name)
+                wanted = _post_name(data.get("slug", p.slug), p.name, p.status, p.id)
                 if p.status != "trash":
                     self._set_slug(p, self._claim_slug(wanted, p.id, p.status))
         if "meta_data" in data:
