@@ -180,3 +180,22 @@ def test_a_hub_handle_is_sent_as_shopify_keeps_it_so_the_rerun_of_a_killed_push_
     world.clear()
     assert world.push() == 0
     assert world.mutations() == []
+
+
+def test_a_repeated_hub_handle_of_a_product_adopted_by_sku_refuses_nothing(world: World) -> None:
+    """Prevents a refusal the repeat does not call for: the Mug, found in the shop by its SKU (a push died before
+    its link), is adopted by id and its handle never sent, so the T-Shirt, whose hub handle is the Mug's, is created
+    with it and the Mug adopted, though the Mug's hub id is the lower."""
+    world.import_csv(CATALOGUE[2])
+    assert world.push() == 0
+    world.unlink("mug")
+    world.shop.store.update_product(world.product("MUG-1").id, handle="mug-old")
+    world.import_csv(*CATALOGUE[:2])
+    ids = world.hub_ids()
+    assert ids["Mug"] < ids["T-Shirt"]
+    set_handle(world, "T-Shirt", "mug")
+
+    assert world.push() == 0
+    assert skus_by_handle(world) == {"mug-old": ["MUG-1"], "mug": ["TEE-S", "TEE-M"]}
+    assert world.rejected() == [] and world.linked_variant_skus() == sorted(OURS)
+    assert world.last_push_outcomes()[("product", ids["Mug"])] == "adopted"

@@ -476,7 +476,7 @@ class _Writer:
         # (``_create_handles``), and is looked up by it, by key: the SKU look-up above is a search, which lags
         # writes, so right after a push killed between Shopify's create and our link it may not find the product
         # that push made; ``productByIdentifier`` does.
-        handles = self._create_handles()
+        handles = self._create_handles(existing)
         found = self._lookup_create_handles(handles, existing)
         self._owned_by_handle(found, handles, existing)
         owned = {ids[1] for ids in existing.values()}
@@ -662,7 +662,7 @@ class _Writer:
                     found[handle] = str(node["id"])
         return found
 
-    def _create_handles(self) -> dict[int, str]:
+    def _create_handles(self, existing: Mapping[str, tuple[str, str]]) -> dict[int, str]:
         """Hub product id -> the handle each create of the plan is looked up and created with, no two the same.
 
         Two ``productSet(identifier: {handle})`` with one handle write one product: the second replaced the first
@@ -671,15 +671,18 @@ class _Writer:
         generated handle another create's hub handle has (``mug-h7``, the hub handle of another product) takes the
         next ``attempt`` (``mug-h7-2``), deterministic for the same hub. Of creates whose hub handles are the same
         (hub handles are not unique: a pull may bring a merchant's product of the handle), the lowest hub id keeps
-        it and the others are rejected, naming it, until a person gives one of them another handle."""
+        it and the others are rejected, naming it, until a person gives one of them another handle; a create found
+        by SKU (``existing``) is adopted by id, its handle never sent, so it is neither refused nor the keeper."""
         creates = sorted(self.plan.creates, key=lambda c: c.hub_id)
-        claimed: dict[str, ProductCreate] = {}
+        by_sku = {c.hub_id for c in creates if any(v.sku in existing for v in c.variants)}
+        keeper: dict[str, ProductCreate] = {}
         out: dict[int, str] = {}
         for c in creates:
             handle = shopify_handle(c.handle)
             if not handle:
                 continue
-            first = claimed.setdefault(handle, c)
+            self.handles_taken.add(handle)
+            first = c if c.hub_id in by_sku else keeper.setdefault(handle, c)
             if first is c:
                 out[c.hub_id] = handle
                 continue
@@ -691,7 +694,6 @@ class _Writer:
                 f"second write would replace the first: {_named(first)} is created with it, this one is not; give "
                 "one of them another handle in the hub (or merge them), then push again",
             )
-        self.handles_taken = set(claimed)
         for c in creates:
             if not shopify_handle(c.handle):
                 out[c.hub_id] = self._next_generated(c)
