@@ -29,9 +29,14 @@
   fields only: a ``variants`` list would delete the shop's variants the hub lacks; then the variants matched by SKU, see
   ``_on_adopted``). Every other create is ``productSet`` with ``identifier: {handle}``, which Shopify treats as
   "create, or update the product with that handle", so a resend after a lost answer, or the rerun of a process killed
-  between the shop's create and our link, writes the same product. The handle is the hub's, else
-  ``generated_handle`` (the title's slug and ``-h<hub id>``: deterministic, unique per hub product, within Shopify's
-  handle characters); it is not written back to the hub (the hub handle is every shop's slug and the catalogue
+  between the shop's create and our link, writes the same product. The handle is the hub's, put in the form Shopify
+  stores (``shopify_handle``: lowercase, hyphens; sent verbatim, ``T-Shirt_Bio`` was stored ``t-shirt_bio`` and a
+  rerun's look-up by the verbatim key missed it), else ``generated_handle`` (the title's slug and ``-h<hub id>``:
+  deterministic, unique per hub product, within Shopify's handle characters). No two creates of a push share one
+  (``_create_handles``: two ``productSet`` with one handle write one product, the second replacing the first): of
+  repeated hub handles one is created and the others rejected, a hub handle that is the product of another hub
+  product's link is rejected, and a generated handle either takes goes to ``-2``, ``-3``. It is not written back to
+  the hub (the hub handle is every shop's slug and the catalogue
   file's key; the pull does not bring it back either, the link's base holding it). The SKU look-up is a search, and
   Shopify's search index lags writes, so right after a kill it may not see the product the killed push made: the
   handles are therefore looked up too, by key (``productByIdentifier``, which sees a write at once; never a
