@@ -174,6 +174,9 @@ class ExportPlan:
     # (entity, hub id) of planned creates the writer linked to a record the shop already had (found by SKU or slug)
     # instead of creating it: their lineage says ``adopted`` (sync/lineage.py). Writers mark them with ``adopt``.
     adopted: set[tuple[str, int]] = field(default_factory=set)
+    # Shop product id -> hub product id of the integration's live product links: a create whose key (Shopify's
+    # handle) is already another hub product's record is told apart from a merchant's product by it.
+    linked_products: dict[str, int] = field(default_factory=dict)
 
     def adopt(self, entity: str, hub_id: int) -> None:
         """Say that this planned create was linked to an existing shop record (before handing its link over)."""
@@ -382,6 +385,7 @@ def plan_export(
     if not settings.direction.pushes:
         return plan
     held = held or {}
+    plan.linked_products = {str(link.external_id): int(hub_id) for hub_id, link in product_links.items()}
     product_fields = tuple(f for f in PRODUCT_FIELDS if f in push_fields)
     variant_fields = tuple(f for f in VARIANT_FIELDS if f in push_fields)
     by_product: dict[int, list[Any]] = {}

@@ -29,9 +29,14 @@
   fields only: a ``variants`` list would delete the shop's variants the hub lacks; then the variants matched by SKU, see
   ``_on_adopted``). Every other create is ``productSet`` with ``identifier: {handle}``, which Shopify treats as
   "create, or update the product with that handle", so a resend after a lost answer, or the rerun of a process killed
-  between the shop's create and our link, writes the same product. The handle is the hub's, else
-  ``generated_handle`` (the title's slug and ``-h<hub id>``: deterministic, unique per hub product, within Shopify's
-  handle characters); it is not written back to the hub (the hub handle is every shop's slug and the catalogue
+  between the shop's create and our link, writes the same product. The handle is the hub's, put in the form Shopify
+  stores (``shopify_handle``: lowercase, hyphens; sent verbatim, ``T-Shirt_Bio`` was stored ``t-shirt_bio`` and a
+  rerun's look-up by the verbatim key missed it), else ``generated_handle`` (the title's slug and ``-h<hub id>``:
+  deterministic, unique per hub product, within Shopify's handle characters). No two creates of a push share one
+  (``_create_handles``: two ``productSet`` with one handle write one product, the second replacing the first): of
+  repeated hub handles one is created and the others rejected, a hub handle that is the product of another hub
+  product's link is rejected, and a generated handle either takes goes to ``-2``, ``-3``. It is not written back to
+  the hub (the hub handle is every shop's slug and the catalogue
   file's key; the pull does not bring it back either, the link's base holding it). The SKU look-up is a search, and
   Shopify's search index lags writes, so right after a kill it may not see the product the killed push made: the
   handles are therefore looked up too, by key (``productByIdentifier``, which sees a write at once; never a
@@ -92,6 +97,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+from urllib.parse import unquote
 
 from ecom_pipeline.platforms.errors import (
     ShopRateLimitedError,
@@ -194,6 +200,17 @@ def _reason(error: Mapping[str, Any]) -> str:
     return f"{error.get('code') or 'INVALID'}: {error.get('message')}" + (f" (field {field})" if field else "")
 
 
+def _tail(external_id: Any) -> str:
+    """A product's id as links keep it (``gid://shopify/Product/7`` and ``7`` are both ``7``)."""
+    return gid_tail(external_id) or str(external_id)
+
+
+def _named(c: ProductCreate) -> str:
+    """A hub product as a rejection names it: ``#7 'Mug'`` and its hub handle when it has one."""
+    title = c.values.get("title")
+    return f"#{c.hub_id} {title!r}" + (f" (hub handle {c.handle!r})" if c.handle else " (no hub handle)")
+
+
 def product_input(values: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
     """``ProductSetInput`` fields for the canonical product ``names`` (title, description, status, vendor, product
     type; tags are the caller's: a create's are ``ProductCreate.tags``, an update's the plan's change). A vendor or
@@ -260,33 +277,51 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", folded).strip("-")
 
 
-def generated_handle(hub_id: int, title: Any) -> str:
+# Characters Shopify removes from a handle rather than turning them into a hyphen (measured against the Admin API:
+# stackoverflow.com "What characters are allowed in Shopify product handles?").
+_HANDLE_DROPPED = re.compile(r"[\"'()\[\]]")
+
+
+def shopify_handle(value: Any) -> str:
+    """A hub handle as the Shopify handle it is sent, looked up and compared as ("" when nothing of it is left).
+
+    Shopify does not keep a handle as it is given: it stores it lowercase, with "whitespace and special characters
+    replaced with a hyphen", runs of them by one, none at the ends (shopify.dev ``productByHandle``,
+    https://shopify.dev/docs/api/admin-graphql/2026-01/queries/productByHandle, and
+    https://shopify.dev/docs/api/liquid/basics#handles). Sent verbatim, a hub handle such as PrestaShop's
+    ``T-Shirt_Bio`` was created as ``t-shirt_bio``, and the look-up by key of the rerun or the resend (``T-Shirt_Bio``)
+    found nothing: the create was sent again and refused (the handle taken) or duplicated. So every handle is put in
+    this form first, one Shopify stores unchanged whatever it does with the characters its docs leave open: a
+    WooCommerce slug's percent-escapes decoded (``caf%c3%a9`` is ``café``), ``" ' ( ) [ ]`` removed as Shopify
+    removes them, then ``slug`` (accents folded, anything but ASCII letters and digits one hyphen: ``_`` too, which
+    the docs do not list; ``cafe``, ``t-shirt-bio``), at most ``HANDLE_MAX`` characters."""
+    text = _HANDLE_DROPPED.sub("", unquote(str(value or ""), errors="replace"))
+    return slug(text)[:HANDLE_MAX].strip("-")
+
+
+def generated_handle(hub_id: int, title: Any, attempt: int = 1) -> str:
     """The handle a hub product without one is created with: the slug of its title and ``-h<hub id>``, at most
     ``HANDLE_MAX`` characters (``product-h<id>`` when the title has no ASCII letter or digit).
 
     Deterministic (the same hub product gives the same handle on every push, so a rerun after a kill looks up the
     handle it created with, by key: ``productByIdentifier``), and unique per hub product (two hub products titled
     ``Mug`` are ``mug-h7`` and ``mug-h8``). The ``h`` keeps it apart from the ``-1``, ``-2`` Shopify appends to the
-    handle of a duplicate title, so a merchant's own ``mug-7`` is not our ``mug-h7``."""
-    suffix = f"-h{int(hub_id)}"
+    handle of a duplicate title, so a merchant's own ``mug-7`` is not our ``mug-h7``. ``attempt`` 2, 3, ... adds
+    ``-2``, ``-3``: taken when another hub product's own handle is ``mug-h7`` (``_Writer._create_handles``)."""
+    suffix = f"-h{int(hub_id)}" + (f"-{int(attempt)}" if attempt > 1 else "")
     base = slug(str(title or ""))[: HANDLE_MAX - len(suffix)].strip("-") or "product"
     return base + suffix
-
-
-def create_handle(create: ProductCreate) -> str:
-    """The handle a hub product is created (and looked up) with: the hub's own, else ``generated_handle``."""
-    return create.handle or generated_handle(create.hub_id, create.values.get("title"))
 
 
 def create_input(
     create: ProductCreate, variant_ids: Mapping[str, str] | None = None, *, handle: str | None = None
 ) -> dict[str, Any]:
     """The whole ``ProductSetInput`` of a hub product: fields, options and variants (with ``id`` where adopted);
-    ``handle`` (default: the hub's) is the product's handle."""
+    ``handle`` (default: the hub's, as ``shopify_handle`` puts it) is the product's handle."""
     body = product_input(create.values, ("title", "description", "status"))
     # Vendor and product type only when the hub has them: left out, the shop keeps its own (an adopted product's).
     body.update(product_input(create.values, [n for n in SHOPIFY_PRODUCT_FIELDS if create.values.get(n)]))
-    handle = handle or create.handle
+    handle = handle or shopify_handle(create.handle)
     if handle:
         body["handle"] = handle
     if create.tags:  # the hub's tag names (Shopify trims them and drops empties and repeats)
@@ -428,6 +463,10 @@ class _Writer:
         self.adopted_creates: list[VariantCreate] = []
         # The integration opted in to collections as categories (``shopify_collections``); off: none written.
         self.with_categories = bool(client.shopify_collections)
+        # Create handles (``_create_handles``): every one given or claimed by a hub handle, and the generated
+        # attempt each create without a hub handle is at.
+        self.handles_taken: set[str] = set()
+        self.attempts: dict[int, int] = {}
 
     def run(self) -> WriteOutcome:
         shop = self.client.shop_and_scopes()
@@ -438,17 +477,18 @@ class _Writer:
             )
         self.currency = shop.get("currency")
         existing = self.lookup_skus([v.sku for c in self.plan.creates for v in c.variants if v.sku])
-        # Every create has a handle (the hub's, else ``generated_handle``) and is looked up by it, by key: the SKU
-        # look-up above is a search, which lags writes, so right after a push killed between Shopify's create and our
-        # link it may not find the product that push made; ``productByIdentifier`` does.
-        handles = {c.hub_id: create_handle(c) for c in self.plan.creates}
-        found = self.lookup_handles(
-            [handles[c.hub_id] for c in self.plan.creates if not any(v.sku in existing for v in c.variants)]
-        )
+        # Every create has a handle (the hub's, else ``generated_handle``), one no other create of the plan has
+        # (``_create_handles``), and is looked up by it, by key: the SKU look-up above is a search, which lags
+        # writes, so right after a push killed between Shopify's create and our link it may not find the product
+        # that push made; ``productByIdentifier`` does.
+        handles = self._create_handles(existing)
+        found = self._lookup_create_handles(handles, existing)
         self._owned_by_handle(found, handles, existing)
         owned = {ids[1] for ids in existing.values()}
         sets: list[_SetRequest] = []
         for c in self.plan.creates:
+            if c.hub_id not in handles:
+                continue  # refused for its handle (rejected above)
             handle = handles[c.hub_id]
             taken = found.get(handle)
             # A product with this handle and none of our SKUs is the merchant's: never overwritten. Only a create
@@ -607,7 +647,7 @@ class _Writer:
         by a ``products(query: "handle:...")`` search: a read by key sees a product created a moment ago, which the
         search index may not have yet (the rerun of a push killed after its create would create it again)."""
         found: dict[str, str] = {}
-        unique = sorted(set(handles))
+        unique = sorted({shopify_handle(h) for h in handles} - {""})
         for start in range(0, len(unique), q.HANDLE_LOOKUP_CHUNK):
             chunk = unique[start : start + q.HANDLE_LOOKUP_CHUNK]
             document = (
@@ -623,9 +663,104 @@ class _Writer:
             )
             for i, handle in enumerate(chunk):
                 node = data.get(f"p{i}")
-                if isinstance(node, Mapping) and node.get("id") and node.get("handle") == handle:
+                if isinstance(node, Mapping) and node.get("id") and shopify_handle(node.get("handle")) == handle:
                     found[handle] = str(node["id"])
         return found
+
+    def _create_handles(self, existing: Mapping[str, tuple[str, str]]) -> dict[int, str]:
+        """Hub product id -> the handle each create of the plan is looked up and created with, no two the same.
+
+        Two ``productSet(identifier: {handle})`` with one handle write one product: the second replaced the first
+        one's fields and variants (its variants deleted) and the push ended well. Handles are compared as Shopify
+        stores them (``shopify_handle``: ``Tee`` and ``tee`` are one). A hub handle wins over a generated one: a
+        generated handle another create's hub handle has (``mug-h7``, the hub handle of another product) takes the
+        next ``attempt`` (``mug-h7-2``), deterministic for the same hub. Of creates whose hub handles are the same
+        (hub handles are not unique: a pull may bring a merchant's product of the handle), the lowest hub id keeps
+        it and the others are rejected, naming it, until a person gives one of them another handle; a create found
+        by SKU (``existing``) is adopted by id, its handle never sent, so it is neither refused nor the keeper."""
+        creates = sorted(self.plan.creates, key=lambda c: c.hub_id)
+        by_sku = {c.hub_id for c in creates if any(v.sku in existing for v in c.variants)}
+        keeper: dict[str, ProductCreate] = {}
+        out: dict[int, str] = {}
+        for c in creates:
+            handle = shopify_handle(c.handle)
+            if not handle:
+                continue
+            self.handles_taken.add(handle)
+            first = c if c.hub_id in by_sku else keeper.setdefault(handle, c)
+            if first is c:
+                out[c.hub_id] = handle
+                continue
+            self._reject_handle(
+                c,
+                handle,
+                f"hub products {_named(first)} and {_named(c)} would both be the Shopify product of handle "
+                f"{handle!r} (Shopify handles are unique and stored lowercase, other characters as hyphens), and the "
+                f"second write would replace the first: {_named(first)} is created with it, this one is not; give "
+                "one of them another handle in the hub (or merge them), then push again",
+            )
+        for c in creates:
+            if not shopify_handle(c.handle):
+                out[c.hub_id] = self._next_generated(c)
+        return out
+
+    def _next_generated(self, c: ProductCreate) -> str:
+        """The next generated handle of ``c`` (its first, then ``-2``, ``-3``, ...) no hub handle of the plan and
+        no handle tried before has; taken, so no other create gets it."""
+        attempt = self.attempts.get(c.hub_id, 0)
+        while True:
+            attempt += 1
+            handle = generated_handle(c.hub_id, c.values.get("title"), attempt)
+            if handle not in self.handles_taken:
+                break
+        self.attempts[c.hub_id] = attempt
+        self.handles_taken.add(handle)
+        return handle
+
+    def _lookup_create_handles(
+        self, handles: dict[int, str], existing: Mapping[str, tuple[str, str]]
+    ) -> dict[str, str]:
+        """Handle -> product gid of the shop's products with the handles of the creates not found by SKU; a create
+        whose handle is the product of another hub product (this integration's live link) is taken out of
+        ``handles``: rejected, naming that hub product, when the handle is the hub's; given its next generated
+        handle (and that one looked up) when it was generated. So a rerun after a kill tries the handles in the
+        same order and finds what the killed push created."""
+        linked = {_tail(external_id): int(hub_id) for external_id, hub_id in self.plan.linked_products.items()}
+        pending = [
+            c
+            for c in sorted(self.plan.creates, key=lambda c: c.hub_id)
+            if c.hub_id in handles and not any(v.sku in existing for v in c.variants)
+        ]
+        found: dict[str, str] = {}
+        looked: set[str] = set()
+        while pending:
+            wanted = [handles[c.hub_id] for c in pending if handles[c.hub_id] not in looked]
+            found.update(self.lookup_handles(wanted))
+            looked.update(wanted)
+            again: list[ProductCreate] = []
+            for c in pending:
+                handle = handles[c.hub_id]
+                product = found.get(handle)
+                owner = linked.get(_tail(product)) if product is not None else None
+                if owner is None or owner == c.hub_id:
+                    continue
+                if shopify_handle(c.handle):
+                    del handles[c.hub_id]
+                    self._reject_handle(
+                        c,
+                        handle,
+                        f"the Shopify handle {handle!r} of hub product {_named(c)} is that of Shopify product "
+                        f"{product}, already linked to hub product #{owner}: it is not overwritten; give one of "
+                        "them another handle in the hub (or merge them), then push again",
+                    )
+                    continue
+                handles[c.hub_id] = self._next_generated(c)
+                again.append(c)
+            pending = again
+        return found
+
+    def _reject_handle(self, c: ProductCreate, handle: str, reason: str) -> None:
+        self.out.reject("product", self._key(c), reason, {"handle": handle})
 
     def _owned_by_handle(
         self,
@@ -640,7 +775,7 @@ class _Writer:
         owned = {ids[1] for ids in existing.values()}
         read: dict[str, dict[str, str]] = {}
         for c in self.plan.creates:
-            product = found.get(handles[c.hub_id])
+            product = found.get(handles[c.hub_id]) if c.hub_id in handles else None
             ours = [v.sku for v in c.variants if v.sku and v.sku not in existing]
             if product is None or product in owned or not ours:
                 continue

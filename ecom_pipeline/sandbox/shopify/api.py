@@ -53,7 +53,14 @@ from ecom_pipeline.sandbox.shopify.cost import DOCS, MAX_QUERY_COST, PLANS, Cost
 from ecom_pipeline.sandbox.shopify.graph import RESOLVERS, Context, field_resolver, make_schema, user_error
 from ecom_pipeline.sandbox.shopify.inventory_set import inventory_set_quantities
 from ecom_pipeline.sandbox.shopify.oauth import OAuthServer
-from ecom_pipeline.sandbox.shopify.store import ShopifyStore, StoreError, gid, parse_gid, product_tags
+from ecom_pipeline.sandbox.shopify.store import (
+    ShopifyStore,
+    StoreError,
+    gid,
+    parse_gid,
+    product_handle,
+    product_tags,
+)
 from ecom_pipeline.sandbox.shopify.versions import calendar_date, served_version
 from ecom_pipeline.sandbox.shopify.webhooks import WebhookHub
 
@@ -410,6 +417,8 @@ def _product_update(_: Any, info: GraphQLResolveInfo, product: dict[str, Any]) -
         "tags": "tags",
     }
     changes = {names[k]: v for k, v in product.items() if k in names}
+    if changes.get("handle") is not None:  # stored as Shopify stores a handle (lowercase, hyphens)
+        changes["handle"] = product_handle(changes["handle"]) or None
     if "tags" in changes:  # kept as Shopify keeps them; a tag over 255 characters refuses the write
         tags, errors = product_tags(changes["tags"], ["product", "tags"])
         if errors:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -121,6 +122,28 @@ def product_tags(value: Any, field: list[str]) -> tuple[list[str] | None, list[d
         message = f"Tags cannot be more than {TAGS_MAX_COUNT}."
         return None, [{"field": field, "message": message, "code": "INVALID_INPUT"}]
     return tags, []
+
+
+# Characters Shopify drops from a handle instead of turning them into a hyphen (see ``product_handle``).
+_HANDLE_DROPPED = re.compile(r"[\"'()\[\]]")
+# A run of anything else that is not a letter, digit, ``_`` or ``-``: one hyphen.
+_HANDLE_SPECIAL = re.compile(r"[^\w-]+")
+
+
+def product_handle(value: Any) -> str:
+    """A product handle as Shopify stores it from the ``handle`` it is given (or a title it makes one of).
+
+    shopify.dev (``productByHandle``, https://shopify.dev/docs/api/admin-graphql/2026-01/queries/productByHandle, and
+    Liquid basics, https://shopify.dev/docs/api/liquid/basics): handles "are always lowercase. Whitespace and special
+    characters are replaced with a hyphen", a run of them by a single one, and "whitespace or special characters at
+    the beginning are removed". What the docs leave open follows what was measured against the Admin API (each ASCII
+    character written into a handle, stackoverflow.com "What characters are allowed in Shopify product handles?"):
+    ``_`` is kept, ``" ' ( ) [ ]`` are removed, a hyphen at the end is removed; letters outside ASCII are kept
+    (shopify.dev changelog "Certain properties are changing to support a full UTF-8 character set", 2017). So
+    ``T-Shirt_Bio`` is stored as ``t-shirt_bio`` and ``caf%c3%a9`` as ``caf-c3-a9``: a handle written verbatim
+    is not always the one a later read by that key finds."""
+    text = _HANDLE_DROPPED.sub("", str(value or "").lower())
+    return re.sub(r"-{2,}", "-", _HANDLE_SPECIAL.sub("-", text)).strip("-")
 
 
 class StoreError(Exception):
@@ -859,7 +882,8 @@ class ShopifyStore:
                     return None, [{**err, "code": "PRODUCT_DOES_NOT_EXIST"}]
             elif identifier.get("handle"):
                 product = next((p for p in self.products.values() if p.handle == identifier["handle"]), None)
-            handle = data.get("handle") or (identifier.get("handle") if product is None else None)
+            # Stored as Shopify stores it (``product_handle``); the identifier is a key matched as given.
+            handle = product_handle(data.get("handle") or (identifier.get("handle") if product is None else None))
             if handle and any(p.handle == handle and p is not product for p in self.products.values()):
                 errors.append(
                     {
@@ -932,9 +956,10 @@ class ShopifyStore:
             if product is None:
                 product = Product(self._id("Product"), "", handle or "", "", "", "DRAFT", [], "", [], now, now, None)
                 self.products[product.id] = product
+            if handle:
+                product.handle = handle
             for src, dst in (
                 ("title", "title"),
-                ("handle", "handle"),
                 ("descriptionHtml", "description_html"),
                 ("vendor", "vendor"),
                 ("productType", "product_type"),
@@ -945,7 +970,7 @@ class ShopifyStore:
             if tags is not None:  # the whole list replaces the product's (trimmed, without empties or repeats)
                 product.tags = tags
             if not product.handle:
-                product.handle = "-".join(product.title.lower().split())
+                product.handle = product_handle(product.title)
             if product.status == "ACTIVE" and product.published_at is None:
                 product.published_at = now
             if options is not None:

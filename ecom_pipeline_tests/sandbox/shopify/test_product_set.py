@@ -168,3 +168,38 @@ def test_tags_are_trimmed_without_empties_or_repeats_and_a_tag_over_255_characte
     refused = client.gql(PRODUCT_UPDATE, {"product": {"id": pid, "tags": ["y" * 300]}})["data"]["productUpdate"]
     assert refused["product"] is None and refused["userErrors"][0]["field"] == ["product", "tags"]
     assert product.tags == ["a", "b"]
+
+
+def test_product_set_stores_a_handle_as_shopify_does_and_matches_the_identifier_as_given(
+    sandbox: SandboxServer,
+) -> None:
+    """Prevents the emulator from keeping a handle verbatim, which Shopify does not ("always lowercase. Whitespace
+    and special characters are replaced with a hyphen"): a client that sends ``T-Shirt_Bio`` and looks it up again
+    by that key finds nothing on Shopify, and must not find it here either. A ``productUpdate`` handle is stored
+    the same way."""
+    shop = sandbox.shop("shop-b")
+    client = ShopifyClient(sandbox, shop)
+    stored = {}
+    for given in ("T-Shirt_Bio", "caf%c3%a9", '  Été "Spécial" (2024)!! ', "Mug--XL-"):
+        body = client.gql(q.PRODUCT_SET_MUTATION, {"identifier": {"handle": given}, "input": _input(given, given)})
+        assert body["data"]["productSet"]["userErrors"] == []
+        stored[given] = body["data"]["productSet"]["product"]["handle"]
+    assert stored == {
+        "T-Shirt_Bio": "t-shirt_bio",
+        "caf%c3%a9": "caf-c3-a9",
+        '  Été "Spécial" (2024)!! ': "été-spécial-2024",
+        "Mug--XL-": "mug-xl",
+    }
+    lookup = "query($h: String!) { productByIdentifier(identifier: {handle: $h}) { id handle } }"
+    assert client.gql(lookup, {"h": "T-Shirt_Bio"})["data"]["productByIdentifier"] is None
+    assert client.gql(lookup, {"h": "t-shirt_bio"})["data"]["productByIdentifier"]["handle"] == "t-shirt_bio"
+    again = client.gql(
+        q.PRODUCT_SET_MUTATION, {"identifier": {"handle": "T-Shirt_Bio"}, "input": _input("T-Shirt_Bio", "X-2")}
+    )["data"]["productSet"]
+    assert again["product"] is None and again["userErrors"][0]["code"] == "HANDLE_NOT_UNIQUE"
+    product = next(p for p in shop.store.products.values() if p.handle == "mug-xl")
+    update = (
+        "mutation($p: ProductUpdateInput!) { productUpdate(product: $p) { product { handle } userErrors { message } } }"
+    )
+    answer = client.gql(update, {"p": {"id": f"gid://shopify/Product/{product.id}", "handle": "Mug_XL 2"}})
+    assert answer["data"]["productUpdate"]["product"]["handle"] == "mug_xl-2"
