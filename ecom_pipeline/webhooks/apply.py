@@ -79,7 +79,9 @@ class InboxReport:
     dead: int = 0
     ignored: int = 0
     unconfirmed_deletes: int = 0
-    # Applied deliveries a copy re-opened meanwhile (``inbox.reopen_notices``): left pending, applied again next.
+    # Deliveries applied (re-read and staged) but not marked applied: a copy re-opened the row meanwhile
+    # (``inbox.reopen_notices``; left pending, applied again next), or another apply run marked it first.
+    # ``applied`` counts only the rows this run marked.
     reopened: int = 0
     # Bodies tying with the hub's modification time but not its content, replaced by the shop's record (re-read).
     reread_tied: int = 0
@@ -327,7 +329,8 @@ def apply_inbox(
     with engine.begin() as conn:
         _lock_rows(conn, [int(row.id) for row in applied_rows] + [int(row.id) for row, _, _ in failures])
         store.stage_records(conn, staged, run_id=run_id)
-        report.reopened = len(applied_rows) - _mark_applied(conn, applied_rows, now)
+        marked = _mark_applied(conn, applied_rows, now)
+        report.reopened = len(applied_rows) - marked
         for row, error, permanent in failures:
             attempts = int(row.attempts) + 1
             dead = permanent or attempts >= max_attempts
@@ -346,7 +349,7 @@ def apply_inbox(
                 .where(webhook_inbox.c.id == int(row.id), webhook_inbox.c.status == "pending")
                 .values(**values)
             )
-    report.applied = len(applied_rows)
+    report.applied = marked  # rows this run marked applied (not those a copy re-opened meanwhile)
     report.by_topic = dict(topics)
 
     touched: dict[str, set[int]] = {}
