@@ -539,7 +539,13 @@ def _plan_variant_deletes(
 
 
 def record_export_rejections(
-    conn: Connection, *, tenant_id: str, shop: Any, run_id: str | None, refused: Sequence[Any]
+    conn: Connection,
+    *,
+    tenant_id: str,
+    shop: Any,
+    run_id: str | None,
+    refused: Sequence[Any],
+    close_unseen: bool = True,
 ) -> None:
     """Make the shop's open export rejections exactly what this push saw refused.
 
@@ -548,6 +554,9 @@ def record_export_rejections(
     stays the first refusal's); a new refusal, or a new reason, gets a row. Recording every refusal anew on every
     push (each sync and each webhook apply pushes) grew ``rejected_records`` by one row per refused item per run,
     for ever, burying the distinct problems a person has to look at; ``push_records`` keeps each attempt.
+
+    ``close_unseen`` False (a push that failed part-way): the refusals it saw are recorded, none is closed, since
+    the items it never reached were not retried (an open marker of a create that got no answer among them).
     """
     open_rows = conn.execute(
         select(
@@ -589,7 +598,8 @@ def record_export_rejections(
                 "dagster_run_id": run_id,
             }
         )
-    store.close_rejections(conn, (int(row.id) for row in open_rows if int(row.id) not in kept))
+    if close_unseen:
+        store.close_rejections(conn, (int(row.id) for row in open_rows if int(row.id) not in kept))
     store.reject_records(conn, new_rows)
 
 
@@ -810,6 +820,9 @@ def interrupted_push(conn: Connection, integration_id: int) -> bool:
 
 # The payload key under which a writer marks a rejection as "a create got no answer and may exist in the shop".
 CREATE_UNCERTAIN = "create_uncertain"
+# The attribute under which a writer's ``apply_plan`` leaves its partial ``WriteOutcome`` on the exception that
+# stopped it: ``run_push`` records the refusals collected before the failure (markers included) all the same.
+PARTIAL_OUTCOME = "partial_outcome"
 
 
 def uncertain_creates(conn: Connection, integration_id: int) -> dict[int, dict[str, Any]]:
@@ -967,6 +980,13 @@ def run_push(
         except Exception as exc:
             report.error = f"{type(exc).__name__}: {exc}"
             with engine.begin() as conn:
+                partial = getattr(exc, PARTIAL_OUTCOME, None)
+                if isinstance(partial, WriteOutcome) and partial.rejections:
+                    # What the writer saw refused before it failed (a create that got no answer among them: its
+                    # marker) is recorded; nothing is closed (the items not reached were not retried).
+                    record_export_rejections(conn, tenant_id=tenant_id, shop=shop, run_id=run_id,
+                                             refused=partial.rejections, close_unseen=False)  # fmt: skip
+                    lineage.record_failures(conn, partial.rejections)
                 store.finish_sync_run(conn, report.sync_run_id, status="failed", counts={}, cursor_after=None,
                                       error=report.error)  # fmt: skip
             continue
@@ -998,6 +1018,7 @@ def run_push(
 
 __all__ = [
     "CREATE_UNCERTAIN",
+    "PARTIAL_OUTCOME",
     "ExportError",
     "ExportPlan",
     "FieldUpdate",

@@ -6,7 +6,9 @@ combinations, computed prices, option names, categories and tags, the order's st
 the customer's address) through the poll's own code (``extract._payloads``), and stages it exactly as the poll
 does, so one transform and one resolve serve both paths and the next poll finds nothing new. A product notice also
 stages the product's stock rows (``stock_availables``), in the poll's ``inventory`` form, so a sale or a restock in
-the back office reaches ``hub_inventory`` without waiting for the schedule.
+the back office reaches ``hub_inventory`` without waiting for the schedule. On a multishop install whose shop the
+integration cannot tell (``shops.ShopUnknownError``) the product is staged without its stock rows, with a warning
+saying to reconnect with ``--shop-id``: the product's changes are not held back by the stock they cannot read.
 
 A record the webservice no longer lists is staged as a delete, which ``webhooks.apply`` confirms with
 :func:`confirm_deleted` before anything is tombstoned, as it does for a notice whose action is ``delete``.
@@ -14,6 +16,7 @@ A record the webservice no longer lists is staged as a delete, which ``webhooks.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -22,10 +25,12 @@ from ecom_pipeline.platforms.http import HttpOptions
 from ecom_pipeline.platforms.prestashop import deliveries
 from ecom_pipeline.platforms.prestashop import extract as ps_extract
 from ecom_pipeline.platforms.prestashop.client import PrestaShopClient
-from ecom_pipeline.platforms.prestashop.shops import ShopStock
+from ecom_pipeline.platforms.prestashop.shops import ShopStock, ShopUnknownError
 from ecom_pipeline.sync.extract import staged_record
 from ecom_pipeline.warehouse.credentials import reveal
 from ecom_pipeline.warehouse.store import IntegrationRecord, StagedRecord
+
+_log = logging.getLogger(__name__)
 
 
 class PermanentEventError(Exception):
@@ -84,7 +89,15 @@ def reread(
         listed = shop.list_by_parent(
             "stock_availables", "id_product", [int(external_id)], display=ps_extract.STOCK_DISPLAY
         )
-        rows = ShopStock(shop, integration.settings or {}).select(listed)  # multishop: this shop's rows only
+        try:
+            rows = ShopStock(shop, integration.settings or {}).select(listed)  # multishop: this shop's rows only
+        except ShopUnknownError as err:
+            # The product record is staged all the same; only its stock is skipped (which shop's rows are ours
+            # cannot be told). Raised, the whole notice failed, nothing was staged, and it was retried to dead
+            # letters although no retry can help until the integration names its shop.
+            _log.warning("PrestaShop integration %s: product %s staged without its stock: %s",
+                         integration.id, external_id, err)  # fmt: skip
+            return records
         now = datetime.now(UTC)
         stock = {"id_product": external_id, "rows": rows, "context": {"observed_at": now.isoformat()}}
         records.append(

@@ -33,8 +33,10 @@ WooCommerce writer: ``apply_plan(client, plan, on_links) -> WriteOutcome`` and `
   After a timeout (the shop may still be saving it: PHP goes on after the client gave up) the look-up is repeated
   for about 15 s, and a record still not found is not sent again in this push: the item is rejected and the next
   push's look-up by reference adopts it (``options.create_once``); one without a reference is found by the marker
-  the rejection carries (``plan.uncertain_creates``: by ``link_rewrite`` or option values above that push's id
-  floors, :meth:`_Writer._late_product`).
+  the rejection carries (``plan.uncertain_creates``: by the ``link_rewrite`` sent or option values above that push's
+  id floors, :meth:`_Writer._late_product`). The marker stays until the item is linked or adopted: carried into any
+  later rejection of that hub product (:meth:`_Writer._rejection_payload`), and recorded even when the push fails
+  part-way (``apply_plan`` leaves its partial outcome on the exception: ``sync.export.PARTIAL_OUTCOME``).
   A blind retry made a second product or combination with the same reference, one of them never linked.
 - **Delete**: a hub product deleted becomes ``active`` 0 in the shop (never a DELETE). A hub variant deleted under
   a live product is ``DELETE /api/combinations/{id}`` (a 404 means an earlier, interrupted push deleted it already);
@@ -103,6 +105,7 @@ from ecom_pipeline.platforms.prestashop.transform import product_to_canonical, v
 from ecom_pipeline.sync.export import (
     CATEGORIES,
     CREATE_UNCERTAIN,
+    PARTIAL_OUTCOME,
     TAGS,
     ExportPlan,
     FieldUpdate,
@@ -272,6 +275,16 @@ def product_link_rewrite(handle: str | None, title: str) -> str:
     slug = _slug(handle)
     _log.warning("PrestaShop refuses handle %r as a link_rewrite: written as %r", handle, slug)
     return slug
+
+
+def sent_link_rewrite(c: ProductCreate) -> str:
+    """The ``link_rewrite`` a create of ``c`` sends (:func:`product_link_rewrite`, without its warning): what the
+    marker of a create that got no answer keeps, so the next push looks the late product up by the slug sent, not
+    by one recomputed from a hub title edited since."""
+    title = str(c.values.get("title") or "")
+    if c.handle and _LINK_REWRITE.fullmatch(c.handle):
+        return c.handle
+    return _slug(c.handle or title)
 
 
 class _Shop:
@@ -521,24 +534,49 @@ def _record_of(tree: ElementTree | Element) -> Element:
 
 
 class _IdFloor:
-    """The highest id each resource had in the shop before this push's first create of it (one call per resource
-    and push, taken before that create, under a lock: creates run in several threads).
+    """The highest id each resource had in the shop before this push's first create (one call per resource and
+    push, taken before that create, under a lock: creates run in several threads).
 
     Why: after a lost create answer the writer looks for what the request made (``post_product``,
     ``post_combination``); a record the merchant had before the push matches the same slug or option values, and
-    only an id above this floor can be the lost request's. PrestaShop ids grow (AUTO_INCREMENT)."""
+    only an id above this floor can be the lost request's. PrestaShop ids grow (AUTO_INCREMENT).
+
+    Both floors (products and combinations) are taken before the push's first create, whichever it is: the marker of
+    a create that got no answer (:meth:`_Writer._rejection_payload`) keeps them, and read only at rejection time (the
+    shop still failing then) the marker was dropped and the next push created the product again. The floor the
+    create needs is required (its read failing refuses the create); the other is read once, best effort
+    (:meth:`known` leaves out one that could not be read)."""
+
+    RESOURCES = ("products", "combinations")
 
     def __init__(self, client: PrestaShopClient) -> None:
         self.client = client
         self._lock = threading.Lock()
         self._floors: dict[str, int] = {}
+        self._tried: set[str] = set()
+
+    def _read(self, resource: str) -> int:
+        rows = self.client.list(resource, {"display": "[id]", "sort": "[id_DESC]", "limit": "1"})
+        return max((int(r["id"]) for r in rows), default=0)
 
     def __call__(self, resource: str) -> int:
         with self._lock:
             if resource not in self._floors:
-                rows = self.client.list(resource, {"display": "[id]", "sort": "[id_DESC]", "limit": "1"})
-                self._floors[resource] = max((int(r["id"]) for r in rows), default=0)
+                self._floors[resource] = self._read(resource)
+                self._tried.add(resource)
+            for other in self.RESOURCES:
+                if other not in self._tried:
+                    self._tried.add(other)
+                    try:
+                        self._floors[other] = self._read(other)
+                    except ShopApiError as err:  # best effort: read again when a create of it needs it
+                        _log.warning("PrestaShop %s id floor not read before the first create: %s", other, err)
             return self._floors[resource]
+
+    def known(self) -> dict[str, int]:
+        """The floors read so far (none is read here: the shop may be failing when a rejection is made)."""
+        with self._lock:
+            return dict(self._floors)
 
 
 class _Writer:
@@ -642,7 +680,7 @@ class _Writer:
                     self._create(c)
             except (ShopApiError, _Refused) as err:
                 key = sku or c.handle or f"#{c.hub_id}"
-                self.out.reject("product", key, str(err), self._rejection_payload(c.hub_id, err, {"handle": c.handle}))
+                self._reject_create(c, key, err)
         self._variant_creates(plan)
         groups: dict[str, list[FieldUpdate]] = {}
         combination_updates: list[FieldUpdate] = []
@@ -910,7 +948,7 @@ class _Writer:
                 self._flush_links()
             elif not isinstance(error, _Refused):
                 raise error
-            self.out.reject("product", key, str(error), self._rejection_payload(c.hub_id, error, {"handle": c.handle}))
+            self._reject_create(c, key, error)
             return
         pid, cids, failure = result
         self.out.created += 1
@@ -926,9 +964,7 @@ class _Writer:
         self.pending_links.extend(rows)
         if failure is not None:
             self._flush_links()
-            self.out.reject(
-                "product", key, str(failure), self._rejection_payload(c.hub_id, failure, {"handle": c.handle})
-            )
+            self._reject_create(c, key, failure)
         elif len(self.pending_links) >= FRESH_LINKS:
             self._flush_links()
 
@@ -998,10 +1034,10 @@ class _Writer:
             if not complete or len(self.pending_links) >= FRESH_LINKS:
                 self._flush_links()
         except _Refused as err:
-            self.out.reject("product", key, str(err), {"handle": c.handle})
+            self._reject_create(c, key, err)  # an open marker is carried (``_rejection_payload``)
         except ShopApiError as err:
             self._flush_links()
-            self.out.reject("product", key, str(err), self._rejection_payload(c.hub_id, err, {"handle": c.handle}))
+            self._reject_create(c, key, err)
 
     def _flush_links(self) -> None:
         """Commit the links of created products and combinations not committed yet (one transaction)."""
@@ -1035,11 +1071,15 @@ class _Writer:
         Why: the first push waits ~15 s for such a record and then rejects the item; without this the next push
         found nothing by reference (the look-up by slug ran only on a resume) and created the product again."""
         marker = self.plan.uncertain_creates.get(c.hub_id)
-        if marker is None or "products" not in marker:
+        if marker is None:
             return None
         if reference and _findable(reference):
             return None  # the reference look-up (``lookup_references``/``lookup_combinations``) finds it
-        handle = product_link_rewrite(c.handle, str(c.values.get("title") or ""))
+        if "products" not in marker:  # no floor: a merchant's older product of that slug could be taken
+            raise _Refused(_NO_FLOOR)
+        # The slug sent (kept in the marker), not one recomputed from the hub title edited since; an older marker
+        # without it: the slug a create sends now.
+        handle = str(marker.get("link_rewrite") or sent_link_rewrite(c))
         found = self._by_link_rewrite(handle, reference=reference, newer_than=int(marker["products"]))
         if found:
             _log.info("PrestaShop product %s: made late by an earlier push's unanswered create, adopted", found[0])
@@ -1050,8 +1090,10 @@ class _Writer:
         :meth:`_late_product`), when it has no reference to be found by: by its option values among the product's
         combinations created after that push's floor, with the same (unfindable) reference; exactly one."""
         marker = self.plan.uncertain_creates.get(product_hub_id)
-        if marker is None or "combinations" not in marker or (sku and _findable(sku)):
+        if marker is None or (sku and _findable(sku)):
             return None
+        if "combinations" not in marker:  # no floor: the product's own older combination could be taken
+            raise _Refused(_NO_FLOOR)
         values = sorted(option_ids)
         items = self.client.list("combinations", {"filter[id_product]": f"[{pid}]", "display": "full"})
         found = [
@@ -1063,17 +1105,34 @@ class _Writer:
         ]
         return found[0] if len(found) == 1 else None
 
-    def _rejection_payload(self, hub_id: int, err: BaseException, payload: dict[str, Any]) -> dict[str, Any]:
-        """A rejection's payload; for a create that got no answer (:class:`CreateUncertain`) with the marker the next
-        push reads back (``sync.export.uncertain_creates``): the hub product and the id floors of this push (ids
-        above them may be the lost request's record)."""
+    def _reject_create(self, c: ProductCreate, key: str, err: BaseException) -> None:
+        """The rejection of product create ``c`` (payload with its marker: :meth:`_rejection_payload`)."""
+        payload = self._rejection_payload(c.hub_id, err, {"handle": c.handle}, sent_link_rewrite(c))
+        self.out.reject("product", key, str(err), payload)
+
+    def _rejection_payload(
+        self, hub_id: int, err: BaseException, payload: dict[str, Any], link_rewrite: str | None = None
+    ) -> dict[str, Any]:
+        """A rejection's payload, with the marker the next push reads back (``sync.export.uncertain_creates``) when
+        a create of hub product ``hub_id`` may be in the shop without a link:
+
+        - a create that got no answer (:class:`CreateUncertain`): the hub product, the id floors this push took
+          before its first create (ids above them may be the lost request's record; one that could not be read is
+          left out, never the whole marker) and the ``link_rewrite`` sent (``link_rewrite``: a product create);
+        - an open marker of an earlier push (``plan.uncertain_creates``), whatever refused the item this time (its
+          look-up failing, a category refused, its POST refused): carried as it was, its floors and slug first, so
+          it stays until the item is linked or adopted. Before, the new rejection had no marker, the marked one was
+          closed, and the push after that created the product a second time.
+        """
+        marker: dict[str, Any] = {}
         if isinstance(err, CreateUncertain):
-            try:
-                floors = {"products": self.id_floor("products"), "combinations": self.id_floor("combinations")}
-            except ShopApiError:  # the shop still not answering: no marker, the item is retried as before
-                return payload
-            return {**payload, CREATE_UNCERTAIN: {"hub_id": int(hub_id), **floors}}
-        return payload
+            marker = {"hub_id": int(hub_id), **self.id_floor.known()}
+            if link_rewrite:
+                marker["link_rewrite"] = link_rewrite
+        old = self.plan.uncertain_creates.get(int(hub_id))
+        if old is not None:
+            marker = {**marker, **old, "hub_id": int(hub_id)}
+        return {**payload, CREATE_UNCERTAIN: marker} if marker else payload
 
     def _variant_creates(self, plan: ExportPlan) -> None:
         """Hub variants missing under a linked product: new combinations (their impact over the product's price)."""
@@ -1269,6 +1328,14 @@ def base_after(
     return merged, None
 
 
+# Why an item marked "a create got no answer" (``plan.uncertain_creates``) whose marker lacks the id floor its
+# look-up needs is rejected again (marker kept) rather than created or adopted by guess.
+_NO_FLOOR = (
+    "an earlier push's create of it got no answer and the shop's id floor of that push is unknown, so the record "
+    "it may have made cannot be told from an older one: link it by hand (or delete the late copy), then push again"
+)
+
+
 class _Refused(Exception):
     """An item this writer cannot send (the reason says what to do); it becomes a rejection."""
 
@@ -1306,7 +1373,14 @@ def apply_plan(
     ``DEFAULT_PUSH_CONCURRENCY``."""
     if concurrency is None:
         concurrency = getattr(client, "push_concurrency", None) or DEFAULT_PUSH_CONCURRENCY
-    return _Writer(client, plan, on_links, concurrency).run()
+    writer = _Writer(client, plan, on_links, concurrency)
+    try:
+        return writer.run()
+    except Exception as exc:
+        # What was refused before the failure (among them markers of creates that got no answer) is recorded by
+        # ``run_push`` all the same: dropped, the next push had no marker and created those products again.
+        setattr(exc, PARTIAL_OUTCOME, writer.out)
+        raise
 
 
 __all__ = [
