@@ -199,3 +199,23 @@ def test_a_repeated_hub_handle_of_a_product_adopted_by_sku_refuses_nothing(world
     assert skus_by_handle(world) == {"mug-old": ["MUG-1"], "mug": ["TEE-S", "TEE-M"]}
     assert world.rejected() == [] and world.linked_variant_skus() == sorted(OURS)
     assert world.last_push_outcomes()[("product", ids["Mug"])] == "adopted"
+
+
+def test_a_product_adopted_by_sku_is_not_overwritten_by_a_create_with_its_handle(world: World) -> None:
+    """Prevents the overwrite review 4 reproduced: the Mug (handle ``mug`` in the shop, carrying MUG-1) is found by
+    its SKU and adopted by id; the T-Shirt's hub handle is also ``mug``, and the product found by that handle counted
+    as "ours" because it carried *a* create's SKU, so the T-Shirt's productSet replaced the Mug (MUG-1 deleted),
+    exit 0, and every later push failed. Now the product must carry *this* create's SKUs: the T-Shirt is refused
+    and the Mug kept."""
+    world.import_csv(CATALOGUE[2])
+    assert world.push() == 0
+    world.unlink("mug")  # the Mug in the shop, unlinked (a push killed before its link)
+    world.import_csv(*CATALOGUE[:2])
+    set_handle(world, "T-Shirt", "mug")
+
+    assert world.push() == 1
+    assert skus_by_handle(world) == {"mug": ["MUG-1"]}
+    assert any("carries none of this product's SKUs" in r for r in reasons(world).values()), reasons(world)
+    world.clear()
+    assert world.push() == 1  # the same refusal, nothing overwritten
+    assert skus_by_handle(world) == {"mug": ["MUG-1"]}

@@ -484,7 +484,6 @@ class _Writer:
         handles = self._create_handles(existing)
         found = self._lookup_create_handles(handles, existing)
         self._owned_by_handle(found, handles, existing)
-        owned = {ids[1] for ids in existing.values()}
         sets: list[_SetRequest] = []
         for c in self.plan.creates:
             if c.hub_id not in handles:
@@ -496,6 +495,9 @@ class _Writer:
             # taken as ours. A create with SKUs can: Shopify makes a product with all its variants or none, and the
             # SKUs of a product found by its handle were read above (``_owned_by_handle``), search lag or not.
             ours_unless_skus = self.plan.resume and not any(v.sku for v in c.variants)
+            # Owned by *this* create's SKUs: a product carrying another create's SKU (that create adopted by id) is
+            # not this one's to overwrite (it replaced the other's variants and deleted them; review 4).
+            owned = {existing[v.sku][1] for v in c.variants if v.sku and v.sku in existing}
             if taken is not None and taken not in owned and not ours_unless_skus:
                 made = "" if c.handle else " (made from its title, as the hub product has no handle)"
                 self.out.reject(
