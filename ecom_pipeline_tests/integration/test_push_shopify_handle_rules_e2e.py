@@ -219,3 +219,30 @@ def test_a_product_adopted_by_sku_is_not_overwritten_by_a_create_with_its_handle
     world.clear()
     assert world.push() == 1  # the same refusal, nothing overwritten
     assert skus_by_handle(world) == {"mug": ["MUG-1"]}
+
+
+def test_a_bumped_generated_handle_stays_bumped_when_the_product_it_stepped_past_gets_linked(world: World) -> None:
+    """Prevents the duplicate review 4 reproduced: the Mug (no hub handle) was created as ``mug-h<id>-2`` because
+    the T-Shirt, a create of the same push (adopted by SKU), had ``mug-h<id>`` as hub handle; the push died before
+    the Mug's link. On the rerun the T-Shirt was linked, no longer a create, so the Mug went back to ``mug-h<id>``,
+    found nothing while the search lagged, and was created a second time. Every hub handle of the tenant is now
+    taken for generated ones, so the rerun tries ``mug-h<id>-2`` again and adopts it."""
+    world.import_csv(*CATALOGUE[:2])
+    assert world.push() == 0  # the T-Shirt in the shop as "tee"
+    world.unlink("tee")  # found again by SKU: adopted by id in the next push
+    world.import_csv(CATALOGUE[2])
+    ids = world.hub_ids()
+    taken = generated_handle(ids["Mug"], "Mug")
+    set_handle(world, "Mug", None)
+    set_handle(world, "T-Shirt", taken)
+    lag_search(world.shop.store, LAG_S)
+    assert world.push() == 0  # the T-Shirt adopted by id, the Mug created as <taken>-2
+    assert skus_by_handle(world)[f"{taken}-2"] == ["MUG-1"]
+    # As if killed after the Mug's create, before its link:
+    set_handle(world, "Mug", "zz-tmp")
+    world.unlink("zz-tmp")
+    set_handle(world, "Mug", None)
+    world.clear()
+    assert world.push() == 0  # the rerun, the SKU search still lagging
+    assert world.our_copies() == dict.fromkeys(OURS, 1)
+    assert skus_by_handle(world)[f"{taken}-2"] == ["MUG-1"]

@@ -681,6 +681,10 @@ class _Writer:
         it and the others are rejected, naming it, until a person gives one of them another handle; a create found
         by SKU (``existing``) is adopted by id, its handle never sent, so it is neither refused nor the keeper."""
         creates = sorted(self.plan.creates, key=lambda c: c.hub_id)
+        # Every hub handle of the tenant is taken for generated ones, not only the plan's creates': the same hub
+        # gives the same generated handle on a rerun even if a product holding one of them got linked meanwhile
+        # (review 4: it fell back to the unbumped handle, found nothing while the search lagged, made a second one).
+        self.handles_taken.update(h for h in (shopify_handle(x) for x in self.plan.hub_handles) if h)
         by_sku = {c.hub_id for c in creates if any(v.sku in existing for v in c.variants)}
         keeper: dict[str, ProductCreate] = {}
         out: dict[int, str] = {}
