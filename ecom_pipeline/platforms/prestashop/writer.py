@@ -277,6 +277,16 @@ def product_link_rewrite(handle: str | None, title: str) -> str:
     return slug
 
 
+def _marker_slugs(marker: Mapping[str, Any]) -> list[str]:
+    """The slugs an uncertain-create marker says were sent: ``link_rewrites`` (every one, oldest first), else the
+    single ``link_rewrite`` of a marker written before several were kept."""
+    many = marker.get("link_rewrites")
+    if isinstance(many, list):
+        return [str(x) for x in many if x]
+    one = marker.get("link_rewrite")
+    return [str(one)] if one else []
+
+
 def sent_link_rewrite(c: ProductCreate) -> str:
     """The ``link_rewrite`` a create of ``c`` sends (:func:`product_link_rewrite`, without its warning): what the
     marker of a create that got no answer keeps, so the next push looks the late product up by the slug sent, not
@@ -1079,11 +1089,14 @@ class _Writer:
             raise _Refused(_NO_FLOOR)
         # The slug sent (kept in the marker), not one recomputed from the hub title edited since; an older marker
         # without it: the slug a create sends now.
-        handle = str(marker.get("link_rewrite") or sent_link_rewrite(c))
-        found = self._by_link_rewrite(handle, reference=reference, newer_than=int(marker["products"]))
-        if found:
-            _log.info("PrestaShop product %s: made late by an earlier push's unanswered create, adopted", found[0])
-        return found[0] if found else None
+        # Every slug an unanswered create sent (a later push may have sent another after a hub edit, and that one
+        # may be the record the shop saved late: review 5).
+        for handle in _marker_slugs(marker) or [sent_link_rewrite(c)]:
+            found = self._by_link_rewrite(handle, reference=reference, newer_than=int(marker["products"]))
+            if found:
+                _log.info("PrestaShop product %s: made late by an earlier push's unanswered create, adopted", found[0])
+                return found[0]
+        return None
 
     def _late_combination(self, product_hub_id: int, pid: str, sku: str, option_ids: Sequence[str]) -> str | None:
         """The combination an earlier push's unanswered create made late under linked product ``pid`` (marker as in
@@ -1131,7 +1144,12 @@ class _Writer:
                 marker["link_rewrite"] = link_rewrite
         old = self.plan.uncertain_creates.get(int(hub_id))
         if old is not None:
+            slugs = _marker_slugs(old) + [x for x in _marker_slugs(marker) if x not in _marker_slugs(old)]
             marker = {**marker, **old, "hub_id": int(hub_id)}
+            if slugs:
+                marker["link_rewrite"] = slugs[0]
+            if len(slugs) > 1:
+                marker["link_rewrites"] = slugs  # every slug sent, oldest first: each is looked up
         return {**payload, CREATE_UNCERTAIN: marker} if marker else payload
 
     def _variant_creates(self, plan: ExportPlan) -> None:

@@ -168,3 +168,29 @@ def test_a_marker_without_its_floor_refuses_rather_than_guesses(
     [rejection] = out.rejections
     assert rejection.payload[CREATE_UNCERTAIN] == {"hub_id": 70, "link_rewrite": handle}
     assert "id floor" in rejection.reason
+
+
+def test_a_slug_sent_by_a_later_unanswered_create_is_looked_up_too(
+    shop: ShopHandle, engine: Engine, integration_id: int
+) -> None:
+    """Prevents the duplicate review 5 reproduced: push 1 sent slug ``old`` and got no answer (nothing saved); the
+    hub handle was edited; push 2 sent ``new`` and got no answer too, the shop saving it after the wait. The marker
+    kept only ``old``, so push 3 looked for ``old``, found nothing and created ``new`` a second time. Every slug
+    sent is kept now, and each is looked up."""
+    tag = next(_RUN)
+    old, new = f"old-{tag}", f"new-{tag}"
+    pmax = max(int(r["id"]) for r in shop.store.tables["products"].values())
+    cmax = max([int(r["id"]) for r in shop.store.tables["combinations"].values()] or [0])
+    plan2 = simple_plan(new)  # the hub handle edited since push 1, whose marker is this
+    plan2.uncertain_creates = {70: {"hub_id": 70, "products": pmax, "combinations": cmax, "link_rewrite": old}}
+    shop.api.commit_late("POST /api/products", TIMEOUT_S + 1.5)
+    with client_for(shop) as client:
+        out2 = W.apply_plan(client, plan2, lambda rows: None, concurrency=1)
+    settled(shop)
+    assert [r.payload[CREATE_UNCERTAIN]["link_rewrites"] for r in out2.rejections] == [[old, new]]
+    assert len(by_handle(shop, new)) == 1
+    plan3 = recorded(engine, integration_id, out2, simple_plan(new))
+    links: list[dict[str, Any]] = []
+    with client_for(shop) as client:
+        out3 = W.apply_plan(client, plan3, links.extend, concurrency=1)
+    assert out3.rejections == [] and len(by_handle(shop, new)) == 1  # adopted, not created again
