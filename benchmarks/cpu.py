@@ -18,8 +18,10 @@ ticks), so no dependency; the standard library's ``os.times`` gives the reading 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 PROC = Path("/proc")
 CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -294,6 +296,47 @@ class BudgetRow:
             floor_wall_s=self.floor_wall_s or 0.0,
             aim=self.aim or 0.0,
         )
+
+
+def floor_row(label: str, floor: Any) -> BudgetRow:
+    """The budget row of a floor pass (``benchmarks.floor.FloorResult`` or the PrestaShop bench's ``Floor``: both
+    carry ``wall_s``, ``shop_cpu_s``, ``client_cpu_s``, the waits and ``calls``)."""
+    return BudgetRow(
+        label,
+        floor.wall_s,
+        floor.shop_cpu_s,
+        floor.client_cpu_s,
+        our_wait_s=floor.client_wait_s,
+        shop_wait_s=floor.shop_wait_s,
+        calls=floor.calls,
+    )
+
+
+def sync_row(
+    label: str,
+    wall_s: float,
+    run_cpu: Mapping[str, Any],
+    *,
+    postgres: bool,
+    calls: int,
+    floor_wall_s: float | None,
+    aim: float | None,
+) -> BudgetRow:
+    """The budget row of one sync from the CPU its subprocess measured over ``run_sync`` (``run_cpu``: shop, self,
+    PostgreSQL's and the waits, as ``sync_child`` reports them); PostgreSQL's CPU only for a PostgreSQL sync."""
+    return BudgetRow(
+        label,
+        wall_s,
+        run_cpu["shop_cpu_s"],
+        run_cpu["self_cpu_s"],
+        pg_db_cpu_s=run_cpu["pg_db_cpu_s"] if postgres else None,
+        pg_server_cpu_s=run_cpu["pg_server_cpu_s"] if postgres else None,
+        floor_wall_s=floor_wall_s,
+        aim=aim,
+        our_wait_s=run_cpu.get("self_wait_s"),
+        shop_wait_s=run_cpu.get("shop_wait_s"),
+        calls=calls,
+    )
 
 
 def _s(v: float | None) -> str:

@@ -358,15 +358,7 @@ def cpu_budget(results: dict[str, dict[str, Any]], floor_full: Floor, floor_incr
     from benchmarks import cpu
 
     rows = [
-        cpu.BudgetRow(
-            label,
-            f.wall_s,
-            f.shop_cpu_s,
-            f.client_cpu_s,
-            our_wait_s=f.client_wait_s,
-            shop_wait_s=f.shop_wait_s,
-            calls=f.calls,
-        )
+        cpu.floor_row(label, f)
         for label, f in (("floor of the full sync", floor_full), ("floor of the no-change", floor_incr))
     ]
     for label, run, floor in (("full", "full", floor_full), ("no-change", "incr", floor_incr)):
@@ -374,20 +366,15 @@ def cpu_budget(results: dict[str, dict[str, Any]], floor_full: Floor, floor_incr
             c = r[run].get("run_cpu")
             if c is None:
                 continue
-            postgres = kind == "postgresql"
             rows.append(
-                cpu.BudgetRow(
+                cpu.sync_row(
                     f"{kind} {label}",
                     r[run]["wall_s"],
-                    c["shop_cpu_s"],
-                    c["self_cpu_s"],
-                    pg_db_cpu_s=c["pg_db_cpu_s"] if postgres else None,
-                    pg_server_cpu_s=c["pg_server_cpu_s"] if postgres else None,
+                    c,
+                    postgres=kind == "postgresql",
+                    calls=r[run]["shop_calls"],
                     floor_wall_s=floor.wall_s,
                     aim=RATIO_AIM,
-                    our_wait_s=c.get("self_wait_s"),
-                    shop_wait_s=c.get("shop_wait_s"),
-                    calls=r[run]["shop_calls"],
                 )
             )
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"

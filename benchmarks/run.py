@@ -456,38 +456,22 @@ def fmt_s(s: float) -> str:
 def cpu_budget(data: dict[str, Any]) -> list[str]:
     """Section 1's CPU budget table: the floor, then each full and no-change sync (``benchmarks.cpu``)."""
     floor: FloorResult = data["floor"]
-    rows = [
-        cpu.BudgetRow(
-            "floor (plain `requests`)",
-            floor.wall_s,
-            floor.shop_cpu_s,
-            floor.client_cpu_s,
-            our_wait_s=floor.client_wait_s,
-            shop_wait_s=floor.shop_wait_s,
-            calls=floor.calls,
-        )
-    ]
+    rows = [cpu.floor_row("floor (plain `requests`)", floor)]
     for label, key, aim in (("full", "full", FULL_PULL_AIM), ("no-change", "incremental", None)):
         for kind in data["backends"]:
             r = data[key].get(kind)
             if r is None or "run_cpu" not in r:
                 continue
-            c = r["run_cpu"]
-            postgres = kind == "postgresql"
             rows.append(
-                cpu.BudgetRow(
+                cpu.sync_row(
                     f"{kind} {label}",
                     r["wall_s"],
-                    c["shop_cpu_s"],
-                    c["self_cpu_s"],
-                    pg_db_cpu_s=c["pg_db_cpu_s"] if postgres else None,
-                    pg_server_cpu_s=c["pg_server_cpu_s"] if postgres else None,
-                    floor_wall_s=floor.wall_s if aim else None,
-                    aim=aim,
-                    our_wait_s=c.get("self_wait_s"),
-                    shop_wait_s=c.get("shop_wait_s"),
+                    r["run_cpu"],
+                    postgres=kind == "postgresql",
                     # what the shop saw from the subprocess (a full sync's also includes connect's few calls)
                     calls=sum(r["shop_calls"].values()),
+                    floor_wall_s=floor.wall_s if aim else None,
+                    aim=aim,
                 )
             )
     return cpu.render_budget(
