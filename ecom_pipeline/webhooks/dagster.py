@@ -172,6 +172,10 @@ def apply_selection(conn: Connection, tenant: str) -> list[dg.AssetKey]:
     ]
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def _aware(value: Any) -> datetime | None:
     if value is None:
         return None
@@ -226,7 +230,9 @@ def webhook_inbox_sensor(context: dg.SensorEvaluationContext, warehouse: Warehou
         if group_max > last_id:
             run_key = f"{tenant}:{group_max}"
         elif due is not None and (last_due is None or due > last_due):
-            run_key = f"{tenant}:{group_max}:due:{int(due.timestamp())}"
+            # Microseconds: Dagster drops a repeated run key forever, and two retries of one tenant may fall due
+            # within one second (the cursor compares them to the microsecond too).
+            run_key = f"{tenant}:{group_max}:due:{(due - _EPOCH) // _MICROSECOND}"
         elif stale and not apply_run_in_flight(context.instance, tenant):
             bucket = int(now.timestamp() // STALE_AFTER.total_seconds())
             run_key = f"{tenant}:{group_max}:stale:{bucket}"

@@ -258,6 +258,35 @@ def test_sensor_requests_a_run_when_a_retry_falls_due_even_with_no_new_delivery(
         assert due.run_requests[0].run_key != first.run_requests[0].run_key
 
 
+def test_sensor_asks_again_for_a_retry_due_later_in_the_same_second(receiver: Receiver) -> None:
+    """Prevents a second retry of one tenant falling due within the same whole second as the first from waiting for
+    the staleness check: Dagster drops a run request whose run key it has seen before, forever, so the key must
+    tell the two due times apart (the cursor already compares them to the microsecond)."""
+    import dagster as dg
+    from sqlalchemy import update
+
+    from ecom_pipeline.resources import WarehouseResource
+    from ecom_pipeline.webhooks.dagster import webhook_inbox_sensor
+
+    deliver(receiver, "product.created", recorded_body("webhook-delivery-product-created-simple"), webhook_id=1)
+    resources = {"warehouse": WarehouseResource(url=receiver.engine.url.render_as_string(hide_password=False))}
+    second = utcnow().replace(microsecond=0) - timedelta(seconds=5)
+    with dg.DagsterInstance.ephemeral() as instance:
+        first = webhook_inbox_sensor(dg.build_sensor_context(instance=instance, cursor=None, resources=resources))
+        keys = [r.run_key for r in first.run_requests]
+        cursor = first.cursor
+        for micro in (200_000, 700_000):
+            with receiver.engine.begin() as conn:
+                conn.execute(
+                    update(webhook_inbox).values(attempts=1, next_attempt_at=second.replace(microsecond=micro))
+                )
+            due = webhook_inbox_sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources))
+            assert len(due.run_requests) == 1, due.skip_reason
+            keys.append(due.run_requests[0].run_key)
+            cursor = due.cursor
+    assert len(set(keys)) == 3, keys
+
+
 @pytest.fixture
 def shopify_world(warehouse_url: str, receiver: Receiver, tmp_path: Path) -> Iterator[ShopifyWorld]:
     """A pulled Shopify integration on the emulator, delivering to the running receiver."""
