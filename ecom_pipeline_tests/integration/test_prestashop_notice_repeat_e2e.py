@@ -7,14 +7,11 @@ receivers racing still store each key once, with no 5xx, while an apply runs."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from decimal import Decimal
-from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -27,13 +24,13 @@ from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
 from ecom_pipeline.warehouse import store as warehouse_store
 from ecom_pipeline.warehouse.credentials import CredentialCipher
 from ecom_pipeline.warehouse.engine import default_home, make_engine, shared_engine
-from ecom_pipeline.warehouse.schema import entity_links, hub_variants, integrations, webhook_inbox
+from ecom_pipeline.warehouse.schema import integrations, webhook_inbox
 from ecom_pipeline.warehouse.types import utcnow
 from ecom_pipeline.webhooks import inbox
 from ecom_pipeline.webhooks.app import create_app
 from ecom_pipeline.webhooks.apply import apply_inbox
-from ecom_pipeline.webhooks.signatures import generic_signature
-from ecom_pipeline_tests.integration.conftest import one_shop_tenant
+from ecom_pipeline_tests.integration.conftest import OpenTenant
+from ecom_pipeline_tests.integration.prestashop_notices import PRESTASHOP_SECRET_ENV, hub_price, post_notice
 from ecom_pipeline_tests.webhooks.conftest import WC_SECRET, ReceiverServer, add_integration, recorded_delivery
 
 SHOP = "presta-repeat"
@@ -43,43 +40,16 @@ SECRET = "ps-repeat-secret-2026"
 
 @pytest.fixture
 def presta(
-    warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch, open_tenant: OpenTenant
 ) -> Iterator[tuple[SandboxServer, dg.DagsterInstance]]:
     monkeypatch.setenv("ECOM_PRESTASHOP_WEBHOOK_SECRET", SECRET)
     spec = ShopSpec(name=SHOP, seed=9, products=4, variable_share=0.0, orders=0, customers=0, platform="prestashop")
-    with one_shop_tenant(
-        spec,
-        tenant=TENANT,
-        secret_env={"ECOM_PRESTASHOP_API_KEY": "api_key"},
-        warehouse_url=warehouse_url,
-        dagster_home=dagster_home,
-        tmp_path=tmp_path,
-        monkeypatch=monkeypatch,
-    ) as connected:
+    with open_tenant(spec, tenant=TENANT, secret_env=PRESTASHOP_SECRET_ENV) as connected:
         yield connected
 
 
 def _post(url: str, body: dict, timestamp: str) -> requests.Response:
-    raw = json.dumps(body).encode()
-    headers = {
-        "Content-Type": "application/json",
-        "X-Ecom-Timestamp": timestamp,
-        "X-Ecom-Signature": generic_signature(SECRET, timestamp, raw),
-    }
-    return requests.post(url, data=raw, headers=headers, timeout=10)
-
-
-def _hub_price(warehouse_url: str, integration_id: int, pid: int) -> Decimal:
-    with shared_engine(warehouse_url).connect() as conn:
-        hub_id = conn.execute(
-            select(entity_links.c.hub_id).where(
-                entity_links.c.integration_id == integration_id,
-                entity_links.c.entity == "product",
-                entity_links.c.external_id == str(pid),
-            )
-        ).scalar_one()
-        price = conn.execute(select(hub_variants.c.price).where(hub_variants.c.product_id == hub_id)).scalar_one()
-    return Decimal(price)
+    return post_notice(url, body, SECRET, timestamp)
 
 
 def test_a_second_identical_notice_after_the_first_was_applied_is_re_read(
@@ -105,7 +75,7 @@ def test_a_second_identical_notice_after_the_first_was_applied_is_re_read(
         assert _received_at(engine) - first_receipt == timedelta(microseconds=1)
         report = apply_inbox(engine, tenant_id=TENANT, run_id="first")
         assert (report.applied, report.dead, report.retried, report.reopened) == (1, 0, 0, 0), report.errors
-        first_price = _hub_price(warehouse_url, integration_id, pid)
+        first_price = hub_price(warehouse_url, integration_id, pid)
 
         store.update_product(pid, price="43.00")  # the second change, after the first notice was applied
         before_copy = utcnow()
@@ -114,7 +84,7 @@ def test_a_second_identical_notice_after_the_first_was_applied_is_re_read(
         assert _received_at(engine) >= before_copy
         report = apply_inbox(engine, tenant_id=TENANT, run_id="second")
         assert (report.applied, report.dead, report.retried) == (1, 0, 0), report.errors
-        assert _hub_price(warehouse_url, integration_id, pid) > first_price
+        assert hub_price(warehouse_url, integration_id, pid) > first_price
     with engine.connect() as conn:
         rows = conn.execute(select(webhook_inbox.c.status, webhook_inbox.c.attempts)).all()
     assert [tuple(r) for r in rows] == [("applied", 1)]  # one row, applied twice, its count started again
@@ -165,11 +135,11 @@ def test_a_copy_arriving_while_the_first_is_being_applied_is_applied_again(
             assert conn.execute(select(webhook_inbox.c.status)).scalar_one() == "pending"
         # Not counted as applied: the row was left pending (review 3: the count included it).
         assert (report.applied, report.reopened, report.dead, report.retried) == (0, 1, 0, 0), report.errors
-        first_price = _hub_price(warehouse_url, integration_id, pid)
+        first_price = hub_price(warehouse_url, integration_id, pid)
 
         report = apply_inbox(engine, tenant_id=TENANT, run_id="second")
         assert (report.applied, report.reopened, report.dead, report.retried) == (1, 0, 0, 0), report.errors
-        assert _hub_price(warehouse_url, integration_id, pid) > first_price  # the second change reached the hub
+        assert hub_price(warehouse_url, integration_id, pid) > first_price  # the second change reached the hub
         assert apply_inbox(engine, tenant_id=TENANT, run_id="third").read == 0
     with engine.connect() as conn:
         rows = conn.execute(select(webhook_inbox.c.status, webhook_inbox.c.attempts)).all()
@@ -212,10 +182,10 @@ def test_a_copy_arriving_while_the_apply_commits_is_re_opened_after_it(
         copy[0].join(30)
         assert [(a.status_code, a.json()) for a in answers] == [(200, {"ok": True, "duplicate": False})]
         assert (report.applied, report.reopened) == (1, 0), report.errors
-        first_price = _hub_price(warehouse_url, integration_id, pid)
+        first_price = hub_price(warehouse_url, integration_id, pid)
         report = apply_inbox(engine, tenant_id=TENANT, run_id="second")
         assert (report.applied, report.dead, report.retried) == (1, 0, 0), report.errors
-        assert _hub_price(warehouse_url, integration_id, pid) > first_price
+        assert hub_price(warehouse_url, integration_id, pid) > first_price
 
 
 def test_several_receivers_racing_store_each_key_once_while_the_apply_runs(

@@ -10,11 +10,8 @@ live product; a notice accepted and then dead-lettered after hours of retries be
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -24,11 +21,16 @@ from sqlalchemy import select
 from ecom_pipeline.runner import run_sync
 from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
 from ecom_pipeline.warehouse.engine import shared_engine
-from ecom_pipeline.warehouse.schema import entity_links, hub_inventory, hub_products, hub_variants, integrations
+from ecom_pipeline.warehouse.schema import hub_inventory, integrations
 from ecom_pipeline.webhooks.app import create_app
 from ecom_pipeline.webhooks.apply import apply_inbox
-from ecom_pipeline.webhooks.signatures import generic_signature
-from ecom_pipeline_tests.integration.conftest import one_shop_tenant
+from ecom_pipeline_tests.integration.conftest import OpenTenant
+from ecom_pipeline_tests.integration.prestashop_notices import (
+    PRESTASHOP_SECRET_ENV,
+    hub_price,
+    hub_product,
+    post_notice,
+)
 from ecom_pipeline_tests.webhooks.conftest import ReceiverServer
 
 SHOP = "presta-notices"
@@ -38,46 +40,16 @@ SECRET = "ps-module-secret-2026"
 
 @pytest.fixture
 def presta(
-    warehouse_url: str, dagster_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch, open_tenant: OpenTenant
 ) -> Iterator[tuple[SandboxServer, dg.DagsterInstance]]:
     monkeypatch.setenv("ECOM_PRESTASHOP_WEBHOOK_SECRET", SECRET)
     spec = ShopSpec(name=SHOP, seed=7, products=10, variable_share=0.5, orders=3, customers=3, platform="prestashop")
-    with one_shop_tenant(
-        spec,
-        tenant=TENANT,
-        secret_env={"ECOM_PRESTASHOP_API_KEY": "api_key"},
-        warehouse_url=warehouse_url,
-        dagster_home=dagster_home,
-        tmp_path=tmp_path,
-        monkeypatch=monkeypatch,
-    ) as connected:
+    with open_tenant(spec, tenant=TENANT, secret_env=PRESTASHOP_SECRET_ENV) as connected:
         yield connected
 
 
 def _post(url: str, body: dict, secret: str = SECRET) -> requests.Response:
-    raw = json.dumps(body).encode()
-    now = str(int(time.time()))
-    headers = {
-        "Content-Type": "application/json",
-        "X-Ecom-Timestamp": now,
-        "X-Ecom-Signature": generic_signature(secret, now, raw),
-    }
-    return requests.post(url, data=raw, headers=headers, timeout=10)
-
-
-def _hub_product(warehouse_url: str, integration_id: int, pid: int) -> tuple[Decimal | None, bool]:
-    """(price of the product's variant, whether the hub product is deleted)."""
-    with shared_engine(warehouse_url).connect() as conn:
-        hub_id = conn.execute(
-            select(entity_links.c.hub_id).where(
-                entity_links.c.integration_id == integration_id,
-                entity_links.c.entity == "product",
-                entity_links.c.external_id == str(pid),
-            )
-        ).scalar_one()
-        deleted = conn.execute(select(hub_products.c.deleted_at).where(hub_products.c.id == hub_id)).scalar_one()
-        price = conn.execute(select(hub_variants.c.price).where(hub_variants.c.product_id == hub_id)).scalars().first()
-    return price, deleted is not None
+    return post_notice(url, body, secret)
 
 
 def test_a_signed_notice_brings_the_shops_record_to_the_hub_by_re_reading_it(
@@ -92,7 +64,7 @@ def test_a_signed_notice_brings_the_shops_record_to_the_hub_by_re_reading_it(
     with engine.connect() as conn:
         integration_id = conn.execute(select(integrations.c.id)).scalar_one()
     pid, other, live = sorted(p for p in store.tables["products"] if not store.combinations_of.get(p))[:3]
-    before, _ = _hub_product(warehouse_url, integration_id, pid)
+    before = hub_price(warehouse_url, integration_id, pid)
     store.update_product(pid, price="77.50")
     store.set_stock(pid, 31)
 
@@ -107,9 +79,9 @@ def test_a_signed_notice_brings_the_shops_record_to_the_hub_by_re_reading_it(
         report = apply_inbox(engine, tenant_id=TENANT, run_id="notice")
         assert (report.applied, report.dead, report.retried) == (1, 0, 0), report.errors
         assert report.by_topic == {"product.update": 1}
-        price, deleted = _hub_product(warehouse_url, integration_id, pid)
+        price = hub_price(warehouse_url, integration_id, pid)
         # The price the poll would compute (specific prices applied), not the notice's 0.01.
-        assert price is not None and price != before and price > Decimal("1") and not deleted
+        assert price != before and price > Decimal("1") and not hub_product(warehouse_url, integration_id, pid)[1]
         with engine.connect() as conn:
             quantities = conn.execute(select(hub_inventory.c.available)).scalars().all()
         assert 31 in quantities
@@ -125,13 +97,13 @@ def test_a_signed_notice_brings_the_shops_record_to_the_hub_by_re_reading_it(
         assert report.unconfirmed_deletes == 1
         errors = " ".join(d["error"] for d in report.dead_letters)
         assert f"the shop still lists product {live}" in errors and "carriers" in errors
-        assert _hub_product(warehouse_url, integration_id, other)[1]
-        assert not _hub_product(warehouse_url, integration_id, live)[1]
+        assert hub_product(warehouse_url, integration_id, other)[1]
+        assert not hub_product(warehouse_url, integration_id, live)[1]
 
     # The next poll reads the same record: the hub keeps the price the notice's re-read brought.
     outcome = run_sync(TENANT, instance=instance)
     assert outcome.success, outcome.failure
-    assert _hub_product(warehouse_url, integration_id, pid)[0] == price
+    assert hub_price(warehouse_url, integration_id, pid) == price
 
 
 def test_a_combination_notice_reads_its_product_once_and_a_batch_reads_the_reference_lists_once(
