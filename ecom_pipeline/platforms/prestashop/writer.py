@@ -1164,8 +1164,10 @@ class _Writer:
         adopted when it is the only one; otherwise the item is refused with the candidates' ids and what to do.
         Before, nothing was adopted and the product was created once more (one more duplicate).
 
-        A marker without the products floor refuses the item (``_NO_FLOOR``): nothing tells a late record from an
-        older one.
+        A marker without the products floor: no product create of it went unanswered (the floor of the resource a
+        create needs is read before that create, and a read that fails refuses it: :class:`_IdFloor`; a marker
+        only lacks the floor of the other resource, best effort). Then only a product of that slug with no floor
+        at all to tell it apart refuses the item (ids and what to do); none: nothing to confuse it with, created.
 
         Why: the first push waits ~15 s for such a record and then rejects the item; without this the next push
         found nothing by reference (the look-up by slug ran only on a resume) and created the product again."""
@@ -1177,12 +1179,21 @@ class _Writer:
         # The slugs sent (kept in the marker), not one recomputed from the hub title edited since; an older marker
         # without them: the slug a create sends now. Every one (review 5: a later push may have sent another).
         slugs = _marker_slugs(marker) or [sent_link_rewrite(c)]
-        if "products" not in marker:  # no floor: a merchant's older product of that slug could be taken
-            raise _Refused(_NO_FLOOR)
-        found = self._product_candidates(slugs, reference, int(marker["products"]))
+        floor = marker.get("products")
+        found = self._product_candidates(slugs, reference, int(floor) if floor is not None else 0)
         ids = [str(i.get("id")) for i in found]
         if not found:
             return None
+        if floor is None:
+            raise _Refused(
+                f"an earlier push's create of it got no answer and its marker lacks the shop's product id floor of "
+                f"that push, so the shop's products {', '.join(ids)} (link_rewrite {'/'.join(slugs)}, same "
+                "reference) cannot be told from the record that create may have made: none is adopted and it is not "
+                "created again. In the PrestaShop back office (Catalog > Products) delete those that are this "
+                "product's copies (or change the URL slug of a product of your own), then run "
+                f"`{self._push_command()}`: with no product of that slug left it is created",
+                ids,
+            )
         if len(found) == 1:
             _log.info("PrestaShop product %s: made late by an earlier push's unanswered create, adopted", ids[0])
             return ids[0]
@@ -1217,12 +1228,12 @@ class _Writer:
         :meth:`_late_product`), when it has no reference to be found by: by its option values among the product's
         combinations created after that push's floor, with the same (unfindable) reference. One is adopted;
         several: the only one whose price impact is what a lost create sent (the marker's ``sent_combinations``),
-        else the item is refused with their ids and what to do (before: created once more)."""
+        else the item is refused with their ids and what to do (before: created once more). A marker without the
+        combinations floor (no combination create of it went unanswered, see :meth:`_late_product`) refuses only
+        when the product has such a combination at all."""
         marker = self.plan.uncertain_creates.get(product_hub_id)
         if marker is None or (sku and _findable(sku)):
             return None
-        if "combinations" not in marker:  # no floor: the product's own older combination could be taken
-            raise _Refused(_NO_FLOOR)
         values = sorted(option_ids)
         floor = marker.get("combinations")
         items = self.client.list("combinations", {"filter[id_product]": f"[{pid}]", "display": "full"})
@@ -1237,6 +1248,14 @@ class _Writer:
         if not found:
             return None
         what = f"the shop's combinations {', '.join(ids)} of product {pid} (same option values and reference)"
+        if floor is None:
+            raise _Refused(
+                f"an earlier push's create of it got no answer and its marker lacks the shop's combination id floor "
+                f"of that push, so {what} cannot be told from the record that create may have made: none is "
+                "adopted and it is not created again. In the PrestaShop back office (the product's Combinations) "
+                f"delete those that are copies, then run `{self._push_command()}`: with none left it is created",
+                ids,
+            )
         if len(found) == 1:
             return ids[0]
         sent = [s for s in _listed(marker.get("sent_combinations")) if str(s.get("product")) == pid]
@@ -1491,14 +1510,6 @@ def base_after(
     for k in moved:
         merged[k] = snapshot.get(k)
     return merged, None
-
-
-# Why an item marked "a create got no answer" (``plan.uncertain_creates``) whose marker lacks the id floor its
-# look-up needs is rejected again (marker kept) rather than created or adopted by guess.
-_NO_FLOOR = (
-    "an earlier push's create of it got no answer and the shop's id floor of that push is unknown, so the record "
-    "it may have made cannot be told from an older one: link it by hand (or delete the late copy), then push again"
-)
 
 
 class _Refused(Exception):

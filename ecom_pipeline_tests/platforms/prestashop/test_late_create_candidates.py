@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 
 from ecom_pipeline.platforms.prestashop import writer as W
 from ecom_pipeline.sandbox.server import ShopHandle
-from ecom_pipeline.sync.export import CREATE_UNCERTAIN, ExportPlan, VariantCreate, WriteOutcome
+from ecom_pipeline.sync.export import CREATE_UNCERTAIN, ExportPlan, VariantCreate, VariantValues, WriteOutcome
 from ecom_pipeline_tests.platforms.prestashop import test_create_uncertain_next_push as base
 from ecom_pipeline_tests.platforms.prestashop.test_create_uncertain_next_push import (
     _RUN,
@@ -160,3 +160,27 @@ def test_a_late_combination_among_several_of_its_options_is_adopted(
     assert len(combinations_of(shop, pid)) == 3  # the late S, the merchant's S, and M: no second late S
     variant_links = {r["hub_id"]: r["external_id"] for r in links if r["entity"] == "variant"}
     assert variant_links[810] == f"{pid}-{late['id']}"
+
+
+def test_a_marker_without_the_combinations_floor_does_not_refuse_a_new_combination(
+    shop: ShopHandle, engine: Engine, integration_id: int
+) -> None:
+    """A product create that got no answer while the best-effort combinations floor could not be read leaves a
+    marker with the products floor only; no combination create of it went unanswered. A variant (no SKU) added
+    under the product once adopted was refused ("id floor unknown") on every push; now it is created."""
+    tag = f"candnf{next(_RUN)}"
+    first = variable_plan(tag, skus=False)
+    with client_for(shop) as client:
+        W.apply_plan(client, first, lambda rows: None, concurrency=1)
+    [made] = by_handle(shop, f"late-var-{tag}")
+    pid = str(made["id"])
+    second = ExportPlan(integration_id=1, platform="prestashop", tenant_id="acme")
+    extra = VariantValues(hub_id=899, sku=None, values={"price": Decimal("25.00")}, options={"Size": "XL"})
+    second.variant_creates = [VariantCreate(81, pid, extra)]
+    second.uncertain_creates = {81: {"hub_id": 81, "products": int(made["id"]) - 1, "link_rewrite": f"late-var-{tag}"}}
+    links: list[dict[str, Any]] = []
+    with client_for(shop) as client:
+        again = W.apply_plan(client, second, links.extend, concurrency=1)
+    assert again.rejections == []
+    assert len(combinations_of(shop, pid)) == 3
+    assert any(r["hub_id"] == 899 for r in links if r["entity"] == "variant")
