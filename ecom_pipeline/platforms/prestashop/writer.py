@@ -815,9 +815,61 @@ class _Writer:
         tags = self._tag_ids(c.tags)
         document = create_document(c, self.shop, categories=categories, tags=tags)
         pid = post_product(self.client, document, newer_than=self.id_floor("products"))
+        if late := self._landed_meanwhile(c, pid, document):
+            self._adopt(c, late)
+            return
         self.out.created += 1
         self._warn_names(c, create=True)
         self._link_now(pid, c)
+
+    def _landed_meanwhile(self, c: ProductCreate, pid: str, document: Element) -> str | None:
+        """After this push created ``pid`` for a marked item (an earlier push's create of it got no answer, and
+        this push's look-up found nothing): look once more, since PHP may have saved that lost create between this
+        push's look-up and its own create. The marker's look-up (its floor, the slugs sent, or the reference) is
+        repeated without ``pid``.
+
+        Exactly one other found, holding what this push just sent and what the lost create sent (name in every
+        shop language, price, reference, slug): the older create is kept, ``pid`` (ours: this push has its id from
+        the shop's answer, and nobody saw it yet) is deleted, and the other is returned to be adopted. Otherwise
+        ``pid`` stays, linked, and the push report (and the product's lineage) names the other ids as copies for a
+        person to delete; nothing of theirs is touched (a merchant's product can match too). A DELETE the shop
+        refuses (a key without DELETE on products) keeps ``pid`` the same way.
+
+        A lost create saved after this look-up still makes a copy: nothing of this push sees it, and the marker is
+        closed once the item is linked (docs/two-way-sync.md)."""
+        marker = self.plan.uncertain_creates.get(c.hub_id)
+        if marker is None or marker.get("products") is None:
+            return None
+        mine = sent_fingerprint(document)
+        slugs = _marker_slugs(marker) or [mine["link_rewrite"]]
+        found = self._product_candidates(slugs, mine["reference"], int(marker["products"]))
+        others = [i for i in found if str(i.get("id")) != pid]
+        if not others:
+            return None
+        ids = [str(i.get("id")) for i in others]
+        lost = _listed(marker.get("sent")) or [mine]
+        if len(others) == 1 and _same_product(others[0], mine) and any(_same_product(others[0], s) for s in lost):
+            try:
+                self.client.delete("products", pid)
+            except ShopApiError as err:
+                _log.warning("PrestaShop product %s (a copy this push made) could not be deleted: %s", pid, err)
+            else:
+                _log.info(
+                    "PrestaShop product %s: an earlier push's unanswered create saved while this push made %s "
+                    "(deleted, identical); adopted",
+                    ids[0],
+                    pid,
+                )
+                return ids[0]
+        self.out.warn(
+            "product",
+            c.handle or f"#{c.hub_id}",
+            f"the shop saved an earlier push's unanswered create of this product late (ids {', '.join(ids)}) while "
+            f"this push created it as {pid}, which is the one linked: delete {', '.join(ids)} in the PrestaShop back "
+            "office (Catalog > Products) if they are that copy",
+            c.hub_id,
+        )
+        return None
 
     def _warn_names(self, c: ProductCreate, *, create: bool) -> None:
         """The push report's word on a title (and a create's handle) written otherwise than the hub has them."""
@@ -1072,8 +1124,12 @@ class _Writer:
                 document = create_document(c, self.shop, price=base, categories=categories, tags=tags)
                 pid = post_product(self.client, document, newer_than=self.id_floor("products"))
                 base_weight = None  # created with weight 0: each combination's impact is its weight
-                self.out.created += 1
-                self._warn_names(c, create=True)
+                if late := self._landed_meanwhile(c, pid, document):
+                    pid = late  # identical to ours (deleted): same price and weight, so the same impacts
+                    self.plan.adopt("product", c.hub_id)
+                else:
+                    self.out.created += 1
+                    self._warn_names(c, create=True)
             # The product's link is committed with its combinations', and those of several products together
             # (FRESH_LINKS rows a transaction, not one per product): a push killed before that commit is
             # adopted on the rerun, by a combination's reference, or by the product's link_rewrite when it died

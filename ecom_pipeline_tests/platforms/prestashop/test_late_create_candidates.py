@@ -23,6 +23,7 @@ import pytest
 from sqlalchemy import Engine
 
 from ecom_pipeline.platforms.prestashop import writer as W
+from ecom_pipeline.platforms.prestashop.client import PrestaShopClient
 from ecom_pipeline.sandbox.server import ShopHandle
 from ecom_pipeline.sync.export import CREATE_UNCERTAIN, ExportPlan, VariantCreate, VariantValues, WriteOutcome
 from ecom_pipeline_tests.platforms.prestashop import test_create_uncertain_next_push as base
@@ -184,3 +185,60 @@ def test_a_marker_without_the_combinations_floor_does_not_refuse_a_new_combinati
     assert again.rejections == []
     assert len(combinations_of(shop, pid)) == 3
     assert any(r["hub_id"] == 899 for r in links if r["entity"] == "variant")
+
+
+@pytest.mark.parametrize("kind", ["simple", "variable"])
+def test_a_lost_create_saved_after_the_next_push_looked_is_not_a_duplicate(
+    shop: ShopHandle, engine: Engine, integration_id: int, kind: str
+) -> None:
+    """Push 1's POST is held 6 s (the client gives up after 1 s); push 2 starts at once, looks (nothing yet) and
+    creates, its own POST held 6 s too, so push 1's record is saved first. Push 2 looks again after its create
+    answers, finds push 1's identical record, deletes its own and links that one. Before, both stayed (a duplicate
+    the next pull could not tell apart)."""
+    tag = f"race{kind}{next(_RUN)}"
+    plan1 = simple_plan(f"race-{tag}") if kind == "simple" else variable_plan(tag)
+    handle = plan1.creates[0].handle or ""
+    shop.api.commit_late("POST /api/products", 6.0)  # push 1's POST: saved 6 s later
+    with client_for(shop) as client:
+        out = W.apply_plan(client, plan1, lambda rows: None, concurrency=1)
+    assert len(out.rejections) == 1 and by_handle(shop, handle) == []  # not saved yet
+    plan2 = recorded(engine, integration_id, out, simple_plan(handle) if kind == "simple" else variable_plan(tag))
+    shop.api.commit_late("POST /api/products", 6.0)  # push 2's POST: answered (a patient client), saved after 1's
+    links: list[dict[str, Any]] = []
+    client = PrestaShopClient(shop.http_url, shop.credentials["api_key"], timeout=15.0, backoff_base_s=0.0)
+    client.integration_settings = dict(SETTINGS)  # type: ignore[attr-defined]
+    with client:
+        again = W.apply_plan(client, plan2, links.extend, concurrency=1)
+    settled(shop)
+    [kept] = by_handle(shop, handle)  # one product, push 1's
+    assert again.rejections == []
+    assert {r["external_id"] for r in links if r["entity"] == "product"} == {str(kept["id"])}
+    if kind == "variable":
+        assert len(combinations_of(shop, kept["id"])) == 2
+
+
+def test_a_lost_create_saved_after_the_next_push_looked_and_not_identical_is_named_as_a_copy(
+    shop: ShopHandle, engine: Engine, integration_id: int
+) -> None:
+    """As above, the hub title edited between the pushes: push 1's record is not what push 2 sent, so push 2 keeps
+    (and links) its own and the push report names push 1's record as a copy to delete; nothing of it is touched."""
+    handle = f"race-edit-{next(_RUN)}"
+    shop.api.commit_late("POST /api/products", 6.0)
+    with client_for(shop) as client:
+        out = W.apply_plan(client, simple_plan(handle), lambda rows: None, concurrency=1)
+    assert len(out.rejections) == 1
+    edited = simple_plan(handle)
+    edited.creates[0].values["title"] = "Late, renamed"
+    plan2 = recorded(engine, integration_id, out, edited)
+    shop.api.commit_late("POST /api/products", 6.0)
+    links: list[dict[str, Any]] = []
+    client = PrestaShopClient(shop.http_url, shop.credentials["api_key"], timeout=15.0, backoff_base_s=0.0)
+    client.integration_settings = dict(SETTINGS)  # type: ignore[attr-defined]
+    with client:
+        again = W.apply_plan(client, plan2, links.extend, concurrency=1)
+    settled(shop)
+    first, ours = sorted(by_handle(shop, handle), key=lambda r: shop.store.text(r["name"]))
+    assert shop.store.text(ours["name"]) == "Late, renamed"
+    assert {r["external_id"] for r in links if r["entity"] == "product"} == {str(ours["id"])}
+    assert again.rejections == []
+    assert any(f"ids {first['id']}" in w.message for w in again.warnings), again.warnings
