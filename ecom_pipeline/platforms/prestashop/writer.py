@@ -34,11 +34,15 @@ WooCommerce writer: ``apply_plan(client, plan, on_links) -> WriteOutcome`` and `
   for about 15 s, and a record still not found is not sent again in this push: the item is rejected and the next
   push's look-up by reference adopts it (``options.create_once``); one without a reference is found by the marker
   the rejection carries (``plan.uncertain_creates``: by the ``link_rewrite`` sent or option values above that push's
-  id floors, :meth:`_Writer._late_product`). The marker stays until the item is linked or adopted: carried into any
+  id floors, :meth:`_Writer._late_product`; several found: the one holding what the lost create sent, else refused
+  with their ids). A marked item the next push creates is looked up again once its create answered
+  (:meth:`_Writer._landed_meanwhile`: the lost create saved meanwhile, identical, is kept and ours deleted).
+  The marker stays until the item is linked or adopted: carried into any
   later rejection of that hub product (:meth:`_Writer._rejection_payload`), and recorded even when the push fails
   part-way (``apply_plan`` leaves its partial outcome on the exception: ``sync.export.PARTIAL_OUTCOME``).
   A blind retry made a second product or combination with the same reference, one of them never linked.
-- **Delete**: a hub product deleted becomes ``active`` 0 in the shop (never a DELETE). A hub variant deleted under
+- **Delete**: a hub product deleted becomes ``active`` 0 in the shop (never a DELETE; the only product DELETE is of
+  a copy this push has just made, see ``_landed_meanwhile`` above). A hub variant deleted under
   a live product is ``DELETE /api/combinations/{id}`` (a 404 means an earlier, interrupted push deleted it already);
   the product is read back afterwards like any written one (its default combination may have moved).
 - **Echo suppression**: after the writes, the written products are read back once through the pull's own path
