@@ -34,11 +34,15 @@ WooCommerce writer: ``apply_plan(client, plan, on_links) -> WriteOutcome`` and `
   for about 15 s, and a record still not found is not sent again in this push: the item is rejected and the next
   push's look-up by reference adopts it (``options.create_once``); one without a reference is found by the marker
   the rejection carries (``plan.uncertain_creates``: by the ``link_rewrite`` sent or option values above that push's
-  id floors, :meth:`_Writer._late_product`). The marker stays until the item is linked or adopted: carried into any
+  id floors, :meth:`_Writer._late_product`; several found: the one holding what the lost create sent, else refused
+  with their ids). A marked item the next push creates is looked up again once its create answered
+  (:meth:`_Writer._landed_meanwhile`: the lost create saved meanwhile, identical, is kept and ours deleted).
+  The marker stays until the item is linked or adopted: carried into any
   later rejection of that hub product (:meth:`_Writer._rejection_payload`), and recorded even when the push fails
   part-way (``apply_plan`` leaves its partial outcome on the exception: ``sync.export.PARTIAL_OUTCOME``).
   A blind retry made a second product or combination with the same reference, one of them never linked.
-- **Delete**: a hub product deleted becomes ``active`` 0 in the shop (never a DELETE). A hub variant deleted under
+- **Delete**: a hub product deleted becomes ``active`` 0 in the shop (never a DELETE; the only product DELETE is of
+  a copy this push has just made, see ``_landed_meanwhile`` above). A hub variant deleted under
   a live product is ``DELETE /api/combinations/{id}`` (a 404 means an earlier, interrupted push deleted it already);
   the product is read back afterwards like any written one (its default combination may have moved).
 - **Echo suppression**: after the writes, the written products are read back once through the pull's own path
@@ -486,7 +490,13 @@ def post_product(client: PrestaShopClient, document: Element, *, newer_than: int
         ]
         return str(max(ids)) if ids else None
 
-    return create_once(client, "products", document, refind=refind, what=f"product {reference or slug!r}", error=None)
+    try:
+        return create_once(
+            client, "products", document, refind=refind, what=f"product {reference or slug!r}", error=None
+        )
+    except CreateUncertain as err:
+        err.sent_product = sent_fingerprint(document)  # type: ignore[attr-defined]
+        raise
 
 
 def post_combination(
@@ -522,9 +532,62 @@ def post_combination(
             ]
         return str(max(ids)) if ids else None
 
-    return create_once(
-        client, "combinations", document, refind=refind, what=f"combination {reference or values}", error=None
-    )
+    try:
+        return create_once(
+            client, "combinations", document, refind=refind, what=f"combination {reference or values}", error=None
+        )
+    except CreateUncertain as err:
+        price = _decimal(record.findtext("price"))
+        err.sent_combination = {  # type: ignore[attr-defined]
+            "product": pid,
+            "reference": reference,
+            "options": values,
+            "price": _six(price) if price is not None else "",
+        }
+        raise
+
+
+def sent_fingerprint(document: Element) -> dict[str, str]:
+    """What a product create sent that tells its record from another of the same slug (the marker keeps it: the
+    next push narrows several candidates down to the one equal to it): link_rewrite, name, stored price, reference.
+    The name and slug are the same in every shop language (a create writes the hub value in each)."""
+    record = _record_of(document)
+
+    def text(name: str) -> str:
+        node = record.find(name)
+        if node is None:
+            return ""
+        return (next((n.text for n in node.findall("language") if n.text), None) or node.text or "").strip()
+
+    price = _decimal(record.findtext("price"))
+    return {
+        "link_rewrite": text("link_rewrite"),
+        "name": text("name"),
+        "price": _six(price) if price is not None else "",
+        "reference": (record.findtext("reference") or "").strip(),
+    }
+
+
+def _language_values(value: Any) -> list[str]:
+    """A multilingual field of a JSON list item: every language's text (one language: a plain string)."""
+    if isinstance(value, list):
+        return [str(v.get("value") or "") for v in value if isinstance(v, Mapping)]
+    if isinstance(value, Mapping):
+        return [str(value.get("value") or "")]
+    return [str(value or "")]
+
+
+def _same_product(item: Mapping[str, Any], sent: Mapping[str, Any]) -> bool:
+    """Whether a listed product (``display=[id,reference,name,price,link_rewrite]``) holds exactly what a create
+    sent (:func:`sent_fingerprint`): its reference, its name in every shop language, its stored price, its slug."""
+    if str(item.get("reference") or "") != str(sent.get("reference") or ""):
+        return False
+    if sent.get("link_rewrite") and str(sent["link_rewrite"]) not in _language_values(item.get("link_rewrite")):
+        return False
+    names = _language_values(item.get("name"))
+    if not names or any(n != str(sent.get("name") or "") for n in names):
+        return False
+    return _decimal(item.get("price")) == _decimal(sent.get("price"))
 
 
 def _option_values_of(item: Mapping[str, Any]) -> list[str]:
@@ -754,14 +817,63 @@ class _Writer:
     def _create(self, c: ProductCreate) -> None:
         categories = self._category_ids(c.categories)
         tags = self._tag_ids(c.tags)
-        pid = post_product(
-            self.client,
-            create_document(c, self.shop, categories=categories, tags=tags),
-            newer_than=self.id_floor("products"),
-        )
+        document = create_document(c, self.shop, categories=categories, tags=tags)
+        pid = post_product(self.client, document, newer_than=self.id_floor("products"))
+        if late := self._landed_meanwhile(c, pid, document):
+            self._adopt(c, late)
+            return
         self.out.created += 1
         self._warn_names(c, create=True)
         self._link_now(pid, c)
+
+    def _landed_meanwhile(self, c: ProductCreate, pid: str, document: Element) -> str | None:
+        """After this push created ``pid`` for a marked item (an earlier push's create of it got no answer, and
+        this push's look-up found nothing): look once more, since PHP may have saved that lost create between this
+        push's look-up and its own create. The marker's look-up (its floor, the slugs sent, or the reference) is
+        repeated without ``pid``.
+
+        Exactly one other found, holding what this push just sent and what the lost create sent (name in every
+        shop language, price, reference, slug): the older create is kept, ``pid`` (ours: this push has its id from
+        the shop's answer, and nobody saw it yet) is deleted, and the other is returned to be adopted. Otherwise
+        ``pid`` stays, linked, and the push report (and the product's lineage) names the other ids as copies for a
+        person to delete; nothing of theirs is touched (a merchant's product can match too). A DELETE the shop
+        refuses (a key without DELETE on products) keeps ``pid`` the same way.
+
+        A lost create saved after this look-up still makes a copy: nothing of this push sees it, and the marker is
+        closed once the item is linked (docs/two-way-sync.md)."""
+        marker = self.plan.uncertain_creates.get(c.hub_id)
+        if marker is None or marker.get("products") is None:
+            return None
+        mine = sent_fingerprint(document)
+        slugs = _marker_slugs(marker) or [mine["link_rewrite"]]
+        found = self._product_candidates(slugs, mine["reference"], int(marker["products"]))
+        others = [i for i in found if str(i.get("id")) != pid]
+        if not others:
+            return None
+        ids = [str(i.get("id")) for i in others]
+        lost = _listed(marker.get("sent")) or [mine]
+        if len(others) == 1 and _same_product(others[0], mine) and any(_same_product(others[0], s) for s in lost):
+            try:
+                self.client.delete("products", pid)
+            except ShopApiError as err:
+                _log.warning("PrestaShop product %s (a copy this push made) could not be deleted: %s", pid, err)
+            else:
+                _log.info(
+                    "PrestaShop product %s: an earlier push's unanswered create saved while this push made %s "
+                    "(deleted, identical); adopted",
+                    ids[0],
+                    pid,
+                )
+                return ids[0]
+        self.out.warn(
+            "product",
+            c.handle or f"#{c.hub_id}",
+            f"the shop saved an earlier push's unanswered create of this product late (ids {', '.join(ids)}) while "
+            f"this push created it as {pid}, which is the one linked: delete {', '.join(ids)} in the PrestaShop back "
+            "office (Catalog > Products) if they are that copy",
+            c.hub_id,
+        )
+        return None
 
     def _warn_names(self, c: ProductCreate, *, create: bool) -> None:
         """The push report's word on a title (and a create's handle) written otherwise than the hub has them."""
@@ -1016,8 +1128,12 @@ class _Writer:
                 document = create_document(c, self.shop, price=base, categories=categories, tags=tags)
                 pid = post_product(self.client, document, newer_than=self.id_floor("products"))
                 base_weight = None  # created with weight 0: each combination's impact is its weight
-                self.out.created += 1
-                self._warn_names(c, create=True)
+                if late := self._landed_meanwhile(c, pid, document):
+                    pid = late  # identical to ours (deleted): same price and weight, so the same impacts
+                    self.plan.adopt("product", c.hub_id)
+                else:
+                    self.out.created += 1
+                    self._warn_names(c, create=True)
             # The product's link is committed with its combinations', and those of several products together
             # (FRESH_LINKS rows a transaction, not one per product): a push killed before that commit is
             # adopted on the rerun, by a combination's reference, or by the product's link_rewrite when it died
@@ -1071,12 +1187,47 @@ class _Writer:
         ]
         return found if len(found) == 1 else []
 
+    def _push_command(self) -> str:
+        """The command that pushes this shop again (what a refusal tells a person to run after fixing the shop)."""
+        tenant = self.plan.tenant_id or "<tenant>"
+        return f"ecom-pipeline push --tenant {tenant} --integration {self.plan.integration_id}"
+
+    def _product_candidates(self, slugs: Sequence[str], reference: str, floor: int) -> list[dict[str, Any]]:
+        """The shop's products above id ``floor`` carrying ``reference`` ("" : none) whose ``link_rewrite`` is one
+        of ``slugs``, oldest first (id, reference, name, price and link_rewrite of each: what ``_same_product``
+        compares); ``reference`` a filter holds: found by it instead, whatever their slug."""
+        display = "[id,reference,name,price,link_rewrite]"
+        queries = (
+            [{"filter[reference]": f"[{reference}]"}]
+            if reference and _findable(reference)
+            else [{"filter[link_rewrite]": f"[{h}]"} for h in slugs if h and _findable(h)]
+        )
+        found: dict[int, dict[str, Any]] = {}
+        for query in queries:
+            for item in self.client.list("products", {**query, "display": display}):
+                pid = int(item.get("id") or 0)
+                if pid > floor and str(item.get("reference") or "") == reference:
+                    found.setdefault(pid, item)
+        return [found[i] for i in sorted(found)]
+
     def _late_product(self, c: ProductCreate, reference: str) -> str | None:
         """The product an earlier push's unanswered create made late, when that push said so (an open rejection
         marked ``CREATE_UNCERTAIN``: ``plan.uncertain_creates``) and it has nothing to be found by: a product with
         combinations, one without SKU or with a SKU no reference filter holds. Looked for by its ``link_rewrite``
-        among the products created after that push's id floor (``_IdFloor``, kept in the marker) with the same
-        reference, and taken when exactly one: a merchant's own older product of that slug is never adopted.
+        (every slug an unanswered create sent) among the products created after that push's id floor
+        (``_IdFloor``, kept in the marker) with the same reference: a merchant's own older product of that slug is
+        never adopted.
+
+        One found is adopted. Several (a merchant's product of that slug made since, a copy made in the back office,
+        two unanswered creates both saved): the one whose content equals what a lost create sent (the marker's
+        ``sent``: name in every shop language, price, reference, slug; an older marker: what a create sends now) is
+        adopted when it is the only one; otherwise the item is refused with the candidates' ids and what to do.
+        Before, nothing was adopted and the product was created once more (one more duplicate).
+
+        A marker without the products floor: no product create of it went unanswered (the floor of the resource a
+        create needs is read before that create, and a read that fails refuses it: :class:`_IdFloor`; a marker
+        only lacks the floor of the other resource, best effort). Then only a product of that slug with no floor
+        at all to tell it apart refuses the item (ids and what to do); none: nothing to confuse it with, created.
 
         Why: the first push waits ~15 s for such a record and then rejects the item; without this the next push
         found nothing by reference (the look-up by slug ran only on a resume) and created the product again."""
@@ -1085,38 +1236,103 @@ class _Writer:
             return None
         if reference and _findable(reference):
             return None  # the reference look-up (``lookup_references``/``lookup_combinations``) finds it
-        if "products" not in marker:  # no floor: a merchant's older product of that slug could be taken
-            raise _Refused(_NO_FLOOR)
-        # The slug sent (kept in the marker), not one recomputed from the hub title edited since; an older marker
-        # without it: the slug a create sends now.
-        # Every slug an unanswered create sent (a later push may have sent another after a hub edit, and that one
-        # may be the record the shop saved late: review 5).
-        for handle in _marker_slugs(marker) or [sent_link_rewrite(c)]:
-            found = self._by_link_rewrite(handle, reference=reference, newer_than=int(marker["products"]))
-            if found:
-                _log.info("PrestaShop product %s: made late by an earlier push's unanswered create, adopted", found[0])
-                return found[0]
-        return None
+        # The slugs sent (kept in the marker), not one recomputed from the hub title edited since; an older marker
+        # without them: the slug a create sends now. Every one (review 5: a later push may have sent another).
+        slugs = _marker_slugs(marker) or [sent_link_rewrite(c)]
+        floor = marker.get("products")
+        found = self._product_candidates(slugs, reference, int(floor) if floor is not None else 0)
+        ids = [str(i.get("id")) for i in found]
+        if not found:
+            return None
+        if floor is None:
+            raise _Refused(
+                f"an earlier push's create of it got no answer and its marker lacks the shop's product id floor of "
+                f"that push, so the shop's products {', '.join(ids)} (link_rewrite {'/'.join(slugs)}, same "
+                "reference) cannot be told from the record that create may have made: none is adopted and it is not "
+                "created again. In the PrestaShop back office (Catalog > Products) delete those that are this "
+                "product's copies (or change the URL slug of a product of your own), then run "
+                f"`{self._push_command()}`: with no product of that slug left it is created",
+                ids,
+            )
+        if len(found) == 1:
+            _log.info("PrestaShop product %s: made late by an earlier push's unanswered create, adopted", ids[0])
+            return ids[0]
+        sent = _listed(marker.get("sent")) or [self._create_fingerprint(c)]
+        same = [i for i in found if any(_same_product(i, s) for s in sent)]
+        if len(same) == 1:
+            _log.info(
+                "PrestaShop product %s: made late by an earlier push's unanswered create (the one of products %s "
+                "holding what it sent), adopted",
+                same[0].get("id"),
+                ids,
+            )
+            return str(same[0].get("id"))
+        equal = f" ({', '.join(str(i.get('id')) for i in same)} hold exactly what it sent)" if same else ""
+        raise _Refused(
+            f"an earlier push's create of it got no answer and the shop has since made products {', '.join(ids)} "
+            f"with its link_rewrite ({'/'.join(slugs)}) and reference{equal}: any may be that create's late record, "
+            "so none is adopted and it is not created again. In the PrestaShop back office (Catalog > Products) "
+            "keep the one to link and delete the others (or change their URL slug), then run "
+            f"`{self._push_command()}`: the one left is adopted",
+            ids,
+        )
+
+    def _create_fingerprint(self, c: ProductCreate) -> dict[str, str]:
+        """What a create of ``c`` sends now (:func:`sent_fingerprint`): for a marker written before it kept what
+        was sent."""
+        base = None if _is_simple(c) else min((v.values.get("price") or Decimal("0")) for v in c.variants)
+        return sent_fingerprint(create_document(c, self.shop, price=base))
 
     def _late_combination(self, product_hub_id: int, pid: str, sku: str, option_ids: Sequence[str]) -> str | None:
         """The combination an earlier push's unanswered create made late under linked product ``pid`` (marker as in
         :meth:`_late_product`), when it has no reference to be found by: by its option values among the product's
-        combinations created after that push's floor, with the same (unfindable) reference; exactly one."""
+        combinations created after that push's floor, with the same (unfindable) reference. One is adopted;
+        several: the only one whose price impact is what a lost create sent (the marker's ``sent_combinations``),
+        else the item is refused with their ids and what to do (before: created once more). A marker without the
+        combinations floor (no combination create of it went unanswered, see :meth:`_late_product`) refuses only
+        when the product has such a combination at all."""
         marker = self.plan.uncertain_creates.get(product_hub_id)
         if marker is None or (sku and _findable(sku)):
             return None
-        if "combinations" not in marker:  # no floor: the product's own older combination could be taken
-            raise _Refused(_NO_FLOOR)
         values = sorted(option_ids)
+        floor = marker.get("combinations")
         items = self.client.list("combinations", {"filter[id_product]": f"[{pid}]", "display": "full"})
-        found = [
-            str(i["id"])
-            for i in items
-            if int(i["id"]) > int(marker["combinations"])
-            and str(i.get("reference") or "") == sku
-            and _option_values_of(i) == values
+        found = sorted(
+            (i for i in items
+             if int(i["id"]) > int(floor or 0)
+             and str(i.get("reference") or "") == sku
+             and _option_values_of(i) == values),
+            key=lambda i: int(i["id"]),
+        )  # fmt: skip
+        ids = [str(i["id"]) for i in found]
+        if not found:
+            return None
+        what = f"the shop's combinations {', '.join(ids)} of product {pid} (same option values and reference)"
+        if floor is None:
+            raise _Refused(
+                f"an earlier push's create of it got no answer and its marker lacks the shop's combination id floor "
+                f"of that push, so {what} cannot be told from the record that create may have made: none is "
+                "adopted and it is not created again. In the PrestaShop back office (the product's Combinations) "
+                f"delete those that are copies, then run `{self._push_command()}`: with none left it is created",
+                ids,
+            )
+        if len(found) == 1:
+            return ids[0]
+        sent = [s for s in _listed(marker.get("sent_combinations")) if str(s.get("product")) == pid]
+        same = [
+            i
+            for i in found
+            if any(s.get("options") == values and _decimal(s.get("price")) == _decimal(i.get("price")) for s in sent)
         ]
-        return found[0] if len(found) == 1 else None
+        if len(same) == 1:
+            return str(same[0]["id"])
+        raise _Refused(
+            f"an earlier push's create of it got no answer and {what} were made since: any may be that create's "
+            "late record, so none is adopted and it is not created again. In the PrestaShop back office (the "
+            f"product's Combinations) keep one and delete the others, then run `{self._push_command()}`: the one "
+            "left is adopted",
+            ids,
+        )
 
     def _reject_create(self, c: ProductCreate, key: str, err: BaseException) -> None:
         """The rejection of product create ``c`` (payload with its marker: :meth:`_rejection_payload`)."""
@@ -1142,14 +1358,24 @@ class _Writer:
             marker = {"hub_id": int(hub_id), **self.id_floor.known()}
             if link_rewrite:
                 marker["link_rewrite"] = link_rewrite
+            # What the lost create sent (name, price, reference...): the next push tells its late record from
+            # another of the same slug or option values by it (``_late_product``, ``_late_combination``).
+            for key, attr in (("sent", "sent_product"), ("sent_combinations", "sent_combination")):
+                if isinstance(getattr(err, attr, None), dict):
+                    marker[key] = [getattr(err, attr)]
         old = self.plan.uncertain_creates.get(int(hub_id))
         if old is not None:
             slugs = _marker_slugs(old) + [x for x in _marker_slugs(marker) if x not in _marker_slugs(old)]
+            sent = {k: _listed(old.get(k)) + [x for x in _listed(marker.get(k)) if x not in _listed(old.get(k))]
+                    for k in ("sent", "sent_combinations")}  # fmt: skip
             marker = {**marker, **old, "hub_id": int(hub_id)}
             if slugs:
                 marker["link_rewrite"] = slugs[0]
             if len(slugs) > 1:
                 marker["link_rewrites"] = slugs  # every slug sent, oldest first: each is looked up
+            marker.update({k: v for k, v in sent.items() if v})
+        if isinstance(err, _Refused) and err.candidates:
+            payload = {**payload, "candidates": list(err.candidates)}
         return {**payload, CREATE_UNCERTAIN: marker} if marker else payload
 
     def _variant_creates(self, plan: ExportPlan) -> None:
@@ -1346,16 +1572,18 @@ def base_after(
     return merged, None
 
 
-# Why an item marked "a create got no answer" (``plan.uncertain_creates``) whose marker lacks the id floor its
-# look-up needs is rejected again (marker kept) rather than created or adopted by guess.
-_NO_FLOOR = (
-    "an earlier push's create of it got no answer and the shop's id floor of that push is unknown, so the record "
-    "it may have made cannot be told from an older one: link it by hand (or delete the late copy), then push again"
-)
-
-
 class _Refused(Exception):
-    """An item this writer cannot send (the reason says what to do); it becomes a rejection."""
+    """An item this writer cannot send (the reason says what to do); it becomes a rejection. ``candidates``: the
+    shop's ids of records that may be an earlier push's late create (kept in the rejection's payload)."""
+
+    def __init__(self, message: str, candidates: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.candidates = list(candidates)
+
+
+def _listed(value: Any) -> list[dict[str, Any]]:
+    """A marker's list of fingerprints (``sent``, ``sent_combinations``): its dicts, [] when absent."""
+    return [x for x in value if isinstance(x, dict)] if isinstance(value, list) else []
 
 
 class _Written:

@@ -157,8 +157,13 @@ def test_a_late_product_is_found_by_the_slug_sent_not_the_current_title(
 def test_a_marker_without_its_floor_refuses_rather_than_guesses(
     shop: ShopHandle, engine: Engine, integration_id: int
 ) -> None:
-    """A marker missing the products floor: the item is refused again (marker kept), neither created nor adopted."""
+    """A marker missing the products floor, a product of that slug in the shop: the item is refused again (marker
+    kept), neither created nor adopted, and the reason names the product and the command to run once it is gone;
+    with no product of that slug left the push creates it (nothing to confuse it with)."""
     handle = f"late-nofloor-{next(_RUN)}"
+    with client_for(shop) as client:  # a product of that slug (a merchant's, or a late copy: no floor to tell)
+        W.apply_plan(client, simple_plan(handle), lambda rows: None, concurrency=1)
+    [other] = by_handle(shop, handle)
     plan = simple_plan(handle)
     plan.uncertain_creates = {70: {"hub_id": 70, "link_rewrite": handle}}
     before = len(shop.store.tables["products"])
@@ -167,7 +172,15 @@ def test_a_marker_without_its_floor_refuses_rather_than_guesses(
     assert len(shop.store.tables["products"]) == before
     [rejection] = out.rejections
     assert rejection.payload[CREATE_UNCERTAIN] == {"hub_id": 70, "link_rewrite": handle}
-    assert "id floor" in rejection.reason
+    assert rejection.payload["candidates"] == [str(other["id"])]
+    assert "id floor" in rejection.reason and f"products {other['id']} " in rejection.reason
+    assert "`ecom-pipeline push --tenant acme --integration 1`" in rejection.reason
+    links: list[dict[str, Any]] = []
+    with client_for(shop) as client:  # what the reason says: the copy deleted in the shop, then a push
+        client.delete("products", other["id"])
+        again = W.apply_plan(client, plan, links.extend, concurrency=1)
+    assert again.rejections == [] and len(by_handle(shop, handle)) == 1
+    assert {r["hub_id"] for r in links if r["entity"] == "product"} == {70}
 
 
 def test_a_slug_sent_by_a_later_unanswered_create_is_looked_up_too(
