@@ -245,6 +245,12 @@ def base_after(
     return merged, None
 
 
+def own_mark(integration: IntegrationRef, hub_id: int) -> str:
+    """The mark a create carries (WooCommerce: meta :data:`OWN_MARK_KEY`; Shopify: an app metafield): which hub
+    product of which tenant and shop (integration) asked for it, ``<tenant>/<integration id>/<hub product id>``."""
+    return f"{integration.tenant_id}/{integration.id}/{int(hub_id)}"
+
+
 def _answered(
     chunk: list[tuple[str, Any, dict[str, Any]]], answer: Mapping[str, Any]
 ) -> Iterator[tuple[str, Any, dict[str, Any], Any, Mapping[str, Any] | None]]:
@@ -573,9 +579,8 @@ class _Writer:
             return {}
 
     def _own_mark(self, hub_id: int) -> str:
-        """The value of :data:`OWN_MARK_KEY` a variable create carries: which hub product of which tenant and shop
-        (integration) asked for it."""
-        return f"{self.integration.tenant_id}/{self.integration.id}/{int(hub_id)}"
+        """The value of :data:`OWN_MARK_KEY` a variable create carries (:func:`own_mark`)."""
+        return own_mark(self.integration, hub_id)
 
     def _lost_parent(self, c: ProductCreate) -> Mapping[str, Any] | None:
         """The variable product an earlier request of ours created for ``c`` and never linked (a push killed
