@@ -593,13 +593,18 @@ class _Writer:
         WordPress saves a create whose slug another product holds as ``<slug>-2``, ``-3``, ... (the first free one,
         ``wp_unique_post_slug``; a draft keeps the slug even when taken), so ``<slug>``, ``<slug>-2``, ... are read
         in turn (one call each) until ours is found or a slug no product holds: ours cannot be above the first
-        free one. Any type and status (trash aside, which holds ``<slug>__trashed``) takes a slug, so the reads
-        filter neither. Left: a product holding a lower slug deleted for good between our create and the rerun
-        hides ours (then created again)."""
+        free one (but for a reserved slug, ``feed``, whose bare form is free yet never given: read past it). Any
+        type and status (trash aside, which holds ``<slug>__trashed``) takes a slug, so the reads filter neither.
+        Left: a product holding a lower slug deleted for good between our create and the rerun hides ours (then
+        created again)."""
         mark = self._own_mark(c.hub_id)
         slug = create_slug(c)
         if not slug:
             return None
+        # A reserved slug (``feed``, ``embed``: slugs.RESERVED_FLAT_SLUGS) is never saved as it is but by a draft:
+        # a published create of ``feed`` is ``feed-2`` even when no product holds ``feed``, so a free bare slug
+        # does not end the look-up there.
+        reserved = slug in slugs.RESERVED_FLAT_SLUGS
         for suffix in range(1, MAX_SLUG_PROBES + 1):
             wanted = slug if suffix == 1 else slugs.suffixed_slug(slug, suffix)
             items = self.client.get(
@@ -615,7 +620,7 @@ class _Writer:
             ours = [i for i in found if i.get("type") == "variable" and _marked(i, mark)]
             if ours:  # two would be an older duplicate: the first is linked, the other left to the merchant
                 return min(ours, key=lambda i: int(i.get("id") or 0))
-            if not found:
+            if not found and not (reserved and suffix == 1):
                 return None
         return None
 
