@@ -8,7 +8,8 @@
   call), and a product found with one is linked and updated instead of created; a create refused with
   ``product_invalid_sku`` (recorded in ``errors-400-duplicate-sku.json``: "Invalid or duplicated SKU.", with
   ``data.resource_id`` naming the owner) links that owner the same way. So a process killed between the shop's
-  create and our link does not create a duplicate on the rerun. A variable parent has no SKU: its create carries
+  create and our link does not create a duplicate on the rerun. A variable parent has no SKU (nor has a simple
+  product whose variant lacks one: ``unkeyed``, looked up the same way): its create carries
   our mark (``meta_data`` ``OWN_MARK_KEY``: tenant, shop, hub product), and a rerun after an interrupted push, or
   a batch whose answer was lost, looks it up by slug (``<slug>``, then ``<slug>-2``, ...: WordPress suffixes a
   taken slug) and links only the product with that mark, never a merchant's product with the same slug or name
@@ -176,17 +177,24 @@ def create_slug(create: ProductCreate) -> str | None:
     deterministic one, ``<title's slug>-h<hub id>`` (``product-h<id>`` for a title leaving nothing), so a rerun
     after a kill or a lost batch answer finds that create too; it is never written back to the hub handle (hub
     handles are shared by every shop). The ``h`` keeps it apart from WordPress's ``-2``, ``-3`` of a taken slug. A
-    simple product without a handle sends none (WordPress takes its name's): it is found again by its SKU."""
+    simple product without a SKU is made the same way (nothing else finds it again: :func:`unkeyed`); one with a SKU
+    and without a handle sends none (WordPress takes its name's): it is found again by its SKU."""
     if create.handle:
         saved = slugs.sanitize_title(create.handle)
         if saved:
             return saved
-    if create.kind != "variable":
+    if not unkeyed(create):
         return None
     suffix = f"-h{int(create.hub_id)}"
     base = slugs.sanitize_title(str(create.values.get("title") or ""))
     base = slugs.truncate_post_slug(base, slugs.SLUG_LENGTH - len(suffix)) or "product"
     return base + suffix
+
+
+def unkeyed(create: ProductCreate) -> bool:
+    """A create that no SKU finds again: a variable parent (it has no SKU of its own) or a simple product whose
+    variant has none. Its create carries our mark and a rerun looks it up by slug (``_Writer._lost_parent``)."""
+    return create.kind == "variable" or not (create.variants and create.variants[0].sku)
 
 
 def _slug_note(handle: str, slug: Any) -> str:
@@ -391,7 +399,7 @@ class _Writer:
             sku = c.variants[0].sku if c.kind == "simple" else None
             if sku and sku in existing:
                 adopt.append((c, existing[sku]))
-            elif c.kind == "variable" and plan.resume and self._adopt_parent(c):
+            elif unkeyed(c) and plan.resume and self._adopt_lost(c, adopt):
                 continue
             else:
                 body = self._taxonomy_body(c)
@@ -485,23 +493,24 @@ class _Writer:
     ) -> tuple[list[tuple[str, Any, dict[str, Any]]], Mapping[str, Any]]:
         """POST one products batch; the chunk actually sent and the answer.
 
-        A batch that creates variable products is sent without the transport's automatic retry: a lost answer
-        (dropped connection, 5xx) may hide a create the shop applied, and a blind resend would create the SKU-less
-        parent twice. Instead, each such parent is looked up by its slug and our mark (:meth:`_lost_parent`: a
-        merchant's product with that slug, made before or after, is never taken for it), the ones found are linked,
-        and the rest of the batch is sent again (simple products are safe: their resend is answered "duplicated SKU" and
+        A batch that creates variable products (or simple ones without SKU: ``unkeyed``) is sent without the
+        transport's automatic retry: a lost answer (dropped connection, 5xx) may hide a create the shop applied, and
+        a blind resend would create the SKU-less product twice. Instead, each such create is looked up by its slug
+        and our mark (:meth:`_lost_parent`: a merchant's product with that slug, made before or after, is never
+        taken for it), the ones found are linked, and the rest of the batch is sent again (simple products with a
+        SKU are safe: their resend is answered "duplicated SKU" and
         linked). The retries are off for this thread's call only (``HttpSession.without_retries``): any other thread
         of the session keeps its own, and they are on again after the block whatever other threads do meanwhile.
         """
-        has_variable = any(kind == "create" and item.kind == "variable" for kind, item, _ in chunk)
+        has_variable = any(kind == "create" and unkeyed(item) for kind, item, _ in chunk)
         try:
             with self.client.http.without_retries() if has_variable else contextlib.nullcontext():
                 return chunk, self._post_products(chunk)
         except ShopApiError:
             if not has_variable:
                 raise
-        remaining = [op for op in chunk if not (op[0] == "create" and op[1].kind == "variable"
-                                                 and self._adopt_parent(op[1]))]  # fmt: skip
+        remaining = [op for op in chunk if not (op[0] == "create" and unkeyed(op[1])
+                                                 and self._adopt_lost(op[1], None))]  # fmt: skip
         return remaining, self._post_products(remaining) if remaining else {}
 
     def _post_products(self, chunk: list[tuple[str, Any, dict[str, Any]]]) -> Mapping[str, Any]:
@@ -559,7 +568,7 @@ class _Writer:
         """The create body with the shop's category and global attribute ids (created when missing); None when the
         shop refused one of them: the product is rejected with the reason, and planned again on the next push."""
         body = _create_payload(c)
-        if c.kind == "variable":  # no SKU of its own: the mark is how a rerun tells our lost create (_lost_parent)
+        if unkeyed(c):  # no SKU to find it by: the mark is how a rerun tells our lost create (_lost_parent)
             body["meta_data"] = [{"key": OWN_MARK_KEY, "value": self._own_mark(c.hub_id)}]
         try:
             return self.taxonomy.create_body(c, body)
@@ -583,8 +592,9 @@ class _Writer:
         return own_mark(self.integration, hub_id)
 
     def _lost_parent(self, c: ProductCreate) -> Mapping[str, Any] | None:
-        """The variable product an earlier request of ours created for ``c`` and never linked (a push killed
-        between the shop's create and our link, or a batch answer lost), or None.
+        """The product (of ``c``'s type: a variable parent, or a simple product without SKU) an earlier request of
+        ours created for ``c`` and never linked (a push killed between the shop's create and our link, or a batch
+        answer lost), or None.
 
         Ours is told by the mark its create carried (``meta_data`` :data:`OWN_MARK_KEY`, this tenant, shop and hub
         product): a merchant's product with the same slug or name never has it, whenever it was made, so no id
@@ -617,12 +627,33 @@ class _Writer:
                 for i in (items if isinstance(items, list) else [])
                 if isinstance(i, Mapping) and slugs.sanitize_title(str(i.get("slug") or ""), "query") == wanted
             ]
-            ours = [i for i in found if i.get("type") == "variable" and _marked(i, mark)]
+            ours = [i for i in found if i.get("type") == c.kind and _marked(i, mark)]
             if ours:  # two would be an older duplicate: the first is linked, the other left to the merchant
                 return min(ours, key=lambda i: int(i.get("id") or 0))
             if not found and not (reserved and suffix == 1):
                 return None
         return None
+
+    def _adopt_lost(self, c: ProductCreate, adopt: list[tuple[ProductCreate, dict[str, Any]]] | None) -> bool:
+        """After an interrupted push or a lost batch answer: link the product an earlier request of ours created for
+        ``c`` (:meth:`_lost_parent`) instead of creating it again. True when found. A variable parent is linked with
+        its variations (:meth:`_adopt_parent`); a simple product without SKU is adopted like one found by SKU (added
+        to ``adopt``: updated with the create's fields and linked from the answer) on a rerun, or, after a lost
+        answer of this push's own create (``adopt`` None), read back and linked as created."""
+        if c.kind == "variable":
+            return self._adopt_parent(c)
+        lost = self._lost_parent(c)
+        if lost is None:
+            return False
+        if adopt is not None:
+            adopt.append((c, dict(lost)))
+            return True
+        product = self.client.get(f"products/{int(lost['id'])}")
+        self.plan.adopt("product", c.hub_id)
+        self.plan.adopt("variant", c.variants[0].hub_id)
+        self._link_simple(product, c.hub_id, c.variants[0].hub_id, (), None, None)
+        self.out.created += 1
+        return True
 
     def _adopt_parent(self, c: ProductCreate) -> bool:
         """After an interrupted push or a lost batch answer: link the variable product an earlier request of ours
