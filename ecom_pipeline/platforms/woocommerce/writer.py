@@ -615,6 +615,7 @@ class _Writer:
         # a published create of ``feed`` is ``feed-2`` even when no product holds ``feed``, so a free bare slug
         # does not end the look-up there.
         reserved = slug in slugs.RESERVED_FLAT_SLUGS
+        ours: list[Mapping[str, Any]] = []
         for suffix in range(1, MAX_SLUG_PROBES + 1):
             wanted = slug if suffix == 1 else slugs.suffixed_slug(slug, suffix)
             items = self.client.get(
@@ -627,12 +628,26 @@ class _Writer:
                 for i in (items if isinstance(items, list) else [])
                 if isinstance(i, Mapping) and slugs.sanitize_title(str(i.get("slug") or ""), "query") == wanted
             ]
-            ours = [i for i in found if i.get("type") == c.kind and _marked(i, mark)]
-            if ours:  # two would be an older duplicate: the first is linked, the other left to the merchant
-                return min(ours, key=lambda i: int(i.get("id") or 0))
+            ours.extend(i for i in found if i.get("type") == c.kind and _marked(i, mark))
             if not found and not (reserved and suffix == 1):
-                return None
-        return None
+                break
+        return self._one_of_ours(c, ours)
+
+    def _one_of_ours(self, c: ProductCreate, ours: list[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+        """The one product carrying ``c``'s mark, of those the slug look-up met (every slug up to the first free
+        one, not only up to the first marked: a copy may sit on a lower slug than ours).
+
+        WooCommerce's "Duplicate" admin action copies every meta key to the copy (``WC_Admin_Duplicate_Product::
+        product_duplicate``; only keys named by the ``woocommerce_duplicate_product_exclude_meta`` filter are left
+        out), our mark included, so two shop products can carry one mark. A marked product already linked to another
+        hub product of this shop (the pull took the merchant's copy in as a product of its own) is not ours to take.
+        Of the others, one is ours; two or more cannot be told apart: :class:`_AmbiguousMark`, and the create is
+        refused rather than guessed (the lowest id was taken before) or sent again."""
+        linked = self.plan.linked_products
+        free = [i for i in ours if linked.get(str(i.get("id")), c.hub_id) == c.hub_id]
+        if len(free) > 1:
+            raise _AmbiguousMark(sorted(int(i.get("id") or 0) for i in free))
+        return free[0] if free else None
 
     def _adopt_lost(self, c: ProductCreate, adopt: list[tuple[ProductCreate, dict[str, Any]]] | None) -> bool:
         """After an interrupted push or a lost batch answer: link the product an earlier request of ours created for
@@ -640,9 +655,22 @@ class _Writer:
         its variations (:meth:`_adopt_parent`); a simple product without SKU is adopted like one found by SKU (added
         to ``adopt``: updated with the create's fields and linked from the answer) on a rerun, or, after a lost
         answer of this push's own create (``adopt`` None), read back and linked as created."""
-        if c.kind == "variable":
-            return self._adopt_parent(c)
-        lost = self._lost_parent(c)
+        try:
+            if c.kind == "variable":
+                return self._adopt_parent(c)
+            lost = self._lost_parent(c)
+        except _AmbiguousMark as err:
+            key = c.variants[0].sku if c.kind == "simple" and c.variants[0].sku else (c.handle or f"hub#{c.hub_id}")
+            self.out.reject(
+                "product",
+                key,
+                f"shop products {', '.join(map(str, err.ids))} all carry the mark ({OWN_MARK_KEY} "
+                f"{self._own_mark(c.hub_id)!r}) of this hub product's own create (a copy made with WooCommerce's "
+                "Duplicate keeps it): not created again, and none is linked by guess; delete the copy or its "
+                f"{OWN_MARK_KEY} custom field, then push again",
+                {"ids": err.ids, "slug": create_slug(c)},
+            )
+            return True
         if lost is None:
             return False
         if adopt is not None:
@@ -1031,6 +1059,14 @@ class _Writer:
             vhub, old, pushed = written[v.external_id]
             rows.append(self._link_after(canonical, v.external_id, vhub, old, pushed, now, variant=v, parent=parent))
         return rows
+
+
+class _AmbiguousMark(Exception):
+    """Two or more shop products carry one create's mark (:meth:`_Writer._one_of_ours`)."""
+
+    def __init__(self, ids: list[int]) -> None:
+        super().__init__(f"products {ids} carry one mark")
+        self.ids = ids
 
 
 _Chunk = list[tuple[str, Any, dict[str, Any]]]
