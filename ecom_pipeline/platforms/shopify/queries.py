@@ -317,15 +317,27 @@ VARIANTS_BY_SKU_QUERY = """query VariantsBySku($first: Int!, $query: String!) {
 # seconds ago may not be found yet. Handles are looked up by ``productByIdentifier`` instead, a read by key that sees
 # a write at once (null when no product has the handle), several per call as aliases ``p0``, ``p1``, ... (1 point
 # each: a Product object). A product found there is then read by id for its SKUs (``PRODUCT_VARIANT_SKUS_QUERY``).
-HANDLE_LOOKUP_CHUNK = 50  # handles per look-up call: 50 points requested
+HANDLE_LOOKUP_CHUNK = 50  # handles per look-up call: 100 points requested (the product and its mark, 1 each)
+
+
+# The metafield every product create carries (``writer.create_input``): which hub product of which tenant and shop
+# asked for it, so the rerun of a push killed before its link tells its own create from a merchant's product with
+# the same handle. An app-reserved namespace (``$app:<suffix>``, stored ``app--<app id>--<suffix>``): only our app
+# can write it, so a merchant's product never carries it (shopify.dev, "Ownership" of metafields).
+OWN_MARK_NAMESPACE = "$app:ecom_pipeline"
+OWN_MARK_KEY = "ref"
+OWN_MARK_TYPE = "single_line_text_field"
 
 
 def products_by_handle_query(count: int) -> str:
     """``productByIdentifier`` for ``count`` handles (variables ``$h0``..), answered as ``p0``.. (each null when no
-    product has that handle)."""
+    product has that handle), with our create's mark (``mark { value }``, null on a product we did not create)."""
     names = range(max(1, count))
     variables = ", ".join(f"$h{i}: String!" for i in names)
-    fields = "\n".join(f"  p{i}: productByIdentifier(identifier: {{handle: $h{i}}}) {{ id handle }}" for i in names)
+    mark = f'mark: metafield(namespace: "{OWN_MARK_NAMESPACE}", key: "{OWN_MARK_KEY}") {{ value }}'
+    fields = "\n".join(
+        f"  p{i}: productByIdentifier(identifier: {{handle: $h{i}}}) {{ id handle {mark} }}" for i in names
+    )
     return f"query ProductsByHandle({variables}) {{\n{fields}\n}}"
 
 

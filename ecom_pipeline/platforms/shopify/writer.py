@@ -41,11 +41,15 @@
   Shopify's search index lags writes, so right after a kill it may not see the product the killed push made: the
   handles are therefore looked up too, by key (``productByIdentifier``, which sees a write at once; never a
   ``products(query: "handle:...")`` search). A product found by handle is read by id for its SKUs
-  (``_owned_by_handle``): carrying one of ours, it is adopted as if the SKU search had found it; carrying none, it is
-  a merchant's own product that merely has the same handle and is refused (not overwritten), after an interrupted
-  push (``plan.resume``) too, unless the hub product has no SKU at all (then nothing tells them apart and it is taken
-  as ours). The writes that are not idempotent (``collectionCreate``, ``productVariantsBulkCreate``) go through
-  ``_write_once``: no blind resend by the HTTP layer, a look-up of what they meant to create before each resend.
+  (``_owned_by_handle``): carrying one of ours, it is adopted as if the SKU search had found it. Every create also
+  carries our mark, an app metafield (``$app:ecom_pipeline``/``ref``: tenant, shop, hub product; only our app can
+  write an app-reserved namespace), read with the handle look-up: a product with the mark of this hub product is
+  the create of a push killed before its link, written again by handle and linked (SKUs or not). Any other product
+  with the handle is a merchant's own that merely has it and is refused (not overwritten), after an interrupted
+  push (``plan.resume``) too, also for a hub product without SKUs (a product created by a version before the mark
+  is refused the same way: the rejection names the handle and the shop's product). The writes that are not
+  idempotent (``collectionCreate``, ``productVariantsBulkCreate``) go through ``_write_once``: no blind resend by
+  the HTTP layer, a look-up of what they meant to create before each resend.
 - A hub delete is a ``DRAFT`` product, not ``ARCHIVED``: the export plan (shared by every platform) states a
   deleted or archived hub product as ``draft``, and the link's base is compared with that value; writing
   ARCHIVED would read back as ``archived`` and be planned (and written) again on every push. Draft also keeps
@@ -112,7 +116,7 @@ from ecom_pipeline.platforms.shopify.client import ShopifyClient, gid_tail
 from ecom_pipeline.platforms.shopify.credentials import provider_for
 from ecom_pipeline.platforms.shopify.transform import collection_titles, product_to_canonical
 from ecom_pipeline.platforms.shopify.versions import pinned_version
-from ecom_pipeline.platforms.woocommerce.writer import base_after
+from ecom_pipeline.platforms.woocommerce.writer import base_after, own_mark
 from ecom_pipeline.sync.canonical import CanonicalProduct
 from ecom_pipeline.sync.category_paths import escape_name, split_path
 from ecom_pipeline.sync.export import (
@@ -314,10 +318,16 @@ def generated_handle(hub_id: int, title: Any, attempt: int = 1) -> str:
 
 
 def create_input(
-    create: ProductCreate, variant_ids: Mapping[str, str] | None = None, *, handle: str | None = None
+    create: ProductCreate,
+    variant_ids: Mapping[str, str] | None = None,
+    *,
+    handle: str | None = None,
+    mark: str | None = None,
 ) -> dict[str, Any]:
     """The whole ``ProductSetInput`` of a hub product: fields, options and variants (with ``id`` where adopted);
-    ``handle`` (default: the hub's, as ``shopify_handle`` puts it) is the product's handle."""
+    ``handle`` (default: the hub's, as ``shopify_handle`` puts it) is the product's handle; ``mark`` (``own_mark``:
+    tenant, shop, hub product) is written as our app metafield (``queries.OWN_MARK_NAMESPACE``/``OWN_MARK_KEY``),
+    which the rerun of a push killed before its link reads to tell its own create (``_Writer.run``)."""
     body = product_input(create.values, ("title", "description", "status"))
     # Vendor and product type only when the hub has them: left out, the shop keeps its own (an adopted product's).
     body.update(product_input(create.values, [n for n in SHOPIFY_PRODUCT_FIELDS if create.values.get(n)]))
@@ -354,6 +364,10 @@ def create_input(
             spec["id"] = found
         variants.append(spec)
     body["variants"] = variants
+    if mark:
+        body["metafields"] = [
+            {"namespace": q.OWN_MARK_NAMESPACE, "key": q.OWN_MARK_KEY, "type": q.OWN_MARK_TYPE, "value": mark}
+        ]
     return body
 
 
@@ -467,6 +481,8 @@ class _Writer:
         # attempt each create without a hub handle is at.
         self.handles_taken: set[str] = set()
         self.attempts: dict[int, int] = {}
+        # Product gid -> the mark (``own_mark``) of a product found by handle, None when it carries none.
+        self.marks: dict[str, str | None] = {}
 
     def run(self) -> WriteOutcome:
         shop = self.client.shop_and_scopes()
@@ -490,25 +506,32 @@ class _Writer:
                 continue  # refused for its handle (rejected above)
             handle = handles[c.hub_id]
             taken = found.get(handle)
-            # A product with this handle and none of our SKUs is the merchant's: never overwritten. Only a create
-            # without any SKU cannot be told from the one an interrupted push made (``plan.resume``): that one is
-            # taken as ours. A create with SKUs can: Shopify makes a product with all its variants or none, and the
-            # SKUs of a product found by its handle were read above (``_owned_by_handle``), search lag or not.
-            ours_unless_skus = self.plan.resume and not any(v.sku for v in c.variants)
-            # Owned by *this* create's SKUs: a product carrying another create's SKU (that create adopted by id) is
-            # not this one's to overwrite (it replaced the other's variants and deleted them; review 4).
+            # A product with this handle is ours only when it carries this create's SKUs (Shopify makes a product
+            # with all its variants or none, and the SKUs of a product found by its handle were read above,
+            # ``_owned_by_handle``, search lag or not) or the mark this hub product's own create wrote (our app's
+            # metafield: a merchant's product never has it, whatever its handle). Any other is the merchant's: never
+            # overwritten, on the rerun of an interrupted push (``plan.resume``) too, SKUs or not; before the mark a
+            # SKU-less create took whatever product held its handle (``Tee_Shirt`` and ``TEE SHIRT`` both mean
+            # ``tee-shirt``). Owned by *this* create's SKUs: a product carrying another create's SKU (that create
+            # adopted by id) is not this one's to overwrite (it replaced the other's variants; review 4).
             owned = {existing[v.sku][1] for v in c.variants if v.sku and v.sku in existing}
-            if taken is not None and taken not in owned and not ours_unless_skus:
+            marked = taken is not None and self.marks.get(taken) == own_mark(self.integration, c.hub_id)
+            if taken is not None and taken not in owned and not marked:
                 made = "" if c.handle else " (made from its title, as the hub product has no handle)"
+                skus = "SKUs" if any(v.sku for v in c.variants) else "SKUs (it has none)"
                 self.out.reject(
                     "product",
                     self._key(c),
                     f"the Shopify shop already has a product with handle {handle!r} ({taken}) that carries none of "
-                    f"this product's SKUs: it is not overwritten; give one of them another handle{made}, or the same "
-                    "SKUs to link them",
+                    f"this product's {skus} and was not created by this hub product's push: it is not overwritten; "
+                    f"give one of them another handle{made}, or the same SKUs to link them",
                     {"handle": handle},
                 )
                 continue
+            if marked and taken not in owned:
+                # Ours, from a push killed between Shopify's create and our link: written again by handle (the
+                # same product, its variants replaced by the hub's), linked, not created twice.
+                self.plan.adopt("product", c.hub_id)
             request = self._create_request(c, existing, handle)
             if (
                 request is not None
@@ -645,9 +668,10 @@ class _Writer:
     def lookup_handles(self, handles: Sequence[str]) -> dict[str, str]:
         """Handle -> product gid of the shop's products with one of ``handles``.
 
-        By ``productByIdentifier(identifier: {handle})``, ``HANDLE_LOOKUP_CHUNK`` aliases a call (1 point each), not
-        by a ``products(query: "handle:...")`` search: a read by key sees a product created a moment ago, which the
-        search index may not have yet (the rerun of a push killed after its create would create it again)."""
+        By ``productByIdentifier(identifier: {handle})`` with our mark (``self.marks``), ``HANDLE_LOOKUP_CHUNK``
+        aliases a call (2 points each), not by a ``products(query: "handle:...")`` search: a read by key sees a
+        product created a moment ago, which the search index may not have yet (the rerun of a push killed after
+        its create would create it again)."""
         found: dict[str, str] = {}
         unique = sorted({shopify_handle(h) for h in handles} - {""})
         for start in range(0, len(unique), q.HANDLE_LOOKUP_CHUNK):
@@ -661,12 +685,15 @@ class _Writer:
                 document,
                 {f"h{i}": handle for i, handle in enumerate(chunk)},
                 key=f"ProductsByHandle{len(chunk)}",
-                estimate=float(len(chunk)),
+                estimate=float(2 * len(chunk)),
             )
             for i, handle in enumerate(chunk):
                 node = data.get(f"p{i}")
                 if isinstance(node, Mapping) and node.get("id") and shopify_handle(node.get("handle")) == handle:
                     found[handle] = str(node["id"])
+                    mark = node.get("mark")
+                    value = mark.get("value") if isinstance(mark, Mapping) else None
+                    self.marks[str(node["id"])] = str(value) if value is not None else None
         return found
 
     def _create_handles(self, existing: Mapping[str, tuple[str, str]]) -> dict[int, str]:
@@ -914,7 +941,8 @@ class _Writer:
                 adopted=True,
                 adopted_variants=tuple(v.hub_id for v in c.variants if v.sku and v.sku in existing),
             )
-        return _SetRequest(self._key(c), {"handle": handle}, create_input(c, handle=handle), create=c)
+        mark = own_mark(self.integration, c.hub_id)
+        return _SetRequest(self._key(c), {"handle": handle}, create_input(c, handle=handle, mark=mark), create=c)
 
     # -- results (one handler per mutation, for a per-call answer and a bulk result line alike) ------------------
 

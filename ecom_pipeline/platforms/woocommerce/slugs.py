@@ -106,6 +106,15 @@ _SAVE_SPACES = (  # non-visible characters with a width: en quad ... hair space,
     "%e2%80%af",
 )
 
+# Slugs ``wp_unique_post_slug`` never keeps for a post of a flat (non-hierarchical) type such as ``product`` that is
+# not a draft, pending or auto-draft, even when no post holds them: WordPress's flat branch suffixes a slug when
+# ``$post_name_check || in_array( $slug, $feeds ) || 'embed' === $slug || $conflicts_with_date_archive ||
+# apply_filters( 'wp_unique_post_slug_is_bad_flat_slug', ... )``, trying ``<slug>-2``, ``-3``, ... for the first one
+# no post of the type holds (the reserved check is made on the wanted slug only). ``$feeds`` is ``WP_Rewrite::$feeds``,
+# ``array( 'feed', 'rdf', 'rss', 'rss2', 'atom' )`` by default; the date-archive check is for ``post`` only. A
+# product made ``feed`` is saved ``feed-2``. Not modelled: feeds a plugin adds (``add_feed``) and the filter.
+RESERVED_FLAT_SLUGS = frozenset({"feed", "rdf", "rss", "rss2", "atom", "embed"})
+
 # The length WordPress cuts a slug to (``utf8_uri_encode( $title, 200 )``; ``post_name`` is varchar(200)).
 SLUG_LENGTH = 200
 

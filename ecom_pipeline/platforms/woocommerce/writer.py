@@ -8,7 +8,8 @@
   call), and a product found with one is linked and updated instead of created; a create refused with
   ``product_invalid_sku`` (recorded in ``errors-400-duplicate-sku.json``: "Invalid or duplicated SKU.", with
   ``data.resource_id`` naming the owner) links that owner the same way. So a process killed between the shop's
-  create and our link does not create a duplicate on the rerun. A variable parent has no SKU: its create carries
+  create and our link does not create a duplicate on the rerun. A variable parent has no SKU (nor has a simple
+  product whose variant lacks one: ``unkeyed``, looked up the same way): its create carries
   our mark (``meta_data`` ``OWN_MARK_KEY``: tenant, shop, hub product), and a rerun after an interrupted push, or
   a batch whose answer was lost, looks it up by slug (``<slug>``, then ``<slug>-2``, ...: WordPress suffixes a
   taken slug) and links only the product with that mark, never a merchant's product with the same slug or name
@@ -176,17 +177,24 @@ def create_slug(create: ProductCreate) -> str | None:
     deterministic one, ``<title's slug>-h<hub id>`` (``product-h<id>`` for a title leaving nothing), so a rerun
     after a kill or a lost batch answer finds that create too; it is never written back to the hub handle (hub
     handles are shared by every shop). The ``h`` keeps it apart from WordPress's ``-2``, ``-3`` of a taken slug. A
-    simple product without a handle sends none (WordPress takes its name's): it is found again by its SKU."""
+    simple product without a SKU is made the same way (nothing else finds it again: :func:`unkeyed`); one with a SKU
+    and without a handle sends none (WordPress takes its name's): it is found again by its SKU."""
     if create.handle:
         saved = slugs.sanitize_title(create.handle)
         if saved:
             return saved
-    if create.kind != "variable":
+    if not unkeyed(create):
         return None
     suffix = f"-h{int(create.hub_id)}"
     base = slugs.sanitize_title(str(create.values.get("title") or ""))
     base = slugs.truncate_post_slug(base, slugs.SLUG_LENGTH - len(suffix)) or "product"
     return base + suffix
+
+
+def unkeyed(create: ProductCreate) -> bool:
+    """A create that no SKU finds again: a variable parent (it has no SKU of its own) or a simple product whose
+    variant has none. Its create carries our mark and a rerun looks it up by slug (``_Writer._lost_parent``)."""
+    return create.kind == "variable" or not (create.variants and create.variants[0].sku)
 
 
 def _slug_note(handle: str, slug: Any) -> str:
@@ -243,6 +251,12 @@ def base_after(
     for k in _pushed_snapshot_fields(pushed):
         merged[k] = snapshot.get(k)
     return merged, None
+
+
+def own_mark(integration: IntegrationRef, hub_id: int) -> str:
+    """The mark a create carries (WooCommerce: meta :data:`OWN_MARK_KEY`; Shopify: an app metafield): which hub
+    product of which tenant and shop (integration) asked for it, ``<tenant>/<integration id>/<hub product id>``."""
+    return f"{integration.tenant_id}/{integration.id}/{int(hub_id)}"
 
 
 def _answered(
@@ -385,7 +399,7 @@ class _Writer:
             sku = c.variants[0].sku if c.kind == "simple" else None
             if sku and sku in existing:
                 adopt.append((c, existing[sku]))
-            elif c.kind == "variable" and plan.resume and self._adopt_parent(c):
+            elif unkeyed(c) and plan.resume and self._adopt_lost(c, adopt):
                 continue
             else:
                 body = self._taxonomy_body(c)
@@ -479,23 +493,24 @@ class _Writer:
     ) -> tuple[list[tuple[str, Any, dict[str, Any]]], Mapping[str, Any]]:
         """POST one products batch; the chunk actually sent and the answer.
 
-        A batch that creates variable products is sent without the transport's automatic retry: a lost answer
-        (dropped connection, 5xx) may hide a create the shop applied, and a blind resend would create the SKU-less
-        parent twice. Instead, each such parent is looked up by its slug and our mark (:meth:`_lost_parent`: a
-        merchant's product with that slug, made before or after, is never taken for it), the ones found are linked,
-        and the rest of the batch is sent again (simple products are safe: their resend is answered "duplicated SKU" and
+        A batch that creates variable products (or simple ones without SKU: ``unkeyed``) is sent without the
+        transport's automatic retry: a lost answer (dropped connection, 5xx) may hide a create the shop applied, and
+        a blind resend would create the SKU-less product twice. Instead, each such create is looked up by its slug
+        and our mark (:meth:`_lost_parent`: a merchant's product with that slug, made before or after, is never
+        taken for it), the ones found are linked, and the rest of the batch is sent again (simple products with a
+        SKU are safe: their resend is answered "duplicated SKU" and
         linked). The retries are off for this thread's call only (``HttpSession.without_retries``): any other thread
         of the session keeps its own, and they are on again after the block whatever other threads do meanwhile.
         """
-        has_variable = any(kind == "create" and item.kind == "variable" for kind, item, _ in chunk)
+        has_variable = any(kind == "create" and unkeyed(item) for kind, item, _ in chunk)
         try:
             with self.client.http.without_retries() if has_variable else contextlib.nullcontext():
                 return chunk, self._post_products(chunk)
         except ShopApiError:
             if not has_variable:
                 raise
-        remaining = [op for op in chunk if not (op[0] == "create" and op[1].kind == "variable"
-                                                 and self._adopt_parent(op[1]))]  # fmt: skip
+        remaining = [op for op in chunk if not (op[0] == "create" and unkeyed(op[1])
+                                                 and self._adopt_lost(op[1], None))]  # fmt: skip
         return remaining, self._post_products(remaining) if remaining else {}
 
     def _post_products(self, chunk: list[tuple[str, Any, dict[str, Any]]]) -> Mapping[str, Any]:
@@ -553,7 +568,7 @@ class _Writer:
         """The create body with the shop's category and global attribute ids (created when missing); None when the
         shop refused one of them: the product is rejected with the reason, and planned again on the next push."""
         body = _create_payload(c)
-        if c.kind == "variable":  # no SKU of its own: the mark is how a rerun tells our lost create (_lost_parent)
+        if unkeyed(c):  # no SKU to find it by: the mark is how a rerun tells our lost create (_lost_parent)
             body["meta_data"] = [{"key": OWN_MARK_KEY, "value": self._own_mark(c.hub_id)}]
         try:
             return self.taxonomy.create_body(c, body)
@@ -573,13 +588,13 @@ class _Writer:
             return {}
 
     def _own_mark(self, hub_id: int) -> str:
-        """The value of :data:`OWN_MARK_KEY` a variable create carries: which hub product of which tenant and shop
-        (integration) asked for it."""
-        return f"{self.integration.tenant_id}/{self.integration.id}/{int(hub_id)}"
+        """The value of :data:`OWN_MARK_KEY` a variable create carries (:func:`own_mark`)."""
+        return own_mark(self.integration, hub_id)
 
     def _lost_parent(self, c: ProductCreate) -> Mapping[str, Any] | None:
-        """The variable product an earlier request of ours created for ``c`` and never linked (a push killed
-        between the shop's create and our link, or a batch answer lost), or None.
+        """The product (of ``c``'s type: a variable parent, or a simple product without SKU) an earlier request of
+        ours created for ``c`` and never linked (a push killed between the shop's create and our link, or a batch
+        answer lost), or None.
 
         Ours is told by the mark its create carried (``meta_data`` :data:`OWN_MARK_KEY`, this tenant, shop and hub
         product): a merchant's product with the same slug or name never has it, whenever it was made, so no id
@@ -588,13 +603,19 @@ class _Writer:
         WordPress saves a create whose slug another product holds as ``<slug>-2``, ``-3``, ... (the first free one,
         ``wp_unique_post_slug``; a draft keeps the slug even when taken), so ``<slug>``, ``<slug>-2``, ... are read
         in turn (one call each) until ours is found or a slug no product holds: ours cannot be above the first
-        free one. Any type and status (trash aside, which holds ``<slug>__trashed``) takes a slug, so the reads
-        filter neither. Left: a product holding a lower slug deleted for good between our create and the rerun
-        hides ours (then created again)."""
+        free one (but for a reserved slug, ``feed``, whose bare form is free yet never given: read past it). Any
+        type and status (trash aside, which holds ``<slug>__trashed``) takes a slug, so the reads filter neither.
+        Left: a product holding a lower slug deleted for good between our create and the rerun hides ours (then
+        created again)."""
         mark = self._own_mark(c.hub_id)
         slug = create_slug(c)
         if not slug:
             return None
+        # A reserved slug (``feed``, ``embed``: slugs.RESERVED_FLAT_SLUGS) is never saved as it is but by a draft:
+        # a published create of ``feed`` is ``feed-2`` even when no product holds ``feed``, so a free bare slug
+        # does not end the look-up there.
+        reserved = slug in slugs.RESERVED_FLAT_SLUGS
+        ours: list[Mapping[str, Any]] = []
         for suffix in range(1, MAX_SLUG_PROBES + 1):
             wanted = slug if suffix == 1 else slugs.suffixed_slug(slug, suffix)
             items = self.client.get(
@@ -607,12 +628,60 @@ class _Writer:
                 for i in (items if isinstance(items, list) else [])
                 if isinstance(i, Mapping) and slugs.sanitize_title(str(i.get("slug") or ""), "query") == wanted
             ]
-            ours = [i for i in found if i.get("type") == "variable" and _marked(i, mark)]
-            if ours:  # two would be an older duplicate: the first is linked, the other left to the merchant
-                return min(ours, key=lambda i: int(i.get("id") or 0))
-            if not found:
-                return None
-        return None
+            ours.extend(i for i in found if i.get("type") == c.kind and _marked(i, mark))
+            if not found and not (reserved and suffix == 1):
+                break
+        return self._one_of_ours(c, ours)
+
+    def _one_of_ours(self, c: ProductCreate, ours: list[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+        """The one product carrying ``c``'s mark, of those the slug look-up met (every slug up to the first free
+        one, not only up to the first marked: a copy may sit on a lower slug than ours).
+
+        WooCommerce's "Duplicate" admin action copies every meta key to the copy (``WC_Admin_Duplicate_Product::
+        product_duplicate``; only keys named by the ``woocommerce_duplicate_product_exclude_meta`` filter are left
+        out), our mark included, so two shop products can carry one mark. A marked product already linked to another
+        hub product of this shop (the pull took the merchant's copy in as a product of its own) is not ours to take.
+        Of the others, one is ours; two or more cannot be told apart: :class:`_AmbiguousMark`, and the create is
+        refused rather than guessed (the lowest id was taken before) or sent again."""
+        linked = self.plan.linked_products
+        free = [i for i in ours if linked.get(str(i.get("id")), c.hub_id) == c.hub_id]
+        if len(free) > 1:
+            raise _AmbiguousMark(sorted(int(i.get("id") or 0) for i in free))
+        return free[0] if free else None
+
+    def _adopt_lost(self, c: ProductCreate, adopt: list[tuple[ProductCreate, dict[str, Any]]] | None) -> bool:
+        """After an interrupted push or a lost batch answer: link the product an earlier request of ours created for
+        ``c`` (:meth:`_lost_parent`) instead of creating it again. True when found. A variable parent is linked with
+        its variations (:meth:`_adopt_parent`); a simple product without SKU is adopted like one found by SKU (added
+        to ``adopt``: updated with the create's fields and linked from the answer) on a rerun, or, after a lost
+        answer of this push's own create (``adopt`` None), read back and linked as created."""
+        try:
+            if c.kind == "variable":
+                return self._adopt_parent(c)
+            lost = self._lost_parent(c)
+        except _AmbiguousMark as err:
+            key = c.variants[0].sku if c.kind == "simple" and c.variants[0].sku else (c.handle or f"hub#{c.hub_id}")
+            self.out.reject(
+                "product",
+                key,
+                f"shop products {', '.join(map(str, err.ids))} all carry the mark ({OWN_MARK_KEY} "
+                f"{self._own_mark(c.hub_id)!r}) of this hub product's own create (a copy made with WooCommerce's "
+                "Duplicate keeps it): not created again, and none is linked by guess; delete the copy or its "
+                f"{OWN_MARK_KEY} custom field, then push again",
+                {"ids": err.ids, "slug": create_slug(c)},
+            )
+            return True
+        if lost is None:
+            return False
+        if adopt is not None:
+            adopt.append((c, dict(lost)))
+            return True
+        product = self.client.get(f"products/{int(lost['id'])}")
+        self.plan.adopt("product", c.hub_id)
+        self.plan.adopt("variant", c.variants[0].hub_id)
+        self._link_simple(product, c.hub_id, c.variants[0].hub_id, (), None, None)
+        self.out.created += 1
+        return True
 
     def _adopt_parent(self, c: ProductCreate) -> bool:
         """After an interrupted push or a lost batch answer: link the variable product an earlier request of ours
@@ -990,6 +1059,14 @@ class _Writer:
             vhub, old, pushed = written[v.external_id]
             rows.append(self._link_after(canonical, v.external_id, vhub, old, pushed, now, variant=v, parent=parent))
         return rows
+
+
+class _AmbiguousMark(Exception):
+    """Two or more shop products carry one create's mark (:meth:`_Writer._one_of_ours`)."""
+
+    def __init__(self, ids: list[int]) -> None:
+        super().__init__(f"products {ids} carry one mark")
+        self.ids = ids
 
 
 _Chunk = list[tuple[str, Any, dict[str, Any]]]

@@ -42,6 +42,7 @@ from ecom_pipeline.sandbox.shopify.store import (
     Variant,
     gid,
     iso,
+    metafield_namespace,
     parse_gid,
 )
 
@@ -382,7 +383,7 @@ def _product_variants(_: Any, info: GraphQLResolveInfo, **args: Any) -> dict[str
 
 def _product_by_identifier(_: Any, info: GraphQLResolveInfo, identifier: dict[str, Any]) -> Product | None:
     """``productByIdentifier``: a read by key (id or handle), not a search, so it sees a write at once; null when no
-    product matches (a custom id: none here, the emulator has no metafields)."""
+    product matches (a custom id, ``customId``, needs a metafield definition with unique values: not emulated)."""
     ctx = _ctx(info)
     ctx.require("read_products", info)
     store = ctx.store
@@ -538,6 +539,12 @@ def _node(_: Any, info: GraphQLResolveInfo, id: str) -> Any:
 
 
 # ------------------------------------------------------------------------------------------------ nested fields
+def _product_metafield(p: Product, info: GraphQLResolveInfo, key: str, namespace: str | None = None) -> Any:
+    """``Product.metafield(namespace:, key:)``: the product's metafield, its namespace as stored (``$app`` and
+    ``$app:<suffix>`` resolved as Shopify resolves them, and the default when omitted); null when it has none."""
+    return p.metafields.get((metafield_namespace(namespace), key))
+
+
 def _product_variants_of(p: Product, info: GraphQLResolveInfo, **args: Any) -> dict[str, Any]:
     store = _ctx(info).store
     records = [store.variants[v] for v in p.variant_ids]
@@ -698,6 +705,11 @@ RESOLVERS: dict[tuple[str, str], Callable[..., Any]] = {
     ),
     ("Collection", "productsCount"): lambda c, info: {"count": len(c.product_ids), "precision": "EXACT"},
     ("Product", "variants"): _product_variants_of,
+    ("Product", "metafield"): _product_metafield,
+    ("Metafield", "legacyResourceId"): lambda m, info: m["id"],
+    ("Metafield", "id"): lambda m, info: gid("Metafield", m["id"]),
+    ("Metafield", "createdAt"): lambda m, info: m["created_at"],
+    ("Metafield", "updatedAt"): lambda m, info: m["updated_at"],
     ("Product", "options"): lambda p, info, first=None: p.options[:first] if first is not None else p.options,
     ("Product", "variantsCount"): lambda p, info: {"count": len(p.variant_ids), "precision": "EXACT"},
     ("Product", "totalInventory"): lambda p, info: _total_inventory(_ctx(info).store, p),

@@ -141,7 +141,13 @@ type Product implements Node {
            sortKey: ProductVariantSortKeys = POSITION): ProductVariantConnection!
   collections(first: Int, after: String, last: Int, before: String, reverse: Boolean = false,
               sortKey: CollectionSortKeys = ID, query: String): CollectionConnection!
+  metafield(key: String!, namespace: String): Metafield
 }
+type Metafield implements Node {
+  id: ID! legacyResourceId: UnsignedInt64! namespace: String! key: String! type: String! value: String!
+  createdAt: DateTime! updatedAt: DateTime!
+}
+input MetafieldInput { id: ID key: String namespace: String type: String value: String }
 enum CollectionSortKeys { ID RELEVANCE TITLE UPDATED_AT }
 type CollectionRule { column: String! relation: String! condition: String! }
 type CollectionRuleSet { appliedDisjunctively: Boolean! rules: [CollectionRule!]! }
@@ -315,6 +321,7 @@ input ProductVariantSetInput {
 input ProductSetInput {
   title: String handle: String descriptionHtml: String vendor: String productType: String status: ProductStatus
   tags: [String!] productOptions: [OptionSetInput!] variants: [ProductVariantSetInput!] collections: [ID!]
+  metafields: [MetafieldInput!]
 }
 type ProductVariantsBulkCreateUserError {
   code: ProductVariantsBulkCreateUserErrorCode field: [String!] message: String!

@@ -146,6 +146,54 @@ def product_handle(value: Any) -> str:
     return re.sub(r"-{2,}", "-", _HANDLE_SPECIAL.sub("-", text)).strip("-")
 
 
+# The API client id of the app the emulator serves: ``$app`` namespaces are stored as ``app--<id>[--<suffix>]``.
+APP_CLIENT_ID = "1000001"
+_METAFIELD_KEY = re.compile(r"[A-Za-z0-9_-]{2,64}")
+_METAFIELD_NAMESPACE = re.compile(r"[A-Za-z0-9_-]{3,255}")
+
+
+def metafield_namespace(namespace: Any) -> str:
+    """A metafield namespace as Shopify stores it: an app-reserved one (``$app``, ``$app:<suffix>``) becomes
+    ``app--<api client id>[--<suffix>]``; omitted, it is ``$app`` (shopify.dev "Ownership": "To establish metafield
+    definitions within a reserved namespace, prefix the namespace with $app. The API will automatically convert this
+    to a fully qualified reserved namespace like app--{your-app-id}[--{optional-namespace}]" and "All APIs default
+    to using a reserved namespace $app")."""
+    text = "$app" if namespace is None else str(namespace)
+    if text == "$app":
+        return f"app--{APP_CLIENT_ID}"
+    if text.startswith("$app:"):
+        return f"app--{APP_CLIENT_ID}--{text[len('$app:') :]}"
+    return text
+
+
+def metafield_input(values: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``productSet``'s ``metafields`` (``[MetafieldInput!]``) checked as Shopify documents ``MetafieldInput``: a
+    key of 2-64 and a namespace of 3-255 alphanumeric, hyphen or underscore characters, a ``type`` (no metafield
+    definitions here, so always required) and a value; (entries with the stored namespace, userErrors)."""
+    out: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    for i, item in enumerate(values or []):
+        namespace, key = metafield_namespace(item.get("namespace")), str(item.get("key") or "")
+        raw_namespace = str(item.get("namespace") or "$app").removeprefix("$app:").removeprefix("$app")
+        bad = None
+        if not _METAFIELD_KEY.fullmatch(key):
+            bad = "Key must be 2-64 characters long and can contain alphanumeric, hyphen, and underscore characters."
+        elif raw_namespace and not _METAFIELD_NAMESPACE.fullmatch(raw_namespace):
+            bad = (
+                "Namespace must be 3-255 characters long and can contain alphanumeric, hyphen, and underscore "
+                "characters."
+            )
+        elif not item.get("type"):
+            bad = "Type can't be blank"
+        elif item.get("value") is None:
+            bad = "Value can't be blank"
+        if bad is not None:
+            errors.append({"field": ["input", "metafields", str(i)], "message": bad, "code": "INVALID_METAFIELD"})
+            continue
+        out.append({"namespace": namespace, "key": key, "type": str(item["type"]), "value": str(item["value"])})
+    return out, errors
+
+
 class StoreError(Exception):
     """A rejected store mutation (unknown id, stale compare quantity...); ``code`` is Shopify's user error code."""
 
@@ -195,6 +243,8 @@ class Product:
     updated_at: int
     published_at: int | None
     variant_ids: list[int] = field(default_factory=list)
+    # (namespace as stored, key) -> {"id", "namespace", "key", "type", "value", "created_at", "updated_at"}
+    metafields: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -518,6 +568,7 @@ class ShopifyStore:
             "Refund": 900_000_000_000 + base,
             "RefundLineItem": 500_000_000_000 + base,
             "OrderTransaction": 6_000_000_000_000 + base,
+            "Metafield": 30_000_000_000_000 + base,
         }
         self._order_number = 1000
         now = int((anchor or clock.now()).timestamp())
@@ -945,6 +996,8 @@ class ShopifyStore:
                                 "code": "INVALID_VARIANT",
                             }
                         )
+            metafields, metafield_errors = metafield_input(data.get("metafields"))
+            errors.extend(metafield_errors)
             collection_ids: list[int] | None = None
             if data.get("collections") is not None:
                 collection_ids, collection_errors = self._collection_input(data["collections"])
@@ -1040,6 +1093,12 @@ class ShopifyStore:
                 product.variant_ids = keep
             if collection_ids is not None:  # a list field: the product's custom collections become these
                 self._set_membership(product.id, collection_ids)
+            for entry in metafields:  # upserted by namespace and key; the product's others are kept
+                known = product.metafields.get((entry["namespace"], entry["key"]))
+                if known is None:
+                    known = {"id": self._id("Metafield"), "created_at": now}
+                    product.metafields[(entry["namespace"], entry["key"])] = known
+                known.update(entry, updated_at=now)
             product.updated_at = now
             payload = self.rest_product(product)
         self._emit("products/create" if created else "products/update", payload)

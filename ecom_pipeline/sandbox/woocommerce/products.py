@@ -14,8 +14,6 @@ from ecom_pipeline.sandbox.woocommerce.stock import WooStock
 
 # WordPress statuses whose post_name is kept as given, taken or not (``wp_unique_post_slug`` returns early).
 _SLUG_KEPT_STATUSES = frozenset({"draft", "pending", "auto-draft"})
-# Flat slugs WordPress never gives a post: the rewrite feeds and ``embed`` (``wp_unique_post_slug``).
-_BAD_FLAT_SLUGS = frozenset({"feed", "rdf", "rss", "rss2", "atom", "embed"})
 _TRASHED = "__trashed"
 
 
@@ -49,7 +47,7 @@ class WooProducts(WooStock):
         feed name or ``embed``. Trashed products hold ``<slug>__trashed``, so they do not reserve ``<slug>``."""
         if not slug or status in _SLUG_KEPT_STATUSES:
             return slug
-        if slug not in _BAD_FLAT_SLUGS and not self._slug_held(slug, own_id):
+        if slug not in slugs.RESERVED_FLAT_SLUGS and not self._slug_held(slug, own_id):
             return slug
         suffix = 2
         while True:

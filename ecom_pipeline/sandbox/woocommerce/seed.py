@@ -12,6 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from ecom_pipeline.platforms.woocommerce import slugs
 from ecom_pipeline.sandbox.seeding import Timeline
 from ecom_pipeline.sandbox.woocommerce.records import (
     ORDER_STATUS_LABELS,
@@ -150,6 +151,21 @@ class WooSeeder:
     def __init__(self, store: WooStore) -> None:
         self.store = store
         self.rng = store._rng
+        self.slugs: set[str] = set()  # the published products' slugs so far (``_slug``)
+
+    def _slug(self, name: str) -> str:
+        """A published product's slug as WordPress saves one made from its name: ``sanitize_title`` (slugs.py, the
+        function the REST writes use; the old ASCII fold made ``Men's Tee`` ``men-s-tee`` where WordPress has
+        ``mens-tee``), then ``wp_unique_post_slug``: a slug another product holds, or a reserved one (``feed``),
+        gets the first free ``-2``, ``-3``. Kept in a set, not looked up in the store, so seeding stays linear."""
+        wanted = slugs.sanitize_title(name)
+        slug = wanted
+        suffix = 2
+        while slug in self.slugs or slug in slugs.RESERVED_FLAT_SLUGS:
+            slug = slugs.suffixed_slug(wanted, suffix)
+            suffix += 1
+        self.slugs.add(slug)
+        return slug
 
     def run(self, n_products: int, variable_share: float, n_orders: int, n_customers: int) -> None:
         """Products, then customers, then orders (taking stock, some refunded), then later edits: in that order."""
@@ -193,7 +209,7 @@ class WooSeeder:
         managed = rng.random() < 0.7
         pid = self.store._post_id()
         status = "draft" if rng.random() < 0.03 else "publish"
-        slug = slugify(name) if status == "publish" else ""
+        slug = self._slug(name) if status == "publish" else ""
         sku = self.store._unique_sku(f"{slugify(name).upper()[:18].strip('-')}-{pid}")
         p = Product(
             id=pid,
@@ -274,7 +290,7 @@ class WooSeeder:
         p = Product(
             id=pid,
             name=name,
-            slug=slugify(name),
+            slug=self._slug(name),
             type="variable",
             status="publish",
             sku=base_sku,

@@ -21,7 +21,7 @@ from ecom_pipeline.sandbox.woocommerce.api import WooShopApi
 from ecom_pipeline.sandbox.woocommerce.auth import WooAuthenticator
 from ecom_pipeline.sandbox.woocommerce.store import WooStore
 from ecom_pipeline.sandbox.woocommerce.webhooks import WooWebhooks
-from ecom_pipeline.sync.export import ProductCreate
+from ecom_pipeline.sync.export import ProductCreate, VariantValues
 
 SAVE = [
     ("One &amp; Two", "one-two"),
@@ -120,9 +120,12 @@ def test_suffixed_slug_cuts_like_wp_unique_post_slug() -> None:
     assert slugs.suffixed_slug("%c3%a9" * 33, 12) == "%c3%a9" * 32 + "-12"  # 197 do not: 32 whole ones
 
 
-def _create(handle: str | None, kind: str = "variable", title: str = "T-Shirt", hub_id: int = 42) -> ProductCreate:
+def _create(
+    handle: str | None, kind: str = "variable", title: str = "T-Shirt", hub_id: int = 42, sku: str | None = None
+) -> ProductCreate:
     values = {"title": title, "status": "active"}
-    return ProductCreate(hub_id=hub_id, handle=handle, kind=kind, values=values, variants=())
+    variants = (VariantValues(hub_id * 10, sku, {}, {}),) if sku is not None else ()
+    return ProductCreate(hub_id=hub_id, handle=handle, kind=kind, values=values, variants=variants)
 
 
 def test_create_slug_is_the_saved_form_of_the_handle() -> None:
@@ -138,7 +141,9 @@ def test_a_variable_create_without_handle_gets_a_deterministic_slug() -> None:
     assert create_slug(_create("!!", title="")) == "product-h42"
     long = create_slug(_create(None, title="x" * 300, hub_id=123456))
     assert long is not None and len(long) == 200 and long.endswith("x-h123456")
-    assert create_slug(_create(None, kind="simple")) is None  # found again by its SKU; WordPress names it
+    assert create_slug(_create(None, kind="simple", sku="MUG-1")) is None  # found again by its SKU; WordPress names it
+    # Without a SKU, nothing else finds a simple product again: it is made like a variable parent's.
+    assert create_slug(_create(None, kind="simple", sku="")) == "t-shirt-h42"
     assert _create_payload(_create(None))["slug"] == "t-shirt-h42"
 
 

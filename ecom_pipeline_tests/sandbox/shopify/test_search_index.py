@@ -49,16 +49,16 @@ def _found(client: ShopifyClient, query: str) -> tuple[int, int, int]:
 def test_product_by_identifier_reads_by_handle_or_id_and_is_null_when_not_found(sandbox: SandboxServer) -> None:
     """Prevents a look-up by handle that errors, or answers someone else's product, where Shopify answers null
     (``productByHandle``: "Returns null if no product exists with the specified handle"), and one charged more
-    than the Product object it returns (1 point an alias)."""
+    than the Product object and our mark's Metafield it asks for (2 points an alias)."""
     shop = sandbox.shop("shop-b")
     client = ShopifyClient(sandbox, shop)
     theirs = next(iter(shop.store.products.values()))
     handles = [theirs.handle, "no-such-handle"]
     body = client.post(q.products_by_handle_query(2), {"h0": handles[0], "h1": handles[1]}).json()
     assert "errors" not in body
-    assert body["data"]["p0"] == {"id": f"gid://shopify/Product/{theirs.id}", "handle": theirs.handle}
+    assert body["data"]["p0"] == {"id": f"gid://shopify/Product/{theirs.id}", "handle": theirs.handle, "mark": None}
     assert body["data"]["p1"] is None
-    assert body["extensions"]["cost"]["requestedQueryCost"] == 2
+    assert body["extensions"]["cost"]["requestedQueryCost"] == 4
     assert body["extensions"]["cost"]["actualQueryCost"] == 1  # a null object costs nothing
     by_id = client.gql(
         "query($i: ProductIdentifierInput!) { productByIdentifier(identifier: $i) { handle } }",
@@ -85,7 +85,7 @@ def test_a_lagging_search_misses_a_new_product_that_a_read_by_key_sees_until_the
         assert _found(client, "sku:LAG-1") == (0, 0, 0)
         assert _found(client, "handle:lag-lamp")[::2] == (0, 0)  # products and productsCount (variants have no handle)
         seen = client.gql(q.products_by_handle_query(1), {"h0": "lag-lamp"})["data"]["p0"]
-        assert seen == {"id": made["id"], "handle": "lag-lamp"}
+        assert seen == {"id": made["id"], "handle": "lag-lamp", "mark": None}
 
         renamed = client.gql(
             q.PRODUCT_SET_MUTATION,
