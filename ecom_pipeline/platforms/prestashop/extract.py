@@ -841,11 +841,12 @@ def _start_price_watch(
 ) -> tuple[dict[str, Any] | None, bool, _Background[PriceWatch]]:
     """The stored watch, whether specific prices are asked, and the watch's read, started in its own thread.
 
-    Why before the product scan rather than after it: the watch's calls do not depend on the scan, so the shop
-    answers them while we stage the scan's pages. It is also the safer order: a price changed (without
-    ``date_upd``) while the scan runs is either in the scan's copy of the product, or missed by this watch and
-    seen by the next; read after the scan, a change between a product's scan and the watch was stored in the
-    digests without the product being re-read (it was in ``staged_ids``)."""
+    Why alongside the product scan rather than after it: the watch's calls do not depend on the scan, so the shop
+    answers them while we stage the scan's pages. Nothing is lost by it: a price changed (without ``date_upd``)
+    before the watch reads the product is seen by it; one changed after is seen by the next poll's watch. The
+    case that stays (as when the watch was read after the scan, where it was more likely): a change after the scan
+    read a product and before the watch read it is stored in the digests without a re-read (the product is in
+    ``staged_ids``), so it waits for the product's next edit."""
     with ctx.engine.connect() as conn:
         before = store.get_cursor(conn, ctx.integration.id, PRICE_WATCH_ENTITY)
     ask = _ask_specific_prices(before, full_scan=full_scan, now=now)
