@@ -928,24 +928,32 @@ def extract_inventory(
     if reason:
         return _skipped(ctx, report, reason)
     client = client or make_client(ctx)
-    listed: list[dict[str, Any]] = []
-    for page in client.iter_by_id("stock_availables", display=STOCK_DISPLAY, page_size=NARROW_PAGE_SIZE):
-        report.pages += 1
-        report.rows_fetched += len(page.items)
-        listed.extend(page.items)
-    by_product: dict[str, list[dict[str, Any]]] = {}
-    for row in ShopStock(client, integration.settings or {}).select(listed):  # multishop: this shop's rows only
-        by_product.setdefault(str(row.get("id_product")), []).append(row)
     previous: dict[str, str] = {} if ctx.full_refresh else dict((report.cursor_before or {}).get("digests") or {})
-    digests = {pid: stock_digest(rows) for pid, rows in by_product.items()}
-    changed = [pid for pid, digest in digests.items() if previous.get(pid) != digest]
+    # Without stored digests (the first poll, a full refresh) every product with stock is new, so the product id
+    # list below will be needed: it is read meanwhile, in a thread of its own, while the stock pages download.
+    ids = None if previous else _Background(lambda stop: _list_ids(client, "products", stop), name="ps-ids")
+    try:
+        listed: list[dict[str, Any]] = []
+        for page in client.iter_by_id("stock_availables", display=STOCK_DISPLAY, page_size=NARROW_PAGE_SIZE):
+            report.pages += 1
+            report.rows_fetched += len(page.items)
+            listed.extend(page.items)
+        by_product: dict[str, list[dict[str, Any]]] = {}
+        for row in ShopStock(client, integration.settings or {}).select(listed):  # multishop: this shop's rows only
+            by_product.setdefault(str(row.get("id_product")), []).append(row)
+        digests = {pid: stock_digest(rows) for pid, rows in by_product.items()}
+        changed = [pid for pid, digest in digests.items() if previous.get(pid) != digest]
+        live_ids = (ids.result() if ids is not None else client.list_ids("products")) if changed else []
+    finally:
+        if ids is not None:
+            ids.stop()
     # Deleting a product leaves ONE new product-level row behind for the deleted id (quantity 0; recorded:
     # stock-availables-orphans-after-product-delete.json). It belongs to no product: staging it would be rejected
     # on every full refresh ("sync products first"), so rows of ids the shop no longer lists are left out.
     # Only a product whose stock changed (or is new) can be such an orphan, so the id list is read only then: a
     # poll in which no quantity moved costs the stock pages and nothing else. An orphan's digest stays in the
     # cursor (PrestaShop never reuses a product id), so the same orphan does not ask for the id list again.
-    live = {str(i) for i in client.list_ids("products")} if changed else set()
+    live = {str(i) for i in live_ids}
     orphans = sorted((pid for pid in changed if pid not in live), key=lambda p: (len(p), p))
     if orphans:
         ctx.log.info(

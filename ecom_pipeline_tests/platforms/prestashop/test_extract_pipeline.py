@@ -213,3 +213,40 @@ def test_an_id_listing_error_still_fails_an_incremental_run(world: World) -> Non
     with world.engine.connect() as conn:
         assert store.get_cursor(conn, world.integration.id, "customer") == cursor
     assert _wait_for_no_pipeline_thread() == []
+
+
+def test_first_stock_poll_lists_product_ids_alongside_the_stock_pages_and_a_no_change_poll_does_not(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prevents the first stock poll (every product new: the product id list is needed) from reading the id list
+    only after the stock pages, and a later poll without any stock change from reading it at all."""
+    world.shop.faults.update({"slow_ms": 30})
+    urls: list[str] = []
+    in_flight = 0
+    most = 0
+    lock = threading.Lock()
+    send = requests.Session.send
+
+    def counting_send(self: requests.Session, request: requests.PreparedRequest, **kwargs: Any) -> Any:
+        nonlocal in_flight, most
+        with lock:
+            urls.append(str(request.url))
+            in_flight += 1
+            most = max(most, in_flight)
+        try:
+            return send(self, request, **kwargs)
+        finally:
+            with lock:
+                in_flight -= 1
+
+    monkeypatch.setattr(requests.Session, "send", counting_send)
+    ctx = world.ctx()
+    first = ps_extract.extract_inventory(ctx)
+    assert first.staged == 30
+    assert most == 2
+    assert any("/api/products?" in u for u in urls)
+    urls.clear()
+    again = ps_extract.extract_inventory(world.ctx())
+    assert again.staged == 0
+    assert urls and all("/api/stock_availables?" in u for u in urls)
+    assert _wait_for_no_pipeline_thread() == []
