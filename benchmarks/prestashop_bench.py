@@ -446,8 +446,8 @@ def render(
     idle = shop_idle(results)
     if idle:
         out.append(
-            "Shop idle (wall - shop CPU - the shop's wait for a core: seconds it had no call to answer; on a loaded "
-            "machine the most stable sign of calls kept in flight, the walls move with the load): "
+            "Shop idle (wall - shop CPU - the shop's wait for a core: the seconds it had no call to answer, the hub "
+            "step and Dagster's overhead included, which stretch with our own wait for a core on a loaded machine): "
             + ", ".join(idle)
             + ".\n"
         )
