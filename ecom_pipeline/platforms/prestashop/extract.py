@@ -48,6 +48,15 @@ Stock
     only meaningful together with them (the transform drops it when combinations exist).
     Why not compare with ``hub_inventory``: the hub row is the merge of every shop and the hub's own edits;
     what we must detect is a change *in this shop* since we last looked.
+
+Calls in flight
+    The shop answers calls while we build and stage pages, not one after the other (issue 12): a poll is three
+    stages in their own threads, each first in, first out (list calls and the choice of changed records; each
+    page's look-up calls, ``_fetch``, for up to ``LOOKUP_WINDOW`` pages at once; payloads built, ``_build``, and
+    staged in the calling thread), so the staged records and their order are those of a one-thread read. Reads
+    that do not depend on the scan (the incremental id listing, the price watch, the first stock poll's product
+    ids) run alongside it in threads of their own. Every stage is bounded (a few pages); an error in any of them
+    fails the run with that error after the pages before it are staged, and stops the others.
 """
 
 from __future__ import annotations
