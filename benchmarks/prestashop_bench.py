@@ -387,6 +387,20 @@ def cpu_budget(results: dict[str, dict[str, Any]], floor_full: Floor, floor_incr
     )
 
 
+def shop_idle(results: dict[str, dict[str, Any]]) -> list[str]:
+    """``"<backend> <sync> N s"`` per run with CPU readings: the seconds the shop neither ran nor waited for a core
+    (it had no call to answer), the hub step and Dagster's overhead included."""
+    out: list[str] = []
+    for kind, r in results.items():
+        for label, run in (("full", "full"), ("no-change", "incr")):
+            c = r[run].get("run_cpu") or {}
+            shop, wait = c.get("shop_cpu_s"), c.get("shop_wait_s")
+            if shop is None or wait is None:
+                continue
+            out.append(f"{kind} {label} {fmt_s(max(0.0, r[run]['wall_s'] - shop - wait))}")
+    return out
+
+
 def render(
     size: PsSize, results: dict[str, dict[str, Any]], floor_full: Floor, floor_incr: Floor, elapsed: float
 ) -> str:
@@ -429,6 +443,14 @@ def render(
             )
     out.append("")
     out.extend(cpu_budget(results, floor_full, floor_incr))
+    idle = shop_idle(results)
+    if idle:
+        out.append(
+            "Shop idle (wall - shop CPU - the shop's wait for a core: the seconds it had no call to answer, the hub "
+            "step and Dagster's overhead included, which stretch with our own wait for a core on a loaded machine): "
+            + ", ".join(idle)
+            + ".\n"
+        )
     first = next(iter(results.values()))
     out.append(
         "No-change incremental calls per resource: "

@@ -48,17 +48,30 @@ Stock
     only meaningful together with them (the transform drops it when combinations exist).
     Why not compare with ``hub_inventory``: the hub row is the merge of every shop and the hub's own edits;
     what we must detect is a change *in this shop* since we last looked.
+
+Calls in flight
+    The shop answers calls while we build and stage pages, not one after the other (issue 12): a poll is three
+    stages in their own threads, each first in, first out (list calls and the choice of changed records; each
+    page's look-up calls, ``_fetch``, for up to ``LOOKUP_WINDOW`` pages at once; payloads built, ``_build``, and
+    staged in the calling thread), so the staged records and their order are those of a one-thread read. Reads
+    that do not depend on the scan (the incremental id listing, the price watch, the first stock poll's product
+    ids) run alongside it in threads of their own. Every stage is bounded (a few pages); an error in any of them
+    fails the run with that error after the pages before it are staged, and stops the others.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from ecom_pipeline.platforms.prestashop import transform as ps
 from ecom_pipeline.platforms.prestashop.client import NARROW_PAGE_SIZE, Page, PrestaShopClient, filter_chunks
@@ -68,7 +81,6 @@ from ecom_pipeline.platforms.prestashop.shops import ShopStock
 from ecom_pipeline.sync import extract as shared
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import reveal
-from ecom_pipeline.warehouse.store import StagedRecord
 
 # entity -> (webservice resource, key of the object in the staged payload)
 RESOURCES: dict[str, tuple[str, str]] = {
@@ -106,6 +118,9 @@ DEFAULT_POLL_INTERVAL_S = 0
 PRICE_WATCH_ENTITY = "product_prices"
 COMBINATION_WATCH_DISPLAY = "[id,id_product,price,reference,weight,ean13,upc,isbn]"
 ZERO_DATE = "0000-00-00 00:00:00"
+# Pages whose look-up calls (combinations, prices, e-mails, addresses) may be in flight at once, in as many threads:
+# with the list calls running ahead too, the shop always has a call to answer while we build and stage a page.
+LOOKUP_WINDOW = 2
 # Products re-read per call when the price watch finds some changed.
 WATCH_REREAD_BATCH = 100
 # Shop and pipeline clocks differ a little: a window edge this close before the last poll is checked again.
@@ -193,6 +208,9 @@ class _Lookups:
         self._category_parents: dict[str, str] = {}
         self._tags: dict[str, dict[str, Any]] | None = None
         self._countries: dict[str, str] = {}
+        # Pages' look-ups may run in several threads (``extract_entity``): a reference list is read once, by the
+        # first thread that needs it, while the others wait for it.
+        self._lock = threading.RLock()
 
     @property
     def language_id(self) -> int | None:
@@ -200,53 +218,58 @@ class _Lookups:
         return int(value) if value not in (None, "") else None
 
     def states(self) -> dict[str, dict[str, Any]]:
-        if self._states is None:
-            items = self.client.list("order_states", {"display": "[id,name,paid,shipped,delivery]"})
-            self._states = {str(s.get("id")): s for s in items}
-        return self._states
+        with self._lock:
+            if self._states is None:
+                items = self.client.list("order_states", {"display": "[id,name,paid,shipped,delivery]"})
+                self._states = {str(s.get("id")): s for s in items}
+            return self._states
 
     def currencies(self) -> dict[str, str]:
-        if self._currencies is None:
-            items = self.client.list("currencies", {"display": "[id,iso_code]"})
-            self._currencies = {str(c.get("id")): str(c.get("iso_code")) for c in items if c.get("iso_code")}
-        return self._currencies
+        with self._lock:
+            if self._currencies is None:
+                items = self.client.list("currencies", {"display": "[id,iso_code]"})
+                self._currencies = {str(c.get("id")): str(c.get("iso_code")) for c in items if c.get("iso_code")}
+            return self._currencies
 
     def default_currency(self) -> str | None:
         return self.settings.get("currency")
 
     def options(self) -> dict[str, dict[str, str]]:
-        if self._options is None:
-            try:
-                values = self.client.list("product_option_values", {"display": "[id,id_attribute_group,name]"})
-                groups = self.client.list("product_options", {"display": "[id,name]"})
-            except PrestaShopPermissionError:
-                values, groups = [], []  # options are descriptive; the key may not read them
-            self._options = ps.option_value_index(values, groups, self.language_id)
-        return self._options
+        with self._lock:
+            if self._options is None:
+                try:
+                    values = self.client.list("product_option_values", {"display": "[id,id_attribute_group,name]"})
+                    groups = self.client.list("product_options", {"display": "[id,name]"})
+                except PrestaShopPermissionError:
+                    values, groups = [], []  # options are descriptive; the key may not read them
+                self._options = ps.option_value_index(values, groups, self.language_id)
+            return self._options
 
     def categories(self) -> dict[str, Any]:
         """Category id -> name as the shop gives it (all languages); empty when the key may not read categories
         (the hub then has no category names rather than ids in their place). Their parents (``category_parents``)
         are read by the same call: a nested category is its path in the hub."""
-        if self._categories is None:
-            try:
-                items = self.client.list("categories", {"display": "[id,id_parent,name]"})
-            except PrestaShopPermissionError:
-                items = []
-            self._categories = {str(c.get("id")): c.get("name") for c in items}
-            self._category_parents = {str(c.get("id")): str(c.get("id_parent")) for c in items}
-        return self._categories
+        with self._lock:
+            if self._categories is None:
+                try:
+                    items = self.client.list("categories", {"display": "[id,id_parent,name]"})
+                except PrestaShopPermissionError:
+                    items = []
+                self._category_parents = {str(c.get("id")): str(c.get("id_parent")) for c in items}
+                self._categories = {str(c.get("id")): c.get("name") for c in items}
+            return self._categories
 
     def tags(self) -> dict[str, dict[str, Any]]:
         """Tag id -> ``{"id_lang", "name"}`` (a tag belongs to one language); empty when the key may not read tags
         (the recorded key may not: the hub then has no tags from this shop, as before they were read)."""
-        if self._tags is None:
-            try:
-                items = self.client.list("tags", {"display": "[id,id_lang,name]"})
-            except PrestaShopPermissionError:
-                items = []
-            self._tags = {str(t.get("id")): {"id_lang": t.get("id_lang"), "name": t.get("name")} for t in items}
-        return self._tags
+        with self._lock:
+            if self._tags is None:
+                try:
+                    items = self.client.list("tags", {"display": "[id,id_lang,name]"})
+                except PrestaShopPermissionError:
+                    items = []
+                self._tags = {str(t.get("id")): {"id_lang": t.get("id_lang"), "name": t.get("name")} for t in items}
+            return self._tags
 
     def emails(self, customer_ids: list[int]) -> dict[str, str]:
         """id_customer -> e-mail, read in batches of ids (``filter[id]=[1|2|3]``), not one call per order."""
@@ -279,13 +302,14 @@ class _Lookups:
             if current is None or key > (str(current.get("date_upd") or ""), int(current.get("id") or 0)):
                 best[owner] = row
         wanted = sorted({int(r["id_country"]) for r in best.values() if str(r.get("id_country") or "").isdigit()})
-        missing = [c for c in wanted if str(c) not in self._countries and int(c) > 0]
-        if missing:
-            try:
-                for country in self.client.list_by_ids("countries", missing, display="[id,iso_code]"):
-                    self._countries[str(country.get("id"))] = str(country.get("iso_code") or "")
-            except PrestaShopPermissionError:
-                pass
+        with self._lock:
+            missing = [c for c in wanted if str(c) not in self._countries and int(c) > 0]
+            if missing:
+                try:
+                    for country in self.client.list_by_ids("countries", missing, display="[id,iso_code]"):
+                        self._countries[str(country.get("id"))] = str(country.get("iso_code") or "")
+                except PrestaShopPermissionError:
+                    pass
         return {
             owner: {
                 "id": str(row.get("id")),
@@ -341,6 +365,77 @@ class _Lookups:
         return out
 
 
+R = TypeVar("R")
+T = TypeVar("T")
+
+
+@contextmanager
+def _closing(items: Iterator[T]) -> Iterator[Iterator[T]]:
+    """``items``, closed on leaving (a generator's ``close``: a prefetch stops its thread, a page iterator its
+    paging), also when the block fails."""
+    try:
+        yield items
+    finally:
+        close = getattr(items, "close", None)
+        if callable(close):
+            close()
+
+
+# How long a failing run waits for a background read to end (it ends at its next page; a call being retried against
+# a struggling shop may take longer: the thread then ends on its own, having read and written nothing more).
+STOP_WAIT_S = 5.0
+
+
+class _Background(Generic[R]):
+    """``work(stop)`` in a thread of its own, started at once; :meth:`result` waits for its value (or raises its
+    error, as the call would have in this thread). :meth:`stop` asks it to end early (``work`` checks ``stop``
+    between its calls) and waits for it: a read abandoned because the run failed does not go on calling the shop."""
+
+    def __init__(self, work: Callable[[threading.Event], R], *, name: str) -> None:
+        self._stop = threading.Event()
+        self._value: R | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(work,), name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self, work: Callable[[threading.Event], R]) -> None:
+        try:
+            self._value = work(self._stop)
+        except BaseException as exc:  # handed to result()
+            self._error = exc
+
+    def result(self) -> R:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        if self._stop.is_set():
+            raise RuntimeError("the background read was stopped")
+        return self._value  # type: ignore[return-value]
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=STOP_WAIT_S)
+
+
+class _Stopped(Exception):
+    """A background read stopped early (its result is never used)."""
+
+
+def _list_ids(client: PrestaShopClient, resource: str, stop: threading.Event) -> list[int]:
+    """``client.list_ids(resource)``, ending between two pages once ``stop`` is set."""
+    ids: list[int] = []
+    pages = client.iter_by_id(resource, display="[id]", page_size=NARROW_PAGE_SIZE)
+    with _closing(pages):
+        for page in pages:
+            if stop.is_set():
+                raise _Stopped
+            for item in page.items:
+                value = item.get("id")
+                if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+                    ids.append(int(value))
+    return ids
+
+
 def _id_list(ids: list[int]) -> str:
     return "[" + "|".join(str(i) for i in ids) + "]"
 
@@ -379,12 +474,11 @@ def extract_entity(
     staged_ids: set[str] = set()
     newest = cursor
 
-    def page_records() -> Iterator[tuple[list[StagedRecord], shared.CursorKey | None]]:
-        # Runs in the prefetch thread (the only user of the client until the loop ends): a page's list call,
-        # combinations and prices are read while the page before it is staged, so staging no longer adds its
-        # time to the download's.
+    def scanned() -> Iterator[tuple[list[shared.PageItem], shared.CursorKey | None]]:
+        # Stage 1 (a thread of its own): the list calls, each page's changed records picked (``changed_items``,
+        # which needs the pages in order), up to two pages ahead of stage 2.
         for page in pages:
-            items, page_newest = shared.changed_items(
+            yield shared.changed_items(
                 ctx,
                 report,
                 link_entity=entity,
@@ -393,28 +487,80 @@ def extract_entity(
                 record_time=lambda item: _record_time(item, timezone),
                 settled_before=shared.settled_before_of(report.cursor_before, ctx.lookback),
             )
-            changed = [(item.external_id, item.payload, item.updated) for item in items]
-            payloads = _payloads(entity, key, changed, client, lookups, timezone)
-            yield (
-                [
+
+    def page_fetches() -> Iterator[tuple[list[shared.PageItem], shared.CursorKey | None, _Fetched]]:
+        # Stage 2 (a thread of its own): each page's look-up calls (combinations, computed prices, e-mails,
+        # addresses: ``_fetch``) in up to LOOKUP_WINDOW worker threads, handed on in page order, up to two pages
+        # ahead of stage 3, the loop below, which builds the payloads (``_build``) and stages them.
+        with ThreadPoolExecutor(max_workers=LOOKUP_WINDOW, thread_name_prefix="ps-lookups") as pool:
+            pending: deque[tuple[list[shared.PageItem], shared.CursorKey | None, Future[_Fetched]]] = deque()
+            try:
+                with _closing(shared.prefetch(scanned())) as listed:
+                    try:
+                        for items, page_newest in listed:
+                            changed = [(item.external_id, item.payload, item.updated) for item in items]
+                            pending.append((items, page_newest, pool.submit(_fetch, entity, changed, client, lookups)))
+                            while len(pending) > LOOKUP_WINDOW:
+                                done_items, done_newest, future = pending.popleft()
+                                yield done_items, done_newest, future.result()
+                    except Exception:
+                        # A list call failed: the pages listed before it are staged first, as one thread would
+                        # have staged them before making that call (a look-up error of theirs comes first too).
+                        while pending:
+                            done_items, done_newest, future = pending.popleft()
+                            yield done_items, done_newest, future.result()
+                        raise
+                while pending:
+                    done_items, done_newest, future = pending.popleft()
+                    yield done_items, done_newest, future.result()
+            finally:
+                for _items, _newest, future in pending:
+                    future.cancel()  # leaving on an error: look-ups not started are dropped
+
+    # An incremental read lists every id for the tombstones: that listing does not depend on the scan, so it is
+    # read meanwhile (a thread of its own, stopped if the scan fails) and the shop answers it while we stage.
+    ids = None if full_scan else _Background(lambda stop: _list_ids(client, resource, stop), name="ps-ids")
+    # The price watch (products only) is read meanwhile too (``_start_price_watch``).
+    watching = _start_price_watch(ctx, client, full_scan=full_scan, now=now) if entity == "product" else None
+    progress = shared.ProgressLog(ctx.log)
+    try:
+        with _closing(shared.prefetch(page_fetches())) as fetched_pages:
+            for items, page_newest, fetched in fetched_pages:
+                changed = [(item.external_id, item.payload, item.updated) for item in items]
+                payloads = _build(entity, key, changed, fetched, lookups, timezone)
+                records = [
                     shared.staged_record(integration, entity, item.external_id, payload, source_updated_at=item.updated)
                     for item, payload in zip(items, payloads, strict=True)
-                ],
-                page_newest,
+                ]
+                newest = shared.later(newest, page_newest)
+                report.staged += len(records)
+                staged_ids.update(r.external_id for r in records)
+                # A date_upd-ascending scan advances the cursor page by page; an id-ordered full scan only at the end.
+                shared.stage_page(ctx, entity=entity, records=records, cursor=newest, advance_cursor=not full_scan)
+                progress.page(f"{integration.name} {resource}: page {report.pages}, {report.rows_fetched} read")
+        if watching is not None:
+            before, ask, job = watching
+            watch = job.result()
+            _price_watch(
+                ctx,
+                report,
+                client,
+                lookups,
+                timezone,
+                staged_ids=staged_ids,
+                full_scan=full_scan,
+                now=now,
+                before=before,
+                ask=ask,
+                watch=watch,
             )
-
-    progress = shared.ProgressLog(ctx.log)
-    for records, page_newest in shared.prefetch(page_records()):
-        newest = shared.later(newest, page_newest)
-        report.staged += len(records)
-        staged_ids.update(r.external_id for r in records)
-        # A date_upd-ascending scan advances the cursor page by page; an id-ordered full scan only at the end.
-        shared.stage_page(ctx, entity=entity, records=records, cursor=newest, advance_cursor=not full_scan)
-        progress.page(f"{integration.name} {resource}: page {report.pages}, {report.rows_fetched} read")
-    if entity == "product":
-        _price_watch(ctx, report, client, lookups, timezone, staged_ids=staged_ids, full_scan=full_scan, now=now)
-    if not full_scan:
-        seen = {str(i) for i in client.list_ids(resource)}
+        if ids is not None:
+            seen = {str(i) for i in ids.result()}
+    finally:
+        if ids is not None:
+            ids.stop()
+        if watching is not None:
+            watching[2].stop()
     report.complete_scan = True
     report.tombstoned = shared.stage_tombstones(ctx, entity=entity, link_entity=entity, seen=seen)
     if full_scan:
@@ -453,6 +599,23 @@ def without_secrets(entity: str, item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k not in secret}
 
 
+@dataclass
+class _Fetched:
+    """What a page's payloads need from the shop beyond the page itself, read by :func:`_fetch` (every call of the
+    page), used by :func:`_build` (no call): the split lets the next page's calls run while this one is built."""
+
+    addresses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    emails: dict[str, str] = field(default_factory=dict)
+    states: dict[str, dict[str, Any]] = field(default_factory=dict)
+    currencies: dict[str, str] = field(default_factory=dict)
+    by_product: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    options: dict[str, dict[str, str]] = field(default_factory=dict)
+    categories: dict[str, Any] = field(default_factory=dict)
+    category_parents: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, dict[str, Any]] = field(default_factory=dict)
+    prices: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
 def _payloads(
     entity: str,
     key: str,
@@ -462,10 +625,59 @@ def _payloads(
     timezone: str,
 ) -> list[dict[str, Any]]:
     """The staged payloads: the raw object plus the context its transform needs (module docstring of transform)."""
+    return _build(entity, key, changed, _fetch(entity, changed, client, lookups), lookups, timezone)
+
+
+def _fetch(
+    entity: str,
+    changed: list[tuple[str, dict[str, Any], datetime | None]],
+    client: PrestaShopClient,
+    lookups: _Lookups,
+) -> _Fetched:
+    """Every call ``changed``'s payloads need, in the order a page always made them; nothing is built here."""
+    out = _Fetched()
+    if entity == "customer":
+        out.addresses = lookups.addresses([int(eid) for eid, _, _ in changed if eid.isdigit()])
+        return out
+    if entity == "order":
+        customer_ids = [
+            int(c) for _, item, _ in changed if (c := str(item.get("id_customer") or "")).isdigit() and int(c) > 0
+        ]
+        out.emails = lookups.emails(customer_ids)
+        if changed:  # read once a run, on the first page with an order
+            out.states = lookups.states()
+            out.currencies = lookups.currencies()
+        return out
+    # products: fetch the combinations of every changed product that has some, in one filtered scan.
+    parents = [int(eid) for eid, item, _ in changed if eid.isdigit() and _safe_has_combinations(item)]
+    for combination in client.list_by_parent("combinations", "id_product", parents):
+        out.by_product.setdefault(str(combination.get("id_product")), []).append(combination)
+    out.options = lookups.options() if out.by_product else {}
+    if changed:
+        out.categories = lookups.categories()
+        out.category_parents = lookups._category_parents
+    out.tags = lookups.tags() if any(_tag_ids(item) for _, item, _ in changed) else {}
+    priced = [
+        (int(eid), sorted(int(c["id"]) for c in out.by_product.get(eid, []) if str(c.get("id", "")).isdigit()))
+        for eid, _, _ in changed
+        if eid.isdigit()
+    ]
+    out.prices = lookups.prices(priced) if priced else {}
+    return out
+
+
+def _build(
+    entity: str,
+    key: str,
+    changed: list[tuple[str, dict[str, Any], datetime | None]],
+    fetched: _Fetched,
+    lookups: _Lookups,
+    timezone: str,
+) -> list[dict[str, Any]]:
+    """``changed``'s payloads from what :func:`_fetch` read (no call: ``lookups`` gives settings only)."""
     base: dict[str, Any] = {"timezone": timezone, "language_id": lookups.language_id}
     if entity == "customer":
-        ids = [int(eid) for eid, _, _ in changed if eid.isdigit()]
-        addresses = lookups.addresses(ids)
+        addresses = fetched.addresses
         return [
             {
                 key: without_secrets(entity, item),
@@ -474,39 +686,23 @@ def _payloads(
             for eid, item, _ in changed
         ]
     if entity == "order":
-        customer_ids = [
-            int(c) for _, item, _ in changed if (c := str(item.get("id_customer") or "")).isdigit() and int(c) > 0
-        ]
-        emails = lookups.emails(customer_ids)
+        emails = fetched.emails
         payloads: list[dict[str, Any]] = []
         for _, item, _ in changed:
-            state = lookups.states().get(str(item.get("current_state")))
-            currency = lookups.currencies().get(str(item.get("id_currency"))) or lookups.default_currency()
+            state = fetched.states.get(str(item.get("current_state")))
+            currency = fetched.currencies.get(str(item.get("id_currency"))) or lookups.default_currency()
             context: dict[str, Any] = {**base, "currency": currency, "state": state}
             email = emails.get(str(item.get("id_customer")))
             if email:
                 context["email"] = email
             payloads.append({key: without_secrets(entity, item), "context": context})
         return payloads
-    # products: fetch the combinations of every changed product that has some, in one filtered scan.
-    parents = [int(eid) for eid, item, _ in changed if eid.isdigit() and _safe_has_combinations(item)]
-    by_product: dict[str, list[dict[str, Any]]] = {}
-    for combination in client.list_by_parent("combinations", "id_product", parents):
-        by_product.setdefault(str(combination.get("id_product")), []).append(combination)
-    options = lookups.options() if by_product else {}
-    categories = lookups.categories() if changed else {}
-    tags = lookups.tags() if any(_tag_ids(item) for _, item, _ in changed) else {}
-    priced = [
-        (int(eid), sorted(int(c["id"]) for c in by_product.get(eid, []) if str(c.get("id", "")).isdigit()))
-        for eid, _, _ in changed
-        if eid.isdigit()
-    ]
-    prices = lookups.prices(priced) if priced else {}
+    by_product, options, categories, tags = fetched.by_product, fetched.options, fetched.categories, fetched.tags
     currency = lookups.default_currency()
     # Computed prices grouped by product once (filtering all of them for each product was quadratic: 4 million
     # string splits for a read-back of 1,000 products with 3 combinations each).
     prices_of: dict[str, dict[str, Any]] = {}
-    for vid, price in prices.items():
+    for vid, price in fetched.prices.items():
         prices_of.setdefault(vid.split("-", 1)[0], {})[vid] = price
     payloads = []
     for external_id, item, _ in changed:
@@ -522,7 +718,7 @@ def _payloads(
             "currency": currency,
             "option_values": {vid: options[vid] for vid in sorted(wanted) if vid in options},
         }
-        context.update(ps.category_context(categories, lookups._category_parents, _category_ids(item)))
+        context.update(ps.category_context(categories, fetched.category_parents, _category_ids(item)))
         if _tag_ids(item):
             context["tags"] = {tid: tags[tid] for tid in _tag_ids(item) if tid in tags}
         product_prices = prices_of.get(external_id, {})
@@ -568,11 +764,16 @@ class PriceWatch:
     readable_specific_prices: bool = True
 
 
-def read_price_watch(client: PrestaShopClient, *, specific_prices: bool = True) -> PriceWatch:
+def read_price_watch(
+    client: PrestaShopClient, *, specific_prices: bool = True, stop: threading.Event | None = None
+) -> PriceWatch:
     """Read combinations (narrow) and, unless told not to, specific prices; digest them per product (module
-    docstring). ``readable_specific_prices`` on the answer says whether the key could read them."""
+    docstring). ``readable_specific_prices`` on the answer says whether the key could read them. Once ``stop`` is
+    set (the run failed meanwhile) it ends between two calls."""
     rows_of: dict[str, list[str]] = {}
     for page in client.iter_by_id("combinations", display=COMBINATION_WATCH_DISPLAY, page_size=NARROW_PAGE_SIZE):
+        if stop is not None and stop.is_set():
+            raise _Stopped
         for row in page.items:
             rows_of.setdefault(str(row.get("id_product")), []).append("c" + json.dumps(row, sort_keys=True))
     catalogue: list[str] = []
@@ -585,6 +786,8 @@ def read_price_watch(client: PrestaShopClient, *, specific_prices: bool = True) 
             else iter(())
         )
         for page in pages:
+            if stop is not None and stop.is_set():
+                raise _Stopped
             for row in page.items:
                 pid = str(row.get("id_product") or "0")
                 text = "s" + json.dumps(row, sort_keys=True)
@@ -635,6 +838,31 @@ def watched_changes(
     return changed, everything
 
 
+def _ask_specific_prices(before: dict[str, Any] | None, *, full_scan: bool, now: datetime) -> bool:
+    """Whether to read specific prices: a key that refused them is asked again once a day (or on a full scan),
+    not on every poll."""
+    refused_at = (before or {}).get("specific_prices_refused_at")
+    return full_scan or not refused_at or now - datetime.fromisoformat(str(refused_at)) >= SPECIFIC_PRICES_RETRY
+
+
+def _start_price_watch(
+    ctx: shared.ExtractContext, client: PrestaShopClient, *, full_scan: bool, now: datetime
+) -> tuple[dict[str, Any] | None, bool, _Background[PriceWatch]]:
+    """The stored watch, whether specific prices are asked, and the watch's read, started in its own thread.
+
+    Why alongside the product scan rather than after it: the watch's calls do not depend on the scan, so the shop
+    answers them while we stage the scan's pages. Nothing is lost by it: a price changed (without ``date_upd``)
+    before the watch reads the product is seen by it; one changed after is seen by the next poll's watch. The
+    case that stays (as when the watch was read after the scan, where it was more likely): a change after the scan
+    read a product and before the watch read it is stored in the digests without a re-read (the product is in
+    ``staged_ids``), so it waits for the product's next edit."""
+    with ctx.engine.connect() as conn:
+        before = store.get_cursor(conn, ctx.integration.id, PRICE_WATCH_ENTITY)
+    ask = _ask_specific_prices(before, full_scan=full_scan, now=now)
+    job = _Background(lambda stop: read_price_watch(client, specific_prices=ask, stop=stop), name="ps-price-watch")
+    return before, ask, job
+
+
 def _price_watch(
     ctx: shared.ExtractContext,
     report: PrestaShopExtractReport,
@@ -645,15 +873,14 @@ def _price_watch(
     staged_ids: set[str],
     full_scan: bool,
     now: datetime,
+    before: dict[str, Any] | None,
+    ask: bool,
+    watch: PriceWatch,
 ) -> None:
-    """Re-stage the products whose prices changed without ``date_upd`` (module docstring), then store the watch."""
+    """Re-stage the products whose prices changed without ``date_upd`` (module docstring), then store the watch
+    (``watch``, read by :func:`_start_price_watch` from ``before`` and ``ask``)."""
     integration = ctx.integration
-    with ctx.engine.connect() as conn:
-        before = store.get_cursor(conn, integration.id, PRICE_WATCH_ENTITY)
-    # A key refused specific_prices: ask again once a day (or on a full scan), not on every poll.
     refused_at = (before or {}).get("specific_prices_refused_at")
-    ask = full_scan or not refused_at or now - datetime.fromisoformat(str(refused_at)) >= SPECIFIC_PRICES_RETRY
-    watch = read_price_watch(client, specific_prices=ask)
     wanted: list[int] = []
     if not full_scan:
         changed, everything = watched_changes(watch, before, timezone, now)
@@ -710,24 +937,32 @@ def extract_inventory(
     if reason:
         return _skipped(ctx, report, reason)
     client = client or make_client(ctx)
-    listed: list[dict[str, Any]] = []
-    for page in client.iter_by_id("stock_availables", display=STOCK_DISPLAY, page_size=NARROW_PAGE_SIZE):
-        report.pages += 1
-        report.rows_fetched += len(page.items)
-        listed.extend(page.items)
-    by_product: dict[str, list[dict[str, Any]]] = {}
-    for row in ShopStock(client, integration.settings or {}).select(listed):  # multishop: this shop's rows only
-        by_product.setdefault(str(row.get("id_product")), []).append(row)
     previous: dict[str, str] = {} if ctx.full_refresh else dict((report.cursor_before or {}).get("digests") or {})
-    digests = {pid: stock_digest(rows) for pid, rows in by_product.items()}
-    changed = [pid for pid, digest in digests.items() if previous.get(pid) != digest]
+    # Without stored digests (the first poll, a full refresh) every product with stock is new, so the product id
+    # list below will be needed: it is read meanwhile, in a thread of its own, while the stock pages download.
+    ids = None if previous else _Background(lambda stop: _list_ids(client, "products", stop), name="ps-ids")
+    try:
+        listed: list[dict[str, Any]] = []
+        for page in client.iter_by_id("stock_availables", display=STOCK_DISPLAY, page_size=NARROW_PAGE_SIZE):
+            report.pages += 1
+            report.rows_fetched += len(page.items)
+            listed.extend(page.items)
+        by_product: dict[str, list[dict[str, Any]]] = {}
+        for row in ShopStock(client, integration.settings or {}).select(listed):  # multishop: this shop's rows only
+            by_product.setdefault(str(row.get("id_product")), []).append(row)
+        digests = {pid: stock_digest(rows) for pid, rows in by_product.items()}
+        changed = [pid for pid, digest in digests.items() if previous.get(pid) != digest]
+        live_ids = (ids.result() if ids is not None else client.list_ids("products")) if changed else []
+    finally:
+        if ids is not None:
+            ids.stop()
     # Deleting a product leaves ONE new product-level row behind for the deleted id (quantity 0; recorded:
     # stock-availables-orphans-after-product-delete.json). It belongs to no product: staging it would be rejected
     # on every full refresh ("sync products first"), so rows of ids the shop no longer lists are left out.
     # Only a product whose stock changed (or is new) can be such an orphan, so the id list is read only then: a
     # poll in which no quantity moved costs the stock pages and nothing else. An orphan's digest stays in the
     # cursor (PrestaShop never reuses a product id), so the same orphan does not ask for the id list again.
-    live = {str(i) for i in client.list_ids("products")} if changed else set()
+    live = {str(i) for i in live_ids}
     orphans = sorted((pid for pid in changed if pid not in live), key=lambda p: (len(p), p))
     if orphans:
         ctx.log.info(
