@@ -127,10 +127,29 @@ def _bind_processor(kind: Any, dialect: Any) -> Callable[[Any], Any] | None:
     snapshots as the JSON text they carry (``_snapshot_text``)."""
     process = kind._cached_bind_processor(dialect)
     if process is not None and isinstance(kind, UTCDateTime):
-        return _time_memo(process)
+        return _time_memo(_sqlite_time(process) if dialect.name == "sqlite" else process)
     if process is not None and isinstance(kind.dialect_impl(dialect), sqltypes.JSON):
         return _snapshot_text(process)
     return process
+
+
+def _sqlite_time(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``process`` (a ``UTCDateTime`` column's bind processing on SQLite: the time in UTC, then SQLAlchemy's
+    ``YYYY-MM-DD HH:MM:SS.ffffff`` text) in one step for an aware ``datetime``: the same text by ``isoformat``
+    (C) instead of the type decorator, the dialect's processor and its ``%`` formatting of a dict per value (a
+    mid shop's apply binds 120,000 times, most of them distinct). Anything else (None, a naive time, another type)
+    goes through ``process``, which returns or refuses it as before."""
+
+    def run(value: Any) -> Any:
+        if type(value) is datetime:
+            zone = value.tzinfo
+            if zone is UTC:  # most of the hub's times: the text without its "+00:00"
+                return value.isoformat(" ", "microseconds")[:26]
+            if zone is not None and value.utcoffset() is not None:
+                return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+        return process(value)
+
+    return run
 
 
 def _snapshot_text(process: Callable[[Any], Any]) -> Callable[[Any], Any]:

@@ -409,6 +409,13 @@ def test_sqlite_snapshot_text_bind_leaves_the_same_hub(
     _old_and_new(engine, shop, monkeypatch, lambda p: p.setattr(store, "_snapshot_text", lambda process: process))
 
 
+def test_sqlite_time_bind_by_isoformat_leaves_the_same_hub(
+    engine: Engine, shop: ShopHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New: SQLite's bulk writes bind aware times by ``isoformat``. Old: ``UTCDateTime``'s bind processing."""
+    _old_and_new(engine, shop, monkeypatch, lambda p: p.setattr(store, "_sqlite_time", lambda process: process))
+
+
 def test_sqlite_links_store_the_text_their_base_hash_was_computed_over(engine: Engine, shop: ShopHandle) -> None:
     """On SQLite (whose JSON column is text) every link's stored ``base_snapshot`` text hashes to its
     ``base_hash``: the snapshot's own canonical text was stored, not a second encoding of the dict."""
