@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -398,6 +399,37 @@ def test_copy_sends_the_snapshot_text_to_jsonb_and_reads_back_the_value(engine: 
             base_hash=digest,
         )
         assert store.get_links(conn, iid, "product", ["1"])["1"].base_snapshot == dict(snapshot)
+
+
+def test_sqlite_snapshot_text_bind_leaves_the_same_hub(
+    engine: Engine, shop: ShopHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New: SQLite's bulk inserts store a snapshot as the text its digest was computed over. Old: the JSON column's
+    bind processing encoded the dict again. The same values read back, in every table."""
+    _old_and_new(engine, shop, monkeypatch, lambda p: p.setattr(store, "_snapshot_text", lambda process: process))
+
+
+def test_sqlite_time_bind_by_isoformat_leaves_the_same_hub(
+    engine: Engine, shop: ShopHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New: SQLite's bulk writes bind aware times by ``isoformat``. Old: ``UTCDateTime``'s bind processing."""
+    _old_and_new(engine, shop, monkeypatch, lambda p: p.setattr(store, "_sqlite_time", lambda process: process))
+
+
+def test_sqlite_links_store_the_text_their_base_hash_was_computed_over(engine: Engine, shop: ShopHandle) -> None:
+    """On SQLite (whose JSON column is text) every link's stored ``base_snapshot`` text hashes to its
+    ``base_hash``: the snapshot's own canonical text was stored, not a second encoding of the dict."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's JSONB keeps the value, not the text")
+    _stage_shop(engine, shop)
+    _apply_all(engine)
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT base_snapshot, base_hash FROM entity_links WHERE base_snapshot IS NOT NULL"
+        ).all()
+    assert len(rows) > 100
+    for text_, digest in rows:
+        assert hashlib.sha256(text_.encode("utf-8")).hexdigest() == digest
 
 
 def _staged_products(engine: Engine) -> list[dict[str, Any]]:

