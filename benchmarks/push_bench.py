@@ -103,6 +103,7 @@ HISTORY = Path(__file__).with_name("push_history.md")
 # -- every HTTP call of the run, timed -------------------------------------------------------------------------------
 
 CALLS: list[tuple[str, str, float]] = []  # (method, url, seconds)
+ANSWER_BYTES: dict[str, list[int]] = {}  # kind -> the size of each answer's body
 _send = requests.Session.send
 
 
@@ -110,6 +111,7 @@ def _timed_send(self: requests.Session, request: requests.PreparedRequest, **kwa
     started = time.perf_counter()
     response = _send(self, request, **kwargs)
     CALLS.append((str(request.method), str(request.url), time.perf_counter() - started))
+    ANSWER_BYTES.setdefault(kind_of(str(request.method), str(request.url)), []).append(len(response.content))
     return response
 
 
@@ -157,6 +159,7 @@ class Row:
     our_wait_s: float | None = None
     shop_wait_s: float | None = None
     shop_calls: int = 0  # HTTP calls the push made (the timed sends)
+    answer_kb: dict[str, float] = field(default_factory=dict)  # kind -> median answer body, KiB
 
     def budget(self, cores: int) -> cpu.CpuBudget:
         return cpu.CpuBudget(
@@ -468,6 +471,7 @@ def run(quick: bool = False, only: tuple[str, ...] = (), profile_dir: Path | Non
                     clock_start = shop.store.clock.time() if in_process else 0.0
                     meter.reset()
                     CALLS.clear()
+                    ANSWER_BYTES.clear()
                     tenant = PS_TENANT if spec.platform == "prestashop" else TENANT
                     profiler = cProfile.Profile() if profile_dir else None
                     # Our CPU: the whole process for a shop served by another process (worker threads included),
@@ -493,6 +497,7 @@ def run(quick: bool = False, only: tuple[str, ...] = (), profile_dir: Path | Non
                     if profiler and profile_dir:
                         profiler.dump_stats(profile_dir / f"{spec.name}-{phase.replace(' ', '-')}.prof")
                     calls = list(CALLS)
+                    answer_kb = {k: statistics.median(v) / 1024 for k, v in ANSWER_BYTES.items()}
                     with engine.connect() as conn:
                         run_row = conn.execute(
                             select(sync_runs)
@@ -523,6 +528,7 @@ def run(quick: bool = False, only: tuple[str, ...] = (), profile_dir: Path | Non
                             our_wait_s=spent["self_wait_s"],
                             shop_wait_s=shop_wait,
                             shop_calls=len(calls),
+                            answer_kb=answer_kb,
                         )
                     )
                     print(rows[-1].markdown(), file=sys.stderr, flush=True)
@@ -671,13 +677,16 @@ def _render(rows: list[Row], products: int, elapsed: float, load: tuple[float, f
         "signature, XML and JSON encoding, transforms, link commits) on 2 cores shared with the emulator's process; "
         "with calls in flight (4) that work overlaps the shop's answers instead of adding to them.",
         "",
-        "Calls per kind (count, median time) in each push that wrote:",
+        "Calls per kind (count, median time, median answer body) in each push that wrote:",
         "",
     ]
     for r in rows:
         if r.phase == "no change":
             continue
-        kinds = "; ".join(f"`{k}` {n:,} x {s * 1000:.1f} ms" for k, (n, s) in sorted(r.by_kind.items()))
+        kinds = "; ".join(
+            f"`{k}` {n:,} x {s * 1000:.1f} ms" + (f" ({r.answer_kb[k]:.1f} KiB)" if k in r.answer_kb else "")
+            for k, (n, s) in sorted(r.by_kind.items())
+        )
         out.append(f"- {r.shop}, {r.phase}: {kinds}")
     out += ["", *_budget(rows, load)]
     out += ["", f"Push benchmark took {elapsed:.0f} s.", "", HISTORY.read_text(encoding="utf-8")]

@@ -46,14 +46,21 @@ class Recorder:
     async def __call__(self, scope: Any, receive: Any, send: Any, **kwargs: Any) -> Any:
         subpath = str(kwargs.get("subpath", ""))
         start = time.monotonic()
+        end = [start]
+
+        async def answering(message: Any) -> None:
+            if message.get("type") == "http.response.body" and not message.get("more_body"):
+                end[0] = time.monotonic()  # before the client can have the answer (and send its next call)
+            await send(message)
+
         if BATCH in subpath:
             await asyncio.sleep(self.delay_s)
         try:
-            return await self._api(scope, receive, send, **kwargs)
+            return await self._api(scope, receive, answering, **kwargs)
         finally:
             query = scope.get("query_string", b"").decode()
             with self._lock:
-                self.calls.append((start, time.monotonic(), str(scope.get("method")), subpath, query))
+                self.calls.append((start, end[0], str(scope.get("method")), subpath, query))
 
     def clear(self) -> None:
         with self._lock:

@@ -285,11 +285,11 @@ class _Writer:
         self.fresh_links: list[dict[str, Any]] = []
         # Parents whose variations were written, relinked MAX_PER_PAGE at a time (see _relink_parents): with batches
         # in flight, each full chunk as soon as its parents' batches are answered, overlapping the later batches;
-        # ``relinked``: how many of ``to_relink`` are read (or being read) already; ``relink_later``: chunks whose
-        # overlapped read failed, read again at the end.
+        # ``relinked``: how many of ``to_relink`` are read (or being read) already; ``relink_later``: chunks left
+        # for the end, with their read-back when it was made (None: the overlapped read failed, read again then).
         self.to_relink: list[_Relink] = []
         self.relinked = 0
-        self.relink_later: list[list[_Relink]] = []
+        self.relink_later: list[tuple[list[_Relink], Any]] = []
 
     # -- links --------------------------------------------------------------------------------------------------
 
@@ -747,7 +747,10 @@ class _Writer:
             try:
                 items = future.result()
             except Exception:  # read again at the end (_relink_parents), where a failure fails the push as before
-                self.relink_later.append(chunk)
+                self.relink_later.append((chunk, None))
+                return
+            if _needs_calls(chunk, items):  # its further reads go at the end, alone (push_concurrency holds)
+                self.relink_later.append((chunk, items))
                 return
             self._relink_chunk(chunk, items)
 
@@ -956,12 +959,12 @@ class _Writer:
         and the links of each 100 parents committed together."""
         chunks, self.relink_later = self.relink_later, []
         chunks += [
-            self.to_relink[start : start + MAX_PER_PAGE]
+            (self.to_relink[start : start + MAX_PER_PAGE], None)
             for start in range(self.relinked, len(self.to_relink), MAX_PER_PAGE)
         ]
         self.relinked = len(self.to_relink)
-        for chunk in chunks:
-            self._relink_chunk(chunk, self._read_parents(chunk))
+        for chunk, items in chunks:
+            self._relink_chunk(chunk, self._read_parents(chunk) if items is None else items)
 
     def _read_parents(self, chunk: Sequence[_Relink]) -> Any:
         """The parents of ``chunk`` as the shop has them now (one ``GET products?include=...``); no state is
@@ -1087,6 +1090,13 @@ class _Relink:
         self.duplicates = duplicates
         self.variations = variations
         self.positions = positions
+
+
+def _needs_calls(chunk: Sequence[_Relink], items: Any) -> bool:
+    """Whether relinking ``chunk`` from its parents' read-back ``items`` takes more calls: a parent the read-back
+    lacks (read on its own), or one whose variations the batch answers did not all hold (listed)."""
+    found = {str(p.get("id")) for p in items if isinstance(p, Mapping)} if isinstance(items, list) else set()
+    return any(r.variations is None or r.parent not in found for r in chunk)
 
 
 def _marked(product: Mapping[str, Any], mark: str) -> bool:
