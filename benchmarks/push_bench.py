@@ -66,6 +66,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -253,15 +254,19 @@ class _ShopifyMeter:
     def __init__(self) -> None:
         self.requested = 0.0
         self.actual = 0.0
+        self.queries = 0  # calls that are not mutations (the look-ups before creates, bulk polls)
+        self.query_actual = 0.0  # their actual cost
 
     def reset(self) -> None:
-        self.requested = self.actual = 0.0
+        self.requested = self.actual = self.query_actual = 0.0
+        self.queries = 0
 
     def install(self) -> None:
         from ecom_pipeline.platforms.shopify import writer
 
         real: Callable[..., Any] = writer.make_client
         meter = self
+        current = threading.local()  # whether the call this thread is making is a mutation
 
         def make_client(integration: Any, credentials: Mapping[str, Any]) -> Any:
             client = real(integration, credentials)
@@ -271,9 +276,20 @@ class _ShopifyMeter:
                 if isinstance(cost, Mapping):
                     meter.requested += float(cost.get("requestedQueryCost") or 0)
                     meter.actual += float(cost.get("actualQueryCost") or 0)
+                if not getattr(current, "mutation", False):
+                    meter.queries += 1
+                    if isinstance(cost, Mapping):
+                        meter.query_actual += float(cost.get("actualQueryCost") or 0)
                 observe(key, cost)
 
             client.governor.observe = counting
+            execute = client.execute
+
+            def executing(query: str, *args: Any, **kwargs: Any) -> Any:
+                current.mutation = str(query).lstrip().startswith("mutation")
+                return execute(query, *args, **kwargs)
+
+            client.execute = executing
             return client
 
         writer.make_client = make_client
@@ -603,11 +619,15 @@ def _floor(
         executed = sum(op.executed_s for op in ops)
         bulk_s = sum(max(bulk._times(op)[1] - op.created_at, op.executed_s) for op in ops)
         basis = (
-            f"({meter.actual:,.0f} actual - {bucket:,.0f}) pts / {rate:.0f}/s + {len(ops)} bulk op(s) {bulk_s:.1f} s "
+            f"({meter.actual:,.0f} actual - {bucket:,.0f}) pts / {rate:.0f}/s ({meter.queries:,} queries, "
+            f"{meter.query_actual:,.0f} pts) + {len(ops)} bulk op(s) {bulk_s:.1f} s "
             f"(emulated {window:.1f} s, lines run in {executed:.1f} s)"
         )
         return cost_s + bulk_s, basis
-    return cost_s, f"({meter.actual:,.0f} actual - {bucket:,.0f}) pts / {rate:.0f}/s"
+    return cost_s, (
+        f"({meter.actual:,.0f} actual - {bucket:,.0f}) pts / {rate:.0f}/s (requested {meter.requested:,.0f}; "
+        f"{meter.queries:,} queries, {meter.query_actual:,.0f} pts)"
+    )
 
 
 def _list_read(shop: Any, calls: list[tuple[str, str, float]]) -> float:
