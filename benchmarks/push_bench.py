@@ -43,6 +43,12 @@ Push CPU (the table's column): for a shop in the other process, this process's C
 alone, the writer's worker threads included); for the Shopify shops, whose emulator runs here, the CPU time of the
 thread that ran the push.
 
+CPU budget (a second table): over each push's window, ``benchmarks/cpu.py``'s readings of the shops' process
+(``push_shops.py``; for Shopify, this process's CPU minus the push thread's), ours, and the time each waited for
+a core; the bound max(shop, ours, (shop + ours) / cores) (the warehouse is SQLite: its work is in our process's
+CPU, no PostgreSQL); and whose the time above 1.3x the floor is: our CPU, the shop's, the cores, serialisation
+(the wall about shop + ours: the two took turns) or waits (``Row.verdict``).
+
 Aims: wall time within 1.3x of the floor; 1,000 products created in under 5 minutes; the no-change push makes no
 write call (WooCommerce/PrestaShop: no POST/PUT/PATCH/DELETE served by the shop; Shopify: no mutation executed).
 
