@@ -19,7 +19,8 @@
   (the same transform the pull uses), so the poll or webhook that brings our own write back hashes the same and
   changes nothing. For a variable product whose variations were written, the parent and its variations are read
   back (their times and the variant positions move with the write): the parents 100 per call
-  (``GET products?include=...``) once every variation batch is sent, the variations listed only when the batch
+  (``GET products?include=...``) once their variation batches are answered (with batches in flight, while the
+  later batches are: ``_variations``), the variations listed only when the batch
   answers do not hold all of them (a parent created by this push has exactly the variations it answered; an
   update of existing variations keeps each one's position from its base, as an update does not move it). The
   links of new parents are committed once per products batch, the bare links of new variations with SKUs 300 at a
