@@ -202,3 +202,41 @@ def test_read_backs_overlap_the_batches_in_flight_and_leave_the_same_links_bases
             writes = [k for k in recorders[w.shop_name].kinds() if k[0] in ("POST", "PUT", "PATCH", "DELETE")]
             assert writes == [("POST", "/wp-json/wc/v3/products/{id}/variations/batch")]
             assert recorders[w.shop_name].kinds()[writes[0]] == 1
+
+
+def test_a_batch_failing_for_good_keeps_the_links_of_the_chunks_read_back_before_it(
+    open_push_world: OpenPushWorld,
+) -> None:
+    """Prevents an overlapped read-back from being lost or wrong when a later batch fails for good (a parent deleted
+    in the shop since the last pull): the 100 parents read back and relinked while batches were in flight keep
+    their new bases (not sent again next time), the parents after the failure keep their old ones (sent again),
+    and the push fails as before."""
+    from decimal import Decimal
+
+    with open_push_world(ManyWorld, _spec("overlap-fail")) as world:
+        world.set_concurrency(4)
+        world.import_csv(*[line for line in _catalogue() if TAKEN not in line])
+        assert world.push_here() == 0
+        world.sandbox.clock.advance(60)
+        with shared_engine(world.url).begin() as conn:
+            for i in range(PRODUCTS):
+                conn.execute(update(hub_variants).where(hub_variants.c.sku == f"P{i:05d}-S").values(price=99))
+        store = world.shop.store
+        # The writer sends the parents in the order of their ids as text (``_variations``): the 150th fails.
+        parents = sorted((str(p.id) for p in store.products.values() if (p.slug or "").startswith("p")), key=str)
+        gone = parents[149]
+        with store.lock:
+            store.delete_product(int(gone), force=True)
+        assert world.push_here() != 0
+        assert world.export_runs()[-1].status == "failed"
+        with shared_engine(world.url).connect() as conn:
+            rows = conn.execute(
+                select(entity_links.c.external_parent_id, entity_links.c.sku, entity_links.c.base_snapshot).where(
+                    entity_links.c.integration_id == world.integration_id(),
+                    entity_links.c.entity == "variant",
+                    entity_links.c.sku.like("%-S"),
+                )
+            ).all()
+        base_price = {str(r.external_parent_id): Decimal(str((r.base_snapshot or {}).get("price"))) for r in rows}
+        assert all(base_price[p] == 99 for p in parents[:100]), "a chunk read back before the failure lost its base"
+        assert all(base_price[p] != 99 for p in parents[150:]), "a parent after the failure was relinked"
