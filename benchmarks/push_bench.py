@@ -43,6 +43,12 @@ Push CPU (the table's column): for a shop in the other process, this process's C
 alone, the writer's worker threads included); for the Shopify shops, whose emulator runs here, the CPU time of the
 thread that ran the push.
 
+CPU budget (a second table): over each push's window, ``benchmarks/cpu.py``'s readings of the shops' process
+(``push_shops.py``; for Shopify, this process's CPU minus the push thread's), ours, and the time each waited for
+a core; the bound max(shop, ours, (shop + ours) / cores) (the warehouse is SQLite: its work is in our process's
+CPU, no PostgreSQL); and whose the time above 1.3x the floor is: our CPU, the shop's, the cores, serialisation
+(the wall about shop + ours: the two took turns) or waits (``Row.verdict``).
+
 Aims: wall time within 1.3x of the floor; 1,000 products created in under 5 minutes; the no-change push makes no
 write call (WooCommerce/PrestaShop: no POST/PUT/PATCH/DELETE served by the shop; Shopify: no mutation executed).
 
@@ -66,6 +72,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -78,6 +85,7 @@ import requests
 from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, select, update
 
+from benchmarks import cpu
 from benchmarks.docs_section import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,6 +110,7 @@ HISTORY = Path(__file__).with_name("push_history.md")
 # -- every HTTP call of the run, timed -------------------------------------------------------------------------------
 
 CALLS: list[tuple[str, str, float]] = []  # (method, url, seconds)
+ANSWER_BYTES: dict[str, list[int]] = {}  # kind -> the size of each answer's body
 _send = requests.Session.send
 
 
@@ -109,6 +118,7 @@ def _timed_send(self: requests.Session, request: requests.PreparedRequest, **kwa
     started = time.perf_counter()
     response = _send(self, request, **kwargs)
     CALLS.append((str(request.method), str(request.url), time.perf_counter() - started))
+    ANSWER_BYTES.setdefault(kind_of(str(request.method), str(request.url)), []).append(len(response.content))
     return response
 
 
@@ -149,6 +159,59 @@ class Row:
     basis: str
     by_kind: dict[str, tuple[int, float]] = field(default_factory=dict)
     own_cpu_s: float = 0.0  # CPU time of the push's own thread (the emulator's threads excluded)
+    # The CPU budget over the push window (benchmarks/cpu.py): the shop's CPU (its process; for the in-process
+    # Shopify emulator, this process's CPU minus the push thread's), ours (= own_cpu_s), and the seconds our
+    # process's and the shop's threads waited for a core. None: not measured.
+    shop_cpu_s: float | None = None
+    our_wait_s: float | None = None
+    shop_wait_s: float | None = None
+    shop_calls: int = 0  # HTTP calls the push made (the timed sends)
+    answer_kb: dict[str, float] = field(default_factory=dict)  # kind -> median answer body, KiB
+
+    def budget(self, cores: int) -> cpu.CpuBudget:
+        return cpu.CpuBudget(
+            wall_s=self.wall_s,
+            shop_cpu_s=self.shop_cpu_s or 0.0,
+            sync_cpu_s=self.own_cpu_s,
+            pg_cpu_s=0.0,  # SQLite warehouse: its work is in our process's CPU
+            cores=cores,
+            floor_wall_s=self.floor_s,
+            aim=RATIO_AIM,
+        )
+
+    def verdict(self, cores: int) -> str:
+        """Whose is the time above the aim (``RATIO_AIM`` x floor): see ``_render``'s CPU budget paragraph."""
+        if self.phase == "no change" or self.floor_s <= 0:
+            return "-"
+        b = self.budget(cores)
+        aim = b.aim_wall_s
+        if self.wall_s <= aim:
+            return "met"
+        if self.shop_cpu_s is None:
+            return "not measured"
+        if b.sync_cpu_s > aim:
+            return f"**our CPU** ({b.sync_cpu_s:.1f} s > {aim:.1f} s)"
+        if b.shop_cpu_s > aim:
+            return f"**the shop's CPU** ({b.shop_cpu_s:.1f} s > {aim:.1f} s)"
+        if b.total_cpu_s / max(1, cores) > aim:
+            return f"**the {cores} cores** (shop + ours / {cores} = {b.total_cpu_s / cores:.1f} s > {aim:.1f} s)"
+        serial = b.shop_cpu_s + b.sync_cpu_s
+        waited = (self.our_wait_s or 0.0) + (self.shop_wait_s or 0.0)
+        if self.wall_s <= 1.25 * serial:
+            return f"**serialisation** (shop + ours = {serial:.1f} s ≈ the wall: taking turns)"
+        return f"**waits** (shop + ours = {serial:.1f} s; {waited:.1f} s waiting for a core)"
+
+    def budget_markdown(self, cores: int) -> str:
+        b = self.budget(cores)
+
+        def s(v: float | None) -> str:
+            return "-" if v is None else f"{v:.1f} s"
+
+        return (
+            f"| {self.shop} | {self.phase} | {self.wall_s:.1f} s | {s(RATIO_AIM * self.floor_s)} | "
+            f"{s(self.shop_cpu_s)} | {self.own_cpu_s:.1f} s | {s(b.total_cpu_s / max(1, cores))} | {b.bound_s:.1f} s | "
+            f"{b.wall_over_bound:.2f}x | {s(self.our_wait_s)} / {s(self.shop_wait_s)} | {self.verdict(cores)} |"
+        )
 
     @property
     def ratio(self) -> float:
@@ -197,15 +260,19 @@ class _ShopifyMeter:
     def __init__(self) -> None:
         self.requested = 0.0
         self.actual = 0.0
+        self.queries = 0  # calls that are not mutations (the look-ups before creates, bulk polls)
+        self.query_actual = 0.0  # their actual cost
 
     def reset(self) -> None:
-        self.requested = self.actual = 0.0
+        self.requested = self.actual = self.query_actual = 0.0
+        self.queries = 0
 
     def install(self) -> None:
         from ecom_pipeline.platforms.shopify import writer
 
         real: Callable[..., Any] = writer.make_client
         meter = self
+        current = threading.local()  # whether the call this thread is making is a mutation
 
         def make_client(integration: Any, credentials: Mapping[str, Any]) -> Any:
             client = real(integration, credentials)
@@ -215,9 +282,20 @@ class _ShopifyMeter:
                 if isinstance(cost, Mapping):
                     meter.requested += float(cost.get("requestedQueryCost") or 0)
                     meter.actual += float(cost.get("actualQueryCost") or 0)
+                if not getattr(current, "mutation", False):
+                    meter.queries += 1
+                    if isinstance(cost, Mapping):
+                        meter.query_actual += float(cost.get("actualQueryCost") or 0)
                 observe(key, cost)
 
             client.governor.observe = counting
+            execute = client.execute
+
+            def executing(query: str, *args: Any, **kwargs: Any) -> Any:
+                current.mutation = str(query).lstrip().startswith("mutation")
+                return execute(query, *args, **kwargs)
+
+            client.execute = executing
             return client
 
         writer.make_client = make_client
@@ -235,6 +313,7 @@ class RemoteShop:
         self.consumer_key = str(info.get("consumer_key") or "")
         self.consumer_secret = str(info.get("consumer_secret") or "")
         self.admin = admin
+        self.pid: int | None = None  # the shops' process (its CPU is the shop's in the budget)
 
     def writes(self) -> int:
         response = requests.get(f"{self.admin}/stats", timeout=30)
@@ -264,9 +343,12 @@ def _rest_shops(specs: list[Any], tmp: Path) -> Iterator[dict[str, RemoteShop]]:
             time.sleep(0.1)
         creds = json.loads(creds_file.read_text())
         port = creds["http_port"]
-        yield {
+        shops = {
             name: RemoteShop(info, f"http://127.0.0.1:{port}/__sandbox/{name}") for name, info in creds["shops"].items()
         }
+        for shop in shops.values():
+            shop.pid = proc.pid
+        yield shops
     finally:
         proc.terminate()
         try:
@@ -411,11 +493,14 @@ def run(quick: bool = False, only: tuple[str, ...] = (), profile_dir: Path | Non
                     clock_start = shop.store.clock.time() if in_process else 0.0
                     meter.reset()
                     CALLS.clear()
+                    ANSWER_BYTES.clear()
                     tenant = PS_TENANT if spec.platform == "prestashop" else TENANT
                     profiler = cProfile.Profile() if profile_dir else None
                     # Our CPU: the whole process for a shop served by another process (worker threads included),
                     # the push's thread when the emulator shares the process (Shopify).
                     cpu_clock = time.thread_time if in_process else time.process_time
+                    shop_pid = None if in_process else shop.pid
+                    reading = cpu.read(shop_pid, None)
                     t0 = time.perf_counter()
                     cpu0 = cpu_clock()
                     if profiler:
@@ -425,9 +510,16 @@ def run(quick: bool = False, only: tuple[str, ...] = (), profile_dir: Path | Non
                         profiler.disable()
                     wall = time.perf_counter() - t0
                     own_cpu = cpu_clock() - cpu0
+                    spent = cpu.window(reading, cpu.read_after(shop_pid, None))
+                    if in_process:  # the emulator's threads: this process's CPU but the push thread's
+                        shop_cpu: float | None = max(0.0, spent["self_cpu_s"] - own_cpu)  # type: ignore[operator]
+                        shop_wait = None
+                    else:
+                        shop_cpu, shop_wait = spent["shop_cpu_s"], spent["shop_wait_s"]
                     if profiler and profile_dir:
                         profiler.dump_stats(profile_dir / f"{spec.name}-{phase.replace(' ', '-')}.prof")
                     calls = list(CALLS)
+                    answer_kb = {k: statistics.median(v) / 1024 for k, v in ANSWER_BYTES.items()}
                     with engine.connect() as conn:
                         run_row = conn.execute(
                             select(sync_runs)
@@ -454,9 +546,15 @@ def run(quick: bool = False, only: tuple[str, ...] = (), profile_dir: Path | Non
                             basis=basis,
                             by_kind=by_kind,
                             own_cpu_s=own_cpu,
+                            shop_cpu_s=shop_cpu,
+                            our_wait_s=spent["self_wait_s"],
+                            shop_wait_s=shop_wait,
+                            shop_calls=len(calls),
+                            answer_kb=answer_kb,
                         )
                     )
                     print(rows[-1].markdown(), file=sys.stderr, flush=True)
+                    print(rows[-1].budget_markdown(cpu.cores()), file=sys.stderr, flush=True)
         engine.dispose()
     os.environ.clear()
     os.environ.update(saved_env)
@@ -527,11 +625,15 @@ def _floor(
         executed = sum(op.executed_s for op in ops)
         bulk_s = sum(max(bulk._times(op)[1] - op.created_at, op.executed_s) for op in ops)
         basis = (
-            f"({meter.actual:,.0f} actual - {bucket:,.0f}) pts / {rate:.0f}/s + {len(ops)} bulk op(s) {bulk_s:.1f} s "
+            f"({meter.actual:,.0f} actual - {bucket:,.0f}) pts / {rate:.0f}/s ({meter.queries:,} queries, "
+            f"{meter.query_actual:,.0f} pts) + {len(ops)} bulk op(s) {bulk_s:.1f} s "
             f"(emulated {window:.1f} s, lines run in {executed:.1f} s)"
         )
         return cost_s + bulk_s, basis
-    return cost_s, f"({meter.actual:,.0f} actual - {bucket:,.0f}) pts / {rate:.0f}/s"
+    return cost_s, (
+        f"({meter.actual:,.0f} actual - {bucket:,.0f}) pts / {rate:.0f}/s (requested {meter.requested:,.0f}; "
+        f"{meter.queries:,} queries, {meter.query_actual:,.0f} pts)"
+    )
 
 
 def _list_read(shop: Any, calls: list[tuple[str, str, float]]) -> float:
@@ -601,16 +703,47 @@ def _render(rows: list[Row], products: int, elapsed: float, load: tuple[float, f
         "signature, XML and JSON encoding, transforms, link commits) on 2 cores shared with the emulator's process; "
         "with calls in flight (4) that work overlaps the shop's answers instead of adding to them.",
         "",
-        "Calls per kind (count, median time) in each push that wrote:",
+        "Calls per kind (count, median time, median answer body) in each push that wrote:",
         "",
     ]
     for r in rows:
         if r.phase == "no change":
             continue
-        kinds = "; ".join(f"`{k}` {n:,} x {s * 1000:.1f} ms" for k, (n, s) in sorted(r.by_kind.items()))
+        kinds = "; ".join(
+            f"`{k}` {n:,} x {s * 1000:.1f} ms" + (f" ({r.answer_kb[k]:.1f} KiB)" if k in r.answer_kb else "")
+            for k, (n, s) in sorted(r.by_kind.items())
+        )
         out.append(f"- {r.shop}, {r.phase}: {kinds}")
+    out += ["", *_budget(rows, load)]
     out += ["", f"Push benchmark took {elapsed:.0f} s.", "", HISTORY.read_text(encoding="utf-8")]
     return "\n".join(out)
+
+
+def _budget(rows: list[Row], load: tuple[float, float]) -> list[str]:
+    """The CPU budget of each push that wrote, and whose the time above the aim is."""
+    n = cpu.cores()
+    return [
+        "### CPU budget of each push",
+        "",
+        f"Machine: {cpu.cpu_model()}, {n} cores, load average {load[0]:.1f} -> {load[1]:.1f}. CPU = user + system "
+        "seconds from `/proc/<pid>/stat` over the push's window (`benchmarks/cpu.py`: `read`, `read_after`, "
+        "`window`, `CpuBudget`). *Shop*: the process serving the WooCommerce and PrestaShop emulators "
+        "(`push_shops.py`, one event loop: it serves one request at a time); for Shopify, whose emulator runs in "
+        "the benchmark's process, that process's CPU minus the push thread's. *Ours*: the benchmark process's CPU "
+        "(the push, its worker threads and SQLite: the warehouse is a SQLite file, so there is no PostgreSQL CPU; "
+        "for Shopify the push thread's). **CPU bound** = max(shop, ours, (shop + ours) / cores): no overlap can "
+        "make the wall shorter on this machine. *Waited for a core*: seconds the threads of our process / the "
+        "shop's were runnable but not running (`schedstat`): the other work on the shared machine. **The miss "
+        "is**, for a push above 1.3x its floor: *our CPU* when ours alone exceeds 1.3 x floor (no overlap could "
+        "meet the aim), *the shop's CPU* likewise, *the cores* when the two together exceed what the cores give "
+        "in that time, else *serialisation* when the wall is about shop + ours (the two took turns instead of "
+        "overlapping), else *waits* (for a core, or idle).",
+        "",
+        "| shop | phase | wall | aim (1.3 x floor) | shop CPU | our CPU | (shop + ours) / cores | CPU bound | "
+        "wall / bound | waited for a core: ours / shop | the miss is |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+        *[r.budget_markdown(n) for r in rows if r.phase != "no change"],
+    ]
 
 
 def main() -> None:

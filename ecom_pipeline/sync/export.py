@@ -44,7 +44,7 @@ from sqlalchemy.engine import Connection
 from ecom_pipeline.sync.category_paths import SEPARATOR, same_categories
 from ecom_pipeline.sync.lineage import PushLineage, cli_run_id
 from ecom_pipeline.sync.membership import MemberOutcome, fingerprint, merge_member
-from ecom_pipeline.sync.merge import FIELDS, SHOPIFY_PRODUCT_FIELDS, Outcome, json_value, merge_field, normalize
+from ecom_pipeline.sync.merge import FIELDS, SHOPIFY_PRODUCT_FIELDS, json_value, normalize
 from ecom_pipeline.sync.policies import SyncSettings, is_listed
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.schema import (
@@ -349,21 +349,24 @@ def _changes(
     settings: SyncSettings,
     held: set[str],
 ) -> dict[str, tuple[Any, Any]]:
-    """The fields the merge sends to the shop: hub changed, shop at its base, direction pushing, none held."""
+    """The fields the merge sends to the shop: hub changed, shop at its base, direction pushing, none held.
+
+    This is ``merge_field(name, base=b, hub=h, shop=b, ...)``'s ``PUSH_HUB`` decided directly: with the shop at
+    its base the shop side never changed, so a field is pushed exactly when its normalized hub value differs from
+    its normalized base and the direction pushes (no conflict, so the policy plays no part). Calling the merge for
+    each of the catalogue's fields built a decision per field (3 normalizations, 2 enum conversions, a dataclass)
+    for every push, a no-change one included: 21,000 calls for 1,000 products of 3 variants.
+    ``test_export_changes_match_the_merge`` checks the two agree."""
     out: dict[str, tuple[Any, Any]] = {}
+    if not settings.direction.pushes:
+        return out
     for name in fields:
         if name in held:
             continue
-        decision = merge_field(
-            name,
-            base=base.get(name),
-            hub=hub.get(name),
-            shop=base.get(name),
-            policy=settings.policies[name],
-            direction=settings.direction,
-        )
-        if decision.write_shop and decision.outcome is Outcome.PUSH_HUB:
-            out[name] = (normalize(name, base.get(name)), normalize(name, hub.get(name)))
+        b = normalize(name, base.get(name))
+        h = normalize(name, hub.get(name))
+        if h != b:
+            out[name] = (b, h)
     return out
 
 

@@ -20,7 +20,8 @@
   (the same transform the pull uses), so the poll or webhook that brings our own write back hashes the same and
   changes nothing. For a variable product whose variations were written, the parent and its variations are read
   back (their times and the variant positions move with the write): the parents 100 per call
-  (``GET products?include=...``) once every variation batch is sent, the variations listed only when the batch
+  (``GET products?include=...``) once their variation batches are answered (with batches in flight, while the
+  later batches are: ``_variations``), the variations listed only when the batch
   answers do not hold all of them (a parent created by this push has exactly the variations it answered; an
   update of existing variations keeps each one's position from its base, as an update does not move it). The
   links of new parents are committed once per products batch, the bare links of new variations with SKUs 300 at a
@@ -297,8 +298,13 @@ class _Writer:
         self.parent_links: list[dict[str, Any]] = []
         # Bare links of variations just created with a SKU, committed FRESH_LINKS at a time (see _variations).
         self.fresh_links: list[dict[str, Any]] = []
-        # Parents whose variations were written, relinked together at the end (see _relink_parents).
+        # Parents whose variations were written, relinked MAX_PER_PAGE at a time (see _relink_parents): with batches
+        # in flight, each full chunk as soon as its parents' batches are answered, overlapping the later batches;
+        # ``relinked``: how many of ``to_relink`` are read (or being read) already; ``relink_later``: chunks left
+        # for the end, with their read-back when it was made (None: the overlapped read failed, read again then).
         self.to_relink: list[_Relink] = []
+        self.relinked = 0
+        self.relink_later: list[tuple[list[_Relink], Any]] = []
 
     # -- links --------------------------------------------------------------------------------------------------
 
@@ -789,6 +795,9 @@ class _Writer:
                 self._send_alone(push)
             return
         pending: deque[tuple[_ParentPush, Future[_Answers]]] = deque()
+        # Read-backs in flight: each MAX_PER_PAGE parents whose batches are all answered are read back (one GET,
+        # in a worker, counted in the calls in flight) while later batches are sent, and relinked here when read.
+        reading: deque[tuple[list[_Relink], Future[Any]]] = deque()
         error: BaseException | None = None
 
         def settle_oldest() -> None:
@@ -803,11 +812,38 @@ class _Writer:
             else:
                 self._finish(push)
 
+        def relink_oldest() -> None:
+            chunk, future = reading.popleft()
+            try:
+                items = future.result()
+            except Exception:  # read again at the end (_relink_parents), where a failure fails the push as before
+                self.relink_later.append((chunk, None))
+                return
+            if _needs_calls(chunk, items):  # its further reads go at the end, alone (push_concurrency holds)
+                self.relink_later.append((chunk, items))
+                return
+            self._relink_chunk(chunk, items)
+
+        def settle_one() -> None:
+            if reading and (reading[0][1].done() or not pending):
+                relink_oldest()
+            else:
+                settle_oldest()
+
+        def read_ready(pool: ThreadPoolExecutor) -> None:
+            while error is None and len(self.to_relink) - self.relinked >= MAX_PER_PAGE:
+                chunk = self.to_relink[self.relinked : self.relinked + MAX_PER_PAGE]
+                self.relinked += len(chunk)
+                while len(pending) + len(reading) >= self.concurrency:
+                    settle_one()
+                reading.append((chunk, pool.submit(self._read_parents, chunk)))
+
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="woo-push") as pool:
             try:
                 for parent in parents:
                     if error is not None:
                         break
+                    read_ready(pool)
                     push = self._prepare(parent)
                     if not push.chunks:
                         while pending:
@@ -815,23 +851,26 @@ class _Writer:
                         self._finish(push)
                         continue
                     if not push.adoptable:  # a SKU-less create: alone, after everything in flight
-                        while pending:
-                            settle_oldest()
+                        while pending or reading:
+                            settle_one()
                         if error is not None:
                             break
                         self._send_alone(push)
                         continue
-                    while len(pending) >= self.concurrency:
-                        settle_oldest()
+                    while len(pending) + len(reading) >= self.concurrency:
+                        settle_one()
                     if error is not None:
                         break
                     pending.append((push, pool.submit(self._post_chunks, parent, push.chunks)))
-                while pending:
-                    settle_oldest()
+                while pending or reading:
+                    settle_one()
+                    read_ready(pool)
             finally:
                 # Something in this thread failed (a link commit): what is still in flight is answered and dropped;
                 # variations it created have SKUs, linked by the rerun ("duplicated SKU"), as after a kill.
                 for _push, future in pending:
+                    future.cancel()
+                for _chunk, future in reading:
                     future.cancel()
         if error is not None:
             raise error
@@ -984,22 +1023,36 @@ class _Writer:
             self.to_relink.append(_Relink(parent, written, duplicates, push.answered if complete else None))
 
     def _relink_parents(self) -> None:
-        """Relink every parent whose variations were written: the parents are read back 100 per call
+        """Relink every parent whose variations were written and not relinked yet (``_variations`` relinks each
+        full chunk while later batches are in flight): the parents are read back 100 per call
         (``GET products?include=...``), their variations listed only when the batches did not answer all of them,
         and the links of each 100 parents committed together."""
-        for start in range(0, len(self.to_relink), MAX_PER_PAGE):
-            chunk = self.to_relink[start : start + MAX_PER_PAGE]
-            ids = ",".join(r.parent for r in chunk)
-            items = self.client.get("products", {"include": ids, "per_page": MAX_PER_PAGE, "status": "any"})
-            parents = {str(p.get("id")): p for p in items if isinstance(p, Mapping)} if isinstance(items, list) else {}
-            rows: list[dict[str, Any]] = []
-            for r in chunk:
-                product = parents.get(r.parent) or self.client.get(f"products/{r.parent}")
-                rows.extend(
-                    self._relink_variable(r.parent, r.written, r.duplicates, product, r.variations, r.positions)
-                )
-            if rows:
-                self.on_links(rows)
+        chunks, self.relink_later = self.relink_later, []
+        chunks += [
+            (self.to_relink[start : start + MAX_PER_PAGE], None)
+            for start in range(self.relinked, len(self.to_relink), MAX_PER_PAGE)
+        ]
+        self.relinked = len(self.to_relink)
+        for chunk, items in chunks:
+            self._relink_chunk(chunk, self._read_parents(chunk) if items is None else items)
+
+    def _read_parents(self, chunk: Sequence[_Relink]) -> Any:
+        """The parents of ``chunk`` as the shop has them now (one ``GET products?include=...``); no state is
+        touched here, so a worker thread may call it."""
+        ids = ",".join(r.parent for r in chunk)
+        return self.client.get("products", {"include": ids, "per_page": MAX_PER_PAGE, "status": "any"})
+
+    def _relink_chunk(self, chunk: Sequence[_Relink], items: Any) -> None:
+        """The links of ``chunk``'s parents and written variations from their read-back, committed together, after
+        the variations' bare links (a bare link committed later would drop the new base)."""
+        parents = {str(p.get("id")): p for p in items if isinstance(p, Mapping)} if isinstance(items, list) else {}
+        rows: list[dict[str, Any]] = []
+        for r in chunk:
+            product = parents.get(r.parent) or self.client.get(f"products/{r.parent}")
+            rows.extend(self._relink_variable(r.parent, r.written, r.duplicates, product, r.variations, r.positions))
+        if rows:
+            self._flush_fresh_links()
+            self.on_links(rows)
 
     def _flush_fresh_links(self) -> None:
         if self.fresh_links:
@@ -1115,6 +1168,13 @@ class _Relink:
         self.duplicates = duplicates
         self.variations = variations
         self.positions = positions
+
+
+def _needs_calls(chunk: Sequence[_Relink], items: Any) -> bool:
+    """Whether relinking ``chunk`` from its parents' read-back ``items`` takes more calls: a parent the read-back
+    lacks (read on its own), or one whose variations the batch answers did not all hold (listed)."""
+    found = {str(p.get("id")) for p in items if isinstance(p, Mapping)} if isinstance(items, list) else set()
+    return any(r.variations is None or r.parent not in found for r in chunk)
 
 
 def _marked(product: Mapping[str, Any], mark: str) -> bool:
