@@ -138,6 +138,8 @@ class Fields:
 
     def text(self, field: str, value: Any) -> str | None:
         """Stripped text, or None for None and ""; a list or an object is refused (module docstring)."""
+        if type(value) is str:  # most values: skips the Mapping ABC check, the costliest part of this call
+            return value.strip() or None
         if value is None:
             return None
         if isinstance(value, list | tuple | Mapping):

@@ -120,6 +120,7 @@ def test_a_list_or_object_where_text_belongs_is_a_transform_error_naming_the_fie
 
 def test_text_email_and_flags() -> None:
     assert F.text("x", "  a  ") == "a" and F.text("x", "") is None and F.text("x", 12) == "12"
+    assert F.text("x", " \t\n") is None and F.text("x", "é ") == "é"
     assert F.email("email", " Ann@Example.COM ") == "ann@example.com"
     assert [F.flag("f", v) for v in (True, 1, "1", "true", "Yes")] == [True] * 5
     assert [F.flag("f", v) for v in (False, 0, "0", "", None, "no", 2)] == [False] * 7
