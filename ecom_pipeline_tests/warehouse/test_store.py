@@ -15,7 +15,7 @@ from ecom_pipeline.warehouse.credentials import CredentialCipher
 from ecom_pipeline.warehouse.engine import make_engine
 from ecom_pipeline.warehouse.schema import entity_links, rejected_records, staging_records, sync_runs
 from ecom_pipeline.warehouse.types import utcnow
-from ecom_pipeline_tests.sync.helpers import link
+from ecom_pipeline_tests.sync.helpers import connect, link
 
 
 @pytest.fixture
@@ -205,23 +205,11 @@ def test_embedded_sqlite_store_works_too(sqlite_warehouse_url: str, cipher: Cred
 
 def test_a_nul_character_in_a_payload_does_not_block_staging(warehouse_url: str) -> None:
     """Prevents one U+0000 in a shop payload from failing the staging transaction on PostgreSQL on every run."""
-    from cryptography.fernet import Fernet
-
     from ecom_pipeline.warehouse.schema import staging_records as _staging
 
     engine = make_engine(warehouse_url)
-    cipher = CredentialCipher(Fernet.generate_key().decode())
     with engine.begin() as conn:
-        iid = store.create_integration(
-            conn,
-            tenant_id="acme",
-            platform="woocommerce",
-            name="n",
-            base_url="http://127.0.0.1:1/n",
-            credentials={},
-            settings={},
-            cipher=cipher,
-        )
+        iid = connect(conn)
         store.stage_records(
             conn,
             [
