@@ -1,5 +1,5 @@
 """Builders shared by the sync tests: canonical records and a connected shop on a real warehouse, its links and
-resolved products; the conflicts resolve recorded."""
+resolved products and stock; the conflicts resolve recorded."""
 
 from __future__ import annotations
 
@@ -70,6 +70,13 @@ def resolve_products(conn: Connection, integration_id: int, *products: Canonical
     """``resolve.resolve_products`` of one page of tenant ``acme``'s shop, now."""
     return resolve.resolve_products(
         conn, tenant_id="acme", integration_id=integration_id, products=list(products), now=utcnow()
+    )
+
+
+def resolve_inventory(conn: Connection, integration_id: int, *items: CanonicalInventory) -> ResolveCounts:
+    """``resolve.resolve_inventory`` of one page of tenant ``acme``'s WooCommerce shop, now."""
+    return resolve.resolve_inventory(
+        conn, tenant_id="acme", integration_id=integration_id, platform="woocommerce", items=list(items), now=utcnow()
     )
 
 

@@ -13,7 +13,17 @@ from sqlalchemy import Engine, func, select
 from ecom_pipeline.sync import resolve
 from ecom_pipeline.warehouse.schema import hub_inventory, hub_order_lines, hub_products, hub_variants
 from ecom_pipeline.warehouse.types import utcnow
-from ecom_pipeline_tests.sync.helpers import T0, connect, line, order, product, resolve_products, stock, variant
+from ecom_pipeline_tests.sync.helpers import (
+    T0,
+    connect,
+    line,
+    order,
+    product,
+    resolve_inventory,
+    resolve_products,
+    stock,
+    variant,
+)
 
 
 def test_a_later_read_without_product_keeps_the_sku_and_variant_the_line_was_sold_as(engine: Engine) -> None:
@@ -67,42 +77,21 @@ def test_stock_rows_of_a_deleted_product_are_tombstoned_so_total_stock_is_not_ov
         resolve_products(
             conn, iid, product("1", variant("11", "A"), variant("12", "B")), product("2", variant("2", "C"))
         )
-        resolve.resolve_inventory(
-            conn,
-            tenant_id="acme",
-            integration_id=iid,
-            platform="woocommerce",
-            items=[stock("11", "A", 5), stock("12", "B", 7), stock("2", "C", 1)],
-            now=utcnow(),
-        )
+        resolve_inventory(conn, iid, stock("11", "A", 5), stock("12", "B", 7), stock("2", "C", 1))
         assert _live_units(conn) == 13
         resolve.tombstone(
             conn, tenant_id="acme", integration_id=iid, entity="product", external_ids=["1"], now=utcnow()
         )
         assert _live_units(conn) == 1
         # A stock reading staged before the deletion arrives late: it must not bring the units back.
-        late = resolve.resolve_inventory(
-            conn,
-            tenant_id="acme",
-            integration_id=iid,
-            platform="woocommerce",
-            items=[stock("11", "A", 5)],
-            now=utcnow(),
-        )
+        late = resolve_inventory(conn, iid, stock("11", "A", 5))
         assert (late.created, late.updated, late.failed) == (0, 0, 0)
         assert _live_units(conn) == 1
         # Restored in the shop: the product comes back first, then its stock.
         resolve_products(
             conn, iid, product("1", variant("11", "A"), variant("12", "B"), updated=T0 + timedelta(hours=1))
         )
-        back = resolve.resolve_inventory(
-            conn,
-            tenant_id="acme",
-            integration_id=iid,
-            platform="woocommerce",
-            items=[stock("11", "A", 5)],
-            now=utcnow(),
-        )
+        back = resolve_inventory(conn, iid, stock("11", "A", 5))
         assert back.updated == 1
         assert _live_units(conn) == 6
 
@@ -113,14 +102,7 @@ def test_a_variant_deleted_in_one_shop_keeps_the_other_shops_stock(engine: Engin
         a, b = connect(conn, url="https://a.example"), connect(conn, url="https://b.example")
         for iid, ext in ((a, "1"), (b, "9")):
             resolve_products(conn, iid, product(ext, variant(ext, "S")))
-            resolve.resolve_inventory(
-                conn,
-                tenant_id="acme",
-                integration_id=iid,
-                platform="woocommerce",
-                items=[stock(ext, "S", 4)],
-                now=utcnow(),
-            )
+            resolve_inventory(conn, iid, stock(ext, "S", 4))
         resolve.tombstone(conn, tenant_id="acme", integration_id=a, entity="product", external_ids=["1"], now=utcnow())
         rows = dict(conn.execute(select(hub_inventory.c.integration_id, hub_inventory.c.deleted_at)).all())
         assert rows[a] is not None and rows[b] is None

@@ -26,6 +26,7 @@ from ecom_pipeline_tests.sync.helpers import (
     line,
     order,
     product,
+    resolve_inventory,
     resolve_products,
     stock,
     variant,
@@ -132,28 +133,15 @@ def test_inventory_by_link_then_sku_and_unknown_variant_fails(engine: Engine) ->
     with engine.begin() as conn:
         a, b = connect(conn, url="https://a.example"), connect(conn, url="https://b.example")
         resolve_products(conn, a, product("1", variant("11", "A")))
-        counts = resolve.resolve_inventory(
-            conn,
-            tenant_id="acme",
-            integration_id=a,
-            platform="woocommerce",
-            items=[stock("11", None, 5), stock("99", None, 1)],
-            now=utcnow(),
-        )
+        counts = resolve_inventory(conn, a, stock("11", None, 5), stock("99", None, 1))
         assert (counts.created, counts.failed) == (1, 1) and counts.failures[0][0] == "99"
-        counts = resolve.resolve_inventory(
-            conn, tenant_id="acme", integration_id=b, platform="woocommerce", items=[stock("x", "A", 7)], now=utcnow()
-        )
+        counts = resolve_inventory(conn, b, stock("x", "A", 7))
         assert counts.created == 1
         rows = conn.execute(select(hub_inventory.c.location, hub_inventory.c.available)).all()
         assert sorted(rows) == [(f"woocommerce:{a}:default", 5), (f"woocommerce:{b}:default", 7)]
-        again = resolve.resolve_inventory(
-            conn, tenant_id="acme", integration_id=a, platform="woocommerce", items=[stock("11", None, 5)], now=utcnow()
-        )
+        again = resolve_inventory(conn, a, stock("11", None, 5))
         assert again.unchanged == 1
-        changed = resolve.resolve_inventory(
-            conn, tenant_id="acme", integration_id=a, platform="woocommerce", items=[stock("11", None, 3)], now=utcnow()
-        )
+        changed = resolve_inventory(conn, a, stock("11", None, 3))
         assert changed.updated == 1
 
 
