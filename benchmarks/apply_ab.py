@@ -19,13 +19,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import logging
 import os
 import shutil
 import subprocess
 import sys
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +31,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from benchmarks.run import PG_ADMIN_URL, Shop, Size
+from benchmarks.woo_staging import ENTITIES, stage_woocommerce_shop
 
-ENTITIES = ("product", "inventory", "customer", "order")
 STAGED_DB = "ecom_apply_ab_staged"
 # Columns written from our clock, not from the shop: they differ between two applies of the same staging.
 CLOCK_COLUMNS = {"synced_at", "last_synced_at", "applied_at", "created_at", "updated_at", "rejected_at", "resolved_at"}
@@ -64,12 +62,6 @@ def stage(args: argparse.Namespace) -> None:
     key = Fernet.generate_key().decode()
     (work / "key").write_text(key)
     os.environ.update({"ECOM_SECRET_KEY": key, "ECOM_PIPELINE_HOME": str(work), "DAGSTER_HOME": str(work)})
-    from ecom_pipeline.cli import main as cli_main
-    from ecom_pipeline.platforms.registry import platforms
-    from ecom_pipeline.sync.extract_run import ExtractOptions, extract_for_tenant
-    from ecom_pipeline.warehouse.credentials import CredentialCipher
-    from ecom_pipeline.warehouse.engine import make_engine
-
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{STAGED_DB}" WITH (FORCE)'))
@@ -78,26 +70,7 @@ def stage(args: argparse.Namespace) -> None:
     shop = Shop(Size("ab", args.products, 0.94, args.products * 2, args.products // 3), work)
     try:
         for url in (f"sqlite:///{work / 'staged.db'}", _pg_url(STAGED_DB)):
-            argv = ["--warehouse-url", url, "connect", "woocommerce", "--tenant", "ab", "--url", shop.url]
-            argv += ["--consumer-key", shop.consumer_key, "--consumer-secret", shop.consumer_secret, "--name", "ab"]
-            if cli_main(argv) != 0:
-                raise SystemExit("connect failed")
-            engine = make_engine(url)
-            options = ExtractOptions(full_refresh=False, lookback=timedelta(seconds=300), client={})
-            for entity in ENTITIES:
-                done = extract_for_tenant(
-                    engine,
-                    CredentialCipher(key),
-                    platforms()["woocommerce"],
-                    tenant="ab",
-                    entity=entity,
-                    run_id="extract",
-                    options=options,
-                    log=logging.getLogger("ab"),
-                    label=entity,
-                )
-                if done.errors:
-                    raise SystemExit(f"extract failed: {done.errors}")
+            engine = stage_woocommerce_shop(url, shop, key)
             with engine.connect() as conn:
                 count = conn.execute(text("SELECT count(*) FROM staging_records")).scalar_one()
                 if engine.dialect.name == "sqlite":  # into the file itself: ``apply`` copies the file alone

@@ -13,13 +13,11 @@ machine, paths measured side by side and alternated say more than two full bench
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -27,9 +25,9 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from benchmarks.run import PG_ADMIN_URL, Shop, Size
+from benchmarks.woo_staging import ENTITIES, stage_woocommerce_shop
 
 Measure = tuple[float, float, float]  # wall, our CPU, PostgreSQL backends' CPU
-ENTITIES = ("product", "inventory", "customer", "order")
 
 
 def _backends_cpu(admin: Engine, database: str) -> dict[int, float]:
@@ -72,13 +70,9 @@ def main() -> None:
     key = Fernet.generate_key().decode()
     os.environ.update({"ECOM_SECRET_KEY": key, "ECOM_PIPELINE_HOME": str(work_dir), "DAGSTER_HOME": str(work_dir)})
 
-    from ecom_pipeline.cli import main as cli_main
     from ecom_pipeline.platforms.registry import platforms
     from ecom_pipeline.sync.apply import apply_staged
-    from ecom_pipeline.sync.extract_run import ExtractOptions, extract_for_tenant
     from ecom_pipeline.warehouse import store
-    from ecom_pipeline.warehouse.credentials import CredentialCipher
-    from ecom_pipeline.warehouse.engine import make_engine
     from ecom_pipeline.warehouse.schema import staging_records
 
     shop = Shop(Size("ab", args.products, 0.94, args.products * 2, args.products // 3), work_dir)
@@ -88,27 +82,8 @@ def main() -> None:
         conn.execute(text(f'CREATE DATABASE "{database}"'))
     url = make_url(PG_ADMIN_URL).set(database=database).render_as_string(hide_password=False)
     try:
-        argv = ["--warehouse-url", url, "connect", "woocommerce", "--tenant", "ab", "--url", shop.url]
-        argv += ["--consumer-key", shop.consumer_key, "--consumer-secret", shop.consumer_secret, "--name", "ab"]
-        if cli_main(argv) != 0:
-            raise SystemExit("connect failed")
-        engine = make_engine(url)
+        engine = stage_woocommerce_shop(url, shop, key)
         specs = platforms()
-        options = ExtractOptions(full_refresh=False, lookback=timedelta(seconds=300), client={})
-        for entity in ENTITIES:
-            done = extract_for_tenant(
-                engine,
-                CredentialCipher(key),
-                specs["woocommerce"],
-                tenant="ab",
-                entity=entity,
-                run_id="extract",
-                options=options,
-                log=logging.getLogger("ab"),
-                label=entity,
-            )
-            if done.errors:
-                raise SystemExit(f"extract failed: {done.errors}")
         with engine.connect() as conn:
             staged = [
                 store.StagedRecord(

@@ -35,6 +35,21 @@ class World(ShopifyWorld):
     def hub_rows(self) -> dict[str, tuple[Any, ...]]:
         return self.hub_rows_of(["tee", "mug"], OURS)
 
+    def assert_a_push_sends_nothing(self) -> None:
+        """A push now finds nothing to send: no mutation reaches the shop."""
+        self.clear()
+        assert self.push() == 0
+        assert self.mutations() == []
+
+    def assert_the_pull_rewrites_nothing_and_a_push_sends_nothing(self) -> None:
+        """The pull after our writes reads back their echo (the records' new times): it rewrites nothing of ours,
+        not even synced_at, and a push after it sends nothing."""
+        before = self.hub_rows()
+        outcome = run_sync(TENANT, instance=self.instance)
+        assert outcome.success, outcome.failure
+        assert self.hub_rows() == before
+        self.assert_a_push_sends_nothing()
+
 
 @pytest.fixture
 def world(open_push_world: OpenPushWorld) -> Iterator[World]:
@@ -65,17 +80,9 @@ def test_push_creates_the_catalogue_with_product_set_then_a_second_push_and_the_
     run = world.export_runs()[-1]
     assert (run.direction, run.status, run.created, run.failed) == ("push", "success", 2, 0)
 
-    world.clear()
-    assert world.push() == 0
-    assert world.mutations() == []
+    world.assert_a_push_sends_nothing()
 
-    before = world.hub_rows()
-    outcome = run_sync(TENANT, instance=world.instance)
-    assert outcome.success, outcome.failure
-    assert world.hub_rows() == before  # echo: nothing of ours rewritten, not even synced_at
-    world.clear()
-    assert world.push() == 0
-    assert world.mutations() == []
+    world.assert_the_pull_rewrites_nothing_and_a_push_sends_nothing()
 
 
 def test_a_hub_price_edit_is_one_variants_bulk_update_and_nothing_else(
@@ -97,12 +104,7 @@ def test_a_hub_price_edit_is_one_variants_bulk_update_and_nothing_else(
     assert world.variants_by_sku()["TEE-S"][0].price == Decimal("19.90")
     run = world.export_runs()[-1]
     assert (run.created, run.updated, run.failed) == (0, 1, 0)
-    before = world.hub_rows()
-    assert run_sync(TENANT, instance=world.instance).success
-    assert world.hub_rows() == before  # the echo of an update (the variant's and its product's new times)
-    world.clear()
-    assert world.push() == 0
-    assert world.mutations() == []
+    world.assert_the_pull_rewrites_nothing_and_a_push_sends_nothing()
 
 
 def test_a_user_error_lands_in_rejected_records_and_the_rest_applies(
@@ -152,9 +154,7 @@ def test_a_push_killed_between_create_and_link_adopts_the_product_by_sku_on_reru
     assert [r.status for r in world.export_runs()] == ["failed", "success"]
     adopted = {("product", tee), *(("variant", v) for v in tee_variants)}
     assert {k: v for k, v in world.last_push_outcomes().items() if k in adopted} == dict.fromkeys(adopted, "adopted")
-    world.clear()
-    assert world.push() == 0
-    assert world.mutations() == []
+    world.assert_a_push_sends_nothing()
 
 
 def test_a_hub_delete_is_a_draft_product_in_shopify_written_once(world: World) -> None:
@@ -169,9 +169,7 @@ def test_a_hub_delete_is_a_draft_product_in_shopify_written_once(world: World) -
     assert world.mutations() == ["productSet"]
     mug = world.shop.store.products[world.variants_by_sku()["MUG-1"][0].product_id]
     assert mug.status == "DRAFT"
-    world.clear()
-    assert world.push() == 0
-    assert world.mutations() == []
+    world.assert_a_push_sends_nothing()
 
 
 def test_a_push_without_the_write_products_scope_fails_with_what_to_do_and_writes_nothing(
@@ -226,9 +224,7 @@ def test_the_products_webhooks_our_own_push_triggers_change_nothing_in_the_hub_a
         assert report.dead == 0 and report.retried == 0, report.errors
         assert all(r.rejected == 0 for r in report.entities.values())
         assert world.hub_rows() == before
-        world.clear()
-        assert world.push() == 0
-        assert world.mutations() == []
+        world.assert_a_push_sends_nothing()
 
 
 def test_a_hub_product_whose_handle_an_unrelated_shop_product_has_is_refused_not_overwritten(
@@ -263,12 +259,7 @@ def test_a_variant_added_in_the_hub_is_one_variants_bulk_create_under_the_same_p
     assert [(v.product_id, v.price, v.option_values) for v in tee_l] == [(tee_id, Decimal("21.90"), ["L"])]
     assert world.shop.store.products[tee_id].options[0].values == ["S", "M", "L"]
     assert world.export_runs()[-1].created == 1
-    before = world.hub_rows()
-    assert run_sync(TENANT, instance=world.instance).success
-    assert world.hub_rows() == before
-    world.clear()
-    assert world.push() == 0
-    assert world.mutations() == []
+    world.assert_the_pull_rewrites_nothing_and_a_push_sends_nothing()
 
 
 FIELDS_CATALOGUE = [
@@ -297,9 +288,7 @@ def test_weight_and_barcode_reach_the_shop_in_kilograms_and_nothing_is_written_t
         "TEE-M": ("0012345678905", Decimal("0.25"), "KILOGRAMS"),
         "MUG-1": ("978-0-306-40615-7", Decimal("0.35"), "KILOGRAMS"),
     }
-    world.clear()
-    assert world.push() == 0
-    assert world.mutations() == []
+    world.assert_a_push_sends_nothing()
     before = world.hub_rows()
     outcome = run_sync(TENANT, instance=world.instance)
     assert outcome.success, outcome.failure
@@ -314,9 +303,7 @@ def test_weight_and_barcode_reach_the_shop_in_kilograms_and_nothing_is_written_t
     assert world.mutations() == ["productVariantsBulkUpdate"]
     mug = world.variants_by_sku()["MUG-1"][0]
     assert (mug.barcode, store.inventory_items[mug.inventory_item_id].weight) == ("5901234123457", Decimal("0.5"))
-    world.clear()
-    assert world.push() == 0
-    assert world.mutations() == []
+    world.assert_a_push_sends_nothing()
 
 
 def test_the_pull_reads_a_weight_kept_in_pounds_or_grams_as_kilograms(world: World) -> None:
@@ -365,18 +352,14 @@ def test_a_product_with_more_than_100_variants_is_linked_and_the_items_after_it_
     skus = world.variants_by_sku()
     assert sum(1 for s in skus if s.startswith("BIG-")) == BIG_VARIANTS and len(skus["MUG-1"]) == 1
     assert len(world.linked_variant_skus()) == BIG_VARIANTS + 1 and world.rejected() == []
-    world.clear()
-    assert world.push() == 0
-    assert world.mutations() == []
+    world.assert_a_push_sends_nothing()
     for values in ({"title": "Bigger"}, {"deleted_at": utcnow()}):
         world.set_hub("big", **values)
         world.clear()
         assert world.push() == 0
         assert world.mutations() == ["productSet"]
         assert world.rejected() == []
-        world.clear()
-        assert world.push() == 0
-        assert world.mutations() == []
+        world.assert_a_push_sends_nothing()
     assert world.product("BIG-0").status == "DRAFT" and world.product("BIG-0").title == "Bigger"
 
 
@@ -439,9 +422,7 @@ def test_adopting_a_shop_product_by_sku_keeps_the_merchants_variants_the_hub_doe
     assert skus["X-1"][0].price == Decimal("12.00") and store.products[product.id].title == "X Tee"
     assert world.linked_variant_skus() == ["X-1", "X-2"] and world.rejected() == []
     assert any("X-3" in r.getMessage() and "left as they are" in r.getMessage() for r in caplog.records)
-    world.clear()
-    assert world.push() == 0
-    assert world.mutations() == []
+    world.assert_a_push_sends_nothing()
 
 
 def test_connecting_the_shop_again_keeps_its_webhook_secret_and_the_merchants_stock_settings(world: World) -> None:
@@ -508,6 +489,4 @@ def test_a_lost_variants_bulk_create_answer_links_the_variant_made_instead_of_re
         "TEE-M": 1,
     }
     assert world.linked_variant_skus() == ["TEE-M", "TEE-S"] and world.rejected() == []
-    world.clear()
-    assert world.push() == 0
-    assert world.mutations() == []
+    world.assert_a_push_sends_nothing()

@@ -10,7 +10,6 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -18,11 +17,12 @@ import requests
 
 from ecom_pipeline.platforms.errors import RequestBudgetExceeded, ShopServerError
 from ecom_pipeline.platforms.http import HttpOptions, HttpSession
+from ecom_pipeline_tests.local_http import QuietHandler, serving
 
 BODY = json.dumps({"ok": True}).encode()
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     served = 0
     lock = threading.Lock()
 
@@ -30,27 +30,14 @@ class _Handler(BaseHTTPRequestHandler):
         time.sleep(0.005)
         with _Handler.lock:
             _Handler.served += 1
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(BODY)))
-        self.end_headers()
-        self.wfile.write(BODY)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        self.send_body(200, BODY)
 
 
 @pytest.fixture
 def server() -> Iterator[str]:
     _Handler.served = 0
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serving(_Handler) as url:
+        yield url
 
 
 class RecordingSession(requests.Session):
@@ -112,7 +99,7 @@ def test_the_request_budget_holds_exactly_across_threads(server: str) -> None:
     assert refused == 8 * 30 - 100
 
 
-class _FlakyHandler(BaseHTTPRequestHandler):
+class _FlakyHandler(QuietHandler):
     """503 to the first request of each path, 200 after: one retry makes any call succeed."""
 
     seen: dict[str, int] = {}
@@ -121,28 +108,14 @@ class _FlakyHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         with _FlakyHandler.lock:
             count = _FlakyHandler.seen[self.path] = _FlakyHandler.seen.get(self.path, 0) + 1
-        body = BODY if count > 1 else b'{"message": "busy"}'
-        self.send_response(200 if count > 1 else 503)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        self.send_body(200 if count > 1 else 503, BODY if count > 1 else b'{"message": "busy"}')
 
 
 @pytest.fixture
 def flaky() -> Iterator[str]:
     _FlakyHandler.seen = {}
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _FlakyHandler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serving(_FlakyHandler) as url:
+        yield url
 
 
 def test_without_retries_is_for_the_calling_thread_only_and_other_threads_keep_theirs(flaky: str) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import requests
+
 from ecom_pipeline.sandbox.server import ShopHandle
 from ecom_pipeline_tests.sandbox.conftest import WooClient
 
@@ -44,6 +46,24 @@ def _paid_order(client: WooClient, product_id: int, quantity: int, payment: str 
     return resp.json()
 
 
+def _refund_first_line(
+    client: WooClient, order: dict[str, Any], quantity: int, refund_total: str, amount: str, **fields: Any
+) -> requests.Response:
+    """POST a refund of ``quantity`` of the order's first line (``refund_total`` for it, ``amount`` in all) that
+    does not go through the payment gateway; ``fields`` add to the body (reason, api_restock)."""
+    line = order["line_items"][0]
+    return client.request(
+        "POST",
+        f"/orders/{order['id']}/refunds",
+        json={
+            "amount": amount,
+            **fields,
+            "api_refund": False,
+            "line_items": [{"id": line["id"], "quantity": quantity, "refund_total": refund_total}],
+        },
+    )
+
+
 def _meta(line: dict[str, Any], key: str) -> str | None:
     return next((m["value"] for m in line["meta_data"] if m["key"] == key), None)
 
@@ -57,17 +77,7 @@ def test_partial_refund_with_restock_raises_stock_and_shows_on_the_order(client:
     assert client.get(f"/products/{product['id']}").json()["stock_quantity"] == 7
     line = order["line_items"][0]
 
-    resp = client.request(
-        "POST",
-        f"/orders/{order['id']}/refunds",
-        json={
-            "amount": "12.00",
-            "reason": "One mug arrived broken",
-            "api_refund": False,
-            "api_restock": True,
-            "line_items": [{"id": line["id"], "quantity": 1, "refund_total": "12.00"}],
-        },
-    )
+    resp = _refund_first_line(client, order, 1, "12.00", "12.00", reason="One mug arrived broken", api_restock=True)
 
     assert resp.status_code == 201, resp.text
     refund = resp.json()
@@ -98,16 +108,7 @@ def test_partial_refund_with_restock_raises_stock_and_shows_on_the_order(client:
 def test_full_refund_makes_the_order_refunded_and_restocks_every_unit(client: WooClient) -> None:
     product = _product(client, "REFUND-FULL", stock=5)
     order = _paid_order(client, product["id"], 2)
-    line = order["line_items"][0]
-    resp = client.request(
-        "POST",
-        f"/orders/{order['id']}/refunds",
-        json={
-            "amount": order["total"],
-            "api_refund": False,
-            "line_items": [{"id": line["id"], "quantity": 2, "refund_total": line["total"]}],
-        },
-    )
+    resp = _refund_first_line(client, order, 2, order["line_items"][0]["total"], order["total"])
     assert resp.status_code == 201, resp.text
     assert client.get(f"/orders/{order['id']}").json()["status"] == "refunded"
     assert client.get(f"/products/{product['id']}").json()["stock_quantity"] == 5  # api_restock defaults to true
@@ -116,17 +117,7 @@ def test_full_refund_makes_the_order_refunded_and_restocks_every_unit(client: Wo
 def test_refund_without_restock_leaves_stock_alone(client: WooClient) -> None:
     product = _product(client, "REFUND-NORESTOCK", stock=4)
     order = _paid_order(client, product["id"], 1)
-    line = order["line_items"][0]
-    resp = client.request(
-        "POST",
-        f"/orders/{order['id']}/refunds",
-        json={
-            "amount": "12.00",
-            "api_refund": False,
-            "api_restock": False,
-            "line_items": [{"id": line["id"], "quantity": 1, "refund_total": "12.00"}],
-        },
-    )
+    resp = _refund_first_line(client, order, 1, "12.00", "12.00", api_restock=False)
     assert resp.status_code == 201
     assert client.get(f"/products/{product['id']}").json()["stock_quantity"] == 3
 

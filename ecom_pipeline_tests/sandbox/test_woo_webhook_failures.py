@@ -11,26 +11,27 @@ re-activation), so receivers and upkeep code tuned against it behave differently
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from ecom_pipeline.sandbox.server import ShopHandle
+from ecom_pipeline_tests.local_http import QuietHandler, serving
 from ecom_pipeline_tests.sandbox.conftest import WooClient
 
 
 class Answering:
-    """A subscriber answering every POST to /hook with ``status`` (a redirect points at /elsewhere)."""
+    """A subscriber answering every POST to /hook with ``status`` (a redirect points at /elsewhere); ``url`` while
+    served."""
 
     def __init__(self) -> None:
         self.status = 200
         self.paths: list[str] = []
+        self.url = ""
         subscriber = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def _answer(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 subscriber.paths.append(f"{self.command} {self.path}")
@@ -44,19 +45,15 @@ class Answering:
             do_POST = _answer
             do_GET = _answer
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self.handler = Handler
 
 
 @pytest.fixture
 def subscriber() -> Iterator[Answering]:
     sub = Answering()
-    yield sub
-    sub.server.shutdown()
+    with serving(sub.handler) as base:
+        sub.url = f"{base}/hook"
+        yield sub
 
 
 @pytest.fixture

@@ -6,46 +6,42 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from ecom_pipeline.sandbox.server import SandboxServer, ShopHandle
+from ecom_pipeline_tests.local_http import QuietHandler, serving
 from ecom_pipeline_tests.sandbox.conftest import RECORDED, WooClient
 
 SECRET = "wc-test-webhook-secret-2026"
 
 
 class Capture:
-    """A subscriber on 127.0.0.1 that records every request (headers in wire order, raw body)."""
+    """A subscriber that records every request (headers in wire order, raw body); ``url`` while ``served``."""
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.url = ""
         capture = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 capture.requests.append({"path": self.path, "headers": list(self.headers.items()), "body": body})
                 self.send_response(200)
                 self.end_headers()
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self.handler = Handler
 
 
 @pytest.fixture
 def capture() -> Iterator[Capture]:
     cap = Capture()
-    yield cap
-    cap.server.shutdown()
+    with serving(cap.handler) as base:
+        cap.url = f"{base}/hook"
+        yield cap
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""Builders shared by the sync tests: canonical records and a connected shop on a real warehouse; the conflicts
-resolve recorded."""
+"""Builders shared by the sync tests: canonical records and a connected shop on a real warehouse, its links and
+resolved products and stock; the conflicts resolve recorded."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
+from ecom_pipeline.sync import resolve
 from ecom_pipeline.sync.canonical import (
     CanonicalCustomer,
     CanonicalInventory,
@@ -17,9 +18,11 @@ from ecom_pipeline.sync.canonical import (
     CanonicalProduct,
     CanonicalVariant,
 )
+from ecom_pipeline.sync.resolve import ResolveCounts
 from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import CredentialCipher
 from ecom_pipeline.warehouse.schema import sync_conflicts
+from ecom_pipeline.warehouse.types import utcnow
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 CIPHER = CredentialCipher(CredentialCipher.generate_key())
@@ -37,6 +40,43 @@ def connect(
         credentials={"k": "v"},
         settings={},
         cipher=CIPHER,
+    )
+
+
+def link(
+    conn: Connection,
+    integration_id: int,
+    *,
+    entity: str = "product",
+    external_id: str = "1",
+    hub_id: int = 1,
+    now: datetime = T0,
+    **fields: Any,
+) -> None:
+    """``store.upsert_link`` for tenant ``acme``: by default shop record ``product`` 1 is hub row 1 since ``T0``."""
+    store.upsert_link(
+        conn,
+        tenant_id="acme",
+        integration_id=integration_id,
+        entity=entity,
+        external_id=external_id,
+        hub_id=hub_id,
+        now=now,
+        **fields,
+    )
+
+
+def resolve_products(conn: Connection, integration_id: int, *products: CanonicalProduct) -> ResolveCounts:
+    """``resolve.resolve_products`` of one page of tenant ``acme``'s shop, now."""
+    return resolve.resolve_products(
+        conn, tenant_id="acme", integration_id=integration_id, products=list(products), now=utcnow()
+    )
+
+
+def resolve_inventory(conn: Connection, integration_id: int, *items: CanonicalInventory) -> ResolveCounts:
+    """``resolve.resolve_inventory`` of one page of tenant ``acme``'s WooCommerce shop, now."""
+    return resolve.resolve_inventory(
+        conn, tenant_id="acme", integration_id=integration_id, platform="woocommerce", items=list(items), now=utcnow()
     )
 
 

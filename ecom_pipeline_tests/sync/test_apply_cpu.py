@@ -46,7 +46,7 @@ from ecom_pipeline.warehouse.schema import (
     rejected_records,
     staging_records,
 )
-from ecom_pipeline_tests.sync.helpers import T0, connect
+from ecom_pipeline_tests.sync.helpers import T0, connect, link
 
 ENTITIES = ("product", "inventory", "customer", "order")
 HUB_TABLES: tuple[Table, ...] = (
@@ -284,14 +284,12 @@ def test_reference_lookups_read_no_snapshots_and_leave_the_same_hub(
 def test_get_links_reads_only_the_columns_asked_for(engine: Engine) -> None:
     with engine.begin() as conn:
         iid = connect(conn)
-        store.upsert_link(
+        link(
             conn,
-            tenant_id="acme",
-            integration_id=iid,
+            iid,
             entity="variant",
             external_id="7",
             hub_id=3,
-            now=T0,
             sku="S-7",
             base_snapshot={"title": "x"},
             base_hash="h",
@@ -387,17 +385,7 @@ def test_copy_sends_the_snapshot_text_to_jsonb_and_reads_back_the_value(engine: 
         assert store._copy_writer(kind, engine.dialect)(dict(snapshot)) != snapshot.json_text  # re-encoded
     with engine.begin() as conn:
         iid = connect(conn)
-        store.upsert_link(
-            conn,
-            tenant_id="acme",
-            integration_id=iid,
-            entity="product",
-            external_id="1",
-            hub_id=1,
-            now=T0,
-            base_snapshot=snapshot,
-            base_hash=digest,
-        )
+        link(conn, iid, base_snapshot=snapshot, base_hash=digest)
         assert store.get_links(conn, iid, "product", ["1"])["1"].base_snapshot == dict(snapshot)
 
 

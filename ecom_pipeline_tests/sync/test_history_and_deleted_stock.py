@@ -13,16 +13,24 @@ from sqlalchemy import Engine, func, select
 from ecom_pipeline.sync import resolve
 from ecom_pipeline.warehouse.schema import hub_inventory, hub_order_lines, hub_products, hub_variants
 from ecom_pipeline.warehouse.types import utcnow
-from ecom_pipeline_tests.sync.helpers import T0, connect, line, order, product, stock, variant
+from ecom_pipeline_tests.sync.helpers import (
+    T0,
+    connect,
+    line,
+    order,
+    product,
+    resolve_inventory,
+    resolve_products,
+    stock,
+    variant,
+)
 
 
 def test_a_later_read_without_product_keeps_the_sku_and_variant_the_line_was_sold_as(engine: Engine) -> None:
     """WooCommerce reports product_id 0 and no SKU on old lines once the product is deleted: history must stay."""
     with engine.begin() as conn:
         iid = connect(conn)
-        resolve.resolve_products(
-            conn, tenant_id="acme", integration_id=iid, products=[product("1", variant("1", "MUG"))], now=utcnow()
-        )
+        resolve_products(conn, iid, product("1", variant("1", "MUG")))
         resolve.resolve_orders(
             conn, tenant_id="acme", integration_id=iid, orders=[order("100", line("L1", "1", "MUG"))], now=utcnow()
         )
@@ -45,16 +53,14 @@ def test_a_tombstoned_product_is_archived_and_a_restored_one_takes_the_shops_sta
     """A deleted or trashed product left 'active' counts in every active-catalogue report (docs promise archived)."""
     with engine.begin() as conn:
         iid = connect(conn)
-        resolve.resolve_products(
-            conn, tenant_id="acme", integration_id=iid, products=[product("1", variant("1", "MUG"))], now=utcnow()
-        )
+        resolve_products(conn, iid, product("1", variant("1", "MUG")))
         resolve.tombstone(
             conn, tenant_id="acme", integration_id=iid, entity="product", external_ids=["1"], now=utcnow()
         )
         row = conn.execute(select(hub_products.c.status, hub_products.c.deleted_at)).one()
         assert row.status == "archived" and row.deleted_at is not None
         back = product("1", variant("1", "MUG"), updated=T0 + timedelta(hours=1))
-        resolve.resolve_products(conn, tenant_id="acme", integration_id=iid, products=[back], now=utcnow())
+        resolve_products(conn, iid, back)
         row = conn.execute(select(hub_products.c.status, hub_products.c.deleted_at)).one()
     assert row.status == "active" and row.deleted_at is None
 
@@ -68,53 +74,24 @@ def test_stock_rows_of_a_deleted_product_are_tombstoned_so_total_stock_is_not_ov
     """Units of deleted products kept live in hub_inventory overstate the merchant's stock."""
     with engine.begin() as conn:
         iid = connect(conn)
-        resolve.resolve_products(
-            conn,
-            tenant_id="acme",
-            integration_id=iid,
-            products=[product("1", variant("11", "A"), variant("12", "B")), product("2", variant("2", "C"))],
-            now=utcnow(),
+        resolve_products(
+            conn, iid, product("1", variant("11", "A"), variant("12", "B")), product("2", variant("2", "C"))
         )
-        resolve.resolve_inventory(
-            conn,
-            tenant_id="acme",
-            integration_id=iid,
-            platform="woocommerce",
-            items=[stock("11", "A", 5), stock("12", "B", 7), stock("2", "C", 1)],
-            now=utcnow(),
-        )
+        resolve_inventory(conn, iid, stock("11", "A", 5), stock("12", "B", 7), stock("2", "C", 1))
         assert _live_units(conn) == 13
         resolve.tombstone(
             conn, tenant_id="acme", integration_id=iid, entity="product", external_ids=["1"], now=utcnow()
         )
         assert _live_units(conn) == 1
         # A stock reading staged before the deletion arrives late: it must not bring the units back.
-        late = resolve.resolve_inventory(
-            conn,
-            tenant_id="acme",
-            integration_id=iid,
-            platform="woocommerce",
-            items=[stock("11", "A", 5)],
-            now=utcnow(),
-        )
+        late = resolve_inventory(conn, iid, stock("11", "A", 5))
         assert (late.created, late.updated, late.failed) == (0, 0, 0)
         assert _live_units(conn) == 1
         # Restored in the shop: the product comes back first, then its stock.
-        resolve.resolve_products(
-            conn,
-            tenant_id="acme",
-            integration_id=iid,
-            products=[product("1", variant("11", "A"), variant("12", "B"), updated=T0 + timedelta(hours=1))],
-            now=utcnow(),
+        resolve_products(
+            conn, iid, product("1", variant("11", "A"), variant("12", "B"), updated=T0 + timedelta(hours=1))
         )
-        back = resolve.resolve_inventory(
-            conn,
-            tenant_id="acme",
-            integration_id=iid,
-            platform="woocommerce",
-            items=[stock("11", "A", 5)],
-            now=utcnow(),
-        )
+        back = resolve_inventory(conn, iid, stock("11", "A", 5))
         assert back.updated == 1
         assert _live_units(conn) == 6
 
@@ -124,17 +101,8 @@ def test_a_variant_deleted_in_one_shop_keeps_the_other_shops_stock(engine: Engin
     with engine.begin() as conn:
         a, b = connect(conn, url="https://a.example"), connect(conn, url="https://b.example")
         for iid, ext in ((a, "1"), (b, "9")):
-            resolve.resolve_products(
-                conn, tenant_id="acme", integration_id=iid, products=[product(ext, variant(ext, "S"))], now=utcnow()
-            )
-            resolve.resolve_inventory(
-                conn,
-                tenant_id="acme",
-                integration_id=iid,
-                platform="woocommerce",
-                items=[stock(ext, "S", 4)],
-                now=utcnow(),
-            )
+            resolve_products(conn, iid, product(ext, variant(ext, "S")))
+            resolve_inventory(conn, iid, stock(ext, "S", 4))
         resolve.tombstone(conn, tenant_id="acme", integration_id=a, entity="product", external_ids=["1"], now=utcnow())
         rows = dict(conn.execute(select(hub_inventory.c.integration_id, hub_inventory.c.deleted_at)).all())
         assert rows[a] is not None and rows[b] is None

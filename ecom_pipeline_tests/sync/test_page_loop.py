@@ -29,22 +29,13 @@ from ecom_pipeline.sync.extract import (
     staged_record,
 )
 from ecom_pipeline.warehouse import store
-from ecom_pipeline_tests.sync.helpers import T0, connect
+from ecom_pipeline_tests.sync.helpers import T0, connect, link
 
 
 def _context(engine: Engine, *, full_refresh: bool = False) -> ExtractContext:
     with engine.begin() as conn:
         integration_id = connect(conn)
-        store.upsert_link(
-            conn,
-            tenant_id="acme",
-            integration_id=integration_id,
-            entity="product",
-            external_id="1",
-            hub_id=1,
-            now=T0,
-            external_updated_at=T0,
-        )
+        link(conn, integration_id, external_updated_at=T0)
         integration = store.get_integration(conn, integration_id)
     return ExtractContext(
         engine=engine, integration=integration, credentials={}, run_id=None, full_refresh=full_refresh

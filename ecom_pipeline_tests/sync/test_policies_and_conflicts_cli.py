@@ -173,18 +173,6 @@ def test_integration_set_bulk_threshold_is_stored_shown_and_reset(
     assert "bulk_mutation_threshold" not in _settings(warehouse_url, iid)
 
 
-def test_integration_set_bulk_threshold_is_refused_outside_shopify(
-    sqlite_warehouse_url: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """Prevents a setting that only Shopify's writer reads from being stored on a WooCommerce shop, doing nothing."""
-    iid = _integration(sqlite_warehouse_url)
-    before = _settings(sqlite_warehouse_url, iid)
-    argv = ["--warehouse-url", sqlite_warehouse_url, "integration", "set", "--integration", str(iid)]
-    assert cli_main([*argv, "--direction", "push", "--bulk-mutation-threshold", "3"]) == 2
-    assert "applies to shopify only; integration" in capsys.readouterr().err
-    assert _settings(sqlite_warehouse_url, iid) == before
-
-
 def test_integration_set_shopify_collections_is_stored_shown_and_turned_off(
     sqlite_warehouse_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -213,15 +201,17 @@ def test_integration_set_shopify_collections_is_stored_shown_and_turned_off(
         SyncSettings.from_settings({"shopify_collections": "maybe"})
 
 
-def test_integration_set_shopify_collections_is_refused_outside_shopify(
-    sqlite_warehouse_url: str, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(("option", "value"), [("--bulk-mutation-threshold", "3"), ("--shopify-collections", "on")])
+def test_integration_set_of_a_shopify_only_setting_is_refused_outside_shopify(
+    sqlite_warehouse_url: str, capsys: pytest.CaptureFixture[str], option: str, value: str
 ) -> None:
-    """Prevents a setting only Shopify reads from being stored on a WooCommerce shop, doing nothing."""
+    """Prevents a setting only Shopify reads (its writer's bulk threshold, its collections) from being stored on a
+    WooCommerce shop, doing nothing."""
     iid = _integration(sqlite_warehouse_url)
     before = _settings(sqlite_warehouse_url, iid)
     argv = ["--warehouse-url", sqlite_warehouse_url, "integration", "set", "--integration", str(iid)]
-    assert cli_main([*argv, "--direction", "push", "--shopify-collections", "on"]) == 2
-    assert "--shopify-collections applies to shopify only; integration" in capsys.readouterr().err
+    assert cli_main([*argv, "--direction", "push", option, value]) == 2
+    assert f"{option} applies to shopify only; integration" in capsys.readouterr().err
     assert _settings(sqlite_warehouse_url, iid) == before
 
 

@@ -19,7 +19,18 @@ from ecom_pipeline.warehouse.schema import (
     hub_variants,
 )
 from ecom_pipeline.warehouse.types import utcnow
-from ecom_pipeline_tests.sync.helpers import T0, connect, customer, line, order, product, stock, variant
+from ecom_pipeline_tests.sync.helpers import (
+    T0,
+    connect,
+    customer,
+    line,
+    order,
+    product,
+    resolve_inventory,
+    resolve_products,
+    stock,
+    variant,
+)
 
 
 def _snapshot(engine: Engine) -> dict[str, list[tuple]]:
@@ -36,19 +47,19 @@ def test_create_then_unchanged_rerun_writes_nothing_then_change_updates(engine: 
     page = [product("1", variant("11", "TEE-S"), variant("12", "TEE-M")), product("2", variant("2", "MUG"))]
     with engine.begin() as conn:
         iid = connect(conn)
-        counts = resolve.resolve_products(conn, tenant_id="acme", integration_id=iid, products=page, now=utcnow())
+        counts = resolve_products(conn, iid, *page)
     assert (counts.created, counts.updated, counts.unchanged) == (2, 0, 0)
     before = _snapshot(engine)
     assert len(before["hub_products"]) == 2 and len(before["hub_variants"]) == 3 and len(before["entity_links"]) == 5
 
     with engine.begin() as conn:
-        counts = resolve.resolve_products(conn, tenant_id="acme", integration_id=iid, products=page, now=utcnow())
+        counts = resolve_products(conn, iid, *page)
     assert (counts.created, counts.updated, counts.unchanged) == (0, 0, 2)
     assert _snapshot(engine) == before
 
     changed = [product("1", variant("11", "TEE-S", price="12.50"), variant("12", "TEE-M")), page[1]]
     with engine.begin() as conn:
-        counts = resolve.resolve_products(conn, tenant_id="acme", integration_id=iid, products=changed, now=utcnow())
+        counts = resolve_products(conn, iid, *changed)
         price = conn.execute(select(hub_variants.c.price).where(hub_variants.c.sku == "TEE-S")).scalar_one()
     assert (counts.created, counts.updated, counts.unchanged) == (0, 1, 1)
     assert price == Decimal("12.50")
@@ -60,12 +71,8 @@ def test_same_sku_on_two_shops_is_one_hub_variant(engine: Engine) -> None:
     """SKU is the cross-shop key: two shops selling TEE-S must meet on one hub variant (or stock would split)."""
     with engine.begin() as conn:
         a, b = connect(conn, url="https://a.example"), connect(conn, url="https://b.example")
-        resolve.resolve_products(
-            conn, tenant_id="acme", integration_id=a, products=[product("1", variant("11", "TEE-S"))], now=utcnow()
-        )
-        counts = resolve.resolve_products(
-            conn, tenant_id="acme", integration_id=b, products=[product("900", variant("901", "TEE-S"))], now=utcnow()
-        )
+        resolve_products(conn, a, product("1", variant("11", "TEE-S")))
+        counts = resolve_products(conn, b, product("900", variant("901", "TEE-S")))
         assert counts.created == 0 and counts.updated == 1
         assert store.count_rows(conn, hub_variants) == 1 and store.count_rows(conn, hub_products) == 1
         la = store.get_links(conn, a, "variant", ["11"])["11"]
@@ -80,16 +87,8 @@ def test_variant_removed_from_product_is_tombstoned_not_deleted(engine: Engine) 
     """Deleting hub rows would break order lines and history; a removed variant gets deleted_at instead."""
     with engine.begin() as conn:
         iid = connect(conn)
-        resolve.resolve_products(
-            conn,
-            tenant_id="acme",
-            integration_id=iid,
-            products=[product("1", variant("11", "A"), variant("12", "B"))],
-            now=utcnow(),
-        )
-        resolve.resolve_products(
-            conn, tenant_id="acme", integration_id=iid, products=[product("1", variant("11", "A"))], now=utcnow()
-        )
+        resolve_products(conn, iid, product("1", variant("11", "A"), variant("12", "B")))
+        resolve_products(conn, iid, product("1", variant("11", "A")))
         rows = dict(conn.execute(select(hub_variants.c.sku, hub_variants.c.deleted_at)).all())
         assert rows["A"] is None and rows["B"] is not None
         assert store.active_external_ids(conn, iid, "variant") == {"11"}
@@ -99,16 +98,8 @@ def test_product_tombstone_spares_rows_another_shop_still_sells(engine: Engine) 
     """A product deleted in one shop but sold in another must stay live in the hub."""
     with engine.begin() as conn:
         a, b = connect(conn, url="https://a.example"), connect(conn, url="https://b.example")
-        resolve.resolve_products(
-            conn,
-            tenant_id="acme",
-            integration_id=a,
-            products=[product("1", variant("11", "S1")), product("2", variant("21", "S2"))],
-            now=utcnow(),
-        )
-        resolve.resolve_products(
-            conn, tenant_id="acme", integration_id=b, products=[product("7", variant("71", "S1"))], now=utcnow()
-        )
+        resolve_products(conn, a, product("1", variant("11", "S1")), product("2", variant("21", "S2")))
+        resolve_products(conn, b, product("7", variant("71", "S1")))
         n = resolve.tombstone(
             conn, tenant_id="acme", integration_id=a, entity="product", external_ids=["1", "2"], now=utcnow()
         )
@@ -129,19 +120,9 @@ def test_older_payload_never_overwrites_newer_hub_state(engine: Engine) -> None:
     """A late webhook carrying an older version must not roll the hub back."""
     with engine.begin() as conn:
         iid = connect(conn)
-        resolve.resolve_products(
-            conn,
-            tenant_id="acme",
-            integration_id=iid,
-            products=[product("1", variant("11", "A"), title="New", updated=T0)],
-            now=utcnow(),
-        )
-        counts = resolve.resolve_products(
-            conn,
-            tenant_id="acme",
-            integration_id=iid,
-            products=[product("1", variant("11", "A"), title="Old", updated=T0 - timedelta(hours=1))],
-            now=utcnow(),
+        resolve_products(conn, iid, product("1", variant("11", "A"), title="New", updated=T0))
+        counts = resolve_products(
+            conn, iid, product("1", variant("11", "A"), title="Old", updated=T0 - timedelta(hours=1))
         )
         assert counts.unchanged == 1
         assert conn.execute(select(hub_products.c.title)).scalar_one() == "New"
@@ -151,31 +132,16 @@ def test_inventory_by_link_then_sku_and_unknown_variant_fails(engine: Engine) ->
     """Stock for a variant the hub does not know must be reported (to be retried), never silently dropped."""
     with engine.begin() as conn:
         a, b = connect(conn, url="https://a.example"), connect(conn, url="https://b.example")
-        resolve.resolve_products(
-            conn, tenant_id="acme", integration_id=a, products=[product("1", variant("11", "A"))], now=utcnow()
-        )
-        counts = resolve.resolve_inventory(
-            conn,
-            tenant_id="acme",
-            integration_id=a,
-            platform="woocommerce",
-            items=[stock("11", None, 5), stock("99", None, 1)],
-            now=utcnow(),
-        )
+        resolve_products(conn, a, product("1", variant("11", "A")))
+        counts = resolve_inventory(conn, a, stock("11", None, 5), stock("99", None, 1))
         assert (counts.created, counts.failed) == (1, 1) and counts.failures[0][0] == "99"
-        counts = resolve.resolve_inventory(
-            conn, tenant_id="acme", integration_id=b, platform="woocommerce", items=[stock("x", "A", 7)], now=utcnow()
-        )
+        counts = resolve_inventory(conn, b, stock("x", "A", 7))
         assert counts.created == 1
         rows = conn.execute(select(hub_inventory.c.location, hub_inventory.c.available)).all()
         assert sorted(rows) == [(f"woocommerce:{a}:default", 5), (f"woocommerce:{b}:default", 7)]
-        again = resolve.resolve_inventory(
-            conn, tenant_id="acme", integration_id=a, platform="woocommerce", items=[stock("11", None, 5)], now=utcnow()
-        )
+        again = resolve_inventory(conn, a, stock("11", None, 5))
         assert again.unchanged == 1
-        changed = resolve.resolve_inventory(
-            conn, tenant_id="acme", integration_id=a, platform="woocommerce", items=[stock("11", None, 3)], now=utcnow()
-        )
+        changed = resolve_inventory(conn, a, stock("11", None, 3))
         assert changed.updated == 1
 
 
@@ -204,13 +170,7 @@ def test_orders_link_customer_replace_lines_and_leave_unknown_variant_null(engin
     """Order lines with an unknown variant are kept with variant_id NULL (revenue must add up); lines are upserted."""
     with engine.begin() as conn:
         iid = connect(conn)
-        resolve.resolve_products(
-            conn,
-            tenant_id="acme",
-            integration_id=iid,
-            products=[product("1", variant("11", "A"), variant("12", "B"))],
-            now=utcnow(),
-        )
+        resolve_products(conn, iid, product("1", variant("11", "A"), variant("12", "B")))
         resolve.resolve_customers(
             conn, tenant_id="acme", integration_id=iid, customers=[customer("c1", "x@example.com")], now=utcnow()
         )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import multiprocessing
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import insert, inspect, select
+from sqlalchemy import Connection, insert, inspect, select
 
 from ecom_pipeline.warehouse import migrate
 from ecom_pipeline.warehouse.engine import make_engine
@@ -27,6 +28,17 @@ def _diffs(url: str) -> list[object]:
         engine.dispose()
 
 
+def _hub_product(conn: Connection, title: str, now: datetime) -> int:
+    """A hub product of tenant ``t``; its id."""
+    return int(
+        conn.execute(
+            insert(hub_products)
+            .values(tenant_id="t", title=title, status="active", synced_at=now)
+            .returning(hub_products.c.id)
+        ).scalar_one()
+    )
+
+
 def test_migrated_schema_equals_metadata_so_code_and_tables_never_drift(backend_url: str) -> None:
     """A migration that forgot a column/index/type (e.g. Money as float) would show up here as a diff."""
     url = backend_url
@@ -40,13 +52,8 @@ def test_upgrade_twice_is_a_no_op_so_every_entry_point_can_call_it(backend_url: 
     """Every process calls upgrade on start; a second call must not fail on existing tables or lose data."""
     url = backend_url
     engine = make_engine(url)
-    now = utcnow()
     with engine.begin() as conn:
-        pid = conn.execute(
-            insert(hub_products)
-            .values(tenant_id="t", title="Kept", status="active", synced_at=now)
-            .returning(hub_products.c.id)
-        ).scalar_one()
+        pid = _hub_product(conn, "Kept", utcnow())
     migrate.upgrade(url)
     migrate.upgrade(url)
     with engine.connect() as conn:
@@ -106,11 +113,7 @@ def test_money_round_trips_exactly_and_naive_times_are_refused(backend_url: str)
     engine = make_engine(url)
     now = utcnow()
     with engine.begin() as conn:
-        pid = conn.execute(
-            insert(hub_products)
-            .values(tenant_id="t", title="P", status="active", synced_at=now)
-            .returning(hub_products.c.id)
-        ).scalar_one()
+        pid = _hub_product(conn, "P", now)
         conn.execute(
             insert(hub_variants).values(
                 tenant_id="t",

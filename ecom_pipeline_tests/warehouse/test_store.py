@@ -15,6 +15,7 @@ from ecom_pipeline.warehouse.credentials import CredentialCipher
 from ecom_pipeline.warehouse.engine import make_engine
 from ecom_pipeline.warehouse.schema import entity_links, rejected_records, staging_records, sync_runs
 from ecom_pipeline.warehouse.types import utcnow
+from ecom_pipeline_tests.sync.helpers import connect, link
 
 
 @pytest.fixture
@@ -48,9 +49,7 @@ def test_reconnecting_a_disconnected_shop_reuses_its_row_and_history(engine: Eng
     """Reconnect must not orphan links (which would re-create the whole catalogue in the hub)."""
     with engine.begin() as conn:
         iid = _connect(conn, cipher)
-        store.upsert_link(
-            conn, tenant_id="acme", integration_id=iid, entity="product", external_id="1", hub_id=1, now=utcnow()
-        )
+        link(conn, iid, now=utcnow())
         store.disconnect_integration(conn, iid)
         record = store.get_integration(conn, iid)
         assert record.status == "disconnected" and not record.active
@@ -184,28 +183,10 @@ def test_upsert_links_batch_updates_existing_and_clears_deleted(engine: Engine, 
     now = utcnow()
     with engine.begin() as conn:
         iid = _connect(conn, cipher)
-        store.upsert_link(
-            conn,
-            tenant_id="acme",
-            integration_id=iid,
-            entity="product",
-            external_id="1",
-            hub_id=10,
-            now=now,
-            base_hash="a",
-        )
+        link(conn, iid, hub_id=10, now=now, base_hash="a")
         store.mark_links_deleted(conn, iid, "product", ["1"], now)
         assert store.active_external_ids(conn, iid, "product") == set()
-        store.upsert_link(
-            conn,
-            tenant_id="acme",
-            integration_id=iid,
-            entity="product",
-            external_id="1",
-            hub_id=10,
-            now=now,
-            base_hash="b",
-        )
+        link(conn, iid, hub_id=10, now=now, base_hash="b")
         links = store.get_links(conn, iid, "product", ["1", "2"])
         assert set(links) == {"1"} and links["1"].base_hash == "b" and links["1"].deleted_at is None
         assert store.count_rows(conn, entity_links) == 1
@@ -224,23 +205,11 @@ def test_embedded_sqlite_store_works_too(sqlite_warehouse_url: str, cipher: Cred
 
 def test_a_nul_character_in_a_payload_does_not_block_staging(warehouse_url: str) -> None:
     """Prevents one U+0000 in a shop payload from failing the staging transaction on PostgreSQL on every run."""
-    from cryptography.fernet import Fernet
-
     from ecom_pipeline.warehouse.schema import staging_records as _staging
 
     engine = make_engine(warehouse_url)
-    cipher = CredentialCipher(Fernet.generate_key().decode())
     with engine.begin() as conn:
-        iid = store.create_integration(
-            conn,
-            tenant_id="acme",
-            platform="woocommerce",
-            name="n",
-            base_url="http://127.0.0.1:1/n",
-            credentials={},
-            settings={},
-            cipher=cipher,
-        )
+        iid = connect(conn)
         store.stage_records(
             conn,
             [

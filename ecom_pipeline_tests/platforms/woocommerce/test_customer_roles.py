@@ -25,8 +25,8 @@ from ecom_pipeline.sandbox.server import SandboxServer, ShopHandle, ShopSpec
 from ecom_pipeline.sandbox.woocommerce.auth import sign_oauth_query
 from ecom_pipeline.sync.extract import ExtractContext
 from ecom_pipeline.warehouse import store
-from ecom_pipeline.warehouse.credentials import CredentialCipher
 from ecom_pipeline.warehouse.schema import staging_records
+from ecom_pipeline_tests.platforms.woocommerce.connect import connect_shop
 
 
 @pytest.fixture
@@ -75,13 +75,7 @@ def test_customers_of_any_role_are_pulled_and_never_tombstoned_by_the_id_scan(
 ) -> None:
     shop = sandbox.shop("wc-roles")
     cid = _wholesale(shop)
-    credentials = {"consumer_key": shop.consumer_key, "consumer_secret": shop.consumer_secret}
-    with engine.begin() as conn:
-        integration_id = store.create_integration(
-            conn, tenant_id="acme", platform="woocommerce", name="wc-roles", base_url=shop.http_url,
-            credentials=credentials, settings={}, cipher=CredentialCipher(CredentialCipher.generate_key()),
-        )  # fmt: skip
-        integration = store.get_integration(conn, integration_id)
+    integration, credentials = connect_shop(engine, shop, name="wc-roles")
     ctx = ExtractContext(engine, integration, credentials, "t", per_page=5, log=logging.getLogger("wc_roles"))
     with _client(shop) as client:
         report = wc.extract_entity(ctx, "customer", client)
@@ -107,13 +101,7 @@ def test_staff_users_listed_by_role_all_are_counted_not_staged_and_not_read_agai
     shop.store.set_customer_role(ids[0], "administrator")
     shop.store.set_customer_role(ids[1], "shop_manager")
     _wholesale(shop)
-    credentials = {"consumer_key": shop.consumer_key, "consumer_secret": shop.consumer_secret}
-    with engine.begin() as conn:
-        integration_id = store.create_integration(
-            conn, tenant_id="acme", platform="woocommerce", name="wc-roles", base_url=shop.http_url,
-            credentials=credentials, settings={}, cipher=CredentialCipher(CredentialCipher.generate_key()),
-        )  # fmt: skip
-        integration = store.get_integration(conn, integration_id)
+    integration, credentials = connect_shop(engine, shop, name="wc-roles")
     ctx = ExtractContext(engine, integration, credentials, "t", per_page=5, log=logging.getLogger("wc_roles"))
 
     def staged() -> set[str]:

@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from ecom_pipeline.platforms.woocommerce import extract as wc
 from ecom_pipeline.warehouse import store
-from ecom_pipeline.warehouse.credentials import CredentialCipher
 from ecom_pipeline.warehouse.engine import make_engine
 from ecom_pipeline.warehouse.schema import staging_records
+from ecom_pipeline_tests.sync.helpers import connect
 
 PAYLOADS: list[Any] = [
     {
@@ -47,18 +47,8 @@ PAYLOADS: list[Any] = [
 def test_stock_cut_in_sql_equals_the_python_cut(backend: str, request: pytest.FixtureRequest) -> None:
     url = request.getfixturevalue("warehouse_url" if backend == "warehouse" else "sqlite_warehouse_url")
     engine = make_engine(url)
-    cipher = CredentialCipher(CredentialCipher.generate_key())
     with engine.begin() as conn:
-        iid = store.create_integration(
-            conn,
-            tenant_id="acme",
-            platform="woocommerce",
-            name="n",
-            base_url="http://127.0.0.1:1/n",
-            credentials={},
-            settings={},
-            cipher=cipher,
-        )
+        iid = connect(conn)
         store.stage_records(
             conn,
             [

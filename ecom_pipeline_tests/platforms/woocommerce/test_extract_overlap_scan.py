@@ -33,9 +33,8 @@ from ecom_pipeline.sandbox.server import SandboxServer, ShopHandle, ShopSpec
 from ecom_pipeline.sandbox.woocommerce.auth import sign_oauth_query
 from ecom_pipeline.sync.apply import apply_staged
 from ecom_pipeline.sync.extract import ExtractContext
-from ecom_pipeline.warehouse import store
-from ecom_pipeline.warehouse.credentials import CredentialCipher
 from ecom_pipeline.warehouse.schema import entity_links, hub_orders, hub_products
+from ecom_pipeline_tests.platforms.woocommerce.connect import connect_shop
 
 PER_PAGE = 5
 ENTITIES = [("product", "products"), ("order", "orders")]
@@ -95,19 +94,7 @@ def _trash(*positions: int) -> Action:
 
 
 def _context(engine: Engine, shop: ShopHandle) -> ExtractContext:
-    credentials = {"consumer_key": shop.consumer_key, "consumer_secret": shop.consumer_secret}
-    with engine.begin() as conn:
-        integration_id = store.create_integration(
-            conn,
-            tenant_id="acme",
-            platform="woocommerce",
-            name=shop.name,
-            base_url=shop.http_url,
-            credentials=credentials,
-            settings={},
-            cipher=CredentialCipher(CredentialCipher.generate_key()),
-        )
-        integration = store.get_integration(conn, integration_id)
+    integration, credentials = connect_shop(engine, shop)
     return ExtractContext(engine, integration, credentials, "t", per_page=PER_PAGE, log=logging.getLogger("overlap"))
 
 

@@ -18,9 +18,8 @@ from sqlalchemy.engine import Engine
 from ecom_pipeline.platforms.woocommerce import extract as wc
 from ecom_pipeline.sandbox.server import SandboxServer, ShopSpec
 from ecom_pipeline.sync.extract import ExtractContext
-from ecom_pipeline.warehouse import store
-from ecom_pipeline.warehouse.credentials import CredentialCipher
 from ecom_pipeline.warehouse.schema import staging_records
+from ecom_pipeline_tests.platforms.woocommerce.connect import connect_shop
 
 
 @pytest.fixture
@@ -34,19 +33,7 @@ def test_a_many_page_scan_stages_every_page_and_logs_its_progress_once(
     sandbox: SandboxServer, engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
     shop = sandbox.shop("wc-shop")
-    credentials = {"consumer_key": shop.consumer_key, "consumer_secret": shop.consumer_secret}
-    with engine.begin() as conn:
-        integration_id = store.create_integration(
-            conn,
-            tenant_id="acme",
-            platform="woocommerce",
-            name="wc-shop",
-            base_url=shop.http_url,
-            credentials=credentials,
-            settings={},
-            cipher=CredentialCipher(CredentialCipher.generate_key()),
-        )
-        integration = store.get_integration(conn, integration_id)
+    integration, credentials = connect_shop(engine, shop, name="wc-shop")
     log = logging.getLogger("ecom_pipeline_tests.wc_progress")
     for entity in ("product", "order"):
         ctx = ExtractContext(engine, integration, credentials, "t", per_page=5, log=log)

@@ -27,8 +27,8 @@ from ecom_pipeline.platforms.woocommerce.client import Page, WooCommerceClient
 from ecom_pipeline.sandbox.server import SandboxServer, ShopHandle, ShopSpec
 from ecom_pipeline.sync.extract import ExtractContext
 from ecom_pipeline.warehouse import store
-from ecom_pipeline.warehouse.credentials import CredentialCipher
 from ecom_pipeline.warehouse.schema import staging_records
+from ecom_pipeline_tests.platforms.woocommerce.connect import connect_shop
 
 
 @pytest.fixture
@@ -62,19 +62,7 @@ class DeletingClient(WooCommerceClient):
 
 
 def _context(engine: Engine, shop: ShopHandle) -> ExtractContext:
-    credentials = {"consumer_key": shop.consumer_key, "consumer_secret": shop.consumer_secret}
-    with engine.begin() as conn:
-        integration_id = store.create_integration(
-            conn,
-            tenant_id="acme",
-            platform="woocommerce",
-            name="wc-shift",
-            base_url=shop.http_url,
-            credentials=credentials,
-            settings={},
-            cipher=CredentialCipher(CredentialCipher.generate_key()),
-        )
-        integration = store.get_integration(conn, integration_id)
+    integration, credentials = connect_shop(engine, shop, name="wc-shift")
     return ExtractContext(engine, integration, credentials, "t", per_page=5, log=logging.getLogger("wc_shift"))
 
 

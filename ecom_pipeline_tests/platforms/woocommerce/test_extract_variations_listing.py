@@ -27,10 +27,9 @@ from ecom_pipeline.platforms.woocommerce.transform import product_to_canonical
 from ecom_pipeline.sandbox.server import SandboxServer, ShopHandle, ShopSpec
 from ecom_pipeline.sync.apply import apply_staged
 from ecom_pipeline.sync.extract import ExtractContext
-from ecom_pipeline.warehouse import store
-from ecom_pipeline.warehouse.credentials import CredentialCipher
 from ecom_pipeline.warehouse.schema import entity_links, hub_products, hub_variants, staging_records
 from ecom_pipeline_tests.paths import shared_dir
+from ecom_pipeline_tests.platforms.woocommerce.connect import connect_shop
 
 RECORDED = shared_dir() / "fixtures" / "recorded" / "woocommerce-10.0.2"
 LISTING_PATH = "GET /wp-json/wc-analytics/variations"
@@ -46,19 +45,7 @@ def sandbox(tmp_path: Path) -> Iterator[SandboxServer]:
 
 
 def _context(engine: Engine, shop: ShopHandle, tenant: str, settings: dict[str, Any]) -> ExtractContext:
-    credentials = {"consumer_key": shop.consumer_key, "consumer_secret": shop.consumer_secret}
-    with engine.begin() as conn:
-        integration_id = store.create_integration(
-            conn,
-            tenant_id=tenant,
-            platform="woocommerce",
-            name=f"wc-var-{tenant}",
-            base_url=shop.http_url,
-            credentials=credentials,
-            settings=settings,
-            cipher=CredentialCipher(CredentialCipher.generate_key()),
-        )
-        integration = store.get_integration(conn, integration_id)
+    integration, credentials = connect_shop(engine, shop, name=f"wc-var-{tenant}", tenant=tenant, settings=settings)
     return ExtractContext(engine, integration, credentials, "t", per_page=100, log=logging.getLogger("wc_var"))
 
 

@@ -7,16 +7,14 @@ query: the look-up must stop, not read ``<slug>-2``, ``-3``, ... for ever.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 
 from ecom_pipeline.platforms.woocommerce.client import WooCommerceClient
 from ecom_pipeline.platforms.woocommerce.writer import OWN_MARK_KEY, _Writer
 from ecom_pipeline.sync.export import ExportPlan, ProductCreate
+from ecom_pipeline_tests.local_http import QuietHandler, serving
 
 # Two products that are not the one asked for; the first even carries our mark (say, another hub handle's).
 PAGE = [
@@ -25,33 +23,19 @@ PAGE = [
 ]
 
 
-class _Shop(BaseHTTPRequestHandler):
+class _Shop(QuietHandler):
     gets = 0
 
     def do_GET(self) -> None:
         _Shop.gets += 1
-        body = json.dumps(PAGE).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        self.send_body(200, json.dumps(PAGE).encode())
 
 
 @pytest.fixture
 def shop() -> Iterator[str]:
     _Shop.gets = 0
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Shop)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serving(_Shop) as url:
+        yield url
 
 
 def test_a_shop_that_ignores_the_slug_filter_ends_the_look_up_after_one_read(shop: str) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -17,11 +16,12 @@ import pytest
 from ecom_pipeline.platforms.woocommerce.client import WooCommerceClient
 from ecom_pipeline.platforms.woocommerce.writer import _Writer
 from ecom_pipeline.sync.export import ExportPlan, ProductCreate
+from ecom_pipeline_tests.local_http import QuietHandler, serving
 
 BATCH_ANSWER = json.dumps({"create": []}).encode()
 
 
-class _Shop(BaseHTTPRequestHandler):
+class _Shop(QuietHandler):
     """The first products batch is held until a second arrives; the second until the test releases it. Any GET is
     answered 503 the first time and 200 after (a call that is retried succeeds)."""
 
@@ -31,13 +31,6 @@ class _Shop(BaseHTTPRequestHandler):
     batches = 0
     gets = 0
     lock = threading.Lock()
-
-    def _answer(self, status: int, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -50,16 +43,13 @@ class _Shop(BaseHTTPRequestHandler):
         else:
             _Shop.second_in.set()
             _Shop.release_second.wait(5)
-        self._answer(200, BATCH_ANSWER)
+        self.send_body(200, BATCH_ANSWER)
 
     def do_GET(self) -> None:
         with _Shop.lock:
             _Shop.gets += 1
             first = _Shop.gets == 1
-        self._answer(503 if first else 200, b'{"code": "busy", "message": "busy"}' if first else b'{"id": 7}')
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        self.send_body(503 if first else 200, b'{"code": "busy", "message": "busy"}' if first else b'{"id": 7}')
 
 
 @pytest.fixture
@@ -67,15 +57,11 @@ def shop() -> Iterator[str]:
     for event in (_Shop.first_in, _Shop.second_in, _Shop.release_second):
         event.clear()
     _Shop.batches = _Shop.gets = 0
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Shop)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        _Shop.release_second.set()
-        httpd.shutdown()
-        httpd.server_close()
+    with serving(_Shop) as url:
+        try:
+            yield url
+        finally:
+            _Shop.release_second.set()
 
 
 def test_two_threads_sending_variable_creates_at_once_leave_the_retries_on_afterwards(shop: str) -> None:
