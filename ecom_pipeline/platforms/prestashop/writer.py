@@ -117,6 +117,7 @@ from ecom_pipeline.sync.export import (
     ProductCreate,
     PushWarning,
     VariantDelete,
+    VariantValues,
     WriteOutcome,
     deleted_variant_row,
     link_row,
@@ -1218,11 +1219,13 @@ class _Writer:
         (``_IdFloor``, kept in the marker) with the same reference: a merchant's own older product of that slug is
         never adopted.
 
-        One found is adopted. Several (a merchant's product of that slug made since, a copy made in the back office,
-        two unanswered creates both saved): the one whose content equals what a lost create sent (the marker's
+        Of those found (a merchant's product of that slug made since, a copy made in the back office, two
+        unanswered creates both saved), the one whose content equals what a lost create sent (the marker's
         ``sent``: name in every shop language, price, reference, slug; an older marker: what a create sends now) is
-        adopted when it is the only one; otherwise the item is refused with the candidates' ids and what to do.
-        Before, nothing was adopted and the product was created once more (one more duplicate).
+        adopted when it is the only one; none or several such: the item is refused with the candidates' ids and
+        what to do, and not created. Before, several adopted nothing and the product was created once more (one
+        more duplicate), and a single one was adopted unchecked: a merchant's own product of that slug made since
+        the floor was taken over and overwritten with the hub's values.
 
         A marker without the products floor: no product create of it went unanswered (the floor of the resource a
         create needs is read before that create, and a read that fails refuses it: :class:`_IdFloor`; a marker
@@ -1254,19 +1257,28 @@ class _Writer:
                 f"`{self._push_command()}`: with no product of that slug left it is created",
                 ids,
             )
-        if len(found) == 1:
-            _log.info("PrestaShop product %s: made late by an earlier push's unanswered create, adopted", ids[0])
-            return ids[0]
         sent = _listed(marker.get("sent")) or [self._create_fingerprint(c)]
         same = [i for i in found if any(_same_product(i, s) for s in sent)]
         if len(same) == 1:
             _log.info(
-                "PrestaShop product %s: made late by an earlier push's unanswered create (the one of products %s "
+                "PrestaShop product %s: made late by an earlier push's unanswered create (of products %s, the one "
                 "holding what it sent), adopted",
                 same[0].get("id"),
                 ids,
             )
             return str(same[0].get("id"))
+        if not same:
+            # Made since the floor with the slug, but not what the lost create sent (another name or price): a
+            # merchant's own product most likely. Adopted, it was overwritten with the hub's values (review 1).
+            raise _Refused(
+                f"an earlier push's create of it got no answer, and the shop has since made product(s) "
+                f"{', '.join(ids)} with its link_rewrite ({'/'.join(slugs)}) and reference but not what that create "
+                "sent (another name or price): none is adopted (a product of your own is not overwritten) and it is "
+                "not created again. In the PrestaShop back office (Catalog > Products) change the URL slug of those "
+                "that are your own products, and delete those that are this product's copies, then run "
+                f"`{self._push_command()}`: with no product of that slug left it is created",
+                ids,
+            )
         equal = f" ({', '.join(str(i.get('id')) for i in same)} hold exactly what it sent)" if same else ""
         raise _Refused(
             f"an earlier push's create of it got no answer and the shop has since made products {', '.join(ids)} "
@@ -1283,12 +1295,15 @@ class _Writer:
         base = None if _is_simple(c) else min((v.values.get("price") or Decimal("0")) for v in c.variants)
         return sent_fingerprint(create_document(c, self.shop, price=base))
 
-    def _late_combination(self, product_hub_id: int, pid: str, sku: str, option_ids: Sequence[str]) -> str | None:
+    def _late_combination(
+        self, product_hub_id: int, pid: str, sku: str, option_ids: Sequence[str], sent_now: Callable[[], str]
+    ) -> str | None:
         """The combination an earlier push's unanswered create made late under linked product ``pid`` (marker as in
         :meth:`_late_product`), when it has no reference to be found by: by its option values among the product's
-        combinations created after that push's floor, with the same (unfindable) reference. One is adopted;
-        several: the only one whose price impact is what a lost create sent (the marker's ``sent_combinations``),
-        else the item is refused with their ids and what to do (before: created once more). A marker without the
+        combinations created after that push's floor, with the same (unfindable) reference. The only one whose
+        price impact is what a lost create sent (the marker's ``sent_combinations``; an older marker: ``sent_now()``,
+        the impact a create sends now) is adopted; none or several such: the item is refused with their ids and what
+        to do (before: several created once more, and a single one adopted unchecked). A marker without the
         combinations floor (no combination create of it went unanswered, see :meth:`_late_product`) refuses only
         when the product has such a combination at all."""
         marker = self.plan.uncertain_creates.get(product_hub_id)
@@ -1316,9 +1331,9 @@ class _Writer:
                 f"delete those that are copies, then run `{self._push_command()}`: with none left it is created",
                 ids,
             )
-        if len(found) == 1:
-            return ids[0]
         sent = [s for s in _listed(marker.get("sent_combinations")) if str(s.get("product")) == pid]
+        if not sent:  # an older marker (or another product's): what a create of it sends now
+            sent = [{"options": values, "price": sent_now()}]
         same = [
             i
             for i in found
@@ -1326,6 +1341,15 @@ class _Writer:
         ]
         if len(same) == 1:
             return str(same[0]["id"])
+        if not same:  # made since, same option values, another price impact: not adopted (review 1)
+            raise _Refused(
+                f"an earlier push's create of it got no answer, and {what} made since do not hold the price that "
+                "create sent: none is adopted (a combination of your own is not overwritten) and it is not created "
+                "again. In the PrestaShop back office (the product's Combinations) delete those that are this "
+                f"variant's copies (or change their option values), then run `{self._push_command()}`: with none "
+                "left it is created",
+                ids,
+            )
         raise _Refused(
             f"an earlier push's create of it got no answer and {what} were made since: any may be that create's "
             "late record, so none is adopted and it is not created again. In the PrestaShop back office (the "
@@ -1392,7 +1416,14 @@ class _Writer:
                 late: str | None = None
                 if not (found and found[0] == pid) and vc.product_hub_id in self.plan.uncertain_creates:
                     option_ids = self._option_ids(v.options)
-                    late = self._late_combination(vc.product_hub_id, pid, v.sku or "", option_ids)
+
+                    def sent_now(pid: str = pid, v: VariantValues = v, ids: list[str] = option_ids) -> str:
+                        price, weight = self._stored(stored, pid)
+                        return (
+                            _record_of(combination_document(pid, v.values, ids, price, weight)).findtext("price") or ""
+                        )
+
+                    late = self._late_combination(vc.product_hub_id, pid, v.sku or "", option_ids, sent_now)
                 if found and found[0] == pid:
                     cid = found[1]
                     self.plan.adopt("variant", v.hub_id)
@@ -1400,11 +1431,7 @@ class _Writer:
                     cid = late  # made late by an earlier push's unanswered create
                     self.plan.adopt("variant", v.hub_id)
                 else:
-                    if pid not in stored:
-                        record = _record_of(self.client.get_xml("products", pid))
-                        price = _decimal(record.findtext("price")) or Decimal("0")
-                        stored[pid] = (price, _decimal(record.findtext("weight")))
-                    price, weight = stored[pid]
+                    price, weight = self._stored(stored, pid)
                     if option_ids is None:
                         option_ids = self._option_ids(v.options)
                     cid = self._post_combination(pid, v.values, option_ids, price, (), weight)
@@ -1413,6 +1440,15 @@ class _Writer:
             except (_Refused, ShopApiError) as err:
                 payload = self._rejection_payload(vc.product_hub_id, err, {"product": pid})
                 self.out.reject("variant", v.sku or f"#{v.hub_id}", str(err), payload)
+
+    def _stored(self, stored: dict[str, tuple[Decimal, Decimal | None]], pid: str) -> tuple[Decimal, Decimal | None]:
+        """Linked product ``pid``'s stored price and weight (a new combination's impacts are over them), read once
+        per push into ``stored``."""
+        if pid not in stored:
+            record = _record_of(self.client.get_xml("products", pid))
+            price = _decimal(record.findtext("price")) or Decimal("0")
+            stored[pid] = (price, _decimal(record.findtext("weight")))
+        return stored[pid]
 
     def _post_combination(
         self,

@@ -1,0 +1,121 @@
+"""A PrestaShop create that got no answer: what the next push must never take or delete as its own (review of
+h-idemps, its four repros made tests here, plus one per path they did not cover).
+
+- A single product (combination) of the slug (option values) made since the floor was adopted unchecked: a
+  merchant's own was taken over and overwritten. Now it must hold what the lost create sent, else the item is
+  refused with its id.
+- A record already linked (to another hub product, or in this push) was a candidate: two hub products linked to
+  one shop product. Linked records are never candidates now.
+- ``_landed_meanwhile`` DELETEd "our" record when our own POST had timed out and the id came from the look-up (a
+  merchant's product); a DELETE that timed out left the link on a record then deleted. Now only an id from the
+  POST's answer, read back equal to what was sent, is deleted, and a DELETE whose outcome is unclear links neither.
+
+Real HTTP to the emulator (``commit_late`` plays PHP saving after the client gave up), the rejections through the
+real warehouse on both backends.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine
+
+from ecom_pipeline.platforms.prestashop import writer as W
+from ecom_pipeline.sandbox.server import ShopHandle
+from ecom_pipeline.sync.export import CREATE_UNCERTAIN, ExportPlan, ProductCreate, VariantCreate, VariantValues
+from ecom_pipeline_tests.platforms.prestashop import test_create_uncertain_next_push as base
+from ecom_pipeline_tests.platforms.prestashop.test_create_uncertain_next_push import (
+    _RUN,
+    by_handle,
+    client_for,
+    combinations_of,
+    recorded,
+    simple_plan,
+    variable_plan,
+)
+from ecom_pipeline_tests.platforms.prestashop.test_late_create_candidates import _other_product
+
+sandbox = base.sandbox
+shop = base.shop
+integration_id = base.integration_id
+
+
+def _lost_never_saved(shop: ShopHandle, plan: ExportPlan):
+    """Push 1: the create's POST answered by a proxy's 502 (PHP never saved it): CreateUncertain, marker."""
+    shop.faults.update({"server_errors": 1, "server_error_statuses": [502], "server_error_path": "POST /api/products"})
+    with client_for(shop) as client:
+        out = W.apply_plan(client, plan, lambda rows: None, concurrency=1)
+    assert len(out.rejections) == 1 and CREATE_UNCERTAIN in out.rejections[0].payload, out.rejections
+    return out
+
+
+def test_merchant_product_of_the_slug_made_since_is_not_adopted(
+    shop: ShopHandle, engine: Engine, integration_id: int
+) -> None:
+    """Lost create never saved; the merchant makes their own product of that slug (other name, other price).
+    Push 2 must not take it over (one candidate above the floor is adopted without any content check)."""
+    handle = f"rev-merchant-{next(_RUN)}"
+    out = _lost_never_saved(shop, simple_plan(handle))
+    assert by_handle(shop, handle) == []
+    merchant = _other_product(shop, handle, "Merchant's own", "99.00")
+    links: list[dict[str, Any]] = []
+    with client_for(shop) as client:
+        W.apply_plan(client, recorded(engine, integration_id, out, simple_plan(handle)), links.extend, concurrency=1)
+    row = shop.store.tables["products"][int(merchant)]
+    assert shop.store.text(row["name"]) == "Merchant's own", "merchant's product overwritten"
+    assert str(merchant) not in {r["external_id"] for r in links if r["entity"] == "product"}, "merchant's adopted"
+
+
+def test_another_hub_products_record_is_not_adopted(shop: ShopHandle, engine: Engine, integration_id: int) -> None:
+    """Hub A's lost create (slug S, never saved); A's handle changed since and hub B now has handle S. Push 2
+    creates B (slug S, above A's floor) then looks A up by the marker's slug S: it must not take B's record."""
+    slug = f"rev-shared-{next(_RUN)}"
+    out = _lost_never_saved(shop, simple_plan(slug))
+    plan2 = simple_plan(f"{slug}-old")  # A (hub 70), handle renamed
+    b_variant = VariantValues(hub_id=751, sku=None, values={"price": Decimal("30.00")}, options={})
+    b = ProductCreate(hub_id=75, handle=slug, kind="simple", values={"title": "Bee", "status": "active"},
+                      variants=(b_variant,))  # fmt: skip
+    plan2.creates = [b, *plan2.creates]
+    links: list[dict[str, Any]] = []
+    with client_for(shop) as client:
+        W.apply_plan(client, recorded(engine, integration_id, out, plan2), links.extend, concurrency=1)
+    products = [(r["hub_id"], r["external_id"]) for r in links if r["entity"] == "product"]
+    owners: dict[str, set[int]] = {}
+    for hub, ext in products:
+        owners.setdefault(ext, set()).add(hub)
+    assert all(len(h) == 1 for h in owners.values()), f"one shop product linked to two hub products: {owners}"
+
+
+def test_a_merchants_combination_of_the_options_made_since_is_not_adopted(
+    shop: ShopHandle, engine: Engine, integration_id: int
+) -> None:
+    """The same for a combination (no reference): its create's POST answered by a proxy's 502 and never saved;
+    the merchant adds a combination of the same option values under the product, at another price. The next push
+    refuses the variant with that id (before: adopted it unchecked and later pushes overwrote it)."""
+    tag = f"revc{next(_RUN)}"
+    first = variable_plan(tag, skus=False)
+    shop.faults.update(
+        {"server_errors": 1, "server_error_statuses": [502], "server_error_path": "POST /api/combinations"}
+    )
+    with client_for(shop) as client:
+        out = W.apply_plan(client, first, lambda rows: None, concurrency=1)
+    assert len(out.rejections) == 1 and CREATE_UNCERTAIN in out.rejections[0].payload, out.rejections
+    [made] = by_handle(shop, f"late-var-{tag}")
+    pid = str(made["id"])
+    assert combinations_of(shop, pid) == []
+    with client_for(shop) as client:
+        options = W._Writer(client, first, lambda rows: None).options.value_ids({"Size": "S"})
+        merchant = client.post_xml_id(
+            "combinations", W.combination_document(pid, {"price": Decimal("30.00")}, options, Decimal("20.00"))
+        )
+    second = ExportPlan(integration_id=1, platform="prestashop", tenant_id="acme")
+    second.variant_creates = [VariantCreate(81, pid, v) for v in first.creates[0].variants]
+    links: list[dict[str, Any]] = []
+    with client_for(shop) as client:
+        again = W.apply_plan(client, recorded(engine, integration_id, out, second), links.extend, concurrency=1)
+    variant_links = {r["hub_id"]: r["external_id"] for r in links if r["entity"] == "variant"}
+    assert 810 not in variant_links, variant_links
+    [refused] = again.rejections
+    assert refused.payload["candidates"] == [str(merchant)] and CREATE_UNCERTAIN in refused.payload
+    assert len(combinations_of(shop, pid)) == 2  # the merchant's S and the new M: no second S
