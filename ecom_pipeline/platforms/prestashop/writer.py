@@ -1196,7 +1196,12 @@ class _Writer:
     def _product_candidates(self, slugs: Sequence[str], reference: str, floor: int) -> list[dict[str, Any]]:
         """The shop's products above id ``floor`` carrying ``reference`` ("" : none) whose ``link_rewrite`` is one
         of ``slugs``, oldest first (id, reference, name, price and link_rewrite of each: what ``_same_product``
-        compares); ``reference`` a filter holds: found by it instead, whatever their slug."""
+        compares); ``reference`` a filter holds: found by it instead, whatever their slug.
+
+        A product linked to a hub product (the integration's live links, ``plan.linked_products``, or linked by this
+        push: ``written``) is never a candidate: a lost create's slug may be another hub product's since (a handle
+        edited), and adopting its record linked two hub products to one shop product."""
+        linked = set(self.plan.linked_products) | set(self.written)
         display = "[id,reference,name,price,link_rewrite]"
         queries = (
             [{"filter[reference]": f"[{reference}]"}]
@@ -1207,7 +1212,7 @@ class _Writer:
         for query in queries:
             for item in self.client.list("products", {**query, "display": display}):
                 pid = int(item.get("id") or 0)
-                if pid > floor and str(item.get("reference") or "") == reference:
+                if pid > floor and str(item.get("reference") or "") == reference and str(pid) not in linked:
                     found.setdefault(pid, item)
         return [found[i] for i in sorted(found)]
 

@@ -119,3 +119,38 @@ def test_a_merchants_combination_of_the_options_made_since_is_not_adopted(
     [refused] = again.rejections
     assert refused.payload["candidates"] == [str(merchant)] and CREATE_UNCERTAIN in refused.payload
     assert len(combinations_of(shop, pid)) == 2  # the merchant's S and the new M: no second S
+
+
+def test_an_identical_record_of_another_hub_product_is_not_adopted(
+    shop: ShopHandle, engine: Engine, integration_id: int
+) -> None:
+    """As ``test_another_hub_products_record_is_not_adopted``, hub B identical to what A's lost create sent (same
+    title and price): the content check cannot tell them apart, the link can. A is created under its new slug."""
+    slug = f"rev-twin-{next(_RUN)}"
+    out = _lost_never_saved(shop, simple_plan(slug))
+    plan2 = simple_plan(f"{slug}-old")  # A (hub 70), handle renamed
+    b_variant = VariantValues(hub_id=751, sku=None, values={"price": Decimal("12.00")}, options={})
+    b = ProductCreate(hub_id=75, handle=slug, kind="simple", values={"title": "Late", "status": "active"},
+                      variants=(b_variant,))  # fmt: skip
+    plan2.creates = [b, *plan2.creates]
+    links: list[dict[str, Any]] = []
+    with client_for(shop) as client:
+        again = W.apply_plan(client, recorded(engine, integration_id, out, plan2), links.extend, concurrency=1)
+    products = {r["hub_id"]: r["external_id"] for r in links if r["entity"] == "product"}
+    assert again.rejections == [] and set(products) == {70, 75}
+    assert products[70] != products[75]
+    assert [str(r["id"]) for r in by_handle(shop, f"{slug}-old")] == [products[70]]
+
+
+def test_a_record_linked_before_this_push_is_not_adopted(shop: ShopHandle, engine: Engine, integration_id: int) -> None:
+    """The same with B linked by an earlier push (``plan.linked_products``, the integration's live links)."""
+    slug = f"rev-linked-{next(_RUN)}"
+    out = _lost_never_saved(shop, simple_plan(slug))
+    twin = _other_product(shop, slug, "Late", "12.00")  # identical to what A's lost create sent
+    plan2 = recorded(engine, integration_id, out, simple_plan(slug))
+    plan2.linked_products = {twin: 75}
+    links: list[dict[str, Any]] = []
+    with client_for(shop) as client:
+        again = W.apply_plan(client, plan2, links.extend, concurrency=1)
+    products = {r["external_id"] for r in links if r["entity"] == "product"}
+    assert again.rejections == [] and twin not in products and len(products) == 1
