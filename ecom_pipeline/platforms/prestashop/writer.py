@@ -98,10 +98,12 @@ from ecom_pipeline.platforms.prestashop import extract as ps_extract
 from ecom_pipeline.platforms.prestashop.categories import HOME_CATEGORY, CategoryError, PrestaShopCategories
 from ecom_pipeline.platforms.prestashop.client import PrestaShopClient, filter_chunks
 from ecom_pipeline.platforms.prestashop.options import (
+    Created,
     CreateUncertain,
     OptionError,
     PrestaShopOptions,
     create_once,
+    create_record,
     set_association,
 )
 from ecom_pipeline.platforms.prestashop.tags import PrestaShopTags, TagError, set_tags, tag_ids_of
@@ -460,43 +462,45 @@ def combination_document(
     return root
 
 
-def post_product(client: PrestaShopClient, document: Element, *, newer_than: int = 0) -> str:
-    """POST a product once (``options.create_once``: no blind retry). After a lost answer (cut connection, timeout,
-    5xx) the product is looked for by its reference, else (a product with combinations, a simple one without SKU)
-    by its ``link_rewrite`` among the products with the same (empty) reference, the newest (highest id) taken: the
-    lost request's own when it made one. Only when none is found is the POST sent again.
+def post_product(client: PrestaShopClient, document: Element, *, newer_than: int = 0) -> Created:
+    """POST a product once (``options.create_record``: no blind retry): its id, and whether that id came in the
+    POST's answer (``answered``) or from the look-up after a lost answer. After a lost answer (cut connection,
+    timeout, 5xx) the product is looked for by its reference, else (a product with combinations, a simple one
+    without SKU) by its ``link_rewrite`` among the products with the same (empty) reference holding what was sent
+    (name in every language, price: :func:`_same_product`), the newest (highest id) taken: the lost request's own
+    when it made one. Only when none is found is the POST sent again. Before, the newest of the slug was taken
+    whatever it held: a merchant's product of that slug made meanwhile was linked (and, when the item was marked,
+    deleted as this push's copy by ``_Writer._landed_meanwhile``: review of h-idemps).
 
     ``newer_than``: the highest product id the shop had before this push created any (:class:`_IdFloor`); only a
     newer product can be the lost request's. Without it a merchant's own product with the same slug (an unlinked
     "mugs", say) was taken for the create the shop had not applied, and the hub product was linked to it: its
     combinations created under it, its title and prices overwritten by later pushes."""
-    record = _record_of(document)
-    reference = (record.findtext("reference") or "").strip()
-    node = record.find("link_rewrite")
-    slug = ""
-    if node is not None:
-        slug = (next((n.text for n in node.findall("language") if n.text), None) or node.text or "").strip()
+    sent = sent_fingerprint(document)
+    reference, slug = sent["reference"], sent["link_rewrite"]
 
     def refind() -> str | None:
         if reference and _findable(reference):
             query = {"filter[reference]": f"[{reference}]", "display": "[id,reference]"}
         elif slug and _findable(slug):
-            query = {"filter[link_rewrite]": f"[{slug}]", "display": "[id,reference]"}
+            query = {"filter[link_rewrite]": f"[{slug}]", "display": "[id,reference,name,price,link_rewrite]"}
         else:
             return None
         ids = [
             int(i["id"])
             for i in client.list("products", query)
-            if str(i.get("reference") or "") == reference and int(i["id"]) > newer_than
+            if str(i.get("reference") or "") == reference
+            and int(i["id"]) > newer_than
+            and (reference != "" or _same_product(i, sent))
         ]
         return str(max(ids)) if ids else None
 
     try:
-        return create_once(
+        return create_record(
             client, "products", document, refind=refind, what=f"product {reference or slug!r}", error=None
         )
     except CreateUncertain as err:
-        err.sent_product = sent_fingerprint(document)  # type: ignore[attr-defined]
+        err.sent_product = sent  # type: ignore[attr-defined]
         raise
 
 
@@ -819,32 +823,36 @@ class _Writer:
         categories = self._category_ids(c.categories)
         tags = self._tag_ids(c.tags)
         document = create_document(c, self.shop, categories=categories, tags=tags)
-        pid = post_product(self.client, document, newer_than=self.id_floor("products"))
-        if late := self._landed_meanwhile(c, pid, document):
+        posted = post_product(self.client, document, newer_than=self.id_floor("products"))
+        pid = posted.id
+        if late := self._landed_meanwhile(c, posted, document):
             self._adopt(c, late)
             return
         self.out.created += 1
         self._warn_names(c, create=True)
         self._link_now(pid, c)
 
-    def _landed_meanwhile(self, c: ProductCreate, pid: str, document: Element) -> str | None:
+    def _landed_meanwhile(self, c: ProductCreate, posted: Created, document: Element) -> str | None:
         """After this push created ``pid`` for a marked item (an earlier push's create of it got no answer, and
         this push's look-up found nothing): look once more, since PHP may have saved that lost create between this
         push's look-up and its own create. The marker's look-up (its floor, the slugs sent, or the reference) is
         repeated without ``pid``.
 
         Exactly one other found, holding what this push just sent and what the lost create sent (name in every
-        shop language, price, reference, slug): the older create is kept, ``pid`` (ours: this push has its id from
-        the shop's answer, and nobody saw it yet) is deleted, and the other is returned to be adopted. Otherwise
-        ``pid`` stays, linked, and the push report (and the product's lineage) names the other ids as copies for a
-        person to delete; nothing of theirs is touched (a merchant's product can match too). A DELETE the shop
-        refuses (a key without DELETE on products) keeps ``pid`` the same way.
+        shop language, price, reference, slug): the older create is kept, ``pid`` is deleted, and the other is
+        returned to be adopted. ``pid`` is deleted only when it is provably ours: its id came in the POST's own
+        answer (``posted.answered``; an id the look-up after a lost answer found may be another request's record)
+        and, read back just before the DELETE, it still holds exactly what this push sent. Otherwise ``pid`` stays,
+        linked, and the push report (and the product's lineage) names the other ids as copies for a person to
+        delete; nothing of theirs is touched (a merchant's product can match too). A DELETE the shop refuses (a key
+        without DELETE on products) keeps ``pid`` the same way.
 
         A lost create saved after this look-up still makes a copy: nothing of this push sees it, and the marker is
         closed once the item is linked (docs/two-way-sync.md)."""
         marker = self.plan.uncertain_creates.get(c.hub_id)
         if marker is None or marker.get("products") is None:
             return None
+        pid = posted.id
         mine = sent_fingerprint(document)
         slugs = _marker_slugs(marker) or [mine["link_rewrite"]]
         found = self._product_candidates(slugs, mine["reference"], int(marker["products"]))
@@ -853,7 +861,13 @@ class _Writer:
             return None
         ids = [str(i.get("id")) for i in others]
         lost = _listed(marker.get("sent")) or [mine]
-        if len(others) == 1 and _same_product(others[0], mine) and any(_same_product(others[0], s) for s in lost):
+        if (
+            len(others) == 1
+            and _same_product(others[0], mine)
+            and any(_same_product(others[0], s) for s in lost)
+            and posted.answered
+            and self._still_as_sent(pid, mine)
+        ):
             try:
                 self.client.delete("products", pid)
             except ShopApiError as err:
@@ -875,6 +889,17 @@ class _Writer:
             c.hub_id,
         )
         return None
+
+    def _still_as_sent(self, pid: str, sent: Mapping[str, Any]) -> bool:
+        """Whether product ``pid``, read now, holds exactly what this push's create sent (before it is deleted as
+        this push's copy: nobody edited it since)."""
+        query = {"filter[id]": f"[{pid}]", "display": "[id,reference,name,price,link_rewrite]"}
+        try:
+            items = self.client.list("products", query)
+        except ShopApiError as err:
+            _log.warning("PrestaShop product %s (this push's create) could not be read back: %s", pid, err)
+            return False
+        return len(items) == 1 and _same_product(items[0], sent)
 
     def _warn_names(self, c: ProductCreate, *, create: bool) -> None:
         """The push report's word on a title (and a create's handle) written otherwise than the hub has them."""
@@ -1051,7 +1076,7 @@ class _Writer:
     ) -> tuple[str, list[str], ShopApiError | None]:
         """(Worker thread.) POST the product, then its combinations in turn: its id, the combinations' ids, and
         the refusal that stopped them (a failed product POST raises). No writer state is touched here."""
-        pid = post_product(self.client, document, newer_than=self.id_floor("products"))
+        pid = post_product(self.client, document, newer_than=self.id_floor("products")).id
         cids: list[str] = []
         try:
             for v in c.variants:
@@ -1127,9 +1152,10 @@ class _Writer:
                 self.plan.adopt("product", c.hub_id)
             else:
                 document = create_document(c, self.shop, price=base, categories=categories, tags=tags)
-                pid = post_product(self.client, document, newer_than=self.id_floor("products"))
+                posted = post_product(self.client, document, newer_than=self.id_floor("products"))
+                pid = posted.id
                 base_weight = None  # created with weight 0: each combination's impact is its weight
-                if late := self._landed_meanwhile(c, pid, document):
+                if late := self._landed_meanwhile(c, posted, document):
                     pid = late  # identical to ours (deleted): same price and weight, so the same impacts
                     self.plan.adopt("product", c.hub_id)
                 else:

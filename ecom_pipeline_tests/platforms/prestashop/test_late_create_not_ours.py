@@ -22,15 +22,18 @@ from typing import Any
 from sqlalchemy import Engine
 
 from ecom_pipeline.platforms.prestashop import writer as W
+from ecom_pipeline.platforms.prestashop.client import PrestaShopClient
 from ecom_pipeline.sandbox.server import ShopHandle
 from ecom_pipeline.sync.export import CREATE_UNCERTAIN, ExportPlan, ProductCreate, VariantCreate, VariantValues
 from ecom_pipeline_tests.platforms.prestashop import test_create_uncertain_next_push as base
 from ecom_pipeline_tests.platforms.prestashop.test_create_uncertain_next_push import (
     _RUN,
+    SETTINGS,
     by_handle,
     client_for,
     combinations_of,
     recorded,
+    settled,
     simple_plan,
     variable_plan,
 )
@@ -154,3 +157,52 @@ def test_a_record_linked_before_this_push_is_not_adopted(shop: ShopHandle, engin
         again = W.apply_plan(client, plan2, links.extend, concurrency=1)
     products = {r["external_id"] for r in links if r["entity"] == "product"}
     assert again.rejections == [] and twin not in products and len(products) == 1
+
+
+def test_the_delete_is_only_of_a_record_whose_id_came_in_the_answer(
+    shop: ShopHandle, engine: Engine, integration_id: int
+) -> None:
+    """Push 2's own POST times out; its refind (post_product) returns the newest product of the slug above push 2's
+    floor: a merchant's product M made meanwhile. _landed_meanwhile treats that id as "ours, from the answer",
+    finds push 1's late record identical, and DELETEs M."""
+    import threading
+    import time
+
+    handle = f"rev-refind-{next(_RUN)}"
+    t0 = time.monotonic()
+    shop.api.commit_late("POST /api/products", 3.0)  # push 1's record lands at t0+3.0
+    with client_for(shop) as client:
+        out = W.apply_plan(client, simple_plan(handle), lambda rows: None, concurrency=1)
+    assert len(out.rejections) == 1 and by_handle(shop, handle) == []
+    plan2 = recorded(engine, integration_id, out, simple_plan(handle))
+    shop.api.commit_late("POST /api/products", 8.0)  # push 2's own POST: no answer within its 3 s
+    made: list[str] = []
+
+    def merchant() -> None:
+        time.sleep(max(0.0, t0 + 3.6 - time.monotonic()))
+        made.append(_other_product(shop, handle, "Merchant's own", "99.00"))
+
+    thread = threading.Thread(target=merchant)
+    thread.start()
+    links: list[dict[str, Any]] = []
+    client = PrestaShopClient(shop.http_url, shop.credentials["api_key"], timeout=3.0, backoff_base_s=0.0)
+    client.integration_settings = dict(SETTINGS)  # type: ignore[attr-defined]
+    with client:
+        again = W.apply_plan(client, plan2, links.extend, concurrency=1)
+    thread.join()
+    settled(shop)
+    alive = {str(r["id"]) for r in by_handle(shop, handle)}
+    print(
+        "merchant",
+        made,
+        "alive",
+        alive,
+        "links",
+        [r["external_id"] for r in links if r["entity"] == "product"],
+        "rejections",
+        again.rejections,
+        "warnings",
+        again.warnings,
+    )
+    assert made and made[0] in alive, f"merchant's product {made} DELETEd; the shop has {alive}"
+    assert made[0] not in {r["external_id"] for r in links if r["entity"] == "product"}, "merchant's linked"
