@@ -83,6 +83,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -91,10 +92,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from xml.etree.ElementTree import Element, ElementTree, SubElement
 
-from ecom_pipeline.platforms.errors import ShopApiError
+from ecom_pipeline.platforms.errors import ShopApiError, ShopNotFoundError
 from ecom_pipeline.platforms.http import HttpOptions
 from ecom_pipeline.platforms.inflight import InOrder
 from ecom_pipeline.platforms.prestashop import extract as ps_extract
+from ecom_pipeline.platforms.prestashop import options as _options
 from ecom_pipeline.platforms.prestashop.categories import HOME_CATEGORY, CategoryError, PrestaShopCategories
 from ecom_pipeline.platforms.prestashop.client import PrestaShopClient, filter_chunks
 from ecom_pipeline.platforms.prestashop.options import (
@@ -104,6 +106,7 @@ from ecom_pipeline.platforms.prestashop.options import (
     PrestaShopOptions,
     create_once,
     create_record,
+    may_still_run,
     set_association,
 )
 from ecom_pipeline.platforms.prestashop.tags import PrestaShopTags, TagError, set_tags, tag_ids_of
@@ -868,11 +871,8 @@ class _Writer:
             and posted.answered
             and self._still_as_sent(pid, mine)
         ):
-            try:
-                self.client.delete("products", pid)
-            except ShopApiError as err:
-                _log.warning("PrestaShop product %s (a copy this push made) could not be deleted: %s", pid, err)
-            else:
+            deleted = self._delete_own(pid)
+            if deleted:
                 _log.info(
                     "PrestaShop product %s: an earlier push's unanswered create saved while this push made %s "
                     "(deleted, identical); adopted",
@@ -880,6 +880,16 @@ class _Writer:
                     pid,
                 )
                 return ids[0]
+            if deleted is None:  # may be deleted still: linked, the link would point at nothing
+                raise _Refused(
+                    f"the shop saved an earlier push's unanswered create of it late (product {ids[0]}) while this "
+                    f"push created it as {pid}, identical; the DELETE of {pid} got no clear answer and it is still "
+                    "there (the shop may delete it yet), so neither is linked and it is not created again. In the "
+                    f"PrestaShop back office (Catalog > Products) delete {pid} if it is still there, then run "
+                    f"`{self._push_command()}`: {ids[0]} is adopted",
+                    [ids[0], pid],
+                    ours=[pid],
+                )
         self.out.warn(
             "product",
             c.handle or f"#{c.hub_id}",
@@ -888,6 +898,35 @@ class _Writer:
             "office (Catalog > Products) if they are that copy",
             c.hub_id,
         )
+        return None
+
+    def _delete_own(self, pid: str) -> bool | None:
+        """DELETE product ``pid`` (this push's own copy): True when it is gone, False when it provably stays (the
+        shop answered a refusal, a key without DELETE on products say), None when unclear (no answer, or a proxy's
+        5xx: the shop may still delete it, and it is still there after ``SETTLE_DELAYS_S``).
+
+        A 404 is a deletion: the client's retry of a DELETE whose first try landed, or someone deleted it. After any
+        other error the product is read to know. Before, any error kept ``pid`` linked, and a DELETE that had timed
+        out was applied by PHP afterwards: the link pointed at a deleted product, the earlier create's stayed
+        unlinked and its marker closed (review of h-idemps)."""
+        try:
+            self.client.delete("products", pid)
+            return True
+        except ShopNotFoundError:
+            return True
+        except ShopApiError as err:
+            _log.warning("PrestaShop product %s (a copy this push made) could not be deleted: %s", pid, err)
+            running = may_still_run(err)
+        for delay in (0.0, *(_options.SETTLE_DELAYS_S if running else ())):
+            time.sleep(delay)
+            try:
+                if not self.client.list("products", {"filter[id]": f"[{pid}]", "display": "[id]"}):
+                    return True
+            except ShopApiError as err:
+                _log.warning("PrestaShop product %s: could not read whether it was deleted: %s", pid, err)
+                continue
+            if not running:
+                return False
         return None
 
     def _still_as_sent(self, pid: str, sent: Mapping[str, Any]) -> bool:
@@ -1429,6 +1468,11 @@ class _Writer:
             if len(slugs) > 1:
                 marker["link_rewrites"] = slugs  # every slug sent, oldest first: each is looked up
             marker.update({k: v for k, v in sent.items() if v})
+        if isinstance(err, _Refused) and err.ours and marker:
+            # This push's own records that may still exist (a DELETE with no clear answer): the next push knows them
+            # for ours (the id came in our POST's answer), not a merchant's.
+            mine = [str(x) for x in marker.get("ours") or []]
+            marker = {**marker, "ours": mine + [x for x in err.ours if x not in mine]}
         if isinstance(err, _Refused) and err.candidates:
             payload = {**payload, "candidates": list(err.candidates)}
         return {**payload, CREATE_UNCERTAIN: marker} if marker else payload
@@ -1643,9 +1687,10 @@ class _Refused(Exception):
     """An item this writer cannot send (the reason says what to do); it becomes a rejection. ``candidates``: the
     shop's ids of records that may be an earlier push's late create (kept in the rejection's payload)."""
 
-    def __init__(self, message: str, candidates: Sequence[str] = ()) -> None:
+    def __init__(self, message: str, candidates: Sequence[str] = (), *, ours: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.candidates = list(candidates)
+        self.ours = list(ours)  # ids of records this push created (in its POST's answer), kept in the marker
 
 
 def _listed(value: Any) -> list[dict[str, Any]]:

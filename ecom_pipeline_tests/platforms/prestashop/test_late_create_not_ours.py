@@ -206,3 +206,65 @@ def test_the_delete_is_only_of_a_record_whose_id_came_in_the_answer(
     )
     assert made and made[0] in alive, f"merchant's product {made} DELETEd; the shop has {alive}"
     assert made[0] not in {r["external_id"] for r in links if r["entity"] == "product"}, "merchant's linked"
+
+
+def test_a_delete_that_times_out_leaves_the_link_on_a_live_product(
+    shop: ShopHandle, engine: Engine, integration_id: int
+) -> None:
+    """The race of test_late_create_candidates (push 1's lost create saved while push 2 creates), but push 2's
+    DELETE of its own copy times out (PHP applies it late). The push links its own (``could not be deleted``) and
+    that product then disappears: the link points at nothing and push 1's record stays unlinked, marker closed."""
+    handle = f"rev-del-{next(_RUN)}"
+    shop.api.commit_late("POST /api/products", 3.0)
+    with client_for(shop) as client:
+        out = W.apply_plan(client, simple_plan(handle), lambda rows: None, concurrency=1)
+    assert len(out.rejections) == 1 and by_handle(shop, handle) == []
+    plan2 = recorded(engine, integration_id, out, simple_plan(handle))
+    shop.api.commit_late("POST /api/products", 3.5)
+    shop.api.commit_late("DELETE /api/products", 6.0, count=2)  # the DELETE and its one retry
+    links: list[dict[str, Any]] = []
+    client = PrestaShopClient(shop.http_url, shop.credentials["api_key"], timeout=4.5, backoff_base_s=0.0,
+                              max_retries=1)  # fmt: skip
+    client.integration_settings = dict(SETTINGS)  # type: ignore[attr-defined]
+    with client:
+        again = W.apply_plan(client, plan2, links.extend, concurrency=1)
+    settled(shop)
+    linked = {r["external_id"] for r in links if r["entity"] == "product"}
+    alive = {str(r["id"]) for r in by_handle(shop, handle)}
+    print("linked", linked, "alive", alive, "rejections", again.rejections, "warnings", again.warnings)
+    assert linked and linked <= alive, f"linked {linked} but the shop has {alive}"
+
+
+def test_a_delete_with_no_clear_outcome_links_neither_and_keeps_the_marker(
+    shop: ShopHandle, engine: Engine, integration_id: int
+) -> None:
+    """As above, the DELETE applied only after the push gave up and read the product once more (still there): the
+    push links neither, refuses the item with both ids and keeps the marker with its own id; once the late DELETE
+    has landed, the next push adopts push 1's record."""
+    handle = f"rev-del2-{next(_RUN)}"
+    shop.api.commit_late("POST /api/products", 3.0)
+    with client_for(shop) as client:
+        out = W.apply_plan(client, simple_plan(handle), lambda rows: None, concurrency=1)
+    assert len(out.rejections) == 1 and by_handle(shop, handle) == []
+    plan2 = recorded(engine, integration_id, out, simple_plan(handle))
+    shop.api.commit_late("POST /api/products", 3.5)
+    shop.api.commit_late("DELETE /api/products", 10.0, count=2)  # the DELETE and its one retry
+    links: list[dict[str, Any]] = []
+    client = PrestaShopClient(shop.http_url, shop.credentials["api_key"], timeout=4.5, backoff_base_s=0.0,
+                              max_retries=1)  # fmt: skip
+    client.integration_settings = dict(SETTINGS)  # type: ignore[attr-defined]
+    with client:
+        again = W.apply_plan(client, plan2, links.extend, concurrency=1)
+    first, ours = sorted(int(r["id"]) for r in by_handle(shop, handle))
+    assert [r for r in links if r["entity"] == "product"] == []
+    [refused] = again.rejections
+    assert refused.payload["candidates"] == [str(first), str(ours)]
+    assert refused.payload[CREATE_UNCERTAIN]["ours"] == [str(ours)]
+    assert f"delete {ours}" in refused.reason
+    settled(shop)
+    assert [int(r["id"]) for r in by_handle(shop, handle)] == [first]
+    with client_for(shop) as client:
+        third = W.apply_plan(client, recorded(engine, integration_id, again, simple_plan(handle)), links.extend,
+                             concurrency=1)  # fmt: skip
+    assert third.rejections == []
+    assert {r["external_id"] for r in links if r["entity"] == "product"} == {str(first)}
