@@ -1329,6 +1329,7 @@ class _Writer:
             )
         sent = _listed(marker.get("sent")) or [self._create_fingerprint(c)]
         same = [i for i in found if any(_same_product(i, s) for s in sent)]
+        same = self._drop_ours(marker, same)
         if len(same) == 1:
             _log.info(
                 "PrestaShop product %s: made late by an earlier push's unanswered create (of products %s, the one "
@@ -1358,6 +1359,31 @@ class _Writer:
             f"`{self._push_command()}`: the one left is adopted",
             ids,
         )
+
+    def _drop_ours(self, marker: Mapping[str, Any], same: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Of several identical candidates, delete those an earlier push created itself (the marker's ``ours``: ids
+        that came in its POST's answer, left by a DELETE with no clear answer) when exactly one other is left, and
+        return that one; otherwise ``same`` as it is. Before, two identical records (the lost create's and ours)
+        were refused on every push until a person deleted one."""
+        ours = {str(x) for x in marker.get("ours") or []}
+        theirs = [i for i in same if str(i.get("id")) not in ours]
+        mine = [str(i.get("id")) for i in same if str(i.get("id")) in ours]
+        if len(theirs) != 1 or not mine:
+            return same
+        for pid in mine:
+            deleted = self._delete_own(pid)
+            if not deleted:
+                ids = [str(theirs[0].get("id")), *mine]
+                raise _Refused(
+                    f"an earlier push's create of it got no answer and was saved late (product {ids[0]}), and a later "
+                    f"push's own identical create ({', '.join(mine)}) could not be deleted: neither is linked. In the "
+                    f"PrestaShop back office (Catalog > Products) delete {', '.join(mine)}, then run "
+                    f"`{self._push_command()}`: {ids[0]} is adopted",
+                    ids,
+                    ours=mine,
+                )
+            _log.info("PrestaShop product %s (an earlier push's own copy of a late create) deleted", pid)
+        return theirs
 
     def _create_fingerprint(self, c: ProductCreate) -> dict[str, str]:
         """What a create of ``c`` sends now (:func:`sent_fingerprint`): for a marker written before it kept what

@@ -268,3 +268,38 @@ def test_a_delete_with_no_clear_outcome_links_neither_and_keeps_the_marker(
                              concurrency=1)  # fmt: skip
     assert third.rejections == []
     assert {r["external_id"] for r in links if r["entity"] == "product"} == {str(first)}
+
+
+def test_the_next_push_deletes_its_own_copy_the_marker_names_and_adopts_the_other(
+    shop: ShopHandle, engine: Engine, integration_id: int
+) -> None:
+    """Push 2's DELETE of its own copy answered by a proxy's 502 twice (never applied): neither linked, its id kept
+    in the marker (``ours``). Push 3 finds the two identical records: ours (its id came in push 2's answer) is
+    deleted and push 1's adopted. Before, push 3 refused both as identical on every push until a person acted."""
+    handle = f"rev-ours-{next(_RUN)}"
+    shop.api.commit_late("POST /api/products", 3.0)
+    with client_for(shop) as client:
+        out = W.apply_plan(client, simple_plan(handle), lambda rows: None, concurrency=1)
+    assert len(out.rejections) == 1 and by_handle(shop, handle) == []
+    plan2 = recorded(engine, integration_id, out, simple_plan(handle))
+    shop.api.commit_late("POST /api/products", 3.5)
+    shop.faults.update(
+        {"server_errors": 2, "server_error_statuses": [502], "server_error_path": "DELETE /api/products"}
+    )
+    client = PrestaShopClient(shop.http_url, shop.credentials["api_key"], timeout=4.5, backoff_base_s=0.0,
+                              max_retries=1)  # fmt: skip
+    client.integration_settings = dict(SETTINGS)  # type: ignore[attr-defined]
+    with client:
+        again = W.apply_plan(client, plan2, lambda rows: None, concurrency=1)
+    settled(shop)
+    first, ours = sorted(int(r["id"]) for r in by_handle(shop, handle))
+    [refused] = again.rejections
+    assert refused.payload[CREATE_UNCERTAIN]["ours"] == [str(ours)]
+    shop.faults.reset()
+    links: list[dict[str, Any]] = []
+    with client_for(shop) as client:
+        third = W.apply_plan(client, recorded(engine, integration_id, again, simple_plan(handle)), links.extend,
+                             concurrency=1)  # fmt: skip
+    assert third.rejections == []
+    assert [int(r["id"]) for r in by_handle(shop, handle)] == [first]
+    assert {r["external_id"] for r in links if r["entity"] == "product"} == {str(first)}
