@@ -1173,30 +1173,18 @@ class _Writer:
                 owners = {late}  # an earlier push's create that got no answer, saved by the shop after it gave up
             if owners:
                 pid = owners.pop()
-                tree = self.client.get_xml("products", pid)
-                record = _record_of(tree)
-                base_weight = _decimal(record.findtext("weight"))
-                # The adopted product keeps its stored price (its combinations' impacts are over it): a new
-                # combination's impact is over that price too, as under a linked product (``_variant_creates``).
-                # Over the hub's lowest price (what a create stores), a shop product at 18.00 with a hub lowest of
-                # 19.90 got a 24.00 variant at 22.10.
-                base = _decimal(record.findtext("price")) or Decimal("0")
-                apply_product_changes(record, c.values, ("title", "description", "status"), self.shop)
-                if c.categories:
-                    set_categories(record, categories)
-                self._set_tags(record, c.tags)
-                self.client.put_xml_checked("products", pid, tree)
-                self.out.updated += 1
-                self._warn_names(c, create=False)
-                self.plan.adopt("product", c.hub_id)
+                base, base_weight = self._adopt_variable(c, pid, categories)
             else:
                 document = create_document(c, self.shop, price=base, categories=categories, tags=tags)
                 posted = post_product(self.client, document, newer_than=self.id_floor("products"))
                 pid = posted.id
                 base_weight = None  # created with weight 0: each combination's impact is its weight
                 if late := self._landed_meanwhile(c, posted, document):
-                    pid = late  # identical to ours (deleted): same price and weight, so the same impacts
-                    self.plan.adopt("product", c.hub_id)
+                    # The earlier create's record (ours deleted): updated like any adopted one, since only its
+                    # name, price, slug and reference were compared (before: linked as it was, its description,
+                    # status, categories and tags those of the earlier push).
+                    pid = late
+                    base, base_weight = self._adopt_variable(c, pid, categories)
                 else:
                     self.out.created += 1
                     self._warn_names(c, create=True)
@@ -1230,6 +1218,28 @@ class _Writer:
         except ShopApiError as err:
             self._flush_links()
             self._reject_create(c, key, err)
+
+    def _adopt_variable(self, c: ProductCreate, pid: str, categories: Sequence[str]) -> tuple[Decimal, Decimal | None]:
+        """GET-modify-PUT of a product with combinations adopted instead of created (its title, description,
+        status, categories and tags the hub's): its stored price and weight, over which its new combinations'
+        impacts are computed.
+
+        The adopted product keeps its stored price (its combinations' impacts are over it): a new combination's
+        impact is over that price too, as under a linked product (``_variant_creates``). Over the hub's lowest price
+        (what a create stores), a shop product at 18.00 with a hub lowest of 19.90 got a 24.00 variant at 22.10."""
+        tree = self.client.get_xml("products", pid)
+        record = _record_of(tree)
+        base_weight = _decimal(record.findtext("weight"))
+        base = _decimal(record.findtext("price")) or Decimal("0")
+        apply_product_changes(record, c.values, ("title", "description", "status"), self.shop)
+        if c.categories:
+            set_categories(record, categories)
+        self._set_tags(record, c.tags)
+        self.client.put_xml_checked("products", pid, tree)
+        self.out.updated += 1
+        self._warn_names(c, create=False)
+        self.plan.adopt("product", c.hub_id)
+        return base, base_weight
 
     def _flush_links(self) -> None:
         """Commit the links of created products and combinations not committed yet (one transaction)."""

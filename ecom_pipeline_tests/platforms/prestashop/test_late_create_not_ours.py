@@ -303,3 +303,32 @@ def test_the_next_push_deletes_its_own_copy_the_marker_names_and_adopts_the_othe
     assert third.rejections == []
     assert [int(r["id"]) for r in by_handle(shop, handle)] == [first]
     assert {r["external_id"] for r in links if r["entity"] == "product"} == {str(first)}
+
+
+def test_a_product_with_combinations_saved_meanwhile_is_updated_when_adopted(
+    shop: ShopHandle, engine: Engine, integration_id: int
+) -> None:
+    """The race (push 1's lost create saved while push 2 creates) for a product with combinations, the hub
+    description edited between the pushes (not among what the look-again compares): push 1's record, adopted, gets
+    the hub's description (before: linked as push 1 had sent it)."""
+    tag = f"revv{next(_RUN)}"
+    handle = f"late-var-{tag}"
+    shop.api.commit_late("POST /api/products", 6.0)
+    with client_for(shop) as client:
+        out = W.apply_plan(client, variable_plan(tag), lambda rows: None, concurrency=1)
+    assert len(out.rejections) == 1 and by_handle(shop, handle) == []
+    edited = variable_plan(tag)
+    edited.creates[0].values["description"] = "Edited since"
+    plan2 = recorded(engine, integration_id, out, edited)
+    shop.api.commit_late("POST /api/products", 6.0)
+    links: list[dict[str, Any]] = []
+    client = PrestaShopClient(shop.http_url, shop.credentials["api_key"], timeout=15.0, backoff_base_s=0.0)
+    client.integration_settings = dict(SETTINGS)  # type: ignore[attr-defined]
+    with client:
+        again = W.apply_plan(client, plan2, links.extend, concurrency=1)
+    settled(shop)
+    [kept] = by_handle(shop, handle)
+    assert again.rejections == []
+    assert {r["external_id"] for r in links if r["entity"] == "product"} == {str(kept["id"])}
+    assert shop.store.text(kept["description"]) == "Edited since"
+    assert len(combinations_of(shop, kept["id"])) == 2
