@@ -34,9 +34,10 @@ WooCommerce writer: ``apply_plan(client, plan, on_links) -> WriteOutcome`` and `
   for about 15 s, and a record still not found is not sent again in this push: the item is rejected and the next
   push's look-up by reference adopts it (``options.create_once``); one without a reference is found by the marker
   the rejection carries (``plan.uncertain_creates``: by the ``link_rewrite`` sent or option values above that push's
-  id floors, :meth:`_Writer._late_product`; several found: the one holding what the lost create sent, else refused
-  with their ids). A marked item the next push creates is looked up again once its create answered
-  (:meth:`_Writer._landed_meanwhile`: the lost create saved meanwhile, identical, is kept and ours deleted).
+  id floors, never a record linked to a hub product, :meth:`_Writer._late_product`; the only one found holding what
+  the lost create sent is adopted, else refused with their ids). A marked item the next push creates is looked up
+  again once its create answered (:meth:`_Writer._landed_meanwhile`: the lost create saved meanwhile, identical, is
+  kept and ours deleted: only an id from our POST's answer, read back as sent, the DELETE known to have happened).
   The marker stays until the item is linked or adopted: carried into any
   later rejection of that hub product (:meth:`_Writer._rejection_payload`), and recorded even when the push fails
   part-way (``apply_plan`` leaves its partial outcome on the exception: ``sync.export.PARTIAL_OUTCOME``).
