@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 from xml.etree.ElementTree import Element, SubElement
 
 from ecom_pipeline.platforms.errors import (
@@ -81,6 +81,15 @@ def may_still_run(err: ShopApiError) -> bool:
     return 500 <= status <= 599 and status != 429 and not err.code
 
 
+class Created(NamedTuple):
+    """A record :func:`create_record` made: its id, and whether that id came in the POST's own answer (``answered``)
+    or from ``refind``, the look-up after a lost answer: a record found by what it holds, which may be another
+    request's (a merchant's product of that slug made meanwhile), so the writer never deletes it as its own."""
+
+    id: str
+    answered: bool
+
+
 def create_once(
     client: PrestaShopClient,
     resource: str,
@@ -90,6 +99,19 @@ def create_once(
     what: str,
     error: type[Exception] | None,
 ) -> str:
+    """:func:`create_record`'s id."""
+    return create_record(client, resource, document, refind=refind, what=what, error=error).id
+
+
+def create_record(
+    client: PrestaShopClient,
+    resource: str,
+    document: Element,
+    *,
+    refind: Callable[[], str | None],
+    what: str,
+    error: type[Exception] | None,
+) -> Created:
     """POST ``document`` without the transport's blind retry; after a lost answer, adopt what it made or send again.
 
     A POST whose answer was lost may have created the record, and a blind retry would create a second one; so the
@@ -121,7 +143,7 @@ def create_once(
                 time.sleep(delay)
                 found = refind()
             if found is not None:
-                return found  # the lost request had created it
+                return Created(found, answered=False)  # the lost request had created it (or so the look-up says)
             if running:
                 message = (
                     f"{what}: the shop did not answer ({err.message}) and the record has not appeared "
@@ -144,7 +166,7 @@ def create_once(
             if error is None:
                 raise ShopResponseError(f"{what}: the shop's answer has no id", platform="prestashop")
             raise error(f"{what}: the shop's answer has no id")
-        return new_id
+        return Created(new_id, answered=True)
     raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
 

@@ -34,9 +34,10 @@ WooCommerce writer: ``apply_plan(client, plan, on_links) -> WriteOutcome`` and `
   for about 15 s, and a record still not found is not sent again in this push: the item is rejected and the next
   push's look-up by reference adopts it (``options.create_once``); one without a reference is found by the marker
   the rejection carries (``plan.uncertain_creates``: by the ``link_rewrite`` sent or option values above that push's
-  id floors, :meth:`_Writer._late_product`; several found: the one holding what the lost create sent, else refused
-  with their ids). A marked item the next push creates is looked up again once its create answered
-  (:meth:`_Writer._landed_meanwhile`: the lost create saved meanwhile, identical, is kept and ours deleted).
+  id floors, never a record linked to a hub product, :meth:`_Writer._late_product`; the only one found holding what
+  the lost create sent is adopted, else refused with their ids). A marked item the next push creates is looked up
+  again once its create answered (:meth:`_Writer._landed_meanwhile`: the lost create saved meanwhile, identical, is
+  kept and ours deleted: only an id from our POST's answer, read back as sent, the DELETE known to have happened).
   The marker stays until the item is linked or adopted: carried into any
   later rejection of that hub product (:meth:`_Writer._rejection_payload`), and recorded even when the push fails
   part-way (``apply_plan`` leaves its partial outcome on the exception: ``sync.export.PARTIAL_OUTCOME``).
@@ -83,6 +84,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -91,17 +93,21 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from xml.etree.ElementTree import Element, ElementTree, SubElement
 
-from ecom_pipeline.platforms.errors import ShopApiError
+from ecom_pipeline.platforms.errors import ShopApiError, ShopNotFoundError
 from ecom_pipeline.platforms.http import HttpOptions
 from ecom_pipeline.platforms.inflight import InOrder
 from ecom_pipeline.platforms.prestashop import extract as ps_extract
+from ecom_pipeline.platforms.prestashop import options as _options
 from ecom_pipeline.platforms.prestashop.categories import HOME_CATEGORY, CategoryError, PrestaShopCategories
 from ecom_pipeline.platforms.prestashop.client import PrestaShopClient, filter_chunks
 from ecom_pipeline.platforms.prestashop.options import (
+    Created,
     CreateUncertain,
     OptionError,
     PrestaShopOptions,
     create_once,
+    create_record,
+    may_still_run,
     set_association,
 )
 from ecom_pipeline.platforms.prestashop.tags import PrestaShopTags, TagError, set_tags, tag_ids_of
@@ -117,6 +123,7 @@ from ecom_pipeline.sync.export import (
     ProductCreate,
     PushWarning,
     VariantDelete,
+    VariantValues,
     WriteOutcome,
     deleted_variant_row,
     link_row,
@@ -459,43 +466,45 @@ def combination_document(
     return root
 
 
-def post_product(client: PrestaShopClient, document: Element, *, newer_than: int = 0) -> str:
-    """POST a product once (``options.create_once``: no blind retry). After a lost answer (cut connection, timeout,
-    5xx) the product is looked for by its reference, else (a product with combinations, a simple one without SKU)
-    by its ``link_rewrite`` among the products with the same (empty) reference, the newest (highest id) taken: the
-    lost request's own when it made one. Only when none is found is the POST sent again.
+def post_product(client: PrestaShopClient, document: Element, *, newer_than: int = 0) -> Created:
+    """POST a product once (``options.create_record``: no blind retry): its id, and whether that id came in the
+    POST's answer (``answered``) or from the look-up after a lost answer. After a lost answer (cut connection,
+    timeout, 5xx) the product is looked for by its reference, else (a product with combinations, a simple one
+    without SKU) by its ``link_rewrite`` among the products with the same (empty) reference holding what was sent
+    (name in every language, price: :func:`_same_product`), the newest (highest id) taken: the lost request's own
+    when it made one. Only when none is found is the POST sent again. Before, the newest of the slug was taken
+    whatever it held: a merchant's product of that slug made meanwhile was linked (and, when the item was marked,
+    deleted as this push's copy by ``_Writer._landed_meanwhile``: review of h-idemps).
 
     ``newer_than``: the highest product id the shop had before this push created any (:class:`_IdFloor`); only a
     newer product can be the lost request's. Without it a merchant's own product with the same slug (an unlinked
     "mugs", say) was taken for the create the shop had not applied, and the hub product was linked to it: its
     combinations created under it, its title and prices overwritten by later pushes."""
-    record = _record_of(document)
-    reference = (record.findtext("reference") or "").strip()
-    node = record.find("link_rewrite")
-    slug = ""
-    if node is not None:
-        slug = (next((n.text for n in node.findall("language") if n.text), None) or node.text or "").strip()
+    sent = sent_fingerprint(document)
+    reference, slug = sent["reference"], sent["link_rewrite"]
 
     def refind() -> str | None:
         if reference and _findable(reference):
             query = {"filter[reference]": f"[{reference}]", "display": "[id,reference]"}
         elif slug and _findable(slug):
-            query = {"filter[link_rewrite]": f"[{slug}]", "display": "[id,reference]"}
+            query = {"filter[link_rewrite]": f"[{slug}]", "display": "[id,reference,name,price,link_rewrite]"}
         else:
             return None
         ids = [
             int(i["id"])
             for i in client.list("products", query)
-            if str(i.get("reference") or "") == reference and int(i["id"]) > newer_than
+            if str(i.get("reference") or "") == reference
+            and int(i["id"]) > newer_than
+            and (reference != "" or _same_product(i, sent))
         ]
         return str(max(ids)) if ids else None
 
     try:
-        return create_once(
+        return create_record(
             client, "products", document, refind=refind, what=f"product {reference or slug!r}", error=None
         )
     except CreateUncertain as err:
-        err.sent_product = sent_fingerprint(document)  # type: ignore[attr-defined]
+        err.sent_product = sent  # type: ignore[attr-defined]
         raise
 
 
@@ -818,32 +827,36 @@ class _Writer:
         categories = self._category_ids(c.categories)
         tags = self._tag_ids(c.tags)
         document = create_document(c, self.shop, categories=categories, tags=tags)
-        pid = post_product(self.client, document, newer_than=self.id_floor("products"))
-        if late := self._landed_meanwhile(c, pid, document):
+        posted = post_product(self.client, document, newer_than=self.id_floor("products"))
+        pid = posted.id
+        if late := self._landed_meanwhile(c, posted, document):
             self._adopt(c, late)
             return
         self.out.created += 1
         self._warn_names(c, create=True)
         self._link_now(pid, c)
 
-    def _landed_meanwhile(self, c: ProductCreate, pid: str, document: Element) -> str | None:
+    def _landed_meanwhile(self, c: ProductCreate, posted: Created, document: Element) -> str | None:
         """After this push created ``pid`` for a marked item (an earlier push's create of it got no answer, and
         this push's look-up found nothing): look once more, since PHP may have saved that lost create between this
         push's look-up and its own create. The marker's look-up (its floor, the slugs sent, or the reference) is
         repeated without ``pid``.
 
         Exactly one other found, holding what this push just sent and what the lost create sent (name in every
-        shop language, price, reference, slug): the older create is kept, ``pid`` (ours: this push has its id from
-        the shop's answer, and nobody saw it yet) is deleted, and the other is returned to be adopted. Otherwise
-        ``pid`` stays, linked, and the push report (and the product's lineage) names the other ids as copies for a
-        person to delete; nothing of theirs is touched (a merchant's product can match too). A DELETE the shop
-        refuses (a key without DELETE on products) keeps ``pid`` the same way.
+        shop language, price, reference, slug): the older create is kept, ``pid`` is deleted, and the other is
+        returned to be adopted. ``pid`` is deleted only when it is provably ours: its id came in the POST's own
+        answer (``posted.answered``; an id the look-up after a lost answer found may be another request's record)
+        and, read back just before the DELETE, it still holds exactly what this push sent. Otherwise ``pid`` stays,
+        linked, and the push report (and the product's lineage) names the other ids as copies for a person to
+        delete; nothing of theirs is touched (a merchant's product can match too). A DELETE the shop refuses (a key
+        without DELETE on products) keeps ``pid`` the same way.
 
         A lost create saved after this look-up still makes a copy: nothing of this push sees it, and the marker is
         closed once the item is linked (docs/two-way-sync.md)."""
         marker = self.plan.uncertain_creates.get(c.hub_id)
         if marker is None or marker.get("products") is None:
             return None
+        pid = posted.id
         mine = sent_fingerprint(document)
         slugs = _marker_slugs(marker) or [mine["link_rewrite"]]
         found = self._product_candidates(slugs, mine["reference"], int(marker["products"]))
@@ -852,12 +865,15 @@ class _Writer:
             return None
         ids = [str(i.get("id")) for i in others]
         lost = _listed(marker.get("sent")) or [mine]
-        if len(others) == 1 and _same_product(others[0], mine) and any(_same_product(others[0], s) for s in lost):
-            try:
-                self.client.delete("products", pid)
-            except ShopApiError as err:
-                _log.warning("PrestaShop product %s (a copy this push made) could not be deleted: %s", pid, err)
-            else:
+        if (
+            len(others) == 1
+            and _same_product(others[0], mine)
+            and any(_same_product(others[0], s) for s in lost)
+            and posted.answered
+            and self._still_as_sent(pid, mine)
+        ):
+            deleted = self._delete_own(pid)
+            if deleted:
                 _log.info(
                     "PrestaShop product %s: an earlier push's unanswered create saved while this push made %s "
                     "(deleted, identical); adopted",
@@ -865,6 +881,16 @@ class _Writer:
                     pid,
                 )
                 return ids[0]
+            if deleted is None:  # may be deleted still: linked, the link would point at nothing
+                raise _Refused(
+                    f"the shop saved an earlier push's unanswered create of it late (product {ids[0]}) while this "
+                    f"push created it as {pid}, identical; the DELETE of {pid} got no clear answer and it is still "
+                    "there (the shop may delete it yet), so neither is linked and it is not created again. In the "
+                    f"PrestaShop back office (Catalog > Products) delete {pid} if it is still there, then run "
+                    f"`{self._push_command()}`: {ids[0]} is adopted",
+                    [ids[0], pid],
+                    ours=[pid],
+                )
         self.out.warn(
             "product",
             c.handle or f"#{c.hub_id}",
@@ -874,6 +900,46 @@ class _Writer:
             c.hub_id,
         )
         return None
+
+    def _delete_own(self, pid: str) -> bool | None:
+        """DELETE product ``pid`` (this push's own copy): True when it is gone, False when it provably stays (the
+        shop answered a refusal, a key without DELETE on products say), None when unclear (no answer, or a proxy's
+        5xx: the shop may still delete it, and it is still there after ``SETTLE_DELAYS_S``).
+
+        A 404 is a deletion: the client's retry of a DELETE whose first try landed, or someone deleted it. After any
+        other error the product is read to know. Before, any error kept ``pid`` linked, and a DELETE that had timed
+        out was applied by PHP afterwards: the link pointed at a deleted product, the earlier create's stayed
+        unlinked and its marker closed (review of h-idemps)."""
+        try:
+            self.client.delete("products", pid)
+            return True
+        except ShopNotFoundError:
+            return True
+        except ShopApiError as err:
+            _log.warning("PrestaShop product %s (a copy this push made) could not be deleted: %s", pid, err)
+            running = may_still_run(err)
+        for delay in (0.0, *(_options.SETTLE_DELAYS_S if running else ())):
+            time.sleep(delay)
+            try:
+                if not self.client.list("products", {"filter[id]": f"[{pid}]", "display": "[id]"}):
+                    return True
+            except ShopApiError as err:
+                _log.warning("PrestaShop product %s: could not read whether it was deleted: %s", pid, err)
+                continue
+            if not running:
+                return False
+        return None
+
+    def _still_as_sent(self, pid: str, sent: Mapping[str, Any]) -> bool:
+        """Whether product ``pid``, read now, holds exactly what this push's create sent (before it is deleted as
+        this push's copy: nobody edited it since)."""
+        query = {"filter[id]": f"[{pid}]", "display": "[id,reference,name,price,link_rewrite]"}
+        try:
+            items = self.client.list("products", query)
+        except ShopApiError as err:
+            _log.warning("PrestaShop product %s (this push's create) could not be read back: %s", pid, err)
+            return False
+        return len(items) == 1 and _same_product(items[0], sent)
 
     def _warn_names(self, c: ProductCreate, *, create: bool) -> None:
         """The push report's word on a title (and a create's handle) written otherwise than the hub has them."""
@@ -1050,7 +1116,7 @@ class _Writer:
     ) -> tuple[str, list[str], ShopApiError | None]:
         """(Worker thread.) POST the product, then its combinations in turn: its id, the combinations' ids, and
         the refusal that stopped them (a failed product POST raises). No writer state is touched here."""
-        pid = post_product(self.client, document, newer_than=self.id_floor("products"))
+        pid = post_product(self.client, document, newer_than=self.id_floor("products")).id
         cids: list[str] = []
         try:
             for v in c.variants:
@@ -1108,29 +1174,18 @@ class _Writer:
                 owners = {late}  # an earlier push's create that got no answer, saved by the shop after it gave up
             if owners:
                 pid = owners.pop()
-                tree = self.client.get_xml("products", pid)
-                record = _record_of(tree)
-                base_weight = _decimal(record.findtext("weight"))
-                # The adopted product keeps its stored price (its combinations' impacts are over it): a new
-                # combination's impact is over that price too, as under a linked product (``_variant_creates``).
-                # Over the hub's lowest price (what a create stores), a shop product at 18.00 with a hub lowest of
-                # 19.90 got a 24.00 variant at 22.10.
-                base = _decimal(record.findtext("price")) or Decimal("0")
-                apply_product_changes(record, c.values, ("title", "description", "status"), self.shop)
-                if c.categories:
-                    set_categories(record, categories)
-                self._set_tags(record, c.tags)
-                self.client.put_xml_checked("products", pid, tree)
-                self.out.updated += 1
-                self._warn_names(c, create=False)
-                self.plan.adopt("product", c.hub_id)
+                base, base_weight = self._adopt_variable(c, pid, categories)
             else:
                 document = create_document(c, self.shop, price=base, categories=categories, tags=tags)
-                pid = post_product(self.client, document, newer_than=self.id_floor("products"))
+                posted = post_product(self.client, document, newer_than=self.id_floor("products"))
+                pid = posted.id
                 base_weight = None  # created with weight 0: each combination's impact is its weight
-                if late := self._landed_meanwhile(c, pid, document):
-                    pid = late  # identical to ours (deleted): same price and weight, so the same impacts
-                    self.plan.adopt("product", c.hub_id)
+                if late := self._landed_meanwhile(c, posted, document):
+                    # The earlier create's record (ours deleted): updated like any adopted one, since only its
+                    # name, price, slug and reference were compared (before: linked as it was, its description,
+                    # status, categories and tags those of the earlier push).
+                    pid = late
+                    base, base_weight = self._adopt_variable(c, pid, categories)
                 else:
                     self.out.created += 1
                     self._warn_names(c, create=True)
@@ -1165,6 +1220,28 @@ class _Writer:
             self._flush_links()
             self._reject_create(c, key, err)
 
+    def _adopt_variable(self, c: ProductCreate, pid: str, categories: Sequence[str]) -> tuple[Decimal, Decimal | None]:
+        """GET-modify-PUT of a product with combinations adopted instead of created (its title, description,
+        status, categories and tags the hub's): its stored price and weight, over which its new combinations'
+        impacts are computed.
+
+        The adopted product keeps its stored price (its combinations' impacts are over it): a new combination's
+        impact is over that price too, as under a linked product (``_variant_creates``). Over the hub's lowest price
+        (what a create stores), a shop product at 18.00 with a hub lowest of 19.90 got a 24.00 variant at 22.10."""
+        tree = self.client.get_xml("products", pid)
+        record = _record_of(tree)
+        base_weight = _decimal(record.findtext("weight"))
+        base = _decimal(record.findtext("price")) or Decimal("0")
+        apply_product_changes(record, c.values, ("title", "description", "status"), self.shop)
+        if c.categories:
+            set_categories(record, categories)
+        self._set_tags(record, c.tags)
+        self.client.put_xml_checked("products", pid, tree)
+        self.out.updated += 1
+        self._warn_names(c, create=False)
+        self.plan.adopt("product", c.hub_id)
+        return base, base_weight
+
     def _flush_links(self) -> None:
         """Commit the links of created products and combinations not committed yet (one transaction)."""
         if self.pending_links:
@@ -1195,7 +1272,12 @@ class _Writer:
     def _product_candidates(self, slugs: Sequence[str], reference: str, floor: int) -> list[dict[str, Any]]:
         """The shop's products above id ``floor`` carrying ``reference`` ("" : none) whose ``link_rewrite`` is one
         of ``slugs``, oldest first (id, reference, name, price and link_rewrite of each: what ``_same_product``
-        compares); ``reference`` a filter holds: found by it instead, whatever their slug."""
+        compares); ``reference`` a filter holds: found by it instead, whatever their slug.
+
+        A product linked to a hub product (the integration's live links, ``plan.linked_products``, or linked by this
+        push: ``written``) is never a candidate: a lost create's slug may be another hub product's since (a handle
+        edited), and adopting its record linked two hub products to one shop product."""
+        linked = set(self.plan.linked_products) | set(self.written)
         display = "[id,reference,name,price,link_rewrite]"
         queries = (
             [{"filter[reference]": f"[{reference}]"}]
@@ -1206,7 +1288,7 @@ class _Writer:
         for query in queries:
             for item in self.client.list("products", {**query, "display": display}):
                 pid = int(item.get("id") or 0)
-                if pid > floor and str(item.get("reference") or "") == reference:
+                if pid > floor and str(item.get("reference") or "") == reference and str(pid) not in linked:
                     found.setdefault(pid, item)
         return [found[i] for i in sorted(found)]
 
@@ -1218,11 +1300,13 @@ class _Writer:
         (``_IdFloor``, kept in the marker) with the same reference: a merchant's own older product of that slug is
         never adopted.
 
-        One found is adopted. Several (a merchant's product of that slug made since, a copy made in the back office,
-        two unanswered creates both saved): the one whose content equals what a lost create sent (the marker's
+        Of those found (a merchant's product of that slug made since, a copy made in the back office, two
+        unanswered creates both saved), the one whose content equals what a lost create sent (the marker's
         ``sent``: name in every shop language, price, reference, slug; an older marker: what a create sends now) is
-        adopted when it is the only one; otherwise the item is refused with the candidates' ids and what to do.
-        Before, nothing was adopted and the product was created once more (one more duplicate).
+        adopted when it is the only one; none or several such: the item is refused with the candidates' ids and
+        what to do, and not created. Before, several adopted nothing and the product was created once more (one
+        more duplicate), and a single one was adopted unchecked: a merchant's own product of that slug made since
+        the floor was taken over and overwritten with the hub's values.
 
         A marker without the products floor: no product create of it went unanswered (the floor of the resource a
         create needs is read before that create, and a read that fails refuses it: :class:`_IdFloor`; a marker
@@ -1254,19 +1338,29 @@ class _Writer:
                 f"`{self._push_command()}`: with no product of that slug left it is created",
                 ids,
             )
-        if len(found) == 1:
-            _log.info("PrestaShop product %s: made late by an earlier push's unanswered create, adopted", ids[0])
-            return ids[0]
         sent = _listed(marker.get("sent")) or [self._create_fingerprint(c)]
         same = [i for i in found if any(_same_product(i, s) for s in sent)]
+        same = self._drop_ours(marker, same)
         if len(same) == 1:
             _log.info(
-                "PrestaShop product %s: made late by an earlier push's unanswered create (the one of products %s "
+                "PrestaShop product %s: made late by an earlier push's unanswered create (of products %s, the one "
                 "holding what it sent), adopted",
                 same[0].get("id"),
                 ids,
             )
             return str(same[0].get("id"))
+        if not same:
+            # Made since the floor with the slug, but not what the lost create sent (another name or price): a
+            # merchant's own product most likely. Adopted, it was overwritten with the hub's values (review 1).
+            raise _Refused(
+                f"an earlier push's create of it got no answer, and the shop has since made product(s) "
+                f"{', '.join(ids)} with its link_rewrite ({'/'.join(slugs)}) and reference but not what that create "
+                "sent (another name or price): none is adopted (a product of your own is not overwritten) and it is "
+                "not created again. In the PrestaShop back office (Catalog > Products) change the URL slug of those "
+                "that are your own products, and delete those that are this product's copies, then run "
+                f"`{self._push_command()}`: with no product of that slug left it is created",
+                ids,
+            )
         equal = f" ({', '.join(str(i.get('id')) for i in same)} hold exactly what it sent)" if same else ""
         raise _Refused(
             f"an earlier push's create of it got no answer and the shop has since made products {', '.join(ids)} "
@@ -1277,18 +1371,46 @@ class _Writer:
             ids,
         )
 
+    def _drop_ours(self, marker: Mapping[str, Any], same: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Of several identical candidates, delete those an earlier push created itself (the marker's ``ours``: ids
+        that came in its POST's answer, left by a DELETE with no clear answer) when exactly one other is left, and
+        return that one; otherwise ``same`` as it is. Before, two identical records (the lost create's and ours)
+        were refused on every push until a person deleted one."""
+        ours = {str(x) for x in marker.get("ours") or []}
+        theirs = [i for i in same if str(i.get("id")) not in ours]
+        mine = [str(i.get("id")) for i in same if str(i.get("id")) in ours]
+        if len(theirs) != 1 or not mine:
+            return same
+        for pid in mine:
+            deleted = self._delete_own(pid)
+            if not deleted:
+                ids = [str(theirs[0].get("id")), *mine]
+                raise _Refused(
+                    f"an earlier push's create of it got no answer and was saved late (product {ids[0]}), and a later "
+                    f"push's own identical create ({', '.join(mine)}) could not be deleted: neither is linked. In the "
+                    f"PrestaShop back office (Catalog > Products) delete {', '.join(mine)}, then run "
+                    f"`{self._push_command()}`: {ids[0]} is adopted",
+                    ids,
+                    ours=mine,
+                )
+            _log.info("PrestaShop product %s (an earlier push's own copy of a late create) deleted", pid)
+        return theirs
+
     def _create_fingerprint(self, c: ProductCreate) -> dict[str, str]:
         """What a create of ``c`` sends now (:func:`sent_fingerprint`): for a marker written before it kept what
         was sent."""
         base = None if _is_simple(c) else min((v.values.get("price") or Decimal("0")) for v in c.variants)
         return sent_fingerprint(create_document(c, self.shop, price=base))
 
-    def _late_combination(self, product_hub_id: int, pid: str, sku: str, option_ids: Sequence[str]) -> str | None:
+    def _late_combination(
+        self, product_hub_id: int, pid: str, sku: str, option_ids: Sequence[str], sent_now: Callable[[], str]
+    ) -> str | None:
         """The combination an earlier push's unanswered create made late under linked product ``pid`` (marker as in
         :meth:`_late_product`), when it has no reference to be found by: by its option values among the product's
-        combinations created after that push's floor, with the same (unfindable) reference. One is adopted;
-        several: the only one whose price impact is what a lost create sent (the marker's ``sent_combinations``),
-        else the item is refused with their ids and what to do (before: created once more). A marker without the
+        combinations created after that push's floor, with the same (unfindable) reference. The only one whose
+        price impact is what a lost create sent (the marker's ``sent_combinations``; an older marker: ``sent_now()``,
+        the impact a create sends now) is adopted; none or several such: the item is refused with their ids and what
+        to do (before: several created once more, and a single one adopted unchecked). A marker without the
         combinations floor (no combination create of it went unanswered, see :meth:`_late_product`) refuses only
         when the product has such a combination at all."""
         marker = self.plan.uncertain_creates.get(product_hub_id)
@@ -1316,9 +1438,9 @@ class _Writer:
                 f"delete those that are copies, then run `{self._push_command()}`: with none left it is created",
                 ids,
             )
-        if len(found) == 1:
-            return ids[0]
         sent = [s for s in _listed(marker.get("sent_combinations")) if str(s.get("product")) == pid]
+        if not sent:  # an older marker (or another product's): what a create of it sends now
+            sent = [{"options": values, "price": sent_now()}]
         same = [
             i
             for i in found
@@ -1326,6 +1448,15 @@ class _Writer:
         ]
         if len(same) == 1:
             return str(same[0]["id"])
+        if not same:  # made since, same option values, another price impact: not adopted (review 1)
+            raise _Refused(
+                f"an earlier push's create of it got no answer, and {what} made since do not hold the price that "
+                "create sent: none is adopted (a combination of your own is not overwritten) and it is not created "
+                "again. In the PrestaShop back office (the product's Combinations) delete those that are this "
+                f"variant's copies (or change their option values), then run `{self._push_command()}`: with none "
+                "left it is created",
+                ids,
+            )
         raise _Refused(
             f"an earlier push's create of it got no answer and {what} were made since: any may be that create's "
             "late record, so none is adopted and it is not created again. In the PrestaShop back office (the "
@@ -1374,6 +1505,11 @@ class _Writer:
             if len(slugs) > 1:
                 marker["link_rewrites"] = slugs  # every slug sent, oldest first: each is looked up
             marker.update({k: v for k, v in sent.items() if v})
+        if isinstance(err, _Refused) and err.ours and marker:
+            # This push's own records that may still exist (a DELETE with no clear answer): the next push knows them
+            # for ours (the id came in our POST's answer), not a merchant's.
+            mine = [str(x) for x in marker.get("ours") or []]
+            marker = {**marker, "ours": mine + [x for x in err.ours if x not in mine]}
         if isinstance(err, _Refused) and err.candidates:
             payload = {**payload, "candidates": list(err.candidates)}
         return {**payload, CREATE_UNCERTAIN: marker} if marker else payload
@@ -1392,7 +1528,14 @@ class _Writer:
                 late: str | None = None
                 if not (found and found[0] == pid) and vc.product_hub_id in self.plan.uncertain_creates:
                     option_ids = self._option_ids(v.options)
-                    late = self._late_combination(vc.product_hub_id, pid, v.sku or "", option_ids)
+
+                    def sent_now(pid: str = pid, v: VariantValues = v, ids: list[str] = option_ids) -> str:
+                        price, weight = self._stored(stored, pid)
+                        return (
+                            _record_of(combination_document(pid, v.values, ids, price, weight)).findtext("price") or ""
+                        )
+
+                    late = self._late_combination(vc.product_hub_id, pid, v.sku or "", option_ids, sent_now)
                 if found and found[0] == pid:
                     cid = found[1]
                     self.plan.adopt("variant", v.hub_id)
@@ -1400,11 +1543,7 @@ class _Writer:
                     cid = late  # made late by an earlier push's unanswered create
                     self.plan.adopt("variant", v.hub_id)
                 else:
-                    if pid not in stored:
-                        record = _record_of(self.client.get_xml("products", pid))
-                        price = _decimal(record.findtext("price")) or Decimal("0")
-                        stored[pid] = (price, _decimal(record.findtext("weight")))
-                    price, weight = stored[pid]
+                    price, weight = self._stored(stored, pid)
                     if option_ids is None:
                         option_ids = self._option_ids(v.options)
                     cid = self._post_combination(pid, v.values, option_ids, price, (), weight)
@@ -1413,6 +1552,15 @@ class _Writer:
             except (_Refused, ShopApiError) as err:
                 payload = self._rejection_payload(vc.product_hub_id, err, {"product": pid})
                 self.out.reject("variant", v.sku or f"#{v.hub_id}", str(err), payload)
+
+    def _stored(self, stored: dict[str, tuple[Decimal, Decimal | None]], pid: str) -> tuple[Decimal, Decimal | None]:
+        """Linked product ``pid``'s stored price and weight (a new combination's impacts are over them), read once
+        per push into ``stored``."""
+        if pid not in stored:
+            record = _record_of(self.client.get_xml("products", pid))
+            price = _decimal(record.findtext("price")) or Decimal("0")
+            stored[pid] = (price, _decimal(record.findtext("weight")))
+        return stored[pid]
 
     def _post_combination(
         self,
@@ -1576,9 +1724,10 @@ class _Refused(Exception):
     """An item this writer cannot send (the reason says what to do); it becomes a rejection. ``candidates``: the
     shop's ids of records that may be an earlier push's late create (kept in the rejection's payload)."""
 
-    def __init__(self, message: str, candidates: Sequence[str] = ()) -> None:
+    def __init__(self, message: str, candidates: Sequence[str] = (), *, ours: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.candidates = list(candidates)
+        self.ours = list(ours)  # ids of records this push created (in its POST's answer), kept in the marker
 
 
 def _listed(value: Any) -> list[dict[str, Any]]:

@@ -141,7 +141,7 @@ def test_a_create_the_shop_refused_with_a_5xx_is_not_taken_for_the_merchants_pro
                 ),
                 W._Shop(client.integration_settings),  # type: ignore[attr-defined]
             ),
-        )
+        ).id
     before = len(shop.store.tables["products"])
     variants = tuple(
         VariantValues(hub_id=990 + i, sku=f"MUG-{concurrency}-{size}", values={"sku": f"MUG-{concurrency}-{size}",
