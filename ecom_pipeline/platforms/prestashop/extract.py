@@ -496,20 +496,25 @@ def extract_entity(
             pending: deque[tuple[list[shared.PageItem], shared.CursorKey | None, Future[_Fetched]]] = deque()
             try:
                 with _closing(shared.prefetch(scanned())) as listed:
-                    try:
-                        for items, page_newest in listed:
-                            changed = [(item.external_id, item.payload, item.updated) for item in items]
-                            pending.append((items, page_newest, pool.submit(_fetch, entity, changed, client, lookups)))
-                            while len(pending) > LOOKUP_WINDOW:
+                    while True:
+                        try:
+                            items, page_newest = next(listed)
+                        except StopIteration:
+                            break
+                        except Exception:
+                            # A list call failed: the pages listed before it are staged first, as one thread would
+                            # have staged them before making that call (a look-up error of theirs comes first too).
+                            # Only here: a page's look-up error (``future.result()`` below) fails the run at once,
+                            # with no later page staged (the cursor stays before the page that failed).
+                            while pending:
                                 done_items, done_newest, future = pending.popleft()
                                 yield done_items, done_newest, future.result()
-                    except Exception:
-                        # A list call failed: the pages listed before it are staged first, as one thread would
-                        # have staged them before making that call (a look-up error of theirs comes first too).
-                        while pending:
+                            raise
+                        changed = [(item.external_id, item.payload, item.updated) for item in items]
+                        pending.append((items, page_newest, pool.submit(_fetch, entity, changed, client, lookups)))
+                        while len(pending) > LOOKUP_WINDOW:
                             done_items, done_newest, future = pending.popleft()
                             yield done_items, done_newest, future.result()
-                        raise
                 while pending:
                     done_items, done_newest, future = pending.popleft()
                     yield done_items, done_newest, future.result()

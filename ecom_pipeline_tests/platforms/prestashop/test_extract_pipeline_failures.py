@@ -1,0 +1,92 @@
+"""Failures and races of the three-stage PrestaShop poll (``extract.py``, "Calls in flight"): what one thread
+would have staged, and nothing else, when a stage fails; records created during the scan; no call after a failure.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+import requests
+
+from ecom_pipeline.platforms.errors import ShopServerError
+from ecom_pipeline.platforms.prestashop import extract as ps_extract
+from ecom_pipeline.warehouse import store
+from ecom_pipeline_tests.platforms.prestashop import test_extract_pipeline as pipeline
+
+World = pipeline.World
+_wait_for_no_pipeline_thread = pipeline._wait_for_no_pipeline_thread
+sandbox = pipeline.sandbox  # the fixtures, shared with test_extract_pipeline
+world = pipeline.world
+
+OLD = {"modified": "2000-01-01T00:00:00+00:00", "id": 0}
+
+
+def _old_cursor(world: World, entity: str) -> None:
+    with world.engine.begin() as conn:
+        store.set_cursor(
+            conn, integration_id=world.integration.id, tenant_id=world.integration.tenant_id, entity=entity, cursor=OLD
+        )
+
+
+def test_lookup_error_of_page_1_must_not_stage_later_pages_nor_advance_cursor(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Page 1's e-mail look-up fails: nothing is staged and the cursor stays, as in a one-thread read. (Stage 2
+    once caught the look-up error with the list calls' and staged pages 2 and 3, moving the cursor past page 1.)"""
+    _old_cursor(world, "order")  # incremental: the cursor advances page by page
+    send = requests.Session.send
+    calls = 0
+    lock = threading.Lock()
+
+    def slow_failing_first_email_call(self: requests.Session, request: requests.PreparedRequest, **kw: Any) -> Any:
+        nonlocal calls
+        if "/api/customers?" in str(request.url) and "filter%5Bid%5D=%5B" in str(request.url):
+            with lock:
+                calls += 1
+                first = calls == 1
+            if first:  # page 1's e-mails: slow, then the shop fails it
+                time.sleep(1.0)
+                world.shop.faults.update({"server_errors": 1, "server_error_path": "GET /api/customers"})
+        return send(self, request, **kw)
+
+    monkeypatch.setattr(requests.Session, "send", slow_failing_first_email_call)
+    with pytest.raises(ShopServerError):
+        ps_extract.extract_entity(world.ctx(max_retries=0), "order")
+    staged = [eid for eid, _ in world.staged("order")]
+    with world.engine.connect() as conn:
+        cursor = store.get_cursor(conn, world.integration.id, "order")
+    print("staged after failure:", staged, "cursor:", cursor)
+    assert _wait_for_no_pipeline_thread() == []
+    assert staged == [], f"pages after the failed page were staged: {staged}"
+    assert cursor == OLD, f"cursor advanced past page 1 although page 1 was not staged: {cursor}"
+
+
+def test_lookup_error_of_page_1_then_a_clean_run_stages_every_order(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The consequence it had: with the cursor moved past page 1 by the failed run, the next (clean) incremental
+    run started after page 1's orders, which were never staged."""
+    _old_cursor(world, "order")
+    send = requests.Session.send
+    calls = 0
+
+    def hook(self: requests.Session, request: requests.PreparedRequest, **kw: Any) -> Any:
+        nonlocal calls
+        if "/api/customers?" in str(request.url) and "filter%5Bid%5D=%5B" in str(request.url):
+            calls += 1
+            if calls == 1:
+                time.sleep(1.0)
+                world.shop.faults.update({"server_errors": 1, "server_error_path": "GET /api/customers"})
+        return send(self, request, **kw)
+
+    monkeypatch.setattr(requests.Session, "send", hook)
+    with pytest.raises(ShopServerError):
+        ps_extract.extract_entity(world.ctx(max_retries=0), "order")
+    monkeypatch.setattr(requests.Session, "send", send)
+    ps_extract.extract_entity(world.ctx(), "order")
+    staged = {eid for eid, _ in world.staged("order")}
+    print("staged over both runs:", sorted(staged, key=int))
+    assert staged == {str(i) for i in range(1, 15)}, f"never staged: {sorted(set(map(str, range(1, 15))) - staged)}"
