@@ -436,6 +436,18 @@ def _list_ids(client: PrestaShopClient, resource: str, stop: threading.Event) ->
     return ids
 
 
+def _present_checker(client: PrestaShopClient, resource: str) -> Callable[[list[str]], set[str]]:
+    """Asks the shop which of some unseen ids still exist (``filter[id]=[..]&display=[id]``, 120 ids a call)."""
+
+    def present(ids: list[str]) -> set[str]:
+        wanted = [int(i) for i in ids if i.isdigit()]
+        if not wanted:
+            return set()
+        return {str(item.get("id")) for item in client.list_by_ids(resource, wanted, display="[id]")}
+
+    return present
+
+
 def _id_list(ids: list[int]) -> str:
     return "[" + "|".join(str(i) for i in ids) + "]"
 
@@ -560,14 +572,19 @@ def extract_entity(
                 watch=watch,
             )
         if ids is not None:
-            seen = {str(i) for i in ids.result()}
+            # Listed when the scan began: an id the scan read later (created meanwhile) is kept too.
+            seen |= {str(i) for i in ids.result()}
     finally:
         if ids is not None:
             ids.stop()
         if watching is not None:
             watching[2].stop()
     report.complete_scan = True
-    report.tombstoned = shared.stage_tombstones(ctx, entity=entity, link_entity=entity, seen=seen)
+    # A record created in the shop after the id listing and linked meanwhile (a change notice applied by another
+    # run, an export's create) is in neither list: the unseen ids are asked for by id before they are tombstoned.
+    report.tombstoned = shared.stage_tombstones(
+        ctx, entity=entity, link_entity=entity, seen=seen, still_present=_present_checker(client, resource)
+    )
     if full_scan:
         newest = shared.cursor_after_full_scan(newest, now)
     # The read got to its end: its start is the cursor's read_at (shared.cursor_json).

@@ -90,3 +90,53 @@ def test_lookup_error_of_page_1_then_a_clean_run_stages_every_order(
     staged = {eid for eid, _ in world.staged("order")}
     print("staged over both runs:", sorted(staged, key=int))
     assert staged == {str(i) for i in range(1, 15)}, f"never staged: {sorted(set(map(str, range(1, 15))) - staged)}"
+
+
+def test_record_linked_during_the_scan_is_not_tombstoned(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A customer created in the shop during the scan and linked meanwhile (a notice applied by another run) is not
+    tombstoned. The id listing runs alongside the scan, from its start: the customer is in neither list, and only
+    asking the shop for the unseen ids (``still_present``) spares it."""
+    from datetime import UTC, datetime
+
+    ps_extract.extract_entity(world.ctx(), "customer")  # a cursor: the next run is incremental
+    _old_cursor(world, "customer")  # several pages to scan
+    send = requests.Session.send
+    ids_listed = threading.Event()
+    scan_calls = 0
+    created: list[str] = []
+
+    def hook(self: requests.Session, request: requests.PreparedRequest, **kw: Any) -> Any:
+        nonlocal scan_calls
+        url = str(request.url)
+        is_ids = "/api/customers?" in url and "display=%5Bid%5D" in url
+        is_scan = "/api/customers?" in url and "display=full" in url and "date_upd" in url
+        if is_scan:
+            scan_calls += 1
+            if scan_calls == 2:
+                ids_listed.wait(5)
+                row = world.shop.store.create(
+                    "customers",
+                    {"email": "new@example.com", "firstname": "New", "lastname": "Buyer", "passwd": "x" * 12},
+                    {},
+                )
+                created.append(str(row["id"]))
+                with world.engine.begin() as conn:  # what a concurrent webhook apply does
+                    store.upsert_link(
+                        conn,
+                        tenant_id=world.integration.tenant_id,
+                        integration_id=world.integration.id,
+                        entity="customer",
+                        external_id=str(row["id"]),
+                        hub_id=999999,
+                        now=datetime.now(UTC),
+                    )
+        response = send(self, request, **kw)
+        if is_ids:
+            ids_listed.set()
+        return response
+
+    monkeypatch.setattr(requests.Session, "send", hook)
+    report = ps_extract.extract_entity(world.ctx(), "customer")
+    print("created", created, "tombstoned", report.tombstoned)
+    assert created
+    assert report.tombstoned == 0, f"customer {created} exists in the shop but was tombstoned"
