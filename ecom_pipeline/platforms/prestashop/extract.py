@@ -986,6 +986,11 @@ def extract_inventory(
     # cursor (PrestaShop never reuses a product id), so the same orphan does not ask for the id list again.
     live = {str(i) for i in live_ids}
     orphans = sorted((pid for pid in changed if pid not in live), key=lambda p: (len(p), p))
+    if orphans and ids is not None:
+        # Listed alongside the stock pages, the ids may predate a product created meanwhile, whose stock rows the
+        # pages did read: asked for by id (one call per 120), such a product is no orphan.
+        created = _present_checker(client, "products")(orphans)
+        orphans = [pid for pid in orphans if pid not in created]
     if orphans:
         ctx.log.info(
             f"{integration.name} stock: {len(orphans)} row set(s) of deleted products left out: {orphans[:10]}"
