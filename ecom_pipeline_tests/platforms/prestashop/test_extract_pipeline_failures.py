@@ -171,3 +171,68 @@ def test_first_stock_poll_product_created_meanwhile_is_not_an_orphan(
     print("created", created, "staged stock of created:", [e for e in staged if e.split("-")[0] in created])
     assert created
     assert any(e.split("-")[0] == created[0] or e == created[0] for e in staged), "new product's stock never staged"
+
+
+def test_stage_failure_with_slow_shop_returns_promptly_and_leaves_no_thread(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stage 3 (the calling thread) fails on its first page while the shop is slow (1.5 s a call): the look-ups in
+    flight end at their next call rather than after every call of their page (a product page's makes six or more),
+    so the run fails within a few calls' time and no thread of it is left calling the shop."""
+    from ecom_pipeline.sync import extract as shared
+
+    world.shop.faults.update({"slow_ms": 1500})
+    failed_at: list[float] = []
+
+    def failing_stage_page(*a: Any, **kw: Any) -> None:
+        failed_at.append(time.monotonic())
+        raise RuntimeError("warehouse down")
+
+    monkeypatch.setattr(shared, "stage_page", failing_stage_page)
+    send = requests.Session.send
+    sent_after: list[str] = []
+
+    def hook(self: requests.Session, request: requests.PreparedRequest, **kw: Any) -> Any:
+        if failed_at:
+            sent_after.append(str(request.url).split("?")[0])
+        return send(self, request, **kw)
+
+    monkeypatch.setattr(requests.Session, "send", hook)
+    with pytest.raises(RuntimeError):
+        ps_extract.extract_entity(world.ctx(full_refresh=True), "product")
+    returned = time.monotonic()
+    alive_at_return = [t.name for t in threading.enumerate() if t.name.startswith(("ecom-prefetch", "ps-"))]
+    print(
+        f"run failed {returned - failed_at[0]:.1f}s after the error; alive at return: {alive_at_return}; "
+        f"calls sent after the error: {len(sent_after)} {sent_after}"
+    )
+    left = _wait_for_no_pipeline_thread(30)
+    assert returned - failed_at[0] < 6, "run took too long to fail"
+    assert len(sent_after) <= 3, f"calls made after the run failed: {sent_after}"  # at most a race per stage
+    assert alive_at_return == [], "threads still running when the run failed"
+    assert left == []
+
+
+@pytest.mark.parametrize("entity", ["product", "order"])
+def test_keyboard_interrupt_in_stage_3_leaves_no_thread(
+    world: World, monkeypatch: pytest.MonkeyPatch, entity: str
+) -> None:
+    from ecom_pipeline.sync import extract as shared
+
+    ps_extract.extract_entity(world.ctx(), entity)  # incremental next: ids + watch threads too
+    _old_cursor(world, entity)
+    world.shop.faults.update({"slow_ms": 200})
+    calls = 0
+
+    def interrupted(*a: Any, **kw: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(shared, "stage_page", interrupted)
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        ps_extract.extract_entity(world.ctx(), entity)
+    print(f"{entity}: interrupted run returned in {time.monotonic() - started:.1f}s")
+    assert _wait_for_no_pipeline_thread(10) == []
