@@ -236,3 +236,57 @@ def test_keyboard_interrupt_in_stage_3_leaves_no_thread(
         ps_extract.extract_entity(world.ctx(), entity)
     print(f"{entity}: interrupted run returned in {time.monotonic() - started:.1f}s")
     assert _wait_for_no_pipeline_thread(10) == []
+
+
+def test_a_record_the_scan_read_after_the_id_listing_counts_as_seen(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A customer created after the id listing (which runs from the scan's start) and read by the scan's last page
+    is seen: the scan's own ids are kept with the listing's, so it costs no by-id check (``still_present``)."""
+    from datetime import UTC, datetime
+
+    ps_extract.extract_entity(world.ctx(), "customer")
+    _old_cursor(world, "customer")
+    send = requests.Session.send
+    ids_listed = threading.Event()
+    scan_calls = 0
+    by_id_checks: list[str] = []
+    created: list[str] = []
+
+    def hook(self: requests.Session, request: requests.PreparedRequest, **kw: Any) -> Any:
+        nonlocal scan_calls
+        url = str(request.url)
+        is_ids = "/api/customers?" in url and "display=%5Bid%5D" in url
+        if is_ids and "filter%5Bid%5D=%5B" in url:  # by id, not the keyset listing (filter[id]=>[n])
+            by_id_checks.append(url)
+        if "/api/customers?" in url and "display=full" in url and "date_upd" in url:
+            scan_calls += 1
+            if scan_calls == 2:
+                ids_listed.wait(5)
+                row = world.shop.store.create(
+                    "customers",
+                    {"email": "new@example.com", "firstname": "New", "lastname": "Buyer", "passwd": "x" * 12},
+                    {},
+                )
+                created.append(str(row["id"]))
+                with world.engine.begin() as conn:
+                    store.upsert_link(
+                        conn,
+                        tenant_id=world.integration.tenant_id,
+                        integration_id=world.integration.id,
+                        entity="customer",
+                        external_id=str(row["id"]),
+                        hub_id=999999,
+                        now=datetime.now(UTC),
+                    )
+        response = send(self, request, **kw)
+        if is_ids:
+            ids_listed.set()
+        return response
+
+    monkeypatch.setattr(requests.Session, "send", hook)
+    report = ps_extract.extract_entity(world.ctx(), "customer")
+    assert created
+    assert created[0] in {eid for eid, _ in world.staged("customer")}, "the scan did not read the new customer"
+    assert report.tombstoned == 0
+    assert by_id_checks == [], f"ids the scan read were asked for again: {by_id_checks}"
