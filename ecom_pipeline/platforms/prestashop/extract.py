@@ -58,9 +58,10 @@ Calls in flight
     ids) run alongside it in threads of their own. Every stage is bounded (a few pages).
     Errors: a list call's error fails the run after the pages listed before it are staged (as one thread would
     have); a page's look-up error fails it at once, nothing after the page before it staged (the cursor stays
-    there); a staging error fails it at that page. Either way every other thread stops before its next call (one
-    stop flag: the list calls, each page's look-ups, the id listing, the price watch), look-ups not started are
-    dropped, and the run returns once the calls in flight have answered.
+    there); a staging error fails it at that page. Either way every other thread stops at its next check, between
+    two calls (one stop flag: before each list call, between a page's look-ups, between the id listing's and the
+    price watch's pages), look-ups not started are dropped, and the run returns once the calls in flight have
+    answered.
     What reading alongside changes, and how it is made up for: the id listing (for the tombstones) and the first
     stock poll's product ids may be older than a record created during the scan. The tombstones take the ids the
     scan read too, and linked ids in neither list are asked for by id (``filter[id]``, ``_present_checker``)
