@@ -55,8 +55,17 @@ Calls in flight
     page's look-up calls, ``_fetch``, for up to ``LOOKUP_WINDOW`` pages at once; payloads built, ``_build``, and
     staged in the calling thread), so the staged records and their order are those of a one-thread read. Reads
     that do not depend on the scan (the incremental id listing, the price watch, the first stock poll's product
-    ids) run alongside it in threads of their own. Every stage is bounded (a few pages); an error in any of them
-    fails the run with that error after the pages before it are staged, and stops the others.
+    ids) run alongside it in threads of their own. Every stage is bounded (a few pages).
+    Errors: a list call's error fails the run after the pages listed before it are staged (as one thread would
+    have); a page's look-up error fails it at once, nothing after the page before it staged (the cursor stays
+    there); a staging error fails it at that page. Either way every other thread stops at its next check, between
+    two calls (one stop flag: before each list call, between a page's look-ups, between the id listing's and the
+    price watch's pages), look-ups not started are dropped, and the run returns once the calls in flight have
+    answered.
+    What reading alongside changes, and how it is made up for: the id listing (for the tombstones) and the first
+    stock poll's product ids may be older than a record created during the scan. The tombstones take the ids the
+    scan read too, and linked ids in neither list are asked for by id (``filter[id]``, ``_present_checker``)
+    before they are tombstoned; apparent stock orphans are asked for the same way before they are left out.
 """
 
 from __future__ import annotations
@@ -322,7 +331,9 @@ class _Lookups:
             for owner, row in best.items()
         }
 
-    def prices(self, products: list[tuple[int, list[int]]]) -> dict[str, dict[str, str]]:
+    def prices(
+        self, products: list[tuple[int, list[int]]], *, stop: threading.Event | None = None
+    ) -> dict[str, dict[str, str]]:
         """Variant id -> the shop's computed prices (``final``, ``final_ht``, ``final_no_reduction``).
 
         PrestaShop computes them on request (``price[NAME][use_tax]=0|1``, ``[use_reduction]=0``): tax of the
@@ -334,7 +345,7 @@ class _Lookups:
         ``products/{id}?price[..][product_attribute]=ID`` read gives, which priced one product per call. A
         combination deleted between the two reads has no price (its variant keeps the stored one until the next
         pull drops it). A shop that refuses the parameters leaves the prices as stored (tax excluded, flagged so
-        in the hub).
+        in the hub). Once ``stop`` is set (the run failed) it ends before its next combinations call (``_Stopped``).
         """
         out: dict[str, dict[str, str]] = {}
         simple = [pid for pid, combos in products if not combos]
@@ -352,6 +363,8 @@ class _Lookups:
         try:
             batches = filter_chunks(sorted(owner), max_chars=PRICE_FILTER_CHARS, max_items=COMBINATIONS_PER_PRICE_CALL)
             for batch in batches:
+                if stop is not None and stop.is_set():
+                    raise _Stopped
                 query = {**PRICE_PARAMS, "display": COMBINATION_PRICE_DISPLAY, "filter[id]": _id_list(batch)}
                 for item in self.client.list("combinations", query):
                     cid = int(str(item.get("id") or 0))
@@ -391,8 +404,9 @@ class _Background(Generic[R]):
     error, as the call would have in this thread). :meth:`stop` asks it to end early (``work`` checks ``stop``
     between its calls) and waits for it: a read abandoned because the run failed does not go on calling the shop."""
 
-    def __init__(self, work: Callable[[threading.Event], R], *, name: str) -> None:
-        self._stop = threading.Event()
+    def __init__(self, work: Callable[[threading.Event], R], *, name: str, stop: threading.Event | None = None) -> None:
+        # ``stop``: the run's own (``extract_entity``'s ``halt``), set as soon as any stage fails.
+        self._stop = stop if stop is not None else threading.Event()
         self._value: R | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, args=(work,), name=name, daemon=True)
@@ -436,6 +450,28 @@ def _list_ids(client: PrestaShopClient, resource: str, stop: threading.Event) ->
     return ids
 
 
+def _present_checker(client: PrestaShopClient, resource: str) -> Callable[[list[str]], set[str]]:
+    """Asks the shop which of some unseen ids still exist (``filter[id]=[..]&display=[id]``, 120 ids a call)."""
+
+    def present(ids: list[str]) -> set[str]:
+        wanted = [int(i) for i in ids if i.isdigit()]
+        if not wanted:
+            return set()
+        return {str(item.get("id")) for item in client.list_by_ids(resource, wanted, display="[id]")}
+
+    return present
+
+
+@contextmanager
+def _halt_on_error(halt: threading.Event) -> Iterator[None]:
+    """Sets ``halt`` when the block fails (inside a ``_closing`` of a prefetch: before its threads are waited for)."""
+    try:
+        yield
+    except BaseException:
+        halt.set()
+        raise
+
+
 def _id_list(ids: list[int]) -> str:
     return "[" + "|".join(str(i) for i in ids) + "]"
 
@@ -473,11 +509,17 @@ def extract_entity(
     seen: set[str] = set()
     staged_ids: set[str] = set()
     newest = cursor
+    # Set once the run fails: look-ups in flight end at their next call (``_fetch``), not after every call of
+    # their page, so a failed run stops calling the shop.
+    halt = threading.Event()
 
     def scanned() -> Iterator[tuple[list[shared.PageItem], shared.CursorKey | None]]:
         # Stage 1 (a thread of its own): the list calls, each page's changed records picked (``changed_items``,
-        # which needs the pages in order), up to two pages ahead of stage 2.
-        for page in pages:
+        # which needs the pages in order), up to two pages ahead of stage 2. No list call once the run failed.
+        while not halt.is_set():
+            page = next(pages, None)
+            if page is None:
+                return
             yield shared.changed_items(
                 ctx,
                 report,
@@ -487,6 +529,7 @@ def extract_entity(
                 record_time=lambda item: _record_time(item, timezone),
                 settled_before=shared.settled_before_of(report.cursor_before, ctx.lookback),
             )
+        raise _Stopped  # never a scan's end: the run failed in another stage
 
     def page_fetches() -> Iterator[tuple[list[shared.PageItem], shared.CursorKey | None, _Fetched]]:
         # Stage 2 (a thread of its own): each page's look-up calls (combinations, computed prices, e-mails,
@@ -496,35 +539,44 @@ def extract_entity(
             pending: deque[tuple[list[shared.PageItem], shared.CursorKey | None, Future[_Fetched]]] = deque()
             try:
                 with _closing(shared.prefetch(scanned())) as listed:
-                    try:
-                        for items, page_newest in listed:
-                            changed = [(item.external_id, item.payload, item.updated) for item in items]
-                            pending.append((items, page_newest, pool.submit(_fetch, entity, changed, client, lookups)))
-                            while len(pending) > LOOKUP_WINDOW:
+                    while True:
+                        try:
+                            items, page_newest = next(listed)
+                        except StopIteration:
+                            break
+                        except Exception:
+                            # A list call failed: the pages listed before it are staged first, as one thread would
+                            # have staged them before making that call (a look-up error of theirs comes first too).
+                            # Only here: a page's look-up error (``future.result()`` below) fails the run at once,
+                            # with no later page staged (the cursor stays before the page that failed).
+                            while pending:
                                 done_items, done_newest, future = pending.popleft()
                                 yield done_items, done_newest, future.result()
-                    except Exception:
-                        # A list call failed: the pages listed before it are staged first, as one thread would
-                        # have staged them before making that call (a look-up error of theirs comes first too).
-                        while pending:
+                            raise
+                        changed = [(item.external_id, item.payload, item.updated) for item in items]
+                        look_up = pool.submit(_fetch, entity, changed, client, lookups, stop=halt)
+                        pending.append((items, page_newest, look_up))
+                        while len(pending) > LOOKUP_WINDOW:
                             done_items, done_newest, future = pending.popleft()
                             yield done_items, done_newest, future.result()
-                        raise
                 while pending:
                     done_items, done_newest, future = pending.popleft()
                     yield done_items, done_newest, future.result()
+            except BaseException:
+                halt.set()  # look-ups in flight end at their next call
+                raise
             finally:
                 for _items, _newest, future in pending:
-                    future.cancel()  # leaving on an error: look-ups not started are dropped
+                    future.cancel()  # leaving on an error: look-ups not started are dropped (before the pool waits)
 
     # An incremental read lists every id for the tombstones: that listing does not depend on the scan, so it is
     # read meanwhile (a thread of its own, stopped if the scan fails) and the shop answers it while we stage.
-    ids = None if full_scan else _Background(lambda stop: _list_ids(client, resource, stop), name="ps-ids")
+    ids = None if full_scan else _Background(lambda stop: _list_ids(client, resource, stop), name="ps-ids", stop=halt)
     # The price watch (products only) is read meanwhile too (``_start_price_watch``).
-    watching = _start_price_watch(ctx, client, full_scan=full_scan, now=now) if entity == "product" else None
+    watching = _start_price_watch(ctx, client, full_scan=full_scan, now=now, stop=halt) if entity == "product" else None
     progress = shared.ProgressLog(ctx.log)
     try:
-        with _closing(shared.prefetch(page_fetches())) as fetched_pages:
+        with _closing(shared.prefetch(page_fetches())) as fetched_pages, _halt_on_error(halt):
             for items, page_newest, fetched in fetched_pages:
                 changed = [(item.external_id, item.payload, item.updated) for item in items]
                 payloads = _build(entity, key, changed, fetched, lookups, timezone)
@@ -555,14 +607,19 @@ def extract_entity(
                 watch=watch,
             )
         if ids is not None:
-            seen = {str(i) for i in ids.result()}
+            # Listed when the scan began: an id the scan read later (created meanwhile) is kept too.
+            seen |= {str(i) for i in ids.result()}
     finally:
         if ids is not None:
             ids.stop()
         if watching is not None:
             watching[2].stop()
     report.complete_scan = True
-    report.tombstoned = shared.stage_tombstones(ctx, entity=entity, link_entity=entity, seen=seen)
+    # A record created in the shop after the id listing and linked meanwhile (a change notice applied by another
+    # run, an export's create) is in neither list: the unseen ids are asked for by id before they are tombstoned.
+    report.tombstoned = shared.stage_tombstones(
+        ctx, entity=entity, link_entity=entity, seen=seen, still_present=_present_checker(client, resource)
+    )
     if full_scan:
         newest = shared.cursor_after_full_scan(newest, now)
     # The read got to its end: its start is the cursor's read_at (shared.cursor_json).
@@ -633,9 +690,18 @@ def _fetch(
     changed: list[tuple[str, dict[str, Any], datetime | None]],
     client: PrestaShopClient,
     lookups: _Lookups,
+    *,
+    stop: threading.Event | None = None,
 ) -> _Fetched:
-    """Every call ``changed``'s payloads need, in the order a page always made them; nothing is built here."""
+    """Every call ``changed``'s payloads need, in the order a page always made them; nothing is built here. Once
+    ``stop`` is set (the run failed meanwhile) it ends before its next call (``_Stopped``)."""
+
+    def check() -> None:
+        if stop is not None and stop.is_set():
+            raise _Stopped
+
     out = _Fetched()
+    check()
     if entity == "customer":
         out.addresses = lookups.addresses([int(eid) for eid, _, _ in changed if eid.isdigit()])
         return out
@@ -645,24 +711,30 @@ def _fetch(
         ]
         out.emails = lookups.emails(customer_ids)
         if changed:  # read once a run, on the first page with an order
+            check()
             out.states = lookups.states()
+            check()
             out.currencies = lookups.currencies()
         return out
     # products: fetch the combinations of every changed product that has some, in one filtered scan.
     parents = [int(eid) for eid, item, _ in changed if eid.isdigit() and _safe_has_combinations(item)]
     for combination in client.list_by_parent("combinations", "id_product", parents):
         out.by_product.setdefault(str(combination.get("id_product")), []).append(combination)
+    check()
     out.options = lookups.options() if out.by_product else {}
     if changed:
+        check()
         out.categories = lookups.categories()
         out.category_parents = lookups._category_parents
+    check()
     out.tags = lookups.tags() if any(_tag_ids(item) for _, item, _ in changed) else {}
+    check()
     priced = [
         (int(eid), sorted(int(c["id"]) for c in out.by_product.get(eid, []) if str(c.get("id", "")).isdigit()))
         for eid, _, _ in changed
         if eid.isdigit()
     ]
-    out.prices = lookups.prices(priced) if priced else {}
+    out.prices = lookups.prices(priced, stop=stop) if priced else {}
     return out
 
 
@@ -846,7 +918,12 @@ def _ask_specific_prices(before: dict[str, Any] | None, *, full_scan: bool, now:
 
 
 def _start_price_watch(
-    ctx: shared.ExtractContext, client: PrestaShopClient, *, full_scan: bool, now: datetime
+    ctx: shared.ExtractContext,
+    client: PrestaShopClient,
+    *,
+    full_scan: bool,
+    now: datetime,
+    stop: threading.Event | None = None,
 ) -> tuple[dict[str, Any] | None, bool, _Background[PriceWatch]]:
     """The stored watch, whether specific prices are asked, and the watch's read, started in its own thread.
 
@@ -859,7 +936,9 @@ def _start_price_watch(
     with ctx.engine.connect() as conn:
         before = store.get_cursor(conn, ctx.integration.id, PRICE_WATCH_ENTITY)
     ask = _ask_specific_prices(before, full_scan=full_scan, now=now)
-    job = _Background(lambda stop: read_price_watch(client, specific_prices=ask, stop=stop), name="ps-price-watch")
+    job = _Background(
+        lambda halt: read_price_watch(client, specific_prices=ask, stop=halt), name="ps-price-watch", stop=stop
+    )
     return before, ask, job
 
 
@@ -964,6 +1043,11 @@ def extract_inventory(
     # cursor (PrestaShop never reuses a product id), so the same orphan does not ask for the id list again.
     live = {str(i) for i in live_ids}
     orphans = sorted((pid for pid in changed if pid not in live), key=lambda p: (len(p), p))
+    if orphans and ids is not None:
+        # Listed alongside the stock pages, the ids may predate a product created meanwhile, whose stock rows the
+        # pages did read: asked for by id (one call per 120), such a product is no orphan.
+        created = _present_checker(client, "products")(orphans)
+        orphans = [pid for pid in orphans if pid not in created]
     if orphans:
         ctx.log.info(
             f"{integration.name} stock: {len(orphans)} row set(s) of deleted products left out: {orphans[:10]}"
