@@ -141,3 +141,22 @@ def test_a_product_marked_for_another_hub_product_is_not_taken_for_this_one(worl
     assert world.push() == 1
     assert world.state(made) == kept
     assert any("'tee-shirt'" in r.reason for r in world.rejected())
+
+
+def test_taking_back_a_marked_product_keeps_the_merchants_metafields(world: World) -> None:
+    """``productSet``'s ``metafields`` is a list field (Shopify deletes the product's metafields the input leaves
+    out): the rerun's productSet of the marked product it takes back sends no ``metafields`` (the mark is there
+    already), so a metafield the merchant added meanwhile is kept, and so is the mark."""
+    world.import_csv(*tee("tee-shirt"))
+    world.kill_push_at_write(1)
+    [made] = world.tees()
+    note = ("custom", "care_note")
+    made.metafields[note] = {"namespace": note[0], "key": note[1], "type": "single_line_text_field",
+                             "value": "hand wash", "id": 999001}  # fmt: skip
+    world.clear()
+    assert world.push() == 0
+    assert [p.id for p in world.tees()] == [made.id]
+    assert world.last_push_outcomes()[("product", world.tee_id())] == "adopted"
+    assert made.metafields[note]["value"] == "hand wash", sorted(made.metafields)
+    mark = made.metafields[(metafield_namespace(q.OWN_MARK_NAMESPACE), q.OWN_MARK_KEY)]
+    assert mark["value"] == f"{TENANT}/1/{world.tee_id()}"

@@ -532,7 +532,7 @@ class _Writer:
                 # Ours, from a push killed between Shopify's create and our link: written again by handle (the
                 # same product, its variants replaced by the hub's), linked, not created twice.
                 self.plan.adopt("product", c.hub_id)
-            request = self._create_request(c, existing, handle)
+            request = self._create_request(c, existing, handle, marked=marked and taken not in owned)
             if (
                 request is not None
                 and self.with_categories
@@ -912,11 +912,16 @@ class _Writer:
         return c.variants[0].sku if len(c.variants) == 1 and c.variants[0].sku else (c.handle or f"hub#{c.hub_id}")
 
     def _create_request(
-        self, c: ProductCreate, existing: Mapping[str, tuple[str, str]], handle: str
+        self, c: ProductCreate, existing: Mapping[str, tuple[str, str]], handle: str, *, marked: bool = False
     ) -> _SetRequest | None:
         """The ``productSet`` of a hub product to create (``identifier: {handle}``: "create, or update the product
         with that handle", so a resend or a rerun writes the same product) or to adopt (the shop has it by SKU), or
-        None when it is refused before any write."""
+        None when it is refused before any write.
+
+        Our mark (an app metafield) goes on every create, but never on the product found by handle with the mark
+        already (``marked``): ``metafields`` is a list field of ``productSet`` ("deletes existing entries that aren't
+        included"), so sending the mark alone would delete the merchant's own metafields of that product; left out,
+        the list is not touched."""
         owners = {existing[v.sku][1] for v in c.variants if v.sku and v.sku in existing}
         if len(owners) > 1:
             self.out.reject(
@@ -941,7 +946,7 @@ class _Writer:
                 adopted=True,
                 adopted_variants=tuple(v.hub_id for v in c.variants if v.sku and v.sku in existing),
             )
-        mark = own_mark(self.integration, c.hub_id)
+        mark = None if marked else own_mark(self.integration, c.hub_id)
         return _SetRequest(self._key(c), {"handle": handle}, create_input(c, handle=handle, mark=mark), create=c)
 
     # -- results (one handler per mutation, for a per-call answer and a bulk result line alike) ------------------
