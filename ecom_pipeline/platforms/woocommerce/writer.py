@@ -62,6 +62,7 @@ from ecom_pipeline.platforms.woocommerce.transform import product_to_canonical
 from ecom_pipeline.sync.canonical import CanonicalProduct, CanonicalVariant
 from ecom_pipeline.sync.export import (
     CATEGORIES,
+    CREATE_UNCERTAIN,
     TAGS,
     ExportPlan,
     FieldUpdate,
@@ -405,7 +406,7 @@ class _Writer:
             sku = c.variants[0].sku if c.kind == "simple" else None
             if sku and sku in existing:
                 adopt.append((c, existing[sku]))
-            elif unkeyed(c) and plan.resume and self._adopt_lost(c, adopt):
+            elif unkeyed(c) and (plan.resume or c.hub_id in plan.uncertain_creates) and self._adopt_lost(c, adopt):
                 continue
             else:
                 body = self._taxonomy_body(c)
@@ -674,7 +675,13 @@ class _Writer:
                 f"{self._own_mark(c.hub_id)!r}) of this hub product's own create (a copy made with WooCommerce's "
                 "Duplicate keeps it): not created again, and none is linked by guess; delete the copy or its "
                 f"{OWN_MARK_KEY} custom field, then push again",
-                {"ids": err.ids, "slug": create_slug(c)},
+                # The marker (sync.export.uncertain_creates): the push after this one looks the create up again,
+                # resume or not, and refuses again while the copies stand, instead of creating a third product.
+                {
+                    "ids": err.ids,
+                    "slug": create_slug(c),
+                    CREATE_UNCERTAIN: {"hub_id": int(c.hub_id), "slug": create_slug(c)},
+                },
             )
             return True
         if lost is None:

@@ -1,0 +1,57 @@
+"""WooCommerce creates no SKU finds again (variable parents, SKU-less simple products and variations): never created
+twice after a refusal, a lost answer or a resend (review 2 of h-idemsw), over real HTTP to the emulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+
+from ecom_pipeline.platforms.woocommerce.writer import OWN_MARK_KEY
+from ecom_pipeline.warehouse.engine import shared_engine
+from ecom_pipeline.warehouse.schema import hub_variants
+from ecom_pipeline_tests.integration.push_world import (
+    WOOCOMMERCE_CATALOGUE,
+    OpenPushWorld,
+    WooCommerceWorld,
+    woocommerce_spec,
+)
+
+TEE = WOOCOMMERCE_CATALOGUE[:2]
+MUG = ["mug,Mug,,active,simple,,,MUG-1,,8.00,,EUR,0.35,,"]
+
+
+class World(WooCommerceWorld):
+    def drop_mug_sku(self) -> None:
+        with shared_engine(self.url).begin() as conn:
+            conn.execute(update(hub_variants).where(hub_variants.c.sku == "MUG-1").values(sku=None))
+
+    def named(self, name: str) -> list[Any]:
+        return sorted(
+            (p for p in self.shop.store.products.values() if p.name == name and p.status != "trash"),
+            key=lambda p: p.id,
+        )
+
+
+@pytest.fixture
+def world(open_push_world: OpenPushWorld) -> Iterator[World]:
+    with open_push_world(World, woocommerce_spec()) as world:
+        yield world
+
+
+def test_an_ambiguous_mark_refusal_holds_on_the_next_push_which_is_no_resume(world: World) -> None:
+    """Push 2 refuses (two products carry the mark) and ends 'success', closing the killed run: push 3 is no longer
+    a resume, yet it looks the create up again (the rejection's uncertain-create marker) instead of creating a third
+    T-Shirt."""
+    world.import_csv(*TEE)
+    world.kill_push_at_write(1)
+    [ours] = world.named("T-Shirt")
+    meta = [{"key": m["key"], "value": m["value"]} for m in ours.meta_data]
+    assert any(m["key"] == OWN_MARK_KEY for m in meta)
+    world.shop.store.create_product({"name": "T-Shirt (Copy)", "type": "variable", "slug": "tee", "meta_data": meta})
+    assert world.push() == 1  # refused, as the merge intends
+    assert len(world.named("T-Shirt")) == 1
+    world.push()  # the merchant has not acted yet: the refusal should hold
+    assert len(world.named("T-Shirt")) == 1, [(p.id, p.slug) for p in world.named("T-Shirt")]
