@@ -55,3 +55,23 @@ def test_an_ambiguous_mark_refusal_holds_on_the_next_push_which_is_no_resume(wor
     assert len(world.named("T-Shirt")) == 1
     world.push()  # the merchant has not acted yet: the refusal should hold
     assert len(world.named("T-Shirt")) == 1, [(p.id, p.slug) for p in world.named("T-Shirt")]
+
+
+def test_the_resend_after_a_lost_batch_answer_is_never_retried_blindly(world: World) -> None:
+    """The first POST's answer is lost (no retry), the look-up finds nothing (the shop did not apply... or did),
+    and the resend of the remaining batch must go without the transport's retries too: its own lost answer is looked
+    up before the next send, so the SKU-less Mug is created once."""
+    world.import_csv(*MUG)
+    world.drop_mug_sku()
+    world.shop.faults.update(
+        {
+            "server_errors": 1,  # the first POST is refused before the shop applies it (no retry: looked up)
+            "server_error_path": "POST /wp-json/wc/v3/products/batch",
+            "server_error_statuses": [502],
+            "cut_after_bytes": 10,  # the resend is applied, its answer cut: the transport resends it blindly
+            "cut_responses": 1,
+            "cut_path": "POST /wp-json/wc/v3/products/batch",
+        }
+    )
+    world.push()
+    assert len(world.named("Mug")) == 1, [(p.id, p.slug) for p in world.named("Mug")]

@@ -44,7 +44,7 @@ from its base (the plan's ``categories``/``tags`` change; the whole list, by id)
 
 from __future__ import annotations
 
-import contextlib
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -53,7 +53,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from ecom_pipeline.platforms.errors import ShopApiError
+from ecom_pipeline.platforms.errors import (
+    ShopApiError,
+    ShopRateLimitedError,
+    ShopResponseError,
+    ShopServerError,
+    ShopUnreachableError,
+)
 from ecom_pipeline.platforms.http import HttpOptions
 from ecom_pipeline.platforms.woocommerce import slugs
 from ecom_pipeline.platforms.woocommerce.client import MAX_PER_PAGE, WooCommerceClient
@@ -87,6 +93,9 @@ FRESH_LINKS = 300
 DUPLICATE_SKU_CODES = frozenset({"product_invalid_sku", "woocommerce_rest_product_not_created"})
 # A variation delete answered "no such variation" is done already (a push killed after the delete, before the link).
 GONE_VARIATION_CODES = frozenset({"woocommerce_rest_product_variation_invalid_id", "woocommerce_rest_invalid_id"})
+# Failures after which a write may or may not have been applied (5xx, a cut or lost answer, a throttle): a batch
+# holding an unkeyed create is looked up before it is sent again (``_send_products``), never resent blindly.
+_TRANSIENT = (ShopServerError, ShopUnreachableError, ShopResponseError, ShopRateLimitedError)
 _STATUS = {"active": "publish", "draft": "draft", "archived": "draft"}
 # The meta key a variable create carries (value ``<tenant>/<integration id>/<hub product id>``): the parent has no
 # SKU, so this mark, written by the create itself, is what tells our own unlinked create from a merchant's product
@@ -505,20 +514,30 @@ class _Writer:
         a blind resend would create the SKU-less product twice. Instead, each such create is looked up by its slug
         and our mark (:meth:`_lost_parent`: a merchant's product with that slug, made before or after, is never
         taken for it), the ones found are linked, and the rest of the batch is sent again (simple products with a
-        SKU are safe: their resend is answered "duplicated SKU" and
-        linked). The retries are off for this thread's call only (``HttpSession.without_retries``): any other thread
-        of the session keeps its own, and they are on again after the block whatever other threads do meanwhile.
+        SKU are safe: their resend is answered "duplicated SKU" and linked), again without the transport's retries
+        while it holds an unkeyed create: send, look up, send the rest, up to the configured ``max_retries`` times
+        with the transport's backoff (before, the resend went with the retries on, and its own lost answer was
+        resent blindly: the SKU-less product made twice). Only a failure that may hide an applied write
+        (``_TRANSIENT``: a 5xx, a 429, a cut or lost answer) is looked up; a 4xx is raised. The retries are off
+        for this thread's call only (``HttpSession.without_retries``): any other thread of the session keeps its
+        own, and they are on again after the block whatever other threads do meanwhile.
         """
-        has_variable = any(kind == "create" and unkeyed(item) for kind, item, _ in chunk)
-        try:
-            with self.client.http.without_retries() if has_variable else contextlib.nullcontext():
-                return chunk, self._post_products(chunk)
-        except ShopApiError:
-            if not has_variable:
-                raise
-        remaining = [op for op in chunk if not (op[0] == "create" and unkeyed(op[1])
-                                                 and self._adopt_lost(op[1], None))]  # fmt: skip
-        return remaining, self._post_products(remaining) if remaining else {}
+        http = self.client.http
+        attempts = http.max_retries  # the configured count: each send below goes with the transport's retries off
+        for attempt in range(attempts + 1):
+            if not any(kind == "create" and unkeyed(item) for kind, item, _ in chunk):
+                return chunk, self._post_products(chunk) if chunk else {}
+            try:
+                with http.without_retries():
+                    return chunk, self._post_products(chunk)
+            except _TRANSIENT:
+                if attempt >= attempts:
+                    raise
+            # Backoff as the transport's (without its jitter), then the look-up: a create applied late is found.
+            getattr(http, "_sleep", time.sleep)(min(http.max_backoff_s, http.backoff_base_s * (2**attempt)))
+            chunk = [op for op in chunk if not (op[0] == "create" and unkeyed(op[1])
+                                                and self._adopt_lost(op[1], None))]  # fmt: skip
+        return chunk, {}  # not reached: the last attempt returns or raises
 
     def _post_products(self, chunk: list[tuple[str, Any, dict[str, Any]]]) -> Mapping[str, Any]:
         request = {
