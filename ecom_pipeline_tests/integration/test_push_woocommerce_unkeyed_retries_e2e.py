@@ -75,3 +75,17 @@ def test_the_resend_after_a_lost_batch_answer_is_never_retried_blindly(world: Wo
     )
     world.push()
     assert len(world.named("Mug")) == 1, [(p.id, p.slug) for p in world.named("Mug")]
+
+
+def test_a_lost_variation_batch_answer_does_not_duplicate_a_sku_less_variation(world: World) -> None:
+    """A variation batch creating a variation WITHOUT SKU is sent with the transport's
+    retries off; its answer cut after the shop applied it, the parent's variations are listed and the SKU-less one
+    matched by its attribute values before the rest is sent again."""
+    world.import_csv(*TEE)
+    with shared_engine(world.url).begin() as conn:
+        conn.execute(update(hub_variants).where(hub_variants.c.sku == "TEE-M").values(sku=None))
+    world.shop.faults.update({"cut_after_bytes": 10, "cut_responses": 1, "cut_path": "/variations/batch"})
+    world.push()
+    [ours] = world.named("T-Shirt")
+    mine = [v for v in world.shop.store.variations.values() if v.parent_id == ours.id]
+    assert len(mine) == 2, [(v.id, v.sku, v.attributes) for v in mine]

@@ -270,6 +270,19 @@ def own_mark(integration: IntegrationRef, hub_id: int) -> str:
     return f"{integration.tenant_id}/{integration.id}/{int(hub_id)}"
 
 
+def _same_options(variation: Mapping[str, Any], options: Mapping[str, str]) -> bool:
+    """Whether a shop variation's attribute values are exactly ``options`` (name -> value; names and values compared
+    case-insensitively, as WooCommerce matches a variation's attributes)."""
+    attributes = variation.get("attributes") or []
+    held = {
+        str(a.get("name") or "").strip().lower(): str(a.get("option") or "").strip().lower()
+        for a in attributes
+        if isinstance(a, Mapping)
+    }
+    wanted = {str(k).strip().lower(): str(v).strip().lower() for k, v in options.items()}
+    return bool(wanted) and held == wanted
+
+
 def _answered(
     chunk: list[tuple[str, Any, dict[str, Any]]], answer: Mapping[str, Any]
 ) -> Iterator[tuple[str, Any, dict[str, Any], Any, Mapping[str, Any] | None]]:
@@ -718,7 +731,8 @@ class _Writer:
     def _adopt_parent(self, c: ProductCreate) -> bool:
         """After an interrupted push or a lost batch answer: link the variable product an earlier request of ours
         created (:meth:`_lost_parent`: by the mark its create carried, never a merchant's product with that slug)
-        and its variations (by SKU) instead of creating it again. True when found."""
+        and its variations (by SKU; one without SKU by its attribute values) instead of creating it again. True when
+        found."""
         lost = self._lost_parent(c)
         if lost is None:
             return False
@@ -726,9 +740,17 @@ class _Writer:
         self.plan.adopt("product", c.hub_id)
         self.parent_hub_ids[ext] = c.hub_id
         self.new_parents.add(ext)
-        by_sku = {str(v.get("sku")): v for v in self.client.list_variations(ext) if v.get("sku")}
+        variations = list(self.client.list_variations(ext))
+        by_sku = {str(v.get("sku")): v for v in variations if v.get("sku")}
+        # A variation without SKU is ours by its attribute values (the parent carries our mark), each taken once.
+        skuless = [x for x in variations if not x.get("sku")]
         for v in c.variants:
-            existing = by_sku.get(v.sku or "")
+            if v.sku:
+                existing = by_sku.get(v.sku)
+            else:
+                existing = next((x for x in skuless if _same_options(x, v.options)), None)
+                if existing is not None:
+                    skuless.remove(existing)
             if existing is None:
                 self.variation_creates.setdefault(ext, []).append(v)
                 continue
@@ -905,7 +927,7 @@ class _Writer:
         """A parent's batches from this thread, each sent after the previous answer was processed."""
         try:
             for chunk in push.chunks:
-                self._take(push, chunk, self._post_variations(push.parent, chunk))
+                self._take(push, *self._send_variation_chunk(push.parent, chunk))
         except BaseException:
             self._abandon(push)
             raise
@@ -928,6 +950,61 @@ class _Writer:
             except Exception as exc:  # raised in the main thread, after the answers before it are processed
                 return answers, exc
         return answers, None
+
+    def _send_variation_chunk(self, parent: str, chunk: _Chunk) -> tuple[_Chunk, Mapping[str, Any]]:
+        """POST one variation batch from this thread; the chunk as answered and its answer.
+
+        A batch creating a variation without SKU goes without the transport's retries: its lost answer (a 5xx, a
+        cut body) may hide variations the shop made, which no SKU finds again, and a blind resend would make them
+        twice. Instead the parent's variations are listed and each SKU-less create is matched by its attribute
+        values (a SKU-less variation of this parent with exactly those options, not taken by another create of
+        the batch): the ones found are answered as created, the rest of the batch is sent again (same way, up to
+        the configured retries, with backoff). Creates with a SKU are safe: a resend is answered "duplicated SKU"."""
+        http = self.client.http
+        attempts = http.max_retries
+        found: list[tuple[tuple[str, Any, dict[str, Any]], Mapping[str, Any]]] = []
+        for attempt in range(attempts + 1):
+            if not any(kind == "create" and not item.sku for kind, item, _ in chunk):
+                answer = self._post_variations(parent, chunk) if chunk else {}
+                break
+            try:
+                with http.without_retries():
+                    answer = self._post_variations(parent, chunk)
+                break
+            except _TRANSIENT:
+                if attempt >= attempts:
+                    raise
+            getattr(http, "_sleep", time.sleep)(min(http.max_backoff_s, http.backoff_base_s * (2**attempt)))
+            chunk, late = self._late_variations(parent, chunk)
+            found.extend(late)
+        if not found:
+            return chunk, answer
+        merged = {**answer, "create": [v for _, v in found] + list(answer.get("create") or [])}
+        return [op for op, _ in found] + list(chunk), merged
+
+    def _late_variations(
+        self, parent: str, chunk: _Chunk
+    ) -> tuple[_Chunk, list[tuple[tuple[str, Any, dict[str, Any]], Mapping[str, Any]]]]:
+        """After a lost variation batch answer: the chunk without the SKU-less creates the shop made anyway, and
+        those creates each with the variation found for it (by attribute values, see ``_send_variation_chunk``)."""
+        taken: set[str] = set()
+        candidates = [v for v in self.client.list_variations(parent) if not v.get("sku")]
+        rest: list[tuple[str, Any, dict[str, Any]]] = []
+        late: list[tuple[tuple[str, Any, dict[str, Any]], Mapping[str, Any]]] = []
+        for op in chunk:
+            kind, item, _body = op
+            match = None
+            if kind == "create" and not item.sku:
+                match = next(
+                    (v for v in candidates if str(v.get("id")) not in taken and _same_options(v, item.options)),
+                    None,
+                )
+            if match is None:
+                rest.append(op)
+                continue
+            taken.add(str(match.get("id")))
+            late.append((op, match))
+        return rest, late
 
     def _post_variations(self, parent: str, chunk: _Chunk) -> Mapping[str, Any]:
         """POST one variation batch (at most BATCH_LIMIT ops) and return its answer; no state is touched here, so
