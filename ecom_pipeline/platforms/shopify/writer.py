@@ -41,8 +41,9 @@
   Shopify's search index lags writes, so right after a kill it may not see the product the killed push made: the
   handles are therefore looked up too, by key (``productByIdentifier``, which sees a write at once; never a
   ``products(query: "handle:...")`` search). A product found by handle is read by id for its SKUs
-  (``_owned_by_handle``): carrying one of ours, it is adopted as if the SKU search had found it. Every create also
-  carries our mark, an app metafield (``$app:ecom_pipeline``/``ref``: tenant, shop, hub product; only our app can
+  (``_owned_by_handle``): carrying one of ours, it is adopted as if the SKU search had found it. Every create
+  without SKUs also carries our mark (a create with SKUs is told by them, and a metafield adds 0.4 to productSet's
+  cost), an app metafield (``$app:ecom_pipeline``/``ref``: tenant, shop, hub product; only our app can
   write an app-reserved namespace), read with the handle look-up: a product with the mark of this hub product is
   the create of a push killed before its link, written again by handle and linked (SKUs or not). Any other product
   with the handle is a merchant's own that merely has it and is refused (not overwritten), after an interrupted
@@ -532,7 +533,7 @@ class _Writer:
                 # Ours, from a push killed between Shopify's create and our link: written again by handle (the
                 # same product, its variants replaced by the hub's), linked, not created twice.
                 self.plan.adopt("product", c.hub_id)
-            request = self._create_request(c, existing, handle)
+            request = self._create_request(c, existing, handle, marked=marked and taken not in owned)
             if (
                 request is not None
                 and self.with_categories
@@ -912,11 +913,17 @@ class _Writer:
         return c.variants[0].sku if len(c.variants) == 1 and c.variants[0].sku else (c.handle or f"hub#{c.hub_id}")
 
     def _create_request(
-        self, c: ProductCreate, existing: Mapping[str, tuple[str, str]], handle: str
+        self, c: ProductCreate, existing: Mapping[str, tuple[str, str]], handle: str, *, marked: bool = False
     ) -> _SetRequest | None:
         """The ``productSet`` of a hub product to create (``identifier: {handle}``: "create, or update the product
         with that handle", so a resend or a rerun writes the same product) or to adopt (the shop has it by SKU), or
-        None when it is refused before any write."""
+        None when it is refused before any write.
+
+        Our mark (an app metafield) goes only on a create without SKUs: one with a SKU is told apart by its SKUs
+        (``_owned_by_handle``), and each metafield adds 0.4 to ``productSet``'s cost (10 -> 11 for a 1-2 variant
+        create). Never on the product found by handle with the mark already (``marked``): ``metafields`` is a
+        list field of ``productSet`` ("deletes existing entries that aren't included"), so sending the mark alone
+        would delete the merchant's own metafields of that product; left out, the list is not touched."""
         owners = {existing[v.sku][1] for v in c.variants if v.sku and v.sku in existing}
         if len(owners) > 1:
             self.out.reject(
@@ -941,7 +948,7 @@ class _Writer:
                 adopted=True,
                 adopted_variants=tuple(v.hub_id for v in c.variants if v.sku and v.sku in existing),
             )
-        mark = own_mark(self.integration, c.hub_id)
+        mark = None if marked or any(v.sku for v in c.variants) else own_mark(self.integration, c.hub_id)
         return _SetRequest(self._key(c), {"handle": handle}, create_input(c, handle=handle, mark=mark), create=c)
 
     # -- results (one handler per mutation, for a per-call answer and a bulk result line alike) ------------------

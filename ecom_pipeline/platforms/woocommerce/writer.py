@@ -44,7 +44,7 @@ from its base (the plan's ``categories``/``tags`` change; the whole list, by id)
 
 from __future__ import annotations
 
-import contextlib
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -53,7 +53,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from ecom_pipeline.platforms.errors import ShopApiError
+from ecom_pipeline.platforms.errors import (
+    ShopApiError,
+    ShopRateLimitedError,
+    ShopResponseError,
+    ShopServerError,
+    ShopUnreachableError,
+)
 from ecom_pipeline.platforms.http import HttpOptions
 from ecom_pipeline.platforms.woocommerce import slugs
 from ecom_pipeline.platforms.woocommerce.client import MAX_PER_PAGE, WooCommerceClient
@@ -62,6 +68,7 @@ from ecom_pipeline.platforms.woocommerce.transform import product_to_canonical
 from ecom_pipeline.sync.canonical import CanonicalProduct, CanonicalVariant
 from ecom_pipeline.sync.export import (
     CATEGORIES,
+    CREATE_UNCERTAIN,
     TAGS,
     ExportPlan,
     FieldUpdate,
@@ -86,6 +93,9 @@ FRESH_LINKS = 300
 DUPLICATE_SKU_CODES = frozenset({"product_invalid_sku", "woocommerce_rest_product_not_created"})
 # A variation delete answered "no such variation" is done already (a push killed after the delete, before the link).
 GONE_VARIATION_CODES = frozenset({"woocommerce_rest_product_variation_invalid_id", "woocommerce_rest_invalid_id"})
+# Failures after which a write may or may not have been applied (5xx, a cut or lost answer, a throttle): a batch
+# holding an unkeyed create is looked up before it is sent again (``_send_products``), never resent blindly.
+_TRANSIENT = (ShopServerError, ShopUnreachableError, ShopResponseError, ShopRateLimitedError)
 _STATUS = {"active": "publish", "draft": "draft", "archived": "draft"}
 # The meta key a variable create carries (value ``<tenant>/<integration id>/<hub product id>``): the parent has no
 # SKU, so this mark, written by the create itself, is what tells our own unlinked create from a merchant's product
@@ -260,6 +270,19 @@ def own_mark(integration: IntegrationRef, hub_id: int) -> str:
     return f"{integration.tenant_id}/{integration.id}/{int(hub_id)}"
 
 
+def _same_options(variation: Mapping[str, Any], options: Mapping[str, str]) -> bool:
+    """Whether a shop variation's attribute values are exactly ``options`` (name -> value; names and values compared
+    case-insensitively, as WooCommerce matches a variation's attributes)."""
+    attributes = variation.get("attributes") or []
+    held = {
+        str(a.get("name") or "").strip().lower(): str(a.get("option") or "").strip().lower()
+        for a in attributes
+        if isinstance(a, Mapping)
+    }
+    wanted = {str(k).strip().lower(): str(v).strip().lower() for k, v in options.items()}
+    return bool(wanted) and held == wanted
+
+
 def _answered(
     chunk: list[tuple[str, Any, dict[str, Any]]], answer: Mapping[str, Any]
 ) -> Iterator[tuple[str, Any, dict[str, Any], Any, Mapping[str, Any] | None]]:
@@ -405,7 +428,7 @@ class _Writer:
             sku = c.variants[0].sku if c.kind == "simple" else None
             if sku and sku in existing:
                 adopt.append((c, existing[sku]))
-            elif unkeyed(c) and plan.resume and self._adopt_lost(c, adopt):
+            elif unkeyed(c) and (plan.resume or c.hub_id in plan.uncertain_creates) and self._adopt_lost(c, adopt):
                 continue
             else:
                 body = self._taxonomy_body(c)
@@ -504,20 +527,30 @@ class _Writer:
         a blind resend would create the SKU-less product twice. Instead, each such create is looked up by its slug
         and our mark (:meth:`_lost_parent`: a merchant's product with that slug, made before or after, is never
         taken for it), the ones found are linked, and the rest of the batch is sent again (simple products with a
-        SKU are safe: their resend is answered "duplicated SKU" and
-        linked). The retries are off for this thread's call only (``HttpSession.without_retries``): any other thread
-        of the session keeps its own, and they are on again after the block whatever other threads do meanwhile.
+        SKU are safe: their resend is answered "duplicated SKU" and linked), again without the transport's retries
+        while it holds an unkeyed create: send, look up, send the rest, up to the configured ``max_retries`` times
+        with the transport's backoff (before, the resend went with the retries on, and its own lost answer was
+        resent blindly: the SKU-less product made twice). Only a failure that may hide an applied write
+        (``_TRANSIENT``: a 5xx, a 429, a cut or lost answer) is looked up; a 4xx is raised. The retries are off
+        for this thread's call only (``HttpSession.without_retries``): any other thread of the session keeps its
+        own, and they are on again after the block whatever other threads do meanwhile.
         """
-        has_variable = any(kind == "create" and unkeyed(item) for kind, item, _ in chunk)
-        try:
-            with self.client.http.without_retries() if has_variable else contextlib.nullcontext():
-                return chunk, self._post_products(chunk)
-        except ShopApiError:
-            if not has_variable:
-                raise
-        remaining = [op for op in chunk if not (op[0] == "create" and unkeyed(op[1])
-                                                 and self._adopt_lost(op[1], None))]  # fmt: skip
-        return remaining, self._post_products(remaining) if remaining else {}
+        http = self.client.http
+        attempts = http.max_retries  # the configured count: each send below goes with the transport's retries off
+        for attempt in range(attempts + 1):
+            if not any(kind == "create" and unkeyed(item) for kind, item, _ in chunk):
+                return chunk, self._post_products(chunk) if chunk else {}
+            try:
+                with http.without_retries():
+                    return chunk, self._post_products(chunk)
+            except _TRANSIENT:
+                if attempt >= attempts:
+                    raise
+            # Backoff as the transport's (without its jitter), then the look-up: a create applied late is found.
+            getattr(http, "_sleep", time.sleep)(min(http.max_backoff_s, http.backoff_base_s * (2**attempt)))
+            chunk = [op for op in chunk if not (op[0] == "create" and unkeyed(op[1])
+                                                and self._adopt_lost(op[1], None))]  # fmt: skip
+        return chunk, {}  # not reached: the last attempt returns or raises
 
     def _post_products(self, chunk: list[tuple[str, Any, dict[str, Any]]]) -> Mapping[str, Any]:
         request = {
@@ -674,7 +707,13 @@ class _Writer:
                 f"{self._own_mark(c.hub_id)!r}) of this hub product's own create (a copy made with WooCommerce's "
                 "Duplicate keeps it): not created again, and none is linked by guess; delete the copy or its "
                 f"{OWN_MARK_KEY} custom field, then push again",
-                {"ids": err.ids, "slug": create_slug(c)},
+                # The marker (sync.export.uncertain_creates): the push after this one looks the create up again,
+                # resume or not, and refuses again while the copies stand, instead of creating a third product.
+                {
+                    "ids": err.ids,
+                    "slug": create_slug(c),
+                    CREATE_UNCERTAIN: {"hub_id": int(c.hub_id), "slug": create_slug(c)},
+                },
             )
             return True
         if lost is None:
@@ -692,7 +731,8 @@ class _Writer:
     def _adopt_parent(self, c: ProductCreate) -> bool:
         """After an interrupted push or a lost batch answer: link the variable product an earlier request of ours
         created (:meth:`_lost_parent`: by the mark its create carried, never a merchant's product with that slug)
-        and its variations (by SKU) instead of creating it again. True when found."""
+        and its variations (by SKU; one without SKU by its attribute values) instead of creating it again. True when
+        found."""
         lost = self._lost_parent(c)
         if lost is None:
             return False
@@ -700,9 +740,17 @@ class _Writer:
         self.plan.adopt("product", c.hub_id)
         self.parent_hub_ids[ext] = c.hub_id
         self.new_parents.add(ext)
-        by_sku = {str(v.get("sku")): v for v in self.client.list_variations(ext) if v.get("sku")}
+        variations = list(self.client.list_variations(ext))
+        by_sku = {str(v.get("sku")): v for v in variations if v.get("sku")}
+        # A variation without SKU is ours by its attribute values (the parent carries our mark), each taken once.
+        skuless = [x for x in variations if not x.get("sku")]
         for v in c.variants:
-            existing = by_sku.get(v.sku or "")
+            if v.sku:
+                existing = by_sku.get(v.sku)
+            else:
+                existing = next((x for x in skuless if _same_options(x, v.options)), None)
+                if existing is not None:
+                    skuless.remove(existing)
             if existing is None:
                 self.variation_creates.setdefault(ext, []).append(v)
                 continue
@@ -879,7 +927,7 @@ class _Writer:
         """A parent's batches from this thread, each sent after the previous answer was processed."""
         try:
             for chunk in push.chunks:
-                self._take(push, chunk, self._post_variations(push.parent, chunk))
+                self._take(push, *self._send_variation_chunk(push.parent, chunk))
         except BaseException:
             self._abandon(push)
             raise
@@ -902,6 +950,61 @@ class _Writer:
             except Exception as exc:  # raised in the main thread, after the answers before it are processed
                 return answers, exc
         return answers, None
+
+    def _send_variation_chunk(self, parent: str, chunk: _Chunk) -> tuple[_Chunk, Mapping[str, Any]]:
+        """POST one variation batch from this thread; the chunk as answered and its answer.
+
+        A batch creating a variation without SKU goes without the transport's retries: its lost answer (a 5xx, a
+        cut body) may hide variations the shop made, which no SKU finds again, and a blind resend would make them
+        twice. Instead the parent's variations are listed and each SKU-less create is matched by its attribute
+        values (a SKU-less variation of this parent with exactly those options, not taken by another create of
+        the batch): the ones found are answered as created, the rest of the batch is sent again (same way, up to
+        the configured retries, with backoff). Creates with a SKU are safe: a resend is answered "duplicated SKU"."""
+        http = self.client.http
+        attempts = http.max_retries
+        found: list[tuple[tuple[str, Any, dict[str, Any]], Mapping[str, Any]]] = []
+        for attempt in range(attempts + 1):
+            if not any(kind == "create" and not item.sku for kind, item, _ in chunk):
+                answer = self._post_variations(parent, chunk) if chunk else {}
+                break
+            try:
+                with http.without_retries():
+                    answer = self._post_variations(parent, chunk)
+                break
+            except _TRANSIENT:
+                if attempt >= attempts:
+                    raise
+            getattr(http, "_sleep", time.sleep)(min(http.max_backoff_s, http.backoff_base_s * (2**attempt)))
+            chunk, late = self._late_variations(parent, chunk)
+            found.extend(late)
+        if not found:
+            return chunk, answer
+        merged = {**answer, "create": [v for _, v in found] + list(answer.get("create") or [])}
+        return [op for op, _ in found] + list(chunk), merged
+
+    def _late_variations(
+        self, parent: str, chunk: _Chunk
+    ) -> tuple[_Chunk, list[tuple[tuple[str, Any, dict[str, Any]], Mapping[str, Any]]]]:
+        """After a lost variation batch answer: the chunk without the SKU-less creates the shop made anyway, and
+        those creates each with the variation found for it (by attribute values, see ``_send_variation_chunk``)."""
+        taken: set[str] = set()
+        candidates = [v for v in self.client.list_variations(parent) if not v.get("sku")]
+        rest: list[tuple[str, Any, dict[str, Any]]] = []
+        late: list[tuple[tuple[str, Any, dict[str, Any]], Mapping[str, Any]]] = []
+        for op in chunk:
+            kind, item, _body = op
+            match = None
+            if kind == "create" and not item.sku:
+                match = next(
+                    (v for v in candidates if str(v.get("id")) not in taken and _same_options(v, item.options)),
+                    None,
+                )
+            if match is None:
+                rest.append(op)
+                continue
+            taken.add(str(match.get("id")))
+            late.append((op, match))
+        return rest, late
 
     def _post_variations(self, parent: str, chunk: _Chunk) -> Mapping[str, Any]:
         """POST one variation batch (at most BATCH_LIMIT ops) and return its answer; no state is touched here, so

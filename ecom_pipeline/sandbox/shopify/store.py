@@ -1093,7 +1093,14 @@ class ShopifyStore:
                 product.variant_ids = keep
             if collection_ids is not None:  # a list field: the product's custom collections become these
                 self._set_membership(product.id, collection_ids)
-            for entry in metafields:  # upserted by namespace and key; the product's others are kept
+            if data.get("metafields") is not None:
+                # A list field (the 2026-04 schema's productSet: "deletes existing entries that aren't included in
+                # the mutation's input. Common examples of list fields include ... metafields"): the product's
+                # metafields become these, by namespace and key; left out of the input, they are kept.
+                listed = {(entry["namespace"], entry["key"]) for entry in metafields}
+                for unlisted in [k for k in product.metafields if k not in listed]:
+                    del product.metafields[unlisted]
+            for entry in metafields:  # upserted by namespace and key
                 known = product.metafields.get((entry["namespace"], entry["key"]))
                 if known is None:
                     known = {"id": self._id("Metafield"), "created_at": now}

@@ -1,9 +1,10 @@
 """The emulator's product metafields, as far as the push uses them (our create's mark, issue 10).
 
-``productSet``'s ``metafields`` (``MetafieldInput``: namespace, key, type, value) are upserted by namespace and key;
-an app-reserved namespace ``$app:<suffix>`` is stored ``app--<app id>--<suffix>`` and read back by either form
-(``Product.metafield(namespace:, key:)``); an invalid key or a missing type is an ``INVALID_METAFIELD`` userError
-and nothing is written (shopify.dev: ``MetafieldInput``, "Ownership" of metafields).
+``productSet``'s ``metafields`` (``MetafieldInput``: namespace, key, type, value) are a list field, upserted by
+namespace and key, the product's others deleted (``test_product_set_metafields_list.py``); an app-reserved
+namespace ``$app:<suffix>`` is stored ``app--<app id>--<suffix>`` and read back by either form
+(``Product.metafield(namespace:, key:)``); an invalid key or a missing type is an ``INVALID_METAFIELD`` userError and
+nothing is written (shopify.dev: ``MetafieldInput``, "Ownership" of metafields).
 """
 
 from __future__ import annotations
