@@ -1372,29 +1372,30 @@ class _Writer:
         )
 
     def _drop_ours(self, marker: Mapping[str, Any], same: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Of several identical candidates, delete those an earlier push created itself (the marker's ``ours``: ids
-        that came in its POST's answer, left by a DELETE with no clear answer) when exactly one other is left, and
-        return that one; otherwise ``same`` as it is. Before, two identical records (the lost create's and ours)
-        were refused on every push until a person deleted one."""
+        """Of several identical candidates, when exactly one is not an earlier push's own copy (the marker's
+        ``ours``: ids that came in its POST's answer, left by a DELETE with no clear answer), refuse naming the copy
+        to delete and the record then adopted; otherwise ``same`` as it is.
+
+        The copy is not deleted here, across pushes: since the push that made it, a person may have worked on it
+        (its description, images, stock, combinations; the refusal told them to delete it "if it is still there")
+        and a product DELETE takes all of that with it, while name, price, slug and reference, all we compare, stay
+        as sent (review 5 reproduced the loss). Only the push that made a copy deletes it, seconds after its POST's
+        answer and read back as sent (``_landed_meanwhile``)."""
         ours = {str(x) for x in marker.get("ours") or []}
         theirs = [i for i in same if str(i.get("id")) not in ours]
         mine = [str(i.get("id")) for i in same if str(i.get("id")) in ours]
         if len(theirs) != 1 or not mine:
             return same
-        for pid in mine:
-            deleted = self._delete_own(pid)
-            if not deleted:
-                ids = [str(theirs[0].get("id")), *mine]
-                raise _Refused(
-                    f"an earlier push's create of it got no answer and was saved late (product {ids[0]}), and a later "
-                    f"push's own identical create ({', '.join(mine)}) could not be deleted: neither is linked. In the "
-                    f"PrestaShop back office (Catalog > Products) delete {', '.join(mine)}, then run "
-                    f"`{self._push_command()}`: {ids[0]} is adopted",
-                    ids,
-                    ours=mine,
-                )
-            _log.info("PrestaShop product %s (an earlier push's own copy of a late create) deleted", pid)
-        return theirs
+        ids = [str(theirs[0].get("id")), *mine]
+        raise _Refused(
+            f"an earlier push's create of it got no answer and was saved late (product {ids[0]}), and a later push's "
+            f"own identical create ({', '.join(mine)}) is still there (its DELETE got no clear answer): neither is "
+            "linked and it is not created again. A copy is not deleted by a later push, in case it was worked on "
+            f"since. In the PrestaShop back office (Catalog > Products) delete {', '.join(mine)} (or, to keep it, "
+            f"delete {ids[0]}), then run `{self._push_command()}`: the one left is adopted",
+            ids,
+            ours=mine,
+        )
 
     def _create_fingerprint(self, c: ProductCreate) -> dict[str, str]:
         """What a create of ``c`` sends now (:func:`sent_fingerprint`): for a marker written before it kept what

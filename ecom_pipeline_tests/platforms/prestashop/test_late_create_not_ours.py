@@ -270,13 +270,9 @@ def test_a_delete_with_no_clear_outcome_links_neither_and_keeps_the_marker(
     assert {r["external_id"] for r in links if r["entity"] == "product"} == {str(first)}
 
 
-def test_the_next_push_deletes_its_own_copy_the_marker_names_and_adopts_the_other(
-    shop: ShopHandle, engine: Engine, integration_id: int
-) -> None:
-    """Push 2's DELETE of its own copy answered by a proxy's 502 twice (never applied): neither linked, its id kept
-    in the marker (``ours``). Push 3 finds the two identical records: ours (its id came in push 2's answer) is
-    deleted and push 1's adopted. Before, push 3 refused both as identical on every push until a person acted."""
-    handle = f"rev-ours-{next(_RUN)}"
+def _two_identical_left(shop: ShopHandle, engine: Engine, integration_id: int, handle: str) -> tuple[int, int, Any]:
+    """Push 1's create unanswered, saved late; push 2 creates it again, its DELETE of its own copy answered by a
+    proxy's 502 twice (never applied): (push 1's record, push 2's copy, push 2's outcome)."""
     shop.api.commit_late("POST /api/products", 3.0)
     with client_for(shop) as client:
         out = W.apply_plan(client, simple_plan(handle), lambda rows: None, concurrency=1)
@@ -296,13 +292,54 @@ def test_the_next_push_deletes_its_own_copy_the_marker_names_and_adopts_the_othe
     [refused] = again.rejections
     assert refused.payload[CREATE_UNCERTAIN]["ours"] == [str(ours)]
     shop.faults.reset()
+    return first, ours, again
+
+
+def test_the_next_push_names_its_own_copy_to_delete_and_adopts_the_other_once_it_is_gone(
+    shop: ShopHandle, engine: Engine, integration_id: int
+) -> None:
+    """Push 3 finds the two identical records, ours (its id came in push 2's answer, kept in the marker) and push
+    1's: it deletes neither (a person may have worked on ours since) and refuses naming ours as the one to delete;
+    once deleted, the next push adopts push 1's. Before, the refusal named both alike."""
+    handle = f"rev-ours-{next(_RUN)}"
+    first, ours, again = _two_identical_left(shop, engine, integration_id, handle)
+    with client_for(shop) as client:
+        third = W.apply_plan(client, recorded(engine, integration_id, again, simple_plan(handle)), lambda rows: None,
+                             concurrency=1)  # fmt: skip
+    [refused] = third.rejections
+    assert f"delete {ours} (or, to keep it, delete {first})" in refused.reason
+    assert refused.payload[CREATE_UNCERTAIN]["ours"] == [str(ours)]
+    assert sorted(int(r["id"]) for r in by_handle(shop, handle)) == [first, ours]
+    shop.store.delete_product(ours)  # the person, in the back office
     links: list[dict[str, Any]] = []
     with client_for(shop) as client:
-        third = W.apply_plan(client, recorded(engine, integration_id, again, simple_plan(handle)), links.extend,
-                             concurrency=1)  # fmt: skip
-    assert third.rejections == []
+        fourth = W.apply_plan(client, recorded(engine, integration_id, third, simple_plan(handle)), links.extend,
+                              concurrency=1)  # fmt: skip
+    assert fourth.rejections == []
     assert [int(r["id"]) for r in by_handle(shop, handle)] == [first]
     assert {r["external_id"] for r in links if r["entity"] == "product"} == {str(first)}
+
+
+def test_a_copy_the_merchant_worked_on_since_is_never_deleted_by_a_later_push(
+    shop: ShopHandle, engine: Engine, integration_id: int
+) -> None:
+    """Review 5: push 3 deleted push 2's copy whenever its name, price, slug and reference were still as sent, while
+    the merchant had edited its description since (a product DELETE takes description, images, stock and
+    combinations with it)."""
+    handle = f"rev5-ours-{next(_RUN)}"
+    first, ours, again = _two_identical_left(shop, engine, integration_id, handle)
+    with client_for(shop) as client:
+        tree = client.get_xml("products", str(ours))
+        rec = W._record_of(tree)
+        for node in rec.find("description").iter("language"):
+            node.text = "Merchant's own long description"
+        client.put_xml_checked("products", str(ours), tree)
+    with client_for(shop) as client:
+        third = W.apply_plan(client, recorded(engine, integration_id, again, simple_plan(handle)), lambda rows: None,
+                             concurrency=1)  # fmt: skip
+    assert sorted(int(r["id"]) for r in by_handle(shop, handle)) == [first, ours]
+    assert "Merchant" in shop.store.text(shop.store.tables["products"][ours]["description"])
+    assert len(third.rejections) == 1
 
 
 def test_a_product_with_combinations_saved_meanwhile_is_updated_when_adopted(
