@@ -884,6 +884,8 @@ class _Writer:
                 self.relinked += len(chunk)
                 while len(pending) + len(reading) >= self.concurrency:
                     settle_one()
+                if error is not None:  # the wait settled a batch that failed for good: nothing more is sent
+                    return
                 reading.append((chunk, pool.submit(self._read_parents, chunk)))
 
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="woo-push") as pool:
@@ -892,6 +894,8 @@ class _Writer:
                     if error is not None:
                         break
                     read_ready(pool)
+                    if error is not None:  # settled while waiting for a read-back's slot (review 4)
+                        break
                     push = self._prepare(parent)
                     if not push.chunks:
                         while pending:
