@@ -963,14 +963,23 @@ class _Writer:
         twice. Instead the parent's variations are listed and each SKU-less create is matched by its attribute
         values (a SKU-less variation of this parent with exactly those options, not taken by another create of
         the batch): the ones found are answered as created, the rest of the batch is sent again (same way, up to
-        the configured retries, with backoff). Creates with a SKU are safe: a resend is answered "duplicated SKU"."""
+        the configured retries, with backoff). Creates with a SKU are safe: a resend is answered "duplicated SKU".
+
+        Only a variation the parent did not have before the first send can be such a late create: the parent's
+        variation ids are listed once before it (one call, only for a batch holding a SKU-less create). Review 6
+        reproduced both ways a variation already there was taken: a merchant's own SKU-less variation with the same
+        options (linked to the hub variant, ours never made) and the variation the same batch deletes (matched, then
+        deleted by the resend: the shop left without that option)."""
         http = self.client.http
         attempts = http.max_retries
         found: list[tuple[tuple[str, Any, dict[str, Any]], Mapping[str, Any]]] = []
+        existing: set[str] | None = None
         for attempt in range(attempts + 1):
             if not any(kind == "create" and not item.sku for kind, item, _ in chunk):
                 answer = self._post_variations(parent, chunk) if chunk else {}
                 break
+            if existing is None:
+                existing = {str(v.get("id")) for v in self.client.list_variations(parent)}
             try:
                 with http.without_retries():
                     answer = self._post_variations(parent, chunk)
@@ -979,20 +988,24 @@ class _Writer:
                 if attempt >= attempts:
                     raise
             getattr(http, "_sleep", time.sleep)(min(http.max_backoff_s, http.backoff_base_s * (2**attempt)))
-            chunk, late = self._late_variations(parent, chunk)
+            chunk, late = self._late_variations(parent, chunk, existing)
             found.extend(late)
+            existing |= {str(v.get("id")) for _, v in late}  # each taken once, across attempts too
         if not found:
             return chunk, answer
         merged = {**answer, "create": [v for _, v in found] + list(answer.get("create") or [])}
         return [op for op, _ in found] + list(chunk), merged
 
     def _late_variations(
-        self, parent: str, chunk: _Chunk
+        self, parent: str, chunk: _Chunk, existing: set[str]
     ) -> tuple[_Chunk, list[tuple[tuple[str, Any, dict[str, Any]], Mapping[str, Any]]]]:
         """After a lost variation batch answer: the chunk without the SKU-less creates the shop made anyway, and
-        those creates each with the variation found for it (by attribute values, see ``_send_variation_chunk``)."""
+        those creates each with the variation found for it (by attribute values, see ``_send_variation_chunk``),
+        never one of ``existing`` (the parent's variations before the first send, and those already taken)."""
         taken: set[str] = set()
-        candidates = [v for v in self.client.list_variations(parent) if not v.get("sku")]
+        candidates = [
+            v for v in self.client.list_variations(parent) if not v.get("sku") and str(v.get("id")) not in existing
+        ]
         rest: list[tuple[str, Any, dict[str, Any]]] = []
         late: list[tuple[tuple[str, Any, dict[str, Any]], Mapping[str, Any]]] = []
         for op in chunk:
