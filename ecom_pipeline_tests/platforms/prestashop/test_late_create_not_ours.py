@@ -16,6 +16,7 @@ real warehouse on both backends.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -215,23 +216,13 @@ def test_a_delete_that_times_out_leaves_the_link_on_a_live_product(
     DELETE of its own copy times out (PHP applies it late). The push links its own (``could not be deleted``) and
     that product then disappears: the link points at nothing and push 1's record stays unlinked, marker closed."""
     handle = f"rev-del-{next(_RUN)}"
-    shop.api.commit_late("POST /api/products", 3.0)
-    with client_for(shop) as client:
-        out = W.apply_plan(client, simple_plan(handle), lambda rows: None, concurrency=1)
-    assert len(out.rejections) == 1 and by_handle(shop, handle) == []
-    plan2 = recorded(engine, integration_id, out, simple_plan(handle))
-    shop.api.commit_late("POST /api/products", 3.5)
-    shop.api.commit_late("DELETE /api/products", 6.0, count=2)  # the DELETE and its one retry
-    links: list[dict[str, Any]] = []
-    client = PrestaShopClient(shop.http_url, shop.credentials["api_key"], timeout=4.5, backoff_base_s=0.0,
-                              max_retries=1)  # fmt: skip
-    client.integration_settings = dict(SETTINGS)  # type: ignore[attr-defined]
-    with client:
-        again = W.apply_plan(client, plan2, links.extend, concurrency=1)
+    # The DELETE and its one retry, each held past the client's timeout.
+    _, links = _race(
+        shop, engine, integration_id, handle, lambda: shop.api.commit_late("DELETE /api/products", 6.0, count=2)
+    )
     settled(shop)
     linked = {r["external_id"] for r in links if r["entity"] == "product"}
     alive = {str(r["id"]) for r in by_handle(shop, handle)}
-    print("linked", linked, "alive", alive, "rejections", again.rejections, "warnings", again.warnings)
     assert linked and linked <= alive, f"linked {linked} but the shop has {alive}"
 
 
@@ -242,19 +233,10 @@ def test_a_delete_with_no_clear_outcome_links_neither_and_keeps_the_marker(
     push links neither, refuses the item with both ids and keeps the marker with its own id; once the late DELETE
     has landed, the next push adopts push 1's record."""
     handle = f"rev-del2-{next(_RUN)}"
-    shop.api.commit_late("POST /api/products", 3.0)
-    with client_for(shop) as client:
-        out = W.apply_plan(client, simple_plan(handle), lambda rows: None, concurrency=1)
-    assert len(out.rejections) == 1 and by_handle(shop, handle) == []
-    plan2 = recorded(engine, integration_id, out, simple_plan(handle))
-    shop.api.commit_late("POST /api/products", 3.5)
-    shop.api.commit_late("DELETE /api/products", 10.0, count=2)  # the DELETE and its one retry
-    links: list[dict[str, Any]] = []
-    client = PrestaShopClient(shop.http_url, shop.credentials["api_key"], timeout=4.5, backoff_base_s=0.0,
-                              max_retries=1)  # fmt: skip
-    client.integration_settings = dict(SETTINGS)  # type: ignore[attr-defined]
-    with client:
-        again = W.apply_plan(client, plan2, links.extend, concurrency=1)
+    # The DELETE and its one retry, each applied only after the push gave up on it.
+    again, links = _race(
+        shop, engine, integration_id, handle, lambda: shop.api.commit_late("DELETE /api/products", 10.0, count=2)
+    )
     first, ours = sorted(int(r["id"]) for r in by_handle(shop, handle))
     assert [r for r in links if r["entity"] == "product"] == []
     [refused] = again.rejections
@@ -270,23 +252,40 @@ def test_a_delete_with_no_clear_outcome_links_neither_and_keeps_the_marker(
     assert {r["external_id"] for r in links if r["entity"] == "product"} == {str(first)}
 
 
-def _two_identical_left(shop: ShopHandle, engine: Engine, integration_id: int, handle: str) -> tuple[int, int, Any]:
-    """Push 1's create unanswered, saved late; push 2 creates it again, its DELETE of its own copy answered by a
-    proxy's 502 twice (never applied): (push 1's record, push 2's copy, push 2's outcome)."""
+def _race(
+    shop: ShopHandle, engine: Engine, integration_id: int, handle: str, delete_fault: Callable[[], None]
+) -> tuple[W.WriteOutcome, list[dict[str, Any]]]:
+    """Push 1's create unanswered (saved late); push 2 creates it again while it lands, with ``delete_fault`` set
+    on the shop for push 2's DELETE of its own copy (the client: one retry, 4.5 s timeout): push 2's outcome and
+    the links it wrote."""
     shop.api.commit_late("POST /api/products", 3.0)
     with client_for(shop) as client:
         out = W.apply_plan(client, simple_plan(handle), lambda rows: None, concurrency=1)
     assert len(out.rejections) == 1 and by_handle(shop, handle) == []
     plan2 = recorded(engine, integration_id, out, simple_plan(handle))
     shop.api.commit_late("POST /api/products", 3.5)
-    shop.faults.update(
-        {"server_errors": 2, "server_error_statuses": [502], "server_error_path": "DELETE /api/products"}
-    )
+    delete_fault()
+    links: list[dict[str, Any]] = []
     client = PrestaShopClient(shop.http_url, shop.credentials["api_key"], timeout=4.5, backoff_base_s=0.0,
                               max_retries=1)  # fmt: skip
     client.integration_settings = dict(SETTINGS)  # type: ignore[attr-defined]
     with client:
-        again = W.apply_plan(client, plan2, lambda rows: None, concurrency=1)
+        again = W.apply_plan(client, plan2, links.extend, concurrency=1)
+    return again, links
+
+
+def _two_identical_left(shop: ShopHandle, engine: Engine, integration_id: int, handle: str) -> tuple[int, int, Any]:
+    """:func:`_race` with push 2's DELETE answered by a proxy's 502 twice (never applied): (push 1's record, push
+    2's copy, push 2's outcome)."""
+    again, _ = _race(
+        shop,
+        engine,
+        integration_id,
+        handle,
+        lambda: shop.faults.update(
+            {"server_errors": 2, "server_error_statuses": [502], "server_error_path": "DELETE /api/products"}
+        ),
+    )
     settled(shop)
     first, ours = sorted(int(r["id"]) for r in by_handle(shop, handle))
     [refused] = again.rejections
