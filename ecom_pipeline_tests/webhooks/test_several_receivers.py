@@ -104,18 +104,26 @@ def receivers(warehouse_url: str, tmp_path: Path) -> Iterator[tuple[list[str], d
     urls: list[str] = []
     try:
         for _ in range(RECEIVERS):
-            port = _free_port()
-            procs.append(
-                subprocess.Popen(
+            # A free port can be taken by another test between its probe and the receiver's bind (seen in CI:
+            # "Address already in use"): a receiver that lost it is started again on another port.
+            for attempt in range(5):
+                port = _free_port()
+                proc = subprocess.Popen(
                     [str(cli), "--warehouse-url", warehouse_url, "serve-webhooks", "--port", str(port)],
                     env=env,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.STDOUT,
                 )
-            )
-            urls.append(f"http://127.0.0.1:{port}")
-        for url, proc in zip(urls, procs, strict=True):
-            _wait_ready(url, proc)
+                procs.append(proc)
+                url = f"http://127.0.0.1:{port}"
+                try:
+                    _wait_ready(url, proc)
+                except AssertionError as err:
+                    if "Address already in use" in str(err) and attempt < 4:
+                        continue
+                    raise
+                urls.append(url)
+                break
         yield urls, ids
     finally:
         for proc in procs:
