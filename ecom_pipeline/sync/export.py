@@ -177,6 +177,9 @@ class ExportPlan:
     # Shop product id -> hub product id of the integration's live product links: a create whose key (Shopify's
     # handle) is already another hub product's record is told apart from a merchant's product by it.
     linked_products: dict[str, int] = field(default_factory=dict)
+    # Shop variant id -> hub variant id of the integration's live variant links (PrestaShop:
+    # ``<product>-<combination>``): a record linked to another hub variant is never taken for a lost create's late one.
+    linked_variants: dict[str, int] = field(default_factory=dict)
     # Every handle the tenant's hub products have: a generated handle (Shopify) steps past them, so it depends on
     # the hub alone, not on which products happen to be creates in this plan (a rerun after a kill, once another
     # product got linked meanwhile, must try the same handle).
@@ -393,6 +396,7 @@ def plan_export(
         return plan
     held = held or {}
     plan.linked_products = {str(link.external_id): int(hub_id) for hub_id, link in product_links.items()}
+    plan.linked_variants = {str(link.external_id): int(hub_id) for hub_id, link in variant_links.items()}
     plan.hub_handles = frozenset(str(p.handle) for p in products if getattr(p, "handle", None))
     product_fields = tuple(f for f in PRODUCT_FIELDS if f in push_fields)
     variant_fields = tuple(f for f in VARIANT_FIELDS if f in push_fields)

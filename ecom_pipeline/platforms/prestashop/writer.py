@@ -1442,10 +1442,12 @@ class _Writer:
             return None
         values = sorted(option_ids)
         floor = marker.get("combinations")
+        linked = self._linked_combinations(pid)
         items = self.client.list("combinations", {"filter[id_product]": f"[{pid}]", "display": "full"})
         found = sorted(
             (i for i in items
              if int(i["id"]) > int(floor or 0)
+             and str(i["id"]) not in linked
              and str(i.get("reference") or "") == sku
              and _option_values_of(i) == values),
             key=lambda i: int(i["id"]),
@@ -1488,6 +1490,15 @@ class _Writer:
             "left is adopted",
             ids,
         )
+
+    def _linked_combinations(self, pid: str) -> set[str]:
+        """Combination ids of product ``pid`` linked to a hub variant (the integration's live links,
+        ``plan.linked_variants``, or linked by this push: ``written``): never a lost create's late record. Before,
+        one with the same option values and price impact (two hub variants alike) was adopted for the other: two hub
+        variants linked to one combination (products linked are excluded the same way: ``_product_candidates``)."""
+        prefix = f"{pid}-"
+        ids = [*self.plan.linked_variants, *(self.written[pid].variants if pid in self.written else ())]
+        return {v[len(prefix) :] for v in ids if v.startswith(prefix)}
 
     def _reject_create(self, c: ProductCreate, key: str, err: BaseException) -> None:
         """The rejection of product create ``c`` (payload with its marker: :meth:`_rejection_payload`)."""
@@ -1570,7 +1581,8 @@ class _Writer:
                     price, weight = self._stored(stored, pid)
                     if option_ids is None:
                         option_ids = self._option_ids(v.options)
-                    cid = self._post_combination(pid, v.values, option_ids, price, (), weight)
+                    taken = self._linked_combinations(pid)  # never the lost answer's record
+                    cid = self._post_combination(pid, v.values, option_ids, price, taken, weight)
                 entry = self.written.setdefault(pid, _Written(vc.product_hub_id, None, {}))
                 self.on_links([self._variant_link(pid, cid, v.hub_id, v.sku, entry)])
             except (_Refused, ShopApiError) as err:
