@@ -104,3 +104,37 @@ def test_our_new_product_with_combinations_is_recorded_when_the_look_again_fails
     assert [str(r["id"]) for r in by_handle(shop, handle)] == [ours]
     assert {r["external_id"] for r in [*links, *third] if r["entity"] == "product"} == {ours}
     assert len(combinations_of(shop, ours)) == 2
+
+
+def test_a_push_killed_between_its_post_and_its_delete_keeps_both_and_says_so(
+    shop: ShopHandle, engine: Engine, integration_id: int
+) -> None:
+    """Gap 4: push 2 makes its copy (answered) while push 1's lost create lands, then dies before its DELETE of its
+    copy (nothing of push 2 recorded: no link, no rejection; push 1's marker still open). The shop state a kill
+    leaves is made here by push 2's DELETE never applied and its outcome dropped. The rerun must neither delete
+    both nor link one and leave the other silently: it refuses naming both ids (neither deleted, neither linked)."""
+    handle = f"ours-kill-{next(_RUN)}"
+    shop.api.commit_late("POST /api/products", 3.0)  # push 1's create: no answer, saved at +3 s
+    with client_for(shop) as client:
+        out = W.apply_plan(client, simple_plan(handle), lambda rows: None, concurrency=1)
+    assert len(out.rejections) == 1 and by_handle(shop, handle) == []
+    plan2 = recorded(engine, integration_id, out, simple_plan(handle))
+    shop.api.commit_late("POST /api/products", 3.5)  # push 2's own create answers after push 1's landed
+    shop.faults.update({"server_errors": 4, "server_error_statuses": [502], "server_error_path": "DELETE /api"})
+    client = W.PrestaShopClient(shop.http_url, shop.credentials["api_key"], timeout=4.5, backoff_base_s=0.0,
+                                max_retries=1)  # fmt: skip
+    client.integration_settings = dict(base.SETTINGS)  # type: ignore[attr-defined]
+    with client:
+        dropped = W.apply_plan(client, plan2, lambda rows: None, concurrency=1)  # "killed": never recorded
+    assert [r.payload[CREATE_UNCERTAIN].get("ours") for r in dropped.rejections] != [None]  # it got to its DELETE
+    shop.faults.reset()
+    first, copy = (str(i) for i in sorted(int(r["id"]) for r in by_handle(shop, handle)))
+    links: list[dict[str, Any]] = []
+    with client_for(shop) as client:
+        rerun = W.apply_plan(client, recorded(engine, integration_id, out, simple_plan(handle)), links.extend,
+                             concurrency=1)  # fmt: skip
+    assert sorted(int(r["id"]) for r in by_handle(shop, handle)) == [int(first), int(copy)]  # neither deleted
+    assert [r for r in links if r["entity"] == "product"] == []  # neither linked silently
+    [refused] = rerun.rejections
+    assert refused.payload["candidates"] == [first, copy] and CREATE_UNCERTAIN in refused.payload
+    assert first in refused.reason and copy in refused.reason
