@@ -177,6 +177,13 @@ class ExportPlan:
     # Shop product id -> hub product id of the integration's live product links: a create whose key (Shopify's
     # handle) is already another hub product's record is told apart from a merchant's product by it.
     linked_products: dict[str, int] = field(default_factory=dict)
+    # Shop variant id -> hub variant id of the integration's live variant links (PrestaShop:
+    # ``<product>-<combination>``): a record linked to another hub variant is never taken for a lost create's late one.
+    linked_variants: dict[str, int] = field(default_factory=dict)
+    # Hub product id (of a planned create) -> the shop product ids this integration's pushes created or adopted for
+    # it, by their lineage (``push_records``, :func:`pushed_products`): a record found by a create's key that carries
+    # no other proof of being ours (a Shopify product made before our mark existed) is ours when it is one of them.
+    pushed_products: dict[int, frozenset[str]] = field(default_factory=dict)
     # Every handle the tenant's hub products have: a generated handle (Shopify) steps past them, so it depends on
     # the hub alone, not on which products happen to be creates in this plan (a rerun after a kill, once another
     # product got linked meanwhile, must try the same handle).
@@ -393,6 +400,7 @@ def plan_export(
         return plan
     held = held or {}
     plan.linked_products = {str(link.external_id): int(hub_id) for hub_id, link in product_links.items()}
+    plan.linked_variants = {str(link.external_id): int(hub_id) for hub_id, link in variant_links.items()}
     plan.hub_handles = frozenset(str(p.handle) for p in products if getattr(p, "handle", None))
     product_fields = tuple(f for f in PRODUCT_FIELDS if f in push_fields)
     variant_fields = tuple(f for f in VARIANT_FIELDS if f in push_fields)
@@ -852,6 +860,26 @@ def uncertain_creates(conn: Connection, integration_id: int) -> dict[int, dict[s
     return found
 
 
+def pushed_products(conn: Connection, integration_id: int, hub_ids: Collection[int]) -> dict[int, frozenset[str]]:
+    """Hub product id -> the shop ids its pushes to this shop ``created`` or ``adopted`` (lineage rows, whatever
+    became of the link since), for ``hub_ids`` only (a push's creates; none: no query)."""
+    found: dict[int, set[str]] = {}
+    wanted = sorted({int(h) for h in hub_ids})
+    for start in range(0, len(wanted), 500):
+        rows = conn.execute(
+            select(push_records.c.hub_id, push_records.c.external_id).where(
+                push_records.c.integration_id == integration_id,
+                push_records.c.entity == "product",
+                push_records.c.outcome.in_(("created", "adopted")),
+                push_records.c.external_id.is_not(None),
+                push_records.c.hub_id.in_(wanted[start : start + 500]),
+            )
+        )
+        for hub_id, external_id in rows:
+            found.setdefault(int(hub_id), set()).add(str(external_id))
+    return {k: frozenset(v) for k, v in found.items()}
+
+
 def close_interrupted(conn: Connection, integration_id: int, current: int) -> None:
     """Close earlier push rows a killed process left ``running``: this run has redone (and linked) their work."""
     conn.execute(
@@ -956,6 +984,8 @@ def run_push(
         with engine.connect() as conn:
             plan.resume = interrupted_push(conn, int(shop.id))
             plan.uncertain_creates = uncertain_creates(conn, int(shop.id))
+            if plan.creates:
+                plan.pushed_products = pushed_products(conn, int(shop.id), [c.hub_id for c in plan.creates])
         reports.append(report)
         if dry_run:
             with engine.connect() as conn:
@@ -1041,6 +1071,7 @@ __all__ = [
     "load_plan",
     "plan_export",
     "push_fields_for",
+    "pushed_products",
     "run_push",
     "uncertain_creates",
 ]

@@ -68,6 +68,8 @@ def test_unlinked_products_are_creates_and_linked_equal_ones_are_unchanged() -> 
     plan = _plan(PUSH, products, variants, {1: _link("501", MUG_BASE)}, {10: _link("501", MUG_VBASE, "501")})
     assert [(c.handle, c.kind, [v.sku for v in c.variants]) for c in plan.creates] == [("tee", "variable", ["TEE-S"])]
     assert not plan.updates and not plan.deletes and plan.unchanged == 2
+    # The live links, for a writer never to take a linked record for a lost create's late one.
+    assert plan.linked_products == {"501": 1} and plan.linked_variants == {"501": 10}
 
 
 def test_only_the_changed_field_is_an_update_compared_as_money_not_text() -> None:

@@ -37,7 +37,9 @@ WooCommerce writer: ``apply_plan(client, plan, on_links) -> WriteOutcome`` and `
   id floors, never a record linked to a hub product, :meth:`_Writer._late_product`; the only one found holding what
   the lost create sent is adopted, else refused with their ids). A marked item the next push creates is looked up
   again once its create answered (:meth:`_Writer._landed_meanwhile`: the lost create saved meanwhile, identical, is
-  kept and ours deleted: only an id from our POST's answer, read back as sent, the DELETE known to have happened).
+  kept and ours deleted: only an id from our POST's answer, read back as sent, the DELETE known to have happened;
+  whatever fails after our POST answered, our id is linked or kept in the marker's ``ours``, which a later push
+  adopts, never deletes).
   The marker stays until the item is linked or adopted: carried into any
   later rejection of that hub product (:meth:`_Writer._rejection_payload`), and recorded even when the push fails
   part-way (``apply_plan`` leaves its partial outcome on the exception: ``sync.export.PARTIAL_OUTCOME``).
@@ -849,7 +851,10 @@ class _Writer:
         and, read back just before the DELETE, it still holds exactly what this push sent. Otherwise ``pid`` stays,
         linked, and the push report (and the product's lineage) names the other ids as copies for a person to
         delete; nothing of theirs is touched (a merchant's product can match too). A DELETE the shop refuses (a key
-        without DELETE on products) keeps ``pid`` the same way.
+        without DELETE on products) keeps ``pid`` the same way. The look-up failing (a 5xx, a timeout) refuses the
+        item with ``pid`` in the marker's ``ours``, not linked: the next push adopts it (``_late_product`` takes an
+        ``ours`` record as this item's whatever it holds), or with the earlier record there too names ``pid`` as the
+        copy to delete (``_drop_ours``); before, ``pid`` was left unlinked and unrecorded.
 
         A lost create saved after this look-up still makes a copy: nothing of this push sees it, and the marker is
         closed once the item is linked (docs/two-way-sync.md)."""
@@ -859,7 +864,22 @@ class _Writer:
         pid = posted.id
         mine = sent_fingerprint(document)
         slugs = _marker_slugs(marker) or [mine["link_rewrite"]]
-        found = self._product_candidates(slugs, mine["reference"], int(marker["products"]))
+        try:
+            found = self._product_candidates(slugs, mine["reference"], int(marker["products"]))
+        except ShopApiError as err:
+            # ``pid`` is ours (created just now) but whether the earlier create landed meanwhile is unknown: not
+            # linked (the marker would close, and a late record of that create stay unknown), recorded as ours, so
+            # the next push adopts it (or, with that late record there too, names ours as the copy to delete).
+            # Before, it was neither: the next push took it for a stranger (a merchant's product when the hub title
+            # had changed since) and refused the item on every push, or it was left behind unlinked.
+            raise _Refused(
+                f"this push created it as product {pid}, but looking again for the record an earlier push's "
+                f"unanswered create of it may have saved late failed ({err}): {pid} is not linked yet and it is not "
+                f"created again. Run `{self._push_command()}` again: {pid} is adopted (if that earlier record has "
+                "appeared too, the push names the copy to delete)",
+                [pid],
+                ours=[pid],
+            ) from None
         others = [i for i in found if str(i.get("id")) != pid]
         if not others:
             return None
@@ -1339,7 +1359,10 @@ class _Writer:
                 ids,
             )
         sent = _listed(marker.get("sent")) or [self._create_fingerprint(c)]
-        same = [i for i in found if any(_same_product(i, s) for s in sent)]
+        # A record of the marker's ``ours`` came in an earlier push's own POST answer (ids are never reused): ours,
+        # whatever it holds now (a later push's create sends the hub's values of its time, not the lost create's).
+        ours = {str(x) for x in marker.get("ours") or []}
+        same = [i for i in found if str(i.get("id")) in ours or any(_same_product(i, s) for s in sent)]
         same = self._drop_ours(marker, same)
         if len(same) == 1:
             _log.info(
@@ -1419,10 +1442,12 @@ class _Writer:
             return None
         values = sorted(option_ids)
         floor = marker.get("combinations")
+        linked = self._linked_combinations(pid)
         items = self.client.list("combinations", {"filter[id_product]": f"[{pid}]", "display": "full"})
         found = sorted(
             (i for i in items
              if int(i["id"]) > int(floor or 0)
+             and str(i["id"]) not in linked
              and str(i.get("reference") or "") == sku
              and _option_values_of(i) == values),
             key=lambda i: int(i["id"]),
@@ -1465,6 +1490,15 @@ class _Writer:
             "left is adopted",
             ids,
         )
+
+    def _linked_combinations(self, pid: str) -> set[str]:
+        """Combination ids of product ``pid`` linked to a hub variant (the integration's live links,
+        ``plan.linked_variants``, or linked by this push: ``written``): never a lost create's late record. Before,
+        one with the same option values and price impact (two hub variants alike) was adopted for the other: two hub
+        variants linked to one combination (products linked are excluded the same way: ``_product_candidates``)."""
+        prefix = f"{pid}-"
+        ids = [*self.plan.linked_variants, *(self.written[pid].variants if pid in self.written else ())]
+        return {v[len(prefix) :] for v in ids if v.startswith(prefix)}
 
     def _reject_create(self, c: ProductCreate, key: str, err: BaseException) -> None:
         """The rejection of product create ``c`` (payload with its marker: :meth:`_rejection_payload`)."""
@@ -1547,7 +1581,8 @@ class _Writer:
                     price, weight = self._stored(stored, pid)
                     if option_ids is None:
                         option_ids = self._option_ids(v.options)
-                    cid = self._post_combination(pid, v.values, option_ids, price, (), weight)
+                    taken = self._linked_combinations(pid)  # never the lost answer's record
+                    cid = self._post_combination(pid, v.values, option_ids, price, taken, weight)
                 entry = self.written.setdefault(pid, _Written(vc.product_hub_id, None, {}))
                 self.on_links([self._variant_link(pid, cid, v.hub_id, v.sku, entry)])
             except (_Refused, ShopApiError) as err:

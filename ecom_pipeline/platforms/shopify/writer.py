@@ -47,8 +47,11 @@
   write an app-reserved namespace), read with the handle look-up: a product with the mark of this hub product is
   the create of a push killed before its link, written again by handle and linked (SKUs or not). Any other product
   with the handle is a merchant's own that merely has it and is refused (not overwritten), after an interrupted
-  push (``plan.resume``) too, also for a hub product without SKUs (a product created by a version before the mark
-  is refused the same way: the rejection names the handle and the shop's product). The writes that are not
+  push (``plan.resume``) too, also for a hub product without SKUs. A product created by a version before the mark
+  is taken back only when the hub's lineage says a push to this shop created (or adopted) this hub product as
+  exactly that Shopify id (``plan.pushed_products``, from ``push_records``; Shopify never reuses an id), e.g. its
+  link lost since; otherwise it is refused the same way, the rejection naming the handle and the shop's product and
+  how to link it (the same SKUs on both sides) or have it created anew (delete it in Shopify). The writes that are not
   idempotent (``collectionCreate``, ``productVariantsBulkCreate``) go through ``_write_once``: no blind resend by
   the HTTP layer, a look-up of what they meant to create before each resend.
 - A hub delete is a ``DRAFT`` product, not ``ARCHIVED``: the export plan (shared by every platform) states a
@@ -517,15 +520,32 @@ class _Writer:
             # adopted by id) is not this one's to overwrite (it replaced the other's variants; review 4).
             owned = {existing[v.sku][1] for v in c.variants if v.sku and v.sku in existing}
             marked = taken is not None and self.marks.get(taken) == own_mark(self.integration, c.hub_id)
+            # Without the mark (a product a push made before creates carried it): ours only when the hub's lineage
+            # says a push to this shop created (or adopted) this hub product as exactly that Shopify id (ids are
+            # never reused); taken back like a marked one, its metafields untouched (``_create_request``).
+            marked = marked or (
+                taken is not None
+                and taken not in owned
+                and self.marks.get(taken) is None
+                and _tail(taken) in {_tail(x) for x in self.plan.pushed_products.get(c.hub_id, ())}
+            )
             if taken is not None and taken not in owned and not marked:
                 made = "" if c.handle else " (made from its title, as the hub product has no handle)"
                 skus = "SKUs" if any(v.sku for v in c.variants) else "SKUs (it has none)"
+                unmarked = (
+                    " If it is this hub product's own, made by an earlier version of the push (before creates "
+                    "carried our mark) that stopped before linking it: give its variants in Shopify the same SKUs as "
+                    "the hub's variants (set them in the hub too if they have none) and push again, it is linked; or "
+                    "delete it in Shopify and push again, it is created anew"
+                    if self.marks.get(taken) is None
+                    else ""
+                )
                 self.out.reject(
                     "product",
                     self._key(c),
                     f"the Shopify shop already has a product with handle {handle!r} ({taken}) that carries none of "
                     f"this product's {skus} and was not created by this hub product's push: it is not overwritten; "
-                    f"give one of them another handle{made}, or the same SKUs to link them",
+                    f"give one of them another handle{made}, or the same SKUs to link them.{unmarked}",
                     {"handle": handle},
                 )
                 continue

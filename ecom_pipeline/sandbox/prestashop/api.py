@@ -170,6 +170,7 @@ class PrestaShopApi:
         self._late: list[tuple[str, float]] = []  # (``METHOD /path`` part, seconds): see :meth:`commit_late`
         self._late_lock = threading.Lock()
         self.late_in_flight = 0  # late writes taken and not applied yet (a test waits for 0 before it counts)
+        self._after: list[tuple[str, dict[str, Any]]] = []  # ``after_write``: (METHOD /path, fault switches)
 
     def commit_late(self, path: str, delay_s: float, count: int = 1) -> None:
         """Fault (in-process): the next ``count`` write requests whose ``METHOD /path`` contains ``path`` (e.g.
@@ -179,6 +180,24 @@ class PrestaShopApi:
         ``late_in_flight`` counts those taken and not applied yet."""
         with self._late_lock:
             self._late.extend([(path, float(delay_s))] * max(0, count))
+
+    def after_write(self, path: str, changes: dict[str, Any]) -> None:
+        """Fault (in-process): once the next write request whose ``METHOD /path`` contains ``path`` has been applied
+        (and answered with success), set the fault switches ``changes`` (``FaultSwitches.update``) before its answer
+        goes out. A test makes the calls that follow one given write fail (the look-up a client makes right after
+        its POST answered, say) and not the same calls before it."""
+        with self._late_lock:
+            self._after.append((path, dict(changes)))
+
+    def _take_after(self, method: str, subpath: str, status: int) -> None:
+        if method not in ("POST", "PUT", "PATCH", "DELETE") or status >= 400:
+            return
+        with self._late_lock:
+            armed = next((i for i, (path, _) in enumerate(self._after) if path in f"{method} {subpath}"), None)
+            if armed is None:
+                return
+            changes = self._after.pop(armed)[1]
+        self.faults.update(changes)
 
     def _take_late(self, method: str, subpath: str) -> float:
         """Consume one late commit matching this request; its delay (0.0: none)."""
@@ -201,6 +220,7 @@ class PrestaShopApi:
             await asyncio.sleep(late)  # the request "runs" this long; the write lands after it
         try:
             reply = self.dispatch(scope, body, site, subpath)
+            self._take_after(scope["method"].upper(), subpath, reply.status)
         finally:
             if late:
                 with self._late_lock:
