@@ -69,6 +69,7 @@ from ecom_pipeline.sync.canonical import CanonicalProduct, CanonicalVariant
 from ecom_pipeline.sync.export import (
     CATEGORIES,
     CREATE_UNCERTAIN,
+    PARTIAL_OUTCOME,
     TAGS,
     ExportPlan,
     FieldUpdate,
@@ -328,6 +329,9 @@ class _Writer:
         self.to_relink: list[_Relink] = []
         self.relinked = 0
         self.relink_later: list[tuple[list[_Relink], Any]] = []
+        # Hub product id -> the variation entries of the uncertain-create marker this push left so far
+        # (``_uncertain_payload``): every rejection of that product's variations carries them all.
+        self.new_marks: dict[int, list[dict[str, Any]]] = {}
 
     # -- links --------------------------------------------------------------------------------------------------
 
@@ -969,11 +973,23 @@ class _Writer:
         variation ids are listed once before it (one call, only for a batch holding a SKU-less create). Review 6
         reproduced both ways a variation already there was taken: a merchant's own SKU-less variation with the same
         options (linked to the hub variant, ours never made) and the variation the same batch deletes (matched, then
-        deleted by the resend: the shop left without that option)."""
+        deleted by the resend: the shop left without that option).
+
+        When every attempt went unanswered, the SKU-less creates still in the batch may exist in the shop all the
+        same (the last attempt applied, its answer lost): each is refused with an uncertain-create marker
+        (:meth:`_reject_uncertain_variations`) before the failure is raised, and the next push, finding the marker,
+        looks it up among the parent's variations made since the first send before creating it
+        (:meth:`_marked_variations`). Before, the rerun created it a second time."""
         http = self.client.http
         attempts = http.max_retries
         found: list[tuple[tuple[str, Any, dict[str, Any]], Mapping[str, Any]]] = []
         existing: set[str] | None = None
+        marks = self._variation_marks(parent)
+        if marks and any(kind == "create" and item.hub_id in marks for kind, item, _ in chunk):
+            listed = list(self.client.list_variations(parent))
+            existing = {str(v.get("id")) for v in listed}
+            chunk, adopted = self._marked_variations(parent, chunk, listed, marks)
+            found.extend(adopted)
         for attempt in range(attempts + 1):
             if not any(kind == "create" and not item.sku for kind, item, _ in chunk):
                 answer = self._post_variations(parent, chunk) if chunk else {}
@@ -984,8 +1000,9 @@ class _Writer:
                 with http.without_retries():
                     answer = self._post_variations(parent, chunk)
                 break
-            except _TRANSIENT:
+            except _TRANSIENT as err:
                 if attempt >= attempts:
+                    self._reject_uncertain_variations(parent, chunk, existing, attempts + 1, err)
                     raise
             getattr(http, "_sleep", time.sleep)(min(http.max_backoff_s, http.backoff_base_s * (2**attempt)))
             chunk, late = self._late_variations(parent, chunk, existing)
@@ -995,6 +1012,122 @@ class _Writer:
             return chunk, answer
         merged = {**answer, "create": [v for _, v in found] + list(answer.get("create") or [])}
         return [op for op, _ in found] + list(chunk), merged
+
+    def _variation_marks(self, parent: str) -> dict[int, dict[str, Any]]:
+        """Hub variant id -> the uncertain-create entry an earlier push left for a variation create under ``parent``
+        that got no answer (``plan.uncertain_creates`` of the parent's hub product, its ``variations``)."""
+        hub = self.parent_hub_ids.get(parent)
+        marker = self.plan.uncertain_creates.get(int(hub)) if hub is not None else None
+        entries = marker.get("variations") if isinstance(marker, Mapping) else None
+        return {
+            int(e["hub_id"]): dict(e)
+            for e in (entries if isinstance(entries, list) else [])
+            if isinstance(e, Mapping) and str(e.get("parent")) == parent and str(e.get("hub_id", "")).isdigit()
+        }
+
+    def _marked_variations(
+        self, parent: str, chunk: _Chunk, listed: Sequence[Mapping[str, Any]], marks: Mapping[int, Mapping[str, Any]]
+    ) -> tuple[_Chunk, list[tuple[tuple[str, Any, dict[str, Any]], Mapping[str, Any]]]]:
+        """The creates of ``chunk`` an earlier push sent without an answer (``marks``), looked up before they are
+        sent again: among the parent's variations (``listed``) made since that push's first send (id above the
+        marker's ``floor``), without SKU, with the options that push sent. One found: adopted (answered as created,
+        linked; a hub value that differs is pushed on the next run). Several: refused with their ids and what to do,
+        the marker kept (none is linked by guess, none is created). None: sent (created) as planned."""
+        taken: set[str] = set()
+        rest: _Chunk = []
+        adopted: list[tuple[tuple[str, Any, dict[str, Any]], Mapping[str, Any]]] = []
+        for op in chunk:
+            kind, item, body = op
+            entry = marks.get(item.hub_id) if kind == "create" else None
+            if entry is None:
+                rest.append(op)
+                continue
+            floor = int(entry.get("floor") or 0)
+            sent = [o for o in entry.get("sent") or [] if isinstance(o, Mapping)] or [item.options]
+            matches = [
+                v
+                for v in listed
+                if str(v.get("id")).isdigit()
+                and int(v["id"]) > floor
+                and not v.get("sku")
+                and str(v.get("id")) not in taken
+                and any(_same_options(v, options) for options in sent)
+            ]
+            if not matches:
+                rest.append(op)
+                continue
+            if len(matches) > 1:
+                ids = sorted(int(v["id"]) for v in matches)
+                self.out.reject(
+                    "variant",
+                    item.sku or f"hub#{item.hub_id}",
+                    f"an earlier push's create of this variation got no answer, and product {parent} has "
+                    f"{len(ids)} variations without SKU with its options made since ({', '.join(map(str, ids))}): any "
+                    "may be that create's late record, so none is linked by guess and it is not created again. In "
+                    "WooCommerce keep one of them and delete the others (or give the hub variant a SKU and the shop's "
+                    "variation the same), then push again: the one left is linked",
+                    self._uncertain_payload(parent, item, body, None, {"candidates": ids}),
+                )
+                taken.update(str(i) for i in ids)
+                continue
+            taken.add(str(matches[0]["id"]))
+            self.plan.adopt("variant", item.hub_id)  # lineage: linked, not created (an earlier push made it)
+            adopted.append((op, matches[0]))
+        return rest, adopted
+
+    def _reject_uncertain_variations(
+        self, parent: str, chunk: _Chunk, existing: set[str], attempts: int, err: Exception
+    ) -> None:
+        """Every attempt of a batch holding SKU-less creates went unanswered: each of those creates may be in the
+        shop (the last attempt applied, its answer lost), and nothing would find it again. Each is refused with an
+        uncertain-create marker: the parent, its highest variation id before the first send (``floor``: a variation
+        above it was made since) and the options sent; the next push reads the marker back
+        (``sync.export.uncertain_creates``) and looks the create up before sending it (:meth:`_marked_variations`).
+        The creates with a SKU are left out: the rerun's create is answered "duplicated SKU" and linked."""
+        floor = max((int(i) for i in existing if i.isdigit()), default=0)
+        for kind, item, body in chunk:
+            if kind != "create" or item.sku:
+                continue
+            options = ", ".join(f"{k}={v}" for k, v in item.options.items()) or "no options"
+            self.out.reject(
+                "variant",
+                f"hub#{item.hub_id}",
+                f"the variation create ({options}) under product {parent} got no answer after {attempts} attempts "
+                f"({type(err).__name__}): the shop may have made it all the same. The next push looks it up among "
+                f"the product's variations made since (id above {floor}, same options, no SKU) and links it instead "
+                "of creating it again",
+                self._uncertain_payload(parent, item, body, floor),
+            )
+
+    def _uncertain_payload(
+        self, parent: str, item: VariantValues, body: Mapping[str, Any], floor: int | None, extra: Any = None
+    ) -> dict[str, Any]:
+        """A variation rejection's payload with the uncertain-create marker of its parent's hub product: this
+        push's new entry (``floor`` not None) merged with the open marker of an earlier push, every entry kept (the
+        marker is read per hub product: the last rejection read wins, so each carries them all), the lower floor
+        and every set of options sent kept per variant, so a late record of any earlier attempt is still found."""
+        hub = self.parent_hub_ids.get(parent)
+        payload: dict[str, Any] = {"attributes": list(body.get("attributes") or []), **(extra or {})}
+        if hub is None:
+            return payload
+        old = self.plan.uncertain_creates.get(int(hub)) or {}
+        entries: dict[tuple[str, int], dict[str, Any]] = {}
+        for e in [*(old.get("variations") or []), *self.new_marks.get(int(hub), [])]:
+            if isinstance(e, Mapping) and str(e.get("hub_id", "")).isdigit():
+                entries[(str(e.get("parent")), int(e["hub_id"]))] = dict(e)
+        if floor is not None:
+            key = (parent, int(item.hub_id))
+            entry = entries.get(key) or {"parent": parent, "hub_id": int(item.hub_id), "floor": floor, "sent": []}
+            entry["floor"] = min(int(entry.get("floor") or 0), floor) if key in entries else floor
+            sent = [o for o in entry.get("sent") or [] if isinstance(o, Mapping)]
+            if dict(item.options) not in sent:
+                sent.append(dict(item.options))
+            entry["sent"] = sent
+            entries[key] = entry
+            self.new_marks[int(hub)] = list(entries.values())
+        if not entries:
+            return payload
+        return {**payload, CREATE_UNCERTAIN: {**old, "hub_id": int(hub), "variations": list(entries.values())}}
 
     def _late_variations(
         self, parent: str, chunk: _Chunk, existing: set[str]
@@ -1325,4 +1458,11 @@ def apply_plan(
     :func:`make_client` from the integration's setting), else ``DEFAULT_PUSH_CONCURRENCY``."""
     if concurrency is None:
         concurrency = getattr(client, "push_concurrency", None) or DEFAULT_PUSH_CONCURRENCY
-    return _Writer(client, plan, on_links, concurrency).run()
+    writer = _Writer(client, plan, on_links, concurrency)
+    try:
+        return writer.run()
+    except Exception as exc:
+        # What was refused before the failure (among them the markers of variation creates that got no answer) is
+        # recorded by ``run_push`` all the same: dropped, the next push had no marker and created them again.
+        setattr(exc, PARTIAL_OUTCOME, writer.out)
+        raise
