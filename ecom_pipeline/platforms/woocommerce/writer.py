@@ -63,7 +63,7 @@ from ecom_pipeline.platforms.errors import (
 from ecom_pipeline.platforms.http import HttpOptions
 from ecom_pipeline.platforms.woocommerce import slugs
 from ecom_pipeline.platforms.woocommerce.client import MAX_PER_PAGE, WooCommerceClient
-from ecom_pipeline.platforms.woocommerce.taxonomy import CategoryTree, TaxonomyError, WooTaxonomy
+from ecom_pipeline.platforms.woocommerce.taxonomy import CategoryTree, TaxonomyError, WooTaxonomy, name_key
 from ecom_pipeline.platforms.woocommerce.transform import product_to_canonical
 from ecom_pipeline.sync.canonical import CanonicalProduct, CanonicalVariant
 from ecom_pipeline.sync.export import (
@@ -105,7 +105,7 @@ _STATUS = {"active": "publish", "draft": "draft", "archived": "draft"}
 OWN_MARK_KEY = "_ecom_pipeline_ref"
 # What the look-up of a lost variable create reads of each product holding a slug, and how many slugs it reads at
 # most (``<slug>``, ``<slug>-2``, ...): past that many products sharing a handle's slug, the create is sent again.
-_LOST_FIELDS = "id,type,slug,meta_data"
+_LOST_FIELDS = "id,type,slug,meta_data,attributes"
 MAX_SLUG_PROBES = 50
 _TIME_FIELDS = frozenset({"created_at", "updated_at"})
 # The fields a push writes to WooCommerce (sync/export.py plans no other): all of them; the sale price is
@@ -271,17 +271,33 @@ def own_mark(integration: IntegrationRef, hub_id: int) -> str:
     return f"{integration.tenant_id}/{integration.id}/{int(hub_id)}"
 
 
-def _same_options(variation: Mapping[str, Any], options: Mapping[str, str]) -> bool:
-    """Whether a shop variation's attribute values are exactly ``options`` (name -> value; names and values compared
-    case-insensitively, as WooCommerce matches a variation's attributes)."""
-    attributes = variation.get("attributes") or []
-    held = {
-        str(a.get("name") or "").strip().lower(): str(a.get("option") or "").strip().lower()
-        for a in attributes
+def _attribute_key(attribute: Mapping[str, Any]) -> str:
+    """How a variation's attribute is told to be one a create sent: a global attribute by its id (the writer names
+    the parent's global attributes by id, and WooCommerce answers them under the attribute's own name, which the
+    hub's may differ from in what ``taxonomy.name_key`` folds), a local one by its name as ``name_key`` folds it
+    (the taxonomy's own matching of names)."""
+    try:
+        aid = int(attribute.get("id") or 0)
+    except (TypeError, ValueError):
+        aid = 0
+    return f"#{aid}" if aid else f"name:{name_key(attribute.get('name'))}"
+
+
+def _attribute_values(attributes: Any) -> dict[str, str]:
+    """Attribute key (:func:`_attribute_key`) -> value folded by ``name_key`` (terms are matched that way)."""
+    return {
+        _attribute_key(a): name_key(a.get("option"))
+        for a in (attributes if isinstance(attributes, list) else [])
         if isinstance(a, Mapping)
     }
-    wanted = {str(k).strip().lower(): str(v).strip().lower() for k, v in options.items()}
-    return bool(wanted) and held == wanted
+
+
+def _same_options(variation: Mapping[str, Any], sent: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether a shop variation's attribute values are exactly those a create sent (``sent``: the ``attributes`` of
+    its body, by id or by name), compared with the key and folding the writer used to name them
+    (:func:`_attribute_key`), not the hub's option names."""
+    wanted = _attribute_values(list(sent))
+    return bool(wanted) and _attribute_values(variation.get("attributes") or []) == wanted
 
 
 def _answered(
@@ -748,11 +764,15 @@ class _Writer:
         by_sku = {str(v.get("sku")): v for v in variations if v.get("sku")}
         # A variation without SKU is ours by its attribute values (the parent carries our mark), each taken once.
         skuless = [x for x in variations if not x.get("sku")]
+        # Compared with the attributes a create of it would send (by id for the parent's global attributes), never
+        # creating an attribute for a look-up.
+        own = [dict(a) for a in lost.get("attributes") or [] if isinstance(a, Mapping)]
         for v in c.variants:
             if v.sku:
                 existing = by_sku.get(v.sku)
             else:
-                existing = next((x for x in skuless if _same_options(x, v.options)), None)
+                sent = self.taxonomy.variation_attributes(own, v.options, create=False)
+                existing = next((x for x in skuless if _same_options(x, sent)), None)
                 if existing is not None:
                     skuless.remove(existing)
             if existing is None:
@@ -1043,7 +1063,7 @@ class _Writer:
                 rest.append(op)
                 continue
             floor = int(entry.get("floor") or 0)
-            sent = [o for o in entry.get("sent") or [] if isinstance(o, Mapping)] or [item.options]
+            sent = [o for o in entry.get("sent") or [] if isinstance(o, list)] or [list(body.get("attributes") or [])]
             matches = [
                 v
                 for v in listed
@@ -1119,9 +1139,10 @@ class _Writer:
             key = (parent, int(item.hub_id))
             entry = entries.get(key) or {"parent": parent, "hub_id": int(item.hub_id), "floor": floor, "sent": []}
             entry["floor"] = min(int(entry.get("floor") or 0), floor) if key in entries else floor
-            sent = [o for o in entry.get("sent") or [] if isinstance(o, Mapping)]
-            if dict(item.options) not in sent:
-                sent.append(dict(item.options))
+            sent = [o for o in entry.get("sent") or [] if isinstance(o, list)]
+            attributes = [dict(a) for a in body.get("attributes") or [] if isinstance(a, Mapping)]
+            if attributes not in sent:
+                sent.append(attributes)  # the attributes sent (by id or name): what the look-up compares
             entry["sent"] = sent
             entries[key] = entry
             self.new_marks[int(hub)] = list(entries.values())
@@ -1145,8 +1166,9 @@ class _Writer:
             kind, item, _body = op
             match = None
             if kind == "create" and not item.sku:
+                sent = list(_body.get("attributes") or [])
                 match = next(
-                    (v for v in candidates if str(v.get("id")) not in taken and _same_options(v, item.options)),
+                    (v for v in candidates if str(v.get("id")) not in taken and _same_options(v, sent)),
                     None,
                 )
             if match is None:
