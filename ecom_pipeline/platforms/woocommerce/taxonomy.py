@@ -406,6 +406,8 @@ class WooTaxonomy:
         changed = False
         for options in variants_options:
             for name, option in options.items():
+                if not name_key(option):
+                    continue  # "any" value: no option for the parent to offer (WooCommerce saves the variation "any")
                 own = _parent_attribute(attributes, name)
                 if own is None:
                     aid = self.attribute_id(name)
@@ -453,6 +455,6 @@ def options_by_name(variants_options: Iterable[Mapping[str, str]]) -> dict[str, 
     out: dict[str, list[str]] = {}
     for options in variants_options:
         for name, option in options.items():
-            if option not in out.setdefault(name, []):
+            if name_key(option) and option not in out.setdefault(name, []):  # "any" (empty) is no option
                 out[name].append(option)
     return out

@@ -284,20 +284,23 @@ def _attribute_key(attribute: Mapping[str, Any]) -> str:
 
 
 def _attribute_values(attributes: Any) -> dict[str, str]:
-    """Attribute key (:func:`_attribute_key`) -> value folded by ``name_key`` (terms are matched that way)."""
+    """Attribute key (:func:`_attribute_key`) -> value folded by ``name_key`` (terms are matched that way). An "any"
+    attribute (an empty value) is left out: WooCommerce saves it as "any" and its answer lists only the attributes a
+    variation sets (``get_attributes``: ``if ( empty( $attribute ) && '0' !== $attribute ) continue;``)."""
     return {
         _attribute_key(a): name_key(a.get("option"))
         for a in (attributes if isinstance(attributes, list) else [])
-        if isinstance(a, Mapping)
+        if isinstance(a, Mapping) and name_key(a.get("option"))
     }
 
 
 def _same_options(variation: Mapping[str, Any], sent: Sequence[Mapping[str, Any]]) -> bool:
     """Whether a shop variation's attribute values are exactly those a create sent (``sent``: the ``attributes`` of
     its body, by id or by name), compared with the key and folding the writer used to name them
-    (:func:`_attribute_key`), not the hub's option names."""
-    wanted = _attribute_values(list(sent))
-    return bool(wanted) and _attribute_values(variation.get("attributes") or []) == wanted
+    (:func:`_attribute_key`), not the hub's option names. "Any" attributes count on neither side, so a variation of
+    "any" value for every attribute matches one that sets none (the look-ups only ever consider variations without
+    SKU that the parent did not have before the create, or of a parent carrying our mark)."""
+    return _attribute_values(variation.get("attributes") or []) == _attribute_values(list(sent))
 
 
 def _answered(
