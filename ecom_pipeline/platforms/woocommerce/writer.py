@@ -303,6 +303,23 @@ def _same_options(variation: Mapping[str, Any], sent: Sequence[Mapping[str, Any]
     return _attribute_values(variation.get("attributes") or []) == _attribute_values(list(sent))
 
 
+def _resend_wait(http: Any, attempt: int, err: BaseException) -> float | None:
+    """How long to wait before resending a batch sent without the transport's retries (after the look-up): the
+    transport's backoff for that attempt (without its jitter), or what the shop's ``Retry-After`` asks (a 429 or a
+    503) when longer, as the transport's own retry would wait. None when the shop asks for more than the transport
+    accepts to wait (``max_retry_after_s``): the caller gives up, as the transport does.
+
+    The ``Retry-After`` is read from the error's ``retry_after`` (seconds), when the HTTP layer puts it there
+    (``platforms/http.py`` parses the header; without that attribute, only the backoff is waited)."""
+    backoff = float(min(http.max_backoff_s, http.backoff_base_s * (2**attempt)))
+    retry_after = getattr(err, "retry_after", None)
+    if isinstance(retry_after, int | float) and not isinstance(retry_after, bool) and retry_after > 0:
+        if retry_after > float(getattr(http, "max_retry_after_s", float("inf"))):
+            return None
+        return max(backoff, float(retry_after))
+    return backoff
+
+
 def _answered(
     chunk: list[tuple[str, Any, dict[str, Any]]], answer: Mapping[str, Any]
 ) -> Iterator[tuple[str, Any, dict[str, Any], Any, Mapping[str, Any] | None]]:
@@ -566,11 +583,13 @@ class _Writer:
             try:
                 with http.without_retries():
                     return chunk, self._post_products(chunk)
-            except _TRANSIENT:
-                if attempt >= attempts:
+            except _TRANSIENT as err:
+                wait = _resend_wait(http, attempt, err)
+                if attempt >= attempts or wait is None:
                     raise
-            # Backoff as the transport's (without its jitter), then the look-up: a create applied late is found.
-            getattr(http, "_sleep", time.sleep)(min(http.max_backoff_s, http.backoff_base_s * (2**attempt)))
+            # Backoff as the transport's (without its jitter) or the shop's Retry-After, then the look-up: a create
+            # applied late is found.
+            getattr(http, "_sleep", time.sleep)(wait)
             chunk = [op for op in chunk if not (op[0] == "create" and unkeyed(op[1])
                                                 and self._adopt_lost(op[1], None))]  # fmt: skip
         return chunk, {}  # not reached: the last attempt returns or raises
@@ -1024,10 +1043,11 @@ class _Writer:
                     answer = self._post_variations(parent, chunk)
                 break
             except _TRANSIENT as err:
-                if attempt >= attempts:
-                    self._reject_uncertain_variations(parent, chunk, existing, attempts + 1, err)
+                wait = _resend_wait(http, attempt, err)
+                if attempt >= attempts or wait is None:
+                    self._reject_uncertain_variations(parent, chunk, existing, attempt + 1, err)
                     raise
-            getattr(http, "_sleep", time.sleep)(min(http.max_backoff_s, http.backoff_base_s * (2**attempt)))
+            getattr(http, "_sleep", time.sleep)(wait)
             chunk, late = self._late_variations(parent, chunk, existing)
             found.extend(late)
             existing |= {str(v.get("id")) for _, v in late}  # each taken once, across attempts too
