@@ -942,6 +942,14 @@ class _Writer:
                     read_ready(pool)
                     if error is not None:  # settled while waiting for a read-back's slot (review 4)
                         break
+                    if self.variation_creates.get(parent):
+                        # Building new variations' ops calls the shop from this thread (the parent read, a new
+                        # option's term, the parent's PUT): it takes a slot of its own first, so that at most
+                        # ``concurrency`` calls are ever in flight, this thread's included (before: N + 1).
+                        while len(pending) + len(reading) >= self.concurrency:
+                            settle_one()
+                        if error is not None:
+                            break
                     push = self._prepare(parent)
                     if not push.chunks:
                         while pending:
