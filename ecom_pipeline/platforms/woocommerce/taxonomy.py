@@ -348,18 +348,23 @@ class WooTaxonomy:
     # -- variations and their parent -----------------------------------------------------------------------------
 
     def variation_attributes(
-        self, parent_attributes: Sequence[Mapping[str, Any]], options: Mapping[str, str]
+        self, parent_attributes: Sequence[Mapping[str, Any]], options: Mapping[str, str], *, create: bool = True
     ) -> list[dict[str, Any]]:
         """A variation's ``attributes`` against its parent: by id for the parent's global attributes, by name for
-        its local ones (a parent made with local attributes keeps them), by global id when the parent has neither."""
+        its local ones (a parent made with local attributes keeps them), by global id when the parent has neither.
+        ``create`` False (a look-up, which must not write): a global attribute the shop lacks is named by name."""
         out: list[dict[str, Any]] = []
         for name, option in options.items():
             own = _parent_attribute(parent_attributes, name)
             if own is not None and int(own.get("id") or 0) == 0:
                 out.append({"name": own.get("name") or name, "option": option})
-            else:
+            elif own is not None or create:
                 aid = int(own["id"]) if own is not None else self.attribute_id(name)
                 out.append({"id": aid, "option": option})
+            else:
+                slug = attribute_slug(name)
+                found = self._match_attribute(name, (slug, _reserved_retry(slug)))
+                out.append({"id": int(found["id"]), "option": option} if found else {"name": name, "option": option})
         return out
 
     def create_body(self, create: ProductCreate, body: dict[str, Any]) -> dict[str, Any]:
@@ -401,6 +406,8 @@ class WooTaxonomy:
         changed = False
         for options in variants_options:
             for name, option in options.items():
+                if not name_key(option):
+                    continue  # "any" value: no option for the parent to offer (WooCommerce saves the variation "any")
                 own = _parent_attribute(attributes, name)
                 if own is None:
                     aid = self.attribute_id(name)
@@ -448,6 +455,6 @@ def options_by_name(variants_options: Iterable[Mapping[str, str]]) -> dict[str, 
     out: dict[str, list[str]] = {}
     for options in variants_options:
         for name, option in options.items():
-            if option not in out.setdefault(name, []):
+            if name_key(option) and option not in out.setdefault(name, []):  # "any" (empty) is no option
                 out[name].append(option)
     return out

@@ -63,12 +63,13 @@ from ecom_pipeline.platforms.errors import (
 from ecom_pipeline.platforms.http import HttpOptions
 from ecom_pipeline.platforms.woocommerce import slugs
 from ecom_pipeline.platforms.woocommerce.client import MAX_PER_PAGE, WooCommerceClient
-from ecom_pipeline.platforms.woocommerce.taxonomy import CategoryTree, TaxonomyError, WooTaxonomy
+from ecom_pipeline.platforms.woocommerce.taxonomy import CategoryTree, TaxonomyError, WooTaxonomy, name_key
 from ecom_pipeline.platforms.woocommerce.transform import product_to_canonical
 from ecom_pipeline.sync.canonical import CanonicalProduct, CanonicalVariant
 from ecom_pipeline.sync.export import (
     CATEGORIES,
     CREATE_UNCERTAIN,
+    PARTIAL_OUTCOME,
     TAGS,
     ExportPlan,
     FieldUpdate,
@@ -104,7 +105,7 @@ _STATUS = {"active": "publish", "draft": "draft", "archived": "draft"}
 OWN_MARK_KEY = "_ecom_pipeline_ref"
 # What the look-up of a lost variable create reads of each product holding a slug, and how many slugs it reads at
 # most (``<slug>``, ``<slug>-2``, ...): past that many products sharing a handle's slug, the create is sent again.
-_LOST_FIELDS = "id,type,slug,meta_data"
+_LOST_FIELDS = "id,type,slug,meta_data,attributes"
 MAX_SLUG_PROBES = 50
 _TIME_FIELDS = frozenset({"created_at", "updated_at"})
 # The fields a push writes to WooCommerce (sync/export.py plans no other): all of them; the sale price is
@@ -270,17 +271,53 @@ def own_mark(integration: IntegrationRef, hub_id: int) -> str:
     return f"{integration.tenant_id}/{integration.id}/{int(hub_id)}"
 
 
-def _same_options(variation: Mapping[str, Any], options: Mapping[str, str]) -> bool:
-    """Whether a shop variation's attribute values are exactly ``options`` (name -> value; names and values compared
-    case-insensitively, as WooCommerce matches a variation's attributes)."""
-    attributes = variation.get("attributes") or []
-    held = {
-        str(a.get("name") or "").strip().lower(): str(a.get("option") or "").strip().lower()
-        for a in attributes
-        if isinstance(a, Mapping)
+def _attribute_key(attribute: Mapping[str, Any]) -> str:
+    """How a variation's attribute is told to be one a create sent: a global attribute by its id (the writer names
+    the parent's global attributes by id, and WooCommerce answers them under the attribute's own name, which the
+    hub's may differ from in what ``taxonomy.name_key`` folds), a local one by its name as ``name_key`` folds it
+    (the taxonomy's own matching of names)."""
+    try:
+        aid = int(attribute.get("id") or 0)
+    except (TypeError, ValueError):
+        aid = 0
+    return f"#{aid}" if aid else f"name:{name_key(attribute.get('name'))}"
+
+
+def _attribute_values(attributes: Any) -> dict[str, str]:
+    """Attribute key (:func:`_attribute_key`) -> value folded by ``name_key`` (terms are matched that way). An "any"
+    attribute (an empty value) is left out: WooCommerce saves it as "any" and its answer lists only the attributes a
+    variation sets (``get_attributes``: ``if ( empty( $attribute ) && '0' !== $attribute ) continue;``)."""
+    return {
+        _attribute_key(a): name_key(a.get("option"))
+        for a in (attributes if isinstance(attributes, list) else [])
+        if isinstance(a, Mapping) and name_key(a.get("option"))
     }
-    wanted = {str(k).strip().lower(): str(v).strip().lower() for k, v in options.items()}
-    return bool(wanted) and held == wanted
+
+
+def _same_options(variation: Mapping[str, Any], sent: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether a shop variation's attribute values are exactly those a create sent (``sent``: the ``attributes`` of
+    its body, by id or by name), compared with the key and folding the writer used to name them
+    (:func:`_attribute_key`), not the hub's option names. "Any" attributes count on neither side, so a variation of
+    "any" value for every attribute matches one that sets none (the look-ups only ever consider variations without
+    SKU that the parent did not have before the create, or of a parent carrying our mark)."""
+    return _attribute_values(variation.get("attributes") or []) == _attribute_values(list(sent))
+
+
+def _resend_wait(http: Any, attempt: int, err: BaseException) -> float | None:
+    """How long to wait before resending a batch sent without the transport's retries (after the look-up): the
+    transport's backoff for that attempt (without its jitter), or what the shop's ``Retry-After`` asks (a 429 or a
+    503) when longer, as the transport's own retry would wait. None when the shop asks for more than the transport
+    accepts to wait (``max_retry_after_s``): the caller gives up, as the transport does.
+
+    The ``Retry-After`` is read from the error's ``retry_after`` (seconds), when the HTTP layer puts it there
+    (``platforms/http.py`` parses the header; without that attribute, only the backoff is waited)."""
+    backoff = float(min(http.max_backoff_s, http.backoff_base_s * (2**attempt)))
+    retry_after = getattr(err, "retry_after", None)
+    if isinstance(retry_after, int | float) and not isinstance(retry_after, bool) and retry_after > 0:
+        if retry_after > float(getattr(http, "max_retry_after_s", float("inf"))):
+            return None
+        return max(backoff, float(retry_after))
+    return backoff
 
 
 def _answered(
@@ -328,6 +365,9 @@ class _Writer:
         self.to_relink: list[_Relink] = []
         self.relinked = 0
         self.relink_later: list[tuple[list[_Relink], Any]] = []
+        # Hub product id -> the variation entries of the uncertain-create marker this push left so far
+        # (``_uncertain_payload``): every rejection of that product's variations carries them all.
+        self.new_marks: dict[int, list[dict[str, Any]]] = {}
 
     # -- links --------------------------------------------------------------------------------------------------
 
@@ -543,11 +583,13 @@ class _Writer:
             try:
                 with http.without_retries():
                     return chunk, self._post_products(chunk)
-            except _TRANSIENT:
-                if attempt >= attempts:
+            except _TRANSIENT as err:
+                wait = _resend_wait(http, attempt, err)
+                if attempt >= attempts or wait is None:
                     raise
-            # Backoff as the transport's (without its jitter), then the look-up: a create applied late is found.
-            getattr(http, "_sleep", time.sleep)(min(http.max_backoff_s, http.backoff_base_s * (2**attempt)))
+            # Backoff as the transport's (without its jitter) or the shop's Retry-After, then the look-up: a create
+            # applied late is found.
+            getattr(http, "_sleep", time.sleep)(wait)
             chunk = [op for op in chunk if not (op[0] == "create" and unkeyed(op[1])
                                                 and self._adopt_lost(op[1], None))]  # fmt: skip
         return chunk, {}  # not reached: the last attempt returns or raises
@@ -744,11 +786,15 @@ class _Writer:
         by_sku = {str(v.get("sku")): v for v in variations if v.get("sku")}
         # A variation without SKU is ours by its attribute values (the parent carries our mark), each taken once.
         skuless = [x for x in variations if not x.get("sku")]
+        # Compared with the attributes a create of it would send (by id for the parent's global attributes), never
+        # creating an attribute for a look-up.
+        own = [dict(a) for a in lost.get("attributes") or [] if isinstance(a, Mapping)]
         for v in c.variants:
             if v.sku:
                 existing = by_sku.get(v.sku)
             else:
-                existing = next((x for x in skuless if _same_options(x, v.options)), None)
+                sent = self.taxonomy.variation_attributes(own, v.options, create=False)
+                existing = next((x for x in skuless if _same_options(x, sent)), None)
                 if existing is not None:
                     skuless.remove(existing)
             if existing is None:
@@ -896,6 +942,14 @@ class _Writer:
                     read_ready(pool)
                     if error is not None:  # settled while waiting for a read-back's slot (review 4)
                         break
+                    if self.variation_creates.get(parent):
+                        # Building new variations' ops calls the shop from this thread (the parent read, a new
+                        # option's term, the parent's PUT): it takes a slot of its own first, so that at most
+                        # ``concurrency`` calls are ever in flight, this thread's included (before: N + 1).
+                        while len(pending) + len(reading) >= self.concurrency:
+                            settle_one()
+                        if error is not None:
+                            break
                     push = self._prepare(parent)
                     if not push.chunks:
                         while pending:
@@ -969,11 +1023,23 @@ class _Writer:
         variation ids are listed once before it (one call, only for a batch holding a SKU-less create). Review 6
         reproduced both ways a variation already there was taken: a merchant's own SKU-less variation with the same
         options (linked to the hub variant, ours never made) and the variation the same batch deletes (matched, then
-        deleted by the resend: the shop left without that option)."""
+        deleted by the resend: the shop left without that option).
+
+        When every attempt went unanswered, the SKU-less creates still in the batch may exist in the shop all the
+        same (the last attempt applied, its answer lost): each is refused with an uncertain-create marker
+        (:meth:`_reject_uncertain_variations`) before the failure is raised, and the next push, finding the marker,
+        looks it up among the parent's variations made since the first send before creating it
+        (:meth:`_marked_variations`). Before, the rerun created it a second time."""
         http = self.client.http
         attempts = http.max_retries
         found: list[tuple[tuple[str, Any, dict[str, Any]], Mapping[str, Any]]] = []
         existing: set[str] | None = None
+        marks = self._variation_marks(parent)
+        if marks and any(kind == "create" and item.hub_id in marks for kind, item, _ in chunk):
+            listed = list(self.client.list_variations(parent))
+            existing = {str(v.get("id")) for v in listed}
+            chunk, adopted = self._marked_variations(parent, chunk, listed, marks)
+            found.extend(adopted)
         for attempt in range(attempts + 1):
             if not any(kind == "create" and not item.sku for kind, item, _ in chunk):
                 answer = self._post_variations(parent, chunk) if chunk else {}
@@ -984,10 +1050,12 @@ class _Writer:
                 with http.without_retries():
                     answer = self._post_variations(parent, chunk)
                 break
-            except _TRANSIENT:
-                if attempt >= attempts:
+            except _TRANSIENT as err:
+                wait = _resend_wait(http, attempt, err)
+                if attempt >= attempts or wait is None:
+                    self._reject_uncertain_variations(parent, chunk, existing, attempt + 1, err)
                     raise
-            getattr(http, "_sleep", time.sleep)(min(http.max_backoff_s, http.backoff_base_s * (2**attempt)))
+            getattr(http, "_sleep", time.sleep)(wait)
             chunk, late = self._late_variations(parent, chunk, existing)
             found.extend(late)
             existing |= {str(v.get("id")) for _, v in late}  # each taken once, across attempts too
@@ -995,6 +1063,123 @@ class _Writer:
             return chunk, answer
         merged = {**answer, "create": [v for _, v in found] + list(answer.get("create") or [])}
         return [op for op, _ in found] + list(chunk), merged
+
+    def _variation_marks(self, parent: str) -> dict[int, dict[str, Any]]:
+        """Hub variant id -> the uncertain-create entry an earlier push left for a variation create under ``parent``
+        that got no answer (``plan.uncertain_creates`` of the parent's hub product, its ``variations``)."""
+        hub = self.parent_hub_ids.get(parent)
+        marker = self.plan.uncertain_creates.get(int(hub)) if hub is not None else None
+        entries = marker.get("variations") if isinstance(marker, Mapping) else None
+        return {
+            int(e["hub_id"]): dict(e)
+            for e in (entries if isinstance(entries, list) else [])
+            if isinstance(e, Mapping) and str(e.get("parent")) == parent and str(e.get("hub_id", "")).isdigit()
+        }
+
+    def _marked_variations(
+        self, parent: str, chunk: _Chunk, listed: Sequence[Mapping[str, Any]], marks: Mapping[int, Mapping[str, Any]]
+    ) -> tuple[_Chunk, list[tuple[tuple[str, Any, dict[str, Any]], Mapping[str, Any]]]]:
+        """The creates of ``chunk`` an earlier push sent without an answer (``marks``), looked up before they are
+        sent again: among the parent's variations (``listed``) made since that push's first send (id above the
+        marker's ``floor``), without SKU, with the options that push sent. One found: adopted (answered as created,
+        linked; a hub value that differs is pushed on the next run). Several: refused with their ids and what to do,
+        the marker kept (none is linked by guess, none is created). None: sent (created) as planned."""
+        taken: set[str] = set()
+        rest: _Chunk = []
+        adopted: list[tuple[tuple[str, Any, dict[str, Any]], Mapping[str, Any]]] = []
+        for op in chunk:
+            kind, item, body = op
+            entry = marks.get(item.hub_id) if kind == "create" else None
+            if entry is None:
+                rest.append(op)
+                continue
+            floor = int(entry.get("floor") or 0)
+            sent = [o for o in entry.get("sent") or [] if isinstance(o, list)] or [list(body.get("attributes") or [])]
+            matches = [
+                v
+                for v in listed
+                if str(v.get("id")).isdigit()
+                and int(v["id"]) > floor
+                and not v.get("sku")
+                and str(v.get("id")) not in taken
+                and any(_same_options(v, options) for options in sent)
+            ]
+            if not matches:
+                rest.append(op)
+                continue
+            if len(matches) > 1:
+                ids = sorted(int(v["id"]) for v in matches)
+                self.out.reject(
+                    "variant",
+                    item.sku or f"hub#{item.hub_id}",
+                    f"an earlier push's create of this variation got no answer, and product {parent} has "
+                    f"{len(ids)} variations without SKU with its options made since ({', '.join(map(str, ids))}): any "
+                    "may be that create's late record, so none is linked by guess and it is not created again. In "
+                    "WooCommerce keep one of them and delete the others (or give the hub variant a SKU and the shop's "
+                    "variation the same), then push again: the one left is linked",
+                    self._uncertain_payload(parent, item, body, None, {"candidates": ids}),
+                )
+                taken.update(str(i) for i in ids)
+                continue
+            taken.add(str(matches[0]["id"]))
+            self.plan.adopt("variant", item.hub_id)  # lineage: linked, not created (an earlier push made it)
+            adopted.append((op, matches[0]))
+        return rest, adopted
+
+    def _reject_uncertain_variations(
+        self, parent: str, chunk: _Chunk, existing: set[str], attempts: int, err: Exception
+    ) -> None:
+        """Every attempt of a batch holding SKU-less creates went unanswered: each of those creates may be in the
+        shop (the last attempt applied, its answer lost), and nothing would find it again. Each is refused with an
+        uncertain-create marker: the parent, its highest variation id before the first send (``floor``: a variation
+        above it was made since) and the options sent; the next push reads the marker back
+        (``sync.export.uncertain_creates``) and looks the create up before sending it (:meth:`_marked_variations`).
+        The creates with a SKU are left out: the rerun's create is answered "duplicated SKU" and linked."""
+        floor = max((int(i) for i in existing if i.isdigit()), default=0)
+        for kind, item, body in chunk:
+            if kind != "create" or item.sku:
+                continue
+            options = ", ".join(f"{k}={v}" for k, v in item.options.items()) or "no options"
+            self.out.reject(
+                "variant",
+                f"hub#{item.hub_id}",
+                f"the variation create ({options}) under product {parent} got no answer after {attempts} attempts "
+                f"({type(err).__name__}): the shop may have made it all the same. The next push looks it up among "
+                f"the product's variations made since (id above {floor}, same options, no SKU) and links it instead "
+                "of creating it again",
+                self._uncertain_payload(parent, item, body, floor),
+            )
+
+    def _uncertain_payload(
+        self, parent: str, item: VariantValues, body: Mapping[str, Any], floor: int | None, extra: Any = None
+    ) -> dict[str, Any]:
+        """A variation rejection's payload with the uncertain-create marker of its parent's hub product: this
+        push's new entry (``floor`` not None) merged with the open marker of an earlier push, every entry kept (the
+        marker is read per hub product: the last rejection read wins, so each carries them all), the lower floor
+        and every set of options sent kept per variant, so a late record of any earlier attempt is still found."""
+        hub = self.parent_hub_ids.get(parent)
+        payload: dict[str, Any] = {"attributes": list(body.get("attributes") or []), **(extra or {})}
+        if hub is None:
+            return payload
+        old = self.plan.uncertain_creates.get(int(hub)) or {}
+        entries: dict[tuple[str, int], dict[str, Any]] = {}
+        for e in [*(old.get("variations") or []), *self.new_marks.get(int(hub), [])]:
+            if isinstance(e, Mapping) and str(e.get("hub_id", "")).isdigit():
+                entries[(str(e.get("parent")), int(e["hub_id"]))] = dict(e)
+        if floor is not None:
+            key = (parent, int(item.hub_id))
+            entry = entries.get(key) or {"parent": parent, "hub_id": int(item.hub_id), "floor": floor, "sent": []}
+            entry["floor"] = min(int(entry.get("floor") or 0), floor) if key in entries else floor
+            sent = [o for o in entry.get("sent") or [] if isinstance(o, list)]
+            attributes = [dict(a) for a in body.get("attributes") or [] if isinstance(a, Mapping)]
+            if attributes not in sent:
+                sent.append(attributes)  # the attributes sent (by id or name): what the look-up compares
+            entry["sent"] = sent
+            entries[key] = entry
+            self.new_marks[int(hub)] = list(entries.values())
+        if not entries:
+            return payload
+        return {**payload, CREATE_UNCERTAIN: {**old, "hub_id": int(hub), "variations": list(entries.values())}}
 
     def _late_variations(
         self, parent: str, chunk: _Chunk, existing: set[str]
@@ -1012,8 +1197,9 @@ class _Writer:
             kind, item, _body = op
             match = None
             if kind == "create" and not item.sku:
+                sent = list(_body.get("attributes") or [])
                 match = next(
-                    (v for v in candidates if str(v.get("id")) not in taken and _same_options(v, item.options)),
+                    (v for v in candidates if str(v.get("id")) not in taken and _same_options(v, sent)),
                     None,
                 )
             if match is None:
@@ -1325,4 +1511,11 @@ def apply_plan(
     :func:`make_client` from the integration's setting), else ``DEFAULT_PUSH_CONCURRENCY``."""
     if concurrency is None:
         concurrency = getattr(client, "push_concurrency", None) or DEFAULT_PUSH_CONCURRENCY
-    return _Writer(client, plan, on_links, concurrency).run()
+    writer = _Writer(client, plan, on_links, concurrency)
+    try:
+        return writer.run()
+    except Exception as exc:
+        # What was refused before the failure (among them the markers of variation creates that got no answer) is
+        # recorded by ``run_push`` all the same: dropped, the next push had no marker and created them again.
+        setattr(exc, PARTIAL_OUTCOME, writer.out)
+        raise

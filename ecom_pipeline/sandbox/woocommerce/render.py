@@ -249,8 +249,12 @@ def render_variation(v: Variation, parent: Product | None, tz: tzinfo, site: str
         "shipping_class": "",
         "shipping_class_id": 0,
         "image": None,
+        # An "any" attribute (empty option) is left out, as WooCommerce's ``get_attributes`` does for a variation
+        # (``if ( empty( $attribute ) && '0' !== $attribute ) continue;``).
         "attributes": [
-            {"id": a["id"], "name": a["name"], "slug": a["slug"], "option": a["option"]} for a in v.attributes
+            {"id": a["id"], "name": a["name"], "slug": a["slug"], "option": a["option"]}
+            for a in v.attributes
+            if a["option"] not in ("", None)
         ],
         "menu_order": 0,
         "meta_data": [dict(m) for m in v.meta_data],
