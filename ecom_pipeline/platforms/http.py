@@ -41,7 +41,6 @@ from urllib.parse import urlencode, urljoin
 
 import requests
 from requests.cookies import RequestsCookieJar, merge_cookies
-from requests.sessions import merge_setting
 from requests.structures import CaseInsensitiveDict
 
 from ecom_pipeline import jsoncodec
@@ -608,12 +607,13 @@ class HttpSession:
         prepared.prepare(
             method=method.upper(),
             url=url,
-            headers=merge_setting(dict(headers), session.headers, dict_class=CaseInsensitiveDict)
-            if headers
-            else session.headers,
+            headers=_merged_headers(session.headers, headers) if headers else session.headers,
             data=data or {},
             json=json_body,
-            params=dict(params) if params else {},
+            # No parameters: an empty query string, which requests takes as it is, where an empty dict goes through
+            # two runtime-protocol checks to encode nothing (the URL is the same; the query is usually in it
+            # already: see request).
+            params=dict(params) if params else "",
             auth=session.auth,
             cookies=merge_cookies(RequestsCookieJar(), session.cookies),
         )
@@ -693,6 +693,17 @@ class RawBody(str):
         body = super().__new__(cls, text)
         body.content_type = content_type
         return body
+
+
+def _merged_headers(session_headers: Mapping[str, Any], headers: Mapping[str, Any]) -> CaseInsensitiveDict[Any]:
+    """``requests.sessions.merge_setting(headers, session_headers, dict_class=CaseInsensitiveDict)``: the session's
+    headers with the call's on top, a header set to None left out; without its ``to_key_val_list`` (two
+    runtime-protocol checks a call: PrestaShop's XML calls each name their content type). A test compares them."""
+    merged: CaseInsensitiveDict[Any] = CaseInsensitiveDict(session_headers)
+    merged.update(headers)
+    for key in [key for key, value in merged.items() if value is None]:
+        del merged[key]
+    return merged
 
 
 def _merges_nothing(session: requests.Session) -> bool:

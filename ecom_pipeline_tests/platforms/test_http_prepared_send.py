@@ -149,3 +149,22 @@ def test_a_plain_session_is_not_merged_again_on_every_call(server: str, monkeypa
     assert merged == []
     _run(server, _ThroughRequest())
     assert len(merged) == len(CALLS)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Content-Type": "text/xml"}, {"accept": "text/xml", "X-A": "1"}, {"User-Agent": None}, {"X-None": None}, {}],
+)
+def test_the_call_headers_merge_as_requests_merges_them(headers: dict[str, Any]) -> None:
+    from requests.sessions import merge_setting
+    from requests.structures import CaseInsensitiveDict
+
+    from ecom_pipeline.platforms.http import _merged_headers
+
+    session = requests.Session()
+    session.headers["Accept"] = "application/json"
+    before = list(session.headers.items())
+    expected = merge_setting(headers, session.headers, dict_class=CaseInsensitiveDict)
+    merged = _merged_headers(session.headers, headers)
+    assert list(merged.items()) == list(expected.items())  # the same headers, names and order
+    assert list(session.headers.items()) == before  # the session's own are left as they were
