@@ -52,6 +52,7 @@ from ecom_pipeline.platforms.http import (
     ErrorInfo,
     HttpOptions,
     HttpSession,
+    RawBody,
     ShopClient,
     pin_environment_proxies,
 )
@@ -118,8 +119,7 @@ OPTIONAL_RESOURCES: tuple[str, ...] = (
 XLINK = "http://www.w3.org/1999/xlink"
 
 
-class _XmlBody(str):
-    """An XML document to send as the request body (the shared session only knows JSON bodies)."""
+XML_CONTENT_TYPE = "text/xml; charset=utf-8"  # the type of the XML documents we send
 
 
 class PrestaShopBasicAuth(HTTPBasicAuth):
@@ -133,22 +133,17 @@ class PrestaShopBasicAuth(HTTPBasicAuth):
 
 
 class _PrestaShopSession(requests.Session):
-    """A requests session that sends ``_XmlBody`` as text/xml and un-does PHP 8's 400-to-500 promotion.
+    """A requests session that un-does PHP 8's 400-to-500 promotion.
 
     Why here: ``HttpSession`` decides retries from the status. A 500 whose body is a webservice error with a real
     code (not only PHP warnings, code 3) is deterministic, so it becomes a 400 (the original status is kept in
-    ``X-Ecom-Original-Status``) and is neither retried nor reported as a server outage.
+    ``X-Ecom-Original-Status``) and is neither retried nor reported as a server outage. In ``send``, the one step
+    every call takes (``HttpSession`` sends a prepared call through it, ``Session.request`` ends in it); the XML
+    bodies are ``http.RawBody``.
     """
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
-        body = kwargs.get("json")
-        if isinstance(body, _XmlBody):
-            kwargs["json"] = None
-            kwargs["data"] = body.encode("utf-8")
-            headers = dict(kwargs.get("headers") or {})
-            headers.setdefault("Content-Type", "text/xml; charset=utf-8")
-            kwargs["headers"] = headers
-        response = super().request(method, url, *args, **kwargs)
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        response = super().send(request, **kwargs)
         if response.status_code == 500:
             codes = [code for code, _ in _errors_of(response.text)]
             if any(code != PHP_WARNING_CODE for code in codes):
@@ -300,7 +295,7 @@ class PrestaShopClient(ShopClient):
                 method,
                 path,
                 params=self._params(params, json_output=json_output),
-                json_body=_XmlBody(xml_body) if xml_body is not None else None,
+                json_body=RawBody(xml_body, XML_CONTENT_TYPE) if xml_body is not None else None,
                 expect_json=json_output and method.upper() not in ("DELETE", "HEAD"),
             )
         except ShopApiError as err:
