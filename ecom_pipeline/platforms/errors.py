@@ -81,6 +81,9 @@ class ShopApiError(Exception):
 
     default_hint: str = "Check the shop URL and credentials, then retry; if it persists, look at the shop's logs."
     kind: str = "The shop API call failed"
+    # Seconds the shop's Retry-After asked for on the last attempt (429/503), set by the HTTP layer when it gives up:
+    # a caller that resends on its own (a batch sent without retries, then looked up) waits at least that long.
+    retry_after: float | None = None
 
     def __init__(
         self,

@@ -432,6 +432,8 @@ class HttpSession:
             try:
                 return self._attempt(method, url, safe_url, params, json_body, headers, expect_json)
             except _Retryable as failure:
+                # The shop's Retry-After travels with the error, for a caller that resends on its own.
+                failure.error.retry_after = failure.retry_after
                 if attempt >= self.max_retries:
                     raise failure.error from None
                 wait = self._wait_before_retry(attempt, failure)

@@ -309,8 +309,8 @@ def _resend_wait(http: Any, attempt: int, err: BaseException) -> float | None:
     503) when longer, as the transport's own retry would wait. None when the shop asks for more than the transport
     accepts to wait (``max_retry_after_s``): the caller gives up, as the transport does.
 
-    The ``Retry-After`` is read from the error's ``retry_after`` (seconds), when the HTTP layer puts it there
-    (``platforms/http.py`` parses the header; without that attribute, only the backoff is waited)."""
+    The ``Retry-After`` is read from the error's ``retry_after`` (seconds), which the HTTP layer sets from the last
+    attempt's header (``platforms/http.py``); an error without one (a 500, a timeout) waits only the backoff."""
     backoff = float(min(http.max_backoff_s, http.backoff_base_s * (2**attempt)))
     retry_after = getattr(err, "retry_after", None)
     if isinstance(retry_after, int | float) and not isinstance(retry_after, bool) and retry_after > 0:

@@ -6,10 +6,8 @@ spends its attempts (each followed by a look-up) in a second.
 A real HTTP server on 127.0.0.1 answers the first POST with the status and ``Retry-After: 7``, the look-up with no
 product, the second POST with the created product; the client's sleep is recorded (``HttpOptions.sleep``).
 
-Needs the HTTP layer to expose the parsed ``Retry-After`` on the error it raises (``ShopApiError.retry_after``):
-``platforms/http.py`` keeps it on its internal ``_Retryable`` only, and that file is another helper's (pushcpu) to
-edit. Until it does, this test fails (strict xfail: it turns into a failure once the value is exposed, so the mark is
-removed then)."""
+The HTTP layer puts the parsed ``Retry-After`` on the error it raises (``ShopApiError.retry_after``); without it,
+the resend waits only its backoff and this test fails."""
 
 from __future__ import annotations
 
@@ -54,7 +52,6 @@ def shop() -> Iterator[str]:
         yield url
 
 
-@pytest.mark.xfail(strict=True, reason="platforms/http.py does not expose Retry-After on the raised error yet")
 @pytest.mark.parametrize("status", [429, 503])
 def test_the_resend_of_an_unkeyed_batch_waits_what_retry_after_asks(shop: str, status: int) -> None:
     _Shop.status = status
