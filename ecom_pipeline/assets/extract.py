@@ -157,6 +157,11 @@ def _check_alone(key: dg.AssetKey, check_name: str) -> dg.AssetCheckResult:
     )
 
 
+# Executors that run every step of a run in the run's process: sync_job's (jobs.SYNC_EXECUTOR), and the one
+# ``execute_in_process`` puts in place of any job's (run_sync, tests).
+IN_PROCESS_EXECUTORS = frozenset({"in_process", "execute_in_process_executor"})
+
+
 def _depends_on(spec: PlatformSpec, name: str, other: str) -> bool:
     """Whether extract entity ``name`` is read after ``other`` because it needs it (``extract_deps``, transitively)."""
     deps = spec.extract_deps.get(name, ())
@@ -170,21 +175,29 @@ class _EarlyHub:
     (PrestaShop: orders, after products and inventory), hub/products' pending staging is applied in a thread while
     the step's calls go on: the shop answers the orders pages while we resolve products, instead of idling through
     the whole hub step after the downloads (docs/benchmarks.md, PrestaShop). Only when the run also materializes
-    hub/products (a run of extract assets alone applies nothing). The step waits for the thread before it ends, so
-    nothing of it outlives the step; an apply that fails leaves the rows pending for the hub step (it is logged,
-    the step does not fail for it). The hub step reports the early apply in hub/products' materialization and
-    runs its checks after it.
+    hub/products (a run of extract assets alone applies nothing), and only in a job that executes in process. The
+    step waits for the thread before it ends, so nothing of it outlives the step; an apply that fails leaves the
+    rows pending for the hub step (it is logged, the step does not fail for it). The hub step reports the early
+    apply in hub/products' materialization and runs its checks after it.
     """
 
     def __init__(self, context: dg.AssetExecutionContext, engine: Any, spec: PlatformSpec) -> None:
         self.context, self.engine, self.spec = context, engine, spec
         selection = context.run.asset_selection
-        self.wanted = {
-            hub_name: HUB_ENTITIES[hub_name][1]
-            for hub_name in EARLY_HUB_ASSETS
-            if HUB_ENTITIES[hub_name][1] in spec.extract_entities
-            and (selection is None or dg.AssetKey(["hub", hub_name]) in selection)
-        }
+        # The hub step takes the early apply's report from this process (hub._EARLY): only in a job whose steps
+        # all run in the run's process (sync_job: jobs.SYNC_EXECUTOR). Under the Celery or multiprocess executor
+        # the hub step runs elsewhere, so there products are left to it, as before.
+        in_process = context.job_def.executor_def.name in IN_PROCESS_EXECUTORS
+        self.wanted = (
+            {}
+            if not in_process
+            else {
+                hub_name: HUB_ENTITIES[hub_name][1]
+                for hub_name in EARLY_HUB_ASSETS
+                if HUB_ENTITIES[hub_name][1] in spec.extract_entities
+                and (selection is None or dg.AssetKey(["hub", hub_name]) in selection)
+            }
+        )
         self.ready: set[str] = set()
         self.threads: dict[str, threading.Thread] = {}
         self.outcome: dict[str, ApplyReport | BaseException | None] = {}

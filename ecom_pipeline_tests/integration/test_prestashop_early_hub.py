@@ -9,6 +9,7 @@ import dagster as dg
 import pytest
 from sqlalchemy import func, select
 
+from ecom_pipeline.assets.extract import IN_PROCESS_EXECUTORS
 from ecom_pipeline.definitions import defs
 from ecom_pipeline.jobs import SYNC_JOB_NAME
 from ecom_pipeline.runner import run_sync, sync_run_config
@@ -94,3 +95,12 @@ def test_a_run_of_the_extract_assets_alone_applies_nothing_to_the_hub(
             .where(staging_records.c.entity == "product", staging_records.c.applied_at.is_(None))
         ).scalar_one()
     assert pending > 0
+
+
+def test_early_apply_only_where_every_step_runs_in_the_run_process() -> None:
+    """Prevents the early apply under the Celery or multiprocess executor, whose hub step runs in another process
+    and could not report it (hub._EARLY is per process)."""
+    assert {dg.in_process_executor.name, "execute_in_process_executor"} == IN_PROCESS_EXECUTORS
+    assert defs.resolve_job_def(SYNC_JOB_NAME).executor_def.name in IN_PROCESS_EXECUTORS
+    assert dg.multiprocess_executor.name not in IN_PROCESS_EXECUTORS
+    assert dg.multi_or_in_process_executor.name not in IN_PROCESS_EXECUTORS
