@@ -8,6 +8,9 @@ Layout (same as the WooCommerce benchmark in ``benchmarks.run``): the PrestaShop
 real CLI (``ecom-pipeline connect prestashop``, untimed); each sync runs in its own subprocess (``--sync-child``
 mode) that calls ``run_sync`` (the real ``sync_job`` on a real Dagster instance in a temporary ``DAGSTER_HOME``).
 
+With ``ECOM_BENCH_PROFILE_DIR=DIR`` each sync child also writes a cProfile of its run (``DIR/<backend>-<run>.prof``;
+its walls are then not the benchmark's).
+
 The sync child records the method and URL of every HTTP request the pipeline sends (a wrapper around
 ``requests.Session.send`` that appends one tuple to a list: negligible next to a request). The **floor** replays
 exactly those requests (products pages, combinations by parent, stock_availables, orders, customers, order
@@ -35,6 +38,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 TENANT = "psbench"
 RATIO_AIM = 1.5
+PROFILE_ENV = "ECOM_BENCH_PROFILE_DIR"
 
 
 @dataclass(frozen=True)
@@ -97,10 +101,19 @@ def sync_child(a: argparse.Namespace) -> None:
     rss_before = _proc_status_kb("VmRSS")
     database = cpu.database_of(a.warehouse_url)
     cpu_before = cpu.read(a.shop_pid, database)
+    profiler = None
+    if a.profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     t0 = time.perf_counter()
     outcome = run_sync(a.tenant, instance=instance, full_refresh=a.full_refresh, defs=defs)
     wall = time.perf_counter() - t0
     cpu_after = cpu.read_after(a.shop_pid, database)
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(a.profile)
     hwm = _proc_status_kb("VmHWM")
     after = snapshot(a.warehouse_url)
     instance.dispose()
@@ -265,6 +278,9 @@ def connect(backend: Any, shop: PsShop, workdir: Path) -> None:
 def run_child(backend: Any, shop: PsShop, out: Path, *, timeout_s: float) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "benchmarks.prestashop_bench", "--sync-child", "--warehouse-url", backend.url]
     cmd += ["--tenant", TENANT, "--out", str(out), "--shop-pid", str(shop.proc.pid)]
+    profile_dir = os.environ.get(PROFILE_ENV)
+    if profile_dir:  # cProfile of each sync (it slows the run: walls are then not the benchmark's)
+        cmd += ["--profile", str(Path(profile_dir) / f"{backend.kind}-{out.stem}.prof")]
     shop.reset_stats()
     log_path = out.with_suffix(".log")
     t0 = time.perf_counter()
@@ -533,6 +549,7 @@ def main() -> int:
     p.add_argument("--tenant", default=TENANT)
     p.add_argument("--full-refresh", action="store_true")
     p.add_argument("--out")
+    p.add_argument("--profile", default=None, help=argparse.SUPPRESS)
     p.add_argument("--shop-pid", type=int, default=None)
     a = p.parse_args()
     if a.serve_shop:

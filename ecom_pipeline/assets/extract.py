@@ -8,6 +8,7 @@ asset's ``all_shops_extracted`` check (ERROR) then fails with every shop's error
 ``sync_runs`` and ``integrations``.
 """
 
+import threading
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
@@ -15,9 +16,11 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from ecom_pipeline.assets.hub import EARLY_HUB_ASSETS, HUB_ENTITIES, apply_early
 from ecom_pipeline.partitions import tenants_partitions
 from ecom_pipeline.platforms.registry import PlatformSpec, platforms
 from ecom_pipeline.resources import CredentialStoreResource, ShopClientSettings, WarehouseResource
+from ecom_pipeline.sync.apply import ApplyReport
 from ecom_pipeline.sync.extract import ExtractReport
 from ecom_pipeline.sync.extract_run import ExtractOptions, extract_for_tenant
 
@@ -154,6 +157,87 @@ def _check_alone(key: dg.AssetKey, check_name: str) -> dg.AssetCheckResult:
     )
 
 
+# Executors that run every step of a run in the run's process: sync_job's (jobs.SYNC_EXECUTOR), and the one
+# ``execute_in_process`` puts in place of any job's (run_sync, tests).
+IN_PROCESS_EXECUTORS = frozenset({"in_process", "execute_in_process_executor"})
+
+
+def _depends_on(spec: PlatformSpec, name: str, other: str) -> bool:
+    """Whether extract entity ``name`` is read after ``other`` because it needs it (``extract_deps``, transitively)."""
+    deps = spec.extract_deps.get(name, ())
+    return other in deps or any(_depends_on(spec, d, other) for d in deps)
+
+
+class _EarlyHub:
+    """The hub applies an extract step starts in a thread while it reads its next entities (``hub.apply_early``).
+
+    Once the step has read the entity that feeds hub/products, and is about to read one that does not need it
+    (PrestaShop: orders, after products and inventory), hub/products' pending staging is applied in a thread while
+    the step's calls go on: the shop answers the orders pages while we resolve products, instead of idling through
+    the whole hub step after the downloads (docs/benchmarks.md, PrestaShop). Only when the run also materializes
+    hub/products (a run of extract assets alone applies nothing), and only in a job that executes in process. The
+    step waits for the thread before it ends, so nothing of it outlives the step; an apply that fails leaves the
+    rows pending for the hub step (it is logged, the step does not fail for it). The hub step reports the early
+    apply in hub/products' materialization and runs its checks after it.
+    """
+
+    def __init__(self, context: dg.AssetExecutionContext, engine: Any, spec: PlatformSpec) -> None:
+        self.context, self.engine, self.spec = context, engine, spec
+        selection = context.run.asset_selection
+        # The hub step takes the early apply's report from this process (hub._EARLY): only in a job whose steps
+        # all run in the run's process (sync_job: jobs.SYNC_EXECUTOR). Under the Celery or multiprocess executor
+        # the hub step runs elsewhere, so there products are left to it, as before.
+        in_process = context.job_def.executor_def.name in IN_PROCESS_EXECUTORS
+        self.wanted = (
+            {}
+            if not in_process
+            else {
+                hub_name: HUB_ENTITIES[hub_name][1]
+                for hub_name in EARLY_HUB_ASSETS
+                if HUB_ENTITIES[hub_name][1] in spec.extract_entities
+                and (selection is None or dg.AssetKey(["hub", hub_name]) in selection)
+            }
+        )
+        self.ready: set[str] = set()
+        self.threads: dict[str, threading.Thread] = {}
+        self.outcome: dict[str, ApplyReport | BaseException | None] = {}
+
+    def read(self, name: str) -> None:
+        """Extract entity ``name`` was read (and staged) by this attempt of the step."""
+        self.ready.add(name)
+
+    def start_before(self, name: str) -> None:
+        """Start the applies that may run while entity ``name`` is read."""
+        for hub_name, extract_name in self.wanted.items():
+            if hub_name in self.threads or extract_name not in self.ready or _depends_on(self.spec, name, extract_name):
+                continue
+            thread = threading.Thread(target=self._run, args=(hub_name,), name=f"early-hub-{hub_name}", daemon=True)
+            self.threads[hub_name] = thread
+            thread.start()
+
+    def _run(self, hub_name: str) -> None:
+        try:
+            self.outcome[hub_name] = apply_early(self.context, self.engine, hub_name)
+        except BaseException as exc:  # reported by join(), in the step's thread
+            self.outcome[hub_name] = exc
+
+    def join(self) -> None:
+        for hub_name, thread in self.threads.items():
+            thread.join()
+            outcome = self.outcome.get(hub_name)
+            if isinstance(outcome, BaseException):
+                self.context.log.warning(
+                    f"hub/{hub_name} could not be applied during the extract ({type(outcome).__name__}: {outcome}); "
+                    "the hub step applies what is still pending"
+                )
+            elif outcome is not None:
+                self.context.log.info(
+                    f"hub/{hub_name}: applied {outcome.rows_read} staged rows while the extract read on "
+                    f"(created {outcome.created}, updated {outcome.updated}, in {outcome.duration_s:.2f}s)"
+                )
+        self.threads.clear()
+
+
 def build_extract_asset(spec: PlatformSpec) -> dg.AssetsDefinition:
     """The extract step of one platform: one asset ``[platform, entity]`` per entity, materialized by one op.
 
@@ -244,75 +328,82 @@ def build_extract_asset(spec: PlatformSpec) -> dg.AssetsDefinition:
         done_before = _materialized_in_run(context) if context.retry_number > 0 else set()
         last = _last_attempt(context)
         failed: dict[str, str] = {}
-        for name in order:
-            key = keys[name]
-            if key not in selected:
-                # A check selected without its asset: it is evaluated only when the asset is extracted.
-                alone = sorted(c.name for c in checks_selected if c.asset_key == key)
-                yield from (_check_alone(key, check_name) for check_name in alone)
-                continue
-            if key in done_before:
-                context.log.info(f"{key.to_user_string()}: read by an earlier attempt of this step, not read again")
-                continue
-            if failed_deps := [d for d in spec.extract_deps.get(name, ()) if keys[d].to_user_string() in failed]:
-                # As when it was a step of its own: an entity is not read after one it depends on failed.
-                why = f"not read: {', '.join(keys[d].to_user_string() for d in failed_deps)} failed first"
-                failed[key.to_user_string()] = why
-                context.log.error(f"{key.to_user_string()}: {why}")
-                if last:
-                    # Materialized all the same (it staged nothing), so that the hub step is not skipped.
-                    check = dg.AssetCheckResult(
-                        asset_key=key,
-                        check_name=CHECK_ALL_SHOPS,
-                        passed=False,
-                        severity=dg.AssetCheckSeverity.ERROR,
-                        description=f"{spec.title} {name} of tenant {context.partition_key} {why}",
-                    )
-                    yield dg.MaterializeResult(
-                        asset_key=key,
-                        metadata={
-                            "tenant": context.partition_key,
-                            "staged": 0,
-                            "dagster/row_count": 0,
-                            "not_read": why,
-                        },
-                        check_results=[check] if dg.AssetCheckKey(key, CHECK_ALL_SHOPS) in checks_selected else [],
-                    )
-                continue
-            done = extract_for_tenant(
-                engine,
-                cipher,
-                spec,
-                tenant=context.partition_key,
-                entity=spec.extract_entities[name],
-                run_id=context.run.run_id,
-                options=options,
-                log=context.log,
-                label=name,
-            )
-            metadata = _metadata(done.tenant, done.reports, done.errors)
-            if done.fail_step:
-                context.log.error(done.summary())
-                failed[key.to_user_string()] = done.summary()
-                if not last:
+        early = _EarlyHub(context, engine, spec)
+        try:
+            for name in order:
+                key = keys[name]
+                if key not in selected:
+                    # A check selected without its asset: it is evaluated only when the asset is extracted.
+                    alone = sorted(c.name for c in checks_selected if c.asset_key == key)
+                    yield from (_check_alone(key, check_name) for check_name in alone)
                     continue
-                # The last attempt: fail the entity's ERROR check rather than the step (see the docstring).
-            elif done.errors:
-                # Shop errors (credentials, throttling past our retries, a shop down) fail this shop only: the asset
-                # still materializes what the tenant's other shops gave, so the hub keeps applying them, and the
-                # failure shows as a failed ERROR check (and in sync_runs, integrations.last_error, `status`).
-                context.log.error(done.summary())
-            all_read = dg.AssetCheckResult(
-                asset_key=key,
-                check_name=CHECK_ALL_SHOPS,
-                passed=not done.errors,
-                severity=dg.AssetCheckSeverity.ERROR,
-                description=done.summary(),
-                metadata={"failed_shops": dg.MetadataValue.json(done.errors)},
-            )
-            more = [check.evaluate(done.reports)._replace(asset_key=key) for check in spec.report_checks]
-            results = [r for r in (all_read, *more) if dg.AssetCheckKey(key, r.check_name) in checks_selected]
-            yield dg.MaterializeResult(asset_key=key, metadata=metadata, check_results=results)
+                if key in done_before:
+                    context.log.info(f"{key.to_user_string()}: read by an earlier attempt of this step, not read again")
+                    continue
+                if failed_deps := [d for d in spec.extract_deps.get(name, ()) if keys[d].to_user_string() in failed]:
+                    # As when it was a step of its own: an entity is not read after one it depends on failed.
+                    why = f"not read: {', '.join(keys[d].to_user_string() for d in failed_deps)} failed first"
+                    failed[key.to_user_string()] = why
+                    context.log.error(f"{key.to_user_string()}: {why}")
+                    if last:
+                        # Materialized all the same (it staged nothing), so that the hub step is not skipped.
+                        check = dg.AssetCheckResult(
+                            asset_key=key,
+                            check_name=CHECK_ALL_SHOPS,
+                            passed=False,
+                            severity=dg.AssetCheckSeverity.ERROR,
+                            description=f"{spec.title} {name} of tenant {context.partition_key} {why}",
+                        )
+                        yield dg.MaterializeResult(
+                            asset_key=key,
+                            metadata={
+                                "tenant": context.partition_key,
+                                "staged": 0,
+                                "dagster/row_count": 0,
+                                "not_read": why,
+                            },
+                            check_results=[check] if dg.AssetCheckKey(key, CHECK_ALL_SHOPS) in checks_selected else [],
+                        )
+                    continue
+                early.start_before(name)
+                done = extract_for_tenant(
+                    engine,
+                    cipher,
+                    spec,
+                    tenant=context.partition_key,
+                    entity=spec.extract_entities[name],
+                    run_id=context.run.run_id,
+                    options=options,
+                    log=context.log,
+                    label=name,
+                )
+                metadata = _metadata(done.tenant, done.reports, done.errors)
+                if not done.fail_step:
+                    early.read(name)
+                if done.fail_step:
+                    context.log.error(done.summary())
+                    failed[key.to_user_string()] = done.summary()
+                    if not last:
+                        continue
+                    # The last attempt: fail the entity's ERROR check rather than the step (see the docstring).
+                elif done.errors:
+                    # Shop errors (credentials, throttling past our retries, a shop down) fail this shop only: the asset
+                    # still materializes what the tenant's other shops gave, so the hub keeps applying them, and the
+                    # failure shows as a failed ERROR check (and in sync_runs, integrations.last_error, `status`).
+                    context.log.error(done.summary())
+                all_read = dg.AssetCheckResult(
+                    asset_key=key,
+                    check_name=CHECK_ALL_SHOPS,
+                    passed=not done.errors,
+                    severity=dg.AssetCheckSeverity.ERROR,
+                    description=done.summary(),
+                    metadata={"failed_shops": dg.MetadataValue.json(done.errors)},
+                )
+                more = [check.evaluate(done.reports)._replace(asset_key=key) for check in spec.report_checks]
+                results = [r for r in (all_read, *more) if dg.AssetCheckKey(key, r.check_name) in checks_selected]
+                yield dg.MaterializeResult(asset_key=key, metadata=metadata, check_results=results)
+        finally:
+            early.join()
         if failed and last:
             context.log.error(
                 f"{', '.join(failed)} failed on the step's last attempt ({context.retry_number + 1}); not failing the "

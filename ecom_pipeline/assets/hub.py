@@ -15,7 +15,9 @@ the rejections a later apply made obsolete, and its checks still run over the wh
 run must stay cheap).
 """
 
+import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import dagster as dg
@@ -24,7 +26,7 @@ from ecom_pipeline.assets.tenant_run import run_lock
 from ecom_pipeline.partitions import tenants_partitions
 from ecom_pipeline.platforms.registry import platforms
 from ecom_pipeline.resources import WarehouseResource
-from ecom_pipeline.sync.apply import ApplyReport, apply_staged
+from ecom_pipeline.sync.apply import MAX_REASONS, ApplyReport, apply_staged
 from ecom_pipeline.sync.runs import resolve_runs
 from ecom_pipeline.warehouse import checks, store
 
@@ -102,6 +104,85 @@ def _check_results(
 HUB_OP_NAME = "hub__resolve"
 
 
+def _transforms(entity: str) -> dict[str, Any]:
+    return {p: spec.transforms[entity] for p, spec in platforms().items() if entity in spec.transforms}
+
+
+def _apply_pending(
+    context: dg.AssetExecutionContext, engine: Any, name: str, transforms: dict[str, Any]
+) -> tuple[ApplyReport, float]:
+    """Apply the tenant's pending staging of one hub entity under the tenant's lock, with its resolve rows; returns
+    the report and the seconds spent waiting for the lock."""
+    entity = HUB_ENTITIES[name][0]
+    tenant, run_id = context.partition_key, context.run.run_id
+    # The resolve rows are opened once the lock is held, before the work, so they carry its real duration, rows and
+    # full-refresh flag (and not the wait for another run of the tenant).
+    with (
+        run_lock(context, engine, f"hub/{name}") as lock,
+        resolve_runs(engine, tenant_id=tenant, entity=entity, run_id=run_id) as runs,
+    ):
+        report = apply_staged(engine, tenant_id=tenant, entity=entity, transforms=transforms, run_id=run_id)
+        runs.finish(report.per_integration)
+    return report, lock.waited_s
+
+
+# Applies an extract step made early (:func:`apply_early`), by (run id, hub asset name), until the hub step of that
+# run takes them into its materialization. Runs execute their steps in process (jobs.SYNC_EXECUTOR), so the hub
+# step runs in the process whose extract step stored them.
+_EARLY: dict[tuple[str, str], tuple[ApplyReport, float]] = {}
+_EARLY_LOCK = threading.Lock()
+# Hub assets an extract step may apply early: those that run after no other hub asset (their apply needs nothing
+# the later extracts of the run bring). Only products: customers are read last (nothing left to overlap with).
+EARLY_HUB_ASSETS = ("products",)
+
+
+def apply_early(context: dg.AssetExecutionContext, engine: Any, name: str) -> ApplyReport | None:
+    """Apply hub/``name``'s pending staging now, from an extract step (in a thread, while that step reads its
+    platform's next entities), exactly as the hub step would (tenant lock, resolve rows, same run id); the hub step
+    of this run then applies whatever is pending by then and reports both in hub/``name``'s materialization. None
+    when nothing is pending. Its checks stay the hub step's: they run after that step's apply, as before."""
+    if name not in EARLY_HUB_ASSETS or HUB_ENTITIES[name][2]:
+        raise ValueError(f"hub/{name} cannot be applied before the hub step")
+    entity = HUB_ENTITIES[name][0]
+    with engine.connect() as conn:
+        if not store.has_pending_staging(conn, tenant_id=context.partition_key, entity=entity):
+            return None
+    report, waited_s = _apply_pending(context, engine, name, _transforms(entity))
+    with _EARLY_LOCK:
+        before = _EARLY.get((context.run.run_id, name))
+        _EARLY[(context.run.run_id, name)] = (
+            (_merged(before[0], report), before[1] + waited_s) if before else (report, waited_s)
+        )
+    return report
+
+
+def _take_early(run_id: str, name: str) -> tuple[ApplyReport, float] | None:
+    with _EARLY_LOCK:
+        return _EARLY.pop((run_id, name), None)
+
+
+def _merged(first: ApplyReport, second: ApplyReport) -> ApplyReport:
+    """The report of two applies of one entity in one run, as if one."""
+    per_integration = {k: dict(v) for k, v in first.per_integration.items()}
+    for integration_id, counts in second.per_integration.items():
+        bucket = per_integration.setdefault(integration_id, dict.fromkeys(counts, 0))
+        for k, v in counts.items():
+            bucket[k] = bucket.get(k, 0) + v
+    return replace(
+        first,
+        created=first.created + second.created,
+        updated=first.updated + second.updated,
+        unchanged=first.unchanged + second.unchanged,
+        deleted=first.deleted + second.deleted,
+        rejected=first.rejected + second.rejected,
+        rows_read=first.rows_read + second.rows_read,
+        batches=first.batches + second.batches,
+        duration_s=first.duration_s + second.duration_s,
+        per_integration=per_integration,
+        rejection_reasons=[*first.rejection_reasons, *second.rejection_reasons][:MAX_REASONS],
+    )
+
+
 def _apply(
     context: dg.AssetExecutionContext, engine: Any, name: str, transforms: dict[str, Any]
 ) -> dg.MaterializeResult:
@@ -124,15 +205,7 @@ def _apply(
             conn.commit()
             report, waited_s = ApplyReport(entity=entity, tenant_id=tenant), 0.0
     if not idle:
-        # The resolve rows are opened once the lock is held, before the work, so they carry its real duration,
-        # rows and full-refresh flag (and not the wait for another run of the tenant).
-        with (
-            run_lock(context, engine, f"hub/{name}") as lock,
-            resolve_runs(engine, tenant_id=tenant, entity=entity, run_id=run_id) as runs,
-        ):
-            report = apply_staged(engine, tenant_id=tenant, entity=entity, transforms=transforms, run_id=run_id)
-            runs.finish(report.per_integration)
-        waited_s = lock.waited_s
+        report, waited_s = _apply_pending(context, engine, name, transforms)
         context.log.info(
             f"hub/{name} for {tenant}: read {report.rows_read} staged rows; created {report.created}, "
             f"updated {report.updated}, unchanged {report.unchanged}, deleted {report.deleted}, "
@@ -140,6 +213,16 @@ def _apply(
         )
         with engine.connect() as conn:
             results = _check_results(conn, name, key, tenant, entity, run_id)
+    early = _take_early(run_id, name)
+    if early is not None:
+        # Applied by an extract step of this run while it read its next entities (apply_early): part of this
+        # asset's work in this run, so part of its report. The checks above ran after both applies.
+        context.log.info(
+            f"hub/{name} for {tenant}: {early[0].rows_read} staged rows were applied during the extract step "
+            f"(created {early[0].created}, updated {early[0].updated}, in {early[0].duration_s:.2f}s)"
+        )
+        report = _merged(early[0], report) if not idle else replace(early[0])
+        waited_s += early[1]
     checks_selected = {check.name for check in context.selected_asset_check_keys if check.asset_key == key}
     return dg.MaterializeResult(
         asset_key=key,
@@ -155,7 +238,8 @@ def _apply(
             "rejection_samples": dg.MetadataValue.json(list(report.rejection_reasons)),
             "duration_s": round(report.duration_s, 3),
             "tenant_lock_wait_s": round(waited_s, 3),
-            "nothing_pending": idle,
+            "nothing_pending": idle and early is None,
+            "applied_during_extract": early[0].rows_read if early is not None else 0,
         },
         check_results=[r for r in results if r.check_name in checks_selected],
     )
@@ -274,7 +358,7 @@ def build_hub_asset() -> dg.AssetsDefinition:
                 context.log.error(f"hub/{name} is not applied in this run: " + "; ".join(why))
                 stopped[name] = f"not applied ({'; '.join(why)})"
                 continue
-            transforms = {p: spec.transforms[entity] for p, spec in specs.items() if entity in spec.transforms}
+            transforms = _transforms(entity)
             try:
                 result = _apply(context, engine, name, transforms)
             except Exception as error:
