@@ -29,6 +29,7 @@ from ecom_pipeline.resources import WarehouseResource
 from ecom_pipeline.sync.apply import MAX_REASONS, ApplyReport, apply_staged
 from ecom_pipeline.sync.runs import resolve_runs
 from ecom_pipeline.warehouse import checks, store
+from ecom_pipeline.warehouse.locks import TenantLockTimeout
 
 # hub asset name -> (staging entity, extract asset name, hub assets it runs after), in the order the step applies them
 HUB_ENTITIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -109,16 +110,17 @@ def _transforms(entity: str) -> dict[str, Any]:
 
 
 def _apply_pending(
-    context: dg.AssetExecutionContext, engine: Any, name: str, transforms: dict[str, Any]
+    context: dg.AssetExecutionContext, engine: Any, name: str, transforms: dict[str, Any], *, wait: bool = True
 ) -> tuple[ApplyReport, float]:
     """Apply the tenant's pending staging of one hub entity under the tenant's lock, with its resolve rows; returns
-    the report and the seconds spent waiting for the lock."""
+    the report and the seconds spent waiting for the lock (``wait=False``: ``TenantLockTimeout`` at once when another
+    holder has it)."""
     entity = HUB_ENTITIES[name][0]
     tenant, run_id = context.partition_key, context.run.run_id
     # The resolve rows are opened once the lock is held, before the work, so they carry its real duration, rows and
     # full-refresh flag (and not the wait for another run of the tenant).
     with (
-        run_lock(context, engine, f"hub/{name}") as lock,
+        run_lock(context, engine, f"hub/{name}", wait=wait) as lock,
         resolve_runs(engine, tenant_id=tenant, entity=entity, run_id=run_id) as runs,
     ):
         report = apply_staged(engine, tenant_id=tenant, entity=entity, transforms=transforms, run_id=run_id)
@@ -147,7 +149,15 @@ def apply_early(context: dg.AssetExecutionContext, engine: Any, name: str) -> Ap
     with engine.connect() as conn:
         if not store.has_pending_staging(conn, tenant_id=context.partition_key, entity=entity):
             return None
-    report, waited_s = _apply_pending(context, engine, name, _transforms(entity))
+    try:
+        # Never wait for the tenant's lock here: the extract step would hold its platform's pool slot while another
+        # run or a webhook apply works, and then the hub step would wait once more. Busy now: the hub step applies.
+        report, waited_s = _apply_pending(context, engine, name, _transforms(entity), wait=False)
+    except TenantLockTimeout:
+        context.log.info(
+            f"hub/{name}: the tenant's lock is held by another run or apply; the hub step applies the pending rows"
+        )
+        return None
     with _EARLY_LOCK:
         before = _EARLY.get((context.run.run_id, name))
         _EARLY[(context.run.run_id, name)] = (

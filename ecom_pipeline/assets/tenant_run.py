@@ -19,14 +19,24 @@ from ecom_pipeline.warehouse.locks import TenantLock, tenant_lock
 
 
 @contextmanager
-def run_lock(context: dg.AssetExecutionContext, engine: Engine, what: str) -> Iterator[TenantLock]:
-    """Hold the lock of the run's tenant (its partition) for the ``with`` block, as ``<what> run <run id>``."""
+def run_lock(
+    context: dg.AssetExecutionContext, engine: Engine, what: str, *, wait: bool = True
+) -> Iterator[TenantLock]:
+    """Hold the lock of the run's tenant (its partition) for the ``with`` block, as ``<what> run <run id>``.
+
+    ``wait=False``: take it only if it is free now, else raise ``TenantLockTimeout`` at once (and log no wait), for
+    work that someone else does anyway when it cannot run now (the early hub apply of an extract step)."""
     tenant = context.partition_key
     with tenant_lock(
         engine,
         tenant,
         purpose=f"{what} run {context.run.run_id[:8]}",
-        on_wait=lambda holder: context.log.warning(f"waiting for the lock of tenant {tenant}, held by {holder}"),
+        timeout_s=None if wait else 0.0,
+        on_wait=(
+            (lambda holder: context.log.warning(f"waiting for the lock of tenant {tenant}, held by {holder}"))
+            if wait
+            else None
+        ),
     ) as lock:
         yield lock
 
