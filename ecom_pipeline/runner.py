@@ -85,6 +85,11 @@ def _sqlite_storage_places(instance: dg.DagsterInstance) -> tuple[set[str], set[
     return files, folders
 
 
+# How often the held Dagster SQLite databases' WAL is checkpointed (dagster_sqlite_tuned): the delay before a UI
+# watching a run's shard sees its new events.
+CHECKPOINT_EVERY_S = 0.5
+
+
 @contextmanager
 def dagster_sqlite_tuned(instance: dg.DagsterInstance) -> Iterator[dict[str, sqlite3.Connection]]:
     """While it is open, the Dagster instance's own SQLite databases (runs, schedules, event log shards; never the
@@ -103,6 +108,12 @@ def dagster_sqlite_tuned(instance: dg.DagsterInstance) -> Iterator[dict[str, sql
     closing Dagster's connections does not checkpoint the WAL each time; SQLite still checkpoints every 1,000
     pages, and on close of the last connection when this ends. A database not in WAL mode (a shard not yet created)
     is left as it is. Yields the held connections (path -> connection), for tests.
+
+    The Dagster UI follows a run live by watching its shard file (``<run_id>.db``) for modifications; with the WAL
+    never checkpointed, that file would not change until the run ends and a UI open on the run would show nothing
+    new. So a thread checkpoints every held database's WAL (``PASSIVE``: it never blocks Dagster's writers) every
+    ``CHECKPOINT_EVERY_S`` when it grew: the UI sees the run's events within that, and the fsyncs are off the run's
+    path.
     """
     files, folders = _sqlite_storage_places(instance)
     held: dict[str, sqlite3.Connection] = {}
@@ -132,11 +143,27 @@ def dagster_sqlite_tuned(instance: dg.DagsterInstance) -> Iterator[dict[str, sql
                 keeper.execute("SELECT count(*) FROM sqlite_master").fetchone()
                 held[path] = keeper
 
+    stop = threading.Event()
+
+    def checkpoint() -> None:
+        while not stop.wait(CHECKPOINT_EVERY_S):
+            with lock:
+                for connection in held.values():
+                    try:
+                        # (busy, WAL frames, frames checkpointed): nothing to do when the WAL is empty.
+                        connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    except sqlite3.Error as exc:  # a busy or vanished database: the next round tries again
+                        logger.debug("checkpoint of Dagster's SQLite storage failed: %s", exc)
+
+    checkpointer = threading.Thread(target=checkpoint, name="dagster-sqlite-checkpoint", daemon=True)
     sa_event.listen(Engine, "connect", tune)
+    checkpointer.start()
     try:
         yield held
     finally:
         sa_event.remove(Engine, "connect", tune)
+        stop.set()
+        checkpointer.join()
         with lock:
             for connection in held.values():
                 connection.close()

@@ -114,3 +114,47 @@ def test_run_sync_writes_dagster_storage_without_fsync_and_the_run_is_fully_reco
     recorded = {r.event_log_entry.asset_materialization.asset_key.to_user_string() for r in records}  # type: ignore[union-attr]
     assert recorded == set(outcome.materializations)
     assert "prestashop/products" in recorded and "hub/orders" in recorded
+
+
+def test_a_ui_watching_the_run_sees_its_events_while_tuned(sqlite_instance: dg.DagsterInstance) -> None:
+    """Prevents the tuning from freezing a Dagster UI open on a run launched by the CLI: the UI follows a run by
+    watching its shard file (``<run_id>.db``) for modifications, which a WAL never checkpointed would not make until
+    the run ends (review 2, h-psoverlap). The held databases are checkpointed every ``CHECKPOINT_EVERY_S``."""
+    import logging
+    import time
+
+    from dagster._core.events.log import EventLogEntry
+    from dagster._core.utils import make_new_run_id
+
+    def entry(run_id: str, message: str) -> EventLogEntry:
+        return EventLogEntry(
+            error_info=None,
+            level=logging.INFO,
+            user_message=message,
+            run_id=run_id,
+            timestamp=time.time(),
+            step_key=None,
+            job_name="sync_job",
+            dagster_event=None,
+        )
+
+    storage = sqlite_instance.event_log_storage
+    run_id = make_new_run_id()
+    storage.store_event(entry(run_id, "first"))  # the run's shard exists (the run has started)
+    seen: list[str | None] = []
+
+    def handler(event: EventLogEntry, _cursor: Any) -> None:
+        seen.append(event.user_message)
+
+    storage.watch(run_id, None, handler)
+    try:
+        time.sleep(0.5)
+        with dagster_sqlite_tuned(sqlite_instance):
+            storage.store_event(entry(run_id, "second"))
+            deadline = time.monotonic() + 5
+            while "second" not in seen and time.monotonic() < deadline:
+                time.sleep(0.1)
+            during = list(seen)
+    finally:
+        storage.end_watch(run_id, handler)
+    assert "second" in during, f"a watcher of the run saw {during} up to 5 s after the event was stored"
