@@ -62,6 +62,22 @@ from ecom_pipeline.platforms.errors import (
 
 logger = logging.getLogger(__name__)
 
+
+class _RedactedUrls(logging.Filter):
+    """urllib3 logs each request's URL at DEBUG, query included: a WooCommerce call's carries the OAuth consumer key
+    and signature. Its records are scrubbed as our errors are (``redact_text``) before any handler sees them; a
+    logger's filter runs only for records it is enabled for, so this costs nothing above DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact_text(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(_RedactedUrls())
+
 RETRY_STATUSES: frozenset[int] = frozenset({429, 500, 502, 503, 504})
 # Retry-After is only a promise on these; on a 500 it would be unusual and we fall back to backoff.
 RETRY_AFTER_STATUSES: frozenset[int] = frozenset({429, 503})
@@ -609,7 +625,9 @@ class HttpSession:
         prepared.prepare(
             method=method.upper(),
             url=url,
-            headers=_merged_headers(session.headers, headers) if headers else session.headers,
+            # Always merged: a session header set to None (requests' way to drop a default) is left out, as
+            # Session.request leaves it out, where prepare_headers would refuse it.
+            headers=_merged_headers(session.headers, headers or {}),
             data=data or {},
             json=json_body,
             # No parameters: an empty query string, which requests takes as it is, where an empty dict goes through

@@ -168,3 +168,12 @@ def test_the_call_headers_merge_as_requests_merges_them(headers: dict[str, Any])
     merged = _merged_headers(session.headers, headers)
     assert list(merged.items()) == list(expected.items())  # the same headers, names and order
     assert list(session.headers.items()) == before  # the session's own are left as they were
+
+
+def test_a_session_header_set_to_none_is_left_out_as_session_request_leaves_it(server: str) -> None:
+    """Prevents the prepared path from handing a session header set to None (requests' way to drop a default header)
+    to prepare_headers, which refuses it, on a call with no headers of its own (review 5)."""
+    session = pin_environment_proxies(requests.Session(), server)
+    session.headers["Accept-Encoding"] = None  # type: ignore[assignment]
+    http = HttpSession(server, platform="test", options=HttpOptions(max_retries=0), session=session)
+    http.request("GET", "echo")

@@ -66,3 +66,24 @@ def test_a_query_oauthlib_cannot_decode_is_refused_as_client_sign_refuses_it() -
         reference.sign(url)
     with pytest.raises(ValueError):
         auth.sign_url(url, "GET")
+
+
+def test_no_debug_log_record_holds_the_oauth_signature_or_the_consumer_key(caplog: pytest.LogCaptureFixture) -> None:
+    """Prevents urllib3's DEBUG record of each request (its URL, query included) from carrying a WooCommerce call's
+    consumer key and OAuth signature into the logs of a user running with DEBUG logging (review 5)."""
+    import logging
+
+    from ecom_pipeline.platforms.woocommerce.client import WooCommerceClient
+    from ecom_pipeline_tests.local_http import QuietHandler, serving
+
+    class Ok(QuietHandler):
+        def do_GET(self) -> None:
+            self.send_body(200, b"[]")
+
+    caplog.set_level(logging.DEBUG)
+    with serving(Ok) as url:
+        woo = WooCommerceClient(url, "ck_CONSUMERKEY", "cs_SECRET", max_retries=0)
+        woo.get("products", {"page": 1})
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("/wp-json/wc/v3/products" in m for m in messages)  # urllib3's record is there, scrubbed
+    assert [m for m in messages if "oauth_signature" in m or "ck_CONSUMERKEY" in m or "cs_SECRET" in m] == []
