@@ -719,7 +719,9 @@ def _stock_of_payload(dialect: str) -> Any:
     """
     if dialect == "postgresql":
         # The column is ``json`` (text, migration 0016), whose every ``->`` parses the whole text again: the payload
-        # is cast to ``jsonb`` once per row (``j.p``) and cut from that.
+        # is cast to ``jsonb`` once per row (``j.p``) and cut from that. ``OFFSET 0`` keeps the planner from pulling
+        # the one-row subquery up, which would put the cast back in each of the ~12 places ``j.p`` is read (measured:
+        # 3 to 4 times the server time of the cut on 3,000 product payloads).
         fields = ", ".join(f"'{k}'" for k in STOCK_FIELDS)
         sql = (
             "(SELECT jsonb_build_object("
@@ -730,7 +732,7 @@ def _stock_of_payload(dialect: str) -> Any:
             f"(SELECT jsonb_object_agg(k, e.v->k) FROM unnest(ARRAY[{fields}]) AS k) ORDER BY e.n), '[]'::jsonb)"
             " FROM jsonb_array_elements(j.p->'variations') WITH ORDINALITY AS e(v, n))"
             " ELSE '[]'::jsonb END)"
-            " FROM (SELECT staging_records.payload::jsonb AS p) AS j)"
+            " FROM (SELECT staging_records.payload::jsonb AS p OFFSET 0) AS j)"
         )
         return type_coerce(literal_column(sql), JsonType).label("stock")
     if dialect == "sqlite" and sqlite3.sqlite_version_info >= (3, 38, 0):
