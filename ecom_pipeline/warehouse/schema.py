@@ -40,6 +40,9 @@ metadata = MetaData(
 )
 
 JsonType = JSON().with_variant(JSONB(), "postgresql")
+# Staged payloads: ``json`` on PostgreSQL too (the text as sent, not parsed into ``jsonb`` and printed back: see
+# migration 0016); SQLite's JSON is text either way.
+StagedJsonType = JSON()
 # SQLite only auto-increments INTEGER PRIMARY KEY, not BIGINT: keep big ids on PostgreSQL, rowids on SQLite.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -146,7 +149,7 @@ staging_records = Table(
     Column("entity", String(32), nullable=False),
     Column("external_id", String(128), nullable=False),
     Column("op", String(8), nullable=False, default="upsert", doc="upsert | delete"),
-    Column("payload", JsonType, doc="the shop's raw record (with children, e.g. variations)"),
+    Column("payload", StagedJsonType, doc="the shop's raw record (with children, e.g. variations)"),
     Column("payload_hash", String(64)),
     Column("source_updated_at", UTCDateTime),
     Column("fetched_at", UTCDateTime, nullable=False),

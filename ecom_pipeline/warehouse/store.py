@@ -857,8 +857,8 @@ def _dumps(payload: Any) -> str:
 def stage_records(conn: Connection, records: Sequence[StagedRecord], *, run_id: str | None) -> int:
     """Append raw records to staging in one executemany; returns how many were staged.
 
-    Each payload is encoded to JSON once (``payload_text``) and sent as that text, cast to JSONB on PostgreSQL
-    and stored as is on SQLite (whose JSON column is text): the JSON column type would encode the dict again.
+    Each payload is encoded to JSON once (``payload_text``) and sent as that text, stored as is on both databases
+    (``json`` on PostgreSQL since migration 0016, text on SQLite): the JSON column type would encode the dict again.
     """
     if not records:
         return 0
@@ -915,9 +915,9 @@ def _copy_staging(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Append staging rows with one ``COPY ... FROM STDIN`` on this transaction's connection.
 
     A page of payloads is one COPY stream: no SQL text to build and parse around ~7 KB of JSON per row (the
-    server still parses each payload into JSONB). Times get ``UTCDateTime``'s check as the INSERT's bind
-    parameters do; a driver error is raised as SQLAlchemy's, as a failed INSERT's is, and aborts the transaction
-    the same way.
+    server only checks each payload is JSON: the column is ``json``, migration 0016). Times get ``UTCDateTime``'s
+    check as the INSERT's bind parameters do; a driver error is raised as SQLAlchemy's, as a failed INSERT's is,
+    and aborts the transaction the same way.
     """
     writers = [
         (key, _time_memo(lambda value: _copy_field(_utc_text(value))) if is_time else _copy_field)
@@ -985,7 +985,7 @@ def _fast_toast_compression(conn: Connection) -> None:
 def _staging_insert(dialect: str) -> Any:
     """INSERT INTO staging_records taking the payload as ready JSON text (bound as ``payload_text``)."""
     text_param = bindparam("payload_text", type_=Text())
-    payload = cast(text_param, postgresql.JSONB()) if dialect == "postgresql" else type_coerce(text_param, Text())
+    payload = cast(text_param, postgresql.JSON()) if dialect == "postgresql" else type_coerce(text_param, Text())
     columns = [c.name for c in staging_records.c if c.name not in ("id", "payload")]
     return insert(staging_records).values({**{name: bindparam(name) for name in columns}, "payload": payload})
 

@@ -67,7 +67,7 @@ def test_upgrade_counts_pools_once_per_unit_and_downgrade_gives_the_old_views_ba
     _to(url, "0014", down=True)
     assert _numbers(url, shelf) == old
     migrate.upgrade(url)
-    assert migrate.current(url) == migrate.head_revision() == "0015"
+    assert migrate.current(url) == migrate.head_revision()
 
 
 # What migration 0015 executes, as sha256 of its statements (drop, then create) per dialect.

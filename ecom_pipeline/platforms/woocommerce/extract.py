@@ -718,16 +718,21 @@ def _stock_of_payload(dialect: str) -> Any:
     JSON ignore); on a SQLite without the ``->`` operator (before 3.38) the whole payload is read and cut here.
     """
     if dialect == "postgresql":
+        # The column is ``json`` (text, migration 0016), whose every ``->`` parses the whole text again: the payload
+        # is cast to ``jsonb`` once per row (``j.p``) and cut from that. ``OFFSET 0`` keeps the planner from pulling
+        # the one-row subquery up, which would put the cast back in each of the ~12 places ``j.p`` is read (measured:
+        # 3 to 4 times the server time of the cut on 3,000 product payloads).
         fields = ", ".join(f"'{k}'" for k in STOCK_FIELDS)
         sql = (
-            "jsonb_build_object("
-            "'product', (SELECT jsonb_object_agg(k, staging_records.payload->'product'->k)"
+            "(SELECT jsonb_build_object("
+            "'product', (SELECT jsonb_object_agg(k, j.p->'product'->k)"
             f" FROM unnest(ARRAY[{fields}]) AS k), "
-            "'variations', CASE WHEN jsonb_typeof(staging_records.payload->'variations') = 'array' THEN"
+            "'variations', CASE WHEN jsonb_typeof(j.p->'variations') = 'array' THEN"
             " (SELECT coalesce(jsonb_agg("
             f"(SELECT jsonb_object_agg(k, e.v->k) FROM unnest(ARRAY[{fields}]) AS k) ORDER BY e.n), '[]'::jsonb)"
-            " FROM jsonb_array_elements(staging_records.payload->'variations') WITH ORDINALITY AS e(v, n))"
+            " FROM jsonb_array_elements(j.p->'variations') WITH ORDINALITY AS e(v, n))"
             " ELSE '[]'::jsonb END)"
+            " FROM (SELECT staging_records.payload::jsonb AS p OFFSET 0) AS j)"
         )
         return type_coerce(literal_column(sql), JsonType).label("stock")
     if dialect == "sqlite" and sqlite3.sqlite_version_info >= (3, 38, 0):
