@@ -861,8 +861,9 @@ def uncertain_creates(conn: Connection, integration_id: int) -> dict[int, dict[s
 
 
 def pushed_products(conn: Connection, integration_id: int, hub_ids: Collection[int]) -> dict[int, frozenset[str]]:
-    """Hub product id -> the shop ids its pushes to this shop ``created`` or ``adopted`` (lineage rows, whatever
-    became of the link since), for ``hub_ids`` only (a push's creates; none: no query)."""
+    """Hub product id -> the shop ids its pushes to this shop ``created`` (lineage rows, whatever became of the link
+    since), for ``hub_ids`` only (a push's creates; none: no query). Not ``adopted``: an adopted record is a
+    merchant's, taken by its SKUs, never ours to take back whole."""
     found: dict[int, set[str]] = {}
     wanted = sorted({int(h) for h in hub_ids})
     for start in range(0, len(wanted), 500):
@@ -870,7 +871,7 @@ def pushed_products(conn: Connection, integration_id: int, hub_ids: Collection[i
             select(push_records.c.hub_id, push_records.c.external_id).where(
                 push_records.c.integration_id == integration_id,
                 push_records.c.entity == "product",
-                push_records.c.outcome.in_(("created", "adopted")),
+                push_records.c.outcome == "created",
                 push_records.c.external_id.is_not(None),
                 push_records.c.hub_id.in_(wanted[start : start + 500]),
             )

@@ -20,7 +20,7 @@ from ecom_pipeline.platforms.shopify import queries as q
 from ecom_pipeline.sandbox.shopify.store import metafield_namespace
 from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.schema import push_records
-from ecom_pipeline_tests.integration.push_world import OpenPushWorld, shopify_spec
+from ecom_pipeline_tests.integration.push_world import OpenPushWorld, ShopifyWorld, shopify_spec
 from ecom_pipeline_tests.integration.test_push_shopify_own_mark_e2e import World, tee
 
 SHOP = "push-shopify-unmarked-own"
@@ -80,3 +80,26 @@ def test_an_unmarked_product_without_our_lineage_is_refused_saying_how_to_link_i
     [again] = world.tees()
     assert again.id != made.id
     assert [r for r in world.rejected() if r.resolved_at is None] == []
+
+
+def test_a_merchant_product_adopted_by_its_skus_is_never_taken_back_by_lineage(world: World) -> None:
+    """Prevents the lineage rule from taking back, by handle with a full productSet, a merchant's product a push once
+    *adopted* by its SKUs (keeping the merchant's other variants on purpose) once its link is lost and the SKUs no
+    longer match: the take-back replaced its variants, deleting the merchant's own (review 1 of h-psfix7)."""
+    store = world.shop.store
+    merchant = store.add_product(
+        "Merchant tee",
+        [{"sku": "TEE-S", "price": "19.90"}, {"sku": "TEE-M", "price": "19.90"}, {"sku": "MERCH-XL", "price": "25"}],
+        handle="tee-shirt",
+    )
+    ShopifyWorld.import_csv(world, *tee("tee-shirt"))  # the hub's T-Shirt with its SKUs TEE-S, TEE-M
+    assert world.push() == 0
+    assert world.last_push_outcomes()[("product", world.tee_id())] == "adopted"
+    world.unlink("tee-shirt")
+    for variant_id in store.product(merchant.id).variant_ids:  # the merchant renames their SKUs in Shopify
+        store.variants[variant_id].sku = "M-" + str(store.variants[variant_id].sku)
+    before = sorted(str(store.variants[v].sku) for v in store.product(merchant.id).variant_ids)
+    world.clear()
+    world.push()
+    assert sorted(str(store.variants[v].sku) for v in store.product(merchant.id).variant_ids) == before
+    assert any("tee-shirt" in r.reason for r in world.rejected())

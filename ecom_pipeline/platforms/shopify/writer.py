@@ -520,11 +520,14 @@ class _Writer:
             # adopted by id) is not this one's to overwrite (it replaced the other's variants; review 4).
             owned = {existing[v.sku][1] for v in c.variants if v.sku and v.sku in existing}
             marked = taken is not None and self.marks.get(taken) == own_mark(self.integration, c.hub_id)
-            # Without the mark (a product a push made before creates carried it): ours only when the hub's lineage
-            # says a push to this shop created (or adopted) this hub product as exactly that Shopify id (ids are
-            # never reused); taken back like a marked one, its metafields untouched (``_create_request``).
+            # Without the mark (a SKU-less product a push made before creates carried it): ours only when this
+            # create has no SKU (the mark's own case: a SKU'd create is told by its SKUs) and the hub's lineage says
+            # a push to this shop *created* this hub product as exactly that Shopify id; taken back like a marked
+            # one, its metafields untouched (``_create_request``). Never for an *adopted* one: that is a merchant's
+            # product taken by its SKUs, whose other variants a take-back would delete (review 1).
             marked = marked or (
                 taken is not None
+                and not any(v.sku for v in c.variants)
                 and taken not in owned
                 and self.marks.get(taken) is None
                 and _tail(taken) in {_tail(x) for x in self.plan.pushed_products.get(c.hub_id, ())}
