@@ -389,8 +389,11 @@ def plan_export(
     variant_links: Mapping[int, Any],
     held: Mapping[tuple[str, int], set[str]] | None = None,
     push_fields: Collection[str] = ALL_PUSH_FIELDS,
+    live_links: Iterable[Any] | None = None,
 ) -> ExportPlan:
-    """The plan for one shop (pure: rows in, plan out). ``*_links`` map hub ids to this shop's live links.
+    """The plan for one shop (pure: rows in, plan out). ``*_links`` map hub ids to this shop's live links (one per
+    hub id: the one pushed to); ``live_links``: every live link row (``entity``, ``external_id``, ``hub_id``), of
+    which ``plan.linked_products`` / ``plan.linked_variants`` are made (default: those of ``*_links``).
 
     ``push_fields`` are the fields the platform takes (its writer's ``PUSH_FIELDS``): a field outside them is never
     an update, whatever the hub holds, since the shop cannot hold it and the difference would never close.
@@ -399,8 +402,13 @@ def plan_export(
     if not settings.direction.pushes:
         return plan
     held = held or {}
+    # Every live link, not one per hub id: a hub variant with two live links (a repeated SKU in the shop) had only
+    # its oldest here, and a writer could take the other, linked record for a lost create's late one (review 1).
     plan.linked_products = {str(link.external_id): int(hub_id) for hub_id, link in product_links.items()}
     plan.linked_variants = {str(link.external_id): int(hub_id) for hub_id, link in variant_links.items()}
+    for link in live_links or ():
+        linked = plan.linked_products if link.entity == "product" else plan.linked_variants
+        linked.setdefault(str(link.external_id), int(link.hub_id))
     plan.hub_handles = frozenset(str(p.handle) for p in products if getattr(p, "handle", None))
     product_fields = tuple(f for f in PRODUCT_FIELDS if f in push_fields)
     variant_fields = tuple(f for f in VARIANT_FIELDS if f in push_fields)
@@ -661,6 +669,7 @@ def load_plan(conn: Connection, integration: Any) -> ExportPlan:
         variant_links=variant_links,
         held=held,
         push_fields=push_fields_for(integration.platform, integration.settings),
+        live_links=links,
     )
 
 

@@ -38,8 +38,9 @@ WooCommerce writer: ``apply_plan(client, plan, on_links) -> WriteOutcome`` and `
   the lost create sent is adopted, else refused with their ids). A marked item the next push creates is looked up
   again once its create answered (:meth:`_Writer._landed_meanwhile`: the lost create saved meanwhile, identical, is
   kept and ours deleted: only an id from our POST's answer, read back as sent, the DELETE known to have happened;
-  whatever fails after our POST answered, our id is linked or kept in the marker's ``ours``, which a later push
-  adopts, never deletes).
+  whatever fails in the push after our POST answered, our id is linked, or kept in the marker's ``ours`` with the
+  slug and content we sent added to its ``sent``, which a later push adopts while the record still holds them and
+  never deletes; a process killed in between records nothing, see docs/two-way-sync.md).
   The marker stays until the item is linked or adopted: carried into any
   later rejection of that hub product (:meth:`_Writer._rejection_payload`), and recorded even when the push fails
   part-way (``apply_plan`` leaves its partial outcome on the exception: ``sync.export.PARTIAL_OUTCOME``).
@@ -852,8 +853,10 @@ class _Writer:
         linked, and the push report (and the product's lineage) names the other ids as copies for a person to
         delete; nothing of theirs is touched (a merchant's product can match too). A DELETE the shop refuses (a key
         without DELETE on products) keeps ``pid`` the same way. The look-up failing (a 5xx, a timeout) refuses the
-        item with ``pid`` in the marker's ``ours``, not linked: the next push adopts it (``_late_product`` takes an
-        ``ours`` record as this item's whatever it holds), or with the earlier record there too names ``pid`` as the
+        item, not linked, with the slug and content this push sent added to the marker (``sent``, ``link_rewrites``)
+        and ``pid`` in its ``ours`` when the id came in the POST's answer: the next push finds ``pid`` by that slug
+        and adopts it while it holds what was sent (``_late_product``; one holding something else is refused, never
+        adopted nor deleted: ``_refuse_changed_ours``), or with the earlier record there too names ``pid`` as the
         copy to delete (``_drop_ours``); before, ``pid`` was left unlinked and unrecorded.
 
         A lost create saved after this look-up still makes a copy: nothing of this push sees it, and the marker is
@@ -872,13 +875,18 @@ class _Writer:
             # the next push adopts it (or, with that late record there too, names ours as the copy to delete).
             # Before, it was neither: the next push took it for a stranger (a merchant's product when the hub title
             # had changed since) and refused the item on every push, or it was left behind unlinked.
+            # The slug and content this create sent go into the marker (``sent``, ``link_rewrites``) either way:
+            # the next push looks ``pid`` up by them and adopts it only if it still holds them (a slug made from a
+            # hub title edited since was never looked up, and that push created the product a second time; an
+            # ``ours`` id adopted whatever it held took over a merchant's product given that id again).
             raise _Refused(
                 f"this push created it as product {pid}, but looking again for the record an earlier push's "
                 f"unanswered create of it may have saved late failed ({err}): {pid} is not linked yet and it is not "
-                f"created again. Run `{self._push_command()}` again: {pid} is adopted (if that earlier record has "
-                "appeared too, the push names the copy to delete)",
+                f"created again. Run `{self._push_command()}` again: {pid} is adopted if it still holds what this "
+                "push sent (if that earlier record has appeared too, the push names the copy to delete)",
                 [pid],
-                ours=[pid],
+                ours=[pid] if posted.answered else [],  # an id a look-up found may be another request's record
+                sent=mine,
             ) from None
         others = [i for i in found if str(i.get("id")) != pid]
         if not others:
@@ -910,6 +918,7 @@ class _Writer:
                     f"`{self._push_command()}`: {ids[0]} is adopted",
                     [ids[0], pid],
                     ours=[pid],
+                    sent=mine,
                 )
         self.out.warn(
             "product",
@@ -1359,10 +1368,12 @@ class _Writer:
                 ids,
             )
         sent = _listed(marker.get("sent")) or [self._create_fingerprint(c)]
-        # A record of the marker's ``ours`` came in an earlier push's own POST answer (ids are never reused): ours,
-        # whatever it holds now (a later push's create sends the hub's values of its time, not the lost create's).
-        ours = {str(x) for x in marker.get("ours") or []}
-        same = [i for i in found if str(i.get("id")) in ours or any(_same_product(i, s) for s in sent)]
+        # A record of the marker's ``ours`` came in an earlier push's own POST answer, and that push added what it
+        # sent to ``sent``: adopted only while it holds one of them, like any candidate. Before, it was adopted
+        # whatever it held, trusting ids are never reused: MySQL < 8.0 sets InnoDB's auto-increment to max(id)+1
+        # on restart and shops get restored from backups, so a merchant's product given that id was taken over.
+        same = [i for i in found if any(_same_product(i, s) for s in sent)]
+        self._refuse_changed_ours(marker, found, same)
         same = self._drop_ours(marker, same)
         if len(same) == 1:
             _log.info(
@@ -1394,10 +1405,34 @@ class _Writer:
             ids,
         )
 
+    def _refuse_changed_ours(
+        self, marker: Mapping[str, Any], found: Sequence[Mapping[str, Any]], same: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Refuse when a record of the marker's ``ours`` (an id an earlier push's own POST answer gave) is found
+        but holds none of the marker's ``sent``: edited since, or that id given to another product (MySQL < 8.0
+        reuses ids after a restart, a shop restored from a backup): neither adopted (a merchant's product is not
+        overwritten) nor deleted, and the item not created again while it is there."""
+        ours = {str(x) for x in marker.get("ours") or []}
+        same_ids = {str(i.get("id")) for i in same}
+        changed = [str(i.get("id")) for i in found if str(i.get("id")) in ours and str(i.get("id")) not in same_ids]
+        if not changed:
+            return
+        raise _Refused(
+            f"an earlier push created it as product {', '.join(changed)} (the id came in that push's own answer) but "
+            f"left it unlinked, and {', '.join(changed)} no longer holds what that push sent (name, price, slug or "
+            "reference changed: edited since, or the shop gave that id to another product after it was deleted): "
+            "it is not adopted (a product of your own is not overwritten), not deleted, and this product is not "
+            f"created again. In the PrestaShop back office (Catalog > Products) look at {', '.join(changed)}: if it "
+            "is your own product, change its URL slug; if it is this product's copy, delete it (or set its name and "
+            f"price back to the hub's). Then run `{self._push_command()}`",
+            changed,
+        )
+
     def _drop_ours(self, marker: Mapping[str, Any], same: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Of several identical candidates, when exactly one is not an earlier push's own copy (the marker's
-        ``ours``: ids that came in its POST's answer, left by a DELETE with no clear answer), refuse naming the copy
-        to delete and the record then adopted; otherwise ``same`` as it is.
+        """Of several candidates holding what a create sent, when exactly one is not an earlier push's own record
+        (the marker's ``ours``: ids that came in its POST's answer, left unlinked by a DELETE with no clear answer
+        or by a look-again that failed), refuse naming the copy to delete and the record then adopted; otherwise
+        ``same`` as it is.
 
         The copy is not deleted here, across pushes: since the push that made it, a person may have worked on it
         (its description, images, stock, combinations; the refusal told them to delete it "if it is still there")
@@ -1412,8 +1447,9 @@ class _Writer:
         ids = [str(theirs[0].get("id")), *mine]
         raise _Refused(
             f"an earlier push's create of it got no answer and was saved late (product {ids[0]}), and a later push's "
-            f"own identical create ({', '.join(mine)}) is still there (its DELETE got no clear answer): neither is "
-            "linked and it is not created again. A copy is not deleted by a later push, in case it was worked on "
+            f"own create of it ({', '.join(mine)}, holding what that push sent) is still there, unlinked (that push "
+            "could not finish checking for the late record, or its DELETE of its copy got no clear answer): neither "
+            "is linked and it is not created again. A copy is not deleted by a later push, in case it was worked on "
             f"since. In the PrestaShop back office (Catalog > Products) delete {', '.join(mine)} (or, to keep it, "
             f"delete {ids[0]}), then run `{self._push_command()}`: the one left is adopted",
             ids,
@@ -1540,9 +1576,22 @@ class _Writer:
             if len(slugs) > 1:
                 marker["link_rewrites"] = slugs  # every slug sent, oldest first: each is looked up
             marker.update({k: v for k, v in sent.items() if v})
+        if isinstance(err, _Refused) and err.sent and marker:
+            # This push's own create left unlinked (its look-again failed, or its DELETE got no clear answer): the
+            # slug and content it sent, so the next push looks its record up by that slug (before, only the marker's
+            # older slugs: with the hub title or handle changed since, that record was never found and the product
+            # was created a second time) and adopts it only while it holds what was sent.
+            slugs = _marker_slugs(marker)
+            slug = err.sent.get("link_rewrite")
+            if slug and slug not in slugs:
+                slugs.append(slug)
+                marker = {**marker, "link_rewrite": slugs[0], "link_rewrites": slugs}
+            sent_list = _listed(marker.get("sent"))
+            if err.sent not in sent_list:
+                marker = {**marker, "sent": [*sent_list, err.sent]}
         if isinstance(err, _Refused) and err.ours and marker:
-            # This push's own records that may still exist (a DELETE with no clear answer): the next push knows them
-            # for ours (the id came in our POST's answer), not a merchant's.
+            # This push's own records that may still exist (a DELETE with no clear answer, a look-again that
+            # failed): the next push knows them for ours (the id came in our POST's answer), not a merchant's.
             mine = [str(x) for x in marker.get("ours") or []]
             marker = {**marker, "ours": mine + [x for x in err.ours if x not in mine]}
         if isinstance(err, _Refused) and err.candidates:
@@ -1760,10 +1809,20 @@ class _Refused(Exception):
     """An item this writer cannot send (the reason says what to do); it becomes a rejection. ``candidates``: the
     shop's ids of records that may be an earlier push's late create (kept in the rejection's payload)."""
 
-    def __init__(self, message: str, candidates: Sequence[str] = (), *, ours: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        message: str,
+        candidates: Sequence[str] = (),
+        *,
+        ours: Sequence[str] = (),
+        sent: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.candidates = list(candidates)
         self.ours = list(ours)  # ids of records this push created (in its POST's answer), kept in the marker
+        # What this push's own create sent (:func:`sent_fingerprint`) when its record is left unlinked: added to an
+        # open marker's ``sent`` and slugs, so the next push finds that record and knows it by its content.
+        self.sent = dict(sent) if sent else None
 
 
 def _listed(value: Any) -> list[dict[str, Any]]:
