@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
@@ -1241,7 +1241,7 @@ class _Writer:
         for vd in self.variation_deletes.get(parent, []):
             ops.append(("delete", vd, {"id": int(vd.external_id) if vd.external_id.isdigit() else vd.external_id}))
         chunks = [ops[start : start + BATCH_LIMIT] for start in range(0, len(ops), BATCH_LIMIT)]
-        return _ParentPush(parent, creates, updates, chunks, early)
+        return _ParentPush(parent, creates, updates, chunks, early, self._variation_marks(parent))
 
     def _replay_early(self, push: _ParentPush) -> None:
         if push.early is not None:
@@ -1443,14 +1443,19 @@ class _ParentPush:
         updates: list[FieldUpdate],
         chunks: list[_Chunk],
         early: WriteOutcome,
+        marked: Collection[int] = (),
     ) -> None:
         self.parent = parent
         self.creates = creates
         self.updates = updates
         self.chunks = chunks
         self.early: WriteOutcome | None = early  # refusals met while building the ops, recorded with the answers
-        # Every create carries a SKU: one created but not linked when the push dies is found on the rerun.
-        self.adoptable = all(item.sku for chunk in chunks for kind, item, _ in chunk if kind == "create")
+        # Every create carries a SKU: one created but not linked when the push dies is found on the rerun. A create
+        # an earlier push left an uncertain-create marker for (``marked``) is not, whatever its SKU now: it goes
+        # through the marker's look-up (``_send_variation_chunk``), or the SKU-less one that push made is doubled.
+        self.adoptable = all(
+            item.sku and item.hub_id not in marked for chunk in chunks for kind, item, _ in chunk if kind == "create"
+        )
         self.written: dict[str, tuple[int, Mapping[str, Any] | None, Iterable[str]]] = {}
         self.gone: list[dict[str, Any]] = []
         self.duplicates: list[tuple[VariantValues, dict[str, Any], Mapping[str, Any]]] = []

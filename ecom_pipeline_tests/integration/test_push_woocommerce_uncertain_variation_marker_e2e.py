@@ -1,0 +1,74 @@
+"""The WooCommerce push's uncertain-create marker of SKU-less variation creates (review 4 of h-woofix4), over real
+HTTP to the WooCommerce emulator: each test is a repro of a way the marker was lost or ignored, and a rerun made
+the SKU-less variation a second time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+
+from ecom_pipeline.warehouse.engine import shared_engine
+from ecom_pipeline.warehouse.schema import hub_variants
+from ecom_pipeline_tests.integration.push_world import WOOCOMMERCE_CATALOGUE, OpenPushWorld, woocommerce_spec
+from ecom_pipeline_tests.integration.test_push_woocommerce_unkeyed_retries_e2e import World
+
+TEE = WOOCOMMERCE_CATALOGUE[:2]
+TEE_L = "tee,,,,,,,TEE-L,T-Shirt - L,19.90,,EUR,0.2,Size=L,"
+BATCH = "/variations/batch"
+EVERY_ANSWER_LOST = {
+    "server_errors": 5,
+    "server_error_path": BATCH,
+    "server_error_statuses": [502],
+    "cut_after_bytes": 10,
+    "cut_responses": 1,
+    "cut_path": BATCH,
+}
+
+
+@pytest.fixture
+def world(open_push_world: OpenPushWorld, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    monkeypatch.setenv("ECOM_HTTP_BACKOFF_BASE_S", "0.01")
+    with open_push_world(World, woocommerce_spec()) as world:
+        yield world
+
+
+def _set(world: World, key: str, **values: Any) -> None:
+    with shared_engine(world.url).begin() as conn:
+        conn.execute(update(hub_variants).where(hub_variants.c.sku == key).values(**values))
+
+
+def _variations(world: World, pid: int) -> list[tuple[int, str, Any]]:
+    return [(v.id, v.sku, v.attributes) for v in world.shop.store.variations.values() if v.parent_id == pid]
+
+
+def _linked_tee(world: World) -> Any:
+    """T-Shirt pushed and linked (S, M), then a new hub variant L without SKU."""
+    world.import_csv(*TEE)
+    assert world.push() == 0
+    [tee] = world.named("T-Shirt")
+    world.import_csv(*TEE, TEE_L)
+    _set(world, "TEE-L", sku=None)
+    return tee
+
+
+def test_the_marker_is_not_ignored_once_the_hub_variant_has_a_sku(world: World) -> None:
+    """Prevents: a marked create whose hub variant got a SKU since counted as "adoptable" (every create has a
+    SKU), so with two parents doing variation work its batch went to the workers without the marker's look-up,
+    and the SKU-less L the first push made got a second L next to it."""
+    tee = _linked_tee(world)
+    world.shop.faults.update(EVERY_ANSWER_LOST)
+    assert world.push() != 0
+    assert len(_variations(world, tee.id)) == 3
+    with shared_engine(world.url).begin() as conn:
+        conn.execute(update(hub_variants).where(hub_variants.c.title == "T-Shirt - L").values(sku="TEE-L"))
+    # another parent with variation work in the same push (two parents: the concurrent path, the usual case)
+    world.import_csv(
+        "cap,Cap,,active,variable,,,CAP-S,Cap - S,9.00,,EUR,0.1,Size=S,",
+        "cap,,,,,,,CAP-M,Cap - M,9.00,,EUR,0.1,Size=M,",
+    )
+    assert world.push() == 0
+    variations = _variations(world, tee.id)
+    assert len(variations) == 3, variations  # not a second L (with SKU TEE-L next to the SKU-less one)
