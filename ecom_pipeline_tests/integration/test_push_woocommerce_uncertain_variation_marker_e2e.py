@@ -5,13 +5,18 @@ the SKU-less variation a second time."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from cryptography.fernet import Fernet
+from sqlalchemy import Engine, insert, update
 
+from ecom_pipeline.sync.export import CREATE_UNCERTAIN, uncertain_creates
+from ecom_pipeline.warehouse import store
+from ecom_pipeline.warehouse.credentials import CredentialCipher
 from ecom_pipeline.warehouse.engine import shared_engine
-from ecom_pipeline.warehouse.schema import hub_variants
+from ecom_pipeline.warehouse.schema import hub_variants, rejected_records
 from ecom_pipeline_tests.integration.push_world import WOOCOMMERCE_CATALOGUE, OpenPushWorld, woocommerce_spec
 from ecom_pipeline_tests.integration.test_push_woocommerce_unkeyed_retries_e2e import World
 
@@ -72,3 +77,47 @@ def test_the_marker_is_not_ignored_once_the_hub_variant_has_a_sku(world: World) 
     assert world.push() == 0
     variations = _variations(world, tee.id)
     assert len(variations) == 3, variations  # not a second L (with SKU TEE-L next to the SKU-less one)
+
+
+def test_uncertain_creates_merges_every_open_rows_variation_entries(engine: Engine) -> None:
+    """Prevents: ``uncertain_creates`` keeping one open row's marker per hub product (no ORDER BY, the last row read
+    won), so a variation entry only another open row held (its own floor, the options it sent) was lost, and the
+    rerun created that SKU-less variation again. Both rows' entries are merged, the lower floor and every option set
+    kept; the marker's other keys are the latest row's."""
+    with engine.begin() as conn:
+        iid = store.create_integration(
+            conn,
+            tenant_id="acme",
+            platform="woocommerce",
+            name="woo",
+            base_url="http://127.0.0.1:1/woo",
+            credentials={},
+            settings={},
+            cipher=CredentialCipher(Fernet.generate_key().decode()),
+        )
+        l_first = {"parent": "7", "hub_id": 11, "floor": 40, "sent": [[{"name": "Size", "option": "L"}]]}
+        l_again = {"parent": "7", "hub_id": 11, "floor": 45, "sent": [[{"id": 1, "option": "L"}]]}
+        xl = {"parent": "7", "hub_id": 12, "floor": 45, "sent": [[{"name": "Size", "option": "XL"}]]}
+        rows = [
+            {CREATE_UNCERTAIN: {"hub_id": 5, "variations": [l_first], "n": 1}},
+            {"attributes": []},  # a refusal without marker
+            {CREATE_UNCERTAIN: {"hub_id": 5, "variations": [l_again], "n": 2}},
+            {CREATE_UNCERTAIN: {"hub_id": 5, "variations": [xl], "n": 3}},
+        ]
+        for i, payload in enumerate(rows):
+            conn.execute(
+                insert(rejected_records).values(
+                    tenant_id="acme",
+                    integration_id=iid,
+                    platform="woocommerce",
+                    entity="variant",
+                    external_id=f"hub#{i}",
+                    stage="export",
+                    reason=f"refusal {i}",
+                    payload=payload,
+                    created_at=datetime.now(UTC),
+                )
+            )
+        found = uncertain_creates(conn, iid)
+    l_merged = {**l_first, "floor": 40, "sent": l_first["sent"] + l_again["sent"]}
+    assert found == {5: {"hub_id": 5, "n": 3, "variations": [l_merged, xl]}}
