@@ -95,8 +95,9 @@ def test_uncertain_creates_merges_every_open_rows_variation_entries(engine: Engi
             settings={},
             cipher=CredentialCipher(Fernet.generate_key().decode()),
         )
-        l_first = {"parent": "7", "hub_id": 11, "floor": 40, "sent": [[{"name": "Size", "option": "L"}]]}
-        l_again = {"parent": "7", "hub_id": 11, "floor": 45, "sent": [[{"id": 1, "option": "L"}]]}
+        size_l = [{"name": "Size", "option": "L"}]
+        l_first: dict[str, Any] = {"parent": "7", "hub_id": 11, "floor": 40, "sent": [size_l]}
+        l_again: dict[str, Any] = {"parent": "7", "hub_id": 11, "floor": 45, "sent": [[{"id": 1, "option": "L"}]]}
         xl = {"parent": "7", "hub_id": 12, "floor": 45, "sent": [[{"name": "Size", "option": "XL"}]]}
         rows = [
             {CREATE_UNCERTAIN: {"hub_id": 5, "variations": [l_first], "n": 1}},
@@ -135,3 +136,59 @@ def test_a_push_killed_after_the_skuless_variation_batch_applied_makes_it_again(
     assert world.push() == 0
     variations = _variations(world, tee.id)
     assert len(variations) == 3, variations
+
+
+def test_a_late_create_found_then_the_resend_fails_is_marked(world: World) -> None:
+    """Prevents: the batch (SKU-less L create + S price update) applied and its answer cut, the look-up finding L
+    and taking it out of the batch, then the resend of the rest (S's update, sent with the transport's retries)
+    failing on every retry: L was dropped, neither linked nor marked, and the rerun created L a second time."""
+    tee = _linked_tee(world)
+    _set(world, "TEE-S", price=21)
+    faults = world.shop.faults
+    take_cut = faults.take_cut
+
+    def cut_then_fail(path: str = "") -> int | None:
+        n = take_cut(path)
+        if n is not None:  # the applied batch's answer is cut: every later batch POST gets a 502
+            faults.update({"server_errors": 6, "server_error_path": BATCH, "server_error_statuses": [502]})
+        return n
+
+    faults.take_cut = cut_then_fail
+    faults.update({"cut_after_bytes": 10, "cut_responses": 1, "cut_path": BATCH})
+    assert world.push() != 0
+    assert len(_variations(world, tee.id)) == 3  # S, M and the SKU-less L
+    faults.take_cut = take_cut
+    faults.reset()
+    assert world.push() == 0
+    variations = _variations(world, tee.id)
+    assert len(variations) == 3, variations  # not a second SKU-less L
+
+
+def test_a_listing_failure_after_the_lost_answer_leaves_a_marker(world: World) -> None:
+    """Prevents: the batch applied and its answer cut, the look-up's listing then failing (5xx on every retry):
+    the push failed without the uncertain-create marker, and the rerun created L a second time."""
+    tee = _linked_tee(world)
+    faults = world.shop.faults
+    take_cut = faults.take_cut
+
+    def cut_then_fail(path: str = "") -> int | None:
+        n = take_cut(path)
+        if n is not None:  # the applied batch's answer is cut: the look-up's listing then gets 502 on every try
+            faults.update(
+                {
+                    "server_errors": 6,
+                    "server_error_path": f"GET /wp-json/wc/v3/products/{tee.id}/variations",
+                    "server_error_statuses": [502],
+                }
+            )
+        return n
+
+    faults.take_cut = cut_then_fail
+    faults.update({"cut_after_bytes": 10, "cut_responses": 1, "cut_path": BATCH})
+    assert world.push() != 0
+    assert len(_variations(world, tee.id)) == 3  # S, M and the SKU-less L (applied, answer cut)
+    faults.take_cut = take_cut
+    faults.reset()
+    assert world.push() == 0
+    variations = _variations(world, tee.id)
+    assert len(variations) == 3, variations  # not a second SKU-less L

@@ -1029,7 +1029,9 @@ class _Writer:
         same (the last attempt applied, its answer lost): each is refused with an uncertain-create marker
         (:meth:`_reject_uncertain_variations`) before the failure is raised, and the next push, finding the marker,
         looks it up among the parent's variations made since the first send before creating it
-        (:meth:`_marked_variations`). Before, the rerun created it a second time."""
+        (:meth:`_marked_variations`). Before, the rerun created it a second time. Any failure after an answer was
+        lost (the resend of the rest, the look-up's listing) marks the same way every SKU-less create of the batch,
+        the ones found late included (their answer is dropped with the failure: not linked)."""
         http = self.client.http
         attempts = http.max_retries
         found: list[tuple[tuple[str, Any, dict[str, Any]], Mapping[str, Any]]] = []
@@ -1040,25 +1042,38 @@ class _Writer:
             existing = {str(v.get("id")) for v in listed}
             chunk, adopted = self._marked_variations(parent, chunk, listed, marks)
             found.extend(adopted)
-        for attempt in range(attempts + 1):
-            if not any(kind == "create" and not item.sku for kind, item, _ in chunk):
-                answer = self._post_variations(parent, chunk) if chunk else {}
-                break
-            if existing is None:
-                existing = {str(v.get("id")) for v in self.client.list_variations(parent)}
-            try:
-                with http.without_retries():
-                    answer = self._post_variations(parent, chunk)
-                break
-            except _TRANSIENT as err:
-                wait = _resend_wait(http, attempt, err)
-                if attempt >= attempts or wait is None:
-                    self._reject_uncertain_variations(parent, chunk, existing, attempt + 1, err)
-                    raise
-            getattr(http, "_sleep", time.sleep)(wait)
-            chunk, late = self._late_variations(parent, chunk, existing)
-            found.extend(late)
-            existing |= {str(v.get("id")) for _, v in late}  # each taken once, across attempts too
+        before: set[str] = set()  # the parent's variation ids before the first send: the marker's floor
+        lost = 0  # sends whose answer was lost (each may have been applied)
+        try:
+            for attempt in range(attempts + 1):
+                if not any(kind == "create" and not item.sku for kind, item, _ in chunk):
+                    answer = self._post_variations(parent, chunk) if chunk else {}
+                    break
+                if existing is None:
+                    existing = {str(v.get("id")) for v in self.client.list_variations(parent)}
+                if not lost:
+                    before = set(existing)
+                try:
+                    with http.without_retries():
+                        answer = self._post_variations(parent, chunk)
+                    break
+                except _TRANSIENT as err:
+                    lost += 1
+                    wait = _resend_wait(http, attempt, err)
+                    if attempt >= attempts or wait is None:
+                        raise
+                getattr(http, "_sleep", time.sleep)(wait)
+                chunk, late = self._late_variations(parent, chunk, existing)
+                found.extend(late)
+                existing |= {str(v.get("id")) for _, v in late}  # each taken once, across attempts too
+        except Exception as err:
+            if lost:
+                # An answer was lost, so any SKU-less create of the batch may be in the shop unlinked: the ones
+                # still in it, and the ones found late (or by the marker) whose answer is dropped with this
+                # failure. Each is marked (floor: before the first send), so the next push looks it up; before,
+                # a failure after the look-up (the resend of the rest, the listing itself) left no marker.
+                self._reject_uncertain_variations(parent, [op for op, _ in found] + list(chunk), before, lost, err)
+            raise
         if not found:
             return chunk, answer
         merged = {**answer, "create": [v for _, v in found] + list(answer.get("create") or [])}
