@@ -192,3 +192,21 @@ def test_a_listing_failure_after_the_lost_answer_leaves_a_marker(world: World) -
     assert world.push() == 0
     variations = _variations(world, tee.id)
     assert len(variations) == 3, variations  # not a second SKU-less L
+
+
+def test_two_marked_creates_with_the_same_options_are_both_refused(world: World) -> None:
+    """Prevents: two SKU-less hub variants with the same options (L and l: ``name_key`` folds them), both creates
+    applied and every answer lost; the rerun found two candidates for the first, refused it and took both ids, and
+    the second, finding none left, was created: a third L. Now both are refused, nothing created."""
+    world.import_csv(*TEE)
+    assert world.push() == 0
+    [tee] = world.named("T-Shirt")
+    world.import_csv(*TEE, TEE_L, "tee,,,,,,,TEE-L2,T-Shirt - L2,19.90,,EUR,0.2,Size=l,")
+    _set(world, "TEE-L", sku=None)
+    _set(world, "TEE-L2", sku=None)
+    world.shop.faults.update(EVERY_ANSWER_LOST)
+    assert world.push() != 0
+    assert len(_variations(world, tee.id)) == 4
+    world.push()
+    variations = _variations(world, tee.id)
+    assert len(variations) == 4, variations

@@ -1100,6 +1100,7 @@ class _Writer:
         linked; a hub value that differs is pushed on the next run). Several: refused with their ids and what to do,
         the marker kept (none is linked by guess, none is created). None: sent (created) as planned."""
         taken: set[str] = set()
+        ambiguous: set[str] = set()
         rest: _Chunk = []
         adopted: list[tuple[tuple[str, Any, dict[str, Any]], Mapping[str, Any]]] = []
         for op in chunk:
@@ -1110,20 +1111,26 @@ class _Writer:
                 continue
             floor = int(entry.get("floor") or 0)
             sent = [o for o in entry.get("sent") or [] if isinstance(o, list)] or [list(body.get("attributes") or [])]
-            matches = [
+            linked = self.plan.linked_variants
+            candidates = [
                 v
                 for v in listed
                 if str(v.get("id")).isdigit()
                 and int(v["id"]) > floor
                 and not v.get("sku")
-                and str(v.get("id")) not in taken
+                and int(linked.get(str(v["id"]), item.hub_id)) == int(item.hub_id)  # not another variant's
                 and any(_same_options(v, options) for options in sent)
             ]
-            if not matches:
+            matches = [v for v in candidates if str(v.get("id")) not in taken]
+            # A candidate another marked create of the batch was refused over (same options): this one is as
+            # ambiguous. Before, the first was refused, its candidates taken, and the second created again.
+            shared = {int(v["id"]) for v in candidates if str(v["id"]) in ambiguous}
+            if not matches and not shared:
                 rest.append(op)
                 continue
-            if len(matches) > 1:
-                ids = sorted(int(v["id"]) for v in matches)
+            if len(matches) > 1 or shared:
+                ids = sorted({int(v["id"]) for v in matches} | shared)
+                ambiguous.update(str(i) for i in ids)
                 self.out.reject(
                     "variant",
                     item.sku or f"hub#{item.hub_id}",
