@@ -855,18 +855,46 @@ def uncertain_creates(conn: Connection, integration_id: int) -> dict[int, dict[s
     (payload ``CREATE_UNCERTAIN``: ``{"hub_id": ..., ...}``). Durable: a rejection stays open until a push no longer
     refuses the item, so the next push knows a record of that product may be in the shop without a link."""
     rows = conn.execute(
-        select(rejected_records.c.payload).where(
+        select(rejected_records.c.payload)
+        .where(
             rejected_records.c.integration_id == integration_id,
             rejected_records.c.stage == "export",
             rejected_records.c.resolved_at.is_(None),
         )
+        .order_by(rejected_records.c.id)
     ).scalars()
     found: dict[int, dict[str, Any]] = {}
     for payload in rows:
         marker = payload.get(CREATE_UNCERTAIN) if isinstance(payload, dict) else None
         if isinstance(marker, dict) and str(marker.get("hub_id", "")).isdigit():
-            found[int(marker["hub_id"])] = dict(marker)
+            hub = int(marker["hub_id"])
+            found[hub] = _merge_variation_marks(found.get(hub), dict(marker))
     return found
+
+
+def _merge_variation_marks(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    """One hub product's marker from two open rows (read in id order, the later one's other keys kept): the
+    ``variations`` entries (a WooCommerce writer's SKU-less variation creates) of both, per (parent, hub variant),
+    with the lower ``floor`` and every set of options ``sent``, so no row's entry is lost whichever was read last."""
+    if old is None or not isinstance(old.get("variations"), list):
+        return new
+    entries: dict[tuple[str, str], dict[str, Any]] = {}
+    later = new.get("variations")
+    for e in [*old["variations"], *(later if isinstance(later, list) else [])]:
+        if not isinstance(e, dict):
+            continue
+        key = (str(e.get("parent")), str(e.get("hub_id")))
+        seen = entries.get(key)
+        if seen is None:
+            entries[key] = dict(e)
+            continue
+        floors = [int(str(f)) for f in (seen.get("floor"), e.get("floor")) if str(f).isdigit()]
+        if floors:
+            seen["floor"] = min(floors)
+        sent = [o for o in seen.get("sent") or [] if isinstance(o, list)]
+        sent += [o for o in e.get("sent") or [] if isinstance(o, list) and o not in sent]
+        seen["sent"] = sent
+    return {**new, "variations": list(entries.values())}
 
 
 def pushed_products(conn: Connection, integration_id: int, hub_ids: Collection[int]) -> dict[int, frozenset[str]]:

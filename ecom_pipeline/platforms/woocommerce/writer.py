@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
@@ -1029,7 +1029,9 @@ class _Writer:
         same (the last attempt applied, its answer lost): each is refused with an uncertain-create marker
         (:meth:`_reject_uncertain_variations`) before the failure is raised, and the next push, finding the marker,
         looks it up among the parent's variations made since the first send before creating it
-        (:meth:`_marked_variations`). Before, the rerun created it a second time."""
+        (:meth:`_marked_variations`). Before, the rerun created it a second time. Any failure after an answer was
+        lost (the resend of the rest, the look-up's listing) marks the same way every SKU-less create of the batch,
+        the ones found late included (their answer is dropped with the failure: not linked)."""
         http = self.client.http
         attempts = http.max_retries
         found: list[tuple[tuple[str, Any, dict[str, Any]], Mapping[str, Any]]] = []
@@ -1040,25 +1042,38 @@ class _Writer:
             existing = {str(v.get("id")) for v in listed}
             chunk, adopted = self._marked_variations(parent, chunk, listed, marks)
             found.extend(adopted)
-        for attempt in range(attempts + 1):
-            if not any(kind == "create" and not item.sku for kind, item, _ in chunk):
-                answer = self._post_variations(parent, chunk) if chunk else {}
-                break
-            if existing is None:
-                existing = {str(v.get("id")) for v in self.client.list_variations(parent)}
-            try:
-                with http.without_retries():
-                    answer = self._post_variations(parent, chunk)
-                break
-            except _TRANSIENT as err:
-                wait = _resend_wait(http, attempt, err)
-                if attempt >= attempts or wait is None:
-                    self._reject_uncertain_variations(parent, chunk, existing, attempt + 1, err)
-                    raise
-            getattr(http, "_sleep", time.sleep)(wait)
-            chunk, late = self._late_variations(parent, chunk, existing)
-            found.extend(late)
-            existing |= {str(v.get("id")) for _, v in late}  # each taken once, across attempts too
+        before: set[str] = set()  # the parent's variation ids before the first send: the marker's floor
+        lost = 0  # sends whose answer was lost (each may have been applied)
+        try:
+            for attempt in range(attempts + 1):
+                if not any(kind == "create" and not item.sku for kind, item, _ in chunk):
+                    answer = self._post_variations(parent, chunk) if chunk else {}
+                    break
+                if existing is None:
+                    existing = {str(v.get("id")) for v in self.client.list_variations(parent)}
+                if not lost:
+                    before = set(existing)
+                try:
+                    with http.without_retries():
+                        answer = self._post_variations(parent, chunk)
+                    break
+                except _TRANSIENT as err:
+                    lost += 1
+                    wait = _resend_wait(http, attempt, err)
+                    if attempt >= attempts or wait is None:
+                        raise
+                getattr(http, "_sleep", time.sleep)(wait)
+                chunk, late = self._late_variations(parent, chunk, existing)
+                found.extend(late)
+                existing |= {str(v.get("id")) for _, v in late}  # each taken once, across attempts too
+        except Exception as err:
+            if lost:
+                # An answer was lost, so any SKU-less create of the batch may be in the shop unlinked: the ones
+                # still in it, and the ones found late (or by the marker) whose answer is dropped with this
+                # failure. Each is marked (floor: before the first send), so the next push looks it up; before,
+                # a failure after the look-up (the resend of the rest, the listing itself) left no marker.
+                self._reject_uncertain_variations(parent, [op for op, _ in found] + list(chunk), before, lost, err)
+            raise
         if not found:
             return chunk, answer
         merged = {**answer, "create": [v for _, v in found] + list(answer.get("create") or [])}
@@ -1085,6 +1100,7 @@ class _Writer:
         linked; a hub value that differs is pushed on the next run). Several: refused with their ids and what to do,
         the marker kept (none is linked by guess, none is created). None: sent (created) as planned."""
         taken: set[str] = set()
+        ambiguous: set[str] = set()
         rest: _Chunk = []
         adopted: list[tuple[tuple[str, Any, dict[str, Any]], Mapping[str, Any]]] = []
         for op in chunk:
@@ -1095,20 +1111,26 @@ class _Writer:
                 continue
             floor = int(entry.get("floor") or 0)
             sent = [o for o in entry.get("sent") or [] if isinstance(o, list)] or [list(body.get("attributes") or [])]
-            matches = [
+            linked = self.plan.linked_variants
+            candidates = [
                 v
                 for v in listed
                 if str(v.get("id")).isdigit()
                 and int(v["id"]) > floor
                 and not v.get("sku")
-                and str(v.get("id")) not in taken
+                and int(linked.get(str(v["id"]), item.hub_id)) == int(item.hub_id)  # not another variant's
                 and any(_same_options(v, options) for options in sent)
             ]
-            if not matches:
+            matches = [v for v in candidates if str(v.get("id")) not in taken]
+            # A candidate another marked create of the batch was refused over (same options): this one is as
+            # ambiguous. Before, the first was refused, its candidates taken, and the second created again.
+            shared = {int(v["id"]) for v in candidates if str(v["id"]) in ambiguous}
+            if not matches and not shared:
                 rest.append(op)
                 continue
-            if len(matches) > 1:
-                ids = sorted(int(v["id"]) for v in matches)
+            if len(matches) > 1 or shared:
+                ids = sorted({int(v["id"]) for v in matches} | shared)
+                ambiguous.update(str(i) for i in ids)
                 self.out.reject(
                     "variant",
                     item.sku or f"hub#{item.hub_id}",
@@ -1241,7 +1263,7 @@ class _Writer:
         for vd in self.variation_deletes.get(parent, []):
             ops.append(("delete", vd, {"id": int(vd.external_id) if vd.external_id.isdigit() else vd.external_id}))
         chunks = [ops[start : start + BATCH_LIMIT] for start in range(0, len(ops), BATCH_LIMIT)]
-        return _ParentPush(parent, creates, updates, chunks, early)
+        return _ParentPush(parent, creates, updates, chunks, early, self._variation_marks(parent))
 
     def _replay_early(self, push: _ParentPush) -> None:
         if push.early is not None:
@@ -1443,14 +1465,19 @@ class _ParentPush:
         updates: list[FieldUpdate],
         chunks: list[_Chunk],
         early: WriteOutcome,
+        marked: Collection[int] = (),
     ) -> None:
         self.parent = parent
         self.creates = creates
         self.updates = updates
         self.chunks = chunks
         self.early: WriteOutcome | None = early  # refusals met while building the ops, recorded with the answers
-        # Every create carries a SKU: one created but not linked when the push dies is found on the rerun.
-        self.adoptable = all(item.sku for chunk in chunks for kind, item, _ in chunk if kind == "create")
+        # Every create carries a SKU: one created but not linked when the push dies is found on the rerun. A create
+        # an earlier push left an uncertain-create marker for (``marked``) is not, whatever its SKU now: it goes
+        # through the marker's look-up (``_send_variation_chunk``), or the SKU-less one that push made is doubled.
+        self.adoptable = all(
+            item.sku and item.hub_id not in marked for chunk in chunks for kind, item, _ in chunk if kind == "create"
+        )
         self.written: dict[str, tuple[int, Mapping[str, Any] | None, Iterable[str]]] = {}
         self.gone: list[dict[str, Any]] = []
         self.duplicates: list[tuple[VariantValues, dict[str, Any], Mapping[str, Any]]] = []
