@@ -252,6 +252,29 @@ class WooCommerceWorld(PushWorld):
         """Our catalogue's hub rows, every column (synced_at included): a pull that writes them shows here."""
         return self.hub_rows_of(["tee", "mug"], ["TEE-S", "TEE-M", "MUG-1"])
 
+    def variations_of(self, parent_id: int) -> list[tuple[int, str, Any]]:
+        """The shop's variations of one parent as (id, SKU, attributes), in the emulator's order: a duplicate shows."""
+        return [(v.id, v.sku, v.attributes) for v in self.shop.store.variations.values() if v.parent_id == parent_id]
+
+    def set_hub_variant(self, key: str, /, **values: Any) -> None:
+        """Edit the hub variant whose SKU is ``key`` in SQL (e.g. ``sku=None``: SKU-less), as a merchant may."""
+        with shared_engine(self.url).begin() as conn:
+            conn.execute(update(hub_variants).where(hub_variants.c.sku == key).values(**values))
+
+
+# Faults of the emulated WooCommerce shop for the variation batches of the SKU-less create tests.
+VARIATION_BATCH = "/variations/batch"
+# The batch applied, its answer cut: the push must look the create up, not send it again.
+LOST_VARIATION_ANSWER = {"cut_after_bytes": 10, "cut_responses": 1, "cut_path": VARIATION_BATCH}
+# max_retries is 5: six sends. The first five are refused before the shop applies them (a proxy's 502), the sixth is
+# applied and its answer cut: no look-up follows the last attempt, the push fails with the variation in the shop.
+EVERY_VARIATION_ANSWER_LOST = {
+    "server_errors": 5,
+    "server_error_path": VARIATION_BATCH,
+    "server_error_statuses": [502],
+    **LOST_VARIATION_ANSWER,
+}
+
 
 def woocommerce_spec() -> ShopSpec:
     """The WooCommerce push tests' shop: a few products, half of them variable, no orders or customers."""

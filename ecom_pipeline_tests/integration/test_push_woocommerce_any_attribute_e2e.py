@@ -7,14 +7,13 @@ and the variation was created twice. Over real HTTP to the emulator."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from sqlalchemy import update
 
 from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.schema import hub_variants
-from ecom_pipeline_tests.integration.push_world import OpenPushWorld, woocommerce_spec
+from ecom_pipeline_tests.integration.push_world import LOST_VARIATION_ANSWER, OpenPushWorld, woocommerce_spec
 from ecom_pipeline_tests.integration.test_push_woocommerce_unkeyed_retries_e2e import World
 
 CAP = [
@@ -22,7 +21,6 @@ CAP = [
     "cap,,,,,,,CAP-M-RED,Cap - M Red,9.00,,EUR,0.1,Size=M;Colour=Red,",
 ]
 NEW = "cap,,,,,,,CAP-ANY,Cap - any size,9.00,,EUR,0.1,{options},"
-LOST_ANSWER = {"cut_after_bytes": 10, "cut_responses": 1, "cut_path": "/variations/batch"}
 
 
 @pytest.fixture
@@ -30,10 +28,6 @@ def world(open_push_world: OpenPushWorld, monkeypatch: pytest.MonkeyPatch) -> It
     monkeypatch.setenv("ECOM_HTTP_BACKOFF_BASE_S", "0.01")
     with open_push_world(World, woocommerce_spec()) as world:
         yield world
-
-
-def _variations(world: World, pid: int) -> list[tuple[int, str, Any]]:
-    return [(v.id, v.sku, v.attributes) for v in world.shop.store.variations.values() if v.parent_id == pid]
 
 
 @pytest.mark.parametrize(
@@ -52,9 +46,9 @@ def test_a_lost_answers_any_attribute_variation_is_not_created_twice(
     world.import_csv(*CAP, NEW.format(options=imported))
     with shared_engine(world.url).begin() as conn:  # the merchant's SQL edit (docs/tables.md): any size
         conn.execute(update(hub_variants).where(hub_variants.c.sku == "CAP-ANY").values(sku=None, options=edited))
-    world.shop.faults.update(LOST_ANSWER)
+    world.shop.faults.update(LOST_VARIATION_ANSWER)
     assert world.push() == 0
-    variations = _variations(world, cap.id)
+    variations = world.variations_of(cap.id)
     assert len(variations) == 3, variations
     assert world.push() == 0
-    assert len(_variations(world, cap.id)) == 3
+    assert len(world.variations_of(cap.id)) == 3

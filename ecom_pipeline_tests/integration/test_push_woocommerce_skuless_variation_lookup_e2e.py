@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from sqlalchemy import update
@@ -29,15 +28,6 @@ def world(open_push_world: OpenPushWorld, monkeypatch: pytest.MonkeyPatch) -> It
         yield world
 
 
-def _drop_sku(world: World, sku: str) -> None:
-    with shared_engine(world.url).begin() as conn:
-        conn.execute(update(hub_variants).where(hub_variants.c.sku == sku).values(sku=None))
-
-
-def _variations(world: World, pid: int) -> list[tuple[int, str, Any]]:
-    return [(v.id, v.sku, v.attributes) for v in world.shop.store.variations.values() if v.parent_id == pid]
-
-
 def test_a_merchants_skuless_variation_with_the_same_options_is_not_taken_for_ours(world: World) -> None:
     world.import_csv(*TEE)
     assert world.push() == 0
@@ -50,25 +40,25 @@ def test_a_merchants_skuless_variation_with_the_same_options_is_not_taken_for_ou
         tee.id, {"regular_price": "99.00", "attributes": [{"id": 1, "name": "Size", "option": "L"}]}
     )
     world.import_csv(*TEE, "tee,,,,,,,TEE-L,T-Shirt - L,19.90,,EUR,0.2,Size=L,")
-    _drop_sku(world, "TEE-L")
+    world.set_hub_variant("TEE-L", sku=None)
     world.shop.faults.update(REFUSED_BEFORE_APPLY)
     world.push()
-    skuless = [v for v in _variations(world, tee.id) if not v[1]]
+    skuless = [v for v in world.variations_of(tee.id) if not v[1]]
     assert len(skuless) == 2, skuless  # the merchant's and ours
     assert world.shop.store.variations[merchant.id].regular_price == "99.00"
 
 
 def test_the_variation_the_batch_deletes_is_not_taken_for_its_new_create(world: World) -> None:
     world.import_csv(*TEE)
-    _drop_sku(world, "TEE-M")
+    world.set_hub_variant("TEE-M", sku=None)
     assert world.push() == 0
     [tee] = world.named("T-Shirt")
     with shared_engine(world.url).begin() as conn:  # the SKU-less M removed in the hub, a new SKU-less M added
         conn.execute(update(hub_variants).where(hub_variants.c.sku.is_(None)).values(deleted_at=datetime.now(UTC)))
     world.import_csv(*TEE[:1], "tee,,,,,,,TEE-M2,T-Shirt - M,21.00,,EUR,0.2,Size=M,")
-    _drop_sku(world, "TEE-M2")
-    old = {v[0] for v in _variations(world, tee.id) if not v[1]}
+    world.set_hub_variant("TEE-M2", sku=None)
+    old = {v[0] for v in world.variations_of(tee.id) if not v[1]}
     world.shop.faults.update(REFUSED_BEFORE_APPLY)
     world.push()
-    skuless = [v for v in _variations(world, tee.id) if not v[1]]
+    skuless = [v for v in world.variations_of(tee.id) if not v[1]]
     assert len(skuless) == 1 and skuless[0][0] not in old, skuless  # the new M, the old one deleted

@@ -17,20 +17,18 @@ from ecom_pipeline.warehouse import store
 from ecom_pipeline.warehouse.credentials import CredentialCipher
 from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.schema import hub_variants, rejected_records
-from ecom_pipeline_tests.integration.push_world import WOOCOMMERCE_CATALOGUE, OpenPushWorld, woocommerce_spec
+from ecom_pipeline_tests.integration.push_world import (
+    EVERY_VARIATION_ANSWER_LOST,
+    LOST_VARIATION_ANSWER,
+    VARIATION_BATCH,
+    WOOCOMMERCE_CATALOGUE,
+    OpenPushWorld,
+    woocommerce_spec,
+)
 from ecom_pipeline_tests.integration.test_push_woocommerce_unkeyed_retries_e2e import World
 
 TEE = WOOCOMMERCE_CATALOGUE[:2]
 TEE_L = "tee,,,,,,,TEE-L,T-Shirt - L,19.90,,EUR,0.2,Size=L,"
-BATCH = "/variations/batch"
-EVERY_ANSWER_LOST = {
-    "server_errors": 5,
-    "server_error_path": BATCH,
-    "server_error_statuses": [502],
-    "cut_after_bytes": 10,
-    "cut_responses": 1,
-    "cut_path": BATCH,
-}
 
 
 @pytest.fixture
@@ -40,22 +38,13 @@ def world(open_push_world: OpenPushWorld, monkeypatch: pytest.MonkeyPatch) -> It
         yield world
 
 
-def _set(world: World, key: str, **values: Any) -> None:
-    with shared_engine(world.url).begin() as conn:
-        conn.execute(update(hub_variants).where(hub_variants.c.sku == key).values(**values))
-
-
-def _variations(world: World, pid: int) -> list[tuple[int, str, Any]]:
-    return [(v.id, v.sku, v.attributes) for v in world.shop.store.variations.values() if v.parent_id == pid]
-
-
 def _linked_tee(world: World) -> Any:
     """T-Shirt pushed and linked (S, M), then a new hub variant L without SKU."""
     world.import_csv(*TEE)
     assert world.push() == 0
     [tee] = world.named("T-Shirt")
     world.import_csv(*TEE, TEE_L)
-    _set(world, "TEE-L", sku=None)
+    world.set_hub_variant("TEE-L", sku=None)
     return tee
 
 
@@ -64,9 +53,9 @@ def test_the_marker_is_not_ignored_once_the_hub_variant_has_a_sku(world: World) 
     SKU), so with two parents doing variation work its batch went to the workers without the marker's look-up,
     and the SKU-less L the first push made got a second L next to it."""
     tee = _linked_tee(world)
-    world.shop.faults.update(EVERY_ANSWER_LOST)
+    world.shop.faults.update(EVERY_VARIATION_ANSWER_LOST)
     assert world.push() != 0
-    assert len(_variations(world, tee.id)) == 3
+    assert len(world.variations_of(tee.id)) == 3
     with shared_engine(world.url).begin() as conn:
         conn.execute(update(hub_variants).where(hub_variants.c.title == "T-Shirt - L").values(sku="TEE-L"))
     # another parent with variation work in the same push (two parents: the concurrent path, the usual case)
@@ -75,7 +64,7 @@ def test_the_marker_is_not_ignored_once_the_hub_variant_has_a_sku(world: World) 
         "cap,,,,,,,CAP-M,Cap - M,9.00,,EUR,0.1,Size=M,",
     )
     assert world.push() == 0
-    variations = _variations(world, tee.id)
+    variations = world.variations_of(tee.id)
     assert len(variations) == 3, variations  # not a second L (with SKU TEE-L next to the SKU-less one)
 
 
@@ -132,9 +121,9 @@ def test_a_push_killed_after_the_skuless_variation_batch_applied_makes_it_again(
     the rerun of a linked parent does not look SKU-less variations up: a second L."""
     tee = _linked_tee(world)
     world.kill_push_at_write(2)  # 1: the parent's PUT (new option L), 2: the variation batch
-    assert len(_variations(world, tee.id)) == 3, _variations(world, tee.id)
+    assert len(world.variations_of(tee.id)) == 3, world.variations_of(tee.id)
     assert world.push() == 0
-    variations = _variations(world, tee.id)
+    variations = world.variations_of(tee.id)
     assert len(variations) == 3, variations
 
 
@@ -143,24 +132,24 @@ def test_a_late_create_found_then_the_resend_fails_is_marked(world: World) -> No
     and taking it out of the batch, then the resend of the rest (S's update, sent with the transport's retries)
     failing on every retry: L was dropped, neither linked nor marked, and the rerun created L a second time."""
     tee = _linked_tee(world)
-    _set(world, "TEE-S", price=21)
+    world.set_hub_variant("TEE-S", price=21)
     faults = world.shop.faults
     take_cut = faults.take_cut
 
     def cut_then_fail(path: str = "") -> int | None:
         n = take_cut(path)
         if n is not None:  # the applied batch's answer is cut: every later batch POST gets a 502
-            faults.update({"server_errors": 6, "server_error_path": BATCH, "server_error_statuses": [502]})
+            faults.update({"server_errors": 6, "server_error_path": VARIATION_BATCH, "server_error_statuses": [502]})
         return n
 
     faults.take_cut = cut_then_fail
-    faults.update({"cut_after_bytes": 10, "cut_responses": 1, "cut_path": BATCH})
+    faults.update(LOST_VARIATION_ANSWER)
     assert world.push() != 0
-    assert len(_variations(world, tee.id)) == 3  # S, M and the SKU-less L
+    assert len(world.variations_of(tee.id)) == 3  # S, M and the SKU-less L
     faults.take_cut = take_cut
     faults.reset()
     assert world.push() == 0
-    variations = _variations(world, tee.id)
+    variations = world.variations_of(tee.id)
     assert len(variations) == 3, variations  # not a second SKU-less L
 
 
@@ -184,13 +173,13 @@ def test_a_listing_failure_after_the_lost_answer_leaves_a_marker(world: World) -
         return n
 
     faults.take_cut = cut_then_fail
-    faults.update({"cut_after_bytes": 10, "cut_responses": 1, "cut_path": BATCH})
+    faults.update(LOST_VARIATION_ANSWER)
     assert world.push() != 0
-    assert len(_variations(world, tee.id)) == 3  # S, M and the SKU-less L (applied, answer cut)
+    assert len(world.variations_of(tee.id)) == 3  # S, M and the SKU-less L (applied, answer cut)
     faults.take_cut = take_cut
     faults.reset()
     assert world.push() == 0
-    variations = _variations(world, tee.id)
+    variations = world.variations_of(tee.id)
     assert len(variations) == 3, variations  # not a second SKU-less L
 
 
@@ -202,11 +191,11 @@ def test_two_marked_creates_with_the_same_options_are_both_refused(world: World)
     assert world.push() == 0
     [tee] = world.named("T-Shirt")
     world.import_csv(*TEE, TEE_L, "tee,,,,,,,TEE-L2,T-Shirt - L2,19.90,,EUR,0.2,Size=l,")
-    _set(world, "TEE-L", sku=None)
-    _set(world, "TEE-L2", sku=None)
-    world.shop.faults.update(EVERY_ANSWER_LOST)
+    world.set_hub_variant("TEE-L", sku=None)
+    world.set_hub_variant("TEE-L2", sku=None)
+    world.shop.faults.update(EVERY_VARIATION_ANSWER_LOST)
     assert world.push() != 0
-    assert len(_variations(world, tee.id)) == 4
+    assert len(world.variations_of(tee.id)) == 4
     world.push()
-    variations = _variations(world, tee.id)
+    variations = world.variations_of(tee.id)
     assert len(variations) == 4, variations

@@ -7,14 +7,13 @@ variation created twice). Over real HTTP to the emulator."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from sqlalchemy import update
 
 from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.schema import hub_variants
-from ecom_pipeline_tests.integration.push_world import OpenPushWorld, woocommerce_spec
+from ecom_pipeline_tests.integration.push_world import LOST_VARIATION_ANSWER, OpenPushWorld, woocommerce_spec
 from ecom_pipeline_tests.integration.test_push_woocommerce_unkeyed_retries_e2e import World
 
 # "Shoe  Size" (two spaces): name_key folds it to the shop's "Shoe Size" (the merchant's global attribute); the
@@ -23,7 +22,6 @@ SHOES = [
     "boot,Boot,,active,variable,,,BOOT-41,Boot - 41,59.00,,EUR,0.9,Shoe  Size=41,",
     "boot,,,,,,,BOOT-42,Boot - 42,59.00,,EUR,0.9,Shoe  Size=42,",
 ]
-LOST_ANSWER = {"cut_after_bytes": 10, "cut_responses": 1, "cut_path": "/variations/batch"}
 
 
 @pytest.fixture
@@ -33,18 +31,14 @@ def world(open_push_world: OpenPushWorld, monkeypatch: pytest.MonkeyPatch) -> It
         yield world
 
 
-def _variations(world: World, pid: int) -> list[tuple[int, str, Any]]:
-    return [(v.id, v.sku, v.attributes) for v in world.shop.store.variations.values() if v.parent_id == pid]
-
-
 def test_a_lost_answer_is_matched_under_the_shops_own_attribute_name(world: World) -> None:
     world.shop.store.catalog.create_attribute({"name": "Shoe Size", "slug": "shoe-size"})
     world.import_csv(*SHOES)
     with shared_engine(world.url).begin() as conn:
         conn.execute(update(hub_variants).where(hub_variants.c.sku == "BOOT-42").values(sku=None))
-    world.shop.faults.update(LOST_ANSWER)
+    world.shop.faults.update(LOST_VARIATION_ANSWER)
     assert world.push() == 0
     [boot] = world.named("Boot")
-    variations = _variations(world, boot.id)
+    variations = world.variations_of(boot.id)
     assert len(variations) == 2, variations
     assert {a["name"] for v in variations for a in v[2]} == {"Shoe Size"}  # the shop's attribute, by id

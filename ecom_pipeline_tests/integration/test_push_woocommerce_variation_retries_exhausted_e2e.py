@@ -10,26 +10,20 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from ecom_pipeline.sync.export import CREATE_UNCERTAIN
 from ecom_pipeline.warehouse.engine import shared_engine
 from ecom_pipeline.warehouse.schema import entity_links, hub_variants
-from ecom_pipeline_tests.integration.push_world import WOOCOMMERCE_CATALOGUE, OpenPushWorld, woocommerce_spec
+from ecom_pipeline_tests.integration.push_world import (
+    EVERY_VARIATION_ANSWER_LOST,
+    WOOCOMMERCE_CATALOGUE,
+    OpenPushWorld,
+    woocommerce_spec,
+)
 from ecom_pipeline_tests.integration.test_push_woocommerce_unkeyed_retries_e2e import World
 
 TEE = WOOCOMMERCE_CATALOGUE[:2]
-BATCH = "/variations/batch"
-# max_retries is 5: six sends. The first five are refused before the shop applies them (a proxy's 502), the sixth is
-# applied and its answer cut: no look-up follows the last attempt, the push fails with the variation in the shop.
-EVERY_ANSWER_LOST = {
-    "server_errors": 5,
-    "server_error_path": BATCH,
-    "server_error_statuses": [502],
-    "cut_after_bytes": 10,
-    "cut_responses": 1,
-    "cut_path": BATCH,
-}
 
 
 @pytest.fixture
@@ -37,15 +31,6 @@ def world(open_push_world: OpenPushWorld, monkeypatch: pytest.MonkeyPatch) -> It
     monkeypatch.setenv("ECOM_HTTP_BACKOFF_BASE_S", "0.01")
     with open_push_world(World, woocommerce_spec()) as world:
         yield world
-
-
-def _drop_sku(world: World, sku: str) -> None:
-    with shared_engine(world.url).begin() as conn:
-        conn.execute(update(hub_variants).where(hub_variants.c.sku == sku).values(sku=None))
-
-
-def _variations(world: World, pid: int) -> list[tuple[int, str, Any]]:
-    return [(v.id, v.sku, v.attributes) for v in world.shop.store.variations.values() if v.parent_id == pid]
 
 
 def _linked_variants(world: World) -> list[str | None]:
@@ -69,19 +54,19 @@ def _markers(world: World) -> list[dict[str, Any]]:
 
 def test_a_new_parents_skuless_variation_lost_on_every_attempt_is_not_created_again(world: World) -> None:
     world.import_csv(*TEE)
-    _drop_sku(world, "TEE-M")
-    world.shop.faults.update(EVERY_ANSWER_LOST)
+    world.set_hub_variant("TEE-M", sku=None)
+    world.shop.faults.update(EVERY_VARIATION_ANSWER_LOST)
     assert world.push() != 0  # every attempt unanswered: the push fails
     [tee] = world.named("T-Shirt")
-    assert len(_variations(world, tee.id)) == 2  # the last attempt was applied: S and the SKU-less M
+    assert len(world.variations_of(tee.id)) == 2  # the last attempt was applied: S and the SKU-less M
     assert _markers(world), world.rejected()  # the SKU-less create is marked uncertain
     assert world.push() == 0
-    variations = _variations(world, tee.id)
+    variations = world.variations_of(tee.id)
     assert len(variations) == 2, variations  # not a second SKU-less M
     assert _linked_variants(world) == [None, "TEE-S"]
     assert not _markers(world)  # adopted: the marker's rejection is closed
     assert world.push() == 0
-    assert len(_variations(world, tee.id)) == 2
+    assert len(world.variations_of(tee.id)) == 2
 
 
 def test_a_linked_parents_new_skuless_variation_lost_on_every_attempt_is_not_created_again(world: World) -> None:
@@ -89,17 +74,17 @@ def test_a_linked_parents_new_skuless_variation_lost_on_every_attempt_is_not_cre
     assert world.push() == 0
     [tee] = world.named("T-Shirt")
     world.import_csv(*TEE, "tee,,,,,,,TEE-L,T-Shirt - L,19.90,,EUR,0.2,Size=L,")
-    _drop_sku(world, "TEE-L")
-    world.shop.faults.update(EVERY_ANSWER_LOST)
+    world.set_hub_variant("TEE-L", sku=None)
+    world.shop.faults.update(EVERY_VARIATION_ANSWER_LOST)
     assert world.push() != 0
-    assert len(_variations(world, tee.id)) == 3
+    assert len(world.variations_of(tee.id)) == 3
     assert world.push() == 0
-    variations = _variations(world, tee.id)
+    variations = world.variations_of(tee.id)
     assert len(variations) == 3, variations
     assert _linked_variants(world) == [None, "TEE-M", "TEE-S"]  # L linked (SKU-less)
     assert not _markers(world)
     assert world.push() == 0
-    assert len(_variations(world, tee.id)) == 3
+    assert len(world.variations_of(tee.id)) == 3
 
 
 def test_two_variations_made_since_with_the_marked_options_are_refused_not_guessed(world: World) -> None:
@@ -109,13 +94,13 @@ def test_two_variations_made_since_with_the_marked_options_are_refused_not_guess
     assert world.push() == 0
     [tee] = world.named("T-Shirt")
     world.import_csv(*TEE, "tee,,,,,,,TEE-L,T-Shirt - L,19.90,,EUR,0.2,Size=L,")
-    _drop_sku(world, "TEE-L")
-    world.shop.faults.update(EVERY_ANSWER_LOST)
+    world.set_hub_variant("TEE-L", sku=None)
+    world.shop.faults.update(EVERY_VARIATION_ANSWER_LOST)
     assert world.push() != 0
     copy = world.shop.store.create_variation(tee.id, {"attributes": [{"id": 1, "option": "L"}]})
     for _ in range(2):
         assert world.push() == 1
-        assert len(_variations(world, tee.id)) == 4
+        assert len(world.variations_of(tee.id)) == 4
         assert _linked_variants(world) == ["TEE-M", "TEE-S"]
         [refusal] = [r for r in world.rejected() if r.resolved_at is None]
         assert str(copy.id) in refusal.reason and refusal.payload[CREATE_UNCERTAIN]["variations"], refusal
