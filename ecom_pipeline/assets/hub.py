@@ -26,7 +26,7 @@ from ecom_pipeline.assets.tenant_run import run_lock
 from ecom_pipeline.partitions import tenants_partitions
 from ecom_pipeline.platforms.registry import platforms
 from ecom_pipeline.resources import WarehouseResource
-from ecom_pipeline.sync.apply import MAX_REASONS, ApplyReport, apply_staged
+from ecom_pipeline.sync.apply import ApplyReport, apply_staged
 from ecom_pipeline.sync.runs import resolve_runs
 from ecom_pipeline.warehouse import checks, store
 from ecom_pipeline.warehouse.locks import TenantLockTimeout
@@ -172,25 +172,11 @@ def _take_early(run_id: str, name: str) -> tuple[ApplyReport, float] | None:
 
 
 def _merged(first: ApplyReport, second: ApplyReport) -> ApplyReport:
-    """The report of two applies of one entity in one run, as if one."""
-    per_integration = {k: dict(v) for k, v in first.per_integration.items()}
-    for integration_id, counts in second.per_integration.items():
-        bucket = per_integration.setdefault(integration_id, dict.fromkeys(counts, 0))
-        for k, v in counts.items():
-            bucket[k] = bucket.get(k, 0) + v
-    return replace(
-        first,
-        created=first.created + second.created,
-        updated=first.updated + second.updated,
-        unchanged=first.unchanged + second.unchanged,
-        deleted=first.deleted + second.deleted,
-        rejected=first.rejected + second.rejected,
-        rows_read=first.rows_read + second.rows_read,
-        batches=first.batches + second.batches,
-        duration_s=first.duration_s + second.duration_s,
-        per_integration=per_integration,
-        rejection_reasons=[*first.rejection_reasons, *second.rejection_reasons][:MAX_REASONS],
-    )
+    """The report of two applies of one entity in one run, as if one (neither report is changed)."""
+    merged = ApplyReport(entity=first.entity, tenant_id=first.tenant_id)
+    merged.merge(first)
+    merged.merge(second)
+    return merged
 
 
 def _apply(
